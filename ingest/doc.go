@@ -1,0 +1,11 @@
+// Package ingest owns the serial port and turns its bytes into frames.
+//
+// It opens the port with the full line settings, reads with a timeout,
+// reconnects with capped backoff when the device disappears, reports a line
+// that has gone quiet, frames the byte stream (see the framing sub-package),
+// and stamps each frame with its identity (receive time, local sequence,
+// fingerprint, and the feed's own sequence number when configured).
+//
+// It never talks to Kafka or to the peer member, and never blocks the port
+// reader on a slow consumer without counting it.
+package ingest

@@ -1,0 +1,41 @@
+package ingest
+
+import (
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Frame is one validated frame read from the feed, with the identity both
+// members of a pipeline can compute on their own without talking to each
+// other.
+type Frame struct {
+	// Data is the frame's bytes without framing (delimiters, checksums,
+	// escapes removed). It aliases the reader's buffer and is valid only until
+	// the next frame is read: copy it to keep it.
+	Data []byte
+	// ReceivedAt is when the last byte of the frame was read from the port.
+	ReceivedAt time.Time
+	// Seq is the member-local sequence number, starting at 1 for the first
+	// frame this process read. It is not shared between members.
+	Seq uint64
+	// Fingerprint is a 64-bit hash of Data (xxHash64, seed 0), identical on
+	// every member for identical bytes.
+	Fingerprint uint64
+	// FeedSeq is the feed's own sequence number, valid when HasFeedSeq is
+	// set (a sequence extractor is configured and matched this frame).
+	FeedSeq    uint64
+	HasFeedSeq bool
+}
+
+// Fingerprint returns the 64-bit fingerprint of a frame's bytes.
+func Fingerprint(data []byte) uint64 { return xxhash.Sum64(data) }
+
+// Identity is the key both members use to recognise the same frame: the
+// feed's own sequence number when the feed has one, the fingerprint otherwise.
+func (f *Frame) Identity() uint64 {
+	if f.HasFeedSeq {
+		return f.FeedSeq
+	}
+	return f.Fingerprint
+}
