@@ -8,4 +8,40 @@
 // It is a pure data structure: no goroutines, no I/O, no clock (callers pass
 // times in), no locks (one owner serialises access). It must never grow
 // without bound: overflow evicts the oldest frames and counts them.
+//
+// # Positions
+//
+// Append gives every stored frame the next position, starting at 1. Positions
+// are contiguous and never reused, not even after Reset, so a flush cursor
+// (Next) or a commit position (TrimThrough) taken at any time stays
+// meaningful: it never addresses a newer frame by mistake.
+//
+// # Echo matching
+//
+// An echo is compared with the oldest LookAhead entries, oldest first. A
+// match at the head is the normal case. A match further in removes the older
+// entries too and counts them as skipped by the active (frames this member
+// read that the active never broadcast). No match means the echo overtook the
+// local port: it is kept in a bounded early-echo set and suppresses the
+// frame's Append when it arrives, unless it expires (EarlyEchoTTL, measured
+// against the times passed to TrimEcho, Append and ExpireEarlyEchoes) or is
+// evicted (EarlyEchoMax) first. Identities may repeat; every structure
+// treats them as a multiset matched oldest first.
+//
+// # Memory
+//
+// Entries are columns in a ring of slots (identity, receive time and payload
+// end offset: 24 bytes each), grown by doubling up to MaxFrames and kept
+// thereafter. Payload bytes live in an arena of fixed-size chunks (64 KiB by
+// default) allocated as the data needs them and released as it is trimmed,
+// with a couple kept for reuse so that steady append/trim churn allocates
+// nothing. A frame that does not fit in the rest of the current chunk starts
+// the next one, leaving a hole; a frame longer than a chunk gets one
+// contiguous buffer. Entry.Data is therefore always one contiguous slice.
+//
+// For frames much smaller than a chunk the memory held is close to the
+// payload plus the slots: a million 100-byte frames take about 1.25 times
+// their payload. In the worst case (every frame just over half a chunk) holes
+// can match the payload, so the arena is bounded by twice MaxBytes plus
+// three chunks and the two spares.
 package backlog

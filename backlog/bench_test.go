@@ -1,0 +1,161 @@
+package backlog
+
+import (
+	"runtime"
+	"testing"
+)
+
+// benchID spreads identities like fingerprints would be spread.
+func benchID(i uint64) uint64 { return i * 0x9e3779b97f4a7c15 }
+
+func benchRing(b *testing.B) *Ring {
+	r, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+func reportOps(b *testing.B) {
+	if s := b.Elapsed().Seconds(); s > 0 {
+		b.ReportMetric(float64(b.N)/s, "ops/s")
+	}
+}
+
+// BenchmarkAppendTrimEcho is the inactive member's steady state: each op
+// appends one 100-byte frame and trims one by its echo, which arrives 64
+// frames behind the port.
+func BenchmarkAppendTrimEcho(b *testing.B) {
+	r := benchRing(b)
+	data := make([]byte, 100)
+	const lag = 64
+	var i uint64
+	for ; i < lag; i++ {
+		r.Append(benchID(i), int64(i), data)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		data[0] = byte(i)
+		r.Append(benchID(i), int64(i), data)
+		if res := r.TrimEcho(benchID(i-lag), int64(i)); res.Kind != TrimMatchedHead {
+			b.Fatalf("TrimEcho: %+v", res)
+		}
+		i++
+	}
+	b.StopTimer()
+	reportOps(b)
+}
+
+// BenchmarkAppendTrimThrough is the active member's steady state: each op
+// appends one 100-byte frame; every 32 frames a commit trims them.
+func BenchmarkAppendTrimThrough(b *testing.B) {
+	r := benchRing(b)
+	data := make([]byte, 100)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		data[0] = byte(i)
+		pos, _, _ := r.Append(benchID(uint64(i)), int64(i), data)
+		if pos%32 == 0 {
+			r.TrimThrough(pos)
+		}
+	}
+	b.StopTimer()
+	reportOps(b)
+}
+
+// BenchmarkEarlyEchoThenAppend is the early-echo path: the echo arrives
+// before the frame, which is then suppressed.
+func BenchmarkEarlyEchoThenAppend(b *testing.B) {
+	r := benchRing(b)
+	data := make([]byte, 100)
+	const lead = 16
+	var i uint64
+	for ; i < lead; i++ {
+		r.TrimEcho(benchID(i), int64(i))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		r.TrimEcho(benchID(i), int64(i))
+		if _, stored, _ := r.Append(benchID(i-lead), int64(i), data); stored {
+			b.Fatal("stored despite early echo")
+		}
+		i++
+	}
+	b.StopTimer()
+	reportOps(b)
+}
+
+// BenchmarkFlush reads a full ring of 100,000 frames from a cursor, as on
+// activation.
+func BenchmarkFlush(b *testing.B) {
+	r := benchRing(b)
+	data := make([]byte, 100)
+	for i := range uint64(100_000) {
+		r.Append(benchID(i), int64(i), data)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var cursor uint64
+	for range b.N {
+		e, ok := r.Next(cursor)
+		if !ok {
+			cursor = 0
+			continue
+		}
+		cursor = e.Pos
+	}
+	b.StopTimer()
+	reportOps(b)
+}
+
+// heapRatio fills a default ring with a million 100-byte frames and returns
+// the live heap it added divided by the payload, measured with
+// runtime.ReadMemStats after a collection.
+func heapRatio() (ratio float64, heap uint64) {
+	const frames, size = 1_000_000, 100
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r, err := New(Config{})
+	if err != nil {
+		panic(err)
+	}
+	data := make([]byte, size)
+	for i := range uint64(frames) {
+		data[0] = byte(i)
+		if _, stored, err := r.Append(benchID(i), int64(i), data); !stored || err != nil {
+			panic("append failed")
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(r)
+	heap = after.HeapAlloc - before.HeapAlloc
+	return float64(heap) / (frames * size), heap
+}
+
+// BenchmarkMemory1M reports the heap held per payload byte for one million
+// 100-byte frames (target: at most 1.3).
+func BenchmarkMemory1M(b *testing.B) {
+	var ratio float64
+	var heap uint64
+	for range b.N {
+		ratio, heap = heapRatio()
+	}
+	b.ReportMetric(ratio, "heap/payload")
+	b.ReportMetric(float64(heap)/1e6, "heap-MB")
+}
+
+func TestMemory1M(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates about 125 MB")
+	}
+	ratio, heap := heapRatio()
+	t.Logf("heap %d bytes for 100,000,000 payload bytes: %.3f", heap, ratio)
+	if ratio > 1.3 {
+		t.Fatalf("heap/payload = %.3f; want <= 1.3", ratio)
+	}
+}
