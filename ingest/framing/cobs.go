@@ -1,0 +1,104 @@
+package framing
+
+import "bytes"
+
+// cobsDecoder undoes Consistent Overhead Byte Stuffing, one 0x00-delimited
+// frame at a time, as bytes arrive, so that it never holds more than the
+// decoded frame.
+type cobsDecoder struct {
+	core
+	// rem is how many data bytes of the current block are still to come;
+	// zero means the next byte is a block's code byte.
+	rem int
+	// zeroNext: the current block stands for its data and a zero, which
+	// belongs to the frame only if another block follows.
+	zeroNext bool
+	started  bool // bytes since the last delimiter
+	skipping bool // the frame was dropped; discard to the delimiter
+}
+
+func newCOBS(s settings) *cobsDecoder {
+	return &cobsDecoder{core: newCore(s.maxFrame, s.maxFrame)}
+}
+
+func (d *cobsDecoder) Decode(p []byte) (int, []byte, bool) {
+	i := 0
+	for i < len(p) {
+		if d.skipping {
+			k := bytes.IndexByte(p[i:], 0)
+			if k < 0 {
+				return len(p), nil, false
+			}
+			d.skipping = false
+			i += k + 1
+			continue
+		}
+		c := p[i]
+		if c == 0 {
+			i++
+			if !d.started {
+				continue // empty frame
+			}
+			if d.rem > 0 {
+				d.drop(Noise) // the last block claimed more bytes than came
+				d.clear()
+				continue
+			}
+			f := d.buf
+			d.clear()
+			if len(f) > 0 {
+				return i, f, true
+			}
+			continue
+		}
+		if d.rem == 0 {
+			i++
+			d.started = true
+			if d.zeroNext {
+				if len(d.buf) == d.max {
+					d.oversize()
+					continue
+				}
+				d.buf = append(d.buf, 0)
+			}
+			d.rem = int(c) - 1
+			d.zeroNext = c != 0xFF
+			continue
+		}
+		end := min(i+d.rem, len(p))
+		j := end
+		if k := bytes.IndexByte(p[i:end], 0); k >= 0 {
+			j = i + k
+		}
+		if len(d.buf)+j-i > d.max {
+			d.oversize()
+			i = j
+			continue
+		}
+		d.buf = append(d.buf, p[i:j]...)
+		d.rem -= j - i
+		i = j
+	}
+	return i, nil, false
+}
+
+func (d *cobsDecoder) clear() {
+	d.buf = d.buf[:0]
+	d.rem = 0
+	d.zeroNext = false
+	d.started = false
+}
+
+func (d *cobsDecoder) oversize() {
+	d.drop(Oversize)
+	d.clear()
+	d.skipping = true
+}
+
+func (d *cobsDecoder) Reset() {
+	if d.started {
+		d.drop(Truncated)
+	}
+	d.clear()
+	d.skipping = false
+}

@@ -1,0 +1,84 @@
+package framing
+
+// lengthPrefixDecoder reads a big-endian payload length, then the payload.
+// The stream carries no delimiter, so the only sign of lost sync is an
+// implausible length: zero or over max_frame. Such a header is dropped and
+// the decoder tries again one byte later, until a plausible length lines
+// up.
+type lengthPrefixDecoder struct {
+	core
+	width  int     // bytes in the length prefix
+	hdr    [4]byte // header bytes read so far
+	hn     int     // len of hdr in use
+	length int     // payload length, while inBody
+	inBody bool
+	noise  noiseRun
+}
+
+func newLengthPrefix(s settings) *lengthPrefixDecoder {
+	bufCap := s.maxFrame
+	if lim := 1<<(8*s.lengthBytes) - 1; bufCap > lim {
+		bufCap = lim // a 1-byte prefix never needs more than 255
+	}
+	return &lengthPrefixDecoder{core: newCore(s.maxFrame, bufCap), width: s.lengthBytes}
+}
+
+func (d *lengthPrefixDecoder) Decode(p []byte) (int, []byte, bool) {
+	i := 0
+	for i < len(p) {
+		if !d.inBody {
+			for d.hn < d.width && i < len(p) {
+				d.hdr[d.hn] = p[i]
+				d.hn++
+				i++
+			}
+			if d.hn < d.width {
+				return i, nil, false
+			}
+			var n uint32
+			for _, c := range d.hdr[:d.width] {
+				n = n<<8 | uint32(c)
+			}
+			if n == 0 || uint64(n) > uint64(d.max) {
+				r := Noise
+				if n != 0 {
+					r = Oversize
+				}
+				d.noise.add(&d.core, r)
+				copy(d.hdr[:], d.hdr[1:d.hn])
+				d.hn--
+				continue
+			}
+			d.noise.end()
+			d.hn = 0
+			d.inBody = true
+			d.length = int(n)
+		}
+		if len(d.buf) == 0 && len(p)-i >= d.length {
+			d.inBody = false
+			return i + d.length, p[i : i+d.length], true
+		}
+		take := min(d.length-len(d.buf), len(p)-i)
+		d.buf = append(d.buf, p[i:i+take]...)
+		i += take
+		if len(d.buf) == d.length {
+			f := d.buf
+			d.buf = d.buf[:0]
+			d.inBody = false
+			return i, f, true
+		}
+	}
+	return i, nil, false
+}
+
+func (d *lengthPrefixDecoder) Reset() {
+	// Header bytes left over from a run of bad headers are noise already
+	// counted; those after a good frame start the next one.
+	if d.inBody || (d.hn > 0 && !d.noise.in) {
+		d.drop(Truncated)
+	}
+	d.buf = d.buf[:0]
+	d.hn = 0
+	d.inBody = false
+	d.noise.end()
+}

@@ -1,0 +1,202 @@
+package framing
+
+import "bytes"
+
+// Byte classes inside and between NMEA sentences.
+const (
+	nmeaBody    = iota // printable, may appear in a sentence
+	nmeaEnd            // CR or LF: ends a sentence
+	nmeaStart          // '$' or '!': starts a sentence
+	nmeaInvalid        // control or 8-bit: never in a sentence
+)
+
+var nmeaClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c == '\r' || c == '\n':
+			t[c] = nmeaEnd
+		case c == '$' || c == '!':
+			t[c] = nmeaStart
+		case c < 0x20 || c > 0x7e:
+			t[c] = nmeaInvalid
+		}
+	}
+	return t
+}()
+
+type nmeaState uint8
+
+const (
+	nmeaIdle     nmeaState = iota // between sentences
+	nmeaSentence                  // inside a sentence; buf holds it so far
+	nmeaSkip                      // inside a dropped sentence; discard to its end
+)
+
+type nmeaDecoder struct {
+	core
+	optional bool // a sentence without "*hh" is accepted
+	state    nmeaState
+	noise    noiseRun
+}
+
+func newNMEA(s settings) *nmeaDecoder {
+	return &nmeaDecoder{core: newCore(s.maxFrame, s.maxFrame), optional: s.nmeaOptional}
+}
+
+func (d *nmeaDecoder) Decode(p []byte) (int, []byte, bool) {
+	// start is where the current sentence began in p, or -1 when it began
+	// in an earlier call and its head is in d.buf. A sentence that lies
+	// wholly in p is returned from p without copying.
+	start := -1
+	i := 0
+	for i < len(p) {
+		switch d.state {
+		case nmeaIdle:
+			switch nmeaClass[p[i]] {
+			case nmeaStart:
+				d.state = nmeaSentence
+				d.noise.end()
+				start = i
+			case nmeaEnd:
+				// The LF after a CR, or blank lines: not noise.
+			default:
+				d.noise.add(&d.core, Noise)
+			}
+			i++
+
+		case nmeaSkip:
+			switch nmeaClass[p[i]] {
+			case nmeaEnd:
+				d.state = nmeaIdle
+			case nmeaStart:
+				d.state = nmeaSentence
+				start = i
+			}
+			i++
+
+		case nmeaSentence:
+			j := i
+			for len(p)-j >= 8 && nmeaBodyWord(word(p[j:])) {
+				j += 8
+			}
+			for j < len(p) && nmeaClass[p[j]] == nmeaBody {
+				j++
+			}
+			var length int
+			if start >= 0 {
+				length = j - start
+			} else {
+				length = len(d.buf) + j - i
+			}
+			if length > d.max {
+				d.drop(Oversize)
+				d.buf = d.buf[:0]
+				d.state = nmeaSkip
+				start = -1
+				i = j
+				continue
+			}
+			if j == len(p) {
+				if start >= 0 {
+					d.buf = append(d.buf[:0], p[start:j]...)
+				} else {
+					d.buf = append(d.buf, p[i:j]...)
+				}
+				return len(p), nil, false
+			}
+			sentence := d.buf
+			if start >= 0 {
+				sentence = p[start:j]
+			} else {
+				sentence = append(sentence, p[i:j]...)
+			}
+			d.buf = d.buf[:0]
+			start = -1
+			i = j + 1
+			switch nmeaClass[p[j]] {
+			case nmeaEnd:
+				d.state = nmeaIdle
+				if r, ok := verifyNMEA(sentence, d.optional); !ok {
+					d.drop(r)
+					continue
+				}
+				return i, sentence, true
+			case nmeaStart:
+				d.drop(Truncated)
+				start = j
+			case nmeaInvalid:
+				d.drop(Noise)
+				d.state = nmeaSkip
+			}
+		}
+	}
+	if d.state == nmeaSentence && start >= 0 {
+		// A sentence began at the very last byte of p.
+		d.buf = append(d.buf[:0], p[start:]...)
+	}
+	return i, nil, false
+}
+
+func (d *nmeaDecoder) Reset() {
+	if d.state == nmeaSentence {
+		d.drop(Truncated)
+	}
+	d.buf = d.buf[:0]
+	d.state = nmeaIdle
+	d.noise.end()
+}
+
+// verifyNMEA checks a sentence that runs from its start character up to,
+// not including, its line ending and holds no other start character and
+// no control characters. It returns the reason to drop it, or ok.
+func verifyNMEA(s []byte, optional bool) (Reason, bool) {
+	star := bytes.IndexByte(s, '*')
+	if len(s) < 2 || star == 1 {
+		return Noise, false // nothing between the start character and '*'
+	}
+	if star < 0 {
+		return BadChecksum, optional
+	}
+	if star != len(s)-3 {
+		return BadChecksum, false
+	}
+	hi, ok1 := unhex(s[star+1])
+	lo, ok2 := unhex(s[star+2])
+	if !ok1 || !ok2 || NMEAChecksum(s[1:star]) != hi<<4|lo {
+		return BadChecksum, false
+	}
+	return 0, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// NMEAChecksum returns the NMEA 0183 checksum of a sentence body: the XOR
+// of the bytes between the '$' or '!' and the '*'.
+func NMEAChecksum(body []byte) byte { return xorBytes(body) }
+
+// nmeaBodyWord reports whether all eight bytes of x are of class nmeaBody.
+func nmeaBodyWord(x uint64) bool {
+	return !hasLess(x, 0x20) && !hasMore(x, 0x7e) && !hasByte(x, '$') && !hasByte(x, '!')
+}
+
+const hexUpper = "0123456789ABCDEF"
+
+// AppendNMEA appends a complete sentence: '$', body, '*', the checksum as
+// two upper-case hex digits, and CR LF. An empty body makes a sentence the
+// decoder drops as Noise.
+func AppendNMEA(dst, body []byte) []byte {
+	x := NMEAChecksum(body)
+	dst = append(dst, '$')
+	dst = append(dst, body...)
+	return append(dst, '*', hexUpper[x>>4], hexUpper[x&0x0f], '\r', '\n')
+}

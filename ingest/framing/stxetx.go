@@ -1,0 +1,200 @@
+package framing
+
+import "bytes"
+
+const (
+	stx = 0x02
+	etx = 0x03
+)
+
+type stxState uint8
+
+const (
+	stxIdle      stxState = iota // between frames
+	stxFrame                     // after STX; buf holds the payload so far
+	stxCheck                     // after ETX; the check byte is next
+	stxSkip                      // inside a dropped frame; discard to ETX
+	stxSkipCheck                 // after a dropped frame's ETX; discard its check byte
+)
+
+type stxetxDecoder struct {
+	core
+	check checkKind
+	state stxState
+	noise noiseRun
+}
+
+func newSTXETX(s settings) *stxetxDecoder {
+	return &stxetxDecoder{core: newCore(s.maxFrame, s.maxFrame), check: s.check}
+}
+
+// isSTXOrETX reports whether c is STX or ETX in one comparison.
+func isSTXOrETX(c byte) bool { return c-stx < 2 }
+
+func (d *stxetxDecoder) Decode(p []byte) (int, []byte, bool) {
+	// start is where the payload began in p, or -1 when it began in an
+	// earlier call and its head is in d.buf.
+	start := -1
+	i := 0
+	for i < len(p) {
+		switch d.state {
+		case stxIdle:
+			k := bytes.IndexByte(p[i:], stx)
+			if k != 0 {
+				d.noise.add(&d.core, Noise)
+			}
+			if k < 0 {
+				return len(p), nil, false
+			}
+			i += k + 1
+			d.state = stxFrame
+			d.noise.end()
+			start = i
+
+		case stxSkip:
+			switch p[i] {
+			case etx:
+				d.state = stxIdle
+				if d.check != checkNone {
+					d.state = stxSkipCheck
+				}
+			case stx:
+				d.state = stxFrame
+				start = i + 1
+			}
+			i++
+
+		case stxSkipCheck:
+			d.state = stxIdle
+			i++
+
+		case stxCheck:
+			d.state = stxIdle
+			payload := d.buf
+			d.buf = d.buf[:0]
+			if f, ok := d.verify(payload, p[i]); ok {
+				return i + 1, f, true
+			}
+			i++
+
+		case stxFrame:
+			j := i
+			for len(p)-j >= 8 && !hasByte(word(p[j:])&^lo8, stx) {
+				j += 8 // no STX or ETX, which differ only in bit 0
+			}
+			for j < len(p) && !isSTXOrETX(p[j]) {
+				j++
+			}
+			var length int
+			if start >= 0 {
+				length = j - start
+			} else {
+				length = len(d.buf) + j - i
+			}
+			if length > d.max {
+				d.drop(Oversize)
+				d.buf = d.buf[:0]
+				d.state = stxSkip
+				start = -1
+				i = j
+				continue
+			}
+			if j == len(p) {
+				d.keep(p, start, i, j)
+				return len(p), nil, false
+			}
+			if p[j] == stx {
+				d.drop(Truncated)
+				d.buf = d.buf[:0]
+				start = j + 1
+				i = j + 1
+				continue
+			}
+			// ETX.
+			if d.check == checkNone {
+				d.state = stxIdle
+				payload := d.payload(p, start, i, j)
+				start = -1
+				i = j + 1
+				if len(payload) > 0 {
+					return i, payload, true
+				}
+				continue
+			}
+			if j+1 == len(p) {
+				d.keep(p, start, i, j)
+				d.state = stxCheck
+				return len(p), nil, false
+			}
+			d.state = stxIdle
+			payload := d.payload(p, start, i, j)
+			start = -1
+			i = j + 2
+			if f, ok := d.verify(payload, p[j+1]); ok {
+				return i, f, true
+			}
+		}
+	}
+	if d.state == stxFrame && start >= 0 {
+		// STX was the last byte of p.
+		d.buf = d.buf[:0]
+	}
+	return i, nil, false
+}
+
+// keep saves p[i:j], the part of the payload in p, for the next call.
+func (d *stxetxDecoder) keep(p []byte, start, i, j int) {
+	if start >= 0 {
+		d.buf = append(d.buf[:0], p[start:j]...)
+	} else {
+		d.buf = append(d.buf, p[i:j]...)
+	}
+}
+
+// payload returns the whole payload, ending at p[j], from p when it lies
+// wholly in p and from the buffer otherwise.
+func (d *stxetxDecoder) payload(p []byte, start, i, j int) []byte {
+	if start >= 0 {
+		return p[start:j]
+	}
+	f := append(d.buf, p[i:j]...)
+	d.buf = d.buf[:0]
+	return f
+}
+
+// verify checks the payload against its check byte and counts a failure.
+// An empty payload is not delivered, but a bad check on it still counts.
+func (d *stxetxDecoder) verify(payload []byte, check byte) ([]byte, bool) {
+	if stxCheckByte(d.check, payload) != check {
+		d.drop(BadChecksum)
+		return nil, false
+	}
+	return payload, len(payload) > 0
+}
+
+// stxCheckByte computes the check byte sent after ETX. Both checks cover
+// the payload and the ETX, not the STX: xor is their XOR (the usual BCC),
+// lrc the two's complement of their 8-bit sum, so that payload, ETX and
+// check byte sum to zero.
+func stxCheckByte(k checkKind, payload []byte) byte {
+	switch k {
+	case checkXOR:
+		return xorBytes(payload) ^ etx
+	case checkLRC:
+		s := byte(etx)
+		for _, c := range payload {
+			s += c
+		}
+		return -s
+	}
+	return 0
+}
+
+func (d *stxetxDecoder) Reset() {
+	if d.state == stxFrame || d.state == stxCheck {
+		d.drop(Truncated)
+	}
+	d.buf = d.buf[:0]
+	d.state = stxIdle
+	d.noise.end()
+}
