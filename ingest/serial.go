@@ -1,0 +1,205 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"syscall"
+	"time"
+
+	"go.bug.st/serial"
+	"golang.org/x/sys/unix"
+)
+
+// SerialConfig holds the line settings of the port and how the reader behaves
+// when the device misbehaves. The YAML section is `serial:`.
+type SerialConfig struct {
+	// Device is the path of the serial device, e.g. /dev/ttyUSB0 or a
+	// simulator's pty link.
+	Device string `yaml:"device"`
+	Baud   int    `yaml:"baud"`
+	// DataBits is 5, 6, 7 or 8.
+	DataBits int `yaml:"data_bits"`
+	// Parity is none, odd, even, mark or space.
+	Parity string `yaml:"parity"`
+	// StopBits is 1 or 2 (1.5 is not supported by Linux termios).
+	StopBits int `yaml:"stop_bits"`
+	// FlowControl is none or rtscts.
+	FlowControl string `yaml:"flow_control"`
+	// ReadTimeout bounds each read so the reader notices silence and
+	// cancellation without a byte arriving.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// QuietAfter is how long without a valid frame before the line is
+	// reported quiet. A cable pulled from a native UART gives no error, only
+	// silence, so this is the only way to notice it.
+	QuietAfter time.Duration `yaml:"quiet_after"`
+	// ReconnectMin and ReconnectMax bound the backoff between attempts to
+	// open a missing or disconnected device.
+	ReconnectMin time.Duration `yaml:"reconnect_min"`
+	ReconnectMax time.Duration `yaml:"reconnect_max"`
+	// FailFast makes a device that cannot be opened at start a fatal error
+	// instead of something to retry.
+	FailFast bool `yaml:"fail_fast"`
+}
+
+// WithDefaults fills unset fields with the defaults documented in
+// docs/configuration.md.
+func (c SerialConfig) WithDefaults() SerialConfig {
+	if c.Baud == 0 {
+		c.Baud = 9600
+	}
+	if c.DataBits == 0 {
+		c.DataBits = 8
+	}
+	if c.Parity == "" {
+		c.Parity = "none"
+	}
+	if c.StopBits == 0 {
+		c.StopBits = 1
+	}
+	if c.FlowControl == "" {
+		c.FlowControl = "none"
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 100 * time.Millisecond
+	}
+	if c.QuietAfter == 0 {
+		c.QuietAfter = 5 * time.Second
+	}
+	if c.ReconnectMin == 0 {
+		c.ReconnectMin = 100 * time.Millisecond
+	}
+	if c.ReconnectMax == 0 {
+		c.ReconnectMax = 5 * time.Second
+	}
+	return c
+}
+
+var parities = map[string]serial.Parity{
+	"none":  serial.NoParity,
+	"odd":   serial.OddParity,
+	"even":  serial.EvenParity,
+	"mark":  serial.MarkParity,
+	"space": serial.SpaceParity,
+}
+
+// Validate reports the first invalid field, named by its YAML path.
+func (c SerialConfig) Validate() error {
+	switch {
+	case c.Device == "":
+		return errors.New("serial.device: required (the path of the serial port, e.g. /dev/ttyUSB0)")
+	case c.Baud <= 0:
+		return fmt.Errorf("serial.baud: %d must be > 0", c.Baud)
+	case c.DataBits < 5 || c.DataBits > 8:
+		return fmt.Errorf("serial.data_bits: %d is not one of 5, 6, 7, 8", c.DataBits)
+	case c.StopBits != 1 && c.StopBits != 2:
+		return fmt.Errorf("serial.stop_bits: %d is not one of 1, 2", c.StopBits)
+	case c.FlowControl != "none" && c.FlowControl != "rtscts":
+		return fmt.Errorf("serial.flow_control: %q is not one of none, rtscts", c.FlowControl)
+	case c.ReadTimeout <= 0:
+		return fmt.Errorf("serial.read_timeout: %v must be > 0", c.ReadTimeout)
+	case c.QuietAfter < c.ReadTimeout:
+		return fmt.Errorf("serial.quiet_after: %v must be at least serial.read_timeout (%v)", c.QuietAfter, c.ReadTimeout)
+	case c.ReconnectMin <= 0:
+		return fmt.Errorf("serial.reconnect_min: %v must be > 0", c.ReconnectMin)
+	case c.ReconnectMax < c.ReconnectMin:
+		return fmt.Errorf("serial.reconnect_max: %v must be at least serial.reconnect_min (%v)", c.ReconnectMax, c.ReconnectMin)
+	}
+	if _, ok := parities[c.Parity]; !ok {
+		return fmt.Errorf("serial.parity: %q is not one of none, odd, even, mark, space", c.Parity)
+	}
+	return nil
+}
+
+// BitsPerChar is the number of bits one byte occupies on the line (start,
+// data, parity, stop), which turns a baud rate into bytes per second.
+func (c SerialConfig) BitsPerChar() int {
+	bits := 1 + c.DataBits + c.StopBits
+	if c.Parity != "none" {
+		bits++
+	}
+	return bits
+}
+
+// Port is what the reader needs of an open device.
+type Port interface {
+	io.Reader
+	io.Closer
+}
+
+// OpenFunc opens the configured device. Tests substitute their own.
+type OpenFunc func(SerialConfig) (Port, error)
+
+// OpenSerial opens a serial device with the full line settings and the read
+// timeout.
+//
+// Modem output lines are left alone (a nil InitialStatusBits): asking to set
+// them makes Open fail on a pty, which has none.
+func OpenSerial(c SerialConfig) (Port, error) {
+	mode := &serial.Mode{
+		BaudRate: c.Baud,
+		DataBits: c.DataBits,
+		Parity:   parities[c.Parity],
+		StopBits: serial.OneStopBit,
+	}
+	if c.StopBits == 2 {
+		mode.StopBits = serial.TwoStopBits
+	}
+	// The serial library clears CRTSCTS while opening and has no setting for
+	// it, and it takes the tty exclusively, so a second descriptor to set the
+	// flag must be opened before it and used after it.
+	var flowFD = -1
+	if c.FlowControl == "rtscts" {
+		fd, err := unix.Open(c.Device, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+		if err != nil {
+			return nil, describeOpenError(c.Device, err)
+		}
+		flowFD = fd
+		defer unix.Close(flowFD)
+	}
+	p, err := serial.Open(c.Device, mode)
+	if err != nil {
+		return nil, describeOpenError(c.Device, err)
+	}
+	if flowFD >= 0 {
+		if err := enableRTSCTS(flowFD); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("serial device %s: enable RTS/CTS flow control: %w", c.Device, err)
+		}
+	}
+	if err := p.SetReadTimeout(c.ReadTimeout); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("serial device %s: set read timeout: %w", c.Device, err)
+	}
+	return p, nil
+}
+
+func enableRTSCTS(fd int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Cflag |= unix.CRTSCTS
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
+}
+
+// ErrDeviceMissing marks an open that failed because the device path does
+// not exist (an adapter not plugged in, a simulator not started).
+var ErrDeviceMissing = errors.New("device does not exist")
+
+func describeOpenError(path string, err error) error {
+	if errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("serial device %s: %w (is the adapter plugged in, or the simulator running?)", path, ErrDeviceMissing)
+	}
+	var pe *serial.PortError
+	if errors.As(err, &pe) && pe.Code() == serial.PortNotFound {
+		return fmt.Errorf("serial device %s: %w", path, ErrDeviceMissing)
+	}
+	if errors.Is(err, syscall.EACCES) || (pe != nil && pe.Code() == serial.PermissionDenied) {
+		return fmt.Errorf("serial device %s: permission denied (add the user to the dialout group): %w", path, err)
+	}
+	if pe != nil && pe.Code() == serial.PortBusy {
+		return fmt.Errorf("serial device %s: busy (another process holds it): %w", path, err)
+	}
+	return fmt.Errorf("serial device %s: %w", path, err)
+}

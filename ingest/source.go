@@ -1,0 +1,221 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/feedd/feedd/ingest/framing"
+)
+
+// Source reads one serial device and turns its bytes into frames. It keeps
+// the device open across faults: a missing or vanished device is retried
+// with capped backoff, and a line that delivers no valid frame for
+// SerialConfig.QuietAfter is reported quiet.
+type Source struct {
+	cfg     SerialConfig
+	open    OpenFunc
+	decoder framing.Decoder
+	seq     *SequenceExtractor
+	log     *slog.Logger
+	now     func() time.Time
+
+	connected    atomic.Bool
+	quiet        atomic.Bool
+	lastFrame    atomic.Int64 // unix nanoseconds of the last valid frame
+	frames       atomic.Uint64
+	bytes        atomic.Uint64
+	reconnects   atomic.Uint64
+	openFailures atomic.Uint64
+	quietPeriods atomic.Uint64
+}
+
+// SourceOptions are the parts of a Source that tests and callers may replace.
+type SourceOptions struct {
+	Open   OpenFunc         // default OpenSerial
+	Now    func() time.Time // default time.Now
+	Logger *slog.Logger     // default slog.Default()
+}
+
+// NewSource validates the configuration and builds a Source. Nothing is
+// opened until Run.
+func NewSource(sc SerialConfig, fc framing.Config, qc SequenceConfig, o SourceOptions) (*Source, error) {
+	sc = sc.WithDefaults()
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	dec, err := framing.New(fc)
+	if err != nil {
+		return nil, err
+	}
+	seq, err := NewSequenceExtractor(qc)
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{cfg: sc, open: o.Open, decoder: dec, seq: seq, log: o.Logger, now: o.Now}
+	if s.open == nil {
+		s.open = OpenSerial
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.log = s.log.With("device", sc.Device)
+	return s, nil
+}
+
+// Run reads frames until ctx is cancelled and hands each to handle in the
+// calling goroutine. The frame, and its Data, are valid only during the call.
+//
+// Run returns nil when ctx is cancelled. It returns an error only when the
+// device cannot be opened at start and SerialConfig.FailFast is set.
+func (s *Source) Run(ctx context.Context, handle func(*Frame)) error {
+	buf := make([]byte, 4096)
+	var frame Frame
+	backoff := s.cfg.ReconnectMin
+	first := true
+	var lastOpenLog time.Time
+	for ctx.Err() == nil {
+		port, err := s.open(s.cfg)
+		if err != nil {
+			s.openFailures.Add(1)
+			if first && s.cfg.FailFast {
+				return fmt.Errorf("ingest: %w", err)
+			}
+			if now := s.now(); first || now.Sub(lastOpenLog) >= 30*time.Second {
+				s.log.Error("cannot open serial device; retrying", "err", err, "retry_max", s.cfg.ReconnectMax)
+				lastOpenLog = now
+			}
+			first = false
+			if !sleepCtx(ctx, backoff) {
+				break
+			}
+			backoff = min(2*backoff, s.cfg.ReconnectMax)
+			continue
+		}
+		if !first {
+			s.log.Info("serial device open")
+		}
+		first = false
+		backoff = s.cfg.ReconnectMin
+		s.connected.Store(true)
+		err = s.readPort(ctx, port, buf, &frame, handle)
+		s.connected.Store(false)
+		port.Close()
+		s.decoder.Reset()
+		if err == nil { // cancelled
+			break
+		}
+		s.reconnects.Add(1)
+		s.log.Warn("serial device lost; reconnecting", "err", err)
+		if !sleepCtx(ctx, s.cfg.ReconnectMin) {
+			break
+		}
+	}
+	return nil
+}
+
+// readPort reads until the port fails (returning the error) or ctx is
+// cancelled (returning nil).
+func (s *Source) readPort(ctx context.Context, port Port, buf []byte, frame *Frame, handle func(*Frame)) error {
+	quietSince := s.now()
+	for ctx.Err() == nil {
+		n, err := port.Read(buf)
+		now := s.now()
+		p := buf[:n]
+		for len(p) > 0 {
+			used, data, ok := s.decoder.Decode(p)
+			p = p[used:]
+			if !ok {
+				continue
+			}
+			quietSince = now
+			s.emit(now, data, frame, handle)
+		}
+		if err != nil {
+			if n == 0 && errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		}
+		s.checkQuiet(now, quietSince)
+	}
+	return nil
+}
+
+func (s *Source) emit(now time.Time, data []byte, f *Frame, handle func(*Frame)) {
+	*f = Frame{
+		Data:        data,
+		ReceivedAt:  now,
+		Seq:         s.frames.Add(1),
+		Fingerprint: Fingerprint(data),
+	}
+	f.FeedSeq, f.HasFeedSeq = s.seq.Extract(data)
+	s.bytes.Add(uint64(len(data)))
+	s.lastFrame.Store(now.UnixNano())
+	if s.quiet.Swap(false) {
+		s.log.Info("serial line delivering frames again")
+	}
+	handle(f)
+}
+
+// checkQuiet marks the line quiet once no valid frame has arrived for
+// QuietAfter, and drops any half frame: after that long it cannot complete.
+func (s *Source) checkQuiet(now, since time.Time) {
+	if s.quiet.Load() || now.Sub(since) < s.cfg.QuietAfter {
+		return
+	}
+	s.quiet.Store(true)
+	s.quietPeriods.Add(1)
+	s.decoder.Reset()
+	s.log.Warn("serial line quiet: no valid frame", "for", s.cfg.QuietAfter)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Health is a snapshot of the reader's state for status and the pair
+// protocol.
+type Health struct {
+	Connected    bool      `json:"connected"`
+	Quiet        bool      `json:"quiet"`
+	LastFrameAt  time.Time `json:"last_frame_at,omitzero"`
+	Frames       uint64    `json:"frames"`
+	Bytes        uint64    `json:"bytes"`
+	Dropped      uint64    `json:"dropped"`
+	Reconnects   uint64    `json:"reconnects"`
+	OpenFailures uint64    `json:"open_failures"`
+}
+
+// Health returns the current state; safe to call from any goroutine.
+func (s *Source) Health() Health {
+	h := Health{
+		Connected:    s.connected.Load(),
+		Quiet:        s.quiet.Load(),
+		Frames:       s.frames.Load(),
+		Bytes:        s.bytes.Load(),
+		Dropped:      s.decoder.Drops().Total(),
+		Reconnects:   s.reconnects.Load(),
+		OpenFailures: s.openFailures.Load(),
+	}
+	if ns := s.lastFrame.Load(); ns != 0 {
+		h.LastFrameAt = time.Unix(0, ns)
+	}
+	return h
+}
+
+// Drops returns the framing drop counters by reason.
+func (s *Source) Drops() *framing.Drops { return s.decoder.Drops() }
