@@ -5,4 +5,115 @@
 // requests), actions out (send heartbeat, prepare to activate, activate,
 // deactivate). It never opens a socket, starts a goroutine or reads the wall
 // clock; the transport that carries heartbeats lives at the edge.
+//
+// # Driving the core
+//
+// One goroutine at the edge owns a [Node] and calls [Node.Step] with each
+// [Event] and the current time of a monotonic clock; Step returns the
+// [Action] values to perform, in order. [Node.Status] is a snapshot for
+// /status and metrics. The events are [Tick], [HeartbeatReceived],
+// [PeerConnected], [PeerClosed], [HealthChanged], [WitnessSeen], [Fenced],
+// [ActivationFinished], [ActivationFailed] and [SwitchoverRequested]; the
+// actions are [SendHeartbeat], [PrepareToActivate], [CancelPrepare],
+// [Activate], [Deactivate] and [RequestRefused].
+//
+// # Model
+//
+// The model follows TIBCO Rendezvous fault-tolerance groups, with QNX-style
+// obituaries and the lock kept in Kafka.
+//
+// Members broadcast a [Heartbeat] every HeartbeatInterval and at once when
+// anything in it changes. Up to ActiveGoal members are active; each holds a
+// slot 0..ActiveGoal-1, and each slot has its own lock in the resource (the
+// Kafka transactional.id of the slot), so two members can never both commit
+// for one slot: activating fences the previous holder. Every activation gets
+// a term one above the highest term its member has seen, so of two members
+// claiming a slot the later activation is recognisable.
+//
+// Members are ranked for activation by feed health (a clean feed first),
+// then weight (higher first), then member id (lower first). Only ready
+// members are candidates: inactive, heard within the preparation interval,
+// not holding off, and able to reach Kafka. Every member computes the same
+// assignment from (nearly) the same view: slots handed over in a planned
+// switchover go to their named successors; the other free slots go, in slot
+// order, to the candidates in rank order. A member activates when the
+// assignment gives it a slot.
+//
+// A slot is free when no member is seen holding it. A peer holds a slot if
+// its last heartbeat, heard within ActivationInterval, says so, or if the
+// Kafka witness showed it committing within ActivationInterval. So:
+//
+//   - Start-up: a new member listens for one activation interval before it
+//     judges that nobody holds a slot; it therefore joins a running group
+//     as inactive and never takes over a healthy active.
+//   - Obituary: a closed connection ([PeerClosed]) means the peer process
+//     died; its slot is free at once and its successor activates without
+//     waiting. Late echoes of the dead process's commits are ignored.
+//   - Silence: a holder not heard for ActivationInterval (hung, or cut off)
+//     loses its slot, unless the witness shows it still committing (the
+//     pair link is cut, the holder is alive): then nobody activates, for as
+//     long as the witness continues. The next-ranked member gets
+//     [PrepareToActivate] when the holder has shown no sign of life for the
+//     preparation interval, and [CancelPrepare] if it shows one again.
+//   - Own stalls: a gap between steps longer than ActivationInterval/2 means
+//     this process was stopped; it does not count that time as the peers'
+//     silence, and it relearns the group for one activation interval before
+//     it activates again (even on an obituary or a handover: those may be
+//     stale news still queued for it).
+//   - Kafka view: the absence of a witness only counts once this member's
+//     own Kafka connection has been sound for an activation interval.
+//
+// An active member steps down ([Deactivate]):
+//
+//   - at once when its producer is fenced ([Fenced]), then holds off: for one
+//     activation interval, doubling (up to 16 intervals) for each further
+//     fencing by a member it can neither hear nor witness, so that a cut
+//     link without the witness slows down instead of flapping; the hold ends
+//     as soon as it sees who holds the slot;
+//   - at once when it hears another active holding its slot with a later
+//     term (superseded: it fenced us, or will at our next commit);
+//   - at once, handing over, when Kafka has been failing for
+//     ActivationInterval and a ready peer can reach Kafka;
+//   - at a commit boundary (planned), handing over, when its feed has been
+//     quiet or noisy for ActivationInterval while a ready peer reports a
+//     clean feed (when every feed is quiet, the source is quiet: nobody
+//     moves);
+//   - at a commit boundary, handing over, on an operator switchover, or when
+//     a strictly heavier member with Preempt on, at least as healthy, asks
+//     for the slot after PreemptDelay ([Heartbeat].TakeoverFrom).
+//
+// A handover is announced in the heartbeats of the member that stepped down
+// ([Heartbeat].HandoverTo, with the slot): the successor activates at once.
+// The member that handed over holds off until the successor is seen holding
+// the slot, or for one activation interval.
+//
+// # What the edge must do
+//
+//   - Step the core at least every HeartbeatInterval/2 with [Tick], and
+//     deliver events as they happen, stamped with a monotonic clock.
+//   - Perform the actions of one Step in order, each finished before the
+//     next (a planned [Deactivate] commits the open transaction first, so
+//     the heartbeat announcing the handover follows the commit).
+//   - Transport: carry every [Heartbeat] field (MarshalBinary is a
+//     versioned encoding), authenticate it, check From against the
+//     authenticated peer, keep per-connection order, send a [SendHeartbeat]
+//     with To=="" to every connected peer. Report [PeerConnected] after the
+//     handshake. Report [PeerClosed] only when the peer's end closed (EOF,
+//     reset) — never for local timeouts, which must stay silences.
+//   - Broadcast: perform [Activate] (fence the slot's transactional.id, read
+//     to the end, trim, flush, go live) and report [ActivationFinished] or
+//     [ActivationFailed] with its Term, or [Fenced] if fenced meanwhile;
+//     report [Fenced] on any fencing error; report [HealthChanged] for Kafka
+//     (commits, produce or the echo consumer failing, and recovering).
+//   - Witness: report [WitnessSeen] for fresh committed records (or control
+//     heartbeats written while the feed is quiet) of other members, read
+//     back read_committed; records should carry the writer's member id,
+//     incarnation and slot.
+//   - Ingest: report [HealthChanged] for the feed (ok, quiet, noisy), after
+//     its own debouncing.
+//   - Supply an incarnation that grows with every start of the process.
+//
+// All members of a group must share HeartbeatInterval, PreparationInterval,
+// ActivationInterval and ActiveGoal; Preempt and PreemptDelay are read on
+// the member that would preempt.
 package ftpair

@@ -1,0 +1,130 @@
+package ftpair
+
+import "fmt"
+
+// Event is an input to Node.Step. The concrete types are listed below; the
+// set is closed.
+type Event interface {
+	isEvent()
+	fmt.Stringer
+}
+
+// Tick tells the core that time has passed. The edge must tick at least
+// every HeartbeatInterval/2 (every HeartbeatInterval/4 is better); the core
+// sends heartbeats and notices silences and deadlines only when it is
+// stepped. A gap between steps longer than ActivationInterval/2 is taken as a
+// stall of this process (SIGSTOP, swapping): silences are then measured from
+// the end of the stall, so that a member never acts on silence it caused
+// itself.
+type Tick struct{}
+
+// HeartbeatReceived delivers a peer's heartbeat. The transport must have
+// authenticated it and checked that From is the peer at the other end of the
+// connection.
+type HeartbeatReceived struct {
+	Heartbeat Heartbeat
+}
+
+// PeerConnected says the pair link to a peer is up (after connecting or
+// accepting and authenticating). The core answers with a heartbeat to that
+// peer.
+type PeerConnected struct {
+	Peer string
+}
+
+// PeerClosed is an obituary: the peer's end of the connection closed (EOF or
+// reset), which happens when its process dies and its kernel closes the
+// socket. The core treats the peer as dead at once and, if it held a slot,
+// the next-ranked ready member activates without waiting for the activation
+// interval. The transport must NOT report its own timeouts or local errors
+// as PeerClosed: a link that merely stops carrying data is a silence, and
+// silence is judged by the core. Incarnation is the peer's incarnation on
+// that connection (from its heartbeats), or 0 if unknown; an obituary for an
+// older incarnation than the core knows is ignored.
+type PeerClosed struct {
+	Peer        string
+	Incarnation uint64
+}
+
+// HealthChanged reports this member's own health: the feed as judged by
+// the ingest layer, Kafka as judged by the producer (active) or the echo
+// consumer (inactive).
+type HealthChanged struct {
+	Health Health
+}
+
+// WitnessSeen reports that the echo consumer saw, through Kafka
+// (read_committed), a committed record or control heartbeat written by
+// Member. Records carry the writer's member id, incarnation and slot in
+// headers. The edge should report only records that are fresh: written in
+// the current run of its consumer after it caught up, not backlog being
+// replayed. Reporting every record is fine; once per HeartbeatInterval per
+// member is enough. A witness proves the writer alive and holding its slot
+// even when the pair link is silent.
+type WitnessSeen struct {
+	Member      string
+	Incarnation uint64 // 0 if unknown
+	Slot        int
+}
+
+// Fenced reports that the producer was fenced (a produce or commit failed
+// with a fencing error): someone else holds the lock. The core deactivates
+// at once. Term is the term of the activation that was fenced (0 = the
+// current one); a stale report for an earlier activation is ignored.
+type Fenced struct {
+	Term uint64
+}
+
+// ActivationFinished reports that the Activate action with this Term
+// completed: fenced, caught up, ring flushed, live.
+type ActivationFinished struct {
+	Term uint64
+}
+
+// ActivationFailed reports that the Activate action with this Term could
+// not complete. The edge has already released what it acquired. The core
+// returns to inactive and holds off for one activation interval.
+type ActivationFailed struct {
+	Term uint64
+	Err  string
+}
+
+// SwitchoverRequested is an operator's request for a planned switchover: the
+// active member hands its slot to Target, or to the next-ranked ready member
+// when Target is empty. Only an active member can honour it; the others
+// answer with RequestRefused. (A planned handover request from the active
+// reaches the target inside the active's heartbeat, as HandoverTo.)
+type SwitchoverRequested struct {
+	Target string
+}
+
+func (Tick) isEvent()                {}
+func (HeartbeatReceived) isEvent()   {}
+func (PeerConnected) isEvent()       {}
+func (PeerClosed) isEvent()          {}
+func (HealthChanged) isEvent()       {}
+func (WitnessSeen) isEvent()         {}
+func (Fenced) isEvent()              {}
+func (ActivationFinished) isEvent()  {}
+func (ActivationFailed) isEvent()    {}
+func (SwitchoverRequested) isEvent() {}
+
+func (Tick) String() string                { return "tick" }
+func (e HeartbeatReceived) String() string { return "recv " + e.Heartbeat.String() }
+func (e PeerConnected) String() string     { return "connected " + e.Peer }
+func (e PeerClosed) String() string        { return fmt.Sprintf("closed %s inc=%d", e.Peer, e.Incarnation) }
+func (e WitnessSeen) String() string {
+	return fmt.Sprintf("witness %s inc=%d slot=%d", e.Member, e.Incarnation, e.Slot)
+}
+func (e Fenced) String() string { return fmt.Sprintf("fenced term=%d", e.Term) }
+func (e ActivationFinished) String() string {
+	return fmt.Sprintf("activation-finished term=%d", e.Term)
+}
+func (e ActivationFailed) String() string {
+	return fmt.Sprintf("activation-failed term=%d err=%q", e.Term, e.Err)
+}
+func (e SwitchoverRequested) String() string { return "switchover to=" + e.Target }
+func (e HealthChanged) String() string {
+	s := fmt.Sprintf("health feed=%s kafka=%s", e.Health.Feed, e.Health.Kafka)
+	return s
+}

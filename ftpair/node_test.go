@@ -1,0 +1,159 @@
+package ftpair
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+var testT0 = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func newTestNode(t *testing.T, id string) *Node {
+	t.Helper()
+	n, err := NewNode(Config{MemberID: id}, 1, testT0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func at(ms int) time.Time { return testT0.Add(time.Duration(ms) * time.Millisecond) }
+
+// tickTo ticks every 50ms from from to to (exclusive) and returns the actions.
+func tickTo(n *Node, from, to int) []Action {
+	var out []Action
+	for ms := from; ms < to; ms += 50 {
+		out = append(out, n.Step(at(ms), Tick{})...)
+	}
+	return out
+}
+
+func TestFirstStepSendsHeartbeat(t *testing.T) {
+	n := newTestNode(t, "a")
+	acts := n.Step(at(0), Tick{})
+	if len(acts) != 1 {
+		t.Fatalf("got %v", acts)
+	}
+	hb := acts[0].(SendHeartbeat)
+	if hb.To != "" || hb.Heartbeat.From != "a" || hb.Heartbeat.Seq != 1 || hb.Heartbeat.Role != RoleInactive {
+		t.Fatalf("got %v", hb)
+	}
+	if acts := n.Step(at(50), Tick{}); len(acts) != 0 {
+		t.Fatalf("heartbeat before the interval: %v", acts)
+	}
+	acts = n.Step(at(100), PeerConnected{Peer: "b"})
+	if len(acts) != 1 || acts[0].(SendHeartbeat).Heartbeat.Seq != 2 {
+		t.Fatalf("got %v", acts)
+	}
+	// A connection between heartbeats is greeted directly.
+	acts = n.Step(at(120), PeerConnected{Peer: "c"})
+	if len(acts) != 1 || acts[0].(SendHeartbeat).To != "c" {
+		t.Fatalf("got %v", acts)
+	}
+}
+
+func TestClockGoingBackwardsIsClamped(t *testing.T) {
+	n := newTestNode(t, "a")
+	tickTo(n, 0, 450)
+	n.Step(at(100), Tick{}) // an edge bug: treated as 400ms
+	if acts := n.Step(at(499), Tick{}); len(acts) != 0 {
+		t.Fatalf("got %v", acts)
+	}
+	acts := n.Step(at(500), Tick{})
+	if len(acts) != 2 {
+		t.Fatalf("got %v", acts)
+	}
+	if a, ok := acts[0].(Activate); !ok || a.Reason != ReasonNoActive {
+		t.Fatalf("got %v", acts)
+	}
+	if n.Status().Counters.Stalls != 0 {
+		t.Fatal("stall counted")
+	}
+}
+
+func TestStallIsNotSilence(t *testing.T) {
+	n := newTestNode(t, "b")
+	for ms := 0; ms <= 600; ms += 25 {
+		if ms%100 == 0 {
+			n.Step(at(ms), HeartbeatReceived{Heartbeat: Heartbeat{From: "a", Incarnation: 1, Seq: uint64(ms/100 + 1), Weight: 1, Role: RoleActive}})
+		}
+		n.Step(at(ms), Tick{})
+	}
+	// This process is stopped for 3s; a's heartbeats wait in the socket.
+	for _, a := range n.Step(at(3600), Tick{}) {
+		if _, ok := a.(Activate); ok {
+			t.Fatal("activated on a silence it caused itself")
+		}
+	}
+	if n.Status().Counters.Stalls != 1 {
+		t.Fatal("stall not counted")
+	}
+	if v := n.Status().Peers[0].View; v != "heard" {
+		t.Fatalf("peer view after the stall: %s", v)
+	}
+}
+
+func TestDuplicateMemberIDIsCounted(t *testing.T) {
+	n := newTestNode(t, "a")
+	n.Step(at(10), HeartbeatReceived{Heartbeat: Heartbeat{From: "a", Incarnation: 2, Seq: 1, Weight: 1}})
+	if got := n.Status().Counters.DuplicateMemberID; got != 1 {
+		t.Fatalf("DuplicateMemberID = %d", got)
+	}
+	if len(n.Status().Peers) != 0 {
+		t.Fatal("own id recorded as a peer")
+	}
+}
+
+func TestUnknownEventPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic")
+		}
+	}()
+	newTestNode(t, "a").Step(at(0), bogusEvent{})
+}
+
+type bogusEvent struct{ Tick }
+
+func TestStatusJSON(t *testing.T) {
+	n := newTestNode(t, "a")
+	n.Step(at(10), HeartbeatReceived{Heartbeat: Heartbeat{From: "b", Incarnation: 1, Seq: 1, Weight: 1, Role: RoleActive, Term: 3}})
+	n.Step(at(20), HealthChanged{Health: Health{Feed: FeedQuiet}})
+	b, err := json.Marshal(n.Status())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"role":"inactive"`, `"feed":"quiet"`, `"id":"b"`, `"view":"heard"`, `"term":3`, `"step_downs":{}`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("status JSON lacks %s: %s", want, b)
+		}
+	}
+}
+
+func TestStaleObituaryAndWitnessIgnored(t *testing.T) {
+	n := newTestNode(t, "m")
+	hb := func(ms int, inc, seq uint64, role Role) {
+		n.Step(at(ms), HeartbeatReceived{Heartbeat: Heartbeat{From: "x", Incarnation: inc, Seq: seq, Weight: 1, Role: role}})
+	}
+	hb(0, 1, 1, RoleActive)
+	hb(100, 2, 1, RoleInactive) // x restarted
+	n.Step(at(110), PeerClosed{Peer: "x", Incarnation: 1})
+	if n.Status().Counters.Obituaries != 0 {
+		t.Fatal("obituary of an earlier incarnation counted")
+	}
+	n.Step(at(120), WitnessSeen{Member: "x", Incarnation: 1})
+	if !n.Status().Peers[0].LastWitness.IsZero() {
+		t.Fatal("witness of an earlier incarnation recorded")
+	}
+	n.Step(at(130), PeerClosed{Peer: "x", Incarnation: 2})
+	n.Step(at(140), WitnessSeen{Member: "x"}) // late echo of the dead run
+	if v := n.Status().Peers[0].View; v != "dead" {
+		t.Fatalf("view %s after a late echo", v)
+	}
+	tickTo(n, 150, 700)
+	n.Step(at(700), WitnessSeen{Member: "x"}) // an activation interval later: a new run
+	if v := n.Status().Peers[0].View; v != "witnessed" {
+		t.Fatalf("view %s after a witness of a new run", v)
+	}
+}

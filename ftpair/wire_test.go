@@ -1,0 +1,93 @@
+package ftpair
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestHeartbeatWireRoundTrip(t *testing.T) {
+	for _, hb := range []Heartbeat{
+		{From: "a", Incarnation: 1, Seq: 1, Weight: 1},
+		{From: "feed-b", Incarnation: 1<<63 + 5, Seq: 1 << 40, Weight: MaxWeight, Role: RoleActive, Slot: 3,
+			Term: 99, Feed: FeedNoisy, Kafka: KafkaFailing, HoldOff: true, HandoverTo: "c", TakeoverFrom: "d"},
+		{From: "x", Role: RoleActivating, Feed: FeedQuiet},
+	} {
+		b, err := hb.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b[0] != HeartbeatWireVersion {
+			t.Fatalf("version byte %d", b[0])
+		}
+		var got Heartbeat
+		if err := got.UnmarshalBinary(b); err != nil {
+			t.Fatalf("%v: %v", hb, err)
+		}
+		if got != hb {
+			t.Fatalf("round trip: got %v, want %v", got, hb)
+		}
+		// Later versions append fields: a decoder ignores trailing bytes.
+		if err := got.UnmarshalBinary(append(b, 1, 2, 3)); err != nil || got != hb {
+			t.Fatalf("with trailing bytes: %v %v", got, err)
+		}
+		// Every truncation is an error, never a panic.
+		for i := range b {
+			if err := new(Heartbeat).UnmarshalBinary(b[:i]); err == nil {
+				t.Fatalf("truncated to %d bytes: no error", i)
+			}
+		}
+	}
+}
+
+func TestHeartbeatWireRejects(t *testing.T) {
+	good := mustMarshal(Heartbeat{From: "a", Weight: 1})
+	// version, len("a"), "a", incarnation, seq, weight, role, ...
+	badRole := bytes.Clone(good)
+	badRole[6] = 7
+	badFeed := bytes.Clone(good)
+	badFeed[9] = 9
+	for name, b := range map[string][]byte{
+		"empty":       nil,
+		"bad version": append([]byte{9}, good[1:]...),
+		"bad role":    badRole,
+		"bad feed":    badFeed,
+		"no sender":   mustMarshal(Heartbeat{Weight: 1}),
+	} {
+		if err := new(Heartbeat).UnmarshalBinary(b); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := (Heartbeat{From: string(bytes.Repeat([]byte("x"), 300))}).MarshalBinary(); err == nil {
+		t.Error("a 300-byte member id was encoded")
+	}
+	if _, err := (Heartbeat{From: "a", Slot: -1}).MarshalBinary(); err == nil {
+		t.Error("a negative slot was encoded")
+	}
+}
+
+func mustMarshal(h Heartbeat) []byte {
+	b, err := h.MarshalBinary()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func FuzzHeartbeatWire(f *testing.F) {
+	f.Add(mustMarshal(Heartbeat{From: "a", Incarnation: 3, Seq: 9, Weight: 2, Role: RoleActive, HandoverTo: "b"}))
+	f.Add([]byte{1, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var h Heartbeat
+		if err := h.UnmarshalBinary(data); err != nil {
+			return
+		}
+		b, err := h.MarshalBinary()
+		if err != nil {
+			t.Fatalf("decoded %v does not encode: %v", h, err)
+		}
+		var h2 Heartbeat
+		if err := h2.UnmarshalBinary(b); err != nil || h2 != h {
+			t.Fatalf("re-decode: %v %v, want %v", h2, err, h)
+		}
+	})
+}
