@@ -1,0 +1,257 @@
+package serialsim
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"time"
+)
+
+// Defaults applied by New to zero fields of Config.
+const (
+	DefaultBaud         = 115200
+	DefaultDataBits     = 8
+	DefaultStopBits     = 1.0
+	DefaultRate         = 50.0 // frames per second
+	DefaultStartSeq     = 1
+	DefaultQueueFrames  = 1024
+	DefaultStartTimeout = 10 * time.Second
+	DefaultDrainTimeout = time.Second
+	DefaultSocat        = "socat"
+	// MaxReplayChunk is the longest replay frame: replayed files are cut
+	// after each '\n' and, within longer lines, every MaxReplayChunk bytes.
+	MaxReplayChunk = 256
+	// MaxBaud is the highest baud rate New accepts.
+	MaxBaud = 4_000_000
+)
+
+// Parity is the parity setting of the simulated line. Any parity but
+// ParityNone adds one bit per character to the pacing.
+type Parity int
+
+// Parity settings.
+const (
+	ParityNone Parity = iota
+	ParityOdd
+	ParityEven
+	ParityMark
+	ParitySpace
+)
+
+var parityNames = [...]string{"none", "odd", "even", "mark", "space"}
+
+func (p Parity) String() string {
+	if p >= 0 && int(p) < len(parityNames) {
+		return parityNames[p]
+	}
+	return fmt.Sprintf("Parity(%d)", int(p))
+}
+
+// ParseParity accepts "none", "odd", "even", "mark", "space" or their first
+// letter, in any case.
+func ParseParity(s string) (Parity, error) {
+	l := strings.ToLower(s)
+	for i, n := range parityNames {
+		if l == n || l == n[:1] {
+			return Parity(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown parity %q (want none, odd, even, mark or space)", s)
+}
+
+// Config configures a Sim. Zero fields take the defaults named on them.
+type Config struct {
+	// Ports is the number of member ports (one socat pty pair each). At
+	// least 1.
+	Ports int
+	// LinkDir holds the member-side links <LinkDir>/port0, port1, … and the
+	// hidden writer-side links <LinkDir>/.port0.in, …. It is created if
+	// missing. Empty: a fresh temporary directory, removed by Close. It must
+	// not contain characters socat's address syntax reserves (, : ! " ' \
+	// ( ) [ ] { } or white space).
+	LinkDir string
+
+	// Baud is the line speed in bits per second (default DefaultBaud).
+	Baud int
+	// DataBits is 5 to 8 (default 8).
+	DataBits int
+	// Parity adds one bit per character unless ParityNone (the default).
+	Parity Parity
+	// StopBits is 1, 1.5 or 2 (default 1).
+	StopBits float64
+
+	// Rate is the generator's frame rate in frames per second (default
+	// DefaultRate). When Rate frames of FrameSize bytes exceed what the line
+	// carries, frames go back to back and the line rate is the limit. Not
+	// used with Replay.
+	Rate float64
+	// FrameSize is the generator's sentence length in bytes, "\r\n"
+	// included (default DefaultFrameSize). Sentences whose fixed part is
+	// longer are not padded. Not used with Replay.
+	FrameSize int
+	// Count stops the feed after this many frames; 0 means unlimited.
+	Count uint64
+	// StartSeq is the first sequence number (default 1). With Replay it is
+	// the id of the first replayed frame.
+	StartSeq uint64
+	// Seed seeds all randomness: padding, drop and corrupt decisions, the
+	// bytes a corruption changes. The same seed and fault settings give the
+	// same per-frame decisions.
+	Seed uint64
+
+	// Replay, when set, is a captured file whose bytes are written as they
+	// are, back to back at the line rate, instead of generated sentences.
+	// Frames (the unit of faults and accounting) are the file's lines, cut
+	// after each '\n' and every MaxReplayChunk bytes; their ids count up
+	// from StartSeq.
+	Replay string
+	// ReplayLoop restarts the file at its end; otherwise the feed ends there.
+	ReplayLoop bool
+
+	// Faults are scheduled faults, relative to Start (see ParseFault).
+	Faults []Fault
+
+	// QueueFrames bounds each port's queue (default DefaultQueueFrames).
+	QueueFrames int
+	// StartTimeout bounds how long Start and a replug wait for socat's links
+	// (default DefaultStartTimeout).
+	StartTimeout time.Duration
+	// DrainTimeout bounds how long an unplug waits for a port's reader to
+	// take what is already in the pty before pulling it (default
+	// DefaultDrainTimeout). What the reader has not taken by then is lost
+	// and accounted as such.
+	DrainTimeout time.Duration
+	// Socat is the socat executable, looked up in PATH (default "socat").
+	Socat string
+	// Logf, if set, receives notices: unplugs, replugs, socat exits.
+	Logf func(format string, args ...any)
+}
+
+// ConfigError is a validation error of New; Field names the Config field.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return "serialsim: invalid Config." + e.Field + ": " + e.Reason
+}
+
+func cfgErr(field, format string, args ...any) error {
+	return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// socatReserved are characters that socat 1.7's address parser treats
+// specially inside an address option value.
+const socatReserved = ",:!\"'\\()[]{}"
+
+// withDefaults returns c with defaults applied, or the first validation error.
+func (c Config) withDefaults() (Config, error) {
+	if c.Ports < 1 {
+		return c, cfgErr("Ports", "must be at least 1, got %d", c.Ports)
+	}
+	if strings.ContainsAny(c.LinkDir, socatReserved) || strings.ContainsFunc(c.LinkDir, isSpace) {
+		return c, cfgErr("LinkDir", "%q contains a character socat's address syntax reserves (%s or white space)", c.LinkDir, socatReserved)
+	}
+	if c.LinkDir != "" {
+		if fi, err := os.Stat(c.LinkDir); err == nil && !fi.IsDir() {
+			return c, cfgErr("LinkDir", "%q exists and is not a directory", c.LinkDir)
+		}
+	}
+	if c.Baud == 0 {
+		c.Baud = DefaultBaud
+	}
+	if c.Baud < 0 || c.Baud > MaxBaud {
+		return c, cfgErr("Baud", "must be between 1 and %d, got %d", MaxBaud, c.Baud)
+	}
+	if c.DataBits == 0 {
+		c.DataBits = DefaultDataBits
+	}
+	if c.DataBits < 5 || c.DataBits > 8 {
+		return c, cfgErr("DataBits", "must be 5, 6, 7 or 8, got %d", c.DataBits)
+	}
+	if c.Parity < ParityNone || c.Parity > ParitySpace {
+		return c, cfgErr("Parity", "unknown value %d", int(c.Parity))
+	}
+	if c.StopBits == 0 {
+		c.StopBits = DefaultStopBits
+	}
+	if c.StopBits != 1 && c.StopBits != 1.5 && c.StopBits != 2 {
+		return c, cfgErr("StopBits", "must be 1, 1.5 or 2, got %v", c.StopBits)
+	}
+	if c.Replay == "" {
+		if c.Rate == 0 {
+			c.Rate = DefaultRate
+		}
+		if math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) || c.Rate < 0 {
+			return c, cfgErr("Rate", "must be a positive number of frames per second, got %v", c.Rate)
+		}
+		if c.FrameSize == 0 {
+			c.FrameSize = DefaultFrameSize
+		}
+		if c.FrameSize < 0 || c.FrameSize > MaxFrameSize {
+			return c, cfgErr("FrameSize", "must be between 1 and %d bytes, got %d", MaxFrameSize, c.FrameSize)
+		}
+	} else {
+		fi, err := os.Stat(c.Replay)
+		switch {
+		case err != nil:
+			return c, cfgErr("Replay", "%v", err)
+		case !fi.Mode().IsRegular():
+			return c, cfgErr("Replay", "%q is not a regular file", c.Replay)
+		case fi.Size() == 0:
+			return c, cfgErr("Replay", "%q is empty", c.Replay)
+		}
+	}
+	if c.StartSeq == 0 {
+		c.StartSeq = DefaultStartSeq
+	}
+	if c.QueueFrames == 0 {
+		c.QueueFrames = DefaultQueueFrames
+	}
+	if c.QueueFrames < 1 {
+		return c, cfgErr("QueueFrames", "must be at least 1, got %d", c.QueueFrames)
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = DefaultStartTimeout
+	}
+	if c.StartTimeout < 0 {
+		return c, cfgErr("StartTimeout", "must be positive, got %v", c.StartTimeout)
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.DrainTimeout < 0 {
+		return c, cfgErr("DrainTimeout", "must be positive, got %v", c.DrainTimeout)
+	}
+	if c.Socat == "" {
+		c.Socat = DefaultSocat
+	}
+	c.Faults = append([]Fault(nil), c.Faults...)
+	for i, f := range c.Faults {
+		if err := f.validate(c.Ports); err != nil {
+			return c, &ConfigError{Field: fmt.Sprintf("Faults[%d]", i), Reason: err.Error()}
+		}
+	}
+	return c, nil
+}
+
+func isSpace(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f'
+}
+
+// BitsPerChar is the number of bits the line spends on one byte: a start
+// bit, DataBits, a parity bit unless ParityNone, and StopBits.
+func (c Config) BitsPerChar() float64 {
+	bits := 1 + float64(c.DataBits) + c.StopBits
+	if c.Parity != ParityNone {
+		bits++
+	}
+	return bits
+}
+
+// BytesPerSecond is the line's capacity: Baud / BitsPerChar.
+func (c Config) BytesPerSecond() float64 {
+	return float64(c.Baud) / c.BitsPerChar()
+}

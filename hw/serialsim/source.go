@@ -1,0 +1,256 @@
+package serialsim
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"time"
+)
+
+// maxLag is how far the source may fall behind its schedule (the process
+// was stopped or starved) before it gives up catching up and restarts the
+// schedule from now, rather than send the backlog in one burst.
+const maxLag = time.Second
+
+// runSource produces the feed and hands each frame to every port at the
+// moment its last byte would leave a real line at the configured baud rate.
+// The schedule is absolute (start time plus accumulated frame times, on the
+// monotonic clock), so late wake-ups do not add up: the long-run rate is
+// the configured one.
+func (s *Sim) runSource(ctx context.Context) {
+	defer func() {
+		for _, p := range s.ports {
+			close(p.queue)
+		}
+		s.feedDone()
+	}()
+	next := s.generator()
+	if s.replay != nil {
+		next = s.replayer()
+	}
+	charNS := 1e9 / s.cfg.BytesPerSecond() // line time of one byte
+	periodNS := 0.0                        // generator: time between frame starts
+	if s.cfg.Replay == "" {
+		periodNS = 1e9 / s.cfg.Rate
+	}
+	t0 := s.epoch
+	lineFree := 0.0 // when the line is next free, in ns since t0
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	id := s.cfg.StartSeq
+	for n := uint64(0); s.cfg.Count == 0 || n < s.cfg.Count; n++ {
+		if ctx.Err() != nil {
+			return
+		}
+		start := math.Max(lineFree, float64(n)*periodNS)
+		data, ok := next(id, t0.Add(time.Duration(start)))
+		if !ok {
+			return
+		}
+		end := start + float64(len(data))*charNS
+		lineFree = end
+		due := t0.Add(time.Duration(end))
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		} else if -wait > maxLag {
+			s.logf("feed fell %v behind schedule; restarting the schedule", (-wait).Round(time.Millisecond))
+			t0 = t0.Add(-wait)
+		}
+		s.dispatch(id, data)
+		s.generated.Add(1)
+		id++
+	}
+}
+
+// generator returns the FDSEQ sentence source. Padding is seeded random
+// capital letters and digits.
+func (s *Sim) generator() func(id uint64, at time.Time) ([]byte, bool) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	rng := rand.New(rand.NewPCG(s.cfg.Seed, 0x70616464_696e6700))
+	var pad []byte
+	return func(id uint64, at time.Time) ([]byte, bool) {
+		ms := at.UnixMilli()
+		pad = pad[:0]
+		for range PaddingLen(id, ms, s.cfg.FrameSize) {
+			pad = append(pad, alphabet[rng.IntN(len(alphabet))])
+		}
+		return AppendFrame(make([]byte, 0, s.cfg.FrameSize+8), id, ms, pad), true
+	}
+}
+
+// replayer returns the Replay source: the file's lines, cut after '\n' and
+// every MaxReplayChunk bytes, looping if ReplayLoop.
+func (s *Sim) replayer() func(uint64, time.Time) ([]byte, bool) {
+	r := bufio.NewReaderSize(s.replay, MaxReplayChunk)
+	return func(uint64, time.Time) ([]byte, bool) {
+		for attempt := 0; attempt < 2; attempt++ {
+			line, err := r.ReadSlice('\n')
+			if len(line) > 0 {
+				return append([]byte(nil), line...), true
+			}
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			if !errors.Is(err, io.EOF) {
+				s.logf("replay: %v", err)
+				return nil, false
+			}
+			if !s.cfg.ReplayLoop {
+				return nil, false
+			}
+			if _, err := s.replay.Seek(0, io.SeekStart); err != nil {
+				s.logf("replay: %v", err)
+				return nil, false
+			}
+			r.Reset(s.replay)
+		}
+		return nil, false
+	}
+}
+
+// dispatch decides each port's fate for one frame and queues it. Every port
+// draws the same random numbers for every frame whatever happens to it, so
+// a seed gives the same decisions for the same frame across runs.
+func (s *Sim) dispatch(id uint64, data []byte) {
+	now := int64(time.Since(s.epoch))
+	for _, p := range s.ports {
+		uDrop, uCorrupt, r := p.rng.Float64(), p.rng.Float64(), p.rng.Uint64()
+		switch {
+		case !p.plugged.Load():
+			p.count(func(st *Stats) { st.Unplugged++ })
+			continue
+		case now < p.pauseUntil.Load():
+			p.count(func(st *Stats) { st.Paused++ })
+			continue
+		case uDrop < loadRate(&p.dropRate):
+			p.count(func(st *Stats) { st.Dropped++ })
+			continue
+		}
+		it := item{id: id, data: data, intact: true}
+		if uCorrupt < loadRate(&p.corruptRate) {
+			if c, ok := corrupt(data, r); ok {
+				it.data, it.intact = c, false
+			}
+		}
+		select {
+		case p.queue <- it:
+		default:
+			p.count(func(st *Stats) { st.Overflow++ })
+		}
+	}
+}
+
+// corrupt returns a copy of frame with 1 to 3 bytes changed, chosen by
+// seed. In an NMEA sentence only bytes between '$' and '*' change, the
+// changes never cancel out in the checksum, and no change produces '$',
+// '*', '!', '\r' or '\n', so the sentence fails its checksum and its
+// neighbours keep their framing. In other data any byte but a trailing
+// line ending may change. ok is false if there is nothing to change.
+func corrupt(frame []byte, seed uint64) (out []byte, ok bool) {
+	lo, hi := 0, len(trimEOL(frame))
+	nmea := false
+	if _, err := SentenceBody(frame); !errors.Is(err, ErrNotSentence) {
+		lo, hi, nmea = 1, len(trimEOL(frame))-3, true
+	}
+	if hi <= lo {
+		return nil, false
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x636f7272_75707400))
+	out = append([]byte(nil), frame...)
+	n := 1 + rng.IntN(3)
+	if n > hi-lo {
+		n = hi - lo
+	}
+	pos := rng.Perm(hi - lo)[:n]
+	var delta byte
+	for k, i := range pos {
+		i += lo
+		for {
+			c := byte(0x20 + rng.IntN(0x7f-0x20)) // printable ASCII
+			if c == out[i] || c == '$' || c == '*' || c == '!' {
+				continue
+			}
+			if nmea && k == n-1 && delta^out[i]^c == 0 {
+				continue // would leave the checksum matching
+			}
+			delta ^= out[i] ^ c
+			out[i] = c
+			break
+		}
+	}
+	return out, true
+}
+
+// applyRate puts a corrupt or drop fault's rate in force. The fault was
+// validated by New; the ports exist.
+func (s *Sim) applyRate(f Fault) {
+	ps := s.ports
+	if f.Port != AllPorts {
+		ps = s.ports[f.Port : f.Port+1]
+	}
+	for _, p := range ps {
+		switch f.Kind {
+		case FaultCorrupt:
+			p.corruptRate.Store(math.Float64bits(f.Rate))
+		case FaultDrop:
+			p.dropRate.Store(math.Float64bits(f.Rate))
+		}
+	}
+}
+
+// runSchedule carries out Config.Faults at their times.
+func (s *Sim) runSchedule(ctx context.Context) {
+	type event struct {
+		at  time.Duration
+		run func()
+	}
+	var events []event
+	for _, f := range s.cfg.Faults {
+		switch f.Kind {
+		case FaultCorrupt, FaultDrop:
+			if f.At > 0 {
+				events = append(events, event{f.At, func() { s.applyRate(f) }})
+			}
+			if f.For > 0 {
+				off := f
+				off.Rate = 0
+				events = append(events, event{f.At + f.For, func() { s.applyRate(off) }})
+			}
+		case FaultPause:
+			events = append(events, event{f.At, func() { _ = s.Pause(f.Port, f.For) }})
+		case FaultUnplug:
+			events = append(events, event{f.At, func() {
+				s.logf("fault: %s", f)
+				s.sendControl(ctx, f.Port, command{kind: ctlUnplug, d: f.For})
+			}})
+		}
+	}
+	sort.SliceStable(events, func(i, j int) bool { return events[i].at < events[j].at })
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for _, e := range events {
+		if wait := time.Until(s.epoch.Add(e.at)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		e.run()
+	}
+}
