@@ -1,0 +1,63 @@
+# feedd — see README.md. Every tool the tests need is installed by `make deps`.
+
+GO       ?= go
+BIN      := bin/feedd
+VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS  := -X main.version=$(VERSION)
+PKGS     := ./...
+# Where the demo's simulated ports live.
+DEMO_DIR ?= /tmp/feedd-demo
+# Fuzz time per target for `make fuzz`.
+FUZZTIME ?= 10s
+# Repetitions per benchmark for `make bench` (medians and spreads need several).
+BENCHCOUNT ?= 5
+
+.PHONY: all build test vet deps demo bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/feedd
+
+# deps installs what the tests and the demo need on a fresh Debian machine
+# and does nothing when it is already there.
+deps:
+	@command -v socat >/dev/null 2>&1 || { \
+		echo "installing socat"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq socat >/dev/null; }
+	@command -v socat >/dev/null 2>&1 || { echo "socat is still missing: install it (apt-get install socat)"; exit 1; }
+
+vet:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+
+# test runs every test, including each fuzz target's seed corpus, with the
+# race detector.
+test: deps vet
+	FEEDD_REQUIRE_SOCAT=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+# fuzz runs each fuzz target briefly; FUZZTIME sets how long.
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$t"; \
+			$(GO) test -run=NONE -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+# bench runs the Go benchmarks; docs/benchmarks.md records the figures.
+bench: deps
+	$(GO) test -run=NONE -bench=. -benchmem -count=$(BENCHCOUNT) -timeout 60m $(PKGS) | tee bench.out
+
+# demo: a simulated serial feed (socat ptys) read by one member that prints
+# every frame. Ctrl-C stops both.
+demo: deps build
+	@rm -rf $(DEMO_DIR); mkdir -p $(DEMO_DIR); \
+	./$(BIN) sim --ports 1 --link-dir $(DEMO_DIR) --rate 5 & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null' EXIT INT TERM; \
+	./$(BIN) run --pipeline demo --member_id demo-a --serial.device $(DEMO_DIR)/port0 \
+		--serial.baud 115200 --framing.mode nmea --sequence.nmea_field 1 --print-frames
+
+clean:
+	rm -rf bin bench.out

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "feedd.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const validYAML = `
+pipeline: ais-north
+member_id: host-a
+serial:
+  device: /dev/ttyUSB0
+  baud: 38400
+  read_timeout: 50ms
+framing:
+  mode: nmea
+sequence:
+  nmea_field: 1
+`
+
+func noEnv(string) (string, bool) { return "", false }
+
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoadConfigPrecedence(t *testing.T) {
+	path := writeConfig(t, validYAML)
+
+	cfg, err := loadConfig(path, nil, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Serial.Baud != 38400 || cfg.Serial.ReadTimeout != 50*time.Millisecond || cfg.Sequence.NMEAField != 1 {
+		t.Fatalf("file not applied: %+v", cfg)
+	}
+	if cfg.Serial.DataBits != 8 || cfg.Serial.Parity != "none" || cfg.Log.Format != "text" {
+		t.Fatalf("defaults not applied: %+v", cfg)
+	}
+
+	env := envOf(map[string]string{"FEEDD_SERIAL_BAUD": "9600", "FEEDD_LOG_FORMAT": "json"})
+	cfg, err = loadConfig(path, nil, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Serial.Baud != 9600 || cfg.Log.Format != "json" {
+		t.Fatalf("environment did not override the file: baud %d, log %s", cfg.Serial.Baud, cfg.Log.Format)
+	}
+
+	cfg, err = loadConfig(path, []override{{"serial.baud", "4800"}}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Serial.Baud != 4800 {
+		t.Fatalf("flag did not override the environment: baud %d", cfg.Serial.Baud)
+	}
+
+	// FEEDD_CONFIG names the file when --config is absent.
+	cfg, err = loadConfig("", nil, envOf(map[string]string{"FEEDD_CONFIG": path}))
+	if err != nil || cfg.Pipeline != "ais-north" {
+		t.Fatalf("FEEDD_CONFIG not used: %v %+v", err, cfg)
+	}
+}
+
+func TestLoadConfigErrorsNameTheField(t *testing.T) {
+	tests := []struct {
+		name  string
+		yaml  string
+		flags []override
+		env   map[string]string
+		want  string
+	}{
+		{"unknown key", validYAML + "bogus: 1\n", nil, nil, "bogus"},
+		{"misspelt nested key", strings.Replace(validYAML, "baud:", "baudrate:", 1), nil, nil, "baudrate"},
+		{"missing pipeline", strings.Replace(validYAML, "pipeline: ais-north", "", 1), nil, nil, "pipeline:"},
+		{"pipeline with a slash", validYAML, []override{{"pipeline", "a/b"}}, nil, "pipeline:"},
+		{"missing device", validYAML, []override{{"serial.device", ""}}, nil, "serial.device:"},
+		{"bad baud text", validYAML, []override{{"serial.baud", "fast"}}, nil, "serial.baud:"},
+		{"bad parity", validYAML, []override{{"serial.parity", "maybe"}}, nil, "serial.parity:"},
+		{"bad duration", validYAML, nil, map[string]string{"FEEDD_SERIAL_READ_TIMEOUT": "soon"}, "serial.read_timeout:"},
+		{"bad framing mode", validYAML, []override{{"framing.mode", "morse"}}, nil, "framing.mode:"},
+		{"bad sequence regex", validYAML, []override{{"sequence.nmea_field", "0"}, {"sequence.regex", "("}}, nil, "sequence.regex:"},
+		{"bad log level", validYAML, []override{{"log.level", "loud"}}, nil, "log.level:"},
+		{"bad log format", validYAML, []override{{"log.format", "xml"}}, nil, "log.format:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadConfig(writeConfig(t, tt.yaml), tt.flags, envOf(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("loadConfig = %v; want an error naming %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEveryLeafHasAFlagAndAnEnvironmentVariable(t *testing.T) {
+	var cfg Config
+	settings := settingsOf(&cfg)
+	if len(settings) < 15 {
+		t.Fatalf("only %d settings found; the walk over the config tree is broken", len(settings))
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	var pending []override
+	configFlags(fs, &pending)
+	for _, s := range settings {
+		if fs.Lookup(s.path) == nil {
+			t.Errorf("no flag --%s", s.path)
+		}
+		if !strings.HasPrefix(s.envName(), "FEEDD_") || strings.ContainsAny(s.envName(), ".-") {
+			t.Errorf("bad environment name %q for %s", s.envName(), s.path)
+		}
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	path := writeConfig(t, validYAML)
+	var stdout, stderr bytes.Buffer
+	code := dispatch(t.Context(), []string{"run", "--config", path, "--check-config"}, &stdout, &stderr)
+	if code != 0 || !strings.Contains(stdout.String(), "configuration OK") {
+		t.Fatalf("check-config exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	code = dispatch(t.Context(), []string{"run", "--config", path, "--check-config", "--serial.data_bits", "9"}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "serial.data_bits") {
+		t.Fatalf("invalid config: exit %d, stderr %q; want exit 1 naming serial.data_bits", code, stderr.String())
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := dispatch(t.Context(), []string{"frobnicate"}, &stdout, &stderr); code != 2 {
+		t.Fatalf("exit %d; want 2", code)
+	}
+	if !strings.Contains(stderr.String(), "unknown command") {
+		t.Fatalf("stderr %q", stderr.String())
+	}
+}
