@@ -1,6 +1,8 @@
 package framing
 
 import (
+	"bufio"
+	"bytes"
 	"math/rand/v2"
 	"testing"
 )
@@ -105,4 +107,28 @@ func benchStream(b *testing.B, c Config) []byte {
 		}
 	}
 	return stream
+}
+
+// BenchmarkPeerBufioScanLines is the peer for the lines mode: the standard
+// library's line splitter over the same stream, through the same 4 KiB
+// reads. docs/benchmarks.md reports lines as a ratio to it.
+func BenchmarkPeerBufioScanLines(b *testing.B) {
+	stream := benchStream(b, Config{Mode: ModeLines})
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	frames := 0
+	for b.Loop() {
+		sc := bufio.NewScanner(bytes.NewReader(stream))
+		sc.Buffer(make([]byte, benchReadSize), benchReadSize)
+		for sc.Scan() {
+			frames++
+		}
+		if sc.Err() != nil {
+			b.Fatal(sc.Err())
+		}
+	}
+	if frames%benchFrames != 0 {
+		b.Fatalf("scanned %d lines", frames)
+	}
+	b.ReportMetric(float64(frames)/b.Elapsed().Seconds(), "frames/s")
 }
