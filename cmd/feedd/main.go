@@ -23,6 +23,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "run a pipeline member: read the serial feed and broadcast it", runRun},
+		{"broker", "run an embedded Kafka-protocol broker for demos and tests", runBroker},
 		{"sim", "simulate a serial feed split to several members (socat ptys)", runSim},
 		{"version", "print the version", runVersion},
 	}

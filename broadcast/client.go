@@ -1,0 +1,169 @@
+package broadcast
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// connOpts are the options every client of the pipeline shares: seeds,
+// identification, TLS, SASL and logging.
+func connOpts(c Config, clientID string, log *slog.Logger) ([]kgo.Opt, error) {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(c.Brokers...),
+		// The client id shows up in broker logs and quotas: pipeline and
+		// member, so an operator can tell the two members apart.
+		kgo.ClientID(clientID),
+		kgo.WithLogger(kgoLogger{log}),
+		// KIP-714 pushes client telemetry to the broker. feedd exports its
+		// own metrics to Prometheus; the push would only add requests and
+		// up to a second to every Close (which deactivation waits on).
+		kgo.DisableClientMetrics(),
+		// franz-go backs off from 250ms up to 5s between retries. After a
+		// broker outage that would add up to 5s to the recovery of a
+		// feed whose frames are meanwhile piling up in the ring; capping
+		// at 1s costs at most one reconnection attempt a second.
+		kgo.RetryBackoffFn(retryBackoff),
+	}
+	if c.TLS.Enabled {
+		tc, err := tlsConfig(c.TLS)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if c.SASL.Mechanism != "" {
+		m, err := saslMechanism(c.SASL)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.SASL(m))
+	}
+	return opts, nil
+}
+
+// retryBackoff doubles from 100ms to 1s, with ±20% jitter so that the two
+// members do not retry in step.
+func retryBackoff(fails int) time.Duration {
+	d := time.Second
+	if fails < 4 {
+		d = 100 * time.Millisecond << max(fails-1, 0)
+	}
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+func tlsConfig(c TLSConfig) (*tls.Config, error) {
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         c.ServerName,
+		InsecureSkipVerify: c.InsecureSkipVerify, //nolint:gosec // operator's explicit choice, documented as testing only
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("kafka.tls.ca_file: %s holds no PEM certificate", c.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.tls.cert_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// saslMechanism builds the mechanism. The password is read when a
+// connection authenticates (so a rotated file is picked up) and lives only
+// in the franz-go call that uses it.
+func saslMechanism(c SASLConfig) (sasl.Mechanism, error) {
+	// Fail at start rather than on the first connection if the password
+	// cannot be read.
+	if _, err := c.password(); err != nil {
+		return nil, err
+	}
+	switch c.Mechanism {
+	case "PLAIN":
+		return plain.Plain(func(context.Context) (plain.Auth, error) {
+			pass, err := c.password()
+			return plain.Auth{User: c.Username, Pass: pass}, err
+		}), nil
+	case "SCRAM-SHA-256", "SCRAM-SHA-512":
+		fn := func(context.Context) (scram.Auth, error) {
+			pass, err := c.password()
+			return scram.Auth{User: c.Username, Pass: pass}, err
+		}
+		if c.Mechanism == "SCRAM-SHA-256" {
+			return scram.Sha256(fn), nil
+		}
+		return scram.Sha512(fn), nil
+	}
+	return nil, fmt.Errorf("kafka.sasl.mechanism: %q is not supported", c.Mechanism)
+}
+
+// password reads the SASL password. Errors name the source, never the value.
+func (c SASLConfig) password() (string, error) {
+	if c.PasswordEnv != "" {
+		v, ok := os.LookupEnv(c.PasswordEnv)
+		if !ok || v == "" {
+			return "", fmt.Errorf("kafka.sasl.password_env: environment variable %s is not set", c.PasswordEnv)
+		}
+		return v, nil
+	}
+	b, err := os.ReadFile(c.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("kafka.sasl.password_file: %w", err)
+	}
+	v := strings.TrimRight(string(b), "\r\n")
+	if v == "" {
+		return "", errors.New("kafka.sasl.password_file: the file is empty")
+	}
+	return v, nil
+}
+
+// kgoLogger hands franz-go's log lines to slog. franz-go logs every
+// transaction begin and end at info level, which at a commit every 25ms would
+// drown the member's own log, so its info becomes debug.
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel {
+	ctx := context.Background()
+	switch {
+	case k.l.Enabled(ctx, slog.LevelDebug):
+		return kgo.LogLevelInfo
+	case k.l.Enabled(ctx, slog.LevelWarn):
+		return kgo.LogLevelWarn
+	case k.l.Enabled(ctx, slog.LevelError):
+		return kgo.LogLevelError
+	}
+	return kgo.LogLevelNone
+}
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	l := slog.LevelDebug
+	switch level {
+	case kgo.LogLevelError:
+		l = slog.LevelError
+	case kgo.LogLevelWarn:
+		l = slog.LevelWarn
+	}
+	k.l.Log(context.Background(), l, "kafka client: "+msg, keyvals...)
+}

@@ -1,0 +1,279 @@
+package broadcast
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Defaults applied by Config.WithDefaults to fields left at zero.
+const (
+	// DefaultCommitInterval is the checkpoint frequency: a frame becomes
+	// visible to read_committed consumers at most this long (plus one
+	// commit round trip) after the active produced it. Shorter means lower
+	// latency and a smaller replay window, longer means fewer EndTxn round
+	// trips to the transaction coordinator. See docs/kafka.md.
+	DefaultCommitInterval = 25 * time.Millisecond
+	// DefaultCommitMaxFrames caps one transaction in frames; a backlog
+	// flush after activation commits this many at a time.
+	DefaultCommitMaxFrames = 5000
+	// DefaultCommitMaxBytes caps one transaction in frame bytes.
+	DefaultCommitMaxBytes = 4 << 20
+	// DefaultTransactionTimeout bounds how long an open transaction of a
+	// member that hangs without being fenced can hold back every
+	// read_committed consumer (the peer's activation aborts it at once).
+	DefaultTransactionTimeout = 10 * time.Second
+	// DefaultCommitTimeout is how long one commit may take before the
+	// pipeline reports "commit failing since".
+	DefaultCommitTimeout = 2 * time.Second
+	// DefaultEchoLookback is how far before its start-up the echo consumer
+	// begins reading, to catch commits of frames the local port delivers
+	// later than the active's.
+	DefaultEchoLookback = time.Second
+)
+
+// Key modes for Config.Key.
+const (
+	KeyNone     = "none"     // no record key (the default)
+	KeyIdentity = "identity" // the frame identity, as 16 hexadecimal digits
+	KeyPipeline = "pipeline" // the pipeline name, the same on every record
+)
+
+// Compression codecs for Config.Compression.
+var compressions = []string{"none", "snappy", "lz4", "zstd"}
+
+// SASL mechanisms for SASLConfig.Mechanism.
+var saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+
+// Config is the `kafka:` section: where the pipeline's topic lives and how the
+// active commits to it. Every field has a YAML path, an environment variable
+// and a flag (see docs/configuration.md); docs/kafka.md explains the choices.
+type Config struct {
+	// Brokers are the seed brokers, host:port.
+	Brokers []string `yaml:"brokers" help:"seed brokers, host:port, comma-separated"`
+	// Topic is the pipeline's topic. It must have one partition and must not
+	// be compacted; it is created with that shape if missing.
+	Topic string `yaml:"topic" help:"the pipeline's topic"`
+	// TransactionalID is the pair's lock. Empty means feedd-<pipeline>.
+	// Both members of a pipeline must use the same one.
+	TransactionalID string `yaml:"transactional_id" help:"transactional.id shared by both members (default feedd-<pipeline>)"`
+
+	CommitInterval     time.Duration `yaml:"commit_interval" help:"commit a transaction at least this often while frames flow (latency vs overhead)"`
+	CommitMaxFrames    int           `yaml:"commit_max_frames" help:"commit when a transaction holds this many frames"`
+	CommitMaxBytes     int64         `yaml:"commit_max_bytes" help:"commit when a transaction holds this many frame bytes"`
+	CommitTimeout      time.Duration `yaml:"commit_timeout" help:"report 'commit failing' when a commit takes longer than this"`
+	TransactionTimeout time.Duration `yaml:"transaction_timeout" help:"broker aborts a transaction left open this long"`
+	EchoLookback       time.Duration `yaml:"echo_lookback" help:"echo consumer starts reading this long before the member started"`
+
+	// Partitions, ReplicationFactor and MinInsyncReplicas shape the topic
+	// when feedd creates it. Partitions must be 1. 0 for the other two
+	// means the broker's default.
+	Partitions        int `yaml:"partitions" help:"partitions of a created topic (must be 1)"`
+	ReplicationFactor int `yaml:"replication_factor" help:"replication factor of a created topic (0: broker default)"`
+	MinInsyncReplicas int `yaml:"min_insync_replicas" help:"min.insync.replicas of a created topic (0: broker default)"`
+
+	// Key is none, identity or pipeline.
+	Key string `yaml:"key" help:"record key: none, identity or pipeline"`
+	// Compression is none, snappy, lz4 or zstd.
+	Compression string `yaml:"compression" help:"batch compression: none, snappy, lz4 or zstd"`
+
+	TLS  TLSConfig  `yaml:"tls"`
+	SASL SASLConfig `yaml:"sasl"`
+}
+
+// TLSConfig enables TLS on every broker connection.
+type TLSConfig struct {
+	Enabled bool `yaml:"enabled" help:"use TLS for broker connections"`
+	// CAFile is a PEM bundle of the CAs to trust; empty means the system
+	// roots.
+	CAFile string `yaml:"ca_file" help:"PEM file of CAs to trust (default: system roots)"`
+	// CertFile and KeyFile are a client certificate for mutual TLS.
+	CertFile string `yaml:"cert_file" help:"PEM client certificate for mutual TLS"`
+	KeyFile  string `yaml:"key_file" help:"PEM client key for mutual TLS"`
+	// ServerName overrides the name checked in the broker's certificate.
+	ServerName         string `yaml:"server_name" help:"name to verify in the broker certificate"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify" help:"do not verify the broker certificate (testing only)"`
+}
+
+// SASLConfig authenticates every broker connection. The password never
+// appears in the configuration: it is read from PasswordFile or from the
+// environment variable named by PasswordEnv each time a connection
+// authenticates, and is never logged or reported.
+type SASLConfig struct {
+	// Mechanism is empty (no SASL), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism    string `yaml:"mechanism" help:"SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: none)"`
+	Username     string `yaml:"username" help:"SASL user name"`
+	PasswordFile string `yaml:"password_file" help:"file holding the SASL password"`
+	PasswordEnv  string `yaml:"password_env" help:"environment variable holding the SASL password"`
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.CommitInterval == 0 {
+		c.CommitInterval = DefaultCommitInterval
+	}
+	if c.CommitMaxFrames == 0 {
+		c.CommitMaxFrames = DefaultCommitMaxFrames
+	}
+	if c.CommitMaxBytes == 0 {
+		c.CommitMaxBytes = DefaultCommitMaxBytes
+	}
+	if c.CommitTimeout == 0 {
+		c.CommitTimeout = DefaultCommitTimeout
+	}
+	if c.TransactionTimeout == 0 {
+		c.TransactionTimeout = DefaultTransactionTimeout
+	}
+	if c.EchoLookback == 0 {
+		c.EchoLookback = DefaultEchoLookback
+	}
+	if c.Partitions == 0 {
+		c.Partitions = 1
+	}
+	if c.Key == "" {
+		c.Key = KeyNone
+	}
+	if c.Compression == "" {
+		c.Compression = "none"
+	}
+	return c
+}
+
+// TransactionalIDFor returns the transactional id of the pipeline: the
+// configured one, or feedd-<pipeline>.
+func (c Config) TransactionalIDFor(pipeline string) string {
+	if c.TransactionalID != "" {
+		return c.TransactionalID
+	}
+	return "feedd-" + pipeline
+}
+
+// maxCommitFrames bounds commit_max_frames: the producer buffers at most one
+// transaction, and this keeps that buffer sane.
+const maxCommitFrames = 1 << 20
+
+// Validate reports every invalid field, each error naming the field by its
+// YAML path, e.g. "kafka.commit_interval: must be > 0".
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("kafka."+field+": "+format, args...))
+	}
+	if len(c.Brokers) == 0 {
+		bad("brokers", "required (at least one host:port)")
+	}
+	for _, b := range c.Brokers {
+		if i := strings.LastIndexByte(b, ':'); i <= 0 || i == len(b)-1 {
+			bad("brokers", "%q is not host:port", b)
+		}
+	}
+	switch {
+	case c.Topic == "":
+		bad("topic", "required")
+	case len(c.Topic) > 249 || strings.Trim(c.Topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != "" || c.Topic == "." || c.Topic == "..":
+		bad("topic", "%q is not a legal topic name (letters, digits, '.', '_', '-', at most 249)", c.Topic)
+	}
+	if strings.ContainsAny(c.TransactionalID, " \t\n") {
+		bad("transactional_id", "%q must not contain white space", c.TransactionalID)
+	}
+	if c.CommitInterval <= 0 {
+		bad("commit_interval", "must be > 0")
+	}
+	switch {
+	case c.CommitMaxFrames <= 0:
+		bad("commit_max_frames", "must be > 0")
+	case c.CommitMaxFrames > maxCommitFrames:
+		bad("commit_max_frames", "must be <= %d", maxCommitFrames)
+	}
+	if c.CommitMaxBytes <= 0 {
+		bad("commit_max_bytes", "must be > 0")
+	}
+	if c.CommitTimeout <= 0 {
+		bad("commit_timeout", "must be > 0")
+	}
+	switch {
+	case c.TransactionTimeout < time.Second:
+		bad("transaction_timeout", "must be >= 1s")
+	case c.TransactionTimeout <= c.CommitInterval:
+		bad("transaction_timeout", "must be longer than kafka.commit_interval (%v)", c.CommitInterval)
+	}
+	if c.EchoLookback <= 0 {
+		bad("echo_lookback", "must be > 0")
+	}
+	if c.Partitions != 1 {
+		bad("partitions", "must be 1: the order of the feed holds only within one partition")
+	}
+	if c.ReplicationFactor < 0 || c.ReplicationFactor > 32767 {
+		bad("replication_factor", "must be between 0 (broker default) and 32767")
+	}
+	if c.MinInsyncReplicas < 0 {
+		bad("min_insync_replicas", "must be >= 0 (0: broker default)")
+	}
+	if c.ReplicationFactor > 0 && c.MinInsyncReplicas > c.ReplicationFactor {
+		bad("min_insync_replicas", "%d exceeds kafka.replication_factor %d: every acks=all write would fail", c.MinInsyncReplicas, c.ReplicationFactor)
+	}
+	if c.Key != KeyNone && c.Key != KeyIdentity && c.Key != KeyPipeline {
+		bad("key", "%q is not one of none, identity, pipeline", c.Key)
+	}
+	if !slices.Contains(compressions, c.Compression) {
+		bad("compression", "%q is not one of %s", c.Compression, strings.Join(compressions, ", "))
+	}
+	errs = append(errs, c.TLS.validate()...)
+	errs = append(errs, c.SASL.validate()...)
+	return errors.Join(errs...)
+}
+
+func (c TLSConfig) validate() []error {
+	var errs []error
+	if !c.Enabled && (c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" || c.ServerName != "" || c.InsecureSkipVerify) {
+		errs = append(errs, errors.New("kafka.tls.enabled: must be true when other kafka.tls fields are set"))
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		errs = append(errs, errors.New("kafka.tls.key_file: kafka.tls.cert_file and kafka.tls.key_file go together"))
+	}
+	return errs
+}
+
+func (c SASLConfig) validate() []error {
+	var errs []error
+	if c.Mechanism == "" {
+		if c.Username != "" || c.PasswordFile != "" || c.PasswordEnv != "" {
+			errs = append(errs, errors.New("kafka.sasl.mechanism: required when other kafka.sasl fields are set"))
+		}
+		return errs
+	}
+	if !slices.Contains(saslMechanisms, c.Mechanism) {
+		errs = append(errs, fmt.Errorf("kafka.sasl.mechanism: %q is not one of %s", c.Mechanism, strings.Join(saslMechanisms, ", ")))
+	}
+	if c.Username == "" {
+		errs = append(errs, errors.New("kafka.sasl.username: required with kafka.sasl.mechanism"))
+	}
+	switch {
+	case c.PasswordFile == "" && c.PasswordEnv == "":
+		errs = append(errs, errors.New("kafka.sasl.password_file: set kafka.sasl.password_file or kafka.sasl.password_env"))
+	case c.PasswordFile != "" && c.PasswordEnv != "":
+		errs = append(errs, errors.New("kafka.sasl.password_env: set either kafka.sasl.password_file or kafka.sasl.password_env, not both"))
+	}
+	return errs
+}
+
+// String describes the configuration for logs and status. It names where the
+// SASL password comes from, never the password.
+func (c Config) String() string {
+	return fmt.Sprintf("brokers=%s topic=%s transactional_id=%s commit_interval=%v commit_max_frames=%d tls=%v sasl=%s",
+		strings.Join(c.Brokers, ","), c.Topic, c.TransactionalID, c.CommitInterval, c.CommitMaxFrames, c.TLS.Enabled, c.SASL)
+}
+
+// String names the mechanism, the user and where the password is read from.
+func (c SASLConfig) String() string {
+	if c.Mechanism == "" {
+		return "none"
+	}
+	from := "file " + c.PasswordFile
+	if c.PasswordEnv != "" {
+		from = "env " + c.PasswordEnv
+	}
+	return fmt.Sprintf("%s user=%s password=[redacted, from %s]", c.Mechanism, c.Username, from)
+}

@@ -1,0 +1,116 @@
+package broadcast
+
+import (
+	"time"
+
+	"github.com/feedd/feedd/ingest"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Record headers. Every value is ASCII text, so `kcat -C -f '%h %s\n'` shows
+// them as they are; docs/kafka.md is the reference.
+const (
+	// HeaderFingerprint is the frame's 64-bit fingerprint (ingest.Fingerprint
+	// of the record value), 16 lower-case hexadecimal digits.
+	HeaderFingerprint = "feedd-fp"
+	// HeaderFeedSeq is the feed's own sequence number in decimal, present
+	// only when it is the frame's identity.
+	HeaderFeedSeq = "feedd-seq"
+	// HeaderMember is the id of the member that read and produced the frame.
+	HeaderMember = "feedd-member"
+	// HeaderReceivedAt is when that member read the frame from its port, in
+	// RFC 3339 with nanoseconds, UTC.
+	HeaderReceivedAt = "feedd-rx"
+)
+
+// headersPerRecord is the most headers a record carries.
+const headersPerRecord = 4
+
+// appendHex16 appends v as exactly 16 lower-case hexadecimal digits.
+func appendHex16(b []byte, v uint64) []byte {
+	const digits = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[(v>>uint(shift))&0xf])
+	}
+	return b
+}
+
+// parseHex16 parses what appendHex16 wrote (any 1 to 16 hex digits).
+func parseHex16(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 16 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint64(c)
+	}
+	return v, true
+}
+
+// parseDecimal parses an unsigned decimal that fits in 64 bits.
+func parseDecimal(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
+}
+
+func appendRFC3339(b []byte, unixNano int64) []byte {
+	return time.Unix(0, unixNano).UTC().AppendFormat(b, time.RFC3339Nano)
+}
+
+// recordIdentity computes, from a record read back from the topic, the
+// identity (*ingest.Frame).Identity gave the frame: the feed sequence when
+// the record carries one, the fingerprint otherwise. A record without feedd
+// headers (written by something else) is identified by the fingerprint of
+// its value, which is what a member that read the same bytes computed.
+func recordIdentity(r *kgo.Record) uint64 {
+	var fp uint64
+	haveFP := false
+	for i := range r.Headers {
+		h := &r.Headers[i]
+		switch h.Key {
+		case HeaderFeedSeq:
+			if v, ok := parseDecimal(h.Value); ok {
+				return v
+			}
+		case HeaderFingerprint:
+			fp, haveFP = parseHex16(h.Value)
+		}
+	}
+	if haveFP {
+		return fp
+	}
+	return ingest.Fingerprint(r.Value)
+}
+
+// headerValue returns the value of the first header named key.
+func headerValue(r *kgo.Record, key string) []byte {
+	for i := range r.Headers {
+		if r.Headers[i].Key == key {
+			return r.Headers[i].Value
+		}
+	}
+	return nil
+}

@@ -1,0 +1,191 @@
+package broadcast
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/broadcast/localbroker"
+	"github.com/feedd/feedd/ingest"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// testLogger discards logs unless FEEDD_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("FEEDD_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// startBroker starts an in-process broker on an ephemeral 127.0.0.1 port.
+func startBroker(t testing.TB, dataDir string) *localbroker.Broker {
+	t.Helper()
+	b, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0", DataDir: dataDir, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+func testConfig(addr, topic string) Config {
+	return Config{
+		Brokers:        []string{addr},
+		Topic:          topic,
+		CommitInterval: 10 * time.Millisecond,
+	}
+}
+
+// member is a pipeline running in a test.
+type member struct {
+	*Pipeline
+	cancel context.CancelFunc
+	ran    chan struct{}
+}
+
+func startMember(t testing.TB, cfg Config, name string, ring backlog.Config) *member {
+	t.Helper()
+	p, err := New(cfg, Options{Pipeline: "test", Member: name, Ring: ring, Logger: testLogger().With("member", name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &member{Pipeline: p, cancel: cancel, ran: make(chan struct{})}
+	go func() {
+		defer close(m.ran)
+		if err := p.Run(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	t.Cleanup(m.stop)
+	return m
+}
+
+// stop shuts the member down gracefully and waits.
+func (m *member) stop() {
+	m.cancel()
+	<-m.ran
+}
+
+// frame builds a sequenced frame as the ingest side would: the feed's
+// sequence number is its identity.
+func frame(seq uint64, rx time.Time) *ingest.Frame {
+	f := fpFrame(seq, rx)
+	f.FeedSeq, f.HasFeedSeq = seq, true
+	return f
+}
+
+// fpFrame builds a frame identified by its fingerprint (no sequence
+// extractor); the sequence number is still in its bytes.
+func fpFrame(seq uint64, rx time.Time) *ingest.Frame {
+	data := []byte(fmt.Sprintf("$TEST,%d,payload-%08d*", seq, seq*7919))
+	return &ingest.Frame{Data: data, ReceivedAt: rx, Fingerprint: ingest.Fingerprint(data)}
+}
+
+// topicRecord is a committed record as a read_committed consumer sees it.
+type topicRecord struct {
+	offset int64
+	seq    uint64
+	member string
+	key    string
+	value  string
+}
+
+// readCommitted reads every committed record of the topic, from the start
+// to its last stable offset, with an independent read_committed consumer.
+func readCommitted(t testing.TB, addr, topic string) []topicRecord {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.FetchMaxWait(100*time.Millisecond),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	lso, err := lastStableOffset(ctx, kadm.NewClient(cl), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []topicRecord
+	next := int64(0)
+	for next < lso {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("reading %s: reached offset %d of %d: %v", topic, next, lso, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			next = r.Offset + 1
+			if r.Attrs.IsControl() {
+				return
+			}
+			out = append(out, checkRecord(t, r))
+		})
+	}
+	return out
+}
+
+// checkRecord checks a record's format (value, headers) and returns it with
+// the sequence number read from the frame's bytes.
+func checkRecord(t testing.TB, r *kgo.Record) topicRecord {
+	t.Helper()
+	v := string(r.Value)
+	var seq uint64
+	if _, err := fmt.Sscanf(v, "$TEST,%d,", &seq); err != nil {
+		t.Fatalf("offset %d: value %q is not a test frame", r.Offset, v)
+	}
+	fpText := headerValue(r, HeaderFingerprint)
+	if fp, ok := parseHex16(fpText); !ok || len(fpText) != 16 || fp != ingest.Fingerprint(r.Value) {
+		t.Fatalf("offset %d: %s header %q is not the value's fingerprint", r.Offset, HeaderFingerprint, fpText)
+	}
+	if h := headerValue(r, HeaderFeedSeq); h != nil && string(h) != strconv.FormatUint(seq, 10) {
+		t.Fatalf("offset %d: %s header %q, the frame says %d", r.Offset, HeaderFeedSeq, h, seq)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, string(headerValue(r, HeaderReceivedAt))); err != nil {
+		t.Fatalf("offset %d: %s header: %v", r.Offset, HeaderReceivedAt, err)
+	}
+	m := string(headerValue(r, HeaderMember))
+	if m == "" {
+		t.Fatalf("offset %d: no %s header", r.Offset, HeaderMember)
+	}
+	return topicRecord{offset: r.Offset, seq: seq, member: m, key: string(r.Key), value: v}
+}
+
+// waitFor polls cond until it holds or the (generous) deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkSequence verifies that recs hold 1..n exactly once, in order.
+func checkSequence(t testing.TB, recs []topicRecord, n uint64) {
+	t.Helper()
+	var want uint64 = 1
+	for _, r := range recs {
+		if r.seq != want {
+			t.Fatalf("offset %d: sequence %d from %s, want %d (I1/I2: gap or duplicate or disorder)", r.offset, r.seq, r.member, want)
+		}
+		want++
+	}
+	if want-1 != n {
+		t.Fatalf("topic holds sequences 1..%d, want 1..%d", want-1, n)
+	}
+}

@@ -1,0 +1,157 @@
+package broadcast
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/plugin/kprom"
+)
+
+// clientMetrics is the kprom hook for one franz-go client: its metrics are
+// feedd_<subsystem>_*, registered when the client starts and unregistered
+// when it closes (a new producer client per activation).
+func (p *Pipeline) clientMetrics(subsystem string) *kprom.Metrics {
+	return kprom.NewMetrics("feedd", kprom.Subsystem(subsystem), kprom.Registerer(lenientRegisterer{p.opt.Registerer, p}))
+}
+
+// lenientRegisterer turns the panic kprom's MustRegister would raise on a
+// clash into a log line: a metrics mishap must not take the member down.
+type lenientRegisterer struct {
+	prometheus.Registerer
+	p *Pipeline
+}
+
+func (r lenientRegisterer) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			r.p.log.Warn("kafka client metric not registered", "err", err)
+		}
+	}
+}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("feedd_broadcast_"+name, help, labels, nil)
+}
+
+var (
+	descRole         = desc("role", "1 for the member's current role, 0 for the others.", "role")
+	descRingFrames   = desc("ring_frames", "Frames held in the backlog ring.")
+	descRingBytes    = desc("ring_bytes", "Frame bytes held in the backlog ring.")
+	descRingEarly    = desc("ring_early_echoes", "Early echoes held (committed records not yet read from the local port).")
+	descRingTrimmed  = desc("ring_trimmed_total", "Ring entries trimmed, by what trimmed them.", "by")
+	descRingSkipped  = desc("ring_skipped_total", "Ring entries older than an echoed one, dropped as skipped by the active.")
+	descRingOverflow = desc("ring_overflow_frames_total", "Frames evicted from the full ring without being seen committed.")
+	descRingOvBytes  = desc("ring_overflow_bytes_total", "Bytes of the frames evicted from the full ring.")
+	descRingGaps     = desc("ring_overflow_gaps_total", "Runs of contiguous frames evicted from the full ring.")
+	descRingRejected = desc("ring_rejected_total", "Frames larger than the ring's byte bound, never kept.")
+	descRingEarlyEv  = desc("ring_early_echoes_total", "Early echoes by outcome.", "outcome")
+
+	descAccepted     = desc("accepted_total", "Frames handed to the pipeline.")
+	descStalls       = desc("handoff_stalls_total", "Times the port reader waited for the pipeline's goroutine.")
+	descRefused      = desc("refused_total", "Frames refused because the pipeline had stopped.")
+	descProduced     = desc("produced_total", "Records handed to the producer.")
+	descOversize     = desc("oversize_total", "Frames too large for one Kafka record, skipped.")
+	descCommits      = desc("commits_total", "Transactions committed.")
+	descCommitFrames = desc("committed_frames_total", "Frames in committed transactions.")
+	descCommitFails  = desc("commit_failures_total", "Commits (or records) that failed; the transaction was aborted and replayed.")
+	descAborts       = desc("aborts_total", "Transactions aborted by this member after a failure.")
+	descCommitSecs   = desc("commit_seconds_total", "Time spent committing (flush and EndTxn), producing nothing meanwhile.")
+	descEndTxnSecs   = desc("end_txn_seconds_total", "Of the commit time, the part spent in EndTxn.")
+	descActivations  = desc("activations_total", "Times the member went live.")
+	descActFailures  = desc("activation_failures_total", "Activations that failed or were abandoned.")
+	descDeactivs     = desc("deactivations_total", "Times the member stopped being active.")
+	descFenced       = desc("fenced_total", "Deactivations because another member fenced this one.")
+	descEcho         = desc("echo_records_total", "Committed data records read back, by what they did.", "result")
+	descCatchUp      = desc("catch_up_trims_total", "Echo trims while activating (reading to the last stable offset).")
+
+	descLastCommit  = desc("last_commit_timestamp_seconds", "Unix time of the last successful commit.")
+	descLastOffset  = desc("last_commit_offset", "Offset of the last record of the last commit.")
+	descFailing     = desc("commit_failing", "1 while commits fail or take longer than kafka.commit_timeout.")
+	descFailSince   = desc("commit_failing_since_timestamp_seconds", "Unix time the oldest unsuccessful commit began (0 if none).")
+	descEpoch       = desc("producer_epoch", "Producer epoch of the current or last activation.")
+	descEchoOffset  = desc("echo_offset", "Next offset the echo consumer hands over.")
+	descWitnessSeen = desc("witness_seen_timestamp_seconds", "Unix time a committed record of another member was last read back.")
+)
+
+// collector exports a pipeline's Status.
+type collector struct{ p *Pipeline }
+
+var allDescs = []*prometheus.Desc{
+	descRole, descRingFrames, descRingBytes, descRingEarly, descRingTrimmed, descRingSkipped,
+	descRingOverflow, descRingOvBytes, descRingGaps, descRingRejected, descRingEarlyEv,
+	descAccepted, descStalls, descRefused, descProduced, descOversize, descCommits, descCommitFrames,
+	descCommitFails, descAborts, descCommitSecs, descEndTxnSecs, descActivations, descActFailures, descDeactivs, descFenced, descEcho,
+	descCatchUp, descLastCommit, descLastOffset, descFailing, descFailSince, descEpoch, descEchoOffset,
+	descWitnessSeen,
+}
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.p.Status()
+	gauge := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
+	}
+	for r := RoleInactive; r <= RoleDeactivating; r++ {
+		v := 0.0
+		if r == st.Role {
+			v = 1
+		}
+		gauge(descRole, v, r.String())
+	}
+	rs, k := st.Ring, st.Counters
+	gauge(descRingFrames, float64(rs.Len))
+	gauge(descRingBytes, float64(rs.Bytes))
+	gauge(descRingEarly, float64(rs.EarlyEchoLen))
+	counter(descRingTrimmed, rs.TrimmedByEcho, "echo")
+	counter(descRingTrimmed, rs.TrimmedByCommit, "commit")
+	counter(descRingSkipped, rs.SkippedByActive)
+	counter(descRingOverflow, rs.OverflowFrames)
+	counter(descRingOvBytes, rs.OverflowBytes)
+	counter(descRingGaps, rs.OverflowGaps)
+	counter(descRingRejected, rs.Rejected)
+	counter(descRingEarlyEv, rs.EarlyEchoMatched, "matched")
+	counter(descRingEarlyEv, rs.EarlyEchoExpired, "expired")
+	counter(descRingEarlyEv, rs.EarlyEchoEvicted, "evicted")
+
+	counter(descAccepted, k.Accepted)
+	counter(descStalls, k.HandoffStalls)
+	counter(descRefused, k.Refused)
+	counter(descProduced, k.Produced)
+	counter(descOversize, k.Oversize)
+	counter(descCommits, k.Commits)
+	counter(descCommitFrames, k.CommittedFrames)
+	counter(descCommitFails, k.CommitFailures)
+	counter(descAborts, k.Aborts)
+	ch <- prometheus.MustNewConstMetric(descCommitSecs, prometheus.CounterValue, float64(k.CommitNanos)/1e9)
+	ch <- prometheus.MustNewConstMetric(descEndTxnSecs, prometheus.CounterValue, float64(k.EndTxnNanos)/1e9)
+	counter(descActivations, k.Activations)
+	counter(descActFailures, k.ActivationFailures)
+	counter(descDeactivs, k.Deactivations)
+	counter(descFenced, k.Fenced)
+	counter(descEcho, k.EchoTrimmed, "trimmed")
+	counter(descEcho, k.EchoEarly, "early")
+	counter(descEcho, k.EchoOwn, "own")
+	counter(descCatchUp, k.CatchUpTrims)
+
+	if !st.LastCommitAt.IsZero() {
+		gauge(descLastCommit, float64(st.LastCommitAt.UnixNano())/1e9)
+	}
+	gauge(descLastOffset, float64(st.LastCommitOffset))
+	failing, since := 0.0, 0.0
+	if !st.CommitFailingSince.IsZero() {
+		failing, since = 1, float64(st.CommitFailingSince.UnixNano())/1e9
+	}
+	gauge(descFailing, failing)
+	gauge(descFailSince, since)
+	gauge(descEpoch, float64(st.ProducerEpoch))
+	gauge(descEchoOffset, float64(st.EchoOffset))
+	if !st.Witness.SeenAt.IsZero() {
+		gauge(descWitnessSeen, float64(st.Witness.SeenAt.UnixNano())/1e9)
+	}
+}

@@ -1,0 +1,370 @@
+package broadcast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/broadcast/localbroker"
+	"github.com/feedd/feedd/ingest"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func TestActiveProducesInOrder(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := testConfig(b.Addr(), "feed")
+	a := startMember(t, cfg, "a", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 500
+	for i := uint64(1); i <= n; i++ {
+		a.Accept(frame(i, time.Now()))
+	}
+	waitFor(t, "all frames committed", func() bool {
+		st := a.Status()
+		return st.Counters.CommittedFrames == n && st.Ring.Len == 0
+	})
+	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
+	st := a.Status()
+	t.Logf("status: role=%v commits=%d epoch=%d lastOffset=%d", st.Role, st.Counters.Commits, st.ProducerEpoch, st.LastCommitOffset)
+}
+
+// TestFencing: member B activating with the same transactional id fences A;
+// A's next produce or commit fails with ErrFenced, A deactivates keeping its
+// ring, and A's open transaction is aborted, invisible to read_committed.
+func TestFencing(t *testing.T) {
+	for _, next := range []string{"produce", "commit"} {
+		t.Run(next, func(t *testing.T) {
+			b := startBroker(t, "")
+			cfg := testConfig(b.Addr(), "feed")
+			// A's transaction stays open until something ends it.
+			cfgA := cfg
+			cfgA.CommitInterval, cfgA.TransactionTimeout = 10*time.Minute, 14*time.Minute
+			a := startMember(t, cfgA, "a", backlog.Config{})
+			bm := startMember(t, cfg, "b", backlog.Config{})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+
+			if err := a.Activate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			const n = 50
+			for i := uint64(1); i <= n; i++ {
+				a.Accept(frame(i, time.Now()))
+			}
+			// A's records reach the log, uncommitted.
+			waitFor(t, "A's records in the log", func() bool { return highWatermark(t, b.Addr(), "feed") >= n })
+
+			if err := bm.Activate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := readCommitted(t, b.Addr(), "feed"); len(got) != 0 {
+				t.Fatalf("read_committed sees %d records of the fenced member's open transaction, want 0", len(got))
+			}
+
+			switch next {
+			case "produce":
+				a.Accept(frame(n+1, time.Now()))
+				waitFor(t, "A deactivated", func() bool { return a.Status().Role == RoleInactive })
+			case "commit":
+				err := a.Deactivate(ctx, Planned)
+				if !errors.Is(err, ErrFenced) {
+					t.Fatalf("A's final commit: %v, want ErrFenced", err)
+				}
+			}
+			st := a.Status()
+			if !errors.Is(st.Cause, ErrFenced) || st.Counters.Fenced != 1 || st.Counters.Commits != 0 {
+				t.Fatalf("A after the fence: cause %v, fenced %d, commits %d; want ErrFenced, 1, 0", st.Cause, st.Counters.Fenced, st.Counters.Commits)
+			}
+			if want := map[string]int{"produce": n + 1, "commit": n}[next]; st.Ring.Len != want {
+				t.Fatalf("A's ring holds %d frames after the fence, want %d (kept)", st.Ring.Len, want)
+			}
+
+			// B commits; A, now inactive, trims its ring on B's echoes.
+			for i := uint64(1); i <= 10; i++ {
+				bm.Accept(frame(i, time.Now()))
+			}
+			waitFor(t, "A trimmed on B's commits", func() bool { return a.Status().Ring.Len == st.Ring.Len-10 })
+			got := readCommitted(t, b.Addr(), "feed")
+			checkSequence(t, got, 10)
+			for _, r := range got {
+				if r.member != "b" {
+					t.Fatalf("record at offset %d from %q: the fenced member committed", r.offset, r.member)
+				}
+			}
+		})
+	}
+}
+
+func highWatermark(t testing.TB, addr, topic string) int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	l, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		return -1
+	}
+	o, _ := l.Lookup(topic, 0)
+	return o.Offset
+}
+
+// TestEchoTrimming: A active, B inactive, both fed the same frames. B's ring
+// holds only frames whose commit B has not yet seen: every frame leaves it by
+// an echo of A's commit, and once the feed is quiet it is empty.
+func TestEchoTrimming(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := testConfig(b.Addr(), "feed")
+	a := startMember(t, cfg, "a", backlog.Config{})
+	bm := startMember(t, cfg, "b", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B's echo positioned", func() bool { return bm.Status().EchoOffset >= 0 })
+
+	const n = 2000
+	maxDepth := 0
+	for i := uint64(1); i <= n; i++ {
+		f := frame(i, time.Now())
+		a.Accept(f)
+		bm.Accept(f)
+		if i%100 == 0 {
+			maxDepth = max(maxDepth, bm.Status().Ring.Len)
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor(t, "B's ring empty after a quiet period", func() bool { return bm.Status().Ring.Len == 0 })
+	st := bm.Status()
+	t.Logf("B: deepest ring seen while streaming %d frames, echo trimmed %d, early %d", maxDepth, st.Counters.EchoTrimmed, st.Counters.EchoEarly)
+	if st.Ring.TrimmedByEcho+st.Ring.EarlyEchoMatched != n || st.Ring.SkippedByActive != 0 || st.Ring.OverflowFrames != 0 {
+		t.Fatalf("B's ring: trimmed by echo %d + suppressed by early echo %d, want %d; skipped %d, overflow %d, want 0",
+			st.Ring.TrimmedByEcho, st.Ring.EarlyEchoMatched, n, st.Ring.SkippedByActive, st.Ring.OverflowFrames)
+	}
+	if st.Witness.Member != "a" || st.Witness.SeenAt.IsZero() {
+		t.Fatalf("B's witness %+v, want member a", st.Witness)
+	}
+	if st.Role != RoleInactive || st.Counters.Produced != 0 {
+		t.Fatalf("B: role %v, produced %d; want inactive, 0", st.Role, st.Counters.Produced)
+	}
+	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
+}
+
+// TestOverflow: with no echoes, the ring keeps its bounds and the counters
+// say exactly what was dropped; what is left is flushed on activation.
+func TestOverflow(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := testConfig(b.Addr(), "feed")
+	m := startMember(t, cfg, "a", backlog.Config{MaxFrames: 100, MaxBytes: 1 << 20})
+	const n = 1000
+	for i := uint64(1); i <= n; i++ {
+		m.Accept(frame(i, time.Now()))
+	}
+	waitFor(t, "all frames handed over", func() bool { st := m.Status(); return st.Ring.Appended == n })
+	st := m.Status()
+	if st.Ring.Len != 100 || st.Ring.OverflowFrames != n-100 || st.Ring.OverflowGaps != 1 ||
+		st.Ring.FirstOverflowPos != 1 || st.Ring.LastOverflowPos != n-100 {
+		t.Fatalf("ring %+v: want 100 held, 900 overflowed in one gap at positions 1..900", st.Ring)
+	}
+
+	// A byte bound holds too.
+	m2 := startMember(t, cfg, "b", backlog.Config{MaxFrames: 1 << 20, MaxBytes: 4096})
+	for i := uint64(1); i <= n; i++ {
+		m2.Accept(frame(i, time.Now()))
+	}
+	waitFor(t, "all frames handed over", func() bool { return m2.Status().Ring.Appended == n })
+	if st2 := m2.Status(); st2.Ring.Bytes > 4096 || st2.Ring.OverflowFrames == 0 || uint64(st2.Ring.Len)+st2.Ring.OverflowFrames != n {
+		t.Fatalf("ring %+v: want at most 4096 bytes and every frame either held or counted as overflow", st2.Ring)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the ring flushed", func() bool { return m.Status().Ring.Len == 0 })
+	got := readCommitted(t, b.Addr(), "feed")
+	if len(got) != 100 || got[0].seq != n-99 || got[99].seq != n {
+		t.Fatalf("topic holds %d records, want the 100 the ring kept (%d..%d)", len(got), n-99, n)
+	}
+}
+
+// TestBrokerUnreachableAtStart: activation fails with a clear error while no
+// broker answers, frames keep arriving into the ring, and once the broker is
+// up an activation flushes all of them.
+func TestBrokerUnreachableAtStart(t *testing.T) {
+	b := startBroker(t, "")
+	addr := b.Addr()
+	b.Close() // nothing listens there now
+	cfg := testConfig(addr, "feed")
+	m := startMember(t, cfg, "a", backlog.Config{})
+	for i := uint64(1); i <= 100; i++ {
+		m.Accept(frame(i, time.Now()))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	err := m.Activate(ctx)
+	cancel()
+	t.Logf("activation without a broker: %v", err)
+	if err == nil {
+		t.Fatal("activation succeeded without a broker")
+	}
+	st := m.Status()
+	if st.Role != RoleInactive || st.Counters.ActivationFailures == 0 || st.LastError == "" {
+		t.Fatalf("after the failed activation: role %v, failures %d, last error %q", st.Role, st.Counters.ActivationFailures, st.LastError)
+	}
+
+	b2, err := localbroker.Start(localbroker.Options{Listen: addr, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b2.Close)
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(101); i <= 200; i++ {
+		m.Accept(frame(i, time.Now()))
+	}
+	waitFor(t, "all frames committed", func() bool { return m.Status().Counters.CommittedFrames == 200 })
+	checkSequence(t, readCommitted(t, addr, "feed"), 200)
+}
+
+// TestBrokerRestartMidStream: the broker stops while the active streams and
+// comes back on the same port with the same data directory. Commits fail
+// meanwhile (and say so), the ring covers the outage, and every frame lands
+// exactly once, in order.
+func TestBrokerRestartMidStream(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir)
+	addr := b.Addr()
+	cfg := testConfig(addr, "feed")
+	cfg.CommitTimeout = 200 * time.Millisecond
+	m := startMember(t, cfg, "a", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := m.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var seq uint64
+	feed := func(k int) {
+		for range k {
+			seq++
+			m.Accept(frame(seq, time.Now()))
+			if seq%20 == 0 {
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+	}
+	feed(500)
+	b.Close()
+	feed(500)
+	waitFor(t, "commits reported failing", func() bool { return !m.Status().CommitFailingSince.IsZero() })
+	b2, err := localbroker.Start(localbroker.Options{Listen: addr, DataDir: dir, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b2.Close)
+	feed(500)
+	waitFor(t, "the ring drained", func() bool {
+		st := m.Status()
+		return st.Ring.Len == 0 && st.CommitFailingSince.IsZero()
+	})
+	st := m.Status()
+	t.Logf("after the restart: role %v, commits %d, failures %d, aborts %d, last error %q", st.Role, st.Counters.Commits, st.Counters.CommitFailures, st.Counters.Aborts, st.LastError)
+	if st.Role != RoleActive {
+		t.Fatalf("role %v after the broker came back, want active (cause %v)", st.Role, st.Cause)
+	}
+	checkSequence(t, readCommitted(t, addr, "feed"), seq)
+}
+
+// TestCommitFailureReplays: a commit or a record that fails for a reason
+// other than a fence aborts the transaction, reads the topic to its last
+// stable offset again and replays the ring: no frame lost, none twice, and
+// the member stays active.
+func TestCommitFailureReplays(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault kfake.Fault
+	}{
+		{"end-txn", kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.UnknownServerError}},
+		{"produce", kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.InvalidRecord}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startBroker(t, "")
+			cfg := testConfig(b.Addr(), "feed")
+			m := startMember(t, cfg, "a", backlog.Config{})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := m.Activate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var seq uint64
+			feed := func(k int) {
+				for range k {
+					seq++
+					m.Accept(frame(seq, time.Now()))
+					if seq%10 == 0 {
+						time.Sleep(time.Millisecond)
+					}
+				}
+			}
+			feed(200)
+			b.Cluster().Fault(tc.fault)
+			feed(400)
+			waitFor(t, "the ring drained after the failure", func() bool {
+				st := m.Status()
+				return st.Ring.Len == 0 && st.Counters.Aborts > 0 && st.CommitFailingSince.IsZero()
+			})
+			st := m.Status()
+			t.Logf("failures %d, aborts %d, last error %q", st.Counters.CommitFailures, st.Counters.Aborts, st.LastError)
+			if st.Role != RoleActive || st.Counters.CommitFailures == 0 {
+				t.Fatalf("role %v, commit failures %d: want active after at least one failure", st.Role, st.Counters.CommitFailures)
+			}
+			checkSequence(t, readCommitted(t, b.Addr(), "feed"), seq)
+		})
+	}
+}
+
+// TestRecordKey: the key is absent by default, the identity in 16 hex
+// digits with key: identity, the pipeline name with key: pipeline; the
+// value is the frame's bytes and the headers are checked by readCommitted.
+func TestRecordKey(t *testing.T) {
+	b := startBroker(t, "")
+	for _, key := range []string{KeyNone, KeyIdentity, KeyPipeline} {
+		cfg := testConfig(b.Addr(), "feed-"+key)
+		cfg.Key = key
+		cfg.TransactionalID = "feedd-key-" + key
+		m := startMember(t, cfg, "a", backlog.Config{})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := m.Activate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		m.Accept(frame(7, time.Now()))
+		m.Accept(fpFrame(8, time.Now()))
+		waitFor(t, "frames committed", func() bool { return m.Status().Counters.CommittedFrames == 2 })
+		got := readCommitted(t, b.Addr(), cfg.Topic)
+		want := map[string][2]string{
+			KeyNone:     {"", ""},
+			KeyIdentity: {"0000000000000007", fmt.Sprintf("%016x", ingest.Fingerprint(fpFrame(8, time.Time{}).Data))},
+			KeyPipeline: {"test", "test"},
+		}[key]
+		if len(got) != 2 || got[0].key != want[0] || got[1].key != want[1] || got[0].value != string(frame(7, time.Time{}).Data) {
+			t.Fatalf("key %s: records %+v, want keys %q", key, got, want)
+		}
+	}
+}

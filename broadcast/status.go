@@ -1,0 +1,121 @@
+package broadcast
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/feedd/feedd/backlog"
+)
+
+// Role is where a member stands in its pipeline.
+type Role uint8
+
+const (
+	// RoleInactive: the member keeps its ring and trims it on every
+	// committed record echoed back from the topic.
+	RoleInactive Role = iota
+	// RoleActivating: fencing the transactional id, then reading the topic
+	// to its last stable offset and trimming.
+	RoleActivating
+	// RoleActive: producing ring entries in transactions, trimming its own
+	// ring on each commit.
+	RoleActive
+	// RoleDeactivating: finishing (planned) or aborting (immediate) the open
+	// transaction and closing the producer.
+	RoleDeactivating
+)
+
+var roleNames = [...]string{"inactive", "activating", "active", "deactivating"}
+
+func (r Role) String() string {
+	if int(r) < len(roleNames) {
+		return roleNames[r]
+	}
+	return fmt.Sprintf("Role(%d)", uint8(r))
+}
+
+// MarshalText makes the role read as its name in JSON status.
+func (r Role) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// Witness is the latest committed record from another member that the echo
+// consumer read: evidence, through Kafka, that an active member is alive and
+// committing. The pair protocol consults it before activating on silence.
+type Witness struct {
+	// Member is the feedd-member header of the record.
+	Member string `json:"member"`
+	// ReceivedAt is when that member read the frame (feedd-rx header).
+	ReceivedAt time.Time `json:"received_at,omitzero"`
+	// SeenAt is when this member's echo consumer read the record.
+	SeenAt time.Time `json:"seen_at,omitzero"`
+	// Offset is the record's offset in the topic.
+	Offset int64 `json:"offset"`
+}
+
+// Counters are cumulative since the pipeline was created.
+type Counters struct {
+	Accepted      uint64 `json:"accepted"`       // frames handed in by Accept
+	HandoffStalls uint64 `json:"handoff_stalls"` // Accept calls that waited for the owner goroutine
+	Refused       uint64 `json:"refused"`        // frames refused after the pipeline closed
+
+	Produced        uint64 `json:"produced"`         // records handed to the producer
+	Oversize        uint64 `json:"oversize"`         // frames too large for one Kafka record, skipped
+	Commits         uint64 `json:"commits"`          // transactions committed
+	CommittedFrames uint64 `json:"committed_frames"` // frames in them
+	CommitFailures  uint64 `json:"commit_failures"`  // commits that failed (then aborted and replayed)
+	Aborts          uint64 `json:"aborts"`           // transactions aborted by this member
+	// CommitNanos is the time spent committing (flush and EndTxn), during
+	// which the active produces nothing; EndTxnNanos is the part of it spent
+	// in EndTxn: what transactions cost over a merely idempotent producer.
+	CommitNanos uint64 `json:"commit_nanos"`
+	EndTxnNanos uint64 `json:"end_txn_nanos"`
+
+	Activations        uint64 `json:"activations"`         // times the member went live
+	ActivationFailures uint64 `json:"activation_failures"` // activations that failed or were abandoned
+	Deactivations      uint64 `json:"deactivations"`       // times the member stopped being active
+	Fenced             uint64 `json:"fenced"`              // deactivations because another member fenced this one
+
+	EchoRecords  uint64 `json:"echo_records"`   // committed data records read back
+	EchoTrimmed  uint64 `json:"echo_trimmed"`   // of those, ones that trimmed a ring entry
+	EchoEarly    uint64 `json:"echo_early"`     // of those, ones that found no entry (kept as early echoes)
+	EchoOwn      uint64 `json:"echo_own"`       // of those, this member's own commits, already trimmed
+	CatchUpTrims uint64 `json:"catch_up_trims"` // echo trims while activating (reading to the last stable offset)
+}
+
+// Status is a snapshot of a pipeline for status output, metrics and the pair
+// protocol. It holds no secret.
+type Status struct {
+	Pipeline        string `json:"pipeline"`
+	Member          string `json:"member"`
+	Topic           string `json:"topic"`
+	TransactionalID string `json:"transactional_id"`
+
+	Role      Role      `json:"role"`
+	RoleSince time.Time `json:"role_since"`
+
+	// Ring is the backlog ring's counters and gauges (Len and Bytes are its
+	// depth).
+	Ring backlog.Stats `json:"ring"`
+
+	LastCommitAt     time.Time `json:"last_commit_at,omitzero"`
+	LastCommitOffset int64     `json:"last_commit_offset"` // offset of the last record of the last commit, -1 if none
+	// ProducerID and ProducerEpoch are those of the current (or last)
+	// activation; -1 before the first.
+	ProducerID    int64 `json:"producer_id"`
+	ProducerEpoch int16 `json:"producer_epoch"`
+	// CommitFailingSince is set while commits fail or take longer than
+	// kafka.commit_timeout: when the oldest unsuccessful commit began.
+	CommitFailingSince time.Time `json:"commit_failing_since,omitzero"`
+
+	// EchoOffset is the next offset the echo consumer will hand over, -1
+	// until it is positioned.
+	EchoOffset int64   `json:"echo_offset"`
+	Witness    Witness `json:"witness"`
+
+	// Cause is why the member last stopped being active (or failed to
+	// activate) without being asked to: errors.Is(Cause, ErrFenced) after a
+	// fence. Nil after a requested deactivation.
+	Cause     error  `json:"-"`
+	LastError string `json:"last_error,omitempty"`
+
+	Counters Counters `json:"counters"`
+}

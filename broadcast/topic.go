@@ -1,0 +1,110 @@
+package broadcast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ErrTopicShape is returned (wrapped, with the reason) for a topic whose
+// configuration breaks the pipeline's ordering or durability guarantee. It
+// is not retried: an operator must fix the topic or the configuration.
+var ErrTopicShape = errors.New("topic unfit for a feedd pipeline")
+
+// EnsureTopic creates the pipeline's topic if it is missing and checks that
+// its shape keeps the guarantees: exactly one partition (order), no
+// compaction (every frame stays), min.insync.replicas no larger than the
+// replication factor (acks=all can succeed), and no unclean leader election
+// (a committed record cannot vanish).
+func EnsureTopic(ctx context.Context, cl *kgo.Client, c Config) error {
+	topic := c.Topic
+	adm := kadm.NewClient(cl)
+	replicas, err := describeTopic(ctx, cl, topic)
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		if err := createTopic(ctx, adm, c); err != nil {
+			return err
+		}
+		replicas, err = describeTopic(ctx, cl, topic)
+	}
+	if err != nil {
+		return err
+	}
+
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("kafka topic %s: describing configs: %w", topic, err)
+	}
+	rc, err := rcs.On(topic, nil)
+	if err == nil {
+		err = rc.Err
+	}
+	if err != nil {
+		return fmt.Errorf("kafka topic %s: describing configs: %w", topic, err)
+	}
+	cfg := make(map[string]string, len(rc.Configs))
+	for _, kv := range rc.Configs {
+		cfg[kv.Key] = kv.MaybeValue()
+	}
+	if strings.Contains(cfg["cleanup.policy"], "compact") {
+		return fmt.Errorf("%w: %s has cleanup.policy=%s; compaction would delete frames, feedd needs cleanup.policy=delete", ErrTopicShape, topic, cfg["cleanup.policy"])
+	}
+	if v, ok := cfg["min.insync.replicas"]; ok && replicas > 0 {
+		if n, err := strconv.Atoi(v); err == nil && n > replicas {
+			return fmt.Errorf("%w: %s has min.insync.replicas=%d but only %d replicas; every acks=all write would fail", ErrTopicShape, topic, n, replicas)
+		}
+	}
+	if cfg["unclean.leader.election.enable"] == "true" {
+		return fmt.Errorf("%w: %s has unclean.leader.election.enable=true; an unclean election can drop committed frames", ErrTopicShape, topic)
+	}
+	return nil
+}
+
+// describeTopic checks the partition count and returns the number of
+// replicas. It asks the broker directly: franz-go's metadata cache (which
+// kadm's listings use) would keep answering "unknown topic" for a few
+// seconds after the peer created it.
+func describeTopic(ctx context.Context, cl *kgo.Client, topic string) (replicas int, err error) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	req.AllowAutoTopicCreation = false // feedd creates it, with the shape it needs
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return 0, fmt.Errorf("kafka topic %s: metadata: %w", topic, err)
+	}
+	if len(resp.Topics) != 1 {
+		return 0, fmt.Errorf("kafka topic %s: metadata: %d topics in the answer", topic, len(resp.Topics))
+	}
+	t := resp.Topics[0]
+	if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+		return 0, fmt.Errorf("kafka topic %s: %w", topic, err)
+	}
+	if n := len(t.Partitions); n != 1 {
+		return 0, fmt.Errorf("%w: %s has %d partitions; feedd needs exactly 1, because the feed's order holds only within one partition", ErrTopicShape, topic, n)
+	}
+	return len(t.Partitions[0].Replicas), nil
+}
+
+func createTopic(ctx context.Context, adm *kadm.Client, c Config) error {
+	configs := map[string]*string{"cleanup.policy": kadm.StringPtr("delete")}
+	if c.MinInsyncReplicas > 0 {
+		configs["min.insync.replicas"] = kadm.StringPtr(strconv.Itoa(c.MinInsyncReplicas))
+	}
+	rf := int16(-1) // the broker's default.replication.factor
+	if c.ReplicationFactor > 0 {
+		rf = int16(c.ReplicationFactor)
+	}
+	_, err := adm.CreateTopic(ctx, int32(c.Partitions), rf, configs, c.Topic)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) { // the peer may have won the race
+		return fmt.Errorf("kafka topic %s: creating (partitions %d, replication factor %d): %w", c.Topic, c.Partitions, rf, err)
+	}
+	return nil
+}

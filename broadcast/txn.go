@@ -1,0 +1,153 @@
+package broadcast
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/ingest"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// maxRecordValue is the largest frame produced as one record: franz-go's
+// default batch limit (1,000,012 bytes, Kafka's max.message.bytes default)
+// less room for the batch and record overhead and the headers. A larger
+// frame would fail the whole transaction; it is skipped and counted instead.
+const maxRecordValue = 1_000_012 - 4096
+
+// txn is the producer side of one transaction: the records handed to
+// franz-go, carved from chunks that are reused from one transaction to the
+// next, so producing a frame allocates nothing once they have grown to the
+// size of the largest transaction.
+//
+// The owner goroutine fills it; franz-go's promise goroutine records the
+// outcome of each record. A txn is reset only when no record is in flight
+// (after a commit, which flushes, or after an abort, which waits).
+type txn struct {
+	chunks []*recChunk
+	arena  []byte
+
+	n       int       // records produced
+	bytes   int64     // their value bytes
+	last    uint64    // ring position of the last entry covered (produced or skipped)
+	started time.Time // when the first record was produced
+
+	err        atomic.Pointer[error] // the first record error
+	lastOffset atomic.Int64          // offset of the last record acknowledged
+	onErr      func()                // tells the owner a record failed
+	promiseFn  func(*kgo.Record, error)
+}
+
+// recChunk holds the records (and their headers) of chunkRecords frames.
+// Records in flight are referenced by franz-go, so chunks are never moved,
+// only added.
+type recChunk struct {
+	recs [chunkRecords]kgo.Record
+	hdrs [chunkRecords * headersPerRecord]kgo.RecordHeader
+}
+
+const chunkRecords = 256
+
+func newTxn(onErr func()) *txn {
+	t := &txn{onErr: onErr}
+	t.promiseFn = t.promise
+	t.lastOffset.Store(-1)
+	return t
+}
+
+func (t *txn) promise(r *kgo.Record, err error) {
+	if err != nil {
+		if t.err.CompareAndSwap(nil, &err) {
+			t.onErr()
+		}
+		return
+	}
+	t.lastOffset.Store(r.Offset)
+}
+
+func (t *txn) firstErr() error {
+	if e := t.err.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// reset readies the txn for the next transaction. No record may be in
+// flight.
+func (t *txn) reset() {
+	for i := 0; i*chunkRecords < t.n; i++ {
+		c := t.chunks[i]
+		clear(c.recs[:min(chunkRecords, t.n-i*chunkRecords)])
+	}
+	t.n, t.bytes, t.last = 0, 0, 0
+	t.arena = t.arena[:0]
+	t.err.Store(nil)
+	t.lastOffset.Store(-1)
+}
+
+// recordShape is what every record of a pipeline shares.
+type recordShape struct {
+	topic    string
+	member   []byte
+	key      string // KeyNone, KeyIdentity or KeyPipeline
+	pipeline []byte
+}
+
+// add builds the record for e (copying its data, which is valid only until
+// the ring changes) and hands it to cl. The arena only grows by append, so a
+// reallocation leaves earlier records pointing at the old array, unchanged.
+func (t *txn) add(cl *kgo.Client, s *recordShape, e backlog.Entry, now time.Time) {
+	ci, ri := t.n/chunkRecords, t.n%chunkRecords
+	if ci == len(t.chunks) {
+		t.chunks = append(t.chunks, new(recChunk))
+	}
+	c := t.chunks[ci]
+	r := &c.recs[ri]
+	a := t.arena
+
+	v := len(a)
+	a = append(a, e.Data...)
+	value := a[v:len(a):len(a)]
+
+	fp := ingest.Fingerprint(e.Data)
+	h := c.hdrs[ri*headersPerRecord : ri*headersPerRecord : (ri+1)*headersPerRecord]
+	o := len(a)
+	a = appendHex16(a, fp)
+	fpText := a[o:len(a):len(a)]
+	h = append(h, kgo.RecordHeader{Key: HeaderFingerprint, Value: fpText})
+	if e.ID != fp {
+		o = len(a)
+		a = strconv.AppendUint(a, e.ID, 10)
+		h = append(h, kgo.RecordHeader{Key: HeaderFeedSeq, Value: a[o:len(a):len(a)]})
+	}
+	h = append(h, kgo.RecordHeader{Key: HeaderMember, Value: s.member})
+	o = len(a)
+	a = appendRFC3339(a, e.ReceivedAt)
+	h = append(h, kgo.RecordHeader{Key: HeaderReceivedAt, Value: a[o:len(a):len(a)]})
+
+	var key []byte
+	switch s.key {
+	case KeyIdentity:
+		o = len(a)
+		a = appendHex16(a, e.ID)
+		key = a[o:len(a):len(a)]
+	case KeyPipeline:
+		key = s.pipeline
+	}
+	t.arena = a
+
+	*r = kgo.Record{Topic: s.topic, Partition: 0, Key: key, Value: value, Headers: h}
+	if t.n == 0 {
+		t.started = now
+	}
+	t.n++
+	t.bytes += int64(len(e.Data))
+	t.last = e.Pos
+	// TryProduce never blocks the owner goroutine: the client buffers up to
+	// twice commit_max_frames records and a transaction holds at most
+	// commit_max_frames, so ErrMaxBuffered cannot happen; if it did, it would
+	// fail the transaction like any record error.
+	cl.TryProduce(context.Background(), r, t.promiseFn)
+}
