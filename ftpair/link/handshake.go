@@ -1,0 +1,198 @@
+package link
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// hsErr turns an I/O error of the handshake into a rejection: rejections
+// (oversized, truncated...) stay as they are, anything else (the other side
+// closed, reset, the deadline passed) is RejectIncomplete.
+func hsErr(err error) error {
+	if _, ok := reasonOf(err); ok {
+		return err
+	}
+	return &rejectError{reason: RejectIncomplete, msg: "handshake", err: err}
+}
+
+// sessionKeys derives the two MAC keys of a session (nil in mTLS mode) and
+// returns the sealer and opener for one side.
+func sessionKeys(mode authMode, secret, tr []byte, dialer bool) (*sealer, *opener) {
+	var d2a, a2d []byte
+	if mode == modeHMAC {
+		d2a, a2d = derive(secret, labelD2A, tr), derive(secret, labelA2D, tr)
+	}
+	if dialer {
+		return newSealer(d2a), newOpener(a2d)
+	}
+	return newSealer(a2d), newOpener(d2a)
+}
+
+// clientHandshake is the dialer's side, run over a fresh connection (after
+// TLS in mTLS mode): hello with a fresh nonce; welcome from the peer we
+// dialed, with (HMAC) its proof over both nonces; our proof.
+func clientHandshake(conn io.ReadWriter, mode authMode, self, peer string, secret []byte) (*sealer, *opener, error) {
+	var nd [nonceLen]byte
+	rand.Read(nd[:])
+	if _, err := conn.Write(appendHello(nil, msgHello, hello{mode: mode, from: self, to: peer, nonce: nd})); err != nil {
+		return nil, nil, hsErr(err)
+	}
+	buf := make([]byte, MaxFrame)
+	frame, err := readFrame(conn, buf)
+	if err != nil {
+		return nil, nil, hsErr(err)
+	}
+	w, err := parseHello(frame, msgWelcome)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case w.mode != mode:
+		return nil, nil, rejectf(RejectMode, "the peer authenticates with mode %d, we with %d", w.mode, mode)
+	case w.from != peer:
+		return nil, nil, rejectf(RejectWrongPeer, "dialed %q, the member there answers as %q", peer, w.from)
+	case w.to != self:
+		return nil, nil, rejectf(RejectWrongPeer, "the peer answers to %q, we are %q", w.to, self)
+	}
+	tr := transcript(mode, self, peer, nd, w.nonce)
+	var proof []byte
+	if mode == modeHMAC {
+		if !hmac.Equal(w.mac, derive(secret, labelWelcome, tr)) {
+			return nil, nil, rejectf(RejectMAC, "the peer's handshake proof does not verify (different secret?)")
+		}
+		proof = derive(secret, labelProof, tr)
+	}
+	if _, err := conn.Write(appendProof(nil, proof)); err != nil {
+		return nil, nil, hsErr(err)
+	}
+	s, o := sessionKeys(mode, secret, tr, true)
+	return s, o, nil
+}
+
+// serverHandshake is the acceptor's side. check vets the id the dialer
+// claims (a configured peer that should dial us; in mTLS mode, named by its
+// certificate) before we answer.
+func serverHandshake(conn io.ReadWriter, mode authMode, self string, secret []byte, check func(from string) error) (string, *sealer, *opener, error) {
+	buf := make([]byte, MaxFrame)
+	frame, err := readFrame(conn, buf)
+	if err != nil {
+		return "", nil, nil, hsErr(err)
+	}
+	h, err := parseHello(frame, msgHello)
+	switch {
+	case err != nil:
+		return "", nil, nil, err
+	case h.mode != mode:
+		return "", nil, nil, rejectf(RejectMode, "the peer authenticates with mode %d, we with %d", h.mode, mode)
+	case h.to != self:
+		return "", nil, nil, rejectf(RejectWrongPeer, "%q dialed %q, we are %q", h.from, h.to, self)
+	}
+	if err := check(h.from); err != nil {
+		return "", nil, nil, err
+	}
+	w := hello{mode: mode, from: self, to: h.from}
+	rand.Read(w.nonce[:])
+	tr := transcript(mode, h.from, self, h.nonce, w.nonce)
+	if mode == modeHMAC {
+		w.mac = derive(secret, labelWelcome, tr)
+	}
+	if _, err := conn.Write(appendHello(buf[:0], msgWelcome, w)); err != nil {
+		return "", nil, nil, hsErr(err)
+	}
+	frame, err = readFrame(conn, buf)
+	if err != nil {
+		return "", nil, nil, hsErr(err)
+	}
+	proof, err := parseProof(frame, mode.macLen())
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if mode == modeHMAC && !hmac.Equal(proof, derive(secret, labelProof, tr)) {
+		return "", nil, nil, rejectf(RejectMAC, "%q: handshake proof does not verify (different secret, or a replayed handshake)", h.from)
+	}
+	s, o := sessionKeys(mode, secret, tr, false)
+	return h.from, s, o, nil
+}
+
+// verifyCert verifies the peer's certificate chain against the configured
+// CAs for the given usage and returns the leaf.
+func verifyCert(cs tls.ConnectionState, roots *x509.CertPool, usage x509.ExtKeyUsage) (*x509.Certificate, error) {
+	if len(cs.PeerCertificates) == 0 {
+		return nil, rejectf(RejectTLS, "the peer presented no certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	leaf := cs.PeerCertificates[0]
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{usage}}); err != nil {
+		return nil, &rejectError{reason: RejectTLS, msg: "peer certificate", err: err}
+	}
+	return leaf, nil
+}
+
+// certNames reports whether the certificate names member id, as its
+// Subject CommonName or one of its DNS names (exact match).
+func certNames(c *x509.Certificate, id string) bool {
+	return c.Subject.CommonName == id || slices.Contains(c.DNSNames, id)
+}
+
+func certName(c *x509.Certificate) string {
+	if c.Subject.CommonName != "" {
+		return c.Subject.CommonName
+	}
+	return fmt.Sprint(c.DNSNames)
+}
+
+// serverTLS is the acceptor's TLS configuration: TLS 1.3, a client
+// certificate required and verified against the CAs. Which member it must
+// name is known only from the hello that follows.
+func serverTLS(cert *tls.Certificate, cas *x509.CertPool) *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{*cert},
+		MinVersion:   tls.VersionTLS13,
+		ClientAuth:   tls.RequireAnyClientCert,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			_, err := verifyCert(cs, cas, x509.ExtKeyUsageClientAuth)
+			return err
+		},
+	}
+}
+
+// clientTLS is the dialer's TLS configuration for one peer. The standard
+// host-name check is replaced (InsecureSkipVerify) by VerifyConnection,
+// which verifies the chain against the CAs and that the certificate names
+// the peer's member id, which need not be a host name.
+func clientTLS(cert *tls.Certificate, cas *x509.CertPool, peer string) *tls.Config {
+	return &tls.Config{
+		Certificates:       []tls.Certificate{*cert},
+		MinVersion:         tls.VersionTLS13,
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			leaf, err := verifyCert(cs, cas, x509.ExtKeyUsageServerAuth)
+			if err != nil {
+				return err
+			}
+			if !certNames(leaf, peer) {
+				return rejectf(RejectWrongPeer, "dialed %q, its certificate names %s", peer, certName(leaf))
+			}
+			return nil
+		},
+	}
+}
+
+// tlsErr classifies a failed TLS handshake.
+func tlsErr(err error) error {
+	if _, ok := reasonOf(err); ok {
+		return err
+	}
+	if errors.Is(err, io.EOF) {
+		return &rejectError{reason: RejectIncomplete, msg: "TLS handshake", err: err}
+	}
+	return &rejectError{reason: RejectTLS, msg: "TLS handshake", err: err}
+}

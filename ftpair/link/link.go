@@ -1,0 +1,504 @@
+package link
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/feedd/feedd/ftpair"
+)
+
+const (
+	// EventBuffer is the capacity of the Events channel.
+	EventBuffer = 64
+	// maxPendingHandshakes bounds the accepted connections that have not
+	// finished their handshake; more are closed at once (RejectBusy).
+	maxPendingHandshakes = 8
+	// rejectLogEvery rate-limits warnings about rejected input, per reason;
+	// the rest are logged at debug level.
+	rejectLogEvery = 10 * time.Second
+	// dialLogEvery rate-limits warnings about a peer that cannot be dialed.
+	dialLogEvery = 30 * time.Second
+)
+
+// Link carries heartbeats between this member and its peers. Create it with
+// New, run it with Run, feed its Events to the core and perform the core's
+// SendHeartbeat actions with Send.
+type Link struct {
+	self   string
+	cfg    Config
+	mode   authMode
+	secret []byte
+	cert   *tls.Certificate
+	cas    *x509.CertPool
+	srvTLS *tls.Config
+	log    *slog.Logger
+	ln     net.Listener
+	peers  map[string]*peer
+	order  []*peer // as configured
+	events chan ftpair.Event
+	epoch  time.Time
+
+	rejected      [numRejectReasons]atomic.Uint64
+	lastRejectLog [numRejectReasons]atomic.Int64
+	pending       chan struct{} // semaphore: handshakes in progress
+	started       atomic.Bool
+
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{} // every open TCP connection
+	crashed atomic.Bool           // tests: imitate a process death
+}
+
+// peer is one configured peer and its current session.
+type peer struct {
+	id, addr string
+	dial     bool // this member dials the peer (its id is lower)
+
+	mu      sync.Mutex
+	sess    *session
+	since   time.Time // when the connection went up or down
+	lastErr string
+
+	lastRecvWall atomic.Int64 // unix nanoseconds of the last message
+	incarnation  atomic.Uint64
+	sent, received, queueDropped, notConnected,
+	connects, disconnects, obituaries, dialFailures atomic.Uint64
+
+	lastDialLog time.Time // dial goroutine only
+}
+
+// New checks the configuration, binds the listener (so Addr is known at
+// once) and returns a Link ready to Run. memberID is this member's
+// pair.member_id (ftpair.Config.MemberID); creds come from
+// Config.LoadCredentials or the owner. A nil logger means slog.Default().
+// If Run is never called, Close releases the listener.
+func New(memberID string, cfg Config, creds Credentials, logger *slog.Logger) (*Link, error) {
+	cfg = cfg.WithDefaults()
+	var errs []error
+	if err := checkMemberID(memberID); err != nil {
+		errs = append(errs, fmt.Errorf("pair.member_id: %w", err))
+	}
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	for i, p := range cfg.Peers {
+		if p.ID == memberID {
+			errs = append(errs, fmt.Errorf("pair.peers[%d].id: %q is this member's own pair.member_id", i, p.ID))
+		}
+	}
+	l := &Link{
+		self:    memberID,
+		cfg:     cfg,
+		log:     logger,
+		peers:   map[string]*peer{},
+		events:  make(chan ftpair.Event, EventBuffer),
+		epoch:   time.Now(),
+		pending: make(chan struct{}, maxPendingHandshakes),
+		conns:   map[net.Conn]struct{}{},
+	}
+	if l.log == nil {
+		l.log = slog.Default()
+	}
+	switch cfg.Auth {
+	case AuthHMAC:
+		l.mode = modeHMAC
+		if len(creds.Secret) < MinSecretLen {
+			field := "secret_file"
+			if cfg.SecretEnv != "" {
+				field = "secret_env"
+			}
+			errs = append(errs, fmt.Errorf("pair.%s: the secret is %d bytes; at least %d are required", field, len(creds.Secret), MinSecretLen))
+		}
+		l.secret = bytes.Clone(creds.Secret)
+	case AuthMTLS:
+		l.mode = modeMTLS
+		if creds.Certificate == nil || creds.CAs == nil {
+			errs = append(errs, errors.New("pair.tls: no certificate or CA pool given (see Config.LoadCredentials)"))
+		} else {
+			l.cert, l.cas = creds.Certificate, creds.CAs
+			l.srvTLS = serverTLS(l.cert, l.cas)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	for _, pc := range cfg.Peers {
+		p := &peer{id: pc.ID, addr: pc.Address, dial: memberID < pc.ID, since: time.Now()}
+		l.peers[p.id] = p
+		l.order = append(l.order, p)
+	}
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("pair.listen: %w", err)
+	}
+	l.ln = ln
+	return l, nil
+}
+
+// Addr is the address the listener is bound to.
+func (l *Link) Addr() net.Addr { return l.ln.Addr() }
+
+// Events delivers ftpair.PeerConnected (after a handshake),
+// ftpair.HeartbeatReceived (authenticated, From checked, in order per
+// connection) and ftpair.PeerClosed (obituaries only). The owner must keep
+// receiving: a full channel holds up the connections' readers (never the
+// Send side). It is closed when Run returns.
+func (l *Link) Events() <-chan ftpair.Event { return l.events }
+
+// Run accepts and dials peers until ctx is cancelled, then closes every
+// connection (telling peers this member is leaving), waits for all its
+// goroutines and closes Events. It returns nil after cancellation; it may be
+// called once.
+func (l *Link) Run(ctx context.Context) error {
+	if !l.started.CompareAndSwap(false, true) {
+		return errors.New("link: Run called more than once")
+	}
+	defer close(l.events)
+	var wg sync.WaitGroup
+	wg.Go(func() { l.acceptLoop(ctx, &wg) })
+	for _, p := range l.order {
+		if p.dial {
+			wg.Go(func() { l.dialLoop(ctx, p) })
+		}
+	}
+	l.log.Info("pair link listening", "member", l.self, "addr", l.ln.Addr().String(), "auth", l.cfg.Auth)
+	<-ctx.Done()
+	l.ln.Close()
+	wg.Wait()
+	return nil
+}
+
+// Close releases the listener of a Link whose Run will not be called (Run
+// closes it itself).
+func (l *Link) Close() error { return l.ln.Close() }
+
+// Send queues hb for peer to, or for every connected peer when to is empty
+// (as ftpair.SendHeartbeat.To says). It never blocks: a heartbeat for a peer
+// that is not connected is dropped, and a full queue drops its oldest
+// heartbeat; both are counted.
+func (l *Link) Send(to string, hb ftpair.Heartbeat) {
+	if to == "" {
+		for _, p := range l.order {
+			p.send(hb)
+		}
+		return
+	}
+	if p := l.peers[to]; p != nil {
+		p.send(hb)
+		return
+	}
+	l.log.Debug("pair link: heartbeat for an unknown peer dropped", "peer", to)
+}
+
+func (p *peer) send(hb ftpair.Heartbeat) {
+	p.mu.Lock()
+	s := p.sess
+	p.mu.Unlock()
+	if s == nil {
+		p.notConnected.Add(1)
+		return
+	}
+	if s.q.push(hb) {
+		p.queueDropped.Add(1)
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// attach makes s the peer's session and returns the one it replaces.
+func (p *peer) attach(s *session) *session {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.sess
+	p.sess, p.since, p.lastErr = s, time.Now(), ""
+	return old
+}
+
+// detach removes s if it is still the peer's session.
+func (p *peer) detach(s *session, why string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sess == s {
+		p.sess, p.since, p.lastErr = nil, time.Now(), why
+	}
+}
+
+func (p *peer) setError(err error) {
+	p.mu.Lock()
+	p.lastErr = err.Error()
+	p.mu.Unlock()
+}
+
+// emit delivers an event unless ctx is cancelled or stop is closed first.
+func (l *Link) emit(ctx context.Context, stop <-chan struct{}, ev ftpair.Event) bool {
+	select {
+	case l.events <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-stop:
+		return false
+	}
+}
+
+// mono is a monotonic clock reading in nanoseconds.
+func (l *Link) mono() int64 { return int64(time.Since(l.epoch)) }
+
+func (l *Link) noticeTimeout() time.Duration { return min(l.cfg.WriteTimeout, time.Second) }
+
+// countReject counts a rejection and logs it, at warning level at most once
+// per reason per rejectLogEvery.
+func (l *Link) countReject(err error, remote net.Addr, peerID string) {
+	r, ok := reasonOf(err)
+	if !ok {
+		return
+	}
+	i := reasonIndex(r)
+	if i < 0 {
+		return
+	}
+	l.rejected[i].Add(1)
+	level := slog.LevelDebug
+	now, last := l.mono(), l.lastRejectLog[i].Load()
+	if (last == 0 || now-last >= int64(rejectLogEvery)) && l.lastRejectLog[i].CompareAndSwap(last, now) {
+		level = slog.LevelWarn
+	}
+	attrs := []any{"reason", string(r), "err", err.Error()}
+	if remote != nil {
+		attrs = append(attrs, "remote", remote.String())
+	}
+	if peerID != "" {
+		attrs = append(attrs, "peer", peerID)
+	}
+	l.log.Log(context.Background(), level, "pair link: input rejected", attrs...)
+}
+
+func (l *Link) track(c net.Conn) {
+	l.mu.Lock()
+	l.conns[c] = struct{}{}
+	l.mu.Unlock()
+}
+
+func (l *Link) untrack(c net.Conn) {
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+}
+
+// crash imitates the death of this member's process, for tests: the
+// listener and every connection close at once, with no close notice, and
+// nothing is dialed again. The caller still cancels Run.
+func (l *Link) crash() {
+	l.crashed.Store(true)
+	l.ln.Close()
+	l.mu.Lock()
+	for c := range l.conns {
+		c.Close()
+	}
+	l.mu.Unlock()
+}
+
+// tuneTCP sets TCP_NODELAY and turns keepalive off: silence is the core's
+// to judge, from missing heartbeats.
+func tuneTCP(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+		tc.SetKeepAlive(false)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// jitter spreads a backoff over [d/2, d].
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func (l *Link) acceptLoop(ctx context.Context, wg *sync.WaitGroup) {
+	var delay time.Duration
+	for {
+		conn, err := l.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			l.log.Warn("pair link: accept failed; retrying", "err", err.Error(), "retry", delay)
+			if !sleepCtx(ctx, delay) {
+				return
+			}
+			continue
+		}
+		delay = 0
+		select {
+		case l.pending <- struct{}{}:
+		default:
+			l.countReject(rejectf(RejectBusy, "%d handshakes in progress", maxPendingHandshakes), conn.RemoteAddr(), "")
+			conn.Close()
+			continue
+		}
+		wg.Go(func() { l.serveAccepted(ctx, conn) })
+	}
+}
+
+// serveAccepted authenticates an accepted connection and runs its session.
+func (l *Link) serveAccepted(ctx context.Context, raw net.Conn) {
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			<-l.pending
+		}
+	}
+	defer release()
+	l.track(raw)
+	defer l.untrack(raw)
+	tuneTCP(raw)
+	var p *peer
+	conn, s, o, err := l.handshake(ctx, raw, func() (net.Conn, *sealer, *opener, error) {
+		var conn net.Conn = raw
+		var tc *tls.Conn
+		if l.mode == modeMTLS {
+			tc = tls.Server(raw, l.srvTLS)
+			if err := tc.Handshake(); err != nil {
+				return nil, nil, nil, tlsErr(err)
+			}
+			conn = tc
+		}
+		_, s, o, err := serverHandshake(conn, l.mode, l.self, l.secret, func(from string) error {
+			p = l.peers[from]
+			switch {
+			case p == nil:
+				return rejectf(RejectUnknownPeer, "%q is not in pair.peers", from)
+			case p.dial:
+				return rejectf(RejectWrongPeer, "%q dialed, but the lower id dials: %q dials %q", from, l.self, from)
+			}
+			if tc != nil {
+				leaf := tc.ConnectionState().PeerCertificates[0]
+				if !certNames(leaf, from) {
+					return rejectf(RejectWrongPeer, "the peer claims to be %q, its certificate names %s", from, certName(leaf))
+				}
+			}
+			return nil
+		})
+		return conn, s, o, err
+	})
+	if err != nil {
+		raw.Close()
+		if ctx.Err() == nil {
+			id := ""
+			if p != nil {
+				id = p.id
+			}
+			l.countReject(err, raw.RemoteAddr(), id)
+		}
+		return
+	}
+	release()
+	l.runSession(ctx, newSession(l, p, conn, s, o, "accepted"))
+}
+
+// handshake runs fn (TLS if any, then the link handshake) on raw within
+// the handshake timeout, aborting if ctx is cancelled.
+func (l *Link) handshake(ctx context.Context, raw net.Conn, fn func() (net.Conn, *sealer, *opener, error)) (net.Conn, *sealer, *opener, error) {
+	raw.SetDeadline(time.Now().Add(l.cfg.HandshakeTimeout))
+	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
+	conn, s, o, err := fn()
+	if !stop() && err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	raw.SetDeadline(time.Time{})
+	return conn, s, o, nil
+}
+
+func (l *Link) dialLoop(ctx context.Context, p *peer) {
+	backoff := l.cfg.ReconnectMin
+	for ctx.Err() == nil && !l.crashed.Load() {
+		up, lasted := l.dialOnce(ctx, p)
+		if ctx.Err() != nil || l.crashed.Load() {
+			return
+		}
+		if up && lasted >= l.cfg.ReconnectMax {
+			backoff = l.cfg.ReconnectMin
+		}
+		if !sleepCtx(ctx, jitter(backoff)) {
+			return
+		}
+		backoff = min(2*backoff, l.cfg.ReconnectMax)
+	}
+}
+
+// dialOnce dials the peer, authenticates and runs the session to its end.
+// It reports whether a session came up and how long it lasted.
+func (l *Link) dialOnce(ctx context.Context, p *peer) (bool, time.Duration) {
+	d := net.Dialer{Timeout: l.cfg.DialTimeout, KeepAlive: -1}
+	raw, err := d.DialContext(ctx, "tcp", p.addr)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.dialFailures.Add(1)
+			p.setError(err)
+			if now := time.Now(); now.Sub(p.lastDialLog) >= dialLogEvery {
+				p.lastDialLog = now
+				l.log.Warn("pair link: cannot reach peer; retrying", "peer", p.id, "addr", p.addr, "err", err.Error())
+			} else {
+				l.log.Debug("pair link: cannot reach peer", "peer", p.id, "addr", p.addr, "err", err.Error())
+			}
+		}
+		return false, 0
+	}
+	l.track(raw)
+	defer l.untrack(raw)
+	tuneTCP(raw)
+	conn, s, o, err := l.handshake(ctx, raw, func() (net.Conn, *sealer, *opener, error) {
+		var conn net.Conn = raw
+		if l.mode == modeMTLS {
+			tc := tls.Client(raw, clientTLS(l.cert, l.cas, p.id))
+			if err := tc.Handshake(); err != nil {
+				return nil, nil, nil, tlsErr(err)
+			}
+			conn = tc
+		}
+		s, o, err := clientHandshake(conn, l.mode, l.self, p.id, l.secret)
+		return conn, s, o, err
+	})
+	if err != nil {
+		raw.Close()
+		if ctx.Err() == nil {
+			p.dialFailures.Add(1)
+			p.setError(err)
+			l.countReject(err, raw.RemoteAddr(), p.id)
+		}
+		return false, 0
+	}
+	p.lastDialLog = time.Time{}
+	start := time.Now()
+	l.runSession(ctx, newSession(l, p, conn, s, o, "dialed"))
+	return true, time.Since(start)
+}

@@ -1,0 +1,164 @@
+package link
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Status is a snapshot of the link for /status. It never contains
+// credentials.
+type Status struct {
+	MemberID string       `json:"member_id"`
+	Listen   string       `json:"listen"`
+	Auth     string       `json:"auth"`
+	Peers    []PeerStatus `json:"peers"`
+	// Rejected counts refused input by reason (every reason is present).
+	Rejected map[RejectReason]uint64 `json:"rejected"`
+}
+
+// PeerStatus is the state of the link to one peer.
+type PeerStatus struct {
+	ID      string `json:"id"`
+	Address string `json:"address"`
+	// Dials is true when this member dials the peer (its id is lower);
+	// otherwise it waits for the peer to dial.
+	Dials     bool `json:"dials"`
+	Connected bool `json:"connected"`
+	// Since is when the link to the peer last went up or down.
+	Since time.Time `json:"since"`
+	// LastMessage is when the last authenticated message (or handshake)
+	// arrived from the peer.
+	LastMessage time.Time `json:"last_message,omitzero"`
+	// Incarnation is the peer's, from its last heartbeat.
+	Incarnation uint64 `json:"incarnation,omitempty"`
+	// LastError says why the link is down, when it is.
+	LastError string `json:"last_error,omitempty"`
+	PeerCounters
+}
+
+// PeerCounters are monotonic counters of the link to one peer.
+type PeerCounters struct {
+	// Sent and Received count heartbeats written and accepted.
+	Sent     uint64 `json:"sent"`
+	Received uint64 `json:"received"`
+	// SendDropped counts heartbeats dropped because the peer's send queue
+	// was full (the oldest goes); SendNotConnected those sent while the
+	// peer was not connected.
+	SendDropped      uint64 `json:"send_dropped"`
+	SendNotConnected uint64 `json:"send_not_connected"`
+	// Connects and Disconnects count authenticated sessions starting and
+	// ending; Obituaries the ends reported as ftpair.PeerClosed.
+	Connects    uint64 `json:"connects"`
+	Disconnects uint64 `json:"disconnects"`
+	Obituaries  uint64 `json:"obituaries"`
+	// DialFailures counts failed dials and handshakes towards the peer.
+	DialFailures uint64 `json:"dial_failures"`
+}
+
+// Status returns a snapshot of the link.
+func (l *Link) Status() Status {
+	st := Status{
+		MemberID: l.self,
+		Listen:   l.ln.Addr().String(),
+		Auth:     l.cfg.Auth,
+		Peers:    make([]PeerStatus, 0, len(l.order)),
+		Rejected: make(map[RejectReason]uint64, numRejectReasons),
+	}
+	for i, r := range RejectReasons {
+		st.Rejected[r] = l.rejected[i].Load()
+	}
+	for _, p := range l.order {
+		st.Peers = append(st.Peers, p.status())
+	}
+	return st
+}
+
+func (p *peer) status() PeerStatus {
+	p.mu.Lock()
+	ps := PeerStatus{
+		ID: p.id, Address: p.addr, Dials: p.dial,
+		Connected: p.sess != nil, Since: p.since, LastError: p.lastErr,
+	}
+	p.mu.Unlock()
+	if ns := p.lastRecvWall.Load(); ns != 0 {
+		ps.LastMessage = time.Unix(0, ns)
+	}
+	ps.Incarnation = p.incarnation.Load()
+	ps.PeerCounters = p.counters()
+	return ps
+}
+
+func (p *peer) counters() PeerCounters {
+	return PeerCounters{
+		Sent: p.sent.Load(), Received: p.received.Load(),
+		SendDropped: p.queueDropped.Load(), SendNotConnected: p.notConnected.Load(),
+		Connects: p.connects.Load(), Disconnects: p.disconnects.Load(),
+		Obituaries: p.obituaries.Load(), DialFailures: p.dialFailures.Load(),
+	}
+}
+
+// Metrics. The prefix feedd_pair_link_ keeps them apart from the core's
+// feedd_pair_ metrics.
+var (
+	descSent = prometheus.NewDesc("feedd_pair_link_messages_sent_total",
+		"Heartbeats written to a peer.", []string{"peer"}, nil)
+	descReceived = prometheus.NewDesc("feedd_pair_link_messages_received_total",
+		"Authenticated heartbeats accepted from a peer.", []string{"peer"}, nil)
+	descSendDropped = prometheus.NewDesc("feedd_pair_link_send_dropped_total",
+		"Heartbeats not sent: queue_full (the oldest queued was dropped) or not_connected.", []string{"peer", "reason"}, nil)
+	descRejected = prometheus.NewDesc("feedd_pair_link_rejected_total",
+		"Input refused by the pair link, by reason.", []string{"reason"}, nil)
+	descConnects = prometheus.NewDesc("feedd_pair_link_connects_total",
+		"Authenticated connections to a peer that came up.", []string{"peer"}, nil)
+	descDisconnects = prometheus.NewDesc("feedd_pair_link_disconnects_total",
+		"Authenticated connections to a peer that ended, for any reason.", []string{"peer"}, nil)
+	descObituaries = prometheus.NewDesc("feedd_pair_link_obituaries_total",
+		"Connections the peer closed while alive on the link, reported to the core as PeerClosed.", []string{"peer"}, nil)
+	descDialFailures = prometheus.NewDesc("feedd_pair_link_dial_failures_total",
+		"Failed dials or handshakes towards a peer.", []string{"peer"}, nil)
+	descConnected = prometheus.NewDesc("feedd_pair_link_connected",
+		"1 while an authenticated connection to the peer is up.", []string{"peer"}, nil)
+	descLastMessage = prometheus.NewDesc("feedd_pair_link_last_message_timestamp_seconds",
+		"Unix time of the last authenticated message from the peer.", []string{"peer"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (l *Link) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descSent, descReceived, descSendDropped, descRejected, descConnects,
+		descDisconnects, descObituaries, descDialFailures, descConnected, descLastMessage} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: the link's own counters are the
+// metrics, so /status and /metrics agree.
+func (l *Link) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	for i, r := range RejectReasons {
+		counter(descRejected, l.rejected[i].Load(), string(r))
+	}
+	for _, p := range l.order {
+		ps := p.status()
+		counter(descSent, ps.Sent, p.id)
+		counter(descReceived, ps.Received, p.id)
+		counter(descSendDropped, ps.SendDropped, p.id, "queue_full")
+		counter(descSendDropped, ps.SendNotConnected, p.id, "not_connected")
+		counter(descConnects, ps.Connects, p.id)
+		counter(descDisconnects, ps.Disconnects, p.id)
+		counter(descObituaries, ps.Obituaries, p.id)
+		counter(descDialFailures, ps.DialFailures, p.id)
+		connected := 0.0
+		if ps.Connected {
+			connected = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descConnected, prometheus.GaugeValue, connected, p.id)
+		last := 0.0
+		if !ps.LastMessage.IsZero() {
+			last = float64(ps.LastMessage.UnixNano()) / 1e9
+		}
+		ch <- prometheus.MustNewConstMetric(descLastMessage, prometheus.GaugeValue, last, p.id)
+	}
+}
