@@ -12,6 +12,7 @@ import (
 
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/broadcast/localbroker"
+	"github.com/feedd/feedd/hw/serialsim"
 	"github.com/feedd/feedd/ingest"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -138,13 +139,17 @@ func readCommitted(t testing.TB, addr, topic string) []topicRecord {
 }
 
 // checkRecord checks a record's format (value, headers) and returns it with
-// the sequence number read from the frame's bytes.
+// the sequence number read from the frame's bytes: a test frame built by
+// frame or fpFrame, or a simulator sentence ($FDSEQ, checksum verified) read
+// through a pty.
 func checkRecord(t testing.TB, r *kgo.Record) topicRecord {
 	t.Helper()
 	v := string(r.Value)
-	var seq uint64
-	if _, err := fmt.Sscanf(v, "$TEST,%d,", &seq); err != nil {
-		t.Fatalf("offset %d: value %q is not a test frame", r.Offset, v)
+	seq, ok := serialsim.ParseSeq(r.Value)
+	if !ok {
+		if _, err := fmt.Sscanf(v, "$TEST,%d,", &seq); err != nil {
+			t.Fatalf("offset %d: value %q is neither a test frame nor a simulator sentence", r.Offset, v)
+		}
 	}
 	fpText := headerValue(r, HeaderFingerprint)
 	if fp, ok := parseHex16(fpText); !ok || len(fpText) != 16 || fp != ingest.Fingerprint(r.Value) {
