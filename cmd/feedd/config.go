@@ -55,15 +55,19 @@ func settingsOf(cfg any) []setting {
 		t := v.Type()
 		for i := range t.NumField() {
 			sf := t.Field(i)
-			name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+			name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
 			if name == "-" || !sf.IsExported() {
+				continue
+			}
+			fv := v.Field(i)
+			if opts == "inline" {
+				walk(fv, prefix)
 				continue
 			}
 			if name == "" {
 				name = strings.ToLower(sf.Name)
 			}
 			path := prefix + name
-			fv := v.Field(i)
 			if sf.Type.Kind() == reflect.Struct && sf.Type != reflect.TypeFor[time.Duration]() {
 				walk(fv, path+".")
 				continue

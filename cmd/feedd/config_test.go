@@ -30,6 +30,18 @@ framing:
   mode: nmea
 sequence:
   nmea_field: 1
+kafka:
+  brokers: [127.0.0.1:9092]
+  topic: ais-north
+pair:
+  listen: 127.0.0.1:7400
+  peers:
+    - id: host-b
+      address: 127.0.0.1:7401
+  secret_env: FEEDD_TEST_PAIR_SECRET
+  activation_interval: 600ms
+admin:
+  listen: 127.0.0.1:7070
 `
 
 func noEnv(string) (string, bool) { return "", false }
@@ -41,19 +53,22 @@ func envOf(m map[string]string) func(string) (string, bool) {
 func TestLoadConfigPrecedence(t *testing.T) {
 	path := writeConfig(t, validYAML)
 
-	cfg, err := loadConfig(path, nil, noEnv)
+	cfg, err := loadConfig(path, nil, noEnv, roleAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Serial.Baud != 38400 || cfg.Serial.ReadTimeout != 50*time.Millisecond || cfg.Sequence.NMEAField != 1 {
 		t.Fatalf("file not applied: %+v", cfg)
 	}
-	if cfg.Serial.DataBits != 8 || cfg.Serial.Parity != "none" || cfg.Log.Format != "text" {
+	if cfg.Pair.Core.ActivationInterval != 600*time.Millisecond || cfg.Pair.Link.Peers[0].ID != "host-b" || cfg.Pair.Core.MemberID != "host-a" {
+		t.Fatalf("pair section not applied: %+v", cfg.Pair)
+	}
+	if cfg.Serial.DataBits != 8 || cfg.Serial.Parity != "none" || cfg.Log.Format != "text" || cfg.Pair.Core.HeartbeatInterval != 100*time.Millisecond {
 		t.Fatalf("defaults not applied: %+v", cfg)
 	}
 
 	env := envOf(map[string]string{"FEEDD_SERIAL_BAUD": "9600", "FEEDD_LOG_FORMAT": "json"})
-	cfg, err = loadConfig(path, nil, env)
+	cfg, err = loadConfig(path, nil, env, roleAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +76,7 @@ func TestLoadConfigPrecedence(t *testing.T) {
 		t.Fatalf("environment did not override the file: baud %d, log %s", cfg.Serial.Baud, cfg.Log.Format)
 	}
 
-	cfg, err = loadConfig(path, []override{{"serial.baud", "4800"}}, env)
+	cfg, err = loadConfig(path, []override{{"serial.baud", "4800"}}, env, roleAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +85,7 @@ func TestLoadConfigPrecedence(t *testing.T) {
 	}
 
 	// FEEDD_CONFIG names the file when --config is absent.
-	cfg, err = loadConfig("", nil, envOf(map[string]string{"FEEDD_CONFIG": path}))
+	cfg, err = loadConfig("", nil, envOf(map[string]string{"FEEDD_CONFIG": path}), roleAuto)
 	if err != nil || cfg.Pipeline != "ais-north" {
 		t.Fatalf("FEEDD_CONFIG not used: %v %+v", err, cfg)
 	}
@@ -96,10 +111,19 @@ func TestLoadConfigErrorsNameTheField(t *testing.T) {
 		{"bad sequence regex", validYAML, []override{{"sequence.nmea_field", "0"}, {"sequence.regex", "("}}, nil, "sequence.regex:"},
 		{"bad log level", validYAML, []override{{"log.level", "loud"}}, nil, "log.level:"},
 		{"bad log format", validYAML, []override{{"log.format", "xml"}}, nil, "log.format:"},
+		{"no brokers", validYAML, []override{{"kafka.brokers", ""}}, nil, "kafka.brokers:"},
+		{"bad commit interval", validYAML, []override{{"kafka.commit_interval", "-1s"}}, nil, "kafka.commit_interval:"},
+		{"bad backlog bound", validYAML, []override{{"backlog.max_frames", "-5"}}, nil, "backlog.max_frames:"},
+		{"pair intervals out of order", validYAML, []override{{"pair.activation_interval", "200ms"}}, nil, "pair.activation_interval:"},
+		{"bad pair listen", validYAML, []override{{"pair.listen", "nowhere"}}, nil, "pair.listen:"},
+		{"bad pair auth", validYAML, []override{{"pair.auth", "trust-me"}}, nil, "pair.auth:"},
+		{"two active members", validYAML, []override{{"pair.active_goal", "2"}}, nil, "pair.active_goal:"},
+		{"bad admin listen", validYAML, []override{{"admin.listen", "7070"}}, nil, "admin.listen:"},
+		{"bad member id", validYAML, []override{{"member_id", "host a"}}, nil, "member_id:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := loadConfig(writeConfig(t, tt.yaml), tt.flags, envOf(tt.env))
+			_, err := loadConfig(writeConfig(t, tt.yaml), tt.flags, envOf(tt.env), roleAuto)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("loadConfig = %v; want an error naming %q", err, tt.want)
 			}

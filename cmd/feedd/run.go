@@ -14,8 +14,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/broadcast"
+	"github.com/feedd/feedd/ftpair"
+	"github.com/feedd/feedd/ftpair/link"
 	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/ingest/framing"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Config is the whole configuration of a `feedd run` member. Its YAML layout
@@ -28,20 +34,47 @@ type Config struct {
 	Serial   ingest.SerialConfig   `yaml:"serial"`
 	Framing  framing.Config        `yaml:"framing"`
 	Sequence ingest.SequenceConfig `yaml:"sequence"`
+	Kafka    broadcast.Config      `yaml:"kafka"`
+	Backlog  backlog.Config        `yaml:"backlog"`
+	Pair     PairConfig            `yaml:"pair"`
+	Admin    AdminConfig           `yaml:"admin"`
 	Log      LogConfig             `yaml:"log"`
 }
+
+// PairConfig is the `pair:` section: the fault-tolerance parameters of the
+// protocol core and the pair link that carries its heartbeats.
+type PairConfig struct {
+	Core ftpair.Config `yaml:",inline"`
+	Link link.Config   `yaml:",inline"`
+}
+
+// Roles for --role. auto runs the pair protocol; the fixed roles are an
+// override for tests and for a member without a peer.
+const (
+	roleAuto     = "auto"
+	roleActive   = "active"
+	roleInactive = "inactive"
+)
 
 func (c Config) withDefaults() Config {
 	if c.MemberID == "" {
 		c.MemberID, _ = os.Hostname()
 	}
 	c.Serial = c.Serial.WithDefaults()
+	c.Kafka = c.Kafka.WithDefaults()
+	c.Backlog = c.Backlog.WithDefaults()
+	c.Pair.Core.MemberID = c.MemberID
+	c.Pair.Core.ApplyDefaults()
+	c.Pair.Link = c.Pair.Link.WithDefaults()
+	c.Admin = c.Admin.withDefaults()
 	c.Log = c.Log.withDefaults()
 	return c
 }
 
-// validate reports the first invalid field, named by its YAML path.
-func (c Config) validate() error {
+// validate reports the first invalid section, each error naming its field
+// by YAML path. The pair section is checked only when the pair protocol
+// runs (role auto).
+func (c Config) validate(role string) error {
 	switch {
 	case c.Pipeline == "":
 		return errors.New("pipeline: required (a name shared by the members of the pair, e.g. ais-north)")
@@ -50,17 +83,28 @@ func (c Config) validate() error {
 	case c.MemberID == "":
 		return errors.New("member_id: required (the host name could not be read)")
 	}
-	for _, v := range []interface{ Validate() error }{c.Serial, c.Framing, c.Sequence} {
+	checks := []interface{ Validate() error }{c.Serial, c.Framing, c.Sequence, c.Kafka, c.Backlog}
+	if role == roleAuto {
+		checks = append(checks, c.Pair.Core, c.Pair.Link)
+	}
+	for _, v := range checks {
 		if err := v.Validate(); err != nil {
 			return err
 		}
+	}
+	if role == roleAuto && c.Pair.Core.ActiveGoal != 1 {
+		return fmt.Errorf("pair.active_goal: %d: feedd run supports one active member per pipeline (one transactional id)", c.Pair.Core.ActiveGoal)
+	}
+	if err := c.Admin.validate(); err != nil {
+		return err
 	}
 	return c.Log.validate()
 }
 
 // loadConfig builds the configuration from the file named by --config (or
-// FEEDD_CONFIG), the environment and the flags already parsed into pending.
-func loadConfig(path string, pending []override, lookupEnv func(string) (string, bool)) (Config, error) {
+// FEEDD_CONFIG), the environment and the flags already parsed into pending,
+// applies the defaults and validates it for the given --role.
+func loadConfig(path string, pending []override, lookupEnv func(string) (string, bool), role string) (Config, error) {
 	var cfg Config
 	if path == "" {
 		path, _ = lookupEnv("FEEDD_CONFIG")
@@ -78,7 +122,7 @@ func loadConfig(path string, pending []override, lookupEnv func(string) (string,
 		return cfg, err
 	}
 	cfg = cfg.withDefaults()
-	return cfg, cfg.validate()
+	return cfg, cfg.validate(role)
 }
 
 // configFlags registers --config and one flag per configuration leaf.
@@ -102,7 +146,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var pending []override
 	configPath := configFlags(fs, &pending)
 	check := fs.Bool("check-config", false, "validate the configuration and exit")
-	printFrames := fs.Bool("print-frames", false, "write each frame to standard output, one per line")
+	printFrames := fs.Bool("print-frames", false, "also write each frame read to standard output, one per line")
+	role := fs.String("role", roleAuto, "auto (the pair protocol decides), or a fixed role for tests and a member without a peer: active, inactive")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -113,56 +158,140 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stderr, "feedd run: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
-	cfg, err := loadConfig(*configPath, pending, os.LookupEnv)
+	if *role != roleAuto && *role != roleActive && *role != roleInactive {
+		fmt.Fprintf(stderr, "feedd run: --role %q is not one of auto, active, inactive\n", *role)
+		return errUsage
+	}
+	cfg, err := loadConfig(*configPath, pending, os.LookupEnv, *role)
 	if err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)
 	}
 	if *check {
-		fmt.Fprintf(stdout, "configuration OK: pipeline %q, member %q, device %s, framing %s\n",
-			cfg.Pipeline, cfg.MemberID, cfg.Serial.Device, cfg.Framing.Mode)
+		fmt.Fprintf(stdout, "configuration OK: pipeline %q, member %q, device %s, framing %s, %s\n",
+			cfg.Pipeline, cfg.MemberID, cfg.Serial.Device, cfg.Framing.Mode, cfg.Kafka)
 		return nil
 	}
 	log := newLogger(cfg.Log, stderr).With("pipeline", cfg.Pipeline, "member", cfg.MemberID)
+	var out *bufio.Writer
+	if *printFrames {
+		out = bufio.NewWriter(stdout)
+	}
+	return runMember(ctx, cfg, *role, log, out)
+}
+
+// runMember wires ingest → backlog → broadcast under the pair protocol and
+// runs them until ctx is cancelled, then shuts down in dependency order:
+// the control loop first (an active member deactivates at a commit
+// boundary), then the pair link (peers are told this member is leaving, so
+// they take over at once), then the port, the pipeline and the admin
+// endpoint.
+func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, printTo *bufio.Writer) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
 	src, err := ingest.NewSource(cfg.Serial, cfg.Framing, cfg.Sequence, ingest.SourceOptions{Logger: log})
 	if err != nil {
 		return err
 	}
-	log.Info("feedd run starting", "version", versionString(), "device", cfg.Serial.Device,
-		"baud", cfg.Serial.Baud, "framing", cfg.Framing.Mode)
-
-	out := bufio.NewWriter(stdout)
-	handle := func(f *ingest.Frame) {}
-	if *printFrames {
-		handle = func(f *ingest.Frame) {
-			out.Write(f.Data)
-			out.WriteByte('\n')
-			out.Flush()
+	reg.MustRegister(src)
+	pipe, err := broadcast.New(cfg.Kafka, broadcast.Options{
+		Pipeline: cfg.Pipeline, Member: cfg.MemberID, Ring: cfg.Backlog,
+		Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	var (
+		pairLink *link.Link
+		secret   []byte
+	)
+	if role == roleAuto {
+		creds, err := cfg.Pair.Link.LoadCredentials()
+		if err != nil {
+			return err
 		}
+		secret = creds.Secret
+		if pairLink, err = link.New(cfg.MemberID, cfg.Pair.Link, creds, log); err != nil {
+			return err
+		}
+		reg.MustRegister(pairLink)
+	}
+	ctl, err := newController(cfg, role, src, pipe, pairLink, log)
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(ctl)
+
+	log.Info("feedd run starting", "version", versionString(), "role", role, "device", cfg.Serial.Device,
+		"framing", cfg.Framing.Mode, "kafka", cfg.Kafka.String())
+
+	// Each stage has its own context so shutdown can go in order.
+	pipeCtx, stopPipe := context.WithCancel(context.Background())
+	srcCtx, stopSrc := context.WithCancel(context.Background())
+	linkCtx, stopLink := context.WithCancel(context.Background())
+	adminCtx, stopAdmin := context.WithCancel(context.Background())
+	defer func() { stopPipe(); stopSrc(); stopLink(); stopAdmin() }()
+
+	var pipeErr error
+	var pipeWG, srcWG, linkWG sync.WaitGroup
+	pipeWG.Go(func() { pipeErr = pipe.Run(pipeCtx) })
+	if pairLink != nil {
+		linkWG.Go(func() {
+			if err := pairLink.Run(linkCtx); err != nil {
+				log.Error("pair link stopped", "err", err)
+			}
+		})
+	}
+	var srcErr error
+	srcWG.Go(func() {
+		srcErr = src.Run(srcCtx, func(f *ingest.Frame) {
+			pipe.Accept(f)
+			if printTo != nil {
+				printTo.Write(f.Data)
+				printTo.WriteByte('\n')
+				printTo.Flush()
+			}
+		})
+		if srcErr != nil {
+			log.Error("serial reader stopped", "err", srcErr)
+			ctl.fatal(srcErr)
+		}
+	})
+
+	var admin *adminServer
+	if cfg.Admin.Listen != "off" {
+		handlers := adminHandlers{
+			status: ctl.status, healthy: ctl.healthy, ready: ctl.ready,
+			switchover: ctl.requestSwitchover, secret: secret,
+		}
+		admin, err = startAdmin(adminCtx, cfg.Admin.Listen, newAdminMux(handlers, reg, log), log)
+		if err != nil {
+			stopSrc()
+			srcWG.Wait()
+			stopPipe()
+			pipeWG.Wait()
+			return err
+		}
+		log.Info("admin endpoint listening", "addr", admin.addr)
 	}
 
-	var wg sync.WaitGroup
-	summaryCtx, stopSummary := context.WithCancel(context.Background())
-	wg.Go(func() { logSummaries(summaryCtx, log, src, 10*time.Second) })
-	err = src.Run(ctx, handle)
-	stopSummary()
-	wg.Wait()
+	runErr := ctl.run(ctx)
+
+	stopLink()
+	linkWG.Wait()
+	stopSrc()
+	srcWG.Wait()
+	stopPipe()
+	pipeWG.Wait()
+	stopAdmin()
+	if admin != nil {
+		admin.wait()
+	}
 	h := src.Health()
 	log.Info("feedd run stopped", "frames", h.Frames, "dropped", h.Dropped, "reconnects", h.Reconnects)
-	return err
+	return errors.Join(runErr, srcErr, pipeErr)
 }
 
-// logSummaries logs the reader's counters every interval until ctx ends.
-func logSummaries(ctx context.Context, log *slog.Logger, src *ingest.Source, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			h := src.Health()
-			log.Info("ingest", "frames", h.Frames, "dropped", h.Dropped, "connected", h.Connected,
-				"quiet", h.Quiet, "reconnects", h.Reconnects)
-		}
-	}
-}
+// stepTimeout bounds actions the control loop waits for (a planned
+// deactivation's final commit), so a stuck broker cannot stall the loop.
+const stepTimeout = 10 * time.Second

@@ -1,0 +1,452 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/feedd/feedd/broadcast"
+	"github.com/feedd/feedd/ftpair"
+	"github.com/feedd/feedd/ftpair/link"
+	"github.com/feedd/feedd/ingest"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// controller is the member's control loop: the one goroutine that owns the
+// pair protocol core, feeds it events from the pair link, the pipeline and
+// the port, and performs the actions it returns.
+type controller struct {
+	cfg  Config
+	role string
+	src  *ingest.Source
+	pipe *broadcast.Pipeline
+	link *link.Link   // nil for a fixed role
+	node *ftpair.Node // nil for a fixed role
+	log  *slog.Logger
+
+	// Owned by the loop goroutine.
+	activation  *pendingActivation
+	lastFenced  uint64
+	lastWitness time.Time
+	health      ftpair.Health
+	feed        feedJudge
+	refused     string
+
+	results  chan activationResult
+	requests chan switchoverRequest
+	fatalCh  chan error
+	stopped  chan struct{}
+	workers  sync.WaitGroup
+
+	pairStatus atomic.Pointer[ftpair.Status]
+	lastLoop   atomic.Int64
+}
+
+type pendingActivation struct {
+	term   uint64
+	cancel context.CancelFunc
+}
+
+type activationResult struct {
+	term uint64
+	err  error
+}
+
+type switchoverRequest struct {
+	target string
+	reply  chan error
+}
+
+func newController(cfg Config, role string, src *ingest.Source, pipe *broadcast.Pipeline, l *link.Link, log *slog.Logger) (*controller, error) {
+	c := &controller{
+		cfg: cfg, role: role, src: src, pipe: pipe, link: l, log: log,
+		results:  make(chan activationResult, 1),
+		requests: make(chan switchoverRequest),
+		fatalCh:  make(chan error, 1),
+		stopped:  make(chan struct{}),
+		feed:     feedJudge{window: cfg.Pair.Core.ActivationInterval},
+	}
+	if role == roleAuto {
+		// The start time in nanoseconds grows on every process start, which
+		// is what the core needs to tell a restarted peer from a stale one.
+		node, err := ftpair.NewNode(cfg.Pair.Core, uint64(time.Now().UnixNano()), time.Now())
+		if err != nil {
+			return nil, err
+		}
+		c.node = node
+		st := node.Status()
+		c.pairStatus.Store(&st)
+	}
+	c.lastLoop.Store(time.Now().UnixNano())
+	return c, nil
+}
+
+// fatal stops the loop with err (from another goroutine).
+func (c *controller) fatal(err error) {
+	select {
+	case c.fatalCh <- err:
+	default:
+	}
+}
+
+// run drives the member until ctx is cancelled or a fatal error, and leaves
+// it inactive: an active member deactivates at a commit boundary.
+func (c *controller) run(ctx context.Context) error {
+	defer c.stopWorkers()
+	if c.node == nil {
+		return c.runFixed(ctx)
+	}
+	tick := time.NewTicker(c.cfg.Pair.Core.HeartbeatInterval / 2)
+	defer tick.Stop()
+	events := c.link.Events()
+	c.step(ftpair.Tick{})
+	for {
+		select {
+		case <-ctx.Done():
+			c.shutdown()
+			return nil
+		case err := <-c.fatalCh:
+			c.shutdown()
+			return err
+		case <-tick.C:
+			c.observe()
+			c.step(ftpair.Tick{})
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			c.step(ev)
+		case <-c.pipe.Changed():
+			c.observe()
+		case r := <-c.results:
+			c.finishActivation(r)
+		case req := <-c.requests:
+			c.refused = ""
+			c.step(ftpair.SwitchoverRequested{Target: req.target})
+			if c.refused != "" {
+				req.reply <- errors.New(c.refused)
+			} else {
+				req.reply <- nil
+			}
+		}
+		c.lastLoop.Store(time.Now().UnixNano())
+	}
+}
+
+// step feeds one event to the core and performs its actions in order.
+func (c *controller) step(ev ftpair.Event) {
+	for _, a := range c.node.Step(time.Now(), ev) {
+		c.perform(a)
+	}
+	st := c.node.Status()
+	c.pairStatus.Store(&st)
+}
+
+func (c *controller) perform(a ftpair.Action) {
+	switch a := a.(type) {
+	case ftpair.SendHeartbeat:
+		c.link.Send(a.To, a.Heartbeat)
+	case ftpair.PrepareToActivate:
+		c.log.Info("preparing to activate: the active member is silent", "peer", a.Peer)
+	case ftpair.CancelPrepare:
+		c.log.Info("preparation cancelled: the active member is heard again")
+	case ftpair.Activate:
+		c.log.Info("activating", "reason", a.Reason, "term", a.Term, "replacing", a.Peer)
+		c.startActivation(a.Term)
+	case ftpair.Deactivate:
+		c.log.Warn("deactivating", "reason", a.Reason, "planned", a.Planned, "handover_to", a.HandoverTo, "detail", a.Detail)
+		c.deactivate(a.Planned)
+	case ftpair.RequestRefused:
+		c.refused = a.Reason
+		c.log.Info("request refused", "request", a.Request, "reason", a.Reason)
+	default:
+		c.log.Error("unknown action from the pair protocol", "action", fmt.Sprint(a))
+	}
+}
+
+// startActivation runs the pipeline's activation (fence, catch up, flush)
+// in a worker so the loop keeps exchanging heartbeats meanwhile.
+func (c *controller) startActivation(term uint64) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.activation = &pendingActivation{term: term, cancel: cancel}
+	c.workers.Go(func() {
+		err := c.pipe.Activate(ctx)
+		select {
+		case c.results <- activationResult{term: term, err: err}:
+		case <-c.stopped:
+		}
+	})
+}
+
+func (c *controller) finishActivation(r activationResult) {
+	if c.activation == nil || c.activation.term != r.term {
+		return // cancelled by a Deactivate; the core has moved on
+	}
+	c.activation.cancel()
+	c.activation = nil
+	switch {
+	case r.err == nil:
+		c.log.Info("active", "term", r.term)
+		c.step(ftpair.ActivationFinished{Term: r.term})
+	case errors.Is(r.err, broadcast.ErrFenced):
+		c.step(ftpair.Fenced{Term: r.term})
+	default:
+		c.log.Error("activation failed", "term", r.term, "err", r.err)
+		c.step(ftpair.ActivationFailed{Term: r.term, Err: r.err.Error()})
+	}
+}
+
+// deactivate stops the pipeline producing; planned finishes at a commit
+// boundary, and falls back to an immediate stop if that commit fails.
+func (c *controller) deactivate(planned bool) {
+	if c.activation != nil {
+		c.activation.cancel()
+		c.activation = nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	defer cancel()
+	mode := broadcast.Immediate
+	if planned {
+		mode = broadcast.Planned
+	}
+	err := c.pipe.Deactivate(ctx, mode)
+	if err != nil && !errors.Is(err, broadcast.ErrNotActive) && planned {
+		c.log.Error("planned deactivation could not commit; stopping at once", "err", err)
+		err = c.pipe.Deactivate(ctx, broadcast.Immediate)
+	}
+	if err != nil && !errors.Is(err, broadcast.ErrNotActive) {
+		c.log.Error("deactivation", "err", err)
+	}
+}
+
+// observe turns what the pipeline and the port report into core events:
+// fencing, the Kafka witness, and changes of this member's health.
+func (c *controller) observe() {
+	st := c.pipe.Status()
+	if st.Counters.Fenced > c.lastFenced {
+		c.lastFenced = st.Counters.Fenced
+		c.log.Warn("fenced: another member holds the transactional id")
+		c.step(ftpair.Fenced{})
+	}
+	if w := st.Witness; w.SeenAt.After(c.lastWitness) && w.Member != "" && w.Member != c.cfg.MemberID {
+		c.lastWitness = w.SeenAt
+		c.step(ftpair.WitnessSeen{Member: w.Member})
+	}
+	h := ftpair.Health{Feed: c.feed.judge(time.Now(), c.src.Health())}
+	if !st.CommitFailingSince.IsZero() {
+		h.Kafka, h.KafkaFailingSince = ftpair.KafkaFailing, st.CommitFailingSince
+	}
+	if h != c.health {
+		c.log.Info("health changed", "feed", h.Feed, "kafka", h.Kafka)
+		c.health = h
+		c.step(ftpair.HealthChanged{Health: h})
+	}
+}
+
+// shutdown leaves the group: an active member commits what it holds and
+// stops; the pair link then tells the peers this member is leaving, which
+// they treat as an obituary and take over at once.
+func (c *controller) shutdown() {
+	if r := c.node.Role(); r == ftpair.RoleActive || r == ftpair.RoleActivating {
+		c.log.Info("shutting down: deactivating at a commit boundary")
+		c.deactivate(true)
+	}
+}
+
+func (c *controller) stopWorkers() {
+	if c.activation != nil {
+		c.activation.cancel()
+	}
+	close(c.stopped)
+	c.workers.Wait()
+}
+
+// runFixed keeps a fixed role: --role active activates (retrying while
+// Kafka is unreachable) and stays active until fenced; --role inactive only
+// keeps the ring.
+func (c *controller) runFixed(ctx context.Context) error {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	wantActive := c.role == roleActive
+	backoff := 100 * time.Millisecond
+	for {
+		if wantActive {
+			err := c.pipe.Activate(ctx)
+			switch {
+			case err == nil:
+				c.log.Info("active (fixed role)")
+				wantActive = false
+				c.lastFenced = c.pipe.Status().Counters.Fenced
+			case ctx.Err() != nil:
+			default:
+				c.log.Error("activation failed; retrying", "err", err, "in", backoff)
+				backoff = min(2*backoff, 5*time.Second)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if c.pipe.Status().Role == broadcast.RoleActive {
+				c.deactivate(true)
+			}
+			return nil
+		case err := <-c.fatalCh:
+			return err
+		case req := <-c.requests:
+			req.reply <- errors.New("switchover needs the pair protocol; this member runs with a fixed --role")
+		case <-c.pipe.Changed():
+			if st := c.pipe.Status(); st.Counters.Fenced > c.lastFenced {
+				c.lastFenced = st.Counters.Fenced
+				c.log.Error("fenced by another member; a fixed-role member stays inactive")
+			}
+		case <-tick.C:
+		case <-time.After(backoff):
+		}
+		c.lastLoop.Store(time.Now().UnixNano())
+	}
+}
+
+// requestSwitchover asks the loop for a planned switchover (admin endpoint).
+func (c *controller) requestSwitchover(ctx context.Context, target string) error {
+	req := switchoverRequest{target: target, reply: make(chan error, 1)}
+	select {
+	case c.requests <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.stopped:
+		return errors.New("member is shutting down")
+	}
+	select {
+	case err := <-req.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// memberStatus is the /status document. It holds no secret: the pipeline's
+// and the link's statuses are built to exclude credentials.
+type memberStatus struct {
+	Pipeline  string           `json:"pipeline"`
+	Member    string           `json:"member"`
+	Version   string           `json:"version"`
+	Mode      string           `json:"mode"`
+	Role      string           `json:"role"`
+	Ingest    ingest.Health    `json:"ingest"`
+	Broadcast broadcast.Status `json:"broadcast"`
+	Pair      *ftpair.Status   `json:"pair,omitempty"`
+	Link      *link.Status     `json:"link,omitempty"`
+}
+
+func (c *controller) status() any {
+	s := memberStatus{
+		Pipeline:  c.cfg.Pipeline,
+		Member:    c.cfg.MemberID,
+		Version:   versionString(),
+		Mode:      c.role,
+		Ingest:    c.src.Health(),
+		Broadcast: c.pipe.Status(),
+	}
+	s.Role = s.Broadcast.Role.String()
+	if c.node != nil {
+		s.Pair = c.pairStatus.Load()
+		s.Role = s.Pair.Role.String()
+		ls := c.link.Status()
+		s.Link = &ls
+	}
+	return s
+}
+
+// healthy fails when the control loop has stopped turning.
+func (c *controller) healthy() error {
+	limit := max(2*time.Second, 10*c.cfg.Pair.Core.HeartbeatInterval)
+	if d := time.Since(time.Unix(0, c.lastLoop.Load())); d > limit {
+		return fmt.Errorf("control loop has not run for %v", d.Round(time.Millisecond))
+	}
+	return nil
+}
+
+// ready fails while this member could not serve as the active one.
+func (c *controller) ready() error {
+	h := c.src.Health()
+	switch {
+	case !h.Connected:
+		return fmt.Errorf("serial device %s is not open", c.cfg.Serial.Device)
+	case h.Quiet:
+		return errors.New("serial line is quiet")
+	}
+	if st := c.pipe.Status(); !st.CommitFailingSince.IsZero() {
+		return fmt.Errorf("kafka commits failing since %s", st.CommitFailingSince.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// feedJudge turns the port's counters into the feed state the core ranks
+// members by: quiet when the port is closed or silent, noisy when, over the
+// last window, more bytes were dropped as invalid frames than framed.
+type feedJudge struct {
+	window     time.Duration
+	start      time.Time
+	frames     uint64
+	dropped    uint64
+	noisy      bool
+	lastFrames uint64
+}
+
+func (j *feedJudge) judge(now time.Time, h ingest.Health) ftpair.FeedState {
+	if j.start.IsZero() || now.Sub(j.start) >= j.window {
+		df, dd := h.Frames-j.frames, h.Dropped-j.dropped
+		j.noisy = !j.start.IsZero() && dd >= 3 && dd > df
+		j.start, j.frames, j.dropped = now, h.Frames, h.Dropped
+	}
+	switch {
+	case !h.Connected || h.Quiet:
+		return ftpair.FeedQuiet
+	case j.noisy:
+		return ftpair.FeedNoisy
+	}
+	return ftpair.FeedOK
+}
+
+var (
+	descRole = prometheus.NewDesc("feedd_member_active",
+		"1 while this member is active (broadcasting), 0 otherwise.", nil, nil)
+	descActivations = prometheus.NewDesc("feedd_pair_activations_total",
+		"Completed activations decided by the pair protocol.", nil, nil)
+	descStepDowns = prometheus.NewDesc("feedd_pair_step_downs_total",
+		"Deactivations decided by the pair protocol, by reason.", []string{"reason"}, nil)
+	descObituaries = prometheus.NewDesc("feedd_pair_obituaries_total",
+		"Peers declared dead because their pair-link connection closed.", nil, nil)
+	descWitnessSuppressed = prometheus.NewDesc("feedd_pair_witness_suppressed_total",
+		"Activations withheld because the Kafka witness showed the silent active still committing.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *controller) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRole, descActivations, descStepDowns, descObituaries, descWitnessSuppressed} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *controller) Collect(ch chan<- prometheus.Metric) {
+	active := 0.0
+	if c.pipe.Status().Role == broadcast.RoleActive {
+		active = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descRole, prometheus.GaugeValue, active)
+	st := c.pairStatus.Load()
+	if st == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descActivations, prometheus.CounterValue, float64(st.Counters.Activations))
+	for reason, n := range st.Counters.StepDowns {
+		ch <- prometheus.MustNewConstMetric(descStepDowns, prometheus.CounterValue, float64(n), string(reason))
+	}
+	ch <- prometheus.MustNewConstMetric(descObituaries, prometheus.CounterValue, float64(st.Counters.Obituaries))
+	ch <- prometheus.MustNewConstMetric(descWitnessSuppressed, prometheus.CounterValue, float64(st.Counters.WitnessSuppressed))
+}
