@@ -171,7 +171,7 @@ func (l *Link) Run(ctx context.Context) error {
 			wg.Go(func() { l.dialLoop(ctx, p) })
 		}
 	}
-	l.log.Info("pair link listening", "member", l.self, "addr", l.ln.Addr().String(), "auth", l.cfg.Auth)
+	l.log.Info("pair link listening", "addr", l.ln.Addr().String(), "auth", l.cfg.Auth)
 	<-ctx.Done()
 	l.ln.Close()
 	wg.Wait()
