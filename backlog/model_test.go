@@ -18,6 +18,7 @@ type model struct {
 	ents    []Entry // Data owned by the model
 	early   []modelEcho
 	lastPos uint64
+	credit  int
 	st      Stats
 	gaps    []Gap
 }
@@ -106,6 +107,22 @@ func (m *model) trimEcho(id uint64, now int64) TrimResult {
 			return res
 		}
 	}
+	if w := min(len(m.ents), m.cfg.LookAhead); len(m.ents) > w {
+		m.credit = min(m.credit+m.cfg.LookAhead, len(m.ents))
+		if m.credit >= len(m.ents)-w {
+			m.credit = 0
+			for i := w; i < len(m.ents); i++ {
+				if m.ents[i].ID == id {
+					res.Kind, res.Pos, res.ReceivedAt, res.Skipped = TrimMatchedAhead, m.ents[i].Pos, m.ents[i].ReceivedAt, i
+					m.ents = m.ents[i+1:]
+					m.st.TrimmedByEcho++
+					m.st.SkippedByActive += uint64(i)
+					m.st.Resyncs++
+					return res
+				}
+			}
+		}
+	}
 	res.Kind = TrimEarlyEcho
 	if len(m.early) >= m.cfg.EarlyEchoMax {
 		m.early = m.early[1:]
@@ -139,7 +156,7 @@ func (m *model) next(after uint64) (Entry, bool) {
 func (m *model) reset() {
 	m.st.ResetFrames += uint64(len(m.ents))
 	m.st.ResetEarlyEchoes += uint64(len(m.early))
-	m.ents, m.early = nil, nil
+	m.ents, m.early, m.credit = nil, nil, 0
 }
 
 func (m *model) stats() Stats {

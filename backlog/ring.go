@@ -82,7 +82,10 @@ type Stats struct {
 	Appended        uint64 // frames stored by Append
 	TrimmedByEcho   uint64 // entries removed because their echo matched
 	TrimmedByCommit uint64 // entries removed by TrimThrough
-	SkippedByActive uint64 // older entries removed by a look-ahead match
+	SkippedByActive uint64 // older entries removed by a look-ahead match or a resync
+	// Resyncs counts echoes matched beyond the look-ahead window by a
+	// resynchronising scan (see TrimEcho).
+	Resyncs uint64
 
 	EarlyEchoes      uint64 // echoes stored in the early-echo set
 	EarlyEchoMatched uint64 // appends suppressed by an early echo
@@ -144,6 +147,10 @@ type Ring struct {
 	maxFrames int
 	maxBytes  int64
 	lookAhead int
+	// scanCredit pays for resynchronising scans beyond the look-ahead
+	// window: each miss earns lookAhead entries of scanning, so a scan of
+	// the whole ring costs O(lookAhead) per echo, amortised.
+	scanCredit int
 	ttl       int64
 
 	ids   []uint64
@@ -283,6 +290,9 @@ func (r *Ring) TrimEcho(id uint64, now int64) TrimResult {
 			}
 		}
 	}
+	if res, ok := r.resync(id, res); ok {
+		return res
+	}
 	res.Kind = TrimEarlyEcho
 	if r.early.push(id, now) {
 		res.Evicted = true
@@ -290,6 +300,37 @@ func (r *Ring) TrimEcho(id uint64, now int64) TrimResult {
 	}
 	r.stats.EarlyEchoes++
 	return res
+}
+
+// resync looks for id beyond the look-ahead window once enough misses have
+// paid for a scan of the rest of the ring. Without it, a ring whose oldest
+// look_ahead entries will never be echoed (the active missed a long run of
+// frames, or the port delivered stale frames committed before the echo
+// consumer started) would turn every later echo into an early echo and never
+// trim again. A match removes the entry and everything older, counted as
+// skipped by the active.
+func (r *Ring) resync(id uint64, res TrimResult) (TrimResult, bool) {
+	w := min(r.n, r.lookAhead)
+	if r.n <= w {
+		return res, false
+	}
+	r.scanCredit = min(r.scanCredit+r.lookAhead, r.n)
+	if r.scanCredit < r.n-w {
+		return res, false
+	}
+	r.scanCredit = 0
+	for k := w; k < r.n; k++ {
+		if s := r.slot(k); r.ids[s] == id {
+			res.Kind, res.Pos, res.ReceivedAt = TrimMatchedAhead, r.headPos()+uint64(k), r.times[s]
+			res.Skipped = k
+			r.drop(k + 1)
+			r.stats.TrimmedByEcho++
+			r.stats.SkippedByActive += uint64(k)
+			r.stats.Resyncs++
+			return res, true
+		}
+	}
+	return res, false
 }
 
 // TrimThrough removes every entry with Pos <= pos (the active's own ring
@@ -391,7 +432,7 @@ func (r *Ring) Footprint() int64 {
 func (r *Ring) Reset() {
 	r.stats.ResetFrames += uint64(r.n)
 	r.stats.ResetEarlyEchoes += uint64(r.early.n)
-	r.n, r.head, r.bytes = 0, 0, 0
+	r.n, r.head, r.bytes, r.scanCredit = 0, 0, 0, 0
 	r.ar.releaseAll()
 	// Start the next frame on a fresh chunk.
 	if r.tail&r.ar.mask != 0 {

@@ -124,12 +124,27 @@ func TestRingTable(t *testing.T) {
 			want: want{pos: []uint64{5, 6, 7}, ids: []uint64{14, 15, 16}, stats: Stats{Appended: 7, TrimmedByEcho: 1, SkippedByActive: 3}},
 		},
 		{
-			name: "match just beyond look-ahead is an early echo",
+			// One miss earns look_ahead (4) entries of scanning, enough for
+			// the 3 entries beyond the window: the scan resynchronises.
+			name: "match just beyond look-ahead resynchronises",
 			cfg:  small,
 			ops: cat(appendN(10, 16, 1),
-				echo(14, 100, TrimResult{Kind: TrimEarlyEcho})),
-			want: want{pos: []uint64{1, 2, 3, 4, 5, 6, 7}, ids: []uint64{10, 11, 12, 13, 14, 15, 16}, early: []uint64{14},
-				stats: Stats{Appended: 7, EarlyEchoes: 1}},
+				echo(14, 100, TrimResult{Kind: TrimMatchedAhead, Pos: 5, ReceivedAt: 14, Skipped: 4})),
+			want: want{pos: []uint64{6, 7}, ids: []uint64{15, 16},
+				stats: Stats{Appended: 7, TrimmedByEcho: 1, SkippedByActive: 4, Resyncs: 1}},
+		},
+		{
+			// 16 entries beyond the window need four misses' worth of
+			// scanning; the first three echoes become early echoes.
+			name: "a long ring pays for a resynchronising scan over several misses",
+			cfg:  Config{MaxFrames: 100, MaxBytes: 10000, LookAhead: 4, EarlyEchoMax: 8, EarlyEchoTTL: 50},
+			ops: cat(appendN(10, 29, 1),
+				echo(25, 100, TrimResult{Kind: TrimEarlyEcho}),
+				echo(26, 100, TrimResult{Kind: TrimEarlyEcho}),
+				echo(27, 100, TrimResult{Kind: TrimEarlyEcho}),
+				echo(24, 100, TrimResult{Kind: TrimMatchedAhead, Pos: 15, ReceivedAt: 24, Skipped: 14})),
+			want: want{pos: []uint64{16, 17, 18, 19, 20}, ids: []uint64{25, 26, 27, 28, 29}, early: []uint64{25, 26, 27},
+				stats: Stats{Appended: 20, TrimmedByEcho: 1, SkippedByActive: 14, Resyncs: 1, EarlyEchoes: 3}},
 		},
 		{
 			name: "look-ahead 1 matches the head only",
