@@ -1,0 +1,680 @@
+// Package audit reads a feedd pipeline's topic the way its consumers do
+// (isolation level read_committed, partition 0, offset order) with its own
+// client, from the start of the log or a given offset up to the last stable
+// offset, and reports by frame identity exactly what is there.
+//
+// For records that carry the feed's sequence number (the feedd-seq header)
+// it reports how many there are, the lowest and highest, every gap as a
+// range [from, to] with its size and the records on either side of it, every
+// duplicate with the offsets of its copies, and every point where the order
+// goes backwards. For records identified by their fingerprint (no feedd-seq)
+// it reports counts and repeated fingerprints. It also counts records per
+// member and lists the handovers, the offsets where the producing member
+// changes.
+//
+// Gaps are holes in the set of sequence numbers between the lowest and the
+// highest found, so a frame that arrives late fills its hole and is reported
+// as out of order, not as a gap. A duplicate is a sequence number carried by
+// more than one committed record. An out-of-order point is the first copy of
+// a sequence number lower than one already read. What lies before the lowest
+// or after the highest number is not a gap: the audit cannot know where the
+// feed started.
+//
+// Memory grows with the range of sequence numbers (one bit each), with the
+// number of records without a sequence number (8 bytes each) and with the
+// listed findings, never with the records' contents. When the first reading
+// finds gaps or duplicates, a second reading of the same range collects the
+// offsets around them; committed records do not change, so both read the
+// same thing.
+//
+// This is how an operator gets invariant I5: when a gap is unavoidable (both
+// members dead, a ring overflow), the audit reports its exact extent.
+package audit
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/feedd/feedd/broadcast"
+	"github.com/feedd/feedd/ingest"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// DefaultMaxListed is how many gaps, duplicates, out-of-order points,
+// repeated fingerprints and handovers a report lists, each, unless
+// Options.MaxListed says otherwise. Counts are always exact.
+const DefaultMaxListed = 100
+
+// Options say what to audit and how to connect.
+type Options struct {
+	// Brokers are the seed brokers, host:port.
+	Brokers []string
+	// Topic is the pipeline's topic. Partition 0 is read (a pipeline's
+	// topic has exactly one).
+	Topic string
+	// From is the first offset to read; below the log start offset (0
+	// included) the audit starts at the log start offset.
+	From int64
+	// ClientOpts are added to the consumer's options, after the audit's
+	// own: TLS, SASL, a logger.
+	ClientOpts []kgo.Opt
+	// MaxListed bounds each list of findings (default DefaultMaxListed).
+	MaxListed int
+	// AllowRepeatedFrames keeps repeated fingerprints (records without a
+	// feed sequence whose bytes repeat) from making the report unclean: for
+	// feeds whose frames can legitimately repeat byte for byte. They are
+	// still counted and listed.
+	AllowRepeatedFrames bool
+}
+
+// OptionsFor returns the options that audit the topic of a member's
+// `kafka:` configuration.
+func OptionsFor(c broadcast.Config) (Options, error) {
+	// broadcast builds its clients' TLS and SASL options in an unexported
+	// function; until it exports it, the audit refuses those settings
+	// rather than keep a second copy of that code.
+	if c.TLS.Enabled || c.SASL.Mechanism != "" {
+		return Options{}, errors.New("kafka.tls / kafka.sasl: the audit cannot connect with TLS or SASL yet; use a plaintext listener (--brokers)")
+	}
+	return Options{Brokers: c.Brokers, Topic: c.Topic}, nil
+}
+
+// Report is what the audit found. Offsets are those of the topic's
+// partition 0; sequence numbers are the feed's.
+type Report struct {
+	Topic string `json:"topic"`
+	// Partitions is the topic's partition count (a pipeline's topic has
+	// one; only partition 0 is read).
+	Partitions int `json:"partitions"`
+	// LogStart is the partition's log start offset: records before it were
+	// deleted by retention.
+	LogStart int64 `json:"log_start_offset"`
+	// From and End bound what was read: offsets [From, End), End being the
+	// last stable offset when the audit began.
+	From int64 `json:"from_offset"`
+	End  int64 `json:"end_offset"`
+
+	// Records counts committed data records; ControlRecords the
+	// transaction markers among the offsets read.
+	Records        int64 `json:"records"`
+	ControlRecords int64 `json:"control_records"`
+	// FirstTimestamp and LastTimestamp are the records' own timestamps
+	// (when they were produced), of the first and the last record read.
+	FirstTimestamp time.Time `json:"first_timestamp,omitzero"`
+	LastTimestamp  time.Time `json:"last_timestamp,omitzero"`
+
+	Sequenced   SeqReport `json:"sequenced"`
+	Unsequenced FPReport  `json:"unsequenced"`
+
+	// Members counts records by the feedd-member header, in order of first
+	// appearance; "" collects records without one.
+	Members []MemberCount `json:"members"`
+	// Handovers are the offsets where the producing member changes.
+	Handovers     []Handover `json:"handovers"`
+	HandoverCount int64      `json:"handover_count"`
+
+	// FingerprintMismatches counts records whose feedd-fp header is not
+	// the fingerprint of their value (damaged, or written by something
+	// else).
+	FingerprintMismatches int64 `json:"fingerprint_mismatches"`
+
+	// Truncated is set when some list was cut at Options.MaxListed.
+	Truncated bool `json:"truncated"`
+	// RepeatedFramesAllowed echoes Options.AllowRepeatedFrames.
+	RepeatedFramesAllowed bool `json:"repeated_frames_allowed"`
+	// Clean is true when there is no gap, no duplicate and nothing out of
+	// order (and no repeated fingerprint, unless allowed); Problems
+	// describes what made it false, one line each.
+	Clean    bool     `json:"clean"`
+	Problems []string `json:"problems"`
+}
+
+// SeqReport covers the records that carry a feed sequence number.
+type SeqReport struct {
+	Records  int64  `json:"records"`
+	Distinct uint64 `json:"distinct"`
+	// First and Last are the lowest and highest sequence numbers found.
+	First uint64 `json:"first"`
+	Last  uint64 `json:"last"`
+
+	Gaps     []Gap  `json:"gaps"`
+	GapCount int64  `json:"gap_count"`
+	Missing  uint64 `json:"missing"` // sequence numbers in all gaps
+
+	Duplicates []Duplicate `json:"duplicates"`
+	// DuplicatedSeqs counts sequence numbers found more than once;
+	// DuplicateRecords the copies beyond the first.
+	DuplicatedSeqs   int64 `json:"duplicated_seqs"`
+	DuplicateRecords int64 `json:"duplicate_records"`
+
+	OutOfOrder      []Disorder `json:"out_of_order"`
+	OutOfOrderCount int64      `json:"out_of_order_count"`
+
+	// BadHeaders counts feedd-seq headers that are not a decimal number;
+	// those records are audited by fingerprint.
+	BadHeaders int64 `json:"bad_headers"`
+}
+
+// Gap is a range of sequence numbers missing between two present ones.
+type Gap struct {
+	From uint64 `json:"from"`
+	To   uint64 `json:"to"`
+	Size uint64 `json:"size"`
+	// Before is the record holding From-1, After the one holding To+1
+	// (their first copies).
+	Before Occurrence `json:"before"`
+	After  Occurrence `json:"after"`
+}
+
+// Occurrence is one record: where it is and who produced it when.
+type Occurrence struct {
+	Offset int64  `json:"offset"`
+	Member string `json:"member"`
+	// ReceivedAt is when the member read the frame (feedd-rx header).
+	ReceivedAt time.Time `json:"received_at,omitzero"`
+}
+
+// Duplicate is a sequence number (or, in FPReport, a fingerprint) found in
+// more than one record.
+type Duplicate struct {
+	Seq         uint64 `json:"seq,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// Count is how many records carry it (at least 2).
+	Count int64 `json:"count"`
+	// Copies are those records in offset order (at most MaxListed).
+	Copies []Occurrence `json:"copies"`
+}
+
+// Disorder is a record whose sequence number is lower than one read before
+// it: the first copy of Seq came after the record After, which holds the
+// higher AfterSeq (the highest sequence number read until then).
+type Disorder struct {
+	Seq      uint64     `json:"seq"`
+	At       Occurrence `json:"at"`
+	AfterSeq uint64     `json:"after_seq"`
+	After    Occurrence `json:"after"`
+}
+
+// FPReport covers the records identified by their fingerprint: no
+// feedd-seq header (or an unreadable one).
+type FPReport struct {
+	Records  int64 `json:"records"`
+	Distinct int64 `json:"distinct"`
+	// Repeated lists fingerprints found in more than one record.
+	Repeated []Duplicate `json:"repeated"`
+	// RepeatedFingerprints counts fingerprints found more than once;
+	// RepeatedRecords the copies beyond the first.
+	RepeatedFingerprints int64 `json:"repeated_fingerprints"`
+	RepeatedRecords      int64 `json:"repeated_records"`
+	// Foreign counts records without any feedd header (not written by a
+	// feedd member); they are identified by the fingerprint of their value.
+	Foreign int64 `json:"foreign"`
+}
+
+// MemberCount is what one member produced among the records read.
+type MemberCount struct {
+	Member      string `json:"member"`
+	Records     int64  `json:"records"`
+	FirstOffset int64  `json:"first_offset"`
+	LastOffset  int64  `json:"last_offset"`
+}
+
+// Handover is a change of producing member between consecutive records.
+type Handover struct {
+	Offset int64  `json:"offset"` // the first record of the new member
+	From   string `json:"from"`
+	To     string `json:"to"`
+	// Seq is that record's sequence number, if it has one.
+	Seq    uint64 `json:"seq,omitempty"`
+	HasSeq bool   `json:"has_seq"`
+}
+
+// Run audits the topic and returns the report. It returns an error only
+// when it could not read the topic (unreachable brokers, a missing topic, a
+// cancelled ctx); findings are in the report.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if len(o.Brokers) == 0 {
+		return nil, errors.New("audit: no brokers")
+	}
+	if o.Topic == "" {
+		return nil, errors.New("audit: no topic")
+	}
+	if o.MaxListed <= 0 {
+		o.MaxListed = DefaultMaxListed
+	}
+	base := append([]kgo.Opt{
+		kgo.SeedBrokers(o.Brokers...),
+		kgo.ClientID("feedd-audit"),
+		kgo.DisableClientMetrics(),
+	}, o.ClientOpts...)
+	cl, err := kgo.NewClient(base...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+
+	r := &Report{Topic: o.Topic, RepeatedFramesAllowed: o.AllowRepeatedFrames}
+	if err := r.bounds(ctx, kadm.NewClient(cl), o.From); err != nil {
+		return nil, err
+	}
+	a := newAuditor(r, o.MaxListed)
+	if err := scan(ctx, base, o.Topic, r.From, r.End, a.first); err != nil {
+		return nil, err
+	}
+	if a.prepareSecond() {
+		if err := scan(ctx, base, o.Topic, r.From, r.End, a.second); err != nil {
+			return nil, err
+		}
+	}
+	a.finish()
+	return r, nil
+}
+
+// bounds finds the partition count, the log start and the last stable
+// offset.
+func (r *Report) bounds(ctx context.Context, adm *kadm.Client, from int64) error {
+	ends, err := adm.ListCommittedOffsets(ctx, r.Topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			return fmt.Errorf("topic %s does not exist", r.Topic)
+		}
+		return fmt.Errorf("listing the last stable offset of %s: %w", r.Topic, err)
+	}
+	r.Partitions = len(ends[r.Topic])
+	end, ok := ends.Lookup(r.Topic, 0)
+	if !ok {
+		return fmt.Errorf("topic %s has no partition 0", r.Topic)
+	}
+	starts, err := adm.ListStartOffsets(ctx, r.Topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("listing the log start offset of %s: %w", r.Topic, err)
+	}
+	start, ok := starts.Lookup(r.Topic, 0)
+	if !ok {
+		return fmt.Errorf("topic %s has no partition 0", r.Topic)
+	}
+	r.LogStart, r.End = start.Offset, end.Offset
+	r.From = max(from, r.LogStart)
+	if r.From > r.End {
+		return fmt.Errorf("offset %d is beyond the last stable offset %d of %s", from, r.End, r.Topic)
+	}
+	return nil
+}
+
+// scan reads offsets [from, end) of partition 0 with read_committed,
+// keeping transaction markers so that it knows when it has reached end even
+// if the last records before it were aborted, and calls fn for each record.
+func scan(ctx context.Context, base []kgo.Opt, topic string, from, end int64, fn func(*kgo.Record)) error {
+	if from >= end {
+		return nil
+	}
+	opts := append(slices.Clone(base),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(from)}}),
+		// Records deleted by retention while the audit reads are not
+		// skipped silently: the error ends the audit.
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	next := from
+	for next < end {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("reading %s: at offset %d of [%d, %d): %w", topic, next, from, end, err)
+		}
+		for _, fe := range fs.Errors() {
+			if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) {
+				continue
+			}
+			return fmt.Errorf("reading %s at offset %d: %w", topic, next, fe.Err)
+		}
+		fs.EachRecord(func(rec *kgo.Record) {
+			if rec.Offset < next || rec.Offset >= end {
+				return
+			}
+			next = rec.Offset + 1
+			fn(rec)
+		})
+	}
+	return nil
+}
+
+// auditor accumulates a report over one or two readings.
+type auditor struct {
+	r   *Report
+	max int
+
+	seqs    *seqSet
+	dups    *seqSet // sequence numbers seen at least twice
+	fps     []uint64
+	members map[string]int // index in r.Members
+
+	lastMember  string
+	haveLast    bool
+	prevSeq     uint64 // highest sequence number so far, and where
+	prevSeqOcc  Occurrence
+	haveSeq     bool
+	dupListed   map[uint64]int // seq -> index in r.Sequenced.Duplicates
+	fpRepeated  map[uint64]int // fingerprint -> index in r.Unsequenced.Repeated
+	gapBefore   map[uint64]int // seq -> index of the gap it precedes (seq == From-1)
+	gapAfter    map[uint64]int // seq -> index of the gap it follows (seq == To+1)
+	bordersDone map[uint64]bool
+}
+
+func newAuditor(r *Report, maxListed int) *auditor {
+	return &auditor{
+		r: r, max: maxListed,
+		seqs:      newSeqSet(),
+		dups:      newSeqSet(),
+		members:   make(map[string]int),
+		dupListed: make(map[uint64]int),
+	}
+}
+
+// recordInfo is what the audit reads from one record's headers.
+type recordInfo struct {
+	seq       uint64
+	hasSeq    bool
+	badSeq    bool
+	fp        uint64
+	fpHeader  bool
+	fpBad     bool
+	member    string
+	rx        time.Time
+	anyHeader bool
+}
+
+func parse(rec *kgo.Record) recordInfo {
+	var in recordInfo
+	for _, h := range rec.Headers {
+		switch h.Key {
+		case broadcast.HeaderFeedSeq:
+			in.anyHeader = true
+			v, err := strconv.ParseUint(string(h.Value), 10, 64)
+			if err != nil {
+				in.badSeq = true
+				continue
+			}
+			in.seq, in.hasSeq = v, true
+		case broadcast.HeaderFingerprint:
+			in.anyHeader = true
+			v, err := strconv.ParseUint(string(h.Value), 16, 64)
+			if err != nil || len(h.Value) != 16 {
+				in.fpBad = true
+				continue
+			}
+			in.fp, in.fpHeader = v, true
+		case broadcast.HeaderMember:
+			in.anyHeader = true
+			in.member = string(h.Value)
+		case broadcast.HeaderReceivedAt:
+			in.anyHeader = true
+			in.rx, _ = time.Parse(time.RFC3339Nano, string(h.Value))
+		}
+	}
+	return in
+}
+
+func (in *recordInfo) occurrence(offset int64) Occurrence {
+	return Occurrence{Offset: offset, Member: in.member, ReceivedAt: in.rx}
+}
+
+// first is the first reading: counts, the set of sequence numbers,
+// duplicates and disorder as they come, fingerprints for later.
+func (a *auditor) first(rec *kgo.Record) {
+	r := a.r
+	if rec.Attrs.IsControl() {
+		r.ControlRecords++
+		return
+	}
+	in := parse(rec)
+	if r.Records == 0 {
+		r.FirstTimestamp = rec.Timestamp
+	}
+	r.LastTimestamp = rec.Timestamp
+	r.Records++
+
+	value := ingest.Fingerprint(rec.Value)
+	if (in.fpHeader && in.fp != value) || in.fpBad {
+		r.FingerprintMismatches++
+	}
+
+	mi, ok := a.members[in.member]
+	if !ok {
+		mi = len(r.Members)
+		a.members[in.member] = mi
+		r.Members = append(r.Members, MemberCount{Member: in.member, FirstOffset: rec.Offset})
+	}
+	r.Members[mi].Records++
+	r.Members[mi].LastOffset = rec.Offset
+	if a.haveLast && in.member != a.lastMember {
+		r.HandoverCount++
+		if len(r.Handovers) < a.max {
+			r.Handovers = append(r.Handovers, Handover{Offset: rec.Offset, From: a.lastMember, To: in.member, Seq: in.seq, HasSeq: in.hasSeq})
+		} else {
+			r.Truncated = true
+		}
+	}
+	a.lastMember, a.haveLast = in.member, true
+
+	if in.badSeq {
+		r.Sequenced.BadHeaders++
+	}
+	if !in.hasSeq {
+		u := &r.Unsequenced
+		u.Records++
+		if !in.anyHeader {
+			u.Foreign++
+		}
+		fp := value
+		if in.fpHeader {
+			fp = in.fp
+		}
+		a.fps = append(a.fps, fp)
+		return
+	}
+
+	s := &r.Sequenced
+	s.Records++
+	occ := in.occurrence(rec.Offset)
+	if !a.seqs.add(in.seq) {
+		s.DuplicateRecords++
+		if a.dups.add(in.seq) { // its second copy
+			s.DuplicatedSeqs++
+			if len(s.Duplicates) < a.max {
+				a.dupListed[in.seq] = len(s.Duplicates)
+				s.Duplicates = append(s.Duplicates, Duplicate{Seq: in.seq, Count: 2})
+			} else {
+				r.Truncated = true
+			}
+		} else if i, ok := a.dupListed[in.seq]; ok {
+			s.Duplicates[i].Count++
+		}
+	} else if a.haveSeq && in.seq < a.prevSeq {
+		s.OutOfOrderCount++
+		if len(s.OutOfOrder) < a.max {
+			s.OutOfOrder = append(s.OutOfOrder, Disorder{Seq: in.seq, At: occ, AfterSeq: a.prevSeq, After: a.prevSeqOcc})
+		} else {
+			r.Truncated = true
+		}
+	}
+	if !a.haveSeq || in.seq > a.prevSeq {
+		a.prevSeq, a.prevSeqOcc, a.haveSeq = in.seq, occ, true
+	}
+}
+
+// prepareSecond computes gaps and repeated fingerprints from the first
+// reading and reports whether a second reading is needed to fill in the
+// records around them.
+func (a *auditor) prepareSecond() bool {
+	r := a.r
+	s := &r.Sequenced
+	s.Distinct = a.seqs.n
+	if a.seqs.n > 0 {
+		s.First, s.Last = a.seqs.min, a.seqs.max
+	}
+	a.gapBefore = make(map[uint64]int)
+	a.gapAfter = make(map[uint64]int)
+	a.seqs.gaps(func(from, to uint64) bool {
+		s.GapCount++
+		s.Missing += to - from + 1
+		if len(s.Gaps) < a.max {
+			a.gapBefore[from-1] = len(s.Gaps)
+			a.gapAfter[to+1] = len(s.Gaps)
+			s.Gaps = append(s.Gaps, Gap{From: from, To: to, Size: to - from + 1,
+				Before: Occurrence{Offset: -1}, After: Occurrence{Offset: -1}})
+		} else {
+			r.Truncated = true
+		}
+		return true
+	})
+
+	u := &r.Unsequenced
+	sorted := a.fps
+	slices.Sort(sorted)
+	a.fpRepeated = make(map[uint64]int)
+	for i := 0; i < len(sorted); {
+		j := i + 1
+		for j < len(sorted) && sorted[j] == sorted[i] {
+			j++
+		}
+		u.Distinct++
+		if n := j - i; n > 1 {
+			u.RepeatedFingerprints++
+			u.RepeatedRecords += int64(n - 1)
+			if len(u.Repeated) < a.max {
+				a.fpRepeated[sorted[i]] = len(u.Repeated)
+				u.Repeated = append(u.Repeated, Duplicate{Fingerprint: fmt.Sprintf("%016x", sorted[i]), Count: int64(n)})
+			} else {
+				r.Truncated = true
+			}
+		}
+		i = j
+	}
+	a.fps = nil
+	a.bordersDone = make(map[uint64]bool)
+	return len(s.Gaps) > 0 || len(s.Duplicates) > 0 || len(u.Repeated) > 0
+}
+
+// second is the second reading: the records around each listed gap and
+// the copies of each listed duplicate.
+func (a *auditor) second(rec *kgo.Record) {
+	if rec.Attrs.IsControl() {
+		return
+	}
+	in := parse(rec)
+	s := &a.r.Sequenced
+	if !in.hasSeq {
+		fp := ingest.Fingerprint(rec.Value)
+		if in.fpHeader {
+			fp = in.fp
+		}
+		if i, ok := a.fpRepeated[fp]; ok {
+			d := &a.r.Unsequenced.Repeated[i]
+			if len(d.Copies) < a.max {
+				d.Copies = append(d.Copies, in.occurrence(rec.Offset))
+			}
+		}
+		return
+	}
+	if !a.bordersDone[in.seq] {
+		occ := in.occurrence(rec.Offset)
+		i, before := a.gapBefore[in.seq]
+		if before {
+			s.Gaps[i].Before = occ
+		}
+		j, after := a.gapAfter[in.seq]
+		if after {
+			s.Gaps[j].After = occ
+		}
+		if before || after {
+			a.bordersDone[in.seq] = true
+		}
+	}
+	if i, ok := a.dupListed[in.seq]; ok {
+		d := &s.Duplicates[i]
+		if len(d.Copies) < a.max {
+			d.Copies = append(d.Copies, in.occurrence(rec.Offset))
+		}
+	}
+}
+
+// finish orders the lists and gives the verdict.
+func (a *auditor) finish() {
+	r := a.r
+	s, u := &r.Sequenced, &r.Unsequenced
+	slices.SortFunc(s.Duplicates, cmpFirstCopy)
+	slices.SortFunc(u.Repeated, cmpFirstCopy)
+	for _, d := range s.Duplicates {
+		if int64(len(d.Copies)) < d.Count {
+			r.Truncated = true
+		}
+	}
+	for _, d := range u.Repeated {
+		if int64(len(d.Copies)) < d.Count {
+			r.Truncated = true
+		}
+	}
+	if s.GapCount > 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("%d gap(s): %d sequence number(s) missing", s.GapCount, s.Missing))
+	}
+	if s.DuplicatedSeqs > 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("%d sequence number(s) duplicated: %d extra record(s)", s.DuplicatedSeqs, s.DuplicateRecords))
+	}
+	if s.OutOfOrderCount > 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("%d record(s) out of order", s.OutOfOrderCount))
+	}
+	if u.RepeatedFingerprints > 0 && !r.RepeatedFramesAllowed {
+		r.Problems = append(r.Problems, fmt.Sprintf("%d fingerprint(s) repeated: %d extra record(s) without a sequence number", u.RepeatedFingerprints, u.RepeatedRecords))
+	}
+	r.Clean = len(r.Problems) == 0
+	// Empty lists, not nulls, for JSON readers.
+	r.Problems = nonNil(r.Problems)
+	r.Members, r.Handovers = nonNil(r.Members), nonNil(r.Handovers)
+	s.Gaps, s.Duplicates, s.OutOfOrder = nonNil(s.Gaps), nonNil(s.Duplicates), nonNil(s.OutOfOrder)
+	u.Repeated = nonNil(u.Repeated)
+	for i := range s.Duplicates {
+		s.Duplicates[i].Copies = nonNil(s.Duplicates[i].Copies)
+	}
+	for i := range u.Repeated {
+		u.Repeated[i].Copies = nonNil(u.Repeated[i].Copies)
+	}
+}
+
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
+
+func cmpFirstCopy(x, y Duplicate) int {
+	switch {
+	case len(x.Copies) == 0 && len(y.Copies) == 0:
+		return 0
+	case len(x.Copies) == 0:
+		return 1
+	case len(y.Copies) == 0:
+		return -1
+	}
+	return cmp.Compare(x.Copies[0].Offset, y.Copies[0].Offset)
+}

@@ -1,0 +1,160 @@
+package audit
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// WriteText writes the report for a person: what was read, the sequence
+// numbers with every listed gap, duplicate and out-of-order point, the
+// records without a sequence number, the members and handovers, and the
+// verdict on the last line.
+func (r *Report) WriteText(w io.Writer) error {
+	b := bufio.NewWriter(w)
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+
+	p("topic %s, partition 0 (of %d): offsets %d to %d read (log start %d, last stable offset %d)",
+		r.Topic, r.Partitions, r.From, r.End-1, r.LogStart, r.End)
+	if r.Records == 0 {
+		p("records: none committed (%d transaction markers)", r.ControlRecords)
+	} else {
+		p("records: %d committed, %d transaction markers; produced %s to %s",
+			r.Records, r.ControlRecords, stamp(r.FirstTimestamp), stamp(r.LastTimestamp))
+	}
+
+	s := &r.Sequenced
+	if s.Records == 0 {
+		p("sequenced: none")
+	} else {
+		p("sequenced: %d records, %d distinct sequence numbers, %d to %d", s.Records, s.Distinct, s.First, s.Last)
+		if s.GapCount == 0 {
+			p("  gaps: none")
+		} else {
+			p("  gaps: %d, %d sequence numbers missing", s.GapCount, s.Missing)
+			for _, g := range s.Gaps {
+				p("    [%d, %d] %d missing: after %s, before %s", g.From, g.To, g.Size,
+					occ(g.Before, g.From-1), occ(g.After, g.To+1))
+			}
+			more(b, len(s.Gaps), s.GapCount)
+		}
+		if s.DuplicatedSeqs == 0 {
+			p("  duplicates: none")
+		} else {
+			p("  duplicates: %d sequence numbers, %d extra records", s.DuplicatedSeqs, s.DuplicateRecords)
+			for _, d := range s.Duplicates {
+				p("    seq %d, %d copies: %s", d.Seq, d.Count, copies(d))
+			}
+			more(b, len(s.Duplicates), s.DuplicatedSeqs)
+		}
+		if s.OutOfOrderCount == 0 {
+			p("  out of order: none")
+		} else {
+			p("  out of order: %d records", s.OutOfOrderCount)
+			for _, d := range s.OutOfOrder {
+				p("    seq %d at offset %d (%s) after seq %d at offset %d (%s)",
+					d.Seq, d.At.Offset, name(d.At.Member), d.AfterSeq, d.After.Offset, name(d.After.Member))
+			}
+			more(b, len(s.OutOfOrder), s.OutOfOrderCount)
+		}
+		if s.BadHeaders > 0 {
+			p("  unreadable feedd-seq headers: %d (audited by fingerprint)", s.BadHeaders)
+		}
+	}
+
+	u := &r.Unsequenced
+	if u.Records == 0 {
+		p("unsequenced: none")
+	} else {
+		p("unsequenced: %d records, %d distinct fingerprints, %d without feedd headers", u.Records, u.Distinct, u.Foreign)
+		if u.RepeatedFingerprints == 0 {
+			p("  repeated fingerprints: none")
+		} else {
+			allowed := ""
+			if r.RepeatedFramesAllowed {
+				allowed = " (allowed)"
+			}
+			p("  repeated fingerprints: %d, %d extra records%s", u.RepeatedFingerprints, u.RepeatedRecords, allowed)
+			for _, d := range u.Repeated {
+				p("    %s, %d copies: %s", d.Fingerprint, d.Count, copies(d))
+			}
+			more(b, len(u.Repeated), u.RepeatedFingerprints)
+		}
+	}
+	if r.FingerprintMismatches > 0 {
+		p("fingerprint mismatches: %d records whose feedd-fp header is not the fingerprint of their value", r.FingerprintMismatches)
+	}
+
+	if len(r.Members) > 0 {
+		parts := make([]string, len(r.Members))
+		for i, m := range r.Members {
+			parts[i] = fmt.Sprintf("%s %d (offsets %d to %d)", name(m.Member), m.Records, m.FirstOffset, m.LastOffset)
+		}
+		p("members: %s", strings.Join(parts, "; "))
+	}
+	if r.HandoverCount > 0 {
+		p("handovers: %d", r.HandoverCount)
+		for _, h := range r.Handovers {
+			seq := ""
+			if h.HasSeq {
+				seq = fmt.Sprintf(" at seq %d", h.Seq)
+			}
+			p("  offset %d: %s -> %s%s", h.Offset, name(h.From), name(h.To), seq)
+		}
+		more(b, len(r.Handovers), r.HandoverCount)
+	}
+	if r.Partitions > 1 {
+		p("warning: the topic has %d partitions; a feedd pipeline's topic has one, and only partition 0 was read", r.Partitions)
+	}
+	if r.Truncated {
+		p("note: some lists are cut short; the counts are exact (raise --max-listed or use --json)")
+	}
+	if r.Clean {
+		p("verdict: clean: no gap, no duplicate, nothing out of order")
+	} else {
+		p("verdict: NOT CLEAN: %s", strings.Join(r.Problems, "; "))
+	}
+	return b.Flush()
+}
+
+func more(b *bufio.Writer, listed int, total int64) {
+	if int64(listed) < total {
+		fmt.Fprintf(b, "    ... and %d more\n", total-int64(listed))
+	}
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "?"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func name(member string) string {
+	if member == "" {
+		return "(no member)"
+	}
+	return member
+}
+
+// occ describes the record holding seq around a gap.
+func occ(o Occurrence, seq uint64) string {
+	if o.Offset < 0 {
+		return fmt.Sprintf("seq %d", seq)
+	}
+	return fmt.Sprintf("seq %d at offset %d (%s, read %s)", seq, o.Offset, name(o.Member), stamp(o.ReceivedAt))
+}
+
+func copies(d Duplicate) string {
+	parts := make([]string, len(d.Copies))
+	for i, c := range d.Copies {
+		parts[i] = fmt.Sprintf("offset %d (%s)", c.Offset, name(c.Member))
+	}
+	s := strings.Join(parts, ", ")
+	if int64(len(d.Copies)) < d.Count {
+		s += ", ..."
+	}
+	return s
+}
