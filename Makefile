@@ -5,8 +5,10 @@ BIN      := bin/feedd
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS  := -X main.version=$(VERSION)
 PKGS     := ./...
-# Where the demo's simulated ports live.
+# Where the demo keeps its configurations, pair secret, logs and simulated ports.
 DEMO_DIR ?= /tmp/feedd-demo
+# Extra flags for `make demo`.
+DEMO_ARGS ?=
 # Fuzz time per target for `make fuzz`.
 FUZZTIME ?= 10s
 # Repetitions per benchmark for `make bench` (medians and spreads need several).
@@ -50,14 +52,13 @@ fuzz:
 bench: deps
 	$(GO) test -run=NONE -bench=. -benchmem -count=$(BENCHCOUNT) -timeout 60m $(PKGS) | tee bench.out
 
-# demo: a simulated serial feed (socat ptys) read by one member that prints
-# every frame. Ctrl-C stops both.
+# demo: the whole pair on this machine: the embedded broker, a simulated feed
+# split to two ports (socat ptys), two members, and a kill -9 of the active
+# member every 15s, shown live; at the end (Ctrl-C) it stops everything and
+# audits the topic. DEMO_ARGS adds flags, e.g.
+# make demo DEMO_ARGS='--duration 1m --failover-every 5s' (see feedd demo -h).
 demo: deps build
-	@rm -rf $(DEMO_DIR); mkdir -p $(DEMO_DIR); \
-	./$(BIN) sim --ports 1 --link-dir $(DEMO_DIR) --rate 5 & sim=$$!; \
-	trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null' EXIT INT TERM; \
-	./$(BIN) run --pipeline demo --member_id demo-a --serial.device $(DEMO_DIR)/port0 \
-		--serial.baud 115200 --framing.mode nmea --sequence.nmea_field 1 --print-frames
+	./$(BIN) demo --dir $(DEMO_DIR) $(DEMO_ARGS)
 
 clean:
 	rm -rf bin bench.out

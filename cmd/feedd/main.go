@@ -25,6 +25,10 @@ func commands() []command {
 		{"run", "run a pipeline member: read the serial feed and broadcast it", runRun},
 		{"broker", "run an embedded Kafka-protocol broker for demos and tests", runBroker},
 		{"sim", "simulate a serial feed split to several members (socat ptys)", runSim},
+		{"status", "show a running member's role, peers, ring, commits and feed", runStatus},
+		{"switchover", "ask the active member to hand over at a commit boundary (maintenance)", runSwitchover},
+		{"demo", "run a whole pair on this machine: broker, simulated feed, two members, failovers", runDemo},
+		{"audit", "check a pipeline's topic: every gap, duplicate and out-of-order frame", runAudit},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -70,7 +74,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: feedd <command> [flags]\n\nCommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'feedd <command> -h' for a command's flags.")
 }

@@ -1,0 +1,1059 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/feedd/feedd/broadcast"
+	"github.com/feedd/feedd/broadcast/audit"
+	"github.com/feedd/feedd/broadcast/localbroker"
+	"github.com/feedd/feedd/hw/serialsim"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The demo's fixed names.
+const (
+	demoPipeline = "demo"
+	demoTopic    = "feedd-demo"
+)
+
+// demoMemberIDs are the two members the demo runs, one per simulated port.
+var demoMemberIDs = [2]string{"host-a", "host-b"}
+
+// demoOptions configure `feedd demo`.
+type demoOptions struct {
+	// Duration ends the demo; 0 runs it until ctx is cancelled (Ctrl-C).
+	Duration time.Duration
+	// FailoverEvery kills the active member with SIGKILL this often and
+	// restarts it RestartAfter later; 0 disables it.
+	FailoverEvery time.Duration
+	RestartAfter  time.Duration
+	// Dir holds the generated configurations, the pair secret, the
+	// members' logs and the simulated ports. Empty: a temporary directory,
+	// removed at the end unless the audit found a problem.
+	Dir string
+	// Rate is the simulated feed's frames per second.
+	Rate float64
+	// Refresh is how often the view is redrawn (and the members polled).
+	Refresh time.Duration
+	// Plain prints one line per refresh instead of redrawing a terminal.
+	Plain bool
+	// Self is how the demo names its own executable in the hints it shows.
+	Self string
+	// command returns the command that runs `feedd <args>` (a member);
+	// nil means this executable.
+	command func(args ...string) (*exec.Cmd, error)
+}
+
+// demoResult is what the demo saw, for its final line and its tests.
+type demoResult struct {
+	Elapsed   time.Duration
+	Generated uint64
+	Kills     int
+	Takeovers []time.Duration
+	// Live is the demo's own running check of the topic (the live view's);
+	// Drained is false when it could not read the topic to its last stable
+	// offset at the end.
+	Live    seqAudit
+	Drained bool
+	// Report is the final audit of the topic by package broadcast/audit
+	// (what `feedd audit` runs), nil if it failed with AuditErr.
+	Report   *audit.Report
+	AuditErr error
+}
+
+// clean reports whether the topic passed the audit: every frame once and in
+// order. Both checks must agree.
+func (r *demoResult) clean() bool {
+	return r.Report != nil && r.Report.Clean && r.Live.ok() && r.Drained
+}
+
+// verdict is the audit's finding in one line.
+func (r *demoResult) verdict() string {
+	switch {
+	case r.Report == nil:
+		return fmt.Sprintf("the audit could not read the topic: %v", r.AuditErr)
+	case !r.Report.Clean:
+		return "NOT CLEAN: " + strings.Join(r.Report.Problems, "; ")
+	case !r.Live.ok():
+		return "the demo's live check disagrees with the audit: " + r.Live.verdict()
+	case !r.Drained:
+		return "the live check could not read the topic to its end"
+	}
+	sq := &r.Report.Sequenced
+	return fmt.Sprintf("clean: no gap, no duplicate, nothing out of order (%d records, feed-seq %d..%d, %s between members)",
+		r.Report.Records, sq.First, sq.Last, plural(uint64(r.Report.HandoverCount), "handover"))
+}
+
+// runDemo runs "feedd demo": an embedded broker, a simulated feed split to
+// two ports, and two `feedd run` members as child processes, shown live,
+// with the active member killed and restarted every --failover-every. At
+// the end it audits the topic's feed-seq sequence.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseDemoFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	res, err := playDemo(ctx, o, stdout)
+	if err != nil {
+		return err
+	}
+	if !res.clean() {
+		return fmt.Errorf("the audit of the topic found a problem: %s", res.verdict())
+	}
+	return nil
+}
+
+func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
+	fs := flag.NewFlagSet("feedd demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o demoOptions
+	fs.DurationVar(&o.Duration, "duration", 0, "stop after this long; 0 = run until Ctrl-C")
+	fs.DurationVar(&o.FailoverEvery, "failover-every", 15*time.Second, "kill -9 the active member this often, and restart it a few seconds later; 0 = never")
+	fs.StringVar(&o.Dir, "dir", "", "directory for the generated configurations, secret, logs and ports (default: a temporary one, removed at the end)")
+	fs.Float64Var(&o.Rate, "rate", 20, "frames per second of the simulated feed")
+	fs.BoolVar(&o.Plain, "plain", false, "print a line per second instead of redrawing the terminal")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: feedd demo [--duration D] [--failover-every D] [--dir DIR]\n\n"+
+			"Runs a whole pair on this machine: an embedded Kafka-protocol broker, a simulated\n"+
+			"serial feed split to two ports (socat), and two `feedd run` members, and shows them\n"+
+			"live while the active member is killed and restarted. At the end it stops everything\n"+
+			"and audits the topic: every frame once, in order, no gap and no duplicate.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "feedd demo: unexpected argument %q\n", fs.Arg(0))
+		return o, errUsage
+	}
+	switch {
+	case o.Duration < 0:
+		return o, fmt.Errorf("--duration: must not be negative")
+	case o.FailoverEvery < 0:
+		return o, fmt.Errorf("--failover-every: must not be negative")
+	case o.FailoverEvery > 0 && o.FailoverEvery < 2*time.Second:
+		return o, fmt.Errorf("--failover-every: %v is too short: a restarted member needs a moment to rejoin (at least 2s)", o.FailoverEvery)
+	case o.Rate <= 0:
+		return o, fmt.Errorf("--rate: must be positive")
+	}
+	o.Self = os.Args[0]
+	return o, nil
+}
+
+func (o demoOptions) withDefaults() demoOptions {
+	if o.Refresh <= 0 {
+		o.Refresh = time.Second
+	}
+	if o.Rate <= 0 {
+		o.Rate = 20
+	}
+	if o.RestartAfter <= 0 {
+		o.RestartAfter = min(3*time.Second, o.FailoverEvery/2)
+	}
+	if o.Self == "" {
+		o.Self = "feedd"
+	}
+	if o.command == nil {
+		o.command = func(args ...string) (*exec.Cmd, error) {
+			exe, err := os.Executable()
+			if err != nil {
+				return nil, fmt.Errorf("finding this executable to start the members: %w", err)
+			}
+			return exec.Command(exe, args...), nil
+		}
+	}
+	return o
+}
+
+// demoMember is one `feedd run` child process and what the demo last saw
+// of it.
+type demoMember struct {
+	id      string
+	config  string
+	logPath string
+	admin   *adminClient
+
+	cmd       *exec.Cmd
+	done      chan struct{} // closed when cmd has exited and been reaped
+	exitErr   error         // cmd.Wait's result, once done is closed
+	killed    bool          // the demo killed or stopped it on purpose
+	restartAt time.Time     // when to start it again, if it is down
+
+	last     *statusDoc // the last status read, nil if the last read failed
+	seenUpTo time.Time  // the newest transition already reported
+}
+
+func (m *demoMember) running() bool {
+	if m.cmd == nil {
+		return false
+	}
+	select {
+	case <-m.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// start starts the member's process, appending its output to its log.
+// The process gets its own process group, so a Ctrl-C in the terminal
+// reaches only the demo, which stops the members in order; and on Linux
+// the kernel kills it if the demo dies without doing so.
+func (m *demoMember) start(command func(args ...string) (*exec.Cmd, error)) error {
+	f, err := os.OpenFile(m.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd, err := command("run", "--config", m.config)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	cmd.Stdin = nil
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return fmt.Errorf("starting member %s: %w", m.id, err)
+	}
+	done := make(chan struct{})
+	m.cmd, m.done, m.exitErr, m.killed, m.restartAt, m.last = cmd, done, nil, false, time.Time{}, nil
+	go func() {
+		err := cmd.Wait()
+		f.Close()
+		m.exitErr = err
+		close(done)
+	}()
+	return nil
+}
+
+// kill9 kills the member at once, as a crash would, and waits for it.
+func (m *demoMember) kill9() {
+	if !m.running() {
+		return
+	}
+	m.killed = true
+	_ = m.cmd.Process.Signal(syscall.SIGKILL)
+	<-m.done
+	m.last = nil
+}
+
+// stop asks the member to shut down (SIGTERM: an active member finishes at
+// a commit boundary) and kills it if it has not exited within grace.
+func (m *demoMember) stop(grace time.Duration) {
+	if !m.running() {
+		return
+	}
+	m.killed = true
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.done:
+	case <-time.After(grace):
+		_ = m.cmd.Process.Signal(syscall.SIGKILL)
+		<-m.done
+	}
+}
+
+func (m *demoMember) role() string {
+	switch {
+	case !m.running():
+		return "-"
+	case m.last == nil:
+		return "?"
+	}
+	return m.last.role()
+}
+
+// demoEvent is one line of the demo's event log.
+type demoEvent struct {
+	at   time.Time
+	text string
+}
+
+// demo is one run of the demo.
+type demo struct {
+	o       demoOptions
+	out     io.Writer
+	tty     bool
+	dir     string
+	start   time.Time
+	broker  string
+	members []*demoMember
+	sim     *serialsim.Sim
+	live    *topicAudit // the running check of the topic the view shows
+
+	events       []demoEvent
+	printed      int // events already printed in plain mode
+	nextFailover time.Time
+	postponed    string // why the due failover waits, once reported
+	pending      *pendingKill
+	stopping     bool
+	res          demoResult
+}
+
+// pendingKill is a failover in progress: the active was killed at at and
+// no successor has been seen active since.
+type pendingKill struct {
+	victim string
+	at     time.Time
+}
+
+// playDemo runs the demo until ctx ends or o.Duration has passed, then
+// stops everything and audits the topic.
+func playDemo(ctx context.Context, o demoOptions, out io.Writer) (res demoResult, err error) {
+	o = o.withDefaults()
+	d := &demo{o: o, out: out, tty: !o.Plain && isTerminal(out)}
+
+	dir, removeDir, err := demoDir(o.Dir)
+	if err != nil {
+		return res, err
+	}
+	d.dir = dir
+	// A temporary directory goes unless it holds the logs of a run that
+	// failed.
+	defer func() { removeDir((err == nil && res.clean()) || (err != nil && d.start.IsZero())) }()
+
+	// Every exit path kills the members still running: the deferred calls
+	// run in reverse, so the members go first, then the simulator, then
+	// the broker.
+	broker, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return res, fmt.Errorf("starting the embedded broker: %w", err)
+	}
+	defer broker.Close()
+	d.broker = broker.Addr()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(d.broker),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		return res, err
+	}
+	defer cl.Close()
+	setupCtx, cancelSetup := context.WithTimeout(ctx, 15*time.Second)
+	err = broadcast.EnsureTopic(setupCtx, cl, broadcast.Config{Brokers: []string{d.broker}, Topic: demoTopic}.WithDefaults())
+	cancelSetup()
+	if err != nil {
+		return res, fmt.Errorf("creating the demo topic: %w", err)
+	}
+
+	d.sim, err = serialsim.New(serialsim.Config{Ports: len(demoMemberIDs), LinkDir: filepath.Join(dir, "tty"), Rate: o.Rate, Seed: 1})
+	if err != nil {
+		return res, err
+	}
+	simCtx, stopSim := context.WithCancel(context.Background())
+	defer stopSim()
+	if err := d.sim.Start(simCtx); err != nil {
+		d.sim.Close()
+		return res, fmt.Errorf("starting the simulated feed: %w", err)
+	}
+	defer d.sim.Close()
+
+	if err := d.writeConfigs(); err != nil {
+		return res, err
+	}
+	defer func() {
+		for _, m := range d.members {
+			m.kill9()
+		}
+	}()
+
+	d.live = &topicAudit{}
+	liveCtx, stopAudit := context.WithCancel(context.Background())
+	var auditWG sync.WaitGroup
+	defer func() { stopAudit(); auditWG.Wait() }()
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{demoTopic: {0: kgo.NewOffset().AtStart()}})
+	auditWG.Go(func() { d.live.consume(liveCtx, cl) })
+
+	d.start = time.Now()
+	for _, m := range d.members {
+		if err := m.start(o.command); err != nil {
+			return res, err
+		}
+		d.event(time.Now(), "%s started (pid %d)", m.id, m.cmd.Process.Pid)
+	}
+	if o.FailoverEvery > 0 {
+		d.nextFailover = d.start.Add(o.FailoverEvery)
+	}
+
+	var end <-chan time.Time
+	if o.Duration > 0 {
+		t := time.NewTimer(o.Duration)
+		defer t.Stop()
+		end = t.C
+	}
+	tick := time.NewTicker(o.Refresh)
+	defer tick.Stop()
+	why := "the duration has passed"
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			why = "interrupted"
+			break loop
+		case <-end:
+			break loop
+		case <-tick.C:
+		}
+		if err := d.step(time.Now()); err != nil {
+			return res, fmt.Errorf("%w (configurations and logs in %s)", err, d.dir)
+		}
+		d.render(time.Now())
+	}
+
+	// Shut down in order: the inactive members first, then the active one,
+	// which finishes at a commit boundary; then the feed; then read the
+	// topic to its end and audit it.
+	d.poll()
+	d.observe(time.Now())
+	d.stopping = true
+	d.event(time.Now(), "stopping (%s): members (SIGTERM), simulator, broker", why)
+	d.render(time.Now())
+	for _, active := range []bool{false, true} {
+		for _, m := range d.members {
+			if (m.role() == "active" || m.role() == "activating") == active {
+				m.stop(10 * time.Second)
+			}
+		}
+	}
+	stopSim()
+	d.sim.Close()
+	d.res.Generated = d.sim.Generated()
+	d.res.Drained = d.live.drain(cl, 15*time.Second)
+	stopAudit()
+	auditWG.Wait()
+	d.res.Live = d.live.snapshot()
+	auditCtx, cancelAudit := context.WithTimeout(context.Background(), time.Minute)
+	d.res.Report, d.res.AuditErr = audit.Run(auditCtx, audit.Options{Brokers: []string{d.broker}, Topic: demoTopic})
+	cancelAudit()
+	d.res.Elapsed = time.Since(d.start)
+	d.render(time.Now())
+	d.final()
+	return d.res, nil
+}
+
+// demoDir returns the working directory and a function that removes it
+// when the demo made it and succeeded.
+func demoDir(dir string) (string, func(success bool), error) {
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return "", nil, err
+		}
+		return abs, func(bool) {}, nil
+	}
+	tmp, err := os.MkdirTemp("", "feedd-demo-")
+	if err != nil {
+		return "", nil, err
+	}
+	return tmp, func(success bool) {
+		if success {
+			os.RemoveAll(tmp)
+		}
+	}, nil
+}
+
+// writeConfigs writes a random pair secret and one configuration per
+// member, on free loopback ports, into the working directory.
+func (d *demo) writeConfigs() error {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	secretPath := filepath.Join(d.dir, "pair.secret")
+	if err := os.WriteFile(secretPath, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return err
+	}
+	ports, err := freePorts(2 * len(demoMemberIDs))
+	if err != nil {
+		return err
+	}
+	n := len(demoMemberIDs)
+	pairAddr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
+	ttys := d.sim.Ports()
+	d.members = nil
+	for i, id := range demoMemberIDs {
+		var peers strings.Builder
+		for j, peer := range demoMemberIDs {
+			if j != i {
+				fmt.Fprintf(&peers, "    - id: %s\n      address: %s\n", peer, pairAddr(j))
+			}
+		}
+		admin := "127.0.0.1:" + strconv.Itoa(ports[n+i])
+		text := fmt.Sprintf(`# Written by feedd demo: member %[1]s of the demo pair.
+pipeline: %[2]s
+member_id: %[1]s
+serial:
+  device: %[3]s
+  baud: %[4]d
+framing:
+  mode: nmea
+sequence:
+  nmea_field: 1
+kafka:
+  brokers: [%[5]s]
+  topic: %[6]s
+pair:
+  listen: %[7]s
+  peers:
+%[8]s  secret_file: %[9]s
+admin:
+  listen: %[10]s
+`, id, demoPipeline, strconv.Quote(ttys[i]), serialsim.DefaultBaud, d.broker, demoTopic,
+			pairAddr(i), peers.String(), strconv.Quote(secretPath), admin)
+		path := filepath.Join(d.dir, id+".yaml")
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			return err
+		}
+		logPath := filepath.Join(d.dir, id+".log")
+		if err := os.WriteFile(logPath, nil, 0o644); err != nil {
+			return err
+		}
+		d.members = append(d.members, &demoMember{
+			id: id, config: path, logPath: logPath,
+			admin: newAdminClient(admin, 800*time.Millisecond),
+		})
+	}
+	return nil
+}
+
+// freePorts returns n distinct free TCP ports on 127.0.0.1.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func (d *demo) event(at time.Time, format string, a ...any) {
+	d.events = append(d.events, demoEvent{at: at, text: fmt.Sprintf(format, a...)})
+}
+
+func (d *demo) other(m *demoMember) *demoMember {
+	for _, o := range d.members {
+		if o != m {
+			return o
+		}
+	}
+	return nil
+}
+
+// poll reads every running member's status, in parallel.
+func (d *demo) poll() {
+	var wg sync.WaitGroup
+	for _, m := range d.members {
+		if !m.running() {
+			m.last = nil
+			continue
+		}
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, st, err := m.admin.status(ctx)
+			if err != nil {
+				st = nil
+			}
+			m.last = st
+		})
+	}
+	wg.Wait()
+}
+
+// observe reports the role changes the members' statuses show, and the
+// takeover that completes a failover.
+func (d *demo) observe(now time.Time) {
+	for _, m := range d.members {
+		if m.last == nil || m.last.Pair == nil {
+			continue
+		}
+		for _, t := range m.last.Pair.Transitions {
+			if !t.At.After(m.seenUpTo) {
+				continue
+			}
+			m.seenUpTo = t.At
+			text := fmt.Sprintf("%s: %s → %s", m.id, t.From, t.To)
+			if t.Reason != "" {
+				text += " (" + t.Reason + ")"
+			}
+			d.event(t.At, "%s", text)
+		}
+	}
+	k := d.pending
+	if k == nil {
+		return
+	}
+	for _, m := range d.members {
+		if m.id == k.victim || m.last == nil || m.last.Pair == nil {
+			continue
+		}
+		reason := ""
+		for _, t := range m.last.Pair.Transitions {
+			if !t.At.After(k.at) {
+				continue
+			}
+			if t.To == "activating" && t.Reason != "" {
+				reason = " (" + t.Reason + ")"
+			}
+			if t.To == "active" {
+				took := t.At.Sub(k.at)
+				d.res.Takeovers = append(d.res.Takeovers, took)
+				d.event(t.At, "failover %d: %s took over %v after the kill%s", len(d.res.Takeovers), m.id, shortDuration(took), reason)
+				d.pending = nil
+				return
+			}
+		}
+	}
+	if now.Sub(k.at) > 15*time.Second {
+		d.event(now, "no member was seen taking over from %s", k.victim)
+		d.pending = nil
+	}
+}
+
+// step polls the members, reports what changed, and starts, kills and
+// restarts members as the schedule says.
+func (d *demo) step(now time.Time) error {
+	d.poll()
+	d.observe(now)
+	for _, m := range d.members {
+		// A member that died on its own is restarted like a killed one.
+		if m.cmd != nil && !m.running() && !m.killed {
+			m.killed = true
+			m.restartAt = now.Add(d.o.RestartAfter)
+			d.event(now, "%s exited by itself (%v); restarting it in %v, see %s", m.id, m.exitErr, d.o.RestartAfter, m.logPath)
+		}
+		if !m.restartAt.IsZero() && !now.Add(d.o.Refresh/2).Before(m.restartAt) {
+			if err := m.start(d.o.command); err != nil {
+				return err
+			}
+			d.event(now, "%s restarted (pid %d); it rejoins as inactive with a fresh ring", m.id, m.cmd.Process.Pid)
+		}
+	}
+
+	// Due within half a refresh: the ticks that poll the members jitter.
+	if d.o.FailoverEvery > 0 && !now.Add(d.o.Refresh/2).Before(d.nextFailover) {
+		if victim, why := d.failoverTarget(); victim != nil {
+			pid := victim.cmd.Process.Pid
+			d.pending = &pendingKill{victim: victim.id, at: time.Now()}
+			victim.kill9()
+			victim.restartAt = now.Add(d.o.RestartAfter)
+			d.res.Kills++
+			d.event(d.pending.at, "kill -9 %s (pid %d), the active member; restart in %v", victim.id, pid, d.o.RestartAfter)
+			d.nextFailover = d.pending.at.Add(d.o.FailoverEvery)
+			d.postponed = ""
+		} else if why != d.postponed {
+			d.postponed = why
+			d.event(now, "failover postponed: %s", why)
+		}
+	}
+	return nil
+}
+
+// failoverTarget returns the active member if its peer is ready to take
+// over from its ring with nothing missing, or why not. A member that just
+// (re)started holds only what it read since; it is ready once it has seen
+// the active commit a frame it read itself.
+func (d *demo) failoverTarget() (*demoMember, string) {
+	var active *demoMember
+	for _, m := range d.members {
+		if m.role() == "active" {
+			active = m
+		}
+	}
+	if active == nil {
+		return nil, "no member is active"
+	}
+	if d.pending != nil {
+		return nil, "the last failover has not finished"
+	}
+	peer := d.other(active)
+	st := peer.last
+	switch {
+	case !peer.running():
+		return nil, peer.id + " is down"
+	case st == nil || st.Pair == nil:
+		return nil, peer.id + " does not answer yet"
+	case st.Pair.Role != "inactive" || st.Pair.HoldOff:
+		return nil, peer.id + " is " + st.Pair.Role + " and not ready"
+	case !st.Ingest.Connected || st.Ingest.Quiet || st.Ingest.Frames == 0:
+		return nil, peer.id + " is not reading its port yet"
+	case st.Broadcast.Counters.EchoTrimmed == 0 && st.Broadcast.Ring.EarlyEchoMatched == 0:
+		return nil, peer.id + " has not yet seen a frame it read committed"
+	}
+	for _, p := range st.Pair.Peers {
+		if p.ID == active.id && p.View == "heard" && p.Connected {
+			return active, ""
+		}
+	}
+	return nil, peer.id + " does not hear " + active.id + " yet"
+}
+
+// render shows the current state: a redrawn screen on a terminal, or new
+// events and one line per refresh otherwise.
+func (d *demo) render(now time.Time) {
+	if !d.tty {
+		for _, e := range d.events[d.printed:] {
+			fmt.Fprintf(d.out, "[%s] %s\n", d.since(e.at), e.text)
+		}
+		d.printed = len(d.events)
+		var parts []string
+		for _, m := range d.members {
+			p := m.id + " " + m.role()
+			if !m.running() {
+				p = m.id + " down"
+				if m.cmd != nil && m.restartAt.IsZero() {
+					p = m.id + " stopped"
+				}
+			} else if st := m.last; st != nil {
+				p += fmt.Sprintf(" ring %d read %d", st.Broadcast.Ring.Len, st.Ingest.Frames)
+				if !st.Broadcast.LastCommitAt.IsZero() {
+					p += " commit " + ago(now, st.Broadcast.LastCommitAt)
+				}
+			}
+			parts = append(parts, p)
+		}
+		fmt.Fprintf(d.out, "[%s] %s | topic %s\n", d.since(now), strings.Join(parts, " | "), d.live.snapshot().summary())
+		return
+	}
+
+	var b strings.Builder
+	b.WriteString("\x1b[H\x1b[2J")
+	fmt.Fprintf(&b, "feedd demo: pipeline %q, topic %s on the embedded broker %s\n", demoPipeline, demoTopic, d.broker)
+	fmt.Fprintf(&b, "simulated feed: %g frames/s, split to %d ports   generated %d\n", d.o.Rate, len(d.members), d.sim.Generated())
+	run := "running " + now.Sub(d.start).Round(time.Second).String()
+	if d.o.Duration > 0 {
+		run += " of " + d.o.Duration.String()
+	}
+	switch {
+	case d.stopping:
+		run = "stopped after " + now.Sub(d.start).Round(time.Second).String()
+	case d.o.FailoverEvery > 0:
+		run += fmt.Sprintf("   kill -9 of the active every %v", d.o.FailoverEvery)
+		if wait := d.nextFailover.Sub(now); wait > 0 {
+			run += fmt.Sprintf(", next in %v", wait.Round(time.Second))
+		}
+		fallthrough
+	default:
+		run += "   Ctrl-C stops"
+	}
+	fmt.Fprintf(&b, "%s\n\n", run)
+
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEMBER\tPROCESS\tROLE\tTERM\tRING\tREAD\tLAST COMMIT")
+	for _, m := range d.members {
+		proc := "stopped"
+		switch {
+		case m.running():
+			proc = fmt.Sprintf("pid %d", m.cmd.Process.Pid)
+		case !m.restartAt.IsZero() && d.stopping:
+			proc = "down (killed)"
+		case !m.restartAt.IsZero():
+			proc = fmt.Sprintf("down, restart in %v", max(0, m.restartAt.Sub(now)).Round(100*time.Millisecond))
+		}
+		term, ring, read, commit := "-", "-", "-", "-"
+		if st := m.last; st != nil {
+			if st.Pair != nil {
+				term = strconv.FormatUint(st.Pair.Term, 10)
+			}
+			ring = fmt.Sprintf("%d (%s)", st.Broadcast.Ring.Len, humanBytes(st.Broadcast.Ring.Bytes))
+			read = strconv.FormatUint(st.Ingest.Frames, 10)
+			if !st.Broadcast.LastCommitAt.IsZero() {
+				commit = ago(now, st.Broadcast.LastCommitAt)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.id, proc, m.role(), term, ring, read, commit)
+	}
+	tw.Flush()
+	fmt.Fprintf(&b, "\ntopic: %s\n", d.live.snapshot().summary())
+	if len(d.res.Takeovers) > 0 {
+		fmt.Fprintf(&b, "failovers: %d, takeover after the kill: %s\n", len(d.res.Takeovers), durations(d.res.Takeovers))
+	}
+	b.WriteString("\nevents\n")
+	for _, e := range d.events[max(0, len(d.events)-10):] {
+		fmt.Fprintf(&b, "  %s  %s\n", d.since(e.at), e.text)
+	}
+	if !d.stopping {
+		fmt.Fprintf(&b, "\nin another terminal:  %s status --config %s\n", d.o.Self, d.members[0].config)
+		fmt.Fprintf(&b, "                      %s switchover --config %s\n", d.o.Self, d.members[0].config)
+		fmt.Fprintf(&b, "logs:                 %s\n", filepath.Join(d.dir, "*.log"))
+	}
+	io.WriteString(d.out, b.String())
+}
+
+func (d *demo) since(t time.Time) string {
+	s := t.Sub(d.start)
+	if s < 0 {
+		s = 0
+	}
+	return fmt.Sprintf("+%5.1fs", s.Seconds())
+}
+
+// final prints the closing lines: totals and the audit's verdict.
+func (d *demo) final() {
+	if d.tty {
+		fmt.Fprintln(d.out)
+	} else {
+		for _, e := range d.events[d.printed:] {
+			fmt.Fprintf(d.out, "[%s] %s\n", d.since(e.at), e.text)
+		}
+		d.printed = len(d.events)
+	}
+	r := &d.res
+	fmt.Fprintf(d.out, "feedd demo: %v, %d frames generated, %d committed records in the topic, %s, %s",
+		r.Elapsed.Round(100*time.Millisecond), r.Generated, r.Live.Records,
+		plural(uint64(r.Kills), "kill"), plural(uint64(len(r.Takeovers)), "failover"))
+	if len(r.Takeovers) > 0 {
+		fmt.Fprintf(d.out, " (takeover %s after the kill)", durations(r.Takeovers))
+	}
+	fmt.Fprintf(d.out, "\naudit of the topic (read_committed, by feedd-seq): %s\n", r.verdict())
+	if !r.clean() || d.o.Dir != "" {
+		fmt.Fprintf(d.out, "configurations and logs kept in %s", d.dir)
+		if r.Report != nil && !r.Report.Clean {
+			fmt.Fprintf(d.out, "; `feedd audit --config %s` lists the findings", d.members[0].config)
+		}
+		fmt.Fprintln(d.out)
+	}
+}
+
+func durations(ds []time.Duration) string {
+	var s []string
+	for _, d := range ds {
+		s = append(s, shortDuration(d))
+	}
+	return strings.Join(s, ", ")
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// topicAudit reads the demo topic read_committed from its start and checks
+// the feed-seq sequence as records arrive.
+type topicAudit struct {
+	mu    sync.Mutex
+	seq   seqAudit
+	next  int64 // the offset after the last record read, markers included
+	fetch error // the last fetch error, if any
+}
+
+func (t *topicAudit) consume(ctx context.Context, cl *kgo.Client) {
+	for {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		t.mu.Lock()
+		fetches.EachError(func(_ string, _ int32, err error) { t.fetch = err })
+		fetches.EachRecord(func(r *kgo.Record) {
+			t.next = r.Offset + 1
+			if r.Attrs.IsControl() {
+				return
+			}
+			var seq uint64
+			ok := false
+			for _, h := range r.Headers {
+				if h.Key == broadcast.HeaderFeedSeq {
+					seq, ok = parseSeq(h.Value)
+				}
+			}
+			t.seq.add(seq, ok)
+		})
+		t.mu.Unlock()
+	}
+}
+
+func parseSeq(b []byte) (uint64, bool) {
+	n, err := strconv.ParseUint(string(b), 10, 64)
+	return n, err == nil
+}
+
+// drain waits until the audit has read up to the topic's last stable
+// offset, or for at most limit.
+func (t *topicAudit) drain(cl *kgo.Client, limit time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	for {
+		l, err := adm.ListCommittedOffsets(ctx, demoTopic)
+		if err == nil {
+			if o, ok := l.Lookup(demoTopic, 0); ok && o.Err == nil {
+				t.mu.Lock()
+				next := t.next
+				t.mu.Unlock()
+				if next >= o.Offset {
+					return true
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (t *topicAudit) snapshot() seqAudit {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.seq
+	s.Gaps = append([]seqRange(nil), s.Gaps...)
+	return s
+}
+
+// seqRange is a run of sequence numbers, First..Last inclusive.
+type seqRange struct{ First, Last uint64 }
+
+func (r seqRange) String() string {
+	if r.First == r.Last {
+		return strconv.FormatUint(r.First, 10)
+	}
+	return fmt.Sprintf("%d-%d", r.First, r.Last)
+}
+
+// maxGapsKept bounds the gap runs an audit remembers; it counts the rest.
+const maxGapsKept = 1000
+
+// seqAudit checks that records carry the feed's sequence numbers once each
+// and in order: each one the successor of the one before. Records before
+// the first one read are not a gap: the members started after the feed.
+type seqAudit struct {
+	Records     uint64
+	First, Last uint64
+	// Missing counts the numbers absent between First and Last; Gaps lists
+	// the runs (the first maxGapsKept).
+	Missing uint64
+	Gaps    []seqRange
+	// Duplicates counts records whose number was already seen; OutOfOrder
+	// those that arrived after a later number (filling a gap late).
+	Duplicates uint64
+	OutOfOrder uint64
+	// NoSeq counts records without a readable feedd-seq header.
+	NoSeq uint64
+}
+
+func (a *seqAudit) add(seq uint64, ok bool) {
+	a.Records++
+	switch {
+	case !ok:
+		a.NoSeq++
+	case a.Records-a.NoSeq == 1:
+		a.First, a.Last = seq, seq
+	case seq == a.Last+1:
+		a.Last = seq
+	case seq > a.Last:
+		a.Missing += seq - a.Last - 1
+		if len(a.Gaps) < maxGapsKept {
+			a.Gaps = append(a.Gaps, seqRange{a.Last + 1, seq - 1})
+		}
+		a.Last = seq
+	case seq < a.First:
+		a.OutOfOrder++
+	default:
+		for i, g := range a.Gaps {
+			if seq < g.First || seq > g.Last {
+				continue
+			}
+			a.OutOfOrder++
+			a.Missing--
+			switch {
+			case g.First == g.Last:
+				a.Gaps = append(a.Gaps[:i], a.Gaps[i+1:]...)
+			case seq == g.First:
+				a.Gaps[i].First++
+			case seq == g.Last:
+				a.Gaps[i].Last--
+			default:
+				a.Gaps = append(a.Gaps[:i+1], a.Gaps[i:]...)
+				a.Gaps[i].Last, a.Gaps[i+1].First = seq-1, seq+1
+			}
+			return
+		}
+		a.Duplicates++
+	}
+}
+
+func (a *seqAudit) ok() bool {
+	return a.Records > 0 && a.Missing == 0 && a.Duplicates == 0 && a.OutOfOrder == 0 && a.NoSeq == 0
+}
+
+// verdict says whether the sequence is complete, and if not, how.
+func (a *seqAudit) verdict() string {
+	if a.Records == 0 {
+		return "NO RECORDS committed"
+	}
+	if a.ok() {
+		return fmt.Sprintf("complete: no gap, no duplicate (%d records, feed-seq %d..%d in order)", a.Records, a.First, a.Last)
+	}
+	var p []string
+	if a.Missing > 0 {
+		var runs []string
+		for _, g := range a.Gaps[:min(len(a.Gaps), 5)] {
+			runs = append(runs, g.String())
+		}
+		if len(a.Gaps) > 5 {
+			runs = append(runs, "…")
+		}
+		p = append(p, fmt.Sprintf("GAP: %d missing (feed-seq %s)", a.Missing, strings.Join(runs, ", ")))
+	}
+	if a.Duplicates > 0 {
+		p = append(p, fmt.Sprintf("DUPLICATE: %s repeating a feed-seq", plural(a.Duplicates, "record")))
+	}
+	if a.OutOfOrder > 0 {
+		p = append(p, "OUT OF ORDER: "+plural(a.OutOfOrder, "record"))
+	}
+	if a.NoSeq > 0 {
+		p = append(p, plural(a.NoSeq, "record")+" without a feedd-seq header")
+	}
+	return strings.Join(p, "; ")
+}
+
+// summary is the audit in one line, for the live view.
+func (a seqAudit) summary() string {
+	if a.Records == 0 {
+		return "no committed records yet"
+	}
+	s := fmt.Sprintf("%d committed records, feed-seq %d..%d, ", a.Records, a.First, a.Last)
+	if a.ok() {
+		return s + "complete (no gap, no duplicate)"
+	}
+	return s + a.verdict()
+}

@@ -1,0 +1,568 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// statusDoc is the /status document (memberStatus) as it reads on the wire,
+// where roles and health states are names. It keeps only what `feedd
+// status`, `feedd switchover` and `feedd demo` show or act on; like
+// memberStatus it has no field that could hold a secret.
+type statusDoc struct {
+	Pipeline string `json:"pipeline"`
+	Member   string `json:"member"`
+	Version  string `json:"version"`
+	Mode     string `json:"mode"`
+	Role     string `json:"role"`
+	Ingest   struct {
+		Connected   bool      `json:"connected"`
+		Quiet       bool      `json:"quiet"`
+		LastFrameAt time.Time `json:"last_frame_at"`
+		Frames      uint64    `json:"frames"`
+		Bytes       uint64    `json:"bytes"`
+		Dropped     uint64    `json:"dropped"`
+		Reconnects  uint64    `json:"reconnects"`
+	} `json:"ingest"`
+	Broadcast struct {
+		Topic           string    `json:"topic"`
+		TransactionalID string    `json:"transactional_id"`
+		Role            string    `json:"role"`
+		RoleSince       time.Time `json:"role_since"`
+		Ring            struct {
+			Len              int
+			Bytes            int64
+			OverflowFrames   uint64
+			OverflowBytes    uint64
+			OverflowGaps     uint64
+			EarlyEchoMatched uint64
+		} `json:"ring"`
+		LastCommitAt       time.Time `json:"last_commit_at"`
+		LastCommitOffset   int64     `json:"last_commit_offset"`
+		ProducerID         int64     `json:"producer_id"`
+		ProducerEpoch      int16     `json:"producer_epoch"`
+		CommitFailingSince time.Time `json:"commit_failing_since"`
+		Witness            struct {
+			Member string    `json:"member"`
+			SeenAt time.Time `json:"seen_at"`
+			Offset int64     `json:"offset"`
+		} `json:"witness"`
+		LastError string `json:"last_error"`
+		Counters  struct {
+			Commits         uint64 `json:"commits"`
+			CommittedFrames uint64 `json:"committed_frames"`
+			CommitFailures  uint64 `json:"commit_failures"`
+			Fenced          uint64 `json:"fenced"`
+			EchoTrimmed     uint64 `json:"echo_trimmed"`
+		} `json:"counters"`
+	} `json:"broadcast"`
+	Pair *struct {
+		Role      string    `json:"role"`
+		RoleSince time.Time `json:"role_since"`
+		Term      uint64    `json:"term"`
+		Health    struct {
+			Feed  string `json:"feed"`
+			Kafka string `json:"kafka"`
+		} `json:"health"`
+		HoldOff       bool         `json:"hold_off"`
+		HoldOffReason string       `json:"hold_off_reason"`
+		HoldOffUntil  time.Time    `json:"hold_off_until"`
+		HandoverTo    string       `json:"handover_to"`
+		Preparing     bool         `json:"preparing"`
+		Peers         []peerDoc    `json:"peers"`
+		Transitions   []transition `json:"transitions"`
+		Counters      struct {
+			Activations        uint64            `json:"activations"`
+			ActivationFailures uint64            `json:"activation_failures"`
+			StepDowns          map[string]uint64 `json:"step_downs"`
+			Obituaries         uint64            `json:"obituaries"`
+			WitnessSuppressed  uint64            `json:"witness_suppressed"`
+			Refused            uint64            `json:"refused"`
+		} `json:"counters"`
+	} `json:"pair"`
+	Link *struct {
+		Auth  string `json:"auth"`
+		Peers []struct {
+			ID        string    `json:"id"`
+			Address   string    `json:"address"`
+			Connected bool      `json:"connected"`
+			Since     time.Time `json:"since"`
+			LastError string    `json:"last_error"`
+		} `json:"peers"`
+	} `json:"link"`
+}
+
+// peerDoc is what a member knows about one peer (ftpair.PeerStatus).
+type peerDoc struct {
+	ID        string    `json:"id"`
+	View      string    `json:"view"`
+	Connected bool      `json:"connected"`
+	Role      string    `json:"role"`
+	Term      uint64    `json:"term"`
+	Feed      string    `json:"feed"`
+	Kafka     string    `json:"kafka"`
+	HoldOff   bool      `json:"hold_off"`
+	LastHeard time.Time `json:"last_heard"`
+}
+
+// transition is one role change (ftpair.Transition).
+type transition struct {
+	At     time.Time `json:"at"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Reason string    `json:"reason"`
+	Detail string    `json:"detail"`
+}
+
+// role is the member's role: the pair protocol's, or the pipeline's for a
+// member with a fixed --role.
+func (d *statusDoc) role() string {
+	if d.Pair != nil {
+		return d.Pair.Role
+	}
+	return d.Role
+}
+
+// activePeer returns the id of a peer this member sees active (heard or
+// witnessed), or "".
+func (d *statusDoc) activePeer() string {
+	if d.Pair == nil {
+		return ""
+	}
+	for _, p := range d.Pair.Peers {
+		if (p.Role == "active" || p.Role == "activating") && (p.View == "heard" || p.View == "witnessed") {
+			return p.ID
+		}
+	}
+	if w := d.Broadcast.Witness.Member; w != "" && w != d.Member && d.role() != "active" {
+		return w
+	}
+	return ""
+}
+
+// peerAddress returns the pair-link address of peer id, from the link
+// status, or "".
+func (d *statusDoc) peerAddress(id string) string {
+	if d.Link == nil {
+		return ""
+	}
+	for _, p := range d.Link.Peers {
+		if p.ID == id {
+			return p.Address
+		}
+	}
+	return ""
+}
+
+// defaultAdminTimeout bounds one request to a member's admin endpoint.
+const defaultAdminTimeout = 3 * time.Second
+
+// maxStatusBytes bounds the /status document read.
+const maxStatusBytes = 4 << 20
+
+// adminClient talks to one member's admin endpoint.
+type adminClient struct {
+	addr string // host:port
+	http *http.Client
+}
+
+func newAdminClient(addr string, timeout time.Duration) *adminClient {
+	return &adminClient{addr: addr, http: &http.Client{Timeout: timeout}}
+}
+
+func (c *adminClient) url(path string) string { return "http://" + c.addr + path }
+
+// errUnreachable wraps a failure to connect to (or hear from) the member.
+var errUnreachable = errors.New("member unreachable")
+
+func (c *adminClient) unreachable(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("%w: cannot reach the admin endpoint at %s: %v\n"+
+		"(is `feedd run` running there, and is this its admin.listen address? set it with --admin or --config)",
+		errUnreachable, c.addr, err)
+}
+
+// status fetches /status and returns the document as sent and decoded.
+func (c *adminClient) status(ctx context.Context) ([]byte, *statusDoc, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/status"), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, c.unreachable(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxStatusBytes))
+	if err != nil {
+		return nil, nil, c.unreachable(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("%s answered %s: %s (is this a feedd admin endpoint?)",
+			c.url("/status"), resp.Status, firstLine(string(raw)))
+	}
+	var doc statusDoc
+	if err := json.Unmarshal(raw, &doc); err != nil || doc.Member == "" {
+		if err == nil {
+			err = errors.New("no member id in it")
+		}
+		return nil, nil, fmt.Errorf("%s: not a feedd status document: %v", c.url("/status"), err)
+	}
+	return raw, &doc, nil
+}
+
+// firstLine returns the first line of s, trimmed and bounded, for error
+// messages built from a response body.
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// dialAddress turns a listen address into one to connect to: an empty or
+// unspecified host (":7070", "0.0.0.0:7070", "[::]:7070") means this host.
+// An "http://host:port" URL is accepted too.
+func dialAddress(listen string) (string, error) {
+	if strings.Contains(listen, "://") {
+		u, err := url.Parse(listen)
+		if err != nil || u.Host == "" {
+			return "", fmt.Errorf("%q is not host:port", listen)
+		}
+		listen = u.Host
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "" {
+		return "", fmt.Errorf("%q is not host:port", listen)
+	}
+	switch ip := net.ParseIP(host); {
+	case host == "", ip != nil && ip.IsUnspecified() && ip.To4() != nil:
+		host = "127.0.0.1"
+	case ip != nil && ip.IsUnspecified():
+		host = "::1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// memberConfig loads a member's configuration the way `feedd run` does
+// (file, FEEDD_* environment, defaults) and validates it for role: roleAuto
+// when the pair section is needed, roleInactive when only the rest is.
+// path may be empty when FEEDD_CONFIG names the file; found is false when
+// neither does.
+func memberConfig(path string, lookupEnv func(string) (string, bool), role string) (cfg Config, found bool, err error) {
+	if path == "" {
+		path, _ = lookupEnv("FEEDD_CONFIG")
+	}
+	if path == "" {
+		return cfg, false, nil
+	}
+	cfg, err = loadConfig(path, nil, lookupEnv, role)
+	if err != nil {
+		return cfg, true, fmt.Errorf("configuration %s: %w", path, err)
+	}
+	return cfg, true, nil
+}
+
+// adminOf returns the address to reach the admin endpoint of the member
+// configured by cfg.
+func adminOf(cfg Config, path string) (string, error) {
+	if cfg.Admin.Listen == "off" {
+		return "", fmt.Errorf("admin.listen is off in %s: that member has no admin endpoint", path)
+	}
+	addr, err := dialAddress(cfg.Admin.Listen)
+	if err != nil {
+		return "", fmt.Errorf("admin.listen in %s: %w", path, err)
+	}
+	return addr, nil
+}
+
+// runStatus runs "feedd status": it fetches one member's /status and prints
+// it for a person, or as the JSON the member sent with --json.
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("feedd status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	admin := fs.String("admin", "", "the member's admin address, host:port (default: admin.listen from --config, else 127.0.0.1:7070)")
+	configPath := fs.String("config", "", "the member's YAML configuration, to take admin.listen from (or FEEDD_CONFIG)")
+	asJSON := fs.Bool("json", false, "print the /status JSON document as the member sent it")
+	timeout := fs.Duration("timeout", defaultAdminTimeout, "how long to wait for the member")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: feedd status [--admin HOST:PORT | --config FILE] [--json]\n\n"+
+			"Shows one member's state: its role and term, its peers, its ring, its last commit,\n"+
+			"its serial feed and its counters, from the member's admin endpoint (GET /status).\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "feedd status: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	addr := "127.0.0.1:7070"
+	if *admin != "" {
+		a, err := dialAddress(*admin)
+		if err != nil {
+			return fmt.Errorf("--admin: %w", err)
+		}
+		addr = a
+	} else {
+		cfg, found, err := memberConfig(*configPath, os.LookupEnv, roleInactive)
+		if err != nil {
+			return err
+		}
+		if found {
+			if addr, err = adminOf(cfg, *configPath); err != nil {
+				return err
+			}
+		}
+	}
+	raw, doc, err := newAdminClient(addr, *timeout).status(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		_, err := stdout.Write(raw)
+		return err
+	}
+	return renderStatus(stdout, doc, time.Now())
+}
+
+// renderStatus writes doc for a person; ages are relative to now.
+func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
+	var b strings.Builder
+	mode := "pair protocol"
+	if d.Pair == nil {
+		mode = "fixed role (--role " + d.Mode + "), no pair protocol"
+	}
+	fmt.Fprintf(&b, "member %s of pipeline %s (feedd %s, %s)\n\n", d.Member, d.Pipeline, d.Version, mode)
+
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "  %s\t"+format+"\n", append([]any{k}, a...)...) }
+
+	bc := &d.Broadcast
+	if p := d.Pair; p != nil {
+		row("role", "%s since %s, term %d", strings.ToUpper(p.Role), when(now, p.RoleSince), p.Term)
+		row("health", "feed %s, kafka %s", p.Health.Feed, p.Health.Kafka)
+		var notes []string
+		if p.HoldOff {
+			n := "holding off"
+			if p.HoldOffReason != "" {
+				n += " (" + p.HoldOffReason + ")"
+			}
+			if !p.HoldOffUntil.IsZero() {
+				n += " until " + clock(p.HoldOffUntil)
+			}
+			notes = append(notes, n)
+		}
+		if p.HandoverTo != "" {
+			notes = append(notes, "handing over to "+p.HandoverTo)
+		}
+		if p.Preparing {
+			notes = append(notes, "preparing to activate (the active is silent)")
+		}
+		if len(notes) > 0 {
+			row("note", "%s", strings.Join(notes, "; "))
+		}
+	} else {
+		row("role", "%s since %s", strings.ToUpper(bc.Role), when(now, bc.RoleSince))
+	}
+
+	in := &d.Ingest
+	feed := "disconnected (serial device not open)"
+	switch {
+	case in.Connected && in.Quiet:
+		feed = "connected, QUIET (no valid frame lately)"
+	case in.Connected:
+		feed = "connected, frames arriving"
+	}
+	row("ingest", "%s; %d frames (%s), %d dropped, %d reconnects; last frame %s",
+		feed, in.Frames, humanBytes(int64(in.Bytes)), in.Dropped, in.Reconnects, ago(now, in.LastFrameAt))
+
+	r := &bc.Ring
+	row("ring", "%s, %s held", plural(uint64(r.Len), "frame"), humanBytes(r.Bytes))
+	if bc.LastCommitAt.IsZero() {
+		row("last commit", "none by this member")
+	} else {
+		row("last commit", "%s, offset %d (%d commits, %d frames committed by this member)",
+			ago(now, bc.LastCommitAt), bc.LastCommitOffset, bc.Counters.Commits, bc.Counters.CommittedFrames)
+	}
+	if !bc.CommitFailingSince.IsZero() {
+		row("KAFKA", "commits FAILING since %s", when(now, bc.CommitFailingSince))
+	}
+	if bc.ProducerEpoch >= 0 && bc.ProducerID >= 0 {
+		row("producer", "id %d, epoch %d", bc.ProducerID, bc.ProducerEpoch)
+	} else {
+		row("producer", "none yet (never active)")
+	}
+	row("kafka", "topic %s, transactional id %s", bc.Topic, bc.TransactionalID)
+	if wt := bc.Witness; wt.Member != "" {
+		row("witness", "%s committed offset %d, seen %s", wt.Member, wt.Offset, ago(now, wt.SeenAt))
+	}
+	if bc.LastError != "" {
+		row("last error", "%s", bc.LastError)
+	}
+
+	var counters []string
+	if p := d.Pair; p != nil {
+		c := &p.Counters
+		counters = append(counters, fmt.Sprintf("activations %d", c.Activations))
+		if c.ActivationFailures > 0 {
+			counters = append(counters, fmt.Sprintf("activation failures %d", c.ActivationFailures))
+		}
+		counters = append(counters, "step-downs "+stepDowns(c.StepDowns), fmt.Sprintf("obituaries %d", c.Obituaries))
+		if c.WitnessSuppressed > 0 {
+			counters = append(counters, fmt.Sprintf("witness-suppressed %d", c.WitnessSuppressed))
+		}
+	}
+	counters = append(counters, fmt.Sprintf("fenced %d", bc.Counters.Fenced))
+	if bc.Counters.CommitFailures > 0 {
+		counters = append(counters, fmt.Sprintf("commit failures %d", bc.Counters.CommitFailures))
+	}
+	if r.OverflowFrames == 0 {
+		counters = append(counters, "overflow 0")
+	} else {
+		counters = append(counters, fmt.Sprintf("OVERFLOW %s (%s) in %s",
+			plural(r.OverflowFrames, "frame"), humanBytes(int64(r.OverflowBytes)), plural(r.OverflowGaps, "gap")))
+	}
+	row("counters", "%s", strings.Join(counters, ", "))
+	tw.Flush()
+
+	if p := d.Pair; p != nil {
+		b.WriteString("\npeers\n")
+		if len(p.Peers) == 0 {
+			b.WriteString("  none configured\n")
+		}
+		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		if len(p.Peers) > 0 {
+			fmt.Fprintln(tw, "  ID\tSEEN\tLAST HEARTBEAT\tROLE\tTERM\tFEED\tKAFKA")
+		}
+		for _, pe := range p.Peers {
+			seen := pe.View
+			if pe.Connected {
+				seen += ", link up"
+			} else {
+				seen += ", link down"
+			}
+			role := pe.Role
+			if pe.LastHeard.IsZero() {
+				role, pe.Feed, pe.Kafka = "-", "-", "-"
+			} else if pe.HoldOff {
+				role += " (holding off)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", pe.ID, seen, ago(now, pe.LastHeard), role, pe.Term, pe.Feed, pe.Kafka)
+		}
+		tw.Flush()
+		if d.Link != nil {
+			for _, lp := range d.Link.Peers {
+				if !lp.Connected && lp.LastError != "" {
+					fmt.Fprintf(&b, "  link to %s (%s) down since %s: %s\n", lp.ID, lp.Address, when(now, lp.Since), lp.LastError)
+				}
+			}
+		}
+		if n := len(p.Transitions); n > 0 {
+			b.WriteString("\nrecent transitions\n")
+			for _, t := range p.Transitions[max(0, n-5):] {
+				fmt.Fprintf(&b, "  %s  %s → %s", clock(t.At), t.From, t.To)
+				if t.Reason != "" {
+					fmt.Fprintf(&b, "  (%s)", t.Reason)
+				}
+				if t.Detail != "" {
+					fmt.Fprintf(&b, "  %s", t.Detail)
+				}
+				b.WriteByte('\n')
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// stepDowns renders step-downs by reason: "none", or "3 (fenced 1, feed 2)".
+func stepDowns(m map[string]uint64) string {
+	var total uint64
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if m[k] > 0 {
+			total += m[k]
+			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+		}
+	}
+	if total == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
+}
+
+// ago renders how long before now t was: "never" for the zero time.
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		return "just now" // the member's clock is a little ahead
+	}
+	return shortDuration(d) + " ago"
+}
+
+// when renders t as a clock time and its age.
+func when(now, t time.Time) string {
+	if t.IsZero() {
+		return "start-up"
+	}
+	return clock(t) + " (" + ago(now, t) + ")"
+}
+
+func clock(t time.Time) string { return t.Local().Format("15:04:05.000") }
+
+// shortDuration rounds d to what a person reads at a glance.
+func shortDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Minute).String()
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n < 1024:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	case n < 1<<30:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+}
+
+func plural(n uint64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

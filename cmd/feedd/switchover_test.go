@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/feedd/feedd/ftpair"
+)
+
+func TestSwitchoverSignsTheRequestTheMemberVerifies(t *testing.T) {
+	f := newFakeMember(t, []byte(testSecret), ftpair.RoleActive, ftpair.RoleInactive)
+	path := writeMemberConfig(t, f.addr(), "")
+	out, _, err := runCmd(t, runSwitchover, "--config", path, "--to", "host-b")
+	if err != nil {
+		t.Fatalf("switchover: %v\n%s", err, out)
+	}
+	if !slices.Equal(f.got(), []string{"host-b"}) {
+		t.Fatalf("the member received %v; want one request for host-b", f.got())
+	}
+	for _, want := range []string{"switchover requested: host-a hands over to host-b", "done: host-b is active (term 8)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, testSecret) {
+		t.Fatal("the output shows the secret")
+	}
+}
+
+func TestSwitchoverWithoutATarget(t *testing.T) {
+	f := newFakeMember(t, []byte(testSecret), ftpair.RoleActive, ftpair.RoleInactive)
+	// --admin overrides the configuration's address.
+	path := writeMemberConfig(t, closedAddr(t), "")
+	out, _, err := runCmd(t, runSwitchover, "--config", path, "--admin", f.addr(), "--wait", "0")
+	if err != nil || !strings.Contains(out, "hands over to the next-ranked ready member") {
+		t.Fatalf("switchover = %v\n%s", err, out)
+	}
+	if !slices.Equal(f.got(), []string{""}) {
+		t.Fatalf("the member received %v; want one request without a target", f.got())
+	}
+}
+
+func TestSwitchoverRefusedByAnInactiveMemberNamesTheActive(t *testing.T) {
+	f := newFakeMember(t, []byte(testSecret), ftpair.RoleInactive, ftpair.RoleActive)
+	path := writeMemberConfig(t, f.addr(), "")
+	_, _, err := runCmd(t, runSwitchover, "--config", path)
+	if !errors.Is(err, errRefused) {
+		t.Fatalf("err = %v; want a refusal", err)
+	}
+	for _, want := range []string{"member host-a refused the switchover: not active; ask host-b",
+		"the active member is host-b (pair link 10.0.0.2:7400): ask it"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestSwitchoverWithTheWrongSecret(t *testing.T) {
+	f := newFakeMember(t, []byte("the-member-has-another-secret"), ftpair.RoleActive, ftpair.RoleInactive)
+	path := writeMemberConfig(t, f.addr(), "")
+	_, _, err := runCmd(t, runSwitchover, "--config", path)
+	if err == nil || !strings.Contains(err.Error(), "did not accept the request's signature") {
+		t.Fatalf("err = %v; want the signature refused", err)
+	}
+	if len(f.got()) != 0 {
+		t.Fatalf("a wrongly signed request reached the member: %v", f.got())
+	}
+	if strings.Contains(err.Error(), testSecret) {
+		t.Fatal("the error shows the secret")
+	}
+}
+
+func TestSwitchoverNotConfirmed(t *testing.T) {
+	f := newFakeMember(t, []byte(testSecret), ftpair.RoleActive, ftpair.RoleInactive)
+	f.mu.Lock()
+	f.accept = false
+	f.mu.Unlock()
+	path := writeMemberConfig(t, f.addr(), "")
+	_, _, err := runCmd(t, runSwitchover, "--config", path, "--wait", "300ms")
+	if err == nil || !strings.Contains(err.Error(), "has not seen a successor active within 300ms") {
+		t.Fatalf("err = %v; want the unconfirmed handover reported", err)
+	}
+}
+
+func TestSwitchoverErrorPaths(t *testing.T) {
+	t.Setenv("FEEDD_CONFIG", "")
+	if _, stderr, err := runCmd(t, runSwitchover); !errors.Is(err, errUsage) || !strings.Contains(stderr, "--config is required") {
+		t.Errorf("no config: err = %v, stderr %q", err, stderr)
+	}
+
+	_, _, err := runCmd(t, runSwitchover, "--config", writeMemberConfig(t, closedAddr(t), ""))
+	if !errors.Is(err, errUnreachable) {
+		t.Errorf("unreachable member: err = %v", err)
+	}
+
+	path := writeMemberConfig(t, "127.0.0.1:7070", "")
+	if _, _, err := runCmd(t, runSwitchover, "--config", path, "--to", "host-z"); err == nil || !strings.Contains(err.Error(), "not a member of this pair (host-a, host-b)") {
+		t.Errorf("unknown target: err = %v", err)
+	}
+
+	mtls := writeMemberConfig(t, "127.0.0.1:7070", "  auth: mtls\n  tls:\n    ca_file: ca.pem\n    cert_file: a.pem\n    key_file: a.key\n")
+	if _, _, err := runCmd(t, runSwitchover, "--config", mtls); err == nil || !strings.Contains(err.Error(), "pair.auth is mtls") {
+		t.Errorf("mtls pair: err = %v", err)
+	}
+
+	missing := writeMemberConfig(t, "127.0.0.1:7070", "")
+	if _, _, err := runCmd(t, runSwitchover, "--config", strings.TrimSuffix(missing, "member.yaml")+"nothing.yaml"); err == nil {
+		t.Error("a missing configuration file was accepted")
+	}
+}
+
+func TestSwitchoverSignatureExpires(t *testing.T) {
+	// The header the command sends verifies for the same action and target
+	// within the window, and for nothing else.
+	secret := []byte(testSecret)
+	now := time.Now()
+	h := signRequest(secret, "switchover", "host-b", now)
+	if err := verifyRequest(secret, h, "switchover", "host-b", now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if verifyRequest(secret, h, "switchover", "", now) == nil || verifyRequest(secret, h, "switchover", "host-b", now.Add(2*switchoverAuthWindow)) == nil {
+		t.Fatal("the signature verifies for another target or after the window")
+	}
+}
+
+// TestSwitchoverBetweenRealMembers runs the demo's pair (two `feedd run`
+// processes on a simulated feed and the embedded broker) and switches the
+// active role over with the command, as an operator would.
+func TestSwitchoverBetweenRealMembers(t *testing.T) {
+	demoNeedsSocat(t)
+	if testing.Short() {
+		t.Skip("starts a broker, a simulated feed and two member processes")
+	}
+	dir := t.TempDir()
+	o, err := parseDemoFlags([]string{"--duration", "10s", "--failover-every", "0", "--dir", dir}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.command = testDemoChild
+	configA, configB := filepath.Join(dir, "host-a.yaml"), filepath.Join(dir, "host-b.yaml")
+
+	type outcome struct {
+		refused, done error
+		out           string
+	}
+	result := make(chan outcome, 1)
+	go func() {
+		var r outcome
+		defer func() { result <- r }()
+		// Wait until host-a is active and host-b could take over.
+		deadline := time.Now().Add(7 * time.Second)
+		for ; time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			stA, stB := demoStatus(configA), demoStatus(configB)
+			if stA != nil && stB != nil && stA.role() == "active" && stB.role() == "inactive" &&
+				stB.Broadcast.Counters.EchoTrimmed > 0 && stB.activePeer() == "host-a" {
+				break
+			}
+		}
+		_, _, r.refused = runCmd(t, runSwitchover, "--config", configB)
+		r.out, _, r.done = runCmd(t, runSwitchover, "--config", configA, "--to", "host-b")
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	res, err := playDemo(ctx, o, &out)
+	r := <-result
+	t.Logf("demo output:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(r.refused, errRefused) || !strings.Contains(r.refused.Error(), "the active member is host-a") {
+		t.Errorf("switchover asked of the inactive member: %v; want a refusal naming host-a", r.refused)
+	}
+	if r.done != nil || !strings.Contains(r.out, "done: host-b is active") {
+		t.Errorf("switchover asked of the active member: %v\n%s", r.done, r.out)
+	}
+	if !res.clean() || res.Report.HandoverCount < 1 {
+		t.Errorf("after the switchover the audit says: %s", res.verdict())
+	}
+}
+
+// demoStatus reads the status of the member configured in path, or nil.
+func demoStatus(path string) *statusDoc {
+	cfg, _, err := memberConfig(path, func(string) (string, bool) { return "", false }, roleAuto)
+	if err != nil {
+		return nil
+	}
+	addr, err := adminOf(cfg, path)
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, st, err := newAdminClient(addr, time.Second).status(ctx)
+	if err != nil {
+		return nil
+	}
+	return st
+}
