@@ -1,0 +1,780 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/feedd/feedd/broadcast/audit"
+	"github.com/feedd/feedd/broadcast/localbroker"
+	"github.com/feedd/feedd/hw/serialsim"
+)
+
+// The end-to-end harness runs the real feedd binary: an in-process kfake
+// broker, an in-process serialsim with one socat port per member, and two
+// `feedd run` processes (members a and b) with generated configurations,
+// a shared pair secret and admin endpoints on 127.0.0.1 ports picked here.
+// Processes are killed in t.Cleanup; when a test fails, the last lines of
+// every member's log are dumped.
+
+// e2eBin is the feedd binary, built once per test process on first use;
+// TestMain removes its directory.
+var e2eBin struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// feeddBinary builds (once) and returns the feedd binary.
+func feeddBinary(t testing.TB) string {
+	t.Helper()
+	e2eBin.once.Do(func() {
+		dir, err := os.MkdirTemp("", "feedd-e2e-bin-")
+		if err != nil {
+			e2eBin.err = err
+			return
+		}
+		e2eBin.dir = dir // TestMain removes it
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		path := filepath.Join(dir, "feedd")
+		cmd := exec.Command(goTool, "build", "-o", path, ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			e2eBin.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		e2eBin.path = path
+	})
+	if e2eBin.err != nil {
+		t.Fatal(e2eBin.err)
+	}
+	return e2eBin.path
+}
+
+// needE2E skips end-to-end tests in -short mode and without socat.
+func needE2E(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: skipped in -short mode")
+	}
+	if _, err := exec.LookPath("socat"); err != nil {
+		if os.Getenv("FEEDD_REQUIRE_SOCAT") != "" {
+			t.Fatal("socat is not installed and FEEDD_REQUIRE_SOCAT is set (apt-get install socat, or make deps)")
+		}
+		t.Skip("SKIPPED: socat is not installed (apt-get install socat, or make deps)")
+	}
+}
+
+// Feed settings: 100 frames a second of 64 bytes at 115200 baud (a busy
+// NMEA line), light enough for two members and a broker on two cores.
+const (
+	e2eBaud = 115200
+	e2eRate = 100
+	// e2eActivation is the pair's activation interval (the default).
+	e2eActivation = 500 * time.Millisecond
+	// e2eWait bounds every wait for a condition: generous, so that a loaded
+	// machine slows the tests down rather than failing them.
+	e2eWait = 30 * time.Second
+)
+
+type e2eOptions struct {
+	// proxy puts a TCP proxy the test controls between a (which dials,
+	// its id being lower) and b's pair listener.
+	proxy bool
+	// pairYAML is added to every member's pair section, indented by two
+	// spaces, e.g. "reconnect_max: 500ms".
+	pairYAML string
+}
+
+// e2eCluster is a broker, a simulated feed and two members.
+type e2eCluster struct {
+	t       testing.TB
+	dir     string
+	broker  *localbroker.Broker
+	sim     *serialsim.Sim
+	topic   string
+	secret  []byte
+	proxy   *e2eProxy
+	members []*e2eMember // a, b
+	bin     string
+}
+
+// e2eMember is one member's configuration and its successive processes.
+type e2eMember struct {
+	c         *e2eCluster
+	id        string
+	port      int // simulator port
+	cfgPath   string
+	adminAddr string
+	pairAddr  string
+
+	mu    sync.Mutex
+	procs []*e2eProc
+}
+
+// e2eProc is one `feedd run` process.
+type e2eProc struct {
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	err     error
+}
+
+func newE2ECluster(t testing.TB, o e2eOptions) *e2eCluster {
+	t.Helper()
+	needE2E(t)
+	c := &e2eCluster{t: t, topic: "e2e", bin: feeddBinary(t)}
+	dir, err := os.MkdirTemp("", "feedd-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.dir = dir
+	// Cleanups run last registered first: processes are killed, then (on
+	// failure) their logs dumped, then the directory removed.
+	t.Cleanup(func() {
+		if os.Getenv("FEEDD_E2E_KEEP") != "" {
+			t.Logf("kept the members' configurations and logs in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			c.dumpLogs(60)
+		}
+	})
+
+	c.broker, err = localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.broker.Close)
+
+	c.sim, err = serialsim.New(serialsim.Config{
+		Ports: 2, LinkDir: filepath.Join(dir, "sim"), Baud: e2eBaud, Rate: e2eRate, Seed: 1,
+		DrainTimeout: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.sim.Close() })
+	if err := c.sim.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	c.secret = make([]byte, 32)
+	rand.Read(c.secret)
+	secretPath := filepath.Join(dir, "pair.secret")
+	if err := os.WriteFile(secretPath, []byte(hex.EncodeToString(c.secret)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The secret is what the file holds once white space is trimmed: the
+	// hex text.
+	c.secret = []byte(hex.EncodeToString(c.secret))
+
+	a := &e2eMember{c: c, id: "a", port: 0, pairAddr: freeAddr(t), adminAddr: freeAddr(t)}
+	b := &e2eMember{c: c, id: "b", port: 1, pairAddr: freeAddr(t), adminAddr: freeAddr(t)}
+	c.members = []*e2eMember{a, b}
+	aPeer := b.pairAddr
+	if o.proxy {
+		c.proxy = startE2EProxy(t, b.pairAddr)
+		aPeer = c.proxy.addr
+	}
+	a.writeConfig(secretPath, b.id, aPeer, o.pairYAML)
+	b.writeConfig(secretPath, a.id, a.pairAddr, o.pairYAML)
+
+	t.Cleanup(c.killAll)
+	a.start()
+	b.start()
+	return c
+}
+
+// freeAddr returns a 127.0.0.1 address with a port free at the time of
+// the call.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func (m *e2eMember) writeConfig(secretPath, peerID, peerAddr, pairExtra string) {
+	c := m.c
+	if pairExtra != "" {
+		pairExtra = "  " + strings.ReplaceAll(strings.TrimSpace(pairExtra), "\n", "\n  ") + "\n"
+	}
+	cfg := fmt.Sprintf(`pipeline: e2e
+member_id: %s
+serial:
+  device: %s
+  baud: %d
+  read_timeout: 50ms
+  reconnect_min: 20ms
+  reconnect_max: 200ms
+framing:
+  mode: nmea
+sequence:
+  nmea_field: 1
+kafka:
+  brokers: [%s]
+  topic: %s
+pair:
+  listen: %s
+  peers:
+    - id: %s
+      address: %s
+  secret_file: %s
+%sadmin:
+  listen: %s
+log:
+  level: info
+`, m.id, c.sim.Ports()[m.port], e2eBaud, c.broker.Addr(), c.topic, m.pairAddr, peerID, peerAddr, secretPath, pairExtra, m.adminAddr)
+	m.cfgPath = filepath.Join(c.dir, m.id+".yaml")
+	if err := os.WriteFile(m.cfgPath, []byte(cfg), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// start starts a new process of the member.
+func (m *e2eMember) start() {
+	t := m.c.t
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := &e2eProc{logPath: filepath.Join(m.c.dir, fmt.Sprintf("%s-%d.log", m.id, len(m.procs)+1)), done: make(chan struct{})}
+	logf, err := os.Create(p.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(m.c.bin, "run", "--config", m.cfgPath)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	m.procs = append(m.procs, p)
+}
+
+func (m *e2eMember) current() *e2eProc {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.procs[len(m.procs)-1]
+}
+
+func (m *e2eMember) alive() bool {
+	select {
+	case <-m.current().done:
+		return false
+	default:
+		return true
+	}
+}
+
+func (m *e2eMember) signal(sig syscall.Signal) {
+	m.c.t.Helper()
+	if err := m.current().cmd.Process.Signal(sig); err != nil {
+		m.c.t.Fatalf("member %s: %v: %v", m.id, sig, err)
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (m *e2eMember) kill() {
+	m.c.t.Helper()
+	p := m.current()
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-p.done:
+	case <-time.After(e2eWait):
+		m.c.t.Fatalf("member %s did not die after SIGKILL", m.id)
+	}
+}
+
+// killAll kills every process still running (a stopped one is continued
+// first so that it dies at once).
+func (c *e2eCluster) killAll() {
+	for _, m := range c.members {
+		m.mu.Lock()
+		procs := slices.Clone(m.procs)
+		m.mu.Unlock()
+		for _, p := range procs {
+			select {
+			case <-p.done:
+				continue
+			default:
+			}
+			p.cmd.Process.Signal(syscall.SIGKILL)
+			p.cmd.Process.Signal(syscall.SIGCONT)
+			select {
+			case <-p.done:
+			case <-time.After(10 * time.Second):
+			}
+		}
+	}
+}
+
+// dumpLogs logs the last n lines of every process's log.
+func (c *e2eCluster) dumpLogs(n int) {
+	for _, m := range c.members {
+		m.mu.Lock()
+		procs := slices.Clone(m.procs)
+		m.mu.Unlock()
+		for i, p := range procs {
+			data, _ := os.ReadFile(p.logPath)
+			lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+			if len(lines) > n {
+				lines = lines[len(lines)-n:]
+			}
+			state := "running"
+			select {
+			case <-p.done:
+				state = fmt.Sprintf("exited: %v", p.err)
+			default:
+			}
+			c.t.Logf("==== member %s, process %d (%s), last %d lines of %s:\n%s", m.id, i+1, state, len(lines), p.logPath, strings.Join(lines, "\n"))
+		}
+	}
+	for i := range 2 {
+		if st, err := c.sim.Stats(i); err == nil {
+			c.t.Logf("==== simulator port %d: %s", i, st)
+		}
+	}
+}
+
+// e2eStatus is the part of a member's /status document the tests read.
+type e2eStatus struct {
+	Member string `json:"member"`
+	Role   string `json:"role"`
+	Ingest struct {
+		Connected bool   `json:"connected"`
+		Frames    uint64 `json:"frames"`
+	} `json:"ingest"`
+	Broadcast struct {
+		Role          string    `json:"role"`
+		LastCommitAt  time.Time `json:"last_commit_at"`
+		ProducerEpoch int16     `json:"producer_epoch"`
+		Ring          struct {
+			Len              int
+			EarlyEchoMatched uint64
+		} `json:"ring"`
+		Counters struct {
+			Commits       uint64 `json:"commits"`
+			Activations   uint64 `json:"activations"`
+			Deactivations uint64 `json:"deactivations"`
+			Fenced        uint64 `json:"fenced"`
+			EchoRecords   uint64 `json:"echo_records"`
+			EchoTrimmed   uint64 `json:"echo_trimmed"`
+		} `json:"counters"`
+	} `json:"broadcast"`
+	Pair struct {
+		Role      string    `json:"role"`
+		RoleSince time.Time `json:"role_since"`
+		Term      uint64    `json:"term"`
+		HoldOff   bool      `json:"hold_off"`
+		Counters  struct {
+			Activations       uint64            `json:"activations"`
+			StepDowns         map[string]uint64 `json:"step_downs"`
+			Obituaries        uint64            `json:"obituaries"`
+			WitnessSuppressed uint64            `json:"witness_suppressed"`
+			Stalls            uint64            `json:"stalls"`
+		} `json:"counters"`
+	} `json:"pair"`
+	Link struct {
+		Peers []struct {
+			ID        string `json:"id"`
+			Connected bool   `json:"connected"`
+			Connects  uint64 `json:"connects"`
+		} `json:"peers"`
+		Rejected map[string]uint64 `json:"rejected"`
+	} `json:"link"`
+}
+
+// rejected sums the link's rejection counters.
+func (s e2eStatus) rejected() uint64 {
+	var n uint64
+	for _, v := range s.Link.Rejected {
+		n += v
+	}
+	return n
+}
+
+func (s e2eStatus) linkUp() bool {
+	return len(s.Link.Peers) == 1 && s.Link.Peers[0].Connected
+}
+
+// canCover: an inactive member whose ring has been trimmed by the active's
+// commits can take over without a duplicate (docs/kafka.md, "A rejoining
+// member").
+func (s e2eStatus) canCover() bool {
+	return s.Role == "inactive" && (s.Broadcast.Counters.EchoTrimmed > 0 || s.Broadcast.Ring.EarlyEchoMatched > 0)
+}
+
+var e2eHTTP = &http.Client{Timeout: 2 * time.Second}
+
+// status fetches the member's /status.
+func (m *e2eMember) status() (e2eStatus, error) {
+	var st e2eStatus
+	resp, err := e2eHTTP.Get("http://" + m.adminAddr + "/status")
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("status %s", resp.Status)
+	}
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// mustStatus fetches the status, waiting for the endpoint if need be.
+func (m *e2eMember) mustStatus() e2eStatus {
+	m.c.t.Helper()
+	var st e2eStatus
+	m.c.waitFor("status of "+m.id, func() (bool, string) {
+		var err error
+		st, err = m.status()
+		return err == nil, fmt.Sprint(err)
+	})
+	return st
+}
+
+// waitFor polls cond until it holds; it fails the test after e2eWait,
+// with the last state cond described.
+func (c *e2eCluster) waitFor(what string, cond func() (bool, string)) {
+	c.t.Helper()
+	deadline := time.Now().Add(e2eWait)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out after %v waiting for %s; last: %s", e2eWait, what, state)
+		}
+		for _, m := range c.members {
+			if p := m.current(); m.exitedUnexpectedly(p) {
+				c.t.Fatalf("waiting for %s: member %s exited: %v", what, m.id, p.err)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// exitedUnexpectedly reports a process that ended though no test killed
+// it (its exit was not caused by SIGKILL).
+func (m *e2eMember) exitedUnexpectedly(p *e2eProc) bool {
+	select {
+	case <-p.done:
+	default:
+		return false
+	}
+	var ee *exec.ExitError
+	if errors.As(p.err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return false
+		}
+	}
+	return true
+}
+
+// other returns the member that is not m.
+func (c *e2eCluster) other(m *e2eMember) *e2eMember {
+	if m == c.members[0] {
+		return c.members[1]
+	}
+	return c.members[0]
+}
+
+// waitPair waits until the pair has settled: one member active and
+// committing, the other inactive and able to cover a failover, the link up,
+// neither holding off, and all that unchanged (same active, same term) for
+// an activation interval, so that a decision already under way (a member
+// that has just woken, a hold-off ending) has shown itself. It returns the
+// two members.
+func (c *e2eCluster) waitPair() (active, inactive *e2eMember) {
+	c.t.Helper()
+	var (
+		since   time.Time
+		lastAct *e2eMember
+		lastTrm uint64
+	)
+	c.waitFor("one active member and one inactive able to take over, settled", func() (bool, string) {
+		var sts [2]e2eStatus
+		for i, m := range c.members {
+			st, err := m.status()
+			if err != nil {
+				since = time.Time{}
+				return false, fmt.Sprintf("%s: %v", m.id, err)
+			}
+			sts[i] = st
+		}
+		desc := fmt.Sprintf("a %s (term %d, trimmed %d, hold-off %v), b %s (term %d, trimmed %d, hold-off %v)",
+			sts[0].Role, sts[0].Pair.Term, sts[0].Broadcast.Counters.EchoTrimmed, sts[0].Pair.HoldOff,
+			sts[1].Role, sts[1].Pair.Term, sts[1].Broadcast.Counters.EchoTrimmed, sts[1].Pair.HoldOff)
+		for i := range 2 {
+			if sts[i].Role == "active" && sts[i].Broadcast.Role == "active" && sts[i].Broadcast.Counters.Commits > 0 &&
+				sts[1-i].canCover() && sts[0].linkUp() && sts[1].linkUp() && !sts[0].Pair.HoldOff && !sts[1].Pair.HoldOff {
+				if since.IsZero() || lastAct != c.members[i] || lastTrm != sts[i].Pair.Term {
+					since, lastAct, lastTrm = time.Now(), c.members[i], sts[i].Pair.Term
+				}
+				active, inactive = c.members[i], c.members[1-i]
+				return time.Since(since) >= e2eActivation, desc
+			}
+		}
+		since = time.Time{}
+		return false, desc
+	})
+	return active, inactive
+}
+
+// waitActive waits until m is active and has committed after since.
+func (c *e2eCluster) waitActive(m *e2eMember, since time.Time) e2eStatus {
+	c.t.Helper()
+	var st e2eStatus
+	c.waitFor(m.id+" active and committing", func() (bool, string) {
+		var err error
+		if st, err = m.status(); err != nil {
+			return false, err.Error()
+		}
+		return st.Role == "active" && st.Broadcast.LastCommitAt.After(since),
+			fmt.Sprintf("role %s, last commit %v", st.Role, st.Broadcast.LastCommitAt)
+	})
+	return st
+}
+
+// stream lets the feed run for d while checking that no member dies.
+func (c *e2eCluster) stream(d time.Duration) {
+	c.t.Helper()
+	time.Sleep(d)
+	for _, m := range c.members {
+		if p := m.current(); m.exitedUnexpectedly(p) {
+			c.t.Fatalf("member %s exited: %v", m.id, p.err)
+		}
+	}
+}
+
+// e2eRoleWatch polls both members' roles in the background and records
+// which members ever reported themselves active or activating.
+type e2eRoleWatch struct {
+	stop    chan struct{}
+	done    chan struct{}
+	mu      sync.Mutex
+	holders map[string]int // member -> polls in which it held the slot
+	polls   int
+	both    int // polls in which both held it
+}
+
+func (c *e2eCluster) watchRoles() *e2eRoleWatch {
+	w := &e2eRoleWatch{stop: make(chan struct{}), done: make(chan struct{}), holders: map[string]int{}}
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+			}
+			n := 0
+			w.mu.Lock()
+			for _, m := range c.members {
+				st, err := m.status()
+				if err == nil && (st.Role == "active" || st.Role == "activating") {
+					w.holders[m.id]++
+					n++
+				}
+			}
+			w.polls++
+			if n > 1 {
+				w.both++
+			}
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+// end stops the watch and returns who held the slot.
+func (w *e2eRoleWatch) end() (holders map[string]int, polls, both int) {
+	close(w.stop)
+	<-w.done
+	return w.holders, w.polls, w.both
+}
+
+// e2eExpect is what the topic must hold after a scenario.
+type e2eExpect struct {
+	// gap: the topic must lack exactly one range of sequence numbers (the
+	// frames no member read or committed while none was alive); the test
+	// checks its extent against the simulator itself.
+	gap bool
+}
+
+// finish stops the feed, waits until the topic holds the last frame
+// delivered, audits the topic with `feedd audit --json` and checks it
+// against the simulator's accounting: every sequence number from the
+// first in the topic to the last delivered exactly once and in order (all
+// of them delivered to the members' ports), and none missing but the
+// expected gap. It returns the report.
+func (c *e2eCluster) finish(exp e2eExpect) *audit.Report {
+	c.t.Helper()
+	// Stop the feed: frames due from now are not delivered to any port.
+	if err := c.sim.Pause(serialsim.AllPorts, time.Hour); err != nil {
+		c.t.Fatal(err)
+	}
+	// A frame being written when the pause began still arrives: wait
+	// until the accounting stops moving.
+	var delivered []uint64
+	c.waitFor("the simulator's accounting to settle", func() (bool, string) {
+		d1 := c.delivered()
+		time.Sleep(200 * time.Millisecond)
+		delivered = c.delivered()
+		return len(d1) == len(delivered), fmt.Sprintf("%d then %d frames delivered", len(d1), len(delivered))
+	})
+	if len(delivered) == 0 {
+		c.t.Fatal("the simulator delivered nothing")
+	}
+	last := delivered[len(delivered)-1]
+	var rep *audit.Report
+	c.waitFor(fmt.Sprintf("the topic to hold seq %d, the last frame delivered", last), func() (bool, string) {
+		var err error
+		if rep, _, err = c.audit(); err != nil {
+			return false, err.Error()
+		}
+		return rep.Sequenced.Last >= last, fmt.Sprintf("topic ends at seq %d", rep.Sequenced.Last)
+	})
+	// Audit again a few commit intervals later, so that a late duplicate
+	// (a replay after the last frame) would be seen too.
+	time.Sleep(200 * time.Millisecond)
+	rep, text, err := c.audit()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer func() {
+		if testing.Verbose() || c.t.Failed() {
+			c.t.Logf("audit:\n%s", text)
+		}
+	}()
+
+	s := rep.Sequenced
+	if rep.Unsequenced.Records != 0 {
+		c.t.Errorf("audit: %d records without a feed sequence number", rep.Unsequenced.Records)
+	}
+	if s.DuplicatedSeqs != 0 || s.OutOfOrderCount != 0 {
+		c.t.Errorf("audit: %d duplicated sequence numbers, %d out of order (I2, order)", s.DuplicatedSeqs, s.OutOfOrderCount)
+	}
+	switch {
+	case !exp.gap && (s.GapCount != 0 || !rep.Clean):
+		c.t.Errorf("audit: not clean (I1/I2): %v", rep.Problems)
+	case exp.gap && s.GapCount != 1:
+		c.t.Errorf("audit: %d gaps, want exactly one (the frames no member read): %v", s.GapCount, rep.Problems)
+	}
+	if s.First != delivered[0] {
+		c.t.Errorf("audit: topic starts at seq %d, the simulator's first delivered frame is %d", s.First, delivered[0])
+	}
+	if s.Last != last {
+		c.t.Errorf("audit: topic ends at seq %d, the simulator's last delivered frame is %d", s.Last, last)
+	}
+	// The topic holds [First, Last] but for its gaps (the audit's gaps are
+	// the holes in that range). It must hold exactly the frames delivered
+	// in that range, but for the expected gap.
+	var gapFrom, gapTo, gapSize uint64 = 1, 0, 0
+	if exp.gap && len(s.Gaps) == 1 {
+		gapFrom, gapTo, gapSize = s.Gaps[0].From, s.Gaps[0].To, s.Gaps[0].Size
+	}
+	var want uint64
+	var notDelivered []uint64
+	next := s.First
+	for _, d := range delivered {
+		if d < s.First || d > s.Last || (d >= gapFrom && d <= gapTo) {
+			continue
+		}
+		for ; next < d; next++ {
+			if next < gapFrom || next > gapTo {
+				notDelivered = append(notDelivered, next)
+			}
+		}
+		next = d + 1
+		want++
+	}
+	if span := s.Last - s.First + 1 - gapSize; s.Distinct != want || want != span {
+		c.t.Errorf("audit: topic holds %d distinct sequence numbers; the simulator delivered %d of the %d in [%d, %d] outside the gap; not delivered: %v",
+			s.Distinct, want, span, s.First, s.Last, trimList(notDelivered))
+	}
+	return rep
+}
+
+func trimList(v []uint64) []uint64 {
+	if len(v) > 20 {
+		return v[:20]
+	}
+	return v
+}
+
+// delivered is the union of what the simulator delivered intact to either
+// port, in increasing order.
+func (c *e2eCluster) delivered() []uint64 {
+	c.t.Helper()
+	var all []uint64
+	for i := range 2 {
+		d, err := c.sim.Delivered(i)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		all = append(all, d...)
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+// audit runs `feedd audit --json` against the topic.
+func (c *e2eCluster) audit() (*audit.Report, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
+	defer cancel()
+	args := []string{"audit", "--brokers", c.broker.Addr(), "--topic", c.topic}
+	var out, errb bytes.Buffer
+	cmd := exec.CommandContext(ctx, c.bin, append(args, "--json")...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1 && out.Len() > 0) {
+		return nil, "", fmt.Errorf("feedd audit: %v: %s", err, errb.String())
+	}
+	var rep audit.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		return nil, "", fmt.Errorf("feedd audit --json: %v", err)
+	}
+	if rep.Clean != (err == nil) {
+		return nil, "", fmt.Errorf("feedd audit: exit status %v but clean=%v", err, rep.Clean)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	return &rep, text.String(), nil
+}
