@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -413,40 +414,69 @@ func (j *feedJudge) judge(now time.Time, h ingest.Health) ftpair.FeedState {
 }
 
 var (
-	descRole = prometheus.NewDesc("feedd_member_active",
+	descInfo = prometheus.NewDesc("feedd_member_info",
+		"Always 1; its labels identify the member and its pipeline.",
+		[]string{"pipeline", "member", "version", "topic", "transactional_id"}, nil)
+	descActive = prometheus.NewDesc("feedd_member_active",
 		"1 while this member is active (broadcasting), 0 otherwise.", nil, nil)
 	descActivations = prometheus.NewDesc("feedd_pair_activations_total",
 		"Completed activations decided by the pair protocol.", nil, nil)
+	descActivationFailures = prometheus.NewDesc("feedd_pair_activation_failures_total",
+		"Activations that failed (the member returned to inactive and held off).", nil, nil)
 	descStepDowns = prometheus.NewDesc("feedd_pair_step_downs_total",
 		"Deactivations decided by the pair protocol, by reason.", []string{"reason"}, nil)
 	descObituaries = prometheus.NewDesc("feedd_pair_obituaries_total",
 		"Peers declared dead because their pair-link connection closed.", nil, nil)
 	descWitnessSuppressed = prometheus.NewDesc("feedd_pair_witness_suppressed_total",
 		"Activations withheld because the Kafka witness showed the silent active still committing.", nil, nil)
+	descStalls = prometheus.NewDesc("feedd_pair_stalls_total",
+		"Times this process resumed after being stopped or starved for over half the activation interval.", nil, nil)
+	descDuplicateID = prometheus.NewDesc("feedd_pair_duplicate_member_id_total",
+		"Heartbeats carrying this member's id from another process: two members share one member_id.", nil, nil)
 )
+
+// stepDownReasons are the reasons the core deactivates for, exported from
+// zero so that increase() sees the first step-down of each kind.
+var stepDownReasons = []ftpair.Reason{ftpair.ReasonFenced, ftpair.ReasonSuperseded, ftpair.ReasonKafka,
+	ftpair.ReasonFeed, ftpair.ReasonSwitchover, ftpair.ReasonPreempted, ftpair.ReasonActivationFailed}
 
 // Describe implements prometheus.Collector.
 func (c *controller) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRole, descActivations, descStepDowns, descObituaries, descWitnessSuppressed} {
+	for _, d := range []*prometheus.Desc{descInfo, descActive, descActivations, descActivationFailures,
+		descStepDowns, descObituaries, descWitnessSuppressed, descStalls, descDuplicateID} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector.
 func (c *controller) Collect(ch chan<- prometheus.Metric) {
+	pipe := c.pipe.Status()
+	ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1,
+		c.cfg.Pipeline, c.cfg.MemberID, versionString(), pipe.Topic, pipe.TransactionalID)
 	active := 0.0
-	if c.pipe.Status().Role == broadcast.RoleActive {
+	if pipe.Role == broadcast.RoleActive {
 		active = 1
 	}
-	ch <- prometheus.MustNewConstMetric(descRole, prometheus.GaugeValue, active)
+	ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, active)
 	st := c.pairStatus.Load()
 	if st == nil {
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(descActivations, prometheus.CounterValue, float64(st.Counters.Activations))
-	for reason, n := range st.Counters.StepDowns {
-		ch <- prometheus.MustNewConstMetric(descStepDowns, prometheus.CounterValue, float64(n), string(reason))
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	ch <- prometheus.MustNewConstMetric(descObituaries, prometheus.CounterValue, float64(st.Counters.Obituaries))
-	ch <- prometheus.MustNewConstMetric(descWitnessSuppressed, prometheus.CounterValue, float64(st.Counters.WitnessSuppressed))
+	counter(descActivations, st.Counters.Activations)
+	counter(descActivationFailures, st.Counters.ActivationFailures)
+	for _, r := range stepDownReasons {
+		counter(descStepDowns, st.Counters.StepDowns[r], string(r))
+	}
+	for r, n := range st.Counters.StepDowns {
+		if !slices.Contains(stepDownReasons, r) {
+			counter(descStepDowns, n, string(r))
+		}
+	}
+	counter(descObituaries, st.Counters.Obituaries)
+	counter(descWitnessSuppressed, st.Counters.WitnessSuppressed)
+	counter(descStalls, st.Counters.Stalls)
+	counter(descDuplicateID, st.Counters.DuplicateMemberID)
 }
