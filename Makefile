@@ -22,13 +22,20 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/feedd
 
 # deps installs what the tests and the demo need on a fresh Debian machine
+# (socat for the simulated serial ports, promtool to check the alert rules)
 # and does nothing when it is already there.
 deps:
-	@command -v socat >/dev/null 2>&1 || { \
-		echo "installing socat"; \
+	@missing=""; \
+	command -v socat >/dev/null 2>&1 || missing="$$missing socat"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq socat >/dev/null; }
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 	@command -v socat >/dev/null 2>&1 || { echo "socat is still missing: install it (apt-get install socat)"; exit 1; }
+	@command -v promtool >/dev/null 2>&1 || { echo "promtool is still missing: install Debian's prometheus package"; exit 1; }
 
 vet:
 	$(GO) vet $(PKGS)
@@ -37,7 +44,7 @@ vet:
 # test runs every test, including each fuzz target's seed corpus, with the
 # race detector.
 test: deps vet
-	FEEDD_REQUIRE_SOCAT=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
+	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 # fuzz runs each fuzz target briefly; FUZZTIME sets how long.
 fuzz:
