@@ -11,8 +11,8 @@ DEMO_DIR ?= /tmp/feedd-demo
 DEMO_ARGS ?=
 # Fuzz time per target for `make fuzz`.
 FUZZTIME ?= 10s
-# Repetitions per benchmark for `make bench` (medians and spreads need several).
-BENCHCOUNT ?= 5
+# Repetitions per benchmark for `make bench` (benchstat needs at least 6 for a confidence interval).
+BENCHCOUNT ?= 6
 
 .PHONY: all build test vet deps demo bench fuzz clean
 
