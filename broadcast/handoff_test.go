@@ -31,7 +31,7 @@ func TestHandoffOrder(t *testing.T) {
 			}
 			next++
 		})
-		if h.park() {
+		if next <= n && h.park() {
 			<-h.wake
 		}
 		h.unpark()
