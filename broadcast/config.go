@@ -32,6 +32,24 @@ const (
 	// begins reading, to catch commits of frames the local port delivers
 	// later than the active's.
 	DefaultEchoLookback = time.Second
+	// DefaultControlInterval is how long the active member's feed may stay
+	// quiet (no data committed) before it commits a control heartbeat on
+	// the control topic. It matches the pair protocol's default heartbeat
+	// interval, so that the Kafka witness is as fresh as the pair link's
+	// heartbeats; each heartbeat costs one small transaction. See
+	// docs/kafka.md.
+	DefaultControlInterval = 100 * time.Millisecond
+	// ControlTopicSuffix makes the default control topic name:
+	// <topic>.control.
+	ControlTopicSuffix = ".control"
+	// ControlRetention is the retention.ms (and ControlSegment the
+	// segment.ms) of a control topic feedd creates: the heartbeats are
+	// liveness only, worth nothing once read.
+	ControlRetention = time.Hour
+	ControlSegment   = 10 * time.Minute
+	// minControlInterval bounds kafka.control_interval from below: each
+	// heartbeat is a whole transaction.
+	minControlInterval = 10 * time.Millisecond
 )
 
 // Key modes for Config.Key.
@@ -66,6 +84,16 @@ type Config struct {
 	CommitTimeout      time.Duration `yaml:"commit_timeout" help:"report 'commit failing' when a commit takes longer than this"`
 	TransactionTimeout time.Duration `yaml:"transaction_timeout" help:"broker aborts a transaction left open this long"`
 	EchoLookback       time.Duration `yaml:"echo_lookback" help:"echo consumer starts reading this long before the member started"`
+
+	// ControlTopic is the topic of the control heartbeats; empty means
+	// <topic>.control. It is created with one partition and a short
+	// retention if missing.
+	ControlTopic string `yaml:"control_topic" help:"topic of the active member's control heartbeats (default <topic>.control)"`
+	// ControlInterval is how long the active member's feed may be quiet
+	// (nothing committed) before it commits a control heartbeat; 0 means
+	// DefaultControlInterval and a negative value disables the heartbeats
+	// (neither written nor read). It must be the same on both members.
+	ControlInterval time.Duration `yaml:"control_interval" help:"commit a control heartbeat after this long without a commit (0: default 100ms, negative: off)"`
 
 	// Partitions, ReplicationFactor and MinInsyncReplicas shape the topic
 	// when feedd creates it. Partitions must be 1. 0 for the other two
@@ -129,6 +157,12 @@ func (c Config) WithDefaults() Config {
 	if c.EchoLookback == 0 {
 		c.EchoLookback = DefaultEchoLookback
 	}
+	if c.ControlInterval == 0 {
+		c.ControlInterval = DefaultControlInterval
+	}
+	if c.ControlTopic == "" && c.Topic != "" {
+		c.ControlTopic = c.Topic + ControlTopicSuffix
+	}
 	if c.Partitions == 0 {
 		c.Partitions = 1
 	}
@@ -172,7 +206,7 @@ func (c Config) Validate() error {
 	switch {
 	case c.Topic == "":
 		bad("topic", "required")
-	case len(c.Topic) > 249 || strings.Trim(c.Topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != "" || c.Topic == "." || c.Topic == "..":
+	case !legalTopic(c.Topic):
 		bad("topic", "%q is not a legal topic name (letters, digits, '.', '_', '-', at most 249)", c.Topic)
 	}
 	if strings.ContainsAny(c.TransactionalID, " \t\n") {
@@ -202,6 +236,23 @@ func (c Config) Validate() error {
 	if c.EchoLookback <= 0 {
 		bad("echo_lookback", "must be > 0")
 	}
+	switch {
+	case c.ControlInterval == 0:
+		bad("control_interval", "must be > 0, or negative to disable the control heartbeats")
+	case c.ControlInterval > 0 && c.ControlInterval < minControlInterval:
+		bad("control_interval", "must be at least %v (each heartbeat is a transaction), or negative to disable", minControlInterval)
+	}
+	switch {
+	case c.ControlTopic == "" && c.ControlInterval > 0 && c.Topic != "":
+		bad("control_topic", "required while kafka.control_interval is positive")
+	case c.ControlTopic == "":
+	case !legalTopic(c.ControlTopic):
+		bad("control_topic", "%q is not a legal topic name (letters, digits, '.', '_', '-', at most 249); with a long kafka.topic, set kafka.control_topic", c.ControlTopic)
+	case c.ControlTopic == c.Topic:
+		bad("control_topic", "%q must differ from kafka.topic: control heartbeats never go into the feed", c.ControlTopic)
+	case topicCollides(c.ControlTopic, c.Topic):
+		bad("control_topic", "%q collides with kafka.topic %q ('.' and '_' are the same in Kafka's metric names)", c.ControlTopic, c.Topic)
+	}
 	if c.Partitions != 1 {
 		bad("partitions", "must be 1: the order of the feed holds only within one partition")
 	}
@@ -223,6 +274,19 @@ func (c Config) Validate() error {
 	errs = append(errs, c.TLS.validate()...)
 	errs = append(errs, c.SASL.validate()...)
 	return errors.Join(errs...)
+}
+
+// legalTopic reports whether name is a legal Kafka topic name.
+func legalTopic(name string) bool {
+	return len(name) <= 249 && name != "" && name != "." && name != ".." &&
+		strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == ""
+}
+
+// topicCollides reports whether Kafka would refuse a and b side by side:
+// they differ only in '.' against '_'.
+func topicCollides(a, b string) bool {
+	r := strings.NewReplacer(".", "_")
+	return a != b && r.Replace(a) == r.Replace(b)
 }
 
 func (c TLSConfig) validate() []error {
@@ -262,8 +326,12 @@ func (c SASLConfig) validate() []error {
 // String describes the configuration for logs and status. It names where the
 // SASL password comes from, never the password.
 func (c Config) String() string {
-	return fmt.Sprintf("brokers=%s topic=%s transactional_id=%s commit_interval=%v commit_max_frames=%d tls=%v sasl=%s",
-		strings.Join(c.Brokers, ","), c.Topic, c.TransactionalID, c.CommitInterval, c.CommitMaxFrames, c.TLS.Enabled, c.SASL)
+	control := "off"
+	if c.ControlInterval > 0 {
+		control = fmt.Sprintf("%s/%v", c.ControlTopic, c.ControlInterval)
+	}
+	return fmt.Sprintf("brokers=%s topic=%s transactional_id=%s commit_interval=%v commit_max_frames=%d control=%s tls=%v sasl=%s",
+		strings.Join(c.Brokers, ","), c.Topic, c.TransactionalID, c.CommitInterval, c.CommitMaxFrames, control, c.TLS.Enabled, c.SASL)
 }
 
 // String names the mechanism, the user and where the password is read from.

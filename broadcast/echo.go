@@ -111,8 +111,7 @@ func (p *Pipeline) runEcho(ctx context.Context) {
 		if d := p.testEchoDelay.Load(); d > 0 {
 			time.Sleep(time.Duration(d))
 		}
-		if b.hasWitness {
-			b.witness.SeenAt = time.Now()
+		if b.hasWitness { // SeenAt is stamped by the owner
 			b.witness.ReceivedAt, _ = time.Parse(time.RFC3339Nano, string(rx))
 		}
 		if !p.sendEcho(ctx, b) {

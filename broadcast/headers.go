@@ -21,6 +21,10 @@ const (
 	// HeaderReceivedAt is when that member read the frame from its port, in
 	// RFC 3339 with nanoseconds, UTC.
 	HeaderReceivedAt = "feedd-rx"
+	// HeaderTimestamp is, on a control heartbeat, when the active member
+	// produced it, in RFC 3339 with nanoseconds, UTC. Data records do not
+	// carry it.
+	HeaderTimestamp = "feedd-ts"
 )
 
 // headersPerRecord is the most headers a record carries.

@@ -61,6 +61,7 @@ var (
 	descFenced       = desc("fenced_total", "Deactivations because another member fenced this one.")
 	descEcho         = desc("echo_records_total", "Committed data records read back, by what they did.", "result")
 	descCatchUp      = desc("catch_up_trims_total", "Echo trims while activating (reading to the last stable offset).")
+	descControl      = desc("control_heartbeats_total", "Control heartbeats: committed by this member while its feed was quiet, seen from other members (stale: read while behind, not taken as a witness), skipped because the control topic is unusable.", "event")
 
 	descLastCommit  = desc("last_commit_timestamp_seconds", "Unix time of the last successful commit.")
 	descLastOffset  = desc("last_commit_offset", "Offset of the last record of the last commit.")
@@ -79,7 +80,7 @@ var allDescs = []*prometheus.Desc{
 	descRingOverflow, descRingOvBytes, descRingGaps, descRingRejected, descRingEarlyEv,
 	descAccepted, descStalls, descRefused, descProduced, descOversize, descCommits, descCommitFrames,
 	descCommitFails, descAborts, descCommitSecs, descEndTxnSecs, descActivations, descActFailures, descDeactivs, descFenced, descEcho,
-	descCatchUp, descLastCommit, descLastOffset, descFailing, descFailSince, descEpoch, descEchoOffset,
+	descCatchUp, descControl, descLastCommit, descLastOffset, descFailing, descFailSince, descEpoch, descEchoOffset,
 	descWitnessSeen,
 }
 
@@ -138,6 +139,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descEcho, k.EchoEarly, "early")
 	counter(descEcho, k.EchoOwn, "own")
 	counter(descCatchUp, k.CatchUpTrims)
+	counter(descControl, k.ControlHeartbeats, "committed")
+	counter(descControl, k.ControlSeen, "seen")
+	counter(descControl, k.ControlStale, "stale")
+	counter(descControl, k.ControlSkipped, "skipped")
 
 	if !st.LastCommitAt.IsZero() {
 		gauge(descLastCommit, float64(st.LastCommitAt.UnixNano())/1e9)

@@ -58,8 +58,10 @@ const handoffSlots = 1024
 const housekeepEvery = 100 * time.Millisecond
 
 // Pipeline is one member's side of a pipeline: the backlog ring, the echo
-// consumer that trims it while the member is inactive, and, while active,
-// the transactional producer that broadcasts it.
+// consumer that trims it while the member is inactive, the control consumer
+// that reads the active's heartbeats, and, while active, the transactional
+// producer that broadcasts the ring (and commits a control heartbeat when
+// the feed is quiet).
 //
 // One goroutine (Run's) owns the ring and all state; Accept, Activate,
 // Deactivate and Status hand work to it and are safe from any goroutine.
@@ -104,18 +106,23 @@ type Pipeline struct {
 	held        *echoBatch
 	heldIdx     int
 	commitTimer *time.Timer
-	shutdown    bool
-	witness     Witness
-	cause       error
-	lastErr     string
-	failSince   time.Time
-	lastCommit  time.Time
-	lastOffset  int64
-	pid         int64
-	epoch       int16
-	c           Counters
-	rejectLog   time.Time
-	oversizeLog time.Time
+	// controlTimer fires kafka.control_interval after the active member's
+	// last commit (or its going live): a control heartbeat is due.
+	controlTimer *time.Timer
+	shutdown     bool
+	witness      Witness
+	cause        error
+	lastErr      string
+	failSince    time.Time
+	lastCommit   time.Time
+	lastOffset   int64
+	lastControl  time.Time // the last control heartbeat committed
+	controlLog   time.Time // rate-limits the control topic's error log
+	pid          int64
+	epoch        int16
+	c            Counters
+	rejectLog    time.Time
+	oversizeLog  time.Time
 }
 
 // activation is the state of one attempt to be active, from fencing to the
@@ -130,6 +137,9 @@ type activation struct {
 	cursor uint64 // the last ring position handed to the producer
 	txn    *txn
 	live   bool // went live (Activate has returned nil)
+	// controlChecked: the control topic was found fit during this
+	// activation (the first heartbeat checks it).
+	controlChecked bool
 
 	commitStart time.Time
 	stopping    bool         // a planned deactivation waits for the commit boundary
@@ -351,8 +361,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.life = life
 	var echo sync.WaitGroup
 	echo.Go(func() { p.runEcho(life) })
+	if p.controlEnabled() {
+		echo.Go(func() { p.runControl(life) })
+	}
 	p.commitTimer = time.NewTimer(time.Hour)
 	p.commitTimer.Stop()
+	p.controlTimer = time.NewTimer(time.Hour)
+	p.controlTimer.Stop()
 	tick := time.NewTicker(housekeepEvery)
 	defer tick.Stop()
 	p.log.Info("pipeline running", "topic", p.cfg.Topic, "transactional_id", p.txnID, "kafka", p.cfg.String())
@@ -382,6 +397,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			p.recordFailed()
 		case <-p.commitTimer.C:
 			p.commitDue()
+		case <-p.controlTimer.C:
+			p.controlDue()
 		case <-tick.C:
 			p.housekeep()
 		case <-shutdown:
@@ -652,6 +669,7 @@ func (p *Pipeline) checkSynced() {
 		p.endActivation(a, nil, true)
 		return
 	}
+	p.armControl()
 	p.produceMore()
 }
 
@@ -790,6 +808,7 @@ func (p *Pipeline) committed(a *activation, t *txn, r commitResult) {
 			return
 		}
 		a.phase = phaseProducing
+		p.armControl()
 		p.releaseHeld()
 		p.produceMore()
 		return
@@ -981,6 +1000,7 @@ func (p *Pipeline) endActivation(a *activation, cause error, abort bool) {
 	p.act = nil
 	a.cancel()
 	p.commitTimer.Stop()
+	p.controlTimer.Stop()
 	if a.live {
 		p.c.Deactivations++
 	}
@@ -1032,8 +1052,7 @@ func (p *Pipeline) handleEcho(b *echoBatch) {
 		p.echoNext = b.start
 	}
 	if b.hasWitness {
-		p.witness = b.witness
-		p.notify()
+		p.setWitness(b.witness)
 	}
 	p.held, p.heldIdx = b, 0
 	p.releaseHeld()
@@ -1105,6 +1124,7 @@ func (p *Pipeline) status() Status {
 		Ring:               p.ring.Stats(),
 		LastCommitAt:       p.lastCommit,
 		LastCommitOffset:   p.lastOffset,
+		LastControlAt:      p.lastControl,
 		ProducerID:         p.pid,
 		ProducerEpoch:      p.epoch,
 		CommitFailingSince: p.failSince,
@@ -1113,6 +1133,9 @@ func (p *Pipeline) status() Status {
 		Cause:              p.cause,
 		LastError:          p.lastErr,
 		Counters:           p.c,
+	}
+	if p.controlEnabled() {
+		st.ControlTopic = p.cfg.ControlTopic
 	}
 	st.Counters.Accepted = p.in.accepted.Load()
 	st.Counters.HandoffStalls = p.in.stalls.Load()

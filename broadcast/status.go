@@ -37,18 +37,25 @@ func (r Role) String() string {
 // MarshalText makes the role read as its name in JSON status.
 func (r Role) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
-// Witness is the latest committed record from another member that the echo
-// consumer read: evidence, through Kafka, that an active member is alive and
-// committing. The pair protocol consults it before activating on silence.
+// Witness is the latest committed record from another member read back
+// from Kafka: a data record (by the echo consumer) or, while the feed is
+// quiet, a control heartbeat (by the control consumer). It is evidence,
+// through Kafka, that an active member is alive and holding the
+// transactional id, since only the holder can commit. The pair protocol
+// consults it before activating on silence.
 type Witness struct {
 	// Member is the feedd-member header of the record.
 	Member string `json:"member"`
-	// ReceivedAt is when that member read the frame (feedd-rx header).
+	// ReceivedAt is when that member read the frame (feedd-rx header), or,
+	// for a control heartbeat, when it produced the heartbeat (feedd-ts).
 	ReceivedAt time.Time `json:"received_at,omitzero"`
-	// SeenAt is when this member's echo consumer read the record.
+	// SeenAt is when this member took the record in. It only grows.
 	SeenAt time.Time `json:"seen_at,omitzero"`
-	// Offset is the record's offset in the topic.
+	// Offset is the record's offset in its topic: the pipeline's topic, or
+	// the control topic when Control is set.
 	Offset int64 `json:"offset"`
+	// Control is set when the record was a control heartbeat.
+	Control bool `json:"control,omitempty"`
 }
 
 // Counters are cumulative since the pipeline was created.
@@ -79,6 +86,12 @@ type Counters struct {
 	EchoEarly    uint64 `json:"echo_early"`     // of those, ones that found no entry (kept as early echoes)
 	EchoOwn      uint64 `json:"echo_own"`       // of those, this member's own commits, already trimmed
 	CatchUpTrims uint64 `json:"catch_up_trims"` // echo trims while activating (reading to the last stable offset)
+
+	// Control heartbeats (kafka.control_interval).
+	ControlHeartbeats uint64 `json:"control_heartbeats"` // committed by this member while its feed was quiet
+	ControlSkipped    uint64 `json:"control_skipped"`    // due but not written: the control topic is missing or unfit
+	ControlSeen       uint64 `json:"control_seen"`       // committed heartbeats of other members read back
+	ControlStale      uint64 `json:"control_stale"`      // of those, read while behind the topic's end: not taken as a witness
 }
 
 // Status is a snapshot of a pipeline for status output, metrics and the pair
@@ -87,6 +100,7 @@ type Status struct {
 	Pipeline        string `json:"pipeline"`
 	Member          string `json:"member"`
 	Topic           string `json:"topic"`
+	ControlTopic    string `json:"control_topic,omitempty"` // empty when control heartbeats are off
 	TransactionalID string `json:"transactional_id"`
 
 	Role      Role      `json:"role"`
@@ -98,6 +112,8 @@ type Status struct {
 
 	LastCommitAt     time.Time `json:"last_commit_at,omitzero"`
 	LastCommitOffset int64     `json:"last_commit_offset"` // offset of the last record of the last commit, -1 if none
+	// LastControlAt is when this member last committed a control heartbeat.
+	LastControlAt time.Time `json:"last_control_at,omitzero"`
 	// ProducerID and ProducerEpoch are those of the current (or last)
 	// activation; -1 before the first.
 	ProducerID    int64 `json:"producer_id"`

@@ -24,11 +24,34 @@ var ErrTopicShape = errors.New("topic unfit for a feedd pipeline")
 // replication factor (acks=all can succeed), and no unclean leader election
 // (a committed record cannot vanish).
 func EnsureTopic(ctx context.Context, cl *kgo.Client, c Config) error {
-	topic := c.Topic
+	return ensureTopic(ctx, cl, c, c.Topic, nil, true)
+}
+
+// EnsureControlTopic creates the control topic (c.ControlTopic) if it is
+// missing, with one partition, cleanup.policy=delete and a short retention
+// (ControlRetention, rolled every ControlSegment), and checks that the
+// heartbeats can go there: one partition, no compaction (a compacted topic
+// refuses records without a key), min.insync.replicas no larger than the
+// replication factor. The heartbeats are liveness only: retention and
+// unclean leader election are the operator's business.
+func EnsureControlTopic(ctx context.Context, cl *kgo.Client, c Config) error {
+	if c.ControlTopic == "" {
+		return errors.New("kafka.control_topic: not set")
+	}
+	return ensureTopic(ctx, cl, c, c.ControlTopic, map[string]*string{
+		"retention.ms": kadm.StringPtr(strconv.FormatInt(ControlRetention.Milliseconds(), 10)),
+		"segment.ms":   kadm.StringPtr(strconv.FormatInt(ControlSegment.Milliseconds(), 10)),
+	}, false)
+}
+
+// ensureTopic creates topic if it is missing (with the extra configs) and
+// checks its shape; durable asks for the checks that only the feed's topic
+// needs.
+func ensureTopic(ctx context.Context, cl *kgo.Client, c Config, topic string, extra map[string]*string, durable bool) error {
 	adm := kadm.NewClient(cl)
 	replicas, err := describeTopic(ctx, cl, topic)
 	if errors.Is(err, kerr.UnknownTopicOrPartition) {
-		if err := createTopic(ctx, adm, c); err != nil {
+		if err := createTopic(ctx, adm, c, topic, extra); err != nil {
 			return err
 		}
 		replicas, err = describeTopic(ctx, cl, topic)
@@ -53,6 +76,9 @@ func EnsureTopic(ctx context.Context, cl *kgo.Client, c Config) error {
 		cfg[kv.Key] = kv.MaybeValue()
 	}
 	if strings.Contains(cfg["cleanup.policy"], "compact") {
+		if !durable {
+			return fmt.Errorf("%w: %s has cleanup.policy=%s; a compacted topic refuses the control heartbeats (records without a key), feedd needs cleanup.policy=delete", ErrTopicShape, topic, cfg["cleanup.policy"])
+		}
 		return fmt.Errorf("%w: %s has cleanup.policy=%s; compaction would delete frames, feedd needs cleanup.policy=delete", ErrTopicShape, topic, cfg["cleanup.policy"])
 	}
 	if v, ok := cfg["min.insync.replicas"]; ok && replicas > 0 {
@@ -60,7 +86,7 @@ func EnsureTopic(ctx context.Context, cl *kgo.Client, c Config) error {
 			return fmt.Errorf("%w: %s has min.insync.replicas=%d but only %d replicas; every acks=all write would fail", ErrTopicShape, topic, n, replicas)
 		}
 	}
-	if cfg["unclean.leader.election.enable"] == "true" {
+	if durable && cfg["unclean.leader.election.enable"] == "true" {
 		return fmt.Errorf("%w: %s has unclean.leader.election.enable=true; an unclean election can drop committed frames", ErrTopicShape, topic)
 	}
 	return nil
@@ -93,8 +119,11 @@ func describeTopic(ctx context.Context, cl *kgo.Client, topic string) (replicas 
 	return len(t.Partitions[0].Replicas), nil
 }
 
-func createTopic(ctx context.Context, adm *kadm.Client, c Config) error {
+func createTopic(ctx context.Context, adm *kadm.Client, c Config, topic string, extra map[string]*string) error {
 	configs := map[string]*string{"cleanup.policy": kadm.StringPtr("delete")}
+	for k, v := range extra {
+		configs[k] = v
+	}
 	if c.MinInsyncReplicas > 0 {
 		configs["min.insync.replicas"] = kadm.StringPtr(strconv.Itoa(c.MinInsyncReplicas))
 	}
@@ -102,9 +131,11 @@ func createTopic(ctx context.Context, adm *kadm.Client, c Config) error {
 	if c.ReplicationFactor > 0 {
 		rf = int16(c.ReplicationFactor)
 	}
-	_, err := adm.CreateTopic(ctx, int32(c.Partitions), rf, configs, c.Topic)
+	// One partition, whatever kafka.partitions says (Validate insists on
+	// 1 anyway): the feed's order needs it, and the heartbeats need no more.
+	_, err := adm.CreateTopic(ctx, 1, rf, configs, topic)
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) { // the peer may have won the race
-		return fmt.Errorf("kafka topic %s: creating (partitions %d, replication factor %d): %w", c.Topic, c.Partitions, rf, err)
+		return fmt.Errorf("kafka topic %s: creating (partitions 1, replication factor %d): %w", topic, rf, err)
 	}
 	return nil
 }

@@ -1,0 +1,350 @@
+package broadcast
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Control heartbeats keep the Kafka witness alive while the feed is quiet.
+//
+// The witness (Status.Witness) is what tells an inactive member, when the
+// pair link falls silent, that the active member is still alive and holding
+// the transactional id: it then must not activate. Echoed data records are
+// that evidence while frames flow; when the feed is quiet there are none. So
+// the active member, after kafka.control_interval without a commit, commits
+// a small record on the control topic, through the same transactional
+// producer. Only the holder of the transactional id can commit, so a
+// committed heartbeat proves the lock as well as the life: a fenced zombie's
+// heartbeat fails (and tells the zombie it is fenced), and one it had in
+// flight when fenced is aborted, invisible to read_committed.
+//
+// A heartbeat is a transaction of its own, begun only when the open
+// transaction holds no data: data and heartbeats never share a transaction,
+// and a heartbeat never delays a data commit. It occupies the producer like
+// a commit does (frames that arrive meanwhile wait in the ring for one
+// round trip), and it fails like a commit does: a fence deactivates, any
+// other failure aborts, re-syncs and reports "commit failing" after
+// kafka.commit_timeout (which, on a quiet feed, is the only way the active
+// notices that it lost Kafka).
+//
+// Every member reads the control topic with a consumer of its own,
+// read_committed, from the topic's end, and takes each heartbeat of another
+// member as a witness, exactly like an echoed data record. It is a second
+// client rather than a second partition of the echo consumer so that the
+// control topic (missing, refused by an ACL, re-created) can never stall the
+// echo, which trims the ring and which every activation waits on; the
+// heartbeats are liveness, the echo is correctness.
+
+// controlRetryAfterSkip paces the attempts while the control topic cannot be
+// used (missing and not creatable, or unfit): each attempt asks the broker.
+const controlRetryAfterSkip = time.Second
+
+// controlEnabled reports whether this pipeline writes and reads heartbeats.
+// The benchmarks' merely idempotent producer has no transactions to put
+// them in.
+func (p *Pipeline) controlEnabled() bool {
+	return p.cfg.ControlInterval > 0 && p.transactional
+}
+
+// armControl (re)starts the wait for the next heartbeat: called whenever the
+// active member commits or starts producing.
+func (p *Pipeline) armControl() {
+	if p.controlEnabled() {
+		p.controlTimer.Reset(p.cfg.ControlInterval)
+	}
+}
+
+// controlDue fires after kafka.control_interval without a commit. A
+// heartbeat is due only while producing with nothing in the open
+// transaction; otherwise a data commit is coming (and re-arms the timer), or
+// the activation is committing, recovering or re-syncing (and re-arms it
+// when it produces again).
+func (p *Pipeline) controlDue() {
+	if a := p.act; a != nil && a.live && !a.stopping && a.phase == phaseProducing && a.txn.n == 0 {
+		p.startControl(a)
+	}
+}
+
+// startControl commits a heartbeat in a worker. Like a commit, it holds the
+// producer: the owner goes on appending to the ring but produces nothing
+// until the result is back.
+func (p *Pipeline) startControl(a *activation) {
+	p.commitTimer.Stop()
+	a.phase = phaseCommitting
+	a.commitStart = time.Now()
+	cl, check, pid, epoch := a.cl, !a.controlChecked, p.pid, p.epoch
+	a.workers.Go(func() {
+		r := p.heartbeat(a.ctx, cl, check, pid, epoch)
+		p.post(func() { p.heartbeatDone(a, r) })
+	})
+}
+
+type heartbeatResult struct {
+	checked   bool  // the control topic was checked and found fit
+	skipped   error // the control topic cannot be used: nothing was produced
+	committed bool
+	err       error
+	pid       int64
+	epoch     int16
+	endTxn    time.Duration
+}
+
+// controlValue is a heartbeat's value: ASCII, "member=<id>
+// producer_id=<id> epoch=<epoch>", the producer id and epoch the heartbeat's
+// transaction runs under (as known when it began).
+func controlValue(member string, pid int64, epoch int16) []byte {
+	return fmt.Appendf(nil, "member=%s producer_id=%d epoch=%d", member, pid, epoch)
+}
+
+// heartbeat runs in a worker: check the control topic once per activation,
+// produce one record on it, commit, begin the next transaction.
+func (p *Pipeline) heartbeat(ctx context.Context, cl *kgo.Client, check bool, pid int64, epoch int16) (r heartbeatResult) {
+	r.pid, r.epoch = -1, -1
+	if check {
+		if err := EnsureControlTopic(ctx, cl, p.cfg); err != nil {
+			r.skipped = err
+			return r
+		}
+		r.checked = true
+	}
+	rec := &kgo.Record{
+		Topic:     p.cfg.ControlTopic,
+		Partition: 0,
+		Value:     controlValue(p.opt.Member, pid, epoch),
+		Headers: []kgo.RecordHeader{
+			{Key: HeaderMember, Value: p.shape.member},
+			{Key: HeaderTimestamp, Value: appendRFC3339(nil, time.Now().UnixNano())},
+		},
+	}
+	// Not ProduceSync: once buffered, a record waits for the broker however
+	// long it is away, whatever its context says, and a deactivation must
+	// not wait for it (its close fails the record).
+	produced := make(chan error, 1)
+	cl.TryProduce(ctx, rec, func(_ *kgo.Record, err error) { produced <- err })
+	select {
+	case err := <-produced:
+		if err != nil {
+			r.err = fmt.Errorf("control heartbeat: producing: %w", err)
+			return r
+		}
+	case <-ctx.Done():
+		r.err = fmt.Errorf("control heartbeat: producing: %w", ctx.Err())
+		return r
+	}
+	start := time.Now()
+	err := cl.EndTransaction(ctx, kgo.TryCommit)
+	r.endTxn = time.Since(start)
+	if err != nil {
+		r.err = fmt.Errorf("control heartbeat: commit: %w", err)
+		return r
+	}
+	r.committed = true
+	// Under KIP-890 every commit bumps the epoch; this is cached, no request.
+	r.pid, r.epoch, _ = cl.ProducerID(ctx)
+	if err := cl.BeginTransaction(); err != nil {
+		r.err = fmt.Errorf("beginning the next transaction: %w", err)
+	}
+	return r
+}
+
+// heartbeatDone handles the heartbeat worker's result.
+func (p *Pipeline) heartbeatDone(a *activation, r heartbeatResult) {
+	if p.act != a {
+		return // deactivated meanwhile
+	}
+	now := time.Now()
+	p.c.CommitNanos += uint64(now.Sub(a.commitStart))
+	p.c.EndTxnNanos += uint64(r.endTxn)
+	if r.checked {
+		a.controlChecked = true
+	}
+	if r.committed {
+		p.c.ControlHeartbeats++
+		p.lastControl = now
+		if r.pid >= 0 {
+			p.pid, p.epoch = r.pid, r.epoch
+		}
+	}
+	if r.skipped != nil {
+		p.c.ControlSkipped++
+		p.setError(r.skipped)
+		if now.Sub(p.controlLog) >= 10*time.Second {
+			p.log.Error("control heartbeats cannot be written; the peer's Kafka witness is missing while the feed is quiet",
+				"control_topic", p.cfg.ControlTopic, "err", r.skipped)
+			p.controlLog = now
+		}
+	}
+	if r.err == nil {
+		if r.committed && !p.failSince.IsZero() {
+			p.failSince = time.Time{}
+			p.log.Info("commits succeed again")
+			p.notify()
+		}
+		if a.stopping {
+			p.endActivation(a, nil, true)
+			return
+		}
+		a.phase = phaseProducing
+		if r.skipped != nil {
+			p.controlTimer.Reset(max(p.cfg.ControlInterval, controlRetryAfterSkip))
+		} else {
+			p.armControl()
+		}
+		p.releaseHeld()
+		p.produceMore()
+		return
+	}
+	if f := fencedErr(r.err); f != nil {
+		p.endActivation(a, f, false)
+		return
+	}
+	p.commitFailed(a, r.err)
+}
+
+// controlSeen takes a heartbeat batch from the control consumer: seen
+// heartbeats of other members, stale ones among them, and the witness if
+// the latest was fresh.
+func (p *Pipeline) controlSeen(seen, stale uint64, w *Witness) {
+	p.c.ControlSeen += seen
+	p.c.ControlStale += stale
+	if w != nil {
+		p.setWitness(*w)
+	}
+}
+
+// setWitness records a new witness, stamped now (so that SeenAt only grows
+// whichever consumer found it), and tells the pair protocol.
+func (p *Pipeline) setWitness(w Witness) {
+	w.SeenAt = time.Now()
+	p.witness = w
+	p.notify()
+}
+
+// controlFetchMaxWait bounds how long the broker holds a fetch of the
+// control topic with nothing to return; a heartbeat is returned as soon as
+// it is committed.
+const controlFetchMaxWait = 500 * time.Millisecond
+
+// runControl consumes the control topic with isolation level
+// read_committed for the life of the pipeline, from the topic's end (only
+// fresh heartbeats are evidence), and hands every other member's heartbeat
+// to the owner goroutine as a witness. A heartbeat counts only if the fetch
+// that returned it reached the last stable offset: one read while catching
+// up (after the consumer was cut off from the broker, say) may be old, and
+// an old heartbeat proves nothing about now.
+func (p *Pipeline) runControl(ctx context.Context) {
+	opts, err := connOpts(p.cfg, p.clientID("control"), p.log)
+	if err != nil {
+		p.log.Error("control consumer cannot start", "err", err)
+		return
+	}
+	opts = append(opts,
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// The markers show how far the fetch has read, for the freshness
+		// check.
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(controlFetchMaxWait),
+		// Heartbeats not read before retention removed them are worthless:
+		// skip to the end.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
+	)
+	if p.opt.Registerer != nil {
+		opts = append(opts, kgo.WithHooks(p.clientMetrics("kafka_control")))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		p.log.Error("control consumer cannot start", "err", err)
+		return
+	}
+	defer cl.Close()
+
+	topic := p.cfg.ControlTopic
+	start, ok := p.positionControl(ctx, cl)
+	if !ok {
+		return
+	}
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(start)}})
+	p.log.Info("control consumer positioned", "control_topic", topic, "offset", start)
+
+	var lastErrLog time.Time
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		fs.EachError(func(_ string, _ int32, err error) {
+			if time.Since(lastErrLog) >= 10*time.Second {
+				p.log.Warn("control consumer: fetch failing; retrying", "err", err)
+				lastErrLog = time.Now()
+			}
+		})
+		var seen, stale uint64
+		var w *Witness
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if fp.Topic != topic || fp.Partition != 0 || len(fp.Records) == 0 {
+				return
+			}
+			var latest *kgo.Record
+			next := int64(-1)
+			for _, r := range fp.Records {
+				next = r.Offset + 1
+				if r.Attrs.IsControl() {
+					continue
+				}
+				if m := headerValue(r, HeaderMember); len(m) > 0 && !bytes.Equal(m, p.shape.member) {
+					seen++
+					latest = r
+				}
+			}
+			if latest == nil {
+				return
+			}
+			if next < fp.LastStableOffset {
+				stale += seen
+				return
+			}
+			at, _ := time.Parse(time.RFC3339Nano, string(headerValue(latest, HeaderTimestamp)))
+			w = &Witness{Member: string(headerValue(latest, HeaderMember)), ReceivedAt: at, Offset: latest.Offset, Control: true}
+		})
+		if seen == 0 {
+			continue
+		}
+		if !p.post(func() { p.controlSeen(seen, stale, w) }) {
+			return
+		}
+	}
+}
+
+// positionControl makes sure the control topic exists and finds its last
+// stable offset, retrying until the broker answers or ctx ends.
+func (p *Pipeline) positionControl(ctx context.Context, cl *kgo.Client) (int64, bool) {
+	var lastLog time.Time
+	for backoff := 250 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		err := EnsureControlTopic(ctx, cl, p.cfg)
+		var off int64
+		if err == nil {
+			off, err = lastStableOffset(ctx, kadm.NewClient(cl), p.cfg.ControlTopic)
+		}
+		if err == nil {
+			return off, true
+		}
+		if ctx.Err() != nil {
+			return 0, false
+		}
+		if time.Since(lastLog) >= 30*time.Second {
+			p.log.Warn("control consumer cannot position on the control topic; retrying (the witness of a quiet feed is missing meanwhile)",
+				"control_topic", p.cfg.ControlTopic, "err", err)
+			lastLog = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return 0, false
+		case <-time.After(backoff):
+		}
+	}
+}

@@ -1,0 +1,452 @@
+package broadcast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/feedd/feedd/backlog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// controlTestInterval keeps the tests short; the default is checked in
+// TestControlConfig.
+const controlTestInterval = 20 * time.Millisecond
+
+func controlConfig(addr, topic string) Config {
+	cfg := testConfig(addr, topic)
+	cfg.ControlInterval = controlTestInterval
+	return cfg
+}
+
+// controlRecord is a committed control heartbeat.
+type controlRecord struct {
+	offset int64
+	member string
+	at     time.Time
+	value  string
+}
+
+// readControl reads every committed record of the control topic, from the
+// start to its last stable offset, checking each one's format.
+func readControl(t testing.TB, addr, topic string) []controlRecord {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.FetchMaxWait(100*time.Millisecond),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	lso, err := lastStableOffset(ctx, kadm.NewClient(cl), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []controlRecord
+	for next := int64(0); next < lso; {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("reading %s: reached offset %d of %d: %v", topic, next, lso, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			next = r.Offset + 1
+			if r.Attrs.IsControl() {
+				return
+			}
+			m := string(headerValue(r, HeaderMember))
+			at, err := time.Parse(time.RFC3339Nano, string(headerValue(r, HeaderTimestamp)))
+			if m == "" || err != nil || len(r.Headers) != 2 || r.Key != nil {
+				t.Fatalf("control offset %d: headers %v, key %q: want %s and %s only, no key", r.Offset, r.Headers, r.Key, HeaderMember, HeaderTimestamp)
+			}
+			var member string
+			var pid int64
+			var epoch int16
+			if _, err := fmt.Sscanf(string(r.Value), "member=%s producer_id=%d epoch=%d", &member, &pid, &epoch); err != nil || member != m || pid < 0 || epoch < 0 {
+				t.Fatalf("control offset %d: value %q does not name member %s with its producer id and epoch", r.Offset, r.Value, m)
+			}
+			out = append(out, controlRecord{offset: r.Offset, member: m, at: at, value: string(r.Value)})
+		})
+	}
+	return out
+}
+
+// witnessTrail polls m's witness until it has advanced (a later SeenAt) n
+// times with a control heartbeat of member from, and returns the last one.
+func witnessTrail(t testing.TB, m *member, from string, n int) Witness {
+	t.Helper()
+	var last Witness
+	advances := 0
+	waitFor(t, fmt.Sprintf("%s's witness to advance %d times with %s's heartbeats", m.opt.Member, n, from), func() bool {
+		w := m.Status().Witness
+		if w.Member == from && w.Control && w.SeenAt.After(last.SeenAt) {
+			if !last.SeenAt.IsZero() && w.Offset <= last.Offset {
+				t.Fatalf("witness went from offset %d to %d", last.Offset, w.Offset)
+			}
+			last = w
+			advances++
+		}
+		return advances >= n
+	})
+	return last
+}
+
+func TestControlConfig(t *testing.T) {
+	c := validConfig()
+	if c.ControlInterval != DefaultControlInterval || c.ControlTopic != "feed.control" {
+		t.Fatalf("defaults: control_interval %v, control_topic %q; want %v, feed.control", c.ControlInterval, c.ControlTopic, DefaultControlInterval)
+	}
+	c = Config{Brokers: []string{"127.0.0.1:9092"}, Topic: "feed", ControlTopic: "beats", ControlInterval: -1}.WithDefaults()
+	if err := c.Validate(); err != nil || c.ControlTopic != "beats" || c.ControlInterval >= 0 {
+		t.Fatalf("explicit control topic, heartbeats off: %+v, %v", c, err)
+	}
+	if s := c.String(); !strings.Contains(s, "control=off") {
+		t.Fatalf("String() = %q, want control=off", s)
+	}
+	for _, tc := range []struct {
+		field  string
+		mutate func(*Config)
+	}{
+		{"kafka.control_interval:", func(c *Config) { c.ControlInterval = 0 }},
+		{"kafka.control_interval:", func(c *Config) { c.ControlInterval = time.Millisecond }},
+		{"kafka.control_topic:", func(c *Config) { c.ControlTopic = "feed" }},
+		{"kafka.control_topic:", func(c *Config) { c.ControlTopic = "no spaces" }},
+		{"kafka.control_topic:", func(c *Config) { c.ControlTopic = strings.Repeat("x", 250) }},
+		{"kafka.control_topic:", func(c *Config) { c.Topic, c.ControlTopic = "a.b", "a_b" }},
+	} {
+		c := validConfig()
+		tc.mutate(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: Validate() = %v, want an error naming %q", tc.field, err, tc.field)
+		}
+	}
+	long := Config{Brokers: []string{"127.0.0.1:9092"}, Topic: strings.Repeat("t", 245)}.WithDefaults()
+	if err := long.Validate(); err == nil || !strings.Contains(err.Error(), "kafka.control_topic:") {
+		t.Errorf("a 245-character topic: Validate() = %v, want an error naming kafka.control_topic (the default is too long)", err)
+	}
+}
+
+// TestControlHeartbeatWitness: A active and B inactive with no frames
+// flowing. A commits control heartbeats, B's witness keeps advancing with
+// them, and none of them reaches the data topic; frames flowing in between
+// are committed as usual and the heartbeats resume when the feed is quiet
+// again.
+func TestControlHeartbeatWitness(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := controlConfig(b.Addr(), "feed")
+	a := startMember(t, cfg, "a", backlog.Config{})
+	bm := startMember(t, cfg, "b", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	w := witnessTrail(t, bm, "a", 5)
+	if w.ReceivedAt.IsZero() || w.Offset < 0 {
+		t.Fatalf("B's witness %+v: want the heartbeat's timestamp and offset", w)
+	}
+	// A counts a heartbeat once its worker's result is back, which may be
+	// after B read it.
+	waitFor(t, "A's count of heartbeats", func() bool { return a.Status().Counters.ControlHeartbeats >= 5 })
+	st := a.Status()
+	if st.Role != RoleActive || st.Counters.Commits != 0 || st.LastControlAt.IsZero() || st.ControlTopic != "feed.control" {
+		t.Fatalf("A: role %v, commits %d, last %v, control topic %q; want active, 0, set, feed.control",
+			st.Role, st.Counters.Commits, st.LastControlAt, st.ControlTopic)
+	}
+	if got := readCommitted(t, b.Addr(), "feed"); len(got) != 0 {
+		t.Fatalf("the data topic holds %d records with no frame fed; want 0 (heartbeats go to the control topic)", len(got))
+	}
+	if hw := highWatermark(t, b.Addr(), "feed"); hw != 0 {
+		t.Fatalf("the data topic's end offset is %d with no frame fed; want 0: not even an aborted heartbeat", hw)
+	}
+
+	// Frames: committed as always, B trims on them.
+	const n = 100
+	for i := uint64(1); i <= n; i++ {
+		f := frame(i, time.Now())
+		a.Accept(f)
+		bm.Accept(f)
+	}
+	waitFor(t, "frames committed and trimmed on B", func() bool {
+		return a.Status().Counters.CommittedFrames == n && bm.Status().Ring.Len == 0
+	})
+	before := a.Status().Counters.ControlHeartbeats
+	waitFor(t, "heartbeats again after the frames", func() bool { return a.Status().Counters.ControlHeartbeats >= before+3 })
+	witnessTrail(t, bm, "a", 3)
+	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
+
+	recs := readControl(t, b.Addr(), "feed.control")
+	if len(recs) < 8 {
+		t.Fatalf("the control topic holds %d heartbeats, want at least 8", len(recs))
+	}
+	for i, r := range recs {
+		if r.member != "a" || (i > 0 && r.at.Before(recs[i-1].at)) {
+			t.Fatalf("control offset %d: member %q at %v: want a, in order", r.offset, r.member, r.at)
+		}
+	}
+	if bs := bm.Status(); bs.Counters.ControlSeen < 8 || bs.Counters.ControlHeartbeats != 0 {
+		t.Fatalf("B: seen %d, written %d; want >= 8, 0", bs.Counters.ControlSeen, bs.Counters.ControlHeartbeats)
+	}
+}
+
+// TestControlHeartbeatFence: with the feed quiet, B's activation fences A;
+// A learns it from its next heartbeat, and no heartbeat of A's is committed
+// past the fence point, so B (now active) never takes one as a witness,
+// while A, now inactive, sees B's.
+func TestControlHeartbeatFence(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := controlConfig(b.Addr(), "feed")
+	a := startMember(t, cfg, "a", backlog.Config{})
+	bm := startMember(t, cfg, "b", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	witnessTrail(t, bm, "a", 3)
+
+	if err := bm.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Every heartbeat A committed is below this offset: its commit came
+	// before B's InitProducerID, or it failed.
+	fencePoint := highWatermark(t, b.Addr(), "feed.control")
+	waitFor(t, "A fenced by a heartbeat", func() bool {
+		st := a.Status()
+		return st.Role == RoleInactive && st.Counters.Fenced == 1
+	})
+	if st := a.Status(); !errors.Is(st.Cause, ErrFenced) || !strings.Contains(st.LastError, "control heartbeat") {
+		t.Fatalf("A stopped with %v, want ErrFenced from a control heartbeat", st.Cause)
+	}
+	aHeartbeats := a.Status().Counters.ControlHeartbeats
+	witnessTrail(t, a, "b", 5)
+	if got := a.Status().Counters.ControlHeartbeats; got != aHeartbeats {
+		t.Fatalf("A committed %d heartbeats after it was fenced", got-aHeartbeats)
+	}
+	if w := bm.Status().Witness; w.Member == "a" && w.Control && w.Offset >= fencePoint {
+		t.Fatalf("B's witness %+v: a heartbeat of A's past the fence point %d", w, fencePoint)
+	}
+
+	recs := readControl(t, b.Addr(), "feed.control")
+	sawB := false
+	for _, r := range recs {
+		switch {
+		case r.member == "b":
+			sawB = true
+		case r.offset >= fencePoint || sawB:
+			t.Fatalf("control offset %d: a heartbeat of A's committed past the fence (point %d, B's first before it: %v)", r.offset, fencePoint, sawB)
+		}
+	}
+	if !sawB {
+		t.Fatal("no heartbeat of B's in the control topic")
+	}
+}
+
+// TestControlTopicShape: the control topic is created with one partition,
+// cleanup.policy=delete and a short retention, under its default or its
+// configured name; one unfit for heartbeats is refused.
+func TestControlTopicShape(t *testing.T) {
+	b := startBroker(t, "")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	cfg := controlConfig(b.Addr(), "feed")
+	startMember(t, cfg, "a", backlog.Config{})
+	custom := controlConfig(b.Addr(), "other")
+	custom.ControlTopic = "other-beats"
+	startMember(t, custom, "a", backlog.Config{})
+	for _, topic := range []string{"feed.control", "other-beats"} {
+		waitFor(t, topic+" created", func() bool {
+			_, err := describeTopic(ctx, cl, topic) // not kadm's cached metadata
+			return err == nil
+		})
+		tds, err := adm.ListTopics(ctx, topic)
+		if err != nil || len(tds[topic].Partitions) != 1 {
+			t.Fatalf("%s: %+v, %v; want one partition", topic, tds[topic], err)
+		}
+		rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := rcs.On(topic, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, kv := range rc.Configs {
+			got[kv.Key] = kv.MaybeValue()
+		}
+		want := map[string]string{"cleanup.policy": "delete", "retention.ms": "3600000", "segment.ms": "600000"}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s: %s=%q, want %q", topic, k, got[k], v)
+			}
+		}
+	}
+	if tds, err := adm.ListTopics(ctx); err != nil || tds.Has("other.control") {
+		t.Errorf("other.control created although kafka.control_topic names another (%v)", err)
+	}
+
+	for _, tc := range []struct {
+		topic      string
+		partitions int32
+		configs    map[string]string
+		want       string
+	}{
+		{"beats-three", 3, nil, "3 partitions"},
+		{"beats-compacted", 1, map[string]string{"cleanup.policy": "compact"}, "cleanup.policy=compact"},
+	} {
+		if err := b.Cluster().CreateTopic(tc.topic, tc.partitions, tc.configs); err != nil {
+			t.Fatal(err)
+		}
+		c := cfg.WithDefaults()
+		c.ControlTopic = tc.topic
+		if err := EnsureControlTopic(ctx, cl, c); !errors.Is(err, ErrTopicShape) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: EnsureControlTopic = %v, want ErrTopicShape naming %q", tc.topic, err, tc.want)
+		}
+	}
+}
+
+// TestControlUnfitTopic: an active member whose control topic is unfit
+// stays active and keeps committing frames; it only counts the heartbeats it
+// could not write.
+func TestControlUnfitTopic(t *testing.T) {
+	b := startBroker(t, "")
+	if err := b.Cluster().CreateTopic("feed.control", 1, map[string]string{"cleanup.policy": "compact"}); err != nil {
+		t.Fatal(err)
+	}
+	a := startMember(t, controlConfig(b.Addr(), "feed"), "a", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a heartbeat skipped", func() bool { return a.Status().Counters.ControlSkipped > 0 })
+	for i := uint64(1); i <= 10; i++ {
+		a.Accept(frame(i, time.Now()))
+	}
+	waitFor(t, "frames committed", func() bool { return a.Status().Counters.CommittedFrames == 10 })
+	st := a.Status()
+	if st.Role != RoleActive || st.Counters.ControlHeartbeats != 0 || !st.CommitFailingSince.IsZero() || !strings.Contains(st.LastError, "feed.control") {
+		t.Fatalf("A: role %v, heartbeats %d, failing since %v, last error %q; want active, 0, not failing, naming feed.control",
+			st.Role, st.Counters.ControlHeartbeats, st.CommitFailingSince, st.LastError)
+	}
+	checkSequence(t, readCommitted(t, b.Addr(), "feed"), 10)
+}
+
+// TestControlHeartbeatFailure: a heartbeat whose commit fails (not a fence)
+// is aborted like a failed data commit; the member stays active and the
+// heartbeats resume.
+func TestControlHeartbeatFailure(t *testing.T) {
+	b := startBroker(t, "")
+	a := startMember(t, controlConfig(b.Addr(), "feed"), "a", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a heartbeat", func() bool { return a.Status().Counters.ControlHeartbeats > 0 })
+	b.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.UnknownServerError})
+	waitFor(t, "a failed heartbeat aborted", func() bool { return a.Status().Counters.Aborts > 0 })
+	before := a.Status().Counters.ControlHeartbeats
+	waitFor(t, "heartbeats again", func() bool {
+		st := a.Status()
+		return st.Counters.ControlHeartbeats >= before+3 && st.CommitFailingSince.IsZero()
+	})
+	if st := a.Status(); st.Role != RoleActive || st.Counters.CommitFailures == 0 || st.Counters.Fenced != 0 {
+		t.Fatalf("A: role %v, commit failures %d, fenced %d; want active, > 0, 0", st.Role, st.Counters.CommitFailures, st.Counters.Fenced)
+	}
+}
+
+// TestControlDisabled: a negative kafka.control_interval turns the
+// heartbeats off: none written, no control topic, no witness on a quiet
+// feed.
+func TestControlDisabled(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := testConfig(b.Addr(), "feed")
+	cfg.ControlInterval = -1
+	a := startMember(t, cfg, "a", backlog.Config{})
+	bm := startMember(t, cfg, "b", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Many enabled intervals' worth of quiet, then a frame to show the
+	// pipeline is alive.
+	time.Sleep(15 * controlTestInterval)
+	a.Accept(frame(1, time.Now()))
+	waitFor(t, "the frame committed", func() bool { return a.Status().Counters.CommittedFrames == 1 })
+	st, bs := a.Status(), bm.Status()
+	if st.Counters.ControlHeartbeats != 0 || st.ControlTopic != "" || bs.Counters.ControlSeen != 0 {
+		t.Fatalf("heartbeats off: A wrote %d (control topic %q), B saw %d; want 0, none, 0", st.Counters.ControlHeartbeats, st.ControlTopic, bs.Counters.ControlSeen)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	tds, err := kadm.NewClient(cl).ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tds.Has("feed.control") {
+		t.Fatal("feed.control created with the heartbeats off")
+	}
+}
+
+// TestControlBrokerGone: on a quiet feed, a heartbeat that cannot reach the
+// broker is reported as "commit failing" after kafka.commit_timeout (the
+// only way a quiet active notices it lost Kafka), and the member still shuts
+// down although the heartbeat never completes.
+func TestControlBrokerGone(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := controlConfig(b.Addr(), "feed")
+	cfg.CommitTimeout = 200 * time.Millisecond
+	p, err := New(cfg, Options{Pipeline: "test", Member: "a", Logger: testLogger(), ShutdownTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go func() { _ = p.Run(runCtx) }()
+	a := &member{Pipeline: p}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a heartbeat", func() bool { return a.Status().Counters.ControlHeartbeats > 0 })
+	b.Close()
+	waitFor(t, "commits reported failing", func() bool { return !a.Status().CommitFailingSince.IsZero() })
+	if st := a.Status(); st.Role != RoleActive || st.Counters.CommittedFrames != 0 {
+		t.Fatalf("A: role %v, committed frames %d; want still active (stepping down is the pair protocol's call), 0", st.Role, st.Counters.CommittedFrames)
+	}
+	stop()
+	waitFor(t, "the member stopped", func() bool {
+		select {
+		case <-p.Done():
+			return true
+		default:
+			return false
+		}
+	})
+}
