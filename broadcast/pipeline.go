@@ -48,6 +48,14 @@ const (
 	// Immediate stops at once: the open transaction is aborted (what it
 	// held stays in the ring) and the producer is closed.
 	Immediate
+	// Superseded stops at once without another request to the broker:
+	// another member has initialised the transactional id, which already
+	// aborted the open transaction. An abort from this client would fail as
+	// fenced, and franz-go would then re-initialise the producer id; a
+	// broker that accepts the stale epoch (kfake does; Kafka answers
+	// PRODUCER_FENCED) would fence the new active. What the transaction
+	// held stays in the ring.
+	Superseded
 )
 
 // handoffSlots is the capacity of the Accept queue.
@@ -939,6 +947,10 @@ func (p *Pipeline) deactivate(mode DeactivateMode, reply chan error) {
 	}
 	if reply != nil {
 		a.stoppers = append(a.stoppers, reply)
+	}
+	if mode == Superseded {
+		p.endActivation(a, nil, false)
+		return
 	}
 	if mode == Immediate || !a.live {
 		p.endActivation(a, nil, true)

@@ -161,7 +161,14 @@ func (c *controller) perform(a ftpair.Action) {
 		c.startActivation(a.Term)
 	case ftpair.Deactivate:
 		c.log.Warn("deactivating", "reason", a.Reason, "planned", a.Planned, "handover_to", a.HandoverTo, "detail", a.Detail)
-		c.deactivate(a.Planned)
+		switch {
+		case a.Planned:
+			c.deactivate(broadcast.Planned)
+		case a.Reason == ftpair.ReasonSuperseded || a.Reason == ftpair.ReasonFenced:
+			c.deactivate(broadcast.Superseded)
+		default:
+			c.deactivate(broadcast.Immediate)
+		}
 	case ftpair.RequestRefused:
 		c.refused = a.Reason
 		c.log.Info("request refused", "request", a.Request, "reason", a.Reason)
@@ -202,21 +209,17 @@ func (c *controller) finishActivation(r activationResult) {
 	}
 }
 
-// deactivate stops the pipeline producing; planned finishes at a commit
-// boundary, and falls back to an immediate stop if that commit fails.
-func (c *controller) deactivate(planned bool) {
+// deactivate stops the pipeline producing; a planned stop finishes at a
+// commit boundary, and falls back to an immediate stop if that commit fails.
+func (c *controller) deactivate(mode broadcast.DeactivateMode) {
 	if c.activation != nil {
 		c.activation.cancel()
 		c.activation = nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
 	defer cancel()
-	mode := broadcast.Immediate
-	if planned {
-		mode = broadcast.Planned
-	}
 	err := c.pipe.Deactivate(ctx, mode)
-	if err != nil && !errors.Is(err, broadcast.ErrNotActive) && planned {
+	if err != nil && !errors.Is(err, broadcast.ErrNotActive) && mode == broadcast.Planned {
 		c.log.Error("planned deactivation could not commit; stopping at once", "err", err)
 		err = c.pipe.Deactivate(ctx, broadcast.Immediate)
 	}
@@ -255,7 +258,7 @@ func (c *controller) observe() {
 func (c *controller) shutdown() {
 	if r := c.node.Role(); r == ftpair.RoleActive || r == ftpair.RoleActivating {
 		c.log.Info("shutting down: deactivating at a commit boundary")
-		c.deactivate(true)
+		c.deactivate(broadcast.Planned)
 	}
 }
 
@@ -292,7 +295,7 @@ func (c *controller) runFixed(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			if c.pipe.Status().Role == broadcast.RoleActive {
-				c.deactivate(true)
+				c.deactivate(broadcast.Planned)
 			}
 			return nil
 		case err := <-c.fatalCh:
