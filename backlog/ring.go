@@ -79,40 +79,40 @@ type TrimResult struct {
 //	EarlyEchoes = EarlyEchoMatched + EarlyEchoExpired + EarlyEchoEvicted +
 //	              ResetEarlyEchoes + EarlyEchoLen
 type Stats struct {
-	Appended        uint64 // frames stored by Append
-	TrimmedByEcho   uint64 // entries removed because their echo matched
-	TrimmedByCommit uint64 // entries removed by TrimThrough
-	SkippedByActive uint64 // older entries removed by a look-ahead match or a resync
+	Appended        uint64 `json:"appended"`          // frames stored by Append
+	TrimmedByEcho   uint64 `json:"trimmed_by_echo"`   // entries removed because their echo matched
+	TrimmedByCommit uint64 `json:"trimmed_by_commit"` // entries removed by TrimThrough
+	SkippedByActive uint64 `json:"skipped_by_active"` // older entries removed by a look-ahead match or a resync
 	// Resyncs counts echoes matched beyond the look-ahead window by a
 	// resynchronising scan (see TrimEcho).
-	Resyncs uint64
+	Resyncs uint64 `json:"resyncs"`
 
-	EarlyEchoes      uint64 // echoes stored in the early-echo set
-	EarlyEchoMatched uint64 // appends suppressed by an early echo
-	EarlyEchoExpired uint64 // early echoes expired by TTL
-	EarlyEchoEvicted uint64 // early echoes evicted because the set was full
+	EarlyEchoes      uint64 `json:"early_echoes"`       // echoes stored in the early-echo set
+	EarlyEchoMatched uint64 `json:"early_echo_matched"` // appends suppressed by an early echo
+	EarlyEchoExpired uint64 `json:"early_echo_expired"` // early echoes expired by TTL
+	EarlyEchoEvicted uint64 `json:"early_echo_evicted"` // early echoes evicted because the set was full
 
-	OverflowFrames uint64 // entries evicted to stay within the bounds
-	OverflowBytes  uint64 // their payload bytes
+	OverflowFrames uint64 `json:"overflow_frames"` // entries evicted to stay within the bounds
+	OverflowBytes  uint64 `json:"overflow_bytes"`  // their payload bytes
 	// OverflowGaps counts runs of contiguous overflowed positions: each
 	// overflow that does not continue the previous run starts a new one.
-	OverflowGaps uint64
+	OverflowGaps uint64 `json:"overflow_gaps"`
 	// FirstOverflowPos and LastOverflowPos are the positions of the first
 	// and last entries ever evicted by overflow (0 if none). Gaps gives the
 	// exact runs in between.
-	FirstOverflowPos uint64
-	LastOverflowPos  uint64
+	FirstOverflowPos uint64 `json:"first_overflow_pos"`
+	LastOverflowPos  uint64 `json:"last_overflow_pos"`
 
-	Rejected      uint64 // frames longer than MaxBytes, never stored
-	RejectedBytes uint64 // their bytes
+	Rejected      uint64 `json:"rejected"`       // frames longer than MaxBytes, never stored
+	RejectedBytes uint64 `json:"rejected_bytes"` // their bytes
 
-	ResetFrames      uint64 // entries dropped by Reset
-	ResetEarlyEchoes uint64 // early echoes dropped by Reset
+	ResetFrames      uint64 `json:"reset_frames"`       // entries dropped by Reset
+	ResetEarlyEchoes uint64 `json:"reset_early_echoes"` // early echoes dropped by Reset
 
 	// Gauges at the time of the call.
-	Len          int   // entries held
-	Bytes        int64 // payload bytes held
-	EarlyEchoLen int   // early echoes held
+	Len          int   `json:"len"`            // entries held
+	Bytes        int64 `json:"bytes"`          // payload bytes held
+	EarlyEchoLen int   `json:"early_echo_len"` // early echoes held
 }
 
 // Gap is a run of contiguous positions evicted by overflow: frames this
@@ -151,7 +151,7 @@ type Ring struct {
 	// window: each miss earns lookAhead entries of scanning, so a scan of
 	// the whole ring costs O(lookAhead) per echo, amortised.
 	scanCredit int
-	ttl       int64
+	ttl        int64
 
 	ids   []uint64
 	times []int64

@@ -38,6 +38,7 @@ var (
 	descRingEarly    = desc("ring_early_echoes", "Early echoes held (committed records not yet read from the local port).")
 	descRingTrimmed  = desc("ring_trimmed_total", "Ring entries trimmed, by what trimmed them.", "by")
 	descRingSkipped  = desc("ring_skipped_total", "Ring entries older than an echoed one, dropped as skipped by the active.")
+	descRingResyncs  = desc("ring_resyncs_total", "Echoes matched beyond the look-ahead window by a resynchronising scan of the ring.")
 	descRingOverflow = desc("ring_overflow_frames_total", "Frames evicted from the full ring without being seen committed.")
 	descRingOvBytes  = desc("ring_overflow_bytes_total", "Bytes of the frames evicted from the full ring.")
 	descRingGaps     = desc("ring_overflow_gaps_total", "Runs of contiguous frames evicted from the full ring.")
@@ -76,7 +77,7 @@ var (
 type collector struct{ p *Pipeline }
 
 var allDescs = []*prometheus.Desc{
-	descRole, descRingFrames, descRingBytes, descRingEarly, descRingTrimmed, descRingSkipped,
+	descRole, descRingFrames, descRingBytes, descRingEarly, descRingTrimmed, descRingSkipped, descRingResyncs,
 	descRingOverflow, descRingOvBytes, descRingGaps, descRingRejected, descRingEarlyEv,
 	descAccepted, descStalls, descRefused, descProduced, descOversize, descCommits, descCommitFrames,
 	descCommitFails, descAborts, descCommitSecs, descEndTxnSecs, descActivations, descActFailures, descDeactivs, descFenced, descEcho,
@@ -112,6 +113,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRingTrimmed, rs.TrimmedByEcho, "echo")
 	counter(descRingTrimmed, rs.TrimmedByCommit, "commit")
 	counter(descRingSkipped, rs.SkippedByActive)
+	counter(descRingResyncs, rs.Resyncs)
 	counter(descRingOverflow, rs.OverflowFrames)
 	counter(descRingOvBytes, rs.OverflowBytes)
 	counter(descRingGaps, rs.OverflowGaps)
