@@ -1,6 +1,7 @@
 package backlog
 
 import (
+	"bytes"
 	"runtime"
 	"testing"
 )
@@ -158,4 +159,36 @@ func TestMemory1M(t *testing.T) {
 	if ratio > 1.3 {
 		t.Fatalf("heap/payload = %.3f; want <= 1.3", ratio)
 	}
+}
+
+// BenchmarkPeerSliceQueue is the peer of BenchmarkAppendTrimEcho: the same
+// operations on the obvious implementation, a slice of entries each owning a
+// copy of its frame, trimmed by re-slicing. docs/benchmarks.md reports the
+// ring as a ratio to it.
+func BenchmarkPeerSliceQueue(b *testing.B) {
+	type entry struct {
+		id   uint64
+		at   int64
+		data []byte
+	}
+	var q []entry
+	data := make([]byte, 100)
+	const lag = 64
+	var i uint64
+	for ; i < lag; i++ {
+		q = append(q, entry{benchID(i), int64(i), bytes.Clone(data)})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		data[0] = byte(i)
+		q = append(q, entry{benchID(i), int64(i), bytes.Clone(data)})
+		if q[0].id != benchID(i-lag) {
+			b.Fatal("queue out of step")
+		}
+		q = q[1:]
+		i++
+	}
+	b.StopTimer()
+	reportOps(b)
 }
