@@ -238,25 +238,9 @@ const controlFetchMaxWait = 500 * time.Millisecond
 // up (after the consumer was cut off from the broker, say) may be old, and
 // an old heartbeat proves nothing about now.
 func (p *Pipeline) runControl(ctx context.Context) {
-	opts, err := connOpts(p.cfg, p.clientID("control"), p.log)
-	if err != nil {
-		p.log.Error("control consumer cannot start", "err", err)
-		return
-	}
-	opts = append(opts,
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// The markers show how far the fetch has read, for the freshness
-		// check.
-		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(controlFetchMaxWait),
-		// Heartbeats not read before retention removed them are worthless:
-		// skip to the end.
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
-	)
-	if p.opt.Registerer != nil {
-		opts = append(opts, kgo.WithHooks(p.clientMetrics("kafka_control")))
-	}
-	cl, err := kgo.NewClient(opts...)
+	// Heartbeats not read before retention removed them are worthless:
+	// skip to the end.
+	cl, err := p.newCommittedReader("control", controlFetchMaxWait, kgo.NewOffset().AtEnd())
 	if err != nil {
 		p.log.Error("control consumer cannot start", "err", err)
 		return

@@ -33,31 +33,39 @@ type echoBatch struct {
 // sets how stale "nothing new" can be, and costs a request per interval.
 const echoFetchMaxWait = 500 * time.Millisecond
 
+// newCommittedReader returns a read_committed consumer client named after
+// its role (echo, control). It keeps control records (transaction markers),
+// so its owner always knows how far it has read, even when the last entries
+// before the last stable offset are markers of aborted transactions; reset
+// says where to go when retention removed what it had not read yet.
+func (p *Pipeline) newCommittedReader(role string, maxWait time.Duration, reset kgo.Offset) (*kgo.Client, error) {
+	opts, err := connOpts(p.cfg, p.clientID(role), p.log)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts,
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(maxWait),
+		kgo.ConsumeResetOffset(reset),
+	)
+	if p.opt.Registerer != nil {
+		opts = append(opts, kgo.WithHooks(p.clientMetrics("kafka_"+role)))
+	}
+	return kgo.NewClient(opts...)
+}
+
 // runEcho consumes the topic with isolation level read_committed for the
 // life of the pipeline and hands every committed record's identity to the
 // owner goroutine. It keeps control records (transaction markers) so that
 // the owner always knows how far it has read, even when the last entries
 // before the last stable offset are markers of aborted transactions.
 func (p *Pipeline) runEcho(ctx context.Context) {
-	opts, err := connOpts(p.cfg, p.clientID("echo"), p.log)
-	if err != nil { // already checked by New; only a vanished file gets here
-		p.log.Error("echo consumer cannot start", "err", err)
-		return
-	}
-	opts = append(opts,
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(echoFetchMaxWait),
-		// If retention deleted what the echo had not read yet, read from
-		// the start of what is left rather than skip to the end: a skipped
-		// commit would leave its frames in the ring for a later duplicate.
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-	)
-	if p.opt.Registerer != nil {
-		opts = append(opts, kgo.WithHooks(p.clientMetrics("kafka_echo")))
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
+	// If retention deleted what the echo had not read yet, read from the
+	// start of what is left rather than skip to the end: a skipped commit
+	// would leave its frames in the ring for a later duplicate.
+	cl, err := p.newCommittedReader("echo", echoFetchMaxWait, kgo.NewOffset().AtStart())
+	if err != nil { // the options were checked by New; only a vanished file gets here
 		p.log.Error("echo consumer cannot start", "err", err)
 		return
 	}
