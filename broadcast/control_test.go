@@ -38,47 +38,21 @@ type controlRecord struct {
 // start to its last stable offset, checking each one's format.
 func readControl(t testing.TB, addr, topic string) []controlRecord {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
-		kgo.FetchMaxWait(100*time.Millisecond),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	lso, err := lastStableOffset(ctx, kadm.NewClient(cl), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []controlRecord
-	for next := int64(0); next < lso; {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("reading %s: reached offset %d of %d: %v", topic, next, lso, err)
+	eachCommitted(t, addr, topic, func(r *kgo.Record) {
+		m := string(headerValue(r, HeaderMember))
+		at, err := time.Parse(time.RFC3339Nano, string(headerValue(r, HeaderTimestamp)))
+		if m == "" || err != nil || len(r.Headers) != 2 || r.Key != nil {
+			t.Fatalf("control offset %d: headers %v, key %q: want %s and %s only, no key", r.Offset, r.Headers, r.Key, HeaderMember, HeaderTimestamp)
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			next = r.Offset + 1
-			if r.Attrs.IsControl() {
-				return
-			}
-			m := string(headerValue(r, HeaderMember))
-			at, err := time.Parse(time.RFC3339Nano, string(headerValue(r, HeaderTimestamp)))
-			if m == "" || err != nil || len(r.Headers) != 2 || r.Key != nil {
-				t.Fatalf("control offset %d: headers %v, key %q: want %s and %s only, no key", r.Offset, r.Headers, r.Key, HeaderMember, HeaderTimestamp)
-			}
-			var member string
-			var pid int64
-			var epoch int16
-			if _, err := fmt.Sscanf(string(r.Value), "member=%s producer_id=%d epoch=%d", &member, &pid, &epoch); err != nil || member != m || pid < 0 || epoch < 0 {
-				t.Fatalf("control offset %d: value %q does not name member %s with its producer id and epoch", r.Offset, r.Value, m)
-			}
-			out = append(out, controlRecord{offset: r.Offset, member: m, at: at, value: string(r.Value)})
-		})
-	}
+		var member string
+		var pid int64
+		var epoch int16
+		if _, err := fmt.Sscanf(string(r.Value), "member=%s producer_id=%d epoch=%d", &member, &pid, &epoch); err != nil || member != m || pid < 0 || epoch < 0 {
+			t.Fatalf("control offset %d: value %q does not name member %s with its producer id and epoch", r.Offset, r.Value, m)
+		}
+		out = append(out, controlRecord{offset: r.Offset, member: m, at: at, value: string(r.Value)})
+	})
 	return out
 }
 

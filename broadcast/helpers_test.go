@@ -104,6 +104,16 @@ type topicRecord struct {
 // to its last stable offset, with an independent read_committed consumer.
 func readCommitted(t testing.TB, addr, topic string) []topicRecord {
 	t.Helper()
+	var out []topicRecord
+	eachCommitted(t, addr, topic, func(r *kgo.Record) { out = append(out, checkRecord(t, r)) })
+	return out
+}
+
+// eachCommitted hands fn every committed data record of a topic, from the
+// start to its last stable offset, read by an independent read_committed
+// consumer.
+func eachCommitted(t testing.TB, addr, topic string, fn func(*kgo.Record)) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr),
@@ -120,22 +130,18 @@ func readCommitted(t testing.TB, addr, topic string) []topicRecord {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []topicRecord
-	next := int64(0)
-	for next < lso {
+	for next := int64(0); next < lso; {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
 			t.Fatalf("reading %s: reached offset %d of %d: %v", topic, next, lso, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			next = r.Offset + 1
-			if r.Attrs.IsControl() {
-				return
+			if !r.Attrs.IsControl() {
+				fn(r)
 			}
-			out = append(out, checkRecord(t, r))
 		})
 	}
-	return out
 }
 
 // checkRecord checks a record's format (value, headers) and returns it with
