@@ -45,6 +45,9 @@ type Node struct {
 	holdReason  Reason
 	fenceStreak int
 	fencedSlot  int
+	// fencedAt is when this member was last fenced: proof that some member
+	// initialised the lock at that time.
+	fencedAt time.Time
 
 	handoverTo    string
 	handoverSlot  int
@@ -303,10 +306,14 @@ func (n *Node) onWitness(e WitnessSeen) {
 	if p.dead {
 		// Records the dead process committed just before it died may still
 		// be echoing. A record of a later incarnation, or (when records do
-		// not say) one seen an activation interval after the obituary,
-		// comes from a new run.
+		// not say) one seen an activation interval after the obituary, comes
+		// from a new run. So does one seen after this member was fenced
+		// since the obituary: someone took the lock after the death, and the
+		// peer still committing is that someone (its connection was closed
+		// by the network, not by its death).
 		newRun := e.Incarnation > known ||
-			e.Incarnation == 0 && n.now.Sub(p.deadAt) >= n.cfg.ActivationInterval
+			e.Incarnation == 0 && n.now.Sub(p.deadAt) >= n.cfg.ActivationInterval ||
+			e.Incarnation == 0 && n.fencedAt.After(p.deadAt)
 		if !newRun {
 			return
 		}
@@ -321,6 +328,7 @@ func (n *Node) onFenced(e Fenced) {
 	}
 	n.fenceStreak++
 	n.fencedSlot = n.slot
+	n.fencedAt = n.now
 	hold := n.cfg.ActivationInterval << min(n.fenceStreak-1, maxFenceBackoff)
 	n.deactivate(ReasonFenced, false, "", "producer fenced")
 	n.hold(hold, ReasonFenced)

@@ -157,3 +157,48 @@ func TestStaleObituaryAndWitnessIgnored(t *testing.T) {
 		t.Fatalf("view %s after a witness of a new run", v)
 	}
 }
+
+// A pair link closed by the network (a firewall reset) looks like the
+// peer's death to both members: the inactive b activates on the obituary
+// and fences a. a buried b too, so b's commits, seen through Kafka, must
+// still count as b holding the slot once a has been fenced; otherwise a
+// activates again when its hold-off ends and the two take turns.
+func TestFencedAfterObituaryTrustsTheBuriedPeersWitness(t *testing.T) {
+	n := newTestNode(t, "a")
+	step := func(ms int, ev Event) []Action { return n.Step(at(ms), ev) }
+	step(0, PeerConnected{Peer: "b"})
+	step(0, HeartbeatReceived{Heartbeat: Heartbeat{From: "b", Incarnation: 1, Seq: 1, Weight: 1}})
+	for ms := 50; n.Role() != RoleActive && ms < 2000; ms += 50 {
+		for _, a := range step(ms, Tick{}) {
+			if _, ok := a.(Activate); ok {
+				step(ms, ActivationFinished{})
+			}
+		}
+		step(ms, HeartbeatReceived{Heartbeat: Heartbeat{From: "b", Incarnation: 1, Seq: uint64(ms), Weight: 1}})
+	}
+	if n.Role() != RoleActive {
+		t.Fatalf("a did not become active: %v", n.Role())
+	}
+	const cut = 2000
+	step(cut, PeerClosed{Peer: "b", Incarnation: 1})
+	step(cut+10, Fenced{})
+	if n.Role() != RoleInactive {
+		t.Fatalf("a still %v after being fenced", n.Role())
+	}
+	// b commits every 25ms; a ticks every 50ms, a tick landing just after
+	// a's hold-off ends and before the next witness: without the rule, b
+	// would still be buried then (its witnesses ignored for an activation
+	// interval after the obituary) and a would find the slot free.
+	for ms := cut + 5; ms < cut+5000; ms += 5 {
+		if (ms-cut)%50 == 15 {
+			for _, a := range step(ms, Tick{}) {
+				if act, ok := a.(Activate); ok {
+					t.Fatalf("at +%dms a activated again (%v) while b, which fenced it, is witnessed committing", ms-cut, act)
+				}
+			}
+		}
+		if (ms-cut)%25 == 20 {
+			step(ms, WitnessSeen{Member: "b"})
+		}
+	}
+}

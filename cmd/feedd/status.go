@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/feedd/feedd/backlog"
 	"io"
 	"maps"
 	"net"
@@ -38,23 +39,16 @@ type statusDoc struct {
 		Reconnects  uint64    `json:"reconnects"`
 	} `json:"ingest"`
 	Broadcast struct {
-		Topic           string    `json:"topic"`
-		TransactionalID string    `json:"transactional_id"`
-		Role            string    `json:"role"`
-		RoleSince       time.Time `json:"role_since"`
-		Ring            struct {
-			Len              int
-			Bytes            int64
-			OverflowFrames   uint64
-			OverflowBytes    uint64
-			OverflowGaps     uint64
-			EarlyEchoMatched uint64
-		} `json:"ring"`
-		LastCommitAt       time.Time `json:"last_commit_at"`
-		LastCommitOffset   int64     `json:"last_commit_offset"`
-		ProducerID         int64     `json:"producer_id"`
-		ProducerEpoch      int16     `json:"producer_epoch"`
-		CommitFailingSince time.Time `json:"commit_failing_since"`
+		Topic              string        `json:"topic"`
+		TransactionalID    string        `json:"transactional_id"`
+		Role               string        `json:"role"`
+		RoleSince          time.Time     `json:"role_since"`
+		Ring               backlog.Stats `json:"ring"`
+		LastCommitAt       time.Time     `json:"last_commit_at"`
+		LastCommitOffset   int64         `json:"last_commit_offset"`
+		ProducerID         int64         `json:"producer_id"`
+		ProducerEpoch      int16         `json:"producer_epoch"`
+		CommitFailingSince time.Time     `json:"commit_failing_since"`
 		Witness            struct {
 			Member string    `json:"member"`
 			SeenAt time.Time `json:"seen_at"`
