@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/feedd/feedd/backlog"
 	"io"
 	"maps"
 	"net"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/feedd/feedd/backlog"
 )
 
 // statusDoc is the /status document (memberStatus) as it reads on the wire,
