@@ -63,7 +63,7 @@ func TestLoadConfigPrecedence(t *testing.T) {
 	if cfg.Pair.Core.ActivationInterval != 600*time.Millisecond || cfg.Pair.Link.Peers[0].ID != "host-b" || cfg.Pair.Core.MemberID != "host-a" {
 		t.Fatalf("pair section not applied: %+v", cfg.Pair)
 	}
-	if cfg.Serial.DataBits != 8 || cfg.Serial.Parity != "none" || cfg.Log.Format != "text" || cfg.Pair.Core.HeartbeatInterval != 100*time.Millisecond {
+	if cfg.Serial.DataBits != 8 || cfg.Serial.Parity != "none" || cfg.Log.Format != "text" || cfg.Pair.Core.HeartbeatInterval != 100*time.Millisecond || cfg.Pair.ActivationTimeout != defaultActivationTimeout {
 		t.Fatalf("defaults not applied: %+v", cfg)
 	}
 
@@ -117,6 +117,7 @@ func TestLoadConfigErrorsNameTheField(t *testing.T) {
 		{"pair intervals out of order", validYAML, []override{{"pair.activation_interval", "200ms"}}, nil, "pair.activation_interval:"},
 		{"bad pair listen", validYAML, []override{{"pair.listen", "nowhere"}}, nil, "pair.listen:"},
 		{"bad pair auth", validYAML, []override{{"pair.auth", "trust-me"}}, nil, "pair.auth:"},
+		{"activation timeout too short", validYAML, []override{{"pair.activation_timeout", "100ms"}}, nil, "pair.activation_timeout:"},
 		{"two active members", validYAML, []override{{"pair.active_goal", "2"}}, nil, "pair.active_goal:"},
 		{"bad admin listen", validYAML, []override{{"admin.listen", "7070"}}, nil, "admin.listen:"},
 		{"bad member id", validYAML, []override{{"member_id", "host a"}}, nil, "member_id:"},

@@ -178,9 +178,10 @@ func (c *controller) perform(a ftpair.Action) {
 }
 
 // startActivation runs the pipeline's activation (fence, catch up, flush)
-// in a worker so the loop keeps exchanging heartbeats meanwhile.
+// in a worker so the loop keeps exchanging heartbeats meanwhile, bounded by
+// pair.activation_timeout: past it the activation is reported failed.
 func (c *controller) startActivation(term uint64) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Pair.ActivationTimeout)
 	c.activation = &pendingActivation{term: term, cancel: cancel}
 	c.workers.Go(func() {
 		err := c.pipe.Activate(ctx)

@@ -46,7 +46,16 @@ type Config struct {
 type PairConfig struct {
 	Core ftpair.Config `yaml:",inline"`
 	Link link.Config   `yaml:",inline"`
+	// ActivationTimeout bounds one activation (fence, catch up, start the
+	// flush). A member whose own path to Kafka is broken would otherwise
+	// stay "activating", holding the slot, and its peer would never take
+	// over; when it expires the activation fails and the core holds off.
+	ActivationTimeout time.Duration `yaml:"activation_timeout" help:"give up an activation that has not gone live after this long"`
 }
+
+// defaultActivationTimeout leaves a slow transaction coordinator room to
+// answer while keeping a broken member from holding the slot for long.
+const defaultActivationTimeout = 10 * time.Second
 
 // Roles for --role. auto runs the pair protocol; the fixed roles are an
 // override for tests and for a member without a peer.
@@ -66,6 +75,9 @@ func (c Config) withDefaults() Config {
 	c.Pair.Core.MemberID = c.MemberID
 	c.Pair.Core.ApplyDefaults()
 	c.Pair.Link = c.Pair.Link.WithDefaults()
+	if c.Pair.ActivationTimeout == 0 {
+		c.Pair.ActivationTimeout = defaultActivationTimeout
+	}
 	c.Admin = c.Admin.withDefaults()
 	c.Log = c.Log.withDefaults()
 	return c
@@ -91,6 +103,9 @@ func (c Config) validate(role string) error {
 		if err := v.Validate(); err != nil {
 			return err
 		}
+	}
+	if role == roleAuto && c.Pair.ActivationTimeout < c.Pair.Core.ActivationInterval {
+		return fmt.Errorf("pair.activation_timeout: %v must be at least pair.activation_interval (%v)", c.Pair.ActivationTimeout, c.Pair.Core.ActivationInterval)
 	}
 	if role == roleAuto && c.Pair.Core.ActiveGoal != 1 {
 		return fmt.Errorf("pair.active_goal: %d: feedd run supports one active member per pipeline (one transactional id)", c.Pair.Core.ActiveGoal)
