@@ -85,13 +85,9 @@ func (p *Pipeline) startControl(a *activation) {
 }
 
 type heartbeatResult struct {
-	checked   bool  // the control topic was checked and found fit
-	skipped   error // the control topic cannot be used: nothing was produced
-	committed bool
-	err       error
-	pid       int64
-	epoch     int16
-	endTxn    time.Duration
+	commitResult
+	checked bool  // the control topic was checked and found fit
+	skipped error // the control topic cannot be used: nothing was produced
 }
 
 // controlValue is a heartbeat's value: ASCII, "member=<id>
@@ -179,31 +175,11 @@ func (p *Pipeline) heartbeatDone(a *activation, r heartbeatResult) {
 			p.controlLog = now
 		}
 	}
-	if r.err == nil {
-		if r.committed && !p.failSince.IsZero() {
-			p.failSince = time.Time{}
-			p.log.Info("commits succeed again")
-			p.notify()
-		}
-		if a.stopping {
-			p.endActivation(a, nil, true)
-			return
-		}
-		a.phase = phaseProducing
-		if r.skipped != nil {
-			p.controlTimer.Reset(max(p.cfg.ControlInterval, controlRetryAfterSkip))
-		} else {
-			p.armControl()
-		}
-		p.releaseHeld()
-		p.produceMore()
-		return
+	arm := p.armControl
+	if r.skipped != nil {
+		arm = func() { p.controlTimer.Reset(max(p.cfg.ControlInterval, controlRetryAfterSkip)) }
 	}
-	if f := fencedErr(r.err); f != nil {
-		p.endActivation(a, f, false)
-		return
-	}
-	p.commitFailed(a, r.err)
+	p.commitDone(a, r.commitResult, arm)
 }
 
 // controlSeen takes a heartbeat batch from the control consumer: seen

@@ -805,8 +805,16 @@ func (p *Pipeline) committed(a *activation, t *txn, r commitResult) {
 		}
 		t.reset()
 	}
+	p.commitDone(a, r, p.armControl)
+}
+
+// commitDone finishes a commit, of frames or of a control heartbeat: on
+// success it clears the failing state and goes back to producing (arming
+// the next control heartbeat with arm), or ends an activation that is
+// stopping; a fence ends the activation; any other error starts recovery.
+func (p *Pipeline) commitDone(a *activation, r commitResult, arm func()) {
 	if r.err == nil {
-		if !p.failSince.IsZero() {
+		if r.committed && !p.failSince.IsZero() {
 			p.failSince = time.Time{}
 			p.log.Info("commits succeed again")
 			p.notify()
@@ -816,7 +824,7 @@ func (p *Pipeline) committed(a *activation, t *txn, r commitResult) {
 			return
 		}
 		a.phase = phaseProducing
-		p.armControl()
+		arm()
 		p.releaseHeld()
 		p.produceMore()
 		return
