@@ -72,6 +72,18 @@ type Options struct {
 	// feeds whose frames can legitimately repeat byte for byte. They are
 	// still counted and listed.
 	AllowRepeatedFrames bool
+	// FromEnd starts at the last stable offset instead of the log start:
+	// the audit covers only what is committed after it began (with Follow).
+	// From, when above it, still wins.
+	FromEnd bool
+	// Follow keeps reading what is committed after the audit began, until
+	// Stop is closed; then the audit reads on to the last stable offset of
+	// that moment and reports. Without Follow it stops at the last stable
+	// offset found when it began. A cancelled ctx is an error either way.
+	Follow bool
+	Stop   <-chan struct{}
+	// Monitor, when set, is kept up to date while the audit reads.
+	Monitor *Monitor
 }
 
 // OptionsFor returns the options that audit the topic of a member's
@@ -125,6 +137,12 @@ type Report struct {
 	// else).
 	FingerprintMismatches int64 `json:"fingerprint_mismatches"`
 
+	// Latency is the end-to-end latency of the records committed while the
+	// audit followed the topic (see Latency); zero without Follow.
+	Latency Latency `json:"end_to_end_latency"`
+	// Followed says the audit followed the topic (Options.Follow).
+	Followed bool `json:"followed"`
+
 	// Truncated is set when some list was cut at Options.MaxListed.
 	Truncated bool `json:"truncated"`
 	// RepeatedFramesAllowed echoes Options.AllowRepeatedFrames.
@@ -134,6 +152,17 @@ type Report struct {
 	// describes what made it false, one line each.
 	Clean    bool     `json:"clean"`
 	Problems []string `json:"problems"`
+	// Notes are what a reader must know to trust the verdict, such as a
+	// topic whose records carry no sequence number, where no gap can be
+	// seen.
+	Notes []string `json:"notes"`
+}
+
+// NoSequenceNumbers reports whether the audit read records but none of them
+// carried a feed sequence number: it could then find repeated frames but
+// neither gaps nor disorder.
+func (r *Report) NoSequenceNumbers() bool {
+	return r.Records > 0 && r.Sequenced.Records == 0
 }
 
 // SeqReport covers the records that carry a feed sequence number.
@@ -260,12 +289,26 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer cl.Close()
 
-	r := &Report{Topic: o.Topic, RepeatedFramesAllowed: o.AllowRepeatedFrames}
-	if err := r.bounds(ctx, kadm.NewClient(cl), o.From); err != nil {
+	r := &Report{Topic: o.Topic, RepeatedFramesAllowed: o.AllowRepeatedFrames, Followed: o.Follow}
+	adm := kadm.NewClient(cl)
+	if err := r.bounds(ctx, adm, o.From, o.FromEnd); err != nil {
 		return nil, err
 	}
-	a := newAuditor(r, o.MaxListed)
-	if err := scan(ctx, base, o.Topic, r.From, r.End, a.first); err != nil {
+	mon := o.Monitor
+	if mon == nil {
+		mon = NewMonitor()
+	}
+	a := newAuditor(r, o.MaxListed, mon)
+	mon.update(func(p *Progress) { p.Started, p.From, p.NextOffset = true, r.From, r.From })
+	if o.Follow {
+		a.liveFrom = r.End
+		end, err := follow(ctx, base, adm, o.Topic, r.From, o.Stop, a.first)
+		if err != nil {
+			return nil, err
+		}
+		r.End = end
+		r.Latency = mon.Progress().Latency
+	} else if err := scan(ctx, base, o.Topic, r.From, r.End, a.first); err != nil {
 		return nil, err
 	}
 	if a.prepareSecond() {
@@ -278,23 +321,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 }
 
 // bounds finds the partition count, the log start and the last stable
-// offset.
-func (r *Report) bounds(ctx context.Context, adm *kadm.Client, from int64) error {
-	ends, err := adm.ListCommittedOffsets(ctx, r.Topic)
-	if err == nil {
-		err = ends.Error()
-	}
+// offset, and where to start.
+func (r *Report) bounds(ctx context.Context, adm *kadm.Client, from int64, fromEnd bool) error {
+	end, partitions, err := lastStable(ctx, adm, r.Topic)
 	if err != nil {
-		if errors.Is(err, kerr.UnknownTopicOrPartition) {
-			return fmt.Errorf("topic %s does not exist", r.Topic)
-		}
-		return fmt.Errorf("listing the last stable offset of %s: %w", r.Topic, err)
+		return err
 	}
-	r.Partitions = len(ends[r.Topic])
-	end, ok := ends.Lookup(r.Topic, 0)
-	if !ok {
-		return fmt.Errorf("topic %s has no partition 0", r.Topic)
-	}
+	r.Partitions = partitions
 	starts, err := adm.ListStartOffsets(ctx, r.Topic)
 	if err == nil {
 		err = starts.Error()
@@ -306,21 +339,47 @@ func (r *Report) bounds(ctx context.Context, adm *kadm.Client, from int64) error
 	if !ok {
 		return fmt.Errorf("topic %s has no partition 0", r.Topic)
 	}
-	r.LogStart, r.End = start.Offset, end.Offset
+	r.LogStart, r.End = start.Offset, end
 	r.From = max(from, r.LogStart)
+	if fromEnd {
+		r.From = max(from, r.End)
+	}
 	if r.From > r.End {
 		return fmt.Errorf("offset %d is beyond the last stable offset %d of %s", from, r.End, r.Topic)
 	}
 	return nil
 }
 
-// scan reads offsets [from, end) of partition 0 with read_committed,
-// keeping transaction markers so that it knows when it has reached end even
-// if the last records before it were aborted, and calls fn for each record.
-func scan(ctx context.Context, base []kgo.Opt, topic string, from, end int64, fn func(*kgo.Record)) error {
-	if from >= end {
-		return nil
+// lastStable returns the last stable offset of the topic's partition 0,
+// and the topic's partition count.
+func lastStable(ctx context.Context, adm *kadm.Client, topic string) (int64, int, error) {
+	ends, err := adm.ListCommittedOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
 	}
+	if err != nil {
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			return 0, 0, fmt.Errorf("topic %s does not exist", topic)
+		}
+		return 0, 0, fmt.Errorf("listing the last stable offset of %s: %w", topic, err)
+	}
+	end, ok := ends.Lookup(topic, 0)
+	if !ok {
+		return 0, 0, fmt.Errorf("topic %s has no partition 0", topic)
+	}
+	return end.Offset, len(ends[topic]), nil
+}
+
+// partitionReader reads partition 0 of a topic with read_committed from an
+// offset on, keeping transaction markers so that it knows when it has
+// reached an end offset even if the last records before it were aborted.
+type partitionReader struct {
+	cl    *kgo.Client
+	topic string
+	next  int64 // the offset to read next
+}
+
+func openReader(base []kgo.Opt, topic string, from int64) (*partitionReader, error) {
 	opts := append(slices.Clone(base),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
@@ -332,36 +391,115 @@ func scan(ctx context.Context, base []kgo.Opt, topic string, from, end int64, fn
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
+		return nil, err
+	}
+	return &partitionReader{cl: cl, topic: topic, next: from}, nil
+}
+
+func (p *partitionReader) close() { p.cl.Close() }
+
+// poll waits for one fetch (until pollCtx ends) and passes its records
+// from p.next up to end (end < 0: no bound) to fn. Context errors are left
+// to the caller, which knows which context ended.
+func (p *partitionReader) poll(pollCtx context.Context, end int64, fn func(*kgo.Record)) error {
+	fs := p.cl.PollFetches(pollCtx)
+	for _, fe := range fs.Errors() {
+		if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) {
+			continue
+		}
+		return fmt.Errorf("reading %s at offset %d: %w", p.topic, p.next, fe.Err)
+	}
+	fs.EachRecord(func(rec *kgo.Record) {
+		if rec.Offset < p.next || (end >= 0 && rec.Offset >= end) {
+			return
+		}
+		p.next = rec.Offset + 1
+		fn(rec)
+	})
+	return nil
+}
+
+// scan reads offsets [from, end) and calls fn for each record.
+func scan(ctx context.Context, base []kgo.Opt, topic string, from, end int64, fn func(*kgo.Record)) error {
+	if from >= end {
+		return nil
+	}
+	p, err := openReader(base, topic, from)
+	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	next := from
-	for next < end {
-		fs := cl.PollFetches(ctx)
+	defer p.close()
+	for p.next < end {
+		if err := p.poll(ctx, end, fn); err != nil {
+			return err
+		}
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("reading %s: at offset %d of [%d, %d): %w", topic, next, from, end, err)
+			return fmt.Errorf("reading %s: at offset %d of [%d, %d): %w", topic, p.next, from, end, err)
 		}
-		for _, fe := range fs.Errors() {
-			if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) {
-				continue
-			}
-			return fmt.Errorf("reading %s at offset %d: %w", topic, next, fe.Err)
-		}
-		fs.EachRecord(func(rec *kgo.Record) {
-			if rec.Offset < next || rec.Offset >= end {
-				return
-			}
-			next = rec.Offset + 1
-			fn(rec)
-		})
 	}
 	return nil
+}
+
+// follow reads from offset from on, calling fn for each record, until stop
+// is closed; then it reads on to the last stable offset of that moment and
+// returns it.
+func follow(ctx context.Context, base []kgo.Opt, adm *kadm.Client, topic string, from int64, stop <-chan struct{}, fn func(*kgo.Record)) (int64, error) {
+	p, err := openReader(base, topic, from)
+	if err != nil {
+		return 0, err
+	}
+	defer p.close()
+	following, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing()
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		select {
+		case <-stop:
+			stopFollowing()
+		case <-following.Done():
+		}
+	}()
+	defer func() { stopFollowing(); <-watching }()
+
+	for following.Err() == nil {
+		if err := p.poll(following, -1, fn); err != nil {
+			return 0, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("following %s: at offset %d: %w", topic, p.next, err)
+	}
+	end, _, err := lastStable(ctx, adm, topic)
+	if err != nil {
+		return 0, err
+	}
+	end = max(end, p.next)
+	for p.next < end {
+		if err := p.poll(ctx, end, fn); err != nil {
+			return 0, err
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("reading %s to its end: at offset %d of %d: %w", topic, p.next, end, err)
+		}
+	}
+	return end, nil
 }
 
 // auditor accumulates a report over one or two readings.
 type auditor struct {
 	r   *Report
 	max int
+	mon *Monitor
+	// liveFrom is the first offset committed after the audit began (when
+	// following): the records whose end-to-end latency is measured. -1:
+	// none.
+	liveFrom int64
+	// gaps and missing follow the holes between the lowest and highest
+	// sequence numbers as records arrive, for the Monitor; the final
+	// report recounts them from the set.
+	gaps    int64
+	missing uint64
 
 	seqs    *seqSet
 	dups    *seqSet // sequence numbers seen at least twice
@@ -380,9 +518,9 @@ type auditor struct {
 	bordersDone map[uint64]bool
 }
 
-func newAuditor(r *Report, maxListed int) *auditor {
+func newAuditor(r *Report, maxListed int, mon *Monitor) *auditor {
 	return &auditor{
-		r: r, max: maxListed,
+		r: r, max: maxListed, mon: mon, liveFrom: -1,
 		seqs:      newSeqSet(),
 		dups:      newSeqSet(),
 		members:   make(map[string]int),
@@ -444,9 +582,14 @@ func (a *auditor) first(rec *kgo.Record) {
 	r := a.r
 	if rec.Attrs.IsControl() {
 		r.ControlRecords++
+		a.mon.update(func(p *Progress) { p.NextOffset = rec.Offset + 1 })
 		return
 	}
 	in := parse(rec)
+	if a.liveFrom >= 0 && rec.Offset >= a.liveFrom && !in.rx.IsZero() {
+		a.mon.observeLatency(time.Since(in.rx))
+	}
+	defer a.publish(rec)
 	if r.Records == 0 {
 		r.FirstTimestamp = rec.Timestamp
 	}
@@ -496,6 +639,7 @@ func (a *auditor) first(rec *kgo.Record) {
 	s := &r.Sequenced
 	s.Records++
 	occ := in.occurrence(rec.Offset)
+	a.trackHoles(in.seq)
 	if !a.seqs.add(in.seq) {
 		s.DuplicateRecords++
 		if a.dups.add(in.seq) { // its second copy
@@ -520,6 +664,51 @@ func (a *auditor) first(rec *kgo.Record) {
 	if !a.haveSeq || in.seq > a.prevSeq {
 		a.prevSeq, a.prevSeqOcc, a.haveSeq = in.seq, occ, true
 	}
+}
+
+// trackHoles updates the running gap and missing counts for seq, before it
+// is added to the set.
+func (a *auditor) trackHoles(seq uint64) {
+	s := a.seqs
+	switch {
+	case s.n == 0 || s.has(seq):
+	case seq > s.max:
+		if seq > s.max+1 {
+			a.gaps++
+			a.missing += seq - s.max - 1
+		}
+	case seq < s.min:
+		if seq < s.min-1 {
+			a.gaps++
+			a.missing += s.min - seq - 1
+		}
+	default: // it fills a hole, wholly, at one end, or in the middle
+		a.missing--
+		below, above := s.has(seq-1), s.has(seq+1)
+		switch {
+		case below && above:
+			a.gaps--
+		case !below && !above:
+			a.gaps++
+		}
+	}
+}
+
+// publish brings the Monitor up to date after rec.
+func (a *auditor) publish(rec *kgo.Record) {
+	r := a.r
+	a.mon.update(func(p *Progress) {
+		p.Records = r.Records
+		p.Sequenced, p.Unsequenced = r.Sequenced.Records, r.Unsequenced.Records
+		p.NextOffset = rec.Offset + 1
+		if a.seqs.n > 0 {
+			p.FirstSeq, p.LastSeq = a.seqs.min, a.seqs.max
+		}
+		p.Gaps, p.Missing = a.gaps, a.missing
+		p.DuplicateRecords = r.Sequenced.DuplicateRecords
+		p.OutOfOrder = r.Sequenced.OutOfOrderCount
+		p.LastRecordTime = rec.Timestamp
+	})
 }
 
 // prepareSecond computes gaps and repeated fingerprints from the first
@@ -647,8 +836,13 @@ func (a *auditor) finish() {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d fingerprint(s) repeated: %d extra record(s) without a sequence number", u.RepeatedFingerprints, u.RepeatedRecords))
 	}
 	r.Clean = len(r.Problems) == 0
+	if r.NoSequenceNumbers() {
+		r.Notes = append(r.Notes, "no record carries a feed sequence number (feedd-seq header): "+
+			"gaps and disorder cannot be seen, only repeated frames; configure a sequence extractor "+
+			"(sequence.nmea_field or sequence.regex) on the members")
+	}
 	// Empty lists, not nulls, for JSON readers.
-	r.Problems = nonNil(r.Problems)
+	r.Problems, r.Notes = nonNil(r.Problems), nonNil(r.Notes)
 	r.Members, r.Handovers = nonNil(r.Members), nonNil(r.Handovers)
 	s.Gaps, s.Duplicates, s.OutOfOrder = nonNil(s.Gaps), nonNil(s.Duplicates), nonNil(s.OutOfOrder)
 	u.Repeated = nonNil(u.Repeated)

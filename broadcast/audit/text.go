@@ -105,11 +105,22 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		more(b, len(r.Handovers), r.HandoverCount)
 	}
+	if r.Followed {
+		if l := r.Latency; l.Count == 0 {
+			p("end-to-end latency: no record was committed while the audit followed the topic")
+		} else {
+			p("end-to-end latency of %d records committed while followed: p50 %s, p99 %s, p99.9 %s, max %s",
+				l.Count, seconds(l.P50), seconds(l.P99), seconds(l.P999), seconds(l.Max))
+		}
+	}
 	if r.Partitions > 1 {
 		p("warning: the topic has %d partitions; a feedd pipeline's topic has one, and only partition 0 was read", r.Partitions)
 	}
 	if r.Truncated {
 		p("note: some lists are cut short; the counts are exact (raise --max-listed or use --json)")
+	}
+	for _, n := range r.Notes {
+		p("note: %s", n)
 	}
 	if r.Clean {
 		p("verdict: clean: no gap, no duplicate, nothing out of order")
@@ -117,6 +128,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		p("verdict: NOT CLEAN: %s", strings.Join(r.Problems, "; "))
 	}
 	return b.Flush()
+}
+
+func seconds(s float64) string {
+	return time.Duration(s * float64(time.Second)).Round(10 * time.Microsecond).String()
 }
 
 func more(b *bufio.Writer, listed int, total int64) {

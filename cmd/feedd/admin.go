@@ -139,8 +139,9 @@ func newAdminMux(h adminHandlers, gatherer prometheus.Gatherer, log *slog.Logger
 	return mux
 }
 
-// adminServer serves the admin endpoint until ctx ends; its owner calls
-// wait after cancelling ctx.
+// adminServer serves an HTTP endpoint (a member's admin endpoint, the
+// audit's metrics) until ctx ends; its owner calls wait after cancelling
+// ctx.
 type adminServer struct {
 	srv  *http.Server
 	ln   net.Listener
@@ -151,7 +152,7 @@ type adminServer struct {
 func startAdmin(ctx context.Context, listen string, handler http.Handler, log *slog.Logger) (*adminServer, error) {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return nil, fmt.Errorf("admin.listen %s: %w", listen, err)
+		return nil, fmt.Errorf("listening on %s: %w", listen, err)
 	}
 	a := &adminServer{
 		srv:  &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second},

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,7 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// auditTopic starts a broker and writes, in committed transactions, one
+// auditTopic starts a broker and writes, in a committed transaction, one
 // record per sequence number given (as a member writes them), in that
 // order.
 func auditTopic(t *testing.T, topic string, seqs ...uint64) string {
@@ -31,8 +33,7 @@ func auditTopic(t *testing.T, topic string, seqs ...uint64) string {
 	t.Cleanup(b.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID("audit-cli-test"),
-		kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableClientMetrics())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DisableClientMetrics())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +41,22 @@ func auditTopic(t *testing.T, topic string, seqs ...uint64) string {
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, topic); err != nil {
 		t.Fatal(err)
 	}
+	appendSeqs(t, b.Addr(), topic, seqs...)
+	return b.Addr()
+}
+
+// appendSeqs writes one record per sequence number, in one committed
+// transaction.
+func appendSeqs(t *testing.T, addr, topic string, seqs ...uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.TransactionalID("audit-cli-test"),
+		kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableClientMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
 	if err := cl.BeginTransaction(); err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +64,7 @@ func auditTopic(t *testing.T, topic string, seqs ...uint64) string {
 		r := &kgo.Record{Value: fmt.Appendf(nil, "$FDSEQ,%d,0,x*00", s), Headers: []kgo.RecordHeader{
 			{Key: broadcast.HeaderFeedSeq, Value: strconv.AppendUint(nil, s, 10)},
 			{Key: broadcast.HeaderMember, Value: []byte("a")},
+			{Key: broadcast.HeaderReceivedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
 		}}
 		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
 			t.Fatal(err)
@@ -55,13 +73,18 @@ func auditTopic(t *testing.T, topic string, seqs ...uint64) string {
 	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
-	return b.Addr()
 }
 
 func runAuditCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runAuditCLIContext(context.Background(), args...)
+}
+
+// runAuditCLIContext runs `feedd audit` until it exits; cancelling ctx is
+// what Ctrl-C does to it.
+func runAuditCLIContext(ctx context.Context, args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
-	code = dispatch(context.Background(), append([]string{"audit"}, args...), &out, &errb)
+	code = dispatch(ctx, append([]string{"audit"}, args...), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -94,14 +117,105 @@ func TestAuditCommandFindings(t *testing.T) {
 			t.Errorf("summary lacks %q", want)
 		}
 	}
-	if code != 1 || !strings.Contains(errs, "not clean") {
-		t.Fatalf("exit %d (want 1)\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	if code != 0 {
+		t.Fatalf("without --strict: exit %d (want 0: the report is the result)\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
-	code, out, _ = runAuditCLI(t, "--brokers", addr, "--topic", "feed", "--json")
+	code, out, errs = runAuditCLI(t, "--strict", "--brokers", addr, "--topic", "feed")
+	if code != 1 || !strings.Contains(errs, "not clean") || !strings.Contains(out, "verdict: NOT CLEAN") {
+		t.Fatalf("--strict: exit %d (want 1)\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	code, out, _ = runAuditCLI(t, "--strict", "--brokers", addr, "--topic", "feed", "--json")
 	var rep audit.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 || rep.Clean || rep.Sequenced.GapCount != 1 ||
 		rep.Sequenced.DuplicatedSeqs != 1 || rep.Sequenced.OutOfOrderCount != 1 {
 		t.Fatalf("--json: exit %d, err %v, report %+v", code, err, rep.Sequenced)
+	}
+}
+
+// TestAuditCommandFollows follows a topic from its end while records are
+// committed, serving its metrics, and reports when interrupted.
+func TestAuditCommandFollows(t *testing.T) {
+	addr := auditTopic(t, "feed", 1, 2, 3) // offsets 0-2, marker 3
+	ports, err := freePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[0])
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	type result struct {
+		code      int
+		out, errs string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, errs := runAuditCLIContext(ctx, "--brokers", addr, "--topic", "feed", "--start", "end", "--follow",
+			"--strict", "--json", "--metrics-listen", fmt.Sprintf("127.0.0.1:%d", ports[0]))
+		done <- result{code, out, errs}
+	}()
+	metric := func(name string) string {
+		resp, err := http.Get(metricsURL)
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for line := range strings.Lines(string(body)) {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		return ""
+	}
+	waitUntil(t, 30*time.Second, "the audit to start at the end of the topic", func() bool { return metric("feedd_audit_next_offset") == "4" })
+	appendSeqs(t, addr, "feed", 4, 5, 6)
+	waitUntil(t, 30*time.Second, "the audit to read the new records", func() bool { return metric("feedd_audit_last_sequence") == "6" })
+	if got := metric("feedd_audit_missing_frames"); got != "0" {
+		t.Errorf("feedd_audit_missing_frames = %q", got)
+	}
+	interrupt()
+	res := <-done
+	var rep audit.Report
+	if err := json.Unmarshal([]byte(res.out), &rep); err != nil || res.code != 0 {
+		t.Fatalf("exit %d, %v\nstdout:\n%s\nstderr:\n%s", res.code, err, res.out, res.errs)
+	}
+	if !rep.Clean || !rep.Followed || rep.From != 4 || rep.Sequenced.First != 4 || rep.Sequenced.Last != 6 || rep.End != 8 || rep.Latency.Count != 3 {
+		t.Fatalf("report: clean %v, followed %v, offsets [%d, %d), seqs %d-%d, latency %+v",
+			rep.Clean, rep.Followed, rep.From, rep.End, rep.Sequenced.First, rep.Sequenced.Last, rep.Latency)
+	}
+
+	// --duration ends following by itself; an idle topic is clean and says
+	// it saw no latency.
+	code, out, errs := runAuditCLI(t, "--brokers", addr, "--topic", "feed", "--start", "end", "--duration", "300ms")
+	if code != 0 || !strings.Contains(out, "no record was committed while the audit followed the topic") {
+		t.Fatalf("--duration: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+}
+
+// TestAuditCommandStrictWithoutSequenceNumbers: a strict audit cannot vouch
+// for a topic whose records carry no sequence number, and says why.
+func TestAuditCommandStrictWithoutSequenceNumbers(t *testing.T) {
+	b, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic("plain"), kgo.AllowAutoTopicCreation(), kgo.DisableClientMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "plain"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("a frame")}, &kgo.Record{Value: []byte("another")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runAuditCLI(t, "--strict", "--brokers", b.Addr(), "--topic", "plain")
+	if code != 1 || !strings.Contains(errs, "no record carries a feed sequence number") || !strings.Contains(out, "configure a sequence extractor") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
 }
 
@@ -112,7 +226,22 @@ func TestAuditCommandUsage(t *testing.T) {
 	if code, _, _ := runAuditCLI(t, "extra"); code != 2 {
 		t.Fatalf("extra argument: exit %d", code)
 	}
+	if code, _, errs := runAuditCLI(t, "--brokers", "b:9092", "--topic", "t", "--start", "middle"); code != 2 || !strings.Contains(errs, "--start") {
+		t.Fatalf("--start middle: exit %d, stderr %q", code, errs)
+	}
 	if code, _, errs := runAuditCLI(t, "--brokers", "127.0.0.1:1", "--topic", "t", "--timeout", "300ms"); code != 1 || errs == "" {
 		t.Fatalf("unreachable broker: exit %d, stderr %q", code, errs)
+	}
+}
+
+// waitUntil polls cond until it holds, failing the test after limit.
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -754,11 +754,11 @@ func (c *e2eCluster) delivered() []uint64 {
 	return slices.Compact(all)
 }
 
-// audit runs `feedd audit --json` against the topic.
+// audit runs `feedd audit --strict --json` against the topic.
 func (c *e2eCluster) audit() (*audit.Report, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
 	defer cancel()
-	args := []string{"audit", "--brokers", c.broker.Addr(), "--topic", c.topic}
+	args := []string{"audit", "--strict", "--brokers", c.broker.Addr(), "--topic", c.topic}
 	var out, errb bytes.Buffer
 	cmd := exec.CommandContext(ctx, c.bin, append(args, "--json")...)
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -281,6 +281,7 @@ func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, p
 		}
 		admin, err = startAdmin(adminCtx, cfg.Admin.Listen, newAdminMux(handlers, reg, log), log)
 		if err != nil {
+			err = fmt.Errorf("admin.listen: %w", err)
 			stopSrc()
 			srcWG.Wait()
 			stopPipe()
