@@ -60,10 +60,11 @@ bench: deps
 	$(GO) test -run=NONE -bench=. -benchmem -count=$(BENCHCOUNT) -timeout 60m $(PKGS) | tee bench.out
 
 # demo: the whole pair on this machine: the embedded broker, a simulated feed
-# split to two ports (socat ptys), two members, and a kill -9 of the active
-# member every 15s, shown live; at the end (Ctrl-C) it stops everything and
-# audits the topic. DEMO_ARGS adds flags, e.g.
-# make demo DEMO_ARGS='--duration 1m --failover-every 5s' (see feedd demo -h).
+# split to two ports (socat ptys), two members, an audit following the topic,
+# and a kill -9 of the active member every 15s, shown live; at the end
+# (Ctrl-C) it stops everything and audits the whole topic. DEMO_ARGS adds
+# flags, e.g. make demo DEMO_ARGS='--duration 1m --chaos --json'
+# (see feedd demo -h).
 demo: deps build
 	./$(BIN) demo --dir $(DEMO_DIR) $(DEMO_ARGS)
 

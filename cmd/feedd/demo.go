@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -24,7 +26,8 @@ import (
 	"github.com/feedd/feedd/broadcast/audit"
 	"github.com/feedd/feedd/broadcast/localbroker"
 	"github.com/feedd/feedd/hw/serialsim"
-	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -45,6 +48,21 @@ type demoOptions struct {
 	// restarts it RestartAfter later; 0 disables it.
 	FailoverEvery time.Duration
 	RestartAfter  time.Duration
+	// Chaos makes the faults random: each one, after a random interval
+	// around FailoverEvery, either kills the active member (SIGKILL) or
+	// stops it (SIGSTOP, a hang) and resumes it RestartAfter later.
+	Chaos bool
+	// Seed seeds the chaos; 0 picks one (printed, so a run can be
+	// repeated).
+	Seed uint64
+	// JSON prints a final summary as JSON on out, and the live view on
+	// Status instead.
+	JSON bool
+	// Status receives the live view when JSON is set (default: discarded).
+	Status io.Writer
+	// AuditMetrics is where the demo's audit serves its metrics
+	// (host:port; port 0 picks one).
+	AuditMetrics string
 	// Dir holds the generated configurations, the pair secret, the
 	// members' logs and the simulated ports. Empty: a temporary directory,
 	// removed at the end unless the audit found a problem.
@@ -66,23 +84,26 @@ type demoOptions struct {
 type demoResult struct {
 	Elapsed   time.Duration
 	Generated uint64
-	Kills     int
+	Kills     int // SIGKILLs of the active member
+	Stops     int // SIGSTOPs of the active member
 	Takeovers []time.Duration
-	// Live is the demo's own running check of the topic (the live view's);
-	// Drained is false when it could not read the topic to its last stable
-	// offset at the end.
-	Live    seqAudit
-	Drained bool
-	// Report is the final audit of the topic by package broadcast/audit
-	// (what `feedd audit` runs), nil if it failed with AuditErr.
+	Seed      uint64
+	// Live is the report of the audit that followed the topic while the
+	// demo ran (the live view's), read to the last stable offset at the
+	// end; nil if it failed with LiveErr.
+	Live    *audit.Report
+	LiveErr error
+	// Report is a second audit of the whole topic once everything has
+	// stopped (what `feedd audit` runs), nil if it failed with AuditErr.
 	Report   *audit.Report
 	AuditErr error
 }
 
 // clean reports whether the topic passed the audit: every frame once and in
-// order. Both checks must agree.
+// order. Both readings must agree.
 func (r *demoResult) clean() bool {
-	return r.Report != nil && r.Report.Clean && r.Live.ok() && r.Drained
+	return r.Report != nil && r.Report.Clean && r.Report.Sequenced.Records > 0 &&
+		r.Live != nil && r.Live.Clean && r.Live.Records == r.Report.Records
 }
 
 // verdict is the audit's finding in one line.
@@ -92,10 +113,14 @@ func (r *demoResult) verdict() string {
 		return fmt.Sprintf("the audit could not read the topic: %v", r.AuditErr)
 	case !r.Report.Clean:
 		return "NOT CLEAN: " + strings.Join(r.Report.Problems, "; ")
-	case !r.Live.ok():
-		return "the demo's live check disagrees with the audit: " + r.Live.verdict()
-	case !r.Drained:
-		return "the live check could not read the topic to its end"
+	case r.Report.Sequenced.Records == 0:
+		return "NO RECORDS with a feed sequence number were committed"
+	case r.Live == nil:
+		return fmt.Sprintf("the live audit failed: %v", r.LiveErr)
+	case !r.Live.Clean:
+		return "the live audit disagrees: " + strings.Join(r.Live.Problems, "; ")
+	case r.Live.Records != r.Report.Records:
+		return fmt.Sprintf("the live audit read %d records, the final one %d", r.Live.Records, r.Report.Records)
 	}
 	sq := &r.Report.Sequenced
 	return fmt.Sprintf("clean: no gap, no duplicate, nothing out of order (%d records, feed-seq %d..%d, %s between members)",
@@ -111,9 +136,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	return demoMain(ctx, o, stdout)
+}
+
+// demoMain plays the demo with parsed options, prints the JSON summary
+// when asked, and fails unless the topic is clean.
+func demoMain(ctx context.Context, o demoOptions, stdout io.Writer) error {
 	res, err := playDemo(ctx, o, stdout)
 	if err != nil {
 		return err
+	}
+	if o.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res.summary()); err != nil {
+			return err
+		}
 	}
 	if !res.clean() {
 		return fmt.Errorf("the audit of the topic found a problem: %s", res.verdict())
@@ -126,7 +164,11 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.SetOutput(stderr)
 	var o demoOptions
 	fs.DurationVar(&o.Duration, "duration", 0, "stop after this long; 0 = run until Ctrl-C")
-	fs.DurationVar(&o.FailoverEvery, "failover-every", 15*time.Second, "kill -9 the active member this often, and restart it a few seconds later; 0 = never")
+	fs.DurationVar(&o.FailoverEvery, "failover-every", 15*time.Second, "kill -9 the active member this often, and restart it a few seconds later; 0 = never (with --chaos: the mean interval, default 8s)")
+	fs.BoolVar(&o.Chaos, "chaos", false, "random faults: at random intervals kill -9 or SIGSTOP the active member, and restart or resume it")
+	fs.Uint64Var(&o.Seed, "seed", 0, "seed of --chaos (0: a random one, printed)")
+	fs.BoolVar(&o.JSON, "json", false, "print a JSON summary at the end (the live view goes to stderr)")
+	fs.StringVar(&o.AuditMetrics, "audit-metrics", "127.0.0.1:0", "where the demo's audit serves its Prometheus metrics (port 0: any free port)")
 	fs.StringVar(&o.Dir, "dir", "", "directory for the generated configurations, secret, logs and ports (default: a temporary one, removed at the end)")
 	fs.Float64Var(&o.Rate, "rate", 20, "frames per second of the simulated feed")
 	fs.BoolVar(&o.Plain, "plain", false, "print a line per second instead of redrawing the terminal")
@@ -148,6 +190,14 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 		fmt.Fprintf(stderr, "feedd demo: unexpected argument %q\n", fs.Arg(0))
 		return o, errUsage
 	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if o.Chaos && !explicit["failover-every"] {
+		o.FailoverEvery = 8 * time.Second
+	}
+	if o.JSON {
+		o.Status = stderr
+	}
 	switch {
 	case o.Duration < 0:
 		return o, fmt.Errorf("--duration: must not be negative")
@@ -157,6 +207,8 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 		return o, fmt.Errorf("--failover-every: %v is too short: a restarted member needs a moment to rejoin (at least 2s)", o.FailoverEvery)
 	case o.Rate <= 0:
 		return o, fmt.Errorf("--rate: must be positive")
+	case o.Chaos && o.FailoverEvery == 0:
+		return o, fmt.Errorf("--chaos needs faults: --failover-every must not be 0")
 	}
 	o.Self = os.Args[0]
 	return o, nil
@@ -174,6 +226,12 @@ func (o demoOptions) withDefaults() demoOptions {
 	}
 	if o.Self == "" {
 		o.Self = "feedd"
+	}
+	if o.Seed == 0 {
+		o.Seed = uint64(time.Now().UnixNano())
+	}
+	if o.AuditMetrics == "" {
+		o.AuditMetrics = "127.0.0.1:0"
 	}
 	if o.command == nil {
 		o.command = func(args ...string) (*exec.Cmd, error) {
@@ -200,6 +258,10 @@ type demoMember struct {
 	exitErr   error         // cmd.Wait's result, once done is closed
 	killed    bool          // the demo killed or stopped it on purpose
 	restartAt time.Time     // when to start it again, if it is down
+	// hung is set while the demo holds it stopped (SIGSTOP) until
+	// resumeAt.
+	hung     bool
+	resumeAt time.Time
 
 	last     *statusDoc // the last status read, nil if the last read failed
 	seenUpTo time.Time  // the newest transition already reported
@@ -240,6 +302,7 @@ func (m *demoMember) start(command func(args ...string) (*exec.Cmd, error)) erro
 	}
 	done := make(chan struct{})
 	m.cmd, m.done, m.exitErr, m.killed, m.restartAt, m.last = cmd, done, nil, false, time.Time{}, nil
+	m.hung, m.resumeAt = false, time.Time{}
 	go func() {
 		err := cmd.Wait()
 		f.Close()
@@ -260,12 +323,32 @@ func (m *demoMember) kill9() {
 	m.last = nil
 }
 
+// hang stops the member (SIGSTOP), as a hung process or host would be: it
+// holds its connections but does nothing, until resume.
+func (m *demoMember) hang() {
+	if !m.running() {
+		return
+	}
+	m.hung = true
+	_ = m.cmd.Process.Signal(syscall.SIGSTOP)
+	m.last = nil
+}
+
+// resume lets a hung member run again (SIGCONT).
+func (m *demoMember) resume() {
+	if m.hung && m.running() {
+		_ = m.cmd.Process.Signal(syscall.SIGCONT)
+	}
+	m.hung, m.resumeAt = false, time.Time{}
+}
+
 // stop asks the member to shut down (SIGTERM: an active member finishes at
 // a commit boundary) and kills it if it has not exited within grace.
 func (m *demoMember) stop(grace time.Duration) {
 	if !m.running() {
 		return
 	}
+	m.resume()
 	m.killed = true
 	_ = m.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -280,6 +363,8 @@ func (m *demoMember) role() string {
 	switch {
 	case !m.running():
 		return "-"
+	case m.hung:
+		return "hung"
 	case m.last == nil:
 		return "?"
 	}
@@ -302,7 +387,16 @@ type demo struct {
 	broker  string
 	members []*demoMember
 	sim     *serialsim.Sim
-	live    *topicAudit // the running check of the topic the view shows
+	rng     *mathrand.Rand // the chaos's choices
+	// monitor watches the audit that follows the topic; auditAddr is where
+	// it serves its metrics.
+	monitor   *audit.Monitor
+	auditAddr string
+	// rate is the committed records per second the view shows, from the
+	// audit's count at the last two refreshes.
+	lastCount int64
+	lastAt    time.Time
+	rate      float64
 
 	events       []demoEvent
 	printed      int // events already printed in plain mode
@@ -324,7 +418,15 @@ type pendingKill struct {
 // stops everything and audits the topic.
 func playDemo(ctx context.Context, o demoOptions, out io.Writer) (res demoResult, err error) {
 	o = o.withDefaults()
-	d := &demo{o: o, out: out, tty: !o.Plain && isTerminal(out)}
+	view := out
+	if o.JSON {
+		view = o.Status
+		if view == nil {
+			view = io.Discard
+		}
+	}
+	d := &demo{o: o, out: view, tty: !o.Plain && isTerminal(view), rng: mathrand.New(mathrand.NewPCG(o.Seed, 0x5eed))}
+	d.res.Seed = o.Seed
 
 	dir, removeDir, err := demoDir(o.Dir)
 	if err != nil {
@@ -336,8 +438,8 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (res demoResult
 	defer func() { removeDir((err == nil && res.clean()) || (err != nil && d.start.IsZero())) }()
 
 	// Every exit path kills the members still running: the deferred calls
-	// run in reverse, so the members go first, then the simulator, then
-	// the broker.
+	// run in reverse, so the members go first, then the audit, the
+	// simulator, the broker.
 	broker, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -346,17 +448,14 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (res demoResult
 	defer broker.Close()
 	d.broker = broker.Addr()
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(d.broker),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(200*time.Millisecond))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(d.broker), kgo.DisableClientMetrics())
 	if err != nil {
 		return res, err
 	}
-	defer cl.Close()
 	setupCtx, cancelSetup := context.WithTimeout(ctx, 15*time.Second)
 	err = broadcast.EnsureTopic(setupCtx, cl, broadcast.Config{Brokers: []string{d.broker}, Topic: demoTopic}.WithDefaults())
 	cancelSetup()
+	cl.Close()
 	if err != nil {
 		return res, fmt.Errorf("creating the demo topic: %w", err)
 	}
@@ -373,6 +472,36 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (res demoResult
 	}
 	defer d.sim.Close()
 
+	// The audit follows the topic from its start for as long as the demo
+	// runs, and serves its metrics beside the members'.
+	d.monitor = audit.NewMonitor()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(d.monitor.Collector())
+	metricsCtx, stopMetrics := context.WithCancel(context.Background())
+	metrics, err := startAdmin(metricsCtx, o.AuditMetrics, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		stopMetrics()
+		return res, fmt.Errorf("--audit-metrics: %w", err)
+	}
+	defer func() { stopMetrics(); metrics.wait() }()
+	d.auditAddr = metrics.addr
+	stopFollowing := make(chan struct{})
+	liveDone := make(chan struct{})
+	liveCtx, abortLive := context.WithCancel(context.Background())
+	go func() {
+		defer close(liveDone)
+		d.res.Live, d.res.LiveErr = audit.Run(liveCtx, audit.Options{Brokers: []string{d.broker}, Topic: demoTopic,
+			Follow: true, Stop: stopFollowing, Monitor: d.monitor})
+	}()
+	liveStopped := false
+	finishLive := func() {
+		if !liveStopped {
+			liveStopped = true
+			close(stopFollowing)
+		}
+	}
+	defer func() { finishLive(); abortLive(); <-liveDone }()
+
 	if err := d.writeConfigs(); err != nil {
 		return res, err
 	}
@@ -382,13 +511,6 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (res demoResult
 		}
 	}()
 
-	d.live = &topicAudit{}
-	liveCtx, stopAudit := context.WithCancel(context.Background())
-	var auditWG sync.WaitGroup
-	defer func() { stopAudit(); auditWG.Wait() }()
-	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{demoTopic: {0: kgo.NewOffset().AtStart()}})
-	auditWG.Go(func() { d.live.consume(liveCtx, cl) })
-
 	d.start = time.Now()
 	for _, m := range d.members {
 		if err := m.start(o.command); err != nil {
@@ -396,8 +518,11 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (res demoResult
 		}
 		d.event(time.Now(), "%s started (pid %d)", m.id, m.cmd.Process.Pid)
 	}
+	if o.Chaos {
+		d.event(d.start, "chaos: a random kill -9 or SIGSTOP of the active member about every %v (seed %d)", o.FailoverEvery, o.Seed)
+	}
 	if o.FailoverEvery > 0 {
-		d.nextFailover = d.start.Add(o.FailoverEvery)
+		d.nextFailover = d.start.Add(d.faultInterval())
 	}
 
 	var end <-chan time.Time
@@ -426,8 +551,8 @@ loop:
 	}
 
 	// Shut down in order: the inactive members first, then the active one,
-	// which finishes at a commit boundary; then the feed; then read the
-	// topic to its end and audit it.
+	// which finishes at a commit boundary; then the feed; then the live
+	// audit reads the topic to its end, and a second audit reads it all.
 	d.poll()
 	d.observe(time.Now())
 	d.stopping = true
@@ -443,10 +568,13 @@ loop:
 	stopSim()
 	d.sim.Close()
 	d.res.Generated = d.sim.Generated()
-	d.res.Drained = d.live.drain(cl, 15*time.Second)
-	stopAudit()
-	auditWG.Wait()
-	d.res.Live = d.live.snapshot()
+	finishLive()
+	select {
+	case <-liveDone:
+	case <-time.After(time.Minute):
+		abortLive()
+		<-liveDone
+	}
 	auditCtx, cancelAudit := context.WithTimeout(context.Background(), time.Minute)
 	d.res.Report, d.res.AuditErr = audit.Run(auditCtx, audit.Options{Brokers: []string{d.broker}, Topic: demoTopic})
 	cancelAudit()
@@ -454,6 +582,15 @@ loop:
 	d.render(time.Now())
 	d.final()
 	return d.res, nil
+}
+
+// faultInterval is the time to the next fault: FailoverEvery, or with
+// Chaos a random time between half and one and a half times it.
+func (d *demo) faultInterval() time.Duration {
+	if !d.o.Chaos {
+		return d.o.FailoverEvery
+	}
+	return d.o.FailoverEvery/2 + time.Duration(d.rng.Int64N(int64(d.o.FailoverEvery)+1))
 }
 
 // demoDir returns the working directory and a function that removes it
@@ -541,7 +678,34 @@ admin:
 			admin: newAdminClient(admin, 800*time.Millisecond),
 		})
 	}
-	return nil
+	return d.writePrometheusConfig(filepath.Join(d.dir, "prometheus.yml"))
+}
+
+// writePrometheusConfig writes a Prometheus configuration that scrapes the
+// demo's members and its audit with the jobs and labels the shipped alert
+// rules and dashboard expect (docs/prometheus/).
+func (d *demo) writePrometheusConfig(path string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, `# Written by feedd demo: scrapes the demo's members and audit.
+# prometheus --config.file=%s
+# To evaluate the alerts too, add the rules shipped in docs/prometheus/:
+# rule_files: [/path/to/feedd/docs/prometheus/feedd-alerts.yml]
+global:
+  scrape_interval: 5s
+  evaluation_interval: 5s
+scrape_configs:
+  - job_name: feedd
+    static_configs:
+`, path)
+	for _, m := range d.members {
+		fmt.Fprintf(&b, "      - targets: ['%s']\n        labels: {pipeline: %s, member: %s}\n", m.admin.addr, demoPipeline, m.id)
+	}
+	fmt.Fprintf(&b, `  - job_name: feedd-audit
+    static_configs:
+      - targets: ['%s']
+        labels: {pipeline: %s}
+`, d.auditAddr, demoPipeline)
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // freePorts returns n distinct free TCP ports on 127.0.0.1.
@@ -575,7 +739,7 @@ func (d *demo) other(m *demoMember) *demoMember {
 func (d *demo) poll() {
 	var wg sync.WaitGroup
 	for _, m := range d.members {
-		if !m.running() {
+		if !m.running() || m.hung {
 			m.last = nil
 			continue
 		}
@@ -630,7 +794,7 @@ func (d *demo) observe(now time.Time) {
 			if t.To == "active" {
 				took := t.At.Sub(k.at)
 				d.res.Takeovers = append(d.res.Takeovers, took)
-				d.event(t.At, "failover %d: %s took over %v after the kill%s", len(d.res.Takeovers), m.id, shortDuration(took), reason)
+				d.event(t.At, "failover %d: %s took over %v after the fault%s", len(d.res.Takeovers), m.id, shortDuration(took), reason)
 				d.pending = nil
 				return
 			}
@@ -662,16 +826,30 @@ func (d *demo) step(now time.Time) error {
 		}
 	}
 
+	for _, m := range d.members {
+		if m.hung && !now.Add(d.o.Refresh/2).Before(m.resumeAt) {
+			m.resume()
+			d.event(now, "%s resumed (SIGCONT): it finds itself superseded and rejoins as inactive", m.id)
+		}
+	}
+
 	// Due within half a refresh: the ticks that poll the members jitter.
 	if d.o.FailoverEvery > 0 && !now.Add(d.o.Refresh/2).Before(d.nextFailover) {
 		if victim, why := d.failoverTarget(); victim != nil {
 			pid := victim.cmd.Process.Pid
 			d.pending = &pendingKill{victim: victim.id, at: time.Now()}
-			victim.kill9()
-			victim.restartAt = now.Add(d.o.RestartAfter)
-			d.res.Kills++
-			d.event(d.pending.at, "kill -9 %s (pid %d), the active member; restart in %v", victim.id, pid, d.o.RestartAfter)
-			d.nextFailover = d.pending.at.Add(d.o.FailoverEvery)
+			if d.o.Chaos && d.rng.IntN(2) == 1 {
+				victim.hang()
+				victim.resumeAt = now.Add(d.o.RestartAfter)
+				d.res.Stops++
+				d.event(d.pending.at, "SIGSTOP %s (pid %d), the active member: it hangs; resume in %v", victim.id, pid, d.o.RestartAfter)
+			} else {
+				victim.kill9()
+				victim.restartAt = now.Add(d.o.RestartAfter)
+				d.res.Kills++
+				d.event(d.pending.at, "kill -9 %s (pid %d), the active member; restart in %v", victim.id, pid, d.o.RestartAfter)
+			}
+			d.nextFailover = d.pending.at.Add(d.faultInterval())
 			d.postponed = ""
 		} else if why != d.postponed {
 			d.postponed = why
@@ -744,7 +922,7 @@ func (d *demo) render(now time.Time) {
 			}
 			parts = append(parts, p)
 		}
-		fmt.Fprintf(d.out, "[%s] %s | topic %s\n", d.since(now), strings.Join(parts, " | "), d.live.snapshot().summary())
+		fmt.Fprintf(d.out, "[%s] %s | topic %s\n", d.since(now), strings.Join(parts, " | "), d.topicLine(now))
 		return
 	}
 
@@ -760,7 +938,11 @@ func (d *demo) render(now time.Time) {
 	case d.stopping:
 		run = "stopped after " + now.Sub(d.start).Round(time.Second).String()
 	case d.o.FailoverEvery > 0:
-		run += fmt.Sprintf("   kill -9 of the active every %v", d.o.FailoverEvery)
+		if d.o.Chaos {
+			run += fmt.Sprintf("   chaos: kill -9 or SIGSTOP of the active about every %v (seed %d)", d.o.FailoverEvery, d.o.Seed)
+		} else {
+			run += fmt.Sprintf("   kill -9 of the active every %v", d.o.FailoverEvery)
+		}
 		if wait := d.nextFailover.Sub(now); wait > 0 {
 			run += fmt.Sprintf(", next in %v", wait.Round(time.Second))
 		}
@@ -775,6 +957,8 @@ func (d *demo) render(now time.Time) {
 	for _, m := range d.members {
 		proc := "stopped"
 		switch {
+		case m.hung:
+			proc = fmt.Sprintf("pid %d, SIGSTOP, resume in %v", m.cmd.Process.Pid, max(0, m.resumeAt.Sub(now)).Round(100*time.Millisecond))
 		case m.running():
 			proc = fmt.Sprintf("pid %d", m.cmd.Process.Pid)
 		case !m.restartAt.IsZero() && d.stopping:
@@ -796,9 +980,9 @@ func (d *demo) render(now time.Time) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.id, proc, m.role(), term, ring, read, commit)
 	}
 	tw.Flush()
-	fmt.Fprintf(&b, "\ntopic: %s\n", d.live.snapshot().summary())
+	fmt.Fprintf(&b, "\ntopic (the audit, read_committed): %s\n", d.topicLine(now))
 	if len(d.res.Takeovers) > 0 {
-		fmt.Fprintf(&b, "failovers: %d, takeover after the kill: %s\n", len(d.res.Takeovers), durations(d.res.Takeovers))
+		fmt.Fprintf(&b, "failovers: %d, takeover after the fault: %s\n", len(d.res.Takeovers), durations(d.res.Takeovers))
 	}
 	b.WriteString("\nevents\n")
 	for _, e := range d.events[max(0, len(d.events)-10):] {
@@ -808,6 +992,7 @@ func (d *demo) render(now time.Time) {
 		fmt.Fprintf(&b, "\nin another terminal:  %s status --config %s\n", d.o.Self, d.members[0].config)
 		fmt.Fprintf(&b, "                      %s switchover --config %s\n", d.o.Self, d.members[0].config)
 		fmt.Fprintf(&b, "logs:                 %s\n", filepath.Join(d.dir, "*.log"))
+		fmt.Fprintf(&b, "metrics:              prometheus --config.file=%s\n", filepath.Join(d.dir, "prometheus.yml"))
 	}
 	io.WriteString(d.out, b.String())
 }
@@ -831,13 +1016,22 @@ func (d *demo) final() {
 		d.printed = len(d.events)
 	}
 	r := &d.res
-	fmt.Fprintf(d.out, "feedd demo: %v, %d frames generated, %d committed records in the topic, %s, %s",
-		r.Elapsed.Round(100*time.Millisecond), r.Generated, r.Live.Records,
-		plural(uint64(r.Kills), "kill"), plural(uint64(len(r.Takeovers)), "failover"))
+	records := int64(0)
+	if r.Report != nil {
+		records = r.Report.Records
+	}
+	fmt.Fprintf(d.out, "feedd demo: %v, %d frames generated, %d committed records in the topic, %s, %s, %s",
+		r.Elapsed.Round(100*time.Millisecond), r.Generated, records,
+		plural(uint64(r.Kills), "kill"), plural(uint64(r.Stops), "stop"), plural(uint64(len(r.Takeovers)), "failover"))
 	if len(r.Takeovers) > 0 {
-		fmt.Fprintf(d.out, " (takeover %s after the kill)", durations(r.Takeovers))
+		fmt.Fprintf(d.out, " (takeover %s after the fault)", durations(r.Takeovers))
 	}
 	fmt.Fprintf(d.out, "\naudit of the topic (read_committed, by feedd-seq): %s\n", r.verdict())
+	if r.Live != nil && r.Live.Latency.Count > 0 {
+		l := r.Live.Latency
+		fmt.Fprintf(d.out, "end-to-end latency (port to committed consumer): p50 %s, p99 %s, max %s\n",
+			shortDuration(secondsDuration(l.P50)), shortDuration(secondsDuration(l.P99)), shortDuration(secondsDuration(l.Max)))
+	}
 	if !r.clean() || d.o.Dir != "" {
 		fmt.Fprintf(d.out, "configurations and logs kept in %s", d.dir)
 		if r.Report != nil && !r.Report.Clean {
@@ -865,195 +1059,84 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// topicAudit reads the demo topic read_committed from its start and checks
-// the feed-seq sequence as records arrive.
-type topicAudit struct {
-	mu    sync.Mutex
-	seq   seqAudit
-	next  int64 // the offset after the last record read, markers included
-	fetch error // the last fetch error, if any
-}
-
-func (t *topicAudit) consume(ctx context.Context, cl *kgo.Client) {
-	for {
-		fetches := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		t.mu.Lock()
-		fetches.EachError(func(_ string, _ int32, err error) { t.fetch = err })
-		fetches.EachRecord(func(r *kgo.Record) {
-			t.next = r.Offset + 1
-			if r.Attrs.IsControl() {
-				return
-			}
-			var seq uint64
-			ok := false
-			for _, h := range r.Headers {
-				if h.Key == broadcast.HeaderFeedSeq {
-					seq, ok = parseSeq(h.Value)
-				}
-			}
-			t.seq.add(seq, ok)
-		})
-		t.mu.Unlock()
+// topicLine is the live audit in one line.
+func (d *demo) topicLine(now time.Time) string {
+	p := d.monitor.Progress()
+	if !d.lastAt.IsZero() && now.Sub(d.lastAt) > 0 && !d.stopping {
+		d.rate = float64(p.Records-d.lastCount) / now.Sub(d.lastAt).Seconds()
 	}
-}
-
-func parseSeq(b []byte) (uint64, bool) {
-	n, err := strconv.ParseUint(string(b), 10, 64)
-	return n, err == nil
-}
-
-// drain waits until the audit has read up to the topic's last stable
-// offset, or for at most limit.
-func (t *topicAudit) drain(cl *kgo.Client, limit time.Duration) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	adm := kadm.NewClient(cl)
-	for {
-		l, err := adm.ListCommittedOffsets(ctx, demoTopic)
-		if err == nil {
-			if o, ok := l.Lookup(demoTopic, 0); ok && o.Err == nil {
-				t.mu.Lock()
-				next := t.next
-				t.mu.Unlock()
-				if next >= o.Offset {
-					return true
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func (t *topicAudit) snapshot() seqAudit {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := t.seq
-	s.Gaps = append([]seqRange(nil), s.Gaps...)
-	return s
-}
-
-// seqRange is a run of sequence numbers, First..Last inclusive.
-type seqRange struct{ First, Last uint64 }
-
-func (r seqRange) String() string {
-	if r.First == r.Last {
-		return strconv.FormatUint(r.First, 10)
-	}
-	return fmt.Sprintf("%d-%d", r.First, r.Last)
-}
-
-// maxGapsKept bounds the gap runs an audit remembers; it counts the rest.
-const maxGapsKept = 1000
-
-// seqAudit checks that records carry the feed's sequence numbers once each
-// and in order: each one the successor of the one before. Records before
-// the first one read are not a gap: the members started after the feed.
-type seqAudit struct {
-	Records     uint64
-	First, Last uint64
-	// Missing counts the numbers absent between First and Last; Gaps lists
-	// the runs (the first maxGapsKept).
-	Missing uint64
-	Gaps    []seqRange
-	// Duplicates counts records whose number was already seen; OutOfOrder
-	// those that arrived after a later number (filling a gap late).
-	Duplicates uint64
-	OutOfOrder uint64
-	// NoSeq counts records without a readable feedd-seq header.
-	NoSeq uint64
-}
-
-func (a *seqAudit) add(seq uint64, ok bool) {
-	a.Records++
-	switch {
-	case !ok:
-		a.NoSeq++
-	case a.Records-a.NoSeq == 1:
-		a.First, a.Last = seq, seq
-	case seq == a.Last+1:
-		a.Last = seq
-	case seq > a.Last:
-		a.Missing += seq - a.Last - 1
-		if len(a.Gaps) < maxGapsKept {
-			a.Gaps = append(a.Gaps, seqRange{a.Last + 1, seq - 1})
-		}
-		a.Last = seq
-	case seq < a.First:
-		a.OutOfOrder++
-	default:
-		for i, g := range a.Gaps {
-			if seq < g.First || seq > g.Last {
-				continue
-			}
-			a.OutOfOrder++
-			a.Missing--
-			switch {
-			case g.First == g.Last:
-				a.Gaps = append(a.Gaps[:i], a.Gaps[i+1:]...)
-			case seq == g.First:
-				a.Gaps[i].First++
-			case seq == g.Last:
-				a.Gaps[i].Last--
-			default:
-				a.Gaps = append(a.Gaps[:i+1], a.Gaps[i:]...)
-				a.Gaps[i].Last, a.Gaps[i+1].First = seq-1, seq+1
-			}
-			return
-		}
-		a.Duplicates++
-	}
-}
-
-func (a *seqAudit) ok() bool {
-	return a.Records > 0 && a.Missing == 0 && a.Duplicates == 0 && a.OutOfOrder == 0 && a.NoSeq == 0
-}
-
-// verdict says whether the sequence is complete, and if not, how.
-func (a *seqAudit) verdict() string {
-	if a.Records == 0 {
-		return "NO RECORDS committed"
-	}
-	if a.ok() {
-		return fmt.Sprintf("complete: no gap, no duplicate (%d records, feed-seq %d..%d in order)", a.Records, a.First, a.Last)
-	}
-	var p []string
-	if a.Missing > 0 {
-		var runs []string
-		for _, g := range a.Gaps[:min(len(a.Gaps), 5)] {
-			runs = append(runs, g.String())
-		}
-		if len(a.Gaps) > 5 {
-			runs = append(runs, "…")
-		}
-		p = append(p, fmt.Sprintf("GAP: %d missing (feed-seq %s)", a.Missing, strings.Join(runs, ", ")))
-	}
-	if a.Duplicates > 0 {
-		p = append(p, fmt.Sprintf("DUPLICATE: %s repeating a feed-seq", plural(a.Duplicates, "record")))
-	}
-	if a.OutOfOrder > 0 {
-		p = append(p, "OUT OF ORDER: "+plural(a.OutOfOrder, "record"))
-	}
-	if a.NoSeq > 0 {
-		p = append(p, plural(a.NoSeq, "record")+" without a feedd-seq header")
-	}
-	return strings.Join(p, "; ")
-}
-
-// summary is the audit in one line, for the live view.
-func (a seqAudit) summary() string {
-	if a.Records == 0 {
+	d.lastCount, d.lastAt = p.Records, now
+	if p.Records == 0 {
 		return "no committed records yet"
 	}
-	s := fmt.Sprintf("%d committed records, feed-seq %d..%d, ", a.Records, a.First, a.Last)
-	if a.ok() {
-		return s + "complete (no gap, no duplicate)"
+	line := fmt.Sprintf("%d records (%.0f/s), feed-seq %d..%d, ", p.Records, d.rate, p.FirstSeq, p.LastSeq)
+	var bad []string
+	if p.Gaps > 0 {
+		bad = append(bad, fmt.Sprintf("GAPS %d (%d missing)", p.Gaps, p.Missing))
 	}
-	return s + a.verdict()
+	if p.DuplicateRecords > 0 {
+		bad = append(bad, fmt.Sprintf("DUPLICATES %d", p.DuplicateRecords))
+	}
+	if p.OutOfOrder > 0 {
+		bad = append(bad, fmt.Sprintf("OUT OF ORDER %d", p.OutOfOrder))
+	}
+	if p.Unsequenced > 0 {
+		bad = append(bad, fmt.Sprintf("%d without feed-seq", p.Unsequenced))
+	}
+	if len(bad) == 0 {
+		line += "no gap, no duplicate"
+	} else {
+		line += strings.Join(bad, ", ")
+	}
+	if p.Latency.Count > 0 {
+		line += fmt.Sprintf("; latency p50 %s p99 %s", shortDuration(secondsDuration(p.Latency.P50)), shortDuration(secondsDuration(p.Latency.P99)))
+	}
+	return line
+}
+
+func secondsDuration(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// demoSummary is the demo's --json output.
+type demoSummary struct {
+	Clean           bool          `json:"clean"`
+	Verdict         string        `json:"verdict"`
+	ElapsedSeconds  float64       `json:"elapsed_seconds"`
+	Seed            uint64        `json:"seed"`
+	FramesSent      uint64        `json:"frames_sent"`
+	FramesDelivered int64         `json:"frames_delivered"`
+	FirstSeq        uint64        `json:"first_seq"`
+	LastSeq         uint64        `json:"last_seq"`
+	Gaps            int64         `json:"gaps"`
+	MissingFrames   uint64        `json:"missing_frames"`
+	Duplicates      int64         `json:"duplicates"`
+	OutOfOrder      int64         `json:"out_of_order"`
+	Kills           int           `json:"kills"`
+	Stops           int           `json:"stops"`
+	Failovers       int           `json:"failovers"`
+	MaxFailoverMS   float64       `json:"max_failover_ms"`
+	FailoverMS      []float64     `json:"failover_ms"`
+	Latency         audit.Latency `json:"end_to_end_latency"`
+}
+
+// summary is the result for --json. frames_sent counts every frame the
+// simulated feed generated, also before the members started and after they
+// stopped; frames_delivered the distinct sequence numbers committed.
+func (r *demoResult) summary() demoSummary {
+	s := demoSummary{Clean: r.clean(), Verdict: r.verdict(), ElapsedSeconds: r.Elapsed.Seconds(), Seed: r.Seed,
+		FramesSent: r.Generated, Kills: r.Kills, Stops: r.Stops, Failovers: len(r.Takeovers), FailoverMS: []float64{}}
+	for _, t := range r.Takeovers {
+		ms := float64(t) / float64(time.Millisecond)
+		s.FailoverMS = append(s.FailoverMS, ms)
+		s.MaxFailoverMS = max(s.MaxFailoverMS, ms)
+	}
+	if rep := r.Report; rep != nil {
+		sq := rep.Sequenced
+		s.FramesDelivered = int64(sq.Distinct)
+		s.FirstSeq, s.LastSeq = sq.First, sq.Last
+		s.Gaps, s.MissingFrames, s.Duplicates, s.OutOfOrder = sq.GapCount, sq.Missing, sq.DuplicateRecords, sq.OutOfOrderCount
+	}
+	if r.Live != nil {
+		s.Latency = r.Live.Latency
+	}
+	return s
 }

@@ -17,20 +17,26 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/broadcast"
+	"github.com/feedd/feedd/broadcast/audit"
 	"github.com/feedd/feedd/broadcast/localbroker"
 	"github.com/feedd/feedd/ftpair/link"
 	"github.com/feedd/feedd/ingest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"gopkg.in/yaml.v3"
 )
 
 // The monitoring files checked against a member's metrics.
 const (
-	metricsDoc     = "../../docs/metrics.md"
-	alertRules     = "../../docs/monitoring/feedd-alerts.yml"
-	alertTests     = "../../docs/monitoring/feedd-alerts.test.yml"
-	dashboardJSON  = "../../docs/monitoring/feedd-dashboard.json"
-	kafkaClientPfx = "feedd_kafka_"
+	metricsDoc    = "../../docs/metrics.md"
+	alertRules    = "../../docs/prometheus/feedd-alerts.yml"
+	alertTests    = "../../docs/prometheus/feedd-alerts.test.yml"
+	dashboardJSON = "../../docs/grafana/feedd-dashboard.json"
+	// The files a stock Prometheus and Grafana load.
+	prometheusConfig   = "../../docs/prometheus/prometheus.yml"
+	grafanaDatasources = "../../docs/grafana/provisioning/datasources/feedd.yml"
+	grafanaDashboards  = "../../docs/grafana/provisioning/dashboards/feedd.yml"
+	kafkaClientPfx     = "feedd_kafka_"
 )
 
 // TestMonitoringMetricsDocumented builds a member's registry the way
@@ -47,6 +53,9 @@ func TestMonitoringMetricsDocumented(t *testing.T) {
 		t.Fatalf("%s documents no Kafka client (feedd_kafka_<client>_*)", metricsDoc)
 	}
 	exposed := memberMetricNames(t, clients)
+	for name := range describedNames(t, audit.NewMonitor().Collector()) {
+		exposed[name] = true
+	}
 	t.Logf("a member exposes %d metric names; %s documents %d names and the Kafka clients %v", len(exposed), metricsDoc, len(docNames), clients)
 
 	t.Run("exposed metrics are documented", func(t *testing.T) {
@@ -113,8 +122,9 @@ func TestMonitoringDashboard(t *testing.T) {
 			Datasource json.RawMessage `json:"datasource"`
 			GridPos    struct{ H, W, X, Y int }
 			Targets    []struct {
-				Expr  string `json:"expr"`
-				RefID string `json:"refId"`
+				Expr       string          `json:"expr"`
+				RefID      string          `json:"refId"`
+				Datasource json.RawMessage `json:"datasource"`
 			} `json:"targets"`
 		} `json:"panels"`
 	}
@@ -145,10 +155,16 @@ func TestMonitoringDashboard(t *testing.T) {
 		if p.Type == "row" {
 			continue
 		}
-		if len(p.Targets) == 0 || len(p.Datasource) == 0 {
-			t.Errorf("panel %q: no query or no data source", p.Title)
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q: no query", p.Title)
+		}
+		if !isDatasourceVariable(p.Datasource) {
+			t.Errorf("panel %q: data source %s is not the $datasource variable", p.Title, p.Datasource)
 		}
 		for _, tg := range p.Targets {
+			if !isDatasourceVariable(tg.Datasource) {
+				t.Errorf("panel %q, query %s: data source %s is not the $datasource variable", p.Title, tg.RefID, tg.Datasource)
+			}
 			if !strings.Contains(tg.Expr, "$pipeline") {
 				t.Errorf("panel %q, query %s: does not filter by $pipeline", p.Title, tg.RefID)
 			}
@@ -158,6 +174,45 @@ func TestMonitoringDashboard(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// isDatasourceVariable reports whether a panel's or query's data source is
+// the dashboard's $datasource variable, so that the dashboard works with
+// whatever the Prometheus data source is called.
+func isDatasourceVariable(raw json.RawMessage) bool {
+	var ds struct{ Type, UID string }
+	return json.Unmarshal(raw, &ds) == nil && ds.Type == "prometheus" && ds.UID == "${datasource}"
+}
+
+// TestMonitoringGrafanaProvisioning checks that the provisioning files
+// give a stock Grafana a Prometheus data source and a file provider for
+// the dashboard.
+func TestMonitoringGrafanaProvisioning(t *testing.T) {
+	var ds struct {
+		APIVersion  int `yaml:"apiVersion"`
+		Datasources []struct {
+			Name, Type, URL, Access string
+		} `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal([]byte(readRepoFile(t, grafanaDatasources)), &ds); err != nil {
+		t.Fatal(err)
+	}
+	if ds.APIVersion != 1 || len(ds.Datasources) != 1 || ds.Datasources[0].Type != "prometheus" || ds.Datasources[0].URL == "" || ds.Datasources[0].Access != "proxy" {
+		t.Errorf("%s: %+v", grafanaDatasources, ds)
+	}
+	var dash struct {
+		APIVersion int `yaml:"apiVersion"`
+		Providers  []struct {
+			Name, Type string
+			Options    struct{ Path string }
+		} `yaml:"providers"`
+	}
+	if err := yaml.Unmarshal([]byte(readRepoFile(t, grafanaDashboards)), &dash); err != nil {
+		t.Fatal(err)
+	}
+	if dash.APIVersion != 1 || len(dash.Providers) != 1 || dash.Providers[0].Type != "file" || !filepath.IsAbs(dash.Providers[0].Options.Path) {
+		t.Errorf("%s: %+v", grafanaDashboards, dash)
 	}
 }
 
@@ -175,6 +230,7 @@ func TestMonitoringPromtool(t *testing.T) {
 	for _, args := range [][]string{
 		{"check", "rules", alertRules},
 		{"test", "rules", alertTests},
+		{"check", "config", prometheusConfig},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		out, err := exec.CommandContext(ctx, promtool, args...).CombinedOutput()
@@ -261,18 +317,8 @@ admin: {listen: "off"}
 
 	names := map[string]bool{}
 	describe := func() {
-		ch := make(chan *prometheus.Desc)
-		go func() { reg.Describe(ch); close(ch) }()
-		var unnamed []string
-		for d := range ch {
-			if m := descName.FindStringSubmatch(d.String()); m != nil {
-				names[m[1]] = true
-			} else {
-				unnamed = append(unnamed, d.String())
-			}
-		}
-		if len(unnamed) > 0 {
-			t.Fatalf("cannot read the names of %v", unnamed)
+		for name := range describedNames(t, reg) {
+			names[name] = true
 		}
 	}
 	gather := func() {
@@ -317,6 +363,27 @@ admin: {listen: "off"}
 	}
 	if err := pipe.Deactivate(actx, broadcast.Planned); err != nil && !errors.Is(err, broadcast.ErrNotActive) {
 		t.Fatal(err)
+	}
+	return names
+}
+
+// describedNames returns the names of the metrics c describes, including
+// vectors with no series yet and unobserved histograms.
+func describedNames(t *testing.T, c prometheus.Collector) map[string]bool {
+	t.Helper()
+	names := map[string]bool{}
+	ch := make(chan *prometheus.Desc)
+	go func() { c.Describe(ch); close(ch) }()
+	var unnamed []string
+	for d := range ch {
+		if m := descName.FindStringSubmatch(d.String()); m != nil {
+			names[m[1]] = true
+		} else {
+			unnamed = append(unnamed, d.String())
+		}
+	}
+	if len(unnamed) > 0 {
+		t.Fatalf("cannot read the names of %v", unnamed)
 	}
 	return names
 }
