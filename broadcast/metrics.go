@@ -89,9 +89,13 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
 		ch <- d
 	}
+	c.p.commitSeconds.Describe(ch)
+	c.p.activationSeconds.Describe(ch)
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
+	c.p.commitSeconds.Collect(ch)
+	c.p.activationSeconds.Collect(ch)
 	st := c.p.Status()
 	gauge := func(d *prometheus.Desc, v float64, l ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
