@@ -2,10 +2,12 @@ package broadcast
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // TestMetrics: the pipeline's and the Kafka clients' metrics register on the
@@ -57,8 +59,31 @@ func TestMetrics(t *testing.T) {
 		if _, ok := got["feedd_kafka_producer_produce_bytes_total"]; !ok {
 			t.Fatalf("round %d: no producer client metrics in %v", round, got)
 		}
+		// kprom's buffered-record gauges lose the _total suffix that only
+		// counters may carry.
+		for _, mf := range mfs {
+			if strings.HasSuffix(mf.GetName(), "_total") && mf.GetType() != dto.MetricType_COUNTER {
+				t.Errorf("round %d: %s is a %s ending in _total", round, mf.GetName(), mf.GetType())
+			}
+		}
+		for _, name := range []string{"feedd_kafka_producer_buffered_produce_records", "feedd_kafka_echo_buffered_fetch_records"} {
+			if _, ok := got[name]; !ok {
+				t.Errorf("round %d: %s is not exposed", round, name)
+			}
+		}
 		if err := p.Deactivate(actx, Planned); err != nil {
 			t.Fatal(err)
+		}
+		// The producer client is closed: all its metrics, renamed or not,
+		// are unregistered, so the next one can register them again.
+		mfs, err = reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if strings.HasPrefix(mf.GetName(), "feedd_kafka_producer_") {
+				t.Errorf("round %d: %s still exposed after the producer closed", round, mf.GetName())
+			}
 		}
 	}
 	if err := reg.Register(collector{p}); err == nil {
