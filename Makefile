@@ -46,6 +46,13 @@ vet:
 test: deps vet
 	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
 
+# checkmetrics starts a real pair of members and runs what each /metrics
+# endpoint serves through `promtool check metrics` (TestPromtoolCheckMetrics,
+# which `make test` runs too).
+.PHONY: checkmetrics
+checkmetrics: deps
+	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 $(GO) test -count=1 -run '^TestPromtoolCheckMetrics$$' -v ./cmd/feedd
+
 # fuzz runs each fuzz target briefly; FUZZTIME sets how long.
 fuzz:
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \

@@ -1,7 +1,11 @@
 package broadcast
 
 import (
+	"strings"
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/plugin/kprom"
 )
 
@@ -9,22 +13,94 @@ import (
 // feedd_<subsystem>_*, registered when the client starts and unregistered
 // when it closes (a new producer client per activation).
 func (p *Pipeline) clientMetrics(subsystem string) *kprom.Metrics {
-	return kprom.NewMetrics("feedd", kprom.Subsystem(subsystem), kprom.Registerer(lenientRegisterer{p.opt.Registerer, p}))
+	return kprom.NewMetrics("feedd", kprom.Subsystem(subsystem), kprom.Registerer(&clientRegisterer{Registerer: p.opt.Registerer, p: p}))
 }
 
-// lenientRegisterer turns the panic kprom's MustRegister would raise on a
-// clash into a log line: a metrics mishap must not take the member down.
-type lenientRegisterer struct {
+// clientRegisterer is the registerer kprom is given, for one client. It
+// turns the panic kprom's MustRegister would raise on a clash into a log
+// line: a metrics mishap must not take the member down. And it renames
+// kprom's gauges whose names end in _total (buffered_produce_records_total,
+// buffered_fetch_records_total) to the name without it: the suffix belongs
+// to counters, and Prometheus' linter (promtool check metrics) rejects it on
+// a gauge.
+type clientRegisterer struct {
 	prometheus.Registerer
 	p *Pipeline
+
+	mu      sync.Mutex
+	renamed map[prometheus.GaugeFunc]*renamedGauge
 }
 
-func (r lenientRegisterer) MustRegister(cs ...prometheus.Collector) {
+func (r *clientRegisterer) MustRegister(cs ...prometheus.Collector) {
 	for _, c := range cs {
+		if g, ok := c.(prometheus.GaugeFunc); ok {
+			if rg := withoutTotal(g); rg != nil {
+				r.mu.Lock()
+				if r.renamed == nil {
+					r.renamed = make(map[prometheus.GaugeFunc]*renamedGauge)
+				}
+				r.renamed[g] = rg
+				r.mu.Unlock()
+				c = rg
+			}
+		}
 		if err := r.Register(c); err != nil {
 			r.p.log.Warn("kafka client metric not registered", "err", err)
 		}
 	}
+}
+
+// Unregister unregisters c, or what it was renamed to.
+func (r *clientRegisterer) Unregister(c prometheus.Collector) bool {
+	if g, ok := c.(prometheus.GaugeFunc); ok {
+		r.mu.Lock()
+		if rg, ok := r.renamed[g]; ok {
+			delete(r.renamed, g)
+			c = rg
+		}
+		r.mu.Unlock()
+	}
+	return r.Registerer.Unregister(c)
+}
+
+// renamedGauge exports a gauge under another name.
+type renamedGauge struct {
+	g    prometheus.GaugeFunc
+	desc *prometheus.Desc
+}
+
+// withoutTotal returns g renamed without its _total suffix, or nil if its
+// name has none.
+func withoutTotal(g prometheus.GaugeFunc) *renamedGauge {
+	// A Desc does not tell its name; a registry of its own does.
+	reg := prometheus.NewRegistry()
+	if reg.Register(g) != nil {
+		return nil
+	}
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 || len(mfs[0].GetMetric()) != 1 {
+		return nil
+	}
+	name, ok := strings.CutSuffix(mfs[0].GetName(), "_total")
+	if !ok {
+		return nil
+	}
+	labels := prometheus.Labels{}
+	for _, l := range mfs[0].GetMetric()[0].GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	return &renamedGauge{g: g, desc: prometheus.NewDesc(name, mfs[0].GetHelp(), nil, labels)}
+}
+
+func (r *renamedGauge) Describe(ch chan<- *prometheus.Desc) { ch <- r.desc }
+
+func (r *renamedGauge) Collect(ch chan<- prometheus.Metric) {
+	var m dto.Metric
+	if err := r.g.Write(&m); err != nil {
+		ch <- prometheus.NewInvalidMetric(r.desc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(r.desc, prometheus.GaugeValue, m.GetGauge().GetValue())
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -35,6 +111,8 @@ var (
 	descRole         = desc("role", "1 for the member's current role, 0 for the others.", "role")
 	descRingFrames   = desc("ring_frames", "Frames held in the backlog ring.")
 	descRingBytes    = desc("ring_bytes", "Frame bytes held in the backlog ring.")
+	descRingMaxFr    = desc("ring_max_frames", "The backlog ring's bound in frames (backlog.max_frames).")
+	descRingMaxBytes = desc("ring_max_bytes", "The backlog ring's bound in frame bytes (backlog.max_bytes).")
 	descRingEarly    = desc("ring_early_echoes", "Early echoes held (committed records not yet read from the local port).")
 	descRingTrimmed  = desc("ring_trimmed_total", "Ring entries trimmed, by what trimmed them.", "by")
 	descRingSkipped  = desc("ring_skipped_total", "Ring entries older than an echoed one, dropped as skipped by the active.")
@@ -77,7 +155,7 @@ var (
 type collector struct{ p *Pipeline }
 
 var allDescs = []*prometheus.Desc{
-	descRole, descRingFrames, descRingBytes, descRingEarly, descRingTrimmed, descRingSkipped, descRingResyncs,
+	descRole, descRingFrames, descRingBytes, descRingMaxFr, descRingMaxBytes, descRingEarly, descRingTrimmed, descRingSkipped, descRingResyncs,
 	descRingOverflow, descRingOvBytes, descRingGaps, descRingRejected, descRingEarlyEv,
 	descAccepted, descStalls, descRefused, descProduced, descOversize, descCommits, descCommitFrames,
 	descCommitFails, descAborts, descCommitSecs, descEndTxnSecs, descActivations, descActFailures, descDeactivs, descFenced, descEcho,
@@ -89,9 +167,13 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
 		ch <- d
 	}
+	c.p.commitSeconds.Describe(ch)
+	c.p.activationSeconds.Describe(ch)
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
+	c.p.commitSeconds.Collect(ch)
+	c.p.activationSeconds.Collect(ch)
 	st := c.p.Status()
 	gauge := func(d *prometheus.Desc, v float64, l ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
@@ -109,6 +191,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	rs, k := st.Ring, st.Counters
 	gauge(descRingFrames, float64(rs.Len))
 	gauge(descRingBytes, float64(rs.Bytes))
+	gauge(descRingMaxFr, float64(c.p.ringLimits.MaxFrames))
+	gauge(descRingMaxBytes, float64(c.p.ringLimits.MaxBytes))
 	gauge(descRingEarly, float64(rs.EarlyEchoLen))
 	counter(descRingTrimmed, rs.TrimmedByEcho, "echo")
 	counter(descRingTrimmed, rs.TrimmedByCommit, "commit")

@@ -2,10 +2,13 @@ package broadcast
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/feedd/feedd/backlog"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // TestMetrics: the pipeline's and the Kafka clients' metrics register on the
@@ -57,11 +60,166 @@ func TestMetrics(t *testing.T) {
 		if _, ok := got["feedd_kafka_producer_produce_bytes_total"]; !ok {
 			t.Fatalf("round %d: no producer client metrics in %v", round, got)
 		}
+		// kprom's buffered-record gauges lose the _total suffix that only
+		// counters may carry.
+		for _, mf := range mfs {
+			if strings.HasSuffix(mf.GetName(), "_total") && mf.GetType() != dto.MetricType_COUNTER {
+				t.Errorf("round %d: %s is a %s ending in _total", round, mf.GetName(), mf.GetType())
+			}
+		}
+		for _, name := range []string{"feedd_kafka_producer_buffered_produce_records", "feedd_kafka_echo_buffered_fetch_records"} {
+			if _, ok := got[name]; !ok {
+				t.Errorf("round %d: %s is not exposed", round, name)
+			}
+		}
 		if err := p.Deactivate(actx, Planned); err != nil {
 			t.Fatal(err)
+		}
+		// The producer client is closed: all its metrics, renamed or not,
+		// are unregistered, so the next one can register them again.
+		mfs, err = reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if strings.HasPrefix(mf.GetName(), "feedd_kafka_producer_") {
+				t.Errorf("round %d: %s still exposed after the producer closed", round, mf.GetName())
+			}
 		}
 	}
 	if err := reg.Register(collector{p}); err == nil {
 		t.Fatal("registering the pipeline's metrics twice succeeded")
+	}
+}
+
+// TestLatencyHistograms: the commit histogram observes every committed
+// transaction of frames, once; the activation histogram observes an
+// activation once the backlog the ring held when it went live has been
+// committed, and an activation with nothing to flush when it goes live.
+func TestLatencyHistograms(t *testing.T) {
+	b := startBroker(t, "")
+	reg := prometheus.NewRegistry()
+	cfg := testConfig(b.Addr(), "feed")
+	// Commits happen only when a transaction holds 5 frames: the interval
+	// is far longer than the test, and there are no control heartbeats.
+	cfg.CommitMaxFrames = 5
+	cfg.CommitInterval = time.Minute
+	cfg.TransactionTimeout = 2 * time.Minute
+	cfg.ControlInterval = -1
+	p, err := New(cfg, Options{Pipeline: "test", Member: "a", Logger: testLogger(), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); _ = p.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
+	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer acancel()
+
+	histogram := func(name string) (count uint64, sum float64) {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				h := mf.GetMetric()[0].GetHistogram()
+				return h.GetSampleCount(), h.GetSampleSum()
+			}
+		}
+		t.Fatalf("%s is not exposed", name)
+		return 0, 0
+	}
+	const commitHist, activationHist = "feedd_broadcast_commit_duration_seconds", "feedd_broadcast_activation_duration_seconds"
+	if n, _ := histogram(commitHist); n != 0 {
+		t.Fatalf("%s count %d before any commit", commitHist, n)
+	}
+
+	// A backlog of 7 frames while inactive.
+	seq := uint64(0)
+	accept := func(n int) {
+		for range n {
+			seq++
+			p.Accept(frame(seq, time.Now()))
+		}
+	}
+	accept(7)
+	waitFor(t, "the backlog in the ring", func() bool { return p.Status().Ring.Len == 7 })
+
+	start := time.Now()
+	if err := p.Activate(actx); err != nil {
+		t.Fatal(err)
+	}
+	// Live: the first 5 are committed at once; the other 2 wait for more.
+	waitFor(t, "the first commit", func() bool { return p.Status().Counters.Commits == 1 })
+	if n, _ := histogram(activationHist); n != 0 {
+		t.Fatalf("%s count %d while 2 frames of the backlog are not committed", activationHist, n)
+	}
+	accept(3)
+	flushedAfter := time.Since(start) // the flush's commit can only follow these frames
+	waitFor(t, "the backlog committed", func() bool { return p.Status().Counters.Commits == 2 })
+	n, sum := histogram(activationHist)
+	if n != 1 || sum < flushedAfter.Seconds() || sum > time.Since(start).Seconds() {
+		t.Fatalf("%s: count %d, sum %vs; want 1 activation of between %v and %v", activationHist, n, sum, flushedAfter, time.Since(start))
+	}
+
+	// Three more commits while live: the activation is not observed again.
+	accept(15)
+	waitFor(t, "five commits", func() bool { return p.Status().Counters.Commits == 5 })
+	st := p.Status()
+	n, sum = histogram(commitHist)
+	if n != 5 || sum <= 0 || sum > float64(st.Counters.CommitNanos)/1e9+1e-6 {
+		t.Fatalf("%s: count %d, sum %vs; want 5 commits taking at most the %vs of feedd_broadcast_commit_seconds_total",
+			commitHist, n, sum, float64(st.Counters.CommitNanos)/1e9)
+	}
+	if n, _ := histogram(activationHist); n != 1 {
+		t.Fatalf("%s count %d after commits of a live member, want still 1", activationHist, n)
+	}
+
+	// A new activation with an empty ring has nothing to flush: observed
+	// by the time Activate returns.
+	if err := p.Deactivate(actx, Planned); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Activate(actx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := histogram(activationHist); n != 2 {
+		t.Fatalf("%s count %d after a second activation with an empty ring, want 2", activationHist, n)
+	}
+	if n, _ := histogram(commitHist); n != p.Status().Counters.Commits {
+		t.Fatalf("%s count %d, feedd_broadcast_commits_total %d", commitHist, n, p.Status().Counters.Commits)
+	}
+}
+
+// TestRingBoundMetrics: the ring's bounds are exported, defaults included,
+// so that an alert can compare the depth with them.
+func TestRingBoundMetrics(t *testing.T) {
+	for _, tc := range []struct {
+		ring              backlog.Config
+		maxFrames, maxByt float64
+	}{
+		{backlog.Config{}, backlog.DefaultMaxFrames, backlog.DefaultMaxBytes},
+		{backlog.Config{MaxFrames: 5000, MaxBytes: 1 << 20}, 5000, 1 << 20},
+	} {
+		reg := prometheus.NewRegistry()
+		if _, err := New(testConfig("127.0.0.1:1", "feed"), Options{Pipeline: "test", Member: "a", Ring: tc.ring, Logger: testLogger(), Registerer: reg}); err != nil {
+			t.Fatal(err)
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, mf := range mfs {
+			if len(mf.GetMetric()) == 1 {
+				got[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		if got["feedd_broadcast_ring_max_frames"] != tc.maxFrames || got["feedd_broadcast_ring_max_bytes"] != tc.maxByt {
+			t.Errorf("ring %+v: max_frames %v, max_bytes %v; want %v, %v", tc.ring, got["feedd_broadcast_ring_max_frames"], got["feedd_broadcast_ring_max_bytes"], tc.maxFrames, tc.maxByt)
+		}
 	}
 }

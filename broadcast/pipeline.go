@@ -101,8 +101,10 @@ type Pipeline struct {
 	testEchoDelay atomic.Int64
 
 	// Owned by Run's goroutine.
-	life        context.Context
-	ring        *backlog.Ring
+	life context.Context
+	ring *backlog.Ring
+	// ringLimits are the ring's bounds, for the metrics; fixed at New.
+	ringLimits  backlog.Config
 	appendFn    func(id uint64, rx int64, data []byte)
 	role        Role
 	roleSince   time.Time
@@ -131,6 +133,11 @@ type Pipeline struct {
 	c            Counters
 	rejectLog    time.Time
 	oversizeLog  time.Time
+
+	// Latency histograms, observed by Run's goroutine and exported by the
+	// collector (a Histogram is safe for concurrent use).
+	commitSeconds     prometheus.Histogram
+	activationSeconds prometheus.Histogram
 }
 
 // activation is the state of one attempt to be active, from fencing to the
@@ -156,6 +163,14 @@ type activation struct {
 	workers     sync.WaitGroup
 	closed      chan struct{}          // closed when the producer is closed
 	step        atomic.Pointer[string] // what the fence worker is doing, for errors
+
+	// started is when the activation began (before fencing). flushing is
+	// set from going live until every ring entry up to flushThrough (the
+	// newest when it went live: the backlog to flush) has left the ring;
+	// the activation's duration is observed then.
+	started      time.Time
+	flushing     bool
+	flushThrough uint64
 }
 
 func (a *activation) setStep(s string) { a.step.Store(&s) }
@@ -230,12 +245,23 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 		done:          make(chan struct{}),
 		transactional: true,
 		ring:          ring,
+		ringLimits:    opt.Ring.WithDefaults(),
 		ownThrough:    -1,
 		echoNext:      -1,
 		lastOffset:    -1,
 		pid:           -1,
 		epoch:         -1,
 		roleSince:     time.Now(),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "feedd_broadcast_commit_duration_seconds",
+			Help:    "Wall time of each committed transaction of frames, from the start of its flush to the end of EndTxn.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		activationSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "feedd_broadcast_activation_duration_seconds",
+			Help:    "Wall time of each activation, from its start (fencing) until the backlog the ring held when it went live is committed.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}),
 	}
 	p.appendFn = p.appendFrame
 	p.final = p.status()
@@ -484,6 +510,7 @@ func (p *Pipeline) activate(ctx context.Context, reply chan error) {
 		waiters: []chan error{reply},
 		closed:  make(chan struct{}),
 		txn:     newTxn(p.signalRecErr),
+		started: time.Now(),
 	}
 	p.act = a
 	p.setRole(RoleActivating)
@@ -665,6 +692,8 @@ func (p *Pipeline) checkSynced() {
 	a.phase, a.cursor = phaseProducing, 0
 	if !a.live {
 		a.live = true
+		a.flushing, a.flushThrough = true, p.ring.LastPos()
+		p.checkFlushed(a) // nothing to flush: observed before Activate returns
 		p.c.Activations++
 		p.setRole(RoleActive)
 		for _, w := range a.waiters {
@@ -672,6 +701,8 @@ func (p *Pipeline) checkSynced() {
 		}
 		a.waiters = nil
 		p.log.Info("active: flushing the ring, then live", "ring_frames", p.ring.Len())
+	} else {
+		p.checkFlushed(a) // re-synced after a failed commit: the echo may have trimmed the backlog
 	}
 	if a.stopping {
 		p.endActivation(a, nil, true)
@@ -679,6 +710,21 @@ func (p *Pipeline) checkSynced() {
 	}
 	p.armControl()
 	p.produceMore()
+}
+
+// checkFlushed observes the activation's duration once the backlog the
+// ring held when it went live has left it: committed by this member, or
+// (after a failed commit) found committed on echo while re-syncing. An
+// activation that ends before that is not observed.
+func (p *Pipeline) checkFlushed(a *activation) {
+	if !a.flushing {
+		return
+	}
+	if e, ok := p.ring.Oldest(); ok && e.Pos <= a.flushThrough {
+		return
+	}
+	a.flushing = false
+	p.activationSeconds.Observe(time.Since(a.started).Seconds())
 }
 
 // produceMore hands ring entries after the cursor to the producer until the
@@ -794,6 +840,8 @@ func (p *Pipeline) committed(a *activation, t *txn, r commitResult) {
 	if r.committed {
 		p.ring.TrimThrough(t.last)
 		p.c.Commits++
+		p.commitSeconds.Observe(now.Sub(a.commitStart).Seconds())
+		p.checkFlushed(a)
 		p.c.CommittedFrames += uint64(t.n)
 		if off := t.lastOffset.Load(); off >= 0 {
 			p.ownThrough = max(p.ownThrough, off)

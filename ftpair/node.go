@@ -35,6 +35,7 @@ type Node struct {
 	roleSince time.Time
 	slot      int
 	term      uint64 // term of the current activation
+	actReason Reason // why the current activation was decided
 	maxTerm   uint64 // highest term seen anywhere
 
 	health       Health
@@ -87,6 +88,9 @@ type peer struct {
 	witnessSlot int
 
 	suppressed bool // this witnessed silence has been counted
+	// missed is how many heartbeats of the current silence have been
+	// counted as missed.
+	missed uint64
 }
 
 // view classifies a peer as this member currently sees it.
@@ -124,7 +128,7 @@ func NewNode(cfg Config, incarnation uint64, now time.Time) (*Node, error) {
 		kafkaOKSince: now,
 		nextHB:       now,
 		peers:        make(map[string]*peer),
-		counters:     Counters{StepDowns: make(map[Reason]uint64)},
+		counters:     Counters{StepDowns: make(map[Reason]uint64), ActivationsByReason: make(map[Reason]uint64)},
 	}
 	return n, nil
 }
@@ -195,6 +199,7 @@ func (n *Node) Step(now time.Time, ev Event) []Action {
 		panic(fmt.Sprintf("ftpair: unknown event %T", ev))
 	}
 
+	n.countMissed()
 	n.evaluate()
 	n.heartbeat()
 	out := n.out
@@ -241,6 +246,7 @@ func (n *Node) onHeartbeat(hb Heartbeat) {
 	}
 	p.dead = false
 	p.hb, p.haveHB, p.heardAt, p.hbBase = hb, true, n.now, n.now
+	p.missed = 0
 	n.maxTerm = max(n.maxTerm, hb.Term)
 }
 
@@ -339,6 +345,7 @@ func (n *Node) onActivationFinished(e ActivationFinished) {
 		return
 	}
 	n.counters.Activations++
+	n.counters.ActivationsByReason[n.actReason]++
 	n.transition(RoleActive, "", "")
 }
 
@@ -507,6 +514,30 @@ func (n *Node) checkActivate() {
 		return
 	}
 	n.activate(s, reason, who)
+}
+
+// countMissed counts the heartbeats missed from each peer heard before: one
+// for every heartbeat interval of silence beyond the first. The silence is
+// measured from hbBase, so this process's own stalls add nothing; while a
+// peer has an obituary its silence is expected and is not counted, and
+// neither is it later, if the obituary is withdrawn.
+func (n *Node) countMissed() {
+	for _, id := range n.ids {
+		p := n.peers[id]
+		if !p.haveHB {
+			continue
+		}
+		due := uint64(0)
+		if s := n.silence(p); s > n.cfg.HeartbeatInterval {
+			due = uint64(s/n.cfg.HeartbeatInterval) - 1
+		}
+		if due > p.missed {
+			if !p.dead {
+				n.counters.MissedHeartbeats += due - p.missed
+			}
+			p.missed = due
+		}
+	}
 }
 
 // checkPrepare issues or withdraws the prepare-to-activate hint: a holder
@@ -855,6 +886,7 @@ func (n *Node) vacancyReason(s int) (Reason, string) {
 func (n *Node) activate(slot int, reason Reason, who string) {
 	n.maxTerm++
 	n.term, n.slot = n.maxTerm, slot
+	n.actReason = reason
 	n.prepared = false
 	n.handoverTo = ""
 	n.emit(Activate{Slot: slot, Term: n.term, Reason: reason, Peer: who})

@@ -202,3 +202,86 @@ func TestFencedAfterObituaryTrustsTheBuriedPeersWitness(t *testing.T) {
 		}
 	}
 }
+
+// TestMissedHeartbeatsCounted: a peer's silence counts one missed heartbeat
+// per heartbeat interval beyond the first; a heartbeat ends the count; an
+// obituary'd peer's silence and this process's own stall count nothing.
+func TestMissedHeartbeatsCounted(t *testing.T) {
+	n := newTestNode(t, "b") // heartbeat interval 100ms
+	seq := uint64(0)
+	hb := func(ms int) {
+		seq++
+		n.Step(at(ms), HeartbeatReceived{Heartbeat: Heartbeat{From: "a", Incarnation: 1, Seq: seq, Weight: 1, Role: RoleInactive}})
+	}
+	missed := func() uint64 { return n.Status().Counters.MissedHeartbeats }
+
+	// Heartbeats on time, and one 150ms late: nothing missed.
+	for ms := 0; ms <= 300; ms += 100 {
+		hb(ms)
+		n.Step(at(ms+50), Tick{})
+	}
+	hb(450)
+	if got := missed(); got != 0 {
+		t.Fatalf("missed %d with every heartbeat within two intervals", got)
+	}
+	// Silent from 450 to 1150: 700ms, six intervals beyond the first.
+	tickTo(n, 475, 1150)
+	n.Step(at(1150), Tick{})
+	if got := missed(); got != 6 {
+		t.Fatalf("missed %d after 700ms of silence, want 6", got)
+	}
+	hb(1150)
+	tickTo(n, 1175, 1250)
+	if got := missed(); got != 6 {
+		t.Fatalf("missed %d after the peer was heard again, want still 6", got)
+	}
+	// This process stalls for 3s; the peer's heartbeats queue meanwhile.
+	n.Step(at(4250), Tick{})
+	if got := missed(); got != 6 {
+		t.Fatalf("missed %d after this process's own stall, want still 6", got)
+	}
+	hb(4250)
+	// The peer's connection closes: an obituary. Its silence is expected.
+	n.Step(at(4260), PeerClosed{Peer: "a", Incarnation: 1})
+	tickTo(n, 4275, 6000)
+	if got := missed(); got != 6 {
+		t.Fatalf("missed %d while the peer has an obituary, want still 6", got)
+	}
+}
+
+// TestActivationsCountedByReason: an activation is counted under the reason
+// it was decided for, once the edge reports it finished.
+func TestActivationsCountedByReason(t *testing.T) {
+	n := newTestNode(t, "b")
+	for ms := 0; ms <= 600; ms += 100 {
+		n.Step(at(ms), HeartbeatReceived{Heartbeat: Heartbeat{From: "a", Incarnation: 1, Seq: uint64(ms/100 + 1), Weight: 1, Role: RoleActive, Slot: 0, Term: 1}})
+		n.Step(at(ms+50), Tick{})
+	}
+	var act Activate
+	find := func(acts []Action) bool {
+		for _, a := range acts {
+			if a, ok := a.(Activate); ok {
+				act = a
+				return true
+			}
+		}
+		return false
+	}
+	// a dies: b activates at once on the obituary.
+	if !find(n.Step(at(700), PeerClosed{Peer: "a", Incarnation: 1})) || act.Reason != ReasonObituary {
+		t.Fatalf("no activation on the obituary (got %+v)", act)
+	}
+	if c := n.Status().Counters; c.Activations != 0 || len(c.ActivationsByReason) != 0 {
+		t.Fatalf("counted before the activation finished: %+v", c)
+	}
+	n.Step(at(750), ActivationFinished{Term: act.Term})
+	c := n.Status().Counters
+	if c.Activations != 1 || c.ActivationsByReason[ReasonObituary] != 1 || len(c.ActivationsByReason) != 1 {
+		t.Fatalf("after an activation on an obituary: activations %d, by reason %v", c.Activations, c.ActivationsByReason)
+	}
+	// The status is a copy: changing it does not change the node.
+	c.ActivationsByReason[ReasonSilence] = 5
+	if n.Status().Counters.ActivationsByReason[ReasonSilence] != 0 {
+		t.Fatal("Status shares its ActivationsByReason map with the node")
+	}
+}

@@ -88,6 +88,10 @@ type Counters struct {
 	// failed ones.
 	Activations        uint64 `json:"activations"`
 	ActivationFailures uint64 `json:"activation_failures"`
+	// ActivationsByReason splits Activations by the reason the activation
+	// was decided for (no-active, obituary, silence, handover): obituary and
+	// silence are failovers.
+	ActivationsByReason map[Reason]uint64 `json:"activations_by_reason"`
 	// StepDowns counts deactivations by reason (fenced, superseded, kafka,
 	// feed, switchover, preempted).
 	StepDowns map[Reason]uint64 `json:"step_downs"`
@@ -108,6 +112,12 @@ type Counters struct {
 	// StaleHeartbeats counts heartbeats dropped as older than one already
 	// seen (or malformed).
 	StaleHeartbeats uint64 `json:"stale_heartbeats"`
+	// MissedHeartbeats counts heartbeats that did not arrive from a peer
+	// that was heard and has no obituary: one once a heartbeat interval
+	// has passed beyond the first without a heartbeat (the first absorbs
+	// delay and jitter), and one more for each further interval. This
+	// process's own stalls are not counted.
+	MissedHeartbeats uint64 `json:"missed_heartbeats"`
 	// DuplicateMemberID counts heartbeats carrying our own member id from
 	// another incarnation: two members are configured with one id.
 	DuplicateMemberID uint64 `json:"duplicate_member_id"`
@@ -135,6 +145,7 @@ func (n *Node) Status() Status {
 		Counters:      n.counters,
 	}
 	s.Counters.StepDowns = maps.Clone(n.counters.StepDowns)
+	s.Counters.ActivationsByReason = maps.Clone(n.counters.ActivationsByReason)
 	switch {
 	case n.handoverTo != "":
 		s.HoldOffReason, s.HoldOffUntil = ReasonHandover, n.handoverUntil

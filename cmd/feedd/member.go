@@ -424,7 +424,7 @@ var (
 	descActive = prometheus.NewDesc("feedd_member_active",
 		"1 while this member is active (broadcasting), 0 otherwise.", nil, nil)
 	descActivations = prometheus.NewDesc("feedd_pair_activations_total",
-		"Completed activations decided by the pair protocol.", nil, nil)
+		"Completed activations decided by the pair protocol, by reason (obituary and silence are failovers).", []string{"reason"}, nil)
 	descActivationFailures = prometheus.NewDesc("feedd_pair_activation_failures_total",
 		"Activations that failed (the member returned to inactive and held off).", nil, nil)
 	descStepDowns = prometheus.NewDesc("feedd_pair_step_downs_total",
@@ -437,7 +437,15 @@ var (
 		"Times this process resumed after being stopped or starved for over half the activation interval.", nil, nil)
 	descDuplicateID = prometheus.NewDesc("feedd_pair_duplicate_member_id_total",
 		"Heartbeats carrying this member's id from another process: two members share one member_id.", nil, nil)
+	descHeartbeatsMissed = prometheus.NewDesc("feedd_pair_heartbeats_missed_total",
+		"Heartbeats that did not arrive from a peer heard before: one per heartbeat interval of silence beyond the first.", nil, nil)
+	descHeartbeatsRejected = prometheus.NewDesc("feedd_pair_heartbeats_rejected_total",
+		"Authenticated heartbeats the pair protocol dropped: older than one already taken from the same process, or without a sender.", nil, nil)
 )
+
+// activationReasons are the reasons the core activates for, exported from
+// zero like the step-down reasons.
+var activationReasons = []ftpair.Reason{ftpair.ReasonNoActive, ftpair.ReasonObituary, ftpair.ReasonSilence, ftpair.ReasonHandover}
 
 // stepDownReasons are the reasons the core deactivates for, exported from
 // zero so that increase() sees the first step-down of each kind.
@@ -447,7 +455,8 @@ var stepDownReasons = []ftpair.Reason{ftpair.ReasonFenced, ftpair.ReasonSupersed
 // Describe implements prometheus.Collector.
 func (c *controller) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descActive, descActivations, descActivationFailures,
-		descStepDowns, descObituaries, descWitnessSuppressed, descStalls, descDuplicateID} {
+		descStepDowns, descObituaries, descWitnessSuppressed, descStalls, descDuplicateID,
+		descHeartbeatsMissed, descHeartbeatsRejected} {
 		ch <- d
 	}
 }
@@ -469,18 +478,23 @@ func (c *controller) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	counter(descActivations, st.Counters.Activations)
-	counter(descActivationFailures, st.Counters.ActivationFailures)
-	for _, r := range stepDownReasons {
-		counter(descStepDowns, st.Counters.StepDowns[r], string(r))
-	}
-	for r, n := range st.Counters.StepDowns {
-		if !slices.Contains(stepDownReasons, r) {
-			counter(descStepDowns, n, string(r))
+	byReason := func(d *prometheus.Desc, known []ftpair.Reason, counts map[ftpair.Reason]uint64) {
+		for _, r := range known {
+			counter(d, counts[r], string(r))
+		}
+		for r, n := range counts {
+			if !slices.Contains(known, r) {
+				counter(d, n, string(r))
+			}
 		}
 	}
+	byReason(descActivations, activationReasons, st.Counters.ActivationsByReason)
+	counter(descActivationFailures, st.Counters.ActivationFailures)
+	byReason(descStepDowns, stepDownReasons, st.Counters.StepDowns)
 	counter(descObituaries, st.Counters.Obituaries)
 	counter(descWitnessSuppressed, st.Counters.WitnessSuppressed)
 	counter(descStalls, st.Counters.Stalls)
 	counter(descDuplicateID, st.Counters.DuplicateMemberID)
+	counter(descHeartbeatsMissed, st.Counters.MissedHeartbeats)
+	counter(descHeartbeatsRejected, st.Counters.StaleHeartbeats)
 }

@@ -257,63 +257,7 @@ func memberMetricNames(t *testing.T, clients []string) map[string]bool {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	dir := t.TempDir()
-	secret := filepath.Join(dir, "secret")
-	if err := os.WriteFile(secret, []byte("monitoring-test-secret-0123456789"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfgFile := filepath.Join(dir, "feedd.yaml")
-	cfgYAML := `pipeline: monitoring
-member_id: a
-serial: {device: ` + filepath.Join(dir, "no-such-tty") + `, baud: 115200}
-framing: {mode: nmea}
-sequence: {nmea_field: 1}
-kafka: {brokers: [` + b.Addr() + `], topic: monitoring}
-pair:
-  listen: 127.0.0.1:0
-  peers: [{id: b, address: 127.0.0.1:1}]
-  secret_file: ` + secret + `
-admin: {listen: "off"}
-`
-	if err := os.WriteFile(cfgFile, []byte(cfgYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(cfgFile, nil, func(string) (string, bool) { return "", false }, roleAuto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-
-	// As in runMember.
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	src, err := ingest.NewSource(cfg.Serial, cfg.Framing, cfg.Sequence, ingest.SourceOptions{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg.MustRegister(src)
-	pipe, err := broadcast.New(cfg.Kafka, broadcast.Options{
-		Pipeline: cfg.Pipeline, Member: cfg.MemberID, Ring: cfg.Backlog,
-		Logger: log, Registerer: reg,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds, err := cfg.Pair.Link.LoadCredentials()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pairLink, err := link.New(cfg.MemberID, cfg.Pair.Link, creds, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pairLink.Close() })
-	reg.MustRegister(pairLink)
-	ctl, err := newController(cfg, roleAuto, src, pipe, pairLink, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg.MustRegister(ctl)
+	reg, pipe, _ := newMonitoringMember(t, b.Addr())
 
 	names := map[string]bool{}
 	describe := func() {
@@ -386,6 +330,73 @@ func describedNames(t *testing.T, c prometheus.Collector) map[string]bool {
 		t.Fatalf("cannot read the names of %v", unnamed)
 	}
 	return names
+}
+
+// newMonitoringMember builds a member's registry, port, pipeline, pair link
+// and control loop the way runMember does, for the broker at brokerAddr,
+// without running any of them: the serial device does not exist, and the
+// pipeline is not Run (nothing dials the broker until the caller runs it).
+func newMonitoringMember(t *testing.T, brokerAddr string) (*prometheus.Registry, *broadcast.Pipeline, *controller) {
+	t.Helper()
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("monitoring-test-secret-0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "feedd.yaml")
+	cfgYAML := `pipeline: monitoring
+member_id: a
+serial: {device: ` + filepath.Join(dir, "no-such-tty") + `, baud: 115200}
+framing: {mode: nmea}
+sequence: {nmea_field: 1}
+kafka: {brokers: [` + brokerAddr + `], topic: monitoring}
+pair:
+  listen: 127.0.0.1:0
+  peers: [{id: b, address: 127.0.0.1:1}]
+  secret_file: ` + secret + `
+admin: {listen: "off"}
+`
+	if err := os.WriteFile(cfgFile, []byte(cfgYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(cfgFile, nil, func(string) (string, bool) { return "", false }, roleAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	// As in runMember.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	src, err := ingest.NewSource(cfg.Serial, cfg.Framing, cfg.Sequence, ingest.SourceOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.MustRegister(src)
+	pipe, err := broadcast.New(cfg.Kafka, broadcast.Options{
+		Pipeline: cfg.Pipeline, Member: cfg.MemberID, Ring: cfg.Backlog,
+		Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := cfg.Pair.Link.LoadCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairLink, err := link.New(cfg.MemberID, cfg.Pair.Link, creds, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pairLink.Close() })
+	reg.MustRegister(pairLink)
+	ctl, err := newController(cfg, roleAuto, src, pipe, pairLink, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.MustRegister(ctl)
+
+	return reg, pipe, ctl
 }
 
 var (

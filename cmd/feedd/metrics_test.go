@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/feedd/feedd/ftpair"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// TestPairMetrics drives a member's pair protocol core through a failover
+// and checks what its metrics report: activations by reason, the missed
+// and rejected heartbeats, and every reason exported from zero before its
+// first event.
+func TestPairMetrics(t *testing.T) {
+	reg, _, ctl := newMonitoringMember(t, "127.0.0.1:1")
+	gather := func() map[string]*dto.MetricFamily {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return familiesByName(mfs)
+	}
+
+	// Before any event: every known reason at zero.
+	mfs := gather()
+	for _, r := range activationReasons {
+		checkMetric(t, mfs, 0, "feedd_pair_activations_total", "reason", string(r))
+	}
+	for _, r := range stepDownReasons {
+		checkMetric(t, mfs, 0, "feedd_pair_step_downs_total", "reason", string(r))
+	}
+	checkMetric(t, mfs, 0, "feedd_pair_heartbeats_missed_total")
+	checkMetric(t, mfs, 0, "feedd_pair_heartbeats_rejected_total")
+
+	// Member a hears b active until 300ms, then b falls silent for 400ms
+	// (three heartbeats missed beyond the first interval's grace), then its
+	// connection closes: an obituary, and a takes over.
+	t0 := time.Now()
+	step := func(ms int, ev ftpair.Event) []ftpair.Action {
+		acts := ctl.node.Step(t0.Add(time.Duration(ms)*time.Millisecond), ev)
+		st := ctl.node.Status()
+		ctl.pairStatus.Store(&st)
+		return acts
+	}
+	hb := func(ms int, seq uint64) {
+		step(ms, ftpair.HeartbeatReceived{Heartbeat: ftpair.Heartbeat{From: "b", Incarnation: 1, Seq: seq, Weight: 1, Role: ftpair.RoleActive, Term: 1}})
+	}
+	for ms := 0; ms <= 300; ms += 100 {
+		hb(ms, uint64(ms/100+1))
+		step(ms+50, ftpair.Tick{})
+	}
+	hb(320, 2) // a replay of an older heartbeat: rejected
+	for ms := 400; ms <= 700; ms += 50 {
+		step(ms, ftpair.Tick{})
+	}
+	var term uint64
+	for _, a := range step(700, ftpair.PeerClosed{Peer: "b", Incarnation: 1}) {
+		if a, ok := a.(ftpair.Activate); ok && a.Reason == ftpair.ReasonObituary {
+			term = a.Term
+		}
+	}
+	if term == 0 {
+		t.Fatalf("no activation on the obituary; status %+v", ctl.node.Status())
+	}
+	step(750, ftpair.ActivationFinished{Term: term})
+
+	mfs = gather()
+	for _, r := range activationReasons {
+		want := 0.0
+		if r == ftpair.ReasonObituary {
+			want = 1
+		}
+		checkMetric(t, mfs, want, "feedd_pair_activations_total", "reason", string(r))
+	}
+	checkMetric(t, mfs, 0, "feedd_pair_step_downs_total", "reason", string(ftpair.ReasonFenced))
+	checkMetric(t, mfs, 1, "feedd_pair_obituaries_total")
+	checkMetric(t, mfs, 3, "feedd_pair_heartbeats_missed_total")
+	checkMetric(t, mfs, 1, "feedd_pair_heartbeats_rejected_total")
+}
+
+// familiesByName indexes gathered metric families.
+func familiesByName(mfs []*dto.MetricFamily) map[string]*dto.MetricFamily {
+	out := make(map[string]*dto.MetricFamily, len(mfs))
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf
+	}
+	return out
+}
+
+// metricValue returns the value of the series of family name with exactly
+// the labels given (name, value, ...): a counter's or gauge's value, a
+// histogram's sample count.
+func metricValue(mfs map[string]*dto.MetricFamily, name string, labels ...string) (float64, error) {
+	mf, ok := mfs[name]
+	if !ok {
+		return 0, fmt.Errorf("%s is not exposed", name)
+	}
+	var want []string
+	for i := 0; i+1 < len(labels); i += 2 {
+		want = append(want, labels[i]+"="+labels[i+1])
+	}
+	slices.Sort(want)
+	var seen []string
+	for _, m := range mf.GetMetric() {
+		var got []string
+		for _, l := range m.GetLabel() {
+			got = append(got, l.GetName()+"="+l.GetValue())
+		}
+		slices.Sort(got)
+		if slices.Equal(got, want) {
+			switch {
+			case m.Counter != nil:
+				return m.GetCounter().GetValue(), nil
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue(), nil
+			case m.Histogram != nil:
+				return float64(m.GetHistogram().GetSampleCount()), nil
+			}
+			return m.GetUntyped().GetValue(), nil
+		}
+		seen = append(seen, "{"+strings.Join(got, ",")+"}")
+	}
+	return 0, fmt.Errorf("%s has no series {%s}; it has %v", name, strings.Join(want, ","), seen)
+}
+
+func checkMetric(t *testing.T, mfs map[string]*dto.MetricFamily, want float64, name string, labels ...string) {
+	t.Helper()
+	got, err := metricValue(mfs, name, labels...)
+	switch {
+	case err != nil:
+		t.Error(err)
+	case got != want:
+		t.Errorf("%s%v = %v, want %v", name, labels, got, want)
+	}
+}
