@@ -80,4 +80,3 @@ func TestDemoFlags(t *testing.T) {
 		}
 	}
 }
-
