@@ -90,11 +90,13 @@ func benchThroughput(b *testing.B, interval time.Duration, transactional bool) {
 	cfg.CommitInterval = interval
 	// The interval, not a size cap, ends each transaction.
 	cfg.CommitMaxFrames, cfg.CommitMaxBytes = maxCommitFrames, 1<<30
+	if !transactional {
+		cfg.Producer = ProducerIdempotent
+	}
 	p, err := New(cfg, Options{Pipeline: "bench", Member: "a", Logger: testLogger()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	p.transactional = transactional
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = p.Run(ctx) }()

@@ -59,6 +59,21 @@ const (
 	KeyPipeline = "pipeline" // the pipeline name, the same on every record
 )
 
+// Producer modes for Config.Producer.
+const (
+	// ProducerTransactional is the default and the only mode that keeps the
+	// pair's guarantees: frames are committed in transactions under the
+	// shared transactional id, which is also the lock that fences a zombie.
+	ProducerTransactional = "transactional"
+	// ProducerIdempotent produces with an idempotent producer and no
+	// transactions: no transactional id, so nothing fences the previous
+	// active, and no commit marks what a failover may replay. It exists to
+	// measure what exactly-once costs and for a single member that accepts
+	// duplicates and split-brain writes across a failover; it is unsafe in
+	// a pair. See docs/kafka.md.
+	ProducerIdempotent = "idempotent"
+)
+
 // Compression codecs for Config.Compression.
 var compressions = []string{"none", "snappy", "lz4", "zstd"}
 
@@ -101,6 +116,10 @@ type Config struct {
 	Partitions        int `yaml:"partitions" help:"partitions of a created topic (must be 1)"`
 	ReplicationFactor int `yaml:"replication_factor" help:"replication factor of a created topic (0: broker default)"`
 	MinInsyncReplicas int `yaml:"min_insync_replicas" help:"min.insync.replicas of a created topic (0: broker default)"`
+
+	// Producer is ProducerTransactional (the default) or
+	// ProducerIdempotent, which is unsafe across a failover.
+	Producer string `yaml:"producer" help:"transactional (default), or idempotent: no transactions, no fencing, unsafe across failover"`
 
 	// Key is none, identity or pipeline.
 	Key string `yaml:"key" help:"record key: none, identity or pipeline"`
@@ -165,6 +184,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Partitions == 0 {
 		c.Partitions = 1
+	}
+	if c.Producer == "" {
+		c.Producer = ProducerTransactional
 	}
 	if c.Key == "" {
 		c.Key = KeyNone
@@ -265,6 +287,9 @@ func (c Config) Validate() error {
 	if c.ReplicationFactor > 0 && c.MinInsyncReplicas > c.ReplicationFactor {
 		bad("min_insync_replicas", "%d exceeds kafka.replication_factor %d: every acks=all write would fail", c.MinInsyncReplicas, c.ReplicationFactor)
 	}
+	if c.Producer != ProducerTransactional && c.Producer != ProducerIdempotent {
+		bad("producer", "%q is not one of %s, %s", c.Producer, ProducerTransactional, ProducerIdempotent)
+	}
 	if c.Key != KeyNone && c.Key != KeyIdentity && c.Key != KeyPipeline {
 		bad("key", "%q is not one of none, identity, pipeline", c.Key)
 	}
@@ -330,8 +355,8 @@ func (c Config) String() string {
 	if c.ControlInterval > 0 {
 		control = fmt.Sprintf("%s/%v", c.ControlTopic, c.ControlInterval)
 	}
-	return fmt.Sprintf("brokers=%s topic=%s transactional_id=%s commit_interval=%v commit_max_frames=%d control=%s tls=%v sasl=%s",
-		strings.Join(c.Brokers, ","), c.Topic, c.TransactionalID, c.CommitInterval, c.CommitMaxFrames, control, c.TLS.Enabled, c.SASL)
+	return fmt.Sprintf("brokers=%s topic=%s producer=%s transactional_id=%s commit_interval=%v commit_max_frames=%d control=%s tls=%v sasl=%s",
+		strings.Join(c.Brokers, ","), c.Topic, c.Producer, c.TransactionalID, c.CommitInterval, c.CommitMaxFrames, control, c.TLS.Enabled, c.SASL)
 }
 
 // String names the mechanism, the user and where the password is read from.

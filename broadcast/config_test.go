@@ -71,6 +71,7 @@ func TestConfigValidate(t *testing.T) {
 		{"kafka.min_insync_replicas:", func(c *Config) { c.MinInsyncReplicas = -1 }},
 		{"kafka.min_insync_replicas:", func(c *Config) { c.ReplicationFactor = 2; c.MinInsyncReplicas = 3 }},
 		{"kafka.key:", func(c *Config) { c.Key = "random" }},
+		{"kafka.producer:", func(c *Config) { c.Producer = "exactly-once" }},
 		{"kafka.compression:", func(c *Config) { c.Compression = "brotli" }},
 		{"kafka.tls.enabled:", func(c *Config) { c.TLS.CAFile = "/ca.pem" }},
 		{"kafka.tls.key_file:", func(c *Config) { c.TLS.Enabled = true; c.TLS.CertFile = "/c.pem" }},

@@ -93,8 +93,9 @@ type Pipeline struct {
 	running  atomic.Bool
 	final    Status // the last status, set before done is closed
 
-	// transactional is false only in benchmarks that measure what
-	// transactions cost: the producer is then merely idempotent.
+	// transactional is false with kafka.producer: idempotent (what the
+	// benchmarks compare transactions with): the producer is then merely
+	// idempotent, with no transactional id, no fence and no commit markers.
 	transactional bool
 	// testEchoDelay, set only by tests, delays each echo batch (nanoseconds)
 	// to stage an echo that arrives during the catch-up.
@@ -243,7 +244,7 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 		changed:       make(chan struct{}, 1),
 		exiting:       make(chan struct{}),
 		done:          make(chan struct{}),
-		transactional: true,
+		transactional: cfg.Producer == ProducerTransactional,
 		ring:          ring,
 		ringLimits:    opt.Ring.WithDefaults(),
 		ownThrough:    -1,
@@ -264,6 +265,10 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 		}),
 	}
 	p.appendFn = p.appendFrame
+	if !p.transactional {
+		p.log.Warn("kafka.producer is idempotent: no transactions and no fencing; " +
+			"a failover can duplicate frames and two members can both write (unsafe in a pair)")
+	}
 	p.final = p.status()
 	if opt.Registerer != nil {
 		if err := opt.Registerer.Register(collector{p}); err != nil {
@@ -1187,6 +1192,7 @@ func (p *Pipeline) status() Status {
 		Member:             p.opt.Member,
 		Topic:              p.cfg.Topic,
 		TransactionalID:    p.txnID,
+		Producer:           p.cfg.Producer,
 		Role:               p.role,
 		RoleSince:          p.roleSince,
 		Ring:               p.ring.Stats(),

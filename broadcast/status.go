@@ -102,6 +102,9 @@ type Status struct {
 	Topic           string `json:"topic"`
 	ControlTopic    string `json:"control_topic,omitempty"` // empty when control heartbeats are off
 	TransactionalID string `json:"transactional_id"`
+	// Producer is kafka.producer: transactional, or idempotent (no
+	// transactions, no fencing: unsafe across a failover).
+	Producer string `json:"producer"`
 
 	Role      Role      `json:"role"`
 	RoleSince time.Time `json:"role_since"`
