@@ -1,0 +1,279 @@
+// Command feedd-bench measures feedd against the tools a user would
+// otherwise reach for, on one Kafka broker, and writes docs/benchmarks.md
+// (make bench): throughput side by side with kcat, end-to-end latency,
+// the cost of exactly-once, failover and activation on the broker, memory
+// and CPU, and the Go micro-benchmarks of the packages.
+//
+// Every figure is measured several times and reported as its median and
+// range; a peer (kcat, or feedd without transactions) is measured in the
+// same run, interleaved, so that ratios hold on a noisy machine where
+// absolute figures do not. Timings are never asserted: this is a
+// measurement, not a test.
+//
+// It runs real processes (the feedd binary, kcat), writes frames into
+// pseudo-terminals it allocates, and talks only to the broker it is given
+// or starts, on 127.0.0.1. It is a development tool, never part of a
+// member.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/feedd/feedd/broadcast/localbroker"
+	"log/slog"
+)
+
+// options are the command line: what to run, how often, and where.
+type options struct {
+	brokers  string
+	embedded bool
+	feedd    string
+	out      string
+	workDir  string
+	only     map[string]bool
+
+	reps            int
+	frames          int
+	latencyRates    []float64
+	latencyReps     int
+	latencyMinSecs  time.Duration
+	latencyMinN     int
+	eosIntervals    []time.Duration
+	eosLatencyRate  float64
+	failoverReps    int
+	activationDepth []int
+	activationReps  int
+	memoryDepths    []int
+	memoryReps      int
+	cpuRates        []float64
+	cpuDuration     time.Duration
+	cpuReps         int
+	goCount         int
+}
+
+// sections, in the order they run and appear.
+var sections = []string{"throughput", "latency", "eos", "failover", "activation", "memory", "cpu", "go"}
+
+func main() {
+	log.SetFlags(log.Ltime)
+	log.SetPrefix("feedd-bench: ")
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "feedd-bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		log.Print(err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("feedd-bench", flag.ContinueOnError)
+	fs.StringVar(&o.brokers, "brokers", "", "a running broker to measure on, host:port (127.0.0.1 only)")
+	fs.BoolVar(&o.embedded, "embedded", false, "start the embedded broker (kfake) instead: for trying the harness, not for figures")
+	fs.StringVar(&o.feedd, "feedd", "bin/feedd", "the feedd binary to measure")
+	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "the report to write; what follows its notes marker is kept")
+	fs.StringVar(&o.workDir, "work-dir", "", "where members keep configurations and logs (default: a new temporary directory, removed at the end)")
+	only := fs.String("only", strings.Join(sections, ","), "sections to run: "+strings.Join(sections, ","))
+	fs.IntVar(&o.reps, "reps", 5, "repetitions of each throughput measurement (feedd and kcat alternate)")
+	fs.IntVar(&o.frames, "frames", 300_000, "frames in the throughput file")
+	rates := fs.String("latency-rates", "100,1000,10000", "steady rates of the latency benchmark, frames/s")
+	fs.IntVar(&o.latencyReps, "latency-reps", 3, "runs per latency rate")
+	fs.DurationVar(&o.latencyMinSecs, "latency-min-time", 5*time.Second, "shortest latency run")
+	fs.IntVar(&o.latencyMinN, "latency-min-frames", 3000, "fewest frames measured in a latency run (so slow rates run longer)")
+	intervals := fs.String("eos-intervals", "10ms,50ms,100ms", "commit intervals compared with and without transactions")
+	fs.Float64Var(&o.eosLatencyRate, "eos-latency-rate", 1000, "rate of the exactly-once latency comparison, frames/s")
+	fs.IntVar(&o.failoverReps, "failover-reps", 30, "failovers of each kind")
+	depths := fs.String("activation-depths", "0,10000,100000", "backlog depths of the activation benchmark, frames")
+	fs.IntVar(&o.activationReps, "activation-reps", 5, "activations per depth")
+	mem := fs.String("memory-depths", "100000,1000000", "frames an inactive member holds in the memory benchmark")
+	fs.IntVar(&o.memoryReps, "memory-reps", 3, "runs per memory depth")
+	cpu := fs.String("cpu-rates", "1000,10000", "feed rates of the CPU benchmark, frames/s")
+	fs.DurationVar(&o.cpuDuration, "cpu-time", 10*time.Second, "length of one CPU measurement")
+	fs.IntVar(&o.cpuReps, "cpu-reps", 3, "CPU measurements per rate")
+	fs.IntVar(&o.goCount, "go-count", 6, "-count of the Go micro-benchmarks")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	var errs []error
+	o.only = map[string]bool{}
+	for s := range strings.SplitSeq(*only, ",") {
+		if s = strings.TrimSpace(s); !slices.Contains(sections, s) {
+			errs = append(errs, fmt.Errorf("--only: %q is not one of %s", s, strings.Join(sections, ",")))
+		}
+		o.only[s] = true
+	}
+	var err error
+	if o.latencyRates, err = parseList(*rates, parseRate); err != nil {
+		errs = append(errs, fmt.Errorf("--latency-rates: %w", err))
+	}
+	if o.eosIntervals, err = parseList(*intervals, parsePositiveDuration); err != nil {
+		errs = append(errs, fmt.Errorf("--eos-intervals: %w", err))
+	}
+	if o.activationDepth, err = parseList(*depths, parseCount); err != nil {
+		errs = append(errs, fmt.Errorf("--activation-depths: %w", err))
+	}
+	if o.memoryDepths, err = parseList(*mem, parseCount); err != nil {
+		errs = append(errs, fmt.Errorf("--memory-depths: %w", err))
+	}
+	if o.cpuRates, err = parseList(*cpu, parseRate); err != nil {
+		errs = append(errs, fmt.Errorf("--cpu-rates: %w", err))
+	}
+	if (o.brokers == "") == !o.embedded {
+		errs = append(errs, errors.New("give exactly one of --brokers and --embedded"))
+	}
+	for name, v := range map[string]int{"reps": o.reps, "frames": o.frames, "latency-reps": o.latencyReps,
+		"failover-reps": o.failoverReps, "activation-reps": o.activationReps, "memory-reps": o.memoryReps,
+		"cpu-reps": o.cpuReps, "go-count": o.goCount, "latency-min-frames": o.latencyMinN} {
+		if v < 1 {
+			errs = append(errs, fmt.Errorf("--%s: must be at least 1", name))
+		}
+	}
+	if o.cpuDuration <= 0 || o.latencyMinSecs <= 0 || o.eosLatencyRate <= 0 {
+		errs = append(errs, errors.New("--cpu-time, --latency-min-time and --eos-latency-rate must be positive"))
+	}
+	return o, errors.Join(errs...)
+}
+
+func parseList[T any](s string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for f := range strings.SplitSeq(s, ",") {
+		v, err := parse(strings.TrimSpace(f))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func parseRate(s string) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v <= 0 || v > 1e6 {
+		return 0, fmt.Errorf("%q: want a rate in frames/s, above 0 and at most 1000000", s)
+	}
+	return v, nil
+}
+
+func parseCount(s string) (int, error) {
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 || v > 10_000_000 {
+		return 0, fmt.Errorf("%q: want a count from 0 to 10000000", s)
+	}
+	return v, nil
+}
+
+func parsePositiveDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q: want a positive duration", s)
+	}
+	return d, nil
+}
+
+// runner holds what every benchmark of a run shares.
+type runner struct {
+	o      options
+	bin    string
+	dir    string
+	broker *broker
+	res    *results
+}
+
+func run(ctx context.Context, o options) error {
+	bin, err := filepath.Abs(o.feedd)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("the feedd binary: %w (make build)", err)
+	}
+	if o.only["throughput"] || o.only["cpu"] {
+		if _, err := exec.LookPath("kcat"); err != nil {
+			return errors.New("kcat is not installed (apt-get install kcat, or make deps)")
+		}
+	}
+	dir := o.workDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "feedd-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := startBroker(o)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	log.Printf("broker: %s at %s; feedd: %s; work directory: %s", b.Kind, b.Addr, bin, dir)
+
+	r := &runner{o: o, bin: bin, dir: dir, broker: b, res: newResults(o, b, bin)}
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"throughput", r.benchThroughput},
+		{"latency", r.benchLatency},
+		{"eos", r.benchExactlyOnce},
+		{"failover", r.benchFailover},
+		{"activation", r.benchActivation},
+		{"memory", r.benchMemory},
+		{"cpu", r.benchCPU},
+		{"go", r.benchGo},
+	}
+	for _, s := range steps {
+		if !o.only[s.name] {
+			continue
+		}
+		start := time.Now()
+		log.Printf("%s: starting", s.name)
+		if err := s.fn(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		r.res.Durations[s.name] = time.Since(start)
+		log.Printf("%s: done in %v", s.name, time.Since(start).Round(time.Second))
+	}
+	return r.res.write(o.out)
+}
+
+// startBroker connects to the broker given, or starts the embedded one.
+func startBroker(o options) (*broker, error) {
+	b := &broker{Addr: o.brokers}
+	if o.embedded {
+		lb, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			return nil, err
+		}
+		b.Addr, b.Kind, b.close = lb.Addr(), "the embedded broker (franz-go's kfake, in this process)", lb.Close
+	} else {
+		if !strings.HasPrefix(o.brokers, "127.0.0.1:") {
+			return nil, fmt.Errorf("--brokers %s: the benchmarks load the broker; only 127.0.0.1 is accepted", o.brokers)
+		}
+		b.Kind, b.Real = "the Kafka broker at "+o.brokers, true
+	}
+	if err := b.connect(); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}

@@ -1,0 +1,533 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// results is everything a run measured, and what the report needs to say
+// where it was measured.
+type results struct {
+	o         options
+	Started   time.Time
+	Machine   string
+	Versions  string
+	Broker    string
+	Real      bool
+	Durations map[string]time.Duration
+
+	Throughput *throughputResult
+	Latency    []latencyResult
+	EOS        []eosResult
+	Failover   map[string]*failoverResult
+	Activation []activationRun
+	Memory     []memoryRun
+	CPU        []cpuRun
+	Go         []*goBench
+}
+
+func newResults(o options, b *broker, bin string) *results {
+	return &results{o: o, Started: time.Now(), Machine: machine(), Broker: b.Kind, Real: b.Real,
+		Versions:  fmt.Sprintf("%s; %s; feedd %s; %s", runtime.Version(), b.Kind, feeddVersion(bin), kcatVersion()),
+		Durations: map[string]time.Duration{}}
+}
+
+// machine describes the CPU, cores, memory and kernel.
+func machine() string {
+	model := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		if _, err := fmt.Sscanf(string(data), "MemTotal: %d kB", &kb); err == nil {
+			mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
+		}
+	}
+	kernel := ""
+	if out, err := exec.Command("uname", "-sr").Output(); err == nil {
+		kernel = ", " + strings.TrimSpace(string(out))
+	}
+	return fmt.Sprintf("%d cores (%s)%s%s", runtime.NumCPU(), model, mem, kernel)
+}
+
+func feeddVersion(bin string) string {
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		return "(unknown version)"
+	}
+	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+}
+
+// notesMarker starts the part of the report that people write: make bench
+// keeps everything from it on.
+const notesMarker = "<!-- notes: everything below is written by hand and kept by make bench -->"
+
+// write renders the report into path, keeping its hand-written notes.
+func (res *results) write(path string) error {
+	var notes string
+	if old, err := os.ReadFile(path); err == nil {
+		if i := bytes.Index(old, []byte(notesMarker)); i >= 0 {
+			notes = string(old[i:])
+		}
+	}
+	if notes == "" {
+		notes = notesMarker + "\n\n## Notes\n\nNothing yet.\n"
+	}
+	var b strings.Builder
+	res.render(&b)
+	b.WriteString("\n" + notes)
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// target is one of the issue's targets and whether this run met it.
+type target struct {
+	what, figure string
+	met          bool
+}
+
+func verdict(met bool) string {
+	if met {
+		return "met"
+	}
+	return "**missed**"
+}
+
+func (res *results) render(b *strings.Builder) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("# Benchmarks\n\n")
+	p("<!-- Written by `make bench` (cmd/feedd-bench). Edit the notes at the end; the figures are rewritten. -->\n\n")
+	p("Measured %s on %s, a shared machine where other work was running. Versions: %s.\n\n",
+		res.Started.UTC().Format("2006-01-02"), res.Machine, res.Versions)
+	if !res.Real {
+		p("**These figures were measured on the embedded broker, not on Apache Kafka: they try the harness out and say nothing about a real deployment.**\n\n")
+	}
+	p("Every figure is the **median over repeated runs, with the smallest and largest run in brackets**. " +
+		"On a shared 2-core machine absolute figures move by tens of percent between runs, so each comparison is made " +
+		"against a peer measured in the same run, the two alternating run by run; the ratio is the figure to compare across machines. " +
+		"The benchmark harness, its broker, kcat and the members share the same cores: nothing here is a figure for a dedicated host.\n\n")
+	var total time.Duration
+	for _, d := range res.Durations {
+		total += d
+	}
+	p("`make bench` ran all of this in %s with:\n\n```sh\n%s\n```\n\n", total.Round(time.Second), res.command())
+	p("Each section below gives what its rows measure and the command of each row. The harness is `cmd/feedd-bench`; `go run ./cmd/feedd-bench -h` lists its settings.\n\n")
+
+	targets := res.targets()
+	if len(targets) > 0 {
+		p("## Targets\n\n| target | this run | |\n| --- | --- | --- |\n")
+		for _, t := range targets {
+			p("| %s | %s | %s |\n", t.what, t.figure, verdict(t.met))
+		}
+		p("\n")
+	}
+	res.renderThroughput(b)
+	res.renderLatency(b)
+	res.renderEOS(b)
+	res.renderFailover(b)
+	res.renderActivation(b)
+	res.renderMemory(b)
+	res.renderCPU(b)
+	res.renderGo(b)
+	res.renderProfiling(b)
+}
+
+// command is the harness command line this run amounts to.
+func (res *results) command() string {
+	o := res.o
+	broker := "--brokers " + o.brokers
+	if o.embedded {
+		broker = "--embedded"
+	}
+	var only []string
+	for _, s := range sections {
+		if o.only[s] {
+			only = append(only, s)
+		}
+	}
+	joinF := func(v []float64) string {
+		var s []string
+		for _, x := range v {
+			s = append(s, fmt.Sprintf("%g", x))
+		}
+		return strings.Join(s, ",")
+	}
+	joinI := func(v []int) string {
+		var s []string
+		for _, x := range v {
+			s = append(s, fmt.Sprint(x))
+		}
+		return strings.Join(s, ",")
+	}
+	var iv []string
+	for _, d := range o.eosIntervals {
+		iv = append(iv, d.String())
+	}
+	return fmt.Sprintf("go run ./cmd/feedd-bench %s --feedd bin/feedd --only %s \\\n  --reps %d --frames %d --latency-rates %s --latency-reps %d --latency-min-time %v --latency-min-frames %d \\\n"+
+		"  --eos-intervals %s --eos-latency-rate %g --failover-reps %d --activation-depths %s --activation-reps %d \\\n"+
+		"  --memory-depths %s --memory-reps %d --cpu-rates %s --cpu-time %v --cpu-reps %d --go-count %d",
+		broker, strings.Join(only, ","), o.reps, o.frames, joinF(o.latencyRates), o.latencyReps, o.latencyMinSecs, o.latencyMinN,
+		strings.Join(iv, ","), o.eosLatencyRate, o.failoverReps, joinI(o.activationDepth), o.activationReps,
+		joinI(o.memoryDepths), o.memoryReps, joinF(o.cpuRates), o.cpuDuration, o.cpuReps, o.goCount)
+}
+
+// defaultCommitInterval is feedd's kafka.commit_interval default, which the
+// latency target is stated against.
+const defaultCommitInterval = 25 * time.Millisecond
+
+func (res *results) targets() []target {
+	var ts []target
+	if t := res.Throughput; t != nil {
+		r := summarize(t.Ratios)
+		ts = append(ts, target{"throughput: feedd at least 1.0× kcat (transactions on, default commit interval)",
+			"median ratio " + r.format(fmtRatio), r.Median >= 1})
+	}
+	bound := ms(defaultCommitInterval + 10*time.Millisecond)
+	for _, l := range res.Latency {
+		p99 := l.perRun(func(s LatencyStats) time.Duration { return s.P99 })
+		ts = append(ts, target{fmt.Sprintf("latency at %s frames/s: p99 at most the commit interval + 10 ms (%s)", fmtRate(l.Rate), fmtMS(bound)),
+			"p99 " + p99.format(fmtMS), p99.Median <= bound})
+	}
+	for _, e := range res.EOS {
+		if e.Interval == 50*time.Millisecond {
+			r := summarize(e.Ratios)
+			ts = append(ts, target{"exactly-once at 50 ms: at most 5% throughput cost against the idempotent producer",
+				fmt.Sprintf("cost %s (ratio %s)", fmtPct(100*(1-r.Median)), r.format(func(v float64) string { return fmt.Sprintf("%.3f", v) })), r.Median >= 0.95})
+		}
+	}
+	if f := res.Failover["crash"]; f != nil {
+		s := sortedDur(f.Commit)
+		p50, p99 := percentile(s, 50), percentile(s, 99)
+		ts = append(ts, target{"crash failover: p50 < 50 ms, p99 < 150 ms",
+			fmt.Sprintf("p50 %s, p99 %s", fmtMS(ms(p50)), fmtMS(ms(p99))), p50 < 50*time.Millisecond && p99 < 150*time.Millisecond})
+	}
+	if f := res.Failover["hang"]; f != nil {
+		s := sortedDur(f.Commit)
+		p99 := percentile(s, 99)
+		ts = append(ts, target{"hang failover: p99 < the activation interval + 150 ms (650 ms)",
+			"p99 " + fmtMS(ms(p99)), p99 < pairActivation+150*time.Millisecond})
+	}
+	return ts
+}
+
+func sortedDur(v []time.Duration) []time.Duration {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s
+}
+
+func (res *results) renderThroughput(b *strings.Builder) {
+	t := res.Throughput
+	if t == nil {
+		return
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("## Throughput against kcat\n\n")
+	p("The same file of %d sequenced 100-byte lines (`%s`) goes to a fresh topic (one partition, the broker's defaults) "+
+		"of the same broker, %d times each way, feedd and kcat alternating:\n\n", t.Frames, t.FileCmd, len(t.Feedd))
+	p("- **feedd**: `%s`. Timed from the first byte written into the pty until the member's `/status` reports the last frame committed (polled every 10 ms). The member is started and active before the clock starts.\n", t.FeeddCmd)
+	p("- **kcat**: `%s`. Timed as the wall time of the kcat process, which exits once every message is acknowledged; the topic then ends at offset %d. Its own start-up and connection are inside that time: producing a one-line file takes %s.\n\n",
+		t.KcatCmd, t.Frames, summarize(t.KcatStart).format(func(v float64) string { return fmtMS(v * 1000) }))
+	p("| producer | frames/s | MB/s of lines |\n| --- | --- | --- |\n")
+	p("| feedd run (transactions, commit_interval 25ms) | %s | %s |\n", summarize(t.Feedd).format(fmtRate), summarize(scale(t.Feedd, FrameSize/1e6)).format(fmtF1))
+	p("| kcat -P (acks=all, idempotence) | %s | %s |\n\n", summarize(t.Kcat).format(fmtRate), summarize(scale(t.Kcat, FrameSize/1e6)).format(fmtF1))
+	p("feedd / kcat, each pair of runs: %s; median **%s**.\n\n", listF(t.Ratios, "%.2f"), fmtRatio(summarize(t.Ratios).Median))
+	p("What differs besides the code: feedd's records carry four headers (fingerprint, feed sequence, member, receive time), its values are the sentences without `\\r\\n`, " +
+		"it commits a transaction every 25 ms or 5,000 frames and its read_committed echo consumer reads the topic back; kcat's values are the lines without `\\n`, with no headers.\n\n")
+}
+
+func scale(v []float64, f float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = x * f
+	}
+	return out
+}
+
+func fmtF1(v float64) string { return fmt.Sprintf("%.1f", v) }
+
+func listF(v []float64, format string) string {
+	var s []string
+	for _, x := range v {
+		s = append(s, fmt.Sprintf(format, x))
+	}
+	return strings.Join(s, ", ")
+}
+
+func (res *results) renderLatency(b *strings.Builder) {
+	if len(res.Latency) == 0 {
+		return
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("## End-to-end latency\n\n")
+	p("One active member (`feedd run --role active`, defaults: transactions, commit_interval 25ms) reads a pty that the harness writes "+
+		"sequenced 100-byte frames into at a steady rate, on an absolute schedule. Each frame's latency runs from the moment its last byte was "+
+		"written into the pty (the write returned) to its arrival at a read_committed consumer (franz-go, in the harness, the same clock). "+
+		"The first %v of each run is not measured (the first transaction and the consumer's first fetch). Per-run quantiles are nearest-rank; "+
+		"the table gives their median over %d runs with the range, and the quantiles of all runs' samples pooled.\n\n", warmUp, res.o.latencyReps)
+	p("| rate | run | frames measured per run | p50 | p99 | p99.9 | max | pooled p50 / p99 / p99.9 / max |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, l := range res.Latency {
+		n := summarize(func() []float64 {
+			var v []float64
+			for _, r := range l.Runs {
+				v = append(v, float64(r.Stats.N))
+			}
+			return v
+		}())
+		pool := l.pooled()
+		d := time.Duration(0)
+		if len(l.Runs) > 0 {
+			d = l.Runs[0].Duration
+		}
+		p("| %s frames/s | %v | %s | %s | %s | %s | %s | %s / %s / %s / %s |\n", fmtRate(l.Rate), d,
+			n.format(func(v float64) string { return fmt.Sprintf("%.0f", v) }),
+			l.perRun(func(s LatencyStats) time.Duration { return s.P50 }).format(fmtMS),
+			l.perRun(func(s LatencyStats) time.Duration { return s.P99 }).format(fmtMS),
+			l.perRun(func(s LatencyStats) time.Duration { return s.P999 }).format(fmtMS),
+			l.perRun(func(s LatencyStats) time.Duration { return s.Max }).format(fmtMS),
+			fmtMS(ms(pool.P50)), fmtMS(ms(pool.P99)), fmtMS(ms(pool.P999)), fmtMS(ms(pool.Max)))
+	}
+	p("\nA frame waits for the commit that ends its transaction: up to one commit interval after the transaction's first frame, plus the commit's round trip, plus the consumer's fetch.\n\n")
+}
+
+func (res *results) renderEOS(b *strings.Builder) {
+	if len(res.EOS) == 0 {
+		return
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	e0 := res.EOS[0]
+	p("## Cost of exactly-once\n\n")
+	p("The throughput and latency benchmarks above, with `kafka.commit_interval` set to each interval, and `kafka.producer` "+
+		"`transactional` (the default) or `idempotent`: the same member with an idempotent producer and no transactions, which "+
+		"flushes on the same schedule but writes no commit marker and fences nothing (**unsafe across a failover**, see "+
+		"[kafka.md](kafka.md#producer-idempotent-what-exactly-once-costs)). Throughput: the %d-frame file, %d runs of each, alternating. "+
+		"Latency: %s frames/s for %v per run, %d runs of each.\n\n", e0.ThroughputFrames, len(e0.TxnTput), fmtRate(e0.LatencyRate), e0.LatencyRunDuration, len(e0.TxnLat.Runs))
+	p("| commit interval | transactional frames/s | idempotent frames/s | transactional / idempotent | transactional p50 / p99 | idempotent p50 / p99 |\n| --- | --- | --- | --- | --- | --- |\n")
+	for _, e := range res.EOS {
+		r := summarize(e.Ratios)
+		p("| %v | %s | %s | %s | %s / %s | %s / %s |\n", e.Interval,
+			summarize(e.TxnTput).format(fmtRate), summarize(e.IdemTput).format(fmtRate),
+			r.format(func(v float64) string { return fmt.Sprintf("%.3f", v) }),
+			e.TxnLat.perRun(func(s LatencyStats) time.Duration { return s.P50 }).format(fmtMS),
+			e.TxnLat.perRun(func(s LatencyStats) time.Duration { return s.P99 }).format(fmtMS),
+			e.IdemLat.perRun(func(s LatencyStats) time.Duration { return s.P50 }).format(fmtMS),
+			e.IdemLat.perRun(func(s LatencyStats) time.Duration { return s.P99 }).format(fmtMS))
+	}
+	p("\nThe ratio column is the median of the ratios of back-to-back runs. Without transactions a record is readable as soon as the broker has it; with them, only once its transaction commits, which is what the latency columns show.\n\n")
+}
+
+func (res *results) renderFailover(b *strings.Builder) {
+	if len(res.Failover) == 0 {
+		return
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("## Failover\n\n")
+	p("Two `feedd run` members in the pair protocol, each on its own pty fed the same frames at %d frames/s, defaults throughout "+
+		"(heartbeat 100 ms, activation interval 500 ms, commit interval 25 ms). Each repetition waits for a settled pair, signals the active "+
+		"(SIGKILL for a crash, SIGSTOP for a hang), and measures from the signal to the broker's timestamp of the commit marker that ends the "+
+		"new active's first transaction (when a read_committed consumer can first read the new active's frames; the broker runs on the same "+
+		"clock, at millisecond resolution). The failed member is then restarted (crash) or continued (hang) and the pair settles again. "+
+		"Percentiles are nearest-rank.\n\n", failoverFeedRate)
+	p("| fault | failovers | min | p50 | p90 | p99 | max | activation began (p50) | failbacks | audit of the topic |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, kind := range []string{"crash", "hang"} {
+		f := res.Failover[kind]
+		if f == nil {
+			continue
+		}
+		s, d := sortedDur(f.Commit), sortedDur(f.Detect)
+		label := map[string]string{"crash": "crash (SIGKILL)", "hang": "hang (SIGSTOP)"}[kind]
+		p("| %s | %d | %s | %s | %s | %s | %s | %s | %d | %s |\n", label, len(s), fmtMS(ms(s[0])), fmtMS(ms(percentile(s, 50))),
+			fmtMS(ms(percentile(s, 90))), fmtMS(ms(percentile(s, 99))), fmtMS(ms(s[len(s)-1])), fmtMS(ms(percentile(d, 50))), f.Failbacks, f.Audit.String())
+	}
+	p("\n")
+	for _, kind := range []string{"crash", "hang"} {
+		if f := res.Failover[kind]; f != nil {
+			var v []float64
+			for _, d := range f.Commit {
+				v = append(v, ms(d))
+			}
+			p("- Samples in order (ms), %s: %s.\n", kind, listF(v, "%.1f"))
+		}
+	}
+	p("\n")
+}
+
+func (a auditSummary) String() string {
+	switch {
+	case a.Err != "":
+		return "audit failed: " + a.Err
+	case a.Clean:
+		return fmt.Sprintf("clean: %d records, seq %d–%d, no gap, no duplicate", a.Records, a.FirstSeq, a.LastSeq)
+	default:
+		return fmt.Sprintf("**not clean**: %d gaps, %d duplicated; %s", a.Gaps, a.Dups, strings.Join(a.Problems, "; "))
+	}
+}
+
+func (res *results) renderActivation(b *strings.Builder) {
+	if len(res.Activation) == 0 {
+		return
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("## Activation against backlog depth\n\n")
+	p("A settled pair; the feed stops and the inactive trims everything the active committed; then the harness writes N frames into the "+
+		"inactive's pty only (frames the active never reads), waits until the inactive's ring holds them, and kills the active (SIGKILL). "+
+		"The inactive activates on the obituary and must commit the N frames before anything else. Two times per activation: the member's "+
+		"own `feedd_broadcast_activation_duration_seconds` observation (from the start of its activation, fencing, until the backlog it held "+
+		"when it went live is committed), and from the SIGKILL to the broker's timestamp of the commit marker after the backlog's last frame "+
+		"(when a read_committed consumer can read all of it). %d activations per depth.\n\n", res.o.activationReps)
+	p("| backlog (frames) | activation, member-observed | SIGKILL to the whole backlog readable | backlog frames/s |\n| --- | --- | --- | --- |\n")
+	for _, depth := range res.o.activationDepth {
+		var mem, vis, rate []float64
+		for _, r := range res.Activation {
+			if r.Depth == depth {
+				mem = append(mem, ms(r.Member))
+				if depth > 0 {
+					vis = append(vis, ms(r.Visible))
+					rate = append(rate, float64(depth)/r.Visible.Seconds())
+				}
+			}
+		}
+		p("| %d | %s | %s | %s |\n", depth, summarize(mem).format(fmtMS), summarize(vis).format(fmtMS), summarize(rate).format(fmtRate))
+	}
+	p("\n")
+}
+
+func (res *results) renderMemory(b *strings.Builder) {
+	if len(res.Memory) == 0 {
+		return
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("## Memory of an inactive member\n\n")
+	p("`feedd run --role inactive` on a fresh topic nobody writes to, so nothing trims its ring; the harness writes N frames into its pty and " +
+		"reads the process's resident memory (VmRSS) once `/status` shows the ring holding all of them, and before it read any (idle). " +
+		"Ring bounds at their defaults (1,048,576 frames, 128 MiB).\n\n")
+	p("| frames held | resident memory | idle | ring payload | (resident − idle) / payload |\n| --- | --- | --- | --- | --- |\n")
+	for _, depth := range res.o.memoryDepths {
+		var rss, idle, payload, ratio []float64
+		for _, m := range res.Memory {
+			if m.Depth == depth {
+				rss = append(rss, float64(m.Holding))
+				idle = append(idle, float64(m.Idle))
+				payload = append(payload, float64(m.RingBytes))
+				ratio = append(ratio, float64(m.Holding-m.Idle)/float64(m.RingBytes))
+			}
+		}
+		p("| %d | %s | %s | %s | %s |\n", depth, summarize(rss).format(fmtMiB), summarize(idle).format(fmtMiB), summarize(payload).format(fmtMiB),
+			summarize(ratio).format(func(v float64) string { return fmt.Sprintf("%.2f", v) }))
+	}
+	p("\nResident memory includes what the Go runtime has not returned to the kernel yet; the ring's own live heap for a million frames is in the backlog micro-benchmark below (`Memory1M`).\n\n")
+}
+
+func (res *results) renderCPU(b *strings.Builder) {
+	if len(res.CPU) == 0 {
+		return
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("## CPU per role\n\n")
+	p("A settled pair fed the same frames on both ptys at a steady rate; each member's CPU time (user + system, from /proc) over %v, "+
+		"after a second of warm-up, divided by the time. The peer is `kcat -P` (acks=all, idempotence) fed the same frames at the same rate "+
+		"through its standard input. Figures are percent of one core; the per-1,000-frames/s columns divide by the rate in thousands.\n\n", res.o.cpuDuration)
+	p("| rate | active | inactive | kcat -P | active per 1,000 frames/s | inactive per 1,000 frames/s | kcat per 1,000 frames/s |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, rate := range res.o.cpuRates {
+		var a, i, k []float64
+		for _, c := range res.CPU {
+			if c.Rate == rate {
+				a, i, k = append(a, 100*c.Active), append(i, 100*c.Inactive), append(k, 100*c.Kcat)
+			}
+		}
+		per := 1000 / rate
+		pc := func(v float64) string { return fmt.Sprintf("%.1f%%", v) }
+		pc2 := func(v float64) string { return fmt.Sprintf("%.2f%%", v) }
+		p("| %s frames/s | %s | %s | %s | %s | %s | %s |\n", fmtRate(rate), summarize(a).format(pc), summarize(i).format(pc), summarize(k).format(pc),
+			summarize(scale(a, per)).format(pc2), summarize(scale(i, per)).format(pc2), summarize(scale(k, per)).format(pc2))
+	}
+	p("\nA member's CPU has a part that does not depend on the rate (pair heartbeats every 100 ms, the echo consumer's fetches, commits every 25 ms while frames flow): per 1,000 frames/s it weighs more at low rates.\n\n")
+}
+
+func (res *results) renderGo(b *strings.Builder) {
+	if len(res.Go) == 0 {
+		return
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("## Go micro-benchmarks\n\n")
+	p("The packages' own benchmarks, in the test process: no pty, no broker unless stated. Each row: the median of the -count runs, with the range.\n\n")
+	for _, g := range res.Go {
+		p("### %s\n\n%s\n\n```sh\n%s\n```\n\n", g.Title, g.About, g.command())
+		p("| benchmark | figures |\n| --- | --- |\n")
+		for _, r := range g.Results {
+			var cells []string
+			for _, u := range r.Units {
+				if u == "B/op" {
+					continue
+				}
+				cells = append(cells, summarize(r.Values[u]).format(fmtNum)+" "+u)
+			}
+			p("| %s | %s |\n", r.Name, strings.Join(cells, "; "))
+		}
+		for _, peer := range g.Peers {
+			a, c := g.find(peer.Bench), g.find(peer.Peer)
+			if a == nil || c == nil {
+				continue
+			}
+			p("\n- %s: **%s** (median %s over median %s).", peer.What, fmtRatio(summarize(a.Values[peer.Unit]).Median/summarize(c.Values[peer.Unit]).Median),
+				peer.Unit, peer.Unit)
+		}
+		p("\n\n")
+	}
+}
+
+// fmtNum renders a benchmark figure with three significant digits.
+func fmtNum(v float64) string {
+	switch a := abs(v); {
+	case a >= 1e9:
+		return fmt.Sprintf("%.3g G", v/1e9)
+	case a >= 1e6:
+		return fmt.Sprintf("%.3g M", v/1e6)
+	case a >= 1e4:
+		return fmt.Sprintf("%.3g k", v/1e3)
+	default:
+		return fmt.Sprintf("%.4g", v)
+	}
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+func (res *results) renderProfiling(b *strings.Builder) {
+	b.WriteString(`## Profiling
+
+When a figure misses its target, profile before changing anything. The pipeline alone, on the embedded broker:
+
+` + "```sh" + `
+go test -run=NONE -bench='Throughput/interval=50ms/transactional' -benchtime=200000x -count=1 \
+  -cpuprofile /tmp/feedd-cpu.out -memprofile /tmp/feedd-mem.out -o /tmp/broadcast.test ./broadcast/
+go tool pprof -top -nodecount=30 /tmp/broadcast.test /tmp/feedd-cpu.out
+go tool pprof -top -sample_index=alloc_space /tmp/broadcast.test /tmp/feedd-mem.out
+` + "```" + `
+
+A running member, pty and real broker included (FEEDD_CPUPROFILE and FEEDD_MEMPROFILE make ` + "`feedd run`" + ` write the profiles when it stops):
+
+` + "```sh" + `
+FEEDD_CPUPROFILE=/tmp/member-cpu.out FEEDD_MEMPROFILE=/tmp/member-mem.out bin/feedd run --config member.yaml --role active
+go tool pprof -top -nodecount=30 bin/feedd /tmp/member-cpu.out
+go tool pprof -top -sample_index=alloc_space bin/feedd /tmp/member-mem.out
+` + "```" + `
+
+`)
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// memoryRun is the resident memory of one inactive member holding Depth
+// frames, and of the same process before it read any.
+type memoryRun struct {
+	Depth           int
+	Idle, Holding   int64 // VmRSS, bytes
+	RingBytes       int64 // payload bytes in the ring
+	RingLen         int
+	FramesPerSecond float64 // how fast it read them
+}
+
+func (r *runner) benchMemory(ctx context.Context) error {
+	for _, depth := range r.o.memoryDepths {
+		for rep := range r.o.memoryReps {
+			run, err := r.memoryOnce(ctx, depth)
+			if err != nil {
+				return fmt.Errorf("%d frames, run %d: %w", depth, rep+1, err)
+			}
+			log.Printf("memory %d frames %d/%d: RSS %.1f MiB (idle %.1f MiB), ring %d frames, %.1f MiB payload", depth, rep+1, r.o.memoryReps,
+				float64(run.Holding)/(1<<20), float64(run.Idle)/(1<<20), run.RingLen, float64(run.RingBytes)/(1<<20))
+			r.res.Memory = append(r.res.Memory, run)
+		}
+	}
+	return nil
+}
+
+// memoryOnce starts `feedd run --role inactive` on a fresh topic nobody
+// writes to (so nothing ever trims its ring), writes depth frames into its
+// port and reads its resident memory once its ring holds them all.
+func (r *runner) memoryOnce(ctx context.Context, depth int) (memoryRun, error) {
+	run := memoryRun{Depth: depth}
+	topic, err := r.broker.freshTopic(ctx, "mem")
+	if err != nil {
+		return run, err
+	}
+	p, err := openPTY()
+	if err != nil {
+		return run, err
+	}
+	defer p.Close()
+	m, err := newMember(r.bin, r.dir, memberSpec{ID: "a", Port: p, Brokers: r.broker.Addr, Topic: topic, Role: "inactive"})
+	if err == nil {
+		err = m.start()
+	}
+	if err != nil {
+		return run, err
+	}
+	defer m.stop()
+	if _, err := m.waitStatus(ctx, "the member's port open", func(st memberStatus) bool { return st.Ingest.Connected }); err != nil {
+		return run, err
+	}
+	time.Sleep(time.Second) // past start-up
+	idle, err := readProcStats(m.pid())
+	if err != nil {
+		return run, err
+	}
+	run.Idle = idle.RSS
+	start := time.Now()
+	written := make(chan error, 1)
+	go func() {
+		_, err := burst([]sink{p}, 1, depth)
+		written <- err
+	}()
+	st, err := pollStatus(ctx, fmt.Sprintf("%d frames in the ring", depth), 20*time.Millisecond, []*member{m}, func(sts []memberStatus) bool {
+		return sts[0].Broadcast.Ring.Len >= depth
+	})
+	if werr := <-written; werr != nil {
+		return run, werr
+	}
+	if err != nil {
+		return run, err
+	}
+	run.FramesPerSecond = float64(depth) / time.Since(start).Seconds()
+	run.RingLen, run.RingBytes = st.Broadcast.Ring.Len, st.Broadcast.Ring.Bytes
+	held, err := readProcStats(m.pid())
+	if err != nil {
+		return run, err
+	}
+	run.Holding = held.RSS
+	return run, nil
+}
+
+// cpuRun is the CPU time each process spent per second of a steady feed.
+type cpuRun struct {
+	Rate                   float64
+	Active, Inactive, Kcat float64 // CPU seconds per second of feed
+}
+
+func (r *runner) benchCPU(ctx context.Context) error {
+	for _, rate := range r.o.cpuRates {
+		for rep := range r.o.cpuReps {
+			run, err := r.cpuOnce(ctx, rate)
+			if err != nil {
+				return fmt.Errorf("%.0f frames/s, run %d: %w", rate, rep+1, err)
+			}
+			log.Printf("cpu %.0f frames/s %d/%d: active %.1f%%, inactive %.1f%%, kcat %.1f%% of a core", rate, rep+1, r.o.cpuReps,
+				100*run.Active, 100*run.Inactive, 100*run.Kcat)
+			r.res.CPU = append(r.res.CPU, run)
+		}
+	}
+	return nil
+}
+
+// cpuOnce feeds a settled pair at rate for the configured time and reads
+// each member's CPU time before and after; then kcat -P is fed the same
+// frames at the same rate through its standard input.
+func (r *runner) cpuOnce(ctx context.Context, rate float64) (cpuRun, error) {
+	run := cpuRun{Rate: rate}
+	pp, err := r.startPair(ctx, "cpu")
+	if err != nil {
+		return run, err
+	}
+	defer pp.close()
+	pp.startFeed(failoverFeedRate)
+	active, inactive, err := pp.settled(ctx)
+	if err == nil {
+		err = pp.stopFeed()
+	}
+	if err != nil {
+		return run, err
+	}
+	pp.startFeed(rate)
+	time.Sleep(time.Second) // into the steady state
+	a0, err1 := readProcStats(active.pid())
+	i0, err2 := readProcStats(inactive.pid())
+	start := time.Now()
+	time.Sleep(r.o.cpuDuration)
+	a1, err3 := readProcStats(active.pid())
+	i1, err4 := readProcStats(inactive.pid())
+	elapsed := time.Since(start).Seconds()
+	if err := pp.stopFeed(); err != nil {
+		return run, err
+	}
+	for _, err := range []error{err1, err2, err3, err4} {
+		if err != nil {
+			return run, err
+		}
+	}
+	if st, err := active.status(); err != nil || st.Role != "active" {
+		return run, fmt.Errorf("%s is no longer active after the measurement (%v): the figures would mix roles", active.spec.ID, err)
+	}
+	run.Active = (a1.CPU - a0.CPU).Seconds() / elapsed
+	run.Inactive = (i1.CPU - i0.CPU).Seconds() / elapsed
+	if run.Kcat, err = r.kcatCPU(ctx, rate); err != nil {
+		return run, err
+	}
+	return run, nil
+}
+
+// kcatCPU runs kcat -P reading its standard input, fed at rate, and
+// returns its CPU seconds per second over the same measurement time.
+func (r *runner) kcatCPU(ctx context.Context, rate float64) (float64, error) {
+	topic, err := r.broker.freshTopic(ctx, "kcatcpu")
+	if err != nil {
+		return 0, err
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	cmd := exec.CommandContext(ctx, "kcat", kcatProduceArgs(r.broker.Addr, topic, "")...)
+	cmd.Stdin = pr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return 0, err
+	}
+	pr.Close()
+	defer func() {
+		pw.Close()
+		_ = cmd.Wait()
+	}()
+	n := int(rate * (r.o.cpuDuration + 2*time.Second).Seconds())
+	fed := make(chan error, 1)
+	go func() {
+		_, err := pace(ctx, []sink{pipeSink{pw}}, 1, n, rate, nil)
+		fed <- err
+	}()
+	time.Sleep(time.Second)
+	k0, err1 := readProcStats(cmd.Process.Pid)
+	start := time.Now()
+	time.Sleep(r.o.cpuDuration)
+	k1, err2 := readProcStats(cmd.Process.Pid)
+	elapsed := time.Since(start).Seconds()
+	if err := <-fed; err != nil {
+		return 0, err
+	}
+	for _, err := range []error{err1, err2} {
+		if err != nil {
+			return 0, err
+		}
+	}
+	return (k1.CPU - k0.CPU).Seconds() / elapsed, nil
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// throughputResult is feedd against kcat on the same file.
+type throughputResult struct {
+	Frames      int
+	Feedd, Kcat []float64 // frames/s per run, in run order
+	// KcatStart is kcat's own start-up and connection, which its runs
+	// include: the wall time of kcat producing a one-line file.
+	KcatStart []float64 // seconds
+	// Ratios are feedd/kcat of each pair of runs made back to back.
+	Ratios                     []float64
+	FileCmd, FeeddCmd, KcatCmd string
+}
+
+// activeMember starts a `feedd run --role active` member on a fresh topic
+// and a fresh pty and waits until it is active with its port open.
+func (r *runner) activeMember(ctx context.Context, what string, interval time.Duration, producer string) (*member, *pty, string, error) {
+	topic, err := r.broker.freshTopic(ctx, what)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	p, err := openPTY()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	m, err := newMember(r.bin, r.dir, memberSpec{ID: "a", Port: p, Brokers: r.broker.Addr, Topic: topic, Role: "active",
+		CommitInterval: interval, Producer: producer})
+	if err == nil {
+		err = m.start()
+	}
+	if err != nil {
+		p.Close()
+		return nil, nil, "", err
+	}
+	if _, err := m.waitStatus(ctx, "the member active, its port open", func(st memberStatus) bool {
+		return st.Broadcast.Role == "active" && st.Ingest.Connected
+	}); err != nil {
+		m.stop()
+		p.Close()
+		return nil, nil, "", err
+	}
+	return m, p, topic, nil
+}
+
+// feeddThroughput pushes the file through one active member and returns
+// frames/s: from the first byte written into the pty until the member
+// reports the last frame committed (polled every 10 ms).
+func (r *runner) feeddThroughput(ctx context.Context, file string, frames int, interval time.Duration, producer string) (float64, error) {
+	m, p, _, err := r.activeMember(ctx, "tput", interval, producer)
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	defer m.stop()
+	start := time.Now()
+	written := make(chan error, 1)
+	go func() { written <- copyFile(p, file) }()
+	st, err := pollStatus(ctx, fmt.Sprintf("%d frames committed", frames), 10*time.Millisecond, []*member{m}, func(sts []memberStatus) bool {
+		return sts[0].Broadcast.Counters.CommittedFrames >= uint64(frames)
+	})
+	elapsed := time.Since(start)
+	if werr := <-written; werr != nil {
+		return 0, werr
+	}
+	if err != nil {
+		return 0, err
+	}
+	if st.Ingest.Frames != uint64(frames) || st.Broadcast.Counters.CommittedFrames != uint64(frames) {
+		return 0, fmt.Errorf("the member read %d frames and committed %d, want %d", st.Ingest.Frames, st.Broadcast.Counters.CommittedFrames, frames)
+	}
+	return float64(frames) / elapsed.Seconds(), nil
+}
+
+// kcatProduceArgs are kcat's arguments for producing a file of lines as
+// a user would for the same guarantees short of transactions: every
+// acknowledgement from all in-sync replicas, idempotence on, librdkafka's
+// defaults otherwise.
+func kcatProduceArgs(brokers, topic, file string) []string {
+	args := []string{"-P", "-b", brokers, "-t", topic, "-p", "0", "-X", "acks=all", "-X", "enable.idempotence=true"}
+	if file != "" {
+		args = append(args, "-l", file)
+	}
+	return args
+}
+
+// kcatThroughput produces the file with kcat and returns frames/s: the
+// wall time of the kcat process, which exits once every message is
+// acknowledged; the topic must then hold every frame.
+func (r *runner) kcatThroughput(ctx context.Context, file string, frames int) (float64, error) {
+	topic, err := r.broker.freshTopic(ctx, "kcat")
+	if err != nil {
+		return 0, err
+	}
+	elapsed, err := runKcat(ctx, r.broker.Addr, topic, file)
+	if err != nil {
+		return 0, err
+	}
+	if end, err := r.broker.endOffset(ctx, topic); err != nil || end != int64(frames) {
+		return 0, fmt.Errorf("after kcat the topic ends at offset %d (%v), want %d", end, err, frames)
+	}
+	return float64(frames) / elapsed.Seconds(), nil
+}
+
+func runKcat(ctx context.Context, brokers, topic, file string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, "kcat", kcatProduceArgs(brokers, topic, file)...).CombinedOutput()
+	elapsed := time.Since(start)
+	if err != nil {
+		return 0, fmt.Errorf("kcat: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return elapsed, nil
+}
+
+func (r *runner) benchThroughput(ctx context.Context) error {
+	file, err := r.frameFile()
+	if err != nil {
+		return err
+	}
+	one := filepath.Join(r.dir, "one-frame.txt")
+	if err := writeFrameFile(one, 1); err != nil {
+		return err
+	}
+	res := &throughputResult{Frames: r.o.frames,
+		FileCmd:  fmt.Sprintf("%d frames of %d bytes: $FDSEQ,<seq>,<ms>,<padding>*hh\\r\\n", r.o.frames, FrameSize),
+		FeeddCmd: "feedd run --role active (framing nmea, max_frame 128, sequence nmea_field 1, kafka defaults: transactions, commit_interval 25ms) reading a pty the file is written into",
+		KcatCmd:  "kcat " + strings.Join(kcatProduceArgs("<broker>", "<topic>", "frames.txt"), " "),
+	}
+	for i := range r.o.reps {
+		f, err := r.feeddThroughput(ctx, file, r.o.frames, 0, "")
+		if err != nil {
+			return fmt.Errorf("feedd run %d: %w", i+1, err)
+		}
+		k, err := r.kcatThroughput(ctx, file, r.o.frames)
+		if err != nil {
+			return fmt.Errorf("kcat run %d: %w", i+1, err)
+		}
+		topic, err := r.broker.freshTopic(ctx, "kcat1")
+		if err != nil {
+			return err
+		}
+		s, err := runKcat(ctx, r.broker.Addr, topic, one)
+		if err != nil {
+			return err
+		}
+		res.Feedd, res.Kcat = append(res.Feedd, f), append(res.Kcat, k)
+		res.Ratios = append(res.Ratios, f/k)
+		res.KcatStart = append(res.KcatStart, s.Seconds())
+		log.Printf("throughput %d/%d: feedd %.0f frames/s, kcat %.0f frames/s (%.2f×); kcat start-up %v", i+1, r.o.reps, f, k, f/k, s.Round(time.Millisecond))
+	}
+	r.res.Throughput = res
+	return nil
+}
+
+// frameFile writes the throughput file once per run and returns its path.
+func (r *runner) frameFile() (string, error) {
+	file := filepath.Join(r.dir, "frames.txt")
+	if st, err := os.Stat(file); err == nil && st.Size() == int64(r.o.frames*FrameSize) {
+		return file, nil
+	}
+	return file, writeFrameFile(file, r.o.frames)
+}
+
+// kcatVersion is the first line of `kcat -V` and its librdkafka version.
+func kcatVersion() string {
+	out, err := exec.Command("kcat", "-V").CombinedOutput()
+	if err != nil {
+		return "kcat not found"
+	}
+	var parts []string
+	for line := range strings.SplitSeq(string(out), "\n") {
+		if strings.Contains(line, "version") || strings.Contains(line, "librdkafka") {
+			parts = append(parts, strings.TrimSpace(line))
+		}
+	}
+	if len(parts) == 0 {
+		return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	}
+	return strings.Join(parts, "; ")
+}
