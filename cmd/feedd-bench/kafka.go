@@ -109,7 +109,7 @@ func (b *broker) reader(topic string, markers bool) (*kgo.Client, error) {
 		kgo.DisableClientMetrics(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
-		kgo.FetchMaxWait(100 * time.Millisecond),
+		kgo.FetchMaxWait(10 * time.Millisecond),
 	}
 	if markers {
 		opts = append(opts, kgo.KeepControlRecords())

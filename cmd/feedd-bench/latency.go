@@ -22,6 +22,11 @@ type latencyRun struct {
 	Duration time.Duration
 	Stats    LatencyStats
 	Samples  []time.Duration
+	// Commits and CommitMean are the member's commits during the run and
+	// their mean duration (its commit histogram), to tell the commit's
+	// share of the latency.
+	Commits    int
+	CommitMean time.Duration
 }
 
 // latencyDuration is how long a run at rate lasts: at least the minimum
@@ -108,6 +113,11 @@ func (r *runner) measureLatency(ctx context.Context, rate float64, d time.Durati
 	}
 	run.Samples = o.samples
 	run.Stats = latencyStats(o.samples)
+	sum, err1 := m.metric("feedd_broadcast_commit_duration_seconds_sum")
+	cnt, err2 := m.metric("feedd_broadcast_commit_duration_seconds_count")
+	if err1 == nil && err2 == nil && cnt > 0 {
+		run.Commits, run.CommitMean = int(cnt), time.Duration(sum/cnt*float64(time.Second))
+	}
 	return run, nil
 }
 
@@ -145,8 +155,9 @@ func (r *runner) benchLatency(ctx context.Context) error {
 				return fmt.Errorf("%.0f frames/s, run %d: %w", rate, i+1, err)
 			}
 			s := run.Stats
-			log.Printf("latency %.0f frames/s %d/%d: %d frames, p50 %v p99 %v p99.9 %v max %v", rate, i+1, r.o.latencyReps,
-				s.N, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.P999.Round(10*time.Microsecond), s.Max.Round(10*time.Microsecond))
+			log.Printf("latency %.0f frames/s %d/%d: %d frames, p50 %v p99 %v p99.9 %v max %v; %d commits, %v each on average", rate, i+1, r.o.latencyReps,
+				s.N, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.P999.Round(10*time.Microsecond), s.Max.Round(10*time.Microsecond),
+				run.Commits, run.CommitMean.Round(10*time.Microsecond))
 			res.Runs = append(res.Runs, run)
 		}
 		r.res.Latency = append(r.res.Latency, res)

@@ -44,6 +44,7 @@ type options struct {
 	feedd    string
 	out      string
 	workDir  string
+	profile  string
 	only     map[string]bool
 
 	reps            int
@@ -92,6 +93,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.feedd, "feedd", "bin/feedd", "the feedd binary to measure")
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "the report to write; what follows its notes marker is kept")
 	fs.StringVar(&o.workDir, "work-dir", "", "where members keep configurations and logs (default: a new temporary directory, removed at the end)")
+	fs.StringVar(&o.profile, "profile", "", "write every member's CPU and allocation profiles into this directory (they then stop with SIGTERM)")
 	only := fs.String("only", strings.Join(sections, ","), "sections to run: "+strings.Join(sections, ","))
 	fs.IntVar(&o.reps, "reps", 5, "repetitions of each throughput measurement (feedd and kcat alternate)")
 	fs.IntVar(&o.frames, "frames", 300_000, "frames in the throughput file")

@@ -34,6 +34,9 @@ type memberSpec struct {
 	PairListen, PeerID, PeerAddr, SecretFile string
 	// PairYAML is added to the pair section, e.g. "activation_interval: 5s".
 	PairYAML string
+	// ProfileDir, if set, makes each process write CPU and allocation
+	// profiles there when it is stopped (with SIGTERM).
+	ProfileDir string
 }
 
 // member is one member's configuration and its successive processes.
@@ -43,6 +46,7 @@ type member struct {
 	dir       string
 	cfgPath   string
 	adminAddr string
+	name      string // unique in the run: files are named after it
 	starts    int
 
 	mu   sync.Mutex
@@ -55,13 +59,17 @@ type memberProc struct {
 	err  error
 }
 
+// memberSeq numbers the members of a run.
+var memberSeq int
+
 func newMember(bin, dir string, spec memberSpec) (*member, error) {
 	admin, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	m := &member{spec: spec, bin: bin, dir: dir, adminAddr: admin}
-	m.cfgPath = filepath.Join(dir, spec.ID+".yaml")
+	memberSeq++
+	m := &member{spec: spec, bin: bin, dir: dir, adminAddr: admin, name: fmt.Sprintf("%03d-%s", memberSeq, spec.ID)}
+	m.cfgPath = filepath.Join(dir, m.name+".yaml")
 	return m, os.WriteFile(m.cfgPath, []byte(m.config()), 0o600)
 }
 
@@ -121,7 +129,7 @@ func (m *member) start() error {
 		return fmt.Errorf("member %s: %w", m.spec.ID, err)
 	}
 	m.starts++
-	logPath := filepath.Join(m.dir, fmt.Sprintf("%s.%d.log", m.spec.ID, m.starts))
+	logPath := filepath.Join(m.dir, fmt.Sprintf("%s.%d.log", m.name, m.starts))
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return err
@@ -132,6 +140,10 @@ func (m *member) start() error {
 	}
 	cmd := exec.Command(m.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if d := m.spec.ProfileDir; d != "" {
+		prefix := filepath.Join(d, fmt.Sprintf("%s.%d", m.name, m.starts))
+		cmd.Env = append(os.Environ(), "FEEDD_CPUPROFILE="+prefix+"-cpu.out", "FEEDD_MEMPROFILE="+prefix+"-mem.out")
+	}
 	// The kernel kills the member if the benchmark dies first.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -163,11 +175,21 @@ func (m *member) signal(sig syscall.Signal) error {
 }
 
 // stop kills the current process (continuing it first if stopped) and
-// waits for it to be gone.
+// waits for it to be gone. A profiled member is asked to stop (SIGTERM)
+// first, so that it writes its profiles.
 func (m *member) stop() {
 	p := m.current()
 	if p == nil {
 		return
+	}
+	if m.spec.ProfileDir != "" {
+		_ = p.cmd.Process.Signal(syscall.SIGCONT)
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+			return
+		case <-time.After(15 * time.Second):
+		}
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	_ = p.cmd.Process.Signal(syscall.SIGCONT)
@@ -205,6 +227,9 @@ type memberStatus struct {
 			Commits         uint64 `json:"commits"`
 			CommittedFrames uint64 `json:"committed_frames"`
 			EchoTrimmed     uint64 `json:"echo_trimmed"`
+			CommitNanos     uint64 `json:"commit_nanos"`
+			EndTxnNanos     uint64 `json:"end_txn_nanos"`
+			HandoffStalls   uint64 `json:"handoff_stalls"`
 		} `json:"counters"`
 	} `json:"broadcast"`
 	Pair struct {

@@ -58,7 +58,7 @@ func (r *runner) startPair(ctx context.Context, what string) (*memberPair, error
 	}
 	ids := [2]string{"a", "b"}
 	for i := range 2 {
-		pp.members[i], err = newMember(r.bin, r.dir, memberSpec{ID: ids[i], Port: pp.ports[i], Brokers: r.broker.Addr, Topic: topic,
+		pp.members[i], err = newMember(r.bin, r.dir, memberSpec{ID: ids[i], Port: pp.ports[i], Brokers: r.broker.Addr, Topic: topic, ProfileDir: r.o.profile,
 			Role: "auto", PairListen: listen[i], PeerID: ids[1-i], PeerAddr: listen[1-i], SecretFile: secretPath})
 		if err == nil {
 			err = pp.members[i].start()

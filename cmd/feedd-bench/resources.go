@@ -49,7 +49,7 @@ func (r *runner) memoryOnce(ctx context.Context, depth int) (memoryRun, error) {
 		return run, err
 	}
 	defer p.Close()
-	m, err := newMember(r.bin, r.dir, memberSpec{ID: "a", Port: p, Brokers: r.broker.Addr, Topic: topic, Role: "inactive"})
+	m, err := newMember(r.bin, r.dir, memberSpec{ID: "a", Port: p, Brokers: r.broker.Addr, Topic: topic, ProfileDir: r.o.profile, Role: "inactive"})
 	if err == nil {
 		err = m.start()
 	}

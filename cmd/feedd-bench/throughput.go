@@ -34,7 +34,7 @@ func (r *runner) activeMember(ctx context.Context, what string, interval time.Du
 	if err != nil {
 		return nil, nil, "", err
 	}
-	m, err := newMember(r.bin, r.dir, memberSpec{ID: "a", Port: p, Brokers: r.broker.Addr, Topic: topic, Role: "active",
+	m, err := newMember(r.bin, r.dir, memberSpec{ID: "a", Port: p, Brokers: r.broker.Addr, Topic: topic, ProfileDir: r.o.profile, Role: "active",
 		CommitInterval: interval, Producer: producer})
 	if err == nil {
 		err = m.start()
@@ -79,6 +79,10 @@ func (r *runner) feeddThroughput(ctx context.Context, file string, frames int, i
 	if st.Ingest.Frames != uint64(frames) || st.Broadcast.Counters.CommittedFrames != uint64(frames) {
 		return 0, fmt.Errorf("the member read %d frames and committed %d, want %d", st.Ingest.Frames, st.Broadcast.Counters.CommittedFrames, frames)
 	}
+	c := st.Broadcast.Counters
+	log.Printf("feedd: %d frames in %v: %d commits (%.0f frames each), committing %.0f%% of the time (EndTxn %.0f%%), %d hand-off stalls",
+		frames, elapsed.Round(time.Millisecond), c.Commits, float64(frames)/float64(max(c.Commits, 1)),
+		100*float64(c.CommitNanos)/float64(elapsed), 100*float64(c.EndTxnNanos)/float64(elapsed), c.HandoffStalls)
 	return float64(frames) / elapsed.Seconds(), nil
 }
 

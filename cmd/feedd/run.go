@@ -191,6 +191,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *printFrames {
 		out = bufio.NewWriter(stdout)
 	}
+	stopProfiles, err := startProfiles(log)
+	if err != nil {
+		return err
+	}
+	defer stopProfiles()
 	return runMember(ctx, cfg, *role, log, out)
 }
 

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"runtime/pprof"
+)
+
+// Environment variables that make `feedd run` write pprof profiles, for
+// finding where a member spends its time (docs/benchmarks.md, Profiling).
+// They are read from the environment only, never from the configuration:
+// profiling is a developer's act, not an operator's setting.
+const (
+	// envCPUProfile names a file that receives a CPU profile of the whole
+	// run, written when the member stops (SIGINT or SIGTERM).
+	envCPUProfile = "FEEDD_CPUPROFILE"
+	// envMemProfile names a file that receives an allocation profile
+	// (every allocation since start; `-sample_index=alloc_space`) when the
+	// member stops.
+	envMemProfile = "FEEDD_MEMPROFILE"
+)
+
+// startProfiles starts what the environment asks for and returns the
+// function that writes the profiles; call it once the member has stopped.
+func startProfiles(log *slog.Logger) (stop func(), err error) {
+	cpuPath, memPath := os.Getenv(envCPUProfile), os.Getenv(envMemProfile)
+	var cpu *os.File
+	if cpuPath != "" {
+		if cpu, err = os.Create(cpuPath); err != nil {
+			return nil, fmt.Errorf("%s: %w", envCPUProfile, err)
+		}
+		if err := pprof.StartCPUProfile(cpu); err != nil {
+			cpu.Close()
+			return nil, fmt.Errorf("%s: %w", envCPUProfile, err)
+		}
+		log.Info("writing a CPU profile when the member stops", "file", cpuPath)
+	}
+	return func() {
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			if err := cpu.Close(); err != nil {
+				log.Error("CPU profile", "err", err)
+			}
+		}
+		if memPath != "" {
+			if err := writeHeapProfile(memPath); err != nil {
+				log.Error("allocation profile", "err", err)
+			}
+		}
+	}, nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC() // the in-use figures as of now
+	return errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
+}
