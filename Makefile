@@ -13,8 +13,12 @@ DEMO_ARGS ?=
 FUZZTIME ?= 10s
 # Repetitions per benchmark for `make bench` (benchstat needs at least 6 for a confidence interval).
 BENCHCOUNT ?= 6
+# Where `make kafka-up` keeps its broker's configuration, data and logs, and
+# where it listens (docs/testing.md).
+KAFKA_DIR ?= /tmp/feedd-kafka
+KAFKA_LISTEN ?= 127.0.0.1:9092
 
-.PHONY: all build test vet deps demo bench fuzz clean
+.PHONY: all build test test-e2e vet deps kafka kafka-up kafka-down demo bench fuzz clean
 
 all: build
 
@@ -22,12 +26,17 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/feedd
 
 # deps installs what the tests and the demo need on a fresh Debian machine
-# (socat for the simulated serial ports, promtool to check the alert rules)
-# and does nothing when it is already there.
+# (socat for the simulated serial ports, promtool to check the alert rules,
+# kcat for the chaos suite's independent reading of the topic; a Java
+# runtime and Maven for the real Kafka broker) and does nothing when it is
+# already there.
 deps:
 	@missing=""; \
 	command -v socat >/dev/null 2>&1 || missing="$$missing socat"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
+	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -36,15 +45,38 @@ deps:
 	fi
 	@command -v socat >/dev/null 2>&1 || { echo "socat is still missing: install it (apt-get install socat)"; exit 1; }
 	@command -v promtool >/dev/null 2>&1 || { echo "promtool is still missing: install Debian's prometheus package"; exit 1; }
+	@command -v kcat >/dev/null 2>&1 || { echo "kcat is still missing: install it (apt-get install kcat)"; exit 1; }
+	@command -v mvn >/dev/null 2>&1 || { echo "mvn is still missing: install Maven (apt-get install maven)"; exit 1; }
+	@v=$$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p'); \
+	[ -n "$$v" ] && [ "$$v" -ge 17 ] 2>/dev/null || { echo "Kafka needs Java 17 or newer; java says: $${v:-none}"; exit 1; }
+
+# kafka fetches the pinned Apache Kafka broker from Maven Central into a
+# cache outside the repository (scripts/kafka/fetch); a second run finds it.
+kafka:
+	scripts/kafka/fetch
+
+# kafka-up starts a single-node Kafka on $(KAFKA_LISTEN) in the background,
+# as the tests run it; kafka-down stops it and removes $(KAFKA_DIR).
+kafka-up: kafka
+	$(GO) run ./broadcast/kafkatest/kafkactl up --dir $(KAFKA_DIR) --listen $(KAFKA_LISTEN)
+
+kafka-down:
+	$(GO) run ./broadcast/kafkatest/kafkactl down --dir $(KAFKA_DIR)
 
 vet:
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 
-# test runs every test, including each fuzz target's seed corpus, with the
-# race detector.
-test: deps vet
-	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
+# test runs every test, including each fuzz target's seed corpus and the
+# chaos suite against real Kafka, with the race detector.
+test: deps vet kafka
+	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 FEEDD_REQUIRE_KAFKA=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+# test-e2e runs only the end-to-end tests: real feedd processes on the
+# embedded broker, and the chaos suite on real Kafka. FEEDD_CHAOS_REPS sets
+# the repetitions of each fault (docs/testing.md).
+test-e2e: deps kafka
+	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 $(GO) test -race -count=1 -timeout 30m -run '^Test(E2E|Chaos)' -v ./cmd/feedd
 
 # checkmetrics starts a real pair of members and runs what each /metrics
 # endpoint serves through `promtool check metrics` (TestPromtoolCheckMetrics,

@@ -76,12 +76,13 @@ func TestHandover(t *testing.T) {
 			if testing.Short() {
 				n = max(n/4, 5)
 			}
-			testHandover(t, n, tc.frame)
+			testHandover(t, testConfig(startBroker(t, "").Addr(), "feed"), n, tc.frame)
 		})
 	}
 }
 
-func testHandover(t *testing.T, iterations int, mkFrame func(uint64, time.Time) *ingest.Frame) {
+// testHandover runs the handovers with the members' configuration cfg.
+func testHandover(t *testing.T, cfg Config, iterations int, mkFrame func(uint64, time.Time) *ingest.Frame) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("FEEDD_TEST_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
@@ -89,8 +90,6 @@ func testHandover(t *testing.T, iterations int, mkFrame func(uint64, time.Time) 
 	t.Logf("seed %d (rerun with FEEDD_TEST_SEED=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
 	names := [2]string{"a", "b"}
 	var members [2]*member
 	var ports [2]*port
@@ -203,7 +202,7 @@ func testHandover(t *testing.T, iterations int, mkFrame func(uint64, time.Time) 
 		st := members[active].Status()
 		return st.Ring.Len == 0 && st.Ring.Appended+st.Ring.EarlyEchoMatched+st.Ring.Rejected == st.Counters.Accepted
 	})
-	recs := readCommitted(t, b.Addr(), "feed")
+	recs := readCommitted(t, cfg.Brokers[0], cfg.Topic)
 	checkSequence(t, recs, n)
 
 	all := append(dead, members[0].Status(), members[1].Status())

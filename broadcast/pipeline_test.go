@@ -44,65 +44,68 @@ func TestActiveProducesInOrder(t *testing.T) {
 // ring, and A's open transaction is aborted, invisible to read_committed.
 func TestFencing(t *testing.T) {
 	for _, next := range []string{"produce", "commit"} {
-		t.Run(next, func(t *testing.T) {
-			b := startBroker(t, "")
-			cfg := testConfig(b.Addr(), "feed")
-			// A's transaction stays open until something ends it.
-			cfgA := cfg
-			cfgA.CommitInterval, cfgA.TransactionTimeout = 10*time.Minute, 14*time.Minute
-			a := startMember(t, cfgA, "a", backlog.Config{})
-			bm := startMember(t, cfg, "b", backlog.Config{})
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
+		t.Run(next, func(t *testing.T) { testFencing(t, testConfig(startBroker(t, "").Addr(), "feed"), next) })
+	}
+}
 
-			if err := a.Activate(ctx); err != nil {
-				t.Fatal(err)
-			}
-			const n = 50
-			for i := uint64(1); i <= n; i++ {
-				a.Accept(frame(i, time.Now()))
-			}
-			// A's records reach the log, uncommitted.
-			waitFor(t, "A's records in the log", func() bool { return highWatermark(t, b.Addr(), "feed") >= n })
+// testFencing: see TestFencing; next is what A tries after the fence,
+// "produce" or "commit".
+func testFencing(t *testing.T, cfg Config, next string) {
+	addr, topic := cfg.Brokers[0], cfg.Topic
+	// A's transaction stays open until something ends it.
+	cfgA := cfg
+	cfgA.CommitInterval, cfgA.TransactionTimeout = 10*time.Minute, 14*time.Minute
+	a := startMember(t, cfgA, "a", backlog.Config{})
+	bm := startMember(t, cfg, "b", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 
-			if err := bm.Activate(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if got := readCommitted(t, b.Addr(), "feed"); len(got) != 0 {
-				t.Fatalf("read_committed sees %d records of the fenced member's open transaction, want 0", len(got))
-			}
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	for i := uint64(1); i <= n; i++ {
+		a.Accept(frame(i, time.Now()))
+	}
+	// A's records reach the log, uncommitted.
+	waitFor(t, "A's records in the log", func() bool { return highWatermark(t, addr, topic) >= n })
 
-			switch next {
-			case "produce":
-				a.Accept(frame(n+1, time.Now()))
-				waitFor(t, "A deactivated", func() bool { return a.Status().Role == RoleInactive })
-			case "commit":
-				err := a.Deactivate(ctx, Planned)
-				if !errors.Is(err, ErrFenced) {
-					t.Fatalf("A's final commit: %v, want ErrFenced", err)
-				}
-			}
-			st := a.Status()
-			if !errors.Is(st.Cause, ErrFenced) || st.Counters.Fenced != 1 || st.Counters.Commits != 0 {
-				t.Fatalf("A after the fence: cause %v, fenced %d, commits %d; want ErrFenced, 1, 0", st.Cause, st.Counters.Fenced, st.Counters.Commits)
-			}
-			if want := map[string]int{"produce": n + 1, "commit": n}[next]; st.Ring.Len != want {
-				t.Fatalf("A's ring holds %d frames after the fence, want %d (kept)", st.Ring.Len, want)
-			}
+	if err := bm.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := readCommitted(t, addr, topic); len(got) != 0 {
+		t.Fatalf("read_committed sees %d records of the fenced member's open transaction, want 0", len(got))
+	}
 
-			// B commits; A, now inactive, trims its ring on B's echoes.
-			for i := uint64(1); i <= 10; i++ {
-				bm.Accept(frame(i, time.Now()))
-			}
-			waitFor(t, "A trimmed on B's commits", func() bool { return a.Status().Ring.Len == st.Ring.Len-10 })
-			got := readCommitted(t, b.Addr(), "feed")
-			checkSequence(t, got, 10)
-			for _, r := range got {
-				if r.member != "b" {
-					t.Fatalf("record at offset %d from %q: the fenced member committed", r.offset, r.member)
-				}
-			}
-		})
+	switch next {
+	case "produce":
+		a.Accept(frame(n+1, time.Now()))
+		waitFor(t, "A deactivated", func() bool { return a.Status().Role == RoleInactive })
+	case "commit":
+		err := a.Deactivate(ctx, Planned)
+		if !errors.Is(err, ErrFenced) {
+			t.Fatalf("A's final commit: %v, want ErrFenced", err)
+		}
+	}
+	st := a.Status()
+	if !errors.Is(st.Cause, ErrFenced) || st.Counters.Fenced != 1 || st.Counters.Commits != 0 {
+		t.Fatalf("A after the fence: cause %v, fenced %d, commits %d; want ErrFenced, 1, 0", st.Cause, st.Counters.Fenced, st.Counters.Commits)
+	}
+	if want := map[string]int{"produce": n + 1, "commit": n}[next]; st.Ring.Len != want {
+		t.Fatalf("A's ring holds %d frames after the fence, want %d (kept)", st.Ring.Len, want)
+	}
+
+	// B commits; A, now inactive, trims its ring on B's echoes.
+	for i := uint64(1); i <= 10; i++ {
+		bm.Accept(frame(i, time.Now()))
+	}
+	waitFor(t, "A trimmed on B's commits", func() bool { return a.Status().Ring.Len == st.Ring.Len-10 })
+	got := readCommitted(t, addr, topic)
+	checkSequence(t, got, 10)
+	for _, r := range got {
+		if r.member != "b" {
+			t.Fatalf("record at offset %d from %q: the fenced member committed", r.offset, r.member)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -54,7 +55,7 @@ func ensureTopic(ctx context.Context, cl *kgo.Client, c Config, topic string, ex
 		if err := createTopic(ctx, adm, c, topic, extra); err != nil {
 			return err
 		}
-		replicas, err = describeTopic(ctx, cl, topic)
+		replicas, err = awaitTopic(ctx, cl, topic)
 	}
 	if err != nil {
 		return err
@@ -92,11 +93,53 @@ func ensureTopic(ctx context.Context, cl *kgo.Client, c Config, topic string, ex
 	return nil
 }
 
+// topicAppearTimeout bounds how long a member waits for a topic it (or its
+// peer) has just created to show in the broker's metadata with a leader.
+const topicAppearTimeout = 30 * time.Second
+
+// awaitTopic describes a topic that has just been created. Kafka answers
+// CreateTopics once its controller has recorded the topic; each broker
+// learns of it from the controller's log a moment later, and the partition
+// has no leader until then, so a metadata request can still answer
+// UNKNOWN_TOPIC_OR_PARTITION, or the partition LEADER_NOT_AVAILABLE. An
+// activation that went on to list the last stable offset would fail. (kfake
+// creates topics synchronously, which is why only Kafka shows this.)
+func awaitTopic(ctx context.Context, cl *kgo.Client, topic string) (replicas int, err error) {
+	deadline := time.Now().Add(topicAppearTimeout)
+	for backoff := 20 * time.Millisecond; ; backoff = min(2*backoff, 500*time.Millisecond) {
+		var leader int32
+		replicas, leader, err = describePartition(ctx, cl, topic)
+		switch {
+		case err == nil && leader >= 0:
+			return replicas, nil
+		case err == nil:
+			err = fmt.Errorf("kafka topic %s: %w", topic, kerr.LeaderNotAvailable)
+		case !errors.Is(err, kerr.UnknownTopicOrPartition) && !errors.Is(err, kerr.LeaderNotAvailable):
+			return 0, err
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("created, but not ready after %v: %w", topicAppearTimeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w (waiting for it after creating it: %w)", err, ctx.Err())
+		case <-time.After(backoff):
+		}
+	}
+}
+
 // describeTopic checks the partition count and returns the number of
 // replicas. It asks the broker directly: franz-go's metadata cache (which
 // kadm's listings use) would keep answering "unknown topic" for a few
 // seconds after the peer created it.
 func describeTopic(ctx context.Context, cl *kgo.Client, topic string) (replicas int, err error) {
+	replicas, _, err = describePartition(ctx, cl, topic)
+	return replicas, err
+}
+
+// describePartition is describeTopic that also returns the partition's
+// leader (-1 while it has none).
+func describePartition(ctx context.Context, cl *kgo.Client, topic string) (replicas int, leader int32, err error) {
 	req := kmsg.NewPtrMetadataRequest()
 	rt := kmsg.NewMetadataRequestTopic()
 	rt.Topic = kmsg.StringPtr(topic)
@@ -104,19 +147,23 @@ func describeTopic(ctx context.Context, cl *kgo.Client, topic string) (replicas 
 	req.AllowAutoTopicCreation = false // feedd creates it, with the shape it needs
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
-		return 0, fmt.Errorf("kafka topic %s: metadata: %w", topic, err)
+		return 0, -1, fmt.Errorf("kafka topic %s: metadata: %w", topic, err)
 	}
 	if len(resp.Topics) != 1 {
-		return 0, fmt.Errorf("kafka topic %s: metadata: %d topics in the answer", topic, len(resp.Topics))
+		return 0, -1, fmt.Errorf("kafka topic %s: metadata: %d topics in the answer", topic, len(resp.Topics))
 	}
 	t := resp.Topics[0]
 	if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
-		return 0, fmt.Errorf("kafka topic %s: %w", topic, err)
+		return 0, -1, fmt.Errorf("kafka topic %s: %w", topic, err)
 	}
 	if n := len(t.Partitions); n != 1 {
-		return 0, fmt.Errorf("%w: %s has %d partitions; feedd needs exactly 1, because the feed's order holds only within one partition", ErrTopicShape, topic, n)
+		return 0, -1, fmt.Errorf("%w: %s has %d partitions; feedd needs exactly 1, because the feed's order holds only within one partition", ErrTopicShape, topic, n)
 	}
-	return len(t.Partitions[0].Replicas), nil
+	// A partition error (LEADER_NOT_AVAILABLE, REPLICA_NOT_AVAILABLE for
+	// an offline follower) is not the topic's shape: producing and
+	// listing offsets report what matters of it.
+	part := t.Partitions[0]
+	return len(part.Replicas), part.Leader, nil
 }
 
 func createTopic(ctx context.Context, adm *kadm.Client, c Config, topic string, extra map[string]*string) error {

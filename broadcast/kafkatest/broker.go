@@ -1,0 +1,523 @@
+package kafkatest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Defaults of Config.
+const (
+	DefaultHeap         = "512m"
+	DefaultStartTimeout = 2 * time.Minute
+	DefaultStopTimeout  = time.Minute
+)
+
+// nodeID is the single node's id, broker and controller.
+const nodeID = 1
+
+// Listener is an extra listener of the broker.
+type Listener struct {
+	// Name is the listener's name: upper-case letters, digits and '_'
+	// (PLAINTEXT and CONTROLLER are taken).
+	Name string
+	// Advertise is the host:port the broker tells clients that connected
+	// to this listener to reach it at. Empty: the listener's own address.
+	Advertise string
+}
+
+// Config says how to run a broker.
+type Config struct {
+	// Dir holds the broker's configuration, data and logs; it is created
+	// if missing. Required.
+	Dir string
+	// Listen is the bootstrap listener's address (PLAINTEXT). Empty:
+	// 127.0.0.1 and a free port. Only 127.0.0.1 is accepted.
+	Listen string
+	// Listeners are extra listeners, each on 127.0.0.1 and a free port.
+	Listeners []Listener
+	// Heap is the JVM's heap size (-Xms and -Xmx), default DefaultHeap.
+	Heap string
+	// StartTimeout bounds Start and Restart (default DefaultStartTimeout).
+	StartTimeout time.Duration
+	// Detach lets the broker outlive this process (make kafka-up). Without
+	// it the kernel kills the broker when the process that started it
+	// dies, so a test killed by its timeout leaves no broker behind.
+	Detach bool
+	// Logf, if set, receives what the broker's lifecycle does.
+	Logf func(format string, args ...any)
+}
+
+// Broker is a running (or stopped) single-node Kafka.
+type Broker struct {
+	in        *Install
+	cfg       Config
+	addr      string
+	ctrl      string
+	listeners map[string]string // name -> its own address
+
+	mu   sync.Mutex
+	proc *process
+}
+
+// process is one JVM run of the broker.
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+var listenerName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+
+// Start formats a fresh node in cfg.Dir (--standalone, transaction
+// protocol version 2), starts it and returns once it answers a metadata
+// request listing itself.
+func (in *Install) Start(ctx context.Context, cfg Config) (*Broker, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("kafkatest: Config.Dir is required")
+	}
+	if cfg.Heap == "" {
+		cfg.Heap = DefaultHeap
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	b := &Broker{in: in, cfg: cfg, listeners: map[string]string{}}
+	var err error
+	if b.addr, err = loopbackAddr(cfg.Listen); err != nil {
+		return nil, err
+	}
+	if b.ctrl, err = loopbackAddr(""); err != nil {
+		return nil, err
+	}
+	for _, l := range cfg.Listeners {
+		if !listenerName.MatchString(l.Name) || l.Name == "PLAINTEXT" || l.Name == "CONTROLLER" || b.listeners[l.Name] != "" {
+			return nil, fmt.Errorf("kafkatest: listener name %q: want a new name of upper-case letters, digits and '_'", l.Name)
+		}
+		if b.listeners[l.Name], err = loopbackAddr(""); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range []string{b.dataDir(), b.logDir()} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("kafkatest: %w", err)
+		}
+	}
+	if err := os.WriteFile(b.propertiesPath(), []byte(b.properties()), 0o644); err != nil {
+		return nil, fmt.Errorf("kafkatest: %w", err)
+	}
+	if err := os.WriteFile(b.log4jPath(), []byte(b.log4j()), 0o644); err != nil {
+		return nil, fmt.Errorf("kafkatest: %w", err)
+	}
+	if err := b.format(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.launch(ctx); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// loopbackAddr checks a 127.0.0.1 address, or picks one with a port free
+// at the time of the call.
+func loopbackAddr(addr string) (string, error) {
+	if addr != "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil || host != "127.0.0.1" {
+			return "", fmt.Errorf("kafkatest: listen address %q: want 127.0.0.1:port", addr)
+		}
+		return addr, nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("kafkatest: picking a port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func (b *Broker) logf(format string, args ...any) {
+	if b.cfg.Logf != nil {
+		b.cfg.Logf(format, args...)
+	}
+}
+
+func (b *Broker) dataDir() string        { return filepath.Join(b.cfg.Dir, "data") }
+func (b *Broker) logDir() string         { return filepath.Join(b.cfg.Dir, "logs") }
+func (b *Broker) propertiesPath() string { return filepath.Join(b.cfg.Dir, "server.properties") }
+func (b *Broker) log4jPath() string      { return filepath.Join(b.cfg.Dir, "log4j2.properties") }
+func (b *Broker) pidPath() string        { return filepath.Join(b.cfg.Dir, "broker.pid") }
+
+// LogPath is the broker's own log (log4j2).
+func (b *Broker) LogPath() string { return filepath.Join(b.logDir(), "server.log") }
+
+// Addr is the bootstrap listener's address.
+func (b *Broker) Addr() string { return b.addr }
+
+// ListenerAddr is the address an extra listener listens on (which is not
+// the address it advertises if Listener.Advertise was set).
+func (b *Broker) ListenerAddr(name string) string { return b.listeners[name] }
+
+// Dir is the broker's directory.
+func (b *Broker) Dir() string { return b.cfg.Dir }
+
+// Version is the Kafka release the broker runs.
+func (b *Broker) Version() string { return b.in.Version }
+
+// properties is the node's server.properties: one combined broker and
+// controller, everything sized for one node and a test's load.
+func (b *Broker) properties() string {
+	listeners := []string{"PLAINTEXT://" + b.addr, "CONTROLLER://" + b.ctrl}
+	advertised := []string{"PLAINTEXT://" + b.addr}
+	protocols := []string{"PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"}
+	for _, l := range b.cfg.Listeners {
+		own := b.listeners[l.Name]
+		listeners = append(listeners, l.Name+"://"+own)
+		advertised = append(advertised, l.Name+"://"+cmp(l.Advertise, own))
+		protocols = append(protocols, l.Name+":PLAINTEXT")
+	}
+	return strings.Join([]string{
+		"# Written by broadcast/kafkatest: a single KRaft node for tests.",
+		"process.roles=broker,controller",
+		"node.id=" + strconv.Itoa(nodeID),
+		"controller.listener.names=CONTROLLER",
+		"controller.quorum.bootstrap.servers=" + b.ctrl,
+		"listeners=" + strings.Join(listeners, ","),
+		"advertised.listeners=" + strings.Join(advertised, ","),
+		"listener.security.protocol.map=" + strings.Join(protocols, ","),
+		"inter.broker.listener.name=PLAINTEXT",
+		"log.dirs=" + b.dataDir(),
+		"num.partitions=1",
+		// One node: every internal topic has one replica, and one
+		// partition is plenty (and starts faster than 50).
+		"offsets.topic.replication.factor=1",
+		"offsets.topic.num.partitions=1",
+		"transaction.state.log.replication.factor=1",
+		"transaction.state.log.min.isr=1",
+		"transaction.state.log.num.partitions=1",
+		"share.coordinator.state.topic.replication.factor=1",
+		"share.coordinator.state.topic.min.isr=1",
+		"group.initial.rebalance.delay.ms=0",
+		// A broker killed with SIGKILL stays registered until its session
+		// times out, and the restarted one cannot register before that
+		// (DUPLICATE_BROKER_REGISTRATION): 3s rather than 9s. Heartbeats
+		// go to the controller in the same process.
+		"broker.heartbeat.interval.ms=500",
+		"broker.session.timeout.ms=3000",
+		// Two cores: fewer threads than the defaults (3 and 8).
+		"num.network.threads=2",
+		"num.io.threads=4",
+		"",
+	}, "\n")
+}
+
+func cmp(s, otherwise string) string {
+	if s != "" {
+		return s
+	}
+	return otherwise
+}
+
+// log4j is the broker's logging configuration: INFO to logs/server.log.
+func (b *Broker) log4j() string {
+	return strings.Join([]string{
+		"rootLogger.level=INFO",
+		"rootLogger.appenderRef.file.ref=file",
+		"appender.file.type=File",
+		"appender.file.name=file",
+		"appender.file.fileName=" + b.LogPath(),
+		"appender.file.append=true",
+		"appender.file.layout.type=PatternLayout",
+		"appender.file.layout.pattern=[%d] %p %m (%c)%n",
+		// The request logger is chatty at INFO on some versions.
+		"logger.request.name=kafka.request.logger",
+		"logger.request.level=WARN",
+		"",
+	}, "\n")
+}
+
+// jvm is the java command line up to the main class.
+func (b *Broker) jvm(mainClass string, args ...string) *exec.Cmd {
+	jargs := []string{
+		"-Xms" + b.cfg.Heap, "-Xmx" + b.cfg.Heap,
+		"-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+		// The client compiler alone: the broker starts with half the CPU
+		// time (a test starts many brokers on two cores), and a test's
+		// load never needs the optimising compiler.
+		"-XX:TieredStopAtLevel=1",
+		"-XX:+ExitOnOutOfMemoryError",
+		"-Djava.awt.headless=true",
+		"-Dlog4j2.configurationFile=" + b.log4jPath(),
+		"-cp", b.in.Classpath(),
+		mainClass,
+	}
+	cmd := exec.Command(b.in.Java, append(jargs, args...)...)
+	cmd.Dir = b.cfg.Dir
+	if b.cfg.Detach {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	} else {
+		// The kernel sends the signal when the thread that started the
+		// broker exits; Go's runtime keeps its threads for the life of
+		// the process.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	}
+	return cmd
+}
+
+// format writes the node's storage: a fresh cluster id, the dynamic quorum
+// of this one controller, and the transaction protocol of KIP-890
+// (transaction.version=2) named explicitly rather than left to the
+// release's default.
+func (b *Broker) format(ctx context.Context) error {
+	id, err := clusterID()
+	if err != nil {
+		return err
+	}
+	cmd := b.jvm("kafka.tools.StorageTool", "format", "--config", b.propertiesPath(),
+		"--cluster-id", id, "--standalone", "--feature", "transaction.version=2")
+	out, err := runBounded(ctx, cmd, b.cfg.StartTimeout)
+	b.logf("kafka: formatted %s: %s", b.dataDir(), strings.TrimSpace(lastLine(out)))
+	if err != nil {
+		return fmt.Errorf("kafkatest: formatting the storage: %w\n%s", err, out)
+	}
+	return nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	return s[strings.LastIndexByte(s, '\n')+1:]
+}
+
+// runBounded runs cmd to its end, killing it after d or when ctx ends.
+func runBounded(ctx context.Context, cmd *exec.Cmd, d time.Duration) (string, error) {
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return out.String(), err
+	case <-ctx.Done():
+	case <-timer.C:
+	}
+	cmd.Process.Kill()
+	<-done
+	return out.String(), fmt.Errorf("did not finish within %v", d)
+}
+
+// clusterID is a random Kafka Uuid in its text form (URL-safe base64 of 16
+// bytes); Kafka's own generator avoids a leading '-' so that the id cannot
+// be taken for a command-line option.
+func clusterID() (string, error) {
+	for {
+		var u [16]byte
+		if _, err := rand.Read(u[:]); err != nil {
+			return "", err
+		}
+		if s := base64.RawURLEncoding.EncodeToString(u[:]); s[0] != '-' {
+			return s, nil
+		}
+	}
+}
+
+// launch starts the broker's JVM on the formatted storage and waits until
+// it is ready.
+func (b *Broker) launch(ctx context.Context) error {
+	out, err := os.OpenFile(filepath.Join(b.logDir(), "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("kafkatest: %w", err)
+	}
+	defer out.Close() // the child has its own descriptor
+	cmd := b.jvm("kafka.Kafka", b.propertiesPath())
+	cmd.Stdout, cmd.Stderr = out, out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("kafkatest: starting the broker: %w", err)
+	}
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	b.mu.Lock()
+	b.proc = p
+	b.mu.Unlock()
+	if err := os.WriteFile(b.pidPath(), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("kafkatest: %w", err)
+	}
+	if err := b.waitReady(ctx, p); err != nil {
+		b.kill(p)
+		return err
+	}
+	b.logf("kafka %s: ready on %s after %v (pid %d)", b.in.Version, b.addr, time.Since(start).Round(time.Millisecond), cmd.Process.Pid)
+	return nil
+}
+
+// waitReady polls until the broker lists itself in a metadata response,
+// the process exits, ctx ends or StartTimeout passes. Each poll is a fresh
+// client, so that no connection backoff carries over from the attempts made
+// before the broker listened.
+func (b *Broker) waitReady(ctx context.Context, p *process) error {
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.StartTimeout)
+	defer cancel()
+	var last error = errors.New("not polled yet")
+	for {
+		if err := b.probe(ctx); err == nil {
+			return nil
+		} else {
+			last = err
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("kafkatest: the broker exited while starting: %v\n%s", p.err, b.LogTail(40))
+		case <-ctx.Done():
+			return fmt.Errorf("kafkatest: the broker was not ready after %v: %v\n%s", b.cfg.StartTimeout, last, b.LogTail(40))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// probe is one metadata request, answered only by a broker that has
+// registered with its controller and opened its listeners.
+func (b *Broker) probe(ctx context.Context) error {
+	conn, err := net.DialTimeout("tcp", b.addr, time.Second)
+	if err != nil {
+		return err
+	}
+	conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr), kgo.RequestRetries(0), kgo.DisableClientMetrics())
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	m, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(m.Brokers, func(d kadm.BrokerDetail) bool { return d.NodeID == nodeID }) {
+		return fmt.Errorf("metadata lists brokers %v", m.Brokers.NodeIDs())
+	}
+	return nil
+}
+
+func (b *Broker) current() *process {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.proc
+}
+
+// Running reports whether the broker's process is alive.
+func (b *Broker) Running() bool {
+	p := b.current()
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Stop stops the broker as an operator does (SIGTERM: a controlled
+// shutdown), killing it if it has not exited after DefaultStopTimeout.
+func (b *Broker) Stop() error {
+	p := b.current()
+	if p == nil {
+		return nil
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(DefaultStopTimeout):
+	}
+	b.kill(p)
+	return fmt.Errorf("kafkatest: the broker ignored SIGTERM for %v; killed", DefaultStopTimeout)
+}
+
+// Kill kills the broker at once (SIGKILL) and waits for it to be gone.
+func (b *Broker) Kill() {
+	if p := b.current(); p != nil {
+		b.kill(p)
+	}
+}
+
+func (b *Broker) kill(p *process) {
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// Restart stops the broker if it runs (gracefully, or with SIGKILL if
+// hard), starts it again on the same storage and addresses, and waits until
+// it is ready.
+func (b *Broker) Restart(ctx context.Context, hard bool) error {
+	if hard {
+		b.Kill()
+	} else if err := b.Stop(); err != nil {
+		return err
+	}
+	return b.launch(ctx)
+}
+
+// Close kills the broker; its directory is left to the caller.
+func (b *Broker) Close() { b.Kill() }
+
+// LogTail returns the last n lines of the broker's log.
+func (b *Broker) LogTail(n int) string {
+	data, err := os.ReadFile(b.LogPath())
+	if err != nil {
+		return fmt.Sprintf("(no broker log: %v)", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// FinalizedFeatures asks the broker (ApiVersions) for its finalized
+// feature levels, e.g. transaction.version.
+func (b *Broker) FinalizedFeatures(ctx context.Context) (map[string]int16, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr), kgo.DisableClientMetrics())
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "feedd-kafkatest", "1"
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, fmt.Errorf("kafkatest: ApiVersions: %w", err)
+	}
+	out := map[string]int16{}
+	for _, f := range resp.FinalizedFeatures {
+		out[f.Name] = f.MaxVersionLevel
+	}
+	return out, nil
+}
