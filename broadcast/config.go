@@ -12,7 +12,7 @@ import (
 const (
 	// DefaultCommitInterval is the checkpoint frequency: a frame becomes
 	// visible to read_committed consumers at most this long (plus one
-	// commit round trip) after the active produced it. Shorter means lower
+	// commit round trip) after the active read it. Shorter means lower
 	// latency and a smaller replay window, longer means fewer EndTxn round
 	// trips to the transaction coordinator. See docs/kafka.md.
 	DefaultCommitInterval = 25 * time.Millisecond

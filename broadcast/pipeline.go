@@ -766,7 +766,7 @@ func (p *Pipeline) produceMore() {
 			continue
 		}
 		if t.n == 0 {
-			p.commitTimer.Reset(p.cfg.CommitInterval)
+			p.commitTimer.Reset(p.commitDelay(e.ReceivedAt, now))
 		}
 		t.add(a.cl, &p.shape, e, now)
 		p.c.Produced++
@@ -774,6 +774,19 @@ func (p *Pipeline) produceMore() {
 	if due || t.n >= p.cfg.CommitMaxFrames || t.bytes >= p.cfg.CommitMaxBytes {
 		p.startCommit(a)
 	}
+}
+
+// commitDelay is how long the transaction that starts with a frame read
+// at rx (unix nanoseconds) may stay open: the commit interval counted from
+// when the frame was read, not from when it is produced. A frame that
+// waited in the ring, behind the commit in flight or a backlog, is thus
+// committed one interval after it arrived at the latest (plus the commit),
+// not one interval after the previous commit ended: that wait used to add
+// a whole commit round trip to the latency bound. A wall clock stepped
+// backwards cannot stretch it past the interval.
+func (p *Pipeline) commitDelay(rx int64, now time.Time) time.Duration {
+	waited := now.Sub(time.Unix(0, rx))
+	return min(p.cfg.CommitInterval, max(0, p.cfg.CommitInterval-waited))
 }
 
 func (p *Pipeline) commitDue() {

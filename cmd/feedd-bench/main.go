@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/feedd/feedd/broadcast/kafkatest"
 	"github.com/feedd/feedd/broadcast/localbroker"
 	"log/slog"
 )
@@ -40,6 +41,7 @@ import (
 // options are the command line: what to run, how often, and where.
 type options struct {
 	brokers  string
+	kafka    bool
 	embedded bool
 	feedd    string
 	out      string
@@ -88,7 +90,8 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("feedd-bench", flag.ContinueOnError)
-	fs.StringVar(&o.brokers, "brokers", "", "a running broker to measure on, host:port (127.0.0.1 only)")
+	fs.BoolVar(&o.kafka, "kafka", false, "start Apache Kafka from the installation make kafka caches (the tests' own single KRaft node) and measure on it")
+	fs.StringVar(&o.brokers, "brokers", "", "a running broker to measure on instead, host:port (127.0.0.1 only)")
 	fs.BoolVar(&o.embedded, "embedded", false, "start the embedded broker (kfake) instead: for trying the harness, not for figures")
 	fs.StringVar(&o.feedd, "feedd", "bin/feedd", "the feedd binary to measure")
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "the report to write; what follows its notes marker is kept")
@@ -139,8 +142,8 @@ func parseFlags(args []string) (options, error) {
 	if o.cpuRates, err = parseList(*cpu, parseRate); err != nil {
 		errs = append(errs, fmt.Errorf("--cpu-rates: %w", err))
 	}
-	if (o.brokers == "") == !o.embedded {
-		errs = append(errs, errors.New("give exactly one of --brokers and --embedded"))
+	if n := btoi(o.kafka) + btoi(o.brokers != "") + btoi(o.embedded); n != 1 {
+		errs = append(errs, errors.New("give exactly one of --kafka, --brokers and --embedded"))
 	}
 	for name, v := range map[string]int{"reps": o.reps, "frames": o.frames, "latency-reps": o.latencyReps,
 		"failover-reps": o.failoverReps, "activation-reps": o.activationReps, "memory-reps": o.memoryReps,
@@ -153,6 +156,13 @@ func parseFlags(args []string) (options, error) {
 		errs = append(errs, errors.New("--cpu-time, --latency-min-time and --eos-latency-rate must be positive"))
 	}
 	return o, errors.Join(errs...)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func parseList[T any](s string, parse func(string) (T, error)) ([]T, error) {
@@ -222,7 +232,7 @@ func run(ctx context.Context, o options) error {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	b, err := startBroker(o)
+	b, err := startBroker(ctx, o, dir)
 	if err != nil {
 		return err
 	}
@@ -258,16 +268,30 @@ func run(ctx context.Context, o options) error {
 	return r.res.write(o.out)
 }
 
-// startBroker connects to the broker given, or starts the embedded one.
-func startBroker(o options) (*broker, error) {
+// startBroker starts Apache Kafka, or connects to the broker given, or
+// starts the embedded one.
+func startBroker(ctx context.Context, o options, dir string) (*broker, error) {
 	b := &broker{Addr: o.brokers}
-	if o.embedded {
+	switch {
+	case o.kafka:
+		in, err := kafkatest.Find()
+		if err != nil {
+			return nil, err
+		}
+		kb, err := in.Start(ctx, kafkatest.Config{Dir: filepath.Join(dir, "kafka"), Logf: log.Printf})
+		if err != nil {
+			return nil, err
+		}
+		b.Addr, b.Real, b.close = kb.Addr(), true, kb.Close
+		b.Kind = fmt.Sprintf("Apache Kafka %s, one combined KRaft broker and controller on 127.0.0.1 as the tests run it "+
+			"(broadcast/kafkatest: %s heap, the JVM's client compiler only)", kb.Version(), kafkatest.DefaultHeap)
+	case o.embedded:
 		lb, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			return nil, err
 		}
 		b.Addr, b.Kind, b.close = lb.Addr(), "the embedded broker (franz-go's kfake, in this process)", lb.Close
-	} else {
+	default:
 		if !strings.HasPrefix(o.brokers, "127.0.0.1:") {
 			return nil, fmt.Errorf("--brokers %s: the benchmarks load the broker; only 127.0.0.1 is accepted", o.brokers)
 		}

@@ -147,9 +147,12 @@ func (res *results) render(b *strings.Builder) {
 // command is the harness command line this run amounts to.
 func (res *results) command() string {
 	o := res.o
-	broker := "--brokers " + o.brokers
-	if o.embedded {
+	broker := "--kafka"
+	switch {
+	case o.embedded:
 		broker = "--embedded"
+	case o.brokers != "":
+		broker = "--brokers " + o.brokers
 	}
 	var only []string
 	for _, s := range sections {

@@ -1,0 +1,46 @@
+package broadcast
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/feedd/feedd/backlog"
+)
+
+// TestCommitIntervalCountsFromReceipt: the commit interval runs from when
+// the transaction's first frame was read, not from when it was produced. A
+// frame read long before it could be produced (it waited in the ring) is
+// committed at once even with a ten-minute interval.
+func TestCommitIntervalCountsFromReceipt(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := testConfig(b.Addr(), "feed")
+	cfg.CommitInterval, cfg.TransactionTimeout = 10*time.Minute, 14*time.Minute
+	a := startMember(t, cfg, "a", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.Accept(frame(1, time.Now().Add(-time.Hour)))
+	waitFor(t, "the old frame committed", func() bool { return a.Status().Counters.CommittedFrames == 1 })
+	checkSequence(t, readCommitted(t, b.Addr(), "feed"), 1)
+}
+
+func TestCommitDelay(t *testing.T) {
+	p := &Pipeline{cfg: Config{CommitInterval: 25 * time.Millisecond}}
+	now := time.Now()
+	for _, tc := range []struct {
+		waited, want time.Duration
+	}{
+		{0, 25 * time.Millisecond},
+		{10 * time.Millisecond, 15 * time.Millisecond},
+		{25 * time.Millisecond, 0},
+		{time.Hour, 0},
+		{-time.Hour, 25 * time.Millisecond}, // received "in the future": a clock step
+	} {
+		if got := p.commitDelay(now.Add(-tc.waited).UnixNano(), now); got != tc.want {
+			t.Errorf("waited %v: commit after %v, want %v", tc.waited, got, tc.want)
+		}
+	}
+}
