@@ -11,7 +11,7 @@ DEMO_DIR ?= /tmp/feedd-demo
 DEMO_ARGS ?=
 # Fuzz time per target for `make fuzz`.
 FUZZTIME ?= 10s
-# Repetitions per benchmark for `make bench` (benchstat needs at least 6 for a confidence interval).
+# Repetitions of each Go micro-benchmark in `make bench`.
 BENCHCOUNT ?= 6
 # Where `make kafka-up` keeps its broker's configuration, data and logs, and
 # where it listens (docs/testing.md).
@@ -94,9 +94,16 @@ fuzz:
 		done; \
 	done
 
-# bench runs the Go benchmarks; docs/benchmarks.md records the figures.
-bench: deps
-	$(GO) test -run=NONE -bench=. -benchmem -count=$(BENCHCOUNT) -timeout 60m $(PKGS) | tee bench.out
+# bench starts a real Kafka broker (the tests' own, broadcast/kafkatest),
+# measures feedd against its peers on it (kcat, and feedd without
+# transactions), failover, memory and CPU, runs the packages' Go
+# benchmarks, and rewrites docs/benchmarks.md (cmd/feedd-bench). About 30
+# minutes; BENCH_ARGS adds or overrides settings, e.g.
+# make bench BENCH_ARGS='--only throughput,latency --reps 3'
+# (go run ./cmd/feedd-bench -h lists them).
+BENCH_ARGS ?=
+bench: deps build kafka
+	$(GO) run ./cmd/feedd-bench --kafka --feedd $(BIN) --go-count $(BENCHCOUNT) $(BENCH_ARGS)
 
 # demo: the whole pair on this machine: the embedded broker, a simulated feed
 # split to two ports (socat ptys), two members, an audit following the topic,
@@ -108,4 +115,4 @@ demo: deps build
 	./$(BIN) demo --dir $(DEMO_DIR) $(DEMO_ARGS)
 
 clean:
-	rm -rf bin bench.out
+	rm -rf bin

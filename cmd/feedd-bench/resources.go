@@ -169,7 +169,7 @@ func (r *runner) kcatCPU(ctx context.Context, rate float64) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	cmd := exec.CommandContext(ctx, "kcat", kcatProduceArgs(r.broker.Addr, topic, "")...)
+	cmd := exec.CommandContext(ctx, "kcat", kcatProduceArgs(r.broker.Addr, topic, "", false)...)
 	cmd.Stdin = pr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

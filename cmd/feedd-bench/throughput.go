@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -15,12 +16,16 @@ import (
 type throughputResult struct {
 	Frames      int
 	Feedd, Kcat []float64 // frames/s per run, in run order
+	// KcatHeaders is kcat producing the same lines with four static
+	// headers the size of feedd's: the record format's share of the gap.
+	KcatHeaders []float64
 	// KcatStart is kcat's own start-up and connection, which its runs
 	// include: the wall time of kcat producing a one-line file.
 	KcatStart []float64 // seconds
-	// Ratios are feedd/kcat of each pair of runs made back to back.
-	Ratios                     []float64
-	FileCmd, FeeddCmd, KcatCmd string
+	// Ratios are feedd/kcat of each set of runs made back to back;
+	// HeaderRatios feedd/kcat with headers.
+	Ratios, HeaderRatios                   []float64
+	FileCmd, FeeddCmd, KcatCmd, KcatHdrCmd string
 }
 
 // activeMember starts a `feedd run --role active` member on a fresh topic
@@ -90,23 +95,37 @@ func (r *runner) feeddThroughput(ctx context.Context, file string, frames int, i
 // a user would for the same guarantees short of transactions: every
 // acknowledgement from all in-sync replicas, idempotence on, librdkafka's
 // defaults otherwise.
-func kcatProduceArgs(brokers, topic, file string) []string {
+func kcatProduceArgs(brokers, topic, file string, headers bool) []string {
 	args := []string{"-P", "-b", brokers, "-t", topic, "-p", "0", "-X", "acks=all", "-X", "enable.idempotence=true"}
+	if headers {
+		for _, h := range feeddLikeHeaders {
+			args = append(args, "-H", h)
+		}
+	}
 	if file != "" {
 		args = append(args, "-l", file)
 	}
 	return args
 }
 
+// feeddLikeHeaders are static headers with feedd's keys and values of the
+// sizes feedd writes (docs/kafka.md, the record format).
+var feeddLikeHeaders = []string{
+	"feedd-fp=0123456789abcdef",
+	"feedd-seq=123456",
+	"feedd-member=a",
+	"feedd-rx=2026-01-02T15:04:05.123456789Z",
+}
+
 // kcatThroughput produces the file with kcat and returns frames/s: the
 // wall time of the kcat process, which exits once every message is
 // acknowledged; the topic must then hold every frame.
-func (r *runner) kcatThroughput(ctx context.Context, file string, frames int) (float64, error) {
+func (r *runner) kcatThroughput(ctx context.Context, file string, frames int, headers bool) (float64, error) {
 	topic, err := r.broker.freshTopic(ctx, "kcat")
 	if err != nil {
 		return 0, err
 	}
-	elapsed, err := runKcat(ctx, r.broker.Addr, topic, file)
+	elapsed, err := runKcat(ctx, r.broker.Addr, topic, file, headers)
 	if err != nil {
 		return 0, err
 	}
@@ -116,11 +135,11 @@ func (r *runner) kcatThroughput(ctx context.Context, file string, frames int) (f
 	return float64(frames) / elapsed.Seconds(), nil
 }
 
-func runKcat(ctx context.Context, brokers, topic, file string) (time.Duration, error) {
+func runKcat(ctx context.Context, brokers, topic, file string, headers bool) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	out, err := exec.CommandContext(ctx, "kcat", kcatProduceArgs(brokers, topic, file)...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "kcat", kcatProduceArgs(brokers, topic, file, headers)...).CombinedOutput()
 	elapsed := time.Since(start)
 	if err != nil {
 		return 0, fmt.Errorf("kcat: %v: %s", err, strings.TrimSpace(string(out)))
@@ -137,32 +156,34 @@ func (r *runner) benchThroughput(ctx context.Context) error {
 	if err := writeFrameFile(one, 1); err != nil {
 		return err
 	}
-	res := &throughputResult{Frames: r.o.frames,
-		FileCmd:  fmt.Sprintf("%d frames of %d bytes: $FDSEQ,<seq>,<ms>,<padding>*hh\\r\\n", r.o.frames, FrameSize),
-		FeeddCmd: "feedd run --role active (framing nmea, max_frame 128, sequence nmea_field 1, kafka defaults: transactions, commit_interval 25ms) reading a pty the file is written into",
-		KcatCmd:  "kcat " + strings.Join(kcatProduceArgs("<broker>", "<topic>", "frames.txt"), " "),
-	}
+	res := newThroughputResult(r.o.frames)
 	for i := range r.o.reps {
 		f, err := r.feeddThroughput(ctx, file, r.o.frames, 0, "")
 		if err != nil {
 			return fmt.Errorf("feedd run %d: %w", i+1, err)
 		}
-		k, err := r.kcatThroughput(ctx, file, r.o.frames)
+		k, err := r.kcatThroughput(ctx, file, r.o.frames, false)
 		if err != nil {
 			return fmt.Errorf("kcat run %d: %w", i+1, err)
+		}
+		kh, err := r.kcatThroughput(ctx, file, r.o.frames, true)
+		if err != nil {
+			return fmt.Errorf("kcat with headers, run %d: %w", i+1, err)
 		}
 		topic, err := r.broker.freshTopic(ctx, "kcat1")
 		if err != nil {
 			return err
 		}
-		s, err := runKcat(ctx, r.broker.Addr, topic, one)
+		s, err := runKcat(ctx, r.broker.Addr, topic, one, false)
 		if err != nil {
 			return err
 		}
 		res.Feedd, res.Kcat = append(res.Feedd, f), append(res.Kcat, k)
 		res.Ratios = append(res.Ratios, f/k)
+		res.KcatHeaders, res.HeaderRatios = append(res.KcatHeaders, kh), append(res.HeaderRatios, f/kh)
 		res.KcatStart = append(res.KcatStart, s.Seconds())
-		log.Printf("throughput %d/%d: feedd %.0f frames/s, kcat %.0f frames/s (%.2f×); kcat start-up %v", i+1, r.o.reps, f, k, f/k, s.Round(time.Millisecond))
+		log.Printf("throughput %d/%d: feedd %.0f frames/s, kcat %.0f frames/s (%.2f×), kcat with headers %.0f frames/s (%.2f×); kcat start-up %v",
+			i+1, r.o.reps, f, k, f/k, kh, f/kh, s.Round(time.Millisecond))
 	}
 	r.res.Throughput = res
 	return nil
@@ -177,20 +198,30 @@ func (r *runner) frameFile() (string, error) {
 	return file, writeFrameFile(file, r.o.frames)
 }
 
-// kcatVersion is the first line of `kcat -V` and its librdkafka version.
+// kcatVersion is kcat's version and its librdkafka's, from `kcat -V`.
 func kcatVersion() string {
 	out, err := exec.Command("kcat", "-V").CombinedOutput()
 	if err != nil {
 		return "kcat not found"
 	}
-	var parts []string
-	for line := range strings.SplitSeq(string(out), "\n") {
-		if strings.Contains(line, "version") || strings.Contains(line, "librdkafka") {
-			parts = append(parts, strings.TrimSpace(line))
-		}
+	return parseKcatVersion(string(out))
+}
+
+var kcatVersionRE = regexp.MustCompile(`Version (\S+) .*librdkafka (\S+)`)
+
+func parseKcatVersion(out string) string {
+	if m := kcatVersionRE.FindStringSubmatch(out); m != nil {
+		return fmt.Sprintf("kcat %s (librdkafka %s)", m[1], m[2])
 	}
-	if len(parts) == 0 {
-		return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	return "kcat (version unknown)"
+}
+
+// newThroughputResult is an empty result with the commands its rows run.
+func newThroughputResult(frames int) *throughputResult {
+	return &throughputResult{Frames: frames,
+		FileCmd:    fmt.Sprintf("%d frames of %d bytes: $FDSEQ,<seq>,<ms>,<padding>*hh\\r\\n", frames, FrameSize),
+		FeeddCmd:   "feedd run --role active (framing nmea, max_frame 128, sequence nmea_field 1, kafka defaults: transactions, commit_interval 25ms) reading a pty the file is written into",
+		KcatCmd:    "kcat " + strings.Join(kcatProduceArgs("<broker>", "<topic>", "frames.txt", false), " "),
+		KcatHdrCmd: "kcat " + strings.Join(kcatProduceArgs("<broker>", "<topic>", "frames.txt", true), " "),
 	}
-	return strings.Join(parts, "; ")
 }
