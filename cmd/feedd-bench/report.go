@@ -527,7 +527,17 @@ go tool pprof -top -nodecount=30 /tmp/broadcast.test /tmp/feedd-cpu.out
 go tool pprof -top -sample_index=alloc_space /tmp/broadcast.test /tmp/feedd-mem.out
 ` + "```" + `
 
-A running member, pty and real broker included (FEEDD_CPUPROFILE and FEEDD_MEMPROFILE make ` + "`feedd run`" + ` write the profiles when it stops):
+Every member of a benchmark, pty and real broker included: ` + "`--profile`" + ` makes the harness start each member with FEEDD_CPUPROFILE and FEEDD_MEMPROFILE (which make ` + "`feedd run`" + ` write its profiles when it stops) and stop it with SIGTERM:
+
+` + "```sh" + `
+make build kafka-up
+go run ./cmd/feedd-bench --brokers 127.0.0.1:9092 --only throughput --reps 1 --out /tmp/bench.md --profile /tmp/prof
+go tool pprof -top -nodecount=30 bin/feedd /tmp/prof/001-a.1-cpu.out
+go tool pprof -top -sample_index=alloc_space bin/feedd /tmp/prof/001-a.1-mem.out
+make kafka-down
+` + "```" + `
+
+Or one member run by hand:
 
 ` + "```sh" + `
 FEEDD_CPUPROFILE=/tmp/member-cpu.out FEEDD_MEMPROFILE=/tmp/member-mem.out bin/feedd run --config member.yaml --role active
