@@ -132,8 +132,8 @@ func dueBy(elapsed time.Duration, rate float64) int {
 const maxBatch = 64
 
 // pace writes n frames, from seq first on, into every port at rate
-// frames/s, stamping each when its write returned (all ports written). It
-// returns the next sequence number.
+// frames/s, stamping each as its write begins. It returns the next
+// sequence number.
 func pace(ctx context.Context, ports []sink, first uint64, n int, rate float64, st *stamps) (uint64, error) {
 	buf := make([]byte, 0, maxBatch*FrameSize)
 	start := time.Now()
@@ -150,15 +150,20 @@ func pace(ctx context.Context, ports []sink, first uint64, n int, rate float64, 
 		}
 		k := min(due-sent, maxBatch)
 		buf = appendFrames(buf[:0], seq, k, time.Now().UnixMilli())
+		// Stamped before the write, not after it returns: the member
+		// can read, produce and commit a frame, and a consumer receive
+		// it, before a writer descheduled after its write would stamp
+		// it. A write of at most 64 frames into a pty that is being read
+		// completes within microseconds of its start.
+		if st != nil {
+			now := time.Now()
+			for i := range k {
+				st.set(seq+uint64(i), now)
+			}
+		}
 		for _, p := range ports {
 			if err := p.writeAll(buf); err != nil {
 				return seq, err
-			}
-		}
-		now := time.Now()
-		if st != nil {
-			for i := range k {
-				st.set(seq+uint64(i), now)
 			}
 		}
 		seq += uint64(k)

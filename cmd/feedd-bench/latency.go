@@ -15,8 +15,8 @@ import (
 const warmUp = time.Second
 
 // latencyRun is one steady-rate run: the latency of every frame written
-// after the warm-up, from its last byte written into the pty to its arrival
-// at a read_committed consumer.
+// after the warm-up, from the write that puts it into the pty (the write
+// of its last byte) to its arrival at a read_committed consumer.
 type latencyRun struct {
 	Rate     float64
 	Duration time.Duration

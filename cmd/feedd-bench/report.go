@@ -279,8 +279,9 @@ func (res *results) renderLatency(b *strings.Builder) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("## End-to-end latency\n\n")
 	p("One active member (`feedd run --role active`, defaults: transactions, commit_interval 25ms) reads a pty that the harness writes "+
-		"sequenced 100-byte frames into at a steady rate, on an absolute schedule. Each frame's latency runs from the moment its last byte was "+
-		"written into the pty (the write returned) to its arrival at a read_committed consumer (franz-go, in the harness, the same clock). "+
+		"sequenced 100-byte frames into at a steady rate, on an absolute schedule. Each frame's latency runs from the write that puts its last byte "+
+		"into the pty (timed as the write call begins: a write of at most 64 frames into a pty being read completes within microseconds) "+
+		"to its arrival at a read_committed consumer (franz-go in the harness, the same clock, fetches answered within 10 ms). "+
 		"The first %v of each run is not measured (the first transaction and the consumer's first fetch). Per-run quantiles are nearest-rank; "+
 		"the table gives their median over %d runs with the range, and the quantiles of all runs' samples pooled.\n\n", warmUp, res.o.latencyReps)
 	p("| rate | run | frames measured per run | p50 | p99 | p99.9 | max | pooled p50 / p99 / p99.9 / max |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
