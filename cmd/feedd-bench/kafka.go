@@ -66,13 +66,17 @@ func (b *broker) freshTopic(ctx context.Context, what string) (string, error) {
 	}
 	// Wait until the broker answers for it: a producer that asks too early
 	// gets UNKNOWN_TOPIC_OR_PARTITION and backs off, which would be timed.
-	for range 200 {
-		if _, err := b.endOffset(ctx, name); err == nil {
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		_, err := b.endOffset(ctx, name)
+		if err == nil {
 			return name, nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("topic %s: not served %v after its creation: %w", name, waitTimeout, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return "", fmt.Errorf("topic %s: not served 2s after its creation", name)
 }
 
 // endOffset is the topic's high watermark.
