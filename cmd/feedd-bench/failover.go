@@ -56,7 +56,7 @@ func (r *runner) benchFailover(ctx context.Context) error {
 }
 
 func (r *runner) failovers(ctx context.Context, kind string) (*failoverResult, error) {
-	pp, err := r.startPair(ctx, "failover-"+kind)
+	pp, err := r.startPair(ctx, "failover-"+kind, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -168,8 +168,15 @@ type activationRun struct {
 
 const activationMetric = "feedd_broadcast_activation_duration_seconds"
 
+// activationQuietAfter is the activation benchmark's serial.quiet_after:
+// while the backlog is written into the inactive's port only, the
+// active's port is idle, and on a loaded machine the steps around it can
+// take longer than the default 5s, after which the active would step down
+// for a quiet port while its peer reads a live one.
+const activationQuietAfter = time.Minute
+
 func (r *runner) benchActivation(ctx context.Context) error {
-	pp, err := r.startPair(ctx, "activation")
+	pp, err := r.startPair(ctx, "activation", activationQuietAfter)
 	if err != nil {
 		return err
 	}
@@ -225,10 +232,13 @@ func (r *runner) activateWithBacklog(ctx context.Context, pp *memberPair, mt *ma
 		return run, err
 	}
 	st, err := inactive.waitStatus(ctx, "the backlog in the inactive's ring", func(st memberStatus) bool {
-		return st.Broadcast.Ring.Len >= depth
+		return st.Broadcast.Ring.Len >= depth || st.Role != "inactive"
 	})
 	if err != nil {
 		return run, err
+	}
+	if st.Role != "inactive" {
+		return run, fmt.Errorf("%s became %s while its backlog was written: the pair moved before the kill", inactive.spec.ID, st.Role)
 	}
 	run.Ring = st.Broadcast.Ring.Len
 	count0, err := inactive.metric(activationMetric + "_count")

@@ -34,6 +34,8 @@ type memberSpec struct {
 	PairListen, PeerID, PeerAddr, SecretFile string
 	// PairYAML is added to the pair section, e.g. "activation_interval: 5s".
 	PairYAML string
+	// QuietAfter sets serial.quiet_after; zero keeps feedd's default.
+	QuietAfter time.Duration
 	// ProfileDir, if set, makes each process write CPU and allocation
 	// profiles there when it is stopped (with SIGTERM).
 	ProfileDir string
@@ -78,7 +80,10 @@ func newMember(bin, dir string, spec memberSpec) (*member, error) {
 // defaults unless the spec says otherwise.
 func (m *member) config() string {
 	s := m.spec
-	var kafkaExtra, pair string
+	var kafkaExtra, pair, serialExtra string
+	if s.QuietAfter > 0 {
+		serialExtra = fmt.Sprintf("  quiet_after: %v\n", s.QuietAfter)
+	}
 	if s.CommitInterval > 0 {
 		kafkaExtra += fmt.Sprintf("  commit_interval: %v\n", s.CommitInterval)
 	}
@@ -97,7 +102,7 @@ member_id: %s
 serial:
   device: %s
   baud: 115200
-framing:
+%sframing:
   mode: nmea
   max_frame: 128
 sequence:
@@ -109,7 +114,7 @@ kafka:
   listen: %s
 log:
   level: warn
-`, s.ID, s.Port.Path, s.Brokers, s.Topic, kafkaExtra, pair, m.adminAddr)
+`, s.ID, s.Port.Path, serialExtra, s.Brokers, s.Topic, kafkaExtra, pair, m.adminAddr)
 }
 
 // freeAddr returns a 127.0.0.1 address with a port free at the time of

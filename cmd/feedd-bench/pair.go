@@ -33,7 +33,9 @@ type memberPair struct {
 	feedSeqOut chan uint64
 }
 
-func (r *runner) startPair(ctx context.Context, what string) (*memberPair, error) {
+// startPair starts two members on a fresh topic. quietAfter, if not zero,
+// sets their serial.quiet_after.
+func (r *runner) startPair(ctx context.Context, what string, quietAfter time.Duration) (*memberPair, error) {
 	topic, err := r.broker.freshTopic(ctx, what)
 	if err != nil {
 		return nil, err
@@ -59,7 +61,7 @@ func (r *runner) startPair(ctx context.Context, what string) (*memberPair, error
 	ids := [2]string{"a", "b"}
 	for i := range 2 {
 		pp.members[i], err = newMember(r.bin, r.dir, memberSpec{ID: ids[i], Port: pp.ports[i], Brokers: r.broker.Addr, Topic: topic, ProfileDir: r.o.profile,
-			Role: "auto", PairListen: listen[i], PeerID: ids[1-i], PeerAddr: listen[1-i], SecretFile: secretPath})
+			Role: "auto", PairListen: listen[i], PeerID: ids[1-i], PeerAddr: listen[1-i], SecretFile: secretPath, QuietAfter: quietAfter})
 		if err == nil {
 			err = pp.members[i].start()
 		}

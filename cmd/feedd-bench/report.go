@@ -393,7 +393,8 @@ func (res *results) renderActivation(b *strings.Builder) {
 		"The inactive activates on the obituary and must commit the N frames before anything else. Two times per activation: the member's "+
 		"own `feedd_broadcast_activation_duration_seconds` observation (from the start of its activation, fencing, until the backlog it held "+
 		"when it went live is committed), and from the SIGKILL to the broker's timestamp of the commit marker after the backlog's last frame "+
-		"(when a read_committed consumer can read all of it). %d activations per depth.\n\n", res.o.activationReps)
+		"(when a read_committed consumer can read all of it). Both members run with `serial.quiet_after: %v`, so that the active's port, idle while "+
+		"the backlog is written, does not make it step down. %d activations per depth.\n\n", activationQuietAfter, res.o.activationReps)
 	p("| backlog (frames) | activation, member-observed | SIGKILL to the whole backlog readable | backlog frames/s |\n| --- | --- | --- | --- |\n")
 	for _, depth := range res.o.activationDepth {
 		var mem, vis, rate []float64

@@ -117,7 +117,7 @@ func (r *runner) benchCPU(ctx context.Context) error {
 // frames at the same rate through its standard input.
 func (r *runner) cpuOnce(ctx context.Context, rate float64) (cpuRun, error) {
 	run := cpuRun{Rate: rate}
-	pp, err := r.startPair(ctx, "cpu")
+	pp, err := r.startPair(ctx, "cpu", 0)
 	if err != nil {
 		return run, err
 	}
