@@ -34,7 +34,7 @@ type results struct {
 
 func newResults(o options, b *broker, bin string) *results {
 	return &results{o: o, Started: time.Now(), Machine: machine(), Broker: b.Kind, Real: b.Real,
-		Versions:  fmt.Sprintf("%s; %s; feedd %s; %s", runtime.Version(), b.Kind, feeddVersion(bin), kcatVersion()),
+		Versions:  fmt.Sprintf("%s; %s; %s; %s", runtime.Version(), b.Kind, feeddVersion(bin), kcatVersion()),
 		Durations: map[string]time.Duration{}}
 }
 
