@@ -39,7 +39,8 @@ type Stats struct {
 	// Delivered counts intact frames a reader of the port has received or
 	// can still read: len(Delivered(port)).
 	Delivered uint64
-	// Corrupted counts frames written with corrupted bytes.
+	// Corrupted counts frames written with corrupted bytes: by the corrupt
+	// fault, or by a baud fault that changed them.
 	Corrupted uint64
 	// Dropped counts frames the drop fault kept from the port.
 	Dropped uint64
@@ -113,7 +114,8 @@ type port struct {
 	pauseUntil  atomic.Int64 // since the Sim's epoch, in nanoseconds
 	dropRate    atomic.Uint64
 	corruptRate atomic.Uint64
-	rng         *rand.Rand // source goroutine only
+	rxBaud      atomic.Int64 // the receiver's baud rate under a baud fault; 0: the line's
+	rng         *rand.Rand   // source goroutine only
 
 	mu        sync.Mutex
 	stats     Stats

@@ -342,6 +342,23 @@ func (s *Sim) SetDrop(i int, fraction float64) error {
 	return s.setRate(i, fraction, func(p *port) *atomic.Uint64 { return &p.dropRate })
 }
 
+// SetReceiverBaud makes port i (or every port, with AllPorts) deliver, from
+// now on, what a receiver set to baud would read from the line (see the baud
+// fault); 0 or the line's own baud rate ends it.
+func (s *Sim) SetReceiverBaud(i int, baud int) error {
+	if baud < 0 || baud > MaxBaud {
+		return fmt.Errorf("serialsim: baud must be between 0 and %d, got %d", MaxBaud, baud)
+	}
+	ps, err := s.selectPorts(i)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		p.rxBaud.Store(int64(baud))
+	}
+	return nil
+}
+
 func (s *Sim) setRate(i int, fraction float64, field func(*port) *atomic.Uint64) error {
 	if math.IsNaN(fraction) || fraction < 0 || fraction > 1 {
 		return fmt.Errorf("serialsim: fraction must be between 0 and 1, got %v", fraction)

@@ -2,6 +2,7 @@ package serialsim
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -142,6 +143,11 @@ func (s *Sim) dispatch(id uint64, data []byte) {
 				it.data, it.intact = c, false
 			}
 		}
+		if rx := int(p.rxBaud.Load()); rx != 0 && rx != s.cfg.Baud {
+			received := s.cfg.receiveMisclocked(it.data, rx)
+			it.intact = it.intact && bytes.Equal(received, it.data)
+			it.data = received
+		}
 		select {
 		case p.queue <- it:
 		default:
@@ -191,7 +197,8 @@ func corrupt(frame []byte, seed uint64) (out []byte, ok bool) {
 	return out, true
 }
 
-// applyRate puts a corrupt or drop fault's rate in force. The fault was
+// applyRate puts a corrupt or drop fault's rate, or a baud fault's receiver
+// baud rate, in force. The fault was
 // validated by New; the ports exist.
 func (s *Sim) applyRate(f Fault) {
 	ps := s.ports
@@ -204,6 +211,8 @@ func (s *Sim) applyRate(f Fault) {
 			p.corruptRate.Store(math.Float64bits(f.Rate))
 		case FaultDrop:
 			p.dropRate.Store(math.Float64bits(f.Rate))
+		case FaultBaud:
+			p.rxBaud.Store(int64(f.Baud))
 		}
 	}
 }
@@ -217,13 +226,13 @@ func (s *Sim) runSchedule(ctx context.Context) {
 	var events []event
 	for _, f := range s.cfg.Faults {
 		switch f.Kind {
-		case FaultCorrupt, FaultDrop:
+		case FaultCorrupt, FaultDrop, FaultBaud:
 			if f.At > 0 {
 				events = append(events, event{f.At, func() { s.applyRate(f) }})
 			}
 			if f.For > 0 {
 				off := f
-				off.Rate = 0
+				off.Rate, off.Baud = 0, 0
 				events = append(events, event{f.At + f.For, func() { s.applyRate(off) }})
 			}
 		case FaultPause:
