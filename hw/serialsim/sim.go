@@ -36,6 +36,13 @@ type Sim struct {
 	socatPath string
 	generated atomic.Uint64
 
+	// pauseMu orders pauses against the source's dispatch of a frame: a
+	// pause of several ports takes effect on all of them between two
+	// frames, never in the middle of one frame's dispatch.
+	pauseMu sync.Mutex
+	// pausedNow is the source's scratch: which ports pause its frame.
+	pausedNow []bool
+
 	// running counts the goroutines Start started (source, scheduler,
 	// ports); the last to exit closes done. feeding counts the source and
 	// the ports still feeding; the last to finish closes finished.
@@ -367,11 +374,18 @@ func (s *Sim) Pause(i int, d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	until := int64(time.Since(s.epoch) + d)
+	s.pauseMu.Lock()
+	defer s.pauseMu.Unlock()
+	from := int64(time.Since(s.epoch))
+	until := from + int64(d)
 	for _, p := range ps {
 		for {
-			old := p.pauseUntil.Load()
-			if old >= until || p.pauseUntil.CompareAndSwap(old, until) {
+			old := p.pause.Load()
+			w := &pauseWindow{from: from, until: until}
+			if old != nil && old.until >= from { // overlapping: extend
+				w.from, w.until = min(old.from, from), max(old.until, until)
+			}
+			if p.pause.CompareAndSwap(old, w) {
 				break
 			}
 		}
