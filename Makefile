@@ -17,8 +17,11 @@ BENCHCOUNT ?= 6
 # where it listens (docs/testing.md).
 KAFKA_DIR ?= /tmp/feedd-kafka
 KAFKA_LISTEN ?= 127.0.0.1:9092
+# How long `make soak` runs, and the fewest faults it injects.
+SOAK ?= 10m
+SOAK_MIN_FAULTS ?= 100
 
-.PHONY: all build test test-e2e vet deps kafka kafka-up kafka-down demo bench fuzz clean
+.PHONY: all build test test-e2e soak vet deps kafka kafka-up kafka-down demo bench fuzz clean
 
 all: build
 
@@ -77,6 +80,14 @@ test: deps vet kafka
 # the repetitions of each fault (docs/testing.md).
 test-e2e: deps kafka
 	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 $(GO) test -race -count=1 -timeout 30m -run '^Test(E2E|Chaos)' -v ./cmd/feedd
+
+# soak (not in CI) injects random faults from the whole failure matrix into
+# a pair on real Kafka for $(SOAK), at least $(SOAK_MIN_FAULTS) of them, checks
+# the topic as the chaos suite does and writes docs/reliability.md.
+soak: deps kafka
+	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_SOAK=$(SOAK) FEEDD_SOAK_MIN_FAULTS=$(SOAK_MIN_FAULTS) \
+		FEEDD_SOAK_REPORT=$(CURDIR)/docs/reliability.md \
+		$(GO) test -count=1 -timeout 3h -run '^TestChaosSoak$$' -v ./cmd/feedd
 
 # fuzz runs each fuzz target briefly; FUZZTIME sets how long.
 fuzz:

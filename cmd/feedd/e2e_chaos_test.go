@@ -50,13 +50,13 @@ const (
 // what the faults measured and expect of the topic.
 type chaos struct {
 	*e2eCluster
-	rng *rand.Rand
-	tr  *topicTracker // reads commit markers, for failover times
+	seed uint64
+	rng  *rand.Rand
+	tr   *topicTracker // reads commit markers, for failover times
 
 	failovers map[string][]time.Duration // "crash", "hang": signal to the new active's first commit
 	counts    map[string]int             // faults injected, by name
-	// outages are the both-killed windows: the simulator's sequence
-	// numbers generated while no member could read the feed.
+	// bothKilled counts the both-killed faults: each leaves one gap.
 	bothKilled int
 }
 
@@ -96,7 +96,8 @@ func newChaos(t testing.TB) *chaos {
 		}
 		t.Skip("SKIPPED: kcat is not installed (apt-get install kcat, or make deps)")
 	}
-	ch := &chaos{rng: rand.New(rand.NewPCG(chaosSeed(t), 0)), failovers: map[string][]time.Duration{}, counts: map[string]int{}}
+	ch := &chaos{seed: chaosSeed(t), failovers: map[string][]time.Duration{}, counts: map[string]int{}}
+	ch.rng = rand.New(rand.NewPCG(ch.seed, 0))
 	ch.e2eCluster = newE2ECluster(t, e2eOptions{kafka: true, proxy: true, rate: chaosRate, baud: chaosBaud})
 	return ch
 }
