@@ -403,10 +403,13 @@ func (ch *chaos) switchover(active, inactive *e2eMember) {
 }
 
 // bothKilledFault: both members are killed, and the feed goes on while
-// neither can read it (the ports are unplugged, so the ptys do not keep the
-// frames for the restarted members). The topic must then lack exactly the
-// frames no member committed: checked against the simulator in
-// checkBothKilledGaps.
+// neither can read it. The ports are unplugged meanwhile, so the ptys do
+// not keep the frames for the restarted members; and they come back paused
+// until both members have opened them again, because a pty discards what is
+// written to it while nobody has it open (as a UART does while no process
+// reads it), which the simulator would count as delivered. The topic must
+// then lack exactly the frames no member committed: checked against the
+// simulator in checkBothKilledGaps.
 func (ch *chaos) bothKilledFault(active, inactive *e2eMember) {
 	t := ch.t
 	active.kill()
@@ -415,11 +418,26 @@ func (ch *chaos) bothKilledFault(active, inactive *e2eMember) {
 		t.Fatal(err)
 	}
 	ch.stream(ch.between(200*time.Millisecond, time.Second))
+	if err := ch.sim.Pause(serialsim.AllPorts, time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	if err := ch.sim.Replug(serialsim.AllPorts); err != nil {
 		t.Fatal(err)
 	}
 	active.start()
 	inactive.start()
+	for _, m := range []*e2eMember{active, inactive} {
+		ch.waitFor(m.id+" restarted with its port open", func() (bool, string) {
+			st, err := m.status()
+			if err != nil {
+				return false, err.Error()
+			}
+			return st.Ingest.Connected, "port not open yet"
+		})
+	}
+	if err := ch.sim.Resume(serialsim.AllPorts); err != nil {
+		t.Fatal(err)
+	}
 	ch.bothKilled++
 	ch.waitPair()
 }

@@ -393,6 +393,24 @@ func (s *Sim) Pause(i int, d time.Duration) error {
 	return nil
 }
 
+// Resume ends port i's pause (or every port's, with AllPorts) now: frames
+// due from now on are delivered again.
+func (s *Sim) Resume(i int) error {
+	ps, err := s.selectPorts(i)
+	if err != nil {
+		return err
+	}
+	s.pauseMu.Lock()
+	defer s.pauseMu.Unlock()
+	now := int64(time.Since(s.epoch))
+	for _, p := range ps {
+		if w := p.pause.Load(); w != nil && w.until > now {
+			p.pause.Store(&pauseWindow{from: w.from, until: now})
+		}
+	}
+	return nil
+}
+
 // Unplug pulls port i's cable: it stops writing to the port, lets the
 // port's reader take what is already in flight (bounded by DrainTimeout),
 // then stops the port's socat, so the pty closes and the member-side link

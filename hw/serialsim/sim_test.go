@@ -467,11 +467,39 @@ func TestPauseAllPortsTakesTheSameFrames(t *testing.T) {
 	if st0.Paused == 0 || st0.Delivered == 0 {
 		t.Fatalf("%d pauses: port0 %v; want some frames paused and some delivered", pauses, st0)
 	}
+	// A reader that falls behind on a loaded machine can make its port
+	// overflow, which loses other frames there: compare what was
+	// delivered only when no port overflowed.
 	d0 := delivered(t, s, 0)
 	for i := 1; i < 3; i++ {
-		if st, d := stats(t, s, i), delivered(t, s, i); st.Paused != st0.Paused || !slices.Equal(d, d0) {
+		st, d := stats(t, s, i), delivered(t, s, i)
+		if st.Paused != st0.Paused || (st.Overflow == 0 && st0.Overflow == 0 && !slices.Equal(d, d0)) {
 			t.Errorf("%d pauses: port%d paused %d frames and delivered %d, port0 paused %d and delivered %d", pauses, i, st.Paused, len(d), st0.Paused, len(d0))
 		}
 	}
 	t.Logf("%d pauses of every port: %d frames paused on each, %d delivered", pauses, st0.Paused, len(d0))
+}
+
+// TestResumeEndsPause: Resume ends a pause early, on every port at once.
+func TestResumeEndsPause(t *testing.T) {
+	s := startSim(t, Config{Ports: 2, Rate: 500, Baud: MaxBaud, Seed: 9})
+	r0, r1 := openReader(t, s.Ports()[0]), openReader(t, s.Ports()[1])
+	if err := s.Pause(AllPorts, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	paused := stats(t, s, 0).Paused
+	if err := s.Resume(AllPorts); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range []*reader{r0, r1} {
+		want := uint64(len(delivered(t, s, i)) + 20)
+		waitFor(t, fmt.Sprintf("port%d delivering again", i), func() bool {
+			l, _ := r.snapshot()
+			return uint64(len(l)) >= want
+		})
+	}
+	if paused == 0 || stats(t, s, 0).Paused != stats(t, s, 1).Paused {
+		t.Fatalf("paused %d before the resume; port0 %v, port1 %v", paused, stats(t, s, 0), stats(t, s, 1))
+	}
 }
