@@ -277,17 +277,15 @@ func (ch *chaos) linkCut(active, inactive *e2eMember) {
 	before := inactive.mustStatus()
 	w := ch.watchRoles()
 	ch.proxy.cut()
-	ch.waitFor(inactive.id+" to see the link silent and the witness alive", func() (bool, string) {
-		st, err := inactive.status()
-		if err != nil {
-			return false, err.Error()
-		}
-		return st.Pair.Counters.WitnessSuppressed > before.Pair.Counters.WitnessSuppressed,
-			fmt.Sprintf("witness suppressed %d", st.Pair.Counters.WitnessSuppressed)
-	})
-	ch.stream(ch.between(2*e2eActivation, 6*e2eActivation))
+	// Several activation intervals of silence. (The inactive counts a
+	// suppressed activation only when it could have activated at all: one
+	// that is still relearning after a broker restart, say, has nothing to
+	// suppress, so the count is logged, not required.)
+	ch.stream(ch.between(3*e2eActivation, 8*e2eActivation))
 	holders, polls, both := w.end()
 	during := inactive.mustStatus()
+	t.Logf("link-cut: %s suppressed %d activations on the witness while the link was cut", inactive.id,
+		during.Pair.Counters.WitnessSuppressed-before.Pair.Counters.WitnessSuppressed)
 	if during.Pair.Counters.Activations != before.Pair.Counters.Activations || len(holders) != 1 || both != 0 {
 		t.Errorf("link-cut: %s activated %d times while the link was cut; members active over %d polls: %v (both %d)",
 			inactive.id, during.Pair.Counters.Activations-before.Pair.Counters.Activations, polls, holders, both)
