@@ -275,6 +275,7 @@ func (ch *chaos) restartInactive(active, inactive *e2eMember) {
 func (ch *chaos) linkCut(active, inactive *e2eMember) {
 	t := ch.t
 	before := inactive.mustStatus()
+	activeBefore := active.mustStatus()
 	w := ch.watchRoles()
 	ch.proxy.cut()
 	// Several activation intervals of silence. (The inactive counts a
@@ -286,12 +287,20 @@ func (ch *chaos) linkCut(active, inactive *e2eMember) {
 	during := inactive.mustStatus()
 	t.Logf("link-cut: %s suppressed %d activations on the witness while the link was cut", inactive.id,
 		during.Pair.Counters.WitnessSuppressed-before.Pair.Counters.WitnessSuppressed)
-	if during.Pair.Counters.Activations != before.Pair.Counters.Activations || len(holders) != 1 || both != 0 {
+	activations := during.Pair.Counters.Activations - before.Pair.Counters.Activations
+	// A second fault during the cut makes an activation right: the
+	// active's own commits stalling (a loaded broker) silence the witness
+	// too, and the active then steps down for Kafka. Only that excuses it.
+	kafkaStall := active.mustStatus().Pair.Counters.StepDowns["kafka"] > activeBefore.Pair.Counters.StepDowns["kafka"]
+	switch {
+	case activations != 0 && kafkaStall:
+		t.Logf("link-cut: %s activated while the link was cut, after %s's commits stalled and it stepped down for Kafka (a second fault)", inactive.id, active.id)
+	case activations != 0 || len(holders) != 1 || both != 0:
 		t.Errorf("link-cut: %s activated %d times while the link was cut; members active over %d polls: %v (both %d)",
-			inactive.id, during.Pair.Counters.Activations-before.Pair.Counters.Activations, polls, holders, both)
+			inactive.id, activations, polls, holders, both)
 	}
 	ch.proxy.restore()
-	if a, _ := ch.waitPair(); a != active {
+	if a, _ := ch.waitPair(); a != active && !kafkaStall {
 		t.Errorf("link-cut: after the link came back %s is active, want %s", a.id, active.id)
 	}
 }
