@@ -116,6 +116,9 @@ type e2eOptions struct {
 	// zero: e2eRate and e2eBaud.
 	rate float64
 	baud int
+	// activation is the pair's activation interval; zero: e2eActivation
+	// (the default). pairYAML must not set it too.
+	activation time.Duration
 	// pairYAML is added to every member's pair section, indented by two
 	// spaces, e.g. "reconnect_max: 500ms".
 	pairYAML string
@@ -128,14 +131,15 @@ type e2eCluster struct {
 	broker *localbroker.Broker // nil on real Kafka
 	kafka  *kafkatest.Broker   // nil on kfake
 	// bootstrap is the broker address the test's own clients use.
-	bootstrap string
-	baud      int
-	sim       *serialsim.Sim
-	topic     string
-	secret    []byte
-	proxy     *e2eProxy
-	members   []*e2eMember // a, b
-	bin       string
+	bootstrap  string
+	baud       int
+	activation time.Duration
+	sim        *serialsim.Sim
+	topic      string
+	secret     []byte
+	proxy      *e2eProxy
+	members    []*e2eMember // a, b
+	bin        string
 }
 
 // e2eMember is one member's configuration and its successive processes.
@@ -166,7 +170,10 @@ type e2eProc struct {
 func newE2ECluster(t testing.TB, o e2eOptions) *e2eCluster {
 	t.Helper()
 	needE2E(t)
-	c := &e2eCluster{t: t, topic: "e2e", bin: feeddBinary(t), baud: cmpOr(o.baud, e2eBaud)}
+	c := &e2eCluster{t: t, topic: "e2e", bin: feeddBinary(t), baud: cmpOr(o.baud, e2eBaud), activation: cmpOr(o.activation, e2eActivation)}
+	if o.activation != 0 {
+		o.pairYAML = strings.TrimSpace(o.pairYAML + "\nactivation_interval: " + o.activation.String())
+	}
 	dir, err := os.MkdirTemp("", "feedd-e2e-")
 	if err != nil {
 		t.Fatal(err)
@@ -630,7 +637,7 @@ func (c *e2eCluster) waitPair() (active, inactive *e2eMember) {
 					since, lastAct, lastTrm = time.Now(), c.members[i], sts[i].Pair.Term
 				}
 				active, inactive = c.members[i], c.members[1-i]
-				return time.Since(since) >= e2eActivation, desc
+				return time.Since(since) >= c.activation, desc
 			}
 		}
 		since = time.Time{}

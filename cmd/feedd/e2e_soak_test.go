@@ -146,7 +146,8 @@ new active's first transaction, as the broker stamped it (milliseconds; nearest-
 	}
 	b.WriteString(`
 A crash is detected at once (the pair-link connection closes: an obituary); a hang only after the
-activation interval (500 ms) of silence, which the hang figures include.
+activation interval of silence, which the hang figures include: the soak runs the pair with
+` + "`pair.activation_interval: 1500ms`" + ` (three times the default; see docs/testing.md).
 `)
 	return b.String()
 }
