@@ -24,8 +24,11 @@ SYSTEMDUNITDIR ?= /etc/systemd/system
 SYSUSERSDIR    ?= /usr/lib/sysusers.d
 # Output of `make static`.
 STATIC_BIN ?= bin/feedd-static
+# How long `make soak` runs, and the fewest faults it injects.
+SOAK ?= 10m
+SOAK_MIN_FAULTS ?= 100
 
-.PHONY: all build test test-e2e vet deps kafka kafka-up kafka-down demo bench fuzz clean static install
+.PHONY: all build test test-e2e soak vet deps kafka kafka-up kafka-down demo bench fuzz clean static install
 
 all: build
 
@@ -91,6 +94,14 @@ test-e2e: deps kafka
 .PHONY: checkmetrics
 checkmetrics: deps
 	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 $(GO) test -count=1 -run '^TestPromtoolCheckMetrics$$' -v ./cmd/feedd
+
+# soak (not in CI) injects random faults from the whole failure matrix into
+# a pair on real Kafka for $(SOAK), at least $(SOAK_MIN_FAULTS) of them, checks
+# the topic as the chaos suite does and writes docs/reliability.md.
+soak: deps kafka
+	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_SOAK=$(SOAK) FEEDD_SOAK_MIN_FAULTS=$(SOAK_MIN_FAULTS) \
+		FEEDD_SOAK_REPORT=$(CURDIR)/docs/reliability.md \
+		$(GO) test -count=1 -timeout 3h -run '^TestChaosSoak$$' -v ./cmd/feedd
 
 # fuzz runs each fuzz target briefly; FUZZTIME sets how long.
 fuzz:

@@ -111,7 +111,7 @@ type port struct {
 	exited chan struct{} // closed when run returns
 
 	plugged     atomic.Bool
-	pauseUntil  atomic.Int64 // since the Sim's epoch, in nanoseconds
+	pause       atomic.Pointer[pauseWindow]
 	dropRate    atomic.Uint64
 	corruptRate atomic.Uint64
 	rxBaud      atomic.Int64 // the receiver's baud rate under a baud fault; 0: the line's
@@ -155,6 +155,17 @@ func (p *port) count(f func(*Stats)) {
 	p.mu.Lock()
 	f(&p.stats)
 	p.mu.Unlock()
+}
+
+// pauseWindow is a pause, [from, until) in nanoseconds since the Sim's
+// epoch.
+type pauseWindow struct{ from, until int64 }
+
+// paused reports whether a frame dispatched at (since the epoch) falls in
+// the port's pause.
+func (p *port) paused(at int64) bool {
+	w := p.pause.Load()
+	return w != nil && at >= w.from && at < w.until
 }
 
 func loadRate(a *atomic.Uint64) float64 { return math.Float64frombits(a.Load()) }

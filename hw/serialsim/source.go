@@ -123,14 +123,26 @@ func (s *Sim) replayer() func(uint64, time.Time) ([]byte, bool) {
 // draws the same random numbers for every frame whatever happens to it, so
 // a seed gives the same decisions for the same frame across runs.
 func (s *Sim) dispatch(id uint64, data []byte) {
+	// Which ports are paused is read for all of them at once (Pause holds
+	// the lock while it sets several), so a pause of every port takes the
+	// same frames from each: it once paused one port just before a frame
+	// and the other just after it, so that only one member read that frame.
+	if s.pausedNow == nil {
+		s.pausedNow = make([]bool, len(s.ports))
+	}
+	s.pauseMu.Lock()
 	now := int64(time.Since(s.epoch))
-	for _, p := range s.ports {
+	for i, p := range s.ports {
+		s.pausedNow[i] = p.paused(now)
+	}
+	s.pauseMu.Unlock()
+	for i, p := range s.ports {
 		uDrop, uCorrupt, r := p.rng.Float64(), p.rng.Float64(), p.rng.Uint64()
 		switch {
 		case !p.plugged.Load():
 			p.count(func(st *Stats) { st.Unplugged++ })
 			continue
-		case now < p.pauseUntil.Load():
+		case s.pausedNow[i]:
 			p.count(func(st *Stats) { st.Paused++ })
 			continue
 		case uDrop < loadRate(&p.dropRate):
