@@ -17,8 +17,18 @@ BENCHCOUNT ?= 6
 # where it listens (docs/testing.md).
 KAFKA_DIR ?= /tmp/feedd-kafka
 KAFKA_LISTEN ?= 127.0.0.1:9092
+# Where `make install` puts things (DESTDIR is prefixed to all of them, for packaging).
+PREFIX         ?= /usr/local
+SYSCONFDIR     ?= /etc
+SYSTEMDUNITDIR ?= /etc/systemd/system
+SYSUSERSDIR    ?= /usr/lib/sysusers.d
+# Output of `make static`.
+STATIC_BIN ?= bin/feedd-static
+# How long `make soak` runs, and the fewest faults it injects.
+SOAK ?= 10m
+SOAK_MIN_FAULTS ?= 100
 
-.PHONY: all build test test-e2e vet deps kafka kafka-up kafka-down demo bench fuzz clean
+.PHONY: all build test test-e2e soak vet deps kafka kafka-up kafka-down demo bench fuzz clean static install
 
 all: build
 
@@ -85,6 +95,14 @@ test-e2e: deps kafka
 checkmetrics: deps
 	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 $(GO) test -count=1 -run '^TestPromtoolCheckMetrics$$' -v ./cmd/feedd
 
+# soak (not in CI) injects random faults from the whole failure matrix into
+# a pair on real Kafka for $(SOAK), at least $(SOAK_MIN_FAULTS) of them, checks
+# the topic as the chaos suite does and writes docs/reliability.md.
+soak: deps kafka
+	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_SOAK=$(SOAK) FEEDD_SOAK_MIN_FAULTS=$(SOAK_MIN_FAULTS) \
+		FEEDD_SOAK_REPORT=$(CURDIR)/docs/reliability.md \
+		$(GO) test -count=1 -timeout 3h -run '^TestChaosSoak$$' -v ./cmd/feedd
+
 # fuzz runs each fuzz target briefly; FUZZTIME sets how long.
 fuzz:
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
@@ -113,6 +131,26 @@ bench: deps build kafka
 # (see feedd demo -h).
 demo: deps build
 	./$(BIN) demo --dir $(DEMO_DIR) $(DEMO_ARGS)
+
+# static builds a statically linked binary (no cgo, no libc), as deploy/Dockerfile does.
+static:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS) -s -w' -o $(STATIC_BIN) ./cmd/feedd
+
+# install installs the binary, the systemd unit (its paths rewritten for PREFIX and
+# SYSCONFDIR), the sysusers.d entry that creates the feedd user, the example configurations
+# and the documentation. It creates no user, starts nothing and never touches an existing
+# configuration; docs/operations.md ("Installing a member") has the steps that follow.
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/feedd
+	install -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(PREFIX)/share/doc/feedd/examples
+	sed -e 's|/usr/local/bin/feedd|$(PREFIX)/bin/feedd|g' -e 's|/usr/local/share/doc/feedd|$(PREFIX)/share/doc/feedd|g' \
+		-e 's|/etc/feedd|$(SYSCONFDIR)/feedd|g' deploy/systemd/feedd.service > $(DESTDIR)$(SYSTEMDUNITDIR)/feedd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/feedd.service
+	install -m 0644 deploy/systemd/feedd.sysusers $(DESTDIR)$(SYSUSERSDIR)/feedd.conf
+	install -m 0644 deploy/feedd-host-a.yaml deploy/feedd-host-b.yaml $(DESTDIR)$(PREFIX)/share/doc/feedd/examples/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/feedd/
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/feedd
+	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, a configuration in $(SYSCONFDIR)/feedd/feedd.yaml, systemctl enable --now feedd"
 
 clean:
 	rm -rf bin

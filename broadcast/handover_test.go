@@ -76,13 +76,16 @@ func TestHandover(t *testing.T) {
 			if testing.Short() {
 				n = max(n/4, 5)
 			}
-			testHandover(t, testConfig(startBroker(t, "").Addr(), "feed"), n, tc.frame)
+			testHandover(t, testConfig(startBroker(t, "").Addr(), "feed"), n, tc.frame, true)
 		})
 	}
 }
 
 // testHandover runs the handovers with the members' configuration cfg.
-func testHandover(t *testing.T, cfg Config, iterations int, mkFrame func(uint64, time.Time) *ingest.Frame) {
+// With requireCases it fails if the early-echo or the catch-up case did not
+// happen: the many iterations on kfake make both certain; the few on Kafka,
+// whose round trips are slower, do not.
+func testHandover(t *testing.T, cfg Config, iterations int, mkFrame func(uint64, time.Time) *ingest.Frame, requireCases bool) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("FEEDD_TEST_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
@@ -214,10 +217,10 @@ func testHandover(t *testing.T, cfg Config, iterations int, mkFrame func(uint64,
 	}
 	t.Logf("%d frames, %d handovers %v, %d with a lagging port (%d frames suppressed by early echoes), %d with a slow echo (%d catch-up trims), %d fenced",
 		n, iterations, modes, lagged, early, slowEcho, catchUp, fenced)
-	if lagged > 0 && early == 0 {
+	if requireCases && lagged > 0 && early == 0 {
 		t.Error("no frame was delivered after its echo: the early-echo case did not happen")
 	}
-	if slowEcho > 0 && catchUp == 0 {
+	if requireCases && slowEcho > 0 && catchUp == 0 {
 		t.Error("no echo reached a member during its catch-up: that case did not happen")
 	}
 }

@@ -95,7 +95,7 @@ func TestKafkaHandover(t *testing.T) {
 			if tc.name == "fingerprint" {
 				mk = fpFrame
 			}
-			testHandover(t, kafkaConfig(b.Addr(), tc.topic), tc.iterations, mk)
+			testHandover(t, kafkaConfig(b.Addr(), tc.topic), tc.iterations, mk, false)
 		})
 	}
 }

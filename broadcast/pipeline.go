@@ -580,8 +580,8 @@ func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err
 	if f.pid, f.epoch, err = cl.ProducerID(ctx); err != nil {
 		return f, fmt.Errorf("activation: initialising transactional id %s (the fence): %w", p.txnID, err)
 	}
-	a.setStep("listing the last stable offset")
-	if f.lso, err = lastStableOffset(ctx, kadm.NewClient(cl), p.cfg.Topic); err != nil {
+	a.setStep("waiting for the topic's open transactions to end")
+	if f.lso, err = settledEnd(ctx, kadm.NewClient(cl), p.cfg.Topic); err != nil {
 		return f, fmt.Errorf("activation: %w", err)
 	}
 	if p.transactional {
@@ -645,6 +645,48 @@ func (p *Pipeline) newProducer() (*kgo.Client, error) {
 		opts = append(opts, kgo.WithHooks(p.clientMetrics("kafka_producer")))
 	}
 	return kgo.NewClient(opts...)
+}
+
+// settledEnd returns the topic's end once no transaction is open on it: the
+// last stable offset, when it has caught up with the high watermark.
+//
+// Reading the topic to its last stable offset is how an activation (and a
+// replay after a failed commit) learns what is committed. But a
+// transaction of the previous holder can still be open there after the
+// fence: Kafka completed the fence while the old holder's commit was still
+// writing its markers (seen after a broker restart), and the commit marker
+// landed after the new holder's first records. The last stable offset
+// listed in between stopped before that transaction, so the new active
+// flushed frames the old one had committed: duplicates. After the fence
+// only the old holder's unfinished transaction can be open on a pipeline's
+// topic, and Kafka finishes it one way or the other (its commit's markers,
+// the fence's abort, or the transaction timeout), so waiting for it is
+// bounded; the caller's context bounds it too.
+func settledEnd(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
+	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, 200*time.Millisecond) {
+		lso, err := lastStableOffset(ctx, adm, topic)
+		if err != nil {
+			return 0, err
+		}
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return 0, fmt.Errorf("listing the high watermark of %s: %w", topic, err)
+		}
+		hw, ok := ends.Lookup(topic, 0)
+		switch {
+		case !ok:
+			return 0, fmt.Errorf("listing the high watermark of %s: no answer for partition 0", topic)
+		case hw.Err != nil:
+			return 0, fmt.Errorf("listing the high watermark of %s: %w", topic, hw.Err)
+		case lso >= hw.Offset:
+			return lso, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("a transaction is still open on %s (last stable offset %d, high watermark %d): %w", topic, lso, hw.Offset, ctx.Err())
+		case <-time.After(backoff):
+		}
+	}
 }
 
 // lastStableOffset is ListOffsets with isolation level read_committed: every
@@ -951,7 +993,7 @@ func (p *Pipeline) recover(ctx context.Context, cl *kgo.Client) (int64, error) {
 			return 0, fmt.Errorf("aborting the transaction: %w", err)
 		}
 	}
-	lso, err := lastStableOffset(ctx, kadm.NewClient(cl), p.cfg.Topic)
+	lso, err := settledEnd(ctx, kadm.NewClient(cl), p.cfg.Topic)
 	if err != nil {
 		return 0, err
 	}

@@ -371,3 +371,57 @@ func TestRecordKey(t *testing.T) {
 		}
 	}
 }
+
+// TestActivationWaitsForOpenTransactions: an activation reads the topic to
+// its end only once no transaction is open there, so that a transaction
+// still finishing after the fence (a commit whose markers Kafka writes late)
+// is trimmed, not flushed again. Here another producer holds a transaction
+// open: the member does not go live until it ends, and then trims what it
+// committed.
+func TestActivationWaitsForOpenTransactions(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := testConfig(b.Addr(), "feed")
+	m := startMember(t, cfg, "a", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	waitFor(t, "the topic", func() bool { return highWatermark(t, b.Addr(), "feed") >= 0 })
+
+	other, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID("other"), kgo.DefaultProduceTopic("feed"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableClientMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	f := frame(1, time.Now())
+	rec := &kgo.Record{Value: f.Data, Headers: []kgo.RecordHeader{
+		{Key: HeaderFingerprint, Value: fmt.Appendf(nil, "%016x", f.Fingerprint)},
+		{Key: HeaderFeedSeq, Value: []byte("1")},
+		{Key: HeaderMember, Value: []byte("b")},
+		{Key: HeaderReceivedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
+	}}
+	if err := other.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	m.Accept(frame(1, time.Now()))
+	m.Accept(frame(2, time.Now()))
+
+	activated := make(chan error, 1)
+	go func() { activated <- m.Activate(ctx) }()
+	select {
+	case err := <-activated:
+		t.Fatalf("went live (err %v) while a transaction was open on the topic", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := other.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-activated; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "frame 2 committed", func() bool { return m.Status().Counters.CommittedFrames == 1 })
+	recs := readCommitted(t, b.Addr(), "feed")
+	checkSequence(t, recs, 2)
+}

@@ -454,7 +454,13 @@ func (n *Node) checkStepDown() {
 	}
 
 	if n.health.Kafka == KafkaFailing {
-		failing := n.now.Sub(n.health.KafkaFailingSince)
+		// A commit this process had in flight when it was stopped could
+		// not finish while it was stopped: judge Kafka from what it could
+		// observe since its last stall. Meanwhile the peers' heartbeats
+		// queued during the stall arrive, and a member that was replaced
+		// while stopped steps down as superseded, without an abort through
+		// its old producer.
+		failing := n.now.Sub(latest(n.health.KafkaFailingSince, n.lastStall))
 		if failing >= n.cfg.ActivationInterval {
 			if t := n.bestPeer(func(*peer) bool { return true }); t != nil {
 				n.deactivate(ReasonKafka, false, t.id, "kafka failing for "+failing.String())

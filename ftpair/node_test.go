@@ -285,3 +285,67 @@ func TestActivationsCountedByReason(t *testing.T) {
 		t.Fatal("Status shares its ActivationsByReason map with the node")
 	}
 }
+
+// TestStallIsNotKafkaFailure: an active member stopped for seconds wakes
+// with the commit it had in flight "failing" since before the stop. The
+// chaos suite saw such a member step down for Kafka (an immediate stop,
+// which aborts through its old producer) before the heartbeats queued
+// during the stall told it that its peer had taken over. The stall does not
+// count: the member first hears the peer's later term and steps down as
+// superseded; and if Kafka really fails, it steps down for Kafka one
+// activation interval after waking.
+func TestStallIsNotKafkaFailure(t *testing.T) {
+	for _, replaced := range []bool{true, false} {
+		n := newTestNode(t, "a")
+		seq := uint64(0)
+		hbB := func(ms int, role Role, term uint64) []Action {
+			seq++
+			return n.Step(at(ms), HeartbeatReceived{Heartbeat: Heartbeat{From: "b", Incarnation: 1, Seq: seq, Weight: 1, Role: role, Term: term}})
+		}
+		var term uint64
+		for ms := 0; ms <= 2000 && term == 0; ms += 25 {
+			acts := n.Step(at(ms), Tick{})
+			if ms%100 == 0 {
+				acts = append(acts, hbB(ms, RoleInactive, 0)...)
+			}
+			for _, act := range acts {
+				if a, ok := act.(Activate); ok {
+					term = a.Term
+					n.Step(at(ms), ActivationFinished{Term: a.Term})
+				}
+			}
+		}
+		if term == 0 || n.Role() != RoleActive {
+			t.Fatalf("a did not become active: %v", n.Role())
+		}
+		// a's commit starts at 2100 and a is stopped from 2110 to 5110.
+		acts := n.Step(at(5110), HealthChanged{Health: Health{Feed: FeedOK, Kafka: KafkaFailing, KafkaFailingSince: at(2100)}})
+		for _, act := range acts {
+			if d, ok := act.(Deactivate); ok {
+				t.Fatalf("replaced %v: deactivated on waking, for %s: the stall counted as Kafka failing", replaced, d.Reason)
+			}
+		}
+		want := ReasonKafka
+		if replaced {
+			acts = hbB(5120, RoleActive, term+1) // b took over while a was stopped
+			want = ReasonSuperseded
+		} else {
+			acts = nil
+			for ms := 5120; ms <= 5110+int(DefaultActivationInterval/time.Millisecond)+100; ms += 50 {
+				if ms%100 == 20 {
+					acts = append(acts, hbB(ms, RoleInactive, 0)...)
+				}
+				acts = append(acts, n.Step(at(ms), Tick{})...)
+			}
+		}
+		var got []Reason
+		for _, act := range acts {
+			if d, ok := act.(Deactivate); ok {
+				got = append(got, d.Reason)
+			}
+		}
+		if len(got) != 1 || got[0] != want {
+			t.Fatalf("replaced %v: step-downs %v, want one, %s", replaced, got, want)
+		}
+	}
+}

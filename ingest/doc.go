@@ -6,6 +6,11 @@
 // and stamps each frame with its identity (receive time, local sequence,
 // fingerprint, and the feed's own sequence number when configured).
 //
+// It also finds ports: ListPorts reports what the serial library's
+// enumerator knows of each, and a device named usb-serial:<serial number>
+// is resolved through it on every open. Probe judges a sample of a line
+// (line errors, what every framer makes of it) for feedd probe.
+//
 // It never talks to Kafka or to the peer member, and never blocks the port
 // reader on a slow consumer without counting it.
 package ingest

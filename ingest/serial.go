@@ -14,8 +14,10 @@ import (
 // SerialConfig holds the line settings of the port and how the reader behaves
 // when the device misbehaves. The YAML section is `serial:`.
 type SerialConfig struct {
-	// Device is the path of the serial device, e.g. /dev/ttyUSB0 or a
-	// simulator's pty link.
+	// Device is the path of the serial device, e.g. /dev/ttyUSB0, a
+	// /dev/serial/by-id link or a simulator's pty link, or
+	// "usb-serial:<serial number>" for the USB adapter with that serial
+	// number, looked up each time the device is opened (ResolveDevice).
 	Device string `yaml:"device"`
 	Baud   int    `yaml:"baud"`
 	// DataBits is 5, 6, 7 or 8.
@@ -87,7 +89,9 @@ var parities = map[string]serial.Parity{
 func (c SerialConfig) Validate() error {
 	switch {
 	case c.Device == "":
-		return errors.New("serial.device: required (the path of the serial port, e.g. /dev/ttyUSB0)")
+		return errors.New("serial.device: required (the path of the serial port, e.g. /dev/ttyUSB0, or usb-serial:<serial number>)")
+	case c.Device == USBSerialPrefix:
+		return fmt.Errorf("serial.device: %q names no serial number (usb-serial:<serial number>, as feedd ports shows it)", c.Device)
 	case c.Baud <= 0:
 		return fmt.Errorf("serial.baud: %d must be > 0", c.Baud)
 	case c.DataBits < 5 || c.DataBits > 8:
@@ -135,7 +139,16 @@ type OpenFunc func(SerialConfig) (Port, error)
 //
 // Modem output lines are left alone (a nil InitialStatusBits): asking to set
 // them makes Open fail on a pty, which has none.
-func OpenSerial(c SerialConfig) (Port, error) {
+func OpenSerial(c SerialConfig) (Port, error) { return openSerial(c, false) }
+
+// OpenSerialMarked opens the device as OpenSerial does, and also asks the
+// kernel to mark each character received with a framing or parity error,
+// and each break, in the byte stream (termios INPCK and PARMRK), so that a
+// probe can count them: LineErrorFilter takes the marks out. A member does
+// not do this: its framers drop what such characters spoil anyway.
+func OpenSerialMarked(c SerialConfig) (Port, error) { return openSerial(c, true) }
+
+func openSerial(c SerialConfig, markErrors bool) (Port, error) {
 	mode := &serial.Mode{
 		BaudRate: c.Baud,
 		DataBits: c.DataBits,
@@ -145,26 +158,33 @@ func OpenSerial(c SerialConfig) (Port, error) {
 	if c.StopBits == 2 {
 		mode.StopBits = serial.TwoStopBits
 	}
-	// The serial library clears CRTSCTS while opening and has no setting for
-	// it, and it takes the tty exclusively, so a second descriptor to set the
-	// flag must be opened before it and used after it.
-	var flowFD = -1
-	if c.FlowControl == "rtscts" {
+	// The serial library clears CRTSCTS and PARMRK while opening and has no
+	// setting for either, and it takes the tty exclusively, so a second
+	// descriptor to set the flags must be opened before it and used after
+	// it. termios belongs to the tty, not to a descriptor.
+	var termiosFD = -1
+	if c.FlowControl == "rtscts" || markErrors {
 		fd, err := unix.Open(c.Device, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
 		if err != nil {
 			return nil, describeOpenError(c.Device, err)
 		}
-		flowFD = fd
-		defer unix.Close(flowFD)
+		termiosFD = fd
+		defer unix.Close(termiosFD)
 	}
 	p, err := serial.Open(c.Device, mode)
 	if err != nil {
 		return nil, describeOpenError(c.Device, err)
 	}
-	if flowFD >= 0 {
-		if err := enableRTSCTS(flowFD); err != nil {
+	if c.FlowControl == "rtscts" {
+		if err := enableRTSCTS(termiosFD); err != nil {
 			p.Close()
 			return nil, fmt.Errorf("serial device %s: enable RTS/CTS flow control: %w", c.Device, err)
+		}
+	}
+	if markErrors {
+		if err := enableErrorMarks(termiosFD); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("serial device %s: mark line errors: %w", c.Device, err)
 		}
 	}
 	if err := p.SetReadTimeout(c.ReadTimeout); err != nil {
@@ -172,6 +192,19 @@ func OpenSerial(c SerialConfig) (Port, error) {
 		return nil, fmt.Errorf("serial device %s: set read timeout: %w", c.Device, err)
 	}
 	return p, nil
+}
+
+// enableErrorMarks makes the line discipline deliver a character received
+// with a framing or parity error as 0xFF 0x00 c, a break as 0xFF 0x00 0x00,
+// and a real 0xFF as 0xFF 0xFF.
+func enableErrorMarks(fd int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Iflag |= unix.INPCK | unix.PARMRK
+	t.Iflag &^= unix.IGNPAR | unix.ISTRIP
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
 }
 
 func enableRTSCTS(fd int) error {

@@ -18,11 +18,16 @@ import (
 type Source struct {
 	cfg     SerialConfig
 	open    OpenFunc
+	list    ListPortsFunc
 	decoder framing.Decoder
 	seq     *SequenceExtractor
 	log     *slog.Logger
 	now     func() time.Time
+	// resolved is the path a usb-serial setting last resolved to; only Run
+	// touches it.
+	resolved string
 
+	path         atomic.Pointer[string] // the device path last opened
 	connected    atomic.Bool
 	quiet        atomic.Bool
 	lastFrame    atomic.Int64 // unix nanoseconds of the last valid frame
@@ -35,9 +40,12 @@ type Source struct {
 
 // SourceOptions are the parts of a Source that tests and callers may replace.
 type SourceOptions struct {
-	Open   OpenFunc         // default OpenSerial
-	Now    func() time.Time // default time.Now
-	Logger *slog.Logger     // default slog.Default()
+	Open OpenFunc // default OpenSerial
+	// ListPorts finds the port a usb-serial device setting names; default
+	// ListPorts.
+	ListPorts ListPortsFunc
+	Now       func() time.Time // default time.Now
+	Logger    *slog.Logger     // default slog.Default()
 }
 
 // NewSource validates the configuration and builds a Source. Nothing is
@@ -55,9 +63,12 @@ func NewSource(sc SerialConfig, fc framing.Config, qc SequenceConfig, o SourceOp
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{cfg: sc, open: o.Open, decoder: dec, seq: seq, log: o.Logger, now: o.Now}
+	s := &Source{cfg: sc, open: o.Open, list: o.ListPorts, decoder: dec, seq: seq, log: o.Logger, now: o.Now}
 	if s.open == nil {
 		s.open = OpenSerial
+	}
+	if s.list == nil {
+		s.list = ListPorts
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -81,7 +92,7 @@ func (s *Source) Run(ctx context.Context, handle func(*Frame)) error {
 	first := true
 	var lastOpenLog time.Time
 	for ctx.Err() == nil {
-		port, err := s.open(s.cfg)
+		port, err := s.openResolved()
 		if err != nil {
 			s.openFailures.Add(1)
 			if first && s.cfg.FailFast {
@@ -118,6 +129,27 @@ func (s *Source) Run(ctx context.Context, handle func(*Frame)) error {
 		}
 	}
 	return nil
+}
+
+// openResolved opens the configured device. A usb-serial setting is looked
+// up again on every attempt, because the path a USB adapter gets can change
+// when it is replugged; each newly resolved path is logged.
+func (s *Source) openResolved() (Port, error) {
+	cfg := s.cfg
+	path, err := ResolveDevice(cfg.Device, s.list)
+	if err != nil {
+		return nil, err
+	}
+	if path != cfg.Device && path != s.resolved {
+		s.log.Info("serial device resolved", "path", path)
+		s.resolved = path
+	}
+	cfg.Device = path
+	port, err := s.open(cfg)
+	if err == nil {
+		s.path.Store(&path)
+	}
+	return port, err
 }
 
 // readPort reads until the port fails (returning the error) or ctx is
@@ -190,6 +222,9 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // Health is a snapshot of the reader's state for status and the pair
 // protocol.
 type Health struct {
+	// Path is the device last opened: the configured path, or the port a
+	// usb-serial setting resolved to.
+	Path         string    `json:"path,omitempty"`
 	Connected    bool      `json:"connected"`
 	Quiet        bool      `json:"quiet"`
 	LastFrameAt  time.Time `json:"last_frame_at,omitzero"`
@@ -210,6 +245,9 @@ func (s *Source) Health() Health {
 		Dropped:      s.decoder.Drops().Total(),
 		Reconnects:   s.reconnects.Load(),
 		OpenFailures: s.openFailures.Load(),
+	}
+	if p := s.path.Load(); p != nil {
+		h.Path = *p
 	}
 	if ns := s.lastFrame.Load(); ns != 0 {
 		h.LastFrameAt = time.Unix(0, ns)

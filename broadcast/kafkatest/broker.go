@@ -38,6 +38,8 @@ type Listener struct {
 	// Name is the listener's name: upper-case letters, digits and '_'
 	// (PLAINTEXT and CONTROLLER are taken).
 	Name string
+	// Addr is where it listens: 127.0.0.1:port. Empty: a free port.
+	Addr string
 	// Advertise is the host:port the broker tells clients that connected
 	// to this listener to reach it at. Empty: the listener's own address.
 	Advertise string
@@ -51,7 +53,7 @@ type Config struct {
 	// Listen is the bootstrap listener's address (PLAINTEXT). Empty:
 	// 127.0.0.1 and a free port. Only 127.0.0.1 is accepted.
 	Listen string
-	// Listeners are extra listeners, each on 127.0.0.1 and a free port.
+	// Listeners are extra listeners, each on 127.0.0.1.
 	Listeners []Listener
 	// Heap is the JVM's heap size (-Xms and -Xmx), default DefaultHeap.
 	Heap string
@@ -111,7 +113,7 @@ func (in *Install) Start(ctx context.Context, cfg Config) (*Broker, error) {
 		if !listenerName.MatchString(l.Name) || l.Name == "PLAINTEXT" || l.Name == "CONTROLLER" || b.listeners[l.Name] != "" {
 			return nil, fmt.Errorf("kafkatest: listener name %q: want a new name of upper-case letters, digits and '_'", l.Name)
 		}
-		if b.listeners[l.Name], err = loopbackAddr(""); err != nil {
+		if b.listeners[l.Name], err = loopbackAddr(l.Addr); err != nil {
 			return nil, err
 		}
 	}

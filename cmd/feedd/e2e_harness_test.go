@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,14 +26,17 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/broadcast/audit"
+	"github.com/feedd/feedd/broadcast/kafkatest"
 	"github.com/feedd/feedd/broadcast/localbroker"
 	"github.com/feedd/feedd/hw/serialsim"
 )
 
 // The end-to-end harness runs the real feedd binary: an in-process kfake
-// broker, an in-process serialsim with one socat port per member, and two
-// `feedd run` processes (members a and b) with generated configurations,
-// a shared pair secret and admin endpoints on 127.0.0.1 ports picked here.
+// broker (or, for the chaos suite, a real Apache Kafka broker, each member
+// reaching it through a proxy of its own), an in-process serialsim with one
+// socat port per member, and two `feedd run` processes (members a and b)
+// with generated configurations, a shared pair secret and admin endpoints
+// on 127.0.0.1 ports picked here.
 // Processes are killed in t.Cleanup; when a test fails, the last lines of
 // every member's log are dumped.
 
@@ -102,6 +107,18 @@ type e2eOptions struct {
 	// proxy puts a TCP proxy the test controls between a (which dials,
 	// its id being lower) and b's pair listener.
 	proxy bool
+	// kafka runs the members against a real Kafka broker (kafkatest)
+	// instead of kfake: each member has a listener of its own, advertised
+	// at a proxy of its own (e2eMember.kafkaProxy), which is the only
+	// broker address in its configuration.
+	kafka bool
+	// rate and baud are the feed's frames per second and line speed;
+	// zero: e2eRate and e2eBaud.
+	rate float64
+	baud int
+	// activation is the pair's activation interval; zero: e2eActivation
+	// (the default). pairYAML must not set it too.
+	activation time.Duration
 	// pairYAML is added to every member's pair section, indented by two
 	// spaces, e.g. "reconnect_max: 500ms".
 	pairYAML string
@@ -109,15 +126,20 @@ type e2eOptions struct {
 
 // e2eCluster is a broker, a simulated feed and two members.
 type e2eCluster struct {
-	t       testing.TB
-	dir     string
-	broker  *localbroker.Broker
-	sim     *serialsim.Sim
-	topic   string
-	secret  []byte
-	proxy   *e2eProxy
-	members []*e2eMember // a, b
-	bin     string
+	t      testing.TB
+	dir    string
+	broker *localbroker.Broker // nil on real Kafka
+	kafka  *kafkatest.Broker   // nil on kfake
+	// bootstrap is the broker address the test's own clients use.
+	bootstrap  string
+	baud       int
+	activation time.Duration
+	sim        *serialsim.Sim
+	topic      string
+	secret     []byte
+	proxy      *e2eProxy
+	members    []*e2eMember // a, b
+	bin        string
 }
 
 // e2eMember is one member's configuration and its successive processes.
@@ -128,6 +150,10 @@ type e2eMember struct {
 	cfgPath   string
 	adminAddr string
 	pairAddr  string
+	// kafkaAddr is the broker address in the member's configuration;
+	// on real Kafka it is kafkaProxy's.
+	kafkaAddr  string
+	kafkaProxy *e2eProxy
 
 	mu    sync.Mutex
 	procs []*e2eProc
@@ -144,7 +170,10 @@ type e2eProc struct {
 func newE2ECluster(t testing.TB, o e2eOptions) *e2eCluster {
 	t.Helper()
 	needE2E(t)
-	c := &e2eCluster{t: t, topic: "e2e", bin: feeddBinary(t)}
+	c := &e2eCluster{t: t, topic: "e2e", bin: feeddBinary(t), baud: cmpOr(o.baud, e2eBaud), activation: cmpOr(o.activation, e2eActivation)}
+	if o.activation != 0 {
+		o.pairYAML = strings.TrimSpace(o.pairYAML + "\nactivation_interval: " + o.activation.String())
+	}
 	dir, err := os.MkdirTemp("", "feedd-e2e-")
 	if err != nil {
 		t.Fatal(err)
@@ -165,14 +194,23 @@ func newE2ECluster(t testing.TB, o e2eOptions) *e2eCluster {
 		}
 	})
 
-	c.broker, err = localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
+	a := &e2eMember{c: c, id: "a", port: 0, pairAddr: freeAddr(t), adminAddr: freeAddr(t)}
+	b := &e2eMember{c: c, id: "b", port: 1, pairAddr: freeAddr(t), adminAddr: freeAddr(t)}
+	c.members = []*e2eMember{a, b}
+	if o.kafka {
+		c.startKafka(dir)
+	} else {
+		c.broker, err = localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.broker.Close)
+		c.bootstrap = c.broker.Addr()
+		a.kafkaAddr, b.kafkaAddr = c.bootstrap, c.bootstrap
 	}
-	t.Cleanup(c.broker.Close)
 
 	c.sim, err = serialsim.New(serialsim.Config{
-		Ports: 2, LinkDir: filepath.Join(dir, "sim"), Baud: e2eBaud, Rate: e2eRate, Seed: 1,
+		Ports: 2, LinkDir: filepath.Join(dir, "sim"), Baud: c.baud, Rate: cmpOr(o.rate, e2eRate), Seed: 1,
 		DrainTimeout: 200 * time.Millisecond,
 	})
 	if err != nil {
@@ -193,9 +231,6 @@ func newE2ECluster(t testing.TB, o e2eOptions) *e2eCluster {
 	// hex text.
 	c.secret = []byte(hex.EncodeToString(c.secret))
 
-	a := &e2eMember{c: c, id: "a", port: 0, pairAddr: freeAddr(t), adminAddr: freeAddr(t)}
-	b := &e2eMember{c: c, id: "b", port: 1, pairAddr: freeAddr(t), adminAddr: freeAddr(t)}
-	c.members = []*e2eMember{a, b}
 	aPeer := b.pairAddr
 	if o.proxy {
 		c.proxy = startE2EProxy(t, b.pairAddr)
@@ -210,10 +245,63 @@ func newE2ECluster(t testing.TB, o e2eOptions) *e2eCluster {
 	return c
 }
 
+// startKafka starts a real broker with a listener per member, each
+// advertised at the member's own proxy.
+func (c *e2eCluster) startKafka(dir string) {
+	t := c.t
+	t.Helper()
+	in := kafkatest.Need(t)
+	var listeners []kafkatest.Listener
+	for _, m := range c.members {
+		listen := freeAddr(t)
+		m.kafkaProxy = startE2EProxy(t, listen)
+		m.kafkaAddr = m.kafkaProxy.addr
+		listeners = append(listeners, kafkatest.Listener{Name: "MEMBER_" + strings.ToUpper(m.id), Addr: listen, Advertise: m.kafkaAddr})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var err error
+	c.kafka, err = in.Start(ctx, kafkatest.Config{Dir: filepath.Join(dir, "kafka"), Listeners: listeners})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Killed before the proxies close (cleanups run last registered
+	// first) and before the directory is removed.
+	t.Cleanup(c.kafka.Close)
+	c.bootstrap = c.kafka.Addr()
+}
+
+func cmpOr[T comparable](v, otherwise T) T {
+	var zero T
+	if v == zero {
+		return otherwise
+	}
+	return v
+}
+
 // freeAddr returns a 127.0.0.1 address with a port free at the time of
-// the call.
+// the call, below the kernel's range of ephemeral ports: a restarted member
+// binds its pair and admin ports again, and a port from the ephemeral range
+// can meanwhile have become the local end of some outgoing connection.
 func freeAddr(t testing.TB) string {
 	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil {
+				low = v
+			}
+		}
+	}
+	if low > 11000 {
+		for range 100 {
+			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(10000+mathrand.IntN(low-11000)))
+			if ln, err := net.Listen("tcp", addr); err == nil {
+				ln.Close()
+				return addr
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +340,7 @@ pair:
   listen: %s
 log:
   level: info
-`, m.id, c.sim.Ports()[m.port], e2eBaud, c.broker.Addr(), c.topic, m.pairAddr, peerID, peerAddr, secretPath, pairExtra, m.adminAddr)
+`, m.id, c.sim.Ports()[m.port], c.baud, m.kafkaAddr, c.topic, m.pairAddr, peerID, peerAddr, secretPath, pairExtra, m.adminAddr)
 	m.cfgPath = filepath.Join(c.dir, m.id+".yaml")
 	if err := os.WriteFile(m.cfgPath, []byte(cfg), 0o600); err != nil {
 		c.t.Fatal(err)
@@ -367,6 +455,9 @@ func (c *e2eCluster) dumpLogs(n int) {
 			c.t.Logf("==== simulator port %d: %s", i, st)
 		}
 	}
+	if c.kafka != nil {
+		c.t.Logf("==== Kafka broker (%s), last lines:\n%s", c.kafka.LogPath(), c.kafka.LogTail(30))
+	}
 }
 
 // e2eStatus is the part of a member's /status document the tests read.
@@ -382,8 +473,9 @@ type e2eStatus struct {
 		LastCommitAt  time.Time `json:"last_commit_at"`
 		ProducerEpoch int16     `json:"producer_epoch"`
 		Ring          struct {
-			Len              int
-			EarlyEchoMatched uint64
+			Len              int    `json:"len"`
+			EarlyEchoMatched uint64 `json:"early_echo_matched"`
+			OverflowFrames   uint64 `json:"overflow_frames"`
 		} `json:"ring"`
 		Counters struct {
 			Commits       uint64 `json:"commits"`
@@ -545,7 +637,7 @@ func (c *e2eCluster) waitPair() (active, inactive *e2eMember) {
 					since, lastAct, lastTrm = time.Now(), c.members[i], sts[i].Pair.Term
 				}
 				active, inactive = c.members[i], c.members[1-i]
-				return time.Since(since) >= e2eActivation, desc
+				return time.Since(since) >= c.activation, desc
 			}
 		}
 		since = time.Time{}
@@ -635,6 +727,16 @@ type e2eExpect struct {
 	// frames no member read or committed while none was alive); the test
 	// checks its extent against the simulator itself.
 	gap bool
+	// gaps: the topic must lack exactly this many ranges (a scenario that
+	// kills both members several times); gap is gaps: 1.
+	gaps int
+}
+
+func (e e2eExpect) wantGaps() int {
+	if e.gap {
+		return max(e.gaps, 1)
+	}
+	return e.gaps
 }
 
 // finish stops the feed, waits until the topic holds the last frame
@@ -665,7 +767,7 @@ func (c *e2eCluster) finish(exp e2eExpect) *audit.Report {
 	var rep *audit.Report
 	c.waitFor(fmt.Sprintf("the topic to hold seq %d, the last frame delivered", last), func() (bool, string) {
 		var err error
-		if rep, _, err = c.audit(); err != nil {
+		if rep, _, err = c.auditTopic(); err != nil {
 			return false, err.Error()
 		}
 		return rep.Sequenced.Last >= last, fmt.Sprintf("topic ends at seq %d", rep.Sequenced.Last)
@@ -673,7 +775,7 @@ func (c *e2eCluster) finish(exp e2eExpect) *audit.Report {
 	// Audit again a few commit intervals later, so that a late duplicate
 	// (a replay after the last frame) would be seen too.
 	time.Sleep(200 * time.Millisecond)
-	rep, text, err := c.audit()
+	rep, text, err := c.auditTopic()
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -682,6 +784,9 @@ func (c *e2eCluster) finish(exp e2eExpect) *audit.Report {
 			c.t.Logf("audit:\n%s", text)
 		}
 	}()
+	if c.kafka != nil {
+		c.crossCheck(rep, exp)
+	}
 
 	s := rep.Sequenced
 	if rep.Unsequenced.Records != 0 {
@@ -690,11 +795,12 @@ func (c *e2eCluster) finish(exp e2eExpect) *audit.Report {
 	if s.DuplicatedSeqs != 0 || s.OutOfOrderCount != 0 {
 		c.t.Errorf("audit: %d duplicated sequence numbers, %d out of order (I2, order)", s.DuplicatedSeqs, s.OutOfOrderCount)
 	}
+	wantGaps := exp.wantGaps()
 	switch {
-	case !exp.gap && (s.GapCount != 0 || !rep.Clean):
+	case wantGaps == 0 && (s.GapCount != 0 || !rep.Clean):
 		c.t.Errorf("audit: not clean (I1/I2): %v", rep.Problems)
-	case exp.gap && s.GapCount != 1:
-		c.t.Errorf("audit: %d gaps, want exactly one (the frames no member read): %v", s.GapCount, rep.Problems)
+	case wantGaps > 0 && s.GapCount != int64(wantGaps):
+		c.t.Errorf("audit: %d gaps, want exactly %d (the frames no member read): %v", s.GapCount, wantGaps, rep.Problems)
 	}
 	if s.First != delivered[0] {
 		c.t.Errorf("audit: topic starts at seq %d, the simulator's first delivered frame is %d", s.First, delivered[0])
@@ -704,20 +810,27 @@ func (c *e2eCluster) finish(exp e2eExpect) *audit.Report {
 	}
 	// The topic holds [First, Last] but for its gaps (the audit's gaps are
 	// the holes in that range). It must hold exactly the frames delivered
-	// in that range, but for the expected gap.
-	var gapFrom, gapTo, gapSize uint64 = 1, 0, 0
-	if exp.gap && len(s.Gaps) == 1 {
-		gapFrom, gapTo, gapSize = s.Gaps[0].From, s.Gaps[0].To, s.Gaps[0].Size
+	// in that range, but for the expected gaps.
+	var gaps []audit.Gap
+	var gapSize uint64
+	if wantGaps > 0 && len(s.Gaps) == wantGaps {
+		gaps = s.Gaps
+		for _, g := range gaps {
+			gapSize += g.Size
+		}
+	}
+	inGap := func(v uint64) bool {
+		return slices.ContainsFunc(gaps, func(g audit.Gap) bool { return v >= g.From && v <= g.To })
 	}
 	var want uint64
 	var notDelivered []uint64
 	next := s.First
 	for _, d := range delivered {
-		if d < s.First || d > s.Last || (d >= gapFrom && d <= gapTo) {
+		if d < s.First || d > s.Last || inGap(d) {
 			continue
 		}
 		for ; next < d; next++ {
-			if next < gapFrom || next > gapTo {
+			if !inGap(next) {
 				notDelivered = append(notDelivered, next)
 			}
 		}

@@ -25,6 +25,8 @@ func commands() []command {
 		{"run", "run a pipeline member: read the serial feed and broadcast it", runRun},
 		{"broker", "run an embedded Kafka-protocol broker for demos and tests", runBroker},
 		{"sim", "simulate a serial feed split to several members (socat ptys)", runSim},
+		{"ports", "list the serial ports of this host: USB ids, serial numbers, by-id links", runPorts},
+		{"probe", "read the serial port for a while and say whether the settings fit the feed", runProbe},
 		{"status", "show a running member's role, peers, ring, commits and feed", runStatus},
 		{"switchover", "ask the active member to hand over at a commit boundary (maintenance)", runSwitchover},
 		{"demo", "run a whole pair on this machine: broker, simulated feed, two members, failovers", runDemo},

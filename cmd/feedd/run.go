@@ -120,6 +120,16 @@ func (c Config) validate(role string) error {
 // FEEDD_CONFIG), the environment and the flags already parsed into pending,
 // applies the defaults and validates it for the given --role.
 func loadConfig(path string, pending []override, lookupEnv func(string) (string, bool), role string) (Config, error) {
+	cfg, err := readConfig(path, pending, lookupEnv)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.validate(role)
+}
+
+// readConfig is loadConfig without the validation, for commands that use
+// only some sections (feedd probe and feedd ports need no Kafka or pair).
+func readConfig(path string, pending []override, lookupEnv func(string) (string, bool)) (Config, error) {
 	var cfg Config
 	if path == "" {
 		path, _ = lookupEnv("FEEDD_CONFIG")
@@ -136,8 +146,7 @@ func loadConfig(path string, pending []override, lookupEnv func(string) (string,
 	if err := applyOverrides(settings, pending); err != nil {
 		return cfg, err
 	}
-	cfg = cfg.withDefaults()
-	return cfg, cfg.validate(role)
+	return cfg.withDefaults(), nil
 }
 
 // configFlags registers --config and one flag per configuration leaf.

@@ -54,7 +54,8 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	statsEvery := fs.Duration("stats-interval", 10*time.Second, "print the counters this often; 0 = only on exit")
 	var faults []serialsim.Fault
 	fs.Func("fault", "fault script, repeatable, e.g. port=1,at=5s,kind=unplug,for=2s or port=0,kind=corrupt,rate=0.01\n"+
-		"(keys: kind=corrupt|drop|pause|unplug, port=N|all, at=DURATION, for=DURATION, rate=FRACTION)",
+		"or port=1,kind=baud,baud=9600 (port 1 reads as if its receiver were set to 9600 baud)\n"+
+		"(keys: kind=corrupt|drop|pause|unplug|baud, port=N|all, at=DURATION, for=DURATION, rate=FRACTION, baud=N)",
 		func(v string) error {
 			f, err := serialsim.ParseFault(v)
 			if err != nil {

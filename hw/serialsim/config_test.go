@@ -84,10 +84,12 @@ func TestConfigDefaults(t *testing.T) {
 
 func TestParseFault(t *testing.T) {
 	good := map[string]Fault{
-		"port=1,at=5s,kind=unplug,for=2s": {Kind: FaultUnplug, Port: 1, At: 5 * time.Second, For: 2 * time.Second},
-		"port=0,kind=corrupt,rate=0.01":   {Kind: FaultCorrupt, Port: 0, Rate: 0.01},
-		"kind=drop,rate=5%,for=1s":        {Kind: FaultDrop, Port: AllPorts, Rate: 0.05, For: time.Second},
-		"kind=pause, port=all, for=300ms": {Kind: FaultPause, Port: AllPorts, For: 300 * time.Millisecond},
+		"port=1,at=5s,kind=unplug,for=2s":  {Kind: FaultUnplug, Port: 1, At: 5 * time.Second, For: 2 * time.Second},
+		"port=0,kind=corrupt,rate=0.01":    {Kind: FaultCorrupt, Port: 0, Rate: 0.01},
+		"kind=drop,rate=5%,for=1s":         {Kind: FaultDrop, Port: AllPorts, Rate: 0.05, For: time.Second},
+		"kind=pause, port=all, for=300ms":  {Kind: FaultPause, Port: AllPorts, For: 300 * time.Millisecond},
+		"port=1,kind=baud,baud=9600":       {Kind: FaultBaud, Port: 1, Baud: 9600},
+		"kind=baud,baud=4800,at=1s,for=2s": {Kind: FaultBaud, Port: AllPorts, Baud: 4800, At: time.Second, For: 2 * time.Second},
 	}
 	for spec, want := range good {
 		got, err := ParseFault(spec)
@@ -117,6 +119,11 @@ func TestParseFault(t *testing.T) {
 		{"kind=drop,rate=0.1,colour=red", "colour", "red"},
 		{"kind=drop,rate=0.1,rate=0.2", "rate", "0.2"},
 		{"kind=drop,rate", "rate", ""},
+		{"kind=baud", "baud", ""},
+		{"kind=baud,baud=0", "baud", "0"},
+		{"kind=baud,baud=fast", "baud", "fast"},
+		{"kind=baud,baud=9600,rate=0.5", "rate", "0.5"},
+		{"kind=drop,rate=0.1,baud=9600", "baud", "9600"},
 	}
 	for _, c := range bad {
 		_, err := ParseFault(c.spec)

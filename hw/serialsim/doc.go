@@ -1,8 +1,9 @@
 // Package serialsim simulates a serial feed split to several members, the way
 // a hardware splitter feeds two hosts, using one socat pseudo-terminal pair
 // per member. It paces bytes at the configured baud rate and injects faults
-// (corrupt bytes, dropped frames, pauses, unplugs) per port, seeded and
-// scriptable, so tests and demos exercise feedd through real ptys.
+// (corrupt bytes, dropped frames, pauses, unplugs, a receiver at the wrong
+// baud rate) per port, seeded and scriptable, so tests and demos exercise
+// feedd through real ptys.
 //
 // It is a test and demo tool: it never runs as part of a production member.
 //
@@ -47,6 +48,16 @@
 // that comes back first reads that backlog, as it would from a UART driver's
 // buffers. Frames a reader discards itself (for example by flushing the
 // port's input on open) are still counted as delivered.
+//
+// # A wrong baud rate
+//
+// A pty passes bytes unchanged whatever baud rate either side sets, so a
+// reader set to the wrong speed reads the feed perfectly. The baud fault
+// (Fault, SetReceiverBaud) shows instead what a UART set to another speed
+// would assemble from the sender's waveform: mostly garbage, some
+// characters right by chance. It models the bits, not the driver: a pty
+// cannot carry the framing-error marks a real port's driver can add, so a
+// reader sees the garbage but never a line error.
 //
 // # What a reader sees on an unplug
 //

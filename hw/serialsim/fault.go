@@ -30,6 +30,11 @@ const (
 	// FaultUnplug stops the port's socat so its pty closes (readers see
 	// EOF), then after For starts socat again at the same member-side path.
 	FaultUnplug FaultKind = "unplug"
+	// FaultBaud makes the port deliver what a receiver set to another baud
+	// rate (Baud) would read from the line: garbage, with a few characters
+	// right by chance. A pty has no baud rate of its own; see uart.go for
+	// the model. Like corrupt, it lasts For, or the rest of the run.
+	FaultBaud FaultKind = "baud"
 )
 
 // Fault is one scheduled fault.
@@ -37,22 +42,26 @@ const (
 // Script syntax (ParseFault, the CLI's repeatable --fault): comma-separated
 // key=value pairs:
 //
-//	kind=corrupt|drop|pause|unplug   required
-//	port=N|all                       default all
-//	at=DURATION                      start, relative to Start; default 0
-//	for=DURATION                     pause and unplug: required, > 0;
-//	                                 corrupt and drop: default 0, meaning
-//	                                 for the rest of the run
-//	rate=FRACTION                    corrupt and drop only, required: 0 to 1,
-//	                                 or a percentage such as 1%
+//	kind=corrupt|drop|pause|unplug|baud   required
+//	port=N|all                            default all
+//	at=DURATION                           start, relative to Start; default 0
+//	for=DURATION                          pause and unplug: required, > 0;
+//	                                      corrupt, drop and baud: default 0,
+//	                                      meaning for the rest of the run
+//	rate=FRACTION                         corrupt and drop only, required: 0
+//	                                      to 1, or a percentage such as 1%
+//	baud=N                                baud only, required: the baud rate
+//	                                      the port's receiver is set to
 //
-// Examples: "port=1,at=5s,kind=unplug,for=2s", "port=0,kind=corrupt,rate=0.01".
+// Examples: "port=1,at=5s,kind=unplug,for=2s", "port=0,kind=corrupt,rate=0.01",
+// "port=1,kind=baud,baud=9600".
 type Fault struct {
 	Kind FaultKind
 	Port int           // port index, or AllPorts
 	At   time.Duration // when the fault starts, relative to Start
 	For  time.Duration // how long it lasts (see the script syntax)
 	Rate float64       // fraction of frames, for corrupt and drop
+	Baud int           // the receiver's baud rate, for baud
 }
 
 // FaultSpecError is a ParseFault error; Key and Value name the offending pair.
@@ -94,10 +103,10 @@ func ParseFault(spec string) (Fault, error) {
 		switch key {
 		case "kind":
 			switch k := FaultKind(strings.ToLower(value)); k {
-			case FaultCorrupt, FaultDrop, FaultPause, FaultUnplug:
+			case FaultCorrupt, FaultDrop, FaultPause, FaultUnplug, FaultBaud:
 				f.Kind = k
 			default:
-				return bad(key, value, "unknown kind (want corrupt, drop, pause or unplug)")
+				return bad(key, value, "unknown kind (want corrupt, drop, pause, unplug or baud)")
 			}
 		case "port":
 			if v := strings.ToLower(value); v == "all" || v == "*" {
@@ -125,12 +134,21 @@ func ParseFault(spec string) (Fault, error) {
 				return bad(key, value, "%v", err)
 			}
 			f.Rate = r
+		case "baud":
+			n, err := strconv.Atoi(value)
+			if err != nil || n < 1 || n > MaxBaud {
+				return bad(key, value, "want a baud rate between 1 and %d", MaxBaud)
+			}
+			f.Baud = n
 		default:
-			return bad(key, value, "unknown key (want kind, port, at, for or rate)")
+			return bad(key, value, "unknown key (want kind, port, at, for, rate or baud)")
 		}
 	}
 	if f.Kind == "" {
-		return bad("kind", "", "missing (want corrupt, drop, pause or unplug)")
+		return bad("kind", "", "missing (want corrupt, drop, pause, unplug or baud)")
+	}
+	if seen["baud"] && f.Kind != FaultBaud {
+		return bad("baud", strconv.Itoa(f.Baud), "only used with kind=baud")
 	}
 	switch f.Kind {
 	case FaultCorrupt, FaultDrop:
@@ -143,6 +161,13 @@ func ParseFault(spec string) (Fault, error) {
 		}
 		if f.For <= 0 {
 			return bad("for", "", "a positive duration is required for kind=%s", f.Kind)
+		}
+	case FaultBaud:
+		if seen["rate"] {
+			return bad("rate", strconv.FormatFloat(f.Rate, 'g', -1, 64), "not used with kind=baud")
+		}
+		if !seen["baud"] {
+			return bad("baud", "", "missing (required for kind=baud)")
 		}
 	}
 	return f, nil
@@ -181,6 +206,9 @@ func (f Fault) String() string {
 	if f.Kind == FaultCorrupt || f.Kind == FaultDrop {
 		b.WriteString(",rate=" + strconv.FormatFloat(f.Rate, 'g', -1, 64))
 	}
+	if f.Kind == FaultBaud {
+		b.WriteString(",baud=" + strconv.Itoa(f.Baud))
+	}
 	return b.String()
 }
 
@@ -197,6 +225,13 @@ func (f Fault) validate(ports int) error {
 	case FaultPause, FaultUnplug:
 		if f.For <= 0 {
 			return fmt.Errorf("For: kind %s needs a positive duration, got %v", f.Kind, f.For)
+		}
+	case FaultBaud:
+		if f.Baud < 1 || f.Baud > MaxBaud {
+			return fmt.Errorf("Baud: must be between 1 and %d, got %d", MaxBaud, f.Baud)
+		}
+		if f.For < 0 {
+			return fmt.Errorf("For: must not be negative, got %v", f.For)
 		}
 	default:
 		return fmt.Errorf("Kind: unknown fault kind %q", f.Kind)

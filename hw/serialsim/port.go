@@ -39,7 +39,8 @@ type Stats struct {
 	// Delivered counts intact frames a reader of the port has received or
 	// can still read: len(Delivered(port)).
 	Delivered uint64
-	// Corrupted counts frames written with corrupted bytes.
+	// Corrupted counts frames written with corrupted bytes: by the corrupt
+	// fault, or by a baud fault that changed them.
 	Corrupted uint64
 	// Dropped counts frames the drop fault kept from the port.
 	Dropped uint64
@@ -110,10 +111,11 @@ type port struct {
 	exited chan struct{} // closed when run returns
 
 	plugged     atomic.Bool
-	pauseUntil  atomic.Int64 // since the Sim's epoch, in nanoseconds
+	pause       atomic.Pointer[pauseWindow]
 	dropRate    atomic.Uint64
 	corruptRate atomic.Uint64
-	rng         *rand.Rand // source goroutine only
+	rxBaud      atomic.Int64 // the receiver's baud rate under a baud fault; 0: the line's
+	rng         *rand.Rand   // source goroutine only
 
 	mu        sync.Mutex
 	stats     Stats
@@ -153,6 +155,17 @@ func (p *port) count(f func(*Stats)) {
 	p.mu.Lock()
 	f(&p.stats)
 	p.mu.Unlock()
+}
+
+// pauseWindow is a pause, [from, until) in nanoseconds since the Sim's
+// epoch.
+type pauseWindow struct{ from, until int64 }
+
+// paused reports whether a frame dispatched at (since the epoch) falls in
+// the port's pause.
+func (p *port) paused(at int64) bool {
+	w := p.pause.Load()
+	return w != nil && at >= w.from && at < w.until
 }
 
 func loadRate(a *atomic.Uint64) float64 { return math.Float64frombits(a.Load()) }

@@ -36,6 +36,13 @@ type Sim struct {
 	socatPath string
 	generated atomic.Uint64
 
+	// pauseMu orders pauses against the source's dispatch of a frame: a
+	// pause of several ports takes effect on all of them between two
+	// frames, never in the middle of one frame's dispatch.
+	pauseMu sync.Mutex
+	// pausedNow is the source's scratch: which ports pause its frame.
+	pausedNow []bool
+
 	// running counts the goroutines Start started (source, scheduler,
 	// ports); the last to exit closes done. feeding counts the source and
 	// the ports still feeding; the last to finish closes finished.
@@ -342,6 +349,23 @@ func (s *Sim) SetDrop(i int, fraction float64) error {
 	return s.setRate(i, fraction, func(p *port) *atomic.Uint64 { return &p.dropRate })
 }
 
+// SetReceiverBaud makes port i (or every port, with AllPorts) deliver, from
+// now on, what a receiver set to baud would read from the line (see the baud
+// fault); 0 or the line's own baud rate ends it.
+func (s *Sim) SetReceiverBaud(i int, baud int) error {
+	if baud < 0 || baud > MaxBaud {
+		return fmt.Errorf("serialsim: baud must be between 0 and %d, got %d", MaxBaud, baud)
+	}
+	ps, err := s.selectPorts(i)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		p.rxBaud.Store(int64(baud))
+	}
+	return nil
+}
+
 func (s *Sim) setRate(i int, fraction float64, field func(*port) *atomic.Uint64) error {
 	if math.IsNaN(fraction) || fraction < 0 || fraction > 1 {
 		return fmt.Errorf("serialsim: fraction must be between 0 and 1, got %v", fraction)
@@ -367,13 +391,38 @@ func (s *Sim) Pause(i int, d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	until := int64(time.Since(s.epoch) + d)
+	s.pauseMu.Lock()
+	defer s.pauseMu.Unlock()
+	from := int64(time.Since(s.epoch))
+	until := from + int64(d)
 	for _, p := range ps {
 		for {
-			old := p.pauseUntil.Load()
-			if old >= until || p.pauseUntil.CompareAndSwap(old, until) {
+			old := p.pause.Load()
+			w := &pauseWindow{from: from, until: until}
+			if old != nil && old.until >= from { // overlapping: extend
+				w.from, w.until = min(old.from, from), max(old.until, until)
+			}
+			if p.pause.CompareAndSwap(old, w) {
 				break
 			}
+		}
+	}
+	return nil
+}
+
+// Resume ends port i's pause (or every port's, with AllPorts) now: frames
+// due from now on are delivered again.
+func (s *Sim) Resume(i int) error {
+	ps, err := s.selectPorts(i)
+	if err != nil {
+		return err
+	}
+	s.pauseMu.Lock()
+	defer s.pauseMu.Unlock()
+	now := int64(time.Since(s.epoch))
+	for _, p := range ps {
+		if w := p.pause.Load(); w != nil && w.until > now {
+			p.pause.Store(&pauseWindow{from: w.from, until: now})
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package serialsim
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -122,14 +123,26 @@ func (s *Sim) replayer() func(uint64, time.Time) ([]byte, bool) {
 // draws the same random numbers for every frame whatever happens to it, so
 // a seed gives the same decisions for the same frame across runs.
 func (s *Sim) dispatch(id uint64, data []byte) {
+	// Which ports are paused is read for all of them at once (Pause holds
+	// the lock while it sets several), so a pause of every port takes the
+	// same frames from each: it once paused one port just before a frame
+	// and the other just after it, so that only one member read that frame.
+	if s.pausedNow == nil {
+		s.pausedNow = make([]bool, len(s.ports))
+	}
+	s.pauseMu.Lock()
 	now := int64(time.Since(s.epoch))
-	for _, p := range s.ports {
+	for i, p := range s.ports {
+		s.pausedNow[i] = p.paused(now)
+	}
+	s.pauseMu.Unlock()
+	for i, p := range s.ports {
 		uDrop, uCorrupt, r := p.rng.Float64(), p.rng.Float64(), p.rng.Uint64()
 		switch {
 		case !p.plugged.Load():
 			p.count(func(st *Stats) { st.Unplugged++ })
 			continue
-		case now < p.pauseUntil.Load():
+		case s.pausedNow[i]:
 			p.count(func(st *Stats) { st.Paused++ })
 			continue
 		case uDrop < loadRate(&p.dropRate):
@@ -141,6 +154,11 @@ func (s *Sim) dispatch(id uint64, data []byte) {
 			if c, ok := corrupt(data, r); ok {
 				it.data, it.intact = c, false
 			}
+		}
+		if rx := int(p.rxBaud.Load()); rx != 0 && rx != s.cfg.Baud {
+			received := s.cfg.receiveMisclocked(it.data, rx)
+			it.intact = it.intact && bytes.Equal(received, it.data)
+			it.data = received
 		}
 		select {
 		case p.queue <- it:
@@ -191,7 +209,8 @@ func corrupt(frame []byte, seed uint64) (out []byte, ok bool) {
 	return out, true
 }
 
-// applyRate puts a corrupt or drop fault's rate in force. The fault was
+// applyRate puts a corrupt or drop fault's rate, or a baud fault's receiver
+// baud rate, in force. The fault was
 // validated by New; the ports exist.
 func (s *Sim) applyRate(f Fault) {
 	ps := s.ports
@@ -204,6 +223,8 @@ func (s *Sim) applyRate(f Fault) {
 			p.corruptRate.Store(math.Float64bits(f.Rate))
 		case FaultDrop:
 			p.dropRate.Store(math.Float64bits(f.Rate))
+		case FaultBaud:
+			p.rxBaud.Store(int64(f.Baud))
 		}
 	}
 }
@@ -217,13 +238,13 @@ func (s *Sim) runSchedule(ctx context.Context) {
 	var events []event
 	for _, f := range s.cfg.Faults {
 		switch f.Kind {
-		case FaultCorrupt, FaultDrop:
+		case FaultCorrupt, FaultDrop, FaultBaud:
 			if f.At > 0 {
 				events = append(events, event{f.At, func() { s.applyRate(f) }})
 			}
 			if f.For > 0 {
 				off := f
-				off.Rate = 0
+				off.Rate, off.Baud = 0, 0
 				events = append(events, event{f.At + f.For, func() { s.applyRate(off) }})
 			}
 		case FaultPause:

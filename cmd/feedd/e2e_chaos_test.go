@@ -1,0 +1,710 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/feedd/feedd/broadcast"
+	"github.com/feedd/feedd/broadcast/audit"
+	"github.com/feedd/feedd/hw/serialsim"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The chaos suite: the failure matrix of the design, each fault injected
+// several times with seeded random timing into two `feedd run` processes
+// fed at chaosRate frames a second through real ptys, against a real Apache
+// Kafka broker (e2eOptions.kafka). Each scenario ends with the harness's
+// finish: the audit (broadcast/audit, strict: no gap, no duplicate, in
+// order, every frame the simulator delivered) and, on Kafka, an independent
+// reading of the topic with kcat that must agree with it, and a check of
+// the producer epochs that no fenced member committed (I3).
+//
+// FEEDD_CHAOS_REPS sets the repetitions of each fault (default
+// chaosDefaultReps), FEEDD_CHAOS_SEED the seed (default: the clock; it is
+// logged). TestChaosSoak (make soak) draws faults at random for a duration.
+
+const (
+	// chaosRate is the feed's rate: at least 500 frames a second, on a
+	// line fast enough to carry them (64-byte frames at 921600 baud fill
+	// 35% of it).
+	chaosRate = 500
+	chaosBaud = 921600
+	// chaosDefaultReps keeps the suite within its share of the CI budget
+	// on two cores.
+	chaosDefaultReps = 3
+	// chaosActivation is the pair's activation interval in the chaos
+	// suite: three times the default. Two members, a JVM broker, the
+	// simulator and the race-instrumented test share two cores, often
+	// with other work; at 500 ms a commit or a heartbeat delayed by the
+	// machine alone silenced both the link and the Kafka witness, and the
+	// inactive took over from a live active. The matrix's expectations do
+	// not depend on the interval; the hang failover figures do (they
+	// include it).
+	chaosActivation = 1500 * time.Millisecond
+)
+
+// chaos is one chaos run: a cluster on real Kafka, its random source, and
+// what the faults measured and expect of the topic.
+type chaos struct {
+	*e2eCluster
+	seed uint64
+	rng  *rand.Rand
+	tr   *topicTracker // reads commit markers, for failover times
+
+	failovers map[string][]time.Duration // "crash", "hang": signal to the new active's first commit
+	counts    map[string]int             // faults injected, by name
+	// bothKilled counts the both-killed faults: each leaves one gap.
+	bothKilled int
+}
+
+func chaosSeed(t testing.TB) uint64 {
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("FEEDD_CHAOS_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("FEEDD_CHAOS_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
+	t.Logf("seed %d (rerun with FEEDD_CHAOS_SEED=%d)", seed, seed)
+	return seed
+}
+
+func chaosReps(t testing.TB) int {
+	v := os.Getenv("FEEDD_CHAOS_REPS")
+	if v == "" {
+		return chaosDefaultReps
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("FEEDD_CHAOS_REPS=%q: want a positive number", v)
+	}
+	return n
+}
+
+// newChaos starts a cluster on real Kafka at the chaos rate, with the pair
+// link through a proxy (for the link cut), and waits for it to settle.
+func newChaos(t testing.TB) *chaos {
+	t.Helper()
+	needE2E(t)
+	if _, err := exec.LookPath("kcat"); err != nil {
+		if os.Getenv("FEEDD_REQUIRE_KAFKA") != "" {
+			t.Fatal("kcat is not installed and FEEDD_REQUIRE_KAFKA is set (apt-get install kcat, or make deps)")
+		}
+		t.Skip("SKIPPED: kcat is not installed (apt-get install kcat, or make deps)")
+	}
+	ch := &chaos{seed: chaosSeed(t), failovers: map[string][]time.Duration{}, counts: map[string]int{}}
+	ch.rng = rand.New(rand.NewPCG(ch.seed, 0))
+	ch.e2eCluster = newE2ECluster(t, e2eOptions{kafka: true, proxy: true, rate: chaosRate, baud: chaosBaud, activation: chaosActivation})
+	return ch
+}
+
+// between returns a random duration in [lo, hi).
+func (ch *chaos) between(lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(ch.rng.Int64N(int64(hi-lo)))
+}
+
+// tracker returns the commit-marker reader, created on first use.
+func (ch *chaos) tracker() *topicTracker {
+	if ch.tr == nil {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(ch.bootstrap),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.KeepControlRecords(),
+			kgo.FetchMaxWait(100*time.Millisecond),
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{ch.topic: {0: kgo.NewOffset().AtStart()}}),
+			kgo.DisableClientMetrics(),
+		)
+		if err != nil {
+			ch.t.Fatal(err)
+		}
+		ch.t.Cleanup(cl.Close)
+		ch.tr = &topicTracker{cl: cl, adm: kadm.NewClient(cl), topic: ch.topic}
+	}
+	return ch.tr
+}
+
+// chaosFault is one fault of the matrix. run starts from a settled pair
+// and returns once the pair has settled again, having checked what the
+// matrix expects of that fault.
+type chaosFault struct {
+	name string
+	run  func(ch *chaos, active, inactive *e2eMember)
+}
+
+var chaosFaults = []chaosFault{
+	{"kill-active", (*chaos).killActive},
+	{"stop-active", (*chaos).stopActive},
+	{"restart-inactive", (*chaos).restartInactive},
+	{"link-cut", (*chaos).linkCut},
+	{"kafka-cut-active", (*chaos).kafkaCutActive},
+	{"unplug-active", (*chaos).unplugActive},
+	{"broker-restart", (*chaos).brokerRestart},
+	{"switchover", (*chaos).switchover},
+	{"both-killed", (*chaos).bothKilledFault},
+}
+
+func faultNamed(name string) chaosFault {
+	for _, f := range chaosFaults {
+		if f.name == name {
+			return f
+		}
+	}
+	panic("no fault " + name)
+}
+
+// inject runs one fault between two settled states of the pair, after a
+// random stretch of streaming.
+func (ch *chaos) inject(f chaosFault) {
+	ch.t.Helper()
+	active, inactive := ch.waitPair()
+	ch.stream(ch.between(100*time.Millisecond, 700*time.Millisecond))
+	ch.counts[f.name]++
+	f.run(ch, active, inactive)
+}
+
+// runScenario injects one fault reps times, then checks the topic.
+func runScenario(t *testing.T, name string) {
+	ch := newChaos(t)
+	reps := chaosReps(t)
+	f := faultNamed(name)
+	start := time.Now()
+	for range reps {
+		ch.inject(f)
+	}
+	ch.stream(300 * time.Millisecond)
+	ch.finish(e2eExpect{gaps: ch.bothKilled})
+	t.Logf("%s: %d repetitions in %v; failovers %v", name, reps, time.Since(start).Round(time.Millisecond), ch.failovers)
+}
+
+// The scenarios of the failure matrix (design.md).
+
+func TestChaosKillActive(t *testing.T)      { runScenario(t, "kill-active") }
+func TestChaosStopActive(t *testing.T)      { runScenario(t, "stop-active") }
+func TestChaosRestartInactive(t *testing.T) { runScenario(t, "restart-inactive") }
+func TestChaosLinkCut(t *testing.T)         { runScenario(t, "link-cut") }
+func TestChaosKafkaCutActive(t *testing.T)  { runScenario(t, "kafka-cut-active") }
+func TestChaosUnplugActive(t *testing.T)    { runScenario(t, "unplug-active") }
+func TestChaosBrokerRestart(t *testing.T)   { runScenario(t, "broker-restart") }
+func TestChaosSwitchover(t *testing.T)      { runScenario(t, "switchover") }
+func TestChaosBothKilled(t *testing.T)      { runScenario(t, "both-killed") }
+
+// failover measures, from the topic, the time from at to the first commit
+// of the new active (the commit marker's broker timestamp).
+func (ch *chaos) failover(kind string, at time.Time, newActive *e2eMember, from int64) {
+	d := ch.tracker().firstCommitBy(ch.t, newActive.id, from).Sub(at)
+	ch.failovers[kind] = append(ch.failovers[kind], d)
+}
+
+// killActive: kill -9 of the active. Obituary: the inactive activates at
+// once; the killed member restarts and rejoins.
+func (ch *chaos) killActive(active, inactive *e2eMember) {
+	t := ch.t
+	from := ch.tracker().end(t)
+	before := inactive.mustStatus()
+	at := time.Now()
+	active.kill()
+	st := ch.waitActive(inactive, at)
+	ch.failover("crash", at, inactive, from)
+	if st.Pair.Counters.Obituaries <= before.Pair.Counters.Obituaries {
+		t.Errorf("kill-active: %s took over without an obituary", inactive.id)
+	}
+	ch.stream(ch.between(100*time.Millisecond, time.Second))
+	active.start()
+	ch.waitPair()
+}
+
+// stopActive: SIGSTOP of the active, SIGCONT later. The inactive activates
+// after the activation interval; the woken member finds itself fenced or
+// superseded and stays inactive.
+func (ch *chaos) stopActive(active, inactive *e2eMember) {
+	t := ch.t
+	from := ch.tracker().end(t)
+	before := active.mustStatus()
+	at := time.Now()
+	active.signal(syscall.SIGSTOP)
+	ch.waitActive(inactive, at)
+	ch.failover("hang", at, inactive, from)
+	ch.stream(ch.between(0, 1500*time.Millisecond))
+	active.signal(syscall.SIGCONT)
+	ch.waitFor(active.id+" woken and stepped down", func() (bool, string) {
+		st, err := active.status()
+		if err != nil {
+			return false, err.Error()
+		}
+		sd, was := st.Pair.Counters.StepDowns, before.Pair.Counters.StepDowns
+		return st.Role == "inactive" && sd["fenced"]+sd["superseded"] > was["fenced"]+was["superseded"],
+			fmt.Sprintf("role %s, step-downs %v", st.Role, sd)
+	})
+	if a, _ := ch.waitPair(); a != inactive {
+		t.Errorf("stop-active: after SIGCONT %s took the slot back from %s", a.id, inactive.id)
+	}
+}
+
+// restartInactive: the inactive is killed and restarted; the active is not
+// disturbed, and the rejoiner trims on echo again.
+func (ch *chaos) restartInactive(active, inactive *e2eMember) {
+	t := ch.t
+	before := active.mustStatus()
+	w := ch.watchRoles()
+	inactive.kill()
+	ch.stream(ch.between(200*time.Millisecond, 1500*time.Millisecond))
+	inactive.start()
+	ch.waitFor(inactive.id+" rejoined, trimming", func() (bool, string) {
+		st, err := inactive.status()
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.canCover() && st.linkUp(), fmt.Sprintf("role %s, trimmed %d", st.Role, st.Broadcast.Counters.EchoTrimmed)
+	})
+	holders, polls, _ := w.end()
+	after := active.mustStatus()
+	switch {
+	case after.Pair.Counters.StepDowns["kafka"] > before.Pair.Counters.StepDowns["kafka"]:
+		// A second fault: the active's own commits stalled meanwhile.
+		t.Logf("restart-inactive: the active %s stepped down for Kafka meanwhile (a second fault); step-downs %v", active.id, after.Pair.Counters.StepDowns)
+	case after.Role != "active" || !after.Pair.RoleSince.Equal(before.Pair.RoleSince):
+		t.Errorf("restart-inactive: the active %s was disturbed: role %s since %v (was since %v)", active.id, after.Role, after.Pair.RoleSince, before.Pair.RoleSince)
+	case holders[inactive.id] != 0:
+		t.Errorf("restart-inactive: over %d polls %s reported itself active %d times", polls, inactive.id, holders[inactive.id])
+	}
+	ch.waitPair()
+}
+
+// linkCut: the pair link goes silent while both members live. The Kafka
+// witness shows the active committing: no activation, no flapping.
+func (ch *chaos) linkCut(active, inactive *e2eMember) {
+	t := ch.t
+	before := inactive.mustStatus()
+	activeBefore := active.mustStatus()
+	w := ch.watchRoles()
+	ch.proxy.cut()
+	// Several activation intervals of silence. (The inactive counts a
+	// suppressed activation only when it could have activated at all: one
+	// that is still relearning after a broker restart, say, has nothing to
+	// suppress, so the count is logged, not required.)
+	ch.stream(ch.between(3*ch.activation, 6*ch.activation))
+	holders, polls, both := w.end()
+	during := inactive.mustStatus()
+	t.Logf("link-cut: %s suppressed %d activations on the witness while the link was cut", inactive.id,
+		during.Pair.Counters.WitnessSuppressed-before.Pair.Counters.WitnessSuppressed)
+	activations := during.Pair.Counters.Activations - before.Pair.Counters.Activations
+	// A second fault during the cut makes an activation right: the
+	// active's own commits stalling (a loaded broker) silence the witness
+	// too, and the active then steps down for Kafka. Only that excuses it.
+	kafkaStall := active.mustStatus().Pair.Counters.StepDowns["kafka"] > activeBefore.Pair.Counters.StepDowns["kafka"]
+	switch {
+	case activations != 0 && kafkaStall:
+		t.Logf("link-cut: %s activated while the link was cut, after %s's commits stalled and it stepped down for Kafka (a second fault)", inactive.id, active.id)
+	case activations != 0 || len(holders) != 1 || both != 0:
+		t.Errorf("link-cut: %s activated %d times while the link was cut; members active over %d polls: %v (both %d)",
+			inactive.id, activations, polls, holders, both)
+	}
+	ch.proxy.restore()
+	if a, _ := ch.waitPair(); a != active && !kafkaStall {
+		t.Errorf("link-cut: after the link came back %s is active, want %s", a.id, active.id)
+	}
+}
+
+// kafkaCutActive: the active loses the broker (its own listener's proxy
+// drops everything, or goes silent) while its peer still reaches it. Its
+// commits fail; it steps down and the inactive takes over; once the proxy
+// is back it rejoins as inactive.
+func (ch *chaos) kafkaCutActive(active, inactive *e2eMember) {
+	t := ch.t
+	before := active.mustStatus()
+	hard := ch.rng.IntN(2) == 0
+	at := time.Now()
+	if hard {
+		active.kafkaProxy.cutHard()
+	} else {
+		active.kafkaProxy.cut()
+	}
+	ch.waitActive(inactive, at)
+	ch.waitFor(active.id+" stepped down", func() (bool, string) {
+		st, err := active.status()
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.Role == "inactive" && st.Broadcast.Role == "inactive", fmt.Sprintf("role %s (broadcast %s)", st.Role, st.Broadcast.Role)
+	})
+	after := active.mustStatus()
+	t.Logf("kafka-cut-active (hard %v): %s active after %v; %s step-downs %v -> %v", hard, inactive.id,
+		time.Since(at).Round(time.Millisecond), active.id, before.Pair.Counters.StepDowns, after.Pair.Counters.StepDowns)
+	if after.Pair.Counters.StepDowns["kafka"] <= before.Pair.Counters.StepDowns["kafka"] {
+		t.Errorf("kafka-cut-active: %s stepped down for %v, not for Kafka", active.id, after.Pair.Counters.StepDowns)
+	}
+	ch.stream(ch.between(200*time.Millisecond, 1500*time.Millisecond))
+	active.kafkaProxy.restore()
+	if a, _ := ch.waitPair(); a != inactive {
+		t.Errorf("kafka-cut-active: after the broker came back %s is active, want %s", a.id, inactive.id)
+	}
+}
+
+// unplugActive: the active's serial port is unplugged while the peer's
+// still carries the feed: the active steps down (feed), the inactive takes
+// over; replugged, the old active rejoins as inactive.
+func (ch *chaos) unplugActive(active, inactive *e2eMember) {
+	t := ch.t
+	before := active.mustStatus()
+	at := time.Now()
+	if err := ch.sim.Unplug(active.port, 0); err != nil {
+		t.Fatal(err)
+	}
+	ch.waitActive(inactive, at)
+	ch.waitFor(active.id+" stepped down", func() (bool, string) {
+		st, err := active.status()
+		if err != nil {
+			return false, err.Error()
+		}
+		// For its feed; or for Kafka, if its commits stalled meanwhile
+		// (a second fault, logged below).
+		sd, was := st.Pair.Counters.StepDowns, before.Pair.Counters.StepDowns
+		return st.Role == "inactive" && sd["feed"]+sd["kafka"] > was["feed"]+was["kafka"], fmt.Sprintf("role %s, step-downs %v", st.Role, sd)
+	})
+	if sd := active.mustStatus().Pair.Counters.StepDowns; sd["feed"] == before.Pair.Counters.StepDowns["feed"] {
+		t.Logf("unplug-active: %s stepped down for Kafka before its feed counted (a second fault): %v", active.id, sd)
+	}
+	ch.stream(ch.between(200*time.Millisecond, 1500*time.Millisecond))
+	if err := ch.sim.Replug(active.port); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := ch.waitPair(); a != inactive {
+		t.Errorf("unplug-active: after the replug %s is active, want %s", a.id, inactive.id)
+	}
+}
+
+// brokerRestart: the broker is restarted (a controlled shutdown, or killed
+// at random). Both members survive; their rings cover the outage without
+// overflowing (I4); the pair settles and the stream goes on.
+func (ch *chaos) brokerRestart(active, inactive *e2eMember) {
+	t := ch.t
+	hard := ch.rng.IntN(2) == 0
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	at := time.Now()
+	if err := ch.kafka.Restart(ctx, hard); err != nil {
+		t.Fatal(err)
+	}
+	ch.waitPair()
+	t.Logf("broker-restart (hard %v): the pair settled %v after the restart began", hard, time.Since(at).Round(time.Millisecond))
+	for _, m := range ch.members {
+		if st := m.mustStatus(); st.Broadcast.Ring.OverflowFrames != 0 {
+			t.Errorf("broker-restart: %s's ring overflowed (%d frames)", m.id, st.Broadcast.Ring.OverflowFrames)
+		}
+	}
+}
+
+// switchover: the operator's planned switchover: the roles swap at a commit
+// boundary, without a fence.
+func (ch *chaos) switchover(active, inactive *e2eMember) {
+	t := ch.t
+	before := active.mustStatus()
+	at := time.Now()
+	if out, err := exec.Command(ch.bin, "switchover", "--config", active.cfgPath, "--to", inactive.id).CombinedOutput(); err != nil {
+		t.Fatalf("feedd switchover: %v\n%s", err, out)
+	}
+	ch.waitActive(inactive, at)
+	if a, _ := ch.waitPair(); a != inactive {
+		t.Fatalf("switchover: %s is active, want %s", a.id, inactive.id)
+	}
+	st := active.mustStatus()
+	if st.Pair.Counters.StepDowns["switchover"] <= before.Pair.Counters.StepDowns["switchover"] || st.Broadcast.Counters.Fenced != before.Broadcast.Counters.Fenced {
+		t.Errorf("switchover: %s step-downs %v, fenced %d -> %d; want a switchover step-down and no fence", active.id,
+			st.Pair.Counters.StepDowns, before.Broadcast.Counters.Fenced, st.Broadcast.Counters.Fenced)
+	}
+}
+
+// bothKilledFault: both members are killed, and the feed goes on while
+// neither can read it. The ports are unplugged meanwhile, so the ptys do
+// not keep the frames for the restarted members; and they come back paused
+// until both members have opened them again, because a pty discards what is
+// written to it while nobody has it open (as a UART does while no process
+// reads it), which the simulator would count as delivered. The topic must
+// then lack exactly the frames no member committed: checked against the
+// simulator in checkBothKilledGaps.
+func (ch *chaos) bothKilledFault(active, inactive *e2eMember) {
+	t := ch.t
+	active.kill()
+	inactive.kill()
+	if err := ch.sim.Unplug(serialsim.AllPorts, 0); err != nil {
+		t.Fatal(err)
+	}
+	ch.stream(ch.between(200*time.Millisecond, time.Second))
+	if err := ch.sim.Pause(serialsim.AllPorts, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.sim.Replug(serialsim.AllPorts); err != nil {
+		t.Fatal(err)
+	}
+	active.start()
+	inactive.start()
+	for _, m := range []*e2eMember{active, inactive} {
+		ch.waitFor(m.id+" restarted with its port open", func() (bool, string) {
+			st, err := m.status()
+			if err != nil {
+				return false, err.Error()
+			}
+			return st.Ingest.Connected, "port not open yet"
+		})
+	}
+	if err := ch.sim.Resume(serialsim.AllPorts); err != nil {
+		t.Fatal(err)
+	}
+	ch.bothKilled++
+	ch.waitPair()
+}
+
+// auditTopic audits the topic: on kfake with `feedd audit --json`, the
+// command operators run; on Kafka with the audit package itself.
+func (c *e2eCluster) auditTopic() (*audit.Report, string, error) {
+	if c.kafka == nil {
+		return c.audit()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := audit.Run(ctx, audit.Options{Brokers: []string{c.bootstrap}, Topic: c.topic})
+	if err != nil {
+		return nil, "", err
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	return rep, text.String(), nil
+}
+
+// crossCheck runs after the audit, on Kafka: kcat must read what the audit
+// read, and no fenced member may have committed (I3).
+func (c *e2eCluster) crossCheck(rep *audit.Report, exp e2eExpect) {
+	c.t.Helper()
+	c.kcatCheck(rep)
+	c.epochCheck()
+	if exp.wantGaps() > 0 {
+		c.checkBothKilledGaps(rep, exp.wantGaps())
+	}
+}
+
+// kcatRecord is one committed record as kcat printed it.
+type kcatRecord struct {
+	offset int64
+	seq    uint64
+}
+
+// kcatCheck reads the topic with kcat (librdkafka, read_committed), a
+// client that shares no code with feedd or franz-go, and checks that what
+// it finds agrees with the audit: the records, the first and last sequence
+// numbers, every gap, no duplicate, no disorder.
+func (c *e2eCluster) kcatCheck(rep *audit.Report) {
+	t := c.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "kcat", "-C", "-b", c.bootstrap, "-t", c.topic, "-p", "0",
+		"-X", "isolation.level=read_committed", "-o", "beginning", "-e", "-q",
+		"-f", "%o\t%h\t%s\n")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kcat: %v: %s", err, errb.String())
+	}
+	var recs []kcatRecord
+	sc := bufio.NewScanner(&out)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		fields := strings.SplitN(line, "\t", 3)
+		if len(fields) != 3 {
+			t.Fatalf("kcat: unexpected line %q", line)
+		}
+		off, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			t.Fatalf("kcat: offset in %q: %v", line, err)
+		}
+		var hdr uint64
+		found := false
+		for _, h := range strings.Split(fields[1], ",") {
+			if v, ok := strings.CutPrefix(h, broadcast.HeaderFeedSeq+"="); ok {
+				hdr, err = strconv.ParseUint(v, 10, 64)
+				found = err == nil
+			}
+		}
+		val, ok := serialsim.ParseSeq([]byte(fields[2]))
+		if !found || !ok || val != hdr {
+			t.Fatalf("kcat: offset %d: header seq %d (found %v), value seq %d (valid %v): %q", off, hdr, found, val, ok, line)
+		}
+		recs = append(recs, kcatRecord{offset: off, seq: hdr})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	// What kcat saw, computed here on its own.
+	var (
+		first, last uint64
+		dups, back  int
+		gaps        [][2]uint64
+		seen        = map[uint64]bool{}
+		highest     uint64
+	)
+	for i, r := range recs {
+		if seen[r.seq] {
+			dups++
+			continue
+		}
+		seen[r.seq] = true
+		if i > 0 && r.seq < highest {
+			back++
+		}
+		highest = max(highest, r.seq)
+	}
+	if len(recs) > 0 {
+		first, last = ^uint64(0), 0
+		for s := range seen {
+			first, last = min(first, s), max(last, s)
+		}
+		for v := first; v <= last; v++ {
+			if !seen[v] {
+				from := v
+				for v+1 <= last && !seen[v+1] {
+					v++
+				}
+				gaps = append(gaps, [2]uint64{from, v})
+			}
+		}
+	}
+	s := rep.Sequenced
+	var auditGaps [][2]uint64
+	for _, g := range s.Gaps {
+		auditGaps = append(auditGaps, [2]uint64{g.From, g.To})
+	}
+	if int64(len(recs)) != rep.Records || first != s.First || last != s.Last || dups != int(s.DuplicateRecords) ||
+		back != int(s.OutOfOrderCount) || int64(len(gaps)) != s.GapCount || (!rep.Truncated && !slices.Equal(gaps, auditGaps)) {
+		t.Errorf("kcat and the audit disagree: kcat read %d records, seqs %d..%d, %d duplicates, %d out of order, gaps %v; "+
+			"the audit %d records, seqs %d..%d, %d duplicates, %d out of order, gaps %v",
+			len(recs), first, last, dups, back, trimGaps(gaps), rep.Records, s.First, s.Last, s.DuplicateRecords, s.OutOfOrderCount, trimGaps(auditGaps))
+	}
+	if dups != 0 || back != 0 {
+		t.Errorf("kcat: %d duplicate records, %d out of order (I2)", dups, back)
+	}
+	t.Logf("kcat (read_committed) agrees: %d records, seqs %d..%d, gaps %v", len(recs), first, last, trimGaps(gaps))
+}
+
+func trimGaps(g [][2]uint64) [][2]uint64 {
+	if len(g) > 10 {
+		return g[:10]
+	}
+	return g
+}
+
+// epochCheck reads the topic's committed records with their producer ids
+// and epochs: every fence and, under KIP-890, every commit bumps the epoch
+// of the one transactional id both members share, so in offset order
+// (producer id, epoch) never goes back. A record committed by a fenced
+// member would carry an older epoch than one before it (I3).
+func (c *e2eCluster) epochCheck() {
+	t := c.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.topic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.DisableClientMetrics(),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	tr := &topicTracker{cl: cl, adm: kadm.NewClient(cl), topic: c.topic}
+	end := tr.end(t)
+	var (
+		pid    int64 = -1
+		epoch  int16 = -1
+		member string
+		bad    []string
+		epochs int
+	)
+	for next := int64(0); next < end; {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("epoch check: reached offset %d of %d: %v", next, end, ctx.Err())
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			next = r.Offset + 1
+			if r.Attrs.IsControl() {
+				return
+			}
+			m := string(recordHeader(r, broadcast.HeaderMember))
+			switch {
+			case r.ProducerID < pid || (r.ProducerID == pid && r.ProducerEpoch < epoch):
+				if len(bad) < 10 {
+					bad = append(bad, fmt.Sprintf("offset %d: %s committed with producer %d epoch %d after %s's producer %d epoch %d",
+						r.Offset, m, r.ProducerID, r.ProducerEpoch, member, pid, epoch))
+				}
+			case r.ProducerID != pid || r.ProducerEpoch != epoch:
+				epochs++
+				pid, epoch, member = r.ProducerID, r.ProducerEpoch, m
+			}
+		})
+	}
+	if len(bad) > 0 {
+		t.Errorf("I3: records committed by a fenced producer: %v", bad)
+	}
+	t.Logf("producer epochs never go back over the topic (%d distinct producer id/epoch pairs)", epochs)
+}
+
+// checkBothKilledGaps checks each gap of a topic against the windows in
+// which the simulator delivered to neither port (both members dead, ports
+// unplugged): there are as many gaps as windows, and each gap ends exactly
+// where its window ends; it may start earlier only with frames the members
+// had read but not committed when they were killed (I5).
+func (c *e2eCluster) checkBothKilledGaps(rep *audit.Report, want int) {
+	t := c.t
+	t.Helper()
+	delivered := c.delivered()
+	isDelivered := make(map[uint64]bool, len(delivered))
+	for _, d := range delivered {
+		isDelivered[d] = true
+	}
+	s := rep.Sequenced
+	var windows [][2]uint64 // runs of frames delivered to neither port
+	for v := s.First; v <= s.Last; v++ {
+		if isDelivered[v] {
+			continue
+		}
+		from := v
+		for v+1 <= s.Last && !isDelivered[v+1] {
+			v++
+		}
+		windows = append(windows, [2]uint64{from, v})
+	}
+	if len(windows) != want || len(s.Gaps) != want {
+		t.Errorf("both-killed: %d windows without a reader, %d gaps in the topic; want %d of each: windows %v, gaps %+v",
+			len(windows), len(s.Gaps), want, trimGaps(windows), s.Gaps)
+		return
+	}
+	for i, g := range s.Gaps {
+		w := windows[i]
+		t.Logf("both-killed %d: the audit reports the gap [%d, %d] (%d frames); the simulator delivered none of [%d, %d] (%d frames); "+
+			"%d frames were read but never committed", i+1, g.From, g.To, g.Size, w[0], w[1], w[1]-w[0]+1, w[0]-g.From)
+		if g.To != w[1] || g.From > w[0] || g.Size != g.To-g.From+1 {
+			t.Errorf("both-killed %d: the audit's gap [%d, %d] (size %d) does not end where the simulator's window [%d, %d] does",
+				i+1, g.From, g.To, g.Size, w[0], w[1])
+		}
+		if i+1 < len(s.Gaps) && g.To >= s.Gaps[i+1].From {
+			t.Errorf("both-killed: gaps overlap: %+v", s.Gaps)
+		}
+	}
+}
