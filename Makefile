@@ -115,7 +115,7 @@ fuzz:
 # bench starts a real Kafka broker (the tests' own, broadcast/kafkatest),
 # measures feedd against its peers on it (kcat, and feedd without
 # transactions), failover, memory and CPU, runs the packages' Go
-# benchmarks, and rewrites docs/benchmarks.md (cmd/feedd-bench). About 30
+# benchmarks, and rewrites docs/benchmarks.md (cmd/feedd-bench). About 15
 # minutes; BENCH_ARGS adds or overrides settings, e.g.
 # make bench BENCH_ARGS='--only throughput,latency --reps 3'
 # (go run ./cmd/feedd-bench -h lists them).
