@@ -172,8 +172,16 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
-	c.p.commitSeconds.Collect(ch)
-	c.p.activationSeconds.Collect(ch)
+	// The histograms are read here, before the status, not handed over
+	// to be read later by the registry: a commit observed in between
+	// would otherwise show in the histogram but not in commits_total.
+	for _, h := range []prometheus.Histogram{c.p.commitSeconds, c.p.activationSeconds} {
+		if m, err := snapshotHistogram(h); err == nil {
+			ch <- m
+		} else {
+			ch <- prometheus.NewInvalidMetric(h.Desc(), err)
+		}
+	}
 	st := c.p.Status()
 	gauge := func(d *prometheus.Desc, v float64, l ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
@@ -245,4 +253,18 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	if !st.Witness.SeenAt.IsZero() {
 		gauge(descWitnessSeen, float64(st.Witness.SeenAt.UnixNano())/1e9)
 	}
+}
+
+// snapshotHistogram reads h now into a constant histogram.
+func snapshotHistogram(h prometheus.Histogram) (prometheus.Metric, error) {
+	var m dto.Metric
+	if err := h.Write(&m); err != nil {
+		return nil, err
+	}
+	hm := m.GetHistogram()
+	buckets := make(map[float64]uint64, len(hm.GetBucket()))
+	for _, b := range hm.GetBucket() {
+		buckets[b.GetUpperBound()] = b.GetCumulativeCount()
+	}
+	return prometheus.NewConstHistogram(h.Desc(), hm.GetSampleCount(), hm.GetSampleSum(), buckets)
 }
