@@ -78,7 +78,8 @@ vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 
 # test runs every test, including each fuzz target's seed corpus and the
-# chaos suite against real Kafka, with the race detector.
+# pipeline's tests against real Kafka, with the race detector. The chaos
+# suite is not in it yet (docs/testing.md, "Open findings"): make test-e2e.
 test: deps vet kafka
 	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 FEEDD_REQUIRE_KAFKA=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
 
@@ -86,7 +87,7 @@ test: deps vet kafka
 # embedded broker, and the chaos suite on real Kafka. FEEDD_CHAOS_REPS sets
 # the repetitions of each fault (docs/testing.md).
 test-e2e: deps kafka
-	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 $(GO) test -race -count=1 -timeout 30m -run '^Test(E2E|Chaos)' -v ./cmd/feedd
+	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_CHAOS=1 $(GO) test -race -count=1 -timeout 30m -run '^Test(E2E|Chaos)' -v ./cmd/feedd
 
 # checkmetrics starts a real pair of members and runs what each /metrics
 # endpoint serves through `promtool check metrics` (TestPromtoolCheckMetrics,

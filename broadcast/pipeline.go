@@ -87,6 +87,7 @@ type Pipeline struct {
 	echoes   chan *echoBatch
 	echoFree chan *echoBatch
 	recErr   chan struct{} // a record of the open transaction failed
+	firstAck chan struct{} // the open transaction's first record was acknowledged
 	changed  chan struct{}
 	exiting  chan struct{} // closed when the owner stops taking results
 	done     chan struct{} // closed when Run has returned
@@ -241,6 +242,7 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 		echoes:        make(chan *echoBatch),
 		echoFree:      make(chan *echoBatch, 4),
 		recErr:        make(chan struct{}, 1),
+		firstAck:      make(chan struct{}, 1),
 		changed:       make(chan struct{}, 1),
 		exiting:       make(chan struct{}),
 		done:          make(chan struct{}),
@@ -434,6 +436,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			p.handleEcho(b)
 		case <-p.recErr:
 			p.recordFailed()
+		case <-p.firstAck:
+			// produceMore runs at the top of the loop.
 		case <-p.commitTimer.C:
 			p.commitDue()
 		case <-p.controlTimer.C:
@@ -514,7 +518,7 @@ func (p *Pipeline) activate(ctx context.Context, reply chan error) {
 		phase:   phaseFencing,
 		waiters: []chan error{reply},
 		closed:  make(chan struct{}),
-		txn:     newTxn(p.signalRecErr),
+		txn:     newTxn(p.signalRecErr, p.signalFirstAck),
 		started: time.Now(),
 	}
 	p.act = a
@@ -785,6 +789,17 @@ func (p *Pipeline) produceMore() {
 	now := time.Now()
 	due := false
 	for t.n < p.cfg.CommitMaxFrames && t.bytes < p.cfg.CommitMaxBytes {
+		// A transaction's first record goes alone: the rest follow once
+		// the broker has acknowledged it. Under transaction protocol 2
+		// the broker verifies a partition's first batch of each
+		// transaction with the coordinator; a second batch arriving
+		// meanwhile finds no state for the producer's new epoch and is
+		// refused as out of sequence, and the client's recovery from
+		// that stretched the first commit of an activation (a whole
+		// backlog in flight) past two seconds on Apache Kafka 4.3.
+		if t.n == 1 && !t.firstAcked.Load() && t.firstErr() == nil {
+			break
+		}
 		// A long backlog must not stretch the transaction past the
 		// interval: look at the clock every so often.
 		if t.n&63 == 63 {
@@ -1025,6 +1040,13 @@ func (p *Pipeline) recovered(a *activation, t *txn, lso int64, err error) {
 
 // signalRecErr is called by a promise (on a franz-go goroutine) when a record
 // of the open transaction fails.
+func (p *Pipeline) signalFirstAck() {
+	select {
+	case p.firstAck <- struct{}{}:
+	default:
+	}
+}
+
 func (p *Pipeline) signalRecErr() {
 	select {
 	case p.recErr <- struct{}{}:

@@ -36,7 +36,9 @@ type txn struct {
 
 	err        atomic.Pointer[error] // the first record error
 	lastOffset atomic.Int64          // offset of the last record acknowledged
+	firstAcked atomic.Bool           // the first record was acknowledged
 	onErr      func()                // tells the owner a record failed
+	onFirstAck func()                // tells the owner the first record was acknowledged
 	promiseFn  func(*kgo.Record, error)
 }
 
@@ -50,8 +52,8 @@ type recChunk struct {
 
 const chunkRecords = 256
 
-func newTxn(onErr func()) *txn {
-	t := &txn{onErr: onErr}
+func newTxn(onErr, onFirstAck func()) *txn {
+	t := &txn{onErr: onErr, onFirstAck: onFirstAck}
 	t.promiseFn = t.promise
 	t.lastOffset.Store(-1)
 	return t
@@ -65,6 +67,9 @@ func (t *txn) promise(r *kgo.Record, err error) {
 		return
 	}
 	t.lastOffset.Store(r.Offset)
+	if t.firstAcked.CompareAndSwap(false, true) {
+		t.onFirstAck()
+	}
 }
 
 func (t *txn) firstErr() error {
@@ -85,6 +90,7 @@ func (t *txn) reset() {
 	t.arena = t.arena[:0]
 	t.err.Store(nil)
 	t.lastOffset.Store(-1)
+	t.firstAcked.Store(false)
 }
 
 // recordShape is what every record of a pipeline shares.

@@ -55,15 +55,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			"their end-to-end latency. Exits 1 on an error, and with --strict when the topic is not clean.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "feedd audit: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
+	if err := parseCommandFlags(fs, args); err != nil {
+		return err
 	}
 	if *start != "beginning" && *start != "end" {
 		fmt.Fprintf(stderr, "feedd audit: --start: %q is neither beginning nor end\n", *start)

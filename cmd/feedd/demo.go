@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -180,15 +179,8 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 			"and audits the topic: every frame once, in order, no gap and no duplicate.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, err
-		}
-		return o, errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "feedd demo: unexpected argument %q\n", fs.Arg(0))
-		return o, errUsage
+	if err := parseCommandFlags(fs, args); err != nil {
+		return o, err
 	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })

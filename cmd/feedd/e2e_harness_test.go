@@ -360,6 +360,8 @@ func (m *e2eMember) start() {
 	}
 	p.cmd = exec.Command(m.c.bin, "run", "--config", m.cfgPath)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	// A test binary killed by its timeout must not leave members running.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()
 		t.Fatal(err)

@@ -45,6 +45,31 @@ func main() {
 // errUsage marks an error whose message already went to stderr with usage.
 var errUsage = errors.New("usage")
 
+// parseFlags parses a command's flags: -h gives flag.ErrHelp (exit 0), a bad
+// flag errUsage (exit 2); the flag package has printed either.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}
+
+// parseCommandFlags is parseFlags for a command that takes no arguments
+// besides its flags.
+func parseCommandFlags(fs *flag.FlagSet, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return errUsage
+	}
+	return nil
+}
+
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stderr)

@@ -63,15 +63,8 @@ func probeMain(ctx context.Context, args []string, stdout, stderr io.Writer, dep
 			"A member must not hold the port meanwhile. Exits 0 when the settings fit, 1 otherwise.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "feedd probe: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
+	if err := parseCommandFlags(fs, args); err != nil {
+		return err
 	}
 	if *duration <= 0 || *duration > maxProbeDuration {
 		fmt.Fprintf(stderr, "feedd probe: --duration %v must be between 0 and %v\n", *duration, maxProbeDuration)

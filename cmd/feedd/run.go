@@ -172,15 +172,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	check := fs.Bool("check-config", false, "validate the configuration and exit")
 	printFrames := fs.Bool("print-frames", false, "also write each frame read to standard output, one per line")
 	role := fs.String("role", roleAuto, "auto (the pair protocol decides), or a fixed role for tests and a member without a peer: active, inactive")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "feedd run: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
+	if err := parseCommandFlags(fs, args); err != nil {
+		return err
 	}
 	if *role != roleAuto && *role != roleActive && *role != roleInactive {
 		fmt.Fprintf(stderr, "feedd run: --role %q is not one of auto, active, inactive\n", *role)

@@ -70,14 +70,8 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			"Members open the printed port paths as serial ports.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err) // flag printed it with the usage
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (see feedd sim -h)", fs.Arg(0))
+	if err := parseCommandFlags(fs, args); err != nil {
+		return err
 	}
 	par, err := serialsim.ParseParity(*parity)
 	if err != nil {

@@ -303,15 +303,8 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			"its serial feed and its counters, from the member's admin endpoint (GET /status).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "feedd status: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
+	if err := parseCommandFlags(fs, args); err != nil {
+		return err
 	}
 	addr := "127.0.0.1:7070"
 	if *admin != "" {

@@ -71,15 +71,8 @@ func runSwitchover(ctx context.Context, args []string, stdout, stderr io.Writer)
 			"pair.secret_env of the configuration); the secret itself is never sent.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "feedd switchover: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
+	if err := parseCommandFlags(fs, args); err != nil {
+		return err
 	}
 	cfg, found, err := memberConfig(*configPath, os.LookupEnv, roleAuto)
 	if err != nil {
