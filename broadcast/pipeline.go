@@ -828,13 +828,7 @@ func (p *Pipeline) produceMore() {
 		t.add(a.cl, &p.shape, e, now)
 		p.c.Produced++
 	}
-	if due || t.overdue || t.n >= p.cfg.CommitMaxFrames || t.bytes >= p.cfg.CommitMaxBytes {
-		if t.n == 1 && !t.firstAcked.Load() && t.firstErr() == nil {
-			// The commit waits for the first record's acknowledgement
-			// and for the records that follow it now.
-			t.overdue = true
-			return
-		}
+	if due || t.n >= p.cfg.CommitMaxFrames || t.bytes >= p.cfg.CommitMaxBytes {
 		p.startCommit(a)
 	}
 }
@@ -854,8 +848,7 @@ func (p *Pipeline) commitDelay(rx int64, now time.Time) time.Duration {
 
 func (p *Pipeline) commitDue() {
 	if a := p.act; a != nil && a.phase == phaseProducing && a.txn.n > 0 {
-		a.txn.overdue = true
-		p.produceMore()
+		p.startCommit(a)
 	}
 }
 

@@ -33,7 +33,6 @@ type txn struct {
 	bytes   int64     // their value bytes
 	last    uint64    // ring position of the last entry covered (produced or skipped)
 	started time.Time // when the first record was produced
-	overdue bool      // the commit is due: start it as soon as the first record is acknowledged
 
 	err        atomic.Pointer[error] // the first record error
 	lastOffset atomic.Int64          // offset of the last record acknowledged
@@ -87,7 +86,7 @@ func (t *txn) reset() {
 		c := t.chunks[i]
 		clear(c.recs[:min(chunkRecords, t.n-i*chunkRecords)])
 	}
-	t.n, t.bytes, t.last, t.overdue = 0, 0, 0, false
+	t.n, t.bytes, t.last = 0, 0, 0
 	t.arena = t.arena[:0]
 	t.err.Store(nil)
 	t.lastOffset.Store(-1)
