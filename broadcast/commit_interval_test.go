@@ -44,3 +44,34 @@ func TestCommitDelay(t *testing.T) {
 		}
 	}
 }
+
+// TestOverdueFramesShareATransaction: frames that waited in the ring past
+// the commit interval make the commit due at once, but the transaction
+// still takes every waiting frame once its first record is acknowledged
+// (a transaction's first record goes alone), rather than committing that
+// record alone, once per frame.
+func TestOverdueFramesShareATransaction(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := testConfig(b.Addr(), "feed")
+	cfg.CommitInterval, cfg.TransactionTimeout = 10*time.Minute, 14*time.Minute
+	a := startMember(t, cfg, "a", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const n = 1000
+	old := time.Now().Add(-time.Hour)
+	for i := uint64(1); i <= n; i++ { // in the ring before the member goes live: a backlog
+		a.Accept(frame(i, old))
+	}
+	waitFor(t, "the backlog in the ring", func() bool { return a.Status().Ring.Len == n })
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the backlog committed", func() bool { return a.Status().Counters.CommittedFrames == n })
+	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
+	// One transaction for the backlog, perhaps one more if the first
+	// record's acknowledgement came back while the rest were being read
+	// in; one per frame without the rule.
+	if c := a.Status().Counters.Commits; c > 3 {
+		t.Fatalf("%d frames committed in %d transactions, want at most 3", n, c)
+	}
+}

@@ -159,12 +159,17 @@ type activation struct {
 	controlChecked bool
 
 	commitStart time.Time
-	stopping    bool         // a planned deactivation waits for the commit boundary
-	waiters     []chan error // Activate calls waiting for live
-	stoppers    []chan error // Deactivate calls waiting for the producer to close
-	workers     sync.WaitGroup
-	closed      chan struct{}          // closed when the producer is closed
-	step        atomic.Pointer[string] // what the fence worker is doing, for errors
+	// commitOverdue: the commit timer fired while the transaction's first
+	// record was still alone, waiting for its acknowledgement, with more
+	// frames in the ring. The transaction is committed as soon as those
+	// have been produced, not with its first record only.
+	commitOverdue bool
+	stopping      bool         // a planned deactivation waits for the commit boundary
+	waiters       []chan error // Activate calls waiting for live
+	stoppers      []chan error // Deactivate calls waiting for the producer to close
+	workers       sync.WaitGroup
+	closed        chan struct{}          // closed when the producer is closed
+	step          atomic.Pointer[string] // what the fence worker is doing, for errors
 
 	// started is when the activation began (before fencing). flushing is
 	// set from going live until every ring entry up to flushThrough (the
@@ -797,7 +802,7 @@ func (p *Pipeline) produceMore() {
 		// refused as out of sequence, and the client's recovery from
 		// that stretched the first commit of an activation (a whole
 		// backlog in flight) past two seconds on Apache Kafka 4.3.
-		if t.n == 1 && !t.firstAcked.Load() && t.firstErr() == nil {
+		if t.firstAlone() {
 			break
 		}
 		// A long backlog must not stretch the transaction past the
@@ -828,7 +833,7 @@ func (p *Pipeline) produceMore() {
 		t.add(a.cl, &p.shape, e, now)
 		p.c.Produced++
 	}
-	if due || t.n >= p.cfg.CommitMaxFrames || t.bytes >= p.cfg.CommitMaxBytes {
+	if due || (a.commitOverdue && !t.firstAlone()) || t.n >= p.cfg.CommitMaxFrames || t.bytes >= p.cfg.CommitMaxBytes {
 		p.startCommit(a)
 	}
 }
@@ -847,15 +852,25 @@ func (p *Pipeline) commitDelay(rx int64, now time.Time) time.Duration {
 }
 
 func (p *Pipeline) commitDue() {
-	if a := p.act; a != nil && a.phase == phaseProducing && a.txn.n > 0 {
-		p.startCommit(a)
+	a := p.act
+	if a == nil || a.phase != phaseProducing || a.txn.n == 0 {
+		return
 	}
+	// The interval counts from the first frame's receipt, so at
+	// saturation it is often over as soon as the first record is sent;
+	// committing then would make every transaction one record long.
+	if _, more := p.ring.Next(a.cursor); more && a.txn.firstAlone() {
+		a.commitOverdue = true
+		return
+	}
+	p.startCommit(a)
 }
 
 // startCommit flushes and commits the open transaction in a worker; the
 // owner goes on appending to the ring meanwhile but produces nothing.
 func (p *Pipeline) startCommit(a *activation) {
 	p.commitTimer.Stop()
+	a.commitOverdue = false
 	a.phase = phaseCommitting
 	a.commitStart = time.Now()
 	cl, t := a.cl, a.txn

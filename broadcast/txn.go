@@ -72,6 +72,12 @@ func (t *txn) promise(r *kgo.Record, err error) {
 	}
 }
 
+// firstAlone reports whether the transaction's first record is in
+// flight alone: the rest wait for its acknowledgement (see produceMore).
+func (t *txn) firstAlone() bool {
+	return t.n == 1 && !t.firstAcked.Load() && t.firstErr() == nil
+}
+
 func (t *txn) firstErr() error {
 	if e := t.err.Load(); e != nil {
 		return *e
