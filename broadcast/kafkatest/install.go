@@ -49,9 +49,9 @@ func (in *Install) Classpath() string { return filepath.Join(in.Home, "libs", "*
 
 var versionRE = regexp.MustCompile(`<kafka\.version>([^<]+)</kafka\.version>`)
 
-// moduleRoot walks up from the working directory to the directory holding
+// ModuleRoot walks up from the working directory to the directory holding
 // go.mod: tests run in their package's directory, the Makefile at the root.
-func moduleRoot() (string, error) {
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -72,7 +72,7 @@ func moduleRoot() (string, error) {
 // version pinned in scripts/kafka/pom.xml. The error says what is missing
 // and how to get it.
 func Find() (*Install, error) {
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		return nil, err
 	}

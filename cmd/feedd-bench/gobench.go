@@ -3,17 +3,17 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/feedd/feedd/broadcast/kafkatest"
 )
 
 // goBench is one package's Go micro-benchmarks.
@@ -69,7 +69,7 @@ func goBenches(count int) []*goBench {
 }
 
 func (r *runner) benchGo(ctx context.Context) error {
-	root, err := moduleRoot()
+	root, err := kafkatest.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -105,24 +105,6 @@ func (r *runner) benchGo(ctx context.Context) error {
 type logWriter struct{}
 
 func (logWriter) Write(p []byte) (int, error) { return os.Stderr.Write(p) }
-
-// moduleRoot is the directory above the working directory holding go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory: run from the repository")
-		}
-		dir = parent
-	}
-}
 
 // benchLine is a result line of go test -bench: name-GOMAXPROCS,
 // iterations, then value-unit pairs.

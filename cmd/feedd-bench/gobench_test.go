@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/feedd/feedd/broadcast/kafkatest"
 )
 
 const sampleBench = `goos: linux
@@ -67,7 +69,7 @@ func TestGoBenchPeersExist(t *testing.T) {
 // from the module root) declares func name.
 func benchmarkDeclared(t *testing.T, pkg, name string) bool {
 	t.Helper()
-	root, err := moduleRoot()
+	root, err := kafkatest.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
