@@ -25,6 +25,13 @@ const (
 	// produced it, in RFC 3339 with nanoseconds, UTC. Data records do not
 	// carry it.
 	HeaderTimestamp = "feedd-ts"
+	// HeaderPossibleDuplicate is "possible" on a record that a member
+	// published when it took over without being able to tell whether the
+	// previous active had already committed the same frame: the frame is
+	// in the topic at least once, perhaps twice. Consumers that must not
+	// see a frame twice drop such a record when it repeats one just before
+	// it; `feedd audit` counts them.
+	HeaderPossibleDuplicate = "feedd-dup"
 )
 
 // headersPerRecord is the most headers a record carries.
