@@ -12,8 +12,9 @@
 // [Event] and the current time of a monotonic clock; Step returns the
 // [Action] values to perform, in order. [Node.Status] is a snapshot for
 // /status and metrics. The events are [Tick], [HeartbeatReceived],
-// [PeerConnected], [PeerClosed], [HealthChanged], [WitnessSeen], [Fenced],
-// [ActivationFinished], [ActivationFailed] and [SwitchoverRequested]; the
+// [PeerConnected], [PeerClosed], [PeerRefused], [HealthChanged],
+// [WitnessSeen], [Fenced], [ActivationFinished], [ActivationFailed] and
+// [SwitchoverRequested]; the
 // actions are [SendHeartbeat], [PrepareToActivate], [CancelPrepare],
 // [Activate], [Deactivate] and [RequestRefused].
 //
@@ -62,6 +63,17 @@
 //     stale news still queued for it).
 //   - Kafka view: the absence of a witness only counts once this member's
 //     own Kafka connection has been sound for an activation interval.
+//   - Refused peers: a peer the transport refused to pair with
+//     ([PeerRefused]: its frames would carry other identities than ours)
+//     is never heard, and may be active all the same. While a refusal
+//     stands, no slot is free for lack of a holder (no-active), and the
+//     refused peer's silence or obituary frees nothing; a member that is
+//     active stays active. Both members of a misconfigured pair refuse
+//     each other, so neither activates on the other's account: a member
+//     publishing under other identities than its peer's would duplicate
+//     every frame silently. The refusal ends when the peer connects, or
+//     when the transport has not repeated it for its duration (the peer is
+//     gone).
 //
 // An active member steps down ([Deactivate]):
 //
@@ -99,7 +111,10 @@
 //     authenticated peer, keep per-connection order, send a [SendHeartbeat]
 //     with To=="" to every connected peer. Report [PeerConnected] after the
 //     handshake. Report [PeerClosed] only when the peer's end closed (EOF,
-//     reset) — never for local timeouts, which must stay silences.
+//     reset) — never for local timeouts, which must stay silences. Report
+//     [PeerRefused], after authenticating the peer, at every attempt to
+//     connect that fails because the members' frame identity settings
+//     differ.
 //   - Broadcast: perform [Activate] (fence the slot's transactional.id, read
 //     to the end, trim, flush, go live) and report [ActivationFinished] or
 //     [ActivationFailed] with its Term, or [Fenced] if fenced meanwhile;

@@ -1,6 +1,9 @@
 package ftpair
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Event is an input to Node.Step. The concrete types are listed below; the
 // set is closed.
@@ -44,6 +47,25 @@ type PeerConnected struct {
 type PeerClosed struct {
 	Peer        string
 	Incarnation uint64
+}
+
+// PeerRefused reports that the transport authenticated Peer and refused to
+// pair with it: the two members are configured so that they would publish
+// the same frames under different identities (framing or sequence settings
+// differ). Reason says why, for /status. No session comes up, so the core
+// hears nothing from Peer; it must not take that silence for an empty or
+// dead group, since Peer may be active and publishing under its own
+// identities. While Peer has been refused within For (the transport
+// repeats the report at every refused attempt to connect, and sets For to a
+// few of its retry intervals), this member does not activate for lack of an
+// active member (no-active), nor on the silence or obituary of Peer; a
+// member already active stays active. A later PeerConnected from Peer ends
+// the refusal. Only the transport can report it, after authentication, or
+// anyone could keep a member from ever activating.
+type PeerRefused struct {
+	Peer   string
+	Reason string
+	For    time.Duration
 }
 
 // HealthChanged reports this member's own health: the feed as judged by
@@ -102,6 +124,7 @@ func (Tick) isEvent()                {}
 func (HeartbeatReceived) isEvent()   {}
 func (PeerConnected) isEvent()       {}
 func (PeerClosed) isEvent()          {}
+func (PeerRefused) isEvent()         {}
 func (HealthChanged) isEvent()       {}
 func (WitnessSeen) isEvent()         {}
 func (Fenced) isEvent()              {}
@@ -113,6 +136,9 @@ func (Tick) String() string                { return "tick" }
 func (e HeartbeatReceived) String() string { return "recv " + e.Heartbeat.String() }
 func (e PeerConnected) String() string     { return "connected " + e.Peer }
 func (e PeerClosed) String() string        { return fmt.Sprintf("closed %s inc=%d", e.Peer, e.Incarnation) }
+func (e PeerRefused) String() string {
+	return fmt.Sprintf("refused %s for=%v reason=%q", e.Peer, e.For, e.Reason)
+}
 func (e WitnessSeen) String() string {
 	return fmt.Sprintf("witness %s inc=%d slot=%d", e.Member, e.Incarnation, e.Slot)
 }

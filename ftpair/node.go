@@ -59,6 +59,9 @@ type Node struct {
 	takeoverFrom  string
 
 	prepared bool
+	// refusalBlocked: in the last evaluation a refused peer kept this
+	// member from activating (for counting episodes).
+	refusalBlocked bool
 
 	nextHB   time.Time
 	lastAdv  Heartbeat
@@ -88,6 +91,14 @@ type peer struct {
 	witnessSlot int
 
 	suppressed bool // this witnessed silence has been counted
+
+	// The transport refused to pair with the peer (PeerRefused): at
+	// refusedAt, standing for refusedFor from refBase (refusedAt moved
+	// forward by our own stalls since), because of refusedWhy.
+	refusedAt  time.Time
+	refBase    time.Time
+	refusedFor time.Duration
+	refusedWhy string
 	// missed is how many heartbeats of the current silence have been
 	// counted as missed.
 	missed uint64
@@ -168,6 +179,9 @@ func (n *Node) Step(now time.Time, ev Event) []Action {
 			if !p.witBase.IsZero() {
 				p.witBase = p.witBase.Add(gap)
 			}
+			if !p.refBase.IsZero() {
+				p.refBase = p.refBase.Add(gap)
+			}
 		}
 		n.lastStall = now
 		n.counters.Stalls++
@@ -182,6 +196,8 @@ func (n *Node) Step(now time.Time, ev Event) []Action {
 		n.onConnected(e.Peer)
 	case PeerClosed:
 		n.onClosed(e)
+	case PeerRefused:
+		n.onRefused(e)
 	case HealthChanged:
 		n.onHealth(e.Health)
 	case WitnessSeen:
@@ -254,7 +270,11 @@ func (n *Node) onConnected(id string) {
 	if id == "" || id == n.cfg.MemberID {
 		return
 	}
-	n.peer(id).connected = true
+	p := n.peer(id)
+	p.connected = true
+	// The transport accepted the peer: whatever it refused before has
+	// been fixed (the peer restarted with settings matching ours).
+	p.refusedAt, p.refBase, p.refusedFor, p.refusedWhy = time.Time{}, time.Time{}, 0, ""
 	if !slices.Contains(n.greet, id) {
 		n.greet = append(n.greet, id)
 	}
@@ -273,6 +293,19 @@ func (n *Node) onClosed(e PeerClosed) {
 		p.dead, p.deadAt = true, n.now
 		n.counters.Obituaries++
 	}
+}
+
+// onRefused records a refusal by the transport. A refusal stands for at
+// least one activation interval.
+func (n *Node) onRefused(e PeerRefused) {
+	if e.Peer == "" || e.Peer == n.cfg.MemberID {
+		return
+	}
+	p := n.peer(e.Peer)
+	p.refusedAt, p.refBase = n.now, n.now
+	p.refusedFor = max(e.For, n.cfg.ActivationInterval)
+	p.refusedWhy = e.Reason
+	n.counters.PeerRefusals++
 }
 
 func (n *Node) onHealth(h Health) {
@@ -421,11 +454,16 @@ func (n *Node) evaluate() {
 		}
 	}
 
+	wasBlocked := n.refusalBlocked
+	n.refusalBlocked = false
 	switch n.role {
 	case RoleActive:
 		n.checkStepDown()
 	case RoleInactive:
 		n.checkActivate()
+	}
+	if n.refusalBlocked && !wasBlocked {
+		n.counters.RefusalSuppressed++
 	}
 
 	if n.role == RoleInactive {
@@ -519,6 +557,10 @@ func (n *Node) checkActivate() {
 	case n.now.Before(listening.Add(ai)):
 		return
 	}
+	if n.refusalBlocks(reason, who) {
+		n.refusalBlocked = true
+		return
+	}
 	n.activate(s, reason, who)
 }
 
@@ -556,7 +598,7 @@ func (n *Node) checkPrepare() {
 		for _, id := range n.ids {
 			p := n.peers[id]
 			s, ok := n.claim(p)
-			if !ok || n.sinceSignOfLife(p) < n.cfg.PreparationInterval || slices.Contains(vacant, s) {
+			if !ok || n.sinceSignOfLife(p) < n.cfg.PreparationInterval || slices.Contains(vacant, s) || n.refused(p) {
 				continue
 			}
 			if got, ok := n.assign(sortedWith(vacant, s)); ok && got == s {
@@ -661,6 +703,36 @@ func (n *Node) sinceSignOfLife(p *peer) time.Duration {
 // activation interval (again not counting our own stalls).
 func (n *Node) witnessFresh(p *peer) bool {
 	return !p.witBase.IsZero() && n.now.Sub(p.witBase) < n.cfg.ActivationInterval
+}
+
+// refused: the transport refused to pair with the peer recently (within
+// the time its last refusal stands, not counting our own stalls).
+func (n *Node) refused(p *peer) bool {
+	return !p.refBase.IsZero() && n.now.Sub(p.refBase) < p.refusedFor
+}
+
+// refusalBlocks says whether a refused peer forbids activating for reason
+// (concerning peer who). A refused peer is one we cannot hear and whose
+// frames have other identities than ours: it may hold a slot without our
+// knowing, so no slot counts as vacant for lack of a holder (no-active);
+// and its silence or obituary says nothing, since we never had a session
+// with it that could carry either (or the one we had is from before it
+// was reconfigured). A handover is announced by a peer we hear, and a
+// silence or obituary of another peer is judged as usual: the refused
+// peer, refusing us in turn, does not activate on it either.
+func (n *Node) refusalBlocks(reason Reason, who string) bool {
+	switch reason {
+	case ReasonNoActive:
+		for _, id := range n.ids {
+			if n.refused(n.peers[id]) {
+				return true
+			}
+		}
+	case ReasonSilence, ReasonObituary:
+		p := n.peers[who]
+		return p != nil && n.refused(p)
+	}
+	return false
 }
 
 func (n *Node) view(p *peer) view {

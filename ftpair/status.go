@@ -70,6 +70,14 @@ type PeerStatus struct {
 	LastHeard    time.Time  `json:"last_heard,omitzero"`
 	LastWitness  time.Time  `json:"last_witness,omitzero"`
 	DiedAt       time.Time  `json:"died_at,omitzero"`
+	// Refused is set while the transport's last refusal to pair with the
+	// peer stands (see PeerRefused): this member then does not activate
+	// for lack of an active member, nor on the peer's silence or
+	// obituary. RefusedAt and RefusedReason are the last refusal, kept
+	// until the peer connects.
+	Refused       bool      `json:"refused,omitempty"`
+	RefusedAt     time.Time `json:"refused_at,omitzero"`
+	RefusedReason string    `json:"refused_reason,omitempty"`
 }
 
 // Transition is one role change and why it happened.
@@ -118,6 +126,13 @@ type Counters struct {
 	// delay and jitter), and one more for each further interval. This
 	// process's own stalls are not counted.
 	MissedHeartbeats uint64 `json:"missed_heartbeats"`
+	// PeerRefusals counts refusals reported by the transport
+	// (PeerRefused), one per refused attempt to connect.
+	PeerRefusals uint64 `json:"peer_refusals"`
+	// RefusalSuppressed counts the times this member would have activated
+	// but did not, because a peer it refused might be active (see
+	// PeerRefused). One per episode.
+	RefusalSuppressed uint64 `json:"refusal_suppressed"`
 	// DuplicateMemberID counts heartbeats carrying our own member id from
 	// another incarnation: two members are configured with one id.
 	DuplicateMemberID uint64 `json:"duplicate_member_id"`
@@ -167,6 +182,7 @@ func (n *Node) Status() Status {
 		if p.dead {
 			ps.DiedAt = p.deadAt
 		}
+		ps.Refused, ps.RefusedAt, ps.RefusedReason = n.refused(p), p.refusedAt, p.refusedWhy
 		if p.haveHB {
 			h := p.hb
 			ps.Incarnation, ps.Seq, ps.Weight, ps.Role, ps.Slot, ps.Term = h.Incarnation, h.Seq, h.Weight, h.Role, h.Slot, h.Term

@@ -25,7 +25,11 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 // Commands (members are real Nodes in a simulated world, see world_test.go):
 //
 //	config heartbeat=D preparation=D activation=D goal=N preempt-delay=D activation-delay=D
-//	start ID [weight=N] [preempt] [feed=quiet|noisy] [kafka=failing]   (also restarts)
+//	       refuse-every=D refuse-for=D
+//	start ID [weight=N] [preempt] [feed=quiet|noisy] [kafka=failing] [identity=S]   (also restarts)
+//	                             members of different identity settings (default "")
+//	                             refuse each other every refuse-every (1s), each refusal
+//	                             standing for refuse-for (3s)
 //	tick D                       advance time by D in 10ms steps
 //	crash ID | hang ID | resume ID
 //	cut A B | heal A B           the pair link between A and B
@@ -35,7 +39,7 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 //	fenced ID                    the edge of ID reports its producer fenced
 //	fail-activation ID           the next activation of ID fails
 //	recv ID from=X [inc= seq= weight= role= slot= term= feed= kafka= holdoff handover= takeover=]
-//	closed ID X [inc=N] | connected ID X | witness ID X [slot=N] [inc=N]
+//	closed ID X [inc=N] | connected ID X | witness ID X [slot=N] [inc=N] | refused ID X [for=D]
 //	                             scripted input from a member X that is not simulated
 //	status ID                    print the member's Status
 //
@@ -196,6 +200,8 @@ func transcriptCommand(w *world, line string) error {
 		set(&c.ActivationInterval, "activation")
 		set(&c.PreemptDelay, "preempt-delay")
 		set(&w.activationDelay, "activation-delay")
+		set(&w.refuseEvery, "refuse-every")
+		set(&w.refuseFor, "refuse-for")
 		if err == nil {
 			c.ActiveGoal, err = a.int("goal", c.ActiveGoal)
 		}
@@ -217,7 +223,7 @@ func transcriptCommand(w *world, line string) error {
 		if err != nil {
 			return err
 		}
-		return w.start(a.pos[0], weight, a.flag("preempt"), feed, a.kv["kafka"] != "failing")
+		return w.startWith(a.pos[0], weight, a.flag("preempt"), feed, a.kv["kafka"] != "failing", a.kv["identity"])
 
 	case "tick":
 		if err := need(1); err != nil {
@@ -295,6 +301,15 @@ func transcriptCommand(w *world, line string) error {
 			return err
 		}
 		w.deliver(m, HeartbeatReceived{Heartbeat: hb})
+	case "refused":
+		if err := need(2); err != nil {
+			return err
+		}
+		d, err := a.dur("for", w.refuseFor)
+		if err != nil {
+			return err
+		}
+		w.deliver(m, PeerRefused{Peer: a.pos[1], Reason: "scripted", For: d})
 	case "closed", "connected", "witness":
 		if err := need(2); err != nil {
 			return err
@@ -398,6 +413,9 @@ func formatStatus(w *world, s Status) string {
 		if !p.DiedAt.IsZero() {
 			fmt.Fprintf(&b, " died=%s", at(p.DiedAt))
 		}
+		if !p.RefusedAt.IsZero() {
+			fmt.Fprintf(&b, " refused=%s standing=%v (%s)", at(p.RefusedAt), p.Refused, p.RefusedReason)
+		}
 		b.WriteString("\n")
 	}
 	for _, tr := range s.Transitions {
@@ -410,6 +428,9 @@ func formatStatus(w *world, s Status) string {
 	c := s.Counters
 	fmt.Fprintf(&b, "counters activations=%d failures=%d obituaries=%d witness-suppressed=%d prepares=%d refused=%d stalls=%d stale=%d",
 		c.Activations, c.ActivationFailures, c.Obituaries, c.WitnessSuppressed, c.Prepares, c.Refused, c.Stalls, c.StaleHeartbeats)
+	if c.PeerRefusals > 0 || c.RefusalSuppressed > 0 {
+		fmt.Fprintf(&b, " peer-refusals=%d refusal-suppressed=%d", c.PeerRefusals, c.RefusalSuppressed)
+	}
 	for _, r := range sortedReasons(c.StepDowns) {
 		fmt.Fprintf(&b, " stepdown.%s=%d", r, c.StepDowns[r])
 	}

@@ -21,6 +21,12 @@ type world struct {
 	activationDelay time.Duration // how long the edge takes to activate
 	witness         bool          // the Kafka witness reaches the members
 	witnessNoInc    bool          // records do not carry the writer's incarnation
+	// Members whose identity settings differ never get a session: their
+	// transports refuse each other every refuseEvery, each refusal
+	// standing for refuseFor.
+	refuseEvery time.Duration
+	refuseFor   time.Duration
+	nextRefuse  map[[2]string]time.Time
 
 	rng      *rand.Rand // nil: no random delay or drops
 	maxDelay time.Duration
@@ -46,15 +52,16 @@ type world struct {
 }
 
 type member struct {
-	id      string
-	weight  int
-	preempt bool
-	node    *Node
-	inc     uint64
-	running bool
-	hung    bool
-	feed    FeedState
-	kafkaUp bool
+	id       string
+	weight   int
+	preempt  bool
+	identity string // frame identity settings; "" by default
+	node     *Node
+	inc      uint64
+	running  bool
+	hung     bool
+	feed     FeedState
+	kafkaUp  bool
 
 	tickFirst  bool // just resumed: its clock fires before its sockets are read
 	failNext   bool // the next activation fails
@@ -66,9 +73,10 @@ type member struct {
 	committingSince time.Time // start of its current run of successful commits
 	committed       bool      // committed in the current step
 
-	lastFlags string // flags of the last broadcast heartbeat, for logging
-	lastRole  Role
-	lastCnt   Counters
+	lastFlags   string // flags of the last broadcast heartbeat, for logging
+	lastRole    Role
+	lastCnt     Counters
+	lastRefused map[string]bool
 }
 
 type holder struct {
@@ -95,6 +103,9 @@ func newWorld(base Config) *world {
 		step:            10 * time.Millisecond,
 		activationDelay: 20 * time.Millisecond,
 		witness:         true,
+		refuseEvery:     time.Second,
+		refuseFor:       3 * time.Second,
+		nextRefuse:      map[[2]string]time.Time{},
 		t0:              t0,
 		now:             t0,
 		members:         map[string]*member{},
@@ -133,6 +144,11 @@ func fmtElapsed(d time.Duration) string {
 
 // start starts (or restarts, with a new incarnation) a member.
 func (w *world) start(id string, weight int, preempt bool, feed FeedState, kafkaUp bool) error {
+	return w.startWith(id, weight, preempt, feed, kafkaUp, "")
+}
+
+// startWith starts a member whose frame identity settings are identity.
+func (w *world) startWith(id string, weight int, preempt bool, feed FeedState, kafkaUp bool, identity string) error {
 	m := w.members[id]
 	if m == nil {
 		m = &member{id: id}
@@ -152,19 +168,55 @@ func (w *world) start(id string, weight int, preempt bool, feed FeedState, kafka
 	if err != nil {
 		return err
 	}
-	*m = member{id: id, weight: weight, preempt: preempt, node: node, inc: m.inc,
+	*m = member{id: id, weight: weight, preempt: preempt, identity: identity, node: node, inc: m.inc,
 		running: true, feed: feed, kafkaUp: kafkaUp}
-	w.logf(m, "start inc=%d weight=%d%s", m.inc, weight, map[bool]string{true: " preempt"}[preempt])
+	idNote := ""
+	if identity != "" {
+		idNote = " identity=" + identity
+	}
+	w.logf(m, "start inc=%d weight=%d%s%s", m.inc, weight, map[bool]string{true: " preempt"}[preempt], idNote)
 	if feed != FeedOK || !kafkaUp {
 		w.deliver(m, HealthChanged{Health: m.health()})
 	}
 	for _, o := range w.others(m) {
-		if o.running && !w.cut[linkKey(id, o.id)] {
+		switch {
+		case !o.running || w.cut[linkKey(id, o.id)]:
+		case o.identity != identity:
+			w.nextRefuse[linkKey(id, o.id)] = w.now // at the next step
+		default:
 			w.send(o.id, id, PeerConnected{Peer: o.id}, true, false)
 			w.send(id, o.id, PeerConnected{Peer: id}, true, false)
 		}
 	}
 	return nil
+}
+
+// paired reports whether the transports of a and b accept each other.
+func (w *world) paired(a, b *member) bool { return a.identity == b.identity }
+
+// refuse lets the transports of members with different identity settings
+// refuse each other, every refuseEvery while both run and the link is not
+// cut (a hung process does not answer handshakes).
+func (w *world) refuse() {
+	for i, a := range w.ids {
+		for _, b := range w.ids[i+1:] {
+			ma, mb := w.members[a], w.members[b]
+			k := linkKey(a, b)
+			if !ma.running || !mb.running || ma.hung || mb.hung || w.cut[k] || w.paired(ma, mb) {
+				continue
+			}
+			if next, ok := w.nextRefuse[k]; ok && w.now.Before(next) {
+				continue
+			}
+			w.nextRefuse[k] = w.now.Add(w.refuseEvery)
+			why := func(theirs, ours *member) string {
+				name := func(m *member) string { return cmp.Or(m.identity, "default") }
+				return fmt.Sprintf("its identity settings are %s, ours %s", name(theirs), name(ours))
+			}
+			w.send(a, b, PeerRefused{Peer: a, Reason: why(ma, mb), For: w.refuseFor}, true, false)
+			w.send(b, a, PeerRefused{Peer: b, Reason: why(mb, ma), For: w.refuseFor}, true, false)
+		}
+	}
 }
 
 func (m *member) health() Health {
@@ -185,7 +237,7 @@ func (w *world) crash(id string) error {
 	m.running, m.hung, m.actPending = false, false, false
 	w.logf(m, "crash")
 	for _, o := range w.others(m) {
-		if o.running {
+		if o.running && w.paired(m, o) {
 			w.send(id, o.id, PeerClosed{Peer: id, Incarnation: m.inc}, true, false)
 		}
 	}
@@ -227,7 +279,7 @@ func (w *world) setCut(a, b string, cut bool) {
 	if !cut {
 		// The transport reconnects.
 		ma, mb := w.members[a], w.members[b]
-		if ma != nil && mb != nil && ma.running && mb.running {
+		if ma != nil && mb != nil && ma.running && mb.running && w.paired(ma, mb) {
 			w.send(a, b, PeerConnected{Peer: a}, true, false)
 			w.send(b, a, PeerConnected{Peer: b}, true, false)
 		}
@@ -308,6 +360,7 @@ func (w *world) advance(d time.Duration, each func()) {
 // let the active members commit.
 func (w *world) tick() {
 	w.now = w.now.Add(w.step)
+	w.refuse()
 
 	slices.SortStableFunc(w.queue, func(a, b delivery) int {
 		if c := a.at.Compare(b.at); c != 0 {
@@ -407,7 +460,7 @@ func (w *world) deliver(m *member, ev Event) {
 				w.logHeartbeat(m, a.Heartbeat)
 			}
 			for _, o := range w.others(m) {
-				if (a.To == "" || a.To == o.id) && o.running {
+				if (a.To == "" || a.To == o.id) && o.running && w.paired(m, o) {
 					w.send(m.id, o.id, HeartbeatReceived{Heartbeat: a.Heartbeat}, true, false)
 				}
 			}
@@ -495,7 +548,17 @@ func (w *world) logNotes(m *member) {
 	note(c.WitnessSuppressed, m.lastCnt.WitnessSuppressed, "witness-suppressed")
 	note(c.Stalls, m.lastCnt.Stalls, "stall")
 	note(c.DuplicateMemberID, m.lastCnt.DuplicateMemberID, "duplicate member id")
+	note(c.RefusalSuppressed, m.lastCnt.RefusalSuppressed, "refusal-suppressed")
 	m.lastCnt = c
+	for _, p := range st.Peers {
+		if p.Refused != m.lastRefused[p.ID] {
+			if m.lastRefused == nil {
+				m.lastRefused = map[string]bool{}
+			}
+			m.lastRefused[p.ID] = p.Refused
+			w.logf(m, "%s %s", map[bool]string{true: "refusing", false: "no longer refusing"}[p.Refused], p.ID)
+		}
+	}
 }
 
 // state summarises every member on one line.
