@@ -56,6 +56,7 @@ func TestBadInput(t *testing.T) {
 	step("an unknown message type", RejectMalformed, raw(frame(WireVersion, 99, 0, 0)))
 	step("a hello with a bad id length", RejectMalformed, raw(frame(WireVersion, byte(msgHello), byte(modeHMAC), 200, 'a')))
 	step("a wrong wire version", RejectVersion, raw(frame(9, byte(msgHello), 1, 2, 3)))
+	step("a hello of wire version 1 (a feedd without frame identity)", RejectVersion, raw(v1Hello("a", "b")))
 	step("a truncated frame", RejectTruncated, func() {
 		c := dialRaw(t, b.addr())
 		c.Write([]byte{0, 50, WireVersion, byte(msgHello), 1})
@@ -74,7 +75,7 @@ func TestBadInput(t *testing.T) {
 	step("a proof made with the wrong secret", RejectMAC, func() {
 		c := dialRaw(t, b.addr())
 		w, nd := rogueHello(t, c, "a", "b")
-		c.Write(appendProof(nil, derive([]byte("wrong secret, same length!!!!!!!"), labelProof, transcript(modeHMAC, "a", "b", nd, w.nonce))))
+		c.Write(appendProof(nil, derive([]byte("wrong secret, same length!!!!!!!"), labelProof, transcript(modeHMAC, "a", "b", nd, w.nonce, Identity{}, w.ident))))
 		drain(c)
 	})
 	step("a's first session replayed in a new connection", RejectMAC, func() {
@@ -124,14 +125,38 @@ func TestBadInput(t *testing.T) {
 	})
 	step("an undecodable heartbeat", RejectMalformed, func() {
 		c, s := rogueSession(t, b.addr(), "a2", "b", testSecret)
-		f, _ := s.seal(nil, msgHeartbeat, []byte{ftpair.HeartbeatWireVersion, 0})
+		f, _ := s.seal(nil, msgHeartbeat, withTiming([]byte{ftpair.HeartbeatWireVersion, 0}))
 		c.Write(f)
 		drain(c)
 	})
 	step("a heartbeat of an unknown version", RejectVersion, func() {
 		c, s := rogueSession(t, b.addr(), "a2", "b", testSecret)
-		f, _ := s.seal(nil, msgHeartbeat, []byte{99, 1, 'a'})
+		f, _ := s.seal(nil, msgHeartbeat, withTiming([]byte{99, 1, 'a'}))
 		c.Write(f)
+		drain(c)
+	})
+	step("a heartbeat without a timing block", RejectMalformed, func() {
+		c, s := rogueSession(t, b.addr(), "a2", "b", testSecret)
+		payload, _ := ftpair.Heartbeat{From: "a2", Incarnation: 1, Seq: 1}.MarshalBinary()
+		f, _ := s.seal(nil, msgHeartbeat, payload[:timingMin-1])
+		c.Write(f)
+		drain(c)
+	})
+	step("a timing block with unknown flags", RejectMalformed, func() {
+		c, s := rogueSession(t, b.addr(), "a2", "b", testSecret)
+		tb := appendTiming(nil, timing{clock: 1, sent: 1})
+		tb[len(tb)-1] = 2
+		payload, _ := ftpair.Heartbeat{From: "a2", Incarnation: 1, Seq: 1}.MarshalBinary()
+		f, _ := s.seal(nil, msgHeartbeat, append(tb, payload...))
+		c.Write(f)
+		drain(c)
+	})
+	// A member holding the secret, with other frame identity settings:
+	// authenticated, then refused.
+	step("another frame identity", RejectIdentity, func() {
+		c := dialRaw(t, b.addr())
+		_, _, err := clientHandshake(c, modeHMAC, "a2", "b", testSecret, Identity{Digest: [IdentityDigestLen]byte{1}, Description: "framing lines"})
+		mustReason(t, err, RejectIdentity)
 		drain(c)
 	})
 	if n := b.closed("a2"); n != 0 {
@@ -145,4 +170,14 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 	t.Logf("b rejected: %v; a's status of b: %+v", st.Rejected, a.peerStatus("b"))
+}
+
+// v1Hello is a hello as wire version 1 wrote it: mode, ids and nonce, no
+// frame identity.
+func v1Hello(from, to string) []byte {
+	body := []byte{1, byte(msgHello), byte(modeHMAC)}
+	body = appendID(body, from)
+	body = appendID(body, to)
+	body = append(body, make([]byte, nonceLen)...)
+	return append(binary.BigEndian.AppendUint16(nil, uint16(len(body))), body...)
 }

@@ -5,7 +5,9 @@
 // # Use
 //
 //	creds, err := cfg.LoadCredentials()   // the secret, or certificates
-//	l, err := link.New(coreCfg.MemberID, cfg, creds, logger)
+//	l, err := link.New(coreCfg.MemberID, cfg, creds, logger,
+//		link.WithIdentity(ident))           // what decides frame identity
+//	l.SetClockObserver(f)                  // optional: clock bounds
 //	go l.Run(ctx)                          // until ctx is cancelled
 //	// in the owner's loop:
 //	case ev := <-l.Events():  actions := node.Step(now, ev)
@@ -13,8 +15,9 @@
 //	l.Send(a.To, a.Heartbeat)
 //
 // Events are ftpair.PeerConnected (after the handshake), ftpair.HeartbeatReceived
-// (authenticated, From checked against the peer, in order per connection)
-// and ftpair.PeerClosed (obituaries only). Send never blocks: each peer has a
+// (authenticated, From checked against the peer, in order per connection),
+// ftpair.PeerClosed (obituaries only) and ftpair.PeerRefused (an
+// authenticated peer with other frame identity settings). Send never blocks: each peer has a
 // bounded queue (pair.send_queue) that drops its oldest heartbeat when full;
 // heartbeats for a peer that is not connected are dropped. Both are counted.
 // The Link is a prometheus.Collector (metrics feedd_pair_link_*) and Status
@@ -59,29 +62,77 @@
 // A process that dies sends nothing; its kernel closes the socket.
 // TCP_NODELAY is on.
 //
+// # Frame identity
+//
+// A frame's identity is its feed sequence number or a fingerprint of its
+// bytes, and both depend on the member's framing and sequence settings:
+// two members configured differently would publish the same frame under
+// different identities, duplicates nobody could see. So each member sends
+// its Identity (a digest of those settings and a short description) in
+// the handshake, and once the peer is authenticated, both compare: if the
+// digests differ, each side refuses the other (RejectIdentity), logs an
+// error naming both sides' settings (at most once per peer per 30s),
+// shows the refusal in Status (IdentityRefused, PeerIdentity) and reports
+// ftpair.PeerRefused to the core with For = Config.RefusalHold, so that
+// the core does not take the refused peer's silence for an empty group.
+// The dialer retries as usual; every refused attempt renews the refusal.
+// The dialer sends its proof before it refuses, so that the acceptor can
+// authenticate the dialer's identity and refuse too.
+//
+// # Clock bounds
+//
+// Every heartbeat message carries a timing block stamped here, at the
+// edge: the sender's clock id, its send stamp y (its clock, taken last
+// before sealing and writing) and, once it has received a heartbeat on the
+// session, a reflection of the last one: that heartbeat's send stamp s
+// (the receiver's clock) and the sender's receive stamp x of it (taken
+// first after the read). The receiver stamps the arrival r on its own
+// clock. Then theta = local clock - peer clock satisfies
+//
+//	s - x < theta < r - y
+//
+// (our heartbeat left at s and reached the peer at x, later; the peer's
+// left at y and reached us at r, later), assuming nothing about the two
+// clocks but that each is monotonic and their rates agree over a round
+// trip. The lower bound is used only when s is the stamp of one of the
+// last heartbeats this member sent on this session; a measurement without
+// it is not reported. Each bound is passed to the function set with
+// SetClockObserver as a ClockBound; one with Lo >= Hi cannot hold and is
+// counted and dropped. The latest is in the peer's Status (Clock) and
+// metrics. The clock is the host's monotonic clock (ingest/hostclock)
+// unless WithClock says otherwise.
+//
 // # Wire format
 //
 // Every message is a frame: a big-endian uint16 length of what follows,
-// then the wire version (1) and a message type, then its fields. A frame is
+// then the wire version (2) and a message type, then its fields. A frame is
 // at most MaxFrame (4 KiB) bytes, length included; a longer length is
 // rejected before anything is read. Member ids are a length byte (1..64)
-// and the bytes.
+// and the bytes; an identity is a digest[32], a length byte (0..160) and
+// the description.
 //
-//	hello     (1) dialer → acceptor: mode, dialer id, acceptor id, nonce[32]
-//	welcome   (2) acceptor → dialer: mode, acceptor id, dialer id, nonce[32], proof[32 in hmac mode]
+//	hello     (1) dialer → acceptor: mode, dialer id, acceptor id, nonce[32], identity
+//	welcome   (2) acceptor → dialer: mode, acceptor id, dialer id, nonce[32], identity, proof[32 in hmac mode]
 //	proof     (3) dialer → acceptor: proof[32 in hmac mode]
-//	heartbeat (4) either way: seq uint64, ftpair heartbeat (MarshalBinary), tag[32 in hmac mode]
+//	heartbeat (4) either way: seq uint64, timing, ftpair heartbeat (MarshalBinary), tag[32 in hmac mode]
 //	close     (5) either way: seq uint64, reason (1 leaving, 2 dropping), tag[32 in hmac mode]
+//
+// The timing block is the sender's clock id (uint64), y (int64), a flags
+// byte (1: a reflection follows), then s and x (int64) if reflected, all
+// big-endian. Frames of version 1 (no identity, no timing) are rejected as
+// RejectVersion: both members must speak version 2.
 //
 // # Authentication
 //
 // auth: hmac (default). Members share a secret (pair.secret_file or
 // pair.secret_env). Each side of a connection contributes a fresh random
-// nonce. With T = "feedd pair link v1" || mode || dialer id || acceptor id
-// || dialer nonce || acceptor nonce and H(label) = HMAC-SHA-256(secret,
-// label || 0x00 || T), the acceptor's proof is H("welcome") and the
-// dialer's is H("proof"), so each side proves it knows the secret, bound to
-// both nonces and both ids. The session's keys are H("key dialer-acc") and
+// nonce. With T = "feedd pair link v2" || mode || dialer id || acceptor id
+// || dialer nonce || acceptor nonce || dialer identity || acceptor
+// identity and H(label) = HMAC-SHA-256(secret, label || 0x00 || T), the
+// acceptor's proof is H("welcome") and the dialer's is H("proof"), so each
+// side proves it knows the secret, bound to both nonces, both ids and both
+// identities: whoever changes an identity in transit breaks the proofs
+// (RejectMAC). The session's keys are H("key dialer-acc") and
 // H("key acc-dialer"), one per direction. Every heartbeat and close message
 // carries a sequence number that starts at 1 and grows by one per message
 // in its direction, and a tag: HMAC-SHA-256 under the direction's key over
@@ -97,7 +148,8 @@
 // member id it is used for (Subject CommonName or a DNS name, exact): the
 // dialer checks the acceptor's against the peer it dialed, the acceptor
 // checks the dialer's against the id in its hello. The handshake messages
-// and sequence numbers are the same, without proofs and tags.
+// (identities included) and sequence numbers are the same, without proofs
+// and tags: TLS protects them.
 //
 // In both modes the acceptor rejects a hello addressed to another member
 // or from a member not in pair.peers, the dialer rejects a welcome from a

@@ -35,12 +35,16 @@ func sessionKeys(mode authMode, secret, tr []byte, dialer bool) (*sealer, *opene
 }
 
 // clientHandshake is the dialer's side, run over a fresh connection (after
-// TLS in mTLS mode): hello with a fresh nonce; welcome from the peer we
-// dialed, with (HMAC) its proof over both nonces; our proof.
-func clientHandshake(conn io.ReadWriter, mode authMode, self, peer string, secret []byte) (*sealer, *opener, error) {
+// TLS in mTLS mode): hello with a fresh nonce and our frame identity;
+// welcome from the peer we dialed, with its identity and (HMAC) its proof
+// over both nonces and both identities; our proof. Only then, the peer
+// authenticated, are the identities compared: a mismatch is a
+// RejectIdentity, after our proof has gone out so that the peer can
+// authenticate our identity and refuse us too.
+func clientHandshake(conn io.ReadWriter, mode authMode, self, peer string, secret []byte, ours Identity) (*sealer, *opener, error) {
 	var nd [nonceLen]byte
 	rand.Read(nd[:])
-	if _, err := conn.Write(appendHello(nil, msgHello, hello{mode: mode, from: self, to: peer, nonce: nd})); err != nil {
+	if _, err := conn.Write(appendHello(nil, msgHello, hello{mode: mode, from: self, to: peer, nonce: nd, ident: ours})); err != nil {
 		return nil, nil, hsErr(err)
 	}
 	buf := make([]byte, MaxFrame)
@@ -59,7 +63,7 @@ func clientHandshake(conn io.ReadWriter, mode authMode, self, peer string, secre
 	case w.to != self:
 		return nil, nil, rejectf(RejectWrongPeer, "the peer answers to %q, we are %q", w.to, self)
 	}
-	tr := transcript(mode, self, peer, nd, w.nonce)
+	tr := transcript(mode, self, peer, nd, w.nonce, ours, w.ident)
 	var proof []byte
 	if mode == modeHMAC {
 		if !hmac.Equal(w.mac, derive(secret, labelWelcome, tr)) {
@@ -70,14 +74,20 @@ func clientHandshake(conn io.ReadWriter, mode authMode, self, peer string, secre
 	if _, err := conn.Write(appendProof(nil, proof)); err != nil {
 		return nil, nil, hsErr(err)
 	}
+	if err := checkIdentity(peer, w.ident, ours); err != nil {
+		return nil, nil, err
+	}
 	s, o := sessionKeys(mode, secret, tr, true)
 	return s, o, nil
 }
 
 // serverHandshake is the acceptor's side. check vets the id the dialer
 // claims (a configured peer that should dial us; in mTLS mode, named by its
-// certificate) before we answer.
-func serverHandshake(conn io.ReadWriter, mode authMode, self string, secret []byte, check func(from string) error) (string, *sealer, *opener, error) {
+// certificate) before we answer. The welcome carries our frame identity
+// whatever the dialer's, so that each side can name both in its refusal;
+// the identities are compared once the dialer's proof has authenticated
+// its hello (RejectIdentity).
+func serverHandshake(conn io.ReadWriter, mode authMode, self string, secret []byte, check func(from string) error, ours Identity) (string, *sealer, *opener, error) {
 	buf := make([]byte, MaxFrame)
 	frame, err := readFrame(conn, buf)
 	if err != nil {
@@ -95,9 +105,9 @@ func serverHandshake(conn io.ReadWriter, mode authMode, self string, secret []by
 	if err := check(h.from); err != nil {
 		return "", nil, nil, err
 	}
-	w := hello{mode: mode, from: self, to: h.from}
+	w := hello{mode: mode, from: self, to: h.from, ident: ours}
 	rand.Read(w.nonce[:])
-	tr := transcript(mode, h.from, self, h.nonce, w.nonce)
+	tr := transcript(mode, h.from, self, h.nonce, w.nonce, h.ident, ours)
 	if mode == modeHMAC {
 		w.mac = derive(secret, labelWelcome, tr)
 	}
@@ -114,6 +124,9 @@ func serverHandshake(conn io.ReadWriter, mode authMode, self string, secret []by
 	}
 	if mode == modeHMAC && !hmac.Equal(proof, derive(secret, labelProof, tr)) {
 		return "", nil, nil, rejectf(RejectMAC, "%q: handshake proof does not verify (different secret, or a replayed handshake)", h.from)
+	}
+	if err := checkIdentity(h.from, h.ident, ours); err != nil {
+		return h.from, nil, nil, err
 	}
 	s, o := sessionKeys(mode, secret, tr, false)
 	return h.from, s, o, nil

@@ -80,15 +80,24 @@ type member struct {
 	events []ftpair.Event
 }
 
-func startMember(t *testing.T, id string, cfg Config, creds Credentials) *member {
-	return startMemberLog(t, id, cfg, creds, testLogger(t))
+func startMember(t *testing.T, id string, cfg Config, creds Credentials, opts ...Option) *member {
+	return startMemberLog(t, id, cfg, creds, testLogger(t), opts...)
 }
 
-func startMemberLog(t *testing.T, id string, cfg Config, creds Credentials, log *slog.Logger) *member {
+func startMemberLog(t *testing.T, id string, cfg Config, creds Credentials, log *slog.Logger, opts ...Option) *member {
+	return startMemberObs(t, id, cfg, creds, log, nil, opts...)
+}
+
+// startMemberObs starts a member whose link reports clock bounds to obs
+// (if not nil).
+func startMemberObs(t *testing.T, id string, cfg Config, creds Credentials, log *slog.Logger, obs func(ClockBound), opts ...Option) *member {
 	t.Helper()
-	l, err := New(id, cfg, creds, log)
+	l, err := New(id, cfg, creds, log, opts...)
 	if err != nil {
 		t.Fatalf("New(%s): %v", id, err)
+	}
+	if obs != nil {
+		l.SetClockObserver(obs)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &member{t: t, id: id, inc: incarnations.Add(1), l: l, cancel: cancel, done: make(chan struct{})}
@@ -192,6 +201,18 @@ func (m *member) heartbeats(peer string, inc uint64) int {
 
 func (m *member) rejected(r RejectReason) uint64 { return m.l.Status().Rejected[r] }
 
+func (m *member) refusedEvents(peer string) []ftpair.PeerRefused {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []ftpair.PeerRefused
+	for _, ev := range m.events {
+		if e, ok := ev.(ftpair.PeerRefused); ok && e.Peer == peer {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 func (m *member) peerStatus(id string) PeerStatus {
 	for _, p := range m.l.Status().Peers {
 		if p.ID == id {
@@ -272,7 +293,7 @@ func rogueHello(t *testing.T, c net.Conn, from, to string) (hello, [nonceLen]byt
 func rogueSession(t *testing.T, addr, from, to string, secret []byte) (net.Conn, *sealer) {
 	t.Helper()
 	c := dialRaw(t, addr)
-	s, _, err := clientHandshake(c, modeHMAC, from, to, secret)
+	s, _, err := clientHandshake(c, modeHMAC, from, to, secret, Identity{})
 	if err != nil {
 		t.Fatalf("rogue handshake: %v", err)
 	}
@@ -285,11 +306,17 @@ func sealHB(t *testing.T, s *sealer, hb ftpair.Heartbeat) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	frame, err := s.seal(nil, msgHeartbeat, payload)
+	frame, err := s.seal(nil, msgHeartbeat, withTiming(payload))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return frame
+}
+
+// withTiming prefixes an encoded heartbeat with a timing block (without
+// a reflection), as a heartbeat message carries it.
+func withTiming(encoded []byte) []byte {
+	return append(appendTiming(nil, timing{clock: 1, sent: 1}), encoded...)
 }
 
 // proxy relays TCP connections to target, recording the frames the dialer

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/ftpair"
+	"github.com/feedd/feedd/ingest/hostclock"
 )
 
 const (
@@ -28,6 +29,9 @@ const (
 	rejectLogEvery = 10 * time.Second
 	// dialLogEvery rate-limits warnings about a peer that cannot be dialed.
 	dialLogEvery = 30 * time.Second
+	// refusalLogEvery rate-limits the error about a peer refused for its
+	// frame identity, per peer.
+	refusalLogEvery = 30 * time.Second
 )
 
 // Link carries heartbeats between this member and its peers. Create it with
@@ -47,6 +51,11 @@ type Link struct {
 	order  []*peer // as configured
 	events chan ftpair.Event
 	epoch  time.Time
+
+	ident    Identity
+	now      func() int64 // the clock heartbeats are stamped with
+	clockID  uint64
+	clockObs func(ClockBound)
 
 	rejected      [numRejectReasons]atomic.Uint64
 	lastRejectLog [numRejectReasons]atomic.Int64
@@ -68,10 +77,23 @@ type peer struct {
 	since   time.Time // when the connection went up or down
 	lastErr string
 
+	// The last refusal for the peer's frame identity (guarded by mu):
+	// when (Link.mono, 0 if none since the last session; and wall time),
+	// what the peer said its identity is, when it was last logged.
+	refusedMono    int64
+	refusedWall    time.Time
+	peerIdent      Identity
+	lastRefusalLog int64
+
+	// The latest clock bound (guarded by mu).
+	bound     ClockBound
+	haveBound bool
+
 	lastRecvWall atomic.Int64 // unix nanoseconds of the last message
 	incarnation  atomic.Uint64
 	sent, received, queueDropped, notConnected,
-	connects, disconnects, obituaries, dialFailures atomic.Uint64
+	connects, disconnects, obituaries, dialFailures,
+	refusals, clockBounds, clockDiscarded atomic.Uint64
 
 	lastDialLog time.Time // dial goroutine only
 }
@@ -80,8 +102,9 @@ type peer struct {
 // once) and returns a Link ready to Run. memberID is this member's
 // pair.member_id (ftpair.Config.MemberID); creds come from
 // Config.LoadCredentials or the owner. A nil logger means slog.Default().
+// opts set the frame identity (WithIdentity) and the clock (WithClock).
 // If Run is never called, Close releases the listener.
-func New(memberID string, cfg Config, creds Credentials, logger *slog.Logger) (*Link, error) {
+func New(memberID string, cfg Config, creds Credentials, logger *slog.Logger, opts ...Option) (*Link, error) {
 	cfg = cfg.WithDefaults()
 	var errs []error
 	if err := checkMemberID(memberID); err != nil {
@@ -104,6 +127,16 @@ func New(memberID string, cfg Config, creds Credentials, logger *slog.Logger) (*
 		epoch:   time.Now(),
 		pending: make(chan struct{}, maxPendingHandshakes),
 		conns:   map[net.Conn]struct{}{},
+		now:     hostclock.Now,
+	}
+	for _, o := range opts {
+		o.apply(l)
+	}
+	if l.clockID == 0 && l.now != nil {
+		l.clockID = hostclock.ID()
+	}
+	if l.now == nil {
+		errs = append(errs, errors.New("link.WithClock: nil clock"))
 	}
 	if l.log == nil {
 		l.log = slog.Default()
@@ -223,6 +256,7 @@ func (p *peer) attach(s *session) *session {
 	defer p.mu.Unlock()
 	old := p.sess
 	p.sess, p.since, p.lastErr = s, time.Now(), ""
+	p.refusedMono, p.refusedWall, p.peerIdent = 0, time.Time{}, Identity{}
 	return old
 }
 
@@ -257,6 +291,48 @@ func (l *Link) emit(ctx context.Context, stop <-chan struct{}, ev ftpair.Event) 
 func (l *Link) mono() int64 { return int64(time.Since(l.epoch)) }
 
 func (l *Link) noticeTimeout() time.Duration { return min(l.cfg.WriteTimeout, time.Second) }
+
+// rejectHandshake counts a failed handshake: a refusal for the frame
+// identity (the peer is authenticated: it is reported to the core), or any
+// other rejection.
+func (l *Link) rejectHandshake(ctx context.Context, err error, remote net.Addr, p *peer) {
+	var m *identityMismatch
+	if p != nil && errors.As(err, &m) {
+		l.refuse(ctx, p, m, remote)
+		return
+	}
+	id := ""
+	if p != nil {
+		id = p.id
+	}
+	l.countReject(err, remote, id)
+}
+
+// refuse records that the authenticated peer p was refused for its frame
+// identity, logs it as an error (at most once per peer per
+// refusalLogEvery; debug otherwise) and reports ftpair.PeerRefused, which
+// keeps the core from taking the peer's silence for an empty group.
+func (l *Link) refuse(ctx context.Context, p *peer, m *identityMismatch, remote net.Addr) {
+	l.rejected[reasonIndex(RejectIdentity)].Add(1)
+	p.refusals.Add(1)
+	now := l.mono()
+	p.mu.Lock()
+	p.refusedMono, p.refusedWall, p.peerIdent = now, time.Now(), m.theirs
+	if p.sess == nil {
+		p.lastErr = m.Error()
+	}
+	level := slog.LevelDebug
+	if p.lastRefusalLog == 0 || now-p.lastRefusalLog >= int64(refusalLogEvery) {
+		p.lastRefusalLog, level = now, slog.LevelError
+	}
+	p.mu.Unlock()
+	attrs := []any{"peer", p.id, "peer_identity_digest", m.theirs.short(), "identity_digest", m.ours.short()}
+	if remote != nil {
+		attrs = append(attrs, "remote", remote.String())
+	}
+	l.log.Log(ctx, level, "pair link: "+m.Error(), attrs...)
+	l.emit(ctx, nil, ftpair.PeerRefused{Peer: p.id, Reason: m.Error(), For: l.cfg.RefusalHold()})
+}
 
 // countReject counts a rejection and logs it, at warning level at most once
 // per reason per rejectLogEvery.
@@ -404,17 +480,14 @@ func (l *Link) serveAccepted(ctx context.Context, raw net.Conn) {
 				}
 			}
 			return nil
-		})
+		}, l.ident)
 		return conn, s, o, err
 	})
 	if err != nil {
 		raw.Close()
+		release()
 		if ctx.Err() == nil {
-			id := ""
-			if p != nil {
-				id = p.id
-			}
-			l.countReject(err, raw.RemoteAddr(), id)
+			l.rejectHandshake(ctx, err, raw.RemoteAddr(), p)
 		}
 		return
 	}
@@ -485,7 +558,7 @@ func (l *Link) dialOnce(ctx context.Context, p *peer) (bool, time.Duration) {
 			}
 			conn = tc
 		}
-		s, o, err := clientHandshake(conn, l.mode, l.self, p.id, l.secret)
+		s, o, err := clientHandshake(conn, l.mode, l.self, p.id, l.secret, l.ident)
 		return conn, s, o, err
 	})
 	if err != nil {
@@ -493,7 +566,7 @@ func (l *Link) dialOnce(ctx context.Context, p *peer) (bool, time.Duration) {
 		if ctx.Err() == nil {
 			p.dialFailures.Add(1)
 			p.setError(err)
-			l.countReject(err, raw.RemoteAddr(), p.id)
+			l.rejectHandshake(ctx, err, raw.RemoteAddr(), p)
 		}
 		return false, 0
 	}

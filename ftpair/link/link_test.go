@@ -298,7 +298,7 @@ func TestSecretNeverShown(t *testing.T) {
 	// Failed handshakes both ways, a dropped session, a shutdown.
 	c := dialRaw(t, b.addr())
 	w, nd := rogueHello(t, c, "a", "b")
-	tr := transcript(modeHMAC, "a", "b", nd, w.nonce)
+	tr := transcript(modeHMAC, "a", "b", nd, w.nonce, Identity{}, w.ident)
 	c.Write(appendProof(nil, derive([]byte("guess"), labelProof, tr)))
 	drain(c)
 	waitFor(t, "bad proof rejected", func() bool { return b.rejected(RejectMAC) >= 1 })
@@ -345,6 +345,7 @@ func TestSecretNeverShown(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	a, _ := startPair(t)
+	waitFor(t, "a clock bound", func() bool { return a.peerStatus("b").Clock != nil })
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(a.l)
 	mfs, err := reg.Gather()
@@ -361,6 +362,8 @@ func TestMetrics(t *testing.T) {
 		"feedd_pair_link_connects_total", "feedd_pair_link_disconnects_total",
 		"feedd_pair_link_obituaries_total", "feedd_pair_link_dial_failures_total",
 		"feedd_pair_link_connected", "feedd_pair_link_last_message_timestamp_seconds",
+		"feedd_pair_link_identity_refused", "feedd_pair_link_clock_bound_width_seconds",
+		"feedd_pair_link_clock_bound_age_seconds", "feedd_pair_link_clock_bounds_total",
 	} {
 		if !got[name] {
 			t.Errorf("metric %s missing", name)

@@ -37,6 +37,7 @@ type session struct {
 
 	lastRecv    atomic.Int64 // Link.mono of the last message (or the handshake)
 	incarnation uint64       // reader only: the peer's, from its heartbeats
+	clk         clockState
 }
 
 func newSession(l *Link, p *peer, conn net.Conn, s *sealer, o *opener, dir string) *session {
@@ -137,6 +138,7 @@ func (s *session) armWrite() bool {
 func (s *session) writeLoop() {
 	defer close(s.writerDone)
 	buf := make([]byte, 0, MaxFrame)
+	body := make([]byte, 0, MaxFrame)
 	finish := func() {
 		if s.notice != 0 && !s.l.crashed.Load() {
 			if frame, err := s.seal.seal(buf[:0], msgClose, []byte{s.notice}); err == nil {
@@ -171,7 +173,10 @@ func (s *session) writeLoop() {
 			if !s.armWrite() {
 				break // stopping: the loop above sends the notice
 			}
-			frame, err := s.seal.seal(buf[:0], msgHeartbeat, payload)
+			// The send stamp is taken last before sealing and writing.
+			body = appendTiming(body[:0], s.clk.stampOut(s.l.now, s.l.clockID))
+			body = append(body, payload...)
+			frame, err := s.seal.seal(buf[:0], msgHeartbeat, body)
 			if err != nil {
 				s.l.log.Error("pair link: heartbeat too large; dropped", "peer", s.p.id, "err", err.Error())
 				continue
@@ -210,6 +215,7 @@ func (s *session) readLoop(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		r := s.l.now() // the receive stamp, first thing after the read
 		t, payload, err := s.open.open(frame)
 		if err != nil {
 			return err
@@ -218,19 +224,49 @@ func (s *session) readLoop(ctx context.Context) error {
 		if t == msgClose {
 			return &peerNotice{reason: payload[0]}
 		}
+		tb, encoded, err := parseTiming(payload)
+		if err != nil {
+			return err
+		}
 		var hb ftpair.Heartbeat
-		if err := decodeHeartbeat(payload, &hb); err != nil {
+		if err := decodeHeartbeat(encoded, &hb); err != nil {
 			return err
 		}
 		if hb.From != s.p.id {
 			return rejectf(RejectWrongPeer, "heartbeat from %q on the connection of %q", hb.From, s.p.id)
 		}
+		s.measure(tb, r)
 		s.p.received.Add(1)
 		s.incarnation = hb.Incarnation
 		s.p.incarnation.Store(hb.Incarnation)
 		if !s.l.emit(ctx, s.stopCh, ftpair.HeartbeatReceived{Heartbeat: hb}) {
 			return errStopped
 		}
+	}
+}
+
+// measure takes the timing block of an authenticated heartbeat that
+// arrived at local stamp r: it keeps it for reflection and, when it bounds
+// the clock offset from both sides, records and reports the bound. A
+// bound with Lo >= Hi cannot hold (a clock that stepped, or a rate far
+// off) and is counted and dropped.
+func (s *session) measure(tb timing, r int64) {
+	lo, hi, ok := s.clk.received(tb, r)
+	if !ok {
+		return
+	}
+	p := s.p
+	if lo >= hi {
+		p.clockDiscarded.Add(1)
+		return
+	}
+	b := ClockBound{Peer: p.id, Clock: tb.clock, Lo: lo, Hi: hi, At: r}
+	p.clockBounds.Add(1)
+	p.mu.Lock()
+	p.bound, p.haveBound = b, true
+	p.mu.Unlock()
+	if f := s.l.clockObs; f != nil {
+		f(b)
 	}
 }
 

@@ -1,6 +1,7 @@
 package link
 
 import (
+	"encoding/hex"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -9,12 +10,41 @@ import (
 // Status is a snapshot of the link for /status. It never contains
 // credentials.
 type Status struct {
-	MemberID string       `json:"member_id"`
-	Listen   string       `json:"listen"`
-	Auth     string       `json:"auth"`
-	Peers    []PeerStatus `json:"peers"`
+	MemberID string `json:"member_id"`
+	Listen   string `json:"listen"`
+	Auth     string `json:"auth"`
+	// Identity is this member's frame identity, as sent in handshakes.
+	Identity IdentityStatus `json:"identity"`
+	// Clock is the id of the clock heartbeats are stamped with.
+	Clock uint64       `json:"clock"`
+	Peers []PeerStatus `json:"peers"`
 	// Rejected counts refused input by reason (every reason is present).
 	Rejected map[RejectReason]uint64 `json:"rejected"`
+}
+
+// IdentityStatus shows a frame identity: the description and the digest in
+// hexadecimal.
+type IdentityStatus struct {
+	Description string `json:"description"`
+	Digest      string `json:"digest"`
+}
+
+func identityStatus(id Identity) IdentityStatus {
+	return IdentityStatus{Description: id.description(), Digest: hex.EncodeToString(id.Digest[:])}
+}
+
+// ClockStatus is the latest bound on the offset between this member's
+// clock and the peer's (see ClockBound).
+type ClockStatus struct {
+	// PeerClock is the peer's clock id.
+	PeerClock uint64 `json:"peer_clock"`
+	// Lo and Hi bound local clock minus peer clock, exclusive, in
+	// nanoseconds; Width is Hi - Lo.
+	Lo    int64         `json:"lo_ns"`
+	Hi    int64         `json:"hi_ns"`
+	Width time.Duration `json:"width_ns"`
+	// Age is how long ago the bound was measured.
+	Age time.Duration `json:"age_ns"`
 }
 
 // PeerStatus is the state of the link to one peer.
@@ -34,6 +64,16 @@ type PeerStatus struct {
 	Incarnation uint64 `json:"incarnation,omitempty"`
 	// LastError says why the link is down, when it is.
 	LastError string `json:"last_error,omitempty"`
+	// IdentityRefused is set while the last refusal of the peer for its
+	// frame identity stands (Config.RefusalHold; a session with the peer
+	// ends it). RefusedAt is when it was, PeerIdentity what the peer said
+	// its frame identity is.
+	IdentityRefused bool            `json:"identity_refused,omitempty"`
+	RefusedAt       time.Time       `json:"refused_at,omitzero"`
+	PeerIdentity    *IdentityStatus `json:"peer_identity,omitempty"`
+	// Clock is the latest bound on the clock offset, once one was
+	// measured.
+	Clock *ClockStatus `json:"clock,omitempty"`
 	PeerCounters
 }
 
@@ -54,6 +94,13 @@ type PeerCounters struct {
 	Obituaries  uint64 `json:"obituaries"`
 	// DialFailures counts failed dials and handshakes towards the peer.
 	DialFailures uint64 `json:"dial_failures"`
+	// Refusals counts handshakes refused because the peer's frame
+	// identity differs from ours.
+	Refusals uint64 `json:"refusals"`
+	// ClockBounds counts clock bounds measured; ClockDiscarded those
+	// dropped as impossible (Lo >= Hi).
+	ClockBounds    uint64 `json:"clock_bounds"`
+	ClockDiscarded uint64 `json:"clock_discarded"`
 }
 
 // Status returns a snapshot of the link.
@@ -62,6 +109,8 @@ func (l *Link) Status() Status {
 		MemberID: l.self,
 		Listen:   l.ln.Addr().String(),
 		Auth:     l.cfg.Auth,
+		Identity: identityStatus(l.ident),
+		Clock:    l.clockID,
 		Peers:    make([]PeerStatus, 0, len(l.order)),
 		Rejected: make(map[RejectReason]uint64, numRejectReasons),
 	}
@@ -69,16 +118,28 @@ func (l *Link) Status() Status {
 		st.Rejected[r] = l.rejected[i].Load()
 	}
 	for _, p := range l.order {
-		st.Peers = append(st.Peers, p.status())
+		st.Peers = append(st.Peers, l.peerStatus(p))
 	}
 	return st
 }
 
-func (p *peer) status() PeerStatus {
+func (l *Link) peerStatus(p *peer) PeerStatus {
+	now, clockNow := l.mono(), l.now()
 	p.mu.Lock()
 	ps := PeerStatus{
 		ID: p.id, Address: p.addr, Dials: p.dial,
 		Connected: p.sess != nil, Since: p.since, LastError: p.lastErr,
+	}
+	if p.refusedMono != 0 {
+		ps.IdentityRefused = now-p.refusedMono < int64(l.cfg.RefusalHold())
+		ps.RefusedAt = p.refusedWall
+		is := identityStatus(p.peerIdent)
+		ps.PeerIdentity = &is
+	}
+	if p.haveBound {
+		b := p.bound
+		ps.Clock = &ClockStatus{PeerClock: b.Clock, Lo: b.Lo, Hi: b.Hi,
+			Width: time.Duration(b.Width()), Age: time.Duration(clockNow - b.At)}
 	}
 	p.mu.Unlock()
 	if ns := p.lastRecvWall.Load(); ns != 0 {
@@ -95,6 +156,7 @@ func (p *peer) counters() PeerCounters {
 		SendDropped: p.queueDropped.Load(), SendNotConnected: p.notConnected.Load(),
 		Connects: p.connects.Load(), Disconnects: p.disconnects.Load(),
 		Obituaries: p.obituaries.Load(), DialFailures: p.dialFailures.Load(),
+		Refusals: p.refusals.Load(), ClockBounds: p.clockBounds.Load(), ClockDiscarded: p.clockDiscarded.Load(),
 	}
 }
 
@@ -121,12 +183,21 @@ var (
 		"1 while an authenticated connection to the peer is up.", []string{"peer"}, nil)
 	descLastMessage = prometheus.NewDesc("feedd_pair_link_last_message_timestamp_seconds",
 		"Unix time of the last authenticated message from the peer.", []string{"peer"}, nil)
+	descIdentityRefused = prometheus.NewDesc("feedd_pair_link_identity_refused",
+		"1 while this member refuses the peer because their frame identity settings (framing, sequence) differ.", []string{"peer"}, nil)
+	descClockWidth = prometheus.NewDesc("feedd_pair_link_clock_bound_width_seconds",
+		"Width of the latest bound on the offset between this member's clock and the peer's, from the heartbeats' timing.", []string{"peer"}, nil)
+	descClockAge = prometheus.NewDesc("feedd_pair_link_clock_bound_age_seconds",
+		"How long ago the latest clock bound was measured.", []string{"peer"}, nil)
+	descClockBounds = prometheus.NewDesc("feedd_pair_link_clock_bounds_total",
+		"Clock bounds measured from the peer's heartbeats: accepted, or discarded as impossible (lower bound not below upper).", []string{"peer", "result"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (l *Link) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSent, descReceived, descSendDropped, descRejected, descConnects,
-		descDisconnects, descObituaries, descDialFailures, descConnected, descLastMessage} {
+		descDisconnects, descObituaries, descDialFailures, descConnected, descLastMessage,
+		descIdentityRefused, descClockWidth, descClockAge, descClockBounds} {
 		ch <- d
 	}
 }
@@ -140,8 +211,11 @@ func (l *Link) Collect(ch chan<- prometheus.Metric) {
 	for i, r := range RejectReasons {
 		counter(descRejected, l.rejected[i].Load(), string(r))
 	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
 	for _, p := range l.order {
-		ps := p.status()
+		ps := l.peerStatus(p)
 		counter(descSent, ps.Sent, p.id)
 		counter(descReceived, ps.Received, p.id)
 		counter(descSendDropped, ps.SendDropped, p.id, "queue_full")
@@ -160,5 +234,16 @@ func (l *Link) Collect(ch chan<- prometheus.Metric) {
 			last = float64(ps.LastMessage.UnixNano()) / 1e9
 		}
 		ch <- prometheus.MustNewConstMetric(descLastMessage, prometheus.GaugeValue, last, p.id)
+		refused := 0.0
+		if ps.IdentityRefused {
+			refused = 1
+		}
+		gauge(descIdentityRefused, refused, p.id)
+		counter(descClockBounds, ps.ClockBounds, p.id, "accepted")
+		counter(descClockBounds, ps.ClockDiscarded, p.id, "discarded")
+		if c := ps.Clock; c != nil {
+			gauge(descClockWidth, c.Width.Seconds(), p.id)
+			gauge(descClockAge, c.Age.Seconds(), p.id)
+		}
 	}
 }

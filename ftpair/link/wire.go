@@ -15,7 +15,9 @@ import (
 // Wire constants. See the package documentation for the message layouts.
 const (
 	// WireVersion is the second byte of every frame (after the length).
-	WireVersion = 1
+	// Version 2 added the frame identity to the handshake and the timing
+	// block to heartbeats.
+	WireVersion = 2
 	// MaxFrame bounds a frame, length prefix included. A longer length
 	// prefix is rejected before anything is read or allocated.
 	MaxFrame = 4096
@@ -26,6 +28,12 @@ const (
 	seqLen    = 8           // big-endian uint64 sequence number
 	maxIDLen  = ftpair.MaxMemberIDLen
 	sealedMin = 2 + seqLen // version, type, seq: the fixed part of a sealed message
+
+	// timingMin and timingMax are the sizes of a heartbeat's timing block
+	// without and with a reflection: clock id, send stamp, flags
+	// [, reflected send stamp, receive stamp].
+	timingMin = 8 + 8 + 1
+	timingMax = timingMin + 8 + 8
 )
 
 // msgType is the third byte of a frame.
@@ -107,15 +115,21 @@ const (
 	// RejectBusy: too many handshakes in progress; the connection was
 	// closed at once.
 	RejectBusy RejectReason = "busy"
+	// RejectIdentity: an authenticated peer whose frame identity settings
+	// (framing, sequence extractor, identity scheme) differ from ours: the
+	// two members would publish the same frames under different
+	// identities. Both sides refuse and report ftpair.PeerRefused.
+	RejectIdentity RejectReason = "identity"
 )
 
 // numRejectReasons is len(RejectReasons).
-const numRejectReasons = 12
+const numRejectReasons = 13
 
 // RejectReasons lists every RejectReason, in a fixed order.
 var RejectReasons = []RejectReason{
 	RejectOversized, RejectTruncated, RejectVersion, RejectMalformed, RejectMAC, RejectReplay,
 	RejectUnknownPeer, RejectWrongPeer, RejectMode, RejectTLS, RejectIncomplete, RejectBusy,
+	RejectIdentity,
 }
 
 func reasonIndex(r RejectReason) int {
@@ -259,12 +273,13 @@ func header(frame []byte, want msgType) (cursor, error) {
 }
 
 // hello is the content of a hello or welcome message: who speaks, to whom,
-// in which mode, with which fresh nonce; a welcome also carries a MAC (HMAC
-// mode).
+// in which mode, with which fresh nonce and frame identity; a welcome also
+// carries a MAC (HMAC mode).
 type hello struct {
 	mode     authMode
 	from, to string
 	nonce    [nonceLen]byte
+	ident    Identity
 	mac      []byte
 }
 
@@ -274,8 +289,33 @@ func appendHello(dst []byte, t msgType, h hello) []byte {
 	dst = appendID(dst, h.from)
 	dst = appendID(dst, h.to)
 	dst = append(dst, h.nonce[:]...)
+	dst = appendIdentity(dst, h.ident)
 	dst = append(dst, h.mac...)
 	return endFrame(dst, start, 0)
+}
+
+// appendIdentity appends the digest and the length-prefixed description
+// (cut to MaxIdentityDescription bytes).
+func appendIdentity(dst []byte, id Identity) []byte {
+	dst = append(dst, id.Digest[:]...)
+	d := id.description()
+	dst = append(dst, byte(len(d)))
+	return append(dst, d...)
+}
+
+func (c *cursor) identity() Identity {
+	var id Identity
+	copy(id.Digest[:], c.take(IdentityDigestLen))
+	l := c.take(1)
+	if c.err != nil {
+		return id
+	}
+	if int(l[0]) > MaxIdentityDescription {
+		c.err = rejectf(RejectMalformed, "identity description of %d bytes", l[0])
+		return id
+	}
+	id.Description = string(c.take(int(l[0])))
+	return id
 }
 
 // parseHello parses a hello or a welcome; a welcome carries a MAC whose
@@ -292,6 +332,7 @@ func parseHello(frame []byte, t msgType) (hello, error) {
 	h.from = c.id()
 	h.to = c.id()
 	copy(h.nonce[:], c.take(nonceLen))
+	h.ident = c.identity()
 	if t == msgWelcome {
 		h.mac = c.take(h.mode.macLen())
 	}
@@ -315,16 +356,20 @@ func parseProof(frame []byte, macLen int) ([]byte, error) {
 	return mac, c.err
 }
 
-// transcript binds a handshake: mode, both ids (dialer first) and both
-// nonces. Every key and proof of the session is derived from it.
-func transcript(mode authMode, dialer, acceptor string, nd, na [nonceLen]byte) []byte {
-	b := make([]byte, 0, 24+2*maxIDLen+2*nonceLen)
-	b = append(b, "feedd pair link v1"...)
+// transcript binds a handshake: mode, both ids (dialer first), both nonces
+// and both frame identities. Every key and proof of the session is derived
+// from it, so nobody in between can change what either side says its frame
+// identity is.
+func transcript(mode authMode, dialer, acceptor string, nd, na [nonceLen]byte, di, ai Identity) []byte {
+	b := make([]byte, 0, 24+2*maxIDLen+2*nonceLen+2*(IdentityDigestLen+1+MaxIdentityDescription))
+	b = append(b, "feedd pair link v2"...)
 	b = append(b, byte(mode))
 	b = appendID(b, dialer)
 	b = appendID(b, acceptor)
 	b = append(b, nd[:]...)
-	return append(b, na[:]...)
+	b = append(b, na[:]...)
+	b = appendIdentity(b, di)
+	return appendIdentity(b, ai)
 }
 
 // Labels of the values derived from the secret and a transcript. Each is
@@ -437,7 +482,58 @@ func (o *opener) open(frame []byte) (msgType, []byte, error) {
 	return t, payload, nil
 }
 
-// decodeHeartbeat decodes a heartbeat payload, classifying failures.
+// timing is the block the link stamps at the edge on every heartbeat
+// message: the sender's clock, when it sent the message, and the last
+// message it had received on the session (see the package documentation).
+type timing struct {
+	clock uint64 // the sender's clock id
+	sent  int64  // y: the sender's send stamp
+	// refl: the block reflects the last message the sender received on
+	// the session: that message's send stamp (the receiver's clock) and
+	// the sender's receive stamp of it.
+	refl      bool
+	reflSent  int64 // s
+	reflRecvd int64 // x
+}
+
+func appendTiming(dst []byte, t timing) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, t.clock)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(t.sent))
+	if !t.refl {
+		return append(dst, 0)
+	}
+	dst = append(dst, 1)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(t.reflSent))
+	return binary.BigEndian.AppendUint64(dst, uint64(t.reflRecvd))
+}
+
+// parseTiming splits a heartbeat message's payload into its timing block
+// and the encoded ftpair heartbeat.
+func parseTiming(payload []byte) (timing, []byte, error) {
+	var t timing
+	if len(payload) < timingMin {
+		return t, nil, rejectf(RejectMalformed, "heartbeat of %d bytes has no timing block", len(payload))
+	}
+	t.clock = binary.BigEndian.Uint64(payload)
+	t.sent = int64(binary.BigEndian.Uint64(payload[8:]))
+	switch payload[16] {
+	case 0:
+		return t, payload[timingMin:], nil
+	case 1:
+	default:
+		return t, nil, rejectf(RejectMalformed, "timing block flags %#x", payload[16])
+	}
+	if len(payload) < timingMax {
+		return t, nil, rejectf(RejectMalformed, "timing block of %d bytes", len(payload))
+	}
+	t.refl = true
+	t.reflSent = int64(binary.BigEndian.Uint64(payload[17:]))
+	t.reflRecvd = int64(binary.BigEndian.Uint64(payload[25:]))
+	return t, payload[timingMax:], nil
+}
+
+// decodeHeartbeat decodes an encoded ftpair heartbeat, classifying
+// failures.
 func decodeHeartbeat(payload []byte, hb *ftpair.Heartbeat) error {
 	if err := hb.UnmarshalBinary(payload); err != nil {
 		if len(payload) > 0 && payload[0] != ftpair.HeartbeatWireVersion {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/feedd/feedd/ftpair"
 )
@@ -115,12 +117,25 @@ func TestReadFrameLimits(t *testing.T) {
 }
 
 func TestHelloWire(t *testing.T) {
-	h := hello{mode: modeHMAC, from: "member-a", to: "b", mac: bytes.Repeat([]byte{3}, macLen)}
+	h := hello{mode: modeHMAC, from: "member-a", to: "b", mac: bytes.Repeat([]byte{3}, macLen),
+		ident: Identity{Digest: [IdentityDigestLen]byte{4, 5}, Description: "framing nmea, sequence nmea_field=1, identity v1"}}
 	h.nonce[5] = 9
 	got, err := parseHello(appendHello(nil, msgWelcome, h), msgWelcome)
-	if err != nil || got.mode != h.mode || got.from != h.from || got.to != h.to || got.nonce != h.nonce || !bytes.Equal(got.mac, h.mac) {
+	if err != nil || got.mode != h.mode || got.from != h.from || got.to != h.to || got.nonce != h.nonce || !bytes.Equal(got.mac, h.mac) || got.ident != h.ident {
 		t.Fatalf("welcome round trip: %+v %v", got, err)
 	}
+	// A long description is cut on a character boundary; a description
+	// longer than the limit on the wire is malformed.
+	long := hello{mode: modeMTLS, from: "a", to: "b", ident: Identity{Description: strings.Repeat("é", MaxIdentityDescription)}}
+	got, err = parseHello(appendHello(nil, msgHello, long), msgHello)
+	if d := got.ident.Description; err != nil || len(d) > MaxIdentityDescription || len(d) < MaxIdentityDescription-1 || !utf8.ValidString(d) {
+		t.Fatalf("long description: %d bytes, valid %v, %v", len(d), utf8.ValidString(d), err)
+	}
+	over := appendHello(nil, msgHello, hello{mode: modeMTLS, from: "a", to: "b"})
+	over = append(over[:len(over)-1], MaxIdentityDescription+1)
+	over = endFrame(append(over, bytes.Repeat([]byte{'x'}, MaxIdentityDescription+1)...), 0, 0)
+	_, err = parseHello(over, msgHello)
+	mustReason(t, err, RejectMalformed)
 	hl := appendHello(nil, msgHello, hello{mode: modeMTLS, from: "a", to: "b"})
 	if _, err := parseHello(hl, msgHello); err != nil {
 		t.Fatal(err)
@@ -152,10 +167,10 @@ func TestHandshakeDirect(t *testing.T) {
 		}
 		done := make(chan result, 1)
 		go func() {
-			s, o, err := clientHandshake(c1, mode, "a", "b", testSecret)
+			s, o, err := clientHandshake(c1, mode, "a", "b", testSecret, Identity{})
 			done <- result{s, o, err}
 		}()
-		from, ss, so, err := serverHandshake(c2, mode, "b", testSecret, func(string) error { return nil })
+		from, ss, so, err := serverHandshake(c2, mode, "b", testSecret, func(string) error { return nil }, Identity{})
 		r := <-done
 		if err != nil || r.err != nil || from != "a" {
 			t.Fatalf("mode %d: %v / %v", mode, err, r.err)
@@ -217,16 +232,19 @@ func (p *chanPipe) Read(b []byte) (int, error) {
 // only frames sealed with the key are accepted.
 func FuzzDecode(f *testing.F) {
 	s := newSealer(testKey)
-	payload, _ := sampleHB.MarshalBinary()
+	encoded, _ := sampleHB.MarshalBinary()
+	payload := withTiming(encoded)
+	reflecting := append(appendTiming(nil, timing{clock: 7, sent: 9, refl: true, reflSent: 3, reflRecvd: 4}), encoded...)
 	hb1, _ := s.seal(nil, msgHeartbeat, payload)
 	hb2, _ := s.seal(nil, msgHeartbeat, payload)
 	cl, _ := s.seal(nil, msgClose, []byte{closeDropping})
-	plain, _ := newSealer(nil).seal(nil, msgHeartbeat, payload)
+	plain, _ := newSealer(nil).seal(nil, msgHeartbeat, reflecting)
 	f.Add(hb1)
 	f.Add(append(append(bytes.Clone(hb1), hb2...), cl...))
 	f.Add(append(bytes.Clone(hb2), hb1...))
 	f.Add(plain)
-	f.Add(appendHello(nil, msgHello, hello{mode: modeHMAC, from: "a", to: "b"}))
+	f.Add(appendHello(nil, msgHello, hello{mode: modeHMAC, from: "a", to: "b", ident: Identity{Description: "framing nmea"}}))
+	f.Add(v1Hello("a", "b"))
 	f.Add(appendHello(nil, msgWelcome, hello{mode: modeHMAC, from: "b", to: "a", mac: make([]byte, macLen)}))
 	f.Add(appendProof(nil, make([]byte, macLen)))
 	f.Add([]byte{0xff, 0xff, 1, 4})
@@ -270,9 +288,13 @@ func FuzzDecode(f *testing.F) {
 					t.Fatalf("accepted a frame not sealed with the key: %x", frame)
 				}
 				if typ == msgHeartbeat {
-					if err := decodeHeartbeat(p, &hb); err != nil {
+					_, encoded, err := parseTiming(p)
+					if err == nil {
+						err = decodeHeartbeat(encoded, &hb)
+					}
+					if err != nil {
 						if _, ok := reasonOf(err); !ok {
-							t.Fatalf("decodeHeartbeat: unclassified error %v", err)
+							t.Fatalf("heartbeat: unclassified error %v", err)
 						}
 					}
 				}
