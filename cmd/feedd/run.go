@@ -233,7 +233,9 @@ func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, p
 			return err
 		}
 		secret = creds.Secret
-		if pairLink, err = link.New(cfg.MemberID, cfg.Pair.Link, creds, log); err != nil {
+		ident := frameIdentity(cfg.Framing, cfg.Sequence)
+		log.Info("frame identity", "identity", ident.Description)
+		if pairLink, err = link.New(cfg.MemberID, cfg.Pair.Link, creds, log, link.WithIdentity(ident)); err != nil {
 			return err
 		}
 		reg.MustRegister(pairLink)

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/feedd/feedd/ftpair/link"
+	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/ingest/framing"
+)
+
+// identityScheme is the version of how feedd derives a frame's identity
+// from its bytes: the fingerprint (ingest.Fingerprint), the sequence
+// extraction (ingest.SequenceExtractor), what a framer delivers as the
+// frame, and how echoed records are matched to the ring by identity. Bump
+// it with any change to those that makes one release identify a frame
+// differently from the one before: members of different schemes then
+// refuse to pair instead of publishing duplicates.
+const identityScheme = 1
+
+// frameIdentity is what the pair link compares before two members pair:
+// a digest of every setting that decides a frame's identity (the framing
+// mode and its options, with defaults applied, so that an omitted option
+// and its default agree; the sequence extractor; the identity scheme), and
+// a short description of them for the refusal's error message. Both
+// configurations must have been validated.
+func frameIdentity(f framing.Config, s ingest.SequenceConfig) link.Identity {
+	canon, desc := identitySettings(f, s)
+	var b strings.Builder
+	fmt.Fprintf(&b, "feedd frame identity\nscheme=%d\n", identityScheme)
+	for _, kv := range canon {
+		b.WriteString(kv[0] + "=" + strconv.Quote(kv[1]) + "\n")
+	}
+	return link.Identity{
+		Digest:      sha256.Sum256([]byte(b.String())),
+		Description: desc + fmt.Sprintf(", identity v%d", identityScheme),
+	}
+}
+
+// maxRegexShown bounds the sequence regex in the description (the digest
+// covers all of it).
+const maxRegexShown = 60
+
+// identitySettings returns the settings in canonical form, as ordered
+// key-value pairs, and the description: the framing mode, the options
+// that are set or differ from their defaults, and the sequence extractor,
+// e.g. "framing nmea, sequence nmea_field=1".
+func identitySettings(f framing.Config, s ingest.SequenceConfig) (canon [][2]string, desc string) {
+	mode, size := f.Mode, f.Size
+	if n, ok := strings.CutPrefix(f.Mode, framing.ModeFixed+":"); ok {
+		mode = framing.ModeFixed
+		if v, err := strconv.Atoi(n); err == nil {
+			size = v
+		}
+	}
+	maxFrame := cmp.Or(f.MaxFrame, defaultMaxFrame(mode))
+	var shown []string
+	add := func(key, value string, show bool) {
+		canon = append(canon, [2]string{"framing." + key, value})
+		if show {
+			shown = append(shown, key+"="+value)
+		}
+	}
+	add("mode", mode, false)
+	add("max_frame", strconv.Itoa(maxFrame), maxFrame != defaultMaxFrame(mode))
+	switch mode {
+	case framing.ModeNMEA:
+		c := cmp.Or(f.NMEAChecksum, framing.NMEAChecksumRequired)
+		add("nmea_checksum", c, c != framing.NMEAChecksumRequired)
+	case framing.ModeSTXETX:
+		c := cmp.Or(f.Check, framing.CheckNone)
+		add("check", c, c != framing.CheckNone)
+	case framing.ModeFixed:
+		add("size", strconv.Itoa(size), true)
+		sync := strings.ToUpper(f.Sync)
+		add("sync", sync, sync != "")
+	case framing.ModeLengthPrefix:
+		add("length_bytes", strconv.Itoa(f.LengthBytes), true)
+	}
+	desc = "framing " + strings.Join(append([]string{mode}, shown...), " ")
+
+	switch {
+	case s.NMEAField > 0:
+		canon = append(canon, [2]string{"sequence.nmea_field", strconv.Itoa(s.NMEAField)})
+		desc += ", sequence nmea_field=" + strconv.Itoa(s.NMEAField)
+	case s.Regex != "":
+		canon = append(canon, [2]string{"sequence.regex", s.Regex})
+		re := s.Regex
+		if len(re) > maxRegexShown {
+			re = re[:maxRegexShown] + "…"
+		}
+		desc += ", sequence regex=" + strconv.Quote(re)
+	default:
+		canon = append(canon, [2]string{"sequence", "none"})
+		desc += ", no sequence"
+	}
+	return canon, desc
+}
+
+func defaultMaxFrame(mode string) int {
+	if mode == framing.ModeNMEA {
+		return framing.DefaultNMEAMaxFrame
+	}
+	return framing.DefaultMaxFrame
+}
