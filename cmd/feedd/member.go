@@ -433,6 +433,8 @@ var (
 		"Peers declared dead because their pair-link connection closed.", nil, nil)
 	descWitnessSuppressed = prometheus.NewDesc("feedd_pair_witness_suppressed_total",
 		"Activations withheld because the Kafka witness showed the silent active still committing.", nil, nil)
+	descRefusalSuppressed = prometheus.NewDesc("feedd_pair_refusal_suppressed_total",
+		"Activations withheld because a peer refused for its frame identity settings might be active.", nil, nil)
 	descStalls = prometheus.NewDesc("feedd_pair_stalls_total",
 		"Times this process resumed after being stopped or starved for over half the activation interval.", nil, nil)
 	descDuplicateID = prometheus.NewDesc("feedd_pair_duplicate_member_id_total",
@@ -455,7 +457,7 @@ var stepDownReasons = []ftpair.Reason{ftpair.ReasonFenced, ftpair.ReasonSupersed
 // Describe implements prometheus.Collector.
 func (c *controller) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descActive, descActivations, descActivationFailures,
-		descStepDowns, descObituaries, descWitnessSuppressed, descStalls, descDuplicateID,
+		descStepDowns, descObituaries, descWitnessSuppressed, descRefusalSuppressed, descStalls, descDuplicateID,
 		descHeartbeatsMissed, descHeartbeatsRejected} {
 		ch <- d
 	}
@@ -493,6 +495,7 @@ func (c *controller) Collect(ch chan<- prometheus.Metric) {
 	byReason(descStepDowns, stepDownReasons, st.Counters.StepDowns)
 	counter(descObituaries, st.Counters.Obituaries)
 	counter(descWitnessSuppressed, st.Counters.WitnessSuppressed)
+	counter(descRefusalSuppressed, st.Counters.RefusalSuppressed)
 	counter(descStalls, st.Counters.Stalls)
 	counter(descDuplicateID, st.Counters.DuplicateMemberID)
 	counter(descHeartbeatsMissed, st.Counters.MissedHeartbeats)

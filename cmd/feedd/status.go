@@ -85,19 +85,35 @@ type statusDoc struct {
 			StepDowns          map[string]uint64 `json:"step_downs"`
 			Obituaries         uint64            `json:"obituaries"`
 			WitnessSuppressed  uint64            `json:"witness_suppressed"`
+			RefusalSuppressed  uint64            `json:"refusal_suppressed"`
 			Refused            uint64            `json:"refused"`
 		} `json:"counters"`
 	} `json:"pair"`
 	Link *struct {
-		Auth  string `json:"auth"`
-		Peers []struct {
-			ID        string    `json:"id"`
-			Address   string    `json:"address"`
-			Connected bool      `json:"connected"`
-			Since     time.Time `json:"since"`
-			LastError string    `json:"last_error"`
+		Auth     string      `json:"auth"`
+		Identity identityDoc `json:"identity"`
+		Peers    []struct {
+			ID              string       `json:"id"`
+			Address         string       `json:"address"`
+			Connected       bool         `json:"connected"`
+			Since           time.Time    `json:"since"`
+			LastError       string       `json:"last_error"`
+			IdentityRefused bool         `json:"identity_refused"`
+			PeerIdentity    *identityDoc `json:"peer_identity"`
+			Clock           *struct {
+				Lo    int64         `json:"lo_ns"`
+				Hi    int64         `json:"hi_ns"`
+				Width time.Duration `json:"width_ns"`
+				Age   time.Duration `json:"age_ns"`
+			} `json:"clock"`
 		} `json:"peers"`
 	} `json:"link"`
+}
+
+// identityDoc is a member's frame identity (link.IdentityStatus).
+type identityDoc struct {
+	Description string `json:"description"`
+	Digest      string `json:"digest"`
 }
 
 // peerDoc is what a member knows about one peer (ftpair.PeerStatus).
@@ -111,6 +127,10 @@ type peerDoc struct {
 	Kafka     string    `json:"kafka"`
 	HoldOff   bool      `json:"hold_off"`
 	LastHeard time.Time `json:"last_heard"`
+	// Refused: the link refused the peer for its frame identity settings
+	// lately (ftpair.PeerStatus.Refused).
+	Refused       bool   `json:"refused"`
+	RefusedReason string `json:"refused_reason"`
 }
 
 // transition is one role change (ftpair.Transition).
@@ -403,6 +423,9 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 		row("producer", "none yet (never active)")
 	}
 	row("kafka", "topic %s, transactional id %s", bc.Topic, bc.TransactionalID)
+	if d.Link != nil && d.Link.Identity.Description != "" {
+		row("frame identity", "%s", d.Link.Identity.Description)
+	}
 	if wt := bc.Witness; wt.Member != "" {
 		row("witness", "%s committed offset %d, seen %s", wt.Member, wt.Offset, ago(now, wt.SeenAt))
 	}
@@ -420,6 +443,9 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 		counters = append(counters, "step-downs "+stepDowns(c.StepDowns), fmt.Sprintf("obituaries %d", c.Obituaries))
 		if c.WitnessSuppressed > 0 {
 			counters = append(counters, fmt.Sprintf("witness-suppressed %d", c.WitnessSuppressed))
+		}
+		if c.RefusalSuppressed > 0 {
+			counters = append(counters, fmt.Sprintf("refusal-suppressed %d", c.RefusalSuppressed))
 		}
 	}
 	counters = append(counters, fmt.Sprintf("fenced %d", bc.Counters.Fenced))
@@ -446,6 +472,9 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 		}
 		for _, pe := range p.Peers {
 			seen := pe.View
+			if pe.Refused {
+				seen += ", REFUSED"
+			}
 			if pe.Connected {
 				seen += ", link up"
 			} else {
@@ -462,8 +491,21 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 		tw.Flush()
 		if d.Link != nil {
 			for _, lp := range d.Link.Peers {
-				if !lp.Connected && lp.LastError != "" {
+				switch {
+				case lp.IdentityRefused:
+					theirs := "?"
+					if lp.PeerIdentity != nil {
+						theirs = lp.PeerIdentity.Description
+					}
+					fmt.Fprintf(&b, "  REFUSING %s (%s): its frame identity is %q, ours is %q; "+
+						"no member activates on the other's account until their framing and sequence settings agree\n",
+						lp.ID, lp.Address, theirs, d.Link.Identity.Description)
+				case !lp.Connected && lp.LastError != "":
 					fmt.Fprintf(&b, "  link to %s (%s) down since %s: %s\n", lp.ID, lp.Address, when(now, lp.Since), lp.LastError)
+				}
+				if c := lp.Clock; c != nil {
+					fmt.Fprintf(&b, "  clock offset to %s (ours minus its): between %v and %v, %s wide, measured %s ago\n",
+						lp.ID, time.Duration(c.Lo), time.Duration(c.Hi), fineDuration(c.Width), shortDuration(c.Age))
 				}
 			}
 		}
@@ -534,6 +576,15 @@ func shortDuration(d time.Duration) string {
 		return d.Round(time.Second).String()
 	}
 	return d.Round(time.Minute).String()
+}
+
+// fineDuration is shortDuration that keeps microseconds below a
+// millisecond (a clock bound on a LAN is that narrow).
+func fineDuration(d time.Duration) string {
+	if d < time.Millisecond {
+		return d.Round(time.Microsecond).String()
+	}
+	return shortDuration(d)
 }
 
 func humanBytes(n int64) string {
