@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/feedd/feedd/ftpair/link"
 )
 
 // End-to-end tests: real `feedd run` processes (see e2e_harness_test.go)
@@ -355,8 +357,9 @@ func TestE2EPairPortGarbage(t *testing.T) {
 	}
 	var nonce [32]byte
 	rand.Read(nonce[:])
-	hello := []byte{1, 1, 1, 1, 'a', 1, 'b'} // version, hello, hmac mode, "a", "b"
+	hello := []byte{link.WireVersion, 1, 1, 1, 'a', 1, 'b'} // version, hello, hmac mode, "a", "b"
 	hello = append(hello, nonce[:]...)
+	hello = append(hello, make([]byte, link.IdentityDigestLen+1)...) // a frame identity: digest, empty description
 	conn.Write(binary.BigEndian.AppendUint16(nil, uint16(len(hello))))
 	conn.Write(hello)
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -369,8 +372,8 @@ func TestE2EPairPortGarbage(t *testing.T) {
 		t.Fatal(err)
 	}
 	proof := make([]byte, 2+32)
-	proof[0], proof[1] = 1, 3 // version, proof
-	rand.Read(proof[2:])      // an HMAC under some other secret
+	proof[0], proof[1] = link.WireVersion, 3 // version, proof
+	rand.Read(proof[2:])                     // an HMAC under some other secret
 	conn.Write(binary.BigEndian.AppendUint16(nil, uint16(len(proof))))
 	conn.Write(proof)
 	io.Copy(io.Discard, br)
