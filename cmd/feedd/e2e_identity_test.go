@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestE2EPairIdentityMismatch: the inactive restarts with another sequence
+// setting, so the two members would identify frames differently. Both
+// refuse to pair, loudly (an error in each log naming both settings, the
+// peer REFUSED in /status), the active stays active and the refused member
+// never activates. Restarted with the right settings, it pairs again and
+// can take over with no gap and no duplicate.
+func TestE2EPairIdentityMismatch(t *testing.T) {
+	// Fast redials, so that refusals are frequent and short-lived.
+	c := newE2ECluster(t, e2eOptions{pairYAML: "reconnect_max: 200ms\ndial_timeout: 500ms\nhandshake_timeout: 1s"})
+	active, inactive := c.waitPair()
+	before := active.mustStatus()
+	w := c.watchRoles()
+
+	orig, err := os.ReadFile(inactive.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(orig), "sequence:\n  nmea_field: 1\n", "", 1)
+	if changed == string(orig) {
+		t.Fatal("the member's configuration has no sequence section to remove")
+	}
+	inactive.kill()
+	if err := os.WriteFile(inactive.cfgPath, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inactive.start()
+	for _, m := range []*e2eMember{active, inactive} {
+		peer := c.other(m).id
+		c.waitFor(m.id+" refuses "+peer, func() (bool, string) {
+			st, err := identityStatusOf(m)
+			if err != nil {
+				return false, err.Error()
+			}
+			return st.refuses(peer), fmt.Sprintf("%+v", st)
+		})
+	}
+	c.stream(2 * time.Second)
+	holders, polls, _ := w.end()
+	if holders[inactive.id] != 0 || holders[active.id] == 0 {
+		t.Errorf("over %d polls, members reported active: %v; want only %s", polls, holders, active.id)
+	}
+	if after := active.mustStatus(); after.Role != "active" || !after.Pair.RoleSince.Equal(before.Pair.RoleSince) {
+		t.Errorf("the active was disturbed: role %s since %v (was %v)", after.Role, after.Pair.RoleSince, before.Pair.RoleSince)
+	}
+	seq, none := "framing nmea, sequence nmea_field=1, identity v1", "framing nmea, no sequence, identity v1"
+	for _, c := range []struct {
+		m            *e2eMember
+		theirs, ours string
+	}{{active, none, seq}, {inactive, seq, none}} {
+		log, err := os.ReadFile(c.m.current().logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(log), `\"`, `"`)
+		want := fmt.Sprintf(`refusing peer %s: its frame identity is "%s", ours is "%s"; the two members would publish the same frames under different identities`,
+			map[string]string{"a": "b", "b": "a"}[c.m.id], c.theirs, c.ours)
+		if !strings.Contains(text, want) || !strings.Contains(text, "level=ERROR") {
+			t.Errorf("%s's log lacks the error %q", c.m.id, want)
+		}
+	}
+
+	// Fixed: it pairs again, and its ring is right.
+	inactive.kill()
+	if err := os.WriteFile(inactive.cfgPath, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inactive.start()
+	c.waitFor(inactive.id+" rejoined inactive and trimming", func() (bool, string) {
+		st, err := inactive.status()
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.canCover() && st.linkUp(), fmt.Sprintf("role %s, trimmed %d, link up %v", st.Role, st.Broadcast.Counters.EchoTrimmed, st.linkUp())
+	})
+	if st, err := identityStatusOf(active); err != nil || st.refuses(inactive.id) {
+		t.Errorf("%s still refuses %s after it was fixed: %+v %v", active.id, inactive.id, st, err)
+	}
+	killedAt := time.Now()
+	active.kill()
+	c.waitActive(inactive, killedAt)
+	c.stream(500 * time.Millisecond)
+	c.finish(e2eExpect{})
+}
+
+// identityStatus is the part of /status about refused peers.
+type identityStatus struct {
+	Pair struct {
+		Peers []struct {
+			ID      string `json:"id"`
+			Refused bool   `json:"refused"`
+		} `json:"peers"`
+	} `json:"pair"`
+	Link struct {
+		Peers []struct {
+			ID              string `json:"id"`
+			IdentityRefused bool   `json:"identity_refused"`
+			Connected       bool   `json:"connected"`
+		} `json:"peers"`
+	} `json:"link"`
+}
+
+// refuses: both the link and the pair protocol report peer refused.
+func (s identityStatus) refuses(peer string) bool {
+	link, pair := false, false
+	for _, p := range s.Link.Peers {
+		link = link || p.ID == peer && p.IdentityRefused && !p.Connected
+	}
+	for _, p := range s.Pair.Peers {
+		pair = pair || p.ID == peer && p.Refused
+	}
+	return link && pair
+}
+
+func identityStatusOf(m *e2eMember) (identityStatus, error) {
+	var st identityStatus
+	resp, err := e2eHTTP.Get("http://" + m.adminAddr + "/status")
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("status %s", resp.Status)
+	}
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
