@@ -57,7 +57,8 @@ type PeerClosed struct {
 // dead group, since Peer may be active and publishing under its own
 // identities. While Peer has been refused within For (the transport
 // repeats the report at every refused attempt to connect, and sets For to a
-// few of its retry intervals), this member does not activate for lack of an
+// few of its retry intervals; a For below the activation interval counts as
+// the activation interval), this member does not activate for lack of an
 // active member (no-active), nor on the silence or obituary of Peer; a
 // member already active stays active. A later PeerConnected from Peer ends
 // the refusal. Only the transport can report it, after authentication, or
