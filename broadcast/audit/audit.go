@@ -269,21 +269,7 @@ type Handover struct {
 // when it could not read the topic (unreachable brokers, a missing topic, a
 // cancelled ctx); findings are in the report.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	if len(o.Brokers) == 0 {
-		return nil, errors.New("audit: no brokers")
-	}
-	if o.Topic == "" {
-		return nil, errors.New("audit: no topic")
-	}
-	if o.MaxListed <= 0 {
-		o.MaxListed = DefaultMaxListed
-	}
-	base := append([]kgo.Opt{
-		kgo.SeedBrokers(o.Brokers...),
-		kgo.ClientID("feedd-audit"),
-		kgo.DisableClientMetrics(),
-	}, o.ClientOpts...)
-	cl, err := kgo.NewClient(base...)
+	o, base, cl, err := o.connect()
 	if err != nil {
 		return nil, err
 	}
@@ -302,14 +288,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	mon.update(func(p *Progress) { p.Started, p.From, p.NextOffset = true, r.From, r.From })
 	if o.Follow {
 		a.liveFrom = r.End
-		end, err := follow(ctx, base, adm, o.Topic, r.From, o.Stop, a.first)
-		if err != nil {
-			return nil, err
-		}
-		r.End = end
-		r.Latency = mon.Progress().Latency
-	} else if err := scan(ctx, base, o.Topic, r.From, r.End, a.first); err != nil {
+	}
+	if err := o.read(ctx, base, adm, r, a.first); err != nil {
 		return nil, err
+	}
+	if o.Follow {
+		r.Latency = mon.Progress().Latency
 	}
 	if a.prepareSecond() {
 		if err := scan(ctx, base, o.Topic, r.From, r.End, a.second); err != nil {
@@ -318,6 +302,45 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	a.finish()
 	return r, nil
+}
+
+// connect checks o, applies its defaults and returns it with the client
+// options the readers share and a client for the admin requests.
+func (o Options) connect() (Options, []kgo.Opt, *kgo.Client, error) {
+	if len(o.Brokers) == 0 {
+		return o, nil, nil, errors.New("audit: no brokers")
+	}
+	if o.Topic == "" {
+		return o, nil, nil, errors.New("audit: no topic")
+	}
+	if o.MaxListed <= 0 {
+		o.MaxListed = DefaultMaxListed
+	}
+	base := append([]kgo.Opt{
+		kgo.SeedBrokers(o.Brokers...),
+		kgo.ClientID("feedd-audit"),
+		kgo.DisableClientMetrics(),
+	}, o.ClientOpts...)
+	cl, err := kgo.NewClient(base...)
+	if err != nil {
+		return o, nil, nil, err
+	}
+	return o, base, cl, nil
+}
+
+// read reads the offsets r.From on, to r.End or, with o.Follow, until
+// o.Stop and then to the last stable offset of that moment (which becomes
+// r.End), and calls fn for each record.
+func (o Options) read(ctx context.Context, base []kgo.Opt, adm *kadm.Client, r *Report, fn func(*kgo.Record)) error {
+	if !o.Follow {
+		return scan(ctx, base, o.Topic, r.From, r.End, fn)
+	}
+	end, err := follow(ctx, base, adm, o.Topic, r.From, o.Stop, fn)
+	if err != nil {
+		return err
+	}
+	r.End = end
+	return nil
 }
 
 // bounds finds the partition count, the log start and the last stable
