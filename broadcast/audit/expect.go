@@ -425,7 +425,8 @@ const maxMoveCandidates = 256
 
 // findMoves pairs missing frames with extra records that hold the same
 // frames in the same order: first whole missing runs found inside an extra
-// run, then whole extra runs found inside a missing run, then single frames
+// run, then whole extra runs found inside a missing run (the longest runs
+// first, as the likeliest to have moved as blocks), then single frames
 // left over (consecutive ones joined into blocks). Each takes the candidate
 // nearest to where the frames belong. Records marked possible whose frame
 // is matched elsewhere are left out: with repeated frames, a lost frame
@@ -468,18 +469,18 @@ func (c *comparison) findMoves() {
 		return true
 	}
 
-	// Whole missing runs inside extra runs.
-	for s, e := range runs(len(c.a), freeA) {
-		want := c.insertionB(s)
-		if p, ok := nearest(extraAt[c.a[s]], want, func(p int) bool { return fits(c.b, freeB, p, c.a, s, e-s) }); ok {
-			c.addMove(s, p, e-s)
+	// Whole missing runs inside extra runs, the longest first.
+	for _, r := range longestFirst(runs(len(c.a), freeA)) {
+		s, n := r.s, r.e-r.s
+		if p, ok := nearest(extraAt[c.a[s]], c.insertionB(s), func(p int) bool { return fits(c.b, freeB, p, c.a, s, n) }); ok {
+			c.addMove(s, p, n)
 		}
 	}
-	// Whole extra runs inside missing runs.
-	for s, e := range runs(len(c.b), freeB) {
-		want := c.insertionA(s)
-		if p, ok := nearest(missingAt[c.b[s]], want, func(p int) bool { return fits(c.a, freeA, p, c.b, s, e-s) }); ok {
-			c.addMove(p, s, e-s)
+	// Whole extra runs inside missing runs, the longest first.
+	for _, r := range longestFirst(runs(len(c.b), freeB)) {
+		s, n := r.s, r.e-r.s
+		if p, ok := nearest(missingAt[c.b[s]], c.insertionA(s), func(p int) bool { return fits(c.a, freeA, p, c.b, s, n) }); ok {
+			c.addMove(p, s, n)
 		}
 	}
 	// Single frames.
@@ -600,6 +601,18 @@ func nearest(ps []int, want int, ok func(int) bool) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+type span struct{ s, e int }
+
+// longestFirst collects the runs, the longest first (in order among equals).
+func longestFirst(seq func(yield func(int, int) bool)) []span {
+	var out []span
+	for s, e := range seq {
+		out = append(out, span{s, e})
+	}
+	slices.SortStableFunc(out, func(x, y span) int { return (y.e - y.s) - (x.e - x.s) })
+	return out
 }
 
 // runs yields the maximal runs [s, e) of positions below n where in holds.

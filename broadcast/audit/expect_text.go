@@ -26,15 +26,15 @@ func (r *ExpectReport) WriteText(w io.Writer) error {
 			r.Topic, r.Partitions, r.From, r.End-1, r.LogStart, r.End, r.Records, r.ControlRecords)
 	}
 	t := &r.Totals
-	p("totals: %d expected, %d in the topic: %d matched, %d missing, %d duplicates (%d marked possible, %d not marked), %d reordered, %d foreign",
-		t.Expected, t.InTopic, t.Matched, t.Missing, t.Duplicates, t.DuplicatesMarked, t.DuplicatesUnmarked, t.Reordered, t.Foreign)
+	p("totals: %d expected, %d in the topic: %d matched, %d missing, %s (%d marked possible, %d not marked), %d reordered, %d foreign",
+		t.Expected, t.InTopic, t.Matched, t.Missing, plural(t.Duplicates, "duplicate"), t.DuplicatesMarked, t.DuplicatesUnmarked, t.Reordered, t.Foreign)
 
 	if r.MissingRuns == 0 {
 		p("missing: none")
 	} else {
-		p("missing: %d frames in %d runs", t.Missing, r.MissingRuns)
+		p("missing: %s in %s", plural(t.Missing, "frame"), plural(r.MissingRuns, "run"))
 		for _, m := range r.Missing {
-			p("  feed #%d to #%d (%d frames), %s:", m.FirstIndex, m.LastIndex, m.Count, r.between(m.AfterOffset, m.BeforeOffset))
+			p("  feed %s (%s), %s:", indexes(m.FirstIndex, m.LastIndex), plural(m.Count, "frame"), r.between(m.AfterOffset, m.BeforeOffset))
 			frameLines(b, m.Frames, m.Count)
 		}
 		more(b, len(r.Missing), r.MissingRuns)
@@ -44,13 +44,13 @@ func (r *ExpectReport) WriteText(w io.Writer) error {
 	if r.ExtraRuns == 0 {
 		p("extra: none")
 	} else {
-		p("extra: %d records in %d runs", extra, r.ExtraRuns)
+		p("extra: %s in %s", plural(extra, "record"), plural(r.ExtraRuns, "run"))
 		for _, x := range r.Extra {
 			after := "before the first expected frame"
 			if x.AfterIndex >= 0 {
 				after = fmt.Sprintf("after feed #%d", x.AfterIndex)
 			}
-			p("  offsets %d to %d (%d records), %s:", x.FirstOffset, x.LastOffset, x.Count, after)
+			p("  %s (%s), %s:", offsets(x.FirstOffset, x.LastOffset), plural(x.Count, "record"), after)
 			for _, rec := range x.Records {
 				what := "foreign"
 				if rec.Kind == KindDuplicate {
@@ -64,7 +64,7 @@ func (r *ExpectReport) WriteText(w io.Writer) error {
 				p("    offset %d %s, from %s: %s", rec.Offset, what, name(rec.Member), quoted(rec.Data, rec.Cut, rec.Size))
 			}
 			if n := x.Count - int64(len(x.Records)); n > 0 {
-				p("    ... and %d more records", n)
+				p("    ... and %s more", plural(n, "record"))
 			}
 		}
 		more(b, len(r.Extra), r.ExtraRuns)
@@ -73,18 +73,19 @@ func (r *ExpectReport) WriteText(w io.Writer) error {
 	if r.MovedRuns == 0 {
 		p("reordered: none")
 	} else {
-		p("reordered: %d frames in %d moves", t.Reordered, r.MovedRuns)
+		p("reordered: %s in %s", plural(t.Reordered, "frame"), plural(r.MovedRuns, "move"))
 		for _, m := range r.Moved {
-			dir := fmt.Sprintf("%d records later", m.Shift)
+			dir := plural(m.Shift, "record") + " later"
 			if m.Shift < 0 {
-				dir = fmt.Sprintf("%d records earlier", -m.Shift)
+				dir = plural(-m.Shift, "record") + " earlier"
 			}
 			marked := ""
 			if m.MarkedPossible > 0 {
 				marked = fmt.Sprintf(", %d marked possible", m.MarkedPossible)
 			}
-			p("  feed #%d to #%d (%d frames) moved: they belong %s, found at offsets %d to %d (%s%s):",
-				m.FirstIndex, m.LastIndex, m.Count, r.between(m.AfterOffset, m.BeforeOffset), m.FirstOffset, m.LastOffset, dir, marked)
+			p("  feed %s (%s), %s, found at %s (%s%s):",
+				indexes(m.FirstIndex, m.LastIndex), plural(m.Count, "frame"), r.between(m.AfterOffset, m.BeforeOffset),
+				offsets(m.FirstOffset, m.LastOffset), dir, marked)
 			frameLines(b, m.Frames, m.Count)
 		}
 		more(b, len(r.Moved), r.MovedRuns)
@@ -110,13 +111,13 @@ func (r *ExpectReport) WriteText(w io.Writer) error {
 func (r *ExpectReport) between(after, before int64) string {
 	switch {
 	case after < 0 && before >= r.End:
-		return "where the topic has no expected frame"
+		return "due anywhere (the topic holds no expected frame)"
 	case after < 0:
-		return fmt.Sprintf("before offset %d", before)
+		return fmt.Sprintf("due before offset %d", before)
 	case before >= r.End:
-		return fmt.Sprintf("after offset %d", after)
+		return fmt.Sprintf("due after offset %d", after)
 	}
-	return fmt.Sprintf("between offsets %d and %d", after, before)
+	return fmt.Sprintf("due between offsets %d and %d", after, before)
 }
 
 func frameLines(b *bufio.Writer, frames []FrameBrief, count int64) {
@@ -128,7 +129,7 @@ func frameLines(b *bufio.Writer, frames []FrameBrief, count int64) {
 		fmt.Fprintf(b, "    #%d %s (%s)\n", f.Index, quoted(f.Data, f.Cut, f.Size), strings.Join(ports, ", "))
 	}
 	if n := count - int64(len(frames)); n > 0 {
-		fmt.Fprintf(b, "    ... and %d more frames\n", n)
+		fmt.Fprintf(b, "    ... and %s more\n", plural(n, "frame"))
 	}
 }
 
@@ -138,6 +139,27 @@ func quoted(data string, cut bool, size int) string {
 		return fmt.Sprintf("\"%s\"... (%d bytes)", data, size)
 	}
 	return "\"" + data + "\""
+}
+
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func indexes(first, last uint64) string {
+	if first == last {
+		return fmt.Sprintf("#%d", first)
+	}
+	return fmt.Sprintf("#%d to #%d", first, last)
+}
+
+func offsets(first, last int64) string {
+	if first == last {
+		return fmt.Sprintf("offset %d", first)
+	}
+	return fmt.Sprintf("offsets %d to %d", first, last)
 }
 
 func orUnknown(s string) string {
