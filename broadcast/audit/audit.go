@@ -124,6 +124,9 @@ type Report struct {
 
 	Sequenced   SeqReport `json:"sequenced"`
 	Unsequenced FPReport  `json:"unsequenced"`
+	// Identity says how the records identify their frames, and lists
+	// frames published both with and without a sequence number.
+	Identity IdentityReport `json:"identity"`
 
 	// Members counts records by the feedd-member header, in order of first
 	// appearance; "" collects records without one.
@@ -147,8 +150,9 @@ type Report struct {
 	Truncated bool `json:"truncated"`
 	// RepeatedFramesAllowed echoes Options.AllowRepeatedFrames.
 	RepeatedFramesAllowed bool `json:"repeated_frames_allowed"`
-	// Clean is true when there is no gap, no duplicate and nothing out of
-	// order (and no repeated fingerprint, unless allowed); Problems
+	// Clean is true when there is no gap, no duplicate (frames published
+	// under two identities included) and nothing out of order (and no
+	// repeated fingerprint, unless allowed); Problems
 	// describes what made it false, one line each.
 	Clean    bool     `json:"clean"`
 	Problems []string `json:"problems"`
@@ -253,6 +257,10 @@ type MemberCount struct {
 	Records     int64  `json:"records"`
 	FirstOffset int64  `json:"first_offset"`
 	LastOffset  int64  `json:"last_offset"`
+	// WithSeq counts its records that carry a feed sequence number,
+	// FingerprintOnly the others.
+	WithSeq         int64 `json:"with_seq"`
+	FingerprintOnly int64 `json:"fingerprint_only"`
 }
 
 // Handover is a change of producing member between consecutive records.
@@ -297,6 +305,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if a.prepareSecond() {
 		if err := scan(ctx, base, o.Topic, r.From, r.End, a.second); err != nil {
+			return nil, err
+		}
+	}
+	if a.needThird() {
+		if err := scan(ctx, base, o.Topic, r.From, r.End, a.third); err != nil {
 			return nil, err
 		}
 	}
@@ -539,6 +552,7 @@ type auditor struct {
 	gapBefore   map[uint64]int // seq -> index of the gap it precedes (seq == From-1)
 	gapAfter    map[uint64]int // seq -> index of the gap it follows (seq == To+1)
 	bordersDone map[uint64]bool
+	identity    identityAudit
 }
 
 func newAuditor(r *Report, maxListed int, mon *Monitor) *auditor {
@@ -632,6 +646,13 @@ func (a *auditor) first(rec *kgo.Record) {
 	}
 	r.Members[mi].Records++
 	r.Members[mi].LastOffset = rec.Offset
+	if in.hasSeq {
+		r.Members[mi].WithSeq++
+		r.Identity.WithSeq++
+	} else {
+		r.Members[mi].FingerprintOnly++
+		r.Identity.FingerprintOnly++
+	}
 	if a.haveLast && in.member != a.lastMember {
 		r.HandoverCount++
 		if len(r.Handovers) < a.max {
@@ -782,9 +803,10 @@ func (a *auditor) prepareSecond() bool {
 		}
 		i = j
 	}
+	twoKinds := a.keepFingerprints(sorted)
 	a.fps = nil
 	a.bordersDone = make(map[uint64]bool)
-	return len(s.Gaps) > 0 || len(s.Duplicates) > 0 || len(u.Repeated) > 0
+	return len(s.Gaps) > 0 || len(s.Duplicates) > 0 || len(u.Repeated) > 0 || twoKinds
 }
 
 // second is the second reading: the records around each listed gap and
@@ -794,6 +816,7 @@ func (a *auditor) second(rec *kgo.Record) {
 		return
 	}
 	in := parse(rec)
+	a.secondIdentity(&in, rec)
 	s := &a.r.Sequenced
 	if !in.hasSeq {
 		fp := ingest.Fingerprint(rec.Value)
@@ -858,6 +881,7 @@ func (a *auditor) finish() {
 	if u.RepeatedFingerprints > 0 && !r.RepeatedFramesAllowed {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d fingerprint(s) repeated: %d extra record(s) without a sequence number", u.RepeatedFingerprints, u.RepeatedRecords))
 	}
+	a.finishIdentity()
 	r.Clean = len(r.Problems) == 0
 	if r.NoSequenceNumbers() {
 		r.Notes = append(r.Notes, "no record carries a feed sequence number (feedd-seq header): "+
