@@ -84,6 +84,11 @@ type Options struct {
 	Stop   <-chan struct{}
 	// Monitor, when set, is kept up to date while the audit reads.
 	Monitor *Monitor
+	// Sequence, when set, is the members' sequence extractor: a record
+	// without a feedd-seq header whose value yields a sequence number with
+	// it is audited by that number, as a member with the extractor would
+	// have identified it (counted in IdentityReport.SeqRead).
+	Sequence *ingest.SequenceExtractor
 }
 
 // OptionsFor returns the options that audit the topic of a member's
@@ -293,6 +298,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		mon = NewMonitor()
 	}
 	a := newAuditor(r, o.MaxListed, mon)
+	a.sequence = o.Sequence
 	mon.update(func(p *Progress) { p.Started, p.From, p.NextOffset = true, r.From, r.From })
 	if o.Follow {
 		a.liveFrom = r.End
@@ -553,6 +559,7 @@ type auditor struct {
 	gapAfter    map[uint64]int // seq -> index of the gap it follows (seq == To+1)
 	bordersDone map[uint64]bool
 	identity    identityAudit
+	sequence    *ingest.SequenceExtractor
 }
 
 func newAuditor(r *Report, maxListed int, mon *Monitor) *auditor {
@@ -576,6 +583,22 @@ type recordInfo struct {
 	member    string
 	rx        time.Time
 	anyHeader bool
+	// seqRead: the sequence number was read from the value with
+	// Options.Sequence, not from a header.
+	seqRead bool
+}
+
+// parse reads a record's headers and, for a record without a sequence
+// number, reads one from its value with the sequence extractor if the
+// audit has one.
+func (a *auditor) parse(rec *kgo.Record) recordInfo {
+	in := parse(rec)
+	if !in.hasSeq && a.sequence != nil {
+		if v, ok := a.sequence.Extract(rec.Value); ok {
+			in.seq, in.hasSeq, in.seqRead = v, true, true
+		}
+	}
+	return in
 }
 
 func parse(rec *kgo.Record) recordInfo {
@@ -622,7 +645,7 @@ func (a *auditor) first(rec *kgo.Record) {
 		a.mon.update(func(p *Progress) { p.NextOffset = rec.Offset + 1 })
 		return
 	}
-	in := parse(rec)
+	in := a.parse(rec)
 	if a.liveFrom >= 0 && rec.Offset >= a.liveFrom && !in.rx.IsZero() {
 		a.mon.observeLatency(time.Since(in.rx))
 	}
@@ -646,12 +669,15 @@ func (a *auditor) first(rec *kgo.Record) {
 	}
 	r.Members[mi].Records++
 	r.Members[mi].LastOffset = rec.Offset
-	if in.hasSeq {
+	if in.hasSeq && !in.seqRead {
 		r.Members[mi].WithSeq++
 		r.Identity.WithSeq++
 	} else {
 		r.Members[mi].FingerprintOnly++
 		r.Identity.FingerprintOnly++
+	}
+	if in.seqRead {
+		r.Identity.SeqRead++
 	}
 	if a.haveLast && in.member != a.lastMember {
 		r.HandoverCount++
@@ -815,7 +841,7 @@ func (a *auditor) second(rec *kgo.Record) {
 	if rec.Attrs.IsControl() {
 		return
 	}
-	in := parse(rec)
+	in := a.parse(rec)
 	a.secondIdentity(&in, rec)
 	s := &a.r.Sequenced
 	if !in.hasSeq {

@@ -21,6 +21,12 @@ import (
 // identities, and its copies without a sequence number are duplicates.
 // This takes a second reading of the topic when it holds both kinds, and a
 // third to list where the copies without a sequence number are.
+//
+// Given the members' sequence extractor (Options.Sequence), the audit reads
+// the sequence number of a record without one from its value, as a member
+// with the extractor would have, and audits it by that number: the copies
+// are then duplicates by sequence number and the frames only a member
+// without the extractor published fill their gaps.
 
 // IdentityReport says how the records read identify their frames.
 type IdentityReport struct {
@@ -28,6 +34,10 @@ type IdentityReport struct {
 	// FingerprintOnly those identified by their fingerprint.
 	WithSeq         int64 `json:"with_seq"`
 	FingerprintOnly int64 `json:"fingerprint_only"`
+	// SeqRead counts, among the FingerprintOnly records, those whose
+	// sequence number the audit read from the value with the members'
+	// sequence extractor (Options.Sequence): they are audited by it.
+	SeqRead int64 `json:"seq_read"`
 	// Mixed is set when both kinds were read. That is normal when the
 	// sequence extractor does not match every frame of the feed (sentences
 	// without the field); see MembersDiffer.
@@ -144,7 +154,7 @@ func (a *auditor) third(rec *kgo.Record) {
 	if rec.Attrs.IsControl() {
 		return
 	}
-	in := parse(rec)
+	in := a.parse(rec)
 	if in.hasSeq {
 		return
 	}
@@ -173,6 +183,10 @@ func (a *auditor) finishIdentity() {
 		}
 	}
 	id.MembersDiffer = len(with) > 0 && len(without) > 0
+	if s := &r.Sequenced; id.MembersDiffer && s.GapCount > 0 && a.sequence == nil {
+		r.Notes = append(r.Notes, "records without a sequence number may hold frames of the gaps: give the audit "+
+			"the members' sequence settings (--config with a sequence section) to read their numbers")
+	}
 	if id.TwoIdentityFrames > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d frame(s) published both with and without a feed sequence number: %d extra record(s)",
 			id.TwoIdentityFrames, id.TwoIdentityRecords))

@@ -3,6 +3,8 @@ package audit
 import (
 	"strings"
 	"testing"
+
+	"github.com/feedd/feedd/ingest"
 )
 
 // TestTwoIdentities: member a has a sequence extractor, member b, which
@@ -21,7 +23,10 @@ func TestTwoIdentities(t *testing.T) {
 	r.txn(true, rec{seq: 26, noSeq: true, member: "b"}, rec{seq: 26, noSeq: true, member: "b"}, rec{seq: 26, member: "a"}) // 33-35
 
 	rep := r.audit(Options{MaxListed: 3})
-	id := rep.Identity
+	s, id := rep.Sequenced, rep.Identity
+	if s.GapCount != 1 || s.DuplicatedSeqs != 0 {
+		t.Fatalf("sequenced %+v", s)
+	}
 	if !id.Mixed || !id.MembersDiffer || id.WithSeq != 21 || id.FingerprintOnly != 13 ||
 		id.TwoIdentityFrames != 7 || id.TwoIdentityRecords != 8 || len(id.TwoIdentities) != 3 {
 		t.Fatalf("identity %+v", id)
@@ -52,6 +57,25 @@ func TestTwoIdentities(t *testing.T) {
 	if len(rep.Identity.TwoIdentities) != 7 || last.FingerprintOnlyCount != 2 || len(last.FingerprintOnly) != 2 ||
 		last.FingerprintOnly[0].Offset != 33 || last.WithSeq[0].Offset != 35 {
 		t.Fatalf("two identities %+v", rep.Identity.TwoIdentities)
+	}
+	if !strings.Contains(strings.Join(rep.Notes, "\n"), "records without a sequence number may hold frames of the gaps") {
+		t.Fatalf("notes %q", rep.Notes)
+	}
+
+	// With the members' sequence extractor, the audit reads the numbers b
+	// did not: the copies are duplicates by number, and 21-25 no gap.
+	x, err := ingest.NewSequenceExtractor(ingest.SequenceConfig{NMEAField: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep = r.audit(Options{Sequence: x})
+	s, id = rep.Sequenced, rep.Identity
+	if s.GapCount != 0 || s.DuplicatedSeqs != 7 || s.DuplicateRecords != 8 || s.Records != 34 || s.Last != 26 ||
+		id.SeqRead != 13 || id.FingerprintOnly != 13 || id.TwoIdentityFrames != 0 || rep.Unsequenced.Records != 0 {
+		t.Fatalf("with the extractor: sequenced %+v, identity %+v", s, id)
+	}
+	if rep.Clean || !id.MembersDiffer {
+		t.Fatalf("clean %v, identity %+v", rep.Clean, id)
 	}
 }
 

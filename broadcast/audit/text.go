@@ -84,8 +84,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if id := &r.Identity; id.Mixed {
-		p("identity: mixed: %d records carry a feed sequence number (feedd-seq), %d only a fingerprint (feedd-fp)",
-			id.WithSeq, id.FingerprintOnly)
+		read := ""
+		if id.SeqRead > 0 {
+			read = fmt.Sprintf(" (%d of them audited by the sequence number the extractor reads in them)", id.SeqRead)
+		}
+		p("identity: mixed: %d records carry a feed sequence number (feedd-seq), %d only a fingerprint (feedd-fp)%s",
+			id.WithSeq, id.FingerprintOnly, read)
 		if id.TwoIdentityFrames == 0 {
 			p("  frames under two identities: none")
 		} else {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/broadcast/audit"
+	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/ingest/framing"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -114,7 +115,7 @@ func parseAuditFlags(args []string, stderr io.Writer) (*auditCommand, error) {
 	var c auditCommand
 	fs := flag.NewFlagSet("feedd audit", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.configPath, "config", "", "a member's YAML configuration: its kafka section says where the topic is, its framing section how to read --expect (or FEEDD_CONFIG)")
+	fs.StringVar(&c.configPath, "config", "", "a member's YAML configuration: its kafka section says where the topic is, its sequence section how to read a sequence number in records without feedd-seq, its framing section how to read --expect (or FEEDD_CONFIG)")
 	fs.StringVar(&c.brokers, "brokers", "", "seed brokers, host:port, comma-separated (overrides the configuration)")
 	fs.StringVar(&c.topic, "topic", "", "the pipeline's topic (overrides the configuration)")
 	fs.StringVar(&c.start, "start", "beginning", "where to start: beginning (the log start) or end (the last stable offset: only what is committed from now on)")
@@ -134,7 +135,8 @@ func parseAuditFlags(args []string, stderr io.Writer) (*auditCommand, error) {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: feedd audit [--config member.yaml] [--brokers host:port,...] [--topic NAME] [--expect FILE] [flags]\n\n"+
 			"Reads the pipeline's topic as its consumers do (read_committed) and reports, by the feedd-seq\n"+
-			"header (or the fingerprint), every gap, duplicate and out-of-order record. By default it reads\n"+
+			"header (or the fingerprint), every gap, duplicate and out-of-order record, and frames published\n"+
+			"both with and without a sequence number by members configured differently. By default it reads\n"+
 			"from the log start to the last stable offset; --follow keeps reading new commits and measures\n"+
 			"their end-to-end latency.\n\n"+
 			"With --expect FILE it compares the topic, in order, with the feed a simulator recorded\n"+
@@ -167,8 +169,8 @@ func parseAuditFlags(args []string, stderr io.Writer) (*auditCommand, error) {
 }
 
 // target returns where the topic is, from --config (or FEEDD_CONFIG) and
-// --brokers and --topic, and the members' framing, from --config and
-// --framing.
+// --brokers and --topic, the members' sequence extractor, from --config,
+// and their framing, from --config and --framing.
 func (c *auditCommand) target(stderr io.Writer) (audit.Options, framing.Config, error) {
 	var opts audit.Options
 	var fc framing.Config
@@ -176,9 +178,9 @@ func (c *auditCommand) target(stderr io.Writer) (audit.Options, framing.Config, 
 		if path == "" {
 			path = os.Getenv("FEEDD_CONFIG")
 		}
-		// Only the kafka and framing sections matter here, so the rest of
-		// the member's configuration is not validated; FEEDD_* variables
-		// apply as they do to the member.
+		// Only the kafka, framing and sequence sections matter here, so
+		// the rest of the member's configuration is not validated; FEEDD_*
+		// variables apply as they do to the member.
 		var cfg Config
 		if err := loadYAML(path, &cfg); err != nil {
 			return opts, fc, err
@@ -191,6 +193,11 @@ func (c *auditCommand) target(stderr io.Writer) (audit.Options, framing.Config, 
 			return opts, fc, err
 		}
 		fc = cfg.Framing
+		// A record without feedd-seq is audited by the number the
+		// member's extractor reads in it, if the member has one.
+		if opts.Sequence, err = ingest.NewSequenceExtractor(cfg.Sequence); err != nil {
+			return opts, fc, err
+		}
 	}
 	if c.framing != "" {
 		fc = framing.Config{Mode: c.framing}

@@ -273,3 +273,55 @@ func TestAuditCommandExpectUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditCommandTwoIdentities: a member without a sequence extractor
+// re-published, by fingerprint only, frames its peer had committed with
+// their sequence numbers. The audit counts the copies as duplicates; given
+// the sequence settings (--config), it reads their numbers.
+func TestAuditCommandTwoIdentities(t *testing.T) {
+	addr := auditTopic(t, "feed", 1, 2, 3, 4, 5)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("feed"), kgo.DisableClientMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for _, s := range []uint64{4, 5, 6} { // as appendSeqs writes them, without feedd-seq
+		value := fmt.Appendf(nil, "$FDSEQ,%d,0,x*00", s)
+		r := &kgo.Record{Value: value, Headers: []kgo.RecordHeader{
+			{Key: broadcast.HeaderFingerprint, Value: fmt.Appendf(nil, "%016x", ingest.Fingerprint(value))},
+			{Key: broadcast.HeaderMember, Value: []byte("b")},
+		}}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errs := runAuditCLI(t, "--strict", "--brokers", addr, "--topic", "feed")
+	for _, want := range []string{
+		"identity: mixed: 5 records carry a feed sequence number (feedd-seq), 3 only a fingerprint (feedd-fp)",
+		"frames under two identities: 2, 2 extra records without a sequence number",
+		"members identify frames differently: a by feed sequence number, b by fingerprint only",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if code != 1 || !strings.Contains(errs, "2 frame(s) published both with and without a feed sequence number") || t.Failed() {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+
+	cfg := filepath.Join(t.TempDir(), "member.yaml")
+	yaml := fmt.Sprintf("pipeline: p\nsequence:\n  nmea_field: 1\nkafka:\n  brokers: [%s]\n  topic: feed\n", addr)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runAuditCLI(t, "--config", cfg, "--json")
+	var rep audit.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 {
+		t.Fatalf("--config --json: exit %d, err %v\nstdout:\n%s\nstderr:\n%s", code, err, out, errs)
+	}
+	if s := rep.Sequenced; s.Last != 6 || s.DuplicatedSeqs != 2 || s.GapCount != 0 || rep.Identity.SeqRead != 3 || rep.Clean {
+		t.Fatalf("with the extractor: sequenced %+v, identity %+v", s, rep.Identity)
+	}
+}
