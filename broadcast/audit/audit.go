@@ -1,34 +1,3 @@
-// Package audit reads a feedd pipeline's topic the way its consumers do
-// (isolation level read_committed, partition 0, offset order) with its own
-// client, from the start of the log or a given offset up to the last stable
-// offset, and reports by frame identity exactly what is there.
-//
-// For records that carry the feed's sequence number (the feedd-seq header)
-// it reports how many there are, the lowest and highest, every gap as a
-// range [from, to] with its size and the records on either side of it, every
-// duplicate with the offsets of its copies, and every point where the order
-// goes backwards. For records identified by their fingerprint (no feedd-seq)
-// it reports counts and repeated fingerprints. It also counts records per
-// member and lists the handovers, the offsets where the producing member
-// changes.
-//
-// Gaps are holes in the set of sequence numbers between the lowest and the
-// highest found, so a frame that arrives late fills its hole and is reported
-// as out of order, not as a gap. A duplicate is a sequence number carried by
-// more than one committed record. An out-of-order point is the first copy of
-// a sequence number lower than one already read. What lies before the lowest
-// or after the highest number is not a gap: the audit cannot know where the
-// feed started.
-//
-// Memory grows with the range of sequence numbers (one bit each), with the
-// number of records without a sequence number (8 bytes each) and with the
-// listed findings, never with the records' contents. When the first reading
-// finds gaps or duplicates, a second reading of the same range collects the
-// offsets around them; committed records do not change, so both read the
-// same thing.
-//
-// This is how an operator gets invariant I5: when a gap is unavoidable (both
-// members dead, a ring overflow), the audit reports its exact extent.
 package audit
 
 import (

@@ -146,3 +146,87 @@ func (c *comparison) realign(a0, a1, b0, b1 int, table []int64) []int64 {
 }
 
 func (c *comparison) match(i, j int) { c.ma[i], c.mb[j] = int32(j), int32(i) }
+
+// maxSlide bounds how far an edit is slid among equal frames in search of
+// a better-placed equivalent: a run of identical frames can be as long as
+// the feed.
+const maxSlide = 4096
+
+// slideExtra moves each run of extra records among equal records so that
+// it holds as many records marked possible as it can, and otherwise lies as
+// late as it can: of two copies, the later is the duplicate.
+func (c *comparison) slideExtra() {
+	marked := func(j int) int {
+		if c.topic[j].PossibleDuplicate {
+			return 1
+		}
+		return 0
+	}
+	slideRuns(c.b, c.mb, c.ma, marked, true)
+}
+
+// slideMissing moves each run of missing frames among equal frames so that
+// it holds as many frames some port did not receive intact as it can, and
+// otherwise lies as early as it can.
+func (c *comparison) slideMissing() {
+	lost := func(i int) int {
+		if c.exp[i].deliveredEverywhere() {
+			return 0
+		}
+		return 1
+	}
+	slideRuns(c.a, c.ma, c.mb, lost, false)
+}
+
+// slideRuns slides every run of unmatched elements of x (m[i] < 0) along
+// x while the alignment stays valid and minimal: a run [s, e) moves up by
+// one when x[s-1] is matched and equal to x[e-1], the match passing to
+// x[e-1], and down likewise. Of the positions reachable it takes the one
+// whose run scores most, ties going to the latest (late) or the earliest.
+// other is the alignment seen from the other stream.
+func slideRuns(x, m, other []int32, score func(int) int, late bool) {
+	n := len(x)
+	for s := 0; s < n; {
+		if m[s] >= 0 {
+			s++
+			continue
+		}
+		e := s
+		for e < n && m[e] < 0 {
+			e++
+		}
+		up := 0
+		for up < maxSlide && s-up-1 >= 0 && m[s-up-1] >= 0 && x[s-up-1] == x[e-up-1] {
+			up++
+		}
+		down := 0
+		for down < maxSlide && e+down < n && m[e+down] >= 0 && x[s+down] == x[e+down] {
+			down++
+		}
+		if up == 0 && down == 0 {
+			s = e
+			continue
+		}
+		runLen := e - s
+		cur := 0
+		for i := s - up; i < e-up; i++ {
+			cur += score(i)
+		}
+		best, bestScore := s-up, cur
+		for p := s - up + 1; p <= s+down; p++ {
+			cur += score(p+runLen-1) - score(p-1)
+			if cur > bestScore || (late && cur == bestScore) {
+				best, bestScore = p, cur
+			}
+		}
+		for ; s > best; s, e = s-1, e-1 { // up by one
+			i := m[s-1]
+			m[e-1], other[i], m[s-1] = i, int32(e-1), -1
+		}
+		for ; s < best; s, e = s+1, e+1 { // down by one
+			i := m[e]
+			m[s], other[i], m[e] = i, int32(s), -1
+		}
+		s = e
+	}
+}
