@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +138,47 @@ func TestRunExpect(t *testing.T) {
 	}
 	if rep.Clean || len(rep.Problems) != 2 || !strings.Contains(text.String(), "verdict: NOT CLEAN: 1 expected frame(s) missing in 1 run(s); 1 duplicate record(s) not marked possible") {
 		t.Fatalf("problems %q", rep.Problems)
+	}
+}
+
+// TestRunExpectFollows compares what is committed while the audit follows
+// the topic from its end.
+func TestRunExpectFollows(t *testing.T) {
+	r := newRig(t)
+	r.txn(true, rec{noSeq: true, value: "before the audit"}) // offset 0, marker 1
+	var feed []ExpectedFrame
+	for i := range 10 {
+		feed = append(feed, ExpectedFrame{Index: uint64(i), Data: fmt.Sprint("$F", i%3), Fates: []string{"delivered"}})
+	}
+	mon := NewMonitor()
+	stop := make(chan struct{})
+	type result struct {
+		rep *ExpectReport
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rep, err := RunExpect(r.ctx, Options{Brokers: []string{r.addr}, Topic: r.topic, FromEnd: true, Follow: true, Stop: stop, Monitor: mon},
+			&Expectation{Frames: feed}, ExpectOptions{})
+		done <- result{rep, err}
+	}()
+	waitFor(t, "the audit to start", func() bool { return mon.Progress().Started })
+	var recs []rec
+	for i := range 10 {
+		if i != 4 {
+			recs = append(recs, rec{noSeq: true, value: feed[i].Data})
+		}
+	}
+	r.txn(true, recs...) // offsets 2-10, marker 11
+	waitFor(t, "the audit to read them", func() bool { return mon.Progress().Records == 9 })
+	close(stop)
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	rep := res.rep
+	if !rep.Followed || rep.From != 2 || rep.End != 12 || rep.Totals.Matched != 9 || rep.Totals.Missing != 1 ||
+		len(rep.Missing) != 1 || rep.Missing[0].FirstIndex != 4 || rep.Missing[0].AfterOffset != 5 {
+		t.Fatalf("followed %v, offsets [%d, %d), totals %+v, missing %+v", rep.Followed, rep.From, rep.End, rep.Totals, rep.Missing)
 	}
 }
