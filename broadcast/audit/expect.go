@@ -100,6 +100,10 @@ type ExpectReport struct {
 	Records        int64  `json:"records"`
 	ControlRecords int64  `json:"control_records"`
 	Followed       bool   `json:"followed"`
+	// BeforeRecording counts the records produced (their timestamp) more
+	// than a second before the recording started: the topic may hold an
+	// earlier run of the feed.
+	BeforeRecording int64 `json:"records_before_recording"`
 
 	// Feed describes the record file and what the framing made of it.
 	Feed FeedInfo `json:"feed"`

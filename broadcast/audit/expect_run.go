@@ -2,6 +2,8 @@ package audit
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/feedd/feedd/broadcast"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -40,6 +42,7 @@ func RunExpect(ctx context.Context, o Options, exp *Expectation, eo ExpectOption
 	mon.update(func(p *Progress) { p.Started, p.From, p.NextOffset = true, r.From, r.From })
 
 	var records []TopicRecord
+	var before int64 // records produced before the recording started
 	values := make(map[string]string)
 	intern := func(b []byte) string {
 		if s, ok := values[string(b)]; ok {
@@ -66,6 +69,9 @@ func RunExpect(ctx context.Context, o Options, exp *Expectation, eo ExpectOption
 		}
 		records = append(records, x)
 		r.Records++
+		if started := exp.Feed.Started; !started.IsZero() && rec.Timestamp.Before(started.Add(-time.Second)) {
+			before++
+		}
 		mon.update(func(p *Progress) {
 			p.Records, p.NextOffset, p.LastRecordTime = r.Records, rec.Offset+1, rec.Timestamp
 		})
@@ -83,5 +89,10 @@ func RunExpect(ctx context.Context, o Options, exp *Expectation, eo ExpectOption
 	}
 	er.Topic, er.Partitions, er.LogStart, er.From, er.End = r.Topic, r.Partitions, r.LogStart, r.From, r.End
 	er.Records, er.ControlRecords, er.Followed = r.Records, r.ControlRecords, r.Followed
+	if er.BeforeRecording = before; before > 0 {
+		er.Notes = append(er.Notes, fmt.Sprintf("%d record(s) were produced before the recording started (%s): "+
+			"the topic may hold an earlier run of the feed; audit from the first offset of this run (--from)",
+			before, exp.Feed.Started.UTC().Format(time.RFC3339)))
+	}
 	return er, nil
 }

@@ -139,6 +139,16 @@ func TestRunExpect(t *testing.T) {
 	if rep.Clean || len(rep.Problems) != 2 || !strings.Contains(text.String(), "verdict: NOT CLEAN: 1 expected frame(s) missing in 1 run(s); 1 duplicate record(s) not marked possible") {
 		t.Fatalf("problems %q", rep.Problems)
 	}
+	if rep.BeforeRecording != 0 {
+		t.Fatalf("%d records before the recording", rep.BeforeRecording)
+	}
+
+	// A record file from a later run than the topic's records.
+	exp.Feed.Started = time.Now().Add(time.Hour)
+	rep, err = RunExpect(r.ctx, Options{Brokers: []string{r.addr}, Topic: r.topic}, exp, ExpectOptions{})
+	if err != nil || rep.BeforeRecording != 41 || !strings.Contains(strings.Join(rep.Notes, "\n"), "41 record(s) were produced before the recording started") {
+		t.Fatalf("err %v, before the recording %d, notes %q", err, rep.BeforeRecording, rep.Notes)
+	}
 }
 
 // TestRunExpectFollows compares what is committed while the audit follows
