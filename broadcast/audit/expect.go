@@ -294,7 +294,6 @@ func Compare(expected []ExpectedFrame, topic []TopicRecord, o ExpectOptions) (*E
 	for i := range expected {
 		c.a[i] = intern(expected[i].Data)
 	}
-	c.feedIDs = int32(len(ids))
 	c.b = make([]int32, len(topic))
 	for j := range topic {
 		c.b[j] = intern(topic[j].Value)
@@ -314,12 +313,11 @@ func Compare(expected []ExpectedFrame, topic []TopicRecord, o ExpectOptions) (*E
 // comparison holds the two streams as interned frame ids and their
 // alignment.
 type comparison struct {
-	exp     []ExpectedFrame
-	topic   []TopicRecord
-	o       ExpectOptions
-	a, b    []int32 // frame ids: expected, topic
-	feedIDs int32   // ids below it are some expected frame's
-	ma, mb  []int32 // the alignment (see align)
+	exp    []ExpectedFrame
+	topic  []TopicRecord
+	o      ExpectOptions
+	a, b   []int32 // frame ids: expected, topic
+	ma, mb []int32 // the alignment (see align)
 	// moveA and moveB number the move each frame belongs to (index in
 	// moves), or -1.
 	moveA, moveB []int32
