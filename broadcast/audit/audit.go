@@ -1,34 +1,3 @@
-// Package audit reads a feedd pipeline's topic the way its consumers do
-// (isolation level read_committed, partition 0, offset order) with its own
-// client, from the start of the log or a given offset up to the last stable
-// offset, and reports by frame identity exactly what is there.
-//
-// For records that carry the feed's sequence number (the feedd-seq header)
-// it reports how many there are, the lowest and highest, every gap as a
-// range [from, to] with its size and the records on either side of it, every
-// duplicate with the offsets of its copies, and every point where the order
-// goes backwards. For records identified by their fingerprint (no feedd-seq)
-// it reports counts and repeated fingerprints. It also counts records per
-// member and lists the handovers, the offsets where the producing member
-// changes.
-//
-// Gaps are holes in the set of sequence numbers between the lowest and the
-// highest found, so a frame that arrives late fills its hole and is reported
-// as out of order, not as a gap. A duplicate is a sequence number carried by
-// more than one committed record. An out-of-order point is the first copy of
-// a sequence number lower than one already read. What lies before the lowest
-// or after the highest number is not a gap: the audit cannot know where the
-// feed started.
-//
-// Memory grows with the range of sequence numbers (one bit each), with the
-// number of records without a sequence number (8 bytes each) and with the
-// listed findings, never with the records' contents. When the first reading
-// finds gaps or duplicates, a second reading of the same range collects the
-// offsets around them; committed records do not change, so both read the
-// same thing.
-//
-// This is how an operator gets invariant I5: when a gap is unavoidable (both
-// members dead, a ring overflow), the audit reports its exact extent.
 package audit
 
 import (
@@ -84,6 +53,11 @@ type Options struct {
 	Stop   <-chan struct{}
 	// Monitor, when set, is kept up to date while the audit reads.
 	Monitor *Monitor
+	// Sequence, when set, is the members' sequence extractor: a record
+	// without a feedd-seq header whose value yields a sequence number with
+	// it is audited by that number, as a member with the extractor would
+	// have identified it (counted in IdentityReport.SeqRead).
+	Sequence *ingest.SequenceExtractor
 }
 
 // OptionsFor returns the options that audit the topic of a member's
@@ -124,6 +98,9 @@ type Report struct {
 
 	Sequenced   SeqReport `json:"sequenced"`
 	Unsequenced FPReport  `json:"unsequenced"`
+	// Identity says how the records identify their frames, and lists
+	// frames published both with and without a sequence number.
+	Identity IdentityReport `json:"identity"`
 
 	// Members counts records by the feedd-member header, in order of first
 	// appearance; "" collects records without one.
@@ -147,8 +124,9 @@ type Report struct {
 	Truncated bool `json:"truncated"`
 	// RepeatedFramesAllowed echoes Options.AllowRepeatedFrames.
 	RepeatedFramesAllowed bool `json:"repeated_frames_allowed"`
-	// Clean is true when there is no gap, no duplicate and nothing out of
-	// order (and no repeated fingerprint, unless allowed); Problems
+	// Clean is true when there is no gap, no duplicate (frames published
+	// under two identities included) and nothing out of order (and no
+	// repeated fingerprint, unless allowed); Problems
 	// describes what made it false, one line each.
 	Clean    bool     `json:"clean"`
 	Problems []string `json:"problems"`
@@ -253,6 +231,10 @@ type MemberCount struct {
 	Records     int64  `json:"records"`
 	FirstOffset int64  `json:"first_offset"`
 	LastOffset  int64  `json:"last_offset"`
+	// WithSeq counts its records that carry a feed sequence number,
+	// FingerprintOnly the others.
+	WithSeq         int64 `json:"with_seq"`
+	FingerprintOnly int64 `json:"fingerprint_only"`
 }
 
 // Handover is a change of producing member between consecutive records.
@@ -269,21 +251,7 @@ type Handover struct {
 // when it could not read the topic (unreachable brokers, a missing topic, a
 // cancelled ctx); findings are in the report.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	if len(o.Brokers) == 0 {
-		return nil, errors.New("audit: no brokers")
-	}
-	if o.Topic == "" {
-		return nil, errors.New("audit: no topic")
-	}
-	if o.MaxListed <= 0 {
-		o.MaxListed = DefaultMaxListed
-	}
-	base := append([]kgo.Opt{
-		kgo.SeedBrokers(o.Brokers...),
-		kgo.ClientID("feedd-audit"),
-		kgo.DisableClientMetrics(),
-	}, o.ClientOpts...)
-	cl, err := kgo.NewClient(base...)
+	o, base, cl, err := o.connect()
 	if err != nil {
 		return nil, err
 	}
@@ -299,25 +267,68 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		mon = NewMonitor()
 	}
 	a := newAuditor(r, o.MaxListed, mon)
+	a.sequence = o.Sequence
 	mon.update(func(p *Progress) { p.Started, p.From, p.NextOffset = true, r.From, r.From })
 	if o.Follow {
 		a.liveFrom = r.End
-		end, err := follow(ctx, base, adm, o.Topic, r.From, o.Stop, a.first)
-		if err != nil {
-			return nil, err
-		}
-		r.End = end
-		r.Latency = mon.Progress().Latency
-	} else if err := scan(ctx, base, o.Topic, r.From, r.End, a.first); err != nil {
+	}
+	if err := o.read(ctx, base, adm, r, a.first); err != nil {
 		return nil, err
+	}
+	if o.Follow {
+		r.Latency = mon.Progress().Latency
 	}
 	if a.prepareSecond() {
 		if err := scan(ctx, base, o.Topic, r.From, r.End, a.second); err != nil {
 			return nil, err
 		}
 	}
+	if a.needThird() {
+		if err := scan(ctx, base, o.Topic, r.From, r.End, a.third); err != nil {
+			return nil, err
+		}
+	}
 	a.finish()
 	return r, nil
+}
+
+// connect checks o, applies its defaults and returns it with the client
+// options the readers share and a client for the admin requests.
+func (o Options) connect() (Options, []kgo.Opt, *kgo.Client, error) {
+	if len(o.Brokers) == 0 {
+		return o, nil, nil, errors.New("audit: no brokers")
+	}
+	if o.Topic == "" {
+		return o, nil, nil, errors.New("audit: no topic")
+	}
+	if o.MaxListed <= 0 {
+		o.MaxListed = DefaultMaxListed
+	}
+	base := append([]kgo.Opt{
+		kgo.SeedBrokers(o.Brokers...),
+		kgo.ClientID("feedd-audit"),
+		kgo.DisableClientMetrics(),
+	}, o.ClientOpts...)
+	cl, err := kgo.NewClient(base...)
+	if err != nil {
+		return o, nil, nil, err
+	}
+	return o, base, cl, nil
+}
+
+// read reads the offsets r.From on, to r.End or, with o.Follow, until
+// o.Stop and then to the last stable offset of that moment (which becomes
+// r.End), and calls fn for each record.
+func (o Options) read(ctx context.Context, base []kgo.Opt, adm *kadm.Client, r *Report, fn func(*kgo.Record)) error {
+	if !o.Follow {
+		return scan(ctx, base, o.Topic, r.From, r.End, fn)
+	}
+	end, err := follow(ctx, base, adm, o.Topic, r.From, o.Stop, fn)
+	if err != nil {
+		return err
+	}
+	r.End = end
+	return nil
 }
 
 // bounds finds the partition count, the log start and the last stable
@@ -516,6 +527,8 @@ type auditor struct {
 	gapBefore   map[uint64]int // seq -> index of the gap it precedes (seq == From-1)
 	gapAfter    map[uint64]int // seq -> index of the gap it follows (seq == To+1)
 	bordersDone map[uint64]bool
+	identity    identityAudit
+	sequence    *ingest.SequenceExtractor
 }
 
 func newAuditor(r *Report, maxListed int, mon *Monitor) *auditor {
@@ -539,6 +552,22 @@ type recordInfo struct {
 	member    string
 	rx        time.Time
 	anyHeader bool
+	// seqRead: the sequence number was read from the value with
+	// Options.Sequence, not from a header.
+	seqRead bool
+}
+
+// parse reads a record's headers and, for a record without a sequence
+// number, reads one from its value with the sequence extractor if the
+// audit has one.
+func (a *auditor) parse(rec *kgo.Record) recordInfo {
+	in := parse(rec)
+	if !in.hasSeq && a.sequence != nil {
+		if v, ok := a.sequence.Extract(rec.Value); ok {
+			in.seq, in.hasSeq, in.seqRead = v, true, true
+		}
+	}
+	return in
 }
 
 func parse(rec *kgo.Record) recordInfo {
@@ -585,7 +614,7 @@ func (a *auditor) first(rec *kgo.Record) {
 		a.mon.update(func(p *Progress) { p.NextOffset = rec.Offset + 1 })
 		return
 	}
-	in := parse(rec)
+	in := a.parse(rec)
 	if a.liveFrom >= 0 && rec.Offset >= a.liveFrom && !in.rx.IsZero() {
 		a.mon.observeLatency(time.Since(in.rx))
 	}
@@ -609,6 +638,16 @@ func (a *auditor) first(rec *kgo.Record) {
 	}
 	r.Members[mi].Records++
 	r.Members[mi].LastOffset = rec.Offset
+	if in.hasSeq && !in.seqRead {
+		r.Members[mi].WithSeq++
+		r.Identity.WithSeq++
+	} else {
+		r.Members[mi].FingerprintOnly++
+		r.Identity.FingerprintOnly++
+	}
+	if in.seqRead {
+		r.Identity.SeqRead++
+	}
 	if a.haveLast && in.member != a.lastMember {
 		r.HandoverCount++
 		if len(r.Handovers) < a.max {
@@ -759,9 +798,10 @@ func (a *auditor) prepareSecond() bool {
 		}
 		i = j
 	}
+	twoKinds := a.keepFingerprints(sorted)
 	a.fps = nil
 	a.bordersDone = make(map[uint64]bool)
-	return len(s.Gaps) > 0 || len(s.Duplicates) > 0 || len(u.Repeated) > 0
+	return len(s.Gaps) > 0 || len(s.Duplicates) > 0 || len(u.Repeated) > 0 || twoKinds
 }
 
 // second is the second reading: the records around each listed gap and
@@ -770,7 +810,8 @@ func (a *auditor) second(rec *kgo.Record) {
 	if rec.Attrs.IsControl() {
 		return
 	}
-	in := parse(rec)
+	in := a.parse(rec)
+	a.secondIdentity(&in, rec)
 	s := &a.r.Sequenced
 	if !in.hasSeq {
 		fp := ingest.Fingerprint(rec.Value)
@@ -835,6 +876,7 @@ func (a *auditor) finish() {
 	if u.RepeatedFingerprints > 0 && !r.RepeatedFramesAllowed {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d fingerprint(s) repeated: %d extra record(s) without a sequence number", u.RepeatedFingerprints, u.RepeatedRecords))
 	}
+	a.finishIdentity()
 	r.Clean = len(r.Problems) == 0
 	if r.NoSequenceNumbers() {
 		r.Notes = append(r.Notes, "no record carries a feed sequence number (feedd-seq header): "+

@@ -77,6 +77,7 @@ type rec struct {
 	value   string // default: derived from seq
 	foreign bool   // no feedd headers at all
 	badFP   bool   // a feedd-fp header that does not match the value
+	dup     bool   // marked as a possible duplicate
 }
 
 func (r rec) record() *kgo.Record {
@@ -103,6 +104,9 @@ func (r rec) record() *kgo.Record {
 	kr.Headers = append(kr.Headers,
 		kgo.RecordHeader{Key: broadcast.HeaderMember, Value: []byte(member)},
 		kgo.RecordHeader{Key: broadcast.HeaderReceivedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))})
+	if r.dup {
+		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: broadcast.HeaderPossibleDuplicate, Value: []byte(PossibleDuplicateValue)})
+	}
 	return kr
 }
 

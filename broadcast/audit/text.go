@@ -83,6 +83,24 @@ func (r *Report) WriteText(w io.Writer) error {
 			more(b, len(u.Repeated), u.RepeatedFingerprints)
 		}
 	}
+	if id := &r.Identity; id.Mixed {
+		read := ""
+		if id.SeqRead > 0 {
+			read = fmt.Sprintf(" (%d of them audited by the sequence number the extractor reads in them)", id.SeqRead)
+		}
+		p("identity: mixed: %d records carry a feed sequence number (feedd-seq), %d only a fingerprint (feedd-fp)%s",
+			id.WithSeq, id.FingerprintOnly, read)
+		if id.TwoIdentityFrames == 0 {
+			p("  frames under two identities: none")
+		} else {
+			p("  frames under two identities: %d, %d extra records without a sequence number", id.TwoIdentityFrames, id.TwoIdentityRecords)
+			for _, t := range id.TwoIdentities {
+				p("    %s, seq %d: with it at %s; fingerprint only at %s", t.Fingerprint, t.Seq,
+					occurrences(t.WithSeq, -1), occurrences(t.FingerprintOnly, t.FingerprintOnlyCount))
+			}
+			more(b, len(id.TwoIdentities), id.TwoIdentityFrames)
+		}
+	}
 	if r.FingerprintMismatches > 0 {
 		p("fingerprint mismatches: %d records whose feedd-fp header is not the fingerprint of their value", r.FingerprintMismatches)
 	}
@@ -90,7 +108,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	if len(r.Members) > 0 {
 		parts := make([]string, len(r.Members))
 		for i, m := range r.Members {
-			parts[i] = fmt.Sprintf("%s %d (offsets %d to %d)", name(m.Member), m.Records, m.FirstOffset, m.LastOffset)
+			kinds := ""
+			if r.Identity.Mixed {
+				kinds = fmt.Sprintf(", %d with feedd-seq, %d fingerprint only", m.WithSeq, m.FingerprintOnly)
+			}
+			parts[i] = fmt.Sprintf("%s %d (offsets %d to %d%s)", name(m.Member), m.Records, m.FirstOffset, m.LastOffset, kinds)
 		}
 		p("members: %s", strings.Join(parts, "; "))
 	}
@@ -160,6 +182,20 @@ func occ(o Occurrence, seq uint64) string {
 		return fmt.Sprintf("seq %d", seq)
 	}
 	return fmt.Sprintf("seq %d at offset %d (%s, read %s)", seq, o.Offset, name(o.Member), stamp(o.ReceivedAt))
+}
+
+// occurrences lists records by offset and member; count, when above the
+// number listed, says more exist.
+func occurrences(os []Occurrence, count int64) string {
+	parts := make([]string, len(os))
+	for i, o := range os {
+		parts[i] = fmt.Sprintf("offset %d (%s)", o.Offset, name(o.Member))
+	}
+	s := strings.Join(parts, ", ")
+	if count > int64(len(os)) {
+		s += ", ..."
+	}
+	return s
 }
 
 func copies(d Duplicate) string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/broadcast/audit"
+	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/ingest/framing"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -23,148 +26,77 @@ import (
 // 1, as for an error, and the report has already been printed.
 var errAuditFindings = errors.New("the topic is not clean")
 
+// auditCommand holds the flags of "feedd audit".
+type auditCommand struct {
+	configPath, brokers, topic, start string
+	from                              int64
+	follow                            bool
+	duration, timeout                 time.Duration
+	metricsListen                     string
+	strict, asJSON, allowRepeats      bool
+	maxListed                         int
+	expect, framing                   string
+	maxDifferences                    int
+}
+
 // runAudit runs "feedd audit": it reads a pipeline's topic with its own
 // read_committed consumer and reports by frame identity every gap,
 // duplicate and out-of-order record, and, while it follows the topic, the
-// end-to-end latency (package broadcast/audit). It reads from the log start
-// (or --from, or --start end) to the last stable offset, or with --follow
-// until --duration has passed or it is interrupted. With --strict it exits
-// 1 when the topic is not clean; it exits 1 when it could not read the
-// topic.
+// end-to-end latency (package broadcast/audit); with --expect it compares
+// the topic with a recorded feed instead. It reads from the log start (or
+// --from, or --start end) to the last stable offset, or with --follow until
+// --duration has passed or it is interrupted. With --strict it exits 1 when
+// the topic is not clean; it exits 1 when it could not read the topic.
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("feedd audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "a member's YAML configuration: its kafka section says where the topic is (or FEEDD_CONFIG)")
-	brokers := fs.String("brokers", "", "seed brokers, host:port, comma-separated (overrides the configuration)")
-	topic := fs.String("topic", "", "the pipeline's topic (overrides the configuration)")
-	start := fs.String("start", "beginning", "where to start: beginning (the log start) or end (the last stable offset: only what is committed from now on)")
-	from := fs.Int64("from", 0, "first offset to read (overrides --start when higher)")
-	followFlag := fs.Bool("follow", false, "keep reading what is committed after the audit began, until interrupted (Ctrl-C) or --duration has passed; then report")
-	duration := fs.Duration("duration", 0, "follow the topic for this long, then report (implies --follow)")
-	metricsListen := fs.String("metrics-listen", "", "serve the audit's Prometheus metrics on this host:port at /metrics while it runs")
-	strict := fs.Bool("strict", false, "exit 1 when the topic is not clean: a gap, a duplicate, a record out of order, or no sequence numbers to check")
-	asJSON := fs.Bool("json", false, "print the report as JSON instead of a summary")
-	maxListed := fs.Int("max-listed", audit.DefaultMaxListed, "list at most this many gaps, duplicates, out-of-order records and handovers each (counts are always exact)")
-	allowRepeats := fs.Bool("allow-repeated-frames", false, "do not count repeated fingerprints (records without a sequence number whose bytes repeat) as a problem, for feeds whose frames can repeat")
-	timeout := fs.Duration("timeout", 10*time.Minute, "give up reading after this long; when following, counted from the end of following (0: never)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: feedd audit [--config member.yaml] [--brokers host:port,...] [--topic NAME] [flags]\n\n"+
-			"Reads the pipeline's topic as its consumers do (read_committed) and reports, by the feedd-seq\n"+
-			"header (or the fingerprint), every gap, duplicate and out-of-order record. By default it reads\n"+
-			"from the log start to the last stable offset; --follow keeps reading new commits and measures\n"+
-			"their end-to-end latency. Exits 1 on an error, and with --strict when the topic is not clean.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := parseCommandFlags(fs, args); err != nil {
+	c, err := parseAuditFlags(args, stderr)
+	if err != nil {
 		return err
 	}
-	if *start != "beginning" && *start != "end" {
-		fmt.Fprintf(stderr, "feedd audit: --start: %q is neither beginning nor end\n", *start)
-		return errUsage
+	opts, fc, err := c.target(stderr)
+	if err != nil {
+		return err
 	}
-	if *duration < 0 {
-		fmt.Fprintln(stderr, "feedd audit: --duration must not be negative")
-		return errUsage
-	}
-
-	var opts audit.Options
-	if path := *configPath; path != "" || os.Getenv("FEEDD_CONFIG") != "" {
-		if path == "" {
-			path = os.Getenv("FEEDD_CONFIG")
+	var exp *audit.Expectation
+	if c.expect != "" {
+		if fc.Mode == "" {
+			fmt.Fprintln(stderr, "feedd audit: --expect needs the members' framing: --config member.yaml (its framing section) or --framing")
+			return errUsage
 		}
-		// Only the kafka section matters here, so the rest of the member's
-		// configuration is not validated; FEEDD_* variables apply as they
-		// do to the member.
-		var cfg Config
-		if err := loadYAML(path, &cfg); err != nil {
-			return err
-		}
-		if err := applyEnv(settingsOf(&cfg), os.LookupEnv); err != nil {
-			return err
-		}
-		var err error
-		if opts, err = audit.OptionsFor(cfg.Kafka.WithDefaults()); err != nil {
+		if exp, err = readExpectation(c.expect, fc); err != nil {
 			return err
 		}
 	}
-	if *brokers != "" {
-		opts.Brokers = strings.Split(*brokers, ",")
-	}
-	if *topic != "" {
-		opts.Topic = *topic
-	}
-	if len(opts.Brokers) == 0 || opts.Topic == "" {
-		fmt.Fprintln(stderr, "feedd audit: say where the topic is: --config member.yaml, or --brokers and --topic")
-		return errUsage
-	}
-	opts.From, opts.MaxListed, opts.AllowRepeatedFrames = *from, *maxListed, *allowRepeats
-	opts.FromEnd = *start == "end"
-	opts.Follow = *followFlag || *duration > 0
+	opts.From, opts.MaxListed, opts.AllowRepeatedFrames = c.from, c.maxListed, c.allowRepeats
+	opts.FromEnd = c.start == "end"
+	opts.Follow = c.follow || c.duration > 0
 	opts.Monitor = audit.NewMonitor()
 
-	// Following ends with ctx (Ctrl-C) or the duration; reading on to the
-	// end and the second reading still need a context, bounded by --timeout
-	// from then on.
-	readCtx := ctx
-	if opts.Follow {
-		stop := make(chan struct{})
-		opts.Stop = stop
-		var cancel context.CancelCauseFunc
-		readCtx, cancel = context.WithCancelCause(context.WithoutCancel(ctx))
-		watching := make(chan struct{})
-		defer func() { cancel(nil); <-watching }()
-		go func() {
-			defer close(watching)
-			var expired <-chan time.Time
-			if *duration > 0 {
-				t := time.NewTimer(*duration)
-				defer t.Stop()
-				expired = t.C
-			}
-			select {
-			case <-ctx.Done():
-			case <-expired:
-			case <-readCtx.Done():
-				return
-			}
-			close(stop)
-			if *timeout > 0 {
-				t := time.NewTimer(*timeout)
-				defer t.Stop()
-				select {
-				case <-t.C:
-					cancel(fmt.Errorf("--timeout: still reading %v after following ended", *timeout))
-				case <-readCtx.Done():
-				}
-			}
-		}()
-	} else if *timeout > 0 {
-		var cancel context.CancelFunc
-		readCtx, cancel = context.WithTimeout(ctx, *timeout)
-		defer cancel()
-	}
-
-	if *metricsListen != "" {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(opts.Monitor.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		srvCtx, stopServer := context.WithCancel(context.Background())
-		srv, err := startAdmin(srvCtx, *metricsListen, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), slog.New(slog.NewTextHandler(stderr, nil)))
+	readCtx, done := c.readContext(ctx, &opts)
+	defer done()
+	if c.metricsListen != "" {
+		stop, err := serveAuditMetrics(c.metricsListen, opts.Monitor, stderr)
 		if err != nil {
-			stopServer()
-			return fmt.Errorf("--metrics-listen: %w", err)
+			return err
 		}
-		defer func() { stopServer(); srv.wait() }()
-		fmt.Fprintf(stderr, "feedd audit: metrics on http://%s/metrics\n", srv.addr)
+		defer stop()
 	}
 
-	rep, err := audit.Run(readCtx, opts)
-	if err != nil {
-		if cause := context.Cause(readCtx); cause != nil && !errors.Is(cause, readCtx.Err()) {
-			return fmt.Errorf("%w (%v)", err, cause)
+	var rep interface{ WriteText(io.Writer) error }
+	var verdict error
+	if exp != nil {
+		r, err := audit.RunExpect(readCtx, opts, exp, audit.ExpectOptions{MaxDifferences: c.maxDifferences})
+		if err != nil {
+			return readError(readCtx, err)
 		}
-		return err
+		rep, verdict = r, expectVerdict(r)
+	} else {
+		r, err := audit.Run(readCtx, opts)
+		if err != nil {
+			return readError(readCtx, err)
+		}
+		rep, verdict = r, auditVerdict(r)
 	}
-	if *asJSON {
+	if c.asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
@@ -173,9 +105,187 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if err := rep.WriteText(stdout); err != nil {
 		return err
 	}
-	if !*strict {
+	if !c.strict {
 		return nil
 	}
+	return verdict
+}
+
+func parseAuditFlags(args []string, stderr io.Writer) (*auditCommand, error) {
+	var c auditCommand
+	fs := flag.NewFlagSet("feedd audit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.configPath, "config", "", "a member's YAML configuration: its kafka section says where the topic is, its sequence section how to read a sequence number in records without feedd-seq, its framing section how to read --expect (or FEEDD_CONFIG)")
+	fs.StringVar(&c.brokers, "brokers", "", "seed brokers, host:port, comma-separated (overrides the configuration)")
+	fs.StringVar(&c.topic, "topic", "", "the pipeline's topic (overrides the configuration)")
+	fs.StringVar(&c.start, "start", "beginning", "where to start: beginning (the log start) or end (the last stable offset: only what is committed from now on)")
+	fs.Int64Var(&c.from, "from", 0, "first offset to read (overrides --start when higher)")
+	fs.BoolVar(&c.follow, "follow", false, "keep reading what is committed after the audit began, until interrupted (Ctrl-C) or --duration has passed; then report")
+	fs.DurationVar(&c.duration, "duration", 0, "follow the topic for this long, then report (implies --follow)")
+	fs.StringVar(&c.metricsListen, "metrics-listen", "", "serve the audit's Prometheus metrics on this host:port at /metrics while it runs")
+	fs.BoolVar(&c.strict, "strict", false, "exit 1 when the topic is not clean: a gap, a duplicate, a record out of order, or no sequence numbers to check; "+
+		"with --expect: a missing or moved frame, or an extra record that is not a duplicate marked possible")
+	fs.BoolVar(&c.asJSON, "json", false, "print the report as JSON instead of a summary")
+	fs.IntVar(&c.maxListed, "max-listed", audit.DefaultMaxListed, "list at most this many gaps, duplicates, out-of-order records and handovers each, or with --expect missing, extra and moved runs each (counts are always exact)")
+	fs.BoolVar(&c.allowRepeats, "allow-repeated-frames", false, "do not count repeated fingerprints (records without a sequence number whose bytes repeat) as a problem, for feeds whose frames can repeat")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "give up reading after this long; when following, counted from the end of following (0: never)")
+	fs.StringVar(&c.expect, "expect", "", "compare the topic with the feed recorded in this file (written by feedd sim --record) instead of checking sequence numbers")
+	fs.StringVar(&c.framing, "framing", "", "with --expect: the members' framing mode (lines, nmea, stx-etx, fixed:N, length-prefix, slip, cobs); default: the framing section of --config")
+	fs.IntVar(&c.maxDifferences, "max-differences", audit.DefaultMaxDifferences, "with --expect: give up when the topic and the feed differ by more frames than this (missing plus extra)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: feedd audit [--config member.yaml] [--brokers host:port,...] [--topic NAME] [--expect FILE] [flags]\n\n"+
+			"Reads the pipeline's topic as its consumers do (read_committed) and reports, by the feedd-seq\n"+
+			"header (or the fingerprint), every gap, duplicate and out-of-order record, and frames published\n"+
+			"both with and without a sequence number by members configured differently. By default it reads\n"+
+			"from the log start to the last stable offset; --follow keeps reading new commits and measures\n"+
+			"their end-to-end latency.\n\n"+
+			"With --expect FILE it compares the topic, in order, with the feed a simulator recorded\n"+
+			"(feedd sim --record): every frame that some port received intact must be there once, in feed\n"+
+			"order. It reports missing runs, duplicates (allowed when the member marked them possible),\n"+
+			"foreign records and moved frames, and so finds gaps in feeds without sequence numbers.\n\n"+
+			"Exits 1 on an error, and with --strict when the topic is not clean.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := parseCommandFlags(fs, args); err != nil {
+		return nil, err
+	}
+	bad := func(msg string) (*auditCommand, error) {
+		fmt.Fprintln(stderr, "feedd audit: "+msg)
+		return nil, errUsage
+	}
+	switch {
+	case c.start != "beginning" && c.start != "end":
+		return bad(fmt.Sprintf("--start: %q is neither beginning nor end", c.start))
+	case c.duration < 0:
+		return bad("--duration must not be negative")
+	case c.expect == "" && (c.framing != "" || c.maxDifferences != audit.DefaultMaxDifferences):
+		return bad("--framing and --max-differences go with --expect")
+	case c.expect != "" && c.allowRepeats:
+		return bad("--allow-repeated-frames does not apply to --expect, which tells repeated frames from duplicates")
+	case c.maxDifferences <= 0:
+		return bad("--max-differences must be positive")
+	}
+	return &c, nil
+}
+
+// target returns where the topic is, from --config (or FEEDD_CONFIG) and
+// --brokers and --topic, the members' sequence extractor, from --config,
+// and their framing, from --config and --framing.
+func (c *auditCommand) target(stderr io.Writer) (audit.Options, framing.Config, error) {
+	var opts audit.Options
+	var fc framing.Config
+	if path := c.configPath; path != "" || os.Getenv("FEEDD_CONFIG") != "" {
+		if path == "" {
+			path = os.Getenv("FEEDD_CONFIG")
+		}
+		// Only the kafka, framing and sequence sections matter here, so
+		// the rest of the member's configuration is not validated; FEEDD_*
+		// variables apply as they do to the member.
+		var cfg Config
+		if err := loadYAML(path, &cfg); err != nil {
+			return opts, fc, err
+		}
+		if err := applyEnv(settingsOf(&cfg), os.LookupEnv); err != nil {
+			return opts, fc, err
+		}
+		var err error
+		if opts, err = audit.OptionsFor(cfg.Kafka.WithDefaults()); err != nil {
+			return opts, fc, err
+		}
+		fc = cfg.Framing
+		// A record without feedd-seq is audited by the number the
+		// member's extractor reads in it, if the member has one.
+		if opts.Sequence, err = ingest.NewSequenceExtractor(cfg.Sequence); err != nil {
+			return opts, fc, err
+		}
+	}
+	if c.framing != "" {
+		fc = framing.Config{Mode: c.framing}
+	}
+	if c.brokers != "" {
+		opts.Brokers = strings.Split(c.brokers, ",")
+	}
+	if c.topic != "" {
+		opts.Topic = c.topic
+	}
+	if len(opts.Brokers) == 0 || opts.Topic == "" {
+		fmt.Fprintln(stderr, "feedd audit: say where the topic is: --config member.yaml, or --brokers and --topic")
+		return opts, fc, errUsage
+	}
+	return opts, fc, nil
+}
+
+// readContext returns the context the audit reads with, and sets
+// opts.Stop when it follows the topic. Following ends with ctx (Ctrl-C) or
+// --duration; reading on to the end and the second reading still need a
+// context, bounded by --timeout from then on. Without following, --timeout
+// bounds the whole reading. done releases what readContext started.
+func (c *auditCommand) readContext(ctx context.Context, opts *audit.Options) (context.Context, func()) {
+	if !opts.Follow {
+		if c.timeout <= 0 {
+			return ctx, func() {}
+		}
+		readCtx, cancel := context.WithTimeout(ctx, c.timeout)
+		return readCtx, cancel
+	}
+	stop := make(chan struct{})
+	opts.Stop = stop
+	readCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		var expired <-chan time.Time
+		if c.duration > 0 {
+			t := time.NewTimer(c.duration)
+			defer t.Stop()
+			expired = t.C
+		}
+		select {
+		case <-ctx.Done():
+		case <-expired:
+		case <-readCtx.Done():
+			return
+		}
+		close(stop)
+		if c.timeout > 0 {
+			t := time.NewTimer(c.timeout)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				cancel(fmt.Errorf("--timeout: still reading %v after following ended", c.timeout))
+			case <-readCtx.Done():
+			}
+		}
+	}()
+	return readCtx, func() { cancel(nil); <-watching }
+}
+
+// serveAuditMetrics serves the audit's metrics at addr until stop is
+// called.
+func serveAuditMetrics(addr string, mon *audit.Monitor, stderr io.Writer) (stop func(), err error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(mon.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srvCtx, stopServer := context.WithCancel(context.Background())
+	srv, err := startAdmin(srvCtx, addr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		stopServer()
+		return nil, fmt.Errorf("--metrics-listen: %w", err)
+	}
+	fmt.Fprintf(stderr, "feedd audit: metrics on http://%s/metrics\n", srv.addr)
+	return func() { stopServer(); srv.wait() }, nil
+}
+
+// readError adds to an error of the reading why its context ended, when
+// that was --timeout.
+func readError(readCtx context.Context, err error) error {
+	if cause := context.Cause(readCtx); cause != nil && !errors.Is(cause, readCtx.Err()) {
+		return fmt.Errorf("%w (%v)", err, cause)
+	}
+	return err
+}
+
+// auditVerdict is what --strict makes of a report by identity.
+func auditVerdict(rep *audit.Report) error {
 	switch {
 	case !rep.Clean:
 		return fmt.Errorf("%w: %s", errAuditFindings, strings.Join(rep.Problems, "; "))
@@ -183,4 +293,28 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: no record carries a feed sequence number, so gaps cannot be ruled out", errAuditFindings)
 	}
 	return nil
+}
+
+// expectVerdict is what --strict makes of a comparison with the recorded
+// feed: any missing frame, any moved frame, any extra record that is not a
+// duplicate marked possible.
+func expectVerdict(rep *audit.ExpectReport) error {
+	if !rep.Clean {
+		return fmt.Errorf("%w: %s", errAuditFindings, strings.Join(rep.Problems, "; "))
+	}
+	return nil
+}
+
+// readExpectation reads the record file at path and decodes its frames
+// with the members' framing.
+func readExpectation(path string, fc framing.Config) (*audit.Expectation, error) {
+	if err := fc.Validate(); err != nil {
+		return nil, fmt.Errorf("the members' framing: %w", err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--expect: %w", err)
+	}
+	defer f.Close()
+	return audit.ReadExpectation(bufio.NewReaderSize(f, 1<<20), path, fc)
 }

@@ -1,0 +1,98 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/feedd/feedd/broadcast"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// PossibleDuplicateValue is the value of the header
+// broadcast.HeaderPossibleDuplicate on a record a member marked.
+const PossibleDuplicateValue = "possible"
+
+// RunExpect reads the topic as Run does (read_committed, partition 0, from
+// o.From or the log start to the last stable offset, or following it) and
+// compares its records, in offset order, with the expected frames
+// (Compare). It returns an error when it could not read the topic or the
+// two differ by more than eo.MaxDifferences frames; findings are in the
+// report. o.AllowRepeatedFrames does not apply.
+//
+// The records' values are kept in memory for the comparison, each distinct
+// value once: a feed that repeats its sentences costs little more than the
+// offsets.
+func RunExpect(ctx context.Context, o Options, exp *Expectation, eo ExpectOptions) (*ExpectReport, error) {
+	o, base, cl, err := o.connect()
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	r := &Report{Topic: o.Topic, Followed: o.Follow}
+	adm := kadm.NewClient(cl)
+	if err := r.bounds(ctx, adm, o.From, o.FromEnd); err != nil {
+		return nil, err
+	}
+	mon := o.Monitor
+	if mon == nil {
+		mon = NewMonitor()
+	}
+	mon.update(func(p *Progress) { p.Started, p.From, p.NextOffset = true, r.From, r.From })
+
+	var records []TopicRecord
+	var before int64 // records produced before the recording started
+	values := make(map[string]string)
+	intern := func(b []byte) string {
+		if s, ok := values[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		values[s] = s
+		return s
+	}
+	err = o.read(ctx, base, adm, r, func(rec *kgo.Record) {
+		if rec.Attrs.IsControl() {
+			r.ControlRecords++
+			mon.update(func(p *Progress) { p.NextOffset = rec.Offset + 1 })
+			return
+		}
+		x := TopicRecord{Offset: rec.Offset, Value: intern(rec.Value)}
+		for _, h := range rec.Headers {
+			switch h.Key {
+			case broadcast.HeaderMember:
+				x.Member = intern(h.Value)
+			case broadcast.HeaderPossibleDuplicate:
+				x.PossibleDuplicate = string(h.Value) == PossibleDuplicateValue
+			}
+		}
+		records = append(records, x)
+		r.Records++
+		if started := exp.Feed.Started; !started.IsZero() && rec.Timestamp.Before(started.Add(-time.Second)) {
+			before++
+		}
+		mon.update(func(p *Progress) {
+			p.Records, p.NextOffset, p.LastRecordTime = r.Records, rec.Offset+1, rec.Timestamp
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	eo.End, eo.Feed = r.End, exp.Feed
+	if eo.MaxListed <= 0 {
+		eo.MaxListed = o.MaxListed
+	}
+	er, err := Compare(exp.Frames, records, eo)
+	if err != nil {
+		return nil, err
+	}
+	er.Topic, er.Partitions, er.LogStart, er.From, er.End = r.Topic, r.Partitions, r.LogStart, r.From, r.End
+	er.Records, er.ControlRecords, er.Followed = r.Records, r.ControlRecords, r.Followed
+	if er.BeforeRecording = before; before > 0 {
+		er.Notes = append(er.Notes, fmt.Sprintf("%d record(s) were produced before the recording started (%s): "+
+			"the topic may hold an earlier run of the feed; audit from the first offset of this run (--from)",
+			before, exp.Feed.Started.UTC().Format(time.RFC3339)))
+	}
+	return er, nil
+}
