@@ -12,44 +12,66 @@ const (
 	// DefaultMaxBytes covers more than ten minutes of 1,000 frames/s of
 	// 100-byte frames.
 	DefaultMaxBytes = 128 << 20
-	// DefaultLookAhead is how many of the oldest entries an echo is compared
-	// with before it is treated as an early echo.
+	// DefaultLookAhead is how many of the oldest entries an echo with a feed
+	// sequence number is compared with before a scan of the whole ring.
 	DefaultLookAhead = 256
-	// DefaultEarlyEchoMax bounds the set of echoes seen before the local port
-	// delivered the frame.
-	DefaultEarlyEchoMax = 4096
-	// DefaultEarlyEchoTTL is how long an early echo waits for its frame.
-	DefaultEarlyEchoTTL = 30 * time.Second
+	// DefaultEchoMemory bounds the echoes kept because no entry was
+	// certainly their frame.
+	DefaultEchoMemory = 1 << 16
+	// DefaultEchoMemoryTTL is how long such an echo is kept.
+	DefaultEchoMemoryTTL = time.Minute
+	// DefaultPassMargin is how far behind a committed frame's earliest
+	// possible line time an entry must lie before it is passed over.
+	DefaultPassMargin = 100 * time.Millisecond
 )
 
 // Upper limits enforced by Validate. They keep indexes in range and catch
 // configuration typos (an extra few zeros) before they turn into memory.
 const (
-	LimitMaxFrames    = 1 << 30
-	LimitLookAhead    = 1 << 20
-	LimitEarlyEchoMax = 1 << 24
+	LimitMaxFrames  = 1 << 30
+	LimitLookAhead  = 1 << 20
+	LimitEchoMemory = 1 << 24
+	// limboMax bounds the overflowed entries whose fate (reached the topic
+	// or not) is still being watched for (56 bytes each, allocated as
+	// needed); see Stats.OverflowLost.
+	limboMax = 1 << 16
 )
 
-// Config bounds a Ring. Zero fields take their defaults in WithDefaults.
+// Config bounds a Ring and sets how echoes are matched. Zero fields take
+// their defaults in WithDefaults.
 type Config struct {
 	// MaxFrames bounds the number of entries held.
 	MaxFrames int `yaml:"max_frames"`
 	// MaxBytes bounds the payload bytes held (the sum of the frames'
-	// lengths). The memory actually used is close to this plus 24 bytes per
+	// lengths). The memory actually used is close to this plus 40 bytes per
 	// entry for typical frame sizes; see the package documentation for the
 	// worst case.
 	MaxBytes int64 `yaml:"max_bytes"`
-	// LookAhead is the FIFO match window: an echo is compared with the
-	// oldest LookAhead entries (the oldest included). 1 means the oldest
-	// entry only.
+	// LookAhead is how many of the oldest entries an echo that carries a
+	// feed sequence number is compared with before the ring is scanned
+	// (amortised) for it.
 	LookAhead int `yaml:"look_ahead"`
-	// EarlyEchoMax bounds the early-echo set; when full, the oldest early
-	// echo is evicted (and counted) to make room.
-	EarlyEchoMax int `yaml:"early_echo_max"`
-	// EarlyEchoTTL is how long an early echo is kept: one older than this,
-	// relative to the time passed to TrimEcho, Append or ExpireEarlyEchoes,
-	// is expired (and counted).
-	EarlyEchoTTL time.Duration `yaml:"early_echo_ttl"`
+	// EchoMemory bounds the echoes remembered because no entry was
+	// certainly their frame (it may arrive later, or a flushed entry may be
+	// that frame); when full, the oldest is forgotten and counted.
+	EchoMemory int `yaml:"echo_memory"`
+	// EchoMemoryTTL is how long such an echo is remembered, measured on the
+	// host clock against the newest line time the ring has seen.
+	EchoMemoryTTL time.Duration `yaml:"echo_memory_ttl"`
+	// PassMargin: an entry whose latest possible line time lies more than
+	// this before the earliest possible line time of a committed frame is
+	// passed over (its frame came before a committed one, so it is either
+	// committed already or was skipped by the active). The margin is what
+	// is left of safety if a port delivers bytes later than its latency
+	// bound says.
+	PassMargin time.Duration `yaml:"pass_margin"`
+	// LineByteTime is the time the serial line takes for one character at
+	// its baud rate and character format. Two distinct frames with the same
+	// bytes end at least len(frame) characters apart on the line, which is
+	// what lets an echo be recognised as one entry by time. Zero disables
+	// that: only feed sequence numbers then identify frames. It comes from
+	// the serial settings, not the backlog section.
+	LineByteTime time.Duration `yaml:"-"`
 }
 
 // WithDefaults returns c with every zero field set to its default. Negative
@@ -64,11 +86,14 @@ func (c Config) WithDefaults() Config {
 	if c.LookAhead == 0 {
 		c.LookAhead = DefaultLookAhead
 	}
-	if c.EarlyEchoMax == 0 {
-		c.EarlyEchoMax = DefaultEarlyEchoMax
+	if c.EchoMemory == 0 {
+		c.EchoMemory = DefaultEchoMemory
 	}
-	if c.EarlyEchoTTL == 0 {
-		c.EarlyEchoTTL = DefaultEarlyEchoTTL
+	if c.EchoMemoryTTL == 0 {
+		c.EchoMemoryTTL = DefaultEchoMemoryTTL
+	}
+	if c.PassMargin == 0 {
+		c.PassMargin = DefaultPassMargin
 	}
 	return c
 }
@@ -93,13 +118,19 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("backlog.look_ahead: must be <= 1048576"))
 	}
 	switch {
-	case c.EarlyEchoMax <= 0:
-		errs = append(errs, errors.New("backlog.early_echo_max: must be > 0"))
-	case c.EarlyEchoMax > LimitEarlyEchoMax:
-		errs = append(errs, errors.New("backlog.early_echo_max: must be <= 16777216"))
+	case c.EchoMemory <= 0:
+		errs = append(errs, errors.New("backlog.echo_memory: must be > 0"))
+	case c.EchoMemory > LimitEchoMemory:
+		errs = append(errs, errors.New("backlog.echo_memory: must be <= 16777216"))
 	}
-	if c.EarlyEchoTTL <= 0 {
-		errs = append(errs, errors.New("backlog.early_echo_ttl: must be > 0"))
+	if c.EchoMemoryTTL <= 0 {
+		errs = append(errs, errors.New("backlog.echo_memory_ttl: must be > 0"))
+	}
+	if c.PassMargin < 0 {
+		errs = append(errs, errors.New("backlog.pass_margin: must be >= 0"))
+	}
+	if c.LineByteTime < 0 {
+		errs = append(errs, errors.New("backlog: the line's character time must be >= 0"))
 	}
 	return errors.Join(errs...)
 }

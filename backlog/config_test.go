@@ -8,11 +8,12 @@ import (
 
 func TestWithDefaults(t *testing.T) {
 	got := Config{}.WithDefaults()
-	want := Config{MaxFrames: 1 << 20, MaxBytes: 128 << 20, LookAhead: 256, EarlyEchoMax: 4096, EarlyEchoTTL: 30 * time.Second}
+	want := Config{MaxFrames: 1 << 20, MaxBytes: 128 << 20, LookAhead: 256, EchoMemory: 1 << 16,
+		EchoMemoryTTL: time.Minute, PassMargin: 100 * time.Millisecond}
 	if got != want {
 		t.Fatalf("Config{}.WithDefaults() = %+v; want %+v", got, want)
 	}
-	set := Config{MaxFrames: 5, MaxBytes: 6, LookAhead: 7, EarlyEchoMax: 8, EarlyEchoTTL: 9}
+	set := Config{MaxFrames: 5, MaxBytes: 6, LookAhead: 7, EchoMemory: 8, EchoMemoryTTL: 9, PassMargin: 10, LineByteTime: 11}
 	if got := set.WithDefaults(); got != set {
 		t.Fatalf("WithDefaults changed set fields: %+v", got)
 	}
@@ -37,13 +38,15 @@ func TestValidate(t *testing.T) {
 		{"max_bytes negative", func(c *Config) { c.MaxBytes = -1 }, []string{"backlog.max_bytes: must be > 0"}},
 		{"look_ahead zero", func(c *Config) { c.LookAhead = 0 }, []string{"backlog.look_ahead: must be > 0"}},
 		{"look_ahead too large", func(c *Config) { c.LookAhead = LimitLookAhead + 1 }, []string{"backlog.look_ahead: must be <= 1048576"}},
-		{"early_echo_max zero", func(c *Config) { c.EarlyEchoMax = 0 }, []string{"backlog.early_echo_max: must be > 0"}},
-		{"early_echo_max too large", func(c *Config) { c.EarlyEchoMax = LimitEarlyEchoMax + 1 }, []string{"backlog.early_echo_max: must be <= 16777216"}},
-		{"early_echo_ttl negative", func(c *Config) { c.EarlyEchoTTL = -time.Second }, []string{"backlog.early_echo_ttl: must be > 0"}},
+		{"echo_memory zero", func(c *Config) { c.EchoMemory = 0 }, []string{"backlog.echo_memory: must be > 0"}},
+		{"echo_memory too large", func(c *Config) { c.EchoMemory = LimitEchoMemory + 1 }, []string{"backlog.echo_memory: must be <= 16777216"}},
+		{"echo_memory_ttl negative", func(c *Config) { c.EchoMemoryTTL = -time.Second }, []string{"backlog.echo_memory_ttl: must be > 0"}},
+		{"pass_margin negative", func(c *Config) { c.PassMargin = -time.Second }, []string{"backlog.pass_margin: must be >= 0"}},
+		{"line time negative", func(c *Config) { c.LineByteTime = -1 }, []string{"backlog: the line's character time"}},
 		{"all at once", func(c *Config) {
-			*c = Config{MaxFrames: -1, MaxBytes: -1, LookAhead: -1, EarlyEchoMax: -1, EarlyEchoTTL: -1}
+			*c = Config{MaxFrames: -1, MaxBytes: -1, LookAhead: -1, EchoMemory: -1, EchoMemoryTTL: -1, PassMargin: -1}
 		},
-			[]string{"backlog.max_frames", "backlog.max_bytes", "backlog.look_ahead", "backlog.early_echo_max", "backlog.early_echo_ttl"}},
+			[]string{"backlog.max_frames", "backlog.max_bytes", "backlog.look_ahead", "backlog.echo_memory", "backlog.echo_memory_ttl", "backlog.pass_margin"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,7 +81,8 @@ func TestNewAppliesDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.maxFrames != DefaultMaxFrames || r.maxBytes != DefaultMaxBytes || r.lookAhead != DefaultLookAhead ||
-		r.early.max != DefaultEarlyEchoMax || r.ttl != int64(DefaultEarlyEchoTTL) || r.ar.size != 64<<10 {
+		r.mem.max != DefaultEchoMemory || r.memTTL != int64(DefaultEchoMemoryTTL) || r.margin != int64(DefaultPassMargin) ||
+		r.ar.size != 64<<10 {
 		t.Fatalf("New(Config{}) = %+v", r)
 	}
 }
@@ -90,6 +94,22 @@ func TestChunkShiftFor(t *testing.T) {
 	}{{128 << 20, 16}, {1 << 20, 16}, {512 << 10, 16}, {256 << 10, 15}, {8 << 10, 10}, {100, 8}, {1, 8}} {
 		if got := chunkShiftFor(tt.maxBytes); got != tt.want {
 			t.Errorf("chunkShiftFor(%d) = %d; want %d", tt.maxBytes, got, tt.want)
+		}
+	}
+}
+
+func TestWidenNeverNarrows(t *testing.T) {
+	for _, w := range []Window{{0, 0}, {-1, 0}, {-(1 << 17), 0}, {-(1 << 17) - 1, 0}, {-4_000_000_000, 7}, {-5_000_000_000, 7}, {NoLo, 9}} {
+		got := widen(w)
+		if got.Hi != w.Hi || got.Lo > w.Lo {
+			t.Errorf("widen(%+v) = %+v: narrower", w, got)
+		}
+		if w.Lo != NoLo && got.Lo != NoLo && w.Lo-got.Lo >= 1<<widthShift {
+			t.Errorf("widen(%+v) = %+v: wider than one unit", w, got)
+		}
+		r := &Ring{his: []int64{got.Hi}, meta: []uint16{packMeta(got, true)}}
+		if r.window(0) != got || !r.exact(0) {
+			t.Errorf("packed %+v reads back as %+v exact %v", got, r.window(0), r.exact(0))
 		}
 	}
 }

@@ -2,7 +2,6 @@ package backlog
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -11,21 +10,33 @@ import (
 	"time"
 )
 
-// model is a naive slice implementation of the ring's documented semantics,
-// used as the oracle for property and fuzz tests.
+// model is a naive slice implementation of the ring's documented rules, the
+// oracle for the property and fuzz tests of the ring's data structures
+// (columns, binary searches, the echo memory's hash lists, the limbo).
 type model struct {
-	cfg     Config
-	ents    []Entry // Data owned by the model
-	early   []modelEcho
-	lastPos uint64
-	credit  int
-	st      Stats
-	gaps    []Gap
+	cfg         Config
+	ents        []Entry // Data owned by the model
+	mem         []modelEcho
+	limbo       []limboEntry
+	lastPos     uint64
+	lastWin     Window
+	passBefore  int64
+	forgottenHi int64
+	wallOffset  int64
+	uncertain   bool
+	st          Stats
+	gaps        []Gap
 }
 
 type modelEcho struct {
-	id uint64
-	at int64
+	id    uint64
+	win   Window
+	exact bool
+}
+
+func newModel(c Config) *model {
+	return &model{cfg: c.WithDefaults(), lastWin: Window{Lo: NoLo, Hi: math.MinInt64},
+		passBefore: math.MinInt64, forgottenHi: math.MinInt64}
 }
 
 func (m *model) bytes() int64 {
@@ -36,389 +47,381 @@ func (m *model) bytes() int64 {
 	return b
 }
 
-func (m *model) expire(now int64) int {
-	ttl := int64(m.cfg.EarlyEchoTTL)
-	c := 0
-	for len(m.early) > 0 && now >= math.MinInt64+ttl && m.early[0].at < now-ttl {
-		m.early = m.early[1:]
-		c++
+func (m *model) sameFrame(a, b Window, n int) bool {
+	bt := int64(m.cfg.LineByteTime)
+	if !a.Known() || !b.Known() || !overlaps(a, b) || bt <= 0 || n <= 0 {
+		return false
 	}
-	m.st.EarlyEchoExpired += uint64(c)
-	return c
+	return max(a.Hi-b.Lo, b.Hi-a.Lo) < int64(n)*bt
 }
 
-func (m *model) append(id uint64, at int64, data []byte) (uint64, bool, error) {
-	m.expire(at)
-	for i, e := range m.early {
-		if e.id == id {
-			m.early = slices.Delete(m.early, i, i+1)
-			m.st.EarlyEchoMatched++
+func (m *model) forget(i int) {
+	m.st.Forgotten++
+	m.forgottenHi = max(m.forgottenHi, m.mem[i].win.Hi)
+	m.mem = slices.Delete(m.mem, i, i+1)
+}
+
+func (m *model) expire(now int64) {
+	ttl := int64(m.cfg.EchoMemoryTTL)
+	if now < math.MinInt64+ttl {
+		return
+	}
+	for len(m.mem) > 0 && m.mem[0].win.Hi < now-ttl {
+		m.forget(0)
+	}
+}
+
+func (m *model) pass(k int) {
+	for _, e := range m.ents[:k] {
+		i := slices.IndexFunc(m.mem, func(me modelEcho) bool {
+			return me.id == e.ID && me.exact == e.Exact && (e.Exact || overlaps(me.win, e.Win))
+		})
+		switch {
+		case i >= 0, e.Win.Lo <= m.forgottenHi:
+			m.st.Passed++
+		default:
+			m.st.Skipped++
+		}
+	}
+	m.ents = m.ents[k:]
+}
+
+func (m *model) append(f Frame) (uint64, bool, error) {
+	w := f.Win
+	w.Lo = max(w.Lo, m.lastWin.Lo)
+	w.Hi = max(w.Hi, m.lastWin.Hi, w.Lo)
+	w = widen(w)
+	m.wallOffset = f.ReceivedAt - f.Win.Hi
+	m.expire(w.Hi)
+	for i, e := range m.mem {
+		if e.id == f.ID && e.exact == f.Exact && (f.Exact || m.sameFrame(e.win, w, len(f.Data))) {
+			m.mem = slices.Delete(m.mem, i, i+1)
+			m.st.Recognised++
+			m.lastWin = w
+			m.pass(len(m.ents))
+			m.st.OverflowResolved += uint64(len(m.limbo))
+			m.limbo = nil
+			m.uncertain = false
 			return 0, false, nil
 		}
 	}
-	if int64(len(data)) > m.cfg.MaxBytes {
+	if w.Hi < m.passBefore {
+		m.st.Behind++
+		m.lastWin = w
+		return 0, false, nil
+	}
+	if int64(len(f.Data)) > m.cfg.MaxBytes {
 		m.st.Rejected++
-		m.st.RejectedBytes += uint64(len(data))
+		m.st.RejectedBytes += uint64(len(f.Data))
 		return 0, false, ErrFrameTooLarge
 	}
-	for len(m.ents) >= m.cfg.MaxFrames || m.bytes()+int64(len(data)) > m.cfg.MaxBytes {
-		m.evict()
+	for len(m.ents) >= m.cfg.MaxFrames || m.bytes()+int64(len(f.Data)) > m.cfg.MaxBytes {
+		e := m.ents[0]
+		m.ents = m.ents[1:]
+		m.st.OverflowFrames++
+		m.st.OverflowBytes += uint64(len(e.Data))
+		if len(m.limbo) == limboMax {
+			m.lost(m.limbo[0])
+			m.limbo = m.limbo[1:]
+		}
+		m.limbo = append(m.limbo, limboEntry{pos: e.Pos, id: e.ID, at: e.Win.Hi + m.wallOffset, bytes: uint64(len(e.Data)), win: e.Win})
 	}
 	m.lastPos++
-	m.ents = append(m.ents, Entry{Pos: m.lastPos, ID: id, ReceivedAt: at, Data: bytes.Clone(data)})
+	m.lastWin = w
+	m.ents = append(m.ents, Entry{Pos: m.lastPos, ID: f.ID, Exact: f.Exact, Win: w, Data: bytes.Clone(f.Data)})
 	m.st.Appended++
 	return m.lastPos, true, nil
 }
 
-func (m *model) evict() {
-	e := m.ents[0]
-	m.ents = m.ents[1:]
-	l := uint64(len(e.Data))
-	m.st.OverflowFrames++
-	m.st.OverflowBytes += l
-	if m.st.FirstOverflowPos == 0 {
-		m.st.FirstOverflowPos = e.Pos
+func (m *model) lost(e limboEntry) {
+	m.st.OverflowLost++
+	if m.st.FirstLostPos == 0 {
+		m.st.FirstLostPos = e.pos
 	}
-	if n := len(m.gaps); n > 0 && m.gaps[n-1].LastPos+1 == e.Pos {
+	if n := len(m.gaps); n > 0 && m.st.LastLostPos+1 == e.pos {
 		g := &m.gaps[n-1]
-		g.LastPos, g.LastID, g.LastReceivedAt = e.Pos, e.ID, e.ReceivedAt
-		g.Bytes += l
+		g.LastPos, g.LastID, g.LastReceivedAt = e.pos, e.id, e.at
+		g.Bytes += e.bytes
 	} else {
 		m.st.OverflowGaps++
-		m.gaps = append(m.gaps, Gap{FirstPos: e.Pos, LastPos: e.Pos, FirstID: e.ID, LastID: e.ID,
-			FirstReceivedAt: e.ReceivedAt, LastReceivedAt: e.ReceivedAt, Bytes: l})
+		m.gaps = append(m.gaps, Gap{FirstPos: e.pos, LastPos: e.pos, FirstID: e.id, LastID: e.id,
+			FirstReceivedAt: e.at, LastReceivedAt: e.at, Bytes: e.bytes})
 	}
-	m.st.LastOverflowPos = e.Pos
+	m.st.LastLostPos = e.pos
 }
 
-func (m *model) trimEcho(id uint64, now int64) TrimResult {
+// find is the naive search for the entry certainly an echo's frame. With
+// feed sequence numbers the model test keeps them unique and growing, so the
+// oldest match is the only one.
+func (m *model) find(e Echo) int {
+	for i, en := range m.ents {
+		if e.Exact {
+			if en.Exact && en.ID == e.ID {
+				return i
+			}
+			continue
+		}
+		if en.Win.Hi < e.Win.Lo {
+			continue
+		}
+		if en.Win.Lo > e.Win.Hi {
+			break
+		}
+		if en.ID == e.ID && !en.Exact && m.sameFrame(en.Win, e.Win, len(en.Data)) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (m *model) trimEcho(e Echo) TrimResult {
 	var res TrimResult
-	res.Expired = m.expire(now)
-	for i := 0; i < len(m.ents) && i < m.cfg.LookAhead; i++ {
-		if m.ents[i].ID == id {
-			res.Kind = TrimMatchedAhead
-			if i == 0 {
-				res.Kind = TrimMatchedHead
-			}
-			res.Pos, res.ReceivedAt, res.Skipped = m.ents[i].Pos, m.ents[i].ReceivedAt, i
-			m.ents = m.ents[i+1:]
-			m.st.TrimmedByEcho++
-			m.st.SkippedByActive += uint64(i)
-			return res
-		}
+	m.st.Echoes++
+	m.expire(max(e.Win.Hi, m.lastWin.Hi))
+	margin := int64(m.cfg.PassMargin)
+	if e.Win.Lo != NoLo && e.Win.Lo-margin > m.passBefore {
+		m.passBefore = e.Win.Lo - margin
 	}
-	if w := min(len(m.ents), m.cfg.LookAhead); len(m.ents) > w {
-		m.credit = min(m.credit+m.cfg.LookAhead, len(m.ents))
-		if m.credit >= len(m.ents)-w {
-			m.credit = 0
-			for i := w; i < len(m.ents); i++ {
-				if m.ents[i].ID == id {
-					res.Kind, res.Pos, res.ReceivedAt, res.Skipped = TrimMatchedAhead, m.ents[i].Pos, m.ents[i].ReceivedAt, i
-					m.ents = m.ents[i+1:]
-					m.st.TrimmedByEcho++
-					m.st.SkippedByActive += uint64(i)
-					m.st.Resyncs++
-					return res
-				}
+	matched := false
+	if k := m.find(e); k >= 0 {
+		res.Kind, res.Pos, res.ReceivedAt, res.Passed = TrimMatched, m.ents[k].Pos, m.ents[k].Win.Hi+m.wallOffset, k
+		res.Realigned = k > 0 || m.uncertain || len(m.limbo) > 0
+		m.pass(k)
+		m.ents = m.ents[1:]
+		m.st.TrimmedByEcho++
+		m.st.OverflowResolved += uint64(len(m.limbo))
+		m.limbo = nil
+		matched = true
+	} else {
+		for i, le := range m.limbo {
+			if le.id == e.ID && (e.Exact || m.sameFrame(le.win, e.Win, int(le.bytes))) {
+				m.limbo = m.limbo[i+1:]
+				m.st.OverflowResolved += uint64(i + 1)
+				res.Kind, res.Realigned = TrimMatched, true
+				matched = true
+				break
 			}
 		}
 	}
-	res.Kind = TrimEarlyEcho
-	if len(m.early) >= m.cfg.EarlyEchoMax {
-		m.early = m.early[1:]
-		m.st.EarlyEchoEvicted++
-		res.Evicted = true
+	if matched {
+		m.st.Matched++
+		if res.Realigned {
+			m.st.Realigned++
+		}
+		m.uncertain = false
+	} else {
+		res.Kind = TrimRemembered
+		m.st.Remembered++
+		m.uncertain = true
+		if len(m.mem) >= m.cfg.EchoMemory {
+			m.forget(0)
+			res.Forgotten = true
+		}
+		m.mem = append(m.mem, modelEcho{id: e.ID, win: e.Win, exact: e.Exact})
 	}
-	m.early = append(m.early, modelEcho{id, now})
-	m.st.EarlyEchoes++
+	for len(m.limbo) > 0 && m.limbo[0].win.Hi < m.passBefore {
+		m.limbo = m.limbo[1:]
+		m.st.OverflowResolved++
+	}
+	k := 0
+	for k < len(m.ents) && m.ents[k].Win.Hi < m.passBefore {
+		k++
+	}
+	m.pass(k)
+	res.Passed += k
 	return res
 }
 
 func (m *model) trimThrough(pos uint64) int {
 	k := 0
-	for len(m.ents) > 0 && m.ents[0].Pos <= pos {
-		m.ents = m.ents[1:]
+	for k < len(m.ents) && m.ents[k].Pos <= pos {
 		k++
 	}
+	m.ents = m.ents[k:]
 	m.st.TrimmedByCommit += uint64(k)
 	return k
 }
 
-func (m *model) next(after uint64) (Entry, bool) {
-	for _, e := range m.ents {
-		if e.Pos > after {
-			return e, true
+func (m *model) possiblyPublished(e Entry) bool {
+	if e.Win.Lo <= m.forgottenHi || !e.Exact && e.Win.Hi < m.passBefore+int64(m.cfg.PassMargin) {
+		return true
+	}
+	for _, me := range m.mem {
+		if me.id == e.ID && me.exact == e.Exact && (e.Exact || overlaps(me.win, e.Win)) {
+			return true
 		}
 	}
-	return Entry{}, false
+	return false
+}
+
+func (m *model) settle() int {
+	c := len(m.limbo)
+	for _, le := range m.limbo {
+		m.lost(le)
+	}
+	m.limbo = nil
+	return c
 }
 
 func (m *model) reset() {
 	m.st.ResetFrames += uint64(len(m.ents))
-	m.st.ResetEarlyEchoes += uint64(len(m.early))
-	m.ents, m.early, m.credit = nil, nil, 0
+	m.st.ResetEchoes += uint64(len(m.mem))
+	m.ents, m.mem, m.uncertain = nil, nil, false
 }
 
 func (m *model) stats() Stats {
 	s := m.st
-	s.Len, s.Bytes, s.EarlyEchoLen = len(m.ents), m.bytes(), len(m.early)
+	s.Len, s.Bytes, s.MemoryLen, s.LimboLen = len(m.ents), m.bytes(), len(m.mem), len(m.limbo)
 	return s
 }
 
-// source supplies the choices of an operation sequence.
-type source interface {
-	intn(n int) int // in [0, n)
+func (m *model) lastGaps() []Gap {
+	if len(m.gaps) <= MaxGaps {
+		return m.gaps
+	}
+	return m.gaps[len(m.gaps)-MaxGaps:]
 }
 
-type randSource struct{ r *rand.Rand }
-
-func (s randSource) intn(n int) int { return s.r.IntN(n) }
-
-// byteSource reads choices from fuzz input; it yields zeros once exhausted.
-type byteSource struct{ b []byte }
-
-func (s *byteSource) intn(n int) int {
-	if n <= 1 {
-		return 0
+// compare checks the ring against the model after every operation.
+func compare(t testing.TB, step int, r *Ring, m *model) {
+	t.Helper()
+	if got, want := r.Stats(), m.stats(); got != want {
+		t.Fatalf("step %d: stats\n got %+v\nwant %+v", step, got, want)
 	}
-	v := 0
-	for need := n - 1; need > 0; need >>= 8 {
-		v <<= 8
-		if len(s.b) > 0 {
-			v |= int(s.b[0])
-			s.b = s.b[1:]
+	var got []Entry
+	for after := uint64(0); ; {
+		e, ok := r.Next(after)
+		if !ok {
+			break
+		}
+		got = append(got, e)
+		after = e.Pos
+	}
+	if len(got) != len(m.ents) {
+		t.Fatalf("step %d: %d entries, model %d", step, len(got), len(m.ents))
+	}
+	for i := range got {
+		g, w := got[i], m.ents[i]
+		w.ReceivedAt = w.Win.Hi + m.wallOffset
+		if g.Pos != w.Pos || g.ID != w.ID || g.Exact != w.Exact || g.Win != w.Win || g.ReceivedAt != w.ReceivedAt || !bytes.Equal(g.Data, w.Data) {
+			t.Fatalf("step %d: entry %d\n got %+v\nwant %+v", step, i, g, w)
+		}
+		if r.PossiblyPublished(g) != m.possiblyPublished(w) {
+			t.Fatalf("step %d: PossiblyPublished(%+v) = %v, model %v", step, g, !m.possiblyPublished(w), m.possiblyPublished(w))
 		}
 	}
-	return v % n
+	if g := r.Gaps(nil); !slices.Equal(g, m.lastGaps()) {
+		t.Fatalf("step %d: gaps\n got %+v\nwant %+v", step, g, m.lastGaps())
+	}
 }
 
-// harness drives a Ring and a model with the same operations and compares
-// them after every step.
-type harness struct {
-	t    testing.TB
-	r    *Ring
-	m    *model
-	src  source
-	now  int64
-	seq  int
-	step int
-
-	alphabet int
-}
-
-// newHarness picks a small configuration, so that bounds, holes, chunk
-// crossings and multi-chunk frames all happen often.
-func newHarness(t testing.TB, src source, large bool) *harness {
-	c := Config{
-		MaxFrames:    1 + src.intn(40),
-		MaxBytes:     int64(1 + src.intn(600)),
-		LookAhead:    1 + src.intn(8),
-		EarlyEchoMax: 1 + src.intn(6),
-		EarlyEchoTTL: time.Duration(1 + src.intn(60)),
+// runOps drives a ring and the model with a random operation sequence.
+func runOps(t testing.TB, rng *rand.Rand, steps int) {
+	cfg := Config{
+		MaxFrames:     1 + rng.IntN(40),
+		MaxBytes:      int64(64 + rng.IntN(2000)),
+		LookAhead:     1 + rng.IntN(6),
+		EchoMemory:    1 + rng.IntN(12),
+		EchoMemoryTTL: time.Duration(1 + rng.Int64N(5_000)),
+		PassMargin:    time.Duration(1 + rng.Int64N(300)),
+		LineByteTime:  time.Duration(rng.Int64N(20)),
 	}
-	shift := uint(2 + src.intn(5))
-	alphabet := 12
-	if large {
-		alphabet = 80
-		c.MaxFrames = 1 + src.intn(300)
-		c.MaxBytes = int64(1 + src.intn(20000))
-		c.LookAhead = 1 + src.intn(40)
-		c.EarlyEchoMax = 1 + src.intn(100)
-		c.EarlyEchoTTL = time.Duration(1 + src.intn(5000))
-		shift = uint(6 + src.intn(5))
-	}
-	if err := c.Validate(); err != nil {
+	r, err := newRingForTest(cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
-	slots := 1 + src.intn(4)
-	return &harness{t: t, r: newRing(c, shift, slots), m: &model{cfg: c}, src: src, now: 1000, alphabet: alphabet}
-}
-
-func (h *harness) fail(format string, args ...any) {
-	h.t.Helper()
-	h.t.Fatalf("step %d (cfg %+v, chunk %d): %s", h.step, h.m.cfg, h.r.ar.size, fmt.Sprintf(format, args...))
-}
-
-func (h *harness) pickID() uint64 {
-	// Mostly an identity near the front of the ring, so that echoes match
-	// at the head and within the window; otherwise one of a small alphabet,
-	// so that duplicates and early echoes are common.
-	if n := len(h.m.ents); n > 0 && h.src.intn(3) > 0 {
-		return h.m.ents[h.src.intn(min(n, h.m.cfg.LookAhead+2))].ID
-	}
-	return uint64(h.src.intn(h.alphabet))
-}
-
-func (h *harness) pickData() []byte {
-	var n int
-	switch k := h.src.intn(10); {
-	case k == 0:
-		n = 0
-	case k == 1:
-		n = h.src.intn(int(h.m.cfg.MaxBytes) + 8) // up to oversize
-	case k == 2:
-		n = h.src.intn(4*int(h.r.ar.size) + 1) // multi-chunk
-	default:
-		n = 1 + h.src.intn(int(h.r.ar.size)) // within a chunk
-	}
-	d := make([]byte, n)
-	h.seq++
-	for i := range d {
-		d[i] = byte(h.seq*31 + i)
-	}
-	return d
-}
-
-func (h *harness) do() {
-	h.step++
-	h.now += int64(h.src.intn(15)) - 2 // mostly forward, sometimes back
-	switch k := h.src.intn(100); {
-	case k < 45:
-		id, data := h.pickID(), h.pickData()
-		at := h.now
-		pos, stored, err := h.r.Append(id, at, data)
-		mpos, mstored, merr := h.m.append(id, at, data)
-		if pos != mpos || stored != mstored || (err == nil) != (merr == nil) || (err != nil && !errors.Is(err, ErrFrameTooLarge)) {
-			h.fail("Append(%d, %d, %d bytes) = %d, %v, %v; model %d, %v, %v", id, at, len(data), pos, stored, err, mpos, mstored, merr)
+	m := newModel(cfg)
+	exact := rng.IntN(3) == 0
+	var now, seq int64
+	for step := range steps {
+		switch op := rng.IntN(20); {
+		case op < 9:
+			now += rng.Int64N(60)
+			lo := now - rng.Int64N(80)
+			if rng.IntN(20) == 0 {
+				lo = NoLo
+			}
+			var id uint64
+			if exact {
+				seq += 1 + rng.Int64N(2)
+				id = uint64(seq)
+			} else {
+				id = uint64(rng.IntN(3))
+			}
+			data := bytes.Repeat([]byte{byte('a' + id%26)}, 1+rng.IntN(int(min(cfg.MaxBytes, 300))))
+			if rng.IntN(40) == 0 {
+				data = make([]byte, cfg.MaxBytes+1)
+			}
+			f := Frame{ID: id, Exact: exact, Win: Window{Lo: lo, Hi: now}, ReceivedAt: now * 3, Data: data}
+			gp, gs, ge := r.Append(f)
+			wp, ws, we := m.append(f)
+			if gp != wp || gs != ws || (ge == nil) != (we == nil) {
+				t.Fatalf("step %d: Append(%+v) = %d %v %v, model %d %v %v", step, f.Win, gp, gs, ge, wp, ws, we)
+			}
+		case op < 17:
+			var e Echo
+			at := now - 100 + rng.Int64N(160)
+			e.Win = Window{Lo: at - rng.Int64N(60), Hi: at}
+			if rng.IntN(8) == 0 {
+				e.Win.Lo = NoLo
+			}
+			if exact {
+				e.Exact = true
+				e.ID = uint64(max(1, seq-rng.Int64N(12)))
+			} else {
+				e.ID = uint64(rng.IntN(3))
+			}
+			got, want := r.TrimEcho(e), m.trimEcho(e)
+			if got != want {
+				t.Fatalf("step %d: TrimEcho(%+v)\n got %+v\nwant %+v", step, e, got, want)
+			}
+		case op < 18:
+			var pos uint64
+			if m.lastPos > 0 {
+				pos = uint64(rng.Int64N(int64(m.lastPos) + 1))
+			}
+			if g, w := r.TrimThrough(pos), m.trimThrough(pos); g != w {
+				t.Fatalf("step %d: TrimThrough(%d) = %d, model %d", step, pos, g, w)
+			}
+		case op < 19:
+			if g, w := r.Settle(), m.settle(); g != w {
+				t.Fatalf("step %d: Settle = %d, model %d", step, g, w)
+			}
+		default:
+			if rng.IntN(4) == 0 {
+				r.Reset()
+				m.reset()
+			} else {
+				now += rng.Int64N(3000)
+				r.ForgetEchoes(now)
+				m.expire(now)
+			}
 		}
-	case k < 80:
-		id := h.pickID()
-		got, want := h.r.TrimEcho(id, h.now), h.m.trimEcho(id, h.now)
-		if got != want {
-			h.fail("TrimEcho(%d, %d) = %+v; model %+v", id, h.now, got, want)
-		}
-	case k < 88:
-		pos := uint64(max(0, int(h.m.lastPos)-h.src.intn(2*h.m.cfg.MaxFrames+2)+2))
-		if got, want := h.r.TrimThrough(pos), h.m.trimThrough(pos); got != want {
-			h.fail("TrimThrough(%d) = %d; model %d", pos, got, want)
-		}
-	case k < 92:
-		got, want := h.r.ExpireEarlyEchoes(h.now), h.m.expire(h.now)
-		if got != want {
-			h.fail("ExpireEarlyEchoes(%d) = %d; model %d", h.now, got, want)
-		}
-	case k < 94:
-		h.r.Reset()
-		h.m.reset()
-	default:
-		after := uint64(max(0, int(h.m.lastPos)-h.src.intn(h.m.cfg.MaxFrames+3)+1))
-		got, ok := h.r.Next(after)
-		want, wok := h.m.next(after)
-		if ok != wok || !sameEntry(got, want) {
-			h.fail("Next(%d) = %+v, %v; model %+v, %v", after, got, ok, want, wok)
-		}
-		got, ok = h.r.Get(after)
-		wok = len(h.m.ents) > 0 && after >= h.m.ents[0].Pos && after <= h.m.lastPos
-		if wok {
-			want = h.m.ents[after-h.m.ents[0].Pos]
-		} else {
-			want = Entry{}
-		}
-		if ok != wok || !sameEntry(got, want) {
-			h.fail("Get(%d) = %+v, %v; model %+v, %v", after, got, ok, want, wok)
-		}
-	}
-	h.check()
-}
-
-func sameEntry(a, b Entry) bool {
-	return a.Pos == b.Pos && a.ID == b.ID && a.ReceivedAt == b.ReceivedAt && bytes.Equal(a.Data, b.Data)
-}
-
-// check compares the whole observable state and the internal invariants.
-func (h *harness) check() {
-	h.t.Helper()
-	r, m := h.r, h.m
-	if r.Len() != len(m.ents) || r.Bytes() != m.bytes() || r.LastPos() != m.lastPos || r.EarlyEchoLen() != len(m.early) {
-		h.fail("Len %d Bytes %d LastPos %d EarlyEchoLen %d; model %d %d %d %d",
-			r.Len(), r.Bytes(), r.LastPos(), r.EarlyEchoLen(), len(m.ents), m.bytes(), m.lastPos, len(m.early))
-	}
-	i := 0
-	for e, ok := r.Next(0); ok; e, ok = r.Next(e.Pos) {
-		if i >= len(m.ents) || !sameEntry(e, m.ents[i]) {
-			h.fail("entry %d = %+v; model %v", i, e, m.ents)
-		}
-		if cap(e.Data) != len(e.Data) {
-			h.fail("entry %d: Data capacity %d > length %d", i, cap(e.Data), len(e.Data))
-		}
-		i++
-	}
-	if i != len(m.ents) {
-		h.fail("iterated %d entries; model %d", i, len(m.ents))
-	}
-	o, ok := r.Oldest()
-	if ok != (len(m.ents) > 0) || (ok && !sameEntry(o, m.ents[0])) {
-		h.fail("Oldest = %+v, %v", o, ok)
-	}
-	var early []modelEcho
-	r.early.each(func(id uint64, at int64) { early = append(early, modelEcho{id, at}) })
-	if !slices.Equal(early, m.early) {
-		h.fail("early echoes %v; model %v", early, m.early)
-	}
-	distinct := map[uint64]bool{}
-	for _, e := range m.early {
-		distinct[e.id] = true
-	}
-	if r.early.used != len(distinct) {
-		h.fail("early index holds %d keys; want %d", r.early.used, len(distinct))
-	}
-	if got, want := r.Stats(), m.stats(); got != want {
-		h.fail("Stats\n got %+v\nwant %+v", got, want)
-	}
-	s := r.Stats()
-	if s.Appended != s.TrimmedByEcho+s.TrimmedByCommit+s.SkippedByActive+s.OverflowFrames+s.ResetFrames+uint64(s.Len) {
-		h.fail("frame accounting does not add up: %+v", s)
-	}
-	if s.EarlyEchoes != s.EarlyEchoMatched+s.EarlyEchoExpired+s.EarlyEchoEvicted+s.ResetEarlyEchoes+uint64(s.EarlyEchoLen) {
-		h.fail("early-echo accounting does not add up: %+v", s)
-	}
-	wantGaps := m.gaps[max(0, len(m.gaps)-MaxGaps):]
-	if got := r.Gaps(nil); !slices.Equal(got, wantGaps) && !(len(got) == 0 && len(wantGaps) == 0) {
-		h.fail("Gaps %v; model %v", got, wantGaps)
-	}
-	// I4: within bounds, and the memory held is bounded by the payload.
-	if r.Len() > m.cfg.MaxFrames || r.Bytes() > m.cfg.MaxBytes {
-		h.fail("bounds exceeded: %d frames, %d bytes", r.Len(), r.Bytes())
-	}
-	if held := int64(r.ar.n) << r.ar.shift; held > 2*r.Bytes()+3*int64(r.ar.size) {
-		h.fail("arena holds %d bytes in %d chunks for %d payload bytes", held, r.ar.n, r.Bytes())
-	}
-	if len(r.ids) > m.cfg.MaxFrames {
-		h.fail("%d slots for max_frames %d", len(r.ids), m.cfg.MaxFrames)
+		compare(t, step, r, m)
 	}
 }
 
-func TestPropertyAgainstModel(t *testing.T) {
-	seeds, steps := 600, 400
-	if testing.Short() {
-		seeds = 100
+// newRingForTest builds a ring with tiny chunks, so that chunk placement and
+// release are exercised by small frames.
+func newRingForTest(c Config) (*Ring, error) {
+	c = c.WithDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
 	}
-	for seed := range seeds {
-		src := randSource{rand.New(rand.NewPCG(uint64(seed), 0x6665656464))}
-		h := newHarness(t, src, seed%4 == 3)
-		n := steps
-		if seed%10 == 0 {
-			n *= 10
-		}
-		for range n {
-			h.do()
-		}
-		if t.Failed() {
-			t.Fatalf("seed %d", seed)
-		}
+	return newRing(c, 8, 2), nil
+}
+
+func TestRingAgainstModel(t *testing.T) {
+	for seed := range uint64(300) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			runOps(t, rand.New(rand.NewPCG(seed, 7)), 400)
+		})
 	}
 }
 
-func FuzzOps(f *testing.F) {
-	f.Add([]byte{})
-	f.Add([]byte("\x05\x40\x03\x02\x01\x00\x10\x20\x30\x40\x50\x60\x70\x80\x90\xa0"))
-	f.Add(bytes.Repeat([]byte{7, 200, 13, 90, 1, 0, 255, 33}, 40))
-	f.Add(bytes.Repeat([]byte{1, 2, 3, 4, 5, 60, 70, 80, 90, 99}, 60))
-	f.Fuzz(func(t *testing.T, in []byte) {
-		src := &byteSource{b: in}
-		h := newHarness(t, src, len(in) > 0 && in[0]&1 == 1)
-		for len(src.b) > 0 {
-			h.do()
-		}
+func FuzzRingAgainstModel(f *testing.F) {
+	f.Add(uint64(1), uint64(2))
+	f.Fuzz(func(t *testing.T, a, b uint64) {
+		runOps(t, rand.New(rand.NewPCG(a, b)), 300)
 	})
 }

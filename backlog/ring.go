@@ -11,17 +11,63 @@ import (
 // stored.
 var ErrFrameTooLarge = errors.New("backlog: frame larger than max_bytes")
 
+// Window bounds the line time of a frame's last byte on this host's
+// monotonic clock (package ingest/hostclock), in nanoseconds: the byte was on
+// the line at some time t with Lo <= t <= Hi. Lo is NoLo when nothing bounds
+// it from below (the frame's bytes may have waited in a buffer since before
+// anyone was looking).
+type Window struct{ Lo, Hi int64 }
+
+// NoLo is Window.Lo when the line time is unbounded from below.
+const NoLo int64 = math.MinInt64
+
+// Known reports whether both ends of the window are bounded.
+func (w Window) Known() bool { return w.Lo != NoLo && w.Hi != math.MaxInt64 }
+
+// Frame is one frame read from the local port, as Append takes it.
+type Frame struct {
+	// ID is the frame's identity: the feed's sequence number when Exact,
+	// otherwise a fingerprint of its bytes.
+	ID    uint64
+	Exact bool
+	// Win bounds when the frame's last byte was on the line.
+	Win Window
+	// ReceivedAt is the wall time, in unix nanoseconds, at the instant
+	// Win.Hi was read from the host clock (the read that completed the
+	// frame): carried into the frame's record, never compared across hosts.
+	ReceivedAt int64
+	Data       []byte
+}
+
+// Echo is one committed record echoed back from the topic.
+type Echo struct {
+	// ID is the record's identity; Exact when it is a feed sequence
+	// number (equal numbers are the same frame).
+	ID    uint64
+	Exact bool
+	// Win bounds when the record's frame was on the line, converted to this
+	// host's clock (the caller widens it by what it knows of the offset to
+	// the producing member's clock).
+	Win Window
+}
+
 // Entry is one frame held in the ring.
 type Entry struct {
 	// Pos is the ring position: contiguous, assigned by Append, starting at 1.
 	// Positions are never reused, not even after Reset.
 	Pos uint64
-	// ID is the frame's identity (feed sequence number or fingerprint).
-	ID uint64
-	// ReceivedAt is when the frame was read, in unix nanoseconds.
+	// ID is the frame's identity: the feed sequence number when Exact,
+	// otherwise the fingerprint of its bytes.
+	ID    uint64
+	Exact bool
+	// Win bounds the frame's line time on this host's clock.
+	Win Window
+	// ReceivedAt is when the frame was read, in unix nanoseconds: its
+	// window's end on the wall clock as the wall clock stands now (a step
+	// of the wall clock since shifts it; it only labels records).
 	ReceivedAt int64
 	// Data aliases ring storage: it is valid until the next call that
-	// mutates the ring (Append, TrimEcho, TrimThrough, ExpireEarlyEchoes,
+	// mutates the ring (Append, TrimEcho, TrimThrough, ForgetEchoes, Settle,
 	// Reset). Copy it to keep it. Its capacity is limited to its length.
 	Data []byte
 }
@@ -30,26 +76,22 @@ type Entry struct {
 type TrimKind uint8
 
 const (
-	// TrimMatchedHead: the echo matched the oldest entry, which was removed.
-	TrimMatchedHead TrimKind = iota + 1
-	// TrimMatchedAhead: the echo matched an entry within the look-ahead
-	// window; it and every older entry were removed, the older ones counted
-	// as skipped by the active.
-	TrimMatchedAhead
-	// TrimEarlyEcho: no entry in the window matched; the echo was added to
-	// the early-echo set to suppress the frame when the local port delivers
-	// it.
-	TrimEarlyEcho
+	// TrimMatched: the echo was certainly the frame of the entry at Pos
+	// (or of an entry evicted by overflow); it and every older entry were
+	// removed, the older ones counted as passed.
+	TrimMatched TrimKind = iota + 1
+	// TrimRemembered: no entry was certainly the echo's frame; the echo is
+	// remembered, so that the frame is recognised if the port delivers it
+	// later and an entry it may be is flushed as a possible duplicate.
+	TrimRemembered
 )
 
 func (k TrimKind) String() string {
 	switch k {
-	case TrimMatchedHead:
-		return "matched-head"
-	case TrimMatchedAhead:
-		return "matched-ahead"
-	case TrimEarlyEcho:
-		return "early-echo"
+	case TrimMatched:
+		return "matched"
+	case TrimRemembered:
+		return "remembered"
 	}
 	return fmt.Sprintf("TrimKind(%d)", uint8(k))
 }
@@ -57,68 +99,86 @@ func (k TrimKind) String() string {
 // TrimResult reports what one TrimEcho call did.
 type TrimResult struct {
 	Kind TrimKind
-	// Pos and ReceivedAt are those of the matched entry (zero for an early
-	// echo). ReceivedAt serves the echo-latency metric.
+	// Pos and ReceivedAt are those of the matched entry (zero otherwise,
+	// and for an entry that overflowed). ReceivedAt serves the
+	// echo-latency metric.
 	Pos        uint64
 	ReceivedAt int64
-	// Skipped is how many older entries were removed as skipped by the
-	// active: they had positions Pos-Skipped through Pos-1.
-	Skipped int
-	// Expired is how many early echoes this call expired by TTL.
-	Expired int
-	// Evicted reports that the early-echo set was full and its oldest echo
-	// was evicted to make room for this one.
-	Evicted bool
+	// Passed is how many older entries were removed because a committed
+	// frame certainly came after them (counted in Stats.Passed or
+	// Stats.Skipped).
+	Passed int
+	// Realigned: the match passed over entries, or came after echoes that
+	// matched nothing certainly: the two members' streams had differed
+	// and now agree again.
+	Realigned bool
+	// Forgotten reports that the echo memory was full and its oldest echo
+	// was forgotten to make room for this one.
+	Forgotten bool
 }
 
 // Stats are the ring's cumulative counters (they survive Reset) and a few
 // gauges. For any ring,
 //
-//	Appended = TrimmedByEcho + TrimmedByCommit + SkippedByActive +
+//	Appended = TrimmedByEcho + TrimmedByCommit + Passed + Skipped +
 //	           OverflowFrames + ResetFrames + Len
-//	EarlyEchoes = EarlyEchoMatched + EarlyEchoExpired + EarlyEchoEvicted +
-//	              ResetEarlyEchoes + EarlyEchoLen
+//	OverflowFrames = OverflowResolved + OverflowLost + LimboLen
+//	Remembered = Recognised + Forgotten + ResetEchoes + MemoryLen
 type Stats struct {
 	Appended        uint64 `json:"appended"`          // frames stored by Append
-	TrimmedByEcho   uint64 `json:"trimmed_by_echo"`   // entries removed because their echo matched
+	TrimmedByEcho   uint64 `json:"trimmed_by_echo"`   // entries removed because an echo was certainly their frame
 	TrimmedByCommit uint64 `json:"trimmed_by_commit"` // entries removed by TrimThrough
-	SkippedByActive uint64 `json:"skipped_by_active"` // older entries removed by a look-ahead match or a resync
-	// Resyncs counts echoes matched beyond the look-ahead window by a
-	// resynchronising scan (see TrimEcho).
-	Resyncs uint64 `json:"resyncs"`
+	// Passed counts entries removed because a committed frame certainly
+	// came after them on the line, while a remembered echo may have been
+	// theirs: repeats of identical bytes whose records could not be told
+	// apart, most likely in the topic.
+	Passed uint64 `json:"passed"`
+	// Skipped counts entries removed because a committed frame certainly
+	// came after them and no echo could have been theirs: frames the active
+	// never published (its port lost them).
+	Skipped uint64 `json:"skipped"`
+	// Behind counts frames Append did not store because a committed frame
+	// certainly came after them (the local port delivered them late).
+	Behind uint64 `json:"behind"`
 
-	EarlyEchoes      uint64 `json:"early_echoes"`       // echoes stored in the early-echo set
-	EarlyEchoMatched uint64 `json:"early_echo_matched"` // appends suppressed by an early echo
-	EarlyEchoExpired uint64 `json:"early_echo_expired"` // early echoes expired by TTL
-	EarlyEchoEvicted uint64 `json:"early_echo_evicted"` // early echoes evicted because the set was full
+	Echoes      uint64 `json:"echoes"`       // TrimEcho calls
+	Matched     uint64 `json:"matched"`      // echoes certainly matched to an entry (or an overflowed one)
+	Realigned   uint64 `json:"realigned"`    // matches after the streams had differed (see TrimResult)
+	Remembered  uint64 `json:"remembered"`   // echoes remembered for lack of a certain match
+	Recognised  uint64 `json:"recognised"`   // appends not stored: a remembered echo was certainly their frame
+	Forgotten   uint64 `json:"forgotten"`    // remembered echoes forgotten by TTL or because the memory was full
+	ResetEchoes uint64 `json:"reset_echoes"` // remembered echoes dropped by Reset
 
 	OverflowFrames uint64 `json:"overflow_frames"` // entries evicted to stay within the bounds
 	OverflowBytes  uint64 `json:"overflow_bytes"`  // their payload bytes
-	// OverflowGaps counts runs of contiguous overflowed positions: each
-	// overflow that does not continue the previous run starts a new one.
+	// OverflowResolved counts evicted entries later found to lie behind a
+	// committed frame: they reached the topic, or the active never had
+	// them; either way not a gap this member caused.
+	OverflowResolved uint64 `json:"overflow_resolved"`
+	// OverflowLost counts evicted entries settled as lost: this member
+	// became (or was) the one to publish them and no longer had them.
+	OverflowLost uint64 `json:"overflow_lost"`
+	// OverflowGaps counts runs of contiguous lost positions.
 	OverflowGaps uint64 `json:"overflow_gaps"`
-	// FirstOverflowPos and LastOverflowPos are the positions of the first
-	// and last entries ever evicted by overflow (0 if none). Gaps gives the
-	// exact runs in between.
-	FirstOverflowPos uint64 `json:"first_overflow_pos"`
-	LastOverflowPos  uint64 `json:"last_overflow_pos"`
+	// FirstLostPos and LastLostPos are the positions of the first and last
+	// entries ever settled as lost (0 if none). Gaps gives the runs.
+	FirstLostPos uint64 `json:"first_lost_pos"`
+	LastLostPos  uint64 `json:"last_lost_pos"`
 
 	Rejected      uint64 `json:"rejected"`       // frames longer than MaxBytes, never stored
 	RejectedBytes uint64 `json:"rejected_bytes"` // their bytes
 
-	ResetFrames      uint64 `json:"reset_frames"`       // entries dropped by Reset
-	ResetEarlyEchoes uint64 `json:"reset_early_echoes"` // early echoes dropped by Reset
+	ResetFrames uint64 `json:"reset_frames"` // entries dropped by Reset
 
 	// Gauges at the time of the call.
-	Len          int   `json:"len"`            // entries held
-	Bytes        int64 `json:"bytes"`          // payload bytes held
-	EarlyEchoLen int   `json:"early_echo_len"` // early echoes held
+	Len       int   `json:"len"`        // entries held
+	Bytes     int64 `json:"bytes"`      // payload bytes held
+	MemoryLen int   `json:"memory_len"` // echoes remembered
+	LimboLen  int   `json:"limbo_len"`  // evicted entries whose fate is not known yet
 }
 
-// Gap is a run of contiguous positions evicted by overflow: frames this
-// member read and dropped without having seen them committed. Whether they
-// reached the topic is for the audit to establish; the ring reports the exact
-// extent.
+// Gap is a run of contiguous positions evicted by overflow and settled as
+// lost: frames this member read, was the one to publish, and no longer had.
 type Gap struct {
 	FirstPos, LastPos               uint64
 	FirstID, LastID                 uint64
@@ -139,33 +199,57 @@ const initialSlots = 64
 // Ring is the echo-trimmed backlog ring. It is not safe for concurrent use:
 // one goroutine owns it.
 //
-// Entries are kept in columns (identity, receive time, payload end offset)
-// that form a ring of slots; payload bytes live in an arena of fixed-size
-// chunks (see arena). Position p is in slot head + (p - oldest position),
-// wrapped, so lookups by position need no search.
+// Entries are kept in columns (identity, receive time, line-time window,
+// payload end offset) that form a ring of slots; payload bytes live in an
+// arena of fixed-size chunks (see arena). Position p is in slot head + (p -
+// oldest position), wrapped, so lookups by position need no search, and the
+// windows grow with the position, so lookups by time are a binary search.
 type Ring struct {
 	maxFrames int
 	maxBytes  int64
 	lookAhead int
-	// scanCredit pays for resynchronising scans beyond the look-ahead
-	// window: each miss earns lookAhead entries of scanning, so a scan of
-	// the whole ring costs O(lookAhead) per echo, amortised.
+	// scanCredit pays for scans beyond the look-ahead window for an echo
+	// with a feed sequence number: each miss earns lookAhead entries of
+	// scanning, so a scan of the whole ring costs O(lookAhead) per echo,
+	// amortised.
 	scanCredit int
-	ttl        int64
+	memTTL     int64
+	margin     int64
+	byteTime   int64
 
-	ids   []uint64
-	times []int64
-	ends  []uint64 // end offset of each entry's payload in the arena
-	head  int      // slot of the oldest entry
-	n     int      // entries held
+	ids  []uint64
+	his  []int64
+	meta []uint16 // the window's width and whether ids[i] is exact (see packMeta)
+	ends []uint64 // end offset of each entry's payload in the arena
+	head int      // slot of the oldest entry
+	n    int      // entries held
 
 	lastPos  uint64 // position of the newest entry ever appended
 	headPrev uint64 // end offset of the entry before the oldest
 	tail     uint64 // end offset of the newest entry
 	bytes    int64
+	lastWin  Window // window of the newest entry ever appended
+	// wallOffset is the wall clock minus the host clock at the newest
+	// frame's read: an entry's receive time is its window's end plus it.
+	// Keeping one offset instead of a column per entry keeps the ring's
+	// memory within 1.3 times the payload; the receive time only labels
+	// records and latencies.
+	wallOffset int64
+
+	// passBefore: every entry whose window ends before it lies behind a
+	// committed frame (the newest committed frame's earliest line time,
+	// less the pass margin). It only grows.
+	passBefore int64
+	// forgottenHi is the latest line time of any forgotten echo, or of a
+	// record this member may not have seen (Unseen): an entry that may be
+	// such a frame (its window starts before) is possibly in the topic.
+	forgottenHi int64
+	// uncertain: an echo was remembered since the last certain match.
+	uncertain bool
 
 	ar    arena
-	early earlyEchoes
+	mem   echoMemory
+	limbo limbo
 	stats Stats
 	gaps  []Gap // ring of the most recent gaps; once full, the oldest is at gapAt
 	gapAt int
@@ -196,37 +280,61 @@ func chunkShiftFor(maxBytes int64) uint {
 func newRing(c Config, shift uint, slots int) *Ring {
 	slots = min(slots, c.MaxFrames)
 	return &Ring{
-		maxFrames: c.MaxFrames,
-		maxBytes:  c.MaxBytes,
-		lookAhead: c.LookAhead,
-		ttl:       int64(c.EarlyEchoTTL),
-		ids:       make([]uint64, slots),
-		times:     make([]int64, slots),
-		ends:      make([]uint64, slots),
-		ar:        newArena(shift),
-		early:     newEarlyEchoes(c.EarlyEchoMax),
+		maxFrames:   c.MaxFrames,
+		maxBytes:    c.MaxBytes,
+		lookAhead:   c.LookAhead,
+		memTTL:      int64(c.EchoMemoryTTL),
+		margin:      int64(c.PassMargin),
+		byteTime:    int64(c.LineByteTime),
+		ids:         make([]uint64, slots),
+		his:         make([]int64, slots),
+		meta:        make([]uint16, slots),
+		ends:        make([]uint64, slots),
+		lastWin:     Window{Lo: NoLo, Hi: math.MinInt64},
+		passBefore:  math.MinInt64,
+		forgottenHi: math.MinInt64,
+		ar:          newArena(shift),
+		mem:         newEchoMemory(c.EchoMemory),
+		limbo:       newLimbo(limboMax),
 	}
 }
 
 // Append stores a copy of a frame read from the local port.
 //
-// Early echoes older than the TTL relative to receivedAt are expired first.
-// Then, if id is in the early-echo set (the active's committed record was
-// echoed before the local port delivered the frame), the frame is not stored:
-// stored is false, the oldest early echo of id is removed and counted in
-// EarlyEchoMatched. A frame longer than MaxBytes is rejected with an error
-// wrapping ErrFrameTooLarge and counted. Otherwise the frame is stored at the
-// next position, after evicting (and counting, see Gaps) as many of the
+// The frame is not stored (stored is false) if a remembered echo was
+// certainly this frame, which is then in the topic already (counted in
+// Recognised; every older entry is passed over), or if a committed frame
+// certainly came after it (counted in Behind). A frame longer than MaxBytes
+// is rejected with an error wrapping ErrFrameTooLarge and counted. Otherwise
+// the frame is stored at the next position, after evicting as many of the
 // oldest entries as needed to stay within MaxFrames and MaxBytes.
-func (r *Ring) Append(id uint64, receivedAt int64, data []byte) (pos uint64, stored bool, err error) {
-	if r.early.n > 0 {
-		r.expireEarly(receivedAt)
-		if r.early.take(id) {
-			r.stats.EarlyEchoMatched++
+//
+// Windows must come in line order; Append narrows each to what the previous
+// frame's window implies (a later frame cannot end before an earlier one).
+func (r *Ring) Append(f Frame) (pos uint64, stored bool, err error) {
+	w := f.Win
+	w.Lo = max(w.Lo, r.lastWin.Lo)
+	w.Hi = max(w.Hi, r.lastWin.Hi, w.Lo)
+	w = widen(w)
+	r.wallOffset = f.ReceivedAt - f.Win.Hi
+	if r.mem.n > 0 {
+		r.expireMemory(w.Hi)
+		if node := r.certainEcho(f.ID, f.Exact, w, len(f.Data)); node >= 0 {
+			r.mem.remove(node)
+			r.stats.Recognised++
+			r.lastWin = w
+			r.pass(r.n)
+			r.limbo.resolveAll(&r.stats)
+			r.uncertain = false
 			return 0, false, nil
 		}
 	}
-	l := int64(len(data))
+	if w.Hi < r.passBefore {
+		r.stats.Behind++
+		r.lastWin = w
+		return 0, false, nil
+	}
+	l := int64(len(f.Data))
 	if l > r.maxBytes {
 		r.stats.Rejected++
 		r.stats.RejectedBytes += uint64(l)
@@ -238,99 +346,22 @@ func (r *Ring) Append(id uint64, receivedAt int64, data []byte) (pos uint64, sto
 
 	start := r.tail
 	if l > 0 {
-		start = r.ar.place(r.tail, len(data))
+		start = r.ar.place(r.tail, len(f.Data))
 		r.ar.ensure(start, start+uint64(l))
-		r.ar.write(start, data)
+		r.ar.write(start, f.Data)
 	}
 	if r.n == len(r.ids) {
 		r.growSlots()
 	}
 	s := r.slot(r.n)
-	r.ids[s], r.times[s], r.ends[s] = id, receivedAt, start+uint64(l)
+	r.ids[s], r.his[s], r.meta[s], r.ends[s] = f.ID, w.Hi, packMeta(w, f.Exact), start+uint64(l)
 	r.n++
 	r.lastPos++
+	r.lastWin = w
 	r.tail = start + uint64(l)
 	r.bytes += l
 	r.stats.Appended++
 	return r.lastPos, true, nil
-}
-
-// TrimEcho handles one committed record echoed back from Kafka, seen at now.
-//
-// Early echoes older than the TTL relative to now are expired first. If id
-// matches the oldest entry, that entry is removed. Otherwise the oldest match
-// among the oldest LookAhead entries is removed with every entry older than
-// it, those counted as skipped by the active. With no match, id joins the
-// early-echo set (evicting, and counting, its oldest echo if full).
-func (r *Ring) TrimEcho(id uint64, now int64) TrimResult {
-	var res TrimResult
-	if r.early.n > 0 {
-		res.Expired = r.expireEarly(now)
-	}
-	if r.n > 0 {
-		if r.ids[r.head] == id {
-			res.Kind, res.Pos, res.ReceivedAt = TrimMatchedHead, r.headPos(), r.times[r.head]
-			r.drop(1)
-			r.stats.TrimmedByEcho++
-			return res
-		}
-		w := min(r.n, r.lookAhead)
-		s := r.head
-		for k := 1; k < w; k++ {
-			if s++; s == len(r.ids) {
-				s = 0
-			}
-			if r.ids[s] == id {
-				res.Kind, res.Pos, res.ReceivedAt = TrimMatchedAhead, r.headPos()+uint64(k), r.times[s]
-				res.Skipped = k
-				r.drop(k + 1)
-				r.stats.TrimmedByEcho++
-				r.stats.SkippedByActive += uint64(k)
-				return res
-			}
-		}
-	}
-	if res, ok := r.resync(id, res); ok {
-		return res
-	}
-	res.Kind = TrimEarlyEcho
-	if r.early.push(id, now) {
-		res.Evicted = true
-		r.stats.EarlyEchoEvicted++
-	}
-	r.stats.EarlyEchoes++
-	return res
-}
-
-// resync looks for id beyond the look-ahead window once enough misses have
-// paid for a scan of the rest of the ring. Without it, a ring whose oldest
-// look_ahead entries will never be echoed (the active missed a long run of
-// frames, or the port delivered stale frames committed before the echo
-// consumer started) would turn every later echo into an early echo and never
-// trim again. A match removes the entry and everything older, counted as
-// skipped by the active.
-func (r *Ring) resync(id uint64, res TrimResult) (TrimResult, bool) {
-	w := min(r.n, r.lookAhead)
-	if r.n <= w {
-		return res, false
-	}
-	r.scanCredit = min(r.scanCredit+r.lookAhead, r.n)
-	if r.scanCredit < r.n-w {
-		return res, false
-	}
-	r.scanCredit = 0
-	for k := w; k < r.n; k++ {
-		if s := r.slot(k); r.ids[s] == id {
-			res.Kind, res.Pos, res.ReceivedAt = TrimMatchedAhead, r.headPos()+uint64(k), r.times[s]
-			res.Skipped = k
-			r.drop(k + 1)
-			r.stats.TrimmedByEcho++
-			r.stats.SkippedByActive += uint64(k)
-			r.stats.Resyncs++
-			return res, true
-		}
-	}
-	return res, false
 }
 
 // TrimThrough removes every entry with Pos <= pos (the active's own ring
@@ -348,15 +379,48 @@ func (r *Ring) TrimThrough(pos uint64) int {
 	return k
 }
 
-// ExpireEarlyEchoes expires the early echoes older than the TTL relative to
-// now and returns how many. TrimEcho and Append do this themselves; a caller
-// may also call it on a timer so that the set drains while the feed and the
-// topic are quiet.
-func (r *Ring) ExpireEarlyEchoes(now int64) int {
-	if r.early.n == 0 {
+// ForgetEchoes forgets the remembered echoes that have outlived the memory's
+// TTL by now (host clock) and returns how many. TrimEcho and Append do this
+// themselves; a caller may also call it on a timer so that the memory drains
+// while the feed and the topic are quiet.
+func (r *Ring) ForgetEchoes(now int64) int {
+	if r.mem.n == 0 {
 		return 0
 	}
-	return r.expireEarly(now)
+	return r.expireMemory(now)
+}
+
+// PossiblyPublished reports whether an entry may already be in the topic:
+// a remembered (or forgotten) echo may be its frame, or a committed frame
+// came after it within the pass margin. A member flushing its ring marks
+// such an entry's record as a possible duplicate.
+//
+// An entry with a feed sequence number is possibly published only if an
+// echo of that number is remembered: its identity is exact, so nothing else
+// can have been its record.
+func (r *Ring) PossiblyPublished(e Entry) bool {
+	if e.Win.Lo <= r.forgottenHi || !e.Exact && e.Win.Hi < r.passBefore+r.margin {
+		return true
+	}
+	for node := r.mem.first(e.ID); node >= 0; node = r.mem.same[node] {
+		if r.mem.exact[node] == e.Exact && (e.Exact || overlaps(r.mem.win[node], e.Win)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Unseen says that records of frames that ended on the line before t (host
+// clock) may have been committed without this member seeing their echoes
+// (its echo consumer started reading after them): entries whose windows
+// begin before t are possibly published.
+func (r *Ring) Unseen(t int64) { r.forgottenHi = max(r.forgottenHi, t) }
+
+// Settle declares every evicted entry whose fate is still open lost, and
+// records the runs in Gaps. A member calls it when it goes live, and while
+// it is live: from then on nobody else will publish what it evicted.
+func (r *Ring) Settle() int {
+	return r.limbo.settle(r)
 }
 
 // Next returns the oldest entry with Pos > after: a flush cursor that stays
@@ -398,18 +462,18 @@ func (r *Ring) Bytes() int64 { return r.bytes }
 // none). It keeps counting across Reset.
 func (r *Ring) LastPos() uint64 { return r.lastPos }
 
-// EarlyEchoLen returns the number of early echoes held.
-func (r *Ring) EarlyEchoLen() int { return r.early.n }
+// MemoryLen returns the number of echoes remembered.
+func (r *Ring) MemoryLen() int { return r.mem.n }
 
 // Stats returns the counters and gauges.
 func (r *Ring) Stats() Stats {
 	s := r.stats
-	s.Len, s.Bytes, s.EarlyEchoLen = r.n, r.bytes, r.early.n
+	s.Len, s.Bytes, s.MemoryLen, s.LimboLen = r.n, r.bytes, r.mem.n, r.limbo.n
 	return s
 }
 
-// Gaps appends to dst the most recent overflow gaps (at most MaxGaps),
-// oldest first, and returns the extended slice.
+// Gaps appends to dst the most recent gaps settled as lost (at most
+// MaxGaps), oldest first, and returns the extended slice.
 func (r *Ring) Gaps(dst []Gap) []Gap {
 	if len(r.gaps) < MaxGaps {
 		return append(dst, r.gaps...)
@@ -419,28 +483,75 @@ func (r *Ring) Gaps(dst []Gap) []Gap {
 }
 
 // Footprint estimates the memory the ring holds, in bytes: the entry columns,
-// the payload chunks (spares included) and the early-echo set.
+// the payload chunks (spares included), the echo memory and the limbo.
 func (r *Ring) Footprint() int64 {
-	return int64(len(r.ids))*(8+8+8) + r.ar.footprint() + r.early.footprint()
+	return int64(len(r.ids))*(8+8+2+8) + r.ar.footprint() + r.mem.footprint() + r.limbo.footprint()
 }
 
-// Reset drops every entry and early echo: a rejoining member starts a fresh
-// ring. Counters persist (the dropped entries and echoes are counted in
-// ResetFrames and ResetEarlyEchoes), positions keep counting from LastPos,
-// so a cursor or commit position from before the reset never addresses a new
-// entry, and payload memory is released.
+// Reset drops every entry and remembered echo: a rejoining member starts a
+// fresh ring. Counters persist (the dropped entries and echoes are counted
+// in ResetFrames and ResetEchoes), positions keep counting from LastPos, so
+// a cursor or commit position from before the reset never addresses a new
+// entry, and payload memory is released. Evicted entries whose fate is open
+// stay open: what was evicted before the reset may still be found published.
 func (r *Ring) Reset() {
 	r.stats.ResetFrames += uint64(r.n)
-	r.stats.ResetEarlyEchoes += uint64(r.early.n)
+	r.stats.ResetEchoes += uint64(r.mem.n)
 	r.n, r.head, r.bytes, r.scanCredit = 0, 0, 0, 0
+	r.uncertain = false
 	r.ar.releaseAll()
 	// Start the next frame on a fresh chunk.
 	if r.tail&r.ar.mask != 0 {
 		r.tail = (r.tail | r.ar.mask) + 1
 	}
 	r.headPrev = r.tail
-	r.early.reset()
+	r.mem.reset()
 }
+
+// A window's width is kept in 16 bits: units of 2^17 ns (131 µs), rounded
+// up, so that a stored window is never narrower than the one given (a wider
+// window is less certain, never wrong). Wider than widthUnbounded units
+// (4.3 s, a reader that stalled) the window is kept unbounded below. The top
+// bit says the identity is exact.
+const (
+	widthShift     = 17
+	widthUnbounded = 0x7fff
+	exactBit       = 0x8000
+)
+
+// widen rounds a window's width up to what packMeta keeps.
+func widen(w Window) Window {
+	if w.Lo == NoLo {
+		return w
+	}
+	units := (uint64(w.Hi-w.Lo) + 1<<widthShift - 1) >> widthShift
+	if units >= widthUnbounded {
+		return Window{Lo: NoLo, Hi: w.Hi}
+	}
+	return Window{Lo: w.Hi - int64(units<<widthShift), Hi: w.Hi}
+}
+
+// packMeta encodes a window widened by widen, and the exactness.
+func packMeta(w Window, exact bool) uint16 {
+	m := uint16(widthUnbounded)
+	if w.Lo != NoLo {
+		m = uint16(uint64(w.Hi-w.Lo) >> widthShift)
+	}
+	if exact {
+		m |= exactBit
+	}
+	return m
+}
+
+func (r *Ring) window(s int) Window {
+	u := r.meta[s] &^ exactBit
+	if u == widthUnbounded {
+		return Window{Lo: NoLo, Hi: r.his[s]}
+	}
+	return Window{Lo: r.his[s] - int64(u)<<widthShift, Hi: r.his[s]}
+}
+
+func (r *Ring) exact(s int) bool { return r.meta[s]&exactBit != 0 }
 
 func (r *Ring) headPos() uint64 { return r.lastPos + 1 - uint64(r.n) }
 
@@ -468,9 +579,26 @@ func (r *Ring) entry(i int) Entry {
 	return Entry{
 		Pos:        r.headPos() + uint64(i),
 		ID:         r.ids[s],
-		ReceivedAt: r.times[s],
+		Exact:      r.exact(s),
+		Win:        r.window(s),
+		ReceivedAt: r.his[s] + r.wallOffset,
 		Data:       r.ar.bytes(r.ar.startFor(prev, end), end),
 	}
+}
+
+// size returns the payload length of the i-th oldest entry.
+func (r *Ring) size(i int) int {
+	s := r.slot(i)
+	prev := r.headPrev
+	if i > 0 {
+		p := s - 1
+		if p < 0 {
+			p = len(r.ids) - 1
+		}
+		prev = r.ends[p]
+	}
+	end := r.ends[s]
+	return int(end - r.ar.startFor(prev, end))
 }
 
 // drop removes the k oldest entries (0 < k <= r.n).
@@ -490,29 +618,35 @@ func (r *Ring) drop(k int) {
 	r.ar.release(prev)
 }
 
-// evictOldest drops the oldest entry for lack of room, recording it.
+// evictOldest drops the oldest entry for lack of room; its fate stays open
+// in the limbo until an echo or a settlement decides it.
 func (r *Ring) evictOldest() {
 	s := r.head
 	end := r.ends[s]
 	l := end - r.ar.startFor(r.headPrev, end)
-	r.recordOverflow(r.headPos(), r.ids[s], r.times[s], l)
+	r.stats.OverflowFrames++
+	r.stats.OverflowBytes += l
+	r.limbo.push(r, limboEntry{
+		pos: r.headPos(), id: r.ids[s], at: r.his[s] + r.wallOffset, bytes: l,
+		win: r.window(s),
+	})
 	r.drop(1)
 }
 
-func (r *Ring) recordOverflow(pos, id uint64, at int64, l uint64) {
+// recordLost adds one lost position to the gap runs.
+func (r *Ring) recordLost(e limboEntry) {
 	st := &r.stats
-	st.OverflowFrames++
-	st.OverflowBytes += l
-	if st.FirstOverflowPos == 0 {
-		st.FirstOverflowPos = pos
+	st.OverflowLost++
+	if st.FirstLostPos == 0 {
+		st.FirstLostPos = e.pos
 	}
-	if st.LastOverflowPos != 0 && st.LastOverflowPos+1 == pos {
+	if st.LastLostPos != 0 && st.LastLostPos+1 == e.pos {
 		g := &r.gaps[(r.gapAt+len(r.gaps)-1)%len(r.gaps)]
-		g.LastPos, g.LastID, g.LastReceivedAt = pos, id, at
-		g.Bytes += l
+		g.LastPos, g.LastID, g.LastReceivedAt = e.pos, e.id, e.at
+		g.Bytes += e.bytes
 	} else {
 		st.OverflowGaps++
-		g := Gap{FirstPos: pos, LastPos: pos, FirstID: id, LastID: id, FirstReceivedAt: at, LastReceivedAt: at, Bytes: l}
+		g := Gap{FirstPos: e.pos, LastPos: e.pos, FirstID: e.id, LastID: e.id, FirstReceivedAt: e.at, LastReceivedAt: e.at, Bytes: e.bytes}
 		if len(r.gaps) < MaxGaps {
 			r.gaps = append(r.gaps, g)
 		} else {
@@ -520,26 +654,23 @@ func (r *Ring) recordOverflow(pos, id uint64, at int64, l uint64) {
 			r.gapAt = (r.gapAt + 1) % MaxGaps
 		}
 	}
-	st.LastOverflowPos = pos
-}
-
-// expireEarly expires early echoes older than the TTL relative to now.
-func (r *Ring) expireEarly(now int64) int {
-	cutoff := int64(math.MinInt64)
-	if now >= math.MinInt64+r.ttl {
-		cutoff = now - r.ttl
-	}
-	c := r.early.expire(cutoff)
-	r.stats.EarlyEchoExpired += uint64(c)
-	return c
+	st.LastLostPos = e.pos
 }
 
 // growSlots doubles the entry columns (up to MaxFrames); they are full.
 func (r *Ring) growSlots() {
 	nc := min(2*len(r.ids), r.maxFrames)
-	ids, times, ends := make([]uint64, nc), make([]int64, nc), make([]uint64, nc)
-	copy(ids[copy(ids, r.ids[r.head:]):], r.ids[:r.head])
-	copy(times[copy(times, r.times[r.head:]):], r.times[:r.head])
-	copy(ends[copy(ends, r.ends[r.head:]):], r.ends[:r.head])
-	r.ids, r.times, r.ends, r.head = ids, times, ends, 0
+	r.ids = regrow(r.ids, nc, r.head)
+	r.his = regrow(r.his, nc, r.head)
+	r.meta = regrow(r.meta, nc, r.head)
+	r.ends = regrow(r.ends, nc, r.head)
+	r.head = 0
+}
+
+// regrow copies a full ring column starting at head into a new one of n
+// slots, oldest first.
+func regrow[T any](col []T, n, head int) []T {
+	c := make([]T, n)
+	copy(c[copy(c, col[head:]):], col[:head])
+	return c
 }

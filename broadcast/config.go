@@ -28,10 +28,6 @@ const (
 	// DefaultCommitTimeout is how long one commit may take before the
 	// pipeline reports "commit failing since".
 	DefaultCommitTimeout = 2 * time.Second
-	// DefaultEchoLookback is how far before its start-up the echo consumer
-	// begins reading, to catch commits of frames the local port delivers
-	// later than the active's.
-	DefaultEchoLookback = time.Second
 	// DefaultControlInterval is how long the active member's feed may stay
 	// quiet (no data committed) before it commits a control heartbeat on
 	// the control topic. It matches the pair protocol's default heartbeat
@@ -98,7 +94,6 @@ type Config struct {
 	CommitMaxBytes     int64         `yaml:"commit_max_bytes" help:"commit when a transaction holds this many frame bytes"`
 	CommitTimeout      time.Duration `yaml:"commit_timeout" help:"report 'commit failing' when a commit takes longer than this"`
 	TransactionTimeout time.Duration `yaml:"transaction_timeout" help:"broker aborts a transaction left open this long"`
-	EchoLookback       time.Duration `yaml:"echo_lookback" help:"echo consumer starts reading this long before the member started"`
 
 	// ControlTopic is the topic of the control heartbeats; empty means
 	// <topic>.control. It is created with one partition and a short
@@ -172,9 +167,6 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.TransactionTimeout == 0 {
 		c.TransactionTimeout = DefaultTransactionTimeout
-	}
-	if c.EchoLookback == 0 {
-		c.EchoLookback = DefaultEchoLookback
 	}
 	if c.ControlInterval == 0 {
 		c.ControlInterval = DefaultControlInterval
@@ -254,9 +246,6 @@ func (c Config) Validate() error {
 		bad("transaction_timeout", "must be >= 1s")
 	case c.TransactionTimeout <= c.CommitInterval:
 		bad("transaction_timeout", "must be longer than kafka.commit_interval (%v)", c.CommitInterval)
-	}
-	if c.EchoLookback <= 0 {
-		bad("echo_lookback", "must be > 0")
 	}
 	switch {
 	case c.ControlInterval == 0:

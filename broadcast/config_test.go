@@ -65,7 +65,6 @@ func TestConfigValidate(t *testing.T) {
 		{"kafka.commit_timeout:", func(c *Config) { c.CommitTimeout = -1 }},
 		{"kafka.transaction_timeout:", func(c *Config) { c.TransactionTimeout = 500 * time.Millisecond }},
 		{"kafka.transaction_timeout:", func(c *Config) { c.CommitInterval = time.Minute; c.TransactionTimeout = 30 * time.Second }},
-		{"kafka.echo_lookback: must be > 0", func(c *Config) { c.EchoLookback = -time.Second }},
 		{"kafka.partitions: must be 1", func(c *Config) { c.Partitions = 3 }},
 		{"kafka.replication_factor:", func(c *Config) { c.ReplicationFactor = -2 }},
 		{"kafka.min_insync_replicas:", func(c *Config) { c.MinInsyncReplicas = -1 }},

@@ -3,9 +3,10 @@ package broadcast
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"time"
 
+	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/ingest/hostclock"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -14,7 +15,8 @@ import (
 // owner needs.
 type echoRec struct {
 	offset  int64
-	id      uint64
+	echo    backlog.Echo
+	timed   bool // echo.Win was placed on this host's clock
 	control bool // a transaction marker: it moves the position, trims nothing
 }
 
@@ -22,7 +24,10 @@ type echoRec struct {
 // poll, the position it started from if it was just positioned, and the
 // latest witness among them. Batches are recycled through a free list.
 type echoBatch struct {
-	start      int64 // >= 0: the consumer was positioned at this offset
+	start int64 // >= 0: the consumer was positioned at this offset
+	// startedAt is the host clock when the start offset was known: a
+	// record below it may be of a frame that ended on the line before.
+	startedAt  int64
 	recs       []echoRec
 	witness    Witness
 	hasWitness bool
@@ -71,13 +76,13 @@ func (p *Pipeline) runEcho(ctx context.Context) {
 	}
 	defer cl.Close()
 
-	start, ok := p.positionEcho(ctx, cl)
+	start, at, ok := p.positionEcho(ctx, cl)
 	if !ok {
 		return
 	}
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{p.cfg.Topic: {0: kgo.NewOffset().At(start)}})
 	b := p.echoBatch()
-	b.start = start
+	b.start, b.startedAt = start, at
 	if !p.sendEcho(ctx, b) {
 		return
 	}
@@ -96,13 +101,20 @@ func (p *Pipeline) runEcho(ctx context.Context) {
 			}
 		})
 		b := p.echoBatch()
+		received := hostclock.Now()
 		var rx []byte // feedd-rx of the batch's witness, parsed once at the end
 		fs.EachRecord(func(r *kgo.Record) {
 			if r.Attrs.IsControl() {
 				b.recs = append(b.recs, echoRec{offset: r.Offset, control: true})
 				return
 			}
-			b.recs = append(b.recs, echoRec{offset: r.Offset, id: recordIdentity(r)})
+			rec := echoRec{offset: r.Offset}
+			rec.echo.ID, rec.echo.Exact = recordIdentity(r)
+			rec.echo.Win = backlog.Window{Lo: backlog.NoLo, Hi: received}
+			if clock, w, ok := parseReadWindow(headerValue(r, HeaderReadWindow)); ok {
+				rec.echo.Win, rec.timed = p.clocks.window(clock, w, received)
+			}
+			b.recs = append(b.recs, rec)
 			if m := headerValue(r, HeaderMember); len(m) > 0 && !bytes.Equal(m, p.shape.member) {
 				if string(m) != b.witness.Member { // a recycled batch keeps the string
 					b.witness.Member = string(m)
@@ -129,19 +141,21 @@ func (p *Pipeline) runEcho(ctx context.Context) {
 }
 
 // positionEcho makes sure the topic exists with a sound shape and finds the
-// offset to start from: the first record produced at or after the
-// pipeline's creation less kafka.echo_lookback (every frame in the ring was
-// received after the creation), or the end if there is none. It retries
-// until the broker answers or ctx ends.
-func (p *Pipeline) positionEcho(ctx context.Context, cl *kgo.Client) (int64, bool) {
+// offset to start from: the topic's last stable offset. It returns it with
+// the host clock at the answer: every record at or after that offset was
+// committed later, so a frame whose line window starts after that moment
+// cannot have a record before the offset. (It used to start at a record
+// timestamp before the member's start, comparing another host's clock with
+// this one.) It retries until the broker answers or ctx ends.
+func (p *Pipeline) positionEcho(ctx context.Context, cl *kgo.Client) (int64, int64, bool) {
 	var lastLog time.Time
 	for backoff := 250 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 		off, err := p.echoStart(ctx, cl)
 		if err == nil {
-			return off, true
+			return off, hostclock.Now(), true
 		}
 		if ctx.Err() != nil {
-			return 0, false
+			return 0, 0, false
 		}
 		if time.Since(lastLog) >= 30*time.Second {
 			p.log.Warn("echo consumer cannot position on the topic; retrying", "topic", p.cfg.Topic, "err", err)
@@ -149,7 +163,7 @@ func (p *Pipeline) positionEcho(ctx context.Context, cl *kgo.Client) (int64, boo
 		}
 		select {
 		case <-ctx.Done():
-			return 0, false
+			return 0, 0, false
 		case <-time.After(backoff):
 		}
 	}
@@ -159,25 +173,13 @@ func (p *Pipeline) echoStart(ctx context.Context, cl *kgo.Client) (int64, error)
 	if err := EnsureTopic(ctx, cl, p.cfg); err != nil {
 		return 0, err
 	}
-	adm := kadm.NewClient(cl)
-	l, err := adm.ListOffsetsAfterMilli(ctx, p.created.Add(-p.cfg.EchoLookback).UnixMilli(), p.cfg.Topic)
-	if err != nil {
-		return 0, fmt.Errorf("listing offsets of %s: %w", p.cfg.Topic, err)
-	}
-	o, ok := l.Lookup(p.cfg.Topic, 0)
-	switch {
-	case !ok:
-		return 0, fmt.Errorf("listing offsets of %s: no answer for partition 0", p.cfg.Topic)
-	case o.Err != nil:
-		return 0, fmt.Errorf("listing offsets of %s: %w", p.cfg.Topic, o.Err)
-	}
-	return o.Offset, nil
+	return lastStableOffset(ctx, kadm.NewClient(cl), p.cfg.Topic)
 }
 
 func (p *Pipeline) echoBatch() *echoBatch {
 	select {
 	case b := <-p.echoFree:
-		b.start, b.recs, b.hasWitness = -1, b.recs[:0], false
+		b.start, b.startedAt, b.recs, b.hasWitness = -1, 0, b.recs[:0], false
 		return b
 	default:
 		return &echoBatch{start: -1}

@@ -3,6 +3,8 @@ package broadcast
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/feedd/feedd/backlog"
 )
 
 // handoff carries frames from the port reader's goroutine (Accept) to the
@@ -31,9 +33,7 @@ type handoff struct {
 }
 
 type handoffSlot struct {
-	id   uint64
-	rx   int64
-	data []byte
+	f backlog.Frame // f.Data is the slot's own buffer
 }
 
 // newHandoff returns a queue of n slots, n a power of two.
@@ -48,7 +48,7 @@ func newHandoff(n int) *handoff {
 // put queues a copy of data. If the queue is full it waits for room (the
 // owner goroutine never blocks on I/O, so this is a burst outrunning it) and
 // counts the stall. It returns false only when the queue is closed.
-func (h *handoff) put(id uint64, rx int64, data []byte) bool {
+func (h *handoff) put(f backlog.Frame) bool {
 	t := h.tail.Load()
 	if t-h.head.Load() == uint64(len(h.slots)) {
 		h.stalls.Add(1)
@@ -66,8 +66,9 @@ func (h *handoff) put(id uint64, rx int64, data []byte) bool {
 		return false
 	}
 	s := &h.slots[t&h.mask]
-	s.id, s.rx = id, rx
-	s.data = append(s.data[:0], data...)
+	buf := append(s.f.Data[:0], f.Data...)
+	s.f = f
+	s.f.Data = buf
 	h.tail.Store(t + 1)
 	h.accepted.Add(1)
 	if h.parked.Load() {
@@ -85,12 +86,12 @@ func (h *handoff) signal() {
 
 // drain hands every queued frame to fn, in order, and frees its slot. The
 // slot's data is valid only during fn. It returns how many it handled.
-func (h *handoff) drain(fn func(id uint64, rx int64, data []byte)) int {
+func (h *handoff) drain(fn func(backlog.Frame)) int {
 	hd, t := h.head.Load(), h.tail.Load()
 	n := int(t - hd)
 	for ; hd != t; hd++ {
 		s := &h.slots[hd&h.mask]
-		fn(s.id, s.rx, s.data)
+		fn(s.f)
 		// Free slots as we go so a stalled producer resumes early.
 		if hd&63 == 63 {
 			h.head.Store(hd + 1)

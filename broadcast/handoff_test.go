@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"sync"
 	"testing"
+
+	"github.com/feedd/feedd/backlog"
 )
 
 // TestHandoffOrder: frames cross the queue complete and in order while the
@@ -17,7 +19,7 @@ func TestHandoffOrder(t *testing.T) {
 		for i := uint64(1); i <= n; i++ {
 			size := 8 + int(i%50)
 			binary.LittleEndian.PutUint64(buf, i)
-			if !h.put(i, int64(i), buf[:size]) {
+			if !h.put(backlog.Frame{ID: i, ReceivedAt: int64(i), Win: backlog.Window{Lo: int64(i), Hi: int64(i) + 1}, Data: buf[:size]}) {
 				t.Error("put refused")
 				return
 			}
@@ -25,9 +27,9 @@ func TestHandoffOrder(t *testing.T) {
 	})
 	var next uint64 = 1
 	for next <= n {
-		h.drain(func(id uint64, rx int64, data []byte) {
-			if id != next || rx != int64(next) || len(data) != 8+int(next%50) || binary.LittleEndian.Uint64(data) != next {
-				t.Fatalf("frame %d: got id %d rx %d len %d", next, id, rx, len(data))
+		h.drain(func(f backlog.Frame) {
+			if f.ID != next || f.ReceivedAt != int64(next) || f.Win.Hi != int64(next)+1 || len(f.Data) != 8+int(next%50) || binary.LittleEndian.Uint64(f.Data) != next {
+				t.Fatalf("frame %d: got %+v", next, f)
 			}
 			next++
 		})
@@ -41,7 +43,7 @@ func TestHandoffOrder(t *testing.T) {
 		t.Fatalf("accepted %d, want %d", h.accepted.Load(), n)
 	}
 	h.closed.Store(true)
-	if h.put(0, 0, nil) || h.refused.Load() != 1 {
+	if h.put(backlog.Frame{}) || h.refused.Load() != 1 {
 		t.Fatal("a closed queue took a frame")
 	}
 }

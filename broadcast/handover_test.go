@@ -13,6 +13,7 @@ import (
 
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/ingest/hostclock"
 )
 
 // port delivers the feed to one member from its own goroutine, like a serial
@@ -25,8 +26,9 @@ type port struct {
 }
 
 type portFrame struct {
-	f  *ingest.Frame
-	at time.Time
+	f    *ingest.Frame
+	at   time.Time
+	line int64 // host clock when the frame was "on the line"
 }
 
 func newPort(m *member) *port {
@@ -39,6 +41,9 @@ func newPort(m *member) *port {
 			}
 			f := *pf.f
 			f.ReceivedAt = time.Now()
+			// The port read it after the lag: its window holds the
+			// moment it was on the line, as a reader's would.
+			f.Line = backlog.Window{Lo: pf.line - int64(time.Millisecond), Hi: hostclock.Now()}
 			p.m.Load().Accept(&f) // refused while the member is dead
 		}
 	})
@@ -69,6 +74,10 @@ func TestHandover(t *testing.T) {
 		frame      func(uint64, time.Time) *ingest.Frame
 	}{
 		{"feed-sequence", 40, frame},
+		// Without sequence numbers, frames two to a millisecond behind a
+		// port lagging by tens of milliseconds cannot be told apart by
+		// time: handovers publish possible duplicates, marked, never
+		// a gap.
 		{"fingerprint", 15, fpFrame},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,6 +95,7 @@ func TestHandover(t *testing.T) {
 // happen: the many iterations on kfake make both certain; the few on Kafka,
 // whose round trips are slower, do not.
 func testHandover(t *testing.T, cfg Config, iterations int, mkFrame func(uint64, time.Time) *ingest.Frame, requireCases bool) {
+	exact := mkFrame(1, time.Time{}).HasFeedSeq
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("FEEDD_TEST_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
@@ -121,9 +131,9 @@ func testHandover(t *testing.T, cfg Config, iterations int, mkFrame func(uint64,
 			}
 			for range 2 {
 				f := mkFrame(sent.Add(1), time.Time{})
-				now := time.Now()
+				now, line := time.Now(), hostclock.Now()
 				for _, p := range ports {
-					p.in <- portFrame{f, now}
+					p.in <- portFrame{f, now, line}
 				}
 			}
 		}
@@ -150,14 +160,15 @@ func testHandover(t *testing.T, cfg Config, iterations int, mkFrame func(uint64,
 		members[to].testEchoDelay.Store(int64(echoDelay))
 		time.Sleep(time.Duration(20+rng.IntN(130)) * time.Millisecond)
 
-		// A member that rejoined with a fresh ring must have seen the
-		// active commit a frame it read (trimmed by echo, or suppressed
-		// by an early echo) before it can take over: only then does its
-		// ring cover what the topic lacks. (The pair protocol must apply
-		// the same rule.)
+		// A member that rejoined with a fresh ring must be reading the
+		// topic's echo and have seen the active commit a frame it read
+		// (certainly matched, recognised when its port delivered it
+		// late, or passed over) before it takes over: then its ring
+		// covers what the topic lacks, and no more than that.
 		waitFor(t, "member "+names[to]+" to be in step with the topic, iteration "+strconv.Itoa(i)+" "+mode, func() bool {
 			st := members[to].Status()
-			return st.Counters.EchoTrimmed > 0 || st.Ring.EarlyEchoMatched > 0 || st.Counters.Activations > 0
+			return st.Counters.Activations > 0 || st.EchoOffset >= 0 &&
+				(st.Counters.EchoMatched > 0 || st.Ring.Recognised > 0 || st.Ring.Passed+st.Ring.Skipped > 0)
 		})
 
 		switch mode {
@@ -203,24 +214,29 @@ func testHandover(t *testing.T, cfg Config, iterations int, mkFrame func(uint64,
 	n := sent.Load()
 	waitFor(t, "the active to commit the whole feed", func() bool {
 		st := members[active].Status()
-		return st.Ring.Len == 0 && st.Ring.Appended+st.Ring.EarlyEchoMatched+st.Ring.Rejected == st.Counters.Accepted
+		return st.Ring.Len == 0 && st.Ring.Appended+st.Ring.Recognised+st.Ring.Rejected == st.Counters.Accepted
 	})
 	recs := readCommitted(t, cfg.Brokers[0], cfg.Topic)
-	checkSequence(t, recs, n)
+	dups := 0
+	if exact {
+		checkSequence(t, recs, n)
+	} else {
+		dups = checkCoverage(t, recs, n)
+	}
 
 	all := append(dead, members[0].Status(), members[1].Status())
 	var catchUp, early, fenced uint64
 	for _, st := range all {
 		catchUp += st.Counters.CatchUpTrims
-		early += st.Ring.EarlyEchoMatched
+		early += st.Ring.Recognised
 		fenced += st.Counters.Fenced
 	}
-	t.Logf("%d frames, %d handovers %v, %d with a lagging port (%d frames suppressed by early echoes), %d with a slow echo (%d catch-up trims), %d fenced",
-		n, iterations, modes, lagged, early, slowEcho, catchUp, fenced)
-	if requireCases && lagged > 0 && early == 0 {
+	t.Logf("%d frames, %d handovers %v, %d with a lagging port (%d frames recognised from an earlier echo), %d with a slow echo (%d catch-up matches), %d fenced; %d possible duplicates",
+		n, iterations, modes, lagged, early, slowEcho, catchUp, fenced, dups)
+	if requireCases && exact && lagged > 0 && early == 0 {
 		t.Error("no frame was delivered after its echo: the early-echo case did not happen")
 	}
-	if requireCases && slowEcho > 0 && catchUp == 0 {
+	if requireCases && exact && slowEcho > 0 && catchUp == 0 {
 		t.Error("no echo reached a member during its catch-up: that case did not happen")
 	}
 }

@@ -1,8 +1,11 @@
 package broadcast
 
 import (
+	"bytes"
+	"strconv"
 	"time"
 
+	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/ingest"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -21,6 +24,13 @@ const (
 	// HeaderReceivedAt is when that member read the frame from its port, in
 	// RFC 3339 with nanoseconds, UTC.
 	HeaderReceivedAt = "feedd-rx"
+	// HeaderReadWindow bounds when the frame's last byte was on the serial
+	// line, on the host clock of the member that read it:
+	// "<clock>/<lo>/<hi>", the clock's id (package ingest/hostclock) in 16
+	// hexadecimal digits and the bounds in decimal nanoseconds of that
+	// clock, lo "-" when unbounded. The other member recognises the frame
+	// by it (docs/decisions/0010).
+	HeaderReadWindow = "feedd-rxw"
 	// HeaderTimestamp is, on a control heartbeat, when the active member
 	// produced it, in RFC 3339 with nanoseconds, UTC. Data records do not
 	// carry it.
@@ -35,7 +45,46 @@ const (
 )
 
 // headersPerRecord is the most headers a record carries.
-const headersPerRecord = 4
+const headersPerRecord = 6
+
+// appendReadWindow appends the value of HeaderReadWindow.
+func appendReadWindow(b, clock []byte, w backlog.Window) []byte {
+	b = append(b, clock...)
+	b = append(b, '/')
+	if w.Lo == backlog.NoLo {
+		b = append(b, '-')
+	} else {
+		b = strconv.AppendInt(b, w.Lo, 10)
+	}
+	b = append(b, '/')
+	return strconv.AppendInt(b, w.Hi, 10)
+}
+
+// parseReadWindow parses what appendReadWindow wrote.
+func parseReadWindow(v []byte) (clock uint64, w backlog.Window, ok bool) {
+	i := bytes.IndexByte(v, '/')
+	if i < 0 {
+		return 0, w, false
+	}
+	j := bytes.IndexByte(v[i+1:], '/')
+	if j < 0 {
+		return 0, w, false
+	}
+	j += i + 1
+	if clock, ok = parseHex16(v[:i]); !ok {
+		return 0, w, false
+	}
+	var err error
+	if lo := v[i+1 : j]; len(lo) == 1 && lo[0] == '-' {
+		w.Lo = backlog.NoLo
+	} else if w.Lo, err = strconv.ParseInt(string(lo), 10, 64); err != nil {
+		return 0, w, false
+	}
+	if w.Hi, err = strconv.ParseInt(string(v[j+1:]), 10, 64); err != nil || (w.Lo != backlog.NoLo && w.Lo > w.Hi) {
+		return 0, w, false
+	}
+	return clock, w, true
+}
 
 // appendHex16 appends v as exactly 16 lower-case hexadecimal digits.
 func appendHex16(b []byte, v uint64) []byte {
@@ -93,10 +142,11 @@ func appendRFC3339(b []byte, unixNano int64) []byte {
 
 // recordIdentity computes, from a record read back from the topic, the
 // identity (*ingest.Frame).Identity gave the frame: the feed sequence when
-// the record carries one, the fingerprint otherwise. A record without feedd
-// headers (written by something else) is identified by the fingerprint of
-// its value, which is what a member that read the same bytes computed.
-func recordIdentity(r *kgo.Record) uint64 {
+// the record carries one (exact), the fingerprint otherwise. A record
+// without feedd headers (written by something else) is identified by the
+// fingerprint of its value, which is what a member that read the same bytes
+// computed.
+func recordIdentity(r *kgo.Record) (id uint64, exact bool) {
 	var fp uint64
 	haveFP := false
 	for i := range r.Headers {
@@ -104,16 +154,16 @@ func recordIdentity(r *kgo.Record) uint64 {
 		switch h.Key {
 		case HeaderFeedSeq:
 			if v, ok := parseDecimal(h.Value); ok {
-				return v
+				return v, true
 			}
 		case HeaderFingerprint:
 			fp, haveFP = parseHex16(h.Value)
 		}
 	}
 	if haveFP {
-		return fp
+		return fp, false
 	}
-	return ingest.Fingerprint(r.Value)
+	return ingest.Fingerprint(r.Value), false
 }
 
 // headerValue returns the value of the first header named key.

@@ -14,6 +14,7 @@ import (
 	"github.com/feedd/feedd/broadcast/localbroker"
 	"github.com/feedd/feedd/hw/serialsim"
 	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/ingest/hostclock"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -85,19 +86,23 @@ func frame(seq uint64, rx time.Time) *ingest.Frame {
 }
 
 // fpFrame builds a frame identified by its fingerprint (no sequence
-// extractor); the sequence number is still in its bytes.
+// extractor); the sequence number is still in its bytes. Its line window is
+// the millisecond before now on the host clock, as if read from a port at rx.
 func fpFrame(seq uint64, rx time.Time) *ingest.Frame {
 	data := []byte(fmt.Sprintf("$TEST,%d,payload-%08d*", seq, seq*7919))
-	return &ingest.Frame{Data: data, ReceivedAt: rx, Fingerprint: ingest.Fingerprint(data)}
+	now := hostclock.Now()
+	return &ingest.Frame{Data: data, ReceivedAt: rx, Fingerprint: ingest.Fingerprint(data),
+		Line: backlog.Window{Lo: now - int64(time.Millisecond), Hi: now}}
 }
 
 // topicRecord is a committed record as a read_committed consumer sees it.
 type topicRecord struct {
-	offset int64
-	seq    uint64
-	member string
-	key    string
-	value  string
+	offset   int64
+	seq      uint64
+	member   string
+	key      string
+	value    string
+	possible bool // marked as a possible duplicate
 }
 
 // readCommitted reads every committed record of the topic, from the start
@@ -171,7 +176,14 @@ func checkRecord(t testing.TB, r *kgo.Record) topicRecord {
 	if m == "" {
 		t.Fatalf("offset %d: no %s header", r.Offset, HeaderMember)
 	}
-	return topicRecord{offset: r.Offset, seq: seq, member: m, key: string(r.Key), value: v}
+	if _, _, ok := parseReadWindow(headerValue(r, HeaderReadWindow)); !ok {
+		t.Fatalf("offset %d: %s header %q does not parse", r.Offset, HeaderReadWindow, headerValue(r, HeaderReadWindow))
+	}
+	dup := headerValue(r, HeaderPossibleDuplicate)
+	if dup != nil && string(dup) != "possible" {
+		t.Fatalf("offset %d: %s header %q", r.Offset, HeaderPossibleDuplicate, dup)
+	}
+	return topicRecord{offset: r.Offset, seq: seq, member: m, key: string(r.Key), value: v, possible: dup != nil}
 }
 
 // waitFor polls cond until it holds or the (generous) deadline passes.
@@ -184,6 +196,32 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// checkCoverage verifies that recs hold each of 1..n, first appearing in
+// order, and that every record repeating one already seen is marked as a
+// possible duplicate: no gap, no silent duplicate. It returns how many
+// duplicates there are.
+func checkCoverage(t testing.TB, recs []topicRecord, n uint64) (dups int) {
+	t.Helper()
+	var next uint64 = 1
+	for _, r := range recs {
+		switch {
+		case r.seq == next:
+			next++
+		case r.seq < next:
+			if !r.possible {
+				t.Fatalf("offset %d: sequence %d from %s again, not marked as a possible duplicate (I2)", r.offset, r.seq, r.member)
+			}
+			dups++
+		default:
+			t.Fatalf("offset %d: sequence %d from %s, want %d (I1: gap or disorder)", r.offset, r.seq, r.member, next)
+		}
+	}
+	if next-1 != n {
+		t.Fatalf("topic holds sequences 1..%d, want 1..%d", next-1, n)
+	}
+	return dups
 }
 
 // checkSequence verifies that recs hold 1..n exactly once, in order.

@@ -113,15 +113,22 @@ var (
 	descRingBytes    = desc("ring_bytes", "Frame bytes held in the backlog ring.")
 	descRingMaxFr    = desc("ring_max_frames", "The backlog ring's bound in frames (backlog.max_frames).")
 	descRingMaxBytes = desc("ring_max_bytes", "The backlog ring's bound in frame bytes (backlog.max_bytes).")
-	descRingEarly    = desc("ring_early_echoes", "Early echoes held (committed records not yet read from the local port).")
-	descRingTrimmed  = desc("ring_trimmed_total", "Ring entries trimmed, by what trimmed them.", "by")
-	descRingSkipped  = desc("ring_skipped_total", "Ring entries older than an echoed one, dropped as skipped by the active.")
-	descRingResyncs  = desc("ring_resyncs_total", "Echoes matched beyond the look-ahead window by a resynchronising scan of the ring.")
-	descRingOverflow = desc("ring_overflow_frames_total", "Frames evicted from the full ring without being seen committed.")
+	descRingMemory   = desc("ring_remembered_echoes", "Echoes remembered because no ring entry was certainly their frame.")
+	descRingTrimmed  = desc("ring_trimmed_total", "Ring entries trimmed, by what trimmed them: their echo, or a commit of this member.", "by")
+	descRingSkipped  = desc("ring_skipped_total", "Ring entries behind a committed frame that no committed record could be: frames the active never published.")
+	descRingPassed   = desc("ring_passed_total", "Ring entries behind a committed frame whose record could not be told apart from a repeat of the same bytes.")
+	descRingBehind   = desc("ring_behind_total", "Frames not kept because a committed frame certainly came after them (the port delivered them late).")
+	descRingRealign  = desc("ring_realigned_total", "Echoes certainly matched after the two members' streams had differed (a loss on either side).")
+	descRingOverflow = desc("ring_overflow_frames_total", "Frames evicted from the full ring before they were seen committed.")
 	descRingOvBytes  = desc("ring_overflow_bytes_total", "Bytes of the frames evicted from the full ring.")
-	descRingGaps     = desc("ring_overflow_gaps_total", "Runs of contiguous frames evicted from the full ring.")
+	descRingOvLost   = desc("ring_overflow_lost_frames_total", "Evicted frames settled as lost: this member was the one to publish them and no longer had them.")
+	descRingOvRes    = desc("ring_overflow_resolved_frames_total", "Evicted frames later found behind a committed frame: not lost by this member.")
+	descRingOvOpen   = desc("ring_overflow_pending_frames", "Evicted frames whose fate is not known yet.")
+	descRingGaps     = desc("ring_overflow_gaps_total", "Runs of contiguous evicted frames settled as lost.")
 	descRingRejected = desc("ring_rejected_total", "Frames larger than the ring's byte bound, never kept.")
-	descRingEarlyEv  = desc("ring_early_echoes_total", "Early echoes by outcome.", "outcome")
+	descRingMemoryEv = desc("ring_echo_memory_total", "Echoes no ring entry was certainly the frame of, by outcome: remembered, recognised (the frame arrived later), forgotten (outlived the memory).", "outcome")
+	descPossibleDup  = desc("possible_duplicates_total", "Committed records this member marked as possible duplicates (feedd-dup header): published on taking over without certainty the previous active had not.")
+	descEchoUntimed  = desc("echo_untimed_total", "Echoed records whose line time could not be placed on this host's clock (no bound on the producer's clock yet): matched only by feed sequence numbers.")
 
 	descAccepted     = desc("accepted_total", "Frames handed to the pipeline.")
 	descStalls       = desc("handoff_stalls_total", "Times the port reader waited for the pipeline's goroutine.")
@@ -155,8 +162,9 @@ var (
 type collector struct{ p *Pipeline }
 
 var allDescs = []*prometheus.Desc{
-	descRole, descRingFrames, descRingBytes, descRingMaxFr, descRingMaxBytes, descRingEarly, descRingTrimmed, descRingSkipped, descRingResyncs,
-	descRingOverflow, descRingOvBytes, descRingGaps, descRingRejected, descRingEarlyEv,
+	descRole, descRingFrames, descRingBytes, descRingMaxFr, descRingMaxBytes, descRingMemory, descRingTrimmed, descRingSkipped,
+	descRingPassed, descRingBehind, descRingRealign, descRingOverflow, descRingOvBytes, descRingOvLost, descRingOvRes, descRingOvOpen,
+	descRingGaps, descRingRejected, descRingMemoryEv, descPossibleDup, descEchoUntimed,
 	descAccepted, descStalls, descRefused, descProduced, descOversize, descCommits, descCommitFrames,
 	descCommitFails, descAborts, descCommitSecs, descEndTxnSecs, descActivations, descActFailures, descDeactivs, descFenced, descEcho,
 	descCatchUp, descControl, descLastCommit, descLastOffset, descFailing, descFailSince, descEpoch, descEchoOffset,
@@ -201,18 +209,25 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descRingBytes, float64(rs.Bytes))
 	gauge(descRingMaxFr, float64(c.p.ringLimits.MaxFrames))
 	gauge(descRingMaxBytes, float64(c.p.ringLimits.MaxBytes))
-	gauge(descRingEarly, float64(rs.EarlyEchoLen))
+	gauge(descRingMemory, float64(rs.MemoryLen))
 	counter(descRingTrimmed, rs.TrimmedByEcho, "echo")
 	counter(descRingTrimmed, rs.TrimmedByCommit, "commit")
-	counter(descRingSkipped, rs.SkippedByActive)
-	counter(descRingResyncs, rs.Resyncs)
+	counter(descRingSkipped, rs.Skipped)
+	counter(descRingPassed, rs.Passed)
+	counter(descRingBehind, rs.Behind)
+	counter(descRingRealign, rs.Realigned)
 	counter(descRingOverflow, rs.OverflowFrames)
 	counter(descRingOvBytes, rs.OverflowBytes)
+	counter(descRingOvLost, rs.OverflowLost)
+	counter(descRingOvRes, rs.OverflowResolved)
+	gauge(descRingOvOpen, float64(rs.LimboLen))
 	counter(descRingGaps, rs.OverflowGaps)
 	counter(descRingRejected, rs.Rejected)
-	counter(descRingEarlyEv, rs.EarlyEchoMatched, "matched")
-	counter(descRingEarlyEv, rs.EarlyEchoExpired, "expired")
-	counter(descRingEarlyEv, rs.EarlyEchoEvicted, "evicted")
+	counter(descRingMemoryEv, rs.Remembered, "remembered")
+	counter(descRingMemoryEv, rs.Recognised, "recognised")
+	counter(descRingMemoryEv, rs.Forgotten, "forgotten")
+	counter(descPossibleDup, k.PossibleDuplicates)
+	counter(descEchoUntimed, k.EchoUntimed)
 
 	counter(descAccepted, k.Accepted)
 	counter(descStalls, k.HandoffStalls)
@@ -229,8 +244,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descActFailures, k.ActivationFailures)
 	counter(descDeactivs, k.Deactivations)
 	counter(descFenced, k.Fenced)
-	counter(descEcho, k.EchoTrimmed, "trimmed")
-	counter(descEcho, k.EchoEarly, "early")
+	counter(descEcho, k.EchoMatched, "matched")
+	counter(descEcho, k.EchoRemembered, "remembered")
 	counter(descEcho, k.EchoOwn, "own")
 	counter(descCatchUp, k.CatchUpTrims)
 	counter(descControl, k.ControlHeartbeats, "committed")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/ingest/hostclock"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -74,14 +75,14 @@ const housekeepEvery = 100 * time.Millisecond
 // One goroutine (Run's) owns the ring and all state; Accept, Activate,
 // Deactivate and Status hand work to it and are safe from any goroutine.
 type Pipeline struct {
-	cfg     Config
-	opt     Options
-	txnID   string
-	log     *slog.Logger
-	created time.Time // every ring entry was received after this
-	shape   recordShape
+	cfg   Config
+	opt   Options
+	txnID string
+	log   *slog.Logger
+	shape recordShape
 
 	in       *handoff
+	clocks   *clockBounds
 	cmds     chan func()
 	results  chan func()
 	echoes   chan *echoBatch
@@ -107,7 +108,7 @@ type Pipeline struct {
 	ring *backlog.Ring
 	// ringLimits are the ring's bounds, for the metrics; fixed at New.
 	ringLimits  backlog.Config
-	appendFn    func(id uint64, rx int64, data []byte)
+	appendFn    func(backlog.Frame)
 	role        Role
 	roleSince   time.Time
 	act         *activation
@@ -135,6 +136,7 @@ type Pipeline struct {
 	c            Counters
 	rejectLog    time.Time
 	oversizeLog  time.Time
+	lostLog      time.Time
 
 	// Latency histograms, observed by Run's goroutine and exported by the
 	// collector (a Histogram is safe for concurrent use).
@@ -230,17 +232,18 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 		opt.ShutdownTimeout = 5 * time.Second
 	}
 	p := &Pipeline{
-		cfg:     cfg,
-		opt:     opt,
-		txnID:   cfg.TransactionalIDFor(opt.Pipeline),
-		log:     opt.Logger.With("component", "broadcast"),
-		created: time.Now(),
+		cfg:   cfg,
+		opt:   opt,
+		txnID: cfg.TransactionalIDFor(opt.Pipeline),
+		log:   opt.Logger.With("component", "broadcast"),
 		shape: recordShape{
 			topic:    cfg.Topic,
 			member:   []byte(opt.Member),
 			key:      cfg.Key,
 			pipeline: []byte(opt.Pipeline),
+			clock:    appendHex16(nil, hostclock.ID()),
 		},
+		clocks:        newClockBounds(),
 		in:            newHandoff(handoffSlots),
 		cmds:          make(chan func()),
 		results:       make(chan func()),
@@ -295,13 +298,23 @@ func (p *Pipeline) clientID(role string) string {
 // only when the pipeline has stopped; it waits, and counts a stall, if the
 // owner goroutine has fallen 1024 frames behind.
 func (p *Pipeline) Accept(f *ingest.Frame) bool {
-	return p.in.put(f.Identity(), f.ReceivedAt.UnixNano(), f.Data)
+	return p.in.put(backlog.Frame{
+		ID: f.Identity(), Exact: f.HasFeedSeq, Win: f.Line,
+		ReceivedAt: f.ReceivedAt.UnixNano(), Data: f.Data,
+	})
 }
 
 // Changed is signalled (without blocking, coalescing) whenever something the
 // pair protocol watches changes: the role, a fence, commits starting or
 // ceasing to fail, a new witness. Read Status after each signal.
 func (p *Pipeline) Changed() <-chan struct{} { return p.changed }
+
+// ObserveClock takes a measurement of another host's clock: at local host
+// time at, lo < (this host's clock - that clock) < hi (nanoseconds). The
+// pair link measures it; records read back from the topic carry windows on
+// their producer's clock, which this turns into windows on ours. Safe from
+// any goroutine.
+func (p *Pipeline) ObserveClock(clock uint64, lo, hi, at int64) { p.clocks.observe(clock, lo, hi, at) }
 
 // Done is closed when Run has returned.
 func (p *Pipeline) Done() <-chan struct{} { return p.done }
@@ -489,13 +502,34 @@ func (p *Pipeline) setError(err error) {
 }
 
 // appendFrame stores one handed-off frame in the ring.
-func (p *Pipeline) appendFrame(id uint64, rx int64, data []byte) {
-	if _, _, err := p.ring.Append(id, rx, data); err != nil {
+func (p *Pipeline) appendFrame(f backlog.Frame) {
+	if _, _, err := p.ring.Append(f); err != nil {
 		// Counted in the ring's Stats.Rejected.
 		if time.Since(p.rejectLog) >= 10*time.Second {
 			p.log.Error("frame not kept: larger than the ring's byte bound", "err", err)
 			p.rejectLog = time.Now()
 		}
+	}
+	if a := p.act; a != nil && a.live {
+		// A live member is the one to publish: what its ring evicted is
+		// lost, and nobody else will publish it.
+		p.settle()
+	}
+}
+
+// settle declares what the ring evicted and could not account for lost,
+// and says so.
+func (p *Pipeline) settle() {
+	before := p.ring.Stats().OverflowLost
+	if p.ring.Settle() == 0 {
+		return
+	}
+	st := p.ring.Stats()
+	if now := time.Now(); now.Sub(p.lostLog) >= 10*time.Second {
+		p.log.Error("frames evicted from the full ring before they reached the topic: lost",
+			"frames", st.OverflowLost-before, "lost_total", st.OverflowLost, "gaps_total", st.OverflowGaps,
+			"first_lost_pos", st.FirstLostPos, "last_lost_pos", st.LastLostPos)
+		p.lostLog = now
 	}
 }
 
@@ -748,6 +782,9 @@ func (p *Pipeline) checkSynced() {
 	a.phase, a.cursor = phaseProducing, 0
 	if !a.live {
 		a.live = true
+		// From here this member publishes: what its ring evicted and the
+		// topic did not get is lost.
+		p.settle()
 		a.flushing, a.flushThrough = true, p.ring.LastPos()
 		p.checkFlushed(a) // nothing to flush: observed before Activate returns
 		p.c.Activations++
@@ -830,7 +867,7 @@ func (p *Pipeline) produceMore() {
 		if t.n == 0 {
 			p.commitTimer.Reset(p.commitDelay(e.ReceivedAt, now))
 		}
-		t.add(a.cl, &p.shape, e, now)
+		t.add(a.cl, &p.shape, e, p.ring.PossiblyPublished(e), now)
 		p.c.Produced++
 	}
 	if due || (a.commitOverdue && !t.firstAlone()) || t.n >= p.cfg.CommitMaxFrames || t.bytes >= p.cfg.CommitMaxBytes {
@@ -933,6 +970,7 @@ func (p *Pipeline) committed(a *activation, t *txn, r commitResult) {
 		p.commitSeconds.Observe(now.Sub(a.commitStart).Seconds())
 		p.checkFlushed(a)
 		p.c.CommittedFrames += uint64(t.n)
+		p.c.PossibleDuplicates += uint64(t.possible)
 		if off := t.lastOffset.Load(); off >= 0 {
 			p.ownThrough = max(p.ownThrough, off)
 			p.lastOffset = off
@@ -1215,6 +1253,9 @@ func cmpErr(err, otherwise error) error {
 func (p *Pipeline) handleEcho(b *echoBatch) {
 	if b.start >= 0 {
 		p.echoNext = b.start
+		// Frames that ended on the line before the echo's start may
+		// have been committed below it, unseen.
+		p.ring.Unseen(b.startedAt)
 	}
 	if b.hasWitness {
 		p.setWitness(b.witness)
@@ -1237,7 +1278,6 @@ func (p *Pipeline) releaseHeld() {
 	a := p.act
 	hold := a != nil && (a.phase == phaseProducing || a.phase == phaseCommitting || a.phase == phaseRecovering)
 	catchUp := a != nil && a.phase == phaseSyncing
-	now := time.Now().UnixNano()
 	for ; p.heldIdx < len(b.recs); p.heldIdx++ {
 		r := b.recs[p.heldIdx]
 		if !r.control {
@@ -1249,10 +1289,13 @@ func (p *Pipeline) releaseHeld() {
 					return
 				}
 				p.c.EchoRecords++
-				if res := p.ring.TrimEcho(r.id, now); res.Kind == backlog.TrimEarlyEcho {
-					p.c.EchoEarly++
+				if !r.timed {
+					p.c.EchoUntimed++
+				}
+				if res := p.ring.TrimEcho(r.echo); res.Kind == backlog.TrimRemembered {
+					p.c.EchoRemembered++
 				} else {
-					p.c.EchoTrimmed++
+					p.c.EchoMatched++
 					if catchUp {
 						p.c.CatchUpTrims++
 					}
@@ -1269,7 +1312,7 @@ func (p *Pipeline) releaseHeld() {
 // housekeep runs every housekeepEvery.
 func (p *Pipeline) housekeep() {
 	now := time.Now()
-	p.ring.ExpireEarlyEchoes(now.UnixNano())
+	p.ring.ForgetEchoes(hostclock.Now())
 	if a := p.act; a != nil && p.failSince.IsZero() &&
 		(a.phase == phaseCommitting || a.phase == phaseRecovering) && now.Sub(a.commitStart) > p.cfg.CommitTimeout {
 		p.failSince = a.commitStart

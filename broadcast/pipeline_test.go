@@ -10,6 +10,7 @@ import (
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/broadcast/localbroker"
 	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/ingest/hostclock"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -152,10 +153,10 @@ func TestEchoTrimming(t *testing.T) {
 	}
 	waitFor(t, "B's ring empty after a quiet period", func() bool { return bm.Status().Ring.Len == 0 })
 	st := bm.Status()
-	t.Logf("B: deepest ring seen while streaming %d frames, echo trimmed %d, early %d", maxDepth, st.Counters.EchoTrimmed, st.Counters.EchoEarly)
-	if st.Ring.TrimmedByEcho+st.Ring.EarlyEchoMatched != n || st.Ring.SkippedByActive != 0 || st.Ring.OverflowFrames != 0 {
+	t.Logf("B: deepest ring seen while streaming %d frames, echo trimmed %d, early %d", maxDepth, st.Counters.EchoMatched, st.Counters.EchoRemembered)
+	if st.Ring.TrimmedByEcho+st.Ring.Recognised != n || st.Ring.Skipped+st.Ring.Passed != 0 || st.Ring.OverflowFrames != 0 {
 		t.Fatalf("B's ring: trimmed by echo %d + suppressed by early echo %d, want %d; skipped %d, overflow %d, want 0",
-			st.Ring.TrimmedByEcho, st.Ring.EarlyEchoMatched, n, st.Ring.SkippedByActive, st.Ring.OverflowFrames)
+			st.Ring.TrimmedByEcho, st.Ring.Recognised, n, st.Ring.Skipped, st.Ring.OverflowFrames)
 	}
 	if st.Witness.Member != "a" || st.Witness.SeenAt.IsZero() {
 		t.Fatalf("B's witness %+v, want member a", st.Witness)
@@ -178,9 +179,8 @@ func TestOverflow(t *testing.T) {
 	}
 	waitFor(t, "all frames handed over", func() bool { st := m.Status(); return st.Ring.Appended == n })
 	st := m.Status()
-	if st.Ring.Len != 100 || st.Ring.OverflowFrames != n-100 || st.Ring.OverflowGaps != 1 ||
-		st.Ring.FirstOverflowPos != 1 || st.Ring.LastOverflowPos != n-100 {
-		t.Fatalf("ring %+v: want 100 held, 900 overflowed in one gap at positions 1..900", st.Ring)
+	if st.Ring.Len != 100 || st.Ring.OverflowFrames != n-100 || st.Ring.LimboLen != n-100 || st.Ring.OverflowLost != 0 {
+		t.Fatalf("ring %+v: want 100 held, 900 overflowed and not yet known to be lost", st.Ring)
 	}
 
 	// A byte bound holds too.
@@ -202,6 +202,12 @@ func TestOverflow(t *testing.T) {
 	got := readCommitted(t, b.Addr(), "feed")
 	if len(got) != 100 || got[0].seq != n-99 || got[99].seq != n {
 		t.Fatalf("topic holds %d records, want the 100 the ring kept (%d..%d)", len(got), n-99, n)
+	}
+	// Going live, it is the one to publish: what it evicted is lost, one
+	// gap at positions 1..900, exactly.
+	if st := m.Status(); st.Ring.OverflowLost != n-100 || st.Ring.LimboLen != 0 || st.Ring.OverflowGaps != 1 ||
+		st.Ring.FirstLostPos != 1 || st.Ring.LastLostPos != n-100 {
+		t.Fatalf("ring %+v: want 900 lost in one gap at positions 1..900", st.Ring)
 	}
 }
 
@@ -401,6 +407,7 @@ func TestActivationWaitsForOpenTransactions(t *testing.T) {
 		{Key: HeaderFeedSeq, Value: []byte("1")},
 		{Key: HeaderMember, Value: []byte("b")},
 		{Key: HeaderReceivedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
+		{Key: HeaderReadWindow, Value: appendReadWindow(nil, appendHex16(nil, hostclock.ID()), f.Line)},
 	}}
 	if err := other.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		t.Fatal(err)

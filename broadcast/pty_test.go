@@ -255,22 +255,22 @@ func TestPTYEchoTrimming(t *testing.T) {
 	waitFor(t, "A to commit the feed and B's ring to empty", func() bool {
 		sa, sb := a.Status(), bm.Status()
 		return sa.Counters.CommittedFrames == n && sa.Ring.Len == 0 && sb.Counters.EchoRecords == n &&
-			sb.Ring.Appended+sb.Ring.EarlyEchoMatched+sb.Ring.Rejected == sb.Counters.Accepted &&
-			sb.Ring.Len == 0 && sb.Ring.EarlyEchoLen == 0
+			sb.Ring.Appended+sb.Ring.Recognised+sb.Ring.Rejected == sb.Counters.Accepted &&
+			sb.Ring.Len == 0 && sb.Ring.MemoryLen == 0
 	})
 	st := bm.Status()
 	t.Logf("B: deepest ring seen while streaming %d frames, echo records %d, trimmed %d, early %d (matched %d)",
-		maxDepth, st.Counters.EchoRecords, st.Ring.TrimmedByEcho, st.Counters.EchoEarly, st.Ring.EarlyEchoMatched)
+		maxDepth, st.Counters.EchoRecords, st.Ring.TrimmedByEcho, st.Counters.EchoRemembered, st.Ring.Recognised)
 	if st.Counters.Accepted != n {
 		t.Fatalf("B accepted %d frames, its port delivered %d", st.Counters.Accepted, n)
 	}
-	if st.Ring.TrimmedByEcho+st.Ring.EarlyEchoMatched != n || st.Ring.SkippedByActive != 0 || st.Ring.OverflowFrames != 0 || st.Ring.Rejected != 0 {
+	if st.Ring.TrimmedByEcho+st.Ring.Recognised != n || st.Ring.Skipped+st.Ring.Passed != 0 || st.Ring.OverflowFrames != 0 || st.Ring.Rejected != 0 {
 		t.Fatalf("B's ring: trimmed by echo %d + suppressed by early echo %d, want %d; skipped %d, overflow %d, rejected %d, want 0",
-			st.Ring.TrimmedByEcho, st.Ring.EarlyEchoMatched, n, st.Ring.SkippedByActive, st.Ring.OverflowFrames, st.Ring.Rejected)
+			st.Ring.TrimmedByEcho, st.Ring.Recognised, n, st.Ring.Skipped, st.Ring.OverflowFrames, st.Ring.Rejected)
 	}
-	if st.Counters.EchoRecords != n || st.Counters.EchoTrimmed+st.Counters.EchoEarly != n || st.Counters.EchoOwn != 0 {
+	if st.Counters.EchoRecords != n || st.Counters.EchoMatched+st.Counters.EchoRemembered != n || st.Counters.EchoOwn != 0 {
 		t.Fatalf("B's echo: %d records (%d trimmed, %d early, %d own), want %d records that each trimmed or pre-empted a frame",
-			st.Counters.EchoRecords, st.Counters.EchoTrimmed, st.Counters.EchoEarly, st.Counters.EchoOwn, n)
+			st.Counters.EchoRecords, st.Counters.EchoMatched, st.Counters.EchoRemembered, st.Counters.EchoOwn, n)
 	}
 	if st.Role != RoleInactive || st.Counters.Produced != 0 || st.Witness.Member != "a" {
 		t.Fatalf("B: role %v, produced %d, witness %q; want inactive, 0, a", st.Role, st.Counters.Produced, st.Witness.Member)
@@ -368,11 +368,11 @@ func TestPTYHandover(t *testing.T) {
 		// read.
 		waitFor(t, "member "+names[to]+" to be in step with the topic, handover "+strconv.Itoa(i)+" "+mode, func() bool {
 			st := members[to].Status()
-			return st.Counters.EchoTrimmed > 0 || st.Ring.EarlyEchoMatched > 0 || st.Counters.Activations > 0
+			return st.Counters.EchoMatched > 0 || st.Ring.Recognised > 0 || st.Counters.Activations > 0
 		})
 
 		stFrom := members[from].Status() // the end of its active period
-		earlyWhileActive += stFrom.Ring.EarlyEchoMatched - earlyMark[from]
+		earlyWhileActive += stFrom.Ring.Recognised - earlyMark[from]
 		switch mode {
 		case "fenced":
 			// to's activation fences from in the middle of its stream.
@@ -393,7 +393,7 @@ func TestPTYHandover(t *testing.T) {
 		}
 		after := members[to].Status()
 		catchUp += after.Counters.CatchUpTrims - before.Counters.CatchUpTrims
-		earlyMark[to] = before.Ring.EarlyEchoMatched
+		earlyMark[to] = before.Ring.Recognised
 		switch mode {
 		case "fenced":
 			m := members[from]
@@ -432,17 +432,17 @@ func TestPTYHandover(t *testing.T) {
 	want := delivered[active]
 	waitFor(t, "the active to commit the whole feed", func() bool {
 		st := members[active].Status()
-		return st.Ring.Len == 0 && st.Ring.Appended+st.Ring.EarlyEchoMatched+st.Ring.Rejected == st.Counters.Accepted
+		return st.Ring.Len == 0 && st.Ring.Appended+st.Ring.Recognised+st.Ring.Rejected == st.Counters.Accepted
 	})
 	recs := readCommitted(t, b.Addr(), "feed")
 	checkSequence(t, recs, uint64(len(want)))
 
 	final := members[active].Status()
-	earlyWhileActive += final.Ring.EarlyEchoMatched - earlyMark[active]
+	earlyWhileActive += final.Ring.Recognised - earlyMark[active]
 	all := append(dead, members[0].Status(), members[1].Status())
 	var early, fenced uint64
 	for _, st := range all {
-		early += st.Ring.EarlyEchoMatched
+		early += st.Ring.Recognised
 		fenced += st.Counters.Fenced
 	}
 	byMember := map[string]int{}
@@ -520,12 +520,12 @@ func TestPTYUnplugInactive(t *testing.T) {
 	waitFor(t, "A to commit the feed and B's ring to empty", func() bool {
 		sa, sb := a.Status(), bm.Status()
 		return sa.Counters.CommittedFrames == n && sa.Ring.Len == 0 && sb.Counters.EchoRecords == n &&
-			sb.Ring.Appended+sb.Ring.EarlyEchoMatched+sb.Ring.Rejected == sb.Counters.Accepted && sb.Ring.Len == 0
+			sb.Ring.Appended+sb.Ring.Recognised+sb.Ring.Rejected == sb.Counters.Accepted && sb.Ring.Len == 0
 	})
 	st := bm.Status()
 	t.Logf("B missed %d frames; ring at the replug: %d held, %d trimmed by echo; at the end: trimmed %d, early echoes %d (matched %d, held %d, expired %d)",
 		missed, atReplug.Ring.Len, atReplug.Ring.TrimmedByEcho, st.Ring.TrimmedByEcho,
-		st.Ring.EarlyEchoes, st.Ring.EarlyEchoMatched, st.Ring.EarlyEchoLen, st.Ring.EarlyEchoExpired)
+		st.Ring.Remembered, st.Ring.Recognised, st.Ring.MemoryLen, st.Ring.Forgotten)
 	got := uint64(len(delivered[1]))
 	if st.Counters.Accepted != got {
 		t.Fatalf("B accepted %d frames, its port delivered %d", st.Counters.Accepted, got)
@@ -533,11 +533,11 @@ func TestPTYUnplugInactive(t *testing.T) {
 	if st.Ring.TrimmedByEcho <= atReplug.Ring.TrimmedByEcho {
 		t.Fatalf("B's ring was not trimmed by echo after the replug: %d trims before, %d after", atReplug.Ring.TrimmedByEcho, st.Ring.TrimmedByEcho)
 	}
-	if st.Ring.TrimmedByEcho+st.Ring.EarlyEchoMatched != got || st.Ring.SkippedByActive != 0 || st.Ring.OverflowFrames != 0 {
+	if st.Ring.TrimmedByEcho+st.Ring.Recognised != got || st.Ring.Skipped+st.Ring.Passed != 0 || st.Ring.OverflowFrames != 0 {
 		t.Fatalf("B's ring: trimmed by echo %d + suppressed by early echo %d, want the %d frames it read; skipped %d, overflow %d, want 0",
-			st.Ring.TrimmedByEcho, st.Ring.EarlyEchoMatched, got, st.Ring.SkippedByActive, st.Ring.OverflowFrames)
+			st.Ring.TrimmedByEcho, st.Ring.Recognised, got, st.Ring.Skipped, st.Ring.OverflowFrames)
 	}
-	if unmatched := st.Ring.EarlyEchoes - st.Ring.EarlyEchoMatched; unmatched != missed || st.Counters.EchoRecords != n {
+	if unmatched := st.Ring.Remembered - st.Ring.Recognised; unmatched != missed || st.Counters.EchoRecords != n {
 		t.Fatalf("B: %d echoes of %d records found no frame, want the %d frames it missed", unmatched, st.Counters.EchoRecords, missed)
 	}
 	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)

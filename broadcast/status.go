@@ -81,11 +81,20 @@ type Counters struct {
 	Deactivations      uint64 `json:"deactivations"`       // times the member stopped being active
 	Fenced             uint64 `json:"fenced"`              // deactivations because another member fenced this one
 
-	EchoRecords  uint64 `json:"echo_records"`   // committed data records read back
-	EchoTrimmed  uint64 `json:"echo_trimmed"`   // of those, ones that trimmed a ring entry
-	EchoEarly    uint64 `json:"echo_early"`     // of those, ones that found no entry (kept as early echoes)
-	EchoOwn      uint64 `json:"echo_own"`       // of those, this member's own commits, already trimmed
-	CatchUpTrims uint64 `json:"catch_up_trims"` // echo trims while activating (reading to the last stable offset)
+	EchoRecords    uint64 `json:"echo_records"`    // committed data records read back
+	EchoMatched    uint64 `json:"echo_matched"`    // of those, ones that were certainly a ring entry's frame
+	EchoRemembered uint64 `json:"echo_remembered"` // of those, ones no entry was certainly (remembered)
+	EchoOwn        uint64 `json:"echo_own"`        // of those, this member's own commits, already trimmed
+	// EchoUntimed counts echoed records whose line time this member could
+	// not place on its own clock (no feedd-rxw header, or no bound yet on
+	// the producing host's clock): such a record can be matched only by a
+	// feed sequence number.
+	EchoUntimed  uint64 `json:"echo_untimed"`
+	CatchUpTrims uint64 `json:"catch_up_trims"` // echo matches while activating (reading to the last stable offset)
+	// PossibleDuplicates counts committed records this member marked as
+	// possible duplicates (HeaderPossibleDuplicate): frames it published
+	// on taking over without being sure the previous active had not.
+	PossibleDuplicates uint64 `json:"possible_duplicates"`
 
 	// Control heartbeats (kafka.control_interval).
 	ControlHeartbeats uint64 `json:"control_heartbeats"` // committed by this member while its feed was quiet

@@ -29,10 +29,11 @@ type txn struct {
 	chunks []*recChunk
 	arena  []byte
 
-	n       int       // records produced
-	bytes   int64     // their value bytes
-	last    uint64    // ring position of the last entry covered (produced or skipped)
-	started time.Time // when the first record was produced
+	n        int       // records produced
+	possible int       // of those, marked as possible duplicates
+	bytes    int64     // their value bytes
+	last     uint64    // ring position of the last entry covered (produced or skipped)
+	started  time.Time // when the first record was produced
 
 	err        atomic.Pointer[error] // the first record error
 	lastOffset atomic.Int64          // offset of the last record acknowledged
@@ -92,12 +93,15 @@ func (t *txn) reset() {
 		c := t.chunks[i]
 		clear(c.recs[:min(chunkRecords, t.n-i*chunkRecords)])
 	}
-	t.n, t.bytes, t.last = 0, 0, 0
+	t.n, t.possible, t.bytes, t.last = 0, 0, 0, 0
 	t.arena = t.arena[:0]
 	t.err.Store(nil)
 	t.lastOffset.Store(-1)
 	t.firstAcked.Store(false)
 }
+
+// possibleValue is the value of HeaderPossibleDuplicate.
+var possibleValue = []byte("possible")
 
 // recordShape is what every record of a pipeline shares.
 type recordShape struct {
@@ -105,12 +109,13 @@ type recordShape struct {
 	member   []byte
 	key      string // KeyNone, KeyIdentity or KeyPipeline
 	pipeline []byte
+	clock    []byte // this host's clock id, 16 hexadecimal digits
 }
 
 // add builds the record for e (copying its data, which is valid only until
 // the ring changes) and hands it to cl. The arena only grows by append, so a
 // reallocation leaves earlier records pointing at the old array, unchanged.
-func (t *txn) add(cl *kgo.Client, s *recordShape, e backlog.Entry, now time.Time) {
+func (t *txn) add(cl *kgo.Client, s *recordShape, e backlog.Entry, possible bool, now time.Time) {
 	ci, ri := t.n/chunkRecords, t.n%chunkRecords
 	if ci == len(t.chunks) {
 		t.chunks = append(t.chunks, new(recChunk))
@@ -138,6 +143,13 @@ func (t *txn) add(cl *kgo.Client, s *recordShape, e backlog.Entry, now time.Time
 	o = len(a)
 	a = appendRFC3339(a, e.ReceivedAt)
 	h = append(h, kgo.RecordHeader{Key: HeaderReceivedAt, Value: a[o:len(a):len(a)]})
+	o = len(a)
+	a = appendReadWindow(a, s.clock, e.Win)
+	h = append(h, kgo.RecordHeader{Key: HeaderReadWindow, Value: a[o:len(a):len(a)]})
+	if possible {
+		h = append(h, kgo.RecordHeader{Key: HeaderPossibleDuplicate, Value: possibleValue})
+		t.possible++
+	}
 
 	var key []byte
 	switch s.key {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/feedd/feedd/backlog"
 )
 
 // Frame is one validated frame read from the feed, with the identity both
@@ -14,8 +15,14 @@ type Frame struct {
 	// escapes removed). It aliases the reader's buffer and is valid only until
 	// the next frame is read: copy it to keep it.
 	Data []byte
-	// ReceivedAt is when the last byte of the frame was read from the port.
+	// ReceivedAt is when the last byte of the frame was read from the port
+	// (the wall clock at the moment Line.Hi was taken).
 	ReceivedAt time.Time
+	// Line bounds, on the host clock (package ingest/hostclock), when the
+	// frame's last byte was on the serial line; the pair recognises frames
+	// by it. Line.Lo is backlog.NoLo when nothing bounds it (bytes read
+	// just after the port opened may have waited since before).
+	Line backlog.Window
 	// Seq is the member-local sequence number, starting at 1 for the first
 	// frame this process read. It is not shared between members.
 	Seq uint64

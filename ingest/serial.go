@@ -29,8 +29,18 @@ type SerialConfig struct {
 	// FlowControl is none or rtscts.
 	FlowControl string `yaml:"flow_control"`
 	// ReadTimeout bounds each read so the reader notices silence and
-	// cancellation without a byte arriving.
+	// cancellation without a byte arriving. It is also how precisely the
+	// reader knows when bytes arrived (a read that returns nothing shows
+	// that nothing had come yet), which is how the pair recognises a frame
+	// whose bytes repeat: keep it short.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// MaxLatency bounds how long the port may hold a byte after it was on
+	// the line before a read can return it (a USB adapter's latency
+	// timer, a UART's FIFO timeout). 0 picks one for the device: an FTDI
+	// adapter's own latency timer, otherwise a bound for its kind. A
+	// bound that is too small can cost a frame when the pair fails over;
+	// one too large only makes more frames possible duplicates.
+	MaxLatency time.Duration `yaml:"max_latency"`
 	// QuietAfter is how long without a valid frame before the line is
 	// reported quiet. A cable pulled from a native UART gives no error, only
 	// silence, so this is the only way to notice it.
@@ -63,7 +73,7 @@ func (c SerialConfig) WithDefaults() SerialConfig {
 		c.FlowControl = "none"
 	}
 	if c.ReadTimeout == 0 {
-		c.ReadTimeout = 100 * time.Millisecond
+		c.ReadTimeout = 5 * time.Millisecond
 	}
 	if c.QuietAfter == 0 {
 		c.QuietAfter = 5 * time.Second
@@ -102,6 +112,8 @@ func (c SerialConfig) Validate() error {
 		return fmt.Errorf("serial.flow_control: %q is not one of none, rtscts", c.FlowControl)
 	case c.ReadTimeout <= 0:
 		return fmt.Errorf("serial.read_timeout: %v must be > 0", c.ReadTimeout)
+	case c.MaxLatency < 0:
+		return fmt.Errorf("serial.max_latency: %v must be >= 0 (0 picks one for the device)", c.MaxLatency)
 	case c.QuietAfter < c.ReadTimeout:
 		return fmt.Errorf("serial.quiet_after: %v must be at least serial.read_timeout (%v)", c.QuietAfter, c.ReadTimeout)
 	case c.ReconnectMin <= 0:

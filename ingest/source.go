@@ -8,7 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/ingest/framing"
+	"github.com/feedd/feedd/ingest/hostclock"
 )
 
 // Source reads one serial device and turns its bytes into frames. It keeps
@@ -23,9 +25,13 @@ type Source struct {
 	seq     *SequenceExtractor
 	log     *slog.Logger
 	now     func() time.Time
+	mono    func() int64
 	// resolved is the path a usb-serial setting last resolved to; only Run
 	// touches it.
 	resolved string
+	// arr turns read times into frames' line-time windows; only Run
+	// touches it.
+	arr *arrivals
 
 	path         atomic.Pointer[string] // the device path last opened
 	connected    atomic.Bool
@@ -45,7 +51,10 @@ type SourceOptions struct {
 	// ListPorts.
 	ListPorts ListPortsFunc
 	Now       func() time.Time // default time.Now
-	Logger    *slog.Logger     // default slog.Default()
+	// HostClock reads the host clock frames' line windows are on; default
+	// hostclock.Now.
+	HostClock func() int64
+	Logger    *slog.Logger // default slog.Default()
 }
 
 // NewSource validates the configuration and builds a Source. Nothing is
@@ -63,7 +72,10 @@ func NewSource(sc SerialConfig, fc framing.Config, qc SequenceConfig, o SourceOp
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{cfg: sc, open: o.Open, list: o.ListPorts, decoder: dec, seq: seq, log: o.Logger, now: o.Now}
+	s := &Source{cfg: sc, open: o.Open, list: o.ListPorts, decoder: dec, seq: seq, log: o.Logger, now: o.Now, mono: o.HostClock}
+	if s.mono == nil {
+		s.mono = hostclock.Now
+	}
 	if s.open == nil {
 		s.open = OpenSerial
 	}
@@ -112,6 +124,7 @@ func (s *Source) Run(ctx context.Context, handle func(*Frame)) error {
 		if !first {
 			s.log.Info("serial device open")
 		}
+		s.startArrivals(first)
 		first = false
 		backoff = s.cfg.ReconnectMin
 		s.connected.Store(true)
@@ -152,13 +165,42 @@ func (s *Source) openResolved() (Port, error) {
 	return port, err
 }
 
+// startArrivals readies the line-time windows for a freshly opened port.
+// The latency bound is the configured one, or one for the kind of device
+// just opened.
+func (s *Source) startArrivals(first bool) {
+	latency := s.cfg.MaxLatency
+	if latency == 0 {
+		path := s.cfg.Device
+		if p := s.path.Load(); p != nil {
+			path = *p
+		}
+		latency = autoLatency(path)
+	}
+	if s.arr == nil || s.arr.latency != int64(latency) {
+		if !first || s.cfg.MaxLatency == 0 {
+			s.log.Info("serial device latency bound", "max_latency", latency)
+		}
+		lastLo := backlog.NoLo
+		if s.arr != nil {
+			lastLo = s.arr.lastLo
+		}
+		s.arr = newArrivals(latency, s.cfg.LineByteTime())
+		s.arr.lastLo = lastLo
+	}
+	s.arr.opened()
+}
+
 // readPort reads until the port fails (returning the error) or ctx is
 // cancelled (returning nil).
 func (s *Source) readPort(ctx context.Context, port Port, buf []byte, frame *Frame, handle func(*Frame)) error {
 	quietSince := s.now()
 	for ctx.Err() == nil {
+		start := s.mono()
 		n, err := port.Read(buf)
+		end := s.mono()
 		now := s.now()
+		s.arr.read(start, end, n, len(buf))
 		p := buf[:n]
 		for len(p) > 0 {
 			used, data, ok := s.decoder.Decode(p)
@@ -167,7 +209,7 @@ func (s *Source) readPort(ctx context.Context, port Port, buf []byte, frame *Fra
 				continue
 			}
 			quietSince = now
-			s.emit(now, data, frame, handle)
+			s.emit(now, s.arr.frame(len(data)), data, frame, handle)
 		}
 		if err != nil {
 			if n == 0 && errors.Is(err, context.Canceled) {
@@ -180,10 +222,11 @@ func (s *Source) readPort(ctx context.Context, port Port, buf []byte, frame *Fra
 	return nil
 }
 
-func (s *Source) emit(now time.Time, data []byte, f *Frame, handle func(*Frame)) {
+func (s *Source) emit(now time.Time, line backlog.Window, data []byte, f *Frame, handle func(*Frame)) {
 	*f = Frame{
 		Data:        data,
 		ReceivedAt:  now,
+		Line:        line,
 		Seq:         s.frames.Add(1),
 		Fingerprint: Fingerprint(data),
 	}

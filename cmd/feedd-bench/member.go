@@ -231,7 +231,7 @@ type memberStatus struct {
 		Counters struct {
 			Commits         uint64 `json:"commits"`
 			CommittedFrames uint64 `json:"committed_frames"`
-			EchoTrimmed     uint64 `json:"echo_trimmed"`
+			EchoMatched     uint64 `json:"echo_matched"`
 			CommitNanos     uint64 `json:"commit_nanos"`
 			EndTxnNanos     uint64 `json:"end_txn_nanos"`
 			HandoffStalls   uint64 `json:"handoff_stalls"`

@@ -129,7 +129,7 @@ func (pp *memberPair) settled(ctx context.Context) (active, inactive *member, er
 		for i := range 2 {
 			a, o := sts[i], sts[1-i]
 			if a.Role == "active" && a.Broadcast.Role == "active" && a.Broadcast.Counters.Commits > 0 &&
-				o.Role == "inactive" && o.Broadcast.Counters.EchoTrimmed > 0 &&
+				o.Role == "inactive" && o.Broadcast.Counters.EchoMatched > 0 &&
 				a.linkUp() && o.linkUp() && !a.Pair.HoldOff && !o.Pair.HoldOff {
 				if since.IsZero() || lastActive != i || lastTerm != a.Pair.Term {
 					since, lastActive, lastTerm = time.Now(), i, a.Pair.Term

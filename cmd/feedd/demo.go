@@ -879,7 +879,7 @@ func (d *demo) failoverTarget() (*demoMember, string) {
 		return nil, peer.id + " is " + st.Pair.Role + " and not ready"
 	case !st.Ingest.Connected || st.Ingest.Quiet || st.Ingest.Frames == 0:
 		return nil, peer.id + " is not reading its port yet"
-	case st.Broadcast.Counters.EchoTrimmed == 0 && st.Broadcast.Ring.EarlyEchoMatched == 0:
+	case st.Broadcast.Counters.EchoMatched == 0 && st.Broadcast.Ring.Recognised == 0:
 		return nil, peer.id + " has not yet seen a frame it read committed"
 	}
 	for _, p := range st.Pair.Peers {

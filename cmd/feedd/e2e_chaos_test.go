@@ -274,7 +274,7 @@ func (ch *chaos) restartInactive(active, inactive *e2eMember) {
 		if err != nil {
 			return false, err.Error()
 		}
-		return st.canCover() && st.linkUp(), fmt.Sprintf("role %s, trimmed %d", st.Role, st.Broadcast.Counters.EchoTrimmed)
+		return st.canCover() && st.linkUp(), fmt.Sprintf("role %s, trimmed %d", st.Role, st.Broadcast.Counters.EchoMatched)
 	})
 	holders, polls, _ := w.end()
 	after := active.mustStatus()

@@ -475,9 +475,9 @@ type e2eStatus struct {
 		LastCommitAt  time.Time `json:"last_commit_at"`
 		ProducerEpoch int16     `json:"producer_epoch"`
 		Ring          struct {
-			Len              int    `json:"len"`
-			EarlyEchoMatched uint64 `json:"early_echo_matched"`
-			OverflowFrames   uint64 `json:"overflow_frames"`
+			Len            int    `json:"len"`
+			Recognised     uint64 `json:"recognised"`
+			OverflowFrames uint64 `json:"overflow_frames"`
 		} `json:"ring"`
 		Counters struct {
 			Commits       uint64 `json:"commits"`
@@ -485,7 +485,7 @@ type e2eStatus struct {
 			Deactivations uint64 `json:"deactivations"`
 			Fenced        uint64 `json:"fenced"`
 			EchoRecords   uint64 `json:"echo_records"`
-			EchoTrimmed   uint64 `json:"echo_trimmed"`
+			EchoMatched   uint64 `json:"echo_matched"`
 		} `json:"counters"`
 	} `json:"broadcast"`
 	Pair struct {
@@ -528,7 +528,7 @@ func (s e2eStatus) linkUp() bool {
 // commits can take over without a duplicate (docs/kafka.md, "A rejoining
 // member").
 func (s e2eStatus) canCover() bool {
-	return s.Role == "inactive" && (s.Broadcast.Counters.EchoTrimmed > 0 || s.Broadcast.Ring.EarlyEchoMatched > 0)
+	return s.Role == "inactive" && (s.Broadcast.Counters.EchoMatched > 0 || s.Broadcast.Ring.Recognised > 0)
 }
 
 var e2eHTTP = &http.Client{Timeout: 2 * time.Second}
@@ -630,8 +630,8 @@ func (c *e2eCluster) waitPair() (active, inactive *e2eMember) {
 			sts[i] = st
 		}
 		desc := fmt.Sprintf("a %s (term %d, trimmed %d, hold-off %v), b %s (term %d, trimmed %d, hold-off %v)",
-			sts[0].Role, sts[0].Pair.Term, sts[0].Broadcast.Counters.EchoTrimmed, sts[0].Pair.HoldOff,
-			sts[1].Role, sts[1].Pair.Term, sts[1].Broadcast.Counters.EchoTrimmed, sts[1].Pair.HoldOff)
+			sts[0].Role, sts[0].Pair.Term, sts[0].Broadcast.Counters.EchoMatched, sts[0].Pair.HoldOff,
+			sts[1].Role, sts[1].Pair.Term, sts[1].Broadcast.Counters.EchoMatched, sts[1].Pair.HoldOff)
 		for i := range 2 {
 			if sts[i].Role == "active" && sts[i].Broadcast.Role == "active" && sts[i].Broadcast.Counters.Commits > 0 &&
 				sts[1-i].canCover() && sts[0].linkUp() && sts[1].linkUp() && !sts[0].Pair.HoldOff && !sts[1].Pair.HoldOff {

@@ -82,7 +82,7 @@ func TestE2EPairIdentityMismatch(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		return st.canCover() && st.linkUp(), fmt.Sprintf("role %s, trimmed %d, link up %v", st.Role, st.Broadcast.Counters.EchoTrimmed, st.linkUp())
+		return st.canCover() && st.linkUp(), fmt.Sprintf("role %s, trimmed %d, link up %v", st.Role, st.Broadcast.Counters.EchoMatched, st.linkUp())
 	})
 	if st, err := identityStatusOf(active); err != nil || st.refuses(inactive.id) {
 		t.Errorf("%s still refuses %s after it was fixed: %+v %v", active.id, inactive.id, st, err)

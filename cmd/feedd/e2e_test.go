@@ -112,7 +112,7 @@ func TestE2ERestartInactive(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		return st.canCover() && st.linkUp(), fmt.Sprintf("role %s, trimmed %d, link up %v", st.Role, st.Broadcast.Counters.EchoTrimmed, st.linkUp())
+		return st.canCover() && st.linkUp(), fmt.Sprintf("role %s, trimmed %d, link up %v", st.Role, st.Broadcast.Counters.EchoMatched, st.linkUp())
 	})
 	c.stream(500 * time.Millisecond)
 	holders, polls, _ := w.end()

@@ -19,7 +19,10 @@ import (
 // it with any change to those that makes one release identify a frame
 // differently from the one before: members of different schemes then
 // refuse to pair instead of publishing duplicates.
-const identityScheme = 1
+//
+// Scheme 2: records carry the frame's line-time window (feedd-rxw) and
+// echoes are matched by it, not by identity within a look-ahead window.
+const identityScheme = 2
 
 // frameIdentity is what the pair link compares before two members pair:
 // a digest of every setting that decides a frame's identity (the framing

@@ -216,8 +216,10 @@ func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, p
 		return err
 	}
 	reg.MustRegister(src)
+	ring := cfg.Backlog
+	ring.LineByteTime = cfg.Serial.WithDefaults().LineByteTime()
 	pipe, err := broadcast.New(cfg.Kafka, broadcast.Options{
-		Pipeline: cfg.Pipeline, Member: cfg.MemberID, Ring: cfg.Backlog,
+		Pipeline: cfg.Pipeline, Member: cfg.MemberID, Ring: ring,
 		Logger: log, Registerer: reg,
 	})
 	if err != nil {
@@ -238,6 +240,9 @@ func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, p
 		if pairLink, err = link.New(cfg.MemberID, cfg.Pair.Link, creds, log, link.WithIdentity(ident)); err != nil {
 			return err
 		}
+		// The link measures the peers' clocks; the pipeline places their
+		// records' line windows on this host's clock with it.
+		pairLink.SetClockObserver(func(b link.ClockBound) { pipe.ObserveClock(b.Clock, b.Lo, b.Hi, b.At) })
 		reg.MustRegister(pairLink)
 	}
 	ctl, err := newController(cfg, role, src, pipe, pairLink, log)

@@ -61,7 +61,10 @@ type statusDoc struct {
 			CommittedFrames uint64 `json:"committed_frames"`
 			CommitFailures  uint64 `json:"commit_failures"`
 			Fenced          uint64 `json:"fenced"`
-			EchoTrimmed     uint64 `json:"echo_trimmed"`
+			EchoMatched     uint64 `json:"echo_matched"`
+			EchoRemembered  uint64 `json:"echo_remembered"`
+			EchoUntimed     uint64 `json:"echo_untimed"`
+			Possible        uint64 `json:"possible_duplicates"`
 		} `json:"counters"`
 	} `json:"broadcast"`
 	Pair *struct {
@@ -408,6 +411,16 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 
 	r := &bc.Ring
 	row("ring", "%s, %s held", plural(uint64(r.Len), "frame"), humanBytes(r.Bytes))
+	if c := &bc.Counters; c.EchoMatched+c.EchoRemembered > 0 {
+		echo := fmt.Sprintf("%d matched to frames read here, %d not (%d remembered now)", c.EchoMatched, c.EchoRemembered, r.MemoryLen)
+		if c.EchoUntimed > 0 {
+			echo += fmt.Sprintf(", %d UNTIMED (no bound on the producer's clock)", c.EchoUntimed)
+		}
+		if r.Skipped+r.Passed > 0 {
+			echo += fmt.Sprintf("; passed over %d (%d never published by the active)", r.Skipped+r.Passed, r.Skipped)
+		}
+		row("echo", "%s", echo)
+	}
 	if bc.LastCommitAt.IsZero() {
 		row("last commit", "none by this member")
 	} else {
@@ -452,11 +465,15 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 	if bc.Counters.CommitFailures > 0 {
 		counters = append(counters, fmt.Sprintf("commit failures %d", bc.Counters.CommitFailures))
 	}
+	if bc.Counters.Possible > 0 {
+		counters = append(counters, fmt.Sprintf("possible duplicates %d", bc.Counters.Possible))
+	}
 	if r.OverflowFrames == 0 {
 		counters = append(counters, "overflow 0")
 	} else {
-		counters = append(counters, fmt.Sprintf("OVERFLOW %s (%s) in %s",
-			plural(r.OverflowFrames, "frame"), humanBytes(int64(r.OverflowBytes)), plural(r.OverflowGaps, "gap")))
+		counters = append(counters, fmt.Sprintf("OVERFLOW %s (%s): %s lost in %s, %d pending, %d reached the topic",
+			plural(r.OverflowFrames, "frame"), humanBytes(int64(r.OverflowBytes)), plural(r.OverflowLost, "frame"),
+			plural(r.OverflowGaps, "gap"), r.LimboLen, r.OverflowResolved))
 	}
 	row("counters", "%s", strings.Join(counters, ", "))
 	tw.Flush()

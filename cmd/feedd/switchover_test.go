@@ -159,7 +159,7 @@ func TestSwitchoverBetweenRealMembers(t *testing.T) {
 		for ; time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 			stA, stB := demoStatus(configA), demoStatus(configB)
 			if stA != nil && stB != nil && stA.role() == "active" && stB.role() == "inactive" &&
-				stB.Broadcast.Counters.EchoTrimmed > 0 && stB.activePeer() == "host-a" {
+				stB.Broadcast.Counters.EchoMatched > 0 && stB.activePeer() == "host-a" {
 				break
 			}
 		}

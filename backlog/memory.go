@@ -1,24 +1,25 @@
 package backlog
 
-// earlyEchoes is the bounded multiset of identities echoed back from Kafka
-// before the local port delivered the frame, in arrival order.
+// echoMemory is the bounded multiset of echoes that no entry was certainly
+// the frame of, in arrival order, each with its line-time window.
 //
-// Entries leave it in two ways only: the oldest one (expiry, eviction) or the
-// oldest one with a given identity (an Append that it suppresses). The oldest
-// entry overall is also the oldest with its identity, so both are "remove the
-// first node of that identity's list". Nodes live in columns indexed by int32;
-// a doubly linked list keeps the arrival order, a singly linked list per
-// identity (oldest to newest) chains duplicates, and an open-addressing hash
-// table maps an identity to its list. After warm-up nothing allocates.
-type earlyEchoes struct {
+// Nodes leave it from the front (expiry, eviction) or from anywhere (an
+// Append found to be the echoed frame). Nodes live in columns indexed by
+// int32; a doubly linked list keeps the arrival order, a doubly linked list
+// per identity (oldest to newest) chains echoes of the same bytes, and an
+// open-addressing hash table maps an identity to its list. After warm-up
+// nothing allocates.
+type echoMemory struct {
 	max int
 
 	// Node columns. newer also links the free list.
 	id    []uint64
-	at    []int64
+	win   []Window
+	exact []bool
 	older []int32
 	newer []int32
 	same  []int32 // next newer node with the same identity
+	prev  []int32 // next older node with the same identity
 
 	oldest, newest int32 // -1 when empty
 	free           int32 // -1 when none
@@ -35,21 +36,21 @@ type bucket struct {
 	last  int32 // last node
 }
 
-const earlyInitialBuckets = 16
+const memoryInitialBuckets = 16
 
-func newEarlyEchoes(max int) earlyEchoes {
-	e := earlyEchoes{max: max}
+func newEchoMemory(max int) echoMemory {
+	e := echoMemory{max: max}
 	e.reset()
 	return e
 }
 
-func (e *earlyEchoes) reset() {
-	e.id, e.at = e.id[:0], e.at[:0]
-	e.older, e.newer, e.same = e.older[:0], e.newer[:0], e.same[:0]
+func (e *echoMemory) reset() {
+	e.id, e.win, e.exact = e.id[:0], e.win[:0], e.exact[:0]
+	e.older, e.newer, e.same, e.prev = e.older[:0], e.newer[:0], e.same[:0], e.prev[:0]
 	e.oldest, e.newest, e.free = -1, -1, -1
 	e.n = 0
 	if e.tab == nil {
-		e.tab = make([]bucket, earlyInitialBuckets)
+		e.tab = make([]bucket, memoryInitialBuckets)
 		e.shift = 64 - 4
 	} else {
 		clear(e.tab)
@@ -57,12 +58,12 @@ func (e *earlyEchoes) reset() {
 	e.used = 0
 }
 
-func (e *earlyEchoes) home(key uint64) int {
+func (e *echoMemory) home(key uint64) int {
 	return int((key * 0x9e3779b97f4a7c15) >> e.shift)
 }
 
 // find returns the bucket holding key, or the empty bucket where it would go.
-func (e *earlyEchoes) find(key uint64) (int, bool) {
+func (e *echoMemory) find(key uint64) (int, bool) {
 	mask := len(e.tab) - 1
 	for i := e.home(key); ; i = (i + 1) & mask {
 		b := &e.tab[i]
@@ -75,15 +76,16 @@ func (e *earlyEchoes) find(key uint64) (int, bool) {
 	}
 }
 
-// push adds an echo of id seen at time at, evicting the oldest if the set is
-// full. It reports whether it evicted.
-func (e *earlyEchoes) push(id uint64, at int64) (evicted bool) {
+// push remembers an echo, evicting the oldest if the memory is full. It
+// returns the evicted echo's window, if it evicted one.
+func (e *echoMemory) push(id uint64, w Window, exact bool) (evicted bool, ew Window) {
 	if e.n >= e.max {
-		e.popOldest()
+		ew = e.win[e.oldest]
+		e.remove(e.oldest)
 		evicted = true
 	}
 	node := e.alloc()
-	e.id[node], e.at[node], e.same[node] = id, at, -1
+	e.id[node], e.win[node], e.exact[node], e.same[node], e.prev[node] = id, w, exact, -1, -1
 	e.older[node], e.newer[node] = e.newest, -1
 	if e.newest >= 0 {
 		e.newer[e.newest] = node
@@ -97,8 +99,9 @@ func (e *earlyEchoes) push(id uint64, at int64) (evicted bool) {
 	if ok {
 		b := &e.tab[i]
 		e.same[b.last] = node
+		e.prev[node] = b.last
 		b.last = node
-		return evicted
+		return evicted, ew
 	}
 	if 2*(e.used+1) > len(e.tab) {
 		e.growTable()
@@ -106,56 +109,52 @@ func (e *earlyEchoes) push(id uint64, at int64) (evicted bool) {
 	}
 	e.tab[i] = bucket{key: id, first: node + 1, last: node}
 	e.used++
-	return evicted
+	return evicted, ew
 }
 
-func (e *earlyEchoes) alloc() int32 {
+func (e *echoMemory) alloc() int32 {
 	if node := e.free; node >= 0 {
 		e.free = e.newer[node]
 		return node
 	}
 	e.id = append(e.id, 0)
-	e.at = append(e.at, 0)
+	e.win = append(e.win, Window{})
+	e.exact = append(e.exact, false)
 	e.older = append(e.older, 0)
 	e.newer = append(e.newer, 0)
 	e.same = append(e.same, 0)
+	e.prev = append(e.prev, 0)
 	return int32(len(e.id) - 1)
 }
 
-// take removes the oldest echo of id and reports whether there was one.
-func (e *earlyEchoes) take(id uint64) bool {
+// first returns the oldest echo of id, or -1.
+func (e *echoMemory) first(id uint64) int32 {
+	if e.n == 0 {
+		return -1
+	}
 	i, ok := e.find(id)
 	if !ok {
-		return false
+		return -1
 	}
-	e.removeFirst(i)
-	return true
+	return e.tab[i].first - 1
 }
 
-func (e *earlyEchoes) popOldest() {
-	i, _ := e.find(e.id[e.oldest])
-	e.removeFirst(i)
-}
-
-// expire removes the echoes older than cutoff from the front (arrival
-// order) and returns how many.
-func (e *earlyEchoes) expire(cutoff int64) int {
-	c := 0
-	for e.n > 0 && e.at[e.oldest] < cutoff {
-		e.popOldest()
-		c++
-	}
-	return c
-}
-
-// removeFirst removes the first node of the identity in bucket i.
-func (e *earlyEchoes) removeFirst(i int) {
+// remove takes node out of the memory.
+func (e *echoMemory) remove(node int32) {
+	i, _ := e.find(e.id[node])
 	b := &e.tab[i]
-	node := b.first - 1
-	if nx := e.same[node]; nx >= 0 {
-		b.first = nx + 1
-	} else {
+	p, nx := e.prev[node], e.same[node]
+	switch {
+	case p < 0 && nx < 0:
 		e.deleteBucket(i)
+	case p < 0:
+		b.first = nx + 1
+		e.prev[nx] = -1
+	case nx < 0:
+		b.last = p
+		e.same[p] = -1
+	default:
+		e.same[p], e.prev[nx] = nx, p
 	}
 	o, w := e.older[node], e.newer[node]
 	if o >= 0 {
@@ -175,7 +174,7 @@ func (e *earlyEchoes) removeFirst(i int) {
 
 // deleteBucket empties bucket i, shifting back later entries of its probe
 // run so that lookups need no tombstones.
-func (e *earlyEchoes) deleteBucket(i int) {
+func (e *echoMemory) deleteBucket(i int) {
 	mask := len(e.tab) - 1
 	j := i
 	for {
@@ -200,7 +199,7 @@ func (e *earlyEchoes) deleteBucket(i int) {
 	e.used--
 }
 
-func (e *earlyEchoes) growTable() {
+func (e *echoMemory) growTable() {
 	old := e.tab
 	e.tab = make([]bucket, 2*len(old))
 	e.shift--
@@ -218,12 +217,12 @@ func (e *earlyEchoes) growTable() {
 }
 
 // each calls f for every echo, oldest first.
-func (e *earlyEchoes) each(f func(id uint64, at int64)) {
+func (e *echoMemory) each(f func(id uint64, w Window, exact bool)) {
 	for node := e.oldest; node >= 0; node = e.newer[node] {
-		f(e.id[node], e.at[node])
+		f(e.id[node], e.win[node], e.exact[node])
 	}
 }
 
-func (e *earlyEchoes) footprint() int64 {
-	return int64(cap(e.id))*(8+8+4+4+4) + int64(len(e.tab))*16
+func (e *echoMemory) footprint() int64 {
+	return int64(cap(e.id))*(8+16+1+4+4+4+4) + int64(len(e.tab))*16
 }

@@ -1,0 +1,272 @@
+package backlog
+
+import "math"
+
+// The rules that decide what an echo removes. A member must never remove an
+// entry whose frame may still be missing from the topic (that frame would be
+// lost if this member took over), and should remove every entry whose frame
+// is in the topic (or it would be published twice). Where it cannot be sure,
+// it keeps the entry: flushed later, it is a counted possible duplicate.
+//
+// Two facts make an entry certain, and nothing else does:
+//
+//   - Same frame. A serial line carries one character at a time, so two
+//     distinct frames with the same n bytes end at least n character times
+//     apart. If an entry and an echo have the same identity and both
+//     windows fit within less than that, they are the same frame. A feed
+//     sequence number (an exact identity) says so on its own.
+//   - Behind. If an entry's window ends before a committed frame's window
+//     begins, the entry's frame came first on the line: it is in the topic
+//     already, or the active never read it. Everything older than a matched
+//     entry is behind it too. A margin (PassMargin) is kept on the time
+//     rule, for ports that deliver later than their latency bound says.
+
+// TrimEcho handles one committed record echoed back from the topic.
+//
+// If an entry is certainly the echo's frame, it is removed with every older
+// entry (those counted as passed). Otherwise the echo is remembered: the
+// frame may arrive later (Append then recognises it) or an entry may be it
+// without certainty (PossiblyPublished then says so). Either way every entry
+// that a committed frame certainly came after, by more than the pass margin,
+// is passed over.
+func (r *Ring) TrimEcho(e Echo) TrimResult {
+	var res TrimResult
+	r.stats.Echoes++
+	if r.mem.n > 0 {
+		r.expireMemory(max(e.Win.Hi, r.lastWin.Hi))
+	}
+	if e.Win.Lo != NoLo && e.Win.Lo-r.margin > r.passBefore {
+		r.passBefore = e.Win.Lo - r.margin
+	}
+	switch k := r.findCertain(e); {
+	case k >= 0:
+		s := r.slot(k)
+		res.Kind, res.Pos, res.ReceivedAt = TrimMatched, r.headPos()+uint64(k), r.his[s]+r.wallOffset
+		res.Passed = k
+		res.Realigned = k > 0 || r.uncertain || r.limbo.n > 0
+		r.pass(k)
+		r.drop(1)
+		r.stats.TrimmedByEcho++
+		r.limbo.resolveAll(&r.stats)
+		r.matched(&res)
+	case r.limbo.matchCertain(r, e):
+		res.Kind = TrimMatched
+		res.Realigned = true
+		r.matched(&res)
+	default:
+		res.Kind = TrimRemembered
+		res.Forgotten = r.remember(e.ID, e.Win, e.Exact)
+	}
+	res.Passed += r.passBehind()
+	return res
+}
+
+func (r *Ring) matched(res *TrimResult) {
+	r.stats.Matched++
+	if res.Realigned {
+		r.stats.Realigned++
+	}
+	r.uncertain = false
+}
+
+// remember keeps an echo no entry certainly is; it reports whether the
+// memory had to forget its oldest echo for it.
+func (r *Ring) remember(id uint64, w Window, exact bool) bool {
+	r.stats.Remembered++
+	r.uncertain = true
+	evicted, ew := r.mem.push(id, w, exact)
+	if evicted {
+		r.forget(ew)
+	}
+	return evicted
+}
+
+// forget accounts for a remembered echo leaving the memory unmatched: an
+// entry it may be stays possibly published.
+func (r *Ring) forget(w Window) {
+	r.stats.Forgotten++
+	r.forgottenHi = max(r.forgottenHi, w.Hi)
+}
+
+// expireMemory forgets the echoes (oldest first) whose windows ended more
+// than the memory's TTL before now.
+func (r *Ring) expireMemory(now int64) int {
+	if now < math.MinInt64+r.memTTL {
+		return 0
+	}
+	cutoff := now - r.memTTL
+	c := 0
+	for r.mem.n > 0 && r.mem.win[r.mem.oldest].Hi < cutoff {
+		node := r.mem.oldest
+		r.forget(r.mem.win[node])
+		r.mem.remove(node)
+		c++
+	}
+	return c
+}
+
+// passBehind removes the oldest entries whose windows end before the pass
+// threshold, and returns how many.
+func (r *Ring) passBehind() int {
+	r.limbo.resolveBefore(r.passBefore, &r.stats)
+	k := 0
+	for k < r.n && r.his[r.slot(k)] < r.passBefore {
+		k++
+	}
+	if k > 0 {
+		r.pass(k)
+	}
+	return k
+}
+
+// pass removes the k oldest entries, which lie behind a committed frame.
+// An entry that a remembered echo may have been the record of is counted
+// passed; one that no echo could have been was skipped by the active: its
+// port never delivered the frame. The echo stays remembered: it may be
+// another entry's record, and that entry must still be seen as possibly
+// published.
+func (r *Ring) pass(k int) {
+	if k == 0 {
+		return
+	}
+	for i := range k {
+		s := r.slot(i)
+		w, exact := r.window(s), r.exact(s)
+		node := r.mem.first(r.ids[s])
+		for ; node >= 0; node = r.mem.same[node] {
+			if r.mem.exact[node] == exact && (exact || overlaps(r.mem.win[node], w)) {
+				break
+			}
+		}
+		switch {
+		case node >= 0, w.Lo <= r.forgottenHi:
+			r.stats.Passed++
+		default:
+			r.stats.Skipped++
+		}
+	}
+	r.drop(k)
+}
+
+// findCertain returns the index (from the oldest, 0) of the entry that is
+// certainly the echo's frame, or -1.
+func (r *Ring) findCertain(e Echo) int {
+	if r.n == 0 {
+		return -1
+	}
+	if e.Exact {
+		return r.findExact(e.ID)
+	}
+	if !e.Win.Known() || r.byteTime <= 0 {
+		return -1
+	}
+	// In the steady state the echo is the oldest entry's. A certain match
+	// is the only one, so no other entry needs a look.
+	if r.ids[r.head] == e.ID && !r.exact(r.head) && r.sameFrame(r.window(r.head), e.Win, r.size(0)) {
+		return 0
+	}
+	// Entries are in line order and their windows grow with it: the
+	// candidates are those whose windows overlap the echo's, a short run
+	// found by binary search.
+	lo, hi := 0, r.n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if r.his[r.slot(m)] < e.Win.Lo {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	for k, stop := lo, min(r.n, lo+maxCandidates); k < stop; k++ {
+		s := r.slot(k)
+		w := r.window(s)
+		if w.Lo > e.Win.Hi {
+			break
+		}
+		if r.ids[s] == e.ID && !r.exact(s) && r.sameFrame(w, e.Win, r.size(k)) {
+			return k
+		}
+	}
+	return -1
+}
+
+// maxCandidates bounds the entries compared with one echo by time; windows
+// that wide could not make a match certain anyway.
+const maxCandidates = 1024
+
+// findExact finds the oldest entry with a feed sequence number: at the head,
+// within the look-ahead window, by binary search where the numbers grow (as
+// a feed's do between restarts of its count), or by a scan of the rest of
+// the ring once enough misses have paid for one.
+func (r *Ring) findExact(id uint64) int {
+	if r.ids[r.head] == id && r.exact(r.head) {
+		return 0
+	}
+	w := min(r.n, r.lookAhead)
+	if k := r.scanExact(id, 1, w); k >= 0 {
+		return k
+	}
+	if r.n <= w {
+		return -1
+	}
+	lo, hi := w, r.n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if r.ids[r.slot(m)] < id {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < r.n && r.ids[r.slot(lo)] == id && r.exact(r.slot(lo)) {
+		// Where the numbers do not grow, an older entry may hold the
+		// same number; the scan below finds the oldest when it can.
+		if k := r.scanExact(id, w, lo); k < 0 {
+			return lo
+		}
+	}
+	if r.n <= w {
+		return -1
+	}
+	r.scanCredit = min(r.scanCredit+r.lookAhead, r.n)
+	if r.scanCredit < r.n-w {
+		return -1
+	}
+	r.scanCredit = 0
+	return r.scanExact(id, w, r.n)
+}
+
+func (r *Ring) scanExact(id uint64, from, to int) int {
+	for k := from; k < to; k++ {
+		if s := r.slot(k); r.ids[s] == id && r.exact(s) {
+			return k
+		}
+	}
+	return -1
+}
+
+// sameFrame reports whether two sightings of frames with the same n bytes,
+// within windows a and b, are certainly one frame: they overlap, and even
+// their farthest ends are closer than the line takes to carry n bytes.
+func (r *Ring) sameFrame(a, b Window, n int) bool {
+	if !a.Known() || !b.Known() || !overlaps(a, b) || r.byteTime <= 0 || n <= 0 {
+		return false
+	}
+	return max(a.Hi-b.Lo, b.Hi-a.Lo) < int64(n)*r.byteTime
+}
+
+// certainEcho returns the remembered echo that is certainly the frame being
+// appended, or -1.
+func (r *Ring) certainEcho(id uint64, exact bool, w Window, n int) int32 {
+	for node := r.mem.first(id); node >= 0; node = r.mem.same[node] {
+		if r.mem.exact[node] != exact {
+			continue
+		}
+		if exact || r.sameFrame(r.mem.win[node], w, n) {
+			return node
+		}
+	}
+	return -1
+}
+
+func overlaps(a, b Window) bool { return a.Lo <= b.Hi && b.Lo <= a.Hi }
