@@ -13,7 +13,7 @@ const (
 	DefaultBaud         = 115200
 	DefaultDataBits     = 8
 	DefaultStopBits     = 1.0
-	DefaultRate         = 50.0 // frames per second
+	DefaultRate         = 50.0 // frames per second, for the seq feed
 	DefaultStartSeq     = 1
 	DefaultQueueFrames  = 1024
 	DefaultStartTimeout = 10 * time.Second
@@ -81,23 +81,30 @@ type Config struct {
 	// StopBits is 1, 1.5 or 2 (default 1).
 	StopBits float64
 
-	// Rate is the generator's frame rate in frames per second (default
-	// DefaultRate). When Rate frames of FrameSize bytes exceed what the line
-	// carries, frames go back to back and the line rate is the limit. Not
-	// used with Replay.
+	// Feed names the generated feed (see Feeds): "seq" (the default),
+	// "nmea-gps", "no-fix", "ais" or "alphabet:K". Not used with Replay.
+	Feed string
+	// Rate is the feed's rate (default: the feed's FeedInfo.DefaultRate).
+	// For seq it counts frames per second, evenly spread; for the other
+	// feeds, cycles per second: a receiver's burst of sentences starts
+	// every 1/Rate seconds and goes out back to back. When the feed asks
+	// for more than the line carries, frames go back to back and the line
+	// rate is the limit. Not used with Replay.
 	Rate float64
-	// FrameSize is the generator's sentence length in bytes, "\r\n"
+	// FrameSize is the seq feed's sentence length in bytes, "\r\n"
 	// included (default DefaultFrameSize). Sentences whose fixed part is
-	// longer are not padded. Not used with Replay.
+	// longer are not padded. Only used with the seq feed.
 	FrameSize int
-	// Count stops the feed after this many frames; 0 means unlimited.
+	// Count stops the feed after this many frames (sentences, not cycles);
+	// 0 means unlimited.
 	Count uint64
 	// StartSeq is the first sequence number (default 1). With Replay it is
 	// the id of the first replayed frame.
 	StartSeq uint64
-	// Seed seeds all randomness: padding, drop and corrupt decisions, the
-	// bytes a corruption changes. The same seed and fault settings give the
-	// same per-frame decisions.
+	// Seed seeds all randomness: the generated feeds' content (the seq
+	// feed's padding; everything but the seq feed's time field), drop and
+	// corrupt decisions, the bytes a corruption changes. The same seed and
+	// settings give the same frames and the same per-frame decisions.
 	Seed uint64
 
 	// Replay, when set, is a captured file whose bytes are written as they
@@ -181,19 +188,36 @@ func (c Config) withDefaults() (Config, error) {
 		return c, cfgErr("StopBits", "must be 1, 1.5 or 2, got %v", c.StopBits)
 	}
 	if c.Replay == "" {
+		if c.Feed == "" {
+			c.Feed = FeedSeq
+		}
+		kind, _, err := lookupFeed(c.Feed)
+		if err != nil {
+			return c, cfgErr("Feed", "%v", err)
+		}
 		if c.Rate == 0 {
-			c.Rate = DefaultRate
+			c.Rate = kind.DefaultRate
 		}
 		if math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) || c.Rate < 0 {
-			return c, cfgErr("Rate", "must be a positive number of frames per second, got %v", c.Rate)
+			return c, cfgErr("Rate", "must be a positive number of %s per second, got %v", kind.Unit, c.Rate)
 		}
-		if c.FrameSize == 0 {
-			c.FrameSize = DefaultFrameSize
+		if kind.MaxRate != 0 && c.Rate > kind.MaxRate {
+			return c, cfgErr("Rate", "feed %s sends at most %v %s per second, got %v", c.Feed, kind.MaxRate, kind.Unit, c.Rate)
 		}
-		if c.FrameSize < 0 || c.FrameSize > MaxFrameSize {
-			return c, cfgErr("FrameSize", "must be between 1 and %d bytes, got %d", MaxFrameSize, c.FrameSize)
+		if c.Feed == FeedSeq {
+			if c.FrameSize == 0 {
+				c.FrameSize = DefaultFrameSize
+			}
+			if c.FrameSize < 0 || c.FrameSize > MaxFrameSize {
+				return c, cfgErr("FrameSize", "must be between 1 and %d bytes, got %d", MaxFrameSize, c.FrameSize)
+			}
+		} else if c.FrameSize != 0 {
+			return c, cfgErr("FrameSize", "only used with the %s feed, not with %s", FeedSeq, c.Feed)
 		}
 	} else {
+		if c.Feed != "" {
+			return c, cfgErr("Feed", "not used with Replay (the file is the feed), got %q", c.Feed)
+		}
 		fi, err := os.Stat(c.Replay)
 		switch {
 		case err != nil:

@@ -30,6 +30,7 @@ type Sim struct {
 	tempDir  bool
 	lock     *os.File
 	replay   *os.File
+	feed     feed // the source goroutine's
 	epoch    time.Time
 	closeErr error
 
@@ -111,6 +112,13 @@ func (s *Sim) Start(ctx context.Context) (err error) {
 				_ = s.replay.Close()
 			}
 		}()
+		s.feed = newReplayFeed(s.replay, s.cfg.ReplayLoop, s.logf)
+	} else {
+		kind, arg, err := lookupFeed(s.cfg.Feed)
+		if err != nil {
+			return err // validated by New
+		}
+		s.feed = kind.new(s.cfg, arg)
 	}
 
 	s.ports = make([]*port, s.cfg.Ports)

@@ -1,11 +1,9 @@
 package serialsim
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -29,17 +27,7 @@ func (s *Sim) runSource(ctx context.Context) {
 		}
 		s.feedDone()
 	}()
-	next := s.generator()
-	if s.replay != nil {
-		next = s.replayer()
-	}
-	charNS := 1e9 / s.cfg.BytesPerSecond() // line time of one byte
-	periodNS := 0.0                        // generator: time between frame starts
-	if s.cfg.Replay == "" {
-		periodNS = 1e9 / s.cfg.Rate
-	}
-	t0 := s.epoch
-	lineFree := 0.0 // when the line is next free, in ns since t0
+	line := newPlanner(s.feed, s.cfg, s.epoch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -48,14 +36,10 @@ func (s *Sim) runSource(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		start := math.Max(lineFree, float64(n)*periodNS)
-		data, ok := next(id, t0.Add(time.Duration(start)))
+		data, due, ok := line.next(id)
 		if !ok {
 			return
 		}
-		end := start + float64(len(data))*charNS
-		lineFree = end
-		due := t0.Add(time.Duration(end))
 		if wait := time.Until(due); wait > 0 {
 			timer.Reset(wait)
 			select {
@@ -65,7 +49,7 @@ func (s *Sim) runSource(ctx context.Context) {
 			}
 		} else if -wait > maxLag {
 			s.logf("feed fell %v behind schedule; restarting the schedule", (-wait).Round(time.Millisecond))
-			t0 = t0.Add(-wait)
+			line.slip(-wait)
 		}
 		s.dispatch(id, data)
 		s.generated.Add(1)
@@ -73,51 +57,34 @@ func (s *Sim) runSource(ctx context.Context) {
 	}
 }
 
-// generator returns the FDSEQ sentence source. Padding is seeded random
-// capital letters and digits.
-func (s *Sim) generator() func(id uint64, at time.Time) ([]byte, bool) {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	rng := rand.New(rand.NewPCG(s.cfg.Seed, 0x70616464_696e6700))
-	var pad []byte
-	return func(id uint64, at time.Time) ([]byte, bool) {
-		ms := at.UnixMilli()
-		pad = pad[:0]
-		for range PaddingLen(id, ms, s.cfg.FrameSize) {
-			pad = append(pad, alphabet[rng.IntN(len(alphabet))])
-		}
-		return AppendFrame(make([]byte, 0, s.cfg.FrameSize+8), id, ms, pad), true
-	}
+// planner places a feed's frames on the line: each starts when the feed
+// allows it and the line is free, and is due when its last byte has gone
+// out at the configured baud rate and character format.
+type planner struct {
+	feed     feed
+	charNS   float64   // line time of one byte
+	t0       time.Time // line time 0
+	lineFree float64   // when the line is next free, in ns since t0
 }
 
-// replayer returns the Replay source: the file's lines, cut after '\n' and
-// every MaxReplayChunk bytes, looping if ReplayLoop.
-func (s *Sim) replayer() func(uint64, time.Time) ([]byte, bool) {
-	r := bufio.NewReaderSize(s.replay, MaxReplayChunk)
-	return func(uint64, time.Time) ([]byte, bool) {
-		for attempt := 0; attempt < 2; attempt++ {
-			line, err := r.ReadSlice('\n')
-			if len(line) > 0 {
-				return append([]byte(nil), line...), true
-			}
-			if errors.Is(err, bufio.ErrBufferFull) {
-				continue
-			}
-			if !errors.Is(err, io.EOF) {
-				s.logf("replay: %v", err)
-				return nil, false
-			}
-			if !s.cfg.ReplayLoop {
-				return nil, false
-			}
-			if _, err := s.replay.Seek(0, io.SeekStart); err != nil {
-				s.logf("replay: %v", err)
-				return nil, false
-			}
-			r.Reset(s.replay)
-		}
-		return nil, false
-	}
+func newPlanner(f feed, c Config, t0 time.Time) *planner {
+	return &planner{feed: f, charNS: 1e9 / c.BytesPerSecond(), t0: t0}
 }
+
+// next returns the next frame and its due time; ok is false when the feed
+// has ended.
+func (p *planner) next(id uint64) (data []byte, due time.Time, ok bool) {
+	start := math.Max(p.lineFree, p.feed.notBefore())
+	data, ok = p.feed.next(id, p.t0.Add(time.Duration(start)))
+	if !ok {
+		return nil, time.Time{}, false
+	}
+	p.lineFree = start + float64(len(data))*p.charNS
+	return data, p.t0.Add(time.Duration(p.lineFree)), true
+}
+
+// slip moves the rest of the schedule on by d: the line idled that long.
+func (p *planner) slip(d time.Duration) { p.t0 = p.t0.Add(d) }
 
 // dispatch decides each port's fate for one frame and queues it. Every port
 // draws the same random numbers for every frame whatever happens to it, so
