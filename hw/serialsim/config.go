@@ -18,7 +18,9 @@ const (
 	DefaultQueueFrames  = 1024
 	DefaultStartTimeout = 10 * time.Second
 	DefaultDrainTimeout = time.Second
-	DefaultSocat        = "socat"
+	// DefaultMaxWriteDelay is Config.MaxWriteDelay's default.
+	DefaultMaxWriteDelay = 20 * time.Millisecond
+	DefaultSocat         = "socat"
 	// MaxReplayChunk is the longest replay frame: replayed files are cut
 	// after each '\n' and, within longer lines, every MaxReplayChunk bytes.
 	MaxReplayChunk = 256
@@ -119,7 +121,18 @@ type Config struct {
 	// Faults are scheduled faults, relative to Start (see ParseFault).
 	Faults []Fault
 
-	// QueueFrames bounds each port's queue (default DefaultQueueFrames).
+	// MaxWriteDelay bounds how late a frame may reach a port: a frame is
+	// written to the port at its due time (when its last byte leaves the
+	// line), and one that its reader's full buffer holds back is written
+	// within MaxWriteDelay of that or not at all, lost for that port as an
+	// overflow, as a UART loses what arrives while the kernel's buffer is
+	// full. Default DefaultMaxWriteDelay (20 ms). The simulator moves its
+	// schedule on when it falls MaxWriteDelay/2 behind (see Stats.Late for
+	// what a loaded machine can still do).
+	MaxWriteDelay time.Duration
+	// QueueFrames bounds each port's queue of frames waiting to be written
+	// (default DefaultQueueFrames). With MaxWriteDelay it rarely holds more
+	// than the frames of a few milliseconds.
 	QueueFrames int
 	// StartTimeout bounds how long Start and a replug wait for socat's links
 	// (default DefaultStartTimeout).
@@ -230,6 +243,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.StartSeq == 0 {
 		c.StartSeq = DefaultStartSeq
+	}
+	if c.MaxWriteDelay == 0 {
+		c.MaxWriteDelay = DefaultMaxWriteDelay
+	}
+	if c.MaxWriteDelay < 0 {
+		return c, cfgErr("MaxWriteDelay", "must be positive, got %v", c.MaxWriteDelay)
 	}
 	if c.QueueFrames == 0 {
 		c.QueueFrames = DefaultQueueFrames

@@ -48,6 +48,7 @@ func TestConfigValidationNamesField(t *testing.T) {
 		{"Feed", Config{Ports: 1, Feed: FeedAIS, Replay: file}},
 		{"Rate", Config{Ports: 1, Feed: FeedNMEAGPS, Rate: 101}},
 		{"FrameSize", Config{Ports: 1, Feed: FeedNoFix, FrameSize: 64}},
+		{"MaxWriteDelay", Config{Ports: 1, MaxWriteDelay: -time.Millisecond}},
 		{"QueueFrames", Config{Ports: 1, QueueFrames: -1}},
 		{"StartTimeout", Config{Ports: 1, StartTimeout: -time.Second}},
 		{"DrainTimeout", Config{Ports: 1, DrainTimeout: -time.Second}},
@@ -79,8 +80,8 @@ func TestConfigDefaults(t *testing.T) {
 		c.Rate != DefaultRate || c.FrameSize != DefaultFrameSize || c.StartSeq != 1 {
 		t.Fatalf("defaults: %+v", c)
 	}
-	if c.Feed != FeedSeq {
-		t.Fatalf("defaults: feed %q", c.Feed)
+	if c.Feed != FeedSeq || c.MaxWriteDelay != 20*time.Millisecond {
+		t.Fatalf("defaults: feed %q, MaxWriteDelay %v", c.Feed, c.MaxWriteDelay)
 	}
 	for feed, rate := range map[string]float64{FeedNMEAGPS: 1, FeedNoFix: 1, FeedAIS: 1, "alphabet:2": 10} {
 		s, err := New(Config{Ports: 1, Feed: feed})

@@ -18,8 +18,9 @@ const (
 	// It is below the 4095 bytes the kernel's line discipline holds, so all
 	// that socat forwarded and no reader took is in that input queue, where
 	// TIOCINQ counts it exactly, and none waits in the kernel's flip buffers,
-	// which nothing counts. A port whose reader falls this far behind waits
-	// (its queue fills, then frames overflow).
+	// which nothing counts. It stands for the kernel's buffer of a real
+	// port: a port whose reader falls this far behind loses what follows
+	// (overflow) until the reader takes some.
 	rxWindow = 3072
 	// writeSlice bounds one blocking write, so the port goroutine keeps
 	// answering control commands.
@@ -27,6 +28,10 @@ const (
 	// recentKeep is how many written bytes the unplug accounting remembers;
 	// more than can ever be in flight.
 	recentKeep = 4 * rxWindow
+	// writeMargin is how long before a frame's write deadline a port whose
+	// reader is not reading gives up on it: the write and the bookkeeping
+	// around it must fit before the deadline.
+	writeMargin = time.Millisecond
 )
 
 // Stats are one port's counters. Once the feed has finished (Sim.Finished),
@@ -50,9 +55,16 @@ type Stats struct {
 	// off mid-write, or written but not yet taken by a reader when the pty
 	// closed.
 	Unplugged uint64
-	// Overflow counts frames lost because the port's queue was full: its
-	// reader stopped reading (or nobody opened the port) long enough.
+	// Overflow counts frames that could not be written within
+	// Config.MaxWriteDelay of their due time because the port's reader
+	// left the kernel's buffer full (it stopped reading, or nobody opened
+	// the port), or because the port's queue was full.
 	Overflow uint64
+	// Late counts frames written later than MaxWriteDelay after their due
+	// time because the simulator itself was held up (a loaded machine), not
+	// its reader. They are also counted in Written and in Delivered or
+	// Corrupted.
+	Late uint64
 	// Bytes counts bytes written to the port, fragments included.
 	Bytes uint64
 	// Unplugs counts unplug events, including socat exiting on its own.
@@ -60,13 +72,14 @@ type Stats struct {
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("written=%d delivered=%d corrupted=%d dropped=%d paused=%d unplugged=%d overflow=%d bytes=%d unplugs=%d",
-		s.Written, s.Delivered, s.Corrupted, s.Dropped, s.Paused, s.Unplugged, s.Overflow, s.Bytes, s.Unplugs)
+	return fmt.Sprintf("written=%d delivered=%d corrupted=%d dropped=%d paused=%d unplugged=%d overflow=%d late=%d bytes=%d unplugs=%d",
+		s.Written, s.Delivered, s.Corrupted, s.Dropped, s.Paused, s.Unplugged, s.Overflow, s.Late, s.Bytes, s.Unplugs)
 }
 
 // item is one frame queued for a port.
 type item struct {
 	id     uint64
+	due    time.Time // when its last byte left the line
 	data   []byte
 	intact bool
 }
@@ -390,9 +403,15 @@ func (p *port) interrupted(ctx context.Context) bool {
 	}
 }
 
-// write writes one frame, waiting while the pipeline to the reader holds
-// rxWindow bytes; an interruption (unplug, socat exit) cuts the frame off.
+// write writes one frame. While the pipeline to the reader holds rxWindow
+// bytes (the reader is not reading), it waits, up to MaxWriteDelay after
+// the frame's due time; then the frame is lost as an overflow. A frame
+// with room is written at once, even if the simulator itself is late (a
+// loaded machine), and then counted Late: losing it would put the same
+// hole in every port. An interruption (unplug, socat exit) cuts the frame
+// off.
 func (p *port) write(ctx context.Context, it item) {
+	deadline := it.due.Add(p.sim.cfg.MaxWriteDelay)
 	wait := time.Millisecond
 	for {
 		n := p.inFlight()
@@ -403,7 +422,12 @@ func (p *port) write(ctx context.Context, it item) {
 			p.cut(it, 0)
 			return
 		}
-		t := time.NewTimer(wait)
+		left := time.Until(deadline) - writeMargin
+		if left <= 0 {
+			p.count(func(s *Stats) { s.Overflow++ })
+			return
+		}
+		t := time.NewTimer(min(wait, left))
 		select {
 		case <-ctx.Done():
 		case <-t.C:
@@ -435,6 +459,9 @@ func (p *port) write(ctx context.Context, it item) {
 	p.mu.Lock()
 	p.stats.Bytes += uint64(len(it.data))
 	p.stats.Written++
+	if time.Now().After(deadline) {
+		p.stats.Late++
+	}
 	if it.intact {
 		p.stats.Delivered++
 		p.delivered.add(it.id)

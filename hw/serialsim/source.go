@@ -10,16 +10,20 @@ import (
 	"time"
 )
 
-// maxLag is how far the source may fall behind its schedule (the process
-// was stopped or starved) before it gives up catching up and restarts the
-// schedule from now, rather than send the backlog in one burst.
-const maxLag = time.Second
+// logLag is how far behind its schedule the source must fall before it
+// says so in the log.
+const logLag = 100 * time.Millisecond
 
-// runSource produces the feed and hands each frame to every port at the
-// moment its last byte would leave a real line at the configured baud rate.
-// The schedule is absolute (start time plus accumulated frame times, on the
-// monotonic clock), so late wake-ups do not add up: the long-run rate is
-// the configured one.
+// runSource produces the feed and hands each frame to every port at its due
+// time: the moment its last byte would leave a real line at the configured
+// baud rate. The schedule is absolute (start time plus accumulated frame
+// times, on the monotonic clock), so late wake-ups do not add up: the
+// long-run rate is the configured one.
+//
+// When the simulator itself is held up (a loaded machine, a stopped
+// process) and a frame's due time is already MaxWriteDelay/2 past, the line
+// is taken to have idled that long: the schedule moves on by the delay and
+// the frame is sent now, rather than sent late or lost on every port.
 func (s *Sim) runSource(ctx context.Context) {
 	defer func() {
 		for _, p := range s.ports {
@@ -28,6 +32,7 @@ func (s *Sim) runSource(ctx context.Context) {
 		s.feedDone()
 	}()
 	line := newPlanner(s.feed, s.cfg, s.epoch)
+	slack := s.cfg.MaxWriteDelay / 2
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -47,11 +52,15 @@ func (s *Sim) runSource(ctx context.Context) {
 				return
 			case <-timer.C:
 			}
-		} else if -wait > maxLag {
-			s.logf("feed fell %v behind schedule; restarting the schedule", (-wait).Round(time.Millisecond))
-			line.slip(-wait)
 		}
-		s.dispatch(id, data)
+		if late := time.Since(due); late > slack {
+			if late > logLag {
+				s.logf("feed fell %v behind schedule; the schedule moves on by as much", late.Round(time.Millisecond))
+			}
+			line.slip(late)
+			due = due.Add(late)
+		}
+		s.dispatch(id, due, data)
 		s.generated.Add(1)
 		id++
 	}
@@ -89,7 +98,7 @@ func (p *planner) slip(d time.Duration) { p.t0 = p.t0.Add(d) }
 // dispatch decides each port's fate for one frame and queues it. Every port
 // draws the same random numbers for every frame whatever happens to it, so
 // a seed gives the same decisions for the same frame across runs.
-func (s *Sim) dispatch(id uint64, data []byte) {
+func (s *Sim) dispatch(id uint64, due time.Time, data []byte) {
 	// Which ports are paused is read for all of them at once (Pause holds
 	// the lock while it sets several), so a pause of every port takes the
 	// same frames from each: it once paused one port just before a frame
@@ -116,7 +125,7 @@ func (s *Sim) dispatch(id uint64, data []byte) {
 			p.count(func(st *Stats) { st.Dropped++ })
 			continue
 		}
-		it := item{id: id, data: data, intact: true}
+		it := item{id: id, due: due, data: data, intact: true}
 		if uCorrupt < loadRate(&p.corruptRate) {
 			if c, ok := corrupt(data, r); ok {
 				it.data, it.intact = c, false
