@@ -121,6 +121,13 @@ type Config struct {
 	// Faults are scheduled faults, relative to Start (see ParseFault).
 	Faults []Fault
 
+	// Record, when set, is a file the Sim writes the truth of the run to
+	// (see RecordHeader): every frame of the feed, in feed order, with what
+	// became of it on each port. A frame's line is written once its fate is
+	// final on every port; the file is flushed regularly and completely by
+	// Close.
+	Record string
+
 	// MaxWriteDelay bounds how late a frame may reach a port: a frame is
 	// written to the port at its due time (when its last byte leaves the
 	// line), and one that its reader's full buffer holds back is written
@@ -243,6 +250,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.StartSeq == 0 {
 		c.StartSeq = DefaultStartSeq
+	}
+	if c.Record != "" {
+		if fi, err := os.Stat(c.Record); err == nil && fi.IsDir() {
+			return c, cfgErr("Record", "%q is a directory", c.Record)
+		}
 	}
 	if c.MaxWriteDelay == 0 {
 		c.MaxWriteDelay = DefaultMaxWriteDelay

@@ -48,6 +48,7 @@ func TestConfigValidationNamesField(t *testing.T) {
 		{"Feed", Config{Ports: 1, Feed: FeedAIS, Replay: file}},
 		{"Rate", Config{Ports: 1, Feed: FeedNMEAGPS, Rate: 101}},
 		{"FrameSize", Config{Ports: 1, Feed: FeedNoFix, FrameSize: 64}},
+		{"Record", Config{Ports: 1, Record: dir}},
 		{"MaxWriteDelay", Config{Ports: 1, MaxWriteDelay: -time.Millisecond}},
 		{"QueueFrames", Config{Ports: 1, QueueFrames: -1}},
 		{"StartTimeout", Config{Ports: 1, StartTimeout: -time.Second}},

@@ -32,11 +32,15 @@ const (
 	// reader is not reading gives up on it: the write and the bookkeeping
 	// around it must fit before the deadline.
 	writeMargin = time.Millisecond
+	// settleEvery is how often a recording port checks what its reader has
+	// taken, to settle those frames as delivered.
+	settleEvery = 50 * time.Millisecond
 )
 
 // Stats are one port's counters. Once the feed has finished (Sim.Finished),
-// every generated frame is counted in exactly one of Delivered, Corrupted,
-// Dropped, Paused, Unplugged and Overflow.
+// or the Sim has stopped (Sim.Done), every generated frame is counted in
+// exactly one of Delivered, Corrupted, Dropped, Paused, Unplugged and
+// Overflow.
 type Stats struct {
 	// Written counts frames written completely to the port, intact or
 	// corrupted.
@@ -53,7 +57,7 @@ type Stats struct {
 	Paused uint64
 	// Unplugged counts frames lost to an unplug: due while unplugged, cut
 	// off mid-write, or written but not yet taken by a reader when the pty
-	// closed.
+	// closed (also when the Sim stopped with frames not yet written).
 	Unplugged uint64
 	// Overflow counts frames that could not be written within
 	// Config.MaxWriteDelay of their due time because the port's reader
@@ -78,18 +82,21 @@ func (s Stats) String() string {
 
 // item is one frame queued for a port.
 type item struct {
-	id     uint64
-	due    time.Time // when its last byte left the line
-	data   []byte
-	intact bool
+	index uint64    // in the feed, from 0
+	id    uint64    // Config.StartSeq + index
+	due   time.Time // when its last byte left the line
+	data  []byte    // what the port receives
+	fate  Fate      // FateDelivered (intact), FateCorrupted or FateGarbled
 }
 
 // sentFrame remembers where a written frame ended in the current socat's
 // byte stream, so an unplug can tell which frames a reader had not taken.
 type sentFrame struct {
-	id     uint64
-	end    uint64
-	intact bool
+	index, id uint64
+	end       uint64
+	intact    bool
+	settled   bool          // intact frames: its record fate is final
+	written   time.Duration // when the write finished, since the epoch
 }
 
 type ctlKind int
@@ -140,6 +147,7 @@ type port struct {
 	discardDone chan struct{}
 	useDeadline bool
 	instWritten uint64 // bytes written to the current socat
+	taken       uint64 // of those, how many a reader has been seen to take
 	recent      []sentFrame
 	pending     *command
 	replugAt    *time.Timer
@@ -168,6 +176,19 @@ func (p *port) count(f func(*Stats)) {
 	p.mu.Lock()
 	f(&p.stats)
 	p.mu.Unlock()
+}
+
+// settle records port p's final fate for frame index, when recording.
+func (p *port) settle(index uint64, pf PortFate) {
+	if r := p.sim.rec; r != nil {
+		r.settle(index, p.idx, pf)
+	}
+}
+
+// lose counts a frame the port never wrote, with its fate.
+func (p *port) lose(index uint64, fate Fate, f func(*Stats)) {
+	p.count(f)
+	p.settle(index, PortFate{Fate: fate})
 }
 
 // pauseWindow is a pause, [from, until) in nanoseconds since the Sim's
@@ -204,7 +225,7 @@ func (p *port) plugIn(ctx context.Context) error {
 	}
 	p.proc, p.w, p.hold = proc, w, hold
 	p.useDeadline = w.SetWriteDeadline(time.Time{}) == nil
-	p.instWritten = 0
+	p.instWritten, p.taken = 0, 0
 	p.recent = p.recent[:0]
 	p.warnedLog = false
 	// Bytes a reader writes to the member side reach the writer side;
@@ -261,7 +282,18 @@ func (p *port) run(ctx context.Context) {
 		if err := p.unplugPTY(); err != nil {
 			p.sim.addErr(err)
 		}
+		// What the source dispatched and the port did not write is lost
+		// with the pty. The source closes the queue as it stops.
+		for it := range p.queue {
+			p.lose(it.index, FateUnplugged, func(s *Stats) { s.Unplugged++ })
+		}
 	}()
+	var settleTick <-chan time.Time
+	if p.sim.rec != nil {
+		t := time.NewTicker(settleEvery)
+		defer t.Stop()
+		settleTick = t.C
+	}
 	queue := p.queue
 	for {
 		if c := p.pending; c != nil {
@@ -288,6 +320,10 @@ func (p *port) run(ctx context.Context) {
 				p.logf("replug failed, retrying in 1s: %v", err)
 				p.replugAt = time.NewTimer(time.Second)
 			}
+		case <-settleTick:
+			if p.plugged.Load() && p.unsettled() {
+				p.noteTaken(p.inFlight())
+			}
 		case <-procDone:
 			p.logf("socat exited on its own (%s); the port is unplugged, replug in 1s", p.proc.describe())
 			p.pull(ctx, false, true)
@@ -299,7 +335,7 @@ func (p *port) run(ctx context.Context) {
 				continue
 			}
 			if !p.plugged.Load() {
-				p.count(func(s *Stats) { s.Unplugged++ })
+				p.lose(it.index, FateUnplugged, func(s *Stats) { s.Unplugged++ })
 				continue
 			}
 			p.write(ctx, it)
@@ -403,6 +439,39 @@ func (p *port) interrupted(ctx context.Context) bool {
 	}
 }
 
+// noteTaken takes note of the bytes in flight, just measured: what was
+// written before them a reader has taken. Intact frames it took are
+// settled as delivered. The count only grows, so a frame once settled as
+// delivered is never taken back by an unplug.
+func (p *port) noteTaken(inFlight uint64) {
+	if inFlight < p.instWritten {
+		p.taken = max(p.taken, p.instWritten-inFlight)
+	}
+	if p.sim.rec == nil {
+		return
+	}
+	for i := range p.recent {
+		f := &p.recent[i]
+		if f.end > p.taken {
+			break
+		}
+		if f.intact && !f.settled {
+			f.settled = true
+			p.settle(f.index, PortFate{Fate: FateDelivered, Written: f.written})
+		}
+	}
+}
+
+// unsettled reports whether an intact frame written awaits its reader.
+func (p *port) unsettled() bool {
+	for i := len(p.recent) - 1; i >= 0; i-- {
+		if f := p.recent[i]; f.intact && !f.settled {
+			return true
+		}
+	}
+	return false
+}
+
 // write writes one frame. While the pipeline to the reader holds rxWindow
 // bytes (the reader is not reading), it waits, up to MaxWriteDelay after
 // the frame's due time; then the frame is lost as an overflow. A frame
@@ -415,6 +484,7 @@ func (p *port) write(ctx context.Context, it item) {
 	wait := time.Millisecond
 	for {
 		n := p.inFlight()
+		p.noteTaken(n)
 		if n == 0 || n+uint64(len(it.data)) <= rxWindow {
 			break
 		}
@@ -424,7 +494,7 @@ func (p *port) write(ctx context.Context, it item) {
 		}
 		left := time.Until(deadline) - writeMargin
 		if left <= 0 {
-			p.count(func(s *Stats) { s.Overflow++ })
+			p.lose(it.index, FateOverflow, func(s *Stats) { s.Overflow++ })
 			return
 		}
 		t := time.NewTimer(min(wait, left))
@@ -452,34 +522,47 @@ func (p *port) write(ctx context.Context, it item) {
 		p.cut(it, off)
 		return
 	}
-	p.recent = append(p.recent, sentFrame{id: it.id, end: p.instWritten, intact: it.intact})
+	now := time.Now()
+	written := now.Sub(p.sim.epoch)
+	intact := it.fate == FateDelivered
+	p.recent = append(p.recent, sentFrame{index: it.index, id: it.id, end: p.instWritten, intact: intact, written: written})
 	for len(p.recent) > 0 && p.recent[0].end+recentKeep < p.instWritten {
+		// Long taken by the reader: at most rxWindow bytes are in flight.
+		if f := p.recent[0]; f.intact && !f.settled {
+			p.settle(f.index, PortFate{Fate: FateDelivered, Written: f.written})
+		}
 		p.recent = p.recent[1:]
 	}
 	p.mu.Lock()
 	p.stats.Bytes += uint64(len(it.data))
 	p.stats.Written++
-	if time.Now().After(deadline) {
+	if now.After(deadline) {
 		p.stats.Late++
 	}
-	if it.intact {
+	if intact {
 		p.stats.Delivered++
 		p.delivered.add(it.id)
 	} else {
 		p.stats.Corrupted++
 	}
 	p.mu.Unlock()
+	if !intact {
+		p.settle(it.index, PortFate{Fate: it.fate, Bytes: it.data, Written: written})
+	}
 }
 
 // cut accounts a frame of which only off bytes were written.
 func (p *port) cut(it item, off int) {
+	pf := PortFate{Fate: FateUnplugged}
 	if off > 0 {
-		p.recent = append(p.recent, sentFrame{id: it.id, end: p.instWritten})
+		p.recent = append(p.recent, sentFrame{index: it.index, id: it.id, end: p.instWritten})
+		pf = PortFate{Fate: FateCut, Bytes: it.data[:off]}
 	}
 	p.count(func(s *Stats) {
 		s.Bytes += uint64(off)
 		s.Unplugged++
 	})
+	p.settle(it.index, pf)
 }
 
 // pull unplugs the port: stop writing, let the reader take what is in
@@ -521,17 +604,33 @@ func (p *port) pull(ctx context.Context, drain, event bool) {
 	if lostBytes < p.instWritten {
 		cutAt = p.instWritten - lostBytes
 	}
+	// What a reader was already seen to take stays delivered.
+	cutAt = max(cutAt, p.taken)
 	p.mu.Lock()
 	if event {
 		p.stats.Unplugs++
 	}
-	for i := len(p.recent) - 1; i >= 0 && p.recent[i].end > cutAt; i-- {
-		if f := p.recent[i]; f.intact && p.delivered.remove(f.id) {
+	var settled []sentFrame
+	for i := range p.recent {
+		f := &p.recent[i]
+		if !f.intact || f.settled {
+			continue
+		}
+		if f.end > cutAt && p.delivered.remove(f.id) {
 			p.stats.Delivered--
 			p.stats.Unplugged++
+			f.intact = false // now lost
 		}
+		settled = append(settled, *f)
 	}
 	p.mu.Unlock()
+	for _, f := range settled {
+		fate := FateDelivered
+		if !f.intact {
+			fate = FateUnplugged
+		}
+		p.settle(f.index, PortFate{Fate: fate, Written: f.written})
+	}
 	p.recent = p.recent[:0]
 	switch {
 	case !event && lostBytes > 0:

@@ -60,7 +60,7 @@ func (s *Sim) runSource(ctx context.Context) {
 			line.slip(late)
 			due = due.Add(late)
 		}
-		s.dispatch(id, due, data)
+		s.dispatch(n, id, due, data)
 		s.generated.Add(1)
 		id++
 	}
@@ -98,7 +98,10 @@ func (p *planner) slip(d time.Duration) { p.t0 = p.t0.Add(d) }
 // dispatch decides each port's fate for one frame and queues it. Every port
 // draws the same random numbers for every frame whatever happens to it, so
 // a seed gives the same decisions for the same frame across runs.
-func (s *Sim) dispatch(id uint64, due time.Time, data []byte) {
+func (s *Sim) dispatch(index, id uint64, due time.Time, data []byte) {
+	if s.rec != nil {
+		s.rec.add(index, due.Sub(s.epoch), data)
+	}
 	// Which ports are paused is read for all of them at once (Pause holds
 	// the lock while it sets several), so a pause of every port takes the
 	// same frames from each: it once paused one port just before a frame
@@ -116,30 +119,32 @@ func (s *Sim) dispatch(id uint64, due time.Time, data []byte) {
 		uDrop, uCorrupt, r := p.rng.Float64(), p.rng.Float64(), p.rng.Uint64()
 		switch {
 		case !p.plugged.Load():
-			p.count(func(st *Stats) { st.Unplugged++ })
+			p.lose(index, FateUnplugged, func(st *Stats) { st.Unplugged++ })
 			continue
 		case s.pausedNow[i]:
-			p.count(func(st *Stats) { st.Paused++ })
+			p.lose(index, FatePaused, func(st *Stats) { st.Paused++ })
 			continue
 		case uDrop < loadRate(&p.dropRate):
-			p.count(func(st *Stats) { st.Dropped++ })
+			p.lose(index, FateDropped, func(st *Stats) { st.Dropped++ })
 			continue
 		}
-		it := item{id: id, due: due, data: data, intact: true}
+		it := item{index: index, id: id, due: due, data: data, fate: FateDelivered}
 		if uCorrupt < loadRate(&p.corruptRate) {
 			if c, ok := corrupt(data, r); ok {
-				it.data, it.intact = c, false
+				it.data, it.fate = c, FateCorrupted
 			}
 		}
 		if rx := int(p.rxBaud.Load()); rx != 0 && rx != s.cfg.Baud {
 			received := s.cfg.receiveMisclocked(it.data, rx)
-			it.intact = it.intact && bytes.Equal(received, it.data)
+			if !bytes.Equal(received, it.data) {
+				it.fate = FateGarbled
+			}
 			it.data = received
 		}
 		select {
 		case p.queue <- it:
 		default:
-			p.count(func(st *Stats) { st.Overflow++ })
+			p.lose(index, FateOverflow, func(st *Stats) { st.Overflow++ })
 		}
 	}
 }

@@ -2,6 +2,7 @@ package serialsim
 
 import (
 	"bytes"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -19,7 +20,8 @@ func TestStalledReaderGetsNothingLate(t *testing.T) {
 		rate  = 100 // 6400 bytes a second on a line that carries 11520
 		stall = 1500 * time.Millisecond
 	)
-	s := startSim(t, Config{Ports: 1, Count: n, Rate: rate, Seed: 4})
+	path := filepath.Join(t.TempDir(), "run.record")
+	s := startSim(t, Config{Ports: 1, Count: n, Rate: rate, Seed: 4, Record: path})
 	cfg := s.Config()
 	r := openReader(t, s.Ports()[0])
 	waitFor(t, "50 frames before the stall", func() bool {
@@ -50,6 +52,29 @@ func TestStalledReaderGetsNothingLate(t *testing.T) {
 	// stall never makes one.
 	if st.Overflow == 0 || st.Late > n/50 || st.Delivered+st.Overflow != n {
 		t.Fatalf("after a %v stall: %v; want frames lost to overflow, hardly any late, every frame delivered or lost", stall, st)
+	}
+
+	// The simulator's truth: every frame read was written within
+	// MaxWriteDelay of its due time, but for the few counted Late (checkRecord
+	// checks the count); every other one is an overflow.
+	frames := checkRecord(t, s, path)
+	read := map[uint64]bool{}
+	for _, seq := range got {
+		read[seq] = true
+	}
+	for _, f := range frames {
+		pf := f.Ports[0]
+		switch {
+		case read[cfg.StartSeq+f.Index]:
+			if pf.Fate != FateDelivered {
+				t.Fatalf("frame %d, read, is %s", f.Index, pf.Fate)
+			}
+			if late := pf.Written - f.At; late > cfg.MaxWriteDelay {
+				t.Logf("frame %d written %v after its due time (a loaded machine)", f.Index, late)
+			}
+		case pf.Fate != FateOverflow:
+			t.Fatalf("frame %d, not read, is %s", f.Index, pf.Fate)
+		}
 	}
 
 	// The reader's view, from the time field of the frames: what reached it
