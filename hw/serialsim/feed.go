@@ -51,7 +51,7 @@ type feedKind struct {
 // row here.
 var feedKinds = []feedKind{
 	{FeedInfo: FeedInfo{Name: FeedSeq, Unit: "frames", DefaultRate: DefaultRate,
-		Summary: "unique sequenced $FDSEQ sentences, evenly spread (the default)"},
+		Summary: "unique sequenced $FDSEQ sentences, evenly spread"},
 		new: newSeqFeed},
 	{FeedInfo: FeedInfo{Name: FeedNMEAGPS, Unit: "cycles", DefaultRate: 1, MaxRate: 100,
 		Summary: "a GPS receiver with a fix: GGA, GSA, GSV x2-3, RMC, VTG, GLL; GSA and GSV repeat for 30-120 s"},
