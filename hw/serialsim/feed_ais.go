@@ -151,7 +151,7 @@ func (a *aisCycler) report(k uint64, s *aisStation) []byte {
 	case aisUnderway:
 		dt := float64(s.every) / a.rate
 		if s.reports > 1 {
-			s.move(dt)
+			s.move(dt, a.stations[0])
 		}
 		second := (a.epochSec + uint64(float64(k)/a.rate)) % 60
 		slotTimeout := uint64(7 - (s.reports-1)%8)
@@ -213,12 +213,20 @@ func (a *aisCycler) staticPayload(s *aisStation, name string) (string, int) {
 	return b.armour()
 }
 
-func (s *aisStation) move(dt float64) {
+// move advances an underway vessel by dt seconds; one that strays more
+// than half a degree from the base station turns back, so that vessels stay
+// within the receiver's range however long the feed runs.
+func (s *aisStation) move(dt float64, base *aisStation) {
 	const metresPerDegree = 1852 * 60
 	d := s.sog * 1852 / 3600 * dt
 	rad := s.cog * math.Pi / 180
 	s.lat += d * math.Cos(rad) / metresPerDegree
 	s.lon += d * math.Sin(rad) / (metresPerDegree * math.Cos(s.lat*math.Pi/180))
+	if math.Abs(s.lat-base.lat) > 0.5 || math.Abs(s.lon-base.lon) > 0.5 {
+		s.cog = math.Atan2(base.lon-s.lon, base.lat-s.lat) * 180 / math.Pi
+		s.cog = math.Mod(s.cog+360, 360)
+		s.heading = int(s.cog) % 360
+	}
 }
 
 func aisChannel(i int) string { return [2]string{"A", "B"}[i] }
