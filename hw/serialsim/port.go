@@ -147,7 +147,7 @@ type port struct {
 	discardDone chan struct{}
 	useDeadline bool
 	instWritten uint64 // bytes written to the current socat
-	taken       uint64 // of those, how many a reader has been seen to take
+	taken       uint64 // of those, how many a reader is known to have taken
 	recent      []sentFrame
 	pending     *command
 	replugAt    *time.Timer
@@ -439,14 +439,15 @@ func (p *port) interrupted(ctx context.Context) bool {
 	}
 }
 
-// noteTaken takes note of the bytes in flight, just measured: what was
-// written before them a reader has taken. Intact frames it took are
-// settled as delivered. The count only grows, so a frame once settled as
-// delivered is never taken back by an unplug.
+// noteTaken takes note of the bytes in flight, just measured. Only zero is
+// exact (see inFlight): then a reader has taken everything written, and
+// the intact frames among it are settled as delivered. An unplug never
+// takes those back.
 func (p *port) noteTaken(inFlight uint64) {
-	if inFlight < p.instWritten {
-		p.taken = max(p.taken, p.instWritten-inFlight)
+	if inFlight != 0 || p.taken == p.instWritten {
+		return
 	}
+	p.taken = p.instWritten
 	if p.sim.rec == nil {
 		return
 	}
@@ -604,7 +605,7 @@ func (p *port) pull(ctx context.Context, drain, event bool) {
 	if lostBytes < p.instWritten {
 		cutAt = p.instWritten - lostBytes
 	}
-	// What a reader was already seen to take stays delivered.
+	// What a reader is known to have taken stays delivered.
 	cutAt = max(cutAt, p.taken)
 	p.mu.Lock()
 	if event {
