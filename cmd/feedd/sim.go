@@ -16,15 +16,32 @@ import (
 // simFlagOf maps serialsim.Config fields to the "feedd sim" flags that set
 // them, so validation errors name what the user typed.
 var simFlagOf = map[string]string{
-	"Ports":     "--ports",
-	"LinkDir":   "--link-dir",
-	"Baud":      "--baud",
-	"DataBits":  "--data-bits",
-	"Parity":    "--parity",
-	"StopBits":  "--stop-bits",
-	"Rate":      "--rate",
-	"FrameSize": "--frame-size",
-	"Replay":    "--replay",
+	"Ports":         "--ports",
+	"LinkDir":       "--link-dir",
+	"Baud":          "--baud",
+	"DataBits":      "--data-bits",
+	"Parity":        "--parity",
+	"StopBits":      "--stop-bits",
+	"Feed":          "--feed",
+	"Rate":          "--rate",
+	"FrameSize":     "--frame-size",
+	"Replay":        "--replay",
+	"Record":        "--record",
+	"MaxWriteDelay": "--max-write-delay",
+}
+
+// simFeedUsage is the --feed help: the feeds and the default --rate of
+// each.
+func simFeedUsage() string {
+	var b strings.Builder
+	b.WriteString("the generated feed:")
+	for _, f := range serialsim.Feeds() {
+		fmt.Fprintf(&b, "\n  %-11s %s\n  %-11s --rate default %g %s/s", f.Name, f.Summary, "", f.DefaultRate, f.Unit)
+		if f.MaxRate != 0 {
+			fmt.Fprintf(&b, ", at most %g", f.MaxRate)
+		}
+	}
+	return b.String()
 }
 
 // runSim runs "feedd sim": a serial feed simulator that gives the same
@@ -44,13 +61,20 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	dataBits := fs.Int("data-bits", serialsim.DefaultDataBits, "data bits per character (5-8), for pacing")
 	parity := fs.String("parity", "none", "parity: none, odd, even, mark or space, for pacing")
 	stopBits := fs.Float64("stop-bits", serialsim.DefaultStopBits, "stop bits: 1, 1.5 or 2, for pacing")
-	rate := fs.Float64("rate", serialsim.DefaultRate, "generated frames per second (the line speed caps it)")
-	frameSize := fs.Int("frame-size", serialsim.DefaultFrameSize, "generated sentence length in bytes, CR LF included")
-	count := fs.Uint64("count", 0, "stop after this many frames; 0 = unlimited")
+	feed := fs.String("feed", serialsim.FeedSeq, simFeedUsage())
+	rate := fs.Float64("rate", 0, "the feed's rate; 0 = the feed's default (see --feed). For seq, frames per second,\n"+
+		"evenly spread; for the other feeds, cycles per second: a receiver's burst of sentences starts\n"+
+		"every 1/rate seconds and goes out back to back at the line speed. The line speed caps it")
+	frameSize := fs.Int("frame-size", serialsim.DefaultFrameSize, "seq feed only: sentence length in bytes, CR LF included")
+	count := fs.Uint64("count", 0, "stop after this many frames (sentences, not cycles); 0 = unlimited")
 	replay := fs.String("replay", "", "replay this captured file, paced at the line speed, instead of generating sentences")
 	replayLoop := fs.Bool("replay-loop", false, "with --replay, start the file again at its end instead of stopping")
-	seed := fs.Uint64("seed", 1, "seed for all randomness (padding, drop and corrupt decisions)")
-	startSeq := fs.Uint64("start-seq", 1, "first sequence number")
+	seed := fs.Uint64("seed", 1, "seed for all randomness: the feed's content, drop and corrupt decisions")
+	startSeq := fs.Uint64("start-seq", 1, "id of the first frame (the seq feed's first sequence number)")
+	record := fs.String("record", "", "write the truth of the run to this file: every frame, in feed order, and what\n"+
+		"became of it on each port (JSON lines; see hw/serialsim/record.go)")
+	maxWriteDelay := fs.Duration("max-write-delay", serialsim.DefaultMaxWriteDelay, "a frame that a port's unread buffer holds back is written within this of its\n"+
+		"due time, or lost for that port (overflow), as a UART loses what its buffer cannot hold")
 	statsEvery := fs.Duration("stats-interval", 10*time.Second, "print the counters this often; 0 = only on exit")
 	var faults []serialsim.Fault
 	fs.Func("fault", "fault script, repeatable, e.g. port=1,at=5s,kind=unplug,for=2s or port=0,kind=corrupt,rate=0.01\n"+
@@ -77,23 +101,35 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("--parity: %w", err)
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	feedName, size := *feed, *frameSize
+	if *replay != "" && !set["feed"] {
+		feedName = "" // the file is the feed
+	}
+	if feedName != serialsim.FeedSeq && !set["frame-size"] {
+		size = 0 // only the seq feed has a frame size
+	}
 
 	var logMu sync.Mutex
 	cfg := serialsim.Config{
-		Ports:      *ports,
-		LinkDir:    *linkDir,
-		Baud:       *baud,
-		DataBits:   *dataBits,
-		Parity:     par,
-		StopBits:   *stopBits,
-		Rate:       *rate,
-		FrameSize:  *frameSize,
-		Count:      *count,
-		StartSeq:   *startSeq,
-		Seed:       *seed,
-		Replay:     *replay,
-		ReplayLoop: *replayLoop,
-		Faults:     faults,
+		Ports:         *ports,
+		LinkDir:       *linkDir,
+		Baud:          *baud,
+		DataBits:      *dataBits,
+		Parity:        par,
+		StopBits:      *stopBits,
+		Feed:          feedName,
+		Rate:          *rate,
+		FrameSize:     size,
+		Count:         *count,
+		StartSeq:      *startSeq,
+		Seed:          *seed,
+		Replay:        *replay,
+		ReplayLoop:    *replayLoop,
+		Record:        *record,
+		MaxWriteDelay: *maxWriteDelay,
+		Faults:        faults,
 		Logf: func(format string, args ...any) {
 			logMu.Lock()
 			defer logMu.Unlock()

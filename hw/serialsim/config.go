@@ -13,12 +13,14 @@ const (
 	DefaultBaud         = 115200
 	DefaultDataBits     = 8
 	DefaultStopBits     = 1.0
-	DefaultRate         = 50.0 // frames per second
+	DefaultRate         = 50.0 // frames per second, for the seq feed
 	DefaultStartSeq     = 1
 	DefaultQueueFrames  = 1024
 	DefaultStartTimeout = 10 * time.Second
 	DefaultDrainTimeout = time.Second
-	DefaultSocat        = "socat"
+	// DefaultMaxWriteDelay is Config.MaxWriteDelay's default.
+	DefaultMaxWriteDelay = 20 * time.Millisecond
+	DefaultSocat         = "socat"
 	// MaxReplayChunk is the longest replay frame: replayed files are cut
 	// after each '\n' and, within longer lines, every MaxReplayChunk bytes.
 	MaxReplayChunk = 256
@@ -81,23 +83,30 @@ type Config struct {
 	// StopBits is 1, 1.5 or 2 (default 1).
 	StopBits float64
 
-	// Rate is the generator's frame rate in frames per second (default
-	// DefaultRate). When Rate frames of FrameSize bytes exceed what the line
-	// carries, frames go back to back and the line rate is the limit. Not
-	// used with Replay.
+	// Feed names the generated feed (see Feeds): "seq" (the default),
+	// "nmea-gps", "no-fix", "ais" or "alphabet:K". Not used with Replay.
+	Feed string
+	// Rate is the feed's rate (default: the feed's FeedInfo.DefaultRate).
+	// For seq it counts frames per second, evenly spread; for the other
+	// feeds, cycles per second: a receiver's burst of sentences starts
+	// every 1/Rate seconds and goes out back to back. When the feed asks
+	// for more than the line carries, frames go back to back and the line
+	// rate is the limit. Not used with Replay.
 	Rate float64
-	// FrameSize is the generator's sentence length in bytes, "\r\n"
+	// FrameSize is the seq feed's sentence length in bytes, "\r\n"
 	// included (default DefaultFrameSize). Sentences whose fixed part is
-	// longer are not padded. Not used with Replay.
+	// longer are not padded. Only used with the seq feed.
 	FrameSize int
-	// Count stops the feed after this many frames; 0 means unlimited.
+	// Count stops the feed after this many frames (sentences, not cycles);
+	// 0 means unlimited.
 	Count uint64
 	// StartSeq is the first sequence number (default 1). With Replay it is
 	// the id of the first replayed frame.
 	StartSeq uint64
-	// Seed seeds all randomness: padding, drop and corrupt decisions, the
-	// bytes a corruption changes. The same seed and fault settings give the
-	// same per-frame decisions.
+	// Seed seeds all randomness: the generated feeds' content (the seq
+	// feed's padding; everything but the seq feed's time field), drop and
+	// corrupt decisions, the bytes a corruption changes. The same seed and
+	// settings give the same frames and the same per-frame decisions.
 	Seed uint64
 
 	// Replay, when set, is a captured file whose bytes are written as they
@@ -112,7 +121,25 @@ type Config struct {
 	// Faults are scheduled faults, relative to Start (see ParseFault).
 	Faults []Fault
 
-	// QueueFrames bounds each port's queue (default DefaultQueueFrames).
+	// Record, when set, is a file the Sim writes the truth of the run to
+	// (see RecordHeader): every frame of the feed, in feed order, with what
+	// became of it on each port. A frame's line is written once its fate is
+	// final on every port; the file is flushed regularly and completely by
+	// Close.
+	Record string
+
+	// MaxWriteDelay bounds how late a frame may reach a port: a frame is
+	// written to the port at its due time (when its last byte leaves the
+	// line), and one that its reader's full buffer holds back is written
+	// within MaxWriteDelay of that or not at all, lost for that port as an
+	// overflow, as a UART loses what arrives while the kernel's buffer is
+	// full. Default DefaultMaxWriteDelay (20 ms). The simulator moves its
+	// schedule on when it falls MaxWriteDelay/2 behind (see Stats.Late for
+	// what a loaded machine can still do).
+	MaxWriteDelay time.Duration
+	// QueueFrames bounds each port's queue of frames waiting to be written
+	// (default DefaultQueueFrames). With MaxWriteDelay it rarely holds more
+	// than the frames of a few milliseconds.
 	QueueFrames int
 	// StartTimeout bounds how long Start and a replug wait for socat's links
 	// (default DefaultStartTimeout).
@@ -181,19 +208,36 @@ func (c Config) withDefaults() (Config, error) {
 		return c, cfgErr("StopBits", "must be 1, 1.5 or 2, got %v", c.StopBits)
 	}
 	if c.Replay == "" {
+		if c.Feed == "" {
+			c.Feed = FeedSeq
+		}
+		kind, _, err := lookupFeed(c.Feed)
+		if err != nil {
+			return c, cfgErr("Feed", "%v", err)
+		}
 		if c.Rate == 0 {
-			c.Rate = DefaultRate
+			c.Rate = kind.DefaultRate
 		}
 		if math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) || c.Rate < 0 {
-			return c, cfgErr("Rate", "must be a positive number of frames per second, got %v", c.Rate)
+			return c, cfgErr("Rate", "must be a positive number of %s per second, got %v", kind.Unit, c.Rate)
 		}
-		if c.FrameSize == 0 {
-			c.FrameSize = DefaultFrameSize
+		if kind.MaxRate != 0 && c.Rate > kind.MaxRate {
+			return c, cfgErr("Rate", "feed %s sends at most %v %s per second, got %v", c.Feed, kind.MaxRate, kind.Unit, c.Rate)
 		}
-		if c.FrameSize < 0 || c.FrameSize > MaxFrameSize {
-			return c, cfgErr("FrameSize", "must be between 1 and %d bytes, got %d", MaxFrameSize, c.FrameSize)
+		if c.Feed == FeedSeq {
+			if c.FrameSize == 0 {
+				c.FrameSize = DefaultFrameSize
+			}
+			if c.FrameSize < 0 || c.FrameSize > MaxFrameSize {
+				return c, cfgErr("FrameSize", "must be between 1 and %d bytes, got %d", MaxFrameSize, c.FrameSize)
+			}
+		} else if c.FrameSize != 0 {
+			return c, cfgErr("FrameSize", "only used with the %s feed, not with %s", FeedSeq, c.Feed)
 		}
 	} else {
+		if c.Feed != "" {
+			return c, cfgErr("Feed", "not used with Replay (the file is the feed), got %q", c.Feed)
+		}
 		fi, err := os.Stat(c.Replay)
 		switch {
 		case err != nil:
@@ -206,6 +250,17 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.StartSeq == 0 {
 		c.StartSeq = DefaultStartSeq
+	}
+	if c.Record != "" {
+		if fi, err := os.Stat(c.Record); err == nil && fi.IsDir() {
+			return c, cfgErr("Record", "%q is a directory", c.Record)
+		}
+	}
+	if c.MaxWriteDelay == 0 {
+		c.MaxWriteDelay = DefaultMaxWriteDelay
+	}
+	if c.MaxWriteDelay < 0 {
+		return c, cfgErr("MaxWriteDelay", "must be positive, got %v", c.MaxWriteDelay)
 	}
 	if c.QueueFrames == 0 {
 		c.QueueFrames = DefaultQueueFrames

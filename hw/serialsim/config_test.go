@@ -39,6 +39,17 @@ func TestConfigValidationNamesField(t *testing.T) {
 		{"Replay", Config{Ports: 1, Replay: filepath.Join(dir, "missing")}},
 		{"Replay", Config{Ports: 1, Replay: empty}},
 		{"Replay", Config{Ports: 1, Replay: dir}},
+		{"Feed", Config{Ports: 1, Feed: "gps"}},
+		{"Feed", Config{Ports: 1, Feed: "alphabet"}},
+		{"Feed", Config{Ports: 1, Feed: "alphabet:0"}},
+		{"Feed", Config{Ports: 1, Feed: "alphabet:x"}},
+		{"Feed", Config{Ports: 1, Feed: "alphabet:257"}},
+		{"Feed", Config{Ports: 1, Feed: "no-fix:2"}},
+		{"Feed", Config{Ports: 1, Feed: FeedAIS, Replay: file}},
+		{"Rate", Config{Ports: 1, Feed: FeedNMEAGPS, Rate: 101}},
+		{"FrameSize", Config{Ports: 1, Feed: FeedNoFix, FrameSize: 64}},
+		{"Record", Config{Ports: 1, Record: dir}},
+		{"MaxWriteDelay", Config{Ports: 1, MaxWriteDelay: -time.Millisecond}},
 		{"QueueFrames", Config{Ports: 1, QueueFrames: -1}},
 		{"StartTimeout", Config{Ports: 1, StartTimeout: -time.Second}},
 		{"DrainTimeout", Config{Ports: 1, DrainTimeout: -time.Second}},
@@ -69,6 +80,18 @@ func TestConfigDefaults(t *testing.T) {
 	if c.Baud != 115200 || c.DataBits != 8 || c.StopBits != 1 || c.Parity != ParityNone ||
 		c.Rate != DefaultRate || c.FrameSize != DefaultFrameSize || c.StartSeq != 1 {
 		t.Fatalf("defaults: %+v", c)
+	}
+	if c.Feed != FeedSeq || c.MaxWriteDelay != 20*time.Millisecond {
+		t.Fatalf("defaults: feed %q, MaxWriteDelay %v", c.Feed, c.MaxWriteDelay)
+	}
+	for feed, rate := range map[string]float64{FeedNMEAGPS: 1, FeedNoFix: 1, FeedAIS: 1, "alphabet:2": 10} {
+		s, err := New(Config{Ports: 1, Feed: feed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := s.Config(); c.Rate != rate || c.FrameSize != 0 {
+			t.Errorf("feed %s: default rate %v, frame size %d; want %v cycles a second and no frame size", feed, c.Rate, c.FrameSize, rate)
+		}
 	}
 	if got := c.BytesPerSecond(); got != 11520 {
 		t.Fatalf("8N1 at 115200: %v bytes/s, want 11520", got)

@@ -64,6 +64,16 @@ func AppendFrame(dst []byte, seq uint64, unixMilli int64, padding []byte) []byte
 	return append(dst, '*', hexDigits[c>>4], hexDigits[c&0x0f], '\r', '\n')
 }
 
+// AppendSentence appends start (a '$' or a '!'), body, '*', body's checksum
+// in two upper-case hex digits, and "\r\n" to dst. body must not contain '*',
+// '$', '!', '\r' or '\n'; AppendSentence does not check.
+func AppendSentence(dst []byte, start byte, body []byte) []byte {
+	c := Checksum(body)
+	dst = append(dst, start)
+	dst = append(dst, body...)
+	return append(dst, '*', hexDigits[c>>4], hexDigits[c&0x0f], '\r', '\n')
+}
+
 // PaddingLen returns how many padding bytes make the sentence for seq and
 // unixMilli exactly size bytes long, or 0 when the sentence without padding
 // is already size bytes or longer.
@@ -96,13 +106,14 @@ var (
 	errMissingFields = errors.New(SentenceType + " sentence has too few fields")
 )
 
-// SentenceBody checks that b is an NMEA sentence "$<body>*hh", optionally
-// followed by "\r\n" or "\n", and returns body. It returns ErrNotSentence when
-// the framing is wrong and ErrBadChecksum when the checksum does not match.
-// Hex digits are accepted in either case.
+// SentenceBody checks that b is an NMEA sentence "$<body>*hh", or an
+// encapsulation sentence "!<body>*hh" (AIS's !AIVDM), optionally followed by
+// "\r\n" or "\n", and returns body. It returns ErrNotSentence when the
+// framing is wrong and ErrBadChecksum when the checksum does not match. Hex
+// digits are accepted in either case.
 func SentenceBody(b []byte) ([]byte, error) {
 	b = trimEOL(b)
-	if len(b) < 4 || b[0] != '$' || b[len(b)-3] != '*' {
+	if len(b) < 4 || (b[0] != '$' && b[0] != '!') || b[len(b)-3] != '*' {
 		return nil, ErrNotSentence
 	}
 	hi, ok1 := unhex(b[len(b)-2])
@@ -124,6 +135,9 @@ func ParseFrame(b []byte) (Frame, error) {
 	body, err := SentenceBody(b)
 	if err != nil {
 		return Frame{}, err
+	}
+	if b[0] != '$' {
+		return Frame{}, ErrNotSeqFrame
 	}
 	var fields [4][]byte
 	n := 0

@@ -119,6 +119,34 @@ func TestCorruptFailsChecksumKeepsFraming(t *testing.T) {
 
 func must(b []byte, _ bool) []byte { return b }
 
+// TestCorruptKeepsEncapsulationFraming: an AIS sentence ('!' start) is
+// corrupted like a '$' sentence: only between '!' and '*', always failing
+// its checksum.
+func TestCorruptKeepsEncapsulationFraming(t *testing.T) {
+	f := []byte("!AIVDM,1,1,,A,405i1fh000HttPWLt`QhbAW01I>i,0*34\r\n")
+	if _, err := SentenceBody(f); err != nil {
+		t.Fatalf("SentenceBody(%q): %v", f, err)
+	}
+	if _, err := ParseFrame(append([]byte{'!'}, EncodeFrame(1, 2, 64)[1:]...)); !errors.Is(err, ErrNotSeqFrame) {
+		t.Fatalf("ParseFrame of a '!' FDSEQ: %v", err)
+	}
+	for seed := uint64(0); seed < 2000; seed++ {
+		c, _ := corrupt(f, seed)
+		if len(c) != len(f) || c[0] != '!' || c[len(c)-5] != '*' || bytes.ContainsAny(c[1:len(c)-5], "$*!\r\n") {
+			t.Fatalf("seed %d: framing changed: %q", seed, c)
+		}
+		if _, err := SentenceBody(c); !errors.Is(err, ErrBadChecksum) {
+			t.Fatalf("seed %d: %q: %v, want a checksum mismatch", seed, c, err)
+		}
+	}
+}
+
+func TestAppendSentence(t *testing.T) {
+	if got := string(AppendSentence([]byte("x"), '$', []byte("GPGSV,1,1,00"))); got != "x$GPGSV,1,1,00*79\r\n" {
+		t.Fatalf("AppendSentence = %q", got)
+	}
+}
+
 func TestIDSet(t *testing.T) {
 	var s idSet
 	for _, id := range []uint64{1, 2, 3, 5, 4, 10, 8, 9, 7, 3} {

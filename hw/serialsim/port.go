@@ -18,8 +18,9 @@ const (
 	// It is below the 4095 bytes the kernel's line discipline holds, so all
 	// that socat forwarded and no reader took is in that input queue, where
 	// TIOCINQ counts it exactly, and none waits in the kernel's flip buffers,
-	// which nothing counts. A port whose reader falls this far behind waits
-	// (its queue fills, then frames overflow).
+	// which nothing counts. It stands for the kernel's buffer of a real
+	// port: a port whose reader falls this far behind loses what follows
+	// (overflow) until the reader takes some.
 	rxWindow = 3072
 	// writeSlice bounds one blocking write, so the port goroutine keeps
 	// answering control commands.
@@ -27,11 +28,19 @@ const (
 	// recentKeep is how many written bytes the unplug accounting remembers;
 	// more than can ever be in flight.
 	recentKeep = 4 * rxWindow
+	// writeMargin is how long before a frame's write deadline a port whose
+	// reader is not reading gives up on it: the write and the bookkeeping
+	// around it must fit before the deadline.
+	writeMargin = time.Millisecond
+	// settleEvery is how often a recording port checks what its reader has
+	// taken, to settle those frames as delivered.
+	settleEvery = 50 * time.Millisecond
 )
 
 // Stats are one port's counters. Once the feed has finished (Sim.Finished),
-// every generated frame is counted in exactly one of Delivered, Corrupted,
-// Dropped, Paused, Unplugged and Overflow.
+// or the Sim has stopped (Sim.Done), every generated frame is counted in
+// exactly one of Delivered, Corrupted, Dropped, Paused, Unplugged and
+// Overflow.
 type Stats struct {
 	// Written counts frames written completely to the port, intact or
 	// corrupted.
@@ -48,11 +57,18 @@ type Stats struct {
 	Paused uint64
 	// Unplugged counts frames lost to an unplug: due while unplugged, cut
 	// off mid-write, or written but not yet taken by a reader when the pty
-	// closed.
+	// closed (also when the Sim stopped with frames not yet written).
 	Unplugged uint64
-	// Overflow counts frames lost because the port's queue was full: its
-	// reader stopped reading (or nobody opened the port) long enough.
+	// Overflow counts frames that could not be written within
+	// Config.MaxWriteDelay of their due time because the port's reader
+	// left the kernel's buffer full (it stopped reading, or nobody opened
+	// the port), or because the port's queue was full.
 	Overflow uint64
+	// Late counts frames written later than MaxWriteDelay after their due
+	// time because the simulator itself was held up (a loaded machine), not
+	// its reader. They are also counted in Written and in Delivered or
+	// Corrupted.
+	Late uint64
 	// Bytes counts bytes written to the port, fragments included.
 	Bytes uint64
 	// Unplugs counts unplug events, including socat exiting on its own.
@@ -60,23 +76,27 @@ type Stats struct {
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("written=%d delivered=%d corrupted=%d dropped=%d paused=%d unplugged=%d overflow=%d bytes=%d unplugs=%d",
-		s.Written, s.Delivered, s.Corrupted, s.Dropped, s.Paused, s.Unplugged, s.Overflow, s.Bytes, s.Unplugs)
+	return fmt.Sprintf("written=%d delivered=%d corrupted=%d dropped=%d paused=%d unplugged=%d overflow=%d late=%d bytes=%d unplugs=%d",
+		s.Written, s.Delivered, s.Corrupted, s.Dropped, s.Paused, s.Unplugged, s.Overflow, s.Late, s.Bytes, s.Unplugs)
 }
 
 // item is one frame queued for a port.
 type item struct {
-	id     uint64
-	data   []byte
-	intact bool
+	index uint64    // in the feed, from 0
+	id    uint64    // Config.StartSeq + index
+	due   time.Time // when its last byte left the line
+	data  []byte    // what the port receives
+	fate  Fate      // FateDelivered (intact), FateCorrupted or FateGarbled
 }
 
 // sentFrame remembers where a written frame ended in the current socat's
 // byte stream, so an unplug can tell which frames a reader had not taken.
 type sentFrame struct {
-	id     uint64
-	end    uint64
-	intact bool
+	index, id uint64
+	end       uint64
+	intact    bool
+	settled   bool          // intact frames: its record fate is final
+	written   time.Duration // when the write finished, since the epoch
 }
 
 type ctlKind int
@@ -127,6 +147,7 @@ type port struct {
 	discardDone chan struct{}
 	useDeadline bool
 	instWritten uint64 // bytes written to the current socat
+	taken       uint64 // of those, how many a reader is known to have taken
 	recent      []sentFrame
 	pending     *command
 	replugAt    *time.Timer
@@ -155,6 +176,19 @@ func (p *port) count(f func(*Stats)) {
 	p.mu.Lock()
 	f(&p.stats)
 	p.mu.Unlock()
+}
+
+// settle records port p's final fate for frame index, when recording.
+func (p *port) settle(index uint64, pf PortFate) {
+	if r := p.sim.rec; r != nil {
+		r.settle(index, p.idx, pf)
+	}
+}
+
+// lose counts a frame the port never wrote, with its fate.
+func (p *port) lose(index uint64, fate Fate, f func(*Stats)) {
+	p.count(f)
+	p.settle(index, PortFate{Fate: fate})
 }
 
 // pauseWindow is a pause, [from, until) in nanoseconds since the Sim's
@@ -191,7 +225,7 @@ func (p *port) plugIn(ctx context.Context) error {
 	}
 	p.proc, p.w, p.hold = proc, w, hold
 	p.useDeadline = w.SetWriteDeadline(time.Time{}) == nil
-	p.instWritten = 0
+	p.instWritten, p.taken = 0, 0
 	p.recent = p.recent[:0]
 	p.warnedLog = false
 	// Bytes a reader writes to the member side reach the writer side;
@@ -248,7 +282,18 @@ func (p *port) run(ctx context.Context) {
 		if err := p.unplugPTY(); err != nil {
 			p.sim.addErr(err)
 		}
+		// What the source dispatched and the port did not write is lost
+		// with the pty. The source closes the queue as it stops.
+		for it := range p.queue {
+			p.lose(it.index, FateUnplugged, func(s *Stats) { s.Unplugged++ })
+		}
 	}()
+	var settleTick <-chan time.Time
+	if p.sim.rec != nil {
+		t := time.NewTicker(settleEvery)
+		defer t.Stop()
+		settleTick = t.C
+	}
 	queue := p.queue
 	for {
 		if c := p.pending; c != nil {
@@ -275,6 +320,10 @@ func (p *port) run(ctx context.Context) {
 				p.logf("replug failed, retrying in 1s: %v", err)
 				p.replugAt = time.NewTimer(time.Second)
 			}
+		case <-settleTick:
+			if p.plugged.Load() && p.unsettled() {
+				p.noteTaken(p.inFlight())
+			}
 		case <-procDone:
 			p.logf("socat exited on its own (%s); the port is unplugged, replug in 1s", p.proc.describe())
 			p.pull(ctx, false, true)
@@ -286,7 +335,7 @@ func (p *port) run(ctx context.Context) {
 				continue
 			}
 			if !p.plugged.Load() {
-				p.count(func(s *Stats) { s.Unplugged++ })
+				p.lose(it.index, FateUnplugged, func(s *Stats) { s.Unplugged++ })
 				continue
 			}
 			p.write(ctx, it)
@@ -390,12 +439,53 @@ func (p *port) interrupted(ctx context.Context) bool {
 	}
 }
 
-// write writes one frame, waiting while the pipeline to the reader holds
-// rxWindow bytes; an interruption (unplug, socat exit) cuts the frame off.
+// noteTaken takes note of the bytes in flight, just measured. Only zero is
+// exact (see inFlight): then a reader has taken everything written, and
+// the intact frames among it are settled as delivered. An unplug never
+// takes those back.
+func (p *port) noteTaken(inFlight uint64) {
+	if inFlight != 0 || p.taken == p.instWritten {
+		return
+	}
+	p.taken = p.instWritten
+	if p.sim.rec == nil {
+		return
+	}
+	for i := range p.recent {
+		f := &p.recent[i]
+		if f.end > p.taken {
+			break
+		}
+		if f.intact && !f.settled {
+			f.settled = true
+			p.settle(f.index, PortFate{Fate: FateDelivered, Written: f.written})
+		}
+	}
+}
+
+// unsettled reports whether an intact frame written awaits its reader.
+func (p *port) unsettled() bool {
+	for i := len(p.recent) - 1; i >= 0; i-- {
+		if f := p.recent[i]; f.intact && !f.settled {
+			return true
+		}
+	}
+	return false
+}
+
+// write writes one frame. While the pipeline to the reader holds rxWindow
+// bytes (the reader is not reading), it waits, up to MaxWriteDelay after
+// the frame's due time; then the frame is lost as an overflow. A frame
+// with room is written at once, even if the simulator itself is late (a
+// loaded machine), and then counted Late: losing it would put the same
+// hole in every port. An interruption (unplug, socat exit) cuts the frame
+// off.
 func (p *port) write(ctx context.Context, it item) {
+	deadline := it.due.Add(p.sim.cfg.MaxWriteDelay)
 	wait := time.Millisecond
 	for {
 		n := p.inFlight()
+		p.noteTaken(n)
 		if n == 0 || n+uint64(len(it.data)) <= rxWindow {
 			break
 		}
@@ -403,7 +493,12 @@ func (p *port) write(ctx context.Context, it item) {
 			p.cut(it, 0)
 			return
 		}
-		t := time.NewTimer(wait)
+		left := time.Until(deadline) - writeMargin
+		if left <= 0 {
+			p.lose(it.index, FateOverflow, func(s *Stats) { s.Overflow++ })
+			return
+		}
+		t := time.NewTimer(min(wait, left))
 		select {
 		case <-ctx.Done():
 		case <-t.C:
@@ -428,31 +523,47 @@ func (p *port) write(ctx context.Context, it item) {
 		p.cut(it, off)
 		return
 	}
-	p.recent = append(p.recent, sentFrame{id: it.id, end: p.instWritten, intact: it.intact})
+	now := time.Now()
+	written := now.Sub(p.sim.epoch)
+	intact := it.fate == FateDelivered
+	p.recent = append(p.recent, sentFrame{index: it.index, id: it.id, end: p.instWritten, intact: intact, written: written})
 	for len(p.recent) > 0 && p.recent[0].end+recentKeep < p.instWritten {
+		// Long taken by the reader: at most rxWindow bytes are in flight.
+		if f := p.recent[0]; f.intact && !f.settled {
+			p.settle(f.index, PortFate{Fate: FateDelivered, Written: f.written})
+		}
 		p.recent = p.recent[1:]
 	}
 	p.mu.Lock()
 	p.stats.Bytes += uint64(len(it.data))
 	p.stats.Written++
-	if it.intact {
+	if now.After(deadline) {
+		p.stats.Late++
+	}
+	if intact {
 		p.stats.Delivered++
 		p.delivered.add(it.id)
 	} else {
 		p.stats.Corrupted++
 	}
 	p.mu.Unlock()
+	if !intact {
+		p.settle(it.index, PortFate{Fate: it.fate, Bytes: it.data, Written: written})
+	}
 }
 
 // cut accounts a frame of which only off bytes were written.
 func (p *port) cut(it item, off int) {
+	pf := PortFate{Fate: FateUnplugged}
 	if off > 0 {
-		p.recent = append(p.recent, sentFrame{id: it.id, end: p.instWritten})
+		p.recent = append(p.recent, sentFrame{index: it.index, id: it.id, end: p.instWritten})
+		pf = PortFate{Fate: FateCut, Bytes: it.data[:off]}
 	}
 	p.count(func(s *Stats) {
 		s.Bytes += uint64(off)
 		s.Unplugged++
 	})
+	p.settle(it.index, pf)
 }
 
 // pull unplugs the port: stop writing, let the reader take what is in
@@ -494,17 +605,33 @@ func (p *port) pull(ctx context.Context, drain, event bool) {
 	if lostBytes < p.instWritten {
 		cutAt = p.instWritten - lostBytes
 	}
+	// What a reader is known to have taken stays delivered.
+	cutAt = max(cutAt, p.taken)
 	p.mu.Lock()
 	if event {
 		p.stats.Unplugs++
 	}
-	for i := len(p.recent) - 1; i >= 0 && p.recent[i].end > cutAt; i-- {
-		if f := p.recent[i]; f.intact && p.delivered.remove(f.id) {
+	var settled []sentFrame
+	for i := range p.recent {
+		f := &p.recent[i]
+		if !f.intact || f.settled {
+			continue
+		}
+		if f.end > cutAt && p.delivered.remove(f.id) {
 			p.stats.Delivered--
 			p.stats.Unplugged++
+			f.intact = false // now lost
 		}
+		settled = append(settled, *f)
 	}
 	p.mu.Unlock()
+	for _, f := range settled {
+		fate := FateDelivered
+		if !f.intact {
+			fate = FateUnplugged
+		}
+		p.settle(f.index, PortFate{Fate: fate, Written: f.written})
+	}
 	p.recent = p.recent[:0]
 	switch {
 	case !event && lostBytes > 0:

@@ -54,6 +54,13 @@ type PortFate struct {
 	// Bytes are what the port received when that differs from the frame:
 	// for FateCorrupted, FateGarbled and FateCut. Otherwise empty.
 	Bytes []byte `json:"bytes,omitempty"`
+	// Written is when the simulator finished writing the frame to the
+	// port, from RecordHeader.Started, for every frame it wrote completely:
+	// delivered, corrupted, garbled, and unplugged after the write (the
+	// reader never took it). Zero for a frame not written completely. It
+	// lies within Config.MaxWriteDelay after At unless the port counted
+	// the frame Late.
+	Written time.Duration `json:"written_ns,omitempty"`
 }
 
 // RecordedFrame is one frame of the feed, in feed order, and what each port

@@ -30,6 +30,8 @@ type Sim struct {
 	tempDir  bool
 	lock     *os.File
 	replay   *os.File
+	feed     feed      // the source goroutine's
+	rec      *recorder // nil unless Config.Record
 	epoch    time.Time
 	closeErr error
 
@@ -111,6 +113,13 @@ func (s *Sim) Start(ctx context.Context) (err error) {
 				_ = s.replay.Close()
 			}
 		}()
+		s.feed = newReplayFeed(s.replay, s.cfg.ReplayLoop, s.logf)
+	} else {
+		kind, arg, err := lookupFeed(s.cfg.Feed)
+		if err != nil {
+			return err // validated by New
+		}
+		s.feed = kind.new(s.cfg, arg)
 	}
 
 	s.ports = make([]*port, s.cfg.Ports)
@@ -131,9 +140,17 @@ func (s *Sim) Start(ctx context.Context) (err error) {
 		}
 	}
 
+	s.epoch = time.Now()
+	if s.cfg.Record != "" {
+		if s.rec, err = newRecorder(s.cfg.Record, s.recordHeader()); err != nil {
+			for _, p := range s.ports {
+				_ = p.unplugPTY()
+			}
+			return err
+		}
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
-	s.epoch = time.Now()
 	s.started = true
 	s.feeding.Store(int32(len(s.ports) + 1))
 	s.running.Store(int32(len(s.ports) + 2))
@@ -246,12 +263,29 @@ func (s *Sim) Close() error {
 	<-s.done
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.rec != nil {
+		if err := s.rec.close(); err != nil {
+			s.errs = append(s.errs, err)
+		}
+	}
 	if s.replay != nil {
 		_ = s.replay.Close()
 	}
 	s.releaseLinkDir()
 	s.closeErr = errors.Join(s.errs...)
 	return s.closeErr
+}
+
+// recordHeader describes the line and the feed for Config.Record.
+func (s *Sim) recordHeader() RecordHeader {
+	feed := s.cfg.Feed
+	if s.cfg.Replay != "" {
+		feed = FeedReplay
+	}
+	return RecordHeader{
+		Ports: s.cfg.Ports, Baud: s.cfg.Baud, DataBits: s.cfg.DataBits, Parity: s.cfg.Parity.String(),
+		StopBits: s.cfg.StopBits, Feed: feed, Seed: s.cfg.Seed, Started: s.epoch,
+	}
 }
 
 // Done is closed when the Sim has stopped (ctx cancelled or Close) and

@@ -78,6 +78,7 @@ type line struct {
 type reader struct {
 	f     *os.File
 	done  chan struct{} // closed when the read goroutine ends
+	gate  sync.Mutex    // held by stall: the reader stops reading
 	mu    sync.Mutex
 	lines []line
 	err   error // what ended the reading
@@ -100,6 +101,8 @@ func (r *reader) loop() {
 	buf := make([]byte, 4096)
 	var partial []byte
 	for {
+		r.gate.Lock()
+		r.gate.Unlock()
 		n, err := r.f.Read(buf)
 		now := time.Now()
 		r.mu.Lock()
@@ -118,6 +121,11 @@ func (r *reader) loop() {
 		r.mu.Unlock()
 	}
 }
+
+// stall makes the reader stop reading (after the read in progress, if any)
+// until resume.
+func (r *reader) stall()  { r.gate.Lock() }
+func (r *reader) resume() { r.gate.Unlock() }
 
 func (r *reader) close() {
 	_ = r.f.Close()

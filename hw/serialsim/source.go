@@ -1,27 +1,29 @@
 package serialsim
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"math"
 	"math/rand/v2"
 	"sort"
 	"time"
 )
 
-// maxLag is how far the source may fall behind its schedule (the process
-// was stopped or starved) before it gives up catching up and restarts the
-// schedule from now, rather than send the backlog in one burst.
-const maxLag = time.Second
+// logLag is how far behind its schedule the source must fall before it
+// says so in the log.
+const logLag = 100 * time.Millisecond
 
-// runSource produces the feed and hands each frame to every port at the
-// moment its last byte would leave a real line at the configured baud rate.
-// The schedule is absolute (start time plus accumulated frame times, on the
-// monotonic clock), so late wake-ups do not add up: the long-run rate is
-// the configured one.
+// runSource produces the feed and hands each frame to every port at its due
+// time: the moment its last byte would leave a real line at the configured
+// baud rate. The schedule is absolute (start time plus accumulated frame
+// times, on the monotonic clock), so late wake-ups do not add up: the
+// long-run rate is the configured one.
+//
+// When the simulator itself is held up (a loaded machine, a stopped
+// process) and a frame's due time is already MaxWriteDelay/2 past, the line
+// is taken to have idled that long: the schedule moves on by the delay and
+// the frame is sent now, rather than sent late or lost on every port.
 func (s *Sim) runSource(ctx context.Context) {
 	defer func() {
 		for _, p := range s.ports {
@@ -29,17 +31,8 @@ func (s *Sim) runSource(ctx context.Context) {
 		}
 		s.feedDone()
 	}()
-	next := s.generator()
-	if s.replay != nil {
-		next = s.replayer()
-	}
-	charNS := 1e9 / s.cfg.BytesPerSecond() // line time of one byte
-	periodNS := 0.0                        // generator: time between frame starts
-	if s.cfg.Replay == "" {
-		periodNS = 1e9 / s.cfg.Rate
-	}
-	t0 := s.epoch
-	lineFree := 0.0 // when the line is next free, in ns since t0
+	line := newPlanner(s.feed, s.cfg, s.epoch)
+	slack := s.cfg.MaxWriteDelay / 2
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -48,14 +41,10 @@ func (s *Sim) runSource(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		start := math.Max(lineFree, float64(n)*periodNS)
-		data, ok := next(id, t0.Add(time.Duration(start)))
+		data, due, ok := line.next(id)
 		if !ok {
 			return
 		}
-		end := start + float64(len(data))*charNS
-		lineFree = end
-		due := t0.Add(time.Duration(end))
 		if wait := time.Until(due); wait > 0 {
 			timer.Reset(wait)
 			select {
@@ -63,66 +52,56 @@ func (s *Sim) runSource(ctx context.Context) {
 				return
 			case <-timer.C:
 			}
-		} else if -wait > maxLag {
-			s.logf("feed fell %v behind schedule; restarting the schedule", (-wait).Round(time.Millisecond))
-			t0 = t0.Add(-wait)
 		}
-		s.dispatch(id, data)
+		if late := time.Since(due); late > slack {
+			if late > logLag {
+				s.logf("feed fell %v behind schedule; the schedule moves on by as much", late.Round(time.Millisecond))
+			}
+			line.slip(late)
+			due = due.Add(late)
+		}
+		s.dispatch(n, id, due, data)
 		s.generated.Add(1)
 		id++
 	}
 }
 
-// generator returns the FDSEQ sentence source. Padding is seeded random
-// capital letters and digits.
-func (s *Sim) generator() func(id uint64, at time.Time) ([]byte, bool) {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	rng := rand.New(rand.NewPCG(s.cfg.Seed, 0x70616464_696e6700))
-	var pad []byte
-	return func(id uint64, at time.Time) ([]byte, bool) {
-		ms := at.UnixMilli()
-		pad = pad[:0]
-		for range PaddingLen(id, ms, s.cfg.FrameSize) {
-			pad = append(pad, alphabet[rng.IntN(len(alphabet))])
-		}
-		return AppendFrame(make([]byte, 0, s.cfg.FrameSize+8), id, ms, pad), true
-	}
+// planner places a feed's frames on the line: each starts when the feed
+// allows it and the line is free, and is due when its last byte has gone
+// out at the configured baud rate and character format.
+type planner struct {
+	feed     feed
+	charNS   float64   // line time of one byte
+	t0       time.Time // line time 0
+	lineFree float64   // when the line is next free, in ns since t0
 }
 
-// replayer returns the Replay source: the file's lines, cut after '\n' and
-// every MaxReplayChunk bytes, looping if ReplayLoop.
-func (s *Sim) replayer() func(uint64, time.Time) ([]byte, bool) {
-	r := bufio.NewReaderSize(s.replay, MaxReplayChunk)
-	return func(uint64, time.Time) ([]byte, bool) {
-		for attempt := 0; attempt < 2; attempt++ {
-			line, err := r.ReadSlice('\n')
-			if len(line) > 0 {
-				return append([]byte(nil), line...), true
-			}
-			if errors.Is(err, bufio.ErrBufferFull) {
-				continue
-			}
-			if !errors.Is(err, io.EOF) {
-				s.logf("replay: %v", err)
-				return nil, false
-			}
-			if !s.cfg.ReplayLoop {
-				return nil, false
-			}
-			if _, err := s.replay.Seek(0, io.SeekStart); err != nil {
-				s.logf("replay: %v", err)
-				return nil, false
-			}
-			r.Reset(s.replay)
-		}
-		return nil, false
-	}
+func newPlanner(f feed, c Config, t0 time.Time) *planner {
+	return &planner{feed: f, charNS: 1e9 / c.BytesPerSecond(), t0: t0}
 }
+
+// next returns the next frame and its due time; ok is false when the feed
+// has ended.
+func (p *planner) next(id uint64) (data []byte, due time.Time, ok bool) {
+	start := math.Max(p.lineFree, p.feed.notBefore())
+	data, ok = p.feed.next(id, p.t0.Add(time.Duration(start)))
+	if !ok {
+		return nil, time.Time{}, false
+	}
+	p.lineFree = start + float64(len(data))*p.charNS
+	return data, p.t0.Add(time.Duration(p.lineFree)), true
+}
+
+// slip moves the rest of the schedule on by d: the line idled that long.
+func (p *planner) slip(d time.Duration) { p.t0 = p.t0.Add(d) }
 
 // dispatch decides each port's fate for one frame and queues it. Every port
 // draws the same random numbers for every frame whatever happens to it, so
 // a seed gives the same decisions for the same frame across runs.
-func (s *Sim) dispatch(id uint64, data []byte) {
+func (s *Sim) dispatch(index, id uint64, due time.Time, data []byte) {
+	if s.rec != nil {
+		s.rec.add(index, due.Sub(s.epoch), data)
+	}
 	// Which ports are paused is read for all of them at once (Pause holds
 	// the lock while it sets several), so a pause of every port takes the
 	// same frames from each: it once paused one port just before a frame
@@ -140,30 +119,32 @@ func (s *Sim) dispatch(id uint64, data []byte) {
 		uDrop, uCorrupt, r := p.rng.Float64(), p.rng.Float64(), p.rng.Uint64()
 		switch {
 		case !p.plugged.Load():
-			p.count(func(st *Stats) { st.Unplugged++ })
+			p.lose(index, FateUnplugged, func(st *Stats) { st.Unplugged++ })
 			continue
 		case s.pausedNow[i]:
-			p.count(func(st *Stats) { st.Paused++ })
+			p.lose(index, FatePaused, func(st *Stats) { st.Paused++ })
 			continue
 		case uDrop < loadRate(&p.dropRate):
-			p.count(func(st *Stats) { st.Dropped++ })
+			p.lose(index, FateDropped, func(st *Stats) { st.Dropped++ })
 			continue
 		}
-		it := item{id: id, data: data, intact: true}
+		it := item{index: index, id: id, due: due, data: data, fate: FateDelivered}
 		if uCorrupt < loadRate(&p.corruptRate) {
 			if c, ok := corrupt(data, r); ok {
-				it.data, it.intact = c, false
+				it.data, it.fate = c, FateCorrupted
 			}
 		}
 		if rx := int(p.rxBaud.Load()); rx != 0 && rx != s.cfg.Baud {
 			received := s.cfg.receiveMisclocked(it.data, rx)
-			it.intact = it.intact && bytes.Equal(received, it.data)
+			if !bytes.Equal(received, it.data) {
+				it.fate = FateGarbled
+			}
 			it.data = received
 		}
 		select {
 		case p.queue <- it:
 		default:
-			p.count(func(st *Stats) { st.Overflow++ })
+			p.lose(index, FateOverflow, func(st *Stats) { st.Overflow++ })
 		}
 	}
 }
