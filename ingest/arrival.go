@@ -90,7 +90,7 @@ func (a *arrivals) frame(n int) backlog.Window {
 const (
 	// ptyLatency covers a pseudo-terminal fed by another process (the
 	// simulator): the scheduler, not a wire, decides when bytes arrive.
-	ptyLatency = 20 * time.Millisecond
+	ptyLatency = 50 * time.Millisecond
 	// usbLatency covers USB serial adapters whose latency timer is not
 	// known: FTDI's default is 16 ms, others flush sooner.
 	usbLatency = 40 * time.Millisecond
