@@ -54,7 +54,7 @@ func TestE2EPairIdentityMismatch(t *testing.T) {
 	if after := active.mustStatus(); after.Role != "active" || !after.Pair.RoleSince.Equal(before.Pair.RoleSince) {
 		t.Errorf("the active was disturbed: role %s since %v (was %v)", after.Role, after.Pair.RoleSince, before.Pair.RoleSince)
 	}
-	seq, none := "framing nmea, sequence nmea_field=1, identity v1", "framing nmea, no sequence, identity v1"
+	seq, none := "framing nmea, sequence nmea_field=1, identity v2", "framing nmea, no sequence, identity v2"
 	for _, c := range []struct {
 		m            *e2eMember
 		theirs, ours string

@@ -62,7 +62,7 @@ func TestPairIdentityDigest(t *testing.T) {
 			t.Errorf("variants %d and %d share a digest: %+v / %+v", j, i, variants[j], v)
 		}
 		seen[id.Digest] = i
-		if !strings.HasPrefix(id.Description, "framing ") || !strings.HasSuffix(id.Description, ", identity v1") {
+		if !strings.HasPrefix(id.Description, "framing ") || !strings.HasSuffix(id.Description, ", identity v2") {
 			t.Errorf("variant %d: description %q", i, id.Description)
 		}
 	}
@@ -74,13 +74,13 @@ func TestPairIdentityDescription(t *testing.T) {
 		s    ingest.SequenceConfig
 		want string
 	}{
-		{framing.Config{Mode: "nmea"}, ingest.SequenceConfig{NMEAField: 1}, "framing nmea, sequence nmea_field=1, identity v1"},
-		{framing.Config{Mode: "nmea"}, ingest.SequenceConfig{}, "framing nmea, no sequence, identity v1"},
+		{framing.Config{Mode: "nmea"}, ingest.SequenceConfig{NMEAField: 1}, "framing nmea, sequence nmea_field=1, identity v2"},
+		{framing.Config{Mode: "nmea"}, ingest.SequenceConfig{}, "framing nmea, no sequence, identity v2"},
 		{framing.Config{Mode: "nmea", MaxFrame: 120, NMEAChecksum: "optional"}, ingest.SequenceConfig{},
-			"framing nmea max_frame=120 nmea_checksum=optional, no sequence, identity v1"},
+			"framing nmea max_frame=120 nmea_checksum=optional, no sequence, identity v2"},
 		{framing.Config{Mode: "fixed:16", Sync: "aa55"}, ingest.SequenceConfig{Regex: `^(\d+)`},
-			`framing fixed size=16 sync=AA55, sequence regex="^(\\d+)", identity v1`},
-		{framing.Config{Mode: "length-prefix", LengthBytes: 2}, ingest.SequenceConfig{}, "framing length-prefix length_bytes=2, no sequence, identity v1"},
+			`framing fixed size=16 sync=AA55, sequence regex="^(\\d+)", identity v2`},
+		{framing.Config{Mode: "length-prefix", LengthBytes: 2}, ingest.SequenceConfig{}, "framing length-prefix length_bytes=2, no sequence, identity v2"},
 	} {
 		if got := frameIdentity(c.f, c.s).Description; got != c.want {
 			t.Errorf("%+v %+v: %q, want %q", c.f, c.s, got, c.want)

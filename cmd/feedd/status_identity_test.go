@@ -16,7 +16,7 @@ import (
 // settings; the latest clock bound of a connected peer is shown.
 func TestStatusShowsARefusedPeerAndTheClockBound(t *testing.T) {
 	now := time.Now()
-	ours, theirs := "framing nmea, no sequence, identity v1", "framing nmea, sequence nmea_field=1, identity v1"
+	ours, theirs := "framing nmea, no sequence, identity v2", "framing nmea, sequence nmea_field=1, identity v2"
 	st := memberStatus{
 		Pipeline: "ais-north", Member: "host-a", Version: "v1.2.3", Mode: roleAuto, Role: "inactive",
 		Pair: &ftpair.Status{
