@@ -123,7 +123,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestReasons(t *testing.T) {
-	want := []string{"bad_checksum", "oversize", "truncated", "noise"}
+	want := []string{"bad_checksum", "oversize", "truncated", "noise", "resync"}
 	var got []string
 	for _, r := range Reasons {
 		got = append(got, r.String())
@@ -138,7 +138,7 @@ func TestReasons(t *testing.T) {
 	d.add(Noise)
 	d.add(Noise)
 	d.add(Oversize)
-	if d.Count(Noise) != 2 || d.Count(Oversize) != 1 || d.Total() != 3 || d.Count(Reason(-1)) != 0 || d.Count(Reason(4)) != 0 {
+	if d.Count(Noise) != 2 || d.Count(Oversize) != 1 || d.Total() != 3 || d.Count(Reason(-1)) != 0 || d.Count(Reason(5)) != 0 {
 		t.Errorf("counts: noise %d oversize %d total %d", d.Count(Noise), d.Count(Oversize), d.Total())
 	}
 }

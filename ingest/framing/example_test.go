@@ -32,7 +32,7 @@ func ExampleScanner() {
 	fmt.Println()
 	// Output:
 	// $GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47
-	// bad_checksum=1 oversize=0 truncated=0 noise=1
+	// bad_checksum=1 oversize=0 truncated=0 noise=1 resync=0
 }
 
 func ExampleConfig_AppendFrame() {
