@@ -70,6 +70,10 @@ func leadFor(t testing.TB, c Config) ([]byte, uint64) {
 	switch s.mode {
 	case ModeLines:
 		return []byte("\n"), 0
+	case ModeSLIP:
+		return []byte{slipEnd}, 0
+	case ModeCOBS:
+		return []byte{0}, 0
 	}
 	return nil, 0
 }
