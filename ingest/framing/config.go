@@ -285,7 +285,7 @@ func (c Config) Resyncs() bool {
 
 func (s *settings) resyncs() bool {
 	switch s.mode {
-	case ModeLines, ModeNMEA, ModeSLIP, ModeCOBS:
+	case ModeLines, ModeNMEA, ModeSTXETX, ModeSLIP, ModeCOBS:
 		return true
 	}
 	return false

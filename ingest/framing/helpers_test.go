@@ -70,6 +70,12 @@ func leadFor(t testing.TB, c Config) ([]byte, uint64) {
 	switch s.mode {
 	case ModeLines:
 		return []byte("\n"), 0
+	case ModeSTXETX:
+		if s.check != checkNone {
+			// Any byte but STX and ETX: the STX after it cannot be a
+			// check byte.
+			return []byte{0}, 1
+		}
 	case ModeSLIP:
 		return []byte{slipEnd}, 0
 	case ModeCOBS:

@@ -126,8 +126,9 @@ func TestDropsConcurrentRead(t *testing.T) {
 	for {
 		select {
 		case <-done:
-			if n := d.Drops().Count(Noise); n != 1000 {
-				t.Errorf("Noise = %d, want 1000", n)
+			// The first x precedes the first frame: resync, not noise.
+			if n, r := d.Drops().Count(Noise), d.Drops().Count(Resync); n != 999 || r != 1 {
+				t.Errorf("Noise = %d, Resync = %d; want 999, 1", n, r)
 			}
 			return
 		default:
