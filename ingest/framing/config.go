@@ -287,6 +287,8 @@ func (s *settings) resyncs() bool {
 	switch s.mode {
 	case ModeLines, ModeNMEA, ModeSTXETX, ModeSLIP, ModeCOBS:
 		return true
+	case ModeFixed:
+		return s.syncLen > 0
 	}
 	return false
 }

@@ -209,6 +209,18 @@ func checkLateOpen(t *testing.T, m modeFuzz, c Config, s settings, wire []byte, 
 	}
 }
 
+// occurrences counts the places where sub occurs in b, overlapping ones
+// included.
+func occurrences(b, sub []byte) int {
+	n := 0
+	for i := range b {
+		if bytes.HasPrefix(b[i:], sub) {
+			n++
+		}
+	}
+	return n
+}
+
 func cut(b []byte, n int) []byte { return b[:min(len(b), max(n, 0))] }
 
 func without(raw []byte, drop ...byte) []byte {
@@ -400,6 +412,11 @@ func FuzzFixed(f *testing.F) {
 				return nil
 			}
 			return without(raw, s.sync[0])
+		},
+		// The sync is a certain boundary only in a stream where it occurs
+		// nowhere but before frames.
+		lateOpen: func(s settings, wire []byte, frames int) bool {
+			return s.syncLen > 0 && occurrences(wire, s.sync[:s.syncLen]) == frames
 		},
 		seeds: []string{"\xaa\x55abc\xaa\xaa\x55abc", "\xab\xab\xab\xab\xac12345"},
 	})
