@@ -120,3 +120,9 @@ func (d *cobsDecoder) Reset() {
 	d.resync = true
 	d.head.end()
 }
+
+func (d *cobsDecoder) Idle() {
+	if d.started {
+		d.Reset()
+	}
+}

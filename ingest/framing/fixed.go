@@ -134,3 +134,14 @@ func (d *fixedDecoder) Reset() {
 	d.resync = d.sync != nil
 	d.noise.end()
 }
+
+func (d *fixedDecoder) Idle() {
+	switch {
+	case d.resync:
+		// Still hunting for the first sync: the resync goes on.
+	case d.sync == nil || d.inFrame || d.matched > 0:
+		d.Reset()
+	default:
+		d.noise.end()
+	}
+}

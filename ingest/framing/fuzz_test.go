@@ -143,6 +143,7 @@ func checkRoundTrip(t *testing.T, m modeFuzz, c Config, s settings, data []byte,
 	)
 	wire, resyncs = leadFor(t, c)
 	leadless := len(wire) == 0
+	var ends []int // where each frame ends on the wire
 	for i := 0; i < len(data); {
 		ctl := data[i]
 		end := min(len(data), i+1+int(ctl>>2))
@@ -168,6 +169,7 @@ func checkRoundTrip(t *testing.T, m modeFuzz, c Config, s settings, data []byte,
 			t.Fatalf("%+v: AppendFrame(%q): %v", c, p, err)
 		}
 		want = append(want, p)
+		ends = append(ends, len(wire))
 		endsClean = true
 	}
 	d := mustNew(t, c)
@@ -191,6 +193,20 @@ func checkRoundTrip(t *testing.T, m modeFuzz, c Config, s settings, data []byte,
 		}
 	}
 	checkLateOpen(t, m, c, s, wire, want, seed)
+
+	// A quiet line after a whole frame, the port staying open, changes
+	// nothing.
+	idle := mustNew(t, c)
+	got, from := nil, 0
+	for _, end := range ends {
+		got = append(got, feed(t, idle, wire[from:end])...)
+		idle.Idle()
+		from = end
+	}
+	got = append(got, feed(t, idle, wire[from:])...)
+	if !equalFrames(got, want) || countsOf(idle) != cs {
+		t.Fatalf("%+v: wire %q with Idle after each frame:\ndecoded %q, drops %v\n   want %q, drops %v", c, wire, quoteFrames(got), countsOf(idle), quoteFrames(want), cs)
+	}
 }
 
 // checkLateOpen starts a decoder at a random offset of wire, as a member

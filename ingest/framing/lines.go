@@ -113,3 +113,9 @@ func (d *linesDecoder) Reset() {
 	d.resync = true
 	d.head = headNone
 }
+
+func (d *linesDecoder) Idle() {
+	if len(d.buf) > 0 {
+		d.Reset()
+	}
+}

@@ -218,3 +218,10 @@ func AppendNMEA(dst, body []byte) []byte {
 	dst = append(dst, body...)
 	return append(dst, '*', hexUpper[x>>4], hexUpper[x&0x0f], '\r', '\n')
 }
+
+func (d *nmeaDecoder) Idle() {
+	if d.state == nmeaSentence {
+		d.Reset()
+	}
+	d.noise.end()
+}

@@ -136,6 +136,7 @@ type stuck struct{ drops Drops }
 
 func (*stuck) Decode([]byte) (int, []byte, bool) { return 0, nil, false }
 func (*stuck) Reset()                            {}
+func (*stuck) Idle()                             {}
 func (s *stuck) Drops() *Drops                   { return &s.drops }
 
 func TestScannerBrokenDecoder(t *testing.T) {

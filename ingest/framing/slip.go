@@ -129,3 +129,9 @@ func (d *slipDecoder) Reset() {
 	d.resync = true
 	d.head.end()
 }
+
+func (d *slipDecoder) Idle() {
+	if len(d.buf) > 0 || d.esc {
+		d.Reset()
+	}
+}

@@ -261,3 +261,10 @@ func (d *stxetxDecoder) Reset() {
 	d.noise.end()
 	d.head.end()
 }
+
+func (d *stxetxDecoder) Idle() {
+	if d.state == stxFrame || d.state == stxCheck {
+		d.Reset()
+	}
+	d.noise.end()
+}
