@@ -142,3 +142,30 @@ func TestReasons(t *testing.T) {
 		t.Errorf("counts: noise %d oversize %d total %d", d.Count(Noise), d.Count(Oversize), d.Total())
 	}
 }
+
+func TestResyncs(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want bool
+	}{
+		{Config{Mode: ModeLines}, true},
+		{Config{Mode: ModeNMEA}, true},
+		{Config{Mode: ModeNMEA, NMEAChecksum: NMEAChecksumOptional}, true},
+		{Config{Mode: ModeSTXETX}, true},
+		{Config{Mode: ModeSTXETX, Check: CheckLRC}, true},
+		{Config{Mode: "fixed:8", Sync: "AA55"}, true},
+		{Config{Mode: ModeFixed, Size: 8, Sync: "7E"}, true},
+		{Config{Mode: ModeSLIP}, true},
+		{Config{Mode: ModeCOBS}, true},
+		// No certain boundary.
+		{Config{Mode: "fixed:8"}, false},
+		{Config{Mode: ModeLengthPrefix, LengthBytes: 2}, false},
+		// Invalid.
+		{Config{Mode: "morse"}, false},
+		{Config{Mode: ModeLines, MaxFrame: -1}, false},
+	} {
+		if got := tc.cfg.Resyncs(); got != tc.want {
+			t.Errorf("%+v: Resyncs() = %v, want %v", tc.cfg, got, tc.want)
+		}
+	}
+}
