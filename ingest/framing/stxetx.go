@@ -58,8 +58,9 @@ func (d *stxetxDecoder) Decode(p []byte) (int, []byte, bool) {
 	for i < len(p) {
 		switch d.state {
 		case stxResyncFirst:
-			// With a check byte: an STX here may be one, and an ETX may
-			// be followed by its own.
+			// With a check byte: the first byte read may be a check byte,
+			// of any value. If it is an ETX, the next may be its check
+			// byte.
 			d.head.add(&d.core, Resync)
 			d.state = stxResync
 			if p[i] == etx {
@@ -68,9 +69,11 @@ func (d *stxetxDecoder) Decode(p []byte) (int, []byte, bool) {
 			i++
 
 		case stxResyncCheck:
-			// An STX here may be the check byte of the ETX before it. A
-			// frame cannot start here either: an ETX that is a check byte
-			// follows a real ETX, never one that starts a frame.
+			// Skip the byte after an ETX, which may be its check byte. If
+			// that ETX was itself a check byte, the byte skipped may be a
+			// real STX: its frame is lost, but no false one delivered. A
+			// skipped ETX starts no skip of its own: the byte before a
+			// frame's ETX is never an ETX.
 			d.state = stxResync
 			i++
 
