@@ -56,11 +56,10 @@ func mustNew(t testing.TB, c Config) Decoder {
 	return d
 }
 
-// leadFor returns bytes that bring a new decoder for c into step with a
-// stream of frames that follows, and how many Resync drops they count:
-// what a member reads when it opens its port just before a frame. Nil for
-// a mode whose decoder keeps the first frame of a stream that starts with
-// one.
+// leadFor returns bytes that bring a new decoder for c into step with the
+// stream of frames that follows, as the end of an earlier frame would,
+// and how many Resync drops they count. Nil for a mode whose new decoder
+// keeps the first frame of a stream that starts with one.
 func leadFor(t testing.TB, c Config) ([]byte, uint64) {
 	t.Helper()
 	s, err := c.resolve()
