@@ -71,9 +71,10 @@ func leadFor(t testing.TB, c Config) ([]byte, uint64) {
 		return []byte("\n"), 0
 	case ModeSTXETX:
 		if s.check != checkNone {
-			// Any byte but STX and ETX: the STX after it cannot be a
-			// check byte.
-			return []byte{0}, 1
+			// Any byte but STX and ETX, so that the STX after it cannot
+			// be a check byte, then an empty frame: the decoder is in step
+			// after its check byte.
+			return []byte{0, stx, etx, stxCheckByte(s.check, nil)}, 1
 		}
 	case ModeSLIP:
 		return []byte{slipEnd}, 0

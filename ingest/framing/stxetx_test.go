@@ -75,6 +75,12 @@ func TestSTXETX(t *testing.T) {
 			name: "check: a check byte equal to STX never starts a frame", cfg: xor,
 			in: "\x03\x02zz\x03\x03\x02AB\x03\x00", want: []string{"AB"}, drops: map[Reason]uint64{Resync: 1},
 		},
+		{
+			// Noise ending in ETX right before the first frame: the STX
+			// might be that ETX's check byte, so the frame is lost.
+			name: "check: noise ending in ETX before the first frame", cfg: xor,
+			in: "zz\x03\x02AB\x03\x00\x02AB\x03\x00", want: []string{"AB"}, drops: map[Reason]uint64{Resync: 1},
+		},
 		{name: "check: reset while resyncing counts once", cfg: xor, in: "\x02AB", reset: true, drops: map[Reason]uint64{Resync: 1}},
 	})
 }
