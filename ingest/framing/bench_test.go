@@ -61,7 +61,9 @@ func benchDecode(b *testing.B, c Config) {
 		decodeStream()
 	}
 
-	if d.Drops().Total() != 0 || frames%benchFrames != 0 {
+	// The first pass, from a new decoder, may resync past the stream's
+	// first frame; the timed passes, in step, drop nothing.
+	if c := countsOf(d); c.minus(counts{Resync: c[Resync]}) != (counts{}) || c[Resync] > 1 || frames%benchFrames != 0 {
 		b.Fatalf("decoded %d frames with drops %v", frames, countsOf(d))
 	}
 	b.ReportMetric(float64(frames)/b.Elapsed().Seconds(), "frames/s")

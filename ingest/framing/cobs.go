@@ -15,14 +15,30 @@ type cobsDecoder struct {
 	zeroNext bool
 	started  bool // bytes since the last delimiter
 	skipping bool // the frame was dropped; discard to the delimiter
+	// resync: after New or Reset the decoder cannot tell whether the next
+	// byte is a frame's first code byte, so it discards up to the first
+	// 0x00, which is never inside a frame.
+	resync bool
+	head   noiseRun // counts what resync discards, once
 }
 
 func newCOBS(s settings) *cobsDecoder {
-	return &cobsDecoder{core: newCore(s.maxFrame, s.maxFrame)}
+	return &cobsDecoder{core: newCore(s.maxFrame, s.maxFrame), resync: true}
 }
 
 func (d *cobsDecoder) Decode(p []byte) (int, []byte, bool) {
 	i := 0
+	if d.resync {
+		k := bytes.IndexByte(p, 0)
+		if k != 0 {
+			d.head.add(&d.core, Resync)
+		}
+		if k < 0 {
+			return len(p), nil, false
+		}
+		d.resync = false
+		i = k + 1
+	}
 	for i < len(p) {
 		if d.skipping {
 			k := bytes.IndexByte(p[i:], 0)
@@ -101,4 +117,12 @@ func (d *cobsDecoder) Reset() {
 	}
 	d.clear()
 	d.skipping = false
+	d.resync = true
+	d.head.end()
+}
+
+func (d *cobsDecoder) Idle() {
+	if d.started {
+		d.Reset()
+	}
 }

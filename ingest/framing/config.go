@@ -263,3 +263,32 @@ func New(c Config) (Decoder, error) {
 	}
 	panic("framing: resolve accepted unknown mode " + s.mode)
 }
+
+// Resyncs reports whether the mode has a certain frame boundary: a point
+// in the byte stream that a decoder which knows nothing about where the
+// stream stands (after New, or after Reset on a reconnect) can wait for,
+// sure that a frame starts there. Such a decoder drops the bytes before it
+// (counted as Resync) and never delivers the rest of a frame it came in
+// halfway through.
+//
+// Without a certain boundary a decoder can only assume that the first
+// byte it reads starts a frame. Two members of a pair open their ports at
+// different moments, so they can cut the same bytes into different frames,
+// and nothing on the wire brings them back into step: they then publish
+// and trim against frames that do not match. A pair cannot safely use
+// such a framing; the configuration should refuse it or warn. An invalid
+// configuration reports false.
+func (c Config) Resyncs() bool {
+	s, err := c.resolve()
+	return err == nil && s.resyncs()
+}
+
+func (s *settings) resyncs() bool {
+	switch s.mode {
+	case ModeLines, ModeNMEA, ModeSTXETX, ModeSLIP, ModeCOBS:
+		return true
+	case ModeFixed:
+		return s.syncLen > 0
+	}
+	return false
+}

@@ -123,7 +123,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestReasons(t *testing.T) {
-	want := []string{"bad_checksum", "oversize", "truncated", "noise"}
+	want := []string{"bad_checksum", "oversize", "truncated", "noise", "resync"}
 	var got []string
 	for _, r := range Reasons {
 		got = append(got, r.String())
@@ -138,7 +138,34 @@ func TestReasons(t *testing.T) {
 	d.add(Noise)
 	d.add(Noise)
 	d.add(Oversize)
-	if d.Count(Noise) != 2 || d.Count(Oversize) != 1 || d.Total() != 3 || d.Count(Reason(-1)) != 0 || d.Count(Reason(4)) != 0 {
+	if d.Count(Noise) != 2 || d.Count(Oversize) != 1 || d.Total() != 3 || d.Count(Reason(-1)) != 0 || d.Count(Reason(5)) != 0 {
 		t.Errorf("counts: noise %d oversize %d total %d", d.Count(Noise), d.Count(Oversize), d.Total())
+	}
+}
+
+func TestResyncs(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want bool
+	}{
+		{Config{Mode: ModeLines}, true},
+		{Config{Mode: ModeNMEA}, true},
+		{Config{Mode: ModeNMEA, NMEAChecksum: NMEAChecksumOptional}, true},
+		{Config{Mode: ModeSTXETX}, true},
+		{Config{Mode: ModeSTXETX, Check: CheckLRC}, true},
+		{Config{Mode: "fixed:8", Sync: "AA55"}, true},
+		{Config{Mode: ModeFixed, Size: 8, Sync: "7E"}, true},
+		{Config{Mode: ModeSLIP}, true},
+		{Config{Mode: ModeCOBS}, true},
+		// No certain boundary.
+		{Config{Mode: "fixed:8"}, false},
+		{Config{Mode: ModeLengthPrefix, LengthBytes: 2}, false},
+		// Invalid.
+		{Config{Mode: "morse"}, false},
+		{Config{Mode: ModeLines, MaxFrame: -1}, false},
+	} {
+		if got := tc.cfg.Resyncs(); got != tc.want {
+			t.Errorf("%+v: Resyncs() = %v, want %v", tc.cfg, got, tc.want)
+		}
 	}
 }

@@ -10,10 +10,20 @@ type Decoder interface {
 	// consumed. Decode consumes at least one byte of a non-empty p.
 	Decode(p []byte) (n int, frame []byte, ok bool)
 	// Reset discards a partial frame (counting it as Truncated if it held
-	// any bytes of a started frame). Called after a reconnect, and when the
-	// line has been idle long enough that a half frame can no longer
-	// complete.
+	// any bytes of a started frame) and forgets where the stream stands:
+	// the decoder is as New left it, and drops what comes before its
+	// mode's first certain frame boundary (counted as Resync). Call it on
+	// every open and reopen of the port, whenever bytes may have been
+	// lost.
 	Reset()
+	// Idle tells the decoder that the line has been quiet long enough
+	// that a half frame can no longer complete, while the port stayed
+	// open and no byte was lost. A decoder at a frame boundary stays in
+	// step, so the next frame is kept; one holding a half frame does as
+	// Reset does. It ends a run of noise. In the modes without a certain
+	// boundary (see Config.Resyncs), the quiet line is the only sign of
+	// one, and Idle is Reset.
+	Idle()
 	// Drops returns the decoder's drop counters.
 	Drops() *Drops
 }

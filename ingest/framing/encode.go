@@ -13,8 +13,12 @@ import (
 var ErrUnencodable = errors.New("payload cannot be framed")
 
 // AppendFrame appends payload framed in c's mode to dst, such that a
-// decoder made by New(c) returns exactly payload. It is for tests,
-// benchmarks and the simulator; it allocates only when dst must grow.
+// decoder made by New(c) that is in step with the stream returns exactly
+// payload. A new decoder does not know where the stream stands and skips
+// to its first certain boundary (see the package documentation), so a
+// stream meant for one should start at such a boundary, e.g. with an LF
+// for lines. It is for tests, benchmarks and the simulator; it allocates
+// only when dst must grow.
 //
 // For nmea, payload is a whole sentence as the decoder returns it: from
 // '$' or '!' through the checksum digits, without CR LF (AppendNMEA builds

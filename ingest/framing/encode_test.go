@@ -65,7 +65,8 @@ func TestAppendFrameWire(t *testing.T) {
 			t.Errorf("%+v, %q: got %q, %v; want %q", tc.cfg, tc.payload, got, err, ">"+tc.wire)
 			continue
 		}
-		frames := feed(t, mustNew(t, tc.cfg), got[1:])
+		lead, _ := leadFor(t, tc.cfg)
+		frames := feed(t, mustNew(t, tc.cfg), lead, got[1:])
 		if len(frames) != 1 || !bytes.Equal(frames[0], []byte(tc.payload)) {
 			t.Errorf("%+v: %q decodes to %q", tc.cfg, got[1:], frames)
 		}

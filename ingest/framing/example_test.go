@@ -13,8 +13,10 @@ func ExampleScanner() {
 	if err != nil {
 		panic(err)
 	}
-	feed := "noise\r\n" +
+	// The port opened in the middle of a sentence.
+	feed := "1131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\r\n" +
 		"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\r\n" +
+		"noise\r\n" +
 		"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*48\r\n"
 	sc := framing.NewScanner(strings.NewReader(feed), d)
 	for {
@@ -32,7 +34,7 @@ func ExampleScanner() {
 	fmt.Println()
 	// Output:
 	// $GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47
-	// bad_checksum=1 oversize=0 truncated=0 noise=1
+	// bad_checksum=1 oversize=0 truncated=0 noise=1 resync=1
 }
 
 func ExampleConfig_AppendFrame() {

@@ -13,12 +13,23 @@ func TestFixed(t *testing.T) {
 		{name: "partial at reset", cfg: f3, in: "abcdefg", reset: true, want: []string{"abc", "def"}, drops: map[Reason]uint64{Truncated: 1}},
 		{name: "exactly max", cfg: Config{Mode: "fixed:4", MaxFrame: 4}, in: "abcd", want: []string{"abcd"}},
 		{name: "sync", cfg: sync, in: "\xaa\x55xy\xaa\x55\xaa\x55", want: []string{"xy", "\xaa\x55"}},
-		{name: "garbage before sync", cfg: sync, in: "q\xaa\xaa\x55xyjunk\xaa\x55zw", want: []string{"xy", "zw"}, drops: map[Reason]uint64{Noise: 2}},
-		{name: "partial sync mismatch is noise", cfg: sync, in: "\xaa\x56\xaa\x55xy", want: []string{"xy"}, drops: map[Reason]uint64{Noise: 1}},
-		{name: "overlapping sync", cfg: tricky, in: "\xab\xab\xab\xab\xac12", want: []string{"12"}, drops: map[Reason]uint64{Noise: 1}},
+		{name: "garbage before sync", cfg: sync, lead: "\xaa\x55ab", in: "q\xaa\xaa\x55xyjunk\xaa\x55zw", want: []string{"xy", "zw"}, drops: map[Reason]uint64{Noise: 2}},
+		{name: "partial sync mismatch is noise", cfg: sync, lead: "\xaa\x55ab", in: "\xaa\x56\xaa\x55xy", want: []string{"xy"}, drops: map[Reason]uint64{Noise: 1}},
+		{name: "overlapping sync", cfg: tricky, lead: "\xab\xab\xac12", in: "\xab\xab\xab\xab\xac12", want: []string{"12"}, drops: map[Reason]uint64{Noise: 1}},
 		{name: "sync then reset", cfg: sync, in: "\xaa\x55", reset: true, drops: map[Reason]uint64{Truncated: 1}},
-		{name: "partial sync then reset", cfg: sync, in: "\xaa", reset: true, drops: map[Reason]uint64{Truncated: 1}},
-		{name: "noise then reset", cfg: sync, in: "zz", reset: true, drops: map[Reason]uint64{Noise: 1}},
+		{name: "partial sync then reset", cfg: sync, lead: "\xaa\x55ab", in: "\xaa", reset: true, drops: map[Reason]uint64{Truncated: 1}},
+		{name: "noise then reset", cfg: sync, lead: "\xaa\x55ab", in: "zz", reset: true, drops: map[Reason]uint64{Noise: 1}},
+
+		// A new decoder with a sync drops what comes before the first
+		// sync, counted as resync, and keeps the frame after it.
+		{name: "start mid-frame", cfg: sync, in: "y\xaa\x55ab", want: []string{"ab"}, drops: map[Reason]uint64{Resync: 1}},
+		{name: "start mid-sync", cfg: sync, in: "\x55ab\xaa\x55cd", want: []string{"cd"}, drops: map[Reason]uint64{Resync: 1}},
+		{name: "start at a false sync start", cfg: tricky, in: "\xab\xab\xab\xab\xac12", want: []string{"12"}, drops: map[Reason]uint64{Resync: 1}},
+		{name: "partial sync then reset while resyncing", cfg: sync, in: "\xaa", reset: true, drops: map[Reason]uint64{Resync: 1}},
+		{name: "junk then reset while resyncing", cfg: sync, in: "zz\xaa", reset: true, drops: map[Reason]uint64{Resync: 1}},
+		// Without a sync, nothing marks a boundary: the first byte read
+		// starts a frame, wherever the stream stands.
+		{name: "no sync: start mid-frame", cfg: f3, in: "cdefgh", want: []string{"cde", "fgh"}},
 	})
 }
 

@@ -21,6 +21,10 @@ type modeFuzz struct {
 	// yields no frame and disturbs none: at most one Noise and nothing
 	// else. Nil when the configuration has no such noise.
 	garbage func(s settings, raw []byte) []byte
+	// lateOpen reports whether a decoder that starts at any offset of
+	// wire must deliver only a suffix of its frames. Nil means always
+	// for a mode that resyncs and never for one that does not.
+	lateOpen func(s settings, wire []byte, frames int) bool
 	// seeds are raw streams worth starting from, beyond the generated
 	// scripts.
 	seeds []string
@@ -44,6 +48,7 @@ func fuzzMode(f *testing.F, m modeFuzz) {
 			t.Fatal(err)
 		}
 		checkArbitrary(t, m, c, s, data, seed)
+		checkResetIsNew(t, c, data, seed)
 		checkRoundTrip(t, m, c, s, data, seed)
 	})
 }
@@ -85,6 +90,40 @@ func checkArbitrary(t *testing.T, m modeFuzz, c Config, s settings, data []byte,
 	if got := cap(whole.(holder).hold()); got != bufCap {
 		t.Fatalf("%+v: buffer grew from %d to %d", c, bufCap, got)
 	}
+	// One New, and a final Reset with nothing after it: at most one
+	// resync, whatever the input.
+	if n := whole.Drops().Count(Resync); n > 1 {
+		t.Fatalf("%+v: %d resyncs after one New", c, n)
+	}
+}
+
+// checkResetIsNew checks that Reset leaves a decoder exactly as New does:
+// the input decoded with a Reset at a random point gives the frames and
+// counts of its two halves decoded by two new decoders.
+func checkResetIsNew(t *testing.T, c Config, data []byte, seed uint64) {
+	if len(data) == 0 {
+		return
+	}
+	at := int(seed % uint64(len(data)+1))
+	d := mustNew(t, c)
+	got := feed(t, d, data[:at])
+	d.Reset()
+	got = append(got, feed(t, d, data[at:])...)
+
+	first, second := mustNew(t, c), mustNew(t, c)
+	want := feed(t, first, data[:at])
+	first.Reset()
+	want = append(want, feed(t, second, data[at:])...)
+	if !equalFrames(got, want) {
+		t.Fatalf("%+v: Reset after %d bytes gave frames\n%q\ntwo new decoders gave\n%q", c, at, got, want)
+	}
+	var sum counts
+	for i, n := range countsOf(first) {
+		sum[i] = n + countsOf(second)[i]
+	}
+	if cs := countsOf(d); cs != sum {
+		t.Fatalf("%+v: Reset after %d bytes counted %v, two new decoders %v", c, at, cs, sum)
+	}
 }
 
 // checkRoundTrip reads data as a script of payloads and garbage, encodes
@@ -96,7 +135,15 @@ func checkRoundTrip(t *testing.T, m modeFuzz, c Config, s settings, data []byte,
 		want      [][]byte
 		noisy     uint64
 		endsClean = true
+		resyncs   uint64
+		// garbage before the first frame of a stream without a lead is
+		// what a new decoder resyncs past: at most one Resync instead of
+		// a Noise.
+		garbageFirst = false
 	)
+	wire, resyncs = leadFor(t, c)
+	leadless := len(wire) == 0
+	var ends []int // where each frame ends on the wire
 	for i := 0; i < len(data); {
 		ctl := data[i]
 		end := min(len(data), i+1+int(ctl>>2))
@@ -107,6 +154,7 @@ func checkRoundTrip(t *testing.T, m modeFuzz, c Config, s settings, data []byte,
 		}
 		if ctl&1 != 0 && m.garbage != nil {
 			g := m.garbage(s, raw)
+			garbageFirst = garbageFirst || leadless && len(want) == 0 && len(g) > 0
 			wire = append(wire, g...)
 			noisy++
 			endsClean = len(g) == 0
@@ -121,6 +169,7 @@ func checkRoundTrip(t *testing.T, m modeFuzz, c Config, s settings, data []byte,
 			t.Fatalf("%+v: AppendFrame(%q): %v", c, p, err)
 		}
 		want = append(want, p)
+		ends = append(ends, len(wire))
 		endsClean = true
 	}
 	d := mustNew(t, c)
@@ -129,8 +178,13 @@ func checkRoundTrip(t *testing.T, m modeFuzz, c Config, s settings, data []byte,
 		t.Fatalf("%+v: wire %q\ndecoded %q\n   want %q", c, wire, quoteFrames(got), quoteFrames(want))
 	}
 	cs := countsOf(d)
-	if cs[BadChecksum]+cs[Oversize]+cs[Truncated] != 0 || cs[Noise] > noisy {
-		t.Fatalf("%+v: wire %q: drops %v with %d pieces of garbage", c, wire, cs, noisy)
+	maxResyncs := resyncs
+	if garbageFirst {
+		maxResyncs++
+	}
+	if cs[BadChecksum]+cs[Oversize]+cs[Truncated] != 0 || cs[Noise]+cs[Resync] > noisy+resyncs ||
+		cs[Resync] < resyncs || cs[Resync] > maxResyncs {
+		t.Fatalf("%+v: wire %q: drops %v with %d pieces of garbage and %d resyncs", c, wire, cs, noisy, resyncs)
 	}
 	if endsClean {
 		d.Reset()
@@ -138,6 +192,49 @@ func checkRoundTrip(t *testing.T, m modeFuzz, c Config, s settings, data []byte,
 			t.Fatalf("%+v: wire %q: Reset after a whole frame counted Truncated", c, wire)
 		}
 	}
+	checkLateOpen(t, m, c, s, wire, want, seed)
+
+	// A quiet line after a whole frame, the port staying open, changes
+	// nothing.
+	idle := mustNew(t, c)
+	got, from := nil, 0
+	for _, end := range ends {
+		got = append(got, feed(t, idle, wire[from:end])...)
+		idle.Idle()
+		from = end
+	}
+	got = append(got, feed(t, idle, wire[from:])...)
+	if !equalFrames(got, want) || countsOf(idle) != cs {
+		t.Fatalf("%+v: wire %q with Idle after each frame:\ndecoded %q, drops %v\n   want %q, drops %v", c, wire, quoteFrames(got), countsOf(idle), quoteFrames(want), cs)
+	}
+}
+
+// checkLateOpen starts a decoder at a random offset of wire, as a member
+// that opens its port late: once in step it must deliver exactly what a
+// decoder reading from the start delivers, and before that nothing, so
+// its frames are a suffix of want. Which frames it loses, at most, is for
+// TestResyncConverges, on streams without garbage.
+func checkLateOpen(t *testing.T, m modeFuzz, c Config, s settings, wire []byte, want [][]byte, seed uint64) {
+	if m.lateOpen != nil && !m.lateOpen(s, wire, len(want)) || m.lateOpen == nil && !c.Resyncs() {
+		return
+	}
+	at := int(seed>>8) % (len(wire) + 1)
+	got := feed(t, mustNew(t, c), randomChunks(wire[at:], seed)...)
+	if len(got) > len(want) || !equalFrames(got, want[len(want)-len(got):]) {
+		t.Fatalf("%+v: wire %q from offset %d:\ndecoded %q\nnot a suffix of %q", c, wire, at, quoteFrames(got), quoteFrames(want))
+	}
+}
+
+// occurrences counts the places where sub occurs in b, overlapping ones
+// included.
+func occurrences(b, sub []byte) int {
+	n := 0
+	for i := range b {
+		if bytes.HasPrefix(b[i:], sub) {
+			n++
+		}
+	}
+	return n
 }
 
 func cut(b []byte, n int) []byte { return b[:min(len(b), max(n, 0))] }
@@ -331,6 +428,11 @@ func FuzzFixed(f *testing.F) {
 				return nil
 			}
 			return without(raw, s.sync[0])
+		},
+		// The sync is a certain boundary only in a stream where it occurs
+		// nowhere but before frames.
+		lateOpen: func(s settings, wire []byte, frames int) bool {
+			return s.syncLen > 0 && occurrences(wire, s.sync[:s.syncLen]) == frames
 		},
 		seeds: []string{"\xaa\x55abc\xaa\xaa\x55abc", "\xab\xab\xab\xab\xac12345"},
 	})

@@ -18,6 +18,14 @@ func countsOf(d Decoder) counts {
 	return c
 }
 
+// minus returns the drops counted since b was taken.
+func (c counts) minus(b counts) counts {
+	for i := range c {
+		c[i] -= b[i]
+	}
+	return c
+}
+
 func (c counts) String() string {
 	s := ""
 	for _, r := range Reasons {
@@ -46,6 +54,34 @@ func mustNew(t testing.TB, c Config) Decoder {
 		t.Fatalf("New(%+v): %v", c, err)
 	}
 	return d
+}
+
+// leadFor returns bytes that bring a new decoder for c into step with the
+// stream of frames that follows, as the end of an earlier frame would,
+// and how many Resync drops they count. Nil for a mode whose new decoder
+// keeps the first frame of a stream that starts with one.
+func leadFor(t testing.TB, c Config) ([]byte, uint64) {
+	t.Helper()
+	s, err := c.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch s.mode {
+	case ModeLines:
+		return []byte("\n"), 0
+	case ModeSTXETX:
+		if s.check != checkNone {
+			// Any byte but STX and ETX, so that the STX after it cannot
+			// be a check byte, then an empty frame: the decoder is in step
+			// after its check byte.
+			return []byte{0, stx, etx, stxCheckByte(s.check, nil)}, 1
+		}
+	case ModeSLIP:
+		return []byte{slipEnd}, 0
+	case ModeCOBS:
+		return []byte{0}, 0
+	}
+	return nil, 0
 }
 
 // feed decodes the chunks in order and returns copies of the frames. It

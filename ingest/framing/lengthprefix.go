@@ -82,3 +82,5 @@ func (d *lengthPrefixDecoder) Reset() {
 	d.inBody = false
 	d.noise.end()
 }
+
+func (d *lengthPrefixDecoder) Idle() { d.Reset() }

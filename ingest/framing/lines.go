@@ -8,16 +8,39 @@ type linesDecoder struct {
 	// skipping: the current line was dropped as oversize; discard up to
 	// its LF.
 	skipping bool
+	// resync: after New or Reset, the decoder cannot tell whether the
+	// next byte starts a line, so it discards up to the first LF.
+	resync bool
+	// head is what resync has discarded so far: headNone, headCR (a lone
+	// CR, which with its LF is an empty line and loses nothing) or
+	// headCounted.
+	head uint8
 }
+
+const (
+	headNone uint8 = iota
+	headCR
+	headCounted
+)
 
 func newLines(s settings) *linesDecoder {
 	// One byte more than max: a line of exactly max bytes may arrive with
 	// its CR before the LF shows the CR was the line's last byte.
-	return &linesDecoder{core: newCore(s.maxFrame, s.maxFrame+1)}
+	return &linesDecoder{core: newCore(s.maxFrame, s.maxFrame+1), resync: true}
 }
 
 func (d *linesDecoder) Decode(p []byte) (int, []byte, bool) {
 	i := 0
+	if d.resync {
+		nl := bytes.IndexByte(p, '\n')
+		if nl < 0 {
+			d.discardHead(p)
+			return len(p), nil, false
+		}
+		d.discardHead(p[:nl])
+		d.resync = false
+		i = nl + 1
+	}
 	for i < len(p) {
 		nl := bytes.IndexByte(p[i:], '\n')
 		if nl < 0 {
@@ -54,6 +77,19 @@ func (d *linesDecoder) Decode(p []byte) (int, []byte, bool) {
 	return i, nil, false
 }
 
+// discardHead counts what resync discards before the first LF: once, and
+// only if it would have been a line.
+func (d *linesDecoder) discardHead(seg []byte) {
+	switch {
+	case len(seg) == 0 || d.head == headCounted:
+	case d.head == headNone && len(seg) == 1 && seg[0] == '\r':
+		d.head = headCR
+	default:
+		d.drop(Resync)
+		d.head = headCounted
+	}
+}
+
 // keepPartial keeps the start of a line whose LF has not arrived yet.
 func (d *linesDecoder) keepPartial(seg []byte) {
 	if d.skipping {
@@ -74,4 +110,12 @@ func (d *linesDecoder) Reset() {
 	}
 	d.buf = d.buf[:0]
 	d.skipping = false
+	d.resync = true
+	d.head = headNone
+}
+
+func (d *linesDecoder) Idle() {
+	if len(d.buf) > 0 {
+		d.Reset()
+	}
 }

@@ -27,9 +27,13 @@ var nmeaClass = func() (t [256]uint8) {
 type nmeaState uint8
 
 const (
-	nmeaIdle     nmeaState = iota // between sentences
-	nmeaSentence                  // inside a sentence; buf holds it so far
-	nmeaSkip                      // inside a dropped sentence; discard to its end
+	// nmeaResync: after New or Reset, where the stream stands is unknown;
+	// discard to the first start character, which only ever starts a
+	// sentence.
+	nmeaResync   nmeaState = iota
+	nmeaIdle               // between sentences
+	nmeaSentence           // inside a sentence; buf holds it so far
+	nmeaSkip               // inside a dropped sentence; discard to its end
 )
 
 type nmeaDecoder struct {
@@ -37,10 +41,11 @@ type nmeaDecoder struct {
 	optional bool // a sentence without "*hh" is accepted
 	state    nmeaState
 	noise    noiseRun
+	head     noiseRun // counts what resync discards, once
 }
 
 func newNMEA(s settings) *nmeaDecoder {
-	return &nmeaDecoder{core: newCore(s.maxFrame, s.maxFrame), optional: s.nmeaOptional}
+	return &nmeaDecoder{core: newCore(s.maxFrame, s.maxFrame), optional: s.nmeaOptional, state: nmeaResync}
 }
 
 func (d *nmeaDecoder) Decode(p []byte) (int, []byte, bool) {
@@ -51,6 +56,18 @@ func (d *nmeaDecoder) Decode(p []byte) (int, []byte, bool) {
 	i := 0
 	for i < len(p) {
 		switch d.state {
+		case nmeaResync:
+			switch nmeaClass[p[i]] {
+			case nmeaStart:
+				d.state = nmeaSentence
+				start = i
+			case nmeaEnd:
+				// Line endings alone: the stream was between sentences.
+			default:
+				d.head.add(&d.core, Resync)
+			}
+			i++
+
 		case nmeaIdle:
 			switch nmeaClass[p[i]] {
 			case nmeaStart:
@@ -142,8 +159,9 @@ func (d *nmeaDecoder) Reset() {
 		d.drop(Truncated)
 	}
 	d.buf = d.buf[:0]
-	d.state = nmeaIdle
+	d.state = nmeaResync
 	d.noise.end()
+	d.head.end()
 }
 
 // verifyNMEA checks a sentence that runs from its start character up to,
@@ -199,4 +217,11 @@ func AppendNMEA(dst, body []byte) []byte {
 	dst = append(dst, '$')
 	dst = append(dst, body...)
 	return append(dst, '*', hexUpper[x>>4], hexUpper[x&0x0f], '\r', '\n')
+}
+
+func (d *nmeaDecoder) Idle() {
+	if d.state == nmeaSentence {
+		d.Reset()
+	}
+	d.noise.end()
 }

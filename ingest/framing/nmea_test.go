@@ -60,7 +60,7 @@ func TestNMEA(t *testing.T) {
 			name: "garbage before, between and after counts per run", cfg: req,
 			in:    "\x00junk\xff" + gga + "\r\nmore junk\r\nand more\r\n" + vdm + "\r\ntail",
 			want:  []string{gga, vdm},
-			drops: map[Reason]uint64{Noise: 3},
+			drops: map[Reason]uint64{Resync: 1, Noise: 2},
 		},
 		{name: "start char cuts a sentence", cfg: req, in: "$GPGGA,1235" + gga + "\r\n", want: []string{gga}, drops: map[Reason]uint64{Truncated: 1}},
 		{name: "bang cuts a sentence", cfg: req, in: "$GPGGA,1235" + vdm + "\r\n", want: []string{vdm}, drops: map[Reason]uint64{Truncated: 1}},
@@ -91,16 +91,31 @@ func TestNMEA(t *testing.T) {
 			drops: map[Reason]uint64{Oversize: 1},
 		},
 		{name: "partial at reset", cfg: req, in: gga + "\r\n$GPGGA,12", reset: true, want: []string{gga}, drops: map[Reason]uint64{Truncated: 1}},
-		{name: "noise at reset is not truncated", cfg: req, in: "junk", reset: true, drops: map[Reason]uint64{Noise: 1}},
+		{name: "noise at reset is not truncated", cfg: req, lead: gga + "\r\n", in: "junk", reset: true, drops: map[Reason]uint64{Noise: 1}},
+
+		// A new decoder drops everything before the first start
+		// character, which never occurs inside a sentence, and keeps the
+		// sentence it starts. The tail of a sentence has none, so it can
+		// never pass for one, checksum or not.
+		{name: "start at a start character", cfg: req, in: gga + "\r\n", want: []string{gga}},
+		{name: "start at a line ending", cfg: req, in: "\n" + gga + "\r\n", want: []string{gga}},
+		{name: "start mid-sentence", cfg: req, in: gga[20:] + "\r\n" + vdm + "\r\n", want: []string{vdm}, drops: map[Reason]uint64{Resync: 1}},
+		{name: "start after the checksum's star", cfg: opt, in: gga[len(gga)-2:] + "\r\n" + vdm + "\r\n", want: []string{vdm}, drops: map[Reason]uint64{Resync: 1}},
+		{name: "start mid-sentence without checksum", cfg: opt, in: "PXYZ,1\r\n$GPXYZ,2\r\n", want: []string{"$GPXYZ,2"}, drops: map[Reason]uint64{Resync: 1}},
+		{name: "resync then noise", cfg: req, in: "A,1*00\r\n" + gga + "\r\njunk\r\n", want: []string{gga}, drops: map[Reason]uint64{Resync: 1, Noise: 1}},
+		{name: "reset while resyncing counts once", cfg: req, in: "junk", reset: true, drops: map[Reason]uint64{Resync: 1}},
 	})
 }
 
+// A run of noise ends at Reset; what follows a Reset up to the first
+// sentence is counted as resync, not noise.
 func TestNMEANoiseRunEndsAtReset(t *testing.T) {
 	d := mustNew(t, Config{Mode: ModeNMEA})
-	feed(t, d, []byte("junk"))
+	feed(t, d, []byte(gga+"\r\njunk"))
 	d.Reset()
-	feed(t, d, []byte("junk"))
-	if got := d.Drops().Count(Noise); got != 2 {
-		t.Errorf("Noise = %d, want 2: a run of noise ends at Reset", got)
+	feed(t, d, []byte("junk"+gga+"\r\njunk"))
+	want := countsFrom(map[Reason]uint64{Noise: 2, Resync: 1})
+	if got := countsOf(d); got != want {
+		t.Errorf("drops %v, want %v", got, want)
 	}
 }

@@ -23,19 +23,28 @@ const (
 	// block cut short, a zero length prefix, a control character inside an
 	// NMEA sentence). A contiguous run counts once.
 	Noise
+	// Resync: after New or Reset the decoder does not know where the
+	// stream stands, and it discarded bytes before the first point at
+	// which a frame certainly starts: most often the rest of a frame whose
+	// head was read before the port was opened, which a peer that was
+	// reading at the time has whole. One count per New or Reset that had
+	// to discard anything; a stream found at a frame boundary counts
+	// nothing.
+	Resync
 
 	numReasons = iota
 )
 
 // Reasons lists every Reason, for registering metrics up front so that a
 // label value exists at zero before the first drop.
-var Reasons = []Reason{BadChecksum, Oversize, Truncated, Noise}
+var Reasons = []Reason{BadChecksum, Oversize, Truncated, Noise, Resync}
 
 var reasonNames = [numReasons]string{
 	BadChecksum: "bad_checksum",
 	Oversize:    "oversize",
 	Truncated:   "truncated",
 	Noise:       "noise",
+	Resync:      "resync",
 }
 
 // String returns the name used as a Prometheus label value.

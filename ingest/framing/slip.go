@@ -17,14 +17,30 @@ type slipDecoder struct {
 	core
 	esc      bool // the last byte was ESC
 	skipping bool // the frame was dropped; discard to END
+	// resync: after New or Reset the decoder cannot tell whether the next
+	// byte starts a frame, so it discards up to the first END, which is
+	// never inside a frame.
+	resync bool
+	head   noiseRun // counts what resync discards, once
 }
 
 func newSLIP(s settings) *slipDecoder {
-	return &slipDecoder{core: newCore(s.maxFrame, s.maxFrame)}
+	return &slipDecoder{core: newCore(s.maxFrame, s.maxFrame), resync: true}
 }
 
 func (d *slipDecoder) Decode(p []byte) (int, []byte, bool) {
 	i := 0
+	if d.resync {
+		k := bytes.IndexByte(p, slipEnd)
+		if k != 0 {
+			d.head.add(&d.core, Resync)
+		}
+		if k < 0 {
+			return len(p), nil, false
+		}
+		d.resync = false
+		i = k + 1
+	}
 	for i < len(p) {
 		if d.skipping {
 			k := bytes.IndexByte(p[i:], slipEnd)
@@ -110,4 +126,12 @@ func (d *slipDecoder) Reset() {
 	d.buf = d.buf[:0]
 	d.esc = false
 	d.skipping = false
+	d.resync = true
+	d.head.end()
+}
+
+func (d *slipDecoder) Idle() {
+	if len(d.buf) > 0 || d.esc {
+		d.Reset()
+	}
 }

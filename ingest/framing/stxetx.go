@@ -15,6 +15,14 @@ const (
 	stxCheck                     // after ETX; the check byte is next
 	stxSkip                      // inside a dropped frame; discard to ETX
 	stxSkipCheck                 // after a dropped frame's ETX; discard its check byte
+
+	// After New or Reset, where the stream stands is unknown. Without a
+	// check byte every STX starts a frame. With one, the check byte after
+	// ETX may be an STX, so an STX is certain only when the byte before
+	// it was read and could not have been the ETX it is the check byte of.
+	stxResyncFirst // nothing read yet
+	stxResync      // waiting for a certain STX
+	stxResyncCheck // after an ETX: the next byte may be its check byte
 )
 
 type stxetxDecoder struct {
@@ -22,10 +30,21 @@ type stxetxDecoder struct {
 	check checkKind
 	state stxState
 	noise noiseRun
+	head  noiseRun // counts what resync discards, once
 }
 
 func newSTXETX(s settings) *stxetxDecoder {
-	return &stxetxDecoder{core: newCore(s.maxFrame, s.maxFrame), check: s.check}
+	d := &stxetxDecoder{core: newCore(s.maxFrame, s.maxFrame), check: s.check}
+	d.state = d.resyncState()
+	return d
+}
+
+// resyncState is the state after New and Reset.
+func (d *stxetxDecoder) resyncState() stxState {
+	if d.check == checkNone {
+		return stxResync
+	}
+	return stxResyncFirst
 }
 
 // isSTXOrETX reports whether c is STX or ETX in one comparison.
@@ -38,6 +57,52 @@ func (d *stxetxDecoder) Decode(p []byte) (int, []byte, bool) {
 	i := 0
 	for i < len(p) {
 		switch d.state {
+		case stxResyncFirst:
+			// With a check byte: the first byte read may be a check byte,
+			// of any value. If it is an ETX, the next may be its check
+			// byte.
+			d.head.add(&d.core, Resync)
+			d.state = stxResync
+			if p[i] == etx {
+				d.state = stxResyncCheck
+			}
+			i++
+
+		case stxResyncCheck:
+			// Skip the byte after an ETX, which may be its check byte. If
+			// that ETX was itself a check byte, the byte skipped may be a
+			// real STX: its frame is lost, but no false one delivered. A
+			// skipped ETX starts no skip of its own: the byte before a
+			// frame's ETX is never an ETX.
+			d.state = stxResync
+			i++
+
+		case stxResync:
+			if d.check == checkNone {
+				k := bytes.IndexByte(p[i:], stx)
+				if k != 0 {
+					d.head.add(&d.core, Resync)
+				}
+				if k < 0 {
+					return len(p), nil, false
+				}
+				i += k + 1
+				d.state = stxFrame
+				start = i
+				continue
+			}
+			switch p[i] {
+			case stx:
+				d.state = stxFrame
+				start = i + 1
+			case etx:
+				d.head.add(&d.core, Resync)
+				d.state = stxResyncCheck
+			default:
+				d.head.add(&d.core, Resync)
+			}
+			i++
+
 		case stxIdle:
 			k := bytes.IndexByte(p[i:], stx)
 			if k != 0 {
@@ -195,6 +260,14 @@ func (d *stxetxDecoder) Reset() {
 		d.drop(Truncated)
 	}
 	d.buf = d.buf[:0]
-	d.state = stxIdle
+	d.state = d.resyncState()
+	d.noise.end()
+	d.head.end()
+}
+
+func (d *stxetxDecoder) Idle() {
+	if d.state == stxFrame || d.state == stxCheck {
+		d.Reset()
+	}
 	d.noise.end()
 }
