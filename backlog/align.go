@@ -19,7 +19,8 @@ import "math"
 //     begins, the entry's frame came first on the line: it is in the topic
 //     already, or the active never read it. Everything older than a matched
 //     entry is behind it too. A margin (PassMargin) is kept on the time
-//     rule, for ports that deliver later than their latency bound says.
+//     rule, for ports that deliver later than their latency bound says. A
+//     frame with a feed sequence number is left to the exact rule.
 
 // TrimEcho handles one committed record echoed back from the topic.
 //
@@ -107,10 +108,14 @@ func (r *Ring) expireMemory(now int64) int {
 
 // passBehind removes the oldest entries whose windows end before the pass
 // threshold, and returns how many.
+//
+// A frame with a feed sequence number is never passed by time: its own
+// echo, or the echo of a later number, removes it exactly, and a port that
+// delivered it later than its latency bound must not cost it.
 func (r *Ring) passBehind() int {
 	r.limbo.resolveBefore(r.passBefore, &r.stats)
 	k := 0
-	for k < r.n && r.his[r.slot(k)] < r.passBefore {
+	for k < r.n && r.his[r.slot(k)] < r.passBefore && !r.exact(r.slot(k)) {
 		k++
 	}
 	if k > 0 {

@@ -105,7 +105,7 @@ func (m *model) append(f Frame) (uint64, bool, error) {
 			return 0, false, nil
 		}
 	}
-	if w.Hi < m.passBefore {
+	if w.Hi < m.passBefore && !f.Exact {
 		m.st.Behind++
 		m.lastWin = w
 		return 0, false, nil
@@ -224,7 +224,7 @@ func (m *model) trimEcho(e Echo) TrimResult {
 		m.st.OverflowResolved++
 	}
 	k := 0
-	for k < len(m.ents) && m.ents[k].Win.Hi < m.passBefore {
+	for k < len(m.ents) && m.ents[k].Win.Hi < m.passBefore && !m.ents[k].Exact {
 		k++
 	}
 	m.pass(k)

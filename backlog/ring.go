@@ -329,7 +329,7 @@ func (r *Ring) Append(f Frame) (pos uint64, stored bool, err error) {
 			return 0, false, nil
 		}
 	}
-	if w.Hi < r.passBefore {
+	if w.Hi < r.passBefore && !f.Exact {
 		r.stats.Behind++
 		r.lastWin = w
 		return 0, false, nil

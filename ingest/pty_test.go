@@ -110,9 +110,15 @@ func firstDiff(a, b []uint64) int {
 	return min(len(a), len(b))
 }
 
+// readerTestWriteDelay lets the simulator hold a frame back until the
+// reader makes room rather than lose it: these tests are about the reader,
+// which a loaded test machine can keep from reading for a while; a real
+// port's kernel buffer would overflow then.
+const readerTestWriteDelay = 30 * time.Second
+
 func TestPTYReadsEveryFrameInOrder(t *testing.T) {
 	const n = 300
-	sim := startSim(t, serialsim.Config{Ports: 1, Baud: 115200, Rate: 500, Count: n, Seed: 1})
+	sim := startSim(t, serialsim.Config{Ports: 1, Baud: 115200, Rate: 500, Count: n, Seed: 1, MaxWriteDelay: readerTestWriteDelay})
 	r := startReader(t, sim.Ports()[0])
 	got := expectDelivered(t, sim, 0, r)
 	if len(got) != n || got[0] != 1 || got[n-1] != n {
@@ -125,7 +131,7 @@ func TestPTYReadsEveryFrameInOrder(t *testing.T) {
 
 func TestPTYCountsCorruptFramesAndKeepsTheRest(t *testing.T) {
 	const n = 400
-	sim := startSim(t, serialsim.Config{Ports: 1, Baud: 115200, Rate: 500, Count: n, Seed: 7,
+	sim := startSim(t, serialsim.Config{Ports: 1, Baud: 115200, Rate: 500, Count: n, Seed: 7, MaxWriteDelay: readerTestWriteDelay,
 		Faults: []serialsim.Fault{mustFault(t, "port=0,kind=corrupt,rate=0.1")}})
 	r := startReader(t, sim.Ports()[0])
 	got := expectDelivered(t, sim, 0, r)
@@ -143,7 +149,7 @@ func TestPTYCountsCorruptFramesAndKeepsTheRest(t *testing.T) {
 
 func TestPTYReconnectsAfterUnplug(t *testing.T) {
 	const n = 400
-	sim := startSim(t, serialsim.Config{Ports: 1, Baud: 115200, Rate: 200, Count: n, Seed: 3})
+	sim := startSim(t, serialsim.Config{Ports: 1, Baud: 115200, Rate: 200, Count: n, Seed: 3, MaxWriteDelay: readerTestWriteDelay})
 	r := startReader(t, sim.Ports()[0])
 	waitFor(t, "the first frames", func() bool { return len(r.snapshot()) >= 50 })
 	if err := sim.Unplug(0, 300*time.Millisecond); err != nil {
@@ -164,7 +170,7 @@ func TestPTYReconnectsAfterUnplug(t *testing.T) {
 
 func TestPTYTwoPortsGetTheSameFeed(t *testing.T) {
 	const n = 200
-	sim := startSim(t, serialsim.Config{Ports: 2, Baud: 115200, Rate: 500, Count: n, Seed: 5})
+	sim := startSim(t, serialsim.Config{Ports: 2, Baud: 115200, Rate: 500, Count: n, Seed: 5, MaxWriteDelay: readerTestWriteDelay})
 	a := startReader(t, sim.Ports()[0])
 	b := startReader(t, sim.Ports()[1])
 	gotA := expectDelivered(t, sim, 0, a)

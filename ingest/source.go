@@ -247,7 +247,9 @@ func (s *Source) checkQuiet(now, since time.Time) {
 	}
 	s.quiet.Store(true)
 	s.quietPeriods.Add(1)
-	s.decoder.Reset()
+	// The port stayed open: a decoder between frames stays in step, one
+	// holding half a frame drops it (it cannot complete after this long).
+	s.decoder.Idle()
 	s.log.Warn("serial line quiet: no valid frame", "for", s.cfg.QuietAfter)
 }
 

@@ -93,7 +93,7 @@ func (f *fakeMember) status() any {
 		Broadcast: broadcast.Status{
 			Pipeline: "ais-north", Member: f.id, Topic: "ais-north", TransactionalID: "feedd-ais-north",
 			Role: broadcast.RoleActive, RoleSince: since,
-			Ring:         backlog.Stats{Len: 3, Bytes: 186, OverflowFrames: 10, OverflowBytes: 620, OverflowGaps: 1},
+			Ring:         backlog.Stats{Len: 3, Bytes: 186, OverflowFrames: 10, OverflowBytes: 620, OverflowLost: 7, OverflowGaps: 1, LimboLen: 1, OverflowResolved: 2},
 			LastCommitAt: now.Add(-20 * time.Millisecond), LastCommitOffset: 1234,
 			ProducerID: 42, ProducerEpoch: 5,
 			Counters: broadcast.Counters{Commits: 900, CommittedFrames: 123450, Fenced: 1},
@@ -148,7 +148,7 @@ func TestStatusShowsTheMemberForAPerson(t *testing.T) {
 		"offset 1234",
 		"id 42, epoch 5",
 		"activations 3", "step-downs 2 (fenced 1, switchover 1)", "obituaries 1", "fenced 1",
-		"OVERFLOW 10 frames (620 B) in 1 gap",
+		"OVERFLOW 10 frames (620 B): 7 frames lost in 1 gap, 1 pending, 2 reached the topic",
 		"host-b", "heard, link up", "inactive",
 		"inactive → activating  (obituary)",
 	} {
