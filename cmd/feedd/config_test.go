@@ -119,6 +119,8 @@ func TestLoadConfigErrorsNameTheField(t *testing.T) {
 		{"bad pair auth", validYAML, []override{{"pair.auth", "trust-me"}}, nil, "pair.auth:"},
 		{"activation timeout too short", validYAML, []override{{"pair.activation_timeout", "100ms"}}, nil, "pair.activation_timeout:"},
 		{"two active members", validYAML, []override{{"pair.active_goal", "2"}}, nil, "pair.active_goal:"},
+		{"a pair on fixed frames without a sync", validYAML, []override{{"framing.mode", "fixed:16"}}, nil, "framing.mode: fixed:16 has no byte that marks where a frame starts"},
+		{"a pair on length-prefixed frames", validYAML, []override{{"framing.mode", "length-prefix"}, {"framing.length_bytes", "2"}}, nil, "framing.mode: length-prefix has no byte"},
 		{"bad admin listen", validYAML, []override{{"admin.listen", "7070"}}, nil, "admin.listen:"},
 		{"bad member id", validYAML, []override{{"member_id", "host a"}}, nil, "member_id:"},
 	}
@@ -148,6 +150,18 @@ func TestEveryLeafHasAFlagAndAnEnvironmentVariable(t *testing.T) {
 		if !strings.HasPrefix(s.envName(), "FEEDD_") || strings.ContainsAny(s.envName(), ".-") {
 			t.Errorf("bad environment name %q for %s", s.envName(), s.path)
 		}
+	}
+}
+
+// TestFramingWithoutBoundaryIsFineAlone: a member that runs without the pair
+// protocol may use a framing that cannot resynchronise; a pair may use it
+// with a sync pattern.
+func TestFramingWithoutBoundaryIsFineAlone(t *testing.T) {
+	if _, err := loadConfig(writeConfig(t, validYAML), []override{{"framing.mode", "fixed:16"}}, envOf(nil), roleActive); err != nil {
+		t.Fatalf("a lone member on fixed frames: %v", err)
+	}
+	if _, err := loadConfig(writeConfig(t, validYAML), []override{{"framing.mode", "fixed:16"}, {"framing.sync", "AA55"}}, envOf(nil), roleAuto); err != nil {
+		t.Fatalf("a pair on fixed frames with a sync: %v", err)
 	}
 }
 

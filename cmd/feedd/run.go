@@ -110,6 +110,11 @@ func (c Config) validate(role string) error {
 	if role == roleAuto && c.Pair.Core.ActiveGoal != 1 {
 		return fmt.Errorf("pair.active_goal: %d: feedd run supports one active member per pipeline (one transactional id)", c.Pair.Core.ActiveGoal)
 	}
+	if role == roleAuto && !c.Framing.Resyncs() {
+		return fmt.Errorf("framing.mode: %s has no byte that marks where a frame starts (set framing.sync for fixed frames): "+
+			"two members that open their ports at different moments could cut the same bytes into different frames, "+
+			"for good; a pair cannot use it", c.Framing.Mode)
+	}
 	if err := c.Admin.validate(); err != nil {
 		return err
 	}
