@@ -443,8 +443,15 @@ func checkRules(t *testing.T, r refRow, s setting, d codeDefaults) (checked, pro
 		}
 	}
 
+	// A pair also refuses the framings that cannot find where a frame
+	// starts (documented under framing.mode, a rule across settings): the
+	// framing options' own rules are those of a member running alone.
+	role := roleAuto
+	if strings.HasPrefix(r.option, "framing.") {
+		role = roleActive
+	}
 	for _, ch := range checks {
-		_, err := loadConfig(path, ch.set, noEnv, roleAuto)
+		_, err := loadConfig(path, ch.set, noEnv, role)
 		switch {
 		case ch.refuse && err == nil:
 			t.Errorf("line %d: %s: %q says %v is refused, but loadConfig accepts it", r.line, r.option, ch.what, ch.set)
