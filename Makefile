@@ -9,6 +9,8 @@ PKGS     := ./...
 DEMO_DIR ?= /tmp/feedd-demo
 # Extra flags for `make demo`.
 DEMO_ARGS ?=
+# Cases of the pair property test (backlog) in `make fuzz`; `make test` runs 100.
+PAIR_CHECKS ?= 100000
 # Fuzz time per target for `make fuzz`.
 FUZZTIME ?= 10s
 # Repetitions of each Go micro-benchmark in `make bench`.
@@ -104,8 +106,10 @@ soak: deps kafka
 		FEEDD_SOAK_REPORT=$(CURDIR)/docs/reliability.md \
 		$(GO) test -count=1 -timeout 3h -run '^TestChaosSoak$$' -v ./cmd/feedd
 
-# fuzz runs each fuzz target briefly; FUZZTIME sets how long.
+# fuzz runs the pair property test for PAIR_CHECKS random cases, then each fuzz
+# target briefly; FUZZTIME sets how long.
 fuzz:
+	$(GO) test -count=1 -run '^TestPairNeverLosesAFrame$$' ./backlog -rapid.checks=$(PAIR_CHECKS)
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
 		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "fuzz $$pkg $$t"; \
