@@ -8,12 +8,18 @@ import (
 	"github.com/feedd/feedd/ingest/hostclock"
 )
 
-// clockDriftPerSecond bounds how fast the offset between two hosts'
-// monotonic clocks can change, in nanoseconds per second: time
-// synchronisation slews each clock by at most 500 ppm, so two drift apart by
-// at most 1000 ppm. A measured bound is widened by this much for every second
-// between the measurement and the moment it is applied to.
-const clockDriftPerSecond = 1_000_000 / 1000
+// driftBy bounds how much the offset between two hosts' monotonic clocks
+// can change in d nanoseconds: time synchronisation slews each clock by at
+// most 500 ppm, so two drift apart by at most 1000 ppm (one nanosecond per
+// microsecond), plus a microsecond for rounding. A measured bound is widened
+// by this much for the time between the measurement and the moment it is
+// applied to.
+func driftBy(d int64) int64 {
+	if d < 0 {
+		d = -d
+	}
+	return d/1000 + 1000
+}
 
 // clockBounds is what this member knows of other hosts' clocks: for each
 // clock id, bounds on this host's clock minus that one, as the pair link
@@ -35,11 +41,7 @@ func newClockBounds() *clockBounds {
 
 // widened is the bound as it stands at local time t, drift included.
 func (b clockBound) widened(t int64) (lo, hi int64) {
-	d := t - b.at
-	if d < 0 {
-		d = -d
-	}
-	w := d/int64(1e9)*clockDriftPerSecond + clockDriftPerSecond
+	w := driftBy(t - b.at)
 	return b.lo - w, b.hi + w
 }
 
@@ -51,13 +53,15 @@ func (c *clockBounds) observe(clock uint64, lo, hi, at int64) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	nb := clockBound{lo: lo, hi: hi, at: at}
 	if old, ok := c.by[clock]; ok {
 		olo, ohi := old.widened(at)
-		if ohi-olo <= hi-lo {
+		nlo, nhi := nb.widened(at)
+		if ohi-olo <= nhi-nlo {
 			return
 		}
 	}
-	c.by[clock] = clockBound{lo: lo, hi: hi, at: at}
+	c.by[clock] = nb
 }
 
 // known reports whether a bound on clock is held (or clock is this host's).
