@@ -89,3 +89,55 @@ func TestEchoFromAnotherHostsClock(t *testing.T) {
 			st.Ring.Len, st.Ring.TrimmedByEcho, st.Ring.Passed, st.Ring.Skipped, st.Counters.EchoUntimed)
 	}
 }
+
+// TestEchoIgnoresRecordTimestamps: the echo consumer used to start at the
+// first record stamped (by the producing host's wall clock) after this
+// member's start less a second. A producer whose clock ran an hour ahead
+// made it read records committed long before, whose echoes then suppressed
+// new frames with the same bytes. It now starts at the last stable offset
+// and never compares another host's clock with its own.
+func TestEchoIgnoresRecordTimestamps(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := testConfig(b.Addr(), "feed")
+	same := []byte("$GPGSV,1,1,00*79")
+	other, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID("other"), kgo.DefaultProduceTopic("feed"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableClientMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := EnsureTopic(ctx, other, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		rec := &kgo.Record{Value: same, Timestamp: time.Now().Add(time.Hour), Headers: []kgo.RecordHeader{
+			{Key: HeaderFingerprint, Value: fmt.Appendf(nil, "%016x", ingest.Fingerprint(same))},
+			{Key: HeaderMember, Value: []byte("a")},
+		}}
+		if err := other.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := other.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+
+	m := startMember(t, cfg, "b", backlog.Config{LineByteTime: time.Millisecond})
+	waitFor(t, "the echo positioned", func() bool { return m.Status().EchoOffset >= 0 })
+	for range 5 {
+		now := hostclock.Now()
+		m.Accept(&ingest.Frame{Data: same, ReceivedAt: time.Now(), Fingerprint: ingest.Fingerprint(same),
+			Line: backlog.Window{Lo: now - int64(time.Millisecond), Hi: now}})
+	}
+	waitFor(t, "the frames handed over", func() bool { return m.Status().Counters.Accepted == 5 })
+	time.Sleep(200 * time.Millisecond) // give a stale echo every chance to arrive
+	if st := m.Status(); st.Ring.Len != 5 || st.Counters.EchoRecords != 0 || st.EchoOffset != 6 {
+		t.Fatalf("ring %d, echoes read %d, echo at offset %d; want the 5 new frames kept, no echo, the echo after the old transaction (6)",
+			st.Ring.Len, st.Counters.EchoRecords, st.EchoOffset)
+	}
+}
