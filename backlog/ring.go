@@ -567,27 +567,25 @@ func (r *Ring) slot(i int) int {
 // entry returns the i-th oldest entry (0 <= i < r.n).
 func (r *Ring) entry(i int) Entry {
 	s := r.slot(i)
-	prev := r.headPrev
-	if i > 0 {
-		p := s - 1
-		if p < 0 {
-			p = len(r.ids) - 1
-		}
-		prev = r.ends[p]
-	}
-	end := r.ends[s]
+	start, end := r.extent(i)
 	return Entry{
 		Pos:        r.headPos() + uint64(i),
 		ID:         r.ids[s],
 		Exact:      r.exact(s),
 		Win:        r.window(s),
 		ReceivedAt: r.his[s] + r.wallOffset,
-		Data:       r.ar.bytes(r.ar.startFor(prev, end), end),
+		Data:       r.ar.bytes(start, end),
 	}
 }
 
 // size returns the payload length of the i-th oldest entry.
 func (r *Ring) size(i int) int {
+	start, end := r.extent(i)
+	return int(end - start)
+}
+
+// extent returns where the i-th oldest entry's payload lies in the arena.
+func (r *Ring) extent(i int) (start, end uint64) {
 	s := r.slot(i)
 	prev := r.headPrev
 	if i > 0 {
@@ -597,8 +595,8 @@ func (r *Ring) size(i int) int {
 		}
 		prev = r.ends[p]
 	}
-	end := r.ends[s]
-	return int(end - r.ar.startFor(prev, end))
+	end = r.ends[s]
+	return r.ar.startFor(prev, end), end
 }
 
 // drop removes the k oldest entries (0 < k <= r.n).

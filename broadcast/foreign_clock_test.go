@@ -39,12 +39,7 @@ func TestEchoFromAnotherHostsClock(t *testing.T) {
 	}
 	waitFor(t, "the frames in the ring", func() bool { return m.Status().Ring.Appended == 10 })
 
-	other, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID("other"), kgo.DefaultProduceTopic("feed"),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableClientMetrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := otherProducer(t, b.Addr())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	commit := func(fs []*ingest.Frame) {
@@ -100,12 +95,7 @@ func TestEchoIgnoresRecordTimestamps(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := testConfig(b.Addr(), "feed")
 	same := []byte("$GPGSV,1,1,00*79")
-	other, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID("other"), kgo.DefaultProduceTopic("feed"),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableClientMetrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := otherProducer(t, b.Addr())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := EnsureTopic(ctx, other, cfg); err != nil {
@@ -140,4 +130,17 @@ func TestEchoIgnoresRecordTimestamps(t *testing.T) {
 		t.Fatalf("ring %d, echoes read %d, echo at offset %d; want the 5 new frames kept, no echo, the echo after the old transaction (6)",
 			st.Ring.Len, st.Counters.EchoRecords, st.EchoOffset)
 	}
+}
+
+// otherProducer is a transactional producer that writes to the topic "feed"
+// as another member would, with records a test builds itself.
+func otherProducer(t testing.TB, addr string) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.TransactionalID("other"), kgo.DefaultProduceTopic("feed"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableClientMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
 }

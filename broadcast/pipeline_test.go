@@ -392,12 +392,7 @@ func TestActivationWaitsForOpenTransactions(t *testing.T) {
 	defer cancel()
 	waitFor(t, "the topic", func() bool { return highWatermark(t, b.Addr(), "feed") >= 0 })
 
-	other, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID("other"), kgo.DefaultProduceTopic("feed"),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableClientMetrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := otherProducer(t, b.Addr())
 	if err := other.BeginTransaction(); err != nil {
 		t.Fatal(err)
 	}
