@@ -254,8 +254,8 @@ func testRecreatedActive(t *testing.T, addr string, cfg Config) {
 
 	deleteTopic(t, addr, cfg.Topic)
 	time.Sleep(300 * time.Millisecond) // frames read while there is no topic
+	createdAfter := fed.Load()         // every frame up to here was read before the new topic existed
 	newID := createTopicAgain(t, addr, cfg)
-	createdAfter := fed.Load() // every frame up to here was read before the new topic existed
 
 	for _, x := range []*member{a, m} {
 		waitFor(t, x.opt.Member+" noticing the new topic", func() bool { return x.Status().TopicID == formatTopicID(newID) })
@@ -410,4 +410,38 @@ func createTopicAgain(t *testing.T, addr string, cfg Config) kadm.TopicID {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// TestNoticeTopic: the first id is adopted; a new one is a recreation that
+// forgets the old topic's offsets and drops the ring; an answer naming an
+// id already left behind is stale, changes nothing, and must be listed
+// again.
+func TestNoticeTopic(t *testing.T) {
+	p, err := New(testConfig("127.0.0.1:1", "ids"), Options{Pipeline: "test", Member: "a", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, y := kadm.TopicID{1}, kadm.TopicID{2}
+	if !p.noticeTopic(x, "test") || p.c.TopicRecreated != 0 || p.topicID != x {
+		t.Fatalf("first id: recreated %d, id %v", p.c.TopicRecreated, p.topicID)
+	}
+	for i := uint64(1); i <= 3; i++ {
+		p.appendFrame(backlog.Frame{ID: i, Exact: true, Win: backlog.Window{Lo: int64(i), Hi: int64(i)}, Data: []byte("x")})
+	}
+	p.echoNext, p.ownThrough, p.lastOffset, p.witness = 500, 400, 400, Witness{Member: "b", Offset: 450}
+	if !p.noticeTopic(y, "test") {
+		t.Fatal("a new id reported stale")
+	}
+	st := p.status()
+	if st.Counters.TopicRecreated != 1 || st.Counters.TopicRecreatedDropped != 3 || st.Ring.Len != 0 ||
+		st.EchoOffset != -1 || p.ownThrough != -1 || st.LastCommitOffset != -1 || st.Witness.Offset != -1 ||
+		st.TopicID != formatTopicID(y) {
+		t.Fatalf("after the recreation: %+v, own through %d", st, p.ownThrough)
+	}
+	if p.noticeTopic(x, "test") || p.currentTopic(x) || p.c.TopicRecreated != 1 || p.topicID != y {
+		t.Fatalf("the old id again: recreated %d, id %v", p.c.TopicRecreated, p.topicID)
+	}
+	if !p.currentTopic(kadm.TopicID{}) {
+		t.Fatal("a broker without topic ids: every answer must do")
+	}
 }
