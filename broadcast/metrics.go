@@ -130,26 +130,26 @@ var (
 	descPossibleDup  = desc("possible_duplicates_total", "Committed records this member marked as possible duplicates (feedd-dup header): published on taking over without certainty the previous active had not.")
 	descEchoUntimed  = desc("echo_untimed_total", "Echoed records whose line time could not be placed on this host's clock (no bound on the producer's clock yet): matched only by feed sequence numbers.")
 
-	descAccepted      = desc("accepted_total", "Frames handed to the pipeline.")
-	descStalls        = desc("handoff_stalls_total", "Times the port reader waited for the pipeline's goroutine.")
-	descRefused       = desc("refused_total", "Frames refused because the pipeline had stopped.")
-	descProduced      = desc("produced_total", "Records handed to the producer.")
-	descOversize      = desc("oversize_total", "Frames too large for one Kafka record, skipped.")
-	descCommits       = desc("commits_total", "Transactions committed.")
-	descCommitFrames  = desc("committed_frames_total", "Frames in committed transactions.")
-	descCommitFails   = desc("commit_failures_total", "Commits (or records) that failed; the transaction was aborted and replayed.")
-	descAborts        = desc("aborts_total", "Transactions aborted by this member after a failure.")
-	descCommitSecs    = desc("commit_seconds_total", "Time spent committing (flush and EndTxn), producing nothing meanwhile.")
-	descEndTxnSecs    = desc("end_txn_seconds_total", "Of the commit time, the part spent in EndTxn.")
-	descActivations   = desc("activations_total", "Times the member went live.")
-	descActFailures   = desc("activation_failures_total", "Activations that failed or were abandoned.")
-	descDeactivs      = desc("deactivations_total", "Times the member stopped being active.")
-	descFenced        = desc("fenced_total", "Deactivations because another member fenced this one.")
-	descEcho          = desc("echo_records_total", "Committed data records read back, by what they did.", "result")
-	descCatchUp       = desc("catch_up_trims_total", "Echo trims while activating (reading to the last stable offset).")
-	descRecreated     = desc("topic_recreated_total", "Times this member found the topic deleted and created again (a new topic id).")
-	descRecreatedDrop = desc("topic_recreated_dropped_frames_total", "Frames the ring held when this member found the topic created again: read before it knew of the new topic, dropped rather than published into it.")
-	descControl       = desc("control_heartbeats_total", "Control heartbeats: committed by this member while its feed was quiet, seen from other members (stale: read while behind, not taken as a witness), skipped because the control topic is unusable.", "event")
+	descAccepted     = desc("accepted_total", "Frames handed to the pipeline.")
+	descStalls       = desc("handoff_stalls_total", "Times the port reader waited for the pipeline's goroutine.")
+	descRefused      = desc("refused_total", "Frames refused because the pipeline had stopped.")
+	descProduced     = desc("produced_total", "Records handed to the producer.")
+	descOversize     = desc("oversize_total", "Frames too large for one Kafka record, skipped.")
+	descCommits      = desc("commits_total", "Transactions committed.")
+	descCommitFrames = desc("committed_frames_total", "Frames in committed transactions.")
+	descCommitFails  = desc("commit_failures_total", "Commits (or records) that failed; the transaction was aborted and replayed.")
+	descAborts       = desc("aborts_total", "Transactions aborted by this member after a failure.")
+	descCommitSecs   = desc("commit_seconds_total", "Time spent committing (flush and EndTxn), producing nothing meanwhile.")
+	descEndTxnSecs   = desc("end_txn_seconds_total", "Of the commit time, the part spent in EndTxn.")
+	descActivations  = desc("activations_total", "Times the member went live.")
+	descActFailures  = desc("activation_failures_total", "Activations that failed or were abandoned.")
+	descDeactivs     = desc("deactivations_total", "Times the member stopped being active.")
+	descFenced       = desc("fenced_total", "Deactivations because another member fenced this one.")
+	descEcho         = desc("echo_records_total", "Committed data records read back, by what they did.", "result")
+	descCatchUp      = desc("catch_up_trims_total", "Echo trims while activating (reading to the last stable offset).")
+	descRecreated    = desc("topic_recreated_total", "Times this member found the topic deleted and created again (a new topic id).")
+	descTopicDropped = desc("topic_recreated_dropped_frames_total", "Frames the ring held when this member found the topic created again: read before it knew of the new topic, dropped rather than published into it.")
+	descControl      = desc("control_heartbeats_total", "Control heartbeats: committed by this member while its feed was quiet, seen from other members (stale: read while behind, not taken as a witness), skipped because the control topic is unusable.", "event")
 
 	descLastCommit  = desc("last_commit_timestamp_seconds", "Unix time of the last successful commit.")
 	descLastOffset  = desc("last_commit_offset", "Offset of the last record of the last commit.")
@@ -169,7 +169,7 @@ var allDescs = []*prometheus.Desc{
 	descRingGaps, descRingRejected, descRingMemoryEv, descPossibleDup, descEchoUntimed,
 	descAccepted, descStalls, descRefused, descProduced, descOversize, descCommits, descCommitFrames,
 	descCommitFails, descAborts, descCommitSecs, descEndTxnSecs, descActivations, descActFailures, descDeactivs, descFenced, descEcho,
-	descCatchUp, descRecreated, descRecreatedDrop, descControl, descLastCommit, descLastOffset, descFailing, descFailSince, descEpoch, descEchoOffset,
+	descCatchUp, descRecreated, descTopicDropped, descControl, descLastCommit, descLastOffset, descFailing, descFailSince, descEpoch, descEchoOffset,
 	descWitnessSeen,
 }
 
@@ -251,7 +251,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descEcho, k.EchoOwn, "own")
 	counter(descCatchUp, k.CatchUpTrims)
 	counter(descRecreated, k.TopicRecreated)
-	counter(descRecreatedDrop, k.TopicRecreatedDropped)
+	counter(descTopicDropped, k.TopicRecreatedDropped)
 	counter(descControl, k.ControlHeartbeats, "committed")
 	counter(descControl, k.ControlSeen, "seen")
 	counter(descControl, k.ControlStale, "stale")
