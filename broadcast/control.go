@@ -3,10 +3,12 @@ package broadcast
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -175,6 +177,11 @@ func (p *Pipeline) heartbeatDone(a *activation, r heartbeatResult) {
 			p.controlLog = now
 		}
 	}
+	if errors.Is(r.err, kerr.UnknownTopicID) {
+		// The control topic was deleted and created again: franz-go
+		// refuses it until the recovery purges it from the client.
+		a.purgeControl, a.controlChecked = true, false
+	}
 	arm := p.armControl
 	if r.skipped != nil {
 		arm = func() { p.controlTimer.Reset(max(p.cfg.ControlInterval, controlRetryAfterSkip)) }
@@ -212,45 +219,72 @@ const controlFetchMaxWait = 500 * time.Millisecond
 // to the owner goroutine as a witness. A heartbeat counts only if the fetch
 // that returned it reached the last stable offset: one read while catching
 // up (after the consumer was cut off from the broker, say) may be old, and
-// an old heartbeat proves nothing about now.
+// an old heartbeat proves nothing about now. If the control topic is
+// deleted and created again, it follows the new one from its end, with a
+// fresh client (franz-go never consumes a recreated topic through the
+// client that read the old one).
 func (p *Pipeline) runControl(ctx context.Context) {
-	// Heartbeats not read before retention removed them are worthless:
-	// skip to the end.
-	cl, err := p.newCommittedReader("control", controlFetchMaxWait, kgo.NewOffset().AtEnd())
-	if err != nil {
-		p.log.Error("control consumer cannot start", "err", err)
-		return
-	}
-	defer cl.Close()
-
-	topic := p.cfg.ControlTopic
-	start, ok := p.positionControl(ctx, cl)
-	if !ok {
-		return
-	}
-	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(start)}})
-	p.log.Info("control consumer positioned", "control_topic", topic, "offset", start)
-
-	var lastErrLog time.Time
 	for {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
+		// Heartbeats not read before retention removed them are
+		// worthless: skip to the end.
+		cl, err := p.newCommittedReader("control", controlFetchMaxWait, kgo.NewOffset().AtEnd())
+		if err != nil {
+			p.log.Error("control consumer cannot start", "err", err)
 			return
 		}
+		recreated := p.followControl(ctx, cl)
+		cl.Close()
+		if !recreated {
+			return
+		}
+	}
+}
+
+// followControl positions the control client at the control topic's end
+// and hands over the heartbeats it reads. It returns when ctx ends (false)
+// or when the control topic has a new id (true).
+func (p *Pipeline) followControl(ctx context.Context, cl *kgo.Client) bool {
+	topic := p.cfg.ControlTopic
+	start, id, ok := p.positionControl(ctx, cl)
+	if !ok {
+		return false
+	}
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(start)}})
+	p.log.Info("control consumer positioned", "control_topic", topic, "topic_id", formatTopicID(id), "offset", start)
+
+	w := topicWatch{p: p, cl: cl, topic: topic, id: id}
+	var lastErrLog time.Time
+	next := start
+	for {
+		pctx, done := pollContext(ctx, nil)
+		fs := cl.PollFetches(pctx)
+		quiet := pctx.Err() != nil
+		done()
+		if ctx.Err() != nil {
+			return false
+		}
+		failed := false
 		fs.EachError(func(_ string, _ int32, err error) {
+			if pctx.Err() != nil && errors.Is(err, pctx.Err()) {
+				return
+			}
+			failed = true
 			if time.Since(lastErrLog) >= 10*time.Second {
 				p.log.Warn("control consumer: fetch failing; retrying", "err", err)
 				lastErrLog = time.Now()
 			}
 		})
 		var seen, stale uint64
-		var w *Witness
+		var wit *Witness
+		backwards := false
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 			if fp.Topic != topic || fp.Partition != 0 || len(fp.Records) == 0 {
 				return
 			}
+			if fp.Records[0].Offset < next {
+				backwards = true
+			}
 			var latest *kgo.Record
-			next := int64(-1)
 			for _, r := range fp.Records {
 				next = r.Offset + 1
 				if r.Attrs.IsControl() {
@@ -269,32 +303,51 @@ func (p *Pipeline) runControl(ctx context.Context) {
 				return
 			}
 			at, _ := time.Parse(time.RFC3339Nano, string(headerValue(latest, HeaderTimestamp)))
-			w = &Witness{Member: string(headerValue(latest, HeaderMember)), ReceivedAt: at, Offset: latest.Offset, Control: true}
+			wit = &Witness{Member: string(headerValue(latest, HeaderMember)), ReceivedAt: at, Offset: latest.Offset, Control: true}
 		})
+		if (quiet || failed || backwards) && w.changed(ctx, backwards) {
+			// Heartbeats are liveness only: nothing to reset but the
+			// control witness's offset.
+			p.log.Warn("the control topic was deleted and created again: following the new one from its end",
+				"control_topic", topic, "old_topic_id", formatTopicID(id))
+			if !p.post(p.controlRecreated) {
+				return false
+			}
+			return true
+		}
 		if seen == 0 {
 			continue
 		}
-		if !p.post(func() { p.controlSeen(seen, stale, w) }) {
-			return
+		if !p.post(func() { p.controlSeen(seen, stale, wit) }) {
+			return false
 		}
 	}
 }
 
+// controlRecreated forgets the control witness's offset, of the old
+// control topic.
+func (p *Pipeline) controlRecreated() {
+	if p.witness.Control {
+		p.witness.Offset = -1
+	}
+}
+
 // positionControl makes sure the control topic exists and finds its last
-// stable offset, retrying until the broker answers or ctx ends.
-func (p *Pipeline) positionControl(ctx context.Context, cl *kgo.Client) (int64, bool) {
+// stable offset and its id, retrying until the broker answers or ctx ends.
+func (p *Pipeline) positionControl(ctx context.Context, cl *kgo.Client) (int64, kadm.TopicID, bool) {
 	var lastLog time.Time
 	for backoff := 250 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 		err := EnsureControlTopic(ctx, cl, p.cfg)
 		var off int64
+		var id kadm.TopicID
 		if err == nil {
-			off, err = lastStableOffset(ctx, kadm.NewClient(cl), p.cfg.ControlTopic)
+			off, id, err = listOnInstance(ctx, cl, p.cfg.ControlTopic, lastStableOffset)
 		}
 		if err == nil {
-			return off, true
+			return off, id, true
 		}
 		if ctx.Err() != nil {
-			return 0, false
+			return 0, id, false
 		}
 		if time.Since(lastLog) >= 30*time.Second {
 			p.log.Warn("control consumer cannot position on the control topic; retrying (the witness of a quiet feed is missing meanwhile)",
@@ -303,7 +356,7 @@ func (p *Pipeline) positionControl(ctx context.Context, cl *kgo.Client) (int64, 
 		}
 		select {
 		case <-ctx.Done():
-			return 0, false
+			return 0, id, false
 		case <-time.After(backoff):
 		}
 	}

@@ -2,8 +2,9 @@
 // producer whose transactional.id is the pair's lock, the read_committed echo
 // consumer that trims the inactive member's ring, the control heartbeats that
 // keep the Kafka witness alive while the feed is quiet (committed by the
-// active on the control topic, read back by every member), topic management,
-// and the activation sequence (fence, catch up, flush, go live).
+// active on the control topic, read back by every member), topic management
+// (including a topic deleted and created again: recreate.go), and the
+// activation sequence (fence, catch up, flush, go live).
 //
 // A member runs one Pipeline: New, then Run in its own goroutine; the port
 // reader hands frames in with Accept, the pair protocol calls Activate and

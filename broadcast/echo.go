@@ -3,6 +3,7 @@ package broadcast
 import (
 	"bytes"
 	"context"
+	"errors"
 	"time"
 
 	"github.com/feedd/feedd/backlog"
@@ -27,7 +28,10 @@ type echoBatch struct {
 	start int64 // >= 0: the consumer was positioned at this offset
 	// startedAt is the host clock when the start offset was known: a
 	// record below it may be of a frame that ended on the line before.
-	startedAt  int64
+	// Zero when the consumer starts from the topic's first record.
+	startedAt int64
+	// topicID is the topic instance the records are of.
+	topicID    kadm.TopicID
 	recs       []echoRec
 	witness    Witness
 	hasWitness bool
@@ -65,45 +69,78 @@ func (p *Pipeline) newCommittedReader(role string, maxWait time.Duration, reset 
 // owner goroutine. It keeps control records (transaction markers) so that
 // the owner always knows how far it has read, even when the last entries
 // before the last stable offset are markers of aborted transactions.
+//
+// It starts at the topic's last stable offset. When it finds the topic
+// deleted and created again (recreate.go), it follows the new instance
+// from its first record, with a fresh client: franz-go never consumes a
+// recreated topic through the client that read the old one.
 func (p *Pipeline) runEcho(ctx context.Context) {
-	// If retention deleted what the echo had not read yet, read from the
-	// start of what is left rather than skip to the end: a skipped commit
-	// would leave its frames in the ring for a later duplicate.
-	cl, err := p.newCommittedReader("echo", echoFetchMaxWait, kgo.NewOffset().AtStart())
-	if err != nil { // the options were checked by New; only a vanished file gets here
-		p.log.Error("echo consumer cannot start", "err", err)
-		return
+	fromStart := false
+	for {
+		// If retention deleted what the echo had not read yet, read from
+		// the start of what is left rather than skip to the end: a skipped
+		// commit would leave its frames in the ring for a later duplicate.
+		cl, err := p.newCommittedReader("echo", echoFetchMaxWait, kgo.NewOffset().AtStart())
+		if err != nil { // the options were checked by New; only a vanished file gets here
+			p.log.Error("echo consumer cannot start", "err", err)
+			return
+		}
+		recreated := p.followEcho(ctx, cl, fromStart)
+		cl.Close()
+		if !recreated {
+			return
+		}
+		fromStart = true
 	}
-	defer cl.Close()
+}
 
-	start, at, ok := p.positionEcho(ctx, cl)
+// followEcho positions the echo client and hands over what it reads. It
+// returns when ctx ends (false), or when the topic has a new id (true).
+func (p *Pipeline) followEcho(ctx context.Context, cl *kgo.Client, fromStart bool) bool {
+	start, at, id, ok := p.positionEcho(ctx, cl, fromStart)
 	if !ok {
-		return
+		return false
 	}
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{p.cfg.Topic: {0: kgo.NewOffset().At(start)}})
 	b := p.echoBatch()
-	b.start, b.startedAt = start, at
+	b.start, b.startedAt, b.topicID = start, at, id
 	if !p.sendEcho(ctx, b) {
-		return
+		return false
 	}
-	p.log.Info("echo consumer positioned", "topic", p.cfg.Topic, "offset", start)
+	p.log.Info("echo consumer positioned", "topic", p.cfg.Topic, "topic_id", formatTopicID(id), "offset", start)
 
+	w := topicWatch{p: p, cl: cl, topic: p.cfg.Topic, id: id}
 	var lastErrLog time.Time
+	next := start
 	for {
-		fs := cl.PollFetches(ctx)
+		pctx, done := pollContext(ctx, p.echoKick)
+		fs := cl.PollFetches(pctx)
+		quiet := pctx.Err() != nil // nothing for topicCheckIdle, or kicked
+		done()
 		if ctx.Err() != nil {
-			return
+			return false
 		}
+		failed := false
 		fs.EachError(func(_ string, _ int32, err error) {
+			if pctx.Err() != nil && errors.Is(err, pctx.Err()) {
+				return
+			}
+			failed = true
 			if time.Since(lastErrLog) >= 10*time.Second {
 				p.log.Warn("echo consumer: fetch failing; retrying", "err", err)
 				lastErrLog = time.Now()
 			}
 		})
 		b := p.echoBatch()
+		b.topicID = id
 		received := hostclock.Now()
 		var rx []byte // feedd-rx of the batch's witness, parsed once at the end
+		backwards := false
 		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset < next {
+				backwards = true
+			}
+			next = r.Offset + 1
 			if r.Attrs.IsControl() {
 				b.recs = append(b.recs, echoRec{offset: r.Offset, control: true})
 				return
@@ -124,6 +161,11 @@ func (p *Pipeline) runEcho(ctx context.Context) {
 				rx = headerValue(r, HeaderReceivedAt)
 			}
 		})
+		if (quiet || failed || backwards) && w.changed(ctx, quiet || backwards) {
+			// Whatever this poll read is of the old topic: drop it.
+			p.recycleEcho(b)
+			return true
+		}
 		if len(b.recs) == 0 {
 			p.recycleEcho(b)
 			continue
@@ -135,27 +177,85 @@ func (p *Pipeline) runEcho(ctx context.Context) {
 			b.witness.ReceivedAt, _ = time.Parse(time.RFC3339Nano, string(rx))
 		}
 		if !p.sendEcho(ctx, b) {
-			return
+			return false
 		}
 	}
 }
 
+// pollContext is ctx for one poll: it ends after topicCheckIdle, or when
+// kick fires. Call done once the poll has returned.
+func pollContext(ctx context.Context, kick <-chan struct{}) (pctx context.Context, done func()) {
+	pctx, cancel := context.WithTimeout(ctx, topicCheckIdle)
+	polled := make(chan struct{})
+	go func() {
+		select {
+		case <-kick:
+			cancel()
+		case <-polled:
+		case <-pctx.Done():
+		}
+	}()
+	return pctx, func() { close(polled); cancel() }
+}
+
+// topicWatch asks the broker for a consumed topic's id when its consumer
+// sees something amiss, and tells whether it is another instance now.
+type topicWatch struct {
+	p       *Pipeline
+	cl      *kgo.Client
+	topic   string
+	id      kadm.TopicID // the instance the consumer reads
+	asked   time.Time
+	missing time.Time // the last "topic missing" log
+}
+
+// changed asks for the topic's id (at most once a second unless now) and
+// reports whether it differs from the one the consumer reads. A missing
+// topic is not changed yet: it is logged, and asked again later.
+func (w *topicWatch) changed(ctx context.Context, now bool) bool {
+	if !now && time.Since(w.asked) < time.Second {
+		return false
+	}
+	w.asked = time.Now()
+	id, err := fetchTopicID(ctx, w.cl, w.topic)
+	switch {
+	case err != nil:
+		if ctx.Err() == nil && time.Since(w.missing) >= 30*time.Second {
+			w.p.log.Warn("cannot find the topic's id; is the topic missing?", "topic", w.topic, "topic_id", formatTopicID(w.id), "err", err)
+			w.missing = time.Now()
+		}
+		return false
+	case id == w.id || id == (kadm.TopicID{}):
+		return false
+	}
+	w.p.log.Info("the consumed topic has a new id: it was deleted and created again", "topic", w.topic,
+		"old_topic_id", formatTopicID(w.id), "topic_id", formatTopicID(id))
+	return true
+}
+
 // positionEcho makes sure the topic exists with a sound shape and finds the
-// offset to start from: the topic's last stable offset. It returns it with
-// the host clock at the answer: every record at or after that offset was
-// committed later, so a frame whose line window starts after that moment
-// cannot have a record before the offset. (It used to start at a record
-// timestamp before the member's start, comparing another host's clock with
-// this one.) It retries until the broker answers or ctx ends.
-func (p *Pipeline) positionEcho(ctx context.Context, cl *kgo.Client) (int64, int64, bool) {
+// offset to start from, with the topic's id. That is the topic's last
+// stable offset, returned with the host clock at the answer: every record
+// at or after that offset was committed later, so a frame whose line window
+// starts after that moment cannot have a record before the offset. (It used
+// to start at a record timestamp before the member's start, comparing
+// another host's clock with this one.) fromStart (the topic was created
+// again) starts at the topic's first record instead, with a zero clock:
+// nothing was committed before it, unless retention has removed records
+// already. It retries until the broker answers or ctx ends.
+func (p *Pipeline) positionEcho(ctx context.Context, cl *kgo.Client, fromStart bool) (int64, int64, kadm.TopicID, bool) {
 	var lastLog time.Time
 	for backoff := 250 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
-		off, err := p.echoStart(ctx, cl)
+		off, id, err := p.echoStart(ctx, cl, fromStart)
 		if err == nil {
-			return off, hostclock.Now(), true
+			at := hostclock.Now()
+			if fromStart && off == 0 {
+				at = 0
+			}
+			return off, at, id, true
 		}
 		if ctx.Err() != nil {
-			return 0, 0, false
+			return 0, 0, id, false
 		}
 		if time.Since(lastLog) >= 30*time.Second {
 			p.log.Warn("echo consumer cannot position on the topic; retrying", "topic", p.cfg.Topic, "err", err)
@@ -163,23 +263,26 @@ func (p *Pipeline) positionEcho(ctx context.Context, cl *kgo.Client) (int64, int
 		}
 		select {
 		case <-ctx.Done():
-			return 0, 0, false
+			return 0, 0, id, false
 		case <-time.After(backoff):
 		}
 	}
 }
 
-func (p *Pipeline) echoStart(ctx context.Context, cl *kgo.Client) (int64, error) {
+func (p *Pipeline) echoStart(ctx context.Context, cl *kgo.Client, fromStart bool) (int64, kadm.TopicID, error) {
 	if err := EnsureTopic(ctx, cl, p.cfg); err != nil {
-		return 0, err
+		return 0, kadm.TopicID{}, err
 	}
-	return lastStableOffset(ctx, kadm.NewClient(cl), p.cfg.Topic)
+	if fromStart {
+		return listOnInstance(ctx, cl, p.cfg.Topic, logStartOffset)
+	}
+	return listOnInstance(ctx, cl, p.cfg.Topic, lastStableOffset)
 }
 
 func (p *Pipeline) echoBatch() *echoBatch {
 	select {
 	case b := <-p.echoFree:
-		b.start, b.startedAt, b.recs, b.hasWitness = -1, 0, b.recs[:0], false
+		b.start, b.startedAt, b.recs, b.hasWitness, b.topicID = -1, 0, b.recs[:0], false, kadm.TopicID{}
 		return b
 	default:
 		return &echoBatch{start: -1}

@@ -147,6 +147,8 @@ var (
 	descFenced       = desc("fenced_total", "Deactivations because another member fenced this one.")
 	descEcho         = desc("echo_records_total", "Committed data records read back, by what they did.", "result")
 	descCatchUp      = desc("catch_up_trims_total", "Echo trims while activating (reading to the last stable offset).")
+	descRecreated    = desc("topic_recreated_total", "Times this member found the topic deleted and created again (a new topic id).")
+	descTopicDropped = desc("topic_recreated_dropped_frames_total", "Frames the ring held when this member found the topic created again: read before it knew of the new topic, dropped rather than published into it.")
 	descControl      = desc("control_heartbeats_total", "Control heartbeats: committed by this member while its feed was quiet, seen from other members (stale: read while behind, not taken as a witness), skipped because the control topic is unusable.", "event")
 
 	descLastCommit  = desc("last_commit_timestamp_seconds", "Unix time of the last successful commit.")
@@ -167,7 +169,7 @@ var allDescs = []*prometheus.Desc{
 	descRingGaps, descRingRejected, descRingMemoryEv, descPossibleDup, descEchoUntimed,
 	descAccepted, descStalls, descRefused, descProduced, descOversize, descCommits, descCommitFrames,
 	descCommitFails, descAborts, descCommitSecs, descEndTxnSecs, descActivations, descActFailures, descDeactivs, descFenced, descEcho,
-	descCatchUp, descControl, descLastCommit, descLastOffset, descFailing, descFailSince, descEpoch, descEchoOffset,
+	descCatchUp, descRecreated, descTopicDropped, descControl, descLastCommit, descLastOffset, descFailing, descFailSince, descEpoch, descEchoOffset,
 	descWitnessSeen,
 }
 
@@ -248,6 +250,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descEcho, k.EchoRemembered, "remembered")
 	counter(descEcho, k.EchoOwn, "own")
 	counter(descCatchUp, k.CatchUpTrims)
+	counter(descRecreated, k.TopicRecreated)
+	counter(descTopicDropped, k.TopicRecreatedDropped)
 	counter(descControl, k.ControlHeartbeats, "committed")
 	counter(descControl, k.ControlSeen, "seen")
 	counter(descControl, k.ControlStale, "stale")

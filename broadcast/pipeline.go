@@ -87,6 +87,7 @@ type Pipeline struct {
 	results  chan func()
 	echoes   chan *echoBatch
 	echoFree chan *echoBatch
+	echoKick chan struct{} // the echo consumer is to ask for the topic's id now
 	recErr   chan struct{} // a record of the open transaction failed
 	firstAck chan struct{} // the open transaction's first record was acknowledged
 	changed  chan struct{}
@@ -138,6 +139,12 @@ type Pipeline struct {
 	oversizeLog  time.Time
 	lostLog      time.Time
 
+	// topicID is the id of the topic instance that the offsets above
+	// (echoNext, ownThrough, lastOffset, the witness's) belong to, zero
+	// until known; oldTopicIDs are the ids it replaced (recreate.go).
+	topicID     kadm.TopicID
+	oldTopicIDs []kadm.TopicID
+
 	// Latency histograms, observed by Run's goroutine and exported by the
 	// collector (a Histogram is safe for concurrent use).
 	commitSeconds     prometheus.Histogram
@@ -159,6 +166,14 @@ type activation struct {
 	// controlChecked: the control topic was found fit during this
 	// activation (the first heartbeat checks it).
 	controlChecked bool
+	// topicID is the topic instance the client produces to, as listed
+	// with the fence or the last recovery. resync: the topic was created
+	// again during a commit; once it is done, read the new one to its end.
+	// purgeControl: a heartbeat found the control topic created again;
+	// the recovery purges it from the client.
+	topicID      kadm.TopicID
+	resync       bool
+	purgeControl bool
 
 	commitStart time.Time
 	// commitOverdue: the commit timer fired while the transaction's first
@@ -249,6 +264,7 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 		results:       make(chan func()),
 		echoes:        make(chan *echoBatch),
 		echoFree:      make(chan *echoBatch, 4),
+		echoKick:      make(chan struct{}, 1),
 		recErr:        make(chan struct{}, 1),
 		firstAck:      make(chan struct{}, 1),
 		changed:       make(chan struct{}, 1),
@@ -594,10 +610,11 @@ func (p *Pipeline) activate(ctx context.Context, reply chan error) {
 
 // fenceResult is what the fence worker found.
 type fenceResult struct {
-	cl    *kgo.Client
-	pid   int64
-	epoch int16
-	lso   int64
+	cl      *kgo.Client
+	pid     int64
+	epoch   int16
+	lso     int64
+	topicID kadm.TopicID // the topic instance lso is of
 }
 
 // fence runs in a worker: a fresh producer, the topic checked, the
@@ -624,7 +641,7 @@ func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err
 		return f, fmt.Errorf("activation: initialising transactional id %s (the fence): %w", p.txnID, err)
 	}
 	a.setStep("waiting for the topic's open transactions to end")
-	if f.lso, err = settledEnd(ctx, kadm.NewClient(cl), p.cfg.Topic); err != nil {
+	if f.lso, f.topicID, err = listOnInstance(ctx, cl, p.cfg.Topic, settledEnd); err != nil {
 		return f, fmt.Errorf("activation: %w", err)
 	}
 	if p.transactional {
@@ -761,8 +778,12 @@ func (p *Pipeline) fenceDone(a *activation, f fenceResult, err error) bool {
 		p.endActivation(a, err, false)
 		return false
 	}
-	a.cl = f.cl
+	a.cl, a.topicID = f.cl, f.topicID
 	p.pid, p.epoch = f.pid, f.epoch
+	if !p.noticeTopic(f.topicID, "activation") {
+		p.startRecovery(a) // listed on a topic already replaced: list again
+		return true
+	}
 	a.phase, a.target = phaseSyncing, f.lso
 	p.log.Info("fenced the transactional id; reading the topic to its last stable offset",
 		"producer_id", f.pid, "epoch", f.epoch, "last_stable_offset", f.lso)
@@ -971,7 +992,7 @@ func (p *Pipeline) committed(a *activation, t *txn, r commitResult) {
 		p.checkFlushed(a)
 		p.c.CommittedFrames += uint64(t.n)
 		p.c.PossibleDuplicates += uint64(t.possible)
-		if off := t.lastOffset.Load(); off >= 0 {
+		if off := t.lastOffset.Load(); off >= 0 && !a.resync { // resync: an offset of the old topic
 			p.ownThrough = max(p.ownThrough, off)
 			p.lastOffset = off
 		}
@@ -989,6 +1010,15 @@ func (p *Pipeline) committed(a *activation, t *txn, r commitResult) {
 // the next control heartbeat with arm), or ends an activation that is
 // stopping; a fence ends the activation; any other error starts recovery.
 func (p *Pipeline) commitDone(a *activation, r commitResult, arm func()) {
+	if a.resync && fencedErr(r.err) == nil {
+		a.resync = false
+		if a.stopping {
+			p.endActivation(a, nil, true)
+		} else {
+			p.startRecovery(a)
+		}
+		return
+	}
 	if r.err == nil {
 		if r.committed && !p.failSince.IsZero() {
 			p.failSince = time.Time{}
@@ -1029,14 +1059,22 @@ func (p *Pipeline) commitFailed(a *activation, err error) {
 		return
 	}
 	p.commitTimer.Stop()
+	p.startRecovery(a)
+}
+
+// startRecovery aborts the open transaction and lists the topic's last
+// stable offset in a worker, retrying until it can; recovered then reads
+// the topic to it and produces the ring again from its oldest entry.
+func (p *Pipeline) startRecovery(a *activation) {
 	a.phase = phaseRecovering
-	cl, t := a.cl, a.txn
+	cl, t, bound, purgeControl := a.cl, a.txn, a.topicID, a.purgeControl
+	a.purgeControl = false
 	a.workers.Go(func() {
 		var lastLog time.Time
 		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
-			lso, err := p.recover(a.ctx, cl)
+			lso, id, err := p.recover(a.ctx, cl, bound, purgeControl)
 			if err == nil || fencedErr(err) != nil || a.ctx.Err() != nil {
-				p.post(func() { p.recovered(a, t, lso, err) })
+				p.post(func() { p.recovered(a, t, lso, id, err) })
 				return
 			}
 			if time.Since(lastLog) >= 10*time.Second {
@@ -1052,28 +1090,38 @@ func (p *Pipeline) commitFailed(a *activation, err error) {
 }
 
 // recover runs in a worker: abort, list the last stable offset, begin anew.
-func (p *Pipeline) recover(ctx context.Context, cl *kgo.Client) (int64, error) {
+// The client produced to the topic instance bound; if the topic now has
+// another id, the old instance is purged from the client, which franz-go
+// requires before it produces to the new one. So is the control topic
+// with purgeControl.
+func (p *Pipeline) recover(ctx context.Context, cl *kgo.Client, bound kadm.TopicID, purgeControl bool) (int64, kadm.TopicID, error) {
 	if err := cl.AbortBufferedRecords(ctx); err != nil {
-		return 0, fmt.Errorf("aborting buffered records: %w", err)
+		return 0, bound, fmt.Errorf("aborting buffered records: %w", err)
 	}
 	if p.transactional {
 		if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
-			return 0, fmt.Errorf("aborting the transaction: %w", err)
+			return 0, bound, fmt.Errorf("aborting the transaction: %w", err)
 		}
 	}
-	lso, err := settledEnd(ctx, kadm.NewClient(cl), p.cfg.Topic)
+	lso, id, err := listOnInstance(ctx, cl, p.cfg.Topic, settledEnd)
 	if err != nil {
-		return 0, err
+		return 0, bound, err
+	}
+	if id != bound && bound != (kadm.TopicID{}) {
+		cl.PurgeTopicsFromClient(p.cfg.Topic)
+	}
+	if purgeControl {
+		cl.PurgeTopicsFromClient(p.cfg.ControlTopic)
 	}
 	if p.transactional {
 		if err := cl.BeginTransaction(); err != nil {
-			return 0, fmt.Errorf("beginning a transaction: %w", err)
+			return 0, id, fmt.Errorf("beginning a transaction: %w", err)
 		}
 	}
-	return lso, nil
+	return lso, id, nil
 }
 
-func (p *Pipeline) recovered(a *activation, t *txn, lso int64, err error) {
+func (p *Pipeline) recovered(a *activation, t *txn, lso int64, id kadm.TopicID, err error) {
 	if p.act != a {
 		return
 	}
@@ -1085,6 +1133,11 @@ func (p *Pipeline) recovered(a *activation, t *txn, lso int64, err error) {
 	}
 	p.c.Aborts++
 	t.reset()
+	a.topicID = id
+	if !p.noticeTopic(id, "recovery") {
+		p.startRecovery(a) // listed on a topic already replaced: list again
+		return
+	}
 	a.phase, a.target, a.cursor = phaseSyncing, lso, 0
 	p.log.Info("aborted; reading the topic to its last stable offset before replaying", "last_stable_offset", lso)
 	p.releaseHeld()
@@ -1251,11 +1304,21 @@ func cmpErr(err, otherwise error) error {
 
 // handleEcho takes a batch from the echo goroutine.
 func (p *Pipeline) handleEcho(b *echoBatch) {
+	if (b.start >= 0 && !p.noticeTopic(b.topicID, "echo consumer")) || !p.currentTopic(b.topicID) {
+		// Records of a topic instance this member has left: the echo
+		// is told to look again.
+		p.recycleEcho(b)
+		p.kickEcho()
+		return
+	}
 	if b.start >= 0 {
 		p.echoNext = b.start
 		// Frames that ended on the line before the echo's start may
-		// have been committed below it, unseen.
-		p.ring.Unseen(b.startedAt)
+		// have been committed below it, unseen. (None when it starts
+		// from the beginning of a topic created again.)
+		if b.startedAt != 0 {
+			p.ring.Unseen(b.startedAt)
+		}
 	}
 	if b.hasWitness {
 		p.setWitness(b.witness)
@@ -1326,6 +1389,7 @@ func (p *Pipeline) status() Status {
 		Pipeline:           p.opt.Pipeline,
 		Member:             p.opt.Member,
 		Topic:              p.cfg.Topic,
+		TopicID:            formatTopicID(p.topicID),
 		TransactionalID:    p.txnID,
 		Producer:           p.cfg.Producer,
 		Role:               p.role,

@@ -101,14 +101,26 @@ type Counters struct {
 	ControlSkipped    uint64 `json:"control_skipped"`    // due but not written: the control topic is missing or unfit
 	ControlSeen       uint64 `json:"control_seen"`       // committed heartbeats of other members read back
 	ControlStale      uint64 `json:"control_stale"`      // of those, read while behind the topic's end: not taken as a witness
+
+	// TopicRecreated counts the times this member found the topic deleted
+	// and created again (a new topic id); TopicRecreatedDropped the frames
+	// its ring held then, read before it knew of the new topic and dropped
+	// rather than published into it.
+	TopicRecreated        uint64 `json:"topic_recreated"`
+	TopicRecreatedDropped uint64 `json:"topic_recreated_dropped"`
 }
 
 // Status is a snapshot of a pipeline for status output, metrics and the pair
 // protocol. It holds no secret.
 type Status struct {
-	Pipeline        string `json:"pipeline"`
-	Member          string `json:"member"`
-	Topic           string `json:"topic"`
+	Pipeline string `json:"pipeline"`
+	Member   string `json:"member"`
+	Topic    string `json:"topic"`
+	// TopicID is the id of the topic instance the member follows, as
+	// kafka-topics.sh --describe prints it; empty until known (or on a
+	// broker without topic ids). It changes when the topic is deleted and
+	// created again (Counters.TopicRecreated).
+	TopicID         string `json:"topic_id,omitempty"`
 	ControlTopic    string `json:"control_topic,omitempty"` // empty when control heartbeats are off
 	TransactionalID string `json:"transactional_id"`
 	// Producer is kafka.producer: transactional, or idempotent (no

@@ -140,21 +140,9 @@ func describeTopic(ctx context.Context, cl *kgo.Client, topic string) (replicas 
 // describePartition is describeTopic that also returns the partition's
 // leader (-1 while it has none).
 func describePartition(ctx context.Context, cl *kgo.Client, topic string) (replicas int, leader int32, err error) {
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	req.AllowAutoTopicCreation = false // feedd creates it, with the shape it needs
-	resp, err := req.RequestWith(ctx, cl)
+	t, err := topicMetadata(ctx, cl, topic)
 	if err != nil {
-		return 0, -1, fmt.Errorf("kafka topic %s: metadata: %w", topic, err)
-	}
-	if len(resp.Topics) != 1 {
-		return 0, -1, fmt.Errorf("kafka topic %s: metadata: %d topics in the answer", topic, len(resp.Topics))
-	}
-	t := resp.Topics[0]
-	if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
-		return 0, -1, fmt.Errorf("kafka topic %s: %w", topic, err)
+		return 0, -1, err
 	}
 	if n := len(t.Partitions); n != 1 {
 		return 0, -1, fmt.Errorf("%w: %s has %d partitions; feedd needs exactly 1, because the feed's order holds only within one partition", ErrTopicShape, topic, n)
@@ -164,6 +152,28 @@ func describePartition(ctx context.Context, cl *kgo.Client, topic string) (repli
 	// listing offsets report what matters of it.
 	part := t.Partitions[0]
 	return len(part.Replicas), part.Leader, nil
+}
+
+// topicMetadata asks the broker (not franz-go's cache) for one topic's
+// metadata.
+func topicMetadata(ctx context.Context, cl *kgo.Client, topic string) (kmsg.MetadataResponseTopic, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	req.AllowAutoTopicCreation = false // feedd creates it, with the shape it needs
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return kmsg.MetadataResponseTopic{}, fmt.Errorf("kafka topic %s: metadata: %w", topic, err)
+	}
+	if len(resp.Topics) != 1 {
+		return kmsg.MetadataResponseTopic{}, fmt.Errorf("kafka topic %s: metadata: %d topics in the answer", topic, len(resp.Topics))
+	}
+	t := resp.Topics[0]
+	if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+		return kmsg.MetadataResponseTopic{}, fmt.Errorf("kafka topic %s: %w", topic, err)
+	}
+	return t, nil
 }
 
 func createTopic(ctx context.Context, adm *kadm.Client, c Config, topic string, extra map[string]*string) error {

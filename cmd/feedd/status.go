@@ -41,6 +41,7 @@ type statusDoc struct {
 	} `json:"ingest"`
 	Broadcast struct {
 		Topic              string        `json:"topic"`
+		TopicID            string        `json:"topic_id"`
 		TransactionalID    string        `json:"transactional_id"`
 		Role               string        `json:"role"`
 		RoleSince          time.Time     `json:"role_since"`
@@ -435,7 +436,11 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 	} else {
 		row("producer", "none yet (never active)")
 	}
-	row("kafka", "topic %s, transactional id %s", bc.Topic, bc.TransactionalID)
+	topic := bc.Topic
+	if bc.TopicID != "" {
+		topic += " (id " + bc.TopicID + ")"
+	}
+	row("kafka", "topic %s, transactional id %s", topic, bc.TransactionalID)
 	if d.Link != nil && d.Link.Identity.Description != "" {
 		row("frame identity", "%s", d.Link.Identity.Description)
 	}
