@@ -1376,10 +1376,26 @@ func (p *Pipeline) releaseHeld() {
 func (p *Pipeline) housekeep() {
 	now := time.Now()
 	p.ring.ForgetEchoes(hostclock.Now())
-	if a := p.act; a != nil && p.failSince.IsZero() &&
-		(a.phase == phaseCommitting || a.phase == phaseRecovering) && now.Sub(a.commitStart) > p.cfg.CommitTimeout {
-		p.failSince = a.commitStart
-		p.log.Warn("commit taking longer than kafka.commit_timeout", "since", a.commitStart, "commit_timeout", p.cfg.CommitTimeout)
+	a := p.act
+	if a == nil || !p.failSince.IsZero() {
+		return
+	}
+	// A commit is under way, or the transaction's first record (which goes
+	// alone, see produceMore) still waits for the broker's answer: no
+	// commit can start before it comes, so a broker that went away right
+	// after it was sent must show here too.
+	var since time.Time
+	switch {
+	case a.phase == phaseCommitting || a.phase == phaseRecovering:
+		since = a.commitStart
+	case a.phase == phaseProducing && a.txn.firstAlone():
+		since = a.txn.started
+	default:
+		return
+	}
+	if now.Sub(since) > p.cfg.CommitTimeout {
+		p.failSince = since
+		p.log.Warn("commit taking longer than kafka.commit_timeout", "since", since, "commit_timeout", p.cfg.CommitTimeout)
 		p.notify()
 	}
 }
