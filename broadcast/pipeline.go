@@ -1315,8 +1315,9 @@ func (p *Pipeline) handleEcho(b *echoBatch) {
 		p.echoNext = b.start
 		// Frames that ended on the line before the echo's start may
 		// have been committed below it, unseen. (None when it starts
-		// from the beginning of a topic created again.)
-		if b.startedAt != 0 {
+		// from the beginning of a topic: an empty one, or one created
+		// again.)
+		if b.startedAt != 0 && b.start > 0 {
 			p.ring.Unseen(b.startedAt)
 		}
 	}
