@@ -419,6 +419,8 @@ func (r *feedRun) check() feedSummary {
 	s.extra = v.extra
 	if !v.ok {
 		t.Errorf("kcat's reading of the topic does not fit the record: %s", v.problem)
+	} else {
+		r.checkLossSeen(owed, recs)
 	}
 
 	// feedd audit --expect --strict, as an operator runs it: it must exit 0.
@@ -450,6 +452,48 @@ func (r *feedRun) check() feedSummary {
 	}
 	return s
 }
+
+// checkLossSeen is the comparison's negative self-test on the run's own
+// topic: with any one frame whose only copy is removed, it must fail. It
+// tries feedLossProbes such frames spread over the topic, and around each
+// hand-over (a run of records marked possible) the last one before it and
+// the first one after it.
+func (r *feedRun) checkLossSeen(owed []feedFrame, recs []feedTopicRecord) {
+	sole := soleCopies(recs)
+	probes := map[int]bool{}
+	for i := 0; i < len(sole); i += max(1, len(sole)/feedLossProbes) {
+		probes[sole[i]] = true
+	}
+	handovers := 0
+	for j := 0; j < len(recs); j++ {
+		if !recs[j].possible || (j > 0 && recs[j-1].possible) {
+			continue
+		}
+		handovers++
+		end := j
+		for end+1 < len(recs) && recs[end+1].possible {
+			end++
+		}
+		k, _ := slices.BinarySearch(sole, j) // sole[k] is the first after j
+		if k > 0 {
+			probes[sole[k-1]] = true
+		}
+		if k, _ = slices.BinarySearch(sole, end); k < len(sole) {
+			probes[sole[k]] = true
+		}
+	}
+	for j := range probes {
+		if v := compareFeedTopic(owed, without(recs, j)); v.ok {
+			r.t.Errorf("the comparison accepts the topic without the record at offset %d (%q, the only copy of its frame): it would not see that frame lost",
+				recs[j].offset, recs[j].value)
+		}
+	}
+	r.t.Logf("the comparison refuses the topic without any one of %d frames (of %d whose only copy is one unmarked record; around %d hand-overs)",
+		len(probes), len(sole), handovers)
+}
+
+// feedLossProbes bounds the frames checkLossSeen removes, one at a time.
+const feedLossProbes = 25
 
 // auditExpect runs `feedd audit --expect --strict --json` and returns its
 // report, the report as text, and why it did not exit 0.
