@@ -10,6 +10,7 @@ import (
 	"math/bits"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,12 +28,12 @@ import (
 // already had?
 //
 // Content alone cannot tell two copies of a repeated sentence apart, so a
-// lost frame could hide behind a marked re-publication of an older frame
+// lost frame could hide behind a marked re-publication of another frame
 // with the same bytes. The test can tell them apart where the members
 // cannot: the simulator and the members share this host's clock, so a
 // record (read at its feedd-rx) can only be a frame that was on the line by
 // then (the simulator writes a frame to the ports when its last byte leaves
-// the line, never before).
+// the line, never before), and one read soon after it.
 
 // feedFrame is one frame the topic owes: a recorded frame some port
 // received intact, as the members' nmea framing returns it (the sentence
@@ -52,11 +53,25 @@ type feedTopicRecord struct {
 	rx       time.Time // feedd-rx: when the member read it from its port
 }
 
-// feedClockSlack is how much earlier than a frame's line time a record of
-// it may say it was read: the two clocks are the same, but the line time
-// counts from the simulator's start on the monotonic clock, and a record's
-// time is read from the wall clock.
-const feedClockSlack = 10 * time.Millisecond
+// A record can only be a frame that was on the line when the member read
+// it, and one it read before the same bytes came again or soon after the
+// frame: its read span, from the frame's line time less feedClockSlack to
+// the later of feedReadLag after it and the next copy's line time (less
+// feedClockSlack). The lower end keeps a lost frame from hiding behind a
+// marked re-publication of an older frame with the same bytes; the upper
+// end keeps it from hiding behind a shift of the placement by one cycle of
+// a feed that repeats itself exactly (no-fix), which a later marked replay
+// would absorb.
+const (
+	// feedClockSlack: the two clocks are the same, but the line time
+	// counts from the simulator's start on the monotonic clock, and a
+	// record's time is read from the wall clock.
+	feedClockSlack = 10 * time.Millisecond
+	// feedReadLag bounds how late a member reads a frame whose bytes come
+	// again within it (a run of identical sentences): below the 100 ms
+	// cycle of the GPS feeds, far above the few milliseconds members take.
+	feedReadLag = 90 * time.Millisecond
+)
 
 // readFeedRecord reads the simulator's record file and returns the frames
 // the topic owes, in feed order, and the number of frames recorded.
@@ -216,9 +231,9 @@ type feedVerdict struct {
 
 // compareFeedTopic decides exactly whether the topic is the feed: whether
 // the expected frames can be placed, in order, on records of equal value,
-// each read no earlier than its frame's line time (less feedClockSlack),
-// such that every record left over is marked feedd-dup: possible and
-// repeats the value of a record before it.
+// each read within its frame's read span (readSpan), such that every record
+// left over is marked feedd-dup: possible and repeats the value of a record
+// before it.
 //
 // Repeated sentences make a greedy walk wrong both ways (a marked record
 // may be the only copy of a frame, or a repeat of one; an unmarked record
@@ -227,23 +242,29 @@ type feedVerdict struct {
 // (a bit set, one bit per count: O(records × frames / 64)). An unmarked
 // record, or a marked one whose value the topic has not had yet, must be
 // the next frame of some placement; a marked repeat may also be left over.
-// Frames are in line time order, so those on the line by a record's time
-// are a prefix of them.
 func compareFeedTopic(exp []feedFrame, recs []feedTopicRecord) feedVerdict {
 	v := feedVerdict{expected: len(exp), records: len(recs)}
 	n := len(exp)
 	words := (n + 1 + 63) / 64
-	// next[value] has bit i set when expected frame i has that value: a
-	// placement that accounts for i frames can take a record of that value
-	// as frame i.
-	next := map[string][]uint64{}
+	// byValue lists, for each value, the expected frames that have it, in
+	// feed order, with their read spans.
+	type candidate struct {
+		i      int
+		lo, hi time.Time
+	}
+	byValue := map[string][]candidate{}
+	last := map[string]int{}
 	for i, f := range exp {
-		m := next[f.value]
-		if m == nil {
-			m = make([]uint64, words)
-			next[f.value] = m
+		c := candidate{i: i, lo: f.at.Add(-feedClockSlack), hi: f.at.Add(feedReadLag)}
+		cs := byValue[f.value]
+		if k, ok := last[f.value]; ok {
+			// The previous copy's span ends when this one was on the line.
+			if end := f.at.Add(-feedClockSlack); end.After(cs[k].hi) {
+				cs[k].hi = end
+			}
 		}
-		m[i/64] |= 1 << (i % 64)
+		last[f.value] = len(cs)
+		byValue[f.value] = append(cs, c)
 	}
 	reach := make([]uint64, words)
 	reach[0] = 1 // no record read: no frame accounted for
@@ -255,32 +276,25 @@ func compareFeedTopic(exp []feedFrame, recs []feedTopicRecord) feedVerdict {
 		}
 		optional := r.possible && seen[r.value]
 		seen[r.value] = true
-		m := next[r.value]
-		// Expected frames before onLine were on the line by the record's time.
-		onLine := sort.Search(n, func(i int) bool { return exp[i].at.After(r.rx.Add(feedClockSlack)) })
-		// moved = (reach & m & frames before onLine) << 1
-		var carry uint64
-		alive := false
-		for w := range words {
-			x := uint64(0)
-			if m != nil {
-				x = reach[w] & m[w]
-				if lo := w * 64; onLine <= lo {
-					x = 0
-				} else if onLine < lo+64 {
-					x &= 1<<(onLine-lo) - 1
-				}
-			}
-			moved[w] = x<<1 | carry
-			carry = x >> 63
-			if optional {
-				moved[w] |= reach[w]
-			}
-			alive = alive || moved[w] != 0
+		if optional {
+			copy(moved, reach)
+		} else {
+			clear(moved)
 		}
-		if !alive {
+		// The frames this record can be: its value's whose read span holds
+		// its time. Both ends of the spans grow with the frames, so they
+		// are a run of the value's list.
+		cs := byValue[r.value]
+		k := sort.Search(len(cs), func(k int) bool { return !cs[k].hi.Before(r.rx) })
+		for ; k < len(cs) && !cs[k].lo.After(r.rx); k++ {
+			i := cs[k].i
+			if reach[i/64]&(1<<(i%64)) != 0 {
+				moved[(i+1)/64] |= 1 << ((i + 1) % 64)
+			}
+		}
+		if !slices.ContainsFunc(moved, func(w uint64) bool { return w != 0 }) {
 			v.problem = fmt.Sprintf("the record at offset %d (%q, member %s, read %s, marked possible %v) fits no placement: "+
-				"it is not the next expected frame of any (of those on the line by then), and %s; the next expected frames were %s",
+				"it is not the next expected frame of any (of those it can be by its time), and %s; the next expected frames were %s",
 				r.offset, r.value, r.member, r.rx.Format("15:04:05.000"), r.possible, leftOverReason(r), describeNext(exp, reach))
 			return v
 		}
