@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -122,6 +123,21 @@ type e2eOptions struct {
 	// pairYAML is added to every member's pair section, indented by two
 	// spaces, e.g. "reconnect_max: 500ms".
 	pairYAML string
+	// feed is the simulator's generated feed (serialsim.Config.Feed);
+	// empty: the sequenced feed. simSeed seeds its content (zero: 1), and
+	// record, when set, is where the simulator writes the truth of the run.
+	feed    string
+	simSeed uint64
+	record  string
+	// fingerprint configures the members without a sequence extractor:
+	// frames are known by their content and line time.
+	fingerprint bool
+	// readTimeout is the members' serial.read_timeout; zero: 50ms.
+	readTimeout time.Duration
+	// holdFeed starts the simulator with every frame dropped (fate
+	// "dropped": no member owes it) until the test calls releaseFeed,
+	// so that a recorded feed starts only once both members read it.
+	holdFeed bool
 }
 
 // e2eCluster is a broker, a simulated feed and two members.
@@ -140,6 +156,12 @@ type e2eCluster struct {
 	proxy      *e2eProxy
 	members    []*e2eMember // a, b
 	bin        string
+	// The members' identity and read timeout (e2eOptions).
+	fingerprint bool
+	readTimeout time.Duration
+	// inStep, when set, replaces e2eStatus.canCover in waitPair: when an
+	// inactive member is in step with the active.
+	inStep func(e2eStatus) bool
 }
 
 // e2eMember is one member's configuration and its successive processes.
@@ -165,12 +187,16 @@ type e2eProc struct {
 	logPath string
 	done    chan struct{}
 	err     error
+	// stopped is set when the test asked the process to stop (SIGTERM):
+	// its exit is expected, whatever its status.
+	stopped atomic.Bool
 }
 
 func newE2ECluster(t testing.TB, o e2eOptions) *e2eCluster {
 	t.Helper()
 	needE2E(t)
-	c := &e2eCluster{t: t, topic: "e2e", bin: feeddBinary(t), baud: cmpOr(o.baud, e2eBaud), activation: cmpOr(o.activation, e2eActivation)}
+	c := &e2eCluster{t: t, topic: "e2e", bin: feeddBinary(t), baud: cmpOr(o.baud, e2eBaud), activation: cmpOr(o.activation, e2eActivation),
+		fingerprint: o.fingerprint, readTimeout: cmpOr(o.readTimeout, 50*time.Millisecond)}
 	if o.activation != 0 {
 		o.pairYAML = strings.TrimSpace(o.pairYAML + "\nactivation_interval: " + o.activation.String())
 	}
@@ -209,10 +235,14 @@ func newE2ECluster(t testing.TB, o e2eOptions) *e2eCluster {
 		a.kafkaAddr, b.kafkaAddr = c.bootstrap, c.bootstrap
 	}
 
-	c.sim, err = serialsim.New(serialsim.Config{
-		Ports: 2, LinkDir: filepath.Join(dir, "sim"), Baud: c.baud, Rate: cmpOr(o.rate, e2eRate), Seed: 1,
-		DrainTimeout: 200 * time.Millisecond,
-	})
+	simCfg := serialsim.Config{
+		Ports: 2, LinkDir: filepath.Join(dir, "sim"), Baud: c.baud, Rate: cmpOr(o.rate, e2eRate), Seed: cmpOr(o.simSeed, 1),
+		DrainTimeout: 200 * time.Millisecond, Feed: o.feed, Record: o.record,
+	}
+	if o.holdFeed {
+		simCfg.Faults = []serialsim.Fault{{Kind: serialsim.FaultDrop, Port: serialsim.AllPorts, Rate: 1}}
+	}
+	c.sim, err = serialsim.New(simCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,19 +345,21 @@ func (m *e2eMember) writeConfig(secretPath, peerID, peerAddr, pairExtra string) 
 	if pairExtra != "" {
 		pairExtra = "  " + strings.ReplaceAll(strings.TrimSpace(pairExtra), "\n", "\n  ") + "\n"
 	}
+	sequence := "sequence:\n  nmea_field: 1\n"
+	if c.fingerprint {
+		sequence = ""
+	}
 	cfg := fmt.Sprintf(`pipeline: e2e
 member_id: %s
 serial:
   device: %s
   baud: %d
-  read_timeout: 50ms
+  read_timeout: %v
   reconnect_min: 20ms
   reconnect_max: 200ms
 framing:
   mode: nmea
-sequence:
-  nmea_field: 1
-kafka:
+%skafka:
   brokers: [%s]
   topic: %s
 pair:
@@ -340,7 +372,7 @@ pair:
   listen: %s
 log:
   level: info
-`, m.id, c.sim.Ports()[m.port], c.baud, m.kafkaAddr, c.topic, m.pairAddr, peerID, peerAddr, secretPath, pairExtra, m.adminAddr)
+`, m.id, c.sim.Ports()[m.port], c.baud, c.readTimeout, sequence, m.kafkaAddr, c.topic, m.pairAddr, peerID, peerAddr, secretPath, pairExtra, m.adminAddr)
 	m.cfgPath = filepath.Join(c.dir, m.id+".yaml")
 	if err := os.WriteFile(m.cfgPath, []byte(cfg), 0o600); err != nil {
 		c.t.Fatal(err)
@@ -405,6 +437,24 @@ func (m *e2eMember) kill() {
 	case <-p.done:
 	case <-time.After(e2eWait):
 		m.c.t.Fatalf("member %s did not die after SIGKILL", m.id)
+	}
+}
+
+// terminate sends SIGTERM, a clean stop, and waits for the process to
+// exit; it returns the exit error (nil for status 0).
+func (m *e2eMember) terminate() error {
+	m.c.t.Helper()
+	p := m.current()
+	p.stopped.Store(true)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		m.c.t.Fatalf("member %s: SIGTERM: %v", m.id, err)
+	}
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(e2eWait):
+		m.c.t.Fatalf("member %s did not exit within %v of SIGTERM", m.id, e2eWait)
+		return nil
 	}
 }
 
@@ -476,6 +526,9 @@ type e2eStatus struct {
 		ProducerEpoch int16     `json:"producer_epoch"`
 		Ring          struct {
 			Len            int    `json:"len"`
+			Matched        uint64 `json:"matched"`
+			Passed         uint64 `json:"passed"`
+			Behind         uint64 `json:"behind"`
 			Recognised     uint64 `json:"recognised"`
 			OverflowFrames uint64 `json:"overflow_frames"`
 		} `json:"ring"`
@@ -529,6 +582,15 @@ func (s e2eStatus) linkUp() bool {
 // member").
 func (s e2eStatus) canCover() bool {
 	return s.Role == "inactive" && (s.Broadcast.Counters.EchoMatched > 0 || s.Broadcast.Ring.Recognised > 0)
+}
+
+// inStepWith reports whether an inactive member is in step with the
+// active: canCover, unless the test set inStep.
+func (c *e2eCluster) inStepWith(s e2eStatus) bool {
+	if c.inStep != nil {
+		return c.inStep(s)
+	}
+	return s.canCover()
 }
 
 var e2eHTTP = &http.Client{Timeout: 2 * time.Second}
@@ -589,6 +651,9 @@ func (m *e2eMember) exitedUnexpectedly(p *e2eProc) bool {
 	default:
 		return false
 	}
+	if p.stopped.Load() {
+		return false
+	}
 	var ee *exec.ExitError
 	if errors.As(p.err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -634,7 +699,7 @@ func (c *e2eCluster) waitPair() (active, inactive *e2eMember) {
 			sts[1].Role, sts[1].Pair.Term, sts[1].Broadcast.Counters.EchoMatched, sts[1].Pair.HoldOff)
 		for i := range 2 {
 			if sts[i].Role == "active" && sts[i].Broadcast.Role == "active" && sts[i].Broadcast.Counters.Commits > 0 &&
-				sts[1-i].canCover() && sts[0].linkUp() && sts[1].linkUp() && !sts[0].Pair.HoldOff && !sts[1].Pair.HoldOff {
+				c.inStepWith(sts[1-i]) && sts[0].linkUp() && sts[1].linkUp() && !sts[0].Pair.HoldOff && !sts[1].Pair.HoldOff {
 				if since.IsZero() || lastAct != c.members[i] || lastTrm != sts[i].Pair.Term {
 					since, lastAct, lastTrm = time.Now(), c.members[i], sts[i].Pair.Term
 				}
@@ -671,6 +736,15 @@ func (c *e2eCluster) stream(d time.Duration) {
 		if p := m.current(); m.exitedUnexpectedly(p) {
 			c.t.Fatalf("member %s exited: %v", m.id, p.err)
 		}
+	}
+}
+
+// releaseFeed ends the hold of e2eOptions.holdFeed: frames due from now
+// on reach the ports.
+func (c *e2eCluster) releaseFeed() {
+	c.t.Helper()
+	if err := c.sim.SetDrop(serialsim.AllPorts, 0); err != nil {
+		c.t.Fatal(err)
 	}
 }
 

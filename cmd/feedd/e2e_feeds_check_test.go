@@ -1,0 +1,386 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/bits"
+	"os"
+	"os/exec"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/feedd/feedd/hw/serialsim"
+)
+
+// The independent reading of a feed run: what the simulator recorded,
+// compared with what kcat (librdkafka, read_committed) reads from the topic,
+// by code that shares nothing with the audit (broadcast/audit) or the
+// members' identity. It answers one question exactly: is every frame that
+// some port received intact in the topic, in feed order, with every other
+// record marked "feedd-dup: possible" and repeating a frame the topic
+// already had?
+//
+// Content alone cannot tell two copies of a repeated sentence apart, so a
+// lost frame could hide behind a marked re-publication of another frame
+// with the same bytes. The test can tell them apart where the members
+// cannot: the simulator and the members share this host's clock, so a
+// record (read at its feedd-rx) can only be a frame that was on the line by
+// then (the simulator writes a frame to the ports when its last byte leaves
+// the line, never before), and one read soon after it.
+
+// feedFrame is one frame the topic owes: a recorded frame some port
+// received intact, as the members' nmea framing returns it (the sentence
+// without its line ending).
+type feedFrame struct {
+	index uint64    // its place in the record, counting every recorded frame
+	at    time.Time // when its last byte left the line
+	value string
+}
+
+// feedTopicRecord is one committed record as kcat printed it.
+type feedTopicRecord struct {
+	offset   int64
+	value    string
+	member   string
+	possible bool      // feedd-dup: possible
+	rx       time.Time // feedd-rx: when the member read it from its port
+}
+
+// A record can only be a frame that was on the line when the member read
+// it, and one it read before the same bytes came again or soon after the
+// frame: its read span, from the frame's line time less feedClockSlack to
+// the later of feedReadLag after it and the next copy's line time (less
+// feedClockSlack). The lower end keeps a lost frame from hiding behind a
+// marked re-publication of an older frame with the same bytes; the upper
+// end keeps it from hiding behind a shift of the placement by one cycle of
+// a feed that repeats itself exactly (no-fix), which a later marked replay
+// would absorb.
+const (
+	// feedClockSlack: the two clocks are the same, but the line time
+	// counts from the simulator's start on the monotonic clock, and a
+	// record's time is read from the wall clock.
+	feedClockSlack = 10 * time.Millisecond
+	// feedReadLag bounds how late a member reads a frame whose bytes come
+	// again within it (a run of identical sentences): below the 100 ms
+	// cycle of the GPS feeds, far above the few milliseconds members take.
+	feedReadLag = 90 * time.Millisecond
+)
+
+// readFeedRecord reads the simulator's record file and returns the frames
+// the topic owes, in feed order, and the number of frames recorded.
+func readFeedRecord(path string) (serialsim.RecordHeader, []feedFrame, int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return serialsim.RecordHeader{}, nil, 0, err
+	}
+	defer f.Close()
+	h, recorded, err := serialsim.ReadRecord(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return h, nil, 0, err
+	}
+	var owed []feedFrame
+	for _, r := range recorded {
+		delivered := false
+		for _, p := range r.Ports {
+			delivered = delivered || p.Fate == serialsim.FateDelivered
+		}
+		if !delivered {
+			continue
+		}
+		v, err := nmeaSentenceValue(r.Data)
+		if err != nil {
+			return h, nil, 0, fmt.Errorf("recorded frame %d: %v", r.Index, err)
+		}
+		owed = append(owed, feedFrame{index: r.Index, at: h.Started.Add(r.At), value: v})
+	}
+	return h, owed, len(recorded), nil
+}
+
+// nmeaSentenceValue checks that data is one whole NMEA 0183 sentence ('$'
+// or '!', a body, '*', the checksum of the body in two hexadecimal digits,
+// CR LF) and returns it without the line ending, as a record holds it.
+func nmeaSentenceValue(data []byte) (string, error) {
+	s, ok := bytes.CutSuffix(data, []byte("\r\n"))
+	if !ok || len(s) < 4 || (s[0] != '$' && s[0] != '!') || s[len(s)-3] != '*' {
+		return "", fmt.Errorf("not an NMEA sentence: %q", data)
+	}
+	var sum byte
+	for _, c := range s[1 : len(s)-3] {
+		if c < 0x20 || c > 0x7e || c == '$' || c == '!' || c == '*' {
+			return "", fmt.Errorf("byte %q inside the sentence %q", c, data)
+		}
+		sum ^= c
+	}
+	want, err := strconv.ParseUint(string(s[len(s)-2:]), 16, 8)
+	if err != nil || byte(want) != sum {
+		return "", fmt.Errorf("checksum of %q: the body gives %02X", data, sum)
+	}
+	return string(s), nil
+}
+
+// kcatReadTopic reads every committed record of partition 0 with kcat, its
+// values and headers in kcat's JSON envelope (-J).
+func kcatReadTopic(ctx context.Context, bootstrap, topic string) ([]feedTopicRecord, []byte, error) {
+	cmd := exec.CommandContext(ctx, "kcat", "-C", "-b", bootstrap, "-t", topic, "-p", "0",
+		"-X", "isolation.level=read_committed", "-o", "beginning", "-e", "-q", "-J")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return nil, out.Bytes(), fmt.Errorf("kcat: %v: %s", err, errb.String())
+	}
+	recs, err := parseKcatJSON(bytes.NewReader(out.Bytes()))
+	return recs, out.Bytes(), err
+}
+
+// parseKcatJSON parses kcat -J output, one envelope a line. kcat prints the
+// headers as a JSON array of alternating names and values (or, in some
+// releases, as an object).
+func parseKcatJSON(r io.Reader) ([]feedTopicRecord, error) {
+	var recs []feedTopicRecord
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var env struct {
+			Partition int32           `json:"partition"`
+			Offset    int64           `json:"offset"`
+			Headers   json.RawMessage `json:"headers"`
+			Payload   *string         `json:"payload"`
+		}
+		if err := json.Unmarshal(line, &env); err != nil {
+			return nil, fmt.Errorf("kcat: %v in %q", err, line)
+		}
+		if env.Payload == nil {
+			return nil, fmt.Errorf("kcat: offset %d: a record without a value", env.Offset)
+		}
+		hdrs, err := kcatHeaders(env.Headers)
+		if err != nil {
+			return nil, fmt.Errorf("kcat: offset %d: headers %s: %v", env.Offset, env.Headers, err)
+		}
+		rec := feedTopicRecord{offset: env.Offset, value: *env.Payload}
+		for _, h := range hdrs {
+			switch h[0] {
+			case "feedd-member":
+				rec.member = h[1]
+			case "feedd-rx":
+				if rec.rx, err = time.Parse(time.RFC3339Nano, h[1]); err != nil {
+					return nil, fmt.Errorf("kcat: offset %d: feedd-rx: %v", env.Offset, err)
+				}
+			case "feedd-dup":
+				if h[1] != "possible" {
+					return nil, fmt.Errorf("kcat: offset %d: feedd-dup: %q", env.Offset, h[1])
+				}
+				rec.possible = true
+			}
+		}
+		if rec.rx.IsZero() {
+			return nil, fmt.Errorf("kcat: offset %d: no feedd-rx header", env.Offset)
+		}
+		recs = append(recs, rec)
+	}
+	return recs, sc.Err()
+}
+
+func kcatHeaders(raw json.RawMessage) ([][2]string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var list []string
+	if err := json.Unmarshal(raw, &list); err == nil {
+		if len(list)%2 != 0 {
+			return nil, fmt.Errorf("an odd number of names and values")
+		}
+		out := make([][2]string, 0, len(list)/2)
+		for i := 0; i < len(list); i += 2 {
+			out = append(out, [2]string{list[i], list[i+1]})
+		}
+		return out, nil
+	}
+	var obj map[string]string
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, err
+	}
+	var out [][2]string
+	for k, v := range obj {
+		out = append(out, [2]string{k, v})
+	}
+	return out, nil
+}
+
+// feedVerdict is what compareFeedTopic found.
+type feedVerdict struct {
+	ok bool
+	// expected and records are the sizes of the two streams.
+	expected, records int
+	// extra are the records beyond the expected frames (all marked
+	// possible repeats when ok); marked counts every record marked.
+	extra, marked int
+	// problem says, when not ok, where the topic stops fitting the feed.
+	problem string
+}
+
+// compareFeedTopic decides exactly whether the topic is the feed: whether
+// the expected frames can be placed, in order, on records of equal value,
+// each read within its frame's read span (readSpan), such that every record
+// left over is marked feedd-dup: possible and repeats the value of a record
+// before it.
+//
+// Repeated sentences make a greedy walk wrong both ways (a marked record
+// may be the only copy of a frame, or a repeat of one; an unmarked record
+// must be a frame), so it keeps every placement at once: after each record,
+// the set of how many expected frames the records so far can account for
+// (a bit set, one bit per count: O(records × frames / 64)). An unmarked
+// record, or a marked one whose value the topic has not had yet, must be
+// the next frame of some placement; a marked repeat may also be left over.
+func compareFeedTopic(exp []feedFrame, recs []feedTopicRecord) feedVerdict {
+	v := feedVerdict{expected: len(exp), records: len(recs)}
+	n := len(exp)
+	words := (n + 1 + 63) / 64
+	// byValue lists, for each value, the expected frames that have it, in
+	// feed order, with their read spans.
+	type candidate struct {
+		i      int
+		lo, hi time.Time
+	}
+	byValue := map[string][]candidate{}
+	last := map[string]int{}
+	for i, f := range exp {
+		c := candidate{i: i, lo: f.at.Add(-feedClockSlack), hi: f.at.Add(feedReadLag)}
+		cs := byValue[f.value]
+		if k, ok := last[f.value]; ok {
+			// The previous copy's span ends when this one was on the line.
+			if end := f.at.Add(-feedClockSlack); end.After(cs[k].hi) {
+				cs[k].hi = end
+			}
+		}
+		last[f.value] = len(cs)
+		byValue[f.value] = append(cs, c)
+	}
+	reach := make([]uint64, words)
+	reach[0] = 1 // no record read: no frame accounted for
+	moved := make([]uint64, words)
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if r.possible {
+			v.marked++
+		}
+		optional := r.possible && seen[r.value]
+		seen[r.value] = true
+		if optional {
+			copy(moved, reach)
+		} else {
+			clear(moved)
+		}
+		// The frames this record can be: its value's whose read span holds
+		// its time. Both ends of the spans grow with the frames, so they
+		// are a run of the value's list.
+		cs := byValue[r.value]
+		k := sort.Search(len(cs), func(k int) bool { return !cs[k].hi.Before(r.rx) })
+		for ; k < len(cs) && !cs[k].lo.After(r.rx); k++ {
+			i := cs[k].i
+			if reach[i/64]&(1<<(i%64)) != 0 {
+				moved[(i+1)/64] |= 1 << ((i + 1) % 64)
+			}
+		}
+		if !slices.ContainsFunc(moved, func(w uint64) bool { return w != 0 }) {
+			v.problem = fmt.Sprintf("the record at offset %d (%q, member %s, read %s, marked possible %v) fits no placement: "+
+				"it is not the next expected frame of any (of those it can be by its time), and %s; the next expected frames were %s",
+				r.offset, r.value, r.member, r.rx.Format("15:04:05.000"), r.possible, leftOverReason(r), describeNext(exp, reach))
+			return v
+		}
+		reach, moved = moved, reach
+	}
+	if reach[n/64]&(1<<(n%64)) == 0 {
+		hi := highestBit(reach)
+		v.problem = fmt.Sprintf("the topic ends with %d of the %d expected frames accounted for at most: "+
+			"frame %d of the record (%q) and %d after it are not in the topic in order",
+			hi, n, exp[hi].index, exp[hi].value, n-hi-1)
+		return v
+	}
+	v.ok, v.extra = true, len(recs)-n
+	return v
+}
+
+// leftOverReason says why a record that is no placement's next frame
+// cannot be left over either.
+func leftOverReason(r feedTopicRecord) string {
+	if !r.possible {
+		return "it is not marked feedd-dup: possible"
+	}
+	return "it repeats no record before it"
+}
+
+// describeNext names the expected frames the placements alive before a
+// record were waiting for (a few of them).
+func describeNext(exp []feedFrame, reach []uint64) string {
+	var parts []string
+	for w, x := range reach {
+		for x != 0 && len(parts) < 4 {
+			b := bits.TrailingZeros64(x)
+			x &^= 1 << b
+			i := w*64 + b
+			if i < len(exp) {
+				parts = append(parts, fmt.Sprintf("frame %d of the record (%q, on the line at %s)", exp[i].index, exp[i].value, exp[i].at.Format("15:04:05.000")))
+			} else {
+				parts = append(parts, "none (all accounted for)")
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func highestBit(set []uint64) int {
+	for w := len(set) - 1; w >= 0; w-- {
+		if set[w] != 0 {
+			return w*64 + 63 - bits.LeadingZeros64(set[w])
+		}
+	}
+	return -1
+}
+
+// soleCopies returns the records that are the only copy of their frame in
+// the topic: unmarked, and no other record with the same bytes was read
+// within soleCopyWindow of it (two members read the same frame within
+// milliseconds of each other; a sentence that repeats does so, in the feeds
+// that runs use, at most once every 100 ms, except the alphabet feed's
+// runs, whose records never qualify). Removing one from the topic loses a
+// frame, which compareFeedTopic must see.
+func soleCopies(recs []feedTopicRecord) []int {
+	byValue := map[string][]int{}
+	for j, r := range recs {
+		byValue[r.value] = append(byValue[r.value], j)
+	}
+	var out []int
+	for j, r := range recs {
+		if r.possible {
+			continue
+		}
+		sole := true
+		for _, k := range byValue[r.value] {
+			if d := r.rx.Sub(recs[k].rx); k != j && d < soleCopyWindow && d > -soleCopyWindow {
+				sole = false
+				break
+			}
+		}
+		if sole {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// soleCopyWindow: see soleCopies.
+const soleCopyWindow = 80 * time.Millisecond
+
+// kcatReadTimeout bounds one reading of the topic with kcat.
+const kcatReadTimeout = 2 * time.Minute

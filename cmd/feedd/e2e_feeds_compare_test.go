@@ -1,0 +1,271 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/feedd/feedd/hw/serialsim"
+)
+
+// Tests of the feed runs' independent comparison (compareFeedTopic): it
+// must accept every topic a correct pair can write, and refuse a topic that
+// lacks a frame, holds an unmarked duplicate or a frame out of order, even
+// where the feed repeats itself.
+
+// testSentence returns "$body*hh" with its checksum.
+func testSentence(body string) string {
+	var sum byte
+	for i := 1; i < len(body); i++ {
+		sum ^= body[i]
+	}
+	return fmt.Sprintf("%s*%02X", body, sum)
+}
+
+// noFixCycle is a receiver without a fix: the same sentences every cycle.
+var noFixCycle = []string{
+	testSentence("$GPGGA,,,,,,0,00,99.99,,,,,,"), testSentence("$GPGSA,A,1,,,,,,,,,,,,,99.99,99.99,99.99"),
+	testSentence("$GPGSV,1,1,00"), testSentence("$GPRMC,,V,,,,,,,,,,N"),
+}
+
+// cycles returns n frames of the cycle, 25 ms apart on the line.
+func cycles(cycle []string, n int) []feedFrame {
+	out := make([]feedFrame, n)
+	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	for i := range out {
+		out[i] = feedFrame{index: uint64(2 * i), at: t0.Add(time.Duration(i) * 25 * time.Millisecond), value: cycle[i%len(cycle)]}
+	}
+	return out
+}
+
+// published builds a topic: the frames as records, in order, each read 3 ms
+// after its line time (a member that re-publishes a frame read it then
+// too); a marked record is a possible duplicate.
+type published []feedTopicRecord
+
+func (p published) add(marked bool, member string, frames ...feedFrame) published {
+	for _, f := range frames {
+		p = append(p, feedTopicRecord{offset: int64(len(p)), value: f.value, member: member, possible: marked, rx: f.at.Add(3 * time.Millisecond)})
+	}
+	return p
+}
+
+// untimed drops the times of the topic's records and the frames: the
+// comparison by content alone.
+func untimed(exp []feedFrame, topic published) ([]feedFrame, published) {
+	e, p := slices.Clone(exp), slices.Clone(topic)
+	for i := range e {
+		e[i].at = time.Time{}
+	}
+	for i := range p {
+		p[i].rx = time.Time{}
+	}
+	return e, p
+}
+
+func without[T any](s []T, i int) []T {
+	out := append([]T(nil), s[:i]...)
+	return append(out, s[i+1:]...)
+}
+
+func TestFeedComparisonAccepts(t *testing.T) {
+	e := cycles(noFixCycle, 24)
+	a, b, c := feedFrame{value: "$A*41"}, feedFrame{value: "$B*42"}, feedFrame{value: "$C*43"}
+	late := published{}.add(false, "a", e...)
+	late[5].rx = e[5].at.Add(80 * time.Millisecond) // the same bytes come again 100 ms after it
+	for _, tc := range []struct {
+		name  string
+		exp   []feedFrame
+		topic published
+		extra int
+	}{
+		{"every frame once", e, published{}.add(false, "a", e...), 0},
+		{"a frame read late", e, late, 0},
+		// A handover: b re-publishes, marked, the last cycle a had
+		// committed.
+		{"a marked replay", e, published{}.add(false, "a", e[:12]...).add(true, "b", e[8:12]...).add(false, "b", e[12:]...), 4},
+		// The new active's marked records are the only copies: a had not
+		// committed them.
+		{"marked first copies", e, published{}.add(false, "a", e[:8]...).add(true, "b", e[8:12]...).add(false, "b", e[12:]...), 0},
+		// A greedy walk takes the marked A as the second frame and then
+		// has no place for the unmarked one.
+		{"a marked repeat between copies", []feedFrame{a, a}, published{}.add(false, "a", a).add(true, "b", a).add(false, "b", a), 1},
+		{"runs of one sentence", []feedFrame{a, a, a, b, b, c, a, a},
+			published{}.add(false, "a", a, a, a, b).add(true, "b", a, a, b).add(false, "b", b, c, a, a), 3},
+	} {
+		v := compareFeedTopic(tc.exp, tc.topic)
+		if !v.ok || v.extra != tc.extra {
+			t.Errorf("%s: ok %v, extra %d (want %d): %s", tc.name, v.ok, v.extra, tc.extra, v.problem)
+		}
+	}
+}
+
+// TestFeedComparisonRefuses is the comparison's negative self-test: a topic
+// that lacks any one frame fails, wherever the frame is, also next to a
+// marked replay of the frames around it; and so do an unmarked duplicate, a
+// marked record that repeats nothing, a foreign record, two frames swapped.
+func TestFeedComparisonRefuses(t *testing.T) {
+	e := cycles(noFixCycle, 24)
+	whole := published{}.add(false, "a", e...)
+	for i := range e {
+		if v := compareFeedTopic(e, without(whole, i)); v.ok {
+			t.Errorf("frame %d dropped: accepted", i)
+		} else if i == 5 {
+			t.Logf("frame 5 dropped: %s", v.problem)
+		}
+	}
+	// b took over after a had committed e[:12], and re-published e[8:12]
+	// marked; then one of the records that are not marked is lost. Only
+	// a's copy of e[11] may go: b's marked copy is the same frame, in its
+	// place (b's copies of e[8:11] come after e[11]: out of order).
+	handover := published{}.add(false, "a", e[:12]...).add(true, "b", e[8:12]...).add(false, "b", e[12:]...)
+	for i, r := range handover {
+		if r.possible {
+			continue
+		}
+		v := compareFeedTopic(e, without(handover, i))
+		if still := i == 11; v.ok != still {
+			t.Errorf("handover: record %d (%s) dropped: accepted %v, want %v: %s", i, r.value, v.ok, still, v.problem)
+		}
+	}
+	// e[12] lost right after b's marked copy of e[8], which has its bytes:
+	// by content alone, that copy could be e[12]; it was read 100 ms too
+	// early to be.
+	lost := without(handover, 16)
+	if v := compareFeedTopic(untimed(e, lost)); !v.ok {
+		t.Errorf("by content alone, e[12] lost behind a marked copy of e[8] is not seen: want accepted, got %s", v.problem)
+	}
+	if v := compareFeedTopic(e, lost); v.ok {
+		t.Error("e[12] lost behind a marked copy of e[8]: accepted")
+	} else {
+		t.Logf("e[12] lost behind a marked copy of e[8]: %s", v.problem)
+	}
+	// The first active flushed e[:12] marked (it cannot know what the
+	// topic had), then e[12] was lost; a marked replay of e[32:40] comes
+	// later. By content alone the placement can leave the marked e[9:12]
+	// over, take a's e[13:40] one cycle early (for e[9:36]) and catch up on
+	// the replay, which then stands in for e[36:40]. Each of those records
+	// was read 100 ms after the frame it would be, when the same bytes had
+	// come again: it cannot be.
+	long := cycles(noFixCycle, 48)
+	shifted := published{}.add(true, "b", long[:12]...).add(false, "a", long[13:40]...).add(true, "b", long[32:40]...).add(false, "b", long[40:]...)
+	if v := compareFeedTopic(untimed(long, shifted)); !v.ok {
+		t.Errorf("by content alone, e[12] lost between marked records is not seen: want accepted, got %s", v.problem)
+	}
+	if v := compareFeedTopic(long, shifted); v.ok {
+		t.Error("e[12] lost between marked records: accepted")
+	} else {
+		t.Logf("e[12] lost between marked records: %s", v.problem)
+	}
+	// The last frame lost: the topic ends early.
+	if v := compareFeedTopic(e, whole[:len(whole)-1]); v.ok || !strings.Contains(v.problem, "topic ends") {
+		t.Errorf("last frame dropped: ok %v: %s", v.ok, v.problem)
+	}
+
+	a, b, c := feedFrame{value: "$A*41"}, feedFrame{value: "$B*42"}, feedFrame{value: "$C*43"}
+	for _, tc := range []struct {
+		name  string
+		exp   []feedFrame
+		topic published
+	}{
+		// A walk that only looks for each frame after the last one found
+		// accepts this: the foreign C is in the way.
+		{"a foreign record", []feedFrame{a, b}, published{}.add(false, "a", a, c, b)},
+		{"a foreign record marked", []feedFrame{a, b}, published{}.add(false, "a", a).add(true, "b", c).add(false, "b", b)},
+		{"an unmarked duplicate", []feedFrame{a, b}, published{}.add(false, "a", a, b).add(false, "b", b)},
+		{"a marked record that repeats no earlier one", []feedFrame{a, b}, published{}.add(true, "b", b).add(false, "a", a, b)},
+		{"two frames swapped", []feedFrame{a, b, a, b}, published{}.add(false, "a", a, a, b, b)},
+		// Every value is in the topic, and more copies than the feed has,
+		// but the run of three A is two.
+		{"one of a run lost", []feedFrame{a, a, a, b, a}, published{}.add(false, "a", a, a, b).add(true, "b", b, a).add(false, "b", a)},
+	} {
+		if v := compareFeedTopic(tc.exp, tc.topic); v.ok {
+			t.Errorf("%s: accepted", tc.name)
+		} else {
+			t.Logf("%s: %s", tc.name, v.problem)
+		}
+	}
+}
+
+// TestFeedComparisonSize: a campaign run's size (tens of thousands of
+// frames) is compared quickly, with the duplicates in it.
+func TestFeedComparisonSize(t *testing.T) {
+	e := cycles(noFixCycle, 40000)
+	topic := published{}
+	for i := 0; i < len(e); i += 5000 {
+		topic = topic.add(false, "a", e[i:i+5000]...)
+		if i > 0 {
+			topic = topic.add(true, "b", e[i-3:i]...)
+		}
+	}
+	start := time.Now()
+	if v := compareFeedTopic(e, topic); !v.ok || v.extra != 21 {
+		t.Fatalf("ok %v, extra %d: %s", v.ok, v.extra, v.problem)
+	}
+	if v := compareFeedTopic(e, without(topic, 20000)); v.ok {
+		t.Fatal("a frame dropped in the middle: accepted")
+	}
+	t.Logf("two comparisons of %d frames with %d records: %v", len(e), len(topic), time.Since(start).Round(time.Millisecond))
+}
+
+// TestFeedRecordOwed: the frames owed are those some port received intact,
+// without their line ending; a recorded frame that is no valid sentence is
+// an error.
+func TestFeedRecordOwed(t *testing.T) {
+	write := func(frames ...serialsim.RecordedFrame) string {
+		path := filepath.Join(t.TempDir(), "feed.record")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		w, err := serialsim.NewRecordWriter(f, serialsim.RecordHeader{Ports: 2, Baud: 4800, Feed: "no-fix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, fr := range frames {
+			fr.Index = uint64(i)
+			if err := w.Write(fr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	fate := func(a, b serialsim.Fate) []serialsim.PortFate { return []serialsim.PortFate{{Fate: a}, {Fate: b}} }
+	s0, s1 := noFixCycle[0], noFixCycle[1]
+	path := write(
+		serialsim.RecordedFrame{Data: []byte(s0 + "\r\n"), Ports: fate(serialsim.FateDelivered, serialsim.FateDelivered)},
+		serialsim.RecordedFrame{Data: []byte(s1 + "\r\n"), Ports: fate(serialsim.FateDropped, serialsim.FatePaused)},
+		serialsim.RecordedFrame{Data: []byte(s1 + "\r\n"), Ports: fate(serialsim.FateOverflow, serialsim.FateDelivered)},
+		serialsim.RecordedFrame{Data: []byte(s0 + "\r\n"), Ports: fate(serialsim.FateUnplugged, serialsim.FateUnplugged)},
+	)
+	_, owed, recorded, err := readFeedRecord(path)
+	if err != nil || recorded != 4 || len(owed) != 2 || owed[0].index != 0 || owed[0].value != s0 || owed[1].index != 2 || owed[1].value != s1 {
+		t.Fatalf("recorded %d, owed %+v, %v", recorded, owed, err)
+	}
+	bad := write(serialsim.RecordedFrame{Data: []byte("$GPGSV,1,1,00*00\r\n"), Ports: fate(serialsim.FateDelivered, serialsim.FateDelivered)})
+	if _, _, _, err := readFeedRecord(bad); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Fatalf("a bad checksum: %v", err)
+	}
+}
+
+// TestKcatJSON: kcat's JSON envelope, headers as an array (kcat 1.7) or an
+// object.
+func TestKcatJSON(t *testing.T) {
+	out := `{"topic":"e2e","partition":0,"offset":7,"tstype":"create","ts":1,"broker":0,"headers":["feedd-fp","00ff","feedd-member","b","feedd-rx","2026-12-03T12:00:00.5Z","feedd-dup","possible"],"key":null,"payload":"$GPGSV,1,1,00*79"}
+{"topic":"e2e","partition":0,"offset":8,"tstype":"create","ts":1,"broker":0,"headers":{"feedd-member":"a","feedd-rx":"2026-12-03T12:00:01Z"},"key":null,"payload":"!AIVDM,1,1,,A,1,0*00"}
+`
+	recs, err := parseKcatJSON(strings.NewReader(out))
+	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	want := []feedTopicRecord{{7, "$GPGSV,1,1,00*79", "b", true, t0.Add(500 * time.Millisecond)}, {8, "!AIVDM,1,1,,A,1,0*00", "a", false, t0.Add(time.Second)}}
+	if err != nil || len(recs) != 2 || recs[0] != want[0] || recs[1] != want[1] {
+		t.Fatalf("%+v, %v", recs, err)
+	}
+}
