@@ -47,7 +47,9 @@
 // truth recorded by the simulator (every frame the line sent, in feed
 // order, and what each port received of it), RunExpect and Compare align
 // the topic with the frames it owes by an exact minimal diff and report
-// every missing, extra and moved frame (expect.go).
+// every missing, extra and moved frame (expect.go). Of the minimal
+// alignments they take one whose extra records are those the members
+// marked as possible duplicates wherever any is (expect_weigh.go).
 //
 // The audit only reads the topic, with its own client and no consumer
 // group: it never writes to the topic, commits offsets or joins a group,

@@ -18,9 +18,9 @@ import "time"
 // frames the topic has (see findMoves).
 //
 // With repeated frames several minimal alignments can be equally valid: a
-// lost "$GPGSA" among five identical ones could be any of them. Among them
-// Compare prefers (within a window around each difference, see refine)
-// extra records that a member marked as possible duplicates, then missing
+// lost "$GPGSA" among five identical ones could be any of them. Among all
+// of them (see weigh) Compare takes one with as many extra records marked
+// by a member as possible duplicates as any has, then as many missing
 // frames that some port did not receive intact; then later copies as the
 // extra ones and earlier frames as the missing ones. The number of
 // differences does not depend on the choice.
@@ -280,7 +280,25 @@ func Compare(expected []ExpectedFrame, topic []TopicRecord, o ExpectOptions) (*E
 	if o.MaxFramesPerRun <= 0 {
 		o.MaxFramesPerRun = DefaultMaxFramesPerRun
 	}
-	c := &comparison{exp: expected, topic: topic, o: o}
+	return (&comparison{exp: expected, topic: topic, o: o}).compare()
+}
+
+// compare runs the comparison; c holds the inputs and the options, with
+// their defaults.
+func (c *comparison) compare() (*ExpectReport, error) {
+	if err := c.alignWeighed(); err != nil {
+		return nil, err
+	}
+	c.slideExtra()
+	c.slideMissing()
+	c.neighbours()
+	c.findMoves()
+	return c.report(), nil
+}
+
+// alignWeighed interns the frames, aligns them and weighs the alignment.
+func (c *comparison) alignWeighed() error {
+	expected, topic := c.exp, c.topic
 	ids := make(map[string]int32)
 	intern := func(s string) int32 {
 		id, ok := ids[s]
@@ -291,23 +309,21 @@ func Compare(expected []ExpectedFrame, topic []TopicRecord, o ExpectOptions) (*E
 		return id
 	}
 	c.a = make([]int32, len(expected))
+	c.lost = make([]bool, len(expected))
 	for i := range expected {
 		c.a[i] = intern(expected[i].Data)
+		c.lost[i] = !expected[i].deliveredEverywhere()
 	}
 	c.b = make([]int32, len(topic))
 	for j := range topic {
 		c.b[j] = intern(topic[j].Value)
 	}
 	var err error
-	if c.ma, c.mb, err = align(c.a, c.b, o.MaxDifferences); err != nil {
-		return nil, err
+	if c.ma, c.mb, err = align(c.a, c.b, c.o.MaxDifferences); err != nil {
+		return err
 	}
-	c.refine()
-	c.slideExtra()
-	c.slideMissing()
-	c.neighbours()
-	c.findMoves()
-	return c.report(), nil
+	c.weigh()
+	return nil
 }
 
 // comparison holds the two streams as interned frame ids and their
@@ -317,7 +333,17 @@ type comparison struct {
 	topic  []TopicRecord
 	o      ExpectOptions
 	a, b   []int32 // frame ids: expected, topic
+	lost   []bool  // lost[i]: some port did not receive frame i intact
+	marked []bool  // marked[j]: record j is marked possible (weigh)
 	ma, mb []int32 // the alignment (see align)
+	// maxWeighedCells and frontTable override the bounds of weigh, and
+	// everyRow has it compute every row (tests); weighedNear is the
+	// difference count when only windows around the differences were
+	// weighed.
+	maxWeighedCells int64
+	frontTable      int
+	everyRow        bool
+	weighedNear     int
 	// moveA and moveB number the move each frame belongs to (index in
 	// moves), or -1.
 	moveA, moveB []int32

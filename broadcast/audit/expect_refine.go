@@ -1,13 +1,13 @@
 package audit
 
-// When frames repeat, many alignments are minimal, and Myers' algorithm
-// picks one without regard to what the records and frames say about
-// themselves. refine re-aligns a window around each difference with a
-// dynamic programme that, among the alignments with the most matches,
+// refine is what weigh falls back on when weighing every minimal alignment
+// would cost too much: it re-aligns a window around each difference with
+// a dynamic programme that, among the alignments with the most matches,
 // leaves unmatched first the records marked as possible duplicates and
 // then the frames some port did not receive intact. Outside the windows
 // the alignment is unchanged, and each window keeps its number of matches,
-// so the result is still minimal.
+// so the result is still minimal; but a marked record farther away than
+// the window, past a stretch of repeated frames, is not found.
 
 const (
 	// refineAnchors is how many matched pairs a window reaches beyond the

@@ -208,6 +208,12 @@ func (c *comparison) verdict(r *ExpectReport, atStart, atEnd bool) {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d duplicate(s) marked possible (feedd-dup): a member published them "+
 			"without being sure they were not in the topic yet; allowed", t.DuplicatesMarked))
 	}
+	if c.weighedNear > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("the topic and the feed differ by %d frames along a stretch where the frames repeat "+
+			"in step with the differences: too many equally minimal alignments to weigh them all, so records marked possible "+
+			"were preferred as the extra ones only near each difference; a duplicate reported as not marked may have a marked "+
+			"copy elsewhere that could be the extra one instead", c.weighedNear))
+	}
 	if atStart {
 		r.Notes = append(r.Notes, "frames are missing before the first expected frame found: "+
 			"if the audit started after the feed (--from, --start end) or retention deleted them, that is expected")
