@@ -113,10 +113,6 @@ type feedSummary struct {
 	// extra counts the records beyond the frames owed, by kcat's
 	// reading: all of them marked possible repeats when the run passed.
 	extra int
-	// misattributed is set when the audit took duplicates for unmarked
-	// ones that the independent comparison shows can all be marked
-	// repeats (docs/testing.md, Open findings).
-	misattributed bool
 	// ownHandovers counts the hand-overs the pair made by itself while it
 	// settled between faults.
 	ownHandovers int
@@ -125,9 +121,6 @@ type feedSummary struct {
 
 func (s feedSummary) String() string {
 	audit := "clean"
-	if s.misattributed {
-		audit = "not clean: it takes marked re-publications far apart for unmarked duplicates"
-	}
 	own := ""
 	if s.ownHandovers > 0 {
 		own = fmt.Sprintf(" and %d hand-over(s) of the pair's own", s.ownHandovers)
@@ -450,21 +443,7 @@ func (r *feedRun) check() feedSummary {
 	tt := rep.Totals
 	s.missing, s.duplicates, s.marked, s.unmarked = tt.Missing, tt.Duplicates, tt.DuplicatesMarked, tt.DuplicatesUnmarked
 	if auditErr != nil {
-		// The audit's alignment of repeated frames can take a marked
-		// re-publication for the first copy and an earlier unmarked
-		// copy for the duplicate when the two are far apart (docs/
-		// testing.md, Open findings). When that is all it finds and the
-		// exact comparison shows every extra record to be a marked repeat,
-		// the topic is clean and the run is counted as such, with the
-		// audit's counts; FEEDD_FEEDS_STRICT_AUDIT=1 fails it instead.
-		onlyUnmarked := tt.Missing == 0 && rep.MovedRuns == 0 && tt.Reordered == 0 && tt.Foreign == 0 && tt.DuplicatesUnmarked > 0
-		if onlyUnmarked && v.ok && os.Getenv("FEEDD_FEEDS_STRICT_AUDIT") == "" {
-			s.misattributed = true
-			t.Logf("feedd audit --expect --strict: %v; but every one of the %d records beyond the frames is a marked repeat "+
-				"(kcat's reading, compared exactly): the audit's alignment, not the topic (FEEDD_FEEDS_STRICT_AUDIT=1 fails the run)", auditErr, v.extra)
-		} else {
-			t.Errorf("feedd audit --expect --strict: %v\n%s", auditErr, text)
-		}
+		t.Errorf("feedd audit --expect --strict: %v\n%s", auditErr, text)
 	}
 	if tt.Expected != int64(len(owed)) || tt.InTopic != int64(len(recs)) || tt.Duplicates != int64(v.extra) ||
 		tt.MarkedPossible != int64(v.marked) || (v.ok && tt.Foreign != 0) {
@@ -711,8 +690,8 @@ func TestFeedCampaign(t *testing.T) {
 func feedTable(runs []feedSummary) string {
 	type key struct{ feed, broker string }
 	type row struct {
-		runs, faults, own, owed, records, extra, misattributed int
-		missing, auditUnmarked                                 int64
+		runs, faults, own, owed, records, extra int
+		missing                                 int64
 	}
 	var keys []key
 	rows := map[key]*row{}
@@ -730,20 +709,16 @@ func feedTable(runs []feedSummary) string {
 		r.records += s.records
 		r.extra += s.extra
 		r.missing += s.missing
-		r.auditUnmarked += s.unmarked
-		if s.misattributed {
-			r.misattributed++
-		}
 	}
 	var b strings.Builder
 	// A run with a frame missing or an unmarked duplicate fails and ends
 	// the campaign: the table counts the runs that passed.
-	b.WriteString("| feed | broker | runs | faults (and hand-overs of the pair's own) | frames owed | records | missing | duplicates marked / unmarked | audit: runs with duplicates taken for unmarked |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("| feed | broker | runs | faults (and hand-overs of the pair's own) | frames owed | records | missing | duplicates marked / unmarked |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, k := range keys {
 		r := rows[k]
-		fmt.Fprintf(&b, "| %s | %s | %d | %d (%d) | %d | %d | %d | %d / 0 | %d (%d records) |\n", k.feed, k.broker, r.runs, r.faults, r.own, r.owed,
-			r.records, r.missing, r.extra, r.misattributed, r.auditUnmarked)
+		fmt.Fprintf(&b, "| %s | %s | %d | %d (%d) | %d | %d | %d | %d / 0 |\n", k.feed, k.broker, r.runs, r.faults, r.own, r.owed,
+			r.records, r.missing, r.extra)
 	}
 	return b.String()
 }
