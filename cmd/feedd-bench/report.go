@@ -246,11 +246,11 @@ func (res *results) renderThroughput(b *strings.Builder) {
 	p("| producer | frames/s | MB/s of lines |\n| --- | --- | --- |\n")
 	p("| feedd run (transactions, commit_interval 25ms) | %s | %s |\n", summarize(t.Feedd).format(fmtRate), summarize(scale(t.Feedd, FrameSize/1e6)).format(fmtF1))
 	p("| kcat -P (acks=all, idempotence) | %s | %s |\n", summarize(t.Kcat).format(fmtRate), summarize(scale(t.Kcat, FrameSize/1e6)).format(fmtF1))
-	p("| kcat -P with feedd's four headers | %s | %s |\n\n", summarize(t.KcatHeaders).format(fmtRate), summarize(scale(t.KcatHeaders, FrameSize/1e6)).format(fmtF1))
+	p("| kcat -P with feedd's five headers | %s | %s |\n\n", summarize(t.KcatHeaders).format(fmtRate), summarize(scale(t.KcatHeaders, FrameSize/1e6)).format(fmtF1))
 	p("feedd / kcat, each set of runs: %s; median **%s**. feedd / kcat with headers: %s; median **%s**.\n\n",
 		listF(t.Ratios, "%.2f"), fmtRatio(summarize(t.Ratios).Median), listF(t.HeaderRatios, "%.2f"), fmtRatio(summarize(t.HeaderRatios).Median))
 	p("The third row is `%s`: the same lines with static headers of the keys and sizes feedd writes, so that the record format's share of the difference shows apart from feedd's own.\n\n", t.KcatHdrCmd)
-	p("What differs besides the code: feedd's records carry four headers (fingerprint, feed sequence, member, receive time), its values are the sentences without `\\r\\n`, " +
+	p("What differs besides the code: feedd's records carry five headers (fingerprint, feed sequence, member, receive time, line window), its values are the sentences without `\\r\\n`, " +
 		"it commits a transaction every 25 ms or 5,000 frames and its read_committed echo consumer reads the topic back; kcat's values are the lines without `\\n`.\n\n")
 }
 

@@ -115,6 +115,7 @@ var feeddLikeHeaders = []string{
 	"feedd-seq=123456",
 	"feedd-member=a",
 	"feedd-rx=2026-01-02T15:04:05.123456789Z",
+	"feedd-rxw=5b0f1c2d3e4f6a7b/91873312000045/91873314510210",
 }
 
 // kcatThroughput produces the file with kcat and returns frames/s: the

@@ -14,7 +14,7 @@ func TestKcatProduceArgs(t *testing.T) {
 		t.Fatalf("kcat arguments: %s", got)
 	}
 	got = strings.Join(kcatProduceArgs("127.0.0.1:9092", "t", "", true), " ")
-	if strings.Contains(got, " -l") || strings.Count(got, "-H feedd-") != 4 {
+	if strings.Contains(got, " -l") || strings.Count(got, "-H feedd-") != 5 {
 		t.Fatalf("kcat arguments for standard input with headers: %s", got)
 	}
 }
