@@ -122,10 +122,11 @@ soak: deps kafka
 		FEEDD_SOAK_REPORT=$(CURDIR)/docs/reliability.md \
 		$(GO) test -count=1 -timeout 3h -run '^TestChaosSoak$$' -v ./cmd/feedd
 
-# fuzz runs the pair property test for PAIR_CHECKS random cases, then each fuzz
+# fuzz runs the pair and repair property tests for PAIR_CHECKS random cases each,
+# then each fuzz
 # target briefly; FUZZTIME sets how long.
 fuzz:
-	$(GO) test -count=1 -run '^TestPairNeverLosesAFrame$$' ./backlog -rapid.checks=$(PAIR_CHECKS)
+	$(GO) test -count=1 -run '^(TestPairNeverLosesAFrame|TestFillHoleProperty)$$' ./backlog -rapid.checks=$(PAIR_CHECKS)
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
 		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "fuzz $$pkg $$t"; \

@@ -253,11 +253,14 @@ func (r *Ring) scanExact(id uint64, from, to int) int {
 // sameFrame reports whether two sightings of frames with the same n bytes,
 // within windows a and b, are certainly one frame: they overlap, and even
 // their farthest ends are closer than the line takes to carry n bytes.
-func (r *Ring) sameFrame(a, b Window, n int) bool {
-	if !a.Known() || !b.Known() || !overlaps(a, b) || r.byteTime <= 0 || n <= 0 {
+func (r *Ring) sameFrame(a, b Window, n int) bool { return sameFrame(a, b, n, r.byteTime) }
+
+// sameFrame is the rule for a line of the given character time.
+func sameFrame(a, b Window, n int, byteTime int64) bool {
+	if !a.Known() || !b.Known() || !overlaps(a, b) || byteTime <= 0 || n <= 0 {
 		return false
 	}
-	return max(a.Hi-b.Lo, b.Hi-a.Lo) < int64(n)*r.byteTime
+	return max(a.Hi-b.Lo, b.Hi-a.Lo) < int64(n)*byteTime
 }
 
 // certainEcho returns the remembered echo that is certainly the frame being

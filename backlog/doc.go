@@ -18,15 +18,21 @@
 //
 // # Echo matching
 //
-// An echo is compared with the oldest LookAhead entries, oldest first. A
-// match at the head is the normal case. A match further in removes the older
-// entries too and counts them as skipped by the active (frames this member
-// read that the active never broadcast). No match means the echo overtook the
-// local port: it is kept in a bounded early-echo set and suppresses the
-// frame's Append when it arrives, unless it expires (EarlyEchoTTL, measured
-// against the times passed to TrimEcho, Append and ExpireEarlyEchoes) or is
-// evicted (EarlyEchoMax) first. Identities may repeat; every structure
-// treats them as a multiset matched oldest first.
+// An echo removes an entry only when it certainly is the entry's frame
+// (the same feed sequence number, or the same identity in windows closer
+// than the line takes to carry the frame's bytes), and with it every older
+// entry; entries whose windows end before a committed frame's begins, less
+// the pass margin, lie behind it and go too. An echo no entry certainly is
+// gets remembered for a while (EchoMemory, EchoMemoryTTL): the frame may
+// still arrive, and an entry it may be is flushed marked as a possible
+// duplicate (PossiblyPublished). Nothing is removed on a guess. Identities
+// may repeat; every structure treats them as a multiset.
+//
+// # Repair
+//
+// FillHole applies the same two certain facts to a hole in the active's own
+// stream: of the frames its peer read around the hole, it picks those to
+// publish there, marking any the active may already have.
 //
 // # Memory
 //

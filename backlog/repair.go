@@ -1,0 +1,157 @@
+package backlog
+
+// Repair: the active's own stream has a hole (its port reopened, a frame
+// failed its checksum, the framer lost its place, the feed's sequence
+// jumped), and its peer, reading the same line through a splitter, may hold
+// the frames it lacks. The peer sends the frames its ring holds around the
+// hole; FillHole picks those to publish in the hole, with the same two
+// certain facts the echo uses (same frame, behind) and nothing else.
+//
+// The local frames are the hole's two sides: before, the active's frames up
+// to the hole (what it produced recently, newest last), and after, those it
+// read since the hole and holds back until the repair is decided. A peer
+// frame belongs in the hole unless it certainly lies at or before the last
+// frame before the hole, or certainly at or after the first frame after it.
+// Of those that belong, a frame no local frame can be (no local frame with
+// its identity has a window it could share) is certainly missing from the
+// local stream; one that some local frame may be is published all the same,
+// marked as a possible duplicate: dropping it on a guess could leave a gap.
+
+// Sighting is one frame as repair compares it: its identity, its line-time
+// window on this host's clock (a peer's converted and widened by what is
+// known of the offset between the clocks) and its size in bytes.
+type Sighting struct {
+	ID    uint64
+	Exact bool
+	Win   Window
+	Size  int
+}
+
+// HoleRules are the parameters of the certain facts, as for the ring: the
+// line's character time (zero: no same-frame rule by time) and the pass
+// margin kept on the behind rule.
+type HoleRules struct {
+	ByteTime int64
+	Margin   int64
+}
+
+// Fill is one peer frame chosen to fill a hole, in line order.
+type Fill struct {
+	// Index is the frame's index in the peer's frames given to FillHole.
+	Index int
+	// Possible: a local frame may be this frame; publish it marked as a
+	// possible duplicate.
+	Possible bool
+}
+
+// FillHole returns, in line order, the peer frames that belong in the hole
+// between before and after. before and after are the local frames on each
+// side of the hole and peer the peer's frames, each in line order.
+//
+// after must hold every local frame after the hole that may be one of the
+// peer's frames (a peer frame whose window starts later than the margin
+// past the first one's end is cut by time), so the caller holds what it
+// reads until its port has passed that point. before may be as short as
+// one frame, the last before the hole (a peer frame that may be older than
+// the oldest given is marked), and is empty only when the local stream has
+// nothing before the hole. after is empty only when nothing was read since.
+func FillHole(before, after, peer []Sighting, rules HoleRules) []Fill {
+	lo := lowerCut(before, peer, rules)
+	hi := upperCut(after, peer, lo, rules)
+	var fill []Fill
+	for j := lo; j < hi; j++ {
+		p := peer[j]
+		possible := mayBeAny(p, before, rules) || mayBeAny(p, after, rules) ||
+			len(before) > 0 && olderThanGiven(p.Win, before[0].Win, rules.Margin)
+		fill = append(fill, Fill{Index: j, Possible: possible})
+	}
+	return fill
+}
+
+// lowerCut returns the index of the first peer frame that may lie after
+// the last local frame before the hole: every frame before it certainly is
+// one of the local frames, or is older than the newest of them.
+func lowerCut(before, peer []Sighting, rules HoleRules) int {
+	if len(before) == 0 {
+		return 0
+	}
+	last := before[len(before)-1]
+	oldest := before[0]
+	cut := 0
+	for j, p := range peer {
+		switch {
+		case isAny(p, before, rules):
+			// Frames are in line order: this one and all before it are
+			// at or before a frame the hole follows.
+			cut = j + 1
+		case p.Exact && behind(p.Win, oldest.Win, rules.Margin):
+			// A numbered frame is matched by number: time only places it
+			// before everything the local side still remembers.
+			cut = j + 1
+		case !p.Exact && behind(p.Win, last.Win, rules.Margin):
+			cut = j + 1
+		}
+	}
+	return cut
+}
+
+// upperCut returns the index of the first peer frame, from lo on, that
+// certainly lies at or after the first local frame after the hole, or
+// len(peer).
+func upperCut(after, peer []Sighting, lo int, rules HoleRules) int {
+	if len(after) == 0 {
+		return len(peer)
+	}
+	first := after[0]
+	for j := lo; j < len(peer); j++ {
+		p := peer[j]
+		if isAny(p, after, rules) || ahead(p.Win, first.Win, rules.Margin) {
+			return j
+		}
+	}
+	return len(peer)
+}
+
+// isAny reports whether p is certainly one of the local frames.
+func isAny(p Sighting, local []Sighting, rules HoleRules) bool {
+	for _, l := range local {
+		if l.ID != p.ID || l.Exact != p.Exact {
+			continue
+		}
+		if p.Exact || sameFrame(l.Win, p.Win, min(l.Size, p.Size), rules.ByteTime) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayBeAny reports whether some local frame may be p: one with its identity
+// whose window p's overlaps.
+func mayBeAny(p Sighting, local []Sighting, rules HoleRules) bool {
+	for _, l := range local {
+		if l.ID == p.ID && l.Exact == p.Exact && (p.Exact || !l.Win.Known() || !p.Win.Known() || overlaps(l.Win, p.Win)) {
+			return true
+		}
+	}
+	return false
+}
+
+// olderThanGiven reports whether a frame in window w may lie at or before
+// the oldest local frame given, whose window is oldest: its copy, if the
+// local stream has one, may be older still, where FillHole cannot see it.
+func olderThanGiven(w, oldest Window, margin int64) bool {
+	return w.Lo == NoLo || w.Lo-margin <= oldest.Hi
+}
+
+// behind reports whether a frame in window w certainly came before one in
+// window ref: its latest line time is earlier than ref's earliest by more
+// than the margin.
+func behind(w, ref Window, margin int64) bool {
+	return ref.Lo != NoLo && w.Hi < ref.Lo-margin
+}
+
+// ahead reports whether a frame in window w certainly came after one in
+// window ref, by more than the margin.
+func ahead(w, ref Window, margin int64) bool {
+	return w.Lo != NoLo && w.Lo-margin > ref.Hi
+}

@@ -1,0 +1,224 @@
+package backlog
+
+import (
+	"fmt"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+// The repair property: a member's port lost a run of frames (a detected
+// hole), its peer's port lost frames of its own, and the feed repeats. Of
+// the peer's frames around the hole, FillHole must choose every frame of
+// the hole the peer read (never a gap), in line order, and mark every frame
+// it chooses that the member already has (never a silent duplicate).
+func TestFillHoleProperty(t *testing.T) {
+	rapid.Check(t, checkFillHole)
+}
+
+func FuzzFillHole(f *testing.F) { f.Fuzz(rapid.MakeFuzz(checkFillHole)) }
+
+type holeSide struct {
+	theta  int64 // host clock minus line clock
+	reads  []int // feed indexes read, in line order
+	byFeed map[int]Window
+}
+
+func checkFillHole(t *rapid.T) {
+	byteTime := rapid.Int64Range(1_000, 100_000).Draw(t, "byteTime")
+	margin := rapid.Int64Range(0, 100_000_000).Draw(t, "margin")
+	maxWidth := rapid.Int64Range(0, 60_000_000).Draw(t, "maxWidth")
+	exact := rapid.Bool().Draw(t, "exact")
+	sizes := rapid.SliceOfN(rapid.IntRange(3, 40), 1, 4).Draw(t, "alphabet")
+	n := rapid.IntRange(2, 150).Draw(t, "frames")
+
+	// The feed: contents from a tiny alphabet, each frame taking its bytes'
+	// line time, with idle time between.
+	content := make([]int, n)
+	end := make([]int64, n)
+	var now int64 = 1_000_000_000
+	for i := range n {
+		content[i] = rapid.IntRange(0, len(sizes)-1).Draw(t, "content")
+		now += int64(sizes[content[i]])*byteTime + rapid.Int64Range(0, 5*byteTime*40).Draw(t, "idle")
+		end[i] = now
+	}
+	id := func(i int) uint64 {
+		if exact {
+			return uint64(i + 1)
+		}
+		return uint64(content[i] + 1)
+	}
+	// window draws a read window on a host clock that holds the frame's
+	// line time, as the ingest layer bounds it.
+	window := func(i int, theta int64) Window {
+		a := rapid.Int64Range(0, maxWidth).Draw(t, "before")
+		b := rapid.Int64Range(0, maxWidth-a).Draw(t, "after")
+		return Window{Lo: end[i] + theta - a, Hi: end[i] + theta + b}
+	}
+
+	// The member lost the hole [h0, h1) and, silently, a few others.
+	h0 := rapid.IntRange(0, n-1).Draw(t, "h0")
+	h1 := rapid.IntRange(h0+1, min(n, h0+30)).Draw(t, "h1")
+	local := holeSide{theta: rapid.Int64Range(-1e12, 1e12).Draw(t, "thetaLocal"), byFeed: map[int]Window{}}
+	peer := holeSide{theta: rapid.Int64Range(-1e12, 1e12).Draw(t, "thetaPeer"), byFeed: map[int]Window{}}
+	localDrop := rapid.IntRange(0, 20).Draw(t, "localDropPercent")
+	peerDrop := rapid.IntRange(0, 50).Draw(t, "peerDropPercent")
+	for i := range n {
+		if (i < h0 || i >= h1) && rapid.IntRange(0, 99).Draw(t, "localDice") >= localDrop {
+			local.reads = append(local.reads, i)
+			local.byFeed[i] = window(i, local.theta)
+		}
+		if rapid.IntRange(0, 99).Draw(t, "peerDice") >= peerDrop {
+			peer.reads = append(peer.reads, i)
+			peer.byFeed[i] = window(i, peer.theta)
+		}
+	}
+	// The peer's windows, converted to the member's clock with an offset
+	// known within ±u, and widened by it.
+	u := rapid.Int64Range(0, 5_000_000).Draw(t, "clockUncertainty")
+	est := peer.theta - local.theta + rapid.Int64Range(-u, u).Draw(t, "clockError")
+	sight := func(i int, w Window) Sighting {
+		return Sighting{ID: id(i), Exact: exact, Win: w, Size: sizes[content[i]]}
+	}
+
+	// before: the member's most recent frames before the hole, as many as
+	// it remembers; after: its frames since, as far as the contract asks.
+	var before, after []Sighting
+	var beforeIdx []int
+	for _, i := range local.reads {
+		if i < h0 {
+			before = append(before, sight(i, local.byFeed[i]))
+			beforeIdx = append(beforeIdx, i)
+		}
+	}
+	keep := rapid.IntRange(min(1, len(before)), len(before)).Draw(t, "remembered")
+	before, beforeIdx = before[len(before)-keep:], beforeIdx[len(beforeIdx)-keep:]
+	// The peer sends what its ring holds: from some frame on (older ones
+	// were trimmed by echoes), to where time cuts them past the hole.
+	var peerFrames []Sighting
+	var peerIdx []int
+	start := rapid.IntRange(0, n).Draw(t, "peerRingStart")
+	var firstAfter *Window
+	for _, i := range local.reads {
+		if i >= h1 {
+			w := local.byFeed[i]
+			firstAfter = &w
+			break
+		}
+	}
+	for _, i := range peer.reads {
+		if i < start {
+			continue
+		}
+		w := peer.byFeed[i]
+		cw := Window{Lo: w.Lo - est - u, Hi: w.Hi - est + u}
+		if firstAfter != nil && cw.Lo-margin > firstAfter.Hi {
+			break
+		}
+		peerFrames = append(peerFrames, sight(i, cw))
+		peerIdx = append(peerIdx, i)
+	}
+	var latestPeer int64
+	for _, p := range peerFrames {
+		latestPeer = max(latestPeer, p.Win.Hi)
+	}
+	for _, i := range local.reads {
+		if i >= h1 && (len(after) == 0 || local.byFeed[i].Lo <= latestPeer) {
+			after = append(after, sight(i, local.byFeed[i]))
+		}
+	}
+
+	fill := FillHole(before, after, peerFrames, HoleRules{ByteTime: byteTime, Margin: margin})
+
+	chosen := map[int]bool{}
+	has := map[int]bool{}
+	for _, i := range local.reads {
+		has[i] = true
+	}
+	prev := -1
+	var trace []string
+	for _, f := range fill {
+		i := peerIdx[f.Index]
+		trace = append(trace, fmt.Sprintf("%d%s", i, map[bool]string{true: "?", false: ""}[f.Possible]))
+	}
+	for _, f := range fill {
+		if f.Index <= prev {
+			t.Fatalf("fill out of order: %v", trace)
+		}
+		prev = f.Index
+		i := peerIdx[f.Index]
+		chosen[i] = true
+		if has[i] && !f.Possible {
+			t.Fatalf("feed frame %d chosen unmarked, but the member has it (hole [%d,%d), fill %v, before %v)", i, h0, h1, trace, beforeIdx)
+		}
+	}
+	for _, i := range peerIdx {
+		if i >= h0 && i < h1 && !chosen[i] {
+			t.Fatalf("feed frame %d of the hole [%d,%d) is in the peer's frames but not chosen: fill %v", i, h0, h1, trace)
+		}
+	}
+}
+
+func TestFillHoleNumbered(t *testing.T) {
+	seq := func(ids ...uint64) []Sighting {
+		var s []Sighting
+		for _, id := range ids {
+			s = append(s, Sighting{ID: id, Exact: true, Win: Window{Lo: int64(id) * 1e6, Hi: int64(id)*1e6 + 5e5}, Size: 20})
+		}
+		return s
+	}
+	// Frames 1 ms apart; the member remembers more than a margin back.
+	rules := HoleRules{ByteTime: 87_000, Margin: 2e6}
+	fill := FillHole(seq(1, 2, 3, 4, 5), seq(9, 10), seq(3, 4, 5, 6, 7, 8, 9, 10, 11), rules)
+	want := []Fill{{Index: 3}, {Index: 4}, {Index: 5}}
+	if fmt.Sprint(fill) != fmt.Sprint(want) {
+		t.Fatalf("fill = %v, want %v (frames 6, 7 and 8, none marked)", fill, want)
+	}
+	// The peer lost 7 too: what it has is filled, the rest is the hole.
+	fill = FillHole(seq(1, 2, 3, 4, 5), seq(9), seq(4, 5, 6, 8, 9), rules)
+	want = []Fill{{Index: 2}, {Index: 3}}
+	if fmt.Sprint(fill) != fmt.Sprint(want) {
+		t.Fatalf("fill = %v, want %v (frames 6 and 8)", fill, want)
+	}
+	// Remembering only the last frame before the hole, a frame that may
+	// be older than it is marked: the member may have published it.
+	fill = FillHole(seq(5), seq(9), seq(4, 5, 6, 8, 9), rules)
+	want = []Fill{{Index: 2, Possible: true}, {Index: 3}}
+	if fmt.Sprint(fill) != fmt.Sprint(want) {
+		t.Fatalf("fill = %v, want %v (frame 6 marked)", fill, want)
+	}
+}
+
+func TestFillHoleRepeatedSentences(t *testing.T) {
+	// A, B and A again, 10 ms apart at 4800 baud (a 30-byte sentence
+	// takes 62.5 ms there, so windows 2 ms wide make each one certain).
+	const byteTime = 2_083_333
+	at := func(id uint64, ms int64) Sighting {
+		return Sighting{ID: id, Win: Window{Lo: ms * 1e6, Hi: ms*1e6 + 2e6}, Size: 30}
+	}
+	rules := HoleRules{ByteTime: byteTime, Margin: 5e6}
+	before := []Sighting{at(1, 0), at(2, 70)}
+	after := []Sighting{at(2, 280)}
+	peer := []Sighting{at(2, 70), at(1, 140), at(1, 210), at(2, 280)}
+	fill := FillHole(before, after, peer, rules)
+	want := []Fill{{Index: 1}, {Index: 2}}
+	if fmt.Sprint(fill) != fmt.Sprint(want) {
+		t.Fatalf("fill = %v, want %v (the two repeats of A in the hole)", fill, want)
+	}
+	// Windows as wide as the repeats are far apart: the copy of B before
+	// the hole can no longer be told from the one after, so the peer's B
+	// is published too, marked.
+	wide := func(s Sighting) Sighting { s.Win.Lo -= 80e6; return s }
+	for i := range peer {
+		peer[i] = wide(peer[i])
+	}
+	fill = FillHole(before, after, peer, rules)
+	if len(fill) < 2 {
+		t.Fatalf("fill = %v: the two repeats of A must be in it", fill)
+	}
+	for _, f := range fill {
+		if peer[f.Index].ID == 2 && !f.Possible {
+			t.Fatalf("fill = %v: a B the member has is published unmarked", fill)
+		}
+	}
+}
