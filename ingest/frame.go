@@ -33,6 +33,47 @@ type Frame struct {
 	// set (a sequence extractor is configured and matched this frame).
 	FeedSeq    uint64
 	HasFeedSeq bool
+	// Hole says whether this member's port may have lost frames between
+	// the previous frame it delivered and this one, and why.
+	Hole Hole
+}
+
+// Hole is why a member's own stream may lack frames just before a frame:
+// something between the two frames this port delivered lost input. It
+// does not say that a frame was lost (a checksum failure may have been
+// noise between frames, a quiet line may have been a quiet sender), only
+// that the port cannot tell: the peer's port may hold what this one lost.
+type Hole uint8
+
+// Holes, weakest first: where several things happened between two frames
+// the strongest is reported.
+const (
+	NoHole Hole = iota
+	// HoleQuiet: the line delivered no valid frame for serial.quiet_after.
+	HoleQuiet
+	// HoleDropped: the framer dropped input (a bad checksum, a broken or
+	// oversize frame, garbage).
+	HoleDropped
+	// HoleReopened: the port was lost and opened again; the line was not
+	// read meanwhile.
+	HoleReopened
+)
+
+// Holes lists the kinds of hole, for metrics.
+var Holes = []Hole{HoleQuiet, HoleDropped, HoleReopened}
+
+func (h Hole) String() string {
+	switch h {
+	case NoHole:
+		return "none"
+	case HoleQuiet:
+		return "quiet"
+	case HoleDropped:
+		return "dropped"
+	case HoleReopened:
+		return "reopened"
+	}
+	return "unknown"
 }
 
 // Fingerprint returns the 64-bit fingerprint of a frame's bytes.

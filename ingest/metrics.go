@@ -18,6 +18,8 @@ var (
 		"Failed attempts to open the serial device.", nil, nil)
 	descQuietPeriods = prometheus.NewDesc("feedd_ingest_quiet_periods_total",
 		"Times the line went quiet (no valid frame for serial.quiet_after).", nil, nil)
+	descHoles = prometheus.NewDesc("feedd_ingest_holes_total",
+		"Frames delivered after something that may have lost frames before them (the port reopened, the framer dropped input, the line was quiet), by kind.", []string{"kind"}, nil)
 	descConnected = prometheus.NewDesc("feedd_ingest_connected",
 		"1 while the serial device is open.", nil, nil)
 	descQuiet = prometheus.NewDesc("feedd_ingest_quiet",
@@ -30,7 +32,7 @@ var (
 // metrics, so status and metrics can never disagree.
 func (s *Source) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descFrames, descBytes, descDropped, descReconnects,
-		descOpenFailures, descQuietPeriods, descConnected, descQuiet, descLastFrame} {
+		descOpenFailures, descQuietPeriods, descHoles, descConnected, descQuiet, descLastFrame} {
 		ch <- d
 	}
 }
@@ -51,6 +53,9 @@ func (s *Source) Collect(ch chan<- prometheus.Metric) {
 	counter(descReconnects, s.reconnects.Load())
 	counter(descOpenFailures, s.openFailures.Load())
 	counter(descQuietPeriods, s.quietPeriods.Load())
+	for _, h := range Holes {
+		counter(descHoles, s.holes[h].Load(), h.String())
+	}
 	gauge(descConnected, boolFloat(s.connected.Load()))
 	gauge(descQuiet, boolFloat(s.quiet.Load()))
 	gauge(descLastFrame, float64(s.lastFrame.Load())/1e9)

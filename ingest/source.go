@@ -32,6 +32,11 @@ type Source struct {
 	// arr turns read times into frames' line-time windows; only Run
 	// touches it.
 	arr *arrivals
+	// hole is the strongest reason, since the last frame delivered, that
+	// frames may have been lost; dropsSeen the framer's drop count then.
+	// Only Run touches them.
+	hole      Hole
+	dropsSeen uint64
 
 	path         atomic.Pointer[string] // the device path last opened
 	connected    atomic.Bool
@@ -42,6 +47,7 @@ type Source struct {
 	reconnects   atomic.Uint64
 	openFailures atomic.Uint64
 	quietPeriods atomic.Uint64
+	holes        [HoleReopened + 1]atomic.Uint64
 }
 
 // SourceOptions are the parts of a Source that tests and callers may replace.
@@ -136,6 +142,7 @@ func (s *Source) Run(ctx context.Context, handle func(*Frame)) error {
 			break
 		}
 		s.reconnects.Add(1)
+		s.hole = HoleReopened
 		s.log.Warn("serial device lost; reconnecting", "err", err)
 		if !sleepCtx(ctx, s.cfg.ReconnectMin) {
 			break
@@ -231,6 +238,16 @@ func (s *Source) emit(now time.Time, line backlog.Window, data []byte, f *Frame,
 		Fingerprint: Fingerprint(data),
 	}
 	f.FeedSeq, f.HasFeedSeq = s.seq.Extract(data)
+	if d := s.decoder.Drops().Total(); d != s.dropsSeen {
+		s.dropsSeen = d
+		s.hole = max(s.hole, HoleDropped)
+	}
+	// The first frame has no frame before it to have lost anything after.
+	if s.hole != NoHole && f.Seq > 1 {
+		f.Hole = s.hole
+		s.holes[s.hole].Add(1)
+	}
+	s.hole = NoHole
 	s.bytes.Add(uint64(len(data)))
 	s.lastFrame.Store(now.UnixNano())
 	if s.quiet.Swap(false) {
@@ -247,6 +264,7 @@ func (s *Source) checkQuiet(now, since time.Time) {
 	}
 	s.quiet.Store(true)
 	s.quietPeriods.Add(1)
+	s.hole = max(s.hole, HoleQuiet)
 	// The port stayed open: a decoder between frames stays in step, one
 	// holding half a frame drops it (it cannot complete after this long).
 	s.decoder.Idle()
@@ -278,6 +296,9 @@ type Health struct {
 	Dropped      uint64    `json:"dropped"`
 	Reconnects   uint64    `json:"reconnects"`
 	OpenFailures uint64    `json:"open_failures"`
+	// Holes counts frames delivered after something may have lost frames
+	// before them (see Hole), of every kind.
+	Holes uint64 `json:"holes"`
 }
 
 // Health returns the current state; safe to call from any goroutine.
@@ -291,6 +312,9 @@ func (s *Source) Health() Health {
 		Reconnects:   s.reconnects.Load(),
 		OpenFailures: s.openFailures.Load(),
 	}
+	for _, k := range Holes {
+		h.Holes += s.holes[k].Load()
+	}
 	if p := s.path.Load(); p != nil {
 		h.Path = *p
 	}
@@ -298,6 +322,14 @@ func (s *Source) Health() Health {
 		h.LastFrameAt = time.Unix(0, ns)
 	}
 	return h
+}
+
+// HoleCount returns how many frames followed a hole of kind h.
+func (s *Source) HoleCount(h Hole) uint64 {
+	if h > HoleReopened {
+		return 0
+	}
+	return s.holes[h].Load()
 }
 
 // Drops returns the framing drop counters by reason.

@@ -52,6 +52,7 @@ type collected struct {
 	hasFeed bool
 	fp      uint64
 	at      time.Time
+	hole    Hole
 }
 
 // runScript runs a Source over a sequence of scripted ports (one per open)
@@ -85,7 +86,7 @@ func runScript(t *testing.T, sc SerialConfig, fc framing.Config, qc SequenceConf
 	}
 	var got []collected
 	err = src.Run(ctx, func(f *Frame) {
-		got = append(got, collected{string(f.Data), f.Seq, f.FeedSeq, f.HasFeedSeq, f.Fingerprint, f.ReceivedAt})
+		got = append(got, collected{string(f.Data), f.Seq, f.FeedSeq, f.HasFeedSeq, f.Fingerprint, f.ReceivedAt, f.Hole})
 	})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -157,6 +158,26 @@ func TestSourceReconnectsAfterDisconnect(t *testing.T) {
 	if got[1].seq != 2 {
 		t.Errorf("local sequence restarted across a reconnect: %d", got[1].seq)
 	}
+	if got[0].hole != NoHole || got[1].hole != HoleReopened {
+		t.Errorf("holes = %v, %v; want none, then reopened before three", got[0].hole, got[1].hole)
+	}
+	if n := src.HoleCount(HoleReopened); n != 1 || h.Holes != 1 {
+		t.Errorf("reopened holes = %d, all holes = %d; want 1 and 1", n, h.Holes)
+	}
+}
+
+func TestSourceMarksFramesAfterDroppedInput(t *testing.T) {
+	// The second sentence fails its checksum: the third follows a hole.
+	ports := [][]step{{{data: "\n$GPAAA,1*4B\r\n$GPBBB,2*00\r\n$GPCCC,3*4B\r\n$GPDDD,4*4B\r\n"}}}
+	_, got := runScript(t, SerialConfig{}, framing.Config{Mode: "nmea"}, SequenceConfig{}, ports)
+	var holes []string
+	for _, g := range got {
+		holes = append(holes, g.data+":"+g.hole.String())
+	}
+	want := "$GPAAA,1*4B:none $GPCCC,3*4B:dropped $GPDDD,4*4B:none"
+	if strings.Join(holes, " ") != want {
+		t.Fatalf("frames = %q; want %s", holes, want)
+	}
 }
 
 func TestSourceReportsQuietLine(t *testing.T) {
@@ -172,11 +193,15 @@ func TestSourceReportsQuietLine(t *testing.T) {
 		t.Fatalf("line not reported quiet after 300ms of silence: %+v", h)
 	}
 
-	// A frame ends the quiet period.
+	// A frame ends the quiet period; the port cannot tell whether the
+	// sender or the line was silent, so the frame follows a hole.
 	steps = append(steps, step{data: "b\n"})
-	src, _ = runScript(t, sc, framing.Config{Mode: "lines"}, SequenceConfig{}, [][]step{steps})
+	src, got := runScript(t, sc, framing.Config{Mode: "lines"}, SequenceConfig{}, [][]step{steps})
 	if h := src.Health(); h.Quiet || h.Frames != 2 {
 		t.Fatalf("after a frame the line should not be quiet: %+v", h)
+	}
+	if got[1].hole != HoleQuiet {
+		t.Fatalf("frame after the quiet line: hole %v, want quiet", got[1].hole)
 	}
 }
 
