@@ -23,6 +23,10 @@ const (
 	// DefaultPassMargin is how far behind a committed frame's earliest
 	// possible line time an entry must lie before it is passed over.
 	DefaultPassMargin = 100 * time.Millisecond
+	// DefaultRepairTimeout is how long a repair may hold frames back: time
+	// for the peer's port to pass the hole by its latency bound and the
+	// pass margin, and for a round trip on the pair link.
+	DefaultRepairTimeout = time.Second
 )
 
 // Upper limits enforced by Validate. They keep indexes in range and catch
@@ -65,6 +69,11 @@ type Config struct {
 	// is left of safety if a port delivers bytes later than its latency
 	// bound says.
 	PassMargin time.Duration `yaml:"pass_margin"`
+	// RepairTimeout bounds how long an active member holds back the frames
+	// read after a hole in its own stream (see ingest.Hole) while its peer
+	// looks for the frames it lacks; past it, what the peer has not sent is
+	// reported as an unrepaired hole and the held frames go out.
+	RepairTimeout time.Duration `yaml:"repair_timeout"`
 	// LineByteTime is the time the serial line takes for one character at
 	// its baud rate and character format. Two distinct frames with the same
 	// bytes end at least len(frame) characters apart on the line, which is
@@ -94,6 +103,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.PassMargin == 0 {
 		c.PassMargin = DefaultPassMargin
+	}
+	if c.RepairTimeout == 0 {
+		c.RepairTimeout = DefaultRepairTimeout
 	}
 	return c
 }
@@ -128,6 +140,9 @@ func (c Config) Validate() error {
 	}
 	if c.PassMargin < 0 {
 		errs = append(errs, errors.New("backlog.pass_margin: must be >= 0"))
+	}
+	if c.RepairTimeout < 0 || c.RepairTimeout > time.Minute {
+		errs = append(errs, errors.New("backlog.repair_timeout: must be between 0 (the default, 1s) and 1m"))
 	}
 	if c.LineByteTime < 0 {
 		errs = append(errs, errors.New("backlog: the line's character time must be >= 0"))

@@ -9,11 +9,11 @@ import (
 func TestWithDefaults(t *testing.T) {
 	got := Config{}.WithDefaults()
 	want := Config{MaxFrames: 1 << 20, MaxBytes: 128 << 20, LookAhead: 256, EchoMemory: 1 << 16,
-		EchoMemoryTTL: time.Minute, PassMargin: 100 * time.Millisecond}
+		EchoMemoryTTL: time.Minute, PassMargin: 100 * time.Millisecond, RepairTimeout: time.Second}
 	if got != want {
 		t.Fatalf("Config{}.WithDefaults() = %+v; want %+v", got, want)
 	}
-	set := Config{MaxFrames: 5, MaxBytes: 6, LookAhead: 7, EchoMemory: 8, EchoMemoryTTL: 9, PassMargin: 10, LineByteTime: 11}
+	set := Config{MaxFrames: 5, MaxBytes: 6, LookAhead: 7, EchoMemory: 8, EchoMemoryTTL: 9, PassMargin: 10, RepairTimeout: 12, LineByteTime: 11}
 	if got := set.WithDefaults(); got != set {
 		t.Fatalf("WithDefaults changed set fields: %+v", got)
 	}

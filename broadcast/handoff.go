@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/ingest"
 )
 
 // handoff carries frames from the port reader's goroutine (Accept) to the
@@ -33,7 +34,8 @@ type handoff struct {
 }
 
 type handoffSlot struct {
-	f backlog.Frame // f.Data is the slot's own buffer
+	f    backlog.Frame // f.Data is the slot's own buffer
+	hole ingest.Hole
 }
 
 // newHandoff returns a queue of n slots, n a power of two.
@@ -48,7 +50,7 @@ func newHandoff(n int) *handoff {
 // put queues a copy of data. If the queue is full it waits for room (the
 // owner goroutine never blocks on I/O, so this is a burst outrunning it) and
 // counts the stall. It returns false only when the queue is closed.
-func (h *handoff) put(f backlog.Frame) bool {
+func (h *handoff) put(f backlog.Frame, hole ingest.Hole) bool {
 	t := h.tail.Load()
 	if t-h.head.Load() == uint64(len(h.slots)) {
 		h.stalls.Add(1)
@@ -69,6 +71,7 @@ func (h *handoff) put(f backlog.Frame) bool {
 	buf := append(s.f.Data[:0], f.Data...)
 	s.f = f
 	s.f.Data = buf
+	s.hole = hole
 	h.tail.Store(t + 1)
 	h.accepted.Add(1)
 	if h.parked.Load() {
@@ -86,12 +89,12 @@ func (h *handoff) signal() {
 
 // drain hands every queued frame to fn, in order, and frees its slot. The
 // slot's data is valid only during fn. It returns how many it handled.
-func (h *handoff) drain(fn func(backlog.Frame)) int {
+func (h *handoff) drain(fn func(backlog.Frame, ingest.Hole)) int {
 	hd, t := h.head.Load(), h.tail.Load()
 	n := int(t - hd)
 	for ; hd != t; hd++ {
 		s := &h.slots[hd&h.mask]
-		fn(s.f)
+		fn(s.f, s.hole)
 		// Free slots as we go so a stalled producer resumes early.
 		if hd&63 == 63 {
 			h.head.Store(hd + 1)

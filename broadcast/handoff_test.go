@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/ingest"
 )
 
 // TestHandoffOrder: frames cross the queue complete and in order while the
@@ -19,7 +20,7 @@ func TestHandoffOrder(t *testing.T) {
 		for i := uint64(1); i <= n; i++ {
 			size := 8 + int(i%50)
 			binary.LittleEndian.PutUint64(buf, i)
-			if !h.put(backlog.Frame{ID: i, ReceivedAt: int64(i), Win: backlog.Window{Lo: int64(i), Hi: int64(i) + 1}, Data: buf[:size]}) {
+			if !h.put(backlog.Frame{ID: i, ReceivedAt: int64(i), Win: backlog.Window{Lo: int64(i), Hi: int64(i) + 1}, Data: buf[:size]}, ingest.NoHole) {
 				t.Error("put refused")
 				return
 			}
@@ -27,7 +28,7 @@ func TestHandoffOrder(t *testing.T) {
 	})
 	var next uint64 = 1
 	for next <= n {
-		h.drain(func(f backlog.Frame) {
+		h.drain(func(f backlog.Frame, _ ingest.Hole) {
 			if f.ID != next || f.ReceivedAt != int64(next) || f.Win.Hi != int64(next)+1 || len(f.Data) != 8+int(next%50) || binary.LittleEndian.Uint64(f.Data) != next {
 				t.Fatalf("frame %d: got %+v", next, f)
 			}
@@ -43,7 +44,7 @@ func TestHandoffOrder(t *testing.T) {
 		t.Fatalf("accepted %d, want %d", h.accepted.Load(), n)
 	}
 	h.closed.Store(true)
-	if h.put(backlog.Frame{}) || h.refused.Load() != 1 {
+	if h.put(backlog.Frame{}, ingest.NoHole) || h.refused.Load() != 1 {
 		t.Fatal("a closed queue took a frame")
 	}
 }

@@ -149,6 +149,13 @@ var (
 	descCatchUp      = desc("catch_up_trims_total", "Echo trims while activating (reading to the last stable offset).")
 	descRecreated    = desc("topic_recreated_total", "Times this member found the topic deleted and created again (a new topic id).")
 	descTopicDropped = desc("topic_recreated_dropped_frames_total", "Frames the ring held when this member found the topic created again: read before it knew of the new topic, dropped rather than published into it.")
+	descHoles        = desc("holes_total", "Frames that followed a hole in this member's own stream (its port reopened, dropped input or went quiet) while it was active.")
+	descRepairReqs   = desc("repair_requests_total", "Holes this member asked its peer to repair.")
+	descRepaired     = desc("repaired_frames_total", "Frames the peer supplied that this member published in holes of its own stream, by mark: certain (the member certainly lacked them) or possible (marked as possible duplicates).", "mark")
+	descUnrepaired   = desc("holes_unrepaired_total", "Holes in this member's stream whose frames could not be had from the peer, by reason: no_peer, timeout, truncated, busy.", "reason")
+	descRepairPeer   = desc("repair_answers_total", "Repair requests this member answered as the peer.")
+	descRepairSent   = desc("repair_frames_sent_total", "Frames this member sent to its peer in repair answers.")
+	descRepairRej    = desc("repair_rejected_total", "Malformed repair messages from the peer, dropped.")
 	descControl      = desc("control_heartbeats_total", "Control heartbeats: committed by this member while its feed was quiet, seen from other members (stale: read while behind, not taken as a witness), skipped because the control topic is unusable.", "event")
 
 	descLastCommit  = desc("last_commit_timestamp_seconds", "Unix time of the last successful commit.")
@@ -169,7 +176,8 @@ var allDescs = []*prometheus.Desc{
 	descRingGaps, descRingRejected, descRingMemoryEv, descPossibleDup, descEchoUntimed,
 	descAccepted, descStalls, descRefused, descProduced, descOversize, descCommits, descCommitFrames,
 	descCommitFails, descAborts, descCommitSecs, descEndTxnSecs, descActivations, descActFailures, descDeactivs, descFenced, descEcho,
-	descCatchUp, descRecreated, descTopicDropped, descControl, descLastCommit, descLastOffset, descFailing, descFailSince, descEpoch, descEchoOffset,
+	descCatchUp, descRecreated, descTopicDropped, descHoles, descRepairReqs, descRepaired, descUnrepaired, descRepairPeer,
+	descRepairSent, descRepairRej, descControl, descLastCommit, descLastOffset, descFailing, descFailSince, descEpoch, descEchoOffset,
 	descWitnessSeen,
 }
 
@@ -252,6 +260,16 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCatchUp, k.CatchUpTrims)
 	counter(descRecreated, k.TopicRecreated)
 	counter(descTopicDropped, k.TopicRecreatedDropped)
+	counter(descHoles, k.Holes)
+	counter(descRepairReqs, k.RepairRequests)
+	counter(descRepaired, k.RepairedFrames-k.RepairedPossible, "certain")
+	counter(descRepaired, k.RepairedPossible, "possible")
+	for _, why := range UnrepairedReasons {
+		counter(descUnrepaired, k.Unrepaired(why), why)
+	}
+	counter(descRepairPeer, k.RepairAnswers)
+	counter(descRepairSent, k.RepairFramesSent)
+	counter(descRepairRej, k.RepairRejected)
 	counter(descControl, k.ControlHeartbeats, "committed")
 	counter(descControl, k.ControlSeen, "seen")
 	counter(descControl, k.ControlStale, "stale")

@@ -33,6 +33,13 @@ type Options struct {
 	// (feedd_broadcast_*, feedd_kafka_producer_*, feedd_kafka_echo_*); nil
 	// registers nothing.
 	Registerer prometheus.Registerer
+	// SendRepair carries a repair message (repair.go) to the peer named
+	// to, or to every peer when to is empty, without blocking; it returns
+	// false when no peer can be reached. Nil: this member never asks for
+	// repair (it still answers nothing).
+	SendRepair func(to string, payload []byte) bool
+	// RepairMessageMax bounds one repair message; default RepairMessageMax.
+	RepairMessageMax int
 	// ShutdownTimeout bounds how long Run, once its context is cancelled,
 	// tries to finish the open transaction before aborting it. Default 5s.
 	ShutdownTimeout time.Duration
@@ -109,7 +116,8 @@ type Pipeline struct {
 	ring *backlog.Ring
 	// ringLimits are the ring's bounds, for the metrics; fixed at New.
 	ringLimits  backlog.Config
-	appendFn    func(backlog.Frame)
+	rep         repairs
+	appendFn    func(backlog.Frame, ingest.Hole)
 	role        Role
 	roleSince   time.Time
 	act         *activation
@@ -317,7 +325,7 @@ func (p *Pipeline) Accept(f *ingest.Frame) bool {
 	return p.in.put(backlog.Frame{
 		ID: f.Identity(), Exact: f.HasFeedSeq, Win: f.Line,
 		ReceivedAt: f.ReceivedAt.UnixNano(), Data: f.Data,
-	})
+	}, f.Hole)
 }
 
 // Changed is signalled (without blocking, coalescing) whenever something the
@@ -443,6 +451,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.commitTimer.Stop()
 	p.controlTimer = time.NewTimer(time.Hour)
 	p.controlTimer.Stop()
+	p.rep.timer = time.NewTimer(time.Hour)
+	p.rep.timer.Stop()
 	tick := time.NewTicker(housekeepEvery)
 	defer tick.Stop()
 	p.log.Info("pipeline running", "topic", p.cfg.Topic, "transactional_id", p.txnID, "kafka", p.cfg.String())
@@ -476,6 +486,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			p.commitDue()
 		case <-p.controlTimer.C:
 			p.controlDue()
+		case <-p.rep.timer.C:
+			p.repairTick()
 		case <-tick.C:
 			p.housekeep()
 		case <-shutdown:
@@ -517,9 +529,17 @@ func (p *Pipeline) setError(err error) {
 	}
 }
 
-// appendFrame stores one handed-off frame in the ring.
-func (p *Pipeline) appendFrame(f backlog.Frame) {
-	if _, _, err := p.ring.Append(f); err != nil {
+// appendFrame stores one handed-off frame in the ring; one that follows a
+// hole in this member's own stream starts a repair while it is active.
+func (p *Pipeline) appendFrame(f backlog.Frame, hole ingest.Hole) {
+	pos, stored, err := p.ring.Append(f)
+	if stored {
+		p.rep.remember(pos, f)
+		if hole != ingest.NoHole {
+			p.startRepair(pos, f, hole)
+		}
+	}
+	if err != nil {
 		// Counted in the ring's Stats.Rejected.
 		if time.Since(p.rejectLog) >= 10*time.Second {
 			p.log.Error("frame not kept: larger than the ring's byte bound", "err", err)
@@ -870,6 +890,16 @@ func (p *Pipeline) produceMore() {
 				due = true
 				break
 			}
+		}
+		if f, hold := p.repairHold(a.cursor + 1); hold {
+			break
+		} else if f != nil {
+			if t.n == 0 {
+				p.commitTimer.Reset(p.commitDelay(f.rx, now))
+			}
+			t.add(a.cl, &p.shape, backlog.Entry{Pos: a.cursor, ID: f.s.ID, Exact: f.s.Exact, Win: f.s.Win, ReceivedAt: f.rx, Data: f.data}, f.possible, now)
+			p.c.Produced++
+			continue
 		}
 		e, ok := p.ring.Next(a.cursor)
 		if !ok {
@@ -1255,6 +1285,7 @@ func (p *Pipeline) endActivation(a *activation, cause error, abort bool) {
 	}
 	p.act = nil
 	a.cancel()
+	p.dropHoles()
 	p.commitTimer.Stop()
 	p.controlTimer.Stop()
 	if a.live {
@@ -1422,6 +1453,7 @@ func (p *Pipeline) status() Status {
 		Witness:            p.witness,
 		Cause:              p.cause,
 		LastError:          p.lastErr,
+		LastHole:           p.rep.last,
 		Counters:           p.c,
 	}
 	if p.controlEnabled() {

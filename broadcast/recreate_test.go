@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/ingest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -426,7 +427,7 @@ func TestNoticeTopic(t *testing.T) {
 		t.Fatalf("first id: recreated %d, id %v", p.c.TopicRecreated, p.topicID)
 	}
 	for i := uint64(1); i <= 3; i++ {
-		p.appendFrame(backlog.Frame{ID: i, Exact: true, Win: backlog.Window{Lo: int64(i), Hi: int64(i)}, Data: []byte("x")})
+		p.appendFrame(backlog.Frame{ID: i, Exact: true, Win: backlog.Window{Lo: int64(i), Hi: int64(i)}, Data: []byte("x")}, ingest.NoHole)
 	}
 	p.echoNext, p.ownThrough, p.lastOffset, p.witness = 500, 400, 400, Witness{Member: "b", Offset: 450}
 	if !p.noticeTopic(y, "test") {

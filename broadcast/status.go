@@ -108,6 +108,27 @@ type Counters struct {
 	// rather than published into it.
 	TopicRecreated        uint64 `json:"topic_recreated"`
 	TopicRecreatedDropped uint64 `json:"topic_recreated_dropped"`
+
+	// Repair from the peer (repair.go). Holes: frames that followed a hole
+	// in this member's own stream while it was active; RepairRequests: of
+	// those, the ones it asked its peer about; RepairedFrames: the peer's
+	// frames it published in holes, RepairedPossible of them marked as
+	// possible duplicates; Unrepaired*: holes the peer's frames could not
+	// be had for, by reason. As the peer: RepairAsked requests taken,
+	// RepairAnswers answered with RepairFramesSent frames; RepairRejected:
+	// malformed repair messages dropped.
+	Holes               uint64 `json:"holes"`
+	RepairRequests      uint64 `json:"repair_requests"`
+	RepairedFrames      uint64 `json:"repaired_frames"`
+	RepairedPossible    uint64 `json:"repaired_possible"`
+	UnrepairedNoPeer    uint64 `json:"unrepaired_no_peer"`
+	UnrepairedTimeout   uint64 `json:"unrepaired_timeout"`
+	UnrepairedTruncated uint64 `json:"unrepaired_truncated"`
+	UnrepairedBusy      uint64 `json:"unrepaired_busy"`
+	RepairAsked         uint64 `json:"repair_asked"`
+	RepairAnswers       uint64 `json:"repair_answers"`
+	RepairFramesSent    uint64 `json:"repair_frames_sent"`
+	RepairRejected      uint64 `json:"repair_rejected"`
 }
 
 // Status is a snapshot of a pipeline for status output, metrics and the pair
@@ -156,6 +177,10 @@ type Status struct {
 	// fence. Nil after a requested deactivation.
 	Cause     error  `json:"-"`
 	LastError string `json:"last_error,omitempty"`
+
+	// LastHole is the latest hole in this member's own stream while it was
+	// active, and what became of it; nil if none.
+	LastHole *HoleReport `json:"last_hole,omitempty"`
 
 	Counters Counters `json:"counters"`
 }

@@ -1,0 +1,651 @@
+package broadcast
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/ingest/hostclock"
+)
+
+// Repair from the peer (decision 0011). When the active's own port may
+// have lost frames (ingest.Hole: it reopened, its framer dropped input,
+// its line was quiet), the active holds back the frames it read after the
+// hole, asks its peer over the pair link for the frames the peer read
+// around it, and publishes those the hole lacks (backlog.FillHole) before
+// the held ones. The peer answers once its own port has passed the hole.
+// If no answer comes within backlog.repair_timeout, the held frames go out
+// and the hole is reported unrepaired. The pipeline only encodes and
+// decodes the messages; the member carries them (Options.SendRepair,
+// Pipeline.HandleRepair).
+
+// RepairMessageMax is the default bound on one repair message's size, what
+// the pair link carries in one sealed message with room to spare.
+const RepairMessageMax = 3900
+
+const (
+	repairRequest byte = 1
+	repairAnswer  byte = 2
+
+	answerLast      byte = 1 // the last chunk of an answer
+	answerTruncated byte = 2 // the peer held more than an answer may carry
+
+	peerExact    byte = 1
+	peerPossible byte = 2
+
+	requestLen      = 1 + 8 + 8 + 4*8
+	answerHeaderLen = 1 + 8 + 8 + 2 + 1 + 2
+	peerFrameHeader = 1 + 8 + 8 + 8 + 2
+
+	// recentFrames is how many of its latest frames a member remembers
+	// for the side of a hole before it.
+	recentFrames = 512
+	// Bounds on one answer: a longer hole is reported, not repaired.
+	maxRepairFrames = 4096
+	maxRepairBytes  = 1 << 20
+	// maxHoles bounds the holes an active holds frames back for at once;
+	// past it, a new hole is reported unrepaired at once.
+	maxHoles = 64
+)
+
+// Unrepaired hole reasons, labels of feedd_broadcast_holes_unrepaired_total.
+const (
+	UnrepairedNoPeer    = "no_peer"   // no peer to ask: the link is down or there is none
+	UnrepairedTimeout   = "timeout"   // the peer's answer did not come in time
+	UnrepairedTruncated = "truncated" // the peer held more than an answer may carry
+	UnrepairedBusy      = "busy"      // too many holes at once
+)
+
+// UnrepairedReasons lists them, for metrics.
+var UnrepairedReasons = []string{UnrepairedNoPeer, UnrepairedTimeout, UnrepairedTruncated, UnrepairedBusy}
+
+// HoleReport describes the latest hole in this member's stream while it was
+// active, for /status.
+type HoleReport struct {
+	At   time.Time `json:"at"`
+	Kind string    `json:"kind"` // reopened, dropped or quiet (ingest.Hole)
+	// Span is the line time between the last frame before the hole and the
+	// first after it, as this member's port bounds it.
+	Span time.Duration `json:"span"`
+	// Repaired is how many frames the peer supplied for it, of which
+	// Possible were marked as possible duplicates.
+	Repaired int `json:"repaired"`
+	Possible int `json:"possible"`
+	// Unrepaired is why the peer's frames could not be had, empty when
+	// they were.
+	Unrepaired string `json:"unrepaired,omitempty"`
+	// MissingSeq is, on a feed with sequence numbers, how many numbers
+	// between the two sides of the hole are still missing after the
+	// repair (counting numbers that step by one).
+	MissingSeq uint64 `json:"missing_seq,omitempty"`
+	// Held is how long the frames after the hole were held back.
+	Held time.Duration `json:"held"`
+}
+
+type recentFrame struct {
+	pos uint64
+	s   backlog.Sighting
+}
+
+// peerFrame is one frame of a peer's answer.
+type peerFrame struct {
+	s        backlog.Sighting // window on the peer's clock until converted
+	possible bool
+	data     []byte
+	rx       int64 // wall time the peer read it, unix nanoseconds
+}
+
+// hole is a hole in this member's stream while it is active.
+type hole struct {
+	id       uint64
+	pos      uint64 // ring position of the first frame after the hole
+	kind     ingest.Hole
+	before   *backlog.Sighting
+	after    backlog.Sighting
+	asked    time.Time
+	deadline time.Time
+
+	clock     uint64 // the answering host's clock
+	got       []peerFrame
+	chunks    uint16
+	complete  bool
+	truncated bool
+
+	decided bool
+	fill    []peerFrame
+	next    int
+}
+
+// pendingAnswer is a peer's request this member answers once its port has
+// passed the hole.
+type pendingAnswer struct {
+	from     string
+	id       uint64
+	lo, hi   int64 // the hole on this host's clock: frames between are sent
+	fromKnwn bool
+	due      int64 // host clock
+	latest   int64 // host clock: answer by then whatever the port did
+}
+
+type repairs struct {
+	recent  [recentFrames]recentFrame
+	nrecent int
+	nextID  uint64
+	holes   []*hole
+	answers []*pendingAnswer
+	timer   *time.Timer
+	armed   time.Time
+	logAt   time.Time
+	last    *HoleReport
+	wide    int64 // the widest window of the recent frames, for the port's latency
+}
+
+func (r *repairs) remember(pos uint64, f backlog.Frame) {
+	i := r.nrecent % recentFrames
+	r.recent[i] = recentFrame{pos: pos, s: backlog.Sighting{ID: f.ID, Exact: f.Exact, Win: f.Win, Size: len(f.Data)}}
+	r.nrecent++
+	if f.Win.Known() {
+		w := f.Win.Hi - f.Win.Lo
+		// The widest of the recent windows, decaying so one slow read
+		// does not stretch every repair for ever.
+		r.wide = max(w, r.wide-r.wide/recentFrames)
+	}
+}
+
+// before returns the remembered frames before pos, oldest first.
+func (r *repairs) before(pos uint64) []backlog.Sighting {
+	n := min(r.nrecent, recentFrames)
+	out := make([]backlog.Sighting, 0, n)
+	for k := r.nrecent - n; k < r.nrecent; k++ {
+		f := r.recent[k%recentFrames]
+		if f.pos < pos {
+			out = append(out, f.s)
+		}
+	}
+	return out
+}
+
+// last returns the remembered frame just before pos.
+func (r *repairs) lastBefore(pos uint64) *backlog.Sighting {
+	n := min(r.nrecent, recentFrames)
+	for k := r.nrecent - 1; k >= r.nrecent-n; k-- {
+		if f := r.recent[k%recentFrames]; f.pos < pos {
+			return &f.s
+		}
+	}
+	return nil
+}
+
+// portLag is how long after a line time this member's port has surely
+// delivered the frame ending then: its latency, as wide as its recent
+// windows, plus the pass margin for a port slower than its bound.
+func (p *Pipeline) portLag() int64 {
+	return min(p.rep.wide, int64(time.Second)) + int64(p.ringLimits.PassMargin)
+}
+
+// startRepair handles a frame that follows a hole in this member's stream.
+func (p *Pipeline) startRepair(pos uint64, f backlog.Frame, kind ingest.Hole) {
+	a := p.act
+	if a == nil || a.stopping || p.opt.SendRepair == nil {
+		return
+	}
+	p.c.Holes++
+	now := time.Now()
+	h := &hole{
+		id: p.rep.nextID, pos: pos, kind: kind, before: p.rep.lastBefore(pos),
+		after: backlog.Sighting{ID: f.ID, Exact: f.Exact, Win: f.Win, Size: len(f.Data)},
+		asked: now, deadline: now.Add(p.ringLimits.RepairTimeout),
+	}
+	p.rep.nextID++
+	if len(p.rep.holes) >= maxHoles {
+		p.unrepaired(h, UnrepairedBusy, now)
+		return
+	}
+	if !p.opt.SendRepair("", encodeRequest(h)) {
+		p.unrepaired(h, UnrepairedNoPeer, now)
+		return
+	}
+	p.c.RepairRequests++
+	p.rep.holes = append(p.rep.holes, h)
+	p.armRepair()
+}
+
+func encodeRequest(h *hole) []byte {
+	b := make([]byte, 0, requestLen)
+	b = append(b, repairRequest)
+	b = binary.BigEndian.AppendUint64(b, h.id)
+	b = binary.BigEndian.AppendUint64(b, hostclock.ID())
+	from := backlog.Window{Lo: backlog.NoLo, Hi: backlog.NoLo}
+	if h.before != nil {
+		from = h.before.Win
+	}
+	for _, v := range []int64{from.Lo, from.Hi, h.after.Win.Lo, h.after.Win.Hi} {
+		b = binary.BigEndian.AppendUint64(b, uint64(v))
+	}
+	return b
+}
+
+// HandleRepair takes a repair message from the peer named from. Safe from
+// any goroutine; it copies payload. Malformed messages are counted and
+// dropped.
+func (p *Pipeline) HandleRepair(from string, payload []byte) {
+	msg := append([]byte(nil), payload...)
+	p.post(func() {
+		if err := p.handleRepair(from, msg); err != nil {
+			p.c.RepairRejected++
+			if now := time.Now(); now.Sub(p.rep.logAt) >= 10*time.Second {
+				p.log.Warn("repair message from the peer dropped", "peer", from, "err", err)
+				p.rep.logAt = now
+			}
+		}
+	})
+}
+
+func (p *Pipeline) handleRepair(from string, msg []byte) error {
+	if len(msg) == 0 {
+		return errors.New("empty")
+	}
+	switch msg[0] {
+	case repairRequest:
+		return p.takeRequest(from, msg)
+	case repairAnswer:
+		return p.takeAnswer(msg)
+	}
+	return fmt.Errorf("unknown repair message kind %d", msg[0])
+}
+
+func (p *Pipeline) takeRequest(from string, msg []byte) error {
+	if len(msg) != requestLen {
+		return fmt.Errorf("request of %d bytes, want %d", len(msg), requestLen)
+	}
+	id := binary.BigEndian.Uint64(msg[1:])
+	clock := binary.BigEndian.Uint64(msg[9:])
+	v := func(i int) int64 { return int64(binary.BigEndian.Uint64(msg[17+8*i:])) }
+	now := hostclock.Now()
+	pa := &pendingAnswer{from: from, id: id, lo: backlog.NoLo}
+	if v(1) != backlog.NoLo {
+		if w, ok := p.clocks.window(clock, backlog.Window{Lo: v(0), Hi: v(1)}, now); ok && w.Lo != backlog.NoLo {
+			pa.lo, pa.fromKnwn = w.Lo, true
+		}
+	}
+	to, ok := p.clocks.window(clock, backlog.Window{Lo: v(2), Hi: v(3)}, now)
+	if !ok {
+		// Nothing known of the requester's clock: the hole ended before
+		// now, which is all that can be said.
+		to.Hi = now
+	}
+	pa.hi = to.Hi
+	pa.due = to.Hi + p.portLag()
+	pa.latest = now + int64(p.ringLimits.RepairTimeout)/2
+	p.c.RepairAsked++
+	p.rep.answers = append(p.rep.answers, pa)
+	p.repairTick()
+	return nil
+}
+
+// answer sends what the ring holds around a peer's hole.
+func (p *Pipeline) answer(pa *pendingAnswer) {
+	margin := int64(p.ringLimits.PassMargin)
+	var frames []peerFrame
+	truncated := false
+	bytes := 0
+	e, ok := p.ring.Oldest()
+	for ; ok; e, ok = p.ring.Next(e.Pos) {
+		if pa.fromKnwn && e.Win.Hi < pa.lo-margin {
+			continue
+		}
+		if e.Win.Lo != backlog.NoLo && e.Win.Lo-margin > pa.hi {
+			break
+		}
+		if len(frames) == maxRepairFrames || bytes+len(e.Data) > maxRepairBytes || peerFrameHeader+len(e.Data) > p.repairMax()-answerHeaderLen {
+			truncated = true
+			break
+		}
+		frames = append(frames, peerFrame{
+			s:        backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win, Size: len(e.Data)},
+			possible: p.ring.PossiblyPublished(e), data: e.Data, rx: e.ReceivedAt,
+		})
+		bytes += len(e.Data)
+	}
+	for _, m := range encodeAnswer(pa.id, frames, truncated, p.repairMax()) {
+		if !p.opt.SendRepair(pa.from, m) {
+			return
+		}
+	}
+	p.c.RepairAnswers++
+	p.c.RepairFramesSent += uint64(len(frames))
+}
+
+func (p *Pipeline) repairMax() int {
+	if p.opt.RepairMessageMax > 0 {
+		return p.opt.RepairMessageMax
+	}
+	return RepairMessageMax
+}
+
+// encodeAnswer splits an answer into messages of at most max bytes.
+func encodeAnswer(id uint64, frames []peerFrame, truncated bool, max int) [][]byte {
+	var out [][]byte
+	var chunk uint16
+	start := func() []byte {
+		b := make([]byte, 0, max)
+		b = append(b, repairAnswer)
+		b = binary.BigEndian.AppendUint64(b, id)
+		b = binary.BigEndian.AppendUint64(b, hostclock.ID())
+		b = binary.BigEndian.AppendUint16(b, chunk)
+		return append(b, 0, 0, 0) // flags, count
+	}
+	b, n := start(), 0
+	flush := func(last bool) {
+		var flags byte
+		if last {
+			flags |= answerLast
+			if truncated {
+				flags |= answerTruncated
+			}
+		}
+		b[answerHeaderLen-3] = flags
+		binary.BigEndian.PutUint16(b[answerHeaderLen-2:], uint16(n))
+		out = append(out, b)
+		chunk++
+		b, n = start(), 0
+	}
+	for _, f := range frames {
+		if len(b)+peerFrameHeader+len(f.data) > max {
+			flush(false)
+		}
+		var fl byte
+		if f.s.Exact {
+			fl |= peerExact
+		}
+		if f.possible {
+			fl |= peerPossible
+		}
+		b = append(b, fl)
+		b = binary.BigEndian.AppendUint64(b, f.s.ID)
+		b = binary.BigEndian.AppendUint64(b, uint64(f.s.Win.Lo))
+		b = binary.BigEndian.AppendUint64(b, uint64(f.s.Win.Hi))
+		b = binary.BigEndian.AppendUint16(b, uint16(len(f.data)))
+		b = append(b, f.data...)
+		n++
+	}
+	flush(true)
+	return out
+}
+
+func (p *Pipeline) takeAnswer(msg []byte) error {
+	if len(msg) < answerHeaderLen {
+		return fmt.Errorf("answer of %d bytes", len(msg))
+	}
+	id := binary.BigEndian.Uint64(msg[1:])
+	clock := binary.BigEndian.Uint64(msg[9:])
+	chunk := binary.BigEndian.Uint16(msg[17:])
+	flags := msg[19]
+	count := int(binary.BigEndian.Uint16(msg[20:]))
+	var h *hole
+	for _, x := range p.rep.holes {
+		if x.id == id {
+			h = x
+		}
+	}
+	if h == nil || h.decided || h.complete {
+		return nil // late: the hole was decided without it
+	}
+	if chunk != h.chunks {
+		// A lost chunk: what came is kept, the rest is the timeout's.
+		return fmt.Errorf("answer chunk %d, want %d", chunk, h.chunks)
+	}
+	rest := msg[answerHeaderLen:]
+	for range count {
+		if len(rest) < peerFrameHeader {
+			return errors.New("answer frame cut short")
+		}
+		fl := rest[0]
+		f := peerFrame{
+			s: backlog.Sighting{
+				ID: binary.BigEndian.Uint64(rest[1:]), Exact: fl&peerExact != 0,
+				Win: backlog.Window{Lo: int64(binary.BigEndian.Uint64(rest[9:])), Hi: int64(binary.BigEndian.Uint64(rest[17:]))},
+			},
+			possible: fl&peerPossible != 0,
+		}
+		n := int(binary.BigEndian.Uint16(rest[25:]))
+		if len(rest) < peerFrameHeader+n {
+			return errors.New("answer frame cut short")
+		}
+		f.data = rest[peerFrameHeader : peerFrameHeader+n : peerFrameHeader+n]
+		f.s.Size = n
+		f.rx = time.Now().UnixNano()
+		h.got = append(h.got, f)
+		rest = rest[peerFrameHeader+n:]
+	}
+	if len(rest) != 0 {
+		return errors.New("answer has trailing bytes")
+	}
+	h.clock = clock
+	h.chunks++
+	if flags&answerLast != 0 {
+		h.complete = true
+		h.truncated = flags&answerTruncated != 0
+	}
+	p.repairTick()
+	return nil
+}
+
+// repairTick answers what is due, decides what can be, and rearms the
+// timer for the next.
+func (p *Pipeline) repairTick() {
+	now := hostclock.Now()
+	wall := time.Now()
+	kept := p.rep.answers[:0]
+	for _, pa := range p.rep.answers {
+		if now >= pa.due || now >= pa.latest || p.passed(pa.hi) {
+			p.answer(pa)
+			continue
+		}
+		kept = append(kept, pa)
+	}
+	clear(p.rep.answers[len(kept):])
+	p.rep.answers = kept
+	for _, h := range p.rep.holes {
+		if h.decided {
+			continue
+		}
+		switch {
+		case h.complete && p.readyToFill(h, now):
+			p.decide(h, wall, "")
+		case wall.After(h.deadline):
+			p.decide(h, wall, UnrepairedTimeout)
+		}
+	}
+	p.armRepair()
+}
+
+// passed reports whether this member's port has certainly delivered every
+// frame that ended on the line by t: a newer frame began after it by more
+// than the margin.
+func (p *Pipeline) passed(t int64) bool {
+	if p.rep.nrecent == 0 {
+		return false
+	}
+	last := p.rep.recent[(p.rep.nrecent-1)%recentFrames].s.Win
+	return last.Lo != backlog.NoLo && last.Lo-int64(p.ringLimits.PassMargin) > t
+}
+
+// readyToFill reports whether this member's own port has delivered every
+// frame the peer's answer could be, so the frames held after the hole can
+// be compared with it.
+func (p *Pipeline) readyToFill(h *hole, now int64) bool {
+	latest := h.after.Win.Hi
+	for i := range h.got {
+		w, _ := p.clocks.window(h.clock, h.got[i].s.Win, now)
+		if w.Lo == backlog.NoLo || w.Lo-int64(p.ringLimits.PassMargin) <= h.after.Win.Hi {
+			latest = max(latest, w.Hi)
+		}
+	}
+	return now >= latest+p.portLag() || p.passed(latest)
+}
+
+// decide picks the peer's frames for a hole; why is empty when the answer
+// is complete, otherwise why it is not.
+func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
+	if why == "" && h.truncated {
+		why = UnrepairedTruncated
+	}
+	now := hostclock.Now()
+	peer := make([]backlog.Sighting, len(h.got))
+	for i := range h.got {
+		peer[i] = h.got[i].s
+		peer[i].Win, _ = p.clocks.window(h.clock, h.got[i].s.Win, now)
+	}
+	var after []backlog.Sighting
+	for e, ok := p.ring.Get(h.pos); ok; e, ok = p.ring.Next(e.Pos) {
+		after = append(after, backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win, Size: len(e.Data)})
+	}
+	rules := backlog.HoleRules{ByteTime: int64(p.ringLimits.LineByteTime), Margin: int64(p.ringLimits.PassMargin)}
+	possible := 0
+	for _, f := range backlog.FillHole(p.rep.before(h.pos), after, peer, rules) {
+		pf := h.got[f.Index]
+		pf.possible = pf.possible || f.Possible
+		pf.s.Win = peer[f.Index].Win
+		if pf.possible {
+			possible++
+		}
+		h.fill = append(h.fill, pf)
+	}
+	h.decided = true
+	h.got = nil
+	p.c.RepairedFrames += uint64(len(h.fill))
+	p.c.RepairedPossible += uint64(possible)
+	rep := p.report(h, wall)
+	rep.Repaired, rep.Possible = len(h.fill), possible
+	if why != "" {
+		p.countUnrepaired(why)
+		rep.Unrepaired = why
+	}
+	rep.MissingSeq = missingSeq(h)
+	p.rep.last = rep
+	if len(h.fill) > 0 || why != "" {
+		p.log.Info("hole in this member's stream", "kind", rep.Kind, "span", rep.Span, "repaired", rep.Repaired,
+			"possible_duplicates", rep.Possible, "unrepaired", rep.Unrepaired, "missing_seq", rep.MissingSeq, "held", rep.Held)
+	}
+	p.notify()
+}
+
+// missingSeq counts, on a feed with sequence numbers, the numbers between
+// the two sides of a hole that its fill lacks (numbers that step by one).
+func missingSeq(h *hole) uint64 {
+	if h.before == nil || !h.before.Exact || !h.after.Exact || h.after.ID <= h.before.ID+1 {
+		return 0
+	}
+	missing := h.after.ID - h.before.ID - 1
+	have := uint64(0)
+	for _, f := range h.fill {
+		if f.s.Exact && f.s.ID > h.before.ID && f.s.ID < h.after.ID {
+			have++
+		}
+	}
+	return missing - min(have, missing)
+}
+
+func (p *Pipeline) report(h *hole, wall time.Time) *HoleReport {
+	r := &HoleReport{At: h.asked, Kind: h.kind.String(), Held: wall.Sub(h.asked)}
+	if h.before != nil && h.after.Win.Lo != backlog.NoLo && h.after.Win.Lo > h.before.Win.Hi {
+		r.Span = time.Duration(h.after.Win.Lo - h.before.Win.Hi)
+	}
+	return r
+}
+
+// unrepaired reports a hole that is not held for: nobody can be asked.
+func (p *Pipeline) unrepaired(h *hole, why string, wall time.Time) {
+	p.countUnrepaired(why)
+	r := p.report(h, wall)
+	r.Unrepaired, r.MissingSeq = why, missingSeq(h)
+	p.rep.last = r
+	if wall.Sub(p.rep.logAt) >= 10*time.Second {
+		p.log.Warn("hole in this member's stream not repaired", "kind", r.Kind, "reason", why)
+		p.rep.logAt = wall
+	}
+	p.notify()
+}
+
+func (p *Pipeline) countUnrepaired(why string) {
+	switch why {
+	case UnrepairedNoPeer:
+		p.c.UnrepairedNoPeer++
+	case UnrepairedTimeout:
+		p.c.UnrepairedTimeout++
+	case UnrepairedTruncated:
+		p.c.UnrepairedTruncated++
+	case UnrepairedBusy:
+		p.c.UnrepairedBusy++
+	}
+}
+
+// Unrepaired returns the count of holes left unrepaired for reason why.
+func (c Counters) Unrepaired(why string) uint64 {
+	switch why {
+	case UnrepairedNoPeer:
+		return c.UnrepairedNoPeer
+	case UnrepairedTimeout:
+		return c.UnrepairedTimeout
+	case UnrepairedTruncated:
+		return c.UnrepairedTruncated
+	case UnrepairedBusy:
+		return c.UnrepairedBusy
+	}
+	return 0
+}
+
+// repairHold is consulted by produceMore before it produces the entry at
+// pos: it returns a peer frame to produce first, or hold when nothing from
+// pos on may be produced yet.
+func (p *Pipeline) repairHold(pos uint64) (f *peerFrame, hold bool) {
+	for len(p.rep.holes) > 0 {
+		h := p.rep.holes[0]
+		if pos < h.pos {
+			return nil, false
+		}
+		if !h.decided {
+			return nil, true
+		}
+		if h.next < len(h.fill) {
+			h.next++
+			return &h.fill[h.next-1], false
+		}
+		p.rep.holes[0] = nil
+		p.rep.holes = p.rep.holes[1:]
+	}
+	return nil, false
+}
+
+// dropHoles forgets the holes of an activation that ended: what was held
+// stays in the ring, for whoever publishes next.
+func (p *Pipeline) dropHoles() {
+	clear(p.rep.holes)
+	p.rep.holes = p.rep.holes[:0]
+}
+
+// armRepair sets the timer for the next repair event.
+func (p *Pipeline) armRepair() {
+	var next time.Time
+	for _, h := range p.rep.holes {
+		if !h.decided && (next.IsZero() || h.deadline.Before(next)) {
+			next = h.deadline
+		}
+	}
+	if len(p.rep.answers) > 0 || len(p.rep.holes) > 0 {
+		// Due times are on the host clock: poll them every few
+		// milliseconds rather than convert.
+		soon := time.Now().Add(5 * time.Millisecond)
+		if next.IsZero() || soon.Before(next) {
+			next = soon
+		}
+	}
+	if next.IsZero() {
+		return
+	}
+	p.rep.timer.Reset(time.Until(next))
+}
