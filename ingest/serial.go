@@ -151,6 +151,10 @@ type OpenFunc func(SerialConfig) (Port, error)
 //
 // Modem output lines are left alone (a nil InitialStatusBits): asking to set
 // them makes Open fail on a pty, which has none.
+//
+// It holds the device's lock (see lockPort) until the port is closed, and
+// fails with a DeviceBusyError naming the holder when another feedd process
+// has it.
 func OpenSerial(c SerialConfig) (Port, error) { return openSerial(c, false) }
 
 // OpenSerialMarked opens the device as OpenSerial does, and also asks the
@@ -158,9 +162,14 @@ func OpenSerial(c SerialConfig) (Port, error) { return openSerial(c, false) }
 // and each break, in the byte stream (termios INPCK and PARMRK), so that a
 // probe can count them: LineErrorFilter takes the marks out. A member does
 // not do this: its framers drop what such characters spoil anyway.
+//
+// Being for a probe, which must never disturb another reader, it also
+// refuses a tty that another process took exclusively without feedd's lock,
+// which root could open past (see lockPort).
 func OpenSerialMarked(c SerialConfig) (Port, error) { return openSerial(c, true) }
 
-func openSerial(c SerialConfig, markErrors bool) (Port, error) {
+// openSerial opens the device; probe selects OpenSerialMarked's behaviour.
+func openSerial(c SerialConfig, probe bool) (Port, error) {
 	mode := &serial.Mode{
 		BaudRate: c.Baud,
 		DataBits: c.DataBits,
@@ -170,36 +179,35 @@ func openSerial(c SerialConfig, markErrors bool) (Port, error) {
 	if c.StopBits == 2 {
 		mode.StopBits = serial.TwoStopBits
 	}
-	// The serial library clears CRTSCTS and PARMRK while opening and has no
-	// setting for either, and it takes the tty exclusively, so a second
-	// descriptor to set the flags must be opened before it and used after
-	// it. termios belongs to the tty, not to a descriptor.
-	var termiosFD = -1
-	if c.FlowControl == "rtscts" || markErrors {
-		fd, err := unix.Open(c.Device, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
-		if err != nil {
-			return nil, describeOpenError(c.Device, err)
-		}
-		termiosFD = fd
-		defer unix.Close(termiosFD)
-	}
-	p, err := serial.Open(c.Device, mode)
+	// The lock comes first (see lockPort): when another process holds the
+	// device, nothing below runs. Its descriptor also sets what the serial
+	// library clears while opening and has no setting for (CRTSCTS,
+	// PARMRK): the library takes the tty exclusively, so a descriptor for
+	// that must be opened before it, and termios belongs to the tty, not to
+	// a descriptor.
+	lockFD, err := lockPort(c.Device, probe)
 	if err != nil {
+		return nil, err
+	}
+	sp, err := serial.Open(c.Device, mode)
+	if err != nil {
+		unix.Close(lockFD)
 		return nil, describeOpenError(c.Device, err)
 	}
+	p := &lockedPort{Port: sp, lockFD: lockFD}
 	if c.FlowControl == "rtscts" {
-		if err := enableRTSCTS(termiosFD); err != nil {
+		if err := enableRTSCTS(lockFD); err != nil {
 			p.Close()
 			return nil, fmt.Errorf("serial device %s: enable RTS/CTS flow control: %w", c.Device, err)
 		}
 	}
-	if markErrors {
-		if err := enableErrorMarks(termiosFD); err != nil {
+	if probe {
+		if err := enableErrorMarks(lockFD); err != nil {
 			p.Close()
 			return nil, fmt.Errorf("serial device %s: mark line errors: %w", c.Device, err)
 		}
 	}
-	if err := p.SetReadTimeout(c.ReadTimeout); err != nil {
+	if err := sp.SetReadTimeout(c.ReadTimeout); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("serial device %s: set read timeout: %w", c.Device, err)
 	}
@@ -244,7 +252,9 @@ func describeOpenError(path string, err error) error {
 		return fmt.Errorf("serial device %s: permission denied (add the user to the dialout group): %w", path, err)
 	}
 	if pe != nil && pe.Code() == serial.PortBusy {
-		return fmt.Errorf("serial device %s: busy (another process holds it): %w", path, err)
+		// lockPort found no holder, so one came between it and this
+		// open.
+		return fmt.Errorf("serial device %s: %w (another process took it exclusively): %w", path, ErrDeviceBusy, err)
 	}
 	return fmt.Errorf("serial device %s: %w", path, err)
 }

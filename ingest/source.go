@@ -117,7 +117,13 @@ func (s *Source) Run(ctx context.Context, handle func(*Frame)) error {
 				return fmt.Errorf("ingest: %w", err)
 			}
 			if now := s.now(); first || now.Sub(lastOpenLog) >= 30*time.Second {
-				s.log.Error("cannot open serial device; retrying", "err", err, "retry_max", s.cfg.ReconnectMax)
+				msg := "cannot open serial device; retrying"
+				if errors.Is(err, ErrDeviceBusy) {
+					// Another member on this host, or a probe or
+					// terminal program left running: it must let go.
+					msg = "serial device in use by another process; retrying until it lets go"
+				}
+				s.log.Error(msg, "err", err, "retry_max", s.cfg.ReconnectMax)
 				lastOpenLog = now
 			}
 			first = false

@@ -60,7 +60,8 @@ func probeMain(ctx context.Context, args []string, stdout, stderr io.Writer, dep
 			"sees: bytes per second, line errors, frames and invalid frames for the configured framer\n"+
 			"and every framer that finds frame boundaries by itself, and a verdict: whether the settings\n"+
 			"fit the feed, and if not what looks wrong. Only the serial: and framing: sections are used.\n"+
-			"A member must not hold the port meanwhile. Exits 0 when the settings fit, 1 otherwise.\n\nflags:\n")
+			"It does not open a port a member (or another program) holds: it says which process does\n"+
+			"and exits 1. Exits 0 when the settings fit, 1 otherwise.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parseCommandFlags(fs, args); err != nil {
@@ -93,6 +94,10 @@ func probeMain(ctx context.Context, args []string, stdout, stderr io.Writer, dep
 	sc := cfg.Serial
 	sc.Device = path
 	port, err := deps.open(sc)
+	if errors.Is(err, ingest.ErrDeviceBusy) {
+		return fmt.Errorf("%w; the probe needs the port to itself: stop what holds it first "+
+			"(for a member, systemctl stop feedd; on the inactive member this never disturbs the active)", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/feedd/feedd/hw/serialsim"
 	"github.com/feedd/feedd/ingest"
@@ -156,6 +158,46 @@ func TestProbeUSBSerialAndTextOutput(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// The incident behind the port lock: a probe run by root against a running
+// member read the member's port, taking bytes from it, and its close cleared
+// the member's exclusive mode. Now the probe fails at once, naming the
+// member, and the member keeps its port and every byte.
+func TestProbeRefusesAPortAMemberHolds(t *testing.T) {
+	sim := startProbeSim(t)
+	port := sim.Ports()[0]
+	member, err := ingest.OpenSerial(ingest.SerialConfig{Device: port, Baud: probeLineBaud}.WithDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer member.Close()
+	read := func() int {
+		buf := make([]byte, 4096)
+		n, err := member.Read(buf)
+		if err != nil {
+			t.Fatalf("member read: %v", err)
+		}
+		return n
+	}
+	for range 2 { // the second attempt finds the lock still held
+		var stdout, stderr bytes.Buffer
+		err := probeMain(t.Context(), []string{"--serial.device", port, "--framing.mode", "nmea", "--duration", "1s"},
+			&stdout, &stderr, probeDeps{lookupEnv: noEnv, open: ingest.OpenSerialMarked})
+		if !errors.Is(err, ingest.ErrDeviceBusy) {
+			t.Fatalf("probe of a port a member holds: %v; want ingest.ErrDeviceBusy", err)
+		}
+		for _, want := range []string{port + " is in use by pid " + strconv.Itoa(os.Getpid()) + " (", "systemctl stop feedd"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Fatalf("error %q lacks %q", err, want)
+			}
+		}
+		if stdout.Len() != 0 {
+			t.Fatalf("a probe that could not open the port printed a report: %q", stdout.String())
+		}
+	}
+	got := 0
+	waitUntil(t, time.Minute, "the member to read the feed after the refused probes", func() bool { got += read(); return got > 0 })
 }
 
 func TestProbeUsage(t *testing.T) {
