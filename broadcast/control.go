@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -165,7 +166,7 @@ func (p *Pipeline) heartbeatDone(a *activation, r heartbeatResult) {
 		p.c.ControlHeartbeats++
 		p.lastControl = now
 		if r.pid >= 0 {
-			p.pid, p.epoch = r.pid, r.epoch
+			p.setProducer(r.pid, r.epoch)
 		}
 	}
 	if r.skipped != nil {
@@ -192,11 +193,14 @@ func (p *Pipeline) heartbeatDone(a *activation, r heartbeatResult) {
 // controlSeen takes a heartbeat batch from the control consumer: seen
 // heartbeats of other members, stale ones among them, and the witness if
 // the latest was fresh.
-func (p *Pipeline) controlSeen(seen, stale uint64, w *Witness) {
+func (p *Pipeline) controlSeen(seen, stale uint64, w *Witness, own *ownRecord) {
 	p.c.ControlSeen += seen
 	p.c.ControlStale += stale
 	if w != nil {
 		p.setWitness(*w)
+	}
+	if own != nil {
+		p.checkTwin(*own)
 	}
 }
 
@@ -276,6 +280,7 @@ func (p *Pipeline) followControl(ctx context.Context, cl *kgo.Client) bool {
 		})
 		var seen, stale uint64
 		var wit *Witness
+		var own *ownRecord
 		backwards := false
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 			if fp.Topic != topic || fp.Partition != 0 || len(fp.Records) == 0 {
@@ -284,22 +289,29 @@ func (p *Pipeline) followControl(ctx context.Context, cl *kgo.Client) bool {
 			if fp.Records[0].Offset < next {
 				backwards = true
 			}
-			var latest *kgo.Record
+			var latest, ours *kgo.Record
 			for _, r := range fp.Records {
 				next = r.Offset + 1
 				if r.Attrs.IsControl() {
 					continue
 				}
-				if m := headerValue(r, HeaderMember); len(m) > 0 && !bytes.Equal(m, p.shape.member) {
+				switch m := headerValue(r, HeaderMember); {
+				case len(m) == 0:
+				case !bytes.Equal(m, p.shape.member):
 					seen++
 					latest = r
+				default:
+					ours = r
 				}
-			}
-			if latest == nil {
-				return
 			}
 			if next < fp.LastStableOffset {
 				stale += seen
+				return
+			}
+			if ours != nil {
+				own = &ownRecord{offset: ours.Offset, pid: ours.ProducerID, epoch: ours.ProducerEpoch, control: true}
+			}
+			if latest == nil {
 				return
 			}
 			at, _ := time.Parse(time.RFC3339Nano, string(headerValue(latest, HeaderTimestamp)))
@@ -315,10 +327,10 @@ func (p *Pipeline) followControl(ctx context.Context, cl *kgo.Client) bool {
 			}
 			return true
 		}
-		if seen == 0 {
+		if seen == 0 && own == nil {
 			continue
 		}
-		if !p.post(func() { p.controlSeen(seen, stale, wit) }) {
+		if !p.post(func() { p.controlSeen(seen, stale, wit, own) }) {
 			return false
 		}
 	}
@@ -360,4 +372,51 @@ func (p *Pipeline) positionControl(ctx context.Context, cl *kgo.Client) (int64, 
 		case <-time.After(backoff):
 		}
 	}
+}
+
+// maxHeldEpochs bounds Pipeline.heldEpochs: the echo trails the producer by a
+// few transactions, not by dozens of activations.
+const maxHeldEpochs = 32
+
+// producerEpoch is a producer id and epoch this process held.
+type producerEpoch struct {
+	pid   int64
+	epoch int16
+}
+
+// ownRecord is a committed record read back that carries our own member
+// id, with the producer id and epoch of its batch.
+type ownRecord struct {
+	offset  int64
+	pid     int64
+	epoch   int16
+	control bool
+}
+
+// setProducer records the producer id and epoch this process now holds.
+func (p *Pipeline) setProducer(pid int64, epoch int16) {
+	p.pid, p.epoch = pid, epoch
+	pe := producerEpoch{pid, epoch}
+	if n := len(p.heldEpochs); n > 0 && p.heldEpochs[n-1] == pe {
+		return
+	}
+	if len(p.heldEpochs) == maxHeldEpochs {
+		p.heldEpochs = slices.Delete(p.heldEpochs, 0, 1)
+	}
+	p.heldEpochs = append(p.heldEpochs, pe)
+}
+
+// checkTwin judges a committed record carrying our own member id: written
+// under a producer epoch this process never held, it is another process's
+// running under our id (Status.Twin). While this member activates or is
+// active, a record of its own may carry an epoch the client took without
+// telling us yet (it re-initialises the producer id on some errors), so
+// nothing is judged then; a twin that fenced us shows again once we are
+// inactive.
+func (p *Pipeline) checkTwin(r ownRecord) {
+	if p.act != nil || slices.Contains(p.heldEpochs, producerEpoch{r.pid, r.epoch}) {
+		return
+	}
+	p.twin = Witness{Member: p.opt.Member, SeenAt: time.Now(), Offset: r.offset, Control: r.control, ProducerID: r.pid, ProducerEpoch: r.epoch}
+	p.notify()
 }

@@ -35,6 +35,9 @@ type echoBatch struct {
 	recs       []echoRec
 	witness    Witness
 	hasWitness bool
+	// own is the latest record carrying our own member id, if any.
+	own    ownRecord
+	hasOwn bool
 }
 
 // echoFetchMaxWait bounds how long the broker holds a fetch with nothing to
@@ -159,6 +162,8 @@ func (p *Pipeline) followEcho(ctx context.Context, cl *kgo.Client, fromStart boo
 				b.hasWitness = true
 				b.witness.Offset = r.Offset
 				rx = headerValue(r, HeaderReceivedAt)
+			} else if len(m) > 0 {
+				b.own, b.hasOwn = ownRecord{offset: r.Offset, pid: r.ProducerID, epoch: r.ProducerEpoch}, true
 			}
 		})
 		if (quiet || failed || backwards) && w.changed(ctx, quiet || backwards) {
@@ -282,7 +287,7 @@ func (p *Pipeline) echoStart(ctx context.Context, cl *kgo.Client, fromStart bool
 func (p *Pipeline) echoBatch() *echoBatch {
 	select {
 	case b := <-p.echoFree:
-		b.start, b.startedAt, b.recs, b.hasWitness, b.topicID = -1, 0, b.recs[:0], false, kadm.TopicID{}
+		b.start, b.startedAt, b.recs, b.hasWitness, b.hasOwn, b.topicID = -1, 0, b.recs[:0], false, false, kadm.TopicID{}
 		return b
 	default:
 		return &echoBatch{start: -1}

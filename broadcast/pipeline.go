@@ -133,19 +133,24 @@ type Pipeline struct {
 	controlTimer *time.Timer
 	shutdown     bool
 	witness      Witness
-	cause        error
-	lastErr      string
-	failSince    time.Time
-	lastCommit   time.Time
-	lastOffset   int64
-	lastControl  time.Time // the last control heartbeat committed
-	controlLog   time.Time // rate-limits the control topic's error log
-	pid          int64
-	epoch        int16
-	c            Counters
-	rejectLog    time.Time
-	oversizeLog  time.Time
-	lostLog      time.Time
+	twin         Witness
+	// heldEpochs is the producer ids and epochs this process has held, newest
+	// last (at most maxHeldEpochs): records of our member id under any
+	// other were written by another process.
+	heldEpochs  []producerEpoch
+	cause       error
+	lastErr     string
+	failSince   time.Time
+	lastCommit  time.Time
+	lastOffset  int64
+	lastControl time.Time // the last control heartbeat committed
+	controlLog  time.Time // rate-limits the control topic's error log
+	pid         int64
+	epoch       int16
+	c           Counters
+	rejectLog   time.Time
+	oversizeLog time.Time
+	lostLog     time.Time
 
 	// topicID is the id of the topic instance that the offsets above
 	// (echoNext, ownThrough, lastOffset, the witness's) belong to, zero
@@ -799,7 +804,7 @@ func (p *Pipeline) fenceDone(a *activation, f fenceResult, err error) bool {
 		return false
 	}
 	a.cl, a.topicID = f.cl, f.topicID
-	p.pid, p.epoch = f.pid, f.epoch
+	p.setProducer(f.pid, f.epoch)
 	if !p.noticeTopic(f.topicID, "activation") {
 		p.startRecovery(a) // listed on a topic already replaced: list again
 		return true
@@ -1028,7 +1033,7 @@ func (p *Pipeline) committed(a *activation, t *txn, r commitResult) {
 		}
 		p.lastCommit = now
 		if r.pid >= 0 {
-			p.pid, p.epoch = r.pid, r.epoch
+			p.setProducer(r.pid, r.epoch)
 		}
 		t.reset()
 	}
@@ -1355,6 +1360,9 @@ func (p *Pipeline) handleEcho(b *echoBatch) {
 	if b.hasWitness {
 		p.setWitness(b.witness)
 	}
+	if b.hasOwn {
+		p.checkTwin(b.own)
+	}
 	p.held, p.heldIdx = b, 0
 	p.releaseHeld()
 }
@@ -1451,6 +1459,7 @@ func (p *Pipeline) status() Status {
 		CommitFailingSince: p.failSince,
 		EchoOffset:         p.echoNext,
 		Witness:            p.witness,
+		Twin:               p.twin,
 		Cause:              p.cause,
 		LastError:          p.lastErr,
 		LastHole:           p.rep.last,

@@ -56,6 +56,9 @@ type Witness struct {
 	Offset int64 `json:"offset"`
 	// Control is set when the record was a control heartbeat.
 	Control bool `json:"control,omitempty"`
+	// ProducerID and ProducerEpoch are the record's, set on Status.Twin.
+	ProducerID    int64 `json:"producer_id,omitempty"`
+	ProducerEpoch int16 `json:"producer_epoch,omitempty"`
 }
 
 // Counters are cumulative since the pipeline was created.
@@ -171,6 +174,13 @@ type Status struct {
 	// until it is positioned.
 	EchoOffset int64   `json:"echo_offset"`
 	Witness    Witness `json:"witness"`
+	// Twin is the latest committed record (data or control heartbeat) that
+	// carries this member's own id but was written under a producer epoch
+	// this process never held: another process runs under the same
+	// member_id. Records read while this member is activating or active
+	// are not judged (one of its own may carry an epoch it has not learnt
+	// yet). Zero if none.
+	Twin Witness `json:"twin,omitzero"`
 
 	// Cause is why the member last stopped being active (or failed to
 	// activate) without being asked to: errors.Is(Cause, ErrFenced) after a

@@ -74,6 +74,16 @@
 //     every frame silently. The refusal ends when the peer connects, or
 //     when the transport has not repeated it for its duration (the peer is
 //     gone).
+//   - Member id clash: another process running under this member's own id
+//     (two members configured with one member_id) shows up as a refusal
+//     of the transport naming our own id, or as records committed under
+//     our id by another process ([WitnessSeen] naming us). It is reported
+//     (Status.MemberIDClash) and never flaps the roles: the twin's commits
+//     hold its slot like a peer's witness, so whichever of the two is
+//     active keeps publishing and the other stands by. A clash alone keeps
+//     nobody from activating: if neither is active, a topic with one
+//     publisher is better than none, and should both activate, the lock
+//     fences one, which then sees the other committing.
 //
 // An active member steps down ([Deactivate]):
 //
@@ -114,7 +124,8 @@
 //     reset) — never for local timeouts, which must stay silences. Report
 //     [PeerRefused], after authenticating the peer, at every attempt to
 //     connect that fails because the members' frame identity settings
-//     differ.
+//     differ, or because the other side presents our own member id (Peer
+//     is then our id).
 //   - Broadcast: perform [Activate] (fence the slot's transactional.id, read
 //     to the end, trim, flush, go live) and report [ActivationFinished] or
 //     [ActivationFailed] with its Term, or [Fenced] if fenced meanwhile;
@@ -123,7 +134,8 @@
 //   - Witness: report [WitnessSeen] for fresh committed records (or control
 //     heartbeats written while the feed is quiet) of other members, read
 //     back read_committed; records should carry the writer's member id,
-//     incarnation and slot.
+//     incarnation and slot. Report records carrying our own member id
+//     that this process did not write as a [WitnessSeen] naming us.
 //   - Ingest: report [HealthChanged] for the feed (ok, quiet, noisy), after
 //     its own debouncing.
 //   - Supply an incarnation that grows with every start of the process.

@@ -84,6 +84,16 @@ type HealthChanged struct {
 // replayed. Reporting every record is fine; once per HeartbeatInterval per
 // member is enough. A witness proves the writer alive and holding its slot
 // even when the pair link is silent.
+//
+// A witness naming this member's own id reports a record committed under
+// our id by another process (the edge tells its own records apart, by
+// their producer epoch): a member id clash (Status.MemberIDClash). That
+// process holds the slot like any witnessed member, so this member does
+// not contend for it while its commits keep coming: the one of two
+// processes sharing an id that is active keeps the slot, the other stands
+// by, and takes over only once the commits stop for the activation
+// interval. If both activated at once, the Kafka lock fences one of them,
+// which then sees the other's commits and stays inactive.
 type WitnessSeen struct {
 	Member      string
 	Incarnation uint64 // 0 if unknown

@@ -59,6 +59,9 @@ type Node struct {
 	takeoverFrom  string
 
 	prepared bool
+	// twin is what this member knows of another process running under its
+	// own member id.
+	twin twin
 	// refusalBlocked: in the last evaluation a refused peer kept this
 	// member from activating (for counting episodes).
 	refusalBlocked bool
@@ -102,6 +105,33 @@ type peer struct {
 	// missed is how many heartbeats of the current silence have been
 	// counted as missed.
 	missed uint64
+}
+
+// twinHoldIntervals is how many activation intervals a sign of another
+// process under our member id (a heartbeat, or its commits in Kafka) keeps
+// the clash standing. Its commits are renewed continuously while it is
+// active; an inactive twin writes nothing to Kafka, and only the
+// transport's refusals (PeerRefused naming our own id) renew the clash.
+const twinHoldIntervals = 4
+
+// twin is another process running under this member's id: two members
+// were configured with one member_id. It is never a peer: it cannot be
+// heard (the transport refuses it, and heartbeats from our own id are
+// dropped), and it takes no part in the ranking. Its commits, seen through
+// Kafka, hold its slot like a peer's witness.
+type twin struct {
+	since time.Time // the current episode began; zero: none yet
+	// The last sign of it (heartbeat or witness) and when the transport
+	// last refused it, moved forward by our own stalls since (as for
+	// peers), and how long that refusal stands.
+	seenBase   time.Time
+	refBase    time.Time
+	refusedFor time.Duration
+	lastAt     time.Time
+	detail     string
+	// Its last commit seen through Kafka, and the slot it was in.
+	witBase time.Time
+	slot    int
 }
 
 // view classifies a peer as this member currently sees it.
@@ -183,6 +213,11 @@ func (n *Node) Step(now time.Time, ev Event) []Action {
 				p.refBase = p.refBase.Add(gap)
 			}
 		}
+		for _, t := range []*time.Time{&n.twin.seenBase, &n.twin.refBase, &n.twin.witBase} {
+			if !t.IsZero() {
+				*t = t.Add(gap)
+			}
+		}
 		n.lastStall = now
 		n.counters.Stalls++
 	}
@@ -244,6 +279,7 @@ func (n *Node) onHeartbeat(hb Heartbeat) {
 	if hb.From == n.cfg.MemberID {
 		if hb.Incarnation != n.inc {
 			n.counters.DuplicateMemberID++
+			n.twinSeen(fmt.Sprintf("a heartbeat from incarnation %d of this member's id (ours is %d)", hb.Incarnation, n.inc))
 		}
 		return
 	}
@@ -298,7 +334,11 @@ func (n *Node) onClosed(e PeerClosed) {
 // onRefused records a refusal by the transport. A refusal stands for at
 // least one activation interval.
 func (n *Node) onRefused(e PeerRefused) {
-	if e.Peer == "" || e.Peer == n.cfg.MemberID {
+	if e.Peer == "" {
+		return
+	}
+	if e.Peer == n.cfg.MemberID {
+		n.twinRefused(e)
 		return
 	}
 	p := n.peer(e.Peer)
@@ -306,6 +346,55 @@ func (n *Node) onRefused(e PeerRefused) {
 	p.refusedFor = max(e.For, n.cfg.ActivationInterval)
 	p.refusedWhy = e.Reason
 	n.counters.PeerRefusals++
+}
+
+// twinRefused records the transport's refusal of a process that presents
+// our own member id.
+func (n *Node) twinRefused(e PeerRefused) {
+	n.twinEpisode()
+	t := &n.twin
+	t.refBase, t.refusedFor = n.now, max(e.For, n.cfg.ActivationInterval)
+	t.lastAt, t.detail = n.now, e.Reason
+	n.counters.PeerRefusals++
+}
+
+// twinSeen records a sign of another process under our member id.
+func (n *Node) twinSeen(detail string) {
+	n.twinEpisode()
+	t := &n.twin
+	if t.refBase.IsZero() || n.now.Sub(t.refBase) >= t.refusedFor {
+		// The transport's refusal, while it stands, says more: it names
+		// the other process's address.
+		t.detail = detail
+	}
+	t.seenBase, t.lastAt = n.now, n.now
+}
+
+// twinEpisode starts a clash episode unless one stands.
+func (n *Node) twinEpisode() {
+	if !n.clashStanding() {
+		n.twin.since = n.now
+		n.counters.MemberIDClashes++
+	}
+}
+
+// clashStanding: another process under our member id was refused by the
+// transport within the refusal's duration, or showed itself within
+// twinHoldIntervals activation intervals (not counting our own stalls).
+func (n *Node) clashStanding() bool {
+	t := &n.twin
+	return !t.refBase.IsZero() && n.now.Sub(t.refBase) < t.refusedFor ||
+		!t.seenBase.IsZero() && n.now.Sub(t.seenBase) < twinHoldIntervals*n.cfg.ActivationInterval
+}
+
+// twinHolds reports the slot the twin holds as far as we can tell: its
+// commits were seen within the activation interval.
+func (n *Node) twinHolds() (int, bool) {
+	t := &n.twin
+	if !t.witBase.IsZero() && n.now.Sub(t.witBase) < n.cfg.ActivationInterval {
+		return t.slot, true
+	}
+	return 0, false
 }
 
 func (n *Node) onHealth(h Health) {
@@ -331,7 +420,12 @@ func (n *Node) onHealth(h Health) {
 }
 
 func (n *Node) onWitness(e WitnessSeen) {
-	if e.Member == "" || e.Member == n.cfg.MemberID {
+	if e.Member == "" {
+		return
+	}
+	if e.Member == n.cfg.MemberID {
+		n.twinSeen(fmt.Sprintf("records committed under this member's id by another process (slot %d)", e.Slot))
+		n.twin.witBase, n.twin.slot = n.now, e.Slot
 		return
 	}
 	p := n.peer(e.Member)
@@ -776,6 +870,9 @@ func (n *Node) vacantSlots() []int {
 		if s, ok := n.claim(n.peers[id]); ok {
 			mark(s)
 		}
+	}
+	if s, ok := n.twinHolds(); ok {
+		mark(s)
 	}
 	var vacant []int
 	for s, h := range held {

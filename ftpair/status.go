@@ -41,6 +41,10 @@ type Status struct {
 	// LastStall is when this process last resumed from a stall.
 	LastStall time.Time `json:"last_stall,omitzero"`
 
+	// MemberIDClash is set while another process is known to run under
+	// this member's own id (see [PeerRefused] and [WitnessSeen]).
+	MemberIDClash *MemberIDClash `json:"member_id_clash,omitempty"`
+
 	Peers []PeerStatus `json:"peers"`
 	// Transitions are the last role transitions, oldest first.
 	Transitions []Transition `json:"transitions"`
@@ -78,6 +82,22 @@ type PeerStatus struct {
 	Refused       bool      `json:"refused,omitempty"`
 	RefusedAt     time.Time `json:"refused_at,omitzero"`
 	RefusedReason string    `json:"refused_reason,omitempty"`
+}
+
+// MemberIDClash describes another process running under this member's id:
+// two members were configured with one member_id.
+type MemberIDClash struct {
+	// Since is when the current episode began; LastSeen the last sign of
+	// the other process, Detail what that sign was (the transport's
+	// refusal names the other process's address).
+	Since    time.Time `json:"since"`
+	LastSeen time.Time `json:"last_seen"`
+	Detail   string    `json:"detail"`
+	// Committing is set while the other process's commits were seen
+	// through Kafka within the activation interval: it holds Slot, and
+	// this member does not contend for it.
+	Committing bool `json:"committing"`
+	Slot       int  `json:"slot"`
 }
 
 // Transition is one role change and why it happened.
@@ -136,6 +156,9 @@ type Counters struct {
 	// DuplicateMemberID counts heartbeats carrying our own member id from
 	// another incarnation: two members are configured with one id.
 	DuplicateMemberID uint64 `json:"duplicate_member_id"`
+	// MemberIDClashes counts episodes of another process running under
+	// this member's id (Status.MemberIDClash), one per episode.
+	MemberIDClashes uint64 `json:"member_id_clashes"`
 }
 
 // Status returns a snapshot as of the last Step.
@@ -169,6 +192,11 @@ func (n *Node) Status() Status {
 	}
 	if !n.role.holdsSlot() {
 		s.Slot = 0
+	}
+	if n.clashStanding() {
+		c := &MemberIDClash{Since: n.twin.since, LastSeen: n.twin.lastAt, Detail: n.twin.detail}
+		c.Slot, c.Committing = n.twinHolds()
+		s.MemberIDClash = c
 	}
 	for _, id := range n.ids {
 		p := n.peers[id]

@@ -418,6 +418,9 @@ func formatStatus(w *world, s Status) string {
 		}
 		b.WriteString("\n")
 	}
+	if c := s.MemberIDClash; c != nil {
+		fmt.Fprintf(&b, "member-id-clash since=%s last=%s committing=%v slot=%d (%s)\n", at(c.Since), at(c.LastSeen), c.Committing, c.Slot, c.Detail)
+	}
 	for _, tr := range s.Transitions {
 		fmt.Fprintf(&b, "transition %s %s->%s reason=%s", at(tr.At), tr.From, tr.To, cmp2(string(tr.Reason), "-"))
 		if tr.Detail != "" {
@@ -430,6 +433,9 @@ func formatStatus(w *world, s Status) string {
 		c.Activations, c.ActivationFailures, c.Obituaries, c.WitnessSuppressed, c.Prepares, c.Refused, c.Stalls, c.StaleHeartbeats)
 	if c.PeerRefusals > 0 || c.RefusalSuppressed > 0 {
 		fmt.Fprintf(&b, " peer-refusals=%d refusal-suppressed=%d", c.PeerRefusals, c.RefusalSuppressed)
+	}
+	if c.MemberIDClashes > 0 {
+		fmt.Fprintf(&b, " member-id-clashes=%d", c.MemberIDClashes)
 	}
 	for _, r := range sortedReasons(c.StepDowns) {
 		fmt.Fprintf(&b, " stepdown.%s=%d", r, c.StepDowns[r])

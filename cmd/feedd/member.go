@@ -33,6 +33,8 @@ type controller struct {
 	activation  *pendingActivation
 	lastFenced  uint64
 	lastWitness time.Time
+	lastTwin    time.Time
+	clash       bool // a member id clash stands (logged once per episode)
 	health      ftpair.Health
 	feed        feedJudge
 	refused     string
@@ -146,6 +148,20 @@ func (c *controller) step(ev ftpair.Event) {
 	}
 	st := c.node.Status()
 	c.pairStatus.Store(&st)
+	c.logClash(st.MemberIDClash)
+}
+
+// logClash logs a member id clash once when it begins and once when it
+// ends, however often its evidence repeats meanwhile.
+func (c *controller) logClash(clash *ftpair.MemberIDClash) {
+	switch {
+	case clash != nil && !c.clash:
+		c.log.Error("another process runs with this member's member_id; this member does not contend with its commits",
+			"member_id", c.cfg.MemberID, "detail", clash.Detail)
+	case clash == nil && c.clash:
+		c.log.Info("member id clash over: no sign of another process with this member's member_id", "member_id", c.cfg.MemberID)
+	}
+	c.clash = clash != nil
 }
 
 func (c *controller) perform(a ftpair.Action) {
@@ -241,6 +257,12 @@ func (c *controller) observe() {
 	if w := st.Witness; w.SeenAt.After(c.lastWitness) && w.Member != "" && w.Member != c.cfg.MemberID {
 		c.lastWitness = w.SeenAt
 		c.step(ftpair.WitnessSeen{Member: w.Member})
+	}
+	if tw := st.Twin; tw.SeenAt.After(c.lastTwin) {
+		// Committed under our own id by a producer epoch this process never
+		// held: another process runs with our member_id.
+		c.lastTwin = tw.SeenAt
+		c.step(ftpair.WitnessSeen{Member: c.cfg.MemberID})
 	}
 	h := ftpair.Health{Feed: c.feed.judge(time.Now(), c.src.Health())}
 	if !st.CommitFailingSince.IsZero() {
@@ -439,6 +461,10 @@ var (
 		"Times this process resumed after being stopped or starved for over half the activation interval.", nil, nil)
 	descDuplicateID = prometheus.NewDesc("feedd_pair_duplicate_member_id_total",
 		"Heartbeats carrying this member's id from another process: two members share one member_id.", nil, nil)
+	descIDClash = prometheus.NewDesc("feedd_pair_member_id_clash",
+		"1 while another process is known to run with this member's member_id (refused by the pair link, or committing under it).", nil, nil)
+	descIDClashes = prometheus.NewDesc("feedd_pair_member_id_clashes_total",
+		"Episodes of another process running with this member's member_id.", nil, nil)
 	descHeartbeatsMissed = prometheus.NewDesc("feedd_pair_heartbeats_missed_total",
 		"Heartbeats that did not arrive from a peer heard before: one per heartbeat interval of silence beyond the first.", nil, nil)
 	descHeartbeatsRejected = prometheus.NewDesc("feedd_pair_heartbeats_rejected_total",
@@ -458,7 +484,7 @@ var stepDownReasons = []ftpair.Reason{ftpair.ReasonFenced, ftpair.ReasonSupersed
 func (c *controller) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descActive, descActivations, descActivationFailures,
 		descStepDowns, descObituaries, descWitnessSuppressed, descRefusalSuppressed, descStalls, descDuplicateID,
-		descHeartbeatsMissed, descHeartbeatsRejected} {
+		descIDClash, descIDClashes, descHeartbeatsMissed, descHeartbeatsRejected} {
 		ch <- d
 	}
 }
@@ -498,6 +524,12 @@ func (c *controller) Collect(ch chan<- prometheus.Metric) {
 	counter(descRefusalSuppressed, st.Counters.RefusalSuppressed)
 	counter(descStalls, st.Counters.Stalls)
 	counter(descDuplicateID, st.Counters.DuplicateMemberID)
+	clash := 0.0
+	if st.MemberIDClash != nil {
+		clash = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descIDClash, prometheus.GaugeValue, clash)
+	counter(descIDClashes, st.Counters.MemberIDClashes)
 	counter(descHeartbeatsMissed, st.Counters.MissedHeartbeats)
 	counter(descHeartbeatsRejected, st.Counters.StaleHeartbeats)
 }

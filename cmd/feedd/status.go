@@ -76,14 +76,19 @@ type statusDoc struct {
 			Feed  string `json:"feed"`
 			Kafka string `json:"kafka"`
 		} `json:"health"`
-		HoldOff       bool         `json:"hold_off"`
-		HoldOffReason string       `json:"hold_off_reason"`
-		HoldOffUntil  time.Time    `json:"hold_off_until"`
-		HandoverTo    string       `json:"handover_to"`
-		Preparing     bool         `json:"preparing"`
-		Peers         []peerDoc    `json:"peers"`
-		Transitions   []transition `json:"transitions"`
-		Counters      struct {
+		HoldOff       bool      `json:"hold_off"`
+		HoldOffReason string    `json:"hold_off_reason"`
+		HoldOffUntil  time.Time `json:"hold_off_until"`
+		HandoverTo    string    `json:"handover_to"`
+		Preparing     bool      `json:"preparing"`
+		Peers         []peerDoc `json:"peers"`
+		MemberIDClash *struct {
+			Since      time.Time `json:"since"`
+			Detail     string    `json:"detail"`
+			Committing bool      `json:"committing"`
+		} `json:"member_id_clash"`
+		Transitions []transition `json:"transitions"`
+		Counters    struct {
 			Activations        uint64            `json:"activations"`
 			ActivationFailures uint64            `json:"activation_failures"`
 			StepDowns          map[string]uint64 `json:"step_downs"`
@@ -511,6 +516,14 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", pe.ID, seen, ago(now, pe.LastHeard), role, pe.Term, pe.Feed, pe.Kafka)
 		}
 		tw.Flush()
+		if c := p.MemberIDClash; c != nil {
+			standing := "it does not hold the slot now"
+			if c.Committing {
+				standing = "it is committing: this member does not contend with it"
+			}
+			fmt.Fprintf(&b, "  MEMBER ID CLASH since %s: another process runs with member_id %s (%s): %s\n",
+				when(now, c.Since), d.Member, standing, c.Detail)
+		}
 		if d.Link != nil {
 			for _, lp := range d.Link.Peers {
 				switch {

@@ -61,3 +61,34 @@ func TestStatusShowsARefusedPeerAndTheClockBound(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusShowsAMemberIDClash: a member id clash is explained under the
+// peers, with the evidence (which names the other process's address).
+func TestStatusShowsAMemberIDClash(t *testing.T) {
+	now := time.Now()
+	detail := `member id clash: the member at 10.0.0.2:7400 runs with member_id "host-a", which is this member's own`
+	st := memberStatus{
+		Pipeline: "ais-north", Member: "host-a", Version: "v1.2.3", Mode: roleAuto, Role: "inactive",
+		Pair: &ftpair.Status{
+			MemberID: "host-a", Role: ftpair.RoleInactive, RoleSince: now.Add(-time.Minute),
+			MemberIDClash: &ftpair.MemberIDClash{Since: now.Add(-time.Minute), LastSeen: now, Detail: detail, Committing: true},
+		},
+		Link: &link.Status{MemberID: "host-a", Auth: link.AuthHMAC},
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc statusDoc
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := renderStatus(&out, &doc, now); err != nil {
+		t.Fatal(err)
+	}
+	want := "another process runs with member_id host-a (it is committing: this member does not contend with it): " + detail
+	if !strings.Contains(out.String(), "MEMBER ID CLASH since ") || !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks the clash %q:\n%s", want, out.String())
+	}
+}

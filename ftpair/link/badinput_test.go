@@ -159,6 +159,14 @@ func TestBadInput(t *testing.T) {
 		mustReason(t, err, RejectIdentity)
 		drain(c)
 	})
+	// A member holding the secret that runs under b's own id: authenticated,
+	// then refused as a member id clash.
+	step("our own member id", RejectDuplicateID, func() {
+		c := dialRaw(t, b.addr())
+		_, _, err := clientHandshake(c, modeHMAC, "b", "c", testSecret, Identity{})
+		mustReason(t, err, RejectDuplicateID)
+		drain(c)
+	})
 	if n := b.closed("a2"); n != 0 {
 		t.Fatalf("%d obituaries for sessions b dropped", n)
 	}

@@ -79,6 +79,20 @@
 // The dialer sends its proof before it refuses, so that the acceptor can
 // authenticate the dialer's identity and refuse too.
 //
+// # Member id clash
+//
+// Two members configured with one member_id would each take the other's
+// commits for their own. So a dialer that reaches a member answering
+// under our own id, and an acceptor dialed by a member presenting our own
+// id (whichever peer it says it dialed), complete the authentication as
+// usual and then refuse (RejectDuplicateID): each logs an error naming the
+// id and the other's address (once per episode: a clash that has not
+// stood for Config.RefusalHold starts a new one), shows it in Status
+// (MemberIDClash) and reports ftpair.PeerRefused with Peer = our own id
+// and For = Config.RefusalHold. In mTLS mode the dialer finds the clash in
+// the acceptor's certificate, which names our id, and ends the TLS
+// handshake there: only the dialer reports it.
+//
 // # Clock bounds
 //
 // Every heartbeat message carries a timing block stamped here, at the

@@ -40,7 +40,9 @@ func sessionKeys(mode authMode, secret, tr []byte, dialer bool) (*sealer, *opene
 // over both nonces and both identities; our proof. Only then, the peer
 // authenticated, are the identities compared: a mismatch is a
 // RejectIdentity, after our proof has gone out so that the peer can
-// authenticate our identity and refuse us too.
+// authenticate our identity and refuse us too. A peer that answers under
+// our own member id is authenticated the same way and then refused as a
+// member id clash (RejectDuplicateID).
 func clientHandshake(conn io.ReadWriter, mode authMode, self, peer string, secret []byte, ours Identity) (*sealer, *opener, error) {
 	var nd [nonceLen]byte
 	rand.Read(nd[:])
@@ -58,12 +60,14 @@ func clientHandshake(conn io.ReadWriter, mode authMode, self, peer string, secre
 		return nil, nil, err
 	case w.mode != mode:
 		return nil, nil, rejectf(RejectMode, "the peer authenticates with mode %d, we with %d", w.mode, mode)
-	case w.from != peer:
+	case w.from != peer && w.from != self:
 		return nil, nil, rejectf(RejectWrongPeer, "dialed %q, the member there answers as %q", peer, w.from)
 	case w.to != self:
 		return nil, nil, rejectf(RejectWrongPeer, "the peer answers to %q, we are %q", w.to, self)
 	}
-	tr := transcript(mode, self, peer, nd, w.nonce, ours, w.ident)
+	// The acceptor's id in the transcript is the one it answered with:
+	// the peer's, or, in a member id clash, ours.
+	tr := transcript(mode, self, w.from, nd, w.nonce, ours, w.ident)
 	var proof []byte
 	if mode == modeHMAC {
 		if !hmac.Equal(w.mac, derive(secret, labelWelcome, tr)) {
@@ -73,6 +77,9 @@ func clientHandshake(conn io.ReadWriter, mode authMode, self, peer string, secre
 	}
 	if _, err := conn.Write(appendProof(nil, proof)); err != nil {
 		return nil, nil, hsErr(err)
+	}
+	if w.from == self {
+		return nil, nil, clashError(self)
 	}
 	if err := checkIdentity(peer, w.ident, ours); err != nil {
 		return nil, nil, err
@@ -86,7 +93,11 @@ func clientHandshake(conn io.ReadWriter, mode authMode, self, peer string, secre
 // certificate) before we answer. The welcome carries our frame identity
 // whatever the dialer's, so that each side can name both in its refusal;
 // the identities are compared once the dialer's proof has authenticated
-// its hello (RejectIdentity).
+// its hello (RejectIdentity). A dialer presenting our own member id
+// (whoever it says it dialed) is answered and authenticated like a peer,
+// and then refused as a member id clash (RejectDuplicateID), so that both
+// sides learn of it; check must accept our own id (the link's only
+// verifies that the certificate names it).
 func serverHandshake(conn io.ReadWriter, mode authMode, self string, secret []byte, check func(from string) error, ours Identity) (string, *sealer, *opener, error) {
 	buf := make([]byte, MaxFrame)
 	frame, err := readFrame(conn, buf)
@@ -99,7 +110,7 @@ func serverHandshake(conn io.ReadWriter, mode authMode, self string, secret []by
 		return "", nil, nil, err
 	case h.mode != mode:
 		return "", nil, nil, rejectf(RejectMode, "the peer authenticates with mode %d, we with %d", h.mode, mode)
-	case h.to != self:
+	case h.to != self && h.from != self:
 		return "", nil, nil, rejectf(RejectWrongPeer, "%q dialed %q, we are %q", h.from, h.to, self)
 	}
 	if err := check(h.from); err != nil {
@@ -124,6 +135,9 @@ func serverHandshake(conn io.ReadWriter, mode authMode, self string, secret []by
 	}
 	if mode == modeHMAC && !hmac.Equal(proof, derive(secret, labelProof, tr)) {
 		return "", nil, nil, rejectf(RejectMAC, "%q: handshake proof does not verify (different secret, or a replayed handshake)", h.from)
+	}
+	if h.from == self {
+		return h.from, nil, nil, clashError(self)
 	}
 	if err := checkIdentity(h.from, h.ident, ours); err != nil {
 		return h.from, nil, nil, err
@@ -180,8 +194,10 @@ func serverTLS(cert *tls.Certificate, cas *x509.CertPool) *tls.Config {
 // clientTLS is the dialer's TLS configuration for one peer. The standard
 // host-name check is replaced (InsecureSkipVerify) by VerifyConnection,
 // which verifies the chain against the CAs and that the certificate names
-// the peer's member id, which need not be a host name.
-func clientTLS(cert *tls.Certificate, cas *x509.CertPool, peer string) *tls.Config {
+// the peer's member id, which need not be a host name. A certificate that
+// names our own id (self) instead is a member id clash: the TLS handshake
+// ends there, so in mTLS mode only the dialer learns of the clash.
+func clientTLS(cert *tls.Certificate, cas *x509.CertPool, self, peer string) *tls.Config {
 	return &tls.Config{
 		Certificates:       []tls.Certificate{*cert},
 		MinVersion:         tls.VersionTLS13,
@@ -190,6 +206,9 @@ func clientTLS(cert *tls.Certificate, cas *x509.CertPool, peer string) *tls.Conf
 			leaf, err := verifyCert(cs, cas, x509.ExtKeyUsageServerAuth)
 			if err != nil {
 				return err
+			}
+			if !certNames(leaf, peer) && certNames(leaf, self) {
+				return clashError(self)
 			}
 			if !certNames(leaf, peer) {
 				return rejectf(RejectWrongPeer, "dialed %q, its certificate names %s", peer, certName(leaf))
@@ -208,4 +227,25 @@ func tlsErr(err error) error {
 		return &rejectError{reason: RejectIncomplete, msg: "TLS handshake", err: err}
 	}
 	return &rejectError{reason: RejectTLS, msg: "TLS handshake", err: err}
+}
+
+// memberIDClash is the detail of a RejectDuplicateID rejection: the other
+// side of an authenticated handshake presents our own member id.
+type memberIDClash struct {
+	id string
+	// remote is the other side's address, set by the link once known.
+	remote string
+}
+
+func (c *memberIDClash) Error() string {
+	at := "another member"
+	if c.remote != "" {
+		at = "the member at " + c.remote
+	}
+	return fmt.Sprintf("member id clash: %s runs with member_id %q, which is this member's own; "+
+		"refusing to pair: two members must not share a member_id (give each its own, and list the other's in pair.peers)", at, c.id)
+}
+
+func clashError(self string) error {
+	return &rejectError{reason: RejectDuplicateID, msg: "member id", err: &memberIDClash{id: self}}
 }

@@ -65,6 +65,11 @@ type Link struct {
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{} // every open TCP connection
 	crashed atomic.Bool           // tests: imitate a process death
+	// The last member id clash (guarded by mu): when (Link.mono, 0 if
+	// none; and wall time), and the refusal, which names the address.
+	clashMono int64
+	clashWall time.Time
+	clashErr  string
 }
 
 // peer is one configured peer and its current session.
@@ -301,6 +306,17 @@ func (l *Link) rejectHandshake(ctx context.Context, err error, remote net.Addr, 
 		l.refuse(ctx, p, m, remote)
 		return
 	}
+	var clash *memberIDClash
+	if errors.As(err, &clash) {
+		switch {
+		case p != nil: // we dialed it: the configured address says more
+			clash.remote = p.addr
+		case remote != nil:
+			clash.remote = remote.String()
+		}
+		l.refuseClash(ctx, clash)
+		return
+	}
 	id := ""
 	if p != nil {
 		id = p.id
@@ -332,6 +348,26 @@ func (l *Link) refuse(ctx context.Context, p *peer, m *identityMismatch, remote 
 	}
 	l.log.Log(ctx, level, "pair link: "+m.Error(), attrs...)
 	l.emit(ctx, nil, ftpair.PeerRefused{Peer: p.id, Reason: m.Error(), For: l.cfg.RefusalHold()})
+}
+
+// refuseClash records that the other side of an authenticated handshake
+// presented our own member id, logs it as an error once per episode (a
+// clash that has not stood for Config.RefusalHold starts a new one; debug
+// otherwise) and reports ftpair.PeerRefused naming our own id, which the
+// core shows as a member id clash.
+func (l *Link) refuseClash(ctx context.Context, c *memberIDClash) {
+	l.rejected[reasonIndex(RejectDuplicateID)].Add(1)
+	now := l.mono()
+	l.mu.Lock()
+	episode := l.clashMono == 0 || now-l.clashMono >= int64(l.cfg.RefusalHold())
+	l.clashMono, l.clashWall, l.clashErr = now, time.Now(), c.Error()
+	l.mu.Unlock()
+	level := slog.LevelDebug
+	if episode {
+		level = slog.LevelError
+	}
+	l.log.Log(ctx, level, "pair link: "+c.Error(), "member_id", l.self, "remote", c.remote)
+	l.emit(ctx, nil, ftpair.PeerRefused{Peer: l.self, Reason: c.Error(), For: l.cfg.RefusalHold()})
 }
 
 // countReject counts a rejection and logs it, at warning level at most once
@@ -466,6 +502,15 @@ func (l *Link) serveAccepted(ctx context.Context, raw net.Conn) {
 			conn = tc
 		}
 		_, s, o, err := serverHandshake(conn, l.mode, l.self, l.secret, func(from string) error {
+			if from == l.self {
+				// A member id clash, refused once authenticated: the
+				// certificate must name the id all the same.
+				if tc != nil && !certNames(tc.ConnectionState().PeerCertificates[0], from) {
+					return rejectf(RejectWrongPeer, "the peer claims to be %q, its certificate names %s",
+						from, certName(tc.ConnectionState().PeerCertificates[0]))
+				}
+				return nil
+			}
 			p = l.peers[from]
 			switch {
 			case p == nil:
@@ -552,7 +597,7 @@ func (l *Link) dialOnce(ctx context.Context, p *peer) (bool, time.Duration) {
 	conn, s, o, err := l.handshake(ctx, raw, func() (net.Conn, *sealer, *opener, error) {
 		var conn net.Conn = raw
 		if l.mode == modeMTLS {
-			tc := tls.Client(raw, clientTLS(l.cert, l.cas, p.id))
+			tc := tls.Client(raw, clientTLS(l.cert, l.cas, l.self, p.id))
 			if err := tc.Handshake(); err != nil {
 				return nil, nil, nil, tlsErr(err)
 			}

@@ -20,6 +20,18 @@ type Status struct {
 	Peers []PeerStatus `json:"peers"`
 	// Rejected counts refused input by reason (every reason is present).
 	Rejected map[RejectReason]uint64 `json:"rejected"`
+	// MemberIDClash is the last refusal of another process that presented
+	// this member's own id, once there was one.
+	MemberIDClash *ClashStatus `json:"member_id_clash,omitempty"`
+}
+
+// ClashStatus is the last member id clash the link refused.
+type ClashStatus struct {
+	// Standing is set while the refusal stands (Config.RefusalHold).
+	Standing bool      `json:"standing"`
+	At       time.Time `json:"at"`
+	// Error names the other process's address.
+	Error string `json:"error"`
 }
 
 // IdentityStatus shows a frame identity: the description and the digest in
@@ -120,6 +132,12 @@ func (l *Link) Status() Status {
 	for _, p := range l.order {
 		st.Peers = append(st.Peers, l.peerStatus(p))
 	}
+	now := l.mono()
+	l.mu.Lock()
+	if l.clashMono != 0 {
+		st.MemberIDClash = &ClashStatus{Standing: now-l.clashMono < int64(l.cfg.RefusalHold()), At: l.clashWall, Error: l.clashErr}
+	}
+	l.mu.Unlock()
 	return st
 }
 

@@ -120,16 +120,21 @@ const (
 	// two members would publish the same frames under different
 	// identities. Both sides refuse and report ftpair.PeerRefused.
 	RejectIdentity RejectReason = "identity"
+	// RejectDuplicateID: the other side of an authenticated handshake
+	// presents this member's own member id: two members were configured
+	// with one member_id. Both sides refuse and report ftpair.PeerRefused
+	// naming their own id.
+	RejectDuplicateID RejectReason = "duplicate_member_id"
 )
 
 // numRejectReasons is len(RejectReasons).
-const numRejectReasons = 13
+const numRejectReasons = 14
 
 // RejectReasons lists every RejectReason, in a fixed order.
 var RejectReasons = []RejectReason{
 	RejectOversized, RejectTruncated, RejectVersion, RejectMalformed, RejectMAC, RejectReplay,
 	RejectUnknownPeer, RejectWrongPeer, RejectMode, RejectTLS, RejectIncomplete, RejectBusy,
-	RejectIdentity,
+	RejectIdentity, RejectDuplicateID,
 }
 
 func reasonIndex(r RejectReason) int {

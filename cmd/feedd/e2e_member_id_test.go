@@ -1,0 +1,171 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestE2EMemberIDClash: the inactive is restarted under the active's
+// member_id (a configuration copied without changing the id). The two
+// refuse to pair, each with one error naming the id and the other's
+// address; both show the clash in /status and /metrics; the twin sees the
+// active's commits under its own id and stands by. Over the window
+// nobody flaps: the active keeps its slot, the twin never activates.
+func TestE2EMemberIDClash(t *testing.T) {
+	// Fast redials, so that refusals are frequent.
+	c := newE2ECluster(t, e2eOptions{pairYAML: "reconnect_max: 200ms\ndial_timeout: 500ms\nhandshake_timeout: 1s"})
+	active, twin := c.waitPair()
+	before := active.mustStatus()
+
+	orig, err := os.ReadFile(twin.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The twin takes the active's id; its one peer, renamed "zz" so that
+	// it dials (the lower id dials), is at the active's address.
+	changed := strings.Replace(string(orig), "member_id: "+twin.id+"\n", "member_id: "+active.id+"\n", 1)
+	changed = strings.Replace(changed, "    - id: "+active.id+"\n", "    - id: zz\n", 1)
+	changed = regexp.MustCompile(`(?m)^      address: .*$`).ReplaceAllString(changed, "      address: "+active.pairAddr)
+	if !strings.Contains(changed, "member_id: "+active.id+"\n") || !strings.Contains(changed, "- id: zz\n") {
+		t.Fatalf("could not rewrite the configuration:\n%s", changed)
+	}
+	twin.kill()
+	if err := os.WriteFile(twin.cfgPath, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := c.watchRoles()
+	twin.start()
+
+	for _, m := range []*e2eMember{active, twin} {
+		c.waitFor(m.id+" reports the clash", func() (bool, string) {
+			st, err := clashStatusOf(m)
+			if err != nil {
+				return false, err.Error()
+			}
+			return st.Pair.Clash != nil && st.Link.Clash != nil && st.Link.Clash.Standing, fmt.Sprintf("%+v", st)
+		})
+	}
+	// The twin also sees the active committing under their common id.
+	c.waitFor(twin.id+" sees the active's commits under its own id", func() (bool, string) {
+		st, err := clashStatusOf(twin)
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.Pair.Clash != nil && st.Pair.Clash.Committing, fmt.Sprintf("%+v", st.Pair.Clash)
+	})
+	c.stream(3 * time.Second)
+	holders, polls, both := w.end()
+	if holders[twin.id] != 0 || both != 0 || holders[active.id] == 0 {
+		t.Errorf("over %d polls, members reported active: %v (both %d); want only %s", polls, holders, both, active.id)
+	}
+	after := active.mustStatus()
+	if after.Role != "active" || !after.Pair.RoleSince.Equal(before.Pair.RoleSince) || after.Pair.Counters.Activations != before.Pair.Counters.Activations {
+		t.Errorf("the active was disturbed: role %s since %v (was %v), %d activations (was %d)",
+			after.Role, after.Pair.RoleSince, before.Pair.RoleSince, after.Pair.Counters.Activations, before.Pair.Counters.Activations)
+	}
+	if st := twin.mustStatus(); st.Pair.Counters.Activations != 0 || st.Broadcast.Counters.Fenced != 0 {
+		t.Errorf("the twin activated %d times, was fenced %d times", st.Pair.Counters.Activations, st.Broadcast.Counters.Fenced)
+	}
+	if after.Broadcast.Counters.Fenced != before.Broadcast.Counters.Fenced {
+		t.Errorf("the active was fenced %d times", after.Broadcast.Counters.Fenced-before.Broadcast.Counters.Fenced)
+	}
+
+	// /status names the id and the other's address; /metrics shows it;
+	// each log has the errors once.
+	for _, m := range []*e2eMember{active, twin} {
+		st, err := clashStatusOf(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("runs with member_id %q, which is this member's own", active.id)
+		if !strings.Contains(st.Link.Clash.Error, want) || !strings.Contains(st.Link.Clash.Error, "the member at 127.0.0.1:") {
+			t.Errorf("%s's link status: %+v", m.id, st.Link.Clash)
+		}
+		if st.Link.Rejected["duplicate_member_id"] == 0 {
+			t.Errorf("%s counted no duplicate_member_id rejection: %v", m.id, st.Link.Rejected)
+		}
+		metrics, err := fetchMetrics(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range []string{"feedd_pair_member_id_clash 1\n", "feedd_pair_member_id_clashes_total 1\n"} {
+			if !strings.Contains(metrics, line) {
+				t.Errorf("%s's metrics lack %q", m.id, line)
+			}
+		}
+		log, err := os.ReadFile(m.current().logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(log), `\"`, `"`)
+		for _, msg := range []string{"pair link: member id clash: the member at ", "another process runs with this member's member_id"} {
+			if n := strings.Count(text, msg); n != 1 {
+				t.Errorf("%s's log has %q %d times, want once", m.id, msg, n)
+			}
+		}
+	}
+	if twin.mustStatus().Member != active.id {
+		t.Fatal("the twin does not run under the active's id")
+	}
+
+	// The twin's commits-only view: once it is gone, the active is
+	// undisturbed and the clash lapses.
+	twin.kill()
+	c.waitFor(active.id+": the clash lapses", func() (bool, string) {
+		st, err := clashStatusOf(active)
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.Pair.Clash == nil, fmt.Sprintf("%+v", st.Pair.Clash)
+	})
+	if st := active.mustStatus(); st.Role != "active" || !st.Pair.RoleSince.Equal(before.Pair.RoleSince) {
+		t.Errorf("the active was disturbed: %s since %v", st.Role, st.Pair.RoleSince)
+	}
+}
+
+// clashStatus is the part of /status about a member id clash.
+type clashStatus struct {
+	Pair struct {
+		Clash *struct {
+			Detail     string `json:"detail"`
+			Committing bool   `json:"committing"`
+		} `json:"member_id_clash"`
+	} `json:"pair"`
+	Link struct {
+		Clash *struct {
+			Standing bool   `json:"standing"`
+			Error    string `json:"error"`
+		} `json:"member_id_clash"`
+		Rejected map[string]uint64 `json:"rejected"`
+	} `json:"link"`
+}
+
+func clashStatusOf(m *e2eMember) (clashStatus, error) {
+	var st clashStatus
+	resp, err := e2eHTTP.Get("http://" + m.adminAddr + "/status")
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("status %s", resp.Status)
+	}
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+func fetchMetrics(m *e2eMember) (string, error) {
+	resp, err := e2eHTTP.Get("http://" + m.adminAddr + "/metrics")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}

@@ -1,0 +1,91 @@
+package link
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/feedd/feedd/ftpair"
+)
+
+func TestHandshakeRefusesOurOwnID(t *testing.T) {
+	for _, mode := range []authMode{modeHMAC, modeMTLS} {
+		c1, c2 := pipe()
+		done := make(chan error, 1)
+		go func() {
+			// Configured to dial "b", it reaches a process that runs as "a"
+			// too.
+			_, _, err := clientHandshake(c1, mode, "a", "b", testSecret, identNMEA)
+			done <- err
+		}()
+		_, _, _, err := serverHandshake(c2, mode, "a", testSecret, func(string) error { return nil }, identNMEA)
+		cerr := <-done
+		for _, e := range []error{err, cerr} {
+			mustReason(t, e, RejectDuplicateID)
+			if !strings.Contains(e.Error(), `runs with member_id "a", which is this member's own`) {
+				t.Fatalf("mode %d: %v", mode, e)
+			}
+		}
+	}
+}
+
+// TestMemberIDClashRefusedOnBothSides runs two links under one member id:
+// the first is configured with a peer "b" whose address is the second's,
+// the second with a peer it waits for. Each refuses the other on every
+// attempt, reports a PeerRefused naming its own id, shows the clash (with
+// the other's address) in its status, and logs the error once.
+func TestMemberIDClashRefusedOnBothSides(t *testing.T) {
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	second := startMemberLog(t, "a", testConfig("127.0.0.1:0", PeerConfig{ID: "0", Address: nowhere}), hmacCreds(), log)
+	first := startMemberLog(t, "a", testConfig("127.0.0.1:0", PeerConfig{ID: "b", Address: second.addr()}), hmacCreds(), log)
+
+	for _, m := range []*member{first, second} {
+		waitFor(t, "three refusals", func() bool { return len(m.refusedEvents("a")) >= 3 })
+		ev := m.refusedEvents("a")[0]
+		if ev.For != testConfig("").RefusalHold() || !strings.Contains(ev.Reason, "member id clash") {
+			t.Fatalf("%+v", ev)
+		}
+		if m.rejected(RejectDuplicateID) < 3 {
+			t.Fatalf("%d clash rejections", m.rejected(RejectDuplicateID))
+		}
+		st := m.l.Status().MemberIDClash
+		if st == nil || !st.Standing || st.At.IsZero() || !strings.Contains(st.Error, "the member at 127.0.0.1:") {
+			t.Fatalf("status: %+v", st)
+		}
+		if n := m.count(func(ev ftpair.Event) bool { _, ok := ev.(ftpair.PeerConnected); return ok }); n != 0 {
+			t.Fatalf("%d sessions came up", n)
+		}
+	}
+	// The dialer names the address it dialed.
+	if st := first.l.Status().MemberIDClash; !strings.Contains(st.Error, "the member at "+second.addr()+" ") {
+		t.Fatalf("the dialer's clash: %s", st.Error)
+	}
+	if st := first.peerStatus("b"); st.Connected || st.DialFailures < 3 {
+		t.Fatalf("the dialer's peer: %+v", st)
+	}
+	text := logs.String()
+	if n := strings.Count(text, "level=ERROR"); n != 2 {
+		t.Errorf("%d errors logged, want 2 (one on each side):\n%s", n, text)
+	}
+	if n := strings.Count(text, "member id clash"); n != 2 {
+		t.Errorf("the clash logged %d times, want 2:\n%s", n, text)
+	}
+}
+
+// TestMemberIDClashMTLS: in mTLS mode the dialer finds the clash in the
+// certificate of the member it dialed, which names our own id, and refuses
+// it there.
+func TestMemberIDClashMTLS(t *testing.T) {
+	ca := newCA(t, "feedd test CA")
+	creds := Credentials{Certificate: ca.issue(t, "a"), CAs: ca.pool}
+	second := startMember(t, "a", mtlsConfig("127.0.0.1:0", PeerConfig{ID: "0", Address: nowhere}), creds)
+	first := startMember(t, "a", mtlsConfig("127.0.0.1:0", PeerConfig{ID: "b", Address: second.addr()}), creds)
+	waitFor(t, "three refusals", func() bool { return len(first.refusedEvents("a")) >= 3 })
+	if st := first.l.Status().MemberIDClash; st == nil || !st.Standing || !strings.Contains(st.Error, "the member at "+second.addr()+" ") {
+		t.Fatalf("status: %+v", st)
+	}
+	if n := first.rejected(RejectDuplicateID); n < 3 {
+		t.Fatalf("%d clash rejections", n)
+	}
+}
