@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -20,13 +21,13 @@ import (
 
 // connOpts are the options every client of the pipeline shares: seeds,
 // identification, TLS, SASL and logging.
-func connOpts(c Config, clientID string, log *slog.Logger) ([]kgo.Opt, error) {
+func connOpts(c Config, clientID string, log kgoLogger) ([]kgo.Opt, error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(c.Brokers...),
 		// The client id shows up in broker logs and quotas: pipeline and
 		// member, so an operator can tell the two members apart.
 		kgo.ClientID(clientID),
-		kgo.WithLogger(kgoLogger{log}),
+		kgo.WithLogger(log),
 		// KIP-714 pushes client telemetry to the broker. feedd exports its
 		// own metrics to Prometheus; the push would only add requests and
 		// up to a second to every Close (which deactivation waits on).
@@ -141,8 +142,22 @@ func (c SASLConfig) password() (string, error) {
 
 // kgoLogger hands franz-go's log lines to slog. franz-go logs every
 // transaction begin and end at info level, which at a commit every 25ms would
-// drown the member's own log, so its info becomes debug.
-type kgoLogger struct{ l *slog.Logger }
+// drown the member's own log, so its info becomes debug. Its warnings and
+// errors repeat at every retry while Kafka cannot be reached (every failed
+// dial, of every client): with rep set, each message is logged the first
+// time, then at most once every kgoRepeatEvery with how many times it was
+// left out.
+type kgoLogger struct {
+	l   *slog.Logger
+	rep *repeats
+}
+
+// kgoRepeatEvery is how often a repeating franz-go warning or error is logged.
+const kgoRepeatEvery = 30 * time.Second
+
+func newKgoLogger(l *slog.Logger) kgoLogger {
+	return kgoLogger{l: l, rep: &repeats{last: map[string]*repeat{}}}
+}
 
 func (k kgoLogger) Level() kgo.LogLevel {
 	ctx := context.Background()
@@ -165,5 +180,44 @@ func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	case kgo.LogLevelWarn:
 		l = slog.LevelWarn
 	}
+	if l > slog.LevelDebug && k.rep != nil {
+		left, ok := k.rep.admit(l.String()+" "+msg, time.Now(), kgoRepeatEvery)
+		if !ok {
+			return
+		}
+		if left > 0 {
+			keyvals = append(keyvals, "repeats_not_logged", left)
+		}
+	}
 	k.l.Log(context.Background(), l, "kafka client: "+msg, keyvals...)
+}
+
+// repeats rate-limits log lines by key; safe for concurrent use.
+type repeats struct {
+	mu   sync.Mutex
+	last map[string]*repeat
+}
+
+type repeat struct {
+	at   time.Time // last logged
+	left int       // not logged since
+}
+
+// admit reports whether the line with key may be logged now (the first
+// time, or every after its last), and how many were left out before it.
+func (r *repeats) admit(key string, now time.Time, every time.Duration) (left int, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.last[key]
+	switch {
+	case e == nil:
+		r.last[key] = &repeat{at: now}
+		return 0, true
+	case now.Sub(e.at) < every:
+		e.left++
+		return 0, false
+	}
+	left = e.left
+	e.at, e.left = now, 0
+	return left, true
 }

@@ -51,7 +51,7 @@ const echoFetchMaxWait = 500 * time.Millisecond
 // before the last stable offset are markers of aborted transactions; reset
 // says where to go when retention removed what it had not read yet.
 func (p *Pipeline) newCommittedReader(role string, maxWait time.Duration, reset kgo.Offset) (*kgo.Client, error) {
-	opts, err := connOpts(p.cfg, p.clientID(role), p.log)
+	opts, err := connOpts(p.cfg, p.clientID(role), p.kgoLog)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func (p *Pipeline) followEcho(ctx context.Context, cl *kgo.Client, fromStart boo
 	}
 	p.log.Info("echo consumer positioned", "topic", p.cfg.Topic, "topic_id", formatTopicID(id), "offset", start)
 
-	w := topicWatch{p: p, cl: cl, topic: p.cfg.Topic, id: id}
+	w := topicWatch{p: p, cl: cl, topic: p.cfg.Topic, id: id, contact: &p.kafka}
 	var lastErrLog time.Time
 	next := start
 	for {
@@ -129,6 +129,7 @@ func (p *Pipeline) followEcho(ctx context.Context, cl *kgo.Client, fromStart boo
 				return
 			}
 			failed = true
+			p.kafka.failed(err, time.Now())
 			if time.Since(lastErrLog) >= 10*time.Second {
 				p.log.Warn("echo consumer: fetch failing; retrying", "err", err)
 				lastErrLog = time.Now()
@@ -175,6 +176,7 @@ func (p *Pipeline) followEcho(ctx context.Context, cl *kgo.Client, fromStart boo
 			p.recycleEcho(b)
 			continue
 		}
+		p.kafka.ok(time.Now())
 		if d := p.testEchoDelay.Load(); d > 0 {
 			time.Sleep(time.Duration(d))
 		}
@@ -212,6 +214,9 @@ type topicWatch struct {
 	id      kadm.TopicID // the instance the consumer reads
 	asked   time.Time
 	missing time.Time // the last "topic missing" log
+	// contact, when set, learns whether Kafka answered (the echo's
+	// watch: the member's view of Kafka while the topic is quiet).
+	contact *kafkaContact
 }
 
 // changed asks for the topic's id (at most once a second unless now) and
@@ -223,6 +228,13 @@ func (w *topicWatch) changed(ctx context.Context, now bool) bool {
 	}
 	w.asked = time.Now()
 	id, err := fetchTopicID(ctx, w.cl, w.topic)
+	if w.contact != nil && ctx.Err() == nil {
+		if err != nil {
+			w.contact.failed(err, time.Now())
+		} else {
+			w.contact.ok(time.Now())
+		}
+	}
 	switch {
 	case err != nil:
 		if ctx.Err() == nil && time.Since(w.missing) >= 30*time.Second {
@@ -253,6 +265,7 @@ func (p *Pipeline) positionEcho(ctx context.Context, cl *kgo.Client, fromStart b
 	for backoff := 250 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 		off, id, err := p.echoStart(ctx, cl, fromStart)
 		if err == nil {
+			p.kafka.ok(time.Now())
 			at := hostclock.Now()
 			if fromStart && off == 0 {
 				at = 0
@@ -262,6 +275,7 @@ func (p *Pipeline) positionEcho(ctx context.Context, cl *kgo.Client, fromStart b
 		if ctx.Err() != nil {
 			return 0, 0, id, false
 		}
+		p.kafka.failed(err, time.Now())
 		if time.Since(lastLog) >= 30*time.Second {
 			p.log.Warn("echo consumer cannot position on the topic; retrying", "topic", p.cfg.Topic, "err", err)
 			lastLog = time.Now()

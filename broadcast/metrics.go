@@ -165,6 +165,7 @@ var (
 	descEpoch       = desc("producer_epoch", "Producer epoch of the current or last activation.")
 	descEchoOffset  = desc("echo_offset", "Next offset the echo consumer hands over.")
 	descWitnessSeen = desc("witness_seen_timestamp_seconds", "Unix time a committed record of another member was last read back.")
+	descKafkaUp     = desc("kafka_up", "1 while the echo consumer's last exchange with Kafka succeeded; 0 while it fails, and before the first answer.")
 )
 
 // collector exports a pipeline's Status.
@@ -178,7 +179,7 @@ var allDescs = []*prometheus.Desc{
 	descCommitFails, descAborts, descCommitSecs, descEndTxnSecs, descActivations, descActFailures, descDeactivs, descFenced, descEcho,
 	descCatchUp, descRecreated, descTopicDropped, descHoles, descRepairReqs, descRepaired, descUnrepaired, descRepairPeer,
 	descRepairSent, descRepairRej, descControl, descLastCommit, descLastOffset, descFailing, descFailSince, descEpoch, descEchoOffset,
-	descWitnessSeen,
+	descWitnessSeen, descKafkaUp,
 }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
@@ -290,6 +291,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	if !st.Witness.SeenAt.IsZero() {
 		gauge(descWitnessSeen, float64(st.Witness.SeenAt.UnixNano())/1e9)
 	}
+	up := 0.0
+	if st.Kafka.State == KafkaOK {
+		up = 1
+	}
+	gauge(descKafkaUp, up)
 }
 
 // snapshotHistogram reads h now into a constant histogram.

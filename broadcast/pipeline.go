@@ -86,7 +86,10 @@ type Pipeline struct {
 	opt   Options
 	txnID string
 	log   *slog.Logger
-	shape recordShape
+	// kgoLog is the franz-go logger every client of the pipeline shares,
+	// so that a failure repeated by each of them is logged once.
+	kgoLog kgoLogger
+	shape  recordShape
 
 	in       *handoff
 	clocks   *clockBounds
@@ -132,6 +135,7 @@ type Pipeline struct {
 	// last commit (or its going live): a control heartbeat is due.
 	controlTimer *time.Timer
 	shutdown     bool
+	kafka        kafkaContact // safe from any goroutine
 	witness      Witness
 	twin         Witness
 	// heldEpochs is the producer ids and epochs this process has held, newest
@@ -250,7 +254,7 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := connOpts(cfg, "", slog.Default()); err != nil { // TLS files, SASL password
+	if _, err := connOpts(cfg, "", kgoLogger{l: slog.Default()}); err != nil { // TLS files, SASL password
 		return nil, err
 	}
 	if opt.Logger == nil {
@@ -304,6 +308,9 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 		}),
 	}
 	p.appendFn = p.appendFrame
+	p.kgoLog = newKgoLogger(p.log)
+	p.kafka.notify = p.notify
+	p.kafka.st.Brokers = slices.Clone(cfg.Brokers)
 	if !p.transactional {
 		p.log.Warn("kafka.producer is idempotent: no transactions and no fencing; " +
 			"a failover can duplicate frames and two members can both write (unsafe in a pair)")
@@ -680,7 +687,7 @@ func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err
 // newProducer builds the producer client. Every option that differs from
 // franz-go's default, and some that do not, is chosen here on purpose:
 func (p *Pipeline) newProducer() (*kgo.Client, error) {
-	opts, err := connOpts(p.cfg, p.clientID("producer"), p.log)
+	opts, err := connOpts(p.cfg, p.clientID("producer"), p.kgoLog)
 	if err != nil {
 		return nil, err
 	}
@@ -799,7 +806,8 @@ func (p *Pipeline) fenceDone(a *activation, f fenceResult, err error) bool {
 	}
 	if err != nil {
 		p.c.ActivationFailures++
-		p.log.Warn("activation failed", "err", err)
+		// Activate returns err: its caller reports it, rate-limited.
+		p.log.Debug("activation failed", "err", err)
 		p.endActivation(a, err, false)
 		return false
 	}
@@ -1457,6 +1465,7 @@ func (p *Pipeline) status() Status {
 		ProducerID:         p.pid,
 		ProducerEpoch:      p.epoch,
 		CommitFailingSince: p.failSince,
+		Kafka:              p.kafka.status(),
 		EchoOffset:         p.echoNext,
 		Witness:            p.witness,
 		Twin:               p.twin,

@@ -170,6 +170,10 @@ type Status struct {
 	// kafka.commit_timeout: when the oldest unsuccessful commit began.
 	CommitFailingSince time.Time `json:"commit_failing_since,omitzero"`
 
+	// Kafka is how the echo consumer finds Kafka: reachable, or failing
+	// with the last error.
+	Kafka KafkaStatus `json:"kafka"`
+
 	// EchoOffset is the next offset the echo consumer will hand over, -1
 	// until it is positioned.
 	EchoOffset int64   `json:"echo_offset"`

@@ -29,7 +29,11 @@
 // Kafka transactional.id of the slot), so two members can never both commit
 // for one slot: activating fences the previous holder. Every activation gets
 // a term one above the highest term its member has seen, so of two members
-// claiming a slot the later activation is recognisable.
+// claiming a slot the later activation is recognisable. A member retrying
+// after its own activation failed reuses that term while it has seen no
+// later term and no other member holding a slot at it: a member that cannot
+// reach Kafka retries for as long as the outage lasts, and its term must
+// not grow with every attempt.
 //
 // Members are ranked for activation by feed health (a clean feed first),
 // then weight (higher first), then member id (lower first). Only ready

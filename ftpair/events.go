@@ -116,10 +116,14 @@ type ActivationFinished struct {
 
 // ActivationFailed reports that the Activate action with this Term could
 // not complete. The edge has already released what it acquired. The core
-// returns to inactive and holds off for one activation interval.
+// returns to inactive and holds off for RetryAfter, and at least one
+// activation interval: the edge backs off its retries (exponentially, with
+// jitter, as it sees fit) through RetryAfter, since it owns the randomness
+// and knows what Kafka answered.
 type ActivationFailed struct {
-	Term uint64
-	Err  string
+	Term       uint64
+	Err        string
+	RetryAfter time.Duration
 }
 
 // SwitchoverRequested is an operator's request for a planned switchover: the
@@ -158,7 +162,11 @@ func (e ActivationFinished) String() string {
 	return fmt.Sprintf("activation-finished term=%d", e.Term)
 }
 func (e ActivationFailed) String() string {
-	return fmt.Sprintf("activation-failed term=%d err=%q", e.Term, e.Err)
+	s := fmt.Sprintf("activation-failed term=%d err=%q", e.Term, e.Err)
+	if e.RetryAfter > 0 {
+		s += fmt.Sprintf(" retry-after=%v", e.RetryAfter)
+	}
+	return s
 }
 func (e SwitchoverRequested) String() string { return "switchover to=" + e.Target }
 func (e HealthChanged) String() string {

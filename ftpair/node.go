@@ -37,6 +37,10 @@ type Node struct {
 	term      uint64 // term of the current activation
 	actReason Reason // why the current activation was decided
 	maxTerm   uint64 // highest term seen anywhere
+	// retryTerm is the term of this member's last activation, which
+	// failed, while no later term and no other holder at that term has
+	// been seen since: the next activation may reuse it. Zero otherwise.
+	retryTerm uint64
 
 	health       Health
 	kafkaOKSince time.Time
@@ -300,6 +304,9 @@ func (n *Node) onHeartbeat(hb Heartbeat) {
 	p.hb, p.haveHB, p.heardAt, p.hbBase = hb, true, n.now, n.now
 	p.missed = 0
 	n.maxTerm = max(n.maxTerm, hb.Term)
+	if hb.Role.holdsSlot() && hb.Term >= n.retryTerm {
+		n.retryTerm = 0 // another member claims a slot at that term: a contest
+	}
 }
 
 func (n *Node) onConnected(id string) {
@@ -453,6 +460,7 @@ func (n *Node) onWitness(e WitnessSeen) {
 		p.dead = false
 	}
 	p.witnessAt, p.witBase, p.witnessInc, p.witnessSlot = n.now, n.now, e.Incarnation, e.Slot
+	n.retryTerm = 0 // a holder at a term we cannot know
 }
 
 func (n *Node) onFenced(e Fenced) {
@@ -481,8 +489,9 @@ func (n *Node) onActivationFailed(e ActivationFailed) {
 		return
 	}
 	n.counters.ActivationFailures++
+	n.retryTerm = n.term
 	n.transition(RoleInactive, ReasonActivationFailed, e.Err)
-	n.hold(n.cfg.ActivationInterval, ReasonActivationFailed)
+	n.hold(max(n.cfg.ActivationInterval, e.RetryAfter), ReasonActivationFailed)
 }
 
 func (n *Node) onSwitchover(e SwitchoverRequested) {
@@ -1059,7 +1068,10 @@ func (n *Node) vacancyReason(s int) (Reason, string) {
 // ---- transitions ------------------------------------------------------------
 
 func (n *Node) activate(slot int, reason Reason, who string) {
-	n.maxTerm++
+	if n.retryTerm == 0 || n.retryTerm != n.maxTerm {
+		n.maxTerm++
+	}
+	n.retryTerm = 0
 	n.term, n.slot = n.maxTerm, slot
 	n.actReason = reason
 	n.prepared = false

@@ -37,7 +37,8 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 //	health ID [feed=ok|quiet|noisy] [kafka=ok|failing]
 //	switchover ID [to=ID]        operator request to member ID
 //	fenced ID                    the edge of ID reports its producer fenced
-//	fail-activation ID           the next activation of ID fails
+//	fail-activation ID [retry=D] the next activation of ID fails; its edge
+//	                             asks to retry after D (RetryAfter)
 //	recv ID from=X [inc= seq= weight= role= slot= term= feed= kafka= holdoff handover= takeover=]
 //	closed ID X [inc=N] | connected ID X | witness ID X [slot=N] [inc=N] | refused ID X [for=D]
 //	                             scripted input from a member X that is not simulated
@@ -294,7 +295,11 @@ func transcriptCommand(w *world, line string) error {
 	case "fenced":
 		w.deliver(m, Fenced{})
 	case "fail-activation":
-		m.failNext = true
+		d, err := a.dur("retry", 0)
+		if err != nil {
+			return err
+		}
+		m.failNext, m.failRetry = true, d
 	case "recv":
 		hb, err := scriptedHeartbeat(w, m, a)
 		if err != nil {

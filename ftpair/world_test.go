@@ -63,12 +63,14 @@ type member struct {
 	feed     FeedState
 	kafkaUp  bool
 
-	tickFirst  bool // just resumed: its clock fires before its sockets are read
-	failNext   bool // the next activation fails
+	tickFirst  bool          // just resumed: its clock fires before its sockets are read
+	failNext   bool          // the next activation fails
+	failRetry  time.Duration // ... and its edge asks to retry after this
 	actPending bool
 	actAt      time.Time
 	actTerm    uint64
 	actFail    bool
+	actRetry   time.Duration
 
 	committingSince time.Time // start of its current run of successful commits
 	committed       bool      // committed in the current step
@@ -400,7 +402,7 @@ func (w *world) tick() {
 				h := w.holders[m.node.Slot()]
 				switch {
 				case m.actFail:
-					w.deliver(m, ActivationFailed{Term: m.actTerm, Err: "kafka unreachable"})
+					w.deliver(m, ActivationFailed{Term: m.actTerm, Err: "kafka unreachable", RetryAfter: m.actRetry})
 				case h == holder{m.id, m.inc, m.actTerm}:
 					w.deliver(m, ActivationFinished{Term: m.actTerm})
 				default:
@@ -468,7 +470,8 @@ func (w *world) deliver(m *member, ev Event) {
 			w.logf(m, "%v", a)
 			m.actPending, m.actAt, m.actTerm = true, w.now.Add(w.activationDelay), a.Term
 			m.actFail = m.failNext || !m.kafkaUp
-			m.failNext = false
+			m.actRetry = m.failRetry
+			m.failNext, m.failRetry = false, 0
 			if !m.actFail {
 				if h, ok := w.holders[a.Slot]; ok {
 					prev := w.members[h.id]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,10 @@ type controller struct {
 	health      ftpair.Health
 	feed        feedJudge
 	refused     string
+	retry       activationBackoff
+	failLog     failureLog           // failed activations
+	kafkaLog    failureLog           // the echo consumer losing Kafka
+	lastKafka   broadcast.KafkaState // as last observed
 
 	results  chan activationResult
 	requests chan switchoverRequest
@@ -46,7 +51,21 @@ type controller struct {
 	workers  sync.WaitGroup
 
 	pairStatus atomic.Pointer[ftpair.Status]
+	actStatus  atomic.Pointer[activationStatus]
 	lastLoop   atomic.Int64
+}
+
+// activationStatus accounts, in /status, for this member's failed attempts
+// to activate since its last successful one.
+type activationStatus struct {
+	// FailuresInARow counts the failed attempts since the last success
+	// (or since Kafka answered again after an outage).
+	FailuresInARow int       `json:"failures_in_a_row"`
+	LastError      string    `json:"last_error,omitempty"`
+	LastErrorAt    time.Time `json:"last_error_at,omitzero"`
+	// NextAttempt is when the member may try again at the earliest (it
+	// tries then only if it is still the one to take the slot).
+	NextAttempt time.Time `json:"next_attempt_not_before,omitzero"`
 }
 
 type pendingActivation struct {
@@ -72,7 +91,11 @@ func newController(cfg Config, role string, src *ingest.Source, pipe *broadcast.
 		fatalCh:  make(chan error, 1),
 		stopped:  make(chan struct{}),
 		feed:     feedJudge{window: cfg.Pair.Core.ActivationInterval},
+		retry:    activationBackoff{min: cfg.Pair.Core.ActivationInterval, max: max(maxActivationRetry, cfg.Pair.Core.ActivationInterval)},
+		failLog:  failureLog{every: maxActivationRetry},
+		kafkaLog: failureLog{every: maxActivationRetry},
 	}
+	c.actStatus.Store(&activationStatus{})
 	if role == roleAuto {
 		// The start time in nanoseconds grows on every process start, which
 		// is what the core needs to tell a restarted peer from a stale one.
@@ -173,7 +196,12 @@ func (c *controller) perform(a ftpair.Action) {
 	case ftpair.CancelPrepare:
 		c.log.Info("preparation cancelled: the active member is heard again")
 	case ftpair.Activate:
-		c.log.Info("activating", "reason", a.Reason, "term", a.Term, "replacing", a.Peer)
+		// Retries after a failure are summed up by the failure's log line.
+		level := slog.LevelInfo
+		if c.retry.failures > 0 {
+			level = slog.LevelDebug
+		}
+		c.log.Log(context.Background(), level, "activating", "reason", a.Reason, "term", a.Term, "replacing", a.Peer)
 		c.startActivation(a.Term)
 	case ftpair.Deactivate:
 		c.log.Warn("deactivating", "reason", a.Reason, "planned", a.Planned, "handover_to", a.HandoverTo, "detail", a.Detail)
@@ -216,13 +244,26 @@ func (c *controller) finishActivation(r activationResult) {
 	c.activation = nil
 	switch {
 	case r.err == nil:
-		c.log.Info("active", "term", r.term)
+		if n := c.failLog.recovered(); n > 0 {
+			c.log.Info("active", "term", r.term, "after_failed_attempts", n)
+		} else {
+			c.log.Info("active", "term", r.term)
+		}
+		c.retry.reset()
+		c.actStatus.Store(&activationStatus{})
 		c.step(ftpair.ActivationFinished{Term: r.term})
 	case errors.Is(r.err, broadcast.ErrFenced):
 		c.step(ftpair.Fenced{Term: r.term})
 	default:
-		c.log.Error("activation failed", "term", r.term, "err", r.err)
-		c.step(ftpair.ActivationFailed{Term: r.term, Err: r.err.Error()})
+		now := time.Now()
+		delay := c.retry.failed()
+		wait := max(delay, c.cfg.Pair.Core.ActivationInterval) // the core's hold-off
+		logFailure(c.log, &c.failLog, "activation failed; retrying later", now,
+			"term", r.term, "err", r.err, "retry_in", wait.Round(time.Millisecond))
+		c.actStatus.Store(&activationStatus{
+			FailuresInARow: c.retry.failures, LastError: r.err.Error(), LastErrorAt: now, NextAttempt: now.Add(wait),
+		})
+		c.step(ftpair.ActivationFailed{Term: r.term, Err: r.err.Error(), RetryAfter: delay})
 	}
 }
 
@@ -264,14 +305,46 @@ func (c *controller) observe() {
 		c.lastTwin = tw.SeenAt
 		c.step(ftpair.WitnessSeen{Member: c.cfg.MemberID})
 	}
+	c.observeKafka(st)
 	h := ftpair.Health{Feed: c.feed.judge(time.Now(), c.src.Health())}
-	if !st.CommitFailingSince.IsZero() {
+	switch {
+	case !st.CommitFailingSince.IsZero():
 		h.Kafka, h.KafkaFailingSince = ftpair.KafkaFailing, st.CommitFailingSince
+	case st.Role == broadcast.RoleInactive && st.Kafka.State == broadcast.KafkaFailing:
+		// An inactive member judges Kafka by its echo consumer: one that
+		// cannot reach Kafka is no candidate (it would only fail to
+		// activate), and its heartbeats tell the peers so.
+		h.Kafka, h.KafkaFailingSince = ftpair.KafkaFailing, st.Kafka.Since
 	}
 	if h != c.health {
 		c.log.Info("health changed", "feed", h.Feed, "kafka", h.Kafka)
 		c.health = h
 		c.step(ftpair.HealthChanged{Health: h})
+	}
+}
+
+// observeKafka logs the echo consumer losing Kafka and finding it again, and
+// restarts the activation backoff when Kafka answers again: the outage that
+// made the attempts fail is over.
+func (c *controller) observeKafka(st broadcast.Status) {
+	k := st.Kafka
+	if k.State == c.lastKafka {
+		return
+	}
+	was := c.lastKafka
+	c.lastKafka = k.State
+	switch {
+	case k.State == broadcast.KafkaFailing:
+		logFailure(c.log, &c.kafkaLog, "kafka unreachable or refusing", time.Now(),
+			"brokers", strings.Join(k.Brokers, ","), "err", k.LastError)
+	case k.State == broadcast.KafkaOK && was == broadcast.KafkaFailing:
+		c.kafkaLog.recovered()
+		c.log.Info("kafka reachable again", "brokers", strings.Join(k.Brokers, ","), "failing_since", k.LastErrorAt)
+		c.retry.reset()
+		if a := *c.actStatus.Load(); a.FailuresInARow > 0 {
+			a.FailuresInARow = 0 // the last error stays on show
+			c.actStatus.Store(&a)
+		}
 	}
 }
 
@@ -300,20 +373,34 @@ func (c *controller) runFixed(ctx context.Context) error {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	wantActive := c.role == roleActive
-	backoff := 100 * time.Millisecond
+	c.retry = activationBackoff{min: 250 * time.Millisecond, max: maxActivationRetry}
+	var retry <-chan time.Time // fires when the next attempt is due
+	due := wantActive
 	for {
-		if wantActive {
+		if wantActive && due {
+			due = false
 			err := c.pipe.Activate(ctx)
 			switch {
 			case err == nil:
-				c.log.Info("active (fixed role)")
+				c.log.Info("active (fixed role)", "after_failed_attempts", c.failLog.recovered())
 				wantActive = false
+				c.retry.reset()
+				c.actStatus.Store(&activationStatus{})
 				c.lastFenced = c.pipe.Status().Counters.Fenced
 			case ctx.Err() != nil:
 			default:
-				c.log.Error("activation failed; retrying", "err", err, "in", backoff)
-				backoff = min(2*backoff, 5*time.Second)
+				now := time.Now()
+				backoff := c.retry.failed()
+				logFailure(c.log, &c.failLog, "activation failed; retrying later", now, "err", err, "retry_in", backoff.Round(time.Millisecond))
+				c.actStatus.Store(&activationStatus{
+					FailuresInARow: c.retry.failures, LastError: err.Error(), LastErrorAt: now, NextAttempt: now.Add(backoff),
+				})
+				retry = time.After(backoff)
 			}
+		}
+		c.observeKafka(c.pipe.Status())
+		if wantActive && !due && retry != nil && c.retry.failures == 0 {
+			due, retry = true, nil // Kafka answers again: try at the next tick
 		}
 		select {
 		case <-ctx.Done():
@@ -331,7 +418,8 @@ func (c *controller) runFixed(ctx context.Context) error {
 				c.log.Error("fenced by another member; a fixed-role member stays inactive")
 			}
 		case <-tick.C:
-		case <-time.After(backoff):
+		case <-retry:
+			due = true
 		}
 		c.lastLoop.Store(time.Now().UnixNano())
 	}
@@ -365,18 +453,21 @@ type memberStatus struct {
 	Role      string           `json:"role"`
 	Ingest    ingest.Health    `json:"ingest"`
 	Broadcast broadcast.Status `json:"broadcast"`
-	Pair      *ftpair.Status   `json:"pair,omitempty"`
-	Link      *link.Status     `json:"link,omitempty"`
+	// Activation accounts for failed attempts to activate.
+	Activation *activationStatus `json:"activation"`
+	Pair       *ftpair.Status    `json:"pair,omitempty"`
+	Link       *link.Status      `json:"link,omitempty"`
 }
 
 func (c *controller) status() any {
 	s := memberStatus{
-		Pipeline:  c.cfg.Pipeline,
-		Member:    c.cfg.MemberID,
-		Version:   versionString(),
-		Mode:      c.role,
-		Ingest:    c.src.Health(),
-		Broadcast: c.pipe.Status(),
+		Pipeline:   c.cfg.Pipeline,
+		Member:     c.cfg.MemberID,
+		Version:    versionString(),
+		Mode:       c.role,
+		Ingest:     c.src.Health(),
+		Broadcast:  c.pipe.Status(),
+		Activation: c.actStatus.Load(),
 	}
 	s.Role = s.Broadcast.Role.String()
 	if c.node != nil {
@@ -397,19 +488,38 @@ func (c *controller) healthy() error {
 	return nil
 }
 
-// ready fails while this member could not serve as the active one.
+// ready fails while this member could not serve as the active one, with
+// every reason.
 func (c *controller) ready() error {
+	var why []string
 	h := c.src.Health()
 	switch {
 	case !h.Connected:
-		return fmt.Errorf("serial device %s is not open", c.cfg.Serial.Device)
+		why = append(why, fmt.Sprintf("serial device %s is not open", c.cfg.Serial.Device))
 	case h.Quiet:
-		return errors.New("serial line is quiet")
+		why = append(why, "serial line is quiet")
 	}
-	if st := c.pipe.Status(); !st.CommitFailingSince.IsZero() {
-		return fmt.Errorf("kafka commits failing since %s", st.CommitFailingSince.Format(time.RFC3339))
+	st := c.pipe.Status()
+	if !st.CommitFailingSince.IsZero() {
+		why = append(why, fmt.Sprintf("kafka commits failing since %s", st.CommitFailingSince.Format(time.RFC3339)))
 	}
-	return nil
+	switch k := st.Kafka; k.State {
+	case broadcast.KafkaUnknown:
+		why = append(why, fmt.Sprintf("kafka (%s) has not answered yet", strings.Join(k.Brokers, ",")))
+	case broadcast.KafkaFailing:
+		why = append(why, fmt.Sprintf("kafka (%s) unreachable or refusing since %s: %s",
+			strings.Join(k.Brokers, ","), k.Since.Format(time.RFC3339), k.LastError))
+	}
+	// A failed activation counts while the member may still be retrying:
+	// within the longest it waits between two attempts and an attempt.
+	if a := c.actStatus.Load(); a.FailuresInARow > 0 && time.Since(a.LastErrorAt) < maxActivationRetry+c.cfg.Pair.ActivationTimeout {
+		why = append(why, fmt.Sprintf("activation failed %d times in a row, last at %s: %s",
+			a.FailuresInARow, a.LastErrorAt.Format(time.RFC3339), a.LastError))
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(why, "; "))
 }
 
 // feedJudge turns the port's counters into the feed state the core ranks
@@ -449,6 +559,8 @@ var (
 		"Completed activations decided by the pair protocol, by reason (obituary and silence are failovers).", []string{"reason"}, nil)
 	descActivationFailures = prometheus.NewDesc("feedd_pair_activation_failures_total",
 		"Activations that failed (the member returned to inactive and held off).", nil, nil)
+	descFailuresInARow = prometheus.NewDesc("feedd_member_activation_failures_consecutive",
+		"Failed attempts to activate since the last successful one (or since Kafka answered again); the member waits longer before each retry.", nil, nil)
 	descStepDowns = prometheus.NewDesc("feedd_pair_step_downs_total",
 		"Deactivations decided by the pair protocol, by reason.", []string{"reason"}, nil)
 	descObituaries = prometheus.NewDesc("feedd_pair_obituaries_total",
@@ -482,7 +594,7 @@ var stepDownReasons = []ftpair.Reason{ftpair.ReasonFenced, ftpair.ReasonSupersed
 
 // Describe implements prometheus.Collector.
 func (c *controller) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descActive, descActivations, descActivationFailures,
+	for _, d := range []*prometheus.Desc{descInfo, descActive, descFailuresInARow, descActivations, descActivationFailures,
 		descStepDowns, descObituaries, descWitnessSuppressed, descRefusalSuppressed, descStalls, descDuplicateID,
 		descIDClash, descIDClashes, descHeartbeatsMissed, descHeartbeatsRejected} {
 		ch <- d
@@ -499,6 +611,7 @@ func (c *controller) Collect(ch chan<- prometheus.Metric) {
 		active = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, active)
+	ch <- prometheus.MustNewConstMetric(descFailuresInARow, prometheus.GaugeValue, float64(c.actStatus.Load().FailuresInARow))
 	st := c.pairStatus.Load()
 	if st == nil {
 		return

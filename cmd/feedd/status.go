@@ -51,7 +51,14 @@ type statusDoc struct {
 		ProducerID         int64         `json:"producer_id"`
 		ProducerEpoch      int16         `json:"producer_epoch"`
 		CommitFailingSince time.Time     `json:"commit_failing_since"`
-		Witness            struct {
+		Kafka              struct {
+			State       string    `json:"state"`
+			Since       time.Time `json:"since"`
+			LastError   string    `json:"last_error"`
+			LastErrorAt time.Time `json:"last_error_at"`
+			Brokers     []string  `json:"brokers"`
+		} `json:"kafka"`
+		Witness struct {
 			Member string    `json:"member"`
 			SeenAt time.Time `json:"seen_at"`
 			Offset int64     `json:"offset"`
@@ -68,6 +75,12 @@ type statusDoc struct {
 			Possible        uint64 `json:"possible_duplicates"`
 		} `json:"counters"`
 	} `json:"broadcast"`
+	Activation *struct {
+		FailuresInARow int       `json:"failures_in_a_row"`
+		LastError      string    `json:"last_error"`
+		LastErrorAt    time.Time `json:"last_error_at"`
+		NextAttempt    time.Time `json:"next_attempt_not_before"`
+	} `json:"activation"`
 	Pair *struct {
 		Role      string    `json:"role"`
 		RoleSince time.Time `json:"role_since"`
@@ -435,6 +448,16 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 	}
 	if !bc.CommitFailingSince.IsZero() {
 		row("KAFKA", "commits FAILING since %s", when(now, bc.CommitFailingSince))
+	}
+	switch k := &bc.Kafka; k.State {
+	case "failing":
+		row("KAFKA", "UNREACHABLE or refusing since %s (%s): %s", when(now, k.Since), strings.Join(k.Brokers, ","), k.LastError)
+	case "unknown":
+		row("KAFKA", "no answer yet (%s)", strings.Join(k.Brokers, ","))
+	}
+	if a := d.Activation; a != nil && a.FailuresInARow > 0 {
+		row("ACTIVATION", "FAILED %d times in a row, last %s: %s; next attempt not before %s",
+			a.FailuresInARow, when(now, a.LastErrorAt), a.LastError, clock(a.NextAttempt))
 	}
 	if bc.ProducerEpoch >= 0 && bc.ProducerID >= 0 {
 		row("producer", "id %d, epoch %d", bc.ProducerID, bc.ProducerEpoch)

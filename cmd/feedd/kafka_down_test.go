@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/feedd/feedd/broadcast"
+	"github.com/feedd/feedd/broadcast/localbroker"
+	"github.com/feedd/feedd/ftpair"
+	"github.com/feedd/feedd/ftpair/link"
+	"github.com/feedd/feedd/ingest"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// logLines is a log sink that counts what a member writes.
+type logLines struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *logLines) count(substr string) int {
+	n := 0
+	for line := range strings.Lines(l.String()) {
+		if strings.Contains(line, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+// kafkaDownMember is a lone member run in process the way runMember runs
+// it (pipeline, pair link with an absent peer, control loop), without a
+// serial device: it may activate all the same, and /readyz names the port
+// among its reasons.
+type kafkaDownMember struct {
+	ctl  *controller
+	pipe *broadcast.Pipeline
+	log  *logLines
+}
+
+func startKafkaDownMember(t *testing.T, brokerAddr string) *kafkaDownMember {
+	t.Helper()
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("kafka-down-test-secret-0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "feedd.yaml")
+	cfgYAML := `pipeline: kafka-down
+member_id: a
+serial: {device: ` + filepath.Join(dir, "no-such-tty") + `, baud: 115200}
+framing: {mode: nmea}
+sequence: {nmea_field: 1}
+kafka: {brokers: [` + brokerAddr + `], topic: kafka-down}
+pair:
+  listen: 127.0.0.1:0
+  peers: [{id: b, address: 127.0.0.1:1}]
+  secret_file: ` + secret + `
+admin: {listen: "off"}
+`
+	if err := os.WriteFile(cfgFile, []byte(cfgYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(cfgFile, nil, func(string) (string, bool) { return "", false }, roleAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &kafkaDownMember{log: &logLines{}}
+	log := slog.New(slog.NewTextHandler(m.log, nil))
+	src, err := ingest.NewSource(cfg.Serial, cfg.Framing, cfg.Sequence, ingest.SourceOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.pipe, err = broadcast.New(cfg.Kafka, broadcast.Options{
+		Pipeline: cfg.Pipeline, Member: cfg.MemberID, Ring: cfg.Backlog, Logger: log,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	creds, err := cfg.Pair.Link.LoadCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairLink, err := link.New(cfg.MemberID, cfg.Pair.Link, creds, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ctl, err = newController(cfg, roleAuto, src, m.pipe, pairLink, log); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	pipeCtx, stopPipe := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { m.pipe.Run(pipeCtx) })
+	wg.Go(func() { pairLink.Run(pipeCtx) })
+	wg.Go(func() {
+		if err := m.ctl.run(ctx); err != nil {
+			t.Errorf("control loop: %v", err)
+		}
+	})
+	t.Cleanup(func() {
+		stop()
+		stopPipe()
+		wg.Wait()
+		if t.Failed() {
+			t.Logf("member log:\n%s", m.log)
+		}
+	})
+	return m
+}
+
+// status is the member's /status document, as JSON sees it.
+func (m *kafkaDownMember) status(t *testing.T) statusDoc {
+	t.Helper()
+	raw, err := json.Marshal(m.ctl.status())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d statusDoc
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func (m *kafkaDownMember) pair() *ftpair.Status { return m.ctl.pairStatus.Load() }
+
+// waitFor polls cond with a generous deadline.
+func waitFor(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s: %s", what, state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// closedPort returns a 127.0.0.1 address nothing listens on (a listener's,
+// closed), where a broker can be started later.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestMemberWithKafkaUnreachable: a lone member whose broker refuses
+// connections says so in /readyz and /status, does not retry activation
+// in a loop (its term stays put, its log stays short), and becomes active
+// once a broker listens there.
+func TestMemberWithKafkaUnreachable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a member for seconds and starts a local broker")
+	}
+	addr := closedPort(t)
+	m := startKafkaDownMember(t, addr)
+
+	waitFor(t, "/readyz to name Kafka", func() (bool, string) {
+		err := m.ctl.ready()
+		return err != nil && strings.Contains(err.Error(), "kafka ("+addr+") unreachable"), errString(err)
+	})
+	// Eight activation intervals: the member used to try, fail and take a
+	// new term every interval, logging five lines each time.
+	time.Sleep(8 * m.ctl.cfg.Pair.Core.ActivationInterval)
+	ps := m.pair()
+	if ps.Term > 1 || ps.Counters.ActivationFailures > 2 {
+		t.Errorf("term %d after %d failed activations; want the member to wait for Kafka, not retry in a loop",
+			ps.Term, ps.Counters.ActivationFailures)
+	}
+	if ps.Health.Kafka != ftpair.KafkaFailing {
+		t.Errorf("pair health says kafka %s; want failing", ps.Health.Kafka)
+	}
+	st := m.status(t)
+	k := st.Broadcast.Kafka
+	if k.State != "failing" || !strings.Contains(k.LastError, addr) || k.LastErrorAt.IsZero() {
+		t.Errorf("/status broadcast.kafka = %+v; want failing with the last error, naming %s", k, addr)
+	}
+	if err := m.ctl.ready(); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("/readyz reason %q; want the last Kafka error", errString(err))
+	}
+	if n := strings.Count(m.log.String(), "\n"); n > 25 {
+		t.Errorf("%d log lines in %v; want the repeated failures rate-limited", n, 8*m.ctl.cfg.Pair.Core.ActivationInterval)
+	}
+
+	b, err := localbroker.Start(localbroker.Options{Listen: addr})
+	if err != nil {
+		t.Fatalf("starting a broker on %s: %v", addr, err)
+	}
+	t.Cleanup(b.Close)
+	waitFor(t, "the member to become active", func() (bool, string) {
+		st := m.status(t)
+		return st.Role == "active", "role " + st.Role + ", kafka " + st.Broadcast.Kafka.State
+	})
+	if err := m.ctl.ready(); err == nil || strings.Contains(err.Error(), "kafka") {
+		t.Errorf("/readyz reason %q; want only the missing serial device", errString(err))
+	}
+	if st := m.status(t); st.Broadcast.Kafka.State != "ok" {
+		t.Errorf("/status broadcast.kafka.state = %q; want ok", st.Broadcast.Kafka.State)
+	}
+	if m.log.count("kafka reachable again") == 0 {
+		t.Errorf("the recovery is not logged:\n%s", m.log)
+	}
+	t.Logf("%d log lines", strings.Count(m.log.String(), "\n"))
+}
+
+// TestMemberWithKafkaRefusingActivation: Kafka answers the echo consumer
+// but refuses the transactional id (an ACL, say). The member's retries
+// back off, reuse one term, are logged once, and /readyz says why; once
+// Kafka accepts, the member activates.
+func TestMemberWithKafkaRefusingActivation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a member for seconds against a local broker")
+	}
+	b, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	var refuse atomic.Bool
+	refuse.Store(true)
+	var attempts atomic.Int64
+	b.Cluster().ControlKey(int16(kmsg.InitProducerID), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		b.Cluster().KeepControl()
+		r := req.(*kmsg.InitProducerIDRequest)
+		if r.TransactionalID == nil || !refuse.Load() {
+			return nil, nil, false
+		}
+		attempts.Add(1)
+		resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil, true
+	})
+	m := startKafkaDownMember(t, b.Addr())
+	ai := m.ctl.cfg.Pair.Core.ActivationInterval
+
+	waitFor(t, "a first refused activation", func() (bool, string) {
+		return attempts.Load() > 0, "no attempt yet"
+	})
+	// Sixteen activation intervals (8s): retrying every interval made 16
+	// attempts; backing off from one interval, doubling, at most 6.
+	time.Sleep(16 * ai)
+	n := attempts.Load()
+	t.Logf("%d attempts in %v", n, 16*ai)
+	if n > 6 {
+		t.Errorf("%d attempts to activate in %v; want them backed off", n, 16*ai)
+	}
+	ps := m.pair()
+	if ps.Term != 1 {
+		t.Errorf("term %d after %d failed attempts; want the failed term reused", ps.Term, ps.Counters.ActivationFailures)
+	}
+	if got := m.log.count("activation failed"); got != 1 {
+		t.Errorf("%d log lines of a failed activation; want 1 (then one per %v)", got, maxActivationRetry)
+	}
+	st := m.status(t)
+	if st.Broadcast.Kafka.State != "ok" {
+		t.Errorf("/status broadcast.kafka.state = %q; want ok (Kafka answers, it refuses)", st.Broadcast.Kafka.State)
+	}
+	if a := st.Activation; a == nil || a.FailuresInARow < 2 || !strings.Contains(a.LastError, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED") {
+		t.Errorf("/status activation = %+v; want the failures in a row and the last error", a)
+	}
+	if err := m.ctl.ready(); err == nil || !strings.Contains(err.Error(), "activation failed") {
+		t.Errorf("/readyz reason %q; want the failed activations", errString(err))
+	}
+
+	refuse.Store(false)
+	waitFor(t, "the member to become active", func() (bool, string) {
+		st := m.status(t)
+		return st.Role == "active", "role " + st.Role
+	})
+	if ps := m.pair(); ps.Term != 1 {
+		t.Errorf("active at term %d; want 1", ps.Term)
+	}
+	if err := m.ctl.ready(); err == nil || strings.Contains(err.Error(), "activation") {
+		t.Errorf("/readyz reason %q; want only the missing serial device", errString(err))
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
