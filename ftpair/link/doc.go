@@ -130,11 +130,20 @@
 //	proof     (3) dialer → acceptor: proof[32 in hmac mode]
 //	heartbeat (4) either way: seq uint64, timing, ftpair heartbeat (MarshalBinary), tag[32 in hmac mode]
 //	close     (5) either way: seq uint64, reason (1 leaving, 2 dropping), tag[32 in hmac mode]
+//	repair    (6) either way: seq uint64, payload (opaque here), tag[32 in hmac mode]
 //
 // The timing block is the sender's clock id (uint64), y (int64), a flags
 // byte (1: a reflection follows), then s and x (int64) if reflected, all
-// big-endian. Frames of version 1 (no identity, no timing) are rejected as
-// RejectVersion: both members must speak version 2.
+// big-endian. Frames of an older version are rejected as RejectVersion:
+// both members must speak version 3.
+//
+// # Repair messages
+//
+// The link also carries the repair messages of the members' pipelines
+// (SendRepair, WithRepairHandler): sealed and sequenced like heartbeats,
+// queued per session (a full queue drops the message, which the pipeline
+// then treats as unanswered), written after any heartbeat waiting, and
+// handed to the handler in the order they came.
 //
 // # Authentication
 //

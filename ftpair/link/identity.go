@@ -108,6 +108,13 @@ func WithIdentity(id Identity) Option {
 	return optionFunc(func(l *Link) { l.ident = id })
 }
 
+// WithRepairHandler sets the function that receives repair messages from
+// peers (see SendRepair), in the peer's reader goroutine: it must copy
+// payload and not block. Without one, repair messages are dropped.
+func WithRepairHandler(f func(from string, payload []byte)) Option {
+	return optionFunc(func(l *Link) { l.repairFn = f })
+}
+
 // WithClock sets the clock the link stamps heartbeats with and its id
 // (what the peer's ClockBound.Clock will name). now must be monotonic, in
 // nanoseconds. Default: the host's monotonic clock (ingest/hostclock: Now

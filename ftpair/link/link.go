@@ -56,6 +56,7 @@ type Link struct {
 	now      func() int64 // the clock heartbeats are stamped with
 	clockID  uint64
 	clockObs func(ClockBound)
+	repairFn func(from string, payload []byte)
 
 	rejected      [numRejectReasons]atomic.Uint64
 	lastRejectLog [numRejectReasons]atomic.Int64
@@ -98,7 +99,8 @@ type peer struct {
 	incarnation  atomic.Uint64
 	sent, received, queueDropped, notConnected,
 	connects, disconnects, obituaries, dialFailures,
-	refusals, clockBounds, clockDiscarded atomic.Uint64
+	refusals, clockBounds, clockDiscarded,
+	repairSent, repairReceived, repairDropped atomic.Uint64
 
 	lastDialLog time.Time // dial goroutine only
 }
@@ -236,6 +238,45 @@ func (l *Link) Send(to string, hb ftpair.Heartbeat) {
 		return
 	}
 	l.log.Debug("pair link: heartbeat for an unknown peer dropped", "peer", to)
+}
+
+// SendRepair queues a repair message for peer to, or for every connected
+// peer when to is empty. It never blocks; it reports whether the message
+// was queued for at least one peer (false: none connected, the queue is
+// full, or payload is longer than MaxRepairPayload).
+func (l *Link) SendRepair(to string, payload []byte) bool {
+	if len(payload) > MaxRepairPayload {
+		return false
+	}
+	if to != "" {
+		p := l.peers[to]
+		return p != nil && p.sendRepair(payload)
+	}
+	sent := false
+	for _, p := range l.order {
+		sent = p.sendRepair(payload) || sent
+	}
+	return sent
+}
+
+func (p *peer) sendRepair(payload []byte) bool {
+	p.mu.Lock()
+	s := p.sess
+	p.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	select {
+	case s.repairs <- payload:
+	default:
+		p.repairDropped.Add(1)
+		return false
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 func (p *peer) send(hb ftpair.Heartbeat) {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -368,5 +369,67 @@ func TestMetrics(t *testing.T) {
 		if !got[name] {
 			t.Errorf("metric %s missing", name)
 		}
+	}
+}
+
+// TestRepairMessages: repair messages cross the link both ways, whole and
+// in order, interleaved with heartbeats; a message too long for a frame,
+// or for a peer not connected, is refused.
+func TestRepairMessages(t *testing.T) {
+	type got struct {
+		mu   sync.Mutex
+		msgs []string
+	}
+	var atA, atB got
+	handler := func(g *got, want string) func(string, []byte) {
+		return func(from string, p []byte) {
+			if from != want {
+				t.Errorf("repair message from %q, want %q", from, want)
+			}
+			g.mu.Lock()
+			g.msgs = append(g.msgs, string(p))
+			g.mu.Unlock()
+		}
+	}
+	b := startMember(t, "b", testConfig("127.0.0.1:0", PeerConfig{ID: "a", Address: nowhere}), hmacCreds(), WithRepairHandler(handler(&atB, "a")))
+	a := startMember(t, "a", testConfig("127.0.0.1:0", PeerConfig{ID: "b", Address: b.addr()}), hmacCreds(), WithRepairHandler(handler(&atA, "b")))
+	waitFlowing(t, a, b)
+	if a.l.SendRepair("b", make([]byte, MaxRepairPayload+1)) {
+		t.Fatal("a repair message longer than MaxRepairPayload was queued")
+	}
+	if a.l.SendRepair("c", []byte("x")) {
+		t.Fatal("a repair message for an unknown peer was queued")
+	}
+	const n = 300
+	big := strings.Repeat("r", MaxRepairPayload-8)
+	for i := range n {
+		msg := fmt.Sprintf("%08d", i)
+		if i%50 == 0 {
+			msg += big
+		}
+		for !a.l.SendRepair("", []byte(msg)) {
+			time.Sleep(time.Millisecond) // the queue is full: the link drains it
+		}
+		if i < 10 {
+			waitFor(t, "b to queue a repair message for a", func() bool { return b.l.SendRepair("a", []byte("back"+msg[:8])) })
+		}
+	}
+	waitFor(t, "b to receive every repair message", func() bool {
+		atB.mu.Lock()
+		defer atB.mu.Unlock()
+		return len(atB.msgs) == n
+	})
+	for i, m := range atB.msgs {
+		if m[:8] != fmt.Sprintf("%08d", i) || (i%50 == 0) != (len(m) > 8) {
+			t.Fatalf("message %d arrived as %.20q (%d bytes)", i, m, len(m))
+		}
+	}
+	waitFor(t, "a to receive b's", func() bool {
+		atA.mu.Lock()
+		defer atA.mu.Unlock()
+		return len(atA.msgs) == 10
+	})
+	if a.heartbeats("b", b.inc) == 0 {
+		t.Fatal("no heartbeats got through")
 	}
 }

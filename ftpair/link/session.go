@@ -24,7 +24,9 @@ type session struct {
 	open  *opener  // reader only
 	dir   string   // "dialed" or "accepted"
 	q     hbQueue
-	wake  chan struct{}
+	// repairs holds repair messages to send, after any heartbeat.
+	repairs chan []byte
+	wake    chan struct{}
 	start time.Time
 
 	stopCh     chan struct{}
@@ -44,12 +46,17 @@ func newSession(l *Link, p *peer, conn net.Conn, s *sealer, o *opener, dir strin
 	return &session{
 		l: l, p: p, conn: conn, seal: s, open: o, dir: dir,
 		q:          hbQueue{buf: make([]ftpair.Heartbeat, l.cfg.SendQueue)},
+		repairs:    make(chan []byte, repairQueue),
 		wake:       make(chan struct{}, 1),
 		start:      time.Now(),
 		stopCh:     make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
 }
+
+// repairQueue bounds the repair messages queued on a session: an answer
+// of a long hole takes a few hundred.
+const repairQueue = 512
 
 // hbQueue is a bounded FIFO that drops its oldest entry when full.
 type hbQueue struct {
@@ -70,6 +77,12 @@ func (q *hbQueue) push(hb ftpair.Heartbeat) (dropped bool) {
 	q.buf[(q.head+q.n)%len(q.buf)] = hb
 	q.n++
 	return dropped
+}
+
+func (q *hbQueue) pending() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n > 0
 }
 
 func (q *hbQueue) pop() (ftpair.Heartbeat, bool) {
@@ -187,6 +200,43 @@ func (s *session) writeLoop() {
 			}
 			s.p.sent.Add(1)
 		}
+		if !s.writeRepairs(buf) {
+			return
+		}
+	}
+}
+
+// writeRepairs writes the queued repair messages, stopping early for a
+// heartbeat waiting. It returns false when the connection failed.
+func (s *session) writeRepairs(buf []byte) bool {
+	for {
+		var payload []byte
+		select {
+		case payload = <-s.repairs:
+		default:
+			return true
+		}
+		if !s.armWrite() {
+			return true
+		}
+		frame, err := s.seal.seal(buf[:0], msgRepair, payload)
+		if err != nil {
+			s.l.log.Error("pair link: repair message cannot be sealed; dropped", "peer", s.p.id, "err", err.Error())
+			continue
+		}
+		if _, err := s.conn.Write(frame); err != nil {
+			s.writeFailed(err)
+			return false
+		}
+		s.p.repairSent.Add(1)
+		if s.q.pending() {
+			// A heartbeat goes first; the loop comes back for the rest.
+			select {
+			case s.wake <- struct{}{}:
+			default:
+			}
+			return true
+		}
 	}
 }
 
@@ -223,6 +273,13 @@ func (s *session) readLoop(ctx context.Context) error {
 		s.touch()
 		if t == msgClose {
 			return &peerNotice{reason: payload[0]}
+		}
+		if t == msgRepair {
+			s.p.repairReceived.Add(1)
+			if f := s.l.repairFn; f != nil {
+				f(s.p.id, payload)
+			}
+			continue
 		}
 		tb, encoded, err := parseTiming(payload)
 		if err != nil {

@@ -16,8 +16,8 @@ import (
 const (
 	// WireVersion is the second byte of every frame (after the length).
 	// Version 2 added the frame identity to the handshake and the timing
-	// block to heartbeats.
-	WireVersion = 2
+	// block to heartbeats; version 3 the repair message.
+	WireVersion = 3
 	// MaxFrame bounds a frame, length prefix included. A longer length
 	// prefix is rejected before anything is read or allocated.
 	MaxFrame = 4096
@@ -45,7 +45,11 @@ const (
 	msgProof     msgType = 3 // dialer → acceptor, ends the handshake
 	msgHeartbeat msgType = 4 // either way, sealed
 	msgClose     msgType = 5 // either way, sealed: the sender is closing
+	msgRepair    msgType = 6 // either way, sealed: a repair message, opaque to the link
 )
+
+// MaxRepairPayload is the largest repair message SendRepair carries.
+const MaxRepairPayload = maxPayload
 
 // authMode is the authentication mode, carried in the handshake and bound
 // into its MACs.
@@ -465,7 +469,7 @@ func (o *opener) open(frame []byte) (msgType, []byte, error) {
 		return 0, nil, rejectf(RejectMalformed, "sealed message of %d bytes", len(body))
 	}
 	t := msgType(body[1])
-	if t != msgHeartbeat && t != msgClose {
+	if t != msgHeartbeat && t != msgClose && t != msgRepair {
 		return 0, nil, rejectf(RejectMalformed, "message type %d in a session", t)
 	}
 	if o.mac != nil {
