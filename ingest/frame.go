@@ -54,13 +54,16 @@ const (
 	// HoleDropped: the framer dropped input (a bad checksum, a broken or
 	// oversize frame, garbage).
 	HoleDropped
+	// HoleSequence: the feed's sequence number skipped ahead of the last
+	// one plus one.
+	HoleSequence
 	// HoleReopened: the port was lost and opened again; the line was not
 	// read meanwhile.
 	HoleReopened
 )
 
 // Holes lists the kinds of hole, for metrics.
-var Holes = []Hole{HoleQuiet, HoleDropped, HoleReopened}
+var Holes = []Hole{HoleQuiet, HoleDropped, HoleSequence, HoleReopened}
 
 func (h Hole) String() string {
 	switch h {
@@ -70,6 +73,8 @@ func (h Hole) String() string {
 		return "quiet"
 	case HoleDropped:
 		return "dropped"
+	case HoleSequence:
+		return "sequence"
 	case HoleReopened:
 		return "reopened"
 	}

@@ -37,6 +37,10 @@ type Source struct {
 	// Only Run touches them.
 	hole      Hole
 	dropsSeen uint64
+	// lastFeedSeq is the previous frame's feed sequence number, if it had
+	// one (hadFeedSeq); only Run touches them.
+	lastFeedSeq uint64
+	hadFeedSeq  bool
 
 	path         atomic.Pointer[string] // the device path last opened
 	connected    atomic.Bool
@@ -244,6 +248,11 @@ func (s *Source) emit(now time.Time, line backlog.Window, data []byte, f *Frame,
 		Fingerprint: Fingerprint(data),
 	}
 	f.FeedSeq, f.HasFeedSeq = s.seq.Extract(data)
+	if f.HasFeedSeq && s.hadFeedSeq && f.FeedSeq > s.lastFeedSeq+1 {
+		// Numbers that go back are a sender's restart or wrap, not a loss.
+		s.hole = max(s.hole, HoleSequence)
+	}
+	s.lastFeedSeq, s.hadFeedSeq = f.FeedSeq, f.HasFeedSeq
 	if d := s.decoder.Drops().Total(); d != s.dropsSeen {
 		s.dropsSeen = d
 		s.hole = max(s.hole, HoleDropped)

@@ -166,6 +166,19 @@ func TestSourceReconnectsAfterDisconnect(t *testing.T) {
 	}
 }
 
+func TestSourceMarksSequenceSkips(t *testing.T) {
+	ports := [][]step{{{data: "\n$FDSEQ,1,a*00\r\n$FDSEQ,2,b*00\r\n$FDSEQ,5,c*00\r\n$FDSEQ,6,d*00\r\n$FDSEQ,1,e*00\r\n"}}}
+	_, got := runScript(t, SerialConfig{}, framing.Config{Mode: "lines"}, SequenceConfig{NMEAField: 1}, ports)
+	var holes []string
+	for _, g := range got {
+		holes = append(holes, fmt.Sprintf("%d:%v", g.feedSeq, g.hole))
+	}
+	// 3 and 4 are missing; going back to 1 is the sender restarting.
+	if want := "1:none 2:none 5:sequence 6:none 1:none"; strings.Join(holes, " ") != want {
+		t.Fatalf("holes %q; want %s", holes, want)
+	}
+}
+
 func TestSourceMarksFramesAfterDroppedInput(t *testing.T) {
 	// The second sentence fails its checksum: the third follows a hole.
 	ports := [][]step{{{data: "\n$GPAAA,1*4B\r\n$GPBBB,2*00\r\n$GPCCC,3*4B\r\n$GPDDD,4*4B\r\n"}}}

@@ -223,17 +223,21 @@ func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, p
 	reg.MustRegister(src)
 	ring := cfg.Backlog
 	ring.LineByteTime = cfg.Serial.WithDefaults().LineByteTime()
-	pipe, err := broadcast.New(cfg.Kafka, broadcast.Options{
-		Pipeline: cfg.Pipeline, Member: cfg.MemberID, Ring: ring,
-		Logger: log, Registerer: reg,
-	})
-	if err != nil {
-		return err
-	}
 	var (
 		pairLink *link.Link
 		secret   []byte
 	)
+	// Repair messages (decision 0011) travel on the pair link, set up
+	// below; a member with a fixed role has none and repairs nothing.
+	sendRepair := func(to string, msg []byte) bool { return pairLink != nil && pairLink.SendRepair(to, msg) }
+	pipe, err := broadcast.New(cfg.Kafka, broadcast.Options{
+		Pipeline: cfg.Pipeline, Member: cfg.MemberID, Ring: ring,
+		Logger: log, Registerer: reg,
+		SendRepair: sendRepair, RepairMessageMax: min(broadcast.RepairMessageMax, link.MaxRepairPayload),
+	})
+	if err != nil {
+		return err
+	}
 	if role == roleAuto {
 		creds, err := cfg.Pair.Link.LoadCredentials()
 		if err != nil {
@@ -242,7 +246,7 @@ func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, p
 		secret = creds.Secret
 		ident := frameIdentity(cfg.Framing, cfg.Sequence)
 		log.Info("frame identity", "identity", ident.Description)
-		if pairLink, err = link.New(cfg.MemberID, cfg.Pair.Link, creds, log, link.WithIdentity(ident)); err != nil {
+		if pairLink, err = link.New(cfg.MemberID, cfg.Pair.Link, creds, log, link.WithIdentity(ident), link.WithRepairHandler(pipe.HandleRepair)); err != nil {
 			return err
 		}
 		// The link measures the peers' clocks; the pipeline places their
