@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -118,8 +119,11 @@ type Pipeline struct {
 	life context.Context
 	ring *backlog.Ring
 	// ringLimits are the ring's bounds, for the metrics; fixed at New.
-	ringLimits  backlog.Config
-	rep         repairs
+	ringLimits backlog.Config
+	rep        repairs
+	// ringID tells this process's ring from another's in repair answers
+	// (positions restart with a process).
+	ringID      uint64
 	appendFn    func(backlog.Frame, ingest.Hole)
 	role        Role
 	roleSince   time.Time
@@ -308,6 +312,7 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 		}),
 	}
 	p.appendFn = p.appendFrame
+	p.ringID = rand.Uint64()
 	p.kgoLog = newKgoLogger(p.log)
 	p.kafka.notify = p.notify
 	p.kafka.st.Brokers = slices.Clone(cfg.Brokers)
@@ -931,7 +936,7 @@ func (p *Pipeline) produceMore() {
 		if t.n == 0 {
 			p.commitTimer.Reset(p.commitDelay(e.ReceivedAt, now))
 		}
-		t.add(a.cl, &p.shape, e, p.ring.PossiblyPublished(e), now)
+		t.add(a.cl, &p.shape, e, p.ring.PossiblyPublished(e) || (p.rep.nfilled > 0 && p.rep.mayRepeatFill(e)), now)
 		p.c.Produced++
 	}
 	if due || (a.commitOverdue && !t.firstAlone()) || t.n >= p.cfg.CommitMaxFrames || t.bytes >= p.cfg.CommitMaxBytes {

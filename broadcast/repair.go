@@ -37,8 +37,8 @@ const (
 	peerPossible byte = 2
 
 	requestLen      = 1 + 8 + 8 + 4*8
-	answerHeaderLen = 1 + 8 + 8 + 2 + 1 + 2
-	peerFrameHeader = 1 + 8 + 8 + 8 + 2
+	answerHeaderLen = 1 + 8 + 8 + 8 + 2 + 1 + 2
+	peerFrameHeader = 1 + 8 + 8 + 8 + 8 + 8 + 2
 
 	// recentFrames is how many of its latest frames a member remembers
 	// for the side of a hole before it.
@@ -88,14 +88,18 @@ type HoleReport struct {
 type recentFrame struct {
 	pos uint64
 	s   backlog.Sighting
+	// For a peer frame: the peer's ring and its position there, which
+	// tell the same frame in a later answer for certain.
+	peerRing, peerPos uint64
 }
 
 // peerFrame is one frame of a peer's answer.
 type peerFrame struct {
 	s        backlog.Sighting // window on the peer's clock until converted
+	pos      uint64           // in the peer's ring
 	possible bool
 	data     []byte
-	rx       int64 // wall time the peer read it, unix nanoseconds
+	rx       int64 // wall time the peer read it, unix nanoseconds (the record's feedd-rx)
 }
 
 // hole is a hole in this member's stream while it is active.
@@ -109,6 +113,7 @@ type hole struct {
 	deadline time.Time
 
 	clock     uint64 // the answering host's clock
+	ring      uint64 // the answering pipeline's ring (Pipeline.ringID)
 	got       []peerFrame
 	chunks    uint16
 	complete  bool
@@ -133,6 +138,11 @@ type pendingAnswer struct {
 type repairs struct {
 	recent  [recentFrames]recentFrame
 	nrecent int
+	// filled are the latest peer frames published in holes, each with
+	// its hole's position: part of the published stream a later hole is
+	// compared with, and what held frames may repeat.
+	filled  [recentFrames]recentFrame
+	nfilled int
 	nextID  uint64
 	holes   []*hole
 	answers []*pendingAnswer
@@ -155,17 +165,61 @@ func (r *repairs) remember(pos uint64, f backlog.Frame) {
 	}
 }
 
-// before returns the remembered frames before pos, oldest first.
+// before returns the remembered frames published before pos: this
+// member's own, oldest first and the newest last, with the peer frames
+// published in earlier holes between them.
 func (r *repairs) before(pos uint64) []backlog.Sighting {
 	n := min(r.nrecent, recentFrames)
-	out := make([]backlog.Sighting, 0, n)
+	out := make([]backlog.Sighting, 0, n+min(r.nfilled, recentFrames))
 	for k := r.nrecent - n; k < r.nrecent; k++ {
 		f := r.recent[k%recentFrames]
 		if f.pos < pos {
 			out = append(out, f.s)
 		}
 	}
-	return out
+	if len(out) < 2 {
+		return out
+	}
+	last := out[len(out)-1]
+	out = out[:len(out)-1]
+	for k := r.nfilled - min(r.nfilled, recentFrames); k < r.nfilled; k++ {
+		if f := r.filled[k%recentFrames]; f.pos < pos {
+			out = append(out, f.s)
+		}
+	}
+	return append(out, last)
+}
+
+// fill remembers a peer frame published in the hole at pos.
+func (r *repairs) fill(pos uint64, s backlog.Sighting, ring, peerPos uint64) {
+	r.filled[r.nfilled%recentFrames] = recentFrame{pos: pos, s: s, peerRing: ring, peerPos: peerPos}
+	r.nfilled++
+}
+
+// filledAlready reports whether the peer frame at peerPos of ring was
+// published in an earlier hole.
+func (r *repairs) filledAlready(ring, peerPos uint64) bool {
+	for k := r.nfilled - min(r.nfilled, recentFrames); k < r.nfilled; k++ {
+		if f := r.filled[k%recentFrames]; f.peerRing == ring && f.peerPos == peerPos {
+			return true
+		}
+	}
+	return false
+}
+
+// mayRepeatFill reports whether e, a frame of this member's read after a
+// hole, may be one the peer supplied for that hole (or an earlier one) and
+// published before it: a frame the peer's windows could not place before
+// or after the hole's end goes out in the hole, and the member's own copy
+// then is marked too.
+func (r *repairs) mayRepeatFill(e backlog.Entry) bool {
+	for k := r.nfilled - min(r.nfilled, recentFrames); k < r.nfilled; k++ {
+		f := r.filled[k%recentFrames]
+		if f.pos <= e.Pos && f.s.ID == e.ID && f.s.Exact == e.Exact && (e.Exact || !e.Win.Known() || !f.s.Win.Known() || e.Win.Lo <= f.s.Win.Hi && f.s.Win.Lo <= e.Win.Hi) {
+			return true
+		}
+	}
+	return false
 }
 
 // last returns the remembered frame just before pos.
@@ -305,12 +359,12 @@ func (p *Pipeline) answer(pa *pendingAnswer) {
 			break
 		}
 		frames = append(frames, peerFrame{
-			s:        backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win, Size: len(e.Data)},
+			s:        backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win, Size: len(e.Data)}, pos: e.Pos,
 			possible: p.ring.PossiblyPublished(e), data: e.Data, rx: e.ReceivedAt,
 		})
 		bytes += len(e.Data)
 	}
-	for _, m := range encodeAnswer(pa.id, frames, truncated, p.repairMax()) {
+	for _, m := range encodeAnswer(pa.id, p.ringID, frames, truncated, p.repairMax()) {
 		if !p.opt.SendRepair(pa.from, m) {
 			return
 		}
@@ -327,7 +381,7 @@ func (p *Pipeline) repairMax() int {
 }
 
 // encodeAnswer splits an answer into messages of at most max bytes.
-func encodeAnswer(id uint64, frames []peerFrame, truncated bool, max int) [][]byte {
+func encodeAnswer(id, ring uint64, frames []peerFrame, truncated bool, max int) [][]byte {
 	var out [][]byte
 	var chunk uint16
 	start := func() []byte {
@@ -335,6 +389,7 @@ func encodeAnswer(id uint64, frames []peerFrame, truncated bool, max int) [][]by
 		b = append(b, repairAnswer)
 		b = binary.BigEndian.AppendUint64(b, id)
 		b = binary.BigEndian.AppendUint64(b, hostclock.ID())
+		b = binary.BigEndian.AppendUint64(b, ring)
 		b = binary.BigEndian.AppendUint16(b, chunk)
 		return append(b, 0, 0, 0) // flags, count
 	}
@@ -368,6 +423,8 @@ func encodeAnswer(id uint64, frames []peerFrame, truncated bool, max int) [][]by
 		b = binary.BigEndian.AppendUint64(b, f.s.ID)
 		b = binary.BigEndian.AppendUint64(b, uint64(f.s.Win.Lo))
 		b = binary.BigEndian.AppendUint64(b, uint64(f.s.Win.Hi))
+		b = binary.BigEndian.AppendUint64(b, uint64(f.rx))
+		b = binary.BigEndian.AppendUint64(b, f.pos)
 		b = binary.BigEndian.AppendUint16(b, uint16(len(f.data)))
 		b = append(b, f.data...)
 		n++
@@ -382,9 +439,10 @@ func (p *Pipeline) takeAnswer(msg []byte) error {
 	}
 	id := binary.BigEndian.Uint64(msg[1:])
 	clock := binary.BigEndian.Uint64(msg[9:])
-	chunk := binary.BigEndian.Uint16(msg[17:])
-	flags := msg[19]
-	count := int(binary.BigEndian.Uint16(msg[20:]))
+	ring := binary.BigEndian.Uint64(msg[17:])
+	chunk := binary.BigEndian.Uint16(msg[25:])
+	flags := msg[27]
+	count := int(binary.BigEndian.Uint16(msg[28:]))
 	var h *hole
 	for _, x := range p.rep.holes {
 		if x.id == id {
@@ -410,21 +468,22 @@ func (p *Pipeline) takeAnswer(msg []byte) error {
 				Win: backlog.Window{Lo: int64(binary.BigEndian.Uint64(rest[9:])), Hi: int64(binary.BigEndian.Uint64(rest[17:]))},
 			},
 			possible: fl&peerPossible != 0,
+			rx:       int64(binary.BigEndian.Uint64(rest[25:])),
+			pos:      binary.BigEndian.Uint64(rest[33:]),
 		}
-		n := int(binary.BigEndian.Uint16(rest[25:]))
+		n := int(binary.BigEndian.Uint16(rest[41:]))
 		if len(rest) < peerFrameHeader+n {
 			return errors.New("answer frame cut short")
 		}
 		f.data = rest[peerFrameHeader : peerFrameHeader+n : peerFrameHeader+n]
 		f.s.Size = n
-		f.rx = time.Now().UnixNano()
 		h.got = append(h.got, f)
 		rest = rest[peerFrameHeader+n:]
 	}
 	if len(rest) != 0 {
 		return errors.New("answer has trailing bytes")
 	}
-	h.clock = clock
+	h.clock, h.ring = clock, ring
 	h.chunks++
 	if flags&answerLast != 0 {
 		h.complete = true
@@ -495,6 +554,15 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 		why = UnrepairedTruncated
 	}
 	now := hostclock.Now()
+	// A peer frame an earlier hole's fill published is in the stream
+	// already, for certain: its answer named the same ring position.
+	got := h.got[:0]
+	for _, f := range h.got {
+		if !p.rep.filledAlready(h.ring, f.pos) {
+			got = append(got, f)
+		}
+	}
+	h.got = got
 	peer := make([]backlog.Sighting, len(h.got))
 	for i := range h.got {
 		peer[i] = h.got[i].s
@@ -514,6 +582,7 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 			possible++
 		}
 		h.fill = append(h.fill, pf)
+		p.rep.fill(h.pos, pf.s, h.ring, pf.pos)
 	}
 	h.decided = true
 	h.got = nil

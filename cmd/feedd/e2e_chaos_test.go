@@ -99,12 +99,7 @@ func chaosReps(t testing.TB) int {
 func newChaos(t testing.TB) *chaos {
 	t.Helper()
 	needE2E(t)
-	if _, err := exec.LookPath("kcat"); err != nil {
-		if os.Getenv("FEEDD_REQUIRE_KAFKA") != "" {
-			t.Fatal("kcat is not installed and FEEDD_REQUIRE_KAFKA is set (apt-get install kcat, or make deps)")
-		}
-		t.Skip("SKIPPED: kcat is not installed (apt-get install kcat, or make deps)")
-	}
+	requireKcat(t)
 	ch := &chaos{seed: chaosSeed(t), failovers: map[string][]time.Duration{}, counts: map[string]int{}}
 	ch.rng = rand.New(rand.NewPCG(ch.seed, 0))
 	ch.e2eCluster = newE2ECluster(t, e2eOptions{kafka: true, proxy: true, rate: chaosRate, baud: chaosBaud, activation: chaosActivation})
@@ -714,5 +709,17 @@ func (c *e2eCluster) checkBothKilledGaps(rep *audit.Report, want int) {
 		if i+1 < len(s.Gaps) && g.To >= s.Gaps[i+1].From {
 			t.Errorf("both-killed: gaps overlap: %+v", s.Gaps)
 		}
+	}
+}
+
+// requireKcat skips t when kcat is not installed, or fails it when
+// FEEDD_REQUIRE_KAFKA says the independent reader must be there.
+func requireKcat(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("kcat"); err != nil {
+		if os.Getenv("FEEDD_REQUIRE_KAFKA") != "" {
+			t.Fatal("kcat is not installed and FEEDD_REQUIRE_KAFKA is set (apt-get install kcat, or make deps)")
+		}
+		t.Skip("SKIPPED: kcat is not installed (apt-get install kcat, or make deps)")
 	}
 }

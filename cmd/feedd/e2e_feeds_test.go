@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/broadcast/audit"
 	"github.com/feedd/feedd/hw/serialsim"
 )
@@ -136,58 +137,8 @@ func (s feedSummary) String() string {
 // the mark.
 func runFeedChaos(t *testing.T, spec feedSpec, broker string, seed uint64, faults int) feedSummary {
 	t.Helper()
-	needE2E(t)
-	if _, err := exec.LookPath("kcat"); err != nil {
-		if os.Getenv("FEEDD_REQUIRE_KAFKA") != "" {
-			t.Fatal("kcat is not installed and FEEDD_REQUIRE_KAFKA is set (apt-get install kcat, or make deps)")
-		}
-		t.Skip("SKIPPED: kcat is not installed (apt-get install kcat, or make deps)")
-	}
 	start := time.Now()
-	dir, err := os.MkdirTemp("", "feedd-feed-run-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keep := os.Getenv("FEEDD_E2E_KEEP") != ""
-	t.Cleanup(func() {
-		if keep {
-			t.Logf("the run's record, outputs and logs are in %s", dir)
-			return
-		}
-		os.RemoveAll(dir)
-	})
-	t.Logf("%s on %s: seed %d (rerun with FEEDD_CHAOS_SEED=%d FEEDD_FEEDS=%s FEEDD_FEEDS_BROKERS=%s)", spec.feed, broker, seed, seed, spec.feed, broker)
-	r := &feedRun{spec: spec, broker: broker, seed: seed, rng: rand.New(rand.NewPCG(seed, 0xfeedd)), dir: dir,
-		record: filepath.Join(dir, "feed.record")}
-	r.e2eCluster = newE2ECluster(t, e2eOptions{
-		kafka: broker == "kafka", rate: spec.rate, baud: spec.baud, activation: chaosActivation,
-		feed: spec.feed, simSeed: seed, record: r.record, fingerprint: true, holdFeed: true,
-		// The default: how precisely a member knows when a frame was on
-		// the line.
-		readTimeout: 5 * time.Millisecond,
-	})
-	r.inStep = feedInStep
-	// Runs before the cluster's own cleanups: the members still run.
-	t.Cleanup(func() {
-		if t.Failed() {
-			keep = true
-			r.keepEvidence()
-		}
-	})
-
-	// The feed starts once both members read their ports: every frame
-	// recorded as delivered then reached a member.
-	for _, m := range r.members {
-		r.waitFor(m.id+" reading its port", func() (bool, string) {
-			st, err := m.status()
-			if err != nil {
-				return false, err.Error()
-			}
-			return st.Ingest.Connected, "port not open yet"
-		})
-	}
-	r.releaseFeed()
-	r.released = time.Now()
+	r := newFeedRun(t, spec, broker, seed, true)
 
 	var names []string
 	order := r.rng.Perm(len(feedFaults)) // each kind once, then at random
@@ -215,7 +166,7 @@ func runFeedChaos(t *testing.T, spec feedSpec, broker string, seed uint64, fault
 	if path := os.Getenv("FEEDD_FEEDS_LOG"); path != "" {
 		line := s.String()
 		if t.Failed() {
-			line = "FAILED " + line + "; kept in " + dir
+			line = "FAILED " + line + "; kept in " + r.dir
 		}
 		for _, f := range r.faults {
 			line += "\n  " + f
@@ -352,10 +303,7 @@ type feedStatus struct {
 		Ring struct {
 			Len int `json:"len"`
 		} `json:"ring"`
-		Counters struct {
-			CommittedFrames    uint64 `json:"committed_frames"`
-			PossibleDuplicates uint64 `json:"possible_duplicates"`
-		} `json:"counters"`
+		Counters broadcast.Counters `json:"counters"`
 	} `json:"broadcast"`
 }
 
