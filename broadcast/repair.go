@@ -359,7 +359,7 @@ func (p *Pipeline) answer(pa *pendingAnswer) {
 			break
 		}
 		frames = append(frames, peerFrame{
-			s:        backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win, Size: len(e.Data)}, pos: e.Pos,
+			s: backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win, Size: len(e.Data)}, pos: e.Pos,
 			possible: p.ring.PossiblyPublished(e), data: e.Data, rx: e.ReceivedAt,
 		})
 		bytes += len(e.Data)

@@ -17,17 +17,17 @@ import (
 // session is one authenticated connection to a peer: a reader (the
 // goroutine that runs runSession) and a writer goroutine.
 type session struct {
-	l     *Link
-	p     *peer
-	conn  net.Conn // TLS or TCP
-	seal  *sealer  // writer only
-	open  *opener  // reader only
-	dir   string   // "dialed" or "accepted"
-	q     hbQueue
+	l    *Link
+	p    *peer
+	conn net.Conn // TLS or TCP
+	seal *sealer  // writer only
+	open *opener  // reader only
+	dir  string   // "dialed" or "accepted"
+	q    hbQueue
 	// repairs holds repair messages to send, after any heartbeat.
 	repairs chan []byte
 	wake    chan struct{}
-	start time.Time
+	start   time.Time
 
 	stopCh     chan struct{}
 	stopOnce   sync.Once
