@@ -152,7 +152,8 @@ var (
 	descHoles        = desc("holes_total", "Frames that followed a hole in this member's own stream (its port reopened, dropped input or went quiet) while it was active.")
 	descRepairReqs   = desc("repair_requests_total", "Holes this member asked its peer to repair.")
 	descRepaired     = desc("repaired_frames_total", "Frames the peer supplied that this member published in holes of its own stream, by mark: certain (the member certainly lacked them) or possible (marked as possible duplicates).", "mark")
-	descUnrepaired   = desc("holes_unrepaired_total", "Holes in this member's stream whose frames could not be had from the peer, by reason: no_peer, timeout, truncated, busy.", "reason")
+	descUnrepaired   = desc("holes_unrepaired_total", "Holes in this member's stream whose frames could not be had from the peer, by reason: no_peer, timeout, truncated, busy, peer_lacks.", "reason")
+	descHoleMissing  = desc("hole_missing_frames_total", "On a feed with sequence numbers: the numbers holes in this member's stream still lacked after their repair (frames both ports lost, or the peer could not supply).")
 	descRepairPeer   = desc("repair_answers_total", "Repair requests this member answered as the peer.")
 	descRepairSent   = desc("repair_frames_sent_total", "Frames this member sent to its peer in repair answers.")
 	descRepairRej    = desc("repair_rejected_total", "Malformed repair messages from the peer, dropped.")
@@ -177,7 +178,7 @@ var allDescs = []*prometheus.Desc{
 	descRingGaps, descRingRejected, descRingMemoryEv, descPossibleDup, descEchoUntimed,
 	descAccepted, descStalls, descRefused, descProduced, descOversize, descCommits, descCommitFrames,
 	descCommitFails, descAborts, descCommitSecs, descEndTxnSecs, descActivations, descActFailures, descDeactivs, descFenced, descEcho,
-	descCatchUp, descRecreated, descTopicDropped, descHoles, descRepairReqs, descRepaired, descUnrepaired, descRepairPeer,
+	descCatchUp, descRecreated, descTopicDropped, descHoles, descRepairReqs, descRepaired, descUnrepaired, descHoleMissing, descRepairPeer,
 	descRepairSent, descRepairRej, descControl, descLastCommit, descLastOffset, descFailing, descFailSince, descEpoch, descEchoOffset,
 	descWitnessSeen, descKafkaUp,
 }
@@ -268,6 +269,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, why := range UnrepairedReasons {
 		counter(descUnrepaired, k.Unrepaired(why), why)
 	}
+	counter(descHoleMissing, k.HoleMissingSeq)
 	counter(descRepairPeer, k.RepairAnswers)
 	counter(descRepairSent, k.RepairFramesSent)
 	counter(descRepairRej, k.RepairRejected)

@@ -57,10 +57,14 @@ const (
 	UnrepairedTimeout   = "timeout"   // the peer's answer did not come in time
 	UnrepairedTruncated = "truncated" // the peer held more than an answer may carry
 	UnrepairedBusy      = "busy"      // too many holes at once
+	// UnrepairedPeerLacks: the peer answered, but the feed's sequence
+	// numbers say frames of the hole are still missing: both ports lost
+	// them (HoleReport.MissingSeq counts them).
+	UnrepairedPeerLacks = "peer_lacks"
 )
 
 // UnrepairedReasons lists them, for metrics.
-var UnrepairedReasons = []string{UnrepairedNoPeer, UnrepairedTimeout, UnrepairedTruncated, UnrepairedBusy}
+var UnrepairedReasons = []string{UnrepairedNoPeer, UnrepairedTimeout, UnrepairedTruncated, UnrepairedBusy, UnrepairedPeerLacks}
 
 // HoleReport describes the latest hole in this member's stream while it was
 // active, for /status.
@@ -595,6 +599,12 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 		rep.Unrepaired = why
 	}
 	rep.MissingSeq = missingSeq(h)
+	if why == "" && rep.MissingSeq > 0 {
+		why = UnrepairedPeerLacks
+		p.countUnrepaired(why)
+		rep.Unrepaired = why
+	}
+	p.c.HoleMissingSeq += rep.MissingSeq
 	p.rep.last = rep
 	if len(h.fill) > 0 || why != "" {
 		p.log.Info("hole in this member's stream", "kind", rep.Kind, "span", rep.Span, "repaired", rep.Repaired,
@@ -632,6 +642,7 @@ func (p *Pipeline) unrepaired(h *hole, why string, wall time.Time) {
 	p.countUnrepaired(why)
 	r := p.report(h, wall)
 	r.Unrepaired, r.MissingSeq = why, missingSeq(h)
+	p.c.HoleMissingSeq += r.MissingSeq
 	p.rep.last = r
 	if wall.Sub(p.rep.logAt) >= 10*time.Second {
 		p.log.Warn("hole in this member's stream not repaired", "kind", r.Kind, "reason", why)
@@ -650,6 +661,8 @@ func (p *Pipeline) countUnrepaired(why string) {
 		p.c.UnrepairedTruncated++
 	case UnrepairedBusy:
 		p.c.UnrepairedBusy++
+	case UnrepairedPeerLacks:
+		p.c.UnrepairedPeerLacks++
 	}
 }
 
@@ -664,6 +677,8 @@ func (c Counters) Unrepaired(why string) uint64 {
 		return c.UnrepairedTruncated
 	case UnrepairedBusy:
 		return c.UnrepairedBusy
+	case UnrepairedPeerLacks:
+		return c.UnrepairedPeerLacks
 	}
 	return 0
 }

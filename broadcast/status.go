@@ -128,6 +128,11 @@ type Counters struct {
 	UnrepairedTimeout   uint64 `json:"unrepaired_timeout"`
 	UnrepairedTruncated uint64 `json:"unrepaired_truncated"`
 	UnrepairedBusy      uint64 `json:"unrepaired_busy"`
+	UnrepairedPeerLacks uint64 `json:"unrepaired_peer_lacks"`
+	// HoleMissingSeq sums, on a feed with sequence numbers, the numbers
+	// the holes still lacked after their repair: frames lost by both
+	// ports, or that the peer could not supply.
+	HoleMissingSeq uint64 `json:"hole_missing_seq"`
 	RepairAsked         uint64 `json:"repair_asked"`
 	RepairAnswers       uint64 `json:"repair_answers"`
 	RepairFramesSent    uint64 `json:"repair_frames_sent"`

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/hw/serialsim"
 )
 
@@ -35,14 +37,45 @@ var repairSpecs = []feedSpec{
 	{serialsim.FeedNMEAGPS, 80, 921600},
 }
 
-// repairFault is a fault on one port; run injects it and returns when it
-// is over.
+// repairFault is a fault on one port (or every port); run injects it and
+// returns when it is over.
 type repairFault struct {
 	name string
 	// sequenced: the fault is one only a feed with sequence numbers lets
 	// the active notice (a frame dropped whole leaves no trace on a line).
 	sequenced bool
 	run       func(r *feedRun, port int) error
+}
+
+// Where a run's fault goes.
+const (
+	onActive   = "active"
+	onInactive = "inactive"
+	onBoth     = "both"
+)
+
+// repairCase is a fault and the ports it hits.
+type repairCase struct {
+	fault repairFault
+	where string
+}
+
+// repairCases: every fault on the active's port; two on the inactive's
+// (the topic must not change: no repair, no duplicate); the cable pulled
+// from both at once on the sequenced feed, where the holes reported must
+// be exactly the frames both lost.
+func repairCases(feed string) []repairCase {
+	var cs []repairCase
+	for _, f := range repairFaults {
+		if !f.sequenced || feed == serialsim.FeedSeq {
+			cs = append(cs, repairCase{f, onActive})
+		}
+	}
+	cs = append(cs, repairCase{repairFaults[0], onInactive}, repairCase{repairFaults[2], onInactive})
+	if feed == serialsim.FeedSeq {
+		cs = append(cs, repairCase{repairFaults[2], onBoth})
+	}
+	return cs
 }
 
 var repairFaults = []repairFault{
@@ -70,36 +103,55 @@ func (r *feedRun) forAWhile(d time.Duration, start, end func() error) error {
 
 // runRepair runs one repair run: a pair on spec, one fault on the active's
 // port, the checks of a feed run.
-func runRepair(t *testing.T, spec feedSpec, fault repairFault, broker string, seed uint64) feedSummary {
+func runRepair(t *testing.T, spec feedSpec, c repairCase, broker string, seed uint64) feedSummary {
 	t.Helper()
 	start := time.Now()
 	r := newFeedRun(t, spec, broker, seed, !strings.HasPrefix(spec.feed, serialsim.FeedSeq))
 	active, inactive := r.settle()
 	r.stream(r.between(200*time.Millisecond, 600*time.Millisecond))
-	before, err := active.feedStatus()
-	if err != nil {
-		t.Fatal(err)
+	before := r.repairCounters()
+	port, target := active.port, active.id
+	switch c.where {
+	case onInactive:
+		port, target = inactive.port, inactive.id
+	case onBoth:
+		port, target = serialsim.AllPorts, "every"
 	}
 	at := time.Since(r.released)
-	if err := fault.run(r, active.port); err != nil {
+	if err := c.fault.run(r, port); err != nil {
 		t.Fatal(err)
 	}
 	now, _ := r.settle()
 	r.stream(r.between(300*time.Millisecond, time.Second))
-	after, err := active.feedStatus()
-	if err != nil {
-		t.Fatal(err)
+	after := r.repairCounters()
+	var holes, repaired, possible, unrepaired, missing uint64
+	for i := range after {
+		k0, k1 := before[i], after[i]
+		holes += k1.Holes - k0.Holes
+		repaired += k1.RepairedFrames - k0.RepairedFrames
+		possible += k1.RepairedPossible - k0.RepairedPossible
+		missing += k1.HoleMissingSeq - k0.HoleMissingSeq
+		for _, why := range broadcast.UnrepairedReasons {
+			unrepaired += k1.Unrepaired(why) - k0.Unrepaired(why)
+		}
 	}
-	k0, k1 := before.Broadcast.Counters, after.Broadcast.Counters
-	note := fmt.Sprintf("%s on %s's port at +%.3fs: holes %d, repaired %d (possible %d), unrepaired %d; active afterwards %s",
-		fault.name, active.id, at.Seconds(), k1.Holes-k0.Holes, k1.RepairedFrames-k0.RepairedFrames, k1.RepairedPossible-k0.RepairedPossible,
-		k1.UnrepairedNoPeer+k1.UnrepairedTimeout+k1.UnrepairedTruncated+k1.UnrepairedBusy-
-			(k0.UnrepairedNoPeer+k0.UnrepairedTimeout+k0.UnrepairedTruncated+k0.UnrepairedBusy), now.id)
+	note := fmt.Sprintf("%s on %s port at +%.3fs (active %s): holes %d, repaired %d (possible %d), unrepaired %d, sequence numbers missing %d; active afterwards %s",
+		c.fault.name, target, at.Seconds(), active.id, holes, repaired, possible, unrepaired, missing, now.id)
 	r.faults = append(r.faults, note)
 	t.Log(note)
-	_ = inactive
 	s := r.check()
-	s.faults, s.elapsed = []string{fault.name}, time.Since(start)
+	s.faults, s.elapsed = []string{c.fault.name + "@" + c.where}, time.Since(start)
+	switch c.where {
+	case onInactive:
+		// Nothing the active published changes: no repair, and no frame twice.
+		if holes != 0 || s.extra != 0 {
+			t.Errorf("a fault on the inactive's port changed the topic: %d holes on the active, %d records beyond the feed", holes, s.extra)
+		}
+	case onBoth:
+		if both := r.lostByAll(); missing != uint64(both) {
+			t.Errorf("the holes reported %d sequence numbers missing; both ports lost %d frames", missing, both)
+		}
+	}
 	t.Log(s)
 	if path := os.Getenv("FEEDD_FEEDS_LOG"); path != "" {
 		line := "repair " + s.String() + "\n  " + note
@@ -120,15 +172,12 @@ func TestE2ERepair(t *testing.T) {
 		fmt.Sscan(s, &seed0)
 	}
 	for _, spec := range repairSpecs {
-		for _, fault := range repairFaults {
-			if fault.sequenced && spec.feed != serialsim.FeedSeq {
-				continue
-			}
+		for _, c := range repairCases(spec.feed) {
 			for _, broker := range brokers {
 				for i := range runs {
 					seed := seed0 + uint64(i)
-					t.Run(fmt.Sprintf("%s/%s/%s/%d", spec.feed, fault.name, broker, i), func(t *testing.T) {
-						runRepair(t, spec, fault, broker, seed)
+					t.Run(fmt.Sprintf("%s/%s@%s/%s/%d", spec.feed, c.fault.name, c.where, broker, i), func(t *testing.T) {
+						runRepair(t, spec, c, broker, seed)
 					})
 				}
 			}
@@ -181,4 +230,43 @@ func newFeedRun(t *testing.T, spec feedSpec, broker string, seed uint64, fingerp
 	r.releaseFeed()
 	r.released = time.Now()
 	return r
+}
+
+// repairCounters returns each member's pipeline counters, a then b.
+func (r *feedRun) repairCounters() []broadcast.Counters {
+	var out []broadcast.Counters
+	for _, m := range r.members {
+		st, err := m.feedStatus()
+		if err != nil {
+			r.t.Fatalf("%s: %v", m.id, err)
+		}
+		out = append(out, st.Broadcast.Counters)
+	}
+	return out
+}
+
+// lostByAll counts the frames of the record that no port got because
+// every port was unplugged (a run's one fault on both ports): the frames
+// the pair lost.
+func (r *feedRun) lostByAll() int {
+	f, err := os.Open(r.record)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer f.Close()
+	_, recorded, err := serialsim.ReadRecord(bufio.NewReader(f))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	n := 0
+	for _, rec := range recorded {
+		lost := len(rec.Ports) > 0
+		for _, p := range rec.Ports {
+			lost = lost && (p.Fate == serialsim.FateUnplugged || p.Fate == serialsim.FateCut)
+		}
+		if lost {
+			n++
+		}
+	}
+	return n
 }
