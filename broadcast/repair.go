@@ -272,15 +272,18 @@ func (p *Pipeline) startRepair(pos uint64, f backlog.Frame, kind ingest.Hole) {
 }
 
 func encodeRequest(h *hole) []byte {
-	b := make([]byte, 0, requestLen)
-	b = append(b, repairRequest)
-	b = binary.BigEndian.AppendUint64(b, h.id)
-	b = binary.BigEndian.AppendUint64(b, hostclock.ID())
 	from := backlog.Window{Lo: backlog.NoLo, Hi: backlog.NoLo}
 	if h.before != nil {
 		from = h.before.Win
 	}
-	for _, v := range []int64{from.Lo, from.Hi, h.after.Win.Lo, h.after.Win.Hi} {
+	return appendRequest(nil, repairRequestMsg{id: h.id, clock: hostclock.ID(), from: from, to: h.after.Win})
+}
+
+func appendRequest(b []byte, r repairRequestMsg) []byte {
+	b = append(b, repairRequest)
+	b = binary.BigEndian.AppendUint64(b, r.id)
+	b = binary.BigEndian.AppendUint64(b, r.clock)
+	for _, v := range []int64{r.from.Lo, r.from.Hi, r.to.Lo, r.to.Hi} {
 		b = binary.BigEndian.AppendUint64(b, uint64(v))
 	}
 	return b
@@ -315,21 +318,44 @@ func (p *Pipeline) handleRepair(from string, msg []byte) error {
 	return fmt.Errorf("unknown repair message kind %d", msg[0])
 }
 
-func (p *Pipeline) takeRequest(from string, msg []byte) error {
-	if len(msg) != requestLen {
-		return fmt.Errorf("request of %d bytes, want %d", len(msg), requestLen)
+// repairRequestMsg is a decoded request: the hole between the windows of
+// the frames around it, on the requester's clock.
+type repairRequestMsg struct {
+	id, clock uint64
+	from, to  backlog.Window // from.Hi is NoLo when nothing came before the hole
+}
+
+func parseRequest(msg []byte) (repairRequestMsg, error) {
+	if len(msg) != requestLen || msg[0] != repairRequest {
+		return repairRequestMsg{}, fmt.Errorf("request of %d bytes, want %d", len(msg), requestLen)
 	}
-	id := binary.BigEndian.Uint64(msg[1:])
-	clock := binary.BigEndian.Uint64(msg[9:])
 	v := func(i int) int64 { return int64(binary.BigEndian.Uint64(msg[17+8*i:])) }
+	return repairRequestMsg{
+		id: binary.BigEndian.Uint64(msg[1:]), clock: binary.BigEndian.Uint64(msg[9:]),
+		from: backlog.Window{Lo: v(0), Hi: v(1)}, to: backlog.Window{Lo: v(2), Hi: v(3)},
+	}, nil
+}
+
+// maxPendingAnswers bounds the requests waiting for this member's port.
+const maxPendingAnswers = 64
+
+func (p *Pipeline) takeRequest(from string, msg []byte) error {
+	req, err := parseRequest(msg)
+	if err != nil {
+		return err
+	}
+	if len(p.rep.answers) >= maxPendingAnswers {
+		return errors.New("too many repair requests waiting")
+	}
+	id, clock := req.id, req.clock
 	now := hostclock.Now()
 	pa := &pendingAnswer{from: from, id: id, lo: backlog.NoLo}
-	if v(1) != backlog.NoLo {
-		if w, ok := p.clocks.window(clock, backlog.Window{Lo: v(0), Hi: v(1)}, now); ok && w.Lo != backlog.NoLo {
+	if req.from.Hi != backlog.NoLo {
+		if w, ok := p.clocks.window(clock, req.from, now); ok && w.Lo != backlog.NoLo {
 			pa.lo, pa.fromKnwn = w.Lo, true
 		}
 	}
-	to, ok := p.clocks.window(clock, backlog.Window{Lo: v(2), Hi: v(3)}, now)
+	to, ok := p.clocks.window(clock, req.to, now)
 	if !ok {
 		// Nothing known of the requester's clock: the hole ended before
 		// now, which is all that can be said.
@@ -437,33 +463,27 @@ func encodeAnswer(id, ring uint64, frames []peerFrame, truncated bool, max int) 
 	return out
 }
 
-func (p *Pipeline) takeAnswer(msg []byte) error {
-	if len(msg) < answerHeaderLen {
-		return fmt.Errorf("answer of %d bytes", len(msg))
+// answerChunk is one decoded answer message.
+type answerChunk struct {
+	id, clock, ring uint64
+	chunk           uint16
+	last, truncated bool
+	frames          []peerFrame // data aliases the message
+}
+
+func parseAnswer(msg []byte) (answerChunk, error) {
+	if len(msg) < answerHeaderLen || msg[0] != repairAnswer {
+		return answerChunk{}, fmt.Errorf("answer of %d bytes", len(msg))
 	}
-	id := binary.BigEndian.Uint64(msg[1:])
-	clock := binary.BigEndian.Uint64(msg[9:])
-	ring := binary.BigEndian.Uint64(msg[17:])
-	chunk := binary.BigEndian.Uint16(msg[25:])
-	flags := msg[27]
+	a := answerChunk{
+		id: binary.BigEndian.Uint64(msg[1:]), clock: binary.BigEndian.Uint64(msg[9:]), ring: binary.BigEndian.Uint64(msg[17:]),
+		chunk: binary.BigEndian.Uint16(msg[25:]), last: msg[27]&answerLast != 0, truncated: msg[27]&answerTruncated != 0,
+	}
 	count := int(binary.BigEndian.Uint16(msg[28:]))
-	var h *hole
-	for _, x := range p.rep.holes {
-		if x.id == id {
-			h = x
-		}
-	}
-	if h == nil || h.decided || h.complete {
-		return nil // late: the hole was decided without it
-	}
-	if chunk != h.chunks {
-		// A lost chunk: what came is kept, the rest is the timeout's.
-		return fmt.Errorf("answer chunk %d, want %d", chunk, h.chunks)
-	}
 	rest := msg[answerHeaderLen:]
 	for range count {
 		if len(rest) < peerFrameHeader {
-			return errors.New("answer frame cut short")
+			return answerChunk{}, errors.New("answer frame cut short")
 		}
 		fl := rest[0]
 		f := peerFrame{
@@ -477,21 +497,45 @@ func (p *Pipeline) takeAnswer(msg []byte) error {
 		}
 		n := int(binary.BigEndian.Uint16(rest[41:]))
 		if len(rest) < peerFrameHeader+n {
-			return errors.New("answer frame cut short")
+			return answerChunk{}, errors.New("answer frame cut short")
 		}
 		f.data = rest[peerFrameHeader : peerFrameHeader+n : peerFrameHeader+n]
 		f.s.Size = n
-		h.got = append(h.got, f)
+		a.frames = append(a.frames, f)
 		rest = rest[peerFrameHeader+n:]
 	}
 	if len(rest) != 0 {
-		return errors.New("answer has trailing bytes")
+		return answerChunk{}, errors.New("answer has trailing bytes")
 	}
-	h.clock, h.ring = clock, ring
+	return a, nil
+}
+
+func (p *Pipeline) takeAnswer(msg []byte) error {
+	a, err := parseAnswer(msg)
+	if err != nil {
+		return err
+	}
+	var h *hole
+	for _, x := range p.rep.holes {
+		if x.id == a.id {
+			h = x
+		}
+	}
+	if h == nil || h.decided || h.complete {
+		return nil // late: the hole was decided without it
+	}
+	if a.chunk != h.chunks {
+		// A lost chunk: what came is kept, the rest is the timeout's.
+		return fmt.Errorf("answer chunk %d, want %d", a.chunk, h.chunks)
+	}
+	if h.chunks > 0 && (a.clock != h.clock || a.ring != h.ring) {
+		return errors.New("answer chunks from two rings")
+	}
+	h.got = append(h.got, a.frames...)
+	h.clock, h.ring = a.clock, a.ring
 	h.chunks++
-	if flags&answerLast != 0 {
-		h.complete = true
-		h.truncated = flags&answerTruncated != 0
+	if a.last {
+		h.complete, h.truncated = true, a.truncated
 	}
 	p.repairTick()
 	return nil

@@ -132,4 +132,75 @@ func TestRepairWithoutPeer(t *testing.T) {
 	if h := st.LastHole; h == nil || h.Kind != "reopened" || h.Unrepaired != UnrepairedNoPeer || h.MissingSeq != 10 {
 		t.Fatalf("last hole %+v; want reopened, no_peer, 10 sequence numbers missing", h)
 	}
+
+	// What a peer sends that does not decode is counted and dropped; an
+	// answer to a hole nobody asked about changes nothing.
+	a.HandleRepair("b", []byte{repairAnswer, 1, 2})
+	a.HandleRepair("b", []byte{42})
+	a.HandleRepair("b", encodeAnswer(999, 1, []peerFrame{{data: []byte("x")}}, false, RepairMessageMax)[0])
+	waitFor(t, "the malformed messages to be counted", func() bool { return a.Status().Counters.RepairRejected == 2 })
+	if k := a.Status().Counters; k.RepairedFrames != 0 || k.Produced != 40 {
+		t.Fatalf("after the peer's bad messages: repaired %d, produced %d; want 0 and 40", k.RepairedFrames, k.Produced)
+	}
+}
+
+// FuzzRepairMessages: whatever a peer sends, decoding neither panics nor
+// accepts a message it cannot account for byte by byte; what the encoders
+// write decodes to what they were given.
+func FuzzRepairMessages(f *testing.F) {
+	f.Add([]byte{repairRequest}, uint64(1), int64(5), uint16(3), 100)
+	f.Add(appendRequest(nil, repairRequestMsg{id: 7, clock: 9, from: backlog.Window{Lo: 1, Hi: 2}, to: backlog.Window{Lo: 3, Hi: 4}}), uint64(2), int64(-1), uint16(0), 64)
+	f.Add([]byte{repairAnswer, 0, 0}, uint64(0), int64(0), uint16(400), 3900)
+	f.Fuzz(func(t *testing.T, msg []byte, id uint64, w int64, size uint16, max int) {
+		// Arbitrary input.
+		if r, err := parseRequest(msg); err == nil {
+			if got := appendRequest(nil, r); string(got) != string(msg) {
+				t.Fatalf("request %x decodes to %+v, which encodes to %x", msg, r, got)
+			}
+		}
+		if a, err := parseAnswer(msg); err == nil {
+			n := answerHeaderLen
+			for _, f := range a.frames {
+				n += peerFrameHeader + len(f.data)
+			}
+			if n != len(msg) {
+				t.Fatalf("answer of %d bytes decoded as %d", len(msg), n)
+			}
+		}
+		// A round trip of an answer split into messages of at most max
+		// bytes.
+		max = answerHeaderLen + peerFrameHeader + int(size) + int(uint(max)%5000)
+		var frames []peerFrame
+		for i := range int(size % 50) {
+			data := make([]byte, (int(size)+i)%(int(size)+1))
+			frames = append(frames, peerFrame{
+				s:   backlog.Sighting{ID: id + uint64(i), Exact: i%2 == 0, Win: backlog.Window{Lo: w - int64(i), Hi: w + int64(i)}, Size: len(data)},
+				pos: uint64(i), possible: i%3 == 0, data: data, rx: w * int64(i),
+			})
+		}
+		var got []peerFrame
+		msgs := encodeAnswer(id, ^id, frames, size%2 == 0, max)
+		for k, m := range msgs {
+			if len(m) > max {
+				t.Fatalf("message %d of %d bytes, bound %d", k, len(m), max)
+			}
+			a, err := parseAnswer(m)
+			if err != nil {
+				t.Fatalf("message %d: %v", k, err)
+			}
+			if a.id != id || a.ring != ^id || a.chunk != uint16(k) || a.last != (k == len(msgs)-1) || (a.last && a.truncated != (size%2 == 0)) {
+				t.Fatalf("message %d header %+v", k, a)
+			}
+			got = append(got, a.frames...)
+		}
+		if len(got) != len(frames) {
+			t.Fatalf("%d frames sent, %d decoded", len(frames), len(got))
+		}
+		for i := range got {
+			g, w := got[i], frames[i]
+			if g.s != w.s || g.pos != w.pos || g.possible != w.possible || g.rx != w.rx || string(g.data) != string(w.data) {
+				t.Fatalf("frame %d: sent %+v, decoded %+v", i, w, g)
+			}
+		}
+	})
 }
