@@ -132,11 +132,11 @@ type Counters struct {
 	// HoleMissingSeq sums, on a feed with sequence numbers, the numbers
 	// the holes still lacked after their repair: frames lost by both
 	// ports, or that the peer could not supply.
-	HoleMissingSeq uint64 `json:"hole_missing_seq"`
-	RepairAsked         uint64 `json:"repair_asked"`
-	RepairAnswers       uint64 `json:"repair_answers"`
-	RepairFramesSent    uint64 `json:"repair_frames_sent"`
-	RepairRejected      uint64 `json:"repair_rejected"`
+	HoleMissingSeq   uint64 `json:"hole_missing_seq"`
+	RepairAsked      uint64 `json:"repair_asked"`
+	RepairAnswers    uint64 `json:"repair_answers"`
+	RepairFramesSent uint64 `json:"repair_frames_sent"`
+	RepairRejected   uint64 `json:"repair_rejected"`
 }
 
 // Status is a snapshot of a pipeline for status output, metrics and the pair
