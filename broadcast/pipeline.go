@@ -839,6 +839,7 @@ func (p *Pipeline) checkSynced() {
 		return
 	}
 	a.phase, a.cursor = phaseProducing, 0
+	p.startRingRepairs()
 	if !a.live {
 		a.live = true
 		// From here this member publishes: what its ring evicted and the

@@ -149,7 +149,11 @@ type repairs struct {
 	nfilled int
 	nextID  uint64
 	holes   []*hole
-	answers []*pendingAnswer
+	// ringHoles are holes in this member's stream while it was not
+	// publishing: repaired when it activates, if their frames are still
+	// in its ring (a committed frame trimmed them otherwise).
+	ringHoles []ringHole
+	answers   []*pendingAnswer
 	timer   *time.Timer
 	armed   time.Time
 	logAt   time.Time
@@ -244,10 +248,38 @@ func (p *Pipeline) portLag() int64 {
 	return min(p.rep.wide, int64(time.Second)) + int64(p.ringLimits.PassMargin)
 }
 
+type ringHole struct {
+	pos  uint64
+	kind ingest.Hole
+}
+
 // startRepair handles a frame that follows a hole in this member's stream.
 func (p *Pipeline) startRepair(pos uint64, f backlog.Frame, kind ingest.Hole) {
 	a := p.act
-	if a == nil || a.stopping || p.opt.SendRepair == nil {
+	if p.opt.SendRepair == nil {
+		return
+	}
+	if a == nil || a.phase == phaseSyncing || a.phase == phaseFencing {
+		// Not publishing yet: the frames before it may still be
+		// published by another member, or by this one when it activates.
+		if len(p.rep.ringHoles) == maxHoles {
+			// Forget the holes the ring has trimmed, or else the oldest.
+			oldest, _ := p.ring.Oldest()
+			kept := p.rep.ringHoles[:0]
+			for _, rh := range p.rep.ringHoles {
+				if rh.pos >= oldest.Pos {
+					kept = append(kept, rh)
+				}
+			}
+			p.rep.ringHoles = kept
+			if len(kept) == maxHoles {
+				p.rep.ringHoles = kept[1:]
+			}
+		}
+		p.rep.ringHoles = append(p.rep.ringHoles, ringHole{pos, kind})
+		return
+	}
+	if a.stopping {
 		return
 	}
 	p.c.Holes++
@@ -725,6 +757,22 @@ func (c Counters) Unrepaired(why string) uint64 {
 		return c.UnrepairedPeerLacks
 	}
 	return 0
+}
+
+// startRingRepairs asks the peer about the holes in the ring an
+// activation is about to flush.
+func (p *Pipeline) startRingRepairs() {
+	pending := p.rep.ringHoles
+	p.rep.ringHoles = nil
+	oldest, ok := p.ring.Oldest()
+	for _, rh := range pending {
+		if !ok || rh.pos < oldest.Pos {
+			continue // trimmed: a committed frame came after it
+		}
+		if e, ok := p.ring.Get(rh.pos); ok {
+			p.startRepair(rh.pos, backlog.Frame{ID: e.ID, Exact: e.Exact, Win: e.Win, Data: e.Data}, rh.kind)
+		}
+	}
 }
 
 // repairHold is consulted by produceMore before it produces the entry at

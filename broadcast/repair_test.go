@@ -204,3 +204,36 @@ func FuzzRepairMessages(f *testing.F) {
 		}
 	})
 }
+
+// TestRepairOnActivation: the member lost frames (and knows it) while no
+// one was publishing; when it activates and flushes its ring, it repairs
+// the hole from its peer first.
+func TestRepairOnActivation(t *testing.T) {
+	broker := startBroker(t, "")
+	cfg := testConfig(broker.Addr(), "repair-activation")
+	a, b := startPairWithRepair(t, cfg, func() bool { return true })
+	const n = 300
+	for seq := uint64(1); seq <= n; seq++ {
+		f := frame(seq, time.Now())
+		if seq < 100 || seq >= 110 {
+			if seq == 110 {
+				f.Hole = ingest.HoleSequence
+			}
+			a.Accept(f)
+			f.Hole = ingest.NoHole
+		}
+		b.Accept(f)
+		time.Sleep(time.Millisecond)
+	}
+	waitFor(t, "both rings to hold the feed", func() bool { return a.Status().Ring.Len == n-10 && b.Status().Ring.Len == n })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the active to commit the whole feed", func() bool { return a.Status().Counters.CommittedFrames >= n })
+	checkSequence(t, readCommitted(t, broker.Addr(), cfg.Topic), n)
+	if k := a.Status().Counters; k.RepairRequests != 1 || k.RepairedFrames != 10 {
+		t.Fatalf("requests %d, repaired %d; want 1 and 10", k.RepairRequests, k.RepairedFrames)
+	}
+}
