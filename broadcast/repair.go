@@ -154,11 +154,11 @@ type repairs struct {
 	// in its ring (a committed frame trimmed them otherwise).
 	ringHoles []ringHole
 	answers   []*pendingAnswer
-	timer   *time.Timer
-	armed   time.Time
-	logAt   time.Time
-	last    *HoleReport
-	wide    int64 // the widest window of the recent frames, for the port's latency
+	timer     *time.Timer
+	armed     time.Time
+	logAt     time.Time
+	last      *HoleReport
+	wide      int64 // the widest window of the recent frames, for the port's latency
 }
 
 func (r *repairs) remember(pos uint64, f backlog.Frame) {
