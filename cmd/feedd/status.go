@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/broadcast"
 )
 
 // statusDoc is the /status document (memberStatus) as it reads on the wire,
@@ -73,7 +74,10 @@ type statusDoc struct {
 			EchoRemembered  uint64 `json:"echo_remembered"`
 			EchoUntimed     uint64 `json:"echo_untimed"`
 			Possible        uint64 `json:"possible_duplicates"`
+			Holes           uint64 `json:"holes"`
+			RepairedFrames  uint64 `json:"repaired_frames"`
 		} `json:"counters"`
+		LastHole *broadcast.HoleReport `json:"last_hole"`
 	} `json:"broadcast"`
 	Activation *struct {
 		FailuresInARow int       `json:"failures_in_a_row"`
@@ -439,6 +443,17 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 			echo += fmt.Sprintf("; passed over %d (%d never published by the active)", r.Skipped+r.Passed, r.Skipped)
 		}
 		row("echo", "%s", echo)
+	}
+	if h := bc.LastHole; h != nil {
+		what := fmt.Sprintf("%s %s, spanning %v: %d frames from the peer (%d marked possible), held %v",
+			h.Kind, ago(now, h.At), h.Span.Round(time.Millisecond), h.Repaired, h.Possible, h.Held.Round(time.Millisecond))
+		if h.Unrepaired != "" {
+			what += ", NOT REPAIRED: " + h.Unrepaired
+		}
+		if h.MissingSeq > 0 {
+			what += fmt.Sprintf(", %d sequence numbers MISSING", h.MissingSeq)
+		}
+		row("last hole", "%s (%d holes, %d frames repaired in all)", what, bc.Counters.Holes, bc.Counters.RepairedFrames)
 	}
 	if bc.LastCommitAt.IsZero() {
 		row("last commit", "none by this member")

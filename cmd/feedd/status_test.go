@@ -96,7 +96,9 @@ func (f *fakeMember) status() any {
 			Ring:         backlog.Stats{Len: 3, Bytes: 186, OverflowFrames: 10, OverflowBytes: 620, OverflowLost: 7, OverflowGaps: 1, LimboLen: 1, OverflowResolved: 2},
 			LastCommitAt: now.Add(-20 * time.Millisecond), LastCommitOffset: 1234,
 			ProducerID: 42, ProducerEpoch: 5,
-			Counters: broadcast.Counters{Commits: 900, CommittedFrames: 123450, Fenced: 1},
+			Counters: broadcast.Counters{Commits: 900, CommittedFrames: 123450, Fenced: 1, Holes: 4, RepairedFrames: 31},
+			LastHole: &broadcast.HoleReport{At: now.Add(-2 * time.Second), Kind: "reopened", Span: 120 * time.Millisecond,
+				Repaired: 12, Possible: 2, Unrepaired: broadcast.UnrepairedPeerLacks, MissingSeq: 3, Held: 210 * time.Millisecond},
 		},
 		Pair: &ftpair.Status{
 			MemberID: f.id, Role: f.role, RoleSince: since, Term: f.term,
@@ -149,6 +151,7 @@ func TestStatusShowsTheMemberForAPerson(t *testing.T) {
 		"id 42, epoch 5",
 		"activations 3", "step-downs 2 (fenced 1, switchover 1)", "obituaries 1", "fenced 1",
 		"OVERFLOW 10 frames (620 B): 7 frames lost in 1 gap, 1 pending, 2 reached the topic",
+		"reopened 2s ago, spanning 120ms: 12 frames from the peer (2 marked possible), held 210ms, NOT REPAIRED: peer_lacks, 3 sequence numbers MISSING (4 holes, 31 frames repaired in all)",
 		"host-b", "heard, link up", "inactive",
 		"inactive → activating  (obituary)",
 	} {
