@@ -311,8 +311,9 @@ type Health struct {
 	Dropped      uint64    `json:"dropped"`
 	Reconnects   uint64    `json:"reconnects"`
 	OpenFailures uint64    `json:"open_failures"`
-	// Holes counts frames delivered after something may have lost frames
-	// before them (see Hole), of every kind.
+	// Holes counts frames delivered after a sign that the port lost
+	// frames before them: it reopened, dropped input or saw the feed's
+	// sequence skip (see Hole; a quiet line is counted in QuietPeriods).
 	Holes uint64 `json:"holes"`
 }
 
@@ -328,7 +329,9 @@ func (s *Source) Health() Health {
 		OpenFailures: s.openFailures.Load(),
 	}
 	for _, k := range Holes {
-		h.Holes += s.holes[k].Load()
+		if k != HoleQuiet {
+			h.Holes += s.holes[k].Load()
+		}
 	}
 	if p := s.path.Load(); p != nil {
 		h.Path = *p
