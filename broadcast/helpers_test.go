@@ -55,7 +55,13 @@ type member struct {
 
 func startMember(t testing.TB, cfg Config, name string, ring backlog.Config) *member {
 	t.Helper()
-	p, err := New(cfg, Options{Pipeline: "test", Member: name, Ring: ring, Logger: testLogger().With("member", name)})
+	return startMemberWith(t, cfg, Options{Pipeline: "test", Member: name, Ring: ring, Logger: testLogger().With("member", name)})
+}
+
+// startMemberWith starts a pipeline with the given options.
+func startMemberWith(t testing.TB, cfg Config, opt Options) *member {
+	t.Helper()
+	p, err := New(cfg, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

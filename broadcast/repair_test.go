@@ -26,20 +26,7 @@ func startPairWithRepair(t *testing.T, cfg Config, linkUp func() bool) (a, b *me
 		}
 	}
 	start := func(name string, sendRepair func(string, []byte) bool) *member {
-		p, err := New(cfg, Options{Pipeline: "test", Member: name, Ring: ring, Logger: testLogger().With("member", name), SendRepair: sendRepair})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		m := &member{Pipeline: p, cancel: cancel, ran: make(chan struct{})}
-		go func() {
-			defer close(m.ran)
-			if err := p.Run(ctx); err != nil {
-				t.Error(err)
-			}
-		}()
-		t.Cleanup(m.stop)
-		return m
+		return startMemberWith(t, cfg, Options{Pipeline: "test", Member: name, Ring: ring, Logger: testLogger().With("member", name), SendRepair: sendRepair})
 	}
 	a = start("a", send("a", &pb))
 	b = start("b", send("b", &pa))

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,27 +19,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// logLines is a log sink that counts what a member writes.
-type logLines struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logLines) count(substr string) int {
+// countLines counts the lines of log that contain substr.
+func countLines(log *syncBuffer, substr string) int {
 	n := 0
-	for line := range strings.Lines(l.String()) {
+	for line := range strings.Lines(log.String()) {
 		if strings.Contains(line, substr) {
 			n++
 		}
@@ -58,37 +37,13 @@ func (l *logLines) count(substr string) int {
 type kafkaDownMember struct {
 	ctl  *controller
 	pipe *broadcast.Pipeline
-	log  *logLines
+	log  *syncBuffer
 }
 
 func startKafkaDownMember(t *testing.T, brokerAddr string) *kafkaDownMember {
 	t.Helper()
-	dir := t.TempDir()
-	secret := filepath.Join(dir, "secret")
-	if err := os.WriteFile(secret, []byte("kafka-down-test-secret-0123456789"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfgFile := filepath.Join(dir, "feedd.yaml")
-	cfgYAML := `pipeline: kafka-down
-member_id: a
-serial: {device: ` + filepath.Join(dir, "no-such-tty") + `, baud: 115200}
-framing: {mode: nmea}
-sequence: {nmea_field: 1}
-kafka: {brokers: [` + brokerAddr + `], topic: kafka-down}
-pair:
-  listen: 127.0.0.1:0
-  peers: [{id: b, address: 127.0.0.1:1}]
-  secret_file: ` + secret + `
-admin: {listen: "off"}
-`
-	if err := os.WriteFile(cfgFile, []byte(cfgYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(cfgFile, nil, func(string) (string, bool) { return "", false }, roleAuto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &kafkaDownMember{log: &logLines{}}
+	cfg := loneMemberConfig(t, "kafka-down", brokerAddr)
+	m := &kafkaDownMember{log: &syncBuffer{}}
 	log := slog.New(slog.NewTextHandler(m.log, nil))
 	src, err := ingest.NewSource(cfg.Serial, cfg.Framing, cfg.Sequence, ingest.SourceOptions{Logger: log})
 	if err != nil {
@@ -163,19 +118,6 @@ func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 	}
 }
 
-// closedPort returns a 127.0.0.1 address nothing listens on (a listener's,
-// closed), where a broker can be started later.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // TestMemberWithKafkaUnreachable: a lone member whose broker refuses
 // connections says so in /readyz and /status, does not retry activation
 // in a loop (its term stays put, its log stays short), and becomes active
@@ -184,7 +126,7 @@ func TestMemberWithKafkaUnreachable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a member for seconds and starts a local broker")
 	}
-	addr := closedPort(t)
+	addr := closedAddr(t)
 	m := startKafkaDownMember(t, addr)
 
 	waitFor(t, "/readyz to name Kafka", func() (bool, string) {
@@ -229,7 +171,7 @@ func TestMemberWithKafkaUnreachable(t *testing.T) {
 	if st := m.status(t); st.Broadcast.Kafka.State != "ok" {
 		t.Errorf("/status broadcast.kafka.state = %q; want ok", st.Broadcast.Kafka.State)
 	}
-	if m.log.count("kafka reachable again") == 0 {
+	if countLines(m.log, "kafka reachable again") == 0 {
 		t.Errorf("the recovery is not logged:\n%s", m.log)
 	}
 	t.Logf("%d log lines", strings.Count(m.log.String(), "\n"))
@@ -280,7 +222,7 @@ func TestMemberWithKafkaRefusingActivation(t *testing.T) {
 	if ps.Term != 1 {
 		t.Errorf("term %d after %d failed attempts; want the failed term reused", ps.Term, ps.Counters.ActivationFailures)
 	}
-	if got := m.log.count("activation failed"); got != 1 {
+	if got := countLines(m.log, "activation failed"); got != 1 {
 		t.Errorf("%d log lines of a failed activation; want 1 (then one per %v)", got, maxActivationRetry)
 	}
 	st := m.status(t)

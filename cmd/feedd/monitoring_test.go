@@ -332,24 +332,23 @@ func describedNames(t *testing.T, c prometheus.Collector) map[string]bool {
 	return names
 }
 
-// newMonitoringMember builds a member's registry, port, pipeline, pair link
-// and control loop the way runMember does, for the broker at brokerAddr,
-// without running any of them: the serial device does not exist, and the
-// pipeline is not Run (nothing dials the broker until the caller runs it).
-func newMonitoringMember(t *testing.T, brokerAddr string) (*prometheus.Registry, *broadcast.Pipeline, *controller) {
+// loneMemberConfig writes and loads the configuration of member a of
+// pipeline name (also its topic) for the broker at brokerAddr: its serial
+// device does not exist and its one peer never answers.
+func loneMemberConfig(t *testing.T, name, brokerAddr string) Config {
 	t.Helper()
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")
-	if err := os.WriteFile(secret, []byte("monitoring-test-secret-0123456789"), 0o600); err != nil {
+	if err := os.WriteFile(secret, []byte(name+"-test-secret-0123456789"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfgFile := filepath.Join(dir, "feedd.yaml")
-	cfgYAML := `pipeline: monitoring
+	cfgYAML := `pipeline: ` + name + `
 member_id: a
 serial: {device: ` + filepath.Join(dir, "no-such-tty") + `, baud: 115200}
 framing: {mode: nmea}
 sequence: {nmea_field: 1}
-kafka: {brokers: [` + brokerAddr + `], topic: monitoring}
+kafka: {brokers: [` + brokerAddr + `], topic: ` + name + `}
 pair:
   listen: 127.0.0.1:0
   peers: [{id: b, address: 127.0.0.1:1}]
@@ -363,6 +362,16 @@ admin: {listen: "off"}
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+// newMonitoringMember builds a member's registry, port, pipeline, pair link
+// and control loop the way runMember does, for the broker at brokerAddr,
+// without running any of them: the serial device does not exist, and the
+// pipeline is not Run (nothing dials the broker until the caller runs it).
+func newMonitoringMember(t *testing.T, brokerAddr string) (*prometheus.Registry, *broadcast.Pipeline, *controller) {
+	t.Helper()
+	cfg := loneMemberConfig(t, "monitoring", brokerAddr)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	// As in runMember.
