@@ -598,15 +598,21 @@ var e2eHTTP = &http.Client{Timeout: 2 * time.Second}
 // status fetches the member's /status.
 func (m *e2eMember) status() (e2eStatus, error) {
 	var st e2eStatus
+	return st, m.fetchStatus(&st)
+}
+
+// fetchStatus decodes the member's /status into v, a view of the parts a
+// test reads.
+func (m *e2eMember) fetchStatus(v any) error {
 	resp, err := e2eHTTP.Get("http://" + m.adminAddr + "/status")
 	if err != nil {
-		return st, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("status %s", resp.Status)
+		return fmt.Errorf("status %s", resp.Status)
 	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // mustStatus fetches the status, waiting for the endpoint if need be.

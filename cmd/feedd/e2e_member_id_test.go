@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"regexp"
 	"strings"
@@ -149,15 +147,7 @@ type clashStatus struct {
 
 func clashStatusOf(m *e2eMember) (clashStatus, error) {
 	var st clashStatus
-	resp, err := e2eHTTP.Get("http://" + m.adminAddr + "/status")
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("status %s", resp.Status)
-	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
+	return st, m.fetchStatus(&st)
 }
 
 func fetchMetrics(m *e2eMember) (string, error) {
