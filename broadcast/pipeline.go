@@ -1036,6 +1036,7 @@ func (p *Pipeline) committed(a *activation, t *txn, r commitResult) {
 	p.c.EndTxnNanos += uint64(r.endTxn)
 	if r.committed {
 		p.ring.TrimThrough(t.last)
+		p.repairsCommitted(t.last)
 		p.c.Commits++
 		p.commitSeconds.Observe(now.Sub(a.commitStart).Seconds())
 		p.checkFlushed(a)
@@ -1182,6 +1183,7 @@ func (p *Pipeline) recovered(a *activation, t *txn, lso int64, id kadm.TopicID, 
 	}
 	p.c.Aborts++
 	t.reset()
+	p.repairsAborted()
 	a.topicID = id
 	if !p.noticeTopic(id, "recovery") {
 		p.startRecovery(a) // listed on a topic already replaced: list again

@@ -125,7 +125,9 @@ type hole struct {
 
 	decided bool
 	fill    []peerFrame
-	next    int
+	// next is the fill frame to produce next; committed, how many of them
+	// went out in committed transactions (an aborted one replays the rest).
+	next, committed int
 }
 
 // pendingAnswer is a peer's request this member answers once its port has
@@ -779,8 +781,7 @@ func (p *Pipeline) startRingRepairs() {
 // pos: it returns a peer frame to produce first, or hold when nothing from
 // pos on may be produced yet.
 func (p *Pipeline) repairHold(pos uint64) (f *peerFrame, hold bool) {
-	for len(p.rep.holes) > 0 {
-		h := p.rep.holes[0]
+	for _, h := range p.rep.holes {
 		if pos < h.pos {
 			return nil, false
 		}
@@ -791,10 +792,31 @@ func (p *Pipeline) repairHold(pos uint64) (f *peerFrame, hold bool) {
 			h.next++
 			return &h.fill[h.next-1], false
 		}
-		p.rep.holes[0] = nil
-		p.rep.holes = p.rep.holes[1:]
 	}
 	return nil, false
+}
+
+// repairsCommitted takes a commit of everything produced so far, through
+// ring position last: the holes whose fill and first held frame are in the
+// topic are done.
+func (p *Pipeline) repairsCommitted(last uint64) {
+	kept := p.rep.holes[:0]
+	for _, h := range p.rep.holes {
+		h.committed = h.next
+		if !(h.decided && h.committed == len(h.fill) && h.pos <= last) {
+			kept = append(kept, h)
+		}
+	}
+	clear(p.rep.holes[len(kept):])
+	p.rep.holes = kept
+}
+
+// repairsAborted takes an aborted transaction: the fill frames it held are
+// produced again when the replay reaches their holes.
+func (p *Pipeline) repairsAborted() {
+	for _, h := range p.rep.holes {
+		h.next = h.committed
+	}
 }
 
 // dropHoles forgets the holes of an activation that ended: what was held

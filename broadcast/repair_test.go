@@ -2,6 +2,7 @@ package broadcast
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -222,5 +223,56 @@ func TestRepairOnActivation(t *testing.T) {
 	checkSequence(t, readCommitted(t, broker.Addr(), cfg.Topic), n)
 	if k := a.Status().Counters; k.RepairRequests != 1 || k.RepairedFrames != 10 {
 		t.Fatalf("requests %d, repaired %d; want 1 and 10", k.RepairRequests, k.RepairedFrames)
+	}
+}
+
+// TestRepairFillReplayedAfterAbort: the fill of a hole is produced before
+// the frame after it; a transaction that held part of it and aborts makes
+// the replay produce that part again, and a committed part is never
+// produced twice.
+func TestRepairFillReplayedAfterAbort(t *testing.T) {
+	p := &Pipeline{}
+	fill := func(n int) []peerFrame {
+		fs := make([]peerFrame, n)
+		for i := range fs {
+			fs[i].data = []byte{byte(i)}
+		}
+		return fs
+	}
+	p.rep.holes = []*hole{{pos: 10, decided: true, fill: fill(3)}, {pos: 20, decided: true, fill: fill(2)}}
+	// produce plays produceMore's part from ring position from to to,
+	// and returns what went out: ring positions and fill frames (hole.i).
+	produce := func(from, to uint64) (out []string) {
+		for pos := from; pos <= to; {
+			f, hold := p.repairHold(pos)
+			if hold {
+				t.Fatalf("held at %d", pos)
+			}
+			if f != nil {
+				out = append(out, fmt.Sprintf("f%d", f.data[0]))
+				continue
+			}
+			out = append(out, fmt.Sprint(pos))
+			pos++
+		}
+		return out
+	}
+	if got := fmt.Sprint(produce(9, 10)); got != "[9 f0 f1 f2 10]" {
+		t.Fatalf("first transaction: %s", got)
+	}
+	p.repairsCommitted(10)
+	if len(p.rep.holes) != 1 {
+		t.Fatalf("after the commit through 10: %d holes left, want 1", len(p.rep.holes))
+	}
+	if got := fmt.Sprint(produce(11, 20)); got != "[11 12 13 14 15 16 17 18 19 f0 f1 20]" {
+		t.Fatalf("second transaction: %s", got)
+	}
+	p.repairsAborted()
+	if got := fmt.Sprint(produce(11, 20)); got != "[11 12 13 14 15 16 17 18 19 f0 f1 20]" {
+		t.Fatalf("replay after the abort: %s", got)
+	}
+	p.repairsCommitted(20)
+	if len(p.rep.holes) != 0 {
+		t.Fatalf("after the commit through 20: %d holes left", len(p.rep.holes))
 	}
 }
