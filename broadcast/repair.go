@@ -591,7 +591,9 @@ func (p *Pipeline) repairTick() {
 	clear(p.rep.answers[len(kept):])
 	p.rep.answers = kept
 	for _, h := range p.rep.holes {
-		if h.decided {
+		if a := p.act; h.decided || a == nil || a.stopping {
+			// Stopping: what is held stays in the ring for the next
+			// active, whose own ring has the hole's frames.
 			continue
 		}
 		switch {

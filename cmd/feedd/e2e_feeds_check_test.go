@@ -61,7 +61,7 @@ type feedTopicRecord struct {
 // marked re-publication of an older frame with the same bytes; the upper
 // end keeps it from hiding behind a shift of the placement by one cycle of
 // a feed that repeats itself exactly (no-fix), which a later marked replay
-// would absorb.
+// would absorb. A value sent only once has no upper end.
 const (
 	// feedClockSlack: the two clocks are the same, but the line time
 	// counts from the simulator's start on the monotonic clock, and a
@@ -265,6 +265,13 @@ func compareFeedTopic(exp []feedFrame, recs []feedTopicRecord) feedVerdict {
 		}
 		last[f.value] = len(cs)
 		byValue[f.value] = append(cs, c)
+	}
+	// A value the feed sent once has no other copy for a loss to hide
+	// behind: it may be read as late as a loaded machine reads it.
+	for _, cs := range byValue {
+		if len(cs) == 1 {
+			cs[0].hi = time.Unix(1<<40, 0)
+		}
 	}
 	reach := make([]uint64, words)
 	reach[0] = 1 // no record read: no frame accounted for
