@@ -149,6 +149,7 @@ type repairs struct {
 	// compared with, and what held frames may repeat.
 	filled  [recentFrames]recentFrame
 	nfilled int
+	fillHi  int64 // the latest line time of any filled frame
 	nextID  uint64
 	holes   []*hole
 	// ringHoles are holes in this member's stream while it was not
@@ -204,6 +205,7 @@ func (r *repairs) before(pos uint64) []backlog.Sighting {
 func (r *repairs) fill(pos uint64, s backlog.Sighting, ring, peerPos uint64) {
 	r.filled[r.nfilled%recentFrames] = recentFrame{pos: pos, s: s, peerRing: ring, peerPos: peerPos}
 	r.nfilled++
+	r.fillHi = max(r.fillHi, s.Win.Hi)
 }
 
 // filledAlready reports whether the peer frame at peerPos of ring was
@@ -223,6 +225,9 @@ func (r *repairs) filledAlready(ring, peerPos uint64) bool {
 // or after the hole's end goes out in the hole, and the member's own copy
 // then is marked too.
 func (r *repairs) mayRepeatFill(e backlog.Entry) bool {
+	if e.Win.Lo != backlog.NoLo && e.Win.Lo > r.fillHi {
+		return false // after every filled frame: the common case, at once
+	}
 	for k := r.nfilled - min(r.nfilled, recentFrames); k < r.nfilled; k++ {
 		f := r.filled[k%recentFrames]
 		if f.pos <= e.Pos && f.s.ID == e.ID && f.s.Exact == e.Exact && (e.Exact || !e.Win.Known() || !f.s.Win.Known() || e.Win.Lo <= f.s.Win.Hi && f.s.Win.Lo <= e.Win.Hi) {
