@@ -2,6 +2,7 @@ package backlog
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -27,6 +28,13 @@ const (
 	// for the peer's port to pass the hole by its latency bound and the
 	// pass margin, and for a round trip on the pair link.
 	DefaultRepairTimeout = time.Second
+)
+
+// Values of Config.CrossCheck.
+const (
+	CrossCheckAuto = "auto"
+	CrossCheckOn   = "on"
+	CrossCheckOff  = "off"
 )
 
 // Upper limits enforced by Validate. They keep indexes in range and catch
@@ -74,6 +82,13 @@ type Config struct {
 	// looks for the frames it lacks; past it, what the peer has not sent is
 	// reported as an unrepaired hole and the held frames go out.
 	RepairTimeout time.Duration `yaml:"repair_timeout"`
+	// CrossCheck says which frames an active member holds back until its
+	// peer's sightings show whether its own port dropped a frame whole
+	// (decision 0012): "auto" (the default) those without a feed sequence
+	// number, whose loss leaves no sign on the port; "on" every frame;
+	// "off" none. A member sends its sightings to an active peer unless
+	// it is "off".
+	CrossCheck string `yaml:"cross_check"`
 	// LineByteTime is the time the serial line takes for one character at
 	// its baud rate and character format. Two distinct frames with the same
 	// bytes end at least len(frame) characters apart on the line, which is
@@ -106,6 +121,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.RepairTimeout == 0 {
 		c.RepairTimeout = DefaultRepairTimeout
+	}
+	if c.CrossCheck == "" {
+		c.CrossCheck = CrossCheckAuto
 	}
 	return c
 }
@@ -143,6 +161,11 @@ func (c Config) Validate() error {
 	}
 	if c.RepairTimeout < 0 || c.RepairTimeout > time.Minute {
 		errs = append(errs, errors.New("backlog.repair_timeout: must be between 0 (the default, 1s) and 1m"))
+	}
+	switch c.CrossCheck {
+	case "", CrossCheckAuto, CrossCheckOn, CrossCheckOff:
+	default:
+		errs = append(errs, fmt.Errorf("backlog.cross_check: %q is not one of auto, on, off", c.CrossCheck))
 	}
 	if c.LineByteTime < 0 {
 		errs = append(errs, errors.New("backlog: the line's character time must be >= 0"))

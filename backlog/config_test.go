@@ -9,11 +9,11 @@ import (
 func TestWithDefaults(t *testing.T) {
 	got := Config{}.WithDefaults()
 	want := Config{MaxFrames: 1 << 20, MaxBytes: 128 << 20, LookAhead: 256, EchoMemory: 1 << 16,
-		EchoMemoryTTL: time.Minute, PassMargin: 100 * time.Millisecond, RepairTimeout: time.Second}
+		EchoMemoryTTL: time.Minute, PassMargin: 100 * time.Millisecond, RepairTimeout: time.Second, CrossCheck: CrossCheckAuto}
 	if got != want {
 		t.Fatalf("Config{}.WithDefaults() = %+v; want %+v", got, want)
 	}
-	set := Config{MaxFrames: 5, MaxBytes: 6, LookAhead: 7, EchoMemory: 8, EchoMemoryTTL: 9, PassMargin: 10, RepairTimeout: 12, LineByteTime: 11}
+	set := Config{MaxFrames: 5, MaxBytes: 6, LookAhead: 7, EchoMemory: 8, EchoMemoryTTL: 9, PassMargin: 10, RepairTimeout: 12, CrossCheck: CrossCheckOff, LineByteTime: 11}
 	if got := set.WithDefaults(); got != set {
 		t.Fatalf("WithDefaults changed set fields: %+v", got)
 	}
@@ -36,6 +36,7 @@ func TestValidate(t *testing.T) {
 		{"max_frames zero", func(c *Config) { c.MaxFrames = 0 }, []string{"backlog.max_frames: must be > 0"}},
 		{"max_frames too large", func(c *Config) { c.MaxFrames = LimitMaxFrames + 1 }, []string{"backlog.max_frames: must be <= 1073741824"}},
 		{"max_bytes negative", func(c *Config) { c.MaxBytes = -1 }, []string{"backlog.max_bytes: must be > 0"}},
+		{"cross_check unknown", func(c *Config) { c.CrossCheck = "yes" }, []string{`backlog.cross_check: "yes" is not one of auto, on, off`}},
 		{"look_ahead zero", func(c *Config) { c.LookAhead = 0 }, []string{"backlog.look_ahead: must be > 0"}},
 		{"look_ahead too large", func(c *Config) { c.LookAhead = LimitLookAhead + 1 }, []string{"backlog.look_ahead: must be <= 1048576"}},
 		{"echo_memory zero", func(c *Config) { c.EchoMemory = 0 }, []string{"backlog.echo_memory: must be > 0"}},

@@ -13,8 +13,8 @@ package backlog
 // frame belongs in the hole unless it certainly lies at or before the last
 // frame before the hole, or certainly at or after the first frame after it.
 // Of those that belong, a frame no local frame can be (no local frame with
-// its identity has a window it could share) is certainly missing from the
-// local stream; one that some local frame may be is published all the same,
+// its identity has a window within the margin of its own) is certainly
+// missing from the local stream; one that some local frame may be is published all the same,
 // marked as a possible duplicate: dropping it on a guess could leave a gap.
 
 // Sighting is one frame as repair compares it: its identity, its line-time
@@ -56,8 +56,18 @@ type Fill struct {
 // the oldest given is marked), and is empty only when the local stream has
 // nothing before the hole. after is empty only when nothing was read since.
 func FillHole(before, after, peer []Sighting, rules HoleRules) []Fill {
+	return FillHoleThrough(before, after, peer, -1, rules)
+}
+
+// FillHoleThrough is FillHole for a hole known to lack peer[through]: the
+// fill reaches at least to it, even past local frames after the hole that
+// certainly are peer frames before it (they go out again, marked). A hole
+// found by comparing the streams is placed where no local frame after it is
+// certainly behind the frame it lacks, which may be early; through is -1
+// when no peer frame is known to be lacking.
+func FillHoleThrough(before, after, peer []Sighting, through int, rules HoleRules) []Fill {
 	lo := lowerCut(before, peer, rules)
-	hi := upperCut(after, peer, lo, rules)
+	hi := max(upperCut(after, peer, lo, rules), min(through+1, len(peer)))
 	var fill []Fill
 	for j := lo; j < hi; j++ {
 		p := peer[j]
@@ -125,15 +135,29 @@ func isAny(p Sighting, local []Sighting, rules HoleRules) bool {
 	return false
 }
 
-// mayBeAny reports whether some local frame may be p: one with its identity
-// whose window p's overlaps.
+// mayBeAny reports whether some local frame may be p. The margin widens
+// the windows: a port that delivers later than its bound shifts a copy's
+// window, and a copy taken for two frames would go out unmarked.
 func mayBeAny(p Sighting, local []Sighting, rules HoleRules) bool {
 	for _, l := range local {
-		if l.ID == p.ID && l.Exact == p.Exact && (p.Exact || !l.Win.Known() || !p.Win.Known() || overlaps(l.Win, p.Win)) {
+		if l.MayBe(p, rules.Margin) {
 			return true
 		}
 	}
 	return false
+}
+
+// MayBe reports whether s and o may be one frame: the same identity and,
+// without a feed sequence number, windows that come within slack of each
+// other (or one of them unbounded).
+func (s Sighting) MayBe(o Sighting, slack int64) bool {
+	if s.ID != o.ID || s.Exact != o.Exact {
+		return false
+	}
+	if s.Exact || !s.Win.Known() || !o.Win.Known() {
+		return true
+	}
+	return s.Win.Lo-slack <= o.Win.Hi && o.Win.Lo-slack <= s.Win.Hi
 }
 
 // olderThanGiven reports whether a frame in window w may lie at or before

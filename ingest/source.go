@@ -46,6 +46,7 @@ type Source struct {
 	connected    atomic.Bool
 	quiet        atomic.Bool
 	lastFrame    atomic.Int64 // unix nanoseconds of the last valid frame
+	readThrough  atomic.Int64 // see ReadThrough
 	frames       atomic.Uint64
 	bytes        atomic.Uint64
 	reconnects   atomic.Uint64
@@ -228,6 +229,12 @@ func (s *Source) readPort(ctx context.Context, port Port, buf []byte, frame *Fra
 			quietSince = now
 			s.emit(now, s.arr.frame(len(data)), data, frame, handle)
 		}
+		if err == nil && n < len(buf) {
+			// The read took everything the port held: every byte on the
+			// line up to its latency bound before now is read, and every
+			// frame that ended in them handed over.
+			s.readThrough.Store(end - s.arr.latency)
+		}
 		if err != nil {
 			if n == 0 && errors.Is(err, context.Canceled) {
 				return nil
@@ -316,6 +323,13 @@ type Health struct {
 	// sequence skip (see Hole; a quiet line is counted in QuietPeriods).
 	Holes uint64 `json:"holes"`
 }
+
+// ReadThrough returns a time on the host clock (ingest/hostclock) before
+// which every frame that ended on the line has been handed over, or 0
+// before the first read. It stands still while the port is closed or the
+// reader is starved of the processor, which wall time alone would not
+// show. Safe for concurrent use.
+func (s *Source) ReadThrough() int64 { return s.readThrough.Load() }
 
 // Health returns the current state; safe to call from any goroutine.
 func (s *Source) Health() Health {
