@@ -157,6 +157,11 @@ var (
 	descRepairPeer   = desc("repair_answers_total", "Repair requests this member answered as the peer.")
 	descRepairSent   = desc("repair_frames_sent_total", "Frames this member sent to its peer in repair answers.")
 	descRepairRej    = desc("repair_rejected_total", "Malformed repair messages from the peer, dropped.")
+	descXCMissed     = desc("crosscheck_missed_total", "As the active: frames the peer read that this member's port dropped without a sign, found by the cross-check (each repaired from the peer as a hole of kind missed).")
+	descXCUnchecked  = desc("crosscheck_unchecked_total", "As the active: frames read live and published without the peer's sightings (none came, or not within backlog.repair_timeout).")
+	descXCRestarts   = desc("crosscheck_restarts_total", "As the active: streams of the peer's sightings taken from their start (a new stream, or one that lost a message).")
+	descSightings    = desc("crosscheck_sightings_total", "Sightings of frames for the cross-check, by direction: sent (as the inactive) or taken (as the active).", "direction")
+	descXCCovered    = desc("crosscheck_covered", "1 while this member is active and takes its peer's sightings.")
 	descControl      = desc("control_heartbeats_total", "Control heartbeats: committed by this member while its feed was quiet, seen from other members (stale: read while behind, not taken as a witness), skipped because the control topic is unusable.", "event")
 
 	descLastCommit  = desc("last_commit_timestamp_seconds", "Unix time of the last successful commit.")
@@ -179,7 +184,7 @@ var allDescs = []*prometheus.Desc{
 	descAccepted, descStalls, descRefused, descProduced, descOversize, descCommits, descCommitFrames,
 	descCommitFails, descAborts, descCommitSecs, descEndTxnSecs, descActivations, descActFailures, descDeactivs, descFenced, descEcho,
 	descCatchUp, descRecreated, descTopicDropped, descHoles, descRepairReqs, descRepaired, descUnrepaired, descHoleMissing, descRepairPeer,
-	descRepairSent, descRepairRej, descControl, descLastCommit, descLastOffset, descFailing, descFailSince, descEpoch, descEchoOffset,
+	descRepairSent, descRepairRej, descXCMissed, descXCUnchecked, descXCRestarts, descSightings, descXCCovered, descControl, descLastCommit, descLastOffset, descFailing, descFailSince, descEpoch, descEchoOffset,
 	descWitnessSeen, descKafkaUp,
 }
 
@@ -273,6 +278,16 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRepairPeer, k.RepairAnswers)
 	counter(descRepairSent, k.RepairFramesSent)
 	counter(descRepairRej, k.RepairRejected)
+	counter(descXCMissed, k.CrossCheckMissed)
+	counter(descXCUnchecked, k.CrossCheckUnchecked)
+	counter(descXCRestarts, k.CrossCheckRestarts)
+	counter(descSightings, k.SightingsSent, "sent")
+	counter(descSightings, k.SightingsTaken, "taken")
+	covered := 0.0
+	if st.CrossCheck.Covered {
+		covered = 1
+	}
+	gauge(descXCCovered, covered)
 	counter(descControl, k.ControlHeartbeats, "committed")
 	counter(descControl, k.ControlSeen, "seen")
 	counter(descControl, k.ControlStale, "stale")

@@ -41,6 +41,13 @@ type Options struct {
 	SendRepair func(to string, payload []byte) bool
 	// RepairMessageMax bounds one repair message; default RepairMessageMax.
 	RepairMessageMax int
+	// ReadThrough reports the host-clock time before which the port has
+	// handed over every frame that ended on the line
+	// (ingest.Source.ReadThrough). Repair and the cross-check wait on it
+	// for what the port may still deliver. Nil: the time less the port's
+	// lag is taken instead, which a reader starved of the processor can
+	// fall behind.
+	ReadThrough func() int64
 	// ShutdownTimeout bounds how long Run, once its context is cancelled,
 	// tries to finish the open transaction before aborting it. Default 5s.
 	ShutdownTimeout time.Duration
@@ -121,6 +128,7 @@ type Pipeline struct {
 	// ringLimits are the ring's bounds, for the metrics; fixed at New.
 	ringLimits backlog.Config
 	rep        repairs
+	xc         crossCheck
 	// ringID tells this process's ring from another's in repair answers
 	// (positions restart with a process).
 	ringID      uint64
@@ -504,6 +512,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		case <-p.controlTimer.C:
 			p.controlDue()
 		case <-p.rep.timer.C:
+			p.rep.armed = time.Time{}
 			p.repairTick()
 		case <-tick.C:
 			p.housekeep()
@@ -550,11 +559,15 @@ func (p *Pipeline) setError(err error) {
 // hole in this member's own stream starts a repair while it is active.
 func (p *Pipeline) appendFrame(f backlog.Frame, hole ingest.Hole) {
 	pos, stored, err := p.ring.Append(f)
-	if stored {
+	if !stored {
+		p.sight(f, 0)
+	} else {
+		p.sight(f, pos)
 		p.rep.remember(pos, f)
 		if hole != ingest.NoHole {
 			p.startRepair(pos, f, hole)
 		}
+		p.crossCheckAdvance()
 	}
 	if err != nil {
 		// Counted in the ring's Stats.Rejected.
@@ -846,6 +859,7 @@ func (p *Pipeline) checkSynced() {
 		// topic did not get is lost.
 		p.settle()
 		a.flushing, a.flushThrough = true, p.ring.LastPos()
+		p.crossCheckLive(a.flushThrough)
 		p.checkFlushed(a) // nothing to flush: observed before Activate returns
 		p.c.Activations++
 		p.setRole(RoleActive)
@@ -937,7 +951,7 @@ func (p *Pipeline) produceMore() {
 		if t.n == 0 {
 			p.commitTimer.Reset(p.commitDelay(e.ReceivedAt, now))
 		}
-		t.add(a.cl, &p.shape, e, p.ring.PossiblyPublished(e) || (p.rep.nfilled > 0 && p.rep.mayRepeatFill(e)), now)
+		t.add(a.cl, &p.shape, e, p.ring.PossiblyPublished(e) || (p.rep.nfilled > 0 && p.rep.mayRepeatFill(e, int64(p.ringLimits.PassMargin))), now)
 		p.c.Produced++
 	}
 	if due || (a.commitOverdue && !t.firstAlone()) || t.n >= p.cfg.CommitMaxFrames || t.bytes >= p.cfg.CommitMaxBytes {
@@ -1432,6 +1446,9 @@ func (p *Pipeline) releaseHeld() {
 func (p *Pipeline) housekeep() {
 	now := time.Now()
 	p.ring.ForgetEchoes(hostclock.Now())
+	if p.crossCheckStreaming() && !p.xc.sending {
+		p.repairTick() // opens the stream of sightings, and arms its timer
+	}
 	a := p.act
 	if a == nil || !p.failSince.IsZero() {
 		return
@@ -1480,6 +1497,7 @@ func (p *Pipeline) status() Status {
 		Cause:              p.cause,
 		LastError:          p.lastErr,
 		LastHole:           p.rep.last,
+		CrossCheck:         p.crossCheckStatus(),
 		Counters:           p.c,
 	}
 	if p.controlEnabled() {

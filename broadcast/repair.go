@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/feedd/feedd/backlog"
@@ -63,14 +64,20 @@ const (
 	UnrepairedPeerLacks = "peer_lacks"
 )
 
+// HoleMissed is the kind of a hole the cross-check found (crosscheck.go):
+// the peer read a frame this member's port did not, and left no sign.
+const HoleMissed = "missed"
+
 // UnrepairedReasons lists them, for metrics.
 var UnrepairedReasons = []string{UnrepairedNoPeer, UnrepairedTimeout, UnrepairedTruncated, UnrepairedBusy, UnrepairedPeerLacks}
 
 // HoleReport describes the latest hole in this member's stream while it was
 // active, for /status.
 type HoleReport struct {
-	At   time.Time `json:"at"`
-	Kind string    `json:"kind"` // reopened, dropped or quiet (ingest.Hole)
+	At time.Time `json:"at"`
+	// Kind is what showed the hole: reopened, dropped, sequence or quiet
+	// (ingest.Hole), or missed (HoleMissed).
+	Kind string `json:"kind"`
 	// Span is the line time between the last frame before the hole and the
 	// first after it, as this member's port bounds it.
 	Span time.Duration `json:"span"`
@@ -95,6 +102,9 @@ type recentFrame struct {
 	// For a peer frame: the peer's ring and its position there, which
 	// tell the same frame in a later answer for certain.
 	peerRing, peerPos uint64
+	// matched: one of the peer's sightings was matched with this own
+	// frame (crosscheck.go).
+	matched bool
 }
 
 // peerFrame is one frame of a peer's answer.
@@ -108,9 +118,16 @@ type peerFrame struct {
 
 // hole is a hole in this member's stream while it is active.
 type hole struct {
-	id       uint64
-	pos      uint64 // ring position of the first frame after the hole
-	kind     ingest.Hole
+	id     uint64
+	pos    uint64 // ring position of the first frame after the hole
+	kind   ingest.Hole
+	missed bool // found by the cross-check: the peer read a frame this port did not
+	// need are the peer's sightings the cross-check found missing here
+	// (converted to this host's clock): the fill reaches to each.
+	need []backlog.Sighting
+	// to is the window the request asks up to: the frame after the hole's,
+	// or later, to the last of need.
+	to       backlog.Window
 	before   *backlog.Sighting
 	after    backlog.Sighting
 	asked    time.Time
@@ -137,7 +154,6 @@ type pendingAnswer struct {
 	id       uint64
 	lo, hi   int64 // the hole on this host's clock: frames between are sent
 	fromKnwn bool
-	due      int64 // host clock
 	latest   int64 // host clock: answer by then whatever the port did
 }
 
@@ -224,13 +240,13 @@ func (r *repairs) filledAlready(ring, peerPos uint64) bool {
 // published before it: a frame the peer's windows could not place before
 // or after the hole's end goes out in the hole, and the member's own copy
 // then is marked too.
-func (r *repairs) mayRepeatFill(e backlog.Entry) bool {
-	if e.Win.Lo != backlog.NoLo && e.Win.Lo > r.fillHi {
+func (r *repairs) mayRepeatFill(e backlog.Entry, margin int64) bool {
+	if e.Win.Lo != backlog.NoLo && e.Win.Lo-margin > r.fillHi {
 		return false // after every filled frame: the common case, at once
 	}
 	for k := r.nfilled - min(r.nfilled, recentFrames); k < r.nfilled; k++ {
 		f := r.filled[k%recentFrames]
-		if f.pos <= e.Pos && f.s.ID == e.ID && f.s.Exact == e.Exact && (e.Exact || !e.Win.Known() || !f.s.Win.Known() || e.Win.Lo <= f.s.Win.Hi && f.s.Win.Lo <= e.Win.Hi) {
+		if f.pos <= e.Pos && f.s.MayBe(backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win}, margin) {
 			return true
 		}
 	}
@@ -253,6 +269,25 @@ func (r *repairs) lastBefore(pos uint64) *backlog.Sighting {
 // windows, plus the pass margin for a port slower than its bound.
 func (p *Pipeline) portLag() int64 {
 	return min(p.rep.wide, int64(time.Second)) + int64(p.ringLimits.PassMargin)
+}
+
+// readThrough returns the time before which this member's port has
+// delivered every frame that ended on the line, on the host clock, with the
+// pass margin kept for a port slower than its bound.
+func (p *Pipeline) readThrough(now int64) int64 {
+	if p.opt.ReadThrough != nil {
+		if t := p.opt.ReadThrough(); t != 0 {
+			return min(t, now) - int64(p.ringLimits.PassMargin)
+		}
+		return backlog.NoLo
+	}
+	return now - p.portLag()
+}
+
+// delivered reports whether this member's port has certainly delivered
+// every frame that ended on the line by t.
+func (p *Pipeline) delivered(t, now int64) bool {
+	return p.passed(t) || p.readThrough(now) > t
 }
 
 type ringHole struct {
@@ -289,12 +324,34 @@ func (p *Pipeline) startRepair(pos uint64, f backlog.Frame, kind ingest.Hole) {
 	if a.stopping {
 		return
 	}
+	p.askPeer(pos, f, kind, nil)
+}
+
+// startMissedRepair handles frames the peer read and this member's port
+// did not (the peer's sightings), found by the cross-check: the hole goes
+// before e, a held frame at pos.
+func (p *Pipeline) startMissedRepair(pos uint64, e backlog.Entry, need []backlog.Sighting) {
+	if a := p.act; a == nil || a.stopping || p.opt.SendRepair == nil {
+		return
+	}
+	p.askPeer(pos, backlog.Frame{ID: e.ID, Exact: e.Exact, Win: e.Win, Data: e.Data}, ingest.NoHole, need)
+}
+
+// askPeer asks the peer for the frames of the hole before the frame f at
+// pos, and holds back what follows until its answer is decided. need is
+// the peer's sightings the cross-check found missing there, if it did.
+func (p *Pipeline) askPeer(pos uint64, f backlog.Frame, kind ingest.Hole, need []backlog.Sighting) {
 	p.c.Holes++
 	now := time.Now()
 	h := &hole{
-		id: p.rep.nextID, pos: pos, kind: kind, before: p.rep.lastBefore(pos),
+		id: p.rep.nextID, pos: pos, kind: kind, missed: need != nil, before: p.rep.lastBefore(pos),
 		after: backlog.Sighting{ID: f.ID, Exact: f.Exact, Win: f.Win, Size: len(f.Data)},
+		to:    f.Win,
 		asked: now, deadline: now.Add(p.ringLimits.RepairTimeout),
+	}
+	h.need = need
+	for _, s := range need {
+		h.to.Hi = max(h.to.Hi, s.Win.Hi)
 	}
 	p.rep.nextID++
 	if len(p.rep.holes) >= maxHoles {
@@ -306,7 +363,15 @@ func (p *Pipeline) startRepair(pos uint64, f backlog.Frame, kind ingest.Hole) {
 		return
 	}
 	p.c.RepairRequests++
-	p.rep.holes = append(p.rep.holes, h)
+	// Holes stay in ring order (repairHold walks them so): one the
+	// cross-check finds may lie before one the port showed.
+	i := len(p.rep.holes)
+	for i > 0 && p.rep.holes[i-1].pos > pos {
+		i--
+	}
+	p.rep.holes = append(p.rep.holes, nil)
+	copy(p.rep.holes[i+1:], p.rep.holes[i:])
+	p.rep.holes[i] = h
 	p.armRepair()
 }
 
@@ -315,7 +380,7 @@ func encodeRequest(h *hole) []byte {
 	if h.before != nil {
 		from = h.before.Win
 	}
-	return appendRequest(nil, repairRequestMsg{id: h.id, clock: hostclock.ID(), from: from, to: h.after.Win})
+	return appendRequest(nil, repairRequestMsg{id: h.id, clock: hostclock.ID(), from: from, to: h.to})
 }
 
 func appendRequest(b []byte, r repairRequestMsg) []byte {
@@ -353,6 +418,8 @@ func (p *Pipeline) handleRepair(from string, msg []byte) error {
 		return p.takeRequest(from, msg)
 	case repairAnswer:
 		return p.takeAnswer(msg)
+	case repairSightings:
+		return p.takeSightings(msg)
 	}
 	return fmt.Errorf("unknown repair message kind %d", msg[0])
 }
@@ -401,7 +468,6 @@ func (p *Pipeline) takeRequest(from string, msg []byte) error {
 		to.Hi = now
 	}
 	pa.hi = to.Hi
-	pa.due = to.Hi + p.portLag()
 	pa.latest = now + int64(p.ringLimits.RepairTimeout)/2
 	p.c.RepairAsked++
 	p.rep.answers = append(p.rep.answers, pa)
@@ -580,14 +646,16 @@ func (p *Pipeline) takeAnswer(msg []byte) error {
 	return nil
 }
 
-// repairTick answers what is due, decides what can be, and rearms the
-// timer for the next.
+// repairTick answers what is due, decides what can be, streams and takes
+// the cross-check's sightings, and rearms the timer for the next.
 func (p *Pipeline) repairTick() {
 	now := hostclock.Now()
 	wall := time.Now()
+	p.sendSightings(wall)
+	p.crossCheckAdvance()
 	kept := p.rep.answers[:0]
 	for _, pa := range p.rep.answers {
-		if now >= pa.due || now >= pa.latest || p.passed(pa.hi) {
+		if now >= pa.latest || p.delivered(pa.hi, now) {
 			p.answer(pa)
 			continue
 		}
@@ -626,14 +694,14 @@ func (p *Pipeline) passed(t int64) bool {
 // frame the peer's answer could be, so the frames held after the hole can
 // be compared with it.
 func (p *Pipeline) readyToFill(h *hole, now int64) bool {
-	latest := h.after.Win.Hi
+	latest := h.to.Hi
 	for i := range h.got {
 		w, _ := p.clocks.window(h.clock, h.got[i].s.Win, now)
-		if w.Lo == backlog.NoLo || w.Lo-int64(p.ringLimits.PassMargin) <= h.after.Win.Hi {
+		if w.Lo == backlog.NoLo || w.Lo-int64(p.ringLimits.PassMargin) <= h.to.Hi {
 			latest = max(latest, w.Hi)
 		}
 	}
-	return now >= latest+p.portLag() || p.passed(latest)
+	return p.delivered(latest, now)
 }
 
 // decide picks the peer's frames for a hole; why is empty when the answer
@@ -663,7 +731,7 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 	}
 	rules := backlog.HoleRules{ByteTime: int64(p.ringLimits.LineByteTime), Margin: int64(p.ringLimits.PassMargin)}
 	possible := 0
-	for _, f := range backlog.FillHole(p.rep.before(h.pos), after, peer, rules) {
+	for _, f := range backlog.FillHoleThrough(p.rep.before(h.pos), after, peer, lastNeeded(h.need, peer), rules) {
 		pf := h.got[f.Index]
 		pf.possible = pf.possible || f.Possible
 		pf.s.Win = peer[f.Index].Win
@@ -698,6 +766,30 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 	p.notify()
 }
 
+// lastNeeded returns the index of the last peer frame that is one of the
+// sightings the cross-check found missing (the nearest in time of those
+// with its identity), or -1.
+func lastNeeded(need, peer []backlog.Sighting) int {
+	last := -1
+	for _, n := range need {
+		best, dist := -1, int64(math.MaxInt64)
+		for i, f := range peer {
+			if !f.MayBe(n, 0) {
+				continue
+			}
+			d := (f.Win.Lo/2 + f.Win.Hi/2) - (n.Win.Lo/2 + n.Win.Hi/2)
+			if d < 0 {
+				d = -d
+			}
+			if d < dist {
+				best, dist = i, d
+			}
+		}
+		last = max(last, best)
+	}
+	return last
+}
+
 // missingSeq counts, on a feed with sequence numbers, the numbers between
 // the two sides of a hole that its fill lacks (numbers that step by one).
 func missingSeq(h *hole) uint64 {
@@ -716,6 +808,9 @@ func missingSeq(h *hole) uint64 {
 
 func (p *Pipeline) report(h *hole, wall time.Time) *HoleReport {
 	r := &HoleReport{At: h.asked, Kind: h.kind.String(), Held: wall.Sub(h.asked)}
+	if h.missed {
+		r.Kind = HoleMissed
+	}
 	if h.before != nil && h.after.Win.Lo != backlog.NoLo && h.after.Win.Lo > h.before.Win.Hi {
 		r.Span = time.Duration(h.after.Win.Lo - h.before.Win.Hi)
 	}
@@ -788,6 +883,9 @@ func (p *Pipeline) startRingRepairs() {
 // pos: it returns a peer frame to produce first, or hold when nothing from
 // pos on may be produced yet.
 func (p *Pipeline) repairHold(pos uint64) (f *peerFrame, hold bool) {
+	if p.crossCheckHold(pos) {
+		return nil, true
+	}
 	for _, h := range p.rep.holes {
 		if pos < h.pos {
 			return nil, false
@@ -841,7 +939,7 @@ func (p *Pipeline) armRepair() {
 			next = h.deadline
 		}
 	}
-	if len(p.rep.answers) > 0 || len(p.rep.holes) > 0 {
+	if len(p.rep.answers) > 0 || len(p.rep.holes) > 0 || p.crossCheckWaiting() {
 		// Due times are on the host clock: poll them every few
 		// milliseconds rather than convert.
 		soon := time.Now().Add(5 * time.Millisecond)
@@ -849,8 +947,14 @@ func (p *Pipeline) armRepair() {
 			next = soon
 		}
 	}
-	if next.IsZero() {
+	if p.crossCheckStreaming() && (next.IsZero() || p.xc.nextSend.Before(next)) {
+		next = p.xc.nextSend
+	}
+	if next.IsZero() || !p.rep.armed.IsZero() && !p.rep.armed.After(next) {
+		// Nothing to wait for, or the timer fires as soon already: reset
+		// on every frame, it would never fire at all.
 		return
 	}
+	p.rep.armed = next
 	p.rep.timer.Reset(time.Until(next))
 }

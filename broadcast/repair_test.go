@@ -17,13 +17,35 @@ func startPairWithRepair(t *testing.T, cfg Config, linkUp func() bool) (a, b *me
 	t.Helper()
 	ring := backlog.Config{LineByteTime: 87 * time.Microsecond}
 	var pa, pb *Pipeline
+	// Like the link, a send queues the message and never blocks: a
+	// member waiting on its peer's loop while the peer waits on its
+	// own would deadlock the pair.
 	send := func(from string, to **Pipeline) func(string, []byte) bool {
+		queue := make(chan []byte, 256)
+		done := make(chan struct{})
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			for {
+				select {
+				case msg := <-queue:
+					(*to).HandleRepair(from, msg)
+				case <-done:
+					return
+				}
+			}
+		}()
+		t.Cleanup(func() { close(done); <-stopped })
 		return func(_ string, msg []byte) bool {
 			if !linkUp() {
 				return false
 			}
-			(*to).HandleRepair(from, msg)
-			return true
+			select {
+			case queue <- msg:
+				return true
+			default:
+				return false
+			}
 		}
 	}
 	start := func(name string, sendRepair func(string, []byte) bool) *member {

@@ -137,6 +137,19 @@ type Counters struct {
 	RepairAnswers    uint64 `json:"repair_answers"`
 	RepairFramesSent uint64 `json:"repair_frames_sent"`
 	RepairRejected   uint64 `json:"repair_rejected"`
+
+	// Cross-check (crosscheck.go). As the active: CrossCheckMissed, the
+	// peer's sightings no frame of this member's may be (each a hole
+	// repaired from the peer); CrossCheckUnchecked, frames it read live
+	// and published without the peer's sightings (none came, or not in
+	// time); CrossCheckRestarts, streams of sightings taken from the
+	// start (a new peer stream, or one that lost a message);
+	// SightingsTaken. As the inactive: SightingsSent.
+	CrossCheckMissed    uint64 `json:"cross_check_missed"`
+	CrossCheckUnchecked uint64 `json:"cross_check_unchecked"`
+	CrossCheckRestarts  uint64 `json:"cross_check_restarts"`
+	SightingsTaken      uint64 `json:"sightings_taken"`
+	SightingsSent       uint64 `json:"sightings_sent"`
 }
 
 // Status is a snapshot of a pipeline for status output, metrics and the pair
@@ -200,6 +213,9 @@ type Status struct {
 	// LastHole is the latest hole in this member's own stream while it was
 	// active, and what became of it; nil if none.
 	LastHole *HoleReport `json:"last_hole,omitempty"`
+	// CrossCheck is whether this member takes its peer's sightings (as
+	// the active) or streams its own (as the inactive).
+	CrossCheck CrossCheckStatus `json:"cross_check"`
 
 	Counters Counters `json:"counters"`
 }
