@@ -17,8 +17,9 @@ import (
 // Repair from the peer, end to end (decision 0011): two `feedd run`
 // members read one simulated feed through real pseudo-terminals, and the
 // simulator injects a fault on the active's port only: frames corrupted
-// (their checksums fail), frames dropped (on the sequenced feed, where the
-// active sees its sequence skip), the cable pulled for 100 ms and for 2 s,
+// (their checksums fail), frames dropped whole (on the sequenced feed the
+// active sees its sequence skip; on the GPS feed only the inactive's
+// sightings show it, decision 0012), the cable pulled for 100 ms and 2 s,
 // the receiver at the wrong baud rate for a while. The inactive's port
 // keeps every frame, so every frame reached a live member: the topic must
 // hold every one, in feed order, checked against the simulator's record by
@@ -41,10 +42,7 @@ var repairSpecs = []feedSpec{
 // returns when it is over.
 type repairFault struct {
 	name string
-	// sequenced: the fault is one only a feed with sequence numbers lets
-	// the active notice (a frame dropped whole leaves no trace on a line).
-	sequenced bool
-	run       func(r *feedRun, port int) error
+	run  func(r *feedRun, port int) error
 }
 
 // Where a run's fault goes.
@@ -67,9 +65,7 @@ type repairCase struct {
 func repairCases(feed string) []repairCase {
 	var cs []repairCase
 	for _, f := range repairFaults {
-		if !f.sequenced || feed == serialsim.FeedSeq {
-			cs = append(cs, repairCase{f, onActive})
-		}
+		cs = append(cs, repairCase{f, onActive})
 	}
 	cs = append(cs, repairCase{repairFaults[0], onInactive}, repairCase{repairFaults[2], onInactive})
 	if feed == serialsim.FeedSeq {
@@ -82,7 +78,7 @@ var repairFaults = []repairFault{
 	{name: "corrupt", run: func(r *feedRun, port int) error {
 		return r.forAWhile(time.Second, func() error { return r.sim.SetCorrupt(port, 0.03) }, func() error { return r.sim.SetCorrupt(port, 0) })
 	}},
-	{name: "drop", sequenced: true, run: func(r *feedRun, port int) error {
+	{name: "drop", run: func(r *feedRun, port int) error {
 		return r.forAWhile(time.Second, func() error { return r.sim.SetDrop(port, 0.03) }, func() error { return r.sim.SetDrop(port, 0) })
 	}},
 	{name: "unplug-100ms", run: func(r *feedRun, port int) error { return r.sim.Unplug(port, 100*time.Millisecond) }},
@@ -124,10 +120,11 @@ func runRepair(t *testing.T, spec feedSpec, c repairCase, broker string, seed ui
 	now, _ := r.settle()
 	r.stream(r.between(300*time.Millisecond, time.Second))
 	after := r.repairCounters()
-	var holes, repaired, possible, unrepaired, missing uint64
+	var holes, missed, repaired, possible, unrepaired, missing uint64
 	for i := range after {
 		k0, k1 := before[i], after[i]
 		holes += k1.Holes - k0.Holes
+		missed += k1.CrossCheckMissed - k0.CrossCheckMissed
 		repaired += k1.RepairedFrames - k0.RepairedFrames
 		possible += k1.RepairedPossible - k0.RepairedPossible
 		missing += k1.HoleMissingSeq - k0.HoleMissingSeq
@@ -135,8 +132,8 @@ func runRepair(t *testing.T, spec feedSpec, c repairCase, broker string, seed ui
 			unrepaired += k1.Unrepaired(why) - k0.Unrepaired(why)
 		}
 	}
-	note := fmt.Sprintf("%s on %s port at +%.3fs (active %s): holes %d, repaired %d (possible %d), unrepaired %d, sequence numbers missing %d; active afterwards %s",
-		c.fault.name, target, at.Seconds(), active.id, holes, repaired, possible, unrepaired, missing, now.id)
+	note := fmt.Sprintf("%s on %s port at +%.3fs (active %s): holes %d (%d found by the cross-check), repaired %d (possible %d), unrepaired %d, sequence numbers missing %d; active afterwards %s",
+		c.fault.name, target, at.Seconds(), active.id, holes, missed, repaired, possible, unrepaired, missing, now.id)
 	r.faults = append(r.faults, note)
 	t.Log(note)
 	s := r.check()

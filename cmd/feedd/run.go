@@ -234,6 +234,7 @@ func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, p
 		Pipeline: cfg.Pipeline, Member: cfg.MemberID, Ring: ring,
 		Logger: log, Registerer: reg,
 		SendRepair: sendRepair, RepairMessageMax: min(broadcast.RepairMessageMax, link.MaxRepairPayload),
+		ReadThrough: src.ReadThrough,
 	})
 	if err != nil {
 		return err
