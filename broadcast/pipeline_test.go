@@ -367,6 +367,42 @@ func TestFirstRecordUnansweredReportsFailing(t *testing.T) {
 	checkSequence(t, readCommitted(t, b.Addr(), "feed"), 50)
 }
 
+// TestConcurrentTransactionsRetriedPromptly: under transaction protocol 2 a
+// broker answers the first record of a transaction CONCURRENT_TRANSACTIONS
+// while the previous transaction's markers are still being written (the
+// first commit on a fresh Apache Kafka broker, whose coordinator then opens
+// its marker channel). The producer must retry it within the commit timeout:
+// with franz-go's default MetadataMinAge it waited 5s for a metadata
+// refresh, and the active stepped down for Kafka although nothing failed.
+func TestConcurrentTransactionsRetriedPromptly(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := testConfig(b.Addr(), "feed")
+	// Far above the retry it allows (about producerMetadataMinAge), below
+	// the 5s the default made the record wait.
+	cfg.CommitTimeout = 3 * time.Second
+	m := startMember(t, cfg, "a", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.Accept(frame(1, time.Now()))
+	waitFor(t, "the first frame committed", func() bool { return m.Status().Counters.CommittedFrames == 1 })
+	b.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.ConcurrentTransactions})
+	for i := uint64(2); i <= 50; i++ {
+		m.Accept(frame(i, time.Now()))
+	}
+	waitFor(t, "every frame committed, or commits reported failing", func() bool {
+		st := m.Status()
+		return st.Counters.CommittedFrames == 50 || !st.CommitFailingSince.IsZero()
+	})
+	if st := m.Status(); !st.CommitFailingSince.IsZero() || st.Counters.CommitFailures != 0 {
+		t.Fatalf("commits failing since %v (%d failures, last error %q): a record answered CONCURRENT_TRANSACTIONS waited past kafka.commit_timeout",
+			st.CommitFailingSince, st.Counters.CommitFailures, st.LastError)
+	}
+	checkSequence(t, readCommitted(t, b.Addr(), "feed"), 50)
+}
+
 // TestCommitFailureReplays: a commit or a record that fails for a reason
 // other than a fence aborts the transaction, reads the topic to its last
 // stable offset again and replays the ring: no frame lost, none twice, and
