@@ -702,6 +702,9 @@ func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err
 	return f, nil
 }
 
+// producerMetadataMinAge is the producer's MetadataMinAge (see newProducer).
+const producerMetadataMinAge = 250 * time.Millisecond
+
 // newProducer builds the producer client. Every option that differs from
 // franz-go's default, and some that do not, is chosen here on purpose:
 func (p *Pipeline) newProducer() (*kgo.Client, error) {
@@ -724,6 +727,16 @@ func (p *Pipeline) newProducer() (*kgo.Client, error) {
 		// records toward the commit. 1ms coalesces a burst of frames
 		// handed off together without holding a quiet feed back.
 		kgo.ProducerLinger(time.Millisecond),
+		// franz-go retries a produce answered CONCURRENT_TRANSACTIONS (the
+		// previous transaction's markers are not all written yet: under
+		// transaction protocol 2 a broker says so for the next
+		// transaction's first record, routinely when the coordinator is
+		// fresh and sends its first markers) only after a metadata
+		// refresh, and refreshes no sooner than MetadataMinAge after the
+		// last (5s by default): that first record, and so the commit,
+		// waited up to 5s, past kafka.commit_timeout. A broker that comes
+		// back after a restart is also found again sooner.
+		kgo.MetadataMinAge(producerMetadataMinAge),
 		// One partition, always 0: no partitioner work per record, and no
 		// chance of a key spreading the feed over partitions.
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),

@@ -300,6 +300,109 @@ func TestBrokerRestartMidStream(t *testing.T) {
 	checkSequence(t, readCommitted(t, addr, "feed"), seq)
 }
 
+// TestFirstRecordUnansweredReportsFailing: a transaction's first record goes
+// alone, and nothing commits until the broker answers it. A broker that
+// stops answering right then (in TestBrokerRestartMidStream, a broker that
+// stops just after the record was sent, which happens there only now and
+// then) must show as commits failing, as a stalled commit does. Here the
+// broker holds the answer for as long as the test wants, so the moment is
+// not left to the machine's speed.
+func TestFirstRecordUnansweredReportsFailing(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := testConfig(b.Addr(), "feed")
+	cfg.CommitTimeout = 200 * time.Millisecond
+	m := startMember(t, cfg, "a", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.Accept(frame(1, time.Now()))
+	waitFor(t, "the first frame committed", func() bool { return m.Status().Counters.CommittedFrames == 1 })
+
+	// Hold the answer to the next produce request to the topic: the first
+	// record of the next transaction. (Requests name the topic by its id.)
+	adm, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	td, err := kadm.NewClient(adm).ListTopics(ctx, "feed")
+	if err != nil || td["feed"].Err != nil {
+		t.Fatalf("listing the topic: %v %v", err, td["feed"].Err)
+	}
+	topicID := td["feed"].ID
+	release := make(chan struct{})
+	held := make(chan struct{})
+	var once bool
+	c := b.Cluster()
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.ProduceRequest)
+		if once || len(r.Topics) == 0 || r.Topics[0].Topic != "feed" && r.Topics[0].TopicID != topicID {
+			return nil, nil, false
+		}
+		once = true
+		close(held)
+		c.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+	for i := uint64(2); i <= 50; i++ {
+		m.Accept(frame(i, time.Now()))
+	}
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no produce request reached the broker")
+	}
+	waitFor(t, "commits reported failing", func() bool { return !m.Status().CommitFailingSince.IsZero() })
+	if st := m.Status(); st.Role != RoleActive || st.Counters.CommittedFrames != 1 {
+		t.Fatalf("while the answer is held: role %v, committed %d; want active with only the first frame committed", st.Role, st.Counters.CommittedFrames)
+	}
+	close(release)
+	waitFor(t, "every frame committed and commits healthy again", func() bool {
+		st := m.Status()
+		return st.Counters.CommittedFrames == 50 && st.CommitFailingSince.IsZero()
+	})
+	checkSequence(t, readCommitted(t, b.Addr(), "feed"), 50)
+}
+
+// TestConcurrentTransactionsRetriedPromptly: under transaction protocol 2 a
+// broker answers the first record of a transaction CONCURRENT_TRANSACTIONS
+// while the previous transaction's markers are still being written (the
+// first commit on a fresh Apache Kafka broker, whose coordinator then opens
+// its marker channel). The producer must retry it within the commit timeout:
+// with franz-go's default MetadataMinAge it waited 5s for a metadata
+// refresh, and the active stepped down for Kafka although nothing failed.
+func TestConcurrentTransactionsRetriedPromptly(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := testConfig(b.Addr(), "feed")
+	// Far above the retry it allows (about producerMetadataMinAge), below
+	// the 5s the default made the record wait.
+	cfg.CommitTimeout = 3 * time.Second
+	m := startMember(t, cfg, "a", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.Accept(frame(1, time.Now()))
+	waitFor(t, "the first frame committed", func() bool { return m.Status().Counters.CommittedFrames == 1 })
+	b.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.ConcurrentTransactions})
+	for i := uint64(2); i <= 50; i++ {
+		m.Accept(frame(i, time.Now()))
+	}
+	waitFor(t, "every frame committed, or commits reported failing", func() bool {
+		st := m.Status()
+		return st.Counters.CommittedFrames == 50 || !st.CommitFailingSince.IsZero()
+	})
+	if st := m.Status(); !st.CommitFailingSince.IsZero() || st.Counters.CommitFailures != 0 {
+		t.Fatalf("commits failing since %v (%d failures, last error %q): a record answered CONCURRENT_TRANSACTIONS waited past kafka.commit_timeout",
+			st.CommitFailingSince, st.Counters.CommitFailures, st.LastError)
+	}
+	checkSequence(t, readCommitted(t, b.Addr(), "feed"), 50)
+}
+
 // TestCommitFailureReplays: a commit or a record that fails for a reason
 // other than a fence aborts the transaction, reads the topic to its last
 // stable offset again and replays the ring: no frame lost, none twice, and

@@ -51,8 +51,11 @@ type Activate struct {
 
 // Deactivate tells the edge to stop writing. If Planned, it first commits
 // the open transaction (a commit boundary), so nothing is left for the
-// successor to replay; otherwise it stops at once (the open transaction is
-// aborted or will be, and the successor's ring covers it). A Deactivate while
+// successor to replay, and reports DeactivationFinished when that is done;
+// the member keeps its slot until then. Otherwise it stops at once (the
+// open transaction is aborted or will be, and the successor's ring covers
+// it). An immediate Deactivate may follow a planned one still running (a
+// fence meanwhile): it ends it. A Deactivate while
 // an activation is still in progress cancels that activation; a late
 // ActivationFinished for it is ignored. HandoverTo names the member that
 // will take the slot, when the step-down is a handover; the core announces it

@@ -14,7 +14,7 @@
 // /status and metrics. The events are [Tick], [HeartbeatReceived],
 // [PeerConnected], [PeerClosed], [PeerRefused], [HealthChanged],
 // [WitnessSeen], [Fenced], [ActivationFinished], [ActivationFailed] and
-// [SwitchoverRequested]; the
+// [SwitchoverRequested] and [DeactivationFinished]; the
 // actions are [SendHeartbeat], [PrepareToActivate], [CancelPrepare],
 // [Activate], [Deactivate] and [RequestRefused].
 //
@@ -108,6 +108,14 @@
 //     a strictly heavier member with Preempt on, at least as healthy, asks
 //     for the slot after PreemptDelay ([Heartbeat].TakeoverFrom).
 //
+// A step-down at a commit boundary (planned) keeps the slot while the edge
+// finishes the final commit: the member is deactivating, and its heartbeats
+// go on claiming the slot (as active, on the wire), so that a final commit
+// longer than the activation interval is not taken for a hang. When the
+// edge reports [DeactivationFinished], the member is inactive and announces
+// the handover. A fence or a later term on its slot meanwhile stops it at
+// once, without a handover.
+//
 // A handover is announced in the heartbeats of the member that stepped down
 // ([Heartbeat].HandoverTo, with the slot): the successor activates at once.
 // The member that handed over holds off until the successor is seen holding
@@ -117,9 +125,11 @@
 //
 //   - Step the core at least every HeartbeatInterval/2 with [Tick], and
 //     deliver events as they happen, stamped with a monotonic clock.
-//   - Perform the actions of one Step in order, each finished before the
-//     next (a planned [Deactivate] commits the open transaction first, so
-//     the heartbeat announcing the handover follows the commit).
+//   - Perform the actions of one Step in order, each started before the
+//     next. A planned [Deactivate] commits the open transaction first; the
+//     edge keeps stepping the core (heartbeats go on) while it does, and
+//     reports [DeactivationFinished] when the commit is done or, failing,
+//     was aborted: the heartbeat announcing the handover follows it.
 //   - Transport: carry every [Heartbeat] field (MarshalBinary is a
 //     versioned encoding), authenticate it, check From against the
 //     authenticated peer, keep per-connection order, send a [SendHeartbeat]

@@ -135,17 +135,27 @@ type SwitchoverRequested struct {
 	Target string
 }
 
-func (Tick) isEvent()                {}
-func (HeartbeatReceived) isEvent()   {}
-func (PeerConnected) isEvent()       {}
-func (PeerClosed) isEvent()          {}
-func (PeerRefused) isEvent()         {}
-func (HealthChanged) isEvent()       {}
-func (WitnessSeen) isEvent()         {}
-func (Fenced) isEvent()              {}
-func (ActivationFinished) isEvent()  {}
-func (ActivationFailed) isEvent()    {}
-func (SwitchoverRequested) isEvent() {}
+// DeactivationFinished reports that the edge has finished a planned
+// Deactivate: the final commit is done (or, if it failed, the open
+// transaction was aborted instead). Err says why the commit failed, if it
+// did. Until this event the member keeps its slot, so that its heartbeats
+// go on saying so while the final commit takes its time.
+type DeactivationFinished struct {
+	Err string
+}
+
+func (Tick) isEvent()                 {}
+func (HeartbeatReceived) isEvent()    {}
+func (PeerConnected) isEvent()        {}
+func (PeerClosed) isEvent()           {}
+func (PeerRefused) isEvent()          {}
+func (HealthChanged) isEvent()        {}
+func (WitnessSeen) isEvent()          {}
+func (Fenced) isEvent()               {}
+func (ActivationFinished) isEvent()   {}
+func (ActivationFailed) isEvent()     {}
+func (SwitchoverRequested) isEvent()  {}
+func (DeactivationFinished) isEvent() {}
 
 func (Tick) String() string                { return "tick" }
 func (e HeartbeatReceived) String() string { return "recv " + e.Heartbeat.String() }
@@ -172,4 +182,10 @@ func (e SwitchoverRequested) String() string { return "switchover to=" + e.Targe
 func (e HealthChanged) String() string {
 	s := fmt.Sprintf("health feed=%s kafka=%s", e.Health.Feed, e.Health.Kafka)
 	return s
+}
+func (e DeactivationFinished) String() string {
+	if e.Err != "" {
+		return fmt.Sprintf("deactivation-finished err=%q", e.Err)
+	}
+	return "deactivation-finished"
 }

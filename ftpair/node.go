@@ -57,6 +57,13 @@ type Node struct {
 	handoverTo    string
 	handoverSlot  int
 	handoverUntil time.Time
+	// stepDown is the planned step-down under way while the role is
+	// deactivating: announced (handoverTo) once the final commit is done.
+	stepDown struct {
+		reason Reason
+		to     string
+		detail string
+	}
 
 	preemptTarget string
 	preemptSince  time.Time
@@ -249,6 +256,8 @@ func (n *Node) Step(now time.Time, ev Event) []Action {
 		n.onActivationFailed(e)
 	case SwitchoverRequested:
 		n.onSwitchover(e)
+	case DeactivationFinished:
+		n.onDeactivationFinished(e)
 	case nil:
 	default:
 		panic(fmt.Sprintf("ftpair: unknown event %T", ev))
@@ -510,6 +519,9 @@ func (n *Node) onSwitchover(e SwitchoverRequested) {
 	case RoleActivating:
 		refuse("activation in progress")
 		return
+	case RoleDeactivating:
+		refuse("deactivation in progress")
+		return
 	}
 	var target *peer
 	if e.Target != "" {
@@ -562,6 +574,10 @@ func (n *Node) evaluate() {
 	switch n.role {
 	case RoleActive:
 		n.checkStepDown()
+	case RoleDeactivating:
+		// Still holding the slot while the final commit runs: a later
+		// term on our slot means someone fenced us, or will.
+		n.checkSuperseded()
 	case RoleInactive:
 		n.checkActivate()
 	}
@@ -578,11 +594,10 @@ func (n *Node) evaluate() {
 	n.countSuppressed()
 }
 
-// checkStepDown: fenced is handled at once in onFenced; here the rules that
-// depend on peers and time.
-func (n *Node) checkStepDown() {
-	// Another active heard on the link holds our slot with a later term: it
-	// fenced us, or will; stop now rather than at the next commit.
+// checkSuperseded: another active heard on the link holds our slot with a
+// later term: it fenced us, or will; stop now rather than at the next
+// commit. It reports whether this member stepped down.
+func (n *Node) checkSuperseded() bool {
 	for _, id := range n.ids {
 		p := n.peers[id]
 		if n.view(p) != viewHeard || p.hb.Role != RoleActive || p.hb.Slot != n.slot {
@@ -590,8 +605,17 @@ func (n *Node) checkStepDown() {
 		}
 		if p.hb.Term > n.term || p.hb.Term == n.term && n.peerRanksFirst(p) {
 			n.deactivate(ReasonSuperseded, false, "", fmt.Sprintf("%s holds slot %d with term %d", p.id, p.hb.Slot, p.hb.Term))
-			return
+			return true
 		}
+	}
+	return false
+}
+
+// checkStepDown: fenced is handled at once in onFenced; here the rules that
+// depend on peers and time.
+func (n *Node) checkStepDown() {
+	if n.checkSuperseded() {
+		return
 	}
 
 	if n.health.Kafka == KafkaFailing {
@@ -1086,12 +1110,47 @@ func (n *Node) activate(slot int, reason Reason, who string) {
 
 func (n *Node) deactivate(reason Reason, planned bool, to, detail string) {
 	n.emit(Deactivate{Slot: n.slot, Reason: reason, Planned: planned, HandoverTo: to, Detail: detail})
-	n.counters.StepDowns[reason]++
+	if n.role == RoleDeactivating {
+		// A planned step-down overtaken (fenced, superseded): it was
+		// counted when it began, and its hand-over is void.
+		n.stepDown.to = ""
+	} else {
+		n.counters.StepDowns[reason]++
+	}
+	if planned {
+		// Keep the slot, and say so in every heartbeat, until the edge
+		// reports the final commit done: a peer that heard nothing while
+		// it ran would activate on the silence and fence it mid-commit.
+		n.stepDown.reason, n.stepDown.to, n.stepDown.detail = reason, to, detail
+		n.transition(RoleDeactivating, reason, detail)
+		return
+	}
+	n.handOver(to)
+	n.transition(RoleInactive, reason, detail)
+}
+
+// handOver names the successor of this member's slot in its heartbeats,
+// from now for one activation interval.
+func (n *Node) handOver(to string) {
 	if to != "" {
 		n.handoverTo, n.handoverSlot = to, n.slot
 		n.handoverUntil = n.now.Add(n.cfg.ActivationInterval)
 	}
-	n.transition(RoleInactive, reason, detail)
+}
+
+// onDeactivationFinished: the final commit of a planned step-down is done
+// (or was aborted): the slot is free, and the hand-over is announced now.
+func (n *Node) onDeactivationFinished(e DeactivationFinished) {
+	if n.role != RoleDeactivating {
+		return // overtaken by a fence or a later term: already inactive
+	}
+	detail := n.stepDown.detail
+	if e.Err != "" {
+		detail += "; final commit failed: " + e.Err
+	}
+	n.handOver(n.stepDown.to)
+	n.transition(RoleInactive, n.stepDown.reason, detail)
+	n.stepDown.to = ""
 }
 
 func (n *Node) hold(d time.Duration, why Reason) {
@@ -1111,11 +1170,17 @@ func (n *Node) emit(a Action) { n.out = append(n.out, a) }
 
 // current builds the heartbeat content (without Seq).
 func (n *Node) current() Heartbeat {
+	role := n.role
+	if role == RoleDeactivating {
+		// Peers need only know that the slot is held; a peer of an
+		// earlier release would refuse a role it does not know.
+		role = RoleActive
+	}
 	hb := Heartbeat{
 		From:         n.cfg.MemberID,
 		Incarnation:  n.inc,
 		Weight:       n.cfg.Weight,
-		Role:         n.role,
+		Role:         role,
 		Term:         n.maxTerm,
 		Feed:         n.health.Feed,
 		Kafka:        n.health.Kafka,

@@ -25,7 +25,7 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 // Commands (members are real Nodes in a simulated world, see world_test.go):
 //
 //	config heartbeat=D preparation=D activation=D goal=N preempt-delay=D activation-delay=D
-//	       refuse-every=D refuse-for=D
+//	       deactivation-delay=D refuse-every=D refuse-for=D
 //	start ID [weight=N] [preempt] [feed=quiet|noisy] [kafka=failing] [identity=S]   (also restarts)
 //	                             members of different identity settings (default "")
 //	                             refuse each other every refuse-every (1s), each refusal
@@ -39,6 +39,9 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 //	fenced ID                    the edge of ID reports its producer fenced
 //	fail-activation ID [retry=D] the next activation of ID fails; its edge
 //	                             asks to retry after D (RetryAfter)
+//	final-commit ID D            the next planned deactivation of ID takes D (its
+//	                             final commit) before the edge reports it finished;
+//	                             by default (config deactivation-delay=D) at once
 //	recv ID from=X [inc= seq= weight= role= slot= term= feed= kafka= holdoff handover= takeover=]
 //	closed ID X [inc=N] | connected ID X | witness ID X [slot=N] [inc=N] | refused ID X [for=D]
 //	                             scripted input from a member X that is not simulated
@@ -201,6 +204,7 @@ func transcriptCommand(w *world, line string) error {
 		set(&c.ActivationInterval, "activation")
 		set(&c.PreemptDelay, "preempt-delay")
 		set(&w.activationDelay, "activation-delay")
+		set(&w.deactivationDelay, "deactivation-delay")
 		set(&w.refuseEvery, "refuse-every")
 		set(&w.refuseFor, "refuse-for")
 		if err == nil {
@@ -300,6 +304,15 @@ func transcriptCommand(w *world, line string) error {
 			return err
 		}
 		m.failNext, m.failRetry = true, d
+	case "final-commit":
+		if err := need(2); err != nil {
+			return err
+		}
+		d, err := time.ParseDuration(a.pos[1])
+		if err != nil {
+			return err
+		}
+		m.finalCommit = d
 	case "recv":
 		hb, err := scriptedHeartbeat(w, m, a)
 		if err != nil {

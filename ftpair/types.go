@@ -20,9 +20,14 @@ const (
 	RoleActivating
 	// RoleActive: the member broadcasts every frame and commits.
 	RoleActive
+	// RoleDeactivating: the member stepped down at a commit boundary (a
+	// planned Deactivate) and the edge is finishing its final commit. It
+	// still holds its slot, and its heartbeats say so, until the edge
+	// reports DeactivationFinished; only then is a hand-over announced.
+	RoleDeactivating
 )
 
-var roleNames = [...]string{"inactive", "activating", "active"}
+var roleNames = [...]string{"inactive", "activating", "active", "deactivating"}
 
 func (r Role) String() string {
 	if int(r) < len(roleNames) {
@@ -46,7 +51,7 @@ func ParseRole(s string) (Role, error) {
 
 // holdsSlot reports whether a member in this role holds (or is taking) a
 // slot.
-func (r Role) holdsSlot() bool { return r == RoleActivating || r == RoleActive }
+func (r Role) holdsSlot() bool { return r != RoleInactive }
 
 // FeedState is the health of a member's serial feed as its ingest layer
 // judges it (the ingest layer does its own debouncing).

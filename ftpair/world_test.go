@@ -19,8 +19,11 @@ type world struct {
 	base            Config        // intervals, goal, preempt delay for every member
 	step            time.Duration // granularity of time
 	activationDelay time.Duration // how long the edge takes to activate
-	witness         bool          // the Kafka witness reaches the members
-	witnessNoInc    bool          // records do not carry the writer's incarnation
+	// deactivationDelay is how long the edge takes to finish a planned
+	// Deactivate (its final commit); zero: within the same step.
+	deactivationDelay time.Duration
+	witness           bool // the Kafka witness reaches the members
+	witnessNoInc      bool // records do not carry the writer's incarnation
 	// Members whose identity settings differ never get a session: their
 	// transports refuse each other every refuseEvery, each refusal
 	// standing for refuseFor.
@@ -71,6 +74,11 @@ type member struct {
 	actTerm    uint64
 	actFail    bool
 	actRetry   time.Duration
+
+	finalCommit  time.Duration // the next planned Deactivate takes this long (if set)
+	deactPending bool
+	deactAt      time.Time
+	deactStart   time.Time
 
 	committingSince time.Time // start of its current run of successful commits
 	committed       bool      // committed in the current step
@@ -396,6 +404,10 @@ func (w *world) tick() {
 		if !m.running || m.hung {
 			continue
 		}
+		if m.deactPending && !w.now.Before(m.deactAt) {
+			m.deactPending = false
+			w.deliver(m, DeactivationFinished{})
+		}
 		if m.actPending && !w.now.Before(m.actAt) {
 			m.actPending = false
 			if m.node.Role() == RoleActivating && m.node.Term() == m.actTerm {
@@ -426,7 +438,7 @@ func (w *world) tick() {
 	}()
 	for _, id := range w.ids {
 		m := w.members[id]
-		if !m.running || m.hung || !m.kafkaUp || m.node.Role() != RoleActive {
+		if !m.running || m.hung || !m.kafkaUp || !committing(m.node.Role()) {
 			continue
 		}
 		slot, term := m.node.Slot(), m.node.Term()
@@ -476,7 +488,7 @@ func (w *world) deliver(m *member, ev Event) {
 				if h, ok := w.holders[a.Slot]; ok {
 					prev := w.members[h.id]
 					if prev.running && !prev.hung && prev.kafkaUp && prev.inc == h.inc &&
-						prev.node.Role() == RoleActive && prev.node.Slot() == a.Slot && prev.node.Term() == h.term &&
+						committing(prev.node.Role()) && prev.node.Slot() == a.Slot && prev.node.Term() == h.term &&
 						!prev.committingSince.IsZero() &&
 						w.now.Sub(prev.committingSince) > w.base.ActivationInterval+w.maxDelay+2*w.step {
 						w.displaced = append(w.displaced, fmt.Sprintf("%v: %s (%v) fenced %s, committing since %v",
@@ -488,6 +500,14 @@ func (w *world) deliver(m *member, ev Event) {
 		case Deactivate:
 			w.logf(m, "%v", a)
 			m.actPending = false
+			m.deactPending = false
+			if a.Planned {
+				d := w.deactivationDelay
+				if m.finalCommit > 0 {
+					d, m.finalCommit = m.finalCommit, 0
+				}
+				m.deactPending, m.deactAt, m.deactStart = true, w.now.Add(d), w.now
+			}
 		default:
 			w.logf(m, "%v", a)
 		}
@@ -495,7 +515,15 @@ func (w *world) deliver(m *member, ev Event) {
 	if w.log != nil {
 		w.logNotes(m)
 	}
+	if m.deactPending && !w.now.Before(m.deactAt) {
+		m.deactPending = false
+		w.deliver(m, DeactivationFinished{})
+	}
 }
+
+// committing: a member in this role commits to Kafka (an active one, or
+// one finishing its final commit).
+func committing(r Role) bool { return r == RoleActive || r == RoleDeactivating }
 
 func (w *world) logHeartbeat(m *member, hb Heartbeat) {
 	if w.log == nil {
@@ -536,6 +564,9 @@ func (w *world) logNotes(m *member) {
 		switch {
 		case role == RoleActive:
 			w.logf(m, "active slot=%d term=%d", st.Slot, st.Term)
+		case m.lastRole == RoleDeactivating && role == RoleInactive && w.now.After(m.deactStart) &&
+			!slices.Contains([]Reason{ReasonFenced, ReasonSuperseded}, st.Transitions[len(st.Transitions)-1].Reason):
+			w.logf(m, "final commit done after %v", w.now.Sub(m.deactStart))
 		case m.lastRole == RoleActivating && role == RoleInactive && len(st.Transitions) > 0 &&
 			st.Transitions[len(st.Transitions)-1].Reason == ReasonActivationFailed:
 			w.logf(m, "activation failed (%s)", st.Transitions[len(st.Transitions)-1].Detail)

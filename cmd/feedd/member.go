@@ -44,11 +44,16 @@ type controller struct {
 	kafkaLog    failureLog           // the echo consumer losing Kafka
 	lastKafka   broadcast.KafkaState // as last observed
 
-	results  chan activationResult
-	requests chan switchoverRequest
-	fatalCh  chan error
-	stopped  chan struct{}
-	workers  sync.WaitGroup
+	results chan activationResult
+	// finals carries the outcome of a planned deactivation (its final
+	// commit), run in a worker so that heartbeats go on meanwhile;
+	// deactivating is set while one runs.
+	finals       chan error
+	deactivating bool
+	requests     chan switchoverRequest
+	fatalCh      chan error
+	stopped      chan struct{}
+	workers      sync.WaitGroup
 
 	pairStatus atomic.Pointer[ftpair.Status]
 	actStatus  atomic.Pointer[activationStatus]
@@ -87,6 +92,7 @@ func newController(cfg Config, role string, src *ingest.Source, pipe *broadcast.
 	c := &controller{
 		cfg: cfg, role: role, src: src, pipe: pipe, link: l, log: log,
 		results:  make(chan activationResult, 1),
+		finals:   make(chan error, 1),
 		requests: make(chan switchoverRequest),
 		fatalCh:  make(chan error, 1),
 		stopped:  make(chan struct{}),
@@ -151,6 +157,8 @@ func (c *controller) run(ctx context.Context) error {
 			c.observe()
 		case r := <-c.results:
 			c.finishActivation(r)
+		case err := <-c.finals:
+			c.finishDeactivation(err)
 		case req := <-c.requests:
 			c.refused = ""
 			c.step(ftpair.SwitchoverRequested{Target: req.target})
@@ -207,7 +215,7 @@ func (c *controller) perform(a ftpair.Action) {
 		c.log.Warn("deactivating", "reason", a.Reason, "planned", a.Planned, "handover_to", a.HandoverTo, "detail", a.Detail)
 		switch {
 		case a.Planned:
-			c.deactivate(broadcast.Planned)
+			c.startDeactivation()
 		case a.Reason == ftpair.ReasonSuperseded || a.Reason == ftpair.ReasonFenced:
 			c.deactivate(broadcast.Superseded)
 		default:
@@ -267,23 +275,71 @@ func (c *controller) finishActivation(r activationResult) {
 	}
 }
 
-// deactivate stops the pipeline producing; a planned stop finishes at a
-// commit boundary, and falls back to an immediate stop if that commit fails.
+// deactivate stops the pipeline producing (see stop), cancelling an
+// activation under way.
 func (c *controller) deactivate(mode broadcast.DeactivateMode) {
 	if c.activation != nil {
 		c.activation.cancel()
 		c.activation = nil
 	}
+	c.stop(mode)
+}
+
+// stop stops the pipeline producing; a planned stop finishes at a commit
+// boundary, and falls back to an immediate stop if that commit fails. It
+// returns the final commit's error, if any. It only calls the pipeline, so
+// a worker may run it.
+func (c *controller) stop(mode broadcast.DeactivateMode) error {
 	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
 	defer cancel()
 	err := c.pipe.Deactivate(ctx, mode)
+	var final error
 	if err != nil && !errors.Is(err, broadcast.ErrNotActive) && mode == broadcast.Planned {
 		c.log.Error("planned deactivation could not commit; stopping at once", "err", err)
+		final = err
 		err = c.pipe.Deactivate(ctx, broadcast.Immediate)
 	}
 	if err != nil && !errors.Is(err, broadcast.ErrNotActive) {
 		c.log.Error("deactivation", "err", err)
 	}
+	return final
+}
+
+// startDeactivation performs a planned Deactivate in a worker: the final
+// commit may take longer than the activation interval, and the loop must go
+// on stepping the core meanwhile, whose heartbeats keep claiming the slot
+// until finishDeactivation reports the commit done. An immediate Deactivate
+// meanwhile (a fence) ends the pipeline's activation, and this one with it.
+func (c *controller) startDeactivation() {
+	if c.activation != nil {
+		c.activation.cancel()
+		c.activation = nil
+	}
+	c.deactivating = true
+	c.workers.Go(func() {
+		err := c.stop(broadcast.Planned)
+		select {
+		case c.finals <- err:
+		case <-c.stopped:
+		}
+	})
+}
+
+// finishDeactivation tells the core that the final commit of a planned
+// deactivation is done (or failed and was aborted): it announces the
+// handover now.
+func (c *controller) finishDeactivation(err error) {
+	c.deactivating = false
+	if errors.Is(err, broadcast.ErrFenced) {
+		// Someone took the lock during the final commit: no handover.
+		c.step(ftpair.Fenced{})
+		return
+	}
+	ev := ftpair.DeactivationFinished{}
+	if err != nil {
+		ev.Err = err.Error()
+	}
+	c.step(ev)
 }
 
 // observe turns what the pipeline and the port report into core events:
@@ -352,6 +408,18 @@ func (c *controller) observeKafka(st broadcast.Status) {
 // stops; the pair link then tells the peers this member is leaving, which
 // they treat as an obituary and take over at once.
 func (c *controller) shutdown() {
+	if c.deactivating {
+		// A planned deactivation is finishing its final commit: let it.
+		c.log.Info("shutting down: waiting for the final commit")
+		select {
+		case err := <-c.finals:
+			c.finishDeactivation(err)
+		case <-time.After(stepTimeout + time.Second):
+			c.log.Error("shutting down: the final commit did not finish; stopping at once")
+			c.deactivate(broadcast.Immediate)
+		}
+		return
+	}
 	if r := c.node.Role(); r == ftpair.RoleActive || r == ftpair.RoleActivating {
 		c.log.Info("shutting down: deactivating at a commit boundary")
 		c.deactivate(broadcast.Planned)
