@@ -178,6 +178,12 @@ func loopbackAddr(addr string) (string, error) {
 	return freePort()
 }
 
+// FreeAddr is a 127.0.0.1 address with a port free at the time of the
+// call, below the ephemeral range where it can, never handed out before
+// by this process: for a proxy or a listener a test closes and opens again
+// on the same address.
+func FreeAddr() (string, error) { return freePort() }
+
 // picked holds the ports freePort handed out in this process, so that two
 // nodes of a cluster never get the same one.
 var picked struct {
