@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -32,6 +33,17 @@ const (
 
 // nodeID is the single node's id, broker and controller.
 const nodeID = 1
+
+// quorum is what the nodes of a cluster share: the cluster id their
+// storage is formatted with and the static controller quorum.
+type quorum struct {
+	clusterID string
+	// voters is controller.quorum.voters: id@host:port of every node.
+	voters string
+	// replicas is the replication factor of the test topics and of the
+	// internal ones; min.insync.replicas is one less.
+	replicas int
+}
 
 // Listener is an extra listener of the broker.
 type Listener struct {
@@ -71,6 +83,8 @@ type Config struct {
 type Broker struct {
 	in        *Install
 	cfg       Config
+	id        int32
+	quorum    *quorum // nil: a standalone single node
 	addr      string
 	ctrl      string
 	listeners map[string]string // name -> its own address
@@ -92,6 +106,21 @@ var listenerName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 // protocol version 2), starts it and returns once it answers a metadata
 // request listing itself.
 func (in *Install) Start(ctx context.Context, cfg Config) (*Broker, error) {
+	b, err := in.prepare(cfg, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.setUp(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.launch(ctx); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// prepare checks cfg, applies its defaults and picks the node's addresses.
+func (in *Install) prepare(cfg Config, id int32) (*Broker, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("kafkatest: Config.Dir is required")
 	}
@@ -101,7 +130,7 @@ func (in *Install) Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = DefaultStartTimeout
 	}
-	b := &Broker{in: in, cfg: cfg, listeners: map[string]string{}}
+	b := &Broker{in: in, cfg: cfg, id: id, listeners: map[string]string{}}
 	var err error
 	if b.addr, err = loopbackAddr(cfg.Listen); err != nil {
 		return nil, err
@@ -117,28 +146,27 @@ func (in *Install) Start(ctx context.Context, cfg Config) (*Broker, error) {
 			return nil, err
 		}
 	}
-	for _, d := range []string{b.dataDir(), b.logDir()} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("kafkatest: %w", err)
-		}
-	}
-	if err := os.WriteFile(b.propertiesPath(), []byte(b.properties()), 0o644); err != nil {
-		return nil, fmt.Errorf("kafkatest: %w", err)
-	}
-	if err := os.WriteFile(b.log4jPath(), []byte(b.log4j()), 0o644); err != nil {
-		return nil, fmt.Errorf("kafkatest: %w", err)
-	}
-	if err := b.format(ctx); err != nil {
-		return nil, err
-	}
-	if err := b.launch(ctx); err != nil {
-		return nil, err
-	}
 	return b, nil
 }
 
+// setUp writes the node's configuration and formats its storage.
+func (b *Broker) setUp(ctx context.Context) error {
+	for _, d := range []string{b.dataDir(), b.logDir()} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("kafkatest: %w", err)
+		}
+	}
+	if err := os.WriteFile(b.propertiesPath(), []byte(b.properties()), 0o644); err != nil {
+		return fmt.Errorf("kafkatest: %w", err)
+	}
+	if err := os.WriteFile(b.log4jPath(), []byte(b.log4j()), 0o644); err != nil {
+		return fmt.Errorf("kafkatest: %w", err)
+	}
+	return b.format(ctx)
+}
+
 // loopbackAddr checks a 127.0.0.1 address, or picks one with a port free
-// at the time of the call.
+// at the time of the call (freePort).
 func loopbackAddr(addr string) (string, error) {
 	if addr != "" {
 		host, _, err := net.SplitHostPort(addr)
@@ -147,11 +175,61 @@ func loopbackAddr(addr string) (string, error) {
 		}
 		return addr, nil
 	}
+	return freePort()
+}
+
+// FreeAddr is a 127.0.0.1 address with a port free at the time of the
+// call, below the ephemeral range where it can, never handed out before
+// by this process: for a proxy or a listener a test closes and opens again
+// on the same address.
+func FreeAddr() (string, error) { return freePort() }
+
+// picked holds the ports freePort handed out in this process, so that two
+// nodes of a cluster never get the same one.
+var picked struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
+// freePort returns a 127.0.0.1 address with a port free at the time of the
+// call, below the kernel's range of ephemeral ports where it can: a node
+// killed and restarted binds its ports again, and a port from the ephemeral
+// range can meanwhile have become the local end of some outgoing
+// connection.
+func freePort() (string, error) {
+	picked.Lock()
+	defer picked.Unlock()
+	if picked.ports == nil {
+		picked.ports = map[int]bool{}
+	}
+	low := 32768
+	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil {
+				low = v
+			}
+		}
+	}
+	if low > 11000 {
+		for range 100 {
+			port := 10000 + mrand.IntN(low-11000)
+			if picked.ports[port] {
+				continue
+			}
+			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+			if ln, err := net.Listen("tcp", addr); err == nil {
+				ln.Close()
+				picked.ports[port] = true
+				return addr, nil
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("kafkatest: picking a port: %w", err)
 	}
 	defer ln.Close()
+	picked.ports[ln.Addr().(*net.TCPAddr).Port] = true
 	return ln.Addr().String(), nil
 }
 
@@ -177,6 +255,9 @@ func (b *Broker) Addr() string { return b.addr }
 // the address it advertises if Listener.Advertise was set).
 func (b *Broker) ListenerAddr(name string) string { return b.listeners[name] }
 
+// ID is the node's id (1 for a single node).
+func (b *Broker) ID() int32 { return b.id }
+
 // Dir is the broker's directory.
 func (b *Broker) Dir() string { return b.cfg.Dir }
 
@@ -184,7 +265,8 @@ func (b *Broker) Dir() string { return b.cfg.Dir }
 func (b *Broker) Version() string { return b.in.Version }
 
 // properties is the node's server.properties: one combined broker and
-// controller, everything sized for one node and a test's load.
+// controller, alone or as one of a cluster's, everything sized for a
+// test's load.
 func (b *Broker) properties() string {
 	listeners := []string{"PLAINTEXT://" + b.addr, "CONTROLLER://" + b.ctrl}
 	advertised := []string{"PLAINTEXT://" + b.addr}
@@ -195,39 +277,61 @@ func (b *Broker) properties() string {
 		advertised = append(advertised, l.Name+"://"+cmp(l.Advertise, own))
 		protocols = append(protocols, l.Name+":PLAINTEXT")
 	}
-	return strings.Join([]string{
+	head := []string{
 		"# Written by broadcast/kafkatest: a single KRaft node for tests.",
-		"process.roles=broker,controller",
-		"node.id=" + strconv.Itoa(nodeID),
-		"controller.listener.names=CONTROLLER",
 		"controller.quorum.bootstrap.servers=" + b.ctrl,
-		"listeners=" + strings.Join(listeners, ","),
-		"advertised.listeners=" + strings.Join(advertised, ","),
-		"listener.security.protocol.map=" + strings.Join(protocols, ","),
+	}
+	// One node: every internal topic has one replica.
+	replicas, minISR := "1", "1"
+	if q := b.quorum; q != nil {
+		head = []string{
+			fmt.Sprintf("# Written by broadcast/kafkatest: node %d of a KRaft cluster for tests.", b.id),
+			// A static quorum: every node knows every voter from the
+			// start, so the three start together without a bootstrap
+			// controller.
+			"controller.quorum.voters=" + q.voters,
+		}
+		replicas, minISR = strconv.Itoa(q.replicas), strconv.Itoa(max(q.replicas-1, 1))
+	}
+	return strings.Join(append(head,
+		"process.roles=broker,controller",
+		"node.id="+strconv.Itoa(int(b.id)),
+		"controller.listener.names=CONTROLLER",
+		"listeners="+strings.Join(listeners, ","),
+		"advertised.listeners="+strings.Join(advertised, ","),
+		"listener.security.protocol.map="+strings.Join(protocols, ","),
 		"inter.broker.listener.name=PLAINTEXT",
-		"log.dirs=" + b.dataDir(),
+		"log.dirs="+b.dataDir(),
 		"num.partitions=1",
-		// One node: every internal topic has one replica, and one
-		// partition is plenty (and starts faster than 50).
-		"offsets.topic.replication.factor=1",
+		// Topics created without a replication factor, and every internal
+		// topic, have one replica per node (at most three) and need all
+		// but one in sync to take a write (acks=all); one partition is
+		// plenty (and starts faster than 50), which also puts every
+		// transactional id on the same coordinator.
+		"default.replication.factor="+replicas,
+		"min.insync.replicas="+minISR,
+		"offsets.topic.replication.factor="+replicas,
 		"offsets.topic.num.partitions=1",
-		"transaction.state.log.replication.factor=1",
-		"transaction.state.log.min.isr=1",
+		"transaction.state.log.replication.factor="+replicas,
+		"transaction.state.log.min.isr="+minISR,
 		"transaction.state.log.num.partitions=1",
-		"share.coordinator.state.topic.replication.factor=1",
-		"share.coordinator.state.topic.min.isr=1",
+		"share.coordinator.state.topic.replication.factor="+replicas,
+		"share.coordinator.state.topic.min.isr="+minISR,
+		// A committed record must never vanish with a replica that was
+		// out of sync (the default, named because the tests rely on it).
+		"unclean.leader.election.enable=false",
 		"group.initial.rebalance.delay.ms=0",
 		// A broker killed with SIGKILL stays registered until its session
-		// times out, and the restarted one cannot register before that
-		// (DUPLICATE_BROKER_REGISTRATION): 3s rather than 9s. Heartbeats
-		// go to the controller in the same process.
+		// times out: its partitions keep it as their leader, and the
+		// restarted one cannot register before that
+		// (DUPLICATE_BROKER_REGISTRATION): 3s rather than 9s.
 		"broker.heartbeat.interval.ms=500",
 		"broker.session.timeout.ms=3000",
 		// Two cores: fewer threads than the defaults (3 and 8).
 		"num.network.threads=2",
 		"num.io.threads=4",
 		"",
-	}, "\n")
+	), "\n")
 }
 
 func cmp(s, otherwise string) string {
@@ -283,17 +387,24 @@ func (b *Broker) jvm(mainClass string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// format writes the node's storage: a fresh cluster id, the dynamic quorum
-// of this one controller, and the transaction protocol of KIP-890
+// format writes the node's storage: a fresh cluster id and the dynamic
+// quorum of this one controller (or a cluster's shared id and its static
+// quorum), and the transaction protocol of KIP-890
 // (transaction.version=2) named explicitly rather than left to the
 // release's default.
 func (b *Broker) format(ctx context.Context) error {
-	id, err := clusterID()
-	if err != nil {
-		return err
+	args := []string{"format", "--config", b.propertiesPath(), "--feature", "transaction.version=2"}
+	if b.quorum != nil {
+		// The voters are in the configuration (controller.quorum.voters).
+		args = append(args, "--cluster-id", b.quorum.clusterID)
+	} else {
+		id, err := clusterID()
+		if err != nil {
+			return err
+		}
+		args = append(args, "--cluster-id", id, "--standalone")
 	}
-	cmd := b.jvm("kafka.tools.StorageTool", "format", "--config", b.propertiesPath(),
-		"--cluster-id", id, "--standalone", "--feature", "transaction.version=2")
+	cmd := b.jvm("kafka.tools.StorageTool", args...)
 	out, err := runBounded(ctx, cmd, b.cfg.StartTimeout)
 	b.logf("kafka: formatted %s: %s", b.dataDir(), strings.TrimSpace(lastLine(out)))
 	if err != nil {
@@ -373,7 +484,7 @@ func (b *Broker) launch(ctx context.Context) error {
 		b.kill(p)
 		return err
 	}
-	b.logf("kafka %s: ready on %s after %v (pid %d)", b.in.Version, b.addr, time.Since(start).Round(time.Millisecond), cmd.Process.Pid)
+	b.logf("kafka %s: node %d ready on %s after %v (pid %d)", b.in.Version, b.id, b.addr, time.Since(start).Round(time.Millisecond), cmd.Process.Pid)
 	return nil
 }
 
@@ -420,7 +531,7 @@ func (b *Broker) probe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(m.Brokers, func(d kadm.BrokerDetail) bool { return d.NodeID == nodeID }) {
+	if !slices.ContainsFunc(m.Brokers, func(d kadm.BrokerDetail) bool { return d.NodeID == b.id }) {
 		return fmt.Errorf("metadata lists brokers %v", m.Brokers.NodeIDs())
 	}
 	return nil

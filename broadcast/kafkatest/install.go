@@ -1,6 +1,7 @@
 // Package kafkatest runs a real Apache Kafka broker for tests: a single
-// combined broker and controller node in KRaft mode, on 127.0.0.1 only,
-// from the installation that scripts/kafka/fetch caches (make kafka). A test
+// combined broker and controller node in KRaft mode, or a cluster of three
+// such nodes with replication (StartCluster), on 127.0.0.1 only, from the
+// installation that scripts/kafka/fetch caches (make kafka). A test
 // starts, stops, kills and restarts its own broker, and can give the broker
 // extra listeners, each advertised at an address of the test's choosing: a
 // Kafka client reconnects to the address a listener advertises, not to the
