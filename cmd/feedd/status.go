@@ -76,8 +76,11 @@ type statusDoc struct {
 			Possible        uint64 `json:"possible_duplicates"`
 			Holes           uint64 `json:"holes"`
 			RepairedFrames  uint64 `json:"repaired_frames"`
+			Missed          uint64 `json:"cross_check_missed"`
+			Unchecked       uint64 `json:"cross_check_unchecked"`
 		} `json:"counters"`
-		LastHole *broadcast.HoleReport `json:"last_hole"`
+		LastHole   *broadcast.HoleReport      `json:"last_hole"`
+		CrossCheck broadcast.CrossCheckStatus `json:"cross_check"`
 	} `json:"broadcast"`
 	Activation *struct {
 		FailuresInARow int       `json:"failures_in_a_row"`
@@ -454,6 +457,15 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 			what += fmt.Sprintf(", %d sequence numbers MISSING", h.MissingSeq)
 		}
 		row("last hole", "%s (%d holes, %d frames repaired in all)", what, bc.Counters.Holes, bc.Counters.RepairedFrames)
+	}
+	switch xc := bc.CrossCheck; {
+	case xc.Mode == "" || xc.Mode == "off":
+	case xc.Covered:
+		row("cross-check", "%s: taking the peer's sightings; %d frames its port dropped found, %d published unchecked", xc.Mode, bc.Counters.Missed, bc.Counters.Unchecked)
+	case xc.Sending:
+		row("cross-check", "%s: streaming sightings to the active", xc.Mode)
+	case bc.Role == "active":
+		row("cross-check", "%s: NO SIGHTINGS from the peer: frames go out unchecked (%d so far)", xc.Mode, bc.Counters.Unchecked)
 	}
 	if bc.LastCommitAt.IsZero() {
 		row("last commit", "none by this member")
