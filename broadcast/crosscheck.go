@@ -397,9 +397,12 @@ func uniqueIn(q []peerSighting, i int, margin int64) bool {
 // than one.
 func (r *repairs) anchor(s backlog.Sighting, after uint64, margin int64) int {
 	found := -1
-	for k := r.nrecent - min(r.nrecent, recentFrames); k < r.nrecent; k++ {
+	for k := r.nrecent - 1; k >= r.nrecent-min(r.nrecent, recentFrames); k-- {
 		f := &r.recent[k%recentFrames]
-		if f.pos <= after || !f.s.MayBe(s, margin) {
+		if f.pos <= after {
+			break
+		}
+		if !f.s.MayBe(s, margin) {
 			continue
 		}
 		if found >= 0 || f.matched {
