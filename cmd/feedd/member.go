@@ -362,7 +362,11 @@ func (c *controller) observe() {
 		c.step(ftpair.WitnessSeen{Member: c.cfg.MemberID})
 	}
 	c.observeKafka(st)
-	h := ftpair.Health{Feed: c.feed.judge(time.Now(), c.src.Health())}
+	port := c.src.Health()
+	// Frames the cross-check found this port dropped whole, with no sign
+	// of its own, are holes in its stream as much as the ones it showed.
+	port.Holes += st.Counters.CrossCheckMissed
+	h := ftpair.Health{Feed: c.feed.judge(time.Now(), port)}
 	switch {
 	case !st.CommitFailingSince.IsZero():
 		h.Kafka, h.KafkaFailingSince = ftpair.KafkaFailing, st.CommitFailingSince
@@ -593,8 +597,9 @@ func (c *controller) ready() error {
 // feedJudge turns the port's counters into the feed state the core ranks
 // members by: quiet when the port is closed or silent; noisy when, over the
 // last window, more bytes were dropped as invalid frames than framed, or
-// when its stream has had holes (reopens, dropped input, sequence skips)
-// at one a second or more over holeWindow. An active whose feed is noisy
+// when its stream has had holes (reopens, dropped input, sequence skips,
+// frames the cross-check found it dropped whole) at one a second or more
+// over holeWindow. An active whose feed is noisy
 // hands over to a peer whose feed is ok: repairing every hole from the
 // peer costs a hold and, on feeds without sequence numbers, re-published
 // frames. A port once noisy by holes stays so until a holeWindow with at
