@@ -1,7 +1,6 @@
 package broadcast
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -18,14 +17,7 @@ import (
 // show the active what it lacks, and it repairs those holes from its peer:
 // the topic is the whole feed, once each, in order, nothing marked.
 func TestCrossCheckFindsSilentDrops(t *testing.T) {
-	broker := startBroker(t, "")
-	cfg := testConfig(broker.Addr(), "crosscheck")
-	a, b := startPairWithRepair(t, cfg, func() bool { return true })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	addr, cfg, a, b := startActivePairWithRepair(t, "crosscheck", func() bool { return true })
 	waitFor(t, "the active to take the inactive's sightings", func() bool { return a.Status().CrossCheck.Covered })
 	// Frames that may have ended before the stream began are published
 	// unchecked: start the feed past the pass margin.
@@ -46,7 +38,7 @@ func TestCrossCheckFindsSilentDrops(t *testing.T) {
 	})
 	// Each hole goes where no own frame after it may precede the lost
 	// one: the frames between go out again in the fill, marked.
-	dups := checkCoverage(t, readCommitted(t, broker.Addr(), cfg.Topic), n)
+	dups := checkCoverage(t, readCommitted(t, addr, cfg.Topic), n)
 	st := a.Status()
 	if k := st.Counters; k.CrossCheckMissed != uint64(len(lost)) || k.RepairedFrames-k.RepairedPossible != uint64(len(lost)) || k.CrossCheckUnchecked != 0 {
 		t.Fatalf("missed %d, repaired %d certain, unchecked %d; want %d, %d, 0", k.CrossCheckMissed, k.RepairedFrames-k.RepairedPossible, k.CrossCheckUnchecked, len(lost), len(lost))
@@ -68,14 +60,7 @@ func TestCrossCheckFindsSilentDrops(t *testing.T) {
 // byte for byte, read whole by both members: the cross-check matches every
 // sighting and repairs nothing.
 func TestCrossCheckRepeatsNoFalseHoles(t *testing.T) {
-	broker := startBroker(t, "")
-	cfg := testConfig(broker.Addr(), "crosscheck-repeats")
-	a, b := startPairWithRepair(t, cfg, func() bool { return true })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	addr, cfg, a, b := startActivePairWithRepair(t, "crosscheck-repeats", func() bool { return true })
 	waitFor(t, "the active to take the inactive's sightings", func() bool { return a.Status().CrossCheck.Covered })
 	const n = 400
 	for i := range n {
@@ -93,7 +78,7 @@ func TestCrossCheckRepeatsNoFalseHoles(t *testing.T) {
 			k.CrossCheckMissed, k.Holes, k.PossibleDuplicates, k.SightingsTaken, n)
 	}
 	got := 0
-	eachCommitted(t, broker.Addr(), cfg.Topic, func(*kgo.Record) { got++ })
+	eachCommitted(t, addr, cfg.Topic, func(*kgo.Record) { got++ })
 	if got != n {
 		t.Fatalf("topic holds %d records, want %d", got, n)
 	}
@@ -102,14 +87,7 @@ func TestCrossCheckRepeatsNoFalseHoles(t *testing.T) {
 // TestCrossCheckWithoutPeer: with no sightings coming, the active holds
 // nothing back and counts what it published unchecked.
 func TestCrossCheckWithoutPeer(t *testing.T) {
-	broker := startBroker(t, "")
-	cfg := testConfig(broker.Addr(), "crosscheck-nopeer")
-	a, _ := startPairWithRepair(t, cfg, func() bool { return false })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	_, _, a, _ := startActivePairWithRepair(t, "crosscheck-nopeer", func() bool { return false })
 	for seq := uint64(1); seq <= 50; seq++ {
 		a.Accept(fpFrame(seq, time.Now()))
 	}

@@ -57,6 +57,22 @@ func startPairWithRepair(t *testing.T, cfg Config, linkUp func() bool) (a, b *me
 	return a, b
 }
 
+// startActivePairWithRepair starts a broker and a pair whose repair
+// messages go straight to each other, on a topic of its own, and activates
+// a.
+func startActivePairWithRepair(t *testing.T, topic string, linkUp func() bool) (string, Config, *member, *member) {
+	t.Helper()
+	broker := startBroker(t, "")
+	cfg := testConfig(broker.Addr(), topic)
+	a, b := startPairWithRepair(t, cfg, linkUp)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return broker.Addr(), cfg, a, b
+}
+
 // TestRepairFromPeer: the active's port loses a run of frames and knows it
 // (the next frame follows a hole); the inactive read them. The active holds
 // back what follows, gets the run from its peer and publishes it in place:
@@ -116,14 +132,7 @@ func TestRepairFromPeer(t *testing.T) {
 // TestRepairWithoutPeer: with nobody to ask, the hole is reported at once
 // (with the sequence numbers it lacks) and nothing is held back.
 func TestRepairWithoutPeer(t *testing.T) {
-	broker := startBroker(t, "")
-	cfg := testConfig(broker.Addr(), "repair-nopeer")
-	a, _ := startPairWithRepair(t, cfg, func() bool { return false })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	_, _, a, _ := startActivePairWithRepair(t, "repair-nopeer", func() bool { return false })
 	for seq := uint64(1); seq <= 50; seq++ {
 		if seq >= 20 && seq < 30 {
 			continue
