@@ -10,15 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	mathrand "math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -310,34 +307,17 @@ func cmpOr[T comparable](v, otherwise T) T {
 }
 
 // freeAddr returns a 127.0.0.1 address with a port free at the time of
-// the call, below the kernel's range of ephemeral ports: a restarted member
-// binds its pair and admin ports again, and a port from the ephemeral range
-// can meanwhile have become the local end of some outgoing connection.
+// the call and never handed out before in this process (two members once
+// got the same pair port and each dialled itself), below the kernel's range
+// of ephemeral ports: a restarted member binds its pair and admin ports
+// again.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if v, err := strconv.Atoi(f[0]); err == nil {
-				low = v
-			}
-		}
-	}
-	if low > 11000 {
-		for range 100 {
-			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(10000+mathrand.IntN(low-11000)))
-			if ln, err := net.Listen("tcp", addr); err == nil {
-				ln.Close()
-				return addr
-			}
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := kafkatest.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 func (m *e2eMember) writeConfig(secretPath, peerID, peerAddr, pairExtra string) {
