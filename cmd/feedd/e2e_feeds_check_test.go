@@ -357,12 +357,17 @@ func highestBit(set []uint64) int {
 
 // soleCopies returns the records that are the only copy of their frame in
 // the topic: unmarked, and no other record with the same bytes was read
-// within soleCopyWindow of it (two members read the same frame within
-// milliseconds of each other; a sentence that repeats does so, in the feeds
-// that runs use, at most once every 100 ms, except the alphabet feed's
-// runs, whose records never qualify). Removing one from the topic loses a
-// frame, which compareFeedTopic must see.
-func soleCopies(recs []feedTopicRecord) []int {
+// between that frame's line time and the next time the feed sent the same
+// bytes (a member stopped with SIGSTOP reads what its port buffered when it
+// continues, seconds late, and a repair may publish that copy), nor within
+// soleCopyWindow of it (two members read the same frame within milliseconds
+// of each other). Removing one from the topic loses a frame, which
+// compareFeedTopic must see.
+func soleCopies(recs []feedTopicRecord, owed []feedFrame) []int {
+	sent := map[string][]time.Time{}
+	for _, f := range owed {
+		sent[f.value] = append(sent[f.value], f.at)
+	}
 	byValue := map[string][]int{}
 	for j, r := range recs {
 		byValue[r.value] = append(byValue[r.value], j)
@@ -372,9 +377,20 @@ func soleCopies(recs []feedTopicRecord) []int {
 		if r.possible {
 			continue
 		}
+		lo, hi := r.rx.Add(-soleCopyWindow), r.rx.Add(soleCopyWindow)
+		at := sent[r.value]
+		next, _ := slices.BinarySearchFunc(at, r.rx, func(t, rx time.Time) int { return t.Compare(rx) })
+		if next > 0 && at[next-1].Before(lo) {
+			lo = at[next-1]
+		}
+		if next == len(at) {
+			hi = time.Unix(1<<40, 0)
+		} else if at[next].After(hi) {
+			hi = at[next]
+		}
 		sole := true
 		for _, k := range byValue[r.value] {
-			if d := r.rx.Sub(recs[k].rx); k != j && d < soleCopyWindow && d > -soleCopyWindow {
+			if k != j && !recs[k].rx.Before(lo) && recs[k].rx.Before(hi) {
 				sole = false
 				break
 			}

@@ -269,3 +269,27 @@ func TestKcatJSON(t *testing.T) {
 		t.Fatalf("%+v, %v", recs, err)
 	}
 }
+
+// TestSoleCopies: a record is the sole copy of its frame unless another
+// record with its bytes was read between the frame's line time and the next
+// time the feed sent those bytes: a member stopped with SIGSTOP reads its
+// port's buffer seconds late, and that late copy may be in the topic.
+func TestSoleCopies(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 2, 34, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	owed := []feedFrame{
+		{index: 0, at: at(0), value: "A"}, {index: 1, at: at(1000), value: "B"},
+		{index: 2, at: at(10000), value: "A"}, {index: 3, at: at(11000), value: "B"},
+	}
+	recs := []feedTopicRecord{
+		{offset: 0, value: "A", rx: at(2)},
+		{offset: 1, value: "B", rx: at(1002)},
+		{offset: 2, value: "A", rx: at(1800), possible: true}, // the first A, read late
+		{offset: 3, value: "A", rx: at(10002)},
+		{offset: 4, value: "B", rx: at(11001)},
+		{offset: 5, value: "B", rx: at(11003), possible: true}, // the second B, read by both
+	}
+	if got, want := soleCopies(recs, owed), []int{1, 3}; !slices.Equal(got, want) {
+		t.Fatalf("sole copies %v, want %v", got, want)
+	}
+}

@@ -408,7 +408,7 @@ func (r *feedRun) check() feedSummary {
 // hand-over (a run of records marked possible) the last one before it and
 // the first one after it.
 func (r *feedRun) checkLossSeen(owed []feedFrame, recs []feedTopicRecord) {
-	sole := soleCopies(recs)
+	sole := soleCopies(recs, owed)
 	probes := map[int]bool{}
 	for i := 0; i < len(sole); i += max(1, len(sole)/feedLossProbes) {
 		probes[sole[i]] = true
