@@ -484,24 +484,31 @@ func (r *repairs) matchFilled(ring, pos uint64) bool {
 	return false
 }
 
-// holeCovers reports whether a repair whose answer has not come yet asks
-// for the frames around s, in a hole no later than position at, where s
-// belongs; the fill is then made to reach s.
+// holeCovers reports whether the last hole at or before position at, where
+// s belongs, is a repair whose answer has not come yet and asks for the
+// frames around s; its fill is then made to reach s. Only the last: a fill
+// that reached past a later hole's place would publish frames of that hole
+// before the ones it lacks.
 func (p *Pipeline) holeCovers(s backlog.Sighting, at uint64, margin int64) bool {
+	var last *hole
 	for _, h := range p.rep.holes {
-		if h.pos > at || h.decided || h.complete || h.chunks > 0 || s.Win.Lo == backlog.NoLo {
-			continue
-		}
-		from := int64(math.MinInt64)
-		if h.before != nil && h.before.Win.Lo != backlog.NoLo {
-			from = h.before.Win.Lo - margin
-		}
-		if s.Win.Hi >= from && s.Win.Hi <= h.to.Hi {
-			h.need = append(h.need, s)
-			return true
+		if h.pos <= at {
+			last = h // holes are in ring order
 		}
 	}
-	return false
+	h := last
+	if h == nil || h.decided || h.complete || h.chunks > 0 || s.Win.Lo == backlog.NoLo {
+		return false
+	}
+	from := int64(math.MinInt64)
+	if h.before != nil && h.before.Win.Lo != backlog.NoLo {
+		from = h.before.Win.Lo - margin
+	}
+	if s.Win.Hi < from || s.Win.Hi > h.to.Hi {
+		return false
+	}
+	h.need = append(h.need, s)
+	return true
 }
 
 // CrossCheckStatus is where the cross-check stands, for /status.

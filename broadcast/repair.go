@@ -672,9 +672,17 @@ func (p *Pipeline) repairTick() {
 		switch {
 		case h.complete && p.readyToFill(h, now):
 			p.decide(h, wall, "")
+			continue
 		case wall.After(h.deadline):
 			p.decide(h, wall, UnrepairedTimeout)
+			continue
 		}
+		// Holes are decided in ring order: a later hole's answer may hold
+		// frames this one will publish (the cross-check places a hole
+		// before holes found earlier), and only a decided fill keeps
+		// them out of the later one. Nothing after this hole goes out
+		// before it is decided anyway.
+		break
 	}
 	p.armRepair()
 }
