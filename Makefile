@@ -110,8 +110,9 @@ test-feeds: deps kafka
 		$(GO) test -count=1 -timeout 24h -run '^TestFeedCampaign$$' -v ./cmd/feedd
 
 # test-repair runs the repair campaign (decision 0011): $(REPAIR_RUNS) runs of
-# each fault on the active's port only (checksums failing, frames dropped on
-# the sequenced feed, the cable pulled for 100 ms and for 2 s, a wrong baud
+# each fault on the active's port only (checksums failing, frames dropped
+# whole (on the GPS feed only the cross-check sees those, decision 0012), the
+# cable pulled for 100 ms and for 2 s, a wrong baud
 # rate) on the sequenced feed and a GPS feed without sequence numbers, at 500
 # frames a second or more, on the embedded broker and on Apache Kafka, each
 # checked against the simulator's record by feedd audit --expect and by kcat.
