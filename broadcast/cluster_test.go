@@ -3,9 +3,7 @@ package broadcast
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,9 +12,6 @@ import (
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/broadcast/kafkatest"
 	"github.com/feedd/feedd/ingest/hostclock"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // The pipeline against a three-node Apache Kafka cluster (kafkatest's
@@ -51,9 +46,9 @@ func TestKafkaCluster(t *testing.T) {
 	// advertised at a proxy of the test's: the member's clients reconnect
 	// to what the node advertises, so closing one proxy cuts that member
 	// off from that node only.
-	proxies := map[string]map[int32]*brokerProxy{}
+	proxies := map[string]map[int32]*kafkatest.Proxy{}
 	for _, n := range names {
-		proxies[n] = map[int32]*brokerProxy{}
+		proxies[n] = map[int32]*kafkatest.Proxy{}
 	}
 	var logf func(string, ...any)
 	if os.Getenv("FEEDD_TEST_LOG") != "" {
@@ -65,16 +60,16 @@ func TestKafkaCluster(t *testing.T) {
 		Listeners: func(id int32) []kafkatest.Listener {
 			var ls []kafkatest.Listener
 			for _, n := range names {
-				p := startBrokerProxy(t)
+				p := kafkatest.StartProxyT(t, "")
 				proxies[n][id] = p
-				ls = append(ls, kafkatest.Listener{Name: memberListener(n), Advertise: p.addr})
+				ls = append(ls, kafkatest.Listener{Name: kafkatest.ListenerFor(n), Advertise: p.Addr()})
 			}
 			return ls
 		},
 	})
 	for n, byNode := range proxies {
 		for id, p := range byNode {
-			p.setTarget(c.Node(id).ListenerAddr(memberListener(n)))
+			p.SetTarget(c.Node(id).ListenerAddr(kafkatest.ListenerFor(n)))
 		}
 	}
 	cl := &testCluster{Cluster: c, proxies: proxies}
@@ -109,12 +104,10 @@ func TestKafkaCluster(t *testing.T) {
 	})
 }
 
-func memberListener(member string) string { return "MEMBER_" + strings.ToUpper(member) }
-
 // testCluster is the cluster and the members' proxies to each node.
 type testCluster struct {
 	*kafkatest.Cluster
-	proxies map[string]map[int32]*brokerProxy // member -> node id -> proxy
+	proxies map[string]map[int32]*kafkatest.Proxy // member -> node id -> proxy
 }
 
 // clusterRun is one scenario: the pair, its feed, the supervisor and the
@@ -170,7 +163,7 @@ func (tc *testCluster) run(t *testing.T, name string, fault func(r *clusterRun))
 		cfg := testConfig("", topic)
 		cfg.Brokers = nil
 		for _, b := range tc.Nodes() {
-			cfg.Brokers = append(cfg.Brokers, tc.proxies[n][b.ID()].addr)
+			cfg.Brokers = append(cfg.Brokers, tc.proxies[n][b.ID()].Addr())
 		}
 		cfg.TransactionalID = txnID
 		cfg.ReplicationFactor, cfg.MinInsyncReplicas = 3, 2
@@ -229,69 +222,24 @@ func (tc *testCluster) run(t *testing.T, name string, fault func(r *clusterRun))
 		n, clusterRate, r.stall.Round(time.Millisecond), r.stallEnd.Sub(r.faultAt).Round(time.Millisecond), failures, aborts, r.handovers)
 }
 
-// placeTopic finds the coordinator of txnID (the first request creates the
-// transaction log) and creates the topic and its control topic led by
-// another node, so that a scenario can fail the leader and the coordinator
-// apart.
+// placeTopic creates the topic and its control topic led by another node
+// than txnID's coordinator (kafkatest.Cluster.PlaceApart).
 func (r *clusterRun) placeTopic(topic, txnID string) {
-	t := r.t
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var err error
-		if r.coordinator, err = r.c.TxnCoordinator(r.ctx, txnID); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no coordinator for %s after a minute: %v", txnID, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	r.leader = r.coordinator%3 + 1
-	r.follower = 6 - r.leader - r.coordinator
-	cl, err := kgo.NewClient(kgo.SeedBrokers(r.c.Addrs()...), kgo.DisableClientMetrics())
+	p, err := r.c.PlaceApart(r.ctx, txnID, topic, topic+ControlTopicSuffix)
 	if err != nil {
-		t.Fatal(err)
+		r.t.Fatal(err)
 	}
-	defer cl.Close()
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = 30000
-	for _, name := range []string{topic, topic + ControlTopicSuffix} {
-		rt := kmsg.NewCreateTopicsRequestTopic()
-		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, -1, -1
-		ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
-		ra.Partition, ra.Replicas = 0, []int32{r.leader, r.coordinator, r.follower}
-		rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
-		cfg := kmsg.NewCreateTopicsRequestTopicConfig()
-		cfg.Name, cfg.Value = "min.insync.replicas", kmsg.StringPtr("2")
-		rt.Configs = append(rt.Configs, cfg)
-		req.Topics = append(req.Topics, rt)
-	}
-	resp, err := req.RequestWith(r.ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, rt := range resp.Topics {
-		if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
-			t.Fatalf("creating %s: %v", rt.Topic, err)
-		}
-	}
-	r.waitLeader(topic, func(id int32) bool { return id == r.leader }, fmt.Sprintf("node %d to lead the new topic", r.leader))
+	r.leader, r.coordinator, r.follower = p.Leader, p.Coordinator, p.Follower
 }
 
 // waitLeader polls until the topic's leader satisfies ok.
 func (r *clusterRun) waitLeader(topic string, ok func(int32) bool, what string) int32 {
 	r.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		id, err := r.c.Leader(r.ctx, topic, 0)
-		if err == nil && ok(id) {
-			return id
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("timed out waiting for %s: leader %d, %v", what, id, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	id, err := r.c.WaitLeader(r.ctx, topic, ok)
+	if err != nil {
+		r.t.Fatalf("waiting for %s: %v", what, err)
 	}
+	return id
 }
 
 // runFeed hands both ports clusterRate frames a second, sequenced, until
@@ -455,18 +403,11 @@ func (r *clusterRun) killAndRestart(id int32, what string) {
 		l := r.waitLeader(r.cfg["a"].Topic, func(l int32) bool { return l != id }, "a new leader")
 		r.logf("node %d leads the topic now", l)
 	case id == r.coordinator:
-		deadline := time.Now().Add(time.Minute)
-		for {
-			co, err := r.c.TxnCoordinator(r.ctx, r.cfg["a"].TransactionalID)
-			if err == nil && co != id {
-				r.logf("node %d coordinates the transactions now", co)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the killed node %d still coordinates the transactions after a minute (%v)", id, err)
-			}
-			time.Sleep(50 * time.Millisecond)
+		co, err := r.c.WaitCoordinatorMoved(r.ctx, r.cfg["a"].TransactionalID, id)
+		if err != nil {
+			t.Fatal(err)
 		}
+		r.logf("node %d coordinates the transactions now", co)
 	}
 	if err := r.c.Restart(r.ctx, id, true); err != nil {
 		t.Fatal(err)
@@ -490,7 +431,7 @@ func (r *clusterRun) cutActive(id int32, what string, handover bool) {
 	name := r.names[from]
 	p := r.c.proxies[name][id]
 	r.logf("%s cut off from node %d, %s", name, id, what)
-	p.cut()
+	p.Cut()
 	if handover {
 		waitFor(t, "the supervisor to move the pipeline", func() bool {
 			r.mu.Lock()
@@ -501,7 +442,7 @@ func (r *clusterRun) cutActive(id int32, what string, handover bool) {
 		time.Sleep(5 * time.Second)
 	}
 	r.waitCommits("while cut off", clusterRate)
-	p.restore()
+	p.Restore()
 	r.logf("%s reaches node %d again", name, id)
 	if !handover {
 		r.mu.Lock()
@@ -511,201 +452,4 @@ func (r *clusterRun) cutActive(id int32, what string, handover bool) {
 			t.Errorf("cut off from %s only, %s lost the pipeline: role %v, handovers %d, last error %q", what, name, st.Role, moved, st.LastError)
 		}
 	}
-}
-
-// brokerProxy is a TCP proxy between one member and one node's listener
-// for that member. While the node is down the proxy is down too (its
-// port refuses connections, as the node's would), so that the member's
-// client meets a dead node as it would without the proxy. cut makes the
-// open connections fall silent (the bytes already sent are held, as on a
-// cable pulled out while TCP retransmits) and holds new ones without
-// answering; restore forwards again and closes the connections held.
-type brokerProxy struct {
-	t      testing.TB
-	addr   string
-	target atomic.Pointer[string]
-
-	mu     sync.Mutex
-	cond   *sync.Cond
-	ln     net.Listener // nil while the node is down
-	cutNow bool
-	closed bool
-	conns  map[net.Conn]struct{}
-	held   map[net.Conn]struct{} // accepted while cut
-	wg     sync.WaitGroup
-}
-
-func startBrokerProxy(t testing.TB) *brokerProxy {
-	t.Helper()
-	addr, err := kafkatest.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &brokerProxy{t: t, addr: addr, ln: ln, conns: map[net.Conn]struct{}{}, held: map[net.Conn]struct{}{}}
-	p.cond = sync.NewCond(&p.mu)
-	p.wg.Go(func() { p.serve(ln) })
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *brokerProxy) setTarget(addr string) { p.target.Store(&addr) }
-
-func (p *brokerProxy) serve(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		switch {
-		case p.closed:
-			p.mu.Unlock()
-			c.Close()
-			continue
-		case p.cutNow:
-			p.held[c] = struct{}{}
-			p.mu.Unlock()
-			continue
-		}
-		p.mu.Unlock()
-		target := p.target.Load()
-		var up net.Conn
-		if target != nil {
-			up, err = net.DialTimeout("tcp", *target, 2*time.Second)
-		}
-		if target == nil || err != nil {
-			// The node is down: reset this connection, refuse the next
-			// ones until it listens again.
-			if tc, ok := c.(*net.TCPConn); ok {
-				tc.SetLinger(0)
-			}
-			c.Close()
-			p.down(ln)
-			return
-		}
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			c.Close()
-			up.Close()
-			continue
-		}
-		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.wg.Go(func() { p.pipe(c, up) })
-		p.wg.Go(func() { p.pipe(up, c) })
-	}
-}
-
-// down closes the listener and listens again on the same address once the
-// node accepts connections again.
-func (p *brokerProxy) down(ln net.Listener) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed || p.ln != ln {
-		return
-	}
-	ln.Close()
-	p.ln = nil
-	p.wg.Go(func() {
-		for {
-			time.Sleep(50 * time.Millisecond)
-			p.mu.Lock()
-			closed := p.closed
-			p.mu.Unlock()
-			if closed {
-				return
-			}
-			probe, err := net.DialTimeout("tcp", *p.target.Load(), time.Second)
-			if err != nil {
-				continue
-			}
-			probe.Close()
-			ln, err := net.Listen("tcp", p.addr)
-			if err != nil {
-				continue // a connection's local end, for a moment
-			}
-			p.mu.Lock()
-			if p.closed {
-				p.mu.Unlock()
-				ln.Close()
-				return
-			}
-			p.ln = ln
-			p.mu.Unlock()
-			p.serve(ln)
-			return
-		}
-	})
-}
-
-// pipe copies src to dst, holding while the proxy is cut.
-func (p *brokerProxy) pipe(src, dst net.Conn) {
-	defer func() {
-		src.Close()
-		dst.Close()
-		p.mu.Lock()
-		delete(p.conns, src)
-		delete(p.conns, dst)
-		p.mu.Unlock()
-	}()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			for p.cutNow && !p.closed {
-				p.cond.Wait()
-			}
-			closed := p.closed
-			p.mu.Unlock()
-			if closed {
-				return
-			}
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *brokerProxy) cut() {
-	p.mu.Lock()
-	p.cutNow = true
-	p.mu.Unlock()
-}
-
-func (p *brokerProxy) restore() {
-	p.mu.Lock()
-	p.cutNow = false
-	p.cond.Broadcast()
-	for c := range p.held {
-		c.Close()
-	}
-	clear(p.held)
-	p.mu.Unlock()
-}
-
-func (p *brokerProxy) close() {
-	p.mu.Lock()
-	p.closed = true
-	p.cond.Broadcast()
-	for c := range p.conns {
-		c.Close()
-	}
-	for c := range p.held {
-		c.Close()
-	}
-	if p.ln != nil {
-		p.ln.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
 }

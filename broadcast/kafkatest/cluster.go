@@ -374,3 +374,109 @@ func (c *Cluster) inSync(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Placement is where a scenario's topic and transactions live: Leader leads
+// the topic's partition, Coordinator coordinates its transactional id, and
+// Follower is the third node, which does neither.
+type Placement struct {
+	Leader, Coordinator, Follower int32
+}
+
+// PlaceApart finds the coordinator of txnID (the first request creates the
+// transaction log, so it polls for up to a minute), then creates the
+// topics, one partition each with a replica on every node of a
+// three-node cluster and min.insync.replicas=2, led by another node than
+// the coordinator, so that a test can fail the leader and the coordinator
+// apart. It returns once the first topic is led by that node.
+func (c *Cluster) PlaceApart(ctx context.Context, txnID string, topics ...string) (Placement, error) {
+	var p Placement
+	if len(c.nodes) != 3 {
+		return p, fmt.Errorf("kafkatest: PlaceApart needs three nodes, the cluster has %d", len(c.nodes))
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var err error
+		if p.Coordinator, err = c.TxnCoordinator(ctx, txnID); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return p, fmt.Errorf("kafkatest: no coordinator for %s after a minute: %w", txnID, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	p.Leader = p.Coordinator%3 + 1
+	p.Follower = 6 - p.Leader - p.Coordinator
+	cl, err := c.client()
+	if err != nil {
+		return p, err
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 30000
+	for _, name := range topics {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, -1, -1
+		ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+		ra.Partition, ra.Replicas = 0, []int32{p.Leader, p.Coordinator, p.Follower}
+		rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
+		cfg := kmsg.NewCreateTopicsRequestTopicConfig()
+		cfg.Name, cfg.Value = "min.insync.replicas", kmsg.StringPtr("2")
+		rt.Configs = append(rt.Configs, cfg)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return p, fmt.Errorf("kafkatest: creating %v: %w", topics, err)
+	}
+	for _, rt := range resp.Topics {
+		if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
+			return p, fmt.Errorf("kafkatest: creating %s: %w", rt.Topic, err)
+		}
+	}
+	if len(topics) > 0 {
+		if _, err := c.WaitLeader(ctx, topics[0], func(id int32) bool { return id == p.Leader }); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// WaitLeader polls, for up to a minute, until the leader of the topic's
+// partition 0 satisfies ok, and returns it.
+func (c *Cluster) WaitLeader(ctx context.Context, topic string, ok func(int32) bool) (int32, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		id, err := c.Leader(ctx, topic, 0)
+		if err == nil && ok(id) {
+			return id, nil
+		}
+		if time.Now().After(deadline) {
+			return id, fmt.Errorf("kafkatest: %s/0 is led by node %d after a minute, not the node wanted (%v)", topic, id, err)
+		}
+		select {
+		case <-ctx.Done():
+			return id, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// WaitCoordinatorMoved polls, for up to a minute, until another node than
+// id coordinates txnID, and returns it.
+func (c *Cluster) WaitCoordinatorMoved(ctx context.Context, txnID string, id int32) (int32, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		co, err := c.TxnCoordinator(ctx, txnID)
+		if err == nil && co != id {
+			return co, nil
+		}
+		if time.Now().After(deadline) {
+			return co, fmt.Errorf("kafkatest: node %d still coordinates %s after a minute (%v)", id, txnID, err)
+		}
+		select {
+		case <-ctx.Done():
+			return co, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
