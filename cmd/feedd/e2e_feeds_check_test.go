@@ -71,7 +71,43 @@ const (
 	// again within it (a run of identical sentences): below the 100 ms
 	// cycle of the GPS feeds, far above the few milliseconds members take.
 	feedReadLag = 90 * time.Millisecond
+	// feedSameRead: records of one member read this close together came
+	// from one drain of its port (a member stamps every frame of one read
+	// with the same time; a read that fills its buffer is followed at once
+	// by the next).
+	feedSameRead = 2 * time.Millisecond
 )
+
+// readLagAllowances returns, for each record, how much later than
+// feedReadLag after its frame's line time it may have been read: a member
+// that stalled (a loaded machine) drains what its port's buffer kept in
+// one read, and the frames after a record in that read were all on the
+// line after its frame. So its frame is at most as old as the line time
+// that m+1 consecutive frames of the feed span, m being the records read
+// after it in the same read; the last frame of a read is as fresh as any.
+func readLagAllowances(exp []feedFrame, recs []feedTopicRecord) []time.Duration {
+	after := make([]int, len(recs))
+	longest := 0
+	for j := len(recs) - 2; j >= 0; j-- {
+		r, next := recs[j], recs[j+1]
+		if r.member == next.member && !next.rx.Before(r.rx) && next.rx.Sub(r.rx) <= feedSameRead {
+			after[j] = after[j+1] + 1
+			longest = max(longest, after[j])
+		}
+	}
+	// span[m]: the longest line time m consecutive frames after one take.
+	span := make([]time.Duration, min(longest, len(exp))+1)
+	for m := 1; m < len(span); m++ {
+		for i := 0; i+m < len(exp); i++ {
+			span[m] = max(span[m], exp[i+m].at.Sub(exp[i].at))
+		}
+	}
+	allow := make([]time.Duration, len(recs))
+	for j, m := range after {
+		allow[j] = span[min(m, len(span)-1)]
+	}
+	return allow
+}
 
 // readFeedRecord reads the simulator's record file and returns the frames
 // the topic owes, in feed order, and the number of frames recorded.
@@ -277,7 +313,8 @@ func compareFeedTopic(exp []feedFrame, recs []feedTopicRecord) feedVerdict {
 	reach[0] = 1 // no record read: no frame accounted for
 	moved := make([]uint64, words)
 	seen := map[string]bool{}
-	for _, r := range recs {
+	allow := readLagAllowances(exp, recs)
+	for j, r := range recs {
 		if r.possible {
 			v.marked++
 		}
@@ -292,7 +329,8 @@ func compareFeedTopic(exp []feedFrame, recs []feedTopicRecord) feedVerdict {
 		// its time. Both ends of the spans grow with the frames, so they
 		// are a run of the value's list.
 		cs := byValue[r.value]
-		k := sort.Search(len(cs), func(k int) bool { return !cs[k].hi.Before(r.rx) })
+		late := r.rx.Add(-allow[j])
+		k := sort.Search(len(cs), func(k int) bool { return !cs[k].hi.Before(late) })
 		for ; k < len(cs) && !cs[k].lo.After(r.rx); k++ {
 			i := cs[k].i
 			if reach[i/64]&(1<<(i%64)) != 0 {

@@ -293,3 +293,39 @@ func TestSoleCopies(t *testing.T) {
 		t.Fatalf("sole copies %v, want %v", got, want)
 	}
 }
+
+// TestFeedComparisonStalledReader: a member that stalls (a loaded machine)
+// drains its port's buffer in one read, every frame of it stamped with the
+// same time, long after the oldest was on the line. The comparison must
+// take such a read as the frames it is, and still refuse it when it lacks
+// one.
+func TestFeedComparisonStalledReader(t *testing.T) {
+	exp := cycles(noFixCycle, 40) // 25 ms apart: a cycle every 100 ms
+	stalled := func(frames []feedFrame) published {
+		var p published
+		p = p.add(false, "a", exp[:20]...)
+		at := exp[31].at.Add(3 * time.Millisecond) // 300 ms after exp[20]
+		for _, f := range frames {
+			p = append(p, feedTopicRecord{offset: int64(len(p)), value: f.value, member: "a", rx: at})
+		}
+		return p.add(false, "a", exp[32:]...)
+	}
+	if v := compareFeedTopic(exp, stalled(exp[20:32])); !v.ok {
+		t.Fatalf("a stalled read of frames 20 to 31 refused: %s", v.problem)
+	}
+	lacking := slices.Concat(exp[20:25], exp[26:32])
+	if v := compareFeedTopic(exp, stalled(lacking)); v.ok {
+		t.Fatal("a stalled read without frame 25 accepted")
+	}
+	// The same frames read one by one, each 300 ms late, are not a drain
+	// of a buffer: only the last frame of a read may be that late.
+	var late published
+	late = late.add(false, "a", exp[:20]...)
+	for i, f := range exp[20:32] {
+		late = append(late, feedTopicRecord{offset: int64(len(late)), value: f.value, member: "a", rx: exp[31].at.Add(time.Duration(3+5*i) * time.Millisecond)})
+	}
+	late = late.add(false, "a", exp[32:]...)
+	if v := compareFeedTopic(exp, late); v.ok {
+		t.Fatal("frames read one by one 300 ms after the line accepted")
+	}
+}
