@@ -26,9 +26,11 @@ SYSTEMDUNITDIR ?= /etc/systemd/system
 SYSUSERSDIR    ?= /usr/lib/sysusers.d
 # Output of `make static`.
 STATIC_BIN ?= bin/feedd-static
-# How long `make soak` runs, and the fewest faults it injects.
+# How long each soak of `make soak` runs, the fewest faults it injects, and
+# which soaks (empty: all four; docs/testing.md).
 SOAK ?= 10m
 SOAK_MIN_FAULTS ?= 100
+SOAK_RUNS ?=
 # `make test-feeds`: chaos runs per feed per broker, and faults per run.
 FEEDS_RUNS ?= 20
 FEEDS_FAULTS ?= 5
@@ -84,18 +86,19 @@ vet:
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 
-# test runs every test, including each fuzz target's seed corpus and the
-# pipeline's tests against real Kafka, with the race detector, and the fast
-# slice of the chaos runs on realistic feeds (TestE2EFeedChaos). The chaos
-# suite is not in it yet (docs/testing.md, "Open findings"): make test-e2e.
+# test runs every test, including each fuzz target's seed corpus, the
+# pipeline's tests against real Kafka (one node and a three-node cluster),
+# the chaos suite on both (FEEDD_CHAOS=1) and the fast slice of the chaos
+# runs on realistic feeds (TestE2EFeedChaos), with the race detector.
 test: deps vet kafka
-	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 FEEDD_REQUIRE_KAFKA=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
+	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_CHAOS=1 $(GO) test -race -count=1 -timeout 45m $(PKGS)
 
 # test-e2e runs only the end-to-end tests: real feedd processes on the
-# embedded broker, and the chaos suite on real Kafka. FEEDD_CHAOS_REPS sets
-# the repetitions of each fault (docs/testing.md).
+# embedded broker, and the chaos suite on real Kafka, one node and the
+# three-node cluster; for repeated runs. FEEDD_CHAOS_REPS sets the
+# repetitions of each fault (docs/testing.md).
 test-e2e: deps kafka
-	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_CHAOS=1 $(GO) test -race -count=1 -timeout 30m -run '^Test(E2E|Chaos)' -v ./cmd/feedd
+	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_CHAOS=1 $(GO) test -race -count=1 -timeout 45m -run '^Test(E2E|Chaos)' -v ./cmd/feedd
 
 # test-feeds runs the campaign of chaos runs on realistic feeds (NMEA from a
 # GPS with and without a fix, AIS, runs of identical sentences), members
@@ -129,12 +132,15 @@ checkmetrics: deps
 	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 $(GO) test -count=1 -run '^TestPromtoolCheckMetrics$$' -v ./cmd/feedd
 
 # soak (not in CI) injects random faults from the whole failure matrix into
-# a pair on real Kafka for $(SOAK), at least $(SOAK_MIN_FAULTS) of them, checks
-# the topic as the chaos suite does and writes docs/reliability.md.
+# a pair on real Kafka for $(SOAK), at least $(SOAK_MIN_FAULTS) of them, and
+# checks the topic: the sequenced feed and a GPS feed without sequence
+# numbers, each on one Kafka node and on a three-node cluster (four soaks,
+# one after the other; SOAK_RUNS=seq/cluster runs one). It writes
+# docs/reliability.md.
 soak: deps kafka
 	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_SOAK=$(SOAK) FEEDD_SOAK_MIN_FAULTS=$(SOAK_MIN_FAULTS) \
-		FEEDD_SOAK_REPORT=$(CURDIR)/docs/reliability.md \
-		$(GO) test -count=1 -timeout 3h -run '^TestChaosSoak$$' -v ./cmd/feedd
+		FEEDD_SOAK_RUNS=$(SOAK_RUNS) FEEDD_SOAK_REPORT=$(CURDIR)/docs/reliability.md \
+		$(GO) test -count=1 -timeout 6h -run '^TestChaosSoak$$' -v ./cmd/feedd
 
 # fuzz runs the pair and repair property tests for PAIR_CHECKS random cases each,
 # then each fuzz

@@ -186,6 +186,13 @@ func TestE2ERepair(t *testing.T) {
 // once both members read their ports.
 func newFeedRun(t *testing.T, spec feedSpec, broker string, seed uint64, fingerprint bool) *feedRun {
 	t.Helper()
+	return newFeedRunOn(t, spec, broker, seed, fingerprint, nil)
+}
+
+// newFeedRunOn is newFeedRun, on the three-node cluster kc when broker is
+// "cluster", under a pipeline of the feed's name.
+func newFeedRunOn(t *testing.T, spec feedSpec, broker string, seed uint64, fingerprint bool, kc *e2eKafkaCluster) *feedRun {
+	t.Helper()
 	needE2E(t)
 	requireKcat(t)
 	dir, err := os.MkdirTemp("", "feedd-feed-run-")
@@ -203,11 +210,15 @@ func newFeedRun(t *testing.T, spec feedSpec, broker string, seed uint64, fingerp
 	t.Logf("%s on %s: seed %d (rerun with FEEDD_CHAOS_SEED=%d FEEDD_FEEDS=%s FEEDD_FEEDS_BROKERS=%s)", spec.feed, broker, seed, seed, spec.feed, broker)
 	r := &feedRun{spec: spec, broker: broker, seed: seed, rng: rand.New(rand.NewPCG(seed, 0xfeedd)), dir: dir,
 		record: filepath.Join(dir, "feed.record")}
-	r.e2eCluster = newE2ECluster(t, e2eOptions{
-		kafka: broker == "kafka", rate: spec.rate, baud: spec.baud, activation: chaosActivation,
+	o := e2eOptions{
+		kafka: broker == "kafka", proxy: true, rate: spec.rate, baud: spec.baud, activation: chaosActivation,
 		feed: spec.feed, simSeed: seed, record: r.record, fingerprint: fingerprint, holdFeed: true,
 		readTimeout: 5 * time.Millisecond,
-	})
+	}
+	if broker == "cluster" {
+		o.cluster, o.name = kc, "feed-"+strings.NewReplacer(":", "-").Replace(spec.feed)
+	}
+	r.e2eCluster = newE2ECluster(t, o)
 	r.inStep = feedInStep
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -146,7 +146,7 @@ func TestE2ELinkCut(t *testing.T) {
 	activeBefore := active.mustStatus()
 
 	w := c.watchRoles()
-	c.proxy.cut()
+	c.proxy.Cut()
 	// Several activation intervals of silence on the link.
 	c.waitFor(inactive.id+" to see the link silent", func() (bool, string) {
 		st, err := inactive.status()
@@ -172,7 +172,7 @@ func TestE2ELinkCut(t *testing.T) {
 		t.Errorf("%s: role %s since %v, was active since %v", active.id, st.Role, st.Pair.RoleSince, activeBefore.Pair.RoleSince)
 	}
 
-	c.proxy.restore()
+	c.proxy.Restore()
 	c.waitFor("the pair link up again", func() (bool, string) {
 		sa, erra := active.status()
 		sb, errb := inactive.status()
@@ -429,7 +429,7 @@ func TestE2ELinkCutHard(t *testing.T) {
 	before := inactive.mustStatus()
 
 	w := c.watchRoles()
-	c.proxy.cutHard()
+	c.proxy.CutHard()
 	c.stream(6 * e2eActivation)
 	holders, polls, both := w.end()
 	during := inactive.mustStatus()
@@ -443,7 +443,7 @@ func TestE2ELinkCutHard(t *testing.T) {
 	if st := active.mustStatus(); activations == 1 && st.Role != "inactive" {
 		t.Errorf("%s took over but %s is %s", inactive.id, active.id, st.Role)
 	}
-	c.proxy.restore()
+	c.proxy.Restore()
 	c.waitPair()
 	c.stream(300 * time.Millisecond)
 	c.finish(e2eExpect{})

@@ -117,7 +117,7 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 func runFailovers(b *testing.B, kind string, reps int) failoverResult {
 	c := newE2ECluster(b, e2eOptions{})
 	active, inactive := c.waitPair()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(100*time.Millisecond),
