@@ -195,11 +195,13 @@ func (ch *chaos) inject(f chaosFault) {
 	f.run(ch, active, inactive)
 }
 
-// needChaos skips a chaos test unless FEEDD_CHAOS is set (make test and
-// make test-e2e set it), saying so.
+// needChaos skips a chaos test unless FEEDD_CHAOS is set (make test-e2e
+// sets it), saying so: not silent, `go test -v` shows it. The suite is
+// kept out of make test until the open findings in docs/testing.md are
+// settled.
 func needChaos(t testing.TB) {
 	if os.Getenv("FEEDD_CHAOS") == "" {
-		t.Skip("SKIPPED: the chaos suite runs with FEEDD_CHAOS=1 (make test, make test-e2e)")
+		t.Skip("SKIPPED: the chaos suite runs with FEEDD_CHAOS=1 (make test-e2e); not yet in make test, see docs/testing.md, Open findings")
 	}
 }
 
