@@ -937,7 +937,14 @@ func (p *Pipeline) produceMore() {
 				break
 			}
 		}
-		if f, hold := p.repairHold(a.cursor + 1); hold {
+		// The next ring position to produce: after the cursor, or the
+		// oldest the ring holds (the cursor starts at 0), or the next
+		// one appended. A hole there holds it back.
+		next := a.cursor + 1
+		if e, ok := p.ring.Next(a.cursor); ok {
+			next = e.Pos
+		}
+		if f, hold := p.repairHold(next); hold {
 			break
 		} else if f != nil {
 			if t.n == 0 {
