@@ -68,6 +68,97 @@ func FillHole(before, after, peer []Sighting, rules HoleRules) []Fill {
 func FillHoleThrough(before, after, peer []Sighting, through int, rules HoleRules) []Fill {
 	lo := lowerCut(before, peer, rules)
 	hi := max(upperCut(after, peer, lo, rules), min(through+1, len(peer)))
+	return fillRange(before, after, peer, lo, hi, rules)
+}
+
+// FillStart returns, in line order, the peer frames that belong before the
+// start of the local stream: after[0] is the first frame the local port
+// delivered, so no local frame precedes it and nothing marks a hole before
+// it. before are the frames known published before the start (the topic's
+// latest records, newest last; empty when none is known), and peer the
+// peer's frames, each in line order: every one that began on the line by
+// to plus the margin. through is as for FillHoleThrough.
+//
+// The rules are FillHole's, with one more way to know where the local
+// stream begins among the peer's frames: an anchor, the first local frame
+// up to to whose identity occurs once among the local frames and once among
+// the peer's, the peer's copy with a window within the margin of its own
+// (a sentence with a time stamp; decision 0012 matches sightings by the
+// same rule). The peer's frames from the anchor's copy on came after it on
+// the line, and so did those just before it that are, one for one and in
+// order, the local frames before the anchor (the same identity, windows
+// within the margin). Without an anchor, a feed whose frames repeat would
+// have the peer's copies of every local frame within the margin of the
+// first published again, marked.
+//
+// That is not certain as the two facts are. If the peer lost the copy of
+// the anchor or of a local frame before it, and holds another frame of
+// that identity from before the local stream began (two frames alike in a
+// row), the peer's frames between that one and the start are not chosen:
+// as they were not before the start was asked about at all. Nothing is
+// ever chosen unmarked that a local frame may be.
+func FillStart(before, after, peer []Sighting, to int64, through int, rules HoleRules) []Fill {
+	lo := lowerCut(before, peer, rules)
+	hi := upperCut(after, peer, lo, rules)
+	if j, r := startAnchor(after, peer, lo, to, rules.Margin); j >= 0 {
+		// Back from the anchor's copy, as long as the peer's frames are
+		// the local ones before it.
+		for r > 0 && j > lo {
+			p, l := peer[j-1], after[r-1]
+			if p.ID != l.ID || p.Exact != l.Exact || !p.MayBe(l, rules.Margin) || behind(p.Win, after[0].Win, rules.Margin) {
+				break
+			}
+			j, r = j-1, r-1
+		}
+		hi = min(hi, j)
+	}
+	hi = max(hi, min(through+1, len(peer)))
+	return fillRange(before, after, peer, lo, hi, rules)
+}
+
+// startAnchor returns the index in peer of the copy of the first local
+// frame that ended by to and whose identity neither the local frames nor
+// the peer's from lo on repeat, and that frame's index in after; -1 if
+// there is none.
+func startAnchor(after, peer []Sighting, lo int, to, margin int64) (copyAt, at int) {
+	type key struct {
+		id    uint64
+		exact bool
+	}
+	peerAt := make(map[key]int) // index of the one copy; -1 for several
+	for j := lo; j < len(peer); j++ {
+		k := key{peer[j].ID, peer[j].Exact}
+		if _, seen := peerAt[k]; seen {
+			peerAt[k] = -1
+		} else {
+			peerAt[k] = j
+		}
+	}
+	local := make(map[key]int, len(after))
+	for _, l := range after {
+		local[key{l.ID, l.Exact}]++
+	}
+	for i, l := range after {
+		if l.Win.Hi > to {
+			break
+		}
+		k := key{l.ID, l.Exact}
+		j, ok := peerAt[k]
+		if !ok || j < 0 || local[k] != 1 || !peer[j].MayBe(l, margin) {
+			continue
+		}
+		if behind(peer[j].Win, after[0].Win, margin) {
+			// Certainly before the local stream began: not the copy.
+			return -1, -1
+		}
+		return j, i
+	}
+	return -1, -1
+}
+
+// fillRange returns peer[lo:hi] as a fill, each marked where a local frame
+// may be it.
+func fillRange(before, after, peer []Sighting, lo, hi int, rules HoleRules) []Fill {
 	var fill []Fill
 	for j := lo; j < hi; j++ {
 		p := peer[j]

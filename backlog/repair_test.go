@@ -2,6 +2,7 @@ package backlog
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -219,6 +220,267 @@ func TestFillHoleRepeatedSentences(t *testing.T) {
 	for _, f := range fill {
 		if peer[f.Index].ID == 2 && !f.Possible {
 			t.Fatalf("fill = %v: a B the member has is published unmarked", fill)
+		}
+	}
+}
+
+// The start property: the local port began reading at frame s0, so nothing
+// marks a hole before its first frame; the topic holds the feed up to t0
+// (the latest of it known as before); the peer's port read the feed from
+// some point, losing frames. Of the peer's frames up to a margin past the
+// local start, FillStart must choose every frame between the topic's end
+// and the local start (never a gap), in line order, and mark every frame
+// it chooses that the topic or the member may have (never a silent
+// duplicate). The one exception is an anchor that is not the frame it
+// seems: the peer lost the copy of a frame the member read and holds
+// another frame with its identity (see FillStart); no frame is then chosen
+// unmarked that must not be, but the frames before it may be missing.
+func TestFillStartProperty(t *testing.T) {
+	rapid.Check(t, checkFillStart)
+}
+
+func FuzzFillStart(f *testing.F) { f.Fuzz(rapid.MakeFuzz(checkFillStart)) }
+
+func checkFillStart(t *rapid.T) {
+	byteTime := rapid.Int64Range(1_000, 100_000).Draw(t, "byteTime")
+	margin := rapid.Int64Range(0, 100_000_000).Draw(t, "margin")
+	maxWidth := rapid.Int64Range(0, 60_000_000).Draw(t, "maxWidth")
+	exact := rapid.Bool().Draw(t, "exact")
+	sizes := rapid.SliceOfN(rapid.IntRange(3, 40), 1, 4).Draw(t, "alphabet")
+	stamped := rapid.IntRange(0, 100).Draw(t, "stampedPercent")
+	n := rapid.IntRange(1, 150).Draw(t, "frames")
+
+	// The feed: sentences from a tiny alphabet that repeat, and sentences
+	// with a time stamp, which never do.
+	content := make([]int, n)
+	size := make([]int, n)
+	end := make([]int64, n)
+	var now int64 = 1_000_000_000
+	for i := range n {
+		if rapid.IntRange(0, 99).Draw(t, "stampDice") < stamped {
+			content[i] = len(sizes) + i
+			size[i] = 30
+		} else {
+			content[i] = rapid.IntRange(0, len(sizes)-1).Draw(t, "content")
+			size[i] = sizes[content[i]]
+		}
+		now += int64(size[i])*byteTime + rapid.Int64Range(0, 5*byteTime*40).Draw(t, "idle")
+		end[i] = now
+	}
+	id := func(i int) uint64 {
+		if exact {
+			return uint64(i + 1)
+		}
+		return uint64(content[i] + 1)
+	}
+	window := func(i int, theta int64) Window {
+		a := rapid.Int64Range(0, maxWidth).Draw(t, "before")
+		b := rapid.Int64Range(0, maxWidth-a).Draw(t, "after")
+		return Window{Lo: end[i] + theta - a, Hi: end[i] + theta + b}
+	}
+	sight := func(i int, w Window) Sighting {
+		return Sighting{ID: id(i), Exact: exact, Win: w, Size: size[i]}
+	}
+
+	// The member's port began at s0 and lost frames silently since; the
+	// topic holds the feed before t0, published by some member, and the
+	// local side read back its latest records.
+	s0 := rapid.IntRange(0, n-1).Draw(t, "localStart")
+	t0 := rapid.IntRange(0, s0).Draw(t, "topicEnd")
+	localTheta := rapid.Int64Range(-1e12, 1e12).Draw(t, "thetaLocal")
+	localDrop := rapid.IntRange(0, 20).Draw(t, "localDropPercent")
+	local := map[int]Window{}
+	var localReads []int
+	for i := s0; i < n; i++ {
+		if i == s0 || rapid.IntRange(0, 99).Draw(t, "localDice") >= localDrop {
+			local[i] = window(i, localTheta)
+			localReads = append(localReads, i)
+		}
+	}
+	var before []Sighting
+	keep := rapid.IntRange(min(1, t0), t0).Draw(t, "topicKnown")
+	for i := t0 - keep; i < t0; i++ {
+		before = append(before, sight(i, window(i, localTheta)))
+	}
+
+	// The peer's frames, on its clock converted to the member's within ±u:
+	// what its ring holds (from some frame on) after the topic's latest
+	// record, up to a margin past the request's end.
+	peerTheta := rapid.Int64Range(-1e12, 1e12).Draw(t, "thetaPeer")
+	peerDrop := rapid.IntRange(0, 50).Draw(t, "peerDropPercent")
+	u := rapid.Int64Range(0, 5_000_000).Draw(t, "clockUncertainty")
+	est := peerTheta - localTheta + rapid.Int64Range(-u, u).Draw(t, "clockError")
+	ringStart := rapid.IntRange(0, n).Draw(t, "peerRingStart")
+	to := local[s0].Hi
+	if !exact {
+		to += margin
+	}
+	var peer []Sighting
+	var peerIdx []int
+	for i := ringStart; i < n; i++ {
+		if rapid.IntRange(0, 99).Draw(t, "peerDice") < peerDrop {
+			continue
+		}
+		w := window(i, peerTheta)
+		cw := Window{Lo: w.Lo - est - u, Hi: w.Hi - est + u}
+		if len(before) > 0 && cw.Hi < before[len(before)-1].Win.Lo-margin {
+			continue
+		}
+		if cw.Lo-margin > to {
+			break
+		}
+		peer = append(peer, sight(i, cw))
+		peerIdx = append(peerIdx, i)
+	}
+	peerHi := int64(math.MinInt64)
+	for _, p := range peer {
+		peerHi = max(peerHi, p.Win.Hi)
+	}
+	var after []Sighting
+	for _, i := range localReads {
+		if len(after) > 0 && local[i].Lo-margin > peerHi {
+			break
+		}
+		after = append(after, sight(i, local[i]))
+	}
+
+	fill := FillStart(before, after, peer, to, -1, HoleRules{ByteTime: byteTime, Margin: margin})
+
+	var trace []string
+	for _, f := range fill {
+		trace = append(trace, fmt.Sprintf("%d%s", peerIdx[f.Index], map[bool]string{true: "?", false: ""}[f.Possible]))
+	}
+	chosen := map[int]bool{}
+	prev := -1
+	for _, f := range fill {
+		if f.Index <= prev {
+			t.Fatalf("fill out of order: %v", trace)
+		}
+		prev = f.Index
+		i := peerIdx[f.Index]
+		chosen[i] = true
+		if _, has := local[i]; has && !f.Possible {
+			t.Fatalf("feed frame %d chosen unmarked, but the member read it (start %d, fill %v)", i, s0, trace)
+		}
+		if i < t0 && !f.Possible {
+			t.Fatalf("feed frame %d chosen unmarked, but the topic holds it (topic to %d, fill %v)", i, t0, trace)
+		}
+	}
+	inPeer := map[int]bool{}
+	held := map[uint64]bool{}
+	for k, i := range peerIdx {
+		inPeer[i] = true
+		held[peer[k].ID] = true
+	}
+	for _, i := range localReads {
+		if local[i].Hi <= to && !inPeer[i] && held[id(i)] {
+			return // a frame the member read whose copy the peer lost may be taken for another
+		}
+	}
+	for _, i := range peerIdx {
+		if i >= t0 && i < s0 && !chosen[i] {
+			t.Fatalf("feed frame %d, after the topic's end %d and before the local start %d, is the peer's but not chosen: fill %v", i, t0, s0, trace)
+		}
+	}
+}
+
+func TestFillStartNumbered(t *testing.T) {
+	seq := func(ids ...uint64) []Sighting {
+		var s []Sighting
+		for _, id := range ids {
+			s = append(s, Sighting{ID: id, Exact: true, Win: Window{Lo: int64(id) * 1e6, Hi: int64(id)*1e6 + 5e5}, Size: 20})
+		}
+		return s
+	}
+	rules := HoleRules{ByteTime: 87_000, Margin: 2e6}
+	// Nothing published yet: the peer's frames before the member's first
+	// go out, none marked.
+	fill := FillStart(nil, seq(4, 5, 6), seq(1, 2, 3, 4, 5, 6, 7), 4.5e6, -1, rules)
+	if want := []Fill{{Index: 0}, {Index: 1}, {Index: 2}}; fmt.Sprint(fill) != fmt.Sprint(want) {
+		t.Fatalf("fill = %v, want %v (frames 1, 2 and 3)", fill, want)
+	}
+	// The topic holds up to 20, and the peer still holds 20: only 21 goes
+	// out.
+	fill = FillStart(seq(18, 19, 20), seq(22, 23), seq(20, 21, 22, 23), 22.5e6, -1, rules)
+	if want := []Fill{{Index: 1}}; fmt.Sprint(fill) != fmt.Sprint(want) {
+		t.Fatalf("fill = %v, want %v (frame 21)", fill, want)
+	}
+	// Of the topic only 20 is known: 19, which the topic may hold, is
+	// marked; 23, certainly later than 20, is not.
+	fill = FillStart(seq(20), seq(24, 25), seq(19, 23, 24, 25), 24.5e6, -1, rules)
+	if want := []Fill{{Index: 0, Possible: true}, {Index: 1}}; fmt.Sprint(fill) != fmt.Sprint(want) {
+		t.Fatalf("fill = %v, want %v (19 marked, 23 not)", fill, want)
+	}
+}
+
+func TestFillStartRepeatedSentences(t *testing.T) {
+	// A cycle of a stamped sentence (its own identity) and two that
+	// repeat, 1 ms apart, read through windows 20 ms wide: no window tells
+	// a frame from its repeats.
+	const margin = 100e6
+	feed := func(k int) uint64 {
+		if k%3 == 0 {
+			return uint64(1000 + k)
+		}
+		return uint64(k % 3)
+	}
+	at := func(k int, skew int64) Sighting {
+		return Sighting{ID: feed(k), Win: Window{Lo: int64(k)*1e6 - 19e6 + skew, Hi: int64(k)*1e6 + 1e6 + skew}, Size: 20}
+	}
+	rules := HoleRules{ByteTime: 87_000, Margin: margin}
+	var peer []Sighting
+	for k := range 150 {
+		peer = append(peer, at(k, 5e5))
+	}
+	local := func(from int) []Sighting {
+		var s []Sighting
+		for k := from; k < 150; k++ {
+			s = append(s, at(k, 0))
+		}
+		return s
+	}
+	// The member began at a stamped frame: that frame is the anchor, and
+	// only the frames before it are the peer's to give.
+	fill := FillStart(nil, local(3), peer, at(3, 0).Win.Hi+margin, -1, rules)
+	if len(fill) != 3 || fill[0].Index != 0 || fill[2].Index != 2 {
+		t.Fatalf("fill = %v, want frames 0, 1 and 2", fill)
+	}
+	// It began at a repeated one: the anchor is the next stamped frame,
+	// and the peer's frames before it that are the member's, one for one,
+	// are not the peer's to give either. The repeated ones it gives are
+	// marked: no window tells them from the member's.
+	fill = FillStart(nil, local(4), peer, at(4, 0).Win.Hi+margin, -1, rules)
+	if want := []Fill{{0, false}, {1, true}, {2, true}, {3, false}}; fmt.Sprint(fill) != fmt.Sprint(want) {
+		t.Fatalf("fill = %v, want %v: frames 0 to 3, the repeated ones marked", fill, want)
+	}
+	// The peer lost its copy of frame 5: its frames before the anchor are
+	// no longer the member's one for one, and its copy of 4 goes out too,
+	// marked.
+	lost := append(append([]Sighting(nil), peer[:5]...), peer[6:]...)
+	fill = FillStart(nil, local(4), lost, at(4, 0).Win.Hi+margin, -1, rules)
+	if want := []Fill{{0, false}, {1, true}, {2, true}, {3, false}, {4, true}}; fmt.Sprint(fill) != fmt.Sprint(want) {
+		t.Fatalf("fill = %v, want %v: frames 0 to 4, the repeated ones marked", fill, want)
+	}
+	// No stamped frame at all: the windows alone decide, and every peer
+	// frame within the margin of the member's first goes out, marked.
+	for i := range peer {
+		if peer[i].ID > 2 {
+			peer[i].ID = 0
+		}
+	}
+	all := local(3)
+	for i := range all {
+		if all[i].ID > 2 {
+			all[i].ID = 0
+		}
+	}
+	fill = FillStart(nil, all, peer, all[0].Win.Hi+margin, -1, rules)
+	if len(fill) < 100 {
+		t.Fatalf("fill of %d frames: without an anchor every peer frame not certainly after the member's first must go out", len(fill))
+	}
+	for _, f := range fill[3:] {
+		if !f.Possible {
+			t.Fatalf("fill = %v: a frame the member may have goes out unmarked", fill)
 		}
 	}
 }

@@ -430,7 +430,7 @@ func (p *Pipeline) closeSegment(seg []peerSighting, anchor int, slack, margin in
 	}
 	var missing []backlog.Sighting
 	for _, s := range seg {
-		if !p.rep.matchOwn(s.Sighting, x.anchorPos, upTo, slack) && !p.rep.matchFilled(x.ring, s.pos) && !p.holeCovers(s.Sighting, at.Pos, margin) {
+		if !p.rep.matchOwn(s.Sighting, x.anchorPos, upTo, slack) && !p.rep.matchFilled(x.ring, s.pos) && !p.holeCovers(s, x.ring, at.Pos, margin) {
 			missing = append(missing, s.Sighting)
 		}
 	}
@@ -485,11 +485,12 @@ func (r *repairs) matchFilled(ring, pos uint64) bool {
 }
 
 // holeCovers reports whether the last hole at or before position at, where
-// s belongs, is a repair whose answer has not come yet and asks for the
-// frames around s; its fill is then made to reach s. Only the last: a fill
-// that reached past a later hole's place would publish frames of that hole
-// before the ones it lacks.
-func (p *Pipeline) holeCovers(s backlog.Sighting, at uint64, margin int64) bool {
+// s belongs, is a repair not decided yet whose answer will hold s's frame:
+// one that has not come yet and asks for the frames around s, or one that
+// has come whole from ring and holds it. Its fill is then made to reach s.
+// Only the last: a fill that reached past a later hole's place would
+// publish frames of that hole before the ones it lacks.
+func (p *Pipeline) holeCovers(s peerSighting, ring, at uint64, margin int64) bool {
 	var last *hole
 	for _, h := range p.rep.holes {
 		if h.pos <= at {
@@ -497,8 +498,18 @@ func (p *Pipeline) holeCovers(s backlog.Sighting, at uint64, margin int64) bool 
 		}
 	}
 	h := last
-	if h == nil || h.decided || h.complete || h.chunks > 0 || s.Win.Lo == backlog.NoLo {
+	if h == nil || h.decided || s.Win.Lo == backlog.NoLo {
 		return false
+	}
+	if h.chunks > 0 {
+		// The answer has begun to come: it covers s if it holds the
+		// frame (the start of a stream is often answered before the
+		// cross-check has placed the sightings of what it lacked).
+		if !h.complete || h.ring != ring || s.pos == 0 || !h.holds(s.pos) {
+			return false
+		}
+		h.need = append(h.need, s.Sighting)
+		return true
 	}
 	from := int64(math.MinInt64)
 	if h.before != nil && h.before.Win.Lo != backlog.NoLo {
@@ -507,8 +518,19 @@ func (p *Pipeline) holeCovers(s backlog.Sighting, at uint64, margin int64) bool 
 	if s.Win.Hi < from || s.Win.Hi > h.to.Hi {
 		return false
 	}
-	h.need = append(h.need, s)
+	h.need = append(h.need, s.Sighting)
 	return true
+}
+
+// holds reports whether the answer taken for h has the frame at pos of the
+// peer's ring.
+func (h *hole) holds(pos uint64) bool {
+	for i := range h.got {
+		if h.got[i].pos == pos {
+			return true
+		}
+	}
+	return false
 }
 
 // CrossCheckStatus is where the cross-check stands, for /status.

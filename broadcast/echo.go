@@ -17,6 +17,7 @@ import (
 type echoRec struct {
 	offset  int64
 	echo    backlog.Echo
+	size    int  // the value's length
 	timed   bool // echo.Win was placed on this host's clock
 	control bool // a transaction marker: it moves the position, trims nothing
 }
@@ -149,7 +150,7 @@ func (p *Pipeline) followEcho(ctx context.Context, cl *kgo.Client, fromStart boo
 				b.recs = append(b.recs, echoRec{offset: r.Offset, control: true})
 				return
 			}
-			rec := echoRec{offset: r.Offset}
+			rec := echoRec{offset: r.Offset, size: len(r.Value)}
 			rec.echo.ID, rec.echo.Exact = recordIdentity(r)
 			rec.echo.Win = backlog.Window{Lo: backlog.NoLo, Hi: received}
 			if clock, w, ok := parseReadWindow(headerValue(r, HeaderReadWindow)); ok {

@@ -151,6 +151,7 @@ var (
 	descTopicDropped = desc("topic_recreated_dropped_frames_total", "Frames the ring held when this member found the topic created again: read before it knew of the new topic, dropped rather than published into it.")
 	descHoles        = desc("holes_total", "Frames that followed a hole in this member's own stream (its port reopened, dropped input or went quiet) while it was active.")
 	descRepairReqs   = desc("repair_requests_total", "Holes this member asked its peer to repair.")
+	descRepairStart  = desc("repair_start_checks_total", "Activations that asked the peer for the frames it read before this member's own stream began (its port's first frame was still in the ring).")
 	descRepaired     = desc("repaired_frames_total", "Frames the peer supplied that this member published in holes of its own stream, by mark: certain (the member certainly lacked them) or possible (marked as possible duplicates).", "mark")
 	descUnrepaired   = desc("holes_unrepaired_total", "Holes in this member's stream whose frames could not be had from the peer, by reason: no_peer, timeout, truncated, busy, peer_lacks.", "reason")
 	descHoleMissing  = desc("hole_missing_frames_total", "On a feed with sequence numbers: the numbers holes in this member's stream still lacked after their repair (frames both ports lost, or the peer could not supply).")
@@ -183,7 +184,7 @@ var allDescs = []*prometheus.Desc{
 	descRingGaps, descRingRejected, descRingMemoryEv, descPossibleDup, descEchoUntimed,
 	descAccepted, descStalls, descRefused, descProduced, descOversize, descCommits, descCommitFrames,
 	descCommitFails, descAborts, descCommitSecs, descEndTxnSecs, descActivations, descActFailures, descDeactivs, descFenced, descEcho,
-	descCatchUp, descRecreated, descTopicDropped, descHoles, descRepairReqs, descRepaired, descUnrepaired, descHoleMissing, descRepairPeer,
+	descCatchUp, descRecreated, descTopicDropped, descHoles, descRepairReqs, descRepairStart, descRepaired, descUnrepaired, descHoleMissing, descRepairPeer,
 	descRepairSent, descRepairRej, descXCMissed, descXCUnchecked, descXCRestarts, descSightings, descXCCovered, descControl, descLastCommit, descLastOffset, descFailing, descFailSince, descEpoch, descEchoOffset,
 	descWitnessSeen, descKafkaUp,
 }
@@ -269,6 +270,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descTopicDropped, k.TopicRecreatedDropped)
 	counter(descHoles, k.Holes)
 	counter(descRepairReqs, k.RepairRequests)
+	counter(descRepairStart, k.RepairStartChecks)
 	counter(descRepaired, k.RepairedFrames-k.RepairedPossible, "certain")
 	counter(descRepaired, k.RepairedPossible, "possible")
 	for _, why := range UnrepairedReasons {

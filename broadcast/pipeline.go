@@ -562,9 +562,19 @@ func (p *Pipeline) appendFrame(f backlog.Frame, hole ingest.Hole) {
 	if !stored {
 		p.sight(f, 0)
 	} else {
+		if p.rep.firstPos == 0 {
+			p.rep.firstPos = pos
+		}
 		p.sight(f, pos)
 		p.rep.remember(pos, f)
-		if hole != ingest.NoHole {
+		switch {
+		case p.rep.startPending:
+			// The first frame of an activation that found the ring
+			// empty: the start of the stream is asked about, from
+			// further back than any hole before it.
+			p.rep.startPending = false
+			p.askStart(pos, f)
+		case hole != ingest.NoHole:
 			p.startRepair(pos, f, hole)
 		}
 		p.crossCheckAdvance()
@@ -865,6 +875,9 @@ func (p *Pipeline) checkSynced() {
 		return
 	}
 	a.phase, a.cursor = phaseProducing, 0
+	if !a.live {
+		p.checkStart()
+	}
 	p.startRingRepairs()
 	if !a.live {
 		a.live = true
@@ -937,7 +950,14 @@ func (p *Pipeline) produceMore() {
 				break
 			}
 		}
-		if f, hold := p.repairHold(a.cursor + 1); hold {
+		// The next ring position to produce: after the cursor, or the
+		// oldest the ring holds (the cursor starts at 0), or the next
+		// one appended. A hole there holds it back.
+		next := a.cursor + 1
+		if e, ok := p.ring.Next(a.cursor); ok {
+			next = e.Pos
+		}
+		if f, hold := p.repairHold(next); hold {
 			break
 		} else if f != nil {
 			if t.n == 0 {
@@ -1398,6 +1418,7 @@ func (p *Pipeline) handleEcho(b *echoBatch) {
 		// again.)
 		if b.startedAt != 0 && b.start > 0 {
 			p.ring.Unseen(b.startedAt)
+			p.rep.unseenHi = max(p.rep.unseenHi, b.startedAt)
 		}
 	}
 	if b.hasWitness {
@@ -1430,6 +1451,7 @@ func (p *Pipeline) releaseHeld() {
 			if r.offset <= p.ownThrough {
 				p.c.EchoRecords++
 				p.c.EchoOwn++
+				p.rep.seeTopic(backlog.Sighting{ID: r.echo.ID, Exact: r.echo.Exact, Win: r.echo.Win, Size: r.size})
 			} else {
 				if hold {
 					return
@@ -1438,6 +1460,7 @@ func (p *Pipeline) releaseHeld() {
 				if !r.timed {
 					p.c.EchoUntimed++
 				}
+				p.rep.seeTopic(backlog.Sighting{ID: r.echo.ID, Exact: r.echo.Exact, Win: r.echo.Win, Size: r.size})
 				if res := p.ring.TrimEcho(r.echo); res.Kind == backlog.TrimRemembered {
 					p.c.EchoRemembered++
 				} else {

@@ -163,6 +163,7 @@ func (p *Pipeline) topicRecreated(id kadm.TopicID, by string) {
 	p.in.drain(p.appendFn)
 	dropped := p.ring.Len()
 	p.ring.Reset()
+	p.rep.forgetTopic()
 	p.c.TopicRecreatedDropped += uint64(dropped)
 
 	p.echoNext, p.ownThrough, p.lastOffset = -1, -1, -1

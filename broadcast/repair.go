@@ -68,6 +68,10 @@ const (
 // the peer read a frame this member's port did not, and left no sign.
 const HoleMissed = "missed"
 
+// HoleStart is the kind of the hole before the start of this member's own
+// stream (checkStart): its port's first frames, which no sign precedes.
+const HoleStart = "start"
+
 // UnrepairedReasons lists them, for metrics.
 var UnrepairedReasons = []string{UnrepairedNoPeer, UnrepairedTimeout, UnrepairedTruncated, UnrepairedBusy, UnrepairedPeerLacks}
 
@@ -76,7 +80,7 @@ var UnrepairedReasons = []string{UnrepairedNoPeer, UnrepairedTimeout, Unrepaired
 type HoleReport struct {
 	At time.Time `json:"at"`
 	// Kind is what showed the hole: reopened, dropped, sequence or quiet
-	// (ingest.Hole), or missed (HoleMissed).
+	// (ingest.Hole), missed (HoleMissed), or start (HoleStart).
 	Kind string `json:"kind"`
 	// Span is the line time between the last frame before the hole and the
 	// first after it, as this member's port bounds it.
@@ -122,6 +126,9 @@ type hole struct {
 	pos    uint64 // ring position of the first frame after the hole
 	kind   ingest.Hole
 	missed bool // found by the cross-check: the peer read a frame this port did not
+	// start: the hole before this member's own stream (checkStart); the
+	// frames published before it are the topic's, not this member's.
+	start bool
 	// need are the peer's sightings the cross-check found missing here
 	// (converted to this host's clock): the fill reaches to each.
 	need []backlog.Sighting
@@ -173,11 +180,24 @@ type repairs struct {
 	// in its ring (a committed frame trimmed them otherwise).
 	ringHoles []ringHole
 	answers   []*pendingAnswer
-	timer     *time.Timer
-	armed     time.Time
-	logAt     time.Time
-	last      *HoleReport
-	wide      int64 // the widest window of the recent frames, for the port's latency
+	// firstPos is the ring position of the first frame this member's port
+	// delivered and the ring kept (0: none yet). startPending: the
+	// activation found the ring empty; its first frame starts the stream.
+	firstPos     uint64
+	startPending bool
+	// topic holds the latest data records read back from the topic, in
+	// topic order, the newest at ntopic-1: what was published before the
+	// start of this member's stream. unseenHi: records of frames that
+	// ended on the line before it may be in the topic unseen (the echo
+	// started reading after them).
+	topic    [recentFrames]backlog.Sighting
+	ntopic   int
+	unseenHi int64
+	timer    *time.Timer
+	armed    time.Time
+	logAt    time.Time
+	last     *HoleReport
+	wide     int64 // the widest window of the recent frames, for the port's latency
 }
 
 func (r *repairs) remember(pos uint64, f backlog.Frame) {
@@ -262,6 +282,37 @@ func (r *repairs) lastBefore(pos uint64) *backlog.Sighting {
 		}
 	}
 	return nil
+}
+
+// seeTopic remembers a data record read back from the topic.
+func (r *repairs) seeTopic(s backlog.Sighting) {
+	r.topic[r.ntopic%recentFrames] = s
+	r.ntopic++
+}
+
+// topicTail returns the latest records read back from the topic, oldest
+// first.
+func (r *repairs) topicTail() []backlog.Sighting {
+	n := min(r.ntopic, recentFrames)
+	out := make([]backlog.Sighting, 0, n)
+	for k := r.ntopic - n; k < r.ntopic; k++ {
+		out = append(out, r.topic[k%recentFrames])
+	}
+	return out
+}
+
+// lastTopic returns the latest record read back from the topic, if any.
+func (r *repairs) lastTopic() *backlog.Sighting {
+	if r.ntopic == 0 {
+		return nil
+	}
+	s := r.topic[(r.ntopic-1)%recentFrames]
+	return &s
+}
+
+// forgetTopic forgets the records read back: the topic was created again.
+func (r *repairs) forgetTopic() {
+	r.ntopic, r.unseenHi = 0, 0
 }
 
 // portLag is how long after a line time this member's port has surely
@@ -363,16 +414,86 @@ func (p *Pipeline) askPeer(pos uint64, f backlog.Frame, kind ingest.Hole, need [
 		return
 	}
 	p.c.RepairRequests++
+	p.holdFor(h)
+}
+
+// holdFor keeps a hole whose request went out: what follows it is held
+// back until its answer is decided.
+func (p *Pipeline) holdFor(h *hole) {
 	// Holes stay in ring order (repairHold walks them so): one the
 	// cross-check finds may lie before one the port showed.
 	i := len(p.rep.holes)
-	for i > 0 && p.rep.holes[i-1].pos > pos {
+	for i > 0 && p.rep.holes[i-1].pos > h.pos {
 		i--
 	}
 	p.rep.holes = append(p.rep.holes, nil)
 	copy(p.rep.holes[i+1:], p.rep.holes[i:])
 	p.rep.holes[i] = h
 	p.armRepair()
+}
+
+// checkStart runs as an activation goes live. If this member's ring still
+// holds the first frame its port delivered, or holds nothing and its port
+// has delivered nothing yet, nothing shows that its stream follows on from
+// the topic's end: ingest marks no hole before a port's first frame, so
+// frames the peer read just before it (a port opened a moment later, a
+// framer that drops what precedes the first frame boundary it is sure of)
+// would never be asked for, and the peer would pass them over as skipped
+// once this member's first commit came back to it. The start of the
+// stream is therefore a hole, asked about like any other: the peer's ring
+// is trimmed only by what the topic holds, so what it holds before this
+// member's first frame is what the topic may lack. This is the case on a
+// pair's first activation, and after a member started while its peer was
+// active and took over before the peer's commits reached its first frame.
+// After a take-over from a member that published up to here, the ring's
+// first frames were trimmed, and each frame since follows one this member
+// read: nothing is asked (and a dead peer could not answer).
+func (p *Pipeline) checkStart() {
+	p.rep.startPending = false
+	if p.opt.SendRepair == nil {
+		return
+	}
+	if p.rep.firstPos == 0 {
+		p.rep.startPending = true
+		return
+	}
+	if e, ok := p.ring.Oldest(); ok && e.Pos == p.rep.firstPos {
+		p.askStart(e.Pos, backlog.Frame{ID: e.ID, Exact: e.Exact, Win: e.Win, Data: e.Data})
+	}
+}
+
+// askStart asks the peer for the frames its ring holds before f, this
+// member's first, at pos: those after the latest record of the topic, or
+// all it holds if none was read back. Without a feed sequence number, the
+// request reaches a pass margin past f, so that a local frame the feed does
+// not repeat there can be told among the peer's (backlog.FillStart). With
+// no peer to ask, nothing is held and nothing is counted: there may well be
+// no hole.
+func (p *Pipeline) askStart(pos uint64, f backlog.Frame) {
+	if a := p.act; a == nil || a.stopping {
+		return
+	}
+	now := time.Now()
+	h := &hole{
+		id: p.rep.nextID, pos: pos, start: true, before: p.rep.lastTopic(),
+		after: backlog.Sighting{ID: f.ID, Exact: f.Exact, Win: f.Win, Size: len(f.Data)},
+		to:    f.Win,
+		asked: now, deadline: now.Add(p.ringLimits.RepairTimeout),
+	}
+	if !f.Exact {
+		h.to.Hi += int64(p.ringLimits.PassMargin)
+	}
+	p.rep.nextID++
+	if len(p.rep.holes) >= maxHoles {
+		p.unrepaired(h, UnrepairedBusy, now)
+		return
+	}
+	if !p.opt.SendRepair("", encodeRequest(h)) {
+		p.log.Debug("no peer to ask for what it read before this member's first frame")
+		return
+	}
+	p.c.RepairStartChecks++
+	p.holdFor(h)
 }
 
 func encodeRequest(h *hole) []byte {
@@ -728,20 +849,41 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 		}
 	}
 	h.got = got
+	margin := int64(p.ringLimits.PassMargin)
 	peer := make([]backlog.Sighting, len(h.got))
+	peerHi := int64(math.MinInt64)
 	for i := range h.got {
 		peer[i] = h.got[i].s
 		peer[i].Win, _ = p.clocks.window(h.clock, h.got[i].s.Win, now)
+		peerHi = max(peerHi, peer[i].Win.Hi)
 	}
+	// The frames held after the hole, as far as one may be a peer frame:
+	// frames are in line order, so none after one that began later than
+	// every peer frame ended (by the margin) can be. (At an activation
+	// the ring may hold a long backlog after the hole.)
 	var after []backlog.Sighting
 	for e, ok := p.ring.Get(h.pos); ok; e, ok = p.ring.Next(e.Pos) {
+		if len(after) > 0 && e.Win.Lo != backlog.NoLo && e.Win.Lo-margin > peerHi {
+			break
+		}
 		after = append(after, backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win, Size: len(e.Data)})
 	}
-	rules := backlog.HoleRules{ByteTime: int64(p.ringLimits.LineByteTime), Margin: int64(p.ringLimits.PassMargin)}
+	rules := backlog.HoleRules{ByteTime: int64(p.ringLimits.LineByteTime), Margin: margin}
+	var fills []backlog.Fill
+	if h.start {
+		fills = backlog.FillStart(p.rep.topicTail(), after, peer, h.to.Hi, lastNeeded(h.need, peer), rules)
+	} else {
+		fills = backlog.FillHoleThrough(p.rep.before(h.pos), after, peer, lastNeeded(h.need, peer), rules)
+	}
 	possible := 0
-	for _, f := range backlog.FillHoleThrough(p.rep.before(h.pos), after, peer, lastNeeded(h.need, peer), rules) {
+	for _, f := range fills {
 		pf := h.got[f.Index]
 		pf.possible = pf.possible || f.Possible
+		if h.start && p.rep.unseenHi != 0 && (peer[f.Index].Win.Lo == backlog.NoLo || peer[f.Index].Win.Lo-margin <= p.rep.unseenHi) {
+			// It may have ended on the line before this member's echo
+			// began to read: the topic may hold it unseen.
+			pf.possible = true
+		}
 		pf.s.Win = peer[f.Index].Win
 		if pf.possible {
 			possible++
@@ -766,6 +908,11 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 		rep.Unrepaired = why
 	}
 	p.c.HoleMissingSeq += rep.MissingSeq
+	if h.start && len(h.fill) == 0 && why == "" {
+		// Nothing before this member's first frame: no hole after all.
+		p.notify()
+		return
+	}
 	p.rep.last = rep
 	if len(h.fill) > 0 || why != "" {
 		p.log.Info("hole in this member's stream", "kind", rep.Kind, "span", rep.Span, "repaired", rep.Repaired,
@@ -816,8 +963,11 @@ func missingSeq(h *hole) uint64 {
 
 func (p *Pipeline) report(h *hole, wall time.Time) *HoleReport {
 	r := &HoleReport{At: h.asked, Kind: h.kind.String(), Held: wall.Sub(h.asked)}
-	if h.missed {
+	switch {
+	case h.missed:
 		r.Kind = HoleMissed
+	case h.start:
+		r.Kind = HoleStart
 	}
 	if h.before != nil && h.after.Win.Lo != backlog.NoLo && h.after.Win.Lo > h.before.Win.Hi {
 		r.Span = time.Duration(h.after.Win.Lo - h.before.Win.Hi)
@@ -881,6 +1031,9 @@ func (p *Pipeline) startRingRepairs() {
 		if !ok || rh.pos < oldest.Pos {
 			continue // trimmed: a committed frame came after it
 		}
+		if len(p.rep.holes) > 0 && p.rep.holes[0].start && p.rep.holes[0].pos == rh.pos {
+			continue // the start of the stream is asked about already, from further back
+		}
 		if e, ok := p.ring.Get(rh.pos); ok {
 			p.startRepair(rh.pos, backlog.Frame{ID: e.ID, Exact: e.Exact, Win: e.Win, Data: e.Data}, rh.kind)
 		}
@@ -937,6 +1090,7 @@ func (p *Pipeline) repairsAborted() {
 func (p *Pipeline) dropHoles() {
 	clear(p.rep.holes)
 	p.rep.holes = p.rep.holes[:0]
+	p.rep.startPending = false
 }
 
 // armRepair sets the timer for the next repair event.

@@ -117,11 +117,16 @@ type Counters struct {
 	// those, the ones it asked its peer about; RepairedFrames: the peer's
 	// frames it published in holes, RepairedPossible of them marked as
 	// possible duplicates; Unrepaired*: holes the peer's frames could not
-	// be had for, by reason. As the peer: RepairAsked requests taken,
-	// RepairAnswers answered with RepairFramesSent frames; RepairRejected:
-	// malformed repair messages dropped.
+	// be had for, by reason. RepairStartChecks: activations that asked
+	// the peer for what it read before this member's own stream began
+	// (checkStart; the frames it supplied count as RepairedFrames, and a
+	// hole of kind start as unrepaired if its answer failed). As the peer:
+	// RepairAsked requests taken, RepairAnswers answered with
+	// RepairFramesSent frames; RepairRejected: malformed repair messages
+	// dropped.
 	Holes               uint64 `json:"holes"`
 	RepairRequests      uint64 `json:"repair_requests"`
+	RepairStartChecks   uint64 `json:"repair_start_checks"`
 	RepairedFrames      uint64 `json:"repaired_frames"`
 	RepairedPossible    uint64 `json:"repaired_possible"`
 	UnrepairedNoPeer    uint64 `json:"unrepaired_no_peer"`
