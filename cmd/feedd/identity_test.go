@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"reflect"
 	"slices"
 	"strings"
@@ -106,6 +107,38 @@ func TestPairIdentityCoversEveryField(t *testing.T) {
 			if name := typ.Field(i).Name; !slices.Contains(fields, name) {
 				t.Errorf("%v.%s is not covered by the frame identity digest (cmd/feedd/identity.go)", typ, name)
 			}
+		}
+	}
+}
+
+// TestPairIdentityDigestPinned pins the digest of one configuration per
+// framing mode and option: a member must pair with a member of the release
+// before it, so a refactoring of how the settings are read must not move a
+// digest. A change here is a change of identity scheme: bump
+// identityScheme, then update the table.
+func TestPairIdentityDigestPinned(t *testing.T) {
+	for _, c := range []struct {
+		f    framing.Config
+		s    ingest.SequenceConfig
+		want string // the digest's first 8 bytes, in hex
+	}{
+		{framing.Config{Mode: "lines"}, ingest.SequenceConfig{}, "1f7397e187ffcca4"},
+		{framing.Config{Mode: "nmea"}, ingest.SequenceConfig{}, "2ff9c70c8299cde3"},
+		{framing.Config{Mode: "nmea"}, ingest.SequenceConfig{NMEAField: 1}, "dbe890418328ac31"},
+		{framing.Config{Mode: "nmea", MaxFrame: 120, NMEAChecksum: "optional"}, ingest.SequenceConfig{}, "928008018aa2896a"},
+		{framing.Config{Mode: "stx-etx"}, ingest.SequenceConfig{}, "98f1d1af01f70d85"},
+		{framing.Config{Mode: "stx-etx", Check: "xor"}, ingest.SequenceConfig{}, "ba5ac2049420f97c"},
+		{framing.Config{Mode: "stx-etx", Check: "lrc"}, ingest.SequenceConfig{}, "a70da787738a7c2e"},
+		{framing.Config{Mode: "fixed:16", Sync: "aa55"}, ingest.SequenceConfig{}, "0f3aca41597e889d"},
+		{framing.Config{Mode: "fixed", Size: 8}, ingest.SequenceConfig{}, "884f231a8eaf290f"},
+		{framing.Config{Mode: "length-prefix", LengthBytes: 2}, ingest.SequenceConfig{}, "6656374ae45e8390"},
+		{framing.Config{Mode: "length-prefix", LengthBytes: 4, MaxFrame: 65536}, ingest.SequenceConfig{}, "39ea35ab3b5aea70"},
+		{framing.Config{Mode: "slip", MaxFrame: 1500}, ingest.SequenceConfig{}, "aa4ea79fea99c8a4"},
+		{framing.Config{Mode: "cobs"}, ingest.SequenceConfig{}, "16585024f11d45b0"},
+	} {
+		id := frameIdentity(c.f, c.s)
+		if got := hex.EncodeToString(id.Digest[:8]); got != c.want {
+			t.Errorf("%+v %+v: digest %s…, pinned %s…", c.f, c.s, got, c.want)
 		}
 	}
 }
