@@ -7,9 +7,27 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/feedd/feedd/ftpair/link"
 	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/ingest/framing"
 )
+
+func mustFrameIdentity(t *testing.T, f framing.Config, s ingest.SequenceConfig) link.Identity {
+	t.Helper()
+	id, err := frameIdentity(f, s)
+	if err != nil {
+		t.Fatalf("%+v %+v: %v", f, s, err)
+	}
+	return id
+}
+
+// An invalid framing configuration has no identity: the error says why.
+func TestPairIdentityInvalidFraming(t *testing.T) {
+	_, err := frameIdentity(framing.Config{Mode: "morse"}, ingest.SequenceConfig{})
+	if err == nil || !strings.Contains(err.Error(), "framing.mode") {
+		t.Errorf("frameIdentity of mode morse: %v; want an error naming framing.mode", err)
+	}
+}
 
 // TestPairIdentityDigest: equivalent settings give one digest (an option
 // left out and its default, fixed:N and fixed with size N, the sync in
@@ -23,7 +41,7 @@ func TestPairIdentityDigest(t *testing.T) {
 		{{Mode: "fixed", Size: 8, Sync: "aa55"}, {Mode: "fixed:8", Sync: "AA55"}},
 	}
 	for _, p := range same {
-		a, b := frameIdentity(p[0], ingest.SequenceConfig{}), frameIdentity(p[1], ingest.SequenceConfig{})
+		a, b := mustFrameIdentity(t, p[0], ingest.SequenceConfig{}), mustFrameIdentity(t, p[1], ingest.SequenceConfig{})
 		if a != b {
 			t.Errorf("%+v and %+v: different identities %v, %v", p[0], p[1], a, b)
 		}
@@ -58,7 +76,7 @@ func TestPairIdentityDigest(t *testing.T) {
 		if err := v.f.Validate(); err != nil {
 			t.Fatalf("variant %d: %v", i, err)
 		}
-		id := frameIdentity(v.f, v.s)
+		id := mustFrameIdentity(t, v.f, v.s)
 		if j, dup := seen[id.Digest]; dup {
 			t.Errorf("variants %d and %d share a digest: %+v / %+v", j, i, variants[j], v)
 		}
@@ -83,11 +101,11 @@ func TestPairIdentityDescription(t *testing.T) {
 			`framing fixed size=16 sync=AA55, sequence regex="^(\\d+)", identity v2`},
 		{framing.Config{Mode: "length-prefix", LengthBytes: 2}, ingest.SequenceConfig{}, "framing length-prefix length_bytes=2, no sequence, identity v2"},
 	} {
-		if got := frameIdentity(c.f, c.s).Description; got != c.want {
+		if got := mustFrameIdentity(t, c.f, c.s).Description; got != c.want {
 			t.Errorf("%+v %+v: %q, want %q", c.f, c.s, got, c.want)
 		}
 	}
-	long := frameIdentity(framing.Config{Mode: "lines"}, ingest.SequenceConfig{Regex: "(" + strings.Repeat("x", 500) + ")"})
+	long := mustFrameIdentity(t, framing.Config{Mode: "lines"}, ingest.SequenceConfig{Regex: "(" + strings.Repeat("x", 500) + ")"})
 	if len(long.Description) > 120 || !strings.Contains(long.Description, "…") {
 		t.Errorf("long regex: %d bytes: %q", len(long.Description), long.Description)
 	}
@@ -95,8 +113,10 @@ func TestPairIdentityDescription(t *testing.T) {
 
 // TestPairIdentityCoversEveryField fails when framing.Config or
 // ingest.SequenceConfig gains a field: decide whether it changes a frame's
-// identity, cover it in identitySettings (and bump identityScheme if
-// existing settings now identify frames differently), then list it here.
+// identity, cover it (a framing option through its mode's row, whose
+// value Canonical lists; a sequence setting in identitySettings), bump
+// identityScheme if existing settings now identify frames differently,
+// then list it here.
 func TestPairIdentityCoversEveryField(t *testing.T) {
 	known := map[reflect.Type][]string{
 		reflect.TypeFor[framing.Config]():        {"Mode", "MaxFrame", "NMEAChecksum", "Check", "Size", "Sync", "LengthBytes"},
@@ -136,7 +156,7 @@ func TestPairIdentityDigestPinned(t *testing.T) {
 		{framing.Config{Mode: "slip", MaxFrame: 1500}, ingest.SequenceConfig{}, "aa4ea79fea99c8a4"},
 		{framing.Config{Mode: "cobs"}, ingest.SequenceConfig{}, "16585024f11d45b0"},
 	} {
-		id := frameIdentity(c.f, c.s)
+		id := mustFrameIdentity(t, c.f, c.s)
 		if got := hex.EncodeToString(id.Digest[:8]); got != c.want {
 			t.Errorf("%+v %+v: digest %s…, pinned %s…", c.f, c.s, got, c.want)
 		}
