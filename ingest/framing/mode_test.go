@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -116,45 +117,72 @@ func TestModeRegistry(t *testing.T) {
 }
 
 // checkModeDocs: docs/framing.md describes every mode in both its tables,
-// the mode table in the row's own words, and docs/configuration.md lists
-// it among the values of framing.mode.
+// the mode table in the row's own words; docs/configuration.md lists it
+// among the values of framing.mode; and every other list of the modes
+// (a line naming most of them, in the README, the example configurations
+// or this package's docs) names them all.
 func checkModeDocs(t *testing.T) {
 	t.Helper()
-	framing, err := os.ReadFile("../../docs/framing.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	config, err := os.ReadFile("../../docs/configuration.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var modeRow string
-	for _, l := range strings.Split(string(config), "\n") {
-		if strings.HasPrefix(l, "| `framing.mode` |") {
-			modeRow = l
+	read := func(path string) []string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
 		}
+		return strings.Split(string(b), "\n")
 	}
-	if modeRow == "" {
-		t.Fatal("docs/configuration.md has no row for framing.mode")
+	named := func(line string, m *Mode) bool {
+		return regexp.MustCompile(`(^|[^a-z-])` + regexp.QuoteMeta(m.Name) + `($|[^a-z-])`).MatchString(line)
 	}
-	lines := strings.Split(string(framing), "\n")
+
+	framing := read("../../docs/framing.md")
 	for _, m := range modes {
-		cell := "| `" + m.spelling() + "` |"
-		want := cell + " " + m.Delivers + " |"
+		cell := "| `" + m.spelling() + "`"
+		want := cell + " | " + m.Delivers + " |"
+		if !slices.ContainsFunc(framing, func(l string) bool { return strings.HasPrefix(l, want) }) {
+			t.Errorf("docs/framing.md: the mode table has no row starting %q", want)
+		}
 		rows := 0
-		for _, l := range lines {
-			if strings.HasPrefix(l, cell) || strings.HasPrefix(l, "| `"+m.spelling()+"` with") || strings.HasPrefix(l, "| `"+m.spelling()+"` without") {
+		for _, l := range framing {
+			if rest, ok := strings.CutPrefix(l, cell); ok && (strings.HasPrefix(rest, " |") || strings.HasPrefix(rest, " with")) {
 				rows++
 			}
 		}
-		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, want) }) {
-			t.Errorf("docs/framing.md: the mode table has no row starting %q", want)
-		}
 		if rows < 2 {
-			t.Errorf("docs/framing.md: mode %s has %d table rows; want one in the mode table and one in the table of certain boundaries", m.spelling(), rows)
+			t.Errorf("docs/framing.md: mode %s starts %d table rows; want one in the mode table and one in the table of certain boundaries", m.spelling(), rows)
 		}
-		if !regexp.MustCompile(`(^|[^a-z:-])` + regexp.QuoteMeta(m.spelling()) + `($|[^a-z:-])`).MatchString(modeRow) {
-			t.Errorf("docs/configuration.md: the framing.mode row does not list %s", m.spelling())
+	}
+
+	modeRow := false
+	for _, l := range read("../../docs/configuration.md") {
+		if strings.HasPrefix(l, "| `framing.mode` |") {
+			modeRow = true
+			for _, m := range modes {
+				if !named(l, m) {
+					t.Errorf("docs/configuration.md: the framing.mode row does not list %s", m.spelling())
+				}
+			}
+		}
+	}
+	if !modeRow {
+		t.Error("docs/configuration.md has no row for framing.mode")
+	}
+
+	lists, err := filepath.Glob("../../deploy/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range append(lists, "../../README.md", "doc.go") {
+		for i, l := range read(path) {
+			var missing []string
+			for _, m := range modes {
+				if !named(l, m) {
+					missing = append(missing, m.Name)
+				}
+			}
+			if len(missing) > 0 && len(modes)-len(missing) >= 5 {
+				t.Errorf("%s:%d lists the framing modes but not %s", path, i+1, strings.Join(missing, ", "))
+			}
 		}
 	}
 }
