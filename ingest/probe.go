@@ -126,12 +126,13 @@ func NewProbe(sc SerialConfig, fc framing.Config) (*Probe, error) {
 			return nil, err
 		}
 		p.framers = append(p.framers, &probeFramer{name: fc.Mode, configured: true, dec: dec})
-		m, _ := framing.LookupMode(fc.Mode)
-		p.delims = m.Delimiters
 	}
 	configured := fc
-	if m, ok := framing.LookupMode(fc.Mode); ok && configured.MaxFrame == 0 {
-		configured.MaxFrame = m.DefaultMaxFrame
+	if m, ok := framing.LookupMode(fc.Mode); ok {
+		p.delims = m.Delimiters
+		if configured.MaxFrame == 0 {
+			configured.MaxFrame = m.DefaultMaxFrame
+		}
 	}
 	for _, mode := range probeCandidates {
 		// The candidates take frames up to the general default size, so
