@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,9 +101,19 @@ type probeFramer struct {
 }
 
 // probeCandidates are the framers a probe tries besides the configured one:
-// every mode that finds frame boundaries by itself. fixed and length-prefix
-// need a size or a width that cannot be guessed.
-var probeCandidates = []string{framing.ModeNMEA, framing.ModeLines, framing.ModeSTXETX, framing.ModeSLIP, framing.ModeCOBS}
+// every mode that finds frame boundaries by itself, with no option set.
+// fixed and length-prefix need a size or a width that cannot be guessed.
+// nmea and lines, the text framers that the verdict weighs first, lead the
+// report.
+var probeCandidates = func() []string {
+	out := []string{framing.ModeNMEA, framing.ModeLines}
+	for _, m := range framing.Modes() {
+		if !slices.Contains(out, m.Name) && (framing.Config{Mode: m.Name}).Resyncs() {
+			out = append(out, m.Name)
+		}
+	}
+	return out
+}()
 
 // NewProbe builds a probe for a line with the given settings. fc.Mode may be
 // empty when no framing is configured yet.
@@ -115,11 +126,13 @@ func NewProbe(sc SerialConfig, fc framing.Config) (*Probe, error) {
 			return nil, err
 		}
 		p.framers = append(p.framers, &probeFramer{name: fc.Mode, configured: true, dec: dec})
-		p.delims = delimitersOf(fc.Mode)
 	}
 	configured := fc
-	if configured.MaxFrame == 0 && configured.Mode != framing.ModeNMEA {
-		configured.MaxFrame = framing.DefaultMaxFrame
+	if m, ok := framing.LookupMode(fc.Mode); ok {
+		p.delims = m.Delimiters
+		if configured.MaxFrame == 0 {
+			configured.MaxFrame = m.DefaultMaxFrame
+		}
 	}
 	for _, mode := range probeCandidates {
 		// The candidates take frames up to the general default size, so
@@ -136,23 +149,6 @@ func NewProbe(sc SerialConfig, fc framing.Config) (*Probe, error) {
 		p.framers = append(p.framers, &probeFramer{name: mode, dec: dec})
 	}
 	return p, nil
-}
-
-// delimitersOf returns the bytes that start or end a frame in a mode.
-func delimitersOf(mode string) []byte {
-	switch mode {
-	case framing.ModeLines:
-		return []byte{'\n'}
-	case framing.ModeNMEA:
-		return []byte{'\r', '\n'}
-	case framing.ModeSTXETX:
-		return []byte{0x02, 0x03}
-	case framing.ModeSLIP:
-		return []byte{0xC0}
-	case framing.ModeCOBS:
-		return []byte{0x00}
-	}
-	return nil
 }
 
 // Write feeds bytes as read from a port opened with OpenSerialMarked.

@@ -130,7 +130,7 @@ func parseAuditFlags(args []string, stderr io.Writer) (*auditCommand, error) {
 	fs.BoolVar(&c.allowRepeats, "allow-repeated-frames", false, "do not count repeated fingerprints (records without a sequence number whose bytes repeat) as a problem, for feeds whose frames can repeat")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "give up reading after this long; when following, counted from the end of following (0: never)")
 	fs.StringVar(&c.expect, "expect", "", "compare the topic with the feed recorded in this file (written by feedd sim --record) instead of checking sequence numbers")
-	fs.StringVar(&c.framing, "framing", "", "with --expect: the members' framing mode (lines, nmea, stx-etx, fixed:N, length-prefix, slip, cobs); default: the framing section of --config")
+	fs.StringVar(&c.framing, "framing", "", "with --expect: the members' framing mode ("+framing.ModeList()+"); default: the framing section of --config")
 	fs.IntVar(&c.maxDifferences, "max-differences", audit.DefaultMaxDifferences, "with --expect: give up when the topic and the feed differ by more frames than this (missing plus extra)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: feedd audit [--config member.yaml] [--brokers host:port,...] [--topic NAME] [--expect FILE] [flags]\n\n"+

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"fmt"
 	"strconv"
@@ -28,10 +27,13 @@ const identityScheme = 2
 // a digest of every setting that decides a frame's identity (the framing
 // mode and its options, with defaults applied, so that an omitted option
 // and its default agree; the sequence extractor; the identity scheme), and
-// a short description of them for the refusal's error message. Both
-// configurations must have been validated.
-func frameIdentity(f framing.Config, s ingest.SequenceConfig) link.Identity {
-	canon, desc := identitySettings(f, s)
+// a short description of them for the refusal's error message. It fails on
+// a framing configuration that does not validate.
+func frameIdentity(f framing.Config, s ingest.SequenceConfig) (link.Identity, error) {
+	canon, desc, err := identitySettings(f, s)
+	if err != nil {
+		return link.Identity{}, fmt.Errorf("frame identity: %w", err)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "feedd frame identity\nscheme=%d\n", identityScheme)
 	for _, kv := range canon {
@@ -40,7 +42,7 @@ func frameIdentity(f framing.Config, s ingest.SequenceConfig) link.Identity {
 	return link.Identity{
 		Digest:      sha256.Sum256([]byte(b.String())),
 		Description: desc + fmt.Sprintf(", identity v%d", identityScheme),
-	}
+	}, nil
 }
 
 // maxRegexShown bounds the sequence regex in the description (the digest
@@ -50,38 +52,24 @@ const maxRegexShown = 60
 // identitySettings returns the settings in canonical form, as ordered
 // key-value pairs, and the description: the framing mode, the options
 // that are set or differ from their defaults, and the sequence extractor,
-// e.g. "framing nmea, sequence nmea_field=1".
-func identitySettings(f framing.Config, s ingest.SequenceConfig) (canon [][2]string, desc string) {
-	mode, size := f.Mode, f.Size
-	if n, ok := strings.CutPrefix(f.Mode, framing.ModeFixed+":"); ok {
-		mode = framing.ModeFixed
-		if v, err := strconv.Atoi(n); err == nil {
-			size = v
-		}
+// e.g. "framing nmea, sequence nmea_field=1". The framing settings are
+// framing.Config.Canonical's, so a new mode's options count without a
+// change here.
+func identitySettings(f framing.Config, s ingest.SequenceConfig) (canon [][2]string, desc string, err error) {
+	settings, err := f.Canonical()
+	if err != nil {
+		return nil, "", err
 	}
-	maxFrame := cmp.Or(f.MaxFrame, defaultMaxFrame(mode))
+	var mode string
 	var shown []string
-	add := func(key, value string, show bool) {
-		canon = append(canon, [2]string{"framing." + key, value})
-		if show {
-			shown = append(shown, key+"="+value)
+	for _, st := range settings {
+		canon = append(canon, [2]string{"framing." + st.Key, st.Value})
+		switch {
+		case st.Key == "mode":
+			mode = st.Value
+		case !st.Default:
+			shown = append(shown, st.Key+"="+st.Value)
 		}
-	}
-	add("mode", mode, false)
-	add("max_frame", strconv.Itoa(maxFrame), maxFrame != defaultMaxFrame(mode))
-	switch mode {
-	case framing.ModeNMEA:
-		c := cmp.Or(f.NMEAChecksum, framing.NMEAChecksumRequired)
-		add("nmea_checksum", c, c != framing.NMEAChecksumRequired)
-	case framing.ModeSTXETX:
-		c := cmp.Or(f.Check, framing.CheckNone)
-		add("check", c, c != framing.CheckNone)
-	case framing.ModeFixed:
-		add("size", strconv.Itoa(size), true)
-		sync := strings.ToUpper(f.Sync)
-		add("sync", sync, sync != "")
-	case framing.ModeLengthPrefix:
-		add("length_bytes", strconv.Itoa(f.LengthBytes), true)
 	}
 	desc = "framing " + strings.Join(append([]string{mode}, shown...), " ")
 
@@ -100,12 +88,5 @@ func identitySettings(f framing.Config, s ingest.SequenceConfig) (canon [][2]str
 		canon = append(canon, [2]string{"sequence", "none"})
 		desc += ", no sequence"
 	}
-	return canon, desc
-}
-
-func defaultMaxFrame(mode string) int {
-	if mode == framing.ModeNMEA {
-		return framing.DefaultNMEAMaxFrame
-	}
-	return framing.DefaultMaxFrame
+	return canon, desc, nil
 }

@@ -245,7 +245,10 @@ func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, p
 			return err
 		}
 		secret = creds.Secret
-		ident := frameIdentity(cfg.Framing, cfg.Sequence)
+		ident, err := frameIdentity(cfg.Framing, cfg.Sequence)
+		if err != nil {
+			return err
+		}
 		log.Info("frame identity", "identity", ident.Description)
 		if pairLink, err = link.New(cfg.MemberID, cfg.Pair.Link, creds, log, link.WithIdentity(ident), link.WithRepairHandler(pipe.HandleRepair)); err != nil {
 			return err

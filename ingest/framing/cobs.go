@@ -2,6 +2,19 @@ package framing
 
 import "bytes"
 
+// ModeCOBS reads Consistent Overhead Byte Stuffing frames.
+const ModeCOBS = "cobs"
+
+var cobsMode = Mode{
+	Name:            ModeCOBS,
+	Delivers:        "COBS-decoded bytes before each 0x00",
+	Delimiters:      []byte{0x00},
+	DefaultMaxFrame: DefaultMaxFrame,
+	newDecoder:      func(s settings) Decoder { return newCOBS(s) },
+	appendFrame:     func(_ *settings, dst, payload []byte) ([]byte, string) { return appendCOBS(dst, payload), "" },
+	resyncs:         always,
+}
+
 // cobsDecoder undoes Consistent Overhead Byte Stuffing, one 0x00-delimited
 // frame at a time, as bytes arrive, so that it never holds more than the
 // decoded frame.
@@ -125,4 +138,29 @@ func (d *cobsDecoder) Idle() {
 	if d.started {
 		d.Reset()
 	}
+}
+
+// appendCOBS appends the COBS encoding of payload and the 0x00 delimiter.
+// A full block (code 0xFF) is closed only when more of the payload
+// follows, so a payload ending in one gets no empty final block: the
+// shorter of the two encodings in use, which decode alike.
+func appendCOBS(dst, payload []byte) []byte {
+	code := len(dst) // index of the current block's code byte
+	dst = append(dst, 0)
+	for _, c := range payload {
+		if len(dst)-code == 0xFF {
+			dst[code] = 0xFF
+			code = len(dst)
+			dst = append(dst, 0)
+		}
+		if c == 0 {
+			dst[code] = byte(len(dst) - code)
+			code = len(dst)
+			dst = append(dst, 0)
+			continue
+		}
+		dst = append(dst, c)
+	}
+	dst[code] = byte(len(dst) - code)
+	return append(dst, 0)
 }

@@ -1,37 +1,6 @@
 package framing
 
-import (
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"strconv"
-	"strings"
-)
-
-// Modes, as spelled in the configuration. A fixed-size mode may also be
-// written "fixed:N", which is the same as ModeFixed with Size N.
-const (
-	ModeLines        = "lines"
-	ModeNMEA         = "nmea"
-	ModeSTXETX       = "stx-etx"
-	ModeFixed        = "fixed"
-	ModeLengthPrefix = "length-prefix"
-	ModeSLIP         = "slip"
-	ModeCOBS         = "cobs"
-)
-
-// Values of Config.NMEAChecksum.
-const (
-	NMEAChecksumRequired = "required"
-	NMEAChecksumOptional = "optional"
-)
-
-// Values of Config.Check.
-const (
-	CheckNone = "none"
-	CheckXOR  = "xor"
-	CheckLRC  = "lrc"
-)
+import "errors"
 
 const (
 	// DefaultMaxFrame is max_frame for every mode but nmea.
@@ -49,13 +18,11 @@ const (
 	MaxSyncBytes = 8
 )
 
-const modeList = "lines, nmea, stx-etx, fixed:N, length-prefix, slip, cobs"
-
 // Config selects and tunes the framing. It is read from YAML under
 // "framing:"; zero values mean the defaults that New applies.
 type Config struct {
 	// Mode is one of lines, nmea, stx-etx, fixed:N (or fixed with Size),
-	// length-prefix, slip, cobs.
+	// length-prefix, slip, cobs: a Name of Modes, or a short form.
 	Mode string `yaml:"mode"`
 	// MaxFrame is the largest frame delivered, in bytes, measured on the
 	// frame as Decode returns it. Default DefaultNMEAMaxFrame for nmea,
@@ -88,15 +55,9 @@ type ConfigError struct {
 
 func (e *ConfigError) Error() string { return "framing." + e.Field + ": " + e.Problem }
 
-type checkKind uint8
-
-const (
-	checkNone checkKind = iota
-	checkXOR
-	checkLRC
-)
-
-// settings is a Config with defaults applied and strings parsed.
+// settings is a Config with defaults applied and strings parsed. A mode's
+// own options (Mode.options) resolve into fields here, as they are read
+// from fields of Config.
 type settings struct {
 	mode         string // canonical; "fixed:N" becomes ModeFixed
 	maxFrame     int
@@ -119,123 +80,27 @@ func (c Config) Validate() error {
 
 // resolve validates c and applies the defaults.
 func (c Config) resolve() (settings, error) {
-	var (
-		s    settings
-		errs []error
-	)
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
-	}
+	r := resolver{c: c}
+	m := r.mode()
 
-	size := c.Size
-	fixedSizeBad := false // "fixed:N" with a bad N, already reported
-	switch c.Mode {
-	case ModeLines, ModeNMEA, ModeSTXETX, ModeFixed, ModeLengthPrefix, ModeSLIP, ModeCOBS:
-		s.mode = c.Mode
-	default:
-		n, isFixed := strings.CutPrefix(c.Mode, ModeFixed+":")
-		if !isFixed {
-			bad("mode", "%q is not one of %s", c.Mode, modeList)
-			break
-		}
-		s.mode = ModeFixed
-		v, err := strconv.Atoi(n)
-		switch {
-		case err != nil || v <= 0:
-			bad("mode", "%q: the size after \"fixed:\" must be a positive integer", c.Mode)
-			fixedSizeBad = true
-		case c.Size != 0 && c.Size != v:
-			bad("size", "%d conflicts with mode %q", c.Size, c.Mode)
-		default:
-			size = v
-		}
-	}
-
-	s.maxFrame = c.MaxFrame
+	r.s.maxFrame = c.MaxFrame
 	switch {
 	case c.MaxFrame < 0:
-		bad("max_frame", "%d is negative", c.MaxFrame)
+		r.bad("max_frame", "%d is negative", c.MaxFrame)
 	case c.MaxFrame > MaxFrameLimit:
-		bad("max_frame", "%d exceeds the limit of %d bytes", c.MaxFrame, MaxFrameLimit)
-	case c.MaxFrame == 0 && s.mode == ModeNMEA:
-		s.maxFrame = DefaultNMEAMaxFrame
+		r.bad("max_frame", "%d exceeds the limit of %d bytes", c.MaxFrame, MaxFrameLimit)
+	case c.MaxFrame == 0 && m != nil:
+		r.s.maxFrame = m.DefaultMaxFrame
 	case c.MaxFrame == 0:
-		s.maxFrame = DefaultMaxFrame
+		r.s.maxFrame = DefaultMaxFrame
 	}
 
-	onlyFor := func(field, mode string, set bool) bool {
-		if set && s.mode != "" && s.mode != mode {
-			bad(field, "only applies to mode %s, not %s", mode, s.mode)
-			return false
-		}
-		return set
-	}
+	r.options()
 
-	if onlyFor("nmea_checksum", ModeNMEA, c.NMEAChecksum != "") {
-		switch c.NMEAChecksum {
-		case NMEAChecksumRequired:
-		case NMEAChecksumOptional:
-			s.nmeaOptional = true
-		default:
-			bad("nmea_checksum", "%q is not one of required, optional", c.NMEAChecksum)
-		}
+	if len(r.errs) > 0 {
+		return settings{}, errors.Join(r.errs...)
 	}
-
-	if onlyFor("check", ModeSTXETX, c.Check != "") {
-		switch c.Check {
-		case CheckNone:
-		case CheckXOR:
-			s.check = checkXOR
-		case CheckLRC:
-			s.check = checkLRC
-		default:
-			bad("check", "%q is not one of none, xor, lrc", c.Check)
-		}
-	}
-
-	if c.Size < 0 {
-		bad("size", "%d is negative", c.Size)
-	} else if onlyFor("size", ModeFixed, c.Size != 0) || s.mode == ModeFixed {
-		switch {
-		case size == 0 && fixedSizeBad:
-		case size == 0:
-			bad("size", "required for mode fixed (or write the mode as fixed:N)")
-		case s.maxFrame > 0 && size > s.maxFrame:
-			bad("size", "%d exceeds framing.max_frame (%d)", size, s.maxFrame)
-		}
-		s.size = size
-	}
-
-	if onlyFor("sync", ModeFixed, c.Sync != "") {
-		switch {
-		case len(c.Sync)%2 != 0:
-			bad("sync", "%q has an odd number of hex digits", c.Sync)
-		case len(c.Sync) > 2*MaxSyncBytes:
-			bad("sync", "%q is longer than %d bytes", c.Sync, MaxSyncBytes)
-		default:
-			n, err := hex.Decode(s.sync[:], []byte(c.Sync))
-			if err != nil {
-				bad("sync", "%q is not hexadecimal", c.Sync)
-			}
-			s.syncLen = n
-		}
-	}
-
-	if onlyFor("length_bytes", ModeLengthPrefix, c.LengthBytes != 0) || s.mode == ModeLengthPrefix {
-		switch c.LengthBytes {
-		case 1, 2, 4:
-			s.lengthBytes = c.LengthBytes
-		case 0:
-			bad("length_bytes", "required for mode length-prefix: one of 1, 2, 4")
-		default:
-			bad("length_bytes", "%d is not one of 1, 2, 4", c.LengthBytes)
-		}
-	}
-
-	if len(errs) > 0 {
-		return settings{}, errors.Join(errs...)
-	}
-	return s, nil
+	return r.s, nil
 }
 
 // New returns a decoder for c, with defaults applied. Its buffer is
@@ -245,23 +110,7 @@ func New(c Config) (Decoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch s.mode {
-	case ModeLines:
-		return newLines(s), nil
-	case ModeNMEA:
-		return newNMEA(s), nil
-	case ModeSTXETX:
-		return newSTXETX(s), nil
-	case ModeFixed:
-		return newFixed(s), nil
-	case ModeLengthPrefix:
-		return newLengthPrefix(s), nil
-	case ModeSLIP:
-		return newSLIP(s), nil
-	case ModeCOBS:
-		return newCOBS(s), nil
-	}
-	panic("framing: resolve accepted unknown mode " + s.mode)
+	return mustMode(s.mode).newDecoder(s), nil
 }
 
 // Resyncs reports whether the mode has a certain frame boundary: a point
@@ -283,12 +132,4 @@ func (c Config) Resyncs() bool {
 	return err == nil && s.resyncs()
 }
 
-func (s *settings) resyncs() bool {
-	switch s.mode {
-	case ModeLines, ModeNMEA, ModeSTXETX, ModeSLIP, ModeCOBS:
-		return true
-	case ModeFixed:
-		return s.syncLen > 0
-	}
-	return false
-}
+func (s *settings) resyncs() bool { return mustMode(s.mode).resyncs(s) }

@@ -12,6 +12,12 @@
 // caller calls Reset whenever it opens the port, and decides when an idle
 // line means a half frame will never complete, and calls Idle.
 //
+// Each mode is a row of one registry (Mode, listed by Modes), kept in the
+// mode's own file beside its decoder: its name, options, default
+// max_frame, decoder, encoder, delimiters and certain-boundary rule.
+// Validation, New, AppendFrame and Resyncs read it; so do the callers
+// that need to know about modes (LookupMode, ModeList, Config.Canonical).
+//
 // # Modes
 //
 // What each mode delivers, and what it drops. max_frame is always measured

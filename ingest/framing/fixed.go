@@ -1,6 +1,100 @@
 package framing
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ModeFixed cuts frames of a fixed size. framing.mode may also be written
+// "fixed:N", which is ModeFixed with size N.
+const ModeFixed = "fixed"
+
+var fixedMode = Mode{
+	Name:            ModeFixed,
+	Arg:             "N",
+	Delivers:        "every N bytes (after `sync`, if set)",
+	DefaultMaxFrame: DefaultMaxFrame,
+	parseArg:        parseFixedArg,
+	options: []option{{
+		key:     "size",
+		set:     func(c Config) bool { return c.Size != 0 },
+		resolve: resolveFixedSize,
+		value:   func(s *settings) (string, bool) { return strconv.Itoa(s.size), false },
+	}, {
+		key:     "sync",
+		set:     func(c Config) bool { return c.Sync != "" },
+		resolve: resolveSync,
+		value: func(s *settings) (string, bool) {
+			return strings.ToUpper(hex.EncodeToString(s.sync[:s.syncLen])), s.syncLen == 0
+		},
+	}},
+	newDecoder:  func(s settings) Decoder { return newFixed(s) },
+	appendFrame: appendFixed,
+	resyncs:     func(s *settings) bool { return s.syncLen > 0 },
+}
+
+// parseFixedArg reads N of fixed:N as the size, which a size setting may
+// repeat but not contradict.
+func parseFixedArg(r *resolver, arg string) {
+	v, err := strconv.Atoi(arg)
+	switch {
+	case err != nil || v <= 0:
+		r.bad("mode", "%q: the size after \"fixed:\" must be a positive integer", r.c.Mode)
+		r.argBad = true
+	case r.c.Size != 0 && r.c.Size != v:
+		r.bad("size", "%d conflicts with mode %q", r.c.Size, r.c.Mode)
+	default:
+		r.s.size = v
+	}
+}
+
+func resolveFixedSize(r *resolver) {
+	size := r.c.Size
+	if r.s.size != 0 {
+		size = r.s.size // from fixed:N
+	}
+	if r.c.Size < 0 {
+		r.bad("size", "%d is negative", r.c.Size)
+		return
+	}
+	switch {
+	case size == 0 && r.argBad:
+	case size == 0:
+		r.bad("size", "required for mode fixed (or write the mode as fixed:N)")
+	case r.s.maxFrame > 0 && size > r.s.maxFrame:
+		r.bad("size", "%d exceeds framing.max_frame (%d)", size, r.s.maxFrame)
+	}
+	r.s.size = size
+}
+
+func resolveSync(r *resolver) {
+	sync := r.c.Sync
+	switch {
+	case sync == "":
+	case len(sync)%2 != 0:
+		r.bad("sync", "%q has an odd number of hex digits", sync)
+	case len(sync) > 2*MaxSyncBytes:
+		r.bad("sync", "%q is longer than %d bytes", sync, MaxSyncBytes)
+	default:
+		n, err := hex.Decode(r.s.sync[:], []byte(sync))
+		if err != nil {
+			r.bad("sync", "%q is not hexadecimal", sync)
+		}
+		r.s.syncLen = n
+	}
+}
+
+// appendFixed takes a payload of exactly size bytes and prepends the sync.
+func appendFixed(s *settings, dst, payload []byte) ([]byte, string) {
+	if len(payload) != s.size {
+		return dst, fmt.Sprintf("it has %d bytes, not size %d", len(payload), s.size)
+	}
+	dst = append(dst, s.sync[:s.syncLen]...)
+	return append(dst, payload...), ""
+}
 
 // fixedDecoder cuts frames of a fixed size, each optionally preceded by a
 // sync prefix.

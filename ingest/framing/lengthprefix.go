@@ -1,5 +1,61 @@
 package framing
 
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+)
+
+// ModeLengthPrefix reads a big-endian length, then that many bytes.
+const ModeLengthPrefix = "length-prefix"
+
+var lengthPrefixMode = Mode{
+	Name:            ModeLengthPrefix,
+	Delivers:        "the payload after a 1-, 2- or 4-byte big-endian length",
+	DefaultMaxFrame: DefaultMaxFrame,
+	options: []option{{
+		key:     "length_bytes",
+		set:     func(c Config) bool { return c.LengthBytes != 0 },
+		resolve: resolveLengthBytes,
+		value:   func(s *settings) (string, bool) { return strconv.Itoa(s.lengthBytes), false },
+	}},
+	newDecoder:  func(s settings) Decoder { return newLengthPrefix(s) },
+	appendFrame: appendLengthPrefixed,
+	resyncs:     never,
+}
+
+// resolveLengthBytes requires the width: guessing a wire format wrong
+// would silently turn every frame into noise.
+func resolveLengthBytes(r *resolver) {
+	switch r.c.LengthBytes {
+	case 1, 2, 4:
+		r.s.lengthBytes = r.c.LengthBytes
+	case 0:
+		r.bad("length_bytes", "required for mode length-prefix: one of 1, 2, 4")
+	default:
+		r.bad("length_bytes", "%d is not one of 1, 2, 4", r.c.LengthBytes)
+	}
+}
+
+func appendLengthPrefixed(s *settings, dst, payload []byte) ([]byte, string) {
+	n := len(payload)
+	switch s.lengthBytes {
+	case 1:
+		if n > 0xFF {
+			return dst, fmt.Sprintf("its %d bytes do not fit a 1-byte length", n)
+		}
+		dst = append(dst, byte(n))
+	case 2:
+		if n > 0xFFFF {
+			return dst, fmt.Sprintf("its %d bytes do not fit a 2-byte length", n)
+		}
+		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
+	case 4:
+		dst = binary.BigEndian.AppendUint32(dst, uint32(n))
+	}
+	return append(dst, payload...), ""
+}
+
 // lengthPrefixDecoder reads a big-endian payload length, then the payload.
 // The stream carries no delimiter, so the only sign of lost sync is an
 // implausible length: zero or over max_frame. Such a header is dropped and

@@ -2,6 +2,29 @@ package framing
 
 import "bytes"
 
+// ModeLines splits at LF.
+const ModeLines = "lines"
+
+var linesMode = Mode{
+	Name:            ModeLines,
+	Delivers:        "bytes before each LF, one trailing CR removed",
+	Delimiters:      []byte{'\n'},
+	DefaultMaxFrame: DefaultMaxFrame,
+	newDecoder:      func(s settings) Decoder { return newLines(s) },
+	appendFrame:     appendLine,
+	resyncs:         always,
+}
+
+func appendLine(_ *settings, dst, payload []byte) ([]byte, string) {
+	if bytes.IndexByte(payload, '\n') >= 0 {
+		return dst, "it contains LF"
+	}
+	if payload[len(payload)-1] == '\r' {
+		return dst, "it ends with CR, which the decoder strips"
+	}
+	return append(append(dst, payload...), '\n'), ""
+}
+
 // linesDecoder splits at LF and strips one CR before it.
 type linesDecoder struct {
 	core

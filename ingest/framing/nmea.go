@@ -1,6 +1,65 @@
 package framing
 
-import "bytes"
+import (
+	"bytes"
+	"fmt"
+)
+
+// ModeNMEA reads NMEA 0183 sentences.
+const ModeNMEA = "nmea"
+
+// Values of Config.NMEAChecksum.
+const (
+	NMEAChecksumRequired = "required"
+	NMEAChecksumOptional = "optional"
+)
+
+var nmeaMode = Mode{
+	Name:            ModeNMEA,
+	Delivers:        "from `$` or `!` through the two checksum digits, without CR LF",
+	Delimiters:      []byte{'\r', '\n'},
+	DefaultMaxFrame: DefaultNMEAMaxFrame,
+	options: []option{{
+		key:     "nmea_checksum",
+		set:     func(c Config) bool { return c.NMEAChecksum != "" },
+		resolve: resolveNMEAChecksum,
+		value: func(s *settings) (string, bool) {
+			if s.nmeaOptional {
+				return NMEAChecksumOptional, false
+			}
+			return NMEAChecksumRequired, true
+		},
+	}},
+	newDecoder:  func(s settings) Decoder { return newNMEA(s) },
+	appendFrame: appendNMEAFrame,
+	resyncs:     always,
+}
+
+func resolveNMEAChecksum(r *resolver) {
+	switch r.c.NMEAChecksum {
+	case "", NMEAChecksumRequired:
+	case NMEAChecksumOptional:
+		r.s.nmeaOptional = true
+	default:
+		r.bad("nmea_checksum", "%q is not one of required, optional", r.c.NMEAChecksum)
+	}
+}
+
+// appendNMEAFrame takes a whole sentence, as the decoder delivers it.
+func appendNMEAFrame(s *settings, dst, payload []byte) ([]byte, string) {
+	if payload[0] != '$' && payload[0] != '!' {
+		return dst, "it does not start with '$' or '!'"
+	}
+	for _, c := range payload[1:] {
+		if nmeaClass[c] != nmeaBody {
+			return dst, fmt.Sprintf("it contains %q", c)
+		}
+	}
+	if r, ok := verifyNMEA(payload, s.nmeaOptional); !ok {
+		return dst, fmt.Sprintf("the decoder would drop it as %s", r)
+	}
+	return append(append(dst, payload...), '\r', '\n'), ""
+}
 
 // Byte classes inside and between NMEA sentences.
 const (

@@ -2,6 +2,19 @@ package framing
 
 import "bytes"
 
+// ModeSLIP reads RFC 1055 frames.
+const ModeSLIP = "slip"
+
+var slipMode = Mode{
+	Name:            ModeSLIP,
+	Delivers:        "RFC 1055 frames between END bytes",
+	Delimiters:      []byte{slipEnd},
+	DefaultMaxFrame: DefaultMaxFrame,
+	newDecoder:      func(s settings) Decoder { return newSLIP(s) },
+	appendFrame:     func(_ *settings, dst, payload []byte) ([]byte, string) { return appendSLIP(dst, payload), "" },
+	resyncs:         always,
+}
+
 // SLIP special bytes (RFC 1055).
 const (
 	slipEnd    = 0xC0
@@ -134,4 +147,22 @@ func (d *slipDecoder) Idle() {
 	if len(d.buf) > 0 || d.esc {
 		d.Reset()
 	}
+}
+
+// appendSLIP frames payload with an END before it as well as after, as RFC
+// 1055 recommends: the leading END flushes any line noise received since
+// the last frame into an empty or malformed frame of its own.
+func appendSLIP(dst, payload []byte) []byte {
+	dst = append(dst, slipEnd)
+	for _, c := range payload {
+		switch c {
+		case slipEnd:
+			dst = append(dst, slipEsc, slipEscEnd)
+		case slipEsc:
+			dst = append(dst, slipEsc, slipEscEsc)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, slipEnd)
 }

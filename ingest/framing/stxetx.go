@@ -2,10 +2,73 @@ package framing
 
 import "bytes"
 
+// ModeSTXETX reads the payload between STX and ETX.
+const ModeSTXETX = "stx-etx"
+
+// Values of Config.Check.
+const (
+	CheckNone = "none"
+	CheckXOR  = "xor"
+	CheckLRC  = "lrc"
+)
+
 const (
 	stx = 0x02
 	etx = 0x03
 )
+
+var stxetxMode = Mode{
+	Name:            ModeSTXETX,
+	Delivers:        "payload between STX (0x02) and ETX (0x03)",
+	Delimiters:      []byte{stx, etx},
+	DefaultMaxFrame: DefaultMaxFrame,
+	options: []option{{
+		key:     "check",
+		set:     func(c Config) bool { return c.Check != "" },
+		resolve: resolveCheck,
+		value: func(s *settings) (string, bool) {
+			return checkNames[s.check], s.check == checkNone
+		},
+	}},
+	newDecoder:  func(s settings) Decoder { return newSTXETX(s) },
+	appendFrame: appendSTXETX,
+	resyncs:     always,
+}
+
+type checkKind uint8
+
+const (
+	checkNone checkKind = iota
+	checkXOR
+	checkLRC
+)
+
+var checkNames = [...]string{checkNone: CheckNone, checkXOR: CheckXOR, checkLRC: CheckLRC}
+
+func resolveCheck(r *resolver) {
+	switch r.c.Check {
+	case "", CheckNone:
+	case CheckXOR:
+		r.s.check = checkXOR
+	case CheckLRC:
+		r.s.check = checkLRC
+	default:
+		r.bad("check", "%q is not one of none, xor, lrc", r.c.Check)
+	}
+}
+
+func appendSTXETX(s *settings, dst, payload []byte) ([]byte, string) {
+	if bytes.IndexByte(payload, stx) >= 0 || bytes.IndexByte(payload, etx) >= 0 {
+		return dst, "it contains STX or ETX"
+	}
+	dst = append(dst, stx)
+	dst = append(dst, payload...)
+	dst = append(dst, etx)
+	if s.check != checkNone {
+		dst = append(dst, stxCheckByte(s.check, payload))
+	}
+	return dst, ""
+}
 
 type stxState uint8
 
