@@ -363,13 +363,7 @@ func (ch *chaos) kafkaCutActive(active, inactive *e2eMember) {
 	at := time.Now()
 	active.cutKafka(hard)
 	ch.waitActive(inactive, at)
-	ch.waitFor(active.id+" stepped down", func() (bool, string) {
-		st, err := active.status()
-		if err != nil {
-			return false, err.Error()
-		}
-		return st.Role == "inactive" && st.Broadcast.Role == "inactive", fmt.Sprintf("role %s (broadcast %s)", st.Role, st.Broadcast.Role)
-	})
+	ch.waitSteppedDown(active)
 	after := active.mustStatus()
 	t.Logf("kafka-cut-active (hard %v): %s active after %v; %s step-downs %v -> %v", hard, inactive.id,
 		time.Since(at).Round(time.Millisecond), active.id, before.Pair.Counters.StepDowns, after.Pair.Counters.StepDowns)
@@ -381,6 +375,18 @@ func (ch *chaos) kafkaCutActive(active, inactive *e2eMember) {
 	if a, _ := ch.waitPair(); a != inactive {
 		t.Errorf("kafka-cut-active: after the broker came back %s is active, want %s", a.id, inactive.id)
 	}
+}
+
+// waitSteppedDown waits until m's pair role and pipeline are inactive.
+func (ch *chaos) waitSteppedDown(m *e2eMember) {
+	ch.t.Helper()
+	ch.waitFor(m.id+" stepped down", func() (bool, string) {
+		st, err := m.status()
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.Role == "inactive" && st.Broadcast.Role == "inactive", fmt.Sprintf("role %s (broadcast %s)", st.Role, st.Broadcast.Role)
+	})
 }
 
 // unplugActive: the active's serial port is unplugged while the peer's

@@ -189,13 +189,7 @@ func (ch *chaos) cutFromLeader(active, inactive *e2eMember) {
 	at := time.Now()
 	proxy.Cut()
 	ch.waitActive(inactive, at)
-	ch.waitFor(active.id+" stepped down", func() (bool, string) {
-		st, err := active.status()
-		if err != nil {
-			return false, err.Error()
-		}
-		return st.Role == "inactive" && st.Broadcast.Role == "inactive", fmt.Sprintf("role %s (broadcast %s)", st.Role, st.Broadcast.Role)
-	})
+	ch.waitSteppedDown(active)
 	if after := active.mustStatus(); after.Pair.Counters.StepDowns["kafka"] <= before.Pair.Counters.StepDowns["kafka"] {
 		t.Errorf("cut-from-leader: %s stepped down for %v, not for Kafka", active.id, after.Pair.Counters.StepDowns)
 	}
