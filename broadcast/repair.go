@@ -134,8 +134,11 @@ type hole struct {
 	need []backlog.Sighting
 	// to is the window the request asks up to: the frame after the hole's,
 	// or later, to the last of need.
-	to       backlog.Window
-	before   *backlog.Sighting
+	to     backlog.Window
+	before *backlog.Sighting
+	// own are this member's frames before the hole when it opened
+	// (repairs.ownBefore), newest last.
+	own      []backlog.Sighting
 	after    backlog.Sighting
 	asked    time.Time
 	deadline time.Time
@@ -212,29 +215,59 @@ func (r *repairs) remember(pos uint64, f backlog.Frame) {
 	}
 }
 
-// before returns the remembered frames published before pos: this
-// member's own, oldest first and the newest last, with the peer frames
-// published in earlier holes between them.
-func (r *repairs) before(pos uint64) []backlog.Sighting {
+// ownBefore returns this member's own frames before pos, oldest first, as
+// many as it remembers: the latest frames its port delivered, and where
+// those do not reach back to pos (a hole found late, or one in the ring an
+// activation flushes), the ring's entries before it. A hole keeps them from
+// when it opens: by the time the peer answers, the port may have delivered
+// more frames than are remembered, and a fill compared with fewer frames
+// before the hole would take the peer's copies of published frames for
+// frames of the hole.
+func (r *repairs) ownBefore(pos uint64, ring *backlog.Ring) []backlog.Sighting {
 	n := min(r.nrecent, recentFrames)
-	out := make([]backlog.Sighting, 0, n+min(r.nfilled, recentFrames))
+	var recent []backlog.Sighting
+	firstRecent := pos // the position of the oldest remembered frame before pos
 	for k := r.nrecent - n; k < r.nrecent; k++ {
-		f := r.recent[k%recentFrames]
-		if f.pos < pos {
-			out = append(out, f.s)
+		if f := r.recent[k%recentFrames]; f.pos < pos {
+			if len(recent) == 0 {
+				firstRecent = f.pos
+			}
+			recent = append(recent, f.s)
 		}
 	}
-	if len(out) < 2 {
-		return out
+	want := recentFrames - len(recent)
+	if want == 0 || ring == nil {
+		return recent
 	}
-	last := out[len(out)-1]
-	out = out[:len(out)-1]
+	var older []backlog.Sighting
+	from := uint64(1)
+	if firstRecent > uint64(want) {
+		from = firstRecent - uint64(want)
+	}
+	if e, ok := ring.Oldest(); ok {
+		from = max(from, e.Pos)
+	}
+	for e, ok := ring.Get(from); ok && e.Pos < firstRecent; e, ok = ring.Next(e.Pos) {
+		older = append(older, backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win, Size: len(e.Data)})
+	}
+	return append(older, recent...)
+}
+
+// before returns the frames published before the hole at pos: own, this
+// member's own frames before it (ownBefore, newest last), with the peer
+// frames published in earlier holes between them.
+func (r *repairs) before(own []backlog.Sighting, pos uint64) []backlog.Sighting {
+	if len(own) < 2 {
+		return own
+	}
+	out := make([]backlog.Sighting, 0, len(own)+min(r.nfilled, recentFrames))
+	out = append(out, own[:len(own)-1]...)
 	for k := r.nfilled - min(r.nfilled, recentFrames); k < r.nfilled; k++ {
 		if f := r.filled[k%recentFrames]; f.pos < pos {
 			out = append(out, f.s)
 		}
 	}
-	return append(out, last)
+	return append(out, own[len(own)-1])
 }
 
 // fill remembers a peer frame published in the hole at pos.
@@ -271,17 +304,6 @@ func (r *repairs) mayRepeatFill(e backlog.Entry, margin int64) bool {
 		}
 	}
 	return false
-}
-
-// last returns the remembered frame just before pos.
-func (r *repairs) lastBefore(pos uint64) *backlog.Sighting {
-	n := min(r.nrecent, recentFrames)
-	for k := r.nrecent - 1; k >= r.nrecent-n; k-- {
-		if f := r.recent[k%recentFrames]; f.pos < pos {
-			return &f.s
-		}
-	}
-	return nil
 }
 
 // seeTopic remembers a data record read back from the topic.
@@ -395,10 +417,14 @@ func (p *Pipeline) askPeer(pos uint64, f backlog.Frame, kind ingest.Hole, need [
 	p.c.Holes++
 	now := time.Now()
 	h := &hole{
-		id: p.rep.nextID, pos: pos, kind: kind, missed: need != nil, before: p.rep.lastBefore(pos),
+		id: p.rep.nextID, pos: pos, kind: kind, missed: need != nil,
+		own:   p.rep.ownBefore(pos, p.ring),
 		after: backlog.Sighting{ID: f.ID, Exact: f.Exact, Win: f.Win, Size: len(f.Data)},
 		to:    f.Win,
 		asked: now, deadline: now.Add(p.ringLimits.RepairTimeout),
+	}
+	if len(h.own) > 0 {
+		h.before = &h.own[len(h.own)-1]
 	}
 	h.need = need
 	for _, s := range need {
@@ -873,7 +899,7 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 	if h.start {
 		fills = backlog.FillStart(p.rep.topicTail(), after, peer, h.to.Hi, lastNeeded(h.need, peer), rules)
 	} else {
-		fills = backlog.FillHoleThrough(p.rep.before(h.pos), after, peer, lastNeeded(h.need, peer), rules)
+		fills = backlog.FillHoleThrough(p.rep.before(h.own, h.pos), after, peer, lastNeeded(h.need, peer), rules)
 	}
 	possible := 0
 	for _, f := range fills {

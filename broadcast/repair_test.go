@@ -3,6 +3,7 @@ package broadcast
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,8 +15,28 @@ import (
 // to each other, as the pair link carries them; linkUp says whether the
 // link is up.
 func startPairWithRepair(t *testing.T, cfg Config, linkUp func() bool) (a, b *member) {
+	return startRepairPair(t, cfg, repairLink{up: linkUp})
+}
+
+// repairLink is the test's pair link for repair messages, and the rings of
+// the pair it joins.
+type repairLink struct {
+	up func() bool // whether the link is up
+	// hold, when set, sees each message before its delivery to the
+	// member that is not from, and may block to hold it back.
+	hold func(from string, msg []byte)
+	// ring is both members' ring configuration; its LineByteTime is
+	// 87µs (9600 baud) when left zero.
+	ring backlog.Config
+}
+
+// startRepairPair starts two members joined by link.
+func startRepairPair(t *testing.T, cfg Config, link repairLink) (a, b *member) {
 	t.Helper()
-	ring := backlog.Config{LineByteTime: 87 * time.Microsecond}
+	ring := link.ring
+	if ring.LineByteTime == 0 {
+		ring.LineByteTime = 87 * time.Microsecond
+	}
 	var pa, pb *Pipeline
 	// Like the link, a send queues the message and never blocks: a
 	// member waiting on its peer's loop while the peer waits on its
@@ -29,6 +50,9 @@ func startPairWithRepair(t *testing.T, cfg Config, linkUp func() bool) (a, b *me
 			for {
 				select {
 				case msg := <-queue:
+					if link.hold != nil {
+						link.hold(from, msg)
+					}
 					(*to).HandleRepair(from, msg)
 				case <-done:
 					return
@@ -37,7 +61,7 @@ func startPairWithRepair(t *testing.T, cfg Config, linkUp func() bool) (a, b *me
 		}()
 		t.Cleanup(func() { close(done); <-stopped })
 		return func(_ string, msg []byte) bool {
-			if !linkUp() {
+			if !link.up() {
 				return false
 			}
 			select {
@@ -263,6 +287,56 @@ func TestRepairOnActivation(t *testing.T) {
 	}
 }
 
+// TestRepairOnActivationAfterLongRing: as TestRepairOnActivation, with more
+// frames after the hole than a member remembers of its latest: the frames
+// before the hole, still in the ring the activation flushes, are what the
+// peer's answer is compared with, and none of them goes out twice. The
+// peer answers about the hole while its ring still holds every frame (the
+// answer about the start of the stream, which holds back the whole flush,
+// is delivered only after it), as a peer whose echo lags does.
+func TestRepairOnActivationAfterLongRing(t *testing.T) {
+	broker := startBroker(t, "")
+	cfg := testConfig(broker.Addr(), "repair-activation-long")
+	var b *member
+	a, b := startRepairPair(t, cfg, repairLink{
+		up: func() bool { return true },
+		hold: func(from string, msg []byte) {
+			for from == "b" && msg[0] == repairAnswer && b.Status().Counters.RepairAnswers < 2 {
+				time.Sleep(time.Millisecond)
+			}
+		},
+	})
+	const holeFrom, holeTo = 100, 110 // a loses 100..109
+	n := uint64(holeTo + 2*recentFrames)
+	for seq := uint64(1); seq <= n; seq++ {
+		f := frame(seq, time.Now())
+		if seq < holeFrom || seq >= holeTo {
+			if seq == holeTo {
+				f.Hole = ingest.HoleSequence
+			}
+			a.Accept(f)
+			f.Hole = ingest.NoHole
+		}
+		b.Accept(f)
+		if seq < holeTo {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitFor(t, "both rings to hold the feed", func() bool {
+		return a.Status().Ring.Len == int(n)-(holeTo-holeFrom) && b.Status().Ring.Len == int(n)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the active to commit the whole feed", func() bool { return a.Status().Counters.CommittedFrames >= n })
+	checkSequence(t, readCommitted(t, broker.Addr(), cfg.Topic), n)
+	if k := a.Status().Counters; k.RepairRequests != 1 || k.RepairedFrames != holeTo-holeFrom {
+		t.Fatalf("requests %d, repaired %d; want 1 and %d", k.RepairRequests, k.RepairedFrames, holeTo-holeFrom)
+	}
+}
+
 // TestRepairFillReplayedAfterAbort: the fill of a hole is produced before
 // the frame after it; a transaction that held part of it and aborts makes
 // the replay produce that part again, and a committed part is never
@@ -311,5 +385,73 @@ func TestRepairFillReplayedAfterAbort(t *testing.T) {
 	p.repairsCommitted(20)
 	if len(p.rep.holes) != 0 {
 		t.Fatalf("after the commit through 20: %d holes left", len(p.rep.holes))
+	}
+}
+
+// TestRepairAnsweredLate: the peer's answer comes after this member's port
+// has delivered more frames since the hole than it remembers of its own
+// (on a loaded machine the answer waits while the port reads on), and the
+// peer's ring still holds frames the active published before the hole (its
+// port delivered them after their echoes were forgotten). The fill is
+// compared with the frames before the hole as they were when the hole
+// opened: those the topic holds already are not published again.
+func TestRepairAnsweredLate(t *testing.T) {
+	broker := startBroker(t, "")
+	cfg := testConfig(broker.Addr(), "repair-late")
+	var holding atomic.Bool
+	release := make(chan struct{})
+	a, b := startRepairPair(t, cfg, repairLink{
+		up: func() bool { return true },
+		hold: func(from string, msg []byte) {
+			if from == "b" && msg[0] == repairAnswer && holding.Load() {
+				<-release
+			}
+		},
+		ring: backlog.Config{EchoMemoryTTL: time.Millisecond},
+	})
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(release)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const holeFrom, holeTo = 400, 420 // a loses 400..419
+	n := uint64(holeTo + 2*recentFrames)
+	for seq := uint64(1); seq < holeFrom; seq++ {
+		a.Accept(frame(seq, time.Now()))
+		time.Sleep(time.Millisecond)
+	}
+	waitFor(t, "the active to commit the frames before the hole and the peer to read them back", func() bool {
+		return a.Status().Counters.CommittedFrames >= holeFrom-1 && b.Status().Counters.EchoRecords >= holeFrom-1
+	})
+	// The peer's port delivers the feed up to the hole only now, later
+	// than its echo memory lasts: its ring keeps all of it.
+	time.Sleep(10 * time.Millisecond)
+	for seq := uint64(1); seq < holeTo; seq++ {
+		b.Accept(frame(seq, time.Now()))
+	}
+	waitFor(t, "the peer's ring to hold what it read", func() bool { return b.Status().Ring.Len == holeTo-1 })
+	holding.Store(true)
+	for seq := uint64(holeTo); seq <= n; seq++ {
+		f := frame(seq, time.Now())
+		if seq == holeTo {
+			f.Hole = ingest.HoleDropped
+		}
+		a.Accept(f)
+	}
+	waitFor(t, "the active's port to deliver the frames after the hole and the peer to answer", func() bool {
+		return a.Status().Ring.Len >= int(n-holeTo+1) && b.Status().Counters.RepairAnswers >= 2
+	})
+	close(release)
+	released = true
+	waitFor(t, "the active to commit the whole feed", func() bool { return a.Status().Counters.CommittedFrames >= n })
+	checkSequence(t, readCommitted(t, broker.Addr(), cfg.Topic), n)
+	if h := a.Status().LastHole; h == nil || h.Repaired != holeTo-holeFrom || h.MissingSeq != 0 {
+		t.Fatalf("last hole %+v, want %d repaired, none missing", h, holeTo-holeFrom)
 	}
 }
