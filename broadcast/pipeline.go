@@ -62,15 +62,19 @@ const (
 	// activation then continues with no gap and no duplicate.
 	Planned DeactivateMode = iota
 	// Immediate stops at once: the open transaction is aborted (what it
-	// held stays in the ring) and the producer is closed.
+	// held stays in the ring) and the producer is closed. While a commit
+	// is unanswered or commits are failing, nothing more is sent: the
+	// transaction is left to the next fence or the transaction timeout
+	// (see endActivation).
 	Immediate
 	// Superseded stops at once without another request to the broker:
 	// another member has initialised the transactional id, which already
 	// aborted the open transaction. An abort from this client would fail as
-	// fenced, and franz-go would then re-initialise the producer id; a
-	// broker that accepts the stale epoch (kfake does; Kafka answers
-	// PRODUCER_FENCED) would fence the new active. What the transaction
-	// held stays in the ring.
+	// fenced, and franz-go would then re-initialise the producer id at its
+	// old epoch: kfake accepts the stale epoch, and Kafka, while the new
+	// active's transaction is open, aborts it before it looks at the epoch;
+	// either way the new active is fenced. What the transaction held stays
+	// in the ring.
 	Superseded
 )
 
@@ -525,7 +529,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			}
 		case <-deadline:
 			if p.act != nil {
-				p.endActivation(p.act, errors.New("shutdown: the final commit took too long; aborted"), true)
+				p.endActivation(p.act, errors.New("shutdown: the final commit took too long; left to the transaction timeout or the next fence"), true)
 			}
 		}
 		p.in.unpark()
@@ -1122,11 +1126,11 @@ func (p *Pipeline) commitDone(a *activation, r commitResult, arm func()) {
 			p.log.Info("commits succeed again")
 			p.notify()
 		}
+		a.phase = phaseProducing
 		if a.stopping {
 			p.endActivation(a, nil, true)
 			return
 		}
-		a.phase = phaseProducing
 		arm()
 		p.releaseHeld()
 		p.produceMore()
@@ -1350,6 +1354,16 @@ func (p *Pipeline) abandon(reply, answer chan error, cause error) {
 func (p *Pipeline) endActivation(a *activation, cause error, abort bool) {
 	if p.act != a {
 		return
+	}
+	if a.phase == phaseCommitting || a.phase == phaseRecovering || !p.failSince.IsZero() {
+		// The client's last commit or abort has not answered, or commits
+		// are failing: franz-go would answer an abort by initialising the
+		// producer id again at its old epoch, and Kafka fences an ongoing
+		// transaction on such a request before it looks at the epoch. Sent
+		// into a cut that heals later, it would abort the transaction of
+		// the member that has activated since. The peer's fence, or the
+		// transaction timeout, ends this member's transaction instead.
+		abort = false
 	}
 	p.act = nil
 	a.cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -365,6 +366,70 @@ func TestFirstRecordUnansweredReportsFailing(t *testing.T) {
 		return st.Counters.CommittedFrames == 50 && st.CommitFailingSince.IsZero()
 	})
 	checkSequence(t, readCommitted(t, b.Addr(), "feed"), 50)
+}
+
+// TestNoReinitAfterUnconfirmedCommit: a member that stops while its commit
+// is unanswered (the broker went silent) must not send the broker anything
+// more. franz-go answers an abort on a producer whose commit never returned
+// by initialising the producer id again with its old epoch, and Apache Kafka
+// fences an ongoing transaction on such a request before it checks the
+// epoch: delivered late, when a cut heals, it aborts the transaction of the
+// member that activated meanwhile, which then takes its refused commit for
+// a fence and steps down although nobody took over.
+func TestNoReinitAfterUnconfirmedCommit(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := testConfig(b.Addr(), "feed")
+	cfg.CommitTimeout = 200 * time.Millisecond
+	m := startMember(t, cfg, "a", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.Accept(frame(1, time.Now()))
+	waitFor(t, "the first frame committed", func() bool { return m.Status().Counters.CommittedFrames == 1 })
+
+	c := b.Cluster()
+	release := make(chan struct{})
+	held := make(chan struct{})
+	var once bool
+	c.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if once || !req.(*kmsg.EndTxnRequest).Commit {
+			return nil, nil, false
+		}
+		once = true
+		close(held)
+		c.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+	var reinits atomic.Int32
+	c.ControlKey(int16(kmsg.InitProducerID), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if req.(*kmsg.InitProducerIDRequest).ProducerID >= 0 {
+			reinits.Add(1)
+		}
+		return nil, nil, false
+	})
+	for i := uint64(2); i <= 20; i++ {
+		m.Accept(frame(i, time.Now()))
+	}
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no commit reached the broker")
+	}
+	waitFor(t, "commits reported failing", func() bool { return !m.Status().CommitFailingSince.IsZero() })
+	if err := m.Deactivate(ctx, Immediate); err != nil {
+		t.Fatal(err)
+	}
+	// A request the member sent went out before Deactivate returned; the
+	// broker reads it once the held commit is answered.
+	close(release)
+	time.Sleep(time.Second)
+	if n := reinits.Load(); n != 0 {
+		t.Fatalf("the stopped member sent %d InitProducerID requests with its old producer id", n)
+	}
 }
 
 // TestConcurrentTransactionsRetriedPromptly: under transaction protocol 2 a
