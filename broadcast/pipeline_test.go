@@ -301,6 +301,42 @@ func TestBrokerRestartMidStream(t *testing.T) {
 	checkSequence(t, readCommitted(t, addr, "feed"), seq)
 }
 
+// startFirstCommitted starts a member on the embedded broker that reports
+// commits failing after 200ms, activates it and commits its first frame.
+func startFirstCommitted(t *testing.T) (*localbroker.Broker, *member, context.Context) {
+	t.Helper()
+	b := startBroker(t, "")
+	cfg := testConfig(b.Addr(), "feed")
+	cfg.CommitTimeout = 200 * time.Millisecond
+	m := startMember(t, cfg, "a", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	if err := m.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.Accept(frame(1, time.Now()))
+	waitFor(t, "the first frame committed", func() bool { return m.Status().Counters.CommittedFrames == 1 })
+	return b, m, ctx
+}
+
+// holdFirst holds the broker's answer to the first request of kind key that
+// match accepts until release is closed; held is closed when it arrives.
+func holdFirst(c *kfake.Cluster, key kmsg.Key, match func(kmsg.Request) bool) (held, release chan struct{}) {
+	held, release = make(chan struct{}), make(chan struct{})
+	var once bool
+	c.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if once || !match(req) {
+			return nil, nil, false
+		}
+		once = true
+		close(held)
+		c.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+	return held, release
+}
+
 // TestFirstRecordUnansweredReportsFailing: a transaction's first record goes
 // alone, and nothing commits until the broker answers it. A broker that
 // stops answering right then (in TestBrokerRestartMidStream, a broker that
@@ -309,17 +345,7 @@ func TestBrokerRestartMidStream(t *testing.T) {
 // broker holds the answer for as long as the test wants, so the moment is
 // not left to the machine's speed.
 func TestFirstRecordUnansweredReportsFailing(t *testing.T) {
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
-	cfg.CommitTimeout = 200 * time.Millisecond
-	m := startMember(t, cfg, "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := m.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m.Accept(frame(1, time.Now()))
-	waitFor(t, "the first frame committed", func() bool { return m.Status().Counters.CommittedFrames == 1 })
+	b, m, ctx := startFirstCommitted(t)
 
 	// Hold the answer to the next produce request to the topic: the first
 	// record of the next transaction. (Requests name the topic by its id.)
@@ -333,20 +359,9 @@ func TestFirstRecordUnansweredReportsFailing(t *testing.T) {
 		t.Fatalf("listing the topic: %v %v", err, td["feed"].Err)
 	}
 	topicID := td["feed"].ID
-	release := make(chan struct{})
-	held := make(chan struct{})
-	var once bool
-	c := b.Cluster()
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
+	held, release := holdFirst(b.Cluster(), kmsg.Produce, func(req kmsg.Request) bool {
 		r := req.(*kmsg.ProduceRequest)
-		if once || len(r.Topics) == 0 || r.Topics[0].Topic != "feed" && r.Topics[0].TopicID != topicID {
-			return nil, nil, false
-		}
-		once = true
-		close(held)
-		c.SleepControl(func() { <-release })
-		return nil, nil, false
+		return len(r.Topics) > 0 && (r.Topics[0].Topic == "feed" || r.Topics[0].TopicID == topicID)
 	})
 	for i := uint64(2); i <= 50; i++ {
 		m.Accept(frame(i, time.Now()))
@@ -377,32 +392,10 @@ func TestFirstRecordUnansweredReportsFailing(t *testing.T) {
 // member that activated meanwhile, which then takes its refused commit for
 // a fence and steps down although nobody took over.
 func TestNoReinitAfterUnconfirmedCommit(t *testing.T) {
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
-	cfg.CommitTimeout = 200 * time.Millisecond
-	m := startMember(t, cfg, "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := m.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m.Accept(frame(1, time.Now()))
-	waitFor(t, "the first frame committed", func() bool { return m.Status().Counters.CommittedFrames == 1 })
+	b, m, ctx := startFirstCommitted(t)
 
 	c := b.Cluster()
-	release := make(chan struct{})
-	held := make(chan struct{})
-	var once bool
-	c.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		if once || !req.(*kmsg.EndTxnRequest).Commit {
-			return nil, nil, false
-		}
-		once = true
-		close(held)
-		c.SleepControl(func() { <-release })
-		return nil, nil, false
-	})
+	held, release := holdFirst(c, kmsg.EndTxn, func(req kmsg.Request) bool { return req.(*kmsg.EndTxnRequest).Commit })
 	var reinits atomic.Int32
 	c.ControlKey(int16(kmsg.InitProducerID), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()

@@ -97,6 +97,27 @@ func startActivePairWithRepair(t *testing.T, topic string, linkUp func() bool) (
 	return broker.Addr(), cfg, a, b
 }
 
+// feedWithHole gives b the frames 1..n and a all but those of [from, to),
+// a's frame to following a hole of kind, as two ports on one line would
+// deliver them; the frames up to paced are a millisecond apart, the rest
+// come at once.
+func feedWithHole(a, b *member, build func(uint64, time.Time) *ingest.Frame, n, from, to uint64, kind ingest.Hole, paced uint64) {
+	for seq := uint64(1); seq <= n; seq++ {
+		f := build(seq, time.Now())
+		if seq < from || seq >= to {
+			if seq == to {
+				f.Hole = kind
+			}
+			a.Accept(f)
+			f.Hole = ingest.NoHole
+		}
+		b.Accept(f)
+		if seq < paced {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
 // TestRepairFromPeer: the active's port loses a run of frames and knows it
 // (the next frame follows a hole); the inactive read them. The active holds
 // back what follows, gets the run from its peer and publishes it in place:
@@ -119,18 +140,7 @@ func TestRepairFromPeer(t *testing.T) {
 				t.Fatal(err)
 			}
 			const n, holeFrom, holeTo = 600, 400, 420 // a loses 400..419
-			for seq := uint64(1); seq <= n; seq++ {
-				f := tc.build(seq, time.Now())
-				if seq < holeFrom || seq >= holeTo {
-					if seq == holeTo {
-						f.Hole = ingest.HoleDropped
-					}
-					a.Accept(f)
-					f.Hole = ingest.NoHole
-				}
-				b.Accept(f)
-				time.Sleep(time.Millisecond)
-			}
+			feedWithHole(a, b, tc.build, n, holeFrom, holeTo, ingest.HoleDropped, n)
 			waitFor(t, "the active to commit the whole feed", func() bool {
 				return a.Status().Counters.CommittedFrames >= n
 			})
@@ -256,84 +266,50 @@ func FuzzRepairMessages(f *testing.F) {
 
 // TestRepairOnActivation: the member lost frames (and knows it) while no
 // one was publishing; when it activates and flushes its ring, it repairs
-// the hole from its peer first.
+// the hole from its peer first. With more frames after the hole than a
+// member remembers of its latest ("long"), the frames before the hole, still
+// in the ring the activation flushes, are what the peer's answer is compared
+// with, and none of them goes out twice. The peer answers about the hole
+// while its ring still holds every frame (the answer about the start of the
+// stream, which holds back the whole flush, is delivered only after it), as
+// a peer whose echo lags does.
 func TestRepairOnActivation(t *testing.T) {
-	broker := startBroker(t, "")
-	cfg := testConfig(broker.Addr(), "repair-activation")
-	a, b := startPairWithRepair(t, cfg, func() bool { return true })
-	const n = 300
-	for seq := uint64(1); seq <= n; seq++ {
-		f := frame(seq, time.Now())
-		if seq < 100 || seq >= 110 {
-			if seq == 110 {
-				f.Hole = ingest.HoleSequence
-			}
-			a.Accept(f)
-			f.Hole = ingest.NoHole
-		}
-		b.Accept(f)
-		time.Sleep(time.Millisecond)
-	}
-	waitFor(t, "both rings to hold the feed", func() bool { return a.Status().Ring.Len == n-10 && b.Status().Ring.Len == n })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the active to commit the whole feed", func() bool { return a.Status().Counters.CommittedFrames >= n })
-	checkSequence(t, readCommitted(t, broker.Addr(), cfg.Topic), n)
-	if k := a.Status().Counters; k.RepairRequests != 1 || k.RepairedFrames != 10 {
-		t.Fatalf("requests %d, repaired %d; want 1 and 10", k.RepairRequests, k.RepairedFrames)
-	}
-}
-
-// TestRepairOnActivationAfterLongRing: as TestRepairOnActivation, with more
-// frames after the hole than a member remembers of its latest: the frames
-// before the hole, still in the ring the activation flushes, are what the
-// peer's answer is compared with, and none of them goes out twice. The
-// peer answers about the hole while its ring still holds every frame (the
-// answer about the start of the stream, which holds back the whole flush,
-// is delivered only after it), as a peer whose echo lags does.
-func TestRepairOnActivationAfterLongRing(t *testing.T) {
-	broker := startBroker(t, "")
-	cfg := testConfig(broker.Addr(), "repair-activation-long")
-	var b *member
-	a, b := startRepairPair(t, cfg, repairLink{
-		up: func() bool { return true },
-		hold: func(from string, msg []byte) {
-			for from == "b" && msg[0] == repairAnswer && b.Status().Counters.RepairAnswers < 2 {
-				time.Sleep(time.Millisecond)
-			}
-		},
-	})
 	const holeFrom, holeTo = 100, 110 // a loses 100..109
-	n := uint64(holeTo + 2*recentFrames)
-	for seq := uint64(1); seq <= n; seq++ {
-		f := frame(seq, time.Now())
-		if seq < holeFrom || seq >= holeTo {
-			if seq == holeTo {
-				f.Hole = ingest.HoleSequence
+	for _, tc := range []struct {
+		name     string
+		n, paced uint64
+	}{
+		{"short", 300, 300},
+		{"long", holeTo + 2*recentFrames, holeTo},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			broker := startBroker(t, "")
+			cfg := testConfig(broker.Addr(), "repair-activation-"+tc.name)
+			var b *member
+			a, b := startRepairPair(t, cfg, repairLink{
+				up: func() bool { return true },
+				hold: func(from string, msg []byte) {
+					for from == "b" && msg[0] == repairAnswer && b.Status().Counters.RepairAnswers < 2 {
+						time.Sleep(time.Millisecond)
+					}
+				},
+			})
+			n := tc.n
+			feedWithHole(a, b, frame, n, holeFrom, holeTo, ingest.HoleSequence, tc.paced)
+			waitFor(t, "both rings to hold the feed", func() bool {
+				return a.Status().Ring.Len == int(n)-(holeTo-holeFrom) && b.Status().Ring.Len == int(n)
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := a.Activate(ctx); err != nil {
+				t.Fatal(err)
 			}
-			a.Accept(f)
-			f.Hole = ingest.NoHole
-		}
-		b.Accept(f)
-		if seq < holeTo {
-			time.Sleep(time.Millisecond)
-		}
-	}
-	waitFor(t, "both rings to hold the feed", func() bool {
-		return a.Status().Ring.Len == int(n)-(holeTo-holeFrom) && b.Status().Ring.Len == int(n)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the active to commit the whole feed", func() bool { return a.Status().Counters.CommittedFrames >= n })
-	checkSequence(t, readCommitted(t, broker.Addr(), cfg.Topic), n)
-	if k := a.Status().Counters; k.RepairRequests != 1 || k.RepairedFrames != holeTo-holeFrom {
-		t.Fatalf("requests %d, repaired %d; want 1 and %d", k.RepairRequests, k.RepairedFrames, holeTo-holeFrom)
+			waitFor(t, "the active to commit the whole feed", func() bool { return a.Status().Counters.CommittedFrames >= n })
+			checkSequence(t, readCommitted(t, broker.Addr(), cfg.Topic), n)
+			if k := a.Status().Counters; k.RepairRequests != 1 || k.RepairedFrames != holeTo-holeFrom {
+				t.Fatalf("requests %d, repaired %d; want 1 and %d", k.RepairRequests, k.RepairedFrames, holeTo-holeFrom)
+			}
+		})
 	}
 }
 
