@@ -55,6 +55,14 @@ func connOpts(c Config, clientID string, log kgoLogger) ([]kgo.Opt, error) {
 	return opts, nil
 }
 
+// CheckFiles reads what the configuration names outside itself, as every
+// client of the pipeline does before it connects: the TLS CA, certificate
+// and key, and the SASL password. It connects to nothing.
+func (c Config) CheckFiles() error {
+	_, err := connOpts(c, "", kgoLogger{})
+	return err
+}
+
 // retryBackoff doubles from 100ms to 1s, with ±20% jitter so that the two
 // members do not retry in step.
 func retryBackoff(fails int) time.Duration {

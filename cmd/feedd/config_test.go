@@ -166,6 +166,7 @@ func TestFramingWithoutBoundaryIsFineAlone(t *testing.T) {
 }
 
 func TestCheckConfig(t *testing.T) {
+	t.Setenv("FEEDD_TEST_PAIR_SECRET", "a-pair-secret-of-32-bytes-length")
 	path := writeConfig(t, validYAML)
 	var stdout, stderr bytes.Buffer
 	code := dispatch(t.Context(), []string{"run", "--config", path, "--check-config"}, &stdout, &stderr)
@@ -176,8 +177,61 @@ func TestCheckConfig(t *testing.T) {
 	stdout.Reset()
 	stderr.Reset()
 	code = dispatch(t.Context(), []string{"run", "--config", path, "--check-config", "--serial.data_bits", "9"}, &stdout, &stderr)
-	if code != 1 || !strings.Contains(stderr.String(), "serial.data_bits") {
-		t.Fatalf("invalid config: exit %d, stderr %q; want exit 1 naming serial.data_bits", code, stderr.String())
+	if code != exitConfig || !strings.Contains(stderr.String(), "serial.data_bits") {
+		t.Fatalf("invalid config: exit %d, stderr %q; want exit %d naming serial.data_bits", code, stderr.String(), exitConfig)
+	}
+}
+
+// TestCheckConfigReadsWhatRunReads: --check-config refuses, as a start does,
+// what only reading files or the environment shows, every problem at once,
+// with exit 78 (EX_CONFIG), which the systemd unit does not restart on.
+func TestCheckConfigReadsWhatRunReads(t *testing.T) {
+	dir := t.TempDir()
+	short := filepath.Join(dir, "short.secret")
+	empty := filepath.Join(dir, "empty")
+	for name, data := range map[string]string{short: "too-short", empty: ""} {
+		if err := os.WriteFile(name, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missing := filepath.Join(dir, "missing")
+	for _, tc := range []struct {
+		name string
+		yaml string // validYAML if empty
+		args []string
+		want []string // in stderr
+	}{
+		{"missing pair secret", "", []string{"--pair.secret_env", "", "--pair.secret_file", missing}, []string{"pair.secret_file:", "no such file"}},
+		{"short pair secret", "", []string{"--pair.secret_env", "", "--pair.secret_file", short}, []string{"pair.secret_file: the secret is 9 bytes"}},
+		{"empty pair secret", "", []string{"--pair.secret_env", "", "--pair.secret_file", empty}, []string{"pair.secret_file: the secret is 0 bytes"}},
+		{"unset pair secret variable", "", []string{"--pair.secret_env", "FEEDD_TEST_NO_SUCH_SECRET"}, []string{"pair.secret_env: environment variable FEEDD_TEST_NO_SUCH_SECRET is not set"}},
+		{"missing mTLS files", "", []string{"--pair.secret_env", "", "--pair.auth", "mtls", "--pair.tls.ca_file", missing, "--pair.tls.cert_file", missing, "--pair.tls.key_file", missing}, []string{"pair.tls.cert_file"}},
+		{"missing Kafka CA", "", []string{"--kafka.tls.enabled", "--kafka.tls.ca_file", missing}, []string{"kafka.tls.ca_file:"}},
+		{"missing SASL password", "", []string{"--kafka.sasl.mechanism", "PLAIN", "--kafka.sasl.username", "u", "--kafka.sasl.password_file", missing}, []string{"kafka.sasl.password_file:"}},
+		{"a peer with this member's id", strings.Replace(validYAML, "id: host-b", "id: host-a", 1), nil, []string{`pair.peers[0].id: "host-a" is this member's own`}},
+		{"every problem at once", "", []string{"--pair.secret_env", "", "--pair.secret_file", short, "--kafka.tls.enabled", "--kafka.tls.ca_file", missing}, []string{"pair.secret_file:", "kafka.tls.ca_file:"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("FEEDD_TEST_PAIR_SECRET", "a-pair-secret-of-32-bytes-length")
+			var stdout, stderr bytes.Buffer
+			yaml := tc.yaml
+			if yaml == "" {
+				yaml = validYAML
+			}
+			args := append([]string{"run", "--config", writeConfig(t, yaml), "--check-config"}, tc.args...)
+			code := dispatch(t.Context(), args, &stdout, &stderr)
+			if code != exitConfig {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want %d", code, stdout.String(), stderr.String(), exitConfig)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr %q lacks %q", stderr.String(), w)
+				}
+			}
+			if strings.Contains(stderr.String(), "a-pair-secret") {
+				t.Errorf("stderr shows the secret: %q", stderr.String())
+			}
+		})
 	}
 }
 

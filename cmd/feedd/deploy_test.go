@@ -118,18 +118,18 @@ func TestSystemdUnitVerifies(t *testing.T) {
 func TestSystemdUnitKeepsTheSerialDevice(t *testing.T) {
 	u := unitDirectives(t, unitPath)
 	want := map[string]string{
-		"Service.User":                  "feedd",
-		"Service.Group":                 "feedd",
-		"Service.SupplementaryGroups":   "dialout",
-		"Service.Restart":               "always",
-		"Service.KillSignal":            "SIGTERM",
-		"Service.NoNewPrivileges":       "yes",
-		"Service.ProtectSystem":         "strict",
-		"Service.CapabilityBoundingSet": "",
-		"Service.ExecStart":             unitBinary + " run --config " + unitConfig,
-		"Service.ExecStartPre":          unitBinary + " run --config " + unitConfig + " --check-config",
-		"Unit.StartLimitIntervalSec":    "0",
-		"Install.WantedBy":              "multi-user.target",
+		"Service.User":                     "feedd",
+		"Service.Group":                    "feedd",
+		"Service.SupplementaryGroups":      "dialout",
+		"Service.Restart":                  "always",
+		"Service.KillSignal":               "SIGTERM",
+		"Service.NoNewPrivileges":          "yes",
+		"Service.ProtectSystem":            "strict",
+		"Service.CapabilityBoundingSet":    "",
+		"Service.ExecStart":                unitBinary + " run --config " + unitConfig,
+		"Service.RestartPreventExitStatus": "78", // exitConfig
+		"Unit.StartLimitIntervalSec":       "0",
+		"Install.WantedBy":                 "multi-user.target",
 	}
 	for k, v := range want {
 		if got := u[k]; len(got) != 1 || got[0] != v {

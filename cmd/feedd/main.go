@@ -45,6 +45,13 @@ func main() {
 // errUsage marks an error whose message already went to stderr with usage.
 var errUsage = errors.New("usage")
 
+// errConfig marks a configuration that cannot run: starting again will not
+// help, so it exits with exitConfig (EX_CONFIG of sysexits.h), which the
+// systemd unit does not restart on.
+var errConfig = errors.New("invalid configuration")
+
+const exitConfig = 78
+
 // parseFlags parses a command's flags: -h gives flag.ErrHelp (exit 0), a bad
 // flag errUsage (exit 2); the flag package has printed either.
 func parseFlags(fs *flag.FlagSet, args []string) error {
@@ -88,6 +95,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 0
 		case errors.Is(err, errUsage):
 			return 2
+		case errors.Is(err, errConfig):
+			fmt.Fprintf(stderr, "feedd %s: %v\n", c.name, err)
+			return exitConfig
 		default:
 			fmt.Fprintf(stderr, "feedd %s: %v\n", c.name, err)
 			return 1

@@ -73,14 +73,14 @@ func probeMain(ctx context.Context, args []string, stdout, stderr io.Writer, dep
 	}
 	cfg, err := readConfig(*configPath, pending, deps.lookupEnv)
 	if err != nil {
-		return fmt.Errorf("invalid configuration: %w", err)
+		return fmt.Errorf("%w: %w", errConfig, err)
 	}
 	if err := cfg.Serial.Validate(); err != nil {
-		return fmt.Errorf("invalid configuration: %w", err)
+		return fmt.Errorf("%w: %w", errConfig, err)
 	}
 	if cfg.Framing.Mode != "" {
 		if err := cfg.Framing.Validate(); err != nil {
-			return fmt.Errorf("invalid configuration: %w", err)
+			return fmt.Errorf("%w: %w", errConfig, err)
 		}
 	}
 	probe, err := ingest.NewProbe(cfg.Serial, cfg.Framing)

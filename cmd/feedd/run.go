@@ -185,8 +185,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errUsage
 	}
 	cfg, err := loadConfig(*configPath, pending, os.LookupEnv, *role)
+	if err == nil {
+		err = preflight(cfg, *role)
+	}
 	if err != nil {
-		return fmt.Errorf("invalid configuration: %w", err)
+		return fmt.Errorf("%w: %w", errConfig, err)
 	}
 	if *check {
 		fmt.Fprintf(stdout, "configuration OK: pipeline %q, member %q, device %s, framing %s, %s\n",
@@ -204,6 +207,33 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer stopProfiles()
 	return runMember(ctx, cfg, *role, log, out)
+}
+
+// preflight runs the checks of a valid configuration that read files or
+// the environment, every one that runMember would meet before it opens the
+// port or the network, so that --check-config and a start refuse alike and
+// name every problem at once: the Kafka TLS files and SASL password, and
+// for the pair protocol the pair's secret or certificates, the member's id
+// among its peers, and the frame identity.
+func preflight(cfg Config, role string) error {
+	var errs []error
+	if err := cfg.Kafka.CheckFiles(); err != nil {
+		errs = append(errs, err)
+	}
+	if role == roleAuto {
+		creds, err := cfg.Pair.Link.LoadCredentials()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		clear(creds.Secret)
+		if err := link.CheckMember(cfg.MemberID, cfg.Pair.Link); err != nil {
+			errs = append(errs, err)
+		}
+		if _, err := frameIdentity(cfg.Framing, cfg.Sequence); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // runMember wires ingest → backlog → broadcast under the pair protocol and

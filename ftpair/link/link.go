@@ -105,6 +105,22 @@ type peer struct {
 	lastDialLog time.Time // dial goroutine only
 }
 
+// CheckMember reports what New refuses in memberID beside cfg's own
+// validity: an id that is not a valid member id, and a peer that carries
+// it.
+func CheckMember(memberID string, cfg Config) error {
+	var errs []error
+	if err := checkMemberID(memberID); err != nil {
+		errs = append(errs, fmt.Errorf("pair.member_id: %w", err))
+	}
+	for i, p := range cfg.Peers {
+		if p.ID == memberID {
+			errs = append(errs, fmt.Errorf("pair.peers[%d].id: %q is this member's own pair.member_id", i, p.ID))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // New checks the configuration, binds the listener (so Addr is known at
 // once) and returns a Link ready to Run. memberID is this member's
 // pair.member_id (ftpair.Config.MemberID); creds come from
@@ -114,16 +130,11 @@ type peer struct {
 func New(memberID string, cfg Config, creds Credentials, logger *slog.Logger, opts ...Option) (*Link, error) {
 	cfg = cfg.WithDefaults()
 	var errs []error
-	if err := checkMemberID(memberID); err != nil {
-		errs = append(errs, fmt.Errorf("pair.member_id: %w", err))
-	}
 	if err := cfg.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	for i, p := range cfg.Peers {
-		if p.ID == memberID {
-			errs = append(errs, fmt.Errorf("pair.peers[%d].id: %q is this member's own pair.member_id", i, p.ID))
-		}
+	if err := CheckMember(memberID, cfg); err != nil {
+		errs = append(errs, err)
 	}
 	l := &Link{
 		self:    memberID,
