@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"syscall"
 	"time"
 
@@ -93,6 +94,22 @@ var parities = map[string]serial.Parity{
 	"even":  serial.EvenParity,
 	"mark":  serial.MarkParity,
 	"space": serial.SpaceParity,
+}
+
+// standardBauds are the rates of the termios Bnnn constants: what a UART
+// driver is sure to offer. Others may be refused, or approximated by a
+// divisor that drifts from the sender's clock.
+var standardBauds = []int{50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200,
+	38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000,
+	2000000, 2500000, 3000000, 3500000, 4000000}
+
+// Warnings reports settings that are valid but likely mistaken, each named
+// by its YAML path.
+func (c SerialConfig) Warnings() []string {
+	if c.Baud > 0 && !slices.Contains(standardBauds, c.Baud) {
+		return []string{fmt.Sprintf("serial.baud: %d is not a standard rate (9600, 38400, 115200, ...); check the feed's documentation", c.Baud)}
+	}
+	return nil
 }
 
 // Validate reports the first invalid field, named by its YAML path.

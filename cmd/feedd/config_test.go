@@ -235,6 +235,34 @@ func TestCheckConfigReadsWhatRunReads(t *testing.T) {
 	}
 }
 
+// TestCheckConfigWarns: a secret file others can read and a baud rate no
+// UART offers as standard pass, with a warning each.
+func TestCheckConfigWarns(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "pair.secret")
+	if err := os.WriteFile(secret, []byte("a-pair-secret-of-32-bytes-length"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := dispatch(t.Context(), []string{"run", "--config", writeConfig(t, validYAML), "--check-config",
+		"--pair.secret_env", "", "--pair.secret_file", secret, "--serial.baud", "12345"}, &stdout, &stderr)
+	if code != 0 || !strings.Contains(stdout.String(), "configuration OK") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want OK", code, stdout.String(), stderr.String())
+	}
+	for _, w := range []string{"warning: pair.secret_file: " + secret + " can be read by other users of this host (mode 0644)", "warning: serial.baud: 12345 is not a standard rate"} {
+		if !strings.Contains(stderr.String(), w) {
+			t.Errorf("stderr %q lacks %q", stderr.String(), w)
+		}
+	}
+	stderr.Reset()
+	if err := os.Chmod(secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := dispatch(t.Context(), []string{"run", "--config", writeConfig(t, validYAML), "--check-config",
+		"--pair.secret_env", "", "--pair.secret_file", secret}, &stdout, &stderr); code != 0 || stderr.Len() != 0 {
+		t.Fatalf("a private secret at a standard rate: exit %d, stderr %q; want 0 and no warning", code, stderr.String())
+	}
+}
+
 func TestUnknownCommand(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := dispatch(t.Context(), []string{"frobnicate"}, &stdout, &stderr); code != 2 {

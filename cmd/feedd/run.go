@@ -191,12 +191,19 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
+	warnings := configWarnings(cfg)
 	if *check {
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
 		fmt.Fprintf(stdout, "configuration OK: pipeline %q, member %q, device %s, framing %s, %s\n",
 			cfg.Pipeline, cfg.MemberID, cfg.Serial.Device, cfg.Framing.Mode, cfg.Kafka)
 		return nil
 	}
 	log := newLogger(cfg.Log, stderr).With("pipeline", cfg.Pipeline, "member", cfg.MemberID)
+	for _, w := range warnings {
+		log.Warn("configuration: " + w)
+	}
 	var out *bufio.Writer
 	if *printFrames {
 		out = bufio.NewWriter(stdout)
@@ -234,6 +241,28 @@ func preflight(cfg Config, role string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// configWarnings reports what in a valid configuration is likely a
+// mistake: a secret file that other users of the host can read, a baud rate
+// no UART offers as standard.
+func configWarnings(cfg Config) []string {
+	warnings := cfg.Serial.Warnings()
+	for _, f := range []struct{ field, path string }{
+		{"pair.secret_file", cfg.Pair.Link.SecretFile},
+		{"pair.tls.key_file", cfg.Pair.Link.TLS.KeyFile},
+		{"kafka.sasl.password_file", cfg.Kafka.SASL.PasswordFile},
+		{"kafka.tls.key_file", cfg.Kafka.TLS.KeyFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(f.path); err == nil && st.Mode().Perm()&0o077 != 0 {
+			warnings = append(warnings, fmt.Sprintf("%s: %s can be read by other users of this host (mode %04o); chmod 600 it",
+				f.field, f.path, st.Mode().Perm()))
+		}
+	}
+	return warnings
 }
 
 // runMember wires ingest → backlog → broadcast under the pair protocol and
