@@ -23,10 +23,19 @@ import (
 
 // loadYAML decodes a configuration file into cfg, refusing unknown fields so
 // that a misspelt key is an error rather than a silently ignored setting.
+// Every unknown key is reported at once, by its YAML path and line, with
+// the nearest setting it may have meant.
 func loadYAML(path string, cfg any) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config file: %w", err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	if errs := unknownKeys(&root, reflect.TypeOf(cfg).Elem(), ""); len(errs) > 0 {
+		return fmt.Errorf("config file %s: %w", path, errors.Join(errs...))
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -34,6 +43,116 @@ func loadYAML(path string, cfg any) error {
 		return fmt.Errorf("config file %s: %w", path, err)
 	}
 	return nil
+}
+
+// unknownKeys returns an error for each key under the mapping n that names
+// no field of the struct type t, prefix being n's YAML path. Values of the
+// wrong kind are left to the decoder.
+func unknownKeys(n *yaml.Node, t reflect.Type, prefix string) []error {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil
+		}
+		return unknownKeys(n.Content[0], t, prefix)
+	case yaml.AliasNode:
+		return unknownKeys(n.Alias, t, prefix)
+	case yaml.MappingNode:
+		if t.Kind() != reflect.Struct {
+			return nil
+		}
+	default:
+		return nil
+	}
+	fields := map[string]reflect.Type{}
+	var names []string
+	var collect func(t reflect.Type)
+	collect = func(t reflect.Type) {
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			name, inline, ok := yamlField(sf)
+			switch {
+			case !ok:
+			case inline:
+				collect(sf.Type)
+			default:
+				fields[name] = sf.Type
+				names = append(names, name)
+			}
+		}
+	}
+	collect(t)
+	var errs []error
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		ft, ok := fields[k.Value]
+		if !ok {
+			msg := fmt.Sprintf("line %d: %s%s: unknown setting", k.Line, prefix, k.Value)
+			if near := nearestName(k.Value, names); near != "" {
+				msg += fmt.Sprintf(" (did you mean %s%s?)", prefix, near)
+			}
+			errs = append(errs, errors.New(msg))
+			continue
+		}
+		switch {
+		case ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Duration]():
+			errs = append(errs, unknownKeys(v, ft, prefix+k.Value+".")...)
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && v.Kind == yaml.SequenceNode:
+			for j, item := range v.Content {
+				errs = append(errs, unknownKeys(item, ft.Elem(), fmt.Sprintf("%s%s[%d].", prefix, k.Value, j))...)
+			}
+		}
+	}
+	return errs
+}
+
+// yamlField returns the YAML key of a struct field, whether the field is
+// inlined into its parent, and whether the field is read from YAML at all.
+func yamlField(sf reflect.StructField) (name string, inline, ok bool) {
+	name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+	if name == "-" || !sf.IsExported() {
+		return "", false, false
+	}
+	if opts == "inline" {
+		return "", true, true
+	}
+	if name == "" {
+		name = strings.ToLower(sf.Name)
+	}
+	return name, false, true
+}
+
+// nearestName returns the name nearest to s by edit distance, if one is
+// near enough to be a misspelling of it.
+func nearestName(s string, names []string) string {
+	best, bestD := "", max(2, len(s)/3)+1
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // setting is one leaf of the configuration tree.
@@ -55,17 +174,14 @@ func settingsOf(cfg any) []setting {
 		t := v.Type()
 		for i := range t.NumField() {
 			sf := t.Field(i)
-			name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
-			if name == "-" || !sf.IsExported() {
+			name, inline, ok := yamlField(sf)
+			if !ok {
 				continue
 			}
 			fv := v.Field(i)
-			if opts == "inline" {
+			if inline {
 				walk(fv, prefix)
 				continue
-			}
-			if name == "" {
-				name = strings.ToLower(sf.Name)
 			}
 			path := prefix + name
 			if sf.Type.Kind() == reflect.Struct && sf.Type != reflect.TypeFor[time.Duration]() {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,6 +163,44 @@ func TestFramingWithoutBoundaryIsFineAlone(t *testing.T) {
 	}
 	if _, err := loadConfig(writeConfig(t, validYAML), []override{{"framing.mode", "fixed:16"}, {"framing.sync", "AA55"}}, envOf(nil), roleAuto); err != nil {
 		t.Fatalf("a pair on fixed frames with a sync: %v", err)
+	}
+}
+
+// TestUnknownKeysAllAtOnce: every unknown key of a file is reported at
+// once, by its YAML path and the line it is on, with the setting it was
+// likely meant to be.
+func TestUnknownKeysAllAtOnce(t *testing.T) {
+	text := strings.Replace(validYAML, "  baud: 38400", "  buad: 38400", 1)
+	text = strings.Replace(text, "  topic: ais-north", "  topic: ais-north\n  brokerz: [127.0.0.1:9093]", 1)
+	text = strings.Replace(text, "      address: 127.0.0.1:7401", "      adress: 127.0.0.1:7401", 1)
+	text += "pipline: x\nwholly_unknown: 1\n"
+	_, err := loadConfig(writeConfig(t, text), nil, envOf(nil), roleAuto)
+	if err == nil {
+		t.Fatal("loadConfig accepted unknown keys")
+	}
+	lines := strings.Split(text, "\n")
+	lineOf := func(prefix string) int {
+		for i, l := range lines {
+			if strings.HasPrefix(l, prefix) {
+				return i + 1
+			}
+		}
+		t.Fatalf("no line %q", prefix)
+		return 0
+	}
+	for _, want := range []string{
+		fmt.Sprintf("line %d: serial.buad: unknown setting (did you mean serial.baud?)", lineOf("  buad:")),
+		fmt.Sprintf("line %d: kafka.brokerz: unknown setting (did you mean kafka.brokers?)", lineOf("  brokerz:")),
+		fmt.Sprintf("line %d: pair.peers[0].adress: unknown setting (did you mean pair.peers[0].address?)", lineOf("      adress:")),
+		fmt.Sprintf("line %d: pipline: unknown setting (did you mean pipeline?)", lineOf("pipline:")),
+		fmt.Sprintf("line %d: wholly_unknown: unknown setting\n", lineOf("wholly_unknown:")),
+	} {
+		if !strings.Contains(err.Error()+"\n", want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "ingest.") || strings.Contains(err.Error(), "not found in type") {
+		t.Errorf("error names Go types: %q", err)
 	}
 }
 
