@@ -279,10 +279,12 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 	if opt.ShutdownTimeout <= 0 {
 		opt.ShutdownTimeout = 5 * time.Second
 	}
+	// The id in the configuration too, so that its description names it.
+	cfg.TransactionalID = cfg.TransactionalIDFor(opt.Pipeline)
 	p := &Pipeline{
 		cfg:   cfg,
 		opt:   opt,
-		txnID: cfg.TransactionalIDFor(opt.Pipeline),
+		txnID: cfg.TransactionalID,
 		log:   opt.Logger.With("component", "broadcast"),
 		shape: recordShape{
 			topic:    cfg.Topic,

@@ -209,8 +209,8 @@ func TestCheckConfig(t *testing.T) {
 	path := writeConfig(t, validYAML)
 	var stdout, stderr bytes.Buffer
 	code := dispatch(t.Context(), []string{"run", "--config", path, "--check-config"}, &stdout, &stderr)
-	if code != 0 || !strings.Contains(stdout.String(), "configuration OK") {
-		t.Fatalf("check-config exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	if code != 0 || !strings.Contains(stdout.String(), "configuration OK") || !strings.Contains(stdout.String(), "transactional_id=feedd-ais-north ") {
+		t.Fatalf("check-config exit %d, stdout %q, stderr %q; want OK naming the transactional id", code, stdout.String(), stderr.String())
 	}
 
 	stdout.Reset()

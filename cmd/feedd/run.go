@@ -71,6 +71,9 @@ func (c Config) withDefaults() Config {
 	}
 	c.Serial = c.Serial.WithDefaults()
 	c.Kafka = c.Kafka.WithDefaults()
+	if c.Pipeline != "" {
+		c.Kafka.TransactionalID = c.Kafka.TransactionalIDFor(c.Pipeline)
+	}
 	c.Backlog = c.Backlog.WithDefaults()
 	c.Pair.Core.MemberID = c.MemberID
 	c.Pair.Core.ApplyDefaults()
