@@ -166,6 +166,17 @@ func TestFramingWithoutBoundaryIsFineAlone(t *testing.T) {
 	}
 }
 
+// TestInvalidSectionsAllAtOnce: a configuration wrong in several sections
+// names each of them.
+func TestInvalidSectionsAllAtOnce(t *testing.T) {
+	_, err := loadConfig(writeConfig(t, validYAML), []override{{"serial.parity", "maybe"}, {"kafka.commit_interval", "-1s"}, {"log.level", "loud"}}, envOf(nil), roleAuto)
+	for _, want := range []string{"serial.parity:", "kafka.commit_interval:", "log.level:"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("loadConfig = %v; want an error naming %s", err, want)
+		}
+	}
+}
+
 // TestUnknownKeysAllAtOnce: every unknown key of a file is reported at
 // once, by its YAML path and the line it is on, with the setting it was
 // likely meant to be.

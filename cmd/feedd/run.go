@@ -86,17 +86,19 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// validate reports the first invalid section, each error naming its field
-// by YAML path. The pair section is checked only when the pair protocol
-// runs (role auto).
+// validate reports every invalid section at once (within a section, what
+// its Validate reports), each error naming its field by YAML path. The
+// pair section is checked only when the pair protocol runs (role auto).
 func (c Config) validate(role string) error {
+	var errs []error
 	switch {
 	case c.Pipeline == "":
-		return errors.New("pipeline: required (a name shared by the members of the pair, e.g. ais-north)")
+		errs = append(errs, errors.New("pipeline: required (a name shared by the members of the pair, e.g. ais-north)"))
 	case strings.ContainsAny(c.Pipeline, " \t\n/"):
-		return fmt.Errorf("pipeline: %q must not contain spaces or slashes", c.Pipeline)
-	case c.MemberID == "":
-		return errors.New("member_id: required (the host name could not be read)")
+		errs = append(errs, fmt.Errorf("pipeline: %q must not contain spaces or slashes", c.Pipeline))
+	}
+	if c.MemberID == "" {
+		errs = append(errs, errors.New("member_id: required (the host name could not be read)"))
 	}
 	checks := []interface{ Validate() error }{c.Serial, c.Framing, c.Sequence, c.Kafka, c.Backlog}
 	if role == roleAuto {
@@ -104,24 +106,27 @@ func (c Config) validate(role string) error {
 	}
 	for _, v := range checks {
 		if err := v.Validate(); err != nil {
-			return err
+			errs = append(errs, err)
 		}
 	}
 	if role == roleAuto && c.Pair.ActivationTimeout < c.Pair.Core.ActivationInterval {
-		return fmt.Errorf("pair.activation_timeout: %v must be at least pair.activation_interval (%v)", c.Pair.ActivationTimeout, c.Pair.Core.ActivationInterval)
+		errs = append(errs, fmt.Errorf("pair.activation_timeout: %v must be at least pair.activation_interval (%v)", c.Pair.ActivationTimeout, c.Pair.Core.ActivationInterval))
 	}
 	if role == roleAuto && c.Pair.Core.ActiveGoal != 1 {
-		return fmt.Errorf("pair.active_goal: %d: feedd run supports one active member per pipeline (one transactional id)", c.Pair.Core.ActiveGoal)
+		errs = append(errs, fmt.Errorf("pair.active_goal: %d: feedd run supports one active member per pipeline (one transactional id)", c.Pair.Core.ActiveGoal))
 	}
-	if role == roleAuto && !c.Framing.Resyncs() {
-		return fmt.Errorf("framing.mode: %s has no byte that marks where a frame starts (set framing.sync for fixed frames): "+
+	if role == roleAuto && c.Framing.Validate() == nil && !c.Framing.Resyncs() {
+		errs = append(errs, fmt.Errorf("framing.mode: %s has no byte that marks where a frame starts (set framing.sync for fixed frames): "+
 			"two members that open their ports at different moments could cut the same bytes into different frames, "+
-			"for good; a pair cannot use it", c.Framing.Mode)
+			"for good; a pair cannot use it", c.Framing.Mode))
 	}
 	if err := c.Admin.validate(); err != nil {
-		return err
+		errs = append(errs, err)
 	}
-	return c.Log.validate()
+	if err := c.Log.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // loadConfig builds the configuration from the file named by --config (or
