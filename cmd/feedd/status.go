@@ -346,8 +346,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	configPath := fs.String("config", "", "the member's YAML configuration, to take admin.listen from (or FEEDD_CONFIG)")
 	asJSON := fs.Bool("json", false, "print the /status JSON document as the member sent it")
 	timeout := fs.Duration("timeout", defaultAdminTimeout, "how long to wait for the member")
+	check := fs.Bool("check", false, "exit 1, saying why, unless the member is healthy and ready (its /healthz and /readyz), for scripts and monitoring")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: feedd status [--admin HOST:PORT | --config FILE] [--json]\n\n"+
+		fmt.Fprint(fs.Output(), "Usage: feedd status [--admin HOST:PORT | --config FILE] [--json] [--check]\n\n"+
 			"Shows one member's state: its role and term, its peers, its ring, its last commit,\n"+
 			"its serial feed and its counters, from the member's admin endpoint (GET /status).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -373,15 +374,48 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 		}
 	}
-	raw, doc, err := newAdminClient(addr, *timeout).status(ctx)
+	client := newAdminClient(addr, *timeout)
+	raw, doc, err := client.status(ctx)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		_, err := stdout.Write(raw)
+		_, err = stdout.Write(raw)
+	} else {
+		err = renderStatus(stdout, doc, time.Now())
+	}
+	if err != nil || !*check {
 		return err
 	}
-	return renderStatus(stdout, doc, time.Now())
+	var why []string
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if err := client.probe(ctx, path); err != nil {
+			why = append(why, err.Error())
+		}
+	}
+	if len(why) > 0 {
+		return fmt.Errorf("member %s is not healthy: %s", doc.Member, strings.Join(why, "; "))
+	}
+	return nil
+}
+
+// probe asks the member's health endpoint path and returns why it is not
+// well, or nil.
+func (c *adminClient) probe(ctx context.Context, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(path), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.unreachable(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxStatusBytes))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", path, firstLine(string(body)))
+	}
+	return nil
 }
 
 // renderStatus writes doc for a person; ages are relative to now.
@@ -540,14 +574,24 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 
 	if p := d.Pair; p != nil {
 		b.WriteString("\npeers\n")
-		if len(p.Peers) == 0 {
+		peers := p.Peers
+		if d.Link != nil {
+			// A configured peer the core has not heard of yet is listed
+			// by the link alone.
+			for _, lp := range d.Link.Peers {
+				if !slices.ContainsFunc(peers, func(pe peerDoc) bool { return pe.ID == lp.ID }) {
+					peers = append(peers, peerDoc{ID: lp.ID, View: "not heard yet", Connected: lp.Connected})
+				}
+			}
+		}
+		if len(peers) == 0 {
 			b.WriteString("  none configured\n")
 		}
 		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		if len(p.Peers) > 0 {
+		if len(peers) > 0 {
 			fmt.Fprintln(tw, "  ID\tSEEN\tLAST HEARTBEAT\tROLE\tTERM\tFEED\tKAFKA")
 		}
-		for _, pe := range p.Peers {
+		for _, pe := range peers {
 			seen := pe.View
 			if pe.Refused {
 				seen += ", REFUSED"
@@ -558,9 +602,13 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 				seen += ", link down"
 			}
 			role := pe.Role
-			if pe.LastHeard.IsZero() {
+			switch {
+			case pe.LastHeard.IsZero():
 				role, pe.Feed, pe.Kafka = "-", "-", "-"
-			} else if pe.HoldOff {
+			case pe.View == "dead":
+				// Its last heartbeat's role and health are history.
+				role, pe.Feed, pe.Kafka = "- (was "+role+")", "-", "-"
+			case pe.HoldOff:
 				role += " (holding off)"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", pe.ID, seen, ago(now, pe.LastHeard), role, pe.Term, pe.Feed, pe.Kafka)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -38,6 +39,12 @@ type fakeMember struct {
 	// request is refused as the core refuses it.
 	accept   bool
 	requests []string
+	// notReady is what /readyz answers when set; peerView is the core's
+	// view of the peer ("heard" when empty); unheard is a configured
+	// peer only the link knows of.
+	notReady error
+	peerView string
+	unheard  string
 
 	srv *httptest.Server
 }
@@ -46,9 +53,13 @@ func newFakeMember(t *testing.T, secret []byte, role, peerRole ftpair.Role) *fak
 	t.Helper()
 	f := &fakeMember{id: "host-a", peer: "host-b", role: role, term: 7, peerRole: peerRole, peerTerm: 7, accept: true}
 	h := adminHandlers{
-		status:     f.status,
-		healthy:    func() error { return nil },
-		ready:      func() error { return nil },
+		status:  f.status,
+		healthy: func() error { return nil },
+		ready: func() error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return f.notReady
+		},
 		switchover: f.switchover,
 		secret:     secret,
 	}
@@ -86,6 +97,11 @@ func (f *fakeMember) status() any {
 	defer f.mu.Unlock()
 	now := time.Now()
 	since := now.Add(-3 * time.Minute)
+	view := cmp.Or(f.peerView, "heard")
+	linkPeers := []link.PeerStatus{{ID: f.peer, Address: "10.0.0.2:7400", Connected: true, Since: since}}
+	if f.unheard != "" {
+		linkPeers = append(linkPeers, link.PeerStatus{ID: f.unheard, Address: "10.0.0.3:7400"})
+	}
 	return memberStatus{
 		Pipeline: "ais-north", Member: f.id, Version: "v1.2.3", Mode: roleAuto, Role: f.role.String(),
 		Ingest: ingest.Health{Connected: true, LastFrameAt: now.Add(-40 * time.Millisecond),
@@ -102,7 +118,7 @@ func (f *fakeMember) status() any {
 		},
 		Pair: &ftpair.Status{
 			MemberID: f.id, Role: f.role, RoleSince: since, Term: f.term,
-			Peers: []ftpair.PeerStatus{{ID: f.peer, View: "heard", Connected: true, Role: f.peerRole, Term: f.peerTerm,
+			Peers: []ftpair.PeerStatus{{ID: f.peer, View: view, Connected: true, Role: f.peerRole, Term: f.peerTerm,
 				LastHeard: now.Add(-50 * time.Millisecond)}},
 			Transitions: []ftpair.Transition{
 				{At: since.Add(-time.Second), From: ftpair.RoleInactive, To: ftpair.RoleActivating, Reason: ftpair.ReasonObituary},
@@ -112,7 +128,7 @@ func (f *fakeMember) status() any {
 				StepDowns: map[ftpair.Reason]uint64{ftpair.ReasonFenced: 1, ftpair.ReasonSwitchover: 1}},
 		},
 		Link: &link.Status{MemberID: f.id, Listen: "127.0.0.1:7400", Auth: link.AuthHMAC,
-			Peers: []link.PeerStatus{{ID: f.peer, Address: "10.0.0.2:7400", Connected: true, Since: since}}},
+			Peers: linkPeers},
 	}
 }
 
@@ -158,6 +174,54 @@ func TestStatusShowsTheMemberForAPerson(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestStatusPeers: a configured peer not heard of yet is listed, and a
+// dead peer's last role is not shown as its role.
+func TestStatusPeers(t *testing.T) {
+	f := newFakeMember(t, nil, ftpair.RoleInactive, ftpair.RoleActive)
+	f.peerView, f.unheard = "dead", "host-c"
+	out, _, err := runCmd(t, runStatus, "--admin", f.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var peerLines []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "  host-b ") || strings.HasPrefix(l, "  host-c ") {
+			peerLines = append(peerLines, l)
+		}
+	}
+	if len(peerLines) != 2 || strings.Contains(out, "none configured") {
+		t.Fatalf("want a line for host-b and host-c:\n%s", out)
+	}
+	if b := peerLines[0]; !strings.Contains(b, "dead") || !strings.Contains(b, "- (was active)") {
+		t.Errorf("dead peer shown as %q", b)
+	}
+	if c := peerLines[1]; !strings.Contains(c, "not heard yet, link down") {
+		t.Errorf("configured peer shown as %q", c)
+	}
+}
+
+// TestStatusCheck: --check exits non-zero, saying why, unless the member is
+// healthy and ready.
+func TestStatusCheck(t *testing.T) {
+	f := newFakeMember(t, nil, ftpair.RoleActive, ftpair.RoleInactive)
+	if _, _, err := runCmd(t, runStatus, "--admin", f.addr(), "--check"); err != nil {
+		t.Fatalf("healthy member: %v", err)
+	}
+	f.mu.Lock()
+	f.notReady = errors.New("serial device /dev/ttyUSB0 is not open")
+	f.mu.Unlock()
+	out, _, err := runCmd(t, runStatus, "--admin", f.addr(), "--check")
+	if err == nil || !strings.Contains(err.Error(), "member host-a is not healthy: /readyz: serial device /dev/ttyUSB0 is not open") {
+		t.Fatalf("member not ready: err %v", err)
+	}
+	if !strings.Contains(out, "member host-a of pipeline ais-north") {
+		t.Errorf("--check printed no status:\n%s", out)
+	}
+	if _, _, err := runCmd(t, runStatus, "--admin", f.addr()); err != nil {
+		t.Fatalf("without --check the status alone: %v", err)
 	}
 }
 
