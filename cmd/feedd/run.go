@@ -9,9 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/feedd/feedd/backlog"
@@ -208,10 +210,24 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			cfg.Pipeline, cfg.MemberID, cfg.Serial.Device, cfg.Framing.Mode, cfg.Kafka)
 		return nil
 	}
-	log := newLogger(cfg.Log, stderr).With("pipeline", cfg.Pipeline, "member", cfg.MemberID)
+	level := new(slog.LevelVar)
+	log := newLogger(cfg.Log, level, stderr).With("pipeline", cfg.Pipeline, "member", cfg.MemberID)
 	for _, w := range warnings {
 		log.Warn("configuration: " + w)
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	hupCtx, stopHups := context.WithCancel(ctx)
+	hupsDone := make(chan struct{})
+	go func() {
+		defer close(hupsDone)
+		watchHangups(hupCtx, hup, func() (LogConfig, error) {
+			c, err := loadConfig(*configPath, pending, os.LookupEnv, *role)
+			return c.Log, err
+		}, level, log)
+	}()
+	defer func() { stopHups(); <-hupsDone }()
 	var out *bufio.Writer
 	if *printFrames {
 		out = bufio.NewWriter(stdout)
