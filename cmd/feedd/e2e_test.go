@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
@@ -477,6 +478,39 @@ func TestE2EStopActiveWakeEarly(t *testing.T) {
 				try, inactive.id, active.id, st.Broadcast.Counters.Fenced-before.Broadcast.Counters.Fenced, active.id, a2.id)
 		}
 		active, inactive = a2, i2
+	}
+	c.finish(e2eExpect{})
+}
+
+// TestE2EHangupKeepsTheMember: SIGHUP (systemctl reload) does not stop a
+// member: both keep their roles, the active keeps committing, and each says
+// in its log that it read its configuration again.
+func TestE2EHangupKeepsTheMember(t *testing.T) {
+	c := newE2ECluster(t, e2eOptions{})
+	active, inactive := c.waitPair()
+	c.stream(300 * time.Millisecond)
+	before := active.mustStatus()
+	active.signal(syscall.SIGHUP)
+	inactive.signal(syscall.SIGHUP)
+	for _, m := range []*e2eMember{active, inactive} {
+		c.waitFor(m.id+" to log the reload", func() (bool, string) {
+			data, _ := os.ReadFile(m.current().logPath)
+			return bytes.Contains(data, []byte("SIGHUP: configuration read again")), "no reload in its log"
+		})
+	}
+	c.stream(500 * time.Millisecond)
+	for _, m := range []*e2eMember{active, inactive} {
+		if !m.alive() {
+			t.Fatalf("%s exited on SIGHUP", m.id)
+		}
+	}
+	after := active.mustStatus()
+	if after.Role != "active" || after.Broadcast.Counters.Commits <= before.Broadcast.Counters.Commits {
+		t.Errorf("%s after SIGHUP: role %s, commits %d -> %d; want active and committing", active.id, after.Role,
+			before.Broadcast.Counters.Commits, after.Broadcast.Counters.Commits)
+	}
+	if r := inactive.mustStatus().Role; r != "inactive" {
+		t.Errorf("%s after SIGHUP: role %s, want inactive", inactive.id, r)
 	}
 	c.finish(e2eExpect{})
 }
