@@ -128,6 +128,9 @@ func TestSystemdUnitKeepsTheSerialDevice(t *testing.T) {
 		"Service.CapabilityBoundingSet":    "",
 		"Service.ExecStart":                unitBinary + " run --config " + unitConfig,
 		"Service.RestartPreventExitStatus": "78", // exitConfig
+		"Service.Type":                     "notify",
+		"Service.NotifyAccess":             "main",
+		"Service.WatchdogSec":              "10s",
 		"Unit.StartLimitIntervalSec":       "0",
 		"Install.WantedBy":                 "multi-user.target",
 	}

@@ -11,6 +11,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -513,4 +516,68 @@ func TestE2EHangupKeepsTheMember(t *testing.T) {
 		t.Errorf("%s after SIGHUP: role %s, want inactive", inactive.id, r)
 	}
 	c.finish(e2eExpect{})
+}
+
+// TestE2ESystemdNotify: under systemd (Type=notify, WatchdogSec=), each
+// member says READY=1 once it has joined its pair, pings the watchdog while
+// its control loop turns, and says STOPPING=1 on SIGTERM.
+func TestE2ESystemdNotify(t *testing.T) {
+	dir, err := os.MkdirTemp("", "sd") // a socket path must stay short
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	var mu sync.Mutex
+	var got []string
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			got = append(got, string(buf[:n]))
+			mu.Unlock()
+		}
+	}()
+	count := func(prefix, sub string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, m := range got {
+			if strings.HasPrefix(m, prefix) && strings.Contains(m, sub) {
+				n++
+			}
+		}
+		return n
+	}
+	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "600000")
+	c := newE2ECluster(t, e2eOptions{})
+	active, inactive := c.waitPair()
+	for _, m := range []*e2eMember{active, inactive} {
+		c.waitFor(m.id+" to say READY=1", func() (bool, string) {
+			return count("READY=1\nSTATUS=member "+m.id+" of pipeline", "") == 1, "no READY=1"
+		})
+	}
+	c.waitFor("watchdog pings", func() (bool, string) {
+		n := count("WATCHDOG=1", "")
+		return n >= 6, fmt.Sprintf("%d pings", n)
+	})
+	if err := inactive.terminate(); err != nil {
+		t.Fatalf("%s: SIGTERM: %v", inactive.id, err)
+	}
+	if n := count("STOPPING=1", ""); n != 1 {
+		t.Errorf("STOPPING=1 %d times after one SIGTERM; want 1", n)
+	}
+	if n := count("READY=1", ""); n != 2 {
+		t.Errorf("READY=1 %d times from two members; want 2", n)
+	}
 }

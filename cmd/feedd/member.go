@@ -58,6 +58,8 @@ type controller struct {
 	pairStatus atomic.Pointer[ftpair.Status]
 	actStatus  atomic.Pointer[activationStatus]
 	lastLoop   atomic.Int64
+	// sd speaks to systemd when the member runs under it (nil in tests).
+	sd *systemdNotifier
 }
 
 // activationStatus accounts, in /status, for this member's failed attempts
@@ -168,8 +170,29 @@ func (c *controller) run(ctx context.Context) error {
 				req.reply <- nil
 			}
 		}
-		c.lastLoop.Store(time.Now().UnixNano())
+		c.turned()
 	}
+}
+
+// turned marks one turn of the control loop: what /healthz and systemd's
+// watchdog watch.
+func (c *controller) turned() {
+	now := time.Now()
+	c.lastLoop.Store(now.UnixNano())
+	if c.sd != nil {
+		c.sd.Alive(now)
+	}
+}
+
+// joined reports whether the member has joined its pair: it has heard of a
+// peer, or it takes or holds the slot (a member whose peer never came). A
+// member that hears no peer and cannot reach Kafka has not: it could serve
+// nobody.
+func joined(st ftpair.Status) bool {
+	if st.Role != ftpair.RoleInactive {
+		return true
+	}
+	return slices.ContainsFunc(st.Peers, func(p ftpair.PeerStatus) bool { return p.View != "unknown" })
 }
 
 // step feeds one event to the core and performs its actions in order.
@@ -180,6 +203,9 @@ func (c *controller) step(ev ftpair.Event) {
 	st := c.node.Status()
 	c.pairStatus.Store(&st)
 	c.logClash(st.MemberIDClash)
+	if c.sd != nil && joined(st) {
+		c.sd.Ready(fmt.Sprintf("member %s of pipeline %s: %s, term %d", c.cfg.MemberID, c.cfg.Pipeline, st.Role, st.Term))
+	}
 }
 
 // logClash logs a member id clash once when it begins and once when it
@@ -412,6 +438,9 @@ func (c *controller) observeKafka(st broadcast.Status) {
 // stops; the pair link then tells the peers this member is leaving, which
 // they treat as an obituary and take over at once.
 func (c *controller) shutdown() {
+	if c.sd != nil {
+		c.sd.Stopping()
+	}
 	if c.deactivating {
 		// A planned deactivation is finishing its final commit: let it.
 		c.log.Info("shutting down: waiting for the final commit")
@@ -448,6 +477,9 @@ func (c *controller) runFixed(ctx context.Context) error {
 	c.retry = activationBackoff{min: 250 * time.Millisecond, max: maxActivationRetry}
 	var retry <-chan time.Time // fires when the next attempt is due
 	due := wantActive
+	if c.sd != nil {
+		c.sd.Ready(fmt.Sprintf("member %s of pipeline %s: fixed role %s", c.cfg.MemberID, c.cfg.Pipeline, c.role))
+	}
 	for {
 		if wantActive && due {
 			due = false
@@ -476,6 +508,9 @@ func (c *controller) runFixed(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			if c.sd != nil {
+				c.sd.Stopping()
+			}
 			if c.pipe.Status().Role == broadcast.RoleActive {
 				c.deactivate(broadcast.Planned)
 			}
@@ -493,7 +528,7 @@ func (c *controller) runFixed(ctx context.Context) error {
 		case <-retry:
 			due = true
 		}
-		c.lastLoop.Store(time.Now().UnixNano())
+		c.turned()
 	}
 }
 

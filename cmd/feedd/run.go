@@ -346,6 +346,12 @@ func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, p
 		return err
 	}
 	reg.MustRegister(ctl)
+	sd, err := newSystemdNotifier()
+	if err != nil {
+		log.Warn("systemd notification socket not usable; readiness and watchdog not reported", "err", err)
+	}
+	defer sd.Close()
+	ctl.sd = sd
 
 	log.Info("feedd run starting", "version", versionString(), "role", role, "device", cfg.Serial.Device,
 		"framing", cfg.Framing.Mode, "kafka", cfg.Kafka.String())
