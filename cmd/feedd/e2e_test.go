@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -580,4 +581,47 @@ func TestE2ESystemdNotify(t *testing.T) {
 	if n := count("READY=1", ""); n != 2 {
 		t.Errorf("READY=1 %d times from two members; want 2", n)
 	}
+}
+
+// TestE2ENotifyOnRoleChange: pair.notify runs on every role change of each
+// member, in order, with the change in its environment: the first
+// activation, then the peer's take-over when the active is killed.
+func TestE2ENotifyOnRoleChange(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "notify.log")
+	script := filepath.Join(dir, "notify.sh")
+	body := "#!/bin/sh\necho \"$FEEDD_MEMBER $FEEDD_PREVIOUS_ROLE>$FEEDD_ROLE $FEEDD_REASON term=$FEEDD_TERM peers=$FEEDD_PEERS\" >> " + logPath + "\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := newE2ECluster(t, e2eOptions{pairYAML: "notify: " + script})
+	active, inactive := c.waitPair()
+	lines := func(member string) []string {
+		data, _ := os.ReadFile(logPath)
+		var out []string
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if strings.HasPrefix(l, member+" ") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	has := func(member, prefix string) func() (bool, string) {
+		return func() (bool, string) {
+			got := lines(member)
+			return slices.ContainsFunc(got, func(l string) bool { return strings.HasPrefix(l, prefix) }), strings.Join(got, " | ")
+		}
+	}
+	c.waitFor(active.id+"'s activation reported", has(active.id, active.id+" activating>active "))
+	killedAt := time.Now()
+	active.kill()
+	c.waitActive(inactive, killedAt)
+	c.waitFor(inactive.id+"'s take-over reported", has(inactive.id, inactive.id+" activating>active "))
+	got := lines(inactive.id)
+	i := slices.IndexFunc(got, func(l string) bool { return strings.HasPrefix(l, inactive.id+" inactive>activating obituary ") })
+	j := slices.IndexFunc(got, func(l string) bool { return strings.HasPrefix(l, inactive.id+" activating>active ") })
+	if i < 0 || j < i || !strings.Contains(got[i], "peers="+active.id) || strings.Contains(got[i], "term=0") {
+		t.Errorf("%s's reports: %q; want inactive>activating (obituary, with its term and peer) before activating>active", inactive.id, got)
+	}
+	c.finish(e2eExpect{})
 }

@@ -60,6 +60,10 @@ type controller struct {
 	lastLoop   atomic.Int64
 	// sd speaks to systemd when the member runs under it (nil in tests).
 	sd *systemdNotifier
+	// notify takes each role change for pair.notify (nil without one);
+	// lastTrans is the latest transition handed to it.
+	notify    func(roleChange)
+	lastTrans ftpair.Transition
 }
 
 // activationStatus accounts, in /status, for this member's failed attempts
@@ -184,6 +188,28 @@ func (c *controller) turned() {
 	}
 }
 
+// notifyTransitions hands the transitions since the last one handed over
+// to notify, oldest first. The core keeps its latest transitions; those
+// after the last one handed over are new.
+func (c *controller) notifyTransitions(st ftpair.Status) {
+	trans := st.Transitions
+	i := len(trans)
+	for i > 0 && trans[i-1] != c.lastTrans {
+		i--
+	}
+	if i == 0 && c.lastTrans != (ftpair.Transition{}) && len(trans) > 0 && trans[0] != c.lastTrans {
+		// The last one handed over has left the core's list: every
+		// transition it holds is newer only if it came later.
+		for i < len(trans) && !trans[i].At.After(c.lastTrans.At) {
+			i++
+		}
+	}
+	for _, t := range trans[i:] {
+		c.notify(roleChange{Transition: t, term: st.Term})
+		c.lastTrans = t
+	}
+}
+
 // joined reports whether the member has joined its pair: it has heard of a
 // peer, or it takes or holds the slot (a member whose peer never came). A
 // member that hears no peer and cannot reach Kafka has not: it could serve
@@ -203,6 +229,9 @@ func (c *controller) step(ev ftpair.Event) {
 	st := c.node.Status()
 	c.pairStatus.Store(&st)
 	c.logClash(st.MemberIDClash)
+	if c.notify != nil {
+		c.notifyTransitions(st)
+	}
 	if c.sd != nil && joined(st) {
 		c.sd.Ready(fmt.Sprintf("member %s of pipeline %s: %s, term %d", c.cfg.MemberID, c.cfg.Pipeline, st.Role, st.Term))
 	}

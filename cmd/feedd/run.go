@@ -53,7 +53,13 @@ type PairConfig struct {
 	// stay "activating", holding the slot, and its peer would never take
 	// over; when it expires the activation fails and the core holds off.
 	ActivationTimeout time.Duration `yaml:"activation_timeout" help:"give up an activation that has not gone live after this long"`
+	// Notify is a shell command run on every role change (docs/operations.md).
+	Notify        string        `yaml:"notify" help:"shell command run on every role change, with FEEDD_ROLE, FEEDD_REASON, FEEDD_TERM and more in its environment"`
+	NotifyTimeout time.Duration `yaml:"notify_timeout" help:"kill the pair.notify command after this long"`
 }
+
+// defaultNotifyTimeout bounds a role-change command.
+const defaultNotifyTimeout = 10 * time.Second
 
 // defaultActivationTimeout leaves a slow transaction coordinator room to
 // answer while keeping a broken member from holding the slot for long.
@@ -82,6 +88,9 @@ func (c Config) withDefaults() Config {
 	c.Pair.Link = c.Pair.Link.WithDefaults()
 	if c.Pair.ActivationTimeout == 0 {
 		c.Pair.ActivationTimeout = defaultActivationTimeout
+	}
+	if c.Pair.NotifyTimeout == 0 {
+		c.Pair.NotifyTimeout = defaultNotifyTimeout
 	}
 	c.Admin = c.Admin.withDefaults()
 	c.Log = c.Log.withDefaults()
@@ -113,6 +122,9 @@ func (c Config) validate(role string) error {
 	}
 	if role == roleAuto && c.Pair.ActivationTimeout < c.Pair.Core.ActivationInterval {
 		errs = append(errs, fmt.Errorf("pair.activation_timeout: %v must be at least pair.activation_interval (%v)", c.Pair.ActivationTimeout, c.Pair.Core.ActivationInterval))
+	}
+	if role == roleAuto && (c.Pair.NotifyTimeout < 0 || c.Pair.NotifyTimeout > 5*time.Minute) {
+		errs = append(errs, fmt.Errorf("pair.notify_timeout: %v must be between 0 (the default, %v) and 5m", c.Pair.NotifyTimeout, defaultNotifyTimeout))
 	}
 	if role == roleAuto && c.Pair.Core.ActiveGoal != 1 {
 		errs = append(errs, fmt.Errorf("pair.active_goal: %d: feedd run supports one active member per pipeline (one transactional id)", c.Pair.Core.ActiveGoal))
@@ -405,6 +417,16 @@ func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, p
 			return err
 		}
 		log.Info("admin endpoint listening", "addr", admin.addr)
+	}
+
+	var notified chan struct{}
+	if cfg.Pair.Notify != "" && role == roleAuto {
+		n := newRoleNotifier(cfg, log)
+		ctl.notify = n.enqueue
+		notified = make(chan struct{})
+		notifyCtx, stopNotify := context.WithCancel(context.Background())
+		go func() { defer close(notified); n.run(notifyCtx) }()
+		defer func() { stopNotify(); <-notified }()
 	}
 
 	runErr := ctl.run(ctx)
