@@ -1,0 +1,174 @@
+// Command consumer reads a feedd topic the way an application should, and
+// prints each frame once: its bytes, the member that read it and when.
+//
+//	go run ./examples/consumer -brokers 127.0.0.1:9092 -topic ais-north
+//
+// Three things matter, and docs/consumers.md says why:
+//   - read_committed: a member's records count only once its transaction
+//     commits; a fenced or crashed member's open transaction is aborted and
+//     must not be seen;
+//   - the headers: feedd-member, feedd-rx (when the frame was read),
+//     feedd-seq (the feed's own sequence number, when there is one) or
+//     feedd-fp (the frame's fingerprint otherwise);
+//   - feedd-dup: possible: a member that took over without being able to
+//     tell whether its predecessor had committed a frame publishes it
+//     marked; an application that must not see a frame twice drops such a
+//     record when the same frame went by just before it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Frame is one frame of the feed as the topic holds it.
+type Frame struct {
+	Data       []byte
+	Member     string    // the member that read it (feedd-member)
+	ReceivedAt time.Time // when that member read it (feedd-rx)
+	// Identity is the feed's sequence number (feedd-seq) when the frame
+	// has one, else its fingerprint (feedd-fp).
+	Identity string
+	Possible bool // marked feedd-dup: possible
+	Offset   int64
+}
+
+func frameOf(r *kgo.Record) Frame {
+	f := Frame{Data: r.Value, Offset: r.Offset}
+	var seq, fp string
+	for _, h := range r.Headers {
+		v := string(h.Value)
+		switch h.Key {
+		case "feedd-member":
+			f.Member = v
+		case "feedd-rx":
+			f.ReceivedAt, _ = time.Parse(time.RFC3339Nano, v)
+		case "feedd-seq":
+			seq = v
+		case "feedd-fp":
+			fp = v
+		case "feedd-dup":
+			f.Possible = v == "possible"
+		}
+	}
+	if seq != "" {
+		f.Identity = "seq:" + seq
+	} else {
+		f.Identity = "fp:" + fp
+	}
+	return f
+}
+
+// recent remembers the identities of the latest frames delivered.
+type recent struct {
+	ring []string
+	next int
+	set  map[string]int
+}
+
+func newRecent(n int) *recent { return &recent{ring: make([]string, n), set: map[string]int{}} }
+
+func (r *recent) add(id string) {
+	if old := r.ring[r.next]; old != "" {
+		if r.set[old]--; r.set[old] == 0 {
+			delete(r.set, old)
+		}
+	}
+	r.ring[r.next] = id
+	r.next = (r.next + 1) % len(r.ring)
+	r.set[id]++
+}
+
+func (r *recent) has(id string) bool { return r.set[id] > 0 }
+
+// Consume reads the topic with cl and calls deliver for each frame, until
+// ctx ends or deliver fails. A record marked possible whose frame is among
+// the last window delivered is dropped and counted in dropped; window 0
+// keeps every record. A take-over replays what the old active had not
+// committed, about a second of the feed: window should cover that and no
+// more, for on a feed whose sentences repeat byte for byte a marked record
+// may also be a real repeat, which a longer window would drop too.
+func Consume(ctx context.Context, cl *kgo.Client, window int, deliver func(Frame) error) (dropped int, err error) {
+	var seen *recent
+	if window > 0 {
+		seen = newRecent(window)
+	}
+	for {
+		fetches := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return dropped, err
+		}
+		var ferr error
+		fetches.EachError(func(topic string, p int32, err error) { ferr = fmt.Errorf("%s[%d]: %w", topic, p, err) })
+		if ferr != nil {
+			return dropped, ferr
+		}
+		var derr error
+		fetches.EachRecord(func(r *kgo.Record) {
+			if derr != nil {
+				return
+			}
+			f := frameOf(r)
+			if seen != nil {
+				if f.Possible && seen.has(f.Identity) {
+					dropped++
+					return
+				}
+				seen.add(f.Identity)
+			}
+			derr = deliver(f)
+		})
+		if derr != nil {
+			return dropped, derr
+		}
+	}
+}
+
+// NewClient is a consumer of topic from its start, reading committed
+// records only.
+func NewClient(brokers []string, topic string) (*kgo.Client, error) {
+	return kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)
+}
+
+func run(ctx context.Context, brokers []string, topic string, window int, w io.Writer) error {
+	cl, err := NewClient(brokers, topic)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	dropped, err := Consume(ctx, cl, window, func(f Frame) error {
+		_, err := fmt.Fprintf(w, "%d %s %s %s", f.Offset, f.Member, f.ReceivedAt.Format(time.RFC3339Nano), f.Data)
+		return err
+	})
+	fmt.Fprintf(os.Stderr, "%d possible duplicates dropped\n", dropped)
+	return err
+}
+
+func main() {
+	brokers := flag.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	topic := flag.String("topic", "", "the pipeline's topic")
+	window := flag.Int("window", 1024, "drop a record marked possible when its frame is among this many frames just delivered (0: keep every record)")
+	flag.Parse()
+	if *topic == "" {
+		log.Fatal("-topic is required")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, strings.Split(*brokers, ","), *topic, *window, os.Stdout); err != nil && ctx.Err() == nil {
+		log.Fatal(err)
+	}
+}
