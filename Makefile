@@ -60,6 +60,7 @@ deps:
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
 	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
 	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
+	/usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing="$$missing python3-confluent-kafka"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -70,6 +71,7 @@ deps:
 	@command -v promtool >/dev/null 2>&1 || { echo "promtool is still missing: install Debian's prometheus package"; exit 1; }
 	@command -v kcat >/dev/null 2>&1 || { echo "kcat is still missing: install it (apt-get install kcat)"; exit 1; }
 	@command -v mvn >/dev/null 2>&1 || { echo "mvn is still missing: install Maven (apt-get install maven)"; exit 1; }
+	@/usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || { echo "Debian's python3 cannot import confluent_kafka: apt-get install python3-confluent-kafka (the Python consumer example's test)"; exit 1; }
 	@v=$$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p'); \
 	[ -n "$$v" ] && [ "$$v" -ge 17 ] 2>/dev/null || { echo "Kafka needs Java 17 or newer; java says: $${v:-none}"; exit 1; }
 
@@ -96,7 +98,7 @@ vet:
 # (TestE2EFeedChaos), with the race detector. The chaos suite is not in it
 # yet (docs/testing.md, "Open findings"): make test-e2e.
 test: deps vet kafka
-	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 FEEDD_REQUIRE_KAFKA=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
+	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_REQUIRE_PYTHON_KAFKA=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 # test-e2e runs only the end-to-end tests: real feedd processes on the
 # embedded broker, and the chaos suite on real Kafka, one node and the

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,19 +17,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// TestConsumerReadsWhatFeeddWrites: records with feedd's headers, as two
-// members write them around a take-over: a committed run, a fenced
-// member's aborted transaction, and the successor's flush that repeats a
-// frame marked possible. The example delivers every committed frame once,
-// nothing aborted, drops the repeat and keeps a marked frame it had not
-// seen.
-func TestConsumerReadsWhatFeeddWrites(t *testing.T) {
+// takeOverTopic starts the embedded broker with a topic holding records as
+// two members write them around a take-over: a committed run (1-3), a
+// fenced member's aborted transaction (4), and the successor's flush, which
+// repeats 3 and brings 4 marked possible, then 5.
+func takeOverTopic(t *testing.T) (addr, topic string) {
+	t.Helper()
 	b, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	const topic = "ais-north"
+	topic = "ais-north"
 	if err := b.Cluster().CreateTopic(topic, 1, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +68,20 @@ func TestConsumerReadsWhatFeeddWrites(t *testing.T) {
 	txn("feedd-a", true, rec("a", 1, false), rec("a", 2, false), rec("a", 3, false))
 	txn("feedd-zombie", false, rec("a", 4, false))                                 // aborted: never seen
 	txn("feedd-b", true, rec("b", 3, true), rec("b", 4, true), rec("b", 5, false)) // 3 repeats, 4 is new
-	cl, err := NewClient([]string{b.Addr()}, topic)
+	return b.Addr(), topic
+}
+
+// TestConsumerReadsWhatFeeddWrites: records with feedd's headers, as two
+// members write them around a take-over: a committed run, a fenced
+// member's aborted transaction, and the successor's flush that repeats a
+// frame marked possible. The example delivers every committed frame once,
+// nothing aborted, drops the repeat and keeps a marked frame it had not
+// seen.
+func TestConsumerReadsWhatFeeddWrites(t *testing.T) {
+	addr, topic := takeOverTopic(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := NewClient([]string{addr}, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,5 +104,39 @@ func TestConsumerReadsWhatFeeddWrites(t *testing.T) {
 	want := []string{"a seq:1 possible=false", "a seq:2 possible=false", "a seq:3 possible=false", "b seq:4 possible=true", "b seq:5 possible=false"}
 	if fmt.Sprint(got) != fmt.Sprint(want) || dropped != 1 {
 		t.Fatalf("delivered %q, dropped %d; want %q and 1", got, dropped, want)
+	}
+}
+
+// TestPythonConsumer: the Python example, with Debian's confluent-kafka
+// (librdkafka), reads the same topic to the same frames.
+func TestPythonConsumer(t *testing.T) {
+	const python = "/usr/bin/python3" // Debian's, which python3-confluent-kafka installs for
+	if err := exec.Command(python, "-c", "import confluent_kafka").Run(); err != nil {
+		if os.Getenv("FEEDD_REQUIRE_PYTHON_KAFKA") != "" {
+			t.Fatalf("%s cannot import confluent_kafka (make deps installs python3-confluent-kafka): %v", python, err)
+		}
+		t.Skipf("%s cannot import confluent_kafka (apt-get install python3-confluent-kafka): %v", python, err)
+	}
+	addr, topic := takeOverTopic(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "consumer.py", "--brokers", addr, "--topic", topic, "--window", "16", "--stop-after", "5")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("consumer.py: %v\n%s", err, stderr.String())
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 5 {
+			t.Fatalf("line %q", l)
+		}
+		got = append(got, strings.Join([]string{f[1], f[3], f[4]}, " "))
+	}
+	want := []string{"a seq:1 possible=False", "a seq:2 possible=False", "a seq:3 possible=False", "b seq:4 possible=True", "b seq:5 possible=False"}
+	if fmt.Sprint(got) != fmt.Sprint(want) || !strings.Contains(stderr.String(), "1 possible duplicates dropped") {
+		t.Fatalf("consumer.py printed %q (stderr %q); want %q and 1 dropped", got, stderr.String(), want)
 	}
 }
