@@ -214,11 +214,15 @@ install: build
 	sed -e 's|/usr/local/bin/feedd|$(PREFIX)/bin/feedd|g' -e 's|/usr/local/share/doc/feedd|$(PREFIX)/share/doc/feedd|g' \
 		-e 's|/etc/feedd|$(SYSCONFDIR)/feedd|g' deploy/systemd/feedd.service > $(DESTDIR)$(SYSTEMDUNITDIR)/feedd.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/feedd.service
+	sed -e 's|$(SYSCONFDIR)/feedd/feedd\.yaml|$(SYSCONFDIR)/feedd/%i.yaml|g' -e 's|$(SYSCONFDIR)/feedd/feedd\.env|$(SYSCONFDIR)/feedd/%i.env|g' \
+		-e 's|^Description=\(.*\)$$|Description=\1, feed %i|' \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/feedd.service > $(DESTDIR)$(SYSTEMDUNITDIR)/feedd@.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/feedd@.service
 	install -m 0644 deploy/systemd/feedd.sysusers $(DESTDIR)$(SYSUSERSDIR)/feedd.conf
 	install -m 0644 deploy/feedd-host-a.yaml deploy/feedd-host-b.yaml $(DESTDIR)$(PREFIX)/share/doc/feedd/examples/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/feedd/
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/feedd
-	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, a configuration in $(SYSCONFDIR)/feedd/feedd.yaml, systemctl enable --now feedd"
+	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, a configuration in $(SYSCONFDIR)/feedd/feedd.yaml, systemctl enable --now feedd (or, one member per feed, $(SYSCONFDIR)/feedd/NAME.yaml and feedd@NAME)"
 
 clean:
 	rm -rf bin

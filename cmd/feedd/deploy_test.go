@@ -83,7 +83,11 @@ func verifyUnit(t *testing.T, unit, binary, replacement string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	copyPath := filepath.Join(t.TempDir(), "feedd.service")
+	name := filepath.Base(unit)
+	if strings.HasSuffix(name, "@.service") {
+		name = strings.TrimSuffix(name, ".service") + "ais-north.service" // an instance of the template
+	}
+	copyPath := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(copyPath, bytes.ReplaceAll(data, []byte(binary), []byte(replacement)), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -360,6 +364,7 @@ func TestMakeInstall(t *testing.T) {
 	for path, mode := range map[string]os.FileMode{
 		"opt/feedd/bin/feedd":                                  0o755,
 		"etc/systemd/system/feedd.service":                     0o644,
+		"etc/systemd/system/feedd@.service":                    0o644,
 		"usr/lib/sysusers.d/feedd.conf":                        0o644,
 		"opt/feedd/share/doc/feedd/operations.md":              0o644,
 		"opt/feedd/share/doc/feedd/configuration.md":           0o644,
@@ -387,4 +392,26 @@ func TestMakeInstall(t *testing.T) {
 		t.Fatalf("the installed binary does not run: %v\n%s", err, v)
 	}
 	verifyUnit(t, unit, "/opt/feedd/bin/feedd", filepath.Join(dest, "opt/feedd/bin/feedd"))
+
+	// The template runs one member per feed: feedd@ais-north reads
+	// ais-north.yaml and ais-north.env, and is otherwise the same unit.
+	template := filepath.Join(dest, "etc/systemd/system/feedd@.service")
+	tu := unitDirectives(t, template)
+	for k, want := range map[string]string{
+		"Service.ExecStart":       "/opt/feedd/bin/feedd run --config /srv/etc/feedd/%i.yaml",
+		"Service.EnvironmentFile": "-/srv/etc/feedd/%i.env",
+	} {
+		if got := tu[k]; len(got) != 1 || got[0] != want {
+			t.Errorf("template %s = %q; want %q", k, got, want)
+		}
+	}
+	for k, v := range u {
+		if k == "Service.ExecStart" || k == "Service.EnvironmentFile" || k == "Unit.Description" {
+			continue
+		}
+		if !slices.Equal(tu[k], v) {
+			t.Errorf("template %s = %q; the unit has %q", k, tu[k], v)
+		}
+	}
+	verifyUnit(t, template, "/opt/feedd/bin/feedd", filepath.Join(dest, "opt/feedd/bin/feedd"))
 }
