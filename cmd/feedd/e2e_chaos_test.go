@@ -267,6 +267,7 @@ func (ch *chaos) stopActive(active, inactive *e2eMember) {
 	t := ch.t
 	from := ch.tracker().end(t)
 	before := active.mustStatus()
+	successorBefore := inactive.mustStatus()
 	at := time.Now()
 	active.signal(syscall.SIGSTOP)
 	ch.waitActive(inactive, at)
@@ -283,7 +284,15 @@ func (ch *chaos) stopActive(active, inactive *e2eMember) {
 			fmt.Sprintf("role %s, step-downs %v", st.Role, sd)
 	})
 	if a, _ := ch.waitPair(); a != inactive {
-		t.Errorf("stop-active: after SIGCONT %s took the slot back from %s", a.id, inactive.id)
+		// A second cause excuses it: the successor handed the slot back
+		// for its own feed (a sparse feed's line judged quiet or noisy
+		// while the woken member's was clean), as the design wants.
+		sd, was := inactive.mustStatus().Pair.Counters.StepDowns, successorBefore.Pair.Counters.StepDowns
+		if sd["feed"] > was["feed"] {
+			t.Logf("stop-active: %s handed the slot back to %s for its feed (step-downs %v)", inactive.id, a.id, sd)
+		} else {
+			t.Errorf("stop-active: after SIGCONT %s took the slot back from %s (%s's step-downs %v)", a.id, inactive.id, inactive.id, sd)
+		}
 	}
 }
 
