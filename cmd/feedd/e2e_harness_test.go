@@ -28,6 +28,8 @@ import (
 	"github.com/feedd/feedd/broadcast/kafkatest"
 	"github.com/feedd/feedd/broadcast/localbroker"
 	"github.com/feedd/feedd/hw/serialsim"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // The end-to-end harness runs the real feedd binary: an in-process kfake
@@ -730,6 +732,7 @@ func (c *e2eCluster) waitFor(what string, cond func() (bool, string)) {
 			return
 		}
 		if time.Now().After(deadline) {
+			c.logStatuses()
 			c.t.Fatalf("timed out after %v waiting for %s; last: %s", e2eWait, what, state)
 		}
 		for _, m := range c.members {
@@ -738,6 +741,80 @@ func (c *e2eCluster) waitFor(what string, cond func() (bool, string)) {
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// logStatuses logs the parts of each member's /status that say why it is
+// where it is (its activation's last error, Kafka's state, the pair's view),
+// so that a timeout explains itself.
+func (c *e2eCluster) logStatuses() {
+	defer c.logTransactions()
+	for _, m := range c.members {
+		var st struct {
+			Role       string          `json:"role"`
+			Activation json.RawMessage `json:"activation"`
+			Broadcast  struct {
+				Role               string          `json:"role"`
+				ProducerID         int64           `json:"producer_id"`
+				ProducerEpoch      int16           `json:"producer_epoch"`
+				CommitFailingSince time.Time       `json:"commit_failing_since"`
+				Kafka              json.RawMessage `json:"kafka"`
+			} `json:"broadcast"`
+			Pair json.RawMessage `json:"pair"`
+		}
+		if err := m.fetchStatus(&st); err != nil {
+			c.t.Logf("status of %s: %v", m.id, err)
+			continue
+		}
+		b := st.Broadcast
+		c.t.Logf("status of %s: role %s; activation %s; pipeline %s, producer %d epoch %d, commits failing since %v, kafka %s; pair %s",
+			m.id, st.Role, st.Activation, b.Role, b.ProducerID, b.ProducerEpoch, b.CommitFailingSince, b.Kafka, st.Pair)
+	}
+}
+
+// logTransactions logs what real Kafka says of the topic's transactions:
+// the partitions' producers with the first offset of a transaction each
+// holds open, the transactional id's state at its coordinator, and the last
+// stable offset beside the high watermark. A transaction open on the
+// partition that the coordinator does not know of is a hanging one.
+func (c *e2eCluster) logTransactions() {
+	if c.kafka == nil && c.kcluster == nil {
+		return
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.DisableClientMetrics())
+	if err != nil {
+		c.t.Logf("kafka transactions: %v", err)
+		return
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if ps, err := adm.DescribeProducers(ctx, kadm.TopicsSet{c.topic: nil}); err != nil {
+		c.t.Logf("kafka: describe producers of %s: %v", c.topic, err)
+	} else {
+		ps.EachProducer(func(p kadm.DescribedProducer) {
+			c.t.Logf("kafka: %s-%d producer %d epoch %d, last sequence %d at %v, coordinator epoch %d, open transaction from offset %d",
+				p.Topic, p.Partition, p.ProducerID, p.ProducerEpoch, p.LastSequence, time.UnixMilli(p.LastTimestamp).UTC(), p.CoordinatorEpoch, p.CurrentTxnStartOffset)
+		})
+	}
+	if txns, err := adm.DescribeTransactions(ctx); err != nil {
+		c.t.Logf("kafka: describe transactions: %v", err)
+	} else {
+		for _, d := range txns.Sorted() {
+			c.t.Logf("kafka: transactional id %s: state %s, producer %d epoch %d, started %v, timeout %d ms, partitions %v, err %v",
+				d.TxnID, d.State, d.ProducerID, d.ProducerEpoch, time.UnixMilli(d.StartTimestamp).UTC(), d.TimeoutMillis, d.Topics, d.Err)
+		}
+	}
+	stable, err1 := adm.ListCommittedOffsets(ctx, c.topic)
+	end, err2 := adm.ListEndOffsets(ctx, c.topic)
+	if err := errors.Join(err1, err2); err != nil {
+		c.t.Logf("kafka: offsets of %s: %v", c.topic, err)
+		return
+	}
+	if s, ok := stable.Lookup(c.topic, 0); ok {
+		e, _ := end.Lookup(c.topic, 0)
+		c.t.Logf("kafka: %s-0 last stable offset %d, high watermark %d", c.topic, s.Offset, e.Offset)
 	}
 }
 
