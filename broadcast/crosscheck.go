@@ -138,6 +138,10 @@ type crossCheck struct {
 	anchorPos uint64
 	// released: ring positions through it may be produced.
 	released uint64
+	// uncheckedHi is the latest line time an own frame published
+	// without the peer's sightings may have ended at: a sighting that
+	// may be such a frame comes too late to be checked.
+	uncheckedHi int64
 }
 
 // crossCheckFrame reports whether the cross-check holds back a frame with
@@ -282,6 +286,36 @@ func (p *Pipeline) crossCheckLive(flushThrough uint64) {
 	p.xc.released = flushThrough
 	p.xc.covered = false
 	p.xc.queue = p.xc.queue[:0]
+	p.xc.uncheckedHi = math.MinInt64
+	if e, ok := p.ring.Get(flushThrough); ok {
+		p.xc.publishedUnchecked(e.Win)
+	}
+}
+
+// publishedUnchecked notes an own frame in window w published without the
+// peer's sightings.
+func (x *crossCheck) publishedUnchecked(w backlog.Window) {
+	if w.Hi != math.MaxInt64 {
+		x.uncheckedHi = max(x.uncheckedHi, w.Hi)
+	}
+}
+
+// tooLate reports whether a peer sighting may be an own frame the
+// cross-check can no longer compare it with: one published unchecked
+// (while the peer's stream was missing or late: a link that held the
+// sightings and delivered them when it healed), or one this member no
+// longer remembers. Such a sighting says nothing about this member's
+// port, so it is neither a hole nor a repair: its frame went out
+// unchecked, as the frames around it did.
+func (p *Pipeline) tooLate(s backlog.Sighting, margin int64) bool {
+	if s.Win.Lo == backlog.NoLo {
+		return false // no line time: only its identity can tell
+	}
+	latest := p.xc.uncheckedHi
+	if f, ok := p.rep.forgotten(); ok && f.Hi != math.MaxInt64 {
+		latest = max(latest, f.Hi)
+	}
+	return s.Win.Lo-margin <= latest
 }
 
 // crossCheckHold reports whether the frame at pos waits for the peer's
@@ -338,10 +372,12 @@ func (p *Pipeline) crossCheckAdvance() {
 		case !x.covered || e.Win.Lo == backlog.NoLo || e.Win.Lo-margin <= x.from:
 			// No stream from the peer, or the frame may precede it.
 			p.c.CrossCheckUnchecked++
+			x.publishedUnchecked(e.Win)
 		case x.through > e.Win.Hi && (len(x.queue) == 0 || x.queue[0].Win.Lo-margin > e.Win.Hi):
 			// Every sighting that may come before it has been matched.
 		case wall.Sub(time.Unix(0, e.ReceivedAt)) >= p.ringLimits.RepairTimeout:
 			p.c.CrossCheckUnchecked++
+			x.publishedUnchecked(e.Win)
 		default:
 			p.armRepair()
 			return
@@ -430,7 +466,11 @@ func (p *Pipeline) closeSegment(seg []peerSighting, anchor int, slack, margin in
 	}
 	var missing []backlog.Sighting
 	for _, s := range seg {
-		if !p.rep.matchOwn(s.Sighting, x.anchorPos, upTo, slack) && !p.rep.matchFilled(x.ring, s.pos) && !p.holeCovers(s, x.ring, at.Pos, margin) {
+		switch {
+		case p.rep.matchOwn(s.Sighting, x.anchorPos, upTo, slack), p.rep.matchFilled(x.ring, s.pos), p.holeCovers(s, x.ring, at.Pos, margin):
+		case p.tooLate(s.Sighting, margin):
+			p.c.SightingsLate++
+		default:
 			missing = append(missing, s.Sighting)
 		}
 	}

@@ -1,7 +1,9 @@
 package broadcast
 
 import (
+	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,4 +131,64 @@ func FuzzSightings(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCrossCheckAfterLinkHeld: the pair link holds the inactive's
+// sightings for longer than the repair timeout (a link gone silent, its
+// bytes held, then delivered when it heals), while the active reads more
+// frames than it remembers. The sightings that come late are of frames the
+// active published unchecked meanwhile and can no longer compare: they must
+// not be taken for frames its port dropped (repaired from the peer, marked
+// possible duplicates, and counted as holes that judge its feed noisy).
+func TestCrossCheckAfterLinkHeld(t *testing.T) {
+	var held sync.Mutex
+	broker := startBroker(t, "")
+	cfg := testConfig(broker.Addr(), "crosscheck-held")
+	a, b := startRepairPair(t, cfg, repairLink{up: func() bool { return true }, hold: func(from string, msg []byte) {
+		if from == "b" && len(msg) > 0 && msg[0] == repairSightings {
+			held.Lock()
+			held.Unlock() //nolint:staticcheck // waits for the link to heal
+		}
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the active to take the inactive's sightings", func() bool { return a.Status().CrossCheck.Covered })
+	time.Sleep(2 * backlog.DefaultPassMargin)
+	const before, during, after = 100, 3 * recentFrames, 100
+	seq := uint64(0)
+	feed := func(n int) {
+		for range n {
+			seq++
+			f := fpFrame(seq, time.Now())
+			a.Accept(f)
+			b.Accept(f)
+			time.Sleep(time.Millisecond)
+		}
+	}
+	feed(before)
+	held.Lock()
+	feed(during)
+	waitFor(t, "the active to publish what it read while the link was held", func() bool {
+		st := a.Status()
+		return st.Counters.CommittedFrames >= before+during && !st.CrossCheck.Covered
+	})
+	held.Unlock()
+	feed(after)
+	const n = before + during + after
+	waitFor(t, "the active to commit the whole feed", func() bool {
+		st := a.Status()
+		return st.Counters.CommittedFrames >= n && st.Ring.Len == 0
+	})
+	time.Sleep(100 * time.Millisecond)
+	k := a.Status().Counters
+	if k.CrossCheckMissed != 0 || k.Holes != 0 || k.PossibleDuplicates != 0 {
+		t.Errorf("missed %d, holes %d, possible duplicates %d; want none (the active's port dropped nothing)", k.CrossCheckMissed, k.Holes, k.PossibleDuplicates)
+	}
+	if k.CrossCheckUnchecked == 0 || k.SightingsLate == 0 {
+		t.Errorf("unchecked %d, late sightings %d; want both counted, the link having held the sightings past the repair timeout", k.CrossCheckUnchecked, k.SightingsLate)
+	}
+	checkSequence(t, readCommitted(t, broker.Addr(), cfg.Topic), n)
 }

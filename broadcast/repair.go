@@ -200,11 +200,21 @@ type repairs struct {
 	armed    time.Time
 	logAt    time.Time
 	last     *HoleReport
-	wide     int64 // the widest window of the recent frames, for the port's latency
+	wide     int64          // the widest window of the recent frames, for the port's latency
+	lost     backlog.Window // the newest own frame no longer remembered
+}
+
+// forgotten returns the window of the newest own frame that is no longer
+// among the recent ones; ok is false while every frame is remembered.
+func (r *repairs) forgotten() (w backlog.Window, ok bool) {
+	return r.lost, r.nrecent > recentFrames
 }
 
 func (r *repairs) remember(pos uint64, f backlog.Frame) {
 	i := r.nrecent % recentFrames
+	if r.nrecent >= recentFrames {
+		r.lost = r.recent[i].s.Win
+	}
 	r.recent[i] = recentFrame{pos: pos, s: backlog.Sighting{ID: f.ID, Exact: f.Exact, Win: f.Win, Size: len(f.Data)}}
 	r.nrecent++
 	if f.Win.Known() {

@@ -149,11 +149,14 @@ type Counters struct {
 	// and published without the peer's sightings (none came, or not in
 	// time); CrossCheckRestarts, streams of sightings taken from the
 	// start (a new peer stream, or one that lost a message);
-	// SightingsTaken. As the inactive: SightingsSent.
+	// SightingsTaken; SightingsLate, the peer's sightings that came after
+	// the frames they may be had gone out unchecked (or were no longer
+	// remembered), left unchecked. As the inactive: SightingsSent.
 	CrossCheckMissed    uint64 `json:"cross_check_missed"`
 	CrossCheckUnchecked uint64 `json:"cross_check_unchecked"`
 	CrossCheckRestarts  uint64 `json:"cross_check_restarts"`
 	SightingsTaken      uint64 `json:"sightings_taken"`
+	SightingsLate       uint64 `json:"sightings_late"`
 	SightingsSent       uint64 `json:"sightings_sent"`
 }
 
