@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -681,6 +682,9 @@ type fenceResult struct {
 	epoch   int16
 	lso     int64
 	topicID kadm.TopicID // the topic instance lso is of
+	// hangingAborted counts the hanging transactions the fence's wait
+	// ended (hanging.go).
+	hangingAborted uint64
 }
 
 // fence runs in a worker: a fresh producer, the topic checked, the
@@ -707,7 +711,30 @@ func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err
 		return f, fmt.Errorf("activation: initialising transactional id %s (the fence): %w", p.txnID, err)
 	}
 	a.setStep("waiting for the topic's open transactions to end")
-	if f.lso, f.topicID, err = listOnInstance(ctx, cl, p.cfg.Topic, settledEnd); err != nil {
+	told := false
+	stuck := func(ctx context.Context, adm *kadm.Client) error {
+		h, ok, err := findHanging(ctx, adm, p.cfg.Topic, p.txnID, f.pid, f.epoch)
+		if err != nil || !ok {
+			return err
+		}
+		if err := abortHanging(ctx, cl, h); err != nil {
+			err = fmt.Errorf("%s, which could not be aborted (%w): grant this member's principal ClusterAction on the cluster, or run: %s",
+				h, err, h.command(strings.Join(p.cfg.Brokers, ",")))
+			if !told {
+				told = true
+				p.log.Error("activation blocked by a hanging transaction", "err", err)
+			}
+			return err
+		}
+		f.hangingAborted++
+		p.log.Warn("aborted a hanging transaction: open on the topic, unknown to its coordinator; its frames are published again",
+			"producer_id", h.pid, "epoch", h.epoch, "topic", h.topic, "start_offset", h.start)
+		return nil
+	}
+	settled := func(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
+		return waitSettled(ctx, adm, topic, stuck)
+	}
+	if f.lso, f.topicID, err = listOnInstance(ctx, cl, p.cfg.Topic, settled); err != nil {
 		return f, fmt.Errorf("activation: %w", err)
 	}
 	if p.transactional {
@@ -800,8 +827,19 @@ func (p *Pipeline) newProducer() (*kgo.Client, error) {
 // only the old holder's unfinished transaction can be open on a pipeline's
 // topic, and Kafka finishes it one way or the other (its commit's markers,
 // the fence's abort, or the transaction timeout), so waiting for it is
-// bounded; the caller's context bounds it too.
+// bounded; the caller's context bounds it too. A hanging transaction is the
+// exception (hanging.go): waitSettled lets an activation end one.
 func settledEnd(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
+	return waitSettled(ctx, adm, topic, nil)
+}
+
+// waitSettled is settledEnd; stuck, if set, is called each time the last
+// stable offset has stayed below the high watermark for hangingAfter more:
+// it may end a hanging transaction, and its error says why the wait goes
+// on.
+func waitSettled(ctx context.Context, adm *kadm.Client, topic string, stuck func(context.Context, *kadm.Client) error) (int64, error) {
+	var why error
+	check := time.Now().Add(hangingAfter)
 	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, 200*time.Millisecond) {
 		lso, err := lastStableOffset(ctx, adm, topic)
 		if err != nil {
@@ -820,8 +858,15 @@ func settledEnd(ctx context.Context, adm *kadm.Client, topic string) (int64, err
 		case lso >= hw.Offset:
 			return lso, nil
 		}
+		if stuck != nil && time.Now().After(check) {
+			why = stuck(ctx, adm)
+			check = time.Now().Add(hangingAfter)
+		}
 		select {
 		case <-ctx.Done():
+			if why != nil {
+				return 0, fmt.Errorf("a transaction is still open on %s (last stable offset %d, high watermark %d): %w; %v", topic, lso, hw.Offset, ctx.Err(), why)
+			}
 			return 0, fmt.Errorf("a transaction is still open on %s (last stable offset %d, high watermark %d): %w", topic, lso, hw.Offset, ctx.Err())
 		case <-time.After(backoff):
 		}
@@ -858,6 +903,7 @@ func (p *Pipeline) fenceDone(a *activation, f fenceResult, err error) bool {
 		p.endActivation(a, err, false)
 		return false
 	}
+	p.c.HangingAborted += f.hangingAborted
 	a.cl, a.topicID = f.cl, f.topicID
 	p.setProducer(f.pid, f.epoch)
 	if !p.noticeTopic(f.topicID, "activation") {

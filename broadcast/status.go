@@ -143,6 +143,10 @@ type Counters struct {
 	RepairFramesSent uint64 `json:"repair_frames_sent"`
 	RepairRejected   uint64 `json:"repair_rejected"`
 
+	// HangingAborted counts the hanging transactions activations ended
+	// (hanging.go).
+	HangingAborted uint64 `json:"hanging_transactions_aborted"`
+
 	// Cross-check (crosscheck.go). As the active: CrossCheckMissed, the
 	// peer's sightings no frame of this member's may be (each a hole
 	// repaired from the peer); CrossCheckUnchecked, frames it read live

@@ -77,6 +77,10 @@ type Config struct {
 	Detach bool
 	// Logf, if set, receives what the broker's lifecycle does.
 	Logf func(format string, args ...any)
+	// Properties are extra lines of server.properties ("key=value"),
+	// after the ones written here: a test that needs a broker set
+	// otherwise than users run it says so here.
+	Properties []string
 }
 
 // Broker is a running (or stopped) single-node Kafka.
@@ -293,7 +297,7 @@ func (b *Broker) properties() string {
 		}
 		replicas, minISR = strconv.Itoa(q.replicas), strconv.Itoa(max(q.replicas-1, 1))
 	}
-	return strings.Join(append(head,
+	return strings.Join(append(append(head,
 		"process.roles=broker,controller",
 		"node.id="+strconv.Itoa(int(b.id)),
 		"controller.listener.names=CONTROLLER",
@@ -330,8 +334,7 @@ func (b *Broker) properties() string {
 		// Two cores: fewer threads than the defaults (3 and 8).
 		"num.network.threads=2",
 		"num.io.threads=4",
-		"",
-	), "\n")
+	), b.cfg.Properties...), "\n") + "\n"
 }
 
 func cmp(s, otherwise string) string {
