@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/feedd/feedd/ftpair/link"
 	"github.com/feedd/feedd/ingest"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -254,4 +256,56 @@ func errString(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
+}
+
+// TestMemberBackoffRestartsOnPeerCommit: a member whose activations fail
+// (here refused) backs off further with each failure; once its echo shows
+// a peer committing after its last failure, Kafka takes the pair's
+// transactions again, and the count starts over. Without that, a member
+// that lost the race to activate after each broker restart started the
+// next outage further up the backoff, and the pair took longer to go live
+// after every restart.
+func TestMemberBackoffRestartsOnPeerCommit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a member for seconds against a local broker")
+	}
+	b, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	b.Cluster().ControlKey(int16(kmsg.InitProducerID), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		b.Cluster().KeepControl()
+		r := req.(*kmsg.InitProducerIDRequest)
+		if r.TransactionalID == nil {
+			return nil, nil, false
+		}
+		resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil, true
+	})
+	m := startKafkaDownMember(t, b.Addr())
+	var before int
+	waitFor(t, "failed activations in a row", func() (bool, string) {
+		a := m.status(t).Activation
+		if a == nil {
+			return false, "none yet"
+		}
+		before = a.FailuresInARow
+		return before >= 2, fmt.Sprintf("%d in a row", before)
+	})
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic(m.ctl.cfg.Kafka.Topic), kgo.DisableClientMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	rec := &kgo.Record{Value: []byte("a frame the peer committed"), Headers: []kgo.RecordHeader{{Key: broadcast.HeaderMember, Value: []byte("peer")}}}
+	if err := cl.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the backoff to start over", func() (bool, string) {
+		a := m.status(t).Activation
+		return a != nil && a.FailuresInARow < before, fmt.Sprintf("%+v (%d before the peer's commit)", a, before)
+	})
 }

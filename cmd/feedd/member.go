@@ -409,6 +409,7 @@ func (c *controller) observe() {
 	if w := st.Witness; w.SeenAt.After(c.lastWitness) && w.Member != "" && w.Member != c.cfg.MemberID {
 		c.lastWitness = w.SeenAt
 		c.step(ftpair.WitnessSeen{Member: w.Member})
+		c.peerCommitted(w.SeenAt)
 	}
 	if tw := st.Twin; tw.SeenAt.After(c.lastTwin) {
 		// Committed under our own id by a producer epoch this process never
@@ -436,6 +437,23 @@ func (c *controller) observe() {
 		c.health = h
 		c.step(ftpair.HealthChanged{Health: h})
 	}
+}
+
+// peerCommitted restarts the activation backoff when a peer's commit was
+// seen after this member's last failed activation: Kafka takes the pair's
+// transactions again, so whatever made the attempts fail (a broker
+// restarting, most often, which the echo consumer need not notice) is over.
+// Without it a member that lost every race to activate kept its count, and
+// each outage after started it further up the backoff: after a broker's
+// fifth restart the pair waited half a minute to go live again.
+func (c *controller) peerCommitted(seen time.Time) {
+	a := *c.actStatus.Load()
+	if c.retry.failures == 0 || !seen.After(a.LastErrorAt) {
+		return
+	}
+	c.retry.reset()
+	a.FailuresInARow = 0 // the last error stays on show
+	c.actStatus.Store(&a)
 }
 
 // observeKafka logs the echo consumer losing Kafka and finding it again, and
