@@ -18,21 +18,28 @@ import (
 // read_committed reader (the members' echo among them) stops there, and
 // every activation waits for it in vain. It has been seen after a broker
 // restarted while the active committed: the partition kept records of the
-// pipeline's producer at an epoch whose transaction the coordinator, once
-// reloaded, held as ended.
+// pipeline's producer at an epoch whose transaction the coordinator held as
+// ended, the commit marker never written.
 //
 // An activation tells one apart from a transaction that is only slow to
 // end by asking Kafka, after its fence: the open transaction belongs to
 // the pipeline's producer id at an earlier epoch, and the coordinator has
 // the fence's epoch with no transaction under way or being ended. Kafka
 // hands out the fence's epoch only once every earlier transaction of the
-// id has ended, so nothing will ever end that one, and nothing can commit
-// it: its frames never reached a read_committed reader, and both members'
-// rings still hold them (they leave a ring only when the echo shows them
-// committed). The activation writes the abort marker Kafka's own
-// `kafka-transactions.sh abort` writes, and the flush publishes the frames
-// again. A principal without the ClusterAction permission that marker
-// needs gets an error naming the command to run instead.
+// id has ended, so nothing will ever end that one.
+//
+// The activation ends it with a commit marker, never an abort. The
+// coordinator may well have committed it: the member that produced it then
+// had its commit acknowledged and dropped the frames from its ring, so an
+// abort would lose them (the chaos suite saw exactly that gap). Had the
+// coordinator aborted it instead, its frames were not published again
+// after it either: every activation and every replay after a failed
+// commit waits for the last stable offset first, and it stayed below this
+// transaction. Committed, its frames are read by the activation's catch-up
+// like any others, and trimmed from the rings that still hold them. This is
+// the marker Kafka's own kafka-transactions.sh writes by hand, with
+// COMMIT; a principal without the ClusterAction permission it needs gets
+// an error naming what to do instead.
 
 // hangingAfter is how long the last stable offset must stay below the high
 // watermark before an activation asks Kafka whether a transaction hangs:
@@ -54,9 +61,9 @@ func (h hangingTxn) String() string {
 	return fmt.Sprintf("a hanging transaction of producer %d epoch %d, open on %s-0 since offset %d", h.pid, h.epoch, h.topic, h.start)
 }
 
-// command is what an operator runs to end it by hand.
+// command is what an operator runs to learn of it by hand.
 func (h hangingTxn) command(bootstrap string) string {
-	return fmt.Sprintf("kafka-transactions.sh --bootstrap-server %s abort --topic %s --partition 0 --start-offset %d", bootstrap, h.topic, h.start)
+	return fmt.Sprintf("kafka-transactions.sh --bootstrap-server %s find-hanging --broker-id %d", bootstrap, h.leader)
 }
 
 // openOwnTxn returns the transaction of producer pid at an epoch below
@@ -121,11 +128,11 @@ func findHanging(ctx context.Context, adm *kadm.Client, topic, txnID string, pid
 	return again, true, nil
 }
 
-// abortHanging writes the abort marker of a hanging transaction on the
+// commitHanging writes the commit marker of a hanging transaction on the
 // partition's leader.
-func abortHanging(ctx context.Context, cl *kgo.Client, h hangingTxn) error {
+func commitHanging(ctx context.Context, cl *kgo.Client, h hangingTxn) error {
 	m := kmsg.NewWriteTxnMarkersRequestMarker()
-	m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch = h.pid, h.epoch, false, h.coordinatorEpoch
+	m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch = h.pid, h.epoch, true, h.coordinatorEpoch
 	t := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
 	t.Topic, t.Partitions = h.topic, []int32{0}
 	m.Topics = append(m.Topics, t)

@@ -19,8 +19,10 @@ import (
 // open on the topic while its coordinator knows nothing of it (a hanging
 // transaction, as a broker restart left one during the chaos suite): the
 // last stable offset stays below it for good. An activation must find it
-// after its fence, abort it and go live, and the topic must then hold the
-// pipeline's frames only. The broker runs with partition verification off,
+// after its fence, end it with a commit (an abort lost the frames of a
+// transaction whose commit the old active had been told of), and go live:
+// the topic then holds the hanging transaction's records, then the
+// pipeline's frames. The broker runs with partition verification off,
 // which is how a test makes a hanging transaction at will: it takes a
 // transactional produce the coordinator was never told of.
 func TestKafkaHangingTransaction(t *testing.T) {
@@ -67,16 +69,37 @@ func TestKafkaHangingTransaction(t *testing.T) {
 		m.Accept(frame(seq, time.Now()))
 	}
 	waitFor(t, "the active to commit its frames", func() bool { return m.Status().Counters.CommittedFrames >= n })
-	if k := m.Status().Counters; k.HangingAborted != 1 {
-		t.Errorf("hanging transactions aborted: %d, want 1", k.HangingAborted)
+	if k := m.Status().Counters; k.HangingEnded != 1 {
+		t.Errorf("hanging transactions ended: %d, want 1", k.HangingEnded)
 	}
 	// Under transaction protocol 2 a commit is answered before its
 	// markers are written: read once the last one is.
 	if _, err := settledEnd(ctx, adm, cfg.Topic); err != nil {
 		t.Fatal(err)
 	}
-	checkSequence(t, readCommitted(t, b.Addr(), cfg.Topic), n)
+	var hung int
+	var recs []topicRecord
+	eachCommitted(t, b.Addr(), cfg.Topic, func(r *kgo.Record) {
+		if string(r.Value) == hangingValue {
+			if len(recs) > 0 {
+				t.Errorf("offset %d: a record of the hanging transaction after the pipeline's", r.Offset)
+			}
+			hung++
+			return
+		}
+		recs = append(recs, checkRecord(t, r))
+	})
+	if hung != hangingCount {
+		t.Errorf("the topic holds %d records of the hanging transaction, want its %d committed", hung, hangingCount)
+	}
+	checkSequence(t, recs, n)
 }
+
+// The records hangTransaction leaves open.
+const (
+	hangingValue = "a frame of a transaction nobody ends"
+	hangingCount = 3
+)
 
 // hangTransaction leaves a transaction of cfg's transactional id open on
 // partition 0 of its topic without telling the coordinator: the producer
@@ -96,9 +119,9 @@ func hangTransaction(ctx context.Context, t *testing.T, addr string, cfg Config)
 		t.Fatal(err)
 	}
 	var records []byte
-	const count = 3
+	const count = hangingCount
 	for i := range count {
-		r := kmsg.Record{OffsetDelta: int32(i), Value: []byte("a frame of a transaction nobody ends")}
+		r := kmsg.Record{OffsetDelta: int32(i), Value: []byte(hangingValue)}
 		body := r.AppendTo(nil)[1:] // without its length (0: one byte)
 		r.Length = int32(len(body))
 		records = r.AppendTo(records)

@@ -162,7 +162,7 @@ var (
 	descXCUnchecked  = desc("crosscheck_unchecked_total", "As the active: frames read live and published without the peer's sightings (none came, or not within backlog.repair_timeout).")
 	descXCRestarts   = desc("crosscheck_restarts_total", "As the active: streams of the peer's sightings taken from their start (a new stream, or one that lost a message).")
 	descSightings    = desc("crosscheck_sightings_total", "Sightings of frames for the cross-check, by direction: sent (as the inactive) or taken (as the active).", "direction")
-	descHanging      = desc("hanging_transactions_aborted_total", "Transactions of this pipeline's producer left open on the topic that their coordinator no longer knew of (hanging: they held every read_committed reader back for good), aborted by this member's activation; their frames were published again.")
+	descHanging      = desc("hanging_transactions_ended_total", "Transactions of this pipeline's producer left open on the topic that their coordinator no longer knew of (hanging: they held every read_committed reader back for good), ended with a commit marker by this member's activation.")
 	descXCLate       = desc("crosscheck_late_sightings_total", "As the active: the peer's sightings that came after the frames they may be had gone out unchecked (the pair link held them, or the peer fell behind), left unchecked rather than taken for frames the port dropped.")
 	descXCCovered    = desc("crosscheck_covered", "1 while this member is active and takes its peer's sightings.")
 	descControl      = desc("control_heartbeats_total", "Control heartbeats: committed by this member while its feed was quiet, seen from other members (stale: read while behind, not taken as a witness), skipped because the control topic is unusable.", "event")
@@ -288,7 +288,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSightings, k.SightingsSent, "sent")
 	counter(descSightings, k.SightingsTaken, "taken")
 	counter(descXCLate, k.SightingsLate)
-	counter(descHanging, k.HangingAborted)
+	counter(descHanging, k.HangingEnded)
 	covered := 0.0
 	if st.CrossCheck.Covered {
 		covered = 1

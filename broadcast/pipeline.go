@@ -682,9 +682,9 @@ type fenceResult struct {
 	epoch   int16
 	lso     int64
 	topicID kadm.TopicID // the topic instance lso is of
-	// hangingAborted counts the hanging transactions the fence's wait
+	// hangingEnded counts the hanging transactions the fence's wait
 	// ended (hanging.go).
-	hangingAborted uint64
+	hangingEnded uint64
 }
 
 // fence runs in a worker: a fresh producer, the topic checked, the
@@ -717,8 +717,8 @@ func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err
 		if err != nil || !ok {
 			return err
 		}
-		if err := abortHanging(ctx, cl, h); err != nil {
-			err = fmt.Errorf("%s, which could not be aborted (%w): grant this member's principal ClusterAction on the cluster, or run: %s",
+		if err := commitHanging(ctx, cl, h); err != nil {
+			err = fmt.Errorf("%s, which could not be committed (%w): grant this member's principal ClusterAction on the cluster (see %s); never abort it by hand, which may lose frames the pipeline has dropped as committed",
 				h, err, h.command(strings.Join(p.cfg.Brokers, ",")))
 			if !told {
 				told = true
@@ -726,8 +726,8 @@ func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err
 			}
 			return err
 		}
-		f.hangingAborted++
-		p.log.Warn("aborted a hanging transaction: open on the topic, unknown to its coordinator; its frames are published again",
+		f.hangingEnded++
+		p.log.Warn("committed a hanging transaction: open on the topic, unknown to its coordinator",
 			"producer_id", h.pid, "epoch", h.epoch, "topic", h.topic, "start_offset", h.start)
 		return nil
 	}
@@ -903,7 +903,7 @@ func (p *Pipeline) fenceDone(a *activation, f fenceResult, err error) bool {
 		p.endActivation(a, err, false)
 		return false
 	}
-	p.c.HangingAborted += f.hangingAborted
+	p.c.HangingEnded += f.hangingEnded
 	a.cl, a.topicID = f.cl, f.topicID
 	p.setProducer(f.pid, f.epoch)
 	if !p.noticeTopic(f.topicID, "activation") {

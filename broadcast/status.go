@@ -143,9 +143,9 @@ type Counters struct {
 	RepairFramesSent uint64 `json:"repair_frames_sent"`
 	RepairRejected   uint64 `json:"repair_rejected"`
 
-	// HangingAborted counts the hanging transactions activations ended
-	// (hanging.go).
-	HangingAborted uint64 `json:"hanging_transactions_aborted"`
+	// HangingEnded counts the hanging transactions activations ended
+	// with a commit marker (hanging.go).
+	HangingEnded uint64 `json:"hanging_transactions_ended"`
 
 	// Cross-check (crosscheck.go). As the active: CrossCheckMissed, the
 	// peer's sightings no frame of this member's may be (each a hole
