@@ -187,25 +187,10 @@ func TestMemberWithKafkaRefusingActivation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a member for seconds against a local broker")
 	}
-	b, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
 	var refuse atomic.Bool
 	refuse.Store(true)
 	var attempts atomic.Int64
-	b.Cluster().ControlKey(int16(kmsg.InitProducerID), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		b.Cluster().KeepControl()
-		r := req.(*kmsg.InitProducerIDRequest)
-		if r.TransactionalID == nil || !refuse.Load() {
-			return nil, nil, false
-		}
-		attempts.Add(1)
-		resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-		return resp, nil, true
-	})
+	b := startRefusingBroker(t, &refuse, &attempts)
 	m := startKafkaDownMember(t, b.Addr())
 	ai := m.ctl.cfg.Pair.Core.ActivationInterval
 
@@ -269,21 +254,9 @@ func TestMemberBackoffRestartsOnPeerCommit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a member for seconds against a local broker")
 	}
-	b, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	b.Cluster().ControlKey(int16(kmsg.InitProducerID), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		b.Cluster().KeepControl()
-		r := req.(*kmsg.InitProducerIDRequest)
-		if r.TransactionalID == nil {
-			return nil, nil, false
-		}
-		resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-		return resp, nil, true
-	})
+	var refuse atomic.Bool
+	refuse.Store(true)
+	b := startRefusingBroker(t, &refuse, new(atomic.Int64))
 	m := startKafkaDownMember(t, b.Addr())
 	var before int
 	waitFor(t, "failed activations in a row", func() (bool, string) {
@@ -308,4 +281,28 @@ func TestMemberBackoffRestartsOnPeerCommit(t *testing.T) {
 		a := m.status(t).Activation
 		return a != nil && a.FailuresInARow < before, fmt.Sprintf("%+v (%d before the peer's commit)", a, before)
 	})
+}
+
+// startRefusingBroker starts a local broker that refuses every
+// transactional id's InitProducerID (as an ACL would) while refuse is set,
+// counting the refusals in attempts.
+func startRefusingBroker(t *testing.T, refuse *atomic.Bool, attempts *atomic.Int64) *localbroker.Broker {
+	t.Helper()
+	b, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	b.Cluster().ControlKey(int16(kmsg.InitProducerID), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		b.Cluster().KeepControl()
+		r := req.(*kmsg.InitProducerIDRequest)
+		if r.TransactionalID == nil || !refuse.Load() {
+			return nil, nil, false
+		}
+		attempts.Add(1)
+		resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil, true
+	})
+	return b
 }
