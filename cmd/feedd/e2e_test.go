@@ -43,6 +43,16 @@ func TestE2EKillActive(t *testing.T) {
 	c := newE2ECluster(t, e2eOptions{})
 	active, inactive := c.waitPair()
 	c.stream(500 * time.Millisecond)
+	// The /status documents of a running pair, both roles, read as a
+	// client reads them, against their documented schema.
+	documented := documentedStatusPaths(t)
+	for _, m := range []*e2eMember{active, inactive} {
+		var doc map[string]any
+		if err := m.fetchStatus(&doc); err != nil {
+			t.Fatal(err)
+		}
+		checkStatusSchema(t, m.id, doc, documented)
+	}
 
 	before := inactive.mustStatus()
 	killedAt := time.Now()

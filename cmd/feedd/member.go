@@ -597,16 +597,22 @@ func (c *controller) requestSwitchover(ctx context.Context, target string) error
 	}
 }
 
+// statusVersion is the version of the /status document's schema
+// (docs/status.md): raised when a field is removed or renamed or its meaning
+// changes, never for a field added.
+const statusVersion = 1
+
 // memberStatus is the /status document. It holds no secret: the pipeline's
 // and the link's statuses are built to exclude credentials.
 type memberStatus struct {
-	Pipeline  string           `json:"pipeline"`
-	Member    string           `json:"member"`
-	Version   string           `json:"version"`
-	Mode      string           `json:"mode"`
-	Role      string           `json:"role"`
-	Ingest    ingest.Health    `json:"ingest"`
-	Broadcast broadcast.Status `json:"broadcast"`
+	StatusVersion int              `json:"status_version"`
+	Pipeline      string           `json:"pipeline"`
+	Member        string           `json:"member"`
+	Version       string           `json:"version"`
+	Mode          string           `json:"mode"`
+	Role          string           `json:"role"`
+	Ingest        ingest.Health    `json:"ingest"`
+	Broadcast     broadcast.Status `json:"broadcast"`
 	// Activation accounts for failed attempts to activate.
 	Activation *activationStatus `json:"activation"`
 	Pair       *ftpair.Status    `json:"pair,omitempty"`
@@ -615,13 +621,14 @@ type memberStatus struct {
 
 func (c *controller) status() any {
 	s := memberStatus{
-		Pipeline:   c.cfg.Pipeline,
-		Member:     c.cfg.MemberID,
-		Version:    versionString(),
-		Mode:       c.role,
-		Ingest:     c.src.Health(),
-		Broadcast:  c.pipe.Status(),
-		Activation: c.actStatus.Load(),
+		StatusVersion: statusVersion,
+		Pipeline:      c.cfg.Pipeline,
+		Member:        c.cfg.MemberID,
+		Version:       versionString(),
+		Mode:          c.role,
+		Ingest:        c.src.Health(),
+		Broadcast:     c.pipe.Status(),
+		Activation:    c.actStatus.Load(),
 	}
 	s.Role = s.Broadcast.Role.String()
 	if c.node != nil {

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"encoding"
+	"encoding/json"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// statusPaths lists the JSON paths of every leaf of a value of type t, as
+// encoding/json writes them: objects' fields joined by ".", a map's keys as
+// "*", an array's elements as "[]". A type that marshals itself (time.Time,
+// the role and state enums) is a leaf.
+func statusPaths(t reflect.Type) []string {
+	var out []string
+	var walk func(t reflect.Type, prefix string, seen map[reflect.Type]bool)
+	marshaler := reflect.TypeFor[json.Marshaler]()
+	texter := reflect.TypeFor[encoding.TextMarshaler]()
+	walk = func(t reflect.Type, prefix string, seen map[reflect.Type]bool) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Implements(marshaler) || t.Implements(texter) || reflect.PointerTo(t).Implements(marshaler) || reflect.PointerTo(t).Implements(texter) || t == reflect.TypeFor[time.Time]() {
+			out = append(out, prefix)
+			return
+		}
+		switch t.Kind() {
+		case reflect.Struct:
+			if seen[t] {
+				out = append(out, prefix)
+				return
+			}
+			seen[t] = true
+			defer delete(seen, t)
+			for i := range t.NumField() {
+				f := t.Field(i)
+				if !f.IsExported() {
+					continue
+				}
+				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				if name == "-" {
+					continue
+				}
+				if f.Anonymous && name == "" {
+					walk(f.Type, prefix, seen)
+					continue
+				}
+				if name == "" {
+					name = f.Name
+				}
+				p := name
+				if prefix != "" {
+					p = prefix + "." + name
+				}
+				walk(f.Type, p, seen)
+			}
+		case reflect.Map:
+			walk(t.Elem(), prefix+".*", seen)
+		case reflect.Slice, reflect.Array:
+			if t.Elem().Kind() == reflect.Uint8 {
+				out = append(out, prefix)
+				return
+			}
+			walk(t.Elem(), prefix+"[]", seen)
+		default:
+			out = append(out, prefix)
+		}
+	}
+	walk(t, "", map[reflect.Type]bool{})
+	return out
+}
+
+// statusDoc is the documented schema of the /status document.
+const statusSchemaDoc = "../../docs/status.md"
+
+// documentedStatusPaths returns the paths docs/status.md documents: the
+// first cells of its table rows that are one path in backticks.
+func documentedStatusPaths(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, line := range strings.Split(readRepoFile(t, statusSchemaDoc), "\n") {
+		if m := statusRow.FindStringSubmatch(line); m != nil {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+var statusRow = regexp.MustCompile("^\\| `([^`]+)` \\|")
+
+// TestStatusSchemaDocumented: docs/status.md documents every field of the
+// /status document, each once, and nothing else.
+func TestStatusSchemaDocumented(t *testing.T) {
+	want := statusPaths(reflect.TypeFor[memberStatus]())
+	got := documentedStatusPaths(t)
+	count := map[string]int{}
+	for _, p := range got {
+		count[p]++
+	}
+	for _, p := range want {
+		switch count[p] {
+		case 0:
+			t.Errorf("%s does not document %s", statusSchemaDoc, p)
+		case 1:
+		default:
+			t.Errorf("%s documents %s %d times", statusSchemaDoc, p, count[p])
+		}
+		delete(count, p)
+	}
+	for p := range count {
+		t.Errorf("%s documents %s, which the /status document does not have", statusSchemaDoc, p)
+	}
+	if len(want) < 200 {
+		t.Errorf("only %d paths found in the /status document's type; the walk lost some", len(want))
+	}
+}
+
+// checkStatusSchema checks a /status document as a member served it
+// against docs/status.md: its schema version, and every value it holds at a
+// documented path ("*" stands for a map's key).
+func checkStatusSchema(t testing.TB, who string, doc map[string]any, documented []string) {
+	t.Helper()
+	if v, ok := doc["status_version"].(float64); !ok || int(v) != statusVersion {
+		t.Errorf("%s: /status status_version = %v, want %d", who, doc["status_version"], statusVersion)
+	}
+	matches := func(pattern, path string) bool {
+		ps, xs := strings.Split(pattern, "."), strings.Split(path, ".")
+		if len(ps) != len(xs) {
+			return false
+		}
+		for i := range ps {
+			if ps[i] != xs[i] && ps[i] != "*" {
+				return false
+			}
+		}
+		return true
+	}
+	known := func(path string, leaf bool) bool {
+		for _, d := range documented {
+			if matches(d, path) {
+				return true
+			}
+			// An empty object, array or null stands for everything under it.
+			if !leaf && len(d) > len(path) && (d[len(path)] == '.' || d[len(path)] == '[') && matches(d[:len(path)], path) {
+				return true
+			}
+		}
+		return false
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		join := func(k string) string {
+			if path == "" {
+				return k
+			}
+			return path + "." + k
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			if len(v) == 0 && !known(path, false) {
+				t.Errorf("%s: /status has %s, which %s does not document", who, path, statusSchemaDoc)
+			}
+			for k, e := range v {
+				walk(join(k), e)
+			}
+		case []any:
+			if len(v) == 0 && !known(path+"[]", false) && !known(path+"[]", true) {
+				t.Errorf("%s: /status has %s, which %s does not document", who, path, statusSchemaDoc)
+			}
+			for _, e := range v {
+				walk(path+"[]", e)
+			}
+		case nil:
+			if !known(path, true) && !known(path, false) {
+				t.Errorf("%s: /status has %s, which %s does not document", who, path, statusSchemaDoc)
+			}
+		default:
+			if !known(path, true) {
+				t.Errorf("%s: /status has %s, which %s does not document", who, path, statusSchemaDoc)
+			}
+		}
+	}
+	walk("", doc)
+}
