@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -12,9 +13,15 @@ import (
 )
 
 // results is everything a run measured, and what the report needs to say
-// where it was measured.
+// where it was measured. It is saved beside the report (marshal), and a
+// report and its figures can be drawn again from the saved file (--from).
+// Durations in it are nanoseconds.
 type results struct {
-	o         options
+	o options
+	// Format and Command are set when the results are saved: the version
+	// of the file and the settings of the run (see marshal).
+	Format    int
+	Command   string
 	Started   time.Time
 	Machine   string
 	Versions  string
@@ -75,8 +82,20 @@ func feeddVersion(bin string) string {
 // keeps everything from it on.
 const notesMarker = "<!-- notes: everything below is written by hand and kept by make bench -->"
 
-// write renders the report into path, keeping its hand-written notes.
+// write renders the report into path, keeping its hand-written notes, and
+// saves the results it was rendered from beside it (assetDir).
 func (res *results) write(path string) error {
+	data, err := res.marshal()
+	if err != nil {
+		return err
+	}
+	dir := assetDir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("the report's directory: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, resultsFile), data, 0o644); err != nil {
+		return fmt.Errorf("saving the results: %w", err)
+	}
 	var notes string
 	if old, err := os.ReadFile(path); err == nil {
 		if i := bytes.Index(old, []byte(notesMarker)); i >= 0 {
@@ -293,7 +312,7 @@ func (res *results) renderLatency(b *strings.Builder) {
 			}
 			return v
 		}())
-		pool := l.pooled()
+		pool := l.Pooled
 		d := time.Duration(0)
 		if len(l.Runs) > 0 {
 			d = l.Runs[0].Duration
