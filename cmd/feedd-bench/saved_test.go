@@ -34,7 +34,7 @@ func syntheticResults(t *testing.T) *results {
 		res.Throughput.HeaderRatios = append(res.Throughput.HeaderRatios, f/res.Throughput.KcatHeaders[i])
 	}
 	for i, rate := range o.latencyRates {
-		res.Latency = append(res.Latency, syntheticLatency(rate, o.latencyReps, 15+time.Duration(i)*time.Millisecond))
+		res.Latency = append(res.Latency, syntheticLatency(rate, o.latencyReps, time.Duration(15+i)*time.Millisecond))
 	}
 	for i, iv := range o.eosIntervals {
 		e := eosResult{Interval: iv, LatencyRate: 1000, LatencyRunDuration: 6 * time.Second, ThroughputFrames: o.frames,
@@ -80,7 +80,7 @@ func syntheticFailover(kind string, base time.Duration, n int) *failoverResult {
 
 func renderString(res *results) string {
 	var b strings.Builder
-	res.render(&b)
+	res.render(&b, nil, "")
 	return b.String()
 }
 
