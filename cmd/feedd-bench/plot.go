@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/color"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -153,6 +154,22 @@ func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ts
 }
 
+// countTicks label whole numbers at a step of 1, 2 or 5 times a power of
+// ten, at most ten of them: the failovers are counted, never halved.
+type countTicks struct{}
+
+func (countTicks) Ticks(lo, hi float64) []plot.Tick {
+	step := 1.0
+	for i := 0; (hi-lo)/step > 10; i++ {
+		step *= []float64{2, 2.5, 2}[i%3]
+	}
+	var ts []plot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
+		ts = append(ts, plot.Tick{Value: v, Label: fmt.Sprintf("%g", v)})
+	}
+	return ts
+}
+
 // perRunLabel explains the marks of a plot with runs.
 const perRunLabel = "a mark per run, a bar at the median"
 
@@ -163,9 +180,9 @@ func categories(p *plot.Plot, names ...string) {
 }
 
 // yFromZero starts the y axis at zero and leaves room above the highest
-// value for the legend.
+// value for a legend of up to five rows.
 func yFromZero(p *plot.Plot, highest float64) {
-	p.Y.Min, p.Y.Max = 0, highest*1.35
+	p.Y.Min, p.Y.Max = 0, highest*1.6
 }
 
 // runs draws one series' values of one category: a mark per run, spread
@@ -407,6 +424,7 @@ func failoverPanel(label string, commit []time.Duration, targets []failoverTarge
 	p50 := ms(percentile(s, 50))
 	p := newPlot(label+": p50 "+fmtMS(p50), "failover, in the order they ran", "ms from the signal to the first commit")
 	p.X.Min, p.X.Max = 0.5, float64(len(commit))+0.5
+	p.X.Tick.Marker = countTicks{}
 	xys := make(plotter.XYs, len(commit))
 	for j, d := range commit {
 		xys[j] = plotter.XY{X: float64(j + 1), Y: ms(d)}

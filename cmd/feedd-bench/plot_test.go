@@ -264,3 +264,25 @@ func TestFiguresOfSectionsNotRunAreRemoved(t *testing.T) {
 		}
 	}
 }
+
+// TestCountTicks: the failover axis is labelled with whole failovers, at
+// most ten labels however many there were.
+func TestCountTicks(t *testing.T) {
+	for _, tc := range []struct {
+		hi   float64
+		want string
+	}{
+		{3.5, "1 2 3"},
+		{12.5, "2 4 6 8 10 12"},
+		{30.5, "5 10 15 20 25 30"},
+		{100.5, "10 20 30 40 50 60 70 80 90 100"},
+	} {
+		var got []string
+		for _, tick := range (countTicks{}).Ticks(0.5, tc.hi) {
+			got = append(got, tick.Label)
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("ticks up to %g: %q, want %q", tc.hi, got, tc.want)
+		}
+	}
+}
