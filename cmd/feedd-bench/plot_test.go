@@ -133,6 +133,9 @@ func TestReportLinksEveryFigure(t *testing.T) {
 	for f := range linked {
 		t.Errorf("the report links %s, which was not written", f)
 	}
+	if !strings.Contains(string(report), "](bench/"+resultsFile+")") {
+		t.Error("the report does not link the results it was drawn from")
+	}
 	if _, err := loadResults(filepath.Join(assetDir(out), resultsFile)); err != nil {
 		t.Errorf("the saved results: %v", err)
 	}

@@ -150,6 +150,11 @@ func (res *results) render(b *strings.Builder, figs []figure, dir string) {
 	}
 	p("`make bench` ran all of this in %s with:\n\n```sh\n%s\n```\n\n", total.Round(time.Second), res.command())
 	p("Each section below gives what its rows measure and the command of each row. The harness is `cmd/feedd-bench`; `go run ./cmd/feedd-bench -h` lists its settings.\n\n")
+	if dir != "" {
+		p("The pictures are drawn from the same results as the tables, which the run saved in [%s/%s](%s/%s). "+
+			"`--from` draws the report and its pictures again from that file, measuring nothing: for docs/benchmarks.md, "+
+			"`go run ./cmd/feedd-bench --from docs/benchmarks/results.json`.\n\n", dir, resultsFile, dir, resultsFile)
+	}
 
 	targets := res.targets()
 	if len(targets) > 0 {
