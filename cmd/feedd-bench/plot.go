@@ -189,6 +189,10 @@ func yFromZero(p *plot.Plot, highest float64) {
 // in run order across a slot of width w at x, and a bar at their median.
 // The median is given, so that it is the very figure the report states.
 func runs(p *plot.Plot, x, w float64, vals []float64, med float64, i int) (*plotter.Scatter, *plotter.Line, error) {
+	if len(vals) == 0 {
+		// Only a hand-edited results file has a series without runs.
+		return nil, nil, errors.New("no runs")
+	}
 	xys := make(plotter.XYs, len(vals))
 	for j, v := range vals {
 		xys[j] = plotter.XY{X: x + spread(j, len(vals), 0.7*w), Y: v}

@@ -289,3 +289,13 @@ func TestCountTicks(t *testing.T) {
 		}
 	}
 }
+
+// TestFiguresRefuseASeriesWithoutRuns: saved results with a series emptied
+// by hand are an error, not a panic of the drawing.
+func TestFiguresRefuseASeriesWithoutRuns(t *testing.T) {
+	res := syntheticResults(t)
+	res.EOS[1].IdemTput = nil
+	if _, err := res.figures(); err == nil || !strings.Contains(err.Error(), "no runs") {
+		t.Fatalf("figures of a series without runs: %v", err)
+	}
+}
