@@ -79,9 +79,21 @@ func TestDemoChaosWithPrometheus(t *testing.T) {
 	}
 	prom := startPrometheus(t, promBin, promCfg, filepath.Join(dir, "tsdb"))
 
+	// On a loaded machine Prometheus can start scraping late: the queries
+	// below need a series of every target, so wait for the first scrape of
+	// each (up is written for every scrape, failed or not) and give the
+	// rate windows some samples after it.
+	targets := strings.Count(testCfg, "- targets:")
+	waitUntil(t, time.Minute, fmt.Sprintf("Prometheus to scrape all %d targets", targets), func() bool {
+		n, err := prom.query("up")
+		return err == nil && n >= targets
+	})
+	scraped := time.Now()
+
 	// Query once the pipeline has run long enough for failovers and for the
 	// rate windows to fill, while the demo still runs.
 	time.Sleep(time.Until(start.Add(40 * time.Second)))
+	time.Sleep(time.Until(scraped.Add(10 * time.Second)))
 	t.Run("dashboard panels return data", func(t *testing.T) {
 		checkQueries(t, prom, dashboardQueries(t))
 	})
