@@ -228,6 +228,7 @@ func TestExitStatuses(t *testing.T) {
 		{nil, 2, "Usage:"},
 		{[]string{"frobnicate"}, 2, `feedd: unknown command "frobnicate"`},
 		{[]string{"stauts"}, 2, "did you mean status?"},
+		{[]string{"help", "frobnicate"}, 2, `feedd help: unknown help topic "frobnicate"`},
 		{[]string{"run", "--bogus"}, 2, "feedd run: unknown flag: --bogus"},
 		{[]string{"run", "-config", "x.yaml"}, 2, "feedd run: unknown shorthand flag"},
 		{[]string{"run", "--serial.baud"}, 2, "feedd run: flag needs an argument"},

@@ -139,6 +139,7 @@ func newRoot(stdout, stderr io.Writer, cmds ...*cobra.Command) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(cmds...)
 	root.InitDefaultHelpCmd()
+	refuseUnknownHelpTopics(root)
 	root.InitDefaultCompletionCmd()
 	root.InitDefaultVersionFlag()
 	showDefaults(root)
@@ -157,4 +158,24 @@ func rootRun(cmd *cobra.Command, args []string) error {
 		msg += " (did you mean " + strings.Join(s, " or ") + "?)"
 	}
 	return usageError{msg}
+}
+
+// refuseUnknownHelpTopics makes "feedd help frobnicate" a usage error.
+// cobra's help command would show feedd's help for it, as the root takes
+// arguments (to name an unknown command itself), and exit 0.
+func refuseUnknownHelpTopics(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.Name() != "help" || c.Run == nil {
+			continue
+		}
+		show := c.Run
+		c.Run = nil
+		c.RunE = func(c *cobra.Command, args []string) error {
+			if _, rest, _ := c.Root().Find(args); len(rest) > 0 {
+				return usageErrorf("unknown help topic %q", strings.Join(args, " "))
+			}
+			show(c, args)
+			return nil
+		}
+	}
 }
