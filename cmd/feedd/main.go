@@ -75,10 +75,10 @@ func noArgs(_ *cobra.Command, args []string) error {
 	return nil
 }
 
-// dispatch runs the command args name and returns the exit status:
+// dispatch runs the command that args name and returns the exit status:
 // 0 when it succeeded or printed help, 2 on a usage error, exitConfig on
-// a configuration that cannot run, 1 on any other error, whose message it
-// prints on stderr as "feedd CMD: ...".
+// a configuration that cannot run, 1 on any other error. It prints the
+// error on stderr as "feedd CMD: ...".
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	name, err := execute(ctx, newRoot(stdout, stderr, commands()...), args)
 	switch {
