@@ -157,6 +157,13 @@ test-repair: deps kafka
 checkmetrics: deps
 	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 $(GO) test -count=1 -run '^TestPromtoolCheckMetrics$$' -v ./cmd/feedd
 
+# dashboard writes the Grafana dashboard, docs/grafana/feedd-dashboard.json,
+# from its Go source in cmd/feedd-dashboard (docs/monitoring.md); commit
+# both. A test fails while the two differ.
+.PHONY: dashboard
+dashboard:
+	$(GO) run ./cmd/feedd-dashboard -o docs/grafana/feedd-dashboard.json
+
 # soak (not in CI) injects random faults from the whole failure matrix into
 # a pair on real Kafka for $(SOAK), at least $(SOAK_MIN_FAULTS) of them, and
 # checks the topic: the sequenced feed and a GPS feed without sequence

@@ -14,5 +14,14 @@
 // and the benchmarks share. docs/kafka.md describes the configuration, the
 // topic, the record format and the franz-go options.
 //
+// The files follow the concerns: pipeline.go the Pipeline, its goroutine
+// and the ring's intake; activation.go the way to live (fence, a hanging
+// transaction's end in hanging.go, catch up, flush); commit.go producing,
+// committing and recovering from a failed commit; deactivation.go the way
+// back; echo.go the echo consumer and what its batches do to the ring;
+// repair*.go and crosscheck.go the repair of the active's own stream from
+// its peer (repair_wire.go the messages, repair_peer.go the peer's side,
+// repair_fill.go deciding a hole); status.go and metrics.go what it reports.
+//
 // It never decides when to activate; that is the pair protocol's job.
 package broadcast

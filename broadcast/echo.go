@@ -324,3 +324,80 @@ func (p *Pipeline) sendEcho(ctx context.Context, b *echoBatch) bool {
 		return false
 	}
 }
+
+// handleEcho takes a batch from the echo goroutine.
+func (p *Pipeline) handleEcho(b *echoBatch) {
+	if (b.start >= 0 && !p.noticeTopic(b.topicID, "echo consumer")) || !p.currentTopic(b.topicID) {
+		// Records of a topic instance this member has left: the echo
+		// is told to look again.
+		p.recycleEcho(b)
+		p.kickEcho()
+		return
+	}
+	if b.start >= 0 {
+		p.echoNext = b.start
+		// Frames that ended on the line before the echo's start may
+		// have been committed below it, unseen. (None when it starts
+		// from the beginning of a topic: an empty one, or one created
+		// again.)
+		if b.startedAt != 0 && b.start > 0 {
+			p.ring.Unseen(b.startedAt)
+			p.rep.unseenHi = max(p.rep.unseenHi, b.startedAt)
+		}
+	}
+	if b.hasWitness {
+		p.setWitness(b.witness)
+	}
+	if b.hasOwn {
+		p.checkTwin(b.own)
+	}
+	p.held, p.heldIdx = b, 0
+	p.releaseHeld()
+}
+
+// releaseHeld applies the held echo batch. Records at or below ownThrough are
+// this member's own commits, already trimmed. While the member is active and
+// past its catch-up, any other record can only be one of its own commits
+// whose result has not come back yet: the batch is held until it has (and
+// ownThrough covers it) or until the member knows it must trim on echo
+// after all (an aborted, re-syncing or ended activation).
+func (p *Pipeline) releaseHeld() {
+	b := p.held
+	if b == nil {
+		return
+	}
+	a := p.act
+	hold := a != nil && (a.phase == phaseProducing || a.phase == phaseCommitting || a.phase == phaseRecovering)
+	catchUp := a != nil && a.phase == phaseSyncing
+	for ; p.heldIdx < len(b.recs); p.heldIdx++ {
+		r := b.recs[p.heldIdx]
+		if !r.control {
+			if r.offset <= p.ownThrough {
+				p.c.EchoRecords++
+				p.c.EchoOwn++
+				p.rep.seeTopic(backlog.Sighting{ID: r.echo.ID, Exact: r.echo.Exact, Win: r.echo.Win, Size: r.size})
+			} else {
+				if hold {
+					return
+				}
+				p.c.EchoRecords++
+				if !r.timed {
+					p.c.EchoUntimed++
+				}
+				p.rep.seeTopic(backlog.Sighting{ID: r.echo.ID, Exact: r.echo.Exact, Win: r.echo.Win, Size: r.size})
+				if res := p.ring.TrimEcho(r.echo); res.Kind == backlog.TrimRemembered {
+					p.c.EchoRemembered++
+				} else {
+					p.c.EchoMatched++
+					if catchUp {
+						p.c.CatchUpTrims++
+					}
+				}
+			}
+		}
+		p.echoNext = max(p.echoNext, r.offset+1)
+	}
+	p.held = nil
+	p.recycleEcho(b)
+	p.checkSynced()
+}

@@ -231,3 +231,39 @@ type Status struct {
 
 	Counters Counters `json:"counters"`
 }
+
+func (p *Pipeline) status() Status {
+	st := Status{
+		Pipeline:           p.opt.Pipeline,
+		Member:             p.opt.Member,
+		Topic:              p.cfg.Topic,
+		TopicID:            formatTopicID(p.topicID),
+		TransactionalID:    p.txnID,
+		Producer:           p.cfg.Producer,
+		Role:               p.role,
+		RoleSince:          p.roleSince,
+		Ring:               p.ring.Stats(),
+		LastCommitAt:       p.lastCommit,
+		LastCommitOffset:   p.lastOffset,
+		LastControlAt:      p.lastControl,
+		ProducerID:         p.pid,
+		ProducerEpoch:      p.epoch,
+		CommitFailingSince: p.failSince,
+		Kafka:              p.kafka.status(),
+		EchoOffset:         p.echoNext,
+		Witness:            p.witness,
+		Twin:               p.twin,
+		Cause:              p.cause,
+		LastError:          p.lastErr,
+		LastHole:           p.rep.last,
+		CrossCheck:         p.crossCheckStatus(),
+		Counters:           p.c,
+	}
+	if p.controlEnabled() {
+		st.ControlTopic = p.cfg.ControlTopic
+	}
+	st.Counters.Accepted = p.in.accepted.Load()
+	st.Counters.HandoffStalls = p.in.stalls.Load()
+	st.Counters.Refused = p.in.refused.Load()
+	return st
+}

@@ -2,68 +2,43 @@ package ingest
 
 import (
 	"github.com/feedd/feedd/ingest/framing"
+	"github.com/feedd/feedd/internal/metric"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 var (
-	descFrames = prometheus.NewDesc("feedd_ingest_frames_total",
-		"Valid frames read from the serial port.", nil, nil)
-	descBytes = prometheus.NewDesc("feedd_ingest_frame_bytes_total",
-		"Bytes of valid frames read from the serial port (framing excluded).", nil, nil)
-	descDropped = prometheus.NewDesc("feedd_ingest_dropped_total",
-		"Invalid input dropped by the framer, by reason.", []string{"reason"}, nil)
-	descReconnects = prometheus.NewDesc("feedd_ingest_reconnects_total",
-		"Times the serial device was lost after being open.", nil, nil)
-	descOpenFailures = prometheus.NewDesc("feedd_ingest_open_failures_total",
-		"Failed attempts to open the serial device.", nil, nil)
-	descQuietPeriods = prometheus.NewDesc("feedd_ingest_quiet_periods_total",
-		"Times the line went quiet (no valid frame for serial.quiet_after).", nil, nil)
-	descHoles = prometheus.NewDesc("feedd_ingest_holes_total",
-		"Frames delivered after something that may have lost frames before them (the port reopened, the framer dropped input, the line was quiet), by kind.", []string{"kind"}, nil)
-	descConnected = prometheus.NewDesc("feedd_ingest_connected",
-		"1 while the serial device is open.", nil, nil)
-	descQuiet = prometheus.NewDesc("feedd_ingest_quiet",
-		"1 while the line is quiet.", nil, nil)
-	descLastFrame = prometheus.NewDesc("feedd_ingest_last_frame_timestamp_seconds",
-		"Unix time of the last valid frame.", nil, nil)
+	metrics = metric.NewSet("feedd_ingest_")
+
+	descFrames       = metrics.Counter("frames_total", "Valid frames read from the serial port.")
+	descBytes        = metrics.Counter("frame_bytes_total", "Bytes of valid frames read from the serial port (framing excluded).")
+	descDropped      = metrics.Counter("dropped_total", "Invalid input dropped by the framer, by reason.", "reason")
+	descReconnects   = metrics.Counter("reconnects_total", "Times the serial device was lost after being open.")
+	descOpenFailures = metrics.Counter("open_failures_total", "Failed attempts to open the serial device.")
+	descQuietPeriods = metrics.Counter("quiet_periods_total", "Times the line went quiet (no valid frame for serial.quiet_after).")
+	descHoles        = metrics.Counter("holes_total", "Frames delivered after something that may have lost frames before them (the port reopened, the framer dropped input, the line was quiet), by kind.", "kind")
+	descConnected    = metrics.Gauge("connected", "1 while the serial device is open.")
+	descQuiet        = metrics.Gauge("quiet", "1 while the line is quiet.")
+	descLastFrame    = metrics.Gauge("last_frame_timestamp_seconds", "Unix time of the last valid frame.")
 )
 
 // Describe implements prometheus.Collector: the Source's own counters are the
 // metrics, so status and metrics can never disagree.
-func (s *Source) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFrames, descBytes, descDropped, descReconnects,
-		descOpenFailures, descQuietPeriods, descHoles, descConnected, descQuiet, descLastFrame} {
-		ch <- d
-	}
-}
+func (s *Source) Describe(ch chan<- *prometheus.Desc) { metrics.Describe(ch) }
 
 // Collect implements prometheus.Collector.
 func (s *Source) Collect(ch chan<- prometheus.Metric) {
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-	}
-	gauge := func(d *prometheus.Desc, v float64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
-	}
-	counter(descFrames, s.frames.Load())
-	counter(descBytes, s.bytes.Load())
+	descFrames.Uint(ch, s.frames.Load())
+	descBytes.Uint(ch, s.bytes.Load())
 	for _, r := range framing.Reasons {
-		counter(descDropped, s.decoder.Drops().Count(r), r.String())
+		descDropped.Uint(ch, s.decoder.Drops().Count(r), r.String())
 	}
-	counter(descReconnects, s.reconnects.Load())
-	counter(descOpenFailures, s.openFailures.Load())
-	counter(descQuietPeriods, s.quietPeriods.Load())
+	descReconnects.Uint(ch, s.reconnects.Load())
+	descOpenFailures.Uint(ch, s.openFailures.Load())
+	descQuietPeriods.Uint(ch, s.quietPeriods.Load())
 	for _, h := range Holes {
-		counter(descHoles, s.holes[h].Load(), h.String())
+		descHoles.Uint(ch, s.holes[h].Load(), h.String())
 	}
-	gauge(descConnected, boolFloat(s.connected.Load()))
-	gauge(descQuiet, boolFloat(s.quiet.Load()))
-	gauge(descLastFrame, float64(s.lastFrame.Load())/1e9)
-}
-
-func boolFloat(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
+	descConnected.Bool(ch, s.connected.Load())
+	descQuiet.Bool(ch, s.quiet.Load())
+	descLastFrame.Float(ch, float64(s.lastFrame.Load())/1e9)
 }

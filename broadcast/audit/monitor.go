@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/feedd/feedd/internal/metric"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -114,53 +115,34 @@ func (m *Monitor) Collector() prometheus.Collector { return monitorCollector{m} 
 type monitorCollector struct{ m *Monitor }
 
 var (
-	auditRecordsDesc = prometheus.NewDesc("feedd_audit_records_total",
-		"Committed data records the audit has read.", []string{"identity"}, nil)
-	auditNextOffsetDesc = prometheus.NewDesc("feedd_audit_next_offset",
-		"The topic offset the audit reads next.", nil, nil)
-	auditLastSeqDesc = prometheus.NewDesc("feedd_audit_last_sequence",
-		"Highest feed sequence number read (0 before the first).", nil, nil)
-	auditGapsDesc = prometheus.NewDesc("feedd_audit_gaps",
-		"Ranges of feed sequence numbers missing between the lowest and highest read.", nil, nil)
-	auditMissingDesc = prometheus.NewDesc("feedd_audit_missing_frames",
-		"Feed sequence numbers missing between the lowest and highest read.", nil, nil)
-	auditDuplicatesDesc = prometheus.NewDesc("feedd_audit_duplicate_records_total",
-		"Records carrying a feed sequence number already read (copies beyond the first).", nil, nil)
-	auditOutOfOrderDesc = prometheus.NewDesc("feedd_audit_out_of_order_total",
-		"Records whose sequence number is lower than one read before them.", nil, nil)
-	auditLastRecordDesc = prometheus.NewDesc("feedd_audit_last_record_timestamp_seconds",
-		"Timestamp of the newest record read (0 before the first).", nil, nil)
+	auditMetrics = metric.NewSet("feedd_audit_")
+
+	auditRecordsDesc    = auditMetrics.Counter("records_total", "Committed data records the audit has read.", "identity")
+	auditNextOffsetDesc = auditMetrics.Gauge("next_offset", "The topic offset the audit reads next.")
+	auditLastSeqDesc    = auditMetrics.Gauge("last_sequence", "Highest feed sequence number read (0 before the first).")
+	auditGapsDesc       = auditMetrics.Gauge("gaps", "Ranges of feed sequence numbers missing between the lowest and highest read.")
+	auditMissingDesc    = auditMetrics.Gauge("missing_frames", "Feed sequence numbers missing between the lowest and highest read.")
+	auditDuplicatesDesc = auditMetrics.Counter("duplicate_records_total", "Records carrying a feed sequence number already read (copies beyond the first).")
+	auditOutOfOrderDesc = auditMetrics.Counter("out_of_order_total", "Records whose sequence number is lower than one read before them.")
+	auditLastRecordDesc = auditMetrics.Gauge("last_record_timestamp_seconds", "Timestamp of the newest record read (0 before the first).")
 )
 
 func (c monitorCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{auditRecordsDesc, auditNextOffsetDesc, auditLastSeqDesc,
-		auditGapsDesc, auditMissingDesc, auditDuplicatesDesc, auditOutOfOrderDesc, auditLastRecordDesc} {
-		ch <- d
-	}
+	auditMetrics.Describe(ch)
 	c.m.histogram.Describe(ch)
 }
 
 func (c monitorCollector) Collect(ch chan<- prometheus.Metric) {
 	p := c.m.Progress()
-	counter := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
-	}
-	gauge := func(d *prometheus.Desc, v float64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
-	}
-	counter(auditRecordsDesc, float64(p.Sequenced), "sequence")
-	counter(auditRecordsDesc, float64(p.Unsequenced), "fingerprint")
-	gauge(auditNextOffsetDesc, float64(p.NextOffset))
-	gauge(auditLastSeqDesc, float64(p.LastSeq))
-	gauge(auditGapsDesc, float64(p.Gaps))
-	gauge(auditMissingDesc, float64(p.Missing))
-	counter(auditDuplicatesDesc, float64(p.DuplicateRecords))
-	counter(auditOutOfOrderDesc, float64(p.OutOfOrder))
-	last := 0.0
-	if !p.LastRecordTime.IsZero() {
-		last = float64(p.LastRecordTime.UnixNano()) / 1e9
-	}
-	gauge(auditLastRecordDesc, last)
+	auditRecordsDesc.Float(ch, float64(p.Sequenced), "sequence")
+	auditRecordsDesc.Float(ch, float64(p.Unsequenced), "fingerprint")
+	auditNextOffsetDesc.Float(ch, float64(p.NextOffset))
+	auditLastSeqDesc.Float(ch, float64(p.LastSeq))
+	auditGapsDesc.Float(ch, float64(p.Gaps))
+	auditMissingDesc.Float(ch, float64(p.Missing))
+	auditDuplicatesDesc.Float(ch, float64(p.DuplicateRecords))
+	auditOutOfOrderDesc.Float(ch, float64(p.OutOfOrder))
+	auditLastRecordDesc.Time(ch, p.LastRecordTime)
 	c.m.histogram.Collect(ch)
 }
 

@@ -21,7 +21,9 @@ type latencyRun struct {
 	Rate     float64
 	Duration time.Duration
 	Stats    LatencyStats
-	Samples  []time.Duration
+	// Samples are not saved with the results (see marshal): Stats and the
+	// result's Pooled hold what the report shows of them.
+	Samples []time.Duration `json:"-"`
 	// Commits and CommitMean are the member's commits during the run and
 	// their mean duration (its commit histogram), to tell the commit's
 	// share of the latency.
@@ -125,7 +127,13 @@ func (r *runner) measureLatency(ctx context.Context, rate float64, d time.Durati
 type latencyResult struct {
 	Rate float64
 	Runs []latencyRun
+	// Pooled are the statistics of every sample of every run, taken once
+	// the runs are done (pool), since the samples are not saved.
+	Pooled LatencyStats
 }
+
+// pool sets Pooled from the runs' samples.
+func (l *latencyResult) pool() { l.Pooled = l.pooled() }
 
 // pooled returns the statistics of every sample of every run.
 func (l latencyResult) pooled() LatencyStats {
@@ -160,6 +168,7 @@ func (r *runner) benchLatency(ctx context.Context) error {
 				run.Commits, run.CommitMean.Round(10*time.Microsecond))
 			res.Runs = append(res.Runs, run)
 		}
+		res.pool()
 		r.res.Latency = append(r.res.Latency, res)
 	}
 	return nil
@@ -217,6 +226,8 @@ func (r *runner) benchExactlyOnce(ctx context.Context) error {
 					run.Stats.P50.Round(10*time.Microsecond), run.Stats.P99.Round(10*time.Microsecond))
 			}
 		}
+		res.TxnLat.pool()
+		res.IdemLat.pool()
 		r.res.EOS = append(r.res.EOS, res)
 	}
 	return nil

@@ -47,6 +47,7 @@ type options struct {
 	out      string
 	workDir  string
 	profile  string
+	from     string
 	only     map[string]bool
 
 	reps            int
@@ -96,6 +97,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.feedd, "feedd", "bin/feedd", "the feedd binary to measure")
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "the report to write; what follows its notes marker is kept")
 	fs.StringVar(&o.workDir, "work-dir", "", "where members keep configurations and logs (default: a new temporary directory, removed at the end)")
+	fs.StringVar(&o.from, "from", "", "measure nothing: draw the report (--out) and its figures again from the results a run saved (docs/benchmarks/results.json), with that run's settings")
 	fs.StringVar(&o.profile, "profile", "", "write every member's CPU and allocation profiles into this directory (they then stop with SIGTERM)")
 	only := fs.String("only", strings.Join(sections, ","), "sections to run: "+strings.Join(sections, ","))
 	fs.IntVar(&o.reps, "reps", 5, "repetitions of each throughput measurement (feedd and kcat alternate)")
@@ -142,7 +144,10 @@ func parseFlags(args []string) (options, error) {
 	if o.cpuRates, err = parseList(*cpu, parseRate); err != nil {
 		errs = append(errs, fmt.Errorf("--cpu-rates: %w", err))
 	}
-	if n := btoi(o.kafka) + btoi(o.brokers != "") + btoi(o.embedded); n != 1 {
+	switch n := btoi(o.kafka) + btoi(o.brokers != "") + btoi(o.embedded); {
+	case o.from != "" && n > 0:
+		errs = append(errs, errFromWithBroker)
+	case o.from == "" && n != 1:
 		errs = append(errs, errors.New("give exactly one of --kafka, --brokers and --embedded"))
 	}
 	for name, v := range map[string]int{"reps": o.reps, "frames": o.frames, "latency-reps": o.latencyReps,
@@ -211,6 +216,13 @@ type runner struct {
 }
 
 func run(ctx context.Context, o options) error {
+	if o.from != "" {
+		res, err := loadResults(o.from)
+		if err != nil {
+			return err
+		}
+		return res.write(o.out)
+	}
 	bin, err := filepath.Abs(o.feedd)
 	if err != nil {
 		return err

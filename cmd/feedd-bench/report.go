@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -12,9 +13,15 @@ import (
 )
 
 // results is everything a run measured, and what the report needs to say
-// where it was measured.
+// where it was measured. It is saved beside the report (marshal), and a
+// report and its figures can be drawn again from the saved file (--from).
+// Durations in it are nanoseconds.
 type results struct {
-	o         options
+	o options
+	// Format and Command are set when the results are saved: the version
+	// of the file and the settings of the run (see marshal).
+	Format    int
+	Command   string
 	Started   time.Time
 	Machine   string
 	Versions  string
@@ -75,8 +82,25 @@ func feeddVersion(bin string) string {
 // keeps everything from it on.
 const notesMarker = "<!-- notes: everything below is written by hand and kept by make bench -->"
 
-// write renders the report into path, keeping its hand-written notes.
+// write renders the report into path, keeping its hand-written notes, and
+// writes its figures and the results it was rendered from beside it
+// (assetDir).
 func (res *results) write(path string) error {
+	figs, err := res.figures()
+	if err != nil {
+		return err
+	}
+	data, err := res.marshal()
+	if err != nil {
+		return err
+	}
+	dir := assetDir(path)
+	if err := writeFigures(dir, figs); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, resultsFile), data, 0o644); err != nil {
+		return fmt.Errorf("saving the results: %w", err)
+	}
 	var notes string
 	if old, err := os.ReadFile(path); err == nil {
 		if i := bytes.Index(old, []byte(notesMarker)); i >= 0 {
@@ -87,7 +111,7 @@ func (res *results) write(path string) error {
 		notes = notesMarker + "\n\n## Notes\n\nNothing yet.\n"
 	}
 	var b strings.Builder
-	res.render(&b)
+	res.render(&b, figs, filepath.Base(dir))
 	b.WriteString("\n" + notes)
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
@@ -105,7 +129,9 @@ func verdict(met bool) string {
 	return "**missed**"
 }
 
-func (res *results) render(b *strings.Builder) {
+// render writes the report, with a link to each of figs (in dir, relative
+// to the report) at the end of the section it illustrates.
+func (res *results) render(b *strings.Builder, figs []figure, dir string) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("# Benchmarks\n\n")
 	p("<!-- Written by `make bench` (cmd/feedd-bench). Edit the notes at the end; the figures are rewritten. -->\n\n")
@@ -124,6 +150,11 @@ func (res *results) render(b *strings.Builder) {
 	}
 	p("`make bench` ran all of this in %s with:\n\n```sh\n%s\n```\n\n", total.Round(time.Second), res.command())
 	p("Each section below gives what its rows measure and the command of each row. The harness is `cmd/feedd-bench`; `go run ./cmd/feedd-bench -h` lists its settings.\n\n")
+	if dir != "" {
+		p("The pictures are drawn from the same results as the tables, which the run saved in [%s/%s](%s/%s). "+
+			"`--from` draws the report and its pictures again from that file, measuring nothing: for docs/benchmarks.md, "+
+			"`go run ./cmd/feedd-bench --from docs/benchmarks/results.json`.\n\n", dir, resultsFile, dir, resultsFile)
+	}
 
 	targets := res.targets()
 	if len(targets) > 0 {
@@ -133,15 +164,28 @@ func (res *results) render(b *strings.Builder) {
 		}
 		p("\n")
 	}
-	res.renderThroughput(b)
-	res.renderLatency(b)
-	res.renderEOS(b)
-	res.renderFailover(b)
-	res.renderActivation(b)
-	res.renderMemory(b)
-	res.renderCPU(b)
-	res.renderGo(b)
+	for _, s := range []struct {
+		name   string
+		render func(*strings.Builder)
+	}{
+		{"throughput", res.renderThroughput}, {"latency", res.renderLatency}, {"eos", res.renderEOS}, {"failover", res.renderFailover},
+		{"activation", res.renderActivation}, {"memory", res.renderMemory}, {"cpu", res.renderCPU}, {"go", res.renderGo},
+	} {
+		s.render(b)
+		renderFigures(b, figs, dir, s.name)
+	}
 	res.renderProfiling(b)
+}
+
+// renderFigures links the figures of a section, at its end: dir is the
+// figures' directory relative to the report.
+func renderFigures(b *strings.Builder, figs []figure, dir, section string) {
+	for _, f := range figs {
+		if f.Section == section {
+			alt := strings.NewReplacer("[", "(", "]", ")", "\n", " ").Replace(f.Alt)
+			fmt.Fprintf(b, "![%s.](%s/%s)\n\n", alt, dir, f.File)
+		}
+	}
 }
 
 // command is the harness command line this run amounts to.
@@ -190,6 +234,15 @@ func (res *results) command() string {
 // latency target is stated against.
 const defaultCommitInterval = 25 * time.Millisecond
 
+// The issue's targets for latency and failover, which the report checks
+// and the figures draw.
+const (
+	latencyP99Target = defaultCommitInterval + 10*time.Millisecond
+	crashP50Target   = 50 * time.Millisecond
+	crashP99Target   = 150 * time.Millisecond
+	hangP99Target    = pairActivation + 150*time.Millisecond
+)
+
 func (res *results) targets() []target {
 	var ts []target
 	if t := res.Throughput; t != nil {
@@ -197,7 +250,7 @@ func (res *results) targets() []target {
 		ts = append(ts, target{"throughput: feedd at least 1.0× kcat (transactions on, default commit interval)",
 			"median ratio " + r.format(fmtRatio), r.Median >= 1})
 	}
-	bound := ms(defaultCommitInterval + 10*time.Millisecond)
+	bound := ms(latencyP99Target)
 	for _, l := range res.Latency {
 		p99 := l.perRun(func(s LatencyStats) time.Duration { return s.P99 })
 		ts = append(ts, target{fmt.Sprintf("latency at %s frames/s: p99 at most the commit interval + 10 ms (%s)", fmtRate(l.Rate), fmtMS(bound)),
@@ -214,13 +267,13 @@ func (res *results) targets() []target {
 		s := sortedDur(f.Commit)
 		p50, p99 := percentile(s, 50), percentile(s, 99)
 		ts = append(ts, target{"crash failover: p50 < 50 ms, p99 < 150 ms",
-			fmt.Sprintf("p50 %s, p99 %s", fmtMS(ms(p50)), fmtMS(ms(p99))), p50 < 50*time.Millisecond && p99 < 150*time.Millisecond})
+			fmt.Sprintf("p50 %s, p99 %s", fmtMS(ms(p50)), fmtMS(ms(p99))), p50 < crashP50Target && p99 < crashP99Target})
 	}
 	if f := res.Failover["hang"]; f != nil {
 		s := sortedDur(f.Commit)
 		p99 := percentile(s, 99)
 		ts = append(ts, target{"hang failover: p99 < the activation interval + 150 ms (650 ms)",
-			"p99 " + fmtMS(ms(p99)), p99 < pairActivation+150*time.Millisecond})
+			"p99 " + fmtMS(ms(p99)), p99 < hangP99Target})
 	}
 	return ts
 }
@@ -293,7 +346,7 @@ func (res *results) renderLatency(b *strings.Builder) {
 			}
 			return v
 		}())
-		pool := l.pooled()
+		pool := l.Pooled
 		d := time.Duration(0)
 		if len(l.Runs) > 0 {
 			d = l.Runs[0].Duration

@@ -15,6 +15,7 @@ import (
 	"github.com/feedd/feedd/ftpair"
 	"github.com/feedd/feedd/ftpair/link"
 	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/internal/metric"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -741,37 +742,23 @@ func (j *feedJudge) judge(now time.Time, h ingest.Health) ftpair.FeedState {
 }
 
 var (
-	descInfo = prometheus.NewDesc("feedd_member_info",
-		"Always 1; its labels identify the member and its pipeline.",
-		[]string{"pipeline", "member", "version", "topic", "transactional_id"}, nil)
-	descActive = prometheus.NewDesc("feedd_member_active",
-		"1 while this member is active (broadcasting), 0 otherwise.", nil, nil)
-	descActivations = prometheus.NewDesc("feedd_pair_activations_total",
-		"Completed activations decided by the pair protocol, by reason (obituary and silence are failovers).", []string{"reason"}, nil)
-	descActivationFailures = prometheus.NewDesc("feedd_pair_activation_failures_total",
-		"Activations that failed (the member returned to inactive and held off).", nil, nil)
-	descFailuresInARow = prometheus.NewDesc("feedd_member_activation_failures_consecutive",
-		"Failed attempts to activate since the last successful one (or since Kafka answered again); the member waits longer before each retry.", nil, nil)
-	descStepDowns = prometheus.NewDesc("feedd_pair_step_downs_total",
-		"Deactivations decided by the pair protocol, by reason.", []string{"reason"}, nil)
-	descObituaries = prometheus.NewDesc("feedd_pair_obituaries_total",
-		"Peers declared dead because their pair-link connection closed.", nil, nil)
-	descWitnessSuppressed = prometheus.NewDesc("feedd_pair_witness_suppressed_total",
-		"Activations withheld because the Kafka witness showed the silent active still committing.", nil, nil)
-	descRefusalSuppressed = prometheus.NewDesc("feedd_pair_refusal_suppressed_total",
-		"Activations withheld because a peer refused for its frame identity settings might be active.", nil, nil)
-	descStalls = prometheus.NewDesc("feedd_pair_stalls_total",
-		"Times this process resumed after being stopped or starved for over half the activation interval.", nil, nil)
-	descDuplicateID = prometheus.NewDesc("feedd_pair_duplicate_member_id_total",
-		"Heartbeats carrying this member's id from another process: two members share one member_id.", nil, nil)
-	descIDClash = prometheus.NewDesc("feedd_pair_member_id_clash",
-		"1 while another process is known to run with this member's member_id (refused by the pair link, or committing under it).", nil, nil)
-	descIDClashes = prometheus.NewDesc("feedd_pair_member_id_clashes_total",
-		"Episodes of another process running with this member's member_id.", nil, nil)
-	descHeartbeatsMissed = prometheus.NewDesc("feedd_pair_heartbeats_missed_total",
-		"Heartbeats that did not arrive from a peer heard before: one per heartbeat interval of silence beyond the first.", nil, nil)
-	descHeartbeatsRejected = prometheus.NewDesc("feedd_pair_heartbeats_rejected_total",
-		"Authenticated heartbeats the pair protocol dropped: older than one already taken from the same process, or without a sender.", nil, nil)
+	memberMetrics = metric.NewSet("feedd_")
+
+	descInfo               = memberMetrics.Gauge("member_info", "Always 1; its labels identify the member and its pipeline.", "pipeline", "member", "version", "topic", "transactional_id")
+	descActive             = memberMetrics.Gauge("member_active", "1 while this member is active (broadcasting), 0 otherwise.")
+	descActivations        = memberMetrics.Counter("pair_activations_total", "Completed activations decided by the pair protocol, by reason (obituary and silence are failovers).", "reason")
+	descActivationFailures = memberMetrics.Counter("pair_activation_failures_total", "Activations that failed (the member returned to inactive and held off).")
+	descFailuresInARow     = memberMetrics.Gauge("member_activation_failures_consecutive", "Failed attempts to activate since the last successful one (or since Kafka answered again); the member waits longer before each retry.")
+	descStepDowns          = memberMetrics.Counter("pair_step_downs_total", "Deactivations decided by the pair protocol, by reason.", "reason")
+	descObituaries         = memberMetrics.Counter("pair_obituaries_total", "Peers declared dead because their pair-link connection closed.")
+	descWitnessSuppressed  = memberMetrics.Counter("pair_witness_suppressed_total", "Activations withheld because the Kafka witness showed the silent active still committing.")
+	descRefusalSuppressed  = memberMetrics.Counter("pair_refusal_suppressed_total", "Activations withheld because a peer refused for its frame identity settings might be active.")
+	descStalls             = memberMetrics.Counter("pair_stalls_total", "Times this process resumed after being stopped or starved for over half the activation interval.")
+	descDuplicateID        = memberMetrics.Counter("pair_duplicate_member_id_total", "Heartbeats carrying this member's id from another process: two members share one member_id.")
+	descIDClash            = memberMetrics.Gauge("pair_member_id_clash", "1 while another process is known to run with this member's member_id (refused by the pair link, or committing under it).")
+	descIDClashes          = memberMetrics.Counter("pair_member_id_clashes_total", "Episodes of another process running with this member's member_id.")
+	descHeartbeatsMissed   = memberMetrics.Counter("pair_heartbeats_missed_total", "Heartbeats that did not arrive from a peer heard before: one per heartbeat interval of silence beyond the first.")
+	descHeartbeatsRejected = memberMetrics.Counter("pair_heartbeats_rejected_total", "Authenticated heartbeats the pair protocol dropped: older than one already taken from the same process, or without a sender.")
 )
 
 // activationReasons are the reasons the core activates for, exported from
@@ -784,56 +771,38 @@ var stepDownReasons = []ftpair.Reason{ftpair.ReasonFenced, ftpair.ReasonSupersed
 	ftpair.ReasonFeed, ftpair.ReasonSwitchover, ftpair.ReasonPreempted, ftpair.ReasonActivationFailed}
 
 // Describe implements prometheus.Collector.
-func (c *controller) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descActive, descFailuresInARow, descActivations, descActivationFailures,
-		descStepDowns, descObituaries, descWitnessSuppressed, descRefusalSuppressed, descStalls, descDuplicateID,
-		descIDClash, descIDClashes, descHeartbeatsMissed, descHeartbeatsRejected} {
-		ch <- d
-	}
-}
+func (c *controller) Describe(ch chan<- *prometheus.Desc) { memberMetrics.Describe(ch) }
 
 // Collect implements prometheus.Collector.
 func (c *controller) Collect(ch chan<- prometheus.Metric) {
 	pipe := c.pipe.Status()
-	ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1,
-		c.cfg.Pipeline, c.cfg.MemberID, versionString(), pipe.Topic, pipe.TransactionalID)
-	active := 0.0
-	if pipe.Role == broadcast.RoleActive {
-		active = 1
-	}
-	ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, active)
-	ch <- prometheus.MustNewConstMetric(descFailuresInARow, prometheus.GaugeValue, float64(c.actStatus.Load().FailuresInARow))
+	descInfo.Float(ch, 1, c.cfg.Pipeline, c.cfg.MemberID, versionString(), pipe.Topic, pipe.TransactionalID)
+	descActive.Bool(ch, pipe.Role == broadcast.RoleActive)
+	descFailuresInARow.Float(ch, float64(c.actStatus.Load().FailuresInARow))
 	st := c.pairStatus.Load()
 	if st == nil {
 		return
 	}
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-	}
-	byReason := func(d *prometheus.Desc, known []ftpair.Reason, counts map[ftpair.Reason]uint64) {
+	byReason := func(d *metric.Desc, known []ftpair.Reason, counts map[ftpair.Reason]uint64) {
 		for _, r := range known {
-			counter(d, counts[r], string(r))
+			d.Uint(ch, counts[r], string(r))
 		}
 		for r, n := range counts {
 			if !slices.Contains(known, r) {
-				counter(d, n, string(r))
+				d.Uint(ch, n, string(r))
 			}
 		}
 	}
 	byReason(descActivations, activationReasons, st.Counters.ActivationsByReason)
-	counter(descActivationFailures, st.Counters.ActivationFailures)
+	descActivationFailures.Uint(ch, st.Counters.ActivationFailures)
 	byReason(descStepDowns, stepDownReasons, st.Counters.StepDowns)
-	counter(descObituaries, st.Counters.Obituaries)
-	counter(descWitnessSuppressed, st.Counters.WitnessSuppressed)
-	counter(descRefusalSuppressed, st.Counters.RefusalSuppressed)
-	counter(descStalls, st.Counters.Stalls)
-	counter(descDuplicateID, st.Counters.DuplicateMemberID)
-	clash := 0.0
-	if st.MemberIDClash != nil {
-		clash = 1
-	}
-	ch <- prometheus.MustNewConstMetric(descIDClash, prometheus.GaugeValue, clash)
-	counter(descIDClashes, st.Counters.MemberIDClashes)
-	counter(descHeartbeatsMissed, st.Counters.MissedHeartbeats)
-	counter(descHeartbeatsRejected, st.Counters.StaleHeartbeats)
+	descObituaries.Uint(ch, st.Counters.Obituaries)
+	descWitnessSuppressed.Uint(ch, st.Counters.WitnessSuppressed)
+	descRefusalSuppressed.Uint(ch, st.Counters.RefusalSuppressed)
+	descStalls.Uint(ch, st.Counters.Stalls)
+	descDuplicateID.Uint(ch, st.Counters.DuplicateMemberID)
+	descIDClash.Bool(ch, st.MemberIDClash != nil)
+	descIDClashes.Uint(ch, st.Counters.MemberIDClashes)
+	descHeartbeatsMissed.Uint(ch, st.Counters.MissedHeartbeats)
+	descHeartbeatsRejected.Uint(ch, st.Counters.StaleHeartbeats)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -102,35 +103,70 @@ func TestMonitoringMetricsDocumented(t *testing.T) {
 	}
 }
 
-// TestMonitoringDashboard checks the dashboard's shape: valid JSON, the
-// variables the queries use, and a query and a data source on every panel.
-func TestMonitoringDashboard(t *testing.T) {
-	var d struct {
-		Title         string `json:"title"`
-		UID           string `json:"uid"`
-		SchemaVersion int    `json:"schemaVersion"`
-		Templating    struct {
-			List []struct {
-				Name string `json:"name"`
-				Type string `json:"type"`
-			} `json:"list"`
-		} `json:"templating"`
-		Panels []struct {
-			ID         int             `json:"id"`
-			Type       string          `json:"type"`
-			Title      string          `json:"title"`
+// grafanaDashboard is the part of the dashboard's JSON the tests read.
+type grafanaDashboard struct {
+	Title         string `json:"title"`
+	UID           string `json:"uid"`
+	SchemaVersion int    `json:"schemaVersion"`
+	Templating    struct {
+		List []struct {
+			Name string `json:"name"`
+			Type string `json:"type"`
+		} `json:"list"`
+	} `json:"templating"`
+	Annotations struct {
+		List []struct {
+			Name       string          `json:"name"`
+			BuiltIn    int             `json:"builtIn"`
 			Datasource json.RawMessage `json:"datasource"`
-			GridPos    struct{ H, W, X, Y int }
-			Targets    []struct {
-				Expr       string          `json:"expr"`
-				RefID      string          `json:"refId"`
-				Datasource json.RawMessage `json:"datasource"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
+			Expr       string          `json:"expr"`
+		} `json:"list"`
+	} `json:"annotations"`
+	Panels []grafanaPanel `json:"panels"`
+}
+
+type grafanaPanel struct {
+	ID         int             `json:"id"`
+	Type       string          `json:"type"`
+	Title      string          `json:"title"`
+	Datasource json.RawMessage `json:"datasource"`
+	GridPos    struct{ H, W, X, Y int }
+	Targets    []struct {
+		Expr       string          `json:"expr"`
+		RefID      string          `json:"refId"`
+		Datasource json.RawMessage `json:"datasource"`
+	} `json:"targets"`
+	// A collapsed row holds its panels itself.
+	Panels []grafanaPanel `json:"panels"`
+}
+
+// readDashboard reads the dashboard the repository ships (written by
+// cmd/feedd-dashboard).
+func readDashboard(t *testing.T) grafanaDashboard {
+	t.Helper()
+	var d grafanaDashboard
 	if err := json.Unmarshal([]byte(readRepoFile(t, dashboardJSON)), &d); err != nil {
 		t.Fatalf("%s: %v", dashboardJSON, err)
 	}
+	return d
+}
+
+// allPanels returns every panel and row, with the panels of collapsed rows
+// after their row.
+func (d grafanaDashboard) allPanels() []grafanaPanel {
+	var out []grafanaPanel
+	for _, p := range d.Panels {
+		out = append(out, p)
+		out = append(out, p.Panels...)
+	}
+	return out
+}
+
+// TestMonitoringDashboard checks the dashboard's shape: valid JSON, the
+// variables the queries use, and a query and a data source on every panel
+// (those of collapsed rows included) and annotation.
+func TestMonitoringDashboard(t *testing.T) {
+	d := readDashboard(t)
 	if d.Title == "" || d.UID == "" || d.SchemaVersion < 30 {
 		t.Errorf("title %q, uid %q, schemaVersion %d: want all set, schemaVersion of a current Grafana", d.Title, d.UID, d.SchemaVersion)
 	}
@@ -143,8 +179,18 @@ func TestMonitoringDashboard(t *testing.T) {
 			t.Errorf("no $%s variable", v)
 		}
 	}
+	checkExpr := func(what, expr string) {
+		if !strings.Contains(expr, "$pipeline") {
+			t.Errorf("%s: does not filter by $pipeline", what)
+		}
+		for _, m := range regexp.MustCompile(`\$(\w+)`).FindAllStringSubmatch(expr, -1) {
+			if _, ok := vars[m[1]]; !ok && !strings.HasPrefix(m[1], "__") {
+				t.Errorf("%s: unknown variable $%s", what, m[1])
+			}
+		}
+	}
 	ids := map[int]bool{}
-	for _, p := range d.Panels {
+	for _, p := range d.allPanels() {
 		if ids[p.ID] {
 			t.Errorf("panel %q: duplicate id %d", p.Title, p.ID)
 		}
@@ -165,15 +211,17 @@ func TestMonitoringDashboard(t *testing.T) {
 			if !isDatasourceVariable(tg.Datasource) {
 				t.Errorf("panel %q, query %s: data source %s is not the $datasource variable", p.Title, tg.RefID, tg.Datasource)
 			}
-			if !strings.Contains(tg.Expr, "$pipeline") {
-				t.Errorf("panel %q, query %s: does not filter by $pipeline", p.Title, tg.RefID)
-			}
-			for _, m := range regexp.MustCompile(`\$(\w+)`).FindAllStringSubmatch(tg.Expr, -1) {
-				if _, ok := vars[m[1]]; !ok && !strings.HasPrefix(m[1], "__") {
-					t.Errorf("panel %q, query %s: unknown variable $%s", p.Title, tg.RefID, m[1])
-				}
-			}
+			checkExpr(fmt.Sprintf("panel %q, query %s", p.Title, tg.RefID), tg.Expr)
 		}
+	}
+	for _, a := range d.Annotations.List {
+		if a.BuiltIn == 1 { // Grafana's own annotations and alerts
+			continue
+		}
+		if !isDatasourceVariable(a.Datasource) {
+			t.Errorf("annotation %q: data source %s is not the $datasource variable", a.Name, a.Datasource)
+		}
+		checkExpr(fmt.Sprintf("annotation %q", a.Name), a.Expr)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"time"
 
+	"github.com/feedd/feedd/internal/metric"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -181,87 +182,51 @@ func (p *peer) counters() PeerCounters {
 // Metrics. The prefix feedd_pair_link_ keeps them apart from the core's
 // feedd_pair_ metrics.
 var (
-	descSent = prometheus.NewDesc("feedd_pair_link_messages_sent_total",
-		"Heartbeats written to a peer.", []string{"peer"}, nil)
-	descReceived = prometheus.NewDesc("feedd_pair_link_messages_received_total",
-		"Authenticated heartbeats accepted from a peer.", []string{"peer"}, nil)
-	descSendDropped = prometheus.NewDesc("feedd_pair_link_send_dropped_total",
-		"Heartbeats not sent: queue_full (the oldest queued was dropped) or not_connected.", []string{"peer", "reason"}, nil)
-	descRejected = prometheus.NewDesc("feedd_pair_link_rejected_total",
-		"Input refused by the pair link, by reason.", []string{"reason"}, nil)
-	descConnects = prometheus.NewDesc("feedd_pair_link_connects_total",
-		"Authenticated connections to a peer that came up.", []string{"peer"}, nil)
-	descDisconnects = prometheus.NewDesc("feedd_pair_link_disconnects_total",
-		"Authenticated connections to a peer that ended, for any reason.", []string{"peer"}, nil)
-	descObituaries = prometheus.NewDesc("feedd_pair_link_obituaries_total",
-		"Connections the peer closed while alive on the link, reported to the core as PeerClosed.", []string{"peer"}, nil)
-	descDialFailures = prometheus.NewDesc("feedd_pair_link_dial_failures_total",
-		"Failed dials or handshakes towards a peer.", []string{"peer"}, nil)
-	descConnected = prometheus.NewDesc("feedd_pair_link_connected",
-		"1 while an authenticated connection to the peer is up.", []string{"peer"}, nil)
-	descLastMessage = prometheus.NewDesc("feedd_pair_link_last_message_timestamp_seconds",
-		"Unix time of the last authenticated message from the peer.", []string{"peer"}, nil)
-	descIdentityRefused = prometheus.NewDesc("feedd_pair_link_identity_refused",
-		"1 while this member refuses the peer because their frame identity settings (framing, sequence) differ.", []string{"peer"}, nil)
-	descClockWidth = prometheus.NewDesc("feedd_pair_link_clock_bound_width_seconds",
-		"Width of the latest bound on the offset between this member's clock and the peer's, from the heartbeats' timing.", []string{"peer"}, nil)
-	descClockAge = prometheus.NewDesc("feedd_pair_link_clock_bound_age_seconds",
-		"How long ago the latest clock bound was measured.", []string{"peer"}, nil)
-	descClockBounds = prometheus.NewDesc("feedd_pair_link_clock_bounds_total",
-		"Clock bounds measured from the peer's heartbeats: accepted, or discarded as impossible (lower bound not below upper).", []string{"peer", "result"}, nil)
+	metrics = metric.NewSet("feedd_pair_link_")
+
+	descSent            = metrics.Counter("messages_sent_total", "Heartbeats written to a peer.", "peer")
+	descReceived        = metrics.Counter("messages_received_total", "Authenticated heartbeats accepted from a peer.", "peer")
+	descSendDropped     = metrics.Counter("send_dropped_total", "Heartbeats not sent: queue_full (the oldest queued was dropped) or not_connected.", "peer", "reason")
+	descRejected        = metrics.Counter("rejected_total", "Input refused by the pair link, by reason.", "reason")
+	descConnects        = metrics.Counter("connects_total", "Authenticated connections to a peer that came up.", "peer")
+	descDisconnects     = metrics.Counter("disconnects_total", "Authenticated connections to a peer that ended, for any reason.", "peer")
+	descObituaries      = metrics.Counter("obituaries_total", "Connections the peer closed while alive on the link, reported to the core as PeerClosed.", "peer")
+	descDialFailures    = metrics.Counter("dial_failures_total", "Failed dials or handshakes towards a peer.", "peer")
+	descConnected       = metrics.Gauge("connected", "1 while an authenticated connection to the peer is up.", "peer")
+	descLastMessage     = metrics.Gauge("last_message_timestamp_seconds", "Unix time of the last authenticated message from the peer.", "peer")
+	descIdentityRefused = metrics.Gauge("identity_refused", "1 while this member refuses the peer because their frame identity settings (framing, sequence) differ.", "peer")
+	descClockWidth      = metrics.Gauge("clock_bound_width_seconds", "Width of the latest bound on the offset between this member's clock and the peer's, from the heartbeats' timing.", "peer")
+	descClockAge        = metrics.Gauge("clock_bound_age_seconds", "How long ago the latest clock bound was measured.", "peer")
+	descClockBounds     = metrics.Counter("clock_bounds_total", "Clock bounds measured from the peer's heartbeats: accepted, or discarded as impossible (lower bound not below upper).", "peer", "result")
 )
 
 // Describe implements prometheus.Collector.
-func (l *Link) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSent, descReceived, descSendDropped, descRejected, descConnects,
-		descDisconnects, descObituaries, descDialFailures, descConnected, descLastMessage,
-		descIdentityRefused, descClockWidth, descClockAge, descClockBounds} {
-		ch <- d
-	}
-}
+func (l *Link) Describe(ch chan<- *prometheus.Desc) { metrics.Describe(ch) }
 
 // Collect implements prometheus.Collector: the link's own counters are the
 // metrics, so /status and /metrics agree.
 func (l *Link) Collect(ch chan<- prometheus.Metric) {
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-	}
 	for i, r := range RejectReasons {
-		counter(descRejected, l.rejected[i].Load(), string(r))
-	}
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+		descRejected.Uint(ch, l.rejected[i].Load(), string(r))
 	}
 	for _, p := range l.order {
 		ps := l.peerStatus(p)
-		counter(descSent, ps.Sent, p.id)
-		counter(descReceived, ps.Received, p.id)
-		counter(descSendDropped, ps.SendDropped, p.id, "queue_full")
-		counter(descSendDropped, ps.SendNotConnected, p.id, "not_connected")
-		counter(descConnects, ps.Connects, p.id)
-		counter(descDisconnects, ps.Disconnects, p.id)
-		counter(descObituaries, ps.Obituaries, p.id)
-		counter(descDialFailures, ps.DialFailures, p.id)
-		connected := 0.0
-		if ps.Connected {
-			connected = 1
-		}
-		ch <- prometheus.MustNewConstMetric(descConnected, prometheus.GaugeValue, connected, p.id)
-		last := 0.0
-		if !ps.LastMessage.IsZero() {
-			last = float64(ps.LastMessage.UnixNano()) / 1e9
-		}
-		ch <- prometheus.MustNewConstMetric(descLastMessage, prometheus.GaugeValue, last, p.id)
-		refused := 0.0
-		if ps.IdentityRefused {
-			refused = 1
-		}
-		gauge(descIdentityRefused, refused, p.id)
-		counter(descClockBounds, ps.ClockBounds, p.id, "accepted")
-		counter(descClockBounds, ps.ClockDiscarded, p.id, "discarded")
+		descSent.Uint(ch, ps.Sent, p.id)
+		descReceived.Uint(ch, ps.Received, p.id)
+		descSendDropped.Uint(ch, ps.SendDropped, p.id, "queue_full")
+		descSendDropped.Uint(ch, ps.SendNotConnected, p.id, "not_connected")
+		descConnects.Uint(ch, ps.Connects, p.id)
+		descDisconnects.Uint(ch, ps.Disconnects, p.id)
+		descObituaries.Uint(ch, ps.Obituaries, p.id)
+		descDialFailures.Uint(ch, ps.DialFailures, p.id)
+		descConnected.Bool(ch, ps.Connected, p.id)
+		descLastMessage.Time(ch, ps.LastMessage, p.id)
+		descIdentityRefused.Bool(ch, ps.IdentityRefused, p.id)
+		descClockBounds.Uint(ch, ps.ClockBounds, p.id, "accepted")
+		descClockBounds.Uint(ch, ps.ClockDiscarded, p.id, "discarded")
 		if c := ps.Clock; c != nil {
-			gauge(descClockWidth, c.Width.Seconds(), p.id)
-			gauge(descClockAge, c.Age.Seconds(), p.id)
+			descClockWidth.Float(ch, c.Width.Seconds(), p.id)
+			descClockAge.Float(ch, c.Age.Seconds(), p.id)
 		}
 	}
 }

@@ -1,0 +1,439 @@
+package broadcast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// activation is the state of one attempt to be active, from fencing to the
+// producer's close. Each has a fresh franz-go client: a fenced client cannot
+// be recovered.
+type activation struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	cl     *kgo.Client
+	phase  phase
+	target int64  // phaseSyncing: the last stable offset to read up to
+	cursor uint64 // the last ring position handed to the producer
+	txn    *txn
+	live   bool // went live (Activate has returned nil)
+	// controlChecked: the control topic was found fit during this
+	// activation (the first heartbeat checks it).
+	controlChecked bool
+	// topicID is the topic instance the client produces to, as listed
+	// with the fence or the last recovery. resync: the topic was created
+	// again during a commit; once it is done, read the new one to its end.
+	// purgeControl: a heartbeat found the control topic created again;
+	// the recovery purges it from the client.
+	topicID      kadm.TopicID
+	resync       bool
+	purgeControl bool
+
+	commitStart time.Time
+	// commitOverdue: the commit timer fired while the transaction's first
+	// record was still alone, waiting for its acknowledgement, with more
+	// frames in the ring. The transaction is committed as soon as those
+	// have been produced, not with its first record only.
+	commitOverdue bool
+	stopping      bool         // a planned deactivation waits for the commit boundary
+	waiters       []chan error // Activate calls waiting for live
+	stoppers      []chan error // Deactivate calls waiting for the producer to close
+	workers       sync.WaitGroup
+	closed        chan struct{}          // closed when the producer is closed
+	step          atomic.Pointer[string] // what the fence worker is doing, for errors
+
+	// started is when the activation began (before fencing). flushing is
+	// set from going live until every ring entry up to flushThrough (the
+	// newest when it went live: the backlog to flush) has left the ring;
+	// the activation's duration is observed then.
+	started      time.Time
+	flushing     bool
+	flushThrough uint64
+}
+
+func (a *activation) setStep(s string) { a.step.Store(&s) }
+
+// doing describes where the activation stands, for an error.
+func (a *activation) doing(echoNext int64) string {
+	if a.phase == phaseSyncing {
+		return fmt.Sprintf("reading the topic to its last stable offset %d (echo at %d)", a.target, echoNext)
+	}
+	if s := a.step.Load(); s != nil {
+		return *s
+	}
+	return "starting"
+}
+
+type phase uint8
+
+const (
+	phaseFencing    phase = iota // InitProducerID with a fresh client
+	phaseSyncing                 // reading the echo up to target, trimming
+	phaseProducing               // producing ring entries after cursor
+	phaseCommitting              // Flush + EndTransaction in a worker
+	phaseRecovering              // aborting after a failed commit, in a worker
+)
+
+// activate starts an activation, or joins the one under way.
+func (p *Pipeline) activate(ctx context.Context, reply chan error) {
+	if a := p.act; a != nil {
+		switch {
+		case a.live && !a.stopping:
+			reply <- nil
+		case !a.live:
+			a.waiters = append(a.waiters, reply)
+		default:
+			reply <- errors.New("broadcast: a deactivation is under way")
+		}
+		return
+	}
+	if p.shutdown {
+		reply <- ErrClosed
+		return
+	}
+	actx, cancel := context.WithCancel(p.life)
+	a := &activation{
+		ctx:     actx,
+		cancel:  cancel,
+		phase:   phaseFencing,
+		waiters: []chan error{reply},
+		closed:  make(chan struct{}),
+		txn:     newTxn(p.signalRecErr, p.signalFirstAck),
+		started: time.Now(),
+	}
+	p.act = a
+	p.setRole(RoleActivating)
+	prev := p.lastClosed
+	p.lastClosed = a.closed
+	p.log.Info("activating", "transactional_id", p.txnID)
+	a.workers.Go(func() {
+		wctx, wcancel := context.WithCancel(actx)
+		defer wcancel()
+		defer context.AfterFunc(ctx, wcancel)()
+		if prev != nil { // the previous producer must be gone before a new one registers
+			select {
+			case <-prev:
+			case <-wctx.Done():
+			}
+		}
+		var f fenceResult
+		err := wctx.Err()
+		if err == nil {
+			f, err = p.fence(wctx, a)
+		}
+		adopted := make(chan bool, 1)
+		if !p.post(func() { adopted <- p.fenceDone(a, f, err) }) {
+			adopted <- false
+		}
+		// Closing here, in the worker, keeps the order: the next
+		// activation waits for this one's producer to be gone.
+		if f.cl != nil && !<-adopted {
+			f.cl.Close()
+		}
+	})
+}
+
+// fenceResult is what the fence worker found.
+type fenceResult struct {
+	cl      *kgo.Client
+	pid     int64
+	epoch   int16
+	lso     int64
+	topicID kadm.TopicID // the topic instance lso is of
+	// hangingEnded counts the hanging transactions the fence's wait
+	// ended (hanging.go).
+	hangingEnded uint64
+}
+
+// fence runs in a worker: a fresh producer, the topic checked, the
+// transactional id initialised (which fences the peer and aborts its open
+// transaction), and the last stable offset after that.
+func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err error) {
+	cl, err := p.newProducer()
+	if err != nil {
+		return f, err
+	}
+	defer func() {
+		if err != nil {
+			cl.Close()
+			f.cl = nil
+		}
+	}()
+	f.cl = cl
+	a.setStep("checking the topic")
+	if err := EnsureTopic(ctx, cl, p.cfg); err != nil {
+		return f, fmt.Errorf("activation: %w", err)
+	}
+	a.setStep("initialising transactional id " + p.txnID + " (the fence)")
+	if f.pid, f.epoch, err = cl.ProducerID(ctx); err != nil {
+		return f, fmt.Errorf("activation: initialising transactional id %s (the fence): %w", p.txnID, err)
+	}
+	a.setStep("waiting for the topic's open transactions to end")
+	told := false
+	stuck := func(ctx context.Context, adm *kadm.Client) error {
+		h, ok, err := findHanging(ctx, adm, p.cfg.Topic, p.txnID, f.pid, f.epoch)
+		if err != nil || !ok {
+			return err
+		}
+		if err := commitHanging(ctx, cl, h); err != nil {
+			err = fmt.Errorf("%s, which could not be committed (%w): grant this member's principal ClusterAction on the cluster (see %s); never abort it by hand, which may lose frames the pipeline has dropped as committed",
+				h, err, h.command(strings.Join(p.cfg.Brokers, ",")))
+			if !told {
+				told = true
+				p.log.Error("activation blocked by a hanging transaction", "err", err)
+			}
+			return err
+		}
+		f.hangingEnded++
+		p.log.Warn("committed a hanging transaction: open on the topic, unknown to its coordinator",
+			"producer_id", h.pid, "epoch", h.epoch, "topic", h.topic, "start_offset", h.start)
+		return nil
+	}
+	settled := func(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
+		return waitSettled(ctx, adm, topic, stuck)
+	}
+	if f.lso, f.topicID, err = listOnInstance(ctx, cl, p.cfg.Topic, settled); err != nil {
+		return f, fmt.Errorf("activation: %w", err)
+	}
+	if p.transactional {
+		if err := cl.BeginTransaction(); err != nil {
+			return f, fmt.Errorf("activation: %w", err)
+		}
+	}
+	return f, nil
+}
+
+// producerMetadataMinAge is the producer's MetadataMinAge (see newProducer).
+const producerMetadataMinAge = 250 * time.Millisecond
+
+// newProducer builds the producer client. Every option that differs from
+// franz-go's default, and some that do not, is chosen here on purpose:
+func (p *Pipeline) newProducer() (*kgo.Client, error) {
+	opts, err := connOpts(p.cfg, p.clientID("producer"), p.kgoLog)
+	if err != nil {
+		return nil, err
+	}
+	codec := map[string]kgo.CompressionCodec{
+		"none": kgo.NoCompression(), "snappy": kgo.SnappyCompression(),
+		"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
+	}[p.cfg.Compression]
+	opts = append(opts,
+		// acks=all (also franz-go's default, stated because the no-gap
+		// guarantee rests on it): a commit is acknowledged only once every
+		// in-sync replica has the records.
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		// Linger: franz-go waits 10ms by default for a batch to fill. The
+		// commit flushes anyway, and records produced while a request is
+		// in flight batch up on their own, so a long linger only delays
+		// records toward the commit. 1ms coalesces a burst of frames
+		// handed off together without holding a quiet feed back.
+		kgo.ProducerLinger(time.Millisecond),
+		// franz-go retries a produce answered CONCURRENT_TRANSACTIONS (the
+		// previous transaction's markers are not all written yet: under
+		// transaction protocol 2 a broker says so for the next
+		// transaction's first record, routinely when the coordinator is
+		// fresh and sends its first markers) only after a metadata
+		// refresh, and refreshes no sooner than MetadataMinAge after the
+		// last (5s by default): that first record, and so the commit,
+		// waited up to 5s, past kafka.commit_timeout. A broker that comes
+		// back after a restart is also found again sooner.
+		kgo.MetadataMinAge(producerMetadataMinAge),
+		// One partition, always 0: no partitioner work per record, and no
+		// chance of a key spreading the feed over partitions.
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		// A transaction holds at most commit_max_frames records; twice
+		// that means TryProduce never meets a full buffer.
+		kgo.MaxBufferedRecords(2*p.cfg.CommitMaxFrames),
+		// Explicit codec (franz-go's default prefers snappy): frames are
+		// small and the feed host's CPU is better spent elsewhere unless
+		// the operator asks for compression.
+		kgo.ProducerBatchCompression(codec),
+		// Record retries stay unlimited and there is no delivery timeout
+		// (franz-go's defaults): a record is never failed for a slow or
+		// absent broker; the ring is the buffer, and a commit that takes
+		// too long is reported as "commit failing since".
+	)
+	if p.transactional {
+		opts = append(opts,
+			// The pair's lock: both members use the same id.
+			kgo.TransactionalID(p.txnID),
+			// franz-go's default is 40s. The peer's activation aborts
+			// our open transaction at once; this timeout matters only
+			// when nobody fences a hung member, and bounds how long its
+			// open transaction holds back every read_committed reader.
+			kgo.TransactionTimeout(p.cfg.TransactionTimeout),
+		)
+	}
+	// Idempotence stays on (franz-go's default, required for transactions).
+	if p.opt.Registerer != nil {
+		opts = append(opts, kgo.WithHooks(p.clientMetrics("kafka_producer")))
+	}
+	return kgo.NewClient(opts...)
+}
+
+// settledEnd returns the topic's end once no transaction is open on it: the
+// last stable offset, when it has caught up with the high watermark.
+//
+// Reading the topic to its last stable offset is how an activation (and a
+// replay after a failed commit) learns what is committed. But a
+// transaction of the previous holder can still be open there after the
+// fence: Kafka completed the fence while the old holder's commit was still
+// writing its markers (seen after a broker restart), and the commit marker
+// landed after the new holder's first records. The last stable offset
+// listed in between stopped before that transaction, so the new active
+// flushed frames the old one had committed: duplicates. After the fence
+// only the old holder's unfinished transaction can be open on a pipeline's
+// topic, and Kafka finishes it one way or the other (its commit's markers,
+// the fence's abort, or the transaction timeout), so waiting for it is
+// bounded; the caller's context bounds it too. A hanging transaction is the
+// exception (hanging.go): waitSettled lets an activation end one.
+func settledEnd(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
+	return waitSettled(ctx, adm, topic, nil)
+}
+
+// waitSettled is settledEnd; stuck, if set, is called each time the last
+// stable offset has stayed below the high watermark for hangingAfter more:
+// it may end a hanging transaction, and its error says why the wait goes
+// on.
+func waitSettled(ctx context.Context, adm *kadm.Client, topic string, stuck func(context.Context, *kadm.Client) error) (int64, error) {
+	var why error
+	check := time.Now().Add(hangingAfter)
+	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, 200*time.Millisecond) {
+		lso, err := lastStableOffset(ctx, adm, topic)
+		if err != nil {
+			return 0, err
+		}
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return 0, fmt.Errorf("listing the high watermark of %s: %w", topic, err)
+		}
+		hw, ok := ends.Lookup(topic, 0)
+		switch {
+		case !ok:
+			return 0, fmt.Errorf("listing the high watermark of %s: no answer for partition 0", topic)
+		case hw.Err != nil:
+			return 0, fmt.Errorf("listing the high watermark of %s: %w", topic, hw.Err)
+		case lso >= hw.Offset:
+			return lso, nil
+		}
+		if stuck != nil && time.Now().After(check) {
+			why = stuck(ctx, adm)
+			check = time.Now().Add(hangingAfter)
+		}
+		select {
+		case <-ctx.Done():
+			if why != nil {
+				return 0, fmt.Errorf("a transaction is still open on %s (last stable offset %d, high watermark %d): %w; %v", topic, lso, hw.Offset, ctx.Err(), why)
+			}
+			return 0, fmt.Errorf("a transaction is still open on %s (last stable offset %d, high watermark %d): %w", topic, lso, hw.Offset, ctx.Err())
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// lastStableOffset is ListOffsets with isolation level read_committed: every
+// record below it belongs to a finished transaction.
+func lastStableOffset(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
+	l, err := adm.ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("listing the last stable offset of %s: %w", topic, err)
+	}
+	o, ok := l.Lookup(topic, 0)
+	switch {
+	case !ok:
+		return 0, fmt.Errorf("listing the last stable offset of %s: no answer for partition 0", topic)
+	case o.Err != nil:
+		return 0, fmt.Errorf("listing the last stable offset of %s: %w", topic, o.Err)
+	}
+	return o.Offset, nil
+}
+
+// fenceDone handles the fence worker's result and reports whether the
+// activation took the client.
+func (p *Pipeline) fenceDone(a *activation, f fenceResult, err error) bool {
+	if p.act != a {
+		return false
+	}
+	if err != nil {
+		p.c.ActivationFailures++
+		// Activate returns err: its caller reports it, rate-limited.
+		p.log.Debug("activation failed", "err", err)
+		p.endActivation(a, err, false)
+		return false
+	}
+	p.c.HangingEnded += f.hangingEnded
+	a.cl, a.topicID = f.cl, f.topicID
+	p.setProducer(f.pid, f.epoch)
+	if !p.noticeTopic(f.topicID, "activation") {
+		p.startRecovery(a) // listed on a topic already replaced: list again
+		return true
+	}
+	a.phase, a.target = phaseSyncing, f.lso
+	p.log.Info("fenced the transactional id; reading the topic to its last stable offset",
+		"producer_id", f.pid, "epoch", f.epoch, "last_stable_offset", f.lso)
+	p.releaseHeld()
+	p.checkSynced()
+	return true
+}
+
+// checkSynced moves a syncing activation on once the echo has handed over
+// every record below the target: the ring then holds only what no member
+// committed, and producing it from the oldest entry is the flush.
+func (p *Pipeline) checkSynced() {
+	a := p.act
+	if a == nil || a.phase != phaseSyncing || p.echoNext < 0 || p.echoNext < a.target {
+		return
+	}
+	a.phase, a.cursor = phaseProducing, 0
+	if !a.live {
+		p.checkStart()
+	}
+	p.startRingRepairs()
+	if !a.live {
+		a.live = true
+		// From here this member publishes: what its ring evicted and the
+		// topic did not get is lost.
+		p.settle()
+		a.flushing, a.flushThrough = true, p.ring.LastPos()
+		p.crossCheckLive(a.flushThrough)
+		p.checkFlushed(a) // nothing to flush: observed before Activate returns
+		p.c.Activations++
+		p.setRole(RoleActive)
+		for _, w := range a.waiters {
+			w <- nil
+		}
+		a.waiters = nil
+		p.log.Info("active: flushing the ring, then live", "ring_frames", p.ring.Len())
+	} else {
+		p.checkFlushed(a) // re-synced after a failed commit: the echo may have trimmed the backlog
+	}
+	if a.stopping {
+		p.endActivation(a, nil, true)
+		return
+	}
+	p.armControl()
+	p.produceMore()
+}
+
+// checkFlushed observes the activation's duration once the backlog the
+// ring held when it went live has left it: committed by this member, or
+// (after a failed commit) found committed on echo while re-syncing. An
+// activation that ends before that is not observed.
+func (p *Pipeline) checkFlushed(a *activation) {
+	if !a.flushing {
+		return
+	}
+	if e, ok := p.ring.Oldest(); ok && e.Pos <= a.flushThrough {
+		return
+	}
+	a.flushing = false
+	p.activationSeconds.Observe(time.Since(a.started).Seconds())
+}

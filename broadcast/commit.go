@@ -1,0 +1,369 @@
+package broadcast
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/feedd/feedd/backlog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// produceMore hands ring entries after the cursor to the producer until the
+// ring is exhausted or the transaction is full.
+func (p *Pipeline) produceMore() {
+	a := p.act
+	if a == nil || a.phase != phaseProducing || a.stopping {
+		return
+	}
+	t := a.txn
+	now := time.Now()
+	due := false
+	for t.n < p.cfg.CommitMaxFrames && t.bytes < p.cfg.CommitMaxBytes {
+		// A transaction's first record goes alone: the rest follow once
+		// the broker has acknowledged it. Under transaction protocol 2
+		// the broker verifies a partition's first batch of each
+		// transaction with the coordinator; a second batch arriving
+		// meanwhile finds no state for the producer's new epoch and is
+		// refused as out of sequence, and the client's recovery from
+		// that stretched the first commit of an activation (a whole
+		// backlog in flight) past two seconds on Apache Kafka 4.3.
+		if t.firstAlone() {
+			break
+		}
+		// A long backlog must not stretch the transaction past the
+		// interval: look at the clock every so often.
+		if t.n&63 == 63 {
+			if now = time.Now(); now.Sub(t.started) >= p.cfg.CommitInterval {
+				due = true
+				break
+			}
+		}
+		// The next ring position to produce: after the cursor, or the
+		// oldest the ring holds (the cursor starts at 0), or the next
+		// one appended. A hole there holds it back.
+		next := a.cursor + 1
+		if e, ok := p.ring.Next(a.cursor); ok {
+			next = e.Pos
+		}
+		if f, hold := p.repairHold(next); hold {
+			break
+		} else if f != nil {
+			if t.n == 0 {
+				p.commitTimer.Reset(p.commitDelay(f.rx, now))
+			}
+			t.add(a.cl, &p.shape, backlog.Entry{Pos: a.cursor, ID: f.s.ID, Exact: f.s.Exact, Win: f.s.Win, ReceivedAt: f.rx, Data: f.data}, f.possible, now)
+			p.c.Produced++
+			continue
+		}
+		e, ok := p.ring.Next(a.cursor)
+		if !ok {
+			break
+		}
+		a.cursor = e.Pos
+		if len(e.Data) > maxRecordValue {
+			p.c.Oversize++
+			t.last = e.Pos // trimmed with the transaction
+			if now.Sub(p.oversizeLog) >= 10*time.Second {
+				p.log.Error("frame too large for one Kafka record: skipped", "bytes", len(e.Data), "max", maxRecordValue)
+				p.oversizeLog = now
+			}
+			continue
+		}
+		if t.n == 0 {
+			p.commitTimer.Reset(p.commitDelay(e.ReceivedAt, now))
+		}
+		t.add(a.cl, &p.shape, e, p.ring.PossiblyPublished(e) || (p.rep.nfilled > 0 && p.rep.mayRepeatFill(e, int64(p.ringLimits.PassMargin))), now)
+		p.c.Produced++
+	}
+	if due || (a.commitOverdue && !t.firstAlone()) || t.n >= p.cfg.CommitMaxFrames || t.bytes >= p.cfg.CommitMaxBytes {
+		p.startCommit(a)
+	}
+}
+
+// commitDelay is how long the transaction that starts with a frame read
+// at rx (unix nanoseconds) may stay open: the commit interval counted from
+// when the frame was read, not from when it is produced. A frame that
+// waited in the ring, behind the commit in flight or a backlog, is thus
+// committed one interval after it arrived at the latest (plus the commit),
+// not one interval after the previous commit ended: that wait used to add
+// a whole commit round trip to the latency bound. A wall clock stepped
+// backwards cannot stretch it past the interval.
+func (p *Pipeline) commitDelay(rx int64, now time.Time) time.Duration {
+	waited := now.Sub(time.Unix(0, rx))
+	return min(p.cfg.CommitInterval, max(0, p.cfg.CommitInterval-waited))
+}
+
+func (p *Pipeline) commitDue() {
+	a := p.act
+	if a == nil || a.phase != phaseProducing || a.txn.n == 0 {
+		return
+	}
+	// The interval counts from the first frame's receipt, so at
+	// saturation it is often over as soon as the first record is sent;
+	// committing then would make every transaction one record long.
+	if _, more := p.ring.Next(a.cursor); more && a.txn.firstAlone() {
+		a.commitOverdue = true
+		return
+	}
+	p.startCommit(a)
+}
+
+// startCommit flushes and commits the open transaction in a worker; the
+// owner goes on appending to the ring meanwhile but produces nothing.
+func (p *Pipeline) startCommit(a *activation) {
+	p.commitTimer.Stop()
+	a.commitOverdue = false
+	a.phase = phaseCommitting
+	a.commitStart = time.Now()
+	cl, t := a.cl, a.txn
+	a.workers.Go(func() {
+		r := p.commit(a.ctx, cl, t)
+		p.post(func() { p.committed(a, t, r) })
+	})
+}
+
+type commitResult struct {
+	committed bool
+	err       error
+	pid       int64
+	epoch     int16
+	endTxn    time.Duration // spent in EndTransaction and BeginTransaction
+}
+
+// commit runs in a worker: Flush, check every record, EndTransaction, and
+// begin the next transaction.
+func (p *Pipeline) commit(ctx context.Context, cl *kgo.Client, t *txn) (r commitResult) {
+	r.pid, r.epoch = -1, -1
+	if r.err = cl.Flush(ctx); r.err != nil {
+		r.err = fmt.Errorf("commit: flushing: %w", r.err)
+		return r
+	}
+	if err := t.firstErr(); err != nil {
+		r.err = fmt.Errorf("commit: producing: %w", err)
+		return r
+	}
+	if !p.transactional {
+		r.committed = true
+		return r
+	}
+	start := time.Now()
+	defer func() { r.endTxn = time.Since(start) }()
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		r.err = fmt.Errorf("commit: %w", err)
+		return r
+	}
+	r.committed = true
+	// Under KIP-890 every commit bumps the epoch; this is cached, no request.
+	r.pid, r.epoch, _ = cl.ProducerID(ctx)
+	if err := cl.BeginTransaction(); err != nil {
+		r.err = fmt.Errorf("beginning the next transaction: %w", err)
+	}
+	return r
+}
+
+// committed handles the commit worker's result.
+func (p *Pipeline) committed(a *activation, t *txn, r commitResult) {
+	if p.act != a {
+		return // deactivated meanwhile: the echo trims whatever did commit
+	}
+	now := time.Now()
+	p.c.CommitNanos += uint64(now.Sub(a.commitStart))
+	p.c.EndTxnNanos += uint64(r.endTxn)
+	if r.committed {
+		p.ring.TrimThrough(t.last)
+		p.repairsCommitted(t.last)
+		p.c.Commits++
+		p.commitSeconds.Observe(now.Sub(a.commitStart).Seconds())
+		p.checkFlushed(a)
+		p.c.CommittedFrames += uint64(t.n)
+		p.c.PossibleDuplicates += uint64(t.possible)
+		if off := t.lastOffset.Load(); off >= 0 && !a.resync { // resync: an offset of the old topic
+			p.ownThrough = max(p.ownThrough, off)
+			p.lastOffset = off
+		}
+		p.lastCommit = now
+		if r.pid >= 0 {
+			p.setProducer(r.pid, r.epoch)
+		}
+		t.reset()
+	}
+	p.commitDone(a, r, p.armControl)
+}
+
+// commitDone finishes a commit, of frames or of a control heartbeat: on
+// success it clears the failing state and goes back to producing (arming
+// the next control heartbeat with arm), or ends an activation that is
+// stopping; a fence ends the activation; any other error starts recovery.
+func (p *Pipeline) commitDone(a *activation, r commitResult, arm func()) {
+	if a.resync && fencedErr(r.err) == nil {
+		a.resync = false
+		if a.stopping {
+			p.endActivation(a, nil, true)
+		} else {
+			p.startRecovery(a)
+		}
+		return
+	}
+	if r.err == nil {
+		if r.committed && !p.failSince.IsZero() {
+			p.failSince = time.Time{}
+			p.log.Info("commits succeed again")
+			p.notify()
+		}
+		a.phase = phaseProducing
+		if a.stopping {
+			p.endActivation(a, nil, true)
+			return
+		}
+		arm()
+		p.releaseHeld()
+		p.produceMore()
+		return
+	}
+	if f := fencedErr(r.err); f != nil {
+		p.endActivation(a, f, false)
+		return
+	}
+	p.commitFailed(a, r.err)
+}
+
+// commitFailed starts recovery: abort the transaction, read the topic to
+// its last stable offset again (the commit's outcome may be unknown: if it
+// did commit, the echo trims it), and produce the ring again from its oldest
+// entry.
+func (p *Pipeline) commitFailed(a *activation, err error) {
+	p.c.CommitFailures++
+	p.setError(err)
+	if p.failSince.IsZero() {
+		p.failSince = a.commitStart
+		p.notify()
+	}
+	p.log.Warn("commit failed; aborting and replaying from the ring", "err", err)
+	if a.stopping {
+		p.endActivation(a, fmt.Errorf("planned deactivation: the final commit failed, aborted instead: %w", err), false)
+		return
+	}
+	p.commitTimer.Stop()
+	p.startRecovery(a)
+}
+
+// startRecovery aborts the open transaction and lists the topic's last
+// stable offset in a worker, retrying until it can; recovered then reads
+// the topic to it and produces the ring again from its oldest entry.
+func (p *Pipeline) startRecovery(a *activation) {
+	a.phase = phaseRecovering
+	cl, t, bound, purgeControl := a.cl, a.txn, a.topicID, a.purgeControl
+	a.purgeControl = false
+	a.workers.Go(func() {
+		var lastLog time.Time
+		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
+			lso, id, err := p.recover(a.ctx, cl, bound, purgeControl)
+			if err == nil || fencedErr(err) != nil || a.ctx.Err() != nil {
+				p.post(func() { p.recovered(a, t, lso, id, err) })
+				return
+			}
+			if time.Since(lastLog) >= 10*time.Second {
+				p.log.Warn("cannot abort the failed transaction yet; retrying", "err", err)
+				lastLog = time.Now()
+			}
+			select {
+			case <-a.ctx.Done():
+			case <-time.After(backoff):
+			}
+		}
+	})
+}
+
+// recover runs in a worker: abort, list the last stable offset, begin anew.
+// The client produced to the topic instance bound; if the topic now has
+// another id, the old instance is purged from the client, which franz-go
+// requires before it produces to the new one. So is the control topic
+// with purgeControl.
+func (p *Pipeline) recover(ctx context.Context, cl *kgo.Client, bound kadm.TopicID, purgeControl bool) (int64, kadm.TopicID, error) {
+	if err := cl.AbortBufferedRecords(ctx); err != nil {
+		return 0, bound, fmt.Errorf("aborting buffered records: %w", err)
+	}
+	if p.transactional {
+		if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+			return 0, bound, fmt.Errorf("aborting the transaction: %w", err)
+		}
+	}
+	lso, id, err := listOnInstance(ctx, cl, p.cfg.Topic, settledEnd)
+	if err != nil {
+		return 0, bound, err
+	}
+	if id != bound && bound != (kadm.TopicID{}) {
+		cl.PurgeTopicsFromClient(p.cfg.Topic)
+	}
+	if purgeControl {
+		cl.PurgeTopicsFromClient(p.cfg.ControlTopic)
+	}
+	if p.transactional {
+		if err := cl.BeginTransaction(); err != nil {
+			return 0, id, fmt.Errorf("beginning a transaction: %w", err)
+		}
+	}
+	return lso, id, nil
+}
+
+func (p *Pipeline) recovered(a *activation, t *txn, lso int64, id kadm.TopicID, err error) {
+	if p.act != a {
+		return
+	}
+	if err != nil {
+		if f := fencedErr(err); f != nil {
+			p.endActivation(a, f, false)
+		}
+		return // cancelled: the deactivation under way finishes the job
+	}
+	p.c.Aborts++
+	t.reset()
+	p.repairsAborted()
+	a.topicID = id
+	if !p.noticeTopic(id, "recovery") {
+		p.startRecovery(a) // listed on a topic already replaced: list again
+		return
+	}
+	a.phase, a.target, a.cursor = phaseSyncing, lso, 0
+	p.log.Info("aborted; reading the topic to its last stable offset before replaying", "last_stable_offset", lso)
+	p.releaseHeld()
+	p.checkSynced()
+}
+
+// signalRecErr is called by a promise (on a franz-go goroutine) when a record
+// of the open transaction fails.
+func (p *Pipeline) signalFirstAck() {
+	select {
+	case p.firstAck <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Pipeline) signalRecErr() {
+	select {
+	case p.recErr <- struct{}{}:
+	default:
+	}
+}
+
+// recordFailed reacts to a failed record while producing: a fence ends the
+// activation at once; anything else aborts and replays. While committing,
+// the commit worker sees the error itself.
+func (p *Pipeline) recordFailed() {
+	a := p.act
+	if a == nil || a.phase != phaseProducing {
+		return
+	}
+	err := a.txn.firstErr()
+	if err == nil {
+		return
+	}
+	if f := fencedErr(err); f != nil {
+		p.endActivation(a, f, false)
+		return
+	}
+	a.commitStart = time.Now()
+	p.commitFailed(a, fmt.Errorf("producing: %w", err))
+}

@@ -1,0 +1,144 @@
+package broadcast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// deactivate handles a Deactivate call (reply may be nil: shutdown).
+func (p *Pipeline) deactivate(mode DeactivateMode, reply chan error) {
+	a := p.act
+	if a == nil {
+		if reply != nil {
+			reply <- ErrNotActive
+		}
+		return
+	}
+	if reply != nil {
+		a.stoppers = append(a.stoppers, reply)
+	}
+	if mode == Superseded {
+		p.endActivation(a, nil, false)
+		return
+	}
+	if mode == Immediate || !a.live {
+		p.endActivation(a, nil, true)
+		return
+	}
+	if a.stopping {
+		return
+	}
+	a.stopping = true
+	p.setRole(RoleDeactivating)
+	switch a.phase {
+	case phaseProducing:
+		if a.txn.n > 0 {
+			p.startCommit(a)
+		} else {
+			p.endActivation(a, nil, true)
+		}
+	case phaseCommitting:
+		// committed() finishes when the commit returns.
+	default: // recovering or re-syncing: the last commit is the boundary
+		p.endActivation(a, nil, true)
+	}
+}
+
+// abandon handles an Activate whose context ended before the member went
+// live: it answers on answer what that Activate returns.
+func (p *Pipeline) abandon(reply, answer chan error, cause error) {
+	select {
+	case err := <-reply: // the outcome came after all
+		answer <- err
+		return
+	default:
+	}
+	// Still waiting, so p.act is the activation, not live yet, and reply
+	// is one of its waiters.
+	a := p.act
+	if a == nil {
+		answer <- fmt.Errorf("activation abandoned: %w", cause)
+		return
+	}
+	err := fmt.Errorf("activation abandoned while %s: %w", a.doing(p.echoNext), cause)
+	answer <- err
+	a.waiters = slices.DeleteFunc(a.waiters, func(w chan error) bool { return w == reply })
+	if len(a.waiters) == 0 {
+		p.c.ActivationFailures++
+		p.endActivation(a, err, true)
+	}
+}
+
+// endActivation ends an activation at once. cause is nil for a requested
+// deactivation. With abort, the open transaction is aborted before the
+// producer closes; without (fenced, crashed), it is simply closed: the
+// fence has aborted it already. The ring is kept; the echo trims it from now
+// on, including for any commit whose outcome this member never learnt.
+func (p *Pipeline) endActivation(a *activation, cause error, abort bool) {
+	if p.act != a {
+		return
+	}
+	if a.phase == phaseCommitting || a.phase == phaseRecovering || !p.failSince.IsZero() {
+		// The client's last commit or abort has not answered, or commits
+		// are failing: franz-go would answer an abort by initialising the
+		// producer id again at its old epoch, and Kafka fences an ongoing
+		// transaction on such a request before it looks at the epoch. Sent
+		// into a cut that heals later, it would abort the transaction of
+		// the member that has activated since. The peer's fence, or the
+		// transaction timeout, ends this member's transaction instead.
+		abort = false
+	}
+	p.act = nil
+	a.cancel()
+	p.dropHoles()
+	p.commitTimer.Stop()
+	p.controlTimer.Stop()
+	if a.live {
+		p.c.Deactivations++
+	}
+	if errors.Is(cause, ErrFenced) {
+		p.c.Fenced++
+		p.log.Warn("fenced: another member holds the transactional id; deactivated", "err", cause)
+	} else if a.live {
+		p.log.Info("deactivated", "cause", cause)
+	}
+	p.cause = cause
+	p.setError(cause)
+	p.failSince = time.Time{}
+	for _, w := range a.waiters {
+		w <- cmpErr(cause, errors.New("activation cancelled by a deactivation"))
+	}
+	a.waiters = nil
+	p.setRole(RoleInactive)
+	p.notify()
+	p.closers.Go(func() {
+		a.workers.Wait()
+		if cl := a.cl; cl != nil {
+			if abort && p.transactional {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				if cl.AbortBufferedRecords(ctx) == nil {
+					_ = cl.EndTransaction(ctx, kgo.TryAbort)
+				}
+				cancel()
+			}
+			cl.Close()
+		}
+		close(a.closed)
+		for _, s := range a.stoppers {
+			s <- cause
+		}
+	})
+	p.releaseHeld()
+}
+
+func cmpErr(err, otherwise error) error {
+	if err != nil {
+		return err
+	}
+	return otherwise
+}

@@ -1,0 +1,279 @@
+package broadcast
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/ingest/hostclock"
+)
+
+func (p *Pipeline) takeAnswer(msg []byte) error {
+	a, err := parseAnswer(msg)
+	if err != nil {
+		return err
+	}
+	var h *hole
+	for _, x := range p.rep.holes {
+		if x.id == a.id {
+			h = x
+		}
+	}
+	if h == nil || h.decided || h.complete {
+		return nil // late: the hole was decided without it
+	}
+	if a.chunk != h.chunks {
+		// A lost chunk: what came is kept, the rest is the timeout's.
+		return fmt.Errorf("answer chunk %d, want %d", a.chunk, h.chunks)
+	}
+	if h.chunks > 0 && (a.clock != h.clock || a.ring != h.ring) {
+		return errors.New("answer chunks from two rings")
+	}
+	h.got = append(h.got, a.frames...)
+	h.clock, h.ring = a.clock, a.ring
+	h.chunks++
+	if a.last {
+		h.complete, h.truncated = true, a.truncated
+	}
+	p.repairTick()
+	return nil
+}
+
+// repairTick answers what is due, decides what can be, streams and takes
+// the cross-check's sightings, and rearms the timer for the next.
+func (p *Pipeline) repairTick() {
+	now := hostclock.Now()
+	wall := time.Now()
+	p.sendSightings(wall)
+	p.crossCheckAdvance()
+	kept := p.rep.answers[:0]
+	for _, pa := range p.rep.answers {
+		if now >= pa.latest || p.delivered(pa.hi, now) {
+			p.answer(pa)
+			continue
+		}
+		kept = append(kept, pa)
+	}
+	clear(p.rep.answers[len(kept):])
+	p.rep.answers = kept
+	for _, h := range p.rep.holes {
+		if a := p.act; h.decided || a == nil || a.stopping {
+			// Stopping: what is held stays in the ring for the next
+			// active, whose own ring has the hole's frames.
+			continue
+		}
+		switch {
+		case h.complete && p.readyToFill(h, now):
+			p.decide(h, wall, "")
+			continue
+		case wall.After(h.deadline):
+			p.decide(h, wall, UnrepairedTimeout)
+			continue
+		}
+		// Holes are decided in ring order: a later hole's answer may hold
+		// frames this one will publish (the cross-check places a hole
+		// before holes found earlier), and only a decided fill keeps
+		// them out of the later one. Nothing after this hole goes out
+		// before it is decided anyway.
+		break
+	}
+	p.armRepair()
+}
+
+// passed reports whether this member's port has certainly delivered every
+// frame that ended on the line by t: a newer frame began after it by more
+// than the margin.
+func (p *Pipeline) passed(t int64) bool {
+	if p.rep.nrecent == 0 {
+		return false
+	}
+	last := p.rep.recent[(p.rep.nrecent-1)%recentFrames].s.Win
+	return last.Lo != backlog.NoLo && last.Lo-int64(p.ringLimits.PassMargin) > t
+}
+
+// readyToFill reports whether this member's own port has delivered every
+// frame the peer's answer could be, so the frames held after the hole can
+// be compared with it.
+func (p *Pipeline) readyToFill(h *hole, now int64) bool {
+	latest := h.to.Hi
+	for i := range h.got {
+		w, _ := p.clocks.window(h.clock, h.got[i].s.Win, now)
+		if w.Lo == backlog.NoLo || w.Lo-int64(p.ringLimits.PassMargin) <= h.to.Hi {
+			latest = max(latest, w.Hi)
+		}
+	}
+	return p.delivered(latest, now)
+}
+
+// decide picks the peer's frames for a hole; why is empty when the answer
+// is complete, otherwise why it is not.
+func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
+	if why == "" && h.truncated {
+		why = UnrepairedTruncated
+	}
+	now := hostclock.Now()
+	// A peer frame an earlier hole's fill published is in the stream
+	// already, for certain: its answer named the same ring position.
+	got := h.got[:0]
+	for _, f := range h.got {
+		if !p.rep.filledAlready(h.ring, f.pos) {
+			got = append(got, f)
+		}
+	}
+	h.got = got
+	margin := int64(p.ringLimits.PassMargin)
+	peer := make([]backlog.Sighting, len(h.got))
+	peerHi := int64(math.MinInt64)
+	for i := range h.got {
+		peer[i] = h.got[i].s
+		peer[i].Win, _ = p.clocks.window(h.clock, h.got[i].s.Win, now)
+		peerHi = max(peerHi, peer[i].Win.Hi)
+	}
+	// The frames held after the hole, as far as one may be a peer frame:
+	// frames are in line order, so none after one that began later than
+	// every peer frame ended (by the margin) can be. (At an activation
+	// the ring may hold a long backlog after the hole.)
+	var after []backlog.Sighting
+	for e, ok := p.ring.Get(h.pos); ok; e, ok = p.ring.Next(e.Pos) {
+		if len(after) > 0 && e.Win.Lo != backlog.NoLo && e.Win.Lo-margin > peerHi {
+			break
+		}
+		after = append(after, backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win, Size: len(e.Data)})
+	}
+	rules := backlog.HoleRules{ByteTime: int64(p.ringLimits.LineByteTime), Margin: margin}
+	var fills []backlog.Fill
+	if h.start {
+		fills = backlog.FillStart(p.rep.topicTail(), after, peer, h.to.Hi, lastNeeded(h.need, peer), rules)
+	} else {
+		fills = backlog.FillHoleThrough(p.rep.before(h.own, h.pos), after, peer, lastNeeded(h.need, peer), rules)
+	}
+	possible := 0
+	for _, f := range fills {
+		pf := h.got[f.Index]
+		pf.possible = pf.possible || f.Possible
+		if h.start && p.rep.unseenHi != 0 && (peer[f.Index].Win.Lo == backlog.NoLo || peer[f.Index].Win.Lo-margin <= p.rep.unseenHi) {
+			// It may have ended on the line before this member's echo
+			// began to read: the topic may hold it unseen.
+			pf.possible = true
+		}
+		pf.s.Win = peer[f.Index].Win
+		if pf.possible {
+			possible++
+		}
+		h.fill = append(h.fill, pf)
+		p.rep.fill(h.pos, pf.s, h.ring, pf.pos)
+	}
+	h.decided = true
+	h.got = nil
+	p.c.RepairedFrames += uint64(len(h.fill))
+	p.c.RepairedPossible += uint64(possible)
+	rep := p.report(h, wall)
+	rep.Repaired, rep.Possible = len(h.fill), possible
+	if why != "" {
+		p.countUnrepaired(why)
+		rep.Unrepaired = why
+	}
+	rep.MissingSeq = missingSeq(h)
+	if why == "" && rep.MissingSeq > 0 {
+		why = UnrepairedPeerLacks
+		p.countUnrepaired(why)
+		rep.Unrepaired = why
+	}
+	p.c.HoleMissingSeq += rep.MissingSeq
+	if h.start && len(h.fill) == 0 && why == "" {
+		// Nothing before this member's first frame: no hole after all.
+		p.notify()
+		return
+	}
+	p.rep.last = rep
+	if len(h.fill) > 0 || why != "" {
+		p.log.Info("hole in this member's stream", "kind", rep.Kind, "span", rep.Span, "repaired", rep.Repaired,
+			"possible_duplicates", rep.Possible, "unrepaired", rep.Unrepaired, "missing_seq", rep.MissingSeq, "held", rep.Held)
+	}
+	p.notify()
+}
+
+// lastNeeded returns the index of the last peer frame that is one of the
+// sightings the cross-check found missing (the nearest in time of those
+// with its identity), or -1.
+func lastNeeded(need, peer []backlog.Sighting) int {
+	last := -1
+	for _, n := range need {
+		best, dist := -1, int64(math.MaxInt64)
+		for i, f := range peer {
+			if !f.MayBe(n, 0) {
+				continue
+			}
+			d := (f.Win.Lo/2 + f.Win.Hi/2) - (n.Win.Lo/2 + n.Win.Hi/2)
+			if d < 0 {
+				d = -d
+			}
+			if d < dist {
+				best, dist = i, d
+			}
+		}
+		last = max(last, best)
+	}
+	return last
+}
+
+// missingSeq counts, on a feed with sequence numbers, the numbers between
+// the two sides of a hole that its fill lacks (numbers that step by one).
+func missingSeq(h *hole) uint64 {
+	if h.before == nil || !h.before.Exact || !h.after.Exact || h.after.ID <= h.before.ID+1 {
+		return 0
+	}
+	missing := h.after.ID - h.before.ID - 1
+	have := uint64(0)
+	for _, f := range h.fill {
+		if f.s.Exact && f.s.ID > h.before.ID && f.s.ID < h.after.ID {
+			have++
+		}
+	}
+	return missing - min(have, missing)
+}
+
+func (p *Pipeline) report(h *hole, wall time.Time) *HoleReport {
+	r := &HoleReport{At: h.asked, Kind: h.kind.String(), Held: wall.Sub(h.asked)}
+	switch {
+	case h.missed:
+		r.Kind = HoleMissed
+	case h.start:
+		r.Kind = HoleStart
+	}
+	if h.before != nil && h.after.Win.Lo != backlog.NoLo && h.after.Win.Lo > h.before.Win.Hi {
+		r.Span = time.Duration(h.after.Win.Lo - h.before.Win.Hi)
+	}
+	return r
+}
+
+// unrepaired reports a hole that is not held for: nobody can be asked.
+func (p *Pipeline) unrepaired(h *hole, why string, wall time.Time) {
+	p.countUnrepaired(why)
+	r := p.report(h, wall)
+	r.Unrepaired, r.MissingSeq = why, missingSeq(h)
+	p.c.HoleMissingSeq += r.MissingSeq
+	p.rep.last = r
+	if wall.Sub(p.rep.logAt) >= 10*time.Second {
+		p.log.Warn("hole in this member's stream not repaired", "kind", r.Kind, "reason", why)
+		p.rep.logAt = wall
+	}
+	p.notify()
+}
+
+func (p *Pipeline) countUnrepaired(why string) {
+	switch why {
+	case UnrepairedNoPeer:
+		p.c.UnrepairedNoPeer++
+	case UnrepairedTimeout:
+		p.c.UnrepairedTimeout++
+	case UnrepairedTruncated:
+		p.c.UnrepairedTruncated++
+	case UnrepairedBusy:
+		p.c.UnrepairedBusy++
+	case UnrepairedPeerLacks:
+		p.c.UnrepairedPeerLacks++
+	}
+}
