@@ -231,10 +231,10 @@ install: build
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/feedd/
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d $(DESTDIR)$(PREFIX)/share/man/man1
-	./$(BIN) completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/feedd
-	./$(BIN) completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_feedd
-	./$(BIN) completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/feedd.fish
-	./$(BIN) gen-man $(DESTDIR)$(PREFIX)/share/man/man1
+	$(BIN) completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/feedd
+	$(BIN) completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_feedd
+	$(BIN) completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/feedd.fish
+	$(BIN) gen-man $(DESTDIR)$(PREFIX)/share/man/man1
 	chmod 0644 $(DESTDIR)$(PREFIX)/share/bash-completion/completions/feedd $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_feedd \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/feedd.fish $(DESTDIR)$(PREFIX)/share/man/man1/feedd*.1
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/feedd
