@@ -212,8 +212,9 @@ static:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS) -s -w' -o $(STATIC_BIN) ./cmd/feedd
 
 # install installs the binary, the systemd unit (its paths rewritten for PREFIX and
-# SYSCONFDIR), the sysusers.d entry that creates the feedd user, the example configurations
-# and the documentation. It creates no user, starts nothing and never touches an existing
+# SYSCONFDIR), the sysusers.d entry that creates the feedd user, the example configurations,
+# the documentation, and the shell completions and man pages the binary writes (feedd
+# completion SHELL, feedd gen-man DIR). It creates no user, starts nothing and never touches an existing
 # configuration; docs/operations.md ("Installing a member") has the steps that follow.
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/feedd
@@ -228,6 +229,14 @@ install: build
 	install -m 0644 deploy/systemd/feedd.sysusers $(DESTDIR)$(SYSUSERSDIR)/feedd.conf
 	install -m 0644 deploy/feedd-host-a.yaml deploy/feedd-host-b.yaml $(DESTDIR)$(PREFIX)/share/doc/feedd/examples/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/feedd/
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d $(DESTDIR)$(PREFIX)/share/man/man1
+	$(BIN) completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/feedd
+	$(BIN) completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_feedd
+	$(BIN) completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/feedd.fish
+	$(BIN) gen-man $(DESTDIR)$(PREFIX)/share/man/man1
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/bash-completion/completions/feedd $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_feedd \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/feedd.fish $(DESTDIR)$(PREFIX)/share/man/man1/feedd*.1
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/feedd
 	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, a configuration in $(SYSCONFDIR)/feedd/feedd.yaml, systemctl enable --now feedd (or, one member per feed, $(SYSCONFDIR)/feedd/NAME.yaml and feedd@NAME)"
 

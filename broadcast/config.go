@@ -81,45 +81,45 @@ var saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 // and a flag (see docs/configuration.md); docs/kafka.md explains the choices.
 type Config struct {
 	// Brokers are the seed brokers, host:port.
-	Brokers []string `yaml:"brokers" help:"seed brokers, host:port, comma-separated"`
+	Brokers []string `yaml:"brokers"`
 	// Topic is the pipeline's topic. It must have one partition and must not
 	// be compacted; it is created with that shape if missing.
-	Topic string `yaml:"topic" help:"the pipeline's topic"`
+	Topic string `yaml:"topic"`
 	// TransactionalID is the pair's lock. Empty means feedd-<pipeline>.
 	// Both members of a pipeline must use the same one.
-	TransactionalID string `yaml:"transactional_id" help:"transactional.id shared by both members (default feedd-<pipeline>)"`
+	TransactionalID string `yaml:"transactional_id"`
 
-	CommitInterval     time.Duration `yaml:"commit_interval" help:"commit a transaction at least this often while frames flow (latency vs overhead)"`
-	CommitMaxFrames    int           `yaml:"commit_max_frames" help:"commit when a transaction holds this many frames"`
-	CommitMaxBytes     int64         `yaml:"commit_max_bytes" help:"commit when a transaction holds this many frame bytes"`
-	CommitTimeout      time.Duration `yaml:"commit_timeout" help:"report 'commit failing' when a commit takes longer than this"`
-	TransactionTimeout time.Duration `yaml:"transaction_timeout" help:"broker aborts a transaction left open this long"`
+	CommitInterval     time.Duration `yaml:"commit_interval"`
+	CommitMaxFrames    int           `yaml:"commit_max_frames"`
+	CommitMaxBytes     int64         `yaml:"commit_max_bytes"`
+	CommitTimeout      time.Duration `yaml:"commit_timeout"`
+	TransactionTimeout time.Duration `yaml:"transaction_timeout"`
 
 	// ControlTopic is the topic of the control heartbeats; empty means
 	// <topic>.control. It is created with one partition and a short
 	// retention if missing.
-	ControlTopic string `yaml:"control_topic" help:"topic of the active member's control heartbeats (default <topic>.control)"`
+	ControlTopic string `yaml:"control_topic"`
 	// ControlInterval is how long the active member's feed may be quiet
 	// (nothing committed) before it commits a control heartbeat; 0 means
 	// DefaultControlInterval and a negative value disables the heartbeats
 	// (neither written nor read). It must be the same on both members.
-	ControlInterval time.Duration `yaml:"control_interval" help:"commit a control heartbeat after this long without a commit (0: default 100ms, negative: off)"`
+	ControlInterval time.Duration `yaml:"control_interval"`
 
 	// Partitions, ReplicationFactor and MinInsyncReplicas shape the topic
 	// when feedd creates it. Partitions must be 1. 0 for the other two
 	// means the broker's default.
-	Partitions        int `yaml:"partitions" help:"partitions of a created topic (must be 1)"`
-	ReplicationFactor int `yaml:"replication_factor" help:"replication factor of a created topic (0: broker default)"`
-	MinInsyncReplicas int `yaml:"min_insync_replicas" help:"min.insync.replicas of a created topic (0: broker default)"`
+	Partitions        int `yaml:"partitions"`
+	ReplicationFactor int `yaml:"replication_factor"`
+	MinInsyncReplicas int `yaml:"min_insync_replicas"`
 
 	// Producer is ProducerTransactional (the default) or
 	// ProducerIdempotent, which is unsafe across a failover.
-	Producer string `yaml:"producer" help:"transactional (default), or idempotent: no transactions, no fencing, unsafe across failover"`
+	Producer string `yaml:"producer"`
 
 	// Key is none, identity or pipeline.
-	Key string `yaml:"key" help:"record key: none, identity or pipeline"`
+	Key string `yaml:"key"`
 	// Compression is none, snappy, lz4 or zstd.
-	Compression string `yaml:"compression" help:"batch compression: none, snappy, lz4 or zstd"`
+	Compression string `yaml:"compression"`
 
 	TLS  TLSConfig  `yaml:"tls"`
 	SASL SASLConfig `yaml:"sasl"`
@@ -127,16 +127,16 @@ type Config struct {
 
 // TLSConfig enables TLS on every broker connection.
 type TLSConfig struct {
-	Enabled bool `yaml:"enabled" help:"use TLS for broker connections"`
+	Enabled bool `yaml:"enabled"`
 	// CAFile is a PEM bundle of the CAs to trust; empty means the system
 	// roots.
-	CAFile string `yaml:"ca_file" help:"PEM file of CAs to trust (default: system roots)"`
+	CAFile string `yaml:"ca_file"`
 	// CertFile and KeyFile are a client certificate for mutual TLS.
-	CertFile string `yaml:"cert_file" help:"PEM client certificate for mutual TLS"`
-	KeyFile  string `yaml:"key_file" help:"PEM client key for mutual TLS"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 	// ServerName overrides the name checked in the broker's certificate.
-	ServerName         string `yaml:"server_name" help:"name to verify in the broker certificate"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify" help:"do not verify the broker certificate (testing only)"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
 }
 
 // SASLConfig authenticates every broker connection. The password never
@@ -145,10 +145,10 @@ type TLSConfig struct {
 // authenticates, and is never logged or reported.
 type SASLConfig struct {
 	// Mechanism is empty (no SASL), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
-	Mechanism    string `yaml:"mechanism" help:"SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: none)"`
-	Username     string `yaml:"username" help:"SASL user name"`
-	PasswordFile string `yaml:"password_file" help:"file holding the SASL password"`
-	PasswordEnv  string `yaml:"password_env" help:"environment variable holding the SASL password"`
+	Mechanism    string `yaml:"mechanism"`
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	PasswordEnv  string `yaml:"password_env"`
 }
 
 // WithDefaults returns c with every zero field set to its default.

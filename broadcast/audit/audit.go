@@ -67,7 +67,7 @@ func OptionsFor(c broadcast.Config) (Options, error) {
 	// function; until it exports it, the audit refuses those settings
 	// rather than keep a second copy of that code.
 	if c.TLS.Enabled || c.SASL.Mechanism != "" {
-		return Options{}, errors.New("kafka.tls / kafka.sasl: the audit cannot connect with TLS or SASL yet; use a plaintext listener (--brokers)")
+		return Options{}, errors.New("kafka.tls / kafka.sasl: the audit cannot connect with TLS or SASL yet; use a plaintext listener (--kafka.brokers)")
 	}
 	return Options{Brokers: c.Brokers, Topic: c.Topic}, nil
 }

@@ -131,7 +131,7 @@ func (r *runner) auditTopic(ctx context.Context, topic string, lastSeq uint64) a
 	var s auditSummary
 	deadline := time.Now().Add(waitTimeout)
 	for {
-		out, err := exec.CommandContext(ctx, r.bin, "audit", "--strict", "--json", "--brokers", r.broker.Addr, "--topic", topic).Output()
+		out, err := exec.CommandContext(ctx, r.bin, "audit", "--strict", "--json", "--kafka.brokers", r.broker.Addr, "--kafka.topic", topic).Output()
 		var ee *exec.ExitError
 		if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
 			s.Err = err.Error()

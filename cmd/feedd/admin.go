@@ -23,7 +23,7 @@ import (
 // AdminConfig is the `admin:` section: the member's HTTP endpoint for
 // metrics, health, status and operator requests.
 type AdminConfig struct {
-	Listen string `yaml:"listen" help:"admin HTTP address (metrics, health, status, switchover)"`
+	Listen string `yaml:"listen"`
 }
 
 func (c AdminConfig) withDefaults() AdminConfig {

@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
 )
 
 // errAuditFindings marks a strict audit that ran and found gaps,
@@ -26,17 +27,19 @@ import (
 // 1, as for an error, and the report has already been printed.
 var errAuditFindings = errors.New("the topic is not clean")
 
-// auditCommand holds the flags of "feedd audit".
-type auditCommand struct {
-	configPath, brokers, topic, start string
-	from                              int64
-	follow                            bool
-	duration, timeout                 time.Duration
-	metricsListen                     string
-	strict, asJSON, allowRepeats      bool
-	maxListed                         int
-	expect, framing                   string
-	maxDifferences                    int
+// auditFlags holds the flags of "feedd audit".
+type auditFlags struct {
+	configPath                   *string
+	pending                      []override
+	start                        string
+	from                         int64
+	follow                       bool
+	duration, timeout            time.Duration
+	metricsListen                string
+	strict, asJSON, allowRepeats bool
+	maxListed                    int
+	expect                       string
+	maxDifferences               int
 }
 
 // runAudit runs "feedd audit": it reads a pipeline's topic with its own
@@ -47,20 +50,18 @@ type auditCommand struct {
 // --from, or --start end) to the last stable offset, or with --follow until
 // --duration has passed or it is interrupted. With --strict it exits 1 when
 // the topic is not clean; it exits 1 when it could not read the topic.
-func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c, err := parseAuditFlags(args, stderr)
-	if err != nil {
+func runAudit(ctx context.Context, c *auditFlags, stdout, stderr io.Writer) error {
+	if err := c.check(); err != nil {
 		return err
 	}
-	opts, fc, err := c.target(stderr)
+	opts, fc, err := c.target()
 	if err != nil {
 		return err
 	}
 	var exp *audit.Expectation
 	if c.expect != "" {
 		if fc.Mode == "" {
-			fmt.Fprintln(stderr, "feedd audit: --expect needs the members' framing: --config member.yaml (its framing section) or --framing")
-			return errUsage
+			return usageErrorf("--expect needs the members' framing: --config member.yaml (its framing section) or --framing.mode")
 		}
 		if exp, err = readExpectation(c.expect, fc); err != nil {
 			return err
@@ -111,13 +112,32 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return verdict
 }
 
-func parseAuditFlags(args []string, stderr io.Writer) (*auditCommand, error) {
-	var c auditCommand
-	fs := flag.NewFlagSet("feedd audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&c.configPath, "config", "", "a member's YAML configuration: its kafka section says where the topic is, its sequence section how to read a sequence number in records without feedd-seq, its framing section how to read --expect (or FEEDD_CONFIG)")
-	fs.StringVar(&c.brokers, "brokers", "", "seed brokers, host:port, comma-separated (overrides the configuration)")
-	fs.StringVar(&c.topic, "topic", "", "the pipeline's topic (overrides the configuration)")
+func auditCommand() *cobra.Command {
+	c := &auditFlags{}
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "check a pipeline's topic: every gap, duplicate and out-of-order frame",
+		Long: "Reads the pipeline's topic as its consumers do (read_committed) and reports, by the feedd-seq\n" +
+			"header (or the fingerprint), every gap, duplicate and out-of-order record, and frames published\n" +
+			"both with and without a sequence number by members configured differently. By default it reads\n" +
+			"from the log start to the last stable offset; --follow keeps reading new commits and measures\n" +
+			"their end-to-end latency.\n\n" +
+			"With --expect FILE it compares the topic, in order, with the feed a simulator recorded\n" +
+			"(feedd sim --record): every frame that some port received intact must be there once, in feed\n" +
+			"order. It reports missing runs, duplicates (allowed when the member marked them possible),\n" +
+			"foreign records and moved frames, and so finds gaps in feeds without sequence numbers.\n\n" +
+			"Where the topic is and the members' framing and sequence settings come from a member's\n" +
+			"--config, FEEDD_* variables and the flags, as for feedd run.\n" +
+			"Exits 1 on an error, and with --strict when the topic is not clean.",
+		Example: "  feedd audit --config /etc/feedd/feedd.yaml --strict\n" +
+			"  feedd audit --kafka.brokers kafka-1:9092 --kafka.topic ais-north --follow --start end --metrics-listen :9464",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAudit(cmd.Context(), c, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
 	fs.StringVar(&c.start, "start", "beginning", "where to start: beginning (the log start) or end (the last stable offset: only what is committed from now on)")
 	fs.Int64Var(&c.from, "from", 0, "first offset to read (overrides --start when higher)")
 	fs.BoolVar(&c.follow, "follow", false, "keep reading what is committed after the audit began, until interrupted (Ctrl-C) or --duration has passed; then report")
@@ -130,89 +150,56 @@ func parseAuditFlags(args []string, stderr io.Writer) (*auditCommand, error) {
 	fs.BoolVar(&c.allowRepeats, "allow-repeated-frames", false, "do not count repeated fingerprints (records without a sequence number whose bytes repeat) as a problem, for feeds whose frames can repeat")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "give up reading after this long; when following, counted from the end of following (0: never)")
 	fs.StringVar(&c.expect, "expect", "", "compare the topic with the feed recorded in this file (written by feedd sim --record) instead of checking sequence numbers")
-	fs.StringVar(&c.framing, "framing", "", "with --expect: the members' framing mode ("+framing.ModeList()+"); default: the framing section of --config")
 	fs.IntVar(&c.maxDifferences, "max-differences", audit.DefaultMaxDifferences, "with --expect: give up when the topic and the feed differ by more frames than this (missing plus extra)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: feedd audit [--config member.yaml] [--brokers host:port,...] [--topic NAME] [--expect FILE] [flags]\n\n"+
-			"Reads the pipeline's topic as its consumers do (read_committed) and reports, by the feedd-seq\n"+
-			"header (or the fingerprint), every gap, duplicate and out-of-order record, and frames published\n"+
-			"both with and without a sequence number by members configured differently. By default it reads\n"+
-			"from the log start to the last stable offset; --follow keeps reading new commits and measures\n"+
-			"their end-to-end latency.\n\n"+
-			"With --expect FILE it compares the topic, in order, with the feed a simulator recorded\n"+
-			"(feedd sim --record): every frame that some port received intact must be there once, in feed\n"+
-			"order. It reports missing runs, duplicates (allowed when the member marked them possible),\n"+
-			"foreign records and moved frames, and so finds gaps in feeds without sequence numbers.\n\n"+
-			"Exits 1 on an error, and with --strict when the topic is not clean.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := parseCommandFlags(fs, args); err != nil {
-		return nil, err
-	}
-	bad := func(msg string) (*auditCommand, error) {
-		fmt.Fprintln(stderr, "feedd audit: "+msg)
-		return nil, errUsage
-	}
-	switch {
-	case c.start != "beginning" && c.start != "end":
-		return bad(fmt.Sprintf("--start: %q is neither beginning nor end", c.start))
-	case c.duration < 0:
-		return bad("--duration must not be negative")
-	case c.expect == "" && (c.framing != "" || c.maxDifferences != audit.DefaultMaxDifferences):
-		return bad("--framing and --max-differences go with --expect")
-	case c.expect != "" && c.allowRepeats:
-		return bad("--allow-repeated-frames does not apply to --expect, which tells repeated frames from duplicates")
-	case c.maxDifferences <= 0:
-		return bad("--max-differences must be positive")
-	}
-	return &c, nil
+	c.configPath = configFlags(fs, &c.pending, "kafka.brokers", "kafka.topic", "framing", "sequence")
+	fs.Lookup("config").Usage = "a member's YAML configuration: its kafka section says where the topic is, its sequence section how to read a sequence number in records without feedd-seq, its framing section how to read --expect (or FEEDD_CONFIG)"
+	// The spellings before the flags were named after the configuration.
+	renamedFlag(cmd, "brokers", "kafka.brokers")
+	renamedFlag(cmd, "topic", "kafka.topic")
+	renamedFlag(cmd, "framing", "framing.mode")
+	return cmd
 }
 
-// target returns where the topic is, from --config (or FEEDD_CONFIG) and
-// --brokers and --topic, the members' sequence extractor, from --config,
-// and their framing, from --config and --framing.
-func (c *auditCommand) target(stderr io.Writer) (audit.Options, framing.Config, error) {
-	var opts audit.Options
-	var fc framing.Config
-	if path := c.configPath; path != "" || os.Getenv("FEEDD_CONFIG") != "" {
-		if path == "" {
-			path = os.Getenv("FEEDD_CONFIG")
-		}
-		// Only the kafka, framing and sequence sections matter here, so
-		// the rest of the member's configuration is not validated; FEEDD_*
-		// variables apply as they do to the member.
-		var cfg Config
-		if err := loadYAML(path, &cfg); err != nil {
-			return opts, fc, err
-		}
-		if err := applyEnv(settingsOf(&cfg), os.LookupEnv); err != nil {
-			return opts, fc, err
-		}
-		var err error
-		if opts, err = audit.OptionsFor(cfg.Kafka.WithDefaults()); err != nil {
-			return opts, fc, err
-		}
-		fc = cfg.Framing
-		// A record without feedd-seq is audited by the number the
-		// member's extractor reads in it, if the member has one.
-		if opts.Sequence, err = ingest.NewSequenceExtractor(cfg.Sequence); err != nil {
-			return opts, fc, err
-		}
+// check refuses flags that contradict each other.
+func (c *auditFlags) check() error {
+	framingFlag := slices.ContainsFunc(c.pending, func(o override) bool { return strings.HasPrefix(o.path, "framing.") })
+	switch {
+	case c.start != "beginning" && c.start != "end":
+		return usageErrorf("--start: %q is neither beginning nor end", c.start)
+	case c.duration < 0:
+		return usageErrorf("--duration must not be negative")
+	case c.expect == "" && (framingFlag || c.maxDifferences != audit.DefaultMaxDifferences):
+		return usageErrorf("--framing.* and --max-differences go with --expect")
+	case c.expect != "" && c.allowRepeats:
+		return usageErrorf("--allow-repeated-frames does not apply to --expect, which tells repeated frames from duplicates")
+	case c.maxDifferences <= 0:
+		return usageErrorf("--max-differences must be positive")
 	}
-	if c.framing != "" {
-		fc = framing.Config{Mode: c.framing}
+	return nil
+}
+
+// target returns where the topic is, the members' sequence extractor and
+// their framing, from --config (or FEEDD_CONFIG), the environment and the
+// flags. Only the kafka, framing and sequence sections matter here, so the
+// rest of the member's configuration is not validated.
+func (c *auditFlags) target() (audit.Options, framing.Config, error) {
+	cfg, err := readConfig(*c.configPath, c.pending, os.LookupEnv)
+	if err != nil {
+		return audit.Options{}, framing.Config{}, err
 	}
-	if c.brokers != "" {
-		opts.Brokers = strings.Split(c.brokers, ",")
+	opts, err := audit.OptionsFor(cfg.Kafka)
+	if err != nil {
+		return opts, cfg.Framing, err
 	}
-	if c.topic != "" {
-		opts.Topic = c.topic
+	// A record without feedd-seq is audited by the number the member's
+	// extractor reads in it, if the member has one.
+	if opts.Sequence, err = ingest.NewSequenceExtractor(cfg.Sequence); err != nil {
+		return opts, cfg.Framing, err
 	}
 	if len(opts.Brokers) == 0 || opts.Topic == "" {
-		fmt.Fprintln(stderr, "feedd audit: say where the topic is: --config member.yaml, or --brokers and --topic")
-		return opts, fc, errUsage
+		return opts, cfg.Framing, usageErrorf("say where the topic is: --config member.yaml, or --kafka.brokers and --kafka.topic")
 	}
-	return opts, fc, nil
+	return opts, cfg.Framing, nil
 }
 
 // readContext returns the context the audit reads with, and sets
@@ -220,7 +207,7 @@ func (c *auditCommand) target(stderr io.Writer) (audit.Options, framing.Config, 
 // --duration; reading on to the end and the second reading still need a
 // context, bounded by --timeout from then on. Without following, --timeout
 // bounds the whole reading. done releases what readContext started.
-func (c *auditCommand) readContext(ctx context.Context, opts *audit.Options) (context.Context, func()) {
+func (c *auditFlags) readContext(ctx context.Context, opts *audit.Options) (context.Context, func()) {
 	if !opts.Follow {
 		if c.timeout <= 0 {
 			return ctx, func() {}

@@ -156,7 +156,7 @@ func TestAuditCommandExpectClean(t *testing.T) {
 	publishFrames(t, addr, "nmea", frames("a", 0, 19, false)...)
 	publishFrames(t, addr, "nmea", append(frames("b", 17, 19, true), frames("b", 20, 39, false, 25)...)...)
 
-	code, out, errs := runAuditCLI(t, "--strict", "--brokers", addr, "--topic", "nmea", "--expect", record, "--framing", "nmea")
+	code, out, errs := runAuditCLI(t, "--strict", "--kafka.brokers", addr, "--kafka.topic", "nmea", "--expect", record, "--framing.mode", "nmea")
 	for _, want := range []string{
 		"40 frames, 1 received intact by no port, 0 undecodable with framing nmea: 39 expected",
 		"totals: 39 expected, 42 in the topic: 39 matched, 0 missing, 3 duplicates (3 marked possible, 0 not marked), 0 reordered, 0 foreign",
@@ -202,7 +202,7 @@ func TestAuditCommandExpectFindings(t *testing.T) {
 	recs = append(recs, expectRecord{member: "b", value: "$GPTXT,01,01,02,hello*00"}) // foreign: 60
 	publishFrames(t, addr, "nmea", recs...)
 
-	code, out, errs := runAuditCLI(t, "--brokers", addr, "--topic", "nmea", "--expect", record, "--framing", "nmea")
+	code, out, errs := runAuditCLI(t, "--kafka.brokers", addr, "--kafka.topic", "nmea", "--expect", record, "--framing.mode", "nmea")
 	for _, want := range []string{
 		"totals: 60 expected, 61 in the topic: 57 matched, 1 missing, 1 duplicate (0 marked possible, 1 not marked), 2 reordered, 1 foreign",
 		"feed #13 (1 frame), due between offsets 12 and 13:",
@@ -220,7 +220,7 @@ func TestAuditCommandExpectFindings(t *testing.T) {
 		t.Fatalf("without --strict: exit %d (want 0: the report is the result)\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
 
-	code, out, errs = runAuditCLI(t, "--strict", "--json", "--brokers", addr, "--topic", "nmea", "--expect", record, "--framing", "nmea")
+	code, out, errs = runAuditCLI(t, "--strict", "--json", "--kafka.brokers", addr, "--kafka.topic", "nmea", "--expect", record, "--framing.mode", "nmea")
 	var rep audit.ExpectReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 || rep.Clean || !strings.Contains(errs, "not clean") {
 		t.Fatalf("--strict --json: exit %d, err %v\nstdout:\n%s\nstderr:\n%s", code, err, out, errs)
@@ -238,7 +238,7 @@ func TestAuditCommandExpectStrictAllowsMarkedOnly(t *testing.T) {
 	record := writeRecordFile(t, 12, nil)
 	addr := expectBroker(t, "nmea")
 	publishFrames(t, addr, "nmea", append(frames("a", 0, 7, false), frames("b", 6, 11, false)...)...)
-	code, out, errs := runAuditCLI(t, "--strict", "--brokers", addr, "--topic", "nmea", "--expect", record, "--framing", "nmea")
+	code, out, errs := runAuditCLI(t, "--strict", "--kafka.brokers", addr, "--kafka.topic", "nmea", "--expect", record, "--framing.mode", "nmea")
 	if code != 1 || !strings.Contains(errs, "2 duplicate record(s) not marked possible") || strings.Contains(out, "missing: 1") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
@@ -250,24 +250,24 @@ func TestAuditCommandExpectUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--brokers", "b:9092", "--topic", "t", "--expect", record}, "needs the members' framing"},
-		{[]string{"--brokers", "b:9092", "--topic", "t", "--framing", "nmea"}, "go with --expect"},
-		{[]string{"--brokers", "b:9092", "--topic", "t", "--expect", record, "--framing", "nmea", "--allow-repeated-frames"}, "does not apply"},
+		{[]string{"--kafka.brokers", "b:9092", "--kafka.topic", "t", "--expect", record}, "needs the members' framing"},
+		{[]string{"--kafka.brokers", "b:9092", "--kafka.topic", "t", "--framing.mode", "nmea"}, "go with --expect"},
+		{[]string{"--kafka.brokers", "b:9092", "--kafka.topic", "t", "--expect", record, "--framing.mode", "nmea", "--allow-repeated-frames"}, "does not apply"},
 	} {
 		if code, _, errs := runAuditCLI(t, tc.args...); code != 2 || !strings.Contains(errs, tc.want) {
 			t.Errorf("%q: exit %d, stderr %q", tc.args, code, errs)
 		}
 	}
-	if code, _, errs := runAuditCLI(t, "--brokers", "b:9092", "--topic", "t", "--expect", record, "--framing", "bogus"); code != 1 || !strings.Contains(errs, "framing") {
+	if code, _, errs := runAuditCLI(t, "--kafka.brokers", "b:9092", "--kafka.topic", "t", "--expect", record, "--framing.mode", "bogus"); code != 1 || !strings.Contains(errs, "framing") {
 		t.Errorf("bad framing: exit %d, stderr %q", code, errs)
 	}
-	if code, _, errs := runAuditCLI(t, "--brokers", "b:9092", "--topic", "t", "--expect", filepath.Join(t.TempDir(), "none"), "--framing", "nmea"); code != 1 || !strings.Contains(errs, "--expect") {
+	if code, _, errs := runAuditCLI(t, "--kafka.brokers", "b:9092", "--kafka.topic", "t", "--expect", filepath.Join(t.TempDir(), "none"), "--framing.mode", "nmea"); code != 1 || !strings.Contains(errs, "--expect") {
 		t.Errorf("no record file: exit %d, stderr %q", code, errs)
 	}
 	var help strings.Builder
-	code, _, errs := runAuditCLI(t, "-h")
-	help.WriteString(errs)
-	for _, want := range []string{"--expect", "-framing", "-max-differences", "feedd sim --record"} {
+	code, out, _ := runAuditCLI(t, "-h")
+	help.WriteString(out)
+	for _, want := range []string{"--expect", "--framing.mode", "--max-differences", "feedd sim --record"} {
 		if !strings.Contains(help.String(), want) {
 			t.Errorf("feedd audit -h (exit %d) lacks %q", code, want)
 		}
@@ -297,7 +297,7 @@ func TestAuditCommandTwoIdentities(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	code, out, errs := runAuditCLI(t, "--strict", "--brokers", addr, "--topic", "feed")
+	code, out, errs := runAuditCLI(t, "--strict", "--kafka.brokers", addr, "--kafka.topic", "feed")
 	for _, want := range []string{
 		"identity: mixed: 5 records carry a feed sequence number (feedd-seq), 3 only a fingerprint (feedd-fp)",
 		"frames under two identities: 2, 2 extra records without a sequence number",

@@ -159,7 +159,6 @@ func editDistance(a, b string) int {
 type setting struct {
 	path  string // YAML path, e.g. serial.device
 	field reflect.Value
-	help  string
 }
 
 func (s setting) envName() string {
@@ -189,7 +188,7 @@ func settingsOf(cfg any) []setting {
 				continue
 			}
 			if settable(sf.Type) {
-				out = append(out, setting{path: path, field: fv, help: sf.Tag.Get("help")})
+				out = append(out, setting{path: path, field: fv})
 			}
 		}
 	}
@@ -261,37 +260,6 @@ func applyEnv(settings []setting, lookup func(string) (string, bool)) error {
 			if err := s.set(v); err != nil {
 				return fmt.Errorf("%s: %w", s.envName(), err)
 			}
-		}
-	}
-	return nil
-}
-
-// override is a flag given on the command line, applied after the file and
-// the environment have been read.
-type override struct{ path, value string }
-
-// overrideFlag records --<path>=value without applying it yet.
-type overrideFlag struct {
-	path    string
-	isBool  bool
-	pending *[]override
-}
-
-func (f *overrideFlag) String() string { return "" }
-func (f *overrideFlag) Set(v string) error {
-	*f.pending = append(*f.pending, override{f.path, v})
-	return nil
-}
-func (f *overrideFlag) IsBoolFlag() bool { return f.isBool }
-
-func applyOverrides(settings []setting, pending []override) error {
-	byPath := make(map[string]setting, len(settings))
-	for _, s := range settings {
-		byPath[s.path] = s
-	}
-	for _, o := range pending {
-		if err := byPath[o.path].set(o.value); err != nil {
-			return fmt.Errorf("--%w", err)
 		}
 	}
 	return nil

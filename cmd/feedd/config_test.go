@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
+	"github.com/spf13/pflag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,7 +141,7 @@ func TestEveryLeafHasAFlagAndAnEnvironmentVariable(t *testing.T) {
 	if len(settings) < 15 {
 		t.Fatalf("only %d settings found; the walk over the config tree is broken", len(settings))
 	}
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	var pending []override
 	configFlags(fs, &pending)
 	for _, s := range settings {

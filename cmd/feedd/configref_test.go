@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feedd/feedd/docs"
 	"github.com/feedd/feedd/ingest/framing"
 )
 
@@ -22,7 +23,7 @@ import (
 // must be refused with an error naming the setting, values listed as valid
 // must be accepted.
 func TestConfigurationReference(t *testing.T) {
-	rows := readReference(t, "../../docs/configuration.md")
+	rows := readReference(t)
 	leaves := configLeaves(reflect.TypeFor[Config](), "")
 	settings := map[string]setting{}
 	var probe Config
@@ -30,12 +31,12 @@ func TestConfigurationReference(t *testing.T) {
 		settings[s.path] = s
 	}
 
-	documented := map[string]refRow{}
+	documented := map[string]docs.Setting{}
 	for _, r := range rows {
-		if _, dup := documented[r.option]; dup {
-			t.Errorf("line %d: %s is documented twice", r.line, r.option)
+		if _, dup := documented[r.Option]; dup {
+			t.Errorf("line %d: %s is documented twice", r.Line, r.Option)
 		}
-		documented[r.option] = r
+		documented[r.Option] = r
 	}
 	for _, l := range leaves {
 		if _, ok := documented[l]; !ok {
@@ -43,28 +44,28 @@ func TestConfigurationReference(t *testing.T) {
 		}
 	}
 	for _, r := range rows {
-		if !slices.Contains(leaves, r.option) {
-			t.Errorf("line %d: docs/configuration.md documents %s, which is not a setting", r.line, r.option)
+		if !slices.Contains(leaves, r.Option) {
+			t.Errorf("line %d: docs/configuration.md documents %s, which is not a setting", r.Line, r.Option)
 		}
 	}
 
 	defaults := referenceDefaults(t)
 	checked, prose := 0, 0
 	for _, r := range rows {
-		s, settable := settings[r.option]
+		s, settable := settings[r.Option]
 		// Spellings.
 		wantEnv, wantFlag := "—", "—"
 		if settable {
 			wantEnv, wantFlag = "`"+s.envName()+"`", "`--"+s.path+"`"
 		}
-		if r.env != wantEnv || r.flag != wantFlag {
-			t.Errorf("line %d: %s: environment %s and flag %s; the code has %s and %s", r.line, r.option, r.env, r.flag, wantEnv, wantFlag)
+		if r.Env != wantEnv || r.Flag != wantFlag {
+			t.Errorf("line %d: %s: environment %s and flag %s; the code has %s and %s", r.Line, r.Option, r.Env, r.Flag, wantEnv, wantFlag)
 		}
 		// Default.
-		if want := defaults.allowed(r.option); !slices.ContainsFunc(want, func(w string) bool {
-			return r.def == w || strings.HasPrefix(r.def, w+" ")
+		if want := defaults.allowed(r.Option); !slices.ContainsFunc(want, func(w string) bool {
+			return r.Default == w || strings.HasPrefix(r.Default, w+" ")
 		}) {
-			t.Errorf("line %d: %s: default %q; the code's is %q", r.line, r.option, r.def, want[0])
+			t.Errorf("line %d: %s: default %q; the code's is %q", r.Line, r.Option, r.Default, want[0])
 		}
 		if !settable {
 			continue // read from the file only: the rules are prose
@@ -80,49 +81,13 @@ func TestConfigurationReference(t *testing.T) {
 	}
 }
 
-// refRow is one row of a reference table.
-type refRow struct {
-	line                          int
-	option, def, env, flag, rules string
-}
-
-const refHeader = "| option | default | environment | flag | valid | meaning |"
-
-func readReference(t *testing.T, path string) []refRow {
+// readReference parses the reference tables of docs/configuration.md with
+// the parser the flags' help is read with.
+func readReference(t *testing.T) []docs.Setting {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	rows, err := docs.Reference()
 	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []refRow
-	inTable := false
-	for i, l := range strings.Split(string(data), "\n") {
-		switch {
-		case l == refHeader:
-			inTable = true
-			continue
-		case !strings.HasPrefix(l, "|"):
-			inTable = false
-			continue
-		case !inTable || strings.HasPrefix(l, "| ---"):
-			continue
-		}
-		cells := strings.Split(strings.Trim(l, "|"), " | ")
-		if len(cells) != 6 {
-			t.Fatalf("line %d: %d cells, want 6 (a '|' inside a cell?): %s", i+1, len(cells), l)
-		}
-		for k := range cells {
-			cells[k] = strings.TrimSpace(cells[k])
-		}
-		opt, ok := strings.CutPrefix(cells[0], "`")
-		opt, ok2 := strings.CutSuffix(opt, "`")
-		if !ok || !ok2 {
-			t.Fatalf("line %d: the option %q is not in backticks", i+1, cells[0])
-		}
-		rows = append(rows, refRow{line: i + 1, option: opt, def: cells[1], env: cells[2], flag: cells[3], rules: cells[4]})
-	}
-	if len(rows) == 0 {
-		t.Fatalf("%s has no reference table (header %q)", path, refHeader)
+		t.Fatalf("docs/configuration.md: %v", err)
 	}
 	return rows
 }
@@ -280,17 +245,17 @@ var (
 
 // checkRules tries each rule clause of a row and returns how many checks
 // ran and how many clauses are prose.
-func checkRules(t *testing.T, r refRow, s setting, d codeDefaults) (checked, prose int) {
+func checkRules(t *testing.T, r docs.Setting, s setting, d codeDefaults) (checked, prose int) {
 	t.Helper()
 	path := writeConfig(t, referenceBase)
 	kind := s.field.Type()
 	isDuration := kind == reflect.TypeFor[time.Duration]()
-	support := referenceSupport[r.option]
+	support := referenceSupport[r.Option]
 
 	// Row context: "only with" settings apply to every check of the row.
 	var context []override
 	var contextKeys []string
-	clauses := strings.Split(r.rules, "; ")
+	clauses := strings.Split(r.Valid, "; ")
 	for _, c := range clauses {
 		if rest, ok := strings.CutPrefix(c, "only with "); ok {
 			for _, kv := range contextPairs(t, r, rest, d) {
@@ -300,12 +265,12 @@ func checkRules(t *testing.T, r refRow, s setting, d codeDefaults) (checked, pro
 		}
 	}
 	base := append(slices.Clone(support), context...)
-	mention := append([]string{r.option}, contextKeys...)
+	mention := append([]string{r.Option}, contextKeys...)
 
 	var checks []ruleCheck
 	add := func(what string, refuse bool, value string, extra ...override) {
 		set := append(slices.Clone(base), extra...)
-		set = append(set, override{r.option, value})
+		set = append(set, override{r.Option, value})
 		checks = append(checks, ruleCheck{what: what, set: set, refuse: refuse, mention: mention})
 	}
 	// own lower bound, for cross-setting checks
@@ -322,7 +287,7 @@ func checkRules(t *testing.T, r refRow, s setting, d codeDefaults) (checked, pro
 			add(c, true, "")
 		case strings.HasPrefix(c, "required with "):
 			pairs := contextPairs(t, r, strings.TrimPrefix(c, "required with "), d)
-			m := ruleCheck{what: c, set: append(append(slices.Clone(base), pairs...), override{r.option, ""}), refuse: true, mention: mention}
+			m := ruleCheck{what: c, set: append(append(slices.Clone(base), pairs...), override{r.Option, ""}), refuse: true, mention: mention}
 			for _, p := range pairs {
 				m.mention = append(m.mention, p.path)
 			}
@@ -338,13 +303,13 @@ func checkRules(t *testing.T, r refRow, s setting, d codeDefaults) (checked, pro
 			for _, kv := range contextPairs(t, r, strings.TrimPrefix(c, "only with "), d) {
 				off = append(off, override{kv.path, otherValue(t, kv, d)})
 			}
-			set := append(append(slices.Clone(support), off...), override{r.option, value})
+			set := append(append(slices.Clone(support), off...), override{r.Option, value})
 			checks = append(checks, ruleCheck{what: c, set: set, refuse: true, mention: mention})
 		case strings.HasPrefix(c, "one of "):
 			items := strings.Split(strings.TrimPrefix(c, "one of "), ", ")
 			for _, it := range items {
 				if strings.ContainsAny(it, " `") {
-					t.Errorf("line %d: %s: %q in %q is not a plain value (move explanations after a ';')", r.line, r.option, it, c)
+					t.Errorf("line %d: %s: %q in %q is not a plain value (move explanations after a ';')", r.Line, r.Option, it, c)
 				}
 				add(c, false, it)
 			}
@@ -447,18 +412,18 @@ func checkRules(t *testing.T, r refRow, s setting, d codeDefaults) (checked, pro
 	// starts (documented under framing.mode, a rule across settings): the
 	// framing options' own rules are those of a member running alone.
 	role := roleAuto
-	if strings.HasPrefix(r.option, "framing.") {
+	if strings.HasPrefix(r.Option, "framing.") {
 		role = roleActive
 	}
 	for _, ch := range checks {
 		_, err := loadConfig(path, ch.set, noEnv, role)
 		switch {
 		case ch.refuse && err == nil:
-			t.Errorf("line %d: %s: %q says %v is refused, but loadConfig accepts it", r.line, r.option, ch.what, ch.set)
+			t.Errorf("line %d: %s: %q says %v is refused, but loadConfig accepts it", r.Line, r.Option, ch.what, ch.set)
 		case ch.refuse && !mentionsAny(err.Error(), ch.mention):
-			t.Errorf("line %d: %s: %q: %v is refused with %q, which names none of %v", r.line, r.option, ch.what, ch.set, err, ch.mention)
+			t.Errorf("line %d: %s: %q: %v is refused with %q, which names none of %v", r.Line, r.Option, ch.what, ch.set, err, ch.mention)
 		case !ch.refuse && err != nil:
-			t.Errorf("line %d: %s: %q says %v is valid, but loadConfig refuses it: %v", r.line, r.option, ch.what, ch.set, err)
+			t.Errorf("line %d: %s: %q says %v is valid, but loadConfig refuses it: %v", r.Line, r.Option, ch.what, ch.set, err)
 		}
 	}
 	return len(checks), prose
@@ -483,7 +448,7 @@ func refuseIfNonzero(add func(string, bool, string, ...override), what string, n
 
 // contextPairs reads `key: value` and `key` (meaning: set at all) from a
 // clause; a key without a value takes a valid value of that setting.
-func contextPairs(t *testing.T, r refRow, text string, d codeDefaults) []override {
+func contextPairs(t *testing.T, r docs.Setting, text string, d codeDefaults) []override {
 	t.Helper()
 	var out []override
 	for _, m := range reBackticked.FindAllStringSubmatch(text, -1) {
@@ -492,12 +457,12 @@ func contextPairs(t *testing.T, r refRow, text string, d codeDefaults) []overrid
 			value = setValueFor(key)
 		}
 		if _, known := d.byPath[key]; !known {
-			t.Errorf("line %d: %s: %q names %s, which is not a setting", r.line, r.option, text, key)
+			t.Errorf("line %d: %s: %q names %s, which is not a setting", r.Line, r.Option, text, key)
 		}
 		out = append(out, override{key, value})
 	}
 	if len(out) == 0 {
-		t.Errorf("line %d: %s: %q names no setting in backticks", r.line, r.option, text)
+		t.Errorf("line %d: %s: %q names no setting in backticks", r.Line, r.Option, text)
 	}
 	return out
 }
@@ -555,11 +520,11 @@ func someValidValue(clauses []string, isDuration bool, k reflect.Kind) string {
 
 // crossValue is the value another setting is given for a check of a bound
 // it sets: its default, or 100 (of its unit) when it has none.
-func crossValue(t *testing.T, r refRow, other string, isDuration bool, d codeDefaults) int64 {
+func crossValue(t *testing.T, r docs.Setting, other string, isDuration bool, d codeDefaults) int64 {
 	t.Helper()
 	v, ok := d.byPath[other]
 	if !ok {
-		t.Fatalf("line %d: %s: the rule names %s, which is not a setting", r.line, r.option, other)
+		t.Fatalf("line %d: %s: the rule names %s, which is not a setting", r.Line, r.Option, other)
 	}
 	n := parseNumber(t, r, v, isDuration)
 	if n == 0 {
@@ -571,18 +536,18 @@ func crossValue(t *testing.T, r refRow, other string, isDuration bool, d codeDef
 	return n
 }
 
-func parseNumber(t *testing.T, r refRow, s string, isDuration bool) int64 {
+func parseNumber(t *testing.T, r docs.Setting, s string, isDuration bool) int64 {
 	t.Helper()
 	if isDuration {
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			t.Fatalf("line %d: %s: %q is not a duration", r.line, r.option, s)
+			t.Fatalf("line %d: %s: %q is not a duration", r.Line, r.Option, s)
 		}
 		return int64(d)
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		t.Fatalf("line %d: %s: %q is not a number", r.line, r.option, s)
+		t.Fatalf("line %d: %s: %q is not a number", r.Line, r.Option, s)
 	}
 	return n
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +26,8 @@ import (
 	"github.com/feedd/feedd/hw/serialsim"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -126,16 +127,31 @@ func (r *demoResult) verdict() string {
 		r.Report.Records, sq.First, sq.Last, plural(uint64(r.Report.HandoverCount), "handover"))
 }
 
-// runDemo runs "feedd demo": an embedded broker, a simulated feed split to
-// two ports, and two `feedd run` members as child processes, shown live,
+// demoCommand is "feedd demo": an embedded broker, a simulated feed split
+// to two ports, and two `feedd run` members as child processes, shown live,
 // with the active member killed and restarted every --failover-every. At
 // the end it audits the topic's feed-seq sequence.
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseDemoFlags(args, stderr)
-	if err != nil {
-		return err
+func demoCommand() *cobra.Command {
+	var o demoOptions
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "run a whole pair on this machine: broker, simulated feed, two members, failovers",
+		Long: "Runs a whole pair on this machine: an embedded Kafka-protocol broker, a simulated\n" +
+			"serial feed split to two ports (socat), and two `feedd run` members, and shows them\n" +
+			"live while the active member is killed and restarted. At the end it stops everything\n" +
+			"and audits the topic: every frame once, in order, no gap and no duplicate.",
+		Example: "  feedd demo\n  feedd demo --chaos --duration 60s --json",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := o.finish(cmd.Flags().Changed, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			return demoMain(cmd.Context(), o, cmd.OutOrStdout())
+		},
 	}
-	return demoMain(ctx, o, stdout)
+	demoFlags(cmd.Flags(), &o)
+	return cmd
 }
 
 // demoMain plays the demo with parsed options, prints the JSON summary
@@ -158,10 +174,8 @@ func demoMain(ctx context.Context, o demoOptions, stdout io.Writer) error {
 	return nil
 }
 
-func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
-	fs := flag.NewFlagSet("feedd demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var o demoOptions
+func demoFlags(fs *pflag.FlagSet, o *demoOptions) {
+	fs.SortFlags = false
 	fs.DurationVar(&o.Duration, "duration", 0, "stop after this long; 0 = run until Ctrl-C")
 	fs.DurationVar(&o.FailoverEvery, "failover-every", 15*time.Second, "kill -9 the active member this often, and restart it a few seconds later; 0 = never (with --chaos: the mean interval, default 8s)")
 	fs.BoolVar(&o.Chaos, "chaos", false, "random faults: at random intervals kill -9 or SIGSTOP the active member, and restart or resume it")
@@ -171,20 +185,12 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.StringVar(&o.Dir, "dir", "", "directory for the generated configurations, secret, logs and ports (default: a temporary one, removed at the end)")
 	fs.Float64Var(&o.Rate, "rate", 20, "frames per second of the simulated feed")
 	fs.BoolVar(&o.Plain, "plain", false, "print a line per second instead of redrawing the terminal")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: feedd demo [--duration D] [--failover-every D] [--dir DIR]\n\n"+
-			"Runs a whole pair on this machine: an embedded Kafka-protocol broker, a simulated\n"+
-			"serial feed split to two ports (socat), and two `feedd run` members, and shows them\n"+
-			"live while the active member is killed and restarted. At the end it stops everything\n"+
-			"and audits the topic: every frame once, in order, no gap and no duplicate.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := parseCommandFlags(fs, args); err != nil {
-		return o, err
-	}
-	explicit := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-	if o.Chaos && !explicit["failover-every"] {
+}
+
+// finish completes and checks the options the flags set; explicit says
+// whether a flag was given.
+func (o demoOptions) finish(explicit func(name string) bool, stderr io.Writer) (demoOptions, error) {
+	if o.Chaos && !explicit("failover-every") {
 		o.FailoverEvery = 8 * time.Second
 	}
 	if o.JSON {

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // The demo's members are child processes of "this executable". Under go
@@ -49,6 +51,22 @@ func demoNeedsSocat(t *testing.T) {
 		t.Fatal("socat is not installed and FEEDD_REQUIRE_SOCAT is set (apt-get install socat, or make deps)")
 	}
 	t.Skip("socat is not installed (apt-get install socat, or make deps)")
+}
+
+// parseDemoFlags reads args as "feedd demo" does, with its flags and its
+// checks, and returns the options it would play.
+func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
+	var o demoOptions
+	fs := pflag.NewFlagSet("feedd demo", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	demoFlags(fs, &o)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if err := noArgs(nil, fs.Args()); err != nil {
+		return o, err
+	}
+	return o.finish(fs.Changed, stderr)
 }
 
 func TestDemoFlags(t *testing.T) {

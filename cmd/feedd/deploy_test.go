@@ -350,7 +350,9 @@ func TestStaticBuild(t *testing.T) {
 }
 
 // make install puts everything under DESTDIR, with the unit's paths
-// rewritten for PREFIX, and the installed unit still verifies.
+// rewritten for PREFIX, and the installed unit still verifies; the shell
+// completions and man pages are where bash-completion, zsh, fish and man
+// look under PREFIX, and each is the real thing.
 func TestMakeInstall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -370,6 +372,12 @@ func TestMakeInstall(t *testing.T) {
 		"opt/feedd/share/doc/feedd/configuration.md":           0o644,
 		"opt/feedd/share/doc/feedd/examples/feedd-host-a.yaml": 0o644,
 		"opt/feedd/share/doc/feedd/examples/feedd-host-b.yaml": 0o644,
+		"opt/feedd/share/bash-completion/completions/feedd":    0o644,
+		"opt/feedd/share/zsh/site-functions/_feedd":            0o644,
+		"opt/feedd/share/fish/vendor_completions.d/feedd.fish": 0o644,
+		"opt/feedd/share/man/man1/feedd.1":                     0o644,
+		"opt/feedd/share/man/man1/feedd-run.1":                 0o644,
+		"opt/feedd/share/man/man1/feedd-probe.1":               0o644,
 	} {
 		fi, err := os.Stat(filepath.Join(dest, path))
 		if err != nil {
@@ -378,6 +386,18 @@ func TestMakeInstall(t *testing.T) {
 		}
 		if fi.Mode().Perm() != mode {
 			t.Errorf("%s: mode %v, want %v", path, fi.Mode().Perm(), mode)
+		}
+	}
+	for path, want := range map[string]string{
+		"opt/feedd/share/bash-completion/completions/feedd":    "__start_feedd",
+		"opt/feedd/share/zsh/site-functions/_feedd":            "#compdef feedd",
+		"opt/feedd/share/fish/vendor_completions.d/feedd.fish": "complete -c feedd",
+		"opt/feedd/share/man/man1/feedd.1":                     ".TH \"FEEDD\" \"1\"",
+		"opt/feedd/share/man/man1/feedd-run.1":                 "Line speed in bits per second",
+	} {
+		b, err := os.ReadFile(filepath.Join(dest, path))
+		if err == nil && (len(b) < 500 || !bytes.Contains(b, []byte(want))) {
+			t.Errorf("%s: %d bytes without %q", path, len(b), want)
 		}
 	}
 	if fi, err := os.Stat(filepath.Join(dest, "srv/etc/feedd")); err != nil || !fi.IsDir() {

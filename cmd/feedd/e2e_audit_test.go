@@ -90,7 +90,7 @@ func runAuditCLIContext(ctx context.Context, args ...string) (code int, stdout, 
 
 func TestAuditCommandClean(t *testing.T) {
 	addr := auditTopic(t, "feed", 1, 2, 3, 4, 5)
-	code, out, errs := runAuditCLI(t, "--brokers", addr, "--topic", "feed")
+	code, out, errs := runAuditCLI(t, "--kafka.brokers", addr, "--kafka.topic", "feed")
 	if code != 0 || !strings.Contains(out, "verdict: clean") || !strings.Contains(out, "5 distinct sequence numbers, 1 to 5") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
@@ -111,7 +111,7 @@ func TestAuditCommandClean(t *testing.T) {
 
 func TestAuditCommandFindings(t *testing.T) {
 	addr := auditTopic(t, "feed", 1, 2, 3, 7, 8, 8, 10, 9)
-	code, out, errs := runAuditCLI(t, "--brokers", addr, "--topic", "feed")
+	code, out, errs := runAuditCLI(t, "--kafka.brokers", addr, "--kafka.topic", "feed")
 	for _, want := range []string{"[4, 6] 3 missing", "seq 8, 2 copies", "seq 9 at offset 7", "verdict: NOT CLEAN"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q", want)
@@ -120,11 +120,11 @@ func TestAuditCommandFindings(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("without --strict: exit %d (want 0: the report is the result)\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
-	code, out, errs = runAuditCLI(t, "--strict", "--brokers", addr, "--topic", "feed")
+	code, out, errs = runAuditCLI(t, "--strict", "--kafka.brokers", addr, "--kafka.topic", "feed")
 	if code != 1 || !strings.Contains(errs, "not clean") || !strings.Contains(out, "verdict: NOT CLEAN") {
 		t.Fatalf("--strict: exit %d (want 1)\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
-	code, out, _ = runAuditCLI(t, "--strict", "--brokers", addr, "--topic", "feed", "--json")
+	code, out, _ = runAuditCLI(t, "--strict", "--kafka.brokers", addr, "--kafka.topic", "feed", "--json")
 	var rep audit.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 || rep.Clean || rep.Sequenced.GapCount != 1 ||
 		rep.Sequenced.DuplicatedSeqs != 1 || rep.Sequenced.OutOfOrderCount != 1 {
@@ -149,7 +149,7 @@ func TestAuditCommandFollows(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		code, out, errs := runAuditCLIContext(ctx, "--brokers", addr, "--topic", "feed", "--start", "end", "--follow",
+		code, out, errs := runAuditCLIContext(ctx, "--kafka.brokers", addr, "--kafka.topic", "feed", "--start", "end", "--follow",
 			"--strict", "--json", "--metrics-listen", fmt.Sprintf("127.0.0.1:%d", ports[0]))
 		done <- result{code, out, errs}
 	}()
@@ -186,7 +186,7 @@ func TestAuditCommandFollows(t *testing.T) {
 
 	// --duration ends following by itself; an idle topic is clean and says
 	// it saw no latency.
-	code, out, errs := runAuditCLI(t, "--brokers", addr, "--topic", "feed", "--start", "end", "--duration", "300ms")
+	code, out, errs := runAuditCLI(t, "--kafka.brokers", addr, "--kafka.topic", "feed", "--start", "end", "--duration", "300ms")
 	if code != 0 || !strings.Contains(out, "no record was committed while the audit followed the topic") {
 		t.Fatalf("--duration: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
@@ -213,23 +213,23 @@ func TestAuditCommandStrictWithoutSequenceNumbers(t *testing.T) {
 	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("a frame")}, &kgo.Record{Value: []byte("another")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errs := runAuditCLI(t, "--strict", "--brokers", b.Addr(), "--topic", "plain")
+	code, out, errs := runAuditCLI(t, "--strict", "--kafka.brokers", b.Addr(), "--kafka.topic", "plain")
 	if code != 1 || !strings.Contains(errs, "no record carries a feed sequence number") || !strings.Contains(out, "configure a sequence extractor") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
 }
 
 func TestAuditCommandUsage(t *testing.T) {
-	if code, _, errs := runAuditCLI(t); code != 2 || !strings.Contains(errs, "--brokers and --topic") {
+	if code, _, errs := runAuditCLI(t); code != 2 || !strings.Contains(errs, "--kafka.brokers and --kafka.topic") {
 		t.Fatalf("no topic: exit %d, stderr %q", code, errs)
 	}
 	if code, _, _ := runAuditCLI(t, "extra"); code != 2 {
 		t.Fatalf("extra argument: exit %d", code)
 	}
-	if code, _, errs := runAuditCLI(t, "--brokers", "b:9092", "--topic", "t", "--start", "middle"); code != 2 || !strings.Contains(errs, "--start") {
+	if code, _, errs := runAuditCLI(t, "--kafka.brokers", "b:9092", "--kafka.topic", "t", "--start", "middle"); code != 2 || !strings.Contains(errs, "--start") {
 		t.Fatalf("--start middle: exit %d, stderr %q", code, errs)
 	}
-	if code, _, errs := runAuditCLI(t, "--brokers", "127.0.0.1:1", "--topic", "t", "--timeout", "300ms"); code != 1 || errs == "" {
+	if code, _, errs := runAuditCLI(t, "--kafka.brokers", "127.0.0.1:1", "--kafka.topic", "t", "--timeout", "300ms"); code != 1 || errs == "" {
 		t.Fatalf("unreachable broker: exit %d, stderr %q", code, errs)
 	}
 }

@@ -451,8 +451,8 @@ func (r *feedRun) auditExpect() (*audit.ExpectReport, string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, r.bin, "audit", "--expect", r.record, "--framing", "nmea", "--strict", "--json",
-		"--brokers", r.bootstrap, "--topic", r.topic)
+	cmd := exec.CommandContext(ctx, r.bin, "audit", "--expect", r.record, "--framing.mode", "nmea", "--strict", "--json",
+		"--kafka.brokers", r.bootstrap, "--kafka.topic", r.topic)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

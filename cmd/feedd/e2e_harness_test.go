@@ -1158,7 +1158,7 @@ func (c *e2eCluster) delivered() []uint64 {
 func (c *e2eCluster) audit() (*audit.Report, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
 	defer cancel()
-	args := []string{"audit", "--strict", "--brokers", c.broker.Addr(), "--topic", c.topic}
+	args := []string{"audit", "--strict", "--kafka.brokers", c.broker.Addr(), "--kafka.topic", c.topic}
 	var out, errb bytes.Buffer
 	cmd := exec.CommandContext(ctx, c.bin, append(args, "--json")...)
 	cmd.Stdout, cmd.Stderr = &out, &errb

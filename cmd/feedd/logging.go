@@ -10,8 +10,8 @@ import (
 
 // LogConfig is the `log:` section.
 type LogConfig struct {
-	Format string `yaml:"format" help:"text or json"`
-	Level  string `yaml:"level" help:"debug, info, warn or error"`
+	Format string `yaml:"format"`
+	Level  string `yaml:"level"`
 }
 
 func (c LogConfig) withDefaults() LogConfig {

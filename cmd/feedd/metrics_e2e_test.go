@@ -69,7 +69,7 @@ func startFollowingAudit(t *testing.T, c *e2eCluster) string {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	cmd := exec.Command(c.bin, "audit", "--brokers", c.broker.Addr(), "--topic", c.topic,
+	cmd := exec.Command(c.bin, "audit", "--kafka.brokers", c.broker.Addr(), "--kafka.topic", c.topic,
 		"--follow", "--metrics-listen", addr)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,15 +12,9 @@ import (
 	"text/tabwriter"
 
 	"github.com/feedd/feedd/ingest"
+	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
-
-// runPorts runs "feedd ports": the serial ports of this host, so that an
-// operator can find the adapter the feed is on and name it in
-// serial.device.
-func runPorts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return portsMain(args, stdout, stderr, os.LookupEnv, ingest.ListPorts)
-}
 
 // portReport is one line of "feedd ports": an enumerated port, or a device
 // named on the command line or in the configuration.
@@ -43,21 +35,32 @@ type portReport struct {
 	Error  string `json:"error,omitempty"`
 }
 
-func portsMain(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool), list ingest.ListPortsFunc) error {
-	fs := flag.NewFlagSet("feedd ports", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "also resolve this configuration's serial.device (or FEEDD_CONFIG)")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: feedd ports [--config FILE] [--json] [DEVICE...]\n\n"+
-			"Lists the serial ports of this host with what the enumerator knows of each: USB vendor\n"+
-			"and product id, serial number, product, and udev's /dev/serial/by-id links. Each DEVICE\n"+
-			"(a path, or usb-serial:<serial number>) is looked up and checked too.\n\nflags:\n")
-		fs.PrintDefaults()
+// portsCommand is "feedd ports": the serial ports of this host, so that
+// an operator can find the adapter the feed is on and name it in
+// serial.device.
+func portsCommand(lookupEnv func(string) (string, bool), list ingest.ListPortsFunc) *cobra.Command {
+	var (
+		configPath string
+		asJSON     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "ports [DEVICE...]",
+		Short: "list the serial ports of this host: USB ids, serial numbers, by-id links",
+		Long: "Lists the serial ports of this host with what the enumerator knows of each: USB vendor\n" +
+			"and product id, serial number, product, and udev's /dev/serial/by-id links. Each DEVICE\n" +
+			"(a path, or usb-serial:<serial number>) is looked up and checked too, and so is the\n" +
+			"serial.device of --config.",
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, names []string) error {
+			return listPorts(names, configPath, asJSON, cmd.OutOrStdout(), lookupEnv, list)
+		},
 	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
+	cmd.Flags().StringVar(&configPath, "config", "", "also resolve this configuration's serial.device (or FEEDD_CONFIG)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	return cmd
+}
+
+func listPorts(names []string, path string, asJSON bool, stdout io.Writer, lookupEnv func(string) (string, bool), list ingest.ListPortsFunc) error {
 	ports, err := list()
 	if err != nil {
 		return err
@@ -66,8 +69,6 @@ func portsMain(args []string, stdout, stderr io.Writer, lookupEnv func(string) (
 	for _, p := range ports {
 		reports = append(reports, portReport{PortInfo: p, Listed: true, Access: accessOf(p.Path)})
 	}
-	names := fs.Args()
-	path := *configPath
 	if path == "" {
 		path, _ = lookupEnv("FEEDD_CONFIG")
 	}
@@ -84,7 +85,7 @@ func portsMain(args []string, stdout, stderr io.Writer, lookupEnv func(string) (
 	for _, name := range names {
 		reports = append(reports, describeDevice(name, ports))
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(reports)

@@ -4,24 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/feedd/feedd/ingest"
+	"github.com/spf13/cobra"
 )
-
-// runProbe runs "feedd probe": it reads the configured serial port for a
-// few seconds with the configured line settings and framing and says what
-// it saw, and what looks wrong when the settings do not fit the feed.
-func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return probeMain(ctx, args, stdout, stderr, probeDeps{lookupEnv: os.LookupEnv, list: ingest.ListPorts, open: ingest.OpenSerialMarked})
-}
 
 // probeDeps are what tests replace.
 type probeDeps struct {
@@ -47,31 +39,53 @@ type probeOutput struct {
 	Report   ingest.ProbeReport `json:"report"`
 }
 
-func probeMain(ctx context.Context, args []string, stdout, stderr io.Writer, deps probeDeps) error {
-	fs := flag.NewFlagSet("feedd probe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var pending []override
-	configPath := configFlags(fs, &pending)
-	duration := fs.Duration("duration", 5*time.Second, "how long to read the port")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: feedd probe [--config FILE] [--duration 5s] [--json] [--serial.* ...] [--framing.* ...]\n\n"+
-			"Reads the serial port for a while with the configured line settings and reports what it\n"+
-			"sees: bytes per second, line errors, frames and invalid frames for the configured framer\n"+
-			"and every framer that finds frame boundaries by itself, and a verdict: whether the settings\n"+
-			"fit the feed, and if not what looks wrong. Only the serial: and framing: sections are used.\n"+
-			"It does not open a port a member (or another program) holds: it says which process does\n"+
-			"and exits 1. Exits 0 when the settings fit, 1 otherwise.\n\nflags:\n")
-		fs.PrintDefaults()
+// probeCommand is "feedd probe": it reads the configured serial port for a
+// few seconds with the configured line settings and framing and says what
+// it saw, and what looks wrong when the settings do not fit the feed.
+func probeCommand(deps probeDeps) *cobra.Command {
+	var (
+		pending    []override
+		configPath *string
+		duration   time.Duration
+		asJSON     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "probe",
+		Short: "read the serial port for a while and say whether the settings fit the feed",
+		Long: "Reads the serial port for a while with the configured line settings and reports what it\n" +
+			"sees: bytes per second, line errors, frames and invalid frames for the configured framer\n" +
+			"and every framer that finds frame boundaries by itself, and a verdict: whether the settings\n" +
+			"fit the feed, and if not what looks wrong. Only the serial: and framing: sections are used.\n" +
+			"It does not open a port a member (or another program) holds: it says which process does\n" +
+			"and exits 1. Exits 0 when the settings fit, 1 otherwise.",
+		Example: "  feedd probe --config /etc/feedd/feedd.yaml\n" +
+			"  feedd probe --serial.device /dev/ttyUSB0 --serial.baud 4800 --framing.mode nmea --duration 10s",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return probe(cmd.Context(), probeRequest{*configPath, pending, duration, asJSON}, cmd.OutOrStdout(), deps)
+		},
 	}
-	if err := parseCommandFlags(fs, args); err != nil {
-		return err
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.DurationVar(&duration, "duration", 5*time.Second, "how long to read the port")
+	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	configPath = configFlags(fs, &pending, "serial", "framing")
+	return cmd
+}
+
+// probeRequest is what "feedd probe" was asked.
+type probeRequest struct {
+	configPath string
+	pending    []override
+	duration   time.Duration
+	asJSON     bool
+}
+
+func probe(ctx context.Context, req probeRequest, stdout io.Writer, deps probeDeps) error {
+	if req.duration <= 0 || req.duration > maxProbeDuration {
+		return usageErrorf("--duration %v must be between 0 and %v", req.duration, maxProbeDuration)
 	}
-	if *duration <= 0 || *duration > maxProbeDuration {
-		fmt.Fprintf(stderr, "feedd probe: --duration %v must be between 0 and %v\n", *duration, maxProbeDuration)
-		return errUsage
-	}
-	cfg, err := readConfig(*configPath, pending, deps.lookupEnv)
+	cfg, err := readConfig(req.configPath, req.pending, deps.lookupEnv)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
@@ -102,16 +116,16 @@ func probeMain(ctx context.Context, args []string, stdout, stderr io.Writer, dep
 		return err
 	}
 	out := probeOutput{Device: cfg.Serial.Device, Path: path, Settings: ingest.SettingsString(cfg.Serial), Framing: cfg.Framing.Mode}
-	if !*asJSON {
-		fmt.Fprintf(stdout, "probing %s for %v at %s...\n", describePath(out), *duration, out.Settings)
+	if !req.asJSON {
+		fmt.Fprintf(stdout, "probing %s for %v at %s...\n", describePath(out), req.duration, out.Settings)
 	}
-	elapsed, readErr := readFor(ctx, port, probe, *duration)
+	elapsed, readErr := readFor(ctx, port, probe, req.duration)
 	port.Close()
 	if readErr != nil {
 		out.Error = readErr.Error()
 	}
 	out.Report = probe.Report(elapsed)
-	if *asJSON {
+	if req.asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -303,4 +304,18 @@ func TestTTYDriverOf(t *testing.T) {
 	if got := ttyDriverOf(filepath.Join(t.TempDir(), "missing"), 4, 64); got != "" {
 		t.Errorf("unreadable list: %q", got)
 	}
+}
+
+// probeMain runs "feedd probe args..." with deps in place of the host's
+// environment, ports and serial library.
+func probeMain(ctx context.Context, args []string, stdout, stderr io.Writer, deps probeDeps) error {
+	_, err := execute(ctx, newRoot(stdout, stderr, probeCommand(deps)), append([]string{"probe"}, args...))
+	return err
+}
+
+// portsMain runs "feedd ports args..." with lookupEnv and list in place of
+// the host's environment and ports.
+func portsMain(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool), list ingest.ListPortsFunc) error {
+	_, err := execute(context.Background(), newRoot(stdout, stderr, portsCommand(lookupEnv, list)), append([]string{"ports"}, args...))
+	return err
 }

@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,15 +22,16 @@ import (
 	"github.com/feedd/feedd/ingest/framing"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
 )
 
 // Config is the whole configuration of a `feedd run` member. Its YAML layout
 // is documented in docs/configuration.md.
 type Config struct {
 	// Pipeline names the feed; both members of a pair use the same name.
-	Pipeline string `yaml:"pipeline" help:"pipeline name, the same on every member of the pair"`
+	Pipeline string `yaml:"pipeline"`
 	// MemberID tells members apart; defaults to the host name.
-	MemberID string                `yaml:"member_id" help:"this member's id (default: host name)"`
+	MemberID string                `yaml:"member_id"`
 	Serial   ingest.SerialConfig   `yaml:"serial"`
 	Framing  framing.Config        `yaml:"framing"`
 	Sequence ingest.SequenceConfig `yaml:"sequence"`
@@ -52,10 +51,10 @@ type PairConfig struct {
 	// flush). A member whose own path to Kafka is broken would otherwise
 	// stay "activating", holding the slot, and its peer would never take
 	// over; when it expires the activation fails and the core holds off.
-	ActivationTimeout time.Duration `yaml:"activation_timeout" help:"give up an activation that has not gone live after this long"`
+	ActivationTimeout time.Duration `yaml:"activation_timeout"`
 	// Notify is a shell command run on every role change (docs/operations.md).
-	Notify        string        `yaml:"notify" help:"shell command run on every role change, with FEEDD_ROLE, FEEDD_REASON, FEEDD_TERM and more in its environment"`
-	NotifyTimeout time.Duration `yaml:"notify_timeout" help:"kill the pair.notify command after this long"`
+	Notify        string        `yaml:"notify"`
+	NotifyTimeout time.Duration `yaml:"notify_timeout"`
 }
 
 // defaultNotifyTimeout bounds a role-change command.
@@ -176,45 +175,53 @@ func readConfig(path string, pending []override, lookupEnv func(string) (string,
 	return cfg.withDefaults(), nil
 }
 
-// configFlags registers --config and one flag per configuration leaf.
-func configFlags(fs *flag.FlagSet, pending *[]override) (configPath *string) {
-	configPath = fs.String("config", "", "YAML configuration file (or FEEDD_CONFIG)")
-	var probe Config
-	for _, s := range settingsOf(&probe) {
-		help := s.help
-		if help == "" {
-			help = "see docs/configuration.md"
-		}
-		fs.Var(&overrideFlag{path: s.path, isBool: s.field.Kind() == reflect.Bool, pending: pending},
-			s.path, help+" (env "+s.envName()+")")
-	}
-	return configPath
+// runOptions are the flags of "feedd run".
+type runOptions struct {
+	configPath  *string
+	pending     []override
+	check       bool
+	printFrames bool
+	role        string
 }
 
-func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("feedd run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var pending []override
-	configPath := configFlags(fs, &pending)
-	check := fs.Bool("check-config", false, "validate the configuration and exit")
-	printFrames := fs.Bool("print-frames", false, "also write each frame read to standard output, one per line")
-	role := fs.String("role", roleAuto, "auto (the pair protocol decides), or a fixed role for tests and a member without a peer: active, inactive")
-	if err := parseCommandFlags(fs, args); err != nil {
-		return err
+func runCommand() *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "run a pipeline member: read the serial feed and broadcast it",
+		Long: "Runs one member of a pair: reads the serial feed, keeps a backlog ring of its frames and,\n" +
+			"while it is the active member, broadcasts them to the Kafka topic in transactions.\n\n" +
+			"Settings come from the YAML file of --config, then FEEDD_* environment variables, then\n" +
+			"the flags below, each overriding the one before; docs/configuration.md explains every one.\n" +
+			"Exits 78 on a configuration that cannot run, before it opens the port or the network.",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRun(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	if *role != roleAuto && *role != roleActive && *role != roleInactive {
-		fmt.Fprintf(stderr, "feedd run: --role %q is not one of auto, active, inactive\n", *role)
-		return errUsage
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.BoolVar(&o.check, "check-config", false, "validate the configuration, and what it names outside itself, and exit")
+	fs.BoolVar(&o.printFrames, "print-frames", false, "also write each frame read to standard output, one per line")
+	fs.StringVar(&o.role, "role", roleAuto, "auto (the pair protocol decides), or a fixed role for tests and a member without a peer: active, inactive")
+	o.configPath = configFlags(fs, &o.pending)
+	return cmd
+}
+
+func runRun(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
+	path, role := *o.configPath, o.role
+	if role != roleAuto && role != roleActive && role != roleInactive {
+		return usageErrorf("--role %q is not one of auto, active, inactive", role)
 	}
-	cfg, err := loadConfig(*configPath, pending, os.LookupEnv, *role)
+	cfg, err := loadConfig(path, o.pending, os.LookupEnv, role)
 	if err == nil {
-		err = preflight(cfg, *role)
+		err = preflight(cfg, role)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
 	warnings := configWarnings(cfg)
-	if *check {
+	if o.check {
 		for _, w := range warnings {
 			fmt.Fprintf(stderr, "warning: %s\n", w)
 		}
@@ -235,13 +242,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	go func() {
 		defer close(hupsDone)
 		watchHangups(hupCtx, hup, func() (LogConfig, error) {
-			c, err := loadConfig(*configPath, pending, os.LookupEnv, *role)
+			c, err := loadConfig(path, o.pending, os.LookupEnv, role)
 			return c.Log, err
 		}, level, log)
 	}()
 	defer func() { stopHups(); <-hupsDone }()
 	var out *bufio.Writer
-	if *printFrames {
+	if o.printFrames {
 		out = bufio.NewWriter(stdout)
 	}
 	stopProfiles, err := startProfiles(log)
@@ -249,7 +256,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer stopProfiles()
-	return runMember(ctx, cfg, *role, log, out)
+	return runMember(ctx, cfg, role, log, out)
 }
 
 // preflight runs the checks of a valid configuration that read files or

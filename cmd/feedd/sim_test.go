@@ -3,8 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,13 +16,19 @@ import (
 	"github.com/feedd/feedd/hw/serialsim"
 )
 
+// simMain runs "feedd sim args...".
+func simMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	_, err := execute(ctx, newRoot(stdout, stderr, simCommand()), append([]string{"sim"}, args...))
+	return err
+}
+
 func TestSimHelpNamesFeedsAndRecord(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if err := runSim(context.Background(), []string{"-h"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
+	if err := simMain(context.Background(), []string{"-h"}, &stdout, &stderr); err != nil {
 		t.Fatalf("feedd sim -h: %v", err)
 	}
-	help := stderr.String()
-	for _, want := range []string{"-feed", "-record", "-max-write-delay", "cycles per second", "back to back",
+	help := stdout.String()
+	for _, want := range []string{"--feed", "--record", "--max-write-delay", "--serial.baud", "cycles per second", "back to back",
 		"nmea-gps", "no-fix", "ais", "alphabet:K", "seq"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("feedd sim -h does not mention %q:\n%s", want, help)
@@ -51,7 +56,7 @@ func TestSimValidationNamesTheFlag(t *testing.T) {
 	} {
 		var stdout, stderr bytes.Buffer
 		args := append([]string{"--link-dir", filepath.Join(dir, "tty")}, c.args...)
-		err := runSim(context.Background(), args, &stdout, &stderr)
+		err := simMain(context.Background(), args, &stdout, &stderr)
 		if err == nil || !strings.HasPrefix(err.Error(), c.flag+":") {
 			t.Errorf("feedd sim %s: %v; want an error naming %s", strings.Join(c.args, " "), err, c.flag)
 		}
@@ -73,7 +78,7 @@ func TestSimRunsAFeedAndRecordsIt(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- runSim(context.Background(), []string{"--ports", "2", "--link-dir", linkDir, "--feed", "no-fix",
+		done <- simMain(context.Background(), []string{"--ports", "2", "--link-dir", linkDir, "--feed", "no-fix",
 			"--rate", "10", "--count", "60", "--record", record, "--stats-interval", "0"}, &stdout, &stderr)
 	}()
 	var got [2]bytes.Buffer

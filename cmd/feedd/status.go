@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/broadcast"
+
+	"github.com/spf13/cobra"
 )
 
 // statusDoc is the /status document (memberStatus) as it reads on the wire,
@@ -337,54 +338,67 @@ func adminOf(cfg Config, path string) (string, error) {
 	return addr, nil
 }
 
-// runStatus runs "feedd status": it fetches one member's /status and prints
-// it for a person, or as the JSON the member sent with --json.
-func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("feedd status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	admin := fs.String("admin", "", "the member's admin address, host:port (default: admin.listen from --config, else 127.0.0.1:7070)")
-	configPath := fs.String("config", "", "the member's YAML configuration, to take admin.listen from (or FEEDD_CONFIG)")
-	asJSON := fs.Bool("json", false, "print the /status JSON document as the member sent it")
-	timeout := fs.Duration("timeout", defaultAdminTimeout, "how long to wait for the member")
-	check := fs.Bool("check", false, "exit 1, saying why, unless the member is healthy and ready (its /healthz and /readyz), for scripts and monitoring")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: feedd status [--admin HOST:PORT | --config FILE] [--json] [--check]\n\n"+
-			"Shows one member's state: its role and term, its peers, its ring, its last commit,\n"+
-			"its serial feed and its counters, from the member's admin endpoint (GET /status).\n\nFlags:\n")
-		fs.PrintDefaults()
+// statusFlags are the flags of "feedd status".
+type statusFlags struct {
+	admin, configPath string
+	asJSON, check     bool
+	timeout           time.Duration
+}
+
+// statusCommand is "feedd status": it fetches one member's /status and
+// prints it for a person, or as the JSON the member sent with --json.
+func statusCommand() *cobra.Command {
+	var f statusFlags
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "show a running member's role, peers, ring, commits and feed",
+		Long: "Shows one member's state: its role and term, its peers, its ring, its last commit,\n" +
+			"its serial feed and its counters, from the member's admin endpoint (GET /status).",
+		Example: "  feedd status --config /etc/feedd/feedd.yaml\n  feedd status --admin 127.0.0.1:7070 --check",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runStatus(cmd.Context(), f, cmd.OutOrStdout())
+		},
 	}
-	if err := parseCommandFlags(fs, args); err != nil {
-		return err
-	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.admin, "admin", "", "the member's admin address, host:port (default: admin.listen from --config, else 127.0.0.1:7070)")
+	fs.StringVar(&f.configPath, "config", "", "the member's YAML configuration, to take admin.listen from (or FEEDD_CONFIG)")
+	fs.BoolVar(&f.asJSON, "json", false, "print the /status JSON document as the member sent it")
+	fs.DurationVar(&f.timeout, "timeout", defaultAdminTimeout, "how long to wait for the member")
+	fs.BoolVar(&f.check, "check", false, "exit 1, saying why, unless the member is healthy and ready (its /healthz and /readyz), for scripts and monitoring")
+	return cmd
+}
+
+func runStatus(ctx context.Context, f statusFlags, stdout io.Writer) error {
 	addr := "127.0.0.1:7070"
-	if *admin != "" {
-		a, err := dialAddress(*admin)
+	if f.admin != "" {
+		a, err := dialAddress(f.admin)
 		if err != nil {
 			return fmt.Errorf("--admin: %w", err)
 		}
 		addr = a
 	} else {
-		cfg, found, err := memberConfig(*configPath, os.LookupEnv, roleInactive)
+		cfg, found, err := memberConfig(f.configPath, os.LookupEnv, roleInactive)
 		if err != nil {
 			return err
 		}
 		if found {
-			if addr, err = adminOf(cfg, *configPath); err != nil {
+			if addr, err = adminOf(cfg, f.configPath); err != nil {
 				return err
 			}
 		}
 	}
-	client := newAdminClient(addr, *timeout)
+	client := newAdminClient(addr, f.timeout)
 	raw, doc, err := client.status(ctx)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if f.asJSON {
 		_, err = stdout.Write(raw)
 	} else {
 		err = renderStatus(stdout, doc, time.Now())
 	}
-	if err != nil || !*check {
+	if err != nil || !f.check {
 		return err
 	}
 	var why []string

@@ -143,18 +143,20 @@ func closedAddr(t *testing.T) string {
 	return addr
 }
 
-func runCmd(t *testing.T, run func(context.Context, []string, io.Writer, io.Writer) error, args ...string) (string, string, error) {
+// runCmd runs "feedd name args..." and returns its output and the error
+// it ended with (which dispatch turns into the exit status).
+func runCmd(t *testing.T, name string, args ...string) (string, string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	err := run(ctx, args, &stdout, &stderr)
+	_, err := execute(ctx, newRoot(&stdout, &stderr, commands()...), append([]string{name}, args...))
 	return stdout.String(), stderr.String(), err
 }
 
 func TestStatusShowsTheMemberForAPerson(t *testing.T) {
 	f := newFakeMember(t, nil, ftpair.RoleActive, ftpair.RoleInactive)
-	out, _, err := runCmd(t, runStatus, "--admin", f.addr())
+	out, _, err := runCmd(t, "status", "--admin", f.addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +184,7 @@ func TestStatusShowsTheMemberForAPerson(t *testing.T) {
 func TestStatusPeers(t *testing.T) {
 	f := newFakeMember(t, nil, ftpair.RoleInactive, ftpair.RoleActive)
 	f.peerView, f.unheard = "dead", "host-c"
-	out, _, err := runCmd(t, runStatus, "--admin", f.addr())
+	out, _, err := runCmd(t, "status", "--admin", f.addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,27 +209,27 @@ func TestStatusPeers(t *testing.T) {
 // healthy and ready.
 func TestStatusCheck(t *testing.T) {
 	f := newFakeMember(t, nil, ftpair.RoleActive, ftpair.RoleInactive)
-	if _, _, err := runCmd(t, runStatus, "--admin", f.addr(), "--check"); err != nil {
+	if _, _, err := runCmd(t, "status", "--admin", f.addr(), "--check"); err != nil {
 		t.Fatalf("healthy member: %v", err)
 	}
 	f.mu.Lock()
 	f.notReady = errors.New("serial device /dev/ttyUSB0 is not open")
 	f.mu.Unlock()
-	out, _, err := runCmd(t, runStatus, "--admin", f.addr(), "--check")
+	out, _, err := runCmd(t, "status", "--admin", f.addr(), "--check")
 	if err == nil || !strings.Contains(err.Error(), "member host-a is not healthy: /readyz: serial device /dev/ttyUSB0 is not open") {
 		t.Fatalf("member not ready: err %v", err)
 	}
 	if !strings.Contains(out, "member host-a of pipeline ais-north") {
 		t.Errorf("--check printed no status:\n%s", out)
 	}
-	if _, _, err := runCmd(t, runStatus, "--admin", f.addr()); err != nil {
+	if _, _, err := runCmd(t, "status", "--admin", f.addr()); err != nil {
 		t.Fatalf("without --check the status alone: %v", err)
 	}
 }
 
 func TestStatusJSONPassesTheDocumentThrough(t *testing.T) {
 	f := newFakeMember(t, nil, ftpair.RoleInactive, ftpair.RoleActive)
-	out, _, err := runCmd(t, runStatus, "--admin", "http://"+f.addr(), "--json")
+	out, _, err := runCmd(t, "status", "--admin", "http://"+f.addr(), "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,35 +249,35 @@ func TestStatusJSONPassesTheDocumentThrough(t *testing.T) {
 func TestStatusTakesTheAdminAddressFromTheConfig(t *testing.T) {
 	f := newFakeMember(t, nil, ftpair.RoleActive, ftpair.RoleInactive)
 	path := writeMemberConfig(t, f.addr(), "")
-	out, _, err := runCmd(t, runStatus, "--config", path)
+	out, _, err := runCmd(t, "status", "--config", path)
 	if err != nil || !strings.Contains(out, "member host-a") {
 		t.Fatalf("status --config = %v\n%s", err, out)
 	}
 
 	off := writeMemberConfig(t, "off", "")
-	if _, _, err := runCmd(t, runStatus, "--config", off); err == nil || !strings.Contains(err.Error(), "admin.listen is off") {
+	if _, _, err := runCmd(t, "status", "--config", off); err == nil || !strings.Contains(err.Error(), "admin.listen is off") {
 		t.Fatalf("admin.listen off: err = %v", err)
 	}
 }
 
 func TestStatusUnreachableMember(t *testing.T) {
 	addr := closedAddr(t)
-	_, _, err := runCmd(t, runStatus, "--admin", addr)
+	_, _, err := runCmd(t, "status", "--admin", addr)
 	if !errors.Is(err, errUnreachable) || !strings.Contains(err.Error(), "cannot reach the admin endpoint at "+addr) {
 		t.Fatalf("err = %v; want a clear unreachable error", err)
 	}
 
 	notFeedd := httptest.NewServer(http.NotFoundHandler())
 	defer notFeedd.Close()
-	_, _, err = runCmd(t, runStatus, "--admin", strings.TrimPrefix(notFeedd.URL, "http://"))
+	_, _, err = runCmd(t, "status", "--admin", strings.TrimPrefix(notFeedd.URL, "http://"))
 	if err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("err = %v; want the HTTP status named", err)
 	}
 
-	if _, _, err := runCmd(t, runStatus, "--admin", "nowhere"); err == nil || !strings.Contains(err.Error(), "--admin") {
+	if _, _, err := runCmd(t, "status", "--admin", "nowhere"); err == nil || !strings.Contains(err.Error(), "--admin") {
 		t.Fatalf("bad --admin: err = %v", err)
 	}
-	if _, _, err := runCmd(t, runStatus, "extra"); !errors.Is(err, errUsage) {
+	if _, _, err := runCmd(t, "status", "extra"); !errors.Is(err, errUsage) {
 		t.Fatalf("extra argument: err = %v; want errUsage", err)
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/ftpair/link"
+
+	"github.com/spf13/cobra"
 )
 
 // errRefused marks a switchover the member declined (HTTP 409): it is not
@@ -51,62 +52,73 @@ func (c *adminClient) switchover(ctx context.Context, secret []byte, target stri
 	return fmt.Errorf("%s answered %s: %s", u, resp.Status, msg)
 }
 
-// runSwitchover runs "feedd switchover": a planned switchover for
+// switchoverCommand is "feedd switchover": a planned switchover for
 // maintenance. It reads the member's admin address and the pair secret from
 // its configuration, asks that member (which must be the active one) to
 // hand over at a commit boundary, and waits until it sees the successor
 // active.
-func runSwitchover(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("feedd switchover", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "the member's YAML configuration: admin.listen and the pair secret come from it (or FEEDD_CONFIG)")
-	admin := fs.String("admin", "", "send the request to this admin address, host:port, instead of the config's admin.listen")
-	to := fs.String("to", "", "member to hand over to (default: the next-ranked ready member)")
-	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for each answer of the member")
-	wait := fs.Duration("wait", 15*time.Second, "how long to wait for the successor to be seen active; 0 = do not wait")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: feedd switchover --config FILE [--to ID] [--admin HOST:PORT]\n\n"+
-			"Asks the active member to hand over to its peer at a commit boundary: no gap and no\n"+
-			"duplicate. The request is signed with the pair secret (pair.secret_file or\n"+
-			"pair.secret_env of the configuration); the secret itself is never sent.\n\nFlags:\n")
-		fs.PrintDefaults()
+func switchoverCommand() *cobra.Command {
+	var f switchoverFlags
+	cmd := &cobra.Command{
+		Use:   "switchover",
+		Short: "ask the active member to hand over at a commit boundary (maintenance)",
+		Long: "Asks the active member to hand over to its peer at a commit boundary: no gap and no\n" +
+			"duplicate. The request is signed with the pair secret (pair.secret_file or\n" +
+			"pair.secret_env of the configuration); the secret itself is never sent.",
+		Example: "  feedd switchover --config /etc/feedd/feedd.yaml --to host-b",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSwitchover(cmd.Context(), f, cmd.OutOrStdout())
+		},
 	}
-	if err := parseCommandFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, found, err := memberConfig(*configPath, os.LookupEnv, roleAuto)
+	fs := cmd.Flags()
+	fs.StringVar(&f.configPath, "config", "", "the member's YAML configuration: admin.listen and the pair secret come from it (or FEEDD_CONFIG)")
+	fs.StringVar(&f.admin, "admin", "", "send the request to this admin address, host:port, instead of the config's admin.listen")
+	fs.StringVar(&f.to, "to", "", "member to hand over to (default: the next-ranked ready member)")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "how long to wait for each answer of the member")
+	fs.DurationVar(&f.wait, "wait", 15*time.Second, "how long to wait for the successor to be seen active; 0 = do not wait")
+	return cmd
+}
+
+// switchoverFlags are the flags of "feedd switchover".
+type switchoverFlags struct {
+	configPath, admin, to string
+	timeout, wait         time.Duration
+}
+
+func runSwitchover(ctx context.Context, f switchoverFlags, stdout io.Writer) error {
+	cfg, found, err := memberConfig(f.configPath, os.LookupEnv, roleAuto)
 	if err != nil {
 		return err
 	}
 	if !found {
-		fmt.Fprintln(stderr, "feedd switchover: --config is required: the pair secret that signs the request comes from the member's configuration")
-		return errUsage
+		return usageErrorf("--config is required: the pair secret that signs the request comes from the member's configuration")
 	}
-	if *configPath == "" {
-		*configPath, _ = os.LookupEnv("FEEDD_CONFIG")
+	if f.configPath == "" {
+		f.configPath, _ = os.LookupEnv("FEEDD_CONFIG")
 	}
-	secret, err := operatorSecret(cfg, *configPath)
+	secret, err := operatorSecret(cfg, f.configPath)
 	if err != nil {
 		return err
 	}
 	var addr string
-	if *admin != "" {
-		if addr, err = dialAddress(*admin); err != nil {
+	if f.admin != "" {
+		if addr, err = dialAddress(f.admin); err != nil {
 			return fmt.Errorf("--admin: %w", err)
 		}
-	} else if addr, err = adminOf(cfg, *configPath); err != nil {
+	} else if addr, err = adminOf(cfg, f.configPath); err != nil {
 		return err
 	}
-	if *to != "" {
+	if f.to != "" {
 		known := []string{cfg.MemberID}
 		for _, p := range cfg.Pair.Link.Peers {
 			known = append(known, p.ID)
 		}
-		if !slices.Contains(known, *to) {
-			return fmt.Errorf("--to %s: not a member of this pair (%s)", *to, strings.Join(known, ", "))
+		if !slices.Contains(known, f.to) {
+			return fmt.Errorf("--to %s: not a member of this pair (%s)", f.to, strings.Join(known, ", "))
 		}
 	}
-	return switchover(ctx, newAdminClient(addr, *timeout), secret, *to, *wait, stdout)
+	return switchover(ctx, newAdminClient(addr, f.timeout), secret, f.to, f.wait, stdout)
 }
 
 // operatorSecret returns the pair secret that signs operator requests.

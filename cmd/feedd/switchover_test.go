@@ -17,7 +17,7 @@ import (
 func TestSwitchoverSignsTheRequestTheMemberVerifies(t *testing.T) {
 	f := newFakeMember(t, []byte(testSecret), ftpair.RoleActive, ftpair.RoleInactive)
 	path := writeMemberConfig(t, f.addr(), "")
-	out, _, err := runCmd(t, runSwitchover, "--config", path, "--to", "host-b")
+	out, _, err := runCmd(t, "switchover", "--config", path, "--to", "host-b")
 	if err != nil {
 		t.Fatalf("switchover: %v\n%s", err, out)
 	}
@@ -38,7 +38,7 @@ func TestSwitchoverWithoutATarget(t *testing.T) {
 	f := newFakeMember(t, []byte(testSecret), ftpair.RoleActive, ftpair.RoleInactive)
 	// --admin overrides the configuration's address.
 	path := writeMemberConfig(t, closedAddr(t), "")
-	out, _, err := runCmd(t, runSwitchover, "--config", path, "--admin", f.addr(), "--wait", "0")
+	out, _, err := runCmd(t, "switchover", "--config", path, "--admin", f.addr(), "--wait", "0")
 	if err != nil || !strings.Contains(out, "hands over to the next-ranked ready member") {
 		t.Fatalf("switchover = %v\n%s", err, out)
 	}
@@ -50,7 +50,7 @@ func TestSwitchoverWithoutATarget(t *testing.T) {
 func TestSwitchoverRefusedByAnInactiveMemberNamesTheActive(t *testing.T) {
 	f := newFakeMember(t, []byte(testSecret), ftpair.RoleInactive, ftpair.RoleActive)
 	path := writeMemberConfig(t, f.addr(), "")
-	_, _, err := runCmd(t, runSwitchover, "--config", path)
+	_, _, err := runCmd(t, "switchover", "--config", path)
 	if !errors.Is(err, errRefused) {
 		t.Fatalf("err = %v; want a refusal", err)
 	}
@@ -65,7 +65,7 @@ func TestSwitchoverRefusedByAnInactiveMemberNamesTheActive(t *testing.T) {
 func TestSwitchoverWithTheWrongSecret(t *testing.T) {
 	f := newFakeMember(t, []byte("the-member-has-another-secret"), ftpair.RoleActive, ftpair.RoleInactive)
 	path := writeMemberConfig(t, f.addr(), "")
-	_, _, err := runCmd(t, runSwitchover, "--config", path)
+	_, _, err := runCmd(t, "switchover", "--config", path)
 	if err == nil || !strings.Contains(err.Error(), "did not accept the request's signature") {
 		t.Fatalf("err = %v; want the signature refused", err)
 	}
@@ -83,7 +83,7 @@ func TestSwitchoverNotConfirmed(t *testing.T) {
 	f.accept = false
 	f.mu.Unlock()
 	path := writeMemberConfig(t, f.addr(), "")
-	_, _, err := runCmd(t, runSwitchover, "--config", path, "--wait", "300ms")
+	_, _, err := runCmd(t, "switchover", "--config", path, "--wait", "300ms")
 	if err == nil || !strings.Contains(err.Error(), "has not seen a successor active within 300ms") {
 		t.Fatalf("err = %v; want the unconfirmed handover reported", err)
 	}
@@ -91,27 +91,27 @@ func TestSwitchoverNotConfirmed(t *testing.T) {
 
 func TestSwitchoverErrorPaths(t *testing.T) {
 	t.Setenv("FEEDD_CONFIG", "")
-	if _, stderr, err := runCmd(t, runSwitchover); !errors.Is(err, errUsage) || !strings.Contains(stderr, "--config is required") {
+	if _, stderr, err := runCmd(t, "switchover"); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--config is required") {
 		t.Errorf("no config: err = %v, stderr %q", err, stderr)
 	}
 
-	_, _, err := runCmd(t, runSwitchover, "--config", writeMemberConfig(t, closedAddr(t), ""))
+	_, _, err := runCmd(t, "switchover", "--config", writeMemberConfig(t, closedAddr(t), ""))
 	if !errors.Is(err, errUnreachable) {
 		t.Errorf("unreachable member: err = %v", err)
 	}
 
 	path := writeMemberConfig(t, "127.0.0.1:7070", "")
-	if _, _, err := runCmd(t, runSwitchover, "--config", path, "--to", "host-z"); err == nil || !strings.Contains(err.Error(), "not a member of this pair (host-a, host-b)") {
+	if _, _, err := runCmd(t, "switchover", "--config", path, "--to", "host-z"); err == nil || !strings.Contains(err.Error(), "not a member of this pair (host-a, host-b)") {
 		t.Errorf("unknown target: err = %v", err)
 	}
 
 	mtls := writeMemberConfig(t, "127.0.0.1:7070", "  auth: mtls\n  tls:\n    ca_file: ca.pem\n    cert_file: a.pem\n    key_file: a.key\n")
-	if _, _, err := runCmd(t, runSwitchover, "--config", mtls); err == nil || !strings.Contains(err.Error(), "pair.auth is mtls") {
+	if _, _, err := runCmd(t, "switchover", "--config", mtls); err == nil || !strings.Contains(err.Error(), "pair.auth is mtls") {
 		t.Errorf("mtls pair: err = %v", err)
 	}
 
 	missing := writeMemberConfig(t, "127.0.0.1:7070", "")
-	if _, _, err := runCmd(t, runSwitchover, "--config", strings.TrimSuffix(missing, "member.yaml")+"nothing.yaml"); err == nil {
+	if _, _, err := runCmd(t, "switchover", "--config", strings.TrimSuffix(missing, "member.yaml")+"nothing.yaml"); err == nil {
 		t.Error("a missing configuration file was accepted")
 	}
 }
@@ -163,8 +163,8 @@ func TestSwitchoverBetweenRealMembers(t *testing.T) {
 				break
 			}
 		}
-		_, _, r.refused = runCmd(t, runSwitchover, "--config", configB)
-		r.out, _, r.done = runCmd(t, runSwitchover, "--config", configA, "--to", "host-b")
+		_, _, r.refused = runCmd(t, "switchover", "--config", configB)
+		r.out, _, r.done = runCmd(t, "switchover", "--config", configA, "--to", "host-b")
 	}()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

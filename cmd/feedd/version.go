@@ -1,11 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/spf13/cobra"
 )
 
 // version is set at build time by the Makefile (-ldflags "-X main.version=...").
@@ -26,7 +26,20 @@ func versionString() string {
 	return v
 }
 
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	_, err := fmt.Fprintf(stdout, "feedd %s %s %s/%s\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return err
+// versionDetail is what "feedd version" and "feedd --version" print after
+// the name: the version, and the Go and platform it was built with.
+func versionDetail() string {
+	return fmt.Sprintf("%s %s %s/%s", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "print the version",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "feedd %s\n", versionDetail())
+			return err
+		},
+	}
 }
