@@ -2,22 +2,18 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	mathrand "math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -235,132 +231,6 @@ func (o demoOptions) withDefaults() demoOptions {
 		}
 	}
 	return o
-}
-
-// demoMember is one `feedd run` child process and what the demo last saw
-// of it.
-type demoMember struct {
-	id      string
-	config  string
-	logPath string
-	admin   *adminClient
-
-	cmd       *exec.Cmd
-	done      chan struct{} // closed when cmd has exited and been reaped
-	exitErr   error         // cmd.Wait's result, once done is closed
-	killed    bool          // the demo killed or stopped it on purpose
-	restartAt time.Time     // when to start it again, if it is down
-	// hung is set while the demo holds it stopped (SIGSTOP) until
-	// resumeAt.
-	hung     bool
-	resumeAt time.Time
-
-	last     *statusDoc // the last status read, nil if the last read failed
-	seenUpTo time.Time  // the newest transition already reported
-}
-
-func (m *demoMember) running() bool {
-	if m.cmd == nil {
-		return false
-	}
-	select {
-	case <-m.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// start starts the member's process, appending its output to its log.
-// The process gets its own process group, so a Ctrl-C in the terminal
-// reaches only the demo, which stops the members in order; and on Linux
-// the kernel kills it if the demo dies without doing so.
-func (m *demoMember) start(command func(args ...string) (*exec.Cmd, error)) error {
-	f, err := os.OpenFile(m.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	cmd, err := command("run", "--config", m.config)
-	if err != nil {
-		f.Close()
-		return err
-	}
-	cmd.Stdin = nil
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return fmt.Errorf("starting member %s: %w", m.id, err)
-	}
-	done := make(chan struct{})
-	m.cmd, m.done, m.exitErr, m.killed, m.restartAt, m.last = cmd, done, nil, false, time.Time{}, nil
-	m.hung, m.resumeAt = false, time.Time{}
-	go func() {
-		err := cmd.Wait()
-		f.Close()
-		m.exitErr = err
-		close(done)
-	}()
-	return nil
-}
-
-// kill9 kills the member at once, as a crash would, and waits for it.
-func (m *demoMember) kill9() {
-	if !m.running() {
-		return
-	}
-	m.killed = true
-	_ = m.cmd.Process.Signal(syscall.SIGKILL)
-	<-m.done
-	m.last = nil
-}
-
-// hang stops the member (SIGSTOP), as a hung process or host would be: it
-// holds its connections but does nothing, until resume.
-func (m *demoMember) hang() {
-	if !m.running() {
-		return
-	}
-	m.hung = true
-	_ = m.cmd.Process.Signal(syscall.SIGSTOP)
-	m.last = nil
-}
-
-// resume lets a hung member run again (SIGCONT).
-func (m *demoMember) resume() {
-	if m.hung && m.running() {
-		_ = m.cmd.Process.Signal(syscall.SIGCONT)
-	}
-	m.hung, m.resumeAt = false, time.Time{}
-}
-
-// stop asks the member to shut down (SIGTERM: an active member finishes at
-// a commit boundary) and kills it if it has not exited within grace.
-func (m *demoMember) stop(grace time.Duration) {
-	if !m.running() {
-		return
-	}
-	m.resume()
-	m.killed = true
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(grace):
-		_ = m.cmd.Process.Signal(syscall.SIGKILL)
-		<-m.done
-	}
-}
-
-func (m *demoMember) role() string {
-	switch {
-	case !m.running():
-		return "-"
-	case m.hung:
-		return "hung"
-	case m.last == nil:
-		return "?"
-	}
-	return m.last.role()
 }
 
 // demoEvent is one line of the demo's event log.
@@ -583,135 +453,6 @@ func (d *demo) faultInterval() time.Duration {
 		return d.o.FailoverEvery
 	}
 	return d.o.FailoverEvery/2 + time.Duration(d.rng.Int64N(int64(d.o.FailoverEvery)+1))
-}
-
-// demoDir returns the working directory and a function that removes it
-// when the demo made it and succeeded.
-func demoDir(dir string) (string, func(success bool), error) {
-	if dir != "" {
-		abs, err := filepath.Abs(dir)
-		if err != nil {
-			return "", nil, err
-		}
-		if err := os.MkdirAll(abs, 0o755); err != nil {
-			return "", nil, err
-		}
-		return abs, func(bool) {}, nil
-	}
-	tmp, err := os.MkdirTemp("", "feedd-demo-")
-	if err != nil {
-		return "", nil, err
-	}
-	return tmp, func(success bool) {
-		if success {
-			os.RemoveAll(tmp)
-		}
-	}, nil
-}
-
-// writeConfigs writes a random pair secret and one configuration per
-// member, on free loopback ports, into the working directory.
-func (d *demo) writeConfigs() error {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return err
-	}
-	secretPath := filepath.Join(d.dir, "pair.secret")
-	if err := os.WriteFile(secretPath, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
-		return err
-	}
-	ports, err := freePorts(2 * len(demoMemberIDs))
-	if err != nil {
-		return err
-	}
-	n := len(demoMemberIDs)
-	pairAddr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
-	ttys := d.sim.Ports()
-	d.members = nil
-	for i, id := range demoMemberIDs {
-		var peers strings.Builder
-		for j, peer := range demoMemberIDs {
-			if j != i {
-				fmt.Fprintf(&peers, "    - id: %s\n      address: %s\n", peer, pairAddr(j))
-			}
-		}
-		admin := "127.0.0.1:" + strconv.Itoa(ports[n+i])
-		text := fmt.Sprintf(`# Written by feedd demo: member %[1]s of the demo pair.
-pipeline: %[2]s
-member_id: %[1]s
-serial:
-  device: %[3]s
-  baud: %[4]d
-framing:
-  mode: nmea
-sequence:
-  nmea_field: 1
-kafka:
-  brokers: [%[5]s]
-  topic: %[6]s
-pair:
-  listen: %[7]s
-  peers:
-%[8]s  secret_file: %[9]s
-admin:
-  listen: %[10]s
-`, id, demoPipeline, strconv.Quote(ttys[i]), serialsim.DefaultBaud, d.broker, demoTopic,
-			pairAddr(i), peers.String(), strconv.Quote(secretPath), admin)
-		path := filepath.Join(d.dir, id+".yaml")
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			return err
-		}
-		logPath := filepath.Join(d.dir, id+".log")
-		if err := os.WriteFile(logPath, nil, 0o644); err != nil {
-			return err
-		}
-		d.members = append(d.members, &demoMember{
-			id: id, config: path, logPath: logPath,
-			admin: newAdminClient(admin, 800*time.Millisecond),
-		})
-	}
-	return d.writePrometheusConfig(filepath.Join(d.dir, "prometheus.yml"))
-}
-
-// writePrometheusConfig writes a Prometheus configuration that scrapes the
-// demo's members and its audit with the jobs and labels the shipped alert
-// rules and dashboard expect (docs/prometheus/).
-func (d *demo) writePrometheusConfig(path string) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, `# Written by feedd demo: scrapes the demo's members and audit.
-# prometheus --config.file=%s
-# To evaluate the alerts too, add the rules shipped in docs/prometheus/:
-# rule_files: [/path/to/feedd/docs/prometheus/feedd-alerts.yml]
-global:
-  scrape_interval: 5s
-  evaluation_interval: 5s
-scrape_configs:
-  - job_name: feedd
-    static_configs:
-`, path)
-	for _, m := range d.members {
-		fmt.Fprintf(&b, "      - targets: ['%s']\n        labels: {pipeline: %s, member: %s}\n", m.admin.addr, demoPipeline, m.id)
-	}
-	fmt.Fprintf(&b, `  - job_name: feedd-audit
-    static_configs:
-      - targets: ['%s']
-        labels: {pipeline: %s}
-`, d.auditAddr, demoPipeline)
-	return os.WriteFile(path, []byte(b.String()), 0o644)
-}
-
-// freePorts returns n distinct free TCP ports on 127.0.0.1.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 func (d *demo) event(at time.Time, format string, a ...any) {
