@@ -22,7 +22,8 @@ type demoMember struct {
 	killed    bool          // the demo killed or stopped it on purpose
 	restartAt time.Time     // when to start it again, if it is down
 	// hung is set while the demo holds it stopped (SIGSTOP) until
-	// resumeAt.
+	// resumeAt, or, when resumeAt is zero (a hang by hand), until the
+	// resume key.
 	hung     bool
 	resumeAt time.Time
 
