@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -301,7 +302,11 @@ func demoFooter(s demoSnapshot, st demoStyles, width int) []string {
 	case s.Stopping:
 		return []string{st.bad.Render("audit of the whole topic: " + s.Verdict)}
 	}
-	lines := []string{st.dim.Render(fmt.Sprintf("logs %s   %s status --config %s", s.Dir+"/*.log", s.Self, s.Config))}
+	lines := []string{
+		st.dim.Render(fmt.Sprintf("in another terminal: %s status --config %s   (or switchover)", s.Self, s.Config)),
+		st.dim.Render(fmt.Sprintf("logs %s   metrics: prometheus --config.file=%s",
+			filepath.Join(s.Dir, "*.log"), filepath.Join(s.Dir, "prometheus.yml"))),
+	}
 	for _, l := range wrapItems(demoKeyHelp, "   ", width) {
 		lines = append(lines, st.title.Render(l))
 	}

@@ -75,7 +75,8 @@ func TestDemoScreenRender(t *testing.T) {
 		"latency    p50 12ms p99 40ms", "failovers  1, takeover after the fault: 5ms",
 		"running 13s of 1m0s", "kill -9 of the active every 15s, next in 7s",
 		"+ 12.0s  failover 1: host-a took over 5ms after the fault",
-		strings.Join(demoKeyHelp, "   "), "feedd status --config /tmp/demo/host-a.yaml",
+		strings.Join(demoKeyHelp, "   "), "feedd status --config /tmp/demo/host-a.yaml", "logs /tmp/demo/*.log",
+		"prometheus --config.file=/tmp/demo/prometheus.yml",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the screen lacks %q:\n%s", want, out)
