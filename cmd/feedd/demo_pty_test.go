@@ -150,12 +150,14 @@ func TestDemoScreenOnATerminal(t *testing.T) {
 	if !strings.Contains(raw, "\x1b[?1049l") {
 		t.Errorf("the demo did not leave the alternate screen")
 	}
-	for _, want := range []string{
-		"stopping (q pressed)",
-		"1 kill, 0 stops, 1 failover",
-		"audit of the topic (read_committed, by feedd-seq): clean: no gap, no duplicate",
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`stopping \(q pressed\)`),
+		// A k pressed while the demo was busy may be read late and kill the
+		// new active too; at least one kill and one failover.
+		regexp.MustCompile(`feedd demo: .*, [1-9]\d* kills?, 0 stops, [1-9]\d* failovers? \(takeover`),
+		regexp.MustCompile(`audit of the topic \(read_committed, by feedd-seq\): clean: no gap, no duplicate`),
 	} {
-		if !strings.Contains(text, want) {
+		if !want.MatchString(text) {
 			t.Errorf("the terminal lacks %q; it shows (last 4000 bytes):\n%s", want, text[max(0, len(text)-4000):])
 		}
 	}
