@@ -324,6 +324,7 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (res demoResult
 	}
 	why, err := d.run(ctx, v)
 	if err != nil {
+		d.endSwitchover()
 		v.close()
 		return res, fmt.Errorf("%w (configurations and logs in %s)", err, d.dir)
 	}
@@ -509,17 +510,7 @@ func (d *demo) finish(why string, v demoView) {
 	d.phase = "stopping the members"
 	d.event(time.Now(), "stopping (%s): members (SIGTERM), simulator, broker", why)
 	v.show(d.snapshot(time.Now(), false))
-	// A switchover still waiting for its successor would only see the
-	// members stop.
-	if d.endSwitch != nil {
-		d.endSwitch()
-	}
-	d.switchWG.Wait()
-	select {
-	case lines := <-d.switches:
-		d.switched(lines, time.Now())
-	default:
-	}
+	d.endSwitchover()
 	for _, active := range []bool{false, true} {
 		for _, m := range d.members {
 			if (m.role() == "active" || m.role() == "activating") == active {

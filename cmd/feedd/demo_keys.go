@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -78,6 +77,21 @@ func (d *demo) requestSwitchover(ctx context.Context, now time.Time) {
 	d.switchWG.Go(func() { d.switches <- demoSwitchover(ctx, config, admin) })
 }
 
+// endSwitchover ends a switchover still waiting for its successor, which
+// would only see the members stop, waits for its goroutine and reports its
+// outcome.
+func (d *demo) endSwitchover() {
+	if d.endSwitch != nil {
+		d.endSwitch()
+	}
+	d.switchWG.Wait()
+	select {
+	case lines := <-d.switches:
+		d.switched(lines, time.Now())
+	default:
+	}
+}
+
 // switched reports the outcome of a switchover.
 func (d *demo) switched(lines []string, now time.Time) {
 	d.switching = false
@@ -91,7 +105,7 @@ func (d *demo) switched(lines []string, now time.Time) {
 
 // demoSwitchover runs `feedd switchover --config config` against the
 // member behind admin and returns what it printed, or its error, line by
-// line; nothing if ctx ended it.
+// line.
 func demoSwitchover(ctx context.Context, config string, admin *adminClient) []string {
 	var out strings.Builder
 	err := func() error {
@@ -105,8 +119,10 @@ func demoSwitchover(ctx context.Context, config string, admin *adminClient) []st
 		}
 		return switchover(ctx, admin, secret, "", 15*time.Second, &out)
 	}()
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return nil
+	// The admin client reports a cancelled request as an unreachable
+	// member; the demo only cancels when it stops.
+	if err != nil && ctx.Err() != nil {
+		return []string{"switchover: no longer followed, the demo stops"}
 	}
 	if err != nil {
 		fmt.Fprintf(&out, "switchover failed: %v", err)

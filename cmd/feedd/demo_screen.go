@@ -44,17 +44,34 @@ func (m demoScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case demoSnapshot:
 		m.snap = msg
 	case tea.KeyMsg:
-		if k, ok := demoKeyMap[msg.String()]; ok && !m.snap.Stopping {
-			// The demo reads keys between refreshes; one pressed while
-			// its buffer is full is dropped rather than freezing the
-			// screen.
-			select {
-			case m.keys <- k:
-			default:
+		if m.snap.Stopping {
+			break
+		}
+		// Keys typed quickly arrive as one message with several runes.
+		names := []string{msg.String()}
+		if msg.Type == tea.KeyRunes {
+			names = names[:0]
+			for _, r := range msg.Runes {
+				names = append(names, string(r))
+			}
+		}
+		for _, name := range names {
+			if k, ok := demoKeyMap[name]; ok {
+				m.send(k)
 			}
 		}
 	}
 	return m, nil
+}
+
+// send hands k to the demo, which reads keys between refreshes; a key
+// pressed while its buffer is full is dropped rather than freezing the
+// screen.
+func (m demoScreen) send(k demoKey) {
+	select {
+	case m.keys <- k:
+	default:
+	}
 }
 
 func (m demoScreen) View() string { return renderDemoScreen(m.snap, m.width, m.height, m.st) }
