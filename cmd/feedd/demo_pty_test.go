@@ -85,7 +85,7 @@ func TestDemoScreenOnATerminal(t *testing.T) {
 	dir := t.TempDir()
 	// --duration only bounds a demo that would not quit on q; the test
 	// checks it was q that stopped it.
-	cmd := exec.Command(bin, "demo", "--failover-every", "0", "--duration", "3m", "--dir", dir)
+	cmd := exec.Command(bin, "demo", "--failover-every", "0", "--duration", "2m", "--dir", dir)
 	cmd.Env = append(os.Environ(), "TERM=xterm-256color")
 	term, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 45, Cols: 120})
 	if err != nil {
@@ -110,17 +110,17 @@ func TestDemoScreenOnATerminal(t *testing.T) {
 		}
 	}()
 
-	screen.waitFor(t, time.Minute, "the screen with both members and the topic",
+	screen.waitFor(t, 45*time.Second, "the screen with both members and the topic",
 		regexp.MustCompile(`(?s)│ host-a .*│ host-b .*topic feedd-demo \(the audit.*records +\d+.*timeline.*k kill -9 the active`))
-	if raw, _ := screen.output(); !strings.Contains(raw, "\x1b[?1049h") {
-		t.Errorf("the demo did not switch to the alternate screen")
+	if raw, _ := screen.output(); !strings.Contains(raw, "\x1b[?1049h") || !strings.Contains(raw, "\x1b[H") {
+		t.Errorf("the demo did not switch to the alternate screen and draw from its top left corner")
 	}
-	screen.waitFor(t, time.Minute, "an active member", regexp.MustCompile(`role +ACTIVE`))
+	screen.waitFor(t, 30*time.Second, "an active member", regexp.MustCompile(`role +ACTIVE`))
 
 	// A fault by hand waits until the peer is ready to take over; press k
 	// until the demo kills the active.
 	killed := regexp.MustCompile(`kill -9 host-[ab] \(pid \d+\), the active member, by hand`)
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(45 * time.Second)
 	for {
 		if _, err := term.Write([]byte("k")); err != nil {
 			t.Fatal(err)
@@ -133,15 +133,15 @@ func TestDemoScreenOnATerminal(t *testing.T) {
 			screen.waitFor(t, 0, "the kill -9 key to kill the active member", killed)
 		}
 	}
-	screen.waitFor(t, time.Minute, "the takeover in the timeline", regexp.MustCompile(`failover 1: host-[ab] took over`))
+	screen.waitFor(t, 30*time.Second, "the takeover in the timeline", regexp.MustCompile(`failover 1: host-[ab] took over`))
 	if _, err := term.Write([]byte("q")); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case err = <-exited:
 		ended = true
-	case <-time.After(2 * time.Minute):
-		t.Fatal("the demo did not end within 2 minutes of q")
+	case <-time.After(time.Minute):
+		t.Fatal("the demo did not end within a minute of q")
 	}
 	raw, text := screen.output()
 	if err != nil {
