@@ -318,10 +318,7 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (res demoResult
 	if err := d.setUp(ctx); err != nil {
 		return res, err
 	}
-	v, err := d.openView(out)
-	if err != nil {
-		return res, err
-	}
+	v := d.openView(out)
 	why, err := d.run(ctx, v)
 	if err != nil {
 		d.endSwitchover()

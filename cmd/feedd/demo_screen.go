@@ -103,7 +103,7 @@ type screenView struct {
 
 // startDemoScreen starts the screen on out; it reads keys from stdin when
 // that is a terminal.
-func startDemoScreen(out *os.File, keys chan<- demoKey) (*screenView, error) {
+func startDemoScreen(out *os.File, keys chan<- demoKey) *screenView {
 	model := demoScreen{keys: keys, st: newDemoStyles(lipgloss.NewRenderer(out))}
 	// The demo's context, not the program, handles SIGINT and SIGTERM: the
 	// screen stays up while the demo stops and audits.
@@ -118,7 +118,7 @@ func startDemoScreen(out *os.File, keys chan<- demoKey) (*screenView, error) {
 		defer close(v.done)
 		_, v.err = v.p.Run()
 	}()
-	return v, nil
+	return v
 }
 
 // show hands s to the program; it returns at once once the program ended.
@@ -153,6 +153,7 @@ func renderDemoScreen(s demoSnapshot, width, height int, st demoStyles) string {
 	header := fitLines(demoHeader(s), width)
 	var panels []string
 	memberWidth := width
+	// Side by side while each member panel keeps 40 columns.
 	if width >= 2*40 {
 		memberWidth = width / 2
 	}

@@ -89,18 +89,18 @@ type demoView interface {
 // openView opens the screen when the view goes to a terminal, and the
 // plain lines otherwise (and with --plain or --json, whose view goes to
 // Status).
-func (d *demo) openView(out io.Writer) (demoView, error) {
+func (d *demo) openView(out io.Writer) demoView {
 	if d.o.JSON {
 		out = d.o.Status
 		if out == nil {
 			out = io.Discard
 		}
-		return &plainView{w: out}, nil
+		return &plainView{w: out}
 	}
 	if f, ok := out.(*os.File); ok && !d.o.Plain && isTerminal(f) {
 		return startDemoScreen(f, d.keys)
 	}
-	return &plainView{w: out}, nil
+	return &plainView{w: out}
 }
 
 // isTerminal reports whether f is a terminal.
