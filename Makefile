@@ -41,7 +41,7 @@ REPAIR_RUNS ?= 20
 E2E_RUNS ?= 20
 E2E_LOGS ?= /tmp/feedd-e2e-streak
 
-.PHONY: all build test test-e2e test-e2e-streak test-feeds test-repair soak vet deps kafka kafka-up kafka-down demo bench fuzz clean static install
+.PHONY: all build test test-e2e test-e2e-streak test-feeds test-repair soak vet deps deps-demo kafka kafka-up kafka-down demo bench fuzz clean static install
 
 all: build
 
@@ -198,13 +198,24 @@ BENCH_ARGS ?=
 bench: deps build kafka
 	$(GO) run ./cmd/feedd-bench --kafka --feedd $(BIN) --go-count $(BENCHCOUNT) $(BENCH_ARGS)
 
+# deps-demo installs what the demo needs and the binary does not carry: socat
+# for the simulated serial ports. Like deps, it does nothing when it is there.
+deps-demo:
+	@command -v socat >/dev/null 2>&1 || { \
+		echo "installing: socat"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends socat >/dev/null; \
+	}
+	@command -v socat >/dev/null 2>&1 || { echo "socat is still missing: install it (apt-get install socat)"; exit 1; }
+
 # demo: the whole pair on this machine: the embedded broker, a simulated feed
 # split to two ports (socat ptys), two members, an audit following the topic,
-# and a kill -9 of the active member every 15s, shown live; at the end
-# (Ctrl-C) it stops everything and audits the whole topic. DEMO_ARGS adds
-# flags, e.g. make demo DEMO_ARGS='--duration 1m --chaos --json'
-# (see feedd demo -h).
-demo: deps build
+# and a kill -9 of the active member every 15s, shown live on a full screen
+# with keys for faults by hand; on q (or Ctrl-C) it stops everything and
+# audits the whole topic. DEMO_ARGS adds flags, e.g.
+# make demo DEMO_ARGS='--duration 1m --chaos --json' (see feedd demo -h).
+demo: deps-demo build
 	./$(BIN) demo --dir $(DEMO_DIR) $(DEMO_ARGS)
 
 # static builds a statically linked binary (no cgo, no libc), as deploy/Dockerfile does.

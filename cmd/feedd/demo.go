@@ -2,22 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	mathrand "math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/feedd/feedd/broadcast"
@@ -220,7 +214,12 @@ func (o demoOptions) withDefaults() demoOptions {
 		o.Rate = 20
 	}
 	if o.RestartAfter <= 0 {
-		o.RestartAfter = min(3*time.Second, o.FailoverEvery/2)
+		// Without scheduled faults, a member killed by hand still comes
+		// back.
+		o.RestartAfter = 3 * time.Second
+		if o.FailoverEvery > 0 {
+			o.RestartAfter = min(o.RestartAfter, o.FailoverEvery/2)
+		}
 	}
 	if o.Self == "" {
 		o.Self = "feedd"
@@ -243,143 +242,16 @@ func (o demoOptions) withDefaults() demoOptions {
 	return o
 }
 
-// demoMember is one `feedd run` child process and what the demo last saw
-// of it.
-type demoMember struct {
-	id      string
-	config  string
-	logPath string
-	admin   *adminClient
-
-	cmd       *exec.Cmd
-	done      chan struct{} // closed when cmd has exited and been reaped
-	exitErr   error         // cmd.Wait's result, once done is closed
-	killed    bool          // the demo killed or stopped it on purpose
-	restartAt time.Time     // when to start it again, if it is down
-	// hung is set while the demo holds it stopped (SIGSTOP) until
-	// resumeAt.
-	hung     bool
-	resumeAt time.Time
-
-	last     *statusDoc // the last status read, nil if the last read failed
-	seenUpTo time.Time  // the newest transition already reported
-}
-
-func (m *demoMember) running() bool {
-	if m.cmd == nil {
-		return false
-	}
-	select {
-	case <-m.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// start starts the member's process, appending its output to its log.
-// The process gets its own process group, so a Ctrl-C in the terminal
-// reaches only the demo, which stops the members in order; and on Linux
-// the kernel kills it if the demo dies without doing so.
-func (m *demoMember) start(command func(args ...string) (*exec.Cmd, error)) error {
-	f, err := os.OpenFile(m.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	cmd, err := command("run", "--config", m.config)
-	if err != nil {
-		f.Close()
-		return err
-	}
-	cmd.Stdin = nil
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return fmt.Errorf("starting member %s: %w", m.id, err)
-	}
-	done := make(chan struct{})
-	m.cmd, m.done, m.exitErr, m.killed, m.restartAt, m.last = cmd, done, nil, false, time.Time{}, nil
-	m.hung, m.resumeAt = false, time.Time{}
-	go func() {
-		err := cmd.Wait()
-		f.Close()
-		m.exitErr = err
-		close(done)
-	}()
-	return nil
-}
-
-// kill9 kills the member at once, as a crash would, and waits for it.
-func (m *demoMember) kill9() {
-	if !m.running() {
-		return
-	}
-	m.killed = true
-	_ = m.cmd.Process.Signal(syscall.SIGKILL)
-	<-m.done
-	m.last = nil
-}
-
-// hang stops the member (SIGSTOP), as a hung process or host would be: it
-// holds its connections but does nothing, until resume.
-func (m *demoMember) hang() {
-	if !m.running() {
-		return
-	}
-	m.hung = true
-	_ = m.cmd.Process.Signal(syscall.SIGSTOP)
-	m.last = nil
-}
-
-// resume lets a hung member run again (SIGCONT).
-func (m *demoMember) resume() {
-	if m.hung && m.running() {
-		_ = m.cmd.Process.Signal(syscall.SIGCONT)
-	}
-	m.hung, m.resumeAt = false, time.Time{}
-}
-
-// stop asks the member to shut down (SIGTERM: an active member finishes at
-// a commit boundary) and kills it if it has not exited within grace.
-func (m *demoMember) stop(grace time.Duration) {
-	if !m.running() {
-		return
-	}
-	m.resume()
-	m.killed = true
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(grace):
-		_ = m.cmd.Process.Signal(syscall.SIGKILL)
-		<-m.done
-	}
-}
-
-func (m *demoMember) role() string {
-	switch {
-	case !m.running():
-		return "-"
-	case m.hung:
-		return "hung"
-	case m.last == nil:
-		return "?"
-	}
-	return m.last.role()
-}
-
 // demoEvent is one line of the demo's event log.
 type demoEvent struct {
 	at   time.Time
 	text string
 }
 
-// demo is one run of the demo.
+// demo is one run of the demo. One goroutine owns it: the one running
+// playDemo. The view never reads it; it gets snapshots.
 type demo struct {
 	o       demoOptions
-	out     io.Writer
-	tty     bool
 	dir     string
 	start   time.Time
 	broker  string
@@ -396,12 +268,30 @@ type demo struct {
 	lastAt    time.Time
 	rate      float64
 
+	// undo stops what setUp started, last first.
+	undo []func()
+	// stopSim stops the simulated feed; finishLive lets the live audit
+	// read the topic to its end and return into liveDone.
+	stopSim    func()
+	finishLive func()
+	abortLive  func()
+	liveDone   chan struct{}
+
+	// keys are the screen's requests; switches the outcome of a switchover
+	// requested by a key, run by a goroutine of switchWG.
+	keys      chan demoKey
+	switches  chan []string
+	switching bool
+	switchWG  sync.WaitGroup
+	// endSwitch cancels a switchover still waiting when the demo stops.
+	endSwitch func()
+
 	events       []demoEvent
-	printed      int // events already printed in plain mode
 	nextFailover time.Time
 	postponed    string // why the due failover waits, once reported
 	pending      *pendingKill
 	stopping     bool
+	phase        string // what the shutdown is doing, for the screen
 	res          demoResult
 }
 
@@ -412,18 +302,12 @@ type pendingKill struct {
 	at     time.Time
 }
 
-// playDemo runs the demo until ctx ends or o.Duration has passed, then
-// stops everything and audits the topic.
+// playDemo runs the demo until ctx ends, o.Duration has passed or the
+// screen's q key, then stops everything and audits the topic.
 func playDemo(ctx context.Context, o demoOptions, out io.Writer) (res demoResult, err error) {
 	o = o.withDefaults()
-	view := out
-	if o.JSON {
-		view = o.Status
-		if view == nil {
-			view = io.Discard
-		}
-	}
-	d := &demo{o: o, out: view, tty: !o.Plain && isTerminal(view), rng: mathrand.New(mathrand.NewPCG(o.Seed, 0x5eed))}
+	d := &demo{o: o, rng: mathrand.New(mathrand.NewPCG(o.Seed, 0x5eed)),
+		keys: make(chan demoKey, 8), switches: make(chan []string, 1)}
 	d.res.Seed = o.Seed
 
 	dir, removeDir, err := demoDir(o.Dir)
@@ -434,55 +318,118 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (res demoResult
 	// A temporary directory goes unless it holds the logs of a run that
 	// failed.
 	defer func() { removeDir((err == nil && res.clean()) || (err != nil && d.start.IsZero())) }()
+	// Every exit path stops what was started, in reverse: the members
+	// first, then the audit, the simulator, the broker.
+	defer d.tearDown()
+	if err := d.setUp(ctx); err != nil {
+		return res, err
+	}
+	v := d.openView(out)
+	why, err := d.run(ctx, v)
+	if err != nil {
+		d.endSwitchover()
+		v.close()
+		return res, fmt.Errorf("%w (configurations and logs in %s)", err, d.dir)
+	}
+	d.finish(why, v)
+	closeErr := v.close()
+	d.final(v.writer())
+	if closeErr != nil {
+		return d.res, fmt.Errorf("the demo's screen: %w", closeErr)
+	}
+	return d.res, nil
+}
 
-	// Every exit path kills the members still running: the deferred calls
-	// run in reverse, so the members go first, then the audit, the
-	// simulator, the broker.
+// onTearDown adds fn to what tearDown runs.
+func (d *demo) onTearDown(fn func()) { d.undo = append(d.undo, fn) }
+
+// tearDown stops what setUp started, last first.
+func (d *demo) tearDown() {
+	for i := len(d.undo) - 1; i >= 0; i-- {
+		d.undo[i]()
+	}
+}
+
+// setUp starts the broker, the feed, the live audit and the members.
+func (d *demo) setUp(ctx context.Context) error {
+	if err := d.startBroker(ctx); err != nil {
+		return err
+	}
+	if err := d.startFeed(); err != nil {
+		return err
+	}
+	if err := d.startLiveAudit(); err != nil {
+		return err
+	}
+	if err := d.writeConfigs(); err != nil {
+		return err
+	}
+	d.onTearDown(func() {
+		for _, m := range d.members {
+			m.kill9()
+		}
+	})
+	return d.startMembers()
+}
+
+// startBroker starts the embedded broker and creates the demo's topic.
+func (d *demo) startBroker(ctx context.Context) error {
 	broker, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
-		return res, fmt.Errorf("starting the embedded broker: %w", err)
+		return fmt.Errorf("starting the embedded broker: %w", err)
 	}
-	defer broker.Close()
+	d.onTearDown(func() { broker.Close() })
 	d.broker = broker.Addr()
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(d.broker), kgo.DisableClientMetrics())
 	if err != nil {
-		return res, err
+		return fmt.Errorf("a client of the embedded broker: %w", err)
 	}
 	setupCtx, cancelSetup := context.WithTimeout(ctx, 15*time.Second)
 	err = broadcast.EnsureTopic(setupCtx, cl, broadcast.Config{Brokers: []string{d.broker}, Topic: demoTopic}.WithDefaults())
 	cancelSetup()
 	cl.Close()
 	if err != nil {
-		return res, fmt.Errorf("creating the demo topic: %w", err)
+		return fmt.Errorf("creating the demo topic: %w", err)
 	}
+	return nil
+}
 
-	d.sim, err = serialsim.New(serialsim.Config{Ports: len(demoMemberIDs), LinkDir: filepath.Join(dir, "tty"), Rate: o.Rate, Seed: 1})
+// startFeed starts the simulated feed, split to one port per member.
+func (d *demo) startFeed() error {
+	sim, err := serialsim.New(serialsim.Config{Ports: len(demoMemberIDs), LinkDir: filepath.Join(d.dir, "tty"), Rate: d.o.Rate, Seed: 1})
 	if err != nil {
-		return res, err
+		return err
 	}
-	simCtx, stopSim := context.WithCancel(context.Background())
-	defer stopSim()
-	if err := d.sim.Start(simCtx); err != nil {
-		d.sim.Close()
-		return res, fmt.Errorf("starting the simulated feed: %w", err)
+	simCtx, cancel := context.WithCancel(context.Background())
+	if err := sim.Start(simCtx); err != nil {
+		cancel()
+		sim.Close()
+		return fmt.Errorf("starting the simulated feed: %w", err)
 	}
-	defer d.sim.Close()
+	d.sim = sim
+	d.stopSim = func() { cancel(); sim.Close() }
+	d.onTearDown(d.stopSim)
+	return nil
+}
 
-	// The audit follows the topic from its start for as long as the demo
-	// runs, and serves its metrics beside the members'.
+// startLiveAudit starts the audit that follows the topic from its start
+// for as long as the demo runs, and serves its metrics beside the
+// members'.
+func (d *demo) startLiveAudit() error {
 	d.monitor = audit.NewMonitor()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(d.monitor.Collector())
 	metricsCtx, stopMetrics := context.WithCancel(context.Background())
-	metrics, err := startAdmin(metricsCtx, o.AuditMetrics, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	metrics, err := startAdmin(metricsCtx, d.o.AuditMetrics, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		stopMetrics()
-		return res, fmt.Errorf("--audit-metrics: %w", err)
+		return fmt.Errorf("--audit-metrics: %w", err)
 	}
-	defer func() { stopMetrics(); metrics.wait() }()
+	d.onTearDown(func() { stopMetrics(); metrics.wait() })
 	d.auditAddr = metrics.addr
+
 	stopFollowing := make(chan struct{})
 	liveDone := make(chan struct{})
 	liveCtx, abortLive := context.WithCancel(context.Background())
@@ -491,71 +438,82 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (res demoResult
 		d.res.Live, d.res.LiveErr = audit.Run(liveCtx, audit.Options{Brokers: []string{d.broker}, Topic: demoTopic,
 			Follow: true, Stop: stopFollowing, Monitor: d.monitor})
 	}()
-	liveStopped := false
-	finishLive := func() {
-		if !liveStopped {
-			liveStopped = true
-			close(stopFollowing)
-		}
-	}
-	defer func() { finishLive(); abortLive(); <-liveDone }()
+	d.finishLive = sync.OnceFunc(func() { close(stopFollowing) })
+	d.abortLive, d.liveDone = abortLive, liveDone
+	d.onTearDown(func() { d.finishLive(); abortLive(); <-liveDone })
+	return nil
+}
 
-	if err := d.writeConfigs(); err != nil {
-		return res, err
-	}
-	defer func() {
-		for _, m := range d.members {
-			m.kill9()
-		}
-	}()
-
+// startMembers starts the members and the fault schedule.
+func (d *demo) startMembers() error {
 	d.start = time.Now()
 	for _, m := range d.members {
-		if err := m.start(o.command); err != nil {
-			return res, err
+		if err := m.start(d.o.command); err != nil {
+			return err
 		}
 		d.event(time.Now(), "%s started (pid %d)", m.id, m.cmd.Process.Pid)
 	}
-	if o.Chaos {
-		d.event(d.start, "chaos: a random kill -9 or SIGSTOP of the active member about every %v (seed %d)", o.FailoverEvery, o.Seed)
+	if d.o.Chaos {
+		d.event(d.start, "chaos: a random kill -9 or SIGSTOP of the active member about every %v (seed %d)", d.o.FailoverEvery, d.o.Seed)
 	}
-	if o.FailoverEvery > 0 {
+	if d.o.FailoverEvery > 0 {
 		d.nextFailover = d.start.Add(d.faultInterval())
 	}
+	return nil
+}
 
+// run plays the demo, refreshing v, until ctx ends, the duration has
+// passed, or the screen's q key or end; it says which.
+func (d *demo) run(ctx context.Context, v demoView) (string, error) {
+	switchCtx, endSwitch := context.WithCancel(context.Background())
+	d.endSwitch = endSwitch
 	var end <-chan time.Time
-	if o.Duration > 0 {
-		t := time.NewTimer(o.Duration)
+	if d.o.Duration > 0 {
+		t := time.NewTimer(d.o.Duration)
 		defer t.Stop()
 		end = t.C
 	}
-	tick := time.NewTicker(o.Refresh)
+	tick := time.NewTicker(d.o.Refresh)
 	defer tick.Stop()
-	why := "the duration has passed"
-loop:
+	v.show(d.snapshot(time.Now(), true))
 	for {
 		select {
 		case <-ctx.Done():
-			why = "interrupted"
-			break loop
+			return "interrupted", nil
 		case <-end:
-			break loop
+			return "the duration has passed", nil
+		case <-v.ended():
+			return "the screen ended", nil
+		case k := <-d.keys:
+			if k == keyQuit {
+				return "q pressed", nil
+			}
+			d.onKey(switchCtx, k, time.Now())
+			v.show(d.snapshot(time.Now(), true))
+		case lines := <-d.switches:
+			d.switched(lines, time.Now())
+			v.show(d.snapshot(time.Now(), true))
 		case <-tick.C:
+			if err := d.step(time.Now()); err != nil {
+				return "", err
+			}
+			d.measure(time.Now())
+			v.show(d.snapshot(time.Now(), false))
 		}
-		if err := d.step(time.Now()); err != nil {
-			return res, fmt.Errorf("%w (configurations and logs in %s)", err, d.dir)
-		}
-		d.render(time.Now())
 	}
+}
 
-	// Shut down in order: the inactive members first, then the active one,
-	// which finishes at a commit boundary; then the feed; then the live
-	// audit reads the topic to its end, and a second audit reads it all.
+// finish stops everything in order: the inactive members first, then the
+// active one, which finishes at a commit boundary; then the feed; then the
+// live audit reads the topic to its end, and a second audit reads it all.
+func (d *demo) finish(why string, v demoView) {
 	d.poll()
 	d.observe(time.Now())
 	d.stopping = true
+	d.phase = "stopping the members"
 	d.event(time.Now(), "stopping (%s): members (SIGTERM), simulator, broker", why)
-	d.render(time.Now())
+	v.show(d.snapshot(time.Now(), false))
+	d.endSwitchover()
 	for _, active := range []bool{false, true} {
 		for _, m := range d.members {
 			if (m.role() == "active" || m.role() == "activating") == active {
@@ -563,23 +521,23 @@ loop:
 			}
 		}
 	}
-	stopSim()
-	d.sim.Close()
+	d.stopSim()
 	d.res.Generated = d.sim.Generated()
-	finishLive()
+	d.phase = "auditing the topic"
+	v.show(d.snapshot(time.Now(), true))
+	d.finishLive()
 	select {
-	case <-liveDone:
+	case <-d.liveDone:
 	case <-time.After(time.Minute):
-		abortLive()
-		<-liveDone
+		d.abortLive()
+		<-d.liveDone
 	}
 	auditCtx, cancelAudit := context.WithTimeout(context.Background(), time.Minute)
 	d.res.Report, d.res.AuditErr = audit.Run(auditCtx, audit.Options{Brokers: []string{d.broker}, Topic: demoTopic})
 	cancelAudit()
 	d.res.Elapsed = time.Since(d.start)
-	d.render(time.Now())
-	d.final()
-	return d.res, nil
+	d.phase = ""
+	v.show(d.snapshot(time.Now(), false))
 }
 
 // faultInterval is the time to the next fault: FailoverEvery, or with
@@ -590,509 +548,6 @@ func (d *demo) faultInterval() time.Duration {
 	}
 	return d.o.FailoverEvery/2 + time.Duration(d.rng.Int64N(int64(d.o.FailoverEvery)+1))
 }
-
-// demoDir returns the working directory and a function that removes it
-// when the demo made it and succeeded.
-func demoDir(dir string) (string, func(success bool), error) {
-	if dir != "" {
-		abs, err := filepath.Abs(dir)
-		if err != nil {
-			return "", nil, err
-		}
-		if err := os.MkdirAll(abs, 0o755); err != nil {
-			return "", nil, err
-		}
-		return abs, func(bool) {}, nil
-	}
-	tmp, err := os.MkdirTemp("", "feedd-demo-")
-	if err != nil {
-		return "", nil, err
-	}
-	return tmp, func(success bool) {
-		if success {
-			os.RemoveAll(tmp)
-		}
-	}, nil
-}
-
-// writeConfigs writes a random pair secret and one configuration per
-// member, on free loopback ports, into the working directory.
-func (d *demo) writeConfigs() error {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return err
-	}
-	secretPath := filepath.Join(d.dir, "pair.secret")
-	if err := os.WriteFile(secretPath, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
-		return err
-	}
-	ports, err := freePorts(2 * len(demoMemberIDs))
-	if err != nil {
-		return err
-	}
-	n := len(demoMemberIDs)
-	pairAddr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
-	ttys := d.sim.Ports()
-	d.members = nil
-	for i, id := range demoMemberIDs {
-		var peers strings.Builder
-		for j, peer := range demoMemberIDs {
-			if j != i {
-				fmt.Fprintf(&peers, "    - id: %s\n      address: %s\n", peer, pairAddr(j))
-			}
-		}
-		admin := "127.0.0.1:" + strconv.Itoa(ports[n+i])
-		text := fmt.Sprintf(`# Written by feedd demo: member %[1]s of the demo pair.
-pipeline: %[2]s
-member_id: %[1]s
-serial:
-  device: %[3]s
-  baud: %[4]d
-framing:
-  mode: nmea
-sequence:
-  nmea_field: 1
-kafka:
-  brokers: [%[5]s]
-  topic: %[6]s
-pair:
-  listen: %[7]s
-  peers:
-%[8]s  secret_file: %[9]s
-admin:
-  listen: %[10]s
-`, id, demoPipeline, strconv.Quote(ttys[i]), serialsim.DefaultBaud, d.broker, demoTopic,
-			pairAddr(i), peers.String(), strconv.Quote(secretPath), admin)
-		path := filepath.Join(d.dir, id+".yaml")
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			return err
-		}
-		logPath := filepath.Join(d.dir, id+".log")
-		if err := os.WriteFile(logPath, nil, 0o644); err != nil {
-			return err
-		}
-		d.members = append(d.members, &demoMember{
-			id: id, config: path, logPath: logPath,
-			admin: newAdminClient(admin, 800*time.Millisecond),
-		})
-	}
-	return d.writePrometheusConfig(filepath.Join(d.dir, "prometheus.yml"))
-}
-
-// writePrometheusConfig writes a Prometheus configuration that scrapes the
-// demo's members and its audit with the jobs and labels the shipped alert
-// rules and dashboard expect (docs/prometheus/).
-func (d *demo) writePrometheusConfig(path string) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, `# Written by feedd demo: scrapes the demo's members and audit.
-# prometheus --config.file=%s
-# To evaluate the alerts too, add the rules shipped in docs/prometheus/:
-# rule_files: [/path/to/feedd/docs/prometheus/feedd-alerts.yml]
-global:
-  scrape_interval: 5s
-  evaluation_interval: 5s
-scrape_configs:
-  - job_name: feedd
-    static_configs:
-`, path)
-	for _, m := range d.members {
-		fmt.Fprintf(&b, "      - targets: ['%s']\n        labels: {pipeline: %s, member: %s}\n", m.admin.addr, demoPipeline, m.id)
-	}
-	fmt.Fprintf(&b, `  - job_name: feedd-audit
-    static_configs:
-      - targets: ['%s']
-        labels: {pipeline: %s}
-`, d.auditAddr, demoPipeline)
-	return os.WriteFile(path, []byte(b.String()), 0o644)
-}
-
-// freePorts returns n distinct free TCP ports on 127.0.0.1.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-func (d *demo) event(at time.Time, format string, a ...any) {
-	d.events = append(d.events, demoEvent{at: at, text: fmt.Sprintf(format, a...)})
-}
-
-func (d *demo) other(m *demoMember) *demoMember {
-	for _, o := range d.members {
-		if o != m {
-			return o
-		}
-	}
-	return nil
-}
-
-// poll reads every running member's status, in parallel.
-func (d *demo) poll() {
-	var wg sync.WaitGroup
-	for _, m := range d.members {
-		if !m.running() || m.hung {
-			m.last = nil
-			continue
-		}
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			_, st, err := m.admin.status(ctx)
-			if err != nil {
-				st = nil
-			}
-			m.last = st
-		})
-	}
-	wg.Wait()
-}
-
-// observe reports the role changes the members' statuses show, and the
-// takeover that completes a failover.
-func (d *demo) observe(now time.Time) {
-	for _, m := range d.members {
-		if m.last == nil || m.last.Pair == nil {
-			continue
-		}
-		for _, t := range m.last.Pair.Transitions {
-			if !t.At.After(m.seenUpTo) {
-				continue
-			}
-			m.seenUpTo = t.At
-			text := fmt.Sprintf("%s: %s → %s", m.id, t.From, t.To)
-			if t.Reason != "" {
-				text += " (" + t.Reason + ")"
-			}
-			d.event(t.At, "%s", text)
-		}
-	}
-	k := d.pending
-	if k == nil {
-		return
-	}
-	for _, m := range d.members {
-		if m.id == k.victim || m.last == nil || m.last.Pair == nil {
-			continue
-		}
-		reason := ""
-		for _, t := range m.last.Pair.Transitions {
-			if !t.At.After(k.at) {
-				continue
-			}
-			if t.To == "activating" && t.Reason != "" {
-				reason = " (" + t.Reason + ")"
-			}
-			if t.To == "active" {
-				took := t.At.Sub(k.at)
-				d.res.Takeovers = append(d.res.Takeovers, took)
-				d.event(t.At, "failover %d: %s took over %v after the fault%s", len(d.res.Takeovers), m.id, shortDuration(took), reason)
-				d.pending = nil
-				return
-			}
-		}
-	}
-	if now.Sub(k.at) > 15*time.Second {
-		d.event(now, "no member was seen taking over from %s", k.victim)
-		d.pending = nil
-	}
-}
-
-// step polls the members, reports what changed, and starts, kills and
-// restarts members as the schedule says.
-func (d *demo) step(now time.Time) error {
-	d.poll()
-	d.observe(now)
-	for _, m := range d.members {
-		// A member that died on its own is restarted like a killed one.
-		if m.cmd != nil && !m.running() && !m.killed {
-			m.killed = true
-			m.restartAt = now.Add(d.o.RestartAfter)
-			d.event(now, "%s exited by itself (%v); restarting it in %v, see %s", m.id, m.exitErr, d.o.RestartAfter, m.logPath)
-		}
-		if !m.restartAt.IsZero() && !now.Add(d.o.Refresh/2).Before(m.restartAt) {
-			if err := m.start(d.o.command); err != nil {
-				return err
-			}
-			d.event(now, "%s restarted (pid %d); it rejoins as inactive with a fresh ring", m.id, m.cmd.Process.Pid)
-		}
-	}
-
-	for _, m := range d.members {
-		if m.hung && !now.Add(d.o.Refresh/2).Before(m.resumeAt) {
-			m.resume()
-			d.event(now, "%s resumed (SIGCONT): it finds itself superseded and rejoins as inactive", m.id)
-		}
-	}
-
-	// Due within half a refresh: the ticks that poll the members jitter.
-	if d.o.FailoverEvery > 0 && !now.Add(d.o.Refresh/2).Before(d.nextFailover) {
-		if victim, why := d.failoverTarget(); victim != nil {
-			pid := victim.cmd.Process.Pid
-			d.pending = &pendingKill{victim: victim.id, at: time.Now()}
-			if d.o.Chaos && d.rng.IntN(2) == 1 {
-				victim.hang()
-				victim.resumeAt = now.Add(d.o.RestartAfter)
-				d.res.Stops++
-				d.event(d.pending.at, "SIGSTOP %s (pid %d), the active member: it hangs; resume in %v", victim.id, pid, d.o.RestartAfter)
-			} else {
-				victim.kill9()
-				victim.restartAt = now.Add(d.o.RestartAfter)
-				d.res.Kills++
-				d.event(d.pending.at, "kill -9 %s (pid %d), the active member; restart in %v", victim.id, pid, d.o.RestartAfter)
-			}
-			d.nextFailover = d.pending.at.Add(d.faultInterval())
-			d.postponed = ""
-		} else if why != d.postponed {
-			d.postponed = why
-			d.event(now, "failover postponed: %s", why)
-		}
-	}
-	return nil
-}
-
-// failoverTarget returns the active member if its peer is ready to take
-// over from its ring with nothing missing, or why not. A member that just
-// (re)started holds only what it read since; it is ready once it has seen
-// the active commit a frame it read itself.
-func (d *demo) failoverTarget() (*demoMember, string) {
-	var active *demoMember
-	for _, m := range d.members {
-		if m.role() == "active" {
-			active = m
-		}
-	}
-	if active == nil {
-		return nil, "no member is active"
-	}
-	if d.pending != nil {
-		return nil, "the last failover has not finished"
-	}
-	peer := d.other(active)
-	st := peer.last
-	switch {
-	case !peer.running():
-		return nil, peer.id + " is down"
-	case st == nil || st.Pair == nil:
-		return nil, peer.id + " does not answer yet"
-	case st.Pair.Role != "inactive" || st.Pair.HoldOff:
-		return nil, peer.id + " is " + st.Pair.Role + " and not ready"
-	case !st.Ingest.Connected || st.Ingest.Quiet || st.Ingest.Frames == 0:
-		return nil, peer.id + " is not reading its port yet"
-	case st.Broadcast.Counters.EchoMatched == 0 && st.Broadcast.Ring.Recognised == 0:
-		return nil, peer.id + " has not yet seen a frame it read committed"
-	}
-	for _, p := range st.Pair.Peers {
-		if p.ID == active.id && p.View == "heard" && p.Connected {
-			return active, ""
-		}
-	}
-	return nil, peer.id + " does not hear " + active.id + " yet"
-}
-
-// render shows the current state: a redrawn screen on a terminal, or new
-// events and one line per refresh otherwise.
-func (d *demo) render(now time.Time) {
-	if !d.tty {
-		for _, e := range d.events[d.printed:] {
-			fmt.Fprintf(d.out, "[%s] %s\n", d.since(e.at), e.text)
-		}
-		d.printed = len(d.events)
-		var parts []string
-		for _, m := range d.members {
-			p := m.id + " " + m.role()
-			if !m.running() {
-				p = m.id + " down"
-				if m.cmd != nil && m.restartAt.IsZero() {
-					p = m.id + " stopped"
-				}
-			} else if st := m.last; st != nil {
-				p += fmt.Sprintf(" ring %d read %d", st.Broadcast.Ring.Len, st.Ingest.Frames)
-				if !st.Broadcast.LastCommitAt.IsZero() {
-					p += " commit " + ago(now, st.Broadcast.LastCommitAt)
-				}
-			}
-			parts = append(parts, p)
-		}
-		fmt.Fprintf(d.out, "[%s] %s | topic %s\n", d.since(now), strings.Join(parts, " | "), d.topicLine(now))
-		return
-	}
-
-	var b strings.Builder
-	b.WriteString("\x1b[H\x1b[2J")
-	fmt.Fprintf(&b, "feedd demo: pipeline %q, topic %s on the embedded broker %s\n", demoPipeline, demoTopic, d.broker)
-	fmt.Fprintf(&b, "simulated feed: %g frames/s, split to %d ports   generated %d\n", d.o.Rate, len(d.members), d.sim.Generated())
-	run := "running " + now.Sub(d.start).Round(time.Second).String()
-	if d.o.Duration > 0 {
-		run += " of " + d.o.Duration.String()
-	}
-	switch {
-	case d.stopping:
-		run = "stopped after " + now.Sub(d.start).Round(time.Second).String()
-	case d.o.FailoverEvery > 0:
-		if d.o.Chaos {
-			run += fmt.Sprintf("   chaos: kill -9 or SIGSTOP of the active about every %v (seed %d)", d.o.FailoverEvery, d.o.Seed)
-		} else {
-			run += fmt.Sprintf("   kill -9 of the active every %v", d.o.FailoverEvery)
-		}
-		if wait := d.nextFailover.Sub(now); wait > 0 {
-			run += fmt.Sprintf(", next in %v", wait.Round(time.Second))
-		}
-		fallthrough
-	default:
-		run += "   Ctrl-C stops"
-	}
-	fmt.Fprintf(&b, "%s\n\n", run)
-
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MEMBER\tPROCESS\tROLE\tTERM\tRING\tREAD\tLAST COMMIT")
-	for _, m := range d.members {
-		proc := "stopped"
-		switch {
-		case m.hung:
-			proc = fmt.Sprintf("pid %d, SIGSTOP, resume in %v", m.cmd.Process.Pid, max(0, m.resumeAt.Sub(now)).Round(100*time.Millisecond))
-		case m.running():
-			proc = fmt.Sprintf("pid %d", m.cmd.Process.Pid)
-		case !m.restartAt.IsZero() && d.stopping:
-			proc = "down (killed)"
-		case !m.restartAt.IsZero():
-			proc = fmt.Sprintf("down, restart in %v", max(0, m.restartAt.Sub(now)).Round(100*time.Millisecond))
-		}
-		term, ring, read, commit := "-", "-", "-", "-"
-		if st := m.last; st != nil {
-			if st.Pair != nil {
-				term = strconv.FormatUint(st.Pair.Term, 10)
-			}
-			ring = fmt.Sprintf("%d (%s)", st.Broadcast.Ring.Len, humanBytes(st.Broadcast.Ring.Bytes))
-			read = strconv.FormatUint(st.Ingest.Frames, 10)
-			if !st.Broadcast.LastCommitAt.IsZero() {
-				commit = ago(now, st.Broadcast.LastCommitAt)
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.id, proc, m.role(), term, ring, read, commit)
-	}
-	tw.Flush()
-	fmt.Fprintf(&b, "\ntopic (the audit, read_committed): %s\n", d.topicLine(now))
-	if len(d.res.Takeovers) > 0 {
-		fmt.Fprintf(&b, "failovers: %d, takeover after the fault: %s\n", len(d.res.Takeovers), durations(d.res.Takeovers))
-	}
-	b.WriteString("\nevents\n")
-	for _, e := range d.events[max(0, len(d.events)-10):] {
-		fmt.Fprintf(&b, "  %s  %s\n", d.since(e.at), e.text)
-	}
-	if !d.stopping {
-		fmt.Fprintf(&b, "\nin another terminal:  %s status --config %s\n", d.o.Self, d.members[0].config)
-		fmt.Fprintf(&b, "                      %s switchover --config %s\n", d.o.Self, d.members[0].config)
-		fmt.Fprintf(&b, "logs:                 %s\n", filepath.Join(d.dir, "*.log"))
-		fmt.Fprintf(&b, "metrics:              prometheus --config.file=%s\n", filepath.Join(d.dir, "prometheus.yml"))
-	}
-	io.WriteString(d.out, b.String())
-}
-
-func (d *demo) since(t time.Time) string {
-	s := t.Sub(d.start)
-	if s < 0 {
-		s = 0
-	}
-	return fmt.Sprintf("+%5.1fs", s.Seconds())
-}
-
-// final prints the closing lines: totals and the audit's verdict.
-func (d *demo) final() {
-	if d.tty {
-		fmt.Fprintln(d.out)
-	} else {
-		for _, e := range d.events[d.printed:] {
-			fmt.Fprintf(d.out, "[%s] %s\n", d.since(e.at), e.text)
-		}
-		d.printed = len(d.events)
-	}
-	r := &d.res
-	records := int64(0)
-	if r.Report != nil {
-		records = r.Report.Records
-	}
-	fmt.Fprintf(d.out, "feedd demo: %v, %d frames generated, %d committed records in the topic, %s, %s, %s",
-		r.Elapsed.Round(100*time.Millisecond), r.Generated, records,
-		plural(uint64(r.Kills), "kill"), plural(uint64(r.Stops), "stop"), plural(uint64(len(r.Takeovers)), "failover"))
-	if len(r.Takeovers) > 0 {
-		fmt.Fprintf(d.out, " (takeover %s after the fault)", durations(r.Takeovers))
-	}
-	fmt.Fprintf(d.out, "\naudit of the topic (read_committed, by feedd-seq): %s\n", r.verdict())
-	if r.Live != nil && r.Live.Latency.Count > 0 {
-		l := r.Live.Latency
-		fmt.Fprintf(d.out, "end-to-end latency (port to committed consumer): p50 %s, p99 %s, max %s\n",
-			shortDuration(secondsDuration(l.P50)), shortDuration(secondsDuration(l.P99)), shortDuration(secondsDuration(l.Max)))
-	}
-	if !r.clean() || d.o.Dir != "" {
-		fmt.Fprintf(d.out, "configurations and logs kept in %s", d.dir)
-		if r.Report != nil && !r.Report.Clean {
-			fmt.Fprintf(d.out, "; `feedd audit --config %s` lists the findings", d.members[0].config)
-		}
-		fmt.Fprintln(d.out)
-	}
-}
-
-func durations(ds []time.Duration) string {
-	var s []string
-	for _, d := range ds {
-		s = append(s, shortDuration(d))
-	}
-	return strings.Join(s, ", ")
-}
-
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-// topicLine is the live audit in one line.
-func (d *demo) topicLine(now time.Time) string {
-	p := d.monitor.Progress()
-	if !d.lastAt.IsZero() && now.Sub(d.lastAt) > 0 && !d.stopping {
-		d.rate = float64(p.Records-d.lastCount) / now.Sub(d.lastAt).Seconds()
-	}
-	d.lastCount, d.lastAt = p.Records, now
-	if p.Records == 0 {
-		return "no committed records yet"
-	}
-	line := fmt.Sprintf("%d records (%.0f/s), feed-seq %d..%d, ", p.Records, d.rate, p.FirstSeq, p.LastSeq)
-	var bad []string
-	if p.Gaps > 0 {
-		bad = append(bad, fmt.Sprintf("GAPS %d (%d missing)", p.Gaps, p.Missing))
-	}
-	if p.DuplicateRecords > 0 {
-		bad = append(bad, fmt.Sprintf("DUPLICATES %d", p.DuplicateRecords))
-	}
-	if p.OutOfOrder > 0 {
-		bad = append(bad, fmt.Sprintf("OUT OF ORDER %d", p.OutOfOrder))
-	}
-	if p.Unsequenced > 0 {
-		bad = append(bad, fmt.Sprintf("%d without feed-seq", p.Unsequenced))
-	}
-	if len(bad) == 0 {
-		line += "no gap, no duplicate"
-	} else {
-		line += strings.Join(bad, ", ")
-	}
-	if p.Latency.Count > 0 {
-		line += fmt.Sprintf("; latency p50 %s p99 %s", shortDuration(secondsDuration(p.Latency.P50)), shortDuration(secondsDuration(p.Latency.P99)))
-	}
-	return line
-}
-
-func secondsDuration(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // demoSummary is the demo's --json output.
 type demoSummary struct {

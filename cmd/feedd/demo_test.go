@@ -80,6 +80,9 @@ func TestDemoFlags(t *testing.T) {
 	if o, _ := parseDemoFlags([]string{"--failover-every", "3s"}, io.Discard); o.withDefaults().RestartAfter != 1500*time.Millisecond {
 		t.Fatalf("restart after %v for a 3s failover period; want half of it", o.withDefaults().RestartAfter)
 	}
+	if o, _ := parseDemoFlags([]string{"--failover-every", "0"}, io.Discard); o.withDefaults().RestartAfter != 3*time.Second {
+		t.Fatalf("restart after %v without scheduled faults; a member killed by hand must still come back after 3s", o.withDefaults().RestartAfter)
+	}
 	if o, _ := parseDemoFlags([]string{"--chaos"}, io.Discard); !o.Chaos || o.FailoverEvery != 8*time.Second {
 		t.Fatalf("--chaos alone: chaos %v, mean interval %v; want 8s", o.Chaos, o.FailoverEvery)
 	}

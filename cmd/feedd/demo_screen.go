@@ -1,0 +1,351 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// The demo's full screen: a Bubble Tea program that redraws in place on
+// the alternate screen. It owns no demo state: the demo sends it snapshots,
+// and it sends the demo the keys pressed.
+
+// demoKeyHelp is the help line, item by item; demoKeyMap what each key
+// asks.
+var demoKeyHelp = []string{"k kill -9 the active", "h hang it (SIGSTOP)", "r resume", "s switchover", "q quit and audit"}
+
+var demoKeyMap = map[string]demoKey{
+	"k": keyKill, "h": keyHang, "r": keyResume, "s": keySwitchover, "q": keyQuit, "ctrl+c": keyQuit,
+}
+
+// demoScreen is the Bubble Tea model: the last snapshot and the terminal's
+// size.
+type demoScreen struct {
+	snap          demoSnapshot
+	width, height int
+	keys          chan<- demoKey
+	st            demoStyles
+}
+
+func (m demoScreen) Init() tea.Cmd { return nil }
+
+func (m demoScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+	case demoSnapshot:
+		m.snap = msg
+	case tea.KeyMsg:
+		if m.snap.Stopping {
+			break
+		}
+		// Keys typed quickly arrive as one message with several runes.
+		names := []string{msg.String()}
+		if msg.Type == tea.KeyRunes {
+			names = names[:0]
+			for _, r := range msg.Runes {
+				names = append(names, string(r))
+			}
+		}
+		for _, name := range names {
+			if k, ok := demoKeyMap[name]; ok {
+				m.send(k)
+			}
+		}
+	}
+	return m, nil
+}
+
+// send hands k to the demo, which reads keys between refreshes; a key
+// pressed while its buffer is full is dropped rather than freezing the
+// screen.
+func (m demoScreen) send(k demoKey) {
+	select {
+	case m.keys <- k:
+	default:
+	}
+}
+
+func (m demoScreen) View() string { return renderDemoScreen(m.snap, m.width, m.height, m.st) }
+
+// demoStyles are the screen's styles, made for its output's colours.
+type demoStyles struct {
+	panel, title, good, warn, bad, dim lipgloss.Style
+}
+
+func newDemoStyles(r *lipgloss.Renderer) demoStyles {
+	return demoStyles{
+		panel: r.NewStyle().Border(lipgloss.RoundedBorder()).Padding(0, 1),
+		title: r.NewStyle().Bold(true),
+		good:  r.NewStyle().Bold(true).Foreground(lipgloss.Color("2")),
+		warn:  r.NewStyle().Bold(true).Foreground(lipgloss.Color("3")),
+		bad:   r.NewStyle().Bold(true).Foreground(lipgloss.Color("1")),
+		dim:   r.NewStyle().Faint(true),
+	}
+}
+
+// screenView runs the Bubble Tea program in a goroutine it starts and
+// waits for.
+type screenView struct {
+	p    *tea.Program
+	out  *os.File
+	done chan struct{}
+	err  error // the program's, once done is closed
+}
+
+// startDemoScreen starts the screen on out; it reads keys from stdin when
+// that is a terminal.
+func startDemoScreen(out *os.File, keys chan<- demoKey) *screenView {
+	model := demoScreen{keys: keys, st: newDemoStyles(lipgloss.NewRenderer(out))}
+	// The demo's context, not the program, handles SIGINT and SIGTERM: the
+	// screen stays up while the demo stops and audits.
+	opts := []tea.ProgramOption{tea.WithOutput(out), tea.WithAltScreen(), tea.WithoutSignalHandler()}
+	if isTerminal(os.Stdin) {
+		opts = append(opts, tea.WithInput(os.Stdin))
+	} else {
+		opts = append(opts, tea.WithInput(nil))
+	}
+	v := &screenView{p: tea.NewProgram(model, opts...), out: out, done: make(chan struct{})}
+	go func() {
+		defer close(v.done)
+		_, v.err = v.p.Run()
+	}()
+	return v
+}
+
+// show hands s to the program; it returns at once once the program ended.
+func (v *screenView) show(s demoSnapshot) { v.p.Send(s) }
+
+func (v *screenView) ended() <-chan struct{} { return v.done }
+
+// close quits the program, which draws the last snapshot and restores the
+// terminal, and waits for it.
+func (v *screenView) close() error {
+	v.p.Quit()
+	<-v.done
+	if v.err != nil {
+		return fmt.Errorf("bubbletea: %w", v.err)
+	}
+	return nil
+}
+
+func (v *screenView) writer() io.Writer { return v.out }
+
+// renderDemoScreen lays out a snapshot on a width×height screen (0: not
+// known yet): the header, the members side by side (one above the other
+// on a narrow screen), the topic, the timeline filling what is left, and
+// the help line.
+func renderDemoScreen(s demoSnapshot, width, height int, st demoStyles) string {
+	if width <= 0 {
+		width = 100
+	}
+	if s.Start.IsZero() {
+		return "feedd demo: starting the broker, the feed and the members…"
+	}
+	header := fitLines(demoHeader(s), width)
+	var panels []string
+	memberWidth := width
+	// Side by side while each member panel keeps 40 columns.
+	if width >= 2*40 {
+		memberWidth = width / 2
+	}
+	for _, m := range s.Members {
+		panels = append(panels, panel(st, m.ID, memberLines(s, m, st), memberWidth))
+	}
+	members := lipgloss.JoinVertical(lipgloss.Left, panels...)
+	if memberWidth < width {
+		members = lipgloss.JoinHorizontal(lipgloss.Top, panels...)
+	}
+	topic := panel(st, "topic "+demoTopic+" (the audit, read_committed)", topicLines(s, st), width)
+	foot := fitLines(demoFooter(s, st, width), width)
+
+	events := 10
+	if height > 0 {
+		// The timeline's border and title take three lines.
+		used := lipgloss.Height(header) + lipgloss.Height(members) + lipgloss.Height(topic) + lipgloss.Height(foot) + 3
+		events = max(1, height-used)
+	}
+	timeline := panel(st, "timeline", timelineLines(s, events), width)
+	return lipgloss.JoinVertical(lipgloss.Left, header, members, topic, timeline, foot)
+}
+
+// panel draws lines in a rounded box width columns wide, under a bold title.
+func panel(st demoStyles, title string, lines []string, width int) string {
+	inner := max(10, width-4) // the border and the padding
+	body := append([]string{st.title.Render(title)}, lines...)
+	return st.panel.Width(inner + 2).Render(fitLines(body, inner))
+}
+
+// fitLines joins lines, each cut to width columns so that none wraps.
+func fitLines(lines []string, width int) string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = ansi.Truncate(l, width, "…")
+	}
+	return strings.Join(out, "\n")
+}
+
+func demoHeader(s demoSnapshot) []string {
+	run := "running " + s.Now.Sub(s.Start).Round(time.Second).String()
+	if s.Duration > 0 {
+		run += " of " + s.Duration.String()
+	}
+	if s.Stopping {
+		run = "stopped after " + s.Now.Sub(s.Start).Round(time.Second).String()
+	}
+	faults := "no scheduled faults: use the keys"
+	switch {
+	case s.FailoverEvery > 0 && s.Chaos:
+		faults = fmt.Sprintf("chaos: kill -9 or SIGSTOP of the active about every %v (seed %d)", s.FailoverEvery, s.Seed)
+	case s.FailoverEvery > 0:
+		faults = fmt.Sprintf("kill -9 of the active every %v", s.FailoverEvery)
+	}
+	if wait := s.NextFault.Sub(s.Now); s.FailoverEvery > 0 && wait > 0 && !s.Stopping {
+		faults += fmt.Sprintf(", next in %v", wait.Round(time.Second))
+	}
+	return []string{
+		fmt.Sprintf("feedd demo   %s   pipeline %q, topic %s on the embedded broker %s", run, demoPipeline, demoTopic, s.Broker),
+		fmt.Sprintf("simulated feed: %g frames/s, split to %d ports, %d generated   %s", s.FeedRate, len(s.Members), s.Generated, faults),
+	}
+}
+
+// memberLines are a member's panel: role, process, term, ring, feed and
+// commits.
+func memberLines(s demoSnapshot, m memberSnapshot, st demoStyles) []string {
+	role := m.Role
+	switch role {
+	case "active":
+		role = st.good.Render("ACTIVE")
+	case "activating", "?":
+		role = st.warn.Render(role)
+	case "hung", "-":
+		role = st.bad.Render(map[string]string{"hung": "HUNG", "-": "DOWN"}[role])
+	}
+	lines := []string{"role     " + role, "process  " + memberProcess(s, m)}
+	rs := m.Status
+	if rs == nil {
+		return append(lines, st.dim.Render("term     -"), st.dim.Render("ring     -"),
+			st.dim.Render("feed     -"), st.dim.Render("commits  -"))
+	}
+	term := "-"
+	if rs.HasPair {
+		term = strconv.FormatUint(rs.Term, 10)
+	}
+	feed := "disconnected"
+	switch {
+	case rs.Connected && rs.Quiet:
+		feed = "quiet"
+	case rs.Connected:
+		feed = "reading"
+	}
+	commits := fmt.Sprintf("%d (%d frames), last %s", rs.Commits, rs.Committed, ago(s.Now, rs.LastCommitAt))
+	if rs.Commits == 0 {
+		commits = "none"
+	}
+	return append(lines,
+		"term     "+term,
+		fmt.Sprintf("ring     %s (%s)", plural(uint64(rs.RingLen), "frame"), humanBytes(rs.RingBytes)),
+		fmt.Sprintf("feed     %s, %d frames read", feed, rs.Read),
+		"commits  "+commits)
+}
+
+func memberProcess(s demoSnapshot, m memberSnapshot) string {
+	switch {
+	case m.Hung && m.ResumeAt.IsZero():
+		return fmt.Sprintf("pid %d, SIGSTOP: r resumes it", m.Pid)
+	case m.Hung:
+		return fmt.Sprintf("pid %d, SIGSTOP, resume in %v", m.Pid, max(0, m.ResumeAt.Sub(s.Now)).Round(100*time.Millisecond))
+	case m.Running:
+		return fmt.Sprintf("pid %d", m.Pid)
+	case !m.RestartAt.IsZero() && s.Stopping:
+		return "down (killed)"
+	case !m.RestartAt.IsZero():
+		return fmt.Sprintf("down, restart in %v", max(0, m.RestartAt.Sub(s.Now)).Round(100*time.Millisecond))
+	}
+	return "stopped"
+}
+
+// topicLines are the topic's panel: what the live audit read.
+func topicLines(s demoSnapshot, st demoStyles) []string {
+	p := s.Topic
+	if p.Records == 0 {
+		return []string{"no committed records yet"}
+	}
+	verdict := st.good.Render("no gap, no duplicate")
+	if bad := topicProblems(p); len(bad) > 0 {
+		verdict = st.bad.Render(strings.Join(bad, ", "))
+	}
+	lines := []string{
+		fmt.Sprintf("records    %d (%.0f/s), feed-seq %d..%d", p.Records, s.TopicRate, p.FirstSeq, p.LastSeq),
+		fmt.Sprintf("gaps       %d (%d missing)   duplicates %d   out of order %d", p.Gaps, p.Missing, p.DuplicateRecords, p.OutOfOrder),
+		"so far     " + verdict,
+	}
+	latency := "latency    -"
+	if p.Latency.Count > 0 {
+		latency = "latency    " + latencyLine(p.Latency) + " (port to committed consumer)"
+	}
+	lines = append(lines, latency)
+	failovers := "failovers  none yet"
+	if len(s.Takeovers) > 0 {
+		failovers = fmt.Sprintf("failovers  %d, takeover after the fault: %s", len(s.Takeovers), durations(s.Takeovers))
+	}
+	return append(lines, failovers)
+}
+
+// timelineLines are the last n events.
+func timelineLines(s demoSnapshot, n int) []string {
+	var lines []string
+	for _, e := range s.Events[max(0, len(s.Events)-n):] {
+		lines = append(lines, since(s.Start, e.at)+"  "+e.text)
+	}
+	return lines
+}
+
+// demoFooter is where to look further, and the keys; while the demo stops,
+// what it is doing, and at the end the audit's verdict.
+func demoFooter(s demoSnapshot, st demoStyles, width int) []string {
+	switch {
+	case s.Stopping && s.Phase != "":
+		return []string{st.warn.Render("stopping: " + s.Phase + "…")}
+	case s.Stopping && s.Clean:
+		return []string{st.good.Render("audit of the whole topic: " + s.Verdict)}
+	case s.Stopping:
+		return []string{st.bad.Render("audit of the whole topic: " + s.Verdict)}
+	}
+	lines := []string{
+		st.dim.Render(fmt.Sprintf("in another terminal: %s status --config %s   (or switchover)", s.Self, s.Config)),
+		st.dim.Render(fmt.Sprintf("logs %s   metrics: prometheus --config.file=%s",
+			filepath.Join(s.Dir, "*.log"), filepath.Join(s.Dir, "prometheus.yml"))),
+	}
+	for _, l := range wrapItems(demoKeyHelp, "   ", width) {
+		lines = append(lines, st.title.Render(l))
+	}
+	return lines
+}
+
+// wrapItems joins items with sep into lines no wider than width, breaking
+// only between items.
+func wrapItems(items []string, sep string, width int) []string {
+	var lines []string
+	line := ""
+	for _, it := range items {
+		switch {
+		case line == "":
+			line = it
+		case ansi.StringWidth(line+sep+it) <= width:
+			line += sep + it
+		default:
+			lines = append(lines, line)
+			line = it
+		}
+	}
+	return append(lines, line)
+}
