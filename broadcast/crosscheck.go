@@ -516,7 +516,7 @@ func (r *repairs) matchFilled(ring, pos uint64) bool {
 	}
 	for k := r.nfilled - min(r.nfilled, recentFrames); k < r.nfilled; k++ {
 		f := &r.filled[k%recentFrames]
-		if !f.matched && f.peerRing == ring && f.peerPos == pos {
+		if !f.matched && !f.withdrawn && f.peerRing == ring && f.peerPos == pos {
 			f.matched = true
 			return true
 		}

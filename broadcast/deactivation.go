@@ -83,7 +83,8 @@ func (p *Pipeline) endActivation(a *activation, cause error, abort bool) {
 	if p.act != a {
 		return
 	}
-	if a.phase == phaseCommitting || a.phase == phaseRecovering || !p.failSince.IsZero() {
+	unknown := a.phase == phaseCommitting || a.phase == phaseRecovering || !p.failSince.IsZero()
+	if unknown {
 		// The client's last commit or abort has not answered, or commits
 		// are failing: franz-go would answer an abort by initialising the
 		// producer id again at its old epoch, and Kafka fences an ongoing
@@ -95,7 +96,7 @@ func (p *Pipeline) endActivation(a *activation, cause error, abort bool) {
 	}
 	p.act = nil
 	a.cancel()
-	p.dropHoles()
+	p.dropHoles(unknown)
 	p.commitTimer.Stop()
 	p.controlTimer.Stop()
 	if a.live {

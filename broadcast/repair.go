@@ -104,6 +104,11 @@ type recentFrame struct {
 	// matched: one of the peer's sightings was matched with this own
 	// frame (crosscheck.go).
 	matched bool
+	// For a peer frame, withdrawn: the activation that published it ended
+	// before a commit of it was known (withdrawFills), so it is not part
+	// of the published stream; uncertain: that commit's outcome is
+	// unknown, so the topic may hold it after all.
+	withdrawn, uncertain bool
 }
 
 // peerFrame is one frame of a peer's answer.
@@ -268,7 +273,7 @@ func (r *repairs) before(own []backlog.Sighting, pos uint64) []backlog.Sighting 
 	out := make([]backlog.Sighting, 0, len(own)+min(r.nfilled, recentFrames))
 	out = append(out, own[:len(own)-1]...)
 	for k := r.nfilled - min(r.nfilled, recentFrames); k < r.nfilled; k++ {
-		if f := r.filled[k%recentFrames]; f.pos < pos {
+		if f := r.filled[k%recentFrames]; f.pos < pos && !f.withdrawn {
 			out = append(out, f.s)
 		}
 	}
@@ -283,14 +288,54 @@ func (r *repairs) fill(pos uint64, s backlog.Sighting, ring, peerPos uint64) {
 }
 
 // filledAlready reports whether the peer frame at peerPos of ring was
-// published in an earlier hole.
-func (r *repairs) filledAlready(ring, peerPos uint64) bool {
+// published in an earlier hole (already), or was published by an
+// activation that ended not knowing whether its commit took (uncertain:
+// published again, it is a possible duplicate).
+func (r *repairs) filledAlready(ring, peerPos uint64) (already, uncertain bool) {
 	for k := r.nfilled - min(r.nfilled, recentFrames); k < r.nfilled; k++ {
 		if f := r.filled[k%recentFrames]; f.peerRing == ring && f.peerPos == peerPos {
-			return true
+			if !f.withdrawn {
+				return true, false
+			}
+			uncertain = uncertain || f.uncertain
 		}
 	}
-	return false
+	return false, uncertain
+}
+
+// withdrawFills takes back the fill frames of the holes of an activation
+// that ended: those not known to be committed are no longer part of the
+// published stream, so that the same member, activating again, asks its
+// peer for them again and publishes them (a record of an aborted
+// transaction is never read). With unknown, the last commit's outcome is
+// not known: what it held may be on the topic, and goes out again marked as
+// a possible duplicate rather than not at all. It returns the holes whose
+// frames must be asked for again.
+func (r *repairs) withdrawFills(unknown bool) []ringHole {
+	var again []ringHole
+	for _, h := range r.holes {
+		for i, f := range h.fill {
+			if i < h.committed {
+				continue
+			}
+			r.withdraw(h.ring, f.pos, unknown && i < h.next)
+		}
+		if !h.start && (!h.decided || h.committed < len(h.fill)) {
+			// The start of the stream is checked again by every
+			// activation (checkStart).
+			again = append(again, ringHole{pos: h.pos, kind: h.kind})
+		}
+	}
+	return again
+}
+
+// withdraw marks the fill frame at peerPos of ring withdrawn.
+func (r *repairs) withdraw(ring, peerPos uint64, uncertain bool) {
+	for k := r.nfilled - min(r.nfilled, recentFrames); k < r.nfilled; k++ {
+		if f := &r.filled[k%recentFrames]; f.peerRing == ring && f.peerPos == peerPos && !f.withdrawn {
+			f.withdrawn, f.uncertain = true, uncertain
+		}
+	}
 }
 
 // mayRepeatFill reports whether e, a frame of this member's read after a
@@ -304,6 +349,9 @@ func (r *repairs) mayRepeatFill(e backlog.Entry, margin int64) bool {
 	}
 	for k := r.nfilled - min(r.nfilled, recentFrames); k < r.nfilled; k++ {
 		f := r.filled[k%recentFrames]
+		if f.withdrawn && !f.uncertain {
+			continue // certainly never on the topic
+		}
 		if f.pos <= e.Pos && f.s.MayBe(backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win}, margin) {
 			return true
 		}
@@ -382,27 +430,32 @@ func (p *Pipeline) startRepair(pos uint64, f backlog.Frame, kind ingest.Hole) {
 	if a == nil || a.phase == phaseSyncing || a.phase == phaseFencing {
 		// Not publishing yet: the frames before it may still be
 		// published by another member, or by this one when it activates.
-		if len(p.rep.ringHoles) == maxHoles {
-			// Forget the holes the ring has trimmed, or else the oldest.
-			oldest, _ := p.ring.Oldest()
-			kept := p.rep.ringHoles[:0]
-			for _, rh := range p.rep.ringHoles {
-				if rh.pos >= oldest.Pos {
-					kept = append(kept, rh)
-				}
-			}
-			p.rep.ringHoles = kept
-			if len(kept) == maxHoles {
-				p.rep.ringHoles = kept[1:]
-			}
-		}
-		p.rep.ringHoles = append(p.rep.ringHoles, ringHole{pos, kind})
+		p.keepRingHole(ringHole{pos, kind})
 		return
 	}
 	if a.stopping {
 		return
 	}
 	p.askPeer(pos, f, kind, nil)
+}
+
+// keepRingHole remembers a hole in the ring for the next activation.
+func (p *Pipeline) keepRingHole(rh ringHole) {
+	if len(p.rep.ringHoles) == maxHoles {
+		// Forget the holes the ring has trimmed, or else the oldest.
+		oldest, _ := p.ring.Oldest()
+		kept := p.rep.ringHoles[:0]
+		for _, old := range p.rep.ringHoles {
+			if old.pos >= oldest.Pos {
+				kept = append(kept, old)
+			}
+		}
+		p.rep.ringHoles = kept
+		if len(kept) == maxHoles {
+			p.rep.ringHoles = kept[1:]
+		}
+	}
+	p.rep.ringHoles = append(p.rep.ringHoles, rh)
 }
 
 // startMissedRepair handles frames the peer read and this member's port
@@ -609,8 +662,14 @@ func (p *Pipeline) repairsAborted() {
 }
 
 // dropHoles forgets the holes of an activation that ended: what was held
-// stays in the ring, for whoever publishes next.
-func (p *Pipeline) dropHoles() {
+// stays in the ring, for whoever publishes next. A hole whose peer frames
+// were not all committed is kept as one of the ring's, so that this member,
+// if it is the one to publish next, asks for them again (withdrawFills);
+// unknown says the last commit's outcome is not known.
+func (p *Pipeline) dropHoles(unknown bool) {
+	for _, rh := range p.rep.withdrawFills(unknown) {
+		p.keepRingHole(rh)
+	}
 	clear(p.rep.holes)
 	p.rep.holes = p.rep.holes[:0]
 	p.rep.startPending = false

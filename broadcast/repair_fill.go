@@ -118,9 +118,12 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 	// already, for certain: its answer named the same ring position.
 	got := h.got[:0]
 	for _, f := range h.got {
-		if !p.rep.filledAlready(h.ring, f.pos) {
-			got = append(got, f)
+		already, uncertain := p.rep.filledAlready(h.ring, f.pos)
+		if already {
+			continue
 		}
+		f.possible = f.possible || uncertain
+		got = append(got, f)
 	}
 	h.got = got
 	margin := int64(p.ringLimits.PassMargin)
