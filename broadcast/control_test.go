@@ -121,11 +121,7 @@ func TestControlHeartbeatWitness(t *testing.T) {
 	cfg := controlConfig(b.Addr(), "feed")
 	a := startMember(t, cfg, "a", backlog.Config{})
 	bm := startMember(t, cfg, "b", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.activate(t, 30*time.Second)
 
 	w := witnessTrail(t, bm, "a", 5)
 	if w.ReceivedAt.IsZero() || w.Offset < 0 {
@@ -186,14 +182,10 @@ func TestControlHeartbeatFence(t *testing.T) {
 	bm := startMember(t, cfg, "b", backlog.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.mustActivate(t, ctx)
 	witnessTrail(t, bm, "a", 3)
 
-	if err := bm.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	bm.mustActivate(t, ctx)
 	// Every heartbeat A committed is below this offset: its commit came
 	// before B's InitProducerID, or it failed.
 	fencePoint := highWatermark(t, b.Addr(), "feed.control")
@@ -308,11 +300,7 @@ func TestControlUnfitTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startMember(t, controlConfig(b.Addr(), "feed"), "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.activate(t, 30*time.Second)
 	waitFor(t, "a heartbeat skipped", func() bool { return a.Status().Counters.ControlSkipped > 0 })
 	for i := uint64(1); i <= 10; i++ {
 		a.Accept(frame(i, time.Now()))
@@ -332,11 +320,7 @@ func TestControlUnfitTopic(t *testing.T) {
 func TestControlHeartbeatFailure(t *testing.T) {
 	b := startBroker(t, "")
 	a := startMember(t, controlConfig(b.Addr(), "feed"), "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.activate(t, 30*time.Second)
 	waitFor(t, "a heartbeat", func() bool { return a.Status().Counters.ControlHeartbeats > 0 })
 	b.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.UnknownServerError})
 	waitFor(t, "a failed heartbeat aborted", func() bool { return a.Status().Counters.Aborts > 0 })
@@ -361,9 +345,7 @@ func TestControlDisabled(t *testing.T) {
 	bm := startMember(t, cfg, "b", backlog.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.mustActivate(t, ctx)
 	// Many enabled intervals' worth of quiet, then a frame to show the
 	// pipeline is alive.
 	time.Sleep(15 * controlTestInterval)
@@ -403,11 +385,7 @@ func TestControlBrokerGone(t *testing.T) {
 	defer stop()
 	go func() { _ = p.Run(runCtx) }()
 	a := &member{Pipeline: p}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.activate(t, 30*time.Second)
 	waitFor(t, "a heartbeat", func() bool { return a.Status().Counters.ControlHeartbeats > 0 })
 	b.Close()
 	waitFor(t, "commits reported failing", func() bool { return !a.Status().CommitFailingSince.IsZero() })

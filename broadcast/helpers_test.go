@@ -2,6 +2,7 @@ package broadcast
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -77,10 +78,61 @@ func startMemberWith(t testing.TB, cfg Config, opt Options) *member {
 	return m
 }
 
+// activate makes m active, failing the test unless it is live within
+// timeout.
+func (m *member) activate(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	m.mustActivate(t, ctx)
+}
+
+// mustActivate makes m active, failing the test unless it is live before
+// ctx ends.
+func (m *member) mustActivate(t testing.TB, ctx context.Context) {
+	t.Helper()
+	if err := m.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // stop shuts the member down gracefully and waits.
 func (m *member) stop() {
 	m.cancel()
 	<-m.ran
+}
+
+// stepDown ends from's active period as a handover of the given mode does
+// before the next member activates: fenced leaves it active for that
+// activation to fence, killed crashes it, planned and immediate deactivate
+// it. what names the handover in a failure.
+func stepDown(t testing.TB, ctx context.Context, from *member, mode, what string) {
+	t.Helper()
+	switch mode {
+	case "fenced":
+		// The next activation fences from in the middle of its stream.
+	case "killed":
+		from.crash()
+	case "planned":
+		if err := from.Deactivate(ctx, Planned); err != nil {
+			t.Fatalf("%s: planned deactivation: %v", what, err)
+		}
+	case "immediate":
+		if err := from.Deactivate(ctx, Immediate); err != nil {
+			t.Fatalf("%s: immediate deactivation: %v", what, err)
+		}
+	}
+}
+
+// waitFenced waits for m, fenced by another member's activation, to
+// deactivate, and checks that it says why. what names the handover in a
+// failure.
+func waitFenced(t testing.TB, m *member, what string) {
+	t.Helper()
+	waitFor(t, "the fenced member to deactivate", func() bool { return m.Status().Role == RoleInactive })
+	if st := m.Status(); !errors.Is(st.Cause, ErrFenced) {
+		t.Fatalf("%s: the fenced member stopped with %v, want ErrFenced", what, st.Cause)
+	}
 }
 
 // frame builds a sequenced frame as the ingest side would: the feed's
@@ -125,10 +177,34 @@ func readCommitted(t testing.TB, addr, topic string) []topicRecord {
 // consumer.
 func eachCommitted(t testing.TB, addr, topic string, fn func(*kgo.Record)) {
 	t.Helper()
+	lso := func(ctx context.Context, cl *kgo.Client) (int64, error) {
+		return lastStableOffset(ctx, kadm.NewClient(cl), topic)
+	}
+	consumeTopic(t, addr, topic, kgo.ReadCommitted(), lso, func(r *kgo.Record) {
+		if !r.Attrs.IsControl() {
+			fn(r)
+		}
+	})
+}
+
+// eachRecord hands fn every record of the topic up to its high watermark,
+// control records included, read uncommitted.
+func eachRecord(t testing.TB, addr, topic string, fn func(*kgo.Record)) {
+	t.Helper()
+	end := highWatermark(t, addr, topic)
+	hw := func(context.Context, *kgo.Client) (int64, error) { return end, nil }
+	consumeTopic(t, addr, topic, kgo.ReadUncommitted(), hw, fn)
+}
+
+// consumeTopic hands fn every record of the topic, control records
+// included, from its start to the offset end gives, read by an independent
+// consumer with the given isolation level.
+func consumeTopic(t testing.TB, addr, topic string, isolation kgo.IsolationLevel, end func(context.Context, *kgo.Client) (int64, error), fn func(*kgo.Record)) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchIsolationLevel(isolation),
 		kgo.KeepControlRecords(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.FetchMaxWait(100*time.Millisecond),
@@ -137,20 +213,18 @@ func eachCommitted(t testing.TB, addr, topic string, fn func(*kgo.Record)) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	lso, err := lastStableOffset(ctx, kadm.NewClient(cl), topic)
+	last, err := end(ctx, cl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for next := int64(0); next < lso; {
+	for next := int64(0); next < last; {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			t.Fatalf("reading %s: reached offset %d of %d: %v", topic, next, lso, err)
+			t.Fatalf("reading %s: reached offset %d of %d: %v", topic, next, last, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			next = r.Offset + 1
-			if !r.Attrs.IsControl() {
-				fn(r)
-			}
+			fn(r)
 		})
 	}
 }

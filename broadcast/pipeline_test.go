@@ -23,11 +23,7 @@ func TestActiveProducesInOrder(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := testConfig(b.Addr(), "feed")
 	a := startMember(t, cfg, "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.activate(t, 30*time.Second)
 	const n = 500
 	for i := uint64(1); i <= n; i++ {
 		a.Accept(frame(i, time.Now()))
@@ -62,9 +58,7 @@ func testFencing(t *testing.T, cfg Config, next string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.mustActivate(t, ctx)
 	const n = 50
 	for i := uint64(1); i <= n; i++ {
 		a.Accept(frame(i, time.Now()))
@@ -72,9 +66,7 @@ func testFencing(t *testing.T, cfg Config, next string) {
 	// A's records reach the log, uncommitted.
 	waitFor(t, "A's records in the log", func() bool { return highWatermark(t, addr, topic) >= n })
 
-	if err := bm.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	bm.mustActivate(t, ctx)
 	if got := readCommitted(t, addr, topic); len(got) != 0 {
 		t.Fatalf("read_committed sees %d records of the fenced member's open transaction, want 0", len(got))
 	}
@@ -134,11 +126,7 @@ func TestEchoTrimming(t *testing.T) {
 	cfg := testConfig(b.Addr(), "feed")
 	a := startMember(t, cfg, "a", backlog.Config{})
 	bm := startMember(t, cfg, "b", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.activate(t, 30*time.Second)
 	waitFor(t, "B's echo positioned", func() bool { return bm.Status().EchoOffset >= 0 })
 
 	const n = 2000
@@ -194,11 +182,7 @@ func TestOverflow(t *testing.T) {
 		t.Fatalf("ring %+v: want at most 4096 bytes and every frame either held or counted as overflow", st2.Ring)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := m.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m.activate(t, 30*time.Second)
 	waitFor(t, "the ring flushed", func() bool { return m.Status().Ring.Len == 0 })
 	got := readCommitted(t, b.Addr(), "feed")
 	if len(got) != 100 || got[0].seq != n-99 || got[99].seq != n {
@@ -243,9 +227,7 @@ func TestBrokerUnreachableAtStart(t *testing.T) {
 	t.Cleanup(b2.Close)
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := m.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m.mustActivate(t, ctx)
 	for i := uint64(101); i <= 200; i++ {
 		m.Accept(frame(i, time.Now()))
 	}
@@ -264,11 +246,7 @@ func TestBrokerRestartMidStream(t *testing.T) {
 	cfg := testConfig(addr, "feed")
 	cfg.CommitTimeout = 200 * time.Millisecond
 	m := startMember(t, cfg, "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := m.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m.activate(t, 60*time.Second)
 	var seq uint64
 	feed := func(k int) {
 		for range k {
@@ -311,9 +289,7 @@ func startFirstCommitted(t *testing.T) (*localbroker.Broker, *member, context.Co
 	m := startMember(t, cfg, "a", backlog.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
-	if err := m.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m.mustActivate(t, ctx)
 	m.Accept(frame(1, time.Now()))
 	waitFor(t, "the first frame committed", func() bool { return m.Status().Counters.CommittedFrames == 1 })
 	return b, m, ctx
@@ -439,11 +415,7 @@ func TestConcurrentTransactionsRetriedPromptly(t *testing.T) {
 	// the 5s the default made the record wait.
 	cfg.CommitTimeout = 3 * time.Second
 	m := startMember(t, cfg, "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := m.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m.activate(t, 30*time.Second)
 	m.Accept(frame(1, time.Now()))
 	waitFor(t, "the first frame committed", func() bool { return m.Status().Counters.CommittedFrames == 1 })
 	b.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.ConcurrentTransactions})
@@ -477,11 +449,7 @@ func TestCommitFailureReplays(t *testing.T) {
 			b := startBroker(t, "")
 			cfg := testConfig(b.Addr(), "feed")
 			m := startMember(t, cfg, "a", backlog.Config{})
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := m.Activate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			m.activate(t, 30*time.Second)
 			var seq uint64
 			feed := func(k int) {
 				for range k {
@@ -520,9 +488,7 @@ func TestRecordKey(t *testing.T) {
 		cfg.TransactionalID = "feedd-key-" + key
 		m := startMember(t, cfg, "a", backlog.Config{})
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := m.Activate(ctx); err != nil {
-			t.Fatal(err)
-		}
+		m.mustActivate(t, ctx)
 		cancel()
 		m.Accept(frame(7, time.Now()))
 		m.Accept(fpFrame(8, time.Now()))
