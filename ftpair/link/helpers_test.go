@@ -313,6 +313,21 @@ func sealHB(t *testing.T, s *sealer, hb ftpair.Heartbeat) []byte {
 	return frame
 }
 
+// pipeHandshake runs a dialer's handshake, as dialAs towards dialTo with
+// the identity dialIdent, against an acceptor's, as acceptAs with
+// acceptIdent, over an in-memory pipe, and returns the acceptor's error and
+// the dialer's.
+func pipeHandshake(mode authMode, dialAs, dialTo string, dialIdent Identity, acceptAs string, acceptIdent Identity) (acceptErr, dialErr error) {
+	c1, c2 := pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := clientHandshake(c1, mode, dialAs, dialTo, testSecret, dialIdent)
+		done <- err
+	}()
+	_, _, _, acceptErr = serverHandshake(c2, mode, acceptAs, testSecret, func(string) error { return nil }, acceptIdent)
+	return acceptErr, <-done
+}
+
 // withTiming prefixes an encoded heartbeat with a timing block (without
 // a reflection), as a heartbeat message carries it.
 func withTiming(encoded []byte) []byte {

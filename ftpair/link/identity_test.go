@@ -26,14 +26,7 @@ func TestHandshakeComparesIdentities(t *testing.T) {
 			if same {
 				theirs = identNMEA
 			}
-			c1, c2 := pipe()
-			done := make(chan error, 1)
-			go func() {
-				_, _, err := clientHandshake(c1, mode, "a", "b", testSecret, theirs)
-				done <- err
-			}()
-			_, _, _, err := serverHandshake(c2, mode, "b", testSecret, func(string) error { return nil }, identNMEA)
-			cerr := <-done
+			err, cerr := pipeHandshake(mode, "a", "b", theirs, "b", identNMEA)
 			if same {
 				if err != nil || cerr != nil {
 					t.Fatalf("mode %d, same identity: %v / %v", mode, err, cerr)
