@@ -313,6 +313,17 @@ func holdFirst(c *kfake.Cluster, key kmsg.Key, match func(kmsg.Request) bool) (h
 	return held, release
 }
 
+// awaitHeld waits for the request holdFirst holds to reach the broker, and
+// fails with msg if none does.
+func awaitHeld(t testing.TB, held <-chan struct{}, msg string) {
+	t.Helper()
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal(msg)
+	}
+}
+
 // TestFirstRecordUnansweredReportsFailing: a transaction's first record goes
 // alone, and nothing commits until the broker answers it. A broker that
 // stops answering right then (in TestBrokerRestartMidStream, a broker that
@@ -342,11 +353,7 @@ func TestFirstRecordUnansweredReportsFailing(t *testing.T) {
 	for i := uint64(2); i <= 50; i++ {
 		m.Accept(frame(i, time.Now()))
 	}
-	select {
-	case <-held:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no produce request reached the broker")
-	}
+	awaitHeld(t, held, "no produce request reached the broker")
 	waitFor(t, "commits reported failing", func() bool { return !m.Status().CommitFailingSince.IsZero() })
 	if st := m.Status(); st.Role != RoleActive || st.Counters.CommittedFrames != 1 {
 		t.Fatalf("while the answer is held: role %v, committed %d; want active with only the first frame committed", st.Role, st.Counters.CommittedFrames)
@@ -383,11 +390,7 @@ func TestNoReinitAfterUnconfirmedCommit(t *testing.T) {
 	for i := uint64(2); i <= 20; i++ {
 		m.Accept(frame(i, time.Now()))
 	}
-	select {
-	case <-held:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no commit reached the broker")
-	}
+	awaitHeld(t, held, "no commit reached the broker")
 	waitFor(t, "commits reported failing", func() bool { return !m.Status().CommitFailingSince.IsZero() })
 	if err := m.Deactivate(ctx, Immediate); err != nil {
 		t.Fatal(err)
