@@ -153,6 +153,26 @@ func fpFrame(seq uint64, rx time.Time) *ingest.Frame {
 		Line: backlog.Window{Lo: now - int64(time.Millisecond), Hi: now}}
 }
 
+// feeder hands a member sequenced frames, pausing after every every-th so
+// that they spread over many transactions rather than land in one.
+type feeder struct {
+	m     *member
+	every uint64
+	pause time.Duration
+	seq   uint64 // the last sequence number fed
+}
+
+// next feeds the next k frames.
+func (f *feeder) next(k int) {
+	for range k {
+		f.seq++
+		f.m.Accept(frame(f.seq, time.Now()))
+		if f.seq%f.every == 0 {
+			time.Sleep(f.pause)
+		}
+	}
+}
+
 // topicRecord is a committed record as a read_committed consumer sees it.
 type topicRecord struct {
 	offset   int64

@@ -247,26 +247,17 @@ func TestBrokerRestartMidStream(t *testing.T) {
 	cfg.CommitTimeout = 200 * time.Millisecond
 	m := startMember(t, cfg, "a", backlog.Config{})
 	m.activate(t, 60*time.Second)
-	var seq uint64
-	feed := func(k int) {
-		for range k {
-			seq++
-			m.Accept(frame(seq, time.Now()))
-			if seq%20 == 0 {
-				time.Sleep(2 * time.Millisecond)
-			}
-		}
-	}
-	feed(500)
+	feed := &feeder{m: m, every: 20, pause: 2 * time.Millisecond}
+	feed.next(500)
 	b.Close()
-	feed(500)
+	feed.next(500)
 	waitFor(t, "commits reported failing", func() bool { return !m.Status().CommitFailingSince.IsZero() })
 	b2, err := localbroker.Start(localbroker.Options{Listen: addr, DataDir: dir, Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b2.Close)
-	feed(500)
+	feed.next(500)
 	waitFor(t, "the ring drained", func() bool {
 		st := m.Status()
 		return st.Ring.Len == 0 && st.CommitFailingSince.IsZero()
@@ -276,7 +267,7 @@ func TestBrokerRestartMidStream(t *testing.T) {
 	if st.Role != RoleActive {
 		t.Fatalf("role %v after the broker came back, want active (cause %v)", st.Role, st.Cause)
 	}
-	checkSequence(t, readCommitted(t, addr, "feed"), seq)
+	checkSequence(t, readCommitted(t, addr, "feed"), feed.seq)
 }
 
 // startFirstCommitted starts a member on the embedded broker that reports
@@ -453,19 +444,10 @@ func TestCommitFailureReplays(t *testing.T) {
 			cfg := testConfig(b.Addr(), "feed")
 			m := startMember(t, cfg, "a", backlog.Config{})
 			m.activate(t, 30*time.Second)
-			var seq uint64
-			feed := func(k int) {
-				for range k {
-					seq++
-					m.Accept(frame(seq, time.Now()))
-					if seq%10 == 0 {
-						time.Sleep(time.Millisecond)
-					}
-				}
-			}
-			feed(200)
+			feed := &feeder{m: m, every: 10, pause: time.Millisecond}
+			feed.next(200)
 			b.Cluster().Fault(tc.fault)
-			feed(400)
+			feed.next(400)
 			waitFor(t, "the ring drained after the failure", func() bool {
 				st := m.Status()
 				return st.Ring.Len == 0 && st.Counters.Aborts > 0 && st.CommitFailingSince.IsZero()
@@ -475,7 +457,7 @@ func TestCommitFailureReplays(t *testing.T) {
 			if st.Role != RoleActive || st.Counters.CommitFailures == 0 {
 				t.Fatalf("role %v, commit failures %d: want active after at least one failure", st.Role, st.Counters.CommitFailures)
 			}
-			checkSequence(t, readCommitted(t, b.Addr(), "feed"), seq)
+			checkSequence(t, readCommitted(t, b.Addr(), "feed"), feed.seq)
 		})
 	}
 }
