@@ -119,8 +119,7 @@ func TestControlConfig(t *testing.T) {
 func TestControlHeartbeatWitness(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := controlConfig(b.Addr(), "feed")
-	a := startMember(t, cfg, "a", backlog.Config{})
-	bm := startMember(t, cfg, "b", backlog.Config{})
+	a, bm := startPair(t, cfg)
 	a.activate(t, 30*time.Second)
 
 	w := witnessTrail(t, bm, "a", 5)
@@ -178,8 +177,7 @@ func TestControlHeartbeatWitness(t *testing.T) {
 func TestControlHeartbeatFence(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := controlConfig(b.Addr(), "feed")
-	a := startMember(t, cfg, "a", backlog.Config{})
-	bm := startMember(t, cfg, "b", backlog.Config{})
+	a, bm := startPair(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	a.mustActivate(t, ctx)
@@ -341,8 +339,7 @@ func TestControlDisabled(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := testConfig(b.Addr(), "feed")
 	cfg.ControlInterval = -1
-	a := startMember(t, cfg, "a", backlog.Config{})
-	bm := startMember(t, cfg, "b", backlog.Config{})
+	a, bm := startPair(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	a.mustActivate(t, ctx)

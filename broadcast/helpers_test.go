@@ -59,6 +59,12 @@ func startMember(t testing.TB, cfg Config, name string, ring backlog.Config) *me
 	return startMemberWith(t, cfg, Options{Pipeline: "test", Member: name, Ring: ring, Logger: testLogger().With("member", name)})
 }
 
+// startPair starts a pipeline's two members, a and b, with default rings.
+func startPair(t testing.TB, cfg Config) (a, b *member) {
+	t.Helper()
+	return startMember(t, cfg, "a", backlog.Config{}), startMember(t, cfg, "b", backlog.Config{})
+}
+
 // startMemberWith starts a pipeline with the given options.
 func startMemberWith(t testing.TB, cfg Config, opt Options) *member {
 	t.Helper()
@@ -92,6 +98,15 @@ func (m *member) activate(t testing.TB, timeout time.Duration) {
 func (m *member) mustActivate(t testing.TB, ctx context.Context) {
 	t.Helper()
 	if err := m.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustDeactivate deactivates m in the given mode, failing the test on an
+// error.
+func (m *member) mustDeactivate(t testing.TB, ctx context.Context, mode DeactivateMode) {
+	t.Helper()
+	if err := m.Deactivate(ctx, mode); err != nil {
 		t.Fatal(err)
 	}
 }

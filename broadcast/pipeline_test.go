@@ -124,8 +124,7 @@ func highWatermark(t testing.TB, addr, topic string) int64 {
 func TestEchoTrimming(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := testConfig(b.Addr(), "feed")
-	a := startMember(t, cfg, "a", backlog.Config{})
-	bm := startMember(t, cfg, "b", backlog.Config{})
+	a, bm := startPair(t, cfg)
 	a.activate(t, 30*time.Second)
 	waitFor(t, "B's echo positioned", func() bool { return bm.Status().EchoOffset >= 0 })
 
@@ -383,9 +382,7 @@ func TestNoReinitAfterUnconfirmedCommit(t *testing.T) {
 	}
 	awaitHeld(t, held, "no commit reached the broker")
 	waitFor(t, "commits reported failing", func() bool { return !m.Status().CommitFailingSince.IsZero() })
-	if err := m.Deactivate(ctx, Immediate); err != nil {
-		t.Fatal(err)
-	}
+	m.mustDeactivate(t, ctx, Immediate)
 	// A request the member sent went out before Deactivate returned; the
 	// broker reads it once the held commit is answered.
 	close(release)

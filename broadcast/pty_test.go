@@ -230,8 +230,7 @@ func TestPTYEchoTrimming(t *testing.T) {
 	const n = 1000
 	b := startBroker(t, "")
 	cfg := testConfig(b.Addr(), "feed")
-	a := startMember(t, cfg, "a", backlog.Config{})
-	bm := startMember(t, cfg, "b", backlog.Config{})
+	a, bm := startPair(t, cfg)
 	a.activate(t, 2*time.Minute)
 	waitFor(t, "B's echo positioned", func() bool { return bm.Status().EchoOffset >= 0 })
 
@@ -459,8 +458,7 @@ func TestPTYUnplugInactive(t *testing.T) {
 	const n = 1500
 	b := startBroker(t, "")
 	cfg := testConfig(b.Addr(), "feed")
-	a := startMember(t, cfg, "a", backlog.Config{})
-	bm := startMember(t, cfg, "b", backlog.Config{})
+	a, bm := startPair(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a.mustActivate(t, ctx)
@@ -524,9 +522,7 @@ func TestPTYUnplugInactive(t *testing.T) {
 	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
 
 	// B holds nothing stale: activated now, it adds nothing to the topic.
-	if err := a.Deactivate(ctx, Planned); err != nil {
-		t.Fatal(err)
-	}
+	a.mustDeactivate(t, ctx, Planned)
 	bm.mustActivate(t, ctx)
 	if st := bm.Status(); st.Ring.Len != 0 || st.Counters.Produced != 0 {
 		t.Fatalf("B after activating: ring %d, produced %d; want 0, 0", st.Ring.Len, st.Counters.Produced)

@@ -66,8 +66,7 @@ func TestKafkaTopicRecreated(t *testing.T) {
 }
 
 func testRecreatedActivateAtOnce(t *testing.T, addr string, cfg Config) {
-	a := startMember(t, cfg, "a", backlog.Config{})
-	m := startMember(t, cfg, "b", backlog.Config{})
+	a, m := startPair(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a.mustActivate(t, ctx)
@@ -79,9 +78,7 @@ func testRecreatedActivateAtOnce(t *testing.T, addr string, cfg Config) {
 	waitFor(t, "the old topic's frames trimmed", func() bool {
 		return a.Status().Counters.CommittedFrames == 100 && m.Status().Ring.Len == 0
 	})
-	if err := a.Deactivate(ctx, Planned); err != nil {
-		t.Fatal(err)
-	}
+	a.mustDeactivate(t, ctx, Planned)
 
 	deleteTopic(t, addr, cfg.Topic)
 	for i := uint64(101); i <= 110; i++ {
@@ -108,8 +105,7 @@ func testRecreatedActivateAtOnce(t *testing.T, addr string, cfg Config) {
 func TestControlTopicRecreated(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := testConfig(b.Addr(), "control-recreated")
-	a := startMember(t, cfg, "a", backlog.Config{})
-	m := startMember(t, cfg, "b", backlog.Config{})
+	a, m := startPair(t, cfg)
 	a.activate(t, time.Minute)
 	waitFor(t, "heartbeats seen", func() bool { return m.Status().Counters.ControlSeen > 3 })
 	control := cfg.WithDefaults().ControlTopic
@@ -135,8 +131,7 @@ func TestControlTopicRecreated(t *testing.T) {
 }
 
 func testRecreatedInactive(t *testing.T, addr string, cfg Config) {
-	a := startMember(t, cfg, "a", backlog.Config{})
-	m := startMember(t, cfg, "b", backlog.Config{})
+	a, m := startPair(t, cfg)
 	both := func(from, to uint64) {
 		for i := from; i <= to; i++ {
 			now := time.Now()
@@ -154,9 +149,7 @@ func testRecreatedInactive(t *testing.T, addr string, cfg Config) {
 	waitFor(t, "the old topic's frames committed and trimmed", func() bool {
 		return a.Status().Counters.CommittedFrames == 200 && m.Status().Ring.Len == 0
 	})
-	if err := a.Deactivate(ctx, Planned); err != nil {
-		t.Fatal(err)
-	}
+	a.mustDeactivate(t, ctx, Planned)
 	oldID := topicIDNow(t, addr, cfg.Topic)
 	if got := m.Status().TopicID; got != formatTopicID(oldID) {
 		t.Fatalf("status topic id %q, want %q", got, formatTopicID(oldID))
@@ -185,9 +178,7 @@ func testRecreatedInactive(t *testing.T, addr string, cfg Config) {
 	waitFor(t, "the new topic's first frames committed and trimmed", func() bool {
 		return a.Status().Counters.CommittedFrames == 220 && m.Status().Ring.Len == 0
 	})
-	if err := a.Deactivate(ctx, Planned); err != nil {
-		t.Fatal(err)
-	}
+	a.mustDeactivate(t, ctx, Planned)
 
 	// b takes over: it must read the new topic to its end (not stop at
 	// once on an offset of the old one) and flush only 231..240.
@@ -202,8 +193,7 @@ func testRecreatedInactive(t *testing.T, addr string, cfg Config) {
 }
 
 func testRecreatedActive(t *testing.T, addr string, cfg Config) {
-	a := startMember(t, cfg, "a", backlog.Config{})
-	m := startMember(t, cfg, "b", backlog.Config{})
+	a, m := startPair(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a.mustActivate(t, ctx)

@@ -207,9 +207,7 @@ func TestRepairStartAfterHandover(t *testing.T) {
 	}
 	waitFor(t, "b to publish the first part", func() bool { return b.Status().Counters.CommittedFrames == cut })
 	waitFor(t, "a to read it back", func() bool { return a.Status().Counters.EchoRecords == cut })
-	if err := b.Deactivate(ctx, Planned); err != nil {
-		t.Fatal(err)
-	}
+	b.mustDeactivate(t, ctx, Planned)
 	// Past the pass margin: the topic's records are certainly older than
 	// what follows.
 	time.Sleep(2 * backlog.DefaultPassMargin)
