@@ -13,6 +13,59 @@ import (
 // the peer's frames around the hole, FillHole must choose every frame of
 // the hole the peer read (never a gap), in line order, and mark every frame
 // it chooses that the member already has (never a silent duplicate).
+// fillFeed is the feed the repair properties draw: frame i has the identity
+// id(i) and size[i] bytes, and its last byte was on the line at end[i].
+type fillFeed struct {
+	exact    bool  // identities are feed sequence numbers
+	maxWidth int64 // bound on a read window's width
+	content  []int
+	size     []int
+	end      []int64
+}
+
+func newFillFeed(n int, exact bool, maxWidth int64) *fillFeed {
+	return &fillFeed{exact: exact, maxWidth: maxWidth, content: make([]int, n), size: make([]int, n), end: make([]int64, n)}
+}
+
+func (f *fillFeed) id(i int) uint64 {
+	if f.exact {
+		return uint64(i + 1)
+	}
+	return uint64(f.content[i] + 1)
+}
+
+// window draws a read window on a host clock that holds the frame's line
+// time, as the ingest layer bounds it.
+func (f *fillFeed) window(t *rapid.T, i int, theta int64) Window {
+	a := rapid.Int64Range(0, f.maxWidth).Draw(t, "before")
+	b := rapid.Int64Range(0, f.maxWidth-a).Draw(t, "after")
+	return Window{Lo: f.end[i] + theta - a, Hi: f.end[i] + theta + b}
+}
+
+func (f *fillFeed) sight(i int, w Window) Sighting {
+	return Sighting{ID: f.id(i), Exact: f.exact, Win: w, Size: f.size[i]}
+}
+
+// checkFillOrder fails unless fill chooses the peer's frames in line order,
+// and returns the fill as feed indexes (marked ones with a ?) for messages,
+// and the feed indexes it chooses.
+func checkFillOrder(t *rapid.T, fill []Fill, peerIdx []int) (trace []string, chosen map[int]bool) {
+	t.Helper()
+	for _, f := range fill {
+		trace = append(trace, fmt.Sprintf("%d%s", peerIdx[f.Index], map[bool]string{true: "?", false: ""}[f.Possible]))
+	}
+	chosen = map[int]bool{}
+	prev := -1
+	for _, f := range fill {
+		if f.Index <= prev {
+			t.Fatalf("fill out of order: %v", trace)
+		}
+		prev = f.Index
+		chosen[peerIdx[f.Index]] = true
+	}
+	return trace, chosen
+}
+
 func TestFillHoleProperty(t *testing.T) {
 	rapid.Check(t, checkFillHole)
 }
@@ -35,26 +88,13 @@ func checkFillHole(t *rapid.T) {
 
 	// The feed: contents from a tiny alphabet, each frame taking its bytes'
 	// line time, with idle time between.
-	content := make([]int, n)
-	end := make([]int64, n)
+	feed := newFillFeed(n, exact, maxWidth)
 	var now int64 = 1_000_000_000
 	for i := range n {
-		content[i] = rapid.IntRange(0, len(sizes)-1).Draw(t, "content")
-		now += int64(sizes[content[i]])*byteTime + rapid.Int64Range(0, 5*byteTime*40).Draw(t, "idle")
-		end[i] = now
-	}
-	id := func(i int) uint64 {
-		if exact {
-			return uint64(i + 1)
-		}
-		return uint64(content[i] + 1)
-	}
-	// window draws a read window on a host clock that holds the frame's
-	// line time, as the ingest layer bounds it.
-	window := func(i int, theta int64) Window {
-		a := rapid.Int64Range(0, maxWidth).Draw(t, "before")
-		b := rapid.Int64Range(0, maxWidth-a).Draw(t, "after")
-		return Window{Lo: end[i] + theta - a, Hi: end[i] + theta + b}
+		feed.content[i] = rapid.IntRange(0, len(sizes)-1).Draw(t, "content")
+		feed.size[i] = sizes[feed.content[i]]
+		now += int64(feed.size[i])*byteTime + rapid.Int64Range(0, 5*byteTime*40).Draw(t, "idle")
+		feed.end[i] = now
 	}
 
 	// The member lost the hole [h0, h1) and, silently, a few others.
@@ -67,20 +107,17 @@ func checkFillHole(t *rapid.T) {
 	for i := range n {
 		if (i < h0 || i >= h1) && rapid.IntRange(0, 99).Draw(t, "localDice") >= localDrop {
 			local.reads = append(local.reads, i)
-			local.byFeed[i] = window(i, local.theta)
+			local.byFeed[i] = feed.window(t, i, local.theta)
 		}
 		if rapid.IntRange(0, 99).Draw(t, "peerDice") >= peerDrop {
 			peer.reads = append(peer.reads, i)
-			peer.byFeed[i] = window(i, peer.theta)
+			peer.byFeed[i] = feed.window(t, i, peer.theta)
 		}
 	}
 	// The peer's windows, converted to the member's clock with an offset
 	// known within ±u, and widened by it.
 	u := rapid.Int64Range(0, 5_000_000).Draw(t, "clockUncertainty")
 	est := peer.theta - local.theta + rapid.Int64Range(-u, u).Draw(t, "clockError")
-	sight := func(i int, w Window) Sighting {
-		return Sighting{ID: id(i), Exact: exact, Win: w, Size: sizes[content[i]]}
-	}
 
 	// before: the member's most recent frames before the hole, as many as
 	// it remembers; after: its frames since, as far as the contract asks.
@@ -88,7 +125,7 @@ func checkFillHole(t *rapid.T) {
 	var beforeIdx []int
 	for _, i := range local.reads {
 		if i < h0 {
-			before = append(before, sight(i, local.byFeed[i]))
+			before = append(before, feed.sight(i, local.byFeed[i]))
 			beforeIdx = append(beforeIdx, i)
 		}
 	}
@@ -116,7 +153,7 @@ func checkFillHole(t *rapid.T) {
 		if firstAfter != nil && cw.Lo-margin > firstAfter.Hi {
 			break
 		}
-		peerFrames = append(peerFrames, sight(i, cw))
+		peerFrames = append(peerFrames, feed.sight(i, cw))
 		peerIdx = append(peerIdx, i)
 	}
 	var latestPeer int64
@@ -125,30 +162,19 @@ func checkFillHole(t *rapid.T) {
 	}
 	for _, i := range local.reads {
 		if i >= h1 && (len(after) == 0 || local.byFeed[i].Lo <= latestPeer) {
-			after = append(after, sight(i, local.byFeed[i]))
+			after = append(after, feed.sight(i, local.byFeed[i]))
 		}
 	}
 
 	fill := FillHole(before, after, peerFrames, HoleRules{ByteTime: byteTime, Margin: margin})
 
-	chosen := map[int]bool{}
+	trace, chosen := checkFillOrder(t, fill, peerIdx)
 	has := map[int]bool{}
 	for _, i := range local.reads {
 		has[i] = true
 	}
-	prev := -1
-	var trace []string
 	for _, f := range fill {
 		i := peerIdx[f.Index]
-		trace = append(trace, fmt.Sprintf("%d%s", i, map[bool]string{true: "?", false: ""}[f.Possible]))
-	}
-	for _, f := range fill {
-		if f.Index <= prev {
-			t.Fatalf("fill out of order: %v", trace)
-		}
-		prev = f.Index
-		i := peerIdx[f.Index]
-		chosen[i] = true
 		if has[i] && !f.Possible {
 			t.Fatalf("feed frame %d chosen unmarked, but the member has it (hole [%d,%d), fill %v, before %v)", i, h0, h1, trace, beforeIdx)
 		}
@@ -160,30 +186,33 @@ func checkFillHole(t *rapid.T) {
 	}
 }
 
-func TestFillHoleNumbered(t *testing.T) {
-	seq := func(ids ...uint64) []Sighting {
-		var s []Sighting
-		for _, id := range ids {
-			s = append(s, Sighting{ID: id, Exact: true, Win: Window{Lo: int64(id) * 1e6, Hi: int64(id)*1e6 + 5e5}, Size: 20})
-		}
-		return s
+// numbered is the sightings of frames with feed sequence numbers ids, 1 ms
+// apart on the line.
+func numbered(ids ...uint64) []Sighting {
+	var s []Sighting
+	for _, id := range ids {
+		s = append(s, Sighting{ID: id, Exact: true, Win: Window{Lo: int64(id) * 1e6, Hi: int64(id)*1e6 + 5e5}, Size: 20})
 	}
+	return s
+}
+
+func TestFillHoleNumbered(t *testing.T) {
 	// Frames 1 ms apart; the member remembers more than a margin back.
 	rules := HoleRules{ByteTime: 87_000, Margin: 2e6}
-	fill := FillHole(seq(1, 2, 3, 4, 5), seq(9, 10), seq(3, 4, 5, 6, 7, 8, 9, 10, 11), rules)
+	fill := FillHole(numbered(1, 2, 3, 4, 5), numbered(9, 10), numbered(3, 4, 5, 6, 7, 8, 9, 10, 11), rules)
 	want := []Fill{{Index: 3}, {Index: 4}, {Index: 5}}
 	if fmt.Sprint(fill) != fmt.Sprint(want) {
 		t.Fatalf("fill = %v, want %v (frames 6, 7 and 8, none marked)", fill, want)
 	}
 	// The peer lost 7 too: what it has is filled, the rest is the hole.
-	fill = FillHole(seq(1, 2, 3, 4, 5), seq(9), seq(4, 5, 6, 8, 9), rules)
+	fill = FillHole(numbered(1, 2, 3, 4, 5), numbered(9), numbered(4, 5, 6, 8, 9), rules)
 	want = []Fill{{Index: 2}, {Index: 3}}
 	if fmt.Sprint(fill) != fmt.Sprint(want) {
 		t.Fatalf("fill = %v, want %v (frames 6 and 8)", fill, want)
 	}
 	// Remembering only the last frame before the hole, a frame that may
 	// be older than it is marked: the member may have published it.
-	fill = FillHole(seq(5), seq(9), seq(4, 5, 6, 8, 9), rules)
+	fill = FillHole(numbered(5), numbered(9), numbered(4, 5, 6, 8, 9), rules)
 	want = []Fill{{Index: 2, Possible: true}, {Index: 3}}
 	if fmt.Sprint(fill) != fmt.Sprint(want) {
 		t.Fatalf("fill = %v, want %v (frame 6 marked)", fill, want)
@@ -252,34 +281,18 @@ func checkFillStart(t *rapid.T) {
 
 	// The feed: sentences from a tiny alphabet that repeat, and sentences
 	// with a time stamp, which never do.
-	content := make([]int, n)
-	size := make([]int, n)
-	end := make([]int64, n)
+	feed := newFillFeed(n, exact, maxWidth)
 	var now int64 = 1_000_000_000
 	for i := range n {
 		if rapid.IntRange(0, 99).Draw(t, "stampDice") < stamped {
-			content[i] = len(sizes) + i
-			size[i] = 30
+			feed.content[i] = len(sizes) + i
+			feed.size[i] = 30
 		} else {
-			content[i] = rapid.IntRange(0, len(sizes)-1).Draw(t, "content")
-			size[i] = sizes[content[i]]
+			feed.content[i] = rapid.IntRange(0, len(sizes)-1).Draw(t, "content")
+			feed.size[i] = sizes[feed.content[i]]
 		}
-		now += int64(size[i])*byteTime + rapid.Int64Range(0, 5*byteTime*40).Draw(t, "idle")
-		end[i] = now
-	}
-	id := func(i int) uint64 {
-		if exact {
-			return uint64(i + 1)
-		}
-		return uint64(content[i] + 1)
-	}
-	window := func(i int, theta int64) Window {
-		a := rapid.Int64Range(0, maxWidth).Draw(t, "before")
-		b := rapid.Int64Range(0, maxWidth-a).Draw(t, "after")
-		return Window{Lo: end[i] + theta - a, Hi: end[i] + theta + b}
-	}
-	sight := func(i int, w Window) Sighting {
-		return Sighting{ID: id(i), Exact: exact, Win: w, Size: size[i]}
+		now += int64(feed.size[i])*byteTime + rapid.Int64Range(0, 5*byteTime*40).Draw(t, "idle")
+		feed.end[i] = now
 	}
 
 	// The member's port began at s0 and lost frames silently since; the
@@ -293,14 +306,14 @@ func checkFillStart(t *rapid.T) {
 	var localReads []int
 	for i := s0; i < n; i++ {
 		if i == s0 || rapid.IntRange(0, 99).Draw(t, "localDice") >= localDrop {
-			local[i] = window(i, localTheta)
+			local[i] = feed.window(t, i, localTheta)
 			localReads = append(localReads, i)
 		}
 	}
 	var before []Sighting
 	keep := rapid.IntRange(min(1, t0), t0).Draw(t, "topicKnown")
 	for i := t0 - keep; i < t0; i++ {
-		before = append(before, sight(i, window(i, localTheta)))
+		before = append(before, feed.sight(i, feed.window(t, i, localTheta)))
 	}
 
 	// The peer's frames, on its clock converted to the member's within ±u:
@@ -321,7 +334,7 @@ func checkFillStart(t *rapid.T) {
 		if rapid.IntRange(0, 99).Draw(t, "peerDice") < peerDrop {
 			continue
 		}
-		w := window(i, peerTheta)
+		w := feed.window(t, i, peerTheta)
 		cw := Window{Lo: w.Lo - est - u, Hi: w.Hi - est + u}
 		if len(before) > 0 && cw.Hi < before[len(before)-1].Win.Lo-margin {
 			continue
@@ -329,7 +342,7 @@ func checkFillStart(t *rapid.T) {
 		if cw.Lo-margin > to {
 			break
 		}
-		peer = append(peer, sight(i, cw))
+		peer = append(peer, feed.sight(i, cw))
 		peerIdx = append(peerIdx, i)
 	}
 	peerHi := int64(math.MinInt64)
@@ -341,24 +354,14 @@ func checkFillStart(t *rapid.T) {
 		if len(after) > 0 && local[i].Lo-margin > peerHi {
 			break
 		}
-		after = append(after, sight(i, local[i]))
+		after = append(after, feed.sight(i, local[i]))
 	}
 
 	fill := FillStart(before, after, peer, to, -1, HoleRules{ByteTime: byteTime, Margin: margin})
 
-	var trace []string
+	trace, chosen := checkFillOrder(t, fill, peerIdx)
 	for _, f := range fill {
-		trace = append(trace, fmt.Sprintf("%d%s", peerIdx[f.Index], map[bool]string{true: "?", false: ""}[f.Possible]))
-	}
-	chosen := map[int]bool{}
-	prev := -1
-	for _, f := range fill {
-		if f.Index <= prev {
-			t.Fatalf("fill out of order: %v", trace)
-		}
-		prev = f.Index
 		i := peerIdx[f.Index]
-		chosen[i] = true
 		if _, has := local[i]; has && !f.Possible {
 			t.Fatalf("feed frame %d chosen unmarked, but the member read it (start %d, fill %v)", i, s0, trace)
 		}
@@ -373,7 +376,7 @@ func checkFillStart(t *rapid.T) {
 		held[peer[k].ID] = true
 	}
 	for _, i := range localReads {
-		if local[i].Hi <= to && !inPeer[i] && held[id(i)] {
+		if local[i].Hi <= to && !inPeer[i] && held[feed.id(i)] {
 			return // a frame the member read whose copy the peer lost may be taken for another
 		}
 	}
@@ -385,29 +388,22 @@ func checkFillStart(t *rapid.T) {
 }
 
 func TestFillStartNumbered(t *testing.T) {
-	seq := func(ids ...uint64) []Sighting {
-		var s []Sighting
-		for _, id := range ids {
-			s = append(s, Sighting{ID: id, Exact: true, Win: Window{Lo: int64(id) * 1e6, Hi: int64(id)*1e6 + 5e5}, Size: 20})
-		}
-		return s
-	}
 	rules := HoleRules{ByteTime: 87_000, Margin: 2e6}
 	// Nothing published yet: the peer's frames before the member's first
 	// go out, none marked.
-	fill := FillStart(nil, seq(4, 5, 6), seq(1, 2, 3, 4, 5, 6, 7), 4.5e6, -1, rules)
+	fill := FillStart(nil, numbered(4, 5, 6), numbered(1, 2, 3, 4, 5, 6, 7), 4.5e6, -1, rules)
 	if want := []Fill{{Index: 0}, {Index: 1}, {Index: 2}}; fmt.Sprint(fill) != fmt.Sprint(want) {
 		t.Fatalf("fill = %v, want %v (frames 1, 2 and 3)", fill, want)
 	}
 	// The topic holds up to 20, and the peer still holds 20: only 21 goes
 	// out.
-	fill = FillStart(seq(18, 19, 20), seq(22, 23), seq(20, 21, 22, 23), 22.5e6, -1, rules)
+	fill = FillStart(numbered(18, 19, 20), numbered(22, 23), numbered(20, 21, 22, 23), 22.5e6, -1, rules)
 	if want := []Fill{{Index: 1}}; fmt.Sprint(fill) != fmt.Sprint(want) {
 		t.Fatalf("fill = %v, want %v (frame 21)", fill, want)
 	}
 	// Of the topic only 20 is known: 19, which the topic may hold, is
 	// marked; 23, certainly later than 20, is not.
-	fill = FillStart(seq(20), seq(24, 25), seq(19, 23, 24, 25), 24.5e6, -1, rules)
+	fill = FillStart(numbered(20), numbered(24, 25), numbered(19, 23, 24, 25), 24.5e6, -1, rules)
 	if want := []Fill{{Index: 0, Possible: true}, {Index: 1}}; fmt.Sprint(fill) != fmt.Sprint(want) {
 		t.Fatalf("fill = %v, want %v (19 marked, 23 not)", fill, want)
 	}

@@ -312,16 +312,11 @@ func waitSettled(ctx context.Context, adm *kadm.Client, topic string, stuck func
 			return 0, err
 		}
 		ends, err := adm.ListEndOffsets(ctx, topic)
+		hw, err := partitionOffset(ends, err, topic, "high watermark")
 		if err != nil {
-			return 0, fmt.Errorf("listing the high watermark of %s: %w", topic, err)
+			return 0, err
 		}
-		hw, ok := ends.Lookup(topic, 0)
-		switch {
-		case !ok:
-			return 0, fmt.Errorf("listing the high watermark of %s: no answer for partition 0", topic)
-		case hw.Err != nil:
-			return 0, fmt.Errorf("listing the high watermark of %s: %w", topic, hw.Err)
-		case lso >= hw.Offset:
+		if lso >= hw {
 			return lso, nil
 		}
 		if stuck != nil && time.Now().After(check) {
@@ -331,9 +326,9 @@ func waitSettled(ctx context.Context, adm *kadm.Client, topic string, stuck func
 		select {
 		case <-ctx.Done():
 			if why != nil {
-				return 0, fmt.Errorf("a transaction is still open on %s (last stable offset %d, high watermark %d): %w; %v", topic, lso, hw.Offset, ctx.Err(), why)
+				return 0, fmt.Errorf("a transaction is still open on %s (last stable offset %d, high watermark %d): %w; %v", topic, lso, hw, ctx.Err(), why)
 			}
-			return 0, fmt.Errorf("a transaction is still open on %s (last stable offset %d, high watermark %d): %w", topic, lso, hw.Offset, ctx.Err())
+			return 0, fmt.Errorf("a transaction is still open on %s (last stable offset %d, high watermark %d): %w", topic, lso, hw, ctx.Err())
 		case <-time.After(backoff):
 		}
 	}
@@ -343,15 +338,23 @@ func waitSettled(ctx context.Context, adm *kadm.Client, topic string, stuck func
 // record below it belongs to a finished transaction.
 func lastStableOffset(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
 	l, err := adm.ListCommittedOffsets(ctx, topic)
+	return partitionOffset(l, err, topic, "last stable offset")
+}
+
+// partitionOffset is partition 0's offset in a listing of the topic's
+// offsets, and the listing's error (err, or the partition's own), saying
+// which offset was listed (what): a pipeline's topic has the one
+// partition, and each list call fails in the same three ways.
+func partitionOffset(l kadm.ListedOffsets, err error, topic, what string) (int64, error) {
 	if err != nil {
-		return 0, fmt.Errorf("listing the last stable offset of %s: %w", topic, err)
+		return 0, fmt.Errorf("listing the %s of %s: %w", what, topic, err)
 	}
 	o, ok := l.Lookup(topic, 0)
 	switch {
 	case !ok:
-		return 0, fmt.Errorf("listing the last stable offset of %s: no answer for partition 0", topic)
+		return 0, fmt.Errorf("listing the %s of %s: no answer for partition 0", what, topic)
 	case o.Err != nil:
-		return 0, fmt.Errorf("listing the last stable offset of %s: %w", topic, o.Err)
+		return 0, fmt.Errorf("listing the %s of %s: %w", what, topic, o.Err)
 	}
 	return o.Offset, nil
 }

@@ -45,14 +45,7 @@ func (bf *benchFrame) next(seq uint64) *ingest.Frame {
 // inactive member (no broker needed).
 func BenchmarkAccept(b *testing.B) {
 	cfg := testConfig("127.0.0.1:1", "feed") // nothing listens: the echo keeps retrying
-	p, err := New(cfg, Options{Pipeline: "bench", Member: "a", Ring: backlog.Config{MaxFrames: 1 << 16}, Logger: testLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = p.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	p := startMemberWith(b, cfg, Options{Pipeline: "bench", Member: "a", Ring: backlog.Config{MaxFrames: 1 << 16}, Logger: testLogger()})
 	bf := newBenchFrame()
 	b.ReportAllocs()
 	b.SetBytes(100)
@@ -93,19 +86,10 @@ func benchThroughput(b *testing.B, interval time.Duration, transactional bool) {
 	if !transactional {
 		cfg.Producer = ProducerIdempotent
 	}
-	p, err := New(cfg, Options{Pipeline: "bench", Member: "a", Logger: testLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = p.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	p := startMemberWith(b, cfg, Options{Pipeline: "bench", Member: "a", Logger: testLogger()})
 	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer acancel()
-	if err := p.Activate(actx); err != nil {
-		b.Fatal(err)
-	}
+	p.mustActivate(b, actx)
 
 	bf := newBenchFrame()
 	b.SetBytes(100)

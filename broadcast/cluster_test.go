@@ -171,9 +171,7 @@ func (tc *testCluster) run(t *testing.T, name string, fault func(r *clusterRun))
 		r.members[i] = startMember(t, cfg, n, backlog.Config{})
 		r.ports[i] = newPort(r.members[i])
 	}
-	if err := r.members[0].Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	r.members[0].mustActivate(t, ctx)
 	r.feed.Go(r.runFeed)
 	defer r.stopFeeding()
 	r.waitCommits("the first commits", clusterRate/2)

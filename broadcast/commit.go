@@ -154,13 +154,20 @@ func (p *Pipeline) commit(ctx context.Context, cl *kgo.Client, t *txn) (r commit
 		r.err = fmt.Errorf("commit: %w", err)
 		return r
 	}
+	r.beginNext(ctx, cl)
+	return r
+}
+
+// beginNext follows a successful EndTransaction, of frames or of a control
+// heartbeat: it takes the producer's new epoch and begins the transaction
+// the next records go into.
+func (r *commitResult) beginNext(ctx context.Context, cl *kgo.Client) {
 	r.committed = true
 	// Under KIP-890 every commit bumps the epoch; this is cached, no request.
 	r.pid, r.epoch, _ = cl.ProducerID(ctx)
 	if err := cl.BeginTransaction(); err != nil {
 		r.err = fmt.Errorf("beginning the next transaction: %w", err)
 	}
-	return r
 }
 
 // committed handles the commit worker's result.

@@ -17,11 +17,7 @@ func TestCommitIntervalCountsFromReceipt(t *testing.T) {
 	cfg := testConfig(b.Addr(), "feed")
 	cfg.CommitInterval, cfg.TransactionTimeout = 10*time.Minute, 14*time.Minute
 	a := startMember(t, cfg, "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.activate(t, 30*time.Second)
 	a.Accept(frame(1, time.Now().Add(-time.Hour)))
 	waitFor(t, "the old frame committed", func() bool { return a.Status().Counters.CommittedFrames == 1 })
 	checkSequence(t, readCommitted(t, b.Addr(), "feed"), 1)
@@ -63,9 +59,7 @@ func TestOverdueFramesShareATransaction(t *testing.T) {
 		a.Accept(frame(i, old))
 	}
 	waitFor(t, "the backlog in the ring", func() bool { return a.Status().Ring.Len == n })
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.mustActivate(t, ctx)
 	waitFor(t, "the backlog committed", func() bool { return a.Status().Counters.CommittedFrames == n })
 	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
 	// One transaction for the backlog, perhaps one more if the first

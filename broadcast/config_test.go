@@ -153,17 +153,10 @@ func TestSecretsNeverShown(t *testing.T) {
 			cfg.TLS = TLSConfig{Enabled: true, CAFile: caFile}
 			cfg.SASL = tc.sasl
 			show(cfg, cfg.SASL, &cfg)
-			p, err := New(cfg, Options{Pipeline: "test", Member: tc.name, Ring: backlog.Config{}, Logger: log})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			ran := make(chan struct{})
-			go func() { defer close(ran); _ = p.Run(ctx) }()
-			defer func() { cancel(); <-ran }()
+			p := startMemberWith(t, cfg, Options{Pipeline: "test", Member: tc.name, Ring: backlog.Config{}, Logger: log})
 
 			actx, acancel := context.WithTimeout(context.Background(), 2*time.Second)
-			err = p.Activate(actx)
+			err := p.Activate(actx)
 			acancel()
 			show(err)
 			if !tc.ok {

@@ -142,12 +142,7 @@ func (p *Pipeline) heartbeat(ctx context.Context, cl *kgo.Client, check bool, pi
 		r.err = fmt.Errorf("control heartbeat: commit: %w", err)
 		return r
 	}
-	r.committed = true
-	// Under KIP-890 every commit bumps the epoch; this is cached, no request.
-	r.pid, r.epoch, _ = cl.ProducerID(ctx)
-	if err := cl.BeginTransaction(); err != nil {
-		r.err = fmt.Errorf("beginning the next transaction: %w", err)
-	}
+	r.beginNext(ctx, cl)
 	return r
 }
 
@@ -267,17 +262,7 @@ func (p *Pipeline) followControl(ctx context.Context, cl *kgo.Client) bool {
 		if ctx.Err() != nil {
 			return false
 		}
-		failed := false
-		fs.EachError(func(_ string, _ int32, err error) {
-			if pctx.Err() != nil && errors.Is(err, pctx.Err()) {
-				return
-			}
-			failed = true
-			if time.Since(lastErrLog) >= 10*time.Second {
-				p.log.Warn("control consumer: fetch failing; retrying", "err", err)
-				lastErrLog = time.Now()
-			}
-		})
+		failed := p.fetchFailed(pctx, fs, "control consumer: fetch failing; retrying", &lastErrLog, nil)
 		var seen, stale uint64
 		var wit *Witness
 		var own *ownRecord

@@ -119,13 +119,8 @@ func TestControlConfig(t *testing.T) {
 func TestControlHeartbeatWitness(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := controlConfig(b.Addr(), "feed")
-	a := startMember(t, cfg, "a", backlog.Config{})
-	bm := startMember(t, cfg, "b", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a, bm := startPair(t, cfg)
+	a.activate(t, 30*time.Second)
 
 	w := witnessTrail(t, bm, "a", 5)
 	if w.ReceivedAt.IsZero() || w.Offset < 0 {
@@ -182,18 +177,13 @@ func TestControlHeartbeatWitness(t *testing.T) {
 func TestControlHeartbeatFence(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := controlConfig(b.Addr(), "feed")
-	a := startMember(t, cfg, "a", backlog.Config{})
-	bm := startMember(t, cfg, "b", backlog.Config{})
+	a, bm := startPair(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.mustActivate(t, ctx)
 	witnessTrail(t, bm, "a", 3)
 
-	if err := bm.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	bm.mustActivate(t, ctx)
 	// Every heartbeat A committed is below this offset: its commit came
 	// before B's InitProducerID, or it failed.
 	fencePoint := highWatermark(t, b.Addr(), "feed.control")
@@ -308,11 +298,7 @@ func TestControlUnfitTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startMember(t, controlConfig(b.Addr(), "feed"), "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.activate(t, 30*time.Second)
 	waitFor(t, "a heartbeat skipped", func() bool { return a.Status().Counters.ControlSkipped > 0 })
 	for i := uint64(1); i <= 10; i++ {
 		a.Accept(frame(i, time.Now()))
@@ -332,11 +318,7 @@ func TestControlUnfitTopic(t *testing.T) {
 func TestControlHeartbeatFailure(t *testing.T) {
 	b := startBroker(t, "")
 	a := startMember(t, controlConfig(b.Addr(), "feed"), "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.activate(t, 30*time.Second)
 	waitFor(t, "a heartbeat", func() bool { return a.Status().Counters.ControlHeartbeats > 0 })
 	b.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.UnknownServerError})
 	waitFor(t, "a failed heartbeat aborted", func() bool { return a.Status().Counters.Aborts > 0 })
@@ -357,13 +339,10 @@ func TestControlDisabled(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := testConfig(b.Addr(), "feed")
 	cfg.ControlInterval = -1
-	a := startMember(t, cfg, "a", backlog.Config{})
-	bm := startMember(t, cfg, "b", backlog.Config{})
+	a, bm := startPair(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.mustActivate(t, ctx)
 	// Many enabled intervals' worth of quiet, then a frame to show the
 	// pipeline is alive.
 	time.Sleep(15 * controlTestInterval)
@@ -403,11 +382,7 @@ func TestControlBrokerGone(t *testing.T) {
 	defer stop()
 	go func() { _ = p.Run(runCtx) }()
 	a := &member{Pipeline: p}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.activate(t, 30*time.Second)
 	waitFor(t, "a heartbeat", func() bool { return a.Status().Counters.ControlHeartbeats > 0 })
 	b.Close()
 	waitFor(t, "commits reported failing", func() bool { return !a.Status().CommitFailingSince.IsZero() })

@@ -1,7 +1,6 @@
 package broadcast
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -150,11 +149,7 @@ func TestCrossCheckAfterLinkHeld(t *testing.T) {
 			held.Unlock() //nolint:staticcheck // waits for the link to heal
 		}
 	}})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.activate(t, 30*time.Second)
 	waitFor(t, "the active to take the inactive's sightings", func() bool { return a.Status().CrossCheck.Covered })
 	time.Sleep(2 * backlog.DefaultPassMargin)
 	const before, during, after = 100, 3 * recentFrames, 100

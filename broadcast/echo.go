@@ -124,18 +124,7 @@ func (p *Pipeline) followEcho(ctx context.Context, cl *kgo.Client, fromStart boo
 		if ctx.Err() != nil {
 			return false
 		}
-		failed := false
-		fs.EachError(func(_ string, _ int32, err error) {
-			if pctx.Err() != nil && errors.Is(err, pctx.Err()) {
-				return
-			}
-			failed = true
-			p.kafka.failed(err, time.Now())
-			if time.Since(lastErrLog) >= 10*time.Second {
-				p.log.Warn("echo consumer: fetch failing; retrying", "err", err)
-				lastErrLog = time.Now()
-			}
-		})
+		failed := p.fetchFailed(pctx, fs, "echo consumer: fetch failing; retrying", &lastErrLog, func(err error) { p.kafka.failed(err, time.Now()) })
 		b := p.echoBatch()
 		b.topicID = id
 		received := hostclock.Now()
@@ -188,6 +177,29 @@ func (p *Pipeline) followEcho(ctx context.Context, cl *kgo.Client, fromStart boo
 			return false
 		}
 	}
+}
+
+// fetchFailed reports whether a poll's fetches hold an error other than the
+// end of the poll's own context pctx, which only cut the poll short. Each
+// such error goes to onErr, if set, and the first in any 10 s is logged as
+// msg (lastLog keeps when): a consumer retries for as long as Kafka is
+// away, and must not flood the log meanwhile.
+func (p *Pipeline) fetchFailed(pctx context.Context, fs kgo.Fetches, msg string, lastLog *time.Time, onErr func(error)) bool {
+	failed := false
+	fs.EachError(func(_ string, _ int32, err error) {
+		if pctx.Err() != nil && errors.Is(err, pctx.Err()) {
+			return
+		}
+		failed = true
+		if onErr != nil {
+			onErr(err)
+		}
+		if time.Since(*lastLog) >= 10*time.Second {
+			p.log.Warn(msg, "err", err)
+			*lastLog = time.Now()
+		}
+	})
+	return failed
 }
 
 // pollContext is ctx for one poll: it ends after topicCheckIdle, or when

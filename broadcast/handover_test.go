@@ -2,7 +2,7 @@ package broadcast
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -112,9 +112,7 @@ func testHandover(t *testing.T, cfg Config, iterations int, mkFrame func(uint64,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := members[0].Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	members[0].mustActivate(t, ctx)
 
 	// The feed: two frames a millisecond to both ports.
 	var sent atomic.Uint64
@@ -171,30 +169,13 @@ func testHandover(t *testing.T, cfg Config, iterations int, mkFrame func(uint64,
 				(st.Counters.EchoMatched > 0 || st.Ring.Recognised > 0 || st.Ring.Passed+st.Ring.Skipped > 0)
 		})
 
-		switch mode {
-		case "fenced":
-			// to's activation fences from in the middle of its stream.
-		case "killed":
-			members[from].crash()
-		case "planned":
-			if err := members[from].Deactivate(ctx, Planned); err != nil {
-				t.Fatalf("iteration %d: planned deactivation: %v", i, err)
-			}
-		case "immediate":
-			if err := members[from].Deactivate(ctx, Immediate); err != nil {
-				t.Fatalf("iteration %d: immediate deactivation: %v", i, err)
-			}
-		}
+		stepDown(t, ctx, members[from], mode, fmt.Sprintf("iteration %d", i))
 		if err := members[to].Activate(ctx); err != nil {
 			t.Fatalf("iteration %d (%s): activation: %v", i, mode, err)
 		}
 		switch mode {
 		case "fenced":
-			m := members[from]
-			waitFor(t, "the fenced member to deactivate", func() bool { return m.Status().Role == RoleInactive })
-			if st := m.Status(); !errors.Is(st.Cause, ErrFenced) {
-				t.Fatalf("iteration %d: the fenced member stopped with %v, want ErrFenced", i, st.Cause)
-			}
+			waitFenced(t, members[from], fmt.Sprintf("iteration %d", i))
 		case "killed":
 			dead = append(dead, members[from].Status())
 			members[from] = startMember(t, cfg, names[from], backlog.Config{})

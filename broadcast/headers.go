@@ -7,6 +7,7 @@ import (
 
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/internal/decimal"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -117,25 +118,6 @@ func parseHex16(b []byte) (uint64, bool) {
 	return v, true
 }
 
-// parseDecimal parses an unsigned decimal that fits in 64 bits.
-func parseDecimal(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if v > (1<<64-1-d)/10 {
-			return 0, false
-		}
-		v = v*10 + d
-	}
-	return v, true
-}
-
 func appendRFC3339(b []byte, unixNano int64) []byte {
 	return time.Unix(0, unixNano).UTC().AppendFormat(b, time.RFC3339Nano)
 }
@@ -153,7 +135,7 @@ func recordIdentity(r *kgo.Record) (id uint64, exact bool) {
 		h := &r.Headers[i]
 		switch h.Key {
 		case HeaderFeedSeq:
-			if v, ok := parseDecimal(h.Value); ok {
+			if v, ok := decimal.Parse(h.Value); ok {
 				return v, true
 			}
 		case HeaderFingerprint:

@@ -2,6 +2,7 @@ package broadcast
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -58,6 +59,12 @@ func startMember(t testing.TB, cfg Config, name string, ring backlog.Config) *me
 	return startMemberWith(t, cfg, Options{Pipeline: "test", Member: name, Ring: ring, Logger: testLogger().With("member", name)})
 }
 
+// startPair starts a pipeline's two members, a and b, with default rings.
+func startPair(t testing.TB, cfg Config) (a, b *member) {
+	t.Helper()
+	return startMember(t, cfg, "a", backlog.Config{}), startMember(t, cfg, "b", backlog.Config{})
+}
+
 // startMemberWith starts a pipeline with the given options.
 func startMemberWith(t testing.TB, cfg Config, opt Options) *member {
 	t.Helper()
@@ -77,10 +84,70 @@ func startMemberWith(t testing.TB, cfg Config, opt Options) *member {
 	return m
 }
 
+// activate makes m active, failing the test unless it is live within
+// timeout.
+func (m *member) activate(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	m.mustActivate(t, ctx)
+}
+
+// mustActivate makes m active, failing the test unless it is live before
+// ctx ends.
+func (m *member) mustActivate(t testing.TB, ctx context.Context) {
+	t.Helper()
+	if err := m.Activate(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustDeactivate deactivates m in the given mode, failing the test on an
+// error.
+func (m *member) mustDeactivate(t testing.TB, ctx context.Context, mode DeactivateMode) {
+	t.Helper()
+	if err := m.Deactivate(ctx, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // stop shuts the member down gracefully and waits.
 func (m *member) stop() {
 	m.cancel()
 	<-m.ran
+}
+
+// stepDown ends from's active period as a handover of the given mode does
+// before the next member activates: fenced leaves it active for that
+// activation to fence, killed crashes it, planned and immediate deactivate
+// it. what names the handover in a failure.
+func stepDown(t testing.TB, ctx context.Context, from *member, mode, what string) {
+	t.Helper()
+	switch mode {
+	case "fenced":
+		// The next activation fences from in the middle of its stream.
+	case "killed":
+		from.crash()
+	case "planned":
+		if err := from.Deactivate(ctx, Planned); err != nil {
+			t.Fatalf("%s: planned deactivation: %v", what, err)
+		}
+	case "immediate":
+		if err := from.Deactivate(ctx, Immediate); err != nil {
+			t.Fatalf("%s: immediate deactivation: %v", what, err)
+		}
+	}
+}
+
+// waitFenced waits for m, fenced by another member's activation, to
+// deactivate, and checks that it says why. what names the handover in a
+// failure.
+func waitFenced(t testing.TB, m *member, what string) {
+	t.Helper()
+	waitFor(t, "the fenced member to deactivate", func() bool { return m.Status().Role == RoleInactive })
+	if st := m.Status(); !errors.Is(st.Cause, ErrFenced) {
+		t.Fatalf("%s: the fenced member stopped with %v, want ErrFenced", what, st.Cause)
+	}
 }
 
 // frame builds a sequenced frame as the ingest side would: the feed's
@@ -99,6 +166,26 @@ func fpFrame(seq uint64, rx time.Time) *ingest.Frame {
 	now := hostclock.Now()
 	return &ingest.Frame{Data: data, ReceivedAt: rx, Fingerprint: ingest.Fingerprint(data),
 		Line: backlog.Window{Lo: now - int64(time.Millisecond), Hi: now}}
+}
+
+// feeder hands a member sequenced frames, pausing after every every-th so
+// that they spread over many transactions rather than land in one.
+type feeder struct {
+	m     *member
+	every uint64
+	pause time.Duration
+	seq   uint64 // the last sequence number fed
+}
+
+// next feeds the next k frames.
+func (f *feeder) next(k int) {
+	for range k {
+		f.seq++
+		f.m.Accept(frame(f.seq, time.Now()))
+		if f.seq%f.every == 0 {
+			time.Sleep(f.pause)
+		}
+	}
 }
 
 // topicRecord is a committed record as a read_committed consumer sees it.
@@ -125,10 +212,34 @@ func readCommitted(t testing.TB, addr, topic string) []topicRecord {
 // consumer.
 func eachCommitted(t testing.TB, addr, topic string, fn func(*kgo.Record)) {
 	t.Helper()
+	lso := func(ctx context.Context, cl *kgo.Client) (int64, error) {
+		return lastStableOffset(ctx, kadm.NewClient(cl), topic)
+	}
+	consumeTopic(t, addr, topic, kgo.ReadCommitted(), lso, func(r *kgo.Record) {
+		if !r.Attrs.IsControl() {
+			fn(r)
+		}
+	})
+}
+
+// eachRecord hands fn every record of the topic up to its high watermark,
+// control records included, read uncommitted.
+func eachRecord(t testing.TB, addr, topic string, fn func(*kgo.Record)) {
+	t.Helper()
+	end := highWatermark(t, addr, topic)
+	hw := func(context.Context, *kgo.Client) (int64, error) { return end, nil }
+	consumeTopic(t, addr, topic, kgo.ReadUncommitted(), hw, fn)
+}
+
+// consumeTopic hands fn every record of the topic, control records
+// included, from its start to the offset end gives, read by an independent
+// consumer with the given isolation level.
+func consumeTopic(t testing.TB, addr, topic string, isolation kgo.IsolationLevel, end func(context.Context, *kgo.Client) (int64, error), fn func(*kgo.Record)) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchIsolationLevel(isolation),
 		kgo.KeepControlRecords(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.FetchMaxWait(100*time.Millisecond),
@@ -137,20 +248,18 @@ func eachCommitted(t testing.TB, addr, topic string, fn func(*kgo.Record)) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	lso, err := lastStableOffset(ctx, kadm.NewClient(cl), topic)
+	last, err := end(ctx, cl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for next := int64(0); next < lso; {
+	for next := int64(0); next < last; {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			t.Fatalf("reading %s: reached offset %d of %d: %v", topic, next, lso, err)
+			t.Fatalf("reading %s: reached offset %d of %d: %v", topic, next, last, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			next = r.Offset + 1
-			if !r.Attrs.IsControl() {
-				fn(r)
-			}
+			fn(r)
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package broadcast
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -18,11 +17,7 @@ func TestIdempotentProducer(t *testing.T) {
 	cfg := testConfig(b.Addr(), "feed")
 	cfg.Producer = ProducerIdempotent
 	a := startMember(t, cfg, "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.activate(t, 30*time.Second)
 	const n = 300
 	for i := uint64(1); i <= n; i++ {
 		a.Accept(frame(i, time.Now()))
@@ -49,34 +44,5 @@ func TestIdempotentProducer(t *testing.T) {
 	if st.Producer != ProducerIdempotent || st.ControlTopic != "" || st.Counters.ControlHeartbeats != 0 {
 		t.Fatalf("status: producer %q, control topic %q, control commits %d; want idempotent, none, 0",
 			st.Producer, st.ControlTopic, st.Counters.ControlHeartbeats)
-	}
-}
-
-// eachRecord hands fn every record of the topic up to its high watermark,
-// control records included, read uncommitted.
-func eachRecord(t testing.TB, addr, topic string, fn func(*kgo.Record)) {
-	t.Helper()
-	end := highWatermark(t, addr, topic)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr),
-		kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
-		kgo.KeepControlRecords(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
-		kgo.FetchMaxWait(100*time.Millisecond),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	for next := int64(0); next < end; {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("reading %s: reached offset %d of %d: %v", topic, next, end, err)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			next = r.Offset + 1
-			fn(r)
-		})
 	}
 }

@@ -135,18 +135,14 @@ func TestKafkaZombie(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 
-			if err := zombie.Activate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			zombie.mustActivate(t, ctx)
 			const n = 30
 			for i := uint64(1); i <= n; i++ {
 				zombie.Accept(frame(i, time.Now()))
 			}
 			waitFor(t, "the zombie's records in the log", func() bool { return highWatermark(t, cfg.Brokers[0], cfg.Topic) >= n })
 
-			if err := next.Activate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			next.mustActivate(t, ctx)
 			epoch := next.Status().ProducerEpoch
 			for i := uint64(1); i <= n; i++ {
 				next.Accept(frame(i, time.Now()))

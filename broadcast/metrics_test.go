@@ -17,21 +17,12 @@ import (
 func TestMetrics(t *testing.T) {
 	b := startBroker(t, "")
 	reg := prometheus.NewRegistry()
-	p, err := New(testConfig(b.Addr(), "feed"), Options{Pipeline: "test", Member: "a", Logger: testLogger(), Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() { defer close(ran); _ = p.Run(ctx) }()
-	defer func() { cancel(); <-ran }()
+	p := startMemberWith(t, testConfig(b.Addr(), "feed"), Options{Pipeline: "test", Member: "a", Logger: testLogger(), Registerer: reg})
 
 	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer acancel()
 	for round := uint64(0); round < 2; round++ {
-		if err := p.Activate(actx); err != nil {
-			t.Fatal(err)
-		}
+		p.mustActivate(t, actx)
 		for i := uint64(1); i <= 10; i++ {
 			p.Accept(frame(round*10+i, time.Now()))
 		}
@@ -87,7 +78,7 @@ func TestMetrics(t *testing.T) {
 			}
 		}
 	}
-	if err := reg.Register(collector{p}); err == nil {
+	if err := reg.Register(collector{p.Pipeline}); err == nil {
 		t.Fatal("registering the pipeline's metrics twice succeeded")
 	}
 }
@@ -106,14 +97,7 @@ func TestLatencyHistograms(t *testing.T) {
 	cfg.CommitInterval = time.Minute
 	cfg.TransactionTimeout = 2 * time.Minute
 	cfg.ControlInterval = -1
-	p, err := New(cfg, Options{Pipeline: "test", Member: "a", Logger: testLogger(), Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() { defer close(ran); _ = p.Run(ctx) }()
-	defer func() { cancel(); <-ran }()
+	p := startMemberWith(t, cfg, Options{Pipeline: "test", Member: "a", Logger: testLogger(), Registerer: reg})
 	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer acancel()
 
@@ -149,9 +133,7 @@ func TestLatencyHistograms(t *testing.T) {
 	waitFor(t, "the backlog in the ring", func() bool { return p.Status().Ring.Len == 7 })
 
 	start := time.Now()
-	if err := p.Activate(actx); err != nil {
-		t.Fatal(err)
-	}
+	p.mustActivate(t, actx)
 	// Live: the first 5 are committed at once; the other 2 wait for more.
 	waitFor(t, "the first commit", func() bool { return p.Status().Counters.Commits == 1 })
 	if n, _ := histogram(activationHist); n != 0 {
@@ -183,9 +165,7 @@ func TestLatencyHistograms(t *testing.T) {
 	if err := p.Deactivate(actx, Planned); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Activate(actx); err != nil {
-		t.Fatal(err)
-	}
+	p.mustActivate(t, actx)
 	if n, _ := histogram(activationHist); n != 2 {
 		t.Fatalf("%s count %d after a second activation with an empty ring, want 2", activationHist, n)
 	}

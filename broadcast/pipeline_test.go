@@ -23,11 +23,7 @@ func TestActiveProducesInOrder(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := testConfig(b.Addr(), "feed")
 	a := startMember(t, cfg, "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.activate(t, 30*time.Second)
 	const n = 500
 	for i := uint64(1); i <= n; i++ {
 		a.Accept(frame(i, time.Now()))
@@ -62,9 +58,7 @@ func testFencing(t *testing.T, cfg Config, next string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.mustActivate(t, ctx)
 	const n = 50
 	for i := uint64(1); i <= n; i++ {
 		a.Accept(frame(i, time.Now()))
@@ -72,9 +66,7 @@ func testFencing(t *testing.T, cfg Config, next string) {
 	// A's records reach the log, uncommitted.
 	waitFor(t, "A's records in the log", func() bool { return highWatermark(t, addr, topic) >= n })
 
-	if err := bm.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	bm.mustActivate(t, ctx)
 	if got := readCommitted(t, addr, topic); len(got) != 0 {
 		t.Fatalf("read_committed sees %d records of the fenced member's open transaction, want 0", len(got))
 	}
@@ -132,13 +124,8 @@ func highWatermark(t testing.TB, addr, topic string) int64 {
 func TestEchoTrimming(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := testConfig(b.Addr(), "feed")
-	a := startMember(t, cfg, "a", backlog.Config{})
-	bm := startMember(t, cfg, "b", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a, bm := startPair(t, cfg)
+	a.activate(t, 30*time.Second)
 	waitFor(t, "B's echo positioned", func() bool { return bm.Status().EchoOffset >= 0 })
 
 	const n = 2000
@@ -194,11 +181,7 @@ func TestOverflow(t *testing.T) {
 		t.Fatalf("ring %+v: want at most 4096 bytes and every frame either held or counted as overflow", st2.Ring)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := m.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m.activate(t, 30*time.Second)
 	waitFor(t, "the ring flushed", func() bool { return m.Status().Ring.Len == 0 })
 	got := readCommitted(t, b.Addr(), "feed")
 	if len(got) != 100 || got[0].seq != n-99 || got[99].seq != n {
@@ -243,9 +226,7 @@ func TestBrokerUnreachableAtStart(t *testing.T) {
 	t.Cleanup(b2.Close)
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := m.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m.mustActivate(t, ctx)
 	for i := uint64(101); i <= 200; i++ {
 		m.Accept(frame(i, time.Now()))
 	}
@@ -264,31 +245,18 @@ func TestBrokerRestartMidStream(t *testing.T) {
 	cfg := testConfig(addr, "feed")
 	cfg.CommitTimeout = 200 * time.Millisecond
 	m := startMember(t, cfg, "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := m.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var seq uint64
-	feed := func(k int) {
-		for range k {
-			seq++
-			m.Accept(frame(seq, time.Now()))
-			if seq%20 == 0 {
-				time.Sleep(2 * time.Millisecond)
-			}
-		}
-	}
-	feed(500)
+	m.activate(t, 60*time.Second)
+	feed := &feeder{m: m, every: 20, pause: 2 * time.Millisecond}
+	feed.next(500)
 	b.Close()
-	feed(500)
+	feed.next(500)
 	waitFor(t, "commits reported failing", func() bool { return !m.Status().CommitFailingSince.IsZero() })
 	b2, err := localbroker.Start(localbroker.Options{Listen: addr, DataDir: dir, Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b2.Close)
-	feed(500)
+	feed.next(500)
 	waitFor(t, "the ring drained", func() bool {
 		st := m.Status()
 		return st.Ring.Len == 0 && st.CommitFailingSince.IsZero()
@@ -298,7 +266,7 @@ func TestBrokerRestartMidStream(t *testing.T) {
 	if st.Role != RoleActive {
 		t.Fatalf("role %v after the broker came back, want active (cause %v)", st.Role, st.Cause)
 	}
-	checkSequence(t, readCommitted(t, addr, "feed"), seq)
+	checkSequence(t, readCommitted(t, addr, "feed"), feed.seq)
 }
 
 // startFirstCommitted starts a member on the embedded broker that reports
@@ -311,9 +279,7 @@ func startFirstCommitted(t *testing.T) (*localbroker.Broker, *member, context.Co
 	m := startMember(t, cfg, "a", backlog.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
-	if err := m.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m.mustActivate(t, ctx)
 	m.Accept(frame(1, time.Now()))
 	waitFor(t, "the first frame committed", func() bool { return m.Status().Counters.CommittedFrames == 1 })
 	return b, m, ctx
@@ -335,6 +301,17 @@ func holdFirst(c *kfake.Cluster, key kmsg.Key, match func(kmsg.Request) bool) (h
 		return nil, nil, false
 	})
 	return held, release
+}
+
+// awaitHeld waits for the request holdFirst holds to reach the broker, and
+// fails with msg if none does.
+func awaitHeld(t testing.TB, held <-chan struct{}, msg string) {
+	t.Helper()
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal(msg)
+	}
 }
 
 // TestFirstRecordUnansweredReportsFailing: a transaction's first record goes
@@ -366,11 +343,7 @@ func TestFirstRecordUnansweredReportsFailing(t *testing.T) {
 	for i := uint64(2); i <= 50; i++ {
 		m.Accept(frame(i, time.Now()))
 	}
-	select {
-	case <-held:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no produce request reached the broker")
-	}
+	awaitHeld(t, held, "no produce request reached the broker")
 	waitFor(t, "commits reported failing", func() bool { return !m.Status().CommitFailingSince.IsZero() })
 	if st := m.Status(); st.Role != RoleActive || st.Counters.CommittedFrames != 1 {
 		t.Fatalf("while the answer is held: role %v, committed %d; want active with only the first frame committed", st.Role, st.Counters.CommittedFrames)
@@ -407,15 +380,9 @@ func TestNoReinitAfterUnconfirmedCommit(t *testing.T) {
 	for i := uint64(2); i <= 20; i++ {
 		m.Accept(frame(i, time.Now()))
 	}
-	select {
-	case <-held:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no commit reached the broker")
-	}
+	awaitHeld(t, held, "no commit reached the broker")
 	waitFor(t, "commits reported failing", func() bool { return !m.Status().CommitFailingSince.IsZero() })
-	if err := m.Deactivate(ctx, Immediate); err != nil {
-		t.Fatal(err)
-	}
+	m.mustDeactivate(t, ctx, Immediate)
 	// A request the member sent went out before Deactivate returned; the
 	// broker reads it once the held commit is answered.
 	close(release)
@@ -439,11 +406,7 @@ func TestConcurrentTransactionsRetriedPromptly(t *testing.T) {
 	// the 5s the default made the record wait.
 	cfg.CommitTimeout = 3 * time.Second
 	m := startMember(t, cfg, "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := m.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m.activate(t, 30*time.Second)
 	m.Accept(frame(1, time.Now()))
 	waitFor(t, "the first frame committed", func() bool { return m.Status().Counters.CommittedFrames == 1 })
 	b.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.ConcurrentTransactions})
@@ -477,24 +440,11 @@ func TestCommitFailureReplays(t *testing.T) {
 			b := startBroker(t, "")
 			cfg := testConfig(b.Addr(), "feed")
 			m := startMember(t, cfg, "a", backlog.Config{})
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := m.Activate(ctx); err != nil {
-				t.Fatal(err)
-			}
-			var seq uint64
-			feed := func(k int) {
-				for range k {
-					seq++
-					m.Accept(frame(seq, time.Now()))
-					if seq%10 == 0 {
-						time.Sleep(time.Millisecond)
-					}
-				}
-			}
-			feed(200)
+			m.activate(t, 30*time.Second)
+			feed := &feeder{m: m, every: 10, pause: time.Millisecond}
+			feed.next(200)
 			b.Cluster().Fault(tc.fault)
-			feed(400)
+			feed.next(400)
 			waitFor(t, "the ring drained after the failure", func() bool {
 				st := m.Status()
 				return st.Ring.Len == 0 && st.Counters.Aborts > 0 && st.CommitFailingSince.IsZero()
@@ -504,7 +454,7 @@ func TestCommitFailureReplays(t *testing.T) {
 			if st.Role != RoleActive || st.Counters.CommitFailures == 0 {
 				t.Fatalf("role %v, commit failures %d: want active after at least one failure", st.Role, st.Counters.CommitFailures)
 			}
-			checkSequence(t, readCommitted(t, b.Addr(), "feed"), seq)
+			checkSequence(t, readCommitted(t, b.Addr(), "feed"), feed.seq)
 		})
 	}
 }
@@ -520,9 +470,7 @@ func TestRecordKey(t *testing.T) {
 		cfg.TransactionalID = "feedd-key-" + key
 		m := startMember(t, cfg, "a", backlog.Config{})
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := m.Activate(ctx); err != nil {
-			t.Fatal(err)
-		}
+		m.mustActivate(t, ctx)
 		cancel()
 		m.Accept(frame(7, time.Now()))
 		m.Accept(fpFrame(8, time.Now()))

@@ -3,7 +3,7 @@ package broadcast
 import (
 	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -230,13 +230,8 @@ func TestPTYEchoTrimming(t *testing.T) {
 	const n = 1000
 	b := startBroker(t, "")
 	cfg := testConfig(b.Addr(), "feed")
-	a := startMember(t, cfg, "a", backlog.Config{})
-	bm := startMember(t, cfg, "b", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a, bm := startPair(t, cfg)
+	a.activate(t, 2*time.Minute)
 	waitFor(t, "B's echo positioned", func() bool { return bm.Status().EchoOffset >= 0 })
 
 	rig := startPTYRig(t, serialsim.Config{Rate: ptyRate, Count: n, Seed: ptySeed(t)}, [2]*member{a, bm})
@@ -343,9 +338,7 @@ func TestPTYHandover(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := members[0].Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	members[0].mustActivate(t, ctx)
 	rig := startPTYRig(t, serialsim.Config{Rate: ptyRate, Seed: seed}, members) // Count 0: until unplugged
 
 	var dead []Status // final status of killed members
@@ -379,20 +372,7 @@ func TestPTYHandover(t *testing.T) {
 
 		stFrom := members[from].Status() // the end of its active period
 		earlyWhileActive += stFrom.Ring.Recognised - earlyMark[from]
-		switch mode {
-		case "fenced":
-			// to's activation fences from in the middle of its stream.
-		case "killed":
-			members[from].crash()
-		case "planned":
-			if err := members[from].Deactivate(ctx, Planned); err != nil {
-				t.Fatalf("handover %d: planned deactivation: %v", i, err)
-			}
-		case "immediate":
-			if err := members[from].Deactivate(ctx, Immediate); err != nil {
-				t.Fatalf("handover %d: immediate deactivation: %v", i, err)
-			}
-		}
+		stepDown(t, ctx, members[from], mode, fmt.Sprintf("handover %d", i))
 		before := members[to].Status()
 		if err := members[to].Activate(ctx); err != nil {
 			t.Fatalf("handover %d (%s): activation: %v", i, mode, err)
@@ -402,11 +382,7 @@ func TestPTYHandover(t *testing.T) {
 		earlyMark[to] = before.Ring.Recognised
 		switch mode {
 		case "fenced":
-			m := members[from]
-			waitFor(t, "the fenced member to deactivate", func() bool { return m.Status().Role == RoleInactive })
-			if st := m.Status(); !errors.Is(st.Cause, ErrFenced) {
-				t.Fatalf("handover %d: the fenced member stopped with %v, want ErrFenced", i, st.Cause)
-			}
+			waitFenced(t, members[from], fmt.Sprintf("handover %d", i))
 		case "killed":
 			dead = append(dead, members[from].Status())
 			members[from] = startMember(t, cfg, names[from], backlog.Config{})
@@ -482,13 +458,10 @@ func TestPTYUnplugInactive(t *testing.T) {
 	const n = 1500
 	b := startBroker(t, "")
 	cfg := testConfig(b.Addr(), "feed")
-	a := startMember(t, cfg, "a", backlog.Config{})
-	bm := startMember(t, cfg, "b", backlog.Config{})
+	a, bm := startPair(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.mustActivate(t, ctx)
 	waitFor(t, "B's echo positioned", func() bool { return bm.Status().EchoOffset >= 0 })
 	rig := startPTYRig(t, serialsim.Config{Rate: ptyRate, Count: n, Seed: ptySeed(t)}, [2]*member{a, bm})
 
@@ -549,12 +522,8 @@ func TestPTYUnplugInactive(t *testing.T) {
 	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
 
 	// B holds nothing stale: activated now, it adds nothing to the topic.
-	if err := a.Deactivate(ctx, Planned); err != nil {
-		t.Fatal(err)
-	}
-	if err := bm.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.mustDeactivate(t, ctx, Planned)
+	bm.mustActivate(t, ctx)
 	if st := bm.Status(); st.Ring.Len != 0 || st.Counters.Produced != 0 {
 		t.Fatalf("B after activating: ring %d, produced %d; want 0, 0", st.Ring.Len, st.Counters.Produced)
 	}

@@ -102,17 +102,7 @@ func listOnInstance(ctx context.Context, cl *kgo.Client, topic string, list func
 // logStartOffset lists the first offset the topic still holds.
 func logStartOffset(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
 	l, err := adm.ListStartOffsets(ctx, topic)
-	if err != nil {
-		return 0, fmt.Errorf("listing the start offset of %s: %w", topic, err)
-	}
-	o, ok := l.Lookup(topic, 0)
-	switch {
-	case !ok:
-		return 0, fmt.Errorf("listing the start offset of %s: no answer for partition 0", topic)
-	case o.Err != nil:
-		return 0, fmt.Errorf("listing the start offset of %s: %w", topic, o.Err)
-	}
-	return o.Offset, nil
+	return partitionOffset(l, err, topic, "start offset")
 }
 
 // currentTopic reports whether something listed on the topic instance id

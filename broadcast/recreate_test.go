@@ -66,13 +66,10 @@ func TestKafkaTopicRecreated(t *testing.T) {
 }
 
 func testRecreatedActivateAtOnce(t *testing.T, addr string, cfg Config) {
-	a := startMember(t, cfg, "a", backlog.Config{})
-	m := startMember(t, cfg, "b", backlog.Config{})
+	a, m := startPair(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.mustActivate(t, ctx)
 	for i := uint64(1); i <= 100; i++ {
 		now := time.Now()
 		a.Accept(frame(i, now))
@@ -81,18 +78,14 @@ func testRecreatedActivateAtOnce(t *testing.T, addr string, cfg Config) {
 	waitFor(t, "the old topic's frames trimmed", func() bool {
 		return a.Status().Counters.CommittedFrames == 100 && m.Status().Ring.Len == 0
 	})
-	if err := a.Deactivate(ctx, Planned); err != nil {
-		t.Fatal(err)
-	}
+	a.mustDeactivate(t, ctx, Planned)
 
 	deleteTopic(t, addr, cfg.Topic)
 	for i := uint64(101); i <= 110; i++ {
 		m.Accept(frame(i, time.Now()))
 	}
 	newID := createTopicAgain(t, addr, cfg)
-	if err := m.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m.mustActivate(t, ctx)
 	for i := uint64(111); i <= 120; i++ {
 		m.Accept(frame(i, time.Now()))
 	}
@@ -112,13 +105,8 @@ func testRecreatedActivateAtOnce(t *testing.T, addr string, cfg Config) {
 func TestControlTopicRecreated(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := testConfig(b.Addr(), "control-recreated")
-	a := startMember(t, cfg, "a", backlog.Config{})
-	m := startMember(t, cfg, "b", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a, m := startPair(t, cfg)
+	a.activate(t, time.Minute)
 	waitFor(t, "heartbeats seen", func() bool { return m.Status().Counters.ControlSeen > 3 })
 	control := cfg.WithDefaults().ControlTopic
 	oldID := topicIDNow(t, b.Addr(), control)
@@ -143,8 +131,7 @@ func TestControlTopicRecreated(t *testing.T) {
 }
 
 func testRecreatedInactive(t *testing.T, addr string, cfg Config) {
-	a := startMember(t, cfg, "a", backlog.Config{})
-	m := startMember(t, cfg, "b", backlog.Config{})
+	a, m := startPair(t, cfg)
 	both := func(from, to uint64) {
 		for i := from; i <= to; i++ {
 			now := time.Now()
@@ -157,16 +144,12 @@ func testRecreatedInactive(t *testing.T, addr string, cfg Config) {
 
 	// The old topic: 200 frames, far more than the new one will hold, so
 	// that an echo position of the old topic lies past the new one's end.
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.mustActivate(t, ctx)
 	both(1, 200)
 	waitFor(t, "the old topic's frames committed and trimmed", func() bool {
 		return a.Status().Counters.CommittedFrames == 200 && m.Status().Ring.Len == 0
 	})
-	if err := a.Deactivate(ctx, Planned); err != nil {
-		t.Fatal(err)
-	}
+	a.mustDeactivate(t, ctx, Planned)
 	oldID := topicIDNow(t, addr, cfg.Topic)
 	if got := m.Status().TopicID; got != formatTopicID(oldID) {
 		t.Fatalf("status topic id %q, want %q", got, formatTopicID(oldID))
@@ -190,23 +173,17 @@ func testRecreatedInactive(t *testing.T, addr string, cfg Config) {
 	}
 
 	// a publishes into the new topic; b trims on its echo of it.
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.mustActivate(t, ctx)
 	both(211, 230)
 	waitFor(t, "the new topic's first frames committed and trimmed", func() bool {
 		return a.Status().Counters.CommittedFrames == 220 && m.Status().Ring.Len == 0
 	})
-	if err := a.Deactivate(ctx, Planned); err != nil {
-		t.Fatal(err)
-	}
+	a.mustDeactivate(t, ctx, Planned)
 
 	// b takes over: it must read the new topic to its end (not stop at
 	// once on an offset of the old one) and flush only 231..240.
 	both(231, 240)
-	if err := m.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m.mustActivate(t, ctx)
 	waitFor(t, "b's flush committed", func() bool { return m.Status().Counters.CommittedFrames == 10 })
 	recs := readCommitted(t, addr, cfg.Topic)
 	checkRun(t, recs, 211, 240)
@@ -216,13 +193,10 @@ func testRecreatedInactive(t *testing.T, addr string, cfg Config) {
 }
 
 func testRecreatedActive(t *testing.T, addr string, cfg Config) {
-	a := startMember(t, cfg, "a", backlog.Config{})
-	m := startMember(t, cfg, "b", backlog.Config{})
+	a, m := startPair(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.mustActivate(t, ctx)
 
 	// The feed streams into both members, a frame every 2ms.
 	var fed atomic.Uint64
@@ -268,9 +242,7 @@ func testRecreatedActive(t *testing.T, addr string, cfg Config) {
 	time.Sleep(200 * time.Millisecond)
 
 	// b takes over (a is fenced on its next produce or commit).
-	if err := m.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m.mustActivate(t, ctx)
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
 	wg.Wait()

@@ -34,11 +34,7 @@ func runStart(t *testing.T, topic, when string, n, from int, feed func(k int) (a
 	cfg := testConfig(broker.Addr(), topic)
 	a, b = startPairWithRepair(t, cfg, func() bool { return true })
 	activate := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.Activate(ctx); err != nil {
-			t.Fatal(err)
-		}
+		a.activate(t, 30*time.Second)
 	}
 	if when == "live" {
 		activate()
@@ -203,9 +199,7 @@ func TestRepairStartAfterHandover(t *testing.T) {
 	a, b := startPairWithRepair(t, cfg, func() bool { return true })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := b.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b.mustActivate(t, ctx)
 	const n, cut, from = 200, 100, 104 // b publishes 1..100; a's port begins at 104
 	for k := uint64(1); k <= cut; k++ {
 		b.Accept(frame(k, time.Now()))
@@ -213,9 +207,7 @@ func TestRepairStartAfterHandover(t *testing.T) {
 	}
 	waitFor(t, "b to publish the first part", func() bool { return b.Status().Counters.CommittedFrames == cut })
 	waitFor(t, "a to read it back", func() bool { return a.Status().Counters.EchoRecords == cut })
-	if err := b.Deactivate(ctx, Planned); err != nil {
-		t.Fatal(err)
-	}
+	b.mustDeactivate(t, ctx, Planned)
 	// Past the pass margin: the topic's records are certainly older than
 	// what follows.
 	time.Sleep(2 * backlog.DefaultPassMargin)
@@ -230,9 +222,7 @@ func TestRepairStartAfterHandover(t *testing.T) {
 	waitFor(t, "both rings to hold the rest", func() bool {
 		return a.Status().Ring.Len == n-from+1 && b.Status().Ring.Len == n-cut
 	})
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.mustActivate(t, ctx)
 	waitFor(t, "a to publish the rest and b's ring to drain", func() bool {
 		return a.Status().Ring.Len == 0 && b.Status().Ring.Len == 0
 	})

@@ -1,7 +1,6 @@
 package broadcast
 
 import (
-	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -89,11 +88,7 @@ func startActivePairWithRepair(t *testing.T, topic string, linkUp func() bool) (
 	broker := startBroker(t, "")
 	cfg := testConfig(broker.Addr(), topic)
 	a, b := startPairWithRepair(t, cfg, linkUp)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.activate(t, 30*time.Second)
 	return broker.Addr(), cfg, a, b
 }
 
@@ -134,11 +129,7 @@ func TestRepairFromPeer(t *testing.T) {
 			broker := startBroker(t, "")
 			cfg := testConfig(broker.Addr(), "repair-"+tc.name)
 			a, b := startPairWithRepair(t, cfg, func() bool { return true })
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := a.Activate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			a.activate(t, 30*time.Second)
 			const n, holeFrom, holeTo = 600, 400, 420 // a loses 400..419
 			feedWithHole(a, b, tc.build, n, holeFrom, holeTo, ingest.HoleDropped, n)
 			waitFor(t, "the active to commit the whole feed", func() bool {
@@ -303,11 +294,7 @@ func TestRepairOnActivation(t *testing.T) {
 			waitFor(t, "both rings to hold the feed", func() bool {
 				return a.Status().Ring.Len == int(n)-(holeTo-holeFrom) && b.Status().Ring.Len == int(n)
 			})
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := a.Activate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			a.activate(t, 30*time.Second)
 			waitFor(t, "the active to commit the whole feed", func() bool { return a.Status().Counters.CommittedFrames >= n })
 			checkSequence(t, readCommitted(t, broker.Addr(), cfg.Topic), n)
 			if k := a.Status().Counters; k.RepairRequests != 1 || k.RepairedFrames != holeTo-holeFrom {
@@ -395,11 +382,7 @@ func TestRepairAnsweredLate(t *testing.T) {
 			close(release)
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a.activate(t, 30*time.Second)
 	const holeFrom, holeTo = 400, 420 // a loses 400..419
 	n := uint64(holeTo + 2*recentFrames)
 	for seq := uint64(1); seq < holeFrom; seq++ {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+
+	"github.com/feedd/feedd/internal/decimal"
 )
 
 // SequenceConfig tells how to find the feed's own sequence number in a frame,
@@ -71,9 +73,9 @@ func (x *SequenceExtractor) Extract(frame []byte) (seq uint64, ok bool) {
 		if m == nil || m[2] < 0 {
 			return 0, false
 		}
-		return parseDecimal(frame[m[2]:m[3]])
+		return decimal.Parse(frame[m[2]:m[3]])
 	default:
-		return parseDecimal(nmeaField(frame, x.field))
+		return decimal.Parse(nmeaField(frame, x.field))
 	}
 }
 
@@ -105,22 +107,4 @@ func indexComma(b []byte) int {
 		}
 	}
 	return -1
-}
-
-func parseDecimal(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if v > (^uint64(0)-d)/10 {
-			return 0, false
-		}
-		v = v*10 + d
-	}
-	return v, true
 }

@@ -162,16 +162,10 @@ func TestRunExpectFollows(t *testing.T) {
 	}
 	mon := NewMonitor()
 	stop := make(chan struct{})
-	type result struct {
-		rep *ExpectReport
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		rep, err := RunExpect(r.ctx, Options{Brokers: []string{r.addr}, Topic: r.topic, FromEnd: true, Follow: true, Stop: stop, Monitor: mon},
+	wait := background(func() (*ExpectReport, error) {
+		return RunExpect(r.ctx, Options{Brokers: []string{r.addr}, Topic: r.topic, FromEnd: true, Follow: true, Stop: stop, Monitor: mon},
 			&Expectation{Frames: feed}, ExpectOptions{})
-		done <- result{rep, err}
-	}()
+	})
 	waitFor(t, "the audit to start", func() bool { return mon.Progress().Started })
 	var recs []rec
 	for i := range 10 {
@@ -182,11 +176,10 @@ func TestRunExpectFollows(t *testing.T) {
 	r.txn(true, recs...) // offsets 2-10, marker 11
 	waitFor(t, "the audit to read them", func() bool { return mon.Progress().Records == 9 })
 	close(stop)
-	res := <-done
-	if res.err != nil {
-		t.Fatal(res.err)
+	rep, err := wait()
+	if err != nil {
+		t.Fatal(err)
 	}
-	rep := res.rep
 	if !rep.Followed || rep.From != 2 || rep.End != 12 || rep.Totals.Matched != 9 || rep.Totals.Missing != 1 ||
 		len(rep.Missing) != 1 || rep.Missing[0].FirstIndex != 4 || rep.Missing[0].AfterOffset != 5 {
 		t.Fatalf("followed %v, offsets [%d, %d), totals %+v, missing %+v", rep.Followed, rep.From, rep.End, rep.Totals, rep.Missing)

@@ -90,20 +90,7 @@ func (r *ExpectReport) WriteText(w io.Writer) error {
 		}
 		more(b, len(r.Moved), r.MovedRuns)
 	}
-	if r.Partitions > 1 {
-		p("warning: the topic has %d partitions; a feedd pipeline's topic has one, and only partition 0 was read", r.Partitions)
-	}
-	if r.Truncated {
-		p("note: some lists are cut short; the counts are exact (raise --max-listed or use --json)")
-	}
-	for _, n := range r.Notes {
-		p("note: %s", n)
-	}
-	if r.Clean {
-		p("verdict: clean: every expected frame is in the topic once and in feed order")
-	} else {
-		p("verdict: NOT CLEAN: %s", strings.Join(r.Problems, "; "))
-	}
+	writeEnd(p, r.Partitions, r.Truncated, r.Notes, r.Clean, "every expected frame is in the topic once and in feed order", r.Problems)
 	return b.Flush()
 }
 

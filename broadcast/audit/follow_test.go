@@ -22,16 +22,10 @@ func TestFollowFromEnd(t *testing.T) {
 
 	mon := NewMonitor()
 	stop := make(chan struct{})
-	type result struct {
-		rep *Report
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		rep, err := Run(r.ctx, Options{Brokers: []string{r.addr}, Topic: r.topic,
+	wait := background(func() (*Report, error) {
+		return Run(r.ctx, Options{Brokers: []string{r.addr}, Topic: r.topic,
 			FromEnd: true, Follow: true, Stop: stop, Monitor: mon})
-		done <- result{rep, err}
-	}()
+	})
 	waitFor(t, "the audit to start", func() bool { return mon.Progress().Started })
 	r.txn(true, seqs("a", 11, 20)...)
 	r.txn(false, seqs("a", 21, 30)...) // aborted: never counted
@@ -45,11 +39,10 @@ func TestFollowFromEnd(t *testing.T) {
 		t.Fatalf("progress while following = %+v", p)
 	}
 	close(stop)
-	res := <-done
-	if res.err != nil {
-		t.Fatal(res.err)
+	rep, err := wait()
+	if err != nil {
+		t.Fatal(err)
 	}
-	rep := res.rep
 	s := rep.Sequenced
 	if rep.From != 11 || !rep.Followed || s.First != 11 || s.Last != 30 || s.Records != 20 {
 		t.Fatalf("followed report: from %d, followed %v, sequenced %+v", rep.From, rep.Followed, s)
@@ -183,6 +176,24 @@ func gatheredValue(g prometheus.Gatherer, name string) (float64, error) {
 		return m.GetGauge().GetValue(), nil
 	}
 	return math.NaN(), nil
+}
+
+// background runs f in a goroutine, as a followed audit runs until it is
+// stopped; wait returns what f returned.
+func background[T any](f func() (T, error)) (wait func() (T, error)) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	return func() (T, error) {
+		res := <-done
+		return res.v, res.err
+	}
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

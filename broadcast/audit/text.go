@@ -135,21 +135,29 @@ func (r *Report) WriteText(w io.Writer) error {
 				l.Count, seconds(l.P50), seconds(l.P99), seconds(l.P999), seconds(l.Max))
 		}
 	}
-	if r.Partitions > 1 {
-		p("warning: the topic has %d partitions; a feedd pipeline's topic has one, and only partition 0 was read", r.Partitions)
+	writeEnd(p, r.Partitions, r.Truncated, r.Notes, r.Clean, "no gap, no duplicate, nothing out of order", r.Problems)
+	return b.Flush()
+}
+
+// writeEnd writes what every text report ends with, so that the reports
+// end alike: the warnings and notes that qualify the verdict, then the
+// verdict on the last line; clean says what a clean verdict means for the
+// report.
+func writeEnd(p func(format string, args ...any), partitions int, truncated bool, notes []string, ok bool, clean string, problems []string) {
+	if partitions > 1 {
+		p("warning: the topic has %d partitions; a feedd pipeline's topic has one, and only partition 0 was read", partitions)
 	}
-	if r.Truncated {
+	if truncated {
 		p("note: some lists are cut short; the counts are exact (raise --max-listed or use --json)")
 	}
-	for _, n := range r.Notes {
+	for _, n := range notes {
 		p("note: %s", n)
 	}
-	if r.Clean {
-		p("verdict: clean: no gap, no duplicate, nothing out of order")
+	if ok {
+		p("verdict: clean: %s", clean)
 	} else {
-		p("verdict: NOT CLEAN: %s", strings.Join(r.Problems, "; "))
+		p("verdict: NOT CLEAN: %s", strings.Join(problems, "; "))
 	}
-	return b.Flush()
 }
 
 func seconds(s float64) string {

@@ -10,16 +10,9 @@ import (
 
 func TestHandshakeRefusesOurOwnID(t *testing.T) {
 	for _, mode := range []authMode{modeHMAC, modeMTLS} {
-		c1, c2 := pipe()
-		done := make(chan error, 1)
-		go func() {
-			// Configured to dial "b", it reaches a process that runs as "a"
-			// too.
-			_, _, err := clientHandshake(c1, mode, "a", "b", testSecret, identNMEA)
-			done <- err
-		}()
-		_, _, _, err := serverHandshake(c2, mode, "a", testSecret, func(string) error { return nil }, identNMEA)
-		cerr := <-done
+		// Configured to dial "b", it reaches a process that runs as "a"
+		// too.
+		err, cerr := pipeHandshake(mode, "a", "b", identNMEA, "a", identNMEA)
 		for _, e := range []error{err, cerr} {
 			mustReason(t, e, RejectDuplicateID)
 			if !strings.Contains(e.Error(), `runs with member_id "a", which is this member's own`) {

@@ -313,69 +313,105 @@ func sealHB(t *testing.T, s *sealer, hb ftpair.Heartbeat) []byte {
 	return frame
 }
 
+// pipeHandshake runs a dialer's handshake, as dialAs towards dialTo with
+// the identity dialIdent, against an acceptor's, as acceptAs with
+// acceptIdent, over an in-memory pipe, and returns the acceptor's error and
+// the dialer's.
+func pipeHandshake(mode authMode, dialAs, dialTo string, dialIdent Identity, acceptAs string, acceptIdent Identity) (acceptErr, dialErr error) {
+	c1, c2 := pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := clientHandshake(c1, mode, dialAs, dialTo, testSecret, dialIdent)
+		done <- err
+	}()
+	_, _, _, acceptErr = serverHandshake(c2, mode, acceptAs, testSecret, func(string) error { return nil }, acceptIdent)
+	return acceptErr, <-done
+}
+
 // withTiming prefixes an encoded heartbeat with a timing block (without
 // a reflection), as a heartbeat message carries it.
 func withTiming(encoded []byte) []byte {
 	return append(appendTiming(nil, timing{clock: 1, sent: 1}), encoded...)
 }
 
+// tcpRelay accepts connections on a local port and dials target for each;
+// what passes between the two connections is up to the pipe its owner
+// starts it with. The test's end closes the listener and every connection
+// and waits for the pipes.
+type tcpRelay struct {
+	ln     net.Listener
+	wg     sync.WaitGroup
+	connMu sync.Mutex
+	conns  []net.Conn
+}
+
+func (r *tcpRelay) start(t *testing.T, target string, pipe func(down, up net.Conn)) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ln = ln
+	r.wg.Go(func() { r.serve(target, pipe) })
+	t.Cleanup(func() {
+		ln.Close()
+		r.connMu.Lock()
+		for _, c := range r.conns {
+			c.Close()
+		}
+		r.connMu.Unlock()
+		r.wg.Wait()
+	})
+}
+
+func (r *tcpRelay) addr() string { return r.ln.Addr().String() }
+
+func (r *tcpRelay) serve(target string, pipe func(down, up net.Conn)) {
+	for {
+		down, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", target)
+		if err != nil {
+			down.Close()
+			continue
+		}
+		r.connMu.Lock()
+		r.conns = append(r.conns, down, up)
+		r.connMu.Unlock()
+		pipe(down, up)
+	}
+}
+
 // proxy relays TCP connections to target, recording the frames the dialer
 // sends on the current connection, and can inject into or reorder that
 // stream at frame boundaries.
 type proxy struct {
-	ln     net.Listener
-	target string
-	wg     sync.WaitGroup
+	tcpRelay
 
 	mu     sync.Mutex
-	conns  []net.Conn
 	up     net.Conn // current upstream connection
 	frames [][]byte // sent by the dialer on the current connection
 	swap   bool     // swap the next two frames
 }
 
 func newProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target}
-	p.wg.Go(p.serve)
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
+	t.Helper()
+	p := &proxy{}
+	p.start(t, target, p.pipe)
 	return p
 }
 
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-func (p *proxy) serve() {
-	for {
-		down, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			down.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, down, up)
-		p.up, p.frames = up, nil
-		p.mu.Unlock()
-		p.wg.Go(func() {
-			io.Copy(down, up)
-			down.Close()
-		})
-		p.wg.Go(func() { p.relay(down, up) })
-	}
+func (p *proxy) pipe(down, up net.Conn) {
+	p.mu.Lock()
+	p.up, p.frames = up, nil
+	p.mu.Unlock()
+	p.wg.Go(func() {
+		io.Copy(down, up)
+		down.Close()
+	})
+	p.wg.Go(func() { p.relay(down, up) })
 }
 
 func (p *proxy) relay(down, up net.Conn) {

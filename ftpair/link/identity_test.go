@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -27,14 +26,7 @@ func TestHandshakeComparesIdentities(t *testing.T) {
 			if same {
 				theirs = identNMEA
 			}
-			c1, c2 := pipe()
-			done := make(chan error, 1)
-			go func() {
-				_, _, err := clientHandshake(c1, mode, "a", "b", testSecret, theirs)
-				done <- err
-			}()
-			_, _, _, err := serverHandshake(c2, mode, "b", testSecret, func(string) error { return nil }, identNMEA)
-			cerr := <-done
+			err, cerr := pipeHandshake(mode, "a", "b", theirs, "b", identNMEA)
 			if same {
 				if err != nil || cerr != nil {
 					t.Fatalf("mode %d, same identity: %v / %v", mode, err, cerr)
@@ -177,53 +169,19 @@ func TestIdentityBoundToTheHandshake(t *testing.T) {
 // directions, letting a test rewrite frames (mutate) or delay them
 // (delay, called before each frame is forwarded; frames keep their order).
 type frameProxy struct {
-	ln     net.Listener
-	target string
+	tcpRelay
 	mutate func(toAcceptor bool, frame []byte) []byte
 	delay  func(toAcceptor bool) time.Duration
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
 }
 
 func newFrameProxy(t *testing.T, target string, mutate func(bool, []byte) []byte, delay func(bool) time.Duration) *frameProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &frameProxy{ln: ln, target: target, mutate: mutate, delay: delay}
-	p.wg.Go(p.serve)
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *frameProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *frameProxy) serve() {
-	for {
-		down, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			down.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, down, up)
-		p.mu.Unlock()
+	t.Helper()
+	p := &frameProxy{mutate: mutate, delay: delay}
+	p.start(t, target, func(down, up net.Conn) {
 		p.wg.Go(func() { p.relay(down, up, true) })
 		p.wg.Go(func() { p.relay(up, down, false) })
-	}
+	})
+	return p
 }
 
 func (p *frameProxy) relay(from, to net.Conn, toAcceptor bool) {

@@ -102,20 +102,13 @@ func checkRecord(tb testing.TB, s *Sim, path string) []RecordedFrame {
 // every frame in feed order, with a fate per port that adds up exactly to
 // Stats and Delivered, whether the feed ends or the Sim is closed mid-feed.
 func TestRecordAgreesWithStats(t *testing.T) {
-	var faults []Fault
-	for _, spec := range []string{
+	faults := parseFaults(t,
 		"port=0,kind=corrupt,rate=0.1",
 		"port=1,at=600ms,for=200ms,kind=baud,baud=57600",
 		"port=1,kind=drop,rate=0.1",
 		"port=1,at=300ms,kind=pause,for=200ms",
 		"port=1,at=900ms,kind=unplug,for=300ms",
-	} {
-		f, err := ParseFault(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		faults = append(faults, f)
-	}
+	)
 	for _, c := range []struct {
 		name  string
 		count uint64
@@ -142,10 +135,7 @@ func TestRecordAgreesWithStats(t *testing.T) {
 			if c.count > 0 {
 				waitFinished(t, s)
 				want := stats(t, s, 0).Written
-				waitFor(t, "port0's frames at its reader", func() bool {
-					l, _ := r0.snapshot()
-					return uint64(len(l)) >= want
-				})
+				r0.waitLines(t, "port0's frames at its reader", int(want))
 			} else {
 				waitFor(t, "a while after the replug", func() bool { return stats(t, s, 1).Overflow > 20 })
 			}
@@ -194,10 +184,7 @@ func TestRecordOfARepeatingFeed(t *testing.T) {
 	readers := []*reader{openReader(t, s.Ports()[0]), openReader(t, s.Ports()[1])}
 	waitFinished(t, s)
 	for _, r := range readers {
-		waitFor(t, "every frame at the readers", func() bool {
-			l, _ := r.snapshot()
-			return len(l) >= n
-		})
+		r.waitLines(t, "every frame at the readers", n)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -138,6 +138,29 @@ func (r *reader) snapshot() ([]line, error) {
 	return slices.Clone(r.lines), r.err
 }
 
+// parseFaults parses the fault specs, in order.
+func parseFaults(tb testing.TB, specs ...string) []Fault {
+	tb.Helper()
+	var faults []Fault
+	for _, spec := range specs {
+		f, err := ParseFault(spec)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		faults = append(faults, f)
+	}
+	return faults
+}
+
+// waitLines waits until r has read at least n lines.
+func (r *reader) waitLines(tb testing.TB, what string, n int) {
+	tb.Helper()
+	waitFor(tb, what, func() bool {
+		l, _ := r.snapshot()
+		return len(l) >= n
+	})
+}
+
 // waitFor polls cond until it holds or waitLimit passes.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
@@ -203,10 +226,7 @@ func TestReaderReceivesEveryFrameInOrder(t *testing.T) {
 	s := startSim(t, Config{Ports: 1, Count: n, Rate: 400, Seed: 7})
 	r := openReader(t, s.Ports()[0])
 	waitFinished(t, s)
-	waitFor(t, "all frames at the reader", func() bool {
-		l, _ := r.snapshot()
-		return len(l) >= n
-	})
+	r.waitLines(t, "all frames at the reader", n)
 	lines, err := r.snapshot()
 	if err != nil {
 		t.Fatalf("reader: %v", err)
@@ -251,10 +271,7 @@ func TestTwoPortsReceiveTheSameSequence(t *testing.T) {
 	r0, r1 := openReader(t, ports[0]), openReader(t, ports[1])
 	waitFinished(t, s)
 	for _, r := range []*reader{r0, r1} {
-		waitFor(t, "all frames at both readers", func() bool {
-			l, _ := r.snapshot()
-			return len(l) >= n
-		})
+		r.waitLines(t, "all frames at both readers", n)
 	}
 	l0, _ := r0.snapshot()
 	l1, _ := r1.snapshot()
@@ -275,27 +292,17 @@ func TestTwoPortsReceiveTheSameSequence(t *testing.T) {
 
 func TestCorruptDropPauseAccounting(t *testing.T) {
 	const n = 400
-	var faults []Fault
-	for _, spec := range []string{
+	faults := parseFaults(t,
 		"port=0,kind=corrupt,rate=0.2",
 		"port=1,kind=drop,rate=0.2",
 		"port=1,at=300ms,kind=pause,for=300ms",
-	} {
-		f, err := ParseFault(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		faults = append(faults, f)
-	}
+	)
 	s := startSim(t, Config{Ports: 2, Count: n, Rate: 200, Seed: 11, Faults: faults})
 	r0, r1 := openReader(t, s.Ports()[0]), openReader(t, s.Ports()[1])
 	waitFinished(t, s)
 	for i, r := range []*reader{r0, r1} {
 		want := stats(t, s, i).Written
-		waitFor(t, fmt.Sprintf("port%d's %d written frames at its reader", i, want), func() bool {
-			l, _ := r.snapshot()
-			return uint64(len(l)) >= want
-		})
+		r.waitLines(t, fmt.Sprintf("port%d's %d written frames at its reader", i, want), int(want))
 	}
 	for i, r := range []*reader{r0, r1} {
 		st := stats(t, s, i)
@@ -323,10 +330,7 @@ func TestUnplugAndReplug(t *testing.T) {
 	path := s.Ports()[0]
 	r0 := openReader(t, path)
 	r1 := openReader(t, s.Ports()[1])
-	waitFor(t, "20 frames before the unplug", func() bool {
-		l, _ := r0.snapshot()
-		return len(l) >= 20
-	})
+	r0.waitLines(t, "20 frames before the unplug", 20)
 	if err := s.Unplug(0, 300*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
@@ -429,10 +433,7 @@ func TestScriptedUnplugAndReplay(t *testing.T) {
 	s := startSim(t, Config{Ports: 2, Replay: file, Baud: 38400, StartSeq: 1, Faults: []Fault{f}, DrainTimeout: 100 * time.Millisecond})
 	r1 := openReader(t, s.Ports()[1])
 	waitFinished(t, s)
-	waitFor(t, "the whole capture at port1", func() bool {
-		l, _ := r1.snapshot()
-		return len(l) >= 50
-	})
+	r1.waitLines(t, "the whole capture at port1", 50)
 	l1, _ := r1.snapshot()
 	var got bytes.Buffer
 	for _, l := range l1 {
@@ -502,10 +503,7 @@ func TestResumeEndsPause(t *testing.T) {
 	}
 	for i, r := range []*reader{r0, r1} {
 		want := uint64(len(delivered(t, s, i)) + 20)
-		waitFor(t, fmt.Sprintf("port%d delivering again", i), func() bool {
-			l, _ := r.snapshot()
-			return uint64(len(l)) >= want
-		})
+		r.waitLines(t, fmt.Sprintf("port%d delivering again", i), int(want))
 	}
 	if paused == 0 || stats(t, s, 0).Paused != stats(t, s, 1).Paused {
 		t.Fatalf("paused %d before the resume; port0 %v, port1 %v", paused, stats(t, s, 0), stats(t, s, 1))

@@ -24,20 +24,14 @@ func TestStalledReaderGetsNothingLate(t *testing.T) {
 	s := startSim(t, Config{Ports: 1, Count: n, Rate: rate, Seed: 4, Record: path})
 	cfg := s.Config()
 	r := openReader(t, s.Ports()[0])
-	waitFor(t, "50 frames before the stall", func() bool {
-		l, _ := r.snapshot()
-		return len(l) >= 50
-	})
+	r.waitLines(t, "50 frames before the stall", 50)
 	r.stall()
 	time.Sleep(stall)
 	resumed := time.Now()
 	r.resume()
 	waitFinished(t, s)
 	st := stats(t, s, 0)
-	waitFor(t, "every frame written at the reader", func() bool {
-		l, _ := r.snapshot()
-		return uint64(len(l)) >= st.Written
-	})
+	r.waitLines(t, "every frame written at the reader", int(st.Written))
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -114,10 +108,7 @@ func TestBurstsReachTheReaderTogether(t *testing.T) {
 	s := startSim(t, Config{Ports: 1, Feed: FeedNMEAGPS, Rate: rate, Count: 70, Seed: 8})
 	r := openReader(t, s.Ports()[0])
 	waitFinished(t, s)
-	waitFor(t, "every frame at the reader", func() bool {
-		l, _ := r.snapshot()
-		return len(l) >= 70
-	})
+	r.waitLines(t, "every frame at the reader", 70)
 	lines, _ := r.snapshot()
 	var starts []time.Time
 	for i := 0; i < len(lines); {

@@ -100,10 +100,7 @@ func TestBaudFaultGarblesOnePort(t *testing.T) {
 	s := startSim(t, Config{Ports: 2, Baud: 115200, Count: n, Rate: 200, Seed: 3, Faults: []Fault{f}})
 	r0, r1 := openReader(t, s.Ports()[0]), openByteReader(t, s.Ports()[1])
 	waitFinished(t, s)
-	waitFor(t, "port0's frames at its reader", func() bool {
-		l, _ := r0.snapshot()
-		return len(l) >= n
-	})
+	r0.waitLines(t, "port0's frames at its reader", n)
 	lines0, _ := r0.snapshot()
 	if got, invalid := seqs(lines0); len(got) != n || invalid != 0 {
 		t.Fatalf("port0 (no fault): %d valid and %d invalid lines, want %d valid", len(got), invalid, n)
