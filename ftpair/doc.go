@@ -157,4 +157,8 @@
 // All members of a group must share HeartbeatInterval, PreparationInterval,
 // ActivationInterval and ActiveGoal; Preempt and PreemptDelay are read on
 // the member that would preempt.
+//
+// node.go holds the Node, Step and the transitions it emits; handle.go takes
+// each event into the Node's view of its peers; decide.go holds the rules
+// evaluate applies after every event.
 package ftpair

@@ -1,0 +1,306 @@
+package ftpair
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+func (n *Node) peer(id string) *peer {
+	p, ok := n.peers[id]
+	if !ok {
+		p = &peer{id: id}
+		n.peers[id] = p
+		i, _ := slices.BinarySearch(n.ids, id)
+		n.ids = slices.Insert(n.ids, i, id)
+	}
+	return p
+}
+
+func (n *Node) onHeartbeat(hb Heartbeat) {
+	if hb.From == "" {
+		n.counters.StaleHeartbeats++
+		return
+	}
+	if hb.From == n.cfg.MemberID {
+		if hb.Incarnation != n.inc {
+			n.counters.DuplicateMemberID++
+			n.twinSeen(fmt.Sprintf("a heartbeat from incarnation %d of this member's id (ours is %d)", hb.Incarnation, n.inc))
+		}
+		return
+	}
+	p := n.peer(hb.From)
+	if p.haveHB && (hb.Incarnation < p.hb.Incarnation || hb.Incarnation == p.hb.Incarnation && hb.Seq <= p.hb.Seq) {
+		n.counters.StaleHeartbeats++
+		return
+	}
+	// A new process: forget the old one's witness and episode.
+	restarted := p.haveHB && hb.Incarnation > p.hb.Incarnation
+	if restarted {
+		p.suppressed = false
+	}
+	if p.witnessInc != 0 && p.witnessInc < hb.Incarnation || restarted && p.witnessInc == 0 {
+		p.witnessAt, p.witBase = time.Time{}, time.Time{}
+	}
+	p.dead = false
+	p.hb, p.haveHB, p.heardAt, p.hbBase = hb, true, n.now, n.now
+	p.missed = 0
+	n.maxTerm = max(n.maxTerm, hb.Term)
+	if hb.Role.holdsSlot() && hb.Term >= n.retryTerm {
+		n.retryTerm = 0 // another member claims a slot at that term: a contest
+	}
+}
+
+func (n *Node) onConnected(id string) {
+	if id == "" || id == n.cfg.MemberID {
+		return
+	}
+	p := n.peer(id)
+	p.connected = true
+	// The transport accepted the peer: whatever it refused before has
+	// been fixed (the peer restarted with settings matching ours).
+	p.refusedAt, p.refBase, p.refusedFor, p.refusedWhy = time.Time{}, time.Time{}, 0, ""
+	if !slices.Contains(n.greet, id) {
+		n.greet = append(n.greet, id)
+	}
+}
+
+func (n *Node) onClosed(e PeerClosed) {
+	p, ok := n.peers[e.Peer]
+	if !ok {
+		return
+	}
+	if e.Incarnation != 0 && p.haveHB && e.Incarnation < p.hb.Incarnation {
+		return // the old connection of an earlier run
+	}
+	p.connected = false
+	if !p.dead && (p.haveHB || !p.witnessAt.IsZero()) {
+		p.dead, p.deadAt = true, n.now
+		n.counters.Obituaries++
+	}
+}
+
+// onRefused records a refusal by the transport. A refusal stands for at
+// least one activation interval.
+func (n *Node) onRefused(e PeerRefused) {
+	if e.Peer == "" {
+		return
+	}
+	if e.Peer == n.cfg.MemberID {
+		n.twinRefused(e)
+		return
+	}
+	p := n.peer(e.Peer)
+	p.refusedAt, p.refBase = n.now, n.now
+	p.refusedFor = max(e.For, n.cfg.ActivationInterval)
+	p.refusedWhy = e.Reason
+	n.counters.PeerRefusals++
+}
+
+// twinHoldIntervals is how many activation intervals a sign of another
+// process under our member id (a heartbeat, or its commits in Kafka) keeps
+// the clash standing. Its commits are renewed continuously while it is
+// active; an inactive twin writes nothing to Kafka, and only the
+// transport's refusals (PeerRefused naming our own id) renew the clash.
+const twinHoldIntervals = 4
+
+// twin is another process running under this member's id: two members
+// were configured with one member_id. It is never a peer: it cannot be
+// heard (the transport refuses it, and heartbeats from our own id are
+// dropped), and it takes no part in the ranking. Its commits, seen through
+// Kafka, hold its slot like a peer's witness.
+type twin struct {
+	since time.Time // the current episode began; zero: none yet
+	// The last sign of it (heartbeat or witness) and when the transport
+	// last refused it, moved forward by our own stalls since (as for
+	// peers), and how long that refusal stands.
+	seenBase   time.Time
+	refBase    time.Time
+	refusedFor time.Duration
+	lastAt     time.Time
+	detail     string
+	// Its last commit seen through Kafka, and the slot it was in.
+	witBase time.Time
+	slot    int
+}
+
+// twinRefused records the transport's refusal of a process that presents
+// our own member id.
+func (n *Node) twinRefused(e PeerRefused) {
+	n.twinEpisode()
+	t := &n.twin
+	t.refBase, t.refusedFor = n.now, max(e.For, n.cfg.ActivationInterval)
+	t.lastAt, t.detail = n.now, e.Reason
+	n.counters.PeerRefusals++
+}
+
+// twinSeen records a sign of another process under our member id.
+func (n *Node) twinSeen(detail string) {
+	n.twinEpisode()
+	t := &n.twin
+	if t.refBase.IsZero() || n.now.Sub(t.refBase) >= t.refusedFor {
+		// The transport's refusal, while it stands, says more: it names
+		// the other process's address.
+		t.detail = detail
+	}
+	t.seenBase, t.lastAt = n.now, n.now
+}
+
+// twinEpisode starts a clash episode unless one stands.
+func (n *Node) twinEpisode() {
+	if !n.clashStanding() {
+		n.twin.since = n.now
+		n.counters.MemberIDClashes++
+	}
+}
+
+// clashStanding: another process under our member id was refused by the
+// transport within the refusal's duration, or showed itself within
+// twinHoldIntervals activation intervals (not counting our own stalls).
+func (n *Node) clashStanding() bool {
+	t := &n.twin
+	return !t.refBase.IsZero() && n.now.Sub(t.refBase) < t.refusedFor ||
+		!t.seenBase.IsZero() && n.now.Sub(t.seenBase) < twinHoldIntervals*n.cfg.ActivationInterval
+}
+
+// twinHolds reports the slot the twin holds as far as we can tell: its
+// commits were seen within the activation interval.
+func (n *Node) twinHolds() (int, bool) {
+	t := &n.twin
+	if !t.witBase.IsZero() && n.now.Sub(t.witBase) < n.cfg.ActivationInterval {
+		return t.slot, true
+	}
+	return 0, false
+}
+
+func (n *Node) onHealth(h Health) {
+	was := n.health
+	if h.Kafka == KafkaFailing {
+		switch {
+		case !h.KafkaFailingSince.IsZero():
+		case was.Kafka == KafkaFailing:
+			h.KafkaFailingSince = was.KafkaFailingSince
+		default:
+			h.KafkaFailingSince = n.now
+		}
+	} else {
+		h.KafkaFailingSince = time.Time{}
+		if was.Kafka != KafkaOK {
+			n.kafkaOKSince = n.now
+		}
+	}
+	if h.Feed != FeedOK && was.Feed == FeedOK {
+		n.feedBadSince = n.now
+	}
+	n.health = h
+}
+
+func (n *Node) onWitness(e WitnessSeen) {
+	if e.Member == "" {
+		return
+	}
+	if e.Member == n.cfg.MemberID {
+		n.twinSeen(fmt.Sprintf("records committed under this member's id by another process (slot %d)", e.Slot))
+		n.twin.witBase, n.twin.slot = n.now, e.Slot
+		return
+	}
+	p := n.peer(e.Member)
+	known := p.hb.Incarnation
+	if !p.haveHB {
+		known = p.witnessInc
+	}
+	if e.Incarnation != 0 && e.Incarnation < known {
+		return // records of an earlier run
+	}
+	if p.dead {
+		// Records the dead process committed just before it died may still
+		// be echoing. A record of a later incarnation, or (when records do
+		// not say) one seen an activation interval after the obituary, comes
+		// from a new run. So does one seen after this member was fenced
+		// since the obituary: someone took the lock after the death, and the
+		// peer still committing is that someone (its connection was closed
+		// by the network, not by its death).
+		newRun := e.Incarnation > known ||
+			e.Incarnation == 0 && n.now.Sub(p.deadAt) >= n.cfg.ActivationInterval ||
+			e.Incarnation == 0 && n.fencedAt.After(p.deadAt)
+		if !newRun {
+			return
+		}
+		p.dead = false
+	}
+	p.witnessAt, p.witBase, p.witnessInc, p.witnessSlot = n.now, n.now, e.Incarnation, e.Slot
+	n.retryTerm = 0 // a holder at a term we cannot know
+}
+
+func (n *Node) onFenced(e Fenced) {
+	if !n.role.holdsSlot() || e.Term != 0 && e.Term != n.term {
+		return
+	}
+	n.fenceStreak++
+	n.fencedSlot = n.slot
+	n.fencedAt = n.now
+	hold := n.cfg.ActivationInterval << min(n.fenceStreak-1, maxFenceBackoff)
+	n.deactivate(ReasonFenced, false, "", "producer fenced")
+	n.hold(hold, ReasonFenced)
+}
+
+func (n *Node) onActivationFinished(e ActivationFinished) {
+	if n.role != RoleActivating || e.Term != 0 && e.Term != n.term {
+		return
+	}
+	n.counters.Activations++
+	n.counters.ActivationsByReason[n.actReason]++
+	n.transition(RoleActive, "", "")
+}
+
+func (n *Node) onActivationFailed(e ActivationFailed) {
+	if n.role != RoleActivating || e.Term != 0 && e.Term != n.term {
+		return
+	}
+	n.counters.ActivationFailures++
+	n.retryTerm = n.term
+	n.transition(RoleInactive, ReasonActivationFailed, e.Err)
+	n.hold(max(n.cfg.ActivationInterval, e.RetryAfter), ReasonActivationFailed)
+}
+
+func (n *Node) onSwitchover(e SwitchoverRequested) {
+	refuse := func(why string) {
+		n.counters.Refused++
+		n.emit(RequestRefused{Request: "switchover", Reason: why})
+	}
+	switch n.role {
+	case RoleInactive:
+		if a := n.anyHolder(); a != "" {
+			refuse("not active; ask " + a)
+		} else {
+			refuse("not active")
+		}
+		return
+	case RoleActivating:
+		refuse("activation in progress")
+		return
+	case RoleDeactivating:
+		refuse("deactivation in progress")
+		return
+	}
+	var target *peer
+	if e.Target != "" {
+		p, ok := n.peers[e.Target]
+		if !ok || e.Target == n.cfg.MemberID {
+			refuse(fmt.Sprintf("unknown member %q", e.Target))
+			return
+		}
+		if why := n.notReady(p); why != "" {
+			refuse(fmt.Sprintf("%s is not ready: %s", e.Target, why))
+			return
+		}
+		target = p
+	} else {
+		target = n.bestPeer(func(*peer) bool { return true })
+		if target == nil {
+			refuse("no ready member to hand over to")
+			return
+		}
+	}
+	n.deactivate(ReasonSwitchover, true, target.id, "operator request")
+}
