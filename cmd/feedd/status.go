@@ -443,36 +443,59 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "  %s\t"+format+"\n", append([]any{k}, a...)...) }
+	renderRole(row, d, now)
+	renderStream(row, d, now)
+	renderKafka(row, d, now)
+	row("counters", "%s", strings.Join(statusCounters(d), ", "))
+	tw.Flush()
 
-	bc := &d.Broadcast
 	if p := d.Pair; p != nil {
-		row("role", "%s since %s, term %d", strings.ToUpper(p.Role), when(now, p.RoleSince), p.Term)
-		row("health", "feed %s, kafka %s", p.Health.Feed, p.Health.Kafka)
-		var notes []string
-		if p.HoldOff {
-			n := "holding off"
-			if p.HoldOffReason != "" {
-				n += " (" + p.HoldOffReason + ")"
-			}
-			if !p.HoldOffUntil.IsZero() {
-				n += " until " + clock(p.HoldOffUntil)
-			}
-			notes = append(notes, n)
-		}
-		if p.HandoverTo != "" {
-			notes = append(notes, "handing over to "+p.HandoverTo)
-		}
-		if p.Preparing {
-			notes = append(notes, "preparing to activate (the active is silent)")
-		}
-		if len(notes) > 0 {
-			row("note", "%s", strings.Join(notes, "; "))
-		}
-	} else {
-		row("role", "%s since %s", strings.ToUpper(bc.Role), when(now, bc.RoleSince))
+		renderPeers(&b, d, now)
+		renderTransitions(&b, p.Transitions)
 	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
 
-	in := &d.Ingest
+// statusLine writes one row of the status table: a key and its text.
+type statusLine func(k, format string, a ...any)
+
+// renderRole writes the member's role and, under the pair protocol, its
+// health and what it is doing about its role.
+func renderRole(row statusLine, d *statusDoc, now time.Time) {
+	p := d.Pair
+	if p == nil {
+		row("role", "%s since %s", strings.ToUpper(d.Broadcast.Role), when(now, d.Broadcast.RoleSince))
+		return
+	}
+	row("role", "%s since %s, term %d", strings.ToUpper(p.Role), when(now, p.RoleSince), p.Term)
+	row("health", "feed %s, kafka %s", p.Health.Feed, p.Health.Kafka)
+	var notes []string
+	if p.HoldOff {
+		n := "holding off"
+		if p.HoldOffReason != "" {
+			n += " (" + p.HoldOffReason + ")"
+		}
+		if !p.HoldOffUntil.IsZero() {
+			n += " until " + clock(p.HoldOffUntil)
+		}
+		notes = append(notes, n)
+	}
+	if p.HandoverTo != "" {
+		notes = append(notes, "handing over to "+p.HandoverTo)
+	}
+	if p.Preparing {
+		notes = append(notes, "preparing to activate (the active is silent)")
+	}
+	if len(notes) > 0 {
+		row("note", "%s", strings.Join(notes, "; "))
+	}
+}
+
+// renderStream writes what the member reads and holds: the port, the
+// ring, the echo, the last hole in its stream and the cross-check.
+func renderStream(row statusLine, d *statusDoc, now time.Time) {
+	in, bc := &d.Ingest, &d.Broadcast
 	feed := "disconnected (serial device not open)"
 	switch {
 	case in.Connected && in.Quiet:
@@ -515,6 +538,12 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 	case bc.Role == "active":
 		row("cross-check", "%s: NO SIGHTINGS from the peer: frames go out unchecked (%d so far)", xc.Mode, bc.Counters.Unchecked)
 	}
+}
+
+// renderKafka writes the member's side of Kafka: its commits, what fails,
+// its producer, the topic and the witness.
+func renderKafka(row statusLine, d *statusDoc, now time.Time) {
+	bc := &d.Broadcast
 	if bc.LastCommitAt.IsZero() {
 		row("last commit", "none by this member")
 	} else {
@@ -553,7 +582,12 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 	if bc.LastError != "" {
 		row("last error", "%s", bc.LastError)
 	}
+}
 
+// statusCounters lists the counters row: what the pair protocol and the
+// pipeline counted, the rare ones only when they happened.
+func statusCounters(d *statusDoc) []string {
+	bc, r := &d.Broadcast, &d.Broadcast.Ring
 	var counters []string
 	if p := d.Pair; p != nil {
 		c := &p.Counters
@@ -583,95 +617,107 @@ func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
 			plural(r.OverflowFrames, "frame"), humanBytes(int64(r.OverflowBytes)), plural(r.OverflowLost, "frame"),
 			plural(r.OverflowGaps, "gap"), r.LimboLen, r.OverflowResolved))
 	}
-	row("counters", "%s", strings.Join(counters, ", "))
-	tw.Flush()
+	return counters
+}
 
-	if p := d.Pair; p != nil {
-		b.WriteString("\npeers\n")
-		peers := p.Peers
-		if d.Link != nil {
-			// A configured peer the core has not heard of yet is listed
-			// by the link alone.
-			for _, lp := range d.Link.Peers {
-				if !slices.ContainsFunc(peers, func(pe peerDoc) bool { return pe.ID == lp.ID }) {
-					peers = append(peers, peerDoc{ID: lp.ID, View: "not heard yet", Connected: lp.Connected})
-				}
-			}
-		}
-		if len(peers) == 0 {
-			b.WriteString("  none configured\n")
-		}
-		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		if len(peers) > 0 {
-			fmt.Fprintln(tw, "  ID\tSEEN\tLAST HEARTBEAT\tROLE\tTERM\tFEED\tKAFKA")
-		}
-		for _, pe := range peers {
-			seen := pe.View
-			if pe.Refused {
-				seen += ", REFUSED"
-			}
-			if pe.Connected {
-				seen += ", link up"
-			} else {
-				seen += ", link down"
-			}
-			role := pe.Role
-			switch {
-			case pe.LastHeard.IsZero():
-				role, pe.Feed, pe.Kafka = "-", "-", "-"
-			case pe.View == "dead":
-				// Its last heartbeat's role and health are history.
-				role, pe.Feed, pe.Kafka = "- (was "+role+")", "-", "-"
-			case pe.HoldOff:
-				role += " (holding off)"
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", pe.ID, seen, ago(now, pe.LastHeard), role, pe.Term, pe.Feed, pe.Kafka)
-		}
-		tw.Flush()
-		if c := p.MemberIDClash; c != nil {
-			standing := "it does not hold the slot now"
-			if c.Committing {
-				standing = "it is committing: this member does not contend with it"
-			}
-			fmt.Fprintf(&b, "  MEMBER ID CLASH since %s: another process runs with member_id %s (%s): %s\n",
-				when(now, c.Since), d.Member, standing, c.Detail)
-		}
-		if d.Link != nil {
-			for _, lp := range d.Link.Peers {
-				switch {
-				case lp.IdentityRefused:
-					theirs := "?"
-					if lp.PeerIdentity != nil {
-						theirs = lp.PeerIdentity.Description
-					}
-					fmt.Fprintf(&b, "  REFUSING %s (%s): its frame identity is %q, ours is %q; "+
-						"no member activates on the other's account until their framing and sequence settings agree\n",
-						lp.ID, lp.Address, theirs, d.Link.Identity.Description)
-				case !lp.Connected && lp.LastError != "":
-					fmt.Fprintf(&b, "  link to %s (%s) down since %s: %s\n", lp.ID, lp.Address, when(now, lp.Since), lp.LastError)
-				}
-				if c := lp.Clock; c != nil {
-					fmt.Fprintf(&b, "  clock offset to %s (ours minus its): between %v and %v, %s wide, measured %s ago\n",
-						lp.ID, time.Duration(c.Lo), time.Duration(c.Hi), fineDuration(c.Width), shortDuration(c.Age))
-				}
-			}
-		}
-		if n := len(p.Transitions); n > 0 {
-			b.WriteString("\nrecent transitions\n")
-			for _, t := range p.Transitions[max(0, n-5):] {
-				fmt.Fprintf(&b, "  %s  %s → %s", clock(t.At), t.From, t.To)
-				if t.Reason != "" {
-					fmt.Fprintf(&b, "  (%s)", t.Reason)
-				}
-				if t.Detail != "" {
-					fmt.Fprintf(&b, "  %s", t.Detail)
-				}
-				b.WriteByte('\n')
+// renderPeers writes the peers table, a configured peer the core has not
+// heard of yet included, and what stands between this member and each.
+func renderPeers(b *strings.Builder, d *statusDoc, now time.Time) {
+	p := d.Pair
+	b.WriteString("\npeers\n")
+	peers := p.Peers
+	if d.Link != nil {
+		// A configured peer the core has not heard of yet is listed
+		// by the link alone.
+		for _, lp := range d.Link.Peers {
+			if !slices.ContainsFunc(peers, func(pe peerDoc) bool { return pe.ID == lp.ID }) {
+				peers = append(peers, peerDoc{ID: lp.ID, View: "not heard yet", Connected: lp.Connected})
 			}
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	if len(peers) == 0 {
+		b.WriteString("  none configured\n")
+	}
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	if len(peers) > 0 {
+		fmt.Fprintln(tw, "  ID\tSEEN\tLAST HEARTBEAT\tROLE\tTERM\tFEED\tKAFKA")
+	}
+	for _, pe := range peers {
+		seen := pe.View
+		if pe.Refused {
+			seen += ", REFUSED"
+		}
+		if pe.Connected {
+			seen += ", link up"
+		} else {
+			seen += ", link down"
+		}
+		role := pe.Role
+		switch {
+		case pe.LastHeard.IsZero():
+			role, pe.Feed, pe.Kafka = "-", "-", "-"
+		case pe.View == "dead":
+			// Its last heartbeat's role and health are history.
+			role, pe.Feed, pe.Kafka = "- (was "+role+")", "-", "-"
+		case pe.HoldOff:
+			role += " (holding off)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", pe.ID, seen, ago(now, pe.LastHeard), role, pe.Term, pe.Feed, pe.Kafka)
+	}
+	tw.Flush()
+	if c := p.MemberIDClash; c != nil {
+		standing := "it does not hold the slot now"
+		if c.Committing {
+			standing = "it is committing: this member does not contend with it"
+		}
+		fmt.Fprintf(b, "  MEMBER ID CLASH since %s: another process runs with member_id %s (%s): %s\n",
+			when(now, c.Since), d.Member, standing, c.Detail)
+	}
+	if d.Link != nil {
+		renderLinkPeers(b, d, now)
+	}
+}
+
+// renderLinkPeers writes what the pair link knows of each peer: a refusal,
+// why its link is down, the bound on its clock.
+func renderLinkPeers(b *strings.Builder, d *statusDoc, now time.Time) {
+	for _, lp := range d.Link.Peers {
+		switch {
+		case lp.IdentityRefused:
+			theirs := "?"
+			if lp.PeerIdentity != nil {
+				theirs = lp.PeerIdentity.Description
+			}
+			fmt.Fprintf(b, "  REFUSING %s (%s): its frame identity is %q, ours is %q; "+
+				"no member activates on the other's account until their framing and sequence settings agree\n",
+				lp.ID, lp.Address, theirs, d.Link.Identity.Description)
+		case !lp.Connected && lp.LastError != "":
+			fmt.Fprintf(b, "  link to %s (%s) down since %s: %s\n", lp.ID, lp.Address, when(now, lp.Since), lp.LastError)
+		}
+		if c := lp.Clock; c != nil {
+			fmt.Fprintf(b, "  clock offset to %s (ours minus its): between %v and %v, %s wide, measured %s ago\n",
+				lp.ID, time.Duration(c.Lo), time.Duration(c.Hi), fineDuration(c.Width), shortDuration(c.Age))
+		}
+	}
+}
+
+// renderTransitions writes the last few role transitions.
+func renderTransitions(b *strings.Builder, ts []transition) {
+	n := len(ts)
+	if n == 0 {
+		return
+	}
+	b.WriteString("\nrecent transitions\n")
+	for _, t := range ts[max(0, n-5):] {
+		fmt.Fprintf(b, "  %s  %s → %s", clock(t.At), t.From, t.To)
+		if t.Reason != "" {
+			fmt.Fprintf(b, "  (%s)", t.Reason)
+		}
+		if t.Detail != "" {
+			fmt.Fprintf(b, "  %s", t.Detail)
+		}
+		b.WriteByte('\n')
+	}
 }
 
 // stepDowns renders step-downs by reason: "none", or "3 (fenced 1, feed 2)".
