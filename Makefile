@@ -41,7 +41,7 @@ REPAIR_RUNS ?= 20
 E2E_RUNS ?= 20
 E2E_LOGS ?= /tmp/feedd-e2e-streak
 
-.PHONY: all build test test-e2e test-e2e-streak test-feeds test-repair soak vet deps deps-demo kafka kafka-up kafka-down demo bench fuzz clean static install
+.PHONY: all build test test-e2e test-e2e-streak test-feeds test-repair soak vet deps deps-demo kafka kafka-up kafka-down demo bench fuzz clean static install deb
 
 all: build
 
@@ -250,6 +250,27 @@ install: build
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/feedd.fish $(DESTDIR)$(PREFIX)/share/man/man1/feedd*.1
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/feedd
 	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, a configuration in $(SYSCONFDIR)/feedd/feedd.yaml, systemctl enable --now feedd (or, one member per feed, $(SYSCONFDIR)/feedd/NAME.yaml and feedd@NAME)"
+
+# deb builds a Debian package, $(DEB_DIR)/feedd_$(DEB_VERSION)_$(DEB_ARCH).deb: what `make install`
+# installs (a static binary, the systemd units and the template, the sysusers.d entry, shell
+# completions, man pages, examples and documentation) under /usr, with deploy/debian's control
+# file and scripts. Installing it creates the feedd user and starts nothing. It needs dpkg-deb
+# only (Debian's dpkg); docs/operations.md says how to install it.
+DEB_DIR        ?= bin
+DEB_VERSION    ?= 0.0~$(subst -,.,$(VERSION))
+DEB_ARCH       ?= $(shell dpkg --print-architecture 2>/dev/null || $(GO) env GOARCH)
+DEB_MAINTAINER ?= feedd developers <feedd@localhost>
+deb:
+	@command -v dpkg-deb >/dev/null 2>&1 || { echo "dpkg-deb is missing: apt-get install dpkg"; exit 1; }
+	rm -rf $(DEB_DIR)/deb-root
+	CGO_ENABLED=0 $(MAKE) --no-print-directory install BIN=$(DEB_DIR)/feedd-deb DESTDIR=$(abspath $(DEB_DIR))/deb-root \
+		PREFIX=/usr SYSCONFDIR=/etc SYSTEMDUNITDIR=/usr/lib/systemd/system SYSUSERSDIR=/usr/lib/sysusers.d >/dev/null
+	install -d -m 0755 $(DEB_DIR)/deb-root/DEBIAN
+	sed -e 's|@VERSION@|$(DEB_VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' -e 's|^Maintainer: .*|Maintainer: $(DEB_MAINTAINER)|' \
+		deploy/debian/control > $(DEB_DIR)/deb-root/DEBIAN/control
+	install -m 0755 deploy/debian/postinst deploy/debian/postrm $(DEB_DIR)/deb-root/DEBIAN/
+	dpkg-deb --root-owner-group --build $(DEB_DIR)/deb-root $(DEB_DIR)/feedd_$(DEB_VERSION)_$(DEB_ARCH).deb
+	rm -rf $(DEB_DIR)/deb-root $(DEB_DIR)/feedd-deb
 
 clean:
 	rm -rf bin

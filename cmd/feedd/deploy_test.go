@@ -303,6 +303,27 @@ func TestExampleConfigurations(t *testing.T) {
 	}
 }
 
+// checkStatic fails unless the binary at path is static and runs.
+func checkStatic(t *testing.T, path string) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Fatalf("%s asks for a dynamic loader: not static", path)
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Fatalf("%s needs shared libraries %v", path, libs)
+	}
+	if v, err := exec.Command(path, "version").CombinedOutput(); err != nil {
+		t.Fatalf("%s does not run: %v\n%s", path, err, v)
+	}
+}
+
 // The Dockerfile builds with make static; the binary it makes must be
 // static, and the Go image must be the go.mod's version.
 func TestStaticBuild(t *testing.T) {
@@ -315,22 +336,7 @@ func TestStaticBuild(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make static: %v\n%s", err, b)
 	}
-	f, err := elf.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			t.Fatal("the binary asks for a dynamic loader: not static")
-		}
-	}
-	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
-		t.Fatalf("the binary needs shared libraries %v", libs)
-	}
-	if v, err := exec.Command(out, "version").CombinedOutput(); err != nil {
-		t.Fatalf("the static binary does not run: %v\n%s", err, v)
-	}
+	checkStatic(t, out)
 
 	docker, err := os.ReadFile(dockerfile)
 	if err != nil {
@@ -434,4 +440,67 @@ func TestMakeInstall(t *testing.T) {
 		}
 	}
 	verifyUnit(t, template, "/opt/feedd/bin/feedd", filepath.Join(dest, "opt/feedd/bin/feedd"))
+}
+
+// TestMakeDeb: make deb builds a Debian package that dpkg-deb reads, named
+// for its version and architecture, holding what make install installs
+// under /usr (a static binary among it) and the scripts that create the
+// feedd user and start nothing.
+func TestMakeDeb(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	make := needTool(t, "make", "FEEDD_REQUIRE_MAKE", "apt-get install make")
+	dpkgDeb := needTool(t, "dpkg-deb", "FEEDD_REQUIRE_DPKG", "apt-get install dpkg")
+	dir := t.TempDir()
+	cmd := exec.Command(make, "-C", repoRoot, "deb", "DEB_DIR="+dir, "DEB_VERSION=1.2.3~test", "DEB_ARCH=amd64")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make deb: %v\n%s", err, b)
+	}
+	deb := filepath.Join(dir, "feedd_1.2.3~test_amd64.deb")
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 1 || left[0] != deb {
+		t.Fatalf("make deb left %v, want %s alone", left, deb)
+	}
+	for field, want := range map[string]string{"Package": "feedd", "Version": "1.2.3~test", "Architecture": "amd64"} {
+		got, err := exec.Command(dpkgDeb, "--field", deb, field).Output()
+		if err != nil || strings.TrimSpace(string(got)) != want {
+			t.Errorf("%s: %q (%v), want %q", field, got, err, want)
+		}
+	}
+	contents, err := exec.Command(dpkgDeb, "--contents", deb).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{
+		"./usr/bin/feedd", "./usr/lib/systemd/system/feedd.service", "./usr/lib/systemd/system/feedd@.service",
+		"./usr/lib/sysusers.d/feedd.conf", "./usr/share/man/man1/feedd.1", "./usr/share/man/man1/feedd-run.1",
+		"./usr/share/bash-completion/completions/feedd", "./usr/share/zsh/site-functions/_feedd",
+		"./usr/share/fish/vendor_completions.d/feedd.fish", "./usr/share/doc/feedd/operations.md",
+		"./usr/share/doc/feedd/examples/feedd-host-a.yaml", "./etc/feedd/",
+	} {
+		if !regexp.MustCompile(`(?m) root/root .* ` + regexp.QuoteMeta(path) + `$`).Match(contents) {
+			t.Errorf("the package lacks %s (owned by root)", path)
+		}
+	}
+	root := t.TempDir()
+	if b, err := exec.Command(dpkgDeb, "--extract", deb, root).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb --extract: %v\n%s", err, b)
+	}
+	checkStatic(t, filepath.Join(root, "usr/bin/feedd"))
+	u := unitDirectives(t, filepath.Join(root, "usr/lib/systemd/system/feedd.service"))
+	if got := u["Service.ExecStart"]; len(got) != 1 || got[0] != "/usr/bin/feedd run --config /etc/feedd/feedd.yaml" {
+		t.Errorf("the packaged unit's ExecStart is %q", got)
+	}
+	control := t.TempDir()
+	if b, err := exec.Command(dpkgDeb, "--control", deb, control).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb --control: %v\n%s", err, b)
+	}
+	postinst, err := os.ReadFile(filepath.Join(control, "postinst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(postinst, []byte("systemd-sysusers feedd.conf")) || bytes.Contains(postinst, []byte("systemctl start")) ||
+		bytes.Contains(postinst, []byte("systemctl enable")) {
+		t.Errorf("postinst must create the user and start nothing:\n%s", postinst)
+	}
 }
