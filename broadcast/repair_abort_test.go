@@ -16,13 +16,7 @@ import (
 // before what follows it: the topic is the whole feed, once each, in order.
 // (The make test-e2e broker-restart scenario once lost such a run.)
 func TestRepairAfterAbortedActivation(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		build func(uint64, time.Time) *ingest.Frame
-	}{
-		{"sequenced", frame},
-		{"fingerprinted", fpFrame},
-	} {
+	for _, tc := range frameIdentities {
 		t.Run(tc.name, func(t *testing.T) {
 			broker := startBroker(t, "")
 			cfg := testConfig(broker.Addr(), "repair-abort-"+tc.name)
@@ -55,10 +49,7 @@ func TestRepairAfterAbortedActivation(t *testing.T) {
 			if k := a.Status().Counters; k.RepairRequests != 2 || k.RepairedPossible != 0 {
 				t.Fatalf("repair requests %d, possible %d; want 2 (the hole asked again) and 0 (the aborted frames are certainly not on the topic)", k.RepairRequests, k.RepairedPossible)
 			}
-			waitFor(t, "the inactive's ring to drain", func() bool { return b.Status().Ring.Len == 0 })
-			if r := b.Status().Ring; r.Skipped != 0 {
-				t.Fatalf("the inactive counted %d frames skipped by the active", r.Skipped)
-			}
+			checkPeerSkippedNothing(t, b)
 		})
 	}
 }
