@@ -39,5 +39,5 @@ func TestActivateGivesUpWhenItsContextEnds(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Logf("Activate: %v", err)
 	}
-	waitFor(t, "the member to be inactive", func() bool { return m.Status().Role == RoleInactive })
+	waitFor(t, "the member to be inactive", func() bool { return m.Status().State == StateInactive })
 }

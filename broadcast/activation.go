@@ -110,7 +110,7 @@ func (p *Pipeline) activate(ctx context.Context, reply chan error) {
 		started: time.Now(),
 	}
 	p.act = a
-	p.setRole(RoleActivating)
+	p.setState(StateActivating)
 	prev := p.lastClosed
 	p.lastClosed = a.closed
 	p.log.Info("activating", "transactional_id", p.txnID)
@@ -409,7 +409,7 @@ func (p *Pipeline) checkSynced() {
 		p.crossCheckLive(a.flushThrough)
 		p.checkFlushed(a) // nothing to flush: observed before Activate returns
 		p.c.Activations++
-		p.setRole(RoleActive)
+		p.setState(StateActive)
 		for _, w := range a.waiters {
 			w <- nil
 		}

@@ -192,13 +192,13 @@ func (tc *testCluster) run(t *testing.T, name string, fault func(r *clusterRun))
 	for done := false; !done; time.Sleep(10 * time.Millisecond) {
 		for _, m := range r.members {
 			st := m.Status()
-			done = done || st.Role == RoleActive && st.Ring.Len == 0 && st.Ring.Appended+st.Ring.Recognised+st.Ring.Rejected == st.Counters.Accepted
+			done = done || st.State == StateActive && st.Ring.Len == 0 && st.Ring.Appended+st.Ring.Recognised+st.Ring.Rejected == st.Counters.Accepted
 		}
 		if !done && time.Now().After(deadline) {
 			for _, m := range r.members {
 				st := m.Status()
 				r.logf("%s: role %v since %s, ring %d, committed %d, commit failing since %s, kafka %+v, last error %q",
-					st.Member, st.Role, st.RoleSince.Format("15:04:05.000"), st.Ring.Len, st.Counters.CommittedFrames,
+					st.Member, st.State, st.StateSince.Format("15:04:05.000"), st.Ring.Len, st.Counters.CommittedFrames,
 					st.CommitFailingSince.Format("15:04:05.000"), st.Kafka, st.LastError)
 			}
 			t.Fatalf("no member committed the whole feed (%d frames) within two minutes of its end", n)
@@ -328,7 +328,7 @@ func (r *clusterRun) supervise() {
 		from := r.active
 		r.mu.Unlock()
 		st := sts[from]
-		if st.Role != RoleActive || st.CommitFailingSince.IsZero() || time.Since(st.CommitFailingSince) < DefaultCommitTimeout+clusterStepDown {
+		if st.State != StateActive || st.CommitFailingSince.IsZero() || time.Since(st.CommitFailingSince) < DefaultCommitTimeout+clusterStepDown {
 			continue
 		}
 		r.handOver(from, fmt.Sprintf("commits failing since %s, last error %q", st.CommitFailingSince.Format("15:04:05.000"), st.LastError))
@@ -446,8 +446,8 @@ func (r *clusterRun) cutActive(id int32, what string, handover bool) {
 		r.mu.Lock()
 		moved := len(r.handovers)
 		r.mu.Unlock()
-		if st := r.members[from].Status(); moved != 0 || st.Role != RoleActive {
-			t.Errorf("cut off from %s only, %s lost the pipeline: role %v, handovers %d, last error %q", what, name, st.Role, moved, st.LastError)
+		if st := r.members[from].Status(); moved != 0 || st.State != StateActive {
+			t.Errorf("cut off from %s only, %s lost the pipeline: role %v, handovers %d, last error %q", what, name, st.State, moved, st.LastError)
 		}
 	}
 }

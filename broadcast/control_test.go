@@ -130,9 +130,9 @@ func TestControlHeartbeatWitness(t *testing.T) {
 	// after B read it.
 	waitFor(t, "A's count of heartbeats", func() bool { return a.Status().Counters.ControlHeartbeats >= 5 })
 	st := a.Status()
-	if st.Role != RoleActive || st.Counters.Commits != 0 || st.LastControlAt.IsZero() || st.ControlTopic != "feed.control" {
+	if st.State != StateActive || st.Counters.Commits != 0 || st.LastControlAt.IsZero() || st.ControlTopic != "feed.control" {
 		t.Fatalf("A: role %v, commits %d, last %v, control topic %q; want active, 0, set, feed.control",
-			st.Role, st.Counters.Commits, st.LastControlAt, st.ControlTopic)
+			st.State, st.Counters.Commits, st.LastControlAt, st.ControlTopic)
 	}
 	if got := readCommitted(t, b.Addr(), "feed"); len(got) != 0 {
 		t.Fatalf("the data topic holds %d records with no frame fed; want 0 (heartbeats go to the control topic)", len(got))
@@ -189,7 +189,7 @@ func TestControlHeartbeatFence(t *testing.T) {
 	fencePoint := highWatermark(t, b.Addr(), "feed.control")
 	waitFor(t, "A fenced by a heartbeat", func() bool {
 		st := a.Status()
-		return st.Role == RoleInactive && st.Counters.Fenced == 1
+		return st.State == StateInactive && st.Counters.Fenced == 1
 	})
 	if st := a.Status(); !errors.Is(st.Cause, ErrFenced) || !strings.Contains(st.LastError, "control heartbeat") {
 		t.Fatalf("A stopped with %v, want ErrFenced from a control heartbeat", st.Cause)
@@ -305,9 +305,9 @@ func TestControlUnfitTopic(t *testing.T) {
 	}
 	waitFor(t, "frames committed", func() bool { return a.Status().Counters.CommittedFrames == 10 })
 	st := a.Status()
-	if st.Role != RoleActive || st.Counters.ControlHeartbeats != 0 || !st.CommitFailingSince.IsZero() || !strings.Contains(st.LastError, "feed.control") {
+	if st.State != StateActive || st.Counters.ControlHeartbeats != 0 || !st.CommitFailingSince.IsZero() || !strings.Contains(st.LastError, "feed.control") {
 		t.Fatalf("A: role %v, heartbeats %d, failing since %v, last error %q; want active, 0, not failing, naming feed.control",
-			st.Role, st.Counters.ControlHeartbeats, st.CommitFailingSince, st.LastError)
+			st.State, st.Counters.ControlHeartbeats, st.CommitFailingSince, st.LastError)
 	}
 	checkSequence(t, readCommitted(t, b.Addr(), "feed"), 10)
 }
@@ -327,8 +327,8 @@ func TestControlHeartbeatFailure(t *testing.T) {
 		st := a.Status()
 		return st.Counters.ControlHeartbeats >= before+3 && st.CommitFailingSince.IsZero()
 	})
-	if st := a.Status(); st.Role != RoleActive || st.Counters.CommitFailures == 0 || st.Counters.Fenced != 0 {
-		t.Fatalf("A: role %v, commit failures %d, fenced %d; want active, > 0, 0", st.Role, st.Counters.CommitFailures, st.Counters.Fenced)
+	if st := a.Status(); st.State != StateActive || st.Counters.CommitFailures == 0 || st.Counters.Fenced != 0 {
+		t.Fatalf("A: role %v, commit failures %d, fenced %d; want active, > 0, 0", st.State, st.Counters.CommitFailures, st.Counters.Fenced)
 	}
 }
 
@@ -386,8 +386,8 @@ func TestControlBrokerGone(t *testing.T) {
 	waitFor(t, "a heartbeat", func() bool { return a.Status().Counters.ControlHeartbeats > 0 })
 	b.Close()
 	waitFor(t, "commits reported failing", func() bool { return !a.Status().CommitFailingSince.IsZero() })
-	if st := a.Status(); st.Role != RoleActive || st.Counters.CommittedFrames != 0 {
-		t.Fatalf("A: role %v, committed frames %d; want still active (stepping down is the pair protocol's call), 0", st.Role, st.Counters.CommittedFrames)
+	if st := a.Status(); st.State != StateActive || st.Counters.CommittedFrames != 0 {
+		t.Fatalf("A: role %v, committed frames %d; want still active (stepping down is the pair protocol's call), 0", st.State, st.Counters.CommittedFrames)
 	}
 	stop()
 	waitFor(t, "the member stopped", func() bool {

@@ -34,7 +34,7 @@ func (p *Pipeline) deactivate(mode DeactivateMode, reply chan error) {
 		return
 	}
 	a.stopping = true
-	p.setRole(RoleDeactivating)
+	p.setState(StateDeactivating)
 	switch a.phase {
 	case phaseProducing:
 		if a.txn.n > 0 {
@@ -115,7 +115,7 @@ func (p *Pipeline) endActivation(a *activation, cause error, abort bool) {
 		w <- cmpErr(cause, errors.New("activation cancelled by a deactivation"))
 	}
 	a.waiters = nil
-	p.setRole(RoleInactive)
+	p.setState(StateInactive)
 	p.notify()
 	p.closers.Go(func() {
 		a.workers.Wait()

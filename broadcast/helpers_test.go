@@ -144,7 +144,7 @@ func stepDown(t testing.TB, ctx context.Context, from *member, mode, what string
 // failure.
 func waitFenced(t testing.TB, m *member, what string) {
 	t.Helper()
-	waitFor(t, "the fenced member to deactivate", func() bool { return m.Status().Role == RoleInactive })
+	waitFor(t, "the fenced member to deactivate", func() bool { return m.Status().State == StateInactive })
 	if st := m.Status(); !errors.Is(st.Cause, ErrFenced) {
 		t.Fatalf("%s: the fenced member stopped with %v, want ErrFenced", what, st.Cause)
 	}

@@ -166,19 +166,19 @@ func TestKafkaZombie(t *testing.T) {
 			next.Accept(frame(2*n+1, time.Now()))
 			waitFor(t, "one more commit", func() bool {
 				st := next.Status()
-				return st.Counters.CommittedFrames == 2*n+1 || st.Role != RoleActive
+				return st.Counters.CommittedFrames == 2*n+1 || st.State != StateActive
 			})
 			st := next.Status()
-			if st.Role != RoleActive || st.Counters.Fenced != 0 || st.Counters.CommitFailures != 0 {
+			if st.State != StateActive || st.Counters.Fenced != 0 || st.Counters.CommitFailures != 0 {
 				t.Fatalf("the new active after the zombie's %s stop: role %v, fenced %d, commit failures %d, cause %v",
-					tc.name, st.Role, st.Counters.Fenced, st.Counters.CommitFailures, st.Cause)
+					tc.name, st.State, st.Counters.Fenced, st.Counters.CommitFailures, st.Cause)
 			}
 			if st.ProducerEpoch < epoch {
 				t.Fatalf("the new active's producer epoch went from %d to %d", epoch, st.ProducerEpoch)
 			}
 			zs := zombie.Status()
-			if zs.Role != RoleInactive || zs.Counters.Commits != 0 {
-				t.Fatalf("the zombie: role %v, commits %d; want inactive, none", zs.Role, zs.Counters.Commits)
+			if zs.State != StateInactive || zs.Counters.Commits != 0 {
+				t.Fatalf("the zombie: role %v, commits %d; want inactive, none", zs.State, zs.Counters.Commits)
 			}
 			recs := readCommitted(t, cfg.Brokers[0], cfg.Topic)
 			checkSequence(t, recs, 2*n+1)

@@ -197,8 +197,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	st := c.p.Status()
-	for r := RoleInactive; r <= RoleDeactivating; r++ {
-		descRole.Bool(ch, r == st.Role, r.String())
+	for r := StateInactive; r <= StateDeactivating; r++ {
+		descRole.Bool(ch, r == st.State, r.String())
 	}
 	rs, k := st.Ring, st.Counters
 	descRingFrames.Float(ch, float64(rs.Len))

@@ -136,8 +136,8 @@ type Pipeline struct {
 	// (positions restart with a process).
 	ringID      uint64
 	appendFn    func(backlog.Frame, ingest.Hole)
-	role        Role
-	roleSince   time.Time
+	state       State
+	stateSince  time.Time
 	act         *activation
 	lastClosed  chan struct{} // closed when the previous activation's producer is closed
 	closers     sync.WaitGroup
@@ -243,7 +243,7 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 		lastOffset:    -1,
 		pid:           -1,
 		epoch:         -1,
-		roleSince:     time.Now(),
+		stateSince:    time.Now(),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "feedd_broadcast_commit_duration_seconds",
 			Help:    "Wall time of each committed transaction of frames, from the start of its flush to the end of EndTxn.",
@@ -478,9 +478,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return nil
 }
 
-func (p *Pipeline) setRole(r Role) {
-	if p.role != r {
-		p.role, p.roleSince = r, time.Now()
+func (p *Pipeline) setState(r State) {
+	if p.state != r {
+		p.state, p.stateSince = r, time.Now()
 		p.notify()
 	}
 }

@@ -34,7 +34,7 @@ func TestActiveProducesInOrder(t *testing.T) {
 	})
 	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
 	st := a.Status()
-	t.Logf("status: role=%v commits=%d epoch=%d lastOffset=%d", st.Role, st.Counters.Commits, st.ProducerEpoch, st.LastCommitOffset)
+	t.Logf("status: role=%v commits=%d epoch=%d lastOffset=%d", st.State, st.Counters.Commits, st.ProducerEpoch, st.LastCommitOffset)
 }
 
 // TestFencing: member B activating with the same transactional id fences A;
@@ -74,7 +74,7 @@ func testFencing(t *testing.T, cfg Config, next string) {
 	switch next {
 	case "produce":
 		a.Accept(frame(n+1, time.Now()))
-		waitFor(t, "A deactivated", func() bool { return a.Status().Role == RoleInactive })
+		waitFor(t, "A deactivated", func() bool { return a.Status().State == StateInactive })
 	case "commit":
 		err := a.Deactivate(ctx, Planned)
 		if !errors.Is(err, ErrFenced) {
@@ -149,8 +149,8 @@ func TestEchoTrimming(t *testing.T) {
 	if st.Witness.Member != "a" || st.Witness.SeenAt.IsZero() {
 		t.Fatalf("B's witness %+v, want member a", st.Witness)
 	}
-	if st.Role != RoleInactive || st.Counters.Produced != 0 {
-		t.Fatalf("B: role %v, produced %d; want inactive, 0", st.Role, st.Counters.Produced)
+	if st.State != StateInactive || st.Counters.Produced != 0 {
+		t.Fatalf("B: role %v, produced %d; want inactive, 0", st.State, st.Counters.Produced)
 	}
 	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
 }
@@ -215,8 +215,8 @@ func TestBrokerUnreachableAtStart(t *testing.T) {
 		t.Fatal("activation succeeded without a broker")
 	}
 	st := m.Status()
-	if st.Role != RoleInactive || st.Counters.ActivationFailures == 0 || st.LastError == "" {
-		t.Fatalf("after the failed activation: role %v, failures %d, last error %q", st.Role, st.Counters.ActivationFailures, st.LastError)
+	if st.State != StateInactive || st.Counters.ActivationFailures == 0 || st.LastError == "" {
+		t.Fatalf("after the failed activation: role %v, failures %d, last error %q", st.State, st.Counters.ActivationFailures, st.LastError)
 	}
 
 	b2, err := localbroker.Start(localbroker.Options{Listen: addr, Logger: testLogger()})
@@ -262,9 +262,9 @@ func TestBrokerRestartMidStream(t *testing.T) {
 		return st.Ring.Len == 0 && st.CommitFailingSince.IsZero()
 	})
 	st := m.Status()
-	t.Logf("after the restart: role %v, commits %d, failures %d, aborts %d, last error %q", st.Role, st.Counters.Commits, st.Counters.CommitFailures, st.Counters.Aborts, st.LastError)
-	if st.Role != RoleActive {
-		t.Fatalf("role %v after the broker came back, want active (cause %v)", st.Role, st.Cause)
+	t.Logf("after the restart: role %v, commits %d, failures %d, aborts %d, last error %q", st.State, st.Counters.Commits, st.Counters.CommitFailures, st.Counters.Aborts, st.LastError)
+	if st.State != StateActive {
+		t.Fatalf("role %v after the broker came back, want active (cause %v)", st.State, st.Cause)
 	}
 	checkSequence(t, readCommitted(t, addr, "feed"), feed.seq)
 }
@@ -345,8 +345,8 @@ func TestFirstRecordUnansweredReportsFailing(t *testing.T) {
 	}
 	awaitHeld(t, held, "no produce request reached the broker")
 	waitFor(t, "commits reported failing", func() bool { return !m.Status().CommitFailingSince.IsZero() })
-	if st := m.Status(); st.Role != RoleActive || st.Counters.CommittedFrames != 1 {
-		t.Fatalf("while the answer is held: role %v, committed %d; want active with only the first frame committed", st.Role, st.Counters.CommittedFrames)
+	if st := m.Status(); st.State != StateActive || st.Counters.CommittedFrames != 1 {
+		t.Fatalf("while the answer is held: role %v, committed %d; want active with only the first frame committed", st.State, st.Counters.CommittedFrames)
 	}
 	close(release)
 	waitFor(t, "every frame committed and commits healthy again", func() bool {
@@ -451,8 +451,8 @@ func TestCommitFailureReplays(t *testing.T) {
 			})
 			st := m.Status()
 			t.Logf("failures %d, aborts %d, last error %q", st.Counters.CommitFailures, st.Counters.Aborts, st.LastError)
-			if st.Role != RoleActive || st.Counters.CommitFailures == 0 {
-				t.Fatalf("role %v, commit failures %d: want active after at least one failure", st.Role, st.Counters.CommitFailures)
+			if st.State != StateActive || st.Counters.CommitFailures == 0 {
+				t.Fatalf("role %v, commit failures %d: want active after at least one failure", st.State, st.Counters.CommitFailures)
 			}
 			checkSequence(t, readCommitted(t, b.Addr(), "feed"), feed.seq)
 		})

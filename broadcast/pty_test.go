@@ -273,8 +273,8 @@ func TestPTYEchoTrimming(t *testing.T) {
 		t.Fatalf("B's echo: %d records (%d trimmed, %d early, %d own), want %d records that each trimmed or pre-empted a frame",
 			st.Counters.EchoRecords, st.Counters.EchoMatched, st.Counters.EchoRemembered, st.Counters.EchoOwn, n)
 	}
-	if st.Role != RoleInactive || st.Counters.Produced != 0 || st.Witness.Member != "a" {
-		t.Fatalf("B: role %v, produced %d, witness %q; want inactive, 0, a", st.Role, st.Counters.Produced, st.Witness.Member)
+	if st.State != StateInactive || st.Counters.Produced != 0 || st.Witness.Member != "a" {
+		t.Fatalf("B: role %v, produced %d, witness %q; want inactive, 0, a", st.State, st.Counters.Produced, st.Witness.Member)
 	}
 	recs := readCommitted(t, b.Addr(), "feed")
 	checkSequence(t, recs, n)

@@ -122,8 +122,8 @@ func TestControlTopicRecreated(t *testing.T) {
 		return a.Status().Counters.ControlHeartbeats > hb+5 && m.Status().Counters.ControlSeen > seen+5 &&
 			highWatermark(t, b.Addr(), control) > 5
 	})
-	if st := a.Status(); st.Role != RoleActive || !st.CommitFailingSince.IsZero() {
-		t.Fatalf("a: role %v, commits failing since %v", st.Role, st.CommitFailingSince)
+	if st := a.Status(); st.State != StateActive || !st.CommitFailingSince.IsZero() {
+		t.Fatalf("a: role %v, commits failing since %v", st.State, st.CommitFailingSince)
 	}
 	if st := m.Status(); st.Counters.TopicRecreated != 0 {
 		t.Fatalf("b counted the control topic's recreation as the topic's: %d", st.Counters.TopicRecreated)
@@ -237,7 +237,7 @@ func testRecreatedActive(t *testing.T, addr string, cfg Config) {
 	}
 	waitFor(t, "a committing into the new topic", func() bool {
 		st := a.Status()
-		return st.LastCommitOffset >= 0 && st.Role == RoleActive
+		return st.LastCommitOffset >= 0 && st.State == StateActive
 	})
 	time.Sleep(200 * time.Millisecond)
 

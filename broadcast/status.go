@@ -7,35 +7,35 @@ import (
 	"github.com/feedd/feedd/backlog"
 )
 
-// Role is where a member stands in its pipeline.
-type Role uint8
+// State is where a member stands in its pipeline.
+type State uint8
 
 const (
-	// RoleInactive: the member keeps its ring and trims it on every
+	// StateInactive: the member keeps its ring and trims it on every
 	// committed record echoed back from the topic.
-	RoleInactive Role = iota
-	// RoleActivating: fencing the transactional id, then reading the topic
+	StateInactive State = iota
+	// StateActivating: fencing the transactional id, then reading the topic
 	// to its last stable offset and trimming.
-	RoleActivating
-	// RoleActive: producing ring entries in transactions, trimming its own
+	StateActivating
+	// StateActive: producing ring entries in transactions, trimming its own
 	// ring on each commit.
-	RoleActive
-	// RoleDeactivating: finishing (planned) or aborting (immediate) the open
+	StateActive
+	// StateDeactivating: finishing (planned) or aborting (immediate) the open
 	// transaction and closing the producer.
-	RoleDeactivating
+	StateDeactivating
 )
 
-var roleNames = [...]string{"inactive", "activating", "active", "deactivating"}
+var stateNames = [...]string{"inactive", "activating", "active", "deactivating"}
 
-func (r Role) String() string {
-	if int(r) < len(roleNames) {
-		return roleNames[r]
+func (r State) String() string {
+	if int(r) < len(stateNames) {
+		return stateNames[r]
 	}
-	return fmt.Sprintf("Role(%d)", uint8(r))
+	return fmt.Sprintf("State(%d)", uint8(r))
 }
 
 // MarshalText makes the role read as its name in JSON status.
-func (r Role) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+func (r State) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
 // Witness is the latest committed record from another member read back
 // from Kafka: a data record (by the echo consumer) or, while the feed is
@@ -181,8 +181,8 @@ type Status struct {
 	// transactions, no fencing: unsafe across a failover).
 	Producer string `json:"producer"`
 
-	Role      Role      `json:"role"`
-	RoleSince time.Time `json:"role_since"`
+	State      State     `json:"role"`
+	StateSince time.Time `json:"role_since"`
 
 	// Ring is the backlog ring's counters and gauges (Len and Bytes are its
 	// depth).
@@ -240,8 +240,8 @@ func (p *Pipeline) status() Status {
 		TopicID:            formatTopicID(p.topicID),
 		TransactionalID:    p.txnID,
 		Producer:           p.cfg.Producer,
-		Role:               p.role,
-		RoleSince:          p.roleSince,
+		State:              p.state,
+		StateSince:         p.stateSince,
 		Ring:               p.ring.Stats(),
 		LastCommitAt:       p.lastCommit,
 		LastCommitOffset:   p.lastOffset,

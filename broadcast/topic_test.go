@@ -64,7 +64,7 @@ func TestEnsureTopic(t *testing.T) {
 	if !errors.Is(err, ErrTopicShape) {
 		t.Fatalf("activation on a three-partition topic: %v, want ErrTopicShape", err)
 	}
-	if st := m.Status(); st.ProducerEpoch != -1 || st.Role != RoleInactive {
-		t.Fatalf("after the refusal: epoch %d, role %v; want no fence (-1), inactive", st.ProducerEpoch, st.Role)
+	if st := m.Status(); st.ProducerEpoch != -1 || st.State != StateInactive {
+		t.Fatalf("after the refusal: epoch %d, role %v; want no fence (-1), inactive", st.ProducerEpoch, st.State)
 	}
 }

@@ -425,7 +425,7 @@ func (c *controller) observe() {
 	switch {
 	case !st.CommitFailingSince.IsZero():
 		h.Kafka, h.KafkaFailingSince = ftpair.KafkaFailing, st.CommitFailingSince
-	case st.Role == broadcast.RoleInactive && st.Kafka.State == broadcast.KafkaFailing:
+	case st.State == broadcast.StateInactive && st.Kafka.State == broadcast.KafkaFailing:
 		// An inactive member judges Kafka by its echo consumer: one that
 		// cannot reach Kafka is no candidate (it would only fail to
 		// activate), and its heartbeats tell the peers so.
@@ -557,7 +557,7 @@ func (c *controller) runFixed(ctx context.Context) error {
 			if c.sd != nil {
 				c.sd.Stopping()
 			}
-			if c.pipe.Status().Role == broadcast.RoleActive {
+			if c.pipe.Status().State == broadcast.StateActive {
 				c.deactivate(broadcast.Planned)
 			}
 			return nil
@@ -629,7 +629,7 @@ func (c *controller) status() any {
 		Broadcast:     c.pipe.Status(),
 		Activation:    c.actStatus.Load(),
 	}
-	s.Role = s.Broadcast.Role.String()
+	s.Role = s.Broadcast.State.String()
 	if c.node != nil {
 		s.Pair = c.pairStatus.Load()
 		s.Role = s.Pair.Role.String()

@@ -45,7 +45,7 @@ func (c *controller) Describe(ch chan<- *prometheus.Desc) { memberMetrics.Descri
 func (c *controller) Collect(ch chan<- prometheus.Metric) {
 	pipe := c.pipe.Status()
 	descInfo.Float(ch, 1, c.cfg.Pipeline, c.cfg.MemberID, versionString(), pipe.Topic, pipe.TransactionalID)
-	descActive.Bool(ch, pipe.Role == broadcast.RoleActive)
+	descActive.Bool(ch, pipe.State == broadcast.StateActive)
 	descFailuresInARow.Float(ch, float64(c.actStatus.Load().FailuresInARow))
 	st := c.pairStatus.Load()
 	if st == nil {

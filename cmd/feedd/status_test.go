@@ -108,7 +108,7 @@ func (f *fakeMember) status() any {
 			Frames: 123456, Bytes: 7_654_321, Dropped: 2, Reconnects: 1},
 		Broadcast: broadcast.Status{
 			Pipeline: "ais-north", Member: f.id, Topic: "ais-north", TransactionalID: "feedd-ais-north",
-			Role: broadcast.RoleActive, RoleSince: since,
+			State: broadcast.StateActive, StateSince: since,
 			Ring:         backlog.Stats{Len: 3, Bytes: 186, OverflowFrames: 10, OverflowBytes: 620, OverflowLost: 7, OverflowGaps: 1, LimboLen: 1, OverflowResolved: 2},
 			LastCommitAt: now.Add(-20 * time.Millisecond), LastCommitOffset: 1234,
 			ProducerID: 42, ProducerEpoch: 5,
