@@ -25,7 +25,49 @@ func (r *Report) WriteText(w io.Writer) error {
 			r.Records, r.ControlRecords, stamp(r.FirstTimestamp), stamp(r.LastTimestamp))
 	}
 
-	s := &r.Sequenced
+	writeSequenced(p, b, &r.Sequenced)
+	writeUnsequenced(p, b, r)
+	if r.FingerprintMismatches > 0 {
+		p("fingerprint mismatches: %d records whose feedd-fp header is not the fingerprint of their value", r.FingerprintMismatches)
+	}
+
+	if len(r.Members) > 0 {
+		parts := make([]string, len(r.Members))
+		for i, m := range r.Members {
+			kinds := ""
+			if r.Identity.Mixed {
+				kinds = fmt.Sprintf(", %d with feedd-seq, %d fingerprint only", m.WithSeq, m.FingerprintOnly)
+			}
+			parts[i] = fmt.Sprintf("%s %d (offsets %d to %d%s)", name(m.Member), m.Records, m.FirstOffset, m.LastOffset, kinds)
+		}
+		p("members: %s", strings.Join(parts, "; "))
+	}
+	if r.HandoverCount > 0 {
+		p("handovers: %d", r.HandoverCount)
+		for _, h := range r.Handovers {
+			seq := ""
+			if h.HasSeq {
+				seq = fmt.Sprintf(" at seq %d", h.Seq)
+			}
+			p("  offset %d: %s -> %s%s", h.Offset, name(h.From), name(h.To), seq)
+		}
+		more(b, len(r.Handovers), r.HandoverCount)
+	}
+	if r.Followed {
+		if l := r.Latency; l.Count == 0 {
+			p("end-to-end latency: no record was committed while the audit followed the topic")
+		} else {
+			p("end-to-end latency of %d records committed while followed: p50 %s, p99 %s, p99.9 %s, max %s",
+				l.Count, seconds(l.P50), seconds(l.P99), seconds(l.P999), seconds(l.Max))
+		}
+	}
+	writeEnd(p, r.Partitions, r.Truncated, r.Notes, r.Clean, "no gap, no duplicate, nothing out of order", r.Problems)
+	return b.Flush()
+}
+
+// writeSequenced writes what the audit found of the records that carry a
+// feed sequence number: gaps, duplicates, disorder.
+func writeSequenced(p func(string, ...any), b *bufio.Writer, s *SeqReport) {
 	if s.Records == 0 {
 		p("sequenced: none")
 	} else {
@@ -63,7 +105,11 @@ func (r *Report) WriteText(w io.Writer) error {
 			p("  unreadable feedd-seq headers: %d (audited by fingerprint)", s.BadHeaders)
 		}
 	}
+}
 
+// writeUnsequenced writes what the audit found of the records known by
+// fingerprint only, and of records under two identities.
+func writeUnsequenced(p func(string, ...any), b *bufio.Writer, r *Report) {
 	u := &r.Unsequenced
 	if u.Records == 0 {
 		p("unsequenced: none")
@@ -101,42 +147,6 @@ func (r *Report) WriteText(w io.Writer) error {
 			more(b, len(id.TwoIdentities), id.TwoIdentityFrames)
 		}
 	}
-	if r.FingerprintMismatches > 0 {
-		p("fingerprint mismatches: %d records whose feedd-fp header is not the fingerprint of their value", r.FingerprintMismatches)
-	}
-
-	if len(r.Members) > 0 {
-		parts := make([]string, len(r.Members))
-		for i, m := range r.Members {
-			kinds := ""
-			if r.Identity.Mixed {
-				kinds = fmt.Sprintf(", %d with feedd-seq, %d fingerprint only", m.WithSeq, m.FingerprintOnly)
-			}
-			parts[i] = fmt.Sprintf("%s %d (offsets %d to %d%s)", name(m.Member), m.Records, m.FirstOffset, m.LastOffset, kinds)
-		}
-		p("members: %s", strings.Join(parts, "; "))
-	}
-	if r.HandoverCount > 0 {
-		p("handovers: %d", r.HandoverCount)
-		for _, h := range r.Handovers {
-			seq := ""
-			if h.HasSeq {
-				seq = fmt.Sprintf(" at seq %d", h.Seq)
-			}
-			p("  offset %d: %s -> %s%s", h.Offset, name(h.From), name(h.To), seq)
-		}
-		more(b, len(r.Handovers), r.HandoverCount)
-	}
-	if r.Followed {
-		if l := r.Latency; l.Count == 0 {
-			p("end-to-end latency: no record was committed while the audit followed the topic")
-		} else {
-			p("end-to-end latency of %d records committed while followed: p50 %s, p99 %s, p99.9 %s, max %s",
-				l.Count, seconds(l.P50), seconds(l.P99), seconds(l.P999), seconds(l.Max))
-		}
-	}
-	writeEnd(p, r.Partitions, r.Truncated, r.Notes, r.Clean, "no gap, no duplicate, nothing out of order", r.Problems)
-	return b.Flush()
 }
 
 // writeEnd writes what every text report ends with, so that the reports

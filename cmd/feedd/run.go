@@ -342,22 +342,9 @@ func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, p
 		return err
 	}
 	if role == roleAuto {
-		creds, err := cfg.Pair.Link.LoadCredentials()
-		if err != nil {
+		if pairLink, secret, err = newPairLink(cfg, pipe, log); err != nil {
 			return err
 		}
-		secret = creds.Secret
-		ident, err := frameIdentity(cfg.Framing, cfg.Sequence)
-		if err != nil {
-			return err
-		}
-		log.Info("frame identity", "identity", ident.Description)
-		if pairLink, err = link.New(cfg.MemberID, cfg.Pair.Link, creds, log, link.WithIdentity(ident), link.WithRepairHandler(pipe.HandleRepair)); err != nil {
-			return err
-		}
-		// The link measures the peers' clocks; the pipeline places their
-		// records' line windows on this host's clock with it.
-		pairLink.SetClockObserver(func(b link.ClockBound) { pipe.ObserveClock(b.Clock, b.Lo, b.Hi, b.At) })
 		reg.MustRegister(pairLink)
 	}
 	ctl, err := newController(cfg, role, src, pipe, pairLink, log)
@@ -451,6 +438,30 @@ func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, p
 	h := src.Health()
 	log.Info("feedd run stopped", "frames", h.Frames, "dropped", h.Dropped, "reconnects", h.Reconnects)
 	return errors.Join(runErr, srcErr, pipeErr)
+}
+
+// newPairLink builds the member's pair link, which carries the pair
+// protocol's heartbeats and the pipeline's repair messages, and returns it
+// with the pair's secret (the admin endpoint authenticates switchovers with
+// it).
+func newPairLink(cfg Config, pipe *broadcast.Pipeline, log *slog.Logger) (*link.Link, []byte, error) {
+	creds, err := cfg.Pair.Link.LoadCredentials()
+	if err != nil {
+		return nil, nil, err
+	}
+	ident, err := frameIdentity(cfg.Framing, cfg.Sequence)
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("frame identity", "identity", ident.Description)
+	l, err := link.New(cfg.MemberID, cfg.Pair.Link, creds, log, link.WithIdentity(ident), link.WithRepairHandler(pipe.HandleRepair))
+	if err != nil {
+		return nil, nil, err
+	}
+	// The link measures the peers' clocks; the pipeline places their
+	// records' line windows on this host's clock with it.
+	l.SetClockObserver(func(b link.ClockBound) { pipe.ObserveClock(b.Clock, b.Lo, b.Hi, b.At) })
+	return l, creds.Secret, nil
 }
 
 // stepTimeout bounds actions the control loop waits for (a planned
