@@ -33,6 +33,14 @@ type Sighting struct {
 type HoleRules struct {
 	ByteTime int64
 	Margin   int64
+	// Late is how much later than its window says a port may have
+	// delivered a numbered frame (its reader starved by a loaded host): a
+	// peer frame numbered between the local frames on each side of a hole,
+	// whose window lies past the frame after the hole by no more than
+	// Late, is taken as one the hole lacks, and marked as a possible
+	// duplicate (time and number disagree about it). Zero places numbered
+	// frames by time alone.
+	Late int64
 }
 
 // Fill is one peer frame chosen to fill a hole, in line order.
@@ -67,8 +75,18 @@ func FillHole(before, after, peer []Sighting, rules HoleRules) []Fill {
 // when no peer frame is known to be lacking.
 func FillHoleThrough(before, after, peer []Sighting, through int, rules HoleRules) []Fill {
 	lo := lowerCut(before, peer, rules)
-	hi := max(upperCut(after, peer, lo, rules), min(through+1, len(peer)))
-	return fillRange(before, after, peer, lo, hi, rules)
+	var last *Sighting
+	if len(before) > 0 {
+		last = &before[len(before)-1]
+	}
+	hi := max(upperCut(after, peer, lo, last, rules), min(through+1, len(peer)))
+	fill := fillRange(before, after, peer, lo, hi, rules)
+	for i, f := range fill {
+		if p := peer[f.Index]; len(after) > 0 && ahead(p.Win, after[0].Win, rules.Margin) && numberedInHole(p, last, after[0], rules) {
+			fill[i].Possible = true // taken by its number against its time
+		}
+	}
+	return fill
 }
 
 // FillStart returns, in line order, the peer frames that belong before the
@@ -99,7 +117,7 @@ func FillHoleThrough(before, after, peer []Sighting, through int, rules HoleRule
 // ever chosen unmarked that a local frame may be.
 func FillStart(before, after, peer []Sighting, to int64, through int, rules HoleRules) []Fill {
 	lo := lowerCut(before, peer, rules)
-	hi := upperCut(after, peer, lo, rules)
+	hi := upperCut(after, peer, lo, nil, rules)
 	if j, r := startAnchor(after, peer, lo, to, rules.Margin); j >= 0 {
 		// Back from the anchor's copy, as long as the peer's frames are
 		// the local ones before it.
@@ -198,19 +216,28 @@ func lowerCut(before, peer []Sighting, rules HoleRules) int {
 
 // upperCut returns the index of the first peer frame, from lo on, that
 // certainly lies at or after the first local frame after the hole, or
-// len(peer).
-func upperCut(after, peer []Sighting, lo int, rules HoleRules) int {
+// len(peer). last is the local frame before the hole (nil: none known).
+func upperCut(after, peer []Sighting, lo int, last *Sighting, rules HoleRules) int {
 	if len(after) == 0 {
 		return len(peer)
 	}
 	first := after[0]
 	for j := lo; j < len(peer); j++ {
 		p := peer[j]
-		if isAny(p, after, rules) || ahead(p.Win, first.Win, rules.Margin) {
+		if isAny(p, after, rules) || ahead(p.Win, first.Win, rules.Margin) && !numberedInHole(p, last, first, rules) {
 			return j
 		}
 	}
 	return len(peer)
+}
+
+// numberedInHole reports whether p, a peer frame whose window puts it after
+// first, the local frame after the hole, is by its number one the hole
+// lacks: numbered between last and first, and late by no more than
+// rules.Late.
+func numberedInHole(p Sighting, last *Sighting, first Sighting, rules HoleRules) bool {
+	return rules.Late > 0 && last != nil && p.Exact && last.Exact && first.Exact &&
+		last.ID < p.ID && p.ID < first.ID && !ahead(p.Win, first.Win, rules.Margin+rules.Late)
 }
 
 // isAny reports whether p is certainly one of the local frames.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 )
@@ -477,6 +478,41 @@ func TestFillStartRepeatedSentences(t *testing.T) {
 	for _, f := range fill[3:] {
 		if !f.Possible {
 			t.Fatalf("fill = %v: a frame the member may have goes out unmarked", fill)
+		}
+	}
+}
+
+// TestFillHoleNumberedLate: numbered peer frames whose windows put them
+// after the local frame after the hole (the peer's port delivered them
+// late) are taken for the hole by their numbers when HoleRules.Late covers
+// the lateness, marked as possible duplicates; not when it does not, and
+// not with Late zero (time alone). A numbered frame at or past the one
+// after the hole is never taken.
+func TestFillHoleNumberedLate(t *testing.T) {
+	ms := int64(time.Millisecond)
+	win := func(at int64) Window { return Window{Lo: at - ms, Hi: at} }
+	before := []Sighting{{ID: 10, Exact: true, Win: win(0), Size: 20}}
+	after := []Sighting{{ID: 15, Exact: true, Win: win(10 * ms), Size: 20}, {ID: 16, Exact: true, Win: win(12 * ms), Size: 20}}
+	var peer []Sighting
+	for id := uint64(11); id <= 16; id++ { // read 400 ms late
+		peer = append(peer, Sighting{ID: id, Exact: true, Win: win(400*ms + int64(id)*ms), Size: 20})
+	}
+	for _, tc := range []struct {
+		late int64
+		want int
+	}{
+		{0, 0},                  // by time, every peer frame comes after the hole
+		{100 * ms, 0},           // later than Late allows
+		{int64(time.Second), 4}, // 11..14, each marked; 15 is the local frame after the hole
+	} {
+		fill := FillHoleThrough(before, after, peer, -1, HoleRules{ByteTime: 87_000, Margin: 2 * ms, Late: tc.late})
+		if len(fill) != tc.want {
+			t.Fatalf("Late %v: fill %v, want %d frames", time.Duration(tc.late), fill, tc.want)
+		}
+		for i, f := range fill {
+			if f.Index != i || !f.Possible {
+				t.Fatalf("Late %v: fill %v, want peer frames 0..%d, each marked possible", time.Duration(tc.late), fill, tc.want-1)
+			}
 		}
 	}
 }

@@ -45,6 +45,11 @@ const (
 	// maxHoles bounds the holes an active holds frames back for at once;
 	// past it, a new hole is reported unrepaired at once.
 	maxHoles = 64
+	// numberedLate is how much later than serial.max_latency allows a
+	// member's port may have delivered a numbered frame (its reader
+	// starved by a loaded host) and still have it answered and taken by
+	// its number for a hole (backlog.HoleRules.Late).
+	numberedLate = time.Second
 )
 
 // Unrepaired hole reasons, labels of feedd_broadcast_holes_unrepaired_total.

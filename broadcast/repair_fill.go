@@ -145,7 +145,7 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 		}
 		after = append(after, backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win, Size: len(e.Data)})
 	}
-	rules := backlog.HoleRules{ByteTime: int64(p.ringLimits.LineByteTime), Margin: margin}
+	rules := backlog.HoleRules{ByteTime: int64(p.ringLimits.LineByteTime), Margin: margin, Late: int64(numberedLate)}
 	var fills []backlog.Fill
 	if h.start {
 		fills = backlog.FillStart(p.rep.topicTail(), after, peer, h.to.Hi, lastNeeded(h.need, peer), rules)

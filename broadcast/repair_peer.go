@@ -85,7 +85,12 @@ func (p *Pipeline) answer(pa *pendingAnswer) {
 			continue
 		}
 		if e.Win.Lo != backlog.NoLo && e.Win.Lo-margin > pa.hi {
-			break
+			// Past the hole by time. A numbered frame this port read late
+			// may still be one the hole lacks; the requester takes such
+			// frames by their numbers, and leaves the others.
+			if !e.Exact || e.Win.Lo-margin > pa.hi+int64(numberedLate) {
+				break
+			}
 		}
 		if len(frames) == maxRepairFrames || bytes+len(e.Data) > maxRepairBytes || peerFrameHeader+len(e.Data) > p.repairMax()-answerHeaderLen {
 			truncated = true
