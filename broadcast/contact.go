@@ -1,6 +1,7 @@
 package broadcast
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -29,6 +30,20 @@ func (s KafkaState) String() string {
 
 // MarshalText makes the state read as its name in JSON status.
 func (s KafkaState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads the name MarshalText writes.
+func (s *KafkaState) UnmarshalText(b []byte) error { return parseName(kafkaStateNames[:], b, s) }
+
+// parseName sets *v to the index of name b in names.
+func parseName[T ~uint8](names []string, b []byte, v *T) error {
+	for i, n := range names {
+		if n == string(b) {
+			*v = T(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown state %q", b)
+}
 
 // KafkaStatus is this member's view of Kafka, from its echo consumer, which
 // every member runs for as long as the pipeline runs: the one client that

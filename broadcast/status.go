@@ -37,6 +37,9 @@ func (r State) String() string {
 // MarshalText makes the role read as its name in JSON status.
 func (r State) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
+// UnmarshalText reads the name MarshalText writes.
+func (r *State) UnmarshalText(b []byte) error { return parseName(stateNames[:], b, r) }
+
 // Witness is the latest committed record from another member read back
 // from Kafka: a data record (by the echo consumer) or, while the feed is
 // quiet, a control heartbeat (by the control consumer). It is evidence,

@@ -39,6 +39,9 @@ func (r Role) String() string {
 // MarshalText renders the role as its name (for /status JSON).
 func (r Role) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
+// UnmarshalText reads the name MarshalText writes.
+func (r *Role) UnmarshalText(b []byte) (err error) { *r, err = ParseRole(string(b)); return err }
+
 // ParseRole is the inverse of Role.String.
 func ParseRole(s string) (Role, error) {
 	for i, n := range roleNames {
@@ -75,6 +78,12 @@ func (f FeedState) String() string {
 // MarshalText renders the state as its name.
 func (f FeedState) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
 
+// UnmarshalText reads the name MarshalText writes.
+func (f *FeedState) UnmarshalText(b []byte) (err error) {
+	*f, err = ParseFeedState(string(b))
+	return err
+}
+
 // ParseFeedState is the inverse of FeedState.String.
 func ParseFeedState(s string) (FeedState, error) {
 	for i, n := range feedNames {
@@ -105,6 +114,12 @@ func (k KafkaState) String() string {
 
 // MarshalText renders the state as its name.
 func (k KafkaState) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText reads the name MarshalText writes.
+func (k *KafkaState) UnmarshalText(b []byte) (err error) {
+	*k, err = ParseKafkaState(string(b))
+	return err
+}
 
 // ParseKafkaState is the inverse of KafkaState.String.
 func ParseKafkaState(s string) (KafkaState, error) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/feedd/feedd/ftpair"
 )
 
 // The demo's fault schedule: it polls the members, reports their role
@@ -61,7 +63,7 @@ func (d *demo) observe(now time.Time) {
 			m.seenUpTo = t.At
 			text := fmt.Sprintf("%s: %s → %s", m.id, t.From, t.To)
 			if t.Reason != "" {
-				text += " (" + t.Reason + ")"
+				text += " (" + string(t.Reason) + ")"
 			}
 			d.event(t.At, "%s", text)
 		}
@@ -79,10 +81,10 @@ func (d *demo) observe(now time.Time) {
 			if !t.At.After(k.at) {
 				continue
 			}
-			if t.To == "activating" && t.Reason != "" {
-				reason = " (" + t.Reason + ")"
+			if t.To == ftpair.RoleActivating && t.Reason != "" {
+				reason = " (" + string(t.Reason) + ")"
 			}
-			if t.To == "active" {
+			if t.To == ftpair.RoleActive {
 				took := t.At.Sub(k.at)
 				d.res.Takeovers = append(d.res.Takeovers, took)
 				d.event(t.At, "failover %d: %s took over %v after the fault%s", len(d.res.Takeovers), m.id, shortDuration(took), reason)
@@ -200,8 +202,8 @@ func (d *demo) failoverTarget() (*demoMember, string) {
 		return nil, peer.id + " is down"
 	case st == nil || st.Pair == nil:
 		return nil, peer.id + " does not answer yet"
-	case st.Pair.Role != "inactive" || st.Pair.HoldOff:
-		return nil, peer.id + " is " + st.Pair.Role + " and not ready"
+	case st.Pair.Role != ftpair.RoleInactive || st.Pair.HoldOff:
+		return nil, peer.id + " is " + st.Pair.Role.String() + " and not ready"
 	case !st.Ingest.Connected || st.Ingest.Quiet || st.Ingest.Frames == 0:
 		return nil, peer.id + " is not reading its port yet"
 	case st.Broadcast.Counters.EchoMatched == 0 && st.Broadcast.Ring.Recognised == 0:

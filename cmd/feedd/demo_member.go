@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/feedd/feedd/member"
 )
 
 // demoMember is one `feedd run` child process and what the demo last saw
@@ -27,8 +29,8 @@ type demoMember struct {
 	hung     bool
 	resumeAt time.Time
 
-	last     *statusDoc // the last status read, nil if the last read failed
-	seenUpTo time.Time  // the newest transition already reported
+	last     *member.Status // the last status read, nil if the last read failed
+	seenUpTo time.Time      // the newest transition already reported
 }
 
 func (m *demoMember) running() bool {
@@ -132,5 +134,5 @@ func (m *demoMember) role() string {
 	case m.last == nil:
 		return "?"
 	}
-	return m.last.role()
+	return m.last.Role
 }

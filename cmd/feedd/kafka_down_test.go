@@ -11,14 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/broadcast/localbroker"
 	"github.com/feedd/feedd/ftpair"
 	"github.com/feedd/feedd/ftpair/link"
 	"github.com/feedd/feedd/ingest"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/feedd/feedd/member"
 )
 
 // countLines counts the lines of log that contain substr.
@@ -89,13 +91,13 @@ func startKafkaDownMember(t *testing.T, brokerAddr string) *kafkaDownMember {
 }
 
 // status is the member's /status document, as JSON sees it.
-func (m *kafkaDownMember) status(t *testing.T) statusDoc {
+func (m *kafkaDownMember) status(t *testing.T) member.Status {
 	t.Helper()
 	raw, err := json.Marshal(m.ctl.status())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d statusDoc
+	var d member.Status
 	if err := json.Unmarshal(raw, &d); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +150,7 @@ func TestMemberWithKafkaUnreachable(t *testing.T) {
 	}
 	st := m.status(t)
 	k := st.Broadcast.Kafka
-	if k.State != "failing" || !strings.Contains(k.LastError, addr) || k.LastErrorAt.IsZero() {
+	if k.State != broadcast.KafkaFailing || !strings.Contains(k.LastError, addr) || k.LastErrorAt.IsZero() {
 		t.Errorf("/status broadcast.kafka = %+v; want failing with the last error, naming %s", k, addr)
 	}
 	if err := m.ctl.ready(); err == nil || !strings.Contains(err.Error(), "connection refused") {
@@ -165,12 +167,12 @@ func TestMemberWithKafkaUnreachable(t *testing.T) {
 	t.Cleanup(b.Close)
 	waitFor(t, "the member to become active", func() (bool, string) {
 		st := m.status(t)
-		return st.Role == "active", "role " + st.Role + ", kafka " + st.Broadcast.Kafka.State
+		return st.Role == "active", "role " + st.Role + ", kafka " + st.Broadcast.Kafka.State.String()
 	})
 	if err := m.ctl.ready(); err == nil || strings.Contains(err.Error(), "kafka") {
 		t.Errorf("/readyz reason %q; want only the missing serial device", errString(err))
 	}
-	if st := m.status(t); st.Broadcast.Kafka.State != "ok" {
+	if st := m.status(t); st.Broadcast.Kafka.State != broadcast.KafkaOK {
 		t.Errorf("/status broadcast.kafka.state = %q; want ok", st.Broadcast.Kafka.State)
 	}
 	if countLines(m.log, "kafka reachable again") == 0 {
@@ -213,7 +215,7 @@ func TestMemberWithKafkaRefusingActivation(t *testing.T) {
 		t.Errorf("%d log lines of a failed activation; want 1 (then one per %v)", got, maxActivationRetry)
 	}
 	st := m.status(t)
-	if st.Broadcast.Kafka.State != "ok" {
+	if st.Broadcast.Kafka.State != broadcast.KafkaOK {
 		t.Errorf("/status broadcast.kafka.state = %q; want ok (Kafka answers, it refuses)", st.Broadcast.Kafka.State)
 	}
 	if a := st.Activation; a == nil || a.FailuresInARow < 2 || !strings.Contains(a.LastError, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED") {

@@ -15,6 +15,7 @@ import (
 	"github.com/feedd/feedd/ftpair"
 	"github.com/feedd/feedd/ftpair/link"
 	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/member"
 )
 
 // controller is the member's control loop: the one goroutine that owns the
@@ -55,7 +56,7 @@ type controller struct {
 	workers      sync.WaitGroup
 
 	pairStatus atomic.Pointer[ftpair.Status]
-	actStatus  atomic.Pointer[activationStatus]
+	actStatus  atomic.Pointer[member.ActivationStatus]
 	lastLoop   atomic.Int64
 	// sd speaks to systemd when the member runs under it (nil in tests).
 	sd *systemdNotifier
@@ -63,19 +64,6 @@ type controller struct {
 	// lastTrans is the latest transition handed to it.
 	notify    func(roleChange)
 	lastTrans ftpair.Transition
-}
-
-// activationStatus accounts, in /status, for this member's failed attempts
-// to activate since its last successful one.
-type activationStatus struct {
-	// FailuresInARow counts the failed attempts since the last success
-	// (or since Kafka answered again after an outage).
-	FailuresInARow int       `json:"failures_in_a_row"`
-	LastError      string    `json:"last_error,omitempty"`
-	LastErrorAt    time.Time `json:"last_error_at,omitzero"`
-	// NextAttempt is when the member may try again at the earliest (it
-	// tries then only if it is still the one to take the slot).
-	NextAttempt time.Time `json:"next_attempt_not_before,omitzero"`
 }
 
 type pendingActivation struct {
@@ -106,7 +94,7 @@ func newController(cfg Config, role string, src *ingest.Source, pipe *broadcast.
 		failLog:  failureLog{every: maxActivationRetry},
 		kafkaLog: failureLog{every: maxActivationRetry},
 	}
-	c.actStatus.Store(&activationStatus{})
+	c.actStatus.Store(&member.ActivationStatus{})
 	if role == roleAuto {
 		// The start time in nanoseconds grows on every process start, which
 		// is what the core needs to tell a restarted peer from a stale one.
@@ -312,7 +300,7 @@ func (c *controller) finishActivation(r activationResult) {
 			c.log.Info("active", "term", r.term)
 		}
 		c.retry.reset()
-		c.actStatus.Store(&activationStatus{})
+		c.actStatus.Store(&member.ActivationStatus{})
 		c.step(ftpair.ActivationFinished{Term: r.term})
 	case errors.Is(r.err, broadcast.ErrFenced):
 		c.step(ftpair.Fenced{Term: r.term})
@@ -322,7 +310,7 @@ func (c *controller) finishActivation(r activationResult) {
 		wait := max(delay, c.cfg.Pair.Core.ActivationInterval) // the core's hold-off
 		logFailure(c.log, &c.failLog, "activation failed; retrying later", now,
 			"term", r.term, "err", r.err, "retry_in", wait.Round(time.Millisecond))
-		c.actStatus.Store(&activationStatus{
+		c.actStatus.Store(&member.ActivationStatus{
 			FailuresInARow: c.retry.failures, LastError: r.err.Error(), LastErrorAt: now, NextAttempt: now.Add(wait),
 		})
 		c.step(ftpair.ActivationFailed{Term: r.term, Err: r.err.Error(), RetryAfter: delay})
@@ -535,14 +523,14 @@ func (c *controller) runFixed(ctx context.Context) error {
 				c.log.Info("active (fixed role)", "after_failed_attempts", c.failLog.recovered())
 				wantActive = false
 				c.retry.reset()
-				c.actStatus.Store(&activationStatus{})
+				c.actStatus.Store(&member.ActivationStatus{})
 				c.lastFenced = c.pipe.Status().Counters.Fenced
 			case ctx.Err() != nil:
 			default:
 				now := time.Now()
 				backoff := c.retry.failed()
 				logFailure(c.log, &c.failLog, "activation failed; retrying later", now, "err", err, "retry_in", backoff.Round(time.Millisecond))
-				c.actStatus.Store(&activationStatus{
+				c.actStatus.Store(&member.ActivationStatus{
 					FailuresInARow: c.retry.failures, LastError: err.Error(), LastErrorAt: now, NextAttempt: now.Add(backoff),
 				})
 				retry = time.After(backoff)
@@ -596,31 +584,9 @@ func (c *controller) requestSwitchover(ctx context.Context, target string) error
 	}
 }
 
-// statusVersion is the version of the /status document's schema
-// (docs/status.md): raised when a field is removed or renamed or its meaning
-// changes, never for a field added.
-const statusVersion = 1
-
-// memberStatus is the /status document. It holds no secret: the pipeline's
-// and the link's statuses are built to exclude credentials.
-type memberStatus struct {
-	StatusVersion int              `json:"status_version"`
-	Pipeline      string           `json:"pipeline"`
-	Member        string           `json:"member"`
-	Version       string           `json:"version"`
-	Mode          string           `json:"mode"`
-	Role          string           `json:"role"`
-	Ingest        ingest.Health    `json:"ingest"`
-	Broadcast     broadcast.Status `json:"broadcast"`
-	// Activation accounts for failed attempts to activate.
-	Activation *activationStatus `json:"activation"`
-	Pair       *ftpair.Status    `json:"pair,omitempty"`
-	Link       *link.Status      `json:"link,omitempty"`
-}
-
 func (c *controller) status() any {
-	s := memberStatus{
-		StatusVersion: statusVersion,
+	s := member.Status{
+		StatusVersion: member.StatusVersion,
 		Pipeline:      c.cfg.Pipeline,
 		Member:        c.cfg.MemberID,
 		Version:       versionString(),

@@ -16,201 +16,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/feedd/feedd/backlog"
-	"github.com/feedd/feedd/broadcast"
-
 	"github.com/spf13/cobra"
+
+	"github.com/feedd/feedd/broadcast"
+	"github.com/feedd/feedd/ftpair"
+	"github.com/feedd/feedd/member"
 )
-
-// statusDoc is the /status document (memberStatus) as it reads on the wire,
-// where roles and health states are names. It keeps only what `feedd
-// status`, `feedd switchover` and `feedd demo` show or act on; like
-// memberStatus it has no field that could hold a secret.
-type statusDoc struct {
-	Pipeline string `json:"pipeline"`
-	Member   string `json:"member"`
-	Version  string `json:"version"`
-	Mode     string `json:"mode"`
-	Role     string `json:"role"`
-	Ingest   struct {
-		Connected   bool      `json:"connected"`
-		Quiet       bool      `json:"quiet"`
-		LastFrameAt time.Time `json:"last_frame_at"`
-		Frames      uint64    `json:"frames"`
-		Bytes       uint64    `json:"bytes"`
-		Dropped     uint64    `json:"dropped"`
-		Reconnects  uint64    `json:"reconnects"`
-	} `json:"ingest"`
-	Broadcast struct {
-		Topic              string        `json:"topic"`
-		TopicID            string        `json:"topic_id"`
-		TransactionalID    string        `json:"transactional_id"`
-		Role               string        `json:"role"`
-		RoleSince          time.Time     `json:"role_since"`
-		Ring               backlog.Stats `json:"ring"`
-		LastCommitAt       time.Time     `json:"last_commit_at"`
-		LastCommitOffset   int64         `json:"last_commit_offset"`
-		ProducerID         int64         `json:"producer_id"`
-		ProducerEpoch      int16         `json:"producer_epoch"`
-		CommitFailingSince time.Time     `json:"commit_failing_since"`
-		Kafka              struct {
-			State       string    `json:"state"`
-			Since       time.Time `json:"since"`
-			LastError   string    `json:"last_error"`
-			LastErrorAt time.Time `json:"last_error_at"`
-			Brokers     []string  `json:"brokers"`
-		} `json:"kafka"`
-		Witness struct {
-			Member string    `json:"member"`
-			SeenAt time.Time `json:"seen_at"`
-			Offset int64     `json:"offset"`
-		} `json:"witness"`
-		LastError string `json:"last_error"`
-		Counters  struct {
-			Commits         uint64 `json:"commits"`
-			CommittedFrames uint64 `json:"committed_frames"`
-			CommitFailures  uint64 `json:"commit_failures"`
-			Fenced          uint64 `json:"fenced"`
-			EchoMatched     uint64 `json:"echo_matched"`
-			EchoRemembered  uint64 `json:"echo_remembered"`
-			EchoUntimed     uint64 `json:"echo_untimed"`
-			Possible        uint64 `json:"possible_duplicates"`
-			Holes           uint64 `json:"holes"`
-			RepairedFrames  uint64 `json:"repaired_frames"`
-			Missed          uint64 `json:"cross_check_missed"`
-			Unchecked       uint64 `json:"cross_check_unchecked"`
-		} `json:"counters"`
-		LastHole   *broadcast.HoleReport      `json:"last_hole"`
-		CrossCheck broadcast.CrossCheckStatus `json:"cross_check"`
-	} `json:"broadcast"`
-	Activation *struct {
-		FailuresInARow int       `json:"failures_in_a_row"`
-		LastError      string    `json:"last_error"`
-		LastErrorAt    time.Time `json:"last_error_at"`
-		NextAttempt    time.Time `json:"next_attempt_not_before"`
-	} `json:"activation"`
-	Pair *struct {
-		Role      string    `json:"role"`
-		RoleSince time.Time `json:"role_since"`
-		Term      uint64    `json:"term"`
-		Health    struct {
-			Feed  string `json:"feed"`
-			Kafka string `json:"kafka"`
-		} `json:"health"`
-		HoldOff       bool      `json:"hold_off"`
-		HoldOffReason string    `json:"hold_off_reason"`
-		HoldOffUntil  time.Time `json:"hold_off_until"`
-		HandoverTo    string    `json:"handover_to"`
-		Preparing     bool      `json:"preparing"`
-		Peers         []peerDoc `json:"peers"`
-		MemberIDClash *struct {
-			Since      time.Time `json:"since"`
-			Detail     string    `json:"detail"`
-			Committing bool      `json:"committing"`
-		} `json:"member_id_clash"`
-		Transitions []transition `json:"transitions"`
-		Counters    struct {
-			Activations        uint64            `json:"activations"`
-			ActivationFailures uint64            `json:"activation_failures"`
-			StepDowns          map[string]uint64 `json:"step_downs"`
-			Obituaries         uint64            `json:"obituaries"`
-			WitnessSuppressed  uint64            `json:"witness_suppressed"`
-			RefusalSuppressed  uint64            `json:"refusal_suppressed"`
-			Refused            uint64            `json:"refused"`
-		} `json:"counters"`
-	} `json:"pair"`
-	Link *struct {
-		Auth     string      `json:"auth"`
-		Identity identityDoc `json:"identity"`
-		Peers    []struct {
-			ID              string       `json:"id"`
-			Address         string       `json:"address"`
-			Connected       bool         `json:"connected"`
-			Since           time.Time    `json:"since"`
-			LastError       string       `json:"last_error"`
-			IdentityRefused bool         `json:"identity_refused"`
-			PeerIdentity    *identityDoc `json:"peer_identity"`
-			Clock           *struct {
-				Lo    int64         `json:"lo_ns"`
-				Hi    int64         `json:"hi_ns"`
-				Width time.Duration `json:"width_ns"`
-				Age   time.Duration `json:"age_ns"`
-			} `json:"clock"`
-		} `json:"peers"`
-	} `json:"link"`
-}
-
-// identityDoc is a member's frame identity (link.IdentityStatus).
-type identityDoc struct {
-	Description string `json:"description"`
-	Digest      string `json:"digest"`
-}
-
-// peerDoc is what a member knows about one peer (ftpair.PeerStatus).
-type peerDoc struct {
-	ID        string    `json:"id"`
-	View      string    `json:"view"`
-	Connected bool      `json:"connected"`
-	Role      string    `json:"role"`
-	Term      uint64    `json:"term"`
-	Feed      string    `json:"feed"`
-	Kafka     string    `json:"kafka"`
-	HoldOff   bool      `json:"hold_off"`
-	LastHeard time.Time `json:"last_heard"`
-	// Refused: the link refused the peer for its frame identity settings
-	// lately (ftpair.PeerStatus.Refused).
-	Refused       bool   `json:"refused"`
-	RefusedReason string `json:"refused_reason"`
-}
-
-// transition is one role change (ftpair.Transition).
-type transition struct {
-	At     time.Time `json:"at"`
-	From   string    `json:"from"`
-	To     string    `json:"to"`
-	Reason string    `json:"reason"`
-	Detail string    `json:"detail"`
-}
-
-// role is the member's role: the pair protocol's, or the pipeline's for a
-// member with a fixed --role.
-func (d *statusDoc) role() string {
-	if d.Pair != nil {
-		return d.Pair.Role
-	}
-	return d.Role
-}
-
-// activePeer returns the id of a peer this member sees active (heard or
-// witnessed), or "".
-func (d *statusDoc) activePeer() string {
-	if d.Pair == nil {
-		return ""
-	}
-	for _, p := range d.Pair.Peers {
-		if (p.Role == "active" || p.Role == "activating") && (p.View == "heard" || p.View == "witnessed") {
-			return p.ID
-		}
-	}
-	if w := d.Broadcast.Witness.Member; w != "" && w != d.Member && d.role() != "active" {
-		return w
-	}
-	return ""
-}
-
-// peerAddress returns the pair-link address of peer id, from the link
-// status, or "".
-func (d *statusDoc) peerAddress(id string) string {
-	if d.Link == nil {
-		return ""
-	}
-	for _, p := range d.Link.Peers {
-		if p.ID == id {
-			return p.Address
-		}
-	}
-	return ""
-}
 
 // defaultAdminTimeout bounds one request to a member's admin endpoint.
 const defaultAdminTimeout = 3 * time.Second
@@ -244,7 +55,7 @@ func (c *adminClient) unreachable(err error) error {
 }
 
 // status fetches /status and returns the document as sent and decoded.
-func (c *adminClient) status(ctx context.Context) ([]byte, *statusDoc, error) {
+func (c *adminClient) status(ctx context.Context) ([]byte, *member.Status, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/status"), nil)
 	if err != nil {
 		return nil, nil, err
@@ -262,7 +73,7 @@ func (c *adminClient) status(ctx context.Context) ([]byte, *statusDoc, error) {
 		return nil, nil, fmt.Errorf("%s answered %s: %s (is this a feedd admin endpoint?)",
 			c.url("/status"), resp.Status, firstLine(string(raw)))
 	}
-	var doc statusDoc
+	var doc member.Status
 	if err := json.Unmarshal(raw, &doc); err != nil || doc.Member == "" {
 		if err == nil {
 			err = errors.New("no member id in it")
@@ -433,7 +244,7 @@ func (c *adminClient) probe(ctx context.Context, path string) error {
 }
 
 // renderStatus writes doc for a person; ages are relative to now.
-func renderStatus(w io.Writer, d *statusDoc, now time.Time) error {
+func renderStatus(w io.Writer, d *member.Status, now time.Time) error {
 	var b strings.Builder
 	mode := "pair protocol"
 	if d.Pair == nil {
@@ -462,19 +273,19 @@ type statusLine func(k, format string, a ...any)
 
 // renderRole writes the member's role and, under the pair protocol, its
 // health and what it is doing about its role.
-func renderRole(row statusLine, d *statusDoc, now time.Time) {
+func renderRole(row statusLine, d *member.Status, now time.Time) {
 	p := d.Pair
 	if p == nil {
-		row("role", "%s since %s", strings.ToUpper(d.Broadcast.Role), when(now, d.Broadcast.RoleSince))
+		row("role", "%s since %s", strings.ToUpper(d.Broadcast.State.String()), when(now, d.Broadcast.StateSince))
 		return
 	}
-	row("role", "%s since %s, term %d", strings.ToUpper(p.Role), when(now, p.RoleSince), p.Term)
+	row("role", "%s since %s, term %d", strings.ToUpper(p.Role.String()), when(now, p.RoleSince), p.Term)
 	row("health", "feed %s, kafka %s", p.Health.Feed, p.Health.Kafka)
 	var notes []string
 	if p.HoldOff {
 		n := "holding off"
 		if p.HoldOffReason != "" {
-			n += " (" + p.HoldOffReason + ")"
+			n += " (" + string(p.HoldOffReason) + ")"
 		}
 		if !p.HoldOffUntil.IsZero() {
 			n += " until " + clock(p.HoldOffUntil)
@@ -494,7 +305,7 @@ func renderRole(row statusLine, d *statusDoc, now time.Time) {
 
 // renderStream writes what the member reads and holds: the port, the
 // ring, the echo, the last hole in its stream and the cross-check.
-func renderStream(row statusLine, d *statusDoc, now time.Time) {
+func renderStream(row statusLine, d *member.Status, now time.Time) {
 	in, bc := &d.Ingest, &d.Broadcast
 	feed := "disconnected (serial device not open)"
 	switch {
@@ -532,17 +343,17 @@ func renderStream(row statusLine, d *statusDoc, now time.Time) {
 	switch xc := bc.CrossCheck; {
 	case xc.Mode == "" || xc.Mode == "off":
 	case xc.Covered:
-		row("cross-check", "%s: taking the peer's sightings; %d frames its port dropped found, %d published unchecked", xc.Mode, bc.Counters.Missed, bc.Counters.Unchecked)
+		row("cross-check", "%s: taking the peer's sightings; %d frames its port dropped found, %d published unchecked", xc.Mode, bc.Counters.CrossCheckMissed, bc.Counters.CrossCheckUnchecked)
 	case xc.Sending:
 		row("cross-check", "%s: streaming sightings to the active", xc.Mode)
-	case bc.Role == "active":
-		row("cross-check", "%s: NO SIGHTINGS from the peer: frames go out unchecked (%d so far)", xc.Mode, bc.Counters.Unchecked)
+	case bc.State == broadcast.StateActive:
+		row("cross-check", "%s: NO SIGHTINGS from the peer: frames go out unchecked (%d so far)", xc.Mode, bc.Counters.CrossCheckUnchecked)
 	}
 }
 
 // renderKafka writes the member's side of Kafka: its commits, what fails,
 // its producer, the topic and the witness.
-func renderKafka(row statusLine, d *statusDoc, now time.Time) {
+func renderKafka(row statusLine, d *member.Status, now time.Time) {
 	bc := &d.Broadcast
 	if bc.LastCommitAt.IsZero() {
 		row("last commit", "none by this member")
@@ -554,9 +365,9 @@ func renderKafka(row statusLine, d *statusDoc, now time.Time) {
 		row("KAFKA", "commits FAILING since %s", when(now, bc.CommitFailingSince))
 	}
 	switch k := &bc.Kafka; k.State {
-	case "failing":
+	case broadcast.KafkaFailing:
 		row("KAFKA", "UNREACHABLE or refusing since %s (%s): %s", when(now, k.Since), strings.Join(k.Brokers, ","), k.LastError)
-	case "unknown":
+	case broadcast.KafkaUnknown:
 		row("KAFKA", "no answer yet (%s)", strings.Join(k.Brokers, ","))
 	}
 	if a := d.Activation; a != nil && a.FailuresInARow > 0 {
@@ -586,7 +397,7 @@ func renderKafka(row statusLine, d *statusDoc, now time.Time) {
 
 // statusCounters lists the counters row: what the pair protocol and the
 // pipeline counted, the rare ones only when they happened.
-func statusCounters(d *statusDoc) []string {
+func statusCounters(d *member.Status) []string {
 	bc, r := &d.Broadcast, &d.Broadcast.Ring
 	var counters []string
 	if p := d.Pair; p != nil {
@@ -607,8 +418,8 @@ func statusCounters(d *statusDoc) []string {
 	if bc.Counters.CommitFailures > 0 {
 		counters = append(counters, fmt.Sprintf("commit failures %d", bc.Counters.CommitFailures))
 	}
-	if bc.Counters.Possible > 0 {
-		counters = append(counters, fmt.Sprintf("possible duplicates %d", bc.Counters.Possible))
+	if bc.Counters.PossibleDuplicates > 0 {
+		counters = append(counters, fmt.Sprintf("possible duplicates %d", bc.Counters.PossibleDuplicates))
 	}
 	if r.OverflowFrames == 0 {
 		counters = append(counters, "overflow 0")
@@ -622,7 +433,7 @@ func statusCounters(d *statusDoc) []string {
 
 // renderPeers writes the peers table, a configured peer the core has not
 // heard of yet included, and what stands between this member and each.
-func renderPeers(b *strings.Builder, d *statusDoc, now time.Time) {
+func renderPeers(b *strings.Builder, d *member.Status, now time.Time) {
 	p := d.Pair
 	b.WriteString("\npeers\n")
 	peers := p.Peers
@@ -630,8 +441,8 @@ func renderPeers(b *strings.Builder, d *statusDoc, now time.Time) {
 		// A configured peer the core has not heard of yet is listed
 		// by the link alone.
 		for _, lp := range d.Link.Peers {
-			if !slices.ContainsFunc(peers, func(pe peerDoc) bool { return pe.ID == lp.ID }) {
-				peers = append(peers, peerDoc{ID: lp.ID, View: "not heard yet", Connected: lp.Connected})
+			if !slices.ContainsFunc(peers, func(pe ftpair.PeerStatus) bool { return pe.ID == lp.ID }) {
+				peers = append(peers, ftpair.PeerStatus{ID: lp.ID, View: "not heard yet", Connected: lp.Connected})
 			}
 		}
 	}
@@ -652,17 +463,17 @@ func renderPeers(b *strings.Builder, d *statusDoc, now time.Time) {
 		} else {
 			seen += ", link down"
 		}
-		role := pe.Role
+		role, feed, kafka := pe.Role.String(), pe.Feed.String(), pe.Kafka.String()
 		switch {
 		case pe.LastHeard.IsZero():
-			role, pe.Feed, pe.Kafka = "-", "-", "-"
+			role, feed, kafka = "-", "-", "-"
 		case pe.View == "dead":
 			// Its last heartbeat's role and health are history.
-			role, pe.Feed, pe.Kafka = "- (was "+role+")", "-", "-"
+			role, feed, kafka = "- (was "+role+")", "-", "-"
 		case pe.HoldOff:
 			role += " (holding off)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", pe.ID, seen, ago(now, pe.LastHeard), role, pe.Term, pe.Feed, pe.Kafka)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", pe.ID, seen, ago(now, pe.LastHeard), role, pe.Term, feed, kafka)
 	}
 	tw.Flush()
 	if c := p.MemberIDClash; c != nil {
@@ -680,7 +491,7 @@ func renderPeers(b *strings.Builder, d *statusDoc, now time.Time) {
 
 // renderLinkPeers writes what the pair link knows of each peer: a refusal,
 // why its link is down, the bound on its clock.
-func renderLinkPeers(b *strings.Builder, d *statusDoc, now time.Time) {
+func renderLinkPeers(b *strings.Builder, d *member.Status, now time.Time) {
 	for _, lp := range d.Link.Peers {
 		switch {
 		case lp.IdentityRefused:
@@ -702,7 +513,7 @@ func renderLinkPeers(b *strings.Builder, d *statusDoc, now time.Time) {
 }
 
 // renderTransitions writes the last few role transitions.
-func renderTransitions(b *strings.Builder, ts []transition) {
+func renderTransitions(b *strings.Builder, ts []ftpair.Transition) {
 	n := len(ts)
 	if n == 0 {
 		return
@@ -721,7 +532,7 @@ func renderTransitions(b *strings.Builder, ts []transition) {
 }
 
 // stepDowns renders step-downs by reason: "none", or "3 (fenced 1, feed 2)".
-func stepDowns(m map[string]uint64) string {
+func stepDowns(m map[ftpair.Reason]uint64) string {
 	var total uint64
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/feedd/feedd/member"
 )
 
 // statusPaths lists the JSON paths of every leaf of a value of type t, as
@@ -73,7 +75,7 @@ func statusPaths(t reflect.Type) []string {
 	return out
 }
 
-// statusDoc is the documented schema of the /status document.
+// member.Status is the documented schema of the /status document.
 const statusSchemaDoc = "../../docs/status.md"
 
 // documentedStatusPaths returns the paths docs/status.md documents: the
@@ -94,7 +96,7 @@ var statusRow = regexp.MustCompile("^\\| `([^`]+)` \\|")
 // TestStatusSchemaDocumented: docs/status.md documents every field of the
 // /status document, each once, and nothing else.
 func TestStatusSchemaDocumented(t *testing.T) {
-	want := statusPaths(reflect.TypeFor[memberStatus]())
+	want := statusPaths(reflect.TypeFor[member.Status]())
 	got := documentedStatusPaths(t)
 	count := map[string]int{}
 	for _, p := range got {
@@ -123,8 +125,8 @@ func TestStatusSchemaDocumented(t *testing.T) {
 // documented path ("*" stands for a map's key).
 func checkStatusSchema(t testing.TB, who string, doc map[string]any, documented []string) {
 	t.Helper()
-	if v, ok := doc["status_version"].(float64); !ok || int(v) != statusVersion {
-		t.Errorf("%s: /status status_version = %v, want %d", who, doc["status_version"], statusVersion)
+	if v, ok := doc["status_version"].(float64); !ok || int(v) != member.StatusVersion {
+		t.Errorf("%s: /status status_version = %v, want %d", who, doc["status_version"], member.StatusVersion)
 	}
 	matches := func(pattern, path string) bool {
 		ps, xs := strings.Split(pattern, "."), strings.Split(path, ".")

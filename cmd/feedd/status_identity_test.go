@@ -8,6 +8,7 @@ import (
 
 	"github.com/feedd/feedd/ftpair"
 	"github.com/feedd/feedd/ftpair/link"
+	"github.com/feedd/feedd/member"
 )
 
 // TestStatusShowsARefusedPeerAndTheClockBound renders a /status document
@@ -17,7 +18,7 @@ import (
 func TestStatusShowsARefusedPeerAndTheClockBound(t *testing.T) {
 	now := time.Now()
 	ours, theirs := "framing nmea, no sequence, identity v2", "framing nmea, sequence nmea_field=1, identity v2"
-	st := memberStatus{
+	st := member.Status{
 		Pipeline: "ais-north", Member: "host-a", Version: "v1.2.3", Mode: roleAuto, Role: "inactive",
 		Pair: &ftpair.Status{
 			MemberID: "host-a", Role: ftpair.RoleInactive, RoleSince: now.Add(-time.Minute),
@@ -41,7 +42,7 @@ func TestStatusShowsARefusedPeerAndTheClockBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc statusDoc
+	var doc member.Status
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestStatusShowsARefusedPeerAndTheClockBound(t *testing.T) {
 func TestStatusShowsAMemberIDClash(t *testing.T) {
 	now := time.Now()
 	detail := `member id clash: the member at 10.0.0.2:7400 runs with member_id "host-a", which is this member's own`
-	st := memberStatus{
+	st := member.Status{
 		Pipeline: "ais-north", Member: "host-a", Version: "v1.2.3", Mode: roleAuto, Role: "inactive",
 		Pair: &ftpair.Status{
 			MemberID: "host-a", Role: ftpair.RoleInactive, RoleSince: now.Add(-time.Minute),
@@ -79,7 +80,7 @@ func TestStatusShowsAMemberIDClash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc statusDoc
+	var doc member.Status
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}

@@ -18,12 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/ftpair"
 	"github.com/feedd/feedd/ftpair/link"
 	"github.com/feedd/feedd/ingest"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/feedd/feedd/member"
 )
 
 // fakeMember serves the real admin mux with a status built from the real
@@ -102,7 +104,7 @@ func (f *fakeMember) status() any {
 	if f.unheard != "" {
 		linkPeers = append(linkPeers, link.PeerStatus{ID: f.unheard, Address: "10.0.0.3:7400"})
 	}
-	return memberStatus{
+	return member.Status{
 		Pipeline: "ais-north", Member: f.id, Version: "v1.2.3", Mode: roleAuto, Role: f.role.String(),
 		Ingest: ingest.Health{Connected: true, LastFrameAt: now.Add(-40 * time.Millisecond),
 			Frames: 123456, Bytes: 7_654_321, Dropped: 2, Reconnects: 1},

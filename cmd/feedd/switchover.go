@@ -12,7 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/feedd/feedd/ftpair"
 	"github.com/feedd/feedd/ftpair/link"
+	"github.com/feedd/feedd/member"
 
 	"github.com/spf13/cobra"
 )
@@ -179,9 +181,9 @@ func switchover(ctx context.Context, c *adminClient, secret []byte, target strin
 		case <-tick.C:
 		}
 		_, now, err := c.status(ctx)
-		if err == nil && now.Pair != nil && now.Pair.Role == "inactive" {
+		if err == nil && now.Pair != nil && now.Pair.Role == ftpair.RoleInactive {
 			for _, p := range now.Pair.Peers {
-				if p.Role == "active" && p.Term > oldTerm && p.View == "heard" {
+				if p.Role == ftpair.RoleActive && p.Term > oldTerm && p.View == "heard" {
 					fmt.Fprintf(out, "done: %s is active (term %d); %s is inactive (%v after the request)\n",
 						p.ID, p.Term, now.Member, shortDuration(time.Since(started)))
 					if target != "" && p.ID != target {
@@ -194,7 +196,7 @@ func switchover(ctx context.Context, c *adminClient, secret []byte, target strin
 		if time.Now().After(deadline) {
 			state := "its status could not be read"
 			if err == nil {
-				state = "it is " + now.role()
+				state = "it is " + now.Role
 			}
 			return fmt.Errorf("switchover requested, but %s has not seen a successor active within %v (%s); check `feedd status`",
 				before.Member, wait, state)
@@ -204,18 +206,18 @@ func switchover(ctx context.Context, c *adminClient, secret []byte, target strin
 
 // refusal explains a refused switchover: the member's reason and, when the
 // member is not the active one but sees which is, the member to ask.
-func refusal(ctx context.Context, c *adminClient, before *statusDoc, refused error) error {
+func refusal(ctx context.Context, c *adminClient, before *member.Status, refused error) error {
 	reason := strings.TrimPrefix(refused.Error(), errRefused.Error()+": ")
 	msg := fmt.Sprintf("member %s refused the switchover: %s", before.Member, reason)
 	doc := before
 	if _, now, err := c.status(ctx); err == nil {
 		doc = now
 	}
-	if r := doc.role(); r != "active" {
+	if r := doc.Role; r != "active" {
 		msg += fmt.Sprintf("\n%s is %s", doc.Member, r)
-		if peer := doc.activePeer(); peer != "" {
+		if peer := doc.ActivePeer(); peer != "" {
 			msg += fmt.Sprintf("; the active member is %s", peer)
-			if a := doc.peerAddress(peer); a != "" {
+			if a := doc.PeerAddress(peer); a != "" {
 				msg += fmt.Sprintf(" (pair link %s)", a)
 			}
 			msg += fmt.Sprintf(": ask it, with --config of %s's configuration or --admin with its admin address", peer)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/ftpair"
+	"github.com/feedd/feedd/member"
 )
 
 func TestSwitchoverSignsTheRequestTheMemberVerifies(t *testing.T) {
@@ -158,8 +159,8 @@ func TestSwitchoverBetweenRealMembers(t *testing.T) {
 		deadline := time.Now().Add(7 * time.Second)
 		for ; time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 			stA, stB := demoStatus(configA), demoStatus(configB)
-			if stA != nil && stB != nil && stA.role() == "active" && stB.role() == "inactive" &&
-				stB.Broadcast.Counters.EchoMatched > 0 && stB.activePeer() == "host-a" {
+			if stA != nil && stB != nil && stA.Role == "active" && stB.Role == "inactive" &&
+				stB.Broadcast.Counters.EchoMatched > 0 && stB.ActivePeer() == "host-a" {
 				break
 			}
 		}
@@ -188,7 +189,7 @@ func TestSwitchoverBetweenRealMembers(t *testing.T) {
 }
 
 // demoStatus reads the status of the member configured in path, or nil.
-func demoStatus(path string) *statusDoc {
+func demoStatus(path string) *member.Status {
 	cfg, _, err := memberConfig(path, func(string) (string, bool) { return "", false }, roleAuto)
 	if err != nil {
 		return nil
