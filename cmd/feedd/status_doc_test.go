@@ -75,7 +75,7 @@ func statusPaths(t reflect.Type) []string {
 	return out
 }
 
-// member.Status is the documented schema of the /status document.
+// statusSchemaDoc documents member.Status, the /status document.
 const statusSchemaDoc = "../../docs/status.md"
 
 // documentedStatusPaths returns the paths docs/status.md documents: the
