@@ -6,7 +6,6 @@ import (
 
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/ingest"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -76,22 +75,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer cl.Close()
 
-	r := &Report{Topic: o.Topic, RepeatedFramesAllowed: o.AllowRepeatedFrames, Followed: o.Follow}
-	adm := kadm.NewClient(cl)
-	if err := r.bounds(ctx, adm, o.From, o.FromEnd); err != nil {
+	r := &Report{RepeatedFramesAllowed: o.AllowRepeatedFrames}
+	adm, mon, err := o.begin(ctx, cl, &r.Span)
+	if err != nil {
 		return nil, err
-	}
-	mon := o.Monitor
-	if mon == nil {
-		mon = NewMonitor()
 	}
 	a := newAuditor(r, o.MaxListed, mon)
 	a.sequence = o.Sequence
-	mon.update(func(p *Progress) { p.Started, p.From, p.NextOffset = true, r.From, r.From })
 	if o.Follow {
 		a.liveFrom = r.End
 	}
-	if err := o.read(ctx, base, adm, r, a.first); err != nil {
+	if err := o.read(ctx, base, adm, &r.Span, a.first); err != nil {
 		return nil, err
 	}
 	if o.Follow {

@@ -90,16 +90,8 @@ const DefaultMaxFramesPerRun = 5
 // found. Feed indexes count the recorded frames; offsets are those of the
 // topic's partition 0.
 type ExpectReport struct {
-	// Topic, Partitions, LogStart, From, End, Records, ControlRecords and
-	// Followed describe what was read, as in Report; RunExpect fills them.
-	Topic          string `json:"topic"`
-	Partitions     int    `json:"partitions"`
-	LogStart       int64  `json:"log_start_offset"`
-	From           int64  `json:"from_offset"`
-	End            int64  `json:"end_offset"`
-	Records        int64  `json:"records"`
-	ControlRecords int64  `json:"control_records"`
-	Followed       bool   `json:"followed"`
+	// Span describes what was read, as in Report; RunExpect fills it.
+	Span
 	// BeforeRecording counts the records produced (their timestamp) more
 	// than a second before the recording started: the topic may hold an
 	// earlier run of the feed.

@@ -8,7 +8,7 @@ import (
 
 // report builds the report from the alignment and the moves.
 func (c *comparison) report() *ExpectReport {
-	r := &ExpectReport{End: c.o.End, Feed: c.o.Feed}
+	r := &ExpectReport{Span: Span{End: c.o.End}, Feed: c.o.Feed}
 	t := &r.Totals
 	t.Expected, t.InTopic = int64(len(c.a)), int64(len(c.b))
 	for _, x := range c.topic {

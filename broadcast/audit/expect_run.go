@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/broadcast"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -30,16 +29,11 @@ func RunExpect(ctx context.Context, o Options, exp *Expectation, eo ExpectOption
 		return nil, err
 	}
 	defer cl.Close()
-	r := &Report{Topic: o.Topic, Followed: o.Follow}
-	adm := kadm.NewClient(cl)
-	if err := r.bounds(ctx, adm, o.From, o.FromEnd); err != nil {
+	r := &Report{}
+	adm, mon, err := o.begin(ctx, cl, &r.Span)
+	if err != nil {
 		return nil, err
 	}
-	mon := o.Monitor
-	if mon == nil {
-		mon = NewMonitor()
-	}
-	mon.update(func(p *Progress) { p.Started, p.From, p.NextOffset = true, r.From, r.From })
 
 	var records []TopicRecord
 	var before int64 // records produced before the recording started
@@ -52,7 +46,7 @@ func RunExpect(ctx context.Context, o Options, exp *Expectation, eo ExpectOption
 		values[s] = s
 		return s
 	}
-	err = o.read(ctx, base, adm, r, func(rec *kgo.Record) {
+	err = o.read(ctx, base, adm, &r.Span, func(rec *kgo.Record) {
 		if rec.Attrs.IsControl() {
 			r.ControlRecords++
 			mon.update(func(p *Progress) { p.NextOffset = rec.Offset + 1 })
@@ -87,8 +81,7 @@ func RunExpect(ctx context.Context, o Options, exp *Expectation, eo ExpectOption
 	if err != nil {
 		return nil, err
 	}
-	er.Topic, er.Partitions, er.LogStart, er.From, er.End = r.Topic, r.Partitions, r.LogStart, r.From, r.End
-	er.Records, er.ControlRecords, er.Followed = r.Records, r.ControlRecords, r.Followed
+	er.Span = r.Span
 	if er.BeforeRecording = before; before > 0 {
 		er.Notes = append(er.Notes, fmt.Sprintf("%d record(s) were produced before the recording started (%s): "+
 			"the topic may hold an earlier run of the feed; audit from the first offset of this run (--from)",

@@ -39,7 +39,7 @@ func (o Options) connect() (Options, []kgo.Opt, *kgo.Client, error) {
 // read reads the offsets r.From on, to r.End or, with o.Follow, until
 // o.Stop and then to the last stable offset of that moment (which becomes
 // r.End), and calls fn for each record.
-func (o Options) read(ctx context.Context, base []kgo.Opt, adm *kadm.Client, r *Report, fn func(*kgo.Record)) error {
+func (o Options) read(ctx context.Context, base []kgo.Opt, adm *kadm.Client, r *Span, fn func(*kgo.Record)) error {
 	if !o.Follow {
 		return scan(ctx, base, o.Topic, r.From, r.End, fn)
 	}
@@ -51,9 +51,25 @@ func (o Options) read(ctx context.Context, base []kgo.Opt, adm *kadm.Client, r *
 	return nil
 }
 
+// begin finds the offsets to read into s and starts the progress
+// monitor, o.Monitor or a new one.
+func (o Options) begin(ctx context.Context, cl *kgo.Client, s *Span) (*kadm.Client, *Monitor, error) {
+	s.Topic, s.Followed = o.Topic, o.Follow
+	adm := kadm.NewClient(cl)
+	if err := s.bounds(ctx, adm, o.From, o.FromEnd); err != nil {
+		return nil, nil, err
+	}
+	mon := o.Monitor
+	if mon == nil {
+		mon = NewMonitor()
+	}
+	mon.update(func(p *Progress) { p.Started, p.From, p.NextOffset = true, s.From, s.From })
+	return adm, mon, nil
+}
+
 // bounds finds the partition count, the log start and the last stable
 // offset, and where to start.
-func (r *Report) bounds(ctx context.Context, adm *kadm.Client, from int64, fromEnd bool) error {
+func (r *Span) bounds(ctx context.Context, adm *kadm.Client, from int64, fromEnd bool) error {
 	end, partitions, err := lastStable(ctx, adm, r.Topic)
 	if err != nil {
 		return err

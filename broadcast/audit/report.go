@@ -4,9 +4,9 @@ import (
 	"time"
 )
 
-// Report is what the audit found. Offsets are those of the topic's
-// partition 0; sequence numbers are the feed's.
-type Report struct {
+// Span is what an audit read: the topic's shape and the offsets of
+// partition 0 it covered, with what it found there.
+type Span struct {
 	Topic string `json:"topic"`
 	// Partitions is the topic's partition count (a pipeline's topic has
 	// one; only partition 0 is read).
@@ -23,6 +23,15 @@ type Report struct {
 	// transaction markers among the offsets read.
 	Records        int64 `json:"records"`
 	ControlRecords int64 `json:"control_records"`
+	// Followed says the audit followed the topic (Options.Follow).
+	Followed bool `json:"followed"`
+}
+
+// Report is what the audit found. Offsets are those of the topic's
+// partition 0; sequence numbers are the feed's.
+type Report struct {
+	Span
+
 	// FirstTimestamp and LastTimestamp are the records' own timestamps
 	// (when they were produced), of the first and the last record read.
 	FirstTimestamp time.Time `json:"first_timestamp,omitzero"`
@@ -49,9 +58,6 @@ type Report struct {
 	// Latency is the end-to-end latency of the records committed while the
 	// audit followed the topic (see Latency); zero without Follow.
 	Latency Latency `json:"end_to_end_latency"`
-	// Followed says the audit followed the topic (Options.Follow).
-	Followed bool `json:"followed"`
-
 	// Truncated is set when some list was cut at Options.MaxListed.
 	Truncated bool `json:"truncated"`
 	// RepeatedFramesAllowed echoes Options.AllowRepeatedFrames.
