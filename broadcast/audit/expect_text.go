@@ -22,8 +22,7 @@ func (r *ExpectReport) WriteText(w io.Writer) error {
 	p("feed: %s (feed %s, seed %d, %d ports, started %s): %d frames, %d received intact by no port, %d undecodable with framing %s: %d expected",
 		source, orUnknown(f.Generator), f.Seed, f.Ports, stamp(f.Started), f.Frames, f.Undelivered, f.Undecodable, f.Framing, r.Totals.Expected)
 	if r.Topic != "" {
-		p("topic %s, partition 0 (of %d): offsets %d to %d read (log start %d, last stable offset %d): %s, %s",
-			r.Topic, r.Partitions, r.From, r.End-1, r.LogStart, r.End, plural(r.Records, "record"), plural(r.ControlRecords, "transaction marker"))
+		p("%s: %s, %s", r.Span.describe(), plural(r.Records, "record"), plural(r.ControlRecords, "transaction marker"))
 	}
 	t := &r.Totals
 	p("totals: %d expected, %d in the topic: %d matched, %d missing, %s (%d marked possible, %d not marked), %d reordered, %d foreign",

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -25,6 +26,12 @@ type Span struct {
 	ControlRecords int64 `json:"control_records"`
 	// Followed says the audit followed the topic (Options.Follow).
 	Followed bool `json:"followed"`
+}
+
+// describe says what was read, for the text reports.
+func (s *Span) describe() string {
+	return fmt.Sprintf("topic %s, partition 0 (of %d): offsets %d to %d read (log start %d, last stable offset %d)",
+		s.Topic, s.Partitions, s.From, s.End-1, s.LogStart, s.End)
 }
 
 // Report is what the audit found. Offsets are those of the topic's

@@ -16,8 +16,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	b := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 
-	p("topic %s, partition 0 (of %d): offsets %d to %d read (log start %d, last stable offset %d)",
-		r.Topic, r.Partitions, r.From, r.End-1, r.LogStart, r.End)
+	p("%s", r.Span.describe())
 	if r.Records == 0 {
 		p("records: none committed (%d transaction markers)", r.ControlRecords)
 	} else {
