@@ -117,11 +117,12 @@ func (p *Proc) Wait() error {
 // is then the caller's doing.
 func (p *Proc) EndRequested() bool { return p.endRequested.Load() }
 
-// Hung reports whether the process is held stopped by Hang.
+// Hung reports whether the process is held stopped by Hang (and has not
+// exited since).
 func (p *Proc) Hung() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.hung
+	return p.hung && !p.Exited()
 }
 
 // Signal sends sig to the process.
