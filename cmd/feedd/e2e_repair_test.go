@@ -244,7 +244,7 @@ func newFeedRunOn(t *testing.T, spec feedSpec, broker string, seed uint64, finge
 func (r *feedRun) repairCounters() []broadcast.Counters {
 	var out []broadcast.Counters
 	for _, m := range r.members {
-		st, err := m.feedStatus()
+		st, err := m.status()
 		if err != nil {
 			r.t.Fatalf("%s: %v", m.id, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/ftpair/link"
 )
 
@@ -47,8 +49,12 @@ func TestE2EKillActive(t *testing.T) {
 	// client reads them, against their documented schema.
 	documented := documentedStatusPaths(t)
 	for _, m := range []*e2eMember{active, inactive} {
+		raw, err := m.statusJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
 		var doc map[string]any
-		if err := m.fetchStatus(&doc); err != nil {
+		if err := json.Unmarshal(raw, &doc); err != nil {
 			t.Fatal(err)
 		}
 		checkStatusSchema(t, m.id, doc, documented)
@@ -80,20 +86,20 @@ func TestE2EStopActive(t *testing.T) {
 	c.stream(300 * time.Millisecond)
 
 	stoppedAt := time.Now()
-	active.signal(syscall.SIGSTOP)
+	active.hang()
 	st := c.waitActive(inactive, stoppedAt)
 	t.Logf("%s stopped; %s active after %v", active.id, inactive.id, time.Since(stoppedAt).Round(time.Millisecond))
 	c.stream(500 * time.Millisecond)
 
-	active.signal(syscall.SIGCONT)
+	active.resume()
 	c.waitFor(active.id+" woken, stepped down and inactive", func() (bool, string) {
 		st, err := active.status()
 		if err != nil {
 			return false, err.Error()
 		}
 		sd := st.Pair.Counters.StepDowns
-		return st.Role == "inactive" && st.Broadcast.Role == "inactive" && sd["fenced"]+sd["superseded"] > 0,
-			fmt.Sprintf("role %s (broadcast %s), step-downs %v", st.Role, st.Broadcast.Role, sd)
+		return st.Role == "inactive" && st.Broadcast.State == broadcast.StateInactive && sd["fenced"]+sd["superseded"] > 0,
+			fmt.Sprintf("role %s (broadcast %s), step-downs %v", st.Role, st.Broadcast.State, sd)
 	})
 	// The pair settles with the new active still active: the woken member
 	// did not take the slot back.
@@ -127,7 +133,7 @@ func TestE2ERestartInactive(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		return st.canCover() && st.linkUp(), fmt.Sprintf("role %s, trimmed %d, link up %v", st.Role, st.Broadcast.Counters.EchoMatched, st.linkUp())
+		return canCover(st) && linkUp(st), fmt.Sprintf("role %s, trimmed %d, link up %v", st.Role, st.Broadcast.Counters.EchoMatched, linkUp(st))
 	})
 	c.stream(500 * time.Millisecond)
 	holders, polls, _ := w.end()
@@ -194,8 +200,8 @@ func TestE2ELinkCut(t *testing.T) {
 		if erra != nil || errb != nil {
 			return false, fmt.Sprint(erra, errb)
 		}
-		return sa.linkUp() && sb.linkUp() && sb.Pair.Counters.Activations == before.Pair.Counters.Activations,
-			fmt.Sprintf("link up %v/%v", sa.linkUp(), sb.linkUp())
+		return linkUp(sa) && linkUp(sb) && sb.Pair.Counters.Activations == before.Pair.Counters.Activations,
+			fmt.Sprintf("link up %v/%v", linkUp(sa), linkUp(sb))
 	})
 	if a2, _ := c.waitPair(); a2 != active {
 		t.Errorf("after the link came back %s is active, want %s", a2.id, active.id)
@@ -404,7 +410,7 @@ func TestE2EPairPortGarbage(t *testing.T) {
 		if b == active {
 			sb = a2
 		}
-		return a2.rejected() > sa.rejected() && i2.rejected() > si.rejected() && sb.Link.Rejected["bad_mac"] > 0,
+		return rejected(a2) > rejected(sa) && rejected(i2) > rejected(si) && sb.Link.Rejected["bad_mac"] > 0,
 			fmt.Sprintf("%s rejected %v, %s rejected %v", active.id, a2.Link.Rejected, inactive.id, i2.Link.Rejected)
 	})
 	a2, i2 := c.waitPair()
@@ -481,10 +487,10 @@ func TestE2EStopActiveWakeEarly(t *testing.T) {
 		c.stream(200 * time.Millisecond)
 		before := inactive.mustStatus()
 		stoppedAt := time.Now()
-		active.signal(syscall.SIGSTOP)
+		active.hang()
 		c.waitActive(inactive, stoppedAt)
 		time.Sleep(time.Duration(try) * 10 * time.Millisecond) // wake at various points of the new active's first commits
-		active.signal(syscall.SIGCONT)
+		active.resume()
 		a2, i2 := c.waitPair()
 		st := inactive.mustStatus()
 		if a2 != inactive || st.Broadcast.Counters.Fenced != before.Broadcast.Counters.Fenced {
@@ -508,7 +514,7 @@ func TestE2EHangupKeepsTheMember(t *testing.T) {
 	inactive.signal(syscall.SIGHUP)
 	for _, m := range []*e2eMember{active, inactive} {
 		c.waitFor(m.id+" to log the reload", func() (bool, string) {
-			data, _ := os.ReadFile(m.current().logPath)
+			data, _ := os.ReadFile(m.current().LogPath())
 			return bytes.Contains(data, []byte("SIGHUP: configuration read again")), "no reload in its log"
 		})
 	}

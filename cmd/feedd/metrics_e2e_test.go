@@ -138,12 +138,12 @@ func TestE2EMetrics(t *testing.T) {
 		return v
 	}
 	before := missed()
-	inactive.signal(syscall.SIGSTOP)
+	inactive.hang()
 	c.waitFor(active.id+" counting the heartbeats "+inactive.id+" misses", func() (bool, string) {
 		n := missed()
 		return n >= before+5, fmt.Sprintf("%v missed, %v before the stop", n, before)
 	})
-	inactive.signal(syscall.SIGCONT)
+	inactive.resume()
 	active, inactive = c.waitPair()
 
 	// kill -9 of the active: the other takes over on the obituary.
