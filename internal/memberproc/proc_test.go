@@ -55,6 +55,10 @@ func fakeMember(args []string) int {
 		return 1
 	}
 	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" {
+			fmt.Fprint(w, fakeMetrics)
+			return
+		}
 		if r.URL.Path != "/status" {
 			http.NotFound(w, r)
 			return
@@ -68,6 +72,19 @@ func fakeMember(args []string) int {
 	<-term
 	return 0
 }
+
+// fakeMetrics is what the fake member serves on /metrics.
+const fakeMetrics = `# HELP feedd_pair_activations_total Activations.
+# TYPE feedd_pair_activations_total counter
+feedd_pair_activations_total{reason="no-active"} 1
+feedd_pair_activations_total{reason="obituary"} 2
+# HELP feedd_broadcast_commit_duration_seconds Commits.
+# TYPE feedd_broadcast_commit_duration_seconds histogram
+feedd_broadcast_commit_duration_seconds_bucket{le="0.1"} 3
+feedd_broadcast_commit_duration_seconds_bucket{le="+Inf"} 4
+feedd_broadcast_commit_duration_seconds_sum 0.5
+feedd_broadcast_commit_duration_seconds_count 4
+`
 
 // start starts a fake member.
 func start(t *testing.T, how string, cfg Config) *Proc {
@@ -120,6 +137,37 @@ func TestWaitForThenStop(t *testing.T) {
 	log, err := os.ReadFile(p.LogPath())
 	if err != nil || !strings.Contains(string(log), "serve, env hello") {
 		t.Errorf("log %q (%v): want the member's stderr, with its environment", log, err)
+	}
+}
+
+// TestMetrics: one scrape, read by family and labels.
+func TestMetrics(t *testing.T) {
+	p := start(t, "serve", Config{})
+	if _, err := p.WaitFor(context.Background(), isActive); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := p.Metrics(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"feedd_pair_activations_total", []string{"reason", "obituary"}, 2},
+		{"feedd_pair_activations_total", []string{"reason", "no-active"}, 1},
+		{"feedd_broadcast_commit_duration_seconds", nil, 4},
+	} {
+		if got, err := ms.Value(c.name, c.labels...); err != nil || got != c.want {
+			t.Errorf("%s %v = %v (%v), want %v", c.name, c.labels, got, err, c.want)
+		}
+	}
+	if _, err := ms.Value("feedd_pair_activations_total", "reason", "silence"); err == nil {
+		t.Error("a series that is not exposed has a value")
+	}
+	if _, err := ms.Value("feedd_nothing"); err == nil {
+		t.Error("a family that is not exposed has a value")
 	}
 }
 
