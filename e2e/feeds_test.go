@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ import (
 // duplicate marked possible. The simulator records the truth of the run
 // (serialsim.Config.Record) and each run is checked twice: by `feedd audit
 // --expect --strict`, and by kcat's reading of the topic compared with the
-// record by code of its own (e2e_feeds_check_test.go).
+// record by code of its own (feeds_check_test.go).
 //
 // TestE2EFeedChaos is the fast slice (make test): one run per feed on the
 // embedded broker and one on Apache Kafka. TestFeedCampaign is the

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 )
 
 // BenchmarkFailover measures how long the feed stops when the active
-// member fails, end to end with real processes (e2e_harness_test.go): from
+// member fails, end to end with real processes (harness_test.go): from
 // the signal to the active (SIGKILL for /crash, SIGSTOP for /hang) to the
 // first transaction the new active commits.
 //

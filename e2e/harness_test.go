@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -63,17 +62,7 @@ func feeddBinary(t testing.TB) string {
 			return
 		}
 		e2eBin.dir = dir // TestMain removes it
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		path := filepath.Join(dir, "feedd")
-		cmd := exec.Command(goTool, "build", "-o", path, ".")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			e2eBin.err = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		e2eBin.path = path
+		e2eBin.path, e2eBin.err = memberproc.Build(context.Background(), dir)
 	})
 	if e2eBin.err != nil {
 		t.Fatal(e2eBin.err)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -165,7 +165,7 @@ var pairFaults = []chaosFault{
 var chaosFaults = append(slices.Clip(pairFaults), chaosFault{"broker-restart", (*chaos).brokerRestart})
 
 // clusterFaults are the faults on the three-node cluster: the pair's, and
-// the cluster's own (e2e_cluster_test.go), which take the broker restart's
+// the cluster's own (cluster_test.go), which take the broker restart's
 // place.
 var clusterFaults = append(slices.Clip(pairFaults),
 	chaosFault{"leader-kill", (*chaos).leaderKill},
