@@ -113,8 +113,8 @@ func (p *Proc) Wait() error {
 	return p.exitErr
 }
 
-// EndRequested reports whether Kill or Stop was called: the process's exit
-// is then the caller's doing.
+// EndRequested reports whether Kill or Stop was called while the process
+// ran: its exit is then the caller's doing.
 func (p *Proc) EndRequested() bool { return p.endRequested.Load() }
 
 // Hung reports whether the process is held stopped by Hang (and has not
@@ -142,8 +142,10 @@ func (p *Proc) Signal(sig syscall.Signal) error {
 // Kill kills the process at once (SIGKILL), as a crash would, and waits for
 // it to be gone. A process that has already exited is left as it is.
 func (p *Proc) Kill() {
-	p.endRequested.Store(true)
-	_ = p.Signal(syscall.SIGKILL)
+	if !p.Exited() {
+		p.endRequested.Store(true)
+		_ = p.Signal(syscall.SIGKILL)
+	}
 	<-p.done
 }
 
@@ -177,10 +179,10 @@ var ErrKilledAfterGrace = errors.New("did not exit after SIGTERM; killed")
 // wrapped with ErrKilledAfterGrace if it had to be killed. A process that
 // has already exited returns how it ended.
 func (p *Proc) Stop(grace time.Duration) error {
-	p.endRequested.Store(true)
 	if p.Exited() {
 		return p.exitErr
 	}
+	p.endRequested.Store(true)
 	_ = p.Resume()
 	_ = p.Signal(syscall.SIGTERM)
 	timer := time.NewTimer(grace)

@@ -250,6 +250,10 @@ func TestWaitForExit(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "exit status 3") {
 		t.Fatalf("WaitFor: %v, want the process's exit", err)
 	}
+	p.Kill()
+	if p.EndRequested() {
+		t.Error("EndRequested after a Kill of a process that had exited by itself")
+	}
 	if got, _ := os.ReadFile(log); !strings.HasPrefix(string(got), "an earlier run\nfake member") {
 		t.Errorf("log %q: want the earlier run kept and this one appended", got)
 	}
