@@ -105,7 +105,7 @@ test: deps vet kafka
 # three-node cluster. FEEDD_CHAOS_REPS sets the
 # repetitions of each fault (docs/testing.md).
 test-e2e: deps kafka
-	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_CHAOS=1 $(GO) test -race -count=1 -timeout 45m -run '^Test(E2E|Chaos)' -v ./cmd/feedd
+	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_CHAOS=1 $(GO) test -race -count=1 -timeout 45m -run '^Test(E2E|Chaos)' -v ./e2e
 
 # test-e2e-streak runs test-e2e up to $(E2E_RUNS) times in a row, stops at the
 # first failure, and says how many runs passed in a row: the count
@@ -136,7 +136,7 @@ test-e2e-streak:
 # Not in CI: about five minutes a round of eight runs.
 test-feeds: deps kafka
 	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_FEEDS_RUNS=$(FEEDS_RUNS) FEEDD_FEEDS_FAULTS=$(FEEDS_FAULTS) \
-		$(GO) test -count=1 -timeout 24h -run '^TestFeedCampaign$$' -v ./cmd/feedd
+		$(GO) test -count=1 -timeout 24h -run '^TestFeedCampaign$$' -v ./e2e
 
 # test-repair runs the repair campaign (decision 0011): $(REPAIR_RUNS) runs of
 # each fault on the active's port only (checksums failing, frames dropped
@@ -148,14 +148,14 @@ test-feeds: deps kafka
 # Not in CI: about ten seconds a run; make test runs each once.
 test-repair: deps kafka
 	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_REPAIR_RUNS=$(REPAIR_RUNS) FEEDD_FEEDS_BROKERS=embedded,kafka \
-		$(GO) test -count=1 -timeout 24h -run '^TestE2ERepair$$' -v ./cmd/feedd
+		$(GO) test -count=1 -timeout 24h -run '^TestE2ERepair$$' -v ./e2e
 
 # checkmetrics starts a real pair of members and runs what each /metrics
 # endpoint serves through `promtool check metrics` (TestPromtoolCheckMetrics,
 # which `make test` runs too).
 .PHONY: checkmetrics
 checkmetrics: deps
-	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 $(GO) test -count=1 -run '^TestPromtoolCheckMetrics$$' -v ./cmd/feedd
+	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 $(GO) test -count=1 -run '^TestPromtoolCheckMetrics$$' -v ./e2e
 
 # dashboard writes the Grafana dashboard, docs/grafana/feedd-dashboard.json,
 # from its Go source in cmd/feedd-dashboard (docs/monitoring.md); commit
@@ -173,7 +173,7 @@ dashboard:
 soak: deps kafka
 	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_SOAK=$(SOAK) FEEDD_SOAK_MIN_FAULTS=$(SOAK_MIN_FAULTS) \
 		FEEDD_SOAK_RUNS=$(SOAK_RUNS) FEEDD_SOAK_REPORT=$(CURDIR)/docs/reliability.md \
-		$(GO) test -count=1 -timeout 6h -run '^TestChaosSoak$$' -v ./cmd/feedd
+		$(GO) test -count=1 -timeout 6h -run '^TestChaosSoak$$' -v ./e2e
 
 # fuzz runs the pair and repair property tests for PAIR_CHECKS random cases each,
 # then each fuzz

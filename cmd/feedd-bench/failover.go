@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"log"
 	"os/exec"
-	"syscall"
 	"time"
 
 	"github.com/feedd/feedd/broadcast/audit"
 	"github.com/feedd/feedd/hw/serialsim"
+	"github.com/feedd/feedd/member"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -73,10 +73,6 @@ func (r *runner) failovers(ctx context.Context, kind string) (*failoverResult, e
 	defer cl.Close()
 	mt := &markerTracker{cl: cl}
 	res := &failoverResult{Kind: kind}
-	sig := syscall.SIGKILL
-	if kind == "hang" {
-		sig = syscall.SIGSTOP
-	}
 	for rep := range r.o.failoverReps {
 		time.Sleep(200 * time.Millisecond) // a few commits of the settled pair
 		from, err := r.broker.lastStable(ctx, pp.topic)
@@ -84,10 +80,15 @@ func (r *runner) failovers(ctx context.Context, kind string) (*failoverResult, e
 			return nil, err
 		}
 		at := time.Now()
-		if err := active.signal(sig); err != nil {
+		if kind == "hang" {
+			err = active.current().Hang()
+		} else {
+			active.current().Kill()
+		}
+		if err != nil {
 			return nil, err
 		}
-		st, err := inactive.waitStatus(ctx, inactive.spec.ID+" active and committing", func(st memberStatus) bool {
+		st, err := inactive.waitStatus(ctx, inactive.spec.ID+" active and committing", func(st *member.Status) bool {
 			return st.Role == "active" && st.Broadcast.LastCommitAt.After(at)
 		})
 		if err != nil {
@@ -102,7 +103,7 @@ func (r *runner) failovers(ctx context.Context, kind string) (*failoverResult, e
 		log.Printf("failover %s %d/%d: %s -> %s, first commit after %v (activation began after %v)", kind, rep+1, r.o.failoverReps,
 			active.spec.ID, inactive.spec.ID, committed.Sub(at).Round(100*time.Microsecond), st.Pair.RoleSince.Sub(at).Round(100*time.Microsecond))
 		if kind == "hang" {
-			err = active.signal(syscall.SIGCONT)
+			err = active.current().Resume()
 		} else {
 			err = active.start()
 		}
@@ -216,7 +217,7 @@ func (r *runner) activateWithBacklog(ctx context.Context, pp *memberPair, mt *ma
 	if err := pp.stopFeed(); err != nil {
 		return run, err
 	}
-	if _, err := inactive.waitStatus(ctx, "the inactive's ring trimmed", func(st memberStatus) bool {
+	if _, err := inactive.waitStatus(ctx, "the inactive's ring trimmed", func(st *member.Status) bool {
 		return st.Broadcast.Ring.Len == 0
 	}); err != nil {
 		return run, err
@@ -231,7 +232,7 @@ func (r *runner) activateWithBacklog(ctx context.Context, pp *memberPair, mt *ma
 	if pp.seq, err = burst([]sink{port}, first, depth); err != nil {
 		return run, err
 	}
-	st, err := inactive.waitStatus(ctx, "the backlog in the inactive's ring", func(st memberStatus) bool {
+	st, err := inactive.waitStatus(ctx, "the backlog in the inactive's ring", func(st *member.Status) bool {
 		return st.Broadcast.Ring.Len >= depth || st.Role != "inactive"
 	})
 	if err != nil {
@@ -241,11 +242,11 @@ func (r *runner) activateWithBacklog(ctx context.Context, pp *memberPair, mt *ma
 		return run, fmt.Errorf("%s became %s while its backlog was written: the pair moved before the kill", inactive.spec.ID, st.Role)
 	}
 	run.Ring = st.Broadcast.Ring.Len
-	count0, err := inactive.metric(activationMetric + "_count")
+	count0, err := inactive.metric(ctx, activationMetric+"_count")
 	if err != nil {
 		return run, err
 	}
-	sum0, err := inactive.metric(activationMetric + "_sum")
+	sum0, err := inactive.metric(ctx, activationMetric+"_sum")
 	if err != nil {
 		return run, err
 	}
@@ -254,14 +255,12 @@ func (r *runner) activateWithBacklog(ctx context.Context, pp *memberPair, mt *ma
 		return run, err
 	}
 	at := time.Now()
-	if err := active.signal(syscall.SIGKILL); err != nil {
-		return run, err
-	}
+	active.current().Kill()
 	deadline := time.Now().Add(waitTimeout)
 	for {
-		c, err := inactive.metric(activationMetric + "_count")
+		c, err := inactive.metric(ctx, activationMetric+"_count")
 		if err == nil && c > count0 {
-			sum, err := inactive.metric(activationMetric + "_sum")
+			sum, err := inactive.metric(ctx, activationMetric+"_sum")
 			if err != nil {
 				return run, err
 			}

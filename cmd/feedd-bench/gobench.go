@@ -41,8 +41,8 @@ type goBenchResult struct {
 func (g *goBench) command() string { return "go test " + strings.Join(g.Args, " ") }
 
 // goBenches are the micro-benchmarks `make bench` runs: every Go benchmark
-// of the packages below (cmd/feedd's BenchmarkFailover, on the embedded
-// broker, is replaced by the failover figures on the broker above).
+// of the packages below (the end-to-end BenchmarkFailover in e2e, on the
+// embedded broker, is replaced by the failover figures on the broker above).
 func goBenches(count int) []*goBench {
 	c := strconv.Itoa(count)
 	return []*goBench{

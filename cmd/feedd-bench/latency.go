@@ -115,8 +115,8 @@ func (r *runner) measureLatency(ctx context.Context, rate float64, d time.Durati
 	}
 	run.Samples = o.samples
 	run.Stats = latencyStats(o.samples)
-	sum, err1 := m.metric("feedd_broadcast_commit_duration_seconds_sum")
-	cnt, err2 := m.metric("feedd_broadcast_commit_duration_seconds_count")
+	sum, err1 := m.metric(ctx, "feedd_broadcast_commit_duration_seconds_sum")
+	cnt, err2 := m.metric(ctx, "feedd_broadcast_commit_duration_seconds_count")
 	if err1 == nil && err2 == nil && cnt > 0 {
 		run.Commits, run.CommitMean = int(cnt), time.Duration(sum/cnt*float64(time.Second))
 	}

@@ -2,20 +2,20 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/feedd/feedd/internal/memberproc"
+	"github.com/feedd/feedd/member"
 )
 
 // memberSpec is one `feedd run` member as a benchmark runs it.
@@ -41,8 +41,8 @@ type memberSpec struct {
 	ProfileDir string
 }
 
-// member is one member's configuration and its successive processes.
-type member struct {
+// benchMember is one member's configuration and its successive processes.
+type benchMember struct {
 	spec      memberSpec
 	bin       string
 	dir       string
@@ -52,25 +52,19 @@ type member struct {
 	starts    int
 
 	mu   sync.Mutex
-	proc *memberProc
-}
-
-type memberProc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	proc *memberproc.Proc
 }
 
 // memberSeq numbers the members of a run.
 var memberSeq int
 
-func newMember(bin, dir string, spec memberSpec) (*member, error) {
+func newMember(bin, dir string, spec memberSpec) (*benchMember, error) {
 	admin, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	memberSeq++
-	m := &member{spec: spec, bin: bin, dir: dir, adminAddr: admin, name: fmt.Sprintf("%03d-%s", memberSeq, spec.ID)}
+	m := &benchMember{spec: spec, bin: bin, dir: dir, adminAddr: admin, name: fmt.Sprintf("%03d-%s", memberSeq, spec.ID)}
 	m.cfgPath = filepath.Join(dir, m.name+".yaml")
 	return m, os.WriteFile(m.cfgPath, []byte(m.config()), 0o600)
 }
@@ -78,7 +72,7 @@ func newMember(bin, dir string, spec memberSpec) (*member, error) {
 // config is the member's YAML: the benchmark frames (NMEA sentences of 100
 // bytes, numbered in field 1) on a pty, everything else at feedd's
 // defaults unless the spec says otherwise.
-func (m *member) config() string {
+func (m *benchMember) config() string {
 	s := m.spec
 	var kafkaExtra, pair, serialExtra string
 	if s.QuietAfter > 0 {
@@ -129,152 +123,78 @@ func freeAddr() (string, error) {
 }
 
 // start starts a new process of the member, logging to its own file.
-func (m *member) start() error {
+func (m *benchMember) start() error {
 	if err := m.spec.Port.releaseExclusive(); err != nil {
 		return fmt.Errorf("member %s: %w", m.spec.ID, err)
 	}
 	m.starts++
-	logPath := filepath.Join(m.dir, fmt.Sprintf("%s.%d.log", m.name, m.starts))
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return err
+	cfg := memberproc.Config{
+		Path:      m.bin,
+		Args:      []string{"run", "--config", m.cfgPath},
+		Log:       filepath.Join(m.dir, fmt.Sprintf("%s.%d.log", m.name, m.starts)),
+		Admin:     m.adminAddr,
+		PollEvery: 5 * time.Millisecond,
 	}
-	args := []string{"run", "--config", m.cfgPath}
 	if m.spec.Role != "auto" {
-		args = append(args, "--role", m.spec.Role)
+		cfg.Args = append(cfg.Args, "--role", m.spec.Role)
 	}
-	cmd := exec.Command(m.bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
 	if d := m.spec.ProfileDir; d != "" {
 		prefix := filepath.Join(d, fmt.Sprintf("%s.%d", m.name, m.starts))
-		cmd.Env = append(os.Environ(), "FEEDD_CPUPROFILE="+prefix+"-cpu.out", "FEEDD_MEMPROFILE="+prefix+"-mem.out")
+		cfg.Env = append(os.Environ(), "FEEDD_CPUPROFILE="+prefix+"-cpu.out", "FEEDD_MEMPROFILE="+prefix+"-mem.out")
 	}
-	// The kernel kills the member if the benchmark dies first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("starting member %s: %w", m.spec.ID, err)
+	p, err := memberproc.Start(cfg)
+	if err != nil {
+		return fmt.Errorf("member %s: %w", m.spec.ID, err)
 	}
-	p := &memberProc{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
 	m.mu.Lock()
 	m.proc = p
 	m.mu.Unlock()
 	return nil
 }
 
-func (m *member) current() *memberProc {
+// current is the member's latest process, nil before the first start.
+func (m *benchMember) current() *memberproc.Proc {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.proc
 }
 
-func (m *member) pid() int { return m.current().cmd.Process.Pid }
+func (m *benchMember) pid() int { return m.current().Pid() }
 
-func (m *member) signal(sig syscall.Signal) error {
-	return m.current().cmd.Process.Signal(sig)
-}
-
-// stop kills the current process (continuing it first if stopped) and
-// waits for it to be gone. A profiled member is asked to stop (SIGTERM)
-// first, so that it writes its profiles.
-func (m *member) stop() {
+// stop ends the current process and waits for it to be gone: at once
+// (kill -9), or, for a profiled member, asking it first (SIGTERM), so that
+// it writes its profiles.
+func (m *benchMember) stop() {
 	p := m.current()
-	if p == nil {
-		return
-	}
-	if m.spec.ProfileDir != "" {
-		_ = p.cmd.Process.Signal(syscall.SIGCONT)
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-			return
-		case <-time.After(15 * time.Second):
-		}
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	_ = p.cmd.Process.Signal(syscall.SIGCONT)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-	}
-}
-
-// exited reports whether the current process has ended.
-func (m *member) exited() bool {
-	select {
-	case <-m.current().done:
-		return true
+	switch {
+	case p == nil:
+	case m.spec.ProfileDir != "":
+		_ = p.Stop(15 * time.Second)
 	default:
-		return false
+		p.Kill()
 	}
 }
 
-// memberStatus is the part of a member's /status the benchmarks read.
-type memberStatus struct {
-	Role   string `json:"role"`
-	Ingest struct {
-		Connected bool   `json:"connected"`
-		Frames    uint64 `json:"frames"`
-	} `json:"ingest"`
-	Broadcast struct {
-		Role         string    `json:"role"`
-		LastCommitAt time.Time `json:"last_commit_at"`
-		Ring         struct {
-			Len   int   `json:"len"`
-			Bytes int64 `json:"bytes"`
-		} `json:"ring"`
-		Counters struct {
-			Commits         uint64 `json:"commits"`
-			CommittedFrames uint64 `json:"committed_frames"`
-			EchoMatched     uint64 `json:"echo_matched"`
-			CommitNanos     uint64 `json:"commit_nanos"`
-			EndTxnNanos     uint64 `json:"end_txn_nanos"`
-			HandoffStalls   uint64 `json:"handoff_stalls"`
-		} `json:"counters"`
-	} `json:"broadcast"`
-	Pair struct {
-		RoleSince time.Time `json:"role_since"`
-		Term      uint64    `json:"term"`
-		HoldOff   bool      `json:"hold_off"`
-	} `json:"pair"`
-	Link struct {
-		Peers []struct {
-			Connected bool `json:"connected"`
-		} `json:"peers"`
-	} `json:"link"`
+func linkUp(st *member.Status) bool {
+	return st.Link != nil && len(st.Link.Peers) == 1 && st.Link.Peers[0].Connected
 }
 
-func (s memberStatus) linkUp() bool { return len(s.Link.Peers) == 1 && s.Link.Peers[0].Connected }
-
-var httpClient = &http.Client{Timeout: 2 * time.Second}
-
-func (m *member) status() (memberStatus, error) {
-	var st memberStatus
-	resp, err := httpClient.Get("http://" + m.adminAddr + "/status")
+func (m *benchMember) status(ctx context.Context) (*member.Status, error) {
+	st, err := m.current().Status(ctx)
 	if err != nil {
-		return st, err
+		return nil, fmt.Errorf("member %s: %w", m.spec.ID, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("member %s: /status: %s", m.spec.ID, resp.Status)
-	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
+	return st, nil
 }
 
 // metric reads one sample of the member's /metrics: the first line whose
 // name (labels included) is name.
-func (m *member) metric(name string) (float64, error) {
-	resp, err := httpClient.Get("http://" + m.adminAddr + "/metrics")
+func (m *benchMember) metric(ctx context.Context, name string) (float64, error) {
+	body, err := m.current().Get(ctx, "/metrics")
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
-	return parseMetric(bufio.NewScanner(resp.Body), name)
+	return parseMetric(bufio.NewScanner(bytes.NewReader(body)), name)
 }
 
 func parseMetric(sc *bufio.Scanner, name string) (float64, error) {
@@ -296,23 +216,30 @@ func parseMetric(sc *bufio.Scanner, name string) (float64, error) {
 const waitTimeout = 60 * time.Second
 
 // waitStatus polls the member's status until cond holds.
-func (m *member) waitStatus(ctx context.Context, what string, cond func(memberStatus) bool) (memberStatus, error) {
-	return pollStatus(ctx, what, 5*time.Millisecond, []*member{m}, func(sts []memberStatus) bool { return cond(sts[0]) })
+func (m *benchMember) waitStatus(ctx context.Context, what string, cond func(*member.Status) bool) (*member.Status, error) {
+	ctx, cancel := context.WithTimeout(ctx, waitTimeout)
+	defer cancel()
+	st, err := m.current().WaitFor(ctx, cond)
+	if err != nil {
+		return nil, fmt.Errorf("waiting for %s (member %s, logs in %s): %w", what, m.spec.ID, m.dir, err)
+	}
+	return st, nil
 }
 
 // pollStatus polls the members' statuses every interval until cond holds
 // for all of them at once, a member exits, or waitTimeout passes.
-func pollStatus(ctx context.Context, what string, every time.Duration, ms []*member, cond func([]memberStatus) bool) (memberStatus, error) {
+func pollStatus(ctx context.Context, what string, every time.Duration, ms []*benchMember, cond func([]*member.Status) bool) (*member.Status, error) {
 	deadline := time.Now().Add(waitTimeout)
-	sts := make([]memberStatus, len(ms))
+	sts := make([]*member.Status, len(ms))
 	var last error
 	for {
 		ok := true
 		for i, m := range ms {
-			if m.exited() {
-				return memberStatus{}, fmt.Errorf("waiting for %s: member %s exited: %v (log in %s)", what, m.spec.ID, m.current().err, m.dir)
+			p := m.current()
+			if p.Exited() {
+				return nil, fmt.Errorf("waiting for %s: member %s exited: %v (log in %s)", what, m.spec.ID, p.Wait(), m.dir)
 			}
-			st, err := m.status()
+			st, err := m.status(ctx)
 			if err != nil {
 				ok, last = false, err
 				break
@@ -323,11 +250,11 @@ func pollStatus(ctx context.Context, what string, every time.Duration, ms []*mem
 			return sts[0], nil
 		}
 		if time.Now().After(deadline) {
-			return memberStatus{}, fmt.Errorf("timed out after %v waiting for %s (last error: %v; logs in %s)", waitTimeout, what, last, ms[0].dir)
+			return nil, fmt.Errorf("timed out after %v waiting for %s (last error: %v; logs in %s)", waitTimeout, what, last, ms[0].dir)
 		}
 		select {
 		case <-ctx.Done():
-			return memberStatus{}, ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(every):
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/broadcast"
+	"github.com/feedd/feedd/member"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -23,7 +24,7 @@ const pairActivation = 500 * time.Millisecond
 type memberPair struct {
 	r       *runner
 	topic   string
-	members [2]*member
+	members [2]*benchMember
 	ports   [2]*pty
 	seq     uint64 // next frame to write
 
@@ -121,16 +122,16 @@ func (pp *memberPair) stopFeed() error {
 // inactive and able to cover (it has trimmed its ring on the active's
 // commits), the link up, neither holding off, and all that unchanged for
 // an activation interval; it returns the two.
-func (pp *memberPair) settled(ctx context.Context) (active, inactive *member, err error) {
+func (pp *memberPair) settled(ctx context.Context) (active, inactive *benchMember, err error) {
 	var since time.Time
 	var lastTerm uint64
 	lastActive := -1
-	_, err = pollStatus(ctx, "a settled pair", 20*time.Millisecond, pp.members[:], func(sts []memberStatus) bool {
+	_, err = pollStatus(ctx, "a settled pair", 20*time.Millisecond, pp.members[:], func(sts []*member.Status) bool {
 		for i := range 2 {
 			a, o := sts[i], sts[1-i]
-			if a.Role == "active" && a.Broadcast.Role == "active" && a.Broadcast.Counters.Commits > 0 &&
+			if a.Role == "active" && a.Broadcast.State == broadcast.StateActive && a.Broadcast.Counters.Commits > 0 &&
 				o.Role == "inactive" && o.Broadcast.Counters.EchoMatched > 0 &&
-				a.linkUp() && o.linkUp() && !a.Pair.HoldOff && !o.Pair.HoldOff {
+				linkUp(a) && linkUp(o) && !a.Pair.HoldOff && !o.Pair.HoldOff {
 				if since.IsZero() || lastActive != i || lastTerm != a.Pair.Term {
 					since, lastActive, lastTerm = time.Now(), i, a.Pair.Term
 				}

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/feedd/feedd/member"
 )
 
 // memoryRun is the resident memory of one inactive member holding Depth
@@ -57,7 +59,7 @@ func (r *runner) memoryOnce(ctx context.Context, depth int) (memoryRun, error) {
 		return run, err
 	}
 	defer m.stop()
-	if _, err := m.waitStatus(ctx, "the member's port open", func(st memberStatus) bool { return st.Ingest.Connected }); err != nil {
+	if _, err := m.waitStatus(ctx, "the member's port open", func(st *member.Status) bool { return st.Ingest.Connected }); err != nil {
 		return run, err
 	}
 	time.Sleep(time.Second) // past start-up
@@ -72,7 +74,7 @@ func (r *runner) memoryOnce(ctx context.Context, depth int) (memoryRun, error) {
 		_, err := burst([]sink{p}, 1, depth)
 		written <- err
 	}()
-	st, err := pollStatus(ctx, fmt.Sprintf("%d frames in the ring", depth), 20*time.Millisecond, []*member{m}, func(sts []memberStatus) bool {
+	st, err := pollStatus(ctx, fmt.Sprintf("%d frames in the ring", depth), 20*time.Millisecond, []*benchMember{m}, func(sts []*member.Status) bool {
 		return sts[0].Broadcast.Ring.Len >= depth
 	})
 	if werr := <-written; werr != nil {
@@ -147,7 +149,7 @@ func (r *runner) cpuOnce(ctx context.Context, rate float64) (cpuRun, error) {
 			return run, err
 		}
 	}
-	if st, err := active.status(); err != nil || st.Role != "active" {
+	if st, err := active.status(ctx); err != nil || st.Role != "active" {
 		return run, fmt.Errorf("%s is no longer active after the measurement (%v): the figures would mix roles", active.spec.ID, err)
 	}
 	run.Active = (a1.CPU - a0.CPU).Seconds() / elapsed

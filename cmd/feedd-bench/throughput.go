@@ -10,6 +10,9 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/feedd/feedd/broadcast"
+	"github.com/feedd/feedd/member"
 )
 
 // throughputResult is feedd against kcat on the same file.
@@ -30,7 +33,7 @@ type throughputResult struct {
 
 // activeMember starts a `feedd run --role active` member on a fresh topic
 // and a fresh pty and waits until it is active with its port open.
-func (r *runner) activeMember(ctx context.Context, what string, interval time.Duration, producer string) (*member, *pty, string, error) {
+func (r *runner) activeMember(ctx context.Context, what string, interval time.Duration, producer string) (*benchMember, *pty, string, error) {
 	topic, err := r.broker.freshTopic(ctx, what)
 	if err != nil {
 		return nil, nil, "", err
@@ -48,8 +51,8 @@ func (r *runner) activeMember(ctx context.Context, what string, interval time.Du
 		p.Close()
 		return nil, nil, "", err
 	}
-	if _, err := m.waitStatus(ctx, "the member active, its port open", func(st memberStatus) bool {
-		return st.Broadcast.Role == "active" && st.Ingest.Connected
+	if _, err := m.waitStatus(ctx, "the member active, its port open", func(st *member.Status) bool {
+		return st.Broadcast.State == broadcast.StateActive && st.Ingest.Connected
 	}); err != nil {
 		m.stop()
 		p.Close()
@@ -71,7 +74,7 @@ func (r *runner) feeddThroughput(ctx context.Context, file string, frames int, i
 	start := time.Now()
 	written := make(chan error, 1)
 	go func() { written <- copyFile(p, file) }()
-	st, err := pollStatus(ctx, fmt.Sprintf("%d frames committed", frames), 10*time.Millisecond, []*member{m}, func(sts []memberStatus) bool {
+	st, err := pollStatus(ctx, fmt.Sprintf("%d frames committed", frames), 10*time.Millisecond, []*benchMember{m}, func(sts []*member.Status) bool {
 		return sts[0].Broadcast.Counters.CommittedFrames >= uint64(frames)
 	})
 	elapsed := time.Since(start)

@@ -451,7 +451,7 @@ func (d *demo) startMembers() error {
 		if err := m.start(d.o.command); err != nil {
 			return err
 		}
-		d.event(time.Now(), "%s started (pid %d)", m.id, m.cmd.Process.Pid)
+		d.event(time.Now(), "%s started (pid %d)", m.id, m.proc.Pid())
 	}
 	if d.o.Chaos {
 		d.event(d.start, "chaos: a random kill -9 or SIGSTOP of the active member about every %v (seed %d)", d.o.FailoverEvery, d.o.Seed)

@@ -32,14 +32,14 @@ func (d *demo) other(m *demoMember) *demoMember {
 func (d *demo) poll() {
 	var wg sync.WaitGroup
 	for _, m := range d.members {
-		if !m.running() || m.hung {
+		if !m.running() || m.hung() {
 			m.last = nil
 			continue
 		}
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			_, st, err := m.admin.status(ctx)
+			st, err := m.proc.Status(ctx)
 			if err != nil {
 				st = nil
 			}
@@ -109,7 +109,7 @@ func (d *demo) step(now time.Time) error {
 	}
 	for _, m := range d.members {
 		// A hang made by hand has no resume time: it lasts until the key.
-		if m.hung && !m.resumeAt.IsZero() && !now.Add(d.o.Refresh/2).Before(m.resumeAt) {
+		if m.hung() && !m.resumeAt.IsZero() && !now.Add(d.o.Refresh/2).Before(m.resumeAt) {
 			m.resume()
 			d.event(now, "%s resumed (SIGCONT): it finds itself superseded and rejoins as inactive", m.id)
 		}
@@ -130,16 +130,16 @@ func (d *demo) step(now time.Time) error {
 func (d *demo) restartMembers(now time.Time) error {
 	for _, m := range d.members {
 		// A member that died on its own is restarted like a killed one.
-		if m.cmd != nil && !m.running() && !m.killed {
+		if m.proc != nil && !m.running() && !m.killed {
 			m.killed = true
 			m.restartAt = now.Add(d.o.RestartAfter)
-			d.event(now, "%s exited by itself (%v); restarting it in %v, see %s", m.id, m.exitErr, d.o.RestartAfter, m.logPath)
+			d.event(now, "%s exited by itself (%v); restarting it in %v, see %s", m.id, m.exitErr(), d.o.RestartAfter, m.logPath)
 		}
 		if !m.restartAt.IsZero() && !now.Add(d.o.Refresh/2).Before(m.restartAt) {
 			if err := m.start(d.o.command); err != nil {
 				return err
 			}
-			d.event(now, "%s restarted (pid %d); it rejoins as inactive with a fresh ring", m.id, m.cmd.Process.Pid)
+			d.event(now, "%s restarted (pid %d); it rejoins as inactive with a fresh ring", m.id, m.proc.Pid())
 		}
 	}
 	return nil
@@ -150,7 +150,7 @@ func (d *demo) restartMembers(now time.Time) error {
 // later, and so does a member the chaos hung resume; a member hung by hand
 // stays stopped until the resume key.
 func (d *demo) fault(now time.Time, victim *demoMember, hang, byHand bool) {
-	pid := victim.cmd.Process.Pid
+	pid := victim.proc.Pid()
 	d.pending = &pendingKill{victim: victim.id, at: time.Now()}
 	how := ""
 	if byHand {

@@ -38,7 +38,7 @@ func (d *demo) onKey(ctx context.Context, k demoKey, now time.Time) {
 	case keyResume:
 		resumed := false
 		for _, m := range d.members {
-			if m.hung && m.running() {
+			if m.hung() && m.running() {
 				m.resume()
 				resumed = true
 				d.event(now, "%s resumed (SIGCONT) by hand: it finds itself superseded and rejoins as inactive", m.id)

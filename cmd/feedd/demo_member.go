@@ -2,11 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
-	"syscall"
 	"time"
 
+	"github.com/feedd/feedd/internal/memberproc"
 	"github.com/feedd/feedd/member"
 )
 
@@ -18,64 +17,52 @@ type demoMember struct {
 	logPath string
 	admin   *adminClient
 
-	cmd       *exec.Cmd
-	done      chan struct{} // closed when cmd has exited and been reaped
-	exitErr   error         // cmd.Wait's result, once done is closed
-	killed    bool          // the demo killed or stopped it on purpose
-	restartAt time.Time     // when to start it again, if it is down
-	// hung is set while the demo holds it stopped (SIGSTOP) until
-	// resumeAt, or, when resumeAt is zero (a hang by hand), until the
-	// resume key.
-	hung     bool
+	proc      *memberproc.Proc // the latest process, nil before the first start
+	killed    bool             // the demo killed or stopped it on purpose
+	restartAt time.Time        // when to start it again, if it is down
+	// resumeAt is when a member the demo holds stopped (SIGSTOP) resumes;
+	// zero while it is not hung, or hung by hand (until the resume key).
 	resumeAt time.Time
 
 	last     *member.Status // the last status read, nil if the last read failed
 	seenUpTo time.Time      // the newest transition already reported
 }
 
-func (m *demoMember) running() bool {
-	if m.cmd == nil {
-		return false
-	}
-	select {
-	case <-m.done:
-		return false
-	default:
-		return true
-	}
-}
+func (m *demoMember) running() bool { return m.proc != nil && !m.proc.Exited() }
+
+// hung reports whether the demo holds the member stopped (SIGSTOP).
+func (m *demoMember) hung() bool { return m.proc != nil && m.proc.Hung() }
 
 // start starts the member's process, appending its output to its log.
 // The process gets its own process group, so a Ctrl-C in the terminal
-// reaches only the demo, which stops the members in order; and on Linux
-// the kernel kills it if the demo dies without doing so.
+// reaches only the demo, which stops the members in order.
 func (m *demoMember) start(command func(args ...string) (*exec.Cmd, error)) error {
-	f, err := os.OpenFile(m.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
 	cmd, err := command("run", "--config", m.config)
 	if err != nil {
-		f.Close()
 		return err
 	}
-	cmd.Stdin = nil
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
+	if cmd.Err != nil {
+		return fmt.Errorf("starting member %s: %w", m.id, cmd.Err)
+	}
+	p, err := memberproc.Start(memberproc.Config{
+		Path: cmd.Path, Args: cmd.Args[1:], Env: cmd.Env,
+		Log: m.logPath, AppendLog: true,
+		Admin: m.admin.addr, AdminTimeout: m.admin.http.Timeout,
+		OwnGroup: true,
+	})
+	if err != nil {
 		return fmt.Errorf("starting member %s: %w", m.id, err)
 	}
-	done := make(chan struct{})
-	m.cmd, m.done, m.exitErr, m.killed, m.restartAt, m.last = cmd, done, nil, false, time.Time{}, nil
-	m.hung, m.resumeAt = false, time.Time{}
-	go func() {
-		err := cmd.Wait()
-		f.Close()
-		m.exitErr = err
-		close(done)
-	}()
+	m.proc, m.killed, m.restartAt, m.last, m.resumeAt = p, false, time.Time{}, nil, time.Time{}
 	return nil
+}
+
+// exitErr is how the member's process ended; nil while it runs.
+func (m *demoMember) exitErr() error {
+	if m.running() {
+		return nil
+	}
+	return m.proc.Wait()
 }
 
 // kill9 kills the member at once, as a crash would, and waits for it.
@@ -84,8 +71,7 @@ func (m *demoMember) kill9() {
 		return
 	}
 	m.killed = true
-	_ = m.cmd.Process.Signal(syscall.SIGKILL)
-	<-m.done
+	m.proc.Kill()
 	m.last = nil
 }
 
@@ -95,17 +81,16 @@ func (m *demoMember) hang() {
 	if !m.running() {
 		return
 	}
-	m.hung = true
-	_ = m.cmd.Process.Signal(syscall.SIGSTOP)
+	_ = m.proc.Hang()
 	m.last = nil
 }
 
 // resume lets a hung member run again (SIGCONT).
 func (m *demoMember) resume() {
-	if m.hung && m.running() {
-		_ = m.cmd.Process.Signal(syscall.SIGCONT)
+	if m.hung() {
+		_ = m.proc.Resume()
 	}
-	m.hung, m.resumeAt = false, time.Time{}
+	m.resumeAt = time.Time{}
 }
 
 // stop asks the member to shut down (SIGTERM: an active member finishes at
@@ -114,22 +99,16 @@ func (m *demoMember) stop(grace time.Duration) {
 	if !m.running() {
 		return
 	}
-	m.resume()
+	m.resumeAt = time.Time{}
 	m.killed = true
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(grace):
-		_ = m.cmd.Process.Signal(syscall.SIGKILL)
-		<-m.done
-	}
+	_ = m.proc.Stop(grace)
 }
 
 func (m *demoMember) role() string {
 	switch {
 	case !m.running():
 		return "-"
-	case m.hung:
+	case m.hung():
 		return "hung"
 	case m.last == nil:
 		return "?"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/creack/pty"
+	"github.com/feedd/feedd/internal/memberproc"
 )
 
 // ptyScreen collects what a program writes to its terminal, read by a
@@ -81,7 +83,10 @@ func TestDemoScreenOnATerminal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for about half a minute")
 	}
-	bin := feeddBinary(t)
+	bin, err := memberproc.Build(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	// --duration only bounds a demo that would not quit on q; the test
 	// checks it was q that stopped it.

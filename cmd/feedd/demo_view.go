@@ -138,9 +138,9 @@ func (d *demo) snapshot(now time.Time, interim bool) demoSnapshot {
 }
 
 func (m *demoMember) snapshot() memberSnapshot {
-	s := memberSnapshot{ID: m.id, Running: m.running(), Hung: m.hung, RestartAt: m.restartAt, ResumeAt: m.resumeAt, Role: m.role()}
-	if m.cmd != nil && m.cmd.Process != nil {
-		s.Pid = m.cmd.Process.Pid
+	s := memberSnapshot{ID: m.id, Running: m.running(), Hung: m.hung(), RestartAt: m.restartAt, ResumeAt: m.resumeAt, Role: m.role()}
+	if m.proc != nil {
+		s.Pid = m.proc.Pid()
 	}
 	if st := m.last; st != nil {
 		s.Status = &memberPanel{HasPair: st.Pair != nil, RingLen: st.Broadcast.Ring.Len, RingBytes: st.Broadcast.Ring.Bytes,

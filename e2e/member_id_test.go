@@ -1,13 +1,15 @@
-package main
+package e2e
 
 import (
+	"context"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/feedd/feedd/member"
 )
 
 // TestE2EMemberIDClash: the inactive is restarted under the active's
@@ -43,20 +45,20 @@ func TestE2EMemberIDClash(t *testing.T) {
 
 	for _, m := range []*e2eMember{active, twin} {
 		c.waitFor(m.id+" reports the clash", func() (bool, string) {
-			st, err := clashStatusOf(m)
+			st, err := m.status()
 			if err != nil {
 				return false, err.Error()
 			}
-			return st.Pair.Clash != nil && st.Link.Clash != nil && st.Link.Clash.Standing, fmt.Sprintf("%+v", st)
+			return st.Pair.MemberIDClash != nil && st.Link.MemberIDClash != nil && st.Link.MemberIDClash.Standing, clashes(st)
 		})
 	}
 	// The twin also sees the active committing under their common id.
 	c.waitFor(twin.id+" sees the active's commits under its own id", func() (bool, string) {
-		st, err := clashStatusOf(twin)
+		st, err := twin.status()
 		if err != nil {
 			return false, err.Error()
 		}
-		return st.Pair.Clash != nil && st.Pair.Clash.Committing, fmt.Sprintf("%+v", st.Pair.Clash)
+		return st.Pair.MemberIDClash != nil && st.Pair.MemberIDClash.Committing, clashes(st)
 	})
 	c.stream(3 * time.Second)
 	holders, polls, both := w.end()
@@ -78,13 +80,13 @@ func TestE2EMemberIDClash(t *testing.T) {
 	// /status names the id and the other's address; /metrics shows it;
 	// each log has the errors once.
 	for _, m := range []*e2eMember{active, twin} {
-		st, err := clashStatusOf(m)
+		st, err := m.status()
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := fmt.Sprintf("runs with member_id %q, which is this member's own", active.id)
-		if !strings.Contains(st.Link.Clash.Error, want) || !strings.Contains(st.Link.Clash.Error, "the member at 127.0.0.1:") {
-			t.Errorf("%s's link status: %+v", m.id, st.Link.Clash)
+		if !strings.Contains(st.Link.MemberIDClash.Error, want) || !strings.Contains(st.Link.MemberIDClash.Error, "the member at 127.0.0.1:") {
+			t.Errorf("%s's link status: %+v", m.id, st.Link.MemberIDClash)
 		}
 		if st.Link.Rejected["duplicate_member_id"] == 0 {
 			t.Errorf("%s counted no duplicate_member_id rejection: %v", m.id, st.Link.Rejected)
@@ -98,7 +100,7 @@ func TestE2EMemberIDClash(t *testing.T) {
 				t.Errorf("%s's metrics lack %q", m.id, line)
 			}
 		}
-		log, err := os.ReadFile(m.current().logPath)
+		log, err := os.ReadFile(m.current().LogPath())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,45 +119,24 @@ func TestE2EMemberIDClash(t *testing.T) {
 	// undisturbed and the clash lapses.
 	twin.kill()
 	c.waitFor(active.id+": the clash lapses", func() (bool, string) {
-		st, err := clashStatusOf(active)
+		st, err := active.status()
 		if err != nil {
 			return false, err.Error()
 		}
-		return st.Pair.Clash == nil, fmt.Sprintf("%+v", st.Pair.Clash)
+		return st.Pair.MemberIDClash == nil, clashes(st)
 	})
 	if st := active.mustStatus(); st.Role != "active" || !st.Pair.RoleSince.Equal(before.Pair.RoleSince) {
 		t.Errorf("the active was disturbed: %s since %v", st.Role, st.Pair.RoleSince)
 	}
 }
 
-// clashStatus is the part of /status about a member id clash.
-type clashStatus struct {
-	Pair struct {
-		Clash *struct {
-			Detail     string `json:"detail"`
-			Committing bool   `json:"committing"`
-		} `json:"member_id_clash"`
-	} `json:"pair"`
-	Link struct {
-		Clash *struct {
-			Standing bool   `json:"standing"`
-			Error    string `json:"error"`
-		} `json:"member_id_clash"`
-		Rejected map[string]uint64 `json:"rejected"`
-	} `json:"link"`
-}
-
-func clashStatusOf(m *e2eMember) (clashStatus, error) {
-	var st clashStatus
-	return st, m.fetchStatus(&st)
-}
-
 func fetchMetrics(m *e2eMember) (string, error) {
-	resp, err := e2eHTTP.Get("http://" + m.adminAddr + "/metrics")
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err := m.current().Get(context.Background(), "/metrics")
 	return string(b), err
+}
+
+// clashes describes what the pair and the link report of a member id
+// clash.
+func clashes(st member.Status) string {
+	return fmt.Sprintf("pair %+v, link %+v", st.Pair.MemberIDClash, st.Link.MemberIDClash)
 }

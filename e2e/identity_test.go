@@ -1,13 +1,13 @@
-package main
+package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/feedd/feedd/member"
 )
 
 // TestE2EPairIdentityMismatch: the inactive restarts with another sequence
@@ -39,11 +39,11 @@ func TestE2EPairIdentityMismatch(t *testing.T) {
 	for _, m := range []*e2eMember{active, inactive} {
 		peer := c.other(m).id
 		c.waitFor(m.id+" refuses "+peer, func() (bool, string) {
-			st, err := identityStatusOf(m)
+			st, err := m.status()
 			if err != nil {
 				return false, err.Error()
 			}
-			return st.refuses(peer), fmt.Sprintf("%+v", st)
+			return refuses(st, peer), refusals(st)
 		})
 	}
 	c.stream(2 * time.Second)
@@ -59,7 +59,7 @@ func TestE2EPairIdentityMismatch(t *testing.T) {
 		m            *e2eMember
 		theirs, ours string
 	}{{active, none, seq}, {inactive, seq, none}} {
-		log, err := os.ReadFile(c.m.current().logPath)
+		log, err := os.ReadFile(c.m.current().LogPath())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,10 +82,10 @@ func TestE2EPairIdentityMismatch(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		return st.canCover() && st.linkUp(), fmt.Sprintf("role %s, trimmed %d, link up %v", st.Role, st.Broadcast.Counters.EchoMatched, st.linkUp())
+		return canCover(st) && linkUp(st), fmt.Sprintf("role %s, trimmed %d, link up %v", st.Role, st.Broadcast.Counters.EchoMatched, linkUp(st))
 	})
-	if st, err := identityStatusOf(active); err != nil || st.refuses(inactive.id) {
-		t.Errorf("%s still refuses %s after it was fixed: %+v %v", active.id, inactive.id, st, err)
+	if st, err := active.status(); err != nil || refuses(st, inactive.id) {
+		t.Errorf("%s still refuses %s after it was fixed: %s %v", active.id, inactive.id, refusals(st), err)
 	}
 	killedAt := time.Now()
 	active.kill()
@@ -94,25 +94,8 @@ func TestE2EPairIdentityMismatch(t *testing.T) {
 	c.finish(e2eExpect{})
 }
 
-// identityStatus is the part of /status about refused peers.
-type identityStatus struct {
-	Pair struct {
-		Peers []struct {
-			ID      string `json:"id"`
-			Refused bool   `json:"refused"`
-		} `json:"peers"`
-	} `json:"pair"`
-	Link struct {
-		Peers []struct {
-			ID              string `json:"id"`
-			IdentityRefused bool   `json:"identity_refused"`
-			Connected       bool   `json:"connected"`
-		} `json:"peers"`
-	} `json:"link"`
-}
-
 // refuses: both the link and the pair protocol report peer refused.
-func (s identityStatus) refuses(peer string) bool {
+func refuses(s member.Status, peer string) bool {
 	link, pair := false, false
 	for _, p := range s.Link.Peers {
 		link = link || p.ID == peer && p.IdentityRefused && !p.Connected
@@ -123,15 +106,15 @@ func (s identityStatus) refuses(peer string) bool {
 	return link && pair
 }
 
-func identityStatusOf(m *e2eMember) (identityStatus, error) {
-	var st identityStatus
-	resp, err := e2eHTTP.Get("http://" + m.adminAddr + "/status")
-	if err != nil {
-		return st, err
+// refusals describes what the link and the pair protocol report of their
+// peers' refusals.
+func refusals(s member.Status) string {
+	var b strings.Builder
+	for _, p := range s.Link.Peers {
+		fmt.Fprintf(&b, "link peer %s: identity refused %v, connected %v; ", p.ID, p.IdentityRefused, p.Connected)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("status %s", resp.Status)
+	for _, p := range s.Pair.Peers {
+		fmt.Fprintf(&b, "pair peer %s: refused %v (%s)", p.ID, p.Refused, p.RefusedReason)
 	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
+	return b.String()
 }

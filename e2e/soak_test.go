@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -23,7 +23,7 @@ import (
 // FEEDD_SOAK_RUNS chooses some, e.g. "seq/kafka,nmea-gps/cluster"): the
 // sequenced feed, checked by the chaos suite's audit and kcat, and a GPS
 // feed without sequence numbers, checked against the simulator's record
-// as the feed runs are (e2e_feeds_test.go); on a single Kafka node and on
+// as the feed runs are (feeds_test.go); on a single Kafka node and on
 // the three-node cluster. With FEEDD_SOAK_REPORT set it writes the
 // summary there (docs/reliability.md).
 func TestChaosSoak(t *testing.T) {
@@ -247,7 +247,7 @@ Produced by:
 make soak SOAK=%v SOAK_MIN_FAULTS=%d
 `+"```"+`
 
-(`+"`FEEDD_SOAK=%v FEEDD_SOAK_MIN_FAULTS=%d FEEDD_SOAK_REPORT=docs/reliability.md go test -count=1 -timeout 6h -run '^TestChaosSoak$' -v ./cmd/feedd`"+`;
+(`+"`FEEDD_SOAK=%v FEEDD_SOAK_MIN_FAULTS=%d FEEDD_SOAK_REPORT=docs/reliability.md go test -count=1 -timeout 6h -run '^TestChaosSoak$' -v ./e2e`"+`;
 `+"`FEEDD_SOAK_RUNS=seq/cluster`"+` runs one soak, `+"`FEEDD_CHAOS_SEED`"+` replays a soak's faults.)
 
 | run | |

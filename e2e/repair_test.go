@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -24,7 +24,7 @@ import (
 // keeps every frame, so every frame reached a live member: the topic must
 // hold every one, in feed order, checked against the simulator's record by
 // `feedd audit --expect --strict` and by kcat (the checks of the chaos runs
-// on realistic feeds, e2e_feeds_test.go).
+// on realistic feeds, feeds_test.go).
 //
 // TestE2ERepair runs each fault once per feed on the embedded broker (make
 // test). FEEDD_REPAIR_RUNS repeats each (make test-repair runs 20 per
@@ -244,7 +244,7 @@ func newFeedRunOn(t *testing.T, spec feedSpec, broker string, seed uint64, finge
 func (r *feedRun) repairCounters() []broadcast.Counters {
 	var out []broadcast.Counters
 	for _, m := range r.members {
-		st, err := m.feedStatus()
+		st, err := m.status()
 		if err != nil {
 			r.t.Fatalf("%s: %v", m.id, err)
 		}

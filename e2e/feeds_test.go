@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -13,13 +13,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/broadcast/audit"
 	"github.com/feedd/feedd/hw/serialsim"
+	"github.com/feedd/feedd/member"
 )
 
 // Chaos runs on realistic feeds: two `feedd run` members without a
@@ -31,7 +30,7 @@ import (
 // duplicate marked possible. The simulator records the truth of the run
 // (serialsim.Config.Record) and each run is checked twice: by `feedd audit
 // --expect --strict`, and by kcat's reading of the topic compared with the
-// record by code of its own (e2e_feeds_check_test.go).
+// record by code of its own (feeds_check_test.go).
 //
 // TestE2EFeedChaos is the fast slice (make test): one run per feed on the
 // embedded broker and one on Apache Kafka. TestFeedCampaign is the
@@ -181,11 +180,11 @@ func runFeedChaos(t *testing.T, spec feedSpec, broker string, seed uint64, fault
 // certain that an echo is one of its entries (that needs windows narrower
 // than a frame's line time, and a pseudo-terminal's latency bound is
 // 50 ms): most entries go as passed by a later commit.
-func feedInStep(s e2eStatus) bool {
+func feedInStep(s member.Status) bool {
 	return s.Role == "inactive" && s.Broadcast.Counters.EchoRecords > 0 && ringTrims(s) > 0
 }
 
-func ringTrims(s e2eStatus) uint64 {
+func ringTrims(s member.Status) uint64 {
 	r := s.Broadcast.Ring
 	return r.Matched + r.Passed + r.Behind + r.Recognised
 }
@@ -240,7 +239,7 @@ func (r *feedRun) killActive(active, inactive *e2eMember) string {
 
 // possibleDuplicates is the records m has published marked possible.
 func possibleDuplicates(m *e2eMember) uint64 {
-	st, err := m.feedStatus()
+	st, err := m.status()
 	if err != nil {
 		return 0
 	}
@@ -252,13 +251,13 @@ func possibleDuplicates(m *e2eMember) uint64 {
 func (r *feedRun) stopActive(active, inactive *e2eMember) string {
 	marked := possibleDuplicates(inactive)
 	at := time.Now()
-	active.signal(syscall.SIGSTOP)
+	active.hang()
 	r.waitActive(inactive, at)
 	took := time.Since(at)
 	marked = possibleDuplicates(inactive) - marked
 	hung := r.between(0, 1500*time.Millisecond)
 	r.stream(hung)
-	active.signal(syscall.SIGCONT)
+	active.resume()
 	return fmt.Sprintf("%s active and committing after %v, %d records marked possible; %s continued %v later", inactive.id,
 		took.Round(time.Millisecond), marked, active.id, hung.Round(time.Millisecond))
 }
@@ -291,37 +290,6 @@ func (r *feedRun) termActive(active, inactive *e2eMember) string {
 		stopped.Round(time.Millisecond), inactive.id, took.Round(time.Millisecond), marked)
 }
 
-// feedStatus is the part of a member's /status the runs read beyond
-// e2eStatus, with the document itself.
-type feedStatus struct {
-	raw    []byte
-	Role   string `json:"role"`
-	Ingest struct {
-		Frames uint64 `json:"frames"`
-	} `json:"ingest"`
-	Broadcast struct {
-		Ring struct {
-			Len int `json:"len"`
-		} `json:"ring"`
-		Counters broadcast.Counters `json:"counters"`
-	} `json:"broadcast"`
-}
-
-func (m *e2eMember) feedStatus() (feedStatus, error) {
-	var st feedStatus
-	resp, err := e2eHTTP.Get("http://" + m.adminAddr + "/status")
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	if _, err := b.ReadFrom(resp.Body); err != nil {
-		return st, err
-	}
-	st.raw = b.Bytes()
-	return st, json.Unmarshal(st.raw, &st)
-}
-
 // check stops the feed, waits until the active has committed all it read,
 // closes the simulator (which completes the record) and checks the topic
 // against the record with the audit and with kcat.
@@ -339,7 +307,7 @@ func (r *feedRun) check() feedSummary {
 		var state []string
 		quiet := false
 		for _, m := range r.members {
-			st, err := m.feedStatus()
+			st, err := m.status()
 			if err != nil {
 				since = time.Time{}
 				return false, err.Error()
@@ -489,15 +457,15 @@ func (r *feedRun) keepEvidence() {
 	}
 	os.WriteFile(filepath.Join(r.dir, "faults.txt"), []byte(b.String()), 0o644)
 	for _, m := range r.members {
-		if st, err := m.feedStatus(); err == nil {
-			os.WriteFile(filepath.Join(r.dir, "status-"+m.id+".json"), st.raw, 0o644)
+		if raw, err := m.statusJSON(); err == nil {
+			os.WriteFile(filepath.Join(r.dir, "status-"+m.id+".json"), raw, 0o644)
 		} else {
 			t.Logf("status of %s: %v", m.id, err)
 		}
 		m.mu.Lock()
 		for _, p := range m.procs {
-			if data, err := os.ReadFile(p.logPath); err == nil {
-				os.WriteFile(filepath.Join(r.dir, filepath.Base(p.logPath)), data, 0o644)
+			if data, err := os.ReadFile(p.LogPath()); err == nil {
+				os.WriteFile(filepath.Join(r.dir, filepath.Base(p.LogPath())), data, 0o644)
 			}
 		}
 		m.mu.Unlock()

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 )
 
 // BenchmarkFailover measures how long the feed stops when the active
-// member fails, end to end with real processes (e2e_harness_test.go): from
+// member fails, end to end with real processes (harness_test.go): from
 // the signal to the active (SIGKILL for /crash, SIGSTOP for /hang) to the
 // first transaction the new active commits.
 //
@@ -134,12 +134,12 @@ func runFailovers(b *testing.B, kind string, reps int) failoverResult {
 	for rep := range reps {
 		c.stream(200 * time.Millisecond)
 		from := tr.end(b)
-		signal := syscall.SIGKILL
-		if kind == "hang" {
-			signal = syscall.SIGSTOP
-		}
 		at := time.Now()
-		active.signal(signal)
+		if kind == "hang" {
+			active.hang()
+		} else {
+			active.signal(syscall.SIGKILL)
+		}
 		st := c.waitActive(inactive, at)
 		committed := tr.firstCommitBy(b, inactive.id, from)
 		s := failoverSample{commit: committed.Sub(at), detect: st.Pair.RoleSince.Sub(at)}
@@ -151,7 +151,7 @@ func runFailovers(b *testing.B, kind string, reps int) failoverResult {
 
 		// Bring the failed member back and let the pair settle.
 		if kind == "hang" {
-			active.signal(syscall.SIGCONT)
+			active.resume()
 		} else {
 			active.start()
 		}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -14,11 +14,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -27,7 +25,11 @@ import (
 	"github.com/feedd/feedd/broadcast/audit"
 	"github.com/feedd/feedd/broadcast/kafkatest"
 	"github.com/feedd/feedd/broadcast/localbroker"
+	"github.com/feedd/feedd/ftpair"
+	"github.com/feedd/feedd/ftpair/link"
 	"github.com/feedd/feedd/hw/serialsim"
+	"github.com/feedd/feedd/internal/memberproc"
+	"github.com/feedd/feedd/member"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -60,17 +62,7 @@ func feeddBinary(t testing.TB) string {
 			return
 		}
 		e2eBin.dir = dir // TestMain removes it
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		path := filepath.Join(dir, "feedd")
-		cmd := exec.Command(goTool, "build", "-o", path, ".")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			e2eBin.err = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		e2eBin.path = path
+		e2eBin.path, e2eBin.err = memberproc.Build(context.Background(), dir)
 	})
 	if e2eBin.err != nil {
 		t.Fatal(e2eBin.err)
@@ -168,9 +160,9 @@ type e2eCluster struct {
 	// The members' identity and read timeout (e2eOptions).
 	fingerprint bool
 	readTimeout time.Duration
-	// inStep, when set, replaces e2eStatus.canCover in waitPair: when an
-	// inactive member is in step with the active.
-	inStep func(e2eStatus) bool
+	// inStep, when set, replaces canCover in waitPair: when an inactive
+	// member is in step with the active.
+	inStep func(member.Status) bool
 	// lostToBoth counts the gaps, and their frames, that the simulator
 	// delivered to neither port (lostByBoth).
 	lostToBoth struct {
@@ -193,18 +185,7 @@ type e2eMember struct {
 	kafkaProxies []*kafkatest.Proxy
 
 	mu    sync.Mutex
-	procs []*e2eProc
-}
-
-// e2eProc is one `feedd run` process.
-type e2eProc struct {
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
-	err     error
-	// stopped is set when the test asked the process to stop (SIGTERM):
-	// its exit is expected, whatever its status.
-	stopped atomic.Bool
+	procs []*memberproc.Proc
 }
 
 func newE2ECluster(t testing.TB, o e2eOptions) *e2eCluster {
@@ -474,98 +455,70 @@ func (m *e2eMember) start() {
 	t.Helper()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	p := &e2eProc{logPath: filepath.Join(m.c.dir, fmt.Sprintf("%s-%d.log", m.id, len(m.procs)+1)), done: make(chan struct{})}
-	logf, err := os.Create(p.logPath)
+	p, err := memberproc.Start(memberproc.Config{
+		Path:  m.c.bin,
+		Args:  []string{"run", "--config", m.cfgPath},
+		Log:   filepath.Join(m.c.dir, fmt.Sprintf("%s-%d.log", m.id, len(m.procs)+1)),
+		Admin: m.adminAddr,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(m.c.bin, "run", "--config", m.cfgPath)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	// A test binary killed by its timeout must not leave members running.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
 	m.procs = append(m.procs, p)
 }
 
-func (m *e2eMember) current() *e2eProc {
+func (m *e2eMember) current() *memberproc.Proc {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.procs[len(m.procs)-1]
 }
 
-func (m *e2eMember) alive() bool {
-	select {
-	case <-m.current().done:
-		return false
-	default:
-		return true
-	}
-}
+func (m *e2eMember) alive() bool { return !m.current().Exited() }
 
 func (m *e2eMember) signal(sig syscall.Signal) {
 	m.c.t.Helper()
-	if err := m.current().cmd.Process.Signal(sig); err != nil {
-		m.c.t.Fatalf("member %s: %v: %v", m.id, sig, err)
+	if err := m.current().Signal(sig); err != nil {
+		m.c.t.Fatalf("member %s: %v", m.id, err)
+	}
+}
+
+// hang stops the process (SIGSTOP) until resume (SIGCONT).
+func (m *e2eMember) hang() {
+	m.c.t.Helper()
+	if err := m.current().Hang(); err != nil {
+		m.c.t.Fatalf("member %s: %v", m.id, err)
+	}
+}
+
+func (m *e2eMember) resume() {
+	m.c.t.Helper()
+	if err := m.current().Resume(); err != nil {
+		m.c.t.Fatalf("member %s: %v", m.id, err)
 	}
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (m *e2eMember) kill() {
-	m.c.t.Helper()
-	p := m.current()
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-p.done:
-	case <-time.After(e2eWait):
-		m.c.t.Fatalf("member %s did not die after SIGKILL", m.id)
-	}
-}
+func (m *e2eMember) kill() { m.current().Kill() }
 
 // terminate sends SIGTERM, a clean stop, and waits for the process to
 // exit; it returns the exit error (nil for status 0).
 func (m *e2eMember) terminate() error {
 	m.c.t.Helper()
-	p := m.current()
-	p.stopped.Store(true)
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		m.c.t.Fatalf("member %s: SIGTERM: %v", m.id, err)
-	}
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(e2eWait):
+	err := m.current().Stop(e2eWait)
+	if errors.Is(err, memberproc.ErrKilledAfterGrace) {
 		m.c.t.Fatalf("member %s did not exit within %v of SIGTERM", m.id, e2eWait)
-		return nil
 	}
+	return err
 }
 
-// killAll kills every process still running (a stopped one is continued
-// first so that it dies at once).
+// killAll kills every process still running.
 func (c *e2eCluster) killAll() {
 	for _, m := range c.members {
 		m.mu.Lock()
 		procs := slices.Clone(m.procs)
 		m.mu.Unlock()
 		for _, p := range procs {
-			select {
-			case <-p.done:
-				continue
-			default:
-			}
-			p.cmd.Process.Signal(syscall.SIGKILL)
-			p.cmd.Process.Signal(syscall.SIGCONT)
-			select {
-			case <-p.done:
-			case <-time.After(10 * time.Second):
-			}
+			p.Kill()
 		}
 	}
 }
@@ -577,18 +530,16 @@ func (c *e2eCluster) dumpLogs(n int) {
 		procs := slices.Clone(m.procs)
 		m.mu.Unlock()
 		for i, p := range procs {
-			data, _ := os.ReadFile(p.logPath)
+			data, _ := os.ReadFile(p.LogPath())
 			lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 			if len(lines) > n {
 				lines = lines[len(lines)-n:]
 			}
 			state := "running"
-			select {
-			case <-p.done:
-				state = fmt.Sprintf("exited: %v", p.err)
-			default:
+			if p.Exited() {
+				state = fmt.Sprintf("exited: %v", p.Wait())
 			}
-			c.t.Logf("==== member %s, process %d (%s), last %d lines of %s:\n%s", m.id, i+1, state, len(lines), p.logPath, strings.Join(lines, "\n"))
+			c.t.Logf("==== member %s, process %d (%s), last %d lines of %s:\n%s", m.id, i+1, state, len(lines), p.LogPath(), strings.Join(lines, "\n"))
 		}
 	}
 	for i := range 2 {
@@ -606,60 +557,8 @@ func (c *e2eCluster) dumpLogs(n int) {
 	}
 }
 
-// e2eStatus is the part of a member's /status document the tests read.
-type e2eStatus struct {
-	Member string `json:"member"`
-	Role   string `json:"role"`
-	Ingest struct {
-		Connected bool   `json:"connected"`
-		Frames    uint64 `json:"frames"`
-	} `json:"ingest"`
-	Broadcast struct {
-		Role          string    `json:"role"`
-		LastCommitAt  time.Time `json:"last_commit_at"`
-		ProducerEpoch int16     `json:"producer_epoch"`
-		Ring          struct {
-			Len            int    `json:"len"`
-			Matched        uint64 `json:"matched"`
-			Passed         uint64 `json:"passed"`
-			Behind         uint64 `json:"behind"`
-			Recognised     uint64 `json:"recognised"`
-			OverflowFrames uint64 `json:"overflow_frames"`
-		} `json:"ring"`
-		Counters struct {
-			Commits       uint64 `json:"commits"`
-			Activations   uint64 `json:"activations"`
-			Deactivations uint64 `json:"deactivations"`
-			Fenced        uint64 `json:"fenced"`
-			EchoRecords   uint64 `json:"echo_records"`
-			EchoMatched   uint64 `json:"echo_matched"`
-		} `json:"counters"`
-	} `json:"broadcast"`
-	Pair struct {
-		Role      string    `json:"role"`
-		RoleSince time.Time `json:"role_since"`
-		Term      uint64    `json:"term"`
-		HoldOff   bool      `json:"hold_off"`
-		Counters  struct {
-			Activations       uint64            `json:"activations"`
-			StepDowns         map[string]uint64 `json:"step_downs"`
-			Obituaries        uint64            `json:"obituaries"`
-			WitnessSuppressed uint64            `json:"witness_suppressed"`
-			Stalls            uint64            `json:"stalls"`
-		} `json:"counters"`
-	} `json:"pair"`
-	Link struct {
-		Peers []struct {
-			ID        string `json:"id"`
-			Connected bool   `json:"connected"`
-			Connects  uint64 `json:"connects"`
-		} `json:"peers"`
-		Rejected map[string]uint64 `json:"rejected"`
-	} `json:"link"`
-}
-
 // rejected sums the link's rejection counters.
-func (s e2eStatus) rejected() uint64 {
+func rejected(s member.Status) uint64 {
 	var n uint64
 	for _, v := range s.Link.Rejected {
 		n += v
@@ -667,52 +566,54 @@ func (s e2eStatus) rejected() uint64 {
 	return n
 }
 
-func (s e2eStatus) linkUp() bool {
+func linkUp(s member.Status) bool {
 	return len(s.Link.Peers) == 1 && s.Link.Peers[0].Connected
 }
 
 // canCover: an inactive member whose ring has been trimmed by the active's
 // commits can take over without a duplicate (docs/kafka.md, "A rejoining
 // member").
-func (s e2eStatus) canCover() bool {
+func canCover(s member.Status) bool {
 	return s.Role == "inactive" && (s.Broadcast.Counters.EchoMatched > 0 || s.Broadcast.Ring.Recognised > 0)
 }
 
 // inStepWith reports whether an inactive member is in step with the
 // active: canCover, unless the test set inStep.
-func (c *e2eCluster) inStepWith(s e2eStatus) bool {
+func (c *e2eCluster) inStepWith(s member.Status) bool {
 	if c.inStep != nil {
 		return c.inStep(s)
 	}
-	return s.canCover()
+	return canCover(s)
 }
 
 var e2eHTTP = &http.Client{Timeout: 2 * time.Second}
 
-// status fetches the member's /status.
-func (m *e2eMember) status() (e2eStatus, error) {
-	var st e2eStatus
-	return st, m.fetchStatus(&st)
+// status fetches the current process's /status. Every member of these
+// tests is one of a pair: the pair and link sections are never nil, even
+// in the zero status returned with an error.
+func (m *e2eMember) status() (member.Status, error) {
+	st, err := m.current().Status(context.Background())
+	if err != nil {
+		st = &member.Status{}
+	}
+	if st.Pair == nil {
+		st.Pair = &ftpair.Status{}
+	}
+	if st.Link == nil {
+		st.Link = &link.Status{}
+	}
+	return *st, err
 }
 
-// fetchStatus decodes the member's /status into v, a view of the parts a
-// test reads.
-func (m *e2eMember) fetchStatus(v any) error {
-	resp, err := e2eHTTP.Get("http://" + m.adminAddr + "/status")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %s", resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
+// statusJSON fetches the current process's /status as it was sent.
+func (m *e2eMember) statusJSON() ([]byte, error) {
+	return m.current().Get(context.Background(), "/status")
 }
 
 // mustStatus fetches the status, waiting for the endpoint if need be.
-func (m *e2eMember) mustStatus() e2eStatus {
+func (m *e2eMember) mustStatus() member.Status {
 	m.c.t.Helper()
-	var st e2eStatus
+	var st member.Status
 	m.c.waitFor("status of "+m.id, func() (bool, string) {
 		var err error
 		st, err = m.status()
@@ -736,8 +637,8 @@ func (c *e2eCluster) waitFor(what string, cond func() (bool, string)) {
 			c.t.Fatalf("timed out after %v waiting for %s; last: %s", e2eWait, what, state)
 		}
 		for _, m := range c.members {
-			if p := m.current(); m.exitedUnexpectedly(p) {
-				c.t.Fatalf("waiting for %s: member %s exited: %v", what, m.id, p.err)
+			if p := m.current(); exitedUnexpectedly(p) {
+				c.t.Fatalf("waiting for %s: member %s exited: %v", what, m.id, p.Wait())
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -750,25 +651,17 @@ func (c *e2eCluster) waitFor(what string, cond func() (bool, string)) {
 func (c *e2eCluster) logStatuses() {
 	defer c.logTransactions()
 	for _, m := range c.members {
-		var st struct {
-			Role       string          `json:"role"`
-			Activation json.RawMessage `json:"activation"`
-			Broadcast  struct {
-				Role               string          `json:"role"`
-				ProducerID         int64           `json:"producer_id"`
-				ProducerEpoch      int16           `json:"producer_epoch"`
-				CommitFailingSince time.Time       `json:"commit_failing_since"`
-				Kafka              json.RawMessage `json:"kafka"`
-			} `json:"broadcast"`
-			Pair json.RawMessage `json:"pair"`
-		}
-		if err := m.fetchStatus(&st); err != nil {
+		st, err := m.status()
+		if err != nil {
 			c.t.Logf("status of %s: %v", m.id, err)
 			continue
 		}
 		b := st.Broadcast
+		activation, _ := json.Marshal(st.Activation)
+		kafka, _ := json.Marshal(b.Kafka)
+		pair, _ := json.Marshal(st.Pair)
 		c.t.Logf("status of %s: role %s; activation %s; pipeline %s, producer %d epoch %d, commits failing since %v, kafka %s; pair %s",
-			m.id, st.Role, st.Activation, b.Role, b.ProducerID, b.ProducerEpoch, b.CommitFailingSince, b.Kafka, st.Pair)
+			m.id, st.Role, activation, b.State, b.ProducerID, b.ProducerEpoch, b.CommitFailingSince, kafka, pair)
 	}
 }
 
@@ -819,18 +712,13 @@ func (c *e2eCluster) logTransactions() {
 }
 
 // exitedUnexpectedly reports a process that ended though no test killed
-// it (its exit was not caused by SIGKILL).
-func (m *e2eMember) exitedUnexpectedly(p *e2eProc) bool {
-	select {
-	case <-p.done:
-	default:
-		return false
-	}
-	if p.stopped.Load() {
+// or stopped it (its exit was not caused by a signal).
+func exitedUnexpectedly(p *memberproc.Proc) bool {
+	if !p.Exited() || p.EndRequested() {
 		return false
 	}
 	var ee *exec.ExitError
-	if errors.As(p.err, &ee) {
+	if errors.As(p.Wait(), &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			return false
 		}
@@ -860,7 +748,7 @@ func (c *e2eCluster) waitPair() (active, inactive *e2eMember) {
 		lastTrm uint64
 	)
 	c.waitFor("one active member and one inactive able to take over, settled", func() (bool, string) {
-		var sts [2]e2eStatus
+		var sts [2]member.Status
 		for i, m := range c.members {
 			st, err := m.status()
 			if err != nil {
@@ -873,8 +761,8 @@ func (c *e2eCluster) waitPair() (active, inactive *e2eMember) {
 			sts[0].Role, sts[0].Pair.Term, sts[0].Broadcast.Counters.EchoMatched, sts[0].Pair.HoldOff,
 			sts[1].Role, sts[1].Pair.Term, sts[1].Broadcast.Counters.EchoMatched, sts[1].Pair.HoldOff)
 		for i := range 2 {
-			if sts[i].Role == "active" && sts[i].Broadcast.Role == "active" && sts[i].Broadcast.Counters.Commits > 0 &&
-				c.inStepWith(sts[1-i]) && sts[0].linkUp() && sts[1].linkUp() && !sts[0].Pair.HoldOff && !sts[1].Pair.HoldOff {
+			if sts[i].Role == "active" && sts[i].Broadcast.State == broadcast.StateActive && sts[i].Broadcast.Counters.Commits > 0 &&
+				c.inStepWith(sts[1-i]) && linkUp(sts[0]) && linkUp(sts[1]) && !sts[0].Pair.HoldOff && !sts[1].Pair.HoldOff {
 				if since.IsZero() || lastAct != c.members[i] || lastTrm != sts[i].Pair.Term {
 					since, lastAct, lastTrm = time.Now(), c.members[i], sts[i].Pair.Term
 				}
@@ -889,9 +777,9 @@ func (c *e2eCluster) waitPair() (active, inactive *e2eMember) {
 }
 
 // waitActive waits until m is active and has committed after since.
-func (c *e2eCluster) waitActive(m *e2eMember, since time.Time) e2eStatus {
+func (c *e2eCluster) waitActive(m *e2eMember, since time.Time) member.Status {
 	c.t.Helper()
-	var st e2eStatus
+	var st member.Status
 	c.waitFor(m.id+" active and committing", func() (bool, string) {
 		var err error
 		if st, err = m.status(); err != nil {
@@ -908,8 +796,8 @@ func (c *e2eCluster) stream(d time.Duration) {
 	c.t.Helper()
 	time.Sleep(d)
 	for _, m := range c.members {
-		if p := m.current(); m.exitedUnexpectedly(p) {
-			c.t.Fatalf("member %s exited: %v", m.id, p.err)
+		if p := m.current(); exitedUnexpectedly(p) {
+			c.t.Fatalf("member %s exited: %v", m.id, p.Wait())
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -13,9 +13,7 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"github.com/feedd/feedd/internal/memberproc"
 )
 
 // metricsEndpoint is one /metrics endpoint checked by promtool.
@@ -64,11 +62,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 // once it has read the topic up to the records committed so far.
 func startFollowingAudit(t *testing.T, c *e2eCluster) string {
 	t.Helper()
-	ports, err := freePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	addr := freeAddr(t)
 	cmd := exec.Command(c.bin, "audit", "--kafka.brokers", c.broker.Addr(), "--kafka.topic", c.topic,
 		"--follow", "--metrics-listen", addr)
 	var out bytes.Buffer
@@ -82,15 +76,15 @@ func startFollowingAudit(t *testing.T, c *e2eCluster) string {
 			t.Errorf("feedd audit --follow: %v\n%s", err, out.String())
 		}
 	})
-	waitUntil(t, 30*time.Second, "the audit to read committed records", func() bool {
+	c.waitFor("the audit to read committed records", func() (bool, string) {
 		resp, err := http.Get("http://" + addr + "/metrics")
 		if err != nil {
-			return false
+			return false, err.Error()
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
 		return bytes.Contains(body, []byte(`feedd_audit_records_total{identity="sequence"}`)) &&
-			!bytes.Contains(body, []byte(`feedd_audit_records_total{identity="sequence"} 0`))
+			!bytes.Contains(body, []byte(`feedd_audit_records_total{identity="sequence"} 0`)), "no record read yet"
 	})
 	return addr
 }
@@ -104,13 +98,15 @@ func TestE2EMetrics(t *testing.T) {
 	active, inactive := c.waitPair()
 
 	mfs := scrapeFamilies(t, active)
+	// Activations of every reason (the unit tests check that each reason
+	// has its series from zero).
+	byReason, ok := mfs["feedd_pair_activations_total"]
+	if !ok {
+		t.Fatal("feedd_pair_activations_total is not exposed")
+	}
 	var activations float64
-	for _, r := range activationReasons {
-		v, err := metricValue(mfs, "feedd_pair_activations_total", "reason", string(r))
-		if err != nil {
-			t.Fatal(err)
-		}
-		activations += v
+	for _, m := range byReason.GetMetric() {
+		activations += m.GetCounter().GetValue()
 	}
 	if activations < 1 {
 		t.Fatalf("the active member %s reports %v activations", active.id, activations)
@@ -118,32 +114,32 @@ func TestE2EMetrics(t *testing.T) {
 	// The histogram counts an activation once its backlog is committed,
 	// which waitPair's commits have done for the current one; an earlier
 	// one that ended before its flush (a start-up flap) is not counted.
-	if n, err := metricValue(mfs, "feedd_broadcast_activation_duration_seconds"); err != nil || n < 1 || n > activations {
+	if n, err := mfs.Value("feedd_broadcast_activation_duration_seconds"); err != nil || n < 1 || n > activations {
 		t.Errorf("feedd_broadcast_activation_duration_seconds count %v (%v) with %v activations: want 1 to %v", n, err, activations, activations)
 	}
-	commits, err := metricValue(mfs, "feedd_broadcast_commits_total")
+	commits, err := mfs.Value("feedd_broadcast_commits_total")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := metricValue(mfs, "feedd_broadcast_commit_duration_seconds"); err != nil || n < 1 || n > commits {
+	if n, err := mfs.Value("feedd_broadcast_commit_duration_seconds"); err != nil || n < 1 || n > commits {
 		t.Errorf("feedd_broadcast_commit_duration_seconds count %v (%v), commits %v scraped after it: want 1 to %v", n, err, commits, commits)
 	}
 
 	// The inactive stops: the active counts its heartbeats as missed.
 	missed := func() float64 {
-		v, err := metricValue(scrapeFamilies(t, active), "feedd_pair_heartbeats_missed_total")
+		v, err := scrapeFamilies(t, active).Value("feedd_pair_heartbeats_missed_total")
 		if err != nil {
 			t.Fatal(err)
 		}
 		return v
 	}
 	before := missed()
-	inactive.signal(syscall.SIGSTOP)
+	inactive.hang()
 	c.waitFor(active.id+" counting the heartbeats "+inactive.id+" misses", func() (bool, string) {
 		n := missed()
 		return n >= before+5, fmt.Sprintf("%v missed, %v before the stop", n, before)
 	})
-	inactive.signal(syscall.SIGCONT)
+	inactive.resume()
 	active, inactive = c.waitPair()
 
 	// kill -9 of the active: the other takes over on the obituary.
@@ -152,8 +148,8 @@ func TestE2EMetrics(t *testing.T) {
 	c.waitActive(inactive, killedAt)
 	c.waitFor(inactive.id+"'s takeover in its metrics", func() (bool, string) {
 		mfs := scrapeFamilies(t, inactive)
-		obit, err1 := metricValue(mfs, "feedd_pair_activations_total", "reason", "obituary")
-		hist, err2 := metricValue(mfs, "feedd_broadcast_activation_duration_seconds")
+		obit, err1 := mfs.Value("feedd_pair_activations_total", "reason", "obituary")
+		hist, err2 := mfs.Value("feedd_broadcast_activation_duration_seconds")
 		return err1 == nil && err2 == nil && obit >= 1 && hist >= obit,
 			fmt.Sprintf("obituary activations %v (%v), activation durations observed %v (%v)", obit, err1, hist, err2)
 	})
@@ -203,13 +199,11 @@ func scrape(t *testing.T, url string) []byte {
 }
 
 // scrapeFamilies scrapes a member's /metrics and parses it.
-func scrapeFamilies(t *testing.T, m *e2eMember) map[string]*dto.MetricFamily {
+func scrapeFamilies(t *testing.T, m *e2eMember) memberproc.Metrics {
 	t.Helper()
-	url := "http://" + m.adminAddr + "/metrics"
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	mfs, err := p.TextToMetricFamilies(bytes.NewReader(scrape(t, url)))
+	mfs, err := m.current().Metrics(context.Background())
 	if err != nil {
-		t.Fatalf("%s: %v", url, err)
+		t.Fatalf("member %s: %v", m.id, err)
 	}
 	return mfs
 }

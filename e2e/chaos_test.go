@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -166,7 +165,7 @@ var pairFaults = []chaosFault{
 var chaosFaults = append(slices.Clip(pairFaults), chaosFault{"broker-restart", (*chaos).brokerRestart})
 
 // clusterFaults are the faults on the three-node cluster: the pair's, and
-// the cluster's own (e2e_cluster_test.go), which take the broker restart's
+// the cluster's own (cluster_test.go), which take the broker restart's
 // place.
 var clusterFaults = append(slices.Clip(pairFaults),
 	chaosFault{"leader-kill", (*chaos).leaderKill},
@@ -269,11 +268,11 @@ func (ch *chaos) stopActive(active, inactive *e2eMember) {
 	before := active.mustStatus()
 	successorBefore := inactive.mustStatus()
 	at := time.Now()
-	active.signal(syscall.SIGSTOP)
+	active.hang()
 	ch.waitActive(inactive, at)
 	ch.failover("hang", at, inactive, from)
 	ch.stream(ch.between(0, 1500*time.Millisecond))
-	active.signal(syscall.SIGCONT)
+	active.resume()
 	ch.waitFor(active.id+" woken and stepped down", func() (bool, string) {
 		st, err := active.status()
 		if err != nil {
@@ -312,7 +311,7 @@ func (ch *chaos) restartInactive(active, inactive *e2eMember) {
 		}
 		// inStepWith: on a feed without sequence numbers a rejoiner may
 		// trim by passing frames over rather than matching them.
-		return ch.inStepWith(st) && st.linkUp(), fmt.Sprintf("role %s, matched %d, ring trims %d", st.Role, st.Broadcast.Counters.EchoMatched, ringTrims(st))
+		return ch.inStepWith(st) && linkUp(st), fmt.Sprintf("role %s, matched %d, ring trims %d", st.Role, st.Broadcast.Counters.EchoMatched, ringTrims(st))
 	})
 	holders, polls, _ := w.end()
 	after := active.mustStatus()
@@ -396,7 +395,7 @@ func (ch *chaos) waitSteppedDown(m *e2eMember) {
 		if err != nil {
 			return false, err.Error()
 		}
-		return st.Role == "inactive" && st.Broadcast.Role == "inactive", fmt.Sprintf("role %s (broadcast %s)", st.Role, st.Broadcast.Role)
+		return st.Role == "inactive" && st.Broadcast.State == broadcast.StateInactive, fmt.Sprintf("role %s (broadcast %s)", st.Role, st.Broadcast.State)
 	})
 }
 
