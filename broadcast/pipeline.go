@@ -121,9 +121,6 @@ type Pipeline struct {
 	// benchmarks compare transactions with): the producer is then merely
 	// idempotent, with no transactional id, no fence and no commit markers.
 	transactional bool
-	// testEchoDelay, set only by tests, delays each echo batch (nanoseconds)
-	// to stage an echo that arrives during the catch-up.
-	testEchoDelay atomic.Int64
 
 	// Owned by Run's goroutine.
 	life context.Context
