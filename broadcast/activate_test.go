@@ -7,6 +7,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -211,4 +213,73 @@ func TestActivationMachineIsPure(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestActivationMachineRandom feeds the machine random events and checks
+// what every transcript relies on: an activation ends once and then takes
+// no event; it never aborts while a commit's outcome is unknown; it goes
+// live only from a catch-up, and once.
+func TestActivationMachineRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	errs := []error{nil, kerr.ProducerFenced, errors.New("broker gone")}
+	events := []func() activationEvent{
+		func() activationEvent { return fenceFailed{errs[1+rng.IntN(2)]} },
+		func() activationEvent { return fenceDone{lso: rng.Int64N(4), stale: rng.IntN(4) == 0} },
+		func() activationEvent { return echoAt{rng.Int64N(5) - 1} },
+		func() activationEvent { return commitStarted{} },
+		func() activationEvent { return commitDone{committed: rng.IntN(2) == 0, err: errs[rng.IntN(3)]} },
+		func() activationEvent { return recordFailed{errs[1+rng.IntN(2)]} },
+		func() activationEvent { return commitOverdue{} },
+		func() activationEvent {
+			return recoveryDone{lso: rng.Int64N(4), stale: rng.IntN(4) == 0, err: errs[rng.IntN(3)]}
+		},
+		func() activationEvent { return topicRecreated{} },
+		func() activationEvent { return deactivateAsked{mode: DeactivateMode(rng.IntN(3)), open: rng.IntN(2)} },
+		func() activationEvent { return abandoned{context.DeadlineExceeded} },
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var wentLive, aborted, leftAlone int
+	for run := range 2000 {
+		var m activationMachine
+		m.step(now, activationStarted{})
+		ends, lives := 0, 0
+		for i := range 40 {
+			before := m
+			ev := events[rng.IntN(len(events))]()
+			for _, a := range m.step(now, ev) {
+				switch a := a.(type) {
+				case doEnd:
+					ends++
+					if a.abort {
+						aborted++
+					} else if a.unknown {
+						leftAlone++
+					}
+					unknown := before.phase == phaseCommitting || before.phase == phaseRecovering || before.failing
+					if a.abort && unknown {
+						t.Fatalf("run %d step %d: %T %+v in %+v aborts with the outcome unknown", run, i, ev, ev, before)
+					}
+				case doGoLive:
+					lives++
+					wentLive++
+					if before.phase != phaseSyncing || before.live {
+						t.Fatalf("run %d step %d: went live from %+v", run, i, before)
+					}
+				}
+			}
+			if ends > 1 || lives > 1 {
+				t.Fatalf("run %d step %d: %d ends, %d go-lives", run, i, ends, lives)
+			}
+			after := m
+			before.now, after.now, before.out, after.out = time.Time{}, time.Time{}, nil, nil
+			if before.phase == phaseEnded && !reflect.DeepEqual(before, after) {
+				t.Fatalf("run %d step %d: an ended activation took %T", run, i, ev)
+			}
+			now = now.Add(time.Millisecond)
+		}
+	}
+	if wentLive == 0 || aborted == 0 || leftAlone == 0 {
+		t.Errorf("the random events reached too little: %d went live, %d aborted, %d left alone", wentLive, aborted, leftAlone)
+	}
+	t.Logf("%d went live, %d ended with an abort, %d left an unknown outcome alone", wentLive, aborted, leftAlone)
 }
