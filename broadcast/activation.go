@@ -13,74 +13,62 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// activation is the state of one attempt to be active, from fencing to the
-// producer's close. Each has a fresh franz-go client: a fenced client cannot
-// be recovered.
+// activation is one attempt to be active, from fencing to the producer's
+// close: its machine (activate.go) decides the phase, and the fields here
+// are what the Pipeline needs to carry the machine's actions out. Each has a
+// fresh franz-go client: a fenced client cannot be recovered.
 type activation struct {
+	activationMachine
+
 	ctx    context.Context
 	cancel context.CancelFunc
-	cl     *kgo.Client
-	phase  phase
-	target int64  // phaseSyncing: the last stable offset to read up to
-	cursor uint64 // the last ring position handed to the producer
-	txn    *txn
-	live   bool // went live (Activate has returned nil)
+	// asked is the first Activate's context, which bounds the fence;
+	// prevClosed is closed when the previous activation's producer is.
+	asked      context.Context
+	prevClosed chan struct{}
+	cl         *kgo.Client
+	cursor     uint64 // the last ring position handed to the producer
+	txn        *txn
 	// controlChecked: the control topic was found fit during this
 	// activation (the first heartbeat checks it).
 	controlChecked bool
 	// topicID is the topic instance the client produces to, as listed
-	// with the fence or the last recovery. resync: the topic was created
-	// again during a commit; once it is done, read the new one to its end.
-	// purgeControl: a heartbeat found the control topic created again;
-	// the recovery purges it from the client.
+	// with the fence or the last recovery. purgeControl: a heartbeat found
+	// the control topic created again; the recovery purges it from the
+	// client.
 	topicID      kadm.TopicID
-	resync       bool
 	purgeControl bool
 
-	commitStart time.Time
 	// commitOverdue: the commit timer fired while the transaction's first
 	// record was still alone, waiting for its acknowledgement, with more
 	// frames in the ring. The transaction is committed as soon as those
 	// have been produced, not with its first record only.
 	commitOverdue bool
-	stopping      bool         // a planned deactivation waits for the commit boundary
 	waiters       []chan error // Activate calls waiting for live
 	stoppers      []chan error // Deactivate calls waiting for the producer to close
 	workers       sync.WaitGroup
 	closed        chan struct{}          // closed when the producer is closed
-	step          atomic.Pointer[string] // what the fence worker is doing, for errors
+	task          atomic.Pointer[string] // what the fence worker is doing, for errors
 
-	// started is when the activation began (before fencing). flushing is
-	// set from going live until every ring entry up to flushThrough (the
-	// newest when it went live: the backlog to flush) has left the ring;
-	// the activation's duration is observed then.
-	started      time.Time
+	// flushing is set from going live until every ring entry up to
+	// flushThrough (the newest when it went live: the backlog to flush)
+	// has left the ring; the activation's duration is observed then.
 	flushing     bool
 	flushThrough uint64
 }
 
-func (a *activation) setStep(s string) { a.step.Store(&s) }
+func (a *activation) setStep(s string) { a.task.Store(&s) }
 
 // doing describes where the activation stands, for an error.
 func (a *activation) doing(echoNext int64) string {
 	if a.phase == phaseSyncing {
 		return fmt.Sprintf("reading the topic to its last stable offset %d (echo at %d)", a.target, echoNext)
 	}
-	if s := a.step.Load(); s != nil {
+	if s := a.task.Load(); s != nil {
 		return *s
 	}
 	return "starting"
 }
-
-type phase uint8
-
-const (
-	phaseFencing    phase = iota // InitProducerID with a fresh client
-	phaseSyncing                 // reading the echo up to target, trimming
-	phaseProducing               // producing ring entries after cursor
-	phaseCommitting              // Flush + EndTransaction in a worker
-	phaseRecovering              // aborting after a failed commit, in a worker
-)
 
 // activate starts an activation, or joins the one under way.
 func (p *Pipeline) activate(ctx context.Context, reply chan error) {
@@ -101,21 +89,92 @@ func (p *Pipeline) activate(ctx context.Context, reply chan error) {
 	}
 	actx, cancel := context.WithCancel(p.life)
 	a := &activation{
-		ctx:     actx,
-		cancel:  cancel,
-		phase:   phaseFencing,
-		waiters: []chan error{reply},
-		closed:  make(chan struct{}),
-		txn:     newTxn(p.signalRecErr, p.signalFirstAck),
-		started: time.Now(),
+		ctx:        actx,
+		cancel:     cancel,
+		asked:      ctx,
+		prevClosed: p.lastClosed,
+		waiters:    []chan error{reply},
+		closed:     make(chan struct{}),
+		txn:        newTxn(p.signalRecErr, p.signalFirstAck),
 	}
 	p.act = a
 	p.setState(StateActivating)
-	prev := p.lastClosed
 	p.lastClosed = a.closed
 	p.log.Info("activating", "transactional_id", p.txnID)
+	p.step(a, activationStarted{})
+}
+
+// step feeds an event to the activation's machine and carries out what it
+// decides.
+func (p *Pipeline) step(a *activation, ev activationEvent) { p.stepArm(a, ev, p.armControl) }
+
+// stepArm is step, with arm to arm the next control heartbeat when the
+// machine goes back to producing.
+func (p *Pipeline) stepArm(a *activation, ev activationEvent, arm func()) {
+	for _, act := range a.step(time.Now(), ev) {
+		p.carryOut(a, act, arm)
+	}
+}
+
+// carryOut does one of the machine's actions: the Kafka calls, the ring,
+// the timers and the callers are all here, at the machine's edge.
+func (p *Pipeline) carryOut(a *activation, act activationAction, arm func()) {
+	switch x := act.(type) {
+	case doFence:
+		p.startFence(a)
+	case doCatchUp:
+		a.cursor = 0
+		if x.after == "fence" {
+			p.log.Info("fenced the transactional id; reading the topic to its last stable offset",
+				"producer_id", p.pid, "epoch", p.epoch, "last_stable_offset", x.target)
+		} else {
+			p.log.Info("aborted; reading the topic to its last stable offset before replaying", "last_stable_offset", x.target)
+		}
+		p.releaseHeld()
+		p.checkSynced()
+	case doGoLive:
+		p.goLive(a)
+	case doReplay:
+		a.cursor = 0
+		p.startRingRepairs()
+		p.checkFlushed(a) // the echo may have trimmed the backlog
+	case doProduce:
+		arm()
+		if x.release {
+			p.releaseHeld()
+		}
+		p.produceMore()
+	case doCommit:
+		p.startCommit(a)
+	case doDeactivating:
+		p.setState(StateDeactivating)
+	case doCommitFailed:
+		p.c.CommitFailures++
+		p.setError(x.err)
+		p.log.Warn("commit failed; aborting and replaying from the ring", "err", x.err)
+	case doFailing:
+		p.failSince = x.since
+		if x.overdue {
+			p.log.Warn("commit taking longer than kafka.commit_timeout", "since", x.since, "commit_timeout", p.cfg.CommitTimeout)
+		}
+		p.notify()
+	case doSucceeding:
+		p.failSince = time.Time{}
+		p.log.Info("commits succeed again")
+		p.notify()
+	case doRecover:
+		p.commitTimer.Stop()
+		p.startRecovery(a)
+	case doEnd:
+		p.endActivation(a, x)
+	}
+}
+
+// startFence starts the fence worker.
+func (p *Pipeline) startFence(a *activation) {
+	ctx, prev := a.asked, a.prevClosed
 	a.workers.Go(func() {
-		wctx, wcancel := context.WithCancel(actx)
+		wctx, wcancel := context.WithCancel(a.ctx)
 		defer wcancel()
 		defer context.AfterFunc(ctx, wcancel)()
 		if prev != nil { // the previous producer must be gone before a new one registers
@@ -366,64 +425,51 @@ func (p *Pipeline) fenceDone(a *activation, f fenceResult, err error) bool {
 		return false
 	}
 	if err != nil {
-		p.c.ActivationFailures++
 		// Activate returns err: its caller reports it, rate-limited.
 		p.log.Debug("activation failed", "err", err)
-		p.endActivation(a, err, false)
+		p.step(a, fenceFailed{err})
 		return false
 	}
 	p.c.HangingEnded += f.hangingEnded
 	a.cl, a.topicID = f.cl, f.topicID
 	p.setProducer(f.pid, f.epoch)
-	if !p.noticeTopic(f.topicID, "activation") {
-		p.startRecovery(a) // listed on a topic already replaced: list again
-		return true
-	}
-	a.phase, a.target = phaseSyncing, f.lso
-	p.log.Info("fenced the transactional id; reading the topic to its last stable offset",
-		"producer_id", f.pid, "epoch", f.epoch, "last_stable_offset", f.lso)
-	p.releaseHeld()
-	p.checkSynced()
+	stale := !p.noticeTopic(f.topicID, "activation")
+	p.step(a, fenceDone{lso: f.lso, stale: stale})
 	return true
 }
 
-// checkSynced moves a syncing activation on once the echo has handed over
-// every record below the target: the ring then holds only what no member
-// committed, and producing it from the oldest entry is the flush.
+// checkSynced tells the activation's machine where the echo stands, which
+// moves a catch-up on once it has read far enough.
 func (p *Pipeline) checkSynced() {
-	a := p.act
-	if a == nil || a.phase != phaseSyncing || p.echoNext < 0 || p.echoNext < a.target {
-		return
+	if a := p.act; a != nil {
+		p.step(a, echoAt{p.echoNext})
 	}
-	a.phase, a.cursor = phaseProducing, 0
-	if !a.live {
-		p.checkStart()
-	}
+}
+
+// restartCatchUp sends an activation back to reading the topic, the new
+// instance, to its last stable offset (activationMachine.topicRecreated).
+func (p *Pipeline) restartCatchUp(a *activation) { p.step(a, topicRecreated{}) }
+
+// goLive carries out the end of the first catch-up: the ring now holds only
+// what no member committed, and producing it from the oldest entry is the
+// flush.
+func (p *Pipeline) goLive(a *activation) {
+	a.cursor = 0
+	p.checkStart()
 	p.startRingRepairs()
-	if !a.live {
-		a.live = true
-		// From here this member publishes: what its ring evicted and the
-		// topic did not get is lost.
-		p.settle()
-		a.flushing, a.flushThrough = true, p.ring.LastPos()
-		p.crossCheckLive(a.flushThrough)
-		p.checkFlushed(a) // nothing to flush: observed before Activate returns
-		p.c.Activations++
-		p.setState(StateActive)
-		for _, w := range a.waiters {
-			w <- nil
-		}
-		a.waiters = nil
-		p.log.Info("active: flushing the ring, then live", "ring_frames", p.ring.Len())
-	} else {
-		p.checkFlushed(a) // re-synced after a failed commit: the echo may have trimmed the backlog
+	// From here this member publishes: what its ring evicted and the
+	// topic did not get is lost.
+	p.settle()
+	a.flushing, a.flushThrough = true, p.ring.LastPos()
+	p.crossCheckLive(a.flushThrough)
+	p.checkFlushed(a) // nothing to flush: observed before Activate returns
+	p.c.Activations++
+	p.setState(StateActive)
+	for _, w := range a.waiters {
+		w <- nil
 	}
-	if a.stopping {
-		p.endActivation(a, nil, true)
-		return
-	}
-	p.armControl()
-	p.produceMore()
+	a.waiters = nil
+	p.log.Info("active: flushing the ring, then live", "ring_frames", p.ring.Len())
 }
 
 // checkFlushed observes the activation's duration once the backlog the

@@ -115,8 +115,7 @@ func (p *Pipeline) commitDue() {
 func (p *Pipeline) startCommit(a *activation) {
 	p.commitTimer.Stop()
 	a.commitOverdue = false
-	a.phase = phaseCommitting
-	a.commitStart = time.Now()
+	p.step(a, commitStarted{})
 	cl, t := a.cl, a.txn
 	a.workers.Go(func() {
 		r := p.commit(a.ctx, cl, t)
@@ -199,68 +198,17 @@ func (p *Pipeline) committed(a *activation, t *txn, r commitResult) {
 	p.commitDone(a, r, p.armControl)
 }
 
-// commitDone finishes a commit, of frames or of a control heartbeat: on
-// success it clears the failing state and goes back to producing (arming
-// the next control heartbeat with arm), or ends an activation that is
-// stopping; a fence ends the activation; any other error starts recovery.
+// commitDone finishes a commit, of frames or of a control heartbeat: the
+// machine decides what follows (activationMachine.commitDone); arm arms
+// the next control heartbeat if it goes back to producing.
 func (p *Pipeline) commitDone(a *activation, r commitResult, arm func()) {
-	if a.resync && fencedErr(r.err) == nil {
-		a.resync = false
-		if a.stopping {
-			p.endActivation(a, nil, true)
-		} else {
-			p.startRecovery(a)
-		}
-		return
-	}
-	if r.err == nil {
-		if r.committed && !p.failSince.IsZero() {
-			p.failSince = time.Time{}
-			p.log.Info("commits succeed again")
-			p.notify()
-		}
-		a.phase = phaseProducing
-		if a.stopping {
-			p.endActivation(a, nil, true)
-			return
-		}
-		arm()
-		p.releaseHeld()
-		p.produceMore()
-		return
-	}
-	if f := fencedErr(r.err); f != nil {
-		p.endActivation(a, f, false)
-		return
-	}
-	p.commitFailed(a, r.err)
-}
-
-// commitFailed starts recovery: abort the transaction, read the topic to
-// its last stable offset again (the commit's outcome may be unknown: if it
-// did commit, the echo trims it), and produce the ring again from its oldest
-// entry.
-func (p *Pipeline) commitFailed(a *activation, err error) {
-	p.c.CommitFailures++
-	p.setError(err)
-	if p.failSince.IsZero() {
-		p.failSince = a.commitStart
-		p.notify()
-	}
-	p.log.Warn("commit failed; aborting and replaying from the ring", "err", err)
-	if a.stopping {
-		p.endActivation(a, fmt.Errorf("planned deactivation: the final commit failed, aborted instead: %w", err), false)
-		return
-	}
-	p.commitTimer.Stop()
-	p.startRecovery(a)
+	p.stepArm(a, commitDone{committed: r.committed, err: r.err}, arm)
 }
 
 // startRecovery aborts the open transaction and lists the topic's last
 // stable offset in a worker, retrying until it can; recovered then reads
 // the topic to it and produces the ring again from its oldest entry.
 func (p *Pipeline) startRecovery(a *activation) {
-	a.phase = phaseRecovering
 	cl, t, bound, purgeControl := a.cl, a.txn, a.topicID, a.purgeControl
 	a.purgeControl = false
 	a.workers.Go(func() {
@@ -320,23 +268,15 @@ func (p *Pipeline) recovered(a *activation, t *txn, lso int64, id kadm.TopicID, 
 		return
 	}
 	if err != nil {
-		if f := fencedErr(err); f != nil {
-			p.endActivation(a, f, false)
-		}
-		return // cancelled: the deactivation under way finishes the job
+		p.step(a, recoveryDone{err: err})
+		return
 	}
 	p.c.Aborts++
 	t.reset()
 	p.repairsAborted()
 	a.topicID = id
-	if !p.noticeTopic(id, "recovery") {
-		p.startRecovery(a) // listed on a topic already replaced: list again
-		return
-	}
-	a.phase, a.target, a.cursor = phaseSyncing, lso, 0
-	p.log.Info("aborted; reading the topic to its last stable offset before replaying", "last_stable_offset", lso)
-	p.releaseHeld()
-	p.checkSynced()
+	stale := !p.noticeTopic(id, "recovery")
+	p.step(a, recoveryDone{lso: lso, stale: stale})
 }
 
 // signalRecErr is called by a promise (on a franz-go goroutine) when a record
@@ -363,14 +303,7 @@ func (p *Pipeline) recordFailed() {
 	if a == nil || a.phase != phaseProducing {
 		return
 	}
-	err := a.txn.firstErr()
-	if err == nil {
-		return
+	if err := a.txn.firstErr(); err != nil {
+		p.step(a, recordFailed{err})
 	}
-	if f := fencedErr(err); f != nil {
-		p.endActivation(a, f, false)
-		return
-	}
-	a.commitStart = time.Now()
-	p.commitFailed(a, fmt.Errorf("producing: %w", err))
 }

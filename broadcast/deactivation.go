@@ -22,31 +22,7 @@ func (p *Pipeline) deactivate(mode DeactivateMode, reply chan error) {
 	if reply != nil {
 		a.stoppers = append(a.stoppers, reply)
 	}
-	if mode == Superseded {
-		p.endActivation(a, nil, false)
-		return
-	}
-	if mode == Immediate || !a.live {
-		p.endActivation(a, nil, true)
-		return
-	}
-	if a.stopping {
-		return
-	}
-	a.stopping = true
-	p.setState(StateDeactivating)
-	switch a.phase {
-	case phaseProducing:
-		if a.txn.n > 0 {
-			p.startCommit(a)
-		} else {
-			p.endActivation(a, nil, true)
-		}
-	case phaseCommitting:
-		// committed() finishes when the commit returns.
-	default: // recovering or re-syncing: the last commit is the boundary
-		p.endActivation(a, nil, true)
-	}
+	p.step(a, deactivateAsked{mode: mode, open: a.txn.n})
 }
 
 // abandon handles an Activate whose context ended before the member went
@@ -69,34 +45,24 @@ func (p *Pipeline) abandon(reply, answer chan error, cause error) {
 	answer <- err
 	a.waiters = slices.DeleteFunc(a.waiters, func(w chan error) bool { return w == reply })
 	if len(a.waiters) == 0 {
-		p.c.ActivationFailures++
-		p.endActivation(a, err, true)
+		p.step(a, abandoned{err})
 	}
 }
 
-// endActivation ends an activation at once. cause is nil for a requested
-// deactivation. With abort, the open transaction is aborted before the
-// producer closes; without (fenced, crashed), it is simply closed: the
-// fence has aborted it already. The ring is kept; the echo trims it from now
-// on, including for any commit whose outcome this member never learnt.
-func (p *Pipeline) endActivation(a *activation, cause error, abort bool) {
+// endActivation carries out the end the machine decided (doEnd). The ring
+// is kept; the echo trims it from now on, including for any commit whose
+// outcome this member never learnt.
+func (p *Pipeline) endActivation(a *activation, end doEnd) {
 	if p.act != a {
 		return
 	}
-	unknown := a.phase == phaseCommitting || a.phase == phaseRecovering || !p.failSince.IsZero()
-	if unknown {
-		// The client's last commit or abort has not answered, or commits
-		// are failing: franz-go would answer an abort by initialising the
-		// producer id again at its old epoch, and Kafka fences an ongoing
-		// transaction on such a request before it looks at the epoch. Sent
-		// into a cut that heals later, it would abort the transaction of
-		// the member that has activated since. The peer's fence, or the
-		// transaction timeout, ends this member's transaction instead.
-		abort = false
+	cause, abort := end.cause, end.abort
+	if end.failed {
+		p.c.ActivationFailures++
 	}
 	p.act = nil
 	a.cancel()
-	p.dropHoles(unknown)
+	p.dropHoles(end.unknown)
 	p.commitTimer.Stop()
 	p.controlTimer.Stop()
 	if a.live {

@@ -15,10 +15,13 @@
 // topic, the record format and the franz-go options.
 //
 // The files follow the concerns: pipeline.go the Pipeline, its goroutine
-// and the ring's intake; activation.go the way to live (fence, a hanging
-// transaction's end in hanging.go, catch up, flush); commit.go producing,
-// committing and recovering from a failed commit; deactivation.go the way
-// back; echo.go the echo consumer and what its batches do to the ring;
+// and the ring's intake; activate.go the activation sequence as a machine
+// with no I/O that decides each step (fence, catch up, flush, live, and the
+// way back), with its transcripts in testdata/activation*.txt;
+// activation.go its edge, which feeds it events and carries out its
+// actions, and the way to live (the fence, a hanging transaction's end in
+// hanging.go, the catch-up); commit.go producing, committing and recovering
+// from a failed commit; deactivation.go the way back; echo.go the echo consumer and what its batches do to the ring;
 // repair*.go and crosscheck.go the repair of the active's own stream from
 // its peer (repair_wire.go the messages, repair_peer.go the peer's side,
 // repair_fill.go deciding a hole); status.go and metrics.go what it reports.

@@ -12,6 +12,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// echoRead is called by the echo consumer with each batch it read, before it
+// hands the batch over: a no-op, which the package's tests replace
+// (echo_delay_test.go) to stage an echo that reaches a member during its
+// catch-up.
+var echoRead = func(*Pipeline) {}
+
 // echoRec is one record read back from the topic, reduced to what the ring's
 // owner needs.
 type echoRec struct {
@@ -167,9 +173,7 @@ func (p *Pipeline) followEcho(ctx context.Context, cl *kgo.Client, fromStart boo
 			continue
 		}
 		p.kafka.ok(time.Now())
-		if d := p.testEchoDelay.Load(); d > 0 {
-			time.Sleep(time.Duration(d))
-		}
+		echoRead(p)
 		if b.hasWitness { // SeenAt is stamped by the owner
 			b.witness.ReceivedAt, _ = time.Parse(time.RFC3339Nano, string(rx))
 		}

@@ -155,7 +155,7 @@ func testHandover(t *testing.T, cfg Config, iterations int, mkFrame func(uint64,
 			slowEcho++
 		}
 		ports[to].lag.Store(int64(lag))
-		members[to].testEchoDelay.Store(int64(echoDelay))
+		members[to].setEchoDelay(echoDelay)
 		time.Sleep(time.Duration(20+rng.IntN(130)) * time.Millisecond)
 
 		// A member that rejoined with a fresh ring must be reading the
@@ -182,7 +182,7 @@ func testHandover(t *testing.T, cfg Config, iterations int, mkFrame func(uint64,
 			ports[from].m.Store(members[from])
 		}
 		ports[to].lag.Store(0)
-		members[to].testEchoDelay.Store(0)
+		members[to].setEchoDelay(0)
 		active = to
 	}
 

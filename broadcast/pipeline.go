@@ -121,9 +121,6 @@ type Pipeline struct {
 	// benchmarks compare transactions with): the producer is then merely
 	// idempotent, with no transactional id, no fence and no commit markers.
 	transactional bool
-	// testEchoDelay, set only by tests, delays each echo batch (nanoseconds)
-	// to stage an echo that arrives during the catch-up.
-	testEchoDelay atomic.Int64
 
 	// Owned by Run's goroutine.
 	life context.Context
@@ -460,8 +457,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				p.deactivate(Planned, nil)
 			}
 		case <-deadline:
-			if p.act != nil {
-				p.endActivation(p.act, errors.New("shutdown: the final commit took too long; left to the transaction timeout or the next fence"), true)
+			if a := p.act; a != nil {
+				p.step(a, shutdownOverdue{errors.New("shutdown: the final commit took too long; left to the transaction timeout or the next fence")})
 			}
 		}
 		p.in.unpark()
@@ -570,8 +567,6 @@ func (p *Pipeline) housekeep() {
 		return
 	}
 	if now.Sub(since) > p.cfg.CommitTimeout {
-		p.failSince = since
-		p.log.Warn("commit taking longer than kafka.commit_timeout", "since", since, "commit_timeout", p.cfg.CommitTimeout)
-		p.notify()
+		p.step(a, commitOverdue{since})
 	}
 }

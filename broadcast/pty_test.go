@@ -357,7 +357,7 @@ func TestPTYHandover(t *testing.T) {
 			echoDelay = time.Duration(60+rng.IntN(60)) * time.Millisecond
 		}
 		rig.ports[to].lag.Store(int64(lag))
-		members[to].testEchoDelay.Store(int64(echoDelay))
+		members[to].setEchoDelay(echoDelay)
 
 		// A random stretch of the stream under the current active.
 		until := rig.sim.Generated() + uint64(50+rng.IntN(150))
@@ -392,7 +392,7 @@ func TestPTYHandover(t *testing.T) {
 			i, names[from], names[to], mode, lag, echoDelay, rig.sim.Generated(),
 			after.Counters.CatchUpTrims-before.Counters.CatchUpTrims)
 		rig.ports[to].lag.Store(0)
-		members[to].testEchoDelay.Store(0)
+		members[to].setEchoDelay(0)
 		active = to
 	}
 	// The last active commits under the stream before the feed ends.

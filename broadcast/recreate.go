@@ -175,23 +175,6 @@ func (p *Pipeline) topicRecreated(id kadm.TopicID, by string) {
 	}
 }
 
-// restartCatchUp sends an activation back to reading the topic, the new
-// instance, to its last stable offset: it aborts the open transaction and
-// lists the new end through the recovery path, which also purges the old
-// instance from the producer (franz-go refuses a recreated topic until
-// then). A fence or a recovery under way lists the end itself, and its
-// answer is checked when it arrives; a commit in flight finishes first.
-func (p *Pipeline) restartCatchUp(a *activation) {
-	switch a.phase {
-	case phaseFencing, phaseRecovering:
-	case phaseCommitting:
-		a.resync = true
-	default: // syncing, producing
-		p.commitTimer.Stop()
-		p.startRecovery(a)
-	}
-}
-
 // kickEcho tells the echo consumer to ask for the topic's id now.
 func (p *Pipeline) kickEcho() {
 	select {

@@ -1,26 +1,17 @@
 package ftpair
 
 import (
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/feedd/feedd/internal/transcript"
 )
 
-var update = flag.Bool("update", false, "rewrite the expected output of testdata/*.txt transcripts")
-
-// A transcript is a sequence of blocks:
-//
-//	# comments and blank lines between blocks are kept as they are
-//	command arg key=value ...
-//	----
-//	expected output, one line per action or note, then a state line
-//	(blank line ends the block)
+// TestTranscripts runs testdata/*.txt (see package internal/transcript).
 //
 // Commands (members are real Nodes in a simulated world, see world_test.go):
 //
@@ -51,142 +42,25 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 // heartbeats are shown only when their flags (health, holdoff, handover,
 // takeover) change.
 func TestTranscripts(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no transcripts in testdata")
-	}
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) { runTranscript(t, f) })
-	}
+	transcript.RunDir(t, "testdata/*.txt", func(*testing.T) func(transcript.Command) string {
+		w := newWorld(Config{})
+		var out strings.Builder
+		w.log = func(s string) { out.WriteString(strings.TrimRight(s, " ") + "\n") }
+		return func(c transcript.Command) string {
+			out.Reset()
+			if err := transcriptCommand(w, c); err != nil {
+				fmt.Fprintf(&out, "error: %v\n", err)
+			}
+			if c.Name != "config" && c.Name != "status" {
+				out.WriteString(w.state() + "\n")
+			}
+			return out.String()
+		}
+	})
 }
 
-type block struct {
-	pre      string // comments and blank lines before the command
-	cmd      string
-	line     int
-	expected string
-}
-
-func parseTranscript(t *testing.T, path string) (blocks []block, trailer string) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(data), "\n")
-	if len(lines) > 0 && lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	}
-	var pre strings.Builder
-	for i := 0; i < len(lines); i++ {
-		l := lines[i]
-		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
-			pre.WriteString(l + "\n")
-			continue
-		}
-		b := block{pre: pre.String(), cmd: l, line: i + 1}
-		pre.Reset()
-		i++
-		if i >= len(lines) || lines[i] != "----" {
-			t.Fatalf("%s:%d: command %q is not followed by ----", path, b.line, l)
-		}
-		var exp strings.Builder
-		for i+1 < len(lines) && lines[i+1] != "" {
-			i++
-			exp.WriteString(lines[i] + "\n")
-		}
-		b.expected = exp.String()
-		blocks = append(blocks, b)
-	}
-	return blocks, pre.String()
-}
-
-func runTranscript(t *testing.T, path string) {
-	blocks, trailer := parseTranscript(t, path)
-	w := newWorld(Config{})
-	var out strings.Builder
-	w.log = func(s string) { out.WriteString(strings.TrimRight(s, " ") + "\n") }
-
-	var rewritten strings.Builder
-	failed := false
-	for _, b := range blocks {
-		out.Reset()
-		if err := transcriptCommand(w, b.cmd); err != nil {
-			fmt.Fprintf(&out, "error: %v\n", err)
-		}
-		if !strings.HasPrefix(b.cmd, "config") && !strings.HasPrefix(b.cmd, "status") {
-			out.WriteString(w.state() + "\n")
-		}
-		got := out.String()
-		if got != b.expected && !*update {
-			failed = true
-			t.Errorf("%s:%d: %s\n--- want\n%s--- got\n%s", path, b.line, b.cmd, b.expected, got)
-		}
-		rewritten.WriteString(b.pre + b.cmd + "\n----\n" + got)
-	}
-	rewritten.WriteString(trailer)
-	if *update {
-		if err := os.WriteFile(path, []byte(rewritten.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	} else if failed {
-		t.Log("run with -update to rewrite the expected output")
-	}
-}
-
-type args struct {
-	pos []string
-	kv  map[string]string
-}
-
-func parseArgs(fields []string) args {
-	a := args{kv: map[string]string{}}
-	for _, f := range fields {
-		if k, v, ok := strings.Cut(f, "="); ok {
-			a.kv[k] = v
-		} else {
-			a.pos = append(a.pos, f)
-		}
-	}
-	return a
-}
-
-func (a args) dur(k string, def time.Duration) (time.Duration, error) {
-	v, ok := a.kv[k]
-	if !ok {
-		return def, nil
-	}
-	return time.ParseDuration(v)
-}
-
-func (a args) int(k string, def int) (int, error) {
-	v, ok := a.kv[k]
-	if !ok {
-		return def, nil
-	}
-	return strconv.Atoi(v)
-}
-
-func (a args) flag(k string) bool {
-	for _, p := range a.pos {
-		if p == k {
-			return true
-		}
-	}
-	return false
-}
-
-func transcriptCommand(w *world, line string) error {
-	fields := strings.Fields(line)
-	cmd, a := fields[0], parseArgs(fields[1:])
-	need := func(n int) error {
-		if len(a.pos) < n {
-			return fmt.Errorf("%s needs %d arguments", cmd, n)
-		}
-		return nil
-	}
+func transcriptCommand(w *world, a transcript.Command) error {
+	cmd, need := a.Name, a.Need
 	switch cmd {
 	case "config":
 		if len(w.ids) > 0 {
@@ -196,7 +70,7 @@ func transcriptCommand(w *world, line string) error {
 		var err error
 		set := func(d *time.Duration, k string) {
 			if err == nil {
-				*d, err = a.dur(k, *d)
+				*d, err = a.Dur(k, *d)
 			}
 		}
 		set(&c.HeartbeatInterval, "heartbeat")
@@ -208,7 +82,7 @@ func transcriptCommand(w *world, line string) error {
 		set(&w.refuseEvery, "refuse-every")
 		set(&w.refuseFor, "refuse-for")
 		if err == nil {
-			c.ActiveGoal, err = a.int("goal", c.ActiveGoal)
+			c.ActiveGoal, err = a.Int("goal", c.ActiveGoal)
 		}
 		if err != nil {
 			return err
@@ -220,21 +94,21 @@ func transcriptCommand(w *world, line string) error {
 		if err := need(1); err != nil {
 			return err
 		}
-		weight, err := a.int("weight", 1)
+		weight, err := a.Int("weight", 1)
 		if err != nil {
 			return err
 		}
-		feed, err := ParseFeedState(cmp2(a.kv["feed"], "ok"))
+		feed, err := ParseFeedState(cmp2(a.KV["feed"], "ok"))
 		if err != nil {
 			return err
 		}
-		return w.startWith(a.pos[0], weight, a.flag("preempt"), feed, a.kv["kafka"] != "failing", a.kv["identity"])
+		return w.startWith(a.Pos[0], weight, a.Flag("preempt"), feed, a.KV["kafka"] != "failing", a.KV["identity"])
 
 	case "tick":
 		if err := need(1); err != nil {
 			return err
 		}
-		d, err := time.ParseDuration(a.pos[0])
+		d, err := time.ParseDuration(a.Pos[0])
 		if err != nil {
 			return err
 		}
@@ -245,38 +119,38 @@ func transcriptCommand(w *world, line string) error {
 		if err := need(1); err != nil {
 			return err
 		}
-		return map[string]func(string) error{"crash": w.crash, "hang": w.hang, "resume": w.resume}[cmd](a.pos[0])
+		return map[string]func(string) error{"crash": w.crash, "hang": w.hang, "resume": w.resume}[cmd](a.Pos[0])
 
 	case "cut", "heal":
 		if err := need(2); err != nil {
 			return err
 		}
-		w.setCut(a.pos[0], a.pos[1], cmd == "cut")
+		w.setCut(a.Pos[0], a.Pos[1], cmd == "cut")
 		return nil
 
 	case "kafka-witness":
 		if err := need(1); err != nil {
 			return err
 		}
-		w.witness = a.pos[0] == "on"
+		w.witness = a.Pos[0] == "on"
 		return nil
 
 	case "health":
 		if err := need(1); err != nil {
 			return err
 		}
-		m, err := w.running(a.pos[0])
+		m, err := w.running(a.Pos[0])
 		if err != nil {
 			return err
 		}
 		feed := m.feed
-		if v, ok := a.kv["feed"]; ok {
+		if v, ok := a.KV["feed"]; ok {
 			if feed, err = ParseFeedState(v); err != nil {
 				return err
 			}
 		}
 		up := m.kafkaUp
-		if v, ok := a.kv["kafka"]; ok {
+		if v, ok := a.KV["kafka"]; ok {
 			up = v == "ok"
 		}
 		return w.setHealth(m.id, feed, up)
@@ -286,7 +160,7 @@ func transcriptCommand(w *world, line string) error {
 	if err := need(1); err != nil {
 		return err
 	}
-	m, err := w.running(a.pos[0])
+	m, err := w.running(a.Pos[0])
 	if err != nil {
 		return err
 	}
@@ -295,11 +169,11 @@ func transcriptCommand(w *world, line string) error {
 	}
 	switch cmd {
 	case "switchover":
-		w.deliver(m, SwitchoverRequested{Target: a.kv["to"]})
+		w.deliver(m, SwitchoverRequested{Target: a.KV["to"]})
 	case "fenced":
 		w.deliver(m, Fenced{})
 	case "fail-activation":
-		d, err := a.dur("retry", 0)
+		d, err := a.Dur("retry", 0)
 		if err != nil {
 			return err
 		}
@@ -308,7 +182,7 @@ func transcriptCommand(w *world, line string) error {
 		if err := need(2); err != nil {
 			return err
 		}
-		d, err := time.ParseDuration(a.pos[1])
+		d, err := time.ParseDuration(a.Pos[1])
 		if err != nil {
 			return err
 		}
@@ -323,30 +197,30 @@ func transcriptCommand(w *world, line string) error {
 		if err := need(2); err != nil {
 			return err
 		}
-		d, err := a.dur("for", w.refuseFor)
+		d, err := a.Dur("for", w.refuseFor)
 		if err != nil {
 			return err
 		}
-		w.deliver(m, PeerRefused{Peer: a.pos[1], Reason: "scripted", For: d})
+		w.deliver(m, PeerRefused{Peer: a.Pos[1], Reason: "scripted", For: d})
 	case "closed", "connected", "witness":
 		if err := need(2); err != nil {
 			return err
 		}
-		inc, err := a.int("inc", 0)
+		inc, err := a.Int("inc", 0)
 		if err != nil {
 			return err
 		}
-		slot, err := a.int("slot", 0)
+		slot, err := a.Int("slot", 0)
 		if err != nil {
 			return err
 		}
 		switch cmd {
 		case "closed":
-			w.deliver(m, PeerClosed{Peer: a.pos[1], Incarnation: uint64(inc)})
+			w.deliver(m, PeerClosed{Peer: a.Pos[1], Incarnation: uint64(inc)})
 		case "connected":
-			w.deliver(m, PeerConnected{Peer: a.pos[1]})
+			w.deliver(m, PeerConnected{Peer: a.Pos[1]})
 		default:
-			w.deliver(m, WitnessSeen{Member: a.pos[1], Incarnation: uint64(inc), Slot: slot})
+			w.deliver(m, WitnessSeen{Member: a.Pos[1], Incarnation: uint64(inc), Slot: slot})
 		}
 	case "status":
 		w.log(formatStatus(w, m.node.Status()))
@@ -363,18 +237,18 @@ func cmp2(v, def string) string {
 	return v
 }
 
-func scriptedHeartbeat(w *world, m *member, a args) (Heartbeat, error) {
+func scriptedHeartbeat(w *world, m *member, a transcript.Command) (Heartbeat, error) {
 	if w.scriptedSeq == nil {
 		w.scriptedSeq = map[string]uint64{}
 	}
 	scriptedSeq := w.scriptedSeq
-	hb := Heartbeat{From: a.kv["from"]}
+	hb := Heartbeat{From: a.KV["from"]}
 	if hb.From == "" {
 		return hb, fmt.Errorf("recv needs from=")
 	}
 	var err error
 	num := func(k string, def uint64) uint64 {
-		v, ok := a.kv[k]
+		v, ok := a.KV[k]
 		if !ok || err != nil {
 			return def
 		}
@@ -393,17 +267,17 @@ func scriptedHeartbeat(w *world, m *member, a args) (Heartbeat, error) {
 	if err != nil {
 		return hb, err
 	}
-	if hb.Role, err = ParseRole(cmp2(a.kv["role"], "inactive")); err != nil {
+	if hb.Role, err = ParseRole(cmp2(a.KV["role"], "inactive")); err != nil {
 		return hb, err
 	}
-	if hb.Feed, err = ParseFeedState(cmp2(a.kv["feed"], "ok")); err != nil {
+	if hb.Feed, err = ParseFeedState(cmp2(a.KV["feed"], "ok")); err != nil {
 		return hb, err
 	}
-	if hb.Kafka, err = ParseKafkaState(cmp2(a.kv["kafka"], "ok")); err != nil {
+	if hb.Kafka, err = ParseKafkaState(cmp2(a.KV["kafka"], "ok")); err != nil {
 		return hb, err
 	}
-	hb.HoldOff = a.flag("holdoff")
-	hb.HandoverTo, hb.TakeoverFrom = a.kv["handover"], a.kv["takeover"]
+	hb.HoldOff = a.Flag("holdoff")
+	hb.HandoverTo, hb.TakeoverFrom = a.KV["handover"], a.KV["takeover"]
 	return hb, nil
 }
 
