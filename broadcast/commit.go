@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/feedd/feedd/backlog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -53,7 +52,7 @@ func (p *Pipeline) produceMore() {
 			if t.n == 0 {
 				p.commitTimer.Reset(p.commitDelay(f.rx, now))
 			}
-			t.add(a.cl, &p.shape, backlog.Entry{Pos: a.cursor, ID: f.s.ID, Exact: f.s.Exact, Win: f.s.Win, ReceivedAt: f.rx, Data: f.data}, f.possible, now)
+			t.add(a.cl, &p.shape, f.entry(a.cursor), f.possible, now)
 			p.c.Produced++
 			continue
 		}

@@ -284,7 +284,7 @@ func (p *Pipeline) clientID(role string) string {
 // owner goroutine has fallen 1024 frames behind.
 func (p *Pipeline) Accept(f *ingest.Frame) bool {
 	return p.in.put(backlog.Frame{
-		ID: f.Identity(), Exact: f.HasFeedSeq, Win: f.Line,
+		ID: f.Identity(), Exact: f.HasFeedSeq, Fingerprint: f.Fingerprint, Win: f.Line,
 		ReceivedAt: f.ReceivedAt.UnixNano(), Data: f.Data,
 	}, f.Hole)
 }
