@@ -26,12 +26,12 @@ type activation struct {
 	txn    *txn
 	live   bool // went live (Activate has returned nil)
 	// controlChecked: the control topic was found fit during this
-	// activation (the first heartbeat checks it).
+	// activation (the first keepalive checks it).
 	controlChecked bool
 	// topicID is the topic instance the client produces to, as listed
 	// with the fence or the last recovery. resync: the topic was created
 	// again during a commit; once it is done, read the new one to its end.
-	// purgeControl: a heartbeat found the control topic created again;
+	// purgeControl: a keepalive found the control topic created again;
 	// the recovery purges it from the client.
 	topicID      kadm.TopicID
 	resync       bool

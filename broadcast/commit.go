@@ -158,7 +158,7 @@ func (p *Pipeline) commit(ctx context.Context, cl *kgo.Client, t *txn) (r commit
 }
 
 // beginNext follows a successful EndTransaction, of frames or of a control
-// heartbeat: it takes the producer's new epoch and begins the transaction
+// keepalive: it takes the producer's new epoch and begins the transaction
 // the next records go into.
 func (r *commitResult) beginNext(ctx context.Context, cl *kgo.Client) {
 	r.committed = true
@@ -198,9 +198,9 @@ func (p *Pipeline) committed(a *activation, t *txn, r commitResult) {
 	p.commitDone(a, r, p.armControl)
 }
 
-// commitDone finishes a commit, of frames or of a control heartbeat: on
+// commitDone finishes a commit, of frames or of a control keepalive: on
 // success it clears the failing state and goes back to producing (arming
-// the next control heartbeat with arm), or ends an activation that is
+// the next control keepalive with arm), or ends an activation that is
 // stopping; a fence ends the activation; any other error starts recovery.
 func (p *Pipeline) commitDone(a *activation, r commitResult, arm func()) {
 	if a.resync && fencedErr(r.err) == nil {

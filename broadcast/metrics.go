@@ -164,7 +164,7 @@ var (
 	descHanging      = metrics.Counter("hanging_transactions_ended_total", "Transactions of this pipeline's producer left open on the topic that their coordinator no longer knew of (hanging: they held every read_committed reader back for good), ended with a commit marker by this member's activation.")
 	descXCLate       = metrics.Counter("crosscheck_late_sightings_total", "As the active: the peer's sightings that came after the frames they may be had gone out unchecked (the pair link held them, or the peer fell behind), left unchecked rather than taken for frames the port dropped.")
 	descXCCovered    = metrics.Gauge("crosscheck_covered", "1 while this member is active and takes its peer's sightings.")
-	descControl      = metrics.Counter("control_heartbeats_total", "Control heartbeats: committed by this member while its feed was quiet, seen from other members (stale: read while behind, not taken as a witness), skipped because the control topic is unusable.", "event")
+	descControl      = metrics.Counter("control_keepalives_total", "Control keepalives: committed by this member while its feed was quiet, seen from other members (stale: read while behind, not taken as a witness), skipped because the control topic is unusable.", "event")
 
 	descLastCommit  = metrics.Gauge("last_commit_timestamp_seconds", "Unix time of the last successful commit.")
 	descLastOffset  = metrics.Gauge("last_commit_offset", "Offset of the last record of the last commit.")
@@ -266,7 +266,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	descXCLate.Uint(ch, k.SightingsLate)
 	descHanging.Uint(ch, k.HangingEnded)
 	descXCCovered.Bool(ch, st.CrossCheck.Covered)
-	descControl.Uint(ch, k.ControlHeartbeats, "committed")
+	descControl.Uint(ch, k.ControlKeepalives, "committed")
 	descControl.Uint(ch, k.ControlSeen, "seen")
 	descControl.Uint(ch, k.ControlStale, "stale")
 	descControl.Uint(ch, k.ControlSkipped, "skipped")
