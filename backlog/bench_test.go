@@ -127,10 +127,11 @@ func BenchmarkFlush(b *testing.B) {
 	reportOps(b)
 }
 
-// heapRatio fills a default ring with a million 100-byte frames and returns
-// the live heap it added divided by the payload, measured with
-// runtime.ReadMemStats after a collection.
-func heapRatio() (ratio float64, heap uint64) {
+// heapRatio fills a default ring with a million 100-byte frames (with feed
+// sequence numbers when exact, fingerprints otherwise) and returns the live
+// heap it added divided by the payload, measured with runtime.ReadMemStats
+// after a collection.
+func heapRatio(exact bool) (ratio float64, heap uint64) {
 	const frames, size = 1_000_000, 100
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -142,7 +143,11 @@ func heapRatio() (ratio float64, heap uint64) {
 	data := make([]byte, size)
 	for i := range uint64(frames) {
 		data[0] = byte(i)
-		if _, stored, err := r.Append(benchFrame(i, data)); !stored || err != nil {
+		f := benchFrame(i, data)
+		if exact {
+			f.ID, f.Exact, f.Fingerprint = i, true, benchID(i)
+		}
+		if _, stored, err := r.Append(f); !stored || err != nil {
 			panic("append failed")
 		}
 	}
@@ -154,12 +159,18 @@ func heapRatio() (ratio float64, heap uint64) {
 }
 
 // BenchmarkMemory1M reports the heap held per payload byte for one million
-// 100-byte frames (target: at most 1.3).
-func BenchmarkMemory1M(b *testing.B) {
+// 100-byte frames identified by their fingerprints (target: at most 1.3).
+func BenchmarkMemory1M(b *testing.B) { benchMemory(b, false) }
+
+// BenchmarkMemory1MSeq is BenchmarkMemory1M for frames identified by feed
+// sequence numbers, whose entries also keep the fingerprint.
+func BenchmarkMemory1MSeq(b *testing.B) { benchMemory(b, true) }
+
+func benchMemory(b *testing.B, exact bool) {
 	var ratio float64
 	var heap uint64
 	for range b.N {
-		ratio, heap = heapRatio()
+		ratio, heap = heapRatio(exact)
 	}
 	b.ReportMetric(ratio, "heap/payload")
 	b.ReportMetric(float64(heap)/1e6, "heap-MB")
@@ -169,7 +180,7 @@ func TestMemory1M(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates about 125 MB")
 	}
-	ratio, heap := heapRatio()
+	ratio, heap := heapRatio(false)
 	t.Logf("heap %d bytes for 100,000,000 payload bytes: %.3f", heap, ratio)
 	if ratio > 1.3 {
 		t.Fatalf("heap/payload = %.3f; want <= 1.3", ratio)

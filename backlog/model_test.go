@@ -128,7 +128,11 @@ func (m *model) append(f Frame) (uint64, bool, error) {
 	}
 	m.lastPos++
 	m.lastWin = w
-	m.ents = append(m.ents, Entry{Pos: m.lastPos, ID: f.ID, Exact: f.Exact, Win: w, Data: bytes.Clone(f.Data)})
+	fp := f.ID
+	if f.Exact {
+		fp = f.Fingerprint
+	}
+	m.ents = append(m.ents, Entry{Pos: m.lastPos, ID: f.ID, Exact: f.Exact, Fingerprint: fp, Win: w, Data: bytes.Clone(f.Data)})
 	m.st.Appended++
 	return m.lastPos, true, nil
 }
@@ -303,7 +307,7 @@ func compare(t testing.TB, step int, r *Ring, m *model) {
 	for i := range got {
 		g, w := got[i], m.ents[i]
 		w.ReceivedAt = w.Win.Hi + m.wallOffset
-		if g.Pos != w.Pos || g.ID != w.ID || g.Exact != w.Exact || g.Win != w.Win || g.ReceivedAt != w.ReceivedAt || !bytes.Equal(g.Data, w.Data) {
+		if g.Pos != w.Pos || g.ID != w.ID || g.Exact != w.Exact || g.Fingerprint != w.Fingerprint || g.Win != w.Win || g.ReceivedAt != w.ReceivedAt || !bytes.Equal(g.Data, w.Data) {
 			t.Fatalf("step %d: entry %d\n got %+v\nwant %+v", step, i, g, w)
 		}
 		if r.PossiblyPublished(g) != m.possiblyPublished(w) {
@@ -352,7 +356,10 @@ func runOps(t testing.TB, rng *rand.Rand, steps int) {
 			if rng.IntN(40) == 0 {
 				data = make([]byte, cfg.MaxBytes+1)
 			}
-			f := Frame{ID: id, Exact: exact, Win: Window{Lo: lo, Hi: now}, ReceivedAt: now * 3, Data: data}
+			// A stand-in fingerprint, distinct from the identity: the ring
+			// keeps it for an exact frame and ignores it otherwise.
+			fp := uint64(len(data))<<32 | id
+			f := Frame{ID: id, Exact: exact, Fingerprint: fp, Win: Window{Lo: lo, Hi: now}, ReceivedAt: now * 3, Data: data}
 			gp, gs, ge := r.Append(f)
 			wp, ws, we := m.append(f)
 			if gp != wp || gs != ws || (ge == nil) != (we == nil) {

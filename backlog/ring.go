@@ -30,6 +30,10 @@ type Frame struct {
 	// otherwise a fingerprint of its bytes.
 	ID    uint64
 	Exact bool
+	// Fingerprint is the fingerprint of Data, computed once when the frame
+	// was read and carried into its record. It is kept only when Exact:
+	// otherwise ID is the fingerprint already, and this field is ignored.
+	Fingerprint uint64
 	// Win bounds when the frame's last byte was on the line.
 	Win Window
 	// ReceivedAt is the wall time, in unix nanoseconds, at the instant
@@ -60,6 +64,9 @@ type Entry struct {
 	// otherwise the fingerprint of its bytes.
 	ID    uint64
 	Exact bool
+	// Fingerprint is the fingerprint of the frame's bytes: ID when not
+	// Exact, the one the frame was appended with otherwise.
+	Fingerprint uint64
 	// Win bounds the frame's line time on this host's clock.
 	Win Window
 	// ReceivedAt is when the frame was read, in unix nanoseconds: its
@@ -200,7 +207,8 @@ const initialSlots = 64
 // one goroutine owns it.
 //
 // Entries are kept in columns (identity, receive time, line-time window,
-// payload end offset) that form a ring of slots; payload bytes live in an
+// payload end offset, and the fingerprint of an entry whose identity is a
+// feed sequence number) that form a ring of slots; payload bytes live in an
 // arena of fixed-size chunks (see arena). Position p is in slot head + (p -
 // oldest position), wrapped, so lookups by position need no search, and the
 // windows grow with the position, so lookups by time are a binary search.
@@ -221,8 +229,12 @@ type Ring struct {
 	his  []int64
 	meta []uint16 // the window's width and whether ids[i] is exact (see packMeta)
 	ends []uint64 // end offset of each entry's payload in the arena
-	head int      // slot of the oldest entry
-	n    int      // entries held
+	// fps holds the fingerprints of exact entries (the others' ids are
+	// their fingerprints). It is allocated with the first exact entry, so a
+	// ring of frames identified by their bytes pays nothing for it.
+	fps  []uint64
+	head int // slot of the oldest entry
+	n    int // entries held
 
 	lastPos  uint64 // position of the newest entry ever appended
 	headPrev uint64 // end offset of the entry before the oldest
@@ -355,6 +367,12 @@ func (r *Ring) Append(f Frame) (pos uint64, stored bool, err error) {
 	}
 	s := r.slot(r.n)
 	r.ids[s], r.his[s], r.meta[s], r.ends[s] = f.ID, w.Hi, packMeta(w, f.Exact), start+uint64(l)
+	if f.Exact {
+		if r.fps == nil {
+			r.fps = make([]uint64, len(r.ids))
+		}
+		r.fps[s] = f.Fingerprint
+	}
 	r.n++
 	r.lastPos++
 	r.lastWin = w
@@ -485,7 +503,7 @@ func (r *Ring) Gaps(dst []Gap) []Gap {
 // Footprint estimates the memory the ring holds, in bytes: the entry columns,
 // the payload chunks (spares included), the echo memory and the limbo.
 func (r *Ring) Footprint() int64 {
-	return int64(len(r.ids))*(8+8+2+8) + r.ar.footprint() + r.mem.footprint() + r.limbo.footprint()
+	return int64(len(r.ids))*(8+8+2+8) + int64(len(r.fps))*8 + r.ar.footprint() + r.mem.footprint() + r.limbo.footprint()
 }
 
 // Reset drops every entry and remembered echo: a rejoining member starts a
@@ -568,14 +586,19 @@ func (r *Ring) slot(i int) int {
 func (r *Ring) entry(i int) Entry {
 	s := r.slot(i)
 	start, end := r.extent(i)
-	return Entry{
-		Pos:        r.headPos() + uint64(i),
-		ID:         r.ids[s],
-		Exact:      r.exact(s),
-		Win:        r.window(s),
-		ReceivedAt: r.his[s] + r.wallOffset,
-		Data:       r.ar.bytes(start, end),
+	e := Entry{
+		Pos:         r.headPos() + uint64(i),
+		ID:          r.ids[s],
+		Exact:       r.exact(s),
+		Fingerprint: r.ids[s],
+		Win:         r.window(s),
+		ReceivedAt:  r.his[s] + r.wallOffset,
+		Data:        r.ar.bytes(start, end),
 	}
+	if e.Exact {
+		e.Fingerprint = r.fps[s]
+	}
+	return e
 }
 
 // size returns the payload length of the i-th oldest entry.
@@ -662,6 +685,9 @@ func (r *Ring) growSlots() {
 	r.his = regrow(r.his, nc, r.head)
 	r.meta = regrow(r.meta, nc, r.head)
 	r.ends = regrow(r.ends, nc, r.head)
+	if r.fps != nil {
+		r.fps = regrow(r.fps, nc, r.head)
+	}
 	r.head = 0
 }
 

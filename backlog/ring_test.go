@@ -203,6 +203,36 @@ func TestLargeFrameBufferNotRecycled(t *testing.T) {
 	}
 }
 
+// TestFingerprintKeptWithEntry: an exact entry returns the fingerprint it
+// was appended with, an entry identified by its bytes returns its identity,
+// in a ring that holds both kinds, grows its columns and wraps around.
+func TestFingerprintKeptWithEntry(t *testing.T) {
+	r := mustNew(t, Config{MaxFrames: 200})
+	fingerprint := func(id uint64) uint64 { return id*0x9e3779b97f4a7c15 + 1 }
+	for i := uint64(1); i <= 500; i++ {
+		var f Frame
+		if i%3 == 0 {
+			f = fpFrame(fingerprint(i), int64(i)*ms-ms, int64(i)*ms, "fp")
+			f.Fingerprint = 7 // ignored: the identity is the fingerprint
+		} else {
+			f = seqFrame(i, int64(i)*ms, "seq")
+			f.Fingerprint = fingerprint(i)
+		}
+		mustAppend(t, r, f)
+	}
+	n := 0
+	for e, ok := r.Oldest(); ok; e, ok = r.Next(e.Pos) {
+		n++
+		i := e.Pos
+		if want := fingerprint(i); e.Fingerprint != want || e.Exact != (i%3 != 0) {
+			t.Fatalf("entry %d: exact %v, fingerprint %x; want %v, %x", i, e.Exact, e.Fingerprint, i%3 != 0, want)
+		}
+	}
+	if n != 200 {
+		t.Fatalf("%d entries held; want 200", n)
+	}
+}
+
 func TestDataDoesNotAliasCaller(t *testing.T) {
 	r := mustNew(t, Config{})
 	in := []byte("hello")

@@ -14,7 +14,7 @@ import (
 //	syncing     the echo reads the topic up to the last stable offset
 //	            listed after the fence, trimming the ring (the catch-up)
 //	producing   the ring, oldest first (the flush), then each new frame
-//	committing  a transaction of frames or a control heartbeat ends
+//	committing  a transaction of frames or a control keepalive ends
 //	recovering  a failed commit is aborted and the end listed again;
 //	            then syncing again, and the ring replayed
 //	ended       the producer is closing; the ring is kept either way
@@ -85,10 +85,10 @@ type (
 	// positioned yet).
 	echoAt struct{ next int64 }
 	// commitStarted: the open transaction (of frames or of a control
-	// heartbeat) is being committed in a worker.
+	// keepalive) is being committed in a worker.
 	commitStarted struct{}
 	// commitDone: the commit worker's answer. committed: EndTransaction
-	// succeeded (a skipped heartbeat has neither err nor committed).
+	// succeeded (a skipped keepalive has neither err nor committed).
 	commitDone struct {
 		committed bool
 		err       error
@@ -156,7 +156,7 @@ type (
 	// doReplay: a catch-up after an abort is done: ask about the ring's
 	// holes again and replay it from its first entry.
 	doReplay struct{}
-	// doProduce: arm the next control heartbeat and produce; release: an
+	// doProduce: arm the next control keepalive and produce; release: an
 	// echo batch held while committing may go on.
 	doProduce struct{ release bool }
 	// doCommit: commit the open transaction (a planned deactivation's

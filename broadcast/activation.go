@@ -30,10 +30,10 @@ type activation struct {
 	cursor     uint64 // the last ring position handed to the producer
 	txn        *txn
 	// controlChecked: the control topic was found fit during this
-	// activation (the first heartbeat checks it).
+	// activation (the first keepalive checks it).
 	controlChecked bool
 	// topicID is the topic instance the client produces to, as listed
-	// with the fence or the last recovery. purgeControl: a heartbeat found
+	// with the fence or the last recovery. purgeControl: a keepalive found
 	// the control topic created again; the recovery purges it from the
 	// client.
 	topicID      kadm.TopicID
@@ -108,7 +108,7 @@ func (p *Pipeline) activate(ctx context.Context, reply chan error) {
 // decides.
 func (p *Pipeline) step(a *activation, ev activationEvent) { p.stepArm(a, ev, p.armControl) }
 
-// stepArm is step, with arm to arm the next control heartbeat when the
+// stepArm is step, with arm to arm the next control keepalive when the
 // machine goes back to producing.
 func (p *Pipeline) stepArm(a *activation, ev activationEvent, arm func()) {
 	for _, act := range a.step(time.Now(), ev) {

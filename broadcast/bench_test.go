@@ -36,6 +36,7 @@ func newBenchFrame() *benchFrame {
 func (bf *benchFrame) next(seq uint64) *ingest.Frame {
 	binary.BigEndian.PutUint64(bf.data[7:15], seq)
 	bf.f.FeedSeq = seq
+	bf.f.Fingerprint = ingest.Fingerprint(bf.data[:]) // as the port reader computes it
 	bf.f.ReceivedAt = time.Now()
 	return &bf.f
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/feedd/feedd/backlog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -53,7 +52,7 @@ func (p *Pipeline) produceMore() {
 			if t.n == 0 {
 				p.commitTimer.Reset(p.commitDelay(f.rx, now))
 			}
-			t.add(a.cl, &p.shape, backlog.Entry{Pos: a.cursor, ID: f.s.ID, Exact: f.s.Exact, Win: f.s.Win, ReceivedAt: f.rx, Data: f.data}, f.possible, now)
+			t.add(a.cl, &p.shape, f.entry(a.cursor), f.possible, now)
 			p.c.Produced++
 			continue
 		}
@@ -158,7 +157,7 @@ func (p *Pipeline) commit(ctx context.Context, cl *kgo.Client, t *txn) (r commit
 }
 
 // beginNext follows a successful EndTransaction, of frames or of a control
-// heartbeat: it takes the producer's new epoch and begins the transaction
+// keepalive: it takes the producer's new epoch and begins the transaction
 // the next records go into.
 func (r *commitResult) beginNext(ctx context.Context, cl *kgo.Client) {
 	r.committed = true
@@ -198,9 +197,9 @@ func (p *Pipeline) committed(a *activation, t *txn, r commitResult) {
 	p.commitDone(a, r, p.armControl)
 }
 
-// commitDone finishes a commit, of frames or of a control heartbeat: the
+// commitDone finishes a commit, of frames or of a control keepalive: the
 // machine decides what follows (activationMachine.commitDone); arm arms
-// the next control heartbeat if it goes back to producing.
+// the next control keepalive if it goes back to producing.
 func (p *Pipeline) commitDone(a *activation, r commitResult, arm func()) {
 	p.stepArm(a, commitDone{committed: r.committed, err: r.err}, arm)
 }

@@ -29,22 +29,22 @@ const (
 	// pipeline reports "commit failing since".
 	DefaultCommitTimeout = 2 * time.Second
 	// DefaultControlInterval is how long the active member's feed may stay
-	// quiet (no data committed) before it commits a control heartbeat on
+	// quiet (no data committed) before it commits a control keepalive on
 	// the control topic. It matches the pair protocol's default heartbeat
 	// interval, so that the Kafka witness is as fresh as the pair link's
-	// heartbeats; each heartbeat costs one small transaction. See
+	// heartbeats; each keepalive costs one small transaction. See
 	// docs/kafka.md.
 	DefaultControlInterval = 100 * time.Millisecond
 	// ControlTopicSuffix makes the default control topic name:
 	// <topic>.control.
 	ControlTopicSuffix = ".control"
 	// ControlRetention is the retention.ms (and ControlSegment the
-	// segment.ms) of a control topic feedd creates: the heartbeats are
+	// segment.ms) of a control topic feedd creates: the keepalives are
 	// liveness only, worth nothing once read.
 	ControlRetention = time.Hour
 	ControlSegment   = 10 * time.Minute
 	// minControlInterval bounds kafka.control_interval from below: each
-	// heartbeat is a whole transaction.
+	// keepalive is a whole transaction.
 	minControlInterval = 10 * time.Millisecond
 )
 
@@ -95,13 +95,13 @@ type Config struct {
 	CommitTimeout      time.Duration `yaml:"commit_timeout"`
 	TransactionTimeout time.Duration `yaml:"transaction_timeout"`
 
-	// ControlTopic is the topic of the control heartbeats; empty means
+	// ControlTopic is the topic of the control keepalives; empty means
 	// <topic>.control. It is created with one partition and a short
 	// retention if missing.
 	ControlTopic string `yaml:"control_topic"`
 	// ControlInterval is how long the active member's feed may be quiet
-	// (nothing committed) before it commits a control heartbeat; 0 means
-	// DefaultControlInterval and a negative value disables the heartbeats
+	// (nothing committed) before it commits a control keepalive; 0 means
+	// DefaultControlInterval and a negative value disables the keepalives
 	// (neither written nor read). It must be the same on both members.
 	ControlInterval time.Duration `yaml:"control_interval"`
 
@@ -249,9 +249,9 @@ func (c Config) Validate() error {
 	}
 	switch {
 	case c.ControlInterval == 0:
-		bad("control_interval", "must be > 0, or negative to disable the control heartbeats")
+		bad("control_interval", "must be > 0, or negative to disable the control keepalives")
 	case c.ControlInterval > 0 && c.ControlInterval < minControlInterval:
-		bad("control_interval", "must be at least %v (each heartbeat is a transaction), or negative to disable", minControlInterval)
+		bad("control_interval", "must be at least %v (each keepalive is a transaction), or negative to disable", minControlInterval)
 	}
 	switch {
 	case c.ControlTopic == "" && c.ControlInterval > 0 && c.Topic != "":
@@ -260,7 +260,7 @@ func (c Config) Validate() error {
 	case !legalTopic(c.ControlTopic):
 		bad("control_topic", "%q is not a legal topic name (letters, digits, '.', '_', '-', at most 249); with a long kafka.topic, set kafka.control_topic", c.ControlTopic)
 	case c.ControlTopic == c.Topic:
-		bad("control_topic", "%q must differ from kafka.topic: control heartbeats never go into the feed", c.ControlTopic)
+		bad("control_topic", "%q must differ from kafka.topic: control keepalives never go into the feed", c.ControlTopic)
 	case topicCollides(c.ControlTopic, c.Topic):
 		bad("control_topic", "%q collides with kafka.topic %q ('.' and '_' are the same in Kafka's metric names)", c.ControlTopic, c.Topic)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Control heartbeats keep the Kafka witness alive while the feed is quiet.
+// Control keepalives keep the Kafka witness alive while the feed is quiet.
 //
 // The witness (Status.Witness) is what tells an inactive member, when the
 // pair link falls silent, that the active member is still alive and holding
@@ -22,13 +22,13 @@ import (
 // the active member, after kafka.control_interval without a commit, commits
 // a small record on the control topic, through the same transactional
 // producer. Only the holder of the transactional id can commit, so a
-// committed heartbeat proves the lock as well as the life: a fenced zombie's
-// heartbeat fails (and tells the zombie it is fenced), and one it had in
+// committed keepalive proves the lock as well as the life: a fenced zombie's
+// keepalive fails (and tells the zombie it is fenced), and one it had in
 // flight when fenced is aborted, invisible to read_committed.
 //
-// A heartbeat is a transaction of its own, begun only when the open
-// transaction holds no data: data and heartbeats never share a transaction,
-// and a heartbeat never delays a data commit. It occupies the producer like
+// A keepalive is a transaction of its own, begun only when the open
+// transaction holds no data: data and keepalives never share a transaction,
+// and a keepalive never delays a data commit. It occupies the producer like
 // a commit does (frames that arrive meanwhile wait in the ring for one
 // round trip), and it fails like a commit does: a fence deactivates, any
 // other failure aborts, re-syncs and reports "commit failing" after
@@ -36,25 +36,25 @@ import (
 // notices that it lost Kafka).
 //
 // Every member reads the control topic with a consumer of its own,
-// read_committed, from the topic's end, and takes each heartbeat of another
+// read_committed, from the topic's end, and takes each keepalive of another
 // member as a witness, exactly like an echoed data record. It is a second
 // client rather than a second partition of the echo consumer so that the
 // control topic (missing, refused by an ACL, re-created) can never stall the
 // echo, which trims the ring and which every activation waits on; the
-// heartbeats are liveness, the echo is correctness.
+// keepalives are liveness, the echo is correctness.
 
 // controlRetryAfterSkip paces the attempts while the control topic cannot be
 // used (missing and not creatable, or unfit): each attempt asks the broker.
 const controlRetryAfterSkip = time.Second
 
-// controlEnabled reports whether this pipeline writes and reads heartbeats.
+// controlEnabled reports whether this pipeline writes and reads keepalives.
 // The benchmarks' merely idempotent producer has no transactions to put
 // them in.
 func (p *Pipeline) controlEnabled() bool {
 	return p.cfg.ControlInterval > 0 && p.transactional
 }
 
-// armControl (re)starts the wait for the next heartbeat: called whenever the
+// armControl (re)starts the wait for the next keepalive: called whenever the
 // active member commits or starts producing.
 func (p *Pipeline) armControl() {
 	if p.controlEnabled() {
@@ -63,7 +63,7 @@ func (p *Pipeline) armControl() {
 }
 
 // controlDue fires after kafka.control_interval without a commit. A
-// heartbeat is due only while producing with nothing in the open
+// keepalive is due only while producing with nothing in the open
 // transaction; otherwise a data commit is coming (and re-arms the timer), or
 // the activation is committing, recovering or re-syncing (and re-arms it
 // when it produces again).
@@ -73,36 +73,35 @@ func (p *Pipeline) controlDue() {
 	}
 }
 
-// startControl commits a heartbeat in a worker. Like a commit, it holds the
+// startControl commits a keepalive in a worker. Like a commit, it holds the
 // producer: the owner goes on appending to the ring but produces nothing
 // until the result is back.
 func (p *Pipeline) startControl(a *activation) {
 	p.commitTimer.Stop()
-	a.phase = phaseCommitting
-	a.commitStart = time.Now()
+	p.step(a, commitStarted{})
 	cl, check, pid, epoch := a.cl, !a.controlChecked, p.pid, p.epoch
 	a.workers.Go(func() {
-		r := p.heartbeat(a.ctx, cl, check, pid, epoch)
-		p.post(func() { p.heartbeatDone(a, r) })
+		r := p.keepalive(a.ctx, cl, check, pid, epoch)
+		p.post(func() { p.keepaliveDone(a, r) })
 	})
 }
 
-type heartbeatResult struct {
+type keepaliveResult struct {
 	commitResult
 	checked bool  // the control topic was checked and found fit
 	skipped error // the control topic cannot be used: nothing was produced
 }
 
-// controlValue is a heartbeat's value: ASCII, "member=<id>
-// producer_id=<id> epoch=<epoch>", the producer id and epoch the heartbeat's
+// controlValue is a keepalive's value: ASCII, "member=<id>
+// producer_id=<id> epoch=<epoch>", the producer id and epoch the keepalive's
 // transaction runs under (as known when it began).
 func controlValue(member string, pid int64, epoch int16) []byte {
 	return fmt.Appendf(nil, "member=%s producer_id=%d epoch=%d", member, pid, epoch)
 }
 
-// heartbeat runs in a worker: check the control topic once per activation,
+// keepalive runs in a worker: check the control topic once per activation,
 // produce one record on it, commit, begin the next transaction.
-func (p *Pipeline) heartbeat(ctx context.Context, cl *kgo.Client, check bool, pid int64, epoch int16) (r heartbeatResult) {
+func (p *Pipeline) keepalive(ctx context.Context, cl *kgo.Client, check bool, pid int64, epoch int16) (r keepaliveResult) {
 	r.pid, r.epoch = -1, -1
 	if check {
 		if err := EnsureControlTopic(ctx, cl, p.cfg); err != nil {
@@ -128,26 +127,26 @@ func (p *Pipeline) heartbeat(ctx context.Context, cl *kgo.Client, check bool, pi
 	select {
 	case err := <-produced:
 		if err != nil {
-			r.err = fmt.Errorf("control heartbeat: producing: %w", err)
+			r.err = fmt.Errorf("control keepalive: producing: %w", err)
 			return r
 		}
 	case <-ctx.Done():
-		r.err = fmt.Errorf("control heartbeat: producing: %w", ctx.Err())
+		r.err = fmt.Errorf("control keepalive: producing: %w", ctx.Err())
 		return r
 	}
 	start := time.Now()
 	err := cl.EndTransaction(ctx, kgo.TryCommit)
 	r.endTxn = time.Since(start)
 	if err != nil {
-		r.err = fmt.Errorf("control heartbeat: commit: %w", err)
+		r.err = fmt.Errorf("control keepalive: commit: %w", err)
 		return r
 	}
 	r.beginNext(ctx, cl)
 	return r
 }
 
-// heartbeatDone handles the heartbeat worker's result.
-func (p *Pipeline) heartbeatDone(a *activation, r heartbeatResult) {
+// keepaliveDone handles the keepalive worker's result.
+func (p *Pipeline) keepaliveDone(a *activation, r keepaliveResult) {
 	if p.act != a {
 		return // deactivated meanwhile
 	}
@@ -158,7 +157,7 @@ func (p *Pipeline) heartbeatDone(a *activation, r heartbeatResult) {
 		a.controlChecked = true
 	}
 	if r.committed {
-		p.c.ControlHeartbeats++
+		p.c.ControlKeepalives++
 		p.lastControl = now
 		if r.pid >= 0 {
 			p.setProducer(r.pid, r.epoch)
@@ -168,7 +167,7 @@ func (p *Pipeline) heartbeatDone(a *activation, r heartbeatResult) {
 		p.c.ControlSkipped++
 		p.setError(r.skipped)
 		if now.Sub(p.controlLog) >= 10*time.Second {
-			p.log.Error("control heartbeats cannot be written; the peer's Kafka witness is missing while the feed is quiet",
+			p.log.Error("control keepalives cannot be written; the peer's Kafka witness is missing while the feed is quiet",
 				"control_topic", p.cfg.ControlTopic, "err", r.skipped)
 			p.controlLog = now
 		}
@@ -185,8 +184,8 @@ func (p *Pipeline) heartbeatDone(a *activation, r heartbeatResult) {
 	p.commitDone(a, r.commitResult, arm)
 }
 
-// controlSeen takes a heartbeat batch from the control consumer: seen
-// heartbeats of other members, stale ones among them, and the witness if
+// controlSeen takes a keepalive batch from the control consumer: seen
+// keepalives of other members, stale ones among them, and the witness if
 // the latest was fresh.
 func (p *Pipeline) controlSeen(seen, stale uint64, w *Witness, own *ownRecord) {
 	p.c.ControlSeen += seen
@@ -208,23 +207,23 @@ func (p *Pipeline) setWitness(w Witness) {
 }
 
 // controlFetchMaxWait bounds how long the broker holds a fetch of the
-// control topic with nothing to return; a heartbeat is returned as soon as
+// control topic with nothing to return; a keepalive is returned as soon as
 // it is committed.
 const controlFetchMaxWait = 500 * time.Millisecond
 
 // runControl consumes the control topic with isolation level
 // read_committed for the life of the pipeline, from the topic's end (only
-// fresh heartbeats are evidence), and hands every other member's heartbeat
-// to the owner goroutine as a witness. A heartbeat counts only if the fetch
+// fresh keepalives are evidence), and hands every other member's keepalive
+// to the owner goroutine as a witness. A keepalive counts only if the fetch
 // that returned it reached the last stable offset: one read while catching
 // up (after the consumer was cut off from the broker, say) may be old, and
-// an old heartbeat proves nothing about now. If the control topic is
+// an old keepalive proves nothing about now. If the control topic is
 // deleted and created again, it follows the new one from its end, with a
 // fresh client (franz-go never consumes a recreated topic through the
 // client that read the old one).
 func (p *Pipeline) runControl(ctx context.Context) {
 	for {
-		// Heartbeats not read before retention removed them are
+		// Keepalives not read before retention removed them are
 		// worthless: skip to the end.
 		cl, err := p.newCommittedReader("control", controlFetchMaxWait, kgo.NewOffset().AtEnd())
 		if err != nil {
@@ -240,7 +239,7 @@ func (p *Pipeline) runControl(ctx context.Context) {
 }
 
 // followControl positions the control client at the control topic's end
-// and hands over the heartbeats it reads. It returns when ctx ends (false)
+// and hands over the keepalives it reads. It returns when ctx ends (false)
 // or when the control topic has a new id (true).
 func (p *Pipeline) followControl(ctx context.Context, cl *kgo.Client) bool {
 	topic := p.cfg.ControlTopic
@@ -303,7 +302,7 @@ func (p *Pipeline) followControl(ctx context.Context, cl *kgo.Client) bool {
 			wit = &Witness{Member: string(headerValue(latest, HeaderMember)), ReceivedAt: at, Offset: latest.Offset, Control: true}
 		})
 		if (quiet || failed || backwards) && w.changed(ctx, backwards) {
-			// Heartbeats are liveness only: nothing to reset but the
+			// Keepalives are liveness only: nothing to reset but the
 			// control witness's offset.
 			p.log.Warn("the control topic was deleted and created again: following the new one from its end",
 				"control_topic", topic, "old_topic_id", formatTopicID(id))

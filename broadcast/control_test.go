@@ -26,7 +26,7 @@ func controlConfig(addr, topic string) Config {
 	return cfg
 }
 
-// controlRecord is a committed control heartbeat.
+// controlRecord is a committed control keepalive.
 type controlRecord struct {
 	offset int64
 	member string
@@ -57,12 +57,12 @@ func readControl(t testing.TB, addr, topic string) []controlRecord {
 }
 
 // witnessTrail polls m's witness until it has advanced (a later SeenAt) n
-// times with a control heartbeat of member from, and returns the last one.
+// times with a control keepalive of member from, and returns the last one.
 func witnessTrail(t testing.TB, m *member, from string, n int) Witness {
 	t.Helper()
 	var last Witness
 	advances := 0
-	waitFor(t, fmt.Sprintf("%s's witness to advance %d times with %s's heartbeats", m.opt.Member, n, from), func() bool {
+	waitFor(t, fmt.Sprintf("%s's witness to advance %d times with %s's keepalives", m.opt.Member, n, from), func() bool {
 		w := m.Status().Witness
 		if w.Member == from && w.Control && w.SeenAt.After(last.SeenAt) {
 			if !last.SeenAt.IsZero() && w.Offset <= last.Offset {
@@ -83,7 +83,7 @@ func TestControlConfig(t *testing.T) {
 	}
 	c = Config{Brokers: []string{"127.0.0.1:9092"}, Topic: "feed", ControlTopic: "beats", ControlInterval: -1}.WithDefaults()
 	if err := c.Validate(); err != nil || c.ControlTopic != "beats" || c.ControlInterval >= 0 {
-		t.Fatalf("explicit control topic, heartbeats off: %+v, %v", c, err)
+		t.Fatalf("explicit control topic, keepalives off: %+v, %v", c, err)
 	}
 	if s := c.String(); !strings.Contains(s, "control=off") {
 		t.Fatalf("String() = %q, want control=off", s)
@@ -111,12 +111,12 @@ func TestControlConfig(t *testing.T) {
 	}
 }
 
-// TestControlHeartbeatWitness: A active and B inactive with no frames
-// flowing. A commits control heartbeats, B's witness keeps advancing with
+// TestControlKeepaliveWitness: A active and B inactive with no frames
+// flowing. A commits control keepalives, B's witness keeps advancing with
 // them, and none of them reaches the data topic; frames flowing in between
-// are committed as usual and the heartbeats resume when the feed is quiet
+// are committed as usual and the keepalives resume when the feed is quiet
 // again.
-func TestControlHeartbeatWitness(t *testing.T) {
+func TestControlKeepaliveWitness(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := controlConfig(b.Addr(), "feed")
 	a, bm := startPair(t, cfg)
@@ -124,21 +124,21 @@ func TestControlHeartbeatWitness(t *testing.T) {
 
 	w := witnessTrail(t, bm, "a", 5)
 	if w.ReceivedAt.IsZero() || w.Offset < 0 {
-		t.Fatalf("B's witness %+v: want the heartbeat's timestamp and offset", w)
+		t.Fatalf("B's witness %+v: want the keepalive's timestamp and offset", w)
 	}
-	// A counts a heartbeat once its worker's result is back, which may be
+	// A counts a keepalive once its worker's result is back, which may be
 	// after B read it.
-	waitFor(t, "A's count of heartbeats", func() bool { return a.Status().Counters.ControlHeartbeats >= 5 })
+	waitFor(t, "A's count of keepalives", func() bool { return a.Status().Counters.ControlKeepalives >= 5 })
 	st := a.Status()
 	if st.State != StateActive || st.Counters.Commits != 0 || st.LastControlAt.IsZero() || st.ControlTopic != "feed.control" {
 		t.Fatalf("A: role %v, commits %d, last %v, control topic %q; want active, 0, set, feed.control",
 			st.State, st.Counters.Commits, st.LastControlAt, st.ControlTopic)
 	}
 	if got := readCommitted(t, b.Addr(), "feed"); len(got) != 0 {
-		t.Fatalf("the data topic holds %d records with no frame fed; want 0 (heartbeats go to the control topic)", len(got))
+		t.Fatalf("the data topic holds %d records with no frame fed; want 0 (keepalives go to the control topic)", len(got))
 	}
 	if hw := highWatermark(t, b.Addr(), "feed"); hw != 0 {
-		t.Fatalf("the data topic's end offset is %d with no frame fed; want 0: not even an aborted heartbeat", hw)
+		t.Fatalf("the data topic's end offset is %d with no frame fed; want 0: not even an aborted keepalive", hw)
 	}
 
 	// Frames: committed as always, B trims on them.
@@ -151,30 +151,30 @@ func TestControlHeartbeatWitness(t *testing.T) {
 	waitFor(t, "frames committed and trimmed on B", func() bool {
 		return a.Status().Counters.CommittedFrames == n && bm.Status().Ring.Len == 0
 	})
-	before := a.Status().Counters.ControlHeartbeats
-	waitFor(t, "heartbeats again after the frames", func() bool { return a.Status().Counters.ControlHeartbeats >= before+3 })
+	before := a.Status().Counters.ControlKeepalives
+	waitFor(t, "keepalives again after the frames", func() bool { return a.Status().Counters.ControlKeepalives >= before+3 })
 	witnessTrail(t, bm, "a", 3)
 	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
 
 	recs := readControl(t, b.Addr(), "feed.control")
 	if len(recs) < 8 {
-		t.Fatalf("the control topic holds %d heartbeats, want at least 8", len(recs))
+		t.Fatalf("the control topic holds %d keepalives, want at least 8", len(recs))
 	}
 	for i, r := range recs {
 		if r.member != "a" || (i > 0 && r.at.Before(recs[i-1].at)) {
 			t.Fatalf("control offset %d: member %q at %v: want a, in order", r.offset, r.member, r.at)
 		}
 	}
-	if bs := bm.Status(); bs.Counters.ControlSeen < 8 || bs.Counters.ControlHeartbeats != 0 {
-		t.Fatalf("B: seen %d, written %d; want >= 8, 0", bs.Counters.ControlSeen, bs.Counters.ControlHeartbeats)
+	if bs := bm.Status(); bs.Counters.ControlSeen < 8 || bs.Counters.ControlKeepalives != 0 {
+		t.Fatalf("B: seen %d, written %d; want >= 8, 0", bs.Counters.ControlSeen, bs.Counters.ControlKeepalives)
 	}
 }
 
-// TestControlHeartbeatFence: with the feed quiet, B's activation fences A;
-// A learns it from its next heartbeat, and no heartbeat of A's is committed
+// TestControlKeepaliveFence: with the feed quiet, B's activation fences A;
+// A learns it from its next keepalive, and no keepalive of A's is committed
 // past the fence point, so B (now active) never takes one as a witness,
 // while A, now inactive, sees B's.
-func TestControlHeartbeatFence(t *testing.T) {
+func TestControlKeepaliveFence(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := controlConfig(b.Addr(), "feed")
 	a, bm := startPair(t, cfg)
@@ -184,23 +184,23 @@ func TestControlHeartbeatFence(t *testing.T) {
 	witnessTrail(t, bm, "a", 3)
 
 	bm.mustActivate(t, ctx)
-	// Every heartbeat A committed is below this offset: its commit came
+	// Every keepalive A committed is below this offset: its commit came
 	// before B's InitProducerID, or it failed.
 	fencePoint := highWatermark(t, b.Addr(), "feed.control")
-	waitFor(t, "A fenced by a heartbeat", func() bool {
+	waitFor(t, "A fenced by a keepalive", func() bool {
 		st := a.Status()
 		return st.State == StateInactive && st.Counters.Fenced == 1
 	})
-	if st := a.Status(); !errors.Is(st.Cause, ErrFenced) || !strings.Contains(st.LastError, "control heartbeat") {
-		t.Fatalf("A stopped with %v, want ErrFenced from a control heartbeat", st.Cause)
+	if st := a.Status(); !errors.Is(st.Cause, ErrFenced) || !strings.Contains(st.LastError, "control keepalive") {
+		t.Fatalf("A stopped with %v, want ErrFenced from a control keepalive", st.Cause)
 	}
-	aHeartbeats := a.Status().Counters.ControlHeartbeats
+	aKeepalives := a.Status().Counters.ControlKeepalives
 	witnessTrail(t, a, "b", 5)
-	if got := a.Status().Counters.ControlHeartbeats; got != aHeartbeats {
-		t.Fatalf("A committed %d heartbeats after it was fenced", got-aHeartbeats)
+	if got := a.Status().Counters.ControlKeepalives; got != aKeepalives {
+		t.Fatalf("A committed %d keepalives after it was fenced", got-aKeepalives)
 	}
 	if w := bm.Status().Witness; w.Member == "a" && w.Control && w.Offset >= fencePoint {
-		t.Fatalf("B's witness %+v: a heartbeat of A's past the fence point %d", w, fencePoint)
+		t.Fatalf("B's witness %+v: a keepalive of A's past the fence point %d", w, fencePoint)
 	}
 
 	recs := readControl(t, b.Addr(), "feed.control")
@@ -210,17 +210,17 @@ func TestControlHeartbeatFence(t *testing.T) {
 		case r.member == "b":
 			sawB = true
 		case r.offset >= fencePoint || sawB:
-			t.Fatalf("control offset %d: a heartbeat of A's committed past the fence (point %d, B's first before it: %v)", r.offset, fencePoint, sawB)
+			t.Fatalf("control offset %d: a keepalive of A's committed past the fence (point %d, B's first before it: %v)", r.offset, fencePoint, sawB)
 		}
 	}
 	if !sawB {
-		t.Fatal("no heartbeat of B's in the control topic")
+		t.Fatal("no keepalive of B's in the control topic")
 	}
 }
 
 // TestControlTopicShape: the control topic is created with one partition,
 // cleanup.policy=delete and a short retention, under its default or its
-// configured name; one unfit for heartbeats is refused.
+// configured name; one unfit for keepalives is refused.
 func TestControlTopicShape(t *testing.T) {
 	b := startBroker(t, "")
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
@@ -290,7 +290,7 @@ func TestControlTopicShape(t *testing.T) {
 }
 
 // TestControlUnfitTopic: an active member whose control topic is unfit
-// stays active and keeps committing frames; it only counts the heartbeats it
+// stays active and keeps committing frames; it only counts the keepalives it
 // could not write.
 func TestControlUnfitTopic(t *testing.T) {
 	b := startBroker(t, "")
@@ -299,33 +299,33 @@ func TestControlUnfitTopic(t *testing.T) {
 	}
 	a := startMember(t, controlConfig(b.Addr(), "feed"), "a", backlog.Config{})
 	a.activate(t, 30*time.Second)
-	waitFor(t, "a heartbeat skipped", func() bool { return a.Status().Counters.ControlSkipped > 0 })
+	waitFor(t, "a keepalive skipped", func() bool { return a.Status().Counters.ControlSkipped > 0 })
 	for i := uint64(1); i <= 10; i++ {
 		a.Accept(frame(i, time.Now()))
 	}
 	waitFor(t, "frames committed", func() bool { return a.Status().Counters.CommittedFrames == 10 })
 	st := a.Status()
-	if st.State != StateActive || st.Counters.ControlHeartbeats != 0 || !st.CommitFailingSince.IsZero() || !strings.Contains(st.LastError, "feed.control") {
-		t.Fatalf("A: role %v, heartbeats %d, failing since %v, last error %q; want active, 0, not failing, naming feed.control",
-			st.State, st.Counters.ControlHeartbeats, st.CommitFailingSince, st.LastError)
+	if st.State != StateActive || st.Counters.ControlKeepalives != 0 || !st.CommitFailingSince.IsZero() || !strings.Contains(st.LastError, "feed.control") {
+		t.Fatalf("A: role %v, keepalives %d, failing since %v, last error %q; want active, 0, not failing, naming feed.control",
+			st.State, st.Counters.ControlKeepalives, st.CommitFailingSince, st.LastError)
 	}
 	checkSequence(t, readCommitted(t, b.Addr(), "feed"), 10)
 }
 
-// TestControlHeartbeatFailure: a heartbeat whose commit fails (not a fence)
+// TestControlKeepaliveFailure: a keepalive whose commit fails (not a fence)
 // is aborted like a failed data commit; the member stays active and the
-// heartbeats resume.
-func TestControlHeartbeatFailure(t *testing.T) {
+// keepalives resume.
+func TestControlKeepaliveFailure(t *testing.T) {
 	b := startBroker(t, "")
 	a := startMember(t, controlConfig(b.Addr(), "feed"), "a", backlog.Config{})
 	a.activate(t, 30*time.Second)
-	waitFor(t, "a heartbeat", func() bool { return a.Status().Counters.ControlHeartbeats > 0 })
+	waitFor(t, "a keepalive", func() bool { return a.Status().Counters.ControlKeepalives > 0 })
 	b.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.UnknownServerError})
-	waitFor(t, "a failed heartbeat aborted", func() bool { return a.Status().Counters.Aborts > 0 })
-	before := a.Status().Counters.ControlHeartbeats
-	waitFor(t, "heartbeats again", func() bool {
+	waitFor(t, "a failed keepalive aborted", func() bool { return a.Status().Counters.Aborts > 0 })
+	before := a.Status().Counters.ControlKeepalives
+	waitFor(t, "keepalives again", func() bool {
 		st := a.Status()
-		return st.Counters.ControlHeartbeats >= before+3 && st.CommitFailingSince.IsZero()
+		return st.Counters.ControlKeepalives >= before+3 && st.CommitFailingSince.IsZero()
 	})
 	if st := a.Status(); st.State != StateActive || st.Counters.CommitFailures == 0 || st.Counters.Fenced != 0 {
 		t.Fatalf("A: role %v, commit failures %d, fenced %d; want active, > 0, 0", st.State, st.Counters.CommitFailures, st.Counters.Fenced)
@@ -333,7 +333,7 @@ func TestControlHeartbeatFailure(t *testing.T) {
 }
 
 // TestControlDisabled: a negative kafka.control_interval turns the
-// heartbeats off: none written, no control topic, no witness on a quiet
+// keepalives off: none written, no control topic, no witness on a quiet
 // feed.
 func TestControlDisabled(t *testing.T) {
 	b := startBroker(t, "")
@@ -349,8 +349,8 @@ func TestControlDisabled(t *testing.T) {
 	a.Accept(frame(1, time.Now()))
 	waitFor(t, "the frame committed", func() bool { return a.Status().Counters.CommittedFrames == 1 })
 	st, bs := a.Status(), bm.Status()
-	if st.Counters.ControlHeartbeats != 0 || st.ControlTopic != "" || bs.Counters.ControlSeen != 0 {
-		t.Fatalf("heartbeats off: A wrote %d (control topic %q), B saw %d; want 0, none, 0", st.Counters.ControlHeartbeats, st.ControlTopic, bs.Counters.ControlSeen)
+	if st.Counters.ControlKeepalives != 0 || st.ControlTopic != "" || bs.Counters.ControlSeen != 0 {
+		t.Fatalf("keepalives off: A wrote %d (control topic %q), B saw %d; want 0, none, 0", st.Counters.ControlKeepalives, st.ControlTopic, bs.Counters.ControlSeen)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
 	if err != nil {
@@ -362,14 +362,14 @@ func TestControlDisabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	if tds.Has("feed.control") {
-		t.Fatal("feed.control created with the heartbeats off")
+		t.Fatal("feed.control created with the keepalives off")
 	}
 }
 
-// TestControlBrokerGone: on a quiet feed, a heartbeat that cannot reach the
+// TestControlBrokerGone: on a quiet feed, a keepalive that cannot reach the
 // broker is reported as "commit failing" after kafka.commit_timeout (the
 // only way a quiet active notices it lost Kafka), and the member still shuts
-// down although the heartbeat never completes.
+// down although the keepalive never completes.
 func TestControlBrokerGone(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := controlConfig(b.Addr(), "feed")
@@ -383,7 +383,7 @@ func TestControlBrokerGone(t *testing.T) {
 	go func() { _ = p.Run(runCtx) }()
 	a := &member{Pipeline: p}
 	a.activate(t, 30*time.Second)
-	waitFor(t, "a heartbeat", func() bool { return a.Status().Counters.ControlHeartbeats > 0 })
+	waitFor(t, "a keepalive", func() bool { return a.Status().Counters.ControlKeepalives > 0 })
 	b.Close()
 	waitFor(t, "commits reported failing", func() bool { return !a.Status().CommitFailingSince.IsZero() })
 	if st := a.Status(); st.State != StateActive || st.Counters.CommittedFrames != 0 {

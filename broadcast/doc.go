@@ -1,6 +1,6 @@
 // Package broadcast owns everything that talks to Kafka: the transactional
 // producer whose transactional.id is the pair's lock, the read_committed echo
-// consumer that trims the inactive member's ring, the control heartbeats that
+// consumer that trims the inactive member's ring, the control keepalives that
 // keep the Kafka witness alive while the feed is quiet (committed by the
 // active on the control topic, read back by every member), topic management
 // (including a topic deleted and created again: recreate.go), and the

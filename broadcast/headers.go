@@ -32,7 +32,7 @@ const (
 	// clock, lo "-" when unbounded. The other member recognises the frame
 	// by it (docs/decisions/0010).
 	HeaderReadWindow = "feedd-rxw"
-	// HeaderTimestamp is, on a control heartbeat, when the active member
+	// HeaderTimestamp is, on a control keepalive, when the active member
 	// produced it, in RFC 3339 with nanoseconds, UTC. Data records do not
 	// carry it.
 	HeaderTimestamp = "feedd-ts"

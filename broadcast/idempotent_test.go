@@ -11,7 +11,7 @@ import (
 // TestIdempotentProducer: with kafka.producer: idempotent the active member
 // produces every frame in order with no transaction at all (the topic holds
 // no commit marker and no transactional record), trims its ring on each
-// flush, writes no control heartbeat, and says so in its status.
+// flush, writes no control keepalive, and says so in its status.
 func TestIdempotentProducer(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := testConfig(b.Addr(), "feed")
@@ -41,8 +41,8 @@ func TestIdempotentProducer(t *testing.T) {
 		t.Fatalf("idempotent producer: %d commit markers and %d transactional records in the topic, want none", markers, transactional)
 	}
 	st := a.Status()
-	if st.Producer != ProducerIdempotent || st.ControlTopic != "" || st.Counters.ControlHeartbeats != 0 {
+	if st.Producer != ProducerIdempotent || st.ControlTopic != "" || st.Counters.ControlKeepalives != 0 {
 		t.Fatalf("status: producer %q, control topic %q, control commits %d; want idempotent, none, 0",
-			st.Producer, st.ControlTopic, st.Counters.ControlHeartbeats)
+			st.Producer, st.ControlTopic, st.Counters.ControlKeepalives)
 	}
 }

@@ -92,7 +92,7 @@ func TestLatencyHistograms(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	cfg := testConfig(b.Addr(), "feed")
 	// Commits happen only when a transaction holds 5 frames: the interval
-	// is far longer than the test, and there are no control heartbeats.
+	// is far longer than the test, and there are no control keepalives.
 	cfg.CommitMaxFrames = 5
 	cfg.CommitInterval = time.Minute
 	cfg.TransactionTimeout = 2 * time.Minute

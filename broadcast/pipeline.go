@@ -86,8 +86,8 @@ const housekeepEvery = 100 * time.Millisecond
 
 // Pipeline is one member's side of a pipeline: the backlog ring, the echo
 // consumer that trims it while the member is inactive, the control consumer
-// that reads the active's heartbeats, and, while active, the transactional
-// producer that broadcasts the ring (and commits a control heartbeat when
+// that reads the active's keepalives, and, while active, the transactional
+// producer that broadcasts the ring (and commits a control keepalive when
 // the feed is quiet).
 //
 // One goroutine (Run's) owns the ring and all state; Accept, Activate,
@@ -144,7 +144,7 @@ type Pipeline struct {
 	heldIdx     int
 	commitTimer *time.Timer
 	// controlTimer fires kafka.control_interval after the active member's
-	// last commit (or its going live): a control heartbeat is due.
+	// last commit (or its going live): a control keepalive is due.
 	controlTimer *time.Timer
 	shutdown     bool
 	kafka        kafkaContact // safe from any goroutine
@@ -159,7 +159,7 @@ type Pipeline struct {
 	failSince   time.Time
 	lastCommit  time.Time
 	lastOffset  int64
-	lastControl time.Time // the last control heartbeat committed
+	lastControl time.Time // the last control keepalive committed
 	controlLog  time.Time // rate-limits the control topic's error log
 	pid         int64
 	epoch       int16
@@ -281,7 +281,7 @@ func (p *Pipeline) clientID(role string) string {
 // owner goroutine has fallen 1024 frames behind.
 func (p *Pipeline) Accept(f *ingest.Frame) bool {
 	return p.in.put(backlog.Frame{
-		ID: f.Identity(), Exact: f.HasFeedSeq, Win: f.Line,
+		ID: f.Identity(), Exact: f.HasFeedSeq, Fingerprint: f.Fingerprint, Win: f.Line,
 		ReceivedAt: f.ReceivedAt.UnixNano(), Data: f.Data,
 	}, f.Hole)
 }

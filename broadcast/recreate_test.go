@@ -99,7 +99,7 @@ func testRecreatedActivateAtOnce(t *testing.T, addr string, cfg Config) {
 }
 
 // TestControlTopicRecreated: the control topic is deleted and created again
-// while the feed is quiet. The active goes on committing heartbeats into the
+// while the feed is quiet. The active goes on committing keepalives into the
 // new one (the recovery purges the old instance from its producer) and the
 // inactive goes on taking them as its witness.
 func TestControlTopicRecreated(t *testing.T) {
@@ -107,7 +107,7 @@ func TestControlTopicRecreated(t *testing.T) {
 	cfg := testConfig(b.Addr(), "control-recreated")
 	a, m := startPair(t, cfg)
 	a.activate(t, time.Minute)
-	waitFor(t, "heartbeats seen", func() bool { return m.Status().Counters.ControlSeen > 3 })
+	waitFor(t, "keepalives seen", func() bool { return m.Status().Counters.ControlSeen > 3 })
 	control := cfg.WithDefaults().ControlTopic
 	oldID := topicIDNow(t, b.Addr(), control)
 	deleteTopic(t, b.Addr(), control)
@@ -117,9 +117,9 @@ func TestControlTopicRecreated(t *testing.T) {
 	if oldID == newID {
 		t.Fatal("the control topic kept its id")
 	}
-	hb, seen := a.Status().Counters.ControlHeartbeats, m.Status().Counters.ControlSeen
-	waitFor(t, "heartbeats committed and seen in the new control topic", func() bool {
-		return a.Status().Counters.ControlHeartbeats > hb+5 && m.Status().Counters.ControlSeen > seen+5 &&
+	hb, seen := a.Status().Counters.ControlKeepalives, m.Status().Counters.ControlSeen
+	waitFor(t, "keepalives committed and seen in the new control topic", func() bool {
+		return a.Status().Counters.ControlKeepalives > hb+5 && m.Status().Counters.ControlSeen > seen+5 &&
 			highWatermark(t, b.Addr(), control) > 5
 	})
 	if st := a.Status(); st.State != StateActive || !st.CommitFailingSince.IsZero() {

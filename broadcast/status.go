@@ -42,7 +42,7 @@ func (r *State) UnmarshalText(b []byte) error { return parseName(stateNames[:], 
 
 // Witness is the latest committed record from another member read back
 // from Kafka: a data record (by the echo consumer) or, while the feed is
-// quiet, a control heartbeat (by the control consumer). It is evidence,
+// quiet, a control keepalive (by the control consumer). It is evidence,
 // through Kafka, that an active member is alive and holding the
 // transactional id, since only the holder can commit. The pair protocol
 // consults it before activating on silence.
@@ -50,14 +50,14 @@ type Witness struct {
 	// Member is the feedd-member header of the record.
 	Member string `json:"member"`
 	// ReceivedAt is when that member read the frame (feedd-rx header), or,
-	// for a control heartbeat, when it produced the heartbeat (feedd-ts).
+	// for a control keepalive, when it produced the keepalive (feedd-ts).
 	ReceivedAt time.Time `json:"received_at,omitzero"`
 	// SeenAt is when this member took the record in. It only grows.
 	SeenAt time.Time `json:"seen_at,omitzero"`
 	// Offset is the record's offset in its topic: the pipeline's topic, or
 	// the control topic when Control is set.
 	Offset int64 `json:"offset"`
-	// Control is set when the record was a control heartbeat.
+	// Control is set when the record was a control keepalive.
 	Control bool `json:"control,omitempty"`
 	// ProducerID and ProducerEpoch are the record's, set on Status.Twin.
 	ProducerID    int64 `json:"producer_id,omitempty"`
@@ -102,10 +102,10 @@ type Counters struct {
 	// on taking over without being sure the previous active had not.
 	PossibleDuplicates uint64 `json:"possible_duplicates"`
 
-	// Control heartbeats (kafka.control_interval).
-	ControlHeartbeats uint64 `json:"control_heartbeats"` // committed by this member while its feed was quiet
+	// Control keepalives (kafka.control_interval).
+	ControlKeepalives uint64 `json:"control_keepalives"` // committed by this member while its feed was quiet
 	ControlSkipped    uint64 `json:"control_skipped"`    // due but not written: the control topic is missing or unfit
-	ControlSeen       uint64 `json:"control_seen"`       // committed heartbeats of other members read back
+	ControlSeen       uint64 `json:"control_seen"`       // committed keepalives of other members read back
 	ControlStale      uint64 `json:"control_stale"`      // of those, read while behind the topic's end: not taken as a witness
 
 	// TopicRecreated counts the times this member found the topic deleted
@@ -178,7 +178,7 @@ type Status struct {
 	// broker without topic ids). It changes when the topic is deleted and
 	// created again (Counters.TopicRecreated).
 	TopicID         string `json:"topic_id,omitempty"`
-	ControlTopic    string `json:"control_topic,omitempty"` // empty when control heartbeats are off
+	ControlTopic    string `json:"control_topic,omitempty"` // empty when control keepalives are off
 	TransactionalID string `json:"transactional_id"`
 	// Producer is kafka.producer: transactional, or idempotent (no
 	// transactions, no fencing: unsafe across a failover).
@@ -193,7 +193,7 @@ type Status struct {
 
 	LastCommitAt     time.Time `json:"last_commit_at,omitzero"`
 	LastCommitOffset int64     `json:"last_commit_offset"` // offset of the last record of the last commit, -1 if none
-	// LastControlAt is when this member last committed a control heartbeat.
+	// LastControlAt is when this member last committed a control keepalive.
 	LastControlAt time.Time `json:"last_control_at,omitzero"`
 	// ProducerID and ProducerEpoch are those of the current (or last)
 	// activation; -1 before the first.
@@ -211,7 +211,7 @@ type Status struct {
 	// until it is positioned.
 	EchoOffset int64   `json:"echo_offset"`
 	Witness    Witness `json:"witness"`
-	// Twin is the latest committed record (data or control heartbeat) that
+	// Twin is the latest committed record (data or control keepalive) that
 	// carries this member's own id but was written under a producer epoch
 	// this process never held: another process runs under the same
 	// member_id. Records read while this member is activating or active

@@ -31,9 +31,9 @@ func EnsureTopic(ctx context.Context, cl *kgo.Client, c Config) error {
 // EnsureControlTopic creates the control topic (c.ControlTopic) if it is
 // missing, with one partition, cleanup.policy=delete and a short retention
 // (ControlRetention, rolled every ControlSegment), and checks that the
-// heartbeats can go there: one partition, no compaction (a compacted topic
+// keepalives can go there: one partition, no compaction (a compacted topic
 // refuses records without a key), min.insync.replicas no larger than the
-// replication factor. The heartbeats are liveness only: retention and
+// replication factor. The keepalives are liveness only: retention and
 // unclean leader election are the operator's business.
 func EnsureControlTopic(ctx context.Context, cl *kgo.Client, c Config) error {
 	if c.ControlTopic == "" {
@@ -78,7 +78,7 @@ func ensureTopic(ctx context.Context, cl *kgo.Client, c Config, topic string, ex
 	}
 	if strings.Contains(cfg["cleanup.policy"], "compact") {
 		if !durable {
-			return fmt.Errorf("%w: %s has cleanup.policy=%s; a compacted topic refuses the control heartbeats (records without a key), feedd needs cleanup.policy=delete", ErrTopicShape, topic, cfg["cleanup.policy"])
+			return fmt.Errorf("%w: %s has cleanup.policy=%s; a compacted topic refuses the control keepalives (records without a key), feedd needs cleanup.policy=delete", ErrTopicShape, topic, cfg["cleanup.policy"])
 		}
 		return fmt.Errorf("%w: %s has cleanup.policy=%s; compaction would delete frames, feedd needs cleanup.policy=delete", ErrTopicShape, topic, cfg["cleanup.policy"])
 	}
@@ -189,7 +189,7 @@ func createTopic(ctx context.Context, adm *kadm.Client, c Config, topic string, 
 		rf = int16(c.ReplicationFactor)
 	}
 	// One partition, whatever kafka.partitions says (Validate insists on
-	// 1 anyway): the feed's order needs it, and the heartbeats need no more.
+	// 1 anyway): the feed's order needs it, and the keepalives need no more.
 	_, err := adm.CreateTopic(ctx, 1, rf, configs, topic)
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) { // the peer may have won the race
 		return fmt.Errorf("kafka topic %s: creating (partitions 1, replication factor %d): %w", topic, rf, err)

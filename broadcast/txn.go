@@ -103,6 +103,14 @@ func (t *txn) reset() {
 // possibleValue is the value of HeaderPossibleDuplicate.
 var possibleValue = []byte("possible")
 
+// entry is the ring entry a peer's frame is produced as, at ring position
+// pos (the cursor it is produced before). The peer's bytes came over the
+// pair link, a copy this member did not read from its port, so they are
+// fingerprinted here, once, like a record read back from the topic.
+func (f *peerFrame) entry(pos uint64) backlog.Entry {
+	return backlog.Entry{Pos: pos, ID: f.s.ID, Exact: f.s.Exact, Fingerprint: ingest.Fingerprint(f.data), Win: f.s.Win, ReceivedAt: f.rx, Data: f.data}
+}
+
 // recordShape is what every record of a pipeline shares.
 type recordShape struct {
 	topic    string
@@ -113,7 +121,8 @@ type recordShape struct {
 }
 
 // add builds the record for e (copying its data, which is valid only until
-// the ring changes) and hands it to cl. The arena only grows by append, so a
+// the ring changes) and hands it to cl. The fingerprint is the one the
+// frame was read with (e.Fingerprint): nothing is hashed here. The arena only grows by append, so a
 // reallocation leaves earlier records pointing at the old array, unchanged.
 func (t *txn) add(cl *kgo.Client, s *recordShape, e backlog.Entry, possible bool, now time.Time) {
 	ci, ri := t.n/chunkRecords, t.n%chunkRecords
@@ -128,7 +137,7 @@ func (t *txn) add(cl *kgo.Client, s *recordShape, e backlog.Entry, possible bool
 	a = append(a, e.Data...)
 	value := a[v:len(a):len(a)]
 
-	fp := ingest.Fingerprint(e.Data)
+	fp := e.Fingerprint
 	h := c.hdrs[ri*headersPerRecord : ri*headersPerRecord : (ri+1)*headersPerRecord]
 	o := len(a)
 	a = appendHex16(a, fp)

@@ -77,7 +77,7 @@ type HealthChanged struct {
 }
 
 // WitnessSeen reports that the echo consumer saw, through Kafka
-// (read_committed), a committed record or control heartbeat written by
+// (read_committed), a committed record or control keepalive written by
 // Member. Records carry the writer's member id, incarnation and slot in
 // headers. The edge should report only records that are fresh: written in
 // the current run of its consumer after it caught up, not backlog being

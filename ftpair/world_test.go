@@ -425,7 +425,7 @@ func (w *world) tick() {
 		w.deliver(m, Tick{})
 	}
 
-	// Commits (and control heartbeats) of the active members.
+	// Commits (and control keepalives) of the active members.
 	for _, id := range w.ids {
 		w.members[id].committed = false
 	}

@@ -27,7 +27,9 @@ type Frame struct {
 	// frame this process read. It is not shared between members.
 	Seq uint64
 	// Fingerprint is a 64-bit hash of Data (xxHash64, seed 0), identical on
-	// every member for identical bytes.
+	// every member for identical bytes. It is computed once, when the frame
+	// is read, and carried with the frame into the ring and its record: a
+	// Frame built by hand must set it.
 	Fingerprint uint64
 	// FeedSeq is the feed's own sequence number, valid when HasFeedSeq is
 	// set (a sequence extractor is configured and matched this frame).

@@ -6,39 +6,35 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-var (
-	metrics = metric.NewSet("feedd_ingest_")
+// metrics are the Source's (feedd_ingest_*), read from its own counters at
+// scrape time, so status and metrics can never disagree.
+var metrics = sourceMetrics()
 
-	descFrames       = metrics.Counter("frames_total", "Valid frames read from the serial port.")
-	descBytes        = metrics.Counter("frame_bytes_total", "Bytes of valid frames read from the serial port (framing excluded).")
-	descDropped      = metrics.Counter("dropped_total", "Invalid input dropped by the framer, by reason.", "reason")
-	descReconnects   = metrics.Counter("reconnects_total", "Times the serial device was lost after being open.")
-	descOpenFailures = metrics.Counter("open_failures_total", "Failed attempts to open the serial device.")
-	descQuietPeriods = metrics.Counter("quiet_periods_total", "Times the line went quiet (no valid frame for serial.quiet_after).")
-	descHoles        = metrics.Counter("holes_total", "Frames delivered after something that may have lost frames before them (the port reopened, the framer dropped input, the line was quiet), by kind.", "kind")
-	descConnected    = metrics.Gauge("connected", "1 while the serial device is open.")
-	descQuiet        = metrics.Gauge("quiet", "1 while the line is quiet.")
-	descLastFrame    = metrics.Gauge("last_frame_timestamp_seconds", "Unix time of the last valid frame.")
-)
+func sourceMetrics() *metric.Table[Source] {
+	t := metric.NewTable[Source]("feedd_ingest_")
+	t.Counter("frames_total", "Valid frames read from the serial port.", func(s *Source) uint64 { return s.frames.Load() })
+	t.Counter("frame_bytes_total", "Bytes of valid frames read from the serial port (framing excluded).", func(s *Source) uint64 { return s.bytes.Load() })
+	t.CounterBy("dropped_total", "Invalid input dropped by the framer, by reason.", "reason", func(s *Source, emit func(uint64, string)) {
+		for _, r := range framing.Reasons {
+			emit(s.decoder.Drops().Count(r), r.String())
+		}
+	})
+	t.Counter("reconnects_total", "Times the serial device was lost after being open.", func(s *Source) uint64 { return s.reconnects.Load() })
+	t.Counter("open_failures_total", "Failed attempts to open the serial device.", func(s *Source) uint64 { return s.openFailures.Load() })
+	t.Counter("quiet_periods_total", "Times the line went quiet (no valid frame for serial.quiet_after).", func(s *Source) uint64 { return s.quietPeriods.Load() })
+	t.CounterBy("holes_total", "Frames delivered after something that may have lost frames before them (the port reopened, the framer dropped input, the line was quiet), by kind.", "kind", func(s *Source, emit func(uint64, string)) {
+		for _, h := range Holes {
+			emit(s.holes[h].Load(), h.String())
+		}
+	})
+	t.Flag("connected", "1 while the serial device is open.", func(s *Source) bool { return s.connected.Load() })
+	t.Flag("quiet", "1 while the line is quiet.", func(s *Source) bool { return s.quiet.Load() })
+	t.Gauge("last_frame_timestamp_seconds", "Unix time of the last valid frame.", func(s *Source) float64 { return float64(s.lastFrame.Load()) / 1e9 })
+	return t
+}
 
-// Describe implements prometheus.Collector: the Source's own counters are the
-// metrics, so status and metrics can never disagree.
+// Describe implements prometheus.Collector.
 func (s *Source) Describe(ch chan<- *prometheus.Desc) { metrics.Describe(ch) }
 
 // Collect implements prometheus.Collector.
-func (s *Source) Collect(ch chan<- prometheus.Metric) {
-	descFrames.Uint(ch, s.frames.Load())
-	descBytes.Uint(ch, s.bytes.Load())
-	for _, r := range framing.Reasons {
-		descDropped.Uint(ch, s.decoder.Drops().Count(r), r.String())
-	}
-	descReconnects.Uint(ch, s.reconnects.Load())
-	descOpenFailures.Uint(ch, s.openFailures.Load())
-	descQuietPeriods.Uint(ch, s.quietPeriods.Load())
-	for _, h := range Holes {
-		descHoles.Uint(ch, s.holes[h].Load(), h.String())
-	}
-	descConnected.Bool(ch, s.connected.Load())
-	descQuiet.Bool(ch, s.quiet.Load())
-	descLastFrame.Float(ch, float64(s.lastFrame.Load())/1e9)
-}
+func (s *Source) Collect(ch chan<- prometheus.Metric) { metrics.Collect(ch, s) }

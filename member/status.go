@@ -12,7 +12,7 @@ import (
 // StatusVersion is the /status schema version (docs/status.md): raised when
 // a field is removed or renamed or its meaning changes, never for a field
 // added.
-const StatusVersion = 1
+const StatusVersion = 2
 
 // Status is the /status document. Its enums read and write as their names,
 // so a reader decodes the document into this same type.

@@ -70,7 +70,7 @@ func kafka() section {
 		}),
 		linesPanel(spec{
 			id: 35, title: "Kafka witness age (inactive)", w: 12, h: 7, unit: units.Seconds,
-			desc: "How long ago an inactive member last saw the active's commits (or control heartbeats) through Kafka: the witness it consults before taking over on silence. Small while the active works.",
+			desc: "How long ago an inactive member last saw the active's commits (or control keepalives) through Kafka: the witness it consults before taking over on silence. Small while the active works.",
 			queries: []query{{
 				expr:   `(time() - feedd_broadcast_witness_seen_timestamp_seconds` + ofMembers + `) and on (instance) (feedd_member_active` + ofMembers + ` == 0)`,
 				legend: "witness age {{member}}",

@@ -42,15 +42,10 @@ func newCOBS(s settings) *cobsDecoder {
 func (d *cobsDecoder) Decode(p []byte) (int, []byte, bool) {
 	i := 0
 	if d.resync {
-		k := bytes.IndexByte(p, 0)
-		if k != 0 {
-			d.head.add(&d.core, Resync)
-		}
-		if k < 0 {
+		if i = d.head.skipTo(&d.core, p, 0, 0, Resync); i < 0 {
 			return len(p), nil, false
 		}
 		d.resync = false
-		i = k + 1
 	}
 	for i < len(p) {
 		if d.skipping {

@@ -1,5 +1,7 @@
 package framing
 
+import "bytes"
+
 // Decoder is a framing state machine: bytes in, frames out. One goroutine
 // decodes; Drops may be read from any goroutine.
 type Decoder interface {
@@ -48,6 +50,67 @@ func (c *core) drop(r Reason) { c.drops.add(r) }
 // hold returns the buffer so tests can check that it never grows.
 func (c *core) hold() []byte { return c.buf }
 
+// The modes that find a frame's end by scanning for a delimiter read each
+// frame as a span: it began at p[start] when start >= 0, or, when start is
+// -1, in an earlier call, its head in the buffer and the rest from p[i];
+// p[j] is where the scan stopped.
+
+// overflows reports whether the span up to p[j] is longer than the
+// maximum; if so it counts the frame as Oversize and empties the buffer.
+func (c *core) overflows(start, i, j int) bool {
+	length := len(c.buf) + j - i
+	if start >= 0 {
+		length = j - start
+	}
+	if length <= c.max {
+		return false
+	}
+	c.drop(Oversize)
+	c.buf = c.buf[:0]
+	return true
+}
+
+// keep saves what p holds of the span, up to p[j], for the next call.
+func (c *core) keep(p []byte, start, i, j int) {
+	if start >= 0 {
+		c.buf = append(c.buf[:0], p[start:j]...)
+	} else {
+		c.buf = append(c.buf, p[i:j]...)
+	}
+}
+
+// span returns the whole span, ending at p[j], from p when it lies wholly
+// in p and from the buffer otherwise, and leaves the buffer empty for the
+// next frame.
+func (c *core) span(p []byte, start, i, j int) []byte {
+	var f []byte
+	if start >= 0 {
+		f = p[start:j]
+	} else {
+		f = append(c.buf, p[i:j]...)
+	}
+	c.buf = c.buf[:0]
+	return f
+}
+
+// fill reads a frame of exactly n bytes from p[i:]: straight from p when
+// nothing of it is buffered and p holds it whole, otherwise through the
+// buffer. It returns where it stopped in p and, once complete, the frame.
+func (c *core) fill(p []byte, i, n int) (int, []byte, bool) {
+	if len(c.buf) == 0 && len(p)-i >= n {
+		return i + n, p[i : i+n], true
+	}
+	take := min(n-len(c.buf), len(p)-i)
+	c.buf = append(c.buf, p[i:i+take]...)
+	i += take
+	if len(c.buf) < n {
+		return i, nil, false
+	}
+	f := c.buf
+	c.buf = c.buf[:0]
+	return i, f, true
+}
+
 // noiseRun counts a contiguous run of noise once: the first discarded byte
 // counts, the rest of the run does not, until something that could be a
 // frame ends the run.
@@ -61,3 +124,19 @@ func (n *noiseRun) add(c *core, r Reason) {
 }
 
 func (n *noiseRun) end() { n.in = false }
+
+// skipTo passes over the bytes of p from i up to the next delim, counting
+// any it passes over in the run as r. It returns the index just after the
+// delimiter, ending the run, or -1 when p holds none (the run goes on into
+// the next call).
+func (n *noiseRun) skipTo(c *core, p []byte, i int, delim byte, r Reason) int {
+	k := bytes.IndexByte(p[i:], delim)
+	if k != 0 {
+		n.add(c, r)
+	}
+	if k < 0 {
+		return -1
+	}
+	n.end()
+	return i + k + 1
+}

@@ -143,19 +143,12 @@ func (d *fixedDecoder) Decode(p []byte) (int, []byte, bool) {
 			i = d.hunt(p, i)
 			continue
 		}
-		if len(d.buf) == 0 && len(p)-i >= d.size {
+		j, f, ok := d.fill(p, i, d.size)
+		if ok {
 			d.frameDone()
-			return i + d.size, p[i : i+d.size], true
+			return j, f, true
 		}
-		take := min(d.size-len(d.buf), len(p)-i)
-		d.buf = append(d.buf, p[i:i+take]...)
-		i += take
-		if len(d.buf) == d.size {
-			f := d.buf
-			d.buf = d.buf[:0]
-			d.frameDone()
-			return i, f, true
-		}
+		i = j
 	}
 	return i, nil, false
 }

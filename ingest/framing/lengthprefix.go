@@ -110,19 +110,12 @@ func (d *lengthPrefixDecoder) Decode(p []byte) (int, []byte, bool) {
 			d.inBody = true
 			d.length = int(n)
 		}
-		if len(d.buf) == 0 && len(p)-i >= d.length {
+		j, f, ok := d.fill(p, i, d.length)
+		if ok {
 			d.inBody = false
-			return i + d.length, p[i : i+d.length], true
+			return j, f, true
 		}
-		take := min(d.length-len(d.buf), len(p)-i)
-		d.buf = append(d.buf, p[i:i+take]...)
-		i += take
-		if len(d.buf) == d.length {
-			f := d.buf
-			d.buf = d.buf[:0]
-			d.inBody = false
-			return i, f, true
-		}
+		i = j
 	}
 	return i, nil, false
 }

@@ -116,27 +116,14 @@ func (d *nmeaDecoder) Decode(p []byte) (int, []byte, bool) {
 	for i < len(p) {
 		switch d.state {
 		case nmeaResync:
-			switch nmeaClass[p[i]] {
-			case nmeaStart:
-				d.state = nmeaSentence
+			if d.between(p[i], &d.head, Resync) {
 				start = i
-			case nmeaEnd:
-				// Line endings alone: the stream was between sentences.
-			default:
-				d.head.add(&d.core, Resync)
 			}
 			i++
 
 		case nmeaIdle:
-			switch nmeaClass[p[i]] {
-			case nmeaStart:
-				d.state = nmeaSentence
-				d.noise.end()
+			if d.between(p[i], &d.noise, Noise) {
 				start = i
-			case nmeaEnd:
-				// The LF after a CR, or blank lines: not noise.
-			default:
-				d.noise.add(&d.core, Noise)
 			}
 			i++
 
@@ -158,35 +145,17 @@ func (d *nmeaDecoder) Decode(p []byte) (int, []byte, bool) {
 			for j < len(p) && nmeaClass[p[j]] == nmeaBody {
 				j++
 			}
-			var length int
-			if start >= 0 {
-				length = j - start
-			} else {
-				length = len(d.buf) + j - i
-			}
-			if length > d.max {
-				d.drop(Oversize)
-				d.buf = d.buf[:0]
+			if d.overflows(start, i, j) {
 				d.state = nmeaSkip
 				start = -1
 				i = j
 				continue
 			}
 			if j == len(p) {
-				if start >= 0 {
-					d.buf = append(d.buf[:0], p[start:j]...)
-				} else {
-					d.buf = append(d.buf, p[i:j]...)
-				}
+				d.keep(p, start, i, j)
 				return len(p), nil, false
 			}
-			sentence := d.buf
-			if start >= 0 {
-				sentence = p[start:j]
-			} else {
-				sentence = append(sentence, p[i:j]...)
-			}
-			d.buf = d.buf[:0]
+			sentence := d.span(p, start, i, j)
 			start = -1
 			i = j + 1
 			switch nmeaClass[p[j]] {
@@ -211,6 +180,22 @@ func (d *nmeaDecoder) Decode(p []byte) (int, []byte, bool) {
 		d.buf = append(d.buf[:0], p[start:]...)
 	}
 	return i, nil, false
+}
+
+// between takes a byte read between sentences: a start character starts
+// a sentence (between reports it), line endings (the LF after a CR, blank
+// lines) are no noise, anything else is, counted in run as r.
+func (d *nmeaDecoder) between(c byte, run *noiseRun, r Reason) bool {
+	switch nmeaClass[c] {
+	case nmeaStart:
+		d.state = nmeaSentence
+		run.end()
+		return true
+	case nmeaEnd:
+	default:
+		run.add(&d.core, r)
+	}
+	return false
 }
 
 func (d *nmeaDecoder) Reset() {

@@ -44,15 +44,10 @@ func newSLIP(s settings) *slipDecoder {
 func (d *slipDecoder) Decode(p []byte) (int, []byte, bool) {
 	i := 0
 	if d.resync {
-		k := bytes.IndexByte(p, slipEnd)
-		if k != 0 {
-			d.head.add(&d.core, Resync)
-		}
-		if k < 0 {
+		if i = d.head.skipTo(&d.core, p, 0, slipEnd, Resync); i < 0 {
 			return len(p), nil, false
 		}
 		d.resync = false
-		i = k + 1
 	}
 	for i < len(p) {
 		if d.skipping {

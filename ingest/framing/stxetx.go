@@ -92,6 +92,9 @@ type stxetxDecoder struct {
 	core
 	check checkKind
 	state stxState
+	// start is, during Decode, where the current payload began in p, or -1
+	// when it began in an earlier call and its head is in buf.
+	start int
 	noise noiseRun
 	head  noiseRun // counts what resync discards, once
 }
@@ -113,181 +116,149 @@ func (d *stxetxDecoder) resyncState() stxState {
 // isSTXOrETX reports whether c is STX or ETX in one comparison.
 func isSTXOrETX(c byte) bool { return c-stx < 2 }
 
+// Decode hands each run of bytes to the handler of the state it finds the
+// decoder in; each returns where it stopped in p and, when a frame is
+// complete, the frame.
 func (d *stxetxDecoder) Decode(p []byte) (int, []byte, bool) {
-	// start is where the payload began in p, or -1 when it began in an
-	// earlier call and its head is in d.buf.
-	start := -1
+	d.start = -1
 	i := 0
 	for i < len(p) {
+		var f []byte
+		var ok bool
 		switch d.state {
-		case stxResyncFirst:
-			// With a check byte: the first byte read may be a check byte,
-			// of any value. If it is an ETX, the next may be its check
-			// byte.
-			d.head.add(&d.core, Resync)
-			d.state = stxResync
-			if p[i] == etx {
-				d.state = stxResyncCheck
-			}
-			i++
-
-		case stxResyncCheck:
-			// Skip the byte after an ETX, which may be its check byte. If
-			// that ETX was itself a check byte, the byte skipped may be a
-			// real STX: its frame is lost, but no false one delivered. A
-			// skipped ETX starts no skip of its own: the byte before a
-			// frame's ETX is never an ETX.
-			d.state = stxResync
-			i++
-
-		case stxResync:
-			if d.check == checkNone {
-				k := bytes.IndexByte(p[i:], stx)
-				if k != 0 {
-					d.head.add(&d.core, Resync)
-				}
-				if k < 0 {
-					return len(p), nil, false
-				}
-				i += k + 1
-				d.state = stxFrame
-				start = i
-				continue
-			}
-			switch p[i] {
-			case stx:
-				d.state = stxFrame
-				start = i + 1
-			case etx:
-				d.head.add(&d.core, Resync)
-				d.state = stxResyncCheck
-			default:
-				d.head.add(&d.core, Resync)
-			}
-			i++
-
+		case stxResyncFirst, stxResyncCheck, stxResync:
+			i = d.resync(p, i)
 		case stxIdle:
-			k := bytes.IndexByte(p[i:], stx)
-			if k != 0 {
-				d.noise.add(&d.core, Noise)
-			}
-			if k < 0 {
-				return len(p), nil, false
-			}
-			i += k + 1
-			d.state = stxFrame
-			d.noise.end()
-			start = i
-
-		case stxSkip:
-			switch p[i] {
-			case etx:
-				d.state = stxIdle
-				if d.check != checkNone {
-					d.state = stxSkipCheck
-				}
-			case stx:
-				d.state = stxFrame
-				start = i + 1
-			}
-			i++
-
-		case stxSkipCheck:
-			d.state = stxIdle
-			i++
-
+			i = d.seekSTX(p, i, &d.noise, Noise)
+		case stxSkip, stxSkipCheck:
+			i = d.skip(p, i)
 		case stxCheck:
-			d.state = stxIdle
-			payload := d.buf
-			d.buf = d.buf[:0]
-			if f, ok := d.verify(payload, p[i]); ok {
-				return i + 1, f, true
-			}
-			i++
-
+			i, f, ok = d.checkByte(p, i)
 		case stxFrame:
-			j := i
-			for len(p)-j >= 8 && !hasByte(word(p[j:])&^lo8, stx) {
-				j += 8 // no STX or ETX, which differ only in bit 0
-			}
-			for j < len(p) && !isSTXOrETX(p[j]) {
-				j++
-			}
-			var length int
-			if start >= 0 {
-				length = j - start
-			} else {
-				length = len(d.buf) + j - i
-			}
-			if length > d.max {
-				d.drop(Oversize)
-				d.buf = d.buf[:0]
-				d.state = stxSkip
-				start = -1
-				i = j
-				continue
-			}
-			if j == len(p) {
-				d.keep(p, start, i, j)
-				return len(p), nil, false
-			}
-			if p[j] == stx {
-				d.drop(Truncated)
-				d.buf = d.buf[:0]
-				start = j + 1
-				i = j + 1
-				continue
-			}
-			// ETX.
-			if d.check == checkNone {
-				d.state = stxIdle
-				payload := d.payload(p, start, i, j)
-				start = -1
-				i = j + 1
-				if len(payload) > 0 {
-					return i, payload, true
-				}
-				continue
-			}
-			if j+1 == len(p) {
-				d.keep(p, start, i, j)
-				d.state = stxCheck
-				return len(p), nil, false
-			}
-			d.state = stxIdle
-			payload := d.payload(p, start, i, j)
-			start = -1
-			i = j + 2
-			if f, ok := d.verify(payload, p[j+1]); ok {
-				return i, f, true
-			}
+			i, f, ok = d.payload(p, i)
+		}
+		if ok {
+			return i, f, true
 		}
 	}
-	if d.state == stxFrame && start >= 0 {
+	if d.state == stxFrame && d.start >= 0 {
 		// STX was the last byte of p.
 		d.buf = d.buf[:0]
 	}
 	return i, nil, false
 }
 
-// keep saves p[i:j], the part of the payload in p, for the next call.
-func (d *stxetxDecoder) keep(p []byte, start, i, j int) {
-	if start >= 0 {
-		d.buf = append(d.buf[:0], p[start:j]...)
-	} else {
-		d.buf = append(d.buf, p[i:j]...)
+// seekSTX passes over the bytes from p[i] to the next STX, counted in run
+// as r, and starts a frame after it. It returns where it stopped.
+func (d *stxetxDecoder) seekSTX(p []byte, i int, run *noiseRun, r Reason) int {
+	if i = run.skipTo(&d.core, p, i, stx, r); i < 0 {
+		return len(p)
 	}
+	d.state, d.start = stxFrame, i
+	return i
 }
 
-// payload returns the whole payload, ending at p[j], from p when it lies
-// wholly in p and from the buffer otherwise.
-func (d *stxetxDecoder) payload(p []byte, start, i, j int) []byte {
-	if start >= 0 {
-		return p[start:j]
+// resync discards what comes before the first certain STX after New or
+// Reset.
+func (d *stxetxDecoder) resync(p []byte, i int) int {
+	switch {
+	case d.state == stxResyncFirst:
+		// With a check byte: the first byte read may be a check byte, of
+		// any value. If it is an ETX, the next may be its check byte.
+		d.head.add(&d.core, Resync)
+		d.state = stxResync
+		if p[i] == etx {
+			d.state = stxResyncCheck
+		}
+	case d.state == stxResyncCheck:
+		// Skip the byte after an ETX, which may be its check byte. If
+		// that ETX was itself a check byte, the byte skipped may be a real
+		// STX: its frame is lost, but no false one delivered. A skipped
+		// ETX starts no skip of its own: the byte before a frame's ETX is
+		// never an ETX.
+		d.state = stxResync
+	case d.check == checkNone:
+		return d.seekSTX(p, i, &d.head, Resync)
+	case p[i] == stx:
+		d.state = stxFrame
+		d.start = i + 1
+	case p[i] == etx:
+		d.head.add(&d.core, Resync)
+		d.state = stxResyncCheck
+	default:
+		d.head.add(&d.core, Resync)
 	}
-	f := append(d.buf, p[i:j]...)
+	return i + 1
+}
+
+// skip discards a dropped frame up to its ETX and the check byte after it;
+// an STX on the way starts the next frame.
+func (d *stxetxDecoder) skip(p []byte, i int) int {
+	switch {
+	case d.state == stxSkipCheck:
+		d.state = stxIdle
+	case p[i] == etx:
+		d.state = stxIdle
+		if d.check != checkNone {
+			d.state = stxSkipCheck
+		}
+	case p[i] == stx:
+		d.state = stxFrame
+		d.start = i + 1
+	}
+	return i + 1
+}
+
+// checkByte takes the check byte of a payload that the previous call
+// ended with its ETX.
+func (d *stxetxDecoder) checkByte(p []byte, i int) (int, []byte, bool) {
+	d.state = stxIdle
+	payload := d.buf
 	d.buf = d.buf[:0]
-	return f
+	f, ok := d.verify(payload, p[i])
+	return i + 1, f, ok
+}
+
+// payload reads the payload from p[i] up to the next STX or ETX, and
+// ends it at an ETX.
+func (d *stxetxDecoder) payload(p []byte, i int) (int, []byte, bool) {
+	j := i
+	for len(p)-j >= 8 && !hasByte(word(p[j:])&^lo8, stx) {
+		j += 8 // no STX or ETX, which differ only in bit 0
+	}
+	for j < len(p) && !isSTXOrETX(p[j]) {
+		j++
+	}
+	switch {
+	case d.overflows(d.start, i, j):
+		d.state = stxSkip
+		d.start = -1
+		return j, nil, false
+	case j == len(p):
+		d.keep(p, d.start, i, j)
+		d.start = -1 // the head is in buf now
+		return j, nil, false
+	case p[j] == stx:
+		d.drop(Truncated)
+		d.buf = d.buf[:0]
+		d.start = j + 1
+		return j + 1, nil, false
+	case d.check != checkNone && j+1 == len(p):
+		// ETX, its check byte in the next call.
+		d.keep(p, d.start, i, j)
+		d.start = -1 // the head is in buf now
+		d.state = stxCheck
+		return len(p), nil, false
+	}
+	// ETX: the frame, once its check byte (if any) confirms it.
+	d.state = stxIdle
+	payload := d.span(p, d.start, i, j)
+	d.start = -1
+	if d.check == checkNone {
+		return j + 1, payload, len(payload) > 0
+	}
+	f, ok := d.verify(payload, p[j+1])
+	return j + 2, f, ok
 }
 
 // verify checks the payload against its check byte and counts a failure.

@@ -1,9 +1,10 @@
 // Package metric is the one way feedd's packages declare their Prometheus
-// metrics and emit them: each package declares typed descriptors in a Set
-// under its prefix, and its collector reads the package's own counters at
-// scrape time and emits them through those descriptors, so that /status and
-// /metrics can never disagree. It never registers, serves or stores a value;
-// that stays with the collector's owner.
+// metrics and emit them: each package's collector reads the package's own
+// counters at scrape time and emits them, so that /status and /metrics can
+// never disagree. A Table declares each metric with how it is read from the
+// collector's snapshot, one row a metric; a Set declares bare typed
+// descriptors for a collector that emits them itself. It never registers,
+// serves or stores a value; that stays with the collector's owner.
 package metric
 
 import (
