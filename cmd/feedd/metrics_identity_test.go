@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/ftpair"
+	"github.com/feedd/feedd/internal/metric"
 )
 
 // TestPairRefusalMetrics: a member whose only peer is refused for its frame
@@ -32,7 +33,7 @@ func TestPairRefusalMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byName := familiesByName(mfs)
+	byName := metric.ByName(mfs)
 	checkMetric(t, byName, 1, "feedd_pair_refusal_suppressed_total")
 	// No handshake happened on the link itself (the peer's address is
 	// closed): the gauge is exported, at 0.

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"fmt"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/feedd/feedd/ftpair"
+	"github.com/feedd/feedd/internal/metric"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -23,7 +21,7 @@ func TestPairMetrics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return familiesByName(mfs)
+		return metric.ByName(mfs)
 	}
 
 	// Before any event: every known reason at zero.
@@ -83,54 +81,9 @@ func TestPairMetrics(t *testing.T) {
 	checkMetric(t, mfs, 1, "feedd_pair_heartbeats_rejected_total")
 }
 
-// familiesByName indexes gathered metric families.
-func familiesByName(mfs []*dto.MetricFamily) map[string]*dto.MetricFamily {
-	out := make(map[string]*dto.MetricFamily, len(mfs))
-	for _, mf := range mfs {
-		out[mf.GetName()] = mf
-	}
-	return out
-}
-
-// metricValue returns the value of the series of family name with exactly
-// the labels given (name, value, ...): a counter's or gauge's value, a
-// histogram's sample count.
-func metricValue(mfs map[string]*dto.MetricFamily, name string, labels ...string) (float64, error) {
-	mf, ok := mfs[name]
-	if !ok {
-		return 0, fmt.Errorf("%s is not exposed", name)
-	}
-	var want []string
-	for i := 0; i+1 < len(labels); i += 2 {
-		want = append(want, labels[i]+"="+labels[i+1])
-	}
-	slices.Sort(want)
-	var seen []string
-	for _, m := range mf.GetMetric() {
-		var got []string
-		for _, l := range m.GetLabel() {
-			got = append(got, l.GetName()+"="+l.GetValue())
-		}
-		slices.Sort(got)
-		if slices.Equal(got, want) {
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue(), nil
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue(), nil
-			case m.Histogram != nil:
-				return float64(m.GetHistogram().GetSampleCount()), nil
-			}
-			return m.GetUntyped().GetValue(), nil
-		}
-		seen = append(seen, "{"+strings.Join(got, ",")+"}")
-	}
-	return 0, fmt.Errorf("%s has no series {%s}; it has %v", name, strings.Join(want, ","), seen)
-}
-
 func checkMetric(t *testing.T, mfs map[string]*dto.MetricFamily, want float64, name string, labels ...string) {
 	t.Helper()
-	got, err := metricValue(mfs, name, labels...)
+	got, err := metric.Value(mfs, name, labels...)
 	switch {
 	case err != nil:
 		t.Error(err)
