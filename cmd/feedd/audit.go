@@ -16,6 +16,7 @@ import (
 	"github.com/feedd/feedd/broadcast/audit"
 	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/ingest/framing"
+	"github.com/feedd/feedd/member/admin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -253,13 +254,13 @@ func serveAuditMetrics(addr string, mon *audit.Monitor, stderr io.Writer) (stop 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(mon.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srvCtx, stopServer := context.WithCancel(context.Background())
-	srv, err := startAdmin(srvCtx, addr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), slog.New(slog.NewTextHandler(stderr, nil)))
+	srv, err := admin.Start(srvCtx, addr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		stopServer()
 		return nil, fmt.Errorf("--metrics-listen: %w", err)
 	}
-	fmt.Fprintf(stderr, "feedd audit: metrics on http://%s/metrics\n", srv.addr)
-	return func() { stopServer(); srv.wait() }, nil
+	fmt.Fprintf(stderr, "feedd audit: metrics on http://%s/metrics\n", srv.Addr)
+	return func() { stopServer(); srv.Wait() }, nil
 }
 
 // readError adds to an error of the reading why its context ended, when

@@ -18,6 +18,7 @@ import (
 	"github.com/feedd/feedd/broadcast/audit"
 	"github.com/feedd/feedd/broadcast/localbroker"
 	"github.com/feedd/feedd/hw/serialsim"
+	"github.com/feedd/feedd/member/admin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
@@ -422,13 +423,13 @@ func (d *demo) startLiveAudit() error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(d.monitor.Collector())
 	metricsCtx, stopMetrics := context.WithCancel(context.Background())
-	metrics, err := startAdmin(metricsCtx, d.o.AuditMetrics, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	metrics, err := admin.Start(metricsCtx, d.o.AuditMetrics, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		stopMetrics()
 		return fmt.Errorf("--audit-metrics: %w", err)
 	}
-	d.onTearDown(func() { stopMetrics(); metrics.wait() })
-	d.auditAddr = metrics.addr
+	d.onTearDown(func() { stopMetrics(); metrics.Wait() })
+	d.auditAddr = metrics.Addr
 
 	stopFollowing := make(chan struct{})
 	liveDone := make(chan struct{})

@@ -20,6 +20,7 @@ import (
 	"github.com/feedd/feedd/ftpair/link"
 	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/ingest/framing"
+	"github.com/feedd/feedd/member/admin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -38,7 +39,7 @@ type Config struct {
 	Kafka    broadcast.Config      `yaml:"kafka"`
 	Backlog  backlog.Config        `yaml:"backlog"`
 	Pair     PairConfig            `yaml:"pair"`
-	Admin    AdminConfig           `yaml:"admin"`
+	Admin    admin.Config          `yaml:"admin"`
 	Log      LogConfig             `yaml:"log"`
 }
 
@@ -91,7 +92,7 @@ func (c Config) withDefaults() Config {
 	if c.Pair.NotifyTimeout == 0 {
 		c.Pair.NotifyTimeout = defaultNotifyTimeout
 	}
-	c.Admin = c.Admin.withDefaults()
+	c.Admin = c.Admin.WithDefaults()
 	c.Log = c.Log.withDefaults()
 	return c
 }
@@ -133,7 +134,7 @@ func (c Config) validate(role string) error {
 			"two members that open their ports at different moments could cut the same bytes into different frames, "+
 			"for good; a pair cannot use it", c.Framing.Mode))
 	}
-	if err := c.Admin.validate(); err != nil {
+	if err := c.Admin.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Log.validate(); err != nil {
@@ -395,13 +396,13 @@ func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, p
 		}
 	})
 
-	var admin *adminServer
-	if cfg.Admin.Listen != "off" {
-		handlers := adminHandlers{
-			status: ctl.status, healthy: ctl.healthy, ready: ctl.ready,
-			switchover: ctl.requestSwitchover, secret: secret,
+	var srv *admin.Server
+	if cfg.Admin.Listen != admin.Off {
+		handlers := admin.Handlers{
+			Status: ctl.status, Healthy: ctl.healthy, Ready: ctl.ready,
+			Switchover: ctl.requestSwitchover, Secret: secret,
 		}
-		admin, err = startAdmin(adminCtx, cfg.Admin.Listen, newAdminMux(handlers, reg, log), log)
+		srv, err = admin.Start(adminCtx, cfg.Admin.Listen, admin.NewMux(handlers, reg, log), log)
 		if err != nil {
 			err = fmt.Errorf("admin.listen: %w", err)
 			stopSrc()
@@ -410,7 +411,7 @@ func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, p
 			pipeWG.Wait()
 			return err
 		}
-		log.Info("admin endpoint listening", "addr", admin.addr)
+		log.Info("admin endpoint listening", "addr", srv.Addr)
 	}
 
 	var notified chan struct{}
@@ -432,8 +433,8 @@ func runMember(ctx context.Context, cfg Config, role string, log *slog.Logger, p
 	stopPipe()
 	pipeWG.Wait()
 	stopAdmin()
-	if admin != nil {
-		admin.wait()
+	if srv != nil {
+		srv.Wait()
 	}
 	h := src.Health()
 	log.Info("feedd run stopped", "frames", h.Frames, "dropped", h.Dropped, "reconnects", h.Reconnects)

@@ -26,6 +26,7 @@ import (
 	"github.com/feedd/feedd/ftpair/link"
 	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/member"
+	"github.com/feedd/feedd/member/admin"
 )
 
 // fakeMember serves the real admin mux with a status built from the real
@@ -54,18 +55,18 @@ type fakeMember struct {
 func newFakeMember(t *testing.T, secret []byte, role, peerRole ftpair.Role) *fakeMember {
 	t.Helper()
 	f := &fakeMember{id: "host-a", peer: "host-b", role: role, term: 7, peerRole: peerRole, peerTerm: 7, accept: true}
-	h := adminHandlers{
-		status:  f.status,
-		healthy: func() error { return nil },
-		ready: func() error {
+	h := admin.Handlers{
+		Status:  f.status,
+		Healthy: func() error { return nil },
+		Ready: func() error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			return f.notReady
 		},
-		switchover: f.switchover,
-		secret:     secret,
+		Switchover: f.switchover,
+		Secret:     secret,
 	}
-	f.srv = httptest.NewServer(newAdminMux(h, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil))))
+	f.srv = httptest.NewServer(admin.NewMux(h, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil))))
 	t.Cleanup(f.srv.Close)
 	return f
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/feedd/feedd/ftpair"
 	"github.com/feedd/feedd/ftpair/link"
 	"github.com/feedd/feedd/member"
+	"github.com/feedd/feedd/member/admin"
 
 	"github.com/spf13/cobra"
 )
@@ -35,7 +36,7 @@ func (c *adminClient) switchover(ctx context.Context, secret []byte, target stri
 	if err != nil {
 		return err
 	}
-	req.Header.Set("X-Feedd-Auth", signRequest(secret, "switchover", target, now))
+	req.Header.Set("X-Feedd-Auth", admin.SignRequest(secret, "switchover", target, now))
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return c.unreachable(err)
@@ -155,7 +156,7 @@ func switchover(ctx context.Context, c *adminClient, secret []byte, target strin
 	case errors.Is(err, errForbidden):
 		return fmt.Errorf("member %s at %s did not accept the request's signature: %s\n"+
 			"(the secret must be the member's pair secret, and the two clocks within %v of each other)",
-			before.Member, c.addr, strings.TrimPrefix(err.Error(), errForbidden.Error()+": "), switchoverAuthWindow)
+			before.Member, c.addr, strings.TrimPrefix(err.Error(), errForbidden.Error()+": "), admin.AuthWindow)
 	case err != nil:
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/feedd/feedd/ftpair"
 	"github.com/feedd/feedd/member"
+	"github.com/feedd/feedd/member/admin"
 )
 
 func TestSwitchoverSignsTheRequestTheMemberVerifies(t *testing.T) {
@@ -122,11 +123,11 @@ func TestSwitchoverSignatureExpires(t *testing.T) {
 	// within the window, and for nothing else.
 	secret := []byte(testSecret)
 	now := time.Now()
-	h := signRequest(secret, "switchover", "host-b", now)
-	if err := verifyRequest(secret, h, "switchover", "host-b", now.Add(time.Second)); err != nil {
+	h := admin.SignRequest(secret, "switchover", "host-b", now)
+	if err := admin.VerifyRequest(secret, h, "switchover", "host-b", now.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if verifyRequest(secret, h, "switchover", "", now) == nil || verifyRequest(secret, h, "switchover", "host-b", now.Add(2*switchoverAuthWindow)) == nil {
+	if admin.VerifyRequest(secret, h, "switchover", "", now) == nil || admin.VerifyRequest(secret, h, "switchover", "host-b", now.Add(2*admin.AuthWindow)) == nil {
 		t.Fatal("the signature verifies for another target or after the window")
 	}
 }

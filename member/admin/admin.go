@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"context"
@@ -20,21 +20,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// AdminConfig is the `admin:` section: the member's HTTP endpoint for
-// metrics, health, status and operator requests.
-type AdminConfig struct {
+// Config is the `admin:` section: the member's HTTP endpoint for metrics,
+// health, status and operator requests.
+type Config struct {
 	Listen string `yaml:"listen"`
 }
 
-func (c AdminConfig) withDefaults() AdminConfig {
+// Off is the value of listen that runs no admin endpoint.
+const Off = "off"
+
+// WithDefaults returns c with every unset field at its default.
+func (c Config) WithDefaults() Config {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:7070"
 	}
 	return c
 }
 
-func (c AdminConfig) validate() error {
-	if c.Listen == "off" {
+// Validate reports an unusable listen address, naming the field.
+func (c Config) Validate() error {
+	if c.Listen == Off {
 		return nil
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
@@ -43,23 +48,23 @@ func (c AdminConfig) validate() error {
 	return nil
 }
 
-// adminHandlers are what the admin endpoint asks of the running member.
-type adminHandlers struct {
-	status     func() any
-	healthy    func() error // liveness: nil while the member's loop is running
-	ready      func() error // readiness: nil while the member could serve as active
-	switchover func(ctx context.Context, target string) error
-	secret     []byte // authenticates operator requests; nil refuses them
+// Handlers are what the admin endpoint asks of the running member.
+type Handlers struct {
+	Status     func() any
+	Healthy    func() error // liveness: nil while the member's loop is running
+	Ready      func() error // readiness: nil while the member could serve as active
+	Switchover func(ctx context.Context, target string) error
+	Secret     []byte // authenticates operator requests; nil refuses them
 }
 
-// switchoverAuthWindow bounds how old a signed operator request may be, so a
-// captured request cannot be replayed later.
-const switchoverAuthWindow = 30 * time.Second
+// AuthWindow bounds how old a signed operator request may be, so a captured
+// request cannot be replayed later.
+const AuthWindow = 30 * time.Second
 
-// signRequest returns the value of the X-Feedd-Auth header for an operator
+// SignRequest returns the value of the X-Feedd-Auth header for an operator
 // request: a timestamp and an HMAC-SHA-256 over action, target and timestamp
 // with the pair's shared secret. The secret itself never crosses the wire.
-func signRequest(secret []byte, action, target string, now time.Time) string {
+func SignRequest(secret []byte, action, target string, now time.Time) string {
 	ts := strconv.FormatInt(now.Unix(), 10)
 	return "t=" + ts + ",mac=" + hex.EncodeToString(requestMAC(secret, action, target, ts))
 }
@@ -70,9 +75,9 @@ func requestMAC(secret []byte, action, target, ts string) []byte {
 	return m.Sum(nil)
 }
 
-// verifyRequest checks an X-Feedd-Auth header. Replays inside the window are
+// VerifyRequest checks an X-Feedd-Auth header. Replays inside the window are
 // possible but harmless: a switchover is idempotent while it is in progress.
-func verifyRequest(secret []byte, header, action, target string, now time.Time) error {
+func VerifyRequest(secret []byte, header, action, target string, now time.Time) error {
 	if len(secret) == 0 {
 		return errors.New("operator requests are disabled: no pair secret is configured")
 	}
@@ -90,8 +95,8 @@ func verifyRequest(secret []byte, header, action, target string, now time.Time) 
 	if err != nil {
 		return errors.New("missing or malformed X-Feedd-Auth timestamp")
 	}
-	if d := now.Sub(time.Unix(sec, 0)); d > switchoverAuthWindow || d < -switchoverAuthWindow {
-		return fmt.Errorf("request timestamp is %v away from this member's clock (limit %v)", d.Round(time.Second), switchoverAuthWindow)
+	if d := now.Sub(time.Unix(sec, 0)); d > AuthWindow || d < -AuthWindow {
+		return fmt.Errorf("request timestamp is %v away from this member's clock (limit %v)", d.Round(time.Second), AuthWindow)
 	}
 	got, err := hex.DecodeString(macHex)
 	if err != nil || !hmac.Equal(got, requestMAC(secret, action, target, ts)) {
@@ -100,7 +105,9 @@ func verifyRequest(secret []byte, header, action, target string, now time.Time) 
 	return nil
 }
 
-func newAdminMux(h adminHandlers, gatherer prometheus.Gatherer, log *slog.Logger) *http.ServeMux {
+// NewMux serves the admin endpoint: /metrics from gatherer, /healthz,
+// /readyz, /status and POST /switchover (signed with SignRequest) from h.
+func NewMux(h Handlers, gatherer prometheus.Gatherer, log *slog.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	probe := func(check func() error) http.HandlerFunc {
@@ -112,24 +119,24 @@ func newAdminMux(h adminHandlers, gatherer prometheus.Gatherer, log *slog.Logger
 			fmt.Fprintln(w, "ok")
 		}
 	}
-	mux.HandleFunc("GET /healthz", probe(h.healthy))
-	mux.HandleFunc("GET /readyz", probe(h.ready))
+	mux.HandleFunc("GET /healthz", probe(h.Healthy))
+	mux.HandleFunc("GET /readyz", probe(h.Ready))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(h.status()); err != nil {
+		if err := enc.Encode(h.Status()); err != nil {
 			log.Warn("admin: encode status", "err", err)
 		}
 	})
 	mux.HandleFunc("POST /switchover", func(w http.ResponseWriter, r *http.Request) {
 		target := r.URL.Query().Get("to")
-		if err := verifyRequest(h.secret, r.Header.Get("X-Feedd-Auth"), "switchover", target, time.Now()); err != nil {
+		if err := VerifyRequest(h.Secret, r.Header.Get("X-Feedd-Auth"), "switchover", target, time.Now()); err != nil {
 			log.Warn("admin: switchover refused", "remote", r.RemoteAddr, "err", err)
 			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
-		if err := h.switchover(r.Context(), target); err != nil {
+		if err := h.Switchover(r.Context(), target); err != nil {
 			http.Error(w, err.Error(), http.StatusConflict)
 			return
 		}
@@ -139,25 +146,27 @@ func newAdminMux(h adminHandlers, gatherer prometheus.Gatherer, log *slog.Logger
 	return mux
 }
 
-// adminServer serves an HTTP endpoint (a member's admin endpoint, the
-// audit's metrics) until ctx ends; its owner calls wait after cancelling
-// ctx.
-type adminServer struct {
-	srv  *http.Server
-	ln   net.Listener
-	wg   sync.WaitGroup
-	addr string
+// Server serves an HTTP endpoint (a member's admin endpoint, the audit's
+// metrics) until the context it was started with ends; its owner calls
+// Wait after cancelling that context.
+type Server struct {
+	srv *http.Server
+	ln  net.Listener
+	wg  sync.WaitGroup
+	// Addr is the address it listens on (the port chosen for port 0).
+	Addr string
 }
 
-func startAdmin(ctx context.Context, listen string, handler http.Handler, log *slog.Logger) (*adminServer, error) {
+// Start listens on listen and serves handler until ctx ends.
+func Start(ctx context.Context, listen string, handler http.Handler, log *slog.Logger) (*Server, error) {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", listen, err)
 	}
-	a := &adminServer{
+	a := &Server{
 		srv:  &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second},
 		ln:   ln,
-		addr: ln.Addr().String(),
+		Addr: ln.Addr().String(),
 	}
 	a.wg.Go(func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -173,4 +182,5 @@ func startAdmin(ctx context.Context, listen string, handler http.Handler, log *s
 	return a, nil
 }
 
-func (a *adminServer) wait() { a.wg.Wait() }
+// Wait returns once the server has stopped.
+func (a *Server) Wait() { a.wg.Wait() }
