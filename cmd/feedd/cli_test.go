@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/feedd/feedd/docs"
+	"github.com/feedd/feedd/member"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -264,7 +265,7 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 	var want []string
-	var cfg Config
+	var cfg member.Config
 	for _, s := range settingsOf(&cfg) {
 		if strings.HasPrefix(s.path, "serial.") {
 			want = append(want, "--"+s.path)

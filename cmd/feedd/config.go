@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/feedd/feedd/member"
 	"gopkg.in/yaml.v3"
 )
 
@@ -20,6 +21,39 @@ import (
 // YAML path so they cannot drift apart:
 //
 //	serial.read_timeout  ->  FEEDD_SERIAL_READ_TIMEOUT  ->  --serial.read_timeout
+
+// loadConfig builds the configuration from the file named by --config (or
+// FEEDD_CONFIG), the environment and the flags already parsed into pending,
+// applies the defaults and validates it for the given --role.
+func loadConfig(path string, pending []override, lookupEnv func(string) (string, bool), role string) (member.Config, error) {
+	cfg, err := readConfig(path, pending, lookupEnv)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate(role)
+}
+
+// readConfig is loadConfig without the validation, for commands that use
+// only some sections (feedd probe and feedd ports need no Kafka or pair).
+func readConfig(path string, pending []override, lookupEnv func(string) (string, bool)) (member.Config, error) {
+	var cfg member.Config
+	if path == "" {
+		path, _ = lookupEnv("FEEDD_CONFIG")
+	}
+	if path != "" {
+		if err := loadYAML(path, &cfg); err != nil {
+			return cfg, err
+		}
+	}
+	settings := settingsOf(&cfg)
+	if err := applyEnv(settings, lookupEnv); err != nil {
+		return cfg, err
+	}
+	if err := applyOverrides(settings, pending); err != nil {
+		return cfg, err
+	}
+	return cfg.WithDefaults(), nil
+}
 
 // loadYAML decodes a configuration file into cfg, refusing unknown fields so
 // that a misspelt key is an error rather than a silently ignored setting.

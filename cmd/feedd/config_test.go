@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"github.com/spf13/pflag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/feedd/feedd/member"
+	"github.com/spf13/pflag"
 )
 
 func writeConfig(t *testing.T, text string) string {
@@ -54,7 +56,7 @@ func envOf(m map[string]string) func(string) (string, bool) {
 func TestLoadConfigPrecedence(t *testing.T) {
 	path := writeConfig(t, validYAML)
 
-	cfg, err := loadConfig(path, nil, noEnv, roleAuto)
+	cfg, err := loadConfig(path, nil, noEnv, member.ModeAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,12 +66,12 @@ func TestLoadConfigPrecedence(t *testing.T) {
 	if cfg.Pair.Core.ActivationInterval != 600*time.Millisecond || cfg.Pair.Link.Peers[0].ID != "host-b" || cfg.Pair.Core.MemberID != "host-a" {
 		t.Fatalf("pair section not applied: %+v", cfg.Pair)
 	}
-	if cfg.Serial.DataBits != 8 || cfg.Serial.Parity != "none" || cfg.Log.Format != "text" || cfg.Pair.Core.HeartbeatInterval != 100*time.Millisecond || cfg.Pair.ActivationTimeout != defaultActivationTimeout {
+	if cfg.Serial.DataBits != 8 || cfg.Serial.Parity != "none" || cfg.Log.Format != "text" || cfg.Pair.Core.HeartbeatInterval != 100*time.Millisecond || cfg.Pair.ActivationTimeout != member.DefaultActivationTimeout {
 		t.Fatalf("defaults not applied: %+v", cfg)
 	}
 
 	env := envOf(map[string]string{"FEEDD_SERIAL_BAUD": "9600", "FEEDD_LOG_FORMAT": "json"})
-	cfg, err = loadConfig(path, nil, env, roleAuto)
+	cfg, err = loadConfig(path, nil, env, member.ModeAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func TestLoadConfigPrecedence(t *testing.T) {
 		t.Fatalf("environment did not override the file: baud %d, log %s", cfg.Serial.Baud, cfg.Log.Format)
 	}
 
-	cfg, err = loadConfig(path, []override{{"serial.baud", "4800"}}, env, roleAuto)
+	cfg, err = loadConfig(path, []override{{"serial.baud", "4800"}}, env, member.ModeAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +88,7 @@ func TestLoadConfigPrecedence(t *testing.T) {
 	}
 
 	// FEEDD_CONFIG names the file when --config is absent.
-	cfg, err = loadConfig("", nil, envOf(map[string]string{"FEEDD_CONFIG": path}), roleAuto)
+	cfg, err = loadConfig("", nil, envOf(map[string]string{"FEEDD_CONFIG": path}), member.ModeAuto)
 	if err != nil || cfg.Pipeline != "ais-north" {
 		t.Fatalf("FEEDD_CONFIG not used: %v %+v", err, cfg)
 	}
@@ -127,7 +129,7 @@ func TestLoadConfigErrorsNameTheField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := loadConfig(writeConfig(t, tt.yaml), tt.flags, envOf(tt.env), roleAuto)
+			_, err := loadConfig(writeConfig(t, tt.yaml), tt.flags, envOf(tt.env), member.ModeAuto)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("loadConfig = %v; want an error naming %q", err, tt.want)
 			}
@@ -136,7 +138,7 @@ func TestLoadConfigErrorsNameTheField(t *testing.T) {
 }
 
 func TestEveryLeafHasAFlagAndAnEnvironmentVariable(t *testing.T) {
-	var cfg Config
+	var cfg member.Config
 	settings := settingsOf(&cfg)
 	if len(settings) < 15 {
 		t.Fatalf("only %d settings found; the walk over the config tree is broken", len(settings))
@@ -158,10 +160,10 @@ func TestEveryLeafHasAFlagAndAnEnvironmentVariable(t *testing.T) {
 // protocol may use a framing that cannot resynchronise; a pair may use it
 // with a sync pattern.
 func TestFramingWithoutBoundaryIsFineAlone(t *testing.T) {
-	if _, err := loadConfig(writeConfig(t, validYAML), []override{{"framing.mode", "fixed:16"}}, envOf(nil), roleActive); err != nil {
+	if _, err := loadConfig(writeConfig(t, validYAML), []override{{"framing.mode", "fixed:16"}}, envOf(nil), member.ModeActive); err != nil {
 		t.Fatalf("a lone member on fixed frames: %v", err)
 	}
-	if _, err := loadConfig(writeConfig(t, validYAML), []override{{"framing.mode", "fixed:16"}, {"framing.sync", "AA55"}}, envOf(nil), roleAuto); err != nil {
+	if _, err := loadConfig(writeConfig(t, validYAML), []override{{"framing.mode", "fixed:16"}, {"framing.sync", "AA55"}}, envOf(nil), member.ModeAuto); err != nil {
 		t.Fatalf("a pair on fixed frames with a sync: %v", err)
 	}
 }
@@ -169,7 +171,7 @@ func TestFramingWithoutBoundaryIsFineAlone(t *testing.T) {
 // TestInvalidSectionsAllAtOnce: a configuration wrong in several sections
 // names each of them.
 func TestInvalidSectionsAllAtOnce(t *testing.T) {
-	_, err := loadConfig(writeConfig(t, validYAML), []override{{"serial.parity", "maybe"}, {"kafka.commit_interval", "-1s"}, {"log.level", "loud"}}, envOf(nil), roleAuto)
+	_, err := loadConfig(writeConfig(t, validYAML), []override{{"serial.parity", "maybe"}, {"kafka.commit_interval", "-1s"}, {"log.level", "loud"}}, envOf(nil), member.ModeAuto)
 	for _, want := range []string{"serial.parity:", "kafka.commit_interval:", "log.level:"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("loadConfig = %v; want an error naming %s", err, want)
@@ -185,7 +187,7 @@ func TestUnknownKeysAllAtOnce(t *testing.T) {
 	text = strings.Replace(text, "  topic: ais-north", "  topic: ais-north\n  brokerz: [127.0.0.1:9093]", 1)
 	text = strings.Replace(text, "      address: 127.0.0.1:7401", "      adress: 127.0.0.1:7401", 1)
 	text += "pipline: x\nwholly_unknown: 1\n"
-	_, err := loadConfig(writeConfig(t, text), nil, envOf(nil), roleAuto)
+	_, err := loadConfig(writeConfig(t, text), nil, envOf(nil), member.ModeAuto)
 	if err == nil {
 		t.Fatal("loadConfig accepted unknown keys")
 	}

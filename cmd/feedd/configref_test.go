@@ -13,6 +13,7 @@ import (
 
 	"github.com/feedd/feedd/docs"
 	"github.com/feedd/feedd/ingest/framing"
+	"github.com/feedd/feedd/member"
 )
 
 // TestConfigurationReference checks docs/configuration.md against the code,
@@ -24,9 +25,9 @@ import (
 // must be accepted.
 func TestConfigurationReference(t *testing.T) {
 	rows := readReference(t)
-	leaves := configLeaves(reflect.TypeFor[Config](), "")
+	leaves := configLeaves(reflect.TypeFor[member.Config](), "")
 	settings := map[string]setting{}
-	var probe Config
+	var probe member.Config
 	for _, s := range settingsOf(&probe) {
 		settings[s.path] = s
 	}
@@ -159,7 +160,7 @@ var referenceSupport = map[string][]override{
 
 // codeDefaults are the defaults as the code applies them.
 type codeDefaults struct {
-	cfg      Config
+	cfg      member.Config
 	byPath   map[string]string
 	hostname string
 }
@@ -168,10 +169,10 @@ func referenceDefaults(t *testing.T) codeDefaults {
 	t.Helper()
 	// The defaults of an empty configuration, and those derived from a
 	// pipeline and a topic.
-	plain := Config{}.withDefaults()
-	var named Config
+	plain := member.Config{}.WithDefaults()
+	var named member.Config
 	named.Pipeline, named.Kafka.Topic = "PIPELINE", "TOPIC"
-	d := codeDefaults{cfg: named.withDefaults(), byPath: map[string]string{}}
+	d := codeDefaults{cfg: named.WithDefaults(), byPath: map[string]string{}}
 	for _, s := range settingsOf(&plain) {
 		d.byPath[s.path] = formatValue(s.field)
 	}
@@ -411,9 +412,9 @@ func checkRules(t *testing.T, r docs.Setting, s setting, d codeDefaults) (checke
 	// A pair also refuses the framings that cannot find where a frame
 	// starts (documented under framing.mode, a rule across settings): the
 	// framing options' own rules are those of a member running alone.
-	role := roleAuto
+	role := member.ModeAuto
 	if strings.HasPrefix(r.Option, "framing.") {
-		role = roleActive
+		role = member.ModeActive
 	}
 	for _, ch := range checks {
 		_, err := loadConfig(path, ch.set, noEnv, role)

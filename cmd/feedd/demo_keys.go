@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/feedd/feedd/member"
 )
 
 // demoKey is what a key of the demo's screen asks the demo to do.
@@ -109,7 +111,7 @@ func (d *demo) switched(lines []string, now time.Time) {
 func demoSwitchover(ctx context.Context, config string, admin *adminClient) []string {
 	var out strings.Builder
 	err := func() error {
-		cfg, _, err := memberConfig(config, os.LookupEnv, roleAuto)
+		cfg, _, err := memberConfig(config, os.LookupEnv, member.ModeAuto)
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/feedd/feedd/member"
 	"gopkg.in/yaml.v3"
 )
 
@@ -227,11 +228,11 @@ func yamlLeaves(v any, prefix string, out map[string]string) {
 }
 
 func TestExampleConfigurations(t *testing.T) {
-	leaves := configLeaves(reflect.TypeFor[Config](), "")
-	defaults := Config{}.withDefaults()
+	leaves := configLeaves(reflect.TypeFor[member.Config](), "")
+	defaults := member.Config{}.WithDefaults()
 	flat := map[string]map[string]string{}
 	for _, path := range []string{exampleA, exampleB} {
-		cfg, err := loadConfig(path, nil, noEnv, roleAuto)
+		cfg, err := loadConfig(path, nil, noEnv, member.ModeAuto)
 		if err != nil {
 			t.Fatalf("%s does not validate: %v", path, err)
 		}
@@ -242,7 +243,7 @@ func TestExampleConfigurations(t *testing.T) {
 		full := uncomment(string(data))
 		// Every commented-out key is a real setting, at its place.
 		all := writeConfig(t, full)
-		var withAll Config
+		var withAll member.Config
 		if err := loadYAML(all, &withAll); err != nil {
 			t.Fatalf("%s with its commented-out settings set: %v", path, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/docs"
+	"github.com/feedd/feedd/member"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -37,7 +38,7 @@ var reference = sync.OnceValue(func() map[string]docs.Setting {
 // environment.
 func configFlags(fs *pflag.FlagSet, pending *[]override, paths ...string) (configPath *string) {
 	configPath = fs.String("config", "", "YAML configuration file (or FEEDD_CONFIG)")
-	var probe Config
+	var probe member.Config
 	for _, s := range settingsOf(&probe) {
 		if len(paths) > 0 && !under(s.path, paths) {
 			continue

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/feedd/feedd/member"
 )
 
 // TestSIGHUPAppliesTheLogLevel: a SIGHUP reads the configuration again and
@@ -16,28 +18,28 @@ import (
 func TestSIGHUPAppliesTheLogLevel(t *testing.T) {
 	var out syncBuffer
 	level := new(slog.LevelVar)
-	log := newLogger(LogConfig{Format: "text", Level: "info"}, level, &out)
-	next := make(chan func() (LogConfig, error))
+	log := newLogger(member.LogConfig{Format: "text", Level: "info"}, level, &out)
+	next := make(chan func() (member.LogConfig, error))
 	hup := make(chan os.Signal)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		watchHangups(ctx, hup, func() (LogConfig, error) { return (<-next)() }, level, log)
+		watchHangups(ctx, hup, func() (member.LogConfig, error) { return (<-next)() }, level, log)
 	}()
 	// hangup delivers one SIGHUP and the configuration the reload reads;
 	// when it returns, the reload has happened.
-	hangup := func(c LogConfig, err error) {
+	hangup := func(c member.LogConfig, err error) {
 		hup <- syscall.SIGHUP
-		next <- func() (LogConfig, error) { return c, err }
+		next <- func() (member.LogConfig, error) { return c, err }
 		hup <- syscall.SIGHUP // taken only once the first is handled
-		next <- func() (LogConfig, error) { return c, err }
+		next <- func() (member.LogConfig, error) { return c, err }
 	}
-	hangup(LogConfig{Level: "debug"}, nil)
+	hangup(member.LogConfig{Level: "debug"}, nil)
 	if level.Level() != slog.LevelDebug {
 		t.Fatalf("level %v after a SIGHUP with log.level debug", level.Level())
 	}
-	hangup(LogConfig{}, errors.New("serial.buad: unknown setting"))
+	hangup(member.LogConfig{}, errors.New("serial.buad: unknown setting"))
 	if level.Level() != slog.LevelDebug {
 		t.Fatalf("level %v after a SIGHUP with a broken configuration; want it unchanged", level.Level())
 	}

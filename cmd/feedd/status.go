@@ -118,11 +118,11 @@ func dialAddress(listen string) (string, error) {
 }
 
 // memberConfig loads a member's configuration the way `feedd run` does
-// (file, FEEDD_* environment, defaults) and validates it for role: roleAuto
-// when the pair section is needed, roleInactive when only the rest is.
-// path may be empty when FEEDD_CONFIG names the file; found is false when
-// neither does.
-func memberConfig(path string, lookupEnv func(string) (string, bool), role string) (cfg Config, found bool, err error) {
+// (file, FEEDD_* environment, defaults) and validates it for role:
+// member.ModeAuto when the pair section is needed, member.ModeInactive when
+// only the rest is. path may be empty when FEEDD_CONFIG names the file;
+// found is false when neither does.
+func memberConfig(path string, lookupEnv func(string) (string, bool), role string) (cfg member.Config, found bool, err error) {
 	if path == "" {
 		path, _ = lookupEnv("FEEDD_CONFIG")
 	}
@@ -138,7 +138,7 @@ func memberConfig(path string, lookupEnv func(string) (string, bool), role strin
 
 // adminOf returns the address to reach the admin endpoint of the member
 // configured by cfg.
-func adminOf(cfg Config, path string) (string, error) {
+func adminOf(cfg member.Config, path string) (string, error) {
 	if cfg.Admin.Listen == "off" {
 		return "", fmt.Errorf("admin.listen is off in %s: that member has no admin endpoint", path)
 	}
@@ -189,7 +189,7 @@ func runStatus(ctx context.Context, f statusFlags, stdout io.Writer) error {
 		}
 		addr = a
 	} else {
-		cfg, found, err := memberConfig(f.configPath, os.LookupEnv, roleInactive)
+		cfg, found, err := memberConfig(f.configPath, os.LookupEnv, member.ModeInactive)
 		if err != nil {
 			return err
 		}

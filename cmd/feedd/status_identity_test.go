@@ -19,7 +19,7 @@ func TestStatusShowsARefusedPeerAndTheClockBound(t *testing.T) {
 	now := time.Now()
 	ours, theirs := "framing nmea, no sequence, identity v2", "framing nmea, sequence nmea_field=1, identity v2"
 	st := member.Status{
-		Pipeline: "ais-north", Member: "host-a", Version: "v1.2.3", Mode: roleAuto, Role: "inactive",
+		Pipeline: "ais-north", Member: "host-a", Version: "v1.2.3", Mode: member.ModeAuto, Role: "inactive",
 		Pair: &ftpair.Status{
 			MemberID: "host-a", Role: ftpair.RoleInactive, RoleSince: now.Add(-time.Minute),
 			Peers: []ftpair.PeerStatus{
@@ -69,7 +69,7 @@ func TestStatusShowsAMemberIDClash(t *testing.T) {
 	now := time.Now()
 	detail := `member id clash: the member at 10.0.0.2:7400 runs with member_id "host-a", which is this member's own`
 	st := member.Status{
-		Pipeline: "ais-north", Member: "host-a", Version: "v1.2.3", Mode: roleAuto, Role: "inactive",
+		Pipeline: "ais-north", Member: "host-a", Version: "v1.2.3", Mode: member.ModeAuto, Role: "inactive",
 		Pair: &ftpair.Status{
 			MemberID: "host-a", Role: ftpair.RoleInactive, RoleSince: now.Add(-time.Minute),
 			MemberIDClash: &ftpair.MemberIDClash{Since: now.Add(-time.Minute), LastSeen: now, Detail: detail, Committing: true},

@@ -106,7 +106,7 @@ func (f *fakeMember) status() any {
 		linkPeers = append(linkPeers, link.PeerStatus{ID: f.unheard, Address: "10.0.0.3:7400"})
 	}
 	return member.Status{
-		Pipeline: "ais-north", Member: f.id, Version: "v1.2.3", Mode: roleAuto, Role: f.role.String(),
+		Pipeline: "ais-north", Member: f.id, Version: "v1.2.3", Mode: member.ModeAuto, Role: f.role.String(),
 		Ingest: ingest.Health{Connected: true, LastFrameAt: now.Add(-40 * time.Millisecond),
 			Frames: 123456, Bytes: 7_654_321, Dropped: 2, Reconnects: 1},
 		Broadcast: broadcast.Status{

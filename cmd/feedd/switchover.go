@@ -90,7 +90,7 @@ type switchoverFlags struct {
 }
 
 func runSwitchover(ctx context.Context, f switchoverFlags, stdout io.Writer) error {
-	cfg, found, err := memberConfig(f.configPath, os.LookupEnv, roleAuto)
+	cfg, found, err := memberConfig(f.configPath, os.LookupEnv, member.ModeAuto)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func runSwitchover(ctx context.Context, f switchoverFlags, stdout io.Writer) err
 }
 
 // operatorSecret returns the pair secret that signs operator requests.
-func operatorSecret(cfg Config, path string) ([]byte, error) {
+func operatorSecret(cfg member.Config, path string) ([]byte, error) {
 	if cfg.Pair.Link.Auth == link.AuthMTLS {
 		return nil, fmt.Errorf("%s: pair.auth is mtls, so the member has no shared secret and refuses operator requests "+
 			"(switchover is signed with the hmac pair secret)", path)

@@ -191,7 +191,7 @@ func TestSwitchoverBetweenRealMembers(t *testing.T) {
 
 // demoStatus reads the status of the member configured in path, or nil.
 func demoStatus(path string) *member.Status {
-	cfg, _, err := memberConfig(path, func(string) (string, bool) { return "", false }, roleAuto)
+	cfg, _, err := memberConfig(path, func(string) (string, bool) { return "", false }, member.ModeAuto)
 	if err != nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package main
+package member
 
 import (
 	"testing"
@@ -14,7 +14,7 @@ import (
 // and rejected heartbeats, and every reason exported from zero before its
 // first event.
 func TestPairMetrics(t *testing.T) {
-	reg, _, ctl := newMonitoringMember(t, "127.0.0.1:1")
+	reg, _, m := newMonitoringMember(t, "127.0.0.1:1")
 	gather := func() map[string]*dto.MetricFamily {
 		t.Helper()
 		mfs, err := reg.Gather()
@@ -40,9 +40,9 @@ func TestPairMetrics(t *testing.T) {
 	// connection closes: an obituary, and a takes over.
 	t0 := time.Now()
 	step := func(ms int, ev ftpair.Event) []ftpair.Action {
-		acts := ctl.node.Step(t0.Add(time.Duration(ms)*time.Millisecond), ev)
-		st := ctl.node.Status()
-		ctl.pairStatus.Store(&st)
+		acts := m.node.Step(t0.Add(time.Duration(ms)*time.Millisecond), ev)
+		st := m.node.Status()
+		m.pairStatus.Store(&st)
 		return acts
 	}
 	hb := func(ms int, seq uint64) {
@@ -63,7 +63,7 @@ func TestPairMetrics(t *testing.T) {
 		}
 	}
 	if term == 0 {
-		t.Fatalf("no activation on the obituary; status %+v", ctl.node.Status())
+		t.Fatalf("no activation on the obituary; status %+v", m.node.Status())
 	}
 	step(750, ftpair.ActivationFinished{Term: term})
 

@@ -1,4 +1,4 @@
-package main
+package member
 
 import (
 	"slices"
@@ -38,16 +38,21 @@ var activationReasons = []ftpair.Reason{ftpair.ReasonNoActive, ftpair.ReasonObit
 var stepDownReasons = []ftpair.Reason{ftpair.ReasonFenced, ftpair.ReasonSuperseded, ftpair.ReasonKafka,
 	ftpair.ReasonFeed, ftpair.ReasonSwitchover, ftpair.ReasonPreempted, ftpair.ReasonActivationFailed}
 
+// collector emits a member's own metrics, read from its state at scrape
+// time.
+type collector struct{ m *Member }
+
 // Describe implements prometheus.Collector.
-func (c *controller) Describe(ch chan<- *prometheus.Desc) { memberMetrics.Describe(ch) }
+func (collector) Describe(ch chan<- *prometheus.Desc) { memberMetrics.Describe(ch) }
 
 // Collect implements prometheus.Collector.
-func (c *controller) Collect(ch chan<- prometheus.Metric) {
-	pipe := c.pipe.Status()
-	descInfo.Float(ch, 1, c.cfg.Pipeline, c.cfg.MemberID, versionString(), pipe.Topic, pipe.TransactionalID)
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	m := c.m
+	pipe := m.pipe.Status()
+	descInfo.Float(ch, 1, m.cfg.Pipeline, m.cfg.MemberID, m.version, pipe.Topic, pipe.TransactionalID)
 	descActive.Bool(ch, pipe.State == broadcast.StateActive)
-	descFailuresInARow.Float(ch, float64(c.actStatus.Load().FailuresInARow))
-	st := c.pairStatus.Load()
+	descFailuresInARow.Float(ch, float64(m.actStatus.Load().FailuresInARow))
+	st := m.pairStatus.Load()
 	if st == nil {
 		return
 	}

@@ -1,10 +1,12 @@
-package main
+package member
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,9 +20,6 @@ import (
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/broadcast/localbroker"
 	"github.com/feedd/feedd/ftpair"
-	"github.com/feedd/feedd/ftpair/link"
-	"github.com/feedd/feedd/ingest"
-	"github.com/feedd/feedd/member"
 )
 
 // countLines counts the lines of log that contain substr.
@@ -34,48 +33,30 @@ func countLines(log *syncBuffer, substr string) int {
 	return n
 }
 
-// kafkaDownMember is a lone member run in process the way runMember runs
-// it (pipeline, pair link with an absent peer, control loop), without a
+// kafkaDownMember is a lone member built by New and run the way Run runs
+// it (pipeline, pair link with an absent peer, control loop), without its
 // serial device: it may activate all the same, and /readyz names the port
 // among its reasons.
 type kafkaDownMember struct {
-	ctl  *controller
-	pipe *broadcast.Pipeline
-	log  *syncBuffer
+	mem *Member
+	log *syncBuffer
 }
 
 func startKafkaDownMember(t *testing.T, brokerAddr string) *kafkaDownMember {
 	t.Helper()
 	cfg := loneMemberConfig(t, "kafka-down", brokerAddr)
 	m := &kafkaDownMember{log: &syncBuffer{}}
-	log := slog.New(slog.NewTextHandler(m.log, nil))
-	src, err := ingest.NewSource(cfg.Serial, cfg.Framing, cfg.Sequence, ingest.SourceOptions{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.pipe, err = broadcast.New(cfg.Kafka, broadcast.Options{
-		Pipeline: cfg.Pipeline, Member: cfg.MemberID, Ring: cfg.Backlog, Logger: log,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	creds, err := cfg.Pair.Link.LoadCredentials()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pairLink, err := link.New(cfg.MemberID, cfg.Pair.Link, creds, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.ctl, err = newController(cfg, roleAuto, src, m.pipe, pairLink, log); err != nil {
+	var err error
+	if m.mem, err = New(cfg, Options{Mode: ModeAuto, Logger: slog.New(slog.NewTextHandler(m.log, nil))}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	pipeCtx, stopPipe := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { m.pipe.Run(pipeCtx) })
-	wg.Go(func() { pairLink.Run(pipeCtx) })
+	wg.Go(func() { m.mem.pipe.Run(pipeCtx) })
+	wg.Go(func() { m.mem.link.Run(pipeCtx) })
 	wg.Go(func() {
-		if err := m.ctl.run(ctx); err != nil {
+		if err := m.mem.loop(ctx); err != nil {
 			t.Errorf("control loop: %v", err)
 		}
 	})
@@ -91,20 +72,20 @@ func startKafkaDownMember(t *testing.T, brokerAddr string) *kafkaDownMember {
 }
 
 // status is the member's /status document, as JSON sees it.
-func (m *kafkaDownMember) status(t *testing.T) member.Status {
+func (m *kafkaDownMember) status(t *testing.T) Status {
 	t.Helper()
-	raw, err := json.Marshal(m.ctl.status())
+	raw, err := json.Marshal(m.mem.status())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d member.Status
+	var d Status
 	if err := json.Unmarshal(raw, &d); err != nil {
 		t.Fatal(err)
 	}
 	return d
 }
 
-func (m *kafkaDownMember) pair() *ftpair.Status { return m.ctl.pairStatus.Load() }
+func (m *kafkaDownMember) pair() *ftpair.Status { return m.mem.pairStatus.Load() }
 
 // waitFor polls cond with a generous deadline.
 func waitFor(t *testing.T, what string, cond func() (bool, string)) {
@@ -134,12 +115,12 @@ func TestMemberWithKafkaUnreachable(t *testing.T) {
 	m := startKafkaDownMember(t, addr)
 
 	waitFor(t, "/readyz to name Kafka", func() (bool, string) {
-		err := m.ctl.ready()
+		err := m.mem.ready()
 		return err != nil && strings.Contains(err.Error(), "kafka ("+addr+") unreachable"), errString(err)
 	})
 	// Eight activation intervals: the member used to try, fail and take a
 	// new term every interval, logging five lines each time.
-	time.Sleep(8 * m.ctl.cfg.Pair.Core.ActivationInterval)
+	time.Sleep(8 * m.mem.cfg.Pair.Core.ActivationInterval)
 	ps := m.pair()
 	if ps.Term > 1 || ps.Counters.ActivationFailures > 2 {
 		t.Errorf("term %d after %d failed activations; want the member to wait for Kafka, not retry in a loop",
@@ -153,11 +134,11 @@ func TestMemberWithKafkaUnreachable(t *testing.T) {
 	if k.State != broadcast.KafkaFailing || !strings.Contains(k.LastError, addr) || k.LastErrorAt.IsZero() {
 		t.Errorf("/status broadcast.kafka = %+v; want failing with the last error, naming %s", k, addr)
 	}
-	if err := m.ctl.ready(); err == nil || !strings.Contains(err.Error(), "connection refused") {
+	if err := m.mem.ready(); err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("/readyz reason %q; want the last Kafka error", errString(err))
 	}
 	if n := strings.Count(m.log.String(), "\n"); n > 25 {
-		t.Errorf("%d log lines in %v; want the repeated failures rate-limited", n, 8*m.ctl.cfg.Pair.Core.ActivationInterval)
+		t.Errorf("%d log lines in %v; want the repeated failures rate-limited", n, 8*m.mem.cfg.Pair.Core.ActivationInterval)
 	}
 
 	b, err := localbroker.Start(localbroker.Options{Listen: addr})
@@ -169,7 +150,7 @@ func TestMemberWithKafkaUnreachable(t *testing.T) {
 		st := m.status(t)
 		return st.Role == "active", "role " + st.Role + ", kafka " + st.Broadcast.Kafka.State.String()
 	})
-	if err := m.ctl.ready(); err == nil || strings.Contains(err.Error(), "kafka") {
+	if err := m.mem.ready(); err == nil || strings.Contains(err.Error(), "kafka") {
 		t.Errorf("/readyz reason %q; want only the missing serial device", errString(err))
 	}
 	if st := m.status(t); st.Broadcast.Kafka.State != broadcast.KafkaOK {
@@ -194,7 +175,7 @@ func TestMemberWithKafkaRefusingActivation(t *testing.T) {
 	var attempts atomic.Int64
 	b := startRefusingBroker(t, &refuse, &attempts)
 	m := startKafkaDownMember(t, b.Addr())
-	ai := m.ctl.cfg.Pair.Core.ActivationInterval
+	ai := m.mem.cfg.Pair.Core.ActivationInterval
 
 	waitFor(t, "a first refused activation", func() (bool, string) {
 		return attempts.Load() > 0, "no attempt yet"
@@ -221,7 +202,7 @@ func TestMemberWithKafkaRefusingActivation(t *testing.T) {
 	if a := st.Activation; a == nil || a.FailuresInARow < 2 || !strings.Contains(a.LastError, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED") {
 		t.Errorf("/status activation = %+v; want the failures in a row and the last error", a)
 	}
-	if err := m.ctl.ready(); err == nil || !strings.Contains(err.Error(), "activation failed") {
+	if err := m.mem.ready(); err == nil || !strings.Contains(err.Error(), "activation failed") {
 		t.Errorf("/readyz reason %q; want the failed activations", errString(err))
 	}
 
@@ -233,7 +214,7 @@ func TestMemberWithKafkaRefusingActivation(t *testing.T) {
 	if ps := m.pair(); ps.Term != 1 {
 		t.Errorf("active at term %d; want 1", ps.Term)
 	}
-	if err := m.ctl.ready(); err == nil || strings.Contains(err.Error(), "activation") {
+	if err := m.mem.ready(); err == nil || strings.Contains(err.Error(), "activation") {
 		t.Errorf("/readyz reason %q; want only the missing serial device", errString(err))
 	}
 }
@@ -270,7 +251,7 @@ func TestMemberBackoffRestartsOnPeerCommit(t *testing.T) {
 		return before >= 2, fmt.Sprintf("%d in a row", before)
 	})
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic(m.ctl.cfg.Kafka.Topic), kgo.DisableClientMetrics())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic(m.mem.cfg.Kafka.Topic), kgo.DisableClientMetrics())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,4 +288,35 @@ func startRefusingBroker(t *testing.T, refuse *atomic.Bool, attempts *atomic.Int
 		return resp, nil, true
 	})
 	return b
+}
+
+// syncBuffer is a bytes.Buffer safe to write from the member while the
+// test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// closedAddr returns an address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }

@@ -1,4 +1,4 @@
-package main
+package member
 
 import (
 	"encoding/hex"
@@ -14,7 +14,7 @@ import (
 
 func mustFrameIdentity(t *testing.T, f framing.Config, s ingest.SequenceConfig) link.Identity {
 	t.Helper()
-	id, err := frameIdentity(f, s)
+	id, err := FrameIdentity(f, s)
 	if err != nil {
 		t.Fatalf("%+v %+v: %v", f, s, err)
 	}
@@ -23,9 +23,9 @@ func mustFrameIdentity(t *testing.T, f framing.Config, s ingest.SequenceConfig) 
 
 // An invalid framing configuration has no identity: the error says why.
 func TestPairIdentityInvalidFraming(t *testing.T) {
-	_, err := frameIdentity(framing.Config{Mode: "morse"}, ingest.SequenceConfig{})
+	_, err := FrameIdentity(framing.Config{Mode: "morse"}, ingest.SequenceConfig{})
 	if err == nil || !strings.Contains(err.Error(), "framing.mode") {
-		t.Errorf("frameIdentity of mode morse: %v; want an error naming framing.mode", err)
+		t.Errorf("FrameIdentity of mode morse: %v; want an error naming framing.mode", err)
 	}
 }
 
@@ -125,7 +125,7 @@ func TestPairIdentityCoversEveryField(t *testing.T) {
 	for typ, fields := range known {
 		for i := range typ.NumField() {
 			if name := typ.Field(i).Name; !slices.Contains(fields, name) {
-				t.Errorf("%v.%s is not covered by the frame identity digest (cmd/feedd/identity.go)", typ, name)
+				t.Errorf("%v.%s is not covered by the frame identity digest (member/identity.go)", typ, name)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package member
 
 import (
 	"crypto/sha256"
@@ -23,13 +23,13 @@ import (
 // echoes are matched by it, not by identity within a look-ahead window.
 const identityScheme = 2
 
-// frameIdentity is what the pair link compares before two members pair:
+// FrameIdentity is what the pair link compares before two members pair:
 // a digest of every setting that decides a frame's identity (the framing
 // mode and its options, with defaults applied, so that an omitted option
 // and its default agree; the sequence extractor; the identity scheme), and
 // a short description of them for the refusal's error message. It fails on
 // a framing configuration that does not validate.
-func frameIdentity(f framing.Config, s ingest.SequenceConfig) (link.Identity, error) {
+func FrameIdentity(f framing.Config, s ingest.SequenceConfig) (link.Identity, error) {
 	canon, desc, err := identitySettings(f, s)
 	if err != nil {
 		return link.Identity{}, fmt.Errorf("frame identity: %w", err)

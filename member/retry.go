@@ -1,4 +1,4 @@
-package main
+package member
 
 import (
 	"log/slog"
@@ -11,7 +11,7 @@ import (
 // Kafka keeps refusing makes a couple of attempts a minute, short enough
 // that it is back within half a minute of a fix nothing else signals. (A
 // member whose echo consumer cannot reach Kafka at all does not try: it is
-// not ready until Kafka answers again, see controller.observe.)
+// not ready until Kafka answers again, see Member.observe.)
 const maxActivationRetry = 30 * time.Second
 
 // activationBackoff spaces the attempts to activate after failures: the

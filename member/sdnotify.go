@@ -1,4 +1,4 @@
-package main
+package member
 
 import (
 	"fmt"

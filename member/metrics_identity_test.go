@@ -1,4 +1,4 @@
-package main
+package member
 
 import (
 	"testing"
@@ -13,12 +13,12 @@ import (
 // feedd_pair_refusal_suppressed_total (once per episode); the link's
 // refusal gauge and clock metrics are exported per peer.
 func TestPairRefusalMetrics(t *testing.T) {
-	reg, _, ctl := newMonitoringMember(t, "127.0.0.1:1")
+	reg, _, m := newMonitoringMember(t, "127.0.0.1:1")
 	t0 := time.Now()
 	step := func(ms int, ev ftpair.Event) []ftpair.Action {
-		acts := ctl.node.Step(t0.Add(time.Duration(ms)*time.Millisecond), ev)
-		st := ctl.node.Status()
-		ctl.pairStatus.Store(&st)
+		acts := m.node.Step(t0.Add(time.Duration(ms)*time.Millisecond), ev)
+		st := m.node.Status()
+		m.pairStatus.Store(&st)
 		return acts
 	}
 	step(0, ftpair.PeerRefused{Peer: "b", Reason: "refusing peer b: its frame identity is ...", For: 10 * time.Second})
@@ -39,7 +39,7 @@ func TestPairRefusalMetrics(t *testing.T) {
 	// closed): the gauge is exported, at 0.
 	checkMetric(t, byName, 0, "feedd_pair_link_identity_refused", "peer", "b")
 	checkMetric(t, byName, 0, "feedd_pair_link_clock_bounds_total", "peer", "b", "result", "accepted")
-	if st := ctl.node.Status(); len(st.Peers) != 1 || !st.Peers[0].Refused {
+	if st := m.node.Status(); len(st.Peers) != 1 || !st.Peers[0].Refused {
 		t.Fatalf("pair status: %+v", st.Peers)
 	}
 }
