@@ -81,20 +81,17 @@ func (b *broker) freshTopic(ctx context.Context, what string) (string, error) {
 
 // endOffset is the topic's high watermark.
 func (b *broker) endOffset(ctx context.Context, topic string) (int64, error) {
-	l, err := b.adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		return 0, err
-	}
-	o, ok := l.Lookup(topic, 0)
-	if !ok {
-		return 0, fmt.Errorf("%s: no partition 0", topic)
-	}
-	return o.Offset, o.Err
+	return partitionOffset(ctx, topic, b.adm.ListEndOffsets)
 }
 
 // lastStable is the topic's last stable offset.
 func (b *broker) lastStable(ctx context.Context, topic string) (int64, error) {
-	l, err := b.adm.ListCommittedOffsets(ctx, topic)
+	return partitionOffset(ctx, topic, b.adm.ListCommittedOffsets)
+}
+
+// partitionOffset is the offset list gives for the topic's one partition.
+func partitionOffset(ctx context.Context, topic string, list func(context.Context, ...string) (kadm.ListedOffsets, error)) (int64, error) {
+	l, err := list(ctx, topic)
 	if err != nil {
 		return 0, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -133,27 +134,17 @@ func (r *runner) cpuOnce(ctx context.Context, rate float64) (cpuRun, error) {
 		return run, err
 	}
 	pp.startFeed(rate)
-	time.Sleep(time.Second) // into the steady state
-	a0, err1 := readProcStats(active.pid())
-	i0, err2 := readProcStats(inactive.pid())
-	start := time.Now()
-	time.Sleep(r.o.cpuDuration)
-	a1, err3 := readProcStats(active.pid())
-	i1, err4 := readProcStats(inactive.pid())
-	elapsed := time.Since(start).Seconds()
+	cpu, err := cpuPerSecond(r.o.cpuDuration, active.pid(), inactive.pid())
 	if err := pp.stopFeed(); err != nil {
 		return run, err
 	}
-	for _, err := range []error{err1, err2, err3, err4} {
-		if err != nil {
-			return run, err
-		}
+	if err != nil {
+		return run, err
 	}
 	if st, err := active.status(ctx); err != nil || st.Role != "active" {
 		return run, fmt.Errorf("%s is no longer active after the measurement (%v): the figures would mix roles", active.spec.ID, err)
 	}
-	run.Active = (a1.CPU - a0.CPU).Seconds() / elapsed
-	run.Inactive = (i1.CPU - i0.CPU).Seconds() / elapsed
+	run.Active, run.Inactive = cpu[0], cpu[1]
 	if run.Kcat, err = r.kcatCPU(ctx, rate); err != nil {
 		return run, err
 	}
@@ -190,19 +181,45 @@ func (r *runner) kcatCPU(ctx context.Context, rate float64) (float64, error) {
 		_, err := pace(ctx, []sink{pipeSink{pw}}, 1, n, rate, nil)
 		fed <- err
 	}()
-	time.Sleep(time.Second)
-	k0, err1 := readProcStats(cmd.Process.Pid)
-	start := time.Now()
-	time.Sleep(r.o.cpuDuration)
-	k1, err2 := readProcStats(cmd.Process.Pid)
-	elapsed := time.Since(start).Seconds()
+	cpu, err := cpuPerSecond(r.o.cpuDuration, cmd.Process.Pid)
 	if err := <-fed; err != nil {
 		return 0, err
 	}
-	for _, err := range []error{err1, err2} {
-		if err != nil {
-			return 0, err
-		}
+	if err != nil {
+		return 0, err
 	}
-	return (k1.CPU - k0.CPU).Seconds() / elapsed, nil
+	return cpu[0], nil
+}
+
+// cpuPerSecond waits a second for the processes to reach their steady
+// state, then returns each one's CPU seconds per second over d. The
+// processes are read together, so that their figures cover the same time.
+func cpuPerSecond(d time.Duration, pids ...int) ([]float64, error) {
+	time.Sleep(time.Second)
+	before, err1 := readProcsStats(pids)
+	start := time.Now()
+	time.Sleep(d)
+	after, err2 := readProcsStats(pids)
+	elapsed := time.Since(start).Seconds()
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(pids))
+	for i := range pids {
+		out[i] = (after[i].CPU - before[i].CPU).Seconds() / elapsed
+	}
+	return out, nil
+}
+
+// readProcsStats reads each process's statistics, in order.
+func readProcsStats(pids []int) ([]procStats, error) {
+	out := make([]procStats, len(pids))
+	for i, pid := range pids {
+		ps, err := readProcStats(pid)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ps
+	}
+	return out, nil
 }
