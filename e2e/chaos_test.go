@@ -17,7 +17,7 @@ import (
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/broadcast/audit"
 	"github.com/feedd/feedd/hw/serialsim"
-	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/feedd/feedd/member"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -124,18 +124,8 @@ func (ch *chaos) between(lo, hi time.Duration) time.Duration {
 // tracker returns the commit-marker reader, created on first use.
 func (ch *chaos) tracker() *topicTracker {
 	if ch.tr == nil {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(ch.seeds()...),
-			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-			kgo.KeepControlRecords(),
-			kgo.FetchMaxWait(100*time.Millisecond),
-			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{ch.topic: {0: kgo.NewOffset().AtStart()}}),
-			kgo.DisableClientMetrics(),
-		)
-		if err != nil {
-			ch.t.Fatal(err)
-		}
-		ch.t.Cleanup(cl.Close)
-		ch.tr = &topicTracker{cl: cl, adm: kadm.NewClient(cl), topic: ch.topic}
+		ch.tr = ch.newTopicTracker()
+		ch.t.Cleanup(ch.tr.cl.Close)
 	}
 	return ch.tr
 }
@@ -273,11 +263,7 @@ func (ch *chaos) stopActive(active, inactive *e2eMember) {
 	ch.failover("hang", at, inactive, from)
 	ch.stream(ch.between(0, 1500*time.Millisecond))
 	active.resume()
-	ch.waitFor(active.id+" woken and stepped down", func() (bool, string) {
-		st, err := active.status()
-		if err != nil {
-			return false, err.Error()
-		}
+	active.waitStatus(active.id+" woken and stepped down", func(st member.Status) (bool, string) {
 		sd, was := st.Pair.Counters.StepDowns, before.Pair.Counters.StepDowns
 		return st.Role == "inactive" && sd["fenced"]+sd["superseded"] > was["fenced"]+was["superseded"],
 			fmt.Sprintf("role %s, step-downs %v", st.Role, sd)
@@ -304,11 +290,7 @@ func (ch *chaos) restartInactive(active, inactive *e2eMember) {
 	inactive.kill()
 	ch.stream(ch.between(200*time.Millisecond, 1500*time.Millisecond))
 	inactive.start()
-	ch.waitFor(inactive.id+" rejoined, trimming", func() (bool, string) {
-		st, err := inactive.status()
-		if err != nil {
-			return false, err.Error()
-		}
+	inactive.waitStatus(inactive.id+" rejoined, trimming", func(st member.Status) (bool, string) {
 		// inStepWith: on a feed without sequence numbers a rejoiner may
 		// trim by passing frames over rather than matching them.
 		return ch.inStepWith(st) && linkUp(st), fmt.Sprintf("role %s, matched %d, ring trims %d", st.Role, st.Broadcast.Counters.EchoMatched, ringTrims(st))
@@ -390,11 +372,7 @@ func (ch *chaos) kafkaCutActive(active, inactive *e2eMember) {
 // waitSteppedDown waits until m's pair role and pipeline are inactive.
 func (ch *chaos) waitSteppedDown(m *e2eMember) {
 	ch.t.Helper()
-	ch.waitFor(m.id+" stepped down", func() (bool, string) {
-		st, err := m.status()
-		if err != nil {
-			return false, err.Error()
-		}
+	m.waitStatus(m.id+" stepped down", func(st member.Status) (bool, string) {
 		return st.Role == "inactive" && st.Broadcast.State == broadcast.StateInactive, fmt.Sprintf("role %s (broadcast %s)", st.Role, st.Broadcast.State)
 	})
 }
@@ -410,11 +388,7 @@ func (ch *chaos) unplugActive(active, inactive *e2eMember) {
 		t.Fatal(err)
 	}
 	ch.waitActive(inactive, at)
-	ch.waitFor(active.id+" stepped down", func() (bool, string) {
-		st, err := active.status()
-		if err != nil {
-			return false, err.Error()
-		}
+	active.waitStatus(active.id+" stepped down", func(st member.Status) (bool, string) {
 		// For its feed; or for Kafka, if its commits stalled meanwhile
 		// (a second fault, logged below).
 		sd, was := st.Pair.Counters.StepDowns, before.Pair.Counters.StepDowns
@@ -495,11 +469,7 @@ func (ch *chaos) bothKilledFault(active, inactive *e2eMember) {
 	active.start()
 	inactive.start()
 	for _, m := range []*e2eMember{active, inactive} {
-		ch.waitFor(m.id+" restarted with its port open", func() (bool, string) {
-			st, err := m.status()
-			if err != nil {
-				return false, err.Error()
-			}
+		m.waitStatus(m.id+" restarted with its port open", func(st member.Status) (bool, string) {
 			return st.Ingest.Connected, "port not open yet"
 		})
 	}
@@ -663,18 +633,8 @@ func (c *e2eCluster) epochCheck() {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(100*time.Millisecond),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.topic: {0: kgo.NewOffset().AtStart()}}),
-		kgo.DisableClientMetrics(),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	tr := &topicTracker{cl: cl, adm: kadm.NewClient(cl), topic: c.topic}
+	tr := c.newTopicTracker()
+	defer tr.cl.Close()
 	end := tr.end(t)
 	var (
 		pid    int64 = -1
@@ -684,7 +644,7 @@ func (c *e2eCluster) epochCheck() {
 		epochs int
 	)
 	for next := int64(0); next < end; {
-		fs := cl.PollFetches(ctx)
+		fs := tr.cl.PollFetches(ctx)
 		if ctx.Err() != nil {
 			t.Fatalf("epoch check: reached offset %d of %d: %v", next, end, ctx.Err())
 		}

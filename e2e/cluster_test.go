@@ -76,16 +76,7 @@ func (ch *chaos) stall(kind string, at time.Time, from int64) time.Duration {
 	t := ch.t
 	t.Helper()
 	to := ch.tracker().end(t)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(ch.seeds()...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(100*time.Millisecond),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{ch.topic: {0: kgo.NewOffset().At(from)}}),
-		kgo.DisableClientMetrics(),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := ch.markerReader(kgo.NewOffset().At(from))
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
 	defer cancel()

@@ -103,11 +103,7 @@ func TestE2EStopActive(t *testing.T) {
 	c.stream(500 * time.Millisecond)
 
 	active.resume()
-	c.waitFor(active.id+" woken, stepped down and inactive", func() (bool, string) {
-		st, err := active.status()
-		if err != nil {
-			return false, err.Error()
-		}
+	active.waitStatus(active.id+" woken, stepped down and inactive", func(st member.Status) (bool, string) {
 		sd := st.Pair.Counters.StepDowns
 		return st.Role == "inactive" && st.Broadcast.State == broadcast.StateInactive && sd["fenced"]+sd["superseded"] > 0,
 			fmt.Sprintf("role %s (broadcast %s), step-downs %v", st.Role, st.Broadcast.State, sd)
@@ -139,13 +135,7 @@ func TestE2ERestartInactive(t *testing.T) {
 	inactive.kill()
 	c.stream(time.Second)
 	inactive.start()
-	c.waitFor(inactive.id+" rejoined inactive and trimming", func() (bool, string) {
-		st, err := inactive.status()
-		if err != nil {
-			return false, err.Error()
-		}
-		return canCover(st) && linkUp(st), fmt.Sprintf("role %s, trimmed %d, link up %v", st.Role, st.Broadcast.Counters.EchoMatched, linkUp(st))
-	})
+	inactive.waitRejoined()
 	c.stream(500 * time.Millisecond)
 	holders, polls, _ := w.end()
 
@@ -180,11 +170,7 @@ func TestE2ELinkCut(t *testing.T) {
 	w := c.watchRoles()
 	c.proxy.Cut()
 	// Several activation intervals of silence on the link.
-	c.waitFor(inactive.id+" to see the link silent", func() (bool, string) {
-		st, err := inactive.status()
-		if err != nil {
-			return false, err.Error()
-		}
+	inactive.waitStatus(inactive.id+" to see the link silent", func(st member.Status) (bool, string) {
 		return st.Pair.Counters.WitnessSuppressed > before.Pair.Counters.WitnessSuppressed,
 			fmt.Sprintf("witness suppressed %d", st.Pair.Counters.WitnessSuppressed)
 	})

@@ -117,17 +117,8 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 func runFailovers(b *testing.B, kind string, reps int) failoverResult {
 	c := newE2ECluster(b, e2eOptions{})
 	active, inactive := c.waitPair()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(100*time.Millisecond),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.topic: {0: kgo.NewOffset().AtStart()}}),
-	)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	tr := &topicTracker{cl: cl, adm: kadm.NewClient(cl), topic: c.topic}
+	tr := c.newTopicTracker()
+	defer tr.cl.Close()
 
 	var samples []failoverSample
 	failbacks := 0
@@ -179,6 +170,31 @@ type topicTracker struct {
 	adm   *kadm.Client
 	topic string
 	next  int64 // next offset the consumer hands over
+}
+
+// newTopicTracker reads c's topic from its start; the caller closes its
+// client.
+func (c *e2eCluster) newTopicTracker() *topicTracker {
+	cl := c.markerReader(kgo.NewOffset().AtStart())
+	return &topicTracker{cl: cl, adm: kadm.NewClient(cl), topic: c.topic}
+}
+
+// markerReader is a read_committed consumer of c's topic from offset from
+// that keeps the transaction markers: a commit marker's broker timestamp is
+// when its records became readable. The caller closes it.
+func (c *e2eCluster) markerReader(from kgo.Offset) *kgo.Client {
+	c.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.topic: {0: from}}),
+		kgo.DisableClientMetrics(),
+	)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return cl
 }
 
 // end returns the topic's last stable offset.

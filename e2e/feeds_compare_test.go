@@ -67,6 +67,21 @@ func untimed(exp []feedFrame, topic published) ([]feedFrame, published) {
 	return e, p
 }
 
+// seenByTimeOnly checks a loss that the comparison by content alone cannot
+// see (the topic's records could be the frames, bytes for bytes) and that
+// the read times give away.
+func seenByTimeOnly(t *testing.T, loss string, exp []feedFrame, topic published) {
+	t.Helper()
+	if v := compareFeedTopic(untimed(exp, topic)); !v.ok {
+		t.Errorf("by content alone, %s is not seen: want accepted, got %s", loss, v.problem)
+	}
+	if v := compareFeedTopic(exp, topic); v.ok {
+		t.Errorf("%s: accepted", loss)
+	} else {
+		t.Logf("%s: %s", loss, v.problem)
+	}
+}
+
 func without[T any](s []T, i int) []T {
 	out := append([]T(nil), s[:i]...)
 	return append(out, s[i+1:]...)
@@ -135,15 +150,7 @@ func TestFeedComparisonRefuses(t *testing.T) {
 	// e[12] lost right after b's marked copy of e[8], which has its bytes:
 	// by content alone, that copy could be e[12]; it was read 100 ms too
 	// early to be.
-	lost := without(handover, 16)
-	if v := compareFeedTopic(untimed(e, lost)); !v.ok {
-		t.Errorf("by content alone, e[12] lost behind a marked copy of e[8] is not seen: want accepted, got %s", v.problem)
-	}
-	if v := compareFeedTopic(e, lost); v.ok {
-		t.Error("e[12] lost behind a marked copy of e[8]: accepted")
-	} else {
-		t.Logf("e[12] lost behind a marked copy of e[8]: %s", v.problem)
-	}
+	seenByTimeOnly(t, "e[12] lost behind a marked copy of e[8]", e, without(handover, 16))
 	// The first active flushed e[:12] marked (it cannot know what the
 	// topic had), then e[12] was lost; a marked replay of e[32:40] comes
 	// later. By content alone the placement can leave the marked e[9:12]
@@ -153,14 +160,7 @@ func TestFeedComparisonRefuses(t *testing.T) {
 	// come again: it cannot be.
 	long := cycles(noFixCycle, 48)
 	shifted := published{}.add(true, "b", long[:12]...).add(false, "a", long[13:40]...).add(true, "b", long[32:40]...).add(false, "b", long[40:]...)
-	if v := compareFeedTopic(untimed(long, shifted)); !v.ok {
-		t.Errorf("by content alone, e[12] lost between marked records is not seen: want accepted, got %s", v.problem)
-	}
-	if v := compareFeedTopic(long, shifted); v.ok {
-		t.Error("e[12] lost between marked records: accepted")
-	} else {
-		t.Logf("e[12] lost between marked records: %s", v.problem)
-	}
+	seenByTimeOnly(t, "e[12] lost between marked records", long, shifted)
 	// The last frame lost: the topic ends early.
 	if v := compareFeedTopic(e, whole[:len(whole)-1]); v.ok || !strings.Contains(v.problem, "topic ends") {
 		t.Errorf("last frame dropped: ok %v: %s", v.ok, v.problem)

@@ -199,11 +199,7 @@ func (r *feedRun) settle() (active, inactive *e2eMember) {
 		active, inactive = r.waitPair()
 		before := ringTrims(inactive.mustStatus())
 		var role string
-		r.waitFor(inactive.id+" trimming its ring on the active's commits", func() (bool, string) {
-			st, err := inactive.status()
-			if err != nil {
-				return false, err.Error()
-			}
+		inactive.waitStatus(inactive.id+" trimming its ring on the active's commits", func(st member.Status) (bool, string) {
 			role = st.Role
 			return st.Role != "inactive" || ringTrims(st) > before, fmt.Sprintf("role %s, trims %d (were %d)", st.Role, ringTrims(st), before)
 		})
@@ -226,15 +222,21 @@ func (r *feedRun) between(lo, hi time.Duration) time.Duration {
 // killActive: kill -9 of the active; the inactive takes over on the
 // obituary; the killed member is started again.
 func (r *feedRun) killActive(active, inactive *e2eMember) string {
-	marked := possibleDuplicates(inactive)
-	at := time.Now()
-	active.kill()
-	r.waitActive(inactive, at)
-	took := time.Since(at)
-	marked = possibleDuplicates(inactive) - marked
+	took, marked := r.takeOver(inactive, active.kill)
 	r.stream(r.between(100*time.Millisecond, time.Second))
 	active.start()
 	return fmt.Sprintf("%s active and committing after %v, %d records marked possible", inactive.id, took.Round(time.Millisecond), marked)
+}
+
+// takeOver injects fault into the active and waits until inactive is
+// active and committing: it returns how long that took from the fault, and
+// how many records inactive published marked possible meanwhile.
+func (r *feedRun) takeOver(inactive *e2eMember, fault func()) (took time.Duration, marked uint64) {
+	before := possibleDuplicates(inactive)
+	at := time.Now()
+	fault()
+	r.waitActive(inactive, at)
+	return time.Since(at), possibleDuplicates(inactive) - before
 }
 
 // possibleDuplicates is the records m has published marked possible.
@@ -249,12 +251,7 @@ func possibleDuplicates(m *e2eMember) uint64 {
 // stopActive: SIGSTOP of the active, SIGCONT once the inactive has taken
 // over (after the activation interval of silence).
 func (r *feedRun) stopActive(active, inactive *e2eMember) string {
-	marked := possibleDuplicates(inactive)
-	at := time.Now()
-	active.hang()
-	r.waitActive(inactive, at)
-	took := time.Since(at)
-	marked = possibleDuplicates(inactive) - marked
+	took, marked := r.takeOver(inactive, active.hang)
 	hung := r.between(0, 1500*time.Millisecond)
 	r.stream(hung)
 	active.resume()
@@ -275,15 +272,14 @@ func (r *feedRun) restartInactive(active, inactive *e2eMember) string {
 // it holds and leaves; the inactive takes over at once. It is started
 // again a moment later.
 func (r *feedRun) termActive(active, inactive *e2eMember) string {
-	marked := possibleDuplicates(inactive)
-	at := time.Now()
-	if err := active.terminate(); err != nil {
-		r.t.Errorf("term-active: %s exited with %v after SIGTERM, want status 0", active.id, err)
-	}
-	stopped := time.Since(at)
-	r.waitActive(inactive, at)
-	took := time.Since(at)
-	marked = possibleDuplicates(inactive) - marked
+	var stopped time.Duration
+	took, marked := r.takeOver(inactive, func() {
+		at := time.Now()
+		if err := active.terminate(); err != nil {
+			r.t.Errorf("term-active: %s exited with %v after SIGTERM, want status 0", active.id, err)
+		}
+		stopped = time.Since(at)
+	})
 	r.stream(r.between(100*time.Millisecond, time.Second))
 	active.start()
 	return fmt.Sprintf("%s exited after %v; %s active and committing after %v, %d records marked possible", active.id,

@@ -622,6 +622,30 @@ func (m *e2eMember) mustStatus() member.Status {
 	return st
 }
 
+// waitStatus polls m's /status until cond holds of it, as waitFor does,
+// and returns the status that satisfied it.
+func (m *e2eMember) waitStatus(what string, cond func(st member.Status) (bool, string)) member.Status {
+	m.c.t.Helper()
+	var st member.Status
+	m.c.waitFor(what, func() (bool, string) {
+		var err error
+		if st, err = m.status(); err != nil {
+			return false, err.Error()
+		}
+		return cond(st)
+	})
+	return st
+}
+
+// waitRejoined waits until m, restarted, is inactive again, linked to its
+// peer and trimming its ring on echo: able to cover a failover.
+func (m *e2eMember) waitRejoined() {
+	m.c.t.Helper()
+	m.waitStatus(m.id+" rejoined inactive and trimming", func(st member.Status) (bool, string) {
+		return canCover(st) && linkUp(st), fmt.Sprintf("role %s, trimmed %d, link up %v", st.Role, st.Broadcast.Counters.EchoMatched, linkUp(st))
+	})
+}
+
 // waitFor polls cond until it holds; it fails the test after e2eWait,
 // with the last state cond described.
 func (c *e2eCluster) waitFor(what string, cond func() (bool, string)) {
@@ -779,16 +803,10 @@ func (c *e2eCluster) waitPair() (active, inactive *e2eMember) {
 // waitActive waits until m is active and has committed after since.
 func (c *e2eCluster) waitActive(m *e2eMember, since time.Time) member.Status {
 	c.t.Helper()
-	var st member.Status
-	c.waitFor(m.id+" active and committing", func() (bool, string) {
-		var err error
-		if st, err = m.status(); err != nil {
-			return false, err.Error()
-		}
+	return m.waitStatus(m.id+" active and committing", func(st member.Status) (bool, string) {
 		return st.Role == "active" && st.Broadcast.LastCommitAt.After(since),
 			fmt.Sprintf("role %s, last commit %v", st.Role, st.Broadcast.LastCommitAt)
 	})
-	return st
 }
 
 // stream lets the feed run for d while checking that no member dies.

@@ -38,11 +38,7 @@ func TestE2EPairIdentityMismatch(t *testing.T) {
 	inactive.start()
 	for _, m := range []*e2eMember{active, inactive} {
 		peer := c.other(m).id
-		c.waitFor(m.id+" refuses "+peer, func() (bool, string) {
-			st, err := m.status()
-			if err != nil {
-				return false, err.Error()
-			}
+		m.waitStatus(m.id+" refuses "+peer, func(st member.Status) (bool, string) {
 			return refuses(st, peer), refusals(st)
 		})
 	}
@@ -77,13 +73,7 @@ func TestE2EPairIdentityMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	inactive.start()
-	c.waitFor(inactive.id+" rejoined inactive and trimming", func() (bool, string) {
-		st, err := inactive.status()
-		if err != nil {
-			return false, err.Error()
-		}
-		return canCover(st) && linkUp(st), fmt.Sprintf("role %s, trimmed %d, link up %v", st.Role, st.Broadcast.Counters.EchoMatched, linkUp(st))
-	})
+	inactive.waitRejoined()
 	if st, err := active.status(); err != nil || refuses(st, inactive.id) {
 		t.Errorf("%s still refuses %s after it was fixed: %s %v", active.id, inactive.id, refusals(st), err)
 	}

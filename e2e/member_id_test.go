@@ -44,20 +44,12 @@ func TestE2EMemberIDClash(t *testing.T) {
 	twin.start()
 
 	for _, m := range []*e2eMember{active, twin} {
-		c.waitFor(m.id+" reports the clash", func() (bool, string) {
-			st, err := m.status()
-			if err != nil {
-				return false, err.Error()
-			}
+		m.waitStatus(m.id+" reports the clash", func(st member.Status) (bool, string) {
 			return st.Pair.MemberIDClash != nil && st.Link.MemberIDClash != nil && st.Link.MemberIDClash.Standing, clashes(st)
 		})
 	}
 	// The twin also sees the active committing under their common id.
-	c.waitFor(twin.id+" sees the active's commits under its own id", func() (bool, string) {
-		st, err := twin.status()
-		if err != nil {
-			return false, err.Error()
-		}
+	twin.waitStatus(twin.id+" sees the active's commits under its own id", func(st member.Status) (bool, string) {
 		return st.Pair.MemberIDClash != nil && st.Pair.MemberIDClash.Committing, clashes(st)
 	})
 	c.stream(3 * time.Second)
@@ -118,11 +110,7 @@ func TestE2EMemberIDClash(t *testing.T) {
 	// The twin's commits-only view: once it is gone, the active is
 	// undisturbed and the clash lapses.
 	twin.kill()
-	c.waitFor(active.id+": the clash lapses", func() (bool, string) {
-		st, err := active.status()
-		if err != nil {
-			return false, err.Error()
-		}
+	active.waitStatus(active.id+": the clash lapses", func(st member.Status) (bool, string) {
 		return st.Pair.MemberIDClash == nil, clashes(st)
 	})
 	if st := active.mustStatus(); st.Role != "active" || !st.Pair.RoleSince.Equal(before.Pair.RoleSince) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/hw/serialsim"
+	"github.com/feedd/feedd/member"
 )
 
 // Repair from the peer, end to end (decision 0011): two `feedd run`
@@ -227,11 +228,7 @@ func newFeedRunOn(t *testing.T, spec feedSpec, broker string, seed uint64, finge
 		}
 	})
 	for _, m := range r.members {
-		r.waitFor(m.id+" reading its port", func() (bool, string) {
-			st, err := m.status()
-			if err != nil {
-				return false, err.Error()
-			}
+		m.waitStatus(m.id+" reading its port", func(st member.Status) (bool, string) {
 			return st.Ingest.Connected, "port not open yet"
 		})
 	}
