@@ -48,10 +48,10 @@ var latencyQuantiles = []struct {
 	name string
 	of   func(LatencyStats) time.Duration
 }{
-	{"p50", func(s LatencyStats) time.Duration { return s.P50 }},
-	{"p99", func(s LatencyStats) time.Duration { return s.P99 }},
-	{"p99.9", func(s LatencyStats) time.Duration { return s.P999 }},
-	{"max", func(s LatencyStats) time.Duration { return s.Max }},
+	{"p50", p50Of},
+	{"p99", p99Of},
+	{"p99.9", p999Of},
+	{"max", maxOf},
 }
 
 func (res *results) latencyFigure() (*figure, error) {

@@ -129,10 +129,15 @@ func verdict(met bool) string {
 	return "**missed**"
 }
 
+// printer is each section's p: fmt.Fprintf into the report.
+func printer(b *strings.Builder) func(format string, args ...any) {
+	return func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+}
+
 // render writes the report, with a link to each of figs (in dir, relative
 // to the report) at the end of the section it illustrates.
 func (res *results) render(b *strings.Builder, figs []figure, dir string) {
-	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p := printer(b)
 	p("# Benchmarks\n\n")
 	p("<!-- Written by `make bench` (cmd/feedd-bench). Edit the notes at the end; the figures are rewritten. -->\n\n")
 	p("Measured %s on %s, a shared machine where other work was running. Versions: %s.\n\n",
@@ -252,7 +257,7 @@ func (res *results) targets() []target {
 	}
 	bound := ms(latencyP99Target)
 	for _, l := range res.Latency {
-		p99 := l.perRun(func(s LatencyStats) time.Duration { return s.P99 })
+		p99 := l.perRun(p99Of)
 		ts = append(ts, target{fmt.Sprintf("latency at %s frames/s: p99 at most the commit interval + 10 ms (%s)", fmtRate(l.Rate), fmtMS(bound)),
 			"p99 " + p99.format(fmtMS), p99.Median <= bound})
 	}
@@ -260,7 +265,7 @@ func (res *results) targets() []target {
 		if e.Interval == 50*time.Millisecond {
 			r := summarize(e.Ratios)
 			ts = append(ts, target{"exactly-once at 50 ms: at most 5% throughput cost against the idempotent producer",
-				fmt.Sprintf("cost %s (ratio %s)", fmtPct(100*(1-r.Median)), r.format(func(v float64) string { return fmt.Sprintf("%.3f", v) })), r.Median >= 0.95})
+				fmt.Sprintf("cost %s (ratio %s)", fmtPct(100*(1-r.Median)), r.format(fixed(3))), r.Median >= 0.95})
 		}
 	}
 	if f := res.Failover["crash"]; f != nil {
@@ -289,7 +294,7 @@ func (res *results) renderThroughput(b *strings.Builder) {
 	if t == nil {
 		return
 	}
-	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p := printer(b)
 	p("## Throughput against kcat\n\n")
 	p("The same file of %d sequenced 100-byte lines (`%s`) goes to a fresh topic (one partition, the broker's defaults) "+
 		"of the same broker, %d times each way, feedd and kcat alternating:\n\n", t.Frames, t.FileCmd, len(t.Feedd))
@@ -297,9 +302,17 @@ func (res *results) renderThroughput(b *strings.Builder) {
 	p("- **kcat**: `%s`. Timed as the wall time of the kcat process, which exits once every message is acknowledged; the topic then ends at offset %d. Its own start-up and connection are inside that time: producing a one-line file takes %s.\n\n",
 		t.KcatCmd, t.Frames, summarize(t.KcatStart).format(func(v float64) string { return fmtMS(v * 1000) }))
 	p("| producer | frames/s | MB/s of lines |\n| --- | --- | --- |\n")
-	p("| feedd run (transactions, commit_interval 25ms) | %s | %s |\n", summarize(t.Feedd).format(fmtRate), summarize(scale(t.Feedd, FrameSize/1e6)).format(fmtF1))
-	p("| kcat -P (acks=all, idempotence) | %s | %s |\n", summarize(t.Kcat).format(fmtRate), summarize(scale(t.Kcat, FrameSize/1e6)).format(fmtF1))
-	p("| kcat -P with feedd's five headers | %s | %s |\n\n", summarize(t.KcatHeaders).format(fmtRate), summarize(scale(t.KcatHeaders, FrameSize/1e6)).format(fmtF1))
+	for _, row := range []struct {
+		producer   string
+		perSeconds []float64 // frames/s of each run
+	}{
+		{"feedd run (transactions, commit_interval 25ms)", t.Feedd},
+		{"kcat -P (acks=all, idempotence)", t.Kcat},
+		{"kcat -P with feedd's five headers", t.KcatHeaders},
+	} {
+		p("| %s | %s | %s |\n", row.producer, summarize(row.perSeconds).format(fmtRate), summarize(scale(row.perSeconds, FrameSize/1e6)).format(fixed(1)))
+	}
+	p("\n")
 	p("feedd / kcat, each set of runs: %s; median **%s**. feedd / kcat with headers: %s; median **%s**.\n\n",
 		listF(t.Ratios, "%.2f"), fmtRatio(summarize(t.Ratios).Median), listF(t.HeaderRatios, "%.2f"), fmtRatio(summarize(t.HeaderRatios).Median))
 	p("The third row is `%s`: the same lines with static headers of the keys and sizes feedd writes, so that the record format's share of the difference shows apart from feedd's own.\n\n", t.KcatHdrCmd)
@@ -315,8 +328,6 @@ func scale(v []float64, f float64) []float64 {
 	return out
 }
 
-func fmtF1(v float64) string { return fmt.Sprintf("%.1f", v) }
-
 func listF(v []float64, format string) string {
 	var s []string
 	for _, x := range v {
@@ -329,7 +340,7 @@ func (res *results) renderLatency(b *strings.Builder) {
 	if len(res.Latency) == 0 {
 		return
 	}
-	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p := printer(b)
 	p("## End-to-end latency\n\n")
 	p("One active member (`feedd run --role active`, defaults: transactions, commit_interval 25ms) reads a pty that the harness writes "+
 		"sequenced 100-byte frames into at a steady rate, on an absolute schedule. Each frame's latency runs from the write that puts its last byte "+
@@ -352,11 +363,11 @@ func (res *results) renderLatency(b *strings.Builder) {
 			d = l.Runs[0].Duration
 		}
 		p("| %s frames/s | %v | %s | %s | %s | %s | %s | %s / %s / %s / %s |\n", fmtRate(l.Rate), d,
-			n.format(func(v float64) string { return fmt.Sprintf("%.0f", v) }),
-			l.perRun(func(s LatencyStats) time.Duration { return s.P50 }).format(fmtMS),
-			l.perRun(func(s LatencyStats) time.Duration { return s.P99 }).format(fmtMS),
-			l.perRun(func(s LatencyStats) time.Duration { return s.P999 }).format(fmtMS),
-			l.perRun(func(s LatencyStats) time.Duration { return s.Max }).format(fmtMS),
+			n.format(fixed(0)),
+			l.perRun(p50Of).format(fmtMS),
+			l.perRun(p99Of).format(fmtMS),
+			l.perRun(p999Of).format(fmtMS),
+			l.perRun(maxOf).format(fmtMS),
 			fmtMS(ms(pool.P50)), fmtMS(ms(pool.P99)), fmtMS(ms(pool.P999)), fmtMS(ms(pool.Max)))
 	}
 	p("\nA frame waits for the commit that ends its transaction: up to one commit interval after the transaction's first frame, plus the commit's round trip, plus the consumer's fetch.\n\n")
@@ -366,7 +377,7 @@ func (res *results) renderEOS(b *strings.Builder) {
 	if len(res.EOS) == 0 {
 		return
 	}
-	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p := printer(b)
 	e0 := res.EOS[0]
 	p("## Cost of exactly-once\n\n")
 	p("The throughput and latency benchmarks above, with `kafka.commit_interval` set to each interval, and `kafka.producer` "+
@@ -379,11 +390,11 @@ func (res *results) renderEOS(b *strings.Builder) {
 		r := summarize(e.Ratios)
 		p("| %v | %s | %s | %s | %s / %s | %s / %s |\n", e.Interval,
 			summarize(e.TxnTput).format(fmtRate), summarize(e.IdemTput).format(fmtRate),
-			r.format(func(v float64) string { return fmt.Sprintf("%.3f", v) }),
-			e.TxnLat.perRun(func(s LatencyStats) time.Duration { return s.P50 }).format(fmtMS),
-			e.TxnLat.perRun(func(s LatencyStats) time.Duration { return s.P99 }).format(fmtMS),
-			e.IdemLat.perRun(func(s LatencyStats) time.Duration { return s.P50 }).format(fmtMS),
-			e.IdemLat.perRun(func(s LatencyStats) time.Duration { return s.P99 }).format(fmtMS))
+			r.format(fixed(3)),
+			e.TxnLat.perRun(p50Of).format(fmtMS),
+			e.TxnLat.perRun(p99Of).format(fmtMS),
+			e.IdemLat.perRun(p50Of).format(fmtMS),
+			e.IdemLat.perRun(p99Of).format(fmtMS))
 	}
 	p("\nThe ratio column is the median of the ratios of back-to-back runs. Without transactions a record is readable as soon as the broker has it; with them, only once its transaction commits, which is what the latency columns show.\n\n")
 }
@@ -392,7 +403,7 @@ func (res *results) renderFailover(b *strings.Builder) {
 	if len(res.Failover) == 0 {
 		return
 	}
-	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p := printer(b)
 	p("## Failover\n\n")
 	p("Two `feedd run` members in the pair protocol, each on its own pty fed the same frames at %d frames/s, defaults throughout "+
 		"(heartbeat 100 ms, activation interval 500 ms, commit interval 25 ms). Each repetition waits for a settled pair, signals the active "+
@@ -439,7 +450,7 @@ func (res *results) renderActivation(b *strings.Builder) {
 	if len(res.Activation) == 0 {
 		return
 	}
-	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p := printer(b)
 	p("## Activation against backlog depth\n\n")
 	p("A settled pair; the feed stops and the inactive trims everything the active committed; then the harness writes N frames into the "+
 		"inactive's pty only (frames the active never reads), waits until the inactive's ring holds them, and kills the active (SIGKILL). "+
@@ -469,7 +480,7 @@ func (res *results) renderMemory(b *strings.Builder) {
 	if len(res.Memory) == 0 {
 		return
 	}
-	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p := printer(b)
 	p("## Memory of an inactive member\n\n")
 	p("`feedd run --role inactive` on a fresh topic nobody writes to, so nothing trims its ring; the harness writes N frames into its pty and " +
 		"reads the process's resident memory (VmRSS) once `/status` shows the ring holding all of them, and before it read any (idle). " +
@@ -486,7 +497,7 @@ func (res *results) renderMemory(b *strings.Builder) {
 			}
 		}
 		p("| %d | %s | %s | %s | %s |\n", depth, summarize(rss).format(fmtMiB), summarize(idle).format(fmtMiB), summarize(payload).format(fmtMiB),
-			summarize(ratio).format(func(v float64) string { return fmt.Sprintf("%.2f", v) }))
+			summarize(ratio).format(fixed(2)))
 	}
 	p("\nResident memory includes what the Go runtime has not returned to the kernel yet; the ring's own live heap for a million frames is in the backlog micro-benchmark below (`Memory1M`).\n\n")
 }
@@ -495,7 +506,7 @@ func (res *results) renderCPU(b *strings.Builder) {
 	if len(res.CPU) == 0 {
 		return
 	}
-	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p := printer(b)
 	p("## CPU per role\n\n")
 	p("A settled pair fed the same frames on both ptys at a steady rate; each member's CPU time (user + system, from /proc) over %v, "+
 		"after a second of warm-up, divided by the time. The peer is `kcat -P` (acks=all, idempotence) fed the same frames at the same rate "+
@@ -509,9 +520,8 @@ func (res *results) renderCPU(b *strings.Builder) {
 			}
 		}
 		per := 1000 / rate
-		pc := func(v float64) string { return fmt.Sprintf("%.1f%%", v) }
-		pc2 := func(v float64) string { return fmt.Sprintf("%.2f%%", v) }
-		p("| %s frames/s | %s | %s | %s | %s | %s | %s |\n", fmtRate(rate), summarize(a).format(pc), summarize(i).format(pc), summarize(k).format(pc),
+		pc2 := func(v float64) string { return fixed(2)(v) + "%" }
+		p("| %s frames/s | %s | %s | %s | %s | %s | %s |\n", fmtRate(rate), summarize(a).format(fmtPct), summarize(i).format(fmtPct), summarize(k).format(fmtPct),
 			summarize(scale(a, per)).format(pc2), summarize(scale(i, per)).format(pc2), summarize(scale(k, per)).format(pc2))
 	}
 	p("\nA member's CPU has a part that does not depend on the rate (pair heartbeats every 100 ms, the echo consumer's fetches, commits every 25 ms while frames flow): per 1,000 frames/s it weighs more at low rates.\n\n")
@@ -521,7 +531,7 @@ func (res *results) renderGo(b *strings.Builder) {
 	if len(res.Go) == 0 {
 		return
 	}
-	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p := printer(b)
 	p("## Go micro-benchmarks\n\n")
 	p("The packages' own benchmarks, in the test process: no pty, no broker unless stated. Each row: the median of the -count runs, with the range.\n\n")
 	for _, g := range res.Go {

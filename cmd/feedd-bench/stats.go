@@ -80,6 +80,13 @@ type LatencyStats struct {
 	Below, Above, Missing int // samples not counted: warm-up, after the end, never arrived
 }
 
+// The quantiles of a run's statistics, as perRun and the latency figure
+// take them.
+func p50Of(s LatencyStats) time.Duration  { return s.P50 }
+func p99Of(s LatencyStats) time.Duration  { return s.P99 }
+func p999Of(s LatencyStats) time.Duration { return s.P999 }
+func maxOf(s LatencyStats) time.Duration  { return s.Max }
+
 func latencyStats(samples []time.Duration) LatencyStats {
 	s := slices.Clone(samples)
 	slices.Sort(s)
@@ -122,6 +129,11 @@ func fmtRate(v float64) string {
 	default:
 		return fmt.Sprintf("%.0f", v)
 	}
+}
+
+// fixed renders a value with the given number of decimals.
+func fixed(decimals int) func(float64) string {
+	return func(v float64) string { return fmt.Sprintf("%.*f", decimals, v) }
 }
 
 func fmtMiB(v float64) string { return fmt.Sprintf("%.1f MiB", v/(1<<20)) }
