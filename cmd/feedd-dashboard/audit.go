@@ -28,7 +28,7 @@ func audit() section {
 			id: 12, title: "Audited records/s", w: 6, h: 4, unit: units.RequestsPerSecond,
 			desc: "Committed records per second the audit reads.",
 			queries: []query{{
-				expr:   `sum by (pipeline) (rate(feedd_audit_records_total` + ofPipeline + `[$__rate_interval]))`,
+				expr:   sumBy("pipeline", perSecond("feedd_audit_records_total"+ofPipeline)),
 				legend: "{{pipeline}}",
 			}},
 		}, statLook{color: common.BigValueColorModeBackground, text: common.BigValueTextModeAuto, steps: thresholds("green")}),
@@ -38,14 +38,14 @@ func audit() section {
 			queries: []query{
 				{expr: `feedd_audit_gaps` + ofPipeline, legend: "gaps {{pipeline}}"},
 				{expr: `feedd_audit_missing_frames` + ofPipeline, legend: "missing frames {{pipeline}}"},
-				{expr: `increase(feedd_audit_duplicate_records_total` + ofPipeline + `[$__interval])`, legend: "duplicates {{pipeline}}"},
-				{expr: `increase(feedd_audit_out_of_order_total` + ofPipeline + `[$__interval])`, legend: "out of order {{pipeline}}"},
+				{expr: perInterval("feedd_audit_duplicate_records_total" + ofPipeline), legend: "duplicates {{pipeline}}"},
+				{expr: perInterval("feedd_audit_out_of_order_total" + ofPipeline), legend: "out of order {{pipeline}}"},
 			},
 		}),
 		linesPanel(spec{
 			id: 14, title: "End-to-end latency", w: 12, h: 8, unit: units.Seconds,
 			desc:    "From a member reading a frame from its port (feedd-rx header) to the audit receiving it committed; includes the commit interval. Both clocks must be synchronised (NTP).",
-			queries: quantiles("feedd_audit_end_to_end_latency_seconds_bucket"+ofPipeline, "pipeline", "rate", "$__rate_interval", 0.5, 0.99, 0.999),
+			queries: quantiles("feedd_audit_end_to_end_latency_seconds_bucket"+ofPipeline, "pipeline", perSecond, 0.5, 0.99, 0.999),
 		}),
 	}}
 }

@@ -13,9 +13,9 @@ func kafka() section {
 		linesPanel(spec{
 			id: 28, title: "Commit latency", w: 8, h: 8, unit: units.Seconds,
 			desc: "Wall time of each transaction commit (flush and EndTxn) of the active member: percentiles from feedd_broadcast_commit_duration_seconds, and the mean EndTxn time.",
-			queries: append(quantiles("feedd_broadcast_commit_duration_seconds_bucket"+ofMembers, "member", "rate", "$__rate_interval", 0.5, 0.99),
+			queries: append(quantiles("feedd_broadcast_commit_duration_seconds_bucket"+ofMembers, "member", perSecond, 0.5, 0.99),
 				query{
-					expr:   `rate(feedd_broadcast_end_txn_seconds_total` + ofMembers + `[$__rate_interval]) / rate(feedd_broadcast_commits_total` + ofMembers + `[$__rate_interval])`,
+					expr:   perSecond("feedd_broadcast_end_txn_seconds_total"+ofMembers) + " / " + perSecond("feedd_broadcast_commits_total"+ofMembers),
 					legend: "mean EndTxn {{member}}",
 				}),
 		}),
@@ -23,17 +23,17 @@ func kafka() section {
 			id: 29, title: "EndTxn share", w: 8, h: 8, unit: units.PercentUnit,
 			desc: "Share of wall time the active spends committing, and in EndTxn: the direct cost of transactions (docs/kafka.md). Lengthen kafka.commit_interval if it is high.",
 			queries: []query{
-				{expr: `rate(feedd_broadcast_commit_seconds_total` + ofMembers + `[$__rate_interval])`, legend: "committing {{member}}"},
-				{expr: `rate(feedd_broadcast_end_txn_seconds_total` + ofMembers + `[$__rate_interval])`, legend: "EndTxn {{member}}"},
+				{expr: perSecond("feedd_broadcast_commit_seconds_total" + ofMembers), legend: "committing {{member}}"},
+				{expr: perSecond("feedd_broadcast_end_txn_seconds_total" + ofMembers), legend: "EndTxn {{member}}"},
 			},
 		}),
 		linesPanel(spec{
 			id: 30, title: "Commits, failures and aborts", w: 8, h: 8, unit: units.Short,
 			desc: "Transactions committed, failed (aborted and replayed) and aborted, per second.",
 			queries: []query{
-				{expr: `rate(feedd_broadcast_commits_total` + ofMembers + `[$__rate_interval])`, legend: "commits {{member}}"},
-				{expr: `rate(feedd_broadcast_commit_failures_total` + ofMembers + `[$__rate_interval])`, legend: "failures {{member}}"},
-				{expr: `rate(feedd_broadcast_aborts_total` + ofMembers + `[$__rate_interval])`, legend: "aborts {{member}}"},
+				{expr: perSecond("feedd_broadcast_commits_total" + ofMembers), legend: "commits {{member}}"},
+				{expr: perSecond("feedd_broadcast_commit_failures_total" + ofMembers), legend: "failures {{member}}"},
+				{expr: perSecond("feedd_broadcast_aborts_total" + ofMembers), legend: "aborts {{member}}"},
 			},
 		}),
 		statePanel(spec{
@@ -45,9 +45,9 @@ func kafka() section {
 			id: 33, title: "Kafka client throughput", w: 12, h: 8, unit: units.BytesPerSecondSI,
 			desc: "Bytes produced by the active's producer, and fetched by each member's echo and control consumers. kprom creates a client series at its first event; until then the member shows 0.",
 			queries: []query{
-				{expr: perClient(`rate(feedd_kafka_producer_produce_bytes_total` + ofMembers + `[$__rate_interval])`), legend: "produced {{member}}"},
-				{expr: perClient(`rate(feedd_kafka_echo_fetch_bytes_total` + ofMembers + `[$__rate_interval])`), legend: "echo fetched {{member}}"},
-				{expr: perClient(`rate(feedd_kafka_control_fetch_bytes_total` + ofMembers + `[$__rate_interval])`), legend: "control fetched {{member}}"},
+				{expr: perClient(perSecond("feedd_kafka_producer_produce_bytes_total" + ofMembers)), legend: "produced {{member}}"},
+				{expr: perClient(perSecond("feedd_kafka_echo_fetch_bytes_total" + ofMembers)), legend: "echo fetched {{member}}"},
+				{expr: perClient(perSecond("feedd_kafka_control_fetch_bytes_total" + ofMembers)), legend: "control fetched {{member}}"},
 			},
 		}),
 		linesPanel(spec{
@@ -62,10 +62,10 @@ func kafka() section {
 			id: 34, title: "Kafka connection errors", w: 12, h: 7, unit: units.Short,
 			desc: "Failed connections and read/write errors of each Kafka client, per interval. kprom creates a client series at its first event; until then the member shows 0.",
 			queries: []query{
-				{expr: perClient(`increase(feedd_kafka_producer_connect_errors_total` + ofMembers + `[$__interval])`), legend: "producer connect {{member}}"},
-				{expr: perClient(`increase(feedd_kafka_echo_connect_errors_total` + ofMembers + `[$__interval])`), legend: "echo connect {{member}}"},
-				{expr: perClient(`increase(feedd_kafka_control_connect_errors_total` + ofMembers + `[$__interval])`), legend: "control connect {{member}}"},
-				{expr: perClient(`increase(feedd_kafka_producer_write_errors_total` + ofMembers + `[$__interval]) + increase(feedd_kafka_producer_read_errors_total` + ofMembers + `[$__interval])`), legend: "producer read/write {{member}}"},
+				{expr: perClient(perInterval("feedd_kafka_producer_connect_errors_total" + ofMembers)), legend: "producer connect {{member}}"},
+				{expr: perClient(perInterval("feedd_kafka_echo_connect_errors_total" + ofMembers)), legend: "echo connect {{member}}"},
+				{expr: perClient(perInterval("feedd_kafka_control_connect_errors_total" + ofMembers)), legend: "control connect {{member}}"},
+				{expr: perClient(perInterval("feedd_kafka_producer_write_errors_total"+ofMembers) + " + " + perInterval("feedd_kafka_producer_read_errors_total"+ofMembers)), legend: "producer read/write {{member}}"},
 			},
 		}),
 		linesPanel(spec{

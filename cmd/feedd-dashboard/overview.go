@@ -34,8 +34,8 @@ func overview() section {
 			id: 5, title: "Gap frames in range", w: 5, h: 4, unit: units.Short,
 			desc: "Frames evicted from a full ring and lost (the member that publishes no longer had them) or never broadcast by the active (skipped) over the dashboard's time range. Anything above 0 is a gap: run `feedd audit` for its extent.",
 			queries: []query{
-				{expr: `sum(increase(feedd_broadcast_ring_overflow_lost_frames_total` + ofMembers + `[$__range]))`, legend: "lost to overflow", instant: true},
-				{expr: `sum(increase(feedd_broadcast_ring_skipped_total` + ofMembers + `[$__range]))`, legend: "skipped", instant: true},
+				{expr: `sum(` + inRange("feedd_broadcast_ring_overflow_lost_frames_total"+ofMembers) + `)`, legend: "lost to overflow", instant: true},
+				{expr: `sum(` + inRange("feedd_broadcast_ring_skipped_total"+ofMembers) + `)`, legend: "skipped", instant: true},
 			},
 		}, statLook{color: common.BigValueColorModeBackground, text: common.BigValueTextModeValueAndName,
 			steps: thresholds("green", from(1, "red"))}),
@@ -43,7 +43,7 @@ func overview() section {
 			id: 6, title: "Committed frames/s", w: 5, h: 4, unit: units.Short,
 			desc: "Frames the pipeline commits to the topic per second (all members).",
 			queries: []query{{
-				expr:   `sum(rate(feedd_broadcast_committed_frames_total` + ofPipeline + `[$__rate_interval]))`,
+				expr:   `sum(` + perSecond("feedd_broadcast_committed_frames_total"+ofPipeline) + `)`,
 				legend: "frames/s",
 			}},
 		}, statLook{color: common.BigValueColorModeNone, text: common.BigValueTextModeAuto,

@@ -47,10 +47,21 @@ type query struct {
 	instant      bool
 }
 
-// quantiles are the queries of a histogram's quantiles qs: fn (rate or
-// increase) of its buckets over window, summed by the label by ("" for all
-// series together).
-func quantiles(buckets, by, fn, window string, qs ...float64) []query {
+// A counter's change, as each kind of panel shows it. Lines show rates
+// over $__rate_interval, which Grafana keeps long enough for rate to find
+// two scrapes; bars show the increase over each bar's $__interval; a
+// figure for the whole dashboard spans its $__range.
+func perSecond(series string) string   { return "rate(" + series + "[$__rate_interval])" }
+func perInterval(series string) string { return "increase(" + series + "[$__interval])" }
+func inRange(series string) string     { return "increase(" + series + "[$__range])" }
+
+// sumBy sums expr's series by the labels, a comma-separated list.
+func sumBy(labels, expr string) string { return "sum by (" + labels + ") (" + expr + ")" }
+
+// quantiles are the queries of a histogram's quantiles qs: its buckets'
+// change (perSecond, perInterval or inRange), summed by the label by (""
+// for all series together).
+func quantiles(buckets, by string, change func(string) string, qs ...float64) []query {
 	groups, legend := "le", ""
 	if by != "" {
 		groups, legend = by+", le", " {{"+by+"}}"
@@ -58,7 +69,7 @@ func quantiles(buckets, by, fn, window string, qs ...float64) []query {
 	out := make([]query, 0, len(qs))
 	for _, q := range qs {
 		out = append(out, query{
-			expr:   fmt.Sprintf("histogram_quantile(%g, sum by (%s) (%s(%s[%s])))", q, groups, fn, buckets, window),
+			expr:   fmt.Sprintf("histogram_quantile(%g, %s)", q, sumBy(groups, change(buckets))),
 			legend: "p" + strconv.FormatFloat(q*100, 'f', -1, 64) + legend,
 		})
 	}

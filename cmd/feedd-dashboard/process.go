@@ -17,7 +17,7 @@ func process() section {
 		linesPanel(spec{
 			id: 45, title: "CPU", w: 8, h: 6, unit: units.PercentUnit,
 			desc:    "CPU time per second: 100% is one core.",
-			queries: []query{{expr: `rate(process_cpu_seconds_total` + ofMembers + `[$__rate_interval])`, legend: "{{member}}"}},
+			queries: []query{{expr: perSecond("process_cpu_seconds_total" + ofMembers), legend: "{{member}}"}},
 		}),
 		stallsAndGoroutines(),
 	}}
@@ -30,7 +30,7 @@ func stallsAndGoroutines() panel {
 		id: 46, title: "Handoff stalls and goroutines", w: 8, h: 6, unit: units.Short,
 		desc: "Times the port reader waited for the pipeline (an overloaded host), per interval, and goroutines.",
 		queries: []query{
-			{expr: `increase(feedd_broadcast_handoff_stalls_total` + ofMembers + `[$__interval])`, legend: "stalls {{member}}"},
+			{expr: perInterval("feedd_broadcast_handoff_stalls_total" + ofMembers), legend: "stalls {{member}}"},
 			{expr: `go_goroutines` + ofMembers, legend: "goroutines {{member}}"},
 		},
 	}

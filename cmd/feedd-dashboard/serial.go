@@ -10,8 +10,8 @@ func serial() section {
 			id: 16, title: "Frames read vs committed", w: 12, h: 8, unit: units.Short,
 			desc: "Frames each member reads from its port, and frames the pipeline commits. On a healthy pipeline the committed rate equals the read rate of each member.",
 			queries: []query{
-				{expr: `rate(feedd_ingest_frames_total` + ofMembers + `[$__rate_interval])`, legend: "read {{member}}"},
-				{expr: `sum by (pipeline) (rate(feedd_broadcast_committed_frames_total` + ofPipeline + `[$__rate_interval]))`, legend: "committed {{pipeline}}"},
+				{expr: perSecond("feedd_ingest_frames_total" + ofMembers), legend: "read {{member}}"},
+				{expr: sumBy("pipeline", perSecond("feedd_broadcast_committed_frames_total"+ofPipeline)), legend: "committed {{pipeline}}"},
 			},
 		}),
 		statePanel(spec{
@@ -37,7 +37,7 @@ func serial() section {
 			id: 19, title: "Ingest drops by reason", w: 12, h: 7, unit: units.Short,
 			desc: "Invalid input dropped by the framer, per second: bad_checksum, noise, truncated, oversize (docs/framing.md). A member whose drops exceed its frames is judged noisy and steps down for a clean peer.",
 			queries: []query{{
-				expr:   `sum by (member, reason) (rate(feedd_ingest_dropped_total` + ofMembers + `[$__rate_interval]))`,
+				expr:   sumBy("member, reason", perSecond("feedd_ingest_dropped_total"+ofMembers)),
 				legend: "{{member}} {{reason}}",
 			}},
 		}),
@@ -45,9 +45,9 @@ func serial() section {
 			id: 20, title: "Reconnects and open failures", w: 12, h: 7, unit: units.Short,
 			desc: "Serial devices lost, failed opens and quiet periods, per interval.",
 			queries: []query{
-				{expr: `increase(feedd_ingest_reconnects_total` + ofMembers + `[$__interval])`, legend: "reconnects {{member}}"},
-				{expr: `increase(feedd_ingest_open_failures_total` + ofMembers + `[$__interval])`, legend: "open failures {{member}}"},
-				{expr: `increase(feedd_ingest_quiet_periods_total` + ofMembers + `[$__interval])`, legend: "quiet periods {{member}}"},
+				{expr: perInterval("feedd_ingest_reconnects_total" + ofMembers), legend: "reconnects {{member}}"},
+				{expr: perInterval("feedd_ingest_open_failures_total" + ofMembers), legend: "open failures {{member}}"},
+				{expr: perInterval("feedd_ingest_quiet_periods_total" + ofMembers), legend: "quiet periods {{member}}"},
 			},
 		}),
 	}}
