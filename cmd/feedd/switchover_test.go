@@ -141,32 +141,39 @@ func TestSwitchoverBetweenRealMembers(t *testing.T) {
 		t.Skip("starts a broker, a simulated feed and two member processes")
 	}
 	dir := t.TempDir()
-	o, err := parseDemoFlags([]string{"--duration", "10s", "--failover-every", "0", "--dir", dir}, io.Discard)
+	o, err := parseDemoFlags([]string{"--duration", "25s", "--failover-every", "0", "--dir", dir}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o.command = testDemoChild
-	configA, configB := filepath.Join(dir, "host-a.yaml"), filepath.Join(dir, "host-b.yaml")
+	configs := map[string]string{"host-a": filepath.Join(dir, "host-a.yaml"), "host-b": filepath.Join(dir, "host-b.yaml")}
 
 	type outcome struct {
-		refused, done error
-		out           string
+		active, inactive string // as found before the requests; "" if the pair never settled
+		refused, done    error
+		out              string
 	}
 	result := make(chan outcome, 1)
 	go func() {
 		var r outcome
 		defer func() { result <- r }()
-		// Wait until host-a is active and host-b could take over.
-		deadline := time.Now().Add(7 * time.Second)
-		for ; time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-			stA, stB := demoStatus(configA), demoStatus(configB)
-			if stA != nil && stB != nil && stA.Role == "active" && stB.Role == "inactive" &&
-				stB.Broadcast.Counters.EchoMatched > 0 && stB.ActivePeer() == "host-a" {
-				break
+		// Wait until one member is active and the other could take over;
+		// either may win the first activation.
+		deadline := time.Now().Add(20 * time.Second)
+		for ; time.Now().Before(deadline) && r.active == ""; time.Sleep(200 * time.Millisecond) {
+			for active, inactive := range map[string]string{"host-a": "host-b", "host-b": "host-a"} {
+				stA, stI := demoStatus(configs[active]), demoStatus(configs[inactive])
+				if stA != nil && stI != nil && stA.Role == "active" && stI.Role == "inactive" &&
+					stI.Broadcast.Counters.EchoMatched > 0 && stI.ActivePeer() == active {
+					r.active, r.inactive = active, inactive
+				}
 			}
 		}
-		_, _, r.refused = runCmd(t, "switchover", "--config", configB)
-		r.out, _, r.done = runCmd(t, "switchover", "--config", configA, "--to", "host-b")
+		if r.active == "" {
+			return
+		}
+		_, _, r.refused = runCmd(t, "switchover", "--config", configs[r.inactive])
+		r.out, _, r.done = runCmd(t, "switchover", "--config", configs[r.active], "--to", r.inactive)
 	}()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -178,11 +185,14 @@ func TestSwitchoverBetweenRealMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !errors.Is(r.refused, errRefused) || !strings.Contains(r.refused.Error(), "the active member is host-a") {
-		t.Errorf("switchover asked of the inactive member: %v; want a refusal naming host-a", r.refused)
+	if r.active == "" {
+		t.Fatal("the pair never had one member active and the other ready to take over")
 	}
-	if r.done != nil || !strings.Contains(r.out, "done: host-b is active") {
-		t.Errorf("switchover asked of the active member: %v\n%s", r.done, r.out)
+	if !errors.Is(r.refused, errRefused) || !strings.Contains(r.refused.Error(), "the active member is "+r.active) {
+		t.Errorf("switchover asked of the inactive member %s: %v; want a refusal naming %s", r.inactive, r.refused, r.active)
+	}
+	if r.done != nil || !strings.Contains(r.out, "done: "+r.inactive+" is active") {
+		t.Errorf("switchover asked of the active member %s: %v\n%s", r.active, r.done, r.out)
 	}
 	if !res.clean() || res.Report.HandoverCount < 1 {
 		t.Errorf("after the switchover the audit says: %s", res.verdict())
