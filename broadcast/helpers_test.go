@@ -16,6 +16,8 @@ import (
 	"github.com/feedd/feedd/hw/serialsim"
 	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/ingest/hostclock"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -311,6 +313,16 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// gather reads every metric g exposes, failing the test if it cannot.
+func gather(t testing.TB, g prometheus.Gatherer) []*dto.MetricFamily {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
 }
 
 // checkCoverage verifies that recs hold each of 1..n, first appearing in
