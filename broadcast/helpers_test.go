@@ -152,6 +152,24 @@ func waitFenced(t testing.TB, m *member, what string) {
 	}
 }
 
+// rejoin completes from's step-down of the given mode once the next member
+// is live: a fenced member must have deactivated; a killed one is started
+// again with an empty ring on its port, its final status kept in dead.
+// It returns the member now on the port. what names the handover in a
+// failure.
+func rejoin(t testing.TB, cfg Config, from *member, p *port, mode, what string, dead *[]Status) *member {
+	t.Helper()
+	switch mode {
+	case "fenced":
+		waitFenced(t, from, what)
+	case "killed":
+		*dead = append(*dead, from.Status())
+		from = startMember(t, cfg, from.opt.Member, backlog.Config{})
+		p.m.Store(from)
+	}
+	return from
+}
+
 // frame builds a sequenced frame as the ingest side would: the feed's
 // sequence number is its identity.
 func frame(seq uint64, rx time.Time) *ingest.Frame {
