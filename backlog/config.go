@@ -1,6 +1,7 @@
 package backlog
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -101,30 +102,14 @@ type Config struct {
 // WithDefaults returns c with every zero field set to its default. Negative
 // values are kept so that Validate reports them.
 func (c Config) WithDefaults() Config {
-	if c.MaxFrames == 0 {
-		c.MaxFrames = DefaultMaxFrames
-	}
-	if c.MaxBytes == 0 {
-		c.MaxBytes = DefaultMaxBytes
-	}
-	if c.LookAhead == 0 {
-		c.LookAhead = DefaultLookAhead
-	}
-	if c.EchoMemory == 0 {
-		c.EchoMemory = DefaultEchoMemory
-	}
-	if c.EchoMemoryTTL == 0 {
-		c.EchoMemoryTTL = DefaultEchoMemoryTTL
-	}
-	if c.PassMargin == 0 {
-		c.PassMargin = DefaultPassMargin
-	}
-	if c.RepairTimeout == 0 {
-		c.RepairTimeout = DefaultRepairTimeout
-	}
-	if c.CrossCheck == "" {
-		c.CrossCheck = CrossCheckAuto
-	}
+	c.MaxFrames = cmp.Or(c.MaxFrames, DefaultMaxFrames)
+	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
+	c.LookAhead = cmp.Or(c.LookAhead, DefaultLookAhead)
+	c.EchoMemory = cmp.Or(c.EchoMemory, DefaultEchoMemory)
+	c.EchoMemoryTTL = cmp.Or(c.EchoMemoryTTL, DefaultEchoMemoryTTL)
+	c.PassMargin = cmp.Or(c.PassMargin, DefaultPassMargin)
+	c.RepairTimeout = cmp.Or(c.RepairTimeout, DefaultRepairTimeout)
+	c.CrossCheck = cmp.Or(c.CrossCheck, CrossCheckAuto)
 	return c
 }
 
@@ -132,27 +117,12 @@ func (c Config) WithDefaults() Config {
 // configuration key, e.g. "backlog.max_frames: must be > 0".
 func (c Config) Validate() error {
 	var errs []error
-	switch {
-	case c.MaxFrames <= 0:
-		errs = append(errs, errors.New("backlog.max_frames: must be > 0"))
-	case c.MaxFrames > LimitMaxFrames:
-		errs = append(errs, errors.New("backlog.max_frames: must be <= 1073741824"))
-	}
+	errs = appendOutOfRange(errs, "backlog.max_frames", c.MaxFrames, LimitMaxFrames)
 	if c.MaxBytes <= 0 {
 		errs = append(errs, errors.New("backlog.max_bytes: must be > 0"))
 	}
-	switch {
-	case c.LookAhead <= 0:
-		errs = append(errs, errors.New("backlog.look_ahead: must be > 0"))
-	case c.LookAhead > LimitLookAhead:
-		errs = append(errs, errors.New("backlog.look_ahead: must be <= 1048576"))
-	}
-	switch {
-	case c.EchoMemory <= 0:
-		errs = append(errs, errors.New("backlog.echo_memory: must be > 0"))
-	case c.EchoMemory > LimitEchoMemory:
-		errs = append(errs, errors.New("backlog.echo_memory: must be <= 16777216"))
-	}
+	errs = appendOutOfRange(errs, "backlog.look_ahead", c.LookAhead, LimitLookAhead)
+	errs = appendOutOfRange(errs, "backlog.echo_memory", c.EchoMemory, LimitEchoMemory)
 	if c.EchoMemoryTTL <= 0 {
 		errs = append(errs, errors.New("backlog.echo_memory_ttl: must be > 0"))
 	}
@@ -171,4 +141,15 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("backlog: the line's character time must be >= 0"))
 	}
 	return errors.Join(errs...)
+}
+
+// appendOutOfRange appends an error naming key unless 0 < v <= limit.
+func appendOutOfRange(errs []error, key string, v, limit int) []error {
+	switch {
+	case v <= 0:
+		return append(errs, fmt.Errorf("%s: must be > 0", key))
+	case v > limit:
+		return append(errs, fmt.Errorf("%s: must be <= %d", key, limit))
+	}
+	return errs
 }

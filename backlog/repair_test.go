@@ -24,8 +24,29 @@ type fillFeed struct {
 	end      []int64
 }
 
-func newFillFeed(n int, exact bool, maxWidth int64) *fillFeed {
-	return &fillFeed{exact: exact, maxWidth: maxWidth, content: make([]int, n), size: make([]int, n), end: make([]int64, n)}
+func newFillFeed(n int, ln fillLine) *fillFeed {
+	return &fillFeed{exact: ln.exact, maxWidth: ln.maxWidth, content: make([]int, n), size: make([]int, n), end: make([]int64, n)}
+}
+
+// fillLine is the line both repair properties draw their feed on: a byte's
+// line time, the rules' margin, the bound on a read window's width, whether
+// frames carry feed sequence numbers, and the sizes of the few contents
+// that repeat.
+type fillLine struct {
+	byteTime, margin, maxWidth int64
+	exact                      bool
+	sizes                      []int
+}
+
+// drawFillLine draws a line, in the order the fields are written.
+func drawFillLine(t *rapid.T) fillLine {
+	return fillLine{
+		byteTime: rapid.Int64Range(1_000, 100_000).Draw(t, "byteTime"),
+		margin:   rapid.Int64Range(0, 100_000_000).Draw(t, "margin"),
+		maxWidth: rapid.Int64Range(0, 60_000_000).Draw(t, "maxWidth"),
+		exact:    rapid.Bool().Draw(t, "exact"),
+		sizes:    rapid.SliceOfN(rapid.IntRange(3, 40), 1, 4).Draw(t, "alphabet"),
+	}
 }
 
 func (f *fillFeed) id(i int) uint64 {
@@ -80,21 +101,17 @@ type holeSide struct {
 }
 
 func checkFillHole(t *rapid.T) {
-	byteTime := rapid.Int64Range(1_000, 100_000).Draw(t, "byteTime")
-	margin := rapid.Int64Range(0, 100_000_000).Draw(t, "margin")
-	maxWidth := rapid.Int64Range(0, 60_000_000).Draw(t, "maxWidth")
-	exact := rapid.Bool().Draw(t, "exact")
-	sizes := rapid.SliceOfN(rapid.IntRange(3, 40), 1, 4).Draw(t, "alphabet")
+	ln := drawFillLine(t)
 	n := rapid.IntRange(2, 150).Draw(t, "frames")
 
 	// The feed: contents from a tiny alphabet, each frame taking its bytes'
 	// line time, with idle time between.
-	feed := newFillFeed(n, exact, maxWidth)
+	feed := newFillFeed(n, ln)
 	var now int64 = 1_000_000_000
 	for i := range n {
-		feed.content[i] = rapid.IntRange(0, len(sizes)-1).Draw(t, "content")
-		feed.size[i] = sizes[feed.content[i]]
-		now += int64(feed.size[i])*byteTime + rapid.Int64Range(0, 5*byteTime*40).Draw(t, "idle")
+		feed.content[i] = rapid.IntRange(0, len(ln.sizes)-1).Draw(t, "content")
+		feed.size[i] = ln.sizes[feed.content[i]]
+		now += int64(feed.size[i])*ln.byteTime + rapid.Int64Range(0, 5*ln.byteTime*40).Draw(t, "idle")
 		feed.end[i] = now
 	}
 
@@ -151,7 +168,7 @@ func checkFillHole(t *rapid.T) {
 		}
 		w := peer.byFeed[i]
 		cw := Window{Lo: w.Lo - est - u, Hi: w.Hi - est + u}
-		if firstAfter != nil && cw.Lo-margin > firstAfter.Hi {
+		if firstAfter != nil && cw.Lo-ln.margin > firstAfter.Hi {
 			break
 		}
 		peerFrames = append(peerFrames, feed.sight(i, cw))
@@ -167,7 +184,7 @@ func checkFillHole(t *rapid.T) {
 		}
 	}
 
-	fill := FillHole(before, after, peerFrames, HoleRules{ByteTime: byteTime, Margin: margin})
+	fill := FillHole(before, after, peerFrames, HoleRules{ByteTime: ln.byteTime, Margin: ln.margin})
 
 	trace, chosen := checkFillOrder(t, fill, peerIdx)
 	has := map[int]bool{}
@@ -272,27 +289,23 @@ func TestFillStartProperty(t *testing.T) {
 func FuzzFillStart(f *testing.F) { f.Fuzz(rapid.MakeFuzz(checkFillStart)) }
 
 func checkFillStart(t *rapid.T) {
-	byteTime := rapid.Int64Range(1_000, 100_000).Draw(t, "byteTime")
-	margin := rapid.Int64Range(0, 100_000_000).Draw(t, "margin")
-	maxWidth := rapid.Int64Range(0, 60_000_000).Draw(t, "maxWidth")
-	exact := rapid.Bool().Draw(t, "exact")
-	sizes := rapid.SliceOfN(rapid.IntRange(3, 40), 1, 4).Draw(t, "alphabet")
+	ln := drawFillLine(t)
 	stamped := rapid.IntRange(0, 100).Draw(t, "stampedPercent")
 	n := rapid.IntRange(1, 150).Draw(t, "frames")
 
 	// The feed: sentences from a tiny alphabet that repeat, and sentences
 	// with a time stamp, which never do.
-	feed := newFillFeed(n, exact, maxWidth)
+	feed := newFillFeed(n, ln)
 	var now int64 = 1_000_000_000
 	for i := range n {
 		if rapid.IntRange(0, 99).Draw(t, "stampDice") < stamped {
-			feed.content[i] = len(sizes) + i
+			feed.content[i] = len(ln.sizes) + i
 			feed.size[i] = 30
 		} else {
-			feed.content[i] = rapid.IntRange(0, len(sizes)-1).Draw(t, "content")
-			feed.size[i] = sizes[feed.content[i]]
+			feed.content[i] = rapid.IntRange(0, len(ln.sizes)-1).Draw(t, "content")
+			feed.size[i] = ln.sizes[feed.content[i]]
 		}
-		now += int64(feed.size[i])*byteTime + rapid.Int64Range(0, 5*byteTime*40).Draw(t, "idle")
+		now += int64(feed.size[i])*ln.byteTime + rapid.Int64Range(0, 5*ln.byteTime*40).Draw(t, "idle")
 		feed.end[i] = now
 	}
 
@@ -326,8 +339,8 @@ func checkFillStart(t *rapid.T) {
 	est := peerTheta - localTheta + rapid.Int64Range(-u, u).Draw(t, "clockError")
 	ringStart := rapid.IntRange(0, n).Draw(t, "peerRingStart")
 	to := local[s0].Hi
-	if !exact {
-		to += margin
+	if !ln.exact {
+		to += ln.margin
 	}
 	var peer []Sighting
 	var peerIdx []int
@@ -337,10 +350,10 @@ func checkFillStart(t *rapid.T) {
 		}
 		w := feed.window(t, i, peerTheta)
 		cw := Window{Lo: w.Lo - est - u, Hi: w.Hi - est + u}
-		if len(before) > 0 && cw.Hi < before[len(before)-1].Win.Lo-margin {
+		if len(before) > 0 && cw.Hi < before[len(before)-1].Win.Lo-ln.margin {
 			continue
 		}
-		if cw.Lo-margin > to {
+		if cw.Lo-ln.margin > to {
 			break
 		}
 		peer = append(peer, feed.sight(i, cw))
@@ -352,13 +365,13 @@ func checkFillStart(t *rapid.T) {
 	}
 	var after []Sighting
 	for _, i := range localReads {
-		if len(after) > 0 && local[i].Lo-margin > peerHi {
+		if len(after) > 0 && local[i].Lo-ln.margin > peerHi {
 			break
 		}
 		after = append(after, feed.sight(i, local[i]))
 	}
 
-	fill := FillStart(before, after, peer, to, -1, HoleRules{ByteTime: byteTime, Margin: margin})
+	fill := FillStart(before, after, peer, to, -1, HoleRules{ByteTime: ln.byteTime, Margin: ln.margin})
 
 	trace, chosen := checkFillOrder(t, fill, peerIdx)
 	for _, f := range fill {

@@ -1,6 +1,7 @@
 package broadcast
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -153,39 +154,19 @@ type SASLConfig struct {
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
-	if c.CommitInterval == 0 {
-		c.CommitInterval = DefaultCommitInterval
-	}
-	if c.CommitMaxFrames == 0 {
-		c.CommitMaxFrames = DefaultCommitMaxFrames
-	}
-	if c.CommitMaxBytes == 0 {
-		c.CommitMaxBytes = DefaultCommitMaxBytes
-	}
-	if c.CommitTimeout == 0 {
-		c.CommitTimeout = DefaultCommitTimeout
-	}
-	if c.TransactionTimeout == 0 {
-		c.TransactionTimeout = DefaultTransactionTimeout
-	}
-	if c.ControlInterval == 0 {
-		c.ControlInterval = DefaultControlInterval
-	}
+	c.CommitInterval = cmp.Or(c.CommitInterval, DefaultCommitInterval)
+	c.CommitMaxFrames = cmp.Or(c.CommitMaxFrames, DefaultCommitMaxFrames)
+	c.CommitMaxBytes = cmp.Or(c.CommitMaxBytes, DefaultCommitMaxBytes)
+	c.CommitTimeout = cmp.Or(c.CommitTimeout, DefaultCommitTimeout)
+	c.TransactionTimeout = cmp.Or(c.TransactionTimeout, DefaultTransactionTimeout)
+	c.ControlInterval = cmp.Or(c.ControlInterval, DefaultControlInterval)
 	if c.ControlTopic == "" && c.Topic != "" {
 		c.ControlTopic = c.Topic + ControlTopicSuffix
 	}
-	if c.Partitions == 0 {
-		c.Partitions = 1
-	}
-	if c.Producer == "" {
-		c.Producer = ProducerTransactional
-	}
-	if c.Key == "" {
-		c.Key = KeyNone
-	}
-	if c.Compression == "" {
-		c.Compression = "none"
-	}
+	c.Partitions = cmp.Or(c.Partitions, 1)
+	c.Producer = cmp.Or(c.Producer, ProducerTransactional)
+	c.Key = cmp.Or(c.Key, KeyNone)
+	c.Compression = cmp.Or(c.Compression, "none")
 	return c
 }
 

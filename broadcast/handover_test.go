@@ -173,14 +173,7 @@ func testHandover(t *testing.T, cfg Config, iterations int, mkFrame func(uint64,
 		if err := members[to].Activate(ctx); err != nil {
 			t.Fatalf("iteration %d (%s): activation: %v", i, mode, err)
 		}
-		switch mode {
-		case "fenced":
-			waitFenced(t, members[from], fmt.Sprintf("iteration %d", i))
-		case "killed":
-			dead = append(dead, members[from].Status())
-			members[from] = startMember(t, cfg, names[from], backlog.Config{})
-			ports[from].m.Store(members[from])
-		}
+		members[from] = rejoin(t, cfg, members[from], ports[from], mode, fmt.Sprintf("iteration %d", i), &dead)
 		ports[to].lag.Store(0)
 		members[to].setEchoDelay(0)
 		active = to

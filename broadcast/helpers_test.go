@@ -16,6 +16,8 @@ import (
 	"github.com/feedd/feedd/hw/serialsim"
 	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/ingest/hostclock"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -148,6 +150,24 @@ func waitFenced(t testing.TB, m *member, what string) {
 	if st := m.Status(); !errors.Is(st.Cause, ErrFenced) {
 		t.Fatalf("%s: the fenced member stopped with %v, want ErrFenced", what, st.Cause)
 	}
+}
+
+// rejoin completes from's step-down of the given mode once the next member
+// is live: a fenced member must have deactivated; a killed one is started
+// again with an empty ring on its port, its final status kept in dead.
+// It returns the member now on the port. what names the handover in a
+// failure.
+func rejoin(t testing.TB, cfg Config, from *member, p *port, mode, what string, dead *[]Status) *member {
+	t.Helper()
+	switch mode {
+	case "fenced":
+		waitFenced(t, from, what)
+	case "killed":
+		*dead = append(*dead, from.Status())
+		from = startMember(t, cfg, from.opt.Member, backlog.Config{})
+		p.m.Store(from)
+	}
+	return from
 }
 
 // frame builds a sequenced frame as the ingest side would: the feed's
@@ -311,6 +331,16 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// gather reads every metric g exposes, failing the test if it cannot.
+func gather(t testing.TB, g prometheus.Gatherer) []*dto.MetricFamily {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
 }
 
 // checkCoverage verifies that recs hold each of 1..n, first appearing in

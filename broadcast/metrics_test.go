@@ -27,10 +27,7 @@ func TestMetrics(t *testing.T) {
 			p.Accept(frame(round*10+i, time.Now()))
 		}
 		waitFor(t, "frames committed", func() bool { return p.Status().Counters.CommittedFrames == (round+1)*10 })
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
+		mfs := gather(t, reg)
 		got := map[string]float64{}
 		for _, mf := range mfs {
 			for _, m := range mf.GetMetric() {
@@ -68,10 +65,7 @@ func TestMetrics(t *testing.T) {
 		}
 		// The producer client is closed: all its metrics, renamed or not,
 		// are unregistered, so the next one can register them again.
-		mfs, err = reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
+		mfs = gather(t, reg)
 		for _, mf := range mfs {
 			if strings.HasPrefix(mf.GetName(), "feedd_kafka_producer_") {
 				t.Errorf("round %d: %s still exposed after the producer closed", round, mf.GetName())
@@ -103,10 +97,7 @@ func TestLatencyHistograms(t *testing.T) {
 
 	histogram := func(name string) (count uint64, sum float64) {
 		t.Helper()
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
+		mfs := gather(t, reg)
 		for _, mf := range mfs {
 			if mf.GetName() == name {
 				h := mf.GetMetric()[0].GetHistogram()
@@ -188,10 +179,7 @@ func TestRingBoundMetrics(t *testing.T) {
 		if _, err := New(testConfig("127.0.0.1:1", "feed"), Options{Pipeline: "test", Member: "a", Ring: tc.ring, Logger: testLogger(), Registerer: reg}); err != nil {
 			t.Fatal(err)
 		}
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
+		mfs := gather(t, reg)
 		got := map[string]float64{}
 		for _, mf := range mfs {
 			if len(mf.GetMetric()) == 1 {

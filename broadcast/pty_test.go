@@ -380,14 +380,7 @@ func TestPTYHandover(t *testing.T) {
 		after := members[to].Status()
 		catchUp += after.Counters.CatchUpTrims - before.Counters.CatchUpTrims
 		earlyMark[to] = before.Ring.Recognised
-		switch mode {
-		case "fenced":
-			waitFenced(t, members[from], fmt.Sprintf("handover %d", i))
-		case "killed":
-			dead = append(dead, members[from].Status())
-			members[from] = startMember(t, cfg, names[from], backlog.Config{})
-			rig.ports[from].m.Store(members[from])
-		}
+		members[from] = rejoin(t, cfg, members[from], rig.ports[from], mode, fmt.Sprintf("handover %d", i), &dead)
 		t.Logf("handover %d: %s -> %s, %s, lag %v, echo delay %v; %d frames generated; catch-up trims %d",
 			i, names[from], names[to], mode, lag, echoDelay, rig.sim.Generated(),
 			after.Counters.CatchUpTrims-before.Counters.CatchUpTrims)

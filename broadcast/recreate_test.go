@@ -291,10 +291,7 @@ func checkRecreatedMetrics(t *testing.T, p *Pipeline, times, dropped float64) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector{p})
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mfs := gather(t, reg)
 	got := map[string]float64{}
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {

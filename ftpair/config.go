@@ -1,6 +1,7 @@
 package ftpair
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -78,21 +79,11 @@ func DefaultConfig() Config {
 // ApplyDefaults fills in zero-valued fields with their defaults. It leaves
 // MemberID and Preempt alone.
 func (c *Config) ApplyDefaults() {
-	if c.Weight == 0 {
-		c.Weight = DefaultWeight
-	}
-	if c.ActiveGoal == 0 {
-		c.ActiveGoal = DefaultActiveGoal
-	}
-	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = DefaultHeartbeatInterval
-	}
-	if c.PreparationInterval == 0 {
-		c.PreparationInterval = DefaultPreparationInterval
-	}
-	if c.ActivationInterval == 0 {
-		c.ActivationInterval = DefaultActivationInterval
-	}
+	c.Weight = cmp.Or(c.Weight, DefaultWeight)
+	c.ActiveGoal = cmp.Or(c.ActiveGoal, DefaultActiveGoal)
+	c.HeartbeatInterval = cmp.Or(c.HeartbeatInterval, DefaultHeartbeatInterval)
+	c.PreparationInterval = cmp.Or(c.PreparationInterval, DefaultPreparationInterval)
+	c.ActivationInterval = cmp.Or(c.ActivationInterval, DefaultActivationInterval)
 	if c.Preempt && c.PreemptDelay == 0 {
 		c.PreemptDelay = DefaultPreemptDelay
 	}

@@ -1,6 +1,7 @@
 package ftpair
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -98,7 +99,7 @@ func transcriptCommand(w *world, a transcript.Command) error {
 		if err != nil {
 			return err
 		}
-		feed, err := ParseFeedState(cmp2(a.KV["feed"], "ok"))
+		feed, err := ParseFeedState(cmp.Or(a.KV["feed"], "ok"))
 		if err != nil {
 			return err
 		}
@@ -230,13 +231,6 @@ func transcriptCommand(w *world, a transcript.Command) error {
 	return nil
 }
 
-func cmp2(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
 func scriptedHeartbeat(w *world, m *member, a transcript.Command) (Heartbeat, error) {
 	if w.scriptedSeq == nil {
 		w.scriptedSeq = map[string]uint64{}
@@ -267,13 +261,13 @@ func scriptedHeartbeat(w *world, m *member, a transcript.Command) (Heartbeat, er
 	if err != nil {
 		return hb, err
 	}
-	if hb.Role, err = ParseRole(cmp2(a.KV["role"], "inactive")); err != nil {
+	if hb.Role, err = ParseRole(cmp.Or(a.KV["role"], "inactive")); err != nil {
 		return hb, err
 	}
-	if hb.Feed, err = ParseFeedState(cmp2(a.KV["feed"], "ok")); err != nil {
+	if hb.Feed, err = ParseFeedState(cmp.Or(a.KV["feed"], "ok")); err != nil {
 		return hb, err
 	}
-	if hb.Kafka, err = ParseKafkaState(cmp2(a.KV["kafka"], "ok")); err != nil {
+	if hb.Kafka, err = ParseKafkaState(cmp.Or(a.KV["kafka"], "ok")); err != nil {
 		return hb, err
 	}
 	hb.HoldOff = a.Flag("holdoff")
@@ -314,7 +308,7 @@ func formatStatus(w *world, s Status) string {
 		fmt.Fprintf(&b, "member-id-clash since=%s last=%s committing=%v slot=%d (%s)\n", at(c.Since), at(c.LastSeen), c.Committing, c.Slot, c.Detail)
 	}
 	for _, tr := range s.Transitions {
-		fmt.Fprintf(&b, "transition %s %s->%s reason=%s", at(tr.At), tr.From, tr.To, cmp2(string(tr.Reason), "-"))
+		fmt.Fprintf(&b, "transition %s %s->%s reason=%s", at(tr.At), tr.From, tr.To, cmp.Or(string(tr.Reason), "-"))
 		if tr.Detail != "" {
 			fmt.Fprintf(&b, " (%s)", tr.Detail)
 		}

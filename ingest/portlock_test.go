@@ -65,12 +65,27 @@ func slaveTermios(t *testing.T, master *os.File) *unix.Termios {
 	return tio
 }
 
+// openAsOther opens the device read-only as another program would, never
+// as its controlling terminal; busy reports the EBUSY an exclusive tty
+// gives a user other than root.
+func openAsOther(t *testing.T, path string) (fd int, busy bool) {
+	t.Helper()
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.EBUSY) {
+		return -1, true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd, false
+}
+
 // lockedByOther reports whether another open file holds the device's flock:
 // root respects it, unlike TIOCEXCL.
 func lockedByOther(t *testing.T, path string) bool {
 	t.Helper()
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.EBUSY) {
+	fd, busy := openAsOther(t, path)
+	if busy {
 		// Not root, and the tty is exclusive: ask /proc/locks instead.
 		var st unix.Stat_t
 		if err := unix.Stat(path, &st); err != nil {
@@ -78,11 +93,8 @@ func lockedByOther(t *testing.T, path string) bool {
 		}
 		return len(flockHolders(st)) > 0
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer unix.Close(fd)
-	err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+	err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 	if err == nil {
 		unix.Flock(fd, unix.LOCK_UN)
 		return false
@@ -97,12 +109,9 @@ func lockedByOther(t *testing.T, path string) bool {
 // other than root a plain open fails with EBUSY, root can ask the flag.
 func exclusive(t *testing.T, path string) bool {
 	t.Helper()
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.EBUSY) {
+	fd, busy := openAsOther(t, path)
+	if busy {
 		return true
-	}
-	if err != nil {
-		t.Fatal(err)
 	}
 	defer unix.Close(fd)
 	excl, err := unix.IoctlGetInt(fd, unix.TIOCGEXCL)

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -58,21 +59,11 @@ type SerialConfig struct {
 // WithDefaults fills unset fields with the defaults documented in
 // docs/configuration.md.
 func (c SerialConfig) WithDefaults() SerialConfig {
-	if c.Baud == 0 {
-		c.Baud = 9600
-	}
-	if c.DataBits == 0 {
-		c.DataBits = 8
-	}
-	if c.Parity == "" {
-		c.Parity = "none"
-	}
-	if c.StopBits == 0 {
-		c.StopBits = 1
-	}
-	if c.FlowControl == "" {
-		c.FlowControl = "none"
-	}
+	c.Baud = cmp.Or(c.Baud, 9600)
+	c.DataBits = cmp.Or(c.DataBits, 8)
+	c.Parity = cmp.Or(c.Parity, "none")
+	c.StopBits = cmp.Or(c.StopBits, 1)
+	c.FlowControl = cmp.Or(c.FlowControl, "none")
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = 5 * time.Millisecond
 	}

@@ -379,18 +379,11 @@ func (a *auditor) finish() {
 			r.Truncated = true
 		}
 	}
-	if s.GapCount > 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("%d gap(s): %d sequence number(s) missing", s.GapCount, s.Missing))
-	}
-	if s.DuplicatedSeqs > 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("%d sequence number(s) duplicated: %d extra record(s)", s.DuplicatedSeqs, s.DuplicateRecords))
-	}
-	if s.OutOfOrderCount > 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("%d record(s) out of order", s.OutOfOrderCount))
-	}
-	if u.RepeatedFingerprints > 0 && !r.RepeatedFramesAllowed {
-		r.Problems = append(r.Problems, fmt.Sprintf("%d fingerprint(s) repeated: %d extra record(s) without a sequence number", u.RepeatedFingerprints, u.RepeatedRecords))
-	}
+	r.Problems = addProblem(r.Problems, s.GapCount > 0, "%d gap(s): %d sequence number(s) missing", s.GapCount, s.Missing)
+	r.Problems = addProblem(r.Problems, s.DuplicatedSeqs > 0, "%d sequence number(s) duplicated: %d extra record(s)", s.DuplicatedSeqs, s.DuplicateRecords)
+	r.Problems = addProblem(r.Problems, s.OutOfOrderCount > 0, "%d record(s) out of order", s.OutOfOrderCount)
+	r.Problems = addProblem(r.Problems, u.RepeatedFingerprints > 0 && !r.RepeatedFramesAllowed,
+		"%d fingerprint(s) repeated: %d extra record(s) without a sequence number", u.RepeatedFingerprints, u.RepeatedRecords)
 	a.finishIdentity()
 	r.Clean = len(r.Problems) == 0
 	if r.NoSequenceNumbers() {

@@ -191,18 +191,10 @@ func (c *comparison) briefs(s, e int, truncated *bool) []FrameBrief {
 
 func (c *comparison) verdict(r *ExpectReport, atStart, atEnd bool) {
 	t := &r.Totals
-	if t.Missing > 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("%d expected frame(s) missing in %d run(s)", t.Missing, r.MissingRuns))
-	}
-	if t.Reordered > 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("%d frame(s) out of place in %d move(s)", t.Reordered, r.MovedRuns))
-	}
-	if t.DuplicatesUnmarked > 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("%d duplicate record(s) not marked possible", t.DuplicatesUnmarked))
-	}
-	if t.Foreign > 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("%d foreign record(s): no expected frame has their bytes", t.Foreign))
-	}
+	r.Problems = addProblem(r.Problems, t.Missing > 0, "%d expected frame(s) missing in %d run(s)", t.Missing, r.MissingRuns)
+	r.Problems = addProblem(r.Problems, t.Reordered > 0, "%d frame(s) out of place in %d move(s)", t.Reordered, r.MovedRuns)
+	r.Problems = addProblem(r.Problems, t.DuplicatesUnmarked > 0, "%d duplicate record(s) not marked possible", t.DuplicatesUnmarked)
+	r.Problems = addProblem(r.Problems, t.Foreign > 0, "%d foreign record(s): no expected frame has their bytes", t.Foreign)
 	r.Clean = len(r.Problems) == 0
 	if t.DuplicatesMarked > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d duplicate(s) marked possible (feedd-dup): a member published them "+

@@ -47,16 +47,22 @@ func topicFrom(feed []ExpectedFrame, parts ...takeover) []TopicRecord {
 	return out
 }
 
+// noFixTakeovers is a feed whose cycle repeats exactly, and its topic in
+// which two takeovers re-publish two cycles each, marked.
+func noFixTakeovers() ([]ExpectedFrame, []TopicRecord) {
+	feed := cycleFeed(1200, noFix)
+	return feed, topicFrom(feed,
+		takeover{"a", 0, 209, 0},
+		takeover{"b", 198, 563, 12},
+		takeover{"a", 552, 1199, 12})
+}
+
 // TestCompareNoFixTakeovers: the cycle repeats exactly and two takeovers
 // re-publish two cycles each, marked. Myers' alignment takes the 24 extra
 // records in one run past the second takeover, where half of them are
 // unmarked; the best alignment takes exactly the marked ones.
 func TestCompareNoFixTakeovers(t *testing.T) {
-	feed := cycleFeed(1200, noFix)
-	topic := topicFrom(feed,
-		takeover{"a", 0, 209, 0},
-		takeover{"b", 198, 563, 12},
-		takeover{"a", 552, 1199, 12})
+	feed, topic := noFixTakeovers()
 	r := compare(t, feed, topic)
 	tot := r.Totals
 	if !r.Clean || tot.Matched != 1200 || tot.Duplicates != 24 || tot.DuplicatesMarked != 24 {
@@ -284,11 +290,7 @@ func TestWeighSkipsOnlyRepeats(t *testing.T) {
 // alignment is refined near each difference only, stays minimal, and the
 // report says so.
 func TestCompareWeighsNearBeyondBound(t *testing.T) {
-	feed := cycleFeed(1200, noFix)
-	topic := topicFrom(feed,
-		takeover{"a", 0, 209, 0},
-		takeover{"b", 198, 563, 12},
-		takeover{"a", 552, 1199, 12})
+	feed, topic := noFixTakeovers()
 	c := &comparison{exp: feed, topic: topic, maxWeighedCells: 10,
 		o: ExpectOptions{MaxDifferences: DefaultMaxDifferences, MaxListed: 1 << 30, MaxFramesPerRun: 1 << 30, End: int64(len(topic))}}
 	r, err := c.compare()

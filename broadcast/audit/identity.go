@@ -187,10 +187,8 @@ func (a *auditor) finishIdentity() {
 		r.Notes = append(r.Notes, "records without a sequence number may hold frames of the gaps: give the audit "+
 			"the members' sequence settings (--config with a sequence section) to read their numbers")
 	}
-	if id.TwoIdentityFrames > 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("%d frame(s) published both with and without a feed sequence number: %d extra record(s)",
-			id.TwoIdentityFrames, id.TwoIdentityRecords))
-	}
+	r.Problems = addProblem(r.Problems, id.TwoIdentityFrames > 0,
+		"%d frame(s) published both with and without a feed sequence number: %d extra record(s)", id.TwoIdentityFrames, id.TwoIdentityRecords)
 	if id.MembersDiffer {
 		r.Notes = append(r.Notes, fmt.Sprintf("members identify frames differently: %s by feed sequence number, %s by fingerprint only; "+
 			"their sequence settings differ (both members must be configured alike), so a frame both published is in the topic under two identities",

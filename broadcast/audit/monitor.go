@@ -114,18 +114,25 @@ func (m *Monitor) Collector() prometheus.Collector { return monitorCollector{m} 
 
 type monitorCollector struct{ m *Monitor }
 
-var (
-	auditMetrics = metric.NewSet("feedd_audit_")
+// auditMetrics are the audit's (feedd_audit_*), each read from its
+// Progress.
+var auditMetrics = progressMetrics()
 
-	auditRecordsDesc    = auditMetrics.Counter("records_total", "Committed data records the audit has read.", "identity")
-	auditNextOffsetDesc = auditMetrics.Gauge("next_offset", "The topic offset the audit reads next.")
-	auditLastSeqDesc    = auditMetrics.Gauge("last_sequence", "Highest feed sequence number read (0 before the first).")
-	auditGapsDesc       = auditMetrics.Gauge("gaps", "Ranges of feed sequence numbers missing between the lowest and highest read.")
-	auditMissingDesc    = auditMetrics.Gauge("missing_frames", "Feed sequence numbers missing between the lowest and highest read.")
-	auditDuplicatesDesc = auditMetrics.Counter("duplicate_records_total", "Records carrying a feed sequence number already read (copies beyond the first).")
-	auditOutOfOrderDesc = auditMetrics.Counter("out_of_order_total", "Records whose sequence number is lower than one read before them.")
-	auditLastRecordDesc = auditMetrics.Gauge("last_record_timestamp_seconds", "Timestamp of the newest record read (0 before the first).")
-)
+func progressMetrics() *metric.Table[Progress] {
+	t := metric.NewTable[Progress]("feedd_audit_")
+	t.CounterBy("records_total", "Committed data records the audit has read.", "identity", func(p *Progress, emit func(uint64, string)) {
+		emit(uint64(p.Sequenced), "sequence")
+		emit(uint64(p.Unsequenced), "fingerprint")
+	})
+	t.Gauge("next_offset", "The topic offset the audit reads next.", func(p *Progress) float64 { return float64(p.NextOffset) })
+	t.Gauge("last_sequence", "Highest feed sequence number read (0 before the first).", func(p *Progress) float64 { return float64(p.LastSeq) })
+	t.Gauge("gaps", "Ranges of feed sequence numbers missing between the lowest and highest read.", func(p *Progress) float64 { return float64(p.Gaps) })
+	t.Gauge("missing_frames", "Feed sequence numbers missing between the lowest and highest read.", func(p *Progress) float64 { return float64(p.Missing) })
+	t.Counter("duplicate_records_total", "Records carrying a feed sequence number already read (copies beyond the first).", func(p *Progress) uint64 { return uint64(p.DuplicateRecords) })
+	t.Counter("out_of_order_total", "Records whose sequence number is lower than one read before them.", func(p *Progress) uint64 { return uint64(p.OutOfOrder) })
+	t.Time("last_record_timestamp_seconds", "Timestamp of the newest record read (0 before the first).", func(p *Progress) time.Time { return p.LastRecordTime })
+	return t
+}
 
 func (c monitorCollector) Describe(ch chan<- *prometheus.Desc) {
 	auditMetrics.Describe(ch)
@@ -134,15 +141,7 @@ func (c monitorCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c monitorCollector) Collect(ch chan<- prometheus.Metric) {
 	p := c.m.Progress()
-	auditRecordsDesc.Float(ch, float64(p.Sequenced), "sequence")
-	auditRecordsDesc.Float(ch, float64(p.Unsequenced), "fingerprint")
-	auditNextOffsetDesc.Float(ch, float64(p.NextOffset))
-	auditLastSeqDesc.Float(ch, float64(p.LastSeq))
-	auditGapsDesc.Float(ch, float64(p.Gaps))
-	auditMissingDesc.Float(ch, float64(p.Missing))
-	auditDuplicatesDesc.Float(ch, float64(p.DuplicateRecords))
-	auditOutOfOrderDesc.Float(ch, float64(p.OutOfOrder))
-	auditLastRecordDesc.Time(ch, p.LastRecordTime)
+	auditMetrics.Collect(ch, &p)
 	c.m.histogram.Collect(ch)
 }
 

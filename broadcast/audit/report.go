@@ -191,3 +191,12 @@ type Handover struct {
 	Seq    uint64 `json:"seq,omitempty"`
 	HasSeq bool   `json:"has_seq"`
 }
+
+// addProblem appends the finding format describes to problems when found:
+// a report lists only what went wrong.
+func addProblem(problems []string, found bool, format string, args ...any) []string {
+	if !found {
+		return problems
+	}
+	return append(problems, fmt.Sprintf(format, args...))
+}

@@ -1,6 +1,7 @@
 package kafkatest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -278,7 +279,7 @@ func (b *Broker) properties() string {
 	for _, l := range b.cfg.Listeners {
 		own := b.listeners[l.Name]
 		listeners = append(listeners, l.Name+"://"+own)
-		advertised = append(advertised, l.Name+"://"+cmp(l.Advertise, own))
+		advertised = append(advertised, l.Name+"://"+cmp.Or(l.Advertise, own))
 		protocols = append(protocols, l.Name+":PLAINTEXT")
 	}
 	head := []string{
@@ -335,13 +336,6 @@ func (b *Broker) properties() string {
 		"num.network.threads=2",
 		"num.io.threads=4",
 	), b.cfg.Properties...), "\n") + "\n"
-}
-
-func cmp(s, otherwise string) string {
-	if s != "" {
-		return s
-	}
-	return otherwise
 }
 
 // log4j is the broker's logging configuration: INFO to logs/server.log.

@@ -393,16 +393,14 @@ func (c *Cluster) PlaceApart(ctx context.Context, txnID string, topics ...string
 	if len(c.nodes) != 3 {
 		return p, fmt.Errorf("kafkatest: PlaceApart needs three nodes, the cluster has %d", len(c.nodes))
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var err error
-		if p.Coordinator, err = c.TxnCoordinator(ctx, txnID); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return p, fmt.Errorf("kafkatest: no coordinator for %s after a minute: %w", txnID, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	coordinator := func() (int32, error) { return c.TxnCoordinator(ctx, txnID) }
+	anyNode := func(int32) bool { return true }
+	var err error
+	p.Coordinator, err = pollNode(ctx, coordinator, anyNode, func(_ int32, err error) error {
+		return fmt.Errorf("kafkatest: no coordinator for %s after a minute: %w", txnID, err)
+	})
+	if err != nil {
+		return p, err
 	}
 	p.Leader = p.Coordinator%3 + 1
 	p.Follower = 6 - p.Leader - p.Coordinator
@@ -444,38 +442,36 @@ func (c *Cluster) PlaceApart(ctx context.Context, txnID string, topics ...string
 // WaitLeader polls, for up to a minute, until the leader of the topic's
 // partition 0 satisfies ok, and returns it.
 func (c *Cluster) WaitLeader(ctx context.Context, topic string, ok func(int32) bool) (int32, error) {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		id, err := c.Leader(ctx, topic, 0)
-		if err == nil && ok(id) {
-			return id, nil
-		}
-		if time.Now().After(deadline) {
-			return id, fmt.Errorf("kafkatest: %s/0 is led by node %d after a minute, not the node wanted (%v)", topic, id, err)
-		}
-		select {
-		case <-ctx.Done():
-			return id, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return pollNode(ctx, func() (int32, error) { return c.Leader(ctx, topic, 0) }, ok, func(id int32, err error) error {
+		return fmt.Errorf("kafkatest: %s/0 is led by node %d after a minute, not the node wanted (%v)", topic, id, err)
+	})
 }
 
 // WaitCoordinatorMoved polls, for up to a minute, until another node than
 // id coordinates txnID, and returns it.
 func (c *Cluster) WaitCoordinatorMoved(ctx context.Context, txnID string, id int32) (int32, error) {
+	moved := func(co int32) bool { return co != id }
+	return pollNode(ctx, func() (int32, error) { return c.TxnCoordinator(ctx, txnID) }, moved, func(_ int32, err error) error {
+		return fmt.Errorf("kafkatest: node %d still coordinates %s after a minute (%v)", id, txnID, err)
+	})
+}
+
+// pollNode asks query every 50ms, for up to a minute, until it names a
+// node ok accepts, and returns that node. After a minute it returns the
+// last answer with the error late makes of it.
+func pollNode(ctx context.Context, query func() (int32, error), ok func(int32) bool, late func(id int32, err error) error) (int32, error) {
 	deadline := time.Now().Add(time.Minute)
 	for {
-		co, err := c.TxnCoordinator(ctx, txnID)
-		if err == nil && co != id {
-			return co, nil
+		id, err := query()
+		if err == nil && ok(id) {
+			return id, nil
 		}
 		if time.Now().After(deadline) {
-			return co, fmt.Errorf("kafkatest: node %d still coordinates %s after a minute (%v)", id, txnID, err)
+			return id, late(id, err)
 		}
 		select {
 		case <-ctx.Done():
-			return co, ctx.Err()
+			return id, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

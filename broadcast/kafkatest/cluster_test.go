@@ -94,16 +94,8 @@ func TestCluster(t *testing.T) {
 	if c.Node(leader).Running() {
 		t.Fatalf("node %d runs after Kill", leader)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		l, err := c.Leader(ctx, topic, 0)
-		if err == nil && l != leader {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/0 still led by the killed node %d after a minute (%v)", topic, leader, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if _, err := c.WaitLeader(ctx, topic, func(id int32) bool { return id != leader }); err != nil {
+		t.Fatalf("%s/0 still led by the killed node %d: %v", topic, leader, err)
 	}
 	produce()
 	if err := c.Restart(ctx, leader, true); err != nil {

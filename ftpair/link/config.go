@@ -2,6 +2,7 @@ package link
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -104,30 +105,14 @@ type TLSFiles struct {
 
 // WithDefaults fills unset fields with their defaults.
 func (c Config) WithDefaults() Config {
-	if c.Auth == "" {
-		c.Auth = AuthHMAC
-	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = DefaultDialTimeout
-	}
-	if c.HandshakeTimeout == 0 {
-		c.HandshakeTimeout = DefaultHandshakeTimeout
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
-	if c.ReconnectMin == 0 {
-		c.ReconnectMin = DefaultReconnectMin
-	}
-	if c.ReconnectMax == 0 {
-		c.ReconnectMax = DefaultReconnectMax
-	}
-	if c.SendQueue == 0 {
-		c.SendQueue = DefaultSendQueue
-	}
-	if c.ObituaryWindow == 0 {
-		c.ObituaryWindow = DefaultObituaryWindow
-	}
+	c.Auth = cmp.Or(c.Auth, AuthHMAC)
+	c.DialTimeout = cmp.Or(c.DialTimeout, DefaultDialTimeout)
+	c.HandshakeTimeout = cmp.Or(c.HandshakeTimeout, DefaultHandshakeTimeout)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultWriteTimeout)
+	c.ReconnectMin = cmp.Or(c.ReconnectMin, DefaultReconnectMin)
+	c.ReconnectMax = cmp.Or(c.ReconnectMax, DefaultReconnectMax)
+	c.SendQueue = cmp.Or(c.SendQueue, DefaultSendQueue)
+	c.ObituaryWindow = cmp.Or(c.ObituaryWindow, DefaultObituaryWindow)
 	return c
 }
 

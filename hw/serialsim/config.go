@@ -1,6 +1,7 @@
 package serialsim
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"os"
@@ -186,38 +187,28 @@ func (c Config) withDefaults() (Config, error) {
 			return c, cfgErr("LinkDir", "%q exists and is not a directory", c.LinkDir)
 		}
 	}
-	if c.Baud == 0 {
-		c.Baud = DefaultBaud
-	}
+	c.Baud = cmp.Or(c.Baud, DefaultBaud)
 	if c.Baud < 0 || c.Baud > MaxBaud {
 		return c, cfgErr("Baud", "must be between 1 and %d, got %d", MaxBaud, c.Baud)
 	}
-	if c.DataBits == 0 {
-		c.DataBits = DefaultDataBits
-	}
+	c.DataBits = cmp.Or(c.DataBits, DefaultDataBits)
 	if c.DataBits < 5 || c.DataBits > 8 {
 		return c, cfgErr("DataBits", "must be 5, 6, 7 or 8, got %d", c.DataBits)
 	}
 	if c.Parity < ParityNone || c.Parity > ParitySpace {
 		return c, cfgErr("Parity", "unknown value %d", int(c.Parity))
 	}
-	if c.StopBits == 0 {
-		c.StopBits = DefaultStopBits
-	}
+	c.StopBits = cmp.Or(c.StopBits, DefaultStopBits)
 	if c.StopBits != 1 && c.StopBits != 1.5 && c.StopBits != 2 {
 		return c, cfgErr("StopBits", "must be 1, 1.5 or 2, got %v", c.StopBits)
 	}
 	if c.Replay == "" {
-		if c.Feed == "" {
-			c.Feed = FeedSeq
-		}
+		c.Feed = cmp.Or(c.Feed, FeedSeq)
 		kind, _, err := lookupFeed(c.Feed)
 		if err != nil {
 			return c, cfgErr("Feed", "%v", err)
 		}
-		if c.Rate == 0 {
-			c.Rate = kind.DefaultRate
-		}
+		c.Rate = cmp.Or(c.Rate, kind.DefaultRate)
 		if math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) || c.Rate < 0 {
 			return c, cfgErr("Rate", "must be a positive number of %s per second, got %v", kind.Unit, c.Rate)
 		}
@@ -225,9 +216,7 @@ func (c Config) withDefaults() (Config, error) {
 			return c, cfgErr("Rate", "feed %s sends at most %v %s per second, got %v", c.Feed, kind.MaxRate, kind.Unit, c.Rate)
 		}
 		if c.Feed == FeedSeq {
-			if c.FrameSize == 0 {
-				c.FrameSize = DefaultFrameSize
-			}
+			c.FrameSize = cmp.Or(c.FrameSize, DefaultFrameSize)
 			if c.FrameSize < 0 || c.FrameSize > MaxFrameSize {
 				return c, cfgErr("FrameSize", "must be between 1 and %d bytes, got %d", MaxFrameSize, c.FrameSize)
 			}
@@ -248,41 +237,29 @@ func (c Config) withDefaults() (Config, error) {
 			return c, cfgErr("Replay", "%q is empty", c.Replay)
 		}
 	}
-	if c.StartSeq == 0 {
-		c.StartSeq = DefaultStartSeq
-	}
+	c.StartSeq = cmp.Or(c.StartSeq, DefaultStartSeq)
 	if c.Record != "" {
 		if fi, err := os.Stat(c.Record); err == nil && fi.IsDir() {
 			return c, cfgErr("Record", "%q is a directory", c.Record)
 		}
 	}
-	if c.MaxWriteDelay == 0 {
-		c.MaxWriteDelay = DefaultMaxWriteDelay
-	}
+	c.MaxWriteDelay = cmp.Or(c.MaxWriteDelay, DefaultMaxWriteDelay)
 	if c.MaxWriteDelay < 0 {
 		return c, cfgErr("MaxWriteDelay", "must be positive, got %v", c.MaxWriteDelay)
 	}
-	if c.QueueFrames == 0 {
-		c.QueueFrames = DefaultQueueFrames
-	}
+	c.QueueFrames = cmp.Or(c.QueueFrames, DefaultQueueFrames)
 	if c.QueueFrames < 1 {
 		return c, cfgErr("QueueFrames", "must be at least 1, got %d", c.QueueFrames)
 	}
-	if c.StartTimeout == 0 {
-		c.StartTimeout = DefaultStartTimeout
-	}
+	c.StartTimeout = cmp.Or(c.StartTimeout, DefaultStartTimeout)
 	if c.StartTimeout < 0 {
 		return c, cfgErr("StartTimeout", "must be positive, got %v", c.StartTimeout)
 	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = DefaultDrainTimeout
-	}
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, DefaultDrainTimeout)
 	if c.DrainTimeout < 0 {
 		return c, cfgErr("DrainTimeout", "must be positive, got %v", c.DrainTimeout)
 	}
-	if c.Socat == "" {
-		c.Socat = DefaultSocat
-	}
+	c.Socat = cmp.Or(c.Socat, DefaultSocat)
 	c.Faults = append([]Fault(nil), c.Faults...)
 	for i, f := range c.Faults {
 		if err := f.validate(c.Ports); err != nil {
