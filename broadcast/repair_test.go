@@ -37,6 +37,9 @@ func startRepairPair(t *testing.T, cfg Config, link repairLink) (a, b *member) {
 		ring.LineByteTime = 87 * time.Microsecond
 	}
 	var pa, pb *Pipeline
+	// Both members are started before either is known to the other's
+	// queue: a message waits until then.
+	started := make(chan struct{})
 	// Like the link, a send queues the message and never blocks: a
 	// member waiting on its peer's loop while the peer waits on its
 	// own would deadlock the pair.
@@ -46,6 +49,11 @@ func startRepairPair(t *testing.T, cfg Config, link repairLink) (a, b *member) {
 		stopped := make(chan struct{})
 		go func() {
 			defer close(stopped)
+			select {
+			case <-started:
+			case <-done:
+				return
+			}
 			for {
 				select {
 				case msg := <-queue:
@@ -77,6 +85,7 @@ func startRepairPair(t *testing.T, cfg Config, link repairLink) (a, b *member) {
 	a = start("a", send("a", &pb))
 	b = start("b", send("b", &pa))
 	pa, pb = a.Pipeline, b.Pipeline
+	close(started)
 	return a, b
 }
 
