@@ -1,6 +1,3 @@
-// Command feedd is a fault-tolerant continuous data-distribution pipeline:
-// two members read the same serial feed, and exactly one broadcasts every
-// frame to a Kafka topic, with no gap and no duplicate across failovers.
 package main
 
 import (
