@@ -11,9 +11,9 @@ func benchID(i uint64) uint64 { return i * 0x9e3779b97f4a7c15 }
 
 // benchFrame is the i-th frame of the benchmarks: 1 ms apart on the line,
 // read in a 100 µs window.
-func benchFrame(i uint64, data []byte) Frame {
+func benchFrame(i uint64, data []byte) *Frame {
 	at := int64(i) * 1_000_000
-	return Frame{ID: benchID(i), Win: Window{Lo: at - 100_000, Hi: at}, ReceivedAt: at, Data: data}
+	return &Frame{ID: benchID(i), Win: Window{Lo: at - 100_000, Hi: at}, ReceivedAt: at, Data: data}
 }
 
 // benchEcho is the echo of the i-th frame.

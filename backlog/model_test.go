@@ -360,7 +360,7 @@ func runOps(t testing.TB, rng *rand.Rand, steps int) {
 			// keeps it for an exact frame and ignores it otherwise.
 			fp := uint64(len(data))<<32 | id
 			f := Frame{ID: id, Exact: exact, Fingerprint: fp, Win: Window{Lo: lo, Hi: now}, ReceivedAt: now * 3, Data: data}
-			gp, gs, ge := r.Append(f)
+			gp, gs, ge := r.Append(&f)
 			wp, ws, we := m.append(f)
 			if gp != wp || gs != ws || (ge == nil) != (we == nil) {
 				t.Fatalf("step %d: Append(%+v) = %d %v %v, model %d %v %v", step, f.Win, gp, gs, ge, wp, ws, we)

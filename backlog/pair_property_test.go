@@ -336,7 +336,7 @@ func (m *pairMember) reset(w *pairWorld, t *rapid.T) {
 func (m *pairMember) append(w *pairWorld, t *rapid.T, ev event) uint64 {
 	m.reads[ev.index] = ev.win
 	m.readOrder = append(m.readOrder, ev.index)
-	pos, _, err := m.ring.Append(Frame{ID: w.id(ev.index), Exact: w.exact, Win: ev.win, Data: w.contents[w.feed[ev.index].content]})
+	pos, _, err := m.ring.Append(&Frame{ID: w.id(ev.index), Exact: w.exact, Win: ev.win, Data: w.contents[w.feed[ev.index].content]})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,14 +13,14 @@ const ms = int64(time.Millisecond)
 
 // seqFrame is a frame with a feed sequence number, read in the window
 // [at-1ms, at].
-func seqFrame(seq uint64, at int64, data string) Frame {
-	return Frame{ID: seq, Exact: true, Win: Window{Lo: at - ms, Hi: at}, ReceivedAt: at, Data: []byte(data)}
+func seqFrame(seq uint64, at int64, data string) *Frame {
+	return &Frame{ID: seq, Exact: true, Win: Window{Lo: at - ms, Hi: at}, ReceivedAt: at, Data: []byte(data)}
 }
 
 // fpFrame is a frame identified by its bytes (the identity is the test's
 // choice), read in [lo, hi].
-func fpFrame(id uint64, lo, hi int64, data string) Frame {
-	return Frame{ID: id, Win: Window{Lo: lo, Hi: hi}, ReceivedAt: hi, Data: []byte(data)}
+func fpFrame(id uint64, lo, hi int64, data string) *Frame {
+	return &Frame{ID: id, Win: Window{Lo: lo, Hi: hi}, ReceivedAt: hi, Data: []byte(data)}
 }
 
 func mustNew(t *testing.T, c Config) *Ring {
@@ -32,7 +32,7 @@ func mustNew(t *testing.T, c Config) *Ring {
 	return r
 }
 
-func mustAppend(t *testing.T, r *Ring, f Frame) uint64 {
+func mustAppend(t *testing.T, r *Ring, f *Frame) uint64 {
 	t.Helper()
 	pos, stored, err := r.Append(f)
 	if err != nil || !stored {
@@ -210,7 +210,7 @@ func TestFingerprintKeptWithEntry(t *testing.T) {
 	r := mustNew(t, Config{MaxFrames: 200})
 	fingerprint := func(id uint64) uint64 { return id*0x9e3779b97f4a7c15 + 1 }
 	for i := uint64(1); i <= 500; i++ {
-		var f Frame
+		var f *Frame
 		if i%3 == 0 {
 			f = fpFrame(fingerprint(i), int64(i)*ms-ms, int64(i)*ms, "fp")
 			f.Fingerprint = 7 // ignored: the identity is the fingerprint
@@ -236,7 +236,7 @@ func TestFingerprintKeptWithEntry(t *testing.T) {
 func TestDataDoesNotAliasCaller(t *testing.T) {
 	r := mustNew(t, Config{})
 	in := []byte("hello")
-	r.Append(Frame{ID: 1, Exact: true, Win: Window{Lo: 0, Hi: 1}, Data: in})
+	r.Append(&Frame{ID: 1, Exact: true, Win: Window{Lo: 0, Hi: 1}, Data: in})
 	r.Append(seqFrame(2, 2*ms, "world"))
 	in[0] = 'J'
 	e, _ := r.Oldest()
@@ -266,7 +266,7 @@ func TestGrowthIsGradual(t *testing.T) {
 		t.Fatalf("empty ring holds %d bytes", fp)
 	}
 	for id := uint64(1); id <= 1000; id++ {
-		r.Append(Frame{ID: id, Exact: true, Win: Window{Lo: int64(id), Hi: int64(id)}, Data: make([]byte, 100)})
+		r.Append(&Frame{ID: id, Exact: true, Win: Window{Lo: int64(id), Hi: int64(id)}, Data: make([]byte, 100)})
 	}
 	// 100 KB of payload: two 64 KiB chunks and 1024 slots, not the bounds.
 	if fp := r.Footprint(); fp > 200<<10 {
@@ -294,7 +294,7 @@ func TestEchoMemoryTableGrowsAndShrinks(t *testing.T) {
 		t.Fatalf("len %d used %d table %d", r.MemoryLen(), r.mem.used, len(r.mem.tab))
 	}
 	for id := uint64(999); id < 1000; id-- { // in reverse: deletes from the middle of probe runs
-		if _, stored, _ := r.Append(Frame{ID: id * 0x100000001, Exact: true, Win: Window{Lo: 0, Hi: 1}}); stored {
+		if _, stored, _ := r.Append(&Frame{ID: id * 0x100000001, Exact: true, Win: Window{Lo: 0, Hi: 1}}); stored {
 			t.Fatalf("id %d stored although its echo was remembered", id)
 		}
 		if _, ok := r.mem.find(id * 0x100000001); ok {

@@ -159,7 +159,7 @@ func (p *Pipeline) crossCheckFrame(exact bool) bool {
 // sight notes a frame this member's port delivered, kept at pos in its
 // ring (0: not kept), for the peer's cross-check, while it does not
 // publish.
-func (p *Pipeline) sight(f backlog.Frame, pos uint64) {
+func (p *Pipeline) sight(f *backlog.Frame, pos uint64) {
 	if !p.xc.sending || !p.crossCheckFrame(f.Exact) {
 		return
 	}

@@ -89,12 +89,12 @@ func (h *handoff) signal() {
 
 // drain hands every queued frame to fn, in order, and frees its slot. The
 // slot's data is valid only during fn. It returns how many it handled.
-func (h *handoff) drain(fn func(backlog.Frame, ingest.Hole)) int {
+func (h *handoff) drain(fn func(*backlog.Frame, ingest.Hole)) int {
 	hd, t := h.head.Load(), h.tail.Load()
 	n := int(t - hd)
 	for ; hd != t; hd++ {
 		s := &h.slots[hd&h.mask]
-		fn(s.f, s.hole)
+		fn(&s.f, s.hole)
 		// Free slots as we go so a stalled producer resumes early.
 		if hd&63 == 63 {
 			h.head.Store(hd + 1)

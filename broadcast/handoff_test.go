@@ -28,7 +28,7 @@ func TestHandoffOrder(t *testing.T) {
 	})
 	var next uint64 = 1
 	for next <= n {
-		h.drain(func(f backlog.Frame, _ ingest.Hole) {
+		h.drain(func(f *backlog.Frame, _ ingest.Hole) {
 			if f.ID != next || f.ReceivedAt != int64(next) || f.Win.Hi != int64(next)+1 || len(f.Data) != 8+int(next%50) || binary.LittleEndian.Uint64(f.Data) != next {
 				t.Fatalf("frame %d: got %+v", next, f)
 			}

@@ -132,7 +132,7 @@ type Pipeline struct {
 	// ringID tells this process's ring from another's in repair answers
 	// (positions restart with a process).
 	ringID      uint64
-	appendFn    func(backlog.Frame, ingest.Hole)
+	appendFn    func(*backlog.Frame, ingest.Hole)
 	state       State
 	stateSince  time.Time
 	act         *activation
@@ -490,7 +490,7 @@ func (p *Pipeline) setError(err error) {
 
 // appendFrame stores one handed-off frame in the ring; one that follows a
 // hole in this member's own stream starts a repair while it is active.
-func (p *Pipeline) appendFrame(f backlog.Frame, hole ingest.Hole) {
+func (p *Pipeline) appendFrame(f *backlog.Frame, hole ingest.Hole) {
 	pos, stored, err := p.ring.Append(f)
 	if !stored {
 		p.sight(f, 0)

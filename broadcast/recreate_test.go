@@ -396,7 +396,7 @@ func TestNoticeTopic(t *testing.T) {
 		t.Fatalf("first id: recreated %d, id %v", p.c.TopicRecreated, p.topicID)
 	}
 	for i := uint64(1); i <= 3; i++ {
-		p.appendFrame(backlog.Frame{ID: i, Exact: true, Win: backlog.Window{Lo: int64(i), Hi: int64(i)}, Data: []byte("x")}, ingest.NoHole)
+		p.appendFrame(&backlog.Frame{ID: i, Exact: true, Win: backlog.Window{Lo: int64(i), Hi: int64(i)}, Data: []byte("x")}, ingest.NoHole)
 	}
 	p.echoNext, p.ownThrough, p.lastOffset, p.witness = 500, 400, 400, Witness{Member: "b", Offset: 450}
 	if !p.noticeTopic(y, "test") {

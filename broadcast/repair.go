@@ -215,7 +215,7 @@ func (r *repairs) forgotten() (w backlog.Window, ok bool) {
 	return r.lost, r.nrecent > recentFrames
 }
 
-func (r *repairs) remember(pos uint64, f backlog.Frame) {
+func (r *repairs) remember(pos uint64, f *backlog.Frame) {
 	i := r.nrecent % recentFrames
 	if r.nrecent >= recentFrames {
 		r.lost = r.recent[i].s.Win
@@ -427,7 +427,7 @@ type ringHole struct {
 }
 
 // startRepair handles a frame that follows a hole in this member's stream.
-func (p *Pipeline) startRepair(pos uint64, f backlog.Frame, kind ingest.Hole) {
+func (p *Pipeline) startRepair(pos uint64, f *backlog.Frame, kind ingest.Hole) {
 	a := p.act
 	if p.opt.SendRepair == nil {
 		return
@@ -470,13 +470,13 @@ func (p *Pipeline) startMissedRepair(pos uint64, e backlog.Entry, need []backlog
 	if a := p.act; a == nil || a.stopping || p.opt.SendRepair == nil {
 		return
 	}
-	p.askPeer(pos, backlog.Frame{ID: e.ID, Exact: e.Exact, Win: e.Win, Data: e.Data}, ingest.NoHole, need)
+	p.askPeer(pos, &backlog.Frame{ID: e.ID, Exact: e.Exact, Win: e.Win, Data: e.Data}, ingest.NoHole, need)
 }
 
 // askPeer asks the peer for the frames of the hole before the frame f at
 // pos, and holds back what follows until its answer is decided. need is
 // the peer's sightings the cross-check found missing there, if it did.
-func (p *Pipeline) askPeer(pos uint64, f backlog.Frame, kind ingest.Hole, need []backlog.Sighting) {
+func (p *Pipeline) askPeer(pos uint64, f *backlog.Frame, kind ingest.Hole, need []backlog.Sighting) {
 	p.c.Holes++
 	now := time.Now()
 	h := &hole{
@@ -547,7 +547,7 @@ func (p *Pipeline) checkStart() {
 		return
 	}
 	if e, ok := p.ring.Oldest(); ok && e.Pos == p.rep.firstPos {
-		p.askStart(e.Pos, backlog.Frame{ID: e.ID, Exact: e.Exact, Win: e.Win, Data: e.Data})
+		p.askStart(e.Pos, &backlog.Frame{ID: e.ID, Exact: e.Exact, Win: e.Win, Data: e.Data})
 	}
 }
 
@@ -558,7 +558,7 @@ func (p *Pipeline) checkStart() {
 // not repeat there can be told among the peer's (backlog.FillStart). With
 // no peer to ask, nothing is held and nothing is counted: there may well be
 // no hole.
-func (p *Pipeline) askStart(pos uint64, f backlog.Frame) {
+func (p *Pipeline) askStart(pos uint64, f *backlog.Frame) {
 	if a := p.act; a == nil || a.stopping {
 		return
 	}
@@ -616,7 +616,7 @@ func (p *Pipeline) startRingRepairs() {
 			continue // the start of the stream is asked about already, from further back
 		}
 		if e, ok := p.ring.Get(rh.pos); ok {
-			p.startRepair(rh.pos, backlog.Frame{ID: e.ID, Exact: e.Exact, Win: e.Win, Data: e.Data}, rh.kind)
+			p.startRepair(rh.pos, &backlog.Frame{ID: e.ID, Exact: e.Exact, Win: e.Win, Data: e.Data}, rh.kind)
 		}
 	}
 }
