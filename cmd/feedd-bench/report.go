@@ -129,8 +129,10 @@ func verdict(met bool) string {
 	return "**missed**"
 }
 
-// printer is each section's p: fmt.Fprintf into the report.
-func printer(b *strings.Builder) func(format string, args ...any) {
+// A printFunc is fmt.Fprintf into the report.
+type printFunc func(format string, args ...any)
+
+func printer(b *strings.Builder) printFunc {
 	return func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 }
 
@@ -169,14 +171,26 @@ func (res *results) render(b *strings.Builder, figs []figure, dir string) {
 		}
 		p("\n")
 	}
+	// A section the run left out has no heading and no table, but may
+	// still have figures to link.
 	for _, s := range []struct {
-		name   string
-		render func(*strings.Builder)
+		name, heading string
+		ran           bool
+		render        func(printFunc)
 	}{
-		{"throughput", res.renderThroughput}, {"latency", res.renderLatency}, {"eos", res.renderEOS}, {"failover", res.renderFailover},
-		{"activation", res.renderActivation}, {"memory", res.renderMemory}, {"cpu", res.renderCPU}, {"go", res.renderGo},
+		{"throughput", "Throughput against kcat", res.Throughput != nil, res.renderThroughput},
+		{"latency", "End-to-end latency", len(res.Latency) > 0, res.renderLatency},
+		{"eos", "Cost of exactly-once", len(res.EOS) > 0, res.renderEOS},
+		{"failover", "Failover", len(res.Failover) > 0, res.renderFailover},
+		{"activation", "Activation against backlog depth", len(res.Activation) > 0, res.renderActivation},
+		{"memory", "Memory of an inactive member", len(res.Memory) > 0, res.renderMemory},
+		{"cpu", "CPU per role", len(res.CPU) > 0, res.renderCPU},
+		{"go", "Go micro-benchmarks", len(res.Go) > 0, res.renderGo},
 	} {
-		s.render(b)
+		if s.ran {
+			p("## %s\n\n", s.heading)
+			s.render(p)
+		}
 		renderFigures(b, figs, dir, s.name)
 	}
 	res.renderProfiling(b)
@@ -289,13 +303,8 @@ func sortedDur(v []time.Duration) []time.Duration {
 	return s
 }
 
-func (res *results) renderThroughput(b *strings.Builder) {
+func (res *results) renderThroughput(p printFunc) {
 	t := res.Throughput
-	if t == nil {
-		return
-	}
-	p := printer(b)
-	p("## Throughput against kcat\n\n")
 	p("The same file of %d sequenced 100-byte lines (`%s`) goes to a fresh topic (one partition, the broker's defaults) "+
 		"of the same broker, %d times each way, feedd and kcat alternating:\n\n", t.Frames, t.FileCmd, len(t.Feedd))
 	p("- **feedd**: `%s`. Timed from the first byte written into the pty until the member's `/status` reports the last frame committed (polled every 10 ms). The member is started and active before the clock starts.\n", t.FeeddCmd)
@@ -336,12 +345,7 @@ func listF(v []float64, format string) string {
 	return strings.Join(s, ", ")
 }
 
-func (res *results) renderLatency(b *strings.Builder) {
-	if len(res.Latency) == 0 {
-		return
-	}
-	p := printer(b)
-	p("## End-to-end latency\n\n")
+func (res *results) renderLatency(p printFunc) {
 	p("One active member (`feedd run --role active`, defaults: transactions, commit_interval 25ms) reads a pty that the harness writes "+
 		"sequenced 100-byte frames into at a steady rate, on an absolute schedule. Each frame's latency runs from the write that puts its last byte "+
 		"into the pty (timed as the write call begins: a write of at most 64 frames into a pty being read completes within microseconds) "+
@@ -373,13 +377,8 @@ func (res *results) renderLatency(b *strings.Builder) {
 	p("\nA frame waits for the commit that ends its transaction: up to one commit interval after the transaction's first frame, plus the commit's round trip, plus the consumer's fetch.\n\n")
 }
 
-func (res *results) renderEOS(b *strings.Builder) {
-	if len(res.EOS) == 0 {
-		return
-	}
-	p := printer(b)
+func (res *results) renderEOS(p printFunc) {
 	e0 := res.EOS[0]
-	p("## Cost of exactly-once\n\n")
 	p("The throughput and latency benchmarks above, with `kafka.commit_interval` set to each interval, and `kafka.producer` "+
 		"`transactional` (the default) or `idempotent`: the same member with an idempotent producer and no transactions, which "+
 		"flushes on the same schedule but writes no commit marker and fences nothing (**unsafe across a failover**, see "+
@@ -399,12 +398,7 @@ func (res *results) renderEOS(b *strings.Builder) {
 	p("\nThe ratio column is the median of the ratios of back-to-back runs. Without transactions a record is readable as soon as the broker has it; with them, only once its transaction commits, which is what the latency columns show.\n\n")
 }
 
-func (res *results) renderFailover(b *strings.Builder) {
-	if len(res.Failover) == 0 {
-		return
-	}
-	p := printer(b)
-	p("## Failover\n\n")
+func (res *results) renderFailover(p printFunc) {
 	p("Two `feedd run` members in the pair protocol, each on its own pty fed the same frames at %d frames/s, defaults throughout "+
 		"(heartbeat 100 ms, activation interval 500 ms, commit interval 25 ms). Each repetition waits for a settled pair, signals the active "+
 		"(SIGKILL for a crash, SIGSTOP for a hang), and measures from the signal to the broker's timestamp of the commit marker that ends the "+
@@ -446,12 +440,7 @@ func (a auditSummary) String() string {
 	}
 }
 
-func (res *results) renderActivation(b *strings.Builder) {
-	if len(res.Activation) == 0 {
-		return
-	}
-	p := printer(b)
-	p("## Activation against backlog depth\n\n")
+func (res *results) renderActivation(p printFunc) {
 	p("A settled pair; the feed stops and the inactive trims everything the active committed; then the harness writes N frames into the "+
 		"inactive's pty only (frames the active never reads), waits until the inactive's ring holds them, and kills the active (SIGKILL). "+
 		"The inactive activates on the obituary and must commit the N frames before anything else. Two times per activation: the member's "+
@@ -476,12 +465,7 @@ func (res *results) renderActivation(b *strings.Builder) {
 	p("\n")
 }
 
-func (res *results) renderMemory(b *strings.Builder) {
-	if len(res.Memory) == 0 {
-		return
-	}
-	p := printer(b)
-	p("## Memory of an inactive member\n\n")
+func (res *results) renderMemory(p printFunc) {
 	p("`feedd run --role inactive` on a fresh topic nobody writes to, so nothing trims its ring; the harness writes N frames into its pty and " +
 		"reads the process's resident memory (VmRSS) once `/status` shows the ring holding all of them, and before it read any (idle). " +
 		"Ring bounds at their defaults (1,048,576 frames, 128 MiB).\n\n")
@@ -502,12 +486,7 @@ func (res *results) renderMemory(b *strings.Builder) {
 	p("\nResident memory includes what the Go runtime has not returned to the kernel yet; the ring's own live heap for a million frames is in the backlog micro-benchmark below (`Memory1M`).\n\n")
 }
 
-func (res *results) renderCPU(b *strings.Builder) {
-	if len(res.CPU) == 0 {
-		return
-	}
-	p := printer(b)
-	p("## CPU per role\n\n")
+func (res *results) renderCPU(p printFunc) {
 	p("A settled pair fed the same frames on both ptys at a steady rate; each member's CPU time (user + system, from /proc) over %v, "+
 		"after a second of warm-up, divided by the time. The peer is `kcat -P` (acks=all, idempotence) fed the same frames at the same rate "+
 		"through its standard input. Figures are percent of one core; the per-1,000-frames/s columns divide by the rate in thousands.\n\n", res.o.cpuDuration)
@@ -527,12 +506,7 @@ func (res *results) renderCPU(b *strings.Builder) {
 	p("\nA member's CPU has a part that does not depend on the rate (pair heartbeats every 100 ms, the echo consumer's fetches, commits every 25 ms while frames flow): per 1,000 frames/s it weighs more at low rates.\n\n")
 }
 
-func (res *results) renderGo(b *strings.Builder) {
-	if len(res.Go) == 0 {
-		return
-	}
-	p := printer(b)
-	p("## Go micro-benchmarks\n\n")
+func (res *results) renderGo(p printFunc) {
 	p("The packages' own benchmarks, in the test process: no pty, no broker unless stated. Each row: the median of the -count runs, with the range.\n\n")
 	for _, g := range res.Go {
 		p("### %s\n\n%s\n\n```sh\n%s\n```\n\n", g.Title, g.About, g.command())
