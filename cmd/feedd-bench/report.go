@@ -533,27 +533,6 @@ func (res *results) renderGo(p printFunc) {
 	}
 }
 
-// fmtNum renders a benchmark figure with three significant digits.
-func fmtNum(v float64) string {
-	switch a := abs(v); {
-	case a >= 1e9:
-		return fmt.Sprintf("%.3g G", v/1e9)
-	case a >= 1e6:
-		return fmt.Sprintf("%.3g M", v/1e6)
-	case a >= 1e4:
-		return fmt.Sprintf("%.3g k", v/1e3)
-	default:
-		return fmt.Sprintf("%.4g", v)
-	}
-}
-
-func abs(v float64) float64 {
-	if v < 0 {
-		return -v
-	}
-	return v
-}
-
 func (res *results) renderProfiling(b *strings.Builder) {
 	b.WriteString(`## Profiling
 

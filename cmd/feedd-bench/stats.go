@@ -108,27 +108,36 @@ func latencyStats(samples []time.Duration) LatencyStats {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func fmtMS(v float64) string {
-	switch {
-	case v >= 100:
-		return fmt.Sprintf("%.0f ms", v)
-	case v >= 10:
-		return fmt.Sprintf("%.1f ms", v)
-	default:
-		return fmt.Sprintf("%.2f ms", v)
+// A magnitude is how values from least up are written: divided by scale,
+// in format.
+type magnitude struct {
+	least, scale float64
+	format       string
+}
+
+// byMagnitude writes v as the first of ms, largest first, whose least size
+// reaches, or in format small if size reaches none.
+func byMagnitude(v, size float64, small string, ms ...magnitude) string {
+	for _, m := range ms {
+		if size >= m.least {
+			return fmt.Sprintf(m.format, v/m.scale)
+		}
 	}
+	return fmt.Sprintf(small, v)
+}
+
+func fmtMS(v float64) string {
+	return byMagnitude(v, v, "%.2f ms", magnitude{100, 1, "%.0f ms"}, magnitude{10, 1, "%.1f ms"})
 }
 
 // fmtRate renders a count per second with a k or M suffix.
 func fmtRate(v float64) string {
-	switch {
-	case v >= 1e6:
-		return fmt.Sprintf("%.2f M", v/1e6)
-	case v >= 1e3:
-		return fmt.Sprintf("%.0f k", v/1e3)
-	default:
-		return fmt.Sprintf("%.0f", v)
-	}
+	return byMagnitude(v, v, "%.0f", magnitude{1e6, 1e6, "%.2f M"}, magnitude{1e3, 1e3, "%.0f k"})
+}
+
+// fmtNum renders a benchmark figure with three significant digits.
+func fmtNum(v float64) string {
+	return byMagnitude(v, math.Abs(v), "%.4g", magnitude{1e9, 1e9, "%.3g G"}, magnitude{1e6, 1e6, "%.3g M"}, magnitude{1e4, 1e3, "%.3g k"})
 }
 
 // fixed renders a value with the given number of decimals.
