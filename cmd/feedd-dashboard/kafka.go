@@ -52,11 +52,8 @@ func kafka() section {
 		}),
 		linesPanel(spec{
 			id: 32, title: "Time since last commit (active)", w: 12, h: 4, unit: units.Seconds,
-			desc: "Age of the active member's last successful commit.",
-			queries: []query{{
-				expr:   `(time() - feedd_broadcast_last_commit_timestamp_seconds` + ofMembers + `) and on (instance) (feedd_member_active` + ofMembers + ` == 1)`,
-				legend: "{{member}}",
-			}},
+			desc:    "Age of the active member's last successful commit.",
+			queries: []query{{expr: ageWhereActive("feedd_broadcast_last_commit_timestamp_seconds", 1), legend: "{{member}}"}},
 		}),
 		barsPanel(spec{
 			id: 34, title: "Kafka connection errors", w: 12, h: 7, unit: units.Short,
@@ -70,11 +67,8 @@ func kafka() section {
 		}),
 		linesPanel(spec{
 			id: 35, title: "Kafka witness age (inactive)", w: 12, h: 7, unit: units.Seconds,
-			desc: "How long ago an inactive member last saw the active's commits (or control keepalives) through Kafka: the witness it consults before taking over on silence. Small while the active works.",
-			queries: []query{{
-				expr:   `(time() - feedd_broadcast_witness_seen_timestamp_seconds` + ofMembers + `) and on (instance) (feedd_member_active` + ofMembers + ` == 0)`,
-				legend: "witness age {{member}}",
-			}},
+			desc:    "How long ago an inactive member last saw the active's commits (or control keepalives) through Kafka: the witness it consults before taking over on silence. Small while the active works.",
+			queries: []query{{expr: ageWhereActive("feedd_broadcast_witness_seen_timestamp_seconds", 0), legend: "witness age {{member}}"}},
 		}),
 	}}
 }

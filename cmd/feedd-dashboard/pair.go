@@ -29,19 +29,13 @@ func pair() section {
 		}),
 		barsPanel(spec{
 			id: 40, title: "Pair link rejected by reason", w: 8, h: 7, unit: units.Short,
-			desc: "Input the pair link refused, per interval: bad_mac (secrets differ), unknown_peer/wrong_peer (ids disagree), wrong_mode, tls, bad_version, replay, malformed, oversized, truncated, incomplete, busy, identity (frame identity settings differ), duplicate_member_id.",
-			queries: []query{{
-				expr:   sumBy("member, reason", perInterval("feedd_pair_link_rejected_total"+ofMembers)),
-				legend: "{{member}} {{reason}}",
-			}},
+			desc:    "Input the pair link refused, per interval: bad_mac (secrets differ), unknown_peer/wrong_peer (ids disagree), wrong_mode, tls, bad_version, replay, malformed, oversized, truncated, incomplete, busy, identity (frame identity settings differ), duplicate_member_id.",
+			queries: []query{byReason(perInterval, "feedd_pair_link_rejected_total")},
 		}),
 		linesPanel(spec{
 			id: 41, title: "Heartbeat age", w: 8, h: 7, unit: units.Seconds,
-			desc: "Time since the last authenticated message from each peer; normally below pair.heartbeat_interval.",
-			queries: []query{{
-				expr:   `time() - (feedd_pair_link_last_message_timestamp_seconds` + ofMembers + ` > 0)`,
-				legend: "{{member}} ← {{peer}}",
-			}},
+			desc:    "Time since the last authenticated message from each peer; normally below pair.heartbeat_interval.",
+			queries: []query{{expr: sinceLast("feedd_pair_link_last_message_timestamp_seconds"), legend: "{{member}} ← {{peer}}"}},
 		}),
 		linesPanel(spec{
 			id: 42, title: "Heartbeats", w: 8, h: 7, unit: units.Short,

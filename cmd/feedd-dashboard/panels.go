@@ -58,6 +58,32 @@ func inRange(series string) string     { return "increase(" + series + "[$__rang
 // sumBy sums expr's series by the labels, a comma-separated list.
 func sumBy(labels, expr string) string { return "sum by (" + labels + ") (" + expr + ")" }
 
+// sinceLast is the seconds since each member's timestamp series. A
+// timestamp of 0 means nothing yet, not an event in 1970, and shows no value.
+func sinceLast(timestamp string) string {
+	return "time() - (" + timestamp + ofMembers + " > 0)"
+}
+
+// ageWhereActive is the seconds since the timestamp series of the members
+// whose feedd_member_active is active: 1 for the active member, 0 for an
+// inactive one.
+func ageWhereActive(timestamp string, active int) string {
+	return "(time() - " + timestamp + ofMembers + ") and on (instance) (feedd_member_active" + ofMembers + " == " + strconv.Itoa(active) + ")"
+}
+
+// withBound is a gauge of each member and the bound it must stay under.
+func withBound(gauge, bound string) []query {
+	return []query{
+		{expr: gauge + ofMembers, legend: "{{member}}"},
+		{expr: bound + ofMembers, legend: "bound {{member}}"},
+	}
+}
+
+// byReason is a counter's change per member and reason.
+func byReason(change func(string) string, counter string) query {
+	return query{expr: sumBy("member, reason", change(counter+ofMembers)), legend: "{{member}} {{reason}}"}
+}
+
 // quantiles are the queries of a histogram's quantiles qs: its buckets'
 // change (perSecond, perInterval or inRange), summed by the label by (""
 // for all series together).

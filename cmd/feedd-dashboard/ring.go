@@ -8,19 +8,13 @@ func ring() section {
 	return section{id: 21, title: "Backlog ring and gaps", panels: []panel{
 		linesPanel(spec{
 			id: 22, title: "Ring depth", w: 8, h: 8, unit: units.Short,
-			desc: "Frames held in each member's backlog ring, and its bound (backlog.max_frames). The inactive's stays near one commit interval of feed while the echo trims it; growth means it is not being trimmed.",
-			queries: []query{
-				{expr: `feedd_broadcast_ring_frames` + ofMembers, legend: "{{member}}"},
-				{expr: `feedd_broadcast_ring_max_frames` + ofMembers, legend: "bound {{member}}"},
-			},
+			desc:    "Frames held in each member's backlog ring, and its bound (backlog.max_frames). The inactive's stays near one commit interval of feed while the echo trims it; growth means it is not being trimmed.",
+			queries: withBound("feedd_broadcast_ring_frames", "feedd_broadcast_ring_max_frames"),
 		}),
 		linesPanel(spec{
 			id: 23, title: "Ring bytes", w: 8, h: 8, unit: units.BytesIEC,
-			desc: "Frame bytes held in each ring, and its bound. Overflow starts at backlog.max_bytes.",
-			queries: []query{
-				{expr: `feedd_broadcast_ring_bytes` + ofMembers, legend: "{{member}}"},
-				{expr: `feedd_broadcast_ring_max_bytes` + ofMembers, legend: "bound {{member}}"},
-			},
+			desc:    "Frame bytes held in each ring, and its bound. Overflow starts at backlog.max_bytes.",
+			queries: withBound("feedd_broadcast_ring_bytes", "feedd_broadcast_ring_max_bytes"),
 		}),
 		linesPanel(spec{
 			id: 24, title: "Ring depth in seconds of feed", w: 8, h: 8, unit: units.Seconds,

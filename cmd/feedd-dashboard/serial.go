@@ -26,20 +26,13 @@ func serial() section {
 		}, state{"ok", "green"}, state{"quiet", "orange"}, state{"disconnected", "red"}, state{"disconnected", "red"}),
 		linesPanel(spec{
 			id: 18, title: "Time since last frame", w: 12, h: 4, unit: units.Seconds,
-			desc: "How long each member's line has delivered no valid frame.",
-			queries: []query{{
-				// A time stamp of 0 means no frame yet, not a frame in 1970.
-				expr:   `time() - (feedd_ingest_last_frame_timestamp_seconds` + ofMembers + ` > 0)`,
-				legend: "{{member}}",
-			}},
+			desc:    "How long each member's line has delivered no valid frame.",
+			queries: []query{{expr: sinceLast("feedd_ingest_last_frame_timestamp_seconds"), legend: "{{member}}"}},
 		}),
 		linesPanel(spec{
 			id: 19, title: "Ingest drops by reason", w: 12, h: 7, unit: units.Short,
-			desc: "Invalid input dropped by the framer, per second: bad_checksum, noise, truncated, oversize (docs/framing.md). A member whose drops exceed its frames is judged noisy and steps down for a clean peer.",
-			queries: []query{{
-				expr:   sumBy("member, reason", perSecond("feedd_ingest_dropped_total"+ofMembers)),
-				legend: "{{member}} {{reason}}",
-			}},
+			desc:    "Invalid input dropped by the framer, per second: bad_checksum, noise, truncated, oversize (docs/framing.md). A member whose drops exceed its frames is judged noisy and steps down for a clean peer.",
+			queries: []query{byReason(perSecond, "feedd_ingest_dropped_total")},
 		}),
 		barsPanel(spec{
 			id: 20, title: "Reconnects and open failures", w: 12, h: 7, unit: units.Short,
