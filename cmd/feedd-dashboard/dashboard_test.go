@@ -22,14 +22,7 @@ const committed = "../../docs/grafana/feedd-dashboard.json"
 // from what this command writes: an edit to the JSON alone, or to the Go
 // without running the generator.
 func TestCommittedDashboardIsGenerated(t *testing.T) {
-	want, err := render()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(committed)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want, got := must(render())(t), must(os.ReadFile(committed))(t)
 	if bytes.Equal(got, want) {
 		return
 	}
@@ -55,10 +48,7 @@ func line(lines []string, i int) string {
 // type in the dashboard, its panels, their options and their queries.
 func TestCommittedDashboardReadsBackStrictly(t *testing.T) {
 	plugins.RegisterDefaultPlugins()
-	raw, err := os.ReadFile(committed)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := must(os.ReadFile(committed))(t)
 	var d dashboard.Dashboard
 	// It returns its BuildErrors as an error even when there are none.
 	var errs cog.BuildErrors
@@ -76,21 +66,11 @@ func TestCommittedDashboardReadsBackStrictly(t *testing.T) {
 // TestRenderMeansWhatTheSDKWrites checks that the committed form (indented,
 // <, > and & unescaped) decodes to exactly what the SDK's own encoding does.
 func TestRenderMeansWhatTheSDKWrites(t *testing.T) {
-	d, err := build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sdk, err := json.Marshal(d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sdk := must(json.Marshal(must(build())(t)))(t)
 	if !bytes.Contains(sdk, []byte(`\u003e`)) {
 		t.Fatal("the SDK's encoding has no escaped >: this test no longer tests the unescaping")
 	}
-	ours, err := render()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ours := must(render())(t)
 	if bytes.Contains(ours, []byte(`\u003e`)) || !bytes.HasSuffix(ours, []byte("}\n")) {
 		t.Errorf("render: escapes left, or no final newline")
 	}
@@ -113,6 +93,17 @@ func TestUnescapeHTML(t *testing.T) {
 		if bytes.Contains(out, []byte(`\u003e`)) && !strings.Contains(in, `\\u003e`) {
 			t.Errorf("%s became %s: an escape is left", in, out)
 		}
+	}
+}
+
+// must is v, or ends the test at err: must(f())(t).
+func must[T any](v T, err error) func(*testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
 }
 

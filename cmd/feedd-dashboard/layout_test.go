@@ -11,10 +11,7 @@ import (
 // above it, so that Grafana, which floats panels up, shows them where the
 // layout put them.
 func TestLayoutSettled(t *testing.T) {
-	d, err := build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := must(build())(t)
 	type box struct {
 		title string
 		pos   dashboard.GridPos
