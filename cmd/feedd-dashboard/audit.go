@@ -8,22 +8,22 @@ import (
 // audit is what the consumers see, as `feedd audit --follow` reads the topic:
 // the one view that does not take the members' word for it.
 func audit() section {
-	mustBeZero := func(id uint32, title, desc, expr string) panel {
+	mustBeZero := func(id uint32, title, desc, series string) panel {
 		return statPanel(spec{id: id, title: title, desc: desc, w: 6, h: 4, unit: units.Short,
-			queries: []query{{expr: expr, legend: "{{pipeline}}"}},
+			queries: []query{{expr: sumBy("pipeline", series+ofPipeline), legend: "{{pipeline}}"}},
 		}, statLook{color: common.BigValueColorModeBackground, text: common.BigValueTextModeAuto,
 			steps: thresholds("green", from(1, "red"))})
 	}
 	return section{id: 8, title: "Audit: what consumers see (feedd audit --follow)", panels: []panel{
 		mustBeZero(9, "Missing frames",
 			"Feed sequence numbers missing from the topic between the lowest and highest the audit has read (read_committed). Must be 0 outside a both-members-down outage.",
-			`sum by (pipeline) (feedd_audit_missing_frames`+ofPipeline+`)`),
+			"feedd_audit_missing_frames"),
 		mustBeZero(10, "Duplicate records",
 			"Records whose feed sequence number the audit had already read. Must be 0.",
-			`sum by (pipeline) (feedd_audit_duplicate_records_total`+ofPipeline+`)`),
+			"feedd_audit_duplicate_records_total"),
 		mustBeZero(11, "Out of order",
 			"Records whose sequence number is lower than one read before them. Must be 0.",
-			`sum by (pipeline) (feedd_audit_out_of_order_total`+ofPipeline+`)`),
+			"feedd_audit_out_of_order_total"),
 		statPanel(spec{
 			id: 12, title: "Audited records/s", w: 6, h: 4, unit: units.RequestsPerSecond,
 			desc: "Committed records per second the audit reads.",

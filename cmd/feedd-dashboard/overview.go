@@ -13,7 +13,7 @@ func overview() section {
 			id: 2, title: "Active members", w: 4, h: 4, unit: units.Short,
 			desc: "Members of the pipeline broadcasting now. Must be 1: 0 means nobody broadcasts (the rings buffer), 2 a split brain.",
 			queries: []query{{
-				expr:   `sum by (pipeline) (feedd_member_active` + ofPipeline + `)`,
+				expr:   sumBy("pipeline", "feedd_member_active"+ofPipeline),
 				legend: "{{pipeline}}",
 			}},
 		}, statLook{color: common.BigValueColorModeBackground, text: common.BigValueTextModeAuto,
