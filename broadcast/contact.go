@@ -1,9 +1,10 @@
 package broadcast
 
 import (
-	"fmt"
 	"sync"
 	"time"
+
+	"github.com/feedd/feedd/internal/enum"
 )
 
 // KafkaState is how a member's echo consumer finds Kafka.
@@ -19,31 +20,15 @@ const (
 	KafkaFailing
 )
 
-var kafkaStateNames = [...]string{"unknown", "ok", "failing"}
+var kafkaStateNames = enum.New("state", func(KafkaState) string { return "unknown" }, "unknown", "ok", "failing")
 
-func (s KafkaState) String() string {
-	if int(s) < len(kafkaStateNames) {
-		return kafkaStateNames[s]
-	}
-	return "unknown"
-}
+func (s KafkaState) String() string { return kafkaStateNames.String(s) }
 
 // MarshalText makes the state read as its name in JSON status.
 func (s KafkaState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // UnmarshalText reads the name MarshalText writes.
-func (s *KafkaState) UnmarshalText(b []byte) error { return parseName(kafkaStateNames[:], b, s) }
-
-// parseName sets *v to the index of name b in names.
-func parseName[T ~uint8](names []string, b []byte, v *T) error {
-	for i, n := range names {
-		if n == string(b) {
-			*v = T(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown state %q", b)
-}
+func (s *KafkaState) UnmarshalText(b []byte) error { return kafkaStateNames.Set(s, b) }
 
 // KafkaStatus is this member's view of Kafka, from its echo consumer, which
 // every member runs for as long as the pipeline runs: the one client that

@@ -1,10 +1,10 @@
 package broadcast
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/internal/enum"
 )
 
 // State is where a member stands in its pipeline.
@@ -25,20 +25,15 @@ const (
 	StateDeactivating
 )
 
-var stateNames = [...]string{"inactive", "activating", "active", "deactivating"}
+var stateNames = enum.New("state", enum.Numbered[State]("State"), "inactive", "activating", "active", "deactivating")
 
-func (r State) String() string {
-	if int(r) < len(stateNames) {
-		return stateNames[r]
-	}
-	return fmt.Sprintf("State(%d)", uint8(r))
-}
+func (r State) String() string { return stateNames.String(r) }
 
 // MarshalText makes the role read as its name in JSON status.
 func (r State) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
 // UnmarshalText reads the name MarshalText writes.
-func (r *State) UnmarshalText(b []byte) error { return parseName(stateNames[:], b, r) }
+func (r *State) UnmarshalText(b []byte) error { return stateNames.Set(r, b) }
 
 // Witness is the latest committed record from another member read back
 // from Kafka: a data record (by the echo consumer) or, while the feed is

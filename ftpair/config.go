@@ -105,15 +105,10 @@ func (c Config) Validate() error {
 	badID := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("member_id: %s", fmt.Sprintf(format, args...)))
 	}
-	switch {
-	case c.MemberID == "":
+	if c.MemberID == "" {
 		badID("is required")
-	case len(c.MemberID) > MaxMemberIDLen:
-		badID("%q is longer than %d bytes", c.MemberID, MaxMemberIDLen)
-	case strings.IndexFunc(c.MemberID, func(r rune) bool {
-		return unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '='
-	}) >= 0:
-		badID("%q must not contain spaces, control characters or '='", c.MemberID)
+	} else if err := CheckMemberID(c.MemberID); err != nil {
+		badID("%v", err)
 	}
 	if c.Weight < 1 || c.Weight > MaxWeight {
 		bad("weight", "%d is out of range [1, %d]", c.Weight, MaxWeight)
@@ -141,4 +136,19 @@ func (c Config) Validate() error {
 		bad("preempt_delay", "%v must be at least pair.activation_interval (%v) when pair.preempt is on", c.PreemptDelay, act)
 	}
 	return errors.Join(errs...)
+}
+
+// CheckMemberID reports what makes a non-empty id unfit to name a member:
+// the rules Validate applies to MemberID, which the pair link applies to
+// the ids of peers.
+func CheckMemberID(id string) error {
+	switch {
+	case len(id) > MaxMemberIDLen:
+		return fmt.Errorf("%q is longer than %d bytes", id, MaxMemberIDLen)
+	case strings.IndexFunc(id, func(r rune) bool {
+		return unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '='
+	}) >= 0:
+		return fmt.Errorf("%q must not contain spaces, control characters or '='", id)
+	}
+	return nil
 }

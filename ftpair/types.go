@@ -2,9 +2,10 @@ package ftpair
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/feedd/feedd/internal/enum"
 )
 
 // Role is a member's part in its group.
@@ -27,14 +28,9 @@ const (
 	RoleDeactivating
 )
 
-var roleNames = [...]string{"inactive", "activating", "active", "deactivating"}
+var roleNames = enum.New("role", enum.Numbered[Role]("role"), "inactive", "activating", "active", "deactivating")
 
-func (r Role) String() string {
-	if int(r) < len(roleNames) {
-		return roleNames[r]
-	}
-	return "role(" + strconv.Itoa(int(r)) + ")"
-}
+func (r Role) String() string { return roleNames.String(r) }
 
 // MarshalText renders the role as its name (for /status JSON).
 func (r Role) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
@@ -43,14 +39,7 @@ func (r Role) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 func (r *Role) UnmarshalText(b []byte) (err error) { *r, err = ParseRole(string(b)); return err }
 
 // ParseRole is the inverse of Role.String.
-func ParseRole(s string) (Role, error) {
-	for i, n := range roleNames {
-		if n == s {
-			return Role(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown role %q", s)
-}
+func ParseRole(s string) (Role, error) { return roleNames.Parse(s) }
 
 // holdsSlot reports whether a member in this role holds (or is taking) a
 // slot.
@@ -66,14 +55,9 @@ const (
 	FeedNoisy                  // bytes arrive but do not frame (errors above threshold)
 )
 
-var feedNames = [...]string{"ok", "quiet", "noisy"}
+var feedNames = enum.New("feed state", enum.Numbered[FeedState]("feed"), "ok", "quiet", "noisy")
 
-func (f FeedState) String() string {
-	if int(f) < len(feedNames) {
-		return feedNames[f]
-	}
-	return "feed(" + strconv.Itoa(int(f)) + ")"
-}
+func (f FeedState) String() string { return feedNames.String(f) }
 
 // MarshalText renders the state as its name.
 func (f FeedState) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
@@ -85,14 +69,7 @@ func (f *FeedState) UnmarshalText(b []byte) (err error) {
 }
 
 // ParseFeedState is the inverse of FeedState.String.
-func ParseFeedState(s string) (FeedState, error) {
-	for i, n := range feedNames {
-		if n == s {
-			return FeedState(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown feed state %q", s)
-}
+func ParseFeedState(s string) (FeedState, error) { return feedNames.Parse(s) }
 
 // KafkaState is whether a member can currently reach and commit to Kafka
 // (active) or consume the topic (inactive).
@@ -103,14 +80,9 @@ const (
 	KafkaFailing
 )
 
-var kafkaNames = [...]string{"ok", "failing"}
+var kafkaNames = enum.New("kafka state", enum.Numbered[KafkaState]("kafka"), "ok", "failing")
 
-func (k KafkaState) String() string {
-	if int(k) < len(kafkaNames) {
-		return kafkaNames[k]
-	}
-	return "kafka(" + strconv.Itoa(int(k)) + ")"
-}
+func (k KafkaState) String() string { return kafkaNames.String(k) }
 
 // MarshalText renders the state as its name.
 func (k KafkaState) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
@@ -122,14 +94,7 @@ func (k *KafkaState) UnmarshalText(b []byte) (err error) {
 }
 
 // ParseKafkaState is the inverse of KafkaState.String.
-func ParseKafkaState(s string) (KafkaState, error) {
-	for i, n := range kafkaNames {
-		if n == s {
-			return KafkaState(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown kafka state %q", s)
-}
+func ParseKafkaState(s string) (KafkaState, error) { return kafkaNames.Parse(s) }
 
 // Health is a member's own view of its feed and its Kafka connection. The
 // zero value is healthy.

@@ -67,11 +67,11 @@ func (h *Heartbeat) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("ftpair: heartbeat: %w", d.err)
 	}
 	switch {
-	case int(role) >= len(roleNames):
+	case !roleNames.Named(role):
 		return fmt.Errorf("ftpair: heartbeat: unknown role %d", role)
-	case int(feed) >= len(feedNames):
+	case !feedNames.Named(feed):
 		return fmt.Errorf("ftpair: heartbeat: unknown feed state %d", feed)
-	case int(kafka) >= len(kafkaNames):
+	case !kafkaNames.Named(kafka):
 		return fmt.Errorf("ftpair: heartbeat: unknown kafka state %d", kafka)
 	case out.From == "":
 		return errors.New("ftpair: heartbeat: empty sender")

@@ -64,18 +64,10 @@ func (c SerialConfig) WithDefaults() SerialConfig {
 	c.Parity = cmp.Or(c.Parity, "none")
 	c.StopBits = cmp.Or(c.StopBits, 1)
 	c.FlowControl = cmp.Or(c.FlowControl, "none")
-	if c.ReadTimeout == 0 {
-		c.ReadTimeout = 5 * time.Millisecond
-	}
-	if c.QuietAfter == 0 {
-		c.QuietAfter = 5 * time.Second
-	}
-	if c.ReconnectMin == 0 {
-		c.ReconnectMin = 100 * time.Millisecond
-	}
-	if c.ReconnectMax == 0 {
-		c.ReconnectMax = 5 * time.Second
-	}
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, 5*time.Millisecond)
+	c.QuietAfter = cmp.Or(c.QuietAfter, 5*time.Second)
+	c.ReconnectMin = cmp.Or(c.ReconnectMin, 100*time.Millisecond)
+	c.ReconnectMax = cmp.Or(c.ReconnectMax, 5*time.Second)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package member
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -88,12 +89,8 @@ func (c Config) WithDefaults() Config {
 	c.Pair.Core.MemberID = c.MemberID
 	c.Pair.Core.ApplyDefaults()
 	c.Pair.Link = c.Pair.Link.WithDefaults()
-	if c.Pair.ActivationTimeout == 0 {
-		c.Pair.ActivationTimeout = DefaultActivationTimeout
-	}
-	if c.Pair.NotifyTimeout == 0 {
-		c.Pair.NotifyTimeout = DefaultNotifyTimeout
-	}
+	c.Pair.ActivationTimeout = cmp.Or(c.Pair.ActivationTimeout, DefaultActivationTimeout)
+	c.Pair.NotifyTimeout = cmp.Or(c.Pair.NotifyTimeout, DefaultNotifyTimeout)
 	c.Admin = c.Admin.WithDefaults()
 	c.Log = c.Log.withDefaults()
 	return c
@@ -156,12 +153,8 @@ func (c PairConfig) validate(f framing.Config) []error {
 }
 
 func (c LogConfig) withDefaults() LogConfig {
-	if c.Format == "" {
-		c.Format = "text"
-	}
-	if c.Level == "" {
-		c.Level = "info"
-	}
+	c.Format = cmp.Or(c.Format, "text")
+	c.Level = cmp.Or(c.Level, "info")
 	return c
 }
 

@@ -11,9 +11,9 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
+
+	"github.com/feedd/feedd/ftpair"
 )
 
 // Authentication modes (Config.Auth).
@@ -193,17 +193,10 @@ func (c Config) Validate() error {
 
 // checkMemberID applies the rules of ftpair.Config.Validate to a peer id.
 func checkMemberID(id string) error {
-	switch {
-	case id == "":
+	if id == "" {
 		return errors.New("required (the peer's pair.member_id)")
-	case len(id) > maxIDLen:
-		return fmt.Errorf("%q is longer than %d bytes", id, maxIDLen)
-	case strings.IndexFunc(id, func(r rune) bool {
-		return unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '='
-	}) >= 0:
-		return fmt.Errorf("%q must not contain spaces, control characters or '='", id)
 	}
-	return nil
+	return ftpair.CheckMemberID(id)
 }
 
 func checkHostPort(s string, listen bool) error {
