@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/feedd/feedd/internal/childproc"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -95,14 +96,7 @@ type Broker struct {
 	listeners map[string]string // name -> its own address
 
 	mu   sync.Mutex
-	proc *process
-}
-
-// process is one JVM run of the broker.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	proc *childproc.Process // the broker's JVM, nil until it is launched
 }
 
 var listenerName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
@@ -466,11 +460,7 @@ func (b *Broker) launch(ctx context.Context) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("kafkatest: starting the broker: %w", err)
 	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
+	p := childproc.Reap(cmd, nil)
 	b.mu.Lock()
 	b.proc = p
 	b.mu.Unlock()
@@ -478,7 +468,7 @@ func (b *Broker) launch(ctx context.Context) error {
 		return fmt.Errorf("kafkatest: %w", err)
 	}
 	if err := b.waitReady(ctx, p); err != nil {
-		b.kill(p)
+		p.Kill()
 		return err
 	}
 	b.logf("kafka %s: node %d ready on %s after %v (pid %d)", b.in.Version, b.id, b.addr, time.Since(start).Round(time.Millisecond), cmd.Process.Pid)
@@ -489,7 +479,7 @@ func (b *Broker) launch(ctx context.Context) error {
 // the process exits, ctx ends or StartTimeout passes. Each poll is a fresh
 // client, so that no connection backoff carries over from the attempts made
 // before the broker listened.
-func (b *Broker) waitReady(ctx context.Context, p *process) error {
+func (b *Broker) waitReady(ctx context.Context, p *childproc.Process) error {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.StartTimeout)
 	defer cancel()
 	var last error = errors.New("not polled yet")
@@ -500,8 +490,8 @@ func (b *Broker) waitReady(ctx context.Context, p *process) error {
 			last = err
 		}
 		select {
-		case <-p.done:
-			return fmt.Errorf("kafkatest: the broker exited while starting: %v\n%s", p.err, b.LogTail(40))
+		case <-p.Done():
+			return fmt.Errorf("kafkatest: the broker exited while starting: %v\n%s", p.Wait(), b.LogTail(40))
 		case <-ctx.Done():
 			return fmt.Errorf("kafkatest: the broker was not ready after %v: %v\n%s", b.cfg.StartTimeout, last, b.LogTail(40))
 		case <-time.After(100 * time.Millisecond):
@@ -534,7 +524,7 @@ func (b *Broker) probe(ctx context.Context) error {
 	return nil
 }
 
-func (b *Broker) current() *process {
+func (b *Broker) current() *childproc.Process {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.proc
@@ -543,44 +533,24 @@ func (b *Broker) current() *process {
 // Running reports whether the broker's process is alive.
 func (b *Broker) Running() bool {
 	p := b.current()
-	if p == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
+	return p != nil && !p.Exited()
 }
 
 // Stop stops the broker as an operator does (SIGTERM: a controlled
 // shutdown), killing it if it has not exited after DefaultStopTimeout.
 func (b *Broker) Stop() error {
 	p := b.current()
-	if p == nil {
+	if p == nil || !p.Stop(DefaultStopTimeout, nil) {
 		return nil
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(DefaultStopTimeout):
-	}
-	b.kill(p)
 	return fmt.Errorf("kafkatest: the broker ignored SIGTERM for %v; killed", DefaultStopTimeout)
 }
 
 // Kill kills the broker at once (SIGKILL) and waits for it to be gone.
 func (b *Broker) Kill() {
 	if p := b.current(); p != nil {
-		b.kill(p)
+		p.Kill()
 	}
-}
-
-func (b *Broker) kill(p *process) {
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
 }
 
 // Restart stops the broker if it runs (gracefully, or with SIGKILL if

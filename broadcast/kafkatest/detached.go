@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,19 +31,10 @@ func RunningIn(dir string) int {
 	}
 	args := strings.Split(string(cmdline), "\x00")
 	props, _ := filepath.Abs(filepath.Join(dir, "server.properties"))
-	if !containsArg(args, "kafka.Kafka") || !containsArg(args, props) {
+	if !slices.Contains(args, "kafka.Kafka") || !slices.Contains(args, props) {
 		return 0
 	}
 	return pid
-}
-
-func containsArg(args []string, want string) bool {
-	for _, a := range args {
-		if a == want {
-			return true
-		}
-	}
-	return false
 }
 
 // StopIn stops the broker a detached Start left running in dir: SIGTERM,

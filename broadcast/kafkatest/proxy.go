@@ -203,9 +203,7 @@ func (p *Proxy) Cut() {
 func (p *Proxy) CutHard() {
 	p.mu.Lock()
 	p.cutNow = true
-	for c := range p.conns {
-		c.Close()
-	}
+	closeAll(p.conns)
 	p.mu.Unlock()
 }
 
@@ -214,9 +212,7 @@ func (p *Proxy) Restore() {
 	p.mu.Lock()
 	p.cutNow = false
 	p.cond.Broadcast()
-	for c := range p.held {
-		c.Close()
-	}
+	closeAll(p.held)
 	clear(p.held)
 	p.mu.Unlock()
 }
@@ -227,17 +223,19 @@ func (p *Proxy) Close() {
 	p.mu.Lock()
 	p.closed = true
 	p.cond.Broadcast()
-	for c := range p.conns {
-		c.Close()
-	}
-	for c := range p.held {
-		c.Close()
-	}
+	closeAll(p.conns)
+	closeAll(p.held)
 	if p.ln != nil {
 		p.ln.Close()
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
+}
+
+func closeAll(conns map[net.Conn]struct{}) {
+	for c := range conns {
+		c.Close()
+	}
 }
 
 // StartProxyT is StartProxy for a test: it fails the test if the proxy

@@ -189,16 +189,13 @@ func (s *session) writeLoop() {
 			// The send stamp is taken last before sealing and writing.
 			body = appendTiming(body[:0], s.clk.stampOut(s.l.now, s.l.clockID))
 			body = append(body, payload...)
-			frame, err := s.seal.seal(buf[:0], msgHeartbeat, body)
-			if err != nil {
-				s.l.log.Error("pair link: heartbeat too large; dropped", "peer", s.p.id, "err", err.Error())
-				continue
-			}
-			if _, err := s.conn.Write(frame); err != nil {
-				s.writeFailed(err)
+			sent, connOK := s.writeSealed(buf, msgHeartbeat, body, "pair link: heartbeat too large; dropped")
+			if !connOK {
 				return
 			}
-			s.p.sent.Add(1)
+			if sent {
+				s.p.sent.Add(1)
+			}
 		}
 		if !s.writeRepairs(buf) {
 			return
@@ -219,14 +216,12 @@ func (s *session) writeRepairs(buf []byte) bool {
 		if !s.armWrite() {
 			return true
 		}
-		frame, err := s.seal.seal(buf[:0], msgRepair, payload)
-		if err != nil {
-			s.l.log.Error("pair link: repair message cannot be sealed; dropped", "peer", s.p.id, "err", err.Error())
-			continue
-		}
-		if _, err := s.conn.Write(frame); err != nil {
-			s.writeFailed(err)
+		sent, connOK := s.writeSealed(buf, msgRepair, payload, "pair link: repair message cannot be sealed; dropped")
+		if !connOK {
 			return false
+		}
+		if !sent {
+			continue
 		}
 		s.p.repairSent.Add(1)
 		if s.q.pending() {
@@ -238,6 +233,23 @@ func (s *session) writeRepairs(buf []byte) bool {
 			return true
 		}
 	}
+}
+
+// writeSealed seals payload as one message of type t and writes it. A
+// message that cannot be sealed is logged as dropped and the connection
+// goes on: sent is false, connOK true. A failed write is left to
+// writeFailed: connOK is false.
+func (s *session) writeSealed(buf []byte, t msgType, payload []byte, dropped string) (sent, connOK bool) {
+	frame, err := s.seal.seal(buf[:0], t, payload)
+	if err != nil {
+		s.l.log.Error(dropped, "peer", s.p.id, "err", err.Error())
+		return false, true
+	}
+	if _, err := s.conn.Write(frame); err != nil {
+		s.writeFailed(err)
+		return false, false
+	}
+	return true, true
 }
 
 // writeFailed handles a failed write. If the peer's end closed, the reader

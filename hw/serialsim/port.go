@@ -303,7 +303,7 @@ func (p *port) run(ctx context.Context) {
 		}
 		var procDone <-chan struct{}
 		if p.proc != nil {
-			procDone = p.proc.done
+			procDone = p.proc.Done()
 		}
 		var replug <-chan time.Time
 		if p.replugAt != nil {
@@ -424,7 +424,7 @@ func (p *port) inFlight() uint64 {
 // what it is doing: the context ended, socat exited, or an unplug came.
 // Other commands are kept for later.
 func (p *port) interrupted(ctx context.Context) bool {
-	if ctx.Err() != nil || (p.proc != nil && p.proc.exited()) {
+	if ctx.Err() != nil || (p.proc != nil && p.proc.Exited()) {
 		return true
 	}
 	if p.pending != nil {
@@ -575,7 +575,7 @@ func (p *port) pull(ctx context.Context, drain, event bool) {
 	if drain && p.proc != nil {
 		deadline := time.Now().Add(p.sim.cfg.DrainTimeout)
 		wait := time.Millisecond
-		for p.inFlight() > 0 && time.Now().Before(deadline) && ctx.Err() == nil && !p.proc.exited() {
+		for p.inFlight() > 0 && time.Now().Before(deadline) && ctx.Err() == nil && !p.proc.Exited() {
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
@@ -586,7 +586,7 @@ func (p *port) pull(ctx context.Context, drain, event bool) {
 		}
 	}
 	var lostBytes uint64
-	if p.proc != nil && !p.proc.exited() {
+	if p.proc != nil && !p.proc.Exited() {
 		lostBytes = p.inFlight()
 	} else {
 		// socat is gone: whatever it had not passed on, and whatever the

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/feedd/feedd/internal/childproc"
 )
 
 // ErrSocatNotFound is wrapped by Start's error when the socat executable is
@@ -38,22 +40,19 @@ func socatArgs(member, writer string) []string {
 	}
 }
 
-// socatProc is one running socat. Its stderr goroutine is started by
-// startSocat and ends (after reaping the process) before done is closed;
-// stop waits for done.
+// socatProc is one running socat. Its reaper reads socat's stderr to the
+// end before it reaps the process; stop waits for it.
 type socatProc struct {
-	cmd   *exec.Cmd
+	*childproc.Process
 	ready chan struct{} // closed when socat enters its transfer loop
-	done  chan struct{} // closed after socat exited and was reaped
 
 	// forwarded counts bytes socat wrote from the writer side to the
 	// member side; sawTransfer is set once one such line was parsed.
 	forwarded   atomic.Uint64
 	sawTransfer atomic.Bool
 
-	mu      sync.Mutex
-	tail    []string // last lines of stderr, transfer lines excepted
-	waitErr error
+	mu   sync.Mutex
+	tail []string // last lines of stderr, transfer lines excepted
 }
 
 func startSocat(path, member, writer string) (*socatProc, error) {
@@ -68,14 +67,13 @@ func startSocat(path, member, writer string) (*socatProc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("serialsim: starting socat: %w", err)
 	}
-	p := &socatProc{cmd: cmd, ready: make(chan struct{}), done: make(chan struct{})}
-	go p.readStderr(stderr)
+	p := &socatProc{ready: make(chan struct{})}
+	p.Process = childproc.Reap(cmd, func() { p.readStderr(stderr) })
 	return p, nil
 }
 
-// readStderr parses socat's log until the pipe closes, then reaps socat.
+// readStderr parses socat's log until the pipe closes.
 func (p *socatProc) readStderr(r io.Reader) {
-	defer close(p.done)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 64*1024)
 	// FDs of the first (member) and second (writer) address as socat
@@ -113,20 +111,6 @@ func (p *socatProc) readStderr(r io.Reader) {
 		p.mu.Unlock()
 	}
 	_, _ = io.Copy(io.Discard, r)
-	err := p.cmd.Wait()
-	p.mu.Lock()
-	p.waitErr = err
-	p.mu.Unlock()
-}
-
-// exited reports whether socat has exited.
-func (p *socatProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
 }
 
 // describe returns socat's exit status and last log lines, for errors.
@@ -134,12 +118,13 @@ func (p *socatProc) describe() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var b strings.Builder
-	if p.waitErr != nil {
-		fmt.Fprintf(&b, "socat: %v", p.waitErr)
-	} else if p.exited() {
-		b.WriteString("socat exited")
-	} else {
+	switch {
+	case !p.Exited():
 		b.WriteString("socat running")
+	case p.Wait() != nil:
+		fmt.Fprintf(&b, "socat: %v", p.Wait())
+	default:
+		b.WriteString("socat exited")
 	}
 	if len(p.tail) > 0 {
 		b.WriteString("; its log ends:\n\t" + strings.Join(p.tail, "\n\t"))
@@ -151,22 +136,16 @@ func (p *socatProc) describe() string {
 // not exited within socatStopTimeout, SIGKILL to its process group. It
 // returns once socat is reaped.
 func (p *socatProc) stop() error {
-	if p.exited() {
+	if p.Exited() {
 		return nil
 	}
-	// Process.Signal is safe against pid reuse once the process is reaped.
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(socatStopTimeout)
-	defer t.Stop()
-	select {
-	case <-p.done:
-		return nil
-	case <-t.C:
+	// Not reaped yet when killGroup runs, so the process group id is
+	// still ours.
+	killGroup := func() { _ = syscall.Kill(-p.Pid(), syscall.SIGKILL) }
+	if p.Stop(socatStopTimeout, killGroup) {
+		return fmt.Errorf("serialsim: socat pid %d ignored SIGTERM for %v and was killed", p.Pid(), socatStopTimeout)
 	}
-	// Not reaped yet, so the process group id is still ours.
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.done
-	return fmt.Errorf("serialsim: socat pid %d ignored SIGTERM for %v and was killed", p.cmd.Process.Pid, socatStopTimeout)
+	return nil
 }
 
 // waitReady waits until socat entered its transfer loop and both links can
@@ -198,7 +177,7 @@ func (p *socatProc) waitReady(ctx context.Context, timeout time.Duration, member
 		}
 		select {
 		case <-tick.C:
-		case <-p.done:
+		case <-p.Done():
 			closeFile(w)
 			return nil, nil, fmt.Errorf("serialsim: socat exited before its links were ready: %s", p.describe())
 		case <-ctx.Done():

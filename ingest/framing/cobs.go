@@ -27,34 +27,18 @@ type cobsDecoder struct {
 	// belongs to the frame only if another block follows.
 	zeroNext bool
 	started  bool // bytes since the last delimiter
-	skipping bool // the frame was dropped; discard to the delimiter
-	// resync: after New or Reset the decoder cannot tell whether the next
-	// byte is a frame's first code byte, so it discards up to the first
-	// 0x00, which is never inside a frame.
-	resync bool
-	head   noiseRun // counts what resync discards, once
+	sync     delimSync
 }
 
 func newCOBS(s settings) *cobsDecoder {
-	return &cobsDecoder{core: newCore(s.maxFrame, s.maxFrame), resync: true}
+	return &cobsDecoder{core: newCore(s.maxFrame, s.maxFrame), sync: delimSync{delim: 0, resync: true}}
 }
 
 func (d *cobsDecoder) Decode(p []byte) (int, []byte, bool) {
-	i := 0
-	if d.resync {
-		if i = d.head.skipTo(&d.core, p, 0, 0, Resync); i < 0 {
-			return len(p), nil, false
-		}
-		d.resync = false
-	}
+	i := d.sync.start(&d.core, p)
 	for i < len(p) {
-		if d.skipping {
-			k := bytes.IndexByte(p[i:], 0)
-			if k < 0 {
-				return len(p), nil, false
-			}
-			d.skipping = false
-			i += k + 1
+		if d.sync.skipping {
+			i = d.sync.skipFrame(p, i)
 			continue
 		}
 		c := p[i]
@@ -116,7 +100,7 @@ func (d *cobsDecoder) clear() {
 func (d *cobsDecoder) oversize() {
 	d.drop(Oversize)
 	d.clear()
-	d.skipping = true
+	d.sync.skipping = true
 }
 
 func (d *cobsDecoder) Reset() {
@@ -124,9 +108,7 @@ func (d *cobsDecoder) Reset() {
 		d.drop(Truncated)
 	}
 	d.clear()
-	d.skipping = false
-	d.resync = true
-	d.head.end()
+	d.sync.reset()
 }
 
 func (d *cobsDecoder) Idle() {

@@ -140,3 +140,51 @@ func (n *noiseRun) skipTo(c *core, p []byte, i int, delim byte, r Reason) int {
 	n.end()
 	return i + k + 1
 }
+
+// delimSync is how a decoder of frames that end at one delimiter byte,
+// which never stands inside a frame, finds its footing: after New or Reset
+// it cannot tell whether the next byte starts a frame (resync), and after
+// dropping a frame it must pass over the rest of it (skipping); either way
+// it discards up to the next delimiter.
+type delimSync struct {
+	delim    byte
+	resync   bool
+	skipping bool
+	head     noiseRun // counts what resync discards, once
+}
+
+// start returns where decoding p begins: 0, or after a resync's discard,
+// or len(p) when all of p was discarded.
+func (s *delimSync) start(c *core, p []byte) int {
+	if !s.resync {
+		return 0
+	}
+	return s.discardHead(c, p)
+}
+
+func (s *delimSync) discardHead(c *core, p []byte) int {
+	i := s.head.skipTo(c, p, 0, s.delim, Resync)
+	if i < 0 {
+		return len(p)
+	}
+	s.resync = false
+	return i
+}
+
+// skipFrame passes over the rest of a dropped frame from p[i:] and returns
+// the index after its delimiter, or len(p) when p ends first.
+func (s *delimSync) skipFrame(p []byte, i int) int {
+	k := bytes.IndexByte(p[i:], s.delim)
+	if k < 0 {
+		return len(p)
+	}
+	s.skipping = false
+	return i + k + 1
+}
+
+// reset makes the decoder resync, as after New.
+func (s *delimSync) reset() {
+	s.skipping = false
+	s.resync = true
+	s.head.end()
+}

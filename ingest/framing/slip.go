@@ -1,7 +1,5 @@
 package framing
 
-import "bytes"
-
 // ModeSLIP reads RFC 1055 frames.
 const ModeSLIP = "slip"
 
@@ -28,35 +26,19 @@ const (
 // escape means the line corrupted the frame and nothing else would notice.
 type slipDecoder struct {
 	core
-	esc      bool // the last byte was ESC
-	skipping bool // the frame was dropped; discard to END
-	// resync: after New or Reset the decoder cannot tell whether the next
-	// byte starts a frame, so it discards up to the first END, which is
-	// never inside a frame.
-	resync bool
-	head   noiseRun // counts what resync discards, once
+	esc  bool // the last byte was ESC
+	sync delimSync
 }
 
 func newSLIP(s settings) *slipDecoder {
-	return &slipDecoder{core: newCore(s.maxFrame, s.maxFrame), resync: true}
+	return &slipDecoder{core: newCore(s.maxFrame, s.maxFrame), sync: delimSync{delim: slipEnd, resync: true}}
 }
 
 func (d *slipDecoder) Decode(p []byte) (int, []byte, bool) {
-	i := 0
-	if d.resync {
-		if i = d.head.skipTo(&d.core, p, 0, slipEnd, Resync); i < 0 {
-			return len(p), nil, false
-		}
-		d.resync = false
-	}
+	i := d.sync.start(&d.core, p)
 	for i < len(p) {
-		if d.skipping {
-			k := bytes.IndexByte(p[i:], slipEnd)
-			if k < 0 {
-				return len(p), nil, false
-			}
-			d.skipping = false
-			i += k + 1
+		if d.sync.skipping {
+			i = d.sync.skipFrame(p, i)
 			continue
 		}
 		if d.esc {
@@ -73,7 +55,7 @@ func (d *slipDecoder) Decode(p []byte) (int, []byte, bool) {
 				d.buf = d.buf[:0]
 				// ESC END aborts the frame at its END; anything else
 				// leaves the rest of the frame to discard.
-				d.skipping = c != slipEnd
+				d.sync.skipping = c != slipEnd
 				continue
 			}
 			if len(d.buf) == d.max {
@@ -124,7 +106,7 @@ func (d *slipDecoder) Decode(p []byte) (int, []byte, bool) {
 func (d *slipDecoder) oversize() {
 	d.drop(Oversize)
 	d.buf = d.buf[:0]
-	d.skipping = true
+	d.sync.skipping = true
 }
 
 func (d *slipDecoder) Reset() {
@@ -133,9 +115,7 @@ func (d *slipDecoder) Reset() {
 	}
 	d.buf = d.buf[:0]
 	d.esc = false
-	d.skipping = false
-	d.resync = true
-	d.head.end()
+	d.sync.reset()
 }
 
 func (d *slipDecoder) Idle() {

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/feedd/feedd/internal/childproc"
 )
 
 // Config is how to start one member process.
@@ -39,11 +41,8 @@ type Config struct {
 
 // Proc is one started process.
 type Proc struct {
-	cfg Config
-	cmd *exec.Cmd
-
-	done    chan struct{} // closed once the process is reaped
-	exitErr error         // cmd.Wait's result, set before done is closed
+	cfg   Config
+	child *childproc.Process
 
 	endRequested atomic.Bool // Kill or Stop was called
 	mu           sync.Mutex
@@ -70,22 +69,16 @@ func Start(cfg Config) (*Proc, error) {
 	cmd.Env = cfg.Env
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: cfg.OwnGroup, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		log.Close()
+	err = cmd.Start()
+	log.Close() // the child has its own descriptor
+	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", cfg.Path, err)
 	}
-	p := &Proc{cfg: cfg, cmd: cmd, done: make(chan struct{})}
-	// The reaper: Wait, Kill and Stop wait for it through done.
-	go func() {
-		p.exitErr = cmd.Wait()
-		log.Close()
-		close(p.done)
-	}()
-	return p, nil
+	return &Proc{cfg: cfg, child: childproc.Reap(cmd, nil)}, nil
 }
 
 // Pid is the process id.
-func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+func (p *Proc) Pid() int { return p.child.Pid() }
 
 // LogPath is the file the process writes its output to.
 func (p *Proc) LogPath() string { return p.cfg.Log }
@@ -94,24 +87,14 @@ func (p *Proc) LogPath() string { return p.cfg.Log }
 func (p *Proc) Admin() string { return p.cfg.Admin }
 
 // Done is closed once the process has exited and been reaped.
-func (p *Proc) Done() <-chan struct{} { return p.done }
+func (p *Proc) Done() <-chan struct{} { return p.child.Done() }
 
 // Exited reports whether the process has exited and been reaped.
-func (p *Proc) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *Proc) Exited() bool { return p.child.Exited() }
 
 // Wait waits for the process to exit and returns how it ended (nil for
 // exit status 0, an *exec.ExitError otherwise).
-func (p *Proc) Wait() error {
-	<-p.done
-	return p.exitErr
-}
+func (p *Proc) Wait() error { return p.child.Wait() }
 
 // EndRequested reports whether Kill or Stop was called while the process
 // ran: its exit is then the caller's doing.
@@ -130,7 +113,7 @@ func (p *Proc) Signal(sig syscall.Signal) error {
 	if p.Exited() {
 		return fmt.Errorf("%v: %w", sig, ErrExited)
 	}
-	if err := p.cmd.Process.Signal(sig); err != nil {
+	if err := p.child.Signal(sig); err != nil {
 		if errors.Is(err, os.ErrProcessDone) {
 			return fmt.Errorf("%v: %w", sig, ErrExited)
 		}
@@ -146,7 +129,7 @@ func (p *Proc) Kill() {
 		p.endRequested.Store(true)
 		_ = p.Signal(syscall.SIGKILL)
 	}
-	<-p.done
+	_ = p.child.Wait()
 }
 
 // Hang stops the process (SIGSTOP), as a hung process or host would be: it
@@ -180,19 +163,12 @@ var ErrKilledAfterGrace = errors.New("did not exit after SIGTERM; killed")
 // has already exited returns how it ended.
 func (p *Proc) Stop(grace time.Duration) error {
 	if p.Exited() {
-		return p.exitErr
+		return p.child.Wait()
 	}
 	p.endRequested.Store(true)
 	_ = p.Resume()
-	_ = p.Signal(syscall.SIGTERM)
-	timer := time.NewTimer(grace)
-	defer timer.Stop()
-	select {
-	case <-p.done:
-		return p.exitErr
-	case <-timer.C:
+	if !p.child.Stop(grace, nil) {
+		return p.child.Wait()
 	}
-	_ = p.Signal(syscall.SIGKILL)
-	<-p.done
-	return fmt.Errorf("%w within %v: %w", ErrKilledAfterGrace, grace, p.exitErr)
+	return fmt.Errorf("%w within %v: %w", ErrKilledAfterGrace, grace, p.child.Wait())
 }

@@ -71,8 +71,8 @@ func (p *Proc) WaitFor(ctx context.Context, cond func(*member.Status) bool) (*me
 			last = err
 		}
 		select {
-		case <-p.done:
-			return nil, fmt.Errorf("member process exited (%v; log in %s); last read: %w", p.exitErr, p.cfg.Log, last)
+		case <-p.Done():
+			return nil, fmt.Errorf("member process exited (%v; log in %s); last read: %w", p.Wait(), p.cfg.Log, last)
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w; last read: %w", ctx.Err(), last)
 		case <-tick.C:
