@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,22 +24,29 @@ import (
 // order.
 func auditTopic(t *testing.T, topic string, seqs ...uint64) string {
 	t.Helper()
+	addr := topicBroker(t, topic)
+	appendSeqs(t, addr, topic, seqs...)
+	return addr
+}
+
+// topicBroker starts a broker with topic, of one partition, on it.
+func topicBroker(t *testing.T, topic string) string {
+	t.Helper()
 	b, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DisableClientMetrics())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, topic); err != nil {
 		t.Fatal(err)
 	}
-	appendSeqs(t, b.Addr(), topic, seqs...)
 	return b.Addr()
 }
 
@@ -49,29 +54,56 @@ func auditTopic(t *testing.T, topic string, seqs ...uint64) string {
 // transaction.
 func appendSeqs(t *testing.T, addr, topic string, seqs ...uint64) {
 	t.Helper()
+	var recs []*kgo.Record
+	for _, s := range seqs {
+		recs = append(recs, &kgo.Record{Value: fmt.Appendf(nil, "$FDSEQ,%d,0,x*00", s), Headers: []kgo.RecordHeader{
+			{Key: broadcast.HeaderFeedSeq, Value: strconv.AppendUint(nil, s, 10)},
+			{Key: broadcast.HeaderMember, Value: []byte("a")},
+			{Key: broadcast.HeaderReceivedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
+		}})
+	}
+	produce(t, addr, topic, "audit-cli-test", recs...)
+}
+
+// produce writes recs to partition 0 of topic one after the other: in one
+// committed transaction as txnID, or, if txnID is empty, without one.
+func produce(t *testing.T, addr, topic, txnID string, recs ...*kgo.Record) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.TransactionalID("audit-cli-test"),
-		kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableClientMetrics())
+	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableClientMetrics()}
+	if txnID != "" {
+		opts = append(opts, kgo.TransactionalID(txnID))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if err := cl.BeginTransaction(); err != nil {
-		t.Fatal(err)
+	if txnID != "" {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	for _, s := range seqs {
-		r := &kgo.Record{Value: fmt.Appendf(nil, "$FDSEQ,%d,0,x*00", s), Headers: []kgo.RecordHeader{
-			{Key: broadcast.HeaderFeedSeq, Value: strconv.AppendUint(nil, s, 10)},
-			{Key: broadcast.HeaderMember, Value: []byte("a")},
-			{Key: broadcast.HeaderReceivedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
-		}}
+	for _, r := range recs {
 		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		t.Fatal(err)
+	if txnID != "" {
+		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// reportHas fails the test for each of wants that report does not contain.
+func reportHas(t *testing.T, report string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q", want)
+		}
 	}
 }
 
@@ -97,11 +129,7 @@ func TestAuditCommandClean(t *testing.T) {
 
 	// The member's configuration says where the topic is; nothing but its
 	// kafka section is needed.
-	cfg := filepath.Join(t.TempDir(), "member.yaml")
-	yaml := fmt.Sprintf("pipeline: p\nkafka:\n  brokers: [%s]\n  topic: feed\n", addr)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, fmt.Sprintf("pipeline: p\nkafka:\n  brokers: [%s]\n  topic: feed\n", addr))
 	code, out, errs = runAuditCLI(t, "--config", cfg, "--json")
 	var rep audit.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || !rep.Clean || rep.Sequenced.Last != 5 {
@@ -112,11 +140,7 @@ func TestAuditCommandClean(t *testing.T) {
 func TestAuditCommandFindings(t *testing.T) {
 	addr := auditTopic(t, "feed", 1, 2, 3, 7, 8, 8, 10, 9)
 	code, out, errs := runAuditCLI(t, "--kafka.brokers", addr, "--kafka.topic", "feed")
-	for _, want := range []string{"[4, 6] 3 missing", "seq 8, 2 copies", "seq 9 at offset 7", "verdict: NOT CLEAN"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("summary lacks %q", want)
-		}
-	}
+	reportHas(t, out, "[4, 6] 3 missing", "seq 8, 2 copies", "seq 9 at offset 7", "verdict: NOT CLEAN")
 	if code != 0 {
 		t.Fatalf("without --strict: exit %d (want 0: the report is the result)\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
@@ -195,25 +219,9 @@ func TestAuditCommandFollows(t *testing.T) {
 // TestAuditCommandStrictWithoutSequenceNumbers: a strict audit cannot vouch
 // for a topic whose records carry no sequence number, and says why.
 func TestAuditCommandStrictWithoutSequenceNumbers(t *testing.T) {
-	b, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic("plain"), kgo.AllowAutoTopicCreation(), kgo.DisableClientMetrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "plain"); err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("a frame")}, &kgo.Record{Value: []byte("another")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	code, out, errs := runAuditCLI(t, "--strict", "--kafka.brokers", b.Addr(), "--kafka.topic", "plain")
+	addr := topicBroker(t, "plain")
+	produce(t, addr, "plain", "", &kgo.Record{Value: []byte("a frame")}, &kgo.Record{Value: []byte("another")})
+	code, out, errs := runAuditCLI(t, "--strict", "--kafka.brokers", addr, "--kafka.topic", "plain")
 	if code != 1 || !strings.Contains(errs, "no record carries a feed sequence number") || !strings.Contains(out, "configure a sequence extractor") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}

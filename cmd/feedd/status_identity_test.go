@@ -11,6 +11,25 @@ import (
 	"github.com/feedd/feedd/member"
 )
 
+// renderThroughJSON renders st as `feedd status` does, after a round trip
+// through the JSON the admin endpoint serves.
+func renderThroughJSON(t *testing.T, st member.Status, now time.Time) string {
+	t.Helper()
+	raw, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc member.Status
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := renderStatus(&out, &doc, now); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
 // TestStatusShowsARefusedPeerAndTheClockBound renders a /status document
 // built from the real types, through its JSON: a peer refused for its frame
 // identity is marked in the peer table and explained, with both sides'
@@ -38,18 +57,7 @@ func TestStatusShowsARefusedPeerAndTheClockBound(t *testing.T) {
 						Width: 300 * time.Microsecond, Age: 80 * time.Millisecond}},
 			}},
 	}
-	raw, err := json.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc member.Status
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	if err := renderStatus(&out, &doc, now); err != nil {
-		t.Fatal(err)
-	}
+	out := renderThroughJSON(t, st, now)
 	for _, want := range []string{
 		"frame identity  " + ours,
 		"host-b  unknown, REFUSED, link down",
@@ -57,8 +65,8 @@ func TestStatusShowsARefusedPeerAndTheClockBound(t *testing.T) {
 		`REFUSING host-b (10.0.0.2:7400): its frame identity is "` + theirs + `", ours is "` + ours + `"`,
 		"clock offset to host-c (ours minus its): between 2h0m0.0015s and 2h0m0.0018s, 300µs wide, measured 80ms ago",
 	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }
@@ -76,20 +84,9 @@ func TestStatusShowsAMemberIDClash(t *testing.T) {
 		},
 		Link: &link.Status{MemberID: "host-a", Auth: link.AuthHMAC},
 	}
-	raw, err := json.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc member.Status
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	if err := renderStatus(&out, &doc, now); err != nil {
-		t.Fatal(err)
-	}
+	out := renderThroughJSON(t, st, now)
 	want := "another process runs with member_id host-a (it is committing: this member does not contend with it): " + detail
-	if !strings.Contains(out.String(), "MEMBER ID CLASH since ") || !strings.Contains(out.String(), want) {
-		t.Errorf("output lacks the clash %q:\n%s", want, out.String())
+	if !strings.Contains(out, "MEMBER ID CLASH since ") || !strings.Contains(out, want) {
+		t.Errorf("output lacks the clash %q:\n%s", want, out)
 	}
 }
