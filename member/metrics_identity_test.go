@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/ftpair"
-	"github.com/feedd/feedd/internal/metric"
 )
 
 // TestPairRefusalMetrics: a member whose only peer is refused for its frame
@@ -14,13 +13,7 @@ import (
 // refusal gauge and clock metrics are exported per peer.
 func TestPairRefusalMetrics(t *testing.T) {
 	reg, _, m := newMonitoringMember(t, "127.0.0.1:1")
-	t0 := time.Now()
-	step := func(ms int, ev ftpair.Event) []ftpair.Action {
-		acts := m.node.Step(t0.Add(time.Duration(ms)*time.Millisecond), ev)
-		st := m.node.Status()
-		m.pairStatus.Store(&st)
-		return acts
-	}
+	step := pairStepper(m)
 	step(0, ftpair.PeerRefused{Peer: "b", Reason: "refusing peer b: its frame identity is ...", For: 10 * time.Second})
 	for ms := 50; ms <= 1000; ms += 50 {
 		for _, a := range step(ms, ftpair.Tick{}) {
@@ -29,11 +22,7 @@ func TestPairRefusalMetrics(t *testing.T) {
 			}
 		}
 	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	byName := metric.ByName(mfs)
+	byName := gatherByName(t, reg)
 	checkMetric(t, byName, 1, "feedd_pair_refusal_suppressed_total")
 	// No handshake happened on the link itself (the peer's address is
 	// closed): the gauge is exported, at 0.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/feedd/feedd/ftpair"
 	"github.com/feedd/feedd/internal/metric"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -15,17 +16,9 @@ import (
 // first event.
 func TestPairMetrics(t *testing.T) {
 	reg, _, m := newMonitoringMember(t, "127.0.0.1:1")
-	gather := func() map[string]*dto.MetricFamily {
-		t.Helper()
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return metric.ByName(mfs)
-	}
 
 	// Before any event: every known reason at zero.
-	mfs := gather()
+	mfs := gatherByName(t, reg)
 	for _, r := range activationReasons {
 		checkMetric(t, mfs, 0, "feedd_pair_activations_total", "reason", string(r))
 	}
@@ -38,13 +31,7 @@ func TestPairMetrics(t *testing.T) {
 	// Member a hears b active until 300ms, then b falls silent for 400ms
 	// (three heartbeats missed beyond the first interval's grace), then its
 	// connection closes: an obituary, and a takes over.
-	t0 := time.Now()
-	step := func(ms int, ev ftpair.Event) []ftpair.Action {
-		acts := m.node.Step(t0.Add(time.Duration(ms)*time.Millisecond), ev)
-		st := m.node.Status()
-		m.pairStatus.Store(&st)
-		return acts
-	}
+	step := pairStepper(m)
 	hb := func(ms int, seq uint64) {
 		step(ms, ftpair.HeartbeatReceived{Heartbeat: ftpair.Heartbeat{From: "b", Incarnation: 1, Seq: seq, Weight: 1, Role: ftpair.RoleActive, Term: 1}})
 	}
@@ -67,7 +54,7 @@ func TestPairMetrics(t *testing.T) {
 	}
 	step(750, ftpair.ActivationFinished{Term: term})
 
-	mfs = gather()
+	mfs = gatherByName(t, reg)
 	for _, r := range activationReasons {
 		want := 0.0
 		if r == ftpair.ReasonObituary {
@@ -79,6 +66,28 @@ func TestPairMetrics(t *testing.T) {
 	checkMetric(t, mfs, 1, "feedd_pair_obituaries_total")
 	checkMetric(t, mfs, 3, "feedd_pair_heartbeats_missed_total")
 	checkMetric(t, mfs, 1, "feedd_pair_heartbeats_rejected_total")
+}
+
+// gatherByName gathers reg's metric families, by name.
+func gatherByName(t *testing.T, reg *prometheus.Registry) map[string]*dto.MetricFamily {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return metric.ByName(mfs)
+}
+
+// pairStepper steps m's pair core at ms milliseconds after now and
+// publishes its status, as the member's loop does.
+func pairStepper(m *Member) func(ms int, ev ftpair.Event) []ftpair.Action {
+	t0 := time.Now()
+	return func(ms int, ev ftpair.Event) []ftpair.Action {
+		acts := m.node.Step(t0.Add(time.Duration(ms)*time.Millisecond), ev)
+		st := m.node.Status()
+		m.pairStatus.Store(&st)
+		return acts
+	}
 }
 
 func checkMetric(t *testing.T, mfs map[string]*dto.MetricFamily, want float64, name string, labels ...string) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -50,7 +51,7 @@ func TestMonitoringMetricsDocumented(t *testing.T) {
 	t.Logf("a member exposes %d metric names; %s documents %d names and the Kafka clients %v", len(exposed), metricsDoc, len(docNames), clients)
 
 	t.Run("exposed metrics are documented", func(t *testing.T) {
-		for _, name := range sortedKeys(exposed) {
+		for _, name := range slices.Sorted(maps.Keys(exposed)) {
 			if !strings.HasPrefix(name, "feedd_") {
 				continue
 			}
@@ -61,7 +62,7 @@ func TestMonitoringMetricsDocumented(t *testing.T) {
 	})
 
 	t.Run("documented metrics exist", func(t *testing.T) {
-		for _, name := range sortedKeys(docNames) {
+		for _, name := range slices.Sorted(maps.Keys(docNames)) {
 			if !exists(name, exposed, clients) {
 				t.Errorf("%s names %s, which no member exposes", metricsDoc, name)
 			}
@@ -74,12 +75,12 @@ func TestMonitoringMetricsDocumented(t *testing.T) {
 			if len(names) == 0 {
 				t.Fatalf("%s names no feedd metric", f)
 			}
-			for _, name := range sortedKeys(names) {
+			for _, name := range slices.Sorted(maps.Keys(names)) {
 				if !exists(name, exposed, clients) {
 					t.Errorf("%s uses %s, which no member exposes", f, name)
 				}
 			}
-			for _, p := range sortedKeys(prefixes) {
+			for _, p := range slices.Sorted(maps.Keys(prefixes)) {
 				if !hasPrefix(exposed, p) {
 					t.Errorf("%s refers to %s*, but no exposed metric starts so", f, p)
 				}
@@ -326,15 +327,6 @@ func hasPrefix(names map[string]bool, prefix string) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func readRepoFile(t *testing.T, path string) string {
