@@ -94,6 +94,9 @@ const (
 	// e2eWait bounds every wait for a condition: generous, so that a loaded
 	// machine slows the tests down rather than failing them.
 	e2eWait = 30 * time.Second
+	// fastRedials is a pairYAML whose members redial and give up on a
+	// handshake quickly.
+	fastRedials = "reconnect_max: 200ms\ndial_timeout: 500ms\nhandshake_timeout: 1s"
 )
 
 type e2eOptions struct {
@@ -444,8 +447,25 @@ log:
   level: info
 `, c.topic, m.id, c.sim.Ports()[m.port], c.baud, c.readTimeout, sequence, strings.Join(m.kafkaAddrs, ", "), c.topic, m.pairAddr, peerID, peerAddr, secretPath, pairExtra, m.adminAddr)
 	m.cfgPath = filepath.Join(c.dir, m.id+".yaml")
-	if err := os.WriteFile(m.cfgPath, []byte(cfg), 0o600); err != nil {
-		c.t.Fatal(err)
+	m.setConfig(cfg)
+}
+
+// config is the member's configuration file as it is now.
+func (m *e2eMember) config() string {
+	m.c.t.Helper()
+	b, err := os.ReadFile(m.cfgPath)
+	if err != nil {
+		m.c.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// setConfig rewrites the member's configuration file: the member's next
+// process runs with it.
+func (m *e2eMember) setConfig(text string) {
+	m.c.t.Helper()
+	if err := os.WriteFile(m.cfgPath, []byte(text), 0o600); err != nil {
+		m.c.t.Fatal(err)
 	}
 }
 

@@ -18,23 +18,18 @@ import (
 // can take over with no gap and no duplicate.
 func TestE2EPairIdentityMismatch(t *testing.T) {
 	// Fast redials, so that refusals are frequent and short-lived.
-	c := newE2ECluster(t, e2eOptions{pairYAML: "reconnect_max: 200ms\ndial_timeout: 500ms\nhandshake_timeout: 1s"})
+	c := newE2ECluster(t, e2eOptions{pairYAML: fastRedials})
 	active, inactive := c.waitPair()
 	before := active.mustStatus()
 	w := c.watchRoles()
 
-	orig, err := os.ReadFile(inactive.cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	changed := strings.Replace(string(orig), "sequence:\n  nmea_field: 1\n", "", 1)
-	if changed == string(orig) {
+	orig := inactive.config()
+	changed := strings.Replace(orig, "sequence:\n  nmea_field: 1\n", "", 1)
+	if changed == orig {
 		t.Fatal("the member's configuration has no sequence section to remove")
 	}
 	inactive.kill()
-	if err := os.WriteFile(inactive.cfgPath, []byte(changed), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	inactive.setConfig(changed)
 	inactive.start()
 	for _, m := range []*e2eMember{active, inactive} {
 		peer := c.other(m).id
@@ -69,9 +64,7 @@ func TestE2EPairIdentityMismatch(t *testing.T) {
 
 	// Fixed: it pairs again, and its ring is right.
 	inactive.kill()
-	if err := os.WriteFile(inactive.cfgPath, orig, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	inactive.setConfig(orig)
 	inactive.start()
 	inactive.waitRejoined()
 	if st, err := active.status(); err != nil || refuses(st, inactive.id) {

@@ -20,26 +20,20 @@ import (
 // nobody flaps: the active keeps its slot, the twin never activates.
 func TestE2EMemberIDClash(t *testing.T) {
 	// Fast redials, so that refusals are frequent.
-	c := newE2ECluster(t, e2eOptions{pairYAML: "reconnect_max: 200ms\ndial_timeout: 500ms\nhandshake_timeout: 1s"})
+	c := newE2ECluster(t, e2eOptions{pairYAML: fastRedials})
 	active, twin := c.waitPair()
 	before := active.mustStatus()
 
-	orig, err := os.ReadFile(twin.cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The twin takes the active's id; its one peer, renamed "zz" so that
 	// it dials (the lower id dials), is at the active's address.
-	changed := strings.Replace(string(orig), "member_id: "+twin.id+"\n", "member_id: "+active.id+"\n", 1)
+	changed := strings.Replace(twin.config(), "member_id: "+twin.id+"\n", "member_id: "+active.id+"\n", 1)
 	changed = strings.Replace(changed, "    - id: "+active.id+"\n", "    - id: zz\n", 1)
 	changed = regexp.MustCompile(`(?m)^      address: .*$`).ReplaceAllString(changed, "      address: "+active.pairAddr)
 	if !strings.Contains(changed, "member_id: "+active.id+"\n") || !strings.Contains(changed, "- id: zz\n") {
 		t.Fatalf("could not rewrite the configuration:\n%s", changed)
 	}
 	twin.kill()
-	if err := os.WriteFile(twin.cfgPath, []byte(changed), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	twin.setConfig(changed)
 	w := c.watchRoles()
 	twin.start()
 
