@@ -47,6 +47,24 @@ admin:
   listen: 127.0.0.1:7070
 `
 
+// requiredYAML is a member's configuration with every setting it needs
+// and no other, but for the pair's secret.
+const requiredYAML = `pipeline: ais-north
+member_id: host-a
+serial:
+  device: /dev/ttyUSB0
+framing:
+  mode: nmea
+kafka:
+  brokers: [127.0.0.1:9092]
+  topic: ais-north
+pair:
+  listen: 127.0.0.1:7400
+  peers:
+    - id: host-b
+      address: 127.0.0.1:7401
+`
+
 func noEnv(string) (string, bool) { return "", false }
 
 func envOf(m map[string]string) func(string) (string, bool) {

@@ -126,22 +126,7 @@ func configLeaves(t reflect.Type, prefix string) []string {
 // referenceBase is the smallest valid configuration; each rule check
 // changes it with flag overrides. Its topic, ais-north, is the one the
 // page's examples assume.
-const referenceBase = `
-pipeline: ais-north
-member_id: host-a
-serial:
-  device: /dev/ttyUSB0
-framing:
-  mode: nmea
-kafka:
-  brokers: [127.0.0.1:9092]
-  topic: ais-north
-pair:
-  listen: 127.0.0.1:7400
-  peers:
-    - {id: host-b, address: 127.0.0.1:7401}
-  secret_env: FEEDD_TEST_PAIR_SECRET
-`
+const referenceBase = requiredYAML + "  secret_env: FEEDD_TEST_PAIR_SECRET\n"
 
 // referenceSupport holds settings a check needs besides the one it tries
 // and beside those the page names (only with, required with), so that a

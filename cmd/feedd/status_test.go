@@ -310,36 +310,15 @@ func TestStatusDialAddress(t *testing.T) {
 // extra is appended to the pair section.
 func writeMemberConfig(t *testing.T, admin, extra string) string {
 	t.Helper()
-	dir := t.TempDir()
-	secretPath := filepath.Join(dir, "pair.secret")
-	if err := os.WriteFile(secretPath, []byte(testSecret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	text := `pipeline: ais-north
-member_id: host-a
-serial:
-  device: /dev/ttyUSB0
-framing:
-  mode: nmea
-kafka:
-  brokers: [127.0.0.1:9092]
-  topic: ais-north
-pair:
-  listen: 127.0.0.1:7400
-  peers:
-    - id: host-b
-      address: 127.0.0.1:7401
-` + extra + `admin:
-  listen: "` + admin + `"
-`
+	text := requiredYAML + extra
 	if !strings.Contains(extra, "auth:") {
-		text = strings.Replace(text, "admin:", "  secret_file: "+secretPath+"\nadmin:", 1)
+		secretPath := filepath.Join(t.TempDir(), "pair.secret")
+		if err := os.WriteFile(secretPath, []byte(testSecret+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		text += "  secret_file: " + secretPath + "\n"
 	}
-	path := filepath.Join(dir, "member.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeConfig(t, text+"admin:\n  listen: \""+admin+"\"\n")
 }
 
 const testSecret = "a-pair-secret-for-the-tests-0123456789"

@@ -113,7 +113,7 @@ func TestSwitchoverErrorPaths(t *testing.T) {
 	}
 
 	missing := writeMemberConfig(t, "127.0.0.1:7070", "")
-	if _, _, err := runCmd(t, "switchover", "--config", strings.TrimSuffix(missing, "member.yaml")+"nothing.yaml"); err == nil {
+	if _, _, err := runCmd(t, "switchover", "--config", filepath.Join(filepath.Dir(missing), "nothing.yaml")); err == nil {
 		t.Error("a missing configuration file was accepted")
 	}
 }
