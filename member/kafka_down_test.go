@@ -1,12 +1,10 @@
 package member
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,10 +18,11 @@ import (
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/broadcast/localbroker"
 	"github.com/feedd/feedd/ftpair"
+	"github.com/feedd/feedd/internal/testsupport"
 )
 
 // countLines counts the lines of log that contain substr.
-func countLines(log *syncBuffer, substr string) int {
+func countLines(log *testsupport.SyncBuffer, substr string) int {
 	n := 0
 	for line := range strings.Lines(log.String()) {
 		if strings.Contains(line, substr) {
@@ -39,13 +38,13 @@ func countLines(log *syncBuffer, substr string) int {
 // among its reasons.
 type kafkaDownMember struct {
 	mem *Member
-	log *syncBuffer
+	log *testsupport.SyncBuffer
 }
 
 func startKafkaDownMember(t *testing.T, brokerAddr string) *kafkaDownMember {
 	t.Helper()
 	cfg := loneMemberConfig(t, "kafka-down", brokerAddr)
-	m := &kafkaDownMember{log: &syncBuffer{}}
+	m := &kafkaDownMember{log: &testsupport.SyncBuffer{}}
 	var err error
 	if m.mem, err = New(cfg, Options{Mode: ModeAuto, Logger: slog.New(slog.NewTextHandler(m.log, nil))}); err != nil {
 		t.Fatal(err)
@@ -87,22 +86,6 @@ func (m *kafkaDownMember) status(t *testing.T) Status {
 
 func (m *kafkaDownMember) pair() *ftpair.Status { return m.mem.pairStatus.Load() }
 
-// waitFor polls cond with a generous deadline.
-func waitFor(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %s", what, state)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestMemberWithKafkaUnreachable: a lone member whose broker refuses
 // connections says so in /readyz and /status, does not retry activation
 // in a loop (its term stays put, its log stays short), and becomes active
@@ -111,10 +94,10 @@ func TestMemberWithKafkaUnreachable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a member for seconds and starts a local broker")
 	}
-	addr := closedAddr(t)
+	addr := testsupport.ClosedAddr(t)
 	m := startKafkaDownMember(t, addr)
 
-	waitFor(t, "/readyz to name Kafka", func() (bool, string) {
+	testsupport.WaitFor(t, time.Minute, "/readyz to name Kafka", func() (bool, string) {
 		err := m.mem.ready()
 		return err != nil && strings.Contains(err.Error(), "kafka ("+addr+") unreachable"), errString(err)
 	})
@@ -146,7 +129,7 @@ func TestMemberWithKafkaUnreachable(t *testing.T) {
 		t.Fatalf("starting a broker on %s: %v", addr, err)
 	}
 	t.Cleanup(b.Close)
-	waitFor(t, "the member to become active", func() (bool, string) {
+	testsupport.WaitFor(t, time.Minute, "the member to become active", func() (bool, string) {
 		st := m.status(t)
 		return st.Role == "active", "role " + st.Role + ", kafka " + st.Broadcast.Kafka.State.String()
 	})
@@ -177,7 +160,7 @@ func TestMemberWithKafkaRefusingActivation(t *testing.T) {
 	m := startKafkaDownMember(t, b.Addr())
 	ai := m.mem.cfg.Pair.Core.ActivationInterval
 
-	waitFor(t, "a first refused activation", func() (bool, string) {
+	testsupport.WaitFor(t, time.Minute, "a first refused activation", func() (bool, string) {
 		return attempts.Load() > 0, "no attempt yet"
 	})
 	// Sixteen activation intervals (8s): retrying every interval made 16
@@ -207,7 +190,7 @@ func TestMemberWithKafkaRefusingActivation(t *testing.T) {
 	}
 
 	refuse.Store(false)
-	waitFor(t, "the member to become active", func() (bool, string) {
+	testsupport.WaitFor(t, time.Minute, "the member to become active", func() (bool, string) {
 		st := m.status(t)
 		return st.Role == "active", "role " + st.Role
 	})
@@ -242,7 +225,7 @@ func TestMemberBackoffRestartsOnPeerCommit(t *testing.T) {
 	b := startRefusingBroker(t, &refuse, new(atomic.Int64))
 	m := startKafkaDownMember(t, b.Addr())
 	var before int
-	waitFor(t, "failed activations in a row", func() (bool, string) {
+	testsupport.WaitFor(t, time.Minute, "failed activations in a row", func() (bool, string) {
 		a := m.status(t).Activation
 		if a == nil {
 			return false, "none yet"
@@ -260,7 +243,7 @@ func TestMemberBackoffRestartsOnPeerCommit(t *testing.T) {
 	if err := cl.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the backoff to start over", func() (bool, string) {
+	testsupport.WaitFor(t, time.Minute, "the backoff to start over", func() (bool, string) {
 		a := m.status(t).Activation
 		return a != nil && a.FailuresInARow < before, fmt.Sprintf("%+v (%d before the peer's commit)", a, before)
 	})
@@ -288,35 +271,4 @@ func startRefusingBroker(t *testing.T, refuse *atomic.Bool, attempts *atomic.Int
 		return resp, nil, true
 	})
 	return b
-}
-
-// syncBuffer is a bytes.Buffer safe to write from the member while the
-// test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-// closedAddr returns an address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }

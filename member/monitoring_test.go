@@ -3,6 +3,7 @@ package member
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -18,6 +19,7 @@ import (
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/broadcast/audit"
 	"github.com/feedd/feedd/broadcast/localbroker"
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 )
@@ -38,7 +40,7 @@ const (
 // the alert rules, their tests and the dashboard only use metrics a member
 // exposes.
 func TestMonitoringMetricsDocumented(t *testing.T) {
-	doc := readRepoFile(t, metricsDoc)
+	doc := testsupport.ReadFile(t, metricsDoc)
 	docNames, docPrefixes := metricTokens(doc)
 	clients := kafkaClients(docPrefixes)
 	if len(clients) == 0 {
@@ -71,7 +73,7 @@ func TestMonitoringMetricsDocumented(t *testing.T) {
 
 	for _, f := range []string{alertRules, alertTests, dashboardJSON} {
 		t.Run("metrics in "+filepath.Base(f)+" exist", func(t *testing.T) {
-			names, prefixes := metricTokens(readRepoFile(t, f))
+			names, prefixes := metricTokens(testsupport.ReadFile(t, f))
 			if len(names) == 0 {
 				t.Fatalf("%s names no feedd metric", f)
 			}
@@ -85,7 +87,7 @@ func TestMonitoringMetricsDocumented(t *testing.T) {
 					t.Errorf("%s refers to %s*, but no exposed metric starts so", f, p)
 				}
 			}
-			for _, name := range otherMetricNames(readRepoFile(t, f)) {
+			for _, name := range otherMetricNames(testsupport.ReadFile(t, f)) {
 				if _, ok := exposed[name]; !ok {
 					t.Errorf("%s uses %s, which no member exposes", f, name)
 				}
@@ -141,7 +143,7 @@ func memberMetricNames(t *testing.T, clients []string) map[string]bool {
 	if err := pipe.Activate(actx); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	testsupport.WaitFor(t, 10*time.Second, "the Kafka clients documented in "+metricsDoc+" to register metrics after an activation", func() (bool, string) {
 		describe()
 		gather()
 		var missing []string
@@ -150,14 +152,8 @@ func memberMetricNames(t *testing.T, clients []string) map[string]bool {
 				missing = append(missing, c)
 			}
 		}
-		if len(missing) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after an activation, the Kafka clients %v documented in %s registered no metrics", missing, metricsDoc)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return len(missing) == 0, fmt.Sprintf("%v registered none", missing)
+	})
 	if err := pipe.Deactivate(actx, broadcast.Planned); err != nil && !errors.Is(err, broadcast.ErrNotActive) {
 		t.Fatal(err)
 	}
@@ -327,13 +323,4 @@ func hasPrefix(names map[string]bool, prefix string) bool {
 		}
 	}
 	return false
-}
-
-func readRepoFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

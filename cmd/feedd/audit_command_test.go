@@ -15,6 +15,7 @@ import (
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/broadcast/audit"
 	"github.com/feedd/feedd/broadcast/localbroker"
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -191,9 +192,9 @@ func TestAuditCommandFollows(t *testing.T) {
 		}
 		return ""
 	}
-	waitUntil(t, 30*time.Second, "the audit to start at the end of the topic", func() bool { return metric("feedd_audit_next_offset") == "4" })
+	testsupport.Until(t, 30*time.Second, "the audit to start at the end of the topic", func() bool { return metric("feedd_audit_next_offset") == "4" })
 	appendSeqs(t, addr, "feed", 4, 5, 6)
-	waitUntil(t, 30*time.Second, "the audit to read the new records", func() bool { return metric("feedd_audit_last_sequence") == "6" })
+	testsupport.Until(t, 30*time.Second, "the audit to read the new records", func() bool { return metric("feedd_audit_last_sequence") == "6" })
 	if got := metric("feedd_audit_missing_frames"); got != "0" {
 		t.Errorf("feedd_audit_missing_frames = %q", got)
 	}
@@ -239,17 +240,5 @@ func TestAuditCommandUsage(t *testing.T) {
 	}
 	if code, _, errs := runAuditCLI(t, "--kafka.brokers", "127.0.0.1:1", "--kafka.topic", "t", "--timeout", "300ms"); code != 1 || errs == "" {
 		t.Fatalf("unreachable broker: exit %d, stderr %q", code, errs)
-	}
-}
-
-// waitUntil polls cond until it holds, failing the test after limit.
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

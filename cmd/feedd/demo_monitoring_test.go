@@ -14,11 +14,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/feedd/feedd/internal/testsupport"
 	"gopkg.in/yaml.v3"
 )
 
@@ -43,7 +43,7 @@ func TestDemoChaosWithPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.command = testDemoChild
-	var view syncBuffer
+	var view testsupport.SyncBuffer
 	o.Status = &view
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -62,7 +62,7 @@ func TestDemoChaosWithPrometheus(t *testing.T) {
 	// The demo writes a Prometheus configuration for its members and its
 	// audit; scrape every second and load the shipped rules.
 	demoProm := filepath.Join(dir, "prometheus.yml")
-	waitUntil(t, time.Minute, "the demo's prometheus.yml", func() bool { _, err := os.Stat(demoProm); return err == nil })
+	testsupport.Until(t, time.Minute, "the demo's prometheus.yml", func() bool { _, err := os.Stat(demoProm); return err == nil })
 	cfg, err := os.ReadFile(demoProm)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestDemoChaosWithPrometheus(t *testing.T) {
 	// each (up is written for every scrape, failed or not) and give the
 	// rate windows some samples after it.
 	targets := strings.Count(testCfg, "- targets:")
-	waitUntil(t, time.Minute, fmt.Sprintf("Prometheus to scrape all %d targets", targets), func() bool {
+	testsupport.Until(t, time.Minute, fmt.Sprintf("Prometheus to scrape all %d targets", targets), func() bool {
 		n, err := prom.query("up")
 		return err == nil && n >= targets
 	})
@@ -193,7 +193,7 @@ func startPrometheus(t *testing.T, bin, config, storage string) promServer {
 		}
 	})
 	base := "http://" + addr
-	waitUntil(t, time.Minute, "prometheus to be ready", func() bool {
+	testsupport.Until(t, time.Minute, "prometheus to be ready", func() bool {
 		select {
 		case <-exited:
 			log, _ := os.ReadFile(logPath)
@@ -309,7 +309,7 @@ func checkAlertRules(t *testing.T, p promServer) {
 			} `yaml:"rules"`
 		} `yaml:"groups"`
 	}
-	if err := yaml.Unmarshal([]byte(readRepoFile(t, alertRules)), &file); err != nil {
+	if err := yaml.Unmarshal([]byte(testsupport.ReadFile(t, alertRules)), &file); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{}
@@ -321,7 +321,7 @@ func checkAlertRules(t *testing.T, p promServer) {
 
 	// Each rule group is evaluated every second; give each a few rounds.
 	var health map[string]string
-	waitUntil(t, 30*time.Second, "every rule to be evaluated", func() bool {
+	testsupport.Until(t, 30*time.Second, "every rule to be evaluated", func() bool {
 		health = ruleHealth(t, p)
 		for name := range want {
 			if h := health[name]; h == "" || h == "unknown" {
@@ -383,23 +383,4 @@ func seriesNames(expr string) []string {
 	names := regexp.MustCompile(`\b(?:feedd_[a-z0-9_]+|up|process_[a-z_]+|go_[a-z_]+)\b`).FindAllString(expr, -1)
 	slices.Sort(names)
 	return slices.Compact(names)
-}
-
-// syncBuffer is a bytes.Buffer safe to write from the demo while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

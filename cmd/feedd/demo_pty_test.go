@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/creack/pty"
 	"github.com/feedd/feedd/internal/memberproc"
+	"github.com/feedd/feedd/internal/testsupport"
 )
 
 // ptyScreen collects what a program writes to its terminal, read by a
@@ -59,17 +60,10 @@ func (s *ptyScreen) output() (raw, text string) {
 // waitFor waits up to limit for the screen's text to match re.
 func (s *ptyScreen) waitFor(t *testing.T, limit time.Duration, what string, re *regexp.Regexp) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		if _, text := s.output(); re.MatchString(text) {
-			return
-		}
-		if time.Now().After(deadline) {
-			_, text := s.output()
-			t.Fatalf("timed out after %v waiting for %s; the terminal shows (last 4000 bytes):\n%s", limit, what, text[max(0, len(text)-4000):])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testsupport.WaitFor(t, limit, what, func() (bool, string) {
+		_, text := s.output()
+		return re.MatchString(text), "the terminal shows (last 4000 bytes):\n" + text[max(0, len(text)-4000):]
+	})
 }
 
 // TestDemoScreenOnATerminal runs the feedd binary's demo on a

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/feedd/feedd/member"
 )
 
@@ -16,7 +17,7 @@ import (
 // applies its log level; one that no longer loads changes nothing and says
 // so.
 func TestSIGHUPAppliesTheLogLevel(t *testing.T) {
-	var out syncBuffer
+	var out testsupport.SyncBuffer
 	level := new(slog.LevelVar)
 	log := newLogger(member.LogConfig{Format: "text", Level: "info"}, level, &out)
 	next := make(chan func() (member.LogConfig, error))

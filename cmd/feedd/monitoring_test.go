@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feedd/feedd/internal/testsupport"
 	"gopkg.in/yaml.v3"
 )
 
@@ -69,7 +70,7 @@ type grafanaPanel struct {
 func readDashboard(t *testing.T) grafanaDashboard {
 	t.Helper()
 	var d grafanaDashboard
-	if err := json.Unmarshal([]byte(readRepoFile(t, dashboardJSON)), &d); err != nil {
+	if err := json.Unmarshal([]byte(testsupport.ReadFile(t, dashboardJSON)), &d); err != nil {
 		t.Fatalf("%s: %v", dashboardJSON, err)
 	}
 	return d
@@ -167,7 +168,7 @@ func TestMonitoringGrafanaProvisioning(t *testing.T) {
 			Name, Type, URL, Access string
 		} `yaml:"datasources"`
 	}
-	if err := yaml.Unmarshal([]byte(readRepoFile(t, grafanaDatasources)), &ds); err != nil {
+	if err := yaml.Unmarshal([]byte(testsupport.ReadFile(t, grafanaDatasources)), &ds); err != nil {
 		t.Fatal(err)
 	}
 	if ds.APIVersion != 1 || len(ds.Datasources) != 1 || ds.Datasources[0].Type != "prometheus" || ds.Datasources[0].URL == "" || ds.Datasources[0].Access != "proxy" {
@@ -180,7 +181,7 @@ func TestMonitoringGrafanaProvisioning(t *testing.T) {
 			Options    struct{ Path string }
 		} `yaml:"providers"`
 	}
-	if err := yaml.Unmarshal([]byte(readRepoFile(t, grafanaDashboards)), &dash); err != nil {
+	if err := yaml.Unmarshal([]byte(testsupport.ReadFile(t, grafanaDashboards)), &dash); err != nil {
 		t.Fatal(err)
 	}
 	if dash.APIVersion != 1 || len(dash.Providers) != 1 || dash.Providers[0].Type != "file" || !filepath.IsAbs(dash.Providers[0].Options.Path) {
@@ -211,13 +212,4 @@ func TestMonitoringPromtool(t *testing.T) {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-}
-
-func readRepoFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/feedd/feedd/hw/serialsim"
 	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/internal/testsupport"
 )
 
 // These tests run feedd ports and feedd probe against the simulator's
@@ -198,7 +199,7 @@ func TestProbeRefusesAPortAMemberHolds(t *testing.T) {
 		}
 	}
 	got := 0
-	waitUntil(t, time.Minute, "the member to read the feed after the refused probes", func() bool { got += read(); return got > 0 })
+	testsupport.Until(t, time.Minute, "the member to read the feed after the refused probes", func() bool { got += read(); return got > 0 })
 }
 
 func TestProbeUsage(t *testing.T) {

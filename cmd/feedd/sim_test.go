@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/hw/serialsim"
+	"github.com/feedd/feedd/internal/testsupport"
 )
 
 // simMain runs "feedd sim args...".
@@ -75,7 +77,7 @@ func TestSimRunsAFeedAndRecordsIt(t *testing.T) {
 	const n = 60 // ten cycles of six sentences
 	dir := t.TempDir()
 	linkDir, record := filepath.Join(dir, "tty"), filepath.Join(dir, "run.record")
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr testsupport.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- simMain(context.Background(), []string{"--ports", "2", "--link-dir", linkDir, "--feed", "no-fix",
@@ -86,17 +88,11 @@ func TestSimRunsAFeedAndRecordsIt(t *testing.T) {
 	for i := range 2 {
 		path := filepath.Join(linkDir, "port"+strconv.Itoa(i))
 		var f *os.File
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		testsupport.WaitFor(t, 30*time.Second, path+" to appear", func() (bool, string) {
 			var err error
-			if f, err = os.OpenFile(path, os.O_RDONLY|syscall.O_NOCTTY, 0); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not appear: %v\n%s", path, err, stderr.String())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			f, err = os.OpenFile(path, os.O_RDONLY|syscall.O_NOCTTY, 0)
+			return err == nil, fmt.Sprintf("%v\n%s", err, stderr.String())
+		})
 		go func() {
 			defer f.Close()
 			buf := make([]byte, 4096)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/feedd/feedd/member"
 )
 
@@ -83,7 +84,7 @@ const statusSchemaDoc = "../../docs/status.md"
 func documentedStatusPaths(t *testing.T) []string {
 	t.Helper()
 	var out []string
-	for _, line := range strings.Split(readRepoFile(t, statusSchemaDoc), "\n") {
+	for _, line := range strings.Split(testsupport.ReadFile(t, statusSchemaDoc), "\n") {
 		if m := statusRow.FindStringSubmatch(line); m != nil {
 			out = append(out, m[1])
 		}

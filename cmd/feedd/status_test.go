@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,6 +24,7 @@ import (
 	"github.com/feedd/feedd/ftpair"
 	"github.com/feedd/feedd/ftpair/link"
 	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/feedd/feedd/member"
 	"github.com/feedd/feedd/member/admin"
 )
@@ -133,17 +133,6 @@ func (f *fakeMember) status() any {
 		Link: &link.Status{MemberID: f.id, Listen: "127.0.0.1:7400", Auth: link.AuthHMAC,
 			Peers: linkPeers},
 	}
-}
-
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // runCmd runs "feedd name args..." and returns its output and the error
@@ -264,7 +253,7 @@ func TestStatusTakesTheAdminAddressFromTheConfig(t *testing.T) {
 }
 
 func TestStatusUnreachableMember(t *testing.T) {
-	addr := closedAddr(t)
+	addr := testsupport.ClosedAddr(t)
 	_, _, err := runCmd(t, "status", "--admin", addr)
 	if !errors.Is(err, errUnreachable) || !strings.Contains(err.Error(), "cannot reach the admin endpoint at "+addr) {
 		t.Fatalf("err = %v; want a clear unreachable error", err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/ftpair"
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/feedd/feedd/member"
 	"github.com/feedd/feedd/member/admin"
 )
@@ -39,7 +40,7 @@ func TestSwitchoverSignsTheRequestTheMemberVerifies(t *testing.T) {
 func TestSwitchoverWithoutATarget(t *testing.T) {
 	f := newFakeMember(t, []byte(testSecret), ftpair.RoleActive, ftpair.RoleInactive)
 	// --admin overrides the configuration's address.
-	path := writeMemberConfig(t, closedAddr(t), "")
+	path := writeMemberConfig(t, testsupport.ClosedAddr(t), "")
 	out, _, err := runCmd(t, "switchover", "--config", path, "--admin", f.addr(), "--wait", "0")
 	if err != nil || !strings.Contains(out, "hands over to the next-ranked ready member") {
 		t.Fatalf("switchover = %v\n%s", err, out)
@@ -97,7 +98,7 @@ func TestSwitchoverErrorPaths(t *testing.T) {
 		t.Errorf("no config: err = %v, stderr %q", err, stderr)
 	}
 
-	_, _, err := runCmd(t, "switchover", "--config", writeMemberConfig(t, closedAddr(t), ""))
+	_, _, err := runCmd(t, "switchover", "--config", writeMemberConfig(t, testsupport.ClosedAddr(t), ""))
 	if !errors.Is(err, errUnreachable) {
 		t.Errorf("unreachable member: err = %v", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/feedd/feedd/member"
 )
 
@@ -89,12 +90,7 @@ feedd_broadcast_commit_duration_seconds_count 4
 // start starts a fake member.
 func start(t *testing.T, how string, cfg Config) *Proc {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := ln.Addr().String()
-	ln.Close()
+	admin := testsupport.ClosedAddr(t)
 	cfg.Path, cfg.Args, cfg.Admin = os.Args[0], []string{admin, how}, admin
 	cfg.Env = append(os.Environ(), fakeMemberEnv+"=1", "FAKE_MEMBER_NOTE=hello")
 	if cfg.Log == "" {

@@ -1,0 +1,80 @@
+package testsupport
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// SyncBuffer is a bytes.Buffer that the code under test may write while
+// the test reads it.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// ClosedAddr returns a 127.0.0.1 address nothing listens on: its port was
+// free a moment ago, so a test can also have something listen there.
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// ReadFile returns the text of the file at path, failing the test if it
+// cannot be read.
+func ReadFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// WaitFor polls cond until it holds, failing the test after limit; the
+// failure names what the test waited for and what cond last said of the
+// state.
+func WaitFor(t testing.TB, limit time.Duration, what string, cond func() (ok bool, state string)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			if state != "" {
+				state = ": " + state
+			}
+			t.Fatalf("timed out after %v waiting for %s%s", limit, what, state)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Until is WaitFor for a condition that has nothing to say of the state.
+func Until(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	WaitFor(t, limit, what, func() (bool, string) { return cond(), "" })
+}
