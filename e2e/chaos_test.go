@@ -17,6 +17,7 @@ import (
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/broadcast/audit"
 	"github.com/feedd/feedd/hw/serialsim"
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/feedd/feedd/member"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -73,18 +74,7 @@ type chaos struct {
 	killed     [][2]uint64
 }
 
-func chaosSeed(t testing.TB) uint64 {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("FEEDD_CHAOS_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("FEEDD_CHAOS_SEED=%q: %v", s, err)
-		}
-		seed = v
-	}
-	t.Logf("seed %d (rerun with FEEDD_CHAOS_SEED=%d)", seed, seed)
-	return seed
-}
+func chaosSeed(t testing.TB) uint64 { return testsupport.Seed(t, "FEEDD_CHAOS_SEED") }
 
 func chaosReps(t testing.TB) int {
 	v := os.Getenv("FEEDD_CHAOS_REPS")

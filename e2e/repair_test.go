@@ -165,10 +165,7 @@ func TestE2ERepair(t *testing.T) {
 	needE2E(t)
 	runs := feedIntEnv(t, "FEEDD_REPAIR_RUNS", 1)
 	brokers := feedEnv(t, "FEEDD_FEEDS_BROKERS", []string{"embedded"}, feedBrokers)
-	seed0 := uint64(time.Now().UnixNano())
-	if s := os.Getenv("FEEDD_CHAOS_SEED"); s != "" {
-		fmt.Sscan(s, &seed0)
-	}
+	seed0 := chaosSeed(t)
 	for _, spec := range repairSpecs {
 		for _, c := range repairCases(spec.feed) {
 			for _, broker := range brokers {

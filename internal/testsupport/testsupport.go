@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -77,4 +78,21 @@ func WaitFor(t testing.TB, limit time.Duration, what string, cond func() (ok boo
 func Until(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
 	WaitFor(t, limit, what, func() (bool, string) { return cond(), "" })
+}
+
+// Seed returns the seed of a randomised test: the one in the environment
+// variable env if it is set, otherwise the clock's. It logs the seed and
+// how to run the test again with it.
+func Seed(t testing.TB, env string) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv(env); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("%s=%q: %v", env, s, err)
+		}
+		seed = v
+	}
+	t.Logf("seed %d (rerun with %s=%d)", seed, env, seed)
+	return seed
 }
