@@ -31,7 +31,17 @@ func benchRing(b *testing.B) *Ring {
 	return r
 }
 
-func reportOps(b *testing.B) {
+// startTiming starts the measured part of a benchmark, allocations
+// included.
+func startTiming(b *testing.B) {
+	b.ReportAllocs()
+	b.ResetTimer()
+}
+
+// stopTiming ends the measured part of a benchmark and reports the
+// operations a second.
+func stopTiming(b *testing.B) {
+	b.StopTimer()
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(b.N)/s, "ops/s")
 	}
@@ -48,8 +58,7 @@ func BenchmarkAppendTrimEcho(b *testing.B) {
 	for ; i < lag; i++ {
 		r.Append(benchFrame(i, data))
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
+	startTiming(b)
 	for range b.N {
 		data[0] = byte(i)
 		r.Append(benchFrame(i, data))
@@ -58,8 +67,7 @@ func BenchmarkAppendTrimEcho(b *testing.B) {
 		}
 		i++
 	}
-	b.StopTimer()
-	reportOps(b)
+	stopTiming(b)
 }
 
 // BenchmarkAppendTrimThrough is the active member's steady state: each op
@@ -67,8 +75,7 @@ func BenchmarkAppendTrimEcho(b *testing.B) {
 func BenchmarkAppendTrimThrough(b *testing.B) {
 	r := benchRing(b)
 	data := make([]byte, 100)
-	b.ReportAllocs()
-	b.ResetTimer()
+	startTiming(b)
 	for i := range b.N {
 		data[0] = byte(i)
 		pos, _, _ := r.Append(benchFrame(uint64(i), data))
@@ -76,8 +83,7 @@ func BenchmarkAppendTrimThrough(b *testing.B) {
 			r.TrimThrough(pos)
 		}
 	}
-	b.StopTimer()
-	reportOps(b)
+	stopTiming(b)
 }
 
 // BenchmarkEchoThenAppend is the path of an echo that arrives before the
@@ -91,8 +97,7 @@ func BenchmarkEchoThenAppend(b *testing.B) {
 	for ; i < lead; i++ {
 		r.TrimEcho(benchEcho(i))
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
+	startTiming(b)
 	for range b.N {
 		r.TrimEcho(benchEcho(i))
 		if _, stored, _ := r.Append(benchFrame(i-lead, data)); stored {
@@ -100,8 +105,7 @@ func BenchmarkEchoThenAppend(b *testing.B) {
 		}
 		i++
 	}
-	b.StopTimer()
-	reportOps(b)
+	stopTiming(b)
 }
 
 // BenchmarkFlush reads a full ring of 100,000 frames from a cursor, as on
@@ -112,8 +116,7 @@ func BenchmarkFlush(b *testing.B) {
 	for i := range uint64(100_000) {
 		r.Append(benchFrame(i, data))
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
+	startTiming(b)
 	var cursor uint64
 	for range b.N {
 		e, ok := r.Next(cursor)
@@ -123,8 +126,7 @@ func BenchmarkFlush(b *testing.B) {
 		}
 		cursor = e.Pos
 	}
-	b.StopTimer()
-	reportOps(b)
+	stopTiming(b)
 }
 
 // heapRatio fills a default ring with a million 100-byte frames (with feed
@@ -204,8 +206,7 @@ func BenchmarkPeerSliceQueue(b *testing.B) {
 	for ; i < lag; i++ {
 		q = append(q, entry{benchID(i), int64(i), bytes.Clone(data)})
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
+	startTiming(b)
 	for range b.N {
 		data[0] = byte(i)
 		q = append(q, entry{benchID(i), int64(i), bytes.Clone(data)})
@@ -215,6 +216,5 @@ func BenchmarkPeerSliceQueue(b *testing.B) {
 		q = q[1:]
 		i++
 	}
-	b.StopTimer()
-	reportOps(b)
+	stopTiming(b)
 }

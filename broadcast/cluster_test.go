@@ -264,12 +264,9 @@ func (r *clusterRun) runFeed() {
 }
 
 func (r *clusterRun) stopFeeding() {
-	select {
-	case <-r.stopFeed:
+	if !closeOnce(r.stopFeed) {
 		return
-	default:
 	}
-	close(r.stopFeed)
 	r.feed.Wait()
 	for _, p := range r.ports {
 		close(p.in)
@@ -367,12 +364,9 @@ func (r *clusterRun) handOver(from int, why string) {
 }
 
 func (r *clusterRun) stopWatching() {
-	select {
-	case <-r.stopWatch:
+	if !closeOnce(r.stopWatch) {
 		return
-	default:
 	}
-	close(r.stopWatch)
 	r.watch.Wait()
 }
 

@@ -13,11 +13,9 @@ import (
 // frame read long before it could be produced (it waited in the ring) is
 // committed at once even with a ten-minute interval.
 func TestCommitIntervalCountsFromReceipt(t *testing.T) {
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
+	b, cfg := startBrokerFor(t, "feed")
 	cfg.CommitInterval, cfg.TransactionTimeout = 10*time.Minute, 14*time.Minute
-	a := startMember(t, cfg, "a", backlog.Config{})
-	a.activate(t, 30*time.Second)
+	a := startActive(t, cfg)
 	a.Accept(frame(1, time.Now().Add(-time.Hour)))
 	waitFor(t, "the old frame committed", func() bool { return a.Status().Counters.CommittedFrames == 1 })
 	checkSequence(t, readCommitted(t, b.Addr(), "feed"), 1)
@@ -47,8 +45,7 @@ func TestCommitDelay(t *testing.T) {
 // (a transaction's first record goes alone), rather than committing that
 // record alone, once per frame.
 func TestOverdueFramesShareATransaction(t *testing.T) {
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
+	b, cfg := startBrokerFor(t, "feed")
 	cfg.CommitInterval, cfg.TransactionTimeout = 10*time.Minute, 14*time.Minute
 	a := startMember(t, cfg, "a", backlog.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

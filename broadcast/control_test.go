@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/backlog"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -223,12 +222,7 @@ func TestControlKeepaliveFence(t *testing.T) {
 // configured name; one unfit for keepalives is refused.
 func TestControlTopicShape(t *testing.T) {
 	b := startBroker(t, "")
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	cl, adm := adminClient(t, b.Addr())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -269,24 +263,14 @@ func TestControlTopicShape(t *testing.T) {
 		t.Errorf("other.control created although kafka.control_topic names another (%v)", err)
 	}
 
-	for _, tc := range []struct {
-		topic      string
-		partitions int32
-		configs    map[string]string
-		want       string
-	}{
+	checkRefusesUnfit(t, b, "EnsureControlTopic", []unfitTopic{
 		{"beats-three", 3, nil, "3 partitions"},
 		{"beats-compacted", 1, map[string]string{"cleanup.policy": "compact"}, "cleanup.policy=compact"},
-	} {
-		if err := b.Cluster().CreateTopic(tc.topic, tc.partitions, tc.configs); err != nil {
-			t.Fatal(err)
-		}
+	}, func(topic string) error {
 		c := cfg.WithDefaults()
-		c.ControlTopic = tc.topic
-		if err := EnsureControlTopic(ctx, cl, c); !errors.Is(err, ErrTopicShape) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: EnsureControlTopic = %v, want ErrTopicShape naming %q", tc.topic, err, tc.want)
-		}
-	}
+		c.ControlTopic = topic
+		return EnsureControlTopic(ctx, cl, c)
+	})
 }
 
 // TestControlUnfitTopic: an active member whose control topic is unfit
@@ -297,8 +281,7 @@ func TestControlUnfitTopic(t *testing.T) {
 	if err := b.Cluster().CreateTopic("feed.control", 1, map[string]string{"cleanup.policy": "compact"}); err != nil {
 		t.Fatal(err)
 	}
-	a := startMember(t, controlConfig(b.Addr(), "feed"), "a", backlog.Config{})
-	a.activate(t, 30*time.Second)
+	a := startActive(t, controlConfig(b.Addr(), "feed"))
 	waitFor(t, "a keepalive skipped", func() bool { return a.Status().Counters.ControlSkipped > 0 })
 	for i := uint64(1); i <= 10; i++ {
 		a.Accept(frame(i, time.Now()))
@@ -317,8 +300,7 @@ func TestControlUnfitTopic(t *testing.T) {
 // keepalives resume.
 func TestControlKeepaliveFailure(t *testing.T) {
 	b := startBroker(t, "")
-	a := startMember(t, controlConfig(b.Addr(), "feed"), "a", backlog.Config{})
-	a.activate(t, 30*time.Second)
+	a := startActive(t, controlConfig(b.Addr(), "feed"))
 	waitFor(t, "a keepalive", func() bool { return a.Status().Counters.ControlKeepalives > 0 })
 	b.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.UnknownServerError})
 	waitFor(t, "a failed keepalive aborted", func() bool { return a.Status().Counters.Aborts > 0 })
@@ -336,8 +318,7 @@ func TestControlKeepaliveFailure(t *testing.T) {
 // keepalives off: none written, no control topic, no witness on a quiet
 // feed.
 func TestControlDisabled(t *testing.T) {
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
+	b, cfg := startBrokerFor(t, "feed")
 	cfg.ControlInterval = -1
 	a, bm := startPair(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -352,12 +333,8 @@ func TestControlDisabled(t *testing.T) {
 	if st.Counters.ControlKeepalives != 0 || st.ControlTopic != "" || bs.Counters.ControlSeen != 0 {
 		t.Fatalf("keepalives off: A wrote %d (control topic %q), B saw %d; want 0, none, 0", st.Counters.ControlKeepalives, st.ControlTopic, bs.Counters.ControlSeen)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	tds, err := kadm.NewClient(cl).ListTopics(ctx)
+	_, adm := adminClient(t, b.Addr())
+	tds, err := adm.ListTopics(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

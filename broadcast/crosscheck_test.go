@@ -138,8 +138,7 @@ func FuzzSightings(f *testing.F) {
 // possible duplicates, and counted as holes that judge its feed noisy).
 func TestCrossCheckAfterLinkHeld(t *testing.T) {
 	var held sync.Mutex
-	broker := startBroker(t, "")
-	cfg := testConfig(broker.Addr(), "crosscheck-held")
+	broker, cfg := startBrokerFor(t, "crosscheck-held")
 	a, b := startRepairPair(t, cfg, repairLink{up: func() bool { return true }, hold: func(from string, msg []byte) {
 		if from == "b" && len(msg) > 0 && msg[0] == repairSightings {
 			held.Lock()

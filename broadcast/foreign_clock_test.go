@@ -18,8 +18,7 @@ import (
 // frames); once it has a bound on the offset, it recognises each frame
 // exactly, repeated bytes included.
 func TestEchoFromAnotherHostsClock(t *testing.T) {
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
+	b, cfg := startBrokerFor(t, "feed")
 	// 32-byte frames at about 9600 baud: 30 ms on the line each, far more
 	// than their 1 ms windows.
 	m := startMember(t, cfg, "b", backlog.Config{LineByteTime: time.Millisecond})
@@ -92,8 +91,7 @@ func TestEchoFromAnotherHostsClock(t *testing.T) {
 // new frames with the same bytes. It now starts at the last stable offset
 // and never compares another host's clock with its own.
 func TestEchoIgnoresRecordTimestamps(t *testing.T) {
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
+	b, cfg := startBrokerFor(t, "feed")
 	same := []byte("$GPGSV,1,1,00*79")
 	other := otherProducer(t, b.Addr())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

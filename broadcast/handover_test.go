@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -96,12 +95,7 @@ func TestHandover(t *testing.T) {
 // whose round trips are slower, do not.
 func testHandover(t *testing.T, cfg Config, iterations int, mkFrame func(uint64, time.Time) *ingest.Frame, requireCases bool) {
 	exact := mkFrame(1, time.Time{}).HasFeedSeq
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("FEEDD_TEST_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (rerun with FEEDD_TEST_SEED=%d)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
+	rng := rand.New(rand.NewPCG(testSeed(t), 0))
 
 	names := [2]string{"a", "b"}
 	var members [2]*member

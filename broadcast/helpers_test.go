@@ -41,6 +41,14 @@ func startBroker(t testing.TB, dataDir string) *localbroker.Broker {
 	return b
 }
 
+// startBrokerFor starts an in-process broker and returns it with the test
+// configuration of a pipeline publishing to topic on it.
+func startBrokerFor(t testing.TB, topic string) (*localbroker.Broker, Config) {
+	t.Helper()
+	b := startBroker(t, "")
+	return b, testConfig(b.Addr(), topic)
+}
+
 func testConfig(addr, topic string) Config {
 	return Config{
 		Brokers:        []string{addr},
@@ -65,6 +73,37 @@ func startMember(t testing.TB, cfg Config, name string, ring backlog.Config) *me
 func startPair(t testing.TB, cfg Config) (a, b *member) {
 	t.Helper()
 	return startMember(t, cfg, "a", backlog.Config{}), startMember(t, cfg, "b", backlog.Config{})
+}
+
+// startActive starts member a of a pipeline with a default ring and makes
+// it active, failing the test unless it is live within 30 seconds.
+func startActive(t testing.TB, cfg Config) *member {
+	t.Helper()
+	a := startMember(t, cfg, "a", backlog.Config{})
+	a.activate(t, 30*time.Second)
+	return a
+}
+
+// startEchoingPair starts a pipeline's two members, makes a active within
+// timeout and waits for b to read a's commits from the topic.
+func startEchoingPair(t testing.TB, cfg Config, timeout time.Duration) (a, b *member) {
+	t.Helper()
+	a, b = startPair(t, cfg)
+	a.activate(t, timeout)
+	waitFor(t, "B's echo positioned", func() bool { return b.Status().EchoOffset >= 0 })
+	return a, b
+}
+
+// adminClient connects a client to the broker at addr for the test's own
+// requests, closed when the test ends.
+func adminClient(t testing.TB, addr string) (*kgo.Client, *kadm.Client) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DisableClientMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl, kadm.NewClient(cl)
 }
 
 // startMemberWith starts a pipeline with the given options.
@@ -168,6 +207,21 @@ func rejoin(t testing.TB, cfg Config, from *member, p *port, mode, what string, 
 		p.m.Store(from)
 	}
 	return from
+}
+
+// publishInOrder feeds the active a the frames 1..n, waits until it has
+// committed them all and emptied its ring, and checks that its topic on the
+// broker at addr holds 1..n exactly once, in order.
+func publishInOrder(t testing.TB, a *member, addr string, n uint64) {
+	t.Helper()
+	for i := uint64(1); i <= n; i++ {
+		a.Accept(frame(i, time.Now()))
+	}
+	waitFor(t, "all frames committed", func() bool {
+		st := a.Status()
+		return st.Counters.CommittedFrames == n && st.Ring.Len == 0
+	})
+	checkSequence(t, readCommitted(t, addr, a.cfg.Topic), n)
 }
 
 // frame builds a sequenced frame as the ingest side would: the feed's
@@ -319,6 +373,34 @@ func checkRecord(t testing.TB, r *kgo.Record) topicRecord {
 		t.Fatalf("offset %d: %s header %q", r.Offset, HeaderPossibleDuplicate, dup)
 	}
 	return topicRecord{offset: r.Offset, seq: seq, member: m, key: string(r.Key), value: v, possible: dup != nil}
+}
+
+// testSeed returns the run's random seed, logged and replayable with
+// FEEDD_TEST_SEED.
+func testSeed(t testing.TB) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("FEEDD_TEST_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("FEEDD_TEST_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
+	t.Logf("seed %d (rerun with FEEDD_TEST_SEED=%d)", seed, seed)
+	return seed
+}
+
+// closeOnce closes ch unless it is closed already, and reports whether
+// this call closed it.
+func closeOnce(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return false
+	default:
+		close(ch)
+		return true
+	}
 }
 
 // waitFor polls cond until it holds or the (generous) deadline passes.

@@ -2,9 +2,7 @@ package broadcast
 
 import (
 	"testing"
-	"time"
 
-	"github.com/feedd/feedd/backlog"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -13,20 +11,10 @@ import (
 // no commit marker and no transactional record), trims its ring on each
 // flush, writes no control keepalive, and says so in its status.
 func TestIdempotentProducer(t *testing.T) {
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
+	b, cfg := startBrokerFor(t, "feed")
 	cfg.Producer = ProducerIdempotent
-	a := startMember(t, cfg, "a", backlog.Config{})
-	a.activate(t, 30*time.Second)
-	const n = 300
-	for i := uint64(1); i <= n; i++ {
-		a.Accept(frame(i, time.Now()))
-	}
-	waitFor(t, "all frames flushed", func() bool {
-		st := a.Status()
-		return st.Counters.CommittedFrames == n && st.Ring.Len == 0
-	})
-	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
+	a := startActive(t, cfg)
+	publishInOrder(t, a, b.Addr(), 300)
 
 	markers, transactional := 0, 0
 	eachRecord(t, b.Addr(), "feed", func(r *kgo.Record) {

@@ -11,8 +11,6 @@ import (
 
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/broadcast/kafkatest"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // The pipeline against real Apache Kafka (broadcast/kafkatest), where
@@ -200,11 +198,7 @@ func TestKafkaFreshTopic(t *testing.T) {
 	b := startKafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DisableClientMetrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl, adm := adminClient(t, b.Addr())
 	for i := range 5 {
 		cfg := kafkaConfig(b.Addr(), fmt.Sprintf("fresh-%d", i)).WithDefaults()
 		if err := EnsureTopic(ctx, cl, cfg); err != nil {
@@ -213,7 +207,7 @@ func TestKafkaFreshTopic(t *testing.T) {
 		if err := EnsureControlTopic(ctx, cl, cfg); err != nil {
 			t.Fatalf("control topic %d: %v", i, err)
 		}
-		if _, err := lastStableOffset(ctx, kadm.NewClient(cl), cfg.Topic); err != nil {
+		if _, err := lastStableOffset(ctx, adm, cfg.Topic); err != nil {
 			t.Fatalf("topic %d, just created: %v", i, err)
 		}
 	}

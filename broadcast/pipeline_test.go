@@ -20,19 +20,9 @@ import (
 )
 
 func TestActiveProducesInOrder(t *testing.T) {
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
-	a := startMember(t, cfg, "a", backlog.Config{})
-	a.activate(t, 30*time.Second)
-	const n = 500
-	for i := uint64(1); i <= n; i++ {
-		a.Accept(frame(i, time.Now()))
-	}
-	waitFor(t, "all frames committed", func() bool {
-		st := a.Status()
-		return st.Counters.CommittedFrames == n && st.Ring.Len == 0
-	})
-	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
+	b, cfg := startBrokerFor(t, "feed")
+	a := startActive(t, cfg)
+	publishInOrder(t, a, b.Addr(), 500)
 	st := a.Status()
 	t.Logf("status: role=%v commits=%d epoch=%d lastOffset=%d", st.State, st.Counters.Commits, st.ProducerEpoch, st.LastCommitOffset)
 }
@@ -122,11 +112,8 @@ func highWatermark(t testing.TB, addr, topic string) int64 {
 // holds only frames whose commit B has not yet seen: every frame leaves it by
 // an echo of A's commit, and once the feed is quiet it is empty.
 func TestEchoTrimming(t *testing.T) {
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
-	a, bm := startPair(t, cfg)
-	a.activate(t, 30*time.Second)
-	waitFor(t, "B's echo positioned", func() bool { return bm.Status().EchoOffset >= 0 })
+	b, cfg := startBrokerFor(t, "feed")
+	a, bm := startEchoingPair(t, cfg, 30*time.Second)
 
 	const n = 2000
 	maxDepth := 0
@@ -158,8 +145,7 @@ func TestEchoTrimming(t *testing.T) {
 // TestOverflow: with no echoes, the ring keeps its bounds and the counters
 // say exactly what was dropped; what is left is flushed on activation.
 func TestOverflow(t *testing.T) {
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
+	b, cfg := startBrokerFor(t, "feed")
 	m := startMember(t, cfg, "a", backlog.Config{MaxFrames: 100, MaxBytes: 1 << 20})
 	const n = 1000
 	for i := uint64(1); i <= n; i++ {
@@ -273,8 +259,7 @@ func TestBrokerRestartMidStream(t *testing.T) {
 // commits failing after 200ms, activates it and commits its first frame.
 func startFirstCommitted(t *testing.T) (*localbroker.Broker, *member, context.Context) {
 	t.Helper()
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
+	b, cfg := startBrokerFor(t, "feed")
 	cfg.CommitTimeout = 200 * time.Millisecond
 	m := startMember(t, cfg, "a", backlog.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -326,12 +311,8 @@ func TestFirstRecordUnansweredReportsFailing(t *testing.T) {
 
 	// Hold the answer to the next produce request to the topic: the first
 	// record of the next transaction. (Requests name the topic by its id.)
-	adm, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer adm.Close()
-	td, err := kadm.NewClient(adm).ListTopics(ctx, "feed")
+	_, adm := adminClient(t, b.Addr())
+	td, err := adm.ListTopics(ctx, "feed")
 	if err != nil || td["feed"].Err != nil {
 		t.Fatalf("listing the topic: %v %v", err, td["feed"].Err)
 	}
@@ -400,13 +381,11 @@ func TestNoReinitAfterUnconfirmedCommit(t *testing.T) {
 // with franz-go's default MetadataMinAge it waited 5s for a metadata
 // refresh, and the active stepped down for Kafka although nothing failed.
 func TestConcurrentTransactionsRetriedPromptly(t *testing.T) {
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
+	b, cfg := startBrokerFor(t, "feed")
 	// Far above the retry it allows (about producerMetadataMinAge), below
 	// the 5s the default made the record wait.
 	cfg.CommitTimeout = 3 * time.Second
-	m := startMember(t, cfg, "a", backlog.Config{})
-	m.activate(t, 30*time.Second)
+	m := startActive(t, cfg)
 	m.Accept(frame(1, time.Now()))
 	waitFor(t, "the first frame committed", func() bool { return m.Status().Counters.CommittedFrames == 1 })
 	b.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.ConcurrentTransactions})
@@ -437,10 +416,8 @@ func TestCommitFailureReplays(t *testing.T) {
 		{"produce", kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.InvalidRecord}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := startBroker(t, "")
-			cfg := testConfig(b.Addr(), "feed")
-			m := startMember(t, cfg, "a", backlog.Config{})
-			m.activate(t, 30*time.Second)
+			b, cfg := startBrokerFor(t, "feed")
+			m := startActive(t, cfg)
 			feed := &feeder{m: m, every: 10, pause: time.Millisecond}
 			feed.next(200)
 			b.Cluster().Fault(tc.fault)
@@ -494,8 +471,7 @@ func TestRecordKey(t *testing.T) {
 // open: the member does not go live until it ends, and then trims what it
 // committed.
 func TestActivationWaitsForOpenTransactions(t *testing.T) {
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
+	b, cfg := startBrokerFor(t, "feed")
 	m := startMember(t, cfg, "a", backlog.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -46,22 +46,6 @@ func needSocat(t testing.TB) {
 	t.Skip("SKIPPED: socat is not installed (apt-get install socat, or make deps)")
 }
 
-// ptySeed returns the run's seed, printed and replayable with
-// FEEDD_TEST_SEED like TestHandover's.
-func ptySeed(t testing.TB) uint64 {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("FEEDD_TEST_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("FEEDD_TEST_SEED=%q: %v", s, err)
-		}
-		seed = v
-	}
-	t.Logf("seed %d (rerun with FEEDD_TEST_SEED=%d)", seed, seed)
-	return seed
-}
-
 // ptyRig is the simulated feed split to two members. Port i of the
 // simulator is read by a Source whose handle passes each frame, copied,
 // through a port (handover_test.go: an optional injected lag, a member that
@@ -228,13 +212,10 @@ func isPrefixRun(seqs []uint64) bool {
 func TestPTYEchoTrimming(t *testing.T) {
 	needSocat(t)
 	const n = 1000
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
-	a, bm := startPair(t, cfg)
-	a.activate(t, 2*time.Minute)
-	waitFor(t, "B's echo positioned", func() bool { return bm.Status().EchoOffset >= 0 })
+	b, cfg := startBrokerFor(t, "feed")
+	a, bm := startEchoingPair(t, cfg, 2*time.Minute)
 
-	rig := startPTYRig(t, serialsim.Config{Rate: ptyRate, Count: n, Seed: ptySeed(t)}, [2]*member{a, bm})
+	rig := startPTYRig(t, serialsim.Config{Rate: ptyRate, Count: n, Seed: testSeed(t)}, [2]*member{a, bm})
 	maxDepth := 0 // B's deepest ring while the feed streams, for the log
 	waitFor(t, "the feed to end", func() bool {
 		maxDepth = max(maxDepth, bm.Status().Ring.Len)
@@ -305,7 +286,7 @@ func TestPTYEchoTrimming(t *testing.T) {
 func TestPTYHandover(t *testing.T) {
 	needSocat(t)
 	const handovers = 10
-	seed := ptySeed(t)
+	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 
 	// The plan: every mode twice, the rest at random; at least two lagging
@@ -329,8 +310,7 @@ func TestPTYHandover(t *testing.T) {
 	rng.Shuffle(len(modes), func(i, j int) { modes[i], modes[j] = modes[j], modes[i] })
 	rng.Shuffle(len(timings), func(i, j int) { timings[i], timings[j] = timings[j], timings[i] })
 
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
+	b, cfg := startBrokerFor(t, "feed")
 	names := [2]string{"a", "b"}
 	var members [2]*member
 	for i := range members {
@@ -449,14 +429,11 @@ func TestPTYHandover(t *testing.T) {
 func TestPTYUnplugInactive(t *testing.T) {
 	needSocat(t)
 	const n = 1500
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "feed")
-	a, bm := startPair(t, cfg)
+	b, cfg := startBrokerFor(t, "feed")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a.mustActivate(t, ctx)
-	waitFor(t, "B's echo positioned", func() bool { return bm.Status().EchoOffset >= 0 })
-	rig := startPTYRig(t, serialsim.Config{Rate: ptyRate, Count: n, Seed: ptySeed(t)}, [2]*member{a, bm})
+	a, bm := startEchoingPair(t, cfg, 2*time.Minute)
+	rig := startPTYRig(t, serialsim.Config{Rate: ptyRate, Count: n, Seed: testSeed(t)}, [2]*member{a, bm})
 
 	waitFor(t, "B trimming on echo", func() bool { return bm.Status().Ring.TrimmedByEcho >= 100 })
 	if err := rig.sim.Unplug(1, 0); err != nil {

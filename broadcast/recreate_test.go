@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // The topic deleted and created again under running members (recreate.go).
@@ -103,8 +102,7 @@ func testRecreatedActivateAtOnce(t *testing.T, addr string, cfg Config) {
 // new one (the recovery purges the old instance from its producer) and the
 // inactive goes on taking them as its witness.
 func TestControlTopicRecreated(t *testing.T) {
-	b := startBroker(t, "")
-	cfg := testConfig(b.Addr(), "control-recreated")
+	b, cfg := startBrokerFor(t, "control-recreated")
 	a, m := startPair(t, cfg)
 	a.activate(t, time.Minute)
 	waitFor(t, "keepalives seen", func() bool { return m.Status().Counters.ControlSeen > 3 })
@@ -218,11 +216,7 @@ func testRecreatedActive(t *testing.T, addr string, cfg Config) {
 		}
 	})
 	defer func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-		}
+		closeOnce(stop)
 		wg.Wait()
 	}()
 	waitFor(t, "the old topic in use", func() bool { return a.Status().Counters.CommittedFrames > 100 })
@@ -302,16 +296,6 @@ func checkRecreatedMetrics(t *testing.T, p *Pipeline, times, dropped float64) {
 		t.Fatalf("%s: feedd_broadcast_topic_recreated_total %v, feedd_broadcast_topic_recreated_dropped_frames_total %v; want %v and %v",
 			p.opt.Member, got["feedd_broadcast_topic_recreated_total"], got["feedd_broadcast_topic_recreated_dropped_frames_total"], times, dropped)
 	}
-}
-
-func adminClient(t *testing.T, addr string) (*kgo.Client, *kadm.Client) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DisableClientMetrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl, kadm.NewClient(cl)
 }
 
 // topicIDNow asks the broker for the topic's id.

@@ -18,8 +18,7 @@ import (
 func TestRepairAfterAbortedActivation(t *testing.T) {
 	for _, tc := range frameIdentities {
 		t.Run(tc.name, func(t *testing.T) {
-			broker := startBroker(t, "")
-			cfg := testConfig(broker.Addr(), "repair-abort-"+tc.name)
+			broker, cfg := startBrokerFor(t, "repair-abort-"+tc.name)
 			// One transaction holds the whole feed until the
 			// deactivation below aborts it.
 			cfg.CommitInterval = 5 * time.Second

@@ -1,7 +1,6 @@
 package broadcast
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -16,14 +15,7 @@ import (
 // time and number disagree. The topic is the whole feed, in order.
 // (make test-e2e once lost 101 frames this way.)
 func TestRepairFromAPeerThatReadLate(t *testing.T) {
-	broker := startBroker(t, "")
-	cfg := testConfig(broker.Addr(), "repair-late")
-	a, b := startPairWithRepair(t, cfg, func() bool { return true })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Activate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	addr, cfg, a, b := startActivePairWithRepair(t, "repair-late", func() bool { return true })
 	const n, holeFrom, holeTo = 200, 100, 120 // a loses 100..119
 	for seq := uint64(1); seq < holeFrom; seq++ {
 		f := frame(seq, time.Now())
@@ -45,7 +37,7 @@ func TestRepairFromAPeerThatReadLate(t *testing.T) {
 		a.Accept(f)
 	}
 	waitFor(t, "the active to commit its ring", func() bool { return a.Status().Ring.Len == 0 && a.Status().Counters.CommittedFrames > 0 })
-	checkSequence(t, readCommitted(t, broker.Addr(), cfg.Topic), n)
+	checkSequence(t, readCommitted(t, addr, cfg.Topic), n)
 	if k := a.Status().Counters; k.RepairedFrames != holeTo-holeFrom || k.RepairedPossible != holeTo-holeFrom {
 		t.Fatalf("repaired %d (possible %d); want %d, all marked possible", k.RepairedFrames, k.RepairedPossible, holeTo-holeFrom)
 	}

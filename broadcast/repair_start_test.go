@@ -30,8 +30,7 @@ var startCases = []string{"in-ring", "live"}
 // that b passed nothing over as skipped, and returns the broker's address.
 func runStart(t *testing.T, topic, when string, n, from int, feed func(k int) (a, b *ingest.Frame)) (addr string, a, b *member) {
 	t.Helper()
-	broker := startBroker(t, "")
-	cfg := testConfig(broker.Addr(), topic)
+	broker, cfg := startBrokerFor(t, topic)
 	a, b = startPairWithRepair(t, cfg, func() bool { return true })
 	activate := func() {
 		a.activate(t, 30*time.Second)
@@ -194,8 +193,7 @@ func checkValues(t *testing.T, addr, topic string, want []string) (dups int) {
 // are the peer's. The start is asked about from the topic's latest record
 // on, and the topic is the whole feed once.
 func TestRepairStartAfterHandover(t *testing.T) {
-	broker := startBroker(t, "")
-	cfg := testConfig(broker.Addr(), "start-handover")
+	broker, cfg := startBrokerFor(t, "start-handover")
 	a, b := startPairWithRepair(t, cfg, func() bool { return true })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

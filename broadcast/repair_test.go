@@ -94,8 +94,7 @@ func startRepairPair(t *testing.T, cfg Config, link repairLink) (a, b *member) {
 // a.
 func startActivePairWithRepair(t *testing.T, topic string, linkUp func() bool) (string, Config, *member, *member) {
 	t.Helper()
-	broker := startBroker(t, "")
-	cfg := testConfig(broker.Addr(), topic)
+	broker, cfg := startBrokerFor(t, topic)
 	a, b := startPairWithRepair(t, cfg, linkUp)
 	a.activate(t, 30*time.Second)
 	return broker.Addr(), cfg, a, b
@@ -149,16 +148,13 @@ func checkPeerSkippedNothing(t *testing.T, b *member) {
 func TestRepairFromPeer(t *testing.T) {
 	for _, tc := range frameIdentities {
 		t.Run(tc.name, func(t *testing.T) {
-			broker := startBroker(t, "")
-			cfg := testConfig(broker.Addr(), "repair-"+tc.name)
-			a, b := startPairWithRepair(t, cfg, func() bool { return true })
-			a.activate(t, 30*time.Second)
+			addr, cfg, a, b := startActivePairWithRepair(t, "repair-"+tc.name, func() bool { return true })
 			const n, holeFrom, holeTo = 600, 400, 420 // a loses 400..419
 			feedWithHole(a, b, tc.build, n, holeFrom, holeTo, ingest.HoleDropped, n)
 			waitFor(t, "the active to commit the whole feed", func() bool {
 				return a.Status().Counters.CommittedFrames >= n
 			})
-			checkSequence(t, readCommitted(t, broker.Addr(), cfg.Topic), n)
+			checkSequence(t, readCommitted(t, addr, cfg.Topic), n)
 			st := a.Status()
 			if k := st.Counters; k.Holes != 1 || k.RepairRequests != 1 || k.RepairedFrames != holeTo-holeFrom || k.RepairedPossible != 0 {
 				// The cross-check's counts and the last hole say which
@@ -298,8 +294,7 @@ func TestRepairOnActivation(t *testing.T) {
 		{"long", holeTo + 2*recentFrames, holeTo},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			broker := startBroker(t, "")
-			cfg := testConfig(broker.Addr(), "repair-activation-"+tc.name)
+			broker, cfg := startBrokerFor(t, "repair-activation-"+tc.name)
 			var b *member
 			a, b := startRepairPair(t, cfg, repairLink{
 				up: func() bool { return true },
@@ -383,8 +378,7 @@ func TestRepairFillReplayedAfterAbort(t *testing.T) {
 // compared with the frames before the hole as they were when the hole
 // opened: those the topic holds already are not published again.
 func TestRepairAnsweredLate(t *testing.T) {
-	broker := startBroker(t, "")
-	cfg := testConfig(broker.Addr(), "repair-late")
+	broker, cfg := startBrokerFor(t, "repair-late")
 	var holding atomic.Bool
 	release := make(chan struct{})
 	a, b := startRepairPair(t, cfg, repairLink{

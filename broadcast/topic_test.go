@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/backlog"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/feedd/feedd/broadcast/localbroker"
 )
 
 // TestEnsureTopic: a missing topic is created with one partition; a topic
@@ -17,11 +16,7 @@ import (
 // clear error, and an activation on it fails before fencing anybody.
 func TestEnsureTopic(t *testing.T) {
 	b := startBroker(t, "")
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl, adm := adminClient(t, b.Addr())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -30,7 +25,7 @@ func TestEnsureTopic(t *testing.T) {
 	if err := EnsureTopic(ctx, cl, cfg); err != nil {
 		t.Fatal(err)
 	}
-	tds, err := kadm.NewClient(cl).ListTopics(ctx, "created")
+	tds, err := adm.ListTopics(ctx, "created")
 	if err != nil || len(tds["created"].Partitions) != 1 {
 		t.Fatalf("created topic: %+v, %v; want one partition", tds["created"], err)
 	}
@@ -38,26 +33,14 @@ func TestEnsureTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, tc := range []struct {
-		topic      string
-		partitions int32
-		configs    map[string]string
-		want       string
-	}{
+	checkRefusesUnfit(t, b, "EnsureTopic", []unfitTopic{
 		{"three-partitions", 3, nil, "3 partitions"},
 		{"compacted", 1, map[string]string{"cleanup.policy": "compact"}, "cleanup.policy=compact"},
 		{"compact-delete", 1, map[string]string{"cleanup.policy": "compact,delete"}, "cleanup.policy=compact,delete"},
 		{"min-insync", 1, map[string]string{"min.insync.replicas": "2"}, "min.insync.replicas=2"},
-	} {
-		if err := b.Cluster().CreateTopic(tc.topic, tc.partitions, tc.configs); err != nil {
-			t.Fatal(err)
-		}
-		cfg := testConfig(b.Addr(), tc.topic).WithDefaults()
-		err := EnsureTopic(ctx, cl, cfg)
-		if !errors.Is(err, ErrTopicShape) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: EnsureTopic = %v, want ErrTopicShape naming %q", tc.topic, err, tc.want)
-		}
-	}
+	}, func(topic string) error {
+		return EnsureTopic(ctx, cl, testConfig(b.Addr(), topic).WithDefaults())
+	})
 
 	m := startMember(t, testConfig(b.Addr(), "three-partitions"), "a", backlog.Config{})
 	err = m.Activate(ctx)
@@ -66,5 +49,28 @@ func TestEnsureTopic(t *testing.T) {
 	}
 	if st := m.Status(); st.ProducerEpoch != -1 || st.State != StateInactive {
 		t.Fatalf("after the refusal: epoch %d, role %v; want no fence (-1), inactive", st.ProducerEpoch, st.State)
+	}
+}
+
+// unfitTopic is a topic created with a shape that breaks a guarantee, and
+// what the refusal of it must name.
+type unfitTopic struct {
+	topic      string
+	partitions int32
+	configs    map[string]string
+	want       string
+}
+
+// checkRefusesUnfit creates each topic on b and checks that ensure, the
+// function called what, refuses it with ErrTopicShape naming its fault.
+func checkRefusesUnfit(t *testing.T, b *localbroker.Broker, what string, topics []unfitTopic, ensure func(topic string) error) {
+	t.Helper()
+	for _, tc := range topics {
+		if err := b.Cluster().CreateTopic(tc.topic, tc.partitions, tc.configs); err != nil {
+			t.Fatal(err)
+		}
+		if err := ensure(tc.topic); !errors.Is(err, ErrTopicShape) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %s = %v, want ErrTopicShape naming %q", tc.topic, what, err, tc.want)
+		}
 	}
 }

@@ -62,6 +62,20 @@ func TestTranscripts(t *testing.T) {
 
 func transcriptCommand(w *world, a transcript.Command) error {
 	cmd, need := a.Name, a.Need
+	// running is the running member the command's first argument names.
+	running := func() (*member, error) {
+		if err := need(1); err != nil {
+			return nil, err
+		}
+		return w.running(a.Pos[0])
+	}
+	// duration is the command's i-th argument, a duration.
+	duration := func(i int) (time.Duration, error) {
+		if err := need(i + 1); err != nil {
+			return 0, err
+		}
+		return time.ParseDuration(a.Pos[i])
+	}
 	switch cmd {
 	case "config":
 		if len(w.ids) > 0 {
@@ -106,10 +120,7 @@ func transcriptCommand(w *world, a transcript.Command) error {
 		return w.startWith(a.Pos[0], weight, a.Flag("preempt"), feed, a.KV["kafka"] != "failing", a.KV["identity"])
 
 	case "tick":
-		if err := need(1); err != nil {
-			return err
-		}
-		d, err := time.ParseDuration(a.Pos[0])
+		d, err := duration(0)
 		if err != nil {
 			return err
 		}
@@ -137,10 +148,7 @@ func transcriptCommand(w *world, a transcript.Command) error {
 		return nil
 
 	case "health":
-		if err := need(1); err != nil {
-			return err
-		}
-		m, err := w.running(a.Pos[0])
+		m, err := running()
 		if err != nil {
 			return err
 		}
@@ -158,10 +166,7 @@ func transcriptCommand(w *world, a transcript.Command) error {
 	}
 
 	// Commands addressed to one running member, acting at once.
-	if err := need(1); err != nil {
-		return err
-	}
-	m, err := w.running(a.Pos[0])
+	m, err := running()
 	if err != nil {
 		return err
 	}
@@ -180,10 +185,7 @@ func transcriptCommand(w *world, a transcript.Command) error {
 		}
 		m.failNext, m.failRetry = true, d
 	case "final-commit":
-		if err := need(2); err != nil {
-			return err
-		}
-		d, err := time.ParseDuration(a.Pos[1])
+		d, err := duration(1)
 		if err != nil {
 			return err
 		}

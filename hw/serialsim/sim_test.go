@@ -84,13 +84,20 @@ type reader struct {
 	err   error // what ended the reading
 }
 
-func openReader(tb testing.TB, path string) *reader {
+// openPort opens a member-side pty as a member would, failing the test if
+// it cannot.
+func openPort(tb testing.TB, path string) *os.File {
 	tb.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r := &reader{f: f, done: make(chan struct{})}
+	return f
+}
+
+func openReader(tb testing.TB, path string) *reader {
+	tb.Helper()
+	r := &reader{f: openPort(tb, path), done: make(chan struct{})}
 	go r.loop()
 	tb.Cleanup(r.close)
 	return r

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
-	"syscall"
 	"testing"
 )
 
@@ -129,10 +128,7 @@ type byteReader struct {
 
 func openByteReader(tb testing.TB, path string) *byteReader {
 	tb.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	f := openPort(tb, path)
 	r := &byteReader{f: f, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)

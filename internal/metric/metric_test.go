@@ -1,6 +1,7 @@
 package metric
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -34,7 +35,18 @@ func TestSetEmitsDeclaredTypes(t *testing.T) {
 		last.Time(ch, at)
 		never.Time(ch, time.Time{})
 	}})
-	mfs, err := reg.Gather()
+	got := gatherByName(t, reg)
+	checkFamily(t, got, "feedd_test_frames_total", dto.MetricType_COUNTER, 7, 2)
+	checkFamily(t, got, "feedd_test_up", dto.MetricType_GAUGE, 1)
+	checkFamily(t, got, "feedd_test_last_timestamp_seconds", dto.MetricType_GAUGE, 1700000000.5)
+	checkFamily(t, got, "feedd_test_never_timestamp_seconds", dto.MetricType_GAUGE, 0)
+}
+
+// gatherByName gathers g, failing the test on an error, and returns the
+// families by name.
+func gatherByName(t *testing.T, g prometheus.Gatherer) map[string]*dto.MetricFamily {
+	t.Helper()
+	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +54,24 @@ func TestSetEmitsDeclaredTypes(t *testing.T) {
 	for _, mf := range mfs {
 		got[mf.GetName()] = mf
 	}
-	if mf := got["feedd_test_frames_total"]; mf == nil || mf.GetType() != dto.MetricType_COUNTER || len(mf.GetMetric()) != 2 ||
-		mf.GetMetric()[0].GetCounter().GetValue() != 7 || mf.GetMetric()[1].GetCounter().GetValue() != 2 {
-		t.Fatalf("frames_total: %v", mf)
+	return got
+}
+
+// checkFamily fails the test unless got holds a family name of type typ
+// (a counter or a gauge) whose values, in label order, are want.
+func checkFamily(t *testing.T, got map[string]*dto.MetricFamily, name string, typ dto.MetricType, want ...float64) {
+	t.Helper()
+	mf := got[name]
+	if mf == nil || mf.GetType() != typ || len(mf.GetMetric()) != len(want) {
+		t.Fatalf("%s: %v, want a %s of %v", name, mf, strings.ToLower(typ.String()), want)
 	}
-	for name, want := range map[string]float64{"feedd_test_up": 1, "feedd_test_last_timestamp_seconds": 1700000000.5, "feedd_test_never_timestamp_seconds": 0} {
-		mf := got[name]
-		if mf == nil || mf.GetType() != dto.MetricType_GAUGE || mf.GetMetric()[0].GetGauge().GetValue() != want {
-			t.Fatalf("%s: %v, want a gauge of %v", name, mf, want)
+	for i, m := range mf.GetMetric() {
+		v := m.GetGauge().GetValue()
+		if typ == dto.MetricType_COUNTER {
+			v = m.GetCounter().GetValue()
+		}
+		if v != want[i] {
+			t.Fatalf("%s: %v, want %v", name, mf, want)
 		}
 	}
 }

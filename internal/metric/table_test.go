@@ -48,37 +48,14 @@ func TestTableEmitsEachRow(t *testing.T) {
 	c := &tableCollector{t: tb, s: tableSnapshot{frames: 7, dropsA: 1, dropsB: 2, seconds: 1.5, up: true, at: time.Unix(1700000000, 500_000_000)}}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]*dto.MetricFamily{}
-	for _, mf := range mfs {
-		got[mf.GetName()] = mf
-	}
+	got := gatherByName(t, reg)
 	counter := func(name string, want ...float64) {
 		t.Helper()
-		mf := got[name]
-		if mf == nil || mf.GetType() != dto.MetricType_COUNTER || len(mf.GetMetric()) != len(want) {
-			t.Fatalf("%s: %v, want a counter of %v", name, mf, want)
-		}
-		for i, m := range mf.GetMetric() {
-			if m.GetCounter().GetValue() != want[i] {
-				t.Fatalf("%s: %v, want %v", name, mf, want)
-			}
-		}
+		checkFamily(t, got, name, dto.MetricType_COUNTER, want...)
 	}
 	gauge := func(name string, want ...float64) {
 		t.Helper()
-		mf := got[name]
-		if mf == nil || mf.GetType() != dto.MetricType_GAUGE || len(mf.GetMetric()) != len(want) {
-			t.Fatalf("%s: %v, want a gauge of %v", name, mf, want)
-		}
-		for i, m := range mf.GetMetric() {
-			if m.GetGauge().GetValue() != want[i] {
-				t.Fatalf("%s: %v, want %v", name, mf, want)
-			}
-		}
+		checkFamily(t, got, name, dto.MetricType_GAUGE, want...)
 	}
 	counter("feedd_test_frames_total", 7)
 	counter("feedd_test_dropped_total", 1, 2) // labels sorted: a, b
