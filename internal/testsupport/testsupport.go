@@ -2,6 +2,7 @@ package testsupport
 
 import (
 	"bytes"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -9,6 +10,19 @@ import (
 	"testing"
 	"time"
 )
+
+// Verbose reports whether FEEDD_TEST_LOG asks the tests to show the logs
+// of what they run.
+func Verbose() bool { return os.Getenv("FEEDD_TEST_LOG") != "" }
+
+// Logger is the logger for the code under test: it discards everything
+// unless Verbose, then it writes every level to stderr.
+func Logger() *slog.Logger {
+	if Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
 
 // SyncBuffer is a bytes.Buffer that the code under test may write while
 // the test reads it.
@@ -42,6 +56,42 @@ func ClosedAddr(t testing.TB) string {
 	return addr
 }
 
+// Serve listens on a free 127.0.0.1 port and hands each connection to
+// handle, one after the other, until stop is called or the test ends; it
+// returns the address. stop also closes the connections handle left open,
+// which a test calls before it stops the client that holds them.
+func Serve(t testing.TB, handle func(net.Conn)) (addr string, stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+			handle(c)
+		}
+	}()
+	stop = sync.OnceFunc(func() {
+		ln.Close()
+		<-done
+	})
+	t.Cleanup(stop)
+	return ln.Addr().String(), stop
+}
+
 // ReadFile returns the text of the file at path, failing the test if it
 // cannot be read.
 func ReadFile(t testing.TB, path string) string {
@@ -58,6 +108,20 @@ func ReadFile(t testing.TB, path string) string {
 // state.
 func WaitFor(t testing.TB, limit time.Duration, what string, cond func() (ok bool, state string)) {
 	t.Helper()
+	poll(t, limit, 20*time.Millisecond, what, cond)
+}
+
+// Poll is Until with the period between two polls given: short enough to
+// see a state that does not last, long enough not to load what is asked.
+// The limit only guards against a hung test; it is never a claim about
+// speed.
+func Poll(t testing.TB, limit, period time.Duration, what string, cond func() bool) {
+	t.Helper()
+	poll(t, limit, period, what, func() (bool, string) { return cond(), "" })
+}
+
+func poll(t testing.TB, limit, period time.Duration, what string, cond func() (ok bool, state string)) {
+	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
 		ok, state := cond()
@@ -70,7 +134,7 @@ func WaitFor(t testing.TB, limit time.Duration, what string, cond func() (ok boo
 			}
 			t.Fatalf("timed out after %v waiting for %s%s", limit, what, state)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(period)
 	}
 }
 
