@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/internal/testsupport"
 )
 
 // A member whose path to Kafka is broken (here: a broker that accepts
@@ -15,24 +16,12 @@ import (
 // context ends, and stay inactive, so that the pair protocol can let a
 // healthier member take the slot.
 func TestActivateGivesUpWhenItsContextEnds(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, never answered
-		}
-	}()
-	m := startMember(t, testConfig(ln.Addr().String(), "feed"), "a", backlog.Config{})
+	addr, stop := testsupport.Serve(t, func(net.Conn) {}) // held open, never answered
+	defer stop()
+	m := startMember(t, testConfig(addr, "feed"), "a", backlog.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	err = m.Activate(ctx)
+	err := m.Activate(ctx)
 	if err == nil {
 		t.Fatal("Activate succeeded against a broker that never answers")
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/internal/testsupport"
 )
 
 // Run the benchmarks bounded, e.g.:
@@ -46,7 +47,7 @@ func (bf *benchFrame) next(seq uint64) *ingest.Frame {
 // inactive member (no broker needed).
 func BenchmarkAccept(b *testing.B) {
 	cfg := testConfig("127.0.0.1:1", "feed") // nothing listens: the echo keeps retrying
-	p := startMemberWith(b, cfg, Options{Pipeline: "bench", Member: "a", Ring: backlog.Config{MaxFrames: 1 << 16}, Logger: testLogger()})
+	p := startMemberWith(b, cfg, Options{Pipeline: "bench", Member: "a", Ring: backlog.Config{MaxFrames: 1 << 16}, Logger: testsupport.Logger()})
 	bf := newBenchFrame()
 	b.ReportAllocs()
 	b.SetBytes(100)
@@ -87,7 +88,7 @@ func benchThroughput(b *testing.B, interval time.Duration, transactional bool) {
 	if !transactional {
 		cfg.Producer = ProducerIdempotent
 	}
-	p := startMemberWith(b, cfg, Options{Pipeline: "bench", Member: "a", Logger: testLogger()})
+	p := startMemberWith(b, cfg, Options{Pipeline: "bench", Member: "a", Logger: testsupport.Logger()})
 	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer acancel()
 	p.mustActivate(b, actx)

@@ -3,7 +3,6 @@ package broadcast
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/broadcast/kafkatest"
 	"github.com/feedd/feedd/ingest/hostclock"
+	"github.com/feedd/feedd/internal/testsupport"
 )
 
 // The pipeline against a three-node Apache Kafka cluster (kafkatest's
@@ -51,7 +51,7 @@ func TestKafkaCluster(t *testing.T) {
 		proxies[n] = map[int32]*kafkatest.Proxy{}
 	}
 	var logf func(string, ...any)
-	if os.Getenv("FEEDD_TEST_LOG") != "" {
+	if testsupport.Verbose() {
 		logf = t.Logf
 	}
 	c := in.StartClusterT(t, kafkatest.ClusterConfig{

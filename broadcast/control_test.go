@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -351,7 +352,7 @@ func TestControlBrokerGone(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := controlConfig(b.Addr(), "feed")
 	cfg.CommitTimeout = 200 * time.Millisecond
-	p, err := New(cfg, Options{Pipeline: "test", Member: "a", Logger: testLogger(), ShutdownTimeout: 100 * time.Millisecond})
+	p, err := New(cfg, Options{Pipeline: "test", Member: "a", Logger: testsupport.Logger(), ShutdownTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

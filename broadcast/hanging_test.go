@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/broadcast/kafkatest"
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -58,7 +59,7 @@ func TestKafkaHangingTransaction(t *testing.T) {
 		t.Fatalf("last stable offset %d before the activation; want 0 (the transaction open from offset 0)", stable)
 	}
 
-	m := startMemberWith(t, cfg, Options{Pipeline: "test", Member: "a", Logger: testLogger()})
+	m := startMemberWith(t, cfg, Options{Pipeline: "test", Member: "a", Logger: testsupport.Logger()})
 	actx, acancel := context.WithTimeout(ctx, 30*time.Second)
 	defer acancel()
 	if err := m.Activate(actx); err != nil {

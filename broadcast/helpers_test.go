@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"strconv"
 	"testing"
@@ -16,24 +14,17 @@ import (
 	"github.com/feedd/feedd/hw/serialsim"
 	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/ingest/hostclock"
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// testLogger discards logs unless FEEDD_TEST_LOG is set.
-func testLogger() *slog.Logger {
-	if os.Getenv("FEEDD_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
 // startBroker starts an in-process broker on an ephemeral 127.0.0.1 port.
 func startBroker(t testing.TB, dataDir string) *localbroker.Broker {
 	t.Helper()
-	b, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0", DataDir: dataDir, Logger: testLogger()})
+	b, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0", DataDir: dataDir, Logger: testsupport.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +57,7 @@ type member struct {
 
 func startMember(t testing.TB, cfg Config, name string, ring backlog.Config) *member {
 	t.Helper()
-	return startMemberWith(t, cfg, Options{Pipeline: "test", Member: name, Ring: ring, Logger: testLogger().With("member", name)})
+	return startMemberWith(t, cfg, Options{Pipeline: "test", Member: name, Ring: ring, Logger: testsupport.Logger().With("member", name)})
 }
 
 // startPair starts a pipeline's two members, a and b, with default rings.
@@ -406,13 +397,7 @@ func closeOnce(ch chan struct{}) bool {
 // waitFor polls cond until it holds or the (generous) deadline passes.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testsupport.Poll(t, 30*time.Second, 5*time.Millisecond, what, cond)
 }
 
 // gather reads every metric g exposes, failing the test if it cannot.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/broadcast/kafkatest"
+	"github.com/feedd/feedd/internal/testsupport"
 )
 
 // The pipeline against real Apache Kafka (broadcast/kafkatest), where
@@ -50,7 +51,7 @@ func startKafka(t *testing.T) *kafkatest.Broker {
 			return
 		}
 		var logf func(string, ...any) // outlives the test that starts it: not t.Logf
-		if os.Getenv("FEEDD_TEST_LOG") != "" {
+		if testsupport.Verbose() {
 			logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 		}
 		sharedKafka.b, sharedKafka.err = in.Start(ctx, kafkatest.Config{Dir: sharedKafka.dir, Logf: logf})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -17,7 +18,7 @@ import (
 func TestMetrics(t *testing.T) {
 	b := startBroker(t, "")
 	reg := prometheus.NewRegistry()
-	p := startMemberWith(t, testConfig(b.Addr(), "feed"), Options{Pipeline: "test", Member: "a", Logger: testLogger(), Registerer: reg})
+	p := startMemberWith(t, testConfig(b.Addr(), "feed"), Options{Pipeline: "test", Member: "a", Logger: testsupport.Logger(), Registerer: reg})
 
 	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer acancel()
@@ -91,7 +92,7 @@ func TestLatencyHistograms(t *testing.T) {
 	cfg.CommitInterval = time.Minute
 	cfg.TransactionTimeout = 2 * time.Minute
 	cfg.ControlInterval = -1
-	p := startMemberWith(t, cfg, Options{Pipeline: "test", Member: "a", Logger: testLogger(), Registerer: reg})
+	p := startMemberWith(t, cfg, Options{Pipeline: "test", Member: "a", Logger: testsupport.Logger(), Registerer: reg})
 	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer acancel()
 
@@ -176,7 +177,7 @@ func TestRingBoundMetrics(t *testing.T) {
 		{backlog.Config{MaxFrames: 5000, MaxBytes: 1 << 20}, 5000, 1 << 20},
 	} {
 		reg := prometheus.NewRegistry()
-		if _, err := New(testConfig("127.0.0.1:1", "feed"), Options{Pipeline: "test", Member: "a", Ring: tc.ring, Logger: testLogger(), Registerer: reg}); err != nil {
+		if _, err := New(testConfig("127.0.0.1:1", "feed"), Options{Pipeline: "test", Member: "a", Ring: tc.ring, Logger: testsupport.Logger(), Registerer: reg}); err != nil {
 			t.Fatal(err)
 		}
 		mfs := gather(t, reg)

@@ -12,6 +12,7 @@ import (
 	"github.com/feedd/feedd/broadcast/localbroker"
 	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/ingest/hostclock"
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -205,7 +206,7 @@ func TestBrokerUnreachableAtStart(t *testing.T) {
 		t.Fatalf("after the failed activation: role %v, failures %d, last error %q", st.State, st.Counters.ActivationFailures, st.LastError)
 	}
 
-	b2, err := localbroker.Start(localbroker.Options{Listen: addr, Logger: testLogger()})
+	b2, err := localbroker.Start(localbroker.Options{Listen: addr, Logger: testsupport.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +238,7 @@ func TestBrokerRestartMidStream(t *testing.T) {
 	b.Close()
 	feed.next(500)
 	waitFor(t, "commits reported failing", func() bool { return !m.Status().CommitFailingSince.IsZero() })
-	b2, err := localbroker.Start(localbroker.Options{Listen: addr, DataDir: dir, Logger: testLogger()})
+	b2, err := localbroker.Start(localbroker.Options{Listen: addr, DataDir: dir, Logger: testsupport.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/feedd/feedd/hw/serialsim"
 	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/ingest/framing"
+	"github.com/feedd/feedd/internal/testsupport"
 )
 
 // These tests run the pipeline against the kfake broker with the feed read
@@ -92,7 +93,7 @@ func startPTYRig(t *testing.T, cfg serialsim.Config, members [2]*member) *ptyRig
 		sc := ingest.SerialConfig{Device: dev, Baud: ptyBaud, ReadTimeout: 50 * time.Millisecond,
 			ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond}
 		src, err := ingest.NewSource(sc, framing.Config{Mode: "nmea"}, ingest.SequenceConfig{NMEAField: 1},
-			ingest.SourceOptions{Logger: testLogger().With("port", i)})
+			ingest.SourceOptions{Logger: testsupport.Logger().With("port", i)})
 		if err != nil {
 			t.Fatal(err)
 		}

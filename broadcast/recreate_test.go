@@ -10,6 +10,7 @@ import (
 
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -371,7 +372,7 @@ func createTopicAgain(t *testing.T, addr string, cfg Config) kadm.TopicID {
 // id already left behind is stale, changes nothing, and must be listed
 // again.
 func TestNoticeTopic(t *testing.T) {
-	p, err := New(testConfig("127.0.0.1:1", "ids"), Options{Pipeline: "test", Member: "a", Logger: testLogger()})
+	p, err := New(testConfig("127.0.0.1:1", "ids"), Options{Pipeline: "test", Member: "a", Logger: testsupport.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/internal/testsupport"
 )
 
 // startPairWithRepair starts two members whose repair messages go straight
@@ -80,7 +81,7 @@ func startRepairPair(t *testing.T, cfg Config, link repairLink) (a, b *member) {
 		}
 	}
 	start := func(name string, sendRepair func(string, []byte) bool) *member {
-		return startMemberWith(t, cfg, Options{Pipeline: "test", Member: name, Ring: ring, Logger: testLogger().With("member", name), SendRepair: sendRepair})
+		return startMemberWith(t, cfg, Options{Pipeline: "test", Member: name, Ring: ring, Logger: testsupport.Logger().With("member", name), SendRepair: sendRepair})
 	}
 	a = start("a", send("a", &pb))
 	b = start("b", send("b", &pa))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/ingest/framing"
+	"github.com/feedd/feedd/internal/testsupport"
 	"golang.org/x/sys/unix"
 )
 
@@ -282,7 +283,7 @@ func TestSourceWaitsForAHeldPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testsupport.SyncBuffer
 	sc := SerialConfig{Device: pts, ReadTimeout: 20 * time.Millisecond, ReconnectMin: 10 * time.Millisecond, ReconnectMax: 50 * time.Millisecond}
 	src, err := NewSource(sc, framing.Config{Mode: "lines"}, SequenceConfig{}, SourceOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {

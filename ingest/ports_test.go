@@ -1,20 +1,19 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/feedd/feedd/hw/serialsim"
 	"github.com/feedd/feedd/ingest/framing"
+	"github.com/feedd/feedd/internal/testsupport"
 )
 
 func listOf(ports ...PortInfo) ListPortsFunc {
@@ -118,24 +117,6 @@ func TestListPortsOnThisMachine(t *testing.T) {
 	t.Logf("%d serial ports: %+v", len(ports), ports)
 }
 
-// syncBuffer is a log destination the reader goroutine and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A usb-serial device is looked up on every open: the simulator's port
 // stands in for an adapter (its pty is the device node the lookup returns),
 // and after an unplug the reader finds it again through a new lookup.
@@ -151,7 +132,7 @@ func TestSourceResolvesUSBSerialOnEveryOpen(t *testing.T) {
 		}
 		return []PortInfo{{Path: "/dev/ttyS0"}, {Path: node, USB: true, SerialNumber: "SIM0"}}, nil
 	}
-	var logs syncBuffer
+	var logs testsupport.SyncBuffer
 	sc := SerialConfig{Device: "usb-serial:SIM0", Baud: 115200, ReadTimeout: 50 * time.Millisecond,
 		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond}
 	src, err := NewSource(sc, framing.Config{Mode: "nmea"}, SequenceConfig{NMEAField: 1},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/feedd/feedd/hw/serialsim"
 	"github.com/feedd/feedd/ingest/framing"
+	"github.com/feedd/feedd/internal/testsupport"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,13 +63,7 @@ func (r *reader) snapshot() []uint64 {
 // hung test, never a performance claim.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testsupport.Poll(t, time.Minute, 10*time.Millisecond, what, cond)
 }
 
 func startSim(t *testing.T, cfg serialsim.Config) *serialsim.Sim {

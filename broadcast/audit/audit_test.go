@@ -5,10 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,16 +15,10 @@ import (
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/broadcast/localbroker"
 	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-func testLogger() *slog.Logger {
-	if os.Getenv("FEEDD_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
 
 // topicRig is a kfake broker with one single-partition topic and a
 // transactional producer that writes records shaped as a member writes
@@ -42,7 +33,7 @@ type topicRig struct {
 
 func newRig(t *testing.T) *topicRig {
 	t.Helper()
-	b, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0", Logger: testLogger()})
+	b, err := localbroker.Start(localbroker.Options{Listen: "127.0.0.1:0", Logger: testsupport.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

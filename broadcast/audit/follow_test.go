@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -198,11 +199,5 @@ func background[T any](f func() (T, error)) (wait func() (T, error)) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testsupport.Poll(t, 30*time.Second, 10*time.Millisecond, what, cond)
 }

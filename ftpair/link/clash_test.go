@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/feedd/feedd/ftpair"
+	"github.com/feedd/feedd/internal/testsupport"
 )
 
 func TestHandshakeRefusesOurOwnID(t *testing.T) {
@@ -28,7 +29,7 @@ func TestHandshakeRefusesOurOwnID(t *testing.T) {
 // attempt, reports a PeerRefused naming its own id, shows the clash (with
 // the other's address) in its status, and logs the error once.
 func TestMemberIDClashRefusedOnBothSides(t *testing.T) {
-	var logs lockedBuffer
+	var logs testsupport.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	second := startMemberLog(t, "a", testConfig("127.0.0.1:0", PeerConfig{ID: "0", Address: nowhere}), hmacCreds(), log)
 	first := startMemberLog(t, "a", testConfig("127.0.0.1:0", PeerConfig{ID: "b", Address: second.addr()}), hmacCreds(), log)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/ftpair"
+	"github.com/feedd/feedd/internal/testsupport"
 )
 
 // Generous bounds: these only matter when something is broken.
@@ -41,24 +42,6 @@ func testConfig(listen string, peers ...PeerConfig) Config {
 
 // nowhere is a peer address that is never dialed (the peer dials us).
 const nowhere = "127.0.0.1:1"
-
-// lockedBuffer collects log output from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
 
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -226,13 +209,7 @@ func (m *member) peerStatus(id string) PeerStatus {
 // waitFor polls cond until it holds, failing the test after waitLimit.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for: %s", what)
-		}
-		time.Sleep(pollPeriod)
-	}
+	testsupport.Poll(t, waitLimit, pollPeriod, what, cond)
 }
 
 // startPair starts b (the acceptor) and a (the dialer) and waits until

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/feedd/feedd/internal/testsupport"
 )
 
 func testIdentity(desc string) Identity {
@@ -62,7 +64,7 @@ func TestHandshakeComparesIdentities(t *testing.T) {
 // event naming both settings and a status that says so; no session comes
 // up. Restarted with matching settings, they pair and the refusal ends.
 func TestIdentityRefusedOnBothSides(t *testing.T) {
-	var logs lockedBuffer
+	var logs testsupport.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	bCfg := testConfig("127.0.0.1:0", PeerConfig{ID: "a", Address: nowhere})
 	b := startMemberLog(t, "b", bCfg, hmacCreds(), log, WithIdentity(identNMEA))

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/ftpair"
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -134,7 +135,7 @@ func TestKilledProcessIsOneObituary(t *testing.T) {
 		t.Skip("starts a process")
 	}
 	b := startMember(t, "b", testConfig("127.0.0.1:0", PeerConfig{ID: "a", Address: nowhere}), hmacCreds())
-	var out lockedBuffer
+	var out testsupport.SyncBuffer
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "FEEDD_LINK_HELPER=1",
 		"FEEDD_LINK_HELPER_PEER="+b.addr(), "FEEDD_LINK_HELPER_SECRET="+string(testSecret))
@@ -214,26 +215,15 @@ func TestWrongSecret(t *testing.T) {
 
 func TestDialerChecksWhoAnswers(t *testing.T) {
 	// A fake acceptor answers a's hello as "x".
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			frame, err := readFrame(c, make([]byte, MaxFrame))
-			if err == nil {
-				h, _ := parseHello(frame, msgHello)
-				c.Write(appendHello(nil, msgWelcome, hello{mode: modeHMAC, from: "x", to: h.from, mac: make([]byte, macLen)}))
-			}
-			c.Close()
+	impostor, _ := testsupport.Serve(t, func(c net.Conn) {
+		frame, err := readFrame(c, make([]byte, MaxFrame))
+		if err == nil {
+			h, _ := parseHello(frame, msgHello)
+			c.Write(appendHello(nil, msgWelcome, hello{mode: modeHMAC, from: "x", to: h.from, mac: make([]byte, macLen)}))
 		}
-	}()
-	a := startMember(t, "a", testConfig("127.0.0.1:0", PeerConfig{ID: "b", Address: ln.Addr().String()}), hmacCreds())
+		c.Close()
+	})
+	a := startMember(t, "a", testConfig("127.0.0.1:0", PeerConfig{ID: "b", Address: impostor}), hmacCreds())
 	waitFor(t, "a rejects the impostor", func() bool { return a.rejected(RejectWrongPeer) >= 1 })
 	if a.connected("b") != 0 {
 		t.Fatal("connected to an impostor")
@@ -289,7 +279,7 @@ func TestSendNeverBlocks(t *testing.T) {
 func TestSecretNeverShown(t *testing.T) {
 	secret := []byte("Zq8-unmistakable-pair-secret-7731")
 	creds := Credentials{Secret: secret}
-	var logs lockedBuffer
+	var logs testsupport.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	jlog := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/feedd/feedd/internal/testsupport"
 )
 
 // waitLimit bounds every wait for a condition. It is generous on purpose:
@@ -171,13 +173,7 @@ func (r *reader) waitLines(tb testing.TB, what string, n int) {
 // waitFor polls cond until it holds or waitLimit passes.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("gave up after %v waiting for %s", waitLimit, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testsupport.Poll(tb, waitLimit, 5*time.Millisecond, what, cond)
 }
 
 // seqs returns the sequence numbers of the valid frames among lines and the
