@@ -3,6 +3,7 @@ package broadcast
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -145,8 +146,11 @@ func testRecreatedInactive(t *testing.T, addr string, cfg Config) {
 	// that an echo position of the old topic lies past the new one's end.
 	a.mustActivate(t, ctx)
 	both(1, 200)
-	waitFor(t, "the old topic's frames committed and trimmed", func() bool {
-		return a.Status().Counters.CommittedFrames == 200 && m.Status().Ring.Len == 0
+	testsupport.WaitFor(t, 30*time.Second, "the old topic's frames committed and trimmed", func() (bool, string) {
+		as, ms := a.Status(), m.Status()
+		return as.Counters.CommittedFrames == 200 && ms.Ring.Len == 0,
+			fmt.Sprintf("a %v, %d frames committed, last offset %d, kafka %+v; b %v, echo offset %d, ring %+v, kafka %+v",
+				as.State, as.Counters.CommittedFrames, as.LastCommitOffset, as.Kafka, ms.State, ms.EchoOffset, ms.Ring, ms.Kafka)
 	})
 	a.mustDeactivate(t, ctx, Planned)
 	oldID := topicIDNow(t, addr, cfg.Topic)
