@@ -141,7 +141,7 @@ func (p *Pipeline) keepalive(ctx context.Context, cl *kgo.Client, check bool, pi
 		r.err = fmt.Errorf("control keepalive: commit: %w", err)
 		return r
 	}
-	r.beginNext(ctx, cl)
+	p.beginNext(ctx, cl, &r.commitResult)
 	return r
 }
 
