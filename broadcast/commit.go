@@ -18,7 +18,7 @@ func (p *Pipeline) produceMore() {
 	}
 	t := a.txn
 	now := time.Now()
-	due, drained := false, false
+	due := false
 	for t.n < p.cfg.CommitMaxFrames && t.bytes < p.cfg.CommitMaxBytes {
 		// A transaction's first record goes alone: the rest follow once
 		// the broker has acknowledged it. Under transaction protocol 2
@@ -58,7 +58,6 @@ func (p *Pipeline) produceMore() {
 		}
 		e, ok := p.ring.Next(a.cursor)
 		if !ok {
-			drained = true
 			break
 		}
 		a.cursor = e.Pos
@@ -77,28 +76,24 @@ func (p *Pipeline) produceMore() {
 		t.add(a.cl, &p.shape, e, p.ring.PossiblyPublished(e) || (p.rep.nfilled > 0 && p.rep.mayRepeatFill(e, int64(p.ringLimits.PassMargin))), now)
 		p.c.Produced++
 	}
-	// Every frame read so far is in the transaction: commit it now rather
-	// than at the end of the interval. The frames read meanwhile go into
-	// the next one, which begins as soon as this commit is over; the
-	// interval only bounds how long a transaction stays open when commits
-	// are slow or frames keep coming.
-	caughtUp := drained && t.n > 0 && !t.firstAlone()
-	if due || caughtUp || (a.commitOverdue && !t.firstAlone()) || t.n >= p.cfg.CommitMaxFrames || t.bytes >= p.cfg.CommitMaxBytes {
+	if due || (a.commitOverdue && !t.firstAlone()) || t.n >= p.cfg.CommitMaxFrames || t.bytes >= p.cfg.CommitMaxBytes {
 		p.startCommit(a)
 	}
 }
 
 // commitDelay is how long the transaction that starts with a frame read
-// at rx (unix nanoseconds) may stay open: the commit interval counted from
-// when the frame was read, not from when it is produced. A frame that
-// waited in the ring, behind the commit in flight or a backlog, is thus
-// committed one interval after it arrived at the latest (plus the commit),
-// not one interval after the previous commit ended: that wait used to add
-// a whole commit round trip to the latency bound. A wall clock stepped
-// backwards cannot stretch it past the interval.
+// at rx (unix nanoseconds) stays open before it commits what it holds: the
+// commit linger counted from when the frame was read, not from when it is
+// produced. With no linger (the default) that is at once: the transaction
+// commits every frame produced by then, and the frames read during the
+// commit go into the next transaction, which begins when it is over. A
+// frame that waited in the ring, behind the commit in flight or a backlog,
+// thus waits no longer than it already has. A wall clock stepped backwards
+// cannot stretch it past the linger. commit_interval still bounds a
+// transaction that a backlog keeps producing (produceMore).
 func (p *Pipeline) commitDelay(rx int64, now time.Time) time.Duration {
 	waited := now.Sub(time.Unix(0, rx))
-	return min(p.cfg.CommitInterval, max(0, p.cfg.CommitInterval-waited))
+	return min(p.cfg.CommitLinger, max(0, p.cfg.CommitLinger-waited))
 }
 
 func (p *Pipeline) commitDue() {
@@ -240,6 +235,7 @@ func (p *Pipeline) committed(a *activation, t *txn, r commitResult) {
 	now := time.Now()
 	p.c.CommitNanos += uint64(now.Sub(a.commitStart))
 	p.c.EndTxnNanos += uint64(r.endTxn)
+	p.c.MarkersNanos += uint64(r.settle)
 	if r.committed {
 		p.ring.TrimThrough(t.last)
 		p.repairsCommitted(t.last)
