@@ -82,16 +82,18 @@ func (p *Pipeline) produceMore() {
 }
 
 // commitDelay is how long the transaction that starts with a frame read
-// at rx (unix nanoseconds) may stay open: the commit interval counted from
-// when the frame was read, not from when it is produced. A frame that
-// waited in the ring, behind the commit in flight or a backlog, is thus
-// committed one interval after it arrived at the latest (plus the commit),
-// not one interval after the previous commit ended: that wait used to add
-// a whole commit round trip to the latency bound. A wall clock stepped
-// backwards cannot stretch it past the interval.
+// at rx (unix nanoseconds) stays open before it commits what it holds: the
+// commit linger counted from when the frame was read, not from when it is
+// produced. With no linger (the default) that is at once: the transaction
+// commits every frame produced by then, and the frames read during the
+// commit go into the next transaction, which begins when it is over. A
+// frame that waited in the ring, behind the commit in flight or a backlog,
+// thus waits no longer than it already has. A wall clock stepped backwards
+// cannot stretch it past the linger. commit_interval still bounds a
+// transaction that a backlog keeps producing (produceMore).
 func (p *Pipeline) commitDelay(rx int64, now time.Time) time.Duration {
 	waited := now.Sub(time.Unix(0, rx))
-	return min(p.cfg.CommitInterval, max(0, p.cfg.CommitInterval-waited))
+	return min(p.cfg.CommitLinger, max(0, p.cfg.CommitLinger-waited))
 }
 
 func (p *Pipeline) commitDue() {
@@ -128,6 +130,7 @@ type commitResult struct {
 	pid       int64
 	epoch     int16
 	endTxn    time.Duration // spent in EndTransaction and BeginTransaction
+	settle    time.Duration // then spent waiting for the commit markers
 }
 
 // commit runs in a worker: Flush, check every record, EndTransaction, and
@@ -147,24 +150,80 @@ func (p *Pipeline) commit(ctx context.Context, cl *kgo.Client, t *txn) (r commit
 		return r
 	}
 	start := time.Now()
-	defer func() { r.endTxn = time.Since(start) }()
-	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+	err := cl.EndTransaction(ctx, kgo.TryCommit)
+	r.endTxn = time.Since(start)
+	if err != nil {
 		r.err = fmt.Errorf("commit: %w", err)
 		return r
 	}
-	r.beginNext(ctx, cl)
+	p.beginNext(ctx, cl, &r)
 	return r
 }
 
 // beginNext follows a successful EndTransaction, of frames or of a control
-// keepalive: it takes the producer's new epoch and begins the transaction
-// the next records go into.
-func (r *commitResult) beginNext(ctx context.Context, cl *kgo.Client) {
+// keepalive: it takes the producer's new epoch, begins the transaction the
+// next records go into and waits until that transaction can take them
+// without delay (awaitMarkers).
+func (p *Pipeline) beginNext(ctx context.Context, cl *kgo.Client, r *commitResult) {
 	r.committed = true
 	// Under KIP-890 every commit bumps the epoch; this is cached, no request.
 	r.pid, r.epoch, _ = cl.ProducerID(ctx)
 	if err := cl.BeginTransaction(); err != nil {
 		r.err = fmt.Errorf("beginning the next transaction: %w", err)
+		return
+	}
+	start := time.Now()
+	p.awaitMarkers(ctx, cl)
+	r.settle = time.Since(start)
+}
+
+// markersWait bounds awaitMarkers. A broker retries a verification refused
+// for a commit still in progress after add.partitions.to.txn.retry.backoff.ms
+// (20 ms by default): waiting longer than that gains nothing over producing.
+const markersWait = 20 * time.Millisecond
+
+// awaitMarkers returns once the transaction coordinator has finished the
+// commit that EndTransaction began, or after markersWait. EndTransaction
+// returns when the coordinator has logged the decision; it writes the
+// commit markers to the partitions afterwards. A record of the next
+// transaction that reaches its partition before that is over is held by the
+// broker for its retry backoff (the partition leader's check with the
+// coordinator under transaction protocol 2, the client's AddPartitionsToTxn
+// before it): 20 ms added to every transaction that begins at once, which
+// at a commit per few milliseconds was most of the latency. Asking the
+// coordinator (DescribeTransactions, which the activation already needs)
+// costs a round trip or two instead.
+//
+// A broker that cannot answer (too old, or no Describe permission on the
+// transactional id) is not asked again: the records then go at once, as
+// they always could.
+func (p *Pipeline) awaitMarkers(ctx context.Context, cl *kgo.Client) {
+	if p.markersUnknown.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, markersWait)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	for ctx.Err() == nil {
+		ds, err := adm.DescribeTransactions(ctx, p.txnID)
+		var d kadm.DescribedTransaction
+		if err == nil {
+			d, err = ds.On(p.txnID, nil)
+		}
+		if err == nil {
+			err = d.Err
+		}
+		if err != nil {
+			if ctx.Err() == nil && p.markersUnknown.CompareAndSwap(false, true) {
+				p.log.Warn("cannot ask the transaction coordinator whether a commit is complete; each transaction may start up to 20 ms late", "err", err)
+			}
+			return
+		}
+		switch d.State {
+		case "PrepareCommit", "PrepareAbort", "PrepareEpochFence":
+			continue
+		}
+		return
 	}
 }
 
@@ -176,6 +235,7 @@ func (p *Pipeline) committed(a *activation, t *txn, r commitResult) {
 	now := time.Now()
 	p.c.CommitNanos += uint64(now.Sub(a.commitStart))
 	p.c.EndTxnNanos += uint64(r.endTxn)
+	p.c.MarkersNanos += uint64(r.settle)
 	if r.committed {
 		p.ring.TrimThrough(t.last)
 		p.repairsCommitted(t.last)

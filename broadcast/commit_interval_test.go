@@ -8,13 +8,13 @@ import (
 	"github.com/feedd/feedd/backlog"
 )
 
-// TestCommitIntervalCountsFromReceipt: the commit interval runs from when
-// the transaction's first frame was read, not from when it was produced. A
+// TestCommitLingerCountsFromReceipt: the commit linger runs from when the
+// transaction's first frame was read, not from when it was produced. A
 // frame read long before it could be produced (it waited in the ring) is
-// committed at once even with a ten-minute interval.
-func TestCommitIntervalCountsFromReceipt(t *testing.T) {
+// committed at once even with a ten-minute linger.
+func TestCommitLingerCountsFromReceipt(t *testing.T) {
 	b, cfg := startBrokerFor(t, "feed")
-	cfg.CommitInterval, cfg.TransactionTimeout = 10*time.Minute, 14*time.Minute
+	cfg.CommitInterval, cfg.CommitLinger, cfg.TransactionTimeout = 10*time.Minute, 10*time.Minute, 14*time.Minute
 	a := startActive(t, cfg)
 	a.Accept(frame(1, time.Now().Add(-time.Hour)))
 	waitFor(t, "the old frame committed", func() bool { return a.Status().Counters.CommittedFrames == 1 })
@@ -22,7 +22,7 @@ func TestCommitIntervalCountsFromReceipt(t *testing.T) {
 }
 
 func TestCommitDelay(t *testing.T) {
-	p := &Pipeline{cfg: Config{CommitInterval: 25 * time.Millisecond}}
+	p := &Pipeline{cfg: Config{CommitLinger: 25 * time.Millisecond}}
 	now := time.Now()
 	for _, tc := range []struct {
 		waited, want time.Duration
@@ -40,13 +40,13 @@ func TestCommitDelay(t *testing.T) {
 }
 
 // TestOverdueFramesShareATransaction: frames that waited in the ring past
-// the commit interval make the commit due at once, but the transaction
+// the commit linger make the commit due at once, but the transaction
 // still takes every waiting frame once its first record is acknowledged
 // (a transaction's first record goes alone), rather than committing that
 // record alone, once per frame.
 func TestOverdueFramesShareATransaction(t *testing.T) {
 	b, cfg := startBrokerFor(t, "feed")
-	cfg.CommitInterval, cfg.TransactionTimeout = 10*time.Minute, 14*time.Minute
+	cfg.CommitInterval, cfg.CommitLinger, cfg.TransactionTimeout = 10*time.Minute, 10*time.Minute, 14*time.Minute
 	a := startMember(t, cfg, "a", backlog.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -11,11 +11,12 @@ import (
 
 // Defaults applied by Config.WithDefaults to fields left at zero.
 const (
-	// DefaultCommitInterval is the checkpoint frequency: a frame becomes
-	// visible to read_committed consumers at most this long (plus one
-	// commit round trip) after the active read it. Shorter means lower
-	// latency and a smaller replay window, longer means fewer EndTxn round
-	// trips to the transaction coordinator. See docs/kafka.md.
+	// DefaultCommitInterval bounds how long a transaction stays open: a
+	// frame becomes visible to read_committed consumers at most this long
+	// (plus one commit round trip) after the active read it. Below
+	// saturation a transaction commits sooner, as soon as it holds every
+	// frame read; the interval cuts the transactions of a backlog or of a
+	// feed faster than the commits. See docs/kafka.md.
 	DefaultCommitInterval = 25 * time.Millisecond
 	// DefaultCommitMaxFrames caps one transaction in frames; a backlog
 	// flush after activation commits this many at a time.
@@ -90,7 +91,14 @@ type Config struct {
 	// Both members of a pipeline must use the same one.
 	TransactionalID string `yaml:"transactional_id"`
 
-	CommitInterval     time.Duration `yaml:"commit_interval"`
+	CommitInterval time.Duration `yaml:"commit_interval"`
+	// CommitLinger is how long a transaction stays open at least, from
+	// when its first frame was read, before it commits the frames it
+	// holds. Zero (the default) commits as soon as the transaction holds
+	// every frame read: a commit per commit round trip, the lowest
+	// latency. Longer gathers more frames per transaction: fewer commits,
+	// less broker and CPU load, more latency. At most CommitInterval.
+	CommitLinger       time.Duration `yaml:"commit_linger"`
 	CommitMaxFrames    int           `yaml:"commit_max_frames"`
 	CommitMaxBytes     int64         `yaml:"commit_max_bytes"`
 	CommitTimeout      time.Duration `yaml:"commit_timeout"`
@@ -209,6 +217,9 @@ func (c Config) Validate() error {
 	}
 	if c.CommitInterval <= 0 {
 		bad("commit_interval", "must be > 0")
+	}
+	if c.CommitLinger < 0 || c.CommitLinger > max(c.CommitInterval, 0) {
+		bad("commit_linger", "must be between 0 and kafka.commit_interval (%v)", c.CommitInterval)
 	}
 	switch {
 	case c.CommitMaxFrames <= 0:

@@ -59,6 +59,8 @@ func TestConfigValidate(t *testing.T) {
 		{"kafka.topic:", func(c *Config) { c.Topic = "bad topic" }},
 		{"kafka.transactional_id:", func(c *Config) { c.TransactionalID = "a b" }},
 		{"kafka.commit_interval: must be > 0", func(c *Config) { c.CommitInterval = -time.Millisecond }},
+		{"kafka.commit_linger: must be between 0 and kafka.commit_interval", func(c *Config) { c.CommitLinger = -time.Millisecond }},
+		{"kafka.commit_linger: must be between 0 and kafka.commit_interval", func(c *Config) { c.CommitLinger = c.CommitInterval + 1 }},
 		{"kafka.commit_max_frames:", func(c *Config) { c.CommitMaxFrames = -1 }},
 		{"kafka.commit_max_frames:", func(c *Config) { c.CommitMaxFrames = maxCommitFrames + 1 }},
 		{"kafka.commit_max_bytes:", func(c *Config) { c.CommitMaxBytes = -1 }},

@@ -141,7 +141,7 @@ func (p *Pipeline) keepalive(ctx context.Context, cl *kgo.Client, check bool, pi
 		r.err = fmt.Errorf("control keepalive: commit: %w", err)
 		return r
 	}
-	r.beginNext(ctx, cl)
+	p.beginNext(ctx, cl, &r.commitResult)
 	return r
 }
 
@@ -153,6 +153,7 @@ func (p *Pipeline) keepaliveDone(a *activation, r keepaliveResult) {
 	now := time.Now()
 	p.c.CommitNanos += uint64(now.Sub(a.commitStart))
 	p.c.EndTxnNanos += uint64(r.endTxn)
+	p.c.MarkersNanos += uint64(r.settle)
 	if r.checked {
 		a.controlChecked = true
 	}

@@ -128,7 +128,7 @@ func TestKafkaZombie(t *testing.T) {
 			cfg := kafkaConfig(b.Addr(), "zombie-"+tc.name)
 			zcfg := cfg
 			// The zombie's transaction stays open until the fence.
-			zcfg.CommitInterval, zcfg.TransactionTimeout = 10*time.Minute, 14*time.Minute
+			zcfg.CommitInterval, zcfg.CommitLinger, zcfg.TransactionTimeout = 10*time.Minute, 10*time.Minute, 14*time.Minute
 			zombie := startMember(t, zcfg, "z", backlog.Config{})
 			next := startMember(t, cfg, "n", backlog.Config{})
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -175,6 +175,7 @@ func producerMetrics(t *metric.Table[scrape]) {
 	t.Counter("aborts_total", "Transactions aborted by this member after a failure.", func(s *scrape) uint64 { return s.Counters.Aborts })
 	t.FloatCounter("commit_seconds_total", "Time spent committing (flush and EndTxn), producing nothing meanwhile.", func(s *scrape) float64 { return float64(s.Counters.CommitNanos) / 1e9 })
 	t.FloatCounter("end_txn_seconds_total", "Of the commit time, the part spent in EndTxn.", func(s *scrape) float64 { return float64(s.Counters.EndTxnNanos) / 1e9 })
+	t.FloatCounter("markers_wait_seconds_total", "Of the commit time, the part spent after EndTxn waiting for the commit markers.", func(s *scrape) float64 { return float64(s.Counters.MarkersNanos) / 1e9 })
 	t.Counter("activations_total", "Times the member went live.", func(s *scrape) uint64 { return s.Counters.Activations })
 	t.Counter("activation_failures_total", "Activations that failed or were abandoned.", func(s *scrape) uint64 { return s.Counters.ActivationFailures })
 	t.Counter("deactivations_total", "Times the member stopped being active.", func(s *scrape) uint64 { return s.Counters.Deactivations })

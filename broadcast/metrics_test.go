@@ -89,7 +89,7 @@ func TestLatencyHistograms(t *testing.T) {
 	// Commits happen only when a transaction holds 5 frames: the interval
 	// is far longer than the test, and there are no control keepalives.
 	cfg.CommitMaxFrames = 5
-	cfg.CommitInterval = time.Minute
+	cfg.CommitInterval, cfg.CommitLinger = time.Minute, time.Minute
 	cfg.TransactionTimeout = 2 * time.Minute
 	cfg.ControlInterval = -1
 	p := startMemberWith(t, cfg, Options{Pipeline: "test", Member: "a", Logger: testsupport.Logger(), Registerer: reg})

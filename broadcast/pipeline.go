@@ -121,6 +121,9 @@ type Pipeline struct {
 	// benchmarks compare transactions with): the producer is then merely
 	// idempotent, with no transactional id, no fence and no commit markers.
 	transactional bool
+	// markersUnknown: the broker cannot say when a commit is complete
+	// (awaitMarkers); set once, by a commit worker.
+	markersUnknown atomic.Bool
 
 	// Owned by Run's goroutine.
 	life context.Context

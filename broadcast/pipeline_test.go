@@ -43,7 +43,7 @@ func testFencing(t *testing.T, cfg Config, next string) {
 	addr, topic := cfg.Brokers[0], cfg.Topic
 	// A's transaction stays open until something ends it.
 	cfgA := cfg
-	cfgA.CommitInterval, cfgA.TransactionTimeout = 10*time.Minute, 14*time.Minute
+	cfgA.CommitInterval, cfgA.CommitLinger, cfgA.TransactionTimeout = 10*time.Minute, 10*time.Minute, 14*time.Minute
 	a := startMember(t, cfgA, "a", backlog.Config{})
 	bm := startMember(t, cfg, "b", backlog.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -21,7 +21,7 @@ func TestRepairAfterAbortedActivation(t *testing.T) {
 			broker, cfg := startBrokerFor(t, "repair-abort-"+tc.name)
 			// One transaction holds the whole feed until the
 			// deactivation below aborts it.
-			cfg.CommitInterval = 5 * time.Second
+			cfg.CommitInterval, cfg.CommitLinger = 5*time.Second, 5*time.Second
 			a, b := startPairWithRepair(t, cfg, func() bool { return true })
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

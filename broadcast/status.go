@@ -74,8 +74,12 @@ type Counters struct {
 	// CommitNanos is the time spent committing (flush and EndTxn), during
 	// which the active produces nothing; EndTxnNanos is the part of it spent
 	// in EndTxn: what transactions cost over a merely idempotent producer.
-	CommitNanos uint64 `json:"commit_nanos"`
-	EndTxnNanos uint64 `json:"end_txn_nanos"`
+	// MarkersNanos is the part spent after EndTxn waiting for the
+	// coordinator to finish writing the commit markers, so that the next
+	// transaction's first record is not held behind them.
+	CommitNanos  uint64 `json:"commit_nanos"`
+	EndTxnNanos  uint64 `json:"end_txn_nanos"`
+	MarkersNanos uint64 `json:"markers_wait_nanos"`
 
 	Activations        uint64 `json:"activations"`         // times the member went live
 	ActivationFailures uint64 `json:"activation_failures"` // activations that failed or were abandoned

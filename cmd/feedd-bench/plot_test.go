@@ -184,11 +184,11 @@ func TestFiguresShowTheirSeries(t *testing.T) {
 		"throughput.svg": {[]int{reps + 1, reps + 1, reps + 1},
 			[]string{"feedd run (transactions): median 152 k frames/s", "kcat -P: median 810 k frames/s", "kcat -P, feedd's headers", "feedd 0.18× kcat"}},
 		"latency.svg": {[]int{rates*res.o.latencyReps + 1, rates*res.o.latencyReps + 1, rates*res.o.latencyReps + 1, rates*res.o.latencyReps + 1},
-			[]string{"p50", "p99", "p99.9", "max", "target: p99 at most 35.0 ms", "10 k frames/s"}},
+			[]string{"p50", "p99", "p99.9", "max", "target: p99 at most 15.0 ms up to 1 k frames/s", "target: p99 at most 20.0 ms above", "10 k frames/s"}},
 		"exactly-once.svg": {[]int{ivs*reps + 1, ivs*reps + 1},
 			[]string{"transactional", "idempotent (no transactions)", "commit interval 10ms", "commit interval 50ms"}},
 		"failover.svg": {[]int{res.o.failoverReps + 1, res.o.failoverReps + 1},
-			[]string{"crash (SIGKILL): p50 46.0 ms", "hang (SIGSTOP): p50 556 ms", "target: p50 below 50.0 ms", "target: p99 below 150 ms", "target: p99 below 650 ms", "each failover"}},
+			[]string{"crash (SIGKILL): p50 46.0 ms", "hang (SIGSTOP): p50 556 ms", "target: p50 below 15.0 ms", "target: p99 below 50.0 ms", "target: p99 below 550 ms", "each failover"}},
 	}
 	for _, f := range figs {
 		w, ok := wants[f.File]
