@@ -339,7 +339,7 @@ func (res *results) renderThroughput(p printFunc) {
 		listF(t.Ratios, "%.2f"), fmtRatio(summarize(t.Ratios).Median), listF(t.HeaderRatios, "%.2f"), fmtRatio(summarize(t.HeaderRatios).Median))
 	p("The third row is `%s`: the same lines with static headers of the keys and sizes feedd writes, so that the record format's share of the difference shows apart from feedd's own.\n\n", t.KcatHdrCmd)
 	p("What differs besides the code: feedd's records carry five headers (fingerprint, feed sequence, member, receive time, line window), its values are the sentences without `\\r\\n`, " +
-		"it commits a transaction every 25 ms or 5,000 frames and its read_committed echo consumer reads the topic back; kcat's values are the lines without `\\n`.\n\n")
+		"it commits a transaction as soon as it holds every frame read, cut at 25 ms or 5,000 frames, and its read_committed echo consumer reads the topic back; kcat's values are the lines without `\\n`.\n\n")
 }
 
 func scale(v []float64, f float64) []float64 {
@@ -387,12 +387,13 @@ func (res *results) renderLatency(p printFunc) {
 			l.perRun(maxOf).format(fmtMS),
 			fmtMS(ms(pool.P50)), fmtMS(ms(pool.P99)), fmtMS(ms(pool.P999)), fmtMS(ms(pool.Max)))
 	}
-	p("\nA frame waits for the commit that ends its transaction: up to one commit interval after the transaction's first frame, plus the commit's round trip, plus the consumer's fetch.\n\n")
+	p("\nA frame waits for the commit under way, then for its own transaction: its first record alone, the rest, the commit and the wait for its markers (a transaction commits as soon as it holds every frame read, `kafka.commit_linger` 0), plus the consumer's fetch.\n\n")
 }
 
 func (res *results) renderEOS(p printFunc) {
 	e0 := res.EOS[0]
-	p("The throughput and latency benchmarks above, with `kafka.commit_interval` set to each interval, and `kafka.producer` "+
+	p("The throughput and latency benchmarks above, with `kafka.commit_interval` set to each interval (which cuts the transactions at saturation; "+
+		"below it a transaction commits as soon as it has caught up, whatever the interval), and `kafka.producer` "+
 		"`transactional` (the default) or `idempotent`: the same member with an idempotent producer and no transactions, which "+
 		"flushes on the same schedule but writes no commit marker and fences nothing (**unsafe across a failover**, see "+
 		"[kafka.md](kafka.md#producer-idempotent-what-exactly-once-costs)). Throughput: the %d-frame file, %d runs of each, alternating. "+
@@ -516,7 +517,7 @@ func (res *results) renderCPU(p printFunc) {
 		p("| %s frames/s | %s | %s | %s | %s | %s | %s |\n", fmtRate(rate), summarize(a).format(fmtPct), summarize(i).format(fmtPct), summarize(k).format(fmtPct),
 			summarize(scale(a, per)).format(pc2), summarize(scale(i, per)).format(pc2), summarize(scale(k, per)).format(pc2))
 	}
-	p("\nA member's CPU has a part that does not depend on the rate (pair heartbeats every 100 ms, the echo consumer's fetches, commits every 25 ms while frames flow): per 1,000 frames/s it weighs more at low rates.\n\n")
+	p("\nA member's CPU has a part that does not depend on the rate (pair heartbeats every 100 ms, the echo consumer's fetches, a commit per commit round trip while frames flow): per 1,000 frames/s it weighs more at low rates.\n\n")
 }
 
 func (res *results) renderGo(p printFunc) {
