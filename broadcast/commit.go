@@ -129,7 +129,7 @@ type commitResult struct {
 	err       error
 	pid       int64
 	epoch     int16
-	endTxn    time.Duration // spent in EndTransaction and BeginTransaction
+	endTxn    time.Duration // spent in EndTransaction
 	settle    time.Duration // then spent waiting for the commit markers
 }
 
@@ -149,22 +149,22 @@ func (p *Pipeline) commit(ctx context.Context, cl *kgo.Client, t *txn) (r commit
 		r.committed = true
 		return r
 	}
+	p.endAndBeginNext(ctx, cl, &r, "commit")
+	return r
+}
+
+// endAndBeginNext commits the open transaction, of frames or of a control
+// keepalive (what names it in an error), takes the producer's new epoch,
+// begins the transaction the next records go into and waits until that
+// transaction can take them without delay (awaitMarkers).
+func (p *Pipeline) endAndBeginNext(ctx context.Context, cl *kgo.Client, r *commitResult, what string) {
 	start := time.Now()
 	err := cl.EndTransaction(ctx, kgo.TryCommit)
 	r.endTxn = time.Since(start)
 	if err != nil {
-		r.err = fmt.Errorf("commit: %w", err)
-		return r
+		r.err = fmt.Errorf("%s: %w", what, err)
+		return
 	}
-	p.beginNext(ctx, cl, &r)
-	return r
-}
-
-// beginNext follows a successful EndTransaction, of frames or of a control
-// keepalive: it takes the producer's new epoch, begins the transaction the
-// next records go into and waits until that transaction can take them
-// without delay (awaitMarkers).
-func (p *Pipeline) beginNext(ctx context.Context, cl *kgo.Client, r *commitResult) {
 	r.committed = true
 	// Under KIP-890 every commit bumps the epoch; this is cached, no request.
 	r.pid, r.epoch, _ = cl.ProducerID(ctx)
@@ -172,9 +172,9 @@ func (p *Pipeline) beginNext(ctx context.Context, cl *kgo.Client, r *commitResul
 		r.err = fmt.Errorf("beginning the next transaction: %w", err)
 		return
 	}
-	start := time.Now()
+	settling := time.Now()
 	p.awaitMarkers(ctx, cl)
-	r.settle = time.Since(start)
+	r.settle = time.Since(settling)
 }
 
 // markersWait bounds awaitMarkers. A broker retries a verification refused

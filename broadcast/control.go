@@ -134,14 +134,7 @@ func (p *Pipeline) keepalive(ctx context.Context, cl *kgo.Client, check bool, pi
 		r.err = fmt.Errorf("control keepalive: producing: %w", ctx.Err())
 		return r
 	}
-	start := time.Now()
-	err := cl.EndTransaction(ctx, kgo.TryCommit)
-	r.endTxn = time.Since(start)
-	if err != nil {
-		r.err = fmt.Errorf("control keepalive: commit: %w", err)
-		return r
-	}
-	p.beginNext(ctx, cl, &r.commitResult)
+	p.endAndBeginNext(ctx, cl, &r.commitResult, "control keepalive: commit")
 	return r
 }
 
