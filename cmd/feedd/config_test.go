@@ -33,7 +33,15 @@ framing:
   mode: nmea
 sequence:
   nmea_field: 1
-kafka:
+` + kafkaAndPairYAML + `  secret_env: FEEDD_TEST_PAIR_SECRET
+  activation_interval: 600ms
+admin:
+  listen: 127.0.0.1:7070
+`
+
+// kafkaAndPairYAML is the kafka and pair sections both configurations
+// share; pair is the last section, so validYAML goes on with its keys.
+const kafkaAndPairYAML = `kafka:
   brokers: [127.0.0.1:9092]
   topic: ais-north
 pair:
@@ -41,10 +49,6 @@ pair:
   peers:
     - id: host-b
       address: 127.0.0.1:7401
-  secret_env: FEEDD_TEST_PAIR_SECRET
-  activation_interval: 600ms
-admin:
-  listen: 127.0.0.1:7070
 `
 
 // requiredYAML is a member's configuration with every setting it needs
@@ -55,15 +59,7 @@ serial:
   device: /dev/ttyUSB0
 framing:
   mode: nmea
-kafka:
-  brokers: [127.0.0.1:9092]
-  topic: ais-north
-pair:
-  listen: 127.0.0.1:7400
-  peers:
-    - id: host-b
-      address: 127.0.0.1:7401
-`
+` + kafkaAndPairYAML
 
 func noEnv(string) (string, bool) { return "", false }
 

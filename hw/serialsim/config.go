@@ -243,21 +243,23 @@ func (c Config) withDefaults() (Config, error) {
 			return c, cfgErr("Record", "%q is a directory", c.Record)
 		}
 	}
-	c.MaxWriteDelay = cmp.Or(c.MaxWriteDelay, DefaultMaxWriteDelay)
-	if c.MaxWriteDelay < 0 {
-		return c, cfgErr("MaxWriteDelay", "must be positive, got %v", c.MaxWriteDelay)
+	for _, d := range []struct {
+		field string
+		v     *time.Duration
+		def   time.Duration
+	}{
+		{"MaxWriteDelay", &c.MaxWriteDelay, DefaultMaxWriteDelay},
+		{"StartTimeout", &c.StartTimeout, DefaultStartTimeout},
+		{"DrainTimeout", &c.DrainTimeout, DefaultDrainTimeout},
+	} {
+		*d.v = cmp.Or(*d.v, d.def)
+		if *d.v < 0 {
+			return c, cfgErr(d.field, "must be positive, got %v", *d.v)
+		}
 	}
 	c.QueueFrames = cmp.Or(c.QueueFrames, DefaultQueueFrames)
 	if c.QueueFrames < 1 {
 		return c, cfgErr("QueueFrames", "must be at least 1, got %d", c.QueueFrames)
-	}
-	c.StartTimeout = cmp.Or(c.StartTimeout, DefaultStartTimeout)
-	if c.StartTimeout < 0 {
-		return c, cfgErr("StartTimeout", "must be positive, got %v", c.StartTimeout)
-	}
-	c.DrainTimeout = cmp.Or(c.DrainTimeout, DefaultDrainTimeout)
-	if c.DrainTimeout < 0 {
-		return c, cfgErr("DrainTimeout", "must be positive, got %v", c.DrainTimeout)
 	}
 	c.Socat = cmp.Or(c.Socat, DefaultSocat)
 	c.Faults = append([]Fault(nil), c.Faults...)
