@@ -31,9 +31,13 @@ import (
 // lost frame could hide behind a marked re-publication of another frame
 // with the same bytes. The test can tell them apart where the members
 // cannot: the simulator and the members share this host's clock, so a
-// record (read at its feedd-rx) can only be a frame that was on the line by
-// then (the simulator writes a frame to the ports when its last byte leaves
-// the line, never before), and one read soon after it.
+// record can only be a frame that was on the line by the time the member
+// read it (the simulator writes a frame to the ports when its last byte
+// leaves the line, never before), and one read soon after it. The read time
+// is the end of the record's feedd-rxw window, on the host's monotonic
+// clock, where the record places its line times: the wall clock of
+// feedd-rx can be stepped by time synchronisation while a feed runs (a
+// loaded virtual machine's was seen to jump 0.47 s).
 
 // feedFrame is one frame the topic owes: a recorded frame some port
 // received intact, as the members' nmea framing returns it (the sentence
@@ -50,7 +54,12 @@ type feedTopicRecord struct {
 	value    string
 	member   string
 	possible bool      // feedd-dup: possible
-	rx       time.Time // feedd-rx: when the member read it from its port
+	rx       time.Time // when the member read it from its port: feedd-rx, until onLineClock
+	// readClock and readMono are the clock and the end of the record's
+	// feedd-rxw window: when the member's read of it returned, on that
+	// host's monotonic clock. Zero without the header.
+	readClock uint64
+	readMono  int64
 }
 
 // A record can only be a frame that was on the line when the member read
@@ -63,9 +72,10 @@ type feedTopicRecord struct {
 // a feed that repeats itself exactly (no-fix), which a later marked replay
 // would absorb. A value sent only once has no upper end.
 const (
-	// feedClockSlack: the two clocks are the same, but the line time
-	// counts from the simulator's start on the monotonic clock, and a
-	// record's time is read from the wall clock.
+	// feedClockSlack: the line time and a record's read time are on the
+	// same monotonic clock, their origins taken a few microseconds apart;
+	// a record without a read window falls back to its feedd-rx, on the
+	// wall clock.
 	feedClockSlack = 10 * time.Millisecond
 	// feedReadLag bounds how late a member reads a frame whose bytes come
 	// again within it (a run of identical sentences): below the 100 ms
@@ -212,6 +222,10 @@ func parseKcatJSON(r io.Reader) ([]feedTopicRecord, error) {
 				if rec.rx, err = time.Parse(time.RFC3339Nano, h[1]); err != nil {
 					return nil, fmt.Errorf("kcat: offset %d: feedd-rx: %v", env.Offset, err)
 				}
+			case "feedd-rxw":
+				if rec.readClock, rec.readMono, err = parseReadWindowEnd(h[1]); err != nil {
+					return nil, fmt.Errorf("kcat: offset %d: feedd-rxw: %v", env.Offset, err)
+				}
 			case "feedd-dup":
 				if h[1] != "possible" {
 					return nil, fmt.Errorf("kcat: offset %d: feedd-dup: %q", env.Offset, h[1])
@@ -225,6 +239,41 @@ func parseKcatJSON(r io.Reader) ([]feedTopicRecord, error) {
 		recs = append(recs, rec)
 	}
 	return recs, sc.Err()
+}
+
+// parseReadWindowEnd reads the clock and the end of a feedd-rxw window
+// ("clock/lo/hi": the clock id in hex, then nanoseconds on it; lo may be
+// empty when unbounded).
+func parseReadWindowEnd(v string) (clock uint64, hi int64, err error) {
+	parts := strings.Split(v, "/")
+	if len(parts) != 3 {
+		return 0, 0, fmt.Errorf("%q is not clock/lo/hi", v)
+	}
+	if clock, err = strconv.ParseUint(parts[0], 16, 64); err != nil {
+		return 0, 0, fmt.Errorf("clock of %q: %v", v, err)
+	}
+	if hi, err = strconv.ParseInt(parts[2], 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("end of %q: %v", v, err)
+	}
+	return clock, hi, nil
+}
+
+// onLineClock restates each record's read time on the record's line clock
+// (its Started plus monotonic time since), from the end of its feedd-rxw
+// window when that is on the clock the record was taken on. It returns how
+// many records kept their wall-clock feedd-rx instead: those without the
+// header or from another host, or all of them for a record written without
+// its monotonic origin.
+func onLineClock(h serialsim.RecordHeader, recs []feedTopicRecord) (wall int) {
+	for i := range recs {
+		r := &recs[i]
+		if h.Clock == 0 || h.StartedMono == 0 || r.readClock != h.Clock {
+			wall++
+			continue
+		}
+		r.rx = h.Started.Add(time.Duration(r.readMono - h.StartedMono))
+	}
+	return wall
 }
 
 func kcatHeaders(raw json.RawMessage) ([][2]string, error) {

@@ -259,14 +259,70 @@ func TestFeedRecordOwed(t *testing.T) {
 // TestKcatJSON: kcat's JSON envelope, headers as an array (kcat 1.7) or an
 // object.
 func TestKcatJSON(t *testing.T) {
-	out := `{"topic":"e2e","partition":0,"offset":7,"tstype":"create","ts":1,"broker":0,"headers":["feedd-fp","00ff","feedd-member","b","feedd-rx","2026-12-03T12:00:00.5Z","feedd-dup","possible"],"key":null,"payload":"$GPGSV,1,1,00*79"}
-{"topic":"e2e","partition":0,"offset":8,"tstype":"create","ts":1,"broker":0,"headers":{"feedd-member":"a","feedd-rx":"2026-12-03T12:00:01Z"},"key":null,"payload":"!AIVDM,1,1,,A,1,0*00"}
+	out := `{"topic":"e2e","partition":0,"offset":7,"tstype":"create","ts":1,"broker":0,"headers":["feedd-fp","00ff","feedd-member","b","feedd-rx","2026-12-03T12:00:00.5Z","feedd-rxw","d31600e02c7b739f/28362568900933/28362625786181","feedd-dup","possible"],"key":null,"payload":"$GPGSV,1,1,00*79"}
+{"topic":"e2e","partition":0,"offset":8,"tstype":"create","ts":1,"broker":0,"headers":{"feedd-member":"a","feedd-rx":"2026-12-03T12:00:01Z","feedd-rxw":"00000000000000ff//99"},"key":null,"payload":"!AIVDM,1,1,,A,1,0*00"}
 `
 	recs, err := parseKcatJSON(strings.NewReader(out))
 	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
-	want := []feedTopicRecord{{7, "$GPGSV,1,1,00*79", "b", true, t0.Add(500 * time.Millisecond)}, {8, "!AIVDM,1,1,,A,1,0*00", "a", false, t0.Add(time.Second)}}
+	want := []feedTopicRecord{
+		{7, "$GPGSV,1,1,00*79", "b", true, t0.Add(500 * time.Millisecond), 0xd31600e02c7b739f, 28362625786181},
+		{8, "!AIVDM,1,1,,A,1,0*00", "a", false, t0.Add(time.Second), 0xff, 99},
+	}
 	if err != nil || len(recs) != 2 || recs[0] != want[0] || recs[1] != want[1] {
 		t.Fatalf("%+v, %v", recs, err)
+	}
+	bad := strings.Replace(out, "d31600e02c7b739f/", "d31600e02c7b739f:", 1)
+	if _, err := parseKcatJSON(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "feedd-rxw") {
+		t.Fatalf("a malformed feedd-rxw: %v", err)
+	}
+}
+
+// TestReadTimesOnLineClock: a record is placed by when its read returned on
+// the host's monotonic clock, where the simulator's line times are, not by
+// its feedd-rx: a step of the wall clock while the feed runs must neither
+// refuse a frame read in time nor let a late one pass. Records without a
+// window on the record's clock, and records read against a record written
+// without its monotonic origin, keep feedd-rx.
+func TestReadTimesOnLineClock(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 0, 5, 34, 0, time.UTC)
+	const clock, mono0 = 0xd31600e02c7b739f, int64(28_000_000_000_000)
+	h := serialsim.RecordHeader{Started: t0, Clock: clock, StartedMono: mono0}
+	owed := []feedFrame{{index: 0, at: t0.Add(100 * time.Millisecond), value: "A"}, {index: 1, at: t0.Add(200 * time.Millisecond), value: "A"}}
+	// Both read 3 ms after their line time, while the wall clock ran 470 ms
+	// ahead: by feedd-rx the first is no frame's (it is past the next A's
+	// line time, so it could only be the second, which is then left over).
+	stepped := func() []feedTopicRecord {
+		return []feedTopicRecord{
+			{offset: 0, value: "A", member: "b", rx: t0.Add(573 * time.Millisecond), readClock: clock, readMono: mono0 + int64(103*time.Millisecond)},
+			{offset: 1, value: "A", member: "b", rx: t0.Add(673 * time.Millisecond), readClock: clock, readMono: mono0 + int64(203*time.Millisecond)},
+		}
+	}
+	if v := compareFeedTopic(owed, stepped()); v.ok {
+		t.Fatalf("by the stepped wall clock the topic fits: the test shows nothing")
+	}
+	recs := stepped()
+	if wall := onLineClock(h, recs); wall != 0 || !recs[0].rx.Equal(t0.Add(103*time.Millisecond)) {
+		t.Fatalf("%d on the wall clock, first read at %v", wall, recs[0].rx)
+	}
+	if v := compareFeedTopic(owed, recs); !v.ok {
+		t.Fatalf("on the line clock: %s", v.problem)
+	}
+	// A late read stays late on the line clock, whatever feedd-rx says.
+	late := stepped()
+	late[0].readMono += int64(time.Second)
+	late[1].readMono += int64(time.Second)
+	late[0].rx, late[1].rx = t0.Add(103*time.Millisecond), t0.Add(203*time.Millisecond)
+	onLineClock(h, late)
+	if v := compareFeedTopic(owed, late); v.ok {
+		t.Fatalf("frames read a second after their line time fit")
+	}
+	other := stepped()
+	other[1].readClock = 1
+	if wall := onLineClock(h, other); wall != 1 || !other[1].rx.Equal(t0.Add(673*time.Millisecond)) {
+		t.Fatalf("a window on another clock: %d on the wall clock, read at %v", wall, other[1].rx)
+	}
+	if wall := onLineClock(serialsim.RecordHeader{Started: t0}, stepped()); wall != 2 {
+		t.Fatalf("a record without its monotonic origin: %d of 2 on the wall clock", wall)
 	}
 }
 

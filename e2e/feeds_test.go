@@ -341,6 +341,9 @@ func (r *feedRun) check() feedSummary {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if wall := onLineClock(header, recs); wall > 0 {
+		t.Logf("%d of %d records placed by feedd-rx, on the wall clock: no read window on the record's clock", wall, len(recs))
+	}
 	s.records = len(recs)
 	v := compareFeedTopic(owed, recs)
 	s.extra = v.extra

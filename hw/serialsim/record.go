@@ -29,6 +29,14 @@ type RecordHeader struct {
 	Feed     string    `json:"feed"` // the generator, or "replay"
 	Seed     uint64    `json:"seed"`
 	Started  time.Time `json:"started"` // the line time origin: RecordedFrame.At counts from it
+	// Clock and StartedMono place the line time origin on the recording
+	// host's monotonic clock (package hostclock, the clock of the
+	// members' feedd-rxw read windows): a reader on the same host can
+	// compare when a member read a frame with its line time without the
+	// wall clock, which time synchronisation may step while a feed runs.
+	// Zero in records written before they existed.
+	Clock       uint64 `json:"clock,omitempty"`
+	StartedMono int64  `json:"started_mono_ns,omitempty"`
 }
 
 // Fate is what became of one frame on one port.

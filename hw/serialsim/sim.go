@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/feedd/feedd/ingest/hostclock"
 )
 
 // Sim is a running serial feed simulator. Create it with New, then Start
@@ -21,19 +23,20 @@ type Sim struct {
 	cfg   Config
 	ports []*port
 
-	mu       sync.Mutex
-	started  bool
-	closed   bool
-	errs     []error
-	cancel   context.CancelFunc
-	linkDir  string
-	tempDir  bool
-	lock     *os.File
-	replay   *os.File
-	feed     feed      // the source goroutine's
-	rec      *recorder // nil unless Config.Record
-	epoch    time.Time
-	closeErr error
+	mu        sync.Mutex
+	started   bool
+	closed    bool
+	errs      []error
+	cancel    context.CancelFunc
+	linkDir   string
+	tempDir   bool
+	lock      *os.File
+	replay    *os.File
+	feed      feed      // the source goroutine's
+	rec       *recorder // nil unless Config.Record
+	epoch     time.Time
+	epochMono int64 // epoch on hostclock's monotonic clock, for the record
+	closeErr  error
 
 	socatPath string
 	generated atomic.Uint64
@@ -140,7 +143,7 @@ func (s *Sim) Start(ctx context.Context) (err error) {
 		}
 	}
 
-	s.epoch = time.Now()
+	s.epoch, s.epochMono = time.Now(), hostclock.Now()
 	if s.cfg.Record != "" {
 		if s.rec, err = newRecorder(s.cfg.Record, s.recordHeader()); err != nil {
 			for _, p := range s.ports {
@@ -285,6 +288,7 @@ func (s *Sim) recordHeader() RecordHeader {
 	return RecordHeader{
 		Ports: s.cfg.Ports, Baud: s.cfg.Baud, DataBits: s.cfg.DataBits, Parity: s.cfg.Parity.String(),
 		StopBits: s.cfg.StopBits, Feed: feed, Seed: s.cfg.Seed, Started: s.epoch,
+		Clock: hostclock.ID(), StartedMono: s.epochMono,
 	}
 }
 
