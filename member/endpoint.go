@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/broadcast"
+	"github.com/feedd/feedd/ingest/hostclock"
 	"github.com/feedd/feedd/member/admin"
 )
 
@@ -80,7 +81,7 @@ func (m *Member) status() Status {
 // healthy fails when the control loop has stopped turning.
 func (m *Member) healthy() error {
 	limit := max(2*time.Second, 10*m.cfg.Pair.Core.HeartbeatInterval)
-	if d := time.Since(time.Unix(0, m.lastLoop.Load())); d > limit {
+	if d := time.Duration(hostclock.Now() - m.lastLoop.Load()); d > limit {
 		return fmt.Errorf("control loop has not run for %v", d.Round(time.Millisecond))
 	}
 	return nil

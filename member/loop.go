@@ -10,6 +10,7 @@ import (
 
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/ftpair"
+	"github.com/feedd/feedd/ingest/hostclock"
 )
 
 // stepTimeout bounds actions the control loop waits for (a planned
@@ -73,7 +74,7 @@ func (m *Member) runPair(ctx context.Context) error {
 // watchdog watch.
 func (m *Member) turned() {
 	now := time.Now()
-	m.lastLoop.Store(now.UnixNano())
+	m.lastLoop.Store(hostclock.Now())
 	if m.sd != nil {
 		m.sd.Alive(now)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/feedd/feedd/ftpair"
 	"github.com/feedd/feedd/ftpair/link"
 	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/ingest/hostclock"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -60,7 +61,7 @@ type Member struct {
 
 	pairStatus atomic.Pointer[ftpair.Status]
 	actStatus  atomic.Pointer[ActivationStatus]
-	lastLoop   atomic.Int64
+	lastLoop   atomic.Int64 // hostclock.Now() at the loop's last turn: a step of the wall clock must not fail /healthz
 	// sd speaks to systemd when the member runs under it (nil in tests).
 	sd *systemdNotifier
 	// notify takes each role change for pair.notify (nil without one);
@@ -124,7 +125,7 @@ func New(cfg Config, opts Options) (*Member, error) {
 		m.pairStatus.Store(&st)
 	}
 	m.registry.MustRegister(collector{m})
-	m.lastLoop.Store(time.Now().UnixNano())
+	m.lastLoop.Store(hostclock.Now())
 	return m, nil
 }
 

@@ -3,6 +3,7 @@ package member
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -69,5 +70,25 @@ func fill(t *testing.T, v reflect.Value, path string) {
 		v.SetFloat(1)
 	default:
 		t.Fatalf("%s: no value to fill a %s with", path, v.Type())
+	}
+}
+
+// TestHealthyByTheLoopsTurns: /healthz fails once the control loop has not
+// turned for its limit, measured on the monotonic clock (a step of the wall
+// clock says nothing about the loop), and passes again at its next turn.
+func TestHealthyByTheLoopsTurns(t *testing.T) {
+	m := &Member{}
+	m.cfg.Pair.Core.HeartbeatInterval = 100 * time.Millisecond // limit: 2 s
+	m.turned()
+	if err := m.healthy(); err != nil {
+		t.Fatalf("just turned: %v", err)
+	}
+	m.lastLoop.Add(-int64(3 * time.Second))
+	if err := m.healthy(); err == nil || !strings.Contains(err.Error(), "control loop has not run for 3") {
+		t.Fatalf("3 s without a turn: %v", err)
+	}
+	m.turned()
+	if err := m.healthy(); err != nil {
+		t.Fatalf("turned again: %v", err)
 	}
 }
