@@ -16,7 +16,11 @@
 // [WitnessSeen], [Fenced], [ActivationFinished], [ActivationFailed] and
 // [SwitchoverRequested] and [DeactivationFinished]; the
 // actions are [SendHeartbeat], [PrepareToActivate], [CancelPrepare],
-// [Activate], [Deactivate] and [RequestRefused].
+// [Activate], [Deactivate] and [RequestRefused]. The edge sends a Tick at
+// least every half activation interval (a longer gap reads as a stall of
+// this process), and also at [Node.NextWake], when time alone may change a
+// decision, so that a silence is acted on when it ends rather than at the
+// next tick.
 //
 // # Model
 //

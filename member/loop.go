@@ -28,13 +28,21 @@ func (m *Member) loop(ctx context.Context) error {
 }
 
 // runPair is the loop under the pair protocol: it steps the core on every
-// event and tick and performs what it returns.
+// event and tick, and at the moment the core says time alone may change its
+// decision (a hung active's silence ending), and performs what it returns.
 func (m *Member) runPair(ctx context.Context) error {
 	tick := time.NewTicker(m.cfg.Pair.Core.HeartbeatInterval / 2)
 	defer tick.Stop()
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
 	events := m.link.Events()
 	m.step(ftpair.Tick{})
 	for {
+		if w := m.node.NextWake(); w.IsZero() {
+			wake.Stop()
+		} else {
+			wake.Reset(time.Until(w))
+		}
 		select {
 		case <-ctx.Done():
 			m.shutdown()
@@ -43,6 +51,9 @@ func (m *Member) runPair(ctx context.Context) error {
 			m.shutdown()
 			return err
 		case <-tick.C:
+			m.observe()
+			m.step(ftpair.Tick{})
+		case <-wake.C:
 			m.observe()
 			m.step(ftpair.Tick{})
 		case ev, ok := <-events:
