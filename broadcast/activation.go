@@ -212,13 +212,16 @@ type fenceResult struct {
 	hangingEnded uint64
 }
 
-// fence runs in a worker: a fresh producer, the topic checked, the
-// transactional id initialised (which fences the peer and aborts its open
-// transaction), and the last stable offset after that.
+// fence runs in a worker: a producer (the standby, connected ahead, or a
+// new one), the topic checked, the transactional id initialised (which
+// fences the peer and aborts its open transaction), and the last stable
+// offset after that.
 func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err error) {
-	cl, err := p.newProducer()
-	if err != nil {
-		return f, err
+	cl := p.standby.take()
+	if cl == nil {
+		if cl, err = p.newProducer(); err != nil {
+			return f, err
+		}
 	}
 	defer func() {
 		if err != nil {

@@ -126,8 +126,9 @@ type Pipeline struct {
 	markersUnknown atomic.Bool
 
 	// Owned by Run's goroutine.
-	life context.Context
-	ring *backlog.Ring
+	life    context.Context
+	standby *standbyProducer
+	ring    *backlog.Ring
 	// ringLimits are the ring's bounds, for the metrics; fixed at New.
 	ringLimits backlog.Config
 	rep        repairs
@@ -260,6 +261,7 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 	p.kgoLog = newKgoLogger(p.log)
 	p.kafka.notify = p.notify
 	p.kafka.st.Brokers = slices.Clone(cfg.Brokers)
+	p.standby = &standbyProducer{create: p.newProducer, warm: p.warmProducer}
 	if !p.transactional {
 		p.log.Warn("kafka.producer is idempotent: no transactions and no fencing; " +
 			"a failover can duplicate frames and two members can both write (unsafe in a pair)")
@@ -403,6 +405,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	life, stop := context.WithCancel(context.WithoutCancel(ctx))
 	p.life = life
+	p.standby.fill(life, time.Now())
 	var echo sync.WaitGroup
 	echo.Go(func() { p.runEcho(life) })
 	if p.controlEnabled() {
@@ -471,6 +474,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	stop()
 	echo.Wait()
 	p.closers.Wait()
+	p.standby.close()
 	p.final = p.status()
 	p.running.Store(false)
 	close(p.done)
@@ -553,6 +557,9 @@ func (p *Pipeline) housekeep() {
 		p.repairTick() // opens the stream of sightings, and arms its timer
 	}
 	a := p.act
+	if a == nil && !p.shutdown {
+		p.standby.fill(p.life, now)
+	}
 	if a == nil || !p.failSince.IsZero() {
 		return
 	}
