@@ -276,6 +276,10 @@ func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err
 // producerMetadataMinAge is the producer's MetadataMinAge (see newProducer).
 const producerMetadataMinAge = 250 * time.Millisecond
 
+// concurrentTxnBackoff is the producer's ConcurrentTransactionsBackoff (see
+// newProducer).
+const concurrentTxnBackoff = 2 * time.Millisecond
+
 // newProducer builds the producer client. Every option that differs from
 // franz-go's default, and some that do not, is chosen here on purpose:
 func (p *Pipeline) newProducer() (*kgo.Client, error) {
@@ -332,6 +336,15 @@ func (p *Pipeline) newProducer() (*kgo.Client, error) {
 			// when nobody fences a hung member, and bounds how long its
 			// open transaction holds back every read_committed reader.
 			kgo.TransactionTimeout(p.cfg.TransactionTimeout),
+			// The fence after a crash usually finds the dead member's
+			// transaction open or committing: the coordinator answers
+			// InitProducerId CONCURRENT_TRANSACTIONS until its markers
+			// are written, a few milliseconds, and franz-go asks again
+			// after this backoff (20ms by default, a fifth of crash
+			// failovers spent it whole). It raises the backoff itself
+			// to 200ms and more once a request has been refused for a
+			// second, which bounds the extra requests.
+			kgo.ConcurrentTransactionsBackoff(concurrentTxnBackoff),
 		)
 	}
 	// Idempotence stays on (franz-go's default, required for transactions).
