@@ -22,13 +22,15 @@ func benchEcho(i uint64) Echo {
 	return Echo{ID: benchID(i), Win: Window{Lo: at - 150_000, Hi: at + 50_000}}
 }
 
-func benchRing(b *testing.B) *Ring {
+// benchRing is an empty ring for the benchmarks' 100-byte frames, and a
+// buffer for their bytes.
+func benchRing(b *testing.B) (*Ring, []byte) {
 	// 100-byte frames at 115200 baud: 8.7 ms on the line.
 	r, err := New(Config{LineByteTime: 86_806})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return r
+	return r, make([]byte, 100)
 }
 
 // startTiming starts the measured part of a benchmark, allocations
@@ -51,8 +53,7 @@ func stopTiming(b *testing.B) {
 // appends one 100-byte frame and trims one by its echo, which arrives 64
 // frames behind the port.
 func BenchmarkAppendTrimEcho(b *testing.B) {
-	r := benchRing(b)
-	data := make([]byte, 100)
+	r, data := benchRing(b)
 	const lag = 64
 	var i uint64
 	for ; i < lag; i++ {
@@ -73,8 +74,7 @@ func BenchmarkAppendTrimEcho(b *testing.B) {
 // BenchmarkAppendTrimThrough is the active member's steady state: each op
 // appends one 100-byte frame; every 32 frames a commit trims them.
 func BenchmarkAppendTrimThrough(b *testing.B) {
-	r := benchRing(b)
-	data := make([]byte, 100)
+	r, data := benchRing(b)
 	startTiming(b)
 	for i := range b.N {
 		data[0] = byte(i)
@@ -90,8 +90,7 @@ func BenchmarkAppendTrimThrough(b *testing.B) {
 // local port delivers its frame: the echo is remembered, and the frame is
 // recognised and not stored.
 func BenchmarkEchoThenAppend(b *testing.B) {
-	r := benchRing(b)
-	data := make([]byte, 100)
+	r, data := benchRing(b)
 	const lead = 16
 	var i uint64
 	for ; i < lead; i++ {
@@ -111,8 +110,7 @@ func BenchmarkEchoThenAppend(b *testing.B) {
 // BenchmarkFlush reads a full ring of 100,000 frames from a cursor, as on
 // activation.
 func BenchmarkFlush(b *testing.B) {
-	r := benchRing(b)
-	data := make([]byte, 100)
+	r, data := benchRing(b)
 	for i := range uint64(100_000) {
 		r.Append(benchFrame(i, data))
 	}

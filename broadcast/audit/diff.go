@@ -104,72 +104,77 @@ func (df *differ) bisect(aLo, aHi, bLo, bHi int) (x, y int, found bool, err erro
 	if cap(df.v1) < size {
 		df.v1, df.v2 = make([]int, size), make([]int, size)
 	}
-	v1, v2 := df.v1[:size], df.v2[:size]
-	for i := range v1 {
-		v1[i], v2[i] = -1, -1
+	fwd, bwd := &path{v: df.v1[:size]}, &path{v: df.v2[:size], back: true}
+	for i := range size {
+		fwd.v[i], bwd.v[i] = -1, -1
 	}
-	v1[off+1], v2[off+1] = 0, 0
+	fwd.v[off+1], bwd.v[off+1] = 0, 0
 	delta := n - m
 	front := delta%2 != 0 // the forward path meets the backward one on odd deltas
-	var k1start, k1end, k2start, k2end int
 	for d := range dEnd {
-		for k1 := -d + k1start; k1 <= d-k1end; k1 += 2 {
-			i := off + k1
-			var x1 int
-			if k1 == -d || (k1 != d && v1[i-1] < v1[i+1]) {
-				x1 = v1[i+1]
-			} else {
-				x1 = v1[i-1] + 1
-			}
-			y1 := x1 - k1
-			for x1 < n && y1 < m && a[x1] == b[y1] {
-				x1, y1 = x1+1, y1+1
-			}
-			v1[i] = x1
-			switch {
-			case x1 > n:
-				k1end += 2 // off the right of the graph
-			case y1 > m:
-				k1start += 2 // off the bottom
-			case front:
-				j := off + delta - k1
-				if j >= 0 && j < size && v2[j] != -1 && x1 >= n-v2[j] {
-					return aLo + x1, bLo + y1, true, nil
-				}
-			}
+		if x, y, met := fwd.extend(bwd, a, b, d, off, delta, front); met {
+			return aLo + x, bLo + y, true, nil
 		}
-		for k2 := -d + k2start; k2 <= d-k2end; k2 += 2 {
-			i := off + k2
-			var x2 int
-			if k2 == -d || (k2 != d && v2[i-1] < v2[i+1]) {
-				x2 = v2[i+1]
-			} else {
-				x2 = v2[i-1] + 1
-			}
-			y2 := x2 - k2
-			for x2 < n && y2 < m && a[n-x2-1] == b[m-y2-1] {
-				x2, y2 = x2+1, y2+1
-			}
-			v2[i] = x2
-			switch {
-			case x2 > n:
-				k2end += 2
-			case y2 > m:
-				k2start += 2
-			case !front:
-				j := off + delta - k2
-				if j >= 0 && j < size && v1[j] != -1 {
-					x1 := v1[j]
-					y1 := off + x1 - j
-					if x1 >= n-x2 {
-						return aLo + x1, bLo + y1, true, nil
-					}
-				}
-			}
+		if x, y, met := bwd.extend(fwd, a, b, d, off, delta, !front); met {
+			return aLo + x, bLo + y, true, nil
 		}
 	}
 	if dEnd < maxD {
 		return 0, 0, false, errTooDifferent
 	}
 	return 0, 0, false, nil // nothing in common
+}
+
+// path is the search of bisect from one end of the edit graph: v[off+k] is
+// how far along a the furthest path on diagonal k has come from that end
+// (-1 before any has), and diagonals below -d+kstart or above d-kend have
+// left the graph.
+type path struct {
+	v            []int
+	kstart, kend int
+	back         bool // from the ends of a and b towards their starts
+}
+
+// extend lengthens every path of p by one edit of cost d and the snake that
+// follows it (the run of equal elements). With meet set, it stops where a
+// path reaches over the other end's path on the same diagonal, and returns
+// the forward path's point there.
+func (p *path) extend(other *path, a, b []int32, d, off, delta int, meet bool) (x, y int, met bool) {
+	n, m := len(a), len(b)
+	v := p.v
+	for k := -d + p.kstart; k <= d-p.kend; k += 2 {
+		i := off + k
+		if k == -d || (k != d && v[i-1] < v[i+1]) {
+			x = v[i+1]
+		} else {
+			x = v[i-1] + 1
+		}
+		y = x - k
+		if p.back {
+			for x < n && y < m && a[n-x-1] == b[m-y-1] {
+				x, y = x+1, y+1
+			}
+		} else {
+			for x < n && y < m && a[x] == b[y] {
+				x, y = x+1, y+1
+			}
+		}
+		v[i] = x
+		switch {
+		case x > n:
+			p.kend += 2 // off the graph across a
+		case y > m:
+			p.kstart += 2 // off the graph across b
+		case meet:
+			j := off + delta - k
+			if j >= 0 && j < len(v) && other.v[j] != -1 && x+other.v[j] >= n {
+				if p.back {
+					x = other.v[j]
+					return x, off + x - j, true
+				}
+				return x, y, true
+			}
+		}
+	}
+	return 0, 0, false
 }

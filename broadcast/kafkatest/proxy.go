@@ -193,28 +193,29 @@ func (p *Proxy) pipe(src, dst net.Conn) {
 }
 
 // Cut makes the open connections fall silent and holds new ones.
-func (p *Proxy) Cut() {
-	p.mu.Lock()
-	p.cutNow = true
-	p.mu.Unlock()
-}
+func (p *Proxy) Cut() { p.setCut(true, false) }
 
 // CutHard cuts and closes every open connection.
-func (p *Proxy) CutHard() {
-	p.mu.Lock()
-	p.cutNow = true
-	closeAll(p.conns)
-	p.mu.Unlock()
-}
+func (p *Proxy) CutHard() { p.setCut(true, true) }
 
 // Restore forwards again.
-func (p *Proxy) Restore() {
+func (p *Proxy) Restore() { p.setCut(false, false) }
+
+// setCut cuts the proxy or restores it; hard also closes the open
+// connections. Restoring wakes the held pipes and closes the connections
+// accepted while cut.
+func (p *Proxy) setCut(cut, hard bool) {
 	p.mu.Lock()
-	p.cutNow = false
-	p.cond.Broadcast()
-	closeAll(p.held)
-	clear(p.held)
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	p.cutNow = cut
+	if hard {
+		closeAll(p.conns)
+	}
+	if !cut {
+		p.cond.Broadcast()
+		closeAll(p.held)
+		clear(p.held)
+	}
 }
 
 // Close closes every connection and the listener, and waits for the

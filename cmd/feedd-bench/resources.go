@@ -23,19 +23,35 @@ type memoryRun struct {
 	FramesPerSecond float64 // how fast it read them
 }
 
+func (run memoryRun) String() string {
+	return fmt.Sprintf("RSS %.1f MiB (idle %.1f MiB), ring %d frames, %.1f MiB payload",
+		float64(run.Holding)/(1<<20), float64(run.Idle)/(1<<20), run.RingLen, float64(run.RingBytes)/(1<<20))
+}
+
 func (r *runner) benchMemory(ctx context.Context) error {
-	for _, depth := range r.o.memoryDepths {
-		for rep := range r.o.memoryReps {
-			run, err := r.memoryOnce(ctx, depth)
+	runs, err := measureEach("memory", "%d frames", r.o.memoryDepths, r.o.memoryReps,
+		func(depth int) (memoryRun, error) { return r.memoryOnce(ctx, depth) })
+	r.res.Memory = append(r.res.Memory, runs...)
+	return err
+}
+
+// measureEach measures each setting reps times, in order, and logs every
+// run as "<what> <setting> <run>/<reps>: <the run's figures>", the setting
+// written with format. It stops at the first failure.
+func measureEach[S any, R fmt.Stringer](what, format string, settings []S, reps int, once func(S) (R, error)) ([]R, error) {
+	var runs []R
+	for _, s := range settings {
+		setting := fmt.Sprintf(format, s)
+		for rep := range reps {
+			run, err := once(s)
 			if err != nil {
-				return fmt.Errorf("%d frames, run %d: %w", depth, rep+1, err)
+				return runs, fmt.Errorf("%s, run %d: %w", setting, rep+1, err)
 			}
-			log.Printf("memory %d frames %d/%d: RSS %.1f MiB (idle %.1f MiB), ring %d frames, %.1f MiB payload", depth, rep+1, r.o.memoryReps,
-				float64(run.Holding)/(1<<20), float64(run.Idle)/(1<<20), run.RingLen, float64(run.RingBytes)/(1<<20))
-			r.res.Memory = append(r.res.Memory, run)
+			log.Printf("%s %s %d/%d: %v", what, setting, rep+1, reps, run)
+			runs = append(runs, run)
 		}
 	}
-	return nil
+	return runs, nil
 }
 
 // memoryOnce starts `feedd run --role inactive` on a fresh topic nobody
@@ -100,19 +116,15 @@ type cpuRun struct {
 	Active, Inactive, Kcat float64 // CPU seconds per second of feed
 }
 
+func (run cpuRun) String() string {
+	return fmt.Sprintf("active %.1f%%, inactive %.1f%%, kcat %.1f%% of a core", 100*run.Active, 100*run.Inactive, 100*run.Kcat)
+}
+
 func (r *runner) benchCPU(ctx context.Context) error {
-	for _, rate := range r.o.cpuRates {
-		for rep := range r.o.cpuReps {
-			run, err := r.cpuOnce(ctx, rate)
-			if err != nil {
-				return fmt.Errorf("%.0f frames/s, run %d: %w", rate, rep+1, err)
-			}
-			log.Printf("cpu %.0f frames/s %d/%d: active %.1f%%, inactive %.1f%%, kcat %.1f%% of a core", rate, rep+1, r.o.cpuReps,
-				100*run.Active, 100*run.Inactive, 100*run.Kcat)
-			r.res.CPU = append(r.res.CPU, run)
-		}
-	}
-	return nil
+	runs, err := measureEach("cpu", "%.0f frames/s", r.o.cpuRates, r.o.cpuReps,
+		func(rate float64) (cpuRun, error) { return r.cpuOnce(ctx, rate) })
+	r.res.CPU = append(r.res.CPU, runs...)
+	return err
 }
 
 // cpuOnce feeds a settled pair at rate for the configured time and reads

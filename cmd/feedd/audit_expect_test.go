@@ -98,6 +98,24 @@ func frames(member string, from, to int, marked bool, skip ...int) []expectRecor
 	return out
 }
 
+// runAuditExpect runs feedd audit with args, comparing the nmea topic at
+// addr with the record file (framing nmea).
+func runAuditExpect(t *testing.T, addr, record string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	return runAuditCLI(t, append(args, "--kafka.brokers", addr, "--kafka.topic", "nmea", "--expect", record, "--framing.mode", "nmea")...)
+}
+
+// auditExpectReports runs runAuditExpect and ends the test unless the audit
+// exits with want and its report has each of lines.
+func auditExpectReports(t *testing.T, addr, record string, args []string, want int, lines ...string) {
+	t.Helper()
+	code, out, errs := runAuditExpect(t, addr, record, args...)
+	reportHas(t, out, lines...)
+	if code != want || t.Failed() {
+		t.Fatalf("%q: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, want, out, errs)
+	}
+}
+
 // TestAuditCommandExpectClean: a handover whose new member re-publishes,
 // marked, what the old one had committed, and a frame only the second port
 // received: clean, also with --strict; a frame no port received is not
@@ -111,8 +129,7 @@ func TestAuditCommandExpectClean(t *testing.T) {
 	publishFrames(t, addr, "nmea", frames("a", 0, 19, false)...)
 	publishFrames(t, addr, "nmea", append(frames("b", 17, 19, true), frames("b", 20, 39, false, 25)...)...)
 
-	code, out, errs := runAuditCLI(t, "--strict", "--kafka.brokers", addr, "--kafka.topic", "nmea", "--expect", record, "--framing.mode", "nmea")
-	reportHas(t, out,
+	auditExpectReports(t, addr, record, []string{"--strict"}, 0,
 		"40 frames, 1 received intact by no port, 0 undecodable with framing nmea: 39 expected",
 		"totals: 39 expected, 42 in the topic: 39 matched, 0 missing, 3 duplicates (3 marked possible, 0 not marked), 0 reordered, 0 foreign",
 		// Offsets: a's 0-19 at 0-19, marker 20, b's marked 17-19 at 21-23.
@@ -120,13 +137,10 @@ func TestAuditCommandExpectClean(t *testing.T) {
 		"offset 22 duplicate of #18 (offset 18), marked possible, from b: \"$GPGSV,1,1,00*79\"",
 		"verdict: clean",
 	)
-	if code != 0 || t.Failed() {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
-	}
 
 	// The framing comes from the member's configuration as well.
 	cfg := writeConfig(t, fmt.Sprintf("pipeline: p\nframing:\n  mode: nmea\nkafka:\n  brokers: [%s]\n  topic: nmea\n", addr))
-	code, out, errs = runAuditCLI(t, "--strict", "--config", cfg, "--expect", record, "--json")
+	code, out, errs := runAuditCLI(t, "--strict", "--config", cfg, "--expect", record, "--json")
 	var rep audit.ExpectReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || !rep.Clean || rep.Totals.DuplicatesMarked != 3 || rep.Feed.Framing != "nmea" {
 		t.Fatalf("--config --json: exit %d, err %v\nstdout:\n%s\nstderr:\n%s", code, err, out, errs)
@@ -149,8 +163,7 @@ func TestAuditCommandExpectFindings(t *testing.T) {
 	recs = append(recs, expectRecord{member: "b", value: "$GPTXT,01,01,02,hello*00"}) // foreign: 60
 	publishFrames(t, addr, "nmea", recs...)
 
-	code, out, errs := runAuditCLI(t, "--kafka.brokers", addr, "--kafka.topic", "nmea", "--expect", record, "--framing.mode", "nmea")
-	reportHas(t, out,
+	auditExpectReports(t, addr, record, nil, 0, // without --strict: the report is the result
 		"totals: 60 expected, 61 in the topic: 57 matched, 1 missing, 1 duplicate (0 marked possible, 1 not marked), 2 reordered, 1 foreign",
 		"feed #13 (1 frame), due between offsets 12 and 13:",
 		"#13 \"$GPGSA,A,1,,,,,,,,,,,,,99.99,99.99,99.99*30\" (port 0 delivered, port 1 delivered)",
@@ -159,11 +172,8 @@ func TestAuditCommandExpectFindings(t *testing.T) {
 		"feed #40 to #41 (2 frames), due between offsets 39 and 40, found at offsets 51 to 52 (11 records later):",
 		"verdict: NOT CLEAN: 1 expected frame(s) missing in 1 run(s); 2 frame(s) out of place in 1 move(s); 1 duplicate record(s) not marked possible; 1 foreign record(s)",
 	)
-	if code != 0 || t.Failed() {
-		t.Fatalf("without --strict: exit %d (want 0: the report is the result)\nstdout:\n%s\nstderr:\n%s", code, out, errs)
-	}
 
-	code, out, errs = runAuditCLI(t, "--strict", "--json", "--kafka.brokers", addr, "--kafka.topic", "nmea", "--expect", record, "--framing.mode", "nmea")
+	code, out, errs := runAuditExpect(t, addr, record, "--strict", "--json")
 	var rep audit.ExpectReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 || rep.Clean || !strings.Contains(errs, "not clean") {
 		t.Fatalf("--strict --json: exit %d, err %v\nstdout:\n%s\nstderr:\n%s", code, err, out, errs)
@@ -181,7 +191,7 @@ func TestAuditCommandExpectStrictAllowsMarkedOnly(t *testing.T) {
 	record := writeRecordFile(t, 12, nil)
 	addr := topicBroker(t, "nmea")
 	publishFrames(t, addr, "nmea", append(frames("a", 0, 7, false), frames("b", 6, 11, false)...)...)
-	code, out, errs := runAuditCLI(t, "--strict", "--kafka.brokers", addr, "--kafka.topic", "nmea", "--expect", record, "--framing.mode", "nmea")
+	code, out, errs := runAuditExpect(t, addr, record, "--strict")
 	if code != 1 || !strings.Contains(errs, "2 duplicate record(s) not marked possible") || strings.Contains(out, "missing: 1") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}

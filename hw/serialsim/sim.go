@@ -425,32 +425,32 @@ func (s *Sim) Pause(i int, d time.Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("serialsim: pause duration must be positive, got %v", d)
 	}
-	ps, err := s.selectPorts(i)
-	if err != nil {
-		return err
-	}
-	s.pauseMu.Lock()
-	defer s.pauseMu.Unlock()
-	from := int64(time.Since(s.epoch))
-	until := from + int64(d)
-	for _, p := range ps {
-		for {
-			old := p.pause.Load()
-			w := &pauseWindow{from: from, until: until}
-			if old != nil && old.until >= from { // overlapping: extend
-				w.from, w.until = min(old.from, from), max(old.until, until)
-			}
-			if p.pause.CompareAndSwap(old, w) {
-				break
-			}
+	return s.changePause(i, func(old *pauseWindow, now int64) *pauseWindow {
+		w := &pauseWindow{from: now, until: now + int64(d)}
+		if old != nil && old.until >= now { // overlapping: extend
+			w.from, w.until = min(old.from, w.from), max(old.until, w.until)
 		}
-	}
-	return nil
+		return w
+	})
 }
 
 // Resume ends port i's pause (or every port's, with AllPorts) now: frames
 // due from now on are delivered again.
 func (s *Sim) Resume(i int) error {
+	return s.changePause(i, func(old *pauseWindow, now int64) *pauseWindow {
+		if old == nil || old.until <= now {
+			return old
+		}
+		return &pauseWindow{from: old.from, until: now}
+	})
+}
+
+// changePause replaces the pause window of port i (or of every port, with
+// AllPorts) by change's, given the old window and the time now. It holds
+// pauseMu throughout, so that the source dispatches each frame before or
+// after the change of every port, and so that no other change comes
+// between a port's load and its store.
+func (s *Sim) changePause(i int, change func(old *pauseWindow, now int64) *pauseWindow) error {
 	ps, err := s.selectPorts(i)
 	if err != nil {
 		return err
@@ -459,9 +459,7 @@ func (s *Sim) Resume(i int) error {
 	defer s.pauseMu.Unlock()
 	now := int64(time.Since(s.epoch))
 	for _, p := range ps {
-		if w := p.pause.Load(); w != nil && w.until > now {
-			p.pause.Store(&pauseWindow{from: w.from, until: now})
-		}
+		p.pause.Store(change(p.pause.Load(), now))
 	}
 	return nil
 }
