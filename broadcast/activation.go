@@ -217,7 +217,7 @@ type fenceResult struct {
 // fences the peer and aborts its open transaction), and the last stable
 // offset after that.
 func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err error) {
-	cl := p.standby.take()
+	cl := p.standby.take(ctx)
 	if cl == nil {
 		if cl, err = p.newProducer(); err != nil {
 			return f, err

@@ -557,7 +557,9 @@ func (p *Pipeline) housekeep() {
 		p.repairTick() // opens the stream of sightings, and arms its timer
 	}
 	a := p.act
-	if a == nil && !p.shutdown {
+	if a == nil && !p.shutdown && isClosed(p.lastClosed) {
+		// Only once the last activation's client is closed: two producer
+		// clients at once would clash in the metrics.
 		p.standby.fill(p.life, now)
 	}
 	if a == nil || !p.failSince.IsZero() {

@@ -33,15 +33,27 @@ type standbyProducer struct {
 	mu       sync.Mutex
 	ready    *kgo.Client
 	warmedAt time.Time
-	busy     bool // a fill or a rewarm is running
+	busy     bool          // a fill or a rewarm is running
+	filling  chan struct{} // closed when the fill under way ends; nil if none
 	closed   bool
 	wg       sync.WaitGroup
 }
 
-// take returns the ready client, or nil if there is none (the caller then
-// creates one). The standby is empty until the next fill.
-func (s *standbyProducer) take() *kgo.Client {
+// take returns the ready client, waiting for a fill under way (or until
+// ctx ends), or nil if there is none: the caller then creates one. Not
+// waiting would make two producer clients at once, whose metrics clash. The
+// standby is empty until the next fill.
+func (s *standbyProducer) take(ctx context.Context) *kgo.Client {
 	s.mu.Lock()
+	if ch := s.filling; ch != nil {
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil
+		}
+		s.mu.Lock()
+	}
 	defer s.mu.Unlock()
 	cl := s.ready
 	s.ready = nil
@@ -68,7 +80,7 @@ func (s *standbyProducer) fill(ctx context.Context, now time.Time) {
 		})
 		return
 	}
-	s.busy = true
+	s.busy, s.filling = true, make(chan struct{})
 	s.wg.Go(func() {
 		cl, err := s.create()
 		if err != nil {
@@ -84,6 +96,10 @@ func (s *standbyProducer) fill(ctx context.Context, now time.Time) {
 func (s *standbyProducer) done(cl *kgo.Client) {
 	s.mu.Lock()
 	s.busy = false
+	if s.filling != nil {
+		close(s.filling)
+		s.filling = nil
+	}
 	if cl != nil && !s.closed {
 		s.ready, s.warmedAt, cl = cl, time.Now(), nil
 	}
@@ -121,5 +137,19 @@ func (p *Pipeline) warmProducer(ctx context.Context, cl *kgo.Client) {
 		if _, err := kadm.NewClient(cl).DescribeTransactions(ctx, p.txnID); err != nil {
 			p.log.Debug("standby producer: the transaction coordinator did not answer", "err", err)
 		}
+	}
+}
+
+// isClosed reports whether ch is closed; a nil channel (nothing to wait
+// for) counts as closed.
+func isClosed(ch <-chan struct{}) bool {
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }

@@ -22,12 +22,16 @@ func (s *standbyProducer) state() (ready *kgo.Client, busy bool) {
 func TestStandbyProducer(t *testing.T) {
 	var created atomic.Int32
 	warmed := make(chan *kgo.Client, 4)
+	proceed := make(chan struct{}, 4) // one token lets one warm-up finish
 	s := &standbyProducer{
 		create: func() (*kgo.Client, error) {
 			created.Add(1)
 			return kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"))
 		},
-		warm: func(_ context.Context, cl *kgo.Client) { warmed <- cl },
+		warm: func(_ context.Context, cl *kgo.Client) { warmed <- cl; <-proceed },
+	}
+	for range 2 { // the first fill and the rewarm
+		proceed <- struct{}{}
 	}
 	ctx := context.Background()
 	t0 := time.Now()
@@ -56,25 +60,43 @@ func TestStandbyProducer(t *testing.T) {
 		t.Fatalf("after the rewarm: ready %p, %d created", ready, created.Load())
 	}
 
-	if cl := s.take(); cl != first {
+	if cl := s.take(ctx); cl != first {
 		t.Fatalf("took %p, want %p", cl, first)
 	}
-	if cl := s.take(); cl != nil {
+	if cl := s.take(ctx); cl != nil {
 		t.Fatalf("took %p twice", cl)
 	}
 	first.Close()
+
+	// A take while a fill is under way waits for its client (or for its
+	// context): otherwise the caller would make a second client.
 	s.fill(ctx, t0)
 	second := <-warmed
-	if ready := idle(); ready != second || second == first || created.Load() != 2 {
-		t.Fatalf("refilled with %p (first %p), %d created", ready, first, created.Load())
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if cl := s.take(cancelled); cl != nil {
+		t.Fatalf("a cancelled take got %p", cl)
 	}
+	took := make(chan *kgo.Client)
+	go func() { took <- s.take(ctx) }()
+	proceed <- struct{}{}
+	if cl := <-took; cl != second || created.Load() != 2 {
+		t.Fatalf("took %p during the fill of %p, %d created", cl, second, created.Load())
+	}
+	s.fill(ctx, t0)
+	third := <-warmed
+	proceed <- struct{}{}
+	if ready := idle(); ready != third {
+		t.Fatalf("refilled with %p, want %p", ready, third)
+	}
+	second.Close()
 
 	s.close()
-	if second.Context().Err() == nil {
+	if third.Context().Err() == nil {
 		t.Fatal("the ready client is open after close")
 	}
 	s.fill(ctx, t0)
-	if ready, busy := s.state(); ready != nil || busy || created.Load() != 2 {
+	if ready, busy := s.state(); ready != nil || busy || created.Load() != 3 {
 		t.Fatalf("filled after close: ready %p, busy %v, %d created", ready, busy, created.Load())
 	}
 }
