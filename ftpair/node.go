@@ -69,6 +69,9 @@ type Node struct {
 	takeoverFrom  string
 
 	prepared bool
+	// recheck: the last step changed the role; the new role's rules are
+	// yet to run.
+	recheck bool
 	// twin is what this member knows of another process running under its
 	// own member id.
 	twin twin
@@ -236,7 +239,11 @@ func (n *Node) Step(now time.Time, ev Event) []Action {
 	}
 
 	n.countMissed()
+	role := n.role
 	n.evaluate()
+	// evaluate runs the rules of the role it starts in; those of a role it
+	// changed to run at the next step (NextWake says it is due at once).
+	n.recheck = n.role != role
 	n.heartbeat()
 	out := n.out
 	n.out = nil

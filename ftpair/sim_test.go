@@ -39,7 +39,10 @@ const (
 //     good), the live members have one of them holding a slot within the
 //     activation interval plus a few heartbeats, keep one from then on, and
 //     end with exactly min(ActiveGoal, live members) of them active on
-//     distinct slots.
+//     distinct slots;
+//   - NextWake: every decision a Tick alone makes (outside a stall of the
+//     process) comes at or after the NextWake the member gave at its step
+//     before: the edge, which also steps at NextWake, acts on time.
 //
 // Every run is a pure function of its seed.
 func TestSimulation(t *testing.T) {
@@ -137,6 +140,9 @@ func simulate(seed uint64, log func(string)) error {
 	checkDisplaced := func() {
 		if w.witness && len(w.displaced) > 0 && failure == nil {
 			failure = fmt.Errorf("a live, committing active was taken over: %s", w.displaced[0])
+		}
+		if len(w.lateWakes) > 0 && failure == nil {
+			failure = fmt.Errorf("a decision NextWake did not foresee: %s", w.lateWakes[0])
 		}
 	}
 

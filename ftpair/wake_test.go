@@ -65,30 +65,37 @@ func TestNextWakeEndsTheSilenceOnTime(t *testing.T) {
 }
 
 // TestNextWakeIsAHint: stepping before NextWake decides nothing new and
-// leaves it where it was; with nothing pending it is zero.
+// leaves it where it was; a step that changes the role makes the wake due
+// at once (the new role's rules run at the next step); with nothing pending
+// it is zero.
 func TestNextWakeIsAHint(t *testing.T) {
 	n := hungHolder(t)
-	w := n.NextWake()
-	if !w.Equal(at(1305)) {
-		t.Fatalf("wake at %v, want the witness's preparation interval at 1.305s", w.Sub(testT0))
-	}
-	for ms := 1050; ms < 1305; ms += 50 {
-		for _, a := range n.Step(at(ms), Tick{}) {
-			if _, ok := a.(SendHeartbeat); !ok {
-				t.Fatalf("a step before NextWake acted: %v", a)
+	// x's last heartbeat is a preparation interval old at 1.3 s (it stops
+	// counting as a candidate, which changes nothing while it is active),
+	// its witness at 1.305 s (this member prepares to replace it).
+	for _, want := range []int{1300, 1305} {
+		w := n.NextWake()
+		if !w.Equal(at(want)) {
+			t.Fatalf("wake at %v, want %v", w.Sub(testT0), at(want).Sub(testT0))
+		}
+		for ms := 1050; ms < want; ms += 50 {
+			for _, a := range n.Step(at(ms), Tick{}) {
+				if _, ok := a.(SendHeartbeat); !ok {
+					t.Fatalf("a step before NextWake acted: %v", a)
+				}
 			}
 		}
-	}
-	if got := n.NextWake(); !got.Equal(w) {
-		t.Fatalf("NextWake moved from %v to %v without an event", w.Sub(testT0), got.Sub(testT0))
-	}
-	prepared := false
-	for _, a := range n.Step(w, Tick{}) {
-		_, ok := a.(PrepareToActivate)
-		prepared = prepared || ok
-	}
-	if !prepared {
-		t.Fatal("no preparation at the wake")
+		if got := n.NextWake(); !got.Equal(w) {
+			t.Fatalf("NextWake moved from %v to %v without an event", w.Sub(testT0), got.Sub(testT0))
+		}
+		prepared := false
+		for _, a := range n.Step(w, Tick{}) {
+			_, ok := a.(PrepareToActivate)
+			prepared = prepared || ok
+		}
+		if prepared != (want == 1305) {
+			t.Fatalf("at %v prepared %v", w.Sub(testT0), prepared)
+		}
 	}
 
 	lone := newTestNode(t, "m")
@@ -97,13 +104,19 @@ func TestNextWakeIsAHint(t *testing.T) {
 		t.Fatalf("a lone node wakes at %v, want the end of its listening at 500ms", w.Sub(testT0))
 	}
 	tickTo(lone, 50, 500)
+	activated := false
 	for _, a := range lone.Step(at(500), Tick{}) {
-		if _, ok := a.(Activate); ok {
-			if w := lone.NextWake(); !w.IsZero() {
-				t.Fatalf("the active lone node wakes at %v with nothing pending", w.Sub(testT0))
-			}
-			return
-		}
+		_, ok := a.(Activate)
+		activated = activated || ok
 	}
-	t.Fatal("the lone node did not activate when its listening ended")
+	if !activated {
+		t.Fatal("the lone node did not activate when its listening ended")
+	}
+	if w := lone.NextWake(); !w.Equal(at(500)) {
+		t.Fatalf("after its role changed the lone node wakes at %v, want at once (500ms)", w.Sub(testT0))
+	}
+	lone.Step(at(500), Tick{})
+	if w := lone.NextWake(); !w.IsZero() {
+		t.Fatalf("the activating lone node wakes at %v with nothing pending", w.Sub(testT0))
+	}
 }

@@ -44,6 +44,12 @@ type world struct {
 	linkLast map[[2]string]time.Time
 	holders  map[int]holder // Kafka lock per slot
 
+	// lateWakes records each Tick alone that made a member decide
+	// something (an action other than a heartbeat) while its NextWake,
+	// taken after its step before, was not yet due or was zero: a moment
+	// that NextWake should have named (ftpair/wake.go).
+	lateWakes []string
+
 	// displaced records each activation that fenced a holder which had
 	// been committing without a break for longer than the activation
 	// interval plus the network delay: with the witness on, a live,
@@ -466,7 +472,9 @@ func (w *world) tick() {
 
 // deliver steps a member's node and performs its actions.
 func (w *world) deliver(m *member, ev Event) {
+	wake, stalls := m.node.NextWake(), m.node.counters.Stalls
 	acts := m.node.Step(w.now, ev)
+	w.checkWake(m, ev, acts, wake, stalls)
 	for _, a := range acts {
 		switch a := a.(type) {
 		case SendHeartbeat:
@@ -519,6 +527,32 @@ func (w *world) deliver(m *member, ev Event) {
 		m.deactPending = false
 		w.deliver(m, DeactivationFinished{})
 	}
+}
+
+// checkWake records a Tick that decided something the NextWake before it
+// did not foresee (a step after a stall of the process is judged by the
+// stall, not by a deadline).
+func (w *world) checkWake(m *member, ev Event, acts []Action, wake time.Time, stalls uint64) {
+	if _, tick := ev.(Tick); !tick || m.node.counters.Stalls != stalls {
+		return
+	}
+	for _, a := range acts {
+		if _, hb := a.(SendHeartbeat); hb {
+			continue
+		}
+		if wake.IsZero() || wake.After(w.now) {
+			w.lateWakes = append(w.lateWakes, fmt.Sprintf("%v: %s decided %v on a tick, its NextWake was %v",
+				w.now.Sub(w.t0), m.id, a, wakeString(wake, w.t0)))
+		}
+		return
+	}
+}
+
+func wakeString(wake, t0 time.Time) string {
+	if wake.IsZero() {
+		return "none"
+	}
+	return wake.Sub(t0).String()
 }
 
 // committing: a member in this role commits to Kafka (an active one, or
