@@ -219,6 +219,9 @@ type fenceResult struct {
 func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err error) {
 	cl := p.standby.take(ctx)
 	if cl == nil {
+		if err := ctx.Err(); err != nil {
+			return f, err // a new client now would be a second one
+		}
 		if cl, err = p.newProducer(); err != nil {
 			return f, err
 		}

@@ -14,6 +14,12 @@ import (
 // (30 s) and Kafka's (connections.max.idle.ms, 10 min by default).
 const standbyRewarm = 15 * time.Second
 
+// standbyRenew is how long a standby producer is kept before another
+// replaces it: a client reads its TLS certificates and SASL password when
+// it is made, and one made hours ago would meet the cluster, at the
+// failover, with what was rotated since.
+const standbyRenew = 10 * time.Minute
+
 // standbyProducer keeps the next activation's producer client created and
 // connected while the member is inactive: to the brokers, and to the
 // coordinator of the transactional id, which the fence's InitProducerId
@@ -22,30 +28,32 @@ const standbyRewarm = 15 * time.Second
 // only connected: no producer id is asked for until the fence, so it
 // fences nobody and is the same as a client created at that moment.
 //
-// Safe for concurrent use: the pipeline's loop takes and fills, the
-// closers fill after an activation's client is closed, Run closes.
+// Safe for concurrent use: the pipeline's loop fills, the fence worker
+// takes, Run closes.
 type standbyProducer struct {
 	create func() (*kgo.Client, error)
 	// warm uses a client's connections (errors are ignored: a standby
 	// that could not connect still serves; the fence says what fails).
 	warm func(context.Context, *kgo.Client)
 
-	mu       sync.Mutex
-	ready    *kgo.Client
-	warmedAt time.Time
-	busy     bool          // a fill or a rewarm is running
-	filling  chan struct{} // closed when the fill under way ends; nil if none
-	closed   bool
-	wg       sync.WaitGroup
+	mu        sync.Mutex
+	ready     *kgo.Client
+	createdAt time.Time
+	warmedAt  time.Time
+	busy      bool          // a fill or a rewarm is running
+	creating  chan struct{} // closed once the fill under way has its client; nil if none
+	closed    bool
+	wg        sync.WaitGroup
 }
 
-// take returns the ready client, waiting for a fill under way (or until
-// ctx ends), or nil if there is none: the caller then creates one. Not
-// waiting would make two producer clients at once, whose metrics clash. The
+// take returns the ready client, or nil if there is none: the caller then
+// creates one. A client being made is waited for (no network: it connects
+// in the background), so that there are never two producer clients at
+// once, whose metrics would clash; it returns nil if ctx ends first. The
 // standby is empty until the next fill.
 func (s *standbyProducer) take(ctx context.Context) *kgo.Client {
 	s.mu.Lock()
-	if ch := s.filling; ch != nil {
+	if ch := s.creating; ch != nil {
 		s.mu.Unlock()
 		select {
 		case <-ch:
@@ -60,53 +68,58 @@ func (s *standbyProducer) take(ctx context.Context) *kgo.Client {
 	return cl
 }
 
-// fill makes a client ready in the background, unless one is ready or
-// being made; a ready client last warmed standbyRewarm ago or more is
-// warmed again. ctx bounds the work (the owner cancels it before close).
+// fill makes a client ready in the background unless one is ready or
+// being made; it warms a ready client again after standbyRewarm, and
+// replaces it after standbyRenew. ctx bounds the work (the owner cancels
+// it before close).
 func (s *standbyProducer) fill(ctx context.Context, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || s.busy {
 		return
 	}
-	if cl := s.ready; cl != nil {
-		if now.Sub(s.warmedAt) < standbyRewarm {
-			return
-		}
+	old := s.ready
+	switch {
+	case old != nil && now.Sub(s.createdAt) >= standbyRenew:
+		s.ready = nil
+	case old != nil && now.Sub(s.warmedAt) >= standbyRewarm:
 		s.busy, s.warmedAt = true, now
 		s.wg.Go(func() {
-			s.warm(ctx, cl)
-			s.done(nil)
+			s.warm(ctx, old)
+			s.mu.Lock()
+			s.busy = false
+			s.mu.Unlock()
 		})
 		return
+	case old != nil:
+		return
 	}
-	s.busy, s.filling = true, make(chan struct{})
+	s.busy, s.creating = true, make(chan struct{})
 	s.wg.Go(func() {
+		if old != nil {
+			old.Close()
+		}
 		cl, err := s.create()
-		if err != nil {
-			s.done(nil)
+		s.mu.Lock()
+		close(s.creating)
+		s.creating = nil
+		if err != nil || s.closed {
+			s.busy = false
+			s.mu.Unlock()
+			if cl != nil {
+				cl.Close()
+			}
 			return
 		}
+		s.ready, s.createdAt, s.warmedAt = cl, time.Now(), time.Now()
+		s.mu.Unlock()
+		// Warming a client the fence has taken meanwhile is harmless: a
+		// franz-go client serves concurrent requests.
 		s.warm(ctx, cl)
-		s.done(cl)
+		s.mu.Lock()
+		s.busy = false
+		s.mu.Unlock()
 	})
-}
-
-// done ends a fill (with its client) or a rewarm (nil).
-func (s *standbyProducer) done(cl *kgo.Client) {
-	s.mu.Lock()
-	s.busy = false
-	if s.filling != nil {
-		close(s.filling)
-		s.filling = nil
-	}
-	if cl != nil && !s.closed {
-		s.ready, s.warmedAt, cl = cl, time.Now(), nil
-	}
-	s.mu.Unlock()
-	if cl != nil {
-		cl.Close()
-	}
 }
 
 // close closes the ready client and waits for a fill under way (whose

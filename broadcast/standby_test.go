@@ -17,24 +17,22 @@ func (s *standbyProducer) state() (ready *kgo.Client, busy bool) {
 }
 
 // TestStandbyProducer: one client is made ready at a time, taken once,
-// warmed again only after standbyRewarm, and closed with the standby; no
+// warmed again only after standbyRewarm, replaced after standbyRenew and
+// closed with the standby; a take waits for a client being made, and no
 // fill starts after close.
 func TestStandbyProducer(t *testing.T) {
 	var created atomic.Int32
-	warmed := make(chan *kgo.Client, 4)
-	proceed := make(chan struct{}, 4) // one token lets one warm-up finish
+	made := make(chan struct{}, 4) // one token lets one client be made
+	warmed := make(chan *kgo.Client, 8)
 	s := &standbyProducer{
 		create: func() (*kgo.Client, error) {
+			<-made
 			created.Add(1)
 			return kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"))
 		},
-		warm: func(_ context.Context, cl *kgo.Client) { warmed <- cl; <-proceed },
-	}
-	for range 2 { // the first fill and the rewarm
-		proceed <- struct{}{}
+		warm: func(_ context.Context, cl *kgo.Client) { warmed <- cl },
 	}
 	ctx := context.Background()
-	t0 := time.Now()
 	idle := func() *kgo.Client {
 		t.Helper()
 		waitFor(t, "the standby idle", func() bool { _, busy := s.state(); return !busy })
@@ -42,17 +40,19 @@ func TestStandbyProducer(t *testing.T) {
 		return ready
 	}
 
+	t0 := time.Now()
 	s.fill(ctx, t0)
 	s.fill(ctx, t0) // one fill at a time
+	made <- struct{}{}
 	first := <-warmed
 	if ready := idle(); ready != first || created.Load() != 1 {
 		t.Fatalf("ready %p after warming %p, %d created", ready, first, created.Load())
 	}
-	s.fill(ctx, t0.Add(standbyRewarm-time.Millisecond))
+	s.fill(ctx, t0.Add(standbyRewarm-time.Second))
 	if _, busy := s.state(); busy {
 		t.Fatal("warmed again before standbyRewarm")
 	}
-	s.fill(ctx, t0.Add(standbyRewarm+time.Second))
+	s.fill(ctx, time.Now().Add(standbyRewarm+time.Second))
 	if again := <-warmed; again != first {
 		t.Fatalf("rewarmed %p, not the ready client %p", again, first)
 	}
@@ -68,10 +68,9 @@ func TestStandbyProducer(t *testing.T) {
 	}
 	first.Close()
 
-	// A take while a fill is under way waits for its client (or for its
+	// A take while a client is being made waits for it (or for its
 	// context): otherwise the caller would make a second client.
-	s.fill(ctx, t0)
-	second := <-warmed
+	s.fill(ctx, time.Now())
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	if cl := s.take(cancelled); cl != nil {
@@ -79,24 +78,36 @@ func TestStandbyProducer(t *testing.T) {
 	}
 	took := make(chan *kgo.Client)
 	go func() { took <- s.take(ctx) }()
-	proceed <- struct{}{}
-	if cl := <-took; cl != second || created.Load() != 2 {
-		t.Fatalf("took %p during the fill of %p, %d created", cl, second, created.Load())
+	made <- struct{}{}
+	second := <-took
+	if second == nil || second == first || created.Load() != 2 {
+		t.Fatalf("took %p during the fill, %d created", second, created.Load())
 	}
-	s.fill(ctx, t0)
-	third := <-warmed
-	proceed <- struct{}{}
-	if ready := idle(); ready != third {
-		t.Fatalf("refilled with %p, want %p", ready, third)
-	}
+	<-warmed
+	idle()
 	second.Close()
 
-	s.close()
+	// A standby kept for standbyRenew is closed and replaced.
+	s.fill(ctx, time.Now())
+	made <- struct{}{}
+	third := <-warmed
+	idle()
+	made <- struct{}{}
+	s.fill(ctx, time.Now().Add(standbyRenew+time.Second))
+	fourth := <-warmed
+	if ready := idle(); ready != fourth || fourth == third || created.Load() != 4 {
+		t.Fatalf("renewed: ready %p (third %p, fourth %p), %d created", ready, third, fourth, created.Load())
+	}
 	if third.Context().Err() == nil {
+		t.Fatal("the replaced standby is still open")
+	}
+
+	s.close()
+	if fourth.Context().Err() == nil {
 		t.Fatal("the ready client is open after close")
 	}
-	s.fill(ctx, t0)
-	if ready, busy := s.state(); ready != nil || busy || created.Load() != 3 {
+	s.fill(ctx, time.Now())
+	if ready, busy := s.state(); ready != nil || busy || created.Load() != 4 {
 		t.Fatalf("filled after close: ready %p, busy %v, %d created", ready, busy, created.Load())
 	}
 }
