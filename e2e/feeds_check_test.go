@@ -242,8 +242,8 @@ func parseKcatJSON(r io.Reader) ([]feedTopicRecord, error) {
 }
 
 // parseReadWindowEnd reads the clock and the end of a feedd-rxw window
-// ("clock/lo/hi": the clock id in hex, then nanoseconds on it; lo may be
-// empty when unbounded).
+// ("clock/lo/hi": the clock id in hex, then nanoseconds on it; lo is "-"
+// when unbounded, and not needed here).
 func parseReadWindowEnd(v string) (clock uint64, hi int64, err error) {
 	parts := strings.Split(v, "/")
 	if len(parts) != 3 {

@@ -260,7 +260,7 @@ func TestFeedRecordOwed(t *testing.T) {
 // object.
 func TestKcatJSON(t *testing.T) {
 	out := `{"topic":"e2e","partition":0,"offset":7,"tstype":"create","ts":1,"broker":0,"headers":["feedd-fp","00ff","feedd-member","b","feedd-rx","2026-12-03T12:00:00.5Z","feedd-rxw","d31600e02c7b739f/28362568900933/28362625786181","feedd-dup","possible"],"key":null,"payload":"$GPGSV,1,1,00*79"}
-{"topic":"e2e","partition":0,"offset":8,"tstype":"create","ts":1,"broker":0,"headers":{"feedd-member":"a","feedd-rx":"2026-12-03T12:00:01Z","feedd-rxw":"00000000000000ff//99"},"key":null,"payload":"!AIVDM,1,1,,A,1,0*00"}
+{"topic":"e2e","partition":0,"offset":8,"tstype":"create","ts":1,"broker":0,"headers":{"feedd-member":"a","feedd-rx":"2026-12-03T12:00:01Z","feedd-rxw":"00000000000000ff/-/99"},"key":null,"payload":"!AIVDM,1,1,,A,1,0*00"}
 `
 	recs, err := parseKcatJSON(strings.NewReader(out))
 	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
