@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/feedd/feedd/ingest/hostclock"
 )
 
 // TestStatusReadsBack: every field of the /status document, given a value
@@ -82,6 +84,9 @@ func TestHealthyByTheLoopsTurns(t *testing.T) {
 	m.turned()
 	if err := m.healthy(); err != nil {
 		t.Fatalf("just turned: %v", err)
+	}
+	if d := hostclock.Now() - m.lastLoop.Load(); d < 0 || d > int64(time.Second) {
+		t.Fatalf("the last turn is stamped %d ns from the monotonic clock's now: not on that clock", d)
 	}
 	m.lastLoop.Add(-int64(3 * time.Second))
 	if err := m.healthy(); err == nil || !strings.Contains(err.Error(), "control loop has not run for 3") {
