@@ -76,9 +76,7 @@ func testRecreatedActivateAtOnce(t *testing.T, addr string, cfg Config) {
 		a.Accept(frame(i, now))
 		m.Accept(frame(i, now))
 	}
-	waitFor(t, "the old topic's frames trimmed", func() bool {
-		return a.Status().Counters.CommittedFrames == 100 && m.Status().Ring.Len == 0
-	})
+	waitTrimmed(t, "the old topic's frames committed and trimmed", a, m, 100)
 	a.mustDeactivate(t, ctx, Planned)
 
 	deleteTopic(t, addr, cfg.Topic)
@@ -146,12 +144,7 @@ func testRecreatedInactive(t *testing.T, addr string, cfg Config) {
 	// that an echo position of the old topic lies past the new one's end.
 	a.mustActivate(t, ctx)
 	both(1, 200)
-	testsupport.WaitFor(t, 30*time.Second, "the old topic's frames committed and trimmed", func() (bool, string) {
-		as, ms := a.Status(), m.Status()
-		return as.Counters.CommittedFrames == 200 && ms.Ring.Len == 0,
-			fmt.Sprintf("a %v, %d frames committed, last offset %d, kafka %+v; b %v, echo offset %d, ring %+v, kafka %+v",
-				as.State, as.Counters.CommittedFrames, as.LastCommitOffset, as.Kafka, ms.State, ms.EchoOffset, ms.Ring, ms.Kafka)
-	})
+	waitTrimmed(t, "the old topic's frames committed and trimmed", a, m, 200)
 	a.mustDeactivate(t, ctx, Planned)
 	oldID := topicIDNow(t, addr, cfg.Topic)
 	if got := m.Status().TopicID; got != formatTopicID(oldID) {
@@ -403,4 +396,16 @@ func TestNoticeTopic(t *testing.T) {
 	if !p.currentTopic(kadm.TopicID{}) {
 		t.Fatal("a broker without topic ids: every answer must do")
 	}
+}
+
+// waitTrimmed waits until the active a has committed n frames and the
+// inactive m's ring is empty; on a timeout it says which side stalled.
+func waitTrimmed(t *testing.T, what string, a, m *member, n uint64) {
+	t.Helper()
+	testsupport.WaitFor(t, 30*time.Second, what, func() (bool, string) {
+		as, ms := a.Status(), m.Status()
+		return as.Counters.CommittedFrames == n && ms.Ring.Len == 0,
+			fmt.Sprintf("a %v, %d frames committed, last offset %d, kafka %+v; b %v, echo offset %d, ring %+v, kafka %+v",
+				as.State, as.Counters.CommittedFrames, as.LastCommitOffset, as.Kafka, ms.State, ms.EchoOffset, ms.Ring, ms.Kafka)
+	})
 }
