@@ -66,6 +66,16 @@ func startPair(t testing.TB, cfg Config) (a, b *member) {
 	return startMember(t, cfg, "a", backlog.Config{}), startMember(t, cfg, "b", backlog.Config{})
 }
 
+// startPositionedPair starts a pipeline's two members and waits until b's
+// echo consumer has positioned itself: b takes what was committed before
+// that as from before it started, and does not trim its ring on it.
+func startPositionedPair(t testing.TB, cfg Config) (a, b *member) {
+	t.Helper()
+	a, b = startPair(t, cfg)
+	waitFor(t, "B's echo positioned", func() bool { return b.Status().EchoOffset >= 0 })
+	return a, b
+}
+
 // startActive starts member a of a pipeline with a default ring and makes
 // it active, failing the test unless it is live within 30 seconds.
 func startActive(t testing.TB, cfg Config) *member {

@@ -67,7 +67,7 @@ func TestKafkaTopicRecreated(t *testing.T) {
 }
 
 func testRecreatedActivateAtOnce(t *testing.T, addr string, cfg Config) {
-	a, m := startPair(t, cfg)
+	a, m := startPositionedPair(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a.mustActivate(t, ctx)
@@ -129,7 +129,7 @@ func TestControlTopicRecreated(t *testing.T) {
 }
 
 func testRecreatedInactive(t *testing.T, addr string, cfg Config) {
-	a, m := startPair(t, cfg)
+	a, m := startPositionedPair(t, cfg)
 	both := func(from, to uint64) {
 		for i := from; i <= to; i++ {
 			now := time.Now()
@@ -189,7 +189,7 @@ func testRecreatedInactive(t *testing.T, addr string, cfg Config) {
 }
 
 func testRecreatedActive(t *testing.T, addr string, cfg Config) {
-	a, m := startPair(t, cfg)
+	a, m := startPositionedPair(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a.mustActivate(t, ctx)
