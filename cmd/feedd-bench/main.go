@@ -97,7 +97,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.activationReps, "activation-reps", 5, "activations per depth")
 	mem := fs.String("memory-depths", "100000,1000000", "frames an inactive member holds in the memory benchmark")
 	fs.IntVar(&o.memoryReps, "memory-reps", 3, "runs per memory depth")
-	cpu := fs.String("cpu-rates", "1000,10000", "feed rates of the CPU benchmark, frames/s")
+	cpu := fs.String("cpu-rates", "0,1000,10000", "feed rates of the CPU benchmark, frames/s; 0 measures the settled pair idle: its feed stopped, no frame at all, no kcat")
 	fs.DurationVar(&o.cpuDuration, "cpu-time", 10*time.Second, "length of one CPU measurement")
 	fs.IntVar(&o.cpuReps, "cpu-reps", 3, "CPU measurements per rate")
 	fs.IntVar(&o.goCount, "go-count", 6, "-count of the Go micro-benchmarks")
@@ -125,7 +125,7 @@ func parseFlags(args []string) (options, error) {
 	if o.memoryDepths, err = parseList(*mem, parseCount); err != nil {
 		errs = append(errs, fmt.Errorf("--memory-depths: %w", err))
 	}
-	if o.cpuRates, err = parseList(*cpu, parseRate); err != nil {
+	if o.cpuRates, err = parseList(*cpu, parseCPURate); err != nil {
 		errs = append(errs, fmt.Errorf("--cpu-rates: %w", err))
 	}
 	switch n := btoi(o.kafka) + btoi(o.brokers != "") + btoi(o.embedded); {
@@ -174,6 +174,18 @@ func parseRate(s string) (float64, error) {
 	return v, nil
 }
 
+// parseCPURate is a rate, or cpuIdle.
+func parseCPURate(s string) (float64, error) {
+	if v, err := strconv.ParseFloat(s, 64); err == nil && v == cpuIdle {
+		return cpuIdle, nil
+	}
+	v, err := parseRate(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w, or 0 for no feed", err)
+	}
+	return v, nil
+}
+
 func parseCount(s string) (int, error) {
 	v, err := strconv.Atoi(s)
 	if err != nil || v < 0 || v > 10_000_000 {
@@ -214,7 +226,8 @@ func run(ctx context.Context, o options) error {
 	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("the feedd binary: %w (make build)", err)
 	}
-	if o.only["throughput"] || o.only["cpu"] {
+	fedCPU := slices.ContainsFunc(o.cpuRates, func(rate float64) bool { return rate != cpuIdle })
+	if o.only["throughput"] || (o.only["cpu"] && fedCPU) {
 		if _, err := exec.LookPath("kcat"); err != nil {
 			return errors.New("kcat is not installed (apt-get install kcat, or make deps)")
 		}

@@ -390,19 +390,27 @@ func (res *results) renderActivation(p printFunc) {
 		"the backlog is written, does not make it step down. %d activations per depth.\n\n", activationQuietAfter, res.o.activationReps)
 	p("| backlog (frames) | activation, member-observed | SIGKILL to the whole backlog readable | backlog frames/s |\n| --- | --- | --- | --- |\n")
 	for _, depth := range res.o.activationDepth {
-		var mem, vis, rate []float64
-		for _, r := range res.Activation {
-			if r.Depth == depth {
-				mem = append(mem, ms(r.Member))
-				if depth > 0 {
-					vis = append(vis, ms(r.Visible))
-					rate = append(rate, float64(depth)/r.Visible.Seconds())
-				}
-			}
-		}
+		mem, vis, rate := res.activationAt(depth)
 		p("| %d | %s | %s | %s |\n", depth, summarize(mem).format(fmtMS), summarize(vis).format(fmtMS), summarize(rate).format(fmtRate))
 	}
 	p("\n")
+}
+
+// activationAt is every activation with a backlog of depth frames: the
+// member's own time and the time from the SIGKILL until the whole backlog
+// was readable, in ms, and the rate the backlog went out at (none of the
+// last two for depth 0).
+func (res *results) activationAt(depth int) (member, visible, rate []float64) {
+	for _, r := range res.Activation {
+		if r.Depth == depth {
+			member = append(member, ms(r.Member))
+			if depth > 0 {
+				visible = append(visible, ms(r.Visible))
+				rate = append(rate, float64(depth)/r.Visible.Seconds())
+			}
+		}
+	}
+	return member, visible, rate
 }
 
 func (res *results) renderMemory(p printFunc) {
@@ -411,39 +419,60 @@ func (res *results) renderMemory(p printFunc) {
 		"Ring bounds at their defaults (1,048,576 frames, 128 MiB).\n\n")
 	p("| frames held | resident memory | idle | ring payload | (resident − idle) / payload |\n| --- | --- | --- | --- | --- |\n")
 	for _, depth := range res.o.memoryDepths {
-		var rss, idle, payload, ratio []float64
-		for _, m := range res.Memory {
-			if m.Depth == depth {
-				rss = append(rss, float64(m.Holding))
-				idle = append(idle, float64(m.Idle))
-				payload = append(payload, float64(m.RingBytes))
-				ratio = append(ratio, float64(m.Holding-m.Idle)/float64(m.RingBytes))
-			}
-		}
+		rss, idle, payload, ratio := res.memoryAt(depth)
 		p("| %d | %s | %s | %s | %s |\n", depth, summarize(rss).format(fmtMiB), summarize(idle).format(fmtMiB), summarize(payload).format(fmtMiB),
 			summarize(ratio).format(fixed(2)))
 	}
 	p("\nResident memory includes what the Go runtime has not returned to the kernel yet; the ring's own live heap for a million frames is in the backlog micro-benchmark below (`Memory1M`).\n\n")
 }
 
+// memoryAt is every memory run at depth frames: resident memory holding
+// them, idle, and the ring's payload, in bytes, and (resident − idle) /
+// payload.
+func (res *results) memoryAt(depth int) (rss, idle, payload, ratio []float64) {
+	for _, m := range res.Memory {
+		if m.Depth == depth {
+			rss = append(rss, float64(m.Holding))
+			idle = append(idle, float64(m.Idle))
+			payload = append(payload, float64(m.RingBytes))
+			ratio = append(ratio, float64(m.Holding-m.Idle)/float64(m.RingBytes))
+		}
+	}
+	return rss, idle, payload, ratio
+}
+
 func (res *results) renderCPU(p printFunc) {
 	p("A settled pair fed the same frames on both ptys at a steady rate; each member's CPU time (user + system, from /proc) over %v, "+
 		"after a second of warm-up, divided by the time. The peer is `kcat -P` (acks=all, idempotence) fed the same frames at the same rate "+
-		"through its standard input. Figures are percent of one core; the per-1,000-frames/s columns divide by the rate in thousands.\n\n", res.o.cpuDuration)
+		"through its standard input. Figures are percent of one core; the per-1,000-frames/s columns divide by the rate in thousands. "+
+		"Rate 0 in `--cpu-rates` measures the pair idle, the row *idle*: the same settled pair with its feed stopped before the warm-up, "+
+		"no frame at all on either port for the whole measurement, and no kcat to compare with.\n\n", res.o.cpuDuration)
 	p("| rate | active | inactive | kcat -P | active per 1,000 frames/s | inactive per 1,000 frames/s | kcat per 1,000 frames/s |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, rate := range res.o.cpuRates {
-		var a, i, k []float64
-		for _, c := range res.CPU {
-			if c.Rate == rate {
-				a, i, k = append(a, 100*c.Active), append(i, 100*c.Inactive), append(k, 100*c.Kcat)
-			}
+		a, i, k := res.cpuAt(rate)
+		if rate == cpuIdle {
+			p("| idle (no frames) | %s | %s | — | — | — | — |\n", summarize(a).format(fmtPct2), summarize(i).format(fmtPct2))
+			continue
 		}
 		per := 1000 / rate
-		pc2 := func(v float64) string { return fixed(2)(v) + "%" }
 		p("| %s frames/s | %s | %s | %s | %s | %s | %s |\n", fmtRate(rate), summarize(a).format(fmtPct), summarize(i).format(fmtPct), summarize(k).format(fmtPct),
-			summarize(scale(a, per)).format(pc2), summarize(scale(i, per)).format(pc2), summarize(scale(k, per)).format(pc2))
+			summarize(scale(a, per)).format(fmtPct2), summarize(scale(i, per)).format(fmtPct2), summarize(scale(k, per)).format(fmtPct2))
 	}
 	p("\nA member's CPU has a part that does not depend on the rate (pair heartbeats every 100 ms, the echo consumer's fetches, a commit per commit round trip while frames flow): per 1,000 frames/s it weighs more at low rates.\n\n")
+}
+
+// cpuAt is every CPU run at rate (cpuIdle: the idle runs), in percent of a
+// core; kcat only where it ran, which is not idle.
+func (res *results) cpuAt(rate float64) (active, inactive, kcat []float64) {
+	for _, c := range res.CPU {
+		if c.Rate == rate {
+			active, inactive = append(active, 100*c.Active), append(inactive, 100*c.Inactive)
+			if rate != cpuIdle {
+				kcat = append(kcat, 100*c.Kcat)
+			}
+		}
+	}
+	return active, inactive, kcat
 }
 
 func (res *results) renderGo(p printFunc) {

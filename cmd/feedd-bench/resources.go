@@ -110,13 +110,21 @@ func (r *runner) memoryOnce(ctx context.Context, depth int) (memoryRun, error) {
 	return run, nil
 }
 
-// cpuRun is the CPU time each process spent per second of a steady feed.
+// cpuRun is the CPU time each process spent per second of a steady feed,
+// or of no feed at all (Rate cpuIdle, with no kcat).
 type cpuRun struct {
 	Rate                   float64
 	Active, Inactive, Kcat float64 // CPU seconds per second of feed
 }
 
+// cpuIdle, as a rate of the CPU benchmark, measures the pair with no
+// frames at all.
+const cpuIdle = 0
+
 func (run cpuRun) String() string {
+	if run.Rate == cpuIdle {
+		return fmt.Sprintf("idle: active %.2f%%, inactive %.2f%% of a core", 100*run.Active, 100*run.Inactive)
+	}
 	return fmt.Sprintf("active %.1f%%, inactive %.1f%%, kcat %.1f%% of a core", 100*run.Active, 100*run.Inactive, 100*run.Kcat)
 }
 
@@ -129,7 +137,8 @@ func (r *runner) benchCPU(ctx context.Context) error {
 
 // cpuOnce feeds a settled pair at rate for the configured time and reads
 // each member's CPU time before and after; then kcat -P is fed the same
-// frames at the same rate through its standard input.
+// frames at the same rate through its standard input. At cpuIdle the pair
+// is measured with its feed stopped, and kcat not at all.
 func (r *runner) cpuOnce(ctx context.Context, rate float64) (cpuRun, error) {
 	run := cpuRun{Rate: rate}
 	pp, err := r.startPair(ctx, "cpu", 0)
@@ -145,7 +154,9 @@ func (r *runner) cpuOnce(ctx context.Context, rate float64) (cpuRun, error) {
 	if err != nil {
 		return run, err
 	}
-	pp.startFeed(rate)
+	if rate != cpuIdle {
+		pp.startFeed(rate)
+	}
 	cpu, err := cpuPerSecond(r.o.cpuDuration, active.pid(), inactive.pid())
 	if err := pp.stopFeed(); err != nil {
 		return run, err
@@ -157,6 +168,9 @@ func (r *runner) cpuOnce(ctx context.Context, rate float64) (cpuRun, error) {
 		return run, fmt.Errorf("%s is no longer active after the measurement (%v): the figures would mix roles", active.spec.ID, err)
 	}
 	run.Active, run.Inactive = cpu[0], cpu[1]
+	if rate == cpuIdle {
+		return run, nil
+	}
 	if run.Kcat, err = r.kcatCPU(ctx, rate); err != nil {
 		return run, err
 	}

@@ -150,3 +150,7 @@ func fmtMiB(v float64) string { return fmt.Sprintf("%.1f MiB", v/(1<<20)) }
 func fmtRatio(v float64) string { return fmt.Sprintf("%.2f×", v) }
 
 func fmtPct(v float64) string { return fmt.Sprintf("%.1f%%", v) }
+
+// fmtPct2 is a percentage with two decimals: for figures near a bound of a
+// percent or so, and for a rate's share of a whole one.
+func fmtPct2(v float64) string { return fmt.Sprintf("%.2f%%", v) }

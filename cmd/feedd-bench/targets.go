@@ -30,6 +30,26 @@ const (
 	hangP99Target        = pairActivation + 50*time.Millisecond
 )
 
+// The targets of activation, memory and CPU, each judged at one setting of
+// its section, and only when the run measured that setting.
+const (
+	// The whole backlog readable by a consumer, from the SIGKILL of the
+	// active: what a reader waits, detection included, as the failover
+	// targets are measured.
+	activationTargetDepth = 100_000
+	activationTarget      = 300 * time.Millisecond
+	// An inactive member's resident memory, less what it uses idle, per
+	// byte of the frames its ring holds.
+	memoryTargetDepth   = 1_000_000
+	memoryPayloadTarget = 1.3
+	// Each member's CPU over kcat -P's at the same rate, in the same run.
+	cpuTargetRate         = 1000
+	cpuActiveKcatTarget   = 2.0
+	cpuInactiveKcatTarget = 1.5
+	// Each member of a pair with no frames at all, in percent of a core.
+	idleCPUTarget = 1.0
+)
+
 // latencyTarget is the latency target at rate: the bound on the median
 // run's p50 (0: none) and on its p99.
 func latencyTarget(rate float64) (p50, p99 time.Duration) {
@@ -76,5 +96,43 @@ func (res *results) targets() []target {
 		ts = append(ts, target{"hang failover: p99 < the activation interval + 50 ms (550 ms)",
 			"p99 " + fmtMS(ms(p99)), p99 < hangP99Target})
 	}
+	if _, visible, _ := res.activationAt(activationTargetDepth); len(visible) > 0 {
+		v := summarize(visible)
+		ts = append(ts, target{fmt.Sprintf("activation with a %s-frame backlog: the whole backlog readable under %s after the SIGKILL of the active",
+			fmtNum(activationTargetDepth), fmtMS(ms(activationTarget))),
+			"median " + v.format(fmtMS), v.Median < ms(activationTarget)})
+	}
+	if _, _, _, ratio := res.memoryAt(memoryTargetDepth); len(ratio) > 0 {
+		r := summarize(ratio)
+		ts = append(ts, target{fmt.Sprintf("memory: an inactive member holding %s frames of %d bytes at most %g× the payload, resident",
+			fmtNum(memoryTargetDepth), FrameSize, memoryPayloadTarget),
+			"median (resident − idle) / payload " + r.format(fmtRatio), r.Median <= memoryPayloadTarget})
+	}
+	if active, inactive, kcat := res.cpuAt(cpuTargetRate); len(kcat) > 0 {
+		for _, m := range []struct {
+			role  string
+			cpu   []float64
+			bound float64
+		}{{"active", active, cpuActiveKcatTarget}, {"inactive", inactive, cpuInactiveKcatTarget}} {
+			r := summarize(perRunRatios(m.cpu, kcat))
+			ts = append(ts, target{fmt.Sprintf("CPU at %s frames/s: %s at most %g× kcat's", fmtRate(cpuTargetRate), m.role, m.bound),
+				"median ratio " + r.format(fmtRatio), r.Median <= m.bound})
+		}
+	}
+	if active, inactive, _ := res.cpuAt(cpuIdle); len(active) > 0 {
+		a, i := summarize(active), summarize(inactive)
+		ts = append(ts, target{fmt.Sprintf("idle CPU: each member of a pair with no frames under %g%% of a core", idleCPUTarget),
+			"active " + a.format(fmtPct2) + ", inactive " + i.format(fmtPct2), a.Median < idleCPUTarget && i.Median < idleCPUTarget})
+	}
 	return ts
+}
+
+// perRunRatios divides each run's figure by its peer's, measured in the
+// same repetition.
+func perRunRatios(v, peer []float64) []float64 {
+	out := make([]float64, len(v))
+	for i := range v {
+		out[i] = v[i] / peer[i]
+	}
+	return out
 }
