@@ -241,6 +241,13 @@ func run(ctx context.Context, o options) error {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	if o.profile != "" {
+		// The members open their profiles there, and would stop at once
+		// without it.
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return fmt.Errorf("--profile: %w", err)
+		}
+	}
 	b, err := startBroker(ctx, o, dir)
 	if err != nil {
 		return err
