@@ -72,6 +72,11 @@ func newMember(bin, dir string, spec memberSpec) (*benchMember, error) {
 // config is the member's YAML: the benchmark frames (NMEA sentences of 100
 // bytes, numbered in field 1) on a pty, everything else at feedd's
 // defaults unless the spec says otherwise.
+//
+// The transactional id, the pair's lock, is named after the topic rather
+// than the pipeline: every benchmark's topic is new, while the pipeline is
+// the same in every run, and two runs on one broker sharing the lock would
+// fence each other's members back and forth without a word in the figures.
 func (m *benchMember) config() string {
 	s := m.spec
 	var kafkaExtra, pair, serialExtra string
@@ -104,11 +109,12 @@ sequence:
 kafka:
   brokers: [%s]
   topic: %s
+  transactional_id: feedd-%s
 %s%sadmin:
   listen: %s
 log:
   level: warn
-`, s.ID, s.Port.Path, serialExtra, s.Brokers, s.Topic, kafkaExtra, pair, m.adminAddr)
+`, s.ID, s.Port.Path, serialExtra, s.Brokers, s.Topic, s.Topic, kafkaExtra, pair, m.adminAddr)
 }
 
 // freeAddr returns a 127.0.0.1 address with a port free at the time of
