@@ -48,7 +48,8 @@ const (
 	// numberedLate is how much later than serial.max_latency allows a
 	// member's port may have delivered a numbered frame (its reader
 	// starved by a loaded host) and still have it answered and taken by
-	// its number for a hole (backlog.HoleRules.Late).
+	// its number for a hole (backlog.HoleRules.Late): the peer's frames of
+	// the hole read late, or the requester's own frames before it.
 	numberedLate = time.Second
 )
 

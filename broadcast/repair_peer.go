@@ -82,7 +82,15 @@ func (p *Pipeline) answer(pa *pendingAnswer) {
 	e, ok := p.ring.Oldest()
 	for ; ok; e, ok = p.ring.Next(e.Pos) {
 		if pa.fromKnwn && e.Win.Hi < pa.lo-margin {
-			continue
+			// Before the hole by time. A numbered frame may still be one
+			// the hole lacks: the requester's port may have read the
+			// frames before the hole late (the starved reader that
+			// overflowed it), and their windows then start after the
+			// hole's first frames were on the line. The requester takes
+			// such frames by their numbers and leaves the others.
+			if !e.Exact || e.Win.Hi < pa.lo-margin-int64(numberedLate) {
+				continue
+			}
 		}
 		if e.Win.Lo != backlog.NoLo && e.Win.Lo-margin > pa.hi {
 			// Past the hole by time. A numbered frame this port read late
