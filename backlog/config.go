@@ -29,6 +29,10 @@ const (
 	// for the peer's port to pass the hole by its latency bound and the
 	// pass margin, and for a round trip on the pair link.
 	DefaultRepairTimeout = time.Second
+	// DefaultRepairPatience is how long a hole may stay held while the
+	// peer, heard that recently, does not answer: long enough for a pair
+	// link cut for several activation intervals to come back.
+	DefaultRepairPatience = 30 * time.Second
 )
 
 // Values of Config.CrossCheck.
@@ -83,6 +87,13 @@ type Config struct {
 	// looks for the frames it lacks; past it, what the peer has not sent is
 	// reported as an unrepaired hole and the held frames go out.
 	RepairTimeout time.Duration `yaml:"repair_timeout"`
+	// RepairPatience bounds how long a hole stays held when its answer has
+	// not come in RepairTimeout but the peer was heard on the pair link
+	// within RepairPatience: the request is sent again every
+	// RepairTimeout, since a link that is cut may come back with the
+	// frames only the peer read. Publishing stops meanwhile; nothing is
+	// lost. Set it to RepairTimeout to wait no longer than that.
+	RepairPatience time.Duration `yaml:"repair_patience"`
 	// CrossCheck says which frames an active member holds back until its
 	// peer's sightings show whether its own port dropped a frame whole
 	// (decision 0012): "auto" (the default) those without a feed sequence
@@ -109,6 +120,7 @@ func (c Config) WithDefaults() Config {
 	c.EchoMemoryTTL = cmp.Or(c.EchoMemoryTTL, DefaultEchoMemoryTTL)
 	c.PassMargin = cmp.Or(c.PassMargin, DefaultPassMargin)
 	c.RepairTimeout = cmp.Or(c.RepairTimeout, DefaultRepairTimeout)
+	c.RepairPatience = cmp.Or(c.RepairPatience, max(DefaultRepairPatience, c.RepairTimeout))
 	c.CrossCheck = cmp.Or(c.CrossCheck, CrossCheckAuto)
 	return c
 }
@@ -131,6 +143,9 @@ func (c Config) Validate() error {
 	}
 	if c.RepairTimeout < 0 || c.RepairTimeout > time.Minute {
 		errs = append(errs, errors.New("backlog.repair_timeout: must be between 0 (the default, 1s) and 1m"))
+	}
+	if c.RepairPatience != 0 && (c.RepairPatience < cmp.Or(c.RepairTimeout, DefaultRepairTimeout) || c.RepairPatience > 10*time.Minute) {
+		errs = append(errs, errors.New("backlog.repair_patience: must be 0 (the default, 30s) or between backlog.repair_timeout and 10m"))
 	}
 	switch c.CrossCheck {
 	case "", CrossCheckAuto, CrossCheckOn, CrossCheckOff:

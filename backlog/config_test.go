@@ -9,11 +9,11 @@ import (
 func TestWithDefaults(t *testing.T) {
 	got := Config{}.WithDefaults()
 	want := Config{MaxFrames: 1 << 20, MaxBytes: 128 << 20, LookAhead: 256, EchoMemory: 1 << 16,
-		EchoMemoryTTL: time.Minute, PassMargin: 100 * time.Millisecond, RepairTimeout: time.Second, CrossCheck: CrossCheckAuto}
+		EchoMemoryTTL: time.Minute, PassMargin: 100 * time.Millisecond, RepairTimeout: time.Second, RepairPatience: 30 * time.Second, CrossCheck: CrossCheckAuto}
 	if got != want {
 		t.Fatalf("Config{}.WithDefaults() = %+v; want %+v", got, want)
 	}
-	set := Config{MaxFrames: 5, MaxBytes: 6, LookAhead: 7, EchoMemory: 8, EchoMemoryTTL: 9, PassMargin: 10, RepairTimeout: 12, CrossCheck: CrossCheckOff, LineByteTime: 11}
+	set := Config{MaxFrames: 5, MaxBytes: 6, LookAhead: 7, EchoMemory: 8, EchoMemoryTTL: 9, PassMargin: 10, RepairTimeout: 12, RepairPatience: 13, CrossCheck: CrossCheckOff, LineByteTime: 11}
 	if got := set.WithDefaults(); got != set {
 		t.Fatalf("WithDefaults changed set fields: %+v", got)
 	}
@@ -43,6 +43,8 @@ func TestValidate(t *testing.T) {
 		{"echo_memory too large", func(c *Config) { c.EchoMemory = LimitEchoMemory + 1 }, []string{"backlog.echo_memory: must be <= 16777216"}},
 		{"echo_memory_ttl negative", func(c *Config) { c.EchoMemoryTTL = -time.Second }, []string{"backlog.echo_memory_ttl: must be > 0"}},
 		{"pass_margin negative", func(c *Config) { c.PassMargin = -time.Second }, []string{"backlog.pass_margin: must be >= 0"}},
+		{"repair_patience under repair_timeout", func(c *Config) { c.RepairPatience = c.RepairTimeout / 2 }, []string{"backlog.repair_patience: must be 0"}},
+		{"repair_patience too long", func(c *Config) { c.RepairPatience = 11 * time.Minute }, []string{"backlog.repair_patience: must be 0"}},
 		{"line time negative", func(c *Config) { c.LineByteTime = -1 }, []string{"backlog: the line's character time"}},
 		{"all at once", func(c *Config) {
 			*c = Config{MaxFrames: -1, MaxBytes: -1, LookAhead: -1, EchoMemory: -1, EchoMemoryTTL: -1, PassMargin: -1}

@@ -40,6 +40,12 @@ type Options struct {
 	SendRepair func(to string, payload []byte) bool
 	// RepairMessageMax bounds one repair message; default RepairMessageMax.
 	RepairMessageMax int
+	// PeerHeard reports when the peer was last heard on the pair link (the
+	// zero time: never). A hole whose answer has not come stays held, and
+	// is asked about again, while the peer was heard within
+	// backlog.repair_patience: a link that is down may come back with the
+	// frames. Nil: a hole waits for backlog.repair_timeout only.
+	PeerHeard func() time.Time
 	// ReadThrough reports the host-clock time before which the port has
 	// handed over every frame that ended on the line
 	// (ingest.Source.ReadThrough). Repair and the cross-check wait on it

@@ -146,8 +146,10 @@ type hole struct {
 	// (repairs.ownBefore), newest last.
 	own      []backlog.Sighting
 	after    backlog.Sighting
-	asked    time.Time
+	asked    time.Time // when it was first asked about
 	deadline time.Time
+	// requested: a request for it reached the link at least once.
+	requested bool
 
 	clock     uint64 // the answering host's clock
 	ring      uint64 // the answering pipeline's ring (Pipeline.ringID)
@@ -499,12 +501,56 @@ func (p *Pipeline) askPeer(pos uint64, f *backlog.Frame, kind ingest.Hole, need 
 		p.unrepaired(h, UnrepairedBusy, now)
 		return
 	}
-	if !p.opt.SendRepair("", encodeRequest(h)) {
+	if !p.request(h) && !p.peerHeardWithin(now, p.ringLimits.RepairPatience) {
 		p.unrepaired(h, UnrepairedNoPeer, now)
 		return
 	}
-	p.c.RepairRequests++
+	// Sent, or the link is down but the peer was heard lately: it may
+	// come back with the frames (askAgain).
 	p.holdFor(h)
+}
+
+// request sends the request for h; it reports whether the link took it.
+func (p *Pipeline) request(h *hole) bool {
+	if !p.opt.SendRepair("", encodeRequest(h)) {
+		return false
+	}
+	if !h.requested {
+		p.c.RepairRequests++
+	}
+	h.requested = true
+	return true
+}
+
+// peerHeardWithin reports whether the peer was heard on the pair link
+// within d before now.
+func (p *Pipeline) peerHeardWithin(now time.Time, d time.Duration) bool {
+	if p.opt.PeerHeard == nil {
+		return false
+	}
+	heard := p.opt.PeerHeard()
+	return !heard.IsZero() && now.Sub(heard) < d
+}
+
+// askAgain handles a hole whose answer did not come by its deadline. While
+// the peer was heard within backlog.repair_patience, and the hole is no
+// older than that, the peer may still hold its frames (a pair link cut
+// while both members live, a peer starved of the processor): the hole
+// stays held and the peer is asked again, under a new request id so that
+// what a late answer to the old one brings is not mixed in. It reports
+// whether it did so.
+func (p *Pipeline) askAgain(h *hole, now time.Time) bool {
+	patience := p.ringLimits.RepairPatience
+	if now.Sub(h.asked) >= patience || !p.peerHeardWithin(now, patience) {
+		return false
+	}
+	h.id = p.rep.nextID
+	p.rep.nextID++
+	h.got, h.chunks, h.complete, h.truncated = nil, 0, false, false
+	h.deadline = now.Add(p.ringLimits.RepairTimeout)
+	p.c.RepairRequestsAgain++
+	p.request(h)
+	return true
 }
 
 // holdFor keeps a hole whose request went out: what follows it is held

@@ -68,8 +68,12 @@ func (p *Pipeline) repairTick() {
 		case h.complete && p.readyToFill(h, now):
 			p.decide(h, wall, "")
 			continue
-		case wall.After(h.deadline):
-			p.decide(h, wall, UnrepairedTimeout)
+		case wall.After(h.deadline) && !p.askAgain(h, wall):
+			why := UnrepairedTimeout
+			if !h.requested {
+				why = UnrepairedNoPeer
+			}
+			p.decide(h, wall, why)
 			continue
 		}
 		// Holes are decided in ring order: a later hole's answer may hold

@@ -22,6 +22,8 @@ func startPairWithRepair(t *testing.T, cfg Config, linkUp func() bool) (a, b *me
 // the pair it joins.
 type repairLink struct {
 	up func() bool // whether the link is up
+	// heard, when set, is the members' Options.PeerHeard.
+	heard func() time.Time
 	// hold, when set, sees each message before its delivery to the
 	// member that is not from, and may block to hold it back.
 	hold func(from string, msg []byte)
@@ -81,7 +83,7 @@ func startRepairPair(t *testing.T, cfg Config, link repairLink) (a, b *member) {
 		}
 	}
 	start := func(name string, sendRepair func(string, []byte) bool) *member {
-		return startMemberWith(t, cfg, Options{Pipeline: "test", Member: name, Ring: ring, Logger: testsupport.Logger().With("member", name), SendRepair: sendRepair})
+		return startMemberWith(t, cfg, Options{Pipeline: "test", Member: name, Ring: ring, Logger: testsupport.Logger().With("member", name), SendRepair: sendRepair, PeerHeard: link.heard})
 	}
 	a = start("a", send("a", &pb))
 	b = start("b", send("b", &pa))

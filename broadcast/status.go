@@ -128,6 +128,7 @@ type Counters struct {
 	// dropped.
 	Holes               uint64 `json:"holes"`
 	RepairRequests      uint64 `json:"repair_requests"`
+	RepairRequestsAgain uint64 `json:"repair_requests_again"`
 	RepairStartChecks   uint64 `json:"repair_start_checks"`
 	RepairedFrames      uint64 `json:"repaired_frames"`
 	RepairedPossible    uint64 `json:"repaired_possible"`

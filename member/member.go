@@ -146,10 +146,16 @@ func (m *Member) build() error {
 	// Repair messages (decision 0011) travel on the pair link, set up
 	// below; a member with a fixed role has none and repairs nothing.
 	sendRepair := func(to string, msg []byte) bool { return m.link != nil && m.link.SendRepair(to, msg) }
+	peerHeard := func() time.Time {
+		if m.link == nil {
+			return time.Time{}
+		}
+		return m.link.LastHeard()
+	}
 	m.pipe, err = broadcast.New(cfg.Kafka, broadcast.Options{
 		Pipeline: cfg.Pipeline, Member: cfg.MemberID, Ring: ring,
 		Logger: log, Registerer: m.registry,
-		SendRepair: sendRepair, RepairMessageMax: min(broadcast.RepairMessageMax, link.MaxRepairPayload),
+		SendRepair: sendRepair, RepairMessageMax: min(broadcast.RepairMessageMax, link.MaxRepairPayload), PeerHeard: peerHeard,
 		ReadThrough: src.ReadThrough,
 	})
 	if err != nil {

@@ -270,6 +270,20 @@ func (l *Link) SendRepair(to string, payload []byte) bool {
 	return sent
 }
 
+// LastHeard is when the last authenticated message came from any peer,
+// the zero time if none ever did. A repair waits on a peer heard lately
+// for a link that may come back (broadcast.Options.PeerHeard).
+func (l *Link) LastHeard() time.Time {
+	var latest int64
+	for _, p := range l.order {
+		latest = max(latest, p.lastRecvWall.Load())
+	}
+	if latest == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, latest)
+}
+
 func (p *peer) sendRepair(payload []byte) bool {
 	p.mu.Lock()
 	s := p.sess

@@ -39,6 +39,9 @@ func TestHeartbeatsBothWaysAndRestarts(t *testing.T) {
 	if st := b.peerStatus("a"); !st.Connected || st.Dials || st.Incarnation != a.inc {
 		t.Fatalf("b's status of a: %+v", st)
 	}
+	if heard := a.l.LastHeard(); heard.IsZero() || time.Since(heard) > time.Minute {
+		t.Fatalf("a last heard its peer at %v", heard)
+	}
 
 	// Restart the acceptor: a hears it leave (an obituary: it shut down)
 	// and redials the new process on the same address.
