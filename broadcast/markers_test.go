@@ -101,3 +101,24 @@ func TestMarkersNotAskedOfABrokerThatCannotSay(t *testing.T) {
 	}
 	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
 }
+
+// TestFirstMarkersQuestionWaitsHalfTheUsualTime: the first question after a
+// commit waits for half of what the markers usually take, and one slow
+// commit moves that by an eighth of the difference only.
+func TestFirstMarkersQuestionWaitsHalfTheUsualTime(t *testing.T) {
+	var m markerTimes
+	if got := m.firstAsk(); got != 0 {
+		t.Fatalf("before any commit: first question after %v, want at once", got)
+	}
+	for range 100 {
+		m.observe(2 * time.Millisecond)
+	}
+	if got := m.firstAsk(); got < 990*time.Microsecond || got > time.Millisecond {
+		t.Fatalf("after markers of 2 ms: first question after %v, want about 1 ms", got)
+	}
+	before := m.firstAsk()
+	m.observe(18 * time.Millisecond)
+	if got, want := m.firstAsk()-before, time.Millisecond; got < want-10*time.Microsecond || got > want+10*time.Microsecond {
+		t.Fatalf("one commit 16 ms slower moved the first question by %v, want %v", got, want)
+	}
+}

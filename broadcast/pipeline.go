@@ -130,6 +130,9 @@ type Pipeline struct {
 	// markersUnknown: the broker cannot say when a commit is complete
 	// (awaitMarkers); set once, by a commit worker.
 	markersUnknown atomic.Bool
+	// markersTook paces awaitMarkers' questions; kept by the commit
+	// workers, one at a time.
+	markersTook markerTimes
 
 	// Owned by Run's goroutine.
 	life    context.Context
