@@ -351,20 +351,37 @@ func (r *repairs) withdraw(ring, peerPos uint64, uncertain bool) {
 // published before it: a frame the peer's windows could not place before
 // or after the hole's end goes out in the hole, and the member's own copy
 // then is marked too.
+//
+// So is a frame whose identity the fills hold once, within numberedLate
+// of that copy: a port that delivered later than its latency bound and the
+// margin together (a loaded host starving the reader or, on a
+// pseudo-terminal, the process that feeds it) shifts its windows past the
+// peer's copies, and the cross-check then takes frames it was only late
+// with for frames it missed. A sentence with a time stamp comes once; an
+// identity the fills hold more than once repeats on the line, and a window
+// that far off cannot be told from its next copy.
 func (r *repairs) mayRepeatFill(e backlog.Entry, margin int64) bool {
-	if e.Win.Lo != backlog.NoLo && e.Win.Lo-margin > r.fillHi {
+	late := margin + int64(numberedLate)
+	if e.Win.Lo != backlog.NoLo && e.Win.Lo-late > r.fillHi {
 		return false // after every filled frame: the common case, at once
 	}
+	own := backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win}
+	copies, lateCopy := 0, false
 	for k := r.nfilled - min(r.nfilled, recentFrames); k < r.nfilled; k++ {
 		f := r.filled[k%recentFrames]
 		if f.withdrawn && !f.uncertain {
 			continue // certainly never on the topic
 		}
-		if f.pos <= e.Pos && f.s.MayBe(backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win}, margin) {
+		if f.pos > e.Pos || f.s.ID != e.ID || f.s.Exact != e.Exact {
+			continue
+		}
+		if f.s.MayBe(own, margin) {
 			return true
 		}
+		copies++
+		lateCopy = lateCopy || f.s.MayBe(own, late)
 	}
-	return false
+	return copies == 1 && lateCopy
 }
 
 // seeTopic remembers a data record read back from the topic.
