@@ -41,7 +41,7 @@ type Options struct {
 	// RepairMessageMax bounds one repair message; default RepairMessageMax.
 	RepairMessageMax int
 	// PeerHeard reports when the peer was last heard on the pair link (the
-	// zero time: never). A hole whose answer has not come stays held, and
+	// zero time: never, or it has died or left since). A hole whose answer has not come stays held, and
 	// is asked about again, while the peer was heard within
 	// backlog.repair_patience: a link that is down may come back with the
 	// frames. Nil: a hole waits for backlog.repair_timeout only.

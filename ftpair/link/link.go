@@ -96,6 +96,9 @@ type peer struct {
 	haveBound bool
 
 	lastRecvWall atomic.Int64 // unix nanoseconds of the last message
+	// heardAlive is lastRecvWall until an obituary clears it: the peer,
+	// and whatever it held, is gone (LastHeard).
+	heardAlive atomic.Int64
 	incarnation  atomic.Uint64
 	sent, received, queueDropped, notConnected,
 	connects, disconnects, obituaries, dialFailures,
@@ -270,13 +273,14 @@ func (l *Link) SendRepair(to string, payload []byte) bool {
 	return sent
 }
 
-// LastHeard is when the last authenticated message came from any peer,
-// the zero time if none ever did. A repair waits on a peer heard lately
-// for a link that may come back (broadcast.Options.PeerHeard).
+// LastHeard is when the last authenticated message came from a peer that
+// has not since died or left (an obituary), the zero time if none. A
+// repair waits on a peer heard lately for a link that may come back
+// (broadcast.Options.PeerHeard); a dead peer's ring is gone with it.
 func (l *Link) LastHeard() time.Time {
 	var latest int64
 	for _, p := range l.order {
-		latest = max(latest, p.lastRecvWall.Load())
+		latest = max(latest, p.heardAlive.Load())
 	}
 	if latest == 0 {
 		return time.Time{}

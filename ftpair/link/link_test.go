@@ -94,6 +94,9 @@ func TestCrashIsOneObituary(t *testing.T) {
 		a, b := startPair(t)
 		a.crash()
 		waitFor(t, "b reports a's death", func() bool { return b.closed("a") == 1 })
+		if heard := b.l.LastHeard(); !heard.IsZero() {
+			t.Fatalf("after a's obituary b last heard a living peer at %v, want never", heard)
+		}
 		a2 := startMember(t, "a", testConfig("127.0.0.1:0", PeerConfig{ID: "b", Address: b.addr()}), hmacCreds())
 		waitFlowing(t, a2, b)
 		if n := b.closed("a"); n != 1 {
@@ -182,6 +185,9 @@ func TestCloseAfterSilenceIsNotObituary(t *testing.T) {
 	time.Sleep(4 * cfg.ObituaryWindow) // a lower bound: a slow machine only sleeps longer
 	c.Close()
 	waitFor(t, "session down", func() bool { return b.peerStatus("a").Disconnects == 1 })
+	if b.l.LastHeard().IsZero() {
+		t.Fatal("after a close that is no obituary b has forgotten hearing a: it may be alive behind a cut link")
+	}
 
 	// A later session is a barrier: its PeerConnected follows anything the
 	// first one reported.

@@ -118,7 +118,9 @@ func isPeerClosed(err error) bool {
 
 func (s *session) touch() {
 	s.lastRecv.Store(s.l.mono())
-	s.p.lastRecvWall.Store(time.Now().UnixNano())
+	wall := time.Now().UnixNano()
+	s.p.lastRecvWall.Store(wall)
+	s.p.heardAlive.Store(wall)
 }
 
 // stop ends the session from this side: whatever ends it afterwards is not
@@ -393,6 +395,7 @@ func (l *Link) runSession(ctx context.Context, s *session) {
 		return
 	}
 	p.obituaries.Add(1)
+	p.heardAlive.Store(0)
 	l.log.Warn("pair link closed by the peer: obituary", "peer", p.id, "incarnation", s.incarnation, "why", why, "up", up)
 	l.emit(ctx, nil, ftpair.PeerClosed{Peer: p.id, Incarnation: s.incarnation})
 }
