@@ -42,7 +42,7 @@ func (r *Ring) TrimEcho(e Echo) TrimResult {
 	switch k := r.findCertain(e); {
 	case k >= 0:
 		s := r.slot(k)
-		res.Kind, res.Pos, res.ReceivedAt = TrimMatched, r.headPos()+uint64(k), r.his[s]+r.wallOffset
+		res.Kind, res.Pos, res.ReceivedAt = TrimMatched, r.headPos()+uint64(k), r.hi(s)+r.wallOffset
 		res.Passed = k
 		res.Realigned = k > 0 || r.uncertain || r.limbo.n > 0
 		r.pass(k)
@@ -115,7 +115,7 @@ func (r *Ring) expireMemory(now int64) int {
 func (r *Ring) passBehind() int {
 	r.limbo.resolveBefore(r.passBefore, &r.stats)
 	k := 0
-	for k < r.n && r.his[r.slot(k)] < r.passBefore && !r.exact(r.slot(k)) {
+	for k < r.n && r.hi(r.slot(k)) < r.passBefore && !r.exact(r.slot(k)) {
 		k++
 	}
 	if k > 0 {
@@ -137,7 +137,7 @@ func (r *Ring) pass(k int) {
 	for i := range k {
 		s := r.slot(i)
 		w, exact := r.window(s), r.exact(s)
-		node := r.mem.first(r.ids[s])
+		node := r.mem.first(r.id(s))
 		for ; node >= 0; node = r.mem.same[node] {
 			if r.mem.exact[node] == exact && (exact || overlaps(r.mem.win[node], w)) {
 				break
@@ -167,7 +167,7 @@ func (r *Ring) findCertain(e Echo) int {
 	}
 	// In the steady state the echo is the oldest entry's. A certain match
 	// is the only one, so no other entry needs a look.
-	if r.ids[r.head] == e.ID && !r.exact(r.head) && r.sameFrame(r.window(r.head), e.Win, r.size(0)) {
+	if r.id(r.slot(0)) == e.ID && !r.exact(r.slot(0)) && r.sameFrame(r.window(r.slot(0)), e.Win, r.size(0)) {
 		return 0
 	}
 	// Entries are in line order and their windows grow with it: the
@@ -176,7 +176,7 @@ func (r *Ring) findCertain(e Echo) int {
 	lo, hi := 0, r.n
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if r.his[r.slot(m)] < e.Win.Lo {
+		if r.hi(r.slot(m)) < e.Win.Lo {
 			lo = m + 1
 		} else {
 			hi = m
@@ -188,7 +188,7 @@ func (r *Ring) findCertain(e Echo) int {
 		if w.Lo > e.Win.Hi {
 			break
 		}
-		if r.ids[s] == e.ID && !r.exact(s) && r.sameFrame(w, e.Win, r.size(k)) {
+		if r.id(s) == e.ID && !r.exact(s) && r.sameFrame(w, e.Win, r.size(k)) {
 			return k
 		}
 	}
@@ -204,7 +204,7 @@ const maxCandidates = 1024
 // a feed's do between restarts of its count), or by a scan of the rest of
 // the ring once enough misses have paid for one.
 func (r *Ring) findExact(id uint64) int {
-	if r.ids[r.head] == id && r.exact(r.head) {
+	if r.id(r.slot(0)) == id && r.exact(r.slot(0)) {
 		return 0
 	}
 	w := min(r.n, r.lookAhead)
@@ -217,13 +217,13 @@ func (r *Ring) findExact(id uint64) int {
 	lo, hi := w, r.n
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if r.ids[r.slot(m)] < id {
+		if r.id(r.slot(m)) < id {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	if lo < r.n && r.ids[r.slot(lo)] == id && r.exact(r.slot(lo)) {
+	if lo < r.n && r.id(r.slot(lo)) == id && r.exact(r.slot(lo)) {
 		// Where the numbers do not grow, an older entry may hold the
 		// same number; the scan below finds the oldest when it can.
 		if k := r.scanExact(id, w, lo); k < 0 {
@@ -243,7 +243,7 @@ func (r *Ring) findExact(id uint64) int {
 
 func (r *Ring) scanExact(id uint64, from, to int) int {
 	for k := from; k < to; k++ {
-		if s := r.slot(k); r.ids[s] == id && r.exact(s) {
+		if s := r.slot(k); r.id(s) == id && r.exact(s) {
 			return k
 		}
 	}

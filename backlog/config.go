@@ -45,7 +45,11 @@ const (
 // Upper limits enforced by Validate. They keep indexes in range and catch
 // configuration typos (an extra few zeros) before they turn into memory.
 const (
-	LimitMaxFrames  = 1 << 30
+	LimitMaxFrames = 1 << 30
+	// LimitMaxBytes, eight times the default, lets the ring keep payload
+	// offsets in 32 bits (4 bytes an entry less): the entries held span
+	// less than twice MaxBytes of the arena.
+	LimitMaxBytes   = 1 << 30
 	LimitLookAhead  = 1 << 20
 	LimitEchoMemory = 1 << 24
 	// limboMax bounds the overflowed entries whose fate (reached the topic
@@ -130,8 +134,11 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	var errs []error
 	errs = appendOutOfRange(errs, "backlog.max_frames", c.MaxFrames, LimitMaxFrames)
-	if c.MaxBytes <= 0 {
+	switch {
+	case c.MaxBytes <= 0:
 		errs = append(errs, errors.New("backlog.max_bytes: must be > 0"))
+	case c.MaxBytes > LimitMaxBytes:
+		errs = append(errs, fmt.Errorf("backlog.max_bytes: must be <= %d (1 GiB)", LimitMaxBytes))
 	}
 	errs = appendOutOfRange(errs, "backlog.look_ahead", c.LookAhead, LimitLookAhead)
 	errs = appendOutOfRange(errs, "backlog.echo_memory", c.EchoMemory, LimitEchoMemory)

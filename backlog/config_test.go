@@ -36,6 +36,7 @@ func TestValidate(t *testing.T) {
 		{"max_frames zero", func(c *Config) { c.MaxFrames = 0 }, []string{"backlog.max_frames: must be > 0"}},
 		{"max_frames too large", func(c *Config) { c.MaxFrames = LimitMaxFrames + 1 }, []string{"backlog.max_frames: must be <= 1073741824"}},
 		{"max_bytes negative", func(c *Config) { c.MaxBytes = -1 }, []string{"backlog.max_bytes: must be > 0"}},
+		{"max_bytes above 1 GiB", func(c *Config) { c.MaxBytes = LimitMaxBytes + 1 }, []string{"backlog.max_bytes: must be <= 1073741824 (1 GiB)"}},
 		{"cross_check unknown", func(c *Config) { c.CrossCheck = "yes" }, []string{`backlog.cross_check: "yes" is not one of auto, on, off`}},
 		{"look_ahead zero", func(c *Config) { c.LookAhead = 0 }, []string{"backlog.look_ahead: must be > 0"}},
 		{"look_ahead too large", func(c *Config) { c.LookAhead = LimitLookAhead + 1 }, []string{"backlog.look_ahead: must be <= 1048576"}},
@@ -110,7 +111,10 @@ func TestWidenNeverNarrows(t *testing.T) {
 		if w.Lo != NoLo && got.Lo != NoLo && w.Lo-got.Lo >= 1<<widthShift {
 			t.Errorf("widen(%+v) = %+v: wider than one unit", w, got)
 		}
-		r := &Ring{his: []int64{got.Hi}, meta: []uint16{packMeta(got, true)}}
+		r := &Ring{sl: newSlots(4)}
+		r.sl.ensure(0)
+		b := r.sl.block(0)
+		b.his[0], b.meta[0] = got.Hi, packMeta(got, true)
 		if r.window(0) != got || !r.exact(0) {
 			t.Errorf("packed %+v reads back as %+v exact %v", got, r.window(0), r.exact(0))
 		}

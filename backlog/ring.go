@@ -199,18 +199,14 @@ func (g Gap) Frames() uint64 { return g.LastPos - g.FirstPos + 1 }
 // MaxGaps is how many of the most recent overflow gaps a Ring remembers.
 const MaxGaps = 64
 
-// initialSlots is the entry capacity of a new ring; it doubles as needed up
-// to MaxFrames.
-const initialSlots = 64
-
 // Ring is the echo-trimmed backlog ring. It is not safe for concurrent use:
 // one goroutine owns it.
 //
-// Entries are kept in columns (identity, receive time, line-time window,
-// payload end offset, and the fingerprint of an entry whose identity is a
-// feed sequence number) that form a ring of slots; payload bytes live in an
-// arena of fixed-size chunks (see arena). Position p is in slot head + (p -
-// oldest position), wrapped, so lookups by position need no search, and the
+// Entries are kept in columns (identity, line time, window width, payload
+// end offset, and the fingerprint of an entry whose identity is a feed
+// sequence number) cut into blocks of slots (see slots); payload bytes live
+// in an arena of fixed-size chunks (see arena). Position p is in the slot
+// the position itself names, so lookups by position need no search, and the
 // windows grow with the position, so lookups by time are a binary search.
 type Ring struct {
 	maxFrames int
@@ -225,16 +221,8 @@ type Ring struct {
 	margin     int64
 	byteTime   int64
 
-	ids  []uint64
-	his  []int64
-	meta []uint16 // the window's width and whether ids[i] is exact (see packMeta)
-	ends []uint64 // end offset of each entry's payload in the arena
-	// fps holds the fingerprints of exact entries (the others' ids are
-	// their fingerprints). It is allocated with the first exact entry, so a
-	// ring of frames identified by their bytes pays nothing for it.
-	fps  []uint64
-	head int // slot of the oldest entry
-	n    int // entries held
+	sl slots
+	n  int // entries held
 
 	lastPos  uint64 // position of the newest entry ever appended
 	headPrev uint64 // end offset of the entry before the oldest
@@ -274,7 +262,7 @@ func New(c Config) (*Ring, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return newRing(c, chunkShiftFor(c.MaxBytes), initialSlots), nil
+	return newRing(c, chunkShiftFor(c.MaxBytes), slotShiftFor(c.MaxFrames)), nil
 }
 
 // chunkShiftFor picks the arena chunk size: 64 KiB, smaller for a small
@@ -287,10 +275,9 @@ func chunkShiftFor(maxBytes int64) uint {
 	return shift
 }
 
-// newRing builds a ring from a validated config with chunks of 1<<shift
-// bytes and room for slots entries to begin with.
-func newRing(c Config, shift uint, slots int) *Ring {
-	slots = min(slots, c.MaxFrames)
+// newRing builds a ring from a validated config with chunks of 1<<chunkShift
+// bytes and blocks of 1<<slotShift slots.
+func newRing(c Config, chunkShift, slotShift uint) *Ring {
 	return &Ring{
 		maxFrames:   c.MaxFrames,
 		maxBytes:    c.MaxBytes,
@@ -298,14 +285,11 @@ func newRing(c Config, shift uint, slots int) *Ring {
 		memTTL:      int64(c.EchoMemoryTTL),
 		margin:      int64(c.PassMargin),
 		byteTime:    int64(c.LineByteTime),
-		ids:         make([]uint64, slots),
-		his:         make([]int64, slots),
-		meta:        make([]uint16, slots),
-		ends:        make([]uint64, slots),
+		sl:          newSlots(slotShift),
 		lastWin:     Window{Lo: NoLo, Hi: math.MinInt64},
 		passBefore:  math.MinInt64,
 		forgottenHi: math.MinInt64,
-		ar:          newArena(shift),
+		ar:          newArena(chunkShift),
 		mem:         newEchoMemory(c.EchoMemory),
 		limbo:       newLimbo(limboMax),
 	}
@@ -365,19 +349,15 @@ func (r *Ring) Append(f *Frame) (pos uint64, stored bool, err error) {
 		r.ar.ensure(start, start+uint64(l))
 		r.ar.write(start, f.Data)
 	}
-	if r.n == len(r.ids) {
-		r.growSlots()
-	}
-	s := r.slot(r.n)
-	r.ids[s], r.his[s], r.meta[s], r.ends[s] = f.ID, w.Hi, packMeta(w, f.Exact), start+uint64(l)
+	p := r.lastPos + 1
+	r.sl.ensure(p)
+	b, o := r.sl.block(p), p&r.sl.mask
+	b.ids[o], b.his[o], b.meta[o], b.ends[o] = f.ID, w.Hi, packMeta(w, f.Exact), uint32(start+uint64(l))
 	if f.Exact {
-		if r.fps == nil {
-			r.fps = make([]uint64, len(r.ids))
-		}
-		r.fps[s] = f.Fingerprint
+		r.sl.fingerprints(p)[o] = f.Fingerprint
 	}
 	r.n++
-	r.lastPos++
+	r.lastPos = p
 	r.lastWin = w
 	r.tail = start + uint64(l)
 	r.bytes += l
@@ -506,7 +486,7 @@ func (r *Ring) Gaps(dst []Gap) []Gap {
 // Footprint estimates the memory the ring holds, in bytes: the entry columns,
 // the payload chunks (spares included), the echo memory and the limbo.
 func (r *Ring) Footprint() int64 {
-	return int64(len(r.ids))*(8+8+2+8) + int64(len(r.fps))*8 + r.ar.footprint() + r.mem.footprint() + r.limbo.footprint()
+	return r.sl.footprint() + r.ar.footprint() + r.mem.footprint() + r.limbo.footprint()
 }
 
 // Reset drops every entry and remembered echo: a rejoining member starts a
@@ -518,9 +498,10 @@ func (r *Ring) Footprint() int64 {
 func (r *Ring) Reset() {
 	r.stats.ResetFrames += uint64(r.n)
 	r.stats.ResetEchoes += uint64(r.mem.n)
-	r.n, r.head, r.bytes, r.scanCredit = 0, 0, 0, 0
+	r.n, r.bytes, r.scanCredit = 0, 0, 0
 	r.uncertain = false
 	r.ar.releaseAll()
+	r.sl.release(r.lastPos + 1)
 	// Start the next frame on a fresh chunk.
 	if r.tail&r.ar.mask != 0 {
 		r.tail = (r.tail | r.ar.mask) + 1
@@ -564,42 +545,54 @@ func packMeta(w Window, exact bool) uint16 {
 	return m
 }
 
-func (r *Ring) window(s int) Window {
-	u := r.meta[s] &^ exactBit
+func (r *Ring) window(p uint64) Window {
+	b, o := r.sl.block(p), p&r.sl.mask
+	u, hi := b.meta[o]&^exactBit, b.his[o]
 	if u == widthUnbounded {
-		return Window{Lo: NoLo, Hi: r.his[s]}
+		return Window{Lo: NoLo, Hi: hi}
 	}
-	return Window{Lo: r.his[s] - int64(u)<<widthShift, Hi: r.his[s]}
+	return Window{Lo: hi - int64(u)<<widthShift, Hi: hi}
 }
 
-func (r *Ring) exact(s int) bool { return r.meta[s]&exactBit != 0 }
+func (r *Ring) exact(p uint64) bool {
+	return r.sl.block(p).meta[p&r.sl.mask]&exactBit != 0
+}
+
+func (r *Ring) id(p uint64) uint64 { return r.sl.block(p).ids[p&r.sl.mask] }
+
+// hi returns the end of the window of the entry at p.
+func (r *Ring) hi(p uint64) int64 { return r.sl.block(p).his[p&r.sl.mask] }
+
+// end returns where the payload of the entry at p ends in the arena. Only
+// the low 32 bits are stored, and the tail supplies the rest: every entry
+// held ends less than 2^32 bytes before the tail, since a hole is always
+// shorter than the frame after it (tail - headPrev < 2 * MaxBytes <=
+// 2 * LimitMaxBytes).
+func (r *Ring) end(p uint64) uint64 {
+	return r.tail - uint64(uint32(r.tail)-r.sl.block(p).ends[p&r.sl.mask])
+}
 
 func (r *Ring) headPos() uint64 { return r.lastPos + 1 - uint64(r.n) }
 
-// slot returns the slot of the i-th oldest entry (0 <= i < len(r.ids)).
-func (r *Ring) slot(i int) int {
-	s := r.head + i
-	if s >= len(r.ids) {
-		s -= len(r.ids)
-	}
-	return s
-}
+// slot returns the position, and so the slot, of the i-th oldest entry.
+func (r *Ring) slot(i int) uint64 { return r.headPos() + uint64(i) }
 
 // entry returns the i-th oldest entry (0 <= i < r.n).
 func (r *Ring) entry(i int) Entry {
-	s := r.slot(i)
+	p := r.slot(i)
 	start, end := r.extent(i)
+	b, o := r.sl.block(p), p&r.sl.mask
 	e := Entry{
-		Pos:         r.headPos() + uint64(i),
-		ID:          r.ids[s],
-		Exact:       r.exact(s),
-		Fingerprint: r.ids[s],
-		Win:         r.window(s),
-		ReceivedAt:  r.his[s] + r.wallOffset,
+		Pos:         p,
+		ID:          b.ids[o],
+		Exact:       b.meta[o]&exactBit != 0,
+		Fingerprint: b.ids[o],
+		Win:         r.window(p),
+		ReceivedAt:  b.his[o] + r.wallOffset,
 		Data:        r.ar.bytes(start, end),
 	}
 	if e.Exact {
-		e.Fingerprint = r.fps[s]
+		e.Fingerprint = b.fps[o]
 	}
 	return e
 }
@@ -612,47 +605,42 @@ func (r *Ring) size(i int) int {
 
 // extent returns where the i-th oldest entry's payload lies in the arena.
 func (r *Ring) extent(i int) (start, end uint64) {
-	s := r.slot(i)
+	p := r.slot(i)
 	prev := r.headPrev
 	if i > 0 {
-		p := s - 1
-		if p < 0 {
-			p = len(r.ids) - 1
-		}
-		prev = r.ends[p]
+		prev = r.end(p - 1)
 	}
-	end = r.ends[s]
+	end = r.end(p)
 	return r.ar.startFor(prev, end), end
 }
 
 // drop removes the k oldest entries (0 < k <= r.n).
 func (r *Ring) drop(k int) {
-	prev, s := r.headPrev, r.head
+	prev, p := r.headPrev, r.headPos()
 	var b uint64
 	for range k {
-		end := r.ends[s]
+		end := r.end(p)
 		b += end - r.ar.startFor(prev, end)
 		prev = end
-		if s++; s == len(r.ids) {
-			s = 0
-		}
+		p++
 	}
-	r.head, r.n, r.headPrev = s, r.n-k, prev
+	r.n, r.headPrev = r.n-k, prev
 	r.bytes -= int64(b)
 	r.ar.release(prev)
+	r.sl.release(p)
 }
 
 // evictOldest drops the oldest entry for lack of room; its fate stays open
 // in the limbo until an echo or a settlement decides it.
 func (r *Ring) evictOldest() {
-	s := r.head
-	end := r.ends[s]
+	p := r.headPos()
+	end := r.end(p)
 	l := end - r.ar.startFor(r.headPrev, end)
 	r.stats.OverflowFrames++
 	r.stats.OverflowBytes += l
 	r.limbo.push(r, limboEntry{
-		pos: r.headPos(), id: r.ids[s], at: r.his[s] + r.wallOffset, bytes: l,
-		win: r.window(s),
+		pos: p, id: r.id(p), at: r.hi(p) + r.wallOffset, bytes: l,
+		win: r.window(p),
 	})
 	r.drop(1)
 }
@@ -679,25 +667,4 @@ func (r *Ring) recordLost(e limboEntry) {
 		}
 	}
 	st.LastLostPos = e.pos
-}
-
-// growSlots doubles the entry columns (up to MaxFrames); they are full.
-func (r *Ring) growSlots() {
-	nc := min(2*len(r.ids), r.maxFrames)
-	r.ids = regrow(r.ids, nc, r.head)
-	r.his = regrow(r.his, nc, r.head)
-	r.meta = regrow(r.meta, nc, r.head)
-	r.ends = regrow(r.ends, nc, r.head)
-	if r.fps != nil {
-		r.fps = regrow(r.fps, nc, r.head)
-	}
-	r.head = 0
-}
-
-// regrow copies a full ring column starting at head into a new one of n
-// slots, oldest first.
-func regrow[T any](col []T, n, head int) []T {
-	c := make([]T, n)
-	copy(c[copy(c, col[head:]):], col[:head])
-	return c
 }

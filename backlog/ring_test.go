@@ -140,7 +140,7 @@ func TestResetPositionsContinue(t *testing.T) {
 // chunk ends never corrupt data, and frames are read back intact.
 func TestArenaWrapAround(t *testing.T) {
 	c := Config{MaxFrames: 1000, MaxBytes: 1 << 20, LookAhead: 4, EchoMemory: 4}
-	r := newRing(c.WithDefaults(), 5, 4) // 32-byte chunks
+	r := newRing(c.WithDefaults(), 5, 2) // 32-byte chunks, 4-slot blocks
 	frame := func(id uint64) string {
 		n := 1 + int(id*7)%13 // 1..13 bytes: holes of varying size
 		b := make([]byte, n)
@@ -173,8 +173,8 @@ func TestArenaWrapAround(t *testing.T) {
 	if r.ar.allocs != 0 {
 		t.Errorf("%d chunk allocations in steady state", r.ar.allocs)
 	}
-	if r.ar.n > 3 || len(r.ids) > 8 {
-		t.Errorf("ring grew: %d chunks, %d slots for %d entries", r.ar.n, len(r.ids), r.Len())
+	if r.ar.n > 3 || r.sl.held() > 12 || r.sl.allocs > 3 {
+		t.Errorf("ring grew: %d chunks, %d slots (%d blocks allocated) for %d entries", r.ar.n, r.sl.held(), r.sl.allocs, r.Len())
 	}
 }
 
@@ -182,7 +182,7 @@ func TestArenaWrapAround(t *testing.T) {
 // for a frame longer than a chunk are not kept as spare chunks, so that the
 // large buffer is freed once the frame is trimmed.
 func TestLargeFrameBufferNotRecycled(t *testing.T) {
-	r := newRing(Config{MaxFrames: 100, MaxBytes: 10000}.WithDefaults(), 4, 4) // 16-byte chunks
+	r := newRing(Config{MaxFrames: 100, MaxBytes: 10000}.WithDefaults(), 4, 2) // 16-byte chunks, 4-slot blocks
 	big := string(bytes.Repeat([]byte("L"), 100))
 	r.Append(seqFrame(1, 1*ms, big))
 	r.Append(seqFrame(2, 2*ms, "after"))
@@ -272,8 +272,8 @@ func TestGrowthIsGradual(t *testing.T) {
 	if fp := r.Footprint(); fp > 200<<10 {
 		t.Fatalf("1000 frames of 100 bytes hold %d bytes", fp)
 	}
-	if len(r.ids) != 1024 {
-		t.Fatalf("%d slots for 1000 entries", len(r.ids))
+	if r.sl.held() != 1024 {
+		t.Fatalf("%d slots for 1000 entries", r.sl.held())
 	}
 }
 
@@ -465,5 +465,42 @@ func TestGapsKeepTheMostRecent(t *testing.T) {
 	s := r.Stats()
 	if s.OverflowGaps != MaxGaps+10 || s.FirstLostPos != 1 || s.LastLostPos != 2*(MaxGaps+9)+1 {
 		t.Fatalf("Stats %+v", s)
+	}
+}
+
+// TestOffsetsPast32Bits runs the ring's payload offsets across 2^32: only
+// their low 32 bits are stored, and entries on both sides must read back
+// intact.
+func TestOffsetsPast32Bits(t *testing.T) {
+	r := newRing(Config{MaxFrames: 64, MaxBytes: 1 << 10}.WithDefaults(), 5, 2) // 32-byte chunks, 4-slot blocks
+	r.tail = 1<<32 - 1<<9
+	r.headPrev = r.tail
+	frame := func(id uint64) []byte {
+		b := make([]byte, 1+int(id*7)%40) // some longer than a chunk
+		for i := range b {
+			b[i] = byte(id) + byte(i)
+		}
+		return b
+	}
+	var next uint64 = 1
+	for id := uint64(1); id <= 400; id++ {
+		if _, _, err := r.Append(&Frame{ID: id, Exact: true, Win: Window{Lo: int64(id), Hi: int64(id)}, Data: frame(id)}); err != nil {
+			t.Fatal(err)
+		}
+		if id%5 == 0 {
+			r.TrimThrough(r.LastPos() - 3)
+		}
+		for e, ok := r.Oldest(); ok; e, ok = r.Next(e.Pos) {
+			if e.Pos < next {
+				t.Fatalf("entry %d after entry %d", e.Pos, next)
+			}
+			if !bytes.Equal(e.Data, frame(e.ID)) || e.ID != e.Pos {
+				t.Fatalf("after id %d: entry %+v, want data %v", id, e, frame(e.Pos))
+			}
+		}
+		next = r.Stats().Appended - uint64(r.Len()) + 1
+	}
+	if r.tail < 1<<32+1<<10 {
+		t.Fatalf("tail %#x did not pass 2^32", r.tail)
 	}
 }
