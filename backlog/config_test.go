@@ -112,9 +112,10 @@ func TestWidenNeverNarrows(t *testing.T) {
 			t.Errorf("widen(%+v) = %+v: wider than one unit", w, got)
 		}
 		r := &Ring{sl: newSlots(4)}
-		r.sl.ensure(0)
+		r.sl.ensure(0, got.Hi)
 		b := r.sl.block(0)
-		b.his[0], b.meta[0] = got.Hi, packMeta(got, true)
+		b.meta[0] = packMeta(got, true)
+		b.setHi(0, got.Hi)
 		if r.window(0) != got || !r.exact(0) {
 			t.Errorf("packed %+v reads back as %+v exact %v", got, r.window(0), r.exact(0))
 		}

@@ -350,9 +350,10 @@ func (r *Ring) Append(f *Frame) (pos uint64, stored bool, err error) {
 		r.ar.write(start, f.Data)
 	}
 	p := r.lastPos + 1
-	r.sl.ensure(p)
+	r.sl.ensure(p, w.Hi)
 	b, o := r.sl.block(p), p&r.sl.mask
-	b.ids[o], b.his[o], b.meta[o], b.ends[o] = f.ID, w.Hi, packMeta(w, f.Exact), uint32(start+uint64(l))
+	b.ids[o], b.meta[o], b.ends[o] = f.ID, packMeta(w, f.Exact), uint32(start+uint64(l))
+	b.setHi(o, w.Hi)
 	if f.Exact {
 		r.sl.fingerprints(p)[o] = f.Fingerprint
 	}
@@ -547,7 +548,7 @@ func packMeta(w Window, exact bool) uint16 {
 
 func (r *Ring) window(p uint64) Window {
 	b, o := r.sl.block(p), p&r.sl.mask
-	u, hi := b.meta[o]&^exactBit, b.his[o]
+	u, hi := b.meta[o]&^exactBit, b.hi(o)
 	if u == widthUnbounded {
 		return Window{Lo: NoLo, Hi: hi}
 	}
@@ -561,7 +562,7 @@ func (r *Ring) exact(p uint64) bool {
 func (r *Ring) id(p uint64) uint64 { return r.sl.block(p).ids[p&r.sl.mask] }
 
 // hi returns the end of the window of the entry at p.
-func (r *Ring) hi(p uint64) int64 { return r.sl.block(p).his[p&r.sl.mask] }
+func (r *Ring) hi(p uint64) int64 { return r.sl.block(p).hi(p & r.sl.mask) }
 
 // end returns where the payload of the entry at p ends in the arena. Only
 // the low 32 bits are stored, and the tail supplies the rest: every entry
@@ -588,7 +589,7 @@ func (r *Ring) entry(i int) Entry {
 		Exact:       b.meta[o]&exactBit != 0,
 		Fingerprint: b.ids[o],
 		Win:         r.window(p),
-		ReceivedAt:  b.his[o] + r.wallOffset,
+		ReceivedAt:  b.hi(o) + r.wallOffset,
 		Data:        r.ar.bytes(start, end),
 	}
 	if e.Exact {

@@ -504,3 +504,35 @@ func TestOffsetsPast32Bits(t *testing.T) {
 		t.Fatalf("tail %#x did not pass 2^32", r.tail)
 	}
 }
+
+// TestSlowFeedLineTimes checks that windows and receive times read back
+// exactly when a block of slots spans more than the 4.3 s its 32-bit line
+// times reach, from its first entry or from one in its middle.
+func TestSlowFeedLineTimes(t *testing.T) {
+	r := newRing(Config{MaxFrames: 100, MaxBytes: 1 << 20}.WithDefaults(), 8, 2) // 4-slot blocks
+	const wall = 1_700_000_000_000_000_000
+	want := map[uint64]Window{}
+	for i := int64(1); i <= 40; i++ {
+		hi := i * i * 300 * ms // ever further apart: some blocks fit, some do not
+		w := Window{Lo: hi - 3*ms, Hi: hi}
+		pos, _, err := r.Append(&Frame{ID: uint64(i), Exact: true, Win: w, ReceivedAt: hi + wall, Data: []byte{byte(i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[pos] = widen(w)
+	}
+	for e, ok := r.Oldest(); ok; e, ok = r.Next(e.Pos) {
+		if e.Win != want[e.Pos] || e.ReceivedAt != e.Win.Hi+wall {
+			t.Errorf("entry %d: window %+v received at %d; want %+v, %d", e.Pos, e.Win, e.ReceivedAt, want[e.Pos], want[e.Pos].Hi+wall)
+		}
+	}
+	wide := 0
+	for bn := r.sl.lo; bn < r.sl.hi; bn++ {
+		if r.sl.blocks[bn&uint64(len(r.sl.blocks)-1)].wide != nil {
+			wide++
+		}
+	}
+	if wide == 0 || wide == int(r.sl.hi-r.sl.lo) {
+		t.Errorf("%d of %d blocks wide; want some, not all", wide, r.sl.hi-r.sl.lo)
+	}
+}

@@ -1,5 +1,7 @@
 package backlog
 
+import "math"
+
 // slots holds the entries' columns in blocks of 1<<shift slots, addressed by
 // ring position: position p is slot p&mask of block p>>shift. Blocks are
 // allocated as positions reach them and released as the oldest entries go,
@@ -19,13 +21,19 @@ type slots struct {
 	allocs uint64      // blocks allocated (for tests)
 }
 
-// slotBlock is one block of the columns: per slot 22 bytes, 30 with a
+// slotBlock is one block of the columns: per slot 18 bytes, 26 with a
 // fingerprint.
 type slotBlock struct {
-	ids  []uint64
-	his  []int64
-	ends []uint32 // the low 32 bits of the payload's end offset (see Ring.end)
-	meta []uint16 // the window's width and whether ids[i] is exact (see packMeta)
+	ids []uint64
+	// his holds each window's end as nanoseconds after hiBase, the end of
+	// the window of the block's first entry (ends only grow). A block that
+	// spans more than 2^32 ns (4.3 s: a feed slower than 240 frames/s)
+	// keeps them in wide instead, allocated when an entry does not fit.
+	his    []uint32
+	hiBase int64
+	wide   []int64
+	ends   []uint32 // the low 32 bits of the payload's end offset (see Ring.end)
+	meta   []uint16 // the window's width and whether ids[i] is exact (see packMeta)
 	// fps holds the fingerprints of exact entries (the others' ids are
 	// their fingerprints). It is allocated with the block's first exact
 	// entry, so a ring of frames identified by their bytes pays nothing
@@ -34,7 +42,7 @@ type slotBlock struct {
 }
 
 // slotBlockBytes is a block's size without fingerprints.
-const slotBlockBytes = 8 + 8 + 4 + 2
+const slotBlockBytes = 8 + 4 + 4 + 2
 
 // maxSlotShift makes blocks of 1024 slots: 22 KiB, each column an exact Go
 // size class, small enough that a ring of a few frames does not pay for
@@ -61,8 +69,8 @@ func (s *slots) block(p uint64) *slotBlock {
 }
 
 // ensure backs position p, the one after the newest held (or any position
-// when none is held).
-func (s *slots) ensure(p uint64) {
+// when none is held), whose window ends at hi.
+func (s *slots) ensure(p uint64, hi int64) {
 	bn := p >> s.shift
 	if bn < s.hi && s.lo < s.hi {
 		return
@@ -77,11 +85,36 @@ func (s *slots) ensure(p uint64) {
 	s.spare = slotBlock{}
 	if b.ids == nil {
 		n := 1 << s.shift
-		b = slotBlock{ids: make([]uint64, n), his: make([]int64, n), ends: make([]uint32, n), meta: make([]uint16, n)}
+		b = slotBlock{ids: make([]uint64, n), his: make([]uint32, n), ends: make([]uint32, n), meta: make([]uint16, n)}
 		s.allocs++
 	}
+	b.hiBase, b.wide = hi, nil
 	*s.block(p) = b
 	s.hi++
+}
+
+// hi returns the end of the window of the entry in slot o.
+func (b *slotBlock) hi(o uint64) int64 {
+	if b.wide != nil {
+		return b.wide[o]
+	}
+	return b.hiBase + int64(b.his[o])
+}
+
+// setHi stores the end of the window of the entry in slot o, which is no
+// earlier than those of the slots before it.
+func (b *slotBlock) setHi(o uint64, hi int64) {
+	if b.wide == nil {
+		if d := uint64(hi - b.hiBase); d <= math.MaxUint32 && hi >= b.hiBase {
+			b.his[o] = uint32(d)
+			return
+		}
+		b.wide = make([]int64, len(b.his))
+		for i := range o {
+			b.wide[i] = b.hiBase + int64(b.his[i])
+		}
+	}
+	b.wide[o] = hi
 }
 
 // fingerprints returns the fingerprint column of p's block, allocating it
@@ -124,10 +157,11 @@ func (s *slots) held() int {
 
 // footprint returns the memory the blocks hold.
 func (s *slots) footprint() int64 {
-	const blockRefSize = 5 * 24 // five slice headers
+	const blockRefSize = 6*24 + 8 // six slice headers and hiBase
 	b := int64(s.held()) * slotBlockBytes
 	for bn := s.lo; bn < s.hi; bn++ {
-		b += int64(len(s.blocks[bn&uint64(len(s.blocks)-1)].fps)) * 8
+		blk := &s.blocks[bn&uint64(len(s.blocks)-1)]
+		b += int64(len(blk.fps)+len(blk.wide)) * 8
 	}
 	return b + int64(len(s.spare.fps))*8 + int64(len(s.blocks))*blockRefSize
 }
