@@ -135,9 +135,10 @@ func (r *Ring) pass(k int) {
 		return
 	}
 	for i := range k {
-		s := r.slot(i)
-		w, exact := r.window(s), r.exact(s)
-		node := r.mem.first(r.id(s))
+		p := r.slot(i)
+		b, o := r.sl.block(p), p&blockMask
+		w, exact := b.window(o), b.exact(o)
+		node := r.mem.first(b.ids[o])
 		for ; node >= 0; node = r.mem.same[node] {
 			if r.mem.exact[node] == exact && (exact || overlaps(r.mem.win[node], w)) {
 				break
@@ -167,8 +168,12 @@ func (r *Ring) findCertain(e Echo) int {
 	}
 	// In the steady state the echo is the oldest entry's. A certain match
 	// is the only one, so no other entry needs a look.
-	if r.id(r.slot(0)) == e.ID && !r.exact(r.slot(0)) && r.sameFrame(r.window(r.slot(0)), e.Win, r.size(0)) {
-		return 0
+	p := r.headPos()
+	b, o := r.sl.block(p), p&blockMask
+	if b.ids[o] == e.ID && !b.exact(o) {
+		if start, end := r.extentIn(0, b, o); r.sameFrame(b.window(o), e.Win, int(end-start)) {
+			return 0
+		}
 	}
 	// Entries are in line order and their windows grow with it: the
 	// candidates are those whose windows overlap the echo's, a short run
@@ -183,12 +188,13 @@ func (r *Ring) findCertain(e Echo) int {
 		}
 	}
 	for k, stop := lo, min(r.n, lo+maxCandidates); k < stop; k++ {
-		s := r.slot(k)
-		w := r.window(s)
+		p := r.slot(k)
+		b, o := r.sl.block(p), p&blockMask
+		w := b.window(o)
 		if w.Lo > e.Win.Hi {
 			break
 		}
-		if r.id(s) == e.ID && !r.exact(s) && r.sameFrame(w, e.Win, r.size(k)) {
+		if b.ids[o] == e.ID && !b.exact(o) && r.sameFrame(w, e.Win, r.size(k)) {
 			return k
 		}
 	}
@@ -204,7 +210,7 @@ const maxCandidates = 1024
 // a feed's do between restarts of its count), or by a scan of the rest of
 // the ring once enough misses have paid for one.
 func (r *Ring) findExact(id uint64) int {
-	if r.id(r.slot(0)) == id && r.exact(r.slot(0)) {
+	if p := r.headPos(); r.id(p) == id && r.exact(p) {
 		return 0
 	}
 	w := min(r.n, r.lookAhead)

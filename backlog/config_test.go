@@ -111,9 +111,8 @@ func TestWidenNeverNarrows(t *testing.T) {
 		if w.Lo != NoLo && got.Lo != NoLo && w.Lo-got.Lo >= 1<<widthShift {
 			t.Errorf("widen(%+v) = %+v: wider than one unit", w, got)
 		}
-		r := &Ring{sl: newSlots(4)}
-		r.sl.ensure(0, got.Hi)
-		b := r.sl.block(0)
+		r := &Ring{sl: newSlots()}
+		b := r.sl.ensure(0, got.Hi)
 		b.meta[0] = packMeta(got, true)
 		b.setHi(0, got.Hi)
 		if r.window(0) != got || !r.exact(0) {

@@ -408,15 +408,14 @@ func runOps(t testing.TB, rng *rand.Rand, steps int) {
 	}
 }
 
-// newRingForTest builds a ring with tiny chunks and blocks of two slots, so
-// that chunk placement, block boundaries and release are exercised by small
-// frames.
+// newRingForTest builds a ring with tiny chunks, so that chunk placement and
+// release are exercised by small frames.
 func newRingForTest(c Config) (*Ring, error) {
 	c = c.WithDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return newRing(c, 8, 1), nil
+	return newRing(c, 8), nil
 }
 
 func TestRingAgainstModel(t *testing.T) {

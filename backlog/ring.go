@@ -262,7 +262,7 @@ func New(c Config) (*Ring, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return newRing(c, chunkShiftFor(c.MaxBytes), slotShiftFor(c.MaxFrames)), nil
+	return newRing(c, chunkShiftFor(c.MaxBytes)), nil
 }
 
 // chunkShiftFor picks the arena chunk size: 64 KiB, smaller for a small
@@ -276,8 +276,8 @@ func chunkShiftFor(maxBytes int64) uint {
 }
 
 // newRing builds a ring from a validated config with chunks of 1<<chunkShift
-// bytes and blocks of 1<<slotShift slots.
-func newRing(c Config, chunkShift, slotShift uint) *Ring {
+// bytes.
+func newRing(c Config, chunkShift uint) *Ring {
 	return &Ring{
 		maxFrames:   c.MaxFrames,
 		maxBytes:    c.MaxBytes,
@@ -285,7 +285,7 @@ func newRing(c Config, chunkShift, slotShift uint) *Ring {
 		memTTL:      int64(c.EchoMemoryTTL),
 		margin:      int64(c.PassMargin),
 		byteTime:    int64(c.LineByteTime),
-		sl:          newSlots(slotShift),
+		sl:          newSlots(),
 		lastWin:     Window{Lo: NoLo, Hi: math.MinInt64},
 		passBefore:  math.MinInt64,
 		forgottenHi: math.MinInt64,
@@ -350,12 +350,11 @@ func (r *Ring) Append(f *Frame) (pos uint64, stored bool, err error) {
 		r.ar.write(start, f.Data)
 	}
 	p := r.lastPos + 1
-	r.sl.ensure(p, w.Hi)
-	b, o := r.sl.block(p), p&r.sl.mask
+	b, o := r.sl.ensure(p, w.Hi), p&blockMask
 	b.ids[o], b.meta[o], b.ends[o] = f.ID, packMeta(w, f.Exact), uint32(start+uint64(l))
 	b.setHi(o, w.Hi)
 	if f.Exact {
-		r.sl.fingerprints(p)[o] = f.Fingerprint
+		b.fingerprints()[o] = f.Fingerprint
 	}
 	r.n++
 	r.lastPos = p
@@ -546,31 +545,22 @@ func packMeta(w Window, exact bool) uint16 {
 	return m
 }
 
-func (r *Ring) window(p uint64) Window {
-	b, o := r.sl.block(p), p&r.sl.mask
-	u, hi := b.meta[o]&^exactBit, b.hi(o)
-	if u == widthUnbounded {
-		return Window{Lo: NoLo, Hi: hi}
-	}
-	return Window{Lo: hi - int64(u)<<widthShift, Hi: hi}
-}
+func (r *Ring) window(p uint64) Window { return r.sl.block(p).window(p & blockMask) }
 
-func (r *Ring) exact(p uint64) bool {
-	return r.sl.block(p).meta[p&r.sl.mask]&exactBit != 0
-}
+func (r *Ring) exact(p uint64) bool { return r.sl.block(p).exact(p & blockMask) }
 
-func (r *Ring) id(p uint64) uint64 { return r.sl.block(p).ids[p&r.sl.mask] }
+func (r *Ring) id(p uint64) uint64 { return r.sl.block(p).ids[p&blockMask] }
 
 // hi returns the end of the window of the entry at p.
-func (r *Ring) hi(p uint64) int64 { return r.sl.block(p).hi(p & r.sl.mask) }
+func (r *Ring) hi(p uint64) int64 { return r.sl.block(p).hi(p & blockMask) }
 
-// end returns where the payload of the entry at p ends in the arena. Only
-// the low 32 bits are stored, and the tail supplies the rest: every entry
-// held ends less than 2^32 bytes before the tail, since a hole is always
-// shorter than the frame after it (tail - headPrev < 2 * MaxBytes <=
-// 2 * LimitMaxBytes).
-func (r *Ring) end(p uint64) uint64 {
-	return r.tail - uint64(uint32(r.tail)-r.sl.block(p).ends[p&r.sl.mask])
+// end returns where the payload of the entry in slot o of b ends in the
+// arena. Only the low 32 bits are stored, and the tail supplies the rest:
+// every entry held ends less than 2^32 bytes before the tail, since a hole
+// is always shorter than the frame after it (tail - headPrev < 2 * MaxBytes
+// <= 2 * LimitMaxBytes).
+func (r *Ring) end(b *slotBlock, o uint64) uint64 {
+	return r.tail - uint64(uint32(r.tail)-b.ends[o&blockMask])
 }
 
 func (r *Ring) headPos() uint64 { return r.lastPos + 1 - uint64(r.n) }
@@ -581,17 +571,17 @@ func (r *Ring) slot(i int) uint64 { return r.headPos() + uint64(i) }
 // entry returns the i-th oldest entry (0 <= i < r.n).
 func (r *Ring) entry(i int) Entry {
 	p := r.slot(i)
-	start, end := r.extent(i)
-	b, o := r.sl.block(p), p&r.sl.mask
+	b, o := r.sl.block(p), p&blockMask
+	start, end := r.extentIn(i, b, o)
 	e := Entry{
 		Pos:         p,
 		ID:          b.ids[o],
-		Exact:       b.meta[o]&exactBit != 0,
+		Exact:       b.exact(o),
 		Fingerprint: b.ids[o],
-		Win:         r.window(p),
-		ReceivedAt:  b.hi(o) + r.wallOffset,
+		Win:         b.window(o),
 		Data:        r.ar.bytes(start, end),
 	}
+	e.ReceivedAt = e.Win.Hi + r.wallOffset
 	if e.Exact {
 		e.Fingerprint = b.fps[o]
 	}
@@ -600,27 +590,38 @@ func (r *Ring) entry(i int) Entry {
 
 // size returns the payload length of the i-th oldest entry.
 func (r *Ring) size(i int) int {
-	start, end := r.extent(i)
+	p := r.slot(i)
+	start, end := r.extentIn(i, r.sl.block(p), p&blockMask)
 	return int(end - start)
 }
 
-// extent returns where the i-th oldest entry's payload lies in the arena.
-func (r *Ring) extent(i int) (start, end uint64) {
-	p := r.slot(i)
+// extentIn returns where the i-th oldest entry's payload lies in the arena;
+// the entry is in slot o of b.
+func (r *Ring) extentIn(i int, b *slotBlock, o uint64) (start, end uint64) {
 	prev := r.headPrev
-	if i > 0 {
-		prev = r.end(p - 1)
+	switch {
+	case i == 0:
+	case o > 0:
+		prev = r.end(b, o-1)
+	default:
+		p := r.slot(i) - 1
+		prev = r.end(r.sl.block(p), p&blockMask)
 	}
-	end = r.end(p)
+	end = r.end(b, o)
 	return r.ar.startFor(prev, end), end
 }
 
 // drop removes the k oldest entries (0 < k <= r.n).
 func (r *Ring) drop(k int) {
 	prev, p := r.headPrev, r.headPos()
+	blk := r.sl.block(p)
 	var b uint64
 	for range k {
-		end := r.end(p)
+		o := p & blockMask
+		if o == 0 {
+			blk = r.sl.block(p)
+		}
+		end := r.end(blk, o)
 		b += end - r.ar.startFor(prev, end)
 		prev = end
 		p++
@@ -635,13 +636,14 @@ func (r *Ring) drop(k int) {
 // in the limbo until an echo or a settlement decides it.
 func (r *Ring) evictOldest() {
 	p := r.headPos()
-	end := r.end(p)
+	b, o := r.sl.block(p), p&blockMask
+	end := r.end(b, o)
 	l := end - r.ar.startFor(r.headPrev, end)
 	r.stats.OverflowFrames++
 	r.stats.OverflowBytes += l
 	r.limbo.push(r, limboEntry{
-		pos: p, id: r.id(p), at: r.hi(p) + r.wallOffset, bytes: l,
-		win: r.window(p),
+		pos: p, id: b.ids[o], at: b.hi(o) + r.wallOffset, bytes: l,
+		win: b.window(o),
 	})
 	r.drop(1)
 }

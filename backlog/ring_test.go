@@ -140,7 +140,7 @@ func TestResetPositionsContinue(t *testing.T) {
 // chunk ends never corrupt data, and frames are read back intact.
 func TestArenaWrapAround(t *testing.T) {
 	c := Config{MaxFrames: 1000, MaxBytes: 1 << 20, LookAhead: 4, EchoMemory: 4}
-	r := newRing(c.WithDefaults(), 5, 2) // 32-byte chunks, 4-slot blocks
+	r := newRing(c.WithDefaults(), 5) // 32-byte chunks
 	frame := func(id uint64) string {
 		n := 1 + int(id*7)%13 // 1..13 bytes: holes of varying size
 		b := make([]byte, n)
@@ -173,7 +173,7 @@ func TestArenaWrapAround(t *testing.T) {
 	if r.ar.allocs != 0 {
 		t.Errorf("%d chunk allocations in steady state", r.ar.allocs)
 	}
-	if r.ar.n > 3 || r.sl.held() > 12 || r.sl.allocs > 3 {
+	if r.ar.n > 3 || r.sl.held() > 2*blockSlots || r.sl.allocs > 2 {
 		t.Errorf("ring grew: %d chunks, %d slots (%d blocks allocated) for %d entries", r.ar.n, r.sl.held(), r.sl.allocs, r.Len())
 	}
 }
@@ -182,7 +182,7 @@ func TestArenaWrapAround(t *testing.T) {
 // for a frame longer than a chunk are not kept as spare chunks, so that the
 // large buffer is freed once the frame is trimmed.
 func TestLargeFrameBufferNotRecycled(t *testing.T) {
-	r := newRing(Config{MaxFrames: 100, MaxBytes: 10000}.WithDefaults(), 4, 2) // 16-byte chunks, 4-slot blocks
+	r := newRing(Config{MaxFrames: 100, MaxBytes: 10000}.WithDefaults(), 4) // 16-byte chunks
 	big := string(bytes.Repeat([]byte("L"), 100))
 	r.Append(seqFrame(1, 1*ms, big))
 	r.Append(seqFrame(2, 2*ms, "after"))
@@ -472,7 +472,7 @@ func TestGapsKeepTheMostRecent(t *testing.T) {
 // their low 32 bits are stored, and entries on both sides must read back
 // intact.
 func TestOffsetsPast32Bits(t *testing.T) {
-	r := newRing(Config{MaxFrames: 64, MaxBytes: 1 << 10}.WithDefaults(), 5, 2) // 32-byte chunks, 4-slot blocks
+	r := newRing(Config{MaxFrames: 64, MaxBytes: 1 << 10}.WithDefaults(), 5) // 32-byte chunks
 	r.tail = 1<<32 - 1<<9
 	r.headPrev = r.tail
 	frame := func(id uint64) []byte {
@@ -483,7 +483,7 @@ func TestOffsetsPast32Bits(t *testing.T) {
 		return b
 	}
 	var next uint64 = 1
-	for id := uint64(1); id <= 400; id++ {
+	for id := uint64(1); id <= 3*blockSlots; id++ {
 		if _, _, err := r.Append(&Frame{ID: id, Exact: true, Win: Window{Lo: int64(id), Hi: int64(id)}, Data: frame(id)}); err != nil {
 			t.Fatal(err)
 		}
@@ -509,11 +509,19 @@ func TestOffsetsPast32Bits(t *testing.T) {
 // exactly when a block of slots spans more than the 4.3 s its 32-bit line
 // times reach, from its first entry or from one in its middle.
 func TestSlowFeedLineTimes(t *testing.T) {
-	r := newRing(Config{MaxFrames: 100, MaxBytes: 1 << 20}.WithDefaults(), 8, 2) // 4-slot blocks
+	r := mustNew(t, Config{MaxFrames: 4000})
 	const wall = 1_700_000_000_000_000_000
 	want := map[uint64]Window{}
-	for i := int64(1); i <= 40; i++ {
-		hi := i * i * 300 * ms // ever further apart: some blocks fit, some do not
+	hi := int64(0)
+	for i := 1; i <= 3000; i++ {
+		switch {
+		case i == 600:
+			hi += 10_000 * ms // the first block's times stop fitting here
+		case i > 2*blockSlots:
+			hi += 5 * ms // the third block's do after 4.3 s
+		default:
+			hi += ms
+		}
 		w := Window{Lo: hi - 3*ms, Hi: hi}
 		pos, _, err := r.Append(&Frame{ID: uint64(i), Exact: true, Win: w, ReceivedAt: hi + wall, Data: []byte{byte(i)}})
 		if err != nil {
@@ -523,16 +531,14 @@ func TestSlowFeedLineTimes(t *testing.T) {
 	}
 	for e, ok := r.Oldest(); ok; e, ok = r.Next(e.Pos) {
 		if e.Win != want[e.Pos] || e.ReceivedAt != e.Win.Hi+wall {
-			t.Errorf("entry %d: window %+v received at %d; want %+v, %d", e.Pos, e.Win, e.ReceivedAt, want[e.Pos], want[e.Pos].Hi+wall)
+			t.Fatalf("entry %d: window %+v received at %d; want %+v, %d", e.Pos, e.Win, e.ReceivedAt, want[e.Pos], want[e.Pos].Hi+wall)
 		}
 	}
-	wide := 0
+	var wide []bool
 	for bn := r.sl.lo; bn < r.sl.hi; bn++ {
-		if r.sl.blocks[bn&uint64(len(r.sl.blocks)-1)].wide != nil {
-			wide++
-		}
+		wide = append(wide, r.sl.blocks[bn&uint64(len(r.sl.blocks)-1)].wide != nil)
 	}
-	if wide == 0 || wide == int(r.sl.hi-r.sl.lo) {
-		t.Errorf("%d of %d blocks wide; want some, not all", wide, r.sl.hi-r.sl.lo)
+	if len(wide) != 3 || !wide[0] || wide[1] || !wide[2] {
+		t.Errorf("blocks with 64-bit line times: %v; want [true false true]", wide)
 	}
 }

@@ -2,79 +2,78 @@ package backlog
 
 import "math"
 
-// slots holds the entries' columns in blocks of 1<<shift slots, addressed by
-// ring position: position p is slot p&mask of block p>>shift. Blocks are
-// allocated as positions reach them and released as the oldest entries go,
-// one kept for reuse so that steady append/trim churn allocates nothing.
+// slots holds the entries' columns in blocks of blockSlots slots, addressed
+// by ring position: position p is slot p%blockSlots of block p/blockSlots.
+// Blocks are allocated as positions reach them and released as the oldest
+// entries go, one kept for reuse so that steady append/trim churn allocates
+// nothing.
 //
 // Columns that doubled by copying would leave each old copy to the garbage
 // collector: as much memory again as the columns, resident until a
 // collection runs and the freed pages are reused or returned. Blocks are
 // never copied, and a drained ring gives them back.
 type slots struct {
-	shift uint
-	mask  uint64 // 1<<shift - 1
-
-	blocks []slotBlock // ring indexed by block number, power-of-two length
-	lo, hi uint64      // block numbers held: [lo, hi)
-	spare  slotBlock   // a released block kept for reuse; ids nil if none
-	allocs uint64      // blocks allocated (for tests)
+	blocks []*slotBlock // ring indexed by block number, power-of-two length
+	lo, hi uint64       // block numbers held: [lo, hi)
+	last   *slotBlock   // block hi-1, the newest entry's; nil if not held
+	spare  *slotBlock   // a released block kept for reuse
+	allocs uint64       // blocks allocated (for tests)
 }
+
+// blockShift makes blocks of 1024 slots: 18 KiB, few enough that the
+// pointers to them cost nothing per entry, small enough that a ring of a
+// few frames does not pay for many more. Fixed-size columns keep a slot's
+// address one step from its block's, with no bounds to check.
+const (
+	blockShift = 10
+	blockSlots = 1 << blockShift
+	blockMask  = blockSlots - 1
+)
 
 // slotBlock is one block of the columns: per slot 18 bytes, 26 with a
 // fingerprint.
 type slotBlock struct {
-	ids []uint64
+	ids [blockSlots]uint64
 	// his holds each window's end as nanoseconds after hiBase, the end of
 	// the window of the block's first entry (ends only grow). A block that
 	// spans more than 2^32 ns (4.3 s: a feed slower than 240 frames/s)
 	// keeps them in wide instead, allocated when an entry does not fit.
-	his    []uint32
+	his  [blockSlots]uint32
+	ends [blockSlots]uint32 // the low 32 bits of the payload's end offset (see Ring.end)
+	meta [blockSlots]uint16 // the window's width and whether ids[i] is exact (see packMeta)
+
 	hiBase int64
-	wide   []int64
-	ends   []uint32 // the low 32 bits of the payload's end offset (see Ring.end)
-	meta   []uint16 // the window's width and whether ids[i] is exact (see packMeta)
+	wide   *[blockSlots]int64
 	// fps holds the fingerprints of exact entries (the others' ids are
 	// their fingerprints). It is allocated with the block's first exact
 	// entry, so a ring of frames identified by their bytes pays nothing
 	// for it.
-	fps []uint64
+	fps *[blockSlots]uint64
 }
 
-// slotBlockBytes is a block's size without fingerprints.
-const slotBlockBytes = 8 + 4 + 4 + 2
+// slotBytes is a slot's size without a fingerprint.
+const slotBytes = 8 + 4 + 4 + 2
 
-// maxSlotShift makes blocks of 1024 slots: 22 KiB, each column an exact Go
-// size class, small enough that a ring of a few frames does not pay for
-// many more.
-const maxSlotShift = 10
-
-// slotShiftFor picks the block size: 1024 slots, smaller for a small frame
-// bound (at most an eighth of it), never below 16.
-func slotShiftFor(maxFrames int) uint {
-	shift := uint(maxSlotShift)
-	for shift > 4 && 1<<shift > maxFrames/8 {
-		shift--
-	}
-	return shift
-}
-
-func newSlots(shift uint) slots {
-	return slots{shift: shift, mask: 1<<shift - 1, blocks: make([]slotBlock, 4)}
-}
+func newSlots() slots { return slots{blocks: make([]*slotBlock, 4)} }
 
 // block returns the block holding position p, which must be held.
 func (s *slots) block(p uint64) *slotBlock {
-	return &s.blocks[(p>>s.shift)&uint64(len(s.blocks)-1)]
+	return s.blocks[(p>>blockShift)&uint64(len(s.blocks)-1)]
 }
 
-// ensure backs position p, the one after the newest held (or any position
-// when none is held), whose window ends at hi.
-func (s *slots) ensure(p uint64, hi int64) {
-	bn := p >> s.shift
-	if bn < s.hi && s.lo < s.hi {
-		return
+// ensure returns the block of position p, the one after the newest entry's,
+// whose window ends at hi; it backs p first if needed. Within a block, p's
+// is the newest entry's, kept at hand.
+func (s *slots) ensure(p uint64, hi int64) *slotBlock {
+	if p&blockMask != 0 && s.last != nil {
+		return s.last
 	}
+	return s.add(p, hi)
+}
+
+// add backs position p with a block, taken from the spare or allocated.
+func (s *slots) add(p uint64, hi int64) *slotBlock {
+	bn := p >> blockShift
 	if s.lo == s.hi {
 		s.lo, s.hi = bn, bn
 	}
@@ -82,34 +81,47 @@ func (s *slots) ensure(p uint64, hi int64) {
 		s.grow()
 	}
 	b := s.spare
-	s.spare = slotBlock{}
-	if b.ids == nil {
-		n := 1 << s.shift
-		b = slotBlock{ids: make([]uint64, n), his: make([]uint32, n), ends: make([]uint32, n), meta: make([]uint16, n)}
+	s.spare = nil
+	if b == nil {
+		b = new(slotBlock)
 		s.allocs++
 	}
 	b.hiBase, b.wide = hi, nil
-	*s.block(p) = b
+	s.blocks[bn&uint64(len(s.blocks)-1)] = b
 	s.hi++
+	s.last = b
+	return b
 }
 
 // hi returns the end of the window of the entry in slot o.
 func (b *slotBlock) hi(o uint64) int64 {
 	if b.wide != nil {
-		return b.wide[o]
+		return b.wide[o&blockMask]
 	}
-	return b.hiBase + int64(b.his[o])
+	return b.hiBase + int64(b.his[o&blockMask])
 }
+
+func (b *slotBlock) window(o uint64) Window {
+	hi := b.hi(o)
+	u := b.meta[o&blockMask] &^ exactBit
+	if u == widthUnbounded {
+		return Window{Lo: NoLo, Hi: hi}
+	}
+	return Window{Lo: hi - int64(u)<<widthShift, Hi: hi}
+}
+
+func (b *slotBlock) exact(o uint64) bool { return b.meta[o&blockMask]&exactBit != 0 }
 
 // setHi stores the end of the window of the entry in slot o, which is no
 // earlier than those of the slots before it.
 func (b *slotBlock) setHi(o uint64, hi int64) {
+	o &= blockMask
 	if b.wide == nil {
 		if d := uint64(hi - b.hiBase); d <= math.MaxUint32 && hi >= b.hiBase {
 			b.his[o] = uint32(d)
 			return
 		}
-		b.wide = make([]int64, len(b.his))
+		b.wide = new([blockSlots]int64)
 		for i := range o {
 			b.wide[i] = b.hiBase + int64(b.his[i])
 		}
@@ -117,29 +129,38 @@ func (b *slotBlock) setHi(o uint64, hi int64) {
 	b.wide[o] = hi
 }
 
-// fingerprints returns the fingerprint column of p's block, allocating it
-// if needed.
-func (s *slots) fingerprints(p uint64) []uint64 {
-	b := s.block(p)
+// fingerprints returns the block's fingerprint column, allocating it if
+// needed.
+func (b *slotBlock) fingerprints() *[blockSlots]uint64 {
 	if b.fps == nil {
-		b.fps = make([]uint64, 1<<s.shift)
+		b.fps = new([blockSlots]uint64)
 	}
 	return b.fps
 }
 
 // release drops the blocks wholly before position p.
 func (s *slots) release(p uint64) {
-	for keep := p >> s.shift; s.lo < s.hi && s.lo < keep; s.lo++ {
-		b := &s.blocks[s.lo&uint64(len(s.blocks)-1)]
-		if s.spare.ids == nil {
-			s.spare = *b
+	if keep := p >> blockShift; s.lo < keep && s.lo < s.hi {
+		s.releaseBefore(keep)
+	}
+}
+
+func (s *slots) releaseBefore(keep uint64) {
+	for ; s.lo < s.hi && s.lo < keep; s.lo++ {
+		i := s.lo & uint64(len(s.blocks)-1)
+		b := s.blocks[i]
+		s.blocks[i] = nil
+		if b == s.last {
+			s.last = nil
 		}
-		*b = slotBlock{}
+		if s.spare == nil {
+			s.spare = b
+		}
 	}
 }
 
 func (s *slots) grow() {
-	nb := make([]slotBlock, 2*len(s.blocks))
+	nb := make([]*slotBlock, 2*len(s.blocks))
 	for bn := s.lo; bn < s.hi; bn++ {
 		nb[bn&uint64(len(nb)-1)] = s.blocks[bn&uint64(len(s.blocks)-1)]
 	}
@@ -149,19 +170,31 @@ func (s *slots) grow() {
 // held returns the number of slots held, the spare included.
 func (s *slots) held() int {
 	n := int(s.hi - s.lo)
-	if s.spare.ids != nil {
+	if s.spare != nil {
 		n++
 	}
-	return n << s.shift
+	return n << blockShift
 }
 
 // footprint returns the memory the blocks hold.
 func (s *slots) footprint() int64 {
-	const blockRefSize = 6*24 + 8 // six slice headers and hiBase
-	b := int64(s.held()) * slotBlockBytes
-	for bn := s.lo; bn < s.hi; bn++ {
-		blk := &s.blocks[bn&uint64(len(s.blocks)-1)]
-		b += int64(len(blk.fps)+len(blk.wide)) * 8
+	const perBlock = slotBytes*blockSlots + 3*8
+	const column = 8 * blockSlots
+	b := int64(len(s.blocks)) * 8
+	each := func(blk *slotBlock) {
+		b += perBlock
+		if blk.wide != nil {
+			b += column
+		}
+		if blk.fps != nil {
+			b += column
+		}
 	}
-	return b + int64(len(s.spare.fps))*8 + int64(len(s.blocks))*blockRefSize
+	for bn := s.lo; bn < s.hi; bn++ {
+		each(s.blocks[bn&uint64(len(s.blocks)-1)])
+	}
+	if s.spare != nil {
+		each(s.spare)
+	}
+	return b
 }
