@@ -64,9 +64,10 @@ type Config struct {
 	// MaxFrames bounds the number of entries held.
 	MaxFrames int `yaml:"max_frames"`
 	// MaxBytes bounds the payload bytes held (the sum of the frames'
-	// lengths). The memory actually used is close to this plus 40 bytes per
-	// entry for typical frame sizes; see the package documentation for the
-	// worst case.
+	// lengths), at most LimitMaxBytes. The memory actually used is close to
+	// this plus 18 bytes per entry (26 with a feed sequence number) for
+	// typical frame sizes; see the package documentation for the worst
+	// case.
 	MaxBytes int64 `yaml:"max_bytes"`
 	// LookAhead is how many of the oldest entries an echo that carries a
 	// feed sequence number is compared with before the ring is scanned

@@ -36,20 +36,26 @@
 //
 // # Memory
 //
-// Entries are columns in a ring of slots (identity, line time, window width
-// and payload end offset: 26 bytes each), grown by doubling up to MaxFrames
-// and kept thereafter. A frame identified by a feed sequence number also
-// keeps its fingerprint (8 bytes more, in a column allocated with the first
-// such frame); for the others the identity is the fingerprint. Payload bytes live in an arena of fixed-size chunks (64 KiB by
-// default) allocated as the data needs them and released as it is trimmed,
-// with a couple kept for reuse so that steady append/trim churn allocates
-// nothing. A frame that does not fit in the rest of the current chunk starts
-// the next one, leaving a hole; a frame longer than a chunk gets one
-// contiguous buffer. Entry.Data is therefore always one contiguous slice.
+// Entries are columns in blocks of 1,024 slots (identity, line time, window
+// width and payload end offset: 18 bytes each), addressed by position,
+// allocated as positions reach them and released as entries go, so the
+// columns are never copied and a drained ring gives them back. Line times
+// are kept as 32-bit nanoseconds after their block's first (a block spanning
+// more than 4.3 s moves them to a 64-bit column), payload offsets as their
+// low 32 bits (hence max_bytes at most 1 GiB). A frame identified by a feed
+// sequence number also keeps its fingerprint (8 bytes more, in a column its
+// block allocates with the first such frame); for the others the identity
+// is the fingerprint. Payload bytes live in an arena of fixed-size chunks
+// (64 KiB by default) allocated as the data needs them and released as it
+// is trimmed, with a couple kept for reuse so that steady append/trim churn
+// allocates nothing. A frame that does not fit in the rest of the current
+// chunk starts the next one, leaving a hole; a frame longer than a chunk
+// gets one contiguous buffer. Entry.Data is therefore always one contiguous
+// slice.
 //
 // For frames much smaller than a chunk the memory held is close to the
-// payload plus the slots: a million 100-byte frames take about 1.27 times
-// their payload, 1.36 with feed sequence numbers. In the worst case (every frame just over half a chunk) holes
-// can match the payload, so the arena is bounded by twice MaxBytes plus
-// three chunks and the two spares.
+// payload plus the slots: a million 100-byte frames take about 1.19 times
+// their payload, 1.27 with feed sequence numbers. In the worst case (every
+// frame just over half a chunk) holes can match the payload, so the arena
+// is bounded by twice MaxBytes plus three chunks and the two spares.
 package backlog
