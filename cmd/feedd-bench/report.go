@@ -423,7 +423,7 @@ func (res *results) renderMemory(p printFunc) {
 		p("| %d | %s | %s | %s | %s |\n", depth, summarize(rss).format(fmtMiB), summarize(idle).format(fmtMiB), summarize(payload).format(fmtMiB),
 			summarize(ratio).format(fixed(2)))
 	}
-	p("\nResident memory includes what the Go runtime has not returned to the kernel yet; the ring's own live heap for a million frames is in the backlog micro-benchmark below (`Memory1M`).\n\n")
+	p("\nResident memory includes what the Go runtime has not returned to the kernel yet; the ring's own live heap for a million frames is in the backlog micro-benchmark below (`Memory1MSeq`: the frames here carry sequence numbers).\n\n")
 }
 
 // memoryAt is every memory run at depth frames: resident memory holding
