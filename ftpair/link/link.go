@@ -98,8 +98,8 @@ type peer struct {
 	lastRecvWall atomic.Int64 // unix nanoseconds of the last message
 	// heardAlive is lastRecvWall until an obituary clears it: the peer,
 	// and whatever it held, is gone (LastHeard).
-	heardAlive atomic.Int64
-	incarnation  atomic.Uint64
+	heardAlive  atomic.Int64
+	incarnation atomic.Uint64
 	sent, received, queueDropped, notConnected,
 	connects, disconnects, obituaries, dialFailures,
 	refusals, clockBounds, clockDiscarded,
