@@ -122,6 +122,9 @@ func (m *Member) perform(a ftpair.Action) {
 			level = slog.LevelDebug
 		}
 		m.log.Log(context.Background(), level, "activating", "reason", a.Reason, "term", a.Term, "replacing", a.Peer)
+		if a.Reason == ftpair.ReasonSilence {
+			m.tookOverOnSilence.Store(time.Now().UnixNano())
+		}
 		m.startActivation(a.Term)
 	case ftpair.Deactivate:
 		m.log.Warn("deactivating", "reason", a.Reason, "planned", a.Planned, "handover_to", a.HandoverTo, "detail", a.Detail)

@@ -62,6 +62,9 @@ type Member struct {
 	pairStatus atomic.Pointer[ftpair.Status]
 	actStatus  atomic.Pointer[ActivationStatus]
 	lastLoop   atomic.Int64 // hostclock.Now() at the loop's last turn: a step of the wall clock must not fail /healthz
+	// tookOverOnSilence is when this member last activated because its
+	// peer had gone silent (unix nanoseconds; 0: never): peerHeard.
+	tookOverOnSilence atomic.Int64
 	// sd speaks to systemd when the member runs under it (nil in tests).
 	sd *systemdNotifier
 	// notify takes each role change for pair.notify (nil without one);
@@ -150,7 +153,7 @@ func (m *Member) build() error {
 		if m.link == nil {
 			return time.Time{}
 		}
-		return m.link.LastHeard()
+		return heardSinceTakeOver(m.link.LastHeard(), m.tookOverOnSilence.Load())
 	}
 	m.pipe, err = broadcast.New(cfg.Kafka, broadcast.Options{
 		Pipeline: cfg.Pipeline, Member: cfg.MemberID, Ring: ring,
@@ -169,6 +172,21 @@ func (m *Member) build() error {
 	}
 	m.registry.MustRegister(m.link)
 	return nil
+}
+
+// heardSinceTakeOver is when the peer was last heard, for a repair that
+// may wait on it (broadcast.Options.PeerHeard), or the zero time if that
+// was no later than takeOver (unix nanoseconds), when this member took its
+// place because it had gone silent. The pair protocol has then judged the
+// peer gone, a stopped process or a dead host whose link no obituary
+// closed, and a repair must not hold the stream on it for
+// backlog.repair_patience: its successor would publish nothing meanwhile.
+// Once it is heard again it may answer, and is waited on as before.
+func heardSinceTakeOver(heard time.Time, takeOver int64) time.Time {
+	if heard.IsZero() || heard.UnixNano() <= takeOver {
+		return time.Time{}
+	}
+	return heard
 }
 
 // newPairLink builds the member's pair link, which carries the pair
