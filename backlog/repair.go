@@ -41,22 +41,6 @@ type HoleRules struct {
 	// duplicate (time and number disagree about it). Zero places numbered
 	// frames by time alone.
 	Late int64
-	// Anchored: FillHoleThrough places by the anchors among the local
-	// frames after the hole each peer frame no local frame may be (by the
-	// margin) and that through does not ask for: an anchor is a local
-	// frame whose identity occurs once among the local frames after the
-	// hole and once among the peer's, the peer's copy within the margin of
-	// its own, and that the frames before the hole do not hold (it would
-	// repeat on the line). The peer's frames past that copy came after the
-	// anchor on the line; one the local stream lacks, published in the
-	// hole, would go out before local frames that preceded it, and those
-	// the peer lost have no copy in the fill to keep the order. Such a
-	// frame gets Fill.Place past the last anchor whose copy precedes it,
-	// and the caller publishes it there rather than in the hole: it stays
-	// in the fill, so nothing else need repair it. Frames a local frame
-	// may be stay in the hole, marked, as before: an anchor is not
-	// certain, and they may be the hole's.
-	Anchored bool
 }
 
 // Fill is one peer frame chosen to fill a hole, in line order.
@@ -66,11 +50,6 @@ type Fill struct {
 	// Possible: a local frame may be this frame; publish it marked as a
 	// possible duplicate.
 	Possible bool
-	// Place is the index among the local frames after the hole of the
-	// one the frame goes out before: 0 for the hole itself; past 0 (with
-	// HoleRules.Anchored only) for a frame that certainly came after
-	// after[Place-1], which may be len(after): after every one given.
-	Place int
 }
 
 // FillHole returns, in line order, the peer frames that belong in the hole
@@ -93,8 +72,7 @@ func FillHole(before, after, peer []Sighting, rules HoleRules) []Fill {
 // certainly are peer frames before it (they go out again, marked). A hole
 // found by comparing the streams is placed where no local frame after it is
 // certainly behind the frame it lacks, which may be early; through is -1
-// when no peer frame is known to be lacking. See HoleRules.Anchored for
-// the peer frames it places after the hole.
+// when no peer frame is known to be lacking.
 func FillHoleThrough(before, after, peer []Sighting, through int, rules HoleRules) []Fill {
 	lo := lowerCut(before, peer, rules)
 	var last *Sighting
@@ -107,9 +85,6 @@ func FillHoleThrough(before, after, peer []Sighting, through int, rules HoleRule
 		if p := peer[f.Index]; len(after) > 0 && ahead(p.Win, after[0].Win, rules.Margin) && numberedInHole(p, last, after[0], rules) {
 			fill[i].Possible = true // taken by its number against its time
 		}
-	}
-	if rules.Anchored {
-		placeByAnchors(fill, before, after, peer, lo, through, rules.Margin)
 	}
 	return fill
 }
@@ -160,33 +135,10 @@ func FillStart(before, after, peer []Sighting, to int64, through int, rules Hole
 }
 
 // startAnchor returns the index in peer of the copy of the first local
-// frame that ended by to and is an anchor (anchorCopies), and that frame's
-// index in after; -1 if there is none.
+// frame that ended by to and whose identity neither the local frames nor
+// the peer's from lo on repeat, and that frame's index in after; -1 if
+// there is none.
 func startAnchor(after, peer []Sighting, lo int, to, margin int64) (copyAt, at int) {
-	copies := anchorCopies(after, peer, lo, margin)
-	for i, l := range after {
-		if l.Win.Hi > to {
-			break
-		}
-		j := copies[i]
-		if j < 0 {
-			continue
-		}
-		if behind(peer[j].Win, after[0].Win, margin) {
-			// Certainly before the local stream began: not the copy.
-			return -1, -1
-		}
-		return j, i
-	}
-	return -1, -1
-}
-
-// anchorCopies returns, for each local frame of after, the index in peer of
-// its copy if the frame is an anchor: its identity occurs once among the
-// local frames and once among the peer's from lo on, and the copy's window
-// comes within the margin of its own (a sentence with a time stamp); -1
-// otherwise.
-func anchorCopies(after, peer []Sighting, lo int, margin int64) []int {
 	type key struct {
 		id    uint64
 		exact bool
@@ -204,43 +156,22 @@ func anchorCopies(after, peer []Sighting, lo int, margin int64) []int {
 	for _, l := range after {
 		local[key{l.ID, l.Exact}]++
 	}
-	copies := make([]int, len(after))
 	for i, l := range after {
-		copies[i] = -1
+		if l.Win.Hi > to {
+			break
+		}
 		k := key{l.ID, l.Exact}
-		if j, ok := peerAt[k]; ok && j >= 0 && local[k] == 1 && peer[j].MayBe(l, margin) {
-			copies[i] = j
-		}
-	}
-	return copies
-}
-
-// placeByAnchors sets the Place of each frame of fill that no local frame
-// may be and that through does not ask for: past the last anchor after the
-// hole (HoleRules.Anchored) whose copy comes before it among the peer's
-// frames, or the hole itself if none does.
-func placeByAnchors(fill []Fill, before, after, peer []Sighting, lo, through int, margin int64) {
-	copies := anchorCopies(after, peer, lo, margin)
-	for r, j := range copies {
-		// An identity the frames before the hole hold too repeats on the
-		// line, and a copy certainly before the first local frame after
-		// the hole is not this one's: either may be two frames.
-		if j >= 0 && (hasIdentity(before, after[r]) || behind(peer[j].Win, after[0].Win, margin)) {
-			copies[r] = -1
-		}
-	}
-	for i := range fill {
-		f := &fill[i]
-		if f.Possible || f.Index <= through {
+		j, ok := peerAt[k]
+		if !ok || j < 0 || local[k] != 1 || !peer[j].MayBe(l, margin) {
 			continue
 		}
-		for r := len(after) - 1; r >= 0; r-- {
-			if j := copies[r]; j >= 0 && j < f.Index {
-				f.Place = r + 1
-				break
-			}
+		if behind(peer[j].Win, after[0].Win, margin) {
+			// Certainly before the local stream began: not the copy.
+			return -1, -1
 		}
+		return j, i
 	}
+	return -1, -1
 }
 
 // fillRange returns peer[lo:hi] as a fill, each marked where a local frame
@@ -307,16 +238,6 @@ func upperCut(after, peer []Sighting, lo int, last *Sighting, rules HoleRules) i
 func numberedInHole(p Sighting, last *Sighting, first Sighting, rules HoleRules) bool {
 	return rules.Late > 0 && last != nil && p.Exact && last.Exact && first.Exact &&
 		last.ID < p.ID && p.ID < first.ID && !ahead(p.Win, first.Win, rules.Margin+rules.Late)
-}
-
-// hasIdentity reports whether a frame of local has s's identity.
-func hasIdentity(local []Sighting, s Sighting) bool {
-	for _, l := range local {
-		if l.ID == s.ID && l.Exact == s.Exact {
-			return true
-		}
-	}
-	return false
 }
 
 // isAny reports whether p is certainly one of the local frames.

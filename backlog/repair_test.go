@@ -460,7 +460,7 @@ func TestFillStartRepeatedSentences(t *testing.T) {
 	// are not the peer's to give either. The repeated ones it gives are
 	// marked: no window tells them from the member's.
 	fill = FillStart(nil, local(4), peer, at(4, 0).Win.Hi+margin, -1, rules)
-	if want := []Fill{{0, false, 0}, {1, true, 0}, {2, true, 0}, {3, false, 0}}; fmt.Sprint(fill) != fmt.Sprint(want) {
+	if want := []Fill{{0, false}, {1, true}, {2, true}, {3, false}}; fmt.Sprint(fill) != fmt.Sprint(want) {
 		t.Fatalf("fill = %v, want %v: frames 0 to 3, the repeated ones marked", fill, want)
 	}
 	// The peer lost its copy of frame 5: its frames before the anchor are
@@ -468,7 +468,7 @@ func TestFillStartRepeatedSentences(t *testing.T) {
 	// marked.
 	lost := append(append([]Sighting(nil), peer[:5]...), peer[6:]...)
 	fill = FillStart(nil, local(4), lost, at(4, 0).Win.Hi+margin, -1, rules)
-	if want := []Fill{{0, false, 0}, {1, true, 0}, {2, true, 0}, {3, false, 0}, {4, true, 0}}; fmt.Sprint(fill) != fmt.Sprint(want) {
+	if want := []Fill{{0, false}, {1, true}, {2, true}, {3, false}, {4, true}}; fmt.Sprint(fill) != fmt.Sprint(want) {
 		t.Fatalf("fill = %v, want %v: frames 0 to 4, the repeated ones marked", fill, want)
 	}
 	// No stamped frame at all: the windows alone decide, and every peer

@@ -529,20 +529,16 @@ func (r *repairs) matchFilled(ring, pos uint64) bool {
 // one that has not come yet and asks for the frames around s, or one that
 // has come whole from ring and holds it. Its fill is then made to reach s.
 // Only the last: a fill that reached past a later hole's place would
-// publish frames of that hole before the ones it lacks. And only at its
-// place: own frames held between the hole and at came before s on the
-// line, and the fill, published before them, would put s ahead of those
-// the peer lost; s gets a hole of its own at at instead. (The start of a
-// stream is placed by its answer, not by the sightings.)
+// publish frames of that hole before the ones it lacks.
 func (p *Pipeline) holeCovers(s peerSighting, ring, at uint64, margin int64) bool {
 	var last *hole
 	for _, h := range p.rep.holes {
-		if h.pos <= at && !h.later {
+		if h.pos <= at {
 			last = h // holes are in ring order
 		}
 	}
 	h := last
-	if h == nil || h.decided || s.Win.Lo == backlog.NoLo || !h.start && h.pos != at {
+	if h == nil || h.decided || s.Win.Lo == backlog.NoLo {
 		return false
 	}
 	if h.chunks > 0 {

@@ -135,13 +135,6 @@ type hole struct {
 	// start: the hole before this member's own stream (checkStart); the
 	// frames published before it are the topic's, not this member's.
 	start bool
-	// later: not a hole of its own but the frames of an earlier hole's
-	// answer that certainly came after the own frame before pos
-	// (backlog.Fill.Place), decided with it and published here, so that
-	// they go out after the own frames that preceded them on the line and
-	// whatever the cross-check sees later (fillLater). need are their
-	// sightings.
-	later bool
 	// need are the peer's sightings the cross-check found missing here
 	// (converted to this host's clock): the fill reaches to each.
 	need []backlog.Sighting
@@ -338,13 +331,7 @@ func (r *repairs) withdrawFills(unknown bool) []ringHole {
 		if !h.start && (!h.decided || h.committed < len(h.fill)) {
 			// The start of the stream is checked again by every
 			// activation (checkStart).
-			rh := ringHole{pos: h.pos, kind: h.kind}
-			if h.later {
-				// Placed by an anchor, not by the frames around pos:
-				// the request must reach them.
-				rh.need = h.need
-			}
-			again = append(again, rh)
+			again = append(again, ringHole{pos: h.pos, kind: h.kind})
 		}
 	}
 	return again
@@ -457,19 +444,10 @@ func (p *Pipeline) delivered(t, now int64) bool {
 type ringHole struct {
 	pos  uint64
 	kind ingest.Hole
-	// need are the sightings of frames the repair must reach, as for
-	// hole.need.
-	need []backlog.Sighting
 }
 
 // startRepair handles a frame that follows a hole in this member's stream.
 func (p *Pipeline) startRepair(pos uint64, f *backlog.Frame, kind ingest.Hole) {
-	p.repairHole(ringHole{pos: pos, kind: kind}, f)
-}
-
-// repairHole handles rh, a hole before f: asks the peer about it, or keeps
-// it for the next activation while this member does not publish.
-func (p *Pipeline) repairHole(rh ringHole, f *backlog.Frame) {
 	a := p.act
 	if p.opt.SendRepair == nil {
 		return
@@ -477,13 +455,13 @@ func (p *Pipeline) repairHole(rh ringHole, f *backlog.Frame) {
 	if a == nil || a.phase == phaseSyncing || a.phase == phaseFencing {
 		// Not publishing yet: the frames before it may still be
 		// published by another member, or by this one when it activates.
-		p.keepRingHole(rh)
+		p.keepRingHole(ringHole{pos, kind})
 		return
 	}
 	if a.stopping {
 		return
 	}
-	p.askPeer(rh.pos, f, rh.kind, rh.need)
+	p.askPeer(pos, f, kind, nil)
 }
 
 // keepRingHole remembers a hole in the ring for the next activation.
@@ -595,21 +573,16 @@ func (p *Pipeline) askAgain(h *hole, now time.Time) bool {
 // holdFor keeps a hole whose request went out: what follows it is held
 // back until its answer is decided.
 func (p *Pipeline) holdFor(h *hole) {
-	p.rep.insertHole(h)
-	p.armRepair()
-}
-
-// insertHole adds h to the holes, after those at or before its position.
-func (r *repairs) insertHole(h *hole) {
 	// Holes stay in ring order (repairHold walks them so): one the
 	// cross-check finds may lie before one the port showed.
-	i := len(r.holes)
-	for i > 0 && r.holes[i-1].pos > h.pos {
+	i := len(p.rep.holes)
+	for i > 0 && p.rep.holes[i-1].pos > h.pos {
 		i--
 	}
-	r.holes = append(r.holes, nil)
-	copy(r.holes[i+1:], r.holes[i:])
-	r.holes[i] = h
+	p.rep.holes = append(p.rep.holes, nil)
+	copy(p.rep.holes[i+1:], p.rep.holes[i:])
+	p.rep.holes[i] = h
+	p.armRepair()
 }
 
 // checkStart runs as an activation goes live. If this member's ring still
@@ -707,7 +680,7 @@ func (p *Pipeline) startRingRepairs() {
 			continue // the start of the stream is asked about already, from further back
 		}
 		if e, ok := p.ring.Get(rh.pos); ok {
-			p.repairHole(rh, &backlog.Frame{ID: e.ID, Exact: e.Exact, Win: e.Win, Data: e.Data})
+			p.startRepair(rh.pos, &backlog.Frame{ID: e.ID, Exact: e.Exact, Win: e.Win, Data: e.Data}, rh.kind)
 		}
 	}
 }

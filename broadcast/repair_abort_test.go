@@ -85,7 +85,7 @@ func TestWithdrawFills(t *testing.T) {
 	} {
 		r := newRepairs()
 		again := r.withdrawFills(tc.unknown)
-		if len(again) != 1 || again[0].pos != 50 || again[0].kind != ingest.HoleDropped || again[0].need != nil {
+		if len(again) != 1 || again[0] != (ringHole{pos: 50, kind: ingest.HoleDropped}) {
 			t.Fatalf("unknown=%v: asked again %v, want the hole at 50 only", tc.unknown, again)
 		}
 		for pos, want := range tc.want {

@@ -58,9 +58,7 @@ func (p *Pipeline) repairTick() {
 	}
 	clear(p.rep.answers[len(kept):])
 	p.rep.answers = kept
-	// By index: deciding a hole may add its later fills after it.
-	for i := 0; i < len(p.rep.holes); i++ {
-		h := p.rep.holes[i]
+	for _, h := range p.rep.holes {
 		if a := p.act; h.decided || a == nil || a.stopping {
 			// Stopping: what is held stays in the ring for the next
 			// active, whose own ring has the hole's frames.
@@ -143,8 +141,7 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 	// The frames held after the hole, as far as one may be a peer frame:
 	// frames are in line order, so none after one that began later than
 	// every peer frame ended (by the margin) can be. (At an activation
-	// the ring may hold a long backlog after the hole.) Ring positions
-	// follow one another: after[i] is at h.pos+i.
+	// the ring may hold a long backlog after the hole.)
 	var after []backlog.Sighting
 	for e, ok := p.ring.Get(h.pos); ok; e, ok = p.ring.Next(e.Pos) {
 		if len(after) > 0 && e.Win.Lo != backlog.NoLo && e.Win.Lo-margin > peerHi {
@@ -152,8 +149,7 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 		}
 		after = append(after, backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win, Size: len(e.Data)})
 	}
-	rules := backlog.HoleRules{ByteTime: int64(p.ringLimits.LineByteTime), Margin: margin, Late: int64(numberedLate),
-		Anchored: p.crossCheckOn() && p.xc.covered}
+	rules := backlog.HoleRules{ByteTime: int64(p.ringLimits.LineByteTime), Margin: margin, Late: int64(numberedLate)}
 	var fills []backlog.Fill
 	if h.start {
 		fills = backlog.FillStart(p.rep.topicTail(), after, peer, h.to.Hi, lastNeeded(h.need, peer), rules)
@@ -161,7 +157,6 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 		fills = backlog.FillHoleThrough(p.rep.before(h.own, h.pos), after, peer, lastNeeded(h.need, peer), rules)
 	}
 	possible := 0
-	var later []*hole
 	for _, f := range fills {
 		pf := h.got[f.Index]
 		pf.possible = pf.possible || f.Possible
@@ -174,20 +169,15 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 		if pf.possible {
 			possible++
 		}
-		at := h.pos
-		if f.Place > 0 {
-			later, at = p.fillLater(h, later, h.pos+uint64(f.Place), pf)
-		} else {
-			h.fill = append(h.fill, pf)
-		}
-		p.rep.fill(at, pf.s, h.ring, pf.pos)
+		h.fill = append(h.fill, pf)
+		p.rep.fill(h.pos, pf.s, h.ring, pf.pos)
 	}
 	h.decided = true
 	h.got = nil
-	p.c.RepairedFrames += uint64(len(fills))
+	p.c.RepairedFrames += uint64(len(h.fill))
 	p.c.RepairedPossible += uint64(possible)
 	rep := p.report(h, wall)
-	rep.Repaired, rep.Possible = len(fills), possible
+	rep.Repaired, rep.Possible = len(h.fill), possible
 	if why != "" {
 		p.countUnrepaired(why)
 		rep.Unrepaired = why
@@ -205,46 +195,11 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 		return
 	}
 	p.rep.last = rep
-	if len(fills) > 0 || why != "" {
+	if len(h.fill) > 0 || why != "" {
 		p.log.Info("hole in this member's stream", "kind", rep.Kind, "span", rep.Span, "repaired", rep.Repaired,
 			"possible_duplicates", rep.Possible, "unrepaired", rep.Unrepaired, "missing_seq", rep.MissingSeq, "held", rep.Held)
 	}
 	p.notify()
-}
-
-// fillLater publishes pf, a frame of h's answer that certainly came after
-// the own frame before pos (backlog.Fill.Place), before the own frame at
-// pos: in a later fill at pos, decided with h (later holds those made so
-// far). Left out of h, and left to the cross-check to find missing in
-// turn, it would be lost if the peer's sightings stopped first; this
-// member publishes it either way, and the cross-check, if it sees the
-// frame later, finds it published (matchFilled). It goes in h's own fill
-// instead, early rather than not at all, when the holes are full, or when
-// pos is past the ring's last frame: a later fill there, if its activation
-// ended before it was committed, would have no frame to be asked again
-// before (withdrawFills). It returns later and the position pf goes out
-// at.
-func (p *Pipeline) fillLater(h *hole, later []*hole, pos uint64, pf peerFrame) ([]*hole, uint64) {
-	var l *hole
-	for _, x := range later {
-		if x.pos == pos {
-			l = x
-		}
-	}
-	if l == nil {
-		if len(p.rep.holes) >= maxHoles || pos > p.ring.LastPos() {
-			h.fill = append(h.fill, pf)
-			return later, h.pos
-		}
-		l = &hole{id: p.rep.nextID, pos: pos, kind: h.kind, missed: h.missed, later: true,
-			asked: h.asked, deadline: h.deadline, clock: h.clock, ring: h.ring, complete: true, decided: true}
-		p.rep.nextID++
-		p.rep.insertHole(l)
-		later = append(later, l)
-	}
-	l.fill = append(l.fill, pf)
-	l.need = append(l.need, pf.s)
-	return later, pos
 }
 
 // lastNeeded returns the index of the last peer frame that is one of the

@@ -27,10 +27,6 @@ type repairLink struct {
 	// hold, when set, sees each message before its delivery to the
 	// member that is not from, and may block to hold it back.
 	hold func(from string, msg []byte)
-	// filter, when set, sees each message from as the link takes it, and
-	// returns what the link carries instead: msg, another message, or nil
-	// for one the link does not take.
-	filter func(from string, msg []byte) []byte
 	// ring is both members' ring configuration; its LineByteTime is
 	// 87µs (9600 baud) when left zero.
 	ring backlog.Config
@@ -77,11 +73,6 @@ func startRepairPair(t *testing.T, cfg Config, link repairLink) (a, b *member) {
 		return func(_ string, msg []byte) bool {
 			if !link.up() {
 				return false
-			}
-			if link.filter != nil {
-				if msg = link.filter(from, msg); msg == nil {
-					return false
-				}
 			}
 			select {
 			case queue <- msg:
