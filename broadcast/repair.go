@@ -518,12 +518,14 @@ func (p *Pipeline) askPeer(pos uint64, f *backlog.Frame, kind ingest.Hole, need 
 		p.unrepaired(h, UnrepairedBusy, now)
 		return
 	}
-	if !p.request(h) && !p.peerHeardWithin(now, p.ringLimits.RepairPatience) {
+	if heard, _ := p.peerHeardWithin(now, p.ringLimits.RepairPatience); !p.request(h) && !heard {
 		p.unrepaired(h, UnrepairedNoPeer, now)
 		return
 	}
 	// Sent, or the link is down but the peer was heard lately: it may
-	// come back with the frames (askAgain).
+	// come back with the frames (askAgain), and a peer that died a moment
+	// ago may start again within backlog.repair_timeout and read them
+	// (its new process reads the line from its start).
 	p.holdFor(h)
 }
 
@@ -540,25 +542,25 @@ func (p *Pipeline) request(h *hole) bool {
 }
 
 // peerHeardWithin reports whether the peer was heard on the pair link
-// within d before now.
-func (p *Pipeline) peerHeardWithin(now time.Time, d time.Duration) bool {
+// within d before now, and whether it is gone since (Options.PeerHeard).
+func (p *Pipeline) peerHeardWithin(now time.Time, d time.Duration) (heard, gone bool) {
 	if p.opt.PeerHeard == nil {
-		return false
+		return false, false
 	}
-	heard := p.opt.PeerHeard()
-	return !heard.IsZero() && now.Sub(heard) < d
+	at, gone := p.opt.PeerHeard()
+	return !at.IsZero() && now.Sub(at) < d, gone
 }
 
 // askAgain handles a hole whose answer did not come by its deadline. While
-// the peer was heard within backlog.repair_patience, and the hole is no
-// older than that, the peer may still hold its frames (a pair link cut
-// while both members live, a peer starved of the processor): the hole
-// stays held and the peer is asked again, under a new request id so that
-// what a late answer to the old one brings is not mixed in. It reports
-// whether it did so.
+// the peer was heard within backlog.repair_patience and is not gone, and
+// the hole is no older than that, the peer may still hold its frames (a
+// pair link cut while both members live, a peer starved of the processor,
+// a peer that died and has started again): the hole stays held and the
+// peer is asked again, under a new request id so that what a late answer
+// to the old one brings is not mixed in. It reports whether it did so.
 func (p *Pipeline) askAgain(h *hole, now time.Time) bool {
 	patience := p.ringLimits.RepairPatience
-	if now.Sub(h.asked) >= patience || !p.peerHeardWithin(now, patience) {
+	if heard, gone := p.peerHeardWithin(now, patience); now.Sub(h.asked) >= patience || !heard || gone {
 		return false
 	}
 	h.id = p.rep.nextID

@@ -149,11 +149,12 @@ func (m *Member) build() error {
 	// Repair messages (decision 0011) travel on the pair link, set up
 	// below; a member with a fixed role has none and repairs nothing.
 	sendRepair := func(to string, msg []byte) bool { return m.link != nil && m.link.SendRepair(to, msg) }
-	peerHeard := func() time.Time {
+	peerHeard := func() (time.Time, bool) {
 		if m.link == nil {
-			return time.Time{}
+			return time.Time{}, false
 		}
-		return heardSinceTakeOver(m.link.LastHeard(), m.tookOverOnSilence.Load())
+		at, gone := m.link.LastHeard()
+		return at, gone || silentSinceTakeOver(at, m.tookOverOnSilence.Load())
 	}
 	m.pipe, err = broadcast.New(cfg.Kafka, broadcast.Options{
 		Pipeline: cfg.Pipeline, Member: cfg.MemberID, Ring: ring,
@@ -174,19 +175,16 @@ func (m *Member) build() error {
 	return nil
 }
 
-// heardSinceTakeOver is when the peer was last heard, for a repair that
-// may wait on it (broadcast.Options.PeerHeard), or the zero time if that
-// was no later than takeOver (unix nanoseconds), when this member took its
-// place because it had gone silent. The pair protocol has then judged the
-// peer gone, a stopped process or a dead host whose link no obituary
-// closed, and a repair must not hold the stream on it for
-// backlog.repair_patience: its successor would publish nothing meanwhile.
-// Once it is heard again it may answer, and is waited on as before.
-func heardSinceTakeOver(heard time.Time, takeOver int64) time.Time {
-	if heard.IsZero() || heard.UnixNano() <= takeOver {
-		return time.Time{}
-	}
-	return heard
+// silentSinceTakeOver reports whether the peer, last heard at heard, has
+// not been heard since takeOver (unix nanoseconds; 0: never), when this
+// member took its place because it had gone silent. The pair protocol has
+// then judged it gone, a stopped process or a dead host whose link no
+// obituary closed, and a repair must not hold the stream on it for
+// backlog.repair_patience (broadcast.Options.PeerHeard): its successor
+// would publish nothing meanwhile. Once it is heard again it may answer,
+// and is waited on as before.
+func silentSinceTakeOver(heard time.Time, takeOver int64) bool {
+	return takeOver != 0 && !heard.IsZero() && heard.UnixNano() <= takeOver
 }
 
 // newPairLink builds the member's pair link, which carries the pair

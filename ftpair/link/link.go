@@ -273,19 +273,21 @@ func (l *Link) SendRepair(to string, payload []byte) bool {
 	return sent
 }
 
-// LastHeard is when the last authenticated message came from a peer that
-// has not since died or left (an obituary), the zero time if none. A
-// repair waits on a peer heard lately for a link that may come back
-// (broadcast.Options.PeerHeard); a dead peer's ring is gone with it.
-func (l *Link) LastHeard() time.Time {
+// LastHeard is when the last authenticated message came from a peer, the
+// zero time if none ever did, and whether that peer has died or left since
+// (an obituary). A repair waits on a peer heard lately, for a link that
+// may come back or a process that starts again (broadcast.Options.PeerHeard).
+func (l *Link) LastHeard() (at time.Time, gone bool) {
 	var latest int64
 	for _, p := range l.order {
-		latest = max(latest, p.heardAlive.Load())
+		if w := p.lastRecvWall.Load(); w > latest {
+			latest, gone = w, p.heardAlive.Load() == 0
+		}
 	}
 	if latest == 0 {
-		return time.Time{}
+		return time.Time{}, false
 	}
-	return time.Unix(0, latest)
+	return time.Unix(0, latest), gone
 }
 
 func (p *peer) sendRepair(payload []byte) bool {

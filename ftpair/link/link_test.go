@@ -39,8 +39,8 @@ func TestHeartbeatsBothWaysAndRestarts(t *testing.T) {
 	if st := b.peerStatus("a"); !st.Connected || st.Dials || st.Incarnation != a.inc {
 		t.Fatalf("b's status of a: %+v", st)
 	}
-	if heard := a.l.LastHeard(); heard.IsZero() || time.Since(heard) > time.Minute {
-		t.Fatalf("a last heard its peer at %v", heard)
+	if heard, gone := a.l.LastHeard(); heard.IsZero() || time.Since(heard) > time.Minute || gone {
+		t.Fatalf("a last heard its peer at %v (gone %v)", heard, gone)
 	}
 
 	// Restart the acceptor: a hears it leave (an obituary: it shut down)
@@ -94,11 +94,14 @@ func TestCrashIsOneObituary(t *testing.T) {
 		a, b := startPair(t)
 		a.crash()
 		waitFor(t, "b reports a's death", func() bool { return b.closed("a") == 1 })
-		if heard := b.l.LastHeard(); !heard.IsZero() {
-			t.Fatalf("after a's obituary b last heard a living peer at %v, want never", heard)
+		if heard, gone := b.l.LastHeard(); heard.IsZero() || !gone {
+			t.Fatalf("after a's obituary b last heard a at %v, gone %v; want a time, and gone", heard, gone)
 		}
 		a2 := startMember(t, "a", testConfig("127.0.0.1:0", PeerConfig{ID: "b", Address: b.addr()}), hmacCreds())
 		waitFlowing(t, a2, b)
+		if _, gone := b.l.LastHeard(); gone {
+			t.Fatal("b heard a's new process, yet still takes a for gone")
+		}
 		if n := b.closed("a"); n != 1 {
 			t.Fatalf("b: %d PeerClosed, want exactly 1", n)
 		}
@@ -185,8 +188,8 @@ func TestCloseAfterSilenceIsNotObituary(t *testing.T) {
 	time.Sleep(4 * cfg.ObituaryWindow) // a lower bound: a slow machine only sleeps longer
 	c.Close()
 	waitFor(t, "session down", func() bool { return b.peerStatus("a").Disconnects == 1 })
-	if b.l.LastHeard().IsZero() {
-		t.Fatal("after a close that is no obituary b has forgotten hearing a: it may be alive behind a cut link")
+	if heard, gone := b.l.LastHeard(); heard.IsZero() || gone {
+		t.Fatalf("after a close that is no obituary b last heard a at %v, gone %v: it may be alive behind a cut link", heard, gone)
 	}
 
 	// A later session is a barrier: its PeerConnected follows anything the
