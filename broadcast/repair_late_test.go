@@ -172,25 +172,6 @@ func TestRepairWaitsForACutLink(t *testing.T) {
 	checkPeerSkippedNothing(t, b)
 }
 
-// TestRepairPatienceEnds: a link that stays cut longer than
-// backlog.repair_patience: the hole is reported unrepaired (no request ever
-// went) and what was held goes out.
-func TestRepairPatienceEnds(t *testing.T) {
-	link := newCutLink()
-	_, _, a, b := startCutPair(t, "repair-cut-long", link, 100*time.Millisecond, 500*time.Millisecond)
-	link.cut()
-	const n, holeFrom, holeTo = 50, 20, 30
-	feedWithHole(a, b, frame, n, holeFrom, holeTo, ingest.HoleSequence, 0)
-	waitFor(t, "the held frames committed", func() bool { return a.Status().Counters.CommittedFrames == n-(holeTo-holeFrom) })
-	st := a.Status()
-	if st.Counters.UnrepairedNoPeer != 1 || st.Counters.RepairRequestsAgain == 0 {
-		t.Fatalf("unrepaired (no peer) %d, asked again %d; want 1 and at least 1", st.Counters.UnrepairedNoPeer, st.Counters.RepairRequestsAgain)
-	}
-	if h := st.LastHole; h == nil || h.MissingSeq != holeTo-holeFrom {
-		t.Fatalf("last hole %+v; want %d sequence numbers missing", h, holeTo-holeFrom)
-	}
-}
-
 // TestRepairWaitsForARestartingPeer: the peer dies (its link closes with an
 // obituary) and the active's port then loses frames. No request can go,
 // but the peer was heard a moment ago and may start again: the hole is held
@@ -215,18 +196,37 @@ func TestRepairWaitsForARestartingPeer(t *testing.T) {
 	}
 }
 
-// TestRepairGivesUpOnAGonePeer: the peer died and does not come back. The
-// hole is held for backlog.repair_timeout only, not for the patience a peer
-// behind a cut link gets, and is then reported unrepaired.
-func TestRepairGivesUpOnAGonePeer(t *testing.T) {
-	link := newCutLink()
-	_, _, a, b := startCutPair(t, "repair-gone", link, 200*time.Millisecond, 10*time.Minute)
-	link.closeByObituary()
-	const n, holeFrom, holeTo = 50, 20, 30
-	feedWithHole(a, b, frame, n, holeFrom, holeTo, ingest.HoleSequence, 0)
-	waitFor(t, "the held frames committed", func() bool { return a.Status().Counters.CommittedFrames == n-(holeTo-holeFrom) })
-	if k := a.Status().Counters; k.UnrepairedNoPeer != 1 || k.RepairRequestsAgain != 0 {
-		t.Fatalf("unrepaired (no peer) %d, asked again %d; want 1 and 0", k.UnrepairedNoPeer, k.RepairRequestsAgain)
+// TestRepairGivesUp: the hole is reported unrepaired (no request ever went)
+// and what was held goes out when a link stays cut longer than
+// backlog.repair_patience, and after backlog.repair_timeout when the peer
+// died and does not come back: a gone peer does not get the patience a peer
+// behind a cut link gets.
+func TestRepairGivesUp(t *testing.T) {
+	cases := []struct {
+		name              string
+		timeout, patience time.Duration
+		cut               func(*cutLink)
+		askedAgain        bool
+	}{
+		{"patience ends", 100 * time.Millisecond, 500 * time.Millisecond, (*cutLink).cut, true},
+		{"gone peer", 200 * time.Millisecond, 10 * time.Minute, (*cutLink).closeByObituary, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			link := newCutLink()
+			_, _, a, b := startCutPair(t, "repair-gives-up", link, tc.timeout, tc.patience)
+			tc.cut(link)
+			const n, holeFrom, holeTo = 50, 20, 30
+			feedWithHole(a, b, frame, n, holeFrom, holeTo, ingest.HoleSequence, 0)
+			waitFor(t, "the held frames committed", func() bool { return a.Status().Counters.CommittedFrames == n-(holeTo-holeFrom) })
+			st := a.Status()
+			if again := st.Counters.RepairRequestsAgain; st.Counters.UnrepairedNoPeer != 1 || (again > 0) != tc.askedAgain {
+				t.Fatalf("unrepaired (no peer) %d, asked again %d; want 1, and asked again: %v", st.Counters.UnrepairedNoPeer, again, tc.askedAgain)
+			}
+			if h := st.LastHole; h == nil || h.MissingSeq != holeTo-holeFrom {
+				t.Fatalf("last hole %+v; want %d sequence numbers missing", h, holeTo-holeFrom)
+			}
+		})
 	}
 }
 
