@@ -46,13 +46,22 @@ type feedFrame struct {
 	index uint64    // its place in the record, counting every recorded frame
 	at    time.Time // when its last byte left the line
 	value string
+	// writeBegun holds, for each port the simulator wrote the frame to, a
+	// time before which its write had not begun: when the frame before it
+	// on that port was written (each port's writes follow one another).
+	// Zero where unknown.
+	writeBegun []time.Time
 }
 
 // feedTopicRecord is one committed record as kcat printed it.
 type feedTopicRecord struct {
-	offset   int64
-	value    string
-	member   string
+	offset int64
+	value  string
+	member string
+	// port is the simulator port of the member that published it, -1 if
+	// not known: the port it was read on, but for a frame a repair took
+	// from the peer.
+	port     int
 	possible bool      // feedd-dup: possible
 	rx       time.Time // when the member read it from its port: feedd-rx, until onLineClock
 	// readClock and readMono are the clock and the end of the record's
@@ -65,8 +74,11 @@ type feedTopicRecord struct {
 // A record can only be a frame that was on the line when the member read
 // it, and one it read before the same bytes came again or soon after the
 // frame: its read span, from the frame's line time less feedClockSlack to
-// the later of feedReadLag after it and the next copy's line time (less
-// feedClockSlack). The lower end keeps a lost frame from hiding behind a
+// the latest of feedReadLag after it, the next copy's line time (less
+// feedClockSlack), and, on the member's port, the time before which the
+// simulator had not begun to write the next copy there (less
+// feedWriteSlack): on a loaded machine the simulator's writes, and so
+// every copy on a port, may come well after their line times. The lower end keeps a lost frame from hiding behind a
 // marked re-publication of an older frame with the same bytes; the upper
 // end keeps it from hiding behind a shift of the placement by one cycle of
 // a feed that repeats itself exactly (no-fix), which a later marked replay
@@ -86,6 +98,12 @@ const (
 	// with the same time; a read that fills its buffer is followed at once
 	// by the next).
 	feedSameRead = 2 * time.Millisecond
+	// feedWriteSlack: the simulator's write times and a record's read time
+	// are on the same monotonic clock, their origins read back to back, a
+	// few microseconds apart. It must stay small: a loaded simulator's
+	// write and a member's read that returned just before it were seen 54
+	// µs apart.
+	feedWriteSlack = 20 * time.Microsecond
 )
 
 // readLagAllowances returns, for each record, how much later than
@@ -132,7 +150,14 @@ func readFeedRecord(path string) (serialsim.RecordHeader, []feedFrame, int, erro
 		return h, nil, 0, err
 	}
 	var owed []feedFrame
+	lastWritten := make([]time.Time, h.Ports)
 	for _, r := range recorded {
+		begun := slices.Clone(lastWritten)
+		for p, pf := range r.Ports {
+			if pf.Written > 0 {
+				lastWritten[p] = h.Started.Add(pf.Written)
+			}
+		}
 		delivered := false
 		for _, p := range r.Ports {
 			delivered = delivered || p.Fate == serialsim.FateDelivered
@@ -144,7 +169,7 @@ func readFeedRecord(path string) (serialsim.RecordHeader, []feedFrame, int, erro
 		if err != nil {
 			return h, nil, 0, fmt.Errorf("recorded frame %d: %v", r.Index, err)
 		}
-		owed = append(owed, feedFrame{index: r.Index, at: h.Started.Add(r.At), value: v})
+		owed = append(owed, feedFrame{index: r.Index, at: h.Started.Add(r.At), value: v, writeBegun: begun})
 	}
 	return h, owed, len(recorded), nil
 }
@@ -213,7 +238,7 @@ func parseKcatJSON(r io.Reader) ([]feedTopicRecord, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kcat: offset %d: headers %s: %v", env.Offset, env.Headers, err)
 		}
-		rec := feedTopicRecord{offset: env.Offset, value: *env.Payload}
+		rec := feedTopicRecord{offset: env.Offset, value: *env.Payload, port: -1}
 		for _, h := range hdrs {
 			switch h[0] {
 			case "feedd-member":
@@ -336,6 +361,18 @@ func compareFeedTopic(exp []feedFrame, recs []feedTopicRecord) feedVerdict {
 	type candidate struct {
 		i      int
 		lo, hi time.Time
+		// next is the next copy's feedFrame.writeBegun: the span ends
+		// no earlier on a port.
+		next []time.Time
+	}
+	// end is the end of c's span for a record read on port.
+	end := func(c candidate, port int) time.Time {
+		if port >= 0 && port < len(c.next) && !c.next[port].IsZero() {
+			if w := c.next[port].Add(-feedWriteSlack); w.After(c.hi) {
+				return w
+			}
+		}
+		return c.hi
 	}
 	byValue := map[string][]candidate{}
 	last := map[string]int{}
@@ -347,6 +384,7 @@ func compareFeedTopic(exp []feedFrame, recs []feedTopicRecord) feedVerdict {
 			if end := f.at.Add(-feedClockSlack); end.After(cs[k].hi) {
 				cs[k].hi = end
 			}
+			cs[k].next = f.writeBegun
 		}
 		last[f.value] = len(cs)
 		byValue[f.value] = append(cs, c)
@@ -375,11 +413,12 @@ func compareFeedTopic(exp []feedFrame, recs []feedTopicRecord) feedVerdict {
 			clear(moved)
 		}
 		// The frames this record can be: its value's whose read span holds
-		// its time. Both ends of the spans grow with the frames, so they
-		// are a run of the value's list.
+		// its time. Both ends of the spans grow with the frames (a port's
+		// writes follow one another), so they are a run of the value's
+		// list.
 		cs := byValue[r.value]
 		late := r.rx.Add(-allow[j])
-		k := sort.Search(len(cs), func(k int) bool { return !cs[k].hi.Before(late) })
+		k := sort.Search(len(cs), func(k int) bool { return !end(cs[k], r.port).Before(late) })
 		for ; k < len(cs) && !cs[k].lo.After(r.rx); k++ {
 			i := cs[k].i
 			if reach[i/64]&(1<<(i%64)) != 0 {

@@ -265,8 +265,8 @@ func TestKcatJSON(t *testing.T) {
 	recs, err := parseKcatJSON(strings.NewReader(out))
 	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	want := []feedTopicRecord{
-		{7, "$GPGSV,1,1,00*79", "b", true, t0.Add(500 * time.Millisecond), 0xd31600e02c7b739f, 28362625786181},
-		{8, "!AIVDM,1,1,,A,1,0*00", "a", false, t0.Add(time.Second), 0xff, 99},
+		{7, "$GPGSV,1,1,00*79", "b", -1, true, t0.Add(500 * time.Millisecond), 0xd31600e02c7b739f, 28362625786181},
+		{8, "!AIVDM,1,1,,A,1,0*00", "a", -1, false, t0.Add(time.Second), 0xff, 99},
 	}
 	if err != nil || len(recs) != 2 || recs[0] != want[0] || recs[1] != want[1] {
 		t.Fatalf("%+v, %v", recs, err)
@@ -383,5 +383,42 @@ func TestFeedComparisonStalledReader(t *testing.T) {
 	late = late.add(false, "a", exp[32:]...)
 	if v := compareFeedTopic(exp, late); v.ok {
 		t.Fatal("frames read one by one 300 ms after the line accepted")
+	}
+}
+
+// TestFeedComparisonLateSimulator: on a loaded machine the simulator's
+// writes to a port stall too, and a member reading that port may read a
+// frame long after its line time, yet before the next copy of its bytes
+// was written there: the last frame of its read, with nothing after it
+// (TestFeedComparisonStalledReader's allowance does not apply). The
+// comparison must take it as that frame, and still refuse it when read
+// after the next copy's write began, or on the other port, whose writes
+// were on time.
+func TestFeedComparisonLateSimulator(t *testing.T) {
+	exp := cycles(noFixCycle, 40) // a cycle every 100 ms: frame 24 repeats frame 20
+	stall := exp[20].at.Add(140 * time.Millisecond)
+	for i := range exp {
+		exp[i].writeBegun = []time.Time{exp[i].at, exp[i].at}
+		if i > 20 && i < 32 {
+			exp[i].writeBegun[0] = stall // port 0's writer stalled after frame 20
+		}
+	}
+	topic := func(port int, read20 time.Duration) published {
+		member := []string{"a", "b"}[port]
+		p := published{}.add(false, member, exp[:20]...)
+		p = append(p, feedTopicRecord{offset: 20, value: exp[20].value, member: member, port: port, rx: exp[20].at.Add(read20)})
+		for _, f := range exp[21:32] {
+			p = append(p, feedTopicRecord{offset: int64(len(p)), value: f.value, member: member, port: port, rx: exp[31].at.Add(5 * time.Millisecond)})
+		}
+		return p.add(false, member, exp[32:]...)
+	}
+	if v := compareFeedTopic(exp, topic(0, 130*time.Millisecond)); !v.ok {
+		t.Fatalf("frame 20 read 130 ms late on port 0, before frame 24's write there began: %s", v.problem)
+	}
+	if v := compareFeedTopic(exp, topic(0, 141*time.Millisecond)); v.ok {
+		t.Fatal("frame 20 read on port 0 after frame 24's write there began accepted")
+	}
+	if v := compareFeedTopic(exp, topic(1, 130*time.Millisecond)); v.ok {
+		t.Fatal("frame 20 read 130 ms late on port 1, whose writes were on time, accepted")
 	}
 }

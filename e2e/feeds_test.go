@@ -341,6 +341,13 @@ func (r *feedRun) check() feedSummary {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for j := range recs {
+		for _, m := range r.members {
+			if m.id == recs[j].member {
+				recs[j].port = m.port
+			}
+		}
+	}
 	if wall := onLineClock(header, recs); wall > 0 {
 		// The members run on this host and write a read window on its
 		// clock for every record: one without can only be misplaced by
@@ -363,8 +370,10 @@ func (r *feedRun) check() feedSummary {
 	if auditErr != nil {
 		t.Errorf("feedd audit --expect --strict: %v\n%s", auditErr, text)
 	}
-	if tt.Expected != int64(len(owed)) || tt.InTopic != int64(len(recs)) || tt.Duplicates != int64(v.extra) ||
-		tt.MarkedPossible != int64(v.marked) || (v.ok && tt.Foreign != 0) {
+	// kcat's counts beyond the frames and of marked records are whole only
+	// when its comparison went to the end.
+	if tt.Expected != int64(len(owed)) || tt.InTopic != int64(len(recs)) ||
+		v.ok && (tt.Duplicates != int64(v.extra) || tt.MarkedPossible != int64(v.marked) || tt.Foreign != 0) {
 		t.Errorf("the audit and kcat disagree: the audit expected %d frames, read %d records, %d duplicates, %d foreign, %d marked possible; "+
 			"the record owes %d frames, kcat read %d records, %d beyond the frames, %d marked possible", tt.Expected, tt.InTopic, tt.Duplicates,
 			tt.Foreign, tt.MarkedPossible, len(owed), len(recs), v.extra, v.marked)
