@@ -224,11 +224,23 @@ func upperCut(after, peer []Sighting, lo int, last *Sighting, rules HoleRules) i
 	first := after[0]
 	for j := lo; j < len(peer); j++ {
 		p := peer[j]
-		if isAny(p, after, rules) || ahead(p.Win, first.Win, rules.Margin) && !numberedInHole(p, last, first, rules) {
+		if isAny(p, after, rules) || numberedAfter(p, last, first, rules) ||
+			ahead(p.Win, first.Win, rules.Margin) && !numberedInHole(p, last, first, rules) {
 			return j
 		}
 	}
 	return len(peer)
+}
+
+// numberedAfter reports whether p is by its number later than first, the
+// local frame after the hole, and its window does not put it certainly
+// before first: a peer port that overflowed reads a frame with a window
+// reaching far back, which time alone would take for one of the hole's.
+// Only where the numbers run up from last, the local frame before the hole,
+// to first: a counter that wrapped in the hole says nothing by its order.
+func numberedAfter(p Sighting, last *Sighting, first Sighting, rules HoleRules) bool {
+	return last != nil && p.Exact && last.Exact && first.Exact && last.ID < first.ID &&
+		p.ID > first.ID && !behind(p.Win, first.Win, rules.Margin)
 }
 
 // numberedInHole reports whether p, a peer frame whose window puts it after

@@ -495,6 +495,35 @@ func TestFillStartRepeatedSentences(t *testing.T) {
 	}
 }
 
+// TestFillHoleNumberedAfter: a numbered peer frame past the local frame
+// after the hole by its number never goes in the fill, even when the peer's
+// port read it with a window reaching back over the hole (an overflowed
+// port's read). make test-e2e once published such a frame ahead of the
+// frames after the hole, out of order. Where the counter wrapped in the
+// hole, its number says nothing, and time decides.
+func TestFillHoleNumberedAfter(t *testing.T) {
+	ms := int64(time.Millisecond)
+	win := func(at int64) Window { return Window{Lo: at - ms, Hi: at} }
+	rules := HoleRules{ByteTime: 87_000, Margin: 2 * ms, Late: int64(time.Second)}
+	before := []Sighting{{ID: 10, Exact: true, Win: win(0), Size: 20}}
+	after := []Sighting{{ID: 15, Exact: true, Win: win(10 * ms), Size: 20}, {ID: 16, Exact: true, Win: win(12 * ms), Size: 20}}
+	wide := Window{Lo: 2 * ms, Hi: 40 * ms}
+	peer := []Sighting{{ID: 12, Exact: true, Win: win(5 * ms), Size: 20}, {ID: 20, Exact: true, Win: wide, Size: 20}}
+	fill := FillHole(before, after, peer, rules)
+	if want := []Fill{{Index: 0}}; fmt.Sprint(fill) != fmt.Sprint(want) {
+		t.Fatalf("fill = %v, want %v (frame 12 only, not 20)", fill, want)
+	}
+	// The counter wrapped: 65534 before the hole, 3 after; 65535 and 1 are
+	// the hole's, by time (marked or not).
+	before = []Sighting{{ID: 65534, Exact: true, Win: win(0), Size: 20}}
+	after = []Sighting{{ID: 3, Exact: true, Win: win(10 * ms), Size: 20}}
+	peer = []Sighting{{ID: 65535, Exact: true, Win: win(3 * ms), Size: 20}, {ID: 1, Exact: true, Win: win(6 * ms), Size: 20}}
+	fill = FillHole(before, after, peer, rules)
+	if len(fill) != 2 || fill[0].Index != 0 || fill[1].Index != 1 {
+		t.Fatalf("wrapped: fill = %v, want peer frames 0 and 1", fill)
+	}
+}
+
 // TestFillHoleNumberedLate: numbered peer frames whose windows put them
 // after the local frame after the hole (the peer's port delivered them
 // late) are taken for the hole by their numbers when HoleRules.Late covers
