@@ -41,16 +41,19 @@ type Options struct {
 	// RepairMessageMax bounds one repair message; default RepairMessageMax.
 	RepairMessageMax int
 	// PeerHeard reports when the peer was last heard on the pair link (the
-	// zero time: never) and whether it is gone since: it died or left, or
-	// this member replaced it after it fell silent. A hole waits for
-	// backlog.repair_timeout even while the link is down if the peer was
-	// heard within backlog.repair_patience: a peer that has just died may
-	// start again and read the frames of the hole. Past the timeout it
-	// stays held, and is asked about again, while the peer was heard within
-	// backlog.repair_patience and is not gone: a link that is down may come
-	// back with the frames. Nil: a hole waits for backlog.repair_timeout
-	// only, and only when the request went out.
-	PeerHeard func() (at time.Time, gone bool)
+	// zero time: never), whether it is gone since (it died or left), and
+	// whether this member has replaced it since because it fell silent. A
+	// hole waits for backlog.repair_timeout even while the link is down if
+	// the peer was heard within backlog.repair_patience: a peer that has
+	// just died may start again and read the frames of the hole. Past the
+	// timeout it stays held, and is asked about again, while the peer was
+	// heard within backlog.repair_patience and is not gone: a link that is
+	// down may come back with the frames. A replaced peer is waited on so
+	// only for holes that certainly lost frames: it may be a stopped
+	// process, or one starved of the processor that holds them. Nil: a hole
+	// waits for backlog.repair_timeout only, and only when the request
+	// went out.
+	PeerHeard func() (at time.Time, gone, replaced bool)
 	// ReadThrough reports the host-clock time before which the port has
 	// handed over every frame that ended on the line
 	// (ingest.Source.ReadThrough). Repair and the cross-check wait on it

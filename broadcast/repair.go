@@ -518,7 +518,7 @@ func (p *Pipeline) askPeer(pos uint64, f *backlog.Frame, kind ingest.Hole, need 
 		p.unrepaired(h, UnrepairedBusy, now)
 		return
 	}
-	if heard, _ := p.peerHeardWithin(now, p.ringLimits.RepairPatience); !p.request(h) && !heard {
+	if heard, _, _ := p.peerHeardWithin(now, p.ringLimits.RepairPatience); !p.request(h) && !heard {
 		p.unrepaired(h, UnrepairedNoPeer, now)
 		return
 	}
@@ -542,13 +542,14 @@ func (p *Pipeline) request(h *hole) bool {
 }
 
 // peerHeardWithin reports whether the peer was heard on the pair link
-// within d before now, and whether it is gone since (Options.PeerHeard).
-func (p *Pipeline) peerHeardWithin(now time.Time, d time.Duration) (heard, gone bool) {
+// within d before now, whether it is gone since, and whether this member
+// replaced it since (Options.PeerHeard).
+func (p *Pipeline) peerHeardWithin(now time.Time, d time.Duration) (heard, gone, replaced bool) {
 	if p.opt.PeerHeard == nil {
-		return false, false
+		return false, false, false
 	}
-	at, gone := p.opt.PeerHeard()
-	return !at.IsZero() && now.Sub(at) < d, gone
+	at, gone, replaced := p.opt.PeerHeard()
+	return !at.IsZero() && now.Sub(at) < d, gone, replaced
 }
 
 // askAgain handles a hole whose answer did not come by its deadline. While
@@ -557,10 +558,15 @@ func (p *Pipeline) peerHeardWithin(now time.Time, d time.Duration) (heard, gone 
 // pair link cut while both members live, a peer starved of the processor,
 // a peer that died and has started again): the hole stays held and the
 // peer is asked again, under a new request id so that what a late answer
-// to the old one brings is not mixed in. It reports whether it did so.
+// to the old one brings is not mixed in. A peer this member replaced
+// because it fell silent is asked again only for a hole that certainly
+// lost frames: for a quiet line, which may have lost nothing, the stream
+// would stall on a stopped process for nothing. It reports whether it
+// did so.
 func (p *Pipeline) askAgain(h *hole, now time.Time) bool {
 	patience := p.ringLimits.RepairPatience
-	if heard, gone := p.peerHeardWithin(now, patience); now.Sub(h.asked) >= patience || !heard || gone {
+	heard, gone, replaced := p.peerHeardWithin(now, patience)
+	if now.Sub(h.asked) >= patience || !heard || gone || replaced && h.kind == ingest.HoleQuiet {
 		return false
 	}
 	h.id = p.rep.nextID

@@ -23,7 +23,7 @@ func startPairWithRepair(t *testing.T, cfg Config, linkUp func() bool) (a, b *me
 type repairLink struct {
 	up func() bool // whether the link is up
 	// heard, when set, is the members' Options.PeerHeard.
-	heard func() (time.Time, bool)
+	heard func() (time.Time, bool, bool)
 	// hold, when set, sees each message before its delivery to the
 	// member that is not from, and may block to hold it back.
 	hold func(from string, msg []byte)

@@ -149,12 +149,12 @@ func (m *Member) build() error {
 	// Repair messages (decision 0011) travel on the pair link, set up
 	// below; a member with a fixed role has none and repairs nothing.
 	sendRepair := func(to string, msg []byte) bool { return m.link != nil && m.link.SendRepair(to, msg) }
-	peerHeard := func() (time.Time, bool) {
+	peerHeard := func() (time.Time, bool, bool) {
 		if m.link == nil {
-			return time.Time{}, false
+			return time.Time{}, false, false
 		}
 		at, gone := m.link.LastHeard()
-		return at, gone || silentSinceTakeOver(at, m.tookOverOnSilence.Load())
+		return at, gone, silentSinceTakeOver(at, m.tookOverOnSilence.Load())
 	}
 	m.pipe, err = broadcast.New(cfg.Kafka, broadcast.Options{
 		Pipeline: cfg.Pipeline, Member: cfg.MemberID, Ring: ring,
@@ -177,12 +177,12 @@ func (m *Member) build() error {
 
 // silentSinceTakeOver reports whether the peer, last heard at heard, has
 // not been heard since takeOver (unix nanoseconds; 0: never), when this
-// member took its place because it had gone silent. The pair protocol has
-// then judged it gone, a stopped process or a dead host whose link no
-// obituary closed, and a repair must not hold the stream on it for
+// member took its place because it had gone silent: a stopped process, a
+// frozen host, or one starved of the processor. A repair of a hole that
+// may have lost nothing does not hold the stream on it for
 // backlog.repair_patience (broadcast.Options.PeerHeard): its successor
-// would publish nothing meanwhile. Once it is heard again it may answer,
-// and is waited on as before.
+// would publish nothing meanwhile, perhaps for nothing. Once it is heard
+// again it may answer, and is waited on as before.
 func silentSinceTakeOver(heard time.Time, takeOver int64) bool {
 	return takeOver != 0 && !heard.IsZero() && heard.UnixNano() <= takeOver
 }
