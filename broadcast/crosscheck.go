@@ -182,12 +182,11 @@ func (p *Pipeline) sendSightings(wall time.Time) {
 	if wall.Before(p.xc.nextSend) {
 		return
 	}
+	// Every frame that ended on the line before the watermark is in the
+	// ring, so reported: repairTick has just drained what the port handed
+	// over.
 	now := hostclock.Now()
-	// Every frame that ended on the line before the watermark has been
-	// delivered, so reported: read it before taking what the port handed
-	// over and the loop has not taken yet.
-	read := p.readThrough(now)
-	p.in.drain(p.appendFn)
+	read := p.readThrough()
 	if !p.xc.sending {
 		// A new stream: it reports every frame its port delivers from
 		// now on, and so every frame that ends on the line from now.
@@ -256,6 +255,9 @@ func (p *Pipeline) takeSightings(msg []byte) error {
 		x.queue = append(x.queue, s)
 	}
 	p.c.SightingsTaken += uint64(len(m.seen))
+	// What the port handed over meanwhile goes into the ring first: the
+	// sightings are judged by its watermark (drainPort).
+	p.drainPort()
 	p.crossCheckAdvance()
 	return nil
 }
@@ -395,7 +397,7 @@ func (p *Pipeline) crossCheckAdvance() {
 func (p *Pipeline) nextSegment(now, margin int64) (n, anchor int, slack int64, ok bool) {
 	x := &p.xc
 	for i, s := range x.queue {
-		if !p.delivered(s.Win.Hi, now) {
+		if !p.delivered(s.Win.Hi) {
 			break // this member's port may still deliver its copy
 		}
 		if i > 0 && s.Win.Lo != backlog.NoLo && s.Win.Lo-x.queue[i-1].Win.Hi > 2*margin {
@@ -406,7 +408,7 @@ func (p *Pipeline) nextSegment(now, margin int64) (n, anchor int, slack int64, o
 		}
 	}
 	last := x.queue[len(x.queue)-1]
-	if x.through-last.Win.Hi > 2*margin && p.delivered(last.Win.Hi+margin, now) {
+	if x.through-last.Win.Hi > 2*margin && p.delivered(last.Win.Hi+margin) {
 		return len(x.queue), -1, margin, true // the peer's stream pauses after it
 	}
 	if head := x.queue[0]; now-head.Win.Hi > int64(p.ringLimits.RepairTimeout)/2 {

@@ -150,6 +150,12 @@ type Pipeline struct {
 	ringLimits backlog.Config
 	rep        repairs
 	xc         crossCheck
+
+	// drainedThrough is the port's watermark read before the last drain
+	// (drainPort): every frame that ended on the line before it is in
+	// the ring.
+	drainedThrough int64
+
 	// ringID tells this process's ring from another's in repair answers
 	// (positions restart with a process).
 	ringID      uint64
@@ -274,6 +280,7 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 		}),
 	}
 	p.appendFn = p.appendFrame
+	p.drainedThrough = backlog.NoLo
 	p.ringID = rand.Uint64()
 	p.kgoLog = newKgoLogger(p.log)
 	p.kafka.notify = p.notify
@@ -441,7 +448,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	shutdown := ctx.Done()
 	var deadline <-chan time.Time
 	for !(p.shutdown && p.act == nil) {
-		p.in.drain(p.appendFn)
+		p.drainPort()
 		p.produceMore()
 		wake := p.in.wake
 		if !p.in.park() {
@@ -510,6 +517,19 @@ func (p *Pipeline) setError(err error) {
 	if err != nil {
 		p.lastErr = err.Error()
 	}
+}
+
+// drainPort takes what the port handed over into the ring. The port
+// stores its watermark after handing over the frames of a read, so a
+// watermark read later may cover frames still waiting in the handoff, which
+// the cross-check would take for frames the port lost; one read before the
+// drain covers only frames in the ring once the drain ends. The frames
+// drained meanwhile are judged by the previous one. Never call it from
+// within a drain (appendFrame): the handoff is not reentrant.
+func (p *Pipeline) drainPort() {
+	through := p.portThrough(hostclock.Now())
+	p.in.drain(p.appendFn)
+	p.drainedThrough = through
 }
 
 // appendFrame stores one handed-off frame in the ring; one that follows a

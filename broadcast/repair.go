@@ -422,10 +422,10 @@ func (p *Pipeline) portLag() int64 {
 	return min(p.rep.wide, int64(time.Second)) + int64(p.ringLimits.PassMargin)
 }
 
-// readThrough returns the time before which this member's port has
-// delivered every frame that ended on the line, on the host clock, with the
-// pass margin kept for a port slower than its bound.
-func (p *Pipeline) readThrough(now int64) int64 {
+// portThrough returns the time before which this member's port has handed
+// over every frame that ended on the line, on the host clock, with the pass
+// margin kept for a port slower than its bound.
+func (p *Pipeline) portThrough(now int64) int64 {
 	if p.opt.ReadThrough != nil {
 		if t := p.opt.ReadThrough(); t != 0 {
 			return min(t, now) - int64(p.ringLimits.PassMargin)
@@ -435,10 +435,15 @@ func (p *Pipeline) readThrough(now int64) int64 {
 	return now - p.portLag()
 }
 
+// readThrough returns the time before which every frame this member's port
+// delivered that ended on the line is in the ring, as of the last drain:
+// what decides on it now drains first.
+func (p *Pipeline) readThrough() int64 { return p.drainedThrough }
+
 // delivered reports whether this member's port has certainly delivered
 // every frame that ended on the line by t.
-func (p *Pipeline) delivered(t, now int64) bool {
-	return p.passed(t) || p.readThrough(now) > t
+func (p *Pipeline) delivered(t int64) bool {
+	return p.passed(t) || p.readThrough() > t
 }
 
 type ringHole struct {

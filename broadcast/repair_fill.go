@@ -44,13 +44,16 @@ func (p *Pipeline) takeAnswer(msg []byte) error {
 // repairTick answers what is due, decides what can be, streams and takes
 // the cross-check's sightings, and rearms the timer for the next.
 func (p *Pipeline) repairTick() {
+	// What the port handed over since the loop last drained goes into the
+	// ring before anything is judged by its watermark (drainPort).
+	p.drainPort()
 	now := hostclock.Now()
 	wall := time.Now()
 	p.sendSightings(wall)
 	p.crossCheckAdvance()
 	kept := p.rep.answers[:0]
 	for _, pa := range p.rep.answers {
-		if now >= pa.latest || p.delivered(pa.hi, now) {
+		if now >= pa.latest || p.delivered(pa.hi) {
 			p.answer(pa)
 			continue
 		}
@@ -108,7 +111,7 @@ func (p *Pipeline) readyToFill(h *hole, now int64) bool {
 			latest = max(latest, w.Hi)
 		}
 	}
-	return p.delivered(latest, now)
+	return p.delivered(latest)
 }
 
 // decide picks the peer's frames for a hole; why is empty when the answer
