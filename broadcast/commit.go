@@ -33,9 +33,13 @@ func (p *Pipeline) produceMore() {
 			break
 		}
 		// A long backlog must not stretch the transaction past the
-		// interval: look at the clock every so often.
+		// interval: look at the clock every so often. The interval counts
+		// from when the rest began to go, after the first record's
+		// acknowledgement: a broker slower to acknowledge it than the
+		// interval would otherwise cut every transaction at 64 frames, a
+		// commit per two round trips, which a backlog outgrows.
 		if t.n&63 == 63 {
-			if now = time.Now(); now.Sub(t.started) >= p.cfg.CommitInterval {
+			if now = time.Now(); now.Sub(t.restFrom) >= p.cfg.CommitInterval {
 				due = true
 				break
 			}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/backlog"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestCommitLingerCountsFromReceipt: the commit linger runs from when the
@@ -64,5 +65,40 @@ func TestOverdueFramesShareATransaction(t *testing.T) {
 	// in; one per frame without the rule.
 	if c := a.Status().Counters.Commits; c > 3 {
 		t.Fatalf("%d frames committed in %d transactions, want at most 3", n, c)
+	}
+}
+
+// TestSlowAcknowledgementDoesNotCutTheBacklog: commit_interval counts from
+// when a transaction's first record was acknowledged, when the rest begin
+// to go. Counted from the first record, a broker that takes longer than the
+// interval to acknowledge it cut every transaction of a backlog at 64
+// frames, a commit per two round trips, and a loaded cluster's active fell
+// behind a 500 frames/s feed for good.
+func TestSlowAcknowledgementDoesNotCutTheBacklog(t *testing.T) {
+	b, cfg := startBrokerFor(t, "feed")
+	cfg.CommitInterval = 200 * time.Millisecond
+	c := b.Cluster()
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		c.SleepControl(func() { time.Sleep(300 * time.Millisecond) })
+		return nil, nil, false
+	})
+	a := startMember(t, cfg, "a", backlog.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const n = 1000
+	old := time.Now().Add(-time.Hour)
+	for i := uint64(1); i <= n; i++ {
+		a.Accept(frame(i, old))
+	}
+	waitFor(t, "the backlog in the ring", func() bool { return a.Status().Ring.Len == n })
+	a.mustActivate(t, ctx)
+	waitFor(t, "the backlog committed", func() bool { return a.Status().Counters.CommittedFrames == n })
+	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
+	// Producing the rest of the backlog takes a few milliseconds, far
+	// less than the interval: one transaction, or a few if the owner was
+	// descheduled; 16 with the interval counted from the first record.
+	if c := a.Status().Counters.Commits; c > 4 {
+		t.Fatalf("%d frames committed in %d transactions, want at most 4", n, c)
 	}
 }

@@ -13,7 +13,8 @@ import (
 const (
 	// DefaultCommitInterval bounds how long a transaction stays open: a
 	// frame becomes visible to read_committed consumers at most this long
-	// (plus one commit round trip) after the active read it. Below
+	// (plus the round trips of the transaction's first record and of its
+	// commit) after the active read it. Below
 	// saturation a transaction commits sooner, as soon as it holds every
 	// frame read; the interval cuts the transactions of a backlog or of a
 	// feed faster than the commits. See docs/kafka.md.

@@ -34,6 +34,9 @@ type txn struct {
 	bytes    int64     // their value bytes
 	last     uint64    // ring position of the last entry covered (produced or skipped)
 	started  time.Time // when the first record was produced
+	// restFrom is when the records after the first began to go: once
+	// the first was acknowledged (produceMore).
+	restFrom time.Time
 
 	err        atomic.Pointer[error] // the first record error
 	lastOffset atomic.Int64          // offset of the last record acknowledged
@@ -172,8 +175,11 @@ func (t *txn) add(cl *kgo.Client, s *recordShape, e backlog.Entry, possible bool
 	t.arena = a
 
 	*r = kgo.Record{Topic: s.topic, Partition: 0, Key: key, Value: value, Headers: h}
-	if t.n == 0 {
+	switch t.n {
+	case 0:
 		t.started = now
+	case 1:
+		t.restFrom = now
 	}
 	t.n++
 	t.bytes += int64(len(e.Data))
