@@ -49,6 +49,9 @@ type Config struct {
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 	// PreparationInterval is how long an active member may be silent before
 	// the next-ranked inactive member is told to prepare (warm its producer).
+	// It is also how long a peer must have been heard without a break
+	// before an active hands over to it for its clean feed or its request
+	// for the slot.
 	PreparationInterval time.Duration `yaml:"preparation_interval"`
 	// ActivationInterval is how long an active member may be silent before
 	// it is presumed lost (unless the Kafka witness shows it committing). It

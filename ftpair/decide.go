@@ -98,7 +98,7 @@ func (n *Node) checkStepDown() {
 	// that goes quiet everywhere (it is the source that is quiet) does not
 	// cause a needless switch while the peers' reports arrive.
 	if n.health.Feed != FeedOK && n.now.Sub(n.feedBadSince) >= n.cfg.ActivationInterval {
-		if t := n.bestPeer(func(p *peer) bool { return p.hb.Feed == FeedOK }); t != nil {
+		if t := n.bestPeer(func(p *peer) bool { return p.hb.Feed == FeedOK && n.heardSteadily(p) }); t != nil {
 			n.deactivate(ReasonFeed, true, t.id, fmt.Sprintf("feed %s, %s reports a clean feed", n.health.Feed, t.id))
 			return
 		}
@@ -107,7 +107,7 @@ func (n *Node) checkStepDown() {
 	// A heavier member asks for our slot (its Preempt is on).
 	if t := n.bestPeer(func(p *peer) bool {
 		return p.hb.TakeoverFrom == n.cfg.MemberID && p.hb.Weight > n.cfg.Weight &&
-			feedScore(p.hb.Feed) >= feedScore(n.health.Feed)
+			feedScore(p.hb.Feed) >= feedScore(n.health.Feed) && n.heardSteadily(p)
 	}); t != nil {
 		n.deactivate(ReasonPreempted, true, t.id, fmt.Sprintf("%s (weight %d) asked for the slot", t.id, t.hb.Weight))
 	}
@@ -272,6 +272,25 @@ func (n *Node) checkPreempt() {
 // process itself was stalled.
 func (n *Node) silence(p *peer) time.Duration {
 	return n.now.Sub(p.hbBase)
+}
+
+// heardSteadily: the peer has been heard without a break, and this process
+// has not stalled, for the preparation interval. A planned hand-over that
+// acts on what a peer says of itself (its clean feed, its request for the
+// slot) waits for that: after a cut link or a stall of ours, the
+// heartbeats held back meanwhile arrive in a burst, each stamped fresh on
+// arrival, and the first can report a feed the peer has since lost; right
+// after a stall, even the last heartbeat from before it counts as fresh.
+// By the end of the preparation interval the burst has drained and the
+// peer's current heartbeats rule.
+func (n *Node) heardSteadily(p *peer) bool {
+	return n.now.Sub(n.steadySince(p)) >= n.cfg.PreparationInterval
+}
+
+// steadySince is when the peer's current unbroken run of heartbeats began,
+// or this process's last stall ended, whichever is later.
+func (n *Node) steadySince(p *peer) time.Time {
+	return latest(p.heardSince, n.lastStall)
 }
 
 // sinceSignOfLife is how long the peer has given no sign of life: neither a

@@ -112,6 +112,13 @@
 //     a strictly heavier member with Preempt on, at least as healthy, asks
 //     for the slot after PreemptDelay ([Heartbeat].TakeoverFrom).
 //
+// The feed and preemption step-downs act on what a peer says of itself, so
+// they hand over only to a peer heard without a break (no gap of more than
+// two heartbeat intervals, no stall of this process) for the preparation
+// interval: the heartbeats a cut link or a stall held back arrive in a
+// burst, each looking fresh, and the first may report a clean feed, or a
+// request for the slot, that the peer has since lost or withdrawn.
+//
 // A step-down at a commit boundary (planned) keeps the slot while the edge
 // finishes the final commit: the member is deactivating, and its heartbeats
 // go on claiming the slot (as active, on the wire), so that a final commit

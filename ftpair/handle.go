@@ -42,6 +42,15 @@ func (n *Node) onHeartbeat(hb Heartbeat) {
 	if p.witnessInc != 0 && p.witnessInc < hb.Incarnation || restarted && p.witnessInc == 0 {
 		p.witnessAt, p.witBase = time.Time{}, time.Time{}
 	}
+	// The first heartbeat after a break may open a burst that a cut link
+	// (a proxy holding the bytes) or our own stall held back: what it says
+	// can be seconds old, and only the heartbeats after it tell what the
+	// peer says now. The gap is measured from the real arrival (heardAt,
+	// not hbBase), so a stall of ours that long is a break too
+	// (steadySince covers shorter ones).
+	if !p.haveHB || restarted || n.now.Sub(p.heardAt) > 2*n.cfg.HeartbeatInterval {
+		p.heardSince = n.now
+	}
 	p.dead = false
 	p.hb, p.haveHB, p.heardAt, p.hbBase = hb, true, n.now, n.now
 	p.missed = 0

@@ -101,6 +101,12 @@ type peer struct {
 	dead      bool // obituary received, no newer heartbeat since
 	deadAt    time.Time
 
+	// heardSince is when the current unbroken run of heartbeats began: the
+	// arrival of the first one after more than two heartbeat intervals
+	// without one (the peer's silence, a cut link, a stall of ours), or
+	// from a new process of the peer.
+	heardSince time.Time
+
 	witnessAt   time.Time
 	witBase     time.Time // witnessAt moved forward by our own stalls since
 	witnessInc  uint64

@@ -349,3 +349,118 @@ func TestStallIsNotKafkaFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldHeartbeatsHandNothingOver: a chaos run cut the pair link for 5 s
+// through a proxy that holds the bytes, both members alive. a was active;
+// during the cut a's feed turned noisy, and so did b's. When the link came
+// back, b's heartbeats held by the proxy arrived in a burst, each stamped
+// fresh on arrival, and a handed the slot to b on the first, 1.5 s old,
+// which said feed=ok; 17 s later b handed it back the same way. A member
+// stopped (SIGSTOP) meanwhile wakes with the same burst queued, and with
+// the peer's last heartbeat from before the stop looking fresh; a heavier
+// peer's request for the slot can be as old. A planned hand-over on what
+// the peer says of itself now waits until the peer has been heard without
+// a break (and this process has run without a stall) for the preparation
+// interval: then the burst has drained, and to a peer whose feed is really
+// clean, or that really still asks, the slot goes at once.
+func TestHeldHeartbeatsHandNothingOver(t *testing.T) {
+	const cut, back = 2000, 7200 // the link is cut, or a is stopped, from cut to back
+	prep := int(DefaultPreparationInterval / time.Millisecond)
+	for _, c := range []struct {
+		name     string
+		stall    bool      // a is stopped instead of the link being cut
+		aNoisyAt int       // when a's feed turns noisy (-1: never)
+		asking   bool      // b, heavier, asks for a's slot while its feed is as good as a's
+		feedB    FeedState // b's feed from the third held heartbeat on
+		want     Reason    // why a hands over to b, a preparation interval after back; "": never
+	}{
+		{"cut link, b noisy too", false, cut + 2500, false, FeedNoisy, ""},
+		{"cut link, b clean", false, cut + 2500, false, FeedOK, ReasonFeed},
+		// a's feed is noisy from just before the stop: a step-down is
+		// due on waking, were b's last heartbeat before it current.
+		{"stall, b noisy too", true, cut - 300, false, FeedNoisy, ""},
+		{"stall, b clean", true, cut - 300, false, FeedOK, ReasonFeed},
+		// b's preempt delay ran out as the link was cut; its feed then
+		// turned noisy, and it withdrew its request.
+		{"cut link, b withdrew its request", false, -1, true, FeedNoisy, ""},
+		{"cut link, b still asks", false, -1, true, FeedOK, ReasonPreempted},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := newTestNode(t, "a")
+			seq := uint64(0)
+			var handed []Deactivate
+			var handedAt int
+			step := func(ms int, ev Event) {
+				for _, act := range n.Step(at(ms), ev) {
+					switch a := act.(type) {
+					case Activate:
+						n.Step(at(ms), ActivationFinished{Term: a.Term})
+					case Deactivate:
+						if handed == nil {
+							handedAt = ms
+						}
+						handed = append(handed, a)
+					}
+				}
+			}
+			hbB := func(ms int, feed FeedState, asks bool) {
+				seq++
+				hb := Heartbeat{From: "b", Incarnation: 1, Seq: seq, Weight: 1, Feed: feed}
+				if c.asking {
+					hb.Weight = 2
+					if asks && feed == FeedOK {
+						hb.TakeoverFrom = "a"
+					}
+				}
+				step(ms, HeartbeatReceived{Heartbeat: hb})
+			}
+			tick := func(ms int) {
+				if ms == c.aNoisyAt {
+					step(ms, HealthChanged{Health: Health{Feed: FeedNoisy}})
+				}
+				step(ms, Tick{})
+			}
+			// a activates alone; b joins at 1 s, as inactive.
+			for ms := 0; ms < cut; ms += 50 {
+				tick(ms)
+				if ms >= 1000 && ms%100 == 0 {
+					hbB(ms, FeedOK, false)
+				}
+			}
+			if n.Role() != RoleActive || handed != nil {
+				t.Fatalf("before the cut: a is %v, step-downs %v", n.Role(), handed)
+			}
+			if !c.stall {
+				for ms := cut; ms < back; ms += 50 {
+					tick(ms)
+				}
+			}
+			// The link is back (or a resumes: its clock fires before its
+			// socket is read). The held heartbeats arrive in order at one
+			// moment, the first two sent before b's feed turned noisy.
+			tick(back)
+			hbB(back, FeedOK, true)
+			hbB(back, FeedOK, true)
+			hbB(back, c.feedB, true)
+			for ms := back + 50; ms <= back+2000; ms += 50 {
+				if ms%100 == 0 {
+					hbB(ms, c.feedB, true)
+				}
+				tick(ms)
+			}
+
+			if c.want == "" {
+				if handed != nil {
+					t.Fatalf("at %dms a stepped down: %+v; b's held heartbeats said what b no longer did", handedAt, handed)
+				}
+				return
+			}
+			if len(handed) != 1 || handedAt != back+prep {
+				t.Fatalf("step-downs %+v at %dms; want one at %dms", handed, handedAt, back+prep)
+			}
+			if d := handed[0]; d.Reason != c.want || !d.Planned || d.HandoverTo != "b" {
+				t.Fatalf("stepped down %+v; want a planned hand-over to b, reason %s", d, c.want)
+			}
+		})
+	}
+}

@@ -53,6 +53,9 @@ func (n *Node) NextWake() time.Time {
 		if p.haveHB {
 			after(p.hbBase, ai)
 			after(p.hbBase, n.cfg.PreparationInterval) // no longer a candidate
+			if n.role == RoleActive {
+				after(n.steadySince(p), n.cfg.PreparationInterval) // may take a planned hand-over
+			}
 		}
 		after(p.witBase, ai)
 		after(latest(p.hbBase, p.witBase), n.cfg.PreparationInterval)
