@@ -74,7 +74,7 @@ func FillHole(before, after, peer []Sighting, rules HoleRules) []Fill {
 // certainly behind the frame it lacks, which may be early; through is -1
 // when no peer frame is known to be lacking.
 func FillHoleThrough(before, after, peer []Sighting, through int, rules HoleRules) []Fill {
-	lo := lowerCut(before, peer, rules)
+	lo := lowerCut(before, after, peer, rules)
 	var last *Sighting
 	if len(before) > 0 {
 		last = &before[len(before)-1]
@@ -116,7 +116,7 @@ func FillHoleThrough(before, after, peer []Sighting, through int, rules HoleRule
 // as they were not before the start was asked about at all. Nothing is
 // ever chosen unmarked that a local frame may be.
 func FillStart(before, after, peer []Sighting, to int64, through int, rules HoleRules) []Fill {
-	lo := lowerCut(before, peer, rules)
+	lo := lowerCut(before, after, peer, rules)
 	hi := upperCut(after, peer, lo, nil, rules)
 	if j, r := startAnchor(after, peer, lo, to, rules.Margin); j >= 0 {
 		// Back from the anchor's copy, as long as the peer's frames are
@@ -189,13 +189,18 @@ func fillRange(before, after, peer []Sighting, lo, hi int, rules HoleRules) []Fi
 
 // lowerCut returns the index of the first peer frame that may lie after
 // the last local frame before the hole: every frame before it certainly is
-// one of the local frames, or is older than the newest of them.
-func lowerCut(before, peer []Sighting, rules HoleRules) int {
+// one of the local frames, or is older than the newest of them. after are
+// the local frames after the hole, for numberedBefore.
+func lowerCut(before, after, peer []Sighting, rules HoleRules) int {
 	if len(before) == 0 {
 		return 0
 	}
 	last := before[len(before)-1]
 	oldest := before[0]
+	var first *Sighting
+	if len(after) > 0 {
+		first = &after[0]
+	}
 	cut := 0
 	for j, p := range peer {
 		switch {
@@ -207,11 +212,26 @@ func lowerCut(before, peer []Sighting, rules HoleRules) int {
 			// A numbered frame is matched by number: time only places it
 			// before everything the local side still remembers.
 			cut = j + 1
+		case numberedBefore(p, last, first, rules):
+			cut = j + 1
 		case !p.Exact && behind(p.Win, last.Win, rules.Margin):
 			cut = j + 1
 		}
 	}
 	return cut
+}
+
+// numberedBefore reports whether p is by its number earlier than last, the
+// local frame before the hole, and its window does not put it certainly
+// after last: a peer stopped or starved reads what waited in its port with
+// a window reaching back over the wait, which time alone would take for
+// the hole's frames, though the local side published them long before and
+// no longer remembers them. Only where the numbers run up from last to
+// first, the local frame after the hole: a counter that wrapped in the
+// hole says nothing by its order. numberedAfter is the other side.
+func numberedBefore(p, last Sighting, first *Sighting, rules HoleRules) bool {
+	return first != nil && p.Exact && last.Exact && first.Exact && last.ID < first.ID &&
+		p.ID < last.ID && !ahead(p.Win, last.Win, rules.Margin)
 }
 
 // upperCut returns the index of the first peer frame, from lo on, that
