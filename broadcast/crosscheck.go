@@ -138,10 +138,6 @@ type crossCheck struct {
 	anchorPos uint64
 	// released: ring positions through it may be produced.
 	released uint64
-	// uncheckedHi is the latest line time an own frame published
-	// without the peer's sightings may have ended at: a sighting that
-	// may be such a frame comes too late to be checked.
-	uncheckedHi int64
 }
 
 // crossCheckFrame reports whether the cross-check holds back a frame with
@@ -288,17 +284,22 @@ func (p *Pipeline) crossCheckLive(flushThrough uint64) {
 	p.xc.released = flushThrough
 	p.xc.covered = false
 	p.xc.queue = p.xc.queue[:0]
-	p.xc.uncheckedHi = math.MinInt64
-	if e, ok := p.ring.Get(flushThrough); ok {
-		p.xc.publishedUnchecked(e.Win)
+	if e, ok := p.ring.Oldest(); ok {
+		p.rep.markUnchecked(e.Pos, flushThrough)
 	}
 }
 
-// publishedUnchecked notes an own frame in window w published without the
-// peer's sightings.
-func (x *crossCheck) publishedUnchecked(w backlog.Window) {
-	if w.Hi != math.MaxInt64 {
-		x.uncheckedHi = max(x.uncheckedHi, w.Hi)
+// markUnchecked notes that the own frames at ring positions from to to,
+// both included, went out without the peer's sightings.
+func (r *repairs) markUnchecked(from, to uint64) {
+	for k := r.nrecent - 1; k >= r.nrecent-min(r.nrecent, recentFrames); k-- {
+		f := &r.recent[k%recentFrames]
+		if f.pos < from {
+			break
+		}
+		if f.pos <= to {
+			f.unchecked = true
+		}
 	}
 }
 
@@ -308,16 +309,31 @@ func (x *crossCheck) publishedUnchecked(w backlog.Window) {
 // sightings and delivered them when it healed), or one this member no
 // longer remembers. Such a sighting says nothing about this member's
 // port, so it is neither a hole nor a repair: its frame went out
-// unchecked, as the frames around it did.
+// unchecked, as the frames around it did. Nearness in time to frames
+// published unchecked is not enough: a sighting no such frame may be is
+// of a frame this member's port lost, and dropping it would be a gap on
+// a guess.
 func (p *Pipeline) tooLate(s backlog.Sighting, margin int64) bool {
 	if s.Win.Lo == backlog.NoLo {
 		return false // no line time: only its identity can tell
 	}
-	latest := p.xc.uncheckedHi
-	if f, ok := p.rep.forgotten(); ok && f.Hi != math.MaxInt64 {
-		latest = max(latest, f.Hi)
+	if f, ok := p.rep.forgotten(); ok && f.Hi != math.MaxInt64 && s.Win.Lo-margin <= f.Hi {
+		return true
 	}
-	return s.Win.Lo-margin <= latest
+	return p.rep.mayBeUnchecked(s, margin)
+}
+
+// mayBeUnchecked reports whether a remembered own frame that went out
+// unchecked may be s within the margin, matched with another sighting or
+// not: the one-to-one matching that would tell them apart ran after it
+// went out.
+func (r *repairs) mayBeUnchecked(s backlog.Sighting, margin int64) bool {
+	for k := r.nrecent - min(r.nrecent, recentFrames); k < r.nrecent; k++ {
+		if f := &r.recent[k%recentFrames]; f.unchecked && f.s.MayBe(s, margin) {
+			return true
+		}
+	}
+	return false
 }
 
 // crossCheckHold reports whether the frame at pos waits for the peer's
@@ -374,12 +390,12 @@ func (p *Pipeline) crossCheckAdvance() {
 		case !x.covered || e.Win.Lo == backlog.NoLo || e.Win.Lo-margin <= x.from:
 			// No stream from the peer, or the frame may precede it.
 			p.c.CrossCheckUnchecked++
-			x.publishedUnchecked(e.Win)
+			p.rep.markUnchecked(pos, pos)
 		case x.through > e.Win.Hi && (len(x.queue) == 0 || x.queue[0].Win.Lo-margin > e.Win.Hi):
 			// Every sighting that may come before it has been matched.
 		case wall.Sub(time.Unix(0, e.ReceivedAt)) >= p.ringLimits.RepairTimeout:
 			p.c.CrossCheckUnchecked++
-			x.publishedUnchecked(e.Win)
+			p.rep.markUnchecked(pos, pos)
 		default:
 			p.armRepair()
 			return

@@ -9,7 +9,6 @@ import (
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/ingest/hostclock"
-	"github.com/feedd/feedd/internal/testsupport"
 )
 
 // TestCrossCheckWatermarkBeforeDrain: the active's port hands over frames
@@ -36,24 +35,8 @@ func TestCrossCheckWatermarkBeforeDrain(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var watermark atomic.Int64
-			var requests atomic.Int64
-			p, err := New(testConfig("127.0.0.1:1", "watermark"), Options{
-				Pipeline: "test", Member: "a", Logger: testsupport.Logger(),
-				Ring: backlog.Config{RepairTimeout: 10 * time.Second},
-				SendRepair: func(_ string, msg []byte) bool {
-					if len(msg) > 0 && msg[0] == repairRequest {
-						requests.Add(1)
-					}
-					return true
-				},
-				ReadThrough: watermark.Load,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p.rep.timer = time.NewTimer(time.Hour)
-			p.rep.timer.Stop()
+			var watermark, requests atomic.Int64
+			p := looplessPipeline(t, &watermark, &requests)
 			p.act = &activation{activationMachine: activationMachine{phase: phaseProducing, live: true}}
 			p.crossCheckLive(0)
 

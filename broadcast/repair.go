@@ -108,8 +108,10 @@ type recentFrame struct {
 	// tell the same frame in a later answer for certain.
 	peerRing, peerPos uint64
 	// matched: one of the peer's sightings was matched with this own
-	// frame (crosscheck.go).
-	matched bool
+	// frame (crosscheck.go). unchecked: this own frame went out without
+	// the peer's sightings, so a sighting that may be it comes too late
+	// to be compared with it (tooLate).
+	matched, unchecked bool
 	// For a peer frame, withdrawn: the activation that published it ended
 	// before a commit of it was known (withdrawFills), so it is not part
 	// of the published stream; uncertain: that commit's outcome is
