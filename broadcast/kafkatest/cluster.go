@@ -436,7 +436,40 @@ func (c *Cluster) PlaceApart(ctx context.Context, txnID string, topics ...string
 			return p, err
 		}
 	}
-	return p, nil
+	return p, c.waitKnown(ctx, cl, topics)
+}
+
+// waitKnown polls, for up to a minute, until every node describes the
+// topics' configurations: a new topic reaches each node's metadata in its
+// own time, and a member activating at once asks whichever node it likes
+// (a node that did not know it yet answered UNKNOWN_TOPIC_OR_PARTITION).
+func (c *Cluster) waitKnown(ctx context.Context, cl *kgo.Client, topics []string) error {
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	for _, name := range topics {
+		r := kmsg.NewDescribeConfigsRequestResource()
+		r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeTopic, name
+		req.Resources = append(req.Resources, r)
+	}
+	for _, n := range c.nodes {
+		_, err := pollNode(ctx, func() (int32, error) {
+			resp, err := req.RequestWith(ctx, cl.Broker(int(n.ID())))
+			if err != nil {
+				return 0, err
+			}
+			for _, r := range resp.Resources {
+				if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+					return 0, fmt.Errorf("%s: %w", r.ResourceName, err)
+				}
+			}
+			return n.ID(), nil
+		}, func(int32) bool { return true }, func(_ int32, err error) error {
+			return fmt.Errorf("kafkatest: node %d does not know %v after a minute: %w", n.ID(), topics, err)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WaitLeader polls, for up to a minute, until the leader of the topic's
