@@ -693,6 +693,20 @@ func (c *e2eCluster) checkBothKilledGaps(rep *audit.Report, want int, lost []aud
 		}
 	}
 	gaps := slices.DeleteFunc(slices.Clone(s.Gaps), func(g audit.Gap) bool { return isLost(g.From, g.To) })
+	// Two windows inside one gap of the topic are one kill: the frames
+	// between them were delivered but never committed (read by the member
+	// killed second while the first was already dead, or written into a
+	// port whose reader was gone), which I5 allows at a gap's start, as it
+	// allows the frames no port got just before the kill.
+	for i := 0; i+1 < len(windows); {
+		inOne := slices.ContainsFunc(gaps, func(g audit.Gap) bool { return g.From <= windows[i][0] && windows[i+1][1] <= g.To })
+		if !inOne {
+			i++
+			continue
+		}
+		windows[i][1] = windows[i+1][1]
+		windows = slices.Delete(windows, i+1, i+2)
+	}
 	if len(windows) != want || len(gaps) != want {
 		t.Errorf("both-killed: %d windows without a reader, %d gaps in the topic; want %d of each: windows %v, gaps %+v",
 			len(windows), len(gaps), want, trimGaps(windows), gaps)
