@@ -389,12 +389,13 @@ func compareFeedTopic(exp []feedFrame, recs []feedTopicRecord) feedVerdict {
 		last[f.value] = len(cs)
 		byValue[f.value] = append(cs, c)
 	}
-	// A value the feed sent once has no other copy for a loss to hide
-	// behind: it may be read as late as a loaded machine reads it.
+	// The last owed copy of a value (the only one, for a value the feed
+	// sent once) has no later copy that reached a port: no shift of the
+	// placement can land on one, so it may be read as late as a loaded
+	// machine reads it. The lower end still keeps an older copy from
+	// standing in for it.
 	for _, cs := range byValue {
-		if len(cs) == 1 {
-			cs[0].hi = time.Unix(1<<40, 0)
-		}
+		cs[len(cs)-1].hi = time.Unix(1<<40, 0)
 	}
 	reach := make([]uint64, words)
 	reach[0] = 1 // no record read: no frame accounted for

@@ -422,3 +422,41 @@ func TestFeedComparisonLateSimulator(t *testing.T) {
 		t.Fatal("frame 20 read 130 ms late on port 1, whose writes were on time, accepted")
 	}
 }
+
+// TestFeedComparisonLateLastCopies: the feed stops (the ports paused) and
+// the last copies of the cycle's sentences come back in one read 120 ms
+// after the last one's line time, the bytes held up between the simulator
+// and the member: no later copy of them reached a port, so nothing can
+// hide behind the late read. A record missing among them is still
+// refused, and so is an earlier cycle standing in for a lost last one.
+func TestFeedComparisonLateLastCopies(t *testing.T) {
+	exp := cycles(noFixCycle, 40)
+	for i := range exp {
+		exp[i].writeBegun = []time.Time{exp[i].at, exp[i].at}
+	}
+	late := exp[39].at.Add(120 * time.Millisecond)
+	topic := func(frames ...feedFrame) published {
+		p := published{}.add(false, "a", exp[:36]...)
+		for _, f := range frames {
+			p = append(p, feedTopicRecord{offset: int64(len(p)), value: f.value, member: "a", rx: late})
+		}
+		return p
+	}
+	if v := compareFeedTopic(exp, topic(exp[36:]...)); !v.ok {
+		t.Fatalf("the last cycle read in one read 120 ms late refused: %s", v.problem)
+	}
+	for i := 36; i < 40; i++ {
+		if v := compareFeedTopic(exp, topic(without(exp[36:], i-36)...)); v.ok {
+			t.Fatalf("the late read without frame %d accepted", i)
+		}
+	}
+	// The last cycle lost, and the one before it published late in its
+	// place: the topic lacks four frames.
+	p := published{}.add(false, "a", exp[:32]...)
+	for _, f := range exp[32:36] {
+		p = append(p, feedTopicRecord{offset: int64(len(p)), value: f.value, member: "a", rx: late})
+	}
+	if v := compareFeedTopic(exp, p); v.ok {
+		t.Fatal("the cycle before the last, read late, accepted for the lost last cycle")
+	}
+}
