@@ -48,24 +48,31 @@ func TestCommitDelay(t *testing.T) {
 func TestOverdueFramesShareATransaction(t *testing.T) {
 	b, cfg := startBrokerFor(t, "feed")
 	cfg.CommitInterval, cfg.CommitLinger, cfg.TransactionTimeout = 10*time.Minute, 10*time.Minute, 14*time.Minute
-	a := startMember(t, cfg, "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	const n = 1000
-	old := time.Now().Add(-time.Hour)
-	for i := uint64(1); i <= n; i++ { // in the ring before the member goes live: a backlog
-		a.Accept(frame(i, old))
-	}
-	waitFor(t, "the backlog in the ring", func() bool { return a.Status().Ring.Len == n })
-	a.mustActivate(t, ctx)
-	waitFor(t, "the backlog committed", func() bool { return a.Status().Counters.CommittedFrames == n })
-	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
 	// One transaction for the backlog, perhaps one more if the first
 	// record's acknowledgement came back while the rest were being read
 	// in; one per frame without the rule.
-	if c := a.Status().Counters.Commits; c > 3 {
+	if c := commitBacklog(t, b.Addr(), startMember(t, cfg, "a", backlog.Config{}), n); c > 3 {
 		t.Fatalf("%d frames committed in %d transactions, want at most 3", n, c)
 	}
+}
+
+// commitBacklog puts frames 1 to n in a's ring before it goes live,
+// activates it, waits until it has committed them, checks the topic, and
+// returns how many transactions it took.
+func commitBacklog(t *testing.T, addr string, a *member, n uint64) uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	old := time.Now().Add(-time.Hour)
+	for i := uint64(1); i <= n; i++ {
+		a.Accept(frame(i, old))
+	}
+	waitFor(t, "the backlog in the ring", func() bool { return a.Status().Ring.Len == int(n) })
+	a.mustActivate(t, ctx)
+	waitFor(t, "the backlog committed", func() bool { return a.Status().Counters.CommittedFrames == n })
+	checkSequence(t, readCommitted(t, addr, "feed"), n)
+	return a.Status().Counters.Commits
 }
 
 // TestSlowAcknowledgementDoesNotCutTheBacklog: commit_interval counts from
@@ -83,22 +90,11 @@ func TestSlowAcknowledgementDoesNotCutTheBacklog(t *testing.T) {
 		c.SleepControl(func() { time.Sleep(300 * time.Millisecond) })
 		return nil, nil, false
 	})
-	a := startMember(t, cfg, "a", backlog.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	const n = 1000
-	old := time.Now().Add(-time.Hour)
-	for i := uint64(1); i <= n; i++ {
-		a.Accept(frame(i, old))
-	}
-	waitFor(t, "the backlog in the ring", func() bool { return a.Status().Ring.Len == n })
-	a.mustActivate(t, ctx)
-	waitFor(t, "the backlog committed", func() bool { return a.Status().Counters.CommittedFrames == n })
-	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
 	// Producing the rest of the backlog takes a few milliseconds, far
 	// less than the interval: one transaction, or a few if the owner was
 	// descheduled; 16 with the interval counted from the first record.
-	if c := a.Status().Counters.Commits; c > 4 {
+	if c := commitBacklog(t, b.Addr(), startMember(t, cfg, "a", backlog.Config{}), n); c > 4 {
 		t.Fatalf("%d frames committed in %d transactions, want at most 4", n, c)
 	}
 }
