@@ -154,6 +154,12 @@ func (p *Pipeline) commit(ctx context.Context, cl *kgo.Client, t *txn) (r commit
 		r.committed = true
 		return r
 	}
+	if t.n > 0 {
+		if r.err = awaitPartitionStored(ctx, cl, p.cfg.Topic); r.err != nil {
+			r.err = fmt.Errorf("commit: %w", r.err)
+			return r
+		}
+	}
 	p.endAndBeginNext(ctx, cl, &r, "commit")
 	return r
 }
@@ -161,7 +167,9 @@ func (p *Pipeline) commit(ctx context.Context, cl *kgo.Client, t *txn) (r commit
 // endAndBeginNext commits the open transaction, of frames or of a control
 // keepalive (what names it in an error), takes the producer's new epoch,
 // begins the transaction the next records go into and waits until that
-// transaction can take them without delay (awaitMarkers).
+// transaction can take them without delay (awaitMarkers). The caller has
+// seen its records acknowledged and their partition stored
+// (awaitPartitionStored).
 func (p *Pipeline) endAndBeginNext(ctx context.Context, cl *kgo.Client, r *commitResult, what string) {
 	start := time.Now()
 	err := cl.EndTransaction(ctx, kgo.TryCommit)
@@ -180,6 +188,38 @@ func (p *Pipeline) endAndBeginNext(ctx context.Context, cl *kgo.Client, r *commi
 	settling := time.Now()
 	p.awaitMarkers(ctx, cl)
 	r.settle = time.Since(settling)
+}
+
+// partitionStoreWait bounds awaitPartitionStored. The client stores a
+// topic's partitions microseconds after it hands them the first records;
+// a partition still missing after this is not that race, and the commit
+// fails (the transaction is aborted and produced again) rather than wait
+// without end.
+const partitionStoreWait = 5 * time.Second
+
+// awaitPartitionStored returns once the client shows partition 0 of topic
+// with a leader. franz-go (1.22) ends a transaction in which none of the
+// partitions it holds was added with an abort, even when asked to commit,
+// and reports success. The first records a client produces to a topic wait
+// until its metadata arrives; the metadata goroutine then hands them to the
+// partition and only afterwards stores the partition where EndTransaction
+// looks. A broker that acknowledges them within that window let a commit
+// right after it be turned into an abort: a member counted the first
+// transaction of an activation committed, trimmed it from the ring, and it
+// was gone from the topic. The partition shows as soon as it is stored.
+func awaitPartitionStored(ctx context.Context, cl *kgo.Client, topic string) error {
+	ctx, cancel := context.WithTimeout(ctx, partitionStoreWait)
+	defer cancel()
+	for wait := 50 * time.Microsecond; ; wait = min(2*wait, 10*time.Millisecond) {
+		if leader, _, _ := cl.PartitionLeader(topic, 0); leader >= 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the client does not know partition 0 of %s, so it would end the transaction with an abort: %w", topic, context.Cause(ctx))
+		case <-time.After(wait):
+		}
+	}
 }
 
 // markersWait bounds awaitMarkers. A broker retries a verification refused

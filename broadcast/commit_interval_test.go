@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/backlog"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -96,5 +97,51 @@ func TestSlowAcknowledgementDoesNotCutTheBacklog(t *testing.T) {
 	// descheduled; 16 with the interval counted from the first record.
 	if c := commitBacklog(t, b.Addr(), startMember(t, cfg, "a", backlog.Config{}), n); c > 4 {
 		t.Fatalf("%d frames committed in %d transactions, want at most 4", n, c)
+	}
+}
+
+// TestCommitWaitsForTheStoredPartition: franz-go ends a transaction with an
+// abort, reporting success, when none of the partitions it holds was added
+// to it; a topic's first records can be acknowledged before the client
+// stores the topic's partition. So a commit waits until the client shows
+// the partition: here it does not while the topic is missing, and does as
+// soon as the topic is created and the record goes.
+func TestCommitWaitsForTheStoredPartition(t *testing.T) {
+	b := startBroker(t, "")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID("partition-stored"), kgo.DisableClientMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	acked := make(chan error, 1)
+	cl.TryProduce(context.Background(), &kgo.Record{Topic: "late", Value: []byte("x")}, func(_ *kgo.Record, err error) { acked <- err })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := awaitPartitionStored(ctx, cl, "late"); err == nil {
+		t.Fatal("the topic does not exist, yet the partition counts as stored")
+	}
+
+	if err := b.Cluster().CreateTopic("late", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := awaitPartitionStored(ctx, cl, "late"); err != nil {
+		t.Fatalf("after the topic was created: %v", err)
+	}
+	if err := <-acked; err != nil {
+		t.Fatalf("producing: %v", err)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	eachCommitted(t, b.Addr(), "late", func(*kgo.Record) { n++ })
+	if n != 1 {
+		t.Fatalf("the topic holds %d committed records, want the one", n)
 	}
 }

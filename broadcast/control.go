@@ -134,6 +134,10 @@ func (p *Pipeline) keepalive(ctx context.Context, cl *kgo.Client, check bool, pi
 		r.err = fmt.Errorf("control keepalive: producing: %w", ctx.Err())
 		return r
 	}
+	if err := awaitPartitionStored(ctx, cl, p.cfg.ControlTopic); err != nil {
+		r.err = fmt.Errorf("control keepalive: commit: %w", err)
+		return r
+	}
 	p.endAndBeginNext(ctx, cl, &r.commitResult, "control keepalive: commit")
 	return r
 }
