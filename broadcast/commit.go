@@ -222,10 +222,27 @@ func awaitPartitionStored(ctx context.Context, cl *kgo.Client, topic string) err
 	}
 }
 
-// markersWait bounds awaitMarkers. A broker retries a verification refused
-// for a commit still in progress after add.partitions.to.txn.retry.backoff.ms
-// (20 ms by default): waiting longer than that gains nothing over producing.
-const markersWait = 20 * time.Millisecond
+// markersWait bounds awaitMarkers: a quarter of the commit timeout. A
+// record that reaches its partition while the previous commit's markers
+// are still being written is held by the partition leader, which asks the
+// coordinator again every add.partitions.to.txn.retry.backoff.ms (20 ms by
+// default) for up to add.partitions.to.txn.retry.backoff.max.ms (100 ms),
+// and then refuses it CONCURRENT_TRANSACTIONS. franz-go sends a refused
+// record again only after a metadata refresh, no sooner than
+// producerMetadataMinAge after the last one, and the refresh asks
+// whichever node comes next: one that has gone silent, though the pipeline
+// does not need it, held the commit for franz-go's 10 s request timeout. A
+// coordinator slow to finish its markers is better waited for.
+func (p *Pipeline) markersWait() time.Duration { return p.cfg.CommitTimeout / 4 }
+
+// markersHeldFor is how long a partition leader usually holds a record
+// that meets markers still being written (its first retry backoff): the
+// markers that take no longer are asked about back to back, and after that
+// once every markersPace, so that a slow coordinator is not also flooded.
+const (
+	markersHeldFor = 20 * time.Millisecond
+	markersPace    = 10 * time.Millisecond
+)
 
 // awaitMarkers returns once the transaction coordinator has finished the
 // commit that EndTransaction began, or after markersWait. EndTransaction
@@ -235,9 +252,10 @@ const markersWait = 20 * time.Millisecond
 // broker for its retry backoff (the partition leader's check with the
 // coordinator under transaction protocol 2, the client's AddPartitionsToTxn
 // before it): 20 ms added to every transaction that begins at once, which
-// at a commit per few milliseconds was most of the latency. Asking the
-// coordinator (DescribeTransactions, which the activation already needs)
-// costs a round trip or two instead.
+// at a commit per few milliseconds was most of the latency, and a refusal
+// if the markers take longer still (markersWait). Asking the coordinator
+// (DescribeTransactions, which the activation already needs) costs a round
+// trip or two instead.
 //
 // A broker that cannot answer (too old, or no Describe permission on the
 // transactional id) is not asked again: the records then go at once, as
@@ -247,7 +265,7 @@ func (p *Pipeline) awaitMarkers(ctx context.Context, cl *kgo.Client) {
 		return
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, markersWait)
+	ctx, cancel := context.WithTimeout(ctx, p.markersWait())
 	defer cancel()
 	if wait := p.markersTook.firstAsk(); wait > 0 {
 		select {
@@ -268,12 +286,18 @@ func (p *Pipeline) awaitMarkers(ctx context.Context, cl *kgo.Client) {
 		}
 		if err != nil {
 			if ctx.Err() == nil && p.markersUnknown.CompareAndSwap(false, true) {
-				p.log.Warn("cannot ask the transaction coordinator whether a commit is complete; each transaction may start up to 20 ms late", "err", err)
+				p.log.Warn("cannot ask the transaction coordinator whether a commit is complete; each transaction's first record may wait for the previous one's markers", "err", err)
 			}
 			return
 		}
 		switch d.State {
 		case "PrepareCommit", "PrepareAbort", "PrepareEpochFence":
+			if time.Since(start) >= markersHeldFor {
+				select {
+				case <-ctx.Done():
+				case <-time.After(markersPace):
+				}
+			}
 			continue
 		}
 		p.markersTook.observe(time.Since(start))

@@ -80,6 +80,74 @@ func TestNextTransactionWaitsForMarkers(t *testing.T) {
 	checkSequence(t, readCommitted(t, b.Addr(), "feed"), 2)
 }
 
+// TestNextTransactionWaitsForSlowMarkers: a coordinator that takes longer
+// to finish a commit than a partition leader holds a record for it (100 ms
+// by default; then it refuses the record, and franz-go sends it again only
+// after a metadata refresh) is waited for, up to a quarter of the commit
+// timeout, asking no more often than every few milliseconds; one that
+// never says the commit is complete holds the next transaction no longer.
+func TestNextTransactionWaitsForSlowMarkers(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		complete time.Duration // after the commit; 0: never
+	}{{"slow", 200 * time.Millisecond}, {"never", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startBroker(t, "")
+			cfg := testConfig(b.Addr(), "feed")
+			cfg.ControlInterval = -1
+			a := startMember(t, cfg, "a", backlog.Config{})
+			a.activate(t, 30*time.Second)
+			a.Accept(frame(1, time.Now()))
+			waitFor(t, "the first frame committed", func() bool { return a.Status().Counters.CommittedFrames == 1 })
+
+			var completeAt atomic.Int64 // unix nanoseconds; 0 until the commit ends
+			var firstProduce atomic.Int64
+			var pacedAsks atomic.Int64 // questions later than the back-to-back ones
+			c := b.Cluster()
+			answerDescribe(c, func(req *kmsg.DescribeTransactionsRequest) *kmsg.DescribeTransactionsResponse {
+				if at := completeAt.Load(); at != 0 && firstProduce.Load() == 0 && time.Since(time.Unix(0, at-int64(tc.complete))) > markersHeldFor+5*time.Millisecond {
+					pacedAsks.Add(1)
+				}
+				if at := completeAt.Load(); at == 0 || tc.complete == 0 || time.Now().UnixNano() < at {
+					return describeAnswer(req, "PrepareCommit", 0)
+				}
+				return nil
+			})
+			c.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				completeAt.CompareAndSwap(0, time.Now().Add(tc.complete).UnixNano())
+				return nil, nil, false
+			})
+			c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				if completeAt.Load() != 0 { // frame 3's, after frame 2's commit
+					firstProduce.CompareAndSwap(0, time.Now().UnixNano())
+				}
+				return nil, nil, false
+			})
+			a.Accept(frame(2, time.Now()))
+			waitFor(t, "the second frame's commit sent", func() bool { return completeAt.Load() != 0 })
+			a.Accept(frame(3, time.Now())) // the next transaction's first record
+			waitFor(t, "the frames committed", func() bool { return a.Status().Counters.CommittedFrames == 3 })
+
+			committed := completeAt.Load() - int64(tc.complete)
+			waited := time.Duration(firstProduce.Load() - committed)
+			if tc.complete != 0 && waited < tc.complete {
+				t.Fatalf("the next transaction's first record went %v after the commit, before the coordinator finished it (%v)", waited, tc.complete)
+			}
+			if tc.complete == 0 && waited < cfg.WithDefaults().CommitTimeout/4 {
+				t.Fatalf("the next transaction's first record went %v after the commit, want it held a quarter of the commit timeout", waited)
+			}
+			// Back to back for 20 ms, then every 10 ms at most: some 20
+			// or 50 questions in the 200 or 500 ms after, not hundreds.
+			if n, most := pacedAsks.Load(), int64(waited/markersPace)+5; n > most {
+				t.Fatalf("the coordinator was asked %d times in the %v after the first 20 ms, want at most %d", n, waited-markersHeldFor, most)
+			}
+			checkSequence(t, readCommitted(t, b.Addr(), "feed"), 3)
+		})
+	}
+}
+
 // TestMarkersNotAskedOfABrokerThatCannotSay: a broker that refuses
 // DescribeTransactions is asked once; the commits go on without it.
 func TestMarkersNotAskedOfABrokerThatCannotSay(t *testing.T) {
