@@ -244,6 +244,10 @@ const (
 	markersPace    = 10 * time.Millisecond
 )
 
+// markersAskAgain is how long awaitMarkers leaves a coordinator that could
+// not answer alone.
+const markersAskAgain = time.Minute
+
 // awaitMarkers returns once the transaction coordinator has finished the
 // commit that EndTransaction began, or after markersWait. EndTransaction
 // returns when the coordinator has logged the decision; it writes the
@@ -258,13 +262,14 @@ const (
 // trip or two instead.
 //
 // A broker that cannot answer (too old, or no Describe permission on the
-// transactional id) is not asked again: the records then go at once, as
-// they always could.
+// transactional id) is not asked again for markersAskAgain: the records
+// then go at once, as they always could. Not never again: the coordinator
+// that moved or restarted in the middle of a question answers the next.
 func (p *Pipeline) awaitMarkers(ctx context.Context, cl *kgo.Client) {
-	if p.markersUnknown.Load() {
+	start := time.Now()
+	if start.UnixNano() < p.markersAskAfter.Load() {
 		return
 	}
-	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.markersWait())
 	defer cancel()
 	if wait := p.markersTook.firstAsk(); wait > 0 {
@@ -285,8 +290,11 @@ func (p *Pipeline) awaitMarkers(ctx context.Context, cl *kgo.Client) {
 			err = d.Err
 		}
 		if err != nil {
-			if ctx.Err() == nil && p.markersUnknown.CompareAndSwap(false, true) {
-				p.log.Warn("cannot ask the transaction coordinator whether a commit is complete; each transaction's first record may wait for the previous one's markers", "err", err)
+			if ctx.Err() == nil {
+				p.markersAskAfter.Store(time.Now().Add(markersAskAgain).UnixNano())
+				if p.markersWarned.CompareAndSwap(false, true) {
+					p.log.Warn("cannot ask the transaction coordinator whether a commit is complete; each transaction's first record may wait for the previous one's markers", "err", err, "ask_again_in", markersAskAgain)
+				}
 			}
 			return
 		}

@@ -149,7 +149,9 @@ func TestNextTransactionWaitsForSlowMarkers(t *testing.T) {
 }
 
 // TestMarkersNotAskedOfABrokerThatCannotSay: a broker that refuses
-// DescribeTransactions is asked once; the commits go on without it.
+// DescribeTransactions is asked once; the commits go on without it. It is
+// asked again a minute later (the coordinator may have moved in the middle
+// of a question, and the next one answers).
 func TestMarkersNotAskedOfABrokerThatCannotSay(t *testing.T) {
 	b := startBroker(t, "")
 	cfg := testConfig(b.Addr(), "feed")
@@ -167,7 +169,13 @@ func TestMarkersNotAskedOfABrokerThatCannotSay(t *testing.T) {
 	if got := asked.Load(); got != 1 {
 		t.Fatalf("the coordinator was asked %d times over %d commits, want once", got, n)
 	}
-	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n)
+	a.markersAskAfter.Store(time.Now().Add(-time.Second).UnixNano()) // the minute is over
+	a.Accept(frame(n+1, time.Now()))
+	waitFor(t, "the frame committed", func() bool { return a.Status().Counters.CommittedFrames == n+1 })
+	if got := asked.Load(); got != 2 {
+		t.Fatalf("the coordinator was asked %d times, want once more after the minute", got)
+	}
+	checkSequence(t, readCommitted(t, b.Addr(), "feed"), n+1)
 }
 
 // TestFirstMarkersQuestionWaitsHalfTheUsualTime: the first question after a

@@ -135,9 +135,11 @@ type Pipeline struct {
 	// benchmarks compare transactions with): the producer is then merely
 	// idempotent, with no transactional id, no fence and no commit markers.
 	transactional bool
-	// markersUnknown: the broker cannot say when a commit is complete
-	// (awaitMarkers); set once, by a commit worker.
-	markersUnknown atomic.Bool
+	// markersAskAfter: awaitMarkers does not ask the coordinator before
+	// this time (unix nanoseconds), set by a commit worker when it could
+	// not answer; markersWarned: that was logged.
+	markersAskAfter atomic.Int64
+	markersWarned   atomic.Bool
 	// markersTook paces awaitMarkers' questions; kept by the commit
 	// workers, one at a time.
 	markersTook markerTimes
