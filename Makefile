@@ -239,7 +239,8 @@ install: build
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/feedd@.service
 	install -m 0644 deploy/systemd/feedd.sysusers $(DESTDIR)$(SYSUSERSDIR)/feedd.conf
 	install -m 0644 deploy/feedd-host-a.yaml deploy/feedd-host-b.yaml $(DESTDIR)$(PREFIX)/share/doc/feedd/examples/
-	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/feedd/
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/feedd/
+	find docs -type f ! -name '*.go' -exec install -D -m 0644 {} $(DESTDIR)$(PREFIX)/share/doc/feedd/{} \;
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d $(DESTDIR)$(PREFIX)/share/man/man1
 	$(BIN) completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/feedd

@@ -371,20 +371,24 @@ func TestMakeInstall(t *testing.T) {
 		t.Fatalf("make install: %v\n%s", err, b)
 	}
 	for path, mode := range map[string]os.FileMode{
-		"opt/feedd/bin/feedd":                                  0o755,
-		"etc/systemd/system/feedd.service":                     0o644,
-		"etc/systemd/system/feedd@.service":                    0o644,
-		"usr/lib/sysusers.d/feedd.conf":                        0o644,
-		"opt/feedd/share/doc/feedd/operations.md":              0o644,
-		"opt/feedd/share/doc/feedd/configuration.md":           0o644,
-		"opt/feedd/share/doc/feedd/examples/feedd-host-a.yaml": 0o644,
-		"opt/feedd/share/doc/feedd/examples/feedd-host-b.yaml": 0o644,
-		"opt/feedd/share/bash-completion/completions/feedd":    0o644,
-		"opt/feedd/share/zsh/site-functions/_feedd":            0o644,
-		"opt/feedd/share/fish/vendor_completions.d/feedd.fish": 0o644,
-		"opt/feedd/share/man/man1/feedd.1":                     0o644,
-		"opt/feedd/share/man/man1/feedd-run.1":                 0o644,
-		"opt/feedd/share/man/man1/feedd-probe.1":               0o644,
+		"opt/feedd/bin/feedd":                                                          0o755,
+		"etc/systemd/system/feedd.service":                                             0o644,
+		"etc/systemd/system/feedd@.service":                                            0o644,
+		"usr/lib/sysusers.d/feedd.conf":                                                0o644,
+		"opt/feedd/share/doc/feedd/README.md":                                          0o644,
+		"opt/feedd/share/doc/feedd/docs/operations.md":                                 0o644,
+		"opt/feedd/share/doc/feedd/docs/configuration.md":                              0o644,
+		"opt/feedd/share/doc/feedd/docs/decisions/0010-frame-identity-by-line-time.md": 0o644,
+		"opt/feedd/share/doc/feedd/docs/prometheus/feedd-alerts.yml":                   0o644,
+		"opt/feedd/share/doc/feedd/docs/grafana/feedd-dashboard.json":                  0o644,
+		"opt/feedd/share/doc/feedd/examples/feedd-host-a.yaml":                         0o644,
+		"opt/feedd/share/doc/feedd/examples/feedd-host-b.yaml":                         0o644,
+		"opt/feedd/share/bash-completion/completions/feedd":                            0o644,
+		"opt/feedd/share/zsh/site-functions/_feedd":                                    0o644,
+		"opt/feedd/share/fish/vendor_completions.d/feedd.fish":                         0o644,
+		"opt/feedd/share/man/man1/feedd.1":                                             0o644,
+		"opt/feedd/share/man/man1/feedd-run.1":                                         0o644,
+		"opt/feedd/share/man/man1/feedd-probe.1":                                       0o644,
 	} {
 		fi, err := os.Stat(filepath.Join(dest, path))
 		if err != nil {
@@ -410,8 +414,16 @@ func TestMakeInstall(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dest, "srv/etc/feedd")); err != nil || !fi.IsDir() {
 		t.Errorf("the configuration directory is missing: %v", err)
 	}
+	checkInstalledLinks(t, filepath.Join(dest, "opt/feedd/share/doc/feedd"))
 	unit := filepath.Join(dest, "etc/systemd/system/feedd.service")
 	u := unitDirectives(t, unit)
+	for _, d := range u["Unit.Documentation"] {
+		if f, ok := strings.CutPrefix(d, "file:"); ok {
+			if _, err := os.Stat(filepath.Join(dest, f)); err != nil {
+				t.Errorf("the unit's Documentation= names a file make install does not install: %v", err)
+			}
+		}
+	}
 	if got := u["Service.ExecStart"]; len(got) != 1 || got[0] != "/opt/feedd/bin/feedd run --config /srv/etc/feedd/feedd.yaml" {
 		t.Errorf("installed ExecStart %q: the paths are not rewritten for PREFIX and SYSCONFDIR", got)
 	}
@@ -476,7 +488,7 @@ func TestMakeDeb(t *testing.T) {
 		"./usr/bin/feedd", "./usr/lib/systemd/system/feedd.service", "./usr/lib/systemd/system/feedd@.service",
 		"./usr/lib/sysusers.d/feedd.conf", "./usr/share/man/man1/feedd.1", "./usr/share/man/man1/feedd-run.1",
 		"./usr/share/bash-completion/completions/feedd", "./usr/share/zsh/site-functions/_feedd",
-		"./usr/share/fish/vendor_completions.d/feedd.fish", "./usr/share/doc/feedd/operations.md",
+		"./usr/share/fish/vendor_completions.d/feedd.fish", "./usr/share/doc/feedd/docs/operations.md",
 		"./usr/share/doc/feedd/examples/feedd-host-a.yaml", "./etc/feedd/",
 	} {
 		if !regexp.MustCompile(`(?m) root/root .* ` + regexp.QuoteMeta(path) + `$`).Match(contents) {
@@ -503,5 +515,48 @@ func TestMakeDeb(t *testing.T) {
 	if !bytes.Contains(postinst, []byte("systemd-sysusers feedd.conf")) || bytes.Contains(postinst, []byte("systemctl start")) ||
 		bytes.Contains(postinst, []byte("systemctl enable")) {
 		t.Errorf("postinst must create the user and start nothing:\n%s", postinst)
+	}
+}
+
+// markdownLink matches the target of a Markdown link, up to a fragment.
+var markdownLink = regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`)
+
+// checkInstalledLinks fails for every relative link in an installed
+// Markdown document that does not lead to an installed file: the installed
+// documentation is read where it lies, without the repository beside it.
+// Links into the source (deploy/, examples/) are not its to keep.
+func checkInstalledLinks(t *testing.T, root string) {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".md") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range markdownLink.FindAllSubmatch(b, -1) {
+			target := string(m[1])
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			full := filepath.Join(filepath.Dir(path), target)
+			rel, err := filepath.Rel(root, full)
+			if err != nil || (rel != "README.md" && !strings.HasPrefix(rel, "docs/")) {
+				continue
+			}
+			if _, err := os.Stat(full); err != nil {
+				t.Errorf("installed %s links to %s, which is not installed", strings.TrimPrefix(path, root+"/"), target)
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 20 {
+		t.Errorf("only %d links checked in the installed documentation; is it installed?", n)
 	}
 }
