@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -300,10 +301,15 @@ func topicLines(s demoSnapshot, st demoStyles) []string {
 	return append(lines, failovers)
 }
 
-// timelineLines are the last n events.
+// timelineLines are the last n events in the order they happened. The demo
+// learns some of them late (a role change shows in the next status it
+// polls, after the switchover's answer it caused), so the order it learned
+// them in is not always the order they happened in.
 func timelineLines(s demoSnapshot, n int) []string {
+	events := slices.Clone(s.Events)
+	slices.SortStableFunc(events, func(a, b demoEvent) int { return a.at.Compare(b.at) })
 	var lines []string
-	for _, e := range s.Events[max(0, len(s.Events)-n):] {
+	for _, e := range events[max(0, len(events)-n):] {
 		lines = append(lines, since(s.Start, e.at)+"  "+e.text)
 	}
 	return lines

@@ -40,6 +40,29 @@ func fixedSnapshot() demoSnapshot {
 
 func plainStyles() demoStyles { return newDemoStyles(lipgloss.NewRenderer(io.Discard)) }
 
+// TestDemoTimelineInTimeOrder: the demo learns a role change from the next
+// status it polls, after the switchover's answer that it caused; the
+// timeline shows them in the order they happened, the newest last.
+func TestDemoTimelineInTimeOrder(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := demoSnapshot{Start: start, Events: []demoEvent{
+		{at: start.Add(36 * time.Second), text: "switchover: asking host-a"},
+		{at: start.Add(36600 * time.Millisecond), text: "switchover done: host-b is active"},
+		{at: start.Add(36500 * time.Millisecond), text: "host-a: active → deactivating (switchover)"},
+		{at: start.Add(36500 * time.Millisecond), text: "host-b: activating → active"},
+	}}
+	got := timelineLines(s, 3)
+	want := []string{"host-a: active → deactivating (switchover)", "host-b: activating → active", "switchover done: host-b is active"}
+	if len(got) != len(want) {
+		t.Fatalf("timeline %q; want the last 3 of 4 events", got)
+	}
+	for i, w := range want {
+		if !strings.HasSuffix(got[i], "  "+w) {
+			t.Errorf("timeline line %d = %q; want %q (all: %q)", i, got[i], w, got)
+		}
+	}
+}
+
 // TestDemoScreenRender lays out a fixed snapshot on a 120×40 screen: every
 // line fits, the members are side by side with role, process, ring, feed
 // and commits, the topic shows records, gaps, duplicates and latency, the
