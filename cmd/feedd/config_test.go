@@ -301,8 +301,9 @@ func TestCheckConfigReadsWhatRunReads(t *testing.T) {
 	}
 }
 
-// TestCheckConfigWarns: a secret file others can read and a baud rate no
-// UART offers as standard pass, with a warning each.
+// TestCheckConfigWarns: a secret file every user can read and a baud rate
+// no UART offers as standard pass, with a warning each; a secret its group
+// can read (the runbook's 0640) or only its owner passes without one.
 func TestCheckConfigWarns(t *testing.T) {
 	secret := filepath.Join(t.TempDir(), "pair.secret")
 	if err := os.WriteFile(secret, []byte("a-pair-secret-of-32-bytes-length"), 0o644); err != nil {
@@ -314,18 +315,32 @@ func TestCheckConfigWarns(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout.String(), "configuration OK") {
 		t.Fatalf("exit %d, stdout %q, stderr %q; want OK", code, stdout.String(), stderr.String())
 	}
-	for _, w := range []string{"warning: pair.secret_file: " + secret + " can be read by other users of this host (mode 0644)", "warning: serial.baud: 12345 is not a standard rate"} {
+	for _, w := range []string{"warning: pair.secret_file: " + secret + " is open to every user of this host (mode 0644)", "warning: serial.baud: 12345 is not a standard rate"} {
 		if !strings.Contains(stderr.String(), w) {
 			t.Errorf("stderr %q lacks %q", stderr.String(), w)
 		}
 	}
-	stderr.Reset()
-	if err := os.Chmod(secret, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if code := dispatch(t.Context(), []string{"run", "--config", writeConfig(t, validYAML), "--check-config",
-		"--pair.secret_env", "", "--pair.secret_file", secret}, &stdout, &stderr); code != 0 || stderr.Len() != 0 {
-		t.Fatalf("a private secret at a standard rate: exit %d, stderr %q; want 0 and no warning", code, stderr.String())
+	for _, tc := range []struct {
+		mode os.FileMode
+		want string // the warning, or "" for none
+	}{
+		{0o600, ""},
+		{0o640, ""},
+		{0o660, "warning: pair.secret_file: " + secret + " can be changed by its group (mode 0660)"},
+		{0o604, "is open to every user of this host (mode 0604)"},
+	} {
+		stderr.Reset()
+		if err := os.Chmod(secret, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		code := dispatch(t.Context(), []string{"run", "--config", writeConfig(t, validYAML), "--check-config",
+			"--pair.secret_env", "", "--pair.secret_file", secret}, &stdout, &stderr)
+		if code != 0 {
+			t.Fatalf("secret mode %04o: exit %d, stderr %q; want 0", tc.mode, code, stderr.String())
+		}
+		if tc.want == "" && stderr.Len() != 0 || tc.want != "" && !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("secret mode %04o: stderr %q; want %q", tc.mode, stderr.String(), tc.want)
+		}
 	}
 }
 

@@ -131,8 +131,10 @@ func preflight(cfg member.Config, role string) error {
 }
 
 // configWarnings reports what in a valid configuration is likely a
-// mistake: a secret file that other users of the host can read, a baud rate
-// no UART offers as standard.
+// mistake: a secret file that every user of the host can read, or that its
+// group can change, and a baud rate no UART offers as standard. A secret
+// its group can read is the runbook's layout (owner root, the member's
+// group, 0640), not a mistake.
 func configWarnings(cfg member.Config) []string {
 	warnings := cfg.Serial.Warnings()
 	for _, f := range []struct{ field, path string }{
@@ -144,9 +146,16 @@ func configWarnings(cfg member.Config) []string {
 		if f.path == "" {
 			continue
 		}
-		if st, err := os.Stat(f.path); err == nil && st.Mode().Perm()&0o077 != 0 {
-			warnings = append(warnings, fmt.Sprintf("%s: %s can be read by other users of this host (mode %04o); chmod 600 it",
-				f.field, f.path, st.Mode().Perm()))
+		st, err := os.Stat(f.path)
+		if err != nil {
+			continue
+		}
+		switch perm := st.Mode().Perm(); {
+		case perm&0o007 != 0:
+			warnings = append(warnings, fmt.Sprintf("%s: %s is open to every user of this host (mode %04o); chmod o-rwx it "+
+				"(0640 owned by root and the member's group, or 0600 owned by the member's user)", f.field, f.path, perm))
+		case perm&0o020 != 0:
+			warnings = append(warnings, fmt.Sprintf("%s: %s can be changed by its group (mode %04o); chmod g-w it", f.field, f.path, perm))
 		}
 	}
 	return warnings
