@@ -148,7 +148,7 @@ func TestNewChecks(t *testing.T) {
 		cfg        Config
 		want       string
 	}{
-		{"own id among peers", "b", hmacCreds(), c, "pair.peers[1].id: \"b\" is this member's own pair.member_id"},
+		{"own id among peers", "b", hmacCreds(), c, "pair.peers[1].id: \"b\" is this member's own member_id"},
 		{"no member id", "", hmacCreds(), c, "pair.member_id: required"},
 		{"short secret", "c", Credentials{Secret: []byte("short")}, c, "pair.secret_env: the secret is 5 bytes"},
 		{"mtls without certificate", "c", hmacCreds(), mtlsConfig("127.0.0.1:0", PeerConfig{ID: "a", Address: nowhere}), "pair.tls: no certificate"},

@@ -118,7 +118,7 @@ func CheckMember(memberID string, cfg Config) error {
 	}
 	for i, p := range cfg.Peers {
 		if p.ID == memberID {
-			errs = append(errs, fmt.Errorf("pair.peers[%d].id: %q is this member's own pair.member_id", i, p.ID))
+			errs = append(errs, fmt.Errorf("pair.peers[%d].id: %q is this member's own member_id", i, p.ID))
 		}
 	}
 	return errors.Join(errs...)
