@@ -68,7 +68,7 @@ func loadYAML(path string, cfg any) error {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return fmt.Errorf("config file %s: %w", path, err)
 	}
-	if errs := unknownKeys(&root, reflect.TypeOf(cfg).Elem(), ""); len(errs) > 0 {
+	if errs := unknownKeys(&root, reflect.TypeOf(cfg).Elem(), "", reflect.TypeOf(cfg).Elem()); len(errs) > 0 {
 		return fmt.Errorf("config file %s: %w", path, errors.Join(errs...))
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -80,17 +80,17 @@ func loadYAML(path string, cfg any) error {
 }
 
 // unknownKeys returns an error for each key under the mapping n that names
-// no field of the struct type t, prefix being n's YAML path. Values of the
-// wrong kind are left to the decoder.
-func unknownKeys(n *yaml.Node, t reflect.Type, prefix string) []error {
+// no field of the struct type t, prefix being n's YAML path and root the
+// whole file's type. Values of the wrong kind are left to the decoder.
+func unknownKeys(n *yaml.Node, t reflect.Type, prefix string, root reflect.Type) []error {
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
 			return nil
 		}
-		return unknownKeys(n.Content[0], t, prefix)
+		return unknownKeys(n.Content[0], t, prefix, root)
 	case yaml.AliasNode:
-		return unknownKeys(n.Alias, t, prefix)
+		return unknownKeys(n.Alias, t, prefix, root)
 	case yaml.MappingNode:
 		if t.Kind() != reflect.Struct {
 			return nil
@@ -124,20 +124,44 @@ func unknownKeys(n *yaml.Node, t reflect.Type, prefix string) []error {
 			msg := fmt.Sprintf("line %d: %s%s: unknown setting", k.Line, prefix, k.Value)
 			if near := nearestName(k.Value, names); near != "" {
 				msg += fmt.Sprintf(" (did you mean %s%s?)", prefix, near)
+			} else if elsewhere := settingsNamed(root, k.Value, ""); len(elsewhere) > 0 && len(elsewhere) <= 3 {
+				// A setting of its section written at another level,
+				// such as baud at the top.
+				msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(elsewhere, " or "))
 			}
 			errs = append(errs, errors.New(msg))
 			continue
 		}
 		switch {
 		case ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Duration]():
-			errs = append(errs, unknownKeys(v, ft, prefix+k.Value+".")...)
+			errs = append(errs, unknownKeys(v, ft, prefix+k.Value+".", root)...)
 		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && v.Kind == yaml.SequenceNode:
 			for j, item := range v.Content {
-				errs = append(errs, unknownKeys(item, ft.Elem(), fmt.Sprintf("%s%s[%d].", prefix, k.Value, j))...)
+				errs = append(errs, unknownKeys(item, ft.Elem(), fmt.Sprintf("%s%s[%d].", prefix, k.Value, j), root)...)
 			}
 		}
 	}
 	return errs
+}
+
+// settingsNamed returns the YAML paths of the settings under the struct
+// type t (prefix being its path) whose own key is name, sections excepted.
+func settingsNamed(t reflect.Type, name, prefix string) []string {
+	var paths []string
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		key, inline, ok := yamlField(sf)
+		switch {
+		case !ok:
+		case inline:
+			paths = append(paths, settingsNamed(sf.Type, name, prefix)...)
+		case sf.Type.Kind() == reflect.Struct && sf.Type != reflect.TypeFor[time.Duration]():
+			paths = append(paths, settingsNamed(sf.Type, name, prefix+key+".")...)
+		case key == name && prefix != "":
+			paths = append(paths, prefix+key)
+		}
+	}
+	return paths
 }
 
 // yamlField returns the YAML key of a struct field, whether the field is

@@ -200,7 +200,7 @@ func TestUnknownKeysAllAtOnce(t *testing.T) {
 	text := strings.Replace(validYAML, "  baud: 38400", "  buad: 38400", 1)
 	text = strings.Replace(text, "  topic: ais-north", "  topic: ais-north\n  brokerz: [127.0.0.1:9093]", 1)
 	text = strings.Replace(text, "      address: 127.0.0.1:7401", "      adress: 127.0.0.1:7401", 1)
-	text += "pipline: x\nwholly_unknown: 1\n"
+	text += "pipline: x\nwholly_unknown: 1\nbaud: 9600\n"
 	_, err := loadConfig(writeConfig(t, text), nil, envOf(nil), member.ModeAuto)
 	if err == nil {
 		t.Fatal("loadConfig accepted unknown keys")
@@ -221,6 +221,7 @@ func TestUnknownKeysAllAtOnce(t *testing.T) {
 		fmt.Sprintf("line %d: pair.peers[0].adress: unknown setting (did you mean pair.peers[0].address?)", lineOf("      adress:")),
 		fmt.Sprintf("line %d: pipline: unknown setting (did you mean pipeline?)", lineOf("pipline:")),
 		fmt.Sprintf("line %d: wholly_unknown: unknown setting\n", lineOf("wholly_unknown:")),
+		fmt.Sprintf("line %d: baud: unknown setting (did you mean serial.baud?)", lineOf("baud:")),
 	} {
 		if !strings.Contains(err.Error()+"\n", want) {
 			t.Errorf("error %q lacks %q", err, want)
