@@ -59,6 +59,10 @@ func (m *Member) Run(ctx context.Context) error {
 	stopAdmin()
 	h := m.src.Health()
 	m.log.Info("feedd run stopped", "frames", h.Frames, "dropped", h.Dropped, "reconnects", h.Reconnects)
+	if errors.Is(runErr, srcErr) {
+		// The port's failure is what stopped the loop: say it once.
+		srcErr = nil
+	}
 	return errors.Join(runErr, srcErr, pipeErr)
 }
 
