@@ -335,7 +335,7 @@ func TestCheckConfigWarns(t *testing.T) {
 			t.Fatal(err)
 		}
 		code := dispatch(t.Context(), []string{"run", "--config", writeConfig(t, validYAML), "--check-config",
-			"--pair.secret_env", "", "--pair.secret_file", secret}, &stdout, &stderr)
+			"--pair.secret_env", "", "--pair.secret_file", secret, "--serial.device", os.DevNull}, &stdout, &stderr)
 		if code != 0 {
 			t.Fatalf("secret mode %04o: exit %d, stderr %q; want 0", tc.mode, code, stderr.String())
 		}
@@ -352,5 +352,42 @@ func TestUnknownCommand(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "unknown command") {
 		t.Fatalf("stderr %q", stderr.String())
+	}
+}
+
+// TestFailFastSaysWhyOnce: with serial.fail_fast a missing device stops
+// the member, and the error that says why is printed once.
+func TestFailFastSaysWhyOnce(t *testing.T) {
+	device := filepath.Join(t.TempDir(), "no-such-tty")
+	var stdout, stderr bytes.Buffer
+	code := dispatch(t.Context(), []string{"run", "--config", writeConfig(t, requiredYAML), "--role", "active",
+		"--serial.device", device, "--serial.fail_fast", "--kafka.brokers", "127.0.0.1:1", "--admin.listen", "127.0.0.1:0",
+		"--log.level", "error"}, &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("exit %d, stderr %q; want 1", code, stderr.String())
+	}
+	if n := strings.Count(stderr.String(), "serial device "+device+": device does not exist"); n != 2 {
+		// Once in the member's log line, once as the command's error.
+		t.Errorf("the reason appears %d times; want 2 (the log's error line and the exit message):\n%s", n, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "feedd run: ingest: serial device "+device) {
+		t.Errorf("stderr lacks the command's error:\n%s", stderr.String())
+	}
+}
+
+// TestCheckConfigWarnsOfAMissingDevice: a device that is not there now
+// passes the check, with a warning; a member would wait for it.
+func TestCheckConfigWarnsOfAMissingDevice(t *testing.T) {
+	t.Setenv("FEEDD_TEST_PAIR_SECRET", "a-pair-secret-of-32-bytes-length")
+	device := filepath.Join(t.TempDir(), "no-such-tty")
+	var stdout, stderr bytes.Buffer
+	code := dispatch(t.Context(), []string{"run", "--config", writeConfig(t, validYAML), "--check-config",
+		"--serial.device", device}, &stdout, &stderr)
+	if code != 0 || !strings.Contains(stdout.String(), "configuration OK") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want OK", code, stdout.String(), stderr.String())
+	}
+	want := "warning: serial.device: " + device + " cannot be found now (no such file or directory); a member waits for it"
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr %q lacks %q", stderr.String(), want)
 	}
 }

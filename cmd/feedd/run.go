@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/feedd/feedd/ftpair/link"
+	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/member"
 	"github.com/spf13/cobra"
 )
@@ -62,6 +63,9 @@ func runRun(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 	}
 	warnings := configWarnings(cfg)
 	if o.check {
+		if w := deviceWarning(cfg.Serial.Device); w != "" {
+			warnings = append(warnings, w)
+		}
 		for _, w := range warnings {
 			fmt.Fprintf(stderr, "warning: %s\n", w)
 		}
@@ -128,6 +132,21 @@ func preflight(cfg member.Config, role string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// deviceWarning says, for --check-config, that the serial device cannot be
+// found now. A member waits for it (an adapter plugged in later, a
+// simulator started after it), so it is not an error.
+func deviceWarning(device string) string {
+	path, err := ingest.ResolveDevice(device, ingest.ListPorts)
+	if err != nil {
+		return fmt.Sprintf("serial.device: %v; a member waits for it, retrying", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Sprintf("serial.device: %s cannot be found now (%v); a member waits for it, retrying "+
+			"(is the adapter plugged in, or the simulator running?)", path, errors.Unwrap(err))
+	}
+	return ""
 }
 
 // configWarnings reports what in a valid configuration is likely a
