@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -321,4 +322,48 @@ func applyEnv(settings []setting, lookup func(string) (string, bool)) error {
 		}
 	}
 	return nil
+}
+
+// unknownEnvWarnings names the FEEDD_* variables of environ that look like
+// a setting of one of the configuration's sections (FEEDD_SERIAL_…) but
+// name none, such as a misspelt one that a start would silently ignore.
+// Variables the configuration itself names (pair.secret_env,
+// kafka.sasl.password_env) are not settings and are left alone, as are
+// FEEDD_* variables outside the sections, which other tools may use.
+func unknownEnvWarnings(environ []string, cfg *member.Config) []string {
+	known := map[string]bool{}
+	sections := map[string]bool{}
+	var names []string
+	for _, s := range settingsOf(cfg) {
+		known[s.envName()] = true
+		names = append(names, s.envName())
+		if section, _, ok := strings.Cut(s.path, "."); ok {
+			sections["FEEDD_"+strings.ToUpper(section)+"_"] = true
+		}
+		if strings.HasSuffix(s.path, "_env") && s.field.Kind() == reflect.String {
+			known[s.field.String()] = true
+		}
+	}
+	// Where the tests' Apache Kafka is installed: read by its scripts and
+	// tests, not by a member.
+	known["FEEDD_KAFKA_HOME"] = true
+	var warnings []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if known[name] || !strings.HasPrefix(name, "FEEDD_") {
+			continue
+		}
+		for section := range sections {
+			if strings.HasPrefix(name, section) {
+				w := name + " is set but names no setting, so it is ignored"
+				if near := nearestName(name, names); near != "" {
+					w += " (did you mean " + near + "?)"
+				}
+				warnings = append(warnings, w)
+				break
+			}
+		}
+	}
+	slices.Sort(warnings)
+	return warnings
 }

@@ -306,6 +306,7 @@ func TestCheckConfigReadsWhatRunReads(t *testing.T) {
 // no UART offers as standard pass, with a warning each; a secret its group
 // can read (the runbook's 0640) or only its owner passes without one.
 func TestCheckConfigWarns(t *testing.T) {
+	unsetFeeddEnv(t)
 	secret := filepath.Join(t.TempDir(), "pair.secret")
 	if err := os.WriteFile(secret, []byte("a-pair-secret-of-32-bytes-length"), 0o644); err != nil {
 		t.Fatal(err)
@@ -389,5 +390,41 @@ func TestCheckConfigWarnsOfAMissingDevice(t *testing.T) {
 	want := "warning: serial.device: " + device + " cannot be found now (no such file or directory); a member waits for it"
 	if !strings.Contains(stderr.String(), want) {
 		t.Errorf("stderr %q lacks %q", stderr.String(), want)
+	}
+}
+
+// TestCheckConfigWarnsOfAMisspeltVariable: a FEEDD_* variable that looks
+// like a setting of a section but names none is ignored by a start, so the
+// check says so and suggests the setting; the variables the configuration
+// names itself, and FEEDD_* variables outside the sections, are not
+// warned of.
+func TestCheckConfigWarnsOfAMisspeltVariable(t *testing.T) {
+	unsetFeeddEnv(t)
+	t.Setenv("FEEDD_KAFKA_HOME", "/opt/kafka")
+	t.Setenv("FEEDD_TEST_PAIR_SECRET", "a-pair-secret-of-32-bytes-length")
+	t.Setenv("FEEDD_SERIAL_BUAD", "9600")
+	t.Setenv("FEEDD_KAFKA_TOPIC", "ais-north")
+	t.Setenv("FEEDD_CPUPROFILE", "/tmp/cpu.out")
+	var stdout, stderr bytes.Buffer
+	code := dispatch(t.Context(), []string{"run", "--config", writeConfig(t, validYAML), "--check-config",
+		"--serial.device", os.DevNull}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q; want 0", code, stderr.String())
+	}
+	want := "warning: FEEDD_SERIAL_BUAD is set but names no setting, so it is ignored (did you mean FEEDD_SERIAL_BAUD?)\n"
+	if stderr.String() != want {
+		t.Errorf("stderr %q; want only %q", stderr.String(), want)
+	}
+}
+
+// unsetFeeddEnv unsets, for the test, every FEEDD_* variable the test's
+// own environment has (the tools that run the tests set some), so that a
+// check of the environment sees only what the test sets.
+func unsetFeeddEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "FEEDD_") {
+			t.Setenv(name, "") // restores the value after the test
+			os.Unsetenv(name)
+		}
 	}
 }

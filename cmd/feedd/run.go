@@ -66,6 +66,7 @@ func runRun(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 		if w := deviceWarning(cfg.Serial.Device); w != "" {
 			warnings = append(warnings, w)
 		}
+		warnings = append(warnings, unknownEnvWarnings(os.Environ(), &cfg)...)
 		for _, w := range warnings {
 			fmt.Fprintf(stderr, "warning: %s\n", w)
 		}
