@@ -112,13 +112,23 @@ const (
 // one read, and the frames after a record in that read were all on the
 // line after its frame. So its frame is at most as old as the line time
 // that m+1 consecutive frames of the feed span, m being the records read
-// after it in the same read; the last frame of a read is as fresh as any.
+// after it in the same read.
+//
+// The last frame of a read is as fresh as any only if the port had it as
+// soon as the simulator wrote it, and on a loaded machine the relay between
+// the simulator's pseudo-terminal and the member's may hold the bytes back
+// (93 ms was seen). A frame the feed sent once shows how late its read
+// was: a record read after it in the same drain of the same port was on
+// the line after it, so it is at most as old as that frame. That, not a
+// guess, is what extends the last frames' allowance.
 func readLagAllowances(exp []feedFrame, recs []feedTopicRecord) []time.Duration {
+	sameDrain := func(r, next feedTopicRecord) bool {
+		return r.member == next.member && !next.rx.Before(r.rx) && next.rx.Sub(r.rx) <= feedSameRead
+	}
 	after := make([]int, len(recs))
 	longest := 0
 	for j := len(recs) - 2; j >= 0; j-- {
-		r, next := recs[j], recs[j+1]
-		if r.member == next.member && !next.rx.Before(r.rx) && next.rx.Sub(r.rx) <= feedSameRead {
+		if sameDrain(recs[j], recs[j+1]) {
 			after[j] = after[j+1] + 1
 			longest = max(longest, after[j])
 		}
@@ -133,6 +143,33 @@ func readLagAllowances(exp []feedFrame, recs []feedTopicRecord) []time.Duration 
 	allow := make([]time.Duration, len(recs))
 	for j, m := range after {
 		allow[j] = span[min(m, len(span)-1)]
+	}
+	// sentOnce: the line time of each value the feed sent once.
+	sentOnce := map[string]time.Time{}
+	copies := map[string]int{}
+	for _, f := range exp {
+		copies[f.value]++
+		sentOnce[f.value] = f.at
+	}
+	// since: the line time of the latest frame sent once that the current
+	// drain of a port has read so far (zero: none yet); the records after
+	// it in the drain were on the line after it.
+	var since time.Time
+	for j, r := range recs {
+		if j == 0 || !sameDrain(recs[j-1], r) || r.port != recs[j-1].port {
+			since = time.Time{}
+		}
+		if r.port < 0 {
+			continue // a frame a repair took from the peer: not this port's read
+		}
+		// A marked record may be a replay, read long before; it shows
+		// nothing of this drain.
+		if at := sentOnce[r.value]; copies[r.value] == 1 && !r.possible && at.After(since) {
+			since = at
+		}
+		if !since.IsZero() {
+			allow[j] = max(allow[j], r.rx.Sub(since)-feedReadLag)
+		}
 	}
 	return allow
 }

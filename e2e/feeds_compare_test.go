@@ -460,3 +460,56 @@ func TestFeedComparisonLateLastCopies(t *testing.T) {
 		t.Fatal("the cycle before the last, read late, accepted for the lost last cycle")
 	}
 }
+
+// TestFeedComparisonLateRelay: on a loaded machine the relay between the
+// simulator's pseudo-terminal and the member's can hold bytes back, so the
+// last frame of a drain may be read later than feedReadLag, with the next
+// copy of its bytes written to the port long before. A frame the feed sent
+// once, read earlier in the same drain, shows how late the drain is; the
+// record after it is then taken as its frame. Without such a frame in its
+// drain the late record is still refused, and a drain that lacks a frame
+// still leaves it missing.
+func TestFeedComparisonLateRelay(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 15, 43, 0, 0, time.UTC)
+	exp := make([]feedFrame, 40)
+	for i := range exp {
+		value := testSentence("$GPVTG,143.9,T,,M,11.0,N,20.4,K,A") // repeats every other frame
+		if i%2 == 0 {
+			value = testSentence(fmt.Sprintf("$GPRMC,%06d", i)) // sent once
+		}
+		at := t0.Add(time.Duration(i) * 25 * time.Millisecond)
+		exp[i] = feedFrame{index: uint64(i), at: at, value: value, writeBegun: []time.Time{at, at}}
+	}
+	// a reads frames 20 to 23 in one drain 95 ms after frame 23's line
+	// time, 0.3 ms apart; the rest 3 ms after the line.
+	drained := func(frames []int) published {
+		p := published{}
+		for _, f := range exp[:20] {
+			p = append(p, feedTopicRecord{offset: int64(len(p)), value: f.value, member: "a", rx: f.at.Add(3 * time.Millisecond)})
+		}
+		read := exp[23].at.Add(95 * time.Millisecond)
+		for k, i := range frames {
+			p = append(p, feedTopicRecord{offset: int64(len(p)), value: exp[i].value, member: "a",
+				rx: read.Add(time.Duration(k) * 300 * time.Microsecond)})
+		}
+		for _, f := range exp[24:] {
+			p = append(p, feedTopicRecord{offset: int64(len(p)), value: f.value, member: "a", rx: f.at.Add(3 * time.Millisecond)})
+		}
+		return p
+	}
+	if v := compareFeedTopic(exp, drained([]int{20, 21, 22, 23})); !v.ok {
+		t.Fatalf("a drain read 95 ms late, with frame 22 (sent once) before its last frame, refused: %s", v.problem)
+	}
+	if v := compareFeedTopic(exp, drained([]int{20, 21, 23})); v.ok {
+		t.Fatal("the late drain without frame 22 accepted")
+	}
+	// Only frame 23 read late, alone: nothing shows its read was late
+	// rather than a later copy's.
+	alone := drained([]int{20, 21, 22, 23})
+	for j := 20; j < 23; j++ {
+		alone[j].rx = exp[j].at.Add(3 * time.Millisecond)
+	}
+	if v := compareFeedTopic(exp, alone); v.ok {
+		t.Fatal("frame 23 read 95 ms late in a read of its own, its next copy written long before, accepted")
+	}
+}
