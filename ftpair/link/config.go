@@ -194,7 +194,7 @@ func (c Config) Validate() error {
 // checkMemberID applies the rules of ftpair.Config.Validate to a peer id.
 func checkMemberID(id string) error {
 	if id == "" {
-		return errors.New("required (the peer's pair.member_id)")
+		return errors.New("required (the peer's member_id)")
 	}
 	return ftpair.CheckMemberID(id)
 }

@@ -149,7 +149,7 @@ func TestNewChecks(t *testing.T) {
 		want       string
 	}{
 		{"own id among peers", "b", hmacCreds(), c, "pair.peers[1].id: \"b\" is this member's own member_id"},
-		{"no member id", "", hmacCreds(), c, "pair.member_id: required"},
+		{"no member id", "", hmacCreds(), c, "member_id: required"},
 		{"short secret", "c", Credentials{Secret: []byte("short")}, c, "pair.secret_env: the secret is 5 bytes"},
 		{"mtls without certificate", "c", hmacCreds(), mtlsConfig("127.0.0.1:0", PeerConfig{ID: "a", Address: nowhere}), "pair.tls: no certificate"},
 		{"invalid config", "c", hmacCreds(), Config{}, "pair.listen: required"},

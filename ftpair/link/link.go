@@ -114,7 +114,7 @@ type peer struct {
 func CheckMember(memberID string, cfg Config) error {
 	var errs []error
 	if err := checkMemberID(memberID); err != nil {
-		errs = append(errs, fmt.Errorf("pair.member_id: %w", err))
+		errs = append(errs, fmt.Errorf("member_id: %w", err))
 	}
 	for i, p := range cfg.Peers {
 		if p.ID == memberID {
@@ -126,7 +126,7 @@ func CheckMember(memberID string, cfg Config) error {
 
 // New checks the configuration, binds the listener (so Addr is known at
 // once) and returns a Link ready to Run. memberID is this member's
-// pair.member_id (ftpair.Config.MemberID); creds come from
+// member_id (ftpair.Config.MemberID); creds come from
 // Config.LoadCredentials or the owner. A nil logger means slog.Default().
 // opts set the frame identity (WithIdentity) and the clock (WithClock).
 // If Run is never called, Close releases the listener.
