@@ -324,6 +324,10 @@ func applyEnv(settings []setting, lookup func(string) (string, bool)) error {
 	return nil
 }
 
+// toolVariables are FEEDD_* variables that feedd's own tools and tests
+// read, not a member: the tests' Apache Kafka installation.
+var toolVariables = []string{"FEEDD_KAFKA_HOME"}
+
 // unknownEnvWarnings names the FEEDD_* variables of environ that look like
 // a setting of one of the configuration's sections (FEEDD_SERIAL_…) but
 // name none, such as a misspelt one that a start would silently ignore.
@@ -344,9 +348,9 @@ func unknownEnvWarnings(environ []string, cfg *member.Config) []string {
 			known[s.field.String()] = true
 		}
 	}
-	// Where the tests' Apache Kafka is installed: read by its scripts and
-	// tests, not by a member.
-	known["FEEDD_KAFKA_HOME"] = true
+	for _, name := range toolVariables {
+		known[name] = true
+	}
 	var warnings []string
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
@@ -356,7 +360,13 @@ func unknownEnvWarnings(environ []string, cfg *member.Config) []string {
 		for section := range sections {
 			if strings.HasPrefix(name, section) {
 				w := name + " is set but names no setting, so it is ignored"
-				if near := nearestName(name, names); near != "" {
+				switch near := nearestName(name, names); {
+				case near == "":
+				case strings.HasPrefix(near, name+"_") && (strings.HasSuffix(near, "_ENV") || strings.HasSuffix(near, "_FILE")):
+					// The value itself is never a setting: say where
+					// it goes, not that it was misspelt.
+					w += " (" + near + " names where the value is read from)"
+				default:
 					w += " (did you mean " + near + "?)"
 				}
 				warnings = append(warnings, w)

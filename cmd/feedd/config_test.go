@@ -387,9 +387,15 @@ func TestCheckConfigWarnsOfAMissingDevice(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout.String(), "configuration OK") {
 		t.Fatalf("exit %d, stdout %q, stderr %q; want OK", code, stdout.String(), stderr.String())
 	}
-	want := "warning: serial.device: " + device + " cannot be found now (no such file or directory); a member waits for it"
+	want := "warning: serial.device: " + device + " cannot be found now; a member waits for it, retrying"
 	if !strings.Contains(stderr.String(), want) {
 		t.Errorf("stderr %q lacks %q", stderr.String(), want)
+	}
+	stderr.Reset()
+	dispatch(t.Context(), []string{"run", "--config", writeConfig(t, validYAML), "--check-config",
+		"--serial.device", device, "--serial.fail_fast"}, &stdout, &stderr)
+	if want := "cannot be found now; with serial.fail_fast a start fails on it"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("with serial.fail_fast: stderr %q lacks %q", stderr.String(), want)
 	}
 }
 
@@ -405,13 +411,15 @@ func TestCheckConfigWarnsOfAMisspeltVariable(t *testing.T) {
 	t.Setenv("FEEDD_SERIAL_BUAD", "9600")
 	t.Setenv("FEEDD_KAFKA_TOPIC", "ais-north")
 	t.Setenv("FEEDD_CPUPROFILE", "/tmp/cpu.out")
+	t.Setenv("FEEDD_KAFKA_SASL_PASSWORD", "not-a-setting")
 	var stdout, stderr bytes.Buffer
 	code := dispatch(t.Context(), []string{"run", "--config", writeConfig(t, validYAML), "--check-config",
 		"--serial.device", os.DevNull}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q; want 0", code, stderr.String())
 	}
-	want := "warning: FEEDD_SERIAL_BUAD is set but names no setting, so it is ignored (did you mean FEEDD_SERIAL_BAUD?)\n"
+	want := "warning: FEEDD_KAFKA_SASL_PASSWORD is set but names no setting, so it is ignored (FEEDD_KAFKA_SASL_PASSWORD_ENV names where the value is read from)\n" +
+		"warning: FEEDD_SERIAL_BUAD is set but names no setting, so it is ignored (did you mean FEEDD_SERIAL_BAUD?)\n"
 	if stderr.String() != want {
 		t.Errorf("stderr %q; want only %q", stderr.String(), want)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -63,7 +64,7 @@ func runRun(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 	}
 	warnings := configWarnings(cfg)
 	if o.check {
-		if w := deviceWarning(cfg.Serial.Device); w != "" {
+		if w := deviceWarning(cfg.Serial); w != "" {
 			warnings = append(warnings, w)
 		}
 		warnings = append(warnings, unknownEnvWarnings(os.Environ(), &cfg)...)
@@ -137,15 +138,24 @@ func preflight(cfg member.Config, role string) error {
 
 // deviceWarning says, for --check-config, that the serial device cannot be
 // found now. A member waits for it (an adapter plugged in later, a
-// simulator started after it), so it is not an error.
-func deviceWarning(device string) string {
-	path, err := ingest.ResolveDevice(device, ingest.ListPorts)
-	if err != nil {
-		return fmt.Sprintf("serial.device: %v; a member waits for it, retrying", err)
+// simulator started after it), so it is not an error, unless
+// serial.fail_fast makes a start fail on it.
+func deviceWarning(c ingest.SerialConfig) string {
+	then := "a member waits for it, retrying"
+	if c.FailFast {
+		then = "with serial.fail_fast a start fails on it"
 	}
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Sprintf("serial.device: %s cannot be found now (%v); a member waits for it, retrying "+
-			"(is the adapter plugged in, or the simulator running?)", path, errors.Unwrap(err))
+	path, err := ingest.ResolveDevice(c.Device, ingest.ListPorts)
+	switch {
+	case errors.Is(err, ingest.ErrDeviceMissing):
+		return fmt.Sprintf("serial.device: %v; %s", err, then)
+	case err != nil:
+		return fmt.Sprintf("serial.device: %v", err)
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Sprintf("serial.device: %s cannot be found now; %s (is the adapter plugged in, or the simulator running?)", path, then)
+	} else if err != nil {
+		return fmt.Sprintf("serial.device: %s cannot be checked: %v", path, err)
 	}
 	return ""
 }
