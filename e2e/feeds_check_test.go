@@ -59,8 +59,9 @@ type feedTopicRecord struct {
 	value  string
 	member string
 	// port is the simulator port of the member that published it, -1 if
-	// not known: the port it was read on, but for a frame a repair took
-	// from the peer.
+	// not known. That is the port it was read on, but for a frame a
+	// repair took from the peer: the topic does not say which frames
+	// those are.
 	port     int
 	possible bool      // feedd-dup: possible
 	rx       time.Time // when the member read it from its port: feedd-rx, until onLineClock
@@ -117,10 +118,16 @@ const (
 // The last frame of a read is as fresh as any only if the port had it as
 // soon as the simulator wrote it, and on a loaded machine the relay between
 // the simulator's pseudo-terminal and the member's may hold the bytes back
-// (93 ms was seen). A frame the feed sent once shows how late its read
-// was: a record read after it in the same drain of the same port was on
-// the line after it, so it is at most as old as that frame. That, not a
-// guess, is what extends the last frames' allowance.
+// (93 ms was seen). A frame the feed sent once, published unmarked earlier
+// in the same drain, bounds how old a record after it can be: a topic in
+// feed order has that record's frame after the one sent once, and the
+// placement takes the records in order anyway, so the span reaching back
+// to that frame's line time lets through no order the placement would
+// refuse; what it gives up is only the upper end's guard against a shift
+// by a cycle, within the drain and after that frame. The frame sent once
+// may have been read by the other member (a repair publishes the peer's
+// frames under the publisher's id): its place in the topic, not its port,
+// is what the bound rests on.
 func readLagAllowances(exp []feedFrame, recs []feedTopicRecord) []time.Duration {
 	sameDrain := func(r, next feedTopicRecord) bool {
 		return r.member == next.member && !next.rx.Before(r.rx) && next.rx.Sub(r.rx) <= feedSameRead
@@ -152,18 +159,14 @@ func readLagAllowances(exp []feedFrame, recs []feedTopicRecord) []time.Duration 
 		sentOnce[f.value] = f.at
 	}
 	// since: the line time of the latest frame sent once that the current
-	// drain of a port has read so far (zero: none yet); the records after
-	// it in the drain were on the line after it.
+	// drain has published unmarked so far (zero: none yet).
 	var since time.Time
 	for j, r := range recs {
-		if j == 0 || !sameDrain(recs[j-1], r) || r.port != recs[j-1].port {
+		if j == 0 || !sameDrain(recs[j-1], r) {
 			since = time.Time{}
 		}
-		if r.port < 0 {
-			continue // a frame a repair took from the peer: not this port's read
-		}
-		// A marked record may be a replay, read long before; it shows
-		// nothing of this drain.
+		// A marked record may be a repeat, placed anywhere; it bounds
+		// nothing.
 		if at := sentOnce[r.value]; copies[r.value] == 1 && !r.possible && at.After(since) {
 			since = at
 		}

@@ -512,4 +512,19 @@ func TestFeedComparisonLateRelay(t *testing.T) {
 	if v := compareFeedTopic(exp, alone); v.ok {
 		t.Fatal("frame 23 read 95 ms late in a read of its own, its next copy written long before, accepted")
 	}
+	// Frame 23 read 3 ms after the drain: another read, which frame 22
+	// bounds nothing for.
+	apart := drained([]int{20, 21, 22, 23})
+	apart[23].rx = apart[22].rx.Add(3 * time.Millisecond)
+	if v := compareFeedTopic(exp, apart); v.ok {
+		t.Fatal("frame 23 read late in a read after the drain's accepted")
+	}
+	// Frames 20 and 22 marked possible: a marked record may be a repeat
+	// placed anywhere, so it bounds nothing, and frame 21 read 145 ms
+	// late has nothing to show for it.
+	marked := drained([]int{20, 21, 22, 23})
+	marked[20].possible, marked[22].possible = true, true
+	if v := compareFeedTopic(exp, marked); v.ok {
+		t.Fatal("a late drain whose frames sent once are marked possible accepted")
+	}
 }
