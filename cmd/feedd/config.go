@@ -125,7 +125,7 @@ func unknownKeys(n *yaml.Node, t reflect.Type, prefix string, root reflect.Type)
 			msg := fmt.Sprintf("line %d: %s%s: unknown setting", k.Line, prefix, k.Value)
 			if near := nearestName(k.Value, names); near != "" {
 				msg += fmt.Sprintf(" (did you mean %s%s?)", prefix, near)
-			} else if elsewhere := settingsNamed(root, k.Value, ""); len(elsewhere) > 0 && len(elsewhere) <= 3 {
+			} else if elsewhere := settingsNamed(root, k.Value); len(elsewhere) > 0 && len(elsewhere) <= 3 {
 				// A setting of its section written at another level,
 				// such as baud at the top.
 				msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(elsewhere, " or "))
@@ -145,21 +145,13 @@ func unknownKeys(n *yaml.Node, t reflect.Type, prefix string, root reflect.Type)
 	return errs
 }
 
-// settingsNamed returns the YAML paths of the settings under the struct
-// type t (prefix being its path) whose own key is name, sections excepted.
-func settingsNamed(t reflect.Type, name, prefix string) []string {
+// settingsNamed returns the YAML paths of the settings of the struct type
+// root whose own key is name, top-level ones excepted.
+func settingsNamed(root reflect.Type, name string) []string {
 	var paths []string
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		key, inline, ok := yamlField(sf)
-		switch {
-		case !ok:
-		case inline:
-			paths = append(paths, settingsNamed(sf.Type, name, prefix)...)
-		case sf.Type.Kind() == reflect.Struct && sf.Type != reflect.TypeFor[time.Duration]():
-			paths = append(paths, settingsNamed(sf.Type, name, prefix+key+".")...)
-		case key == name && prefix != "":
-			paths = append(paths, prefix+key)
+	for _, s := range settingsOf(reflect.New(root).Interface()) {
+		if i := strings.LastIndex(s.path, "."); i > 0 && s.path[i+1:] == name {
+			paths = append(paths, s.path)
 		}
 	}
 	return paths
