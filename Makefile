@@ -227,9 +227,15 @@ static:
 # the documentation, and the shell completions and man pages the binary writes (feedd
 # completion SHELL, feedd gen-man DIR). It creates no user, starts nothing and never touches an existing
 # configuration; docs/operations.md ("Installing a member") has the steps that follow.
+# DOC_FILES are installed beside docs/ in the repository's layout, so that every link the
+# installed documentation has to them leads somewhere: the README, the example configurations
+# of a pair, the unit and Dockerfile as written, and the consumer examples.
+DOC_FILES := README.md deploy/feedd-host-a.yaml deploy/feedd-host-b.yaml deploy/Dockerfile \
+	deploy/systemd/feedd.service examples/consumer/main.go examples/consumer/consumer.py
+
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/feedd
-	install -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(PREFIX)/share/doc/feedd/examples
+	install -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	sed -e 's|/usr/local/bin/feedd|$(PREFIX)/bin/feedd|g' -e 's|/usr/local/share/doc/feedd|$(PREFIX)/share/doc/feedd|g' \
 		-e 's|/etc/feedd|$(SYSCONFDIR)/feedd|g' deploy/systemd/feedd.service > $(DESTDIR)$(SYSTEMDUNITDIR)/feedd.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/feedd.service
@@ -238,8 +244,7 @@ install: build
 		$(DESTDIR)$(SYSTEMDUNITDIR)/feedd.service > $(DESTDIR)$(SYSTEMDUNITDIR)/feedd@.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/feedd@.service
 	install -m 0644 deploy/systemd/feedd.sysusers $(DESTDIR)$(SYSUSERSDIR)/feedd.conf
-	install -m 0644 deploy/feedd-host-a.yaml deploy/feedd-host-b.yaml $(DESTDIR)$(PREFIX)/share/doc/feedd/examples/
-	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/feedd/
+	for f in $(DOC_FILES); do install -D -m 0644 $$f $(DESTDIR)$(PREFIX)/share/doc/feedd/$$f || exit 1; done
 	find docs -type f ! -name '*.go' -exec install -D -m 0644 {} $(DESTDIR)$(PREFIX)/share/doc/feedd/{} \;
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d $(DESTDIR)$(PREFIX)/share/man/man1
