@@ -9,10 +9,12 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -44,10 +46,30 @@ func (c *adminClient) url(path string) string { return "http://" + c.addr + path
 // errUnreachable wraps a failure to connect to (or hear from) the member.
 var errUnreachable = errors.New("member unreachable")
 
-func (c *adminClient) unreachable(err error) error {
+// do sends req and, when no answer comes, says whether anything took the
+// connection: a member whose process is stopped or hung still has its
+// listening socket, and the kernel accepts for it.
+func (c *adminClient) do(req *http.Request) (*http.Response, error) {
+	var connected atomic.Bool
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected.Store(true) }}
+	resp, err := c.http.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	if err != nil {
+		return nil, c.unreachable(err, connected.Load())
+	}
+	return resp, nil
+}
+
+func (c *adminClient) unreachable(err error, connected bool) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
+	}
+	var ne net.Error
+	if connected && errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w: the admin endpoint at %s took the connection but did not answer within %v\n"+
+			"(the member there may be stopped or hung: `ps -o pid,stat -C feedd` shows T for a stopped process; "+
+			"its peer takes over once it has been silent for pair.activation_interval)",
+			errUnreachable, c.addr, c.http.Timeout)
 	}
 	return fmt.Errorf("%w: cannot reach the admin endpoint at %s: %v\n"+
 		"(is `feedd run` running there, and is this its admin.listen address? set it with --admin or --config)",
@@ -60,14 +82,14 @@ func (c *adminClient) status(ctx context.Context) ([]byte, *member.Status, error
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
-		return nil, nil, c.unreachable(err)
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxStatusBytes))
 	if err != nil {
-		return nil, nil, c.unreachable(err)
+		return nil, nil, c.unreachable(err, true)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, nil, fmt.Errorf("%s answered %s: %s (is this a feedd admin endpoint?)",
@@ -231,9 +253,9 @@ func (c *adminClient) probe(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
-		return c.unreachable(err)
+		return err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxStatusBytes))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -255,7 +256,8 @@ func TestStatusTakesTheAdminAddressFromTheConfig(t *testing.T) {
 func TestStatusUnreachableMember(t *testing.T) {
 	addr := testsupport.ClosedAddr(t)
 	_, _, err := runCmd(t, "status", "--admin", addr)
-	if !errors.Is(err, errUnreachable) || !strings.Contains(err.Error(), "cannot reach the admin endpoint at "+addr) {
+	if !errors.Is(err, errUnreachable) || !strings.Contains(err.Error(), "cannot reach the admin endpoint at "+addr) ||
+		!strings.Contains(err.Error(), "is `feedd run` running there") {
 		t.Fatalf("err = %v; want a clear unreachable error", err)
 	}
 
@@ -264,6 +266,34 @@ func TestStatusUnreachableMember(t *testing.T) {
 	_, _, err = runCmd(t, "status", "--admin", strings.TrimPrefix(notFeedd.URL, "http://"))
 	if err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("err = %v; want the HTTP status named", err)
+	}
+
+	// A stopped or hung member still has its listening socket: the kernel
+	// takes the connection and nothing answers. That is not "not running".
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	_, _, err = runCmd(t, "status", "--admin", silent.Addr().String(), "--timeout", "200ms")
+	if !errors.Is(err, errUnreachable) || !strings.Contains(err.Error(), "took the connection but did not answer") ||
+		!strings.Contains(err.Error(), "stopped or hung") || strings.Contains(err.Error(), "is `feedd run` running there") {
+		t.Fatalf("silent member: err = %v; want it told from one that is not running", err)
 	}
 
 	if _, _, err := runCmd(t, "status", "--admin", "nowhere"); err == nil || !strings.Contains(err.Error(), "--admin") {

@@ -37,9 +37,9 @@ func (c *adminClient) switchover(ctx context.Context, secret []byte, target stri
 		return err
 	}
 	req.Header.Set("X-Feedd-Auth", admin.SignRequest(secret, "switchover", target, now))
-	resp, err := c.http.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
-		return c.unreachable(err)
+		return err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
