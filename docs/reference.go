@@ -98,6 +98,16 @@ func (s Setting) ShownDefault() string {
 	return Plain(s.Default)
 }
 
+// DefaultIsValue says whether the default is a value as it would be
+// written (one code span without a placeholder such as <pipeline>) rather
+// than a description of where it comes from ("host name", "`82` for nmea,
+// `4096` otherwise"): only a value is quoted in a flag's help.
+func (s Setting) DefaultIsValue() bool {
+	v, ok := strings.CutPrefix(s.Default, "`")
+	v, ok2 := strings.CutSuffix(v, "`")
+	return ok && ok2 && v != "" && !strings.ContainsAny(v, "`<>")
+}
+
 // abbreviation says whether text ends with an abbreviation's full stop
 // rather than a sentence's.
 func abbreviation(text string) bool {

@@ -40,6 +40,14 @@ func TestSettingAsFlagHelp(t *testing.T) {
 			t.Errorf("got %q; want %q", c.got, c.want)
 		}
 	}
+	for def, isValue := range map[string]bool{
+		"`5ms`": true, "`none`": true, "—": false, "host name": false, "`feedd-<pipeline>`": false,
+		"`82` for nmea, `4096` otherwise": false, "`0s` (per device)": false, "``": false,
+	} {
+		if got := (Setting{Default: def}).DefaultIsValue(); got != isValue {
+			t.Errorf("default %s: DefaultIsValue() = %v", def, got)
+		}
+	}
 }
 
 // TestTheEmbeddedPageParses: the binary's copy of configuration.md has

@@ -149,8 +149,10 @@ func TestSettingFlagsAreDescribedByTheReference(t *testing.T) {
 		wantDefault := "(default: none)"
 		if d := r.ShownDefault(); d != "" {
 			wantDefault = "(default " + d + ")"
-			if f.Value.Type() == "string" {
+			if f.Value.Type() == "string" && r.DefaultIsValue() {
 				wantDefault = "(default \"" + d + "\")"
+			} else if f.Value.Type() == "string" {
+				wantDefault = "(default: " + d + ")"
 			}
 		}
 		if line := flagLine(f); !strings.Contains(line, wantDefault) {

@@ -172,7 +172,7 @@ func demoMain(ctx context.Context, o demoOptions, stdout io.Writer) error {
 func demoFlags(fs *pflag.FlagSet, o *demoOptions) {
 	fs.SortFlags = false
 	fs.DurationVar(&o.Duration, "duration", 0, "stop after this long; 0 = run until Ctrl-C")
-	fs.DurationVar(&o.FailoverEvery, "failover-every", 15*time.Second, "kill -9 the active member this often, and restart it a few seconds later; 0 = never (with --chaos: the mean interval, default 8s)")
+	fs.DurationVar(&o.FailoverEvery, "failover-every", 15*time.Second, "kill -9 the active member this often (with --chaos: the mean interval, 8s unless given), and restart it a few seconds later; 0 = never")
 	fs.BoolVar(&o.Chaos, "chaos", false, "random faults: at random intervals kill -9 or SIGSTOP the active member, and restart or resume it")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of --chaos (0: a random one, printed)")
 	fs.BoolVar(&o.JSON, "json", false, "print a JSON summary at the end (the live view goes to stderr)")

@@ -50,6 +50,11 @@ func configFlags(fs *pflag.FlagSet, pending *[]override, paths ...string) (confi
 			Value:    &overrideFlag{path: s.path, typ: flagType(s.field.Type()), pending: pending},
 			DefValue: ref.ShownDefault(),
 		}
+		if f.Value.Type() == "string" && f.DefValue != "" && !ref.DefaultIsValue() {
+			// pflag would quote it as if it were the value itself.
+			f.Usage += " (default: " + f.DefValue + ")"
+			f.DefValue = ""
+		}
 		if s.field.Kind() == reflect.Bool {
 			f.NoOptDefVal = "true" // --serial.fail_fast alone sets it
 		}
