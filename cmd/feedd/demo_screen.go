@@ -143,7 +143,10 @@ func (v *screenView) writer() io.Writer { return v.out }
 // renderDemoScreen lays out a snapshot on a width×height screen (0: not
 // known yet): the header, the members side by side (one above the other
 // on a narrow screen), the topic, the timeline filling what is left, and
-// the help line.
+// the help line. A screen too short for that with a few events of the
+// timeline (80×24) loses first the panels' borders, then the hints where
+// to look further but the status command, then that: never the keys, the
+// roles or the topic's verdict.
 func renderDemoScreen(s demoSnapshot, width, height int, st demoStyles) string {
 	if width <= 0 {
 		width = 100
@@ -151,7 +154,45 @@ func renderDemoScreen(s demoSnapshot, width, height int, st demoStyles) string {
 	if s.Start.IsZero() {
 		return "feedd demo: starting the broker, the feed and the members…"
 	}
-	header := fitLines(demoHeader(s), width)
+	var screen string
+	for _, l := range []demoLayout{{borders: true, hints: allHints}, {hints: allHints}, {hints: statusHint}, {}} {
+		var events int
+		screen, events = l.render(s, width, height, st)
+		if height <= 0 || events >= minTimelineEvents {
+			break
+		}
+	}
+	return screen
+}
+
+// minTimelineEvents is the fewest events of the timeline worth giving up
+// the borders or the hints for.
+const minTimelineEvents = 3
+
+// demoLayout is what a screen shows beside the essentials.
+type demoLayout struct {
+	borders bool // panels in boxes
+	hints   demoHints
+}
+
+// demoHints are the footer's lines on where to look further.
+type demoHints int
+
+const (
+	noHints    demoHints = iota
+	statusHint           // the feedd status command for the members
+	allHints             // and the logs and the Prometheus configuration
+)
+
+// render returns the screen and how many events of the timeline it holds.
+func (l demoLayout) render(s demoSnapshot, width, height int, st demoStyles) (string, int) {
+	box := func(title string, lines []string, width int) string {
+		if l.borders {
+			return panel(st, title, lines, width)
+		}
+		return fitLines(append([]string{st.title.Render(title)}, lines...), width-1) // a column between side-by-side panels
+	}
+	header := fitLines(wrapItems(demoHeader(s), "   ", width), width)
 	var panels []string
 	memberWidth := width
 	// Side by side while each member panel keeps 40 columns.
@@ -159,23 +200,25 @@ func renderDemoScreen(s demoSnapshot, width, height int, st demoStyles) string {
 		memberWidth = width / 2
 	}
 	for _, m := range s.Members {
-		panels = append(panels, panel(st, m.ID, memberLines(s, m, st), memberWidth))
+		panels = append(panels, lipgloss.NewStyle().Width(memberWidth).Render(box(m.ID, memberLines(s, m, st), memberWidth)))
 	}
 	members := lipgloss.JoinVertical(lipgloss.Left, panels...)
 	if memberWidth < width {
 		members = lipgloss.JoinHorizontal(lipgloss.Top, panels...)
 	}
-	topic := panel(st, "topic "+demoTopic+" (the audit, read_committed)", topicLines(s, st), width)
-	foot := fitLines(demoFooter(s, st, width), width)
+	topic := box("topic "+demoTopic+" (the audit, read_committed)", topicLines(s, st), width)
+	foot := fitLines(demoFooter(s, st, width, l.hints), width)
 
 	events := 10
 	if height > 0 {
-		// The timeline's border and title take three lines.
-		used := lipgloss.Height(header) + lipgloss.Height(members) + lipgloss.Height(topic) + lipgloss.Height(foot) + 3
+		used := lipgloss.Height(header) + lipgloss.Height(members) + lipgloss.Height(topic) + lipgloss.Height(foot) + 1 // the timeline's title
+		if l.borders {
+			used += 2
+		}
 		events = max(1, height-used)
 	}
-	timeline := panel(st, "timeline", timelineLines(s, events), width)
-	return lipgloss.JoinVertical(lipgloss.Left, header, members, topic, timeline, foot)
+	timeline := box("timeline", timelineLines(s, events), width)
+	return lipgloss.JoinVertical(lipgloss.Left, header, members, topic, timeline, foot), events
 }
 
 // panel draws lines in a rounded box width columns wide, under a bold title.
@@ -212,9 +255,11 @@ func demoHeader(s demoSnapshot) []string {
 	if wait := s.NextFault.Sub(s.Now); s.FailoverEvery > 0 && wait > 0 && !s.Stopping {
 		faults += fmt.Sprintf(", next in %v", wait.Round(time.Second))
 	}
+	// Items, most wanted first: a narrow screen wraps them between items.
 	return []string{
-		fmt.Sprintf("feedd demo   %s   pipeline %q, topic %s on the embedded broker %s", run, demoPipeline, demoTopic, s.Broker),
-		fmt.Sprintf("simulated feed: %g frames/s, split to %d ports, %d generated   %s", s.FeedRate, len(s.Members), s.Generated, faults),
+		"feedd demo", run, faults,
+		fmt.Sprintf("simulated feed: %g frames/s, split to %d ports, %d generated", s.FeedRate, len(s.Members), s.Generated),
+		fmt.Sprintf("pipeline %q, topic %s on the embedded broker %s", demoPipeline, demoTopic, s.Broker),
 	}
 }
 
@@ -315,9 +360,9 @@ func timelineLines(s demoSnapshot, n int) []string {
 	return lines
 }
 
-// demoFooter is where to look further, and the keys; while the demo stops,
-// what it is doing, and at the end the audit's verdict.
-func demoFooter(s demoSnapshot, st demoStyles, width int) []string {
+// demoFooter is where to look further (with hints), and the keys; while
+// the demo stops, what it is doing, and at the end the audit's verdict.
+func demoFooter(s demoSnapshot, st demoStyles, width int, hints demoHints) []string {
 	switch {
 	case s.Stopping && s.Phase != "":
 		return []string{st.warn.Render("stopping: " + s.Phase + "…")}
@@ -326,10 +371,19 @@ func demoFooter(s demoSnapshot, st demoStyles, width int) []string {
 	case s.Stopping:
 		return []string{st.bad.Render("audit of the whole topic: " + s.Verdict)}
 	}
-	lines := []string{
-		st.dim.Render(fmt.Sprintf("in another terminal: %s status --config %s   (or switchover)", s.Self, s.Config)),
-		st.dim.Render(fmt.Sprintf("logs %s   metrics: prometheus --config.file=%s",
-			filepath.Join(s.Dir, "*.log"), filepath.Join(s.Dir, "prometheus.yml"))),
+	status := fmt.Sprintf("%s status --config %s", s.Self, s.Config)
+	var hinted []string
+	switch hints {
+	case statusHint:
+		hinted = []string{status}
+	case allHints:
+		hinted = wrapItems([]string{"in another terminal:", status, "(or switchover)"}, " ", width)
+		hinted = append(hinted, wrapItems([]string{"logs " + filepath.Join(s.Dir, "*.log"),
+			"metrics: prometheus --config.file=" + filepath.Join(s.Dir, "prometheus.yml")}, "   ", width)...)
+	}
+	var lines []string
+	for _, l := range hinted {
+		lines = append(lines, st.dim.Render(l))
 	}
 	for _, l := range wrapItems(demoKeyHelp, "   ", width) {
 		lines = append(lines, st.title.Render(l))

@@ -132,6 +132,43 @@ func TestDemoScreenRenderNarrowAndFaults(t *testing.T) {
 	}
 }
 
+// TestDemoScreenRenderSmall: on an 80×24 terminal the screen fits, keeps
+// the fault schedule, the roles, the verdict, every key and the status
+// command, and still shows the newest few events, giving up the borders
+// and the other hints for them; a screen a little taller keeps the
+// borders.
+func TestDemoScreenRenderSmall(t *testing.T) {
+	for _, c := range []struct {
+		height  int
+		borders bool
+	}{{24, false}, {34, true}} {
+		s := fixedSnapshot()
+		s.Self, s.Config = "/usr/local/bin/feedd", "/tmp/feedd-demo-3108265741/host-a.yaml"
+		out := renderDemoScreen(s, 80, c.height, plainStyles())
+		lines := strings.Split(out, "\n")
+		if len(lines) != c.height {
+			t.Errorf("80×%d: %d lines:\n%s", c.height, len(lines), out)
+		}
+		for i, l := range lines {
+			if w := lipgloss.Width(l); w > 80 {
+				t.Errorf("80×%d: line %d is %d columns wide: %q", c.height, i, w, l)
+			}
+		}
+		if got := strings.Contains(out, "╭"); got != c.borders {
+			t.Errorf("80×%d: borders %v, want %v:\n%s", c.height, got, c.borders, out)
+		}
+		wants := []string{"kill -9 of the active every 15s, next in 7s", "role     ACTIVE", "role     inactive",
+			"so far     no gap, no duplicate", "event ]", "event ^", "+ 12.0s  failover 1: host-a took over 5ms after the fault",
+			"/usr/local/bin/feedd status --config /tmp/feedd-demo-3108265741/host-a.yaml"}
+		wants = append(wants, demoKeyHelp...)
+		for _, want := range wants {
+			if !strings.Contains(out, want) {
+				t.Errorf("80×%d: the screen lacks %q:\n%s", c.height, want, out)
+			}
+		}
+	}
+}
+
 // TestDemoScreenStopping: while the demo stops the screen says what it is
 // doing instead of the keys, and at the end the audit's verdict.
 func TestDemoScreenStopping(t *testing.T) {
