@@ -169,8 +169,13 @@ func (v *plainView) show(s demoSnapshot) {
 	fmt.Fprint(v.w, plainLine(s))
 }
 
+// printEvents prints the events learned since the last refresh in the
+// order they happened: a role change shows in the status polled after the
+// switchover's answer that it caused, and both come out at this refresh.
 func (v *plainView) printEvents(s demoSnapshot) {
-	for _, e := range s.Events[min(v.printed, len(s.Events)):] {
+	fresh := slices.Clone(s.Events[min(v.printed, len(s.Events)):])
+	slices.SortStableFunc(fresh, func(a, b demoEvent) int { return a.at.Compare(b.at) })
+	for _, e := range fresh {
 		fmt.Fprintf(v.w, "[%s] %s\n", since(s.Start, e.at), e.text)
 	}
 	v.printed = len(s.Events)

@@ -42,7 +42,8 @@ func plainStyles() demoStyles { return newDemoStyles(lipgloss.NewRenderer(io.Dis
 
 // TestDemoTimelineInTimeOrder: the demo learns a role change from the next
 // status it polls, after the switchover's answer that it caused; the
-// timeline shows them in the order they happened, the newest last.
+// timeline, and the plain view's lines, show them in the order they
+// happened, the newest last.
 func TestDemoTimelineInTimeOrder(t *testing.T) {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	s := demoSnapshot{Start: start, Events: []demoEvent{
@@ -51,6 +52,12 @@ func TestDemoTimelineInTimeOrder(t *testing.T) {
 		{at: start.Add(36500 * time.Millisecond), text: "host-a: active → deactivating (switchover)"},
 		{at: start.Add(36500 * time.Millisecond), text: "host-b: activating → active"},
 	}}
+	var plain strings.Builder
+	(&plainView{w: &plain}).printEvents(s)
+	if want := "[+ 36.0s] switchover: asking host-a\n[+ 36.5s] host-a: active → deactivating (switchover)\n" +
+		"[+ 36.5s] host-b: activating → active\n[+ 36.6s] switchover done: host-b is active\n"; plain.String() != want {
+		t.Errorf("the plain view printed\n%s\nwant\n%s", plain.String(), want)
+	}
 	got := timelineLines(s, 3)
 	want := []string{"host-a: active → deactivating (switchover)", "host-b: activating → active", "switchover done: host-b is active"}
 	if len(got) != len(want) {
