@@ -79,11 +79,12 @@ func (m demoScreen) View() string { return renderDemoScreen(m.snap, m.width, m.h
 
 // demoStyles are the screen's styles, made for its output's colours.
 type demoStyles struct {
-	panel, title, good, warn, bad, dim lipgloss.Style
+	plain, panel, title, good, warn, bad, dim lipgloss.Style
 }
 
 func newDemoStyles(r *lipgloss.Renderer) demoStyles {
 	return demoStyles{
+		plain: r.NewStyle(),
 		panel: r.NewStyle().Border(lipgloss.RoundedBorder()).Padding(0, 1),
 		title: r.NewStyle().Bold(true),
 		good:  r.NewStyle().Bold(true).Foreground(lipgloss.Color("2")),
@@ -200,7 +201,7 @@ func (l demoLayout) render(s demoSnapshot, width, height int, st demoStyles) (st
 		memberWidth = width / 2
 	}
 	for _, m := range s.Members {
-		panels = append(panels, lipgloss.NewStyle().Width(memberWidth).Render(box(m.ID, memberLines(s, m, st), memberWidth)))
+		panels = append(panels, st.plain.Width(memberWidth).Render(box(m.ID, memberLines(s, m, st), memberWidth)))
 	}
 	members := lipgloss.JoinVertical(lipgloss.Left, panels...)
 	if memberWidth < width {
