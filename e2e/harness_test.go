@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -227,10 +228,12 @@ func newE2ECluster(t testing.TB, o e2eOptions) *e2eCluster {
 	}
 	c.dir = dir
 	// Cleanups run last registered first: processes are killed, then (on
-	// failure) their logs dumped, then the directory removed.
+	// failure) their logs dumped, then the directory removed, unless the
+	// test failed: the simulator's record and the broker's log are what
+	// explain a failure that the load of the moment made.
 	t.Cleanup(func() {
-		if os.Getenv("FEEDD_E2E_KEEP") != "" {
-			t.Logf("kept the members' configurations and logs in %s", dir)
+		if os.Getenv("FEEDD_E2E_KEEP") != "" || t.Failed() {
+			t.Logf("kept the members' configurations and logs, the simulator's record and the broker's directory in %s", dir)
 			return
 		}
 		os.RemoveAll(dir)
@@ -259,9 +262,11 @@ func newE2ECluster(t testing.TB, o e2eOptions) *e2eCluster {
 		a.kafkaAddrs, b.kafkaAddrs = []string{c.bootstrap}, []string{c.bootstrap}
 	}
 
+	// Every run records what each port got and when, kept with the
+	// directory when the test fails.
 	simCfg := serialsim.Config{
 		Ports: 2, LinkDir: filepath.Join(dir, "sim"), Baud: c.baud, Rate: cmpOr(o.rate, e2eRate), Seed: cmpOr(o.simSeed, 1),
-		DrainTimeout: 200 * time.Millisecond, Feed: o.feed, Record: o.record,
+		DrainTimeout: 200 * time.Millisecond, Feed: o.feed, Record: cmpOr(o.record, filepath.Join(dir, "sim.record")),
 	}
 	if o.holdFeed {
 		simCfg.Faults = []serialsim.Fault{{Kind: serialsim.FaultDrop, Port: serialsim.AllPorts, Rate: 1}}
@@ -1072,14 +1077,12 @@ func (c *e2eCluster) finish(exp e2eExpect) *audit.Report {
 // others are returned.
 func (c *e2eCluster) lostByBoth(gaps []audit.Gap, delivered []uint64, killed [][2]uint64) (feedds, lost []audit.Gap) {
 	var perPort [2][]uint64
-	if len(c.kills) > 0 {
-		for i := range perPort {
-			d, err := c.sim.Delivered(i)
-			if err != nil {
-				c.t.Fatal(err)
-			}
-			perPort[i] = d
+	for i := range perPort {
+		d, err := c.sim.Delivered(i)
+		if err != nil {
+			c.t.Fatal(err)
 		}
+		perPort[i] = d
 	}
 	within := func(d []uint64, g audit.Gap) []uint64 {
 		lo, _ := slices.BinarySearch(d, g.From)
@@ -1107,6 +1110,11 @@ func (c *e2eCluster) lostByBoth(gaps []audit.Gap, delivered []uint64, killed [][
 			continue
 		}
 		feedds = append(feedds, g)
+		// What each port got of a gap the pair is to answer for says
+		// which member's ring should have held it.
+		for port := range perPort {
+			c.t.Logf("gap [%d, %d]: port %d was delivered %s", g.From, g.To, port, seqRanges(within(perPort[port], g)))
+		}
 	}
 	if n := len(lost) - len(withKilled); n > 0 {
 		c.t.Logf("audit: %d gap(s), %d frames, that the simulator delivered to neither port (both ports' buffers overflowed while neither member read: a loaded machine); not the pair's: %+v",
@@ -1134,6 +1142,28 @@ func (c *e2eCluster) onlyKilledRead(g audit.Gap, perPort [2][]uint64, within fun
 		})
 	}
 	return false
+}
+
+// seqRanges writes increasing sequence numbers as runs: "none", or
+// "3 frames: 7-8, 10".
+func seqRanges(v []uint64) string {
+	if len(v) == 0 {
+		return "none"
+	}
+	var runs []string
+	for i := 0; i < len(v); {
+		j := i
+		for j+1 < len(v) && v[j+1] == v[j]+1 {
+			j++
+		}
+		if j == i {
+			runs = append(runs, strconv.FormatUint(v[i], 10))
+		} else {
+			runs = append(runs, fmt.Sprintf("%d-%d", v[i], v[j]))
+		}
+		i = j + 1
+	}
+	return fmt.Sprintf("%d frames: %s", len(v), strings.Join(runs, ", "))
 }
 
 func trimList(v []uint64) []uint64 {
