@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -11,36 +12,55 @@ import (
 	"testing"
 	"time"
 
-	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/vt"
 	"github.com/creack/pty"
 	"github.com/feedd/feedd/internal/memberproc"
 	"github.com/feedd/feedd/internal/testsupport"
 )
 
-// ptyScreen collects what a program writes to its terminal, read by a
-// goroutine it starts and waits for. Like a terminal, it answers a request
-// for the cursor position: Bubble Tea asks for the background colour when
-// it starts (termenv), and a terminal that does not know that request still
-// answers the cursor position that follows it.
+// ptyScreen is a terminal for a program on a pseudo-terminal: it keeps
+// what the program writes, draws it on an emulated screen as a terminal
+// would (Bubble Tea redraws only the cells that changed, so the bytes alone
+// do not read as the screen), and answers the program's queries. Its two
+// goroutines, started by readPty, end when the pseudo-terminal closes.
 type ptyScreen struct {
-	mu   sync.Mutex
-	raw  bytes.Buffer
-	done chan struct{}
+	mu      sync.Mutex
+	raw     bytes.Buffer
+	vt      *vt.Emulator
+	screens strings.Builder // every screen shown, in turn
+	last    string
+	done    chan struct{}
 }
 
-func readPty(f *os.File) *ptyScreen {
-	s := &ptyScreen{done: make(chan struct{})}
+func readPty(f *os.File, cols, rows int) *ptyScreen {
+	s := &ptyScreen{vt: vt.NewEmulator(cols, rows), done: make(chan struct{})}
+	go func() {
+		// The emulator's answers to the program's queries.
+		buf := make([]byte, 1024)
+		for {
+			n, err := s.vt.Read(buf)
+			if n > 0 {
+				f.Write(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	go func() {
 		defer close(s.done)
+		defer s.vt.Close()
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := f.Read(buf)
 			s.mu.Lock()
 			s.raw.Write(buf[:n])
-			s.mu.Unlock()
-			if bytes.Contains(buf[:n], []byte("\x1b[6n")) {
-				f.Write([]byte("\x1b[1;1R"))
+			s.vt.Write(buf[:n])
+			if screen := s.vt.String(); screen != s.last {
+				s.screens.WriteString(screen + "\n")
+				s.last = screen
 			}
+			s.mu.Unlock()
 			if err != nil {
 				return // EIO once the program and its children closed the terminal
 			}
@@ -49,20 +69,20 @@ func readPty(f *os.File) *ptyScreen {
 	return s
 }
 
-// output is everything written so far, and its text without escape
-// sequences.
-func (s *ptyScreen) output() (raw, text string) {
+// output is everything written so far, the screen it shows now, and every
+// screen it has shown.
+func (s *ptyScreen) output() (raw, screen, shown string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.raw.String(), ansi.Strip(s.raw.String())
+	return s.raw.String(), s.last, s.screens.String()
 }
 
-// waitFor waits up to limit for the screen's text to match re.
+// waitFor waits up to limit for the screen to match re.
 func (s *ptyScreen) waitFor(t *testing.T, limit time.Duration, what string, re *regexp.Regexp) {
 	t.Helper()
 	testsupport.WaitFor(t, limit, what, func() (bool, string) {
-		_, text := s.output()
-		return re.MatchString(text), "the terminal shows (last 4000 bytes):\n" + text[max(0, len(text)-4000):]
+		_, screen, _ := s.output()
+		return re.MatchString(screen), "the terminal shows:\n" + screen
 	})
 }
 
@@ -90,7 +110,7 @@ func TestDemoScreenOnATerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	screen := readPty(term)
+	screen := readPty(term, 120, 45)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	ended := false
@@ -111,7 +131,7 @@ func TestDemoScreenOnATerminal(t *testing.T) {
 
 	screen.waitFor(t, 45*time.Second, "the screen with both members and the topic",
 		regexp.MustCompile(`(?s)│ host-a .*│ host-b .*topic feedd-demo \(the audit.*records +\d+.*timeline.*k kill -9 the active`))
-	if raw, _ := screen.output(); !strings.Contains(raw, "\x1b[?1049h") || !strings.Contains(raw, "\x1b[H") {
+	if raw, _, _ := screen.output(); !strings.Contains(raw, "\x1b[?1049h") || !strings.Contains(raw, "\x1b[H") {
 		t.Errorf("the demo did not switch to the alternate screen and draw from its top left corner")
 	}
 	screen.waitFor(t, 30*time.Second, "an active member", regexp.MustCompile(`role +ACTIVE`))
@@ -125,7 +145,7 @@ func TestDemoScreenOnATerminal(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(2 * time.Second)
-		if _, text := screen.output(); killed.MatchString(text) {
+		if _, now, _ := screen.output(); killed.MatchString(now) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -150,7 +170,7 @@ func TestDemoScreenOnATerminal(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Log("the pseudo-terminal still had a holder 10 s after the demo exited")
 	}
-	raw, text := screen.output()
+	raw, _, text := screen.output()
 	if err != nil {
 		t.Errorf("the demo failed: %v", err)
 	}
@@ -166,6 +186,42 @@ func TestDemoScreenOnATerminal(t *testing.T) {
 	} {
 		if !want.MatchString(text) {
 			t.Errorf("the terminal lacks %q; it shows (last 4000 bytes):\n%s", want, text[max(0, len(text)-4000):])
+		}
+	}
+}
+
+// TestCommandsDoNotQueryTheTerminal: a command run on a terminal writes
+// its output and nothing else. Bubble Tea v1 asked every program that
+// linked it for the terminal's background colour as it started, and a
+// terminal that never answers (a serial console, some multiplexers) held
+// each command 5 s.
+func TestCommandsDoNotQueryTheTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin, err := memberproc.Build(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"version"}, {"help"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "TERM=xterm-256color")
+		term, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A terminal that answers nothing: read what comes, until the
+		// command exits and the terminal closes.
+		out, _ := io.ReadAll(term)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("feedd %s: %v", args[0], err)
+		}
+		term.Close()
+		if !bytes.Contains(out, []byte("feedd")) {
+			t.Errorf("feedd %s wrote %q", args[0], out)
+		}
+		if i := bytes.IndexByte(out, 0x1b); i >= 0 {
+			t.Errorf("feedd %s wrote an escape sequence to the terminal: %q", args[0], out[i:min(len(out), i+16)])
 		}
 	}
 }

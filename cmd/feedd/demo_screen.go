@@ -9,9 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -44,15 +45,15 @@ func (m demoScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.width, m.height = msg.Width, msg.Height
 	case demoSnapshot:
 		m.snap = msg
-	case tea.KeyMsg:
+	case tea.KeyPressMsg:
 		if m.snap.Stopping {
 			break
 		}
-		// Keys typed quickly arrive as one message with several runes.
+		// Keys typed quickly may arrive as one message with several runes.
 		names := []string{msg.String()}
-		if msg.Type == tea.KeyRunes {
+		if utf8.RuneCountInString(msg.Text) > 1 {
 			names = names[:0]
-			for _, r := range msg.Runes {
+			for _, r := range msg.Text {
 				names = append(names, string(r))
 			}
 		}
@@ -75,22 +76,29 @@ func (m demoScreen) send(k demoKey) {
 	}
 }
 
-func (m demoScreen) View() string { return renderDemoScreen(m.snap, m.width, m.height, m.st) }
+// View draws the screen on the alternate screen, so that the terminal's
+// own contents come back when the demo ends.
+func (m demoScreen) View() tea.View {
+	v := tea.NewView(renderDemoScreen(m.snap, m.width, m.height, m.st))
+	v.AltScreen = true
+	return v
+}
 
-// demoStyles are the screen's styles, made for its output's colours.
+// demoStyles are the screen's styles; the program brings their colours
+// down to what the terminal shows.
 type demoStyles struct {
 	plain, panel, title, good, warn, bad, dim lipgloss.Style
 }
 
-func newDemoStyles(r *lipgloss.Renderer) demoStyles {
+func newDemoStyles() demoStyles {
 	return demoStyles{
-		plain: r.NewStyle(),
-		panel: r.NewStyle().Border(lipgloss.RoundedBorder()).Padding(0, 1),
-		title: r.NewStyle().Bold(true),
-		good:  r.NewStyle().Bold(true).Foreground(lipgloss.Color("2")),
-		warn:  r.NewStyle().Bold(true).Foreground(lipgloss.Color("3")),
-		bad:   r.NewStyle().Bold(true).Foreground(lipgloss.Color("1")),
-		dim:   r.NewStyle().Faint(true),
+		plain: lipgloss.NewStyle(),
+		panel: lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).Padding(0, 1),
+		title: lipgloss.NewStyle().Bold(true),
+		good:  lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("2")),
+		warn:  lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("3")),
+		bad:   lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("1")),
+		dim:   lipgloss.NewStyle().Faint(true),
 	}
 }
 
@@ -106,10 +114,10 @@ type screenView struct {
 // startDemoScreen starts the screen on out; it reads keys from stdin when
 // that is a terminal.
 func startDemoScreen(out *os.File, keys chan<- demoKey) *screenView {
-	model := demoScreen{keys: keys, st: newDemoStyles(lipgloss.NewRenderer(out))}
+	model := demoScreen{keys: keys, st: newDemoStyles()}
 	// The demo's context, not the program, handles SIGINT and SIGTERM: the
 	// screen stays up while the demo stops and audits.
-	opts := []tea.ProgramOption{tea.WithOutput(out), tea.WithAltScreen(), tea.WithoutSignalHandler()}
+	opts := []tea.ProgramOption{tea.WithOutput(out), tea.WithoutSignalHandler()}
 	if isTerminal(os.Stdin) {
 		opts = append(opts, tea.WithInput(os.Stdin))
 	} else {

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"io"
 	"strings"
 	"testing"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/feedd/feedd/broadcast/audit"
 )
 
@@ -38,7 +38,11 @@ func fixedSnapshot() demoSnapshot {
 	return s
 }
 
-func plainStyles() demoStyles { return newDemoStyles(lipgloss.NewRenderer(io.Discard)) }
+// screenText is the screen renderDemoScreen draws, without its colours
+// and other attributes.
+func screenText(s demoSnapshot, width, height int) string {
+	return ansi.Strip(renderDemoScreen(s, width, height, newDemoStyles()))
+}
 
 // TestDemoTimelineInTimeOrder: the demo learns a role change from the next
 // status it polls, after the switchover's answer that it caused; the
@@ -76,7 +80,7 @@ func TestDemoTimelineInTimeOrder(t *testing.T) {
 // timeline fills the rest with the newest events, and the keys are on the
 // help line.
 func TestDemoScreenRender(t *testing.T) {
-	out := renderDemoScreen(fixedSnapshot(), 120, 40, plainStyles())
+	out := screenText(fixedSnapshot(), 120, 40)
 	lines := strings.Split(out, "\n")
 	// The timeline takes what the rest leaves: the screen is full.
 	if len(lines) != 40 {
@@ -126,7 +130,7 @@ func TestDemoScreenRenderNarrowAndFaults(t *testing.T) {
 	s.Members[0] = memberSnapshot{ID: "host-a", Pid: 101, Running: true, Hung: true, Role: "hung"}
 	s.Members[1] = memberSnapshot{ID: "host-b", Pid: 102, RestartAt: s.Now.Add(1500 * time.Millisecond), Role: "-"}
 	s.Topic.Gaps, s.Topic.Missing, s.Topic.DuplicateRecords = 1, 3, 2
-	out := renderDemoScreen(s, 60, 0, plainStyles())
+	out := screenText(s, 60, 0)
 	a, b := strings.Index(out, "host-a"), strings.Index(out, "host-b")
 	if a < 0 || b < 0 || strings.Count(out[a:b], "\n") < 5 {
 		t.Errorf("on 60 columns host-b's panel should be below host-a's:\n%s", out)
@@ -151,7 +155,7 @@ func TestDemoScreenRenderSmall(t *testing.T) {
 	}{{24, false}, {34, true}} {
 		s := fixedSnapshot()
 		s.Self, s.Config = "/usr/local/bin/feedd", "/tmp/feedd-demo-3108265741/host-a.yaml"
-		out := renderDemoScreen(s, 80, c.height, plainStyles())
+		out := screenText(s, 80, c.height)
 		lines := strings.Split(out, "\n")
 		if len(lines) != c.height {
 			t.Errorf("80×%d: %d lines:\n%s", c.height, len(lines), out)
@@ -181,11 +185,11 @@ func TestDemoScreenRenderSmall(t *testing.T) {
 func TestDemoScreenStopping(t *testing.T) {
 	s := fixedSnapshot()
 	s.Stopping, s.Phase = true, "auditing the topic"
-	if out := renderDemoScreen(s, 120, 40, plainStyles()); !strings.Contains(out, "stopping: auditing the topic") || strings.Contains(out, demoKeyHelp[0]) {
+	if out := screenText(s, 120, 40); !strings.Contains(out, "stopping: auditing the topic") || strings.Contains(out, demoKeyHelp[0]) {
 		t.Errorf("stopping:\n%s", out)
 	}
 	s.Phase, s.Verdict, s.Clean = "", "clean: no gap, no duplicate", true
-	if out := renderDemoScreen(s, 120, 40, plainStyles()); !strings.Contains(out, "audit of the whole topic: clean: no gap") {
+	if out := screenText(s, 120, 40); !strings.Contains(out, "audit of the whole topic: clean: no gap") {
 		t.Errorf("stopped:\n%s", out)
 	}
 }
@@ -194,16 +198,16 @@ func TestDemoScreenStopping(t *testing.T) {
 // ignores them once the demo stops.
 func TestDemoScreenKeys(t *testing.T) {
 	keys := make(chan demoKey, 8)
-	var m tea.Model = demoScreen{keys: keys, st: plainStyles()}
-	press := func(k tea.KeyMsg) { m, _ = m.Update(k) }
-	press(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("k")})
-	press(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("x")})
-	// Keys typed quickly come as one message.
-	press(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("hrs")})
-	press(tea.KeyMsg{Type: tea.KeyCtrlC})
-	press(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("q")})
+	var m tea.Model = demoScreen{keys: keys, st: newDemoStyles()}
+	press := func(k tea.KeyPressMsg) { m, _ = m.Update(k) }
+	press(tea.KeyPressMsg{Code: 'k', Text: "k"})
+	press(tea.KeyPressMsg{Code: 'x', Text: "x"})
+	// Keys typed quickly may come as one message.
+	press(tea.KeyPressMsg{Code: 'h', Text: "hrs"})
+	press(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
+	press(tea.KeyPressMsg{Code: 'q', Text: "q"})
 	m, _ = m.Update(demoSnapshot{Stopping: true})
-	press(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("k")})
+	press(tea.KeyPressMsg{Code: 'k', Text: "k"})
 	close(keys)
 	var got []demoKey
 	for k := range keys {
