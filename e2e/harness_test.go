@@ -1077,12 +1077,16 @@ func (c *e2eCluster) finish(exp e2eExpect) *audit.Report {
 // others are returned.
 func (c *e2eCluster) lostByBoth(gaps []audit.Gap, delivered []uint64, killed [][2]uint64) (feedds, lost []audit.Gap) {
 	var perPort [2][]uint64
+	var lateWrites [2]map[uint64]time.Duration
 	for i := range perPort {
 		d, err := c.sim.Delivered(i)
 		if err != nil {
 			c.t.Fatal(err)
 		}
 		perPort[i] = d
+		if lateWrites[i], err = c.sim.LateWrites(i); err != nil {
+			c.t.Fatal(err)
+		}
 	}
 	within := func(d []uint64, g audit.Gap) []uint64 {
 		lo, _ := slices.BinarySearch(d, g.From)
@@ -1111,9 +1115,19 @@ func (c *e2eCluster) lostByBoth(gaps []audit.Gap, delivered []uint64, killed [][
 		}
 		feedds = append(feedds, g)
 		// What each port got of a gap the pair is to answer for says
-		// which member's ring should have held it.
+		// which member's ring should have held it, and a frame the
+		// simulator wrote late came past the port's latency bound.
 		for port := range perPort {
-			c.t.Logf("gap [%d, %d]: port %d was delivered %s", g.From, g.To, port, seqRanges(within(perPort[port], g)))
+			got := within(perPort[port], g)
+			var late []uint64
+			var latest time.Duration
+			for _, id := range got {
+				if d, ok := lateWrites[port][id]; ok {
+					late, latest = append(late, id), max(latest, d)
+				}
+			}
+			c.t.Logf("gap [%d, %d]: port %d was delivered %s; written late (up to %v after due): %s",
+				g.From, g.To, port, seqRanges(got), latest.Round(time.Millisecond), seqRanges(late))
 		}
 	}
 	if n := len(lost) - len(withKilled); n > 0 {

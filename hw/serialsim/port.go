@@ -140,6 +140,7 @@ type port struct {
 	mu        sync.Mutex
 	stats     Stats
 	delivered idSet
+	late      map[uint64]time.Duration // by id: how long after due+MaxWriteDelay a frame counted Late was written
 
 	// owned by run
 	proc        *socatProc
@@ -539,6 +540,10 @@ func (p *port) write(ctx context.Context, it item) {
 	p.stats.Written++
 	if now.After(deadline) {
 		p.stats.Late++
+		if p.late == nil {
+			p.late = make(map[uint64]time.Duration)
+		}
+		p.late[it.id] = now.Sub(it.due)
 	}
 	if intact {
 		p.stats.Delivered++

@@ -40,8 +40,13 @@ func checkRecord(tb testing.TB, s *Sim, path string) []RecordedFrame {
 	for i := range c.Ports {
 		var got Stats
 		var ids []uint64
+		lateWrites, err := s.LateWrites(i)
+		if err != nil {
+			tb.Fatal(err)
+		}
 		for _, f := range frames {
 			pf := f.Ports[i]
+			late, counted := lateWrites[c.StartSeq+f.Index]
 			if pf.Written != 0 {
 				got.Written++
 				n := len(f.Data)
@@ -51,6 +56,10 @@ func checkRecord(tb testing.TB, s *Sim, path string) []RecordedFrame {
 				got.Bytes += uint64(n)
 				if pf.Written-f.At > c.MaxWriteDelay {
 					got.Late++
+					if !counted || late != pf.Written-f.At {
+						tb.Fatalf("port%d: frame %d written %v after it was due; LateWrites has %v (%v)", i, f.Index, pf.Written-f.At, late, counted)
+					}
+					delete(lateWrites, c.StartSeq+f.Index)
 				}
 				if pf.Written < f.At {
 					tb.Fatalf("port%d: frame %d written at %v, before it was due at %v", i, f.Index, pf.Written, f.At)
@@ -85,6 +94,9 @@ func checkRecord(tb testing.TB, s *Sim, path string) []RecordedFrame {
 			default:
 				tb.Fatalf("port%d: frame %d has fate %q", i, f.Index, pf.Fate)
 			}
+		}
+		if len(lateWrites) != 0 {
+			tb.Fatalf("port%d: LateWrites has frames the record does not show late: %v", i, lateWrites)
 		}
 		st := stats(tb, s, i)
 		got.Unplugs = st.Unplugs

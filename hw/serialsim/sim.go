@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -373,6 +374,20 @@ func (s *Sim) Delivered(i int) ([]uint64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.delivered.ids(), nil
+}
+
+// LateWrites returns, by id, how long after its due time port i was
+// written each frame it counted Late (Stats.Late): more than
+// Config.MaxWriteDelay, the simulator having been held up. A member's
+// port latency bound does not hold for those frames.
+func (s *Sim) LateWrites(i int) (map[uint64]time.Duration, error) {
+	p, err := s.port(i)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.late), nil
 }
 
 // SetCorrupt makes a fraction (0 to 1) of the frames sent to port i (or to
