@@ -49,7 +49,10 @@ func readPty(f *os.File, cols, rows int) *ptyScreen {
 	}()
 	go func() {
 		defer close(s.done)
-		defer s.vt.Close()
+		// Ends the answers' goroutine. The emulator's Close would set a
+		// field its Read reads unguarded; its pipe is safe to close
+		// while read.
+		defer s.vt.InputPipe().(*io.PipeWriter).CloseWithError(io.EOF)
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := f.Read(buf)
