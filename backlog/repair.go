@@ -40,6 +40,11 @@ type HoleRules struct {
 	// Late, is taken as one the hole lacks, and marked as a possible
 	// duplicate (time and number disagree about it). Zero places numbered
 	// frames by time alone.
+	//
+	// The same slack marks a peer frame without a number that a local
+	// frame of its identity may be once the peer's window is taken as up
+	// to Late behind the line (laterCopy): the fill publishes it away from
+	// the local copy, which stays unmarked.
 	Late int64
 }
 
@@ -181,7 +186,8 @@ func fillRange(before, after, peer []Sighting, lo, hi int, rules HoleRules) []Fi
 	for j := lo; j < hi; j++ {
 		p := peer[j]
 		possible := mayBeAny(p, before, rules) || mayBeAny(p, after, rules) ||
-			len(before) > 0 && olderThanGiven(p.Win, before[0].Win, rules.Margin)
+			len(before) > 0 && olderThanGiven(p.Win, before[0].Win, rules.Margin) ||
+			laterCopy(p, before, rules) || laterCopy(p, after, rules)
 		fill = append(fill, Fill{Index: j, Possible: possible})
 	}
 	return fill
@@ -291,6 +297,25 @@ func isAny(p Sighting, local []Sighting, rules HoleRules) bool {
 func mayBeAny(p Sighting, local []Sighting, rules HoleRules) bool {
 	for _, l := range local {
 		if l.MayBe(p, rules.Margin) {
+			return true
+		}
+	}
+	return false
+}
+
+// laterCopy reports whether p may be a copy, read late, of a local frame:
+// the same identity, the local window earlier than p's, and within the
+// margin and rules.Late of it. A peer port that delivered a run of frames
+// past its latency bound (a reader or the process feeding it starved)
+// shifts their windows past the local copies, and the cross-check then
+// asks for frames the local stream has. Such a copy is published marked,
+// wherever the fill places it; the local copy, in its place, is not.
+func laterCopy(p Sighting, local []Sighting, rules HoleRules) bool {
+	if rules.Late <= 0 || p.Exact || !p.Win.Known() {
+		return false
+	}
+	for _, l := range local {
+		if l.ID == p.ID && !l.Exact && l.Win.Known() && l.Win.Lo < p.Win.Lo && l.MayBe(p, rules.Margin+rules.Late) {
 			return true
 		}
 	}

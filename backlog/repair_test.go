@@ -603,3 +603,41 @@ func TestFillHoleNumberedLate(t *testing.T) {
 		}
 	}
 }
+
+// TestFillHoleLaterCopy: a peer frame without a number whose identity a
+// local frame has, the local window earlier by more than the margin but
+// within HoleRules.Late (the peer's port delivered it late), goes out
+// marked wherever the fill places it; not when the local copy is the later
+// one (the local port was late: the local copy is marked instead), not
+// past Late, and not with Late zero.
+func TestFillHoleLaterCopy(t *testing.T) {
+	ms := int64(time.Millisecond)
+	win := func(at int64) Window { return Window{Lo: at - ms, Hi: at} }
+	sentence := func(id uint64, at int64) Sighting { return Sighting{ID: id, Win: win(at), Size: 60} }
+	before := []Sighting{sentence(1, 0)}
+	for _, tc := range []struct {
+		name          string
+		local, peerAt int64 // where the local copy of sentence 7 and the peer's copy lie
+		late          int64
+		want          bool
+	}{
+		{"peer late", 600 * ms, 820 * ms, int64(time.Second), true},
+		{"Late zero", 600 * ms, 820 * ms, 0, false},
+		{"past Late", 600 * ms, 2000 * ms, int64(time.Second), false},
+		{"local late", 820 * ms, 600 * ms, int64(time.Second), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			after := []Sighting{sentence(5, 550*ms), sentence(7, tc.local), sentence(9, 3000*ms)}
+			peer := []Sighting{sentence(7, tc.peerAt)}
+			// The cross-check found the peer's copy missing: the fill
+			// reaches it whatever the local frames after the hole.
+			fill := FillHoleThrough(before, after, peer, 0, HoleRules{ByteTime: 87_000, Margin: 100 * ms, Late: tc.late})
+			if len(fill) != 1 || fill[0].Index != 0 {
+				t.Fatalf("fill %v, want the peer's frame", fill)
+			}
+			if fill[0].Possible != tc.want {
+				t.Errorf("marked %v, want %v", fill[0].Possible, tc.want)
+			}
+		})
+	}
+}

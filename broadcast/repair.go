@@ -117,6 +117,8 @@ type recentFrame struct {
 	// of the published stream; uncertain: that commit's outcome is
 	// unknown, so the topic may hold it after all.
 	withdrawn, uncertain bool
+	// marked: a peer frame published marked as a possible duplicate.
+	marked bool
 }
 
 // peerFrame is one frame of a peer's answer.
@@ -290,9 +292,10 @@ func (r *repairs) before(own []backlog.Sighting, pos uint64) []backlog.Sighting 
 	return append(out, own[len(own)-1])
 }
 
-// fill remembers a peer frame published in the hole at pos.
-func (r *repairs) fill(pos uint64, s backlog.Sighting, ring, peerPos uint64) {
-	r.filled[r.nfilled%recentFrames] = recentFrame{pos: pos, s: s, peerRing: ring, peerPos: peerPos}
+// fill remembers a peer frame published in the hole at pos, marked or
+// not as a possible duplicate.
+func (r *repairs) fill(pos uint64, s backlog.Sighting, ring, peerPos uint64, marked bool) {
+	r.filled[r.nfilled%recentFrames] = recentFrame{pos: pos, s: s, peerRing: ring, peerPos: peerPos, marked: marked}
 	r.nfilled++
 	r.fillHi = max(r.fillHi, s.Win.Hi)
 }
@@ -355,13 +358,15 @@ func (r *repairs) withdraw(ring, peerPos uint64, uncertain bool) {
 // then is marked too.
 //
 // So is a frame whose identity the fills hold once, within numberedLate
-// of that copy: a port that delivered later than its latency bound and the
-// margin together (a loaded host starving the reader or, on a
-// pseudo-terminal, the process that feeds it) shifts its windows past the
+// of that copy, unmarked: a port that delivered later than its latency
+// bound and the margin together (a loaded host starving the reader or, on
+// a pseudo-terminal, the process that feeds it) shifts its windows past the
 // peer's copies, and the cross-check then takes frames it was only late
 // with for frames it missed. A sentence with a time stamp comes once; an
 // identity the fills hold more than once repeats on the line, and a window
-// that far off cannot be told from its next copy.
+// that far off cannot be told from its next copy. A fill copy published
+// marked (the peer's port was the late one, backlog.HoleRules.Late)
+// carries the mark for both: this copy stays unmarked, in its place.
 func (r *repairs) mayRepeatFill(e backlog.Entry, margin int64) bool {
 	late := margin + int64(numberedLate)
 	if e.Win.Lo != backlog.NoLo && e.Win.Lo-late > r.fillHi {
@@ -381,7 +386,7 @@ func (r *repairs) mayRepeatFill(e backlog.Entry, margin int64) bool {
 			return true
 		}
 		copies++
-		lateCopy = lateCopy || f.s.MayBe(own, late)
+		lateCopy = lateCopy || !f.marked && f.s.MayBe(own, late)
 	}
 	return copies == 1 && lateCopy
 }

@@ -67,10 +67,10 @@ func TestWithdrawFills(t *testing.T) {
 		for i := range 4 {
 			f := peerFrame{pos: uint64(100 + i)}
 			h.fill = append(h.fill, f)
-			r.fill(h.pos, f.s, peerRing, f.pos)
+			r.fill(h.pos, f.s, peerRing, f.pos, f.possible)
 		}
 		done := &hole{pos: 40, ring: peerRing, decided: true, next: 1, committed: 1, fill: []peerFrame{{pos: 90}}}
-		r.fill(done.pos, done.fill[0].s, peerRing, 90)
+		r.fill(done.pos, done.fill[0].s, peerRing, 90, false)
 		start := &hole{pos: 10, start: true, ring: peerRing}
 		r.holes = []*hole{start, done, h}
 		return &r

@@ -173,7 +173,7 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 			possible++
 		}
 		h.fill = append(h.fill, pf)
-		p.rep.fill(h.pos, pf.s, h.ring, pf.pos)
+		p.rep.fill(h.pos, pf.s, h.ring, pf.pos, pf.possible)
 	}
 	h.decided = true
 	h.got = nil

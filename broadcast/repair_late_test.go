@@ -296,3 +296,108 @@ func TestCrossCheckOwnPortLate(t *testing.T) {
 	dups := checkCoverage(t, readCommitted(t, addr, cfg.Topic), n)
 	t.Logf("%d records marked as possible duplicates; counters %+v", dups, a.Status().Counters)
 }
+
+// TestCrossCheckPeerPortLate: the inactive's port delivered a run of frames
+// in one read some 200 ms after they were on the line, past the pass
+// margin, while the active read them on time. The active's cross-check
+// finds no frame of its own within the margin of those sightings and
+// repairs them from the peer; the peer's copies are the same frames, their
+// windows late. Whatever a fill publishes away from its place is marked:
+// the topic, less the records marked as possible duplicates, is the feed
+// once, in order. (A clean-clone make test once published such a copy of a
+// GPS sentence with a time stamp early and unmarked, and marked the
+// active's own copy in its place.)
+func TestCrossCheckPeerPortLate(t *testing.T) {
+	addr, cfg, a, b := startActivePairWithRepair(t, "crosscheck-peer-late", func() bool { return true })
+	waitFor(t, "the active to take the inactive's sightings", func() bool { return a.Status().CrossCheck.Covered })
+	time.Sleep(2 * backlog.DefaultPassMargin)
+	const n, lateFrom, lateTo = 400, 100, 150 // b reads 100..149 late
+	var late []uint64
+	for seq := uint64(1); seq <= n; seq++ {
+		f := fpFrame(seq, time.Now())
+		a.Accept(f)
+		switch {
+		case seq >= lateFrom && seq < lateTo:
+			late = append(late, seq)
+		default:
+			if seq == lateTo+50 {
+				// The late run comes in one read: its windows are that
+				// read's, some 200 ms after the frames were on the line.
+				for _, l := range late {
+					b.Accept(fpFrame(l, time.Now()))
+				}
+			}
+			b.Accept(f)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	waitFor(t, "the active to commit the whole feed", func() bool {
+		st := a.Status()
+		return st.Counters.CommittedFrames >= n && st.Ring.Len == 0
+	})
+	recs := readCommitted(t, addr, cfg.Topic)
+	checkFeedLessMarked(t, recs, n)
+	t.Logf("%d records, counters %+v", len(recs), a.Status().Counters)
+}
+
+// checkFeedLessMarked fails unless recs, less the records marked as
+// possible duplicates whose frame another record carries unmarked, are the
+// feed 1..n once each, in order: what a consumer that sets the marked
+// copies aside reads.
+func checkFeedLessMarked(t testing.TB, recs []topicRecord, n uint64) {
+	t.Helper()
+	unmarked := make(map[uint64]bool)
+	for _, r := range recs {
+		if !r.possible {
+			if unmarked[r.seq] {
+				t.Fatalf("offset %d: sequence %d from %s a second time unmarked (I2)", r.offset, r.seq, r.member)
+			}
+			unmarked[r.seq] = true
+		}
+	}
+	var want uint64 = 1
+	for _, r := range recs {
+		if r.possible && (unmarked[r.seq] || r.seq < want) {
+			continue
+		}
+		if r.seq != want {
+			t.Fatalf("offset %d: sequence %d from %s (marked %v), want %d (I1: gap or disorder)", r.offset, r.seq, r.member, r.possible, want)
+		}
+		want++
+	}
+	if want-1 != n {
+		t.Fatalf("the topic holds sequences 1..%d, want 1..%d", want-1, n)
+	}
+}
+
+// TestMayRepeatFillLeavesTheMarkToAMarkedCopy: an own frame read after a
+// hole whose identity one fill copy holds within numberedLate is marked
+// when that copy went out unmarked (its own port was the late one), and not
+// when the copy went out marked (the peer's port was late): one of the two
+// carries the mark, and the copy in its place is the unmarked one. A copy
+// within the margin marks it whatever the copy's mark.
+func TestMayRepeatFillLeavesTheMarkToAMarkedCopy(t *testing.T) {
+	const margin = int64(100 * time.Millisecond)
+	ms := func(v int64) int64 { return v * int64(time.Millisecond) }
+	own := backlog.Entry{Pos: 20, ID: 7, Win: backlog.Window{Lo: ms(1000), Hi: ms(1005)}}
+	for _, c := range []struct {
+		name   string
+		copyLo int64 // the fill copy's window, in ms
+		marked bool
+		want   bool
+	}{
+		{"own port late, copy unmarked", 800, false, true},
+		{"peer port late, copy marked", 1250, true, false},
+		{"peer port late, copy unmarked", 1250, false, true},
+		{"within the margin, copy marked", 1050, true, true},
+		{"past numberedLate", 2300, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var r repairs
+			r.fill(10, backlog.Sighting{ID: 7, Win: backlog.Window{Lo: ms(c.copyLo), Hi: ms(c.copyLo + 5)}}, 1, 3, c.marked)
+			if got := r.mayRepeatFill(own, margin); got != c.want {
+				t.Errorf("mayRepeatFill = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
