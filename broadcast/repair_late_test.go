@@ -267,28 +267,8 @@ func TestCrossCheckOwnPortLate(t *testing.T) {
 	addr, cfg, a, b := startActivePairWithRepair(t, "crosscheck-own-late", func() bool { return true })
 	waitFor(t, "the active to take the inactive's sightings", func() bool { return a.Status().CrossCheck.Covered })
 	time.Sleep(2 * backlog.DefaultPassMargin)
-	const n, lateFrom, lostFrom, lostTo = 400, 100, 150, 200 // a reads 100..149 late, loses 150..199
-	var late []uint64
-	for seq := uint64(1); seq <= n; seq++ {
-		f := fpFrame(seq, time.Now())
-		b.Accept(f)
-		switch {
-		case seq >= lateFrom && seq < lostFrom:
-			late = append(late, seq)
-		case seq >= lostFrom && seq < lostTo:
-		default:
-			if seq == lostTo {
-				// The late run comes in one read just before this
-				// frame: its windows are that read's, some 200 ms
-				// after the frames were on the line.
-				for _, l := range late {
-					a.Accept(fpFrame(l, time.Now()))
-				}
-			}
-			a.Accept(f)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	const n = 400
+	feedReadLate(b, a, n, 100, 150, 200, true) // a reads 100..149 late, loses 150..199
 	waitFor(t, "the active to commit the whole feed", func() bool {
 		st := a.Status()
 		return st.Counters.CommittedFrames >= n && st.Ring.Len == 0
@@ -311,26 +291,8 @@ func TestCrossCheckPeerPortLate(t *testing.T) {
 	addr, cfg, a, b := startActivePairWithRepair(t, "crosscheck-peer-late", func() bool { return true })
 	waitFor(t, "the active to take the inactive's sightings", func() bool { return a.Status().CrossCheck.Covered })
 	time.Sleep(2 * backlog.DefaultPassMargin)
-	const n, lateFrom, lateTo = 400, 100, 150 // b reads 100..149 late
-	var late []uint64
-	for seq := uint64(1); seq <= n; seq++ {
-		f := fpFrame(seq, time.Now())
-		a.Accept(f)
-		switch {
-		case seq >= lateFrom && seq < lateTo:
-			late = append(late, seq)
-		default:
-			if seq == lateTo+50 {
-				// The late run comes in one read: its windows are that
-				// read's, some 200 ms after the frames were on the line.
-				for _, l := range late {
-					b.Accept(fpFrame(l, time.Now()))
-				}
-			}
-			b.Accept(f)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	const n = 400
+	feedReadLate(a, b, n, 100, 150, 200, false) // b reads 100..149 late
 	waitFor(t, "the active to commit the whole feed", func() bool {
 		st := a.Status()
 		return st.Counters.CommittedFrames >= n && st.Ring.Len == 0
@@ -338,6 +300,32 @@ func TestCrossCheckPeerPortLate(t *testing.T) {
 	recs := readCommitted(t, addr, cfg.Topic)
 	checkFeedLessMarked(t, recs, n)
 	t.Logf("%d records, counters %+v", len(recs), a.Status().Counters)
+}
+
+// feedReadLate hands the feed 1..n, a frame every 2 ms, to onTime as it
+// comes and to late with the frames [from, to) held back and handed over in
+// one read just before frame at: their windows are that read's, some 200 ms
+// after the frames were on the line. With lose, late's port loses the
+// frames [to, at).
+func feedReadLate(onTime, late *member, n, from, to, at uint64, lose bool) {
+	var held []uint64
+	for seq := uint64(1); seq <= n; seq++ {
+		f := fpFrame(seq, time.Now())
+		onTime.Accept(f)
+		switch {
+		case seq >= from && seq < to:
+			held = append(held, seq)
+		case lose && seq >= to && seq < at:
+		default:
+			if seq == at {
+				for _, l := range held {
+					late.Accept(fpFrame(l, time.Now()))
+				}
+			}
+			late.Accept(f)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // checkFeedLessMarked fails unless recs, less the records marked as

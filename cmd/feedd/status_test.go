@@ -270,27 +270,8 @@ func TestStatusUnreachableMember(t *testing.T) {
 
 	// A stopped or hung member still has its listening socket: the kernel
 	// takes the connection and nothing answers. That is not "not running".
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	_, _, err = runCmd(t, "status", "--admin", silent.Addr().String(), "--timeout", "200ms")
+	silent, _ := testsupport.Serve(t, func(net.Conn) {}) // takes each connection and holds it
+	_, _, err = runCmd(t, "status", "--admin", silent, "--timeout", "200ms")
 	if !errors.Is(err, errUnreachable) || !strings.Contains(err.Error(), "took the connection but did not answer") ||
 		!strings.Contains(err.Error(), "stopped or hung") || strings.Contains(err.Error(), "is `feedd run` running there") {
 		t.Fatalf("silent member: err = %v; want it told from one that is not running", err)
