@@ -41,10 +41,10 @@ type HoleRules struct {
 	// duplicate (time and number disagree about it). Zero places numbered
 	// frames by time alone.
 	//
-	// The same slack marks a peer frame without a number that a local
-	// frame of its identity may be once the peer's window is taken as up
-	// to Late behind the line (laterCopy): the fill publishes it away from
-	// the local copy, which stays unmarked.
+	// The same slack marks a peer frame without a number that the one
+	// local frame of its identity near it may be once the peer's window is
+	// taken as up to Late behind the line (laterCopy): the fill publishes
+	// it away from the local copy, which stays unmarked.
 	Late int64
 }
 
@@ -187,7 +187,7 @@ func fillRange(before, after, peer []Sighting, lo, hi int, rules HoleRules) []Fi
 		p := peer[j]
 		possible := mayBeAny(p, before, rules) || mayBeAny(p, after, rules) ||
 			len(before) > 0 && olderThanGiven(p.Win, before[0].Win, rules.Margin) ||
-			laterCopy(p, before, rules) || laterCopy(p, after, rules)
+			laterCopy(p, before, after, rules)
 		fill = append(fill, Fill{Index: j, Possible: possible})
 	}
 	return fill
@@ -304,22 +304,28 @@ func mayBeAny(p Sighting, local []Sighting, rules HoleRules) bool {
 }
 
 // laterCopy reports whether p may be a copy, read late, of a local frame:
-// the same identity, the local window earlier than p's, and within the
-// margin and rules.Late of it. A peer port that delivered a run of frames
-// past its latency bound (a reader or the process feeding it starved)
-// shifts their windows past the local copies, and the cross-check then
-// asks for frames the local stream has. Such a copy is published marked,
-// wherever the fill places it; the local copy, in its place, is not.
-func laterCopy(p Sighting, local []Sighting, rules HoleRules) bool {
+// the only local frame of its identity within the margin and rules.Late of
+// it, and an earlier one. A peer port that delivered a run of frames past
+// its latency bound (a reader or the process feeding it starved) shifts
+// their windows past the local copies, and the cross-check then asks for
+// frames the local stream has. Such a copy is published marked, wherever
+// the fill places it; the local copy, in its place, is not. A sentence with
+// a time stamp comes once; one that repeats within that span is left to
+// the margin, as before, rather than marked for every copy near it.
+func laterCopy(p Sighting, before, after []Sighting, rules HoleRules) bool {
 	if rules.Late <= 0 || p.Exact || !p.Win.Known() {
 		return false
 	}
-	for _, l := range local {
-		if l.ID == p.ID && !l.Exact && l.Win.Known() && l.Win.Lo < p.Win.Lo && l.MayBe(p, rules.Margin+rules.Late) {
-			return true
+	copies, earlier := 0, false
+	for _, local := range [][]Sighting{before, after} {
+		for _, l := range local {
+			if l.ID == p.ID && !l.Exact && l.Win.Known() && l.MayBe(p, rules.Margin+rules.Late) {
+				copies++
+				earlier = earlier || l.Win.Lo < p.Win.Lo
+			}
 		}
 	}
-	return false
+	return copies == 1 && earlier
 }
 
 // MayBe reports whether s and o may be one frame: the same identity and,

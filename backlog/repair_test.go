@@ -609,7 +609,8 @@ func TestFillHoleNumberedLate(t *testing.T) {
 // within HoleRules.Late (the peer's port delivered it late), goes out
 // marked wherever the fill places it; not when the local copy is the later
 // one (the local port was late: the local copy is marked instead), not
-// past Late, and not with Late zero.
+// past Late, not with Late zero, and not for a sentence with another local
+// copy within that span (one that repeats: the margin alone decides).
 func TestFillHoleLaterCopy(t *testing.T) {
 	ms := int64(time.Millisecond)
 	win := func(at int64) Window { return Window{Lo: at - ms, Hi: at} }
@@ -625,9 +626,14 @@ func TestFillHoleLaterCopy(t *testing.T) {
 		{"Late zero", 600 * ms, 820 * ms, 0, false},
 		{"past Late", 600 * ms, 2000 * ms, int64(time.Second), false},
 		{"local late", 820 * ms, 600 * ms, int64(time.Second), false},
+		{"a sentence that repeats", 600 * ms, 820 * ms, int64(time.Second), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			after := []Sighting{sentence(5, 550*ms), sentence(7, tc.local), sentence(9, 3000*ms)}
+			if tc.name == "a sentence that repeats" {
+				// Its next copy, a second on, in line order.
+				after = []Sighting{after[0], after[1], sentence(7, 1600*ms), after[2]}
+			}
 			peer := []Sighting{sentence(7, tc.peerAt)}
 			// The cross-check found the peer's copy missing: the fill
 			// reaches it whatever the local frames after the hole.
