@@ -7,8 +7,9 @@
 // Every figure is measured several times and reported as its median and
 // range; a peer (kcat, or feedd without transactions) is measured in the
 // same run, interleaved, so that ratios hold on a noisy machine where
-// absolute figures do not. Timings are never asserted: this is a
-// measurement, not a test.
+// absolute figures do not. With --baseline it compares two builds of feedd
+// the same way instead, round by round, to show what a change moved.
+// Timings are never asserted: this is a measurement, not a test.
 //
 // It runs real processes (the feedd binary, kcat), writes frames into
 // pseudo-terminals it allocates, and talks only to the broker it is given

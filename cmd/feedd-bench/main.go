@@ -33,6 +33,10 @@ type options struct {
 	profile  string
 	from     string
 	only     map[string]bool
+	// baseline is a second build to compare feedd with, rounds times
+	// (compare.go).
+	baseline string
+	rounds   int
 
 	reps            int
 	frames          int
@@ -66,7 +70,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, o); err != nil {
+	if err := run(ctx, o, os.Args[1:]); err != nil {
 		log.Print(err)
 		os.Exit(1)
 	}
@@ -84,6 +88,8 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.from, "from", "", "measure nothing: draw the report (--out) and its figures again from the results a run saved (docs/benchmarks/results.json), with that run's settings")
 	fs.StringVar(&o.profile, "profile", "", "write every member's CPU and allocation profiles into this directory (they then stop with SIGTERM)")
 	only := fs.String("only", strings.Join(sections, ","), "sections to run: "+strings.Join(sections, ","))
+	fs.StringVar(&o.baseline, "baseline", "", "compare --feedd with this build of feedd instead of writing the report: both run the sections, alternating, --rounds times, and the figures of both with their ratio go to --out (default: the standard output)")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds of a comparison (--baseline)")
 	fs.IntVar(&o.reps, "reps", 5, "repetitions of each throughput measurement (feedd and kcat alternate)")
 	fs.IntVar(&o.frames, "frames", 300_000, "frames in the throughput file")
 	rates := fs.String("latency-rates", "100,1000,10000", "steady rates of the latency benchmark, frames/s")
@@ -104,13 +110,33 @@ func parseFlags(args []string) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var errs []error
+	if o.baseline != "" {
+		// The Go micro-benchmarks run no member: the same for both builds.
+		if !set["only"] {
+			*only = strings.Join(slices.DeleteFunc(slices.Clone(sections), func(s string) bool { return s == "go" }), ",")
+		}
+		if !set["out"] {
+			o.out = "-"
+		}
+		if o.from != "" {
+			errs = append(errs, errors.New("--baseline measures; --from only draws a saved run again"))
+		}
+		if o.rounds < 1 {
+			errs = append(errs, errors.New("--rounds: must be at least 1"))
+		}
+	}
 	o.only = map[string]bool{}
 	for s := range strings.SplitSeq(*only, ",") {
 		if s = strings.TrimSpace(s); !slices.Contains(sections, s) {
 			errs = append(errs, fmt.Errorf("--only: %q is not one of %s", s, strings.Join(sections, ",")))
 		}
 		o.only[s] = true
+	}
+	if o.baseline != "" && o.only["go"] {
+		errs = append(errs, errors.New("--only: the Go micro-benchmarks (go) run no member, so a comparison of builds leaves them out"))
 	}
 	var err error
 	if o.latencyRates, err = parseList(*rates, parseRate); err != nil {
@@ -211,7 +237,9 @@ type runner struct {
 	res    *results
 }
 
-func run(ctx context.Context, o options) error {
+// run measures what o says; args, the command line, goes into a
+// comparison's report.
+func run(ctx context.Context, o options, args []string) error {
 	if o.from != "" {
 		res, err := loadResults(o.from)
 		if err != nil {
@@ -225,6 +253,15 @@ func run(ctx context.Context, o options) error {
 	}
 	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("the feedd binary: %w (make build)", err)
+	}
+	var baseline string
+	if o.baseline != "" {
+		if baseline, err = filepath.Abs(o.baseline); err != nil {
+			return err
+		}
+		if _, err := os.Stat(baseline); err != nil {
+			return fmt.Errorf("--baseline: %w", err)
+		}
 	}
 	fedCPU := slices.ContainsFunc(o.cpuRates, func(rate float64) bool { return rate != cpuIdle })
 	if o.only["throughput"] || (o.only["cpu"] && fedCPU) {
@@ -255,7 +292,22 @@ func run(ctx context.Context, o options) error {
 	defer b.Close()
 	log.Printf("broker: %s at %s; feedd: %s; work directory: %s", b.Kind, b.Addr, bin, dir)
 
+	if baseline != "" {
+		c, err := compare(ctx, o, b, dir, [2]string{baseline, bin}, "go run ./cmd/feedd-bench "+strings.Join(args, " "))
+		if err != nil {
+			return err
+		}
+		return writeComparison(c, o.out)
+	}
 	r := &runner{o: o, bin: bin, dir: dir, broker: b, res: newResults(o, b, bin)}
+	if err := r.runSections(ctx); err != nil {
+		return err
+	}
+	return r.res.write(o.out)
+}
+
+// runSections runs the sections o.only names, in their order, into r.res.
+func (r *runner) runSections(ctx context.Context) error {
 	steps := []struct {
 		name string
 		fn   func(context.Context) error
@@ -270,7 +322,7 @@ func run(ctx context.Context, o options) error {
 		{"go", r.benchGo},
 	}
 	for _, s := range steps {
-		if !o.only[s.name] {
+		if !r.o.only[s.name] {
 			continue
 		}
 		start := time.Now()
@@ -281,7 +333,7 @@ func run(ctx context.Context, o options) error {
 		r.res.Durations[s.name] = time.Since(start)
 		log.Printf("%s: done in %v", s.name, time.Since(start).Round(time.Second))
 	}
-	return r.res.write(o.out)
+	return nil
 }
 
 // startBroker starts Apache Kafka, or connects to the broker given, or

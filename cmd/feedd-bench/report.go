@@ -532,5 +532,15 @@ go tool pprof -top -nodecount=30 bin/feedd /tmp/member-cpu.out
 go tool pprof -top -sample_index=alloc_space bin/feedd /tmp/member-mem.out
 ` + "```" + `
 
+Then measure the change against the build before it, on one broker: ` + "`--baseline`" + ` runs the sections chosen for both builds in turn, round after round (swapping which goes first), and writes every figure of both with the ratio of the two within each round, the figure to trust on a shared machine. The Go micro-benchmarks, which run no member, are left out. For a change in the working tree:
+
+` + "```sh" + `
+git worktree add /tmp/feedd-before HEAD && (cd /tmp/feedd-before && go build -o /tmp/feedd-before/feedd ./cmd/feedd)
+make build kafka-up
+go run ./cmd/feedd-bench --brokers 127.0.0.1:9092 --baseline /tmp/feedd-before/feedd --only cpu,latency \
+  --cpu-rates 0,1000 --cpu-reps 1 --latency-rates 1000 --latency-reps 1 --rounds 3 > /tmp/compare.md
+make kafka-down; git worktree remove --force /tmp/feedd-before
+` + "```" + `
+
 `)
 }
