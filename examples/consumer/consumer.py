@@ -68,7 +68,8 @@ def main():
     p.add_argument("--brokers", default="127.0.0.1:9092")
     p.add_argument("--topic", required=True)
     p.add_argument("--window", type=int, default=1024,
-                   help="drop a record marked possible when its frame is among this many just delivered (0: keep all)")
+                   help="drop a record marked possible when its frame is among this many just delivered: "
+                        "about a second of the feed (0: keep all)")
     p.add_argument("--stop-after", type=int, default=None, help="stop after this many frames (for tests)")
     a = p.parse_args()
 

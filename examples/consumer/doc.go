@@ -1,5 +1,6 @@
 // Command consumer reads a feedd topic the way an application should, and
-// prints each frame once: its bytes, the member that read it and when.
+// prints each frame once, a line each: its offset, the member that
+// published it, when it was read and its bytes.
 //
 //	go run ./examples/consumer -brokers 127.0.0.1:9092 -topic ais-north
 //
@@ -7,11 +8,12 @@
 //   - read_committed: a member's records count only once its transaction
 //     commits; a fenced or crashed member's open transaction is aborted and
 //     must not be seen;
-//   - the headers: feedd-member, feedd-rx (when the frame was read),
+//   - the headers: feedd-member (who published the frame), feedd-rx (when
+//     it was read),
 //     feedd-seq (the feed's own sequence number, when there is one) or
 //     feedd-fp (the frame's fingerprint otherwise);
-//   - feedd-dup: possible: a member that took over without being able to
-//     tell whether its predecessor had committed a frame publishes it
-//     marked; an application that must not see a frame twice drops such a
-//     record when the same frame went by just before it.
+//   - feedd-dup: possible: a member that cannot tell whether the topic
+//     already holds a frame (on taking over, or in a repair from its peer)
+//     publishes it marked; an application that must not see a frame twice
+//     drops such a record when the same frame went by just before it.
 package main

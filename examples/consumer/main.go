@@ -16,9 +16,11 @@ import (
 
 // Frame is one frame of the feed as the topic holds it.
 type Frame struct {
-	Data       []byte
-	Member     string    // the member that read it (feedd-member)
-	ReceivedAt time.Time // when that member read it (feedd-rx)
+	Data   []byte
+	Member string // the member that published it (feedd-member)
+	// ReceivedAt is when the frame was read from a port (feedd-rx): by
+	// Member, or by its peer for a frame repaired from the peer.
+	ReceivedAt time.Time
 	// Identity is the feed's sequence number (feedd-seq) when the frame
 	// has one, else its fingerprint (feedd-fp).
 	Identity string
@@ -135,7 +137,8 @@ func run(ctx context.Context, brokers []string, topic string, window int, w io.W
 	}
 	defer cl.Close()
 	dropped, err := Consume(ctx, cl, window, func(f Frame) error {
-		_, err := fmt.Fprintf(w, "%d %s %s %s", f.Offset, f.Member, f.ReceivedAt.Format(time.RFC3339Nano), f.Data)
+		// A frame carries no line ending of its own (the framer removed it).
+		_, err := fmt.Fprintf(w, "%d %s %s %s\n", f.Offset, f.Member, f.ReceivedAt.Format(time.RFC3339Nano), f.Data)
 		return err
 	})
 	fmt.Fprintf(os.Stderr, "%d possible duplicates dropped\n", dropped)
@@ -145,7 +148,7 @@ func run(ctx context.Context, brokers []string, topic string, window int, w io.W
 func main() {
 	brokers := flag.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	topic := flag.String("topic", "", "the pipeline's topic")
-	window := flag.Int("window", 1024, "drop a record marked possible when its frame is among this many frames just delivered (0: keep every record)")
+	window := flag.Int("window", 1024, "drop a record marked possible when its frame is among this many frames just delivered: about a second of the feed (0: keep every record)")
 	flag.Parse()
 	if *topic == "" {
 		log.Fatal("-topic is required")

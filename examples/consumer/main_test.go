@@ -14,6 +14,8 @@ import (
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/broadcast/audit"
 	"github.com/feedd/feedd/broadcast/localbroker"
+	"github.com/feedd/feedd/ingest"
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -34,11 +36,16 @@ func takeOverTopic(t *testing.T) (addr, topic string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// As a member writes a frame: its bytes without the line ending the
+	// framer removed, and every header feedd writes.
 	rec := func(member string, seq int, possible bool) *kgo.Record {
-		r := &kgo.Record{Topic: topic, Value: fmt.Appendf(nil, "$FDSEQ,%d*00\r\n", seq), Headers: []kgo.RecordHeader{
+		value := fmt.Appendf(nil, "$FDSEQ,%d*00", seq)
+		r := &kgo.Record{Topic: topic, Value: value, Headers: []kgo.RecordHeader{
+			{Key: broadcast.HeaderFingerprint, Value: fmt.Appendf(nil, "%016x", ingest.Fingerprint(value))},
+			{Key: broadcast.HeaderFeedSeq, Value: []byte(strconv.Itoa(seq))},
 			{Key: broadcast.HeaderMember, Value: []byte(member)},
 			{Key: broadcast.HeaderReceivedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
-			{Key: broadcast.HeaderFeedSeq, Value: []byte(strconv.Itoa(seq))},
+			{Key: broadcast.HeaderReadWindow, Value: fmt.Appendf(nil, "0123456789abcdef/%d/%d", 1000*seq, 1000*seq+87)},
 		}}
 		if possible {
 			r.Headers = append(r.Headers, kgo.RecordHeader{Key: broadcast.HeaderPossibleDuplicate, Value: []byte(audit.PossibleDuplicateValue)})
@@ -104,6 +111,40 @@ func TestConsumerReadsWhatFeeddWrites(t *testing.T) {
 	want := []string{"a seq:1 possible=false", "a seq:2 possible=false", "a seq:3 possible=false", "b seq:4 possible=true", "b seq:5 possible=false"}
 	if fmt.Sprint(got) != fmt.Sprint(want) || dropped != 1 {
 		t.Fatalf("delivered %q, dropped %d; want %q and 1", got, dropped, want)
+	}
+}
+
+// TestConsumerPrintsAFrameALine: the command prints each frame it delivers
+// on a line of its own (a frame carries no line ending), with its offset,
+// member and read time, and nothing of the records it dropped or never saw.
+func TestConsumerPrintsAFrameALine(t *testing.T) {
+	addr, topic := takeOverTopic(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out testsupport.SyncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{addr}, topic, 16, &out) }()
+	var lines []string
+	for ctx.Err() == nil {
+		if lines = strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n"); len(lines) >= 5 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if len(lines) != 5 || !strings.HasSuffix(out.String(), "\n") {
+		t.Fatalf("printed %q; want 5 lines", out.String())
+	}
+	for i, want := range []string{"a $FDSEQ,1*00", "a $FDSEQ,2*00", "a $FDSEQ,3*00", "b $FDSEQ,4*00", "b $FDSEQ,5*00"} {
+		f := strings.Fields(lines[i])
+		if len(f) != 4 || f[1]+" "+f[3] != want {
+			t.Errorf("line %d %q; want offset, %s and the read time between", i+1, lines[i], want)
+			continue
+		}
+		if _, err := time.Parse(time.RFC3339Nano, f[2]); err != nil {
+			t.Errorf("line %d: read time %q: %v", i+1, f[2], err)
+		}
 	}
 }
 
