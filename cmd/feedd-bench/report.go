@@ -542,5 +542,7 @@ go run ./cmd/feedd-bench --brokers 127.0.0.1:9092 --baseline /tmp/feedd-before/f
 make kafka-down; git worktree remove --force /tmp/feedd-before
 ` + "```" + `
 
+A setting is compared the same way: either build may be a script that sets the setting's environment variable and runs feedd (` + "`#!/bin/sh` then `FEEDD_KAFKA_COMMIT_MAX_FRAMES=50000 exec /full/path/of/bin/feedd \"$@\"`" + `).
+
 `)
 }
