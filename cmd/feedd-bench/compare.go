@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -34,6 +35,7 @@ const (
 	unitRate
 	unitRatio
 	unitPct
+	unitCount
 )
 
 func (u unit) format(v float64) string {
@@ -44,6 +46,8 @@ func (u unit) format(v float64) string {
 		return fmtRate(v)
 	case unitRatio:
 		return fmtRatio(v)
+	case unitCount:
+		return fmt.Sprintf("%.0f", v)
 	default:
 		return fmtPct2(v)
 	}
@@ -51,11 +55,16 @@ func (u unit) format(v float64) string {
 
 // measures are the figures of res that a change to feedd can move, each
 // the median over the run's repetitions: the figures the targets judge,
-// and the absolute ones beside the ratios to a peer.
+// the absolute ones beside the ratios to a peer, and what the failover
+// audits found. A name says its setting exactly (rates and depths as
+// given), so two settings never share a row; a setting given twice is
+// measured once.
 func (res *results) measures() []measure {
 	var out []measure
+	seen := map[string]bool{}
 	add := func(name string, u unit, vs []float64) {
-		if len(vs) > 0 {
+		if len(vs) > 0 && !seen[name] {
+			seen[name] = true
 			out = append(out, measure{name, u, summarize(vs).Median})
 		}
 	}
@@ -64,8 +73,8 @@ func (res *results) measures() []measure {
 		add("throughput / kcat", unitRatio, t.Ratios)
 	}
 	for _, l := range res.Latency {
-		add(fmt.Sprintf("latency p50 at %s frames/s", fmtRate(l.Rate)), unitMS, latencyPerRun(l, p50Of))
-		add(fmt.Sprintf("latency p99 at %s frames/s", fmtRate(l.Rate)), unitMS, latencyPerRun(l, p99Of))
+		add(fmt.Sprintf("latency p50 at %g frames/s", l.Rate), unitMS, latencyPerRun(l, p50Of))
+		add(fmt.Sprintf("latency p99 at %g frames/s", l.Rate), unitMS, latencyPerRun(l, p99Of))
 	}
 	for _, e := range res.EOS {
 		add(fmt.Sprintf("exactly-once at %v: transactional / idempotent", e.Interval), unitRatio, e.Ratios)
@@ -73,8 +82,12 @@ func (res *results) measures() []measure {
 	for _, kind := range []string{"crash", "hang"} {
 		if f := res.Failover[kind]; f != nil && len(f.Commit) > 0 {
 			s := sortedDur(f.Commit)
-			out = append(out, measure{kind + " failover p50", unitMS, ms(percentile(s, 50))},
-				measure{kind + " failover p99", unitMS, ms(percentile(s, 99))})
+			add(kind+" failover p50", unitMS, []float64{ms(percentile(s, 50))})
+			add(kind+" failover p99", unitMS, []float64{ms(percentile(s, 99))})
+			// A faster failover that loses or repeats frames is no gain:
+			// the audit's findings go beside the times.
+			add(kind+" failover: gaps and duplicates in the topic", unitCount, []float64{float64(f.Audit.Gaps + f.Audit.Dups)})
+			add(kind+" failover: failbacks", unitCount, []float64{float64(f.Failbacks)})
 		}
 	}
 	for _, depth := range res.o.activationDepth {
@@ -83,20 +96,36 @@ func (res *results) measures() []measure {
 			add("activation, no backlog, member-observed", unitMS, member)
 			continue
 		}
-		add(fmt.Sprintf("activation, %s-frame backlog readable", fmtNum(float64(depth))), unitMS, visible)
+		add(fmt.Sprintf("activation, %d-frame backlog readable", depth), unitMS, visible)
 	}
 	for _, depth := range res.o.memoryDepths {
 		_, _, _, ratio := res.memoryAt(depth)
-		add(fmt.Sprintf("memory holding %s frames, (resident − idle) / payload", fmtNum(float64(depth))), unitRatio, ratio)
+		add(fmt.Sprintf("memory holding %d frames, (resident − idle) / payload", depth), unitRatio, ratio)
 	}
 	for _, rate := range res.o.cpuRates {
-		active, inactive, _ := res.cpuAt(rate)
+		active, inactive, kcat := res.cpuAt(rate)
 		at := "idle"
 		if rate != cpuIdle {
-			at = "at " + fmtRate(rate) + " frames/s"
+			at = fmt.Sprintf("at %g frames/s", rate)
 		}
 		add("CPU of the active "+at, unitPct, active)
 		add("CPU of the inactive "+at, unitPct, inactive)
+		if len(kcat) > 0 {
+			add("CPU of the active / kcat "+at, unitRatio, perRunRatios(active, kcat))
+			add("CPU of the inactive / kcat "+at, unitRatio, perRunRatios(inactive, kcat))
+		}
+	}
+	return out
+}
+
+// unclean lists what the failover audits of res found wrong, for a
+// comparison to say beside its table.
+func (res *results) unclean() []string {
+	var out []string
+	for _, kind := range []string{"crash", "hang"} {
+		if f := res.Failover[kind]; f != nil && !f.Audit.Clean {
+			out = append(out, fmt.Sprintf("%s failover: %s", kind, f.Audit))
+		}
 	}
 	return out
 }
@@ -114,17 +143,24 @@ func latencyPerRun(l latencyResult, f func(LatencyStats) time.Duration) []float6
 type comparison struct {
 	baseline, feedd string // the binaries and their versions
 	broker          string
-	command         string
+	command         string         // as typed
+	settings        string         // every setting, defaults included
 	rounds          [][2][]measure // [round][0: baseline, 1: feedd]
+	unclean         []string       // what a failover audit found wrong, by round and build
 	took            time.Duration
+	cut             error // why the comparison stopped before its last round
 }
 
 // compare runs the chosen sections for both builds, o.rounds times;
-// command is the command line, for the report.
+// command is the command line, for the report. A round that fails ends the
+// comparison: what the rounds before it measured is returned with the
+// error.
 func compare(ctx context.Context, o options, b *broker, dir string, bins [2]string, command string) (*comparison, error) {
 	c := &comparison{baseline: bins[0] + " (" + feeddVersion(bins[0]) + ")", feedd: bins[1] + " (" + feeddVersion(bins[1]) + ")",
-		broker: b.Kind, command: command}
+		broker: b.Kind, command: command, settings: newResults(o, b, bins[1]).command()}
 	start := time.Now()
+	defer func() { c.took = time.Since(start) }()
+	names := [2]string{"baseline", "feedd"}
 	for round := range o.rounds {
 		var got [2][]measure
 		order := [2]int{0, 1}
@@ -132,16 +168,19 @@ func compare(ctx context.Context, o options, b *broker, dir string, bins [2]stri
 			order = [2]int{1, 0}
 		}
 		for _, i := range order {
-			log.Printf("round %d of %d: %s", round+1, o.rounds, bins[i])
+			log.Printf("round %d of %d: %s (%s)", round+1, o.rounds, names[i], bins[i])
 			r := &runner{o: o, bin: bins[i], dir: dir, broker: b, res: newResults(o, b, bins[i])}
 			if err := r.runSections(ctx); err != nil {
-				return nil, fmt.Errorf("round %d, %s: %w", round+1, bins[i], err)
+				c.cut = fmt.Errorf("round %d, %s: %w", round+1, names[i], err)
+				return c, c.cut
 			}
 			got[i] = r.res.measures()
+			for _, u := range r.res.unclean() {
+				c.unclean = append(c.unclean, fmt.Sprintf("round %d, %s: %s", round+1, names[i], u))
+			}
 		}
 		c.rounds = append(c.rounds, got)
 	}
-	c.took = time.Since(start)
 	return c, nil
 }
 
@@ -152,7 +191,16 @@ func (c *comparison) write(w io.Writer) error {
 	p := printer(&b)
 	p("Two builds of feedd measured on %s, %d rounds, the order of the builds swapped every round, in %v:\n\n",
 		c.broker, len(c.rounds), c.took.Round(time.Second))
-	p("- baseline: %s\n- feedd: %s\n\n```sh\n%s\n```\n\n", c.baseline, c.feedd, c.command)
+	if c.cut != nil {
+		p("**Cut short**, with %d complete round(s): %v\n\n", len(c.rounds), c.cut)
+	}
+	p("- baseline: %s\n- feedd: %s\n\n```sh\n%s\n```\n\nwith these settings for each build:\n\n```sh\n%s\n```\n\n", c.baseline, c.feedd, c.command, c.settings)
+	for _, u := range c.unclean {
+		p("- **The topic was not clean:** %s\n", u)
+	}
+	if len(c.unclean) > 0 {
+		p("\n")
+	}
 	p("Each cell lists the rounds in order; the last column is the median over the rounds of feedd / baseline within a round.\n\n")
 	p("| figure | baseline | feedd | feedd / baseline | median |\n| --- | --- | --- | --- | --- |\n")
 	for _, row := range c.rows() {
@@ -216,10 +264,14 @@ func (c *comparison) rows() []comparedRow {
 }
 
 // writeComparison writes the comparison to path, or to the standard output
-// for "-".
+// for "-". It does not overwrite a report make bench wrote (which has notes
+// below its marker that it keeps).
 func writeComparison(c *comparison, path string) error {
 	if path == "-" {
 		return c.write(os.Stdout)
+	}
+	if old, err := os.ReadFile(path); err == nil && bytes.Contains(old, []byte(notesMarker)) {
+		return fmt.Errorf("--out %s holds a benchmark report with notes; a comparison goes to a file of its own", path)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err

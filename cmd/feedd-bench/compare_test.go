@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,9 +29,10 @@ func TestComparisonLinesTheBuildsUp(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"| CPU of the active at 1 k frames/s | 20.20%, 40.40% | 10.10%, 20.20% | 0.50, 0.50 | **0.50** |",
+		"| CPU of the active at 1000 frames/s | 20.20%, 40.40% | 10.10%, 20.20% | 0.50, 0.50 | **0.50** |",
+		"| CPU of the active / kcat at 1000 frames/s | 10.10×, 10.10× | 5.05×, 5.05× | 0.50, 0.50 | **0.50** |",
 		"| CPU of the inactive idle | 0.81%, 1.62% | 0.40%, 0.81% | 0.50, 0.50 | **0.50** |",
-		"| memory holding 1 M frames, (resident − idle) / payload | 1.20× | 1.20× | 1.00 | **1.00** |",
+		"| memory holding 1000000 frames, (resident − idle) / payload | 1.20× | 1.20× | 1.00 | **1.00** |",
 		"- baseline: old\n- feedd: new\n",
 		"go run ./cmd/feedd-bench --baseline old",
 	} {
@@ -36,8 +40,65 @@ func TestComparisonLinesTheBuildsUp(t *testing.T) {
 			t.Errorf("the comparison lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "activation") {
-		t.Errorf("a figure neither build measured is in the comparison:\n%s", out)
+	if strings.Contains(out, "activation") || strings.Contains(out, "Cut short") || strings.Contains(out, "not clean") {
+		t.Errorf("a figure neither build measured, or a failure nothing had, is in the comparison:\n%s", out)
+	}
+}
+
+// TestComparisonKeepsSettingsApart: figures of two rates that print alike
+// rounded (1000 and 1200 frames/s) are two rows, each divided by its own
+// baseline; a failover audit that found the topic unclean is said above
+// the table, its gaps and duplicates are a row of their own, and a
+// comparison cut short says so.
+func TestComparisonKeepsSettingsApart(t *testing.T) {
+	run := func(active1000, active1200 float64, gaps int64) []measure {
+		o, err := parseFlags([]string{"--brokers", "127.0.0.1:9092", "--only", "cpu,failover", "--cpu-rates", "1000,1200"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := &results{o: o, Durations: map[string]time.Duration{}}
+		res.CPU = []cpuRun{{Rate: 1000, Active: active1000, Inactive: 0.1, Kcat: 0.02}, {Rate: 1200, Active: active1200, Inactive: 0.1, Kcat: 0.02}}
+		res.Failover = map[string]*failoverResult{"crash": {Kind: "crash", Commit: []time.Duration{9 * time.Millisecond},
+			Audit: auditSummary{Clean: gaps == 0, Records: 100, Gaps: gaps}}}
+		return res.measures()
+	}
+	c := &comparison{baseline: "old", feedd: "new", rounds: [][2][]measure{{run(0.2, 0.4, 0), run(0.1, 0.4, 1)}},
+		unclean: []string{"round 1, feedd: crash failover: 1 gap"}, cut: errors.New("round 2, baseline: timed out")}
+	var b strings.Builder
+	if err := c.write(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"| CPU of the active at 1000 frames/s | 20.00% | 10.00% | 0.50 | **0.50** |",
+		"| CPU of the active at 1200 frames/s | 40.00% | 40.00% | 1.00 | **1.00** |",
+		"| crash failover: gaps and duplicates in the topic | 0 | 1 | — | — |",
+		"- **The topic was not clean:** round 1, feedd: crash failover: 1 gap",
+		"**Cut short**, with 1 complete round(s): round 2, baseline: timed out",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the comparison lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestComparisonSparesTheReport: a comparison does not overwrite a report
+// make bench wrote, whose notes it would lose.
+func TestComparisonSparesTheReport(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "benchmarks.md")
+	report := "# Benchmarks\n\n" + notesMarker + "\nnotes by hand\n"
+	if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeComparison(&comparison{}, path); err == nil {
+		t.Fatal("a comparison overwrote the report")
+	}
+	if b, _ := os.ReadFile(path); string(b) != report {
+		t.Fatalf("the report changed: %q", b)
+	}
+	other := filepath.Join(t.TempDir(), "compare.md")
+	if err := writeComparison(&comparison{}, other); err != nil {
+		t.Fatal(err)
 	}
 }
 

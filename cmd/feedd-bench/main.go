@@ -88,7 +88,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.from, "from", "", "measure nothing: draw the report (--out) and its figures again from the results a run saved (docs/benchmarks/results.json), with that run's settings")
 	fs.StringVar(&o.profile, "profile", "", "write every member's CPU and allocation profiles into this directory (they then stop with SIGTERM)")
 	only := fs.String("only", strings.Join(sections, ","), "sections to run: "+strings.Join(sections, ","))
-	fs.StringVar(&o.baseline, "baseline", "", "compare --feedd with this build of feedd instead of writing the report: both run the sections, alternating, --rounds times, and the figures of both with their ratio go to --out (default: the standard output)")
+	fs.StringVar(&o.baseline, "baseline", "", "compare --feedd with this build of feedd instead of writing the report: both run the sections, alternating, --rounds times, and the figures of both with their ratio go to --out, a file of its own (default: the standard output)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds of a comparison (--baseline)")
 	fs.IntVar(&o.reps, "reps", 5, "repetitions of each throughput measurement (feedd and kcat alternate)")
 	fs.IntVar(&o.frames, "frames", 300_000, "frames in the throughput file")
@@ -294,10 +294,13 @@ func run(ctx context.Context, o options, args []string) error {
 
 	if baseline != "" {
 		c, err := compare(ctx, o, b, dir, [2]string{baseline, bin}, "go run ./cmd/feedd-bench "+strings.Join(args, " "))
-		if err != nil {
-			return err
+		if len(c.rounds) > 0 {
+			// What the rounds before a failure measured is written too.
+			if werr := writeComparison(c, o.out); werr != nil {
+				return errors.Join(err, werr)
+			}
 		}
-		return writeComparison(c, o.out)
+		return err
 	}
 	r := &runner{o: o, bin: bin, dir: dir, broker: b, res: newResults(o, b, bin)}
 	if err := r.runSections(ctx); err != nil {
