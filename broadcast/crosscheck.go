@@ -471,11 +471,18 @@ func (r *repairs) anchor(s backlog.Sighting, after uint64, margin int64) int {
 // previous anchor and this one (recent[anchor], or the newest without
 // one), and repairs what none may be, in a hole after the previous anchor:
 // every own frame up to it certainly came before them. It returns false,
-// matching nothing, when no own frame follows that place yet.
+// matching nothing, when no own frame follows that place yet, or while the
+// answer to the repair there is still coming chunk by chunk: only the
+// whole answer tells whether it holds the segment's frames, and taking
+// them for missed before then opens a second hole for frames the first
+// one fills (its last chunk advances the cross-check again).
 func (p *Pipeline) closeSegment(seg []peerSighting, anchor int, slack, margin int64) bool {
 	x := &p.xc
 	at, ok := p.ring.Next(max(x.anchorPos, x.released))
 	if !ok {
+		return false
+	}
+	if h := p.rep.lastHoleAt(at.Pos); h != nil && !h.decided && h.chunks > 0 && !h.complete {
 		return false
 	}
 	upTo := uint64(math.MaxUint64)
@@ -549,13 +556,7 @@ func (r *repairs) matchFilled(ring, pos uint64) bool {
 // Only the last: a fill that reached past a later hole's place would
 // publish frames of that hole before the ones it lacks.
 func (p *Pipeline) holeCovers(s peerSighting, ring, at uint64, margin int64) bool {
-	var last *hole
-	for _, h := range p.rep.holes {
-		if h.pos <= at {
-			last = h // holes are in ring order
-		}
-	}
-	h := last
+	h := p.rep.lastHoleAt(at)
 	if h == nil || h.decided || s.Win.Lo == backlog.NoLo {
 		return false
 	}
@@ -578,6 +579,17 @@ func (p *Pipeline) holeCovers(s peerSighting, ring, at uint64, margin int64) boo
 	}
 	h.need = append(h.need, s.Sighting)
 	return true
+}
+
+// lastHoleAt returns the last hole at or before ring position at, or nil.
+func (r *repairs) lastHoleAt(at uint64) *hole {
+	var last *hole
+	for _, h := range r.holes {
+		if h.pos <= at {
+			last = h // holes are in ring order
+		}
+	}
+	return last
 }
 
 // holds reports whether the answer taken for h has the frame at pos of the
