@@ -202,7 +202,7 @@ func producerMetrics(t *metric.Table[scrape]) {
 func repairMetrics(t *metric.Table[scrape]) {
 	t.Counter("holes_total", "Frames that followed a hole in this member's own stream (its port reopened, dropped input or went quiet) while it was active.", func(s *scrape) uint64 { return s.Counters.Holes })
 	t.Counter("repair_requests_total", "Holes this member asked its peer to repair.", func(s *scrape) uint64 { return s.Counters.RepairRequests })
-	t.Counter("repair_requests_again_total", "Times a hole was asked about again because the peer, heard lately, had not answered in time (sent when the link was up).", func(s *scrape) uint64 { return s.Counters.RepairRequestsAgain })
+	t.Counter("repair_requests_again_total", "Times a hole was asked about again because the peer, heard lately, had not answered in time, or had answered before its port passed the hole with frames of it missing (sent when the link was up).", func(s *scrape) uint64 { return s.Counters.RepairRequestsAgain })
 	t.Counter("repair_start_checks_total", "Activations that asked the peer for the frames it read before this member's own stream began (its port's first frame was still in the ring).", func(s *scrape) uint64 { return s.Counters.RepairStartChecks })
 	t.CounterBy("repaired_frames_total", "Frames the peer supplied that this member published in holes of its own stream, by mark: certain (the member certainly lacked them) or possible (marked as possible duplicates).", "mark", func(s *scrape, emit func(uint64, string)) {
 		emit(s.Counters.RepairedFrames-s.Counters.RepairedPossible, "certain")

@@ -28,6 +28,9 @@ const (
 
 	answerLast      byte = 1 // the last chunk of an answer
 	answerTruncated byte = 2 // the peer held more than an answer may carry
+	// answerEarly: sent at pendingAnswer.latest, before the answering
+	// member's port had passed the hole; frames of it may still come.
+	answerEarly byte = 4
 
 	peerExact    byte = 1
 	peerPossible byte = 2
@@ -161,6 +164,13 @@ type hole struct {
 	chunks    uint16
 	complete  bool
 	truncated bool
+	// early: the answer taken was sent before the peer's port had passed
+	// the hole (answerEarly). askedAfterEarly: the hole was asked about
+	// again for that; fallback is that early answer, decided if no later
+	// one comes.
+	early           bool
+	askedAfterEarly bool
+	fallback        *takenAnswer
 
 	decided bool
 	fill    []peerFrame
@@ -583,7 +593,7 @@ func (p *Pipeline) askAgain(h *hole, now time.Time) bool {
 	}
 	h.id = p.rep.nextID
 	p.rep.nextID++
-	h.got, h.chunks, h.complete, h.truncated = nil, 0, false, false
+	h.got, h.chunks, h.complete, h.truncated, h.early = nil, 0, false, false, false
 	h.deadline = now.Add(p.ringLimits.RepairTimeout)
 	p.c.RepairRequestsAgain++
 	p.request(h)

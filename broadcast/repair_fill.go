@@ -35,7 +35,7 @@ func (p *Pipeline) takeAnswer(msg []byte) error {
 	h.clock, h.ring = a.clock, a.ring
 	h.chunks++
 	if a.last {
-		h.complete, h.truncated = true, a.truncated
+		h.complete, h.truncated, h.early = true, a.truncated, a.early
 	}
 	p.repairTick()
 	return nil
@@ -53,8 +53,8 @@ func (p *Pipeline) repairTick() {
 	p.crossCheckAdvance()
 	kept := p.rep.answers[:0]
 	for _, pa := range p.rep.answers {
-		if now >= pa.latest || p.delivered(pa.hi) {
-			p.answer(pa)
+		if passed := p.delivered(pa.hi); passed || now >= pa.latest {
+			p.answer(pa, !passed)
 			continue
 		}
 		kept = append(kept, pa)
@@ -69,9 +69,19 @@ func (p *Pipeline) repairTick() {
 		}
 		switch {
 		case h.complete && p.readyToFill(h, now):
+			if h.early && !h.askedAfterEarly && p.answerLacks(h, now) && p.askAfterEarly(h, wall) {
+				break
+			}
 			p.decide(h, wall, "")
 			continue
 		case wall.After(h.deadline) && !p.askAgain(h, wall):
+			if h.fallback != nil {
+				// No answer came to the question asked after an early
+				// one: the early answer is the best there is.
+				h.fallback.restore(h)
+				p.decide(h, wall, "")
+				continue
+			}
 			why := UnrepairedTimeout
 			if !h.requested {
 				why = UnrepairedNoPeer
@@ -112,6 +122,63 @@ func (p *Pipeline) readyToFill(h *hole, now int64) bool {
 		}
 	}
 	return p.delivered(latest)
+}
+
+// takenAnswer is a whole answer kept while the hole is asked about again.
+type takenAnswer struct {
+	clock, ring uint64
+	got         []peerFrame
+	truncated   bool
+}
+
+func (t *takenAnswer) restore(h *hole) {
+	h.clock, h.ring, h.got, h.truncated = t.clock, t.ring, t.got, t.truncated
+	h.complete, h.early = true, true
+}
+
+// answerLacks reports whether h's answer leaves sequence numbers of the
+// hole, or sightings the cross-check found missing there, without a frame.
+func (p *Pipeline) answerLacks(h *hole, now int64) bool {
+	if h.before != nil && h.before.Exact && h.after.Exact && h.after.ID > h.before.ID+1 {
+		have := make(map[uint64]bool)
+		for _, f := range h.got {
+			if f.s.Exact && f.s.ID > h.before.ID && f.s.ID < h.after.ID {
+				have[f.s.ID] = true
+			}
+		}
+		if uint64(len(have)) < h.after.ID-h.before.ID-1 {
+			return true
+		}
+	}
+	for _, n := range h.need {
+		found := false
+		for _, f := range h.got {
+			s := f.s
+			s.Win, _ = p.clocks.window(h.clock, s.Win, now)
+			if s.MayBe(n, 0) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return true
+		}
+	}
+	return false
+}
+
+// askAfterEarly asks about h again when its whole answer came early (the
+// peer's port had not passed the hole: a starved reader, bytes written
+// late) and leaves frames of it unfilled: the peer's port may still
+// deliver them. The early answer is kept, to be decided if no other comes.
+// Once per hole, within askAgain's bounds; it reports whether it asked.
+func (p *Pipeline) askAfterEarly(h *hole, wall time.Time) bool {
+	kept := &takenAnswer{clock: h.clock, ring: h.ring, got: h.got, truncated: h.truncated}
+	if !p.askAgain(h, wall) {
+		return false
+	}
+	h.askedAfterEarly, h.fallback = true, kept
+	return true
 }
 
 // decide picks the peer's frames for a hole; why is empty when the answer

@@ -73,8 +73,9 @@ func (p *Pipeline) takeRequest(from string, msg []byte) error {
 	return nil
 }
 
-// answer sends what the ring holds around a peer's hole.
-func (p *Pipeline) answer(pa *pendingAnswer) {
+// answer sends what the ring holds around a peer's hole; early says that
+// this member's port has not passed the hole yet.
+func (p *Pipeline) answer(pa *pendingAnswer, early bool) {
 	margin := int64(p.ringLimits.PassMargin)
 	var frames []peerFrame
 	truncated := false
@@ -110,7 +111,7 @@ func (p *Pipeline) answer(pa *pendingAnswer) {
 		})
 		bytes += len(e.Data)
 	}
-	for _, m := range encodeAnswer(pa.id, p.ringID, frames, truncated, p.repairMax()) {
+	for _, m := range encodeAnswer(pa.id, p.ringID, frames, truncated, early, p.repairMax()) {
 		if !p.opt.SendRepair(pa.from, m) {
 			return
 		}

@@ -30,6 +30,9 @@ type repairLink struct {
 	// ring is both members' ring configuration; its LineByteTime is
 	// 87µs (9600 baud) when left zero.
 	ring backlog.Config
+	// readThrough, when set, gives the named member's
+	// Options.ReadThrough (nil: the default).
+	readThrough func(member string) func() int64
 }
 
 // startRepairPair starts two members joined by link.
@@ -83,7 +86,11 @@ func startRepairPair(t *testing.T, cfg Config, link repairLink) (a, b *member) {
 		}
 	}
 	start := func(name string, sendRepair func(string, []byte) bool) *member {
-		return startMemberWith(t, cfg, Options{Pipeline: "test", Member: name, Ring: ring, Logger: testsupport.Logger().With("member", name), SendRepair: sendRepair, PeerHeard: link.heard})
+		opt := Options{Pipeline: "test", Member: name, Ring: ring, Logger: testsupport.Logger().With("member", name), SendRepair: sendRepair, PeerHeard: link.heard}
+		if link.readThrough != nil {
+			opt.ReadThrough = link.readThrough(name)
+		}
+		return startMemberWith(t, cfg, opt)
 	}
 	a = start("a", send("a", &pb))
 	b = start("b", send("b", &pa))
@@ -210,7 +217,7 @@ func TestRepairWithoutPeer(t *testing.T) {
 	// answer to a hole nobody asked about changes nothing.
 	a.HandleRepair("b", []byte{repairAnswer, 1, 2})
 	a.HandleRepair("b", []byte{42})
-	a.HandleRepair("b", encodeAnswer(999, 1, []peerFrame{{data: []byte("x")}}, false, RepairMessageMax)[0])
+	a.HandleRepair("b", encodeAnswer(999, 1, []peerFrame{{data: []byte("x")}}, false, false, RepairMessageMax)[0])
 	waitFor(t, "the malformed messages to be counted", func() bool { return a.Status().Counters.RepairRejected == 2 })
 	if k := a.Status().Counters; k.RepairedFrames != 0 || k.Produced != 40 {
 		t.Fatalf("after the peer's bad messages: repaired %d, produced %d; want 0 and 40", k.RepairedFrames, k.Produced)
@@ -252,7 +259,7 @@ func FuzzRepairMessages(f *testing.F) {
 			})
 		}
 		var got []peerFrame
-		msgs := encodeAnswer(id, ^id, frames, size%2 == 0, max)
+		msgs := encodeAnswer(id, ^id, frames, size%2 == 0, size%3 == 0, max)
 		for k, m := range msgs {
 			if len(m) > max {
 				t.Fatalf("message %d of %d bytes, bound %d", k, len(m), max)
@@ -261,7 +268,7 @@ func FuzzRepairMessages(f *testing.F) {
 			if err != nil {
 				t.Fatalf("message %d: %v", k, err)
 			}
-			if a.id != id || a.ring != ^id || a.chunk != uint16(k) || a.last != (k == len(msgs)-1) || (a.last && a.truncated != (size%2 == 0)) {
+			if a.id != id || a.ring != ^id || a.chunk != uint16(k) || a.last != (k == len(msgs)-1) || a.truncated != (a.last && size%2 == 0) || a.early != (a.last && size%3 == 0) {
 				t.Fatalf("message %d header %+v", k, a)
 			}
 			got = append(got, a.frames...)

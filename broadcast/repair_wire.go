@@ -46,7 +46,7 @@ func parseRequest(msg []byte) (repairRequestMsg, error) {
 }
 
 // encodeAnswer splits an answer into messages of at most max bytes.
-func encodeAnswer(id, ring uint64, frames []peerFrame, truncated bool, max int) [][]byte {
+func encodeAnswer(id, ring uint64, frames []peerFrame, truncated, early bool, max int) [][]byte {
 	var out [][]byte
 	var chunk uint16
 	start := func() []byte {
@@ -65,6 +65,9 @@ func encodeAnswer(id, ring uint64, frames []peerFrame, truncated bool, max int) 
 			flags |= answerLast
 			if truncated {
 				flags |= answerTruncated
+			}
+			if early {
+				flags |= answerEarly
 			}
 		}
 		b[answerHeaderLen-3] = flags
@@ -103,6 +106,7 @@ type answerChunk struct {
 	id, clock, ring uint64
 	chunk           uint16
 	last, truncated bool
+	early           bool
 	frames          []peerFrame // data aliases the message
 }
 
@@ -113,6 +117,7 @@ func parseAnswer(msg []byte) (answerChunk, error) {
 	a := answerChunk{
 		id: binary.BigEndian.Uint64(msg[1:]), clock: binary.BigEndian.Uint64(msg[9:]), ring: binary.BigEndian.Uint64(msg[17:]),
 		chunk: binary.BigEndian.Uint16(msg[25:]), last: msg[27]&answerLast != 0, truncated: msg[27]&answerTruncated != 0,
+		early: msg[27]&answerEarly != 0,
 	}
 	count := int(binary.BigEndian.Uint16(msg[28:]))
 	rest := msg[answerHeaderLen:]
