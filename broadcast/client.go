@@ -38,6 +38,19 @@ func connOpts(c Config, clientID string, log kgoLogger) ([]kgo.Opt, error) {
 		// at 1s costs at most one reconnection attempt a second.
 		kgo.RetryBackoffFn(retryBackoff),
 	}
+	sec, err := c.SecurityOpts()
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, sec...), nil
+}
+
+// SecurityOpts returns the client options for the configuration's TLS and
+// SASL settings (none when both are off): what any other reader of the
+// pipeline's topic, such as the audit, needs to connect as the members do.
+// It reads the files and the environment variable they name.
+func (c Config) SecurityOpts() ([]kgo.Opt, error) {
+	var opts []kgo.Opt
 	if c.TLS.Enabled {
 		tc, err := tlsConfig(c.TLS)
 		if err != nil {

@@ -3,18 +3,9 @@ package broadcast
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +13,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -109,7 +101,7 @@ func TestConfigValidate(t *testing.T) {
 // debug logs included.
 func TestSecretsNeverShown(t *testing.T) {
 	const scramPass, plainPass, wrongPass = "s3cret-scram-Zq81", "s3cret-plain-Xw27", "s3cret-wrong-Pp40"
-	serverTLS, caFile := testTLS(t)
+	serverTLS, caFile := testsupport.ServerTLS(t)
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.TLS(serverTLS), kfake.EnableSASL(),
 		kfake.Superuser("SCRAM-SHA-512", "scram-user", scramPass),
 		kfake.Superuser("PLAIN", "plain-user", plainPass))
@@ -187,42 +179,4 @@ func TestSecretsNeverShown(t *testing.T) {
 			t.Errorf("a password appears in logs or output:\n%s", all)
 		}
 	}
-}
-
-// testTLS makes a throwaway CA and a server certificate for 127.0.0.1, and
-// returns the server's TLS config and the CA's PEM file.
-func testTLS(t *testing.T) (*tls.Config, string) {
-	t.Helper()
-	key := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	caKey, srvKey := key(), key()
-	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "feedd test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srv, ca, &srvKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}}}, caFile
 }

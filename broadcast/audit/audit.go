@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"errors"
 
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/ingest"
@@ -54,15 +53,13 @@ type Options struct {
 }
 
 // OptionsFor returns the options that audit the topic of a member's
-// `kafka:` configuration.
+// `kafka:` configuration, TLS and SASL included.
 func OptionsFor(c broadcast.Config) (Options, error) {
-	// broadcast builds its clients' TLS and SASL options in an unexported
-	// function; until it exports it, the audit refuses those settings
-	// rather than keep a second copy of that code.
-	if c.TLS.Enabled || c.SASL.Mechanism != "" {
-		return Options{}, errors.New("kafka.tls / kafka.sasl: the audit cannot connect with TLS or SASL yet; use a plaintext listener (--kafka.brokers)")
+	sec, err := c.SecurityOpts()
+	if err != nil {
+		return Options{}, err
 	}
-	return Options{Brokers: c.Brokers, Topic: c.Topic}, nil
+	return Options{Brokers: c.Brokers, Topic: c.Topic, ClientOpts: sec}, nil
 }
 
 // Run audits the topic and returns the report. It returns an error only

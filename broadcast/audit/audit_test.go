@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -325,11 +328,83 @@ func TestMaxListed(t *testing.T) {
 
 func TestOptionsFor(t *testing.T) {
 	o, err := OptionsFor(broadcast.Config{Brokers: []string{"k:9092"}, Topic: "t"})
-	if err != nil || o.Topic != "t" || len(o.Brokers) != 1 {
+	if err != nil || o.Topic != "t" || len(o.Brokers) != 1 || len(o.ClientOpts) != 0 {
 		t.Fatalf("OptionsFor = %+v, %v", o, err)
 	}
-	if _, err := OptionsFor(broadcast.Config{Brokers: []string{"k:9092"}, Topic: "t", TLS: broadcast.TLSConfig{Enabled: true}}); err == nil {
-		t.Fatal("TLS accepted without the TLS client options")
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	if _, err := OptionsFor(broadcast.Config{Brokers: []string{"k:9092"}, Topic: "t", TLS: broadcast.TLSConfig{Enabled: true, CAFile: missing}}); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("a missing CA file: %v; want an error naming it", err)
+	}
+}
+
+// TestAuditOverTLSAndSASL: the audit reads a topic on a broker that demands
+// TLS and SASL with the members' own kafka settings (OptionsFor); without
+// them, or with a wrong password, it fails rather than report.
+func TestAuditOverTLSAndSASL(t *testing.T) {
+	const pass, wrong = "audit-pass-Q7k2", "audit-wrong-Z9"
+	serverTLS, caFile := testsupport.ServerTLS(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.TLS(serverTLS), kfake.EnableSASL(), kfake.Superuser("PLAIN", "auditor", pass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	dir := t.TempDir()
+	passFile, wrongFile := filepath.Join(dir, "pass"), filepath.Join(dir, "wrong")
+	for f, v := range map[string]string{passFile: pass, wrongFile: wrong} {
+		if err := os.WriteFile(f, []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := broadcast.Config{Brokers: c.ListenAddrs(), Topic: "audit-secure",
+		TLS:  broadcast.TLSConfig{Enabled: true, CAFile: caFile},
+		SASL: broadcast.SASLConfig{Mechanism: "PLAIN", Username: "auditor", PasswordFile: passFile}}
+	sec, err := cfg.SecurityOpts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...),
+		kgo.TransactionalID("audit-secure-producer"), kgo.DefaultProduceTopic(cfg.Topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableClientMetrics()}, sec...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, cfg.Topic); err != nil {
+		t.Fatal(err)
+	}
+	r := &topicRig{t: t, addr: cfg.Brokers[0], topic: cfg.Topic, cl: cl, ctx: ctx}
+	r.txn(true, seqs("a", 1, 30)...)
+
+	o, err := OptionsFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := r.audit(o); !rep.Clean || rep.Sequenced.Records != 30 || rep.Sequenced.GapCount != 0 {
+		t.Fatalf("over TLS and SASL: clean %v, %d records, %d gaps; want clean, 30, 0", rep.Clean, rep.Sequenced.Records, rep.Sequenced.GapCount)
+	}
+	for name, o := range map[string]Options{
+		"without TLS and SASL": {Brokers: cfg.Brokers, Topic: cfg.Topic},
+		"with a wrong password": func() Options {
+			bad := cfg
+			bad.SASL.PasswordFile = wrongFile
+			o, err := OptionsFor(bad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return o
+		}(),
+	} {
+		short, stop := context.WithTimeout(ctx, 3*time.Second)
+		rep, err := Run(short, o)
+		stop()
+		if err == nil {
+			t.Fatalf("%s: the audit reported (%d records) instead of failing", name, rep.Records)
+		}
+		if strings.Contains(err.Error(), pass) || strings.Contains(err.Error(), wrong) {
+			t.Fatalf("%s: the error shows a password: %v", name, err)
+		}
 	}
 }
 
