@@ -472,17 +472,19 @@ func (r *repairs) anchor(s backlog.Sighting, after uint64, margin int64) int {
 // one), and repairs what none may be, in a hole after the previous anchor:
 // every own frame up to it certainly came before them. It returns false,
 // matching nothing, when no own frame follows that place yet, or while the
-// answer to the repair there is still coming chunk by chunk: only the
-// whole answer tells whether it holds the segment's frames, and taking
-// them for missed before then opens a second hole for frames the first
-// one fills (its last chunk advances the cross-check again).
+// answer to the repair there is still coming chunk by chunk, or came early
+// and may be asked again (askAfterEarly): only the answer decided tells
+// whether it holds the segment's frames, and taking them for missed before
+// then opens a second hole for frames the first one fills (its last chunk,
+// the question asked again, or its decision advances the cross-check
+// again).
 func (p *Pipeline) closeSegment(seg []peerSighting, anchor int, slack, margin int64) bool {
 	x := &p.xc
 	at, ok := p.ring.Next(max(x.anchorPos, x.released))
 	if !ok {
 		return false
 	}
-	if h := p.rep.lastHoleAt(at.Pos); h != nil && !h.decided && h.chunks > 0 && !h.complete {
+	if h := p.rep.lastHoleAt(at.Pos); h != nil && !h.decided && h.chunks > 0 && (!h.complete || h.early && !h.askedAfterEarly) {
 		return false
 	}
 	upTo := uint64(math.MaxUint64)

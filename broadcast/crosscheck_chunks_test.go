@@ -63,6 +63,16 @@ func TestCrossCheckWaitsForTheWholeAnswer(t *testing.T) {
 			t.Fatalf("missed %d, the hole needs %d; want 0 and 2 (its answer holds both)", p.c.CrossCheckMissed, len(h.need))
 		}
 	})
+	t.Run("early", func(t *testing.T) {
+		// The whole answer came before the peer's port passed the hole,
+		// and holds B alone: it may be asked again, and the later
+		// answer hold C.
+		p, h := setup(t)
+		h.complete, h.early = true, true
+		if p.closeSegment(seg, -1, margin, margin) {
+			t.Fatalf("the segment closed on an early answer not yet asked again (%d frames counted missed)", p.c.CrossCheckMissed)
+		}
+	})
 	t.Run("lacks", func(t *testing.T) {
 		p, h := setup(t)
 		h.complete = true // the whole answer holds B alone

@@ -1,6 +1,7 @@
 package broadcast
 
 import (
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,6 +98,47 @@ func TestRepairAfterAnEarlyAnswer(t *testing.T) {
 			}
 			if h := st.LastHole; h == nil || h.MissingSeq != tc.missed {
 				t.Fatalf("last hole %+v; want %d numbers missing", h, tc.missed)
+			}
+		})
+	}
+}
+
+// TestTakeFallback: the early answer kept while a hole is asked again is
+// joined with what came of the later question, by position in the peer's
+// ring, and taken alone when nothing came or another ring answered.
+func TestTakeFallback(t *testing.T) {
+	frames := func(ps ...uint64) []peerFrame {
+		out := make([]peerFrame, len(ps))
+		for i, pos := range ps {
+			out[i].pos = pos
+		}
+		return out
+	}
+	positions := func(fs []peerFrame) []uint64 {
+		var out []uint64
+		for _, f := range fs {
+			out = append(out, f.pos)
+		}
+		return out
+	}
+	early := &takenAnswer{clock: 1, ring: 7, got: frames(20, 21, 22)}
+	for _, tc := range []struct {
+		name   string
+		later  hole
+		want   []uint64
+		ringOf uint64
+	}{
+		{"nothing came", hole{}, []uint64{20, 21, 22}, 7},
+		{"part of the later answer", hole{clock: 1, ring: 7, chunks: 1, got: frames(21, 22, 23, 24)}, []uint64{20, 21, 22, 23, 24}, 7},
+		{"the whole later answer", hole{clock: 1, ring: 7, chunks: 2, complete: true, got: frames(20, 21, 22, 23, 24, 25)}, []uint64{20, 21, 22, 23, 24, 25}, 7},
+		{"another ring", hole{clock: 1, ring: 8, chunks: 1, complete: true, got: frames(1, 2)}, []uint64{20, 21, 22}, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := tc.later
+			h.fallback = early
+			h.takeFallback()
+			if got := positions(h.got); !slices.Equal(got, tc.want) || h.ring != tc.ringOf || !h.complete || h.fallback != nil {
+				t.Fatalf("got positions %v of ring %d (complete %v, fallback kept %v); want %v of ring %d", got, h.ring, h.complete, h.fallback != nil, tc.want, tc.ringOf)
 			}
 		})
 	}

@@ -1,9 +1,11 @@
 package broadcast
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/feedd/feedd/backlog"
@@ -72,13 +74,15 @@ func (p *Pipeline) repairTick() {
 			if h.early && !h.askedAfterEarly && p.answerLacks(h, now) && p.askAfterEarly(h, wall) {
 				break
 			}
+			h.takeFallback()
 			p.decide(h, wall, "")
 			continue
 		case wall.After(h.deadline) && !p.askAgain(h, wall):
 			if h.fallback != nil {
-				// No answer came to the question asked after an early
-				// one: the early answer is the best there is.
-				h.fallback.restore(h)
+				// The question asked after an early answer was not
+				// answered whole in time: the early answer, with what
+				// came of the later one, is the best there is.
+				h.takeFallback()
 				p.decide(h, wall, "")
 				continue
 			}
@@ -131,9 +135,35 @@ type takenAnswer struct {
 	truncated   bool
 }
 
-func (t *takenAnswer) restore(h *hole) {
-	h.clock, h.ring, h.got, h.truncated = t.clock, t.ring, t.got, t.truncated
-	h.complete, h.early = true, true
+// takeFallback joins the early answer kept while h was asked again with
+// what came of the later question: the frames of both, by their positions
+// in the peer's ring, when they come from the same ring. The early answer
+// alone when nothing came since, or when the later answer comes from
+// another ring (a peer restarted meanwhile): positions in two rings cannot
+// be matched, and that answer is what was decided before the question was
+// asked again.
+func (h *hole) takeFallback() {
+	f := h.fallback
+	if f == nil {
+		return
+	}
+	h.fallback = nil
+	if h.chunks == 0 || h.ring != f.ring || h.clock != f.clock {
+		h.clock, h.ring, h.got, h.truncated = f.clock, f.ring, f.got, f.truncated
+		h.complete, h.early = true, true
+		return
+	}
+	have := make(map[uint64]bool, len(h.got))
+	for _, g := range h.got {
+		have[g.pos] = true
+	}
+	for _, g := range f.got {
+		if !have[g.pos] {
+			h.got = append(h.got, g)
+		}
+	}
+	slices.SortStableFunc(h.got, func(a, b peerFrame) int { return cmp.Compare(a.pos, b.pos) })
+	h.complete, h.truncated = true, h.truncated || f.truncated
 }
 
 // answerLacks reports whether h's answer leaves sequence numbers of the
