@@ -50,7 +50,8 @@ type auditFlags struct {
 // the topic with a recorded feed instead. It reads from the log start (or
 // --from, or --start end) to the last stable offset, or with --follow until
 // --duration has passed or it is interrupted. With --strict it exits 1 when
-// the topic is not clean; it exits 1 when it could not read the topic.
+// the topic is not clean; it exits 1 when it could not read the topic, and
+// exitConfig on a configuration it cannot use.
 func runAudit(ctx context.Context, c *auditFlags, stdout, stderr io.Writer) error {
 	if err := c.check(); err != nil {
 		return err
@@ -129,7 +130,8 @@ func auditCommand() *cobra.Command {
 			"foreign records and moved frames, and so finds gaps in feeds without sequence numbers.\n\n" +
 			"Where the topic is and the members' framing and sequence settings come from a member's\n" +
 			"--config, FEEDD_* variables and the flags, as for feedd run.\n" +
-			"Exits 1 on an error, and with --strict when the topic is not clean.",
+			"Exits 78 on a configuration it cannot use, 1 on any other error, and with --strict 1 when\n" +
+			"the topic is not clean.",
 		Example: "  feedd audit --config /etc/feedd/feedd.yaml --strict\n" +
 			"  feedd audit --kafka.brokers kafka-1:9092 --kafka.topic ais-north --follow --start end --metrics-listen :9464",
 		Args: noArgs,
@@ -186,16 +188,16 @@ func (c *auditFlags) check() error {
 func (c *auditFlags) target() (audit.Options, framing.Config, error) {
 	cfg, err := readConfig(*c.configPath, c.pending, os.LookupEnv)
 	if err != nil {
-		return audit.Options{}, framing.Config{}, err
+		return audit.Options{}, framing.Config{}, fmt.Errorf("%w: %w", errConfig, err)
 	}
 	opts, err := audit.OptionsFor(cfg.Kafka)
 	if err != nil {
-		return opts, cfg.Framing, err
+		return opts, cfg.Framing, fmt.Errorf("%w: %w", errConfig, err)
 	}
 	// A record without feedd-seq is audited by the number the member's
 	// extractor reads in it, if the member has one.
 	if opts.Sequence, err = ingest.NewSequenceExtractor(cfg.Sequence); err != nil {
-		return opts, cfg.Framing, err
+		return opts, cfg.Framing, fmt.Errorf("%w: %w", errConfig, err)
 	}
 	if len(opts.Brokers) == 0 || opts.Topic == "" {
 		return opts, cfg.Framing, usageErrorf("say where the topic is: --config member.yaml, or --kafka.brokers and --kafka.topic")
@@ -297,7 +299,7 @@ func expectVerdict(rep *audit.ExpectReport) error {
 // with the members' framing.
 func readExpectation(path string, fc framing.Config) (*audit.Expectation, error) {
 	if err := fc.Validate(); err != nil {
-		return nil, fmt.Errorf("the members' framing: %w", err)
+		return nil, fmt.Errorf("%w: the members' framing: %w", errConfig, err)
 	}
 	f, err := os.Open(path)
 	if err != nil {

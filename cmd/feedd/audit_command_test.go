@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -240,5 +242,17 @@ func TestAuditCommandUsage(t *testing.T) {
 	}
 	if code, _, errs := runAuditCLI(t, "--kafka.brokers", "127.0.0.1:1", "--kafka.topic", "t", "--timeout", "300ms"); code != 1 || errs == "" {
 		t.Fatalf("unreachable broker: exit %d, stderr %q", code, errs)
+	}
+	// A configuration the audit cannot use exits as feedd run does on one,
+	// so a job that runs it can tell a broken file from a dirty topic.
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("kafka:\n  brokerz: [b:9092]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runAuditCLI(t, "--config", bad); code != exitConfig || !strings.Contains(errs, "brokerz") {
+		t.Fatalf("unknown key: exit %d, stderr %q", code, errs)
+	}
+	if code, _, errs := runAuditCLI(t, "--config", filepath.Join(t.TempDir(), "none.yaml")); code != exitConfig || !strings.Contains(errs, "config file") {
+		t.Fatalf("no config file: exit %d, stderr %q", code, errs)
 	}
 }

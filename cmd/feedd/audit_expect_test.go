@@ -211,7 +211,7 @@ func TestAuditCommandExpectUsage(t *testing.T) {
 			t.Errorf("%q: exit %d, stderr %q", tc.args, code, errs)
 		}
 	}
-	if code, _, errs := runAuditCLI(t, "--kafka.brokers", "b:9092", "--kafka.topic", "t", "--expect", record, "--framing.mode", "bogus"); code != 1 || !strings.Contains(errs, "framing") {
+	if code, _, errs := runAuditCLI(t, "--kafka.brokers", "b:9092", "--kafka.topic", "t", "--expect", record, "--framing.mode", "bogus"); code != exitConfig || !strings.Contains(errs, "framing") {
 		t.Errorf("bad framing: exit %d, stderr %q", code, errs)
 	}
 	if code, _, errs := runAuditCLI(t, "--kafka.brokers", "b:9092", "--kafka.topic", "t", "--expect", filepath.Join(t.TempDir(), "none"), "--framing.mode", "nmea"); code != 1 || !strings.Contains(errs, "--expect") {
