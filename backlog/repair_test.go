@@ -647,3 +647,43 @@ func TestFillHoleLaterCopy(t *testing.T) {
 		})
 	}
 }
+
+// TestEchoedFramesTheRingLacks: a member whose port lost frames that
+// another member published reads their echoes without holding them; the
+// peer's copies offered for that hole are then told apart by the same
+// rules Append recognises a frame by: certainly in the topic, possibly, or
+// not known there.
+func TestEchoedFramesTheRingLacks(t *testing.T) {
+	r := mustNew(t, Config{LineByteTime: 100 * time.Microsecond, PassMargin: 50 * time.Millisecond})
+	mustAppend(t, r, seqFrame(1, 10*ms, "$A,1*"))
+	mustAppend(t, r, seqFrame(9, 90*ms, "$A,9*")) // the port lost 2..8
+	for seq := uint64(1); seq <= 4; seq++ {       // another member published 1..4
+		r.TrimEcho(Echo{ID: seq, Exact: true, Win: Window{Lo: int64(seq)*10*ms - ms, Hi: int64(seq) * 10 * ms}})
+	}
+	// A frame without a number, 10 bytes (1 ms on the line), published
+	// too, and one more, far later, that passes nothing numbered.
+	r.TrimEcho(Echo{ID: 77, Win: Window{Lo: 200 * ms, Hi: 200*ms + ms/2}})
+	if r.Len() != 1 {
+		t.Fatalf("ring holds %d, want frame 9 alone", r.Len())
+	}
+	for _, tc := range []struct {
+		name              string
+		s                 Sighting
+		certain, possible bool
+	}{
+		{"published number", Sighting{ID: 3, Exact: true, Win: Window{Lo: 29 * ms, Hi: 30 * ms}, Size: 5}, true, true},
+		{"number never echoed", Sighting{ID: 6, Exact: true, Win: Window{Lo: 59 * ms, Hi: 60 * ms}, Size: 5}, false, false},
+		{"same frame by time", Sighting{ID: 77, Win: Window{Lo: 200 * ms, Hi: 200*ms + ms/4}, Size: 10}, true, true},
+		{"same identity, too wide to be sure", Sighting{ID: 77, Win: Window{Lo: 195 * ms, Hi: 205 * ms}, Size: 10}, false, true},
+		{"same identity, elsewhere on the line", Sighting{ID: 77, Win: Window{Lo: 400 * ms, Hi: 401 * ms}, Size: 10}, false, false},
+	} {
+		certain, possible := r.Echoed(tc.s)
+		if certain != tc.certain || possible != tc.possible {
+			t.Errorf("%s: certain %v, possible %v; want %v, %v", tc.name, certain, possible, tc.certain, tc.possible)
+		}
+	}
+	// Asking forgets nothing: the same hole may be asked about again.
+	if certain, _ := r.Echoed(Sighting{ID: 3, Exact: true, Win: Window{Lo: 29 * ms, Hi: 30 * ms}, Size: 5}); !certain {
+		t.Fatal("the echo of 3 was forgotten by the first question")
+	}
+}

@@ -411,6 +411,20 @@ func (r *Ring) PossiblyPublished(e Entry) bool {
 	return false
 }
 
+// Echoed says what the echoes read so far say of a frame the ring does not
+// hold: a peer's copy of one this member's port lost, offered for a hole in
+// its stream. certain: a remembered echo is certainly that frame, by the
+// rules Append recognises an arriving frame with, so the topic holds it;
+// possible: the topic may hold it, as PossiblyPublished says of an entry.
+// The memory is left as it is: the frame is not the ring's, and the same
+// hole may be asked about again.
+func (r *Ring) Echoed(s Sighting) (certain, possible bool) {
+	if r.mem.n > 0 && r.certainEcho(s.ID, s.Exact, s.Win, s.Size) >= 0 {
+		return true, true
+	}
+	return false, r.PossiblyPublished(Entry{ID: s.ID, Exact: s.Exact, Win: s.Win})
+}
+
 // Unseen says that records of frames that ended on the line before t (host
 // clock) may have been committed without this member seeing their echoes
 // (its echo consumer started reading after them): entries whose windows

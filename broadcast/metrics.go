@@ -208,6 +208,7 @@ func repairMetrics(t *metric.Table[scrape]) {
 		emit(s.Counters.RepairedFrames-s.Counters.RepairedPossible, "certain")
 		emit(s.Counters.RepairedPossible, "possible")
 	})
+	t.Counter("repair_frames_in_topic_total", "Frames the peer supplied for holes in this member's stream that were not published: this member had read their echoes, so the topic held them already (a member published them before it).", func(s *scrape) uint64 { return s.Counters.RepairInTopic })
 	t.CounterBy("holes_unrepaired_total", "Holes in this member's stream whose frames could not be had from the peer, by reason: no_peer, timeout, truncated, busy, peer_lacks.", "reason", func(s *scrape, emit func(uint64, string)) {
 		for _, why := range UnrepairedReasons {
 			emit(s.Counters.Unrepaired(why), why)

@@ -93,6 +93,10 @@ type HoleReport struct {
 	// Possible were marked as possible duplicates.
 	Repaired int `json:"repaired"`
 	Possible int `json:"possible"`
+	// InTopic is how many frames of the hole the peer supplied that the
+	// topic held already: this member had read their echoes (a member
+	// that published before it), so they were not published again.
+	InTopic int `json:"in_topic,omitempty"`
 	// Unrepaired is why the peer's frames could not be had, empty when
 	// they were.
 	Unrepaired string `json:"unrepaired,omitempty"`
@@ -174,6 +178,9 @@ type hole struct {
 
 	decided bool
 	fill    []peerFrame
+	// inTopic are the peer's frames of the hole whose echoes this member
+	// read: published already, by a member before it.
+	inTopic []backlog.Sighting
 	// next is the fill frame to produce next; committed, how many of them
 	// went out in committed transactions (an aborted one replays the rest).
 	next, committed int

@@ -259,13 +259,24 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 	possible := 0
 	for _, f := range fills {
 		pf := h.got[f.Index]
+		pf.s.Win = peer[f.Index].Win
+		// The topic may hold frames of the hole already: a member that
+		// published before this one read them, and this member read
+		// their echoes without holding them (its port lost them). The
+		// peer cannot know, when its own echo lags or it is cut off
+		// from Kafka with their commit's outcome unknown.
+		if certain, maybe := p.ring.Echoed(pf.s); certain {
+			h.inTopic = append(h.inTopic, pf.s)
+			continue
+		} else if maybe {
+			pf.possible = true
+		}
 		pf.possible = pf.possible || f.Possible
 		if h.start && p.rep.unseenHi != 0 && (peer[f.Index].Win.Lo == backlog.NoLo || peer[f.Index].Win.Lo-margin <= p.rep.unseenHi) {
 			// It may have ended on the line before this member's echo
 			// began to read: the topic may hold it unseen.
 			pf.possible = true
 		}
-		pf.s.Win = peer[f.Index].Win
 		if pf.possible {
 			possible++
 		}
@@ -276,8 +287,9 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 	h.got = nil
 	p.c.RepairedFrames += uint64(len(h.fill))
 	p.c.RepairedPossible += uint64(possible)
+	p.c.RepairInTopic += uint64(len(h.inTopic))
 	rep := p.report(h, wall)
-	rep.Repaired, rep.Possible = len(h.fill), possible
+	rep.Repaired, rep.Possible, rep.InTopic = len(h.fill), possible, len(h.inTopic)
 	if why != "" {
 		p.countUnrepaired(why)
 		rep.Unrepaired = why
@@ -289,15 +301,15 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 		rep.Unrepaired = why
 	}
 	p.c.HoleMissingSeq += rep.MissingSeq
-	if h.start && len(h.fill) == 0 && why == "" {
+	if h.start && len(h.fill) == 0 && len(h.inTopic) == 0 && why == "" {
 		// Nothing before this member's first frame: no hole after all.
 		p.notify()
 		return
 	}
 	p.rep.last = rep
-	if len(h.fill) > 0 || why != "" {
+	if len(h.fill) > 0 || len(h.inTopic) > 0 || why != "" {
 		p.log.Info("hole in this member's stream", "kind", rep.Kind, "span", rep.Span, "repaired", rep.Repaired,
-			"possible_duplicates", rep.Possible, "unrepaired", rep.Unrepaired, "missing_seq", rep.MissingSeq, "held", rep.Held)
+			"possible_duplicates", rep.Possible, "in_topic", rep.InTopic, "unrepaired", rep.Unrepaired, "missing_seq", rep.MissingSeq, "held", rep.Held)
 	}
 	p.notify()
 }
@@ -336,6 +348,11 @@ func missingSeq(h *hole) uint64 {
 	have := uint64(0)
 	for _, f := range h.fill {
 		if f.s.Exact && f.s.ID > h.before.ID && f.s.ID < h.after.ID {
+			have++
+		}
+	}
+	for _, s := range h.inTopic {
+		if s.Exact && s.ID > h.before.ID && s.ID < h.after.ID {
 			have++
 		}
 	}

@@ -118,7 +118,9 @@ type Counters struct {
 	// in this member's own stream while it was active; RepairRequests: of
 	// those, the ones it asked its peer about; RepairedFrames: the peer's
 	// frames it published in holes, RepairedPossible of them marked as
-	// possible duplicates; Unrepaired*: holes the peer's frames could not
+	// possible duplicates; RepairInTopic: the peer's frames of holes not
+	// published because this member had read their echoes (the topic held
+	// them already); Unrepaired*: holes the peer's frames could not
 	// be had for, by reason. RepairStartChecks: activations that asked
 	// the peer for what it read before this member's own stream began
 	// (checkStart; the frames it supplied count as RepairedFrames, and a
@@ -132,6 +134,7 @@ type Counters struct {
 	RepairStartChecks   uint64 `json:"repair_start_checks"`
 	RepairedFrames      uint64 `json:"repaired_frames"`
 	RepairedPossible    uint64 `json:"repaired_possible"`
+	RepairInTopic       uint64 `json:"repair_in_topic"`
 	UnrepairedNoPeer    uint64 `json:"unrepaired_no_peer"`
 	UnrepairedTimeout   uint64 `json:"unrepaired_timeout"`
 	UnrepairedTruncated uint64 `json:"unrepaired_truncated"`
