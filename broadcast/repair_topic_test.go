@@ -71,6 +71,11 @@ func TestRepairOnActivationSkipsWhatTheTopicHolds(t *testing.T) {
 				t.Fatalf("repaired %d (possible %d), in the topic %d; want %d, 0, %d; last hole %+v",
 					k.RepairedFrames, k.RepairedPossible, k.RepairInTopic, holeTo-published-1, published-holeFrom+1, st.LastHole)
 			}
+			// The frames left out are not taken for frames the port
+			// missed when the peer's sightings of them come.
+			if k := st.Counters; k.Holes != 1 || k.CrossCheckMissed != 0 {
+				t.Fatalf("holes %d, cross-check missed %d; want 1 and 0; last hole %+v", k.Holes, k.CrossCheckMissed, st.LastHole)
+			}
 			if h := st.LastHole; h == nil || h.InTopic != published-holeFrom+1 || h.Unrepaired != "" || h.MissingSeq != 0 {
 				t.Fatalf("last hole %+v", h)
 			}
