@@ -278,6 +278,34 @@ func numberedInHole(p Sighting, last *Sighting, first Sighting, rules HoleRules)
 		last.ID < p.ID && p.ID < first.ID && !ahead(p.Win, first.Win, rules.Margin+rules.Late)
 }
 
+// Published says what records read back from the topic (topic, in any
+// order) say of p, a peer's frame offered for a hole: certain, one of them
+// is certainly p's frame; possible, one may be (its identity, within the
+// margin). A feed sequence number is certain only within rules.Margin plus
+// rules.Late of p's window: a counter may wrap, or its sender restart.
+func Published(p Sighting, topic []Sighting, rules HoleRules) (certain, possible bool) {
+	for _, t := range topic {
+		if t.ID != p.ID || t.Exact != p.Exact {
+			continue
+		}
+		if certainlySame(t, p, rules.Margin+rules.Late, rules.ByteTime) {
+			return true, true
+		}
+		possible = possible || t.MayBe(p, rules.Margin)
+	}
+	return false, possible
+}
+
+// certainlySame reports whether two sightings of one identity are certainly
+// one frame: the same feed sequence number with windows within slack of
+// each other, or the same bytes within less than their time on the line.
+func certainlySame(a, b Sighting, slack, byteTime int64) bool {
+	if a.Exact {
+		return a.Win.Known() && b.Win.Known() && a.Win.Lo-slack <= b.Win.Hi && b.Win.Lo-slack <= a.Win.Hi
+	}
+	return sameFrame(a.Win, b.Win, min(a.Size, b.Size), byteTime)
+}
+
 // isAny reports whether p is certainly one of the local frames.
 func isAny(p Sighting, local []Sighting, rules HoleRules) bool {
 	for _, l := range local {

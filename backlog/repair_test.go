@@ -676,14 +676,46 @@ func TestEchoedFramesTheRingLacks(t *testing.T) {
 		{"same frame by time", Sighting{ID: 77, Win: Window{Lo: 200 * ms, Hi: 200*ms + ms/4}, Size: 10}, true, true},
 		{"same identity, too wide to be sure", Sighting{ID: 77, Win: Window{Lo: 195 * ms, Hi: 205 * ms}, Size: 10}, false, true},
 		{"same identity, elsewhere on the line", Sighting{ID: 77, Win: Window{Lo: 400 * ms, Hi: 401 * ms}, Size: 10}, false, false},
+		// A counter that wrapped, or a sender that restarted: the same
+		// number far from its echo is not certainly that frame.
+		{"published number, far off", Sighting{ID: 3, Exact: true, Win: Window{Lo: 900 * ms, Hi: 901 * ms}, Size: 5}, false, true},
 	} {
-		certain, possible := r.Echoed(tc.s)
+		certain, possible := r.Echoed(tc.s, 50*ms)
 		if certain != tc.certain || possible != tc.possible {
 			t.Errorf("%s: certain %v, possible %v; want %v, %v", tc.name, certain, possible, tc.certain, tc.possible)
 		}
 	}
 	// Asking forgets nothing: the same hole may be asked about again.
-	if certain, _ := r.Echoed(Sighting{ID: 3, Exact: true, Win: Window{Lo: 29 * ms, Hi: 30 * ms}, Size: 5}); !certain {
+	if certain, _ := r.Echoed(Sighting{ID: 3, Exact: true, Win: Window{Lo: 29 * ms, Hi: 30 * ms}, Size: 5}, 50*ms); !certain {
 		t.Fatal("the echo of 3 was forgotten by the first question")
+	}
+}
+
+// TestPublished: the records read back from the topic say of a peer's frame
+// what the echoes say: certainly published (the same number near it, the
+// same bytes within their time on the line), possibly (the same identity
+// within the margin, or the same number far off), or not.
+func TestPublished(t *testing.T) {
+	rules := HoleRules{ByteTime: 100 * int64(time.Microsecond), Margin: 50 * ms, Late: 1000 * ms}
+	topic := []Sighting{
+		{ID: 7, Exact: true, Win: Window{Lo: 69 * ms, Hi: 70 * ms}, Size: 5},
+		{ID: 77, Win: Window{Lo: 200 * ms, Hi: 200*ms + ms/2}, Size: 10},
+	}
+	for _, tc := range []struct {
+		name              string
+		s                 Sighting
+		certain, possible bool
+	}{
+		{"the number, read late", Sighting{ID: 7, Exact: true, Win: Window{Lo: 500 * ms, Hi: 501 * ms}, Size: 5}, true, true},
+		{"the number, a wrap later", Sighting{ID: 7, Exact: true, Win: Window{Lo: 5000 * ms, Hi: 5001 * ms}, Size: 5}, false, true},
+		{"another number", Sighting{ID: 8, Exact: true, Win: Window{Lo: 79 * ms, Hi: 80 * ms}, Size: 5}, false, false},
+		{"the same bytes, at once", Sighting{ID: 77, Win: Window{Lo: 200 * ms, Hi: 200*ms + ms/4}, Size: 10}, true, true},
+		{"the same bytes, within the margin", Sighting{ID: 77, Win: Window{Lo: 230 * ms, Hi: 231 * ms}, Size: 10}, false, true},
+		{"the same bytes, a second later", Sighting{ID: 77, Win: Window{Lo: 1200 * ms, Hi: 1201 * ms}, Size: 10}, false, false},
+	} {
+		certain, possible := Published(tc.s, topic, rules)
+		if certain != tc.certain || possible != tc.possible {
+			t.Errorf("%s: certain %v, possible %v; want %v, %v", tc.name, certain, possible, tc.certain, tc.possible)
+		}
 	}
 }

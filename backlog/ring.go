@@ -413,14 +413,21 @@ func (r *Ring) PossiblyPublished(e Entry) bool {
 
 // Echoed says what the echoes read so far say of a frame the ring does not
 // hold: a peer's copy of one this member's port lost, offered for a hole in
-// its stream. certain: a remembered echo is certainly that frame, by the
-// rules Append recognises an arriving frame with, so the topic holds it;
-// possible: the topic may hold it, as PossiblyPublished says of an entry.
-// The memory is left as it is: the frame is not the ring's, and the same
-// hole may be asked about again.
-func (r *Ring) Echoed(s Sighting) (certain, possible bool) {
-	if r.mem.n > 0 && r.certainEcho(s.ID, s.Exact, s.Win, s.Size) >= 0 {
-		return true, true
+// its stream. certain: a remembered echo is certainly that frame, so the
+// topic holds it; possible: the topic may hold it, as PossiblyPublished says
+// of an entry. A feed sequence number is certain only within slack of the
+// echo's window (the peer's frame may be far older than an arriving one,
+// and a counter may wrap); further off, the same number is possible. The
+// memory is left as it is: the frame is not the ring's, and the same hole
+// may be asked about again.
+func (r *Ring) Echoed(s Sighting, slack int64) (certain, possible bool) {
+	if r.mem.n > 0 {
+		for node := r.mem.first(s.ID); node >= 0; node = r.mem.same[node] {
+			echo := Sighting{ID: s.ID, Exact: r.mem.exact[node], Win: r.mem.win[node], Size: s.Size}
+			if echo.Exact == s.Exact && certainlySame(echo, s, slack, r.byteTime) {
+				return true, true
+			}
+		}
 	}
 	return false, r.PossiblyPublished(Entry{ID: s.ID, Exact: s.Exact, Win: s.Win})
 }

@@ -169,8 +169,8 @@ func (h *hole) takeFallback() {
 // answerLacks reports whether h's answer leaves sequence numbers of the
 // hole, or sightings the cross-check found missing there, without a frame.
 func (p *Pipeline) answerLacks(h *hole, now int64) bool {
-	if h.before != nil && h.before.Exact && h.after.Exact && h.after.ID > h.before.ID+1 {
-		have := make(map[uint64]bool)
+	if numbered(h) {
+		have := p.publishedInHole(h)
 		for _, f := range h.got {
 			if f.s.Exact && f.s.ID > h.before.ID && f.s.ID < h.after.ID {
 				have[f.s.ID] = true
@@ -257,21 +257,33 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 		fills = backlog.FillHoleThrough(p.rep.before(h.own, h.pos), after, peer, lastNeeded(h.need, peer), rules)
 	}
 	possible := 0
+	var tail []backlog.Sighting
+	if len(fills) > 0 {
+		tail = p.rep.topicTail()
+	}
 	for _, f := range fills {
 		pf := h.got[f.Index]
 		pf.s.Win = peer[f.Index].Win
 		// The topic may hold frames of the hole already: a member that
-		// published before this one read them, and this member read
-		// their echoes without holding them (its port lost them). The
-		// peer cannot know, when its own echo lags or it is cut off
-		// from Kafka with their commit's outcome unknown.
-		if certain, maybe := p.ring.Echoed(pf.s); certain {
-			h.inTopic = append(h.inTopic, pf.s)
-			continue
-		} else if maybe {
-			pf.possible = true
+		// published before this one did, and this member read their
+		// echoes while its port was losing them (or before its port
+		// delivered them late). The peer cannot know, when its own echo
+		// lags or it published them itself and was cut off from Kafka
+		// before it learnt their commit's outcome.
+		certain, maybe := p.ring.Echoed(pf.s, margin+int64(numberedLate))
+		if !certain {
+			inTail, mayTail := backlog.Published(pf.s, tail, rules)
+			certain, maybe = inTail, maybe || mayTail
 		}
-		pf.possible = pf.possible || f.Possible
+		if certain {
+			// In the published stream before the fill: the peer's
+			// sightings of it match it, and a later answer holding it
+			// again does not publish it.
+			h.inTopic = append(h.inTopic, pf.s)
+			p.rep.fill(h.pos, pf.s, h.ring, pf.pos, false)
+			continue
+		}
+		pf.possible = pf.possible || f.Possible || maybe
 		if h.start && p.rep.unseenHi != 0 && (peer[f.Index].Win.Lo == backlog.NoLo || peer[f.Index].Win.Lo-margin <= p.rep.unseenHi) {
 			// It may have ended on the line before this member's echo
 			// began to read: the topic may hold it unseen.
@@ -294,14 +306,14 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 		p.countUnrepaired(why)
 		rep.Unrepaired = why
 	}
-	rep.MissingSeq = missingSeq(h)
+	rep.MissingSeq = p.missingSeq(h)
 	if why == "" && rep.MissingSeq > 0 {
 		why = UnrepairedPeerLacks
 		p.countUnrepaired(why)
 		rep.Unrepaired = why
 	}
 	p.c.HoleMissingSeq += rep.MissingSeq
-	if h.start && len(h.fill) == 0 && len(h.inTopic) == 0 && why == "" {
+	if h.start && len(h.fill) == 0 && why == "" {
 		// Nothing before this member's first frame: no hole after all.
 		p.notify()
 		return
@@ -338,25 +350,52 @@ func lastNeeded(need, peer []backlog.Sighting) int {
 	return last
 }
 
+// numbered reports whether both sides of h carry feed sequence numbers
+// with numbers missing between them.
+func numbered(h *hole) bool {
+	return h.before != nil && h.before.Exact && h.after.Exact && h.after.ID > h.before.ID+1
+}
+
+// publishedInHole returns the numbers between the two sides of h that the
+// latest records read back from the topic hold: published already (by a
+// member active before this one), so a peer whose echo trimmed them cannot
+// send them, and need not. A record certainly older than the frame before
+// the hole is of an earlier round of a counter that wraps.
+func (p *Pipeline) publishedInHole(h *hole) map[uint64]bool {
+	have := make(map[uint64]bool)
+	slack := int64(p.ringLimits.PassMargin) + int64(numberedLate)
+	for _, t := range p.rep.topicTail() {
+		if !t.Exact || t.ID <= h.before.ID || t.ID >= h.after.ID {
+			continue
+		}
+		if t.Win.Known() && h.before.Win.Known() && t.Win.Hi < h.before.Win.Lo-slack {
+			continue
+		}
+		have[t.ID] = true
+	}
+	return have
+}
+
 // missingSeq counts, on a feed with sequence numbers, the numbers between
-// the two sides of a hole that its fill lacks (numbers that step by one).
-func missingSeq(h *hole) uint64 {
-	if h.before == nil || !h.before.Exact || !h.after.Exact || h.after.ID <= h.before.ID+1 {
+// the two sides of a hole that neither its fill nor the topic holds
+// (numbers that step by one).
+func (p *Pipeline) missingSeq(h *hole) uint64 {
+	if !numbered(h) {
 		return 0
 	}
-	missing := h.after.ID - h.before.ID - 1
-	have := uint64(0)
+	have := p.publishedInHole(h)
 	for _, f := range h.fill {
 		if f.s.Exact && f.s.ID > h.before.ID && f.s.ID < h.after.ID {
-			have++
+			have[f.s.ID] = true
 		}
 	}
 	for _, s := range h.inTopic {
 		if s.Exact && s.ID > h.before.ID && s.ID < h.after.ID {
-			have++
+			have[s.ID] = true
 		}
 	}
-	return missing - min(have, missing)
+	missing := h.after.ID - h.before.ID - 1
+	return missing - min(uint64(len(have)), missing)
 }
 
 func (p *Pipeline) report(h *hole, wall time.Time) *HoleReport {
@@ -377,7 +416,7 @@ func (p *Pipeline) report(h *hole, wall time.Time) *HoleReport {
 func (p *Pipeline) unrepaired(h *hole, why string, wall time.Time) {
 	p.countUnrepaired(why)
 	r := p.report(h, wall)
-	r.Unrepaired, r.MissingSeq = why, missingSeq(h)
+	r.Unrepaired, r.MissingSeq = why, p.missingSeq(h)
 	p.c.HoleMissingSeq += r.MissingSeq
 	p.rep.last = r
 	if wall.Sub(p.rep.logAt) >= 10*time.Second {
