@@ -281,8 +281,9 @@ func numberedInHole(p Sighting, last *Sighting, first Sighting, rules HoleRules)
 // Published says what records read back from the topic (topic, in any
 // order) say of p, a peer's frame offered for a hole: certain, one of them
 // is certainly p's frame; possible, one may be (its identity, within the
-// margin). A feed sequence number is certain only within rules.Margin plus
-// rules.Late of p's window: a counter may wrap, or its sender restart.
+// margin). A feed sequence number is certain only where both windows lie
+// within rules.Margin plus rules.Late of each other, end to end: a counter
+// may wrap, or its sender restart.
 func Published(p Sighting, topic []Sighting, rules HoleRules) (certain, possible bool) {
 	for _, t := range topic {
 		if t.ID != p.ID || t.Exact != p.Exact {
@@ -297,11 +298,13 @@ func Published(p Sighting, topic []Sighting, rules HoleRules) (certain, possible
 }
 
 // certainlySame reports whether two sightings of one identity are certainly
-// one frame: the same feed sequence number with windows within slack of
-// each other, or the same bytes within less than their time on the line.
+// one frame: the same feed sequence number with both windows, end to end,
+// within slack, or the same bytes within less than their time on the line.
+// A wide window (a starved port's) could otherwise reach a number of
+// another round.
 func certainlySame(a, b Sighting, slack, byteTime int64) bool {
 	if a.Exact {
-		return a.Win.Known() && b.Win.Known() && a.Win.Lo-slack <= b.Win.Hi && b.Win.Lo-slack <= a.Win.Hi
+		return a.Win.Known() && b.Win.Known() && max(a.Win.Hi-b.Win.Lo, b.Win.Hi-a.Win.Lo) <= slack
 	}
 	return sameFrame(a.Win, b.Win, min(a.Size, b.Size), byteTime)
 }

@@ -679,6 +679,7 @@ func TestEchoedFramesTheRingLacks(t *testing.T) {
 		// A counter that wrapped, or a sender that restarted: the same
 		// number far from its echo is not certainly that frame.
 		{"published number, far off", Sighting{ID: 3, Exact: true, Win: Window{Lo: 900 * ms, Hi: 901 * ms}, Size: 5}, false, true},
+		{"published number, in a wide window", Sighting{ID: 3, Exact: true, Win: Window{Lo: 20 * ms, Hi: 900 * ms}, Size: 5}, false, true},
 	} {
 		certain, possible := r.Echoed(tc.s, 50*ms)
 		if certain != tc.certain || possible != tc.possible {
@@ -712,6 +713,9 @@ func TestPublished(t *testing.T) {
 		{"the same bytes, at once", Sighting{ID: 77, Win: Window{Lo: 200 * ms, Hi: 200*ms + ms/4}, Size: 10}, true, true},
 		{"the same bytes, within the margin", Sighting{ID: 77, Win: Window{Lo: 230 * ms, Hi: 231 * ms}, Size: 10}, false, true},
 		{"the same bytes, a second later", Sighting{ID: 77, Win: Window{Lo: 1200 * ms, Hi: 1201 * ms}, Size: 10}, false, false},
+		// A starved port's window reaching back to the record: its
+		// frame may be of another round of the counter.
+		{"the number, in a wide window", Sighting{ID: 7, Exact: true, Win: Window{Lo: 1000 * ms, Hi: 5000 * ms}, Size: 5}, false, true},
 	} {
 		certain, possible := Published(tc.s, topic, rules)
 		if certain != tc.certain || possible != tc.possible {

@@ -415,9 +415,10 @@ func (r *Ring) PossiblyPublished(e Entry) bool {
 // hold: a peer's copy of one this member's port lost, offered for a hole in
 // its stream. certain: a remembered echo is certainly that frame, so the
 // topic holds it; possible: the topic may hold it, as PossiblyPublished says
-// of an entry. A feed sequence number is certain only within slack of the
-// echo's window (the peer's frame may be far older than an arriving one,
-// and a counter may wrap); further off, the same number is possible. The
+// of an entry. A feed sequence number is certain only where both windows
+// lie within slack of each other, end to end (the peer's frame may be far
+// older than an arriving one, and a counter may wrap); further off, the
+// same number is possible. The
 // memory is left as it is: the frame is not the ring's, and the same hole
 // may be asked about again.
 func (r *Ring) Echoed(s Sighting, slack int64) (certain, possible bool) {

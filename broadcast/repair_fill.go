@@ -276,11 +276,7 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 			certain, maybe = inTail, maybe || mayTail
 		}
 		if certain {
-			// In the published stream before the fill: the peer's
-			// sightings of it match it, and a later answer holding it
-			// again does not publish it.
 			h.inTopic = append(h.inTopic, pf.s)
-			p.rep.fill(h.pos, pf.s, h.ring, pf.pos, false)
 			continue
 		}
 		pf.possible = pf.possible || f.Possible || maybe
@@ -359,16 +355,20 @@ func numbered(h *hole) bool {
 // publishedInHole returns the numbers between the two sides of h that the
 // latest records read back from the topic hold: published already (by a
 // member active before this one), so a peer whose echo trimmed them cannot
-// send them, and need not. A record certainly older than the frame before
-// the hole is of an earlier round of a counter that wraps.
+// send them, and need not. A record that ended on the line before the frame
+// before the hole began is of an earlier round of a counter that wraps;
+// where that cannot be told (the frame's window is unbounded) nothing is
+// counted, and neither for the start of the stream, whose frame before is
+// the topic's latest record: a number after it there is of an earlier round
+// too.
 func (p *Pipeline) publishedInHole(h *hole) map[uint64]bool {
 	have := make(map[uint64]bool)
+	if h.start || h.before.Win.Lo == backlog.NoLo {
+		return have
+	}
 	slack := int64(p.ringLimits.PassMargin) + int64(numberedLate)
 	for _, t := range p.rep.topicTail() {
-		if !t.Exact || t.ID <= h.before.ID || t.ID >= h.after.ID {
-			continue
-		}
-		if t.Win.Known() && h.before.Win.Known() && t.Win.Hi < h.before.Win.Lo-slack {
+		if !t.Exact || t.ID <= h.before.ID || t.ID >= h.after.ID || t.Win.Hi < h.before.Win.Lo-slack {
 			continue
 		}
 		have[t.ID] = true

@@ -117,3 +117,44 @@ func TestRepairOnActivationSkipsWhatTheTopicHolds(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingSeqCountsWhatTheTopicHolds: the numbers between a hole's two
+// sides that the topic's latest records hold are not missing, whoever
+// published them; records of an earlier round of a counter that wraps are
+// no evidence, nor is anything when the frame before the hole has no
+// bounded window to tell the rounds apart, nor for the start of the stream.
+func TestMissingSeqCountsWhatTheTopicHolds(t *testing.T) {
+	const sec = int64(time.Second)
+	num := func(id uint64, lo, hi int64) backlog.Sighting {
+		return backlog.Sighting{ID: id, Exact: true, Win: backlog.Window{Lo: lo, Hi: hi}, Size: 5}
+	}
+	at := 100 * sec // the frame before the hole, 100, ended on the line then
+	before, after := num(100, at-sec/100, at), num(110, at+sec/10, at+sec/10+sec/100)
+	fill := []peerFrame{{s: num(106, 0, 0)}, {s: num(107, 0, 0)}}
+	for _, tc := range []struct {
+		name   string
+		tail   []backlog.Sighting
+		before backlog.Window
+		start  bool
+		want   uint64
+	}{
+		{"nothing published", nil, before.Win, false, 7},
+		{"101..105 published", []backlog.Sighting{num(101, at, at+sec/100), num(103, at, at+sec/50), num(102, at, at+sec/100), num(104, at, at+sec/50), num(105, at, at+sec/50)}, before.Win, false, 2},
+		{"an earlier round", []backlog.Sighting{num(101, at-30*sec, at-29*sec), num(102, backlog.NoLo, at-29*sec)}, before.Win, false, 7},
+		{"no bound before the hole", []backlog.Sighting{num(101, at, at+sec/100)}, backlog.Window{Lo: backlog.NoLo, Hi: at}, false, 7},
+		{"the start of the stream", []backlog.Sighting{num(101, at, at+sec/100)}, before.Win, true, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Pipeline{ringLimits: backlog.Config{}.WithDefaults()}
+			for _, s := range tc.tail {
+				p.rep.seeTopic(s)
+			}
+			b := before
+			b.Win = tc.before
+			h := &hole{before: &b, after: after, start: tc.start, fill: fill}
+			if got := p.missingSeq(h); got != tc.want {
+				t.Fatalf("missing %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
