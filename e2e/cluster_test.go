@@ -26,6 +26,10 @@ import (
 // remaining follower only. For these the longest time without a commit,
 // from the fault until the pair has settled again, is measured from the
 // commit markers the brokers stamp, and logged.
+//
+// Then a GPS feed without sequence numbers takes the same faults, each
+// once, and each repair case of clusterRepairCases runs on a pipeline of
+// its own (chaos_feed_test.go).
 
 // TestChaosCluster runs every scenario on the cluster.
 func TestChaosCluster(t *testing.T) {
@@ -44,6 +48,10 @@ func TestChaosCluster(t *testing.T) {
 			}
 		})
 	}
+	// A feed without sequence numbers through the same faults, and the
+	// repair of frames a port lost (chaos_feed_test.go).
+	t.Run("feed", func(t *testing.T) { runFeedMatrix(t, kc) })
+	runClusterRepairs(t, kc)
 }
 
 // placement is where the run's topic and transactions live now: after a

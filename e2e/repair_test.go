@@ -99,11 +99,13 @@ func (r *feedRun) forAWhile(d time.Duration, start, end func() error) error {
 }
 
 // runRepair runs one repair run: a pair on spec, one fault on the active's
-// port, the checks of a feed run.
-func runRepair(t *testing.T, spec feedSpec, c repairCase, broker string, seed uint64) feedSummary {
+// port, the checks of a feed run. On the three-node cluster (broker
+// "cluster") it runs on kc, under a pipeline named after the case.
+func runRepair(t *testing.T, spec feedSpec, c repairCase, broker string, seed uint64, kc *e2eKafkaCluster) feedSummary {
 	t.Helper()
 	start := time.Now()
-	r := newFeedRun(t, spec, broker, seed, !strings.HasPrefix(spec.feed, serialsim.FeedSeq))
+	name := strings.NewReplacer(":", "-", "@", "-").Replace("repair-" + spec.feed + "-" + c.fault.name + "@" + c.where)
+	r := newFeedRunOn(t, spec, broker, seed, !strings.HasPrefix(spec.feed, serialsim.FeedSeq), kc, name)
 	active, inactive := r.settle()
 	r.stream(r.between(200*time.Millisecond, 600*time.Millisecond))
 	before := r.repairCounters()
@@ -177,7 +179,7 @@ func TestE2ERepair(t *testing.T) {
 				for i := range runs {
 					seed := seed0 + uint64(i)
 					t.Run(fmt.Sprintf("%s/%s@%s/%s/%d", spec.feed, c.fault.name, c.where, broker, i), func(t *testing.T) {
-						runRepair(t, spec, c, broker, seed)
+						runRepair(t, spec, c, broker, seed, nil)
 					})
 				}
 			}
@@ -189,12 +191,13 @@ func TestE2ERepair(t *testing.T) {
 // once both members read their ports.
 func newFeedRun(t *testing.T, spec feedSpec, broker string, seed uint64, fingerprint bool) *feedRun {
 	t.Helper()
-	return newFeedRunOn(t, spec, broker, seed, fingerprint, nil)
+	return newFeedRunOn(t, spec, broker, seed, fingerprint, nil, "")
 }
 
 // newFeedRunOn is newFeedRun, on the three-node cluster kc when broker is
-// "cluster", under a pipeline of the feed's name.
-func newFeedRunOn(t *testing.T, spec feedSpec, broker string, seed uint64, fingerprint bool, kc *e2eKafkaCluster) *feedRun {
+// "cluster", under a pipeline named name (by default after the feed): runs
+// that share the cluster need names of their own.
+func newFeedRunOn(t *testing.T, spec feedSpec, broker string, seed uint64, fingerprint bool, kc *e2eKafkaCluster, name string) *feedRun {
 	t.Helper()
 	needE2E(t)
 	requireKcat(t)
@@ -219,7 +222,7 @@ func newFeedRunOn(t *testing.T, spec feedSpec, broker string, seed uint64, finge
 		readTimeout: 5 * time.Millisecond,
 	}
 	if broker == "cluster" {
-		o.cluster, o.name = kc, "feed-"+strings.NewReplacer(":", "-").Replace(spec.feed)
+		o.cluster, o.name = kc, cmpOr(name, "feed-"+strings.NewReplacer(":", "-").Replace(spec.feed))
 	}
 	r.e2eCluster = newE2ECluster(t, o)
 	r.inStep = feedInStep

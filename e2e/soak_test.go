@@ -181,30 +181,18 @@ func soakSequenced(t *testing.T, kc *e2eKafkaCluster, res *soakResult) {
 }
 
 // soakFeed soaks a feed without sequence numbers: a feed run's pair and
-// checks, the chaos suite's faults but both-killed (which loses frames by
-// design: the sequenced soak covers it), and the planned stop of the feed
-// runs.
+// checks, and the faults of feedChaosFaults.
 func soakFeed(t *testing.T, kc *e2eKafkaCluster, res *soakResult) {
-	ch := &chaos{seed: chaosSeed(t), failovers: map[string][]time.Duration{}, stalls: map[string][]time.Duration{}, counts: map[string]int{}}
-	r := newFeedRunOn(t, feedSpecNamed(res.feed), res.broker, ch.seed, true, kc)
-	ch.e2eCluster, ch.rng = r.e2eCluster, r.rng
+	r, ch := newFeedChaos(t, feedSpecNamed(res.feed), res.broker, kc, "")
 	res.seed = ch.seed
-	faults := chaosFaults
-	if res.broker == "cluster" {
-		faults = clusterFaults
-	}
-	faults = slices.DeleteFunc(slices.Clone(faults), func(f chaosFault) bool { return f.name == "both-killed" })
-	faults = append(faults, chaosFault{"term-active", func(_ *chaos, active, inactive *e2eMember) { r.termActive(active, inactive) }})
+	faults := feedChaosFaults(r, res.broker)
 	start := time.Now()
 	for ; (time.Since(start) < res.soak || res.faults < res.minFaults) && !t.Failed(); res.faults++ {
 		f := soakFault(ch, faults)
 		if testing.Verbose() {
 			t.Logf("fault %d after %v: %s", res.faults+1, time.Since(start).Round(time.Second), f.name)
 		}
-		active, inactive := r.settle()
-		r.stream(r.between(100*time.Millisecond, 700*time.Millisecond))
-		ch.counts[f.name]++
-		f.run(ch, active, inactive)
+		injectFeed(r, ch, f)
 	}
 	res.elapsed = time.Since(start)
 	r.settle()
