@@ -337,8 +337,12 @@ func (c Config) String() string {
 	if c.ControlInterval > 0 {
 		control = fmt.Sprintf("%s/%v", c.ControlTopic, c.ControlInterval)
 	}
-	return fmt.Sprintf("brokers=%s topic=%s producer=%s transactional_id=%s commit_interval=%v commit_max_frames=%d control=%s tls=%v sasl=%s",
-		strings.Join(c.Brokers, ","), c.Topic, c.Producer, c.TransactionalID, c.CommitInterval, c.CommitMaxFrames, control, c.TLS.Enabled, c.SASL)
+	tls := fmt.Sprint(c.TLS.Enabled)
+	if c.TLS.Enabled && c.TLS.InsecureSkipVerify {
+		tls = "true,insecure-skip-verify"
+	}
+	return fmt.Sprintf("brokers=%s topic=%s producer=%s transactional_id=%s commit_interval=%v commit_max_frames=%d control=%s tls=%s sasl=%s",
+		strings.Join(c.Brokers, ","), c.Topic, c.Producer, c.TransactionalID, c.CommitInterval, c.CommitMaxFrames, control, tls, c.SASL)
 }
 
 // String names the mechanism, the user and where the password is read from.

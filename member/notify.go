@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,15 +36,20 @@ type roleNotifier struct {
 	pipeline string
 	member   string
 	peers    string // the configured peers' ids, comma-separated
-	log      *slog.Logger
-	queue    chan roleChange
+	// secretEnv names the variables that hold this member's secrets (the
+	// pair link's, SASL's password): the command must not inherit them,
+	// nor print them into the log with its output.
+	secretEnv []string
+	log       *slog.Logger
+	queue     chan roleChange
 }
 
 func newRoleNotifier(cfg Config, log *slog.Logger) *roleNotifier {
 	return &roleNotifier{
 		command: cfg.Pair.Notify, timeout: cfg.Pair.NotifyTimeout,
 		pipeline: cfg.Pipeline, member: cfg.MemberID, peers: peerIDs(cfg.Pair.Link), log: log,
-		queue: make(chan roleChange, maxNotifyQueue),
+		secretEnv: slices.DeleteFunc([]string{cfg.Pair.Link.SecretEnv, cfg.Kafka.SASL.PasswordEnv}, func(name string) bool { return name == "" }),
+		queue:     make(chan roleChange, maxNotifyQueue),
 	}
 }
 
@@ -94,7 +100,7 @@ func (n *roleNotifier) notify(ctx context.Context, c roleChange) error {
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", n.command)
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(withoutVariables(os.Environ(), n.secretEnv),
 		"FEEDD_PIPELINE="+n.pipeline,
 		"FEEDD_MEMBER="+n.member,
 		"FEEDD_ROLE="+c.To.String(),
@@ -116,6 +122,14 @@ func (n *roleNotifier) notify(ctx context.Context, c roleChange) error {
 		return fmt.Errorf("%w; output: %q", err, tail(out.String()))
 	}
 	return nil
+}
+
+// withoutVariables returns env without the variables named.
+func withoutVariables(env, names []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(names, name)
+	})
 }
 
 // tail returns the end of a command's output, bounded for a log line.

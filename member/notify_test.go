@@ -43,3 +43,40 @@ func TestRoleNotifierBoundsAndReports(t *testing.T) {
 		t.Fatalf("a command past its timeout of 200ms ran %v", d)
 	}
 }
+
+// TestRoleNotifierWithholdsSecrets: the variables that hold the pair
+// link's secret and SASL's password are not passed on to the command, which
+// may print its environment into a log; the rest of the environment is.
+func TestRoleNotifierWithholdsSecrets(t *testing.T) {
+	t.Setenv("FEEDD_TEST_PAIR_KEY", "pair-secret-value-0123456789")
+	t.Setenv("FEEDD_TEST_SASL_PASSWORD", "sasl-password-value")
+	t.Setenv("FEEDD_TEST_KEPT", "kept-value")
+	var cfg Config
+	cfg.Pipeline, cfg.MemberID = "ais-north", "host-a"
+	cfg.Pair.NotifyTimeout = 5 * time.Second
+	cfg.Pair.Link.SecretEnv = "FEEDD_TEST_PAIR_KEY"
+	cfg.Kafka.SASL.PasswordEnv = "FEEDD_TEST_SASL_PASSWORD"
+	n := newRoleNotifier(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+
+	out := filepath.Join(t.TempDir(), "env")
+	n.command = "env > " + out
+	change := roleChange{Transition: ftpair.Transition{At: time.Now(), From: ftpair.RoleInactive, To: ftpair.RoleActivating}, term: 2}
+	if err := n.notify(t.Context(), change); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := string(got)
+	for _, secret := range []string{"FEEDD_TEST_PAIR_KEY", "pair-secret-value", "FEEDD_TEST_SASL_PASSWORD", "sasl-password-value"} {
+		if strings.Contains(env, secret) {
+			t.Errorf("the command's environment holds %q:\n%s", secret, env)
+		}
+	}
+	for _, kept := range []string{"FEEDD_TEST_KEPT=kept-value", "FEEDD_ROLE=activating", "FEEDD_MEMBER=host-a"} {
+		if !strings.Contains(env, kept) {
+			t.Errorf("the command's environment lacks %q:\n%s", kept, env)
+		}
+	}
+}

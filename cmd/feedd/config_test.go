@@ -346,6 +346,52 @@ func TestCheckConfigWarns(t *testing.T) {
 	}
 }
 
+// TestCheckConfigWarnsOfInsecureKafka: brokers whose certificates are not
+// checked, and a PLAIN password sent without TLS, pass with a warning each,
+// and the summary line says the certificates are not checked.
+func TestCheckConfigWarnsOfInsecureKafka(t *testing.T) {
+	unsetFeeddEnv(t)
+	t.Setenv("FEEDD_TEST_PAIR_SECRET", "a-pair-secret-of-32-bytes-length")
+	password := filepath.Join(t.TempDir(), "kafka.password")
+	if err := os.WriteFile(password, []byte("a-kafka-password"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name        string
+		flags       []string
+		warning     string // "" for none
+		summaryHas  string
+		summaryLack string
+	}{
+		{"tls verified", []string{"--kafka.tls.enabled"}, "", "tls=true ", "insecure"},
+		{"tls unverified", []string{"--kafka.tls.enabled", "--kafka.tls.insecure_skip_verify"},
+			"warning: kafka.tls.insecure_skip_verify: the brokers' certificates are not checked", "tls=true,insecure-skip-verify", ""},
+		{"plain without tls", []string{"--kafka.sasl.mechanism", "PLAIN", "--kafka.sasl.username", "feedd", "--kafka.sasl.password_file", password},
+			"warning: kafka.sasl.mechanism: PLAIN without kafka.tls.enabled sends the password to the brokers in the clear", "sasl=PLAIN", ""},
+		{"plain over tls", []string{"--kafka.tls.enabled", "--kafka.sasl.mechanism", "PLAIN", "--kafka.sasl.username", "feedd", "--kafka.sasl.password_file", password},
+			"", "sasl=PLAIN", ""},
+		{"scram without tls", []string{"--kafka.sasl.mechanism", "SCRAM-SHA-512", "--kafka.sasl.username", "feedd", "--kafka.sasl.password_file", password},
+			"", "sasl=SCRAM-SHA-512", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"run", "--config", writeConfig(t, validYAML), "--check-config", "--serial.device", os.DevNull}, tc.flags...)
+			if code := dispatch(t.Context(), args, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d, stderr %q; want 0", code, stderr.String())
+			}
+			if tc.warning == "" && stderr.Len() != 0 || tc.warning != "" && !strings.Contains(stderr.String(), tc.warning) {
+				t.Errorf("stderr %q; want %q", stderr.String(), tc.warning)
+			}
+			if !strings.Contains(stdout.String(), tc.summaryHas) || tc.summaryLack != "" && strings.Contains(stdout.String(), tc.summaryLack) {
+				t.Errorf("stdout %q; want %q and not %q", stdout.String(), tc.summaryHas, tc.summaryLack)
+			}
+			if strings.Contains(stdout.String()+stderr.String(), "a-kafka-password") {
+				t.Errorf("the output shows the password: %q %q", stdout.String(), stderr.String())
+			}
+		})
+	}
+}
+
 func TestUnknownCommand(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := dispatch(t.Context(), []string{"frobnicate"}, &stdout, &stderr); code != 2 {

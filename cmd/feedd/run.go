@@ -162,11 +162,20 @@ func deviceWarning(c ingest.SerialConfig) string {
 
 // configWarnings reports what in a valid configuration is likely a
 // mistake: a secret file that every user of the host can read, or that its
-// group can change, and a baud rate no UART offers as standard. A secret
-// its group can read is the runbook's layout (owner root, the member's
-// group, 0640), not a mistake.
+// group can change, a baud rate no UART offers as standard, brokers whose
+// certificates are not checked, and a SASL password sent in the clear. A
+// secret its group can read is the runbook's layout (owner root, the
+// member's group, 0640), not a mistake.
 func configWarnings(cfg member.Config) []string {
 	warnings := cfg.Serial.Warnings()
+	if cfg.Kafka.TLS.Enabled && cfg.Kafka.TLS.InsecureSkipVerify {
+		warnings = append(warnings, "kafka.tls.insecure_skip_verify: the brokers' certificates are not checked, "+
+			"so anyone between this host and Kafka can pose as a broker (meant for tests; set kafka.tls.ca_file instead)")
+	}
+	if cfg.Kafka.SASL.Mechanism == "PLAIN" && !cfg.Kafka.TLS.Enabled {
+		warnings = append(warnings, "kafka.sasl.mechanism: PLAIN without kafka.tls.enabled sends the password to the brokers in the clear; "+
+			"enable TLS or use SCRAM-SHA-512")
+	}
 	for _, f := range []struct{ field, path string }{
 		{"pair.secret_file", cfg.Pair.Link.SecretFile},
 		{"pair.tls.key_file", cfg.Pair.Link.TLS.KeyFile},
