@@ -129,10 +129,11 @@ func NewMux(h Handlers, gatherer prometheus.Gatherer, log *slog.Logger) *http.Se
 			log.Warn("admin: encode status", "err", err)
 		}
 	})
+	refusals := refusalLog{log: log}
 	mux.HandleFunc("POST /switchover", func(w http.ResponseWriter, r *http.Request) {
 		target := r.URL.Query().Get("to")
 		if err := VerifyRequest(h.Secret, r.Header.Get("X-Feedd-Auth"), "switchover", target, time.Now()); err != nil {
-			log.Warn("admin: switchover refused", "remote", r.RemoteAddr, "err", err)
+			refusals.report(time.Now(), "admin: switchover refused", "remote", r.RemoteAddr, "err", err)
 			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
@@ -144,6 +145,36 @@ func NewMux(h Handlers, gatherer prometheus.Gatherer, log *slog.Logger) *http.Se
 		fmt.Fprintln(w, "switchover requested")
 	})
 	return mux
+}
+
+// refusalLogEvery bounds the warnings about refused operator requests:
+// anyone who can reach the endpoint can send them, and must not be able to
+// flood the log.
+const refusalLogEvery = 10 * time.Second
+
+// refusalLog logs the first refusal of each refusalLogEvery as a warning,
+// with the number of refusals since the last warning, and the others at
+// debug level.
+type refusalLog struct {
+	log      *slog.Logger
+	mu       sync.Mutex
+	lastWarn time.Time
+	since    int // refusals logged at debug level since lastWarn
+}
+
+func (l *refusalLog) report(now time.Time, msg string, attrs ...any) {
+	l.mu.Lock()
+	level, since := slog.LevelDebug, 0
+	if l.lastWarn.IsZero() || now.Sub(l.lastWarn) >= refusalLogEvery {
+		level, since, l.lastWarn, l.since = slog.LevelWarn, l.since, now, 0
+	} else {
+		l.since++
+	}
+	l.mu.Unlock()
+	if since > 0 {
+		attrs = append(attrs, "refused_since_last_warning", since)
+	}
+	l.log.Log(context.Background(), level, msg, attrs...)
 }
 
 // Server serves an HTTP endpoint (a member's admin endpoint, the audit's
@@ -164,7 +195,7 @@ func Start(ctx context.Context, listen string, handler http.Handler, log *slog.L
 		return nil, fmt.Errorf("listening on %s: %w", listen, err)
 	}
 	a := &Server{
-		srv:  &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second},
+		srv:  &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute},
 		ln:   ln,
 		Addr: ln.Addr().String(),
 	}

@@ -116,3 +116,32 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Errorf("switchovers performed: %v; want exactly [b]", switched)
 	}
 }
+
+// TestRefusalsAreLoggedSparingly: whoever can reach the endpoint can send
+// refused requests; they warn once per refusalLogEvery, with how many were
+// refused in between, and the rest go to debug.
+func TestRefusalsAreLoggedSparingly(t *testing.T) {
+	var out strings.Builder
+	l := refusalLog{log: slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	start := time.Unix(1_800_000_000, 0)
+	for _, after := range []time.Duration{0, time.Second, 2 * time.Second, refusalLogEvery + time.Second, refusalLogEvery + 2*time.Second} {
+		l.report(start.Add(after), "refused", "remote", "192.0.2.1:4000")
+	}
+	var levels []string
+	var counts []float64
+	for line := range strings.Lines(out.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		levels = append(levels, rec["level"].(string))
+		n, _ := rec["refused_since_last_warning"].(float64)
+		counts = append(counts, n)
+	}
+	if got, want := strings.Join(levels, " "), "WARN DEBUG DEBUG WARN DEBUG"; got != want {
+		t.Errorf("levels %s; want %s", got, want)
+	}
+	if counts[3] != 2 || counts[0] != 0 {
+		t.Errorf("refusals reported since the last warning %v; want 2 on the second warning", counts)
+	}
+}
