@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,7 +23,9 @@ const (
 	// EventBuffer is the capacity of the Events channel.
 	EventBuffer = 64
 	// maxPendingHandshakes bounds the accepted connections that have not
-	// finished their handshake; more are closed at once (RejectBusy).
+	// finished their handshake. One more closes the oldest of them
+	// (RejectBusy), so connections opened and left idle cannot keep the
+	// peer out: its own handshake takes a round trip, theirs never ends.
 	maxPendingHandshakes = 8
 	// rejectLogEvery rate-limits warnings about rejected input, per reason;
 	// the rest are logged at debug level.
@@ -60,7 +63,8 @@ type Link struct {
 
 	rejected      [numRejectReasons]atomic.Uint64
 	lastRejectLog [numRejectReasons]atomic.Int64
-	pending       chan struct{} // semaphore: handshakes in progress
+	pendingMu     sync.Mutex
+	pending       []*pendingHandshake // accepted, handshake in progress, oldest first
 	started       atomic.Bool
 
 	mu      sync.Mutex
@@ -140,15 +144,14 @@ func New(memberID string, cfg Config, creds Credentials, logger *slog.Logger, op
 		errs = append(errs, err)
 	}
 	l := &Link{
-		self:    memberID,
-		cfg:     cfg,
-		log:     logger,
-		peers:   map[string]*peer{},
-		events:  make(chan ftpair.Event, EventBuffer),
-		epoch:   time.Now(),
-		pending: make(chan struct{}, maxPendingHandshakes),
-		conns:   map[net.Conn]struct{}{},
-		now:     hostclock.Now,
+		self:   memberID,
+		cfg:    cfg,
+		log:    logger,
+		peers:  map[string]*peer{},
+		events: make(chan ftpair.Event, EventBuffer),
+		epoch:  time.Now(),
+		conns:  map[net.Conn]struct{}{},
+		now:    hostclock.Now,
 	}
 	for _, o := range opts {
 		o.apply(l)
@@ -538,27 +541,51 @@ func (l *Link) acceptLoop(ctx context.Context, wg *sync.WaitGroup) {
 			continue
 		}
 		delay = 0
-		select {
-		case l.pending <- struct{}{}:
-		default:
-			l.countReject(rejectf(RejectBusy, "%d handshakes in progress", maxPendingHandshakes), conn.RemoteAddr(), "")
-			conn.Close()
-			continue
-		}
-		wg.Go(func() { l.serveAccepted(ctx, conn) })
+		h := l.admit(conn)
+		wg.Go(func() { l.serveAccepted(ctx, h) })
+	}
+}
+
+// pendingHandshake is an accepted connection whose handshake is under way.
+type pendingHandshake struct {
+	conn    net.Conn
+	evicted atomic.Bool // closed to make room: counted as RejectBusy
+}
+
+// admit adds conn to the handshakes in progress; when there are
+// maxPendingHandshakes already, the oldest is closed to make room.
+func (l *Link) admit(conn net.Conn) *pendingHandshake {
+	h := &pendingHandshake{conn: conn}
+	l.pendingMu.Lock()
+	var oldest *pendingHandshake
+	if len(l.pending) >= maxPendingHandshakes {
+		oldest = l.pending[0]
+		oldest.evicted.Store(true)
+		l.pending = slices.Delete(l.pending, 0, 1)
+	}
+	l.pending = append(l.pending, h)
+	l.pendingMu.Unlock()
+	if oldest != nil {
+		l.countReject(rejectf(RejectBusy, "%d handshakes in progress; the oldest closed for a new connection", maxPendingHandshakes),
+			oldest.conn.RemoteAddr(), "")
+		oldest.conn.Close()
+	}
+	return h
+}
+
+// release removes h from the handshakes in progress, if it is still there.
+func (l *Link) release(h *pendingHandshake) {
+	l.pendingMu.Lock()
+	defer l.pendingMu.Unlock()
+	if i := slices.Index(l.pending, h); i >= 0 {
+		l.pending = slices.Delete(l.pending, i, i+1)
 	}
 }
 
 // serveAccepted authenticates an accepted connection and runs its session.
-func (l *Link) serveAccepted(ctx context.Context, raw net.Conn) {
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			<-l.pending
-		}
-	}
-	defer release()
+func (l *Link) serveAccepted(ctx context.Context, h *pendingHandshake) {
+	raw := h.conn
+	defer l.release(h)
 	l.track(raw)
 	defer l.untrack(raw)
 	tuneTCP(raw)
@@ -602,13 +629,18 @@ func (l *Link) serveAccepted(ctx context.Context, raw net.Conn) {
 	})
 	if err != nil {
 		raw.Close()
-		release()
-		if ctx.Err() == nil {
+		l.release(h)
+		if ctx.Err() == nil && !h.evicted.Load() {
 			l.rejectHandshake(ctx, err, raw.RemoteAddr(), p)
 		}
 		return
 	}
-	release()
+	l.release(h)
+	if h.evicted.Load() {
+		// Closed to make room as its handshake ended; the peer dials again.
+		conn.Close()
+		return
+	}
 	l.runSession(ctx, newSession(l, p, conn, s, o, "accepted"))
 }
 

@@ -116,8 +116,8 @@ const (
 	// RejectIncomplete: the connection closed, failed or timed out before
 	// the handshake completed.
 	RejectIncomplete RejectReason = "incomplete"
-	// RejectBusy: too many handshakes in progress; the connection was
-	// closed at once.
+	// RejectBusy: a connection whose handshake had not ended, the oldest
+	// of maxPendingHandshakes, closed to make room for a newer one.
 	RejectBusy RejectReason = "busy"
 	// RejectIdentity: an authenticated peer whose frame identity settings
 	// (framing, sequence extractor, identity scheme) differ from ours: the
