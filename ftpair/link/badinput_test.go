@@ -155,7 +155,7 @@ func TestBadInput(t *testing.T) {
 	// authenticated, then refused.
 	step("another frame identity", RejectIdentity, func() {
 		c := dialRaw(t, b.addr())
-		_, _, err := clientHandshake(c, modeHMAC, "a2", "b", testSecret, Identity{Digest: [IdentityDigestLen]byte{1}, Description: "framing lines"})
+		_, _, err := clientHandshake(c, modeHMAC, "a2", "b", testSecret, Identity{Digest: [IdentityDigestLen]byte{1}, Description: "framing lines"}, newNonce())
 		mustReason(t, err, RejectIdentity)
 		drain(c)
 	})
@@ -163,7 +163,7 @@ func TestBadInput(t *testing.T) {
 	// then refused as a member id clash.
 	step("our own member id", RejectDuplicateID, func() {
 		c := dialRaw(t, b.addr())
-		_, _, err := clientHandshake(c, modeHMAC, "b", "c", testSecret, Identity{})
+		_, _, err := clientHandshake(c, modeHMAC, "b", "c", testSecret, Identity{}, newNonce())
 		mustReason(t, err, RejectDuplicateID)
 		drain(c)
 	})

@@ -2,6 +2,7 @@ package link
 
 import (
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 
@@ -81,5 +82,36 @@ func TestMemberIDClashMTLS(t *testing.T) {
 	}
 	if n := first.rejected(RejectDuplicateID); n < 3 {
 		t.Fatalf("%d clash rejections", n)
+	}
+}
+
+// TestOwnConnectionComingBackIsNoClash: a member whose peer's address
+// leads back to its own listener (a copied configuration, or someone
+// relaying its connection back to it) reads its own hello there. That is
+// refused as the wrong peer, with the address to fix, and is not taken for
+// another member running under its id.
+func TestOwnConnectionComingBackIsNoClash(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	var logs testsupport.SyncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	a := startMemberLog(t, "a", testConfig(addr, PeerConfig{ID: "b", Address: addr}), hmacCreds(), log)
+
+	waitFor(t, "three refusals of its own connection", func() bool { return a.rejected(RejectWrongPeer) >= 3 })
+	if n := a.rejected(RejectDuplicateID); n != 0 {
+		t.Errorf("%d member id clashes counted", n)
+	}
+	if st := a.l.Status().MemberIDClash; st != nil {
+		t.Errorf("status shows a member id clash: %+v", st)
+	}
+	if ev := a.refusedEvents("a"); len(ev) != 0 {
+		t.Errorf("refused itself as a peer: %+v", ev)
+	}
+	if want := "own connection came back to it: the address it dials for b (" + addr + ") leads here"; !strings.Contains(logs.String(), want) {
+		t.Errorf("the log lacks %q:\n%s", want, logs.String())
 	}
 }

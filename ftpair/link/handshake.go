@@ -35,7 +35,8 @@ func sessionKeys(mode authMode, secret, tr []byte, dialer bool) (*sealer, *opene
 }
 
 // clientHandshake is the dialer's side, run over a fresh connection (after
-// TLS in mTLS mode): hello with a fresh nonce and our frame identity;
+// TLS in mTLS mode): hello with the fresh nonce nd (newNonce) and our frame
+// identity;
 // welcome from the peer we dialed, with its identity and (HMAC) its proof
 // over both nonces and both identities; our proof. Only then, the peer
 // authenticated, are the identities compared: a mismatch is a
@@ -43,9 +44,7 @@ func sessionKeys(mode authMode, secret, tr []byte, dialer bool) (*sealer, *opene
 // authenticate our identity and refuse us too. A peer that answers under
 // our own member id is authenticated the same way and then refused as a
 // member id clash (RejectDuplicateID).
-func clientHandshake(conn io.ReadWriter, mode authMode, self, peer string, secret []byte, ours Identity) (*sealer, *opener, error) {
-	var nd [nonceLen]byte
-	rand.Read(nd[:])
+func clientHandshake(conn io.ReadWriter, mode authMode, self, peer string, secret []byte, ours Identity, nd [nonceLen]byte) (*sealer, *opener, error) {
 	if _, err := conn.Write(appendHello(nil, msgHello, hello{mode: mode, from: self, to: peer, nonce: nd, ident: ours})); err != nil {
 		return nil, nil, hsErr(err)
 	}
@@ -97,8 +96,9 @@ func clientHandshake(conn io.ReadWriter, mode authMode, self, peer string, secre
 // (whoever it says it dialed) is answered and authenticated like a peer,
 // and then refused as a member id clash (RejectDuplicateID), so that both
 // sides learn of it; check must accept our own id (the link's only
-// verifies that the certificate names it).
-func serverHandshake(conn io.ReadWriter, mode authMode, self string, secret []byte, check func(from string) error, ours Identity) (string, *sealer, *opener, error) {
+// verifies that the certificate names it, and that the hello's nonce is
+// not one of its own dialers': a connection that came back to us).
+func serverHandshake(conn io.ReadWriter, mode authMode, self string, secret []byte, check func(from string, nonce [nonceLen]byte) error, ours Identity) (string, *sealer, *opener, error) {
 	buf := make([]byte, MaxFrame)
 	frame, err := readFrame(conn, buf)
 	if err != nil {
@@ -113,11 +113,11 @@ func serverHandshake(conn io.ReadWriter, mode authMode, self string, secret []by
 	case h.to != self && h.from != self:
 		return "", nil, nil, rejectf(RejectWrongPeer, "%q dialed %q, we are %q", h.from, h.to, self)
 	}
-	if err := check(h.from); err != nil {
+	if err := check(h.from, h.nonce); err != nil {
 		return "", nil, nil, err
 	}
 	w := hello{mode: mode, from: self, to: h.from, ident: ours}
-	rand.Read(w.nonce[:])
+	w.nonce = newNonce()
 	tr := transcript(mode, h.from, self, h.nonce, w.nonce, h.ident, ours)
 	if mode == modeHMAC {
 		w.mac = derive(secret, labelWelcome, tr)
@@ -248,4 +248,11 @@ func (c *memberIDClash) Error() string {
 
 func clashError(self string) error {
 	return &rejectError{reason: RejectDuplicateID, msg: "member id", err: &memberIDClash{id: self}}
+}
+
+// newNonce returns a fresh random handshake nonce.
+func newNonce() [nonceLen]byte {
+	var n [nonceLen]byte
+	rand.Read(n[:])
+	return n
 }

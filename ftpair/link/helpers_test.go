@@ -270,7 +270,7 @@ func rogueHello(t *testing.T, c net.Conn, from, to string) (hello, [nonceLen]byt
 func rogueSession(t *testing.T, addr, from, to string, secret []byte) (net.Conn, *sealer) {
 	t.Helper()
 	c := dialRaw(t, addr)
-	s, _, err := clientHandshake(c, modeHMAC, from, to, secret, Identity{})
+	s, _, err := clientHandshake(c, modeHMAC, from, to, secret, Identity{}, newNonce())
 	if err != nil {
 		t.Fatalf("rogue handshake: %v", err)
 	}
@@ -298,10 +298,10 @@ func pipeHandshake(mode authMode, dialAs, dialTo string, dialIdent Identity, acc
 	c1, c2 := pipe()
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := clientHandshake(c1, mode, dialAs, dialTo, testSecret, dialIdent)
+		_, _, err := clientHandshake(c1, mode, dialAs, dialTo, testSecret, dialIdent, newNonce())
 		done <- err
 	}()
-	_, _, _, acceptErr = serverHandshake(c2, mode, acceptAs, testSecret, func(string) error { return nil }, acceptIdent)
+	_, _, _, acceptErr = serverHandshake(c2, mode, acceptAs, testSecret, func(string, [nonceLen]byte) error { return nil }, acceptIdent)
 	return acceptErr, <-done
 }
 

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,7 +66,11 @@ type Link struct {
 	lastRejectLog [numRejectReasons]atomic.Int64
 	pendingMu     sync.Mutex
 	pending       []*pendingHandshake // accepted, handshake in progress, oldest first
-	started       atomic.Bool
+	// dialing holds the nonces of this member's own hellos whose
+	// handshake is under way (guarded by pendingMu): a hello that arrives
+	// with one of them is our own connection come back.
+	dialing map[[nonceLen]byte]struct{}
+	started atomic.Bool
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{} // every open TCP connection
@@ -144,14 +149,15 @@ func New(memberID string, cfg Config, creds Credentials, logger *slog.Logger, op
 		errs = append(errs, err)
 	}
 	l := &Link{
-		self:   memberID,
-		cfg:    cfg,
-		log:    logger,
-		peers:  map[string]*peer{},
-		events: make(chan ftpair.Event, EventBuffer),
-		epoch:  time.Now(),
-		conns:  map[net.Conn]struct{}{},
-		now:    hostclock.Now,
+		self:    memberID,
+		cfg:     cfg,
+		log:     logger,
+		peers:   map[string]*peer{},
+		events:  make(chan ftpair.Event, EventBuffer),
+		epoch:   time.Now(),
+		conns:   map[net.Conn]struct{}{},
+		dialing: map[[nonceLen]byte]struct{}{},
+		now:     hostclock.Now,
 	}
 	for _, o := range opts {
 		o.apply(l)
@@ -582,6 +588,39 @@ func (l *Link) release(h *pendingHandshake) {
 	}
 }
 
+// dialingHello records nd as the nonce of a hello this member sends, until
+// the returned function is called.
+func (l *Link) dialingHello(nd [nonceLen]byte) (done func()) {
+	l.pendingMu.Lock()
+	l.dialing[nd] = struct{}{}
+	l.pendingMu.Unlock()
+	return func() {
+		l.pendingMu.Lock()
+		delete(l.dialing, nd)
+		l.pendingMu.Unlock()
+	}
+}
+
+// dialedPeers names the peers this member dials, with their addresses.
+func (l *Link) dialedPeers() string {
+	var names []string
+	for _, p := range l.peers {
+		if p.dial {
+			names = append(names, fmt.Sprintf("%s (%s)", p.id, p.addr))
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// ownHello reports whether nonce is that of a hello this member is sending.
+func (l *Link) ownHello(nonce [nonceLen]byte) bool {
+	l.pendingMu.Lock()
+	defer l.pendingMu.Unlock()
+	_, ok := l.dialing[nonce]
+	return ok
+}
+
 // serveAccepted authenticates an accepted connection and runs its session.
 func (l *Link) serveAccepted(ctx context.Context, h *pendingHandshake) {
 	raw := h.conn
@@ -600,7 +639,10 @@ func (l *Link) serveAccepted(ctx context.Context, h *pendingHandshake) {
 			}
 			conn = tc
 		}
-		_, s, o, err := serverHandshake(conn, l.mode, l.self, l.secret, func(from string) error {
+		_, s, o, err := serverHandshake(conn, l.mode, l.self, l.secret, func(from string, nonce [nonceLen]byte) error {
+			if l.ownHello(nonce) {
+				return rejectf(RejectWrongPeer, "this member's own connection came back to it: the address it dials for %s leads here", l.dialedPeers())
+			}
 			if from == l.self {
 				// A member id clash, refused once authenticated: the
 				// certificate must name the id all the same.
@@ -707,7 +749,9 @@ func (l *Link) dialOnce(ctx context.Context, p *peer) (bool, time.Duration) {
 			}
 			conn = tc
 		}
-		s, o, err := clientHandshake(conn, l.mode, l.self, p.id, l.secret, l.ident)
+		nd := newNonce()
+		defer l.dialingHello(nd)()
+		s, o, err := clientHandshake(conn, l.mode, l.self, p.id, l.secret, l.ident, nd)
 		return conn, s, o, err
 	})
 	if err != nil {

@@ -167,10 +167,10 @@ func TestHandshakeDirect(t *testing.T) {
 		}
 		done := make(chan result, 1)
 		go func() {
-			s, o, err := clientHandshake(c1, mode, "a", "b", testSecret, Identity{})
+			s, o, err := clientHandshake(c1, mode, "a", "b", testSecret, Identity{}, newNonce())
 			done <- result{s, o, err}
 		}()
-		from, ss, so, err := serverHandshake(c2, mode, "b", testSecret, func(string) error { return nil }, Identity{})
+		from, ss, so, err := serverHandshake(c2, mode, "b", testSecret, func(string, [nonceLen]byte) error { return nil }, Identity{})
 		r := <-done
 		if err != nil || r.err != nil || from != "a" {
 			t.Fatalf("mode %d: %v / %v", mode, err, r.err)
