@@ -113,6 +113,10 @@ type feedSummary struct {
 	// extra counts the records beyond the frames owed, by kcat's
 	// reading: all of them marked possible repeats when the run passed.
 	extra int
+	// kcatProblem says why kcat's reading does not fit the record ("" if
+	// it does); auditFailed: feedd audit --expect --strict did not pass.
+	kcatProblem string
+	auditFailed bool
 	// ownHandovers counts the hand-overs the pair made by itself while it
 	// settled between faults.
 	ownHandovers int
@@ -120,14 +124,21 @@ type feedSummary struct {
 }
 
 func (s feedSummary) String() string {
+	kcat := fmt.Sprintf("missing 0, duplicates %d, all marked possible", s.extra)
+	if s.kcatProblem != "" {
+		kcat = "DOES NOT FIT the record: " + s.kcatProblem
+	}
 	audit := "clean"
+	if s.auditFailed {
+		audit = "FAILED"
+	}
 	own := ""
 	if s.ownHandovers > 0 {
 		own = fmt.Sprintf(" and %d hand-over(s) of the pair's own", s.ownHandovers)
 	}
-	return fmt.Sprintf("feed run: %s on %s, seed %d: %d faults [%s]%s; %d frames recorded, %d owed; kcat: %d records, missing 0, duplicates %d, all marked possible; "+
+	return fmt.Sprintf("feed run: %s on %s, seed %d: %d faults [%s]%s; %d frames recorded, %d owed; kcat: %d records, %s; "+
 		"audit: missing %d, duplicates %d (marked %d, unmarked %d), %s; %v",
-		s.spec.feed, s.broker, s.seed, len(s.faults), strings.Join(s.faults, " "), own, s.recorded, s.owed, s.records, s.extra,
+		s.spec.feed, s.broker, s.seed, len(s.faults), strings.Join(s.faults, " "), own, s.recorded, s.owed, s.records, kcat,
 		s.missing, s.duplicates, s.marked, s.unmarked, audit, s.elapsed.Round(time.Second))
 }
 
@@ -138,6 +149,7 @@ func runFeedChaos(t *testing.T, spec feedSpec, broker string, seed uint64, fault
 	t.Helper()
 	start := time.Now()
 	r := newFeedRun(t, spec, broker, seed, true)
+	t.Logf("to run it alone: FEEDD_CHAOS_SEED=%d FEEDD_FEEDS=%s FEEDD_FEEDS_BROKERS=%s", seed, spec.feed, broker)
 
 	var names []string
 	order := r.rng.Perm(len(feedFaults)) // each kind once, then at random
@@ -358,6 +370,7 @@ func (r *feedRun) check() feedSummary {
 	v := compareFeedTopic(owed, recs)
 	s.extra = v.extra
 	if !v.ok {
+		s.kcatProblem = v.problem
 		t.Errorf("kcat's reading of the topic does not fit the record: %s", v.problem)
 	} else {
 		r.checkLossSeen(owed, recs)
@@ -368,6 +381,7 @@ func (r *feedRun) check() feedSummary {
 	tt := rep.Totals
 	s.missing, s.duplicates, s.marked, s.unmarked = tt.Missing, tt.Duplicates, tt.DuplicatesMarked, tt.DuplicatesUnmarked
 	if auditErr != nil {
+		s.auditFailed = true
 		t.Errorf("feedd audit --expect --strict: %v\n%s", auditErr, text)
 	}
 	// kcat's counts beyond the frames and of marked records are whole only

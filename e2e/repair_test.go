@@ -213,7 +213,9 @@ func newFeedRunOn(t *testing.T, spec feedSpec, broker string, seed uint64, finge
 		}
 		os.RemoveAll(dir)
 	})
-	t.Logf("%s on %s: seed %d (rerun with FEEDD_CHAOS_SEED=%d FEEDD_FEEDS=%s FEEDD_FEEDS_BROKERS=%s)", spec.feed, broker, seed, seed, spec.feed, broker)
+	// The seed is derived from the test's, which chaosSeed logged with
+	// the way to run the test again.
+	t.Logf("%s on %s: seed %d", spec.feed, broker, seed)
 	r := &feedRun{spec: spec, broker: broker, seed: seed, rng: rand.New(rand.NewPCG(seed, 0xfeedd)), dir: dir,
 		record: filepath.Join(dir, "feed.record")}
 	o := e2eOptions{
