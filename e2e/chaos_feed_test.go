@@ -96,7 +96,11 @@ func runFeedMatrix(t *testing.T, kc *e2eKafkaCluster) {
 	s := r.check()
 	s.faults, s.elapsed = names, time.Since(start)
 	s.ownHandovers = len(r.faults)
-	t.Logf("%s; failovers %v; stalls %v", s, ch.failovers, ch.stalls)
+	verdict := ""
+	if t.Failed() {
+		verdict = "FAILED: "
+	}
+	t.Logf("%s%s; failovers %v; stalls %v", verdict, s, ch.failovers, ch.stalls)
 }
 
 // clusterRepairCases are the repair cases the cluster runs: every fault

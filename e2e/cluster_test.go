@@ -37,8 +37,9 @@ func TestChaosCluster(t *testing.T) {
 	needE2E(t)
 	requireKcat(t)
 	kc := startE2EKafkaCluster(t)
-	// Each scenario needs the whole cluster, also after one that failed
-	// and left a node behind: none starts until it is in sync again.
+	// Each scenario needs the whole cluster, also after one that failed:
+	// none starts until every node is in sync again. A node a failed
+	// scenario left stopped is not started here, so the test ends there.
 	inSync := func(after string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()

@@ -68,20 +68,40 @@ func TestMemberIDClashRefusedOnBothSides(t *testing.T) {
 	}
 }
 
-// TestMemberIDClashMTLS: in mTLS mode the dialer finds the clash in the
-// certificate of the member it dialed, which names our own id, and refuses
-// it there.
+// TestMemberIDClashMTLS: in mTLS mode the certificate of the member
+// dialed names our own id; the TLS handshake lets it through and the link
+// handshake finds the clash, on both sides, as in hmac mode.
 func TestMemberIDClashMTLS(t *testing.T) {
 	ca := newCA(t, "feedd test CA")
 	creds := Credentials{Certificate: ca.issue(t, "a"), CAs: ca.pool}
 	second := startMember(t, "a", mtlsConfig("127.0.0.1:0", PeerConfig{ID: "0", Address: nowhere}), creds)
 	first := startMember(t, "a", mtlsConfig("127.0.0.1:0", PeerConfig{ID: "b", Address: second.addr()}), creds)
-	waitFor(t, "three refusals", func() bool { return len(first.refusedEvents("a")) >= 3 })
-	if st := first.l.Status().MemberIDClash; st == nil || !st.Standing || !strings.Contains(st.Error, "the member at "+second.addr()+" ") {
-		t.Fatalf("status: %+v", st)
+	for _, m := range []*member{first, second} {
+		waitFor(t, "three refusals", func() bool { return len(m.refusedEvents("a")) >= 3 })
+		if st := m.l.Status().MemberIDClash; st == nil || !st.Standing || !strings.Contains(st.Error, "the member at 127.0.0.1:") {
+			t.Fatalf("status: %+v", st)
+		}
+		if n := m.rejected(RejectDuplicateID); n < 3 {
+			t.Fatalf("%d clash rejections", n)
+		}
 	}
-	if n := first.rejected(RejectDuplicateID); n < 3 {
-		t.Fatalf("%d clash rejections", n)
+	if st := first.l.Status().MemberIDClash; !strings.Contains(st.Error, "the member at "+second.addr()+" ") {
+		t.Fatalf("the dialer's clash: %s", st.Error)
+	}
+}
+
+// TestImpostorCertificateRefused: in mTLS mode a member whose certificate
+// names our own id, answering as the peer we dialed, is the wrong peer.
+func TestImpostorCertificateRefused(t *testing.T) {
+	ca := newCA(t, "feedd test CA")
+	// The impostor runs as "b" with a's certificate.
+	impostor := startMember(t, "b", mtlsConfig("127.0.0.1:0", PeerConfig{ID: "a", Address: nowhere}),
+		Credentials{Certificate: ca.issue(t, "a"), CAs: ca.pool})
+	a := startMember(t, "a", mtlsConfig("127.0.0.1:0", PeerConfig{ID: "b", Address: impostor.addr()}),
+		Credentials{Certificate: ca.issue(t, "a"), CAs: ca.pool})
+	waitFor(t, "three refusals", func() bool { return a.rejected(RejectWrongPeer) >= 3 })
+	if n := a.connected("b"); n != 0 {
+		t.Fatalf("%d sessions with the impostor", n)
 	}
 }
 
@@ -91,6 +111,20 @@ func TestMemberIDClashMTLS(t *testing.T) {
 // refused as the wrong peer, with the address to fix, and is not taken for
 // another member running under its id.
 func TestOwnConnectionComingBackIsNoClash(t *testing.T) {
+	t.Run("hmac", func(t *testing.T) {
+		testOwnConnectionComingBack(t, func(addr string) (Config, Credentials) {
+			return testConfig(addr, PeerConfig{ID: "b", Address: addr}), hmacCreds()
+		})
+	})
+	t.Run("mtls", func(t *testing.T) {
+		ca := newCA(t, "feedd test CA")
+		testOwnConnectionComingBack(t, func(addr string) (Config, Credentials) {
+			return mtlsConfig(addr, PeerConfig{ID: "b", Address: addr}), Credentials{Certificate: ca.issue(t, "a"), CAs: ca.pool}
+		})
+	})
+}
+
+func testOwnConnectionComingBack(t *testing.T, setup func(addr string) (Config, Credentials)) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +133,8 @@ func TestOwnConnectionComingBackIsNoClash(t *testing.T) {
 	ln.Close()
 	var logs testsupport.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	a := startMemberLog(t, "a", testConfig(addr, PeerConfig{ID: "b", Address: addr}), hmacCreds(), log)
+	cfg, creds := setup(addr)
+	a := startMemberLog(t, "a", cfg, creds, log)
 
 	waitFor(t, "three refusals of its own connection", func() bool { return a.rejected(RejectWrongPeer) >= 3 })
 	if n := a.rejected(RejectDuplicateID); n != 0 {
@@ -111,7 +146,7 @@ func TestOwnConnectionComingBackIsNoClash(t *testing.T) {
 	if ev := a.refusedEvents("a"); len(ev) != 0 {
 		t.Errorf("refused itself as a peer: %+v", ev)
 	}
-	if want := "own connection came back to it: the address it dials for b (" + addr + ") leads here"; !strings.Contains(logs.String(), want) {
+	if want := "own connection came back to it: the address it dials for peer b (" + addr + ") leads here"; !strings.Contains(logs.String(), want) {
 		t.Errorf("the log lacks %q:\n%s", want, logs.String())
 	}
 }

@@ -89,9 +89,14 @@
 // id and the other's address (once per episode: a clash that has not
 // stood for Config.RefusalHold starts a new one), shows it in Status
 // (MemberIDClash) and reports ftpair.PeerRefused with Peer = our own id
-// and For = Config.RefusalHold. In mTLS mode the dialer finds the clash in
-// the acceptor's certificate, which names our id, and ends the TLS
-// handshake there: only the dialer reports it.
+// and For = Config.RefusalHold. In mTLS mode the certificates name the
+// id, and the dialer lets a certificate naming our own id through TLS so
+// that the link handshake decides, as in hmac mode.
+//
+// A hello that carries the nonce of one of our own hellos under way is
+// not a clash but our own connection come back to our listener (a peer
+// address that leads here, or a relay): it is refused before it is
+// answered (RejectWrongPeer), naming the address to fix.
 //
 // # Clock bounds
 //

@@ -35,10 +35,9 @@ func sessionKeys(mode authMode, secret, tr []byte, dialer bool) (*sealer, *opene
 }
 
 // clientHandshake is the dialer's side, run over a fresh connection (after
-// TLS in mTLS mode): hello with the fresh nonce nd (newNonce) and our frame
-// identity;
-// welcome from the peer we dialed, with its identity and (HMAC) its proof
-// over both nonces and both identities; our proof. Only then, the peer
+// TLS in mTLS mode): hello with the fresh nonce nd (newNonce) and our
+// frame identity; welcome from the peer we dialed, with its identity and
+// (HMAC) its proof over both nonces and both identities; our proof. Only then, the peer
 // authenticated, are the identities compared: a mismatch is a
 // RejectIdentity, after our proof has gone out so that the peer can
 // authenticate our identity and refuse us too. A peer that answers under
@@ -194,9 +193,11 @@ func serverTLS(cert *tls.Certificate, cas *x509.CertPool) *tls.Config {
 // clientTLS is the dialer's TLS configuration for one peer. The standard
 // host-name check is replaced (InsecureSkipVerify) by VerifyConnection,
 // which verifies the chain against the CAs and that the certificate names
-// the peer's member id, which need not be a host name. A certificate that
-// names our own id (self) instead is a member id clash: the TLS handshake
-// ends there, so in mTLS mode only the dialer learns of the clash.
+// the peer's member id, which need not be a host name, or our own (self).
+// Our own is left to the link handshake to judge, as in hmac mode: another
+// member running under our id (a clash both sides learn of), or our own
+// connection come back to our listener (refused there as the wrong peer).
+// The dialer then accepts no welcome but one under our id.
 func clientTLS(cert *tls.Certificate, cas *x509.CertPool, self, peer string) *tls.Config {
 	return &tls.Config{
 		Certificates:       []tls.Certificate{*cert},
@@ -207,10 +208,7 @@ func clientTLS(cert *tls.Certificate, cas *x509.CertPool, self, peer string) *tl
 			if err != nil {
 				return err
 			}
-			if !certNames(leaf, peer) && certNames(leaf, self) {
-				return clashError(self)
-			}
-			if !certNames(leaf, peer) {
+			if !certNames(leaf, peer) && !certNames(leaf, self) {
 				return rejectf(RejectWrongPeer, "dialed %q, its certificate names %s", peer, certName(leaf))
 			}
 			return nil

@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,12 +63,13 @@ type Link struct {
 
 	rejected      [numRejectReasons]atomic.Uint64
 	lastRejectLog [numRejectReasons]atomic.Int64
-	pendingMu     sync.Mutex
-	pending       []*pendingHandshake // accepted, handshake in progress, oldest first
+	// handshakesMu guards the handshakes under way, accepted and dialed.
+	handshakesMu sync.Mutex
+	pending      []*pendingHandshake // accepted, handshake in progress, oldest first
 	// dialing holds the nonces of this member's own hellos whose
-	// handshake is under way (guarded by pendingMu): a hello that arrives
+	// handshake is under way, and the peer each is to: a hello that arrives
 	// with one of them is our own connection come back.
-	dialing map[[nonceLen]byte]struct{}
+	dialing map[[nonceLen]byte]*peer
 	started atomic.Bool
 
 	mu      sync.Mutex
@@ -156,7 +156,7 @@ func New(memberID string, cfg Config, creds Credentials, logger *slog.Logger, op
 		events:  make(chan ftpair.Event, EventBuffer),
 		epoch:   time.Now(),
 		conns:   map[net.Conn]struct{}{},
-		dialing: map[[nonceLen]byte]struct{}{},
+		dialing: map[[nonceLen]byte]*peer{},
 		now:     hostclock.Now,
 	}
 	for _, o := range opts {
@@ -562,7 +562,7 @@ type pendingHandshake struct {
 // maxPendingHandshakes already, the oldest is closed to make room.
 func (l *Link) admit(conn net.Conn) *pendingHandshake {
 	h := &pendingHandshake{conn: conn}
-	l.pendingMu.Lock()
+	l.handshakesMu.Lock()
 	var oldest *pendingHandshake
 	if len(l.pending) >= maxPendingHandshakes {
 		oldest = l.pending[0]
@@ -570,7 +570,7 @@ func (l *Link) admit(conn net.Conn) *pendingHandshake {
 		l.pending = slices.Delete(l.pending, 0, 1)
 	}
 	l.pending = append(l.pending, h)
-	l.pendingMu.Unlock()
+	l.handshakesMu.Unlock()
 	if oldest != nil {
 		l.countReject(rejectf(RejectBusy, "%d handshakes in progress; the oldest closed for a new connection", maxPendingHandshakes),
 			oldest.conn.RemoteAddr(), "")
@@ -581,50 +581,37 @@ func (l *Link) admit(conn net.Conn) *pendingHandshake {
 
 // release removes h from the handshakes in progress, if it is still there.
 func (l *Link) release(h *pendingHandshake) {
-	l.pendingMu.Lock()
-	defer l.pendingMu.Unlock()
+	l.handshakesMu.Lock()
+	defer l.handshakesMu.Unlock()
 	if i := slices.Index(l.pending, h); i >= 0 {
 		l.pending = slices.Delete(l.pending, i, i+1)
 	}
 }
 
-// dialingHello records nd as the nonce of a hello this member sends, until
-// the returned function is called.
-func (l *Link) dialingHello(nd [nonceLen]byte) (done func()) {
-	l.pendingMu.Lock()
-	l.dialing[nd] = struct{}{}
-	l.pendingMu.Unlock()
+// dialingHello records nd as the nonce of a hello this member sends to p,
+// until the returned function is called.
+func (l *Link) dialingHello(nd [nonceLen]byte, p *peer) (done func()) {
+	l.handshakesMu.Lock()
+	l.dialing[nd] = p
+	l.handshakesMu.Unlock()
 	return func() {
-		l.pendingMu.Lock()
+		l.handshakesMu.Lock()
 		delete(l.dialing, nd)
-		l.pendingMu.Unlock()
+		l.handshakesMu.Unlock()
 	}
 }
 
-// dialedPeers names the peers this member dials, with their addresses.
-func (l *Link) dialedPeers() string {
-	var names []string
-	for _, p := range l.peers {
-		if p.dial {
-			names = append(names, fmt.Sprintf("%s (%s)", p.id, p.addr))
-		}
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
-}
-
-// ownHello reports whether nonce is that of a hello this member is sending.
-func (l *Link) ownHello(nonce [nonceLen]byte) bool {
-	l.pendingMu.Lock()
-	defer l.pendingMu.Unlock()
-	_, ok := l.dialing[nonce]
-	return ok
+// ownHello returns the peer a hello with this nonce is this member's own
+// to, or nil.
+func (l *Link) ownHello(nonce [nonceLen]byte) *peer {
+	l.handshakesMu.Lock()
+	defer l.handshakesMu.Unlock()
+	return l.dialing[nonce]
 }
 
 // serveAccepted authenticates an accepted connection and runs its session.
 func (l *Link) serveAccepted(ctx context.Context, h *pendingHandshake) {
 	raw := h.conn
-	defer l.release(h)
 	l.track(raw)
 	defer l.untrack(raw)
 	tuneTCP(raw)
@@ -640,8 +627,8 @@ func (l *Link) serveAccepted(ctx context.Context, h *pendingHandshake) {
 			conn = tc
 		}
 		_, s, o, err := serverHandshake(conn, l.mode, l.self, l.secret, func(from string, nonce [nonceLen]byte) error {
-			if l.ownHello(nonce) {
-				return rejectf(RejectWrongPeer, "this member's own connection came back to it: the address it dials for %s leads here", l.dialedPeers())
+			if own := l.ownHello(nonce); own != nil {
+				return rejectf(RejectWrongPeer, "this member's own connection came back to it: the address it dials for peer %s (%s) leads here", own.id, own.addr)
 			}
 			if from == l.self {
 				// A member id clash, refused once authenticated: the
@@ -672,7 +659,9 @@ func (l *Link) serveAccepted(ctx context.Context, h *pendingHandshake) {
 	if err != nil {
 		raw.Close()
 		l.release(h)
-		if ctx.Err() == nil && !h.evicted.Load() {
+		// A handshake closed for room was counted as busy; one that
+		// failed on its own first keeps its reason.
+		if ctx.Err() == nil && !(h.evicted.Load() && errors.Is(err, net.ErrClosed)) {
 			l.rejectHandshake(ctx, err, raw.RemoteAddr(), p)
 		}
 		return
@@ -742,16 +731,21 @@ func (l *Link) dialOnce(ctx context.Context, p *peer) (bool, time.Duration) {
 	tuneTCP(raw)
 	conn, s, o, err := l.handshake(ctx, raw, func() (net.Conn, *sealer, *opener, error) {
 		var conn net.Conn = raw
+		var leaf *x509.Certificate
 		if l.mode == modeMTLS {
 			tc := tls.Client(raw, clientTLS(l.cert, l.cas, l.self, p.id))
 			if err := tc.Handshake(); err != nil {
 				return nil, nil, nil, tlsErr(err)
 			}
-			conn = tc
+			conn, leaf = tc, tc.ConnectionState().PeerCertificates[0]
 		}
 		nd := newNonce()
-		defer l.dialingHello(nd)()
+		defer l.dialingHello(nd, p)()
 		s, o, err := clientHandshake(conn, l.mode, l.self, p.id, l.secret, l.ident, nd)
+		if err == nil && leaf != nil && !certNames(leaf, p.id) {
+			// Its certificate names our own id, yet it answered as the peer.
+			err = rejectf(RejectWrongPeer, "dialed %q, its certificate names %s", p.id, certName(leaf))
+		}
 		return conn, s, o, err
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -44,8 +45,8 @@ func TestIdleConnectionsCannotKeepThePeerOut(t *testing.T) {
 		})
 	}
 	waitFor(t, "b holds every handshake slot", func() bool {
-		b.l.pendingMu.Lock()
-		defer b.l.pendingMu.Unlock()
+		b.l.handshakesMu.Lock()
+		defer b.l.handshakesMu.Unlock()
 		return len(b.l.pending) == maxPendingHandshakes
 	})
 
@@ -56,5 +57,37 @@ func TestIdleConnectionsCannotKeepThePeerOut(t *testing.T) {
 	}
 	if n := b.rejected(RejectIncomplete); n != 0 {
 		t.Errorf("%d idle connections closed for room counted as incomplete handshakes; want them as busy only", n)
+	}
+}
+
+// TestEvictedHandshakeIsNoObituary: a dialer's handshake is closed by the
+// acceptor to make room after the dialer sent its proof, so the dialer's
+// session starts and at once reads the close. That is not the peer's
+// death: it never sent a message on that session. The dialer dials again.
+func TestEvictedHandshakeIsNoObituary(t *testing.T) {
+	b := startMember(t, "b", testConfig("127.0.0.1:0", PeerConfig{ID: "a", Address: nowhere}), hmacCreds())
+	var toB atomic.Int32
+	proofHeld, evicted := make(chan struct{}), make(chan struct{})
+	proxy := newFrameProxy(t, b.addr(), nil, func(toAcceptor bool) time.Duration {
+		if toAcceptor && toB.Add(1) == 2 { // a's first proof
+			close(proofHeld)
+			select {
+			case <-evicted:
+			case <-time.After(waitLimit):
+			}
+		}
+		return 0
+	})
+	a := startMember(t, "a", testConfig("127.0.0.1:0", PeerConfig{ID: "b", Address: proxy.addr()}), hmacCreds())
+
+	<-proofHeld
+	for range maxPendingHandshakes {
+		dialRaw(t, b.addr()) // idle: each takes a slot
+	}
+	waitFor(t, "b to close a's handshake for room", func() bool { return b.rejected(RejectBusy) >= 1 })
+	close(evicted)
+	waitFlowing(t, a, b)
+	if n := a.closed("b"); n != 0 {
+		t.Errorf("a reported %d obituaries of b, whose handshake b closed for room: %+v", n, a.closedEvents())
 	}
 }

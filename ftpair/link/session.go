@@ -37,8 +37,13 @@ type session struct {
 	notice     byte // close notice to send when stopping; set before stopCh closes
 	writerDone chan struct{}
 
-	lastRecv    atomic.Int64 // Link.mono of the last message (or the handshake)
-	incarnation uint64       // reader only: the peer's, from its heartbeats
+	lastRecv atomic.Int64 // Link.mono of the last message (or the handshake)
+	// carried: the peer has sent a sealed message on this session. Only
+	// such a session's end can be an obituary: a close right after the
+	// handshake may be this member's own listener making room
+	// (maxPendingHandshakes), or anyone who can reach the port.
+	carried     atomic.Bool
+	incarnation uint64 // reader only: the peer's, from its heartbeats
 	clk         clockState
 }
 
@@ -285,6 +290,7 @@ func (s *session) readLoop(ctx context.Context) error {
 			return err
 		}
 		s.touch()
+		s.carried.Store(true)
 		if t == msgClose {
 			return &peerNotice{reason: payload[0]}
 		}
@@ -351,6 +357,9 @@ func (s *session) classify(err error) (obituary bool, why string, notice byte) {
 	case errors.As(err, &pn):
 		return pn.reason == closeLeaving, pn.Error(), 0
 	case isPeerClosed(err):
+		if !s.carried.Load() {
+			return false, "closed by the peer before it sent a message: not an obituary", 0
+		}
 		silence := time.Duration(s.l.mono() - s.lastRecv.Load())
 		if silence > s.l.cfg.ObituaryWindow {
 			return false, fmt.Sprintf("closed by the peer after %v of silence (more than pair.obituary_window): not an obituary", silence.Round(time.Millisecond)), 0

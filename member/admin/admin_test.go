@@ -139,9 +139,28 @@ func TestRefusalsAreLoggedSparingly(t *testing.T) {
 		counts = append(counts, n)
 	}
 	if got, want := strings.Join(levels, " "), "WARN DEBUG DEBUG WARN DEBUG"; got != want {
-		t.Errorf("levels %s; want %s", got, want)
+		t.Fatalf("levels %s; want %s", got, want)
 	}
 	if counts[3] != 2 || counts[0] != 0 {
 		t.Errorf("refusals reported since the last warning %v; want 2 on the second warning", counts)
+	}
+
+	// The endpoint logs its refusals that way.
+	var logged strings.Builder
+	srv := httptest.NewServer(NewMux(Handlers{Secret: []byte("0123456789abcdef-pair-secret")}, prometheus.NewRegistry(),
+		slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	defer srv.Close()
+	for range 3 {
+		resp, err := http.Post(srv.URL+"/switchover?to=b", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("unsigned switchover = %d; want 403", resp.StatusCode)
+		}
+	}
+	if w, d := strings.Count(logged.String(), "level=WARN"), strings.Count(logged.String(), "level=DEBUG"); w != 1 || d != 2 {
+		t.Errorf("three refusals logged %d warnings and %d debug lines; want 1 and 2:\n%s", w, d, logged.String())
 	}
 }
