@@ -34,9 +34,11 @@ var (
 var activationReasons = []ftpair.Reason{ftpair.ReasonNoActive, ftpair.ReasonObituary, ftpair.ReasonSilence, ftpair.ReasonHandover}
 
 // stepDownReasons are the reasons the core deactivates for, exported from
-// zero so that increase() sees the first step-down of each kind.
+// zero so that increase() sees the first step-down of each kind. A failed
+// activation is not among them: the member never became active, and
+// pair_activation_failures_total counts it.
 var stepDownReasons = []ftpair.Reason{ftpair.ReasonFenced, ftpair.ReasonSuperseded, ftpair.ReasonKafka,
-	ftpair.ReasonFeed, ftpair.ReasonSwitchover, ftpair.ReasonPreempted, ftpair.ReasonActivationFailed}
+	ftpair.ReasonFeed, ftpair.ReasonSwitchover, ftpair.ReasonPreempted}
 
 // collector emits a member's own metrics, read from its state at scrape
 // time.
