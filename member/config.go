@@ -107,8 +107,15 @@ func (c Config) Validate(mode string) error {
 	case strings.ContainsAny(c.Pipeline, " \t\n/"):
 		errs = append(errs, fmt.Errorf("pipeline: %q must not contain spaces or slashes", c.Pipeline))
 	}
-	if c.MemberID == "" {
+	switch {
+	case c.MemberID == "":
 		errs = append(errs, errors.New("member_id: required (the host name could not be read)"))
+	case mode != ModeAuto:
+		// With the pair protocol its core checks the id; without it the
+		// id still names the member in every record's feedd-member header.
+		if err := ftpair.CheckMemberID(c.MemberID); err != nil {
+			errs = append(errs, fmt.Errorf("member_id: %w", err))
+		}
 	}
 	checks := []interface{ Validate() error }{c.Serial, c.Framing, c.Sequence, c.Kafka, c.Backlog}
 	if mode == ModeAuto {

@@ -247,6 +247,17 @@ func TestCheckConfig(t *testing.T) {
 	if code != exitConfig || !strings.Contains(stderr.String(), "serial.data_bits") {
 		t.Fatalf("invalid config: exit %d, stderr %q; want exit %d naming serial.data_bits", code, stderr.String(), exitConfig)
 	}
+
+	// A fixed role runs no pair protocol, but the id still goes into every
+	// record's header: it is held to the same rules.
+	for _, role := range []string{"auto", "active", "inactive"} {
+		stdout.Reset()
+		stderr.Reset()
+		code = dispatch(t.Context(), []string{"run", "--config", path, "--check-config", "--role", role, "--member_id", "host a"}, &stdout, &stderr)
+		if code != exitConfig || strings.Count(stderr.String(), `member_id: "host a" must not contain spaces`) != 1 {
+			t.Errorf("--role %s with member_id \"host a\": exit %d, stderr %q; want exit %d naming member_id once", role, code, stderr.String(), exitConfig)
+		}
+	}
 }
 
 // TestCheckConfigReadsWhatRunReads: --check-config refuses, as a start does,
