@@ -27,9 +27,20 @@ import (
 const (
 	repairSightings byte = 3
 
-	// sightingsEvery is how often a member streams its sightings: the
-	// hold it adds to the active's latency, besides the peer's port lag.
+	// sightingsEvery is how often a member streams its sightings while it
+	// has sighted frames lately: the hold it adds to the active's
+	// latency, besides the peer's port lag.
 	sightingsEvery = 10 * time.Millisecond
+	// sightingsBusyFor is how long after its last sighting a member keeps
+	// streaming every sightingsEvery, so that its watermark passes the
+	// frames the active holds, and the window after them, at that pace.
+	sightingsBusyFor = time.Second
+	// sightingsIdleEvery is how often a member that has sighted nothing
+	// for sightingsBusyFor moves its watermark: an idle line costs fewer
+	// messages, and a frame the active holds that this member's port
+	// dropped after such a silence waits up to this long for it (a
+	// sighting of its own is sent at once).
+	sightingsIdleEvery = 100 * time.Millisecond
 	// sightingsRetry is how soon a stream opens again after the link
 	// took no message (no peer connected, or its queue full).
 	sightingsRetry = 100 * time.Millisecond
@@ -116,12 +127,16 @@ func parseSightings(msg []byte) (sightingsMsg, error) {
 // crossCheck is a member's state on both sides: what it streams while it
 // does not publish, and what it takes from its peer while it does.
 type crossCheck struct {
-	// Sending. sending: a stream is open; seq, sentThrough: its last message.
-	sending     bool
-	seq         uint64
-	sentThrough int64
-	pending     []peerSighting
-	nextSend    time.Time
+	// Sending. sending: a stream is open; seq, sentThrough: its last
+	// message, sent at lastSend; lastSighting: the last that carried a
+	// sighting.
+	sending      bool
+	seq          uint64
+	sentThrough  int64
+	pending      []peerSighting
+	nextSend     time.Time
+	lastSend     time.Time
+	lastSighting time.Time
 
 	// Taking. covered: the peer's stream is taken, continuously since
 	// from (host clock, the latest the peer's from may be here); through
@@ -165,10 +180,16 @@ func (p *Pipeline) sight(f *backlog.Frame, pos uint64) {
 		return
 	}
 	p.xc.pending = append(p.xc.pending, peerSighting{backlog.Sighting{ID: f.ID, Exact: f.Exact, Win: f.Win, Size: len(f.Data)}, pos})
+	if soon := p.xc.lastSend.Add(sightingsEvery); len(p.xc.pending) == 1 && p.xc.nextSend.After(soon) {
+		// The first sighting after a silence goes at the busy pace.
+		p.xc.nextSend = soon
+		p.armRepair()
+	}
 }
 
 // sendSightings streams what is due to the peer: a member that does not
-// publish sends every sightingsEvery, an active one sends nothing.
+// publish sends every sightingsEvery, or sightingsIdleEvery once it has
+// sighted nothing for sightingsBusyFor; an active one sends nothing.
 func (p *Pipeline) sendSightings(wall time.Time) {
 	if !p.crossCheckStreaming() {
 		p.xc.sending = false
@@ -190,7 +211,14 @@ func (p *Pipeline) sendSightings(wall time.Time) {
 		p.xc.pending = p.xc.pending[:0]
 	}
 	through := max(p.xc.sentThrough, read)
-	p.xc.nextSend = wall.Add(sightingsEvery)
+	if len(p.xc.pending) > 0 {
+		p.xc.lastSighting = wall
+	}
+	every := sightingsEvery
+	if wall.Sub(p.xc.lastSighting) >= sightingsBusyFor {
+		every = sightingsIdleEvery
+	}
+	p.xc.nextSend, p.xc.lastSend = wall.Add(every), wall
 	per := (p.repairMax() - sightingsHeaderLen) / sightingLen
 	seen := p.xc.pending
 	for {
