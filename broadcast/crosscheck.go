@@ -31,15 +31,19 @@ const (
 	// has sighted frames lately: the hold it adds to the active's
 	// latency, besides the peer's port lag.
 	sightingsEvery = 10 * time.Millisecond
-	// sightingsBusyFor is how long after its last sighting a member keeps
-	// streaming every sightingsEvery, so that its watermark passes the
-	// frames the active holds, and the window after them, at that pace.
+	// sightingsBusyFor is how long after its last sighting, or the last
+	// echo of a frame the active held, a member keeps streaming every
+	// sightingsEvery (at least four pass margins: its watermark must pass
+	// the last frames the active holds, and the window after them, at
+	// that pace).
 	sightingsBusyFor = time.Second
-	// sightingsIdleEvery is how often a member that has sighted nothing
-	// for sightingsBusyFor moves its watermark: an idle line costs fewer
-	// messages, and a frame the active holds that this member's port
-	// dropped after such a silence waits up to this long for it (a
-	// sighting of its own is sent at once).
+	// sightingsIdleEvery is how often a member that is not busy moves its
+	// watermark (at most a quarter of backlog.repair_timeout, after which
+	// the active takes the stream for gone): an idle line costs fewer
+	// messages. The first frame the active holds after such a silence
+	// waits up to this long for the watermark if this member's port did
+	// not deliver it; a sighting, or the echo of a held frame, brings the
+	// busy pace back at once.
 	sightingsIdleEvery = 100 * time.Millisecond
 	// sightingsRetry is how soon a stream opens again after the link
 	// took no message (no peer connected, or its queue full).
@@ -128,15 +132,14 @@ func parseSightings(msg []byte) (sightingsMsg, error) {
 // does not publish, and what it takes from its peer while it does.
 type crossCheck struct {
 	// Sending. sending: a stream is open; seq, sentThrough: its last
-	// message, sent at lastSend; lastSighting: the last that carried a
-	// sighting.
-	sending      bool
-	seq          uint64
-	sentThrough  int64
-	pending      []peerSighting
-	nextSend     time.Time
-	lastSend     time.Time
-	lastSighting time.Time
+	// message, sent at lastSend; busyUntil: the end of the busy pace.
+	sending     bool
+	seq         uint64
+	sentThrough int64
+	pending     []peerSighting
+	nextSend    time.Time
+	lastSend    time.Time
+	busyUntil   time.Time
 
 	// Taking. covered: the peer's stream is taken, continuously since
 	// from (host clock, the latest the peer's from may be here); through
@@ -180,16 +183,27 @@ func (p *Pipeline) sight(f *backlog.Frame, pos uint64) {
 		return
 	}
 	p.xc.pending = append(p.xc.pending, peerSighting{backlog.Sighting{ID: f.ID, Exact: f.Exact, Win: f.Win, Size: len(f.Data)}, pos})
-	if soon := p.xc.lastSend.Add(sightingsEvery); len(p.xc.pending) == 1 && p.xc.nextSend.After(soon) {
-		// The first sighting after a silence goes at the busy pace.
-		p.xc.nextSend = soon
+	if len(p.xc.pending) == 1 {
+		p.keepSightingsBusy(time.Now())
+	}
+}
+
+// keepSightingsBusy streams at the busy pace from now (the next message
+// sightingsEvery after the last) until sightingsBusyFor after wall.
+func (p *Pipeline) keepSightingsBusy(wall time.Time) {
+	x := &p.xc
+	if until := wall.Add(max(sightingsBusyFor, 4*p.ringLimits.PassMargin)); until.After(x.busyUntil) {
+		x.busyUntil = until
+	}
+	if soon := x.lastSend.Add(sightingsEvery); x.sending && x.nextSend.After(soon) {
+		x.nextSend = soon
 		p.armRepair()
 	}
 }
 
 // sendSightings streams what is due to the peer: a member that does not
-// publish sends every sightingsEvery, or sightingsIdleEvery once it has
-// sighted nothing for sightingsBusyFor; an active one sends nothing.
+// publish sends every sightingsEvery while it is busy (keepSightingsBusy),
+// every sightingsIdleEvery otherwise; an active one sends nothing.
 func (p *Pipeline) sendSightings(wall time.Time) {
 	if !p.crossCheckStreaming() {
 		p.xc.sending = false
@@ -212,11 +226,11 @@ func (p *Pipeline) sendSightings(wall time.Time) {
 	}
 	through := max(p.xc.sentThrough, read)
 	if len(p.xc.pending) > 0 {
-		p.xc.lastSighting = wall
+		p.keepSightingsBusy(wall)
 	}
 	every := sightingsEvery
-	if wall.Sub(p.xc.lastSighting) >= sightingsBusyFor {
-		every = sightingsIdleEvery
+	if !wall.Before(p.xc.busyUntil) {
+		every = max(sightingsEvery, min(sightingsIdleEvery, p.ringLimits.RepairTimeout/4))
 	}
 	p.xc.nextSend, p.xc.lastSend = wall.Add(every), wall
 	per := (p.repairMax() - sightingsHeaderLen) / sightingLen

@@ -385,6 +385,10 @@ func (p *Pipeline) releaseHeld() {
 	a := p.act
 	hold := a != nil && (a.phase == phaseProducing || a.phase == phaseCommitting || a.phase == phaseRecovering)
 	catchUp := a != nil && a.phase == phaseSyncing
+	// The echo of a frame the active held for the cross-check: it goes on
+	// publishing such frames, so this member's watermark is wanted soon,
+	// even while its own port delivers nothing.
+	heldByActive := false
 	for ; p.heldIdx < len(b.recs); p.heldIdx++ {
 		r := b.recs[p.heldIdx]
 		if !r.control {
@@ -401,6 +405,7 @@ func (p *Pipeline) releaseHeld() {
 					p.c.EchoUntimed++
 				}
 				p.rep.seeTopic(backlog.Sighting{ID: r.echo.ID, Exact: r.echo.Exact, Win: r.echo.Win, Size: r.size})
+				heldByActive = heldByActive || p.crossCheckFrame(r.echo.Exact)
 				if res := p.ring.TrimEcho(r.echo); res.Kind == backlog.TrimRemembered {
 					p.c.EchoRemembered++
 				} else {
@@ -415,5 +420,8 @@ func (p *Pipeline) releaseHeld() {
 	}
 	p.held = nil
 	p.recycleEcho(b)
+	if heldByActive && p.crossCheckStreaming() {
+		p.keepSightingsBusy(time.Now())
+	}
 	p.checkSynced()
 }
