@@ -106,7 +106,8 @@ const (
 	// RejectWrongPeer: an identity that does not match: a heartbeat whose
 	// From is not the authenticated peer, a handshake addressed to another
 	// member, a peer answering under another id, a certificate naming
-	// another id, or a peer dialing although this member dials it.
+	// another id, a peer dialing although this member dials it, or this
+	// member's own hello come back to its listener.
 	RejectWrongPeer RejectReason = "wrong_peer"
 	// RejectMode: the peer uses the other authentication mode.
 	RejectMode RejectReason = "wrong_mode"
