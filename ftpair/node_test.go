@@ -158,48 +158,88 @@ func TestStaleObituaryAndWitnessIgnored(t *testing.T) {
 	}
 }
 
-// A pair link closed by the network (a firewall reset) looks like the
-// peer's death to both members: the inactive b activates on the obituary
-// and fences a. a buried b too, so b's commits, seen through Kafka, must
-// still count as b holding the slot once a has been fenced; otherwise a
-// activates again when its hold-off ends and the two take turns.
-func TestFencedAfterObituaryTrustsTheBuriedPeersWitness(t *testing.T) {
+// activeWithPeer returns a's node made active beside the inactive peer b
+// by 2000ms, b heard every 50ms.
+func activeWithPeer(t *testing.T) *Node {
+	t.Helper()
 	n := newTestNode(t, "a")
-	step := func(ms int, ev Event) []Action { return n.Step(at(ms), ev) }
-	step(0, PeerConnected{Peer: "b"})
-	step(0, HeartbeatReceived{Heartbeat: Heartbeat{From: "b", Incarnation: 1, Seq: 1, Weight: 1}})
+	n.Step(at(0), PeerConnected{Peer: "b"})
+	n.Step(at(0), HeartbeatReceived{Heartbeat: Heartbeat{From: "b", Incarnation: 1, Seq: 1, Weight: 1}})
 	for ms := 50; n.Role() != RoleActive && ms < 2000; ms += 50 {
-		for _, a := range step(ms, Tick{}) {
+		for _, a := range n.Step(at(ms), Tick{}) {
 			if _, ok := a.(Activate); ok {
-				step(ms, ActivationFinished{})
+				n.Step(at(ms), ActivationFinished{})
 			}
 		}
-		step(ms, HeartbeatReceived{Heartbeat: Heartbeat{From: "b", Incarnation: 1, Seq: uint64(ms), Weight: 1}})
+		n.Step(at(ms), HeartbeatReceived{Heartbeat: Heartbeat{From: "b", Incarnation: 1, Seq: uint64(ms), Weight: 1}})
 	}
 	if n.Role() != RoleActive {
 		t.Fatalf("a did not become active: %v", n.Role())
 	}
-	const cut = 2000
-	step(cut, PeerClosed{Peer: "b", Incarnation: 1})
-	step(cut+10, Fenced{})
-	if n.Role() != RoleInactive {
-		t.Fatalf("a still %v after being fenced", n.Role())
-	}
-	// b commits every 25ms; a ticks every 50ms, a tick landing just after
-	// a's hold-off ends and before the next witness: without the rule, b
-	// would still be buried then (its witnesses ignored for an activation
-	// interval after the obituary) and a would find the slot free.
-	for ms := cut + 5; ms < cut+5000; ms += 5 {
-		if (ms-cut)%50 == 15 {
-			for _, a := range step(ms, Tick{}) {
-				if act, ok := a.(Activate); ok {
-					t.Fatalf("at +%dms a activated again (%v) while b, which fenced it, is witnessed committing", ms-cut, act)
+	return n
+}
+
+// A pair link closed by the network (a firewall reset) looks like the
+// peer's death to both members: the inactive b activates on the obituary
+// and fences a. a buried b too, so b's commits, seen through Kafka, must
+// still count as b holding the slot once a has been fenced; otherwise a
+// activates again when its hold-off ends and the two take turns. a may
+// notice the fence before its link reader sees the close (its next commit
+// fails first) or after: both orders.
+func TestFencedAfterObituaryTrustsTheBuriedPeersWitness(t *testing.T) {
+	for _, fenceFirst := range []bool{false, true} {
+		name := "obituary then fence"
+		if fenceFirst {
+			name = "fence then obituary"
+		}
+		t.Run(name, func(t *testing.T) {
+			n := activeWithPeer(t)
+			step := func(ms int, ev Event) []Action { return n.Step(at(ms), ev) }
+			const cut = 2000
+			if fenceFirst {
+				step(cut, Fenced{})
+				step(cut+4, PeerClosed{Peer: "b", Incarnation: 1})
+			} else {
+				step(cut, PeerClosed{Peer: "b", Incarnation: 1})
+				step(cut+4, Fenced{})
+			}
+			if n.Role() != RoleInactive {
+				t.Fatalf("a still %v after being fenced", n.Role())
+			}
+			// b commits every 25ms; a ticks every 50ms, a tick landing just
+			// after a's hold-off ends and before the next witness: without
+			// the rule, b would still be buried then (its witnesses ignored
+			// for an activation interval after the obituary) and a would
+			// find the slot free.
+			for ms := cut + 5; ms < cut+5000; ms += 5 {
+				if (ms-cut)%50 == 15 {
+					for _, a := range step(ms, Tick{}) {
+						if act, ok := a.(Activate); ok {
+							t.Fatalf("at +%dms a activated again (%v) while b, which fenced it, is witnessed committing", ms-cut, act)
+						}
+					}
+				}
+				if (ms-cut)%25 == 20 {
+					step(ms, WitnessSeen{Member: "b"})
 				}
 			}
-		}
-		if (ms-cut)%25 == 20 {
-			step(ms, WitnessSeen{Member: "b"})
-		}
+		})
+	}
+}
+
+// A fence from before the peer last spoke says nothing about who commits
+// after its obituary: the late echo of a peer that died is not taken for a
+// new run.
+func TestOldFenceDoesNotRaiseTheDead(t *testing.T) {
+	n := activeWithPeer(t)
+	n.Step(at(2000), Fenced{})
+	for ms := 2100; ms <= 4000; ms += 100 {
+		n.Step(at(ms), HeartbeatReceived{Heartbeat: Heartbeat{From: "b", Incarnation: 1, Seq: uint64(ms), Weight: 1, Role: RoleActive, Term: 2}})
+	}
+	n.Step(at(4050), PeerClosed{Peer: "b", Incarnation: 1})
+	n.Step(at(4060), WitnessSeen{Member: "b"}) // its last commit, echoing late
+	if v := n.Status().Peers[0].View; v != "dead" {
+		t.Fatalf("view %s after a late echo of the dead peer", v)
 	}
 }
 
