@@ -448,10 +448,14 @@ func TestE2EPairPortGarbage(t *testing.T) {
 // down. Each member sees its peer's end close, which the pair link reports
 // as an obituary: the design trusts a closed connection as the peer's
 // death, so the inactive takes over at once. What must hold is that this
-// is one clean handover, fenced in Kafka: no flapping, never two members
-// active, no gap, no duplicate. It does not require "no activation", as
-// a silent cut does (TestE2ELinkCut),
-// which the design does not give: see docs/decisions/0006.
+// is one clean handover, fenced in Kafka: no flapping, one change of
+// producer in the topic, no gap, no duplicate, and never two members
+// active once the old active has been told. It does not require "no
+// activation", as a silent cut does (TestE2ELinkCut), which the design
+// does not give: see docs/decisions/0006. Nor can it require that the two
+// never both report active: the old active learns of the fence at its next
+// commit, so for up to a commit's round trip after the new active took the
+// lock it still says active; those polls are counted apart (unaware).
 func TestE2ELinkCutHard(t *testing.T) {
 	// a redials soon after the link is restored.
 	c := newE2ECluster(t, e2eOptions{proxy: true, pairYAML: "reconnect_max: 300ms"})
@@ -463,12 +467,13 @@ func TestE2ELinkCutHard(t *testing.T) {
 	c.stream(6 * e2eActivation)
 	holders, polls, both := w.end()
 	during := inactive.mustStatus()
-	t.Logf("while cut: members active %v over %d polls (both %d); %s: activations %d -> %d, obituaries %d -> %d",
-		holders, polls, both, inactive.id, before.Pair.Counters.Activations, during.Pair.Counters.Activations,
+	t.Logf("while cut: members active %v over %d polls (both %d, of which the old active not yet fenced %d); %s: activations %d -> %d, obituaries %d -> %d",
+		holders, polls, both, w.unaware, inactive.id, before.Pair.Counters.Activations, during.Pair.Counters.Activations,
 		before.Pair.Counters.Obituaries, during.Pair.Counters.Obituaries)
 	activations := during.Pair.Counters.Activations - before.Pair.Counters.Activations
-	if activations > 1 || both != 0 {
-		t.Errorf("flapping: %s activated %d times; both members active in %d of %d polls", inactive.id, activations, both, polls)
+	if activations > 1 || both != w.unaware {
+		t.Errorf("flapping: %s activated %d times; both members active in %d of %d polls, the old active already fenced in %d of them",
+			inactive.id, activations, both, polls, both-w.unaware)
 	}
 	if st := active.mustStatus(); activations == 1 && st.Role != "inactive" {
 		t.Errorf("%s took over but %s is %s", inactive.id, active.id, st.Role)
@@ -476,7 +481,10 @@ func TestE2ELinkCutHard(t *testing.T) {
 	c.proxy.Restore()
 	c.waitPair()
 	c.stream(300 * time.Millisecond)
-	c.finish(e2eExpect{})
+	rep := c.finish(e2eExpect{})
+	if want := int64(activations); rep.HandoverCount != want || want == 1 && (rep.Handovers[0].From != active.id || rep.Handovers[0].To != inactive.id) {
+		t.Errorf("handovers in the topic: %d %+v, want %d, from %s to %s", rep.HandoverCount, rep.Handovers, want, active.id, inactive.id)
+	}
 }
 
 // TestE2EStopActiveWakeEarly reproduces a failback through the broker: the

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -891,10 +892,16 @@ type e2eRoleWatch struct {
 	holders map[string]int // member -> polls in which it held the slot
 	polls   int
 	both    int // polls in which both held it
+	// unaware counts the polls among both in which one of the two held an
+	// earlier term and had not been fenced since the watch began: it
+	// learns of the fence at its next commit, so a handover that does not
+	// wait for the old active's word (an obituary) shows both briefly.
+	unaware int
+	fenced  map[string]uint64 // each member's fenced count at its first poll
 }
 
 func (c *e2eCluster) watchRoles() *e2eRoleWatch {
-	w := &e2eRoleWatch{stop: make(chan struct{}), done: make(chan struct{}), holders: map[string]int{}}
+	w := &e2eRoleWatch{stop: make(chan struct{}), done: make(chan struct{}), holders: map[string]int{}, fenced: map[string]uint64{}}
 	go func() {
 		defer close(w.done)
 		tick := time.NewTicker(50 * time.Millisecond)
@@ -905,18 +912,29 @@ func (c *e2eCluster) watchRoles() *e2eRoleWatch {
 				return
 			case <-tick.C:
 			}
-			n := 0
+			var held []member.Status
 			w.mu.Lock()
 			for _, m := range c.members {
 				st, err := m.status()
-				if err == nil && (st.Role == "active" || st.Role == "activating") {
+				if err != nil {
+					continue
+				}
+				if _, ok := w.fenced[m.id]; !ok {
+					w.fenced[m.id] = st.Broadcast.Counters.Fenced
+				}
+				if st.Role == "active" || st.Role == "activating" {
 					w.holders[m.id]++
-					n++
+					held = append(held, st)
 				}
 			}
 			w.polls++
-			if n > 1 {
+			if len(held) > 1 {
 				w.both++
+				older := slices.MinFunc(held, func(x, y member.Status) int { return cmp.Compare(x.Pair.Term, y.Pair.Term) })
+				newer := slices.MaxFunc(held, func(x, y member.Status) int { return cmp.Compare(x.Pair.Term, y.Pair.Term) })
+				if older.Pair.Term < newer.Pair.Term && older.Broadcast.Counters.Fenced == w.fenced[older.Member] {
+					w.unaware++
+				}
 			}
 			w.mu.Unlock()
 		}
