@@ -146,7 +146,16 @@ func testOwnConnectionComingBack(t *testing.T, setup func(addr string) (Config, 
 	if ev := a.refusedEvents("a"); len(ev) != 0 {
 		t.Errorf("refused itself as a peer: %+v", ev)
 	}
-	if want := "own connection came back to it: the address it dials for peer b (" + addr + ") leads here"; !strings.Contains(logs.String(), want) {
+	want := "own connection came back to it: the address it dials for peer b (" + addr + ") leads here"
+	if !strings.Contains(logs.String(), want) {
 		t.Errorf("the log lacks %q:\n%s", want, logs.String())
+	}
+	// The dialing side's status says why too, not merely that the
+	// handshake ended; the listener alone logged and counted it.
+	waitFor(t, "the peer's status to name the cause", func() bool {
+		return strings.Contains(a.l.Status().Peers[0].LastError, want)
+	})
+	if n := a.rejected(RejectIncomplete); n != 0 {
+		t.Errorf("the dialing side counted %d incomplete handshakes:\n%s", n, logs.String())
 	}
 }

@@ -67,9 +67,9 @@ type Link struct {
 	handshakesMu sync.Mutex
 	pending      []*pendingHandshake // accepted, handshake in progress, oldest first
 	// dialing holds the nonces of this member's own hellos whose
-	// handshake is under way, and the peer each is to: a hello that arrives
-	// with one of them is our own connection come back.
-	dialing map[[nonceLen]byte]*peer
+	// handshake is under way: a hello that arrives with one of them is our
+	// own connection come back.
+	dialing map[[nonceLen]byte]*ownHello
 	started atomic.Bool
 
 	mu      sync.Mutex
@@ -156,7 +156,7 @@ func New(memberID string, cfg Config, creds Credentials, logger *slog.Logger, op
 		events:  make(chan ftpair.Event, EventBuffer),
 		epoch:   time.Now(),
 		conns:   map[net.Conn]struct{}{},
-		dialing: map[[nonceLen]byte]*peer{},
+		dialing: map[[nonceLen]byte]*ownHello{},
 		now:     hostclock.Now,
 	}
 	for _, o := range opts {
@@ -588,25 +588,43 @@ func (l *Link) release(h *pendingHandshake) {
 	}
 }
 
+// ownHello is a hello this member sends to peer p. cameBack is set when
+// the listener reads it: the dialer then reports why its handshake failed
+// (the listener has logged and counted the refusal).
+type ownHello struct {
+	p        *peer
+	cameBack atomic.Bool
+}
+
+// cameBackErr is the refusal of our own connection come back.
+func (h *ownHello) cameBackErr() error {
+	return rejectf(RejectWrongPeer, "this member's own connection came back to it: the address it dials for peer %s (%s) leads here", h.p.id, h.p.addr)
+}
+
 // dialingHello records nd as the nonce of a hello this member sends to p,
 // until the returned function is called.
-func (l *Link) dialingHello(nd [nonceLen]byte, p *peer) (done func()) {
+func (l *Link) dialingHello(nd [nonceLen]byte, p *peer) (h *ownHello, done func()) {
+	h = &ownHello{p: p}
 	l.handshakesMu.Lock()
-	l.dialing[nd] = p
+	l.dialing[nd] = h
 	l.handshakesMu.Unlock()
-	return func() {
+	return h, func() {
 		l.handshakesMu.Lock()
 		delete(l.dialing, nd)
 		l.handshakesMu.Unlock()
 	}
 }
 
-// ownHello returns the peer a hello with this nonce is this member's own
-// to, or nil.
-func (l *Link) ownHello(nonce [nonceLen]byte) *peer {
+// cameBack returns this member's own hello with this nonce, marked as come
+// back, or nil if the nonce is not one of ours.
+func (l *Link) cameBack(nonce [nonceLen]byte) *ownHello {
 	l.handshakesMu.Lock()
 	defer l.handshakesMu.Unlock()
-	return l.dialing[nonce]
+	h := l.dialing[nonce]
+	if h != nil {
+		h.cameBack.Store(true)
+	}
+	return h
 }
 
 // serveAccepted authenticates an accepted connection and runs its session.
@@ -627,8 +645,8 @@ func (l *Link) serveAccepted(ctx context.Context, h *pendingHandshake) {
 			conn = tc
 		}
 		_, s, o, err := serverHandshake(conn, l.mode, l.self, l.secret, func(from string, nonce [nonceLen]byte) error {
-			if own := l.ownHello(nonce); own != nil {
-				return rejectf(RejectWrongPeer, "this member's own connection came back to it: the address it dials for peer %s (%s) leads here", own.id, own.addr)
+			if own := l.cameBack(nonce); own != nil {
+				return own.cameBackErr()
 			}
 			if from == l.self {
 				// A member id clash, refused once authenticated: the
@@ -729,6 +747,7 @@ func (l *Link) dialOnce(ctx context.Context, p *peer) (bool, time.Duration) {
 	l.track(raw)
 	defer l.untrack(raw)
 	tuneTCP(raw)
+	cameBack := false
 	conn, s, o, err := l.handshake(ctx, raw, func() (net.Conn, *sealer, *opener, error) {
 		var conn net.Conn = raw
 		var leaf *x509.Certificate
@@ -740,9 +759,16 @@ func (l *Link) dialOnce(ctx context.Context, p *peer) (bool, time.Duration) {
 			conn, leaf = tc, tc.ConnectionState().PeerCertificates[0]
 		}
 		nd := newNonce()
-		defer l.dialingHello(nd, p)()
+		hello, done := l.dialingHello(nd, p)
+		defer done()
 		s, o, err := clientHandshake(conn, l.mode, l.self, p.id, l.secret, l.ident, nd)
-		if err == nil && leaf != nil && !certNames(leaf, p.id) {
+		switch {
+		case err != nil && hello.cameBack.Load():
+			// Our listener refused it, logged and counted that; the dial
+			// itself only saw the connection close.
+			cameBack = true
+			err = hello.cameBackErr()
+		case err == nil && leaf != nil && !certNames(leaf, p.id):
 			// Its certificate names our own id, yet it answered as the peer.
 			err = rejectf(RejectWrongPeer, "dialed %q, its certificate names %s", p.id, certName(leaf))
 		}
@@ -753,7 +779,9 @@ func (l *Link) dialOnce(ctx context.Context, p *peer) (bool, time.Duration) {
 		if ctx.Err() == nil {
 			p.dialFailures.Add(1)
 			p.setError(err)
-			l.rejectHandshake(ctx, err, raw.RemoteAddr(), p)
+			if !cameBack {
+				l.rejectHandshake(ctx, err, raw.RemoteAddr(), p)
+			}
 		}
 		return false, 0
 	}
