@@ -467,7 +467,7 @@ func TestE2ELinkCutHard(t *testing.T) {
 	c.stream(6 * e2eActivation)
 	holders, polls, both := w.end()
 	during := inactive.mustStatus()
-	t.Logf("while cut: members active %v over %d polls (both %d, of which the old active not yet fenced %d); %s: activations %d -> %d, obituaries %d -> %d",
+	t.Logf("while cut: members active %v over %d polls (both %d, of which the old active had not yet stepped down in %d); %s: activations %d -> %d, obituaries %d -> %d",
 		holders, polls, both, w.unaware, inactive.id, before.Pair.Counters.Activations, during.Pair.Counters.Activations,
 		before.Pair.Counters.Obituaries, during.Pair.Counters.Obituaries)
 	activations := during.Pair.Counters.Activations - before.Pair.Counters.Activations

@@ -893,15 +893,15 @@ type e2eRoleWatch struct {
 	polls   int
 	both    int // polls in which both held it
 	// unaware counts the polls among both in which one of the two held an
-	// earlier term and had not been fenced since the watch began: it
+	// earlier term and had not stepped down since the watch began: it
 	// learns of the fence at its next commit, so a handover that does not
 	// wait for the old active's word (an obituary) shows both briefly.
-	unaware int
-	fenced  map[string]uint64 // each member's fenced count at its first poll
+	unaware   int
+	stepDowns map[string]uint64 // each member's step-downs at its first poll
 }
 
 func (c *e2eCluster) watchRoles() *e2eRoleWatch {
-	w := &e2eRoleWatch{stop: make(chan struct{}), done: make(chan struct{}), holders: map[string]int{}, fenced: map[string]uint64{}}
+	w := &e2eRoleWatch{stop: make(chan struct{}), done: make(chan struct{}), holders: map[string]int{}, stepDowns: map[string]uint64{}}
 	go func() {
 		defer close(w.done)
 		tick := time.NewTicker(50 * time.Millisecond)
@@ -919,8 +919,8 @@ func (c *e2eCluster) watchRoles() *e2eRoleWatch {
 				if err != nil {
 					continue
 				}
-				if _, ok := w.fenced[m.id]; !ok {
-					w.fenced[m.id] = st.Broadcast.Counters.Fenced
+				if _, ok := w.stepDowns[m.id]; !ok {
+					w.stepDowns[m.id] = stepDowns(st)
 				}
 				if st.Role == "active" || st.Role == "activating" {
 					w.holders[m.id]++
@@ -932,7 +932,7 @@ func (c *e2eCluster) watchRoles() *e2eRoleWatch {
 				w.both++
 				older := slices.MinFunc(held, func(x, y member.Status) int { return cmp.Compare(x.Pair.Term, y.Pair.Term) })
 				newer := slices.MaxFunc(held, func(x, y member.Status) int { return cmp.Compare(x.Pair.Term, y.Pair.Term) })
-				if older.Pair.Term < newer.Pair.Term && older.Broadcast.Counters.Fenced == w.fenced[older.Member] {
+				if older.Pair.Term < newer.Pair.Term && stepDowns(older) == w.stepDowns[older.Member] {
 					w.unaware++
 				}
 			}
@@ -940,6 +940,16 @@ func (c *e2eCluster) watchRoles() *e2eRoleWatch {
 		}
 	}()
 	return w
+}
+
+// stepDowns is how many times the member's pair core stepped down: read
+// with its role, from the same step.
+func stepDowns(st member.Status) uint64 {
+	var n uint64
+	for _, c := range st.Pair.Counters.StepDowns {
+		n += c
+	}
+	return n
 }
 
 // end stops the watch and returns who held the slot.

@@ -226,16 +226,22 @@ func (n *Node) onWitness(e WitnessSeen) {
 		// be echoing. A record of a later incarnation, or (when records do
 		// not say) one seen an activation interval after the obituary, comes
 		// from a new run. So does one seen after this member was fenced
-		// since the peer's last sign of life: someone took the lock after
-		// the peer last spoke, and the peer still committing is that
-		// someone (its connection was closed by the network, not by its
-		// death). The fence may be noticed before the obituary or after
-		// it: a cut closes both ends at once, the peer activates on its own
-		// obituary, and this member learns of the fence at its next commit,
-		// which may come before its link reader sees the close.
+		// since the peer last spoke: someone took the lock after that, and
+		// the peer still committing is that someone (its connection was
+		// closed by the network, not by its death). The fence may be
+		// noticed before the obituary or after it, and the peer's first
+		// commits seen before either: a cut closes both ends at once, the
+		// peer activates on its own obituary, and this member learns of
+		// the fence at its next commit, which may come before its link
+		// reader sees the close. (A peer never heard spoke last in its
+		// last commit seen.)
+		lastSpoke := p.heardAt
+		if !p.haveHB {
+			lastSpoke = p.witnessAt
+		}
 		newRun := e.Incarnation > known ||
 			e.Incarnation == 0 && n.now.Sub(p.deadAt) >= n.cfg.ActivationInterval ||
-			e.Incarnation == 0 && n.fencedAt.After(latest(p.heardAt, p.witnessAt))
+			e.Incarnation == 0 && n.fencedAt.After(lastSpoke)
 		if !newRun {
 			return
 		}

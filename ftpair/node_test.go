@@ -185,23 +185,27 @@ func activeWithPeer(t *testing.T) *Node {
 // still count as b holding the slot once a has been fenced; otherwise a
 // activates again when its hold-off ends and the two take turns. a may
 // notice the fence before its link reader sees the close (its next commit
-// fails first) or after: both orders.
+// fails first) or after, and see b's first commit in between: every order.
 func TestFencedAfterObituaryTrustsTheBuriedPeersWitness(t *testing.T) {
-	for _, fenceFirst := range []bool{false, true} {
-		name := "obituary then fence"
-		if fenceFirst {
-			name = "fence then obituary"
-		}
-		t.Run(name, func(t *testing.T) {
+	const cut = 2000
+	type event func(ms int) (int, Event)
+	fence := func(ms int) (int, Event) { return ms, Fenced{} }
+	closed := func(ms int) (int, Event) { return ms, PeerClosed{Peer: "b", Incarnation: 1} }
+	commit := func(ms int) (int, Event) { return ms, WitnessSeen{Member: "b"} }
+	for _, tc := range []struct {
+		name   string
+		events []event
+	}{
+		{"obituary then fence", []event{closed, fence}},
+		{"fence then obituary", []event{fence, closed}},
+		{"fence, a commit of b, obituary", []event{fence, commit, closed}},
+		{"obituary, a commit of b, fence", []event{closed, commit, fence}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			n := activeWithPeer(t)
 			step := func(ms int, ev Event) []Action { return n.Step(at(ms), ev) }
-			const cut = 2000
-			if fenceFirst {
-				step(cut, Fenced{})
-				step(cut+4, PeerClosed{Peer: "b", Incarnation: 1})
-			} else {
-				step(cut, PeerClosed{Peer: "b", Incarnation: 1})
-				step(cut+4, Fenced{})
+			for i, ev := range tc.events {
+				step(ev(cut + 2*i))
 			}
 			if n.Role() != RoleInactive {
 				t.Fatalf("a still %v after being fenced", n.Role())
@@ -211,7 +215,7 @@ func TestFencedAfterObituaryTrustsTheBuriedPeersWitness(t *testing.T) {
 			// the rule, b would still be buried then (its witnesses ignored
 			// for an activation interval after the obituary) and a would
 			// find the slot free.
-			for ms := cut + 5; ms < cut+5000; ms += 5 {
+			for ms := cut + 10; ms < cut+5000; ms += 5 {
 				if (ms-cut)%50 == 15 {
 					for _, a := range step(ms, Tick{}) {
 						if act, ok := a.(Activate); ok {
