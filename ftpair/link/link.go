@@ -23,9 +23,10 @@ const (
 	// EventBuffer is the capacity of the Events channel.
 	EventBuffer = 64
 	// maxPendingHandshakes bounds the accepted connections that have not
-	// finished their handshake. One more closes the oldest of them
-	// (RejectBusy), so connections opened and left idle cannot keep the
-	// peer out: its own handshake takes a round trip, theirs never ends.
+	// finished their handshake. One more closes the oldest of the busiest
+	// host's (RejectBusy), so connections opened and left idle cannot keep
+	// the peer out (its own handshake takes a round trip, theirs never
+	// ends), nor can a flood from another host.
 	maxPendingHandshakes = 8
 	// rejectLogEvery rate-limits warnings about rejected input, per reason;
 	// the rest are logged at debug level.
@@ -555,28 +556,60 @@ func (l *Link) acceptLoop(ctx context.Context, wg *sync.WaitGroup) {
 // pendingHandshake is an accepted connection whose handshake is under way.
 type pendingHandshake struct {
 	conn    net.Conn
+	host    string      // the remote address without its port
 	evicted atomic.Bool // closed to make room: counted as RejectBusy
 }
 
 // admit adds conn to the handshakes in progress; when there are
-// maxPendingHandshakes already, the oldest is closed to make room.
+// maxPendingHandshakes already, one is closed to make room: the oldest of
+// those from the host with the most. A host that floods the port then
+// closes its own connections, not the peer's handshake (from another
+// host) under way among them.
 func (l *Link) admit(conn net.Conn) *pendingHandshake {
-	h := &pendingHandshake{conn: conn}
+	h := &pendingHandshake{conn: conn, host: remoteHost(conn)}
 	l.handshakesMu.Lock()
-	var oldest *pendingHandshake
+	var victim *pendingHandshake
 	if len(l.pending) >= maxPendingHandshakes {
-		oldest = l.pending[0]
-		oldest.evicted.Store(true)
-		l.pending = slices.Delete(l.pending, 0, 1)
+		i := l.evictionIndex(h.host)
+		victim = l.pending[i]
+		victim.evicted.Store(true)
+		l.pending = slices.Delete(l.pending, i, i+1)
 	}
 	l.pending = append(l.pending, h)
 	l.handshakesMu.Unlock()
-	if oldest != nil {
-		l.countReject(rejectf(RejectBusy, "%d handshakes in progress; the oldest closed for a new connection", maxPendingHandshakes),
-			oldest.conn.RemoteAddr(), "")
-		oldest.conn.Close()
+	if victim != nil {
+		l.countReject(rejectf(RejectBusy, "%d handshakes in progress; the oldest from the busiest host closed for a new connection", maxPendingHandshakes),
+			victim.conn.RemoteAddr(), "")
+		victim.conn.Close()
 	}
 	return h
+}
+
+// evictionIndex picks the pending handshake to close for a new connection
+// from host: the oldest from the host with the most pending, counting the
+// new one; among hosts with as many, the one whose oldest is oldest.
+func (l *Link) evictionIndex(host string) int {
+	count := map[string]int{host: 1}
+	most := 1
+	for _, p := range l.pending {
+		count[p.host]++
+		most = max(most, count[p.host])
+	}
+	for i, p := range l.pending {
+		if count[p.host] == most {
+			return i
+		}
+	}
+	return 0 // not reached: a host with pending handshakes has the most
+}
+
+// remoteHost is the address conn comes from, without the port.
+func remoteHost(conn net.Conn) string {
+	addr := conn.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // release removes h from the handshakes in progress, if it is still there.

@@ -91,3 +91,49 @@ func TestEvictedHandshakeIsNoObituary(t *testing.T) {
 		t.Errorf("a reported %d obituaries of b, whose handshake b closed for room: %+v", n, a.closedEvents())
 	}
 }
+
+// TestAFloodFromOneHostCannotKeepThePeerOut: someone opens connections to
+// pair.listen from one host as fast as they are closed, far more than
+// eight during any handshake (each of the peer's messages is held 50 ms on
+// its way, as over a slow network). The peer, dialing from another host,
+// still gets in: a connection closed for room is the oldest of the
+// busiest host's.
+func TestAFloodFromOneHostCannotKeepThePeerOut(t *testing.T) {
+	flooder := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}} // another host, on loopback
+	b := startMember(t, "b", testConfig("127.0.0.1:0", PeerConfig{ID: "a", Address: nowhere}), hmacCreds())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	var opened atomic.Int64
+	for range 2 * maxPendingHandshakes {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				c, err := flooder.DialContext(ctx, "tcp", b.addr())
+				if err != nil {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				opened.Add(1)
+				stop := context.AfterFunc(ctx, func() { c.Close() })
+				io.Copy(io.Discard, c) // until b closes it
+				stop()
+				c.Close()
+			}
+		})
+	}
+	waitFor(t, "the flood to close connections for room", func() bool { return b.rejected(RejectBusy) >= 100 })
+
+	slow := newFrameProxy(t, b.addr(), nil, func(toAcceptor bool) time.Duration {
+		if toAcceptor {
+			return 50 * time.Millisecond
+		}
+		return 0
+	})
+	a := startMember(t, "a", testConfig("127.0.0.1:0", PeerConfig{ID: "b", Address: slow.addr()}), hmacCreds())
+	waitFlowing(t, a, b)
+	t.Logf("%d flood connections opened, %d closed for room", opened.Load(), b.rejected(RejectBusy))
+}

@@ -117,8 +117,9 @@ const (
 	// RejectIncomplete: the connection closed, failed or timed out before
 	// the handshake completed.
 	RejectIncomplete RejectReason = "incomplete"
-	// RejectBusy: a connection whose handshake had not ended, the oldest
-	// of maxPendingHandshakes, closed to make room for a newer one.
+	// RejectBusy: a connection whose handshake had not ended, one of
+	// maxPendingHandshakes (the oldest of the busiest host's), closed to
+	// make room for a newer one.
 	RejectBusy RejectReason = "busy"
 	// RejectIdentity: an authenticated peer whose frame identity settings
 	// (framing, sequence extractor, identity scheme) differ from ours: the
