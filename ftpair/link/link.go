@@ -562,9 +562,9 @@ type pendingHandshake struct {
 
 // admit adds conn to the handshakes in progress; when there are
 // maxPendingHandshakes already, one is closed to make room: the oldest of
-// those from the host with the most. A host that floods the port then
-// closes its own connections, not the peer's handshake (from another
-// host) under way among them.
+// those from the address with the most. An address that floods the port
+// then closes its own connections, not the peer's handshake (from another
+// address) under way among them.
 func (l *Link) admit(conn net.Conn) *pendingHandshake {
 	h := &pendingHandshake{conn: conn, host: remoteHost(conn)}
 	l.handshakesMu.Lock()
