@@ -578,7 +578,7 @@ func (l *Link) admit(conn net.Conn) *pendingHandshake {
 	l.pending = append(l.pending, h)
 	l.handshakesMu.Unlock()
 	if victim != nil {
-		l.countReject(rejectf(RejectBusy, "%d handshakes in progress; the oldest from the busiest host closed for a new connection", maxPendingHandshakes),
+		l.countReject(rejectf(RejectBusy, "%d handshakes in progress; the oldest from the busiest address closed for a new connection", maxPendingHandshakes),
 			victim.conn.RemoteAddr(), "")
 		victim.conn.Close()
 	}
