@@ -14,7 +14,8 @@ import "math"
 //     distinct frames with the same n bytes end at least n character times
 //     apart. If an entry and an echo have the same identity and both
 //     windows fit within less than that, they are the same frame. A feed
-//     sequence number (an exact identity) says so on its own.
+//     sequence number (an exact identity) says so unless line time says
+//     otherwise: a counter may wrap, or its sender restart (sameNumber).
 //   - Behind. If an entry's window ends before a committed frame's window
 //     begins, the entry's frame came first on the line: it is in the topic
 //     already, or the active never read it. Everything older than a matched
@@ -33,6 +34,9 @@ import "math"
 func (r *Ring) TrimEcho(e Echo) TrimResult {
 	var res TrimResult
 	r.stats.Echoes++
+	if e.Exact && !e.Possible {
+		r.noteNumber(&r.lastEchoed, &r.haveEchoed, e.ID)
+	}
 	if r.mem.n > 0 {
 		r.expireMemory(max(e.Win.Hi, r.lastWin.Hi))
 	}
@@ -140,7 +144,7 @@ func (r *Ring) pass(k int) {
 		w, exact := b.window(o), b.exact(o)
 		node := r.mem.first(b.ids[o])
 		for ; node >= 0; node = r.mem.same[node] {
-			if r.mem.exact[node] == exact && (exact || overlaps(r.mem.win[node], w)) {
+			if r.mem.exact[node] == exact && r.mayBe(r.mem.win[node], w, exact) {
 				break
 			}
 		}
@@ -161,7 +165,7 @@ func (r *Ring) findCertain(e Echo) int {
 		return -1
 	}
 	if e.Exact {
-		return r.findExact(e.ID)
+		return r.findExact(e)
 	}
 	if !e.Win.Known() || r.byteTime <= 0 {
 		return -1
@@ -205,16 +209,17 @@ func (r *Ring) findCertain(e Echo) int {
 // that wide could not make a match certain anyway.
 const maxCandidates = 1024
 
-// findExact finds the oldest entry with a feed sequence number: at the head,
-// within the look-ahead window, by binary search where the numbers grow (as
-// a feed's do between restarts of its count), or by a scan of the rest of
-// the ring once enough misses have paid for one.
-func (r *Ring) findExact(id uint64) int {
-	if p := r.headPos(); r.id(p) == id && r.exact(p) {
+// findExact finds the oldest entry that is certainly the echo's frame by its
+// feed sequence number (sameNumber): at the head, within the look-ahead
+// window, by binary search where the numbers grow (as a feed's do between
+// restarts of its count), or by a scan of the rest of the ring once enough
+// misses have paid for one.
+func (r *Ring) findExact(e Echo) int {
+	if r.isNumbered(0, e) {
 		return 0
 	}
 	w := min(r.n, r.lookAhead)
-	if k := r.scanExact(id, 1, w); k >= 0 {
+	if k := r.scanExact(e, 1, w); k >= 0 {
 		return k
 	}
 	if r.n <= w {
@@ -223,37 +228,108 @@ func (r *Ring) findExact(id uint64) int {
 	lo, hi := w, r.n
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if r.id(r.slot(m)) < id {
+		if r.id(r.slot(m)) < e.ID {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	if lo < r.n && r.id(r.slot(lo)) == id && r.exact(r.slot(lo)) {
+	if lo < r.n && r.isNumbered(lo, e) {
 		// Where the numbers do not grow, an older entry may hold the
 		// same number; the scan below finds the oldest when it can.
-		if k := r.scanExact(id, w, lo); k < 0 {
+		if k := r.scanExact(e, w, lo); k < 0 {
 			return lo
 		}
-	}
-	if r.n <= w {
-		return -1
 	}
 	r.scanCredit = min(r.scanCredit+r.lookAhead, r.n)
 	if r.scanCredit < r.n-w {
 		return -1
 	}
 	r.scanCredit = 0
-	return r.scanExact(id, w, r.n)
+	return r.scanExact(e, w, r.n)
 }
 
-func (r *Ring) scanExact(id uint64, from, to int) int {
+func (r *Ring) scanExact(e Echo, from, to int) int {
 	for k := from; k < to; k++ {
-		if s := r.slot(k); r.id(s) == id && r.exact(s) {
+		if r.isNumbered(k, e) {
 			return k
 		}
 	}
 	return -1
+}
+
+// isNumbered reports whether the entry at index k is certainly the frame of
+// e, an echo with a feed sequence number.
+func (r *Ring) isNumbered(k int, e Echo) bool {
+	s := r.slot(k)
+	return r.id(s) == e.ID && r.exact(s) && sameNumber(r.window(s), e.Win, r.numberSlack, r.numbersCameBack)
+}
+
+// noteNumber records a feed sequence number seen in one stream, in line
+// order (the port's frames, or the echo's records not marked as possible
+// duplicates), and reports whether it came back: a number that does not
+// grow is a counter that wrapped or a sender that restarted its count.
+func (r *Ring) noteNumber(last *uint64, have *bool, id uint64) bool {
+	back := *have && id <= *last
+	if back {
+		r.numbersCameBack = true
+		r.stats.NumbersBack++
+	}
+	*last, *have = id, true
+	return back
+}
+
+// notePortNumber is noteNumber for a frame of the port that ended on the
+// line by at, and counts a number that came back within the slack: the
+// same number as the frame before it, or a counter whose round took no
+// longer.
+func (r *Ring) notePortNumber(id uint64, at int64) {
+	repeat := r.haveAppended && id == r.lastAppended && at-r.lastAppendedAt <= r.numberSlack
+	if r.noteNumber(&r.lastAppended, &r.haveAppended, id) {
+		if repeat || r.backAt != math.MinInt64 && at-r.backAt <= r.numberSlack {
+			r.stats.NumbersBackSoon++
+		}
+		r.backAt = at
+	}
+	r.lastAppendedAt = at
+}
+
+// NumbersCameBack reports whether a feed sequence number has come back (it
+// did not grow) on this member's port or in the echo since the ring was
+// made: from then on the same number may be another frame (sameNumber).
+func (r *Ring) NumbersCameBack() bool { return r.numbersCameBack }
+
+// sameNumber reports whether two sightings of one feed sequence number, in
+// windows a and b, are certainly one frame; slack is how far apart two
+// sightings of one frame can be (the pass margin plus NumberedLate).
+//
+// A counter that wraps, or a sender that restarts its count, brings a
+// number back as another frame, and taking one for the other would pass
+// over a frame that is not in the topic. While no number has come back
+// (cameBack), the number decides unless the windows show the two further
+// apart than slack. Once one has, both windows must be known and lie
+// within slack of each other, end to end. Not told apart: a counter that
+// comes round again within slack, and, before any number came back, a
+// sighting whose window has no start (docs/configuration.md, sequence).
+func sameNumber(a, b Window, slack int64, cameBack bool) bool {
+	if cameBack {
+		return a.Known() && b.Known() && max(a.Hi-b.Lo, b.Hi-a.Lo) <= slack
+	}
+	return !numbersApart(a, b, slack)
+}
+
+// mayBeNumber reports whether two sightings of one feed sequence number may
+// be one frame: always while no number came back (a sighting further from
+// the other than slack is still that frame, only read late); once one did,
+// unless the windows show them further apart than slack.
+func mayBeNumber(a, b Window, slack int64, cameBack bool) bool {
+	return !cameBack || !numbersApart(a, b, slack)
+}
+
+// numbersApart reports whether one window begins more than slack after the
+// other ends.
+func numbersApart(a, b Window, slack int64) bool {
+	return ahead(a, b, slack) || ahead(b, a, slack)
 }
 
 // sameFrame reports whether two sightings of frames with the same n bytes,
@@ -276,7 +352,7 @@ func (r *Ring) certainEcho(id uint64, exact bool, w Window, n int) int32 {
 		if r.mem.exact[node] != exact {
 			continue
 		}
-		if exact || r.sameFrame(r.mem.win[node], w, n) {
+		if exact && sameNumber(r.mem.win[node], w, r.numberSlack, r.numbersCameBack) || !exact && r.sameFrame(r.mem.win[node], w, n) {
 			return node
 		}
 	}

@@ -35,6 +35,13 @@ const (
 	DefaultRepairPatience = 30 * time.Second
 )
 
+// NumberedLate is how much later than its window says a port may have
+// delivered a frame with a feed sequence number (its reader starved by a
+// loaded host). Two sightings of one number are one frame only within the
+// pass margin plus this of each other: a counter may wrap, or its sender
+// restart, and then the same number comes back as another frame.
+const NumberedLate = time.Second
+
 // Values of Config.CrossCheck.
 const (
 	CrossCheckAuto = "auto"

@@ -19,8 +19,9 @@
 // # Echo matching
 //
 // An echo removes an entry only when it certainly is the entry's frame
-// (the same feed sequence number, or the same identity in windows closer
-// than the line takes to carry the frame's bytes), and with it every older
+// (the same feed sequence number where line time does not tell the two
+// apart, or the same identity in windows closer than the line takes to
+// carry the frame's bytes), and with it every older
 // entry; entries whose windows end before a committed frame's begins, less
 // the pass margin, lie behind it and go too. An echo no entry certainly is
 // gets remembered for a while (EchoMemory, EchoMemoryTTL): the frame may

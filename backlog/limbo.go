@@ -73,7 +73,7 @@ func (l *limbo) matchCertain(r *Ring, e Echo) bool {
 		if le.id != e.ID {
 			continue
 		}
-		if e.Exact || r.sameFrame(le.win, e.Win, int(le.bytes)) {
+		if e.Exact && sameNumber(le.win, e.Win, r.numberSlack, r.numbersCameBack) || !e.Exact && r.sameFrame(le.win, e.Win, int(le.bytes)) {
 			for range i + 1 {
 				l.pop()
 			}

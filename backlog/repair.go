@@ -46,6 +46,11 @@ type HoleRules struct {
 	// taken as up to Late behind the line (laterCopy): the fill publishes
 	// it away from the local copy, which stays unmarked.
 	Late int64
+	// NumbersCameBack: a feed sequence number came back on the local port
+	// (Ring.NumbersCameBack), so the same number may be another frame:
+	// only windows within Margin plus Late of each other make two
+	// sightings of it one (sameNumber).
+	NumbersCameBack bool
 }
 
 // Fill is one peer frame chosen to fill a hole, in line order.
@@ -315,7 +320,8 @@ func isAny(p Sighting, local []Sighting, rules HoleRules) bool {
 		if l.ID != p.ID || l.Exact != p.Exact {
 			continue
 		}
-		if p.Exact || sameFrame(l.Win, p.Win, min(l.Size, p.Size), rules.ByteTime) {
+		if p.Exact && sameNumber(l.Win, p.Win, rules.Margin+rules.Late, rules.NumbersCameBack) ||
+			!p.Exact && sameFrame(l.Win, p.Win, min(l.Size, p.Size), rules.ByteTime) {
 			return true
 		}
 	}

@@ -53,6 +53,9 @@ type Echo struct {
 	// host's clock (the caller widens it by what it knows of the offset to
 	// the producing member's clock).
 	Win Window
+	// Possible: the record is marked as a possible duplicate. Its number
+	// may repeat one before it without any counter having wrapped.
+	Possible bool
 }
 
 // Entry is one frame held in the ring.
@@ -177,6 +180,16 @@ type Stats struct {
 
 	ResetFrames uint64 `json:"reset_frames"` // entries dropped by Reset
 
+	// NumbersBack counts feed sequence numbers that did not grow, on this
+	// member's port or in the echo: a counter that wrapped, or a sender
+	// that restarted its count. From the first, a number is taken for a
+	// frame only where line time agrees (sameNumber).
+	NumbersBack uint64 `json:"numbers_back"`
+	// NumbersBackSoon counts those on the port that came back within the
+	// pass margin plus NumberedLate of the previous time: frames with one
+	// number that close cannot be told apart.
+	NumbersBackSoon uint64 `json:"numbers_back_soon"`
+
 	// Gauges at the time of the call.
 	Len       int   `json:"len"`        // entries held
 	Bytes     int64 `json:"bytes"`      // payload bytes held
@@ -220,6 +233,19 @@ type Ring struct {
 	memTTL     int64
 	margin     int64
 	byteTime   int64
+	// numberSlack bounds how far apart two sightings of one frame with a
+	// feed sequence number can be: the pass margin plus NumberedLate.
+	numberSlack int64
+	// numbersCameBack: a feed sequence number did not grow, on the port or
+	// in the echo (noteNumber); lastAppended and lastEchoed are the
+	// latest numbers of each.
+	numbersCameBack          bool
+	lastAppended, lastEchoed uint64
+	haveAppended, haveEchoed bool
+	// lastAppendedAt and backAt are the line times (ends of the windows)
+	// of the latest numbered frame appended and of the latest one whose
+	// number came back.
+	lastAppendedAt, backAt int64
 
 	sl slots
 	n  int // entries held
@@ -284,6 +310,8 @@ func newRing(c Config, chunkShift uint) *Ring {
 		lookAhead:   c.LookAhead,
 		memTTL:      int64(c.EchoMemoryTTL),
 		margin:      int64(c.PassMargin),
+		numberSlack: int64(c.PassMargin + NumberedLate),
+		backAt:      math.MinInt64,
 		byteTime:    int64(c.LineByteTime),
 		sl:          newSlots(),
 		lastWin:     Window{Lo: NoLo, Hi: math.MinInt64},
@@ -311,6 +339,9 @@ func newRing(c Config, chunkShift uint) *Ring {
 // of a call: copied onto the stack, it cost more than a third of Append's
 // time. Append does not keep f.
 func (r *Ring) Append(f *Frame) (pos uint64, stored bool, err error) {
+	if f.Exact {
+		r.notePortNumber(f.ID, f.Win.Hi)
+	}
 	w := f.Win
 	w.Lo = max(w.Lo, r.lastWin.Lo)
 	w.Hi = max(w.Hi, r.lastWin.Hi, w.Lo)
@@ -397,18 +428,28 @@ func (r *Ring) ForgetEchoes(now int64) int {
 // such an entry's record as a possible duplicate.
 //
 // An entry with a feed sequence number is possibly published only if an
-// echo of that number is remembered: its identity is exact, so nothing else
-// can have been its record.
+// echo of that number is remembered that may be its frame (mayBeNumber):
+// nothing without its number can have been its record.
 func (r *Ring) PossiblyPublished(e Entry) bool {
 	if e.Win.Lo <= r.forgottenHi || !e.Exact && e.Win.Hi < r.passBefore+r.margin {
 		return true
 	}
 	for node := r.mem.first(e.ID); node >= 0; node = r.mem.same[node] {
-		if r.mem.exact[node] == e.Exact && (e.Exact || overlaps(r.mem.win[node], e.Win)) {
+		if r.mem.exact[node] == e.Exact && r.mayBe(r.mem.win[node], e.Win, e.Exact) {
 			return true
 		}
 	}
 	return false
+}
+
+// mayBe reports whether two sightings of one identity, in windows a and b,
+// may be one frame: for a feed sequence number, mayBeNumber; for a
+// fingerprint, overlapping windows.
+func (r *Ring) mayBe(a, b Window, exact bool) bool {
+	if exact {
+		return mayBeNumber(a, b, r.numberSlack, r.numbersCameBack)
+	}
+	return overlaps(a, b)
 }
 
 // Echoed says what the echoes read so far say of a frame the ring does not

@@ -288,7 +288,7 @@ func TestTrimKindString(t *testing.T) {
 func TestEchoMemoryTableGrowsAndShrinks(t *testing.T) {
 	r := mustNew(t, Config{EchoMemory: 1000})
 	for id := uint64(0); id < 1000; id++ {
-		r.TrimEcho(Echo{ID: id * 0x100000001, Exact: true, Win: Window{Lo: NoLo, Hi: 0}})
+		r.TrimEcho(Echo{ID: id * 0x100000001, Exact: true, Win: Window{Lo: 0, Hi: 1}})
 	}
 	if r.MemoryLen() != 1000 || r.mem.used != 1000 || len(r.mem.tab) < 2000 {
 		t.Fatalf("len %d used %d table %d", r.MemoryLen(), r.mem.used, len(r.mem.tab))

@@ -147,6 +147,7 @@ func (p *Pipeline) followEcho(ctx context.Context, cl *kgo.Client, fromStart boo
 			}
 			rec := echoRec{offset: r.Offset, size: len(r.Value)}
 			rec.echo.ID, rec.echo.Exact = recordIdentity(r)
+			rec.echo.Possible = rec.echo.Exact && headerValue(r, HeaderPossibleDuplicate) != nil
 			rec.echo.Win = backlog.Window{Lo: backlog.NoLo, Hi: received}
 			if clock, w, ok := parseReadWindow(headerValue(r, HeaderReadWindow)); ok {
 				rec.echo.Win, rec.timed = p.clocks.window(clock, w, received)

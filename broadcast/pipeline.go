@@ -196,6 +196,11 @@ type Pipeline struct {
 	rejectLog   time.Time
 	oversizeLog time.Time
 	lostLog     time.Time
+	// numbersBackTold, backSoonSeen and backSoonLog: what was said of feed
+	// sequence numbers that came back (sayNumbersBack).
+	numbersBackTold bool
+	backSoonSeen    uint64
+	backSoonLog     time.Time
 
 	// topicID is the id of the topic instance that the offsets above
 	// (echoNext, ownThrough, lastOffset, the witness's) belong to, zero
@@ -588,10 +593,31 @@ func (p *Pipeline) settle() {
 	}
 }
 
+// sayNumbersBack logs the first feed sequence number that came back, and
+// numbers that came back too soon to be told apart by line time (at most
+// every ten minutes): a feed whose frames then go unrecognised or are
+// published twice, marked, should not have sequence: set.
+func (p *Pipeline) sayNumbersBack(now time.Time) {
+	if !p.ring.NumbersCameBack() {
+		return
+	}
+	st := p.ring.Stats()
+	if !p.numbersBackTold {
+		p.numbersBackTold = true
+		p.log.Info("a feed sequence number came back (a counter that wrapped, or a sender that restarted its count): from now on a number is taken for a frame only where line time agrees")
+	}
+	if st.NumbersBackSoon > p.backSoonSeen && now.Sub(p.backSoonLog) >= 10*time.Minute {
+		p.log.Warn("feed sequence numbers come back too soon to tell their frames apart by line time: unset sequence: for this feed (docs/configuration.md)",
+			"within", p.ringLimits.PassMargin+backlog.NumberedLate, "times", st.NumbersBackSoon-p.backSoonSeen, "total", st.NumbersBackSoon)
+		p.backSoonSeen, p.backSoonLog = st.NumbersBackSoon, now
+	}
+}
+
 // housekeep runs every housekeepEvery.
 func (p *Pipeline) housekeep() {
 	now := time.Now()
 	p.ring.ForgetEchoes(hostclock.Now())
+	p.sayNumbersBack(now)
 	if p.crossCheckStreaming() && !p.xc.sending {
 		p.repairTick() // opens the stream of sightings, and arms its timer
 	}

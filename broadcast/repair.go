@@ -48,12 +48,6 @@ const (
 	// maxHoles bounds the holes an active holds frames back for at once;
 	// past it, a new hole is reported unrepaired at once.
 	maxHoles = 64
-	// numberedLate is how much later than serial.max_latency allows a
-	// member's port may have delivered a numbered frame (its reader
-	// starved by a loaded host) and still have it answered and taken by
-	// its number for a hole (backlog.HoleRules.Late): the peer's frames of
-	// the hole read late, or the requester's own frames before it.
-	numberedLate = time.Second
 )
 
 // Unrepaired hole reasons, labels of feedd_broadcast_holes_unrepaired_total.
@@ -374,7 +368,7 @@ func (r *repairs) withdraw(ring, peerPos uint64, uncertain bool) {
 // or after the hole's end goes out in the hole, and the member's own copy
 // then is marked too.
 //
-// So is a frame whose identity the fills hold once, within numberedLate
+// So is a frame whose identity the fills hold once, within backlog.NumberedLate
 // of that copy, unmarked: a port that delivered later than its latency
 // bound and the margin together (a loaded host starving the reader or, on
 // a pseudo-terminal, the process that feeds it) shifts its windows past the
@@ -385,7 +379,7 @@ func (r *repairs) withdraw(ring, peerPos uint64, uncertain bool) {
 // marked (the peer's port was the late one, backlog.HoleRules.Late)
 // carries the mark for both: this copy stays unmarked, in its place.
 func (r *repairs) mayRepeatFill(e backlog.Entry, margin int64) bool {
-	late := margin + int64(numberedLate)
+	late := margin + int64(backlog.NumberedLate)
 	if e.Win.Lo != backlog.NoLo && e.Win.Lo-late > r.fillHi {
 		return false // after every filled frame: the common case, at once
 	}

@@ -249,7 +249,8 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 		}
 		after = append(after, backlog.Sighting{ID: e.ID, Exact: e.Exact, Win: e.Win, Size: len(e.Data)})
 	}
-	rules := backlog.HoleRules{ByteTime: int64(p.ringLimits.LineByteTime), Margin: margin, Late: int64(numberedLate)}
+	rules := backlog.HoleRules{ByteTime: int64(p.ringLimits.LineByteTime), Margin: margin, Late: int64(backlog.NumberedLate),
+		NumbersCameBack: p.ring.NumbersCameBack()}
 	var fills []backlog.Fill
 	if h.start {
 		fills = backlog.FillStart(p.rep.topicTail(), after, peer, h.to.Hi, lastNeeded(h.need, peer), rules)
@@ -270,7 +271,7 @@ func (p *Pipeline) decide(h *hole, wall time.Time, why string) {
 		// delivered them late). The peer cannot know, when its own echo
 		// lags or it published them itself and was cut off from Kafka
 		// before it learnt their commit's outcome.
-		certain, maybe := p.ring.Echoed(pf.s, margin+int64(numberedLate))
+		certain, maybe := p.ring.Echoed(pf.s, margin+int64(backlog.NumberedLate))
 		if !certain {
 			inTail, mayTail := backlog.Published(pf.s, tail, rules)
 			certain, maybe = inTail, maybe || mayTail
@@ -366,7 +367,7 @@ func (p *Pipeline) publishedInHole(h *hole) map[uint64]bool {
 	if h.start || h.before.Win.Lo == backlog.NoLo {
 		return have
 	}
-	slack := int64(p.ringLimits.PassMargin) + int64(numberedLate)
+	slack := int64(p.ringLimits.PassMargin) + int64(backlog.NumberedLate)
 	for _, t := range p.rep.topicTail() {
 		if !t.Exact || t.ID <= h.before.ID || t.ID >= h.after.ID || t.Win.Hi < h.before.Win.Lo-slack {
 			continue

@@ -359,7 +359,7 @@ func checkFeedLessMarked(t testing.TB, recs []topicRecord, n uint64) {
 }
 
 // TestMayRepeatFillLeavesTheMarkToAMarkedCopy: an own frame read after a
-// hole whose identity one fill copy holds within numberedLate is marked
+// hole whose identity one fill copy holds within backlog.NumberedLate is marked
 // when that copy went out unmarked (its own port was the late one), and not
 // when the copy went out marked (the peer's port was late): one of the two
 // carries the mark, and the copy in its place is the unmarked one. A copy
@@ -378,7 +378,7 @@ func TestMayRepeatFillLeavesTheMarkToAMarkedCopy(t *testing.T) {
 		{"peer port late, copy marked", 1250, true, false},
 		{"peer port late, copy unmarked", 1250, false, true},
 		{"within the margin, copy marked", 1050, true, true},
-		{"past numberedLate", 2300, false, false},
+		{"past NumberedLate", 2300, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var r repairs

@@ -89,7 +89,7 @@ func (p *Pipeline) answer(pa *pendingAnswer, early bool) {
 			// overflowed it), and their windows then start after the
 			// hole's first frames were on the line. The requester takes
 			// such frames by their numbers and leaves the others.
-			if !e.Exact || e.Win.Hi < pa.lo-margin-int64(numberedLate) {
+			if !e.Exact || e.Win.Hi < pa.lo-margin-int64(backlog.NumberedLate) {
 				continue
 			}
 		}
@@ -97,7 +97,7 @@ func (p *Pipeline) answer(pa *pendingAnswer, early bool) {
 			// Past the hole by time. A numbered frame this port read late
 			// may still be one the hole lacks; the requester takes such
 			// frames by their numbers, and leaves the others.
-			if !e.Exact || e.Win.Lo-margin > pa.hi+int64(numberedLate) {
+			if !e.Exact || e.Win.Lo-margin > pa.hi+int64(backlog.NumberedLate) {
 				break
 			}
 		}
