@@ -58,6 +58,12 @@
 //   - Obituary: a closed connection ([PeerClosed]) means the peer process
 //     died; its slot is free at once and its successor activates without
 //     waiting. Late echoes of the dead process's commits are ignored.
+//   - Restart: a heartbeat of another incarnation than the peer's run on
+//     record is taken for the peer restarted once that run has ended (an
+//     obituary, or silence for ActivationInterval), and discarded before,
+//     as a late message of an earlier run. Incarnations are only compared
+//     for equality: a clock stepped back between two runs gives the later
+//     one the smaller.
 //   - Silence: a holder not heard for ActivationInterval (hung, or cut off)
 //     loses its slot, unless the witness shows it still committing (the
 //     pair link is cut, the holder is alive): then nobody activates, for as
@@ -163,7 +169,7 @@
 //     that this process did not write as a [WitnessSeen] naming us.
 //   - Ingest: report [HealthChanged] for the feed (ok, quiet, noisy), after
 //     its own debouncing.
-//   - Supply an incarnation that grows with every start of the process.
+//   - Supply an incarnation that differs at every start of the process.
 //
 // All members of a group must share HeartbeatInterval, PreparationInterval,
 // ActivationInterval and ActiveGoal; Preempt and PreemptDelay are read on

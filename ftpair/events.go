@@ -42,8 +42,9 @@ type PeerConnected struct {
 // interval. The transport must NOT report its own timeouts or local errors
 // as PeerClosed: a link that merely stops carrying data is a silence, and
 // silence is judged by the core. Incarnation is the peer's incarnation on
-// that connection (from its heartbeats), or 0 if unknown; an obituary for an
-// older incarnation than the core knows is ignored.
+// that connection (from its heartbeats), or 0 if unknown; an obituary for
+// another incarnation than the one the core has on record (an earlier run,
+// or one it has not taken) is ignored.
 type PeerClosed struct {
 	Peer        string
 	Incarnation uint64

@@ -17,6 +17,38 @@ func (n *Node) peer(id string) *peer {
 	return p
 }
 
+// run is the incarnation of the peer's run on record: that of its last
+// heartbeat taken or, while it has never been heard, the one its last
+// commit seen through Kafka named (0: none named).
+func (p *peer) run() uint64 {
+	if p.haveHB {
+		return p.hb.Incarnation
+	}
+	return p.witnessInc
+}
+
+// runOver reports whether the peer's run on record has ended as far as
+// this member can tell: it was buried (an obituary), or it has not been
+// heard for the activation interval, measured as every silence is (this
+// process's own stalls do not count). A run known only from its commits
+// ends when they have not been seen for that long. Only then is another
+// incarnation taken for the peer restarted, whether it is larger or
+// smaller: incarnations come from the peer's wall clock, which may have
+// been stepped back between two runs (a host without a battery clock that
+// restores its last saved time, one without NTP, a restored snapshot, an
+// NTP correction), so their order cannot tell the later run. While the run
+// on record is heard, a message of another incarnation is a late one of an
+// earlier run's connection.
+func (n *Node) runOver(p *peer) bool {
+	switch {
+	case p.dead:
+		return true
+	case p.haveHB:
+		return n.silence(p) >= n.cfg.ActivationInterval
+	}
+	return !n.witnessFresh(p)
+}
+
 func (n *Node) onHeartbeat(hb Heartbeat) {
 	if hb.From == "" {
 		n.counters.StaleHeartbeats++
@@ -30,16 +62,26 @@ func (n *Node) onHeartbeat(hb Heartbeat) {
 		return
 	}
 	p := n.peer(hb.From)
-	if p.haveHB && (hb.Incarnation < p.hb.Incarnation || hb.Incarnation == p.hb.Incarnation && hb.Seq <= p.hb.Seq) {
+	restarted := false
+	switch run := p.run(); {
+	case !p.haveHB && run == 0: // nothing on record
+	case hb.Incarnation == run:
+		if p.haveHB && hb.Seq <= p.hb.Seq {
+			n.counters.StaleHeartbeats++
+			return
+		}
+	case !n.runOver(p):
 		n.counters.StaleHeartbeats++
 		return
+	default:
+		restarted = true
 	}
-	// A new process: forget the old one's witness and episode.
-	restarted := p.haveHB && hb.Incarnation > p.hb.Incarnation
+	// A new process: forget the old one's witness and episode. Commits
+	// that named the new run are its own.
 	if restarted {
 		p.suppressed = false
 	}
-	if p.witnessInc != 0 && p.witnessInc < hb.Incarnation || restarted && p.witnessInc == 0 {
+	if p.witnessInc != hb.Incarnation && (restarted || p.witnessInc != 0) {
 		p.witnessAt, p.witBase = time.Time{}, time.Time{}
 	}
 	// The first heartbeat after a break may open a burst that a cut link
@@ -79,8 +121,12 @@ func (n *Node) onClosed(e PeerClosed) {
 	if !ok {
 		return
 	}
-	if e.Incarnation != 0 && p.haveHB && e.Incarnation < p.hb.Incarnation {
-		return // the old connection of an earlier run
+	if run := p.run(); e.Incarnation != 0 && run != 0 && e.Incarnation != run {
+		// The connection of another run than the one on record: an
+		// earlier run's, or one never taken (its heartbeats came while
+		// the run on record was heard). Its end says nothing of the run
+		// on record.
+		return
 	}
 	p.connected = false
 	if !p.dead && (p.haveHB || !p.witnessAt.IsZero()) {
@@ -214,35 +260,34 @@ func (n *Node) onWitness(e WitnessSeen) {
 		return
 	}
 	p := n.peer(e.Member)
-	known := p.hb.Incarnation
-	if !p.haveHB {
-		known = p.witnessInc
-	}
-	if e.Incarnation != 0 && e.Incarnation < known {
-		return // records of an earlier run
+	run := p.run()
+	other := e.Incarnation != 0 && e.Incarnation != run
+	if other && run != 0 && !n.runOver(p) {
+		return // records of another run while the one on record lives: an earlier run's
 	}
 	if p.dead {
 		// Records the dead process committed just before it died may still
-		// be echoing. A record of a later incarnation, or (when records do
+		// be echoing. A record of another incarnation, or (when records do
 		// not say) one seen an activation interval after the obituary, comes
-		// from a new run. So does one seen after this member was fenced
-		// since the peer last spoke: someone took the lock after that, and
-		// the peer still committing is that someone (its connection was
-		// closed by the network, not by its death). The fence may be
-		// noticed before the obituary or after it, and the peer's first
-		// commits seen before either: a cut closes both ends at once, the
-		// peer activates on its own obituary, and this member learns of
-		// the fence at its next commit, which may come before its link
-		// reader sees the close. (A peer never heard spoke last in its
-		// last commit seen.)
+		// from a new run. A record of the buried run's own, or of no
+		// stated run, seen after this member was fenced since the peer
+		// last spoke, shows the peer alive: someone took the lock after
+		// that, and the peer still committing is that someone (its
+		// connection was closed by the network, not by its death). The
+		// fence may be noticed before the obituary or after it, and the
+		// peer's first commits seen before either: a cut closes both ends
+		// at once, the peer activates on its own obituary, and this member
+		// learns of the fence at its next commit, which may come before
+		// its link reader sees the close. (A peer never heard spoke last
+		// in its last commit seen.)
 		lastSpoke := p.heardAt
 		if !p.haveHB {
 			lastSpoke = p.witnessAt
 		}
-		newRun := e.Incarnation > known ||
+		alive := other ||
 			e.Incarnation == 0 && n.now.Sub(p.deadAt) >= n.cfg.ActivationInterval ||
-			e.Incarnation == 0 && n.fencedAt.After(lastSpoke)
-		if !newRun {
+			n.fencedAt.After(lastSpoke)
+		if !alive {
 			return
 		}
 		p.dead = false

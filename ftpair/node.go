@@ -142,8 +142,8 @@ var viewNames = [...]string{"unknown", "dead", "heard", "silent", "witnessed"}
 func (v view) String() string { return viewNames[v] }
 
 // NewNode validates cfg (after filling in defaults) and returns the core of
-// a member starting now, in role inactive. incarnation must grow every time
-// the member's process starts. The member will not activate on its own
+// a member starting now, in role inactive. incarnation must differ every
+// time the member's process starts (it need not grow). The member will not activate on its own
 // judgement before one activation interval has passed, so that it learns
 // the group first; it joins an existing group as inactive.
 func NewNode(cfg Config, incarnation uint64, now time.Time) (*Node, error) {

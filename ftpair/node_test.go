@@ -2,6 +2,7 @@ package ftpair
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -137,22 +138,28 @@ func TestStaleObituaryAndWitnessIgnored(t *testing.T) {
 		n.Step(at(ms), HeartbeatReceived{Heartbeat: Heartbeat{From: "x", Incarnation: inc, Seq: seq, Weight: 1, Role: role}})
 	}
 	hb(0, 1, 1, RoleActive)
-	hb(100, 2, 1, RoleInactive) // x restarted
-	n.Step(at(110), PeerClosed{Peer: "x", Incarnation: 1})
+	// x restarted. Its new run is heard only once the first has been
+	// silent for an activation interval: a heartbeat of another
+	// incarnation while the run on record is heard may be a late message
+	// of an earlier run (TestOtherIncarnationWhileHeardIsStale), since a
+	// clock stepped back makes the later run's incarnation the smaller.
+	tickTo(n, 50, 500)
+	hb(500, 2, 1, RoleInactive)
+	n.Step(at(510), PeerClosed{Peer: "x", Incarnation: 1})
 	if n.Status().Counters.Obituaries != 0 {
 		t.Fatal("obituary of an earlier incarnation counted")
 	}
-	n.Step(at(120), WitnessSeen{Member: "x", Incarnation: 1})
+	n.Step(at(520), WitnessSeen{Member: "x", Incarnation: 1})
 	if !n.Status().Peers[0].LastWitness.IsZero() {
 		t.Fatal("witness of an earlier incarnation recorded")
 	}
-	n.Step(at(130), PeerClosed{Peer: "x", Incarnation: 2})
-	n.Step(at(140), WitnessSeen{Member: "x"}) // late echo of the dead run
+	n.Step(at(530), PeerClosed{Peer: "x", Incarnation: 2})
+	n.Step(at(540), WitnessSeen{Member: "x"}) // late echo of the dead run
 	if v := n.Status().Peers[0].View; v != "dead" {
 		t.Fatalf("view %s after a late echo", v)
 	}
-	tickTo(n, 150, 700)
-	n.Step(at(700), WitnessSeen{Member: "x"}) // an activation interval later: a new run
+	tickTo(n, 550, 1100)
+	n.Step(at(1100), WitnessSeen{Member: "x"}) // an activation interval later: a new run
 	if v := n.Status().Peers[0].View; v != "witnessed" {
 		t.Fatalf("view %s after a witness of a new run", v)
 	}
@@ -186,12 +193,22 @@ func activeWithPeer(t *testing.T) *Node {
 // activates again when its hold-off ends and the two take turns. a may
 // notice the fence before its link reader sees the close (its next commit
 // fails first) or after, and see b's first commit in between: every order.
+// Records that name the run a buried say the same as records that name
+// none.
 func TestFencedAfterObituaryTrustsTheBuriedPeersWitness(t *testing.T) {
+	for _, inc := range []uint64{0, 1} {
+		testFencedAfterObituary(t, inc)
+	}
+}
+
+// testFencedAfterObituary runs the cases with b's records naming
+// incarnation inc (0: none).
+func testFencedAfterObituary(t *testing.T, inc uint64) {
 	const cut = 2000
 	type event func(ms int) (int, Event)
 	fence := func(ms int) (int, Event) { return ms, Fenced{} }
 	closed := func(ms int) (int, Event) { return ms, PeerClosed{Peer: "b", Incarnation: 1} }
-	commit := func(ms int) (int, Event) { return ms, WitnessSeen{Member: "b"} }
+	commit := func(ms int) (int, Event) { return ms, WitnessSeen{Member: "b", Incarnation: inc} }
 	for _, tc := range []struct {
 		name   string
 		events []event
@@ -201,7 +218,7 @@ func TestFencedAfterObituaryTrustsTheBuriedPeersWitness(t *testing.T) {
 		{"fence, a commit of b, obituary", []event{fence, commit, closed}},
 		{"obituary, a commit of b, fence", []event{closed, commit, fence}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s, records naming incarnation %d", tc.name, inc), func(t *testing.T) {
 			n := activeWithPeer(t)
 			step := func(ms int, ev Event) []Action { return n.Step(at(ms), ev) }
 			for i, ev := range tc.events {
@@ -224,7 +241,7 @@ func TestFencedAfterObituaryTrustsTheBuriedPeersWitness(t *testing.T) {
 					}
 				}
 				if (ms-cut)%25 == 20 {
-					step(ms, WitnessSeen{Member: "b"})
+					step(ms, WitnessSeen{Member: "b", Incarnation: inc})
 				}
 			}
 		})

@@ -138,7 +138,8 @@ type Counters struct {
 	// interval (this process was stopped or starved).
 	Stalls uint64 `json:"stalls"`
 	// StaleHeartbeats counts heartbeats dropped as older than one already
-	// seen (or malformed).
+	// taken from the same run, as from another run while the one on record
+	// is still heard, or as malformed.
 	StaleHeartbeats uint64 `json:"stale_heartbeats"`
 	// MissedHeartbeats counts heartbeats that did not arrive from a peer
 	// that was heard and has no obituary: one once a heartbeat interval

@@ -119,17 +119,21 @@ func feedScore(f FeedState) int {
 // Heartbeat is the message members broadcast over the pair link every
 // HeartbeatInterval, and at once whenever any field but Seq changes. The
 // transport must carry every field, authenticate it (the core trusts From),
-// and deliver the heartbeats of one connection in order. Heartbeats from one
-// member are ordered by (Incarnation, Seq); the core discards older ones.
+// and deliver the heartbeats of one connection in order. Heartbeats of one
+// incarnation are ordered by Seq; the core discards older ones. A heartbeat
+// of another incarnation than the one on record is taken for the member
+// restarted once the run on record has ended (an obituary, or silence for
+// the activation interval), and discarded before.
 //
 // MarshalBinary/UnmarshalBinary give a compact, versioned encoding the
 // transport may use as the authenticated payload.
 type Heartbeat struct {
 	// From is the sender's MemberID.
 	From string `json:"from"`
-	// Incarnation distinguishes runs of the same member: it must grow on
-	// every process start (the edge supplies it, e.g. from a persisted
-	// counter or the start time in nanoseconds).
+	// Incarnation distinguishes runs of the same member: it must differ
+	// at every process start (the edge supplies it, e.g. the start time in
+	// nanoseconds). Its order does not matter: a clock stepped back between
+	// two runs gives the later run the smaller one.
 	Incarnation uint64 `json:"incarnation"`
 	// Seq grows by one for every heartbeat the incarnation sends.
 	Seq uint64 `json:"seq"`

@@ -117,8 +117,13 @@ func New(cfg Config, opts Options) (*Member, error) {
 		return nil, err
 	}
 	if m.mode == ModeAuto {
-		// The start time in nanoseconds grows on every process start, which
-		// is what the core needs to tell a restarted peer from a stale one.
+		// The start time in nanoseconds differs at every process start,
+		// which is all the core needs to tell a peer's runs apart. It does
+		// not always grow: a clock stepped back between two runs (a host
+		// without a battery clock, without NTP, a restored snapshot) gives
+		// the later run the smaller one, and the peer takes it once the
+		// earlier run is buried or silent. Making it grow across such a
+		// step, reboots included, would take a counter kept on disk.
 		node, err := ftpair.NewNode(cfg.Pair.Core, uint64(time.Now().UnixNano()), time.Now())
 		if err != nil {
 			return nil, err

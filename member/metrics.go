@@ -26,7 +26,7 @@ var (
 	descIDClash            = memberMetrics.Gauge("pair_member_id_clash", "1 while another process is known to run with this member's member_id (refused by the pair link, or committing under it).")
 	descIDClashes          = memberMetrics.Counter("pair_member_id_clashes_total", "Episodes of another process running with this member's member_id.")
 	descHeartbeatsMissed   = memberMetrics.Counter("pair_heartbeats_missed_total", "Heartbeats that did not arrive from a peer heard before: one per heartbeat interval of silence beyond the first.")
-	descHeartbeatsRejected = memberMetrics.Counter("pair_heartbeats_rejected_total", "Authenticated heartbeats the pair protocol dropped: older than one already taken from the same process, or without a sender.")
+	descHeartbeatsRejected = memberMetrics.Counter("pair_heartbeats_rejected_total", "Authenticated heartbeats the pair protocol dropped: older than one already taken from the same process, from another run of the peer while the run on record is still heard, or without a sender.")
 )
 
 // activationReasons are the reasons the core activates for, exported from
