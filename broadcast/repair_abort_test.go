@@ -95,3 +95,22 @@ func TestWithdrawFills(t *testing.T) {
 		}
 	}
 }
+
+// TestAbortedFillsGoAgainMarked: after a failed commit, the fill frames
+// produced since the last commit are produced again, marked, since the
+// commit may have gone through; those committed before, and those not yet
+// produced, keep their marks.
+func TestAbortedFillsGoAgainMarked(t *testing.T) {
+	h := &hole{pos: 50, kind: ingest.HoleDropped, decided: true, next: 3, committed: 1,
+		fill: []peerFrame{{pos: 100}, {pos: 101}, {pos: 102}, {pos: 103}}}
+	r := repairs{holes: []*hole{h}}
+	r.aborted()
+	if h.next != 1 {
+		t.Fatalf("next %d after the abort, want the committed 1", h.next)
+	}
+	for i, want := range []bool{false, true, true, false} {
+		if h.fill[i].possible != want {
+			t.Errorf("fill frame %d possible %v, want %v", i, h.fill[i].possible, want)
+		}
+	}
+}
