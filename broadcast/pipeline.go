@@ -61,6 +61,12 @@ type Options struct {
 	// lag is taken instead, which a reader starved of the processor can
 	// fall behind.
 	ReadThrough func() int64
+	// PortOpen reports whether the port is open (ingest.Source.Connected).
+	// A closed port delivers nothing more of the line until it opens
+	// again, and the frame it then delivers follows a hole: the frames it
+	// delivered are all there are of the hole a repair waits on, which can
+	// then be decided, and a peer's request answered. Nil: always open.
+	PortOpen func() bool
 	// ShutdownTimeout bounds how long Run, once its context is cancelled,
 	// tries to finish the open transaction before aborting it. Default 5s.
 	ShutdownTimeout time.Duration
@@ -157,6 +163,9 @@ type Pipeline struct {
 	// (drainPort): every frame that ended on the line before it is in
 	// the ring.
 	drainedThrough int64
+	// drainedClosed: the port was closed before the last drain, so the
+	// drain took the last frames it delivered (portEnded).
+	drainedClosed bool
 
 	// ringID tells this process's ring from another's in repair answers
 	// (positions restart with a process).
@@ -535,8 +544,9 @@ func (p *Pipeline) setError(err error) {
 // within a drain (appendFrame): the handoff is not reentrant.
 func (p *Pipeline) drainPort() {
 	through := p.portThrough(hostclock.Now())
+	closed := p.opt.PortOpen != nil && !p.opt.PortOpen()
 	p.in.drain(p.appendFn)
-	p.drainedThrough = through
+	p.drainedThrough, p.drainedClosed = through, closed
 }
 
 // appendFrame stores one handed-off frame in the ring; one that follows a

@@ -55,7 +55,7 @@ func (p *Pipeline) repairTick() {
 	p.crossCheckAdvance()
 	kept := p.rep.answers[:0]
 	for _, pa := range p.rep.answers {
-		if passed := p.delivered(pa.hi); passed || now >= pa.latest {
+		if passed := p.portEnded() || p.delivered(pa.hi); passed || now >= pa.latest {
 			p.answer(pa, !passed)
 			continue
 		}
@@ -125,7 +125,7 @@ func (p *Pipeline) readyToFill(h *hole, now int64) bool {
 			latest = max(latest, w.Hi)
 		}
 	}
-	return p.delivered(latest)
+	return p.portEnded() || p.delivered(latest)
 }
 
 // takenAnswer is a whole answer kept while the hole is asked about again.

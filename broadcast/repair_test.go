@@ -33,6 +33,9 @@ type repairLink struct {
 	// readThrough, when set, gives the named member's
 	// Options.ReadThrough (nil: the default).
 	readThrough func(member string) func() int64
+	// portOpen, when set, gives the named member's Options.PortOpen (nil:
+	// the default).
+	portOpen func(member string) func() bool
 	// config, when set, gives the named member's configuration in place
 	// of the one startRepairPair was given.
 	config func(member string) Config
@@ -92,6 +95,9 @@ func startRepairPair(t *testing.T, cfg Config, link repairLink) (a, b *member) {
 		opt := Options{Pipeline: "test", Member: name, Ring: ring, Logger: testsupport.Logger().With("member", name), SendRepair: sendRepair, PeerHeard: link.heard}
 		if link.readThrough != nil {
 			opt.ReadThrough = link.readThrough(name)
+		}
+		if link.portOpen != nil {
+			opt.PortOpen = link.portOpen(name)
 		}
 		if link.config != nil {
 			return startMemberWith(t, link.config(name), opt)

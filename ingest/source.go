@@ -331,6 +331,10 @@ type Health struct {
 // show. Safe for concurrent use.
 func (s *Source) ReadThrough() int64 { return s.readThrough.Load() }
 
+// Connected reports whether the port is open now; after it closes, every
+// frame it delivered has been handed over. Safe for concurrent use.
+func (s *Source) Connected() bool { return s.connected.Load() }
+
 // Health returns the current state; safe to call from any goroutine.
 func (s *Source) Health() Health {
 	h := Health{

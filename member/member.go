@@ -165,7 +165,7 @@ func (m *Member) build() error {
 		Pipeline: cfg.Pipeline, Member: cfg.MemberID, Ring: ring,
 		Logger: log, Registerer: m.registry,
 		SendRepair: sendRepair, RepairMessageMax: min(broadcast.RepairMessageMax, link.MaxRepairPayload), PeerHeard: peerHeard,
-		ReadThrough: src.ReadThrough,
+		ReadThrough: src.ReadThrough, PortOpen: src.Connected,
 	})
 	if err != nil {
 		return err
