@@ -34,20 +34,39 @@ func (m *Member) observe() {
 	// of its own, are holes in its stream as much as the ones it showed.
 	port.Holes += st.Counters.CrossCheckMissed
 	h := ftpair.Health{Feed: m.feed.judge(time.Now(), port)}
-	switch {
-	case !st.CommitFailingSince.IsZero():
-		h.Kafka, h.KafkaFailingSince = ftpair.KafkaFailing, st.CommitFailingSince
-	case st.State == broadcast.StateInactive && st.Kafka.State == broadcast.KafkaFailing:
-		// An inactive member judges Kafka by its echo consumer: one that
-		// cannot reach Kafka is no candidate (it would only fail to
-		// activate), and its heartbeats tell the peers so.
-		h.Kafka, h.KafkaFailingSince = ftpair.KafkaFailing, st.Kafka.Since
-	}
+	h.Kafka, h.KafkaFailingSince = kafkaHealth(st)
 	if h != m.health {
-		m.log.Info("health changed", "feed", h.Feed, "kafka", h.Kafka)
+		if st.Kafka.State == broadcast.KafkaUnknown && h.Feed == m.health.Feed {
+			// Every start: not worth an operator's attention.
+			m.log.Debug("health changed", "feed", h.Feed, "kafka", "no answer yet")
+		} else {
+			m.log.Info("health changed", "feed", h.Feed, "kafka", h.Kafka)
+		}
 		m.health = h
 		m.step(ftpair.HealthChanged{Health: h})
 	}
+}
+
+// kafkaHealth is the Kafka half of this member's health: failing while its
+// commits fail; for an inactive member, which judges Kafka by its echo
+// consumer, failing while that consumer fails (it would only fail to
+// activate, and its heartbeats tell the peers it is no candidate) or has
+// had no answer yet. A member just started has not read the topic, so the
+// commits of an active it would see there cannot have reached it: the
+// core starts the activation interval it must listen for from when Kafka
+// answered, not from the start of the process.
+func kafkaHealth(st broadcast.Status) (ftpair.KafkaState, time.Time) {
+	switch {
+	case !st.CommitFailingSince.IsZero():
+		return ftpair.KafkaFailing, st.CommitFailingSince
+	case st.State != broadcast.StateInactive:
+		return ftpair.KafkaOK, time.Time{}
+	case st.Kafka.State == broadcast.KafkaFailing:
+		return ftpair.KafkaFailing, st.Kafka.Since
+	case st.Kafka.State == broadcast.KafkaUnknown:
+		return ftpair.KafkaFailing, time.Time{}
+	}
+	return ftpair.KafkaOK, time.Time{}
 }
 
 // peerCommitted restarts the activation backoff when a peer's commit was

@@ -43,6 +43,7 @@ func (m *Member) Run(ctx context.Context) error {
 
 	stopAdmin, err := m.startAdmin()
 	if err != nil {
+		pairLink.stop()
 		port.stop()
 		pipeline.stop()
 		return err
