@@ -1,6 +1,7 @@
 package serialsim
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -16,6 +17,9 @@ const (
 	FeedNoFix    = "no-fix"
 	FeedAIS      = "ais"
 	FeedAlphabet = "alphabet"
+	// FeedSeqWrap takes the count after a colon: "seq-wrap:64" numbers
+	// its sentences 0 to 63 and starts again.
+	FeedSeqWrap = "seq-wrap"
 	// FeedReplay is what a record file names the feed of a Replay run.
 	FeedReplay = "replay"
 	// MaxAlphabet is the largest alphabet of the alphabet feed.
@@ -42,9 +46,11 @@ type FeedInfo struct {
 // feedKind is a FeedInfo and the constructor of its generator.
 type feedKind struct {
 	FeedInfo
-	// arg says whether the name takes ":N".
-	arg bool
-	new func(c Config, arg int) feed
+	// arg says whether the name takes ":N", from 1 to maxArg (zero:
+	// MaxAlphabet).
+	arg    bool
+	maxArg int
+	new    func(c Config, arg int) feed
 }
 
 // feedKinds is the table of generated feeds: a new feed is one file and one
@@ -66,6 +72,10 @@ var feedKinds = []feedKind{
 		Summary: "stress: bursts of " + strconv.Itoa(alphabetBurst) + " sentences drawn from K fixed ones, runs of identical frames"},
 		arg: true,
 		new: func(c Config, k int) feed { return newBurstFeed(c, newAlphabetCycler(c, k)) }},
+	{FeedInfo: FeedInfo{Name: FeedSeqWrap + ":N", Unit: "frames", DefaultRate: DefaultRate,
+		Summary: "$FDSEQ sentences, evenly spread, whose number counts 0 to N-1 and starts again (a counter that wraps)"},
+		arg: true, maxArg: 1 << 30,
+		new: newWrappingSeqFeed},
 }
 
 // Feeds lists the generated feeds Config.Feed selects, the default first.
@@ -93,8 +103,8 @@ func lookupFeed(name string) (*feedKind, int, error) {
 			return k, 0, nil
 		}
 		n, err := strconv.Atoi(argText)
-		if !hasArg || err != nil || n < 1 || n > MaxAlphabet {
-			return nil, 0, fmt.Errorf("%q: want %s:K with K from 1 to %d", name, base, MaxAlphabet)
+		if most := cmp.Or(k.maxArg, MaxAlphabet); !hasArg || err != nil || n < 1 || n > most {
+			return nil, 0, fmt.Errorf("%q: want %s with %s from 1 to %d", name, k.Name, k.Name[len(kb)+1:], most)
 		}
 		return k, n, nil
 	}

@@ -415,3 +415,34 @@ func TestBurstsStartOnTheCycle(t *testing.T) {
 		}
 	}
 }
+
+// TestSeqWrapCountsRound: the seq-wrap feed's numbers count 0 to N-1 and
+// start again, and its sentences stay distinct (their time field differs).
+func TestSeqWrapCountsRound(t *testing.T) {
+	frames, _ := genFrames(t, Config{Feed: FeedSeqWrap + ":5", Rate: 100}, 12)
+	var got []uint64
+	for _, b := range frames {
+		f, err := ParseFrame(b)
+		if err != nil {
+			t.Fatalf("%q: %v", b, err)
+		}
+		got = append(got, f.Seq)
+		if len(b) != len(frames[0]) {
+			t.Fatalf("%q is %d bytes, want %d like the first", b, len(b), len(frames[0]))
+		}
+	}
+	if first := frames[0][1:]; bytes.Equal(first, frames[5][1:]) {
+		t.Fatalf("frames 0 and 5 are the same sentence %q", first)
+	}
+	var want []uint64
+	start := feedConfig(t, Config{Feed: FeedSeqWrap + ":5", Rate: 100}).StartSeq
+	for i := range uint64(12) {
+		want = append(want, (start+i)%5)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("numbers %v, want %v", got, want)
+	}
+	if _, _, err := lookupFeed(FeedSeqWrap); err == nil {
+		t.Fatal("seq-wrap without a count accepted")
+	}
+}
