@@ -70,6 +70,12 @@ type feedTopicRecord struct {
 	// host's monotonic clock. Zero without the header.
 	readClock uint64
 	readMono  int64
+	// startMono is the start of the feedd-rxw window on the same clock
+	// (0: unbounded), and startAt the same on the line clock (onLineClock;
+	// zero when not known): the earliest the frame can have been on the
+	// line, by what the member's port told it.
+	startMono int64
+	startAt   time.Time
 }
 
 // A record can only be a frame that was on the line when the member read
@@ -288,7 +294,7 @@ func parseKcatJSON(r io.Reader) ([]feedTopicRecord, error) {
 					return nil, fmt.Errorf("kcat: offset %d: feedd-rx: %v", env.Offset, err)
 				}
 			case "feedd-rxw":
-				if rec.readClock, rec.readMono, err = parseReadWindowEnd(h[1]); err != nil {
+				if rec.readClock, rec.startMono, rec.readMono, err = parseReadWindow(h[1]); err != nil {
 					return nil, fmt.Errorf("kcat: offset %d: feedd-rxw: %v", env.Offset, err)
 				}
 			case "feedd-dup":
@@ -306,21 +312,54 @@ func parseKcatJSON(r io.Reader) ([]feedTopicRecord, error) {
 	return recs, sc.Err()
 }
 
-// parseReadWindowEnd reads the clock and the end of a feedd-rxw window
-// ("clock/lo/hi": the clock id in hex, then nanoseconds on it; lo is "-"
-// when unbounded, and not needed here).
-func parseReadWindowEnd(v string) (clock uint64, hi int64, err error) {
+// parseReadWindow reads the clock and the bounds of a feedd-rxw window
+// ("clock/lo/hi": the clock id in hex, then nanoseconds on it; lo is "-",
+// returned as 0, when unbounded).
+func parseReadWindow(v string) (clock uint64, lo, hi int64, err error) {
 	parts := strings.Split(v, "/")
 	if len(parts) != 3 {
-		return 0, 0, fmt.Errorf("%q is not clock/lo/hi", v)
+		return 0, 0, 0, fmt.Errorf("%q is not clock/lo/hi", v)
 	}
 	if clock, err = strconv.ParseUint(parts[0], 16, 64); err != nil {
-		return 0, 0, fmt.Errorf("clock of %q: %v", v, err)
+		return 0, 0, 0, fmt.Errorf("clock of %q: %v", v, err)
+	}
+	if parts[1] != "-" {
+		if lo, err = strconv.ParseInt(parts[1], 10, 64); err != nil {
+			return 0, 0, 0, fmt.Errorf("start of %q: %v", v, err)
+		}
 	}
 	if hi, err = strconv.ParseInt(parts[2], 10, 64); err != nil {
-		return 0, 0, fmt.Errorf("end of %q: %v", v, err)
+		return 0, 0, 0, fmt.Errorf("end of %q: %v", v, err)
 	}
-	return clock, hi, nil
+	return clock, lo, hi, nil
+}
+
+// lateDeliveries counts the records of frames the feed sent once whose
+// read window starts after the frame's line time: the port handed the
+// bytes over later than the latency bound the member reads it with (on a
+// loaded machine the relay between the simulator's pseudo-terminal and the
+// member's can hold them back). A member's windows, and every rule that
+// rests on them, assume the bound holds; a run that fails with many of
+// these failed on the machine as much as on feedd. It returns how many
+// records it could judge, how many were late, and the latest by how much.
+func lateDeliveries(owed []feedFrame, recs []feedTopicRecord) (judged, late int, worst time.Duration) {
+	copies := map[string]int{}
+	at := map[string]time.Time{}
+	for _, f := range owed {
+		copies[f.value]++
+		at[f.value] = f.at
+	}
+	for _, r := range recs {
+		if copies[r.value] != 1 || r.startAt.IsZero() {
+			continue
+		}
+		judged++
+		if d := r.startAt.Sub(at[r.value]); d > feedClockSlack {
+			late++
+			worst = max(worst, d)
+		}
+	}
+	return judged, late, worst
 }
 
 // onLineClock restates each record's read time on the record's line clock
@@ -337,6 +376,9 @@ func onLineClock(h serialsim.RecordHeader, recs []feedTopicRecord) (wall int) {
 			continue
 		}
 		r.rx = h.Started.Add(time.Duration(r.readMono - h.StartedMono))
+		if r.startMono != 0 {
+			r.startAt = h.Started.Add(time.Duration(r.startMono - h.StartedMono))
+		}
 	}
 	return wall
 }

@@ -265,8 +265,8 @@ func TestKcatJSON(t *testing.T) {
 	recs, err := parseKcatJSON(strings.NewReader(out))
 	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	want := []feedTopicRecord{
-		{7, "$GPGSV,1,1,00*79", "b", -1, true, t0.Add(500 * time.Millisecond), 0xd31600e02c7b739f, 28362625786181},
-		{8, "!AIVDM,1,1,,A,1,0*00", "a", -1, false, t0.Add(time.Second), 0xff, 99},
+		{7, "$GPGSV,1,1,00*79", "b", -1, true, t0.Add(500 * time.Millisecond), 0xd31600e02c7b739f, 28362625786181, 28362568900933, time.Time{}},
+		{8, "!AIVDM,1,1,,A,1,0*00", "a", -1, false, t0.Add(time.Second), 0xff, 99, 0, time.Time{}},
 	}
 	if err != nil || len(recs) != 2 || recs[0] != want[0] || recs[1] != want[1] {
 		t.Fatalf("%+v, %v", recs, err)
@@ -526,5 +526,30 @@ func TestFeedComparisonLateRelay(t *testing.T) {
 	marked[20].possible, marked[22].possible = true, true
 	if v := compareFeedTopic(exp, marked); v.ok {
 		t.Fatal("a late drain whose frames sent once are marked possible accepted")
+	}
+}
+
+// TestLateDeliveries: a record of a frame sent once whose read window
+// starts after the frame's line time was handed over later than the port's
+// bound; a repeated frame's records, and those without a window start, are
+// not judged.
+func TestLateDeliveries(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	owed := []feedFrame{
+		{index: 0, at: t0, value: "$A"},
+		{index: 1, at: t0.Add(100 * time.Millisecond), value: "$B"},
+		{index: 2, at: t0.Add(200 * time.Millisecond), value: "$R"},
+		{index: 3, at: t0.Add(300 * time.Millisecond), value: "$R"},
+		{index: 4, at: t0.Add(400 * time.Millisecond), value: "$C"},
+	}
+	recs := []feedTopicRecord{
+		{value: "$A", startAt: t0.Add(-40 * time.Millisecond)}, // in time
+		{value: "$B", startAt: t0.Add(700 * time.Millisecond)}, // 600 ms late
+		{value: "$R", startAt: t0.Add(time.Second)},            // repeated: not judged
+		{value: "$C"}, // no window start
+	}
+	judged, late, worst := lateDeliveries(owed, recs)
+	if judged != 2 || late != 1 || worst != 600*time.Millisecond {
+		t.Fatalf("judged %d, late %d, worst %v; want 2, 1, 600ms", judged, late, worst)
 	}
 }

@@ -396,6 +396,12 @@ func (r *feedRun) check() feedSummary {
 		s.auditFailed = true
 		t.Errorf("feedd audit --expect --strict: %v\n%s", auditErr, text)
 	}
+	if t.Failed() {
+		if judged, late, worst := lateDeliveries(owed, recs); late > 0 {
+			t.Logf("%d of %d records of frames sent once were handed over by their port after their line time plus its latency bound (the latest by %v): the machine broke the bound the members' windows rest on",
+				late, judged, worst.Round(time.Millisecond))
+		}
+	}
 	// kcat's counts beyond the frames and of marked records are whole only
 	// when its comparison went to the end.
 	if tt.Expected != int64(len(owed)) || tt.InTopic != int64(len(recs)) ||
