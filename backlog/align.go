@@ -113,14 +113,23 @@ func (r *Ring) expireMemory(now int64) int {
 // passBehind removes the oldest entries whose windows end before the pass
 // threshold, and returns how many.
 //
-// A frame with a feed sequence number is never passed by time: its own
-// echo, or the echo of a later number, removes it exactly, and a port that
-// delivered it later than its latency bound must not cost it.
+// A frame with a feed sequence number is passed by time only once a number
+// has come back, and only NumberedLate further behind: while the numbers
+// grow, its own echo, or the echo of a later number, removes it exactly,
+// and a port that delivered it later than its latency bound must not cost
+// it; once one has come back, an echo whose window is too wide for
+// sameNumber (a peer's clock not measured for a long while) matches
+// nothing, and without this the ring would keep every numbered frame until
+// it overflowed.
 func (r *Ring) passBehind() int {
 	r.limbo.resolveBefore(r.passBefore, &r.stats)
 	k := 0
-	for k < r.n && r.hi(r.slot(k)) < r.passBefore && !r.exact(r.slot(k)) {
-		k++
+	for ; k < r.n; k++ {
+		s := r.slot(k)
+		hi := r.hi(s)
+		if hi >= r.passBefore || r.exact(s) && (!r.numbersCameBack || r.passBefore-hi <= int64(NumberedLate)) {
+			break
+		}
 	}
 	if k > 0 {
 		r.pass(k)

@@ -284,7 +284,8 @@ func (m *model) trimEcho(e Echo) TrimResult {
 		m.st.OverflowResolved++
 	}
 	k := 0
-	for k < len(m.ents) && m.ents[k].Win.Hi < m.passBefore && !m.ents[k].Exact {
+	for k < len(m.ents) && m.ents[k].Win.Hi < m.passBefore &&
+		(!m.ents[k].Exact || m.cameBack && m.passBefore-m.ents[k].Win.Hi > int64(NumberedLate)) {
 		k++
 	}
 	m.pass(k)

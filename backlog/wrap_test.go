@@ -3,6 +3,7 @@ package backlog
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 // A counter that wraps brings its numbers back as other frames. These
@@ -123,12 +124,35 @@ func TestAfterANumberCameBackWindowsMustAgree(t *testing.T) {
 	if !r.PossiblyPublished(Entry{ID: 8, Exact: true, Win: Window{Lo: wrapEvery - ms, Hi: wrapEvery}}) {
 		t.Fatal("an 8 the remembered echo may be is not possibly published")
 	}
-	// Further off than the slack: another round's 0.
-	if res := r.TrimEcho(echoOf(0, 3*wrapEvery+3*NumberedLate.Nanoseconds())); res.Kind != TrimRemembered {
-		t.Fatalf("echo of a 0 three seconds off: %+v, want remembered", res)
+	// A committed frame that came after 0, 1 and 2, but not by the pass
+	// margin plus NumberedLate: a numbered frame read late may still be
+	// that far off, so they stay.
+	if res := r.TrimEcho(echoOf(7, 3*wrapEvery+1100*ms)); res.Kind != TrimRemembered || res.Passed != 0 {
+		t.Fatalf("echo of a 7 1.1 s after the 0: %+v, want remembered, passing nothing", res)
 	}
 	if got := held(r); !slices.Equal(got, []uint64{0, 1, 2}) {
 		t.Fatalf("held %v, want [0 1 2]", got)
+	}
+	// Further off than the slack: another round's 0, which does not trim
+	// this one; but it came after 0, 1 and 2 by more than the margin and
+	// NumberedLate, so they are behind a committed frame and passed over.
+	if res := r.TrimEcho(echoOf(0, 3*wrapEvery+3*NumberedLate.Nanoseconds())); res.Kind != TrimRemembered || res.Passed != 3 {
+		t.Fatalf("echo of a 0 three seconds off: %+v, want remembered, passing the three", res)
+	}
+}
+
+// While the numbers grow, a numbered frame is never passed by time: its
+// echo, or a later number's, removes it exactly, even read late.
+func TestGrowingNumbersAreNotPassedByTime(t *testing.T) {
+	r := wrapRing(t)
+	for s := uint64(1); s <= 3; s++ {
+		mustAppend(t, r, seqFrame(s, int64(s)*wrapEvery, "x"))
+	}
+	if res := r.TrimEcho(echoOf(9, 10*time.Second.Nanoseconds())); res.Kind != TrimRemembered || res.Passed != 0 {
+		t.Fatalf("echo of a later number 10 s on: %+v, want remembered, passing nothing", res)
+	}
+	if r.Len() != 3 {
+		t.Fatalf("%d held, want 3", r.Len())
 	}
 }
 
