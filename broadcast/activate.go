@@ -174,8 +174,9 @@ type (
 	// doSucceeding: commits succeed again.
 	doSucceeding struct{}
 	// doRecover: stop the commit timer, abort the open transaction and
-	// list the topic's end again in a worker.
-	doRecover struct{}
+	// list the topic's end again in a worker. unknown: the transaction's
+	// commit was asked for and may have gone through.
+	doRecover struct{ unknown bool }
 	// doEnd: end the activation. abort: abort the open transaction
 	// before closing the producer; unknown: the last commit's outcome is
 	// not known; failed: the activation never went live and counts as
@@ -261,7 +262,7 @@ func (m *activationMachine) emit(a activationAction) { m.out = append(m.out, a) 
 // fence or an abort), unless it was listed on a replaced topic.
 func (m *activationMachine) caughtUpTo(lso int64, stale bool, after string) {
 	if stale {
-		m.recover() // list again, on the new instance
+		m.recover(false) // list again, on the new instance
 		return
 	}
 	m.phase, m.target = phaseSyncing, lso
@@ -299,7 +300,7 @@ func (m *activationMachine) commitDone(e commitDone) {
 		if m.stopping {
 			m.end(nil, true, false)
 		} else {
-			m.recover()
+			m.recover(false)
 		}
 		return
 	}
@@ -318,7 +319,7 @@ func (m *activationMachine) commitDone(e commitDone) {
 	case fenced != nil:
 		m.end(fenced, false, false)
 	default:
-		m.commitFailed(e.err)
+		m.commitFailed(e.err, true)
 	}
 }
 
@@ -331,14 +332,15 @@ func (m *activationMachine) recordFailed(err error) {
 		return
 	}
 	m.commitStart = m.now
-	m.commitFailed(fmt.Errorf("producing: %w", err))
+	m.commitFailed(fmt.Errorf("producing: %w", err), false)
 }
 
 // commitFailed starts recovery: abort the transaction, read the topic to
 // its last stable offset again (the commit's outcome may be unknown: if it
 // did commit, the echo trims it), and produce the ring again from its
-// oldest entry. A planned deactivation ends there instead.
-func (m *activationMachine) commitFailed(err error) {
+// oldest entry. A planned deactivation ends there instead. unknown: the
+// commit was asked for, and may have gone through.
+func (m *activationMachine) commitFailed(err error, unknown bool) {
 	m.emit(doCommitFailed{err: err})
 	if !m.failing {
 		m.failing = true
@@ -348,12 +350,14 @@ func (m *activationMachine) commitFailed(err error) {
 		m.end(fmt.Errorf("planned deactivation: the final commit failed, aborted instead: %w", err), false, false)
 		return
 	}
-	m.recover()
+	m.recover(unknown)
 }
 
-func (m *activationMachine) recover() {
+// recover aborts and reads the topic again; unknown: what the aborted
+// transaction held may be in the topic after all.
+func (m *activationMachine) recover(unknown bool) {
 	m.phase = phaseRecovering
-	m.emit(doRecover{})
+	m.emit(doRecover{unknown: unknown})
 }
 
 func (m *activationMachine) recoveryDone(e recoveryDone) {
@@ -381,7 +385,7 @@ func (m *activationMachine) topicRecreated() {
 	case phaseCommitting:
 		m.resync = true
 	default: // syncing, producing
-		m.recover()
+		m.recover(false)
 	}
 }
 

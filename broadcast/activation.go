@@ -164,7 +164,7 @@ func (p *Pipeline) carryOut(a *activation, act activationAction, arm func()) {
 		p.notify()
 	case doRecover:
 		p.commitTimer.Stop()
-		p.startRecovery(a)
+		p.startRecovery(a, x.unknown)
 	case doEnd:
 		p.endActivation(a, x)
 	}

@@ -372,7 +372,7 @@ func (p *Pipeline) commitDone(a *activation, r commitResult, arm func()) {
 // startRecovery aborts the open transaction and lists the topic's last
 // stable offset in a worker, retrying until it can; recovered then reads
 // the topic to it and produces the ring again from its oldest entry.
-func (p *Pipeline) startRecovery(a *activation) {
+func (p *Pipeline) startRecovery(a *activation, unknown bool) {
 	cl, t, bound, purgeControl := a.cl, a.txn, a.topicID, a.purgeControl
 	a.purgeControl = false
 	a.workers.Go(func() {
@@ -380,7 +380,7 @@ func (p *Pipeline) startRecovery(a *activation) {
 		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
 			lso, id, err := p.recover(a.ctx, cl, bound, purgeControl)
 			if err == nil || fencedErr(err) != nil || a.ctx.Err() != nil {
-				p.post(func() { p.recovered(a, t, lso, id, err) })
+				p.post(func() { p.recovered(a, t, lso, id, err, unknown) })
 				return
 			}
 			if time.Since(lastLog) >= 10*time.Second {
@@ -427,7 +427,7 @@ func (p *Pipeline) recover(ctx context.Context, cl *kgo.Client, bound kadm.Topic
 	return lso, id, nil
 }
 
-func (p *Pipeline) recovered(a *activation, t *txn, lso int64, id kadm.TopicID, err error) {
+func (p *Pipeline) recovered(a *activation, t *txn, lso int64, id kadm.TopicID, err error, unknown bool) {
 	if p.act != a {
 		return
 	}
@@ -437,7 +437,7 @@ func (p *Pipeline) recovered(a *activation, t *txn, lso int64, id kadm.TopicID, 
 	}
 	p.c.Aborts++
 	t.reset()
-	p.repairsAborted()
+	p.repairsAborted(unknown)
 	a.topicID = id
 	stale := !p.noticeTopic(id, "recovery")
 	p.step(a, recoveryDone{lso: lso, stale: stale})

@@ -765,16 +765,16 @@ func (p *Pipeline) repairsCommitted(last uint64) {
 
 // repairsAborted takes an aborted transaction: the fill frames it held are
 // produced again when the replay reaches their holes.
-func (p *Pipeline) repairsAborted() { p.rep.aborted() }
+func (p *Pipeline) repairsAborted(unknown bool) { p.rep.aborted(unknown) }
 
-// aborted rewinds every hole to its committed fill frames. Those produced
-// since go out again marked as possible duplicates: the commit that failed
-// may have gone through (an EndTxn whose answer was lost), and unlike this
-// member's own frames, which the echo read during the recovery trims, the
-// peer's are not in its ring to be trimmed.
-func (r *repairs) aborted() {
+// aborted rewinds every hole to its committed fill frames. With unknown,
+// the failed commit may have gone through (an EndTxn whose answer was
+// lost): those produced since go out again marked as possible duplicates,
+// since unlike this member's own frames, which the echo read during the
+// recovery trims, the peer's are not in its ring to be trimmed.
+func (r *repairs) aborted(unknown bool) {
 	for _, h := range r.holes {
-		for i := h.committed; i < h.next; i++ {
+		for i := h.committed; unknown && i < h.next; i++ {
 			h.fill[i].possible = true
 		}
 		h.next = h.committed

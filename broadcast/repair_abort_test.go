@@ -99,18 +99,21 @@ func TestWithdrawFills(t *testing.T) {
 // TestAbortedFillsGoAgainMarked: after a failed commit, the fill frames
 // produced since the last commit are produced again, marked, since the
 // commit may have gone through; those committed before, and those not yet
-// produced, keep their marks.
+// produced, keep their marks. After a transaction aborted before its
+// commit was asked for (a record failed), none is marked.
 func TestAbortedFillsGoAgainMarked(t *testing.T) {
-	h := &hole{pos: 50, kind: ingest.HoleDropped, decided: true, next: 3, committed: 1,
-		fill: []peerFrame{{pos: 100}, {pos: 101}, {pos: 102}, {pos: 103}}}
-	r := repairs{holes: []*hole{h}}
-	r.aborted()
-	if h.next != 1 {
-		t.Fatalf("next %d after the abort, want the committed 1", h.next)
-	}
-	for i, want := range []bool{false, true, true, false} {
-		if h.fill[i].possible != want {
-			t.Errorf("fill frame %d possible %v, want %v", i, h.fill[i].possible, want)
+	for _, unknown := range []bool{true, false} {
+		h := &hole{pos: 50, kind: ingest.HoleDropped, decided: true, next: 3, committed: 1,
+			fill: []peerFrame{{pos: 100}, {pos: 101}, {pos: 102}, {pos: 103}}}
+		r := repairs{holes: []*hole{h}}
+		r.aborted(unknown)
+		if h.next != 1 {
+			t.Fatalf("next %d after the abort, want the committed 1", h.next)
+		}
+		for i, want := range []bool{false, unknown, unknown, false} {
+			if h.fill[i].possible != want {
+				t.Errorf("outcome unknown %v: fill frame %d possible %v, want %v", unknown, i, h.fill[i].possible, want)
+			}
 		}
 	}
 }

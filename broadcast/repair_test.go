@@ -382,7 +382,7 @@ func TestRepairFillReplayedAfterAbort(t *testing.T) {
 	if got := fmt.Sprint(produce(11, 20)); got != "[11 12 13 14 15 16 17 18 19 f0 f1 20]" {
 		t.Fatalf("second transaction: %s", got)
 	}
-	p.repairsAborted()
+	p.repairsAborted(false)
 	if got := fmt.Sprint(produce(11, 20)); got != "[11 12 13 14 15 16 17 18 19 f0 f1 20]" {
 		t.Fatalf("replay after the abort: %s", got)
 	}
