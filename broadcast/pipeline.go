@@ -62,10 +62,9 @@ type Options struct {
 	// fall behind.
 	ReadThrough func() int64
 	// PortOpen reports whether the port is open (ingest.Source.Connected).
-	// A closed port delivers nothing more of the line until it opens
-	// again, and the frame it then delivers follows a hole: the frames it
-	// delivered are all there are of the hole a repair waits on, which can
-	// then be decided, and a peer's request answered. Nil: always open.
+	// A closed port delivers nothing more of what it held, and the frames
+	// it delivers once open again follow a hole: a hole held for frames
+	// after it can be decided with what it delivered. Nil: always open.
 	PortOpen func() bool
 	// ShutdownTimeout bounds how long Run, once its context is cancelled,
 	// tries to finish the open transaction before aborting it. Default 5s.

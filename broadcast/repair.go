@@ -459,13 +459,16 @@ func (p *Pipeline) portThrough(now int64) int64 {
 func (p *Pipeline) readThrough() int64 { return p.drainedThrough }
 
 // portEnded reports whether this member's port was closed at the last
-// drain: it will deliver nothing more of what is on the line until it opens
-// again, and the frame after that comes with a hole of its own. A hole
-// held while the port was open can be decided with the frames it did
-// deliver; waiting for the port to pass it would hold them until the port
-// came back, and a planned hand-over (a port closed is a quiet feed) would
-// leave them in this member's ring, where the next active cannot reach
-// them.
+// drain: the frames it delivers once open again, even those that ended on
+// the line while it was closed (a device or pseudo-terminal may keep bytes
+// until it is opened), come after every frame it held, with a hole of
+// their own. A hole held while the port was open can be decided with the
+// frames it did deliver; waiting for the port to pass it would hold them
+// until the port came back, and a planned hand-over (a port closed is a
+// quiet feed) would leave them in this member's ring, where the next
+// active cannot reach them. A peer's request is not answered on it: the
+// hole it asks about may reach past the close, into frames the port
+// delivers once open again.
 func (p *Pipeline) portEnded() bool { return p.drainedClosed }
 
 // delivered reports whether this member's port has certainly delivered

@@ -55,7 +55,7 @@ func (p *Pipeline) repairTick() {
 	p.crossCheckAdvance()
 	kept := p.rep.answers[:0]
 	for _, pa := range p.rep.answers {
-		if passed := p.portEnded() || p.delivered(pa.hi); passed || now >= pa.latest {
+		if passed := p.delivered(pa.hi); passed || now >= pa.latest {
 			p.answer(pa, !passed)
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/backlog"
+	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/ingest/hostclock"
 )
 
@@ -109,4 +110,74 @@ func heldFramesAtHandover(t *testing.T, closes bool) {
 			t.Errorf("frame %d is not in the topic (a read it: %v, b read it: %v)", s, aReads(s), !bLacks(s))
 		}
 	}
+}
+
+// TestClosedPeerPortStillAnswersWhole: both ports were unplugged; the
+// active's came back first and asked about its hole while the peer's port
+// was still closed. The peer's port, once open again, delivers frames of
+// the hole that ended on the line while it was closed (a device keeps what
+// came before it is opened), so the peer must not answer while it is
+// closed as if it had passed the hole: it waits for its port as ever.
+func TestClosedPeerPortStillAnswersWhole(t *testing.T) {
+	var bOpen, asked atomic.Bool
+	var bThrough atomic.Int64
+	bOpen.Store(true)
+	bThrough.Store(hostclock.Now())
+	broker, cfg := startBrokerFor(t, "closed-peer-answers")
+	a, b := startRepairPair(t, cfg, repairLink{
+		up: func() bool { return true },
+		hold: func(from string, msg []byte) {
+			if from == "a" && len(msg) > 0 && msg[0] == repairRequest {
+				asked.Store(true)
+			}
+		},
+		readThrough: func(m string) func() int64 {
+			if m == "b" {
+				return bThrough.Load
+			}
+			return nil
+		},
+		portOpen: func(m string) func() bool {
+			if m == "b" {
+				return bOpen.Load
+			}
+			return nil
+		},
+	})
+	a.activate(t, 30*time.Second)
+	const n, from, to = 200, 100, 110 // a lacks from..to-1; b delivers them late
+	var held []*ingest.Frame
+	for seq := uint64(1); seq <= n; seq++ {
+		f := fpFrame(seq, time.Now())
+		f.FeedSeq, f.HasFeedSeq = seq, true
+		switch {
+		case seq < from:
+			a.Accept(f)
+			b.Accept(f)
+			bThrough.Store(hostclock.Now())
+		case seq < to:
+			if seq == from {
+				bOpen.Store(false) // both ports unplugged; b's watermark stands still
+			}
+			held = append(held, f) // on the line while both were closed; b's device keeps them
+		default:
+			if seq == to {
+				f.Hole = ingest.HoleReopened
+			}
+			a.Accept(f)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	waitFor(t, "the active to ask its peer about the hole", asked.Load)
+	time.Sleep(100 * time.Millisecond)
+	bOpen.Store(true)
+	for _, f := range held {
+		b.Accept(f)
+	}
+	bThrough.Store(hostclock.Now())
+	waitFor(t, "the active to commit what it read", func() bool {
+		st := a.Status()
+		return st.Ring.Len == 0 && st.Counters.CommittedFrames >= n-(to-from)
+	})
+	checkSequence(t, readCommitted(t, broker.Addr(), cfg.Topic), n)
 }
