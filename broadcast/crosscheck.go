@@ -550,9 +550,41 @@ func (p *Pipeline) closeSegment(seg []peerSighting, anchor int, slack, margin in
 	}
 	if len(missing) > 0 {
 		p.c.CrossCheckMissed += uint64(len(missing))
+		at = p.missedPlace(at, upTo, missing, margin)
 		p.startMissedRepair(at.Pos, at, missing)
 	}
 	return true
+}
+
+// missedPlace returns the held own frame that the hole of a segment's
+// missing sightings goes before: the first from at on, up to the anchor's
+// position upTo, not certainly behind the earliest of them (its window
+// ending more than the pass margin before theirs begins). The own frames
+// before it came first, so they go out before the fill; placed at at, the
+// fill would publish the peer's frames ahead of them, and unmarked where
+// the peer lacks them. Within the margin the order is not known and the
+// hole stays early, as decision 0012 has it: a peer port late by less than
+// the margin must not put a lost frame after own frames that followed it.
+// None of the missing sightings is behind the frame before the hole, so
+// none is cut from the fill as published already. If every own frame the
+// ring holds is behind them, the hole goes before the newest: nothing read
+// after it yet marks a later place.
+func (p *Pipeline) missedPlace(at backlog.Entry, upTo uint64, missing []backlog.Sighting, margin int64) backlog.Entry {
+	first := int64(math.MaxInt64)
+	for _, s := range missing {
+		if s.Win.Lo == backlog.NoLo {
+			return at // no line time: nothing is known to precede it
+		}
+		first = min(first, s.Win.Lo)
+	}
+	for at.Win.Hi < first-margin {
+		next, ok := p.ring.Next(at.Pos)
+		if !ok || next.Pos > upTo {
+			break
+		}
+		at = next
+	}
+	return at
 }
 
 // matchOwn matches a peer sighting with the oldest of this member's recent
