@@ -550,7 +550,7 @@ func (p *Pipeline) closeSegment(seg []peerSighting, anchor int, slack, margin in
 	}
 	if len(missing) > 0 {
 		p.c.CrossCheckMissed += uint64(len(missing))
-		at = p.missedPlace(at, upTo, missing, margin)
+		at = p.missedPlace(at, upTo, seg, missing, margin)
 		p.startMissedRepair(at.Pos, at, missing)
 	}
 	return true
@@ -558,26 +558,44 @@ func (p *Pipeline) closeSegment(seg []peerSighting, anchor int, slack, margin in
 
 // missedPlace returns the held own frame that the hole of a segment's
 // missing sightings goes before: the first from at on, up to the anchor's
-// position upTo, not certainly behind the earliest of them (its window
-// ending more than the pass margin before theirs begins). The own frames
-// before it came first, so they go out before the fill; placed at at, the
-// fill would publish the peer's frames ahead of them, and unmarked where
-// the peer lacks them. Within the margin the order is not known and the
-// hole stays early, as decision 0012 has it: a peer port late by less than
-// the margin must not put a lost frame after own frames that followed it.
-// None of the missing sightings is behind the frame before the hole, so
-// none is cut from the fill as published already. If every own frame the
-// ring holds is behind them, the hole goes before the newest: nothing read
-// after it yet marks a later place.
-func (p *Pipeline) missedPlace(at backlog.Entry, upTo uint64, missing []backlog.Sighting, margin int64) backlog.Entry {
+// position upTo, that is not certainly behind every sighting the hole may
+// be for (its window ending more than the pass margin before theirs
+// begin), or that has the identity of one of them. The own frames before
+// it came first, so they go out before the fill; placed at at, the fill
+// would publish the peer's frames ahead of them, and unmarked where the
+// peer lacks them. Otherwise the hole stays early, as decision 0012 has
+// it:
+//   - The one-to-one matching pairs the copies of a repeated sentence in
+//     order, so the sighting found missing may be a later copy than the
+//     one this port lost: the hole may be for any sighting of the segment
+//     with a missing one's identity.
+//   - An own frame with such an identity may be the peer's copy, late on
+//     the peer's port: before the hole it would go out unmarked, and so
+//     would the fill's copy.
+//   - A numbered missing frame keeps the early place: its order is its
+//     number's, which time alone does not give.
+//
+// None of the sightings the hole may be for is then behind the frame
+// before the hole, so none is cut from the fill as published already. If
+// every own frame the ring holds is behind them, the hole goes before the
+// newest: nothing read after it yet marks a later place.
+func (p *Pipeline) missedPlace(at backlog.Entry, upTo uint64, seg []peerSighting, missing []backlog.Sighting, margin int64) backlog.Entry {
 	first := int64(math.MaxInt64)
-	for _, s := range missing {
-		if s.Win.Lo == backlog.NoLo {
-			return at // no line time: nothing is known to precede it
+	for _, m := range missing {
+		if m.Exact {
+			return at
 		}
-		first = min(first, s.Win.Lo)
+		for _, s := range seg {
+			if s.ID != m.ID || s.Exact {
+				continue
+			}
+			if s.Win.Lo == backlog.NoLo {
+				return at // no line time: nothing is known to precede it
+			}
+			first = min(first, s.Win.Lo)
+		}
 	}
-	for at.Win.Hi < first-margin {
+	for at.Win.Hi < first-margin && !hasIdentityOf(at, missing) {
 		next, ok := p.ring.Next(at.Pos)
 		if !ok || next.Pos > upTo {
 			break
@@ -585,6 +603,16 @@ func (p *Pipeline) missedPlace(at backlog.Entry, upTo uint64, missing []backlog.
 		at = next
 	}
 	return at
+}
+
+// hasIdentityOf reports whether one of missing has e's identity.
+func hasIdentityOf(e backlog.Entry, missing []backlog.Sighting) bool {
+	for _, m := range missing {
+		if m.ID == e.ID && m.Exact == e.Exact {
+			return true
+		}
+	}
+	return false
 }
 
 // matchOwn matches a peer sighting with the oldest of this member's recent

@@ -2,7 +2,6 @@ package broadcast
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,27 +12,14 @@ import (
 	"github.com/feedd/feedd/ingest/hostclock"
 )
 
-// TestCrossCheckHoleAfterOwnFramesThatCameFirst: the peer lost frames A
-// that the active read, and the active lost the frames B that came next,
-// read by the peer; C, read by both, follows. The peer's sightings of B
-// come in one message with its watermark past all of them (a peer process
-// starved of the processor, whose stream lagged), so the active still
-// holds every A when it finds B missing. The hole goes after the A, which
-// ended on the line more than the pass margin before B began: the topic
-// gets A, B, C in line order. Placed before the first held frame, the fill
-// published B ahead of A, unmarked. The loop is not run: the test drives
-// the pipeline's handlers on its state directly.
-func TestCrossCheckHoleAfterOwnFramesThatCameFirst(t *testing.T) {
-	const peerRing = 7
-	ms := int64(time.Millisecond)
-	var watermark, requests atomic.Int64
-	p := looplessPipeline(t, &watermark, &requests)
-
-	base := hostclock.Now() - int64(time.Second)
-	at := func(ms0 int64) backlog.Window {
-		lo := base + ms0*ms
-		return backlog.Window{Lo: lo, Hi: lo + int64(500*time.Microsecond)}
-	}
+// TestCrossCheckHolePlace: where the hole of frames the cross-check finds
+// missing goes among the frames the active holds, judged by what it
+// publishes once the peer's answer is decided. The peer's sightings come
+// in one message with its watermark past all of them (a peer process
+// starved of the processor, whose stream lagged), so the active still holds
+// every frame of its own when it finds the peer's missing. The loop is not
+// run: the test drives the pipeline's handlers on its state directly.
+func TestCrossCheckHolePlace(t *testing.T) {
 	run := func(name string, n int, ms0 int64) []ownFrame {
 		out := make([]ownFrame, n)
 		for i := range out {
@@ -41,95 +27,253 @@ func TestCrossCheckHoleAfterOwnFramesThatCameFirst(t *testing.T) {
 		}
 		return out
 	}
-	earlier, a, b, c := run("E", 10, -500), run("A", 10, 0), run("B", 10, 150), run("C", 1, 200)
-	accept := func(own []ownFrame) {
-		for _, o := range own {
-			data := []byte(o.data)
-			p.Accept(&ingest.Frame{Data: data, ReceivedAt: time.Now(), Fingerprint: ingest.Fingerprint(data), Line: at(o.ms)})
+	cat := func(runs ...[]ownFrame) (out []ownFrame) {
+		for _, r := range runs {
+			out = append(out, r...)
 		}
-		p.in.drain(p.appendFn)
+		return out
 	}
-	seq := uint64(0)
-	from := at(-300).Hi
-	take := func(through int64, seen []ownFrame) {
-		t.Helper()
-		var s []peerSighting
-		for i, o := range seen {
-			s = append(s, peerSighting{backlog.Sighting{ID: ingest.Fingerprint([]byte(o.data)), Win: at(o.ms), Size: len(o.data)}, uint64(1000 + i)})
-		}
-		seq++
-		msg := appendSightings(nil, sightingsMsg{clock: hostclock.ID(), seq: seq, ring: peerRing, from: from, through: through, seen: s})
-		if err := p.handleRepair("b", msg); err != nil {
-			t.Fatal(err)
-		}
-		from = through
+	a, b, c := run("A", 10, 0), run("B", 10, 150), run("C", 1, 200)
+	cases := []struct {
+		name string
+		// earlier: own frames published before the peer's stream began;
+		// own: those read after it, held; seen: the peer's sightings,
+		// which its answer holds too; line: what the line carried after
+		// the earlier frames, in order.
+		earlier, own, seen, line []ownFrame
+		byteTime                 time.Duration
+		// numbered: each frame's feed sequence number follows the comma.
+		numbered bool
+		// inOrder: the line must be the topic's records in order, those
+		// left out all marked; otherwise every frame of the line must be
+		// there and no frame unmarked more often than the line has it.
+		inOrder bool
+		// holeAt: the held own frame the hole goes before.
+		holeAt string
+	}{
+		{
+			// The peer lost A, the active the B that came next, more
+			// than the pass margin after the last A. Placed before the
+			// first held frame, the fill published B ahead of A,
+			// unmarked.
+			name:    "own frames certainly first",
+			earlier: run("E", 10, -500), own: cat(a, c), seen: cat(b, c), line: cat(a, b, c),
+			inOrder: true, holeAt: "$C,0",
+		},
+		{
+			// The active lost the first X. The matching pairs the
+			// peer's X copies with the own ones in order, so the last
+			// X is the sighting found missing; the hole is for the
+			// first. After the own frames before that last X, its
+			// fill would leave the first X out.
+			name:     "a repeated sentence's copies shift in the matching",
+			earlier:  []ownFrame{{"$E,0", -500}, {"$E,1", -480}},
+			own:      []ownFrame{{"$Y", 40}, {"$Y", 75}, {"$X", 90}, {"$X", 180}, {"$C,1", 250}},
+			seen:     []ownFrame{{"$X", 0}, {"$Y", 40}, {"$Y", 75}, {"$X", 90}, {"$X", 180}, {"$C,1", 250}},
+			line:     []ownFrame{{"$X", 0}, {"$Y", 40}, {"$Y", 75}, {"$X", 90}, {"$X", 180}, {"$C,1", 250}},
+			byteTime: time.Millisecond, inOrder: true, holeAt: "$Y",
+		},
+		{
+			// The peer's port was 200 ms late: none of its sightings
+			// is matched, and the own frames lie more than the margin
+			// before them. D repeats, so no mark comes from the fills
+			// holding it once; ahead of the hole, the own D and the
+			// fill's D both went out unmarked. The early hole puts the
+			// peer's copies first (out of place, decision 0012), the
+			// own ones after them marked where they may repeat them.
+			name:    "the peer's port late",
+			earlier: []ownFrame{{"$D", -700}, {"$E,1", -650}},
+			own:     []ownFrame{{"$F,1", 0}, {"$D", 20}, {"$G,1", 40}, {"$Z,1", 450}},
+			seen:    []ownFrame{{"$F,1", 200}, {"$D", 220}, {"$G,1", 240}},
+			line:    []ownFrame{{"$F,1", 0}, {"$D", 20}, {"$G,1", 40}, {"$Z,1", 450}},
+			holeAt:  "$F,1",
+		},
+		{
+			// Numbered frames, all held (backlog.cross_check: on): the
+			// active lost 2 and the peer 3, and the peer's port was
+			// 200 ms late with 2. By time the own 3 came first; by
+			// number 2 did, and the early hole keeps that order.
+			name:     "numbered frames",
+			numbered: true,
+			earlier:  []ownFrame{{"$N,0", -500}},
+			own:      []ownFrame{{"$N,1", 0}, {"$N,3", 40}, {"$N,4", 300}},
+			seen:     []ownFrame{{"$N,1", 0}, {"$N,2", 220}, {"$N,4", 300}},
+			line:     []ownFrame{{"$N,1", 0}, {"$N,2", 20}, {"$N,3", 40}, {"$N,4", 300}},
+			inOrder:  true, holeAt: "$N,3",
+		},
 	}
-
-	p.act = &activation{activationMachine: activationMachine{phase: phaseProducing, live: true}}
-	p.crossCheckLive(0)
-	accept(earlier) // published before the peer's stream began
-	take(from, nil)
-	accept(a)
-	accept(c)
-	watermark.Store(hostclock.Now())
-	take(hostclock.Now(), append(append([]ownFrame(nil), b...), c...))
-
-	if k := p.c; k.CrossCheckMissed != uint64(len(b)) || requests.Load() != 1 || len(p.rep.holes) != 1 {
-		t.Fatalf("missed %d, repair requests %d, holes %d; want %d, 1, 1", k.CrossCheckMissed, requests.Load(), len(p.rep.holes), len(b))
-	}
-	h := p.rep.holes[0]
-	cPos := p.ring.LastPos()
-	if h.pos != cPos {
-		t.Fatalf("hole before ring position %d; want %d, C's, after every A", h.pos, cPos)
-	}
-
-	// The peer answers with what it read around the hole: B and C.
-	var answer []peerFrame
-	for i, o := range append(append([]ownFrame(nil), b...), c...) {
-		answer = append(answer, peerFrame{s: backlog.Sighting{ID: ingest.Fingerprint([]byte(o.data)), Win: at(o.ms), Size: len(o.data)},
-			pos: uint64(1000 + i), data: []byte(o.data), rx: time.Now().UnixNano()})
-	}
-	for _, msg := range encodeAnswer(h.id, peerRing, answer, false, false, p.repairMax()) {
-		if err := p.handleRepair("b", msg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p.repairTick()
-	if !h.decided {
-		t.Fatal("the hole was not decided on the peer's whole answer")
-	}
-
-	// What produceMore would publish from the first A on, leaving out the
-	// records marked as possible duplicates (the peer's copy of C: with no
-	// line byte time configured here, nothing tells it for C certainly).
-	var out, marked []string
-	for pos := cPos - uint64(len(a)); pos <= cPos; {
-		f, hold := p.repairHold(pos)
-		if hold {
-			t.Fatalf("held at ring position %d", pos)
-		}
-		if f != nil {
-			if f.possible {
-				marked = append(marked, string(f.data))
-			} else {
-				out = append(out, string(f.data))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			const peerRing = 7
+			ms := int64(time.Millisecond)
+			var watermark, requests atomic.Int64
+			p := looplessPipeline(t, &watermark, &requests)
+			p.ringLimits.LineByteTime = tc.byteTime
+			if tc.numbered {
+				p.ringLimits.CrossCheck = backlog.CrossCheckOn
 			}
-			continue
+			number := func(o ownFrame) (uint64, bool) {
+				if !tc.numbered {
+					return 0, false
+				}
+				var n uint64
+				_, err := fmt.Sscanf(o.data[strings.IndexByte(o.data, ',')+1:], "%d", &n)
+				return n, err == nil
+			}
+
+			base := hostclock.Now() - 2*int64(time.Second)
+			at := func(ms0 int64) backlog.Window {
+				lo := base + ms0*ms
+				return backlog.Window{Lo: lo, Hi: lo + int64(500*time.Microsecond)}
+			}
+			sighting := func(o ownFrame) backlog.Sighting {
+				if n, ok := number(o); ok {
+					return backlog.Sighting{ID: n, Exact: true, Win: at(o.ms), Size: len(o.data)}
+				}
+				return backlog.Sighting{ID: ingest.Fingerprint([]byte(o.data)), Win: at(o.ms), Size: len(o.data)}
+			}
+			accept := func(own []ownFrame) {
+				for _, o := range own {
+					data := []byte(o.data)
+					f := &ingest.Frame{Data: data, ReceivedAt: time.Now(), Fingerprint: ingest.Fingerprint(data), Line: at(o.ms)}
+					f.FeedSeq, f.HasFeedSeq = number(o)
+					p.Accept(f)
+				}
+				p.in.drain(p.appendFn)
+			}
+			seq := uint64(0)
+			from := at(-300).Hi
+			take := func(through int64, seen []ownFrame) {
+				t.Helper()
+				var s []peerSighting
+				for i, o := range seen {
+					s = append(s, peerSighting{sighting(o), uint64(1000 + i)})
+				}
+				seq++
+				msg := appendSightings(nil, sightingsMsg{clock: hostclock.ID(), seq: seq, ring: peerRing, from: from, through: through, seen: s})
+				if err := p.handleRepair("b", msg); err != nil {
+					t.Fatal(err)
+				}
+				from = through
+			}
+
+			p.act = &activation{activationMachine: activationMachine{phase: phaseProducing, live: true}}
+			p.crossCheckLive(0)
+			accept(tc.earlier)
+			take(from, nil)
+			firstHeld := p.ring.LastPos() + 1
+			accept(tc.own)
+			watermark.Store(hostclock.Now())
+			take(hostclock.Now(), tc.seen)
+			if requests.Load() != 1 || len(p.rep.holes) != 1 {
+				t.Fatalf("repair requests %d, holes %d; want 1 and 1 (missed %d)", requests.Load(), len(p.rep.holes), p.c.CrossCheckMissed)
+			}
+			h := p.rep.holes[0]
+
+			var answer []peerFrame
+			for i, o := range tc.seen {
+				answer = append(answer, peerFrame{s: sighting(o), pos: uint64(1000 + i), data: []byte(o.data), rx: time.Now().UnixNano()})
+			}
+			for _, msg := range encodeAnswer(h.id, peerRing, answer, false, false, p.repairMax()) {
+				if err := p.handleRepair("b", msg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p.repairTick()
+			if !h.decided {
+				t.Fatal("the hole was not decided on the peer's whole answer")
+			}
+
+			// What produceMore would publish from the first held frame
+			// on, with the marks it would set.
+			var pub []published
+			for pos := firstHeld; pos <= p.ring.LastPos(); {
+				f, hold := p.repairHold(pos)
+				if hold {
+					t.Fatalf("held at ring position %d", pos)
+				}
+				if f != nil {
+					pub = append(pub, published{string(f.data), f.possible})
+					continue
+				}
+				e, _ := p.ring.Get(pos)
+				pub = append(pub, published{string(e.Data), p.rep.mayRepeatFill(e, int64(p.ringLimits.PassMargin))})
+				pos++
+			}
+			var line []string
+			for _, o := range tc.line {
+				line = append(line, o.data)
+			}
+			if tc.inOrder && !lineInOrder(line, pub) {
+				t.Fatalf("published %v: not the line %v in order with the rest marked", pub, line)
+			}
+			if !tc.inOrder {
+				if why := lineWhole(line, pub); why != "" {
+					t.Fatalf("published %v for the line %v: %s", pub, line, why)
+				}
+			}
+			if e, _ := p.ring.Get(h.pos); string(e.Data) != tc.holeAt {
+				t.Fatalf("hole before %q; want it before %q", e.Data, tc.holeAt)
+			}
+		})
+	}
+}
+
+// published is a record as produceMore would publish it.
+type published struct {
+	data   string
+	marked bool // a possible duplicate
+}
+
+func (r published) String() string {
+	if r.marked {
+		return r.data + "(marked)"
+	}
+	return r.data
+}
+
+// lineInOrder reports whether line is a subsequence of pub that takes in
+// every unmarked record: nothing lost, nothing out of place, and every
+// record beyond the line marked.
+func lineInOrder(line []string, pub []published) bool {
+	memo := map[[2]int]bool{}
+	var can func(i, j int) bool
+	can = func(i, j int) bool {
+		if j == len(pub) {
+			return i == len(line)
 		}
-		e, _ := p.ring.Get(pos)
-		out = append(out, string(e.Data))
-		pos++
+		k := [2]int{i, j}
+		if v, ok := memo[k]; ok {
+			return v
+		}
+		v := pub[j].marked && can(i, j+1) || i < len(line) && pub[j].data == line[i] && can(i+1, j+1)
+		memo[k] = v
+		return v
 	}
-	var want []string
-	for _, o := range append(append(append([]ownFrame(nil), a...), b...), c...) {
-		want = append(want, o.data)
+	return can(0, 0)
+}
+
+// lineWhole returns why pub does not hold every frame of line as often as
+// line has it, or holds one unmarked more often; "" if it does.
+func lineWhole(line []string, pub []published) string {
+	want, all, unmarked := map[string]int{}, map[string]int{}, map[string]int{}
+	for _, l := range line {
+		want[l]++
 	}
-	if got := strings.Join(out, " "); got != strings.Join(want, " ") {
-		t.Fatalf("published unmarked\n  %s\nwant\n  %s", got, strings.Join(want, " "))
-	}
-	for _, m := range marked {
-		if !slices.Contains(want, m) {
-			t.Fatalf("published %q marked, which is no frame of the line", m)
+	for _, r := range pub {
+		all[r.data]++
+		if !r.marked {
+			unmarked[r.data]++
 		}
 	}
+	var why []string
+	for d, n := range want {
+		if all[d] < n {
+			why = append(why, fmt.Sprintf("%s %d times of %d", d, all[d], n))
+		}
+		if unmarked[d] > n {
+			why = append(why, fmt.Sprintf("%s unmarked %d times, %d on the line", d, unmarked[d], n))
+		}
+	}
+	return strings.Join(why, "; ")
 }
