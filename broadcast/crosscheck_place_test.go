@@ -74,6 +74,21 @@ func TestCrossCheckHolePlace(t *testing.T) {
 			byteTime: time.Millisecond, inOrder: true, holeAt: "$Y",
 		},
 		{
+			// The same shift across a pause in the peer's stream: its
+			// port handed the two later X over 160 ms late, so the first
+			// X and the two B make a segment of their own, the peer's
+			// first X is matched with the own X at 90, and the X found
+			// missing are the later ones. After the two B, the hole's
+			// fill would leave the first X out and the own X would go
+			// out unmarked beside the fill's.
+			name:     "a repeated sentence's copies shift across a pause",
+			earlier:  []ownFrame{{"$E,0", -500}, {"$E,1", -480}},
+			own:      []ownFrame{{"$B", 20}, {"$B", 40}, {"$X", 90}, {"$X", 100}, {"$Z,1", 400}},
+			seen:     []ownFrame{{"$X", 0}, {"$B", 20}, {"$B", 40}, {"$X", 250}, {"$X", 260}, {"$Z,1", 400}},
+			line:     []ownFrame{{"$X", 0}, {"$B", 20}, {"$B", 40}, {"$X", 90}, {"$X", 100}, {"$Z,1", 400}},
+			byteTime: time.Millisecond, inOrder: true, holeAt: "$B",
+		},
+		{
 			// The peer's port was 200 ms late: none of its sightings
 			// is matched, and the own frames lie more than the margin
 			// before them. D repeats, so no mark comes from the fills
