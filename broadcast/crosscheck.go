@@ -529,7 +529,6 @@ func (p *Pipeline) closeSegment(seg []peerSighting, anchor int, slack, margin in
 	if h := p.rep.lastHoleAt(at.Pos); h != nil && !h.decided && h.chunks > 0 && (!h.complete || h.early && !h.askedAfterEarly) {
 		return false
 	}
-	after := x.anchorPos // the previous anchor's own copy
 	upTo := uint64(math.MaxUint64)
 	if anchor >= 0 {
 		upTo = p.rep.recent[anchor%recentFrames].pos
@@ -551,71 +550,9 @@ func (p *Pipeline) closeSegment(seg []peerSighting, anchor int, slack, margin in
 	}
 	if len(missing) > 0 {
 		p.c.CrossCheckMissed += uint64(len(missing))
-		at = p.missedPlace(at, after, upTo, missing, margin)
 		p.startMissedRepair(at.Pos, at, missing)
 	}
 	return true
-}
-
-// missedPlace returns the held own frame that the hole of a segment's
-// missing sightings goes before: the first from at on, up to the anchor's
-// position upTo, that is not certainly behind every missing sighting (its
-// window ending more than the pass margin before theirs begin). The own
-// frames before it came first, so they go out before the fill; placed at
-// at, the fill would publish the peer's frames ahead of them, and unmarked
-// where the peer lacks them. The frames after the previous anchor, at
-// position after, tell whether that is safe; otherwise the hole stays
-// early, as decision 0012 has it:
-//   - A missing sighting whose identity an own frame since the anchor has
-//     (or may have: more frames than are remembered) may not be the copy
-//     this port lost. The one-to-one matching pairs the copies of a
-//     repeated sentence in order, across segments that end at a pause,
-//     so the copy found missing may be a later one; and an own copy may
-//     be the peer's, late on its port. Moved past own frames, the hole's
-//     fill would leave the lost copy out as published before them, or
-//     publish a copy of one of them unmarked.
-//   - A numbered missing frame's order is its number's, which time alone
-//     does not give.
-//
-// A missing sighting with an identity no own frame since the anchor has is
-// the lost frame itself, and with correct windows no peer frame after it
-// is certainly an own frame behind it, so none of the fill is cut as
-// published already. If every own frame the ring holds is behind them,
-// the hole goes before the newest: nothing read after it yet marks a later
-// place.
-func (p *Pipeline) missedPlace(at backlog.Entry, after, upTo uint64, missing []backlog.Sighting, margin int64) backlog.Entry {
-	first := int64(math.MaxInt64)
-	for _, m := range missing {
-		if m.Exact || m.Win.Lo == backlog.NoLo || p.rep.ownIdentity(m, after) {
-			return at
-		}
-		first = min(first, m.Win.Lo)
-	}
-	for at.Win.Hi < first-margin {
-		next, ok := p.ring.Next(at.Pos)
-		if !ok || next.Pos > upTo {
-			break
-		}
-		at = next
-	}
-	return at
-}
-
-// ownIdentity reports whether one of this member's frames after position
-// after has s's identity, or may have: true also when frames after it are
-// no longer remembered.
-func (r *repairs) ownIdentity(s backlog.Sighting, after uint64) bool {
-	n := min(r.nrecent, recentFrames)
-	for k := r.nrecent - 1; k >= r.nrecent-n; k-- {
-		f := &r.recent[k%recentFrames]
-		if f.pos <= after {
-			return false
-		}
-		if f.s.ID == s.ID && f.s.Exact == s.Exact {
-			return true
-		}
-	}
-	return r.nrecent > recentFrames
 }
 
 // matchOwn matches a peer sighting with the oldest of this member's recent

@@ -12,13 +12,17 @@ import (
 	"github.com/feedd/feedd/ingest/hostclock"
 )
 
-// TestCrossCheckHolePlace: where the hole of frames the cross-check finds
-// missing goes among the frames the active holds, judged by what it
-// publishes once the peer's answer is decided. The peer's sightings come
-// in one message with its watermark past all of them (a peer process
-// starved of the processor, whose stream lagged), so the active still holds
-// every frame of its own when it finds the peer's missing. The loop is not
-// run: the test drives the pipeline's handlers on its state directly.
+// TestCrossCheckHolePlace: the hole of frames the cross-check finds
+// missing goes before the first own frame held after the previous anchor,
+// even where own frames held there came before the lost ones on the line.
+// Moving it past them was tried; each case below is one in which a form of
+// that move lost a frame, published a repeat unmarked or put a numbered
+// frame after a higher one. Each is judged by what the active publishes
+// once the peer's answer is decided. The peer's sightings come in one
+// message with its watermark past all of them (a peer process starved of
+// the processor, whose stream lagged), so the active still holds every
+// frame of its own when it finds the peer's missing. The loop is not run:
+// the test drives the pipeline's handlers on its state directly.
 func TestCrossCheckHolePlace(t *testing.T) {
 	run := func(name string, n int, ms0 int64) []ownFrame {
 		out := make([]ownFrame, n)
@@ -53,18 +57,18 @@ func TestCrossCheckHolePlace(t *testing.T) {
 	}{
 		{
 			// The peer lost A, the active the B that came next, more
-			// than the pass margin after the last A. Placed before the
-			// first held frame, the fill published B ahead of A,
-			// unmarked.
-			name:    "own frames certainly first",
+			// than the pass margin after the last A. The fill goes out
+			// ahead of A, unmarked: out of place, nothing lost (the
+			// open finding in docs/testing.md).
+			name:    "own frames the peer lacks before the lost ones",
 			earlier: run("E", 10, -500), own: cat(a, c), seen: cat(b, c), line: cat(a, b, c),
-			inOrder: true, holeAt: "$C,0",
+			holeAt: "$A,0",
 		},
 		{
 			// The active lost the first X. The matching pairs the
 			// peer's X copies with the own ones in order, so the last
 			// X is the sighting found missing; the hole is for the
-			// first. After the own frames before that last X, its
+			// first. After the own frames before that last X, the
 			// fill would leave the first X out.
 			name:     "a repeated sentence's copies shift in the matching",
 			earlier:  []ownFrame{{"$E,0", -500}, {"$E,1", -480}},
@@ -72,6 +76,18 @@ func TestCrossCheckHolePlace(t *testing.T) {
 			seen:     []ownFrame{{"$X", 0}, {"$Y", 40}, {"$Y", 75}, {"$X", 90}, {"$X", 180}, {"$C,1", 250}},
 			line:     []ownFrame{{"$X", 0}, {"$Y", 40}, {"$Y", 75}, {"$X", 90}, {"$X", 180}, {"$C,1", 250}},
 			byteTime: time.Millisecond, inOrder: true, holeAt: "$Y",
+		},
+		{
+			// The active lost the first X and U, the peer the last X.
+			// The matching pairs the peer's two X with the own two, so
+			// only U is missing. After the own X, the request would no
+			// longer reach the first X.
+			name:     "a lost copy hidden by the matching, then a frame lost",
+			earlier:  []ownFrame{{"$E,0", -500}, {"$E,1", -480}},
+			own:      []ownFrame{{"$X", 60}, {"$X", 120}, {"$C,1", 400}},
+			seen:     []ownFrame{{"$X", 0}, {"$X", 60}, {"$U,1", 300}, {"$C,1", 400}},
+			line:     []ownFrame{{"$X", 0}, {"$X", 60}, {"$X", 120}, {"$U,1", 300}, {"$C,1", 400}},
+			byteTime: time.Millisecond, holeAt: "$X",
 		},
 		{
 			// The same shift across a pause in the peer's stream: its
@@ -92,10 +108,11 @@ func TestCrossCheckHolePlace(t *testing.T) {
 			// The peer's port was 200 ms late: none of its sightings
 			// is matched, and the own frames lie more than the margin
 			// before them. D repeats, so no mark comes from the fills
-			// holding it once; ahead of the hole, the own D and the
-			// fill's D both went out unmarked. The early hole puts the
-			// peer's copies first (out of place, decision 0012), the
-			// own ones after them marked where they may repeat them.
+			// holding it once; with the hole moved past the own frames,
+			// the own D and the fill's D both went out unmarked. The
+			// early hole puts the peer's copies first (out of place,
+			// decision 0012), the own ones after them marked where
+			// they may repeat them.
 			name:    "the peer's port late",
 			earlier: []ownFrame{{"$D", -700}, {"$E,1", -650}},
 			own:     []ownFrame{{"$F,1", 0}, {"$D", 20}, {"$G,1", 40}, {"$Z,1", 450}},
