@@ -95,10 +95,13 @@ vet:
 # test runs every test, including each fuzz target's seed corpus, the
 # pipeline's tests against real Kafka (one node and a three-node cluster)
 # and the fast slice of the chaos runs on realistic feeds
-# (TestE2EFeedChaos), with the race detector. The chaos suite is not in it
-# yet (docs/testing.md, "Open findings"): make test-e2e.
+# (TestE2EFeedChaos), with the race detector; then the chaos suite on real
+# Kafka, one node and the three-node cluster (TestChaos*, FEEDD_CHAOS=1), on
+# its own so that no other package's tests share the two cores with it.
+# About 35 minutes on a two-core machine, the chaos suite 20 of them.
 test: deps vet kafka
-	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_REQUIRE_PYTHON_KAFKA=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
+	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_PROMTOOL=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_REQUIRE_PYTHON_KAFKA=1 $(GO) test -race -count=1 -timeout 30m -skip '^TestChaos' $(PKGS)
+	FEEDD_REQUIRE_SOCAT=1 FEEDD_REQUIRE_KAFKA=1 FEEDD_CHAOS=1 $(GO) test -race -count=1 -timeout 40m -run '^TestChaos' -v ./e2e
 
 # test-e2e runs only the end-to-end tests: real feedd processes on the
 # embedded broker, and the chaos suite on real Kafka, one node and the
@@ -110,7 +113,7 @@ test-e2e: deps kafka
 # test-e2e-streak runs test-e2e up to $(E2E_RUNS) times in a row, stops at the
 # first failure, and says how many runs passed in a row: the count
 # docs/testing.md reports. Each run's log is kept in $(E2E_LOGS). Not in CI:
-# about 18 minutes a run on an idle two-core machine.
+# about 25 minutes a run on an idle two-core machine.
 test-e2e-streak:
 	@mkdir -p $(E2E_LOGS); \
 	echo "feedd $$(git describe --always --dirty 2>/dev/null), $(E2E_RUNS) runs, logs in $(E2E_LOGS)"; \
