@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/feedd/feedd/broadcast"
 )
 
 // results is everything a run measured, and what the report needs to say
@@ -264,8 +266,9 @@ func (res *results) renderThroughput(p printFunc) {
 	p("feedd / kcat, each set of runs: %s; median **%s**. feedd / kcat with headers: %s; median **%s**.\n\n",
 		listF(t.Ratios, "%.2f"), fmtRatio(summarize(t.Ratios).Median), listF(t.HeaderRatios, "%.2f"), fmtRatio(summarize(t.HeaderRatios).Median))
 	p("The third row is `%s`: the same lines with static headers of the keys and sizes feedd writes, so that the record format's share of the difference shows apart from feedd's own.\n\n", t.KcatHdrCmd)
-	p("What differs besides the code: feedd's records carry five headers (fingerprint, feed sequence, member, receive time, line window), its values are the sentences without `\\r\\n`, " +
-		"it commits a transaction as soon as it holds every frame read, cut at 25 ms or 5,000 frames, and its read_committed echo consumer reads the topic back; kcat's values are the lines without `\\n`.\n\n")
+	p("What differs besides the code: feedd's records carry five headers (fingerprint, feed sequence, member, receive time, line window), its values are the sentences without `\\r\\n`, "+
+		"it commits a transaction as soon as it holds every frame read, cut at %v, %d frames or %d MiB of frames, whichever comes first, and its read_committed echo consumer reads the topic back; kcat's values are the lines without `\\n`.\n\n",
+		broadcast.DefaultCommitInterval, broadcast.DefaultCommitMaxFrames, broadcast.DefaultCommitMaxBytes>>20)
 }
 
 func scale(v []float64, f float64) []float64 {
