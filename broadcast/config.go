@@ -27,8 +27,8 @@ const (
 	// slower (docs/benchmarks.md). What the producer holds of a
 	// transaction (400 bytes of record and header structures a frame, and
 	// copies of the frames and header values) grows to the largest
-	// transaction of an activation, some 25 MB at these caps for 100-byte
-	// frames, and is released when the activation ends.
+	// transaction of an activation, some 25 to 35 MB at these caps for
+	// 100-byte frames, and is released when the activation ends.
 	DefaultCommitMaxFrames = 50000
 	// DefaultCommitMaxBytes caps one transaction in frame bytes.
 	DefaultCommitMaxBytes = 4 << 20
