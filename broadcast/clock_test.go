@@ -73,7 +73,7 @@ func TestClockBoundsKeepTheTightest(t *testing.T) {
 }
 
 func TestReadWindowHeader(t *testing.T) {
-	clock := appendHex16(nil, 0x5b0f1c2d3e4f6a7b)
+	const clock = 0x5b0f1c2d3e4f6a7b
 	for _, w := range []backlog.Window{{Lo: 1, Hi: 2}, {Lo: backlog.NoLo, Hi: 2}, {Lo: -5, Hi: 7}} {
 		v := appendReadWindow(nil, clock, w)
 		c, got, ok := parseReadWindow(v)

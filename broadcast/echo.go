@@ -134,7 +134,7 @@ func (p *Pipeline) followEcho(ctx context.Context, cl *kgo.Client, fromStart boo
 		b := p.echoBatch()
 		b.topicID = id
 		received := hostclock.Now()
-		var rx []byte // feedd-rx of the batch's witness, parsed once at the end
+		var rx int64 // the receive time of the batch's witness
 		backwards := false
 		fs.EachRecord(func(r *kgo.Record) {
 			if r.Offset < next {
@@ -146,20 +146,21 @@ func (p *Pipeline) followEcho(ctx context.Context, cl *kgo.Client, fromStart boo
 				return
 			}
 			rec := echoRec{offset: r.Offset, size: len(r.Value)}
-			rec.echo.ID, rec.echo.Exact = recordIdentity(r)
-			rec.echo.Possible = rec.echo.Exact && headerValue(r, HeaderPossibleDuplicate) != nil
+			meta := ParseRecordMeta(r)
+			rec.echo.ID, rec.echo.Exact = meta.Identity(r.Value)
+			rec.echo.Possible = rec.echo.Exact && meta.Possible
 			rec.echo.Win = backlog.Window{Lo: backlog.NoLo, Hi: received}
-			if clock, w, ok := parseReadWindow(headerValue(r, HeaderReadWindow)); ok {
-				rec.echo.Win, rec.timed = p.clocks.window(clock, w, received)
+			if meta.HasWindow {
+				rec.echo.Win, rec.timed = p.clocks.window(meta.Clock, meta.Window, received)
 			}
 			b.recs = append(b.recs, rec)
-			if m := headerValue(r, HeaderMember); len(m) > 0 && !bytes.Equal(m, p.shape.member) {
+			if m := meta.Member; len(m) > 0 && !bytes.Equal(m, p.shape.member) {
 				if string(m) != b.witness.Member { // a recycled batch keeps the string
 					b.witness.Member = string(m)
 				}
 				b.hasWitness = true
 				b.witness.Offset = r.Offset
-				rx = headerValue(r, HeaderReceivedAt)
+				rx = meta.ReceivedAt
 			} else if len(m) > 0 {
 				b.own, b.hasOwn = ownRecord{offset: r.Offset, pid: r.ProducerID, epoch: r.ProducerEpoch}, true
 			}
@@ -176,7 +177,10 @@ func (p *Pipeline) followEcho(ctx context.Context, cl *kgo.Client, fromStart boo
 		p.kafka.ok(time.Now())
 		echoRead(p)
 		if b.hasWitness { // SeenAt is stamped by the owner
-			b.witness.ReceivedAt, _ = time.Parse(time.RFC3339Nano, string(rx))
+			b.witness.ReceivedAt = time.Time{}
+			if rx != 0 {
+				b.witness.ReceivedAt = time.Unix(0, rx).UTC()
+			}
 		}
 		if !p.sendEcho(ctx, b) {
 			return false

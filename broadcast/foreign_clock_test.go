@@ -51,10 +51,7 @@ func TestEchoFromAnotherHostsClock(t *testing.T) {
 			// its clock.
 			w := backlog.Window{Lo: f.Line.Lo - theta, Hi: f.Line.Hi - theta}
 			rec := &kgo.Record{Value: f.Data, Headers: []kgo.RecordHeader{
-				{Key: HeaderFingerprint, Value: fmt.Appendf(nil, "%016x", f.Fingerprint)},
-				{Key: HeaderMember, Value: []byte("a")},
-				{Key: HeaderReceivedAt, Value: []byte(f.ReceivedAt.UTC().Format(time.RFC3339Nano))},
-				{Key: HeaderReadWindow, Value: appendReadWindow(nil, appendHex16(nil, otherClock), w)},
+				recordHeaderAs("a", otherClock, f, w),
 			}}
 			if err := other.ProduceSync(ctx, rec).FirstErr(); err != nil {
 				t.Fatal(err)
@@ -103,6 +100,8 @@ func TestEchoIgnoresRecordTimestamps(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 5 {
+		// The earlier format's headers, without a line window: a record
+		// of a member before the window existed.
 		rec := &kgo.Record{Value: same, Timestamp: time.Now().Add(time.Hour), Headers: []kgo.RecordHeader{
 			{Key: HeaderFingerprint, Value: fmt.Appendf(nil, "%016x", ingest.Fingerprint(same))},
 			{Key: HeaderMember, Value: []byte("a")},

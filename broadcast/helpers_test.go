@@ -243,6 +243,14 @@ func fpFrame(seq uint64, rx time.Time) *ingest.Frame {
 		Line: backlog.Window{Lo: now - int64(time.Millisecond), Hi: now}}
 }
 
+// recordHeaderAs is the header member would have written for f, read on
+// the host clock clock in the line window w.
+func recordHeaderAs(member string, clock uint64, f *ingest.Frame, w backlog.Window) kgo.RecordHeader {
+	m := RecordMeta{Fingerprint: f.Fingerprint, FeedSeq: f.FeedSeq, HasFeedSeq: f.HasFeedSeq, Member: []byte(member),
+		ReceivedAt: f.ReceivedAt.UnixNano(), Clock: clock, Window: w, HasWindow: true}
+	return kgo.RecordHeader{Key: RecordHeader, Value: m.Append(nil)}
+}
+
 // feeder hands a member sequenced frames, pausing after every every-th so
 // that they spread over many transactions rather than land in one.
 type feeder struct {
@@ -339,6 +347,11 @@ func consumeTopic(t testing.TB, addr, topic string, isolation kgo.IsolationLevel
 	}
 }
 
+// earlierFormatMember is the member id of records a test writes in the
+// format before RecordFormat, as a member not yet upgraded writes them:
+// checkRecord accepts that format from it alone.
+const earlierFormatMember = "earlier"
+
 // checkRecord checks a record's format (value, headers) and returns it with
 // the sequence number read from the frame's bytes: a test frame built by
 // frame or fpFrame, or a simulator sentence ($FDSEQ, checksum verified) read
@@ -352,28 +365,33 @@ func checkRecord(t testing.TB, r *kgo.Record) topicRecord {
 			t.Fatalf("offset %d: value %q is neither a test frame nor a simulator sentence", r.Offset, v)
 		}
 	}
-	fpText := headerValue(r, HeaderFingerprint)
-	if fp, ok := parseHex16(fpText); !ok || len(fpText) != 16 || fp != ingest.Fingerprint(r.Value) {
-		t.Fatalf("offset %d: %s header %q is not the value's fingerprint", r.Offset, HeaderFingerprint, fpText)
+	meta := ParseRecordMeta(r)
+	if meta.Format == 0 && string(meta.Member) == earlierFormatMember {
+		if id, exact := meta.Identity(r.Value); !exact || id != seq || meta.Fingerprint != ingest.Fingerprint(r.Value) {
+			t.Fatalf("offset %d: earlier format: identity %d (exact %v), fingerprint %x: the frame says %d", r.Offset, id, exact, meta.Fingerprint, seq)
+		}
+		return topicRecord{offset: r.Offset, seq: seq, member: earlierFormatMember, key: string(r.Key), value: v, possible: meta.Possible}
 	}
-	if h := headerValue(r, HeaderFeedSeq); h != nil && string(h) != strconv.FormatUint(seq, 10) {
-		t.Fatalf("offset %d: %s header %q, the frame says %d", r.Offset, HeaderFeedSeq, h, seq)
+	if len(r.Headers) != 1 || r.Headers[0].Key != RecordHeader {
+		t.Fatalf("offset %d: headers %v, want one %s", r.Offset, r.Headers, RecordHeader)
 	}
-	if _, err := time.Parse(time.RFC3339Nano, string(headerValue(r, HeaderReceivedAt))); err != nil {
-		t.Fatalf("offset %d: %s header: %v", r.Offset, HeaderReceivedAt, err)
+	h := r.Headers[0].Value
+	switch {
+	case meta.Format != RecordFormat:
+		t.Fatalf("offset %d: header %q: format %d, want %d", r.Offset, h, meta.Format, RecordFormat)
+	case !meta.HasFingerprint || meta.Fingerprint != ingest.Fingerprint(r.Value):
+		t.Fatalf("offset %d: header %q: fingerprint is not the value's", r.Offset, h)
+	case meta.HasFeedSeq && meta.FeedSeq != seq, meta.BadFeedSeq:
+		t.Fatalf("offset %d: header %q: the frame says %d", r.Offset, h, seq)
+	case meta.ReceivedAt <= 0:
+		t.Fatalf("offset %d: header %q: no receive time", r.Offset, h)
+	case len(meta.Member) == 0:
+		t.Fatalf("offset %d: header %q: no member", r.Offset, h)
+	case !meta.HasWindow:
+		t.Fatalf("offset %d: header %q: no line window", r.Offset, h)
 	}
-	m := string(headerValue(r, HeaderMember))
-	if m == "" {
-		t.Fatalf("offset %d: no %s header", r.Offset, HeaderMember)
-	}
-	if _, _, ok := parseReadWindow(headerValue(r, HeaderReadWindow)); !ok {
-		t.Fatalf("offset %d: %s header %q does not parse", r.Offset, HeaderReadWindow, headerValue(r, HeaderReadWindow))
-	}
-	dup := headerValue(r, HeaderPossibleDuplicate)
-	if dup != nil && string(dup) != "possible" {
-		t.Fatalf("offset %d: %s header %q", r.Offset, HeaderPossibleDuplicate, dup)
-	}
-	return topicRecord{offset: r.Offset, seq: seq, member: m, key: string(r.Key), value: v, possible: dup != nil}
+	m, dup := string(meta.Member), meta.Possible
+	return topicRecord{offset: r.Offset, seq: seq, member: m, key: string(r.Key), value: v, possible: dup}
 }
 
 // testSeed returns the run's random seed, logged and replayable with

@@ -159,7 +159,7 @@ func ringMetrics(t *metric.Table[scrape]) {
 	})
 	t.Counter("ring_numbers_back_total", "Feed sequence numbers that did not grow, on this member's port or in the echo: a counter that wrapped, or a sender that restarted its count. From the first, a number is taken for a frame only where line time agrees.", func(s *scrape) uint64 { return s.Ring.NumbersBack })
 	t.Counter("ring_numbers_back_soon_total", "Feed sequence numbers this member's port saw come back within backlog.pass_margin plus 1 s of the previous time: frames with one number that close cannot be told apart.", func(s *scrape) uint64 { return s.Ring.NumbersBackSoon })
-	t.Counter("possible_duplicates_total", "Committed records this member marked as possible duplicates (feedd-dup header): published on taking over without certainty the previous active had not.", func(s *scrape) uint64 { return s.Counters.PossibleDuplicates })
+	t.Counter("possible_duplicates_total", "Committed records this member marked as possible duplicates (dup in the feedd header): published on taking over without certainty the previous active had not.", func(s *scrape) uint64 { return s.Counters.PossibleDuplicates })
 	t.Counter("echo_untimed_total", "Echoed records whose line time could not be placed on this host's clock (no bound on the producer's clock yet): matched only by feed sequence numbers, and not at all once a number came back.", func(s *scrape) uint64 { return s.Counters.EchoUntimed })
 }
 

@@ -260,7 +260,7 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 			member:   []byte(opt.Member),
 			key:      cfg.Key,
 			pipeline: []byte(opt.Pipeline),
-			clock:    appendHex16(nil, hostclock.ID()),
+			clock:    hostclock.ID(),
 		},
 		clocks:        newClockBounds(),
 		in:            newHandoff(handoffSlots),

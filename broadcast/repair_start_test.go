@@ -171,7 +171,7 @@ func checkValues(t *testing.T, addr, topic string, want []string) (dups int) {
 	t.Helper()
 	next := 0
 	eachCommitted(t, addr, topic, func(r *kgo.Record) {
-		dup := headerValue(r, HeaderPossibleDuplicate) != nil
+		dup := ParseRecordMeta(r).Possible
 		switch {
 		case next < len(want) && string(r.Value) == want[next]:
 			next++

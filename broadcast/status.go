@@ -42,9 +42,9 @@ func (r *State) UnmarshalText(b []byte) error { return stateNames.Set(r, b) }
 // transactional id, since only the holder can commit. The pair protocol
 // consults it before activating on silence.
 type Witness struct {
-	// Member is the feedd-member header of the record.
+	// Member is the member the record's header names.
 	Member string `json:"member"`
-	// ReceivedAt is when that member read the frame (feedd-rx header), or,
+	// ReceivedAt is when that member read the frame (the receive time in its header), or,
 	// for a control keepalive, when it produced the keepalive (feedd-ts).
 	ReceivedAt time.Time `json:"received_at,omitzero"`
 	// SeenAt is when this member took the record in. It only grows.
@@ -91,13 +91,13 @@ type Counters struct {
 	EchoRemembered uint64 `json:"echo_remembered"` // of those, ones no entry was certainly (remembered)
 	EchoOwn        uint64 `json:"echo_own"`        // of those, this member's own commits, already trimmed
 	// EchoUntimed counts echoed records whose line time this member could
-	// not place on its own clock (no feedd-rxw header, or no bound yet on
+	// not place on its own clock (no line window in its header, or no bound yet on
 	// the producing host's clock): such a record can be matched only by a
 	// feed sequence number.
 	EchoUntimed  uint64 `json:"echo_untimed"`
 	CatchUpTrims uint64 `json:"catch_up_trims"` // echo matches while activating (reading to the last stable offset)
 	// PossibleDuplicates counts committed records this member marked as
-	// possible duplicates (HeaderPossibleDuplicate): frames it published
+	// possible duplicates (marked dup in RecordHeader): frames it published
 	// on taking over without being sure the previous active had not.
 	PossibleDuplicates uint64 `json:"possible_duplicates"`
 

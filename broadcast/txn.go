@@ -2,7 +2,6 @@ package broadcast
 
 import (
 	"context"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -51,7 +50,7 @@ type txn struct {
 // only added.
 type recChunk struct {
 	recs [chunkRecords]kgo.Record
-	hdrs [chunkRecords * headersPerRecord]kgo.RecordHeader
+	hdrs [chunkRecords]kgo.RecordHeader
 }
 
 const chunkRecords = 256
@@ -103,9 +102,6 @@ func (t *txn) reset() {
 	t.firstAcked.Store(false)
 }
 
-// possibleValue is the value of HeaderPossibleDuplicate.
-var possibleValue = []byte("possible")
-
 // entry is the ring entry a peer's frame is produced as, at ring position
 // pos (the cursor it is produced before). The peer's bytes came over the
 // pair link, a copy this member did not read from its port, so they are
@@ -120,7 +116,7 @@ type recordShape struct {
 	member   []byte
 	key      string // KeyNone, KeyIdentity or KeyPipeline
 	pipeline []byte
-	clock    []byte // this host's clock id, 16 hexadecimal digits
+	clock    uint64 // this host's clock id
 }
 
 // add builds the record for e (copying its data, which is valid only until
@@ -140,26 +136,16 @@ func (t *txn) add(cl *kgo.Client, s *recordShape, e backlog.Entry, possible bool
 	a = append(a, e.Data...)
 	value := a[v:len(a):len(a)]
 
-	fp := e.Fingerprint
-	h := c.hdrs[ri*headersPerRecord : ri*headersPerRecord : (ri+1)*headersPerRecord]
-	o := len(a)
-	a = appendHex16(a, fp)
-	fpText := a[o:len(a):len(a)]
-	h = append(h, kgo.RecordHeader{Key: HeaderFingerprint, Value: fpText})
-	if e.ID != fp {
-		o = len(a)
-		a = strconv.AppendUint(a, e.ID, 10)
-		h = append(h, kgo.RecordHeader{Key: HeaderFeedSeq, Value: a[o:len(a):len(a)]})
+	meta := RecordMeta{Fingerprint: e.Fingerprint, Member: s.member, ReceivedAt: e.ReceivedAt,
+		Clock: s.clock, Window: e.Win, HasWindow: true, Possible: possible}
+	if e.ID != e.Fingerprint {
+		meta.FeedSeq, meta.HasFeedSeq = e.ID, true
 	}
-	h = append(h, kgo.RecordHeader{Key: HeaderMember, Value: s.member})
-	o = len(a)
-	a = appendRFC3339(a, e.ReceivedAt)
-	h = append(h, kgo.RecordHeader{Key: HeaderReceivedAt, Value: a[o:len(a):len(a)]})
-	o = len(a)
-	a = appendReadWindow(a, s.clock, e.Win)
-	h = append(h, kgo.RecordHeader{Key: HeaderReadWindow, Value: a[o:len(a):len(a)]})
+	o := len(a)
+	a = meta.Append(a)
+	h := c.hdrs[ri : ri+1 : ri+1]
+	h[0] = kgo.RecordHeader{Key: RecordHeader, Value: a[o:len(a):len(a)]}
 	if possible {
-		h = append(h, kgo.RecordHeader{Key: HeaderPossibleDuplicate, Value: possibleValue})
 		t.possible++
 	}
 

@@ -539,10 +539,19 @@ func (c *e2eCluster) kcatCheck(rep *audit.Report) {
 		}
 		var hdr uint64
 		found := false
+		// kcat prints headers as key=value, comma-separated; the feedd
+		// header's fields are space-separated, the sequence number seq=<n>
+		// (docs/kafka.md).
 		for _, h := range strings.Split(fields[1], ",") {
-			if v, ok := strings.CutPrefix(h, broadcast.HeaderFeedSeq+"="); ok {
-				hdr, err = strconv.ParseUint(v, 10, 64)
-				found = err == nil
+			v, ok := strings.CutPrefix(h, "feedd=")
+			if !ok {
+				continue
+			}
+			for _, x := range strings.Fields(v) {
+				if n, ok := strings.CutPrefix(x, "seq="); ok {
+					hdr, err = strconv.ParseUint(n, 10, 64)
+					found = err == nil
+				}
 			}
 		}
 		val, ok := serialsim.ParseSeq([]byte(fields[2]))
@@ -643,7 +652,7 @@ func (c *e2eCluster) epochCheck() {
 			if r.Attrs.IsControl() {
 				return
 			}
-			m := string(recordHeader(r, broadcast.HeaderMember))
+			m := string(broadcast.ParseRecordMeta(r).Member)
 			switch {
 			case r.ProducerID < pid || (r.ProducerID == pid && r.ProducerEpoch < epoch):
 				if len(bad) < 10 {

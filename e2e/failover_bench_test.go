@@ -238,7 +238,7 @@ func (tr *topicTracker) firstCommitBy(b testing.TB, member string, from int64) t
 				if seen && len(r.Key) >= 4 && r.Key[3] == 1 {
 					found = r.Timestamp
 				}
-			case string(recordHeader(r, broadcast.HeaderMember)) == member:
+			case string(broadcast.ParseRecordMeta(r).Member) == member:
 				seen = true
 			}
 		})
@@ -246,13 +246,4 @@ func (tr *topicTracker) firstCommitBy(b testing.TB, member string, from int64) t
 			return found
 		}
 	}
-}
-
-func recordHeader(r *kgo.Record, key string) []byte {
-	for _, h := range r.Headers {
-		if h.Key == key {
-			return h.Value
-		}
-	}
-	return nil
 }

@@ -24,7 +24,7 @@ import (
 // by code that shares nothing with the audit (broadcast/audit) or the
 // members' identity. It answers one question exactly: is every frame that
 // some port received intact in the topic, in feed order, with every other
-// record marked "feedd-dup: possible" and repeating a frame the topic
+// record marked "dup" (a possible duplicate) and repeating a frame the topic
 // already had?
 //
 // Content alone cannot tell two copies of a repeated sentence apart, so a
@@ -34,9 +34,9 @@ import (
 // record can only be a frame that was on the line by the time the member
 // read it (the simulator writes a frame to the ports when its last byte
 // leaves the line, never before), and one read soon after it. The read time
-// is the end of the record's feedd-rxw window, on the host's monotonic
+// is the end of the record's line window, on the host's monotonic
 // clock, where the record places its line times: the wall clock of
-// feedd-rx can be stepped by time synchronisation while a feed runs (a
+// the receive time can be stepped by time synchronisation while a feed runs (a
 // loaded virtual machine's was seen to jump 0.47 s).
 
 // feedFrame is one frame the topic owes: a recorded frame some port
@@ -63,14 +63,14 @@ type feedTopicRecord struct {
 	// repair took from the peer: the topic does not say which frames
 	// those are.
 	port     int
-	possible bool      // feedd-dup: possible
-	rx       time.Time // when the member read it from its port: feedd-rx, until onLineClock
+	possible bool      // marked dup in its header
+	rx       time.Time // when the member read it from its port (its header), until onLineClock
 	// readClock and readMono are the clock and the end of the record's
-	// feedd-rxw window: when the member's read of it returned, on that
+	// line window: when the member's read of it returned, on that
 	// host's monotonic clock. Zero without the header.
 	readClock uint64
 	readMono  int64
-	// startMono is the start of the feedd-rxw window on the same clock
+	// startMono is the start of the line window on the same clock
 	// (0: unbounded), and startAt the same on the line clock (onLineClock;
 	// zero when not known): the earliest the frame can have been on the
 	// line, by what the member's port told it.
@@ -93,7 +93,7 @@ type feedTopicRecord struct {
 const (
 	// feedClockSlack: the line time and a record's read time are on the
 	// same monotonic clock, their origins taken a few microseconds apart;
-	// a record without a read window falls back to its feedd-rx, on the
+	// a record without a read window falls back to its receive time, on the
 	// wall clock.
 	feedClockSlack = 10 * time.Millisecond
 	// feedReadLag bounds how late a member reads a frame whose bytes come
@@ -285,34 +285,60 @@ func parseKcatJSON(r io.Reader) ([]feedTopicRecord, error) {
 			return nil, fmt.Errorf("kcat: offset %d: headers %s: %v", env.Offset, env.Headers, err)
 		}
 		rec := feedTopicRecord{offset: env.Offset, value: *env.Payload, port: -1}
+		found := false
 		for _, h := range hdrs {
-			switch h[0] {
-			case "feedd-member":
-				rec.member = h[1]
-			case "feedd-rx":
-				if rec.rx, err = time.Parse(time.RFC3339Nano, h[1]); err != nil {
-					return nil, fmt.Errorf("kcat: offset %d: feedd-rx: %v", env.Offset, err)
-				}
-			case "feedd-rxw":
-				if rec.readClock, rec.startMono, rec.readMono, err = parseReadWindow(h[1]); err != nil {
-					return nil, fmt.Errorf("kcat: offset %d: feedd-rxw: %v", env.Offset, err)
-				}
-			case "feedd-dup":
-				if h[1] != "possible" {
-					return nil, fmt.Errorf("kcat: offset %d: feedd-dup: %q", env.Offset, h[1])
-				}
-				rec.possible = true
+			if h[0] != "feedd" {
+				continue
+			}
+			found = true
+			if err := rec.parseHeader(h[1]); err != nil {
+				return nil, fmt.Errorf("kcat: offset %d: header feedd %q: %v", env.Offset, h[1], err)
 			}
 		}
-		if rec.rx.IsZero() {
-			return nil, fmt.Errorf("kcat: offset %d: no feedd-rx header", env.Offset)
+		if !found {
+			return nil, fmt.Errorf("kcat: offset %d: no feedd header", env.Offset)
 		}
 		recs = append(recs, rec)
 	}
 	return recs, sc.Err()
 }
 
-// parseReadWindow reads the clock and the bounds of a feedd-rxw window
+// parseHeader reads the record's "feedd" header as docs/kafka.md gives
+// it, on its own rather than with the members' code:
+// "1 <fingerprint> <member> <received, Unix ns> <clock>/<lo>/<hi> [seq=<n>] [dup]".
+func (rec *feedTopicRecord) parseHeader(v string) error {
+	f := strings.Split(v, " ")
+	if len(f) < 5 || f[0] != "1" {
+		return fmt.Errorf("not format 1 with five fields")
+	}
+	if len(f[1]) != 16 {
+		return fmt.Errorf("fingerprint %q", f[1])
+	}
+	if _, err := strconv.ParseUint(f[1], 16, 64); err != nil {
+		return fmt.Errorf("fingerprint: %v", err)
+	}
+	rec.member = f[2]
+	ns, err := strconv.ParseInt(f[3], 10, 64)
+	if err != nil || ns <= 0 {
+		return fmt.Errorf("receive time %q", f[3])
+	}
+	rec.rx = time.Unix(0, ns).UTC()
+	if rec.readClock, rec.startMono, rec.readMono, err = parseReadWindow(f[4]); err != nil {
+		return fmt.Errorf("line window: %v", err)
+	}
+	for _, x := range f[5:] {
+		switch {
+		case x == "dup":
+			rec.possible = true
+		case strings.HasPrefix(x, "seq="):
+		default:
+			return fmt.Errorf("unknown field %q", x)
+		}
+	}
+	return nil
+}
+
+// parseReadWindow reads the clock and the bounds of a line window
 // ("clock/lo/hi": the clock id in hex, then nanoseconds on it; lo is "-",
 // returned as 0, when unbounded).
 func parseReadWindow(v string) (clock uint64, lo, hi int64, err error) {
@@ -363,9 +389,9 @@ func lateDeliveries(owed []feedFrame, recs []feedTopicRecord) (judged, late int,
 }
 
 // onLineClock restates each record's read time on the record's line clock
-// (its Started plus monotonic time since), from the end of its feedd-rxw
+// (its Started plus monotonic time since), from the end of its receive timew
 // window when that is on the clock the record was taken on. It returns how
-// many records kept their wall-clock feedd-rx instead: those without the
+// many records kept their wall-clock receive time instead: those without the
 // header or from another host, or all of them for a record written without
 // its monotonic origin.
 func onLineClock(h serialsim.RecordHeader, recs []feedTopicRecord) (wall int) {
@@ -424,7 +450,7 @@ type feedVerdict struct {
 // compareFeedTopic decides exactly whether the topic is the feed: whether
 // the expected frames can be placed, in order, on records of equal value,
 // each read within its frame's read span (readSpan), such that every record
-// left over is marked feedd-dup: possible and repeats the value of a record
+// left over is marked dup (a possible duplicate) and repeats the value of a record
 // before it.
 //
 // Repeated sentences make a greedy walk wrong both ways (a marked record
@@ -531,7 +557,7 @@ func compareFeedTopic(exp []feedFrame, recs []feedTopicRecord) feedVerdict {
 // cannot be left over either.
 func leftOverReason(r feedTopicRecord) string {
 	if !r.possible {
-		return "it is not marked feedd-dup: possible"
+		return "it is not marked dup (a possible duplicate)"
 	}
 	return "it repeats no record before it"
 }

@@ -259,8 +259,8 @@ func TestFeedRecordOwed(t *testing.T) {
 // TestKcatJSON: kcat's JSON envelope, headers as an array (kcat 1.7) or an
 // object.
 func TestKcatJSON(t *testing.T) {
-	out := `{"topic":"e2e","partition":0,"offset":7,"tstype":"create","ts":1,"broker":0,"headers":["feedd-fp","00ff","feedd-member","b","feedd-rx","2026-12-03T12:00:00.5Z","feedd-rxw","d31600e02c7b739f/28362568900933/28362625786181","feedd-dup","possible"],"key":null,"payload":"$GPGSV,1,1,00*79"}
-{"topic":"e2e","partition":0,"offset":8,"tstype":"create","ts":1,"broker":0,"headers":{"feedd-member":"a","feedd-rx":"2026-12-03T12:00:01Z","feedd-rxw":"00000000000000ff/-/99"},"key":null,"payload":"!AIVDM,1,1,,A,1,0*00"}
+	out := `{"topic":"e2e","partition":0,"offset":7,"tstype":"create","ts":1,"broker":0,"headers":["feedd","1 00000000000000ff b 1796299200500000000 d31600e02c7b739f/28362568900933/28362625786181 dup"],"key":null,"payload":"$GPGSV,1,1,00*79"}
+{"topic":"e2e","partition":0,"offset":8,"tstype":"create","ts":1,"broker":0,"headers":{"feedd":"1 0123456789abcdef a 1796299201000000000 00000000000000ff/-/99 seq=8"},"key":null,"payload":"!AIVDM,1,1,,A,1,0*00"}
 `
 	recs, err := parseKcatJSON(strings.NewReader(out))
 	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
@@ -272,24 +272,24 @@ func TestKcatJSON(t *testing.T) {
 		t.Fatalf("%+v, %v", recs, err)
 	}
 	bad := strings.Replace(out, "d31600e02c7b739f/", "d31600e02c7b739f:", 1)
-	if _, err := parseKcatJSON(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "feedd-rxw") {
-		t.Fatalf("a malformed feedd-rxw: %v", err)
+	if _, err := parseKcatJSON(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "line window") {
+		t.Fatalf("a malformed line window: %v", err)
 	}
 }
 
 // TestReadTimesOnLineClock: a record is placed by when its read returned on
 // the host's monotonic clock, where the simulator's line times are, not by
-// its feedd-rx: a step of the wall clock while the feed runs must neither
+// its receive time: a step of the wall clock while the feed runs must neither
 // refuse a frame read in time nor let a late one pass. Records without a
 // window on the record's clock, and records read against a record written
-// without its monotonic origin, keep feedd-rx.
+// without its monotonic origin, keep their receive time.
 func TestReadTimesOnLineClock(t *testing.T) {
 	t0 := time.Date(2026, 12, 5, 0, 5, 34, 0, time.UTC)
 	const clock, mono0 = 0xd31600e02c7b739f, int64(28_000_000_000_000)
 	h := serialsim.RecordHeader{Started: t0, Clock: clock, StartedMono: mono0}
 	owed := []feedFrame{{index: 0, at: t0.Add(100 * time.Millisecond), value: "A"}, {index: 1, at: t0.Add(200 * time.Millisecond), value: "A"}}
 	// Both read 3 ms after their line time, while the wall clock ran 470 ms
-	// ahead: by feedd-rx the first is no frame's (it is past the next A's
+	// ahead: by its receive time the first is no frame's (it is past the next A's
 	// line time, so it could only be the second, which is then left over).
 	stepped := func() []feedTopicRecord {
 		return []feedTopicRecord{
@@ -307,7 +307,7 @@ func TestReadTimesOnLineClock(t *testing.T) {
 	if v := compareFeedTopic(owed, recs); !v.ok {
 		t.Fatalf("on the line clock: %s", v.problem)
 	}
-	// A late read stays late on the line clock, whatever feedd-rx says.
+	// A late read stays late on the line clock, whatever the receive time says.
 	late := stepped()
 	late[0].readMono += int64(time.Second)
 	late[1].readMono += int64(time.Second)

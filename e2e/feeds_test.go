@@ -376,7 +376,7 @@ func (r *feedRun) check() feedSummary {
 		// The members run on this host and write a read window on its
 		// clock for every record: one without can only be misplaced by
 		// a step of the wall clock.
-		t.Errorf("%d of %d records have no read window on the record's clock (feedd-rxw)", wall, len(recs))
+		t.Errorf("%d of %d records have no read window on the record's clock (its header's line window)", wall, len(recs))
 	}
 	s.records = len(recs)
 	v := compareFeedTopic(owed, recs)

@@ -271,7 +271,7 @@ frames some member's port received intact (the record's frames the topic owes). 
 both-killed windows must be 0 (both members killed at once, the feed goes on with no reader: those
 gaps are expected, one per such fault, and each is checked to end exactly where the simulator's
 window with no reader ends). "Marked possible" are records beyond the frames owed that repeat an
-earlier frame and carry ` + "`feedd-dup: possible`" + ` (decision 0010): a member that takes
+earlier frame and are marked ` + "`dup`" + ` in their header (decision 0010): a member that takes
 over without a sequence number cannot always know whether the topic has a frame, and publishes
 it marked rather than risk a gap. Reorders on the GPS feed: the comparison accepts the frames only
 in feed order, so a passed soak has none. "Frames no port got": frames the simulator delivered to

@@ -112,7 +112,7 @@ func (c Config) Validate(mode string) error {
 		errs = append(errs, errors.New("member_id: required (the host name could not be read)"))
 	case mode != ModeAuto:
 		// With the pair protocol its core checks the id; without it the
-		// id still names the member in every record's feedd-member header.
+		// id still names the member in every record's feedd header.
 		if err := ftpair.CheckMemberID(c.MemberID); err != nil {
 			errs = append(errs, fmt.Errorf("member_id: %w", err))
 		}

@@ -239,7 +239,8 @@ func TestMemberBackoffRestartsOnPeerCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	rec := &kgo.Record{Value: []byte("a frame the peer committed"), Headers: []kgo.RecordHeader{{Key: broadcast.HeaderMember, Value: []byte("peer")}}}
+	meta := broadcast.RecordMeta{Fingerprint: 1, Member: []byte("peer")}
+	rec := &kgo.Record{Value: []byte("a frame the peer committed"), Headers: []kgo.RecordHeader{{Key: broadcast.RecordHeader, Value: meta.Append(nil)}}}
 	if err := cl.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
 		t.Fatal(err)
 	}

@@ -72,6 +72,7 @@ type rec struct {
 	foreign bool   // no feedd headers at all
 	badFP   bool   // a feedd-fp header that does not match the value
 	dup     bool   // marked as a possible duplicate
+	earlier bool   // in the format before broadcast.RecordFormat
 }
 
 func (r rec) record() *kgo.Record {
@@ -87,20 +88,26 @@ func (r rec) record() *kgo.Record {
 	if r.badFP {
 		fp++
 	}
-	kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: broadcast.HeaderFingerprint, Value: fmt.Appendf(nil, "%016x", fp)})
-	if !r.noSeq {
-		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: broadcast.HeaderFeedSeq, Value: strconv.AppendUint(nil, r.seq, 10)})
-	}
 	member := r.member
 	if member == "" {
 		member = "a"
 	}
-	kr.Headers = append(kr.Headers,
-		kgo.RecordHeader{Key: broadcast.HeaderMember, Value: []byte(member)},
-		kgo.RecordHeader{Key: broadcast.HeaderReceivedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))})
-	if r.dup {
-		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: broadcast.HeaderPossibleDuplicate, Value: []byte(PossibleDuplicateValue)})
+	rx := time.Now()
+	if r.earlier {
+		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: broadcast.HeaderFingerprint, Value: fmt.Appendf(nil, "%016x", fp)})
+		if !r.noSeq {
+			kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: broadcast.HeaderFeedSeq, Value: strconv.AppendUint(nil, r.seq, 10)})
+		}
+		kr.Headers = append(kr.Headers,
+			kgo.RecordHeader{Key: broadcast.HeaderMember, Value: []byte(member)},
+			kgo.RecordHeader{Key: broadcast.HeaderReceivedAt, Value: []byte(rx.UTC().Format(time.RFC3339Nano))})
+		if r.dup {
+			kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: broadcast.HeaderPossibleDuplicate, Value: []byte("possible")})
+		}
+		return kr
 	}
+	m := broadcast.RecordMeta{Fingerprint: fp, FeedSeq: r.seq, HasFeedSeq: !r.noSeq, Member: []byte(member), ReceivedAt: rx.UnixNano(), Possible: r.dup}
+	kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: broadcast.RecordHeader, Value: m.Append(nil)})
 	return kr
 }
 
@@ -174,6 +181,31 @@ func TestCleanTopicWithAbortsAndHandover(t *testing.T) {
 		t.Fatalf("handovers = %+v", rep.Handovers)
 	}
 	if rep.Unsequenced.Records != 0 || rep.FingerprintMismatches != 0 {
+		t.Fatalf("unsequenced = %+v, mismatches %d", rep.Unsequenced, rep.FingerprintMismatches)
+	}
+}
+
+// A topic written first in the earlier format and then, after an upgrade,
+// in broadcast.RecordFormat reads as one feed: the same counts, the
+// members and the fingerprint check in both.
+func TestEarlierFormatThenCurrent(t *testing.T) {
+	r := newRig(t)
+	old := seqs("a", 1, 20)
+	for i := range old {
+		old[i].earlier = true
+	}
+	old = append(old, rec{seq: 20, member: "a", dup: true, earlier: true}, rec{noSeq: true, value: "$GPGLL,1*00", earlier: true, badFP: true})
+	r.txn(true, old...)
+	r.txn(true, append(seqs("b", 21, 40), rec{seq: 40, member: "b", dup: true}, rec{noSeq: true, member: "b", value: "$GPGLL,2*00", badFP: true})...)
+	rep := r.audit(Options{})
+	s := rep.Sequenced
+	if s.Records != 42 || s.Distinct != 40 || s.First != 1 || s.Last != 40 || s.GapCount != 0 || s.DuplicatedSeqs != 2 {
+		t.Fatalf("sequenced = %+v", s)
+	}
+	if len(rep.Members) != 2 || rep.Members[0].Records != 22 || rep.Members[1].Records != 22 || rep.HandoverCount != 1 {
+		t.Fatalf("members = %+v, handovers %d", rep.Members, rep.HandoverCount)
+	}
+	if rep.Unsequenced.Records != 2 || rep.Unsequenced.Foreign != 0 || rep.FingerprintMismatches != 2 {
 		t.Fatalf("unsequenced = %+v, mismatches %d", rep.Unsequenced, rep.FingerprintMismatches)
 	}
 }

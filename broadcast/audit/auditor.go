@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/feedd/feedd/broadcast"
@@ -86,32 +85,14 @@ func (a *auditor) parse(rec *kgo.Record) recordInfo {
 }
 
 func parse(rec *kgo.Record) recordInfo {
-	var in recordInfo
-	for _, h := range rec.Headers {
-		switch h.Key {
-		case broadcast.HeaderFeedSeq:
-			in.anyHeader = true
-			v, err := strconv.ParseUint(string(h.Value), 10, 64)
-			if err != nil {
-				in.badSeq = true
-				continue
-			}
-			in.seq, in.hasSeq = v, true
-		case broadcast.HeaderFingerprint:
-			in.anyHeader = true
-			v, err := strconv.ParseUint(string(h.Value), 16, 64)
-			if err != nil || len(h.Value) != 16 {
-				in.fpBad = true
-				continue
-			}
-			in.fp, in.fpHeader = v, true
-		case broadcast.HeaderMember:
-			in.anyHeader = true
-			in.member = string(h.Value)
-		case broadcast.HeaderReceivedAt:
-			in.anyHeader = true
-			in.rx, _ = time.Parse(time.RFC3339Nano, string(h.Value))
-		}
+	m := broadcast.ParseRecordMeta(rec)
+	in := recordInfo{
+		seq: m.FeedSeq, hasSeq: m.HasFeedSeq, badSeq: m.BadFeedSeq,
+		fp: m.Fingerprint, fpHeader: m.HasFingerprint, fpBad: m.BadFingerprint,
+		member: string(m.Member), anyHeader: m.Format >= 0,
+	}
+	if m.ReceivedAt != 0 {
+		in.rx = time.Unix(0, m.ReceivedAt).UTC()
 	}
 	return in
 }
@@ -387,7 +368,7 @@ func (a *auditor) finish() {
 	a.finishIdentity()
 	r.Clean = len(r.Problems) == 0
 	if r.NoSequenceNumbers() {
-		r.Notes = append(r.Notes, "no record carries a feed sequence number (feedd-seq header): "+
+		r.Notes = append(r.Notes, "no record carries a feed sequence number (the seq= field of the feedd header): "+
 			"gaps and disorder cannot be seen, only repeated frames; configure a sequence extractor "+
 			"(sequence.nmea_field or sequence.regex) on the members")
 	}

@@ -197,7 +197,7 @@ func (c *comparison) verdict(r *ExpectReport, atStart, atEnd bool) {
 	r.Problems = addProblem(r.Problems, t.Foreign > 0, "%d foreign record(s): no expected frame has their bytes", t.Foreign)
 	r.Clean = len(r.Problems) == 0
 	if t.DuplicatesMarked > 0 {
-		r.Notes = append(r.Notes, fmt.Sprintf("%d duplicate(s) marked possible (feedd-dup): a member published them "+
+		r.Notes = append(r.Notes, fmt.Sprintf("%d duplicate(s) marked possible (dup): a member published them "+
 			"without being sure they were not in the topic yet; allowed", t.DuplicatesMarked))
 	}
 	if c.weighedNear > 0 {

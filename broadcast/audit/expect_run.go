@@ -9,10 +9,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// PossibleDuplicateValue is the value of the header
-// broadcast.HeaderPossibleDuplicate on a record a member marked.
-const PossibleDuplicateValue = "possible"
-
 // RunExpect reads the topic as Run does (read_committed, partition 0, from
 // o.From or the log start to the last stable offset, or following it) and
 // compares its records, in offset order, with the expected frames
@@ -53,14 +49,8 @@ func RunExpect(ctx context.Context, o Options, exp *Expectation, eo ExpectOption
 			return
 		}
 		x := TopicRecord{Offset: rec.Offset, Value: intern(rec.Value)}
-		for _, h := range rec.Headers {
-			switch h.Key {
-			case broadcast.HeaderMember:
-				x.Member = intern(h.Value)
-			case broadcast.HeaderPossibleDuplicate:
-				x.PossibleDuplicate = string(h.Value) == PossibleDuplicateValue
-			}
-		}
+		meta := broadcast.ParseRecordMeta(rec)
+		x.Member, x.PossibleDuplicate = intern(meta.Member), meta.Possible
 		records = append(records, x)
 		r.Records++
 		if started := exp.Feed.Started; !started.IsZero() && rec.Timestamp.Before(started.Add(-time.Second)) {

@@ -42,7 +42,7 @@ type Progress struct {
 }
 
 // Latency summarises end-to-end latencies: from the moment a member read a
-// frame from its port (the feedd-rx header, the member's clock) to the
+// frame from its port (the receive time in its feedd header, on the member's clock) to the
 // moment the audit received the committed record (the audit's clock). Only
 // records committed after the audit reached the end of the topic count:
 // for older ones the figure would measure how late the audit started. The
@@ -72,7 +72,7 @@ type Monitor struct {
 func NewMonitor() *Monitor {
 	return &Monitor{histogram: prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "feedd_audit_end_to_end_latency_seconds",
-		Help:    "Time from a member reading a frame from its port (feedd-rx header) to the audit receiving it committed, for records committed while the audit follows the topic.",
+		Help:    "Time from a member reading a frame from its port (the receive time in its feedd header) to the audit receiving it committed, for records committed while the audit follows the topic.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	})}
 }

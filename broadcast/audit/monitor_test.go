@@ -45,7 +45,7 @@ func TestMonitorExposition(t *testing.T) {
 const monitorExposition = `# HELP feedd_audit_duplicate_records_total Records carrying a feed sequence number already read (copies beyond the first).
 # TYPE feedd_audit_duplicate_records_total counter
 feedd_audit_duplicate_records_total 1
-# HELP feedd_audit_end_to_end_latency_seconds Time from a member reading a frame from its port (feedd-rx header) to the audit receiving it committed, for records committed while the audit follows the topic.
+# HELP feedd_audit_end_to_end_latency_seconds Time from a member reading a frame from its port (the receive time in its feedd header) to the audit receiving it committed, for records committed while the audit follows the topic.
 # TYPE feedd_audit_end_to_end_latency_seconds histogram
 feedd_audit_end_to_end_latency_seconds_bucket{le="0.001"} 0
 feedd_audit_end_to_end_latency_seconds_bucket{le="0.0025"} 0

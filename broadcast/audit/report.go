@@ -50,14 +50,14 @@ type Report struct {
 	// frames published both with and without a sequence number.
 	Identity IdentityReport `json:"identity"`
 
-	// Members counts records by the feedd-member header, in order of first
+	// Members counts records by the member the header names, in order of first
 	// appearance; "" collects records without one.
 	Members []MemberCount `json:"members"`
 	// Handovers are the offsets where the producing member changes.
 	Handovers     []Handover `json:"handovers"`
 	HandoverCount int64      `json:"handover_count"`
 
-	// FingerprintMismatches counts records whose feedd-fp header is not
+	// FingerprintMismatches counts records whose header's fingerprint is not
 	// the fingerprint of their value (damaged, or written by something
 	// else).
 	FingerprintMismatches int64 `json:"fingerprint_mismatches"`
@@ -109,7 +109,7 @@ type SeqReport struct {
 	OutOfOrder      []Disorder `json:"out_of_order"`
 	OutOfOrderCount int64      `json:"out_of_order_count"`
 
-	// BadHeaders counts feedd-seq headers that are not a decimal number;
+	// BadHeaders counts feed sequence numbers in headers that are not decimal numbers;
 	// those records are audited by fingerprint.
 	BadHeaders int64 `json:"bad_headers"`
 }
@@ -129,7 +129,7 @@ type Gap struct {
 type Occurrence struct {
 	Offset int64  `json:"offset"`
 	Member string `json:"member"`
-	// ReceivedAt is when the member read the frame (feedd-rx header).
+	// ReceivedAt is when the member read the frame (the receive time in its header).
 	ReceivedAt time.Time `json:"received_at,omitzero"`
 }
 
@@ -155,7 +155,7 @@ type Disorder struct {
 }
 
 // FPReport covers the records identified by their fingerprint: no
-// feedd-seq header (or an unreadable one).
+// feed sequence number in its header (or an unreadable one).
 type FPReport struct {
 	Records  int64 `json:"records"`
 	Distinct int64 `json:"distinct"`

@@ -27,7 +27,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	writeSequenced(p, b, &r.Sequenced)
 	writeUnsequenced(p, b, r)
 	if r.FingerprintMismatches > 0 {
-		p("fingerprint mismatches: %d records whose feedd-fp header is not the fingerprint of their value", r.FingerprintMismatches)
+		p("fingerprint mismatches: %d records whose header's fingerprint is not that of their value", r.FingerprintMismatches)
 	}
 
 	if len(r.Members) > 0 {
@@ -35,7 +35,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		for i, m := range r.Members {
 			kinds := ""
 			if r.Identity.Mixed {
-				kinds = fmt.Sprintf(", %d with feedd-seq, %d fingerprint only", m.WithSeq, m.FingerprintOnly)
+				kinds = fmt.Sprintf(", %d with a feed sequence number, %d fingerprint only", m.WithSeq, m.FingerprintOnly)
 			}
 			parts[i] = fmt.Sprintf("%s %d (offsets %d to %d%s)", name(m.Member), m.Records, m.FirstOffset, m.LastOffset, kinds)
 		}
@@ -101,7 +101,7 @@ func writeSequenced(p func(string, ...any), b *bufio.Writer, s *SeqReport) {
 			more(b, len(s.OutOfOrder), s.OutOfOrderCount)
 		}
 		if s.BadHeaders > 0 {
-			p("  unreadable feedd-seq headers: %d (audited by fingerprint)", s.BadHeaders)
+			p("  unreadable feed sequence numbers: %d (audited by fingerprint)", s.BadHeaders)
 		}
 	}
 }
@@ -133,7 +133,7 @@ func writeUnsequenced(p func(string, ...any), b *bufio.Writer, r *Report) {
 		if id.SeqRead > 0 {
 			read = fmt.Sprintf(" (%d of them audited by the sequence number the extractor reads in them)", id.SeqRead)
 		}
-		p("identity: mixed: %d records carry a feed sequence number (feedd-seq), %d only a fingerprint (feedd-fp)%s",
+		p("identity: mixed: %d records carry a feed sequence number (seq=), %d only a fingerprint%s",
 			id.WithSeq, id.FingerprintOnly, read)
 		if id.TwoIdentityFrames == 0 {
 			p("  frames under two identities: none")

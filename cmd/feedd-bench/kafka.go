@@ -118,16 +118,6 @@ func (b *broker) reader(topic string, markers bool) (*kgo.Client, error) {
 	return kgo.NewClient(opts...)
 }
 
-// header returns a record header's value.
-func header(r *kgo.Record, key string) string {
-	for _, h := range r.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
-}
-
 // isCommitMarker: a control record whose key (version int16, type int16)
 // says commit (type 1).
 func isCommitMarker(r *kgo.Record) bool {

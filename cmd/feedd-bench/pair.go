@@ -187,5 +187,5 @@ func (mt *markerTracker) firstCommitAfter(ctx context.Context, from int64, match
 }
 
 func byMember(id string) func(*kgo.Record) bool {
-	return func(r *kgo.Record) bool { return header(r, broadcast.HeaderMember) == id }
+	return func(r *kgo.Record) bool { return string(broadcast.ParseRecordMeta(r).Member) == id }
 }

@@ -20,7 +20,7 @@ func (res *results) throughputFigure() (*figure, error) {
 	if t == nil {
 		return nil, nil
 	}
-	names := []string{"feedd run (transactions)", "kcat -P", "kcat -P, feedd's headers"}
+	names := []string{"feedd run (transactions)", "kcat -P", "kcat -P, feedd's header"}
 	series := [][]float64{scale(t.Feedd, 1e-3), scale(t.Kcat, 1e-3), scale(t.KcatHeaders, 1e-3)}
 	p := newPlot(fmt.Sprintf("Throughput, %d frames: feedd %s kcat", t.Frames, fmtRatio(summarize(t.Ratios).Median)),
 		perRunLabel, "thousand frames/s")
@@ -36,7 +36,7 @@ func (res *results) throughputFigure() (*figure, error) {
 	}
 	yFromZero(p, highest)
 	alt := fmt.Sprintf("Throughput over %d runs each: feedd with transactions at a median of %s frames/s, %s of kcat's %s "+
-		"and %s of the %s of kcat with feedd's headers", len(t.Feedd), fmtRate(summarize(t.Feedd).Median),
+		"and %s of the %s of kcat with feedd's header", len(t.Feedd), fmtRate(summarize(t.Feedd).Median),
 		fmtRatio(summarize(t.Ratios).Median), fmtRate(summarize(t.Kcat).Median),
 		fmtRatio(summarize(t.HeaderRatios).Median), fmtRate(summarize(t.KcatHeaders).Median))
 	return &figure{File: "throughput.svg", Section: "throughput", Alt: alt, Panels: []*plot.Plot{p},

@@ -182,7 +182,7 @@ func TestFiguresShowTheirSeries(t *testing.T) {
 	reps, rates, ivs := len(res.Throughput.Feedd), len(res.Latency), len(res.EOS)
 	wants := map[string]want{
 		"throughput.svg": {[]int{reps + 1, reps + 1, reps + 1},
-			[]string{"feedd run (transactions): median 152 k frames/s", "kcat -P: median 810 k frames/s", "kcat -P, feedd's headers", "feedd 0.18× kcat"}},
+			[]string{"feedd run (transactions): median 152 k frames/s", "kcat -P: median 810 k frames/s", "kcat -P, feedd's header", "feedd 0.18× kcat"}},
 		"latency.svg": {[]int{rates*res.o.latencyReps + 1, rates*res.o.latencyReps + 1, rates*res.o.latencyReps + 1, rates*res.o.latencyReps + 1},
 			[]string{"p50", "p99", "p99.9", "max", "target: p99 at most 15.0 ms up to 1 k frames/s", "target: p99 at most 20.0 ms above", "10 k frames/s"}},
 		"exactly-once.svg": {[]int{ivs*reps + 1, ivs*reps + 1},

@@ -258,15 +258,15 @@ func (res *results) renderThroughput(p printFunc) {
 	}{
 		{"feedd run (transactions, commit_interval 25ms)", t.Feedd},
 		{"kcat -P (acks=all, idempotence)", t.Kcat},
-		{"kcat -P with feedd's five headers", t.KcatHeaders},
+		{"kcat -P with feedd's header", t.KcatHeaders},
 	} {
 		p("| %s | %s | %s |\n", row.producer, summarize(row.perSeconds).format(fmtRate), summarize(scale(row.perSeconds, FrameSize/1e6)).format(fixed(1)))
 	}
 	p("\n")
 	p("feedd / kcat, each set of runs: %s; median **%s**. feedd / kcat with headers: %s; median **%s**.\n\n",
 		listF(t.Ratios, "%.2f"), fmtRatio(summarize(t.Ratios).Median), listF(t.HeaderRatios, "%.2f"), fmtRatio(summarize(t.HeaderRatios).Median))
-	p("The third row is `%s`: the same lines with static headers of the keys and sizes feedd writes, so that the record format's share of the difference shows apart from feedd's own.\n\n", t.KcatHdrCmd)
-	p("What differs besides the code: feedd's records carry five headers (fingerprint, feed sequence, member, receive time, line window), its values are the sentences without `\\r\\n`, "+
+	p("The third row is `%s`: the same lines with a static header of the key and size feedd writes, so that the record format's share of the difference shows apart from feedd's own.\n\n", t.KcatHdrCmd)
+	p("What differs besides the code: feedd's records carry one header (format version, fingerprint, member, receive time, line window, feed sequence), its values are the sentences without `\\r\\n`, "+
 		"it commits a transaction as soon as it holds every frame read, cut at %v, %d frames or %d MiB of frames, whichever comes first, and its read_committed echo consumer reads the topic back; kcat's values are the lines without `\\n`.\n\n",
 		broadcast.DefaultCommitInterval, broadcast.DefaultCommitMaxFrames, broadcast.DefaultCommitMaxBytes>>20)
 }

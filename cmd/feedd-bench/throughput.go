@@ -111,14 +111,11 @@ func kcatProduceArgs(brokers, topic, file string, headers bool) []string {
 	return args
 }
 
-// feeddLikeHeaders are static headers with feedd's keys and values of the
-// sizes feedd writes (docs/kafka.md, the record format).
+// feeddLikeHeaders are static headers with feedd's key and a value of the
+// size feedd writes for a sequenced frame (docs/kafka.md, the record
+// format).
 var feeddLikeHeaders = []string{
-	"feedd-fp=0123456789abcdef",
-	"feedd-seq=123456",
-	"feedd-member=a",
-	"feedd-rx=2026-01-02T15:04:05.123456789Z",
-	"feedd-rxw=5b0f1c2d3e4f6a7b/91873312000045/91873314510210",
+	"feedd=1 0123456789abcdef a 1767366305123456789 5b0f1c2d3e4f6a7b/91873312000045/91873314510210 seq=123456",
 }
 
 // kcatThroughput produces the file with kcat and returns frames/s: the
@@ -225,7 +222,19 @@ func newThroughputResult(frames int) *throughputResult {
 	return &throughputResult{Frames: frames,
 		FileCmd:    fmt.Sprintf("%d frames of %d bytes: $FDSEQ,<seq>,<ms>,<padding>*hh\\r\\n", frames, FrameSize),
 		FeeddCmd:   "feedd run --role active (framing nmea, max_frame 128, sequence nmea_field 1, kafka defaults: transactions, commit_interval 25ms) reading a pty the file is written into",
-		KcatCmd:    "kcat " + strings.Join(kcatProduceArgs("<broker>", "<topic>", "frames.txt", false), " "),
-		KcatHdrCmd: "kcat " + strings.Join(kcatProduceArgs("<broker>", "<topic>", "frames.txt", true), " "),
+		KcatCmd:    "kcat " + shellWords(kcatProduceArgs("<broker>", "<topic>", "frames.txt", false)),
+		KcatHdrCmd: "kcat " + shellWords(kcatProduceArgs("<broker>", "<topic>", "frames.txt", true)),
 	}
+}
+
+// shellWords joins args as a shell command line, quoting those with spaces.
+func shellWords(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsRune(a, ' ') {
+			a = "'" + a + "'"
+		}
+		quoted[i] = a
+	}
+	return strings.Join(quoted, " ")
 }

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/feedd/feedd/broadcast"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func TestKcatProduceArgs(t *testing.T) {
@@ -13,9 +16,20 @@ func TestKcatProduceArgs(t *testing.T) {
 	if got != "-P -b 127.0.0.1:9092 -t t -p 0 -X acks=all -X enable.idempotence=true -l f.txt" {
 		t.Fatalf("kcat arguments: %s", got)
 	}
-	got = strings.Join(kcatProduceArgs("127.0.0.1:9092", "t", "", true), " ")
-	if strings.Contains(got, " -l") || strings.Count(got, "-H feedd-") != 5 {
+	args := kcatProduceArgs("127.0.0.1:9092", "t", "", true)
+	got = strings.Join(args, " ")
+	if strings.Contains(got, " -l") || strings.Count(got, "-H ") != 1 || args[len(args)-2] != "-H" {
 		t.Fatalf("kcat arguments for standard input with headers: %s", got)
+	}
+	// The static header is one feedd writes, of the size it writes for a
+	// sequenced frame read by member "a".
+	key, value, _ := strings.Cut(args[len(args)-1], "=")
+	meta := broadcast.ParseRecordMeta(&kgo.Record{Headers: []kgo.RecordHeader{{Key: key, Value: []byte(value)}}})
+	if meta.Format != broadcast.RecordFormat || !meta.HasFeedSeq || !meta.HasWindow || string(meta.Member) != "a" || meta.ReceivedAt <= 0 {
+		t.Fatalf("header %s=%q reads as %+v", key, value, meta)
+	}
+	if n := len(meta.Append(nil)); n != len(value) {
+		t.Fatalf("header value of %d bytes, feedd writes %d for it", len(value), n)
 	}
 }
 

@@ -44,7 +44,7 @@ func audit() section {
 		}),
 		linesPanel(spec{
 			id: 14, title: "End-to-end latency", w: 12, h: 8, unit: units.Seconds,
-			desc:    "From a member reading a frame from its port (feedd-rx header) to the audit receiving it committed; includes the commit interval. Both clocks must be synchronised (NTP).",
+			desc:    "From a member reading a frame from its port (the receive time in the feedd header) to the audit receiving it committed; includes the commit interval. Both clocks must be synchronised (NTP).",
 			queries: quantiles("feedd_audit_end_to_end_latency_seconds_bucket"+ofPipeline, "pipeline", perSecond, 0.5, 0.99, 0.999),
 		}),
 	}}

@@ -119,8 +119,8 @@ func auditCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "check a pipeline's topic: every gap, duplicate and out-of-order frame",
-		Long: "Reads the pipeline's topic as its consumers do (read_committed) and reports, by the feedd-seq\n" +
-			"header (or the fingerprint), every gap, duplicate and out-of-order record, and frames published\n" +
+		Long: "Reads the pipeline's topic as its consumers do (read_committed) and reports, by the feed\n" +
+			"sequence number in each record's header (or the fingerprint), every gap, duplicate and out-of-order record, and frames published\n" +
 			"both with and without a sequence number by members configured differently. By default it reads\n" +
 			"from the log start to the last stable offset; --follow keeps reading new commits and measures\n" +
 			"their end-to-end latency.\n\n" +
@@ -155,7 +155,7 @@ func auditCommand() *cobra.Command {
 	fs.StringVar(&c.expect, "expect", "", "compare the topic with the feed recorded in this file (written by feedd sim --record) instead of checking sequence numbers")
 	fs.IntVar(&c.maxDifferences, "max-differences", audit.DefaultMaxDifferences, "with --expect: give up when the topic and the feed differ by more frames than this (missing plus extra)")
 	c.configPath = configFlags(fs, &c.pending, "kafka.brokers", "kafka.topic", "framing", "sequence")
-	fs.Lookup("config").Usage = "a member's YAML configuration: its kafka section says where the topic is, its sequence section how to read a sequence number in records without feedd-seq, its framing section how to read --expect (or FEEDD_CONFIG)"
+	fs.Lookup("config").Usage = "a member's YAML configuration: its kafka section says where the topic is, its sequence section how to read a sequence number in records without one, its framing section how to read --expect (or FEEDD_CONFIG)"
 	// The spellings before the flags were named after the configuration.
 	renamedFlag(cmd, "brokers", "kafka.brokers")
 	renamedFlag(cmd, "topic", "kafka.topic")

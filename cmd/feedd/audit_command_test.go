@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/broadcast/audit"
 	"github.com/feedd/feedd/broadcast/localbroker"
+	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/internal/testsupport"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -59,11 +59,9 @@ func appendSeqs(t *testing.T, addr, topic string, seqs ...uint64) {
 	t.Helper()
 	var recs []*kgo.Record
 	for _, s := range seqs {
-		recs = append(recs, &kgo.Record{Value: fmt.Appendf(nil, "$FDSEQ,%d,0,x*00", s), Headers: []kgo.RecordHeader{
-			{Key: broadcast.HeaderFeedSeq, Value: strconv.AppendUint(nil, s, 10)},
-			{Key: broadcast.HeaderMember, Value: []byte("a")},
-			{Key: broadcast.HeaderReceivedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
-		}})
+		value := fmt.Appendf(nil, "$FDSEQ,%d,0,x*00", s)
+		m := broadcast.RecordMeta{Fingerprint: ingest.Fingerprint(value), FeedSeq: s, HasFeedSeq: true, Member: []byte("a"), ReceivedAt: time.Now().UnixNano()}
+		recs = append(recs, &kgo.Record{Value: value, Headers: []kgo.RecordHeader{{Key: broadcast.RecordHeader, Value: m.Append(nil)}}})
 	}
 	produce(t, addr, topic, "audit-cli-test", recs...)
 }

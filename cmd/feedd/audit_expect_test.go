@@ -75,14 +75,8 @@ func publishFrames(t *testing.T, addr, topic string, recs ...expectRecord) {
 		if x.value != "" {
 			value = []byte(x.value)
 		}
-		r := &kgo.Record{Value: value, Headers: []kgo.RecordHeader{
-			{Key: broadcast.HeaderFingerprint, Value: fmt.Appendf(nil, "%016x", ingest.Fingerprint(value))},
-			{Key: broadcast.HeaderMember, Value: []byte(x.member)},
-			{Key: broadcast.HeaderReceivedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
-		}}
-		if x.marked {
-			r.Headers = append(r.Headers, kgo.RecordHeader{Key: broadcast.HeaderPossibleDuplicate, Value: []byte(audit.PossibleDuplicateValue)})
-		}
+		m := broadcast.RecordMeta{Fingerprint: ingest.Fingerprint(value), Member: []byte(x.member), ReceivedAt: time.Now().UnixNano(), Possible: x.marked}
+		r := &kgo.Record{Value: value, Headers: []kgo.RecordHeader{{Key: broadcast.RecordHeader, Value: m.Append(nil)}}}
 		out = append(out, r)
 	}
 	produce(t, addr, topic, "audit-expect-test", out...)
@@ -234,17 +228,15 @@ func TestAuditCommandExpectUsage(t *testing.T) {
 func TestAuditCommandTwoIdentities(t *testing.T) {
 	addr := auditTopic(t, "feed", 1, 2, 3, 4, 5)
 	var recs []*kgo.Record
-	for _, s := range []uint64{4, 5, 6} { // as appendSeqs writes them, without feedd-seq
+	for _, s := range []uint64{4, 5, 6} { // as appendSeqs writes them, without a feed sequence number
 		value := fmt.Appendf(nil, "$FDSEQ,%d,0,x*00", s)
-		recs = append(recs, &kgo.Record{Value: value, Headers: []kgo.RecordHeader{
-			{Key: broadcast.HeaderFingerprint, Value: fmt.Appendf(nil, "%016x", ingest.Fingerprint(value))},
-			{Key: broadcast.HeaderMember, Value: []byte("b")},
-		}})
+		m := broadcast.RecordMeta{Fingerprint: ingest.Fingerprint(value), Member: []byte("b")}
+		recs = append(recs, &kgo.Record{Value: value, Headers: []kgo.RecordHeader{{Key: broadcast.RecordHeader, Value: m.Append(nil)}}})
 	}
 	produce(t, addr, "feed", "", recs...)
 	code, out, errs := runAuditCLI(t, "--strict", "--kafka.brokers", addr, "--kafka.topic", "feed")
 	reportHas(t, out,
-		"identity: mixed: 5 records carry a feed sequence number (feedd-seq), 3 only a fingerprint (feedd-fp)",
+		"identity: mixed: 5 records carry a feed sequence number (seq=), 3 only a fingerprint",
 		"frames under two identities: 2, 2 extra records without a sequence number",
 		"members identify frames differently: a by feed sequence number, b by fingerprint only",
 	)

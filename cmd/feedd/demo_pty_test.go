@@ -185,7 +185,7 @@ func TestDemoScreenOnATerminal(t *testing.T) {
 		// A k pressed while the demo was busy may be read late and kill the
 		// new active too; at least one kill and one failover.
 		regexp.MustCompile(`feedd demo: .*, [1-9]\d* kills?, 0 stops, [1-9]\d* failovers? \(takeover`),
-		regexp.MustCompile(`audit of the topic \(read_committed, by feedd-seq\): clean: no gap, no duplicate`),
+		regexp.MustCompile(`audit of the topic \(read_committed, by feed sequence\): clean: no gap, no duplicate`),
 	} {
 		if !want.MatchString(text) {
 			t.Errorf("the terminal lacks %q; it shows (last 4000 bytes):\n%s", want, text[max(0, len(text)-4000):])

@@ -277,7 +277,7 @@ func (d *demo) final(w io.Writer) {
 	if len(r.Takeovers) > 0 {
 		fmt.Fprintf(w, " (takeover %s after the fault)", durations(r.Takeovers))
 	}
-	fmt.Fprintf(w, "\naudit of the topic (read_committed, by feedd-seq): %s\n", r.verdict())
+	fmt.Fprintf(w, "\naudit of the topic (read_committed, by feed sequence): %s\n", r.verdict())
 	if r.Live != nil && r.Live.Latency.Count > 0 {
 		l := r.Live.Latency
 		fmt.Fprintf(w, "end-to-end latency (port to committed consumer): p50 %s, p99 %s, max %s\n",

@@ -5,22 +5,39 @@
 
 With confluent-kafka (Debian: python3-confluent-kafka). The same rules as the
 Go example beside it (docs/consumers.md): read_committed; the frame's
-identity is feedd-seq when present, else feedd-fp; a record marked
-feedd-dup: possible is dropped when the same frame went by just before it.
+identity is the feed's sequence number (seq= in the "feedd" header) when
+present, else its fingerprint; a record marked possible (dup) is dropped when
+the same frame went by just before it.
 """
 
 import argparse
 import collections
+import datetime
 import sys
 
 from confluent_kafka import Consumer, KafkaError
 
 
-def identity(headers):
-    h = {k: v.decode() for k, v in (headers or [])}
+def parse(headers):
+    """Read the "feedd" header (docs/kafka.md):
+    1 <fingerprint> <member> <received, Unix ns> <clock>/<lo>/<hi> [seq=<n>] [dup]
+    or, on records written before that format, the separate feedd-* headers.
+    Returns (identity, member, received_at, possible)."""
+    h = {k: (v or b"").decode() for k, v in (headers or [])}
+    fields = h.get("feedd", "").split()
+    if len(fields) >= 5 and fields[0] == "1":
+        fp, member, rx = fields[1], fields[2], ""
+        if fields[3].isdigit() and int(fields[3]) > 0:
+            ns = int(fields[3])
+            rx = datetime.datetime.fromtimestamp(ns // 10**9, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + ".%09dZ" % (ns % 10**9)
+        seq = next((x[4:] for x in fields[5:] if x.startswith("seq=")), None)
+        ident = "seq:" + seq if seq is not None else "fp:" + fp
+        return ident, member, rx, "dup" in fields[5:]
     if "feedd-seq" in h:
-        return "seq:" + h["feedd-seq"], h
-    return "fp:" + h.get("feedd-fp", ""), h
+        ident = "seq:" + h["feedd-seq"]
+    else:
+        ident = "fp:" + h.get("feedd-fp", "")
+    return ident, h.get("feedd-member", ""), h.get("feedd-rx", ""), h.get("feedd-dup") == "possible"
 
 
 def consume(brokers, topic, window, deliver, stop_after=None):
@@ -46,8 +63,7 @@ def consume(brokers, topic, window, deliver, stop_after=None):
                 if m.error().code() == KafkaError._PARTITION_EOF:
                     continue
                 raise RuntimeError(m.error())
-            ident, h = identity(m.headers())
-            possible = h.get("feedd-dup") == "possible"
+            ident, member, rx, possible = parse(m.headers())
             if recent is not None:
                 if possible and counts[ident] > 0:
                     dropped += 1
@@ -56,7 +72,7 @@ def consume(brokers, topic, window, deliver, stop_after=None):
                     counts[recent[0]] -= 1
                 recent.append(ident)
                 counts[ident] += 1
-            deliver(m.offset(), h.get("feedd-member", ""), h.get("feedd-rx", ""), ident, possible, m.value())
+            deliver(m.offset(), member, rx, ident, possible, m.value())
             delivered += 1
     finally:
         c.close()

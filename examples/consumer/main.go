@@ -8,6 +8,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,27 +18,48 @@ import (
 // Frame is one frame of the feed as the topic holds it.
 type Frame struct {
 	Data   []byte
-	Member string // the member that published it (feedd-member)
-	// ReceivedAt is when the frame was read from a port (feedd-rx): by
-	// Member, or by its peer for a frame repaired from the peer.
+	Member string // the member that published it
+	// ReceivedAt is when the frame was read from a port: by Member, or by
+	// its peer for a frame repaired from the peer.
 	ReceivedAt time.Time
-	// Identity is the feed's sequence number (feedd-seq) when the frame
-	// has one, else its fingerprint (feedd-fp).
+	// Identity is the feed's sequence number when the frame has one, else
+	// its fingerprint.
 	Identity string
-	Possible bool // marked feedd-dup: possible
+	Possible bool // marked as a possible duplicate
 	Offset   int64
 }
 
+// frameOf reads a record's "feedd" header (docs/kafka.md):
+//
+//	1 <fingerprint> <member> <received, Unix ns> <clock>/<lo>/<hi> [seq=<n>] [dup]
+//
+// and, for records written before that format, the separate feedd-* headers.
 func frameOf(r *kgo.Record) Frame {
 	f := Frame{Data: r.Value, Offset: r.Offset}
-	var seq, fp string
+	var seq, fp, rx string
 	for _, h := range r.Headers {
 		v := string(h.Value)
 		switch h.Key {
+		case "feedd":
+			fields := strings.Fields(v)
+			if len(fields) < 5 || fields[0] != "1" {
+				continue // a format this consumer does not know
+			}
+			fp, f.Member = fields[1], fields[2]
+			if ns, err := strconv.ParseInt(fields[3], 10, 64); err == nil {
+				f.ReceivedAt = time.Unix(0, ns).UTC()
+			}
+			for _, x := range fields[5:] {
+				if v, ok := strings.CutPrefix(x, "seq="); ok {
+					seq = v
+				} else if x == "dup" {
+					f.Possible = true
+				}
+			}
 		case "feedd-member":
 			f.Member = v
 		case "feedd-rx":
-			f.ReceivedAt, _ = time.Parse(time.RFC3339Nano, v)
+			rx = v
 		case "feedd-seq":
 			seq = v
 		case "feedd-fp":
@@ -45,6 +67,9 @@ func frameOf(r *kgo.Record) Frame {
 		case "feedd-dup":
 			f.Possible = v == "possible"
 		}
+	}
+	if rx != "" {
+		f.ReceivedAt, _ = time.Parse(time.RFC3339Nano, rx)
 	}
 	if seq != "" {
 		f.Identity = "seq:" + seq

@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/broadcast"
-	"github.com/feedd/feedd/broadcast/audit"
 	"github.com/feedd/feedd/broadcast/localbroker"
 	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/internal/testsupport"
@@ -40,17 +39,10 @@ func takeOverTopic(t *testing.T) (addr, topic string) {
 	// framer removed, and every header feedd writes.
 	rec := func(member string, seq int, possible bool) *kgo.Record {
 		value := fmt.Appendf(nil, "$FDSEQ,%d*00", seq)
-		r := &kgo.Record{Topic: topic, Value: value, Headers: []kgo.RecordHeader{
-			{Key: broadcast.HeaderFingerprint, Value: fmt.Appendf(nil, "%016x", ingest.Fingerprint(value))},
-			{Key: broadcast.HeaderFeedSeq, Value: []byte(strconv.Itoa(seq))},
-			{Key: broadcast.HeaderMember, Value: []byte(member)},
-			{Key: broadcast.HeaderReceivedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
-			{Key: broadcast.HeaderReadWindow, Value: fmt.Appendf(nil, "0123456789abcdef/%d/%d", 1000*seq, 1000*seq+87)},
-		}}
-		if possible {
-			r.Headers = append(r.Headers, kgo.RecordHeader{Key: broadcast.HeaderPossibleDuplicate, Value: []byte(audit.PossibleDuplicateValue)})
-		}
-		return r
+		m := broadcast.RecordMeta{Fingerprint: ingest.Fingerprint(value), FeedSeq: uint64(seq), HasFeedSeq: true, Member: []byte(member),
+			ReceivedAt: time.Now().UnixNano(), Clock: 0x0123456789abcdef, Window: backlog.Window{Lo: 1000 * int64(seq), Hi: 1000*int64(seq) + 87},
+			HasWindow: true, Possible: possible}
+		return &kgo.Record{Topic: topic, Value: value, Headers: []kgo.RecordHeader{{Key: broadcast.RecordHeader, Value: m.Append(nil)}}}
 	}
 	txn := func(id string, commit bool, recs ...*kgo.Record) {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID(id), kgo.DefaultProduceTopic(topic))
