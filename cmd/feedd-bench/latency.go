@@ -190,23 +190,30 @@ type eosResult struct {
 }
 
 func (r *runner) benchExactlyOnce(ctx context.Context) error {
-	file, err := r.frameFile()
+	file, err := r.frameFileOf(r.o.eosFrames)
 	if err != nil {
 		return err
 	}
 	d := latencyDuration(r.o.eosLatencyRate, r.o.latencyMinSecs, r.o.latencyMinN)
 	for _, iv := range r.o.eosIntervals {
-		res := eosResult{Interval: iv, LatencyRate: r.o.eosLatencyRate, LatencyRunDuration: d, ThroughputFrames: r.o.frames,
+		res := eosResult{Interval: iv, LatencyRate: r.o.eosLatencyRate, LatencyRunDuration: d, ThroughputFrames: r.o.eosFrames,
 			TxnLat: latencyResult{Rate: r.o.eosLatencyRate}, IdemLat: latencyResult{Rate: r.o.eosLatencyRate}}
 		for i := range r.o.reps {
-			t, err := r.feeddThroughput(ctx, file, r.o.frames, iv, "transactional")
-			if err != nil {
-				return fmt.Errorf("interval %v, transactional, run %d: %w", iv, i+1, err)
+			// Each pair's first run alternates: whichever goes first
+			// meets the broker as the previous pair left it.
+			modes := []string{"transactional", "idempotent"}
+			if i%2 == 1 {
+				modes[0], modes[1] = modes[1], modes[0]
 			}
-			id, err := r.feeddThroughput(ctx, file, r.o.frames, iv, "idempotent")
-			if err != nil {
-				return fmt.Errorf("interval %v, idempotent, run %d: %w", iv, i+1, err)
+			tput := map[string]float64{}
+			for _, mode := range modes {
+				f, err := r.feeddThroughput(ctx, file, r.o.eosFrames, iv, mode)
+				if err != nil {
+					return fmt.Errorf("interval %v, %s, run %d: %w", iv, mode, i+1, err)
+				}
+				tput[mode] = f
 			}
+			t, id := tput["transactional"], tput["idempotent"]
 			res.TxnTput, res.IdemTput = append(res.TxnTput, t), append(res.IdemTput, id)
 			res.Ratios = append(res.Ratios, t/id)
 			log.Printf("exactly-once %v %d/%d: transactional %.0f frames/s, idempotent %.0f frames/s (%.3f)", iv, i+1, r.o.reps, t, id, t/id)

@@ -46,6 +46,7 @@ type options struct {
 	latencyMinN     int
 	eosIntervals    []time.Duration
 	eosLatencyRate  float64
+	eosFrames       int
 	failoverReps    int
 	activationDepth []int
 	activationReps  int
@@ -98,6 +99,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.latencyMinN, "latency-min-frames", 3000, "fewest frames measured in a latency run (so slow rates run longer)")
 	intervals := fs.String("eos-intervals", "10ms,50ms,100ms", "commit intervals compared with and without transactions")
 	fs.Float64Var(&o.eosLatencyRate, "eos-latency-rate", 1000, "rate of the exactly-once latency comparison, frames/s")
+	fs.IntVar(&o.eosFrames, "eos-frames", 1_000_000, "frames in each exactly-once throughput run (runs of a few seconds: the target is a 5 % difference)")
 	fs.IntVar(&o.failoverReps, "failover-reps", 30, "failovers of each kind")
 	depths := fs.String("activation-depths", "0,10000,100000", "backlog depths of the activation benchmark, frames")
 	fs.IntVar(&o.activationReps, "activation-reps", 5, "activations per depth")
@@ -160,7 +162,7 @@ func parseFlags(args []string) (options, error) {
 	case o.from == "" && n != 1:
 		errs = append(errs, errors.New("give exactly one of --kafka, --brokers and --embedded"))
 	}
-	for name, v := range map[string]int{"reps": o.reps, "frames": o.frames, "latency-reps": o.latencyReps,
+	for name, v := range map[string]int{"reps": o.reps, "frames": o.frames, "eos-frames": o.eosFrames, "latency-reps": o.latencyReps,
 		"failover-reps": o.failoverReps, "activation-reps": o.activationReps, "memory-reps": o.memoryReps,
 		"cpu-reps": o.cpuReps, "go-count": o.goCount, "latency-min-frames": o.latencyMinN} {
 		if v < 1 {

@@ -231,10 +231,10 @@ func (res *results) command() string {
 		iv = append(iv, d.String())
 	}
 	return fmt.Sprintf("go run ./cmd/feedd-bench %s --feedd bin/feedd --only %s \\\n  --reps %d --frames %d --latency-rates %s --latency-reps %d --latency-min-time %v --latency-min-frames %d \\\n"+
-		"  --eos-intervals %s --eos-latency-rate %g --failover-reps %d --activation-depths %s --activation-reps %d \\\n"+
+		"  --eos-intervals %s --eos-frames %d --eos-latency-rate %g --failover-reps %d --activation-depths %s --activation-reps %d \\\n"+
 		"  --memory-depths %s --memory-reps %d --cpu-rates %s --cpu-time %v --cpu-reps %d --go-count %d",
 		broker, strings.Join(only, ","), o.reps, o.frames, joinF(o.latencyRates), o.latencyReps, o.latencyMinSecs, o.latencyMinN,
-		strings.Join(iv, ","), o.eosLatencyRate, o.failoverReps, joinI(o.activationDepth), o.activationReps,
+		strings.Join(iv, ","), o.eosFrames, o.eosLatencyRate, o.failoverReps, joinI(o.activationDepth), o.activationReps,
 		joinI(o.memoryDepths), o.memoryReps, joinF(o.cpuRates), o.cpuDuration, o.cpuReps, o.goCount)
 }
 
@@ -325,7 +325,7 @@ func (res *results) renderEOS(p printFunc) {
 		"below it a transaction commits as soon as it has caught up, whatever the interval), and `kafka.producer` "+
 		"`transactional` (the default) or `idempotent`: the same member with an idempotent producer and no transactions, which "+
 		"flushes on the same schedule but writes no commit marker and fences nothing (**unsafe across a failover**, see "+
-		"[kafka.md](kafka.md#producer-idempotent-what-exactly-once-costs)). Throughput: the %d-frame file, %d runs of each, alternating. "+
+		"[kafka.md](kafka.md#producer-idempotent-what-exactly-once-costs)). Throughput: a %d-frame file, %d runs of each, back to back, the pair's first run alternating between the two. "+
 		"Latency: %s frames/s for %v per run, %d runs of each.\n\n", e0.ThroughputFrames, len(e0.TxnTput), fmtRate(e0.LatencyRate), e0.LatencyRunDuration, len(e0.TxnLat.Runs))
 	p("| commit interval | transactional frames/s | idempotent frames/s | transactional / idempotent | transactional p50 / p99 | idempotent p50 / p99 |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, e := range res.EOS {

@@ -191,12 +191,15 @@ func (r *runner) benchThroughput(ctx context.Context) error {
 }
 
 // frameFile writes the throughput file once per run and returns its path.
-func (r *runner) frameFile() (string, error) {
-	file := filepath.Join(r.dir, "frames.txt")
-	if st, err := os.Stat(file); err == nil && st.Size() == int64(r.o.frames*FrameSize) {
+func (r *runner) frameFile() (string, error) { return r.frameFileOf(r.o.frames) }
+
+// frameFileOf is the work directory's file of n frames, written once.
+func (r *runner) frameFileOf(n int) (string, error) {
+	file := filepath.Join(r.dir, fmt.Sprintf("frames-%d.txt", n))
+	if st, err := os.Stat(file); err == nil && st.Size() == int64(n*FrameSize) {
 		return file, nil
 	}
-	return file, writeFrameFile(file, r.o.frames)
+	return file, writeFrameFile(file, n)
 }
 
 // kcatVersion is kcat's version and its librdkafka's, from `kcat -V`.
