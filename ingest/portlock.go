@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"go.bug.st/serial"
 	"golang.org/x/sys/unix"
 )
 
@@ -133,8 +134,8 @@ func lockPort(path string, refuseExclusive bool) (int, error) {
 
 // lockedPort is a port with the descriptor that holds the device's lock.
 type lockedPort struct {
-	Port
-	lockFD int
+	serial.Port // its SetReadTimeout is the one readPace uses
+	lockFD      int
 }
 
 // Close closes the port before it lets go of the lock, so that no other

@@ -213,6 +213,7 @@ func (s *Source) startArrivals(first bool) {
 // cancelled (returning nil).
 func (s *Source) readPort(ctx context.Context, port Port, buf []byte, frame *Frame, handle func(*Frame)) error {
 	quietSince := s.now()
+	pace := newReadPace(port, s.cfg.ReadTimeout, s.mono())
 	for ctx.Err() == nil {
 		start := s.mono()
 		n, err := port.Read(buf)
@@ -241,7 +242,61 @@ func (s *Source) readPort(ctx context.Context, port Port, buf []byte, frame *Fra
 			}
 			return err
 		}
+		if err := pace.after(n, end); err != nil {
+			return fmt.Errorf("set the read timeout: %w", err)
+		}
 		s.checkQuiet(now, quietSince)
+	}
+	return nil
+}
+
+// A port that has delivered no byte for idleReadAfter is read every
+// idleReadTimeout instead of every SerialConfig.ReadTimeout: on an idle line
+// the short reads, each returning nothing, cost about a point of a core. A
+// read returns as soon as bytes come, so the pace goes back to the short
+// reads with the first byte; what the longer reads cost is the window of
+// the first frame after such a silence, as wide as the longer read (on a
+// repeating feed, perhaps a possible duplicate more; never a gap), and a
+// watermark that moves every idleReadTimeout while the line is silent. A
+// feed that sends at least once a second keeps the short reads throughout.
+const (
+	idleReadAfter   = time.Second
+	idleReadTimeout = 50 * time.Millisecond
+)
+
+// readPace switches a port's read timeout between the configured one and
+// the idle one. Ports that cannot change it (tests' fakes) keep theirs.
+type readPace struct {
+	port      interface{ SetReadTimeout(time.Duration) error }
+	short     time.Duration
+	lastBytes int64 // host clock, when a read last returned bytes
+	idle      bool
+}
+
+func newReadPace(port Port, short time.Duration, now int64) *readPace {
+	p := &readPace{short: short, lastBytes: now}
+	if sp, ok := port.(interface{ SetReadTimeout(time.Duration) error }); ok && short < idleReadTimeout {
+		p.port = sp
+	}
+	return p
+}
+
+// after takes a read that returned n bytes at end and sets the timeout of
+// the next.
+func (p *readPace) after(n int, end int64) error {
+	if p.port == nil {
+		return nil
+	}
+	if n > 0 {
+		p.lastBytes = end
+	}
+	switch idle := end-p.lastBytes >= int64(idleReadAfter); {
+	case idle && !p.idle:
+		p.idle = true
+		return p.port.SetReadTimeout(idleReadTimeout)
+	case !idle && p.idle:
+		p.idle = false
+		return p.port.SetReadTimeout(p.short)
 	}
 	return nil
 }
