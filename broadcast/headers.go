@@ -12,27 +12,27 @@ import (
 )
 
 // The record format. Every data record carries one header, RecordHeader,
-// whose value is ASCII text so that `kcat -C -f '%h %s\n'` shows it as it
-// is: fields separated by one space, the format version first.
+// whose value is text (ASCII but for the member id, which may hold other
+// printable characters) so that `kcat -C -f '%h %s\n'` shows it as it is:
+// fields separated by one space, the format version first.
 //
 //	1 <fingerprint> <member> <received> <clock>/<lo>/<hi> [seq=<n>] [dup]
 //
 // fingerprint is ingest.Fingerprint of the record value in 16 lower-case
-// hexadecimal digits; member the id of the member that read and produced
-// the frame; received when that member read the frame from its port, in
-// decimal Unix nanoseconds; clock/lo/hi the line window (when the frame's
-// last byte was on the serial line, on the host clock of the member that
-// read it: the clock's id, package ingest/hostclock, in 16 hexadecimal
-// digits and the bounds in decimal nanoseconds of that clock, lo "-" when
-// unbounded; the other member recognises the frame by it, decision 0010).
-// seq= is the feed's own sequence number, present only when it is the
-// frame's identity; dup marks a frame published when the member could not
-// tell whether the previous active had already committed it (the frame is
-// in the topic at least once, perhaps twice; consumers that must not see a
-// frame twice drop such a record when it repeats one just before it).
-// Readers ignore fields they do not know, so fields can be added within a
-// version. docs/kafka.md is the reference; docs/decisions/0014 says why one
-// header.
+// hexadecimal digits; member the id of the member that produced the
+// record; received when the frame was read from a port (by the peer, for a
+// frame repaired from the peer), in decimal Unix nanoseconds; clock/lo/hi
+// the line window, on the producing member's host clock (a repaired frame's
+// translated to it): the clock's id, package ingest/hostclock, in 16
+// hexadecimal digits and the bounds in decimal nanoseconds of that clock,
+// lo "-" when unbounded (the other member recognises the frame by it,
+// decision 0010). seq= is the feed's own sequence number, present only when
+// it is the frame's identity; dup marks a frame published when the member
+// could not tell whether the topic already held it (the frame is in the
+// topic at least once, perhaps twice; consumers that must not see a frame
+// twice drop such a record when it repeats one just before it). Readers
+// ignore fields they do not know, so fields can be added within a version.
+// docs/kafka.md is the reference; docs/decisions/0017 says why one header.
 const (
 	// RecordHeader is the key of the header every data record carries.
 	RecordHeader = "feedd"
@@ -208,9 +208,10 @@ func nextField(v []byte) (field, rest []byte) {
 }
 
 // Append appends the RecordHeader value that says m, in RecordFormat: the
-// fingerprint, member, receive time and window always (the window "-" when
-// m has none), the feed sequence when m has one, the mark when m is
-// possible.
+// fingerprint, member, receive time and window always, the feed sequence
+// when m has one, the mark when m is possible. A member's records always
+// have a window; for m without one (tests of readers) the field is "-",
+// which no reader takes for a window.
 func (m *RecordMeta) Append(b []byte) []byte {
 	b = strconv.AppendInt(b, RecordFormat, 10)
 	b = append(b, ' ')

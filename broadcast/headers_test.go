@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,6 +169,17 @@ func BenchmarkRecordHeader(b *testing.B) {
 		r.Headers[0].Value = buf
 		if m := ParseRecordMeta(r); !m.HasFeedSeq {
 			b.Fatal(m)
+		}
+	}
+}
+
+// The record header separates its fields with spaces: a member id with one
+// would shift them (the echo would take its own records for another
+// member's), so New refuses it, as the configuration already does.
+func TestMemberIDWithSpaceRefused(t *testing.T) {
+	for _, id := range []string{"a b", "x dup", "tab\there"} {
+		if _, err := New(testConfig("127.0.0.1:1", "feed"), Options{Pipeline: "test", Member: id}); err == nil || !strings.Contains(err.Error(), "spaces") {
+			t.Errorf("member %q: %v", id, err)
 		}
 	}
 }

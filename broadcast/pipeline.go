@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/ingest"
@@ -234,6 +236,9 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 		return nil, errors.New("broadcast: Options.Pipeline is required")
 	case opt.Member == "":
 		return nil, errors.New("broadcast: Options.Member is required")
+	case strings.IndexFunc(opt.Member, unicode.IsSpace) >= 0:
+		// The record header separates its fields with spaces.
+		return nil, fmt.Errorf("broadcast: Options.Member %q must not contain spaces", opt.Member)
 	}
 	ring, err := backlog.New(opt.Ring)
 	if err != nil {
