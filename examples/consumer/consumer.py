@@ -18,26 +18,36 @@ import sys
 from confluent_kafka import Consumer, KafkaError
 
 
-def parse(headers):
+def parse(headers, value):
     """Read the "feedd" header (docs/kafka.md):
     1 <fingerprint> <member> <received, Unix ns> <clock>/<lo>/<hi> [seq=<n>] [dup]
     or, on records written before that format, the separate feedd-* headers.
+    A record with neither that this consumer can read (a later format) is
+    identified by its bytes, as members identify it.
     Returns (identity, member, received_at, possible)."""
-    h = {k: (v or b"").decode() for k, v in (headers or [])}
-    fields = h.get("feedd", "").split()
-    if len(fields) >= 5 and fields[0] == "1":
-        fp, member, rx = fields[1], fields[2], ""
-        if fields[3].isdigit() and int(fields[3]) > 0:
-            ns = int(fields[3])
-            rx = datetime.datetime.fromtimestamp(ns // 10**9, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + ".%09dZ" % (ns % 10**9)
-        seq = next((x[4:] for x in fields[5:] if x.startswith("seq=")), None)
-        ident = "seq:" + seq if seq is not None else "fp:" + fp
-        return ident, member, rx, "dup" in fields[5:]
-    if "feedd-seq" in h:
-        ident = "seq:" + h["feedd-seq"]
+    h = {k: (v or b"").decode(errors="replace") for k, v in (headers or []) if k.startswith("feedd")}
+    seq = fp = None
+    member, rx, possible = "", "", False
+    if "feedd" in h:
+        fields = h["feedd"].split()
+        if len(fields) >= 5 and fields[0] == "1":
+            fp, member = fields[1], fields[2]
+            if fields[3].isascii() and fields[3].isdigit() and int(fields[3]) > 0:
+                ns = int(fields[3])
+                rx = datetime.datetime.fromtimestamp(ns // 10**9, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + ".%09dZ" % (ns % 10**9)
+            seq = next((x[4:] for x in fields[5:] if x.startswith("seq=")), None)
+            possible = "dup" in fields[5:]
     else:
-        ident = "fp:" + h.get("feedd-fp", "")
-    return ident, h.get("feedd-member", ""), h.get("feedd-rx", ""), h.get("feedd-dup") == "possible"
+        seq, fp = h.get("feedd-seq"), h.get("feedd-fp")
+        member, rx = h.get("feedd-member", ""), h.get("feedd-rx", "")
+        possible = h.get("feedd-dup") == "possible"
+    if seq is not None:
+        ident = "seq:" + seq
+    elif fp:
+        ident = "fp:" + fp
+    else:
+        ident = "value:" + (value or b"").hex()
+    return ident, member, rx, possible
 
 
 def consume(brokers, topic, window, deliver, stop_after=None):
@@ -63,7 +73,7 @@ def consume(brokers, topic, window, deliver, stop_after=None):
                 if m.error().code() == KafkaError._PARTITION_EOF:
                     continue
                 raise RuntimeError(m.error())
-            ident, member, rx, possible = parse(m.headers())
+            ident, member, rx, possible = parse(m.headers(), m.value())
             if recent is not None:
                 if possible and counts[ident] > 0:
                     dropped += 1

@@ -33,50 +33,63 @@ type Frame struct {
 //
 //	1 <fingerprint> <member> <received, Unix ns> <clock>/<lo>/<hi> [seq=<n>] [dup]
 //
-// and, for records written before that format, the separate feedd-* headers.
+// or, on a record written before that format, the separate feedd-* headers.
+// A record with neither that this consumer can read (a later format) is
+// identified by its bytes, as members identify it.
 func frameOf(r *kgo.Record) Frame {
 	f := Frame{Data: r.Value, Offset: r.Offset}
-	var seq, fp, rx string
-	for _, h := range r.Headers {
-		v := string(h.Value)
-		switch h.Key {
-		case "feedd":
-			fields := strings.Fields(v)
-			if len(fields) < 5 || fields[0] != "1" {
-				continue // a format this consumer does not know
-			}
+	var seq, fp string
+	if v, ok := header(r, "feedd"); ok {
+		fields := strings.Fields(v)
+		if len(fields) >= 5 && fields[0] == "1" { // else a format this consumer does not know
 			fp, f.Member = fields[1], fields[2]
-			if ns, err := strconv.ParseInt(fields[3], 10, 64); err == nil {
+			if ns, err := strconv.ParseInt(fields[3], 10, 64); err == nil && ns > 0 {
 				f.ReceivedAt = time.Unix(0, ns).UTC()
 			}
 			for _, x := range fields[5:] {
-				if v, ok := strings.CutPrefix(x, "seq="); ok {
-					seq = v
+				if n, ok := strings.CutPrefix(x, "seq="); ok {
+					seq = n
 				} else if x == "dup" {
 					f.Possible = true
 				}
 			}
-		case "feedd-member":
-			f.Member = v
-		case "feedd-rx":
-			rx = v
-		case "feedd-seq":
-			seq = v
-		case "feedd-fp":
-			fp = v
-		case "feedd-dup":
-			f.Possible = v == "possible"
+		}
+	} else {
+		for _, h := range r.Headers {
+			v := string(h.Value)
+			switch h.Key {
+			case "feedd-member":
+				f.Member = v
+			case "feedd-rx":
+				f.ReceivedAt, _ = time.Parse(time.RFC3339Nano, v)
+			case "feedd-seq":
+				seq = v
+			case "feedd-fp":
+				fp = v
+			case "feedd-dup":
+				f.Possible = v == "possible"
+			}
 		}
 	}
-	if rx != "" {
-		f.ReceivedAt, _ = time.Parse(time.RFC3339Nano, rx)
-	}
-	if seq != "" {
+	switch {
+	case seq != "":
 		f.Identity = "seq:" + seq
-	} else {
+	case fp != "":
 		f.Identity = "fp:" + fp
+	default:
+		f.Identity = "value:" + string(r.Value)
 	}
 	return f
+}
+
+// header returns the value of the first header named key.
+func header(r *kgo.Record, key string) (string, bool) {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value), true
+		}
+	}
+	return "", false
 }
 
 // recent remembers the identities of the latest frames delivered.

@@ -173,3 +173,31 @@ func TestPythonConsumer(t *testing.T) {
 		t.Fatalf("consumer.py printed %q (stderr %q); want %q and 1 dropped", got, stderr.String(), want)
 	}
 }
+
+// frameOf reads the feedd header, the separate headers of records written
+// before it, and identifies a record of a format it does not know by its
+// bytes.
+func TestFrameOfFormats(t *testing.T) {
+	value := []byte("$GPGLL,4916.45,N,12311.12,W,225444,A*31")
+	for _, c := range []struct {
+		name    string
+		headers []kgo.RecordHeader
+		want    Frame
+	}{
+		{"format 1", []kgo.RecordHeader{{Key: "feedd", Value: []byte("1 0123456789abcdef b 1796299200500000000 00000000000000ff/-/99 dup seq=7")}},
+			Frame{Member: "b", ReceivedAt: time.Date(2026, 12, 3, 12, 0, 0, 5e8, time.UTC), Identity: "seq:7", Possible: true}},
+		{"format 1, no sequence number", []kgo.RecordHeader{{Key: "feedd", Value: []byte("1 0123456789abcdef a 0 00000000000000ff/1/2")}},
+			Frame{Member: "a", Identity: "fp:0123456789abcdef"}},
+		{"earlier release", []kgo.RecordHeader{{Key: "feedd-fp", Value: []byte("00000000000000aa")}, {Key: "feedd-member", Value: []byte("a")},
+			{Key: "feedd-rx", Value: []byte("2026-12-03T12:00:00Z")}, {Key: "feedd-dup", Value: []byte("possible")}},
+			Frame{Member: "a", ReceivedAt: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC), Identity: "fp:00000000000000aa", Possible: true}},
+		{"a later format", []kgo.RecordHeader{{Key: "feedd", Value: []byte("2 something else")}, {Key: "feedd-seq", Value: []byte("9")}},
+			Frame{Identity: "value:" + string(value)}},
+	} {
+		got := frameOf(&kgo.Record{Value: value, Headers: c.headers, Offset: 3})
+		c.want.Data, c.want.Offset = value, 3
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}
