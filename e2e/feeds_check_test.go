@@ -306,6 +306,8 @@ func parseKcatJSON(r io.Reader) ([]feedTopicRecord, error) {
 // parseHeader reads the record's "feedd" header as docs/kafka.md gives
 // it, on its own rather than with the members' code:
 // "1 <fingerprint> <member> <received, Unix ns> <clock>/<lo>/<hi> [seq=<n>] [dup]".
+// It is stricter than a consumer should be (an unknown field is an error):
+// it checks what this build's members write.
 func (rec *feedTopicRecord) parseHeader(v string) error {
 	f := strings.Split(v, " ")
 	if len(f) < 5 || f[0] != "1" {
