@@ -136,7 +136,7 @@ func (m *RecordMeta) parse(v []byte) {
 	field, v := nextField(v)
 	if len(field) != 1 || field[0] != '0'+RecordFormat {
 		m.Format = 1 << 30 // not a version this build knows
-		if n, ok := decimal.Parse(field); ok && n < 1<<30 {
+		if n, ok := decimal.Parse(field); ok && n < 1<<30 && n != RecordFormat {
 			m.Format = int(n)
 		}
 		return

@@ -87,6 +87,8 @@ func TestRecordMetaUnknownAndBad(t *testing.T) {
 			func(m RecordMeta) bool { return !m.HasFingerprint && !m.HasFeedSeq && m.Member == nil }},
 		{"not a version", []kgo.RecordHeader{{Key: RecordHeader, Value: []byte("x 0000000000000abc a")}}, 1 << 30,
 			func(m RecordMeta) bool { return !m.HasFingerprint && m.Member == nil }},
+		{"not how this version is written", []kgo.RecordHeader{{Key: RecordHeader, Value: []byte("01 0000000000000abc a 5 5b0f/1/2")}}, 1 << 30,
+			func(m RecordMeta) bool { return !m.HasFingerprint && m.Member == nil }},
 		{"bad fields", []kgo.RecordHeader{{Key: RecordHeader, Value: []byte("1 00xz a -3 5b0f/9/2 seq=q")}}, 1,
 			func(m RecordMeta) bool {
 				return m.BadFingerprint && m.BadFeedSeq && !m.HasWindow && m.ReceivedAt == 0 && string(m.Member) == "a"
