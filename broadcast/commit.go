@@ -36,7 +36,7 @@ func (p *Pipeline) produceMore() {
 		}
 		// A long backlog must not stretch the transaction past the
 		// interval: look at the clock every so often. The interval counts
-		// from when the rest began to go, after the first record's
+		// from when the rest began to go, after the first batch's
 		// acknowledgement: a broker slower to acknowledge it than the
 		// interval would otherwise cut every transaction at 64 frames, a
 		// commit per two round trips, which a backlog outgrows.
@@ -113,8 +113,8 @@ func (p *Pipeline) commitDue() {
 		return
 	}
 	// The interval counts from the first frame's receipt, so at
-	// saturation it is often over as soon as the first record is sent;
-	// committing then would make every transaction one record long.
+	// saturation it is often over as soon as the first batch is sent;
+	// committing then would make every transaction one batch long.
 	if _, more := p.ring.Next(a.cursor); more && a.txn.firstAlone() {
 		a.commitOverdue = true
 		return
