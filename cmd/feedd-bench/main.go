@@ -64,6 +64,12 @@ var sections = []string{"throughput", "latency", "eos", "failover", "activation"
 func main() {
 	log.SetFlags(log.Ltime)
 	log.SetPrefix("feedd-bench: ")
+	if len(os.Args) > 1 && os.Args[1] == floorCommand {
+		if err := runFloor(os.Args[2:]); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	o, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "feedd-bench:", err)

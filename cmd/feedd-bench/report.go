@@ -316,7 +316,7 @@ func (res *results) renderLatency(p printFunc) {
 			l.perRun(maxOf).format(fmtMS),
 			fmtMS(ms(pool.P50)), fmtMS(ms(pool.P99)), fmtMS(ms(pool.P999)), fmtMS(ms(pool.Max)))
 	}
-	p("\nA frame waits for the commit under way, then for its own transaction: its first record alone, the rest, the commit and the wait for its markers (a transaction commits as soon as it holds every frame read, `kafka.commit_linger` 0), plus the consumer's fetch.\n\n")
+	p("\nA frame waits for the commit under way, then for its own transaction: its first batch alone (the frames waiting when it opened), the rest, the commit and the wait for its markers (a transaction commits as soon as it holds every frame read, `kafka.commit_linger` 0), plus the consumer's fetch.\n\n")
 }
 
 func (res *results) renderEOS(p printFunc) {
@@ -462,6 +462,41 @@ func (res *results) renderCPU(p printFunc) {
 			summarize(scale(a, per)).format(fmtPct2), summarize(scale(i, per)).format(fmtPct2), summarize(scale(k, per)).format(fmtPct2))
 	}
 	p("\nA member's CPU has a part that does not depend on the rate (pair heartbeats every 100 ms, the echo consumer's fetches, a commit per commit round trip while frames flow): per 1,000 frames/s it weighs more at low rates.\n\n")
+	var rows []string
+	for _, rate := range res.o.cpuRates {
+		prod, cons, kcat := res.cpuFloorAt(rate)
+		if len(prod) == 0 {
+			continue
+		}
+		rows = append(rows, fmt.Sprintf("| %s frames/s | %s | %s | %s | %s | %s |\n", fmtRate(rate), summarize(kcat).format(fmtPct),
+			summarize(prod).format(fmtPct), summarize(cons).format(fmtPct),
+			summarize(perRunRatios(prod, kcat)).format(fmtRatio), summarize(perRunRatios(cons, kcat)).format(fmtRatio)))
+	}
+	if len(rows) == 0 {
+		return
+	}
+	p("What franz-go alone costs at the same rate, measured after kcat in each run: a transactional producer committing every %v the lines read from its standard input "+
+		"since the last commit, fed as kcat is (`feedd-bench %s produce BROKER TOPIC`, cmd/feedd-bench/floor.go), and a read_committed consumer of its topic "+
+		"that the broker answers within %v when nothing is committed, as the members' echo. "+
+		"They do the least a member must do with Kafka under the fixed decisions (franz-go, transactions as the lock, the read_committed echo), "+
+		"at the commit cadence of the latency target, with no port, pair link, record header or markers question.\n\n",
+		floorCommitEvery, floorCommand, floorFetchMaxWait)
+	p("| rate | kcat -P | franz-go transactional producer | franz-go read_committed consumer | producer / kcat | consumer / kcat |\n| --- | --- | --- | --- | --- | --- |\n")
+	for _, r := range rows {
+		p("%s", r)
+	}
+	p("\n")
+}
+
+// cpuFloorAt is every measurement of franz-go's producer and consumer alone
+// at rate, with kcat's of the same runs, in percent of a core.
+func (res *results) cpuFloorAt(rate float64) (producer, consumer, kcat []float64) {
+	for _, c := range res.CPU {
+		if c.Rate == rate && rate != cpuIdle && c.FloorProducer > 0 {
+			producer, consumer, kcat = append(producer, 100*c.FloorProducer), append(consumer, 100*c.FloorConsumer), append(kcat, 100*c.Kcat)
+		}
+	}
+	return producer, consumer, kcat
 }
 
 // cpuAt is every CPU run at rate (cpuIdle: the idle runs), in percent of a

@@ -115,6 +115,10 @@ func (r *runner) memoryOnce(ctx context.Context, depth int) (memoryRun, error) {
 type cpuRun struct {
 	Rate                   float64
 	Active, Inactive, Kcat float64 // CPU seconds per second of feed
+	// FloorProducer and FloorConsumer are franz-go alone doing the least a
+	// member must (floor.go); zero in results saved before they were
+	// measured.
+	FloorProducer, FloorConsumer float64 `json:",omitempty"`
 }
 
 // cpuIdle, as a rate of the CPU benchmark, measures the pair with no
@@ -125,7 +129,8 @@ func (run cpuRun) String() string {
 	if run.Rate == cpuIdle {
 		return fmt.Sprintf("idle: active %.2f%%, inactive %.2f%% of a core", 100*run.Active, 100*run.Inactive)
 	}
-	return fmt.Sprintf("active %.1f%%, inactive %.1f%%, kcat %.1f%% of a core", 100*run.Active, 100*run.Inactive, 100*run.Kcat)
+	return fmt.Sprintf("active %.1f%%, inactive %.1f%%, kcat %.1f%%, franz-go producer %.1f%% and consumer %.1f%% of a core",
+		100*run.Active, 100*run.Inactive, 100*run.Kcat, 100*run.FloorProducer, 100*run.FloorConsumer)
 }
 
 func (r *runner) benchCPU(ctx context.Context) error {
@@ -137,8 +142,9 @@ func (r *runner) benchCPU(ctx context.Context) error {
 
 // cpuOnce feeds a settled pair at rate for the configured time and reads
 // each member's CPU time before and after; then kcat -P is fed the same
-// frames at the same rate through its standard input. At cpuIdle the pair
-// is measured with its feed stopped, and kcat not at all.
+// frames at the same rate through its standard input, and so are
+// franz-go's producer and consumer alone (floorCPU). At cpuIdle the pair is
+// measured with its feed stopped, and the peers not at all.
 func (r *runner) cpuOnce(ctx context.Context, rate float64) (cpuRun, error) {
 	run := cpuRun{Rate: rate}
 	pp, err := r.startPair(ctx, "cpu", 0)
@@ -172,6 +178,9 @@ func (r *runner) cpuOnce(ctx context.Context, rate float64) (cpuRun, error) {
 		return run, nil
 	}
 	if run.Kcat, err = r.kcatCPU(ctx, rate); err != nil {
+		return run, err
+	}
+	if run.FloorProducer, run.FloorConsumer, err = r.floorCPU(ctx, rate); err != nil {
 		return run, err
 	}
 	return run, nil

@@ -80,6 +80,32 @@ func TestReportJudgesResourceTargets(t *testing.T) {
 	}
 }
 
+// TestReportShowsTheFranzGoFloor: where franz-go's producer and consumer
+// alone were measured beside kcat, the CPU section has their table and
+// each CPU target its ratio to kcat, which does not change the judgement;
+// results saved before they were measured have neither.
+func TestReportShowsTheFranzGoFloor(t *testing.T) {
+	res := resourceResults(t, nil, 1.2, 0.02, 0.012, 0.01, 0.005, 0.008)
+	if doc := renderString(res); strings.Contains(doc, "franz-go") {
+		t.Errorf("a run without the franz-go measurements mentions them:\n%s", doc)
+	}
+	for i := range res.CPU {
+		if res.CPU[i].Rate != cpuIdle {
+			res.CPU[i].FloorProducer, res.CPU[i].FloorConsumer = 0.07, 0.02
+		}
+	}
+	doc := renderString(res)
+	for _, want := range []string{
+		"| CPU at 1 k frames/s: active at most 2× kcat's | median ratio 2.02× (2.00×–2.04×); a franz-go transactional producer alone: 7.00× | **missed** |",
+		"| CPU at 1 k frames/s: inactive at most 1.5× kcat's | median ratio 1.21× (1.20×–1.22×); a franz-go read_committed consumer alone: 2.00× | met |",
+		"| 1 k frames/s | 1.0% | 7.0% | 2.0% | 7.00× | 2.00× |",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("the report lacks %q:\n%s", want, doc)
+		}
+	}
+}
+
 // TestResourceTargetsNeedTheirSetting: a target is judged only at the
 // setting it names, so a run that measured others has no row for it.
 func TestResourceTargetsNeedTheirSetting(t *testing.T) {
