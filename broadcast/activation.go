@@ -40,9 +40,9 @@ type activation struct {
 	purgeControl bool
 
 	// commitOverdue: the commit timer fired while the transaction's first
-	// batch was still alone, waiting for its acknowledgement, with more
+	// record was still alone, waiting for its acknowledgement, with more
 	// frames in the ring. The transaction is committed as soon as those
-	// have been produced, not with its first batch only.
+	// have been produced, not with its first record only.
 	commitOverdue bool
 	waiters       []chan error // Activate calls waiting for live
 	stoppers      []chan error // Deactivate calls waiting for the producer to close

@@ -20,27 +20,25 @@ func (p *Pipeline) produceMore() {
 	t := a.txn
 	now := time.Now()
 	due := false
-	// A transaction's first batch goes alone: the rest follow once the
-	// broker has acknowledged it. Under transaction protocol 2 the broker
-	// verifies a partition's first batch of each transaction with the
-	// coordinator; a second batch arriving meanwhile finds no state for
-	// the producer's new epoch and is refused as out of sequence, and the
-	// client's recovery from that stretched the first commit of an
-	// activation (a whole backlog in flight) past two seconds on Apache
-	// Kafka 4.3. The first batch is what this call produces into an empty
-	// transaction, bounded so that franz-go sends it as one batch.
-	opening := t.n == 0
 	for t.n < p.cfg.CommitMaxFrames && t.bytes < p.cfg.CommitMaxBytes {
-		if t.firstAlone() && (!opening || t.n >= firstBatchFrames) {
+		// A transaction's first record goes alone: the rest follow once
+		// the broker has acknowledged it. Under transaction protocol 2
+		// the broker verifies a partition's first batch of each
+		// transaction with the coordinator; a second batch arriving
+		// meanwhile finds no state for the producer's new epoch and is
+		// refused as out of sequence, and the client's recovery from
+		// that stretched the first commit of an activation (a whole
+		// backlog in flight) past two seconds on Apache Kafka 4.3.
+		if t.firstAlone() {
 			break
 		}
 		// A long backlog must not stretch the transaction past the
 		// interval: look at the clock every so often. The interval counts
-		// from when the rest began to go, after the first batch's
+		// from when the rest began to go, after the first record's
 		// acknowledgement: a broker slower to acknowledge it than the
 		// interval would otherwise cut every transaction at 64 frames, a
 		// commit per two round trips, which a backlog outgrows.
-		if t.n&63 == 63 && !t.restFrom.IsZero() {
+		if t.n&63 == 63 {
 			if now = time.Now(); now.Sub(t.restFrom) >= p.cfg.CommitInterval {
 				due = true
 				break
@@ -56,10 +54,6 @@ func (p *Pipeline) produceMore() {
 		if f, hold := p.repairHold(next); hold {
 			break
 		} else if f != nil {
-			if !t.fitsFirstBatch(len(f.data)) {
-				p.repairPutBack(f)
-				break
-			}
 			if t.n == 0 {
 				p.commitTimer.Reset(p.commitDelay(f.rx, now))
 			}
@@ -68,7 +62,7 @@ func (p *Pipeline) produceMore() {
 			continue
 		}
 		e, ok := p.ring.Next(a.cursor)
-		if !ok || !t.fitsFirstBatch(len(e.Data)) {
+		if !ok {
 			break
 		}
 		a.cursor = e.Pos
@@ -113,8 +107,8 @@ func (p *Pipeline) commitDue() {
 		return
 	}
 	// The interval counts from the first frame's receipt, so at
-	// saturation it is often over as soon as the first batch is sent;
-	// committing then would make every transaction one batch long.
+	// saturation it is often over as soon as the first record is sent;
+	// committing then would make every transaction one record long.
 	if _, more := p.ring.Next(a.cursor); more && a.txn.firstAlone() {
 		a.commitOverdue = true
 		return

@@ -751,17 +751,6 @@ func (p *Pipeline) repairHold(pos uint64) (f *peerFrame, hold bool) {
 	return nil, false
 }
 
-// repairPutBack undoes the repairHold that returned f, which produceMore
-// did not produce after all: it is the next to produce again.
-func (p *Pipeline) repairPutBack(f *peerFrame) {
-	for _, h := range p.rep.holes {
-		if h.next > 0 && &h.fill[h.next-1] == f {
-			h.next--
-			return
-		}
-	}
-}
-
 // repairsCommitted takes a commit of everything produced so far, through
 // ring position last: the holes whose fill and first held frame are in the
 // topic are done.

@@ -33,8 +33,8 @@ type txn struct {
 	bytes    int64     // their value bytes
 	last     uint64    // ring position of the last entry covered (produced or skipped)
 	started  time.Time // when the first record was produced
-	// restFrom is when the records after the first batch began to go:
-	// once it was acknowledged (produceMore). Zero until then.
+	// restFrom is when the records after the first began to go: once
+	// the first was acknowledged (produceMore).
 	restFrom time.Time
 
 	err        atomic.Pointer[error] // the first record error
@@ -75,29 +75,10 @@ func (t *txn) promise(r *kgo.Record, err error) {
 	}
 }
 
-// firstAlone reports whether the transaction's first batch is in flight
-// alone: the rest wait for its acknowledgement (see produceMore).
+// firstAlone reports whether the transaction's first record is in
+// flight alone: the rest wait for its acknowledgement (see produceMore).
 func (t *txn) firstAlone() bool {
-	return t.n > 0 && !t.firstAcked.Load() && t.firstErr() == nil
-}
-
-// The first batch of a transaction (produceMore) takes at most
-// firstBatchFrames frames and, beyond its first frame, firstBatchBytes of
-// frame bytes: far below franz-go's batch limit, so the client never
-// splits it into two batches, and few enough that producing them takes
-// well under the producer's linger, which would otherwise send the part
-// produced so far on its own. A first batch cut either way only risks the
-// broker's refusal and franz-go's retry, a delay, never a record.
-const (
-	firstBatchFrames = 128
-	firstBatchBytes  = 64 << 10
-)
-
-// fitsFirstBatch reports whether a frame of size bytes may still be
-// produced: always, unless the first batch is in flight or being built and
-// the frame would take it past firstBatchBytes.
-func (t *txn) fitsFirstBatch(size int) bool {
-	return !t.firstAlone() || t.bytes+int64(size) <= firstBatchBytes
+	return t.n == 1 && !t.firstAcked.Load() && t.firstErr() == nil
 }
 
 func (t *txn) firstErr() error {
@@ -115,7 +96,6 @@ func (t *txn) reset() {
 		clear(c.recs[:min(chunkRecords, t.n-i*chunkRecords)])
 	}
 	t.n, t.possible, t.bytes, t.last = 0, 0, 0, 0
-	t.restFrom = time.Time{}
 	t.arena = t.arena[:0]
 	t.err.Store(nil)
 	t.lastOffset.Store(-1)
@@ -181,10 +161,10 @@ func (t *txn) add(cl *kgo.Client, s *recordShape, e backlog.Entry, possible bool
 	t.arena = a
 
 	*r = kgo.Record{Topic: s.topic, Partition: 0, Key: key, Value: value, Headers: h}
-	switch {
-	case t.n == 0:
+	switch t.n {
+	case 0:
 		t.started = now
-	case t.restFrom.IsZero() && t.firstAcked.Load():
+	case 1:
 		t.restFrom = now
 	}
 	t.n++

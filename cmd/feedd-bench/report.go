@@ -316,7 +316,7 @@ func (res *results) renderLatency(p printFunc) {
 			l.perRun(maxOf).format(fmtMS),
 			fmtMS(ms(pool.P50)), fmtMS(ms(pool.P99)), fmtMS(ms(pool.P999)), fmtMS(ms(pool.Max)))
 	}
-	p("\nA frame waits for the commit under way, then for its own transaction: its first batch alone (the frames waiting when it opened), the rest, the commit and the wait for its markers (a transaction commits as soon as it holds every frame read, `kafka.commit_linger` 0), plus the consumer's fetch.\n\n")
+	p("\nA frame waits for the commit under way, then for its own transaction: its first record alone, the rest, the commit and the wait for its markers (a transaction commits as soon as it holds every frame read, `kafka.commit_linger` 0), plus the consumer's fetch.\n\n")
 }
 
 func (res *results) renderEOS(p printFunc) {
