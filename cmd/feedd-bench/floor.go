@@ -27,10 +27,12 @@ import (
 // and the members'.
 const (
 	floorCommand = "franz-go-floor"
-	// floorCommitEvery is the commit cadence of the latency target at
-	// 1,000 frames/s (p50 at most 5 ms): a line waits 2.5 ms for the
-	// commit on average, then the transaction's own round trips. A member
-	// commits at least this often (as soon as it is caught up).
+	// floorCommitEvery is about the longest commit cadence that keeps the
+	// latency target at 1,000 frames/s (p50 at most 5 ms): a line waits
+	// 2.5 ms for the commit on average, then the transaction's own round
+	// trips. A member, committing as soon as it is caught up, commits
+	// about this often at that rate. The producer commits at most this
+	// often: a commit that takes longer skips ticks.
 	floorCommitEvery = 5 * time.Millisecond
 	// floorFetchMaxWait is the echo consumer's (broadcast/echo.go).
 	floorFetchMaxWait = 500 * time.Millisecond
@@ -207,13 +209,13 @@ func (r *runner) floorCPU(ctx context.Context, rate float64) (producer, consumer
 		return 0, 0, err
 	}
 	// A consumer that read nothing would have cost next to nothing: make
-	// sure it read the lines back.
+	// sure it read the lines back, all but the last commits at most.
 	consumed = true
 	_ = cons.Process.Signal(syscall.SIGTERM)
 	if err := cons.Wait(); err != nil {
 		return 0, 0, fmt.Errorf("the franz-go consumer: %w", err)
 	}
-	if read, err := strconv.Atoi(strings.TrimSpace(counted.String())); err != nil || read < n/2 {
+	if read, err := strconv.Atoi(strings.TrimSpace(counted.String())); err != nil || read < n*9/10 {
 		return 0, 0, fmt.Errorf("the franz-go consumer read %q records of the %d produced", counted.String(), n)
 	}
 	return cpu[0], cpu[1], nil

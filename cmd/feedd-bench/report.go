@@ -475,7 +475,7 @@ func (res *results) renderCPU(p printFunc) {
 	if len(rows) == 0 {
 		return
 	}
-	p("What franz-go alone costs at the same rate, measured after kcat in each run: a transactional producer committing every %v the lines read from its standard input "+
+	p("What franz-go alone costs at the same rate, measured after kcat in each run: a transactional producer committing, at most every %v, the lines read from its standard input "+
 		"since the last commit, fed as kcat is (`feedd-bench %s produce BROKER TOPIC`, cmd/feedd-bench/floor.go), and a read_committed consumer of its topic "+
 		"that the broker answers within %v when nothing is committed, as the members' echo. "+
 		"They do the least a member must do with Kafka under the fixed decisions (franz-go, transactions as the lock, the read_committed echo), "+
