@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.bug.st/serial"
 	"golang.org/x/sys/unix"
@@ -94,7 +96,8 @@ func (e *DeviceBusyError) Is(target error) bool { return target == ErrDeviceBusy
 // with SIGKILL while anything else keeps the tty (a pty's other end) open,
 // and a member must come back after a crash.
 func lockPort(path string, refuseExclusive bool) (int, error) {
-	// O_NONBLOCK: do not wait for carrier. The descriptor is never read.
+	// O_NONBLOCK: do not wait for carrier, and read through the runtime's
+	// poller (lockedPort).
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.EBUSY) {
@@ -132,21 +135,86 @@ func lockPort(path string, refuseExclusive bool) (int, error) {
 	return fd, nil
 }
 
-// lockedPort is a port with the descriptor that holds the device's lock.
+// lockedPort is an open serial device: the serial library's port, which set
+// the line up and holds the tty exclusively, and the descriptor that holds
+// the device's lock, which the reads go through.
+//
+// The library's Read waits in select(2), a system call: while a goroutine
+// sits in one, the Go runtime's monitor thread keeps waking (every 20 µs
+// at first) to hand the goroutine's processor to another thread, and on a
+// silent line every read timeout starts that again. A CPU profile of an
+// idle member put over a quarter of its time there. The lock descriptor is
+// non-blocking, so as an *os.File its reads wait in the runtime's network
+// poller (epoll) instead, parked, with no thread held and nothing polling.
 type lockedPort struct {
-	serial.Port // its SetReadTimeout is the one readPace uses
-	lockFD      int
+	lib  serial.Port
+	lock *os.File // nil once closed
+	path string
+
+	// readTimeout bounds a read that gets no byte; 0 waits for one.
+	readTimeout time.Duration
+}
+
+// newLockedPort takes over lib and lockFD, and closes both if it fails.
+// Termios settings made through lockFD must come before: os.File's Fd would
+// put the descriptor back into blocking mode, out of the poller.
+func newLockedPort(lib serial.Port, lockFD int, path string) (*lockedPort, error) {
+	p := &lockedPort{lib: lib, lock: os.NewFile(uintptr(lockFD), path), path: path}
+	// A descriptor the poller cannot take (every tty driver can, a
+	// character device of another kind might not) takes no deadline, and
+	// the read timeout could not be kept.
+	if err := p.lock.SetReadDeadline(time.Time{}); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("serial device %s: cannot wait for its bytes in the runtime's poller: %w", path, err)
+	}
+	return p, nil
+}
+
+// errHungUp is a read of a device that is gone: an adapter unplugged, the
+// far end of a pty closed. The kernel reports it as end of file.
+var errHungUp = errors.New("the device hung up (unplugged, or the far end of a pty closed)")
+
+// Read returns what the line holds, waiting up to the read timeout for a
+// first byte; a read that times out returns 0 bytes and no error, as the
+// serial library's does.
+func (p *lockedPort) Read(b []byte) (int, error) {
+	if p.lock == nil {
+		return 0, fmt.Errorf("serial device %s: %w", p.path, os.ErrClosed)
+	}
+	if p.readTimeout > 0 {
+		if err := p.lock.SetReadDeadline(time.Now().Add(p.readTimeout)); err != nil {
+			return 0, err
+		}
+	}
+	n, err := p.lock.Read(b)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return n, nil
+	case errors.Is(err, io.EOF):
+		return n, fmt.Errorf("serial device %s: %w", p.path, errHungUp)
+	}
+	return n, err
+}
+
+// SetReadTimeout sets how long a read waits for a first byte; readPace
+// changes it.
+func (p *lockedPort) SetReadTimeout(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("read timeout %v < 0", d)
+	}
+	p.readTimeout = d
+	return nil
 }
 
 // Close closes the port before it lets go of the lock, so that no other
 // feedd process opens the device while this one still has it.
 func (p *lockedPort) Close() error {
-	err := p.Port.Close()
-	if p.lockFD >= 0 {
-		if cerr := unix.Close(p.lockFD); err == nil {
+	err := p.lib.Close()
+	if p.lock != nil {
+		if cerr := p.lock.Close(); err == nil {
 			err = cerr
 		}
-		p.lockFD = -1
+		p.lock = nil
 	}
 	return err
 }

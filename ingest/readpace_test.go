@@ -2,7 +2,11 @@ package ingest
 
 import (
 	"context"
+	"errors"
+	"runtime"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,4 +120,64 @@ func TestReadPaceOnARealPort(t *testing.T) {
 	if n, err := port.Read(buf); n == 0 || err != nil {
 		t.Fatalf("read %d bytes (%v) with bytes on the line", n, err)
 	}
+}
+
+// A read of a port as OpenSerial opens it waits for bytes in the runtime's
+// poller, parked, not in a system call: a goroutine in a system call keeps
+// the runtime's monitor thread polling, which cost an idle member over a
+// quarter of its CPU (see lockedPort). A hang-up ends a read with an error,
+// not with an empty read that would look like a silent line.
+func TestPortReadWaitsInThePoller(t *testing.T) {
+	master, pts := openPTY(t)
+	port, err := OpenSerial(SerialConfig{Device: pts}.WithDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	if err := port.(*lockedPort).SetReadTimeout(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := port.Read(make([]byte, 64))
+		done <- result{n, err}
+	}()
+	var state string
+	waitFor(t, "the read waiting in the poller", func() bool {
+		state = readerState()
+		return state == "IO wait"
+	})
+	if _, err := master.Write([]byte("x\n")); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r.n == 0 || r.err != nil {
+		t.Fatalf("read %d bytes (%v) with bytes on the line", r.n, r.err)
+	}
+
+	master.Close()
+	if n, err := port.Read(make([]byte, 64)); !errors.Is(err, errHungUp) && !errors.Is(err, syscall.EIO) {
+		t.Fatalf("a read of a hung-up pty returned %d bytes and %v, want an error", n, err)
+	}
+}
+
+// readerState is the state the goroutine dump gives a goroutine inside
+// lockedPort.Read ("IO wait", "syscall", ...), or "" when there is none.
+func readerState() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if !strings.Contains(g, "(*lockedPort).Read(") {
+			continue
+		}
+		header, _, _ := strings.Cut(g, "\n")
+		_, state, _ := strings.Cut(header, "[")
+		state, _, _ = strings.Cut(state, "]")
+		state, _, _ = strings.Cut(state, ",") // "IO wait, 2 minutes"
+		return state
+	}
+	return ""
 }

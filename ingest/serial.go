@@ -194,20 +194,26 @@ func openSerial(c SerialConfig, probe bool) (Port, error) {
 		unix.Close(lockFD)
 		return nil, describeOpenError(c.Device, err)
 	}
-	p := &lockedPort{Port: sp, lockFD: lockFD}
+	fail := func(err error) (Port, error) {
+		sp.Close()
+		unix.Close(lockFD)
+		return nil, err
+	}
 	if c.FlowControl == "rtscts" {
 		if err := enableRTSCTS(lockFD); err != nil {
-			p.Close()
-			return nil, fmt.Errorf("serial device %s: enable RTS/CTS flow control: %w", c.Device, err)
+			return fail(fmt.Errorf("serial device %s: enable RTS/CTS flow control: %w", c.Device, err))
 		}
 	}
 	if probe {
 		if err := enableErrorMarks(lockFD); err != nil {
-			p.Close()
-			return nil, fmt.Errorf("serial device %s: mark line errors: %w", c.Device, err)
+			return fail(fmt.Errorf("serial device %s: mark line errors: %w", c.Device, err))
 		}
 	}
-	if err := sp.SetReadTimeout(c.ReadTimeout); err != nil {
+	p, err := newLockedPort(sp, lockFD, c.Device)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.SetReadTimeout(c.ReadTimeout); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("serial device %s: set read timeout: %w", c.Device, err)
 	}
