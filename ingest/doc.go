@@ -1,6 +1,7 @@
 // Package ingest owns the serial port and turns its bytes into frames.
 //
-// It opens the port with the full line settings, reads with a timeout,
+// It opens the port with the full line settings, reads with a timeout (a
+// read waits in the Go runtime's poller, not in a system call),
 // reconnects with capped backoff when the device disappears, reports a line
 // that has gone quiet, frames the byte stream (see the framing sub-package),
 // and stamps each frame with its identity (receive time, local sequence,
