@@ -232,8 +232,8 @@ func TestOpenOfAPortLeftExclusiveByACrashedMember(t *testing.T) {
 	}
 	// What SIGKILL leaves: the lock goes with the descriptors, the flag stays.
 	lp := crashed.(*lockedPort)
-	lp.lock.Close()
-	lp.lock = nil
+	unix.Close(lp.lockFD)
+	lp.lockFD = -1
 	if !exclusive(t, pts) {
 		t.Fatal("the port is not exclusive; the test proves nothing")
 	}

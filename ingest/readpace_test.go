@@ -122,42 +122,57 @@ func TestReadPaceOnARealPort(t *testing.T) {
 	}
 }
 
-// A read of a port as OpenSerial opens it waits for bytes in the runtime's
-// poller, parked, not in a system call: a goroutine in a system call keeps
-// the runtime's monitor thread polling, which cost an idle member over a
-// quarter of its CPU (see lockedPort). A hang-up ends a read with an error,
-// not with an empty read that would look like a silent line.
-func TestPortReadWaitsInThePoller(t *testing.T) {
+// A port as OpenSerial opens it reads a busy line in a system call, whose
+// wake-up is the quickest, and an idle one in the runtime's poller, parked
+// (and only then is a descriptor of it in the poller):
+// a goroutine in a system call keeps the runtime's monitor thread polling,
+// which cost an idle member over a quarter of its CPU (see lockedPort). The
+// pace switches the way with the line's state. A hang-up ends a read in the
+// poller with an error, not with an empty read that would look like a
+// silent line.
+func TestPortReadWaitsInThePollerWhenIdle(t *testing.T) {
 	master, pts := openPTY(t)
 	port, err := OpenSerial(SerialConfig{Device: pts}.WithDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer port.Close()
-	if err := port.(*lockedPort).SetReadTimeout(time.Minute); err != nil {
-		t.Fatal(err)
+	pace := newReadPace(port, 5*time.Millisecond, 0)
+	readOnce := func(want string) {
+		t.Helper()
+		if err := port.(*lockedPort).SetReadTimeout(time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			n, err := port.Read(make([]byte, 64))
+			if err == nil && n == 0 {
+				err = errors.New("no bytes")
+			}
+			done <- err
+		}()
+		waitFor(t, "the read waiting in state "+want, func() bool { return readerState() == want })
+		if _, err := master.Write([]byte("x\n")); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("read with bytes on the line: %v", err)
+		}
 	}
-	type result struct {
-		n   int
-		err error
+	readOnce("syscall")
+	if err := pace.after(0, int64(idleReadAfter)); err != nil || !pace.idle {
+		t.Fatalf("not idle after %v: %v", idleReadAfter, err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		n, err := port.Read(make([]byte, 64))
-		done <- result{n, err}
-	}()
-	var state string
-	waitFor(t, "the read waiting in the poller", func() bool {
-		state = readerState()
-		return state == "IO wait"
-	})
-	if _, err := master.Write([]byte("x\n")); err != nil {
-		t.Fatal(err)
+	readOnce("IO wait")
+	if err := pace.after(2, int64(idleReadAfter)+1); err != nil || pace.idle {
+		t.Fatalf("still idle after bytes: %v", err)
 	}
-	if r := <-done; r.n == 0 || r.err != nil {
-		t.Fatalf("read %d bytes (%v) with bytes on the line", r.n, r.err)
+	if port.(*lockedPort).idle != nil {
+		t.Fatal("a busy line's descriptor is still in the poller, whose thread its every byte would wake")
 	}
+	readOnce("syscall")
 
+	pace.after(0, 3*int64(idleReadAfter))
 	master.Close()
 	if n, err := port.Read(make([]byte, 64)); !errors.Is(err, errHungUp) && !errors.Is(err, syscall.EIO) {
 		t.Fatalf("a read of a hung-up pty returned %d bytes and %v, want an error", n, err)

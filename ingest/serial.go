@@ -194,24 +194,18 @@ func openSerial(c SerialConfig, probe bool) (Port, error) {
 		unix.Close(lockFD)
 		return nil, describeOpenError(c.Device, err)
 	}
-	fail := func(err error) (Port, error) {
-		sp.Close()
-		unix.Close(lockFD)
-		return nil, err
-	}
+	p := &lockedPort{lib: sp, lockFD: lockFD, path: c.Device}
 	if c.FlowControl == "rtscts" {
 		if err := enableRTSCTS(lockFD); err != nil {
-			return fail(fmt.Errorf("serial device %s: enable RTS/CTS flow control: %w", c.Device, err))
+			p.Close()
+			return nil, fmt.Errorf("serial device %s: enable RTS/CTS flow control: %w", c.Device, err)
 		}
 	}
 	if probe {
 		if err := enableErrorMarks(lockFD); err != nil {
-			return fail(fmt.Errorf("serial device %s: mark line errors: %w", c.Device, err))
+			p.Close()
+			return nil, fmt.Errorf("serial device %s: mark line errors: %w", c.Device, err)
 		}
-	}
-	p, err := newLockedPort(sp, lockFD, c.Device)
-	if err != nil {
-		return nil, err
 	}
 	if err := p.SetReadTimeout(c.ReadTimeout); err != nil {
 		p.Close()

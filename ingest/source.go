@@ -259,15 +259,20 @@ func (s *Source) readPort(ctx context.Context, port Port, buf []byte, frame *Fra
 // repeating feed, perhaps a possible duplicate more; never a gap), and a
 // watermark that moves every idleReadTimeout while the line is silent. A
 // feed that sends at least once a second keeps the short reads throughout.
+// An idle line is also read another way, in the runtime's poller (see
+// lockedPort), and its first frame pays that way's slower wake-up.
 const (
 	idleReadAfter   = time.Second
 	idleReadTimeout = 50 * time.Millisecond
 )
 
 // readPace switches a port's read timeout between the configured one and
-// the idle one. Ports that cannot change it (tests' fakes) keep theirs.
+// the idle one, and tells a port that reads an idle line another way
+// (lockedPort) when the line goes idle and when it comes back. Ports that
+// can do neither (tests' fakes) keep their ways.
 type readPace struct {
 	port      interface{ SetReadTimeout(time.Duration) error }
+	idlePort  interface{ setIdle(bool) error }
 	short     time.Duration
 	lastBytes int64 // host clock, when a read last returned bytes
 	idle      bool
@@ -278,27 +283,37 @@ func newReadPace(port Port, short time.Duration, now int64) *readPace {
 	if sp, ok := port.(interface{ SetReadTimeout(time.Duration) error }); ok && short < idleReadTimeout {
 		p.port = sp
 	}
+	p.idlePort, _ = port.(interface{ setIdle(bool) error })
 	return p
 }
 
 // after takes a read that returned n bytes at end and sets the timeout of
 // the next.
 func (p *readPace) after(n int, end int64) error {
-	if p.port == nil {
+	if p.port == nil && p.idlePort == nil {
 		return nil
 	}
 	if n > 0 {
 		p.lastBytes = end
 	}
-	switch idle := end-p.lastBytes >= int64(idleReadAfter); {
-	case idle && !p.idle:
-		p.idle = true
+	idle := end-p.lastBytes >= int64(idleReadAfter)
+	if idle == p.idle {
+		return nil
+	}
+	p.idle = idle
+	if p.idlePort != nil {
+		if err := p.idlePort.setIdle(idle); err != nil {
+			return err
+		}
+	}
+	switch {
+	case p.port == nil:
+		return nil
+	case idle:
 		return p.port.SetReadTimeout(idleReadTimeout)
-	case !idle && p.idle:
-		p.idle = false
+	default:
 		return p.port.SetReadTimeout(p.short)
 	}
-	return nil
 }
 
 func (s *Source) emit(now time.Time, line backlog.Window, data []byte, f *Frame, handle func(*Frame)) {
