@@ -1,7 +1,8 @@
 // Package ingest owns the serial port and turns its bytes into frames.
 //
 // It opens the port with the full line settings, reads with a timeout (a
-// read waits in the Go runtime's poller, not in a system call),
+// line idle for a second in the Go runtime's poller rather than in a system
+// call, which keeps a runtime thread polling),
 // reconnects with capped backoff when the device disappears, reports a line
 // that has gone quiet, frames the byte stream (see the framing sub-package),
 // and stamps each frame with its identity (receive time, local sequence,
