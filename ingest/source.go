@@ -243,7 +243,7 @@ func (s *Source) readPort(ctx context.Context, port Port, buf []byte, frame *Fra
 			return err
 		}
 		if err := pace.after(n, end); err != nil {
-			return fmt.Errorf("set the read timeout: %w", err)
+			return fmt.Errorf("pace the reads: %w", err)
 		}
 		s.checkQuiet(now, quietSince)
 	}
