@@ -27,6 +27,7 @@ type activationResult struct {
 func (m *Member) startActivation(term uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.Pair.ActivationTimeout)
 	m.activation = &pendingActivation{term: term, cancel: cancel}
+	m.procs.boost()
 	m.workers.Go(func() {
 		err := m.pipe.Activate(ctx)
 		select {

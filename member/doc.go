@@ -14,6 +14,10 @@
 //     what the link, the pipeline and the port report, and carries out the
 //     actions it returns: activate, deactivate, send heartbeats. It shuts
 //     them down in dependency order.
+//   - When the program asks for it (Options.FollowLoad), the Go runtime's
+//     processor count: one while the member is quiet, the runtime's
+//     default while it activates or is busy (processors, the only code
+//     of the process that sets it).
 //   - The member's health as the world sees it: liveness (the loop turns),
 //     readiness (it could serve as the active member, or every reason it
 //     could not), the /status document (Status, the one type its every

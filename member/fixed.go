@@ -25,6 +25,7 @@ func (m *Member) runFixed(ctx context.Context) error {
 	for {
 		if wantActive && due {
 			due = false
+			m.procs.boost()
 			err := m.pipe.Activate(ctx)
 			switch {
 			case err == nil:

@@ -113,6 +113,7 @@ func (m *Member) perform(a ftpair.Action) {
 		m.link.Send(a.To, a.Heartbeat)
 	case ftpair.PrepareToActivate:
 		m.log.Info("preparing to activate: the active member is silent", "peer", a.Peer)
+		m.procs.boost()
 	case ftpair.CancelPrepare:
 		m.log.Info("preparation cancelled: the active member is heard again")
 	case ftpair.Activate:

@@ -58,6 +58,9 @@ type Member struct {
 	fatalCh      chan error
 	stopped      chan struct{}
 	workers      sync.WaitGroup
+	// procs sets the processor count by the load (nil unless
+	// Options.FollowLoad).
+	procs *processors
 
 	pairStatus atomic.Pointer[ftpair.Status]
 	actStatus  atomic.Pointer[ActivationStatus]
@@ -87,6 +90,12 @@ type Options struct {
 	// Frames, when set, receives each frame read, one a line
 	// (feedd run --print-frames).
 	Frames io.Writer
+	// FollowLoad lets the member set the Go runtime's processor count
+	// (GOMAXPROCS) by its load: one while it is quiet, the runtime's
+	// default while it activates or is busy (processors.go). The count is
+	// the whole process's, so only a process's one member may follow the
+	// load; feedd run does unless GOMAXPROCS is in its environment.
+	FollowLoad bool
 }
 
 // New builds the member cfg configures (cfg with its defaults applied and
@@ -107,6 +116,7 @@ func New(cfg Config, opts Options) (*Member, error) {
 		requests: make(chan switchoverRequest),
 		fatalCh:  make(chan error, 1),
 		stopped:  make(chan struct{}),
+		procs:    newProcessors(opts.FollowLoad, log),
 		feed:     feedJudge{window: cfg.Pair.Core.ActivationInterval},
 		retry:    activationBackoff{min: cfg.Pair.Core.ActivationInterval, max: max(maxActivationRetry, cfg.Pair.Core.ActivationInterval)},
 		failLog:  failureLog{every: maxActivationRetry},

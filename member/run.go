@@ -25,7 +25,7 @@ func (m *Member) Run(ctx context.Context) error {
 	m.sd = sd
 
 	m.log.Info("feedd run starting", "version", m.version, "role", m.mode, "device", m.cfg.Serial.Device,
-		"framing", m.cfg.Framing.Mode, "kafka", m.cfg.Kafka.String())
+		"framing", m.cfg.Framing.Mode, "kafka", m.cfg.Kafka.String(), "processors", m.processorsNote())
 
 	// Each stage has its own context so shutdown can go in order.
 	var pipeline, port, pairLink stage
@@ -40,6 +40,11 @@ func (m *Member) Run(ctx context.Context) error {
 		})
 	}
 	port.start(func(ctx context.Context) { srcErr = m.readPort(ctx) })
+	var load stage
+	if m.procs != nil {
+		load.start(m.procs.run)
+	}
+	defer load.stop()
 
 	stopAdmin, err := m.startAdmin()
 	if err != nil {

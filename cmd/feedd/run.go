@@ -102,7 +102,9 @@ func runRun(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopProfiles()
-	m, err := member.New(cfg, member.Options{Mode: role, Logger: log, Version: versionString(), Frames: frames})
+	// An operator's GOMAXPROCS is a fixed processor count to keep.
+	followLoad := os.Getenv("GOMAXPROCS") == ""
+	m, err := member.New(cfg, member.Options{Mode: role, Logger: log, Version: versionString(), Frames: frames, FollowLoad: followLoad})
 	if err != nil {
 		return err
 	}
