@@ -51,8 +51,9 @@ type benchMember struct {
 	name      string // unique in the run: files are named after it
 	starts    int
 
-	mu   sync.Mutex
-	proc *memberproc.Proc
+	mu      sync.Mutex
+	proc    *memberproc.Proc
+	started time.Time // when proc was started
 }
 
 // memberSeq numbers the members of a run.
@@ -153,9 +154,16 @@ func (m *benchMember) start() error {
 		return fmt.Errorf("member %s: %w", m.spec.ID, err)
 	}
 	m.mu.Lock()
-	m.proc = p
+	m.proc, m.started = p, time.Now()
 	m.mu.Unlock()
 	return nil
+}
+
+// uptime is how long the current process has run.
+func (m *benchMember) uptime() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return time.Since(m.started)
 }
 
 // current is the member's latest process, nil before the first start.

@@ -343,11 +343,12 @@ func (res *results) renderEOS(p printFunc) {
 
 func (res *results) renderFailover(p printFunc) {
 	p("Two `feedd run` members in the pair protocol, each on its own pty fed the same frames at %d frames/s, defaults throughout "+
-		"(heartbeat 100 ms, activation interval 500 ms, commit interval 25 ms). Each repetition waits for a settled pair, signals the active "+
+		"(heartbeat 100 ms, activation interval 500 ms, commit interval 25 ms). Each repetition waits for a settled pair whose inactive member "+
+		"has run for %v at least (a member runs on every processor for its first seconds, on one once it is quiet), signals the active "+
 		"(SIGKILL for a crash, SIGSTOP for a hang), and measures from the signal to the broker's timestamp of the commit marker that ends the "+
 		"new active's first transaction (when a read_committed consumer can first read the new active's frames; the broker runs on the same "+
 		"clock, at millisecond resolution). The failed member is then restarted (crash) or continued (hang) and the pair settles again. "+
-		"Percentiles are nearest-rank.\n\n", failoverFeedRate)
+		"Percentiles are nearest-rank.\n\n", failoverFeedRate, failoverSettle)
 	p("| fault | failovers | min | p50 | p90 | p99 | max | activation began (p50) | failbacks | audit of the topic |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, kind := range []string{"crash", "hang"} {
 		f := res.Failover[kind]
