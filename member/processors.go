@@ -39,6 +39,8 @@ const (
 // loadFollower decides the processor count from samples of the process's
 // CPU time. It does no I/O and never reads the clock: processors feeds it.
 type loadFollower struct {
+	busy   float64       // loadBusy
+	quiet  float64       // loadQuiet
 	all    int           // the runtime's default count: while busy
 	procs  int           // the count decided
 	at     time.Time     // the last sample's time (zero: none yet)
@@ -49,7 +51,7 @@ type loadFollower struct {
 // newLoadFollower starts on the runtime's default count, as busy at now:
 // a member starting up connects and catches up first.
 func newLoadFollower(all int, now time.Time) *loadFollower {
-	return &loadFollower{all: all, procs: all, busyAt: now}
+	return &loadFollower{busy: loadBusy, quiet: loadQuiet, all: all, procs: all, busyAt: now}
 }
 
 // sample takes the process's CPU time at now and returns the count.
@@ -57,9 +59,9 @@ func (f *loadFollower) sample(now time.Time, cpu time.Duration) int {
 	if !f.at.IsZero() && now.After(f.at) {
 		share := float64(cpu-f.cpu) / float64(now.Sub(f.at))
 		switch {
-		case share >= loadBusy:
+		case share >= f.busy:
 			f.procs, f.busyAt = f.all, now
-		case share >= loadQuiet && f.procs == f.all:
+		case share >= f.quiet && f.procs == f.all:
 			f.busyAt = now
 		case f.procs == f.all && now.Sub(f.busyAt) >= loadQuietFor:
 			f.procs = 1
