@@ -348,7 +348,7 @@ func (res *results) renderFailover(p printFunc) {
 		"(SIGKILL for a crash, SIGSTOP for a hang), and measures from the signal to the broker's timestamp of the commit marker that ends the "+
 		"new active's first transaction (when a read_committed consumer can first read the new active's frames; the broker runs on the same "+
 		"clock, at millisecond resolution). The failed member is then restarted (crash) or continued (hang) and the pair settles again. "+
-		"Percentiles are nearest-rank.\n\n", failoverFeedRate, failoverSettle)
+		"Percentiles are nearest-rank.\n\n", failoverFeedRate, memberSettle)
 	p("| fault | failovers | min | p50 | p90 | p99 | max | activation began (p50) | failbacks | audit of the topic |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, kind := range []string{"crash", "hang"} {
 		f := res.Failover[kind]
@@ -446,11 +446,11 @@ func (res *results) memoryAt(depth int) (rss, idle, payload, ratio []float64) {
 }
 
 func (res *results) renderCPU(p printFunc) {
-	p("A settled pair fed the same frames on both ptys at a steady rate; each member's CPU time (user + system, from /proc) over %v, "+
-		"after a second of warm-up, divided by the time. The peer is `kcat -P` (acks=all, idempotence) fed the same frames at the same rate "+
+	p("A settled pair, both members past their first %v (which a member runs on every processor), fed the same frames on both ptys "+
+		"at a steady rate; each member's CPU time (user + system, from /proc) over %v, after a second of warm-up, divided by the time. The peer is `kcat -P` (acks=all, idempotence) fed the same frames at the same rate "+
 		"through its standard input. Figures are percent of one core; the per-1,000-frames/s columns divide by the rate in thousands. "+
 		"Rate 0 in `--cpu-rates` measures the pair idle, the row *idle*: the same settled pair with its feed stopped before the warm-up, "+
-		"no frame at all on either port for the whole measurement, and no kcat to compare with.\n\n", res.o.cpuDuration)
+		"no frame at all on either port for the whole measurement, and no kcat to compare with.\n\n", memberSettle, res.o.cpuDuration)
 	p("| rate | active | inactive | kcat -P | active per 1,000 frames/s | inactive per 1,000 frames/s | kcat per 1,000 frames/s |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, rate := range res.o.cpuRates {
 		a, i, k := res.cpuAt(rate)

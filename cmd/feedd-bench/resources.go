@@ -160,6 +160,9 @@ func (r *runner) cpuOnce(ctx context.Context, rate float64) (cpuRun, error) {
 	if err != nil {
 		return run, err
 	}
+	// Members past their first seconds, which they run on every
+	// processor, as members have long been when users look at their CPU.
+	time.Sleep(memberSettle - min(active.uptime(), inactive.uptime()))
 	if rate != cpuIdle {
 		pp.startFeed(rate)
 	}
