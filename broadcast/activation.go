@@ -262,8 +262,8 @@ func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err
 			"producer_id", h.pid, "epoch", h.epoch, "topic", h.topic, "start_offset", h.start)
 		return nil
 	}
-	settled := func(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
-		return waitSettled(ctx, adm, topic, stuck)
+	settled := func(ctx context.Context, cl *kgo.Client, topic string) (int64, error) {
+		return waitSettled(ctx, cl, topic, stuck)
 	}
 	if f.lso, f.topicID, err = listOnInstance(ctx, cl, p.cfg.Topic, settled); err != nil {
 		return f, fmt.Errorf("activation: %w", err)
@@ -373,24 +373,25 @@ func (p *Pipeline) newProducer() (*kgo.Client, error) {
 // the fence's abort, or the transaction timeout), so waiting for it is
 // bounded; the caller's context bounds it too. A hanging transaction is the
 // exception (hanging.go): waitSettled lets an activation end one.
-func settledEnd(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
-	return waitSettled(ctx, adm, topic, nil)
+//
+// The two offsets are listed together, in no known order, and that is
+// enough: both are listed after the fence, when the old holder can add no
+// record but its markers. If the last stable offset was listed second, it
+// having reached the high watermark listed first still says that every
+// record the old holder wrote is decided and below it.
+func settledEnd(ctx context.Context, cl *kgo.Client, topic string) (int64, error) {
+	return waitSettled(ctx, cl, topic, nil)
 }
 
 // waitSettled is settledEnd; stuck, if set, is called each time the last
 // stable offset has stayed below the high watermark for hangingAfter more:
 // it may end a hanging transaction, and its error says why the wait goes
 // on.
-func waitSettled(ctx context.Context, adm *kadm.Client, topic string, stuck func(context.Context, *kadm.Client) error) (int64, error) {
+func waitSettled(ctx context.Context, cl *kgo.Client, topic string, stuck func(context.Context, *kadm.Client) error) (int64, error) {
 	var why error
 	check := time.Now().Add(hangingAfter)
 	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, 200*time.Millisecond) {
-		lso, err := lastStableOffset(ctx, adm, topic)
-		if err != nil {
-			return 0, err
-		}
-		ends, err := adm.ListEndOffsets(ctx, topic)
-		hw, err := partitionOffset(ends, err, topic, "high watermark")
+		lso, hw, err := stableAndEnd(ctx, cl, topic)
 		if err != nil {
 			return 0, err
 		}
@@ -398,7 +399,7 @@ func waitSettled(ctx context.Context, adm *kadm.Client, topic string, stuck func
 			return lso, nil
 		}
 		if stuck != nil && time.Now().After(check) {
-			why = stuck(ctx, adm)
+			why = stuck(ctx, kadm.NewClient(cl))
 			check = time.Now().Add(hangingAfter)
 		}
 		select {
@@ -410,31 +411,6 @@ func waitSettled(ctx context.Context, adm *kadm.Client, topic string, stuck func
 		case <-time.After(backoff):
 		}
 	}
-}
-
-// lastStableOffset is ListOffsets with isolation level read_committed: every
-// record below it belongs to a finished transaction.
-func lastStableOffset(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
-	l, err := adm.ListCommittedOffsets(ctx, topic)
-	return partitionOffset(l, err, topic, "last stable offset")
-}
-
-// partitionOffset is partition 0's offset in a listing of the topic's
-// offsets, and the listing's error (err, or the partition's own), saying
-// which offset was listed (what): a pipeline's topic has the one
-// partition, and each list call fails in the same three ways.
-func partitionOffset(l kadm.ListedOffsets, err error, topic, what string) (int64, error) {
-	if err != nil {
-		return 0, fmt.Errorf("listing the %s of %s: %w", what, topic, err)
-	}
-	o, ok := l.Lookup(topic, 0)
-	switch {
-	case !ok:
-		return 0, fmt.Errorf("listing the %s of %s: no answer for partition 0", what, topic)
-	case o.Err != nil:
-		return 0, fmt.Errorf("listing the %s of %s: %w", what, topic, o.Err)
-	}
-	return o.Offset, nil
 }
 
 // fenceDone handles the fence worker's result and reports whether the

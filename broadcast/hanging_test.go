@@ -9,7 +9,6 @@ import (
 
 	"github.com/feedd/feedd/broadcast/kafkatest"
 	"github.com/feedd/feedd/internal/testsupport"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -50,8 +49,7 @@ func TestKafkaHangingTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	hangTransaction(ctx, t, b.Addr(), cfg)
-	adm := kadm.NewClient(cl)
-	stable, err := lastStableOffset(ctx, adm, cfg.Topic)
+	stable, err := lastStableOffset(ctx, cl, cfg.Topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +73,7 @@ func TestKafkaHangingTransaction(t *testing.T) {
 	}
 	// Under transaction protocol 2 a commit is answered before its
 	// markers are written: read once the last one is.
-	if _, err := settledEnd(ctx, adm, cfg.Topic); err != nil {
+	if _, err := settledEnd(ctx, cl, cfg.Topic); err != nil {
 		t.Fatal(err)
 	}
 	var hung int

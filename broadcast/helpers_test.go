@@ -296,7 +296,7 @@ func readCommitted(t testing.TB, addr, topic string) []topicRecord {
 func eachCommitted(t testing.TB, addr, topic string, fn func(*kgo.Record)) {
 	t.Helper()
 	lso := func(ctx context.Context, cl *kgo.Client) (int64, error) {
-		return lastStableOffset(ctx, kadm.NewClient(cl), topic)
+		return lastStableOffset(ctx, cl, topic)
 	}
 	consumeTopic(t, addr, topic, kgo.ReadCommitted(), lso, func(r *kgo.Record) {
 		if !r.Attrs.IsControl() {

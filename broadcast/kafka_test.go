@@ -199,7 +199,7 @@ func TestKafkaFreshTopic(t *testing.T) {
 	b := startKafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cl, adm := adminClient(t, b.Addr())
+	cl, _ := adminClient(t, b.Addr())
 	for i := range 5 {
 		cfg := kafkaConfig(b.Addr(), fmt.Sprintf("fresh-%d", i)).WithDefaults()
 		if err := EnsureTopic(ctx, cl, cfg); err != nil {
@@ -208,7 +208,7 @@ func TestKafkaFreshTopic(t *testing.T) {
 		if err := EnsureControlTopic(ctx, cl, cfg); err != nil {
 			t.Fatalf("control topic %d: %v", i, err)
 		}
-		if _, err := lastStableOffset(ctx, adm, cfg.Topic); err != nil {
+		if _, err := lastStableOffset(ctx, cl, cfg.Topic); err != nil {
 			t.Fatalf("topic %d, just created: %v", i, err)
 		}
 	}

@@ -75,13 +75,13 @@ func fetchTopicID(ctx context.Context, cl *kgo.Client, topic string) (kadm.Topic
 // listOnInstance lists an offset of the topic with list, between two asks of its
 // id: the offset belongs to that instance of the topic only if both name the
 // same one. It tries again (a few times) if they differ.
-func listOnInstance(ctx context.Context, cl *kgo.Client, topic string, list func(context.Context, *kadm.Client, string) (int64, error)) (int64, kadm.TopicID, error) {
+func listOnInstance(ctx context.Context, cl *kgo.Client, topic string, list func(context.Context, *kgo.Client, string) (int64, error)) (int64, kadm.TopicID, error) {
 	for try := 0; ; try++ {
 		before, err := fetchTopicID(ctx, cl, topic)
 		if err != nil {
 			return 0, before, err
 		}
-		off, err := list(ctx, kadm.NewClient(cl), topic)
+		off, err := list(ctx, cl, topic)
 		if err != nil {
 			return 0, before, err
 		}
@@ -97,12 +97,6 @@ func listOnInstance(ctx context.Context, cl *kgo.Client, topic string, list func
 				topic, formatTopicID(before), formatTopicID(after))
 		}
 	}
-}
-
-// logStartOffset lists the first offset the topic still holds.
-func logStartOffset(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
-	l, err := adm.ListStartOffsets(ctx, topic)
-	return partitionOffset(l, err, topic, "start offset")
 }
 
 // currentTopic reports whether something listed on the topic instance id
