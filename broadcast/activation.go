@@ -215,7 +215,10 @@ type fenceResult struct {
 // fence runs in a worker: a producer (the standby, connected ahead, or a
 // new one), the topic checked, the transactional id initialised (which
 // fences the peer and aborts its open transaction), and the last stable
-// offset after that.
+// offset after that. The topic is checked before the fence unless its
+// instance was checked already (checkedTopic); an instance met for the
+// first time after the fence is checked then, and a wrong shape fails the
+// activation either way.
 func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err error) {
 	cl := p.standby.take(ctx)
 	if cl == nil {
@@ -233,9 +236,12 @@ func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err
 		}
 	}()
 	f.cl = cl
-	a.setStep("checking the topic")
-	if err := EnsureTopic(ctx, cl, p.cfg); err != nil {
-		return f, fmt.Errorf("activation: %w", err)
+	checked := p.checked.last()
+	if checked == (kadm.TopicID{}) {
+		a.setStep("checking the topic")
+		if _, err := p.checked.ensure(ctx, cl, p.cfg); err != nil {
+			return f, fmt.Errorf("activation: %w", err)
+		}
 	}
 	a.setStep("initialising transactional id " + p.txnID + " (the fence)")
 	if f.pid, f.epoch, err = cl.ProducerID(ctx); err != nil {
@@ -265,7 +271,19 @@ func (p *Pipeline) fence(ctx context.Context, a *activation) (f fenceResult, err
 	settled := func(ctx context.Context, cl *kgo.Client, topic string) (int64, error) {
 		return waitSettled(ctx, cl, topic, stuck)
 	}
-	if f.lso, f.topicID, err = listOnInstance(ctx, cl, p.cfg.Topic, settled); err != nil {
+	f.lso, f.topicID, err = listOnInstance(ctx, cl, p.cfg.Topic, settled)
+	if checked != (kadm.TopicID{}) && f.topicID != checked {
+		// Not the instance checked before (deleted, or deleted and
+		// created again, since): its shape is checked now, after the
+		// fence, and its offsets listed again.
+		a.setStep("checking the topic")
+		if _, err := p.checked.ensure(ctx, cl, p.cfg); err != nil {
+			return f, fmt.Errorf("activation: %w", err)
+		}
+		a.setStep("waiting for the topic's open transactions to end")
+		f.lso, f.topicID, err = listOnInstance(ctx, cl, p.cfg.Topic, settled)
+	}
+	if err != nil {
 		return f, fmt.Errorf("activation: %w", err)
 	}
 	if p.transactional {

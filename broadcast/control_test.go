@@ -234,7 +234,7 @@ func TestControlTopicShape(t *testing.T) {
 	startMember(t, custom, "a", backlog.Config{})
 	for _, topic := range []string{"feed.control", "other-beats"} {
 		waitFor(t, topic+" created", func() bool {
-			_, err := describeTopic(ctx, cl, topic) // not kadm's cached metadata
+			_, _, err := describeTopic(ctx, cl, topic) // not kadm's cached metadata
 			return err == nil
 		})
 		tds, err := adm.ListTopics(ctx, topic)

@@ -311,7 +311,7 @@ func (p *Pipeline) positionEcho(ctx context.Context, cl *kgo.Client, fromStart b
 }
 
 func (p *Pipeline) echoStart(ctx context.Context, cl *kgo.Client, fromStart bool) (int64, kadm.TopicID, error) {
-	if err := EnsureTopic(ctx, cl, p.cfg); err != nil {
+	if _, err := p.checked.ensure(ctx, cl, p.cfg); err != nil {
 		return 0, kadm.TopicID{}, err
 	}
 	if fromStart {

@@ -217,6 +217,8 @@ type Pipeline struct {
 	// until known; oldTopicIDs are the ids it replaced (recreate.go).
 	topicID     kadm.TopicID
 	oldTopicIDs []kadm.TopicID
+	// checked is the topic instance whose shape was last found right.
+	checked checkedTopic
 
 	// Latency histograms, observed by Run's goroutine and exported by the
 	// collector (a Histogram is safe for concurrent use).

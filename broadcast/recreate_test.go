@@ -354,7 +354,7 @@ func createTopicAgain(t *testing.T, addr string, cfg Config) kadm.TopicID {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if _, err := awaitTopic(ctx, cl, cfg.Topic); err != nil {
+	if _, _, err := awaitTopic(ctx, cl, cfg.Topic); err != nil {
 		t.Fatal(err)
 	}
 	id, err := fetchTopicID(ctx, cl, cfg.Topic)

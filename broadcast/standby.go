@@ -138,13 +138,18 @@ func (s *standbyProducer) close() {
 
 // warmProducer connects a producer client to a broker and, for
 // transactions, to the transactional id's coordinator (DescribeTransactions
-// finds it and asks it something harmless), within a bound.
+// finds it and asks it something harmless), within a bound. It checks the
+// topic's shape again too, so that the activation need not before its
+// fence (checkedTopic).
 func (p *Pipeline) warmProducer(ctx context.Context, cl *kgo.Client) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.CommitTimeout)
 	defer cancel()
 	if err := cl.Ping(ctx); err != nil {
 		p.log.Debug("standby producer: no broker answered", "err", err)
 		return
+	}
+	if _, err := p.checked.ensure(ctx, cl, p.cfg); err != nil {
+		p.log.Debug("standby producer: the topic check failed; the activation will check it first", "err", err)
 	}
 	if p.transactional {
 		if _, err := kadm.NewClient(cl).DescribeTransactions(ctx, p.txnID); err != nil {

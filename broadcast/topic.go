@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -25,7 +26,8 @@ var ErrTopicShape = errors.New("topic unfit for a feedd pipeline")
 // replication factor (acks=all can succeed), and no unclean leader election
 // (a committed record cannot vanish).
 func EnsureTopic(ctx context.Context, cl *kgo.Client, c Config) error {
-	return ensureTopic(ctx, cl, c, c.Topic, nil, true)
+	_, err := ensureTopic(ctx, cl, c, c.Topic, nil, true)
+	return err
 }
 
 // EnsureControlTopic creates the control topic (c.ControlTopic) if it is
@@ -39,28 +41,66 @@ func EnsureControlTopic(ctx context.Context, cl *kgo.Client, c Config) error {
 	if c.ControlTopic == "" {
 		return errors.New("kafka.control_topic: not set")
 	}
-	return ensureTopic(ctx, cl, c, c.ControlTopic, map[string]*string{
+	_, err := ensureTopic(ctx, cl, c, c.ControlTopic, map[string]*string{
 		"retention.ms": kadm.StringPtr(strconv.FormatInt(ControlRetention.Milliseconds(), 10)),
 		"segment.ms":   kadm.StringPtr(strconv.FormatInt(ControlSegment.Milliseconds(), 10)),
 	}, false)
+	return err
+}
+
+// checkedTopic remembers the instance of the feed's topic whose shape was
+// last found right, zero if none: the echo's start, the standby producer's
+// warming and each activation check it (ensureTopic), and an activation
+// on the instance last checked does not check it again before its fence,
+// two requests fewer between an obituary and the first commit. Any failed
+// check forgets it, so that the next activation checks first, as the first
+// one does. Safe for concurrent use.
+type checkedTopic struct {
+	mu sync.Mutex
+	id kadm.TopicID
+}
+
+// ensure is ensureTopic for the feed's topic, remembering the result.
+func (c *checkedTopic) ensure(ctx context.Context, cl *kgo.Client, cfg Config) (kadm.TopicID, error) {
+	id, err := ensureTopic(ctx, cl, cfg, cfg.Topic, nil, true)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.id = id; err != nil {
+		c.id = kadm.TopicID{}
+	}
+	return id, err
+}
+
+// last is the instance last found right; zero if none, or if the broker
+// has no topic ids.
+func (c *checkedTopic) last() kadm.TopicID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.id
 }
 
 // ensureTopic creates topic if it is missing (with the extra configs) and
 // checks its shape; durable asks for the checks that only the feed's topic
-// needs.
-func ensureTopic(ctx context.Context, cl *kgo.Client, c Config, topic string, extra map[string]*string, durable bool) error {
+// needs. It returns the id of the topic instance it described (zero from a
+// broker without topic ids).
+func ensureTopic(ctx context.Context, cl *kgo.Client, c Config, topic string, extra map[string]*string, durable bool) (kadm.TopicID, error) {
 	adm := kadm.NewClient(cl)
-	replicas, err := describeTopic(ctx, cl, topic)
+	replicas, id, err := describeTopic(ctx, cl, topic)
 	if errors.Is(err, kerr.UnknownTopicOrPartition) {
 		if err := createTopic(ctx, adm, c, topic, extra); err != nil {
-			return err
+			return id, err
 		}
-		replicas, err = awaitTopic(ctx, cl, topic)
+		replicas, id, err = awaitTopic(ctx, cl, topic)
 	}
 	if err != nil {
-		return err
+		return id, err
 	}
+	return id, checkTopicConfigs(ctx, adm, topic, replicas, durable)
+}
 
+// checkTopicConfigs checks the configs of a topic with that many replicas
+// against what feedd needs of it; durable as for ensureTopic.
+func checkTopicConfigs(ctx context.Context, adm *kadm.Client, topic string, replicas int, durable bool) error {
 	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
 	if err != nil {
 		return fmt.Errorf("kafka topic %s: describing configs: %w", topic, err)
@@ -104,25 +144,25 @@ const topicAppearTimeout = 30 * time.Second
 // UNKNOWN_TOPIC_OR_PARTITION, or the partition LEADER_NOT_AVAILABLE. An
 // activation that went on to list the last stable offset would fail. (kfake
 // creates topics synchronously, which is why only Kafka shows this.)
-func awaitTopic(ctx context.Context, cl *kgo.Client, topic string) (replicas int, err error) {
+func awaitTopic(ctx context.Context, cl *kgo.Client, topic string) (replicas int, id kadm.TopicID, err error) {
 	deadline := time.Now().Add(topicAppearTimeout)
 	for backoff := 20 * time.Millisecond; ; backoff = min(2*backoff, 500*time.Millisecond) {
 		var leader int32
-		replicas, leader, err = describePartition(ctx, cl, topic)
+		replicas, leader, id, err = describePartition(ctx, cl, topic)
 		switch {
 		case err == nil && leader >= 0:
-			return replicas, nil
+			return replicas, id, nil
 		case err == nil:
 			err = fmt.Errorf("kafka topic %s: %w", topic, kerr.LeaderNotAvailable)
 		case !errors.Is(err, kerr.UnknownTopicOrPartition) && !errors.Is(err, kerr.LeaderNotAvailable):
-			return 0, err
+			return 0, id, err
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("created, but not ready after %v: %w", topicAppearTimeout, err)
+			return 0, id, fmt.Errorf("created, but not ready after %v: %w", topicAppearTimeout, err)
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("%w (waiting for it after creating it: %w)", err, ctx.Err())
+			return 0, id, fmt.Errorf("%w (waiting for it after creating it: %w)", err, ctx.Err())
 		case <-time.After(backoff):
 		}
 	}
@@ -132,26 +172,27 @@ func awaitTopic(ctx context.Context, cl *kgo.Client, topic string) (replicas int
 // replicas. It asks the broker directly: franz-go's metadata cache (which
 // kadm's listings use) would keep answering "unknown topic" for a few
 // seconds after the peer created it.
-func describeTopic(ctx context.Context, cl *kgo.Client, topic string) (replicas int, err error) {
-	replicas, _, err = describePartition(ctx, cl, topic)
-	return replicas, err
+func describeTopic(ctx context.Context, cl *kgo.Client, topic string) (replicas int, id kadm.TopicID, err error) {
+	replicas, _, id, err = describePartition(ctx, cl, topic)
+	return replicas, id, err
 }
 
 // describePartition is describeTopic that also returns the partition's
 // leader (-1 while it has none).
-func describePartition(ctx context.Context, cl *kgo.Client, topic string) (replicas int, leader int32, err error) {
+func describePartition(ctx context.Context, cl *kgo.Client, topic string) (replicas int, leader int32, id kadm.TopicID, err error) {
 	t, err := topicMetadata(ctx, cl, topic)
 	if err != nil {
-		return 0, -1, err
+		return 0, -1, id, err
 	}
+	id = kadm.TopicID(t.TopicID)
 	if n := len(t.Partitions); n != 1 {
-		return 0, -1, fmt.Errorf("%w: %s has %d partitions; feedd needs exactly 1, because the feed's order holds only within one partition", ErrTopicShape, topic, n)
+		return 0, -1, id, fmt.Errorf("%w: %s has %d partitions; feedd needs exactly 1, because the feed's order holds only within one partition", ErrTopicShape, topic, n)
 	}
 	// A partition error (LEADER_NOT_AVAILABLE, REPLICA_NOT_AVAILABLE for
 	// an offline follower) is not the topic's shape: producing and
 	// listing offsets report what matters of it.
 	part := t.Partitions[0]
-	return len(part.Replicas), part.Leader, nil
+	return len(part.Replicas), part.Leader, id, nil
 }
 
 // topicMetadata asks the broker (not franz-go's cache) for one topic's

@@ -9,6 +9,7 @@ import (
 
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/broadcast/localbroker"
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // TestEnsureTopic: a missing topic is created with one partition; a topic
@@ -49,6 +50,42 @@ func TestEnsureTopic(t *testing.T) {
 	}
 	if st := m.Status(); st.ProducerEpoch != -1 || st.State != StateInactive {
 		t.Fatalf("after the refusal: epoch %d, role %v; want no fence (-1), inactive", st.ProducerEpoch, st.State)
+	}
+}
+
+// TestActivationChecksATopicMadeAgain: a member checks the topic's shape
+// when its echo starts and does not check that instance again before its
+// fence. The topic deleted and created again compacted after that check
+// must still be refused at the activation, with nothing committed to it:
+// by the check after the fence, or by the one before it if the echo found
+// the new instance first and forgot the checked one.
+func TestActivationChecksATopicMadeAgain(t *testing.T) {
+	b := startBroker(t, "")
+	cfg := testConfig(b.Addr(), "made-again")
+	m := startMember(t, cfg, "a", backlog.Config{})
+	waitFor(t, "the topic checked by the echo's start", func() bool { return m.checked.last() != kadm.TopicID{} })
+	checked := m.checked.last()
+
+	deleteTopic(t, b.Addr(), cfg.Topic)
+	cl, adm := adminClient(t, b.Addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, cfg.Topic); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := fetchTopicID(ctx, cl, cfg.Topic); err != nil || id == checked {
+		t.Fatalf("the topic made again: id %s (checked %s), %v; want a new id", formatTopicID(id), formatTopicID(checked), err)
+	}
+	m.Accept(frame(1, time.Now()))
+	err := m.Activate(ctx)
+	if !errors.Is(err, ErrTopicShape) || !strings.Contains(err.Error(), "cleanup.policy=compact") {
+		t.Fatalf("activation on the topic made again compacted: %v, want ErrTopicShape naming cleanup.policy=compact", err)
+	}
+	if st := m.Status(); st.State != StateInactive || st.Counters.CommittedFrames != 0 {
+		t.Fatalf("after the refusal: %v, %d frames committed; want inactive, none", st.State, st.Counters.CommittedFrames)
+	}
+	if id := m.checked.last(); id != (kadm.TopicID{}) {
+		t.Fatalf("after the refusal the member still counts %s as checked", formatTopicID(id))
 	}
 }
 
