@@ -94,7 +94,7 @@ func benchFailover(b *testing.B, kind string) {
 	slices.Sort(detect)
 	if !ok { // once, however many rounds b.N takes
 		b.Logf("%s: %d failovers, signal to first commit of the new active (ms): min %.1f, p50 %.1f, p90 %.1f, p99 %.1f, max %.1f; "+
-			"activation began after p50 %.1f ms; %d failbacks; samples in order (ms):%s",
+			"active after p50 %.1f ms; %d failbacks; samples in order (ms):%s",
 			kind, len(commit), ms(commit[0]), ms(percentile(commit, 50)), ms(percentile(commit, 90)), ms(percentile(commit, 99)),
 			ms(commit[len(commit)-1]), ms(percentile(detect, 50)), res.failbacks, list.String())
 	}
@@ -136,7 +136,7 @@ func runFailovers(b *testing.B, kind string, reps int) failoverResult {
 		s := failoverSample{commit: committed.Sub(at), detect: st.Pair.RoleSince.Sub(at)}
 		samples = append(samples, s)
 		if testing.Verbose() { // otherwise the summary lists the samples
-			b.Logf("%s %2d: %s -> %s: first commit after %6.1f ms (activation began after %6.1f ms)", kind, rep+1,
+			b.Logf("%s %2d: %s -> %s: first commit after %6.1f ms (active after %6.1f ms)", kind, rep+1,
 				active.id, inactive.id, float64(s.commit)/1e6, float64(s.detect)/1e6)
 		}
 

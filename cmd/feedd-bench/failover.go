@@ -32,7 +32,8 @@ type failoverResult struct {
 	Kind string
 	// Commit is from the signal to the broker's timestamp of the commit
 	// marker of the new active's first transaction; Detect to the new
-	// active's role change (its /status role_since).
+	// active's role change (its /status role_since), which comes once its
+	// fence and catch-up are done, as the flush of its ring begins.
 	Commit, Detect []time.Duration
 	// Failbacks counts repetitions after which the failed member took the
 	// slot back once it was running again.
@@ -109,7 +110,7 @@ func (r *runner) failovers(ctx context.Context, kind string) (*failoverResult, e
 		}
 		res.Commit = append(res.Commit, committed.Sub(at))
 		res.Detect = append(res.Detect, st.Pair.RoleSince.Sub(at))
-		log.Printf("failover %s %d/%d: %s -> %s, first commit after %v (activation began after %v)", kind, rep+1, r.o.failoverReps,
+		log.Printf("failover %s %d/%d: %s -> %s, first commit after %v (active after %v)", kind, rep+1, r.o.failoverReps,
 			active.spec.ID, inactive.spec.ID, committed.Sub(at).Round(100*time.Microsecond), st.Pair.RoleSince.Sub(at).Round(100*time.Microsecond))
 		if kind == "hang" {
 			err = active.current().Resume()

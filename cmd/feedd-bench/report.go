@@ -348,8 +348,9 @@ func (res *results) renderFailover(p printFunc) {
 		"(SIGKILL for a crash, SIGSTOP for a hang), and measures from the signal to the broker's timestamp of the commit marker that ends the "+
 		"new active's first transaction (when a read_committed consumer can first read the new active's frames; the broker runs on the same "+
 		"clock, at millisecond resolution). The failed member is then restarted (crash) or continued (hang) and the pair settles again. "+
-		"Percentiles are nearest-rank.\n\n", failoverFeedRate, memberSettle)
-	p("| fault | failovers | min | p50 | p90 | p99 | max | activation began (p50) | failbacks | audit of the topic |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		"Percentiles are nearest-rank. The member active column is from the signal to the new active's role change in its `/status` "+
+		"(`role_since`): its fence and its catch-up done, the flush of its ring beginning.\n\n", failoverFeedRate, memberSettle)
+	p("| fault | failovers | min | p50 | p90 | p99 | max | member active (p50) | failbacks | audit of the topic |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, kind := range []string{"crash", "hang"} {
 		f := res.Failover[kind]
 		if f == nil {
