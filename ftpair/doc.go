@@ -163,10 +163,14 @@
 //     report [Fenced] on any fencing error; report [HealthChanged] for Kafka
 //     (commits, produce or the echo consumer failing, and recovering).
 //   - Witness: report [WitnessSeen] for fresh committed records (or control
-//     heartbeats written while the feed is quiet) of other members, read
+//     keepalives written while the feed is quiet) of other members, read
 //     back read_committed; records should carry the writer's member id,
 //     incarnation and slot. Report records carrying our own member id
-//     that this process did not write as a [WitnessSeen] naming us.
+//     that this process did not write as a [WitnessSeen] naming us. While
+//     active, ask [Node.WitnessNeeded] after each step whether the control
+//     keepalives are needed: each heartbeat names the last one its sender
+//     took from each peer ([Heartbeat].Heard), so they may be spared while
+//     every configured peer hears this member.
 //   - Ingest: report [HealthChanged] for the feed (ok, quiet, noisy), after
 //     its own debouncing.
 //   - Supply an incarnation that differs at every start of the process.

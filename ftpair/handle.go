@@ -93,6 +93,14 @@ func (n *Node) onHeartbeat(hb Heartbeat) {
 	if !p.haveHB || restarted || n.now.Sub(p.heardAt) > 2*n.cfg.HeartbeatInterval {
 		p.heardSince = n.now
 	}
+	if restarted || p.haveHB && p.hb.Incarnation != hb.Incarnation {
+		p.ackSeq = 0
+	}
+	for _, h := range hb.Heard {
+		if h.From == n.cfg.MemberID && h.Incarnation == n.inc && h.Seq <= n.seq {
+			p.ackSeq = max(p.ackSeq, h.Seq)
+		}
+	}
 	p.dead = false
 	p.hb, p.haveHB, p.heardAt, p.hbBase = hb, true, n.now, n.now
 	p.missed = 0

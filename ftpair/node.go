@@ -81,6 +81,7 @@ type Node struct {
 
 	nextHB   time.Time
 	lastAdv  Heartbeat
+	sent     [sentKept]sentHeartbeat // the latest heartbeats sent
 	sentAny  bool
 	greet    []string
 	peers    map[string]*peer
@@ -106,6 +107,10 @@ type peer struct {
 	// without one (the peer's silence, a cut link, a stall of ours), or
 	// from a new process of the peer.
 	heardSince time.Time
+
+	// ackSeq is the latest of this incarnation's heartbeats the peer's
+	// heartbeats say it took (0: none).
+	ackSeq uint64
 
 	witnessAt   time.Time
 	witBase     time.Time // witnessAt moved forward by our own stalls since
@@ -368,22 +373,90 @@ func (n *Node) current() Heartbeat {
 // newly connected peers.
 func (n *Node) heartbeat() {
 	adv := n.current()
-	if !n.sentAny || !n.now.Before(n.nextHB) || adv != n.lastAdv {
-		n.seq++
-		hb := adv
-		hb.Seq = n.seq
-		n.emit(SendHeartbeat{Heartbeat: hb})
+	if !n.sentAny || !n.now.Before(n.nextHB) || !sameAdvert(adv, n.lastAdv) {
+		n.emit(SendHeartbeat{Heartbeat: n.numbered(adv)})
 		n.lastAdv, n.sentAny = adv, true
 		n.nextHB = n.now.Add(n.cfg.HeartbeatInterval)
 		n.greet = n.greet[:0]
 	}
 	for _, id := range n.greet {
-		n.seq++
-		hb := adv
-		hb.Seq = n.seq
-		n.emit(SendHeartbeat{To: id, Heartbeat: hb})
+		n.emit(SendHeartbeat{To: id, Heartbeat: n.numbered(adv)})
 	}
 	n.greet = n.greet[:0]
+}
+
+// numbered is the next heartbeat to send with content adv: its sequence
+// number, and what this member has heard of each peer. Its sending time
+// is kept for WitnessNeeded.
+func (n *Node) numbered(adv Heartbeat) Heartbeat {
+	n.seq++
+	hb := adv
+	hb.Seq = n.seq
+	for _, id := range n.ids {
+		if p := n.peers[id]; p.haveHB && !p.dead {
+			hb.Heard = append(hb.Heard, HeardHeartbeat{From: id, Incarnation: p.hb.Incarnation, Seq: p.hb.Seq})
+		}
+	}
+	n.sent[n.seq%sentKept] = sentHeartbeat{seq: n.seq, at: n.now}
+	return hb
+}
+
+// sentKept is how many of its latest heartbeats' sending times a member
+// keeps: at the default interval, 1.6 s of them, well past witnessGate.
+const sentKept = 16
+
+// sentHeartbeat is when this member sent the heartbeat numbered seq.
+type sentHeartbeat struct {
+	seq uint64
+	at  time.Time
+}
+
+// sentAt is when this member sent its heartbeat numbered seq, zero if it
+// is no longer kept (or was never sent).
+func (n *Node) sentAt(seq uint64) time.Time {
+	if h := n.sent[seq%sentKept]; seq != 0 && h.seq == seq {
+		return h.at
+	}
+	return time.Time{}
+}
+
+// witnessGate is how recently every peer must have shown that it heard
+// this member for the Kafka witness to be spared: two heartbeat intervals
+// and a half, since a peer's heartbeat names the last of ours it took
+// before it was sent, up to an interval (and the round trip) later.
+func (n *Node) witnessGate() time.Duration { return n.cfg.HeartbeatInterval * 5 / 2 }
+
+// WitnessNeeded reports whether the Kafka witness is needed now: whether
+// some peer that could take over when this member falls silent may not be
+// hearing it. peers are all the members of the group but this one, as
+// configured (whether heard or not). It is false only if each of them has
+// taken, according to its latest heartbeat, one of this member's sent
+// within witnessGate; and always true when witnessGate is more than half
+// the activation interval, too slow a pace of heartbeats to leave room
+// for the witness to arrive once they show a peer deaf.
+//
+// The active member's control keepalives are that witness (broadcast):
+// they keep an inactive member whose link is cut from taking over on the
+// silence. Spared while the peers hear the active, they are needed again
+// within witnessGate of the last heartbeat a peer took, plus the edge's
+// tick: half an activation interval and a little more, before the peer
+// could decide on the silence.
+func (n *Node) WitnessNeeded(peers []string) bool {
+	gate := n.witnessGate()
+	if gate > n.cfg.ActivationInterval/2 {
+		return true
+	}
+	for _, id := range peers {
+		p := n.peers[id]
+		if p == nil || p.ackSeq == 0 {
+			return true
+		}
+		at := n.sentAt(p.ackSeq)
+		if at.IsZero() || n.now.Sub(at) > gate {
+			return true
+		}
+	}
+	return false
 }
 
 func latest(ts ...time.Time) time.Time {

@@ -2,6 +2,7 @@ package ftpair
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -163,13 +164,25 @@ type Heartbeat struct {
 	// TakeoverFrom names the active member the (heavier, preempting) sender
 	// asks to hand over to it.
 	TakeoverFrom string `json:"takeover_from,omitempty"`
+	// Heard names, for each peer the sender has heard, the last heartbeat
+	// it took from it: how an active member learns that its peers hear it
+	// (Node.WitnessNeeded). Senders before it was added leave it empty.
+	Heard []HeardHeartbeat `json:"heard,omitempty"`
 }
 
-// advertised is the heartbeat without its sequence number, to detect when
-// something peers care about has changed.
-func (h Heartbeat) advertised() Heartbeat {
-	h.Seq = 0
-	return h
+// HeardHeartbeat names a heartbeat: its sender, the sender's incarnation
+// and the heartbeat's sequence number.
+type HeardHeartbeat struct {
+	From        string `json:"from"`
+	Incarnation uint64 `json:"incarnation"`
+	Seq         uint64 `json:"seq"`
+}
+
+// sameAdvert reports whether two heartbeats say the same to peers, apart
+// from what changes with every heartbeat (the sequence number and Heard).
+func sameAdvert(a, b Heartbeat) bool {
+	a.Seq, b.Seq, a.Heard, b.Heard = 0, 0, nil, nil
+	return reflect.DeepEqual(a, b)
 }
 
 func (h Heartbeat) String() string {

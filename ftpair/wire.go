@@ -23,6 +23,14 @@ func (h Heartbeat) MarshalBinary() ([]byte, error) {
 			return nil, fmt.Errorf("ftpair: heartbeat: member id of %d bytes is too long", len(s))
 		}
 	}
+	if len(h.Heard) > maxWireHeard {
+		return nil, fmt.Errorf("ftpair: heartbeat: %d members heard, at most %d", len(h.Heard), maxWireHeard)
+	}
+	for _, x := range h.Heard {
+		if len(x.From) > maxWireString {
+			return nil, fmt.Errorf("ftpair: heartbeat: member id of %d bytes is too long", len(x.From))
+		}
+	}
 	if h.Weight < 0 || h.Slot < 0 {
 		return nil, errors.New("ftpair: heartbeat: negative weight or slot")
 	}
@@ -43,8 +51,19 @@ func (h Heartbeat) MarshalBinary() ([]byte, error) {
 	b = append(b, flags)
 	b = appendString(b, h.HandoverTo)
 	b = appendString(b, h.TakeoverFrom)
+	// Appended later: a decoder that stops after TakeoverFrom ignores it.
+	b = binary.AppendUvarint(b, uint64(len(h.Heard)))
+	for _, x := range h.Heard {
+		b = appendString(b, x.From)
+		b = binary.AppendUvarint(b, x.Incarnation)
+		b = binary.AppendUvarint(b, x.Seq)
+	}
 	return b, nil
 }
+
+// maxWireHeard bounds the entries of Heard in an encoded heartbeat: one per
+// peer, and a group is a handful of members.
+const maxWireHeard = 64
 
 // UnmarshalBinary decodes what MarshalBinary encoded.
 func (h *Heartbeat) UnmarshalBinary(data []byte) error {
@@ -63,6 +82,16 @@ func (h *Heartbeat) UnmarshalBinary(data []byte) error {
 	feed, kafka, flags := FeedState(d.byte()), KafkaState(d.byte()), d.byte()
 	out.HandoverTo = d.string()
 	out.TakeoverFrom = d.string()
+	if d.err == nil && len(d.b) > 0 { // absent from a sender before Heard
+		heard := d.int(maxWireHeard)
+		for range heard {
+			x := HeardHeartbeat{From: d.string(), Incarnation: d.uvarint(), Seq: d.uvarint()}
+			if d.err != nil {
+				break
+			}
+			out.Heard = append(out.Heard, x)
+		}
+	}
 	if d.err != nil {
 		return fmt.Errorf("ftpair: heartbeat: %w", d.err)
 	}

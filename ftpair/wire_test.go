@@ -2,6 +2,7 @@ package ftpair
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 )
 
@@ -11,6 +12,8 @@ func TestHeartbeatWireRoundTrip(t *testing.T) {
 		{From: "feed-b", Incarnation: 1<<63 + 5, Seq: 1 << 40, Weight: MaxWeight, Role: RoleActive, Slot: 3,
 			Term: 99, Feed: FeedNoisy, Kafka: KafkaFailing, HoldOff: true, HandoverTo: "c", TakeoverFrom: "d"},
 		{From: "x", Role: RoleActivating, Feed: FeedQuiet},
+		{From: "a", Incarnation: 7, Seq: 12, Weight: 1, Role: RoleActive, Term: 3,
+			Heard: []HeardHeartbeat{{From: "b", Incarnation: 1<<62 + 1, Seq: 40}, {From: "c", Incarnation: 2, Seq: 1}}},
 	} {
 		b, err := hb.MarshalBinary()
 		if err != nil {
@@ -23,17 +26,25 @@ func TestHeartbeatWireRoundTrip(t *testing.T) {
 		if err := got.UnmarshalBinary(b); err != nil {
 			t.Fatalf("%v: %v", hb, err)
 		}
-		if got != hb {
+		if !reflect.DeepEqual(got, hb) {
 			t.Fatalf("round trip: got %v, want %v", got, hb)
 		}
 		// Later versions append fields: a decoder ignores trailing bytes.
-		if err := got.UnmarshalBinary(append(b, 1, 2, 3)); err != nil || got != hb {
+		if err := got.UnmarshalBinary(append(b, 1, 2, 3)); err != nil || !reflect.DeepEqual(got, hb) {
 			t.Fatalf("with trailing bytes: %v %v", got, err)
 		}
-		// Every truncation is an error, never a panic.
+		// Every truncation is an error, never a panic, but the one that
+		// ends where a sender from before Heard ended its heartbeats.
+		before := len(mustMarshal(Heartbeat{From: hb.From, Incarnation: hb.Incarnation, Seq: hb.Seq, Weight: hb.Weight,
+			Role: hb.Role, Slot: hb.Slot, Term: hb.Term, Feed: hb.Feed, Kafka: hb.Kafka, HoldOff: hb.HoldOff,
+			HandoverTo: hb.HandoverTo, TakeoverFrom: hb.TakeoverFrom})) - 1
 		for i := range b {
-			if err := new(Heartbeat).UnmarshalBinary(b[:i]); err == nil {
+			err := new(Heartbeat).UnmarshalBinary(b[:i])
+			if i != before && err == nil {
 				t.Fatalf("truncated to %d bytes: no error", i)
+			}
+			if i == before && err != nil {
+				t.Fatalf("as a sender before Heard encoded it: %v", err)
 			}
 		}
 	}
@@ -76,6 +87,7 @@ func mustMarshal(h Heartbeat) []byte {
 func FuzzHeartbeatWire(f *testing.F) {
 	f.Add(mustMarshal(Heartbeat{From: "a", Incarnation: 3, Seq: 9, Weight: 2, Role: RoleActive, HandoverTo: "b"}))
 	f.Add([]byte{1, 0})
+	f.Add(mustMarshal(Heartbeat{From: "b", Seq: 2, Weight: 1, Heard: []HeardHeartbeat{{From: "a", Incarnation: 3, Seq: 9}}}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var h Heartbeat
 		if err := h.UnmarshalBinary(data); err != nil {
@@ -86,7 +98,7 @@ func FuzzHeartbeatWire(f *testing.F) {
 			t.Fatalf("decoded %v does not encode: %v", h, err)
 		}
 		var h2 Heartbeat
-		if err := h2.UnmarshalBinary(b); err != nil || h2 != h {
+		if err := h2.UnmarshalBinary(b); err != nil || !reflect.DeepEqual(h2, h) {
 			t.Fatalf("re-decode: %v %v, want %v", h2, err, h)
 		}
 	})
