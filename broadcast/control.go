@@ -54,11 +54,48 @@ func (p *Pipeline) controlEnabled() bool {
 	return p.cfg.ControlInterval > 0 && p.transactional
 }
 
+// sparedControlInterval is the pace of the keepalives while the witness
+// is spared (SpareWitness): slow, but enough for an active member with a
+// quiet feed to notice within a second that it lost Kafka (its keepalive
+// fails), which the keepalives are the only way of.
+const sparedControlInterval = time.Second
+
+// SpareWitness tells the pipeline whether the other members hear this one
+// over the pair link, as the pair core judges it (ftpair.Node.
+// WitnessNeeded): the witness the keepalives give is then not needed, and
+// an active member with a quiet feed commits one every second instead of
+// every kafka.control_interval. Told that it is needed again, it commits
+// the next one as soon as kafka.control_interval has passed since the last
+// commit. Until told otherwise, the witness is needed. Safe to call from
+// any goroutine; it never blocks.
+func (p *Pipeline) SpareWitness(spare bool) {
+	if p.witnessSpared.Swap(spare) != spare {
+		select {
+		case p.witnessNews <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// witnessChanged is the loop's turn after SpareWitness changed its mind:
+// a witness needed again is not left waiting for the slow keepalive.
+func (p *Pipeline) witnessChanged() {
+	if p.witnessSpared.Load() || !p.controlEnabled() || p.act == nil {
+		return
+	}
+	p.controlTimer.Reset(max(0, p.cfg.ControlInterval-time.Since(p.controlArmed)))
+}
+
 // armControl (re)starts the wait for the next keepalive: called whenever the
 // active member commits or starts producing.
 func (p *Pipeline) armControl() {
 	if p.controlEnabled() {
-		p.controlTimer.Reset(p.cfg.ControlInterval)
+		every := p.cfg.ControlInterval
+		if p.witnessSpared.Load() {
+			every = max(every, sparedControlInterval)
+		}
+		p.controlArmed = time.Now()
+		p.controlTimer.Reset(every)
 	}
 }
 

@@ -170,6 +170,31 @@ func TestControlKeepaliveWitness(t *testing.T) {
 	}
 }
 
+// TestControlKeepaliveSpared: while the pair core judges that every peer
+// hears the active member (SpareWitness), a quiet feed's keepalives come
+// every second, not every kafka.control_interval; once the witness is
+// needed again they come at that interval again. The bound on the spared
+// keepalives is an upper one: a slow machine commits fewer, never more.
+func TestControlKeepaliveSpared(t *testing.T) {
+	b := startBroker(t, "")
+	a := startMember(t, controlConfig(b.Addr(), "spared"), "a", backlog.Config{})
+	a.activate(t, 30*time.Second)
+	waitFor(t, "keepalives at the control interval", func() bool { return a.Status().Counters.ControlKeepalives >= 5 })
+
+	a.SpareWitness(true)
+	time.Sleep(50 * time.Millisecond) // the keepalive under way, and one armed before, may still come
+	from, start := a.Status().Counters.ControlKeepalives, time.Now()
+	time.Sleep(1500 * time.Millisecond)
+	spared, took := a.Status().Counters.ControlKeepalives-from, time.Since(start)
+	if limit := uint64(took/sparedControlInterval) + 2; spared > limit {
+		t.Fatalf("%d keepalives in %v with the witness spared; want at most %d (one a second)", spared, took, limit)
+	}
+
+	a.SpareWitness(false)
+	from = a.Status().Counters.ControlKeepalives
+	waitFor(t, "keepalives at the control interval again", func() bool { return a.Status().Counters.ControlKeepalives >= from+10 })
+}
+
 // TestControlKeepaliveFence: with the feed quiet, B's activation fences A;
 // A learns it from its next keepalive, and no keepalive of A's is committed
 // past the fence point, so B (now active) never takes one as a witness,

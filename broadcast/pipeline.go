@@ -185,10 +185,15 @@ type Pipeline struct {
 	// controlTimer fires kafka.control_interval after the active member's
 	// last commit (or its going live): a control keepalive is due.
 	controlTimer *time.Timer
-	shutdown     bool
-	kafka        kafkaContact // safe from any goroutine
-	witness      Witness
-	twin         Witness
+	controlArmed time.Time // when controlTimer was last armed
+	// witnessSpared is SpareWitness's word, and witnessNews wakes the
+	// loop when it changes.
+	witnessSpared atomic.Bool
+	witnessNews   chan struct{}
+	shutdown      bool
+	kafka         kafkaContact // safe from any goroutine
+	witness       Witness
+	twin          Witness
 	// heldEpochs is the producer ids and epochs this process has held, newest
 	// last (at most maxHeldEpochs): records of our member id under any
 	// other were written by another process.
@@ -279,6 +284,7 @@ func New(cfg Config, opt Options) (*Pipeline, error) {
 		recErr:        make(chan struct{}, 1),
 		firstAck:      make(chan struct{}, 1),
 		changed:       make(chan struct{}, 1),
+		witnessNews:   make(chan struct{}, 1),
 		exiting:       make(chan struct{}),
 		done:          make(chan struct{}),
 		transactional: cfg.Producer == ProducerTransactional,
@@ -496,6 +502,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			p.commitDue()
 		case <-p.controlTimer.C:
 			p.controlDue()
+		case <-p.witnessNews:
+			p.witnessChanged()
 		case <-p.rep.timer.C:
 			p.rep.armed = time.Time{}
 			p.repairTick()
