@@ -26,6 +26,7 @@ import (
 
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/ftpair/link"
+	"github.com/feedd/feedd/hw/serialsim"
 	"github.com/feedd/feedd/member"
 )
 
@@ -203,6 +204,53 @@ func TestE2ELinkCut(t *testing.T) {
 	if a2, _ := c.waitPair(); a2 != active {
 		t.Errorf("after the link came back %s is active, want %s", a2.id, active.id)
 	}
+	c.stream(300 * time.Millisecond)
+	c.finish(e2eExpect{})
+}
+
+// TestE2ELinkCutQuiet: the pair link is cut while the feed is quiet, so
+// that only the control keepalives show the active alive. While its peer
+// hears it over the link the active spares them (one a second); cut, it
+// must commit them at kafka.control_interval again before the inactive's
+// activation interval has run out: no activation, no flapping.
+func TestE2ELinkCutQuiet(t *testing.T) {
+	c := newE2ECluster(t, e2eOptions{proxy: true})
+	active, inactive := c.waitPair()
+	if err := c.sim.SetDrop(serialsim.AllPorts, 1); err != nil { // the feed falls quiet
+		t.Fatal(err)
+	}
+	c.stream(time.Second)
+	spared := active.mustStatus()
+	c.stream(3 * time.Second)
+	// An upper bound, which a loaded machine cannot break: one a second,
+	// where the control interval (100 ms) would have made 30.
+	if n := active.mustStatus().Broadcast.Counters.ControlKeepalives - spared.Broadcast.Counters.ControlKeepalives; n > 6 {
+		t.Errorf("%s committed %d keepalives in 3 s with its peer hearing it; want at most 6 (one a second)", active.id, n)
+	}
+
+	before := inactive.mustStatus()
+	w := c.watchRoles()
+	c.proxy.Cut()
+	inactive.waitStatus(inactive.id+" to see the link silent", func(st member.Status) (bool, string) {
+		return st.Pair.Counters.WitnessSuppressed > before.Pair.Counters.WitnessSuppressed,
+			fmt.Sprintf("witness suppressed %d", st.Pair.Counters.WitnessSuppressed)
+	})
+	c.stream(6 * e2eActivation)
+	holders, polls, both := w.end()
+	during := inactive.mustStatus()
+	if during.Pair.Counters.Activations != before.Pair.Counters.Activations {
+		t.Errorf("%s activated while the link was cut and the feed quiet: pair activations %d -> %d", inactive.id,
+			before.Pair.Counters.Activations, during.Pair.Counters.Activations)
+	}
+	if len(holders) != 1 || holders[active.id] == 0 || both != 0 {
+		t.Errorf("over %d polls while cut, members reported active: %v (both at once: %d); want only %s", polls, holders, both, active.id)
+	}
+
+	c.proxy.Restore()
+	if a2, _ := c.waitPair(); a2 != active {
+		t.Errorf("after the link came back %s is active, want %s", a2.id, active.id)
+	}
+	c.releaseFeed()
 	c.stream(300 * time.Millisecond)
 	c.finish(e2eExpect{})
 }

@@ -96,6 +96,10 @@ func (m *Member) step(ev ftpair.Event) {
 	for _, a := range m.node.Step(time.Now(), ev) {
 		m.perform(a)
 	}
+	// The keepalives slow down while every peer hears this member, and
+	// come back at the next step after one may not: each tick at the
+	// latest, half a heartbeat interval.
+	m.pipe.SpareWitness(!m.node.WitnessNeeded(m.peers))
 	st := m.node.Status()
 	m.pairStatus.Store(&st)
 	m.logClash(st.MemberIDClash)

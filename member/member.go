@@ -32,6 +32,7 @@ type Member struct {
 	pipe     *broadcast.Pipeline
 	link     *link.Link   // nil for a fixed role
 	node     *ftpair.Node // nil for a fixed role
+	peers    []string     // the configured peers' member ids
 	secret   []byte       // the pair's, for operator requests (nil for a fixed role)
 
 	// Owned by the loop goroutine.
@@ -139,6 +140,9 @@ func New(cfg Config, opts Options) (*Member, error) {
 			return nil, err
 		}
 		m.node = node
+		for _, p := range cfg.Pair.Link.Peers {
+			m.peers = append(m.peers, p.ID)
+		}
 		st := node.Status()
 		m.pairStatus.Store(&st)
 	}

@@ -67,7 +67,7 @@ func kafka() section {
 		}),
 		linesPanel(spec{
 			id: 35, title: "Kafka witness age (inactive)", w: 12, h: 7, unit: units.Seconds,
-			desc:    "How long ago an inactive member last saw the active's commits (or control keepalives) through Kafka: the witness it consults before taking over on silence. Small while the active works.",
+			desc:    "How long ago an inactive member last saw the active's commits (or control keepalives) through Kafka: the witness it consults before taking over on silence. Small while the active works: up to a second on a quiet feed while the inactive hears the active over the pair link, up to kafka.control_interval when it does not.",
 			queries: []query{{expr: ageWhereActive("feedd_broadcast_witness_seen_timestamp_seconds", 0), legend: "witness age {{member}}"}},
 		}),
 	}}
