@@ -148,7 +148,7 @@ func (p *Pipeline) warmProducer(ctx context.Context, cl *kgo.Client) {
 		p.log.Debug("standby producer: no broker answered", "err", err)
 		return
 	}
-	if _, err := p.checked.ensure(ctx, cl, p.cfg); err != nil {
+	if err := p.checked.check(ctx, cl, p.cfg); err != nil {
 		p.log.Debug("standby producer: the topic check failed; the activation will check it first", "err", err)
 	}
 	if p.transactional {

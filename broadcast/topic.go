@@ -49,8 +49,9 @@ func EnsureControlTopic(ctx context.Context, cl *kgo.Client, c Config) error {
 }
 
 // checkedTopic remembers the instance of the feed's topic whose shape was
-// last found right, zero if none: the echo's start, the standby producer's
-// warming and each activation check it (ensureTopic), and an activation
+// last found right, zero if none: the echo's start and each activation
+// check it (ensureTopic, which creates it if missing), the standby
+// producer's warming too (without creating it), and an activation
 // on the instance last checked does not check it again before its fence,
 // two requests fewer between an obituary and the first commit. Any failed
 // check forgets it, so that the next activation checks first, as the first
@@ -63,12 +64,29 @@ type checkedTopic struct {
 // ensure is ensureTopic for the feed's topic, remembering the result.
 func (c *checkedTopic) ensure(ctx context.Context, cl *kgo.Client, cfg Config) (kadm.TopicID, error) {
 	id, err := ensureTopic(ctx, cl, cfg, cfg.Topic, nil, true)
+	c.remember(id, err)
+	return id, err
+}
+
+// check is ensure without creating a missing topic: the standby
+// producer's warming must not make again a topic just deleted, which an
+// operator may be about to create anew.
+func (c *checkedTopic) check(ctx context.Context, cl *kgo.Client, cfg Config) error {
+	replicas, id, err := describeTopic(ctx, cl, cfg.Topic)
+	if err == nil {
+		err = checkTopicConfigs(ctx, kadm.NewClient(cl), cfg.Topic, replicas, true)
+	}
+	c.remember(id, err)
+	return err
+}
+
+// remember takes the result of a check of the instance id.
+func (c *checkedTopic) remember(id kadm.TopicID, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.id = id; err != nil {
 		c.id = kadm.TopicID{}
 	}
-	return id, err
 }
 
 // last is the instance last found right; zero if none, or if the broker

@@ -10,6 +10,7 @@ import (
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/broadcast/localbroker"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // TestEnsureTopic: a missing topic is created with one partition; a topic
@@ -86,6 +87,42 @@ func TestActivationChecksATopicMadeAgain(t *testing.T) {
 	}
 	if id := m.checked.last(); id != (kadm.TopicID{}) {
 		t.Fatalf("after the refusal the member still counts %s as checked", formatTopicID(id))
+	}
+}
+
+// TestCheckedTopic: what a member remembers of the topic's shape. The
+// standby producer's check (check) never creates a missing topic, which an
+// operator who deleted it may be about to create anew, and forgets the
+// instance; the echo's and the activation's (ensure) create it; a check
+// of a topic with the wrong shape forgets the instance checked before.
+func TestCheckedTopic(t *testing.T) {
+	b := startBroker(t, "")
+	cl, adm := adminClient(t, b.Addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := testConfig(b.Addr(), "checked").WithDefaults()
+	var c checkedTopic
+
+	if err := c.check(ctx, cl, cfg); !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		t.Fatalf("check of a missing topic: %v, want UNKNOWN_TOPIC_OR_PARTITION", err)
+	}
+	if tds, err := adm.ListTopics(ctx, cfg.Topic); err != nil || tds.Has(cfg.Topic) {
+		t.Fatalf("after the check of a missing topic: %v, %v; want it still missing", tds.Names(), err)
+	}
+	id, err := c.ensure(ctx, cl, cfg)
+	if err != nil || id == (kadm.TopicID{}) || c.last() != id {
+		t.Fatalf("ensure: id %s, %v; remembered %s", formatTopicID(id), err, formatTopicID(c.last()))
+	}
+	if err := c.check(ctx, cl, cfg); err != nil || c.last() != id {
+		t.Fatalf("check of the topic ensure made: %v; remembered %s, want %s", err, formatTopicID(c.last()), formatTopicID(id))
+	}
+
+	deleteTopic(t, b.Addr(), cfg.Topic)
+	if _, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, cfg.Topic); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.check(ctx, cl, cfg); !errors.Is(err, ErrTopicShape) || c.last() != (kadm.TopicID{}) {
+		t.Fatalf("check of the topic made again compacted: %v, remembered %s; want ErrTopicShape, nothing", err, formatTopicID(c.last()))
 	}
 }
 
