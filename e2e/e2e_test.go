@@ -165,28 +165,8 @@ func TestE2ERestartInactive(t *testing.T) {
 func TestE2ELinkCut(t *testing.T) {
 	c := newE2ECluster(t, e2eOptions{proxy: true})
 	active, inactive := c.waitPair()
-	before := inactive.mustStatus()
 	activeBefore := active.mustStatus()
-
-	w := c.watchRoles()
-	c.proxy.Cut()
-	// Several activation intervals of silence on the link.
-	inactive.waitStatus(inactive.id+" to see the link silent", func(st member.Status) (bool, string) {
-		return st.Pair.Counters.WitnessSuppressed > before.Pair.Counters.WitnessSuppressed,
-			fmt.Sprintf("witness suppressed %d", st.Pair.Counters.WitnessSuppressed)
-	})
-	c.stream(6 * e2eActivation)
-	holders, polls, both := w.end()
-	during := inactive.mustStatus()
-
-	if during.Pair.Counters.Activations != before.Pair.Counters.Activations || during.Broadcast.Counters.Activations != before.Broadcast.Counters.Activations {
-		t.Errorf("%s activated while the link was cut: pair activations %d -> %d, pipeline %d -> %d", inactive.id,
-			before.Pair.Counters.Activations, during.Pair.Counters.Activations,
-			before.Broadcast.Counters.Activations, during.Broadcast.Counters.Activations)
-	}
-	if len(holders) != 1 || holders[active.id] == 0 || both != 0 {
-		t.Errorf("over %d polls while cut, members reported active: %v (both at once: %d); want only %s", polls, holders, both, active.id)
-	}
+	before := c.cutLinkHeld(active, inactive, "the link was cut")
 	if st := active.mustStatus(); st.Role != "active" || !st.Pair.RoleSince.Equal(activeBefore.Pair.RoleSince) {
 		t.Errorf("%s: role %s since %v, was active since %v", active.id, st.Role, st.Pair.RoleSince, activeBefore.Pair.RoleSince)
 	}
@@ -206,6 +186,34 @@ func TestE2ELinkCut(t *testing.T) {
 	}
 	c.stream(300 * time.Millisecond)
 	c.finish(e2eExpect{})
+}
+
+// cutLinkHeld cuts the pair link and keeps it cut for six activation
+// intervals once the inactive has first held back on the Kafka witness:
+// the inactive must not activate, and no other member than active may
+// report itself active meanwhile. It returns the inactive's status from
+// before the cut; the link stays cut.
+func (c *e2eCluster) cutLinkHeld(active, inactive *e2eMember, while string) (before member.Status) {
+	c.t.Helper()
+	before = inactive.mustStatus()
+	w := c.watchRoles()
+	c.proxy.Cut()
+	inactive.waitStatus(inactive.id+" to see the link silent", func(st member.Status) (bool, string) {
+		return st.Pair.Counters.WitnessSuppressed > before.Pair.Counters.WitnessSuppressed,
+			fmt.Sprintf("witness suppressed %d", st.Pair.Counters.WitnessSuppressed)
+	})
+	c.stream(6 * e2eActivation)
+	holders, polls, both := w.end()
+	during := inactive.mustStatus()
+	if during.Pair.Counters.Activations != before.Pair.Counters.Activations || during.Broadcast.Counters.Activations != before.Broadcast.Counters.Activations {
+		c.t.Errorf("%s activated while %s: pair activations %d -> %d, pipeline %d -> %d", inactive.id, while,
+			before.Pair.Counters.Activations, during.Pair.Counters.Activations,
+			before.Broadcast.Counters.Activations, during.Broadcast.Counters.Activations)
+	}
+	if len(holders) != 1 || holders[active.id] == 0 || both != 0 {
+		c.t.Errorf("over %d polls while %s, members reported active: %v (both at once: %d); want only %s", polls, while, holders, both, active.id)
+	}
+	return before
 }
 
 // TestE2ELinkCutQuiet: the pair link is cut while the feed is quiet, so
@@ -228,24 +236,7 @@ func TestE2ELinkCutQuiet(t *testing.T) {
 		t.Errorf("%s committed %d keepalives in 3 s with its peer hearing it; want at most 6 (one a second)", active.id, n)
 	}
 
-	before := inactive.mustStatus()
-	w := c.watchRoles()
-	c.proxy.Cut()
-	inactive.waitStatus(inactive.id+" to see the link silent", func(st member.Status) (bool, string) {
-		return st.Pair.Counters.WitnessSuppressed > before.Pair.Counters.WitnessSuppressed,
-			fmt.Sprintf("witness suppressed %d", st.Pair.Counters.WitnessSuppressed)
-	})
-	c.stream(6 * e2eActivation)
-	holders, polls, both := w.end()
-	during := inactive.mustStatus()
-	if during.Pair.Counters.Activations != before.Pair.Counters.Activations {
-		t.Errorf("%s activated while the link was cut and the feed quiet: pair activations %d -> %d", inactive.id,
-			before.Pair.Counters.Activations, during.Pair.Counters.Activations)
-	}
-	if len(holders) != 1 || holders[active.id] == 0 || both != 0 {
-		t.Errorf("over %d polls while cut, members reported active: %v (both at once: %d); want only %s", polls, holders, both, active.id)
-	}
-
+	c.cutLinkHeld(active, inactive, "the link was cut and the feed quiet")
 	c.proxy.Restore()
 	if a2, _ := c.waitPair(); a2 != active {
 		t.Errorf("after the link came back %s is active, want %s", a2.id, active.id)
