@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/feedd/feedd/broadcast"
 )
 
 // The CPU benchmark measures, beside kcat, what franz-go alone costs doing
@@ -38,19 +41,22 @@ const (
 	floorFetchMaxWait = 500 * time.Millisecond
 )
 
-// runFloor is the child process: floorCommand produce|consume BROKER TOPIC.
-// It runs until killed, or (producing) until its standard input ends.
+// runFloor is the child process: floorCommand produce|consume BROKER TOPIC,
+// or produce-file BROKER TOPIC FILE. It runs until killed, or (producing)
+// until its standard input or the file ends.
 func runFloor(args []string) error {
 	fs := flag.NewFlagSet(floorCommand, flag.ContinueOnError)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 3 {
-		return errors.New("usage: " + floorCommand + " produce|consume BROKER TOPIC")
+	if fs.NArg() < 3 || (fs.Arg(0) == "produce-file") != (fs.NArg() == 4) {
+		return errors.New("usage: " + floorCommand + " produce|consume BROKER TOPIC, or produce-file BROKER TOPIC FILE")
 	}
 	role, broker, topic := fs.Arg(0), fs.Arg(1), fs.Arg(2)
 	ctx := context.Background()
 	switch role {
+	case "produce-file":
+		return floorProduceFile(ctx, broker, topic, fs.Args()[3:])
 	case "consume":
 		return floorConsume(broker, topic)
 	case "produce":
@@ -219,4 +225,60 @@ func (r *runner) floorCPU(ctx context.Context, rate float64) (producer, consumer
 		return 0, 0, fmt.Errorf("the franz-go consumer read %q records of the %d produced", counted.String(), n)
 	}
 	return cpu[0], cpu[1], nil
+}
+
+// floorProduceFile produces every line of file as a record with feedd's
+// header, in transactions of broadcast.DefaultCommitMaxFrames records, each
+// flushed and then committed, one at a time, as fast as the broker takes
+// them: the least a member must do to put the throughput benchmark's file
+// into Kafka under the fixed decisions (franz-go, transactions as the lock,
+// the record format), with no port, pipeline or echo.
+func floorProduceFile(ctx context.Context, broker, topic string, args []string) error {
+	data, err := os.ReadFile(args[0])
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.DefaultProduceTopic(topic), kgo.DisableClientMetrics(),
+		kgo.TransactionalID(fmt.Sprintf("%s-%d", floorCommand, os.Getpid())),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MaxBufferedRecords(2*broadcast.DefaultCommitMaxFrames))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	key, value, _ := strings.Cut(feeddLikeHeaders[0], "=")
+	header := []kgo.RecordHeader{{Key: key, Value: []byte(value)}}
+	var failed atomic.Pointer[error]
+	fail := func(_ *kgo.Record, err error) {
+		if err != nil {
+			failed.CompareAndSwap(nil, &err)
+		}
+	}
+	commit := func() error {
+		if err := cl.Flush(ctx); err != nil {
+			return err
+		}
+		if err := failed.Load(); err != nil {
+			return *err
+		}
+		return cl.EndTransaction(ctx, kgo.TryCommit)
+	}
+	n := 0
+	for line := range bytes.Lines(data) {
+		if n == 0 {
+			if err := cl.BeginTransaction(); err != nil {
+				return err
+			}
+		}
+		cl.Produce(ctx, &kgo.Record{Value: bytes.TrimRight(line, "\r\n"), Headers: header}, fail)
+		if n++; n == broadcast.DefaultCommitMaxFrames {
+			if err := commit(); err != nil {
+				return err
+			}
+			n = 0
+		}
+	}
+	if n > 0 {
+		return commit()
+	}
+	return nil
 }

@@ -64,11 +64,14 @@ var sections = []string{"throughput", "latency", "eos", "failover", "activation"
 func main() {
 	log.SetFlags(log.Ltime)
 	log.SetPrefix("feedd-bench: ")
-	if len(os.Args) > 1 && os.Args[1] == floorCommand {
-		if err := runFloor(os.Args[2:]); err != nil {
-			log.Fatal(err)
+	if len(os.Args) > 1 {
+		child := map[string]func([]string) error{floorCommand: runFloor, idleFloorCommand: runIdleFloor}[os.Args[1]]
+		if child != nil {
+			if err := child(os.Args[2:]); err != nil {
+				log.Fatal(err)
+			}
+			return
 		}
-		return
 	}
 	o, err := parseFlags(os.Args[1:])
 	if err != nil {

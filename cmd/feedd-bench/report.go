@@ -259,13 +259,25 @@ func (res *results) renderThroughput(p printFunc) {
 		{"feedd run (transactions, commit_interval 25ms)", t.Feedd},
 		{"kcat -P (acks=all, idempotence)", t.Kcat},
 		{"kcat -P with feedd's header", t.KcatHeaders},
+		{"franz-go alone, feedd's header, transactions", t.FranzGo},
 	} {
+		if len(row.perSeconds) == 0 {
+			continue
+		}
 		p("| %s | %s | %s |\n", row.producer, summarize(row.perSeconds).format(fmtRate), summarize(scale(row.perSeconds, FrameSize/1e6)).format(fixed(1)))
 	}
 	p("\n")
 	p("feedd / kcat, each set of runs: %s; median **%s**. feedd / kcat with headers: %s; median **%s**.\n\n",
 		listF(t.Ratios, "%.2f"), fmtRatio(summarize(t.Ratios).Median), listF(t.HeaderRatios, "%.2f"), fmtRatio(summarize(t.HeaderRatios).Median))
 	p("The third row is `%s`: the same lines with a static header of the key and size feedd writes, so that the record format's share of the difference shows apart from feedd's own.\n\n", t.KcatHdrCmd)
+	if len(t.FranzGo) > 0 {
+		fg := perRunRatios(t.FranzGo, t.KcatHeaders)
+		p("The fourth row is `%s` (cmd/feedd-bench/floor.go), timed as kcat is: franz-go alone producing the same lines with the same header, "+
+			"in transactions of %d records, each flushed and then committed before the next begins, as a member's are at saturation, with no port, pipeline or echo: "+
+			"the least a member must do under the fixed decisions (franz-go, transactions as the lock, the record format). franz-go alone / kcat with headers, each set of runs: %s; median **%s**; "+
+			"feedd / franz-go alone: median **%s**.\n\n",
+			t.FranzGoCmd, broadcast.DefaultCommitMaxFrames, listF(fg, "%.2f"), fmtRatio(summarize(fg).Median), fmtRatio(summarize(perRunRatios(t.Feedd, t.FranzGo)).Median))
+	}
 	p("What differs besides the code: feedd's records carry one header (format version, fingerprint, member, receive time, line window, feed sequence), its values are the sentences without `\\r\\n`, "+
 		"it commits a transaction as soon as it holds every frame read, cut at %v, %d frames or %d MiB of frames, whichever comes first, and its read_committed echo consumer reads the topic back; kcat's values are the lines without `\\n`.\n\n",
 		broadcast.DefaultCommitInterval, broadcast.DefaultCommitMaxFrames, broadcast.DefaultCommitMaxBytes>>20)
@@ -464,6 +476,7 @@ func (res *results) renderCPU(p printFunc) {
 			summarize(scale(a, per)).format(fmtPct2), summarize(scale(i, per)).format(fmtPct2), summarize(scale(k, per)).format(fmtPct2))
 	}
 	p("\nA member's CPU has a part that does not depend on the rate (pair heartbeats every 100 ms, the echo consumer's fetches, a commit per commit round trip while frames flow): per 1,000 frames/s it weighs more at low rates.\n\n")
+	res.renderIdleFloor(p)
 	var rows []string
 	for _, rate := range res.o.cpuRates {
 		prod, cons, kcat := res.cpuFloorAt(rate)
@@ -488,6 +501,38 @@ func (res *results) renderCPU(p printFunc) {
 		p("%s", r)
 	}
 	p("\n")
+}
+
+// renderIdleFloor is the idle pair beside two processes doing only what an
+// idle pair must (idlefloor.go), measured after it in each run.
+func (res *results) renderIdleFloor(p printFunc) {
+	active, inactive, floorActive, floorInactive := res.idleFloor()
+	if len(floorActive) == 0 {
+		return
+	}
+	p("What an idle pair cannot do without, measured after the pair in each run: two processes (`feedd-bench %s`, cmd/feedd-bench/idlefloor.go) "+
+		"that each read a pty nobody writes to with a read deadline of %v, the members' idle pace (a read that ends empty starts a frame's window), "+
+		"send a %d-byte heartbeat sealed with HMAC-SHA256 every %v over loopback TCP and check the peer's, and run a read_committed consumer of a topic "+
+		"that the broker answers within %v when nothing is committed, as the echo; the active one also commits a one-record transaction every %v, "+
+		"the Kafka keepalive of an idle active whose peer hears it. No core, ring, status, metrics or sightings.\n\n",
+		idleFloorCommand, idleFloorReadPace, idleFloorBeat, idleFloorHeartbeat, floorFetchMaxWait, idleFloorKeepalive)
+	p("| role | member | idle floor | member / floor |\n| --- | --- | --- | --- |\n")
+	p("| active | %s | %s | %s |\n", summarize(active).format(fmtPct2), summarize(floorActive).format(fmtPct2),
+		summarize(perRunRatios(active, floorActive)).format(fmtRatio))
+	p("| inactive | %s | %s | %s |\n\n", summarize(inactive).format(fmtPct2), summarize(floorInactive).format(fmtPct2),
+		summarize(perRunRatios(inactive, floorInactive)).format(fmtRatio))
+}
+
+// idleFloor is every idle run that measured the idle floor, the members'
+// figures beside the floor's, in percent of a core.
+func (res *results) idleFloor() (active, inactive, floorActive, floorInactive []float64) {
+	for _, c := range res.CPU {
+		if c.Rate == cpuIdle && c.FloorActive > 0 {
+			active, inactive = append(active, 100*c.Active), append(inactive, 100*c.Inactive)
+			floorActive, floorInactive = append(floorActive, 100*c.FloorActive), append(floorInactive, 100*c.FloorInactive)
+		}
+	}
+	return active, inactive, floorActive, floorInactive
 }
 
 // cpuFloorAt is every measurement of franz-go's producer and consumer alone

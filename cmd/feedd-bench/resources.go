@@ -119,6 +119,9 @@ type cpuRun struct {
 	// member must (floor.go); zero in results saved before they were
 	// measured.
 	FloorProducer, FloorConsumer float64 `json:",omitempty"`
+	// FloorActive and FloorInactive are, for the idle pair, two processes
+	// doing only what an idle pair must (idlefloor.go).
+	FloorActive, FloorInactive float64 `json:",omitempty"`
 }
 
 // cpuIdle, as a rate of the CPU benchmark, measures the pair with no
@@ -127,7 +130,8 @@ const cpuIdle = 0
 
 func (run cpuRun) String() string {
 	if run.Rate == cpuIdle {
-		return fmt.Sprintf("idle: active %.2f%%, inactive %.2f%% of a core", 100*run.Active, 100*run.Inactive)
+		return fmt.Sprintf("idle: active %.2f%%, inactive %.2f%% of a core; the idle floor's active %.2f%%, inactive %.2f%%",
+			100*run.Active, 100*run.Inactive, 100*run.FloorActive, 100*run.FloorInactive)
 	}
 	return fmt.Sprintf("active %.1f%%, inactive %.1f%%, kcat %.1f%%, franz-go producer %.1f%% and consumer %.1f%% of a core",
 		100*run.Active, 100*run.Inactive, 100*run.Kcat, 100*run.FloorProducer, 100*run.FloorConsumer)
@@ -178,7 +182,8 @@ func (r *runner) cpuOnce(ctx context.Context, rate float64) (cpuRun, error) {
 	}
 	run.Active, run.Inactive = cpu[0], cpu[1]
 	if rate == cpuIdle {
-		return run, nil
+		run.FloorActive, run.FloorInactive, err = r.idleFloorCPU(ctx)
+		return run, err
 	}
 	if run.Kcat, err = r.kcatCPU(ctx, rate); err != nil {
 		return run, err

@@ -106,6 +106,32 @@ func TestReportShowsTheFranzGoFloor(t *testing.T) {
 	}
 }
 
+// TestReportShowsTheIdleFloor: where the idle floor was measured beside the
+// idle pair, the CPU section has the members against it and the idle
+// target names it without judging by it; results saved before it was
+// measured have neither.
+func TestReportShowsTheIdleFloor(t *testing.T) {
+	res := resourceResults(t, nil, 1.2, 0.02, 0.012, 0.01, 0.02, 0.015)
+	if doc := renderString(res); strings.Contains(doc, "idle floor") {
+		t.Errorf("a run without the idle floor mentions it:\n%s", doc)
+	}
+	for i := range res.CPU {
+		if res.CPU[i].Rate == cpuIdle {
+			res.CPU[i].FloorActive, res.CPU[i].FloorInactive = 0.01, 0.005
+		}
+	}
+	doc := renderString(res)
+	for _, want := range []string{
+		"| idle CPU: each member of a pair with no frames under 1% of a core | active 2.02% (2.00%–2.04%), inactive 1.52% (1.50%–1.53%); the idle floor alone: active 1.00%, inactive 0.50% | **missed** |",
+		"| active | 2.02% (2.00%–2.04%) | 1.00% | 2.02× (2.00×–2.04×) |",
+		"| inactive | 1.52% (1.50%–1.53%) | 0.50% | 3.03× (3.00×–3.06×) |",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("the report lacks %q:\n%s", want, doc)
+		}
+	}
+}
+
 // TestResourceTargetsNeedTheirSetting: a target is judged only at the
 // setting it names, so a run that measured others has no row for it.
 func TestResourceTargetsNeedTheirSetting(t *testing.T) {

@@ -25,10 +25,16 @@ type throughputResult struct {
 	// KcatStart is kcat's own start-up and connection, which its runs
 	// include: the wall time of kcat producing a one-line file.
 	KcatStart []float64 // seconds
+	// FranzGo is franz-go alone producing the same lines with feedd's
+	// header in transactions as a member cuts them at saturation
+	// (floorProduceFile), timed as kcat is; none in results saved before
+	// it was measured.
+	FranzGo []float64 `json:",omitempty"`
 	// Ratios are feedd/kcat of each set of runs made back to back;
 	// HeaderRatios feedd/kcat with headers.
 	Ratios, HeaderRatios                   []float64
 	FileCmd, FeeddCmd, KcatCmd, KcatHdrCmd string
+	FranzGoCmd                             string `json:",omitempty"`
 }
 
 // activeMember starts a `feedd run --role active` member on a fresh topic
@@ -91,6 +97,34 @@ func (r *runner) feeddThroughput(ctx context.Context, file string, frames int, i
 	log.Printf("feedd: %d frames in %v: %d commits (%.0f frames each), committing %.0f%% of the time (EndTxn %.0f%%), %d hand-off stalls",
 		frames, elapsed.Round(time.Millisecond), c.Commits, float64(frames)/float64(max(c.Commits, 1)),
 		100*float64(c.CommitNanos)/float64(elapsed), 100*float64(c.EndTxnNanos)/float64(elapsed), c.HandoffStalls)
+	return float64(frames) / elapsed.Seconds(), nil
+}
+
+// franzGoThroughput produces the file with franz-go alone
+// (floorProduceFile) and returns frames/s: the wall time of the process, as
+// kcat's, start-up and connection included; the topic must then hold every
+// frame and a commit marker after each transaction.
+func (r *runner) franzGoThroughput(ctx context.Context, file string, frames int) (float64, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	topic, err := r.broker.freshTopic(ctx, "franzgo")
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, self, floorCommand, "produce-file", r.broker.Addr, topic, file).CombinedOutput()
+	elapsed := time.Since(start)
+	if err != nil {
+		return 0, fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
+	}
+	txns := (frames + broadcast.DefaultCommitMaxFrames - 1) / broadcast.DefaultCommitMaxFrames
+	if end, err := r.broker.endOffset(ctx, topic); err != nil || end != int64(frames+txns) {
+		return 0, fmt.Errorf("after franz-go the topic ends at offset %d (%v), want %d frames and %d commit markers", end, err, frames, txns)
+	}
 	return float64(frames) / elapsed.Seconds(), nil
 }
 
@@ -171,6 +205,10 @@ func (r *runner) benchThroughput(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("kcat with headers, run %d: %w", i+1, err)
 		}
+		fg, err := r.franzGoThroughput(ctx, file, r.o.frames)
+		if err != nil {
+			return fmt.Errorf("franz-go alone, run %d: %w", i+1, err)
+		}
 		topic, err := r.broker.freshTopic(ctx, "kcat1")
 		if err != nil {
 			return err
@@ -183,8 +221,9 @@ func (r *runner) benchThroughput(ctx context.Context) error {
 		res.Ratios = append(res.Ratios, f/k)
 		res.KcatHeaders, res.HeaderRatios = append(res.KcatHeaders, kh), append(res.HeaderRatios, f/kh)
 		res.KcatStart = append(res.KcatStart, s.Seconds())
-		log.Printf("throughput %d/%d: feedd %.0f frames/s, kcat %.0f frames/s (%.2f×), kcat with headers %.0f frames/s (%.2f×); kcat start-up %v",
-			i+1, r.o.reps, f, k, f/k, kh, f/kh, s.Round(time.Millisecond))
+		res.FranzGo = append(res.FranzGo, fg)
+		log.Printf("throughput %d/%d: feedd %.0f frames/s, kcat %.0f frames/s (%.2f×), kcat with headers %.0f frames/s (%.2f×), franz-go alone %.0f frames/s (%.2f× kcat with headers); kcat start-up %v",
+			i+1, r.o.reps, f, k, f/k, kh, f/kh, fg, fg/kh, s.Round(time.Millisecond))
 	}
 	r.res.Throughput = res
 	return nil
@@ -227,6 +266,7 @@ func newThroughputResult(frames int) *throughputResult {
 		FeeddCmd:   "feedd run --role active (framing nmea, max_frame 128, sequence nmea_field 1, kafka defaults: transactions, commit_interval 25ms) reading a pty the file is written into",
 		KcatCmd:    "kcat " + shellWords(kcatProduceArgs("<broker>", "<topic>", "frames.txt", false)),
 		KcatHdrCmd: "kcat " + shellWords(kcatProduceArgs("<broker>", "<topic>", "frames.txt", true)),
+		FranzGoCmd: "feedd-bench " + floorCommand + " produce-file <broker> <topic> frames.txt",
 	}
 }
 

@@ -81,6 +81,35 @@ func TestReportKeepsNotesAndJudgesTargets(t *testing.T) {
 	}
 }
 
+// TestReportShowsFranzGoAlone: where franz-go alone produced the file, the
+// throughput section has its row and its ratios, and the target names it
+// without judging by it; results saved before it was measured have none.
+func TestReportShowsFranzGoAlone(t *testing.T) {
+	o, err := parseFlags([]string{"--brokers", "127.0.0.1:9092", "--only", "throughput"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &results{o: o, Started: time.Now(), Machine: "2 cores", Versions: "test", Real: true, Durations: map[string]time.Duration{},
+		Throughput: newThroughputResult(1000)}
+	tr := res.Throughput
+	tr.Feedd, tr.Kcat, tr.KcatHeaders = []float64{50e3, 60e3, 70e3}, []float64{100e3, 100e3, 100e3}, []float64{70e3, 70e3, 70e3}
+	tr.KcatStart, tr.Ratios, tr.HeaderRatios = []float64{0.02}, []float64{0.5, 0.6, 0.7}, []float64{0.7, 0.9, 1}
+	if doc := renderString(res); strings.Contains(doc, "franz-go alone") {
+		t.Errorf("a run without franz-go alone mentions it:\n%s", doc)
+	}
+	tr.FranzGo = []float64{35e3, 35e3, 42e3}
+	doc := renderString(res)
+	for _, want := range []string{
+		"| franz-go alone, feedd's header, transactions | 35 k (35 k–42 k) |",
+		"franz-go alone / kcat with headers, each set of runs: 0.50, 0.50, 0.60; median **0.50×**; feedd / franz-go alone: median **1.67×**.",
+		"| throughput: feedd at least 1.0× kcat (transactions on, default commit interval) | median ratio 0.60× (0.50×–0.70×); franz-go alone with feedd's header, in transactions: 0.35× (0.35×–0.42×) | **missed** |",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("the report lacks %q:\n%s", want, doc)
+		}
+	}
+}
+
 func TestParseKcatVersion(t *testing.T) {
 	out := "kcat - Apache Kafka producer and consumer tool\nVersion 1.7.1 (JSON, Transactions, IncrementalAssign, librdkafka 2.0.2 builtin.features=gzip,snappy)\n"
 	if got := parseKcatVersion(out); got != "kcat 1.7.1 (librdkafka 2.0.2)" {
