@@ -106,7 +106,7 @@ func (m *Member) step(ev ftpair.Event) {
 	if m.notify != nil {
 		m.notifyTransitions(st)
 	}
-	if m.sd != nil && joined(st) {
+	if m.sd != nil && !m.sd.ready && joined(st) {
 		m.sd.Ready(fmt.Sprintf("member %s of pipeline %s: %s, term %d", m.cfg.MemberID, m.cfg.Pipeline, st.Role, st.Term))
 	}
 }
