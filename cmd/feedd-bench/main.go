@@ -96,7 +96,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "the report to write; what follows its notes marker is kept")
 	fs.StringVar(&o.workDir, "work-dir", "", "where members keep configurations and logs (default: a new temporary directory, removed at the end)")
 	fs.StringVar(&o.from, "from", "", "measure nothing: draw the report (--out) and its figures again from the results a run saved (docs/benchmarks/results.json), with that run's settings")
-	fs.StringVar(&o.profile, "profile", "", "write every member's CPU and allocation profiles into this directory (they then stop with SIGTERM)")
+	fs.StringVar(&o.profile, "profile", "", "write every member's CPU and allocation profiles and execution trace into this directory (they then stop with SIGTERM)")
 	only := fs.String("only", strings.Join(sections, ","), "sections to run: "+strings.Join(sections, ","))
 	fs.StringVar(&o.baseline, "baseline", "", "compare --feedd with this build of feedd instead of writing the report: both run the sections, alternating, --rounds times, and the figures of both with their ratio go to --out, a file of its own (default: the standard output)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds of a comparison (--baseline)")

@@ -37,7 +37,8 @@ type memberSpec struct {
 	// QuietAfter sets serial.quiet_after; zero keeps feedd's default.
 	QuietAfter time.Duration
 	// ProfileDir, if set, makes each process write CPU and allocation
-	// profiles there when it is stopped (with SIGTERM).
+	// profiles and an execution trace there, complete once it is stopped
+	// (with SIGTERM).
 	ProfileDir string
 }
 
@@ -147,7 +148,8 @@ func (m *benchMember) start() error {
 	}
 	if d := m.spec.ProfileDir; d != "" {
 		prefix := filepath.Join(d, fmt.Sprintf("%s.%d", m.name, m.starts))
-		cfg.Env = append(os.Environ(), "FEEDD_CPUPROFILE="+prefix+"-cpu.out", "FEEDD_MEMPROFILE="+prefix+"-mem.out")
+		cfg.Env = append(os.Environ(), "FEEDD_CPUPROFILE="+prefix+"-cpu.out", "FEEDD_MEMPROFILE="+prefix+"-mem.out",
+			"FEEDD_TRACE="+prefix+"-trace.out")
 	}
 	p, err := memberproc.Start(cfg)
 	if err != nil {

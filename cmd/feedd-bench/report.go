@@ -599,13 +599,15 @@ go tool pprof -top -nodecount=30 /tmp/broadcast.test /tmp/feedd-cpu.out
 go tool pprof -top -sample_index=alloc_space /tmp/broadcast.test /tmp/feedd-mem.out
 ` + "```" + `
 
-Every member of a benchmark, pty and real broker included: ` + "`--profile`" + ` makes the harness start each member with FEEDD_CPUPROFILE and FEEDD_MEMPROFILE (which make ` + "`feedd run`" + ` write its profiles when it stops) and stop it with SIGTERM:
+Every member of a benchmark, pty and real broker included: ` + "`--profile`" + ` makes the harness start each member with FEEDD_CPUPROFILE, FEEDD_MEMPROFILE and FEEDD_TRACE (which make ` + "`feedd run`" + ` write its profiles and an execution trace, complete when it stops) and stop it with SIGTERM. The trace shows where goroutines waited rather than ran; ` + "`go tool trace -pprof`" + ` turns it into profiles of the waits:
 
 ` + "```sh" + `
 make build kafka-up
 go run ./cmd/feedd-bench --brokers 127.0.0.1:9092 --only throughput --reps 1 --out /tmp/bench.md --profile /tmp/prof
 go tool pprof -top -nodecount=30 bin/feedd /tmp/prof/001-a.1-cpu.out
 go tool pprof -top -sample_index=alloc_space bin/feedd /tmp/prof/001-a.1-mem.out
+go tool trace -pprof=sync /tmp/prof/001-a.1-trace.out > /tmp/sync.pprof   # also net, syscall, sched
+go tool pprof -top -nodecount=30 bin/feedd /tmp/sync.pprof
 make kafka-down
 ` + "```" + `
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 )
 
 // Environment variables that make `feedd run` write pprof profiles, for
@@ -21,6 +22,10 @@ const (
 	// (every allocation since start; `-sample_index=alloc_space`) when the
 	// member stops.
 	envMemProfile = "FEEDD_MEMPROFILE"
+	// envTrace names a file that receives an execution trace of the whole
+	// run (`go tool trace`), written as it runs and closed when the member
+	// stops: where goroutines waited, not only where they ran.
+	envTrace = "FEEDD_TRACE"
 )
 
 // startProfiles starts what the environment asks for and returns the
@@ -38,7 +43,29 @@ func startProfiles(log *slog.Logger) (stop func(), err error) {
 		}
 		log.Info("writing a CPU profile when the member stops", "file", cpuPath)
 	}
+	var tr *os.File
+	if path := os.Getenv(envTrace); path != "" {
+		if tr, err = os.Create(path); err == nil {
+			if err = trace.Start(tr); err != nil {
+				tr.Close()
+			}
+		}
+		if err != nil {
+			if cpu != nil {
+				pprof.StopCPUProfile()
+				cpu.Close()
+			}
+			return nil, fmt.Errorf("%s: %w", envTrace, err)
+		}
+		log.Info("writing an execution trace until the member stops", "file", path)
+	}
 	return func() {
+		if tr != nil {
+			trace.Stop()
+			if err := tr.Close(); err != nil {
+				log.Error("execution trace", "err", err)
+			}
+		}
 		if cpu != nil {
 			pprof.StopCPUProfile()
 			if err := cpu.Close(); err != nil {
