@@ -228,9 +228,9 @@ func (r *runner) floorCPU(ctx context.Context, rate float64) (producer, consumer
 }
 
 // floorProduceFile produces every line of file as a record with feedd's
-// header, in transactions of broadcast.DefaultCommitMaxFrames records, each
-// flushed and then committed, one at a time, as fast as the broker takes
-// them: the least a member must do to put the throughput benchmark's file
+// header, in transactions of broadcast.DefaultCommitMaxFrames records (the
+// most a member puts in one), each flushed and then committed, one at a
+// time, as fast as the broker takes them: the least a member must do to put the throughput benchmark's file
 // into Kafka under the fixed decisions (franz-go, transactions as the lock,
 // the record format), with no port, pipeline or echo.
 func floorProduceFile(ctx context.Context, broker, topic string, args []string) error {

@@ -273,7 +273,7 @@ func (res *results) renderThroughput(p printFunc) {
 	if len(t.FranzGo) > 0 {
 		fg := perRunRatios(t.FranzGo, t.KcatHeaders)
 		p("The fourth row is `%s` (cmd/feedd-bench/floor.go), timed as kcat is: franz-go alone producing the same lines with the same header, "+
-			"in transactions of %d records, each flushed and then committed before the next begins, as a member's are at saturation, with no port, pipeline or echo: "+
+			"in transactions of %d records (`kafka.commit_max_frames`, the most a member puts in one), each flushed and then committed before the next begins, with no port, pipeline or echo: "+
 			"the least a member must do under the fixed decisions (franz-go, transactions as the lock, the record format). franz-go alone / kcat with headers, each set of runs: %s; median **%s**; "+
 			"feedd / franz-go alone: median **%s**.\n\n",
 			t.FranzGoCmd, broadcast.DefaultCommitMaxFrames, listF(fg, "%.2f"), fmtRatio(summarize(fg).Median), fmtRatio(summarize(perRunRatios(t.Feedd, t.FranzGo)).Median))

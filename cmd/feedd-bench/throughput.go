@@ -26,7 +26,7 @@ type throughputResult struct {
 	// include: the wall time of kcat producing a one-line file.
 	KcatStart []float64 // seconds
 	// FranzGo is franz-go alone producing the same lines with feedd's
-	// header in transactions as a member cuts them at saturation
+	// header in transactions of the most a member puts in one
 	// (floorProduceFile), timed as kcat is; none in results saved before
 	// it was measured.
 	FranzGo []float64 `json:",omitempty"`
