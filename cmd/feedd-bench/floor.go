@@ -156,21 +156,14 @@ func floorProduce(ctx context.Context, broker, topic string) error {
 // topic, the producer fed at rate through its standard input as kcat is,
 // and returns each one's CPU seconds per second over the measurement time.
 func (r *runner) floorCPU(ctx context.Context, rate float64) (producer, consumer float64, err error) {
-	self, err := os.Executable()
-	if err != nil {
-		return 0, 0, err
-	}
 	topic, err := r.broker.freshTopic(ctx, "floorcpu")
 	if err != nil {
 		return 0, 0, err
 	}
-	command := func(role string) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, self, floorCommand, role, r.broker.Addr, topic)
-		cmd.Stderr = os.Stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		return cmd
+	cons, err := floorChild(ctx, floorCommand, "consume", r.broker.Addr, topic)
+	if err != nil {
+		return 0, 0, err
 	}
-	cons := command("consume")
 	var counted strings.Builder
 	cons.Stdout = &counted
 	if err := cons.Start(); err != nil {
@@ -187,7 +180,12 @@ func (r *runner) floorCPU(ctx context.Context, rate float64) (producer, consumer
 	if err != nil {
 		return 0, 0, err
 	}
-	prod := command("produce")
+	prod, err := floorChild(ctx, floorCommand, "produce", r.broker.Addr, topic)
+	if err != nil {
+		pr.Close()
+		pw.Close()
+		return 0, 0, err
+	}
 	prod.Stdin = pr
 	if err := prod.Start(); err != nil {
 		pr.Close()
@@ -281,4 +279,17 @@ func floorProduceFile(ctx context.Context, broker, topic string, args []string) 
 		return commit()
 	}
 	return nil
+}
+
+// floorChild is this binary run as one of the floor's processes, its
+// errors on the harness's, killed with the harness.
+func floorChild(ctx context.Context, args ...string) (*exec.Cmd, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, self, args...)
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd, nil
 }

@@ -246,15 +246,11 @@ func idleFloorKeepalives(ctx context.Context, cl *kgo.Client) error {
 // fresh ptys, lets them settle as the members do, and returns each one's
 // CPU seconds per second over the measurement time.
 func (r *runner) idleFloorCPU(ctx context.Context) (active, inactive float64, err error) {
-	self, err := os.Executable()
-	if err != nil {
-		return 0, 0, err
-	}
 	topic, err := r.broker.freshTopic(ctx, "idlefloor")
 	if err != nil {
 		return 0, 0, err
 	}
-	addr, err := freeLoopbackAddr()
+	addr, err := freeAddr()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -275,10 +271,11 @@ func (r *runner) idleFloorCPU(ctx context.Context) (active, inactive float64, er
 			return 0, 0, err
 		}
 		defer p.Close()
-		cmd := exec.CommandContext(ctx, self, idleFloorCommand, role, r.broker.Addr, topic, p.Path, addr)
-		cmd.Stderr = os.Stderr
+		cmd, err := floorChild(ctx, idleFloorCommand, role, r.broker.Addr, topic, p.Path, addr)
+		if err != nil {
+			return 0, 0, err
+		}
 		cmd.Stdout = &heard[len(cmds)]
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			return 0, 0, err
 		}
@@ -307,13 +304,4 @@ func (r *runner) idleFloorCPU(ctx context.Context) (active, inactive float64, er
 		}
 	}
 	return cpu[0], cpu[1], nil
-}
-
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
