@@ -43,6 +43,15 @@ func answerDescribe(c *kfake.Cluster, answer func(req *kmsg.DescribeTransactions
 	return &n
 }
 
+// waitStandbyWarmed waits until the standby producer that the activation
+// took has finished warming: its DescribeTransactions, sent in the
+// background from Run's start, would otherwise reach a test's answerDescribe
+// as though a commit had asked.
+func waitStandbyWarmed(t *testing.T, a *member) {
+	t.Helper()
+	waitFor(t, "the standby producer warmed", func() bool { _, busy := a.standby.state(); return !busy })
+}
+
 func describeAnswer(req *kmsg.DescribeTransactionsRequest, state string, code int16) *kmsg.DescribeTransactionsResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeTransactionsResponse)
 	for _, id := range req.TransactionalIDs {
@@ -62,6 +71,7 @@ func TestNextTransactionWaitsForMarkers(t *testing.T) {
 	cfg.ControlInterval = -1 // only the frames' commits ask
 	a := startMember(t, cfg, "a", backlog.Config{})
 	a.activate(t, 30*time.Second)
+	waitStandbyWarmed(t, a)
 	var preparing atomic.Int64
 	preparing.Store(3)
 	asked := answerDescribe(b.Cluster(), func(req *kmsg.DescribeTransactionsRequest) *kmsg.DescribeTransactionsResponse {
@@ -97,6 +107,7 @@ func TestNextTransactionWaitsForSlowMarkers(t *testing.T) {
 			cfg.ControlInterval = -1
 			a := startMember(t, cfg, "a", backlog.Config{})
 			a.activate(t, 30*time.Second)
+			waitStandbyWarmed(t, a)
 			a.Accept(frame(1, time.Now()))
 			waitFor(t, "the first frame committed", func() bool { return a.Status().Counters.CommittedFrames == 1 })
 
@@ -158,6 +169,7 @@ func TestMarkersNotAskedOfABrokerThatCannotSay(t *testing.T) {
 	cfg.ControlInterval = -1
 	a := startMember(t, cfg, "a", backlog.Config{})
 	a.activate(t, 30*time.Second)
+	waitStandbyWarmed(t, a)
 	asked := answerDescribe(b.Cluster(), func(req *kmsg.DescribeTransactionsRequest) *kmsg.DescribeTransactionsResponse {
 		return describeAnswer(req, "", kerr.TransactionalIDAuthorizationFailed.Code)
 	})
