@@ -27,8 +27,10 @@
 // The model follows TIBCO Rendezvous fault-tolerance groups, with QNX-style
 // obituaries and the lock kept in Kafka.
 //
-// Members broadcast a [Heartbeat] every HeartbeatInterval and at once when
-// anything in it changes. Up to ActiveGoal members are active; each holds a
+// Members broadcast a [Heartbeat] every HeartbeatInterval (at the first
+// step after nine tenths of one, so that the edge's ticks, each a little
+// late by its own amount, do not hold one for the next tick) and at once
+// when anything in it changes. Up to ActiveGoal members are active; each holds a
 // slot 0..ActiveGoal-1, and each slot has its own lock in the resource (the
 // Kafka transactional.id of the slot), so two members can never both commit
 // for one slot: activating fences the previous holder. Every activation gets

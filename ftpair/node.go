@@ -376,7 +376,7 @@ func (n *Node) heartbeat() {
 	if !n.sentAny || !n.now.Before(n.nextHB) || !sameAdvert(adv, n.lastAdv) {
 		n.emit(SendHeartbeat{Heartbeat: n.numbered(adv)})
 		n.lastAdv, n.sentAny = adv, true
-		n.nextHB = n.now.Add(n.cfg.HeartbeatInterval)
+		n.nextHB = n.now.Add(n.cfg.HeartbeatInterval - heartbeatEarly(n.cfg.HeartbeatInterval))
 		n.greet = n.greet[:0]
 	}
 	for _, id := range n.greet {
@@ -384,6 +384,15 @@ func (n *Node) heartbeat() {
 	}
 	n.greet = n.greet[:0]
 }
+
+// heartbeatEarly is how much sooner than an interval after the last a
+// heartbeat may go. The edge's ticks fire a little late, by an amount that
+// varies from one to the next; a heartbeat due an instant after a tick
+// would wait for the next, half an interval on, and such heartbeats come
+// 1.5 intervals apart: a peer then shows it heard this member's heartbeats
+// too late for WitnessNeeded every few seconds, and the witness's
+// keepalives come back with it.
+func heartbeatEarly(interval time.Duration) time.Duration { return interval / 10 }
 
 // numbered is the next heartbeat to send with content adv: its sequence
 // number, and what this member has heard of each peer. Its sending time
