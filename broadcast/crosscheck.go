@@ -9,6 +9,7 @@ import (
 
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/ingest/hostclock"
+	"github.com/feedd/feedd/internal/tickgrid"
 )
 
 // Cross-check (decision 0012). A frame the active's port drops whole, on a
@@ -232,7 +233,9 @@ func (p *Pipeline) sendSightings(wall time.Time) {
 	if !wall.Before(p.xc.busyUntil) {
 		every = max(sightingsEvery, min(sightingsIdleEvery, p.ringLimits.RepairTimeout/4))
 	}
-	p.xc.nextSend, p.xc.lastSend = wall.Add(every), wall
+	// On the timers' grid (tickgrid), with the member's other periodic
+	// work.
+	p.xc.nextSend, p.xc.lastSend = wall.Add(tickgrid.Until(wall, every)), wall
 	per := (p.repairMax() - sightingsHeaderLen) / sightingLen
 	seen := p.xc.pending
 	for {

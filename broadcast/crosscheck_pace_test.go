@@ -6,6 +6,7 @@ import (
 
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/ingest/hostclock"
+	"github.com/feedd/feedd/internal/tickgrid"
 	"github.com/feedd/feedd/internal/testsupport"
 )
 
@@ -36,6 +37,13 @@ func pacedPipeline(t *testing.T, ring backlog.Config) (*Pipeline, *[]int) {
 	return p, sent
 }
 
+// onTheGrid returns the first instant after now on the grid of the idle
+// pace (tickgrid), on which every pace of the stream falls: a test that
+// starts there sees each message at a whole number of periods.
+func onTheGrid(now time.Time) time.Time {
+	return now.Add(tickgrid.Until(now, sightingsIdleEvery))
+}
+
 // TestSightingsPace: an inactive member that sights nothing moves its
 // watermark every sightingsIdleEvery; a sighting after such a silence goes
 // sightingsEvery after the last message (the repair timer is armed for
@@ -44,7 +52,7 @@ func pacedPipeline(t *testing.T, ring backlog.Config) (*Pipeline, *[]int) {
 // test chooses.
 func TestSightingsPace(t *testing.T) {
 	p, sent := pacedPipeline(t, backlog.Config{})
-	t0 := time.Now()
+	t0 := onTheGrid(time.Now())
 	// at calls the sender at t0+ms and reports how many messages it sent.
 	at := func(ms int) int {
 		before := len(*sent)
@@ -107,7 +115,7 @@ func TestSightingsBusyOnTheEchoOfAHeldFrame(t *testing.T) {
 // sends at least four times within it.
 func TestSightingsIdlePaceWithinRepairTimeout(t *testing.T) {
 	p, sent := pacedPipeline(t, backlog.Config{RepairTimeout: 200 * time.Millisecond})
-	t0 := time.Now()
+	t0 := onTheGrid(time.Now())
 	for ms := range 1000 {
 		p.sendSightings(t0.Add(time.Duration(ms) * time.Millisecond))
 	}

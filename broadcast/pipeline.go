@@ -16,6 +16,7 @@ import (
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/ingest"
 	"github.com/feedd/feedd/ingest/hostclock"
+	"github.com/feedd/feedd/internal/tickgrid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -469,7 +470,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.controlTimer.Stop()
 	p.rep.timer = time.NewTimer(time.Hour)
 	p.rep.timer.Stop()
-	tick := time.NewTicker(housekeepEvery)
+	tick := time.NewTimer(tickgrid.Until(time.Now(), housekeepEvery))
 	defer tick.Stop()
 	p.log.Info("pipeline running", "topic", p.cfg.Topic, "transactional_id", p.txnID, "kafka", p.cfg.String())
 
@@ -508,6 +509,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			p.rep.armed = time.Time{}
 			p.repairTick()
 		case <-tick.C:
+			tick.Reset(tickgrid.Until(time.Now(), housekeepEvery))
 			p.housekeep()
 		case <-shutdown:
 			shutdown = nil

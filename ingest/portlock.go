@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/feedd/feedd/internal/tickgrid"
 	"go.bug.st/serial"
 	"golang.org/x/sys/unix"
 )
@@ -175,7 +176,10 @@ func (p *lockedPort) Read(b []byte) (int, error) {
 		return p.lib.Read(b)
 	}
 	if p.readTimeout > 0 {
-		if err := p.idle.SetReadDeadline(time.Now().Add(p.readTimeout)); err != nil {
+		// On the timers' grid (tickgrid): the member's other periodic work
+		// wakes it at the same instants.
+		now := time.Now()
+		if err := p.idle.SetReadDeadline(now.Add(tickgrid.Until(now, p.readTimeout))); err != nil {
 			return 0, err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/ingest/framing"
+	"github.com/feedd/feedd/internal/tickgrid"
 )
 
 // timeoutPort is a scripted port whose read timeout can be changed, as a
@@ -89,8 +90,9 @@ func TestReadPace(t *testing.T) {
 }
 
 // A serial port as OpenSerial opens it can take the idle pace: a read of
-// a silent pseudo-terminal lasts the idle timeout once it is set, and bytes
-// written meanwhile end it at once.
+// a silent pseudo-terminal lasts until the next instant of the idle
+// timeout's grid (tickgrid) once it is set, the next one a whole idle
+// timeout more, and bytes written meanwhile end a read at once.
 func TestReadPaceOnARealPort(t *testing.T) {
 	master, pts := openPTY(t)
 	port, err := OpenSerial(SerialConfig{Device: pts}.WithDefaults())
@@ -107,11 +109,15 @@ func TestReadPaceOnARealPort(t *testing.T) {
 	}
 	buf := make([]byte, 64)
 	start := time.Now()
-	if n, err := port.Read(buf); n != 0 || err != nil {
-		t.Fatalf("read %d bytes (%v) of a silent line", n, err)
-	}
-	if d := time.Since(start); d < idleReadTimeout {
-		t.Fatalf("a read of the silent line returned after %v, before the idle timeout %v", d, idleReadTimeout)
+	due := start.Add(tickgrid.Until(start, idleReadTimeout))
+	for i := range 2 {
+		if n, err := port.Read(buf); n != 0 || err != nil {
+			t.Fatalf("read %d bytes (%v) of a silent line", n, err)
+		}
+		if early := time.Until(due); early > 0 {
+			t.Fatalf("read %d of the silent line returned %v before its instant on the grid of the idle timeout %v", i+1, early, idleReadTimeout)
+		}
+		due = due.Add(idleReadTimeout)
 	}
 	go func() {
 		time.Sleep(5 * time.Millisecond)

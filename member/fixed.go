@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"github.com/feedd/feedd/broadcast"
+	"github.com/feedd/feedd/internal/tickgrid"
 )
 
 // runFixed keeps a fixed role: --role active activates (retrying while
 // Kafka is unreachable) and stays active until fenced; --role inactive only
 // keeps the ring.
 func (m *Member) runFixed(ctx context.Context) error {
-	tick := time.NewTicker(500 * time.Millisecond)
+	const every = 500 * time.Millisecond
+	tick := time.NewTimer(tickgrid.Until(time.Now(), every))
 	defer tick.Stop()
 	wantActive := m.mode == ModeActive
 	m.retry = activationBackoff{min: 250 * time.Millisecond, max: maxActivationRetry}
@@ -68,6 +70,7 @@ func (m *Member) runFixed(ctx context.Context) error {
 				m.log.Error("fenced by another member; a fixed-role member stays inactive")
 			}
 		case <-tick.C:
+			tick.Reset(tickgrid.Until(time.Now(), every))
 		case <-retry:
 			due = true
 		}

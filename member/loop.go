@@ -11,6 +11,7 @@ import (
 	"github.com/feedd/feedd/broadcast"
 	"github.com/feedd/feedd/ftpair"
 	"github.com/feedd/feedd/ingest/hostclock"
+	"github.com/feedd/feedd/internal/tickgrid"
 )
 
 // stepTimeout bounds actions the control loop waits for (a planned
@@ -31,7 +32,11 @@ func (m *Member) loop(ctx context.Context) error {
 // event and tick, and at the moment the core says time alone may change its
 // decision (a hung active's silence ending), and performs what it returns.
 func (m *Member) runPair(ctx context.Context) error {
-	tick := time.NewTicker(m.cfg.Pair.Core.HeartbeatInterval / 2)
+	// The ticks fall on the timers' grid (tickgrid), as do the port's idle
+	// reads and the pipeline's periodic work: an idle member wakes once
+	// for all of them.
+	every := m.cfg.Pair.Core.HeartbeatInterval / 2
+	tick := time.NewTimer(tickgrid.Until(time.Now(), every))
 	defer tick.Stop()
 	wake := time.NewTimer(time.Hour)
 	defer wake.Stop()
@@ -51,6 +56,7 @@ func (m *Member) runPair(ctx context.Context) error {
 			m.shutdown()
 			return err
 		case <-tick.C:
+			tick.Reset(tickgrid.Until(time.Now(), every))
 			m.observe()
 			m.step(ftpair.Tick{})
 		case <-wake.C:

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/feedd/feedd/internal/tickgrid"
 )
 
 // A member's processor count (GOMAXPROCS) follows its load when
@@ -110,13 +112,14 @@ func newProcessors(followLoad bool, log *slog.Logger) *processors {
 // runtime's default.
 func (p *processors) run(ctx context.Context) {
 	defer runtime.SetDefaultGOMAXPROCS()
-	tick := time.NewTicker(loadSampleEvery)
+	tick := time.NewTimer(tickgrid.Until(time.Now(), loadSampleEvery))
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
+			tick.Reset(tickgrid.Until(time.Now(), loadSampleEvery))
 			p.mu.Lock()
 			p.apply(p.f.sample(now, processCPU()))
 			p.mu.Unlock()
