@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/feedd/feedd/internal/tickgrid"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -39,7 +40,9 @@ import (
 //
 // and the active one commits a one-record transaction every second, the
 // Kafka keepalive of an idle active whose peer hears it. Nothing else: no
-// status, no metrics, no ring, no sightings, no core.
+// status, no metrics, no ring, no sightings, no core. Their timers fall on
+// the grid the members' do (internal/tickgrid), which lets a process wake
+// once for several of them.
 const (
 	idleFloorCommand = "idle-floor"
 	// idleFloorReadPace is ingest's idleReadTimeout.
@@ -160,7 +163,8 @@ var idleFloorKey = []byte("idle-floor: a pair secret of 32b")
 func idleFloorReadPort(ctx context.Context, f *os.File) error {
 	b := make([]byte, 4096)
 	for ctx.Err() == nil {
-		if err := f.SetReadDeadline(time.Now().Add(idleFloorReadPace)); err != nil {
+		now := time.Now()
+		if err := f.SetReadDeadline(now.Add(tickgrid.Until(now, idleFloorReadPace))); err != nil {
 			return fmt.Errorf("the port is not read in the poller: %w", err)
 		}
 		if _, err := f.Read(b); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -174,7 +178,7 @@ func idleFloorReadPort(ctx context.Context, f *os.File) error {
 }
 
 func idleFloorBeats(ctx context.Context, conn net.Conn) error {
-	tick := time.NewTicker(idleFloorHeartbeat)
+	tick := time.NewTimer(tickgrid.Until(time.Now(), idleFloorHeartbeat))
 	defer tick.Stop()
 	mac := hmac.New(sha256.New, idleFloorKey)
 	msg := make([]byte, 4+idleFloorBeat)
@@ -185,6 +189,7 @@ func idleFloorBeats(ctx context.Context, conn net.Conn) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+			tick.Reset(tickgrid.Until(time.Now(), idleFloorHeartbeat))
 		}
 		_, _ = rand.Read(body[8:])
 		binary.BigEndian.PutUint64(body, seq)
@@ -222,13 +227,14 @@ func idleFloorHear(conn net.Conn, heard *atomic.Int64) error {
 }
 
 func idleFloorKeepalives(ctx context.Context, cl *kgo.Client) error {
-	tick := time.NewTicker(idleFloorKeepalive)
+	tick := time.NewTimer(tickgrid.Until(time.Now(), idleFloorKeepalive))
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+			tick.Reset(tickgrid.Until(time.Now(), idleFloorKeepalive))
 		}
 		if err := cl.BeginTransaction(); err != nil {
 			return err

@@ -514,7 +514,8 @@ func (res *results) renderIdleFloor(p printFunc) {
 		"that each read a pty nobody writes to with a read deadline of %v, the members' idle pace (a read that ends empty starts a frame's window), "+
 		"send a %d-byte heartbeat sealed with HMAC-SHA256 every %v over loopback TCP and check the peer's, and run a read_committed consumer of a topic "+
 		"that the broker answers within %v when nothing is committed, as the echo; the active one also commits a one-record transaction every %v, "+
-		"the Kafka keepalive of an idle active whose peer hears it. No core, ring, status, metrics or sightings.\n\n",
+		"the Kafka keepalive of an idle active whose peer hears it; each of these timers on the grid the members' fall due on (internal/tickgrid), so that one wake-up serves several. "+
+		"No core, ring, status, metrics or sightings.\n\n",
 		idleFloorCommand, idleFloorReadPace, idleFloorBeat, idleFloorHeartbeat, floorFetchMaxWait, idleFloorKeepalive)
 	p("| role | member | idle floor | member / floor |\n| --- | --- | --- | --- |\n")
 	p("| active | %s | %s | %s |\n", summarize(active).format(fmtPct2), summarize(floorActive).format(fmtPct2),
