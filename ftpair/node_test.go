@@ -3,6 +3,7 @@ package ftpair
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -525,5 +526,27 @@ func TestHeldHeartbeatsHandNothingOver(t *testing.T) {
 				t.Fatalf("stepped down %+v; want a planned hand-over to b, reason %s", d, c.want)
 			}
 		})
+	}
+}
+
+// TestHeartbeatsOnJitteryTicks: the edge ticks every half interval, each
+// tick late by its own fraction of a millisecond. A heartbeat goes on every
+// other tick, an interval apart, though a tick is sometimes less late than
+// the one an interval before it.
+func TestHeartbeatsOnJitteryTicks(t *testing.T) {
+	n := newTestNode(t, "a")
+	late := []time.Duration{0, 300, 100, 400, 0, 200, 0, 100, 0} // µs
+	var sent []time.Duration
+	for i, l := range late {
+		now := at(50 * i).Add(l * time.Microsecond)
+		for _, a := range n.Step(now, Tick{}) {
+			if _, ok := a.(SendHeartbeat); ok {
+				sent = append(sent, now.Sub(testT0))
+			}
+		}
+	}
+	want := []time.Duration{0, 100100 * time.Microsecond, 200 * time.Millisecond, 300 * time.Millisecond, 400 * time.Millisecond}
+	if !slices.Equal(sent, want) {
+		t.Fatalf("heartbeats at %v, want %v", sent, want)
 	}
 }
