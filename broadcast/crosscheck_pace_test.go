@@ -6,8 +6,8 @@ import (
 
 	"github.com/feedd/feedd/backlog"
 	"github.com/feedd/feedd/ingest/hostclock"
-	"github.com/feedd/feedd/internal/tickgrid"
 	"github.com/feedd/feedd/internal/testsupport"
+	"github.com/feedd/feedd/internal/tickgrid"
 )
 
 // pacedPipeline is an inactive member's pipeline whose loop does not run;
